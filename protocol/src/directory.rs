@@ -1,0 +1,444 @@
+//! The signed, hash-chained directory of national nodes.
+//!
+//! The Secretariat publishes a sequence of versions; version n carries the hash
+//! of version n-1 and is signed by the Secretariat's key, which every national
+//! node pins in its configuration. A node accepts a version only if it extends
+//! the chain it already holds: never a lower one (rollback), never a second
+//! version with the same number or a different predecessor (fork). Each entry
+//! carries the State's own signed registration, so the Secretariat can list a
+//! node's keys but cannot invent them.
+
+use crate::codec::{self, CodecError};
+use crate::keys::{IdentityKeypair, KeyError, PublicIdentity, domain, hash};
+use crate::state::StateCode;
+use serde::{Deserialize, Serialize};
+use std::fmt;
+
+/// What a national node submits to be listed: its keys and addresses, signed
+/// by its own identity key.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Registration {
+    pub state: StateCode,
+    pub identity_key: PublicIdentity,
+    /// X25519 public key other nodes wrap content keys to.
+    pub encryption_key: [u8; 32],
+    /// libp2p multiaddrs the node listens on, e.g. `/ip4/192.0.2.7/tcp/7040`.
+    pub addresses: Vec<String>,
+    /// Which authority runs the node, as the operator wrote it.
+    pub operator: String,
+    /// Unix seconds.
+    pub signed_at: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SignedRegistration {
+    pub registration: Registration,
+    #[serde(with = "crate::fixed")]
+    pub signature: [u8; 64],
+}
+
+impl SignedRegistration {
+    pub fn sign(registration: Registration, key: &IdentityKeypair) -> Result<Self, CodecError> {
+        let bytes = codec::encode("registration", &registration)?;
+        Ok(Self {
+            signature: key.sign(domain::REGISTRATION, &bytes),
+            registration,
+        })
+    }
+
+    /// Checks the registration is signed by the identity key it names.
+    pub fn verify(&self) -> Result<(), KeyError> {
+        let bytes = codec::encode("registration", &self.registration)
+            .map_err(|_| KeyError::BadSignature(self.registration.identity_key.fingerprint()))?;
+        self.registration
+            .identity_key
+            .verify(domain::REGISTRATION, &bytes, &self.signature)
+    }
+}
+
+/// The life of a State's entry. Only `Active` entries may exchange messages.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum EntryStatus {
+    Active,
+    Suspended,
+    Withdrawn,
+}
+
+impl fmt::Display for EntryStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            EntryStatus::Active => "active",
+            EntryStatus::Suspended => "suspended",
+            EntryStatus::Withdrawn => "withdrawn",
+        })
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DirectoryEntry {
+    pub registration: SignedRegistration,
+    pub status: EntryStatus,
+    /// Unix seconds at which the Secretariat admitted the State.
+    pub admitted_at: i64,
+}
+
+impl DirectoryEntry {
+    pub fn state(&self) -> StateCode {
+        self.registration.registration.state
+    }
+
+    pub fn identity_key(&self) -> PublicIdentity {
+        self.registration.registration.identity_key
+    }
+
+    pub fn encryption_key(&self) -> [u8; 32] {
+        self.registration.registration.encryption_key
+    }
+
+    pub fn addresses(&self) -> &[String] {
+        &self.registration.registration.addresses
+    }
+
+    pub fn is_active(&self) -> bool {
+        self.status == EntryStatus::Active
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DirectoryVersion {
+    /// 1 for the first version, then +1 for each change.
+    pub version: u64,
+    /// `SignedDirectoryVersion::hash` of the previous version; zeros for version 1.
+    pub previous_hash: [u8; 32],
+    /// Unix seconds.
+    pub issued_at: i64,
+    /// What changed, in words, for the history.
+    pub change: String,
+    /// One entry per State, sorted by State code.
+    pub entries: Vec<DirectoryEntry>,
+}
+
+impl DirectoryVersion {
+    pub fn entry(&self, state: StateCode) -> Option<&DirectoryEntry> {
+        self.entries
+            .binary_search_by(|e| e.state().cmp(&state))
+            .ok()
+            .map(|i| &self.entries[i])
+    }
+
+    /// The active entry for a State, if it has one.
+    pub fn active(&self, state: StateCode) -> Option<&DirectoryEntry> {
+        self.entry(state).filter(|e| e.is_active())
+    }
+
+    /// The entry whose node holds this identity key.
+    pub fn entry_by_key(&self, key: &PublicIdentity) -> Option<&DirectoryEntry> {
+        self.entries.iter().find(|e| e.identity_key() == *key)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SignedDirectoryVersion {
+    pub body: DirectoryVersion,
+    #[serde(with = "crate::fixed")]
+    pub signature: [u8; 64],
+}
+
+/// What a node remembers of the newest version it accepted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DirectoryHead {
+    pub version: u64,
+    pub hash: [u8; 32],
+    pub issued_at: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum DirectoryError {
+    #[error("directory version {version} is not signed by the pinned Secretariat key {expected}")]
+    WrongSigner { version: u64, expected: String },
+    #[error(
+        "directory version {got} is older than version {have} already accepted: refusing a rollback"
+    )]
+    Rollback { have: u64, got: u64 },
+    #[error(
+        "directory version {version} differs from the version {version} already accepted: refusing a fork"
+    )]
+    Fork { version: u64 },
+    #[error(
+        "directory version {got} does not follow version {have}: fetch the versions in between"
+    )]
+    Gap { have: u64, got: u64 },
+    #[error(
+        "directory version {version} does not carry the hash of version {previous}: refusing a fork"
+    )]
+    BrokenChain { version: u64, previous: u64 },
+    #[error("directory version {version} is dated before its predecessor")]
+    TimeWentBackwards { version: u64 },
+    #[error(
+        "directory version {version}: entries must be sorted by State code with one entry per State"
+    )]
+    UnsortedEntries { version: u64 },
+    #[error(
+        "directory version {version}: the registration of {state} is not signed by its own key"
+    )]
+    BadRegistration { version: u64, state: StateCode },
+    #[error(
+        "directory version {version}: two entries share one identity key ({first} and {second})"
+    )]
+    SharedKey {
+        version: u64,
+        first: StateCode,
+        second: StateCode,
+    },
+    #[error("directory version encoding failed: {0}")]
+    Codec(#[from] CodecError),
+}
+
+/// What `check_successor` concluded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Succession {
+    /// The candidate extends the chain: store it and make it current.
+    Next,
+    /// The candidate is the version already held.
+    AlreadyHeld,
+}
+
+impl SignedDirectoryVersion {
+    pub fn sign(body: DirectoryVersion, key: &IdentityKeypair) -> Result<Self, CodecError> {
+        let bytes = codec::encode("directory version", &body)?;
+        Ok(Self {
+            signature: key.sign(domain::DIRECTORY_SIGNATURE, &bytes),
+            body,
+        })
+    }
+
+    /// SHA-256 over the encoded version body: the link the next version carries.
+    pub fn hash(&self) -> Result<[u8; 32], CodecError> {
+        Ok(hash(
+            domain::DIRECTORY_HASH,
+            &codec::encode("directory version", &self.body)?,
+        ))
+    }
+
+    pub fn head(&self) -> Result<DirectoryHead, CodecError> {
+        Ok(DirectoryHead {
+            version: self.body.version,
+            hash: self.hash()?,
+            issued_at: self.body.issued_at,
+        })
+    }
+
+    /// Checks the signature under the pinned Secretariat key and the version's
+    /// own consistency (sorted, self-signed registrations, distinct keys).
+    pub fn verify(&self, secretariat: &PublicIdentity) -> Result<(), DirectoryError> {
+        let v = self.body.version;
+        let bytes = codec::encode("directory version", &self.body)?;
+        secretariat
+            .verify(domain::DIRECTORY_SIGNATURE, &bytes, &self.signature)
+            .map_err(|_| DirectoryError::WrongSigner {
+                version: v,
+                expected: secretariat.fingerprint(),
+            })?;
+        if self
+            .body
+            .entries
+            .windows(2)
+            .any(|w| w[0].state() >= w[1].state())
+        {
+            return Err(DirectoryError::UnsortedEntries { version: v });
+        }
+        for (i, e) in self.body.entries.iter().enumerate() {
+            e.registration
+                .verify()
+                .map_err(|_| DirectoryError::BadRegistration {
+                    version: v,
+                    state: e.state(),
+                })?;
+            if let Some(other) = self.body.entries[..i]
+                .iter()
+                .find(|o| o.identity_key() == e.identity_key())
+            {
+                return Err(DirectoryError::SharedKey {
+                    version: v,
+                    first: other.state(),
+                    second: e.state(),
+                });
+            }
+        }
+        Ok(())
+    }
+
+    /// Decides whether this version may follow `current` (the newest version
+    /// held, or `None` before the first). `held_hash_at` answers the hash of an
+    /// older version the node holds, to tell a rollback from a fork.
+    pub fn check_successor(
+        &self,
+        current: Option<&DirectoryHead>,
+        secretariat: &PublicIdentity,
+        held_hash_at: impl Fn(u64) -> Option<[u8; 32]>,
+    ) -> Result<Succession, DirectoryError> {
+        self.verify(secretariat)?;
+        let v = self.body.version;
+        let hash = self.hash()?;
+        let Some(cur) = current else {
+            if v != 1 {
+                return Err(DirectoryError::Gap { have: 0, got: v });
+            }
+            if self.body.previous_hash != [0; 32] {
+                return Err(DirectoryError::BrokenChain {
+                    version: v,
+                    previous: 0,
+                });
+            }
+            return Ok(Succession::Next);
+        };
+        if v == cur.version {
+            return if hash == cur.hash {
+                Ok(Succession::AlreadyHeld)
+            } else {
+                Err(DirectoryError::Fork { version: v })
+            };
+        }
+        if v < cur.version {
+            return match held_hash_at(v) {
+                Some(h) if h != hash => Err(DirectoryError::Fork { version: v }),
+                _ => Err(DirectoryError::Rollback {
+                    have: cur.version,
+                    got: v,
+                }),
+            };
+        }
+        if v != cur.version + 1 {
+            return Err(DirectoryError::Gap {
+                have: cur.version,
+                got: v,
+            });
+        }
+        if self.body.previous_hash != cur.hash {
+            return Err(DirectoryError::BrokenChain {
+                version: v,
+                previous: cur.version,
+            });
+        }
+        if self.body.issued_at < cur.issued_at {
+            return Err(DirectoryError::TimeWentBackwards { version: v });
+        }
+        Ok(Succession::Next)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn registration(state: &str, seed: u8) -> (SignedRegistration, IdentityKeypair) {
+        let key = IdentityKeypair::from_secret_bytes(&[seed; 32]);
+        let reg = Registration {
+            state: state.parse().expect("state"),
+            identity_key: key.public(),
+            encryption_key: [seed; 32],
+            addresses: vec!["/ip4/127.0.0.1/tcp/1".into()],
+            operator: "test".into(),
+            signed_at: 10,
+        };
+        (SignedRegistration::sign(reg, &key).expect("sign"), key)
+    }
+
+    fn version(
+        n: u64,
+        prev: [u8; 32],
+        entries: Vec<DirectoryEntry>,
+        key: &IdentityKeypair,
+    ) -> SignedDirectoryVersion {
+        let body = DirectoryVersion {
+            version: n,
+            previous_hash: prev,
+            issued_at: 100 + n as i64,
+            change: format!("v{n}"),
+            entries,
+        };
+        SignedDirectoryVersion::sign(body, key).expect("sign")
+    }
+
+    fn entry(state: &str, seed: u8) -> DirectoryEntry {
+        DirectoryEntry {
+            registration: registration(state, seed).0,
+            status: EntryStatus::Active,
+            admitted_at: 50,
+        }
+    }
+
+    #[test]
+    fn chain_rules() {
+        let sec = IdentityKeypair::from_secret_bytes(&[99; 32]);
+        let pinned = sec.public();
+        let v1 = version(1, [0; 32], vec![entry("MEX", 1)], &sec);
+        let h1 = v1.head().expect("head");
+        assert_eq!(
+            v1.check_successor(None, &pinned, |_| None),
+            Ok(Succession::Next)
+        );
+        let v2 = version(2, h1.hash, vec![entry("MEX", 1), entry("SWE", 2)], &sec);
+        assert_eq!(
+            v2.check_successor(Some(&h1), &pinned, |_| None),
+            Ok(Succession::Next)
+        );
+        let h2 = v2.head().expect("head");
+        assert_eq!(
+            v2.check_successor(Some(&h2), &pinned, |_| None),
+            Ok(Succession::AlreadyHeld)
+        );
+        // Rollback: v1 again after v2.
+        assert_eq!(
+            v1.check_successor(Some(&h2), &pinned, |_| Some(h1.hash)),
+            Err(DirectoryError::Rollback { have: 2, got: 1 })
+        );
+        // Fork: another v2.
+        let v2b = version(2, h1.hash, vec![entry("MEX", 1)], &sec);
+        assert_eq!(
+            v2b.check_successor(Some(&h2), &pinned, |_| None),
+            Err(DirectoryError::Fork { version: 2 })
+        );
+        // Fork: v3 that does not carry v2's hash.
+        let v3 = version(3, h1.hash, vec![entry("MEX", 1)], &sec);
+        assert_eq!(
+            v3.check_successor(Some(&h2), &pinned, |_| None),
+            Err(DirectoryError::BrokenChain {
+                version: 3,
+                previous: 2
+            })
+        );
+        // Gap.
+        let v4 = version(4, h2.hash, vec![], &sec);
+        assert_eq!(
+            v4.check_successor(Some(&h2), &pinned, |_| None),
+            Err(DirectoryError::Gap { have: 2, got: 4 })
+        );
+        // Another signer.
+        let other = IdentityKeypair::from_secret_bytes(&[98; 32]);
+        let forged = version(3, h2.hash, vec![], &other);
+        assert!(matches!(
+            forged.check_successor(Some(&h2), &pinned, |_| None),
+            Err(DirectoryError::WrongSigner { .. })
+        ));
+    }
+
+    #[test]
+    fn entries_must_be_sorted_and_self_signed() {
+        let sec = IdentityKeypair::from_secret_bytes(&[99; 32]);
+        let unsorted = version(1, [0; 32], vec![entry("SWE", 2), entry("MEX", 1)], &sec);
+        assert_eq!(
+            unsorted.verify(&sec.public()),
+            Err(DirectoryError::UnsortedEntries { version: 1 })
+        );
+        let mut tampered = entry("MEX", 1);
+        tampered.registration.registration.encryption_key = [0xee; 32];
+        let v = version(1, [0; 32], vec![tampered], &sec);
+        assert!(matches!(
+            v.verify(&sec.public()),
+            Err(DirectoryError::BadRegistration { .. })
+        ));
+    }
+}

@@ -1,0 +1,386 @@
+//! The envelope: one signed, end-to-end encrypted message to one or several
+//! States.
+//!
+//! Construction (SPEC.md gives it byte by byte): a fresh 256-bit content key
+//! encrypts the body with ChaCha20-Poly1305, the encoded header bound as
+//! associated data; the content key is wrapped for each recipient with HPKE
+//! (RFC 9180, base mode, DHKEM(X25519, HKDF-SHA256), HKDF-SHA256,
+//! ChaCha20-Poly1305); the sender's Ed25519 key signs everything else. A
+//! recipient learns nothing it can use to read another recipient's share, and
+//! a relay or a store learns nothing but the header.
+
+use crate::PROTOCOL_VERSION;
+use crate::body::{Body, MessageKind};
+use crate::codec::{self, CodecError, MAX_BODY};
+use crate::ids::{ExchangeId, MessageId};
+use crate::keys::{
+    EncryptionKeypair, IdentityKeypair, PublicIdentity, domain, domain_separated, hash,
+};
+use crate::state::StateCode;
+use chacha20poly1305::ChaCha20Poly1305;
+use chacha20poly1305::aead::{Aead, KeyInit, Payload};
+use hpke::{Deserializable, OpModeR, OpModeS, Serializable};
+use rand_core::CryptoRng;
+use serde::{Deserialize, Serialize};
+
+type Kem = hpke::kem::X25519HkdfSha256;
+type Kdf = hpke::kdf::HkdfSha256;
+type HpkeAead = hpke::aead::ChaCha20Poly1305;
+
+/// Everything about a message that is not secret: who, to whom, when, which
+/// exchange, what kind. Bound into the body encryption and every key share.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Header {
+    pub version: u16,
+    pub message_id: MessageId,
+    pub exchange_id: ExchangeId,
+    pub sender: StateCode,
+    /// The sender's identity key; the receiver checks it against the directory.
+    pub sender_key: PublicIdentity,
+    pub recipients: Vec<StateCode>,
+    /// Unix time in seconds, UTC, as the sender's clock read it.
+    pub created_at: i64,
+    pub kind: MessageKind,
+}
+
+/// The content key wrapped for one recipient.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KeyShare {
+    pub recipient: StateCode,
+    /// HPKE encapsulated key (the sender's ephemeral X25519 public key).
+    pub enc: [u8; 32],
+    /// HPKE ciphertext of the 32-byte content key, with its 16-byte tag.
+    #[serde(with = "crate::fixed")]
+    pub wrapped_key: [u8; 48],
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Envelope {
+    pub header: Header,
+    /// One share per recipient, in the order of `header.recipients`.
+    pub key_shares: Vec<KeyShare>,
+    pub nonce: [u8; 12],
+    pub ciphertext: Vec<u8>,
+    /// Ed25519 over `"veim/1 envelope signature" || 0x00 || encode(header,
+    /// key_shares, nonce, ciphertext)`.
+    #[serde(with = "crate::fixed")]
+    pub signature: [u8; 64],
+}
+
+/// Why an envelope was refused. Each names what is wrong; the node turns them
+/// into refusals that travel back to the sender.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum EnvelopeError {
+    #[error("envelope version {0} is not supported (this node speaks version {PROTOCOL_VERSION})")]
+    UnsupportedVersion(u16),
+    #[error("the envelope has no recipients")]
+    NoRecipients,
+    #[error("recipient {0} is listed twice")]
+    DuplicateRecipient(StateCode),
+    #[error("the sender {0} cannot be one of its own recipients")]
+    SenderIsRecipient(StateCode),
+    #[error("the key shares do not match the recipient list")]
+    KeySharesMismatch,
+    #[error(
+        "the envelope's signature does not verify under the sender's key: it was altered or not signed by the sender"
+    )]
+    BadSignature,
+    #[error("this envelope is addressed to {recipients}, not to {me}")]
+    NotARecipient { me: StateCode, recipients: String },
+    #[error(
+        "the content key for {0} cannot be unwrapped: the key share was altered or made for another key"
+    )]
+    KeyUnwrap(StateCode),
+    #[error("the body does not decrypt: the ciphertext or the header was altered")]
+    BodyDecrypt,
+    #[error("the decrypted body is not valid: {0}")]
+    Body(#[from] CodecError),
+    #[error("the header says {header} but the body is a {body}")]
+    KindMismatch {
+        header: MessageKind,
+        body: MessageKind,
+    },
+    #[error(
+        "the envelope was created at {created_at}, outside the accepted window of {window_secs} s around {now}"
+    )]
+    OutsideWindow {
+        created_at: i64,
+        now: i64,
+        window_secs: i64,
+    },
+    #[error("a recipient's encryption key is not a valid X25519 public key: {0}")]
+    BadRecipientKey(StateCode),
+    #[error("sealing failed: {0}")]
+    Seal(String),
+}
+
+/// A recipient as the sender sees it: its State code and its X25519 key from
+/// the directory.
+#[derive(Debug, Clone, Copy)]
+pub struct Recipient {
+    pub state: StateCode,
+    pub encryption_key: [u8; 32],
+}
+
+/// The parts of a message the sender chooses; `seal` adds the rest.
+#[derive(Debug, Clone)]
+pub struct Draft<'a> {
+    pub message_id: MessageId,
+    pub exchange_id: ExchangeId,
+    pub sender: StateCode,
+    pub recipients: &'a [Recipient],
+    pub created_at: i64,
+    pub body: &'a Body,
+}
+
+fn hpke_info(recipient: StateCode) -> Vec<u8> {
+    domain_separated(domain::CONTENT_KEY, recipient.as_bytes())
+}
+
+fn body_aad(header_bytes: &[u8]) -> Vec<u8> {
+    domain_separated(domain::ENVELOPE_BODY, header_bytes)
+}
+
+impl Header {
+    fn check_recipients(&self) -> Result<(), EnvelopeError> {
+        if self.recipients.is_empty() {
+            return Err(EnvelopeError::NoRecipients);
+        }
+        for (i, r) in self.recipients.iter().enumerate() {
+            if self.recipients[..i].contains(r) {
+                return Err(EnvelopeError::DuplicateRecipient(*r));
+            }
+            if *r == self.sender {
+                return Err(EnvelopeError::SenderIsRecipient(*r));
+            }
+        }
+        Ok(())
+    }
+}
+
+impl Envelope {
+    /// Encrypts and signs a body for its recipients. Randomness (content key,
+    /// nonce, HPKE ephemeral keys) comes from `rng`, so tests can fix it.
+    pub fn seal<R: CryptoRng + ?Sized>(
+        draft: &Draft<'_>,
+        sender_key: &IdentityKeypair,
+        rng: &mut R,
+    ) -> Result<Envelope, EnvelopeError> {
+        let header = Header {
+            version: PROTOCOL_VERSION,
+            message_id: draft.message_id,
+            exchange_id: draft.exchange_id,
+            sender: draft.sender,
+            sender_key: sender_key.public(),
+            recipients: draft.recipients.iter().map(|r| r.state).collect(),
+            created_at: draft.created_at,
+            kind: draft.body.kind(),
+        };
+        header.check_recipients()?;
+        let header_bytes = encode_or_seal_error("header", &header)?;
+
+        let mut content_key = zeroize::Zeroizing::new([0u8; 32]);
+        rng.fill_bytes(content_key.as_mut());
+        let mut nonce = [0u8; 12];
+        rng.fill_bytes(&mut nonce);
+
+        let mut key_shares = Vec::with_capacity(draft.recipients.len());
+        for r in draft.recipients {
+            let pk = <Kem as hpke::Kem>::PublicKey::from_bytes(&r.encryption_key)
+                .map_err(|_| EnvelopeError::BadRecipientKey(r.state))?;
+            let (enc, wrapped) = hpke::single_shot_seal_with_rng::<HpkeAead, Kdf, Kem>(
+                &OpModeS::Base,
+                &pk,
+                &hpke_info(r.state),
+                content_key.as_ref(),
+                &header_bytes,
+                &mut RngRef(rng),
+            )
+            .map_err(|e| EnvelopeError::Seal(e.to_string()))?;
+            let enc: [u8; 32] = enc
+                .to_bytes()
+                .as_slice()
+                .try_into()
+                .map_err(|_| EnvelopeError::Seal("HPKE enc is not 32 bytes".into()))?;
+            let wrapped_key: [u8; 48] = wrapped
+                .as_slice()
+                .try_into()
+                .map_err(|_| EnvelopeError::Seal("wrapped key is not 48 bytes".into()))?;
+            key_shares.push(KeyShare {
+                recipient: r.state,
+                enc,
+                wrapped_key,
+            });
+        }
+
+        let plaintext = encode_or_seal_error("body", draft.body)?;
+        let cipher = ChaCha20Poly1305::new(&(*content_key).into());
+        let ciphertext = cipher
+            .encrypt(
+                &nonce.into(),
+                Payload {
+                    msg: &plaintext,
+                    aad: &body_aad(&header_bytes),
+                },
+            )
+            .map_err(|_| EnvelopeError::Seal("body encryption failed".into()))?;
+
+        let mut envelope = Envelope {
+            header,
+            key_shares,
+            nonce,
+            ciphertext,
+            signature: [0; 64],
+        };
+        let signed = envelope
+            .signed_bytes()
+            .map_err(|e| EnvelopeError::Seal(e.to_string()))?;
+        envelope.signature = sender_key.sign(domain::ENVELOPE_SIGNATURE, &signed);
+        Ok(envelope)
+    }
+
+    /// The bytes the signature covers (without the domain prefix).
+    pub fn signed_bytes(&self) -> Result<Vec<u8>, CodecError> {
+        codec::encode(
+            "envelope",
+            &(
+                &self.header,
+                &self.key_shares,
+                &self.nonce,
+                &self.ciphertext,
+            ),
+        )
+    }
+
+    /// SHA-256 of the whole encoded envelope, signature included: what a
+    /// receipt acknowledges.
+    pub fn hash(&self) -> Result<[u8; 32], CodecError> {
+        Ok(hash(
+            domain::ENVELOPE_HASH,
+            &codec::encode("envelope", self)?,
+        ))
+    }
+
+    /// Checks the structure and the signature under `sender_key`, the key the
+    /// directory lists for `header.sender`. Does not decrypt.
+    pub fn verify(&self, sender_key: &PublicIdentity) -> Result<(), EnvelopeError> {
+        if self.header.version != PROTOCOL_VERSION {
+            return Err(EnvelopeError::UnsupportedVersion(self.header.version));
+        }
+        self.header.check_recipients()?;
+        let shares_match = self.key_shares.len() == self.header.recipients.len()
+            && self
+                .key_shares
+                .iter()
+                .zip(&self.header.recipients)
+                .all(|(s, r)| s.recipient == *r);
+        if !shares_match {
+            return Err(EnvelopeError::KeySharesMismatch);
+        }
+        if self.header.sender_key != *sender_key {
+            return Err(EnvelopeError::BadSignature);
+        }
+        let signed = self.signed_bytes()?;
+        sender_key
+            .verify(domain::ENVELOPE_SIGNATURE, &signed, &self.signature)
+            .map_err(|_| EnvelopeError::BadSignature)
+    }
+
+    /// Checks `created_at` against the receiver's clock.
+    pub fn check_window(&self, now: i64, window_secs: i64) -> Result<(), EnvelopeError> {
+        let created_at = self.header.created_at;
+        if created_at < now.saturating_sub(window_secs)
+            || created_at > now.saturating_add(window_secs)
+        {
+            return Err(EnvelopeError::OutsideWindow {
+                created_at,
+                now,
+                window_secs,
+            });
+        }
+        Ok(())
+    }
+
+    /// Decrypts the body for recipient `me`. Call [`Envelope::verify`] first:
+    /// `open` proves confidentiality and integrity of the body, not who sent it.
+    pub fn open(&self, me: StateCode, key: &EncryptionKeypair) -> Result<Body, EnvelopeError> {
+        let share = self
+            .key_shares
+            .iter()
+            .find(|s| s.recipient == me)
+            .ok_or_else(|| EnvelopeError::NotARecipient {
+                me,
+                recipients: self
+                    .header
+                    .recipients
+                    .iter()
+                    .map(StateCode::as_str)
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            })?;
+        let header_bytes = codec::encode("header", &self.header)?;
+        let sk = <Kem as hpke::Kem>::PrivateKey::from_bytes(&key.secret_bytes())
+            .map_err(|_| EnvelopeError::KeyUnwrap(me))?;
+        let enc = <Kem as hpke::Kem>::EncappedKey::from_bytes(&share.enc)
+            .map_err(|_| EnvelopeError::KeyUnwrap(me))?;
+        let content_key = hpke::single_shot_open::<HpkeAead, Kdf, Kem>(
+            &OpModeR::Base,
+            &sk,
+            &enc,
+            &hpke_info(me),
+            &share.wrapped_key,
+            &header_bytes,
+        )
+        .map_err(|_| EnvelopeError::KeyUnwrap(me))?;
+        let content_key = zeroize::Zeroizing::new(content_key);
+        let key_bytes: &[u8; 32] = content_key
+            .as_slice()
+            .try_into()
+            .map_err(|_| EnvelopeError::KeyUnwrap(me))?;
+        let cipher = ChaCha20Poly1305::new(&(*key_bytes).into());
+        let plaintext = cipher
+            .decrypt(
+                &self.nonce.into(),
+                Payload {
+                    msg: &self.ciphertext,
+                    aad: &body_aad(&header_bytes),
+                },
+            )
+            .map_err(|_| EnvelopeError::BodyDecrypt)?;
+        let body: Body = codec::decode::<Body, MAX_BODY>("message body", &plaintext)?;
+        if body.kind() != self.header.kind {
+            return Err(EnvelopeError::KindMismatch {
+                header: self.header.kind,
+                body: body.kind(),
+            });
+        }
+        Ok(body)
+    }
+}
+
+fn encode_or_seal_error<T: Serialize + ?Sized>(
+    what: &'static str,
+    value: &T,
+) -> Result<Vec<u8>, EnvelopeError> {
+    codec::encode(what, &value).map_err(|e| EnvelopeError::Seal(e.to_string()))
+}
+
+/// Lets a `?Sized` RNG be passed where `impl CryptoRng` (Sized) is wanted.
+struct RngRef<'a, R: ?Sized>(&'a mut R);
+
+impl<R: CryptoRng + ?Sized> rand_core::TryRng for RngRef<'_, R> {
+    type Error = core::convert::Infallible;
+    fn try_next_u32(&mut self) -> Result<u32, Self::Error> {
+        Ok(self.0.next_u32())
+    }
+    fn try_next_u64(&mut self) -> Result<u64, Self::Error> {
+        Ok(self.0.next_u64())
+    }
+    fn try_fill_bytes(&mut self, dst: &mut [u8]) -> Result<(), Self::Error> {
+        self.0.fill_bytes(dst);
+        Ok(())
+    }
+}
+
+impl<R: CryptoRng + ?Sized> rand_core::TryCryptoRng for RngRef<'_, R> {}

@@ -1,0 +1,62 @@
+//! Message and exchange identifiers: 128 random bits, shown as 32 hex digits.
+
+use rand_core::CryptoRng;
+use serde::{Deserialize, Serialize};
+use std::fmt;
+use std::str::FromStr;
+
+macro_rules! id_type {
+    ($(#[$doc:meta])* $name:ident, $label:literal) => {
+        $(#[$doc])*
+        #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+        pub struct $name(pub [u8; 16]);
+
+        impl $name {
+            /// A fresh random identifier.
+            pub fn random<R: CryptoRng + ?Sized>(rng: &mut R) -> Self {
+                let mut bytes = [0u8; 16];
+                rng.fill_bytes(&mut bytes);
+                Self(bytes)
+            }
+
+            pub fn to_hex(&self) -> String {
+                hex::encode(self.0)
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(&self.to_hex())
+            }
+        }
+
+        impl fmt::Debug for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                write!(f, "{}({})", stringify!($name), self.to_hex())
+            }
+        }
+
+        impl FromStr for $name {
+            type Err = String;
+            fn from_str(s: &str) -> Result<Self, String> {
+                let bytes = hex::decode(s.trim())
+                    .map_err(|_| format!("{} {s:?} is not hexadecimal", $label))?;
+                let bytes: [u8; 16] = bytes.try_into().map_err(|_| {
+                    format!("{} {s:?} must be 32 hexadecimal digits", $label)
+                })?;
+                Ok(Self(bytes))
+            }
+        }
+    };
+}
+
+id_type!(
+    /// Identifies one message (one envelope) network-wide.
+    MessageId,
+    "message id"
+);
+id_type!(
+    /// Identifies one exchange: a request and everything said in answer to it.
+    ExchangeId,
+    "exchange id"
+);

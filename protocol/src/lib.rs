@@ -1,0 +1,43 @@
+//! veim-protocol: everything two veim nodes must agree on, and nothing else.
+//!
+//! This crate is the part another implementation would port: the domain types of
+//! the working paper (the Annex 1 request, the Annex 2 response), the signed,
+//! hash-chained directory, the end-to-end encrypted envelope, receipts, and the
+//! wire messages with their codec. It performs no I/O and reads no clock: callers
+//! pass the current time and a random number generator in. `SPEC.md` next to this
+//! crate describes every byte, and `tests/vectors.rs` checks its test vectors.
+
+pub mod body;
+pub mod codec;
+pub mod directory;
+pub mod envelope;
+mod fixed;
+pub mod ids;
+pub mod keys;
+pub mod receipt;
+pub mod request;
+pub mod response;
+pub mod state;
+pub mod validation;
+pub mod wire;
+
+pub use body::{Body, Close, MessageKind, Note};
+pub use codec::CodecError;
+pub use directory::{
+    DirectoryEntry, DirectoryError, DirectoryVersion, EntryStatus, Registration,
+    SignedDirectoryVersion, SignedRegistration,
+};
+pub use envelope::{Envelope, EnvelopeError, Header, KeyShare};
+pub use ids::{ExchangeId, MessageId};
+pub use keys::{EncryptionKeypair, IdentityKeypair, PublicIdentity};
+pub use receipt::{Receipt, SignedReceipt};
+pub use request::{Request, RequestForm};
+pub use response::{InformationItem, Response, ResponseForm};
+pub use state::StateCode;
+pub use validation::{FieldError, ValidationErrors};
+
+/// The envelope format version this crate writes and accepts.
+pub const PROTOCOL_VERSION: u16 = 1;
+
+/// The libp2p protocol name of the veim request-response protocol.
+pub const WIRE_PROTOCOL: &str = "/veim/1";

@@ -1,0 +1,83 @@
+//! The messages of the `/veim/1` request-response protocol, and the refusals a
+//! node sends back instead of a result.
+//!
+//! A refusal is an answer, not a dropped stream: the sender learns exactly why
+//! (an operator can act on "not in the directory" or "outside the replay
+//! window"), and the receiving node logs it and goes on serving.
+
+use crate::directory::{SignedDirectoryVersion, SignedRegistration};
+use crate::envelope::Envelope;
+use crate::receipt::SignedReceipt;
+use serde::{Deserialize, Serialize};
+use std::fmt;
+
+/// Most directory versions sent in one answer; a node that is further behind
+/// asks again from where the answer stopped.
+pub const MAX_VERSIONS_PER_FETCH: usize = 32;
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum NetRequest {
+    /// To the Secretariat: list this node (accepted from unknown peers).
+    Register(SignedRegistration),
+    /// To the Secretariat: the directory versions after `after` (0 for all).
+    FetchDirectory { after: u64 },
+    /// To a national node: store this envelope and answer with a receipt.
+    Deliver(Box<Envelope>),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum NetResponse {
+    Registration(RegistrationStatus),
+    Directory(Vec<SignedDirectoryVersion>),
+    Receipt(SignedReceipt),
+    Refused(Refusal),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum RegistrationStatus {
+    /// Received; waiting for the Secretariat operator to check the fingerprint
+    /// and approve.
+    Pending,
+    /// Listed, active, in this directory version.
+    Admitted { version: u64 },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Refusal {
+    pub code: RefusalCode,
+    pub detail: String,
+}
+
+impl fmt::Display for Refusal {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:?}: {}", self.code, self.detail)
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[non_exhaustive]
+pub enum RefusalCode {
+    /// The peer is not listed as an active node in the directory.
+    NotInDirectory,
+    /// The request does not apply to this node's role.
+    WrongRole,
+    /// The bytes do not decode as a veim request.
+    Malformed,
+    UnsupportedVersion,
+    /// The envelope's sender is not the peer that delivered it, or is not active.
+    SenderMismatch,
+    BadSignature,
+    NotARecipient,
+    /// The content key or the body does not decrypt.
+    Undecryptable,
+    /// The body decrypts but breaks the template's rules.
+    InvalidBody,
+    OutsideWindow,
+    /// The message id was seen before.
+    Replay,
+    /// The registration is not signed by the key it names, or conflicts with
+    /// another State's.
+    BadRegistration,
+    /// The node could not store the message; try again later.
+    StorageFailure,
+}
