@@ -35,8 +35,14 @@ impl StateCode {
             .unwrap_or("unknown")
     }
 
+    /// The wire form: exactly three upper-case ASCII letters. Unlike `from_str`
+    /// this does not fold case, so that every accepted encoding is the one the
+    /// value re-encodes to (signatures are checked over re-encoded values).
     fn from_bytes(bytes: [u8; 3]) -> Result<Self, UnknownStateCode> {
         let s = String::from_utf8_lossy(&bytes).into_owned();
+        if !bytes.iter().all(u8::is_ascii_uppercase) {
+            return Err(UnknownStateCode(s));
+        }
         s.parse()
     }
 }
@@ -121,5 +127,7 @@ mod tests {
         let back: StateCode = crate::codec::decode::<_, 3>("state", &bytes).expect("decode");
         assert_eq!(back, code);
         assert!(crate::codec::decode::<StateCode, 3>("state", b"ZZZ").is_err());
+        // Only the canonical upper-case form is accepted on the wire.
+        assert!(crate::codec::decode::<StateCode, 3>("state", b"nga").is_err());
     }
 }

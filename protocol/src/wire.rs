@@ -6,7 +6,7 @@
 //! window"), and the receiving node logs it and goes on serving.
 
 use crate::directory::{SignedDirectoryVersion, SignedRegistration};
-use crate::envelope::Envelope;
+use crate::envelope::{Envelope, EnvelopeError};
 use crate::receipt::SignedReceipt;
 use serde::{Deserialize, Serialize};
 use std::fmt;
@@ -80,4 +80,19 @@ pub enum RefusalCode {
     BadRegistration,
     /// The node could not store the message; try again later.
     StorageFailure,
+}
+
+/// The refusal a node sends for each reason it refuses an envelope.
+impl From<&EnvelopeError> for RefusalCode {
+    fn from(e: &EnvelopeError) -> RefusalCode {
+        match e {
+            EnvelopeError::UnsupportedVersion(_) => RefusalCode::UnsupportedVersion,
+            EnvelopeError::BadSignature => RefusalCode::BadSignature,
+            EnvelopeError::NotARecipient { .. } => RefusalCode::NotARecipient,
+            EnvelopeError::KeyUnwrap(_) | EnvelopeError::BodyDecrypt => RefusalCode::Undecryptable,
+            EnvelopeError::Body(_) | EnvelopeError::KindMismatch { .. } => RefusalCode::InvalidBody,
+            EnvelopeError::OutsideWindow { .. } => RefusalCode::OutsideWindow,
+            _ => RefusalCode::Malformed,
+        }
+    }
 }

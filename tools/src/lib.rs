@@ -1,1 +1,10 @@
+//! veim-tools: the `veim` command line. A library as well, so that the demo
+//! and the integration tests drive nodes exactly as an operator does: through
+//! the admin API.
 
+pub mod client;
+pub mod demo;
+pub mod localnet;
+pub mod render;
+
+pub use client::{AdminClient, ClientError};

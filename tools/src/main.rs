@@ -1,1 +1,400 @@
-fn main() {}
+//! `veim`: the operator's, the Secretariat's and the demo's command line.
+//!
+//! Exit codes: 0 success; 1 error; 2 wrong usage; 3 the node is not running
+//! or not reachable; 4 an invalid input file or value; 5 refused by the node.
+
+use anyhow::Context;
+use clap::{Args, Parser, Subcommand};
+use serde::Serialize;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use veim_node::api::{
+    ApproveRequest, CloseRequest, DirectoryListing, ExchangeView, MessageView, NoteRequest,
+    PendingView, RespondRequest, SendRequest, StatusView, VersionView,
+};
+use veim_node::config::{Config, Role, SecretariatPin, init_home};
+use veim_node::store::ExchangeRecord;
+use veim_protocol::{RequestForm, ResponseForm, StateCode};
+use veim_tools::client::resolve_home;
+use veim_tools::{AdminClient, ClientError, render};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "veim",
+    version,
+    about = "veim: the Voluntary Exchange of Information Mechanism of the Arms Trade Treaty"
+)]
+struct Cli {
+    /// The node's home folder (default: $VEIM_HOME, else ./veim-home).
+    #[arg(long, global = true)]
+    home: Option<PathBuf>,
+    /// Print the node's answer as JSON instead of text.
+    #[arg(long, global = true)]
+    json: bool,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Create a node: keys, configuration and admin token.
+    Init(InitArgs),
+    /// Run a node.
+    #[command(subcommand)]
+    Node(NodeCommand),
+    /// Show the node's identity, directory version and registration.
+    Status,
+    /// The directory of national nodes.
+    #[command(subcommand)]
+    Directory(DirectoryCommand),
+    /// Requests (Annex 1 of the working paper).
+    #[command(subcommand)]
+    Request(RequestCommand),
+    /// Messages received.
+    Inbox,
+    /// Messages sent, with the delivery state of each copy.
+    Outbox,
+    /// Exchanges: a request and everything said in answer.
+    #[command(subcommand)]
+    Exchange(ExchangeCommand),
+    /// Answer a request with the information items of a response file (Annex 2).
+    Respond {
+        /// Exchange id (or a unique prefix of at least 6 hex digits).
+        id: String,
+        #[arg(long)]
+        file: PathBuf,
+    },
+    /// Add a note to an exchange.
+    Note { id: String, text: String },
+    /// Close an exchange.
+    Close {
+        id: String,
+        #[arg(long, default_value = "")]
+        reason: String,
+    },
+    /// Start a Secretariat and three national nodes on loopback and run a full exchange.
+    Demo {
+        /// Exit when the demo is done (0 only if every step succeeded) instead of keeping the network up.
+        #[arg(long)]
+        exit: bool,
+    },
+}
+
+#[derive(Debug, Args)]
+struct InitArgs {
+    #[arg(long, value_parser = ["national", "secretariat"])]
+    role: String,
+    /// ISO 3166-1 alpha-3 code of the State (national nodes).
+    #[arg(long)]
+    state: Option<String>,
+    /// The authority running the node, shown in the directory.
+    #[arg(long, default_value = "")]
+    operator: String,
+    /// Hex Ed25519 public key of the Secretariat (national nodes).
+    #[arg(long)]
+    secretariat_key: Option<String>,
+    /// Multiaddr of the Secretariat's node, e.g. /ip4/192.0.2.1/tcp/7040 (national nodes).
+    #[arg(long)]
+    secretariat_addr: Option<String>,
+    /// libp2p listen address (repeatable).
+    #[arg(long, default_value = "/ip4/0.0.0.0/tcp/7040")]
+    listen: Vec<String>,
+    /// Address to publish in the directory instead of the listen address (repeatable).
+    #[arg(long)]
+    announce: Vec<String>,
+    /// Admin API address (loopback only).
+    #[arg(long, default_value = "127.0.0.1:7041")]
+    admin: String,
+    /// Seconds between directory polls (national nodes).
+    #[arg(long, default_value_t = 30)]
+    poll_secs: u64,
+}
+
+#[derive(Debug, Subcommand)]
+enum NodeCommand {
+    /// Run the node in the foreground until Ctrl-C or SIGTERM.
+    Run,
+}
+
+#[derive(Debug, Subcommand)]
+enum DirectoryCommand {
+    /// The current directory version and its entries.
+    List,
+    /// Secretariat: registrations waiting for approval.
+    Pending,
+    /// Secretariat: admit a State whose registration is pending.
+    Approve { state: String },
+    /// Every directory version, with what changed.
+    Log,
+    /// National node: ask the Secretariat for new versions now.
+    Sync,
+}
+
+#[derive(Debug, Subcommand)]
+enum RequestCommand {
+    /// Send a request file to one or several States.
+    Send {
+        /// Recipient States, comma-separated ISO 3166-1 alpha-3 codes.
+        #[arg(long, value_delimiter = ',', required = true)]
+        to: Vec<String>,
+        /// The request, as TOML (see deploy/examples/request.toml).
+        #[arg(long)]
+        file: PathBuf,
+    },
+    /// Check a request file without sending it.
+    Check {
+        #[arg(long)]
+        file: PathBuf,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum ExchangeCommand {
+    /// Every exchange, newest first.
+    List,
+    /// One exchange with all its messages, decrypted.
+    Show { id: String },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            let code = e
+                .downcast_ref::<ClientError>()
+                .map(ClientError::exit_code)
+                .unwrap_or(1);
+            eprintln!("error: {e:#}");
+            ExitCode::from(code)
+        }
+    }
+}
+
+fn print<T: Serialize>(
+    json: bool,
+    value: &T,
+    human: impl FnOnce(&T) -> String,
+) -> anyhow::Result<()> {
+    if json {
+        println!("{}", serde_json::to_string_pretty(value)?);
+    } else {
+        print!("{}", human(value));
+    }
+    Ok(())
+}
+
+fn read_toml<T: serde::de::DeserializeOwned>(path: &Path) -> anyhow::Result<T> {
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+    toml::from_str(&text).map_err(|e| {
+        anyhow::Error::new(ClientError::Api(veim_node::api::ApiError {
+            status: 422,
+            error: "invalid".into(),
+            message: format!("{} is not a valid file: {e}", path.display()),
+            problems: Vec::new(),
+        }))
+    })
+}
+
+fn run(cli: Cli) -> anyhow::Result<()> {
+    let home = resolve_home(cli.home.clone());
+    let json = cli.json;
+    let client = || AdminClient::for_home(&home);
+    match cli.command {
+        Command::Init(args) => init(&home, args, json),
+        Command::Node(NodeCommand::Run) => {
+            veim_node::init_tracing("info");
+            let runtime = tokio::runtime::Runtime::new()?;
+            runtime.block_on(async {
+                let node = veim_node::start(&home).await?;
+                println!("node running; admin API on {}; Ctrl-C to stop", node.admin);
+                node.run_until_signal().await;
+                Ok(())
+            })
+        }
+        Command::Status => print(
+            json,
+            &client()?.get::<StatusView>("/v1/status")?,
+            render::status,
+        ),
+        Command::Directory(DirectoryCommand::List) => print(
+            json,
+            &client()?.get::<DirectoryListing>("/v1/directory")?,
+            render::directory,
+        ),
+        Command::Directory(DirectoryCommand::Pending) => print(
+            json,
+            &client()?.get::<Vec<PendingView>>("/v1/directory/pending")?,
+            |p| render::pending(p),
+        ),
+        Command::Directory(DirectoryCommand::Approve { state }) => {
+            let v: VersionView =
+                client()?.post("/v1/directory/approve", &ApproveRequest { state })?;
+            print(json, &v, |v| {
+                format!("Published directory version {}: {}\n", v.version, v.change)
+            })
+        }
+        Command::Directory(DirectoryCommand::Log) => print(
+            json,
+            &client()?.get::<Vec<VersionView>>("/v1/directory/history")?,
+            |v| render::history(v),
+        ),
+        Command::Directory(DirectoryCommand::Sync) => print(
+            json,
+            &client()?.post::<_, StatusView>("/v1/directory/sync", &())?,
+            render::status,
+        ),
+        Command::Request(RequestCommand::Check { file }) => {
+            let form: RequestForm = read_toml(&file)?;
+            match form.parse() {
+                Ok(request) => print(json, &request, |_| {
+                    format!("{} is a valid request.\n", file.display())
+                }),
+                Err(errors) => Err(ClientError::Api(veim_node::api::ApiError {
+                    status: 422,
+                    error: "invalid".into(),
+                    message: format!(
+                        "{} is not a valid request: {} problem(s)",
+                        file.display(),
+                        errors.0.len()
+                    ),
+                    problems: errors.0,
+                })
+                .into()),
+            }
+        }
+        Command::Request(RequestCommand::Send { to, file }) => {
+            let request: RequestForm = read_toml(&file)?;
+            // Check locally first: nothing is sent when the file has problems.
+            if let Err(errors) = request.parse() {
+                return Err(ClientError::Api(veim_node::api::ApiError {
+                    status: 422,
+                    error: "invalid".into(),
+                    message: format!(
+                        "{} is not a valid request: {} problem(s); nothing was sent",
+                        file.display(),
+                        errors.0.len()
+                    ),
+                    problems: errors.0,
+                })
+                .into());
+            }
+            let sent: MessageView = client()?.post("/v1/requests", &SendRequest { to, request })?;
+            print(json, &sent, render::sent)
+        }
+        Command::Inbox => print(
+            json,
+            &client()?.get::<Vec<MessageView>>("/v1/inbox")?,
+            |m| render::messages(m),
+        ),
+        Command::Outbox => print(
+            json,
+            &client()?.get::<Vec<MessageView>>("/v1/outbox")?,
+            |m| render::messages(m),
+        ),
+        Command::Exchange(ExchangeCommand::List) => print(
+            json,
+            &client()?.get::<Vec<ExchangeRecord>>("/v1/exchanges")?,
+            |x| render::exchanges(x),
+        ),
+        Command::Exchange(ExchangeCommand::Show { id }) => print(
+            json,
+            &client()?.get::<ExchangeView>(&format!("/v1/exchanges/{id}"))?,
+            render::exchange,
+        ),
+        Command::Respond { id, file } => {
+            let response: ResponseForm = read_toml(&file)?;
+            let sent: MessageView = client()?.post(
+                &format!("/v1/exchanges/{id}/respond"),
+                &RespondRequest { response },
+            )?;
+            print(json, &sent, render::sent)
+        }
+        Command::Note { id, text } => {
+            let sent: MessageView =
+                client()?.post(&format!("/v1/exchanges/{id}/note"), &NoteRequest { text })?;
+            print(json, &sent, render::sent)
+        }
+        Command::Close { id, reason } => {
+            let sent: MessageView = client()?.post(
+                &format!("/v1/exchanges/{id}/close"),
+                &CloseRequest { reason },
+            )?;
+            print(json, &sent, render::sent)
+        }
+        Command::Demo { exit } => {
+            let runtime = tokio::runtime::Runtime::new()?;
+            let ok = runtime.block_on(veim_tools::demo::run(exit))?;
+            if ok {
+                Ok(())
+            } else {
+                anyhow::bail!("the demo failed (see the step marked FAILED above)")
+            }
+        }
+    }
+}
+
+#[derive(Debug, Serialize)]
+struct InitReport {
+    home: String,
+    role: Role,
+    state: Option<StateCode>,
+    peer_id: String,
+    identity_key: String,
+    fingerprint: String,
+}
+
+fn init(home: &Path, args: InitArgs, json: bool) -> anyhow::Result<()> {
+    let role = if args.role == "secretariat" {
+        Role::Secretariat
+    } else {
+        Role::National
+    };
+    let state = args
+        .state
+        .as_deref()
+        .map(str::parse::<StateCode>)
+        .transpose()?;
+    let secretariat = match (role, args.secretariat_key, args.secretariat_addr) {
+        (Role::National, Some(public_key), Some(address)) => Some(SecretariatPin {
+            public_key,
+            address,
+        }),
+        (Role::National, _, _) => anyhow::bail!(
+            "a national node needs --secretariat-key and --secretariat-addr (ask the ATT Secretariat for both)"
+        ),
+        (Role::Secretariat, _, _) => None,
+    };
+    let config = Config {
+        role,
+        state,
+        operator: args.operator,
+        listen: args.listen,
+        announce: args.announce,
+        admin_listen: args.admin,
+        replay_window_secs: 3600,
+        directory_poll_secs: args.poll_secs,
+        secretariat,
+    };
+    let keys = init_home(home, &config)?;
+    let report = InitReport {
+        home: home.display().to_string(),
+        role,
+        state,
+        peer_id: keys.peer_id().to_string(),
+        identity_key: keys.identity.public().to_string(),
+        fingerprint: keys.identity.public().fingerprint(),
+    };
+    print(json, &report, |r| {
+        let mut out = format!(
+            "Created a {} node in {}\n  peer id      {}\n  identity key {}\n  fingerprint  {}\n",
+            r.role, r.home, r.peer_id, r.identity_key, r.fingerprint
+        );
+        match r.role {
+            Role::National => out.push_str("Read the fingerprint to the ATT Secretariat by a channel you trust (telephone, Note Verbale): they check it before approving this node.\n"),
+            Role::Secretariat => out.push_str(&format!("Give national nodes: --secretariat-key {} --secretariat-addr <this node's public address>\n", r.identity_key)),
+        }
+        out
+    })
+}

@@ -1,0 +1,587 @@
+//! The local admin API: HTTP on a loopback address, JSON in and out, every
+//! call authenticated with the bearer token from `admin.token` (a file only
+//! the operator can read). The `veim` CLI, and later a web console, use only
+//! this API.
+
+use crate::config::Role;
+use crate::directory::PublishError;
+use crate::exchange::{self, SendError};
+use crate::service::{Node, now};
+use crate::shutdown::Shutdown;
+use crate::store::{Delivery, Direction, ExchangeRecord, MessageRecord, StoreError};
+use axum::extract::{Path, Request, State};
+use axum::http::{StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde::{Deserialize, Serialize};
+use std::sync::Arc;
+use subtle::ConstantTimeEq;
+use veim_protocol::{
+    Body, Close, ExchangeId, MessageKind, Note, RequestForm, ResponseForm, StateCode,
+    ValidationErrors,
+};
+
+/// An error as the API returns it: a stable code, a message for people, and
+/// for validation failures the list of problems.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct ApiError {
+    #[serde(skip)]
+    pub status: u16,
+    pub error: String,
+    pub message: String,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub problems: Vec<veim_protocol::FieldError>,
+}
+
+impl ApiError {
+    fn new(status: StatusCode, error: &str, message: impl Into<String>) -> ApiError {
+        ApiError {
+            status: status.as_u16(),
+            error: error.into(),
+            message: message.into(),
+            problems: Vec::new(),
+        }
+    }
+
+    fn invalid(errors: ValidationErrors) -> ApiError {
+        ApiError {
+            status: StatusCode::UNPROCESSABLE_ENTITY.as_u16(),
+            error: "invalid".into(),
+            message: format!(
+                "the message is not valid: {} problem(s); nothing was sent",
+                errors.0.len()
+            ),
+            problems: errors.0,
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let status = StatusCode::from_u16(self.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        (status, Json(self)).into_response()
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> ApiError {
+        ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "store", e.to_string())
+    }
+}
+
+impl From<SendError> for ApiError {
+    fn from(e: SendError) -> ApiError {
+        match e {
+            SendError::Invalid(errors) => ApiError::invalid(errors),
+            SendError::UnknownRecipient(..) => ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "unknown-recipient",
+                e.to_string(),
+            ),
+            SendError::NotAdmitted => {
+                ApiError::new(StatusCode::CONFLICT, "not-admitted", e.to_string())
+            }
+            SendError::UnknownExchange(_) => {
+                ApiError::new(StatusCode::NOT_FOUND, "unknown-exchange", e.to_string())
+            }
+            SendError::Refused(_) => ApiError::new(StatusCode::CONFLICT, "refused", e.to_string()),
+            other => ApiError::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "internal",
+                other.to_string(),
+            ),
+        }
+    }
+}
+
+type ApiResult<T> = Result<Json<T>, ApiError>;
+type Shared = Arc<Node>;
+
+pub(crate) async fn serve(
+    node: Shared,
+    listener: tokio::net::TcpListener,
+    token: String,
+    mut shutdown: Shutdown,
+) {
+    let app = router(node, token);
+    let stop = async move { shutdown.recv().await };
+    if let Err(e) = axum::serve(listener, app)
+        .with_graceful_shutdown(stop)
+        .await
+    {
+        tracing::error!(%e, "admin API stopped");
+    }
+}
+
+fn router(node: Shared, token: String) -> Router {
+    let token = Arc::new(token);
+    Router::new()
+        .route("/v1/status", get(status))
+        .route("/v1/directory", get(directory))
+        .route("/v1/directory/history", get(history))
+        .route("/v1/directory/pending", get(pending))
+        .route("/v1/directory/approve", post(approve))
+        .route("/v1/directory/sync", post(sync))
+        .route("/v1/requests", post(send_request))
+        .route("/v1/inbox", get(inbox))
+        .route("/v1/outbox", get(outbox))
+        .route("/v1/exchanges", get(exchanges))
+        .route("/v1/exchanges/{id}", get(exchange_show))
+        .route("/v1/exchanges/{id}/respond", post(respond))
+        .route("/v1/exchanges/{id}/note", post(note))
+        .route("/v1/exchanges/{id}/close", post(close))
+        .layer(middleware::from_fn(move |req: Request, next: Next| {
+            let token = token.clone();
+            async move { authorize(&token, req, next).await }
+        }))
+        .with_state(node)
+}
+
+async fn authorize(token: &str, req: Request, next: Next) -> Response {
+    let presented = req
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .unwrap_or("");
+    if presented.as_bytes().ct_eq(token.as_bytes()).into() {
+        next.run(req).await
+    } else {
+        ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "unauthorized",
+            "missing or wrong bearer token; the CLI reads it from admin.token in the node's home folder",
+        )
+        .into_response()
+    }
+}
+
+fn national_only(node: &Node) -> Result<(), ApiError> {
+    if node.role() == Role::National {
+        Ok(())
+    } else {
+        Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "wrong-role",
+            "this is the Secretariat's node; exchanges are sent from national nodes",
+        ))
+    }
+}
+
+fn parse_state(s: &str) -> Result<StateCode, ApiError> {
+    s.parse()
+        .map_err(|e: veim_protocol::state::UnknownStateCode| {
+            ApiError::new(StatusCode::BAD_REQUEST, "bad-state", e.to_string())
+        })
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+pub struct StatusView {
+    pub role: Role,
+    pub state: Option<StateCode>,
+    pub peer_id: String,
+    pub fingerprint: String,
+    pub identity_key: String,
+    pub listen: Vec<String>,
+    pub directory_version: u64,
+    pub directory_entries: usize,
+    pub registration: Option<String>,
+    pub last_sync: Option<i64>,
+    pub last_error: Option<String>,
+    pub started_at: i64,
+}
+
+async fn status(State(node): State<Shared>) -> ApiResult<StatusView> {
+    let view = node.view();
+    let sync = node
+        .sync_status
+        .lock()
+        .map(|s| s.clone())
+        .unwrap_or_default();
+    Ok(Json(StatusView {
+        role: node.role(),
+        state: node.state(),
+        peer_id: node.peer_id.to_string(),
+        fingerprint: node.keys.identity.public().fingerprint(),
+        identity_key: node.keys.identity.public().to_string(),
+        listen: node.announce(),
+        directory_version: view.version(),
+        directory_entries: view.entries().len(),
+        registration: sync.registration,
+        last_sync: sync.last_sync,
+        last_error: sync.last_error,
+        started_at: node.started_at,
+    }))
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+pub struct EntryView {
+    pub state: StateCode,
+    pub name: String,
+    pub status: veim_protocol::EntryStatus,
+    pub fingerprint: String,
+    pub operator: String,
+    pub addresses: Vec<String>,
+    pub admitted_at: i64,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+pub struct DirectoryListing {
+    pub version: u64,
+    pub issued_at: Option<i64>,
+    pub hash: Option<String>,
+    pub entries: Vec<EntryView>,
+}
+
+async fn directory(State(node): State<Shared>) -> ApiResult<DirectoryListing> {
+    let view = node.view();
+    let entries = view
+        .entries()
+        .iter()
+        .map(|e| EntryView {
+            state: e.state(),
+            name: e.state().name().to_string(),
+            status: e.status,
+            fingerprint: e.identity_key().fingerprint(),
+            operator: e.registration.registration.operator.clone(),
+            addresses: e.addresses().to_vec(),
+            admitted_at: e.admitted_at,
+        })
+        .collect();
+    Ok(Json(DirectoryListing {
+        version: view.version(),
+        issued_at: view.current.as_ref().map(|v| v.body.issued_at),
+        hash: view
+            .current
+            .as_ref()
+            .and_then(|v| v.hash().ok())
+            .map(hex::encode),
+        entries,
+    }))
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+pub struct VersionView {
+    pub version: u64,
+    pub issued_at: i64,
+    pub change: String,
+    pub hash: String,
+}
+
+async fn history(State(node): State<Shared>) -> ApiResult<Vec<VersionView>> {
+    let mut out = Vec::new();
+    let mut after = 0;
+    loop {
+        let batch = node.store.directory_versions_after(after, 256)?;
+        if batch.is_empty() {
+            break;
+        }
+        for v in &batch {
+            after = v.body.version;
+            out.push(VersionView {
+                version: v.body.version,
+                issued_at: v.body.issued_at,
+                change: v.body.change.clone(),
+                hash: v.hash().map(hex::encode).unwrap_or_default(),
+            });
+        }
+    }
+    Ok(Json(out))
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+pub struct PendingView {
+    pub state: StateCode,
+    pub name: String,
+    pub fingerprint: String,
+    pub operator: String,
+    pub addresses: Vec<String>,
+    pub signed_at: i64,
+}
+
+async fn pending(State(node): State<Shared>) -> ApiResult<Vec<PendingView>> {
+    let view = node.view();
+    let list = node
+        .store
+        .registrations()?
+        .into_iter()
+        .filter(|r| {
+            view.entry(r.registration.state)
+                .is_none_or(|e| e.registration != *r)
+        })
+        .map(|r| {
+            let r = r.registration;
+            PendingView {
+                state: r.state,
+                name: r.state.name().to_string(),
+                fingerprint: r.identity_key.fingerprint(),
+                operator: r.operator,
+                addresses: r.addresses,
+                signed_at: r.signed_at,
+            }
+        })
+        .collect();
+    Ok(Json(list))
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+pub struct ApproveRequest {
+    pub state: String,
+}
+
+async fn approve(
+    State(node): State<Shared>,
+    Json(req): Json<ApproveRequest>,
+) -> ApiResult<VersionView> {
+    if node.role() != Role::Secretariat {
+        return Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "wrong-role",
+            "only the Secretariat's node approves registrations",
+        ));
+    }
+    let state = parse_state(&req.state)?;
+    let v = node.approve(state).await.map_err(|e| match e {
+        PublishError::NoRegistration(_) => {
+            ApiError::new(StatusCode::NOT_FOUND, "no-registration", e.to_string())
+        }
+        PublishError::AlreadyActive(_) => {
+            ApiError::new(StatusCode::CONFLICT, "already-active", e.to_string())
+        }
+        other => ApiError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "publish",
+            other.to_string(),
+        ),
+    })?;
+    Ok(Json(VersionView {
+        version: v.body.version,
+        issued_at: v.body.issued_at,
+        change: v.body.change.clone(),
+        hash: v.hash().map(hex::encode).unwrap_or_default(),
+    }))
+}
+
+async fn sync(State(node): State<Shared>) -> ApiResult<StatusView> {
+    national_only(&node)?;
+    if let Err(e) = node.sync_once().await {
+        return Err(ApiError::new(StatusCode::BAD_GATEWAY, "sync-failed", e));
+    }
+    status(State(node)).await
+}
+
+/// A message as the operator sees it.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct MessageView {
+    pub message_id: String,
+    pub exchange_id: String,
+    pub direction: Direction,
+    pub sender: StateCode,
+    pub recipients: Vec<StateCode>,
+    pub kind: MessageKind,
+    pub created_at: i64,
+    pub stored_at: i64,
+    pub envelope_hash: String,
+    pub deliveries: Vec<Delivery>,
+    pub body: Body,
+}
+
+impl From<MessageRecord> for MessageView {
+    fn from(m: MessageRecord) -> MessageView {
+        MessageView {
+            message_id: m.message_id.to_hex(),
+            exchange_id: m.exchange_id.to_hex(),
+            direction: m.direction,
+            sender: m.sender,
+            recipients: m.recipients,
+            kind: m.kind,
+            created_at: m.created_at,
+            stored_at: m.stored_at,
+            envelope_hash: hex::encode(m.envelope_hash),
+            deliveries: m.deliveries,
+            body: m.body,
+        }
+    }
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+pub struct SendRequest {
+    pub to: Vec<String>,
+    pub request: RequestForm,
+}
+
+async fn send_request(
+    State(node): State<Shared>,
+    Json(req): Json<SendRequest>,
+) -> ApiResult<MessageView> {
+    national_only(&node)?;
+    let mut errors = ValidationErrors::default();
+    let mut to = Vec::new();
+    for (i, s) in req.to.iter().enumerate() {
+        match s.parse::<StateCode>() {
+            Ok(code) if Some(code) == node.state() => errors.push(
+                format!("to[{i}]"),
+                "a State cannot send a request to itself",
+            ),
+            Ok(code) if to.contains(&code) => {
+                errors.push(format!("to[{i}]"), format!("{code} is listed twice"))
+            }
+            Ok(code) => to.push(code),
+            Err(e) => errors.push(format!("to[{i}]"), e.to_string()),
+        }
+    }
+    if req.to.is_empty() {
+        errors.push("to", "is missing; name at least one recipient State");
+    }
+    let request = match req.request.parse() {
+        Ok(r) if errors.is_empty() => r,
+        Ok(_) => return Err(ApiError::invalid(errors)),
+        Err(more) => {
+            errors.0.extend(more.0);
+            return Err(ApiError::invalid(errors));
+        }
+    };
+    let me = node.me().ok_or_else(|| {
+        ApiError::new(StatusCode::BAD_REQUEST, "wrong-role", "no State configured")
+    })?;
+    let view = node.view();
+    let exchange_id = ExchangeId::random(&mut rand_core::UnwrapErr(getrandom::SysRng));
+    let sent = exchange::send(
+        me,
+        &node.store,
+        &node.client,
+        &view,
+        exchange_id,
+        &to,
+        Body::Request(request),
+        now(),
+    )
+    .await?;
+    Ok(Json(sent.into()))
+}
+
+async fn inbox(State(node): State<Shared>) -> ApiResult<Vec<MessageView>> {
+    messages_in(&node, Direction::Received)
+}
+
+async fn outbox(State(node): State<Shared>) -> ApiResult<Vec<MessageView>> {
+    messages_in(&node, Direction::Sent)
+}
+
+fn messages_in(node: &Node, direction: Direction) -> ApiResult<Vec<MessageView>> {
+    let mut list: Vec<MessageRecord> = node
+        .store
+        .messages()?
+        .into_iter()
+        .filter(|m| m.direction == direction)
+        .collect();
+    list.sort_by_key(|m| (m.stored_at, m.created_at));
+    Ok(Json(list.into_iter().map(MessageView::from).collect()))
+}
+
+async fn exchanges(State(node): State<Shared>) -> ApiResult<Vec<ExchangeRecord>> {
+    let mut list = node.store.exchanges()?;
+    list.sort_by_key(|x| std::cmp::Reverse(x.updated_at));
+    Ok(Json(list))
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+pub struct ExchangeView {
+    pub exchange: ExchangeRecord,
+    pub messages: Vec<MessageView>,
+}
+
+fn find_exchange(node: &Node, id: &str) -> Result<ExchangeRecord, ApiError> {
+    node.store
+        .find_exchange(id)?
+        .ok_or_else(|| SendError::UnknownExchange(id.to_string()).into())
+}
+
+async fn exchange_show(
+    State(node): State<Shared>,
+    Path(id): Path<String>,
+) -> ApiResult<ExchangeView> {
+    let exchange = find_exchange(&node, &id)?;
+    let mut messages = Vec::new();
+    for m in &exchange.messages {
+        if let Some(record) = node.store.message(*m)? {
+            messages.push(record.into());
+        }
+    }
+    Ok(Json(ExchangeView { exchange, messages }))
+}
+
+async fn reply(node: &Node, id: &str, body: Body) -> ApiResult<MessageView> {
+    national_only(node)?;
+    let me = node.me().ok_or_else(|| {
+        ApiError::new(StatusCode::BAD_REQUEST, "wrong-role", "no State configured")
+    })?;
+    let exchange = find_exchange(node, id)?;
+    if let Err(reason) = exchange.status.after(body.kind()) {
+        return Err(ApiError::new(StatusCode::CONFLICT, "refused", reason));
+    }
+    if body.kind() == MessageKind::Response && exchange.originator == me.state {
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "refused",
+            "you sent this request; responses come from the States it was sent to (use `veim note` to add information)",
+        ));
+    }
+    let to = exchange::counterparts(me.state, &exchange);
+    let view = node.view();
+    let sent = exchange::send(
+        me,
+        &node.store,
+        &node.client,
+        &view,
+        exchange.exchange_id,
+        &to,
+        body,
+        now(),
+    )
+    .await?;
+    Ok(Json(sent.into()))
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+pub struct RespondRequest {
+    pub response: ResponseForm,
+}
+
+async fn respond(
+    State(node): State<Shared>,
+    Path(id): Path<String>,
+    Json(req): Json<RespondRequest>,
+) -> ApiResult<MessageView> {
+    let response = req.response.parse().map_err(ApiError::invalid)?;
+    reply(&node, &id, Body::Response(response)).await
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+pub struct NoteRequest {
+    pub text: String,
+}
+
+async fn note(
+    State(node): State<Shared>,
+    Path(id): Path<String>,
+    Json(req): Json<NoteRequest>,
+) -> ApiResult<MessageView> {
+    reply(&node, &id, Body::Note(Note { text: req.text })).await
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+pub struct CloseRequest {
+    #[serde(default)]
+    pub reason: String,
+}
+
+async fn close(
+    State(node): State<Shared>,
+    Path(id): Path<String>,
+    Json(req): Json<CloseRequest>,
+) -> ApiResult<MessageView> {
+    reply(&node, &id, Body::Close(Close { reason: req.reason })).await
+}

@@ -1,0 +1,265 @@
+//! The node's home folder and its `config.toml`.
+//!
+//! One folder holds everything a node is: its configuration, its keys (owner-
+//! only permissions), the admin token, the sled store, and, while it runs, the
+//! addresses it actually bound (`runtime.json`), which the CLI reads to find
+//! the admin API.
+
+use serde::{Deserialize, Serialize};
+use std::fs;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use veim_protocol::StateCode;
+use veim_protocol::keys::PublicIdentity;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Role {
+    /// The ATT Secretariat's directory node.
+    Secretariat,
+    /// A State Party's node.
+    National,
+}
+
+impl std::fmt::Display for Role {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Role::Secretariat => "secretariat",
+            Role::National => "national",
+        })
+    }
+}
+
+/// The Secretariat as a national node pins it: key and address.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SecretariatPin {
+    /// Hex Ed25519 public key of the Secretariat: the trust anchor.
+    pub public_key: String,
+    /// Multiaddr of the directory node, e.g. `/ip4/192.0.2.1/tcp/7040`.
+    pub address: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    pub role: Role,
+    /// ISO 3166-1 alpha-3 code of the State this node speaks for (national nodes).
+    pub state: Option<StateCode>,
+    /// The authority that runs the node, shown in the directory.
+    #[serde(default)]
+    pub operator: String,
+    /// libp2p listen addresses.
+    pub listen: Vec<String>,
+    /// Addresses to publish in the directory; empty means the listen addresses.
+    #[serde(default)]
+    pub announce: Vec<String>,
+    /// Admin API address; must be a loopback address.
+    pub admin_listen: String,
+    /// Envelopes created further than this from the receiver's clock are refused.
+    #[serde(default = "default_replay_window")]
+    pub replay_window_secs: i64,
+    /// How often a national node asks the Secretariat for new directory versions.
+    #[serde(default = "default_poll")]
+    pub directory_poll_secs: u64,
+    pub secretariat: Option<SecretariatPin>,
+}
+
+fn default_replay_window() -> i64 {
+    3600
+}
+
+fn default_poll() -> u64 {
+    30
+}
+
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ConfigError {
+    #[error(
+        "cannot read {path}: {source}. Run `veim init --home {home}` first, or point --home at an initialised node"
+    )]
+    Read {
+        path: PathBuf,
+        home: String,
+        source: std::io::Error,
+    },
+    #[error("{path} is not a valid node configuration: {reason}")]
+    Invalid { path: PathBuf, reason: String },
+    #[error("cannot write {path}: {source}")]
+    Write {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{path} already exists: this folder already holds a node; choose another --home")]
+    AlreadyInitialised { path: PathBuf },
+}
+
+impl Config {
+    pub fn load(home: &Path) -> Result<Config, ConfigError> {
+        let path = home.join(CONFIG_FILE);
+        let text = fs::read_to_string(&path).map_err(|source| ConfigError::Read {
+            path: path.clone(),
+            home: home.display().to_string(),
+            source,
+        })?;
+        let config: Config = toml::from_str(&text).map_err(|e| ConfigError::Invalid {
+            path: path.clone(),
+            reason: e.to_string(),
+        })?;
+        config
+            .check()
+            .map_err(|reason| ConfigError::Invalid { path, reason })?;
+        Ok(config)
+    }
+
+    /// Rules serde cannot express.
+    pub fn check(&self) -> Result<(), String> {
+        match self.role {
+            Role::National => {
+                if self.state.is_none() {
+                    return Err(
+                        "a national node needs `state` (its ISO 3166-1 alpha-3 code)".into(),
+                    );
+                }
+                let Some(pin) = &self.secretariat else {
+                    return Err(
+                        "a national node needs a [secretariat] section with public_key and address"
+                            .into(),
+                    );
+                };
+                PublicIdentity::from_hex(&pin.public_key)
+                    .map_err(|e| format!("secretariat.public_key: {e}"))?;
+                pin.address
+                    .parse::<libp2p::Multiaddr>()
+                    .map_err(|e| format!("secretariat.address {:?}: {e}", pin.address))?;
+            }
+            Role::Secretariat => {
+                if self.secretariat.is_some() {
+                    return Err("a secretariat node has no [secretariat] section".into());
+                }
+            }
+        }
+        if self.listen.is_empty() {
+            return Err(
+                "`listen` needs at least one multiaddr, e.g. \"/ip4/0.0.0.0/tcp/7040\"".into(),
+            );
+        }
+        for a in self.listen.iter().chain(&self.announce) {
+            a.parse::<libp2p::Multiaddr>()
+                .map_err(|e| format!("address {a:?}: {e}"))?;
+        }
+        let admin: std::net::SocketAddr = self
+            .admin_listen
+            .parse()
+            .map_err(|e| format!("admin_listen {:?}: {e}", self.admin_listen))?;
+        if !admin.ip().is_loopback() {
+            return Err(format!(
+                "admin_listen {admin} must be a loopback address (127.0.0.1 or ::1): the admin API is for the local operator only"
+            ));
+        }
+        if self.replay_window_secs < 60 {
+            return Err("replay_window_secs must be at least 60".into());
+        }
+        Ok(())
+    }
+
+    /// Writes a new configuration; refuses to overwrite one.
+    pub fn create(&self, home: &Path) -> Result<(), ConfigError> {
+        let path = home.join(CONFIG_FILE);
+        if path.exists() {
+            return Err(ConfigError::AlreadyInitialised { path });
+        }
+        let text = toml::to_string_pretty(self).map_err(|e| ConfigError::Invalid {
+            path: path.clone(),
+            reason: e.to_string(),
+        })?;
+        write_file(&path, text.as_bytes(), false)
+            .map_err(|source| ConfigError::Write { path, source })
+    }
+}
+
+pub const CONFIG_FILE: &str = "config.toml";
+pub const KEYS_DIR: &str = "keys";
+pub const IDENTITY_KEY_FILE: &str = "keys/identity.key";
+pub const ENCRYPTION_KEY_FILE: &str = "keys/encryption.key";
+pub const ADMIN_TOKEN_FILE: &str = "admin.token";
+pub const RUNTIME_FILE: &str = "runtime.json";
+pub const STORE_DIR: &str = "store";
+
+/// Writes a file through a temporary and a rename, so a crash never leaves a
+/// half-written one; `secret` files are created readable by the owner only.
+pub fn write_file(path: &Path, bytes: &[u8], secret: bool) -> std::io::Result<()> {
+    let tmp = path.with_extension("tmp");
+    {
+        let mut options = fs::OpenOptions::new();
+        options.write(true).create(true).truncate(true);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::OpenOptionsExt;
+            options.mode(if secret { 0o600 } else { 0o644 });
+        }
+        let mut f = options.open(&tmp)?;
+        f.write_all(bytes)?;
+        f.sync_all()?;
+    }
+    fs::rename(&tmp, path)?;
+    if let Some(dir) = path.parent() {
+        if let Ok(d) = fs::File::open(dir) {
+            let _ = d.sync_all();
+        }
+    }
+    Ok(())
+}
+
+/// What a running node publishes about itself in its home folder.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Runtime {
+    pub pid: u32,
+    pub peer_id: String,
+    pub admin: String,
+    pub listen: Vec<String>,
+}
+
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum InitError {
+    #[error("the configuration is not valid: {0}")]
+    Invalid(String),
+    #[error("cannot create {path}: {source}")]
+    Create {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    #[error(transparent)]
+    Keys(#[from] crate::keys::KeyFileError),
+}
+
+/// Creates a node's home folder: configuration, keys and admin token.
+pub fn init_home(home: &Path, config: &Config) -> Result<crate::keys::NodeKeys, InitError> {
+    config.check().map_err(InitError::Invalid)?;
+    if home.join(CONFIG_FILE).exists() {
+        return Err(ConfigError::AlreadyInitialised {
+            path: home.join(CONFIG_FILE),
+        }
+        .into());
+    }
+    fs::create_dir_all(home).map_err(|source| InitError::Create {
+        path: home.to_path_buf(),
+        source,
+    })?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        fs::set_permissions(home, fs::Permissions::from_mode(0o700)).map_err(|source| {
+            InitError::Create {
+                path: home.to_path_buf(),
+                source,
+            }
+        })?;
+    }
+    let keys = crate::keys::NodeKeys::create(home)?;
+    config.create(home)?;
+    Ok(keys)
+}

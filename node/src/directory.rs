@@ -1,0 +1,251 @@
+//! The directory, as each role holds it.
+//!
+//! Secretariat: keeps the registrations States submit, and on the operator's
+//! approval publishes the next version, signed with its key and chained to the
+//! previous one. National node: registers itself, then polls the Secretariat
+//! for new versions and accepts each only if it extends the chain it holds
+//! (`SignedDirectoryVersion::check_successor`). Both keep an in-memory view of
+//! the current version indexed by PeerId and State, rebuilt once per version,
+//! so that checking a peer costs a hash lookup, not a scan.
+
+use crate::keys::peer_id_of;
+use crate::store::{Store, StoreError};
+use libp2p::{Multiaddr, PeerId};
+use std::collections::HashMap;
+use veim_protocol::directory::{DirectoryError, DirectoryHead, Succession};
+use veim_protocol::keys::PublicIdentity;
+use veim_protocol::{
+    DirectoryEntry, DirectoryVersion, EntryStatus, IdentityKeypair, SignedDirectoryVersion,
+    SignedRegistration, StateCode,
+};
+
+/// The current directory version, indexed.
+#[derive(Debug, Clone, Default)]
+pub struct DirectoryView {
+    pub current: Option<SignedDirectoryVersion>,
+    by_peer: HashMap<PeerId, StateCode>,
+}
+
+impl DirectoryView {
+    pub fn new(current: Option<SignedDirectoryVersion>) -> DirectoryView {
+        let by_peer = current
+            .iter()
+            .flat_map(|v| v.body.entries.iter())
+            .filter_map(|e| Some((peer_id_of(&e.identity_key())?, e.state())))
+            .collect();
+        DirectoryView { current, by_peer }
+    }
+
+    pub fn version(&self) -> u64 {
+        self.current.as_ref().map(|v| v.body.version).unwrap_or(0)
+    }
+
+    pub fn entry(&self, state: StateCode) -> Option<&DirectoryEntry> {
+        self.current.as_ref()?.body.entry(state)
+    }
+
+    /// The active entry of the node behind this transport peer.
+    pub fn active_peer(&self, peer: &PeerId) -> Option<&DirectoryEntry> {
+        let state = self.by_peer.get(peer)?;
+        self.entry(*state).filter(|e| e.is_active())
+    }
+
+    pub fn entries(&self) -> &[DirectoryEntry] {
+        self.current
+            .as_ref()
+            .map(|v| v.body.entries.as_slice())
+            .unwrap_or(&[])
+    }
+}
+
+/// How to reach a directory entry's node.
+pub fn dial_info(entry: &DirectoryEntry) -> Option<(PeerId, Vec<Multiaddr>)> {
+    let peer = peer_id_of(&entry.identity_key())?;
+    let addrs = entry
+        .addresses()
+        .iter()
+        .filter_map(|a| a.parse().ok())
+        .collect();
+    Some((peer, addrs))
+}
+
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum PublishError {
+    #[error(
+        "no registration from {0} has been received; the State's node must be started first so that it registers"
+    )]
+    NoRegistration(StateCode),
+    #[error("{0} is already active in the directory with this key")]
+    AlreadyActive(StateCode),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("cannot sign the directory version: {0}")]
+    Sign(String),
+}
+
+/// Builds, signs and stores the next version with `change` applied to the
+/// current entries.
+pub fn publish_next(
+    store: &Store,
+    key: &IdentityKeypair,
+    now: i64,
+    description: String,
+    change: impl FnOnce(&mut Vec<DirectoryEntry>),
+) -> Result<SignedDirectoryVersion, PublishError> {
+    let current = store.current_directory()?;
+    let (version, previous_hash, mut entries, last_issued) = match &current {
+        Some(v) => (
+            v.body.version + 1,
+            v.hash().map_err(|e| PublishError::Sign(e.to_string()))?,
+            v.body.entries.clone(),
+            v.body.issued_at,
+        ),
+        None => (1, [0u8; 32], Vec::new(), now),
+    };
+    change(&mut entries);
+    entries.sort_by_key(|e| e.state());
+    let body = DirectoryVersion {
+        version,
+        previous_hash,
+        issued_at: now.max(last_issued),
+        change: description,
+        entries,
+    };
+    let signed =
+        SignedDirectoryVersion::sign(body, key).map_err(|e| PublishError::Sign(e.to_string()))?;
+    store.put_directory_version(&signed)?;
+    Ok(signed)
+}
+
+/// Secretariat: admit (or re-admit with a newer registration) a State.
+pub fn approve(
+    store: &Store,
+    key: &IdentityKeypair,
+    state: StateCode,
+    now: i64,
+) -> Result<SignedDirectoryVersion, PublishError> {
+    let registration = store
+        .registration(state)?
+        .ok_or(PublishError::NoRegistration(state))?;
+    if let Some(current) = store.current_directory()? {
+        if let Some(e) = current.body.entry(state) {
+            if e.registration == registration && e.status == EntryStatus::Active {
+                return Err(PublishError::AlreadyActive(state));
+            }
+        }
+    }
+    let description = format!(
+        "admitted {state} (key {})",
+        registration.registration.identity_key.fingerprint()
+    );
+    publish_next(store, key, now, description, |entries| {
+        entries.retain(|e| e.state() != state);
+        entries.push(DirectoryEntry {
+            registration,
+            status: EntryStatus::Active,
+            admitted_at: now,
+        });
+    })
+}
+
+/// Secretariat: what to do with a registration a peer sent.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RegistrationOutcome {
+    /// Stored; waits for the operator.
+    Pending,
+    /// This exact registration is already listed and active.
+    Admitted { version: u64 },
+}
+
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum RegistrationError {
+    #[error("the registration is not signed by the identity key it names")]
+    BadSignature,
+    #[error(
+        "the registration names key {named} but came from peer {peer}: a node can only register its own key"
+    )]
+    NotOwnKey { named: String, peer: PeerId },
+    #[error(
+        "{state} is already listed with another identity key; a key change must be signed by the old key (key rotation)"
+    )]
+    KeyConflict { state: StateCode },
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+pub fn receive_registration(
+    store: &Store,
+    peer: &PeerId,
+    registration: &SignedRegistration,
+) -> Result<RegistrationOutcome, RegistrationError> {
+    registration
+        .verify()
+        .map_err(|_| RegistrationError::BadSignature)?;
+    let r = &registration.registration;
+    if peer_id_of(&r.identity_key).as_ref() != Some(peer) {
+        return Err(RegistrationError::NotOwnKey {
+            named: r.identity_key.fingerprint(),
+            peer: *peer,
+        });
+    }
+    if let Some(current) = store.current_directory()? {
+        if let Some(e) = current.body.entry(r.state) {
+            if e.identity_key() != r.identity_key && e.status != EntryStatus::Withdrawn {
+                return Err(RegistrationError::KeyConflict { state: r.state });
+            }
+            let same_listing = e.registration.registration.encryption_key == r.encryption_key
+                && e.registration.registration.addresses == r.addresses;
+            if same_listing && e.is_active() {
+                return Ok(RegistrationOutcome::Admitted {
+                    version: current.body.version,
+                });
+            }
+        }
+    }
+    // Keep the newest registration a State sent; the operator approves it.
+    let newer = match store.registration(r.state)? {
+        Some(old) => old.registration.signed_at <= r.signed_at,
+        None => true,
+    };
+    if newer {
+        store.put_registration(registration)?;
+    }
+    Ok(RegistrationOutcome::Pending)
+}
+
+/// National node: accepts a batch of versions fetched from the Secretariat,
+/// in order. Returns the new head, or the first refusal (versions before it
+/// stay accepted).
+pub fn accept_versions(
+    store: &Store,
+    secretariat: &PublicIdentity,
+    versions: &[SignedDirectoryVersion],
+) -> Result<Option<DirectoryHead>, AcceptError> {
+    let mut accepted = None;
+    for v in versions {
+        let head = store.directory_head()?;
+        let held = |n: u64| {
+            store
+                .directory_version(n)
+                .ok()
+                .flatten()
+                .and_then(|v| v.hash().ok())
+        };
+        match v.check_successor(head.as_ref(), secretariat, held)? {
+            Succession::AlreadyHeld => {}
+            Succession::Next => accepted = Some(store.put_directory_version(v)?),
+        }
+    }
+    Ok(accepted)
+}
+
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum AcceptError {
+    #[error(transparent)]
+    Refused(#[from] DirectoryError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}

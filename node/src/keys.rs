@@ -1,0 +1,157 @@
+//! The node's key files: creation with owner-only permissions, loading with a
+//! check that nobody else can read them, and the libp2p identity derived from
+//! the same Ed25519 key (so a transport peer and an application sender are one
+//! identity).
+
+use crate::config::{
+    ADMIN_TOKEN_FILE, ENCRYPTION_KEY_FILE, IDENTITY_KEY_FILE, KEYS_DIR, write_file,
+};
+use libp2p::PeerId;
+use libp2p::identity::Keypair;
+use std::fs;
+use std::path::{Path, PathBuf};
+use veim_protocol::keys::PublicIdentity;
+use veim_protocol::{EncryptionKeypair, IdentityKeypair};
+
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum KeyFileError {
+    #[error(
+        "key file {path} is missing: {source}. Without it this node cannot sign or decrypt; restore it from your backup, or create a new node with `veim init` and have the Secretariat approve it again"
+    )]
+    Missing {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("key file {path} is damaged: {reason}. Restore it from your backup")]
+    Damaged { path: PathBuf, reason: String },
+    #[error(
+        "key file {path} can be read by other users (mode {mode:o}); run `chmod 600 {path}` and start again"
+    )]
+    TooOpen { path: PathBuf, mode: u32 },
+    #[error("{path} already exists: this folder already holds keys; choose another --home")]
+    Exists { path: PathBuf },
+    #[error("cannot write {path}: {source}")]
+    Write {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+}
+
+/// A node's keys, loaded.
+#[derive(Debug)]
+pub struct NodeKeys {
+    pub identity: IdentityKeypair,
+    pub encryption: EncryptionKeypair,
+}
+
+impl NodeKeys {
+    /// Creates and writes fresh keys and an admin token under `home`.
+    pub fn create(home: &Path) -> Result<NodeKeys, KeyFileError> {
+        let dir = home.join(KEYS_DIR);
+        let id_path = home.join(IDENTITY_KEY_FILE);
+        if id_path.exists() {
+            return Err(KeyFileError::Exists { path: id_path });
+        }
+        fs::create_dir_all(&dir).map_err(|source| KeyFileError::Write {
+            path: dir.clone(),
+            source,
+        })?;
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            fs::set_permissions(&dir, fs::Permissions::from_mode(0o700)).map_err(|source| {
+                KeyFileError::Write {
+                    path: dir.clone(),
+                    source,
+                }
+            })?;
+        }
+        let mut rng = rand_core::UnwrapErr(getrandom::SysRng);
+        let identity = IdentityKeypair::generate(&mut rng);
+        let encryption = EncryptionKeypair::generate(&mut rng);
+        write_secret(&id_path, &identity.secret_bytes())?;
+        write_secret(&home.join(ENCRYPTION_KEY_FILE), &encryption.secret_bytes())?;
+        let mut token = [0u8; 32];
+        rand_core::Rng::fill_bytes(&mut rng, &mut token);
+        write_secret(&home.join(ADMIN_TOKEN_FILE), &token)?;
+        Ok(NodeKeys {
+            identity,
+            encryption,
+        })
+    }
+
+    pub fn load(home: &Path) -> Result<NodeKeys, KeyFileError> {
+        let identity =
+            IdentityKeypair::from_secret_bytes(&read_secret(&home.join(IDENTITY_KEY_FILE))?);
+        let encryption =
+            EncryptionKeypair::from_secret_bytes(&read_secret(&home.join(ENCRYPTION_KEY_FILE))?);
+        Ok(NodeKeys {
+            identity,
+            encryption,
+        })
+    }
+
+    /// The libp2p keypair: the same Ed25519 secret as the identity key.
+    pub fn libp2p_keypair(&self) -> Keypair {
+        // Cannot fail: any 32 bytes are a valid Ed25519 secret.
+        Keypair::ed25519_from_bytes(self.identity.secret_bytes()).expect("32-byte Ed25519 secret")
+    }
+
+    pub fn peer_id(&self) -> PeerId {
+        self.libp2p_keypair().public().to_peer_id()
+    }
+}
+
+/// The PeerId of the node holding this identity key.
+pub fn peer_id_of(key: &PublicIdentity) -> Option<PeerId> {
+    let public = libp2p::identity::ed25519::PublicKey::try_from_bytes(&key.0).ok()?;
+    Some(libp2p::identity::PublicKey::from(public).to_peer_id())
+}
+
+/// Reads the admin token as the hex string clients present.
+pub fn read_admin_token(home: &Path) -> Result<String, KeyFileError> {
+    Ok(hex::encode(read_secret(&home.join(ADMIN_TOKEN_FILE))?))
+}
+
+fn write_secret(path: &Path, bytes: &[u8; 32]) -> Result<(), KeyFileError> {
+    write_file(path, format!("{}\n", hex::encode(bytes)).as_bytes(), true).map_err(|source| {
+        KeyFileError::Write {
+            path: path.to_path_buf(),
+            source,
+        }
+    })
+}
+
+fn read_secret(path: &Path) -> Result<[u8; 32], KeyFileError> {
+    let text = fs::read_to_string(path).map_err(|source| KeyFileError::Missing {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = fs::metadata(path)
+            .map_err(|source| KeyFileError::Missing {
+                path: path.to_path_buf(),
+                source,
+            })?
+            .permissions()
+            .mode()
+            & 0o777;
+        if mode & 0o077 != 0 {
+            return Err(KeyFileError::TooOpen {
+                path: path.to_path_buf(),
+                mode,
+            });
+        }
+    }
+    let bytes = hex::decode(text.trim()).map_err(|_| KeyFileError::Damaged {
+        path: path.to_path_buf(),
+        reason: "not hexadecimal".into(),
+    })?;
+    bytes.try_into().map_err(|_| KeyFileError::Damaged {
+        path: path.to_path_buf(),
+        reason: "not 32 bytes".into(),
+    })
+}

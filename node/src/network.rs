@@ -1,0 +1,462 @@
+//! The libp2p swarm, owned by one task; everything else talks to it through a
+//! cloneable [`Client`].
+//!
+//! Transport: TCP, Noise, Yamux; behaviours: identify, ping, connection limits,
+//! and the `/veim/1` request-response protocol with a length-prefixed codec
+//! that refuses oversized frames before allocating them. The event loop only
+//! moves bytes: decoding, checking and storing happen in the node's handlers,
+//! which answer through [`Client::respond`], so a slow disk never stalls the
+//! swarm.
+
+use crate::shutdown::Shutdown;
+use futures::{AsyncReadExt, AsyncWriteExt};
+use libp2p::connection_limits::{self, ConnectionLimits};
+use libp2p::identity::Keypair;
+use libp2p::request_response::{self, OutboundRequestId, ProtocolSupport, ResponseChannel};
+use libp2p::swarm::{NetworkBehaviour, SwarmEvent};
+use libp2p::{Multiaddr, PeerId, StreamProtocol, Swarm, identify, noise, ping, tcp, yamux};
+use std::collections::HashMap;
+use std::io;
+use std::time::Duration;
+use tokio::sync::{mpsc, oneshot};
+use veim_protocol::codec::MAX_FRAME;
+
+/// How long a peer has to answer one request.
+pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// A request as it came off the wire: its bytes, or the size it claimed when
+/// that was over the limit (the bytes are then never read).
+#[derive(Debug, Clone)]
+pub enum InboundFrame {
+    Bytes(Vec<u8>),
+    Oversized { len: u64 },
+}
+
+/// Frames are a 4-byte big-endian length, then that many bytes.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct FrameCodec;
+
+async fn read_frame<T: futures::AsyncRead + Unpin + Send>(
+    io: &mut T,
+) -> io::Result<Result<Vec<u8>, u64>> {
+    let mut len = [0u8; 4];
+    io.read_exact(&mut len).await?;
+    let len = u32::from_be_bytes(len) as u64;
+    if len > MAX_FRAME as u64 {
+        return Ok(Err(len));
+    }
+    let mut buf = vec![0u8; len as usize];
+    io.read_exact(&mut buf).await?;
+    Ok(Ok(buf))
+}
+
+async fn write_frame<T: futures::AsyncWrite + Unpin + Send>(
+    io: &mut T,
+    bytes: &[u8],
+) -> io::Result<()> {
+    if bytes.len() > MAX_FRAME {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!(
+                "frame of {} bytes is over the {MAX_FRAME}-byte limit",
+                bytes.len()
+            ),
+        ));
+    }
+    io.write_all(&(bytes.len() as u32).to_be_bytes()).await?;
+    io.write_all(bytes).await?;
+    io.close().await
+}
+
+impl request_response::Codec for FrameCodec {
+    type Protocol = StreamProtocol;
+    type Request = InboundFrame;
+    type Response = Vec<u8>;
+
+    async fn read_request<T>(&mut self, _: &StreamProtocol, io: &mut T) -> io::Result<InboundFrame>
+    where
+        T: futures::AsyncRead + Unpin + Send,
+    {
+        Ok(match read_frame(io).await? {
+            Ok(bytes) => InboundFrame::Bytes(bytes),
+            Err(len) => InboundFrame::Oversized { len },
+        })
+    }
+
+    async fn read_response<T>(&mut self, _: &StreamProtocol, io: &mut T) -> io::Result<Vec<u8>>
+    where
+        T: futures::AsyncRead + Unpin + Send,
+    {
+        read_frame(io).await?.map_err(|len| {
+            io::Error::new(
+                io::ErrorKind::InvalidData,
+                format!("response of {len} bytes is over the {MAX_FRAME}-byte limit"),
+            )
+        })
+    }
+
+    async fn write_request<T>(
+        &mut self,
+        _: &StreamProtocol,
+        io: &mut T,
+        req: InboundFrame,
+    ) -> io::Result<()>
+    where
+        T: futures::AsyncWrite + Unpin + Send,
+    {
+        match req {
+            InboundFrame::Bytes(bytes) => write_frame(io, &bytes).await,
+            InboundFrame::Oversized { len } => Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!("cannot send a frame of {len} bytes"),
+            )),
+        }
+    }
+
+    async fn write_response<T>(
+        &mut self,
+        _: &StreamProtocol,
+        io: &mut T,
+        res: Vec<u8>,
+    ) -> io::Result<()>
+    where
+        T: futures::AsyncWrite + Unpin + Send,
+    {
+        write_frame(io, &res).await
+    }
+}
+
+/// The behaviours of a veim swarm. (The derive does not implement Debug.)
+#[allow(missing_debug_implementations)]
+#[derive(NetworkBehaviour)]
+pub struct Behaviour {
+    limits: connection_limits::Behaviour,
+    identify: identify::Behaviour,
+    ping: ping::Behaviour,
+    veim: request_response::Behaviour<FrameCodec>,
+}
+
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum NetworkError {
+    #[error("could not build the libp2p transport: {0}")]
+    Transport(String),
+    #[error("cannot listen on {addr}: {reason}")]
+    Listen { addr: Multiaddr, reason: String },
+    #[error("peer {peer} did not answer: {reason}")]
+    Unreachable { peer: PeerId, reason: String },
+    #[error("the network task has stopped (the node is shutting down)")]
+    Stopped,
+}
+
+/// Limits a node applies to connections, whoever the peer is.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    pub max_established: u32,
+    pub max_per_peer: u32,
+    pub max_pending_incoming: u32,
+    pub max_concurrent_streams: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_established: 512,
+            max_per_peer: 2,
+            max_pending_incoming: 64,
+            max_concurrent_streams: 64,
+        }
+    }
+}
+
+#[derive(Debug)]
+enum Command {
+    Request {
+        peer: PeerId,
+        addrs: Vec<Multiaddr>,
+        bytes: Vec<u8>,
+        reply: oneshot::Sender<Result<Vec<u8>, NetworkError>>,
+    },
+    Respond {
+        channel: ResponseChannel<Vec<u8>>,
+        bytes: Vec<u8>,
+    },
+    ListenAddrs {
+        reply: oneshot::Sender<Vec<Multiaddr>>,
+    },
+}
+
+/// An inbound request for the node's handlers.
+#[derive(Debug)]
+pub struct Inbound {
+    pub peer: PeerId,
+    pub frame: InboundFrame,
+    pub channel: ResponseChannel<Vec<u8>>,
+}
+
+/// The handle everything outside the event loop uses.
+#[derive(Debug, Clone)]
+pub struct Client {
+    tx: mpsc::Sender<Command>,
+}
+
+impl Client {
+    /// Sends one request and waits for its answer (or [`REQUEST_TIMEOUT`]).
+    /// `addrs` are tried if there is no connection to `peer` yet.
+    pub async fn request(
+        &self,
+        peer: PeerId,
+        addrs: Vec<Multiaddr>,
+        bytes: Vec<u8>,
+    ) -> Result<Vec<u8>, NetworkError> {
+        let (reply, rx) = oneshot::channel();
+        self.tx
+            .send(Command::Request {
+                peer,
+                addrs,
+                bytes,
+                reply,
+            })
+            .await
+            .map_err(|_| NetworkError::Stopped)?;
+        rx.await.map_err(|_| NetworkError::Stopped)?
+    }
+
+    /// Answers an inbound request.
+    pub async fn respond(
+        &self,
+        channel: ResponseChannel<Vec<u8>>,
+        bytes: Vec<u8>,
+    ) -> Result<(), NetworkError> {
+        self.tx
+            .send(Command::Respond { channel, bytes })
+            .await
+            .map_err(|_| NetworkError::Stopped)
+    }
+
+    /// The addresses the swarm listens on right now.
+    pub async fn listen_addrs(&self) -> Result<Vec<Multiaddr>, NetworkError> {
+        let (reply, rx) = oneshot::channel();
+        self.tx
+            .send(Command::ListenAddrs { reply })
+            .await
+            .map_err(|_| NetworkError::Stopped)?;
+        rx.await.map_err(|_| NetworkError::Stopped)
+    }
+}
+
+pub struct EventLoop {
+    swarm: Swarm<Behaviour>,
+    commands: mpsc::Receiver<Command>,
+    inbound: mpsc::Sender<Inbound>,
+    pending: HashMap<OutboundRequestId, oneshot::Sender<Result<Vec<u8>, NetworkError>>>,
+    listening: Vec<Multiaddr>,
+    listen_waiters: Vec<oneshot::Sender<Vec<Multiaddr>>>,
+    expected_listeners: usize,
+}
+
+impl std::fmt::Debug for EventLoop {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EventLoop")
+            .field("peer", self.swarm.local_peer_id())
+            .finish()
+    }
+}
+
+/// Builds the swarm and starts listening. Returns the client, the stream of
+/// inbound requests, and the event loop to spawn.
+pub fn new(
+    keypair: Keypair,
+    listen: &[Multiaddr],
+    limits: Limits,
+) -> Result<(Client, mpsc::Receiver<Inbound>, EventLoop), NetworkError> {
+    let agent = format!("veim/{}", env!("CARGO_PKG_VERSION"));
+    let mut swarm = libp2p::SwarmBuilder::with_existing_identity(keypair)
+        .with_tokio()
+        .with_tcp(
+            tcp::Config::default().nodelay(true),
+            noise::Config::new,
+            yamux::Config::default,
+        )
+        .map_err(|e| NetworkError::Transport(e.to_string()))?
+        .with_behaviour(|key| Behaviour {
+            limits: connection_limits::Behaviour::new(
+                ConnectionLimits::default()
+                    .with_max_established(Some(limits.max_established))
+                    .with_max_established_per_peer(Some(limits.max_per_peer))
+                    .with_max_pending_incoming(Some(limits.max_pending_incoming)),
+            ),
+            identify: identify::Behaviour::new(
+                identify::Config::new("/veim/id/1".into(), key.public()).with_agent_version(agent),
+            ),
+            ping: ping::Behaviour::new(ping::Config::new()),
+            veim: request_response::Behaviour::new(
+                [(
+                    StreamProtocol::new(veim_protocol::WIRE_PROTOCOL),
+                    ProtocolSupport::Full,
+                )],
+                request_response::Config::default()
+                    .with_request_timeout(REQUEST_TIMEOUT)
+                    .with_max_concurrent_streams(limits.max_concurrent_streams),
+            ),
+        })
+        .map_err(|e| NetworkError::Transport(e.to_string()))?
+        .with_swarm_config(|c| c.with_idle_connection_timeout(Duration::from_secs(300)))
+        .build();
+    for addr in listen {
+        swarm
+            .listen_on(addr.clone())
+            .map_err(|e| NetworkError::Listen {
+                addr: addr.clone(),
+                reason: e.to_string(),
+            })?;
+    }
+    let (tx, commands) = mpsc::channel(256);
+    let (inbound, inbound_rx) = mpsc::channel(256);
+    let event_loop = EventLoop {
+        swarm,
+        commands,
+        inbound,
+        pending: HashMap::new(),
+        listening: Vec::new(),
+        listen_waiters: Vec::new(),
+        expected_listeners: listen.len(),
+    };
+    Ok((Client { tx }, inbound_rx, event_loop))
+}
+
+impl EventLoop {
+    pub async fn run(mut self, mut shutdown: Shutdown) {
+        use futures::StreamExt;
+        loop {
+            tokio::select! {
+                event = self.swarm.select_next_some() => self.on_swarm_event(event).await,
+                command = self.commands.recv() => match command {
+                    Some(c) => self.on_command(c),
+                    None => break,
+                },
+                _ = shutdown.recv() => break,
+            }
+        }
+        for (_, reply) in self.pending.drain() {
+            let _ = reply.send(Err(NetworkError::Stopped));
+        }
+        tracing::debug!("network event loop stopped");
+    }
+
+    fn on_command(&mut self, command: Command) {
+        match command {
+            Command::Request {
+                peer,
+                addrs,
+                bytes,
+                reply,
+            } => {
+                let id = self.swarm.behaviour_mut().veim.send_request_with_addresses(
+                    &peer,
+                    InboundFrame::Bytes(bytes),
+                    addrs,
+                );
+                self.pending.insert(id, reply);
+            }
+            Command::Respond { channel, bytes } => {
+                if self
+                    .swarm
+                    .behaviour_mut()
+                    .veim
+                    .send_response(channel, bytes)
+                    .is_err()
+                {
+                    tracing::debug!("a peer went away before its answer could be sent");
+                }
+            }
+            Command::ListenAddrs { reply } => {
+                if self.listening.len() >= self.expected_listeners {
+                    let _ = reply.send(self.listening.clone());
+                } else {
+                    self.listen_waiters.push(reply);
+                }
+            }
+        }
+    }
+
+    async fn on_swarm_event(&mut self, event: SwarmEvent<BehaviourEvent>) {
+        match event {
+            SwarmEvent::NewListenAddr { address, .. } => {
+                tracing::info!(%address, "listening");
+                self.listening.push(address);
+                if self.listening.len() >= self.expected_listeners {
+                    for w in self.listen_waiters.drain(..) {
+                        let _ = w.send(self.listening.clone());
+                    }
+                }
+            }
+            SwarmEvent::Behaviour(BehaviourEvent::Veim(event)) => self.on_veim_event(event).await,
+            SwarmEvent::IncomingConnectionError {
+                send_back_addr,
+                error,
+                ..
+            } => {
+                tracing::debug!(%send_back_addr, %error, "incoming connection failed");
+            }
+            SwarmEvent::OutgoingConnectionError { peer_id, error, .. } => {
+                tracing::debug!(?peer_id, %error, "outgoing connection failed");
+            }
+            _ => {}
+        }
+    }
+
+    async fn on_veim_event(&mut self, event: request_response::Event<InboundFrame, Vec<u8>>) {
+        use request_response::{Event, Message};
+        match event {
+            Event::Message {
+                peer,
+                message:
+                    Message::Request {
+                        request, channel, ..
+                    },
+                ..
+            } => {
+                let inbound = Inbound {
+                    peer,
+                    frame: request,
+                    channel,
+                };
+                // Backpressure: when the handlers are saturated the swarm waits,
+                // and yamux stops reading from peers.
+                if self.inbound.send(inbound).await.is_err() {
+                    tracing::debug!("inbound request dropped: the node is stopping");
+                }
+            }
+            Event::Message {
+                message:
+                    Message::Response {
+                        request_id,
+                        response,
+                    },
+                ..
+            } => {
+                if let Some(reply) = self.pending.remove(&request_id) {
+                    let _ = reply.send(Ok(response));
+                }
+            }
+            Event::OutboundFailure {
+                peer,
+                request_id,
+                error,
+                ..
+            } => {
+                if let Some(reply) = self.pending.remove(&request_id) {
+                    let _ = reply.send(Err(NetworkError::Unreachable {
+                        peer,
+                        reason: error.to_string(),
+                    }));
+                }
+            }
+            Event::InboundFailure { peer, error, .. } => {
+                tracing::debug!(%peer, %error, "inbound request failed");
+            }
+            Event::ResponseSent { .. } => {}
+        }
+    }
+}

@@ -1,0 +1,548 @@
+//! A running node: the wiring of config, keys, store, network, directory and
+//! exchanges, and the tasks that keep it going.
+//!
+//! `start` brings a node up from its home folder and returns a [`NodeHandle`];
+//! `NodeHandle::stop` (or Ctrl-C / SIGTERM in the daemon) stops taking work,
+//! lets handlers finish, flushes the store and removes `runtime.json`.
+
+use crate::config::{Config, ConfigError, RUNTIME_FILE, Role, Runtime, STORE_DIR, write_file};
+use crate::directory::{self, DirectoryView, RegistrationOutcome};
+use crate::exchange::{self, Me};
+use crate::keys::{KeyFileError, NodeKeys, peer_id_of};
+use crate::network::{self, Client, Inbound, InboundFrame, Limits, NetworkError};
+use crate::shutdown::{self, Shutdown, Trigger};
+use crate::store::{Store, StoreError};
+use libp2p::{Multiaddr, PeerId};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::Duration;
+use tokio::sync::{Notify, Semaphore};
+use tokio::task::JoinSet;
+use veim_protocol::codec::{self, MAX_FRAME};
+use veim_protocol::keys::PublicIdentity;
+use veim_protocol::wire::{
+    MAX_VERSIONS_PER_FETCH, NetRequest, NetResponse, Refusal, RefusalCode, RegistrationStatus,
+};
+use veim_protocol::{Registration, SignedRegistration, StateCode};
+
+/// Inbound requests handled at once; more wait (and so does the swarm).
+const MAX_CONCURRENT_HANDLERS: usize = 64;
+/// How long `stop` waits for tasks to finish before giving up on them.
+const STOP_GRACE: Duration = Duration::from_secs(10);
+
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StartError {
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    #[error(transparent)]
+    Keys(#[from] KeyFileError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Network(#[from] NetworkError),
+    #[error("cannot bind the admin API on {addr}: {reason}. Is another node using this port?")]
+    Admin { addr: String, reason: String },
+    #[error("cannot write {path}: {reason}")]
+    Runtime { path: PathBuf, reason: String },
+}
+
+/// What the national node knows of its own standing with the Secretariat.
+#[derive(Debug, Clone, Default, serde::Serialize)]
+pub struct SyncStatus {
+    pub registration: Option<String>,
+    pub last_sync: Option<i64>,
+    pub last_error: Option<String>,
+}
+
+/// The node's shared state; handlers and the admin API hold an `Arc` of it.
+#[derive(Debug)]
+pub struct Node {
+    pub home: PathBuf,
+    pub config: Config,
+    pub keys: NodeKeys,
+    pub store: Store,
+    pub client: Client,
+    pub peer_id: PeerId,
+    pub listen: Vec<Multiaddr>,
+    view: RwLock<Arc<DirectoryView>>,
+    pub sync_status: Mutex<SyncStatus>,
+    pub sync_now: Notify,
+    pub started_at: i64,
+}
+
+pub fn now() -> i64 {
+    time::OffsetDateTime::now_utc().unix_timestamp()
+}
+
+impl Node {
+    pub fn view(&self) -> Arc<DirectoryView> {
+        self.view.read().map(|v| v.clone()).unwrap_or_default()
+    }
+
+    fn refresh_view(&self) -> Result<(), StoreError> {
+        let fresh = Arc::new(DirectoryView::new(self.store.current_directory()?));
+        if let Ok(mut v) = self.view.write() {
+            *v = fresh;
+        }
+        Ok(())
+    }
+
+    pub fn role(&self) -> Role {
+        self.config.role
+    }
+
+    /// This node's State (national nodes only).
+    pub fn state(&self) -> Option<StateCode> {
+        self.config.state
+    }
+
+    pub fn me(&self) -> Option<Me<'_>> {
+        Some(Me {
+            state: self.config.state?,
+            identity: &self.keys.identity,
+            encryption: &self.keys.encryption,
+        })
+    }
+
+    pub fn secretariat_key(&self) -> Option<PublicIdentity> {
+        match self.config.role {
+            Role::Secretariat => Some(self.keys.identity.public()),
+            Role::National => self
+                .config
+                .secretariat
+                .as_ref()
+                .and_then(|p| PublicIdentity::from_hex(&p.public_key).ok()),
+        }
+    }
+
+    /// Addresses this node publishes in the directory.
+    pub fn announce(&self) -> Vec<String> {
+        if self.config.announce.is_empty() {
+            self.listen.iter().map(|a| a.to_string()).collect()
+        } else {
+            self.config.announce.clone()
+        }
+    }
+
+    /// Secretariat: approve a State's registration and publish the next version.
+    pub async fn approve(
+        &self,
+        state: StateCode,
+    ) -> Result<veim_protocol::SignedDirectoryVersion, directory::PublishError> {
+        let version = directory::approve(&self.store, &self.keys.identity, state, now())?;
+        self.store.flush().await?;
+        self.refresh_view()?;
+        tracing::info!(version = version.body.version, %state, "directory version published");
+        Ok(version)
+    }
+
+    // --- inbound -------------------------------------------------------------
+
+    async fn handle(self: &Arc<Self>, inbound: Inbound) {
+        let Inbound {
+            peer,
+            frame,
+            channel,
+        } = inbound;
+        let response = match frame {
+            InboundFrame::Oversized { len } => refused(
+                RefusalCode::Malformed,
+                format!("request of {len} bytes is over the {MAX_FRAME}-byte limit"),
+            ),
+            InboundFrame::Bytes(bytes) => {
+                match codec::decode::<NetRequest, MAX_FRAME>("request", &bytes) {
+                    Ok(request) => self.dispatch(peer, request).await,
+                    Err(e) => refused(RefusalCode::Malformed, e.to_string()),
+                }
+            }
+        };
+        if let NetResponse::Refused(r) = &response {
+            tracing::warn!(%peer, code = ?r.code, detail = %r.detail, "refused a request");
+        }
+        let bytes = match codec::encode("response", &response) {
+            Ok(b) => b,
+            Err(e) => {
+                tracing::error!(%e, "cannot encode a response");
+                return;
+            }
+        };
+        if let Err(e) = self.client.respond(channel, bytes).await {
+            tracing::debug!(%e, "response not sent");
+        }
+    }
+
+    async fn dispatch(self: &Arc<Self>, peer: PeerId, request: NetRequest) -> NetResponse {
+        let view = self.view();
+        match (self.role(), request) {
+            (Role::Secretariat, NetRequest::Register(reg)) => {
+                match directory::receive_registration(&self.store, &peer, &reg) {
+                    Ok(RegistrationOutcome::Admitted { version }) => {
+                        NetResponse::Registration(RegistrationStatus::Admitted { version })
+                    }
+                    Ok(RegistrationOutcome::Pending) => match self.store.flush().await {
+                        Ok(()) => {
+                            tracing::info!(state = %reg.registration.state, fingerprint = %reg.registration.identity_key.fingerprint(), "registration received; waiting for approval");
+                            NetResponse::Registration(RegistrationStatus::Pending)
+                        }
+                        Err(e) => refused(RefusalCode::StorageFailure, e.to_string()),
+                    },
+                    Err(directory::RegistrationError::Store(e)) => {
+                        refused(RefusalCode::StorageFailure, e.to_string())
+                    }
+                    Err(e) => refused(RefusalCode::BadRegistration, e.to_string()),
+                }
+            }
+            (_, _) if view.active_peer(&peer).is_none() => refused(
+                RefusalCode::NotInDirectory,
+                format!(
+                    "peer {peer} is not an active node in directory version {}",
+                    view.version()
+                ),
+            ),
+            (Role::Secretariat, NetRequest::FetchDirectory { after }) => {
+                match self
+                    .store
+                    .directory_versions_after(after, MAX_VERSIONS_PER_FETCH)
+                {
+                    Ok(versions) => NetResponse::Directory(versions),
+                    Err(e) => refused(RefusalCode::StorageFailure, e.to_string()),
+                }
+            }
+            (Role::National, NetRequest::Deliver(envelope)) => {
+                let (Some(me), Some(sender)) = (self.me(), view.active_peer(&peer)) else {
+                    return refused(RefusalCode::NotInDirectory, "sender not active");
+                };
+                match exchange::receive(
+                    me,
+                    &self.store,
+                    sender,
+                    *envelope,
+                    now(),
+                    self.config.replay_window_secs,
+                )
+                .await
+                {
+                    Ok(receipt) => {
+                        tracing::info!(message = %receipt.receipt.message_id, from = %sender.state(), "message received and stored");
+                        NetResponse::Receipt(receipt)
+                    }
+                    Err(r) => NetResponse::Refused(r),
+                }
+            }
+            (role, request) => refused(
+                RefusalCode::WrongRole,
+                format!(
+                    "a {role} node does not serve {}",
+                    match request {
+                        NetRequest::Register(_) => "registrations",
+                        NetRequest::FetchDirectory { .. } => "the directory",
+                        NetRequest::Deliver(_) => "message delivery",
+                    }
+                ),
+            ),
+        }
+    }
+
+    // --- national: registration and directory sync ---------------------------------
+
+    fn secretariat_dial(&self) -> Option<(PeerId, Vec<Multiaddr>)> {
+        let pin = self.config.secretariat.as_ref()?;
+        let key = PublicIdentity::from_hex(&pin.public_key).ok()?;
+        Some((peer_id_of(&key)?, vec![pin.address.parse().ok()?]))
+    }
+
+    async fn ask_secretariat(&self, request: &NetRequest) -> Result<NetResponse, String> {
+        let (peer, addrs) = self
+            .secretariat_dial()
+            .ok_or("the [secretariat] pin in config.toml is not usable")?;
+        let bytes = codec::encode("request", request).map_err(|e| e.to_string())?;
+        let answer = self
+            .client
+            .request(peer, addrs, bytes)
+            .await
+            .map_err(|e| format!("the Secretariat node is unreachable: {e}"))?;
+        match codec::decode::<NetResponse, MAX_FRAME>("response", &answer) {
+            Ok(NetResponse::Refused(r)) => Err(format!("the Secretariat refused: {r}")),
+            Ok(r) => Ok(r),
+            Err(e) => Err(format!("unreadable answer from the Secretariat: {e}")),
+        }
+    }
+
+    fn listed_as_me(&self) -> bool {
+        let view = self.view();
+        let Some(state) = self.state() else {
+            return false;
+        };
+        view.entry(state).is_some_and(|e| {
+            e.is_active()
+                && e.identity_key() == self.keys.identity.public()
+                && e.addresses() == self.announce().as_slice()
+        })
+    }
+
+    /// One round: register if not listed as we are, then fetch new versions.
+    pub async fn sync_once(&self) -> Result<(), String> {
+        let secretariat = self.secretariat_key().ok_or("no Secretariat key pinned")?;
+        if !self.listed_as_me() {
+            let state = self.state().ok_or("no State code configured")?;
+            let registration = Registration {
+                state,
+                identity_key: self.keys.identity.public(),
+                encryption_key: self.keys.encryption.public(),
+                addresses: self.announce(),
+                operator: self.config.operator.clone(),
+                signed_at: now(),
+            };
+            let signed = SignedRegistration::sign(registration, &self.keys.identity)
+                .map_err(|e| e.to_string())?;
+            let status = match self.ask_secretariat(&NetRequest::Register(signed)).await? {
+                NetResponse::Registration(RegistrationStatus::Pending) => {
+                    "pending approval by the Secretariat".to_string()
+                }
+                NetResponse::Registration(RegistrationStatus::Admitted { version }) => {
+                    format!("admitted in directory version {version}")
+                }
+                other => return Err(format!("unexpected answer to a registration: {other:?}")),
+            };
+            self.set_registration(status);
+        }
+        loop {
+            let after = self.view().version();
+            let versions = match self
+                .ask_secretariat(&NetRequest::FetchDirectory { after })
+                .await
+            {
+                Ok(NetResponse::Directory(v)) => v,
+                Ok(other) => {
+                    return Err(format!("unexpected answer to a directory fetch: {other:?}"));
+                }
+                // Not admitted yet: the Secretariat serves the directory to listed nodes only.
+                Err(e) if e.contains("NotInDirectory") => return Ok(()),
+                Err(e) => return Err(e),
+            };
+            let n = versions.len();
+            let result = directory::accept_versions(&self.store, &secretariat, &versions);
+            self.store.flush().await.map_err(|e| e.to_string())?;
+            self.refresh_view().map_err(|e| e.to_string())?;
+            match result {
+                Ok(Some(head)) => {
+                    tracing::info!(version = head.version, "directory version accepted")
+                }
+                Ok(None) => {}
+                Err(e) => {
+                    tracing::warn!(%e, "directory version refused");
+                    return Err(format!("directory version refused: {e}"));
+                }
+            }
+            if n < MAX_VERSIONS_PER_FETCH {
+                break;
+            }
+        }
+        if self.listed_as_me() {
+            self.set_registration(format!(
+                "active in directory version {}",
+                self.view().version()
+            ));
+        }
+        Ok(())
+    }
+
+    fn set_registration(&self, status: String) {
+        if let Ok(mut s) = self.sync_status.lock() {
+            s.registration = Some(status);
+        }
+    }
+
+    async fn sync_loop(self: Arc<Self>, mut shutdown: Shutdown) {
+        let every = Duration::from_secs(self.config.directory_poll_secs.max(1));
+        loop {
+            let result = self.sync_once().await;
+            if let Ok(mut s) = self.sync_status.lock() {
+                match result {
+                    Ok(()) => {
+                        s.last_sync = Some(now());
+                        s.last_error = None;
+                    }
+                    Err(e) => {
+                        tracing::warn!(error = %e, "directory sync failed; will retry");
+                        s.last_error = Some(e);
+                    }
+                }
+            }
+            tokio::select! {
+                _ = tokio::time::sleep(every) => {}
+                _ = self.sync_now.notified() => {}
+                _ = shutdown.recv() => break,
+            }
+        }
+    }
+}
+
+fn refused(code: RefusalCode, detail: impl Into<String>) -> NetResponse {
+    NetResponse::Refused(Refusal {
+        code,
+        detail: detail.into(),
+    })
+}
+
+/// A started node.
+#[derive(Debug)]
+pub struct NodeHandle {
+    pub node: Arc<Node>,
+    pub admin: SocketAddr,
+    trigger: Trigger,
+    tasks: JoinSet<()>,
+}
+
+impl NodeHandle {
+    pub fn peer_id(&self) -> PeerId {
+        self.node.peer_id
+    }
+
+    /// Stops the node: no new work, in-flight handlers finish, store flushed.
+    pub async fn stop(mut self) {
+        self.trigger.trigger();
+        let drain = async { while self.tasks.join_next().await.is_some() {} };
+        if tokio::time::timeout(STOP_GRACE, drain).await.is_err() {
+            tracing::warn!("some tasks did not stop within {STOP_GRACE:?}; stopping them");
+            self.tasks.abort_all();
+        }
+        if let Err(e) = self.node.store.flush().await {
+            tracing::error!(%e, "final flush failed");
+        }
+        let _ = std::fs::remove_file(self.node.home.join(RUNTIME_FILE));
+        tracing::info!("node stopped");
+    }
+
+    /// Runs until Ctrl-C or SIGTERM, then stops.
+    pub async fn run_until_signal(self) {
+        wait_for_signal().await;
+        tracing::info!("stop requested");
+        self.stop().await;
+    }
+}
+
+async fn wait_for_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        if let Ok(mut term) = signal(SignalKind::terminate()) {
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = term.recv() => {}
+            }
+            return;
+        }
+    }
+    let _ = tokio::signal::ctrl_c().await;
+}
+
+/// Starts the node whose home folder is `home`.
+pub async fn start(home: &Path) -> Result<NodeHandle, StartError> {
+    let config = Config::load(home)?;
+    let keys = NodeKeys::load(home)?;
+    let store = Store::open(&home.join(STORE_DIR))?;
+    let listen: Vec<Multiaddr> = config
+        .listen
+        .iter()
+        .filter_map(|a| a.parse().ok())
+        .collect();
+    let (client, mut inbound, event_loop) =
+        network::new(keys.libp2p_keypair(), &listen, Limits::default())?;
+    let (trigger, shutdown) = shutdown::channel();
+    let mut tasks = JoinSet::new();
+    tasks.spawn(event_loop.run(shutdown.clone()));
+
+    let listen = tokio::time::timeout(Duration::from_secs(10), client.listen_addrs())
+        .await
+        .map_err(|_| NetworkError::Listen {
+            addr: listen.first().cloned().unwrap_or(Multiaddr::empty()),
+            reason: "no listen address came up within 10 s".into(),
+        })??;
+    let admin_listener = tokio::net::TcpListener::bind(&config.admin_listen)
+        .await
+        .map_err(|e| StartError::Admin {
+            addr: config.admin_listen.clone(),
+            reason: e.to_string(),
+        })?;
+    let admin = admin_listener.local_addr().map_err(|e| StartError::Admin {
+        addr: config.admin_listen.clone(),
+        reason: e.to_string(),
+    })?;
+    let token = crate::keys::read_admin_token(home)?;
+
+    let node = Arc::new(Node {
+        home: home.to_path_buf(),
+        peer_id: keys.peer_id(),
+        view: RwLock::new(Arc::new(DirectoryView::new(store.current_directory()?))),
+        config,
+        keys,
+        store,
+        client,
+        listen,
+        sync_status: Mutex::new(SyncStatus::default()),
+        sync_now: Notify::new(),
+        started_at: now(),
+    });
+
+    // Inbound requests: one task each, at most MAX_CONCURRENT_HANDLERS at once.
+    {
+        let node = node.clone();
+        let mut shutdown = shutdown.clone();
+        tasks.spawn(async move {
+            let permits = Arc::new(Semaphore::new(MAX_CONCURRENT_HANDLERS));
+            let mut handlers = JoinSet::new();
+            loop {
+                tokio::select! {
+                    next = inbound.recv() => {
+                        let Some(request) = next else { break };
+                        let Ok(permit) = permits.clone().acquire_owned().await else { break };
+                        let node = node.clone();
+                        handlers.spawn(async move {
+                            node.handle(request).await;
+                            drop(permit);
+                        });
+                    }
+                    Some(_) = handlers.join_next(), if !handlers.is_empty() => {}
+                    _ = shutdown.recv() => break,
+                }
+            }
+            // Let handlers in flight finish: their receipts follow their flushes.
+            while handlers.join_next().await.is_some() {}
+        });
+    }
+    if node.role() == Role::National {
+        tasks.spawn(node.clone().sync_loop(shutdown.clone()));
+    }
+    tasks.spawn(crate::api::serve(
+        node.clone(),
+        admin_listener,
+        token,
+        shutdown.clone(),
+    ));
+
+    let runtime = Runtime {
+        pid: std::process::id(),
+        peer_id: node.peer_id.to_string(),
+        admin: admin.to_string(),
+        listen: node.listen.iter().map(|a| a.to_string()).collect(),
+    };
+    let path = home.join(RUNTIME_FILE);
+    let json = serde_json::to_vec_pretty(&runtime).map_err(|e| StartError::Runtime {
+        path: path.clone(),
+        reason: e.to_string(),
+    })?;
+    write_file(&path, &json, false).map_err(|e| StartError::Runtime {
+        path,
+        reason: e.to_string(),
+    })?;
+    tracing::info!(peer = %node.peer_id, role = %node.role(), %admin, "node started");
+    Ok(NodeHandle {
+        node,
+        admin,
+        trigger,
+        tasks,
+    })
+}

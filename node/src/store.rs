@@ -1,0 +1,381 @@
+//! Every sled call of the node lives here, so the storage engine can be
+//! replaced without touching the rest.
+//!
+//! Trees: `meta` (the directory head), `directory` (every accepted directory
+//! version, by number), `registrations` (Secretariat: what States submitted),
+//! `messages` (every envelope sent or received, with its decrypted body and its
+//! delivery state), `exchanges` (one record per exchange). Writes that belong
+//! together go in one sled transaction; nothing is acknowledged to a peer or an
+//! operator before [`Store::flush`] has returned.
+
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+use sled::Transactional;
+use sled::transaction::{ConflictableTransactionError, TransactionError};
+use std::path::Path;
+use veim_protocol::codec::{self, MAX_DIRECTORY, MAX_RECORD};
+use veim_protocol::directory::DirectoryHead;
+use veim_protocol::{
+    Body, ExchangeId, MessageId, MessageKind, SignedDirectoryVersion, SignedReceipt,
+    SignedRegistration, StateCode,
+};
+
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StoreError {
+    #[error(
+        "cannot open the store at {path}: {reason}. If another node process uses this folder, stop it first"
+    )]
+    Open { path: String, reason: String },
+    #[error("the store failed: {0}. Check free disk space and permissions of the node's folder")]
+    Io(#[from] sled::Error),
+    #[error("a stored {what} is damaged: {reason}")]
+    Corrupt { what: &'static str, reason: String },
+    #[error("message {0} is already stored")]
+    Duplicate(MessageId),
+    #[error("{0}")]
+    Rejected(String),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Direction {
+    Sent,
+    Received,
+}
+
+/// Where one copy of a sent message is.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum DeliveryState {
+    /// Stored locally, not yet acknowledged by the recipient.
+    Pending,
+    /// The recipient's signed receipt was checked and stored.
+    Delivered { stored_at: i64 },
+    /// The recipient answered with a refusal.
+    Refused { code: String, detail: String },
+    /// The recipient could not be reached.
+    Failed { reason: String },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Delivery {
+    pub recipient: StateCode,
+    pub state: DeliveryState,
+    pub updated_at: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MessageRecord {
+    pub message_id: MessageId,
+    pub exchange_id: ExchangeId,
+    pub direction: Direction,
+    pub sender: StateCode,
+    pub recipients: Vec<StateCode>,
+    pub kind: MessageKind,
+    pub created_at: i64,
+    pub stored_at: i64,
+    pub body: Body,
+    /// The envelope exactly as signed, encoded: the proof of origin.
+    pub envelope: Vec<u8>,
+    pub envelope_hash: [u8; 32],
+    /// Sent messages: one per recipient.
+    pub deliveries: Vec<Delivery>,
+    /// Sent messages: the recipients' signed receipts.
+    pub receipts: Vec<SignedReceipt>,
+}
+
+/// The life of an exchange. `Closed` is final.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ExchangeStatus {
+    /// A request was sent or received, and no response yet.
+    Open,
+    /// At least one response was given.
+    Answered,
+    /// One side closed it.
+    Closed,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ExchangeRecord {
+    pub exchange_id: ExchangeId,
+    /// The State that sent the request.
+    pub originator: StateCode,
+    /// Every State taking part, originator first.
+    pub participants: Vec<StateCode>,
+    pub summary: String,
+    pub status: ExchangeStatus,
+    pub opened_at: i64,
+    pub updated_at: i64,
+    /// Messages in the order this node stored them.
+    pub messages: Vec<MessageId>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Store {
+    db: sled::Db,
+    meta: sled::Tree,
+    directory: sled::Tree,
+    registrations: sled::Tree,
+    messages: sled::Tree,
+    exchanges: sled::Tree,
+}
+
+const HEAD_KEY: &[u8] = b"directory-head";
+
+fn enc<T: Serialize>(what: &'static str, value: &T) -> Result<Vec<u8>, StoreError> {
+    codec::encode(what, value).map_err(|e| StoreError::Corrupt {
+        what,
+        reason: e.to_string(),
+    })
+}
+
+fn dec<T: DeserializeOwned>(what: &'static str, bytes: &[u8]) -> Result<T, StoreError> {
+    codec::decode::<T, MAX_RECORD>(what, bytes).map_err(|e| StoreError::Corrupt {
+        what,
+        reason: e.to_string(),
+    })
+}
+
+fn tx_err(e: TransactionError<StoreError>) -> StoreError {
+    match e {
+        TransactionError::Abort(e) => e,
+        TransactionError::Storage(e) => StoreError::Io(e),
+    }
+}
+
+fn abort(e: StoreError) -> ConflictableTransactionError<StoreError> {
+    ConflictableTransactionError::Abort(e)
+}
+
+impl Store {
+    pub fn open(path: &Path) -> Result<Store, StoreError> {
+        let db = sled::Config::new()
+            .path(path)
+            .mode(sled::Mode::HighThroughput)
+            .open()
+            .map_err(|e| StoreError::Open {
+                path: path.display().to_string(),
+                reason: e.to_string(),
+            })?;
+        Ok(Store {
+            meta: db.open_tree("meta")?,
+            directory: db.open_tree("directory")?,
+            registrations: db.open_tree("registrations")?,
+            messages: db.open_tree("messages")?,
+            exchanges: db.open_tree("exchanges")?,
+            db,
+        })
+    }
+
+    /// Makes every write so far durable. Runs on a blocking thread: a sled
+    /// flush is an fsync.
+    pub async fn flush(&self) -> Result<(), StoreError> {
+        let db = self.db.clone();
+        tokio::task::spawn_blocking(move || db.flush())
+            .await
+            .map_err(|e| StoreError::Rejected(format!("flush task failed: {e}")))??;
+        Ok(())
+    }
+
+    // --- directory -------------------------------------------------------
+
+    pub fn directory_head(&self) -> Result<Option<DirectoryHead>, StoreError> {
+        self.meta
+            .get(HEAD_KEY)?
+            .map(|b| dec("directory head", &b))
+            .transpose()
+    }
+
+    pub fn directory_version(
+        &self,
+        version: u64,
+    ) -> Result<Option<SignedDirectoryVersion>, StoreError> {
+        self.directory
+            .get(version.to_be_bytes())?
+            .map(|b| {
+                codec::decode::<_, MAX_DIRECTORY>("directory version", &b).map_err(|e| {
+                    StoreError::Corrupt {
+                        what: "directory version",
+                        reason: e.to_string(),
+                    }
+                })
+            })
+            .transpose()
+    }
+
+    pub fn current_directory(&self) -> Result<Option<SignedDirectoryVersion>, StoreError> {
+        match self.directory_head()? {
+            Some(head) => self.directory_version(head.version),
+            None => Ok(None),
+        }
+    }
+
+    pub fn directory_versions_after(
+        &self,
+        after: u64,
+        max: usize,
+    ) -> Result<Vec<SignedDirectoryVersion>, StoreError> {
+        let start = after.saturating_add(1).to_be_bytes();
+        self.directory
+            .range(start..)
+            .take(max)
+            .map(|kv| {
+                let (_, v) = kv?;
+                dec("directory version", &v)
+            })
+            .collect()
+    }
+
+    /// Stores an accepted version and makes it the head, in one step.
+    pub fn put_directory_version(
+        &self,
+        version: &SignedDirectoryVersion,
+    ) -> Result<DirectoryHead, StoreError> {
+        let head = version.head().map_err(|e| StoreError::Corrupt {
+            what: "directory version",
+            reason: e.to_string(),
+        })?;
+        let bytes = enc("directory version", version)?;
+        let head_bytes = enc("directory head", &head)?;
+        let key = head.version.to_be_bytes();
+        (&self.directory, &self.meta)
+            .transaction(|(dir, meta)| {
+                dir.insert(&key, bytes.as_slice())?;
+                meta.insert(HEAD_KEY, head_bytes.as_slice())?;
+                Ok(())
+            })
+            .map_err(tx_err)?;
+        Ok(head)
+    }
+
+    // --- registrations (Secretariat) ------------------------------------
+
+    pub fn put_registration(&self, registration: &SignedRegistration) -> Result<(), StoreError> {
+        let key = registration.registration.state.as_bytes().to_vec();
+        self.registrations
+            .insert(key, enc("registration", registration)?)?;
+        Ok(())
+    }
+
+    pub fn registration(&self, state: StateCode) -> Result<Option<SignedRegistration>, StoreError> {
+        self.registrations
+            .get(state.as_bytes())?
+            .map(|b| dec("registration", &b))
+            .transpose()
+    }
+
+    pub fn registrations(&self) -> Result<Vec<SignedRegistration>, StoreError> {
+        self.registrations
+            .iter()
+            .map(|kv| dec("registration", &kv?.1))
+            .collect()
+    }
+
+    // --- messages and exchanges -----------------------------------------
+
+    /// Stores a new message and updates its exchange in one transaction.
+    /// `update` computes the exchange record from the stored one (or `None`
+    /// for a new exchange) and may refuse. A message id already stored is
+    /// refused with [`StoreError::Duplicate`].
+    pub fn insert_message(
+        &self,
+        record: &MessageRecord,
+        update: impl Fn(Option<ExchangeRecord>) -> Result<ExchangeRecord, String>,
+    ) -> Result<ExchangeRecord, StoreError> {
+        let msg_bytes = enc("message", record)?;
+        let msg_key = record.message_id.0;
+        let ex_key = record.exchange_id.0;
+        (&self.messages, &self.exchanges)
+            .transaction(|(messages, exchanges)| {
+                if messages.get(msg_key)?.is_some() {
+                    return Err(abort(StoreError::Duplicate(record.message_id)));
+                }
+                let current = match exchanges.get(ex_key)? {
+                    Some(b) => Some(dec::<ExchangeRecord>("exchange", &b).map_err(abort)?),
+                    None => None,
+                };
+                let next = update(current).map_err(|e| abort(StoreError::Rejected(e)))?;
+                exchanges.insert(&ex_key, enc("exchange", &next).map_err(abort)?)?;
+                messages.insert(&msg_key, msg_bytes.as_slice())?;
+                Ok(next)
+            })
+            .map_err(tx_err)
+    }
+
+    pub fn message(&self, id: MessageId) -> Result<Option<MessageRecord>, StoreError> {
+        self.messages
+            .get(id.0)?
+            .map(|b| dec("message", &b))
+            .transpose()
+    }
+
+    pub fn contains_message(&self, id: MessageId) -> Result<bool, StoreError> {
+        Ok(self.messages.contains_key(id.0)?)
+    }
+
+    /// Changes one stored message (delivery states, receipts).
+    pub fn update_message(
+        &self,
+        id: MessageId,
+        change: impl Fn(&mut MessageRecord),
+    ) -> Result<Option<MessageRecord>, StoreError> {
+        let mut out = None;
+        self.messages.fetch_and_update(id.0, |old| {
+            let old = old?;
+            match dec::<MessageRecord>("message", old) {
+                Ok(mut record) => {
+                    change(&mut record);
+                    let bytes = enc("message", &record).ok();
+                    out = Some(record);
+                    bytes.or_else(|| Some(old.to_vec()))
+                }
+                Err(_) => Some(old.to_vec()),
+            }
+        })?;
+        Ok(out)
+    }
+
+    pub fn messages(&self) -> Result<Vec<MessageRecord>, StoreError> {
+        self.messages
+            .iter()
+            .map(|kv| dec("message", &kv?.1))
+            .collect()
+    }
+
+    pub fn exchange(&self, id: ExchangeId) -> Result<Option<ExchangeRecord>, StoreError> {
+        self.exchanges
+            .get(id.0)?
+            .map(|b| dec("exchange", &b))
+            .transpose()
+    }
+
+    pub fn exchanges(&self) -> Result<Vec<ExchangeRecord>, StoreError> {
+        self.exchanges
+            .iter()
+            .map(|kv| dec("exchange", &kv?.1))
+            .collect()
+    }
+
+    /// Finds an exchange by its full id or a unique prefix of at least 6 hex digits.
+    pub fn find_exchange(&self, prefix: &str) -> Result<Option<ExchangeRecord>, StoreError> {
+        let prefix = prefix.trim().to_ascii_lowercase();
+        if let Ok(id) = prefix.parse::<ExchangeId>() {
+            return self.exchange(id);
+        }
+        if prefix.len() < 6 {
+            return Ok(None);
+        }
+        let found: Vec<ExchangeRecord> = self
+            .exchanges()?
+            .into_iter()
+            .filter(|x| x.exchange_id.to_hex().starts_with(&prefix))
+            .collect();
+        Ok(if found.len() == 1 {
+            found.into_iter().next()
+        } else {
+            None
+        })
+    }
+}

@@ -1,0 +1,686 @@
+//! Checks the test vectors of `SPEC.md` against the crate.
+//!
+//! Every `vector: NAME` line of the SPEC is followed by a fenced block holding
+//! the value in hex (a fingerprint keeps its spaces). This test recomputes every
+//! value from the fixed inputs with the crate's public API and compares; a
+//! vector missing from the SPEC, an unknown one, or a different value fails.
+//!
+//! To print the vectors in the SPEC's format after a deliberate change:
+//! `cargo test -p veim-protocol --test vectors -- --ignored --nocapture`.
+
+use hpke::Serializable;
+use rand_core::{TryCryptoRng, TryRng};
+use sha2::{Digest, Sha256};
+use std::collections::BTreeMap;
+use std::convert::Infallible;
+use veim_protocol::codec::{self, MAX_FRAME};
+use veim_protocol::directory::Succession;
+use veim_protocol::envelope::{Draft, EnvelopeError, Recipient};
+use veim_protocol::keys::domain;
+use veim_protocol::request::{
+    ArmsCategory, ItemDescription, Money, Provision, Stage, TransferInformation,
+};
+use veim_protocol::wire::{NetRequest, NetResponse, Refusal, RefusalCode};
+use veim_protocol::{
+    Body, DirectoryEntry, DirectoryVersion, EncryptionKeypair, EntryStatus, Envelope, ExchangeId,
+    IdentityKeypair, MessageId, Note, Receipt, Registration, Request, SignedDirectoryVersion,
+    SignedReceipt, SignedRegistration, StateCode,
+};
+
+const SPEC: &str = include_str!("../SPEC.md");
+
+/// 2026-01-01T00:00:00Z, when MEX signs its registration.
+const REGISTRATION_SIGNED_AT: i64 = 1_767_225_600;
+/// 2026-01-01T01:00:00Z, when the Secretariat admits MEX and issues version 1.
+const DIRECTORY_ISSUED_AT: i64 = 1_767_229_200;
+/// 2026-01-01T12:00:00Z, when MEX seals the note.
+const CREATED_AT: i64 = 1_767_268_800;
+/// Two seconds later, when SWE has stored it.
+const STORED_AT: i64 = 1_767_268_802;
+const NOTE_TEXT: &str =
+    "Please confirm that end-user certificate EUC-2016-114 was issued by your ministry.";
+const ADDRESS: &str = "/ip4/192.0.2.7/tcp/7040";
+const OPERATOR: &str = "Secretaría de Relaciones Exteriores";
+const CHANGE: &str = "Admit MEX";
+
+/// A fixed input: the first `N` bytes of SHA-256("veim test vector: " || label).
+fn fixed<const N: usize>(label: &str) -> [u8; N] {
+    let digest: [u8; 32] = Sha256::digest(format!("veim test vector: {label}")).into();
+    let mut out = [0u8; N];
+    out.copy_from_slice(&digest[..N]);
+    out
+}
+
+fn state(code: &str) -> StateCode {
+    code.parse().expect("known State code")
+}
+
+/// A random number generator that hands out the bytes of a fixed script, in
+/// order, and records the size of each draw.
+#[derive(Debug)]
+struct ScriptedRng {
+    script: Vec<u8>,
+    pos: usize,
+    draws: Vec<usize>,
+}
+
+impl ScriptedRng {
+    fn new(parts: &[&[u8]]) -> Self {
+        Self {
+            script: parts.concat(),
+            pos: 0,
+            draws: Vec::new(),
+        }
+    }
+}
+
+impl TryRng for ScriptedRng {
+    type Error = Infallible;
+
+    fn try_next_u32(&mut self) -> Result<u32, Infallible> {
+        let mut b = [0u8; 4];
+        self.try_fill_bytes(&mut b)?;
+        Ok(u32::from_le_bytes(b))
+    }
+
+    fn try_next_u64(&mut self) -> Result<u64, Infallible> {
+        let mut b = [0u8; 8];
+        self.try_fill_bytes(&mut b)?;
+        Ok(u64::from_le_bytes(b))
+    }
+
+    fn try_fill_bytes(&mut self, dst: &mut [u8]) -> Result<(), Infallible> {
+        let end = self.pos + dst.len();
+        assert!(
+            end <= self.script.len(),
+            "the scripted RNG ran out: {} bytes asked at offset {} of {}",
+            dst.len(),
+            self.pos,
+            self.script.len()
+        );
+        dst.copy_from_slice(&self.script[self.pos..end]);
+        self.pos = end;
+        self.draws.push(dst.len());
+        Ok(())
+    }
+}
+
+impl TryCryptoRng for ScriptedRng {}
+
+/// Every fixed input and everything computed from it.
+struct World {
+    mex_identity_seed: [u8; 32],
+    swe_identity_seed: [u8; 32],
+    secretariat_identity_seed: [u8; 32],
+    mex_x25519_secret: [u8; 32],
+    swe_x25519_secret: [u8; 32],
+    nga_x25519_secret: [u8; 32],
+    outsider_x25519_secret: [u8; 32],
+    message_id: [u8; 16],
+    exchange_id: [u8; 16],
+    content_key: [u8; 32],
+    nonce: [u8; 12],
+    ikm_e_swe: [u8; 32],
+    ikm_e_nga: [u8; 32],
+
+    mex: IdentityKeypair,
+    swe: IdentityKeypair,
+    secretariat: IdentityKeypair,
+    mex_enc: EncryptionKeypair,
+    swe_enc: EncryptionKeypair,
+    nga_enc: EncryptionKeypair,
+    outsider_enc: EncryptionKeypair,
+
+    body: Body,
+    envelope: Envelope,
+    rng_draws: Vec<usize>,
+    rng_left: usize,
+    receipt: SignedReceipt,
+    registration: SignedRegistration,
+    directory: SignedDirectoryVersion,
+}
+
+impl World {
+    fn build() -> World {
+        let mex_identity_seed = fixed("MEX identity seed");
+        let swe_identity_seed = fixed("SWE identity seed");
+        let secretariat_identity_seed = fixed("Secretariat identity seed");
+        let mex_x25519_secret = fixed("MEX X25519 secret");
+        let swe_x25519_secret = fixed("SWE X25519 secret");
+        let nga_x25519_secret = fixed("NGA X25519 secret");
+        let outsider_x25519_secret = fixed("outsider X25519 secret");
+        let message_id = fixed("message id");
+        let exchange_id = fixed("exchange id");
+        let content_key = fixed("content key");
+        let nonce = fixed("nonce");
+        let ikm_e_swe = fixed("ikmE SWE");
+        let ikm_e_nga = fixed("ikmE NGA");
+
+        let mex = IdentityKeypair::from_secret_bytes(&mex_identity_seed);
+        let swe = IdentityKeypair::from_secret_bytes(&swe_identity_seed);
+        let secretariat = IdentityKeypair::from_secret_bytes(&secretariat_identity_seed);
+        let mex_enc = EncryptionKeypair::from_secret_bytes(&mex_x25519_secret);
+        let swe_enc = EncryptionKeypair::from_secret_bytes(&swe_x25519_secret);
+        let nga_enc = EncryptionKeypair::from_secret_bytes(&nga_x25519_secret);
+        let outsider_enc = EncryptionKeypair::from_secret_bytes(&outsider_x25519_secret);
+
+        let body = Body::Note(Note {
+            text: NOTE_TEXT.into(),
+        });
+        let recipients = [
+            Recipient {
+                state: state("SWE"),
+                encryption_key: swe_enc.public(),
+            },
+            Recipient {
+                state: state("NGA"),
+                encryption_key: nga_enc.public(),
+            },
+        ];
+        let draft = Draft {
+            message_id: MessageId(message_id),
+            exchange_id: ExchangeId(exchange_id),
+            sender: state("MEX"),
+            recipients: &recipients,
+            created_at: CREATED_AT,
+            body: &body,
+        };
+        let mut rng = ScriptedRng::new(&[&content_key, &nonce, &ikm_e_swe, &ikm_e_nga]);
+        let envelope = Envelope::seal(&draft, &mex, &mut rng).expect("seal");
+        let rng_left = rng.script.len() - rng.pos;
+
+        let receipt = SignedReceipt::sign(
+            Receipt {
+                message_id: MessageId(message_id),
+                envelope_hash: envelope.hash().expect("envelope hash"),
+                recipient: state("SWE"),
+                stored_at: STORED_AT,
+            },
+            &swe,
+        )
+        .expect("sign receipt");
+
+        let registration = SignedRegistration::sign(
+            Registration {
+                state: state("MEX"),
+                identity_key: mex.public(),
+                encryption_key: mex_enc.public(),
+                addresses: vec![ADDRESS.into()],
+                operator: OPERATOR.into(),
+                signed_at: REGISTRATION_SIGNED_AT,
+            },
+            &mex,
+        )
+        .expect("sign registration");
+
+        let directory = SignedDirectoryVersion::sign(
+            DirectoryVersion {
+                version: 1,
+                previous_hash: [0; 32],
+                issued_at: DIRECTORY_ISSUED_AT,
+                change: CHANGE.into(),
+                entries: vec![DirectoryEntry {
+                    registration: registration.clone(),
+                    status: EntryStatus::Active,
+                    admitted_at: DIRECTORY_ISSUED_AT,
+                }],
+            },
+            &secretariat,
+        )
+        .expect("sign directory");
+
+        World {
+            mex_identity_seed,
+            swe_identity_seed,
+            secretariat_identity_seed,
+            mex_x25519_secret,
+            swe_x25519_secret,
+            nga_x25519_secret,
+            outsider_x25519_secret,
+            message_id,
+            exchange_id,
+            content_key,
+            nonce,
+            ikm_e_swe,
+            ikm_e_nga,
+            mex,
+            swe,
+            secretariat,
+            mex_enc,
+            swe_enc,
+            nga_enc,
+            outsider_enc,
+            body,
+            envelope,
+            rng_draws: rng.draws,
+            rng_left,
+            receipt,
+            registration,
+            directory,
+        }
+    }
+
+    /// Every vector of the SPEC, in the order it lists them: name and value.
+    fn vectors(&self) -> Vec<(&'static str, String)> {
+        let env = &self.envelope;
+        let swe_share = &env.key_shares[0];
+        let nga_share = &env.key_shares[1];
+        let fetch = NetRequest::FetchDirectory { after: 0 };
+        let refused = NetResponse::Refused(Refusal {
+            code: RefusalCode::Replay,
+            detail: "message seen before".into(),
+        });
+        vec![
+            ("input.mex-identity-seed", h(self.mex_identity_seed)),
+            ("input.swe-identity-seed", h(self.swe_identity_seed)),
+            (
+                "input.secretariat-identity-seed",
+                h(self.secretariat_identity_seed),
+            ),
+            ("input.mex-x25519-secret", h(self.mex_x25519_secret)),
+            ("input.swe-x25519-secret", h(self.swe_x25519_secret)),
+            ("input.nga-x25519-secret", h(self.nga_x25519_secret)),
+            (
+                "input.outsider-x25519-secret",
+                h(self.outsider_x25519_secret),
+            ),
+            ("input.message-id", h(self.message_id)),
+            ("input.exchange-id", h(self.exchange_id)),
+            ("random.content-key", h(self.content_key)),
+            ("random.nonce", h(self.nonce)),
+            ("random.ikm-e.swe", h(self.ikm_e_swe)),
+            ("random.ikm-e.nga", h(self.ikm_e_nga)),
+            ("key.mex-identity-public", h(self.mex.public().0)),
+            ("key.swe-identity-public", h(self.swe.public().0)),
+            (
+                "key.secretariat-identity-public",
+                h(self.secretariat.public().0),
+            ),
+            ("key.mex-x25519-public", h(self.mex_enc.public())),
+            ("key.swe-x25519-public", h(self.swe_enc.public())),
+            ("key.nga-x25519-public", h(self.nga_enc.public())),
+            ("key.outsider-x25519-public", h(self.outsider_enc.public())),
+            ("key.mex-fingerprint", self.mex.public().fingerprint()),
+            ("envelope.body", h(enc("body", &self.body))),
+            ("envelope.header", h(enc("header", &env.header))),
+            (
+                "envelope.hpke-info.swe",
+                h(veim_protocol::keys::domain_separated(
+                    domain::CONTENT_KEY,
+                    b"SWE",
+                )),
+            ),
+            ("envelope.key-share.swe.enc", h(swe_share.enc)),
+            (
+                "envelope.key-share.swe.wrapped-key",
+                h(swe_share.wrapped_key),
+            ),
+            ("envelope.key-share.nga.enc", h(nga_share.enc)),
+            (
+                "envelope.key-share.nga.wrapped-key",
+                h(nga_share.wrapped_key),
+            ),
+            ("envelope.ciphertext", h(&env.ciphertext)),
+            ("envelope.signature", h(env.signature)),
+            ("envelope.bytes", h(enc("envelope", env))),
+            ("envelope.hash", h(env.hash().expect("envelope hash"))),
+            ("receipt.bytes", h(enc("receipt", &self.receipt))),
+            (
+                "registration.bytes",
+                h(enc("registration", &self.registration)),
+            ),
+            ("directory.bytes", h(enc("directory", &self.directory))),
+            ("directory.hash", h(self.directory.hash().expect("hash"))),
+            ("frame.fetch-directory", h(frame(&enc("request", &fetch)))),
+            ("frame.refused", h(frame(&enc("response", &refused)))),
+        ]
+    }
+}
+
+fn h(bytes: impl AsRef<[u8]>) -> String {
+    hex::encode(bytes)
+}
+
+fn enc<T: serde::Serialize>(what: &'static str, value: &T) -> Vec<u8> {
+    codec::encode(what, value).expect("encode")
+}
+
+/// The `/veim/1` framing: a 4-byte big-endian length, then the bytes.
+fn frame(bytes: &[u8]) -> Vec<u8> {
+    assert!(bytes.len() <= MAX_FRAME);
+    let len = u32::try_from(bytes.len()).expect("frame length fits in u32");
+    [len.to_be_bytes().as_slice(), bytes].concat()
+}
+
+/// The `vector: NAME` blocks of the SPEC: name and contents without whitespace.
+/// A name given twice is an error.
+fn spec_vectors() -> Result<BTreeMap<String, String>, String> {
+    let mut out = BTreeMap::new();
+    let mut lines = SPEC.lines().enumerate();
+    while let Some((n, line)) = lines.next() {
+        let Some(name) = line.trim().strip_prefix("vector: ") else {
+            continue;
+        };
+        let name = name.trim().to_string();
+        match lines.next() {
+            Some((_, fence)) if fence.trim().starts_with("```") => {}
+            _ => {
+                return Err(format!(
+                    "line {}: `vector: {name}` is not followed by a code block",
+                    n + 1
+                ));
+            }
+        }
+        let mut value = String::new();
+        let mut closed = false;
+        for (_, l) in lines.by_ref() {
+            if l.trim().starts_with("```") {
+                closed = true;
+                break;
+            }
+            value.extend(l.chars().filter(|c| !c.is_whitespace()));
+        }
+        if !closed {
+            return Err(format!("vector {name}: the code block is not closed"));
+        }
+        if out.insert(name.clone(), value).is_some() {
+            return Err(format!("vector {name} is given twice"));
+        }
+    }
+    Ok(out)
+}
+
+fn wrap(value: &str) -> String {
+    if value.contains(' ') {
+        return value.to_string();
+    }
+    value
+        .as_bytes()
+        .chunks(64)
+        .map(|c| std::str::from_utf8(c).expect("hex is ASCII"))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+#[test]
+fn spec_vectors_match_the_crate() {
+    let world = World::build();
+    let spec = spec_vectors().expect("the SPEC's vector blocks parse");
+    let mut problems = Vec::new();
+    let computed = world.vectors();
+    for (name, value) in &computed {
+        let value: String = value.chars().filter(|c| !c.is_whitespace()).collect();
+        match spec.get(*name) {
+            None => problems.push(format!("vector {name} is missing from SPEC.md")),
+            Some(given) if !given.eq_ignore_ascii_case(&value) => problems.push(format!(
+                "vector {name} differs:\n  SPEC.md:  {given}\n  computed: {value}"
+            )),
+            Some(_) => {}
+        }
+    }
+    for name in spec.keys() {
+        if !computed.iter().any(|(n, _)| n == name) {
+            problems.push(format!(
+                "SPEC.md gives vector {name}, which this test does not know"
+            ));
+        }
+    }
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+}
+
+#[test]
+fn randomness_is_drawn_as_the_spec_says() {
+    let world = World::build();
+    // Content key, nonce, then one HPKE ikmE per recipient, nothing else.
+    assert_eq!(world.rng_draws, [32, 12, 32, 32]);
+    assert_eq!(world.rng_left, 0);
+    // enc is the public key of DeriveKeyPair(ikmE) (RFC 9180 §7.1.3).
+    type Kem = hpke::kem::X25519HkdfSha256;
+    for (ikm, share) in [
+        (world.ikm_e_swe, &world.envelope.key_shares[0]),
+        (world.ikm_e_nga, &world.envelope.key_shares[1]),
+    ] {
+        let (_, pk) = <Kem as hpke::Kem>::derive_keypair(&ikm);
+        assert_eq!(pk.to_bytes().as_slice(), share.enc);
+    }
+}
+
+fn spec_bytes(name: &str) -> Vec<u8> {
+    let spec = spec_vectors().expect("the SPEC's vector blocks parse");
+    let value = spec
+        .get(name)
+        .unwrap_or_else(|| panic!("vector {name} is missing from SPEC.md"));
+    hex::decode(value).unwrap_or_else(|e| panic!("vector {name} is not hex: {e}"))
+}
+
+#[test]
+fn the_spec_envelope_verifies_and_opens_for_each_recipient_only() {
+    let world = World::build();
+    let bytes = spec_bytes("envelope.bytes");
+    let env: Envelope = codec::decode::<_, MAX_FRAME>("envelope", &bytes).expect("decode");
+    assert_eq!(env, world.envelope);
+    assert_eq!(codec::encode("envelope", &env).expect("encode"), bytes);
+    // The signature covers everything before it.
+    assert_eq!(
+        env.signed_bytes().expect("signed bytes"),
+        bytes[..bytes.len() - 64]
+    );
+
+    env.verify(&world.mex.public()).expect("signature verifies");
+    assert_eq!(
+        env.verify(&world.swe.public()),
+        Err(EnvelopeError::BadSignature)
+    );
+    env.check_window(CREATED_AT + 300, 300)
+        .expect("inside the window");
+    assert!(env.check_window(CREATED_AT + 301, 300).is_err());
+
+    for (code, key) in [("SWE", &world.swe_enc), ("NGA", &world.nga_enc)] {
+        let body = env.open(state(code), key).expect("recipient opens");
+        assert_eq!(body, world.body, "{code}");
+        let Body::Note(note) = body else {
+            panic!("{code}: not a note")
+        };
+        assert_eq!(note.text, NOTE_TEXT);
+    }
+
+    // A third key cannot open it, whichever share it tries.
+    assert!(matches!(
+        env.open(state("FRA"), &world.outsider_enc),
+        Err(EnvelopeError::NotARecipient { .. })
+    ));
+    for code in ["SWE", "NGA"] {
+        assert_eq!(
+            env.open(state(code), &world.outsider_enc),
+            Err(EnvelopeError::KeyUnwrap(state(code)))
+        );
+    }
+    // Nor can one recipient's key open the other's share.
+    assert_eq!(
+        env.open(state("SWE"), &world.nga_enc),
+        Err(EnvelopeError::KeyUnwrap(state("SWE")))
+    );
+
+    // Any change to a signed byte breaks the signature.
+    let mut tampered = env.clone();
+    tampered.ciphertext[0] ^= 1;
+    assert_eq!(
+        tampered.verify(&world.mex.public()),
+        Err(EnvelopeError::BadSignature)
+    );
+    // A changed header also stops the body from decrypting.
+    let mut tampered = env.clone();
+    tampered.header.created_at += 1;
+    assert!(env.open(state("SWE"), &world.swe_enc).is_ok());
+    assert!(tampered.open(state("SWE"), &world.swe_enc).is_err());
+}
+
+#[test]
+fn the_spec_receipt_registration_and_directory_verify() {
+    let world = World::build();
+
+    let receipt: SignedReceipt =
+        codec::decode::<_, MAX_FRAME>("receipt", &spec_bytes("receipt.bytes")).expect("decode");
+    receipt
+        .verify(&world.swe.public())
+        .expect("receipt verifies");
+    assert!(receipt.verify(&world.mex.public()).is_err());
+    assert_eq!(
+        receipt.receipt.envelope_hash.as_slice(),
+        spec_bytes("envelope.hash")
+    );
+
+    let registration: SignedRegistration =
+        codec::decode::<_, MAX_FRAME>("registration", &spec_bytes("registration.bytes"))
+            .expect("decode");
+    registration.verify().expect("registration is self-signed");
+    assert_eq!(registration, world.registration);
+
+    let directory: SignedDirectoryVersion =
+        codec::decode::<_, { codec::MAX_DIRECTORY }>("directory", &spec_bytes("directory.bytes"))
+            .expect("decode");
+    assert_eq!(directory, world.directory);
+    let secretariat = world.secretariat.public();
+    directory.verify(&secretariat).expect("directory verifies");
+    assert_eq!(
+        directory.check_successor(None, &secretariat, |_| None),
+        Ok(Succession::Next)
+    );
+    assert_eq!(
+        directory.hash().expect("hash").as_slice(),
+        spec_bytes("directory.hash")
+    );
+    assert!(directory.verify(&world.mex.public()).is_err());
+    let entry = directory.body.active(state("MEX")).expect("MEX is active");
+    assert_eq!(entry.identity_key(), world.mex.public());
+    assert_eq!(entry.encryption_key(), world.mex_enc.public());
+
+    for name in ["frame.fetch-directory", "frame.refused"] {
+        let bytes = spec_bytes(name);
+        let len = u32::from_be_bytes(bytes[..4].try_into().expect("4 bytes")) as usize;
+        assert_eq!(len, bytes.len() - 4, "{name}");
+    }
+    let request: NetRequest =
+        codec::decode::<_, MAX_FRAME>("request", &spec_bytes("frame.fetch-directory")[4..])
+            .expect("decode");
+    assert_eq!(request, NetRequest::FetchDirectory { after: 0 });
+}
+
+#[test]
+fn decoding_is_strict() {
+    let world = World::build();
+    let bytes = spec_bytes("envelope.bytes");
+    // Trailing bytes are an error.
+    let mut longer = bytes.clone();
+    longer.push(0);
+    assert!(codec::decode::<Envelope, MAX_FRAME>("envelope", &longer).is_err());
+    // So is a truncated value.
+    assert!(codec::decode::<Envelope, MAX_FRAME>("envelope", &bytes[..bytes.len() - 1]).is_err());
+    // A State code must be upper case on the wire. The header starts with the
+    // version (2 bytes) and the two ids (16 bytes each): the sender follows.
+    let mut lower = bytes.clone();
+    assert_eq!(&lower[34..37], b"MEX");
+    lower[34..37].copy_from_slice(b"mex");
+    assert!(codec::decode::<Envelope, MAX_FRAME>("envelope", &lower).is_err());
+    // An unknown enum variant is refused: the body is a Body::Note (index 2).
+    let mut body = codec::encode("body", &world.body).expect("encode");
+    body[0] = 4;
+    assert!(codec::decode::<Body, { codec::MAX_BODY }>("body", &body).is_err());
+    // Input over the limit is refused before it is looked at.
+    assert!(codec::decode::<Envelope, 64>("envelope", &bytes).is_err());
+}
+
+/// The first code block after the first line of the SPEC containing `marker`,
+/// split into words.
+fn spec_list_after(marker: &str) -> Vec<String> {
+    let mut lines = SPEC.lines().skip_while(|l| !l.contains(marker));
+    assert!(
+        lines.next().is_some(),
+        "SPEC.md has no line with {marker:?}"
+    );
+    let mut lines = lines.skip_while(|l| !l.trim().starts_with("```")).skip(1);
+    let mut words = Vec::new();
+    for l in lines.by_ref() {
+        if l.trim().starts_with("```") {
+            return words;
+        }
+        words.extend(l.split_whitespace().map(String::from));
+    }
+    panic!("the code block after {marker:?} is not closed")
+}
+
+fn all_three_letter_codes() -> impl Iterator<Item = String> {
+    let letters = b'A'..=b'Z';
+    letters.clone().flat_map(move |a| {
+        let letters = letters.clone();
+        letters.clone().flat_map(move |b| {
+            letters
+                .clone()
+                .map(move |c| String::from_utf8(vec![a, b, c]).expect("ASCII"))
+        })
+    })
+}
+
+#[test]
+fn spec_domain_strings_match_the_crate() {
+    for (name, value) in [
+        ("ENVELOPE_SIGNATURE", domain::ENVELOPE_SIGNATURE),
+        ("ENVELOPE_BODY", domain::ENVELOPE_BODY),
+        ("CONTENT_KEY", domain::CONTENT_KEY),
+        ("ENVELOPE_HASH", domain::ENVELOPE_HASH),
+        ("RECEIPT", domain::RECEIPT),
+        ("REGISTRATION", domain::REGISTRATION),
+        ("DIRECTORY_SIGNATURE", domain::DIRECTORY_SIGNATURE),
+        ("DIRECTORY_HASH", domain::DIRECTORY_HASH),
+        ("KEY_FINGERPRINT", domain::KEY_FINGERPRINT),
+    ] {
+        let row = format!("| `{name}` | `{value}` | `{}` |", hex::encode(value));
+        assert!(
+            SPEC.lines().any(|l| l.trim() == row),
+            "SPEC.md lacks the row {row}"
+        );
+    }
+}
+
+#[test]
+fn spec_state_and_currency_lists_match_the_crate() {
+    let states: Vec<String> = all_three_letter_codes()
+        .filter(|c| c.parse::<StateCode>().is_ok())
+        .collect();
+    assert_eq!(spec_list_after("### 2.3 State codes"), states);
+
+    let with_currency = |currency: &str| Request {
+        summary: "s".into(),
+        states_involved: vec![state("MEX")],
+        stage: Stage::RiskAnalysis,
+        provisions: vec![Provision::Art11_4],
+        transfer: TransferInformation {
+            categories: vec![ArmsCategory::SmallArmsAndLightWeapons],
+            items: vec![ItemDescription {
+                description: "d".into(),
+                number: 1,
+                value: Some(Money {
+                    amount: "1".into(),
+                    currency: currency.into(),
+                }),
+            }],
+            state_of_origin: None,
+            transit_states: vec![],
+            importing_state: None,
+            end_user: None,
+        },
+        additional_information: None,
+    };
+    let currencies: Vec<String> = all_three_letter_codes()
+        .filter(|c| with_currency(c).validate().is_ok())
+        .collect();
+    assert_eq!(spec_list_after("ISO 4217 codes"), currencies);
+}
+
+#[test]
+#[ignore = "prints the vectors in the SPEC's format"]
+fn print_vectors() {
+    for (name, value) in World::build().vectors() {
+        println!("vector: {name}\n```\n{}\n```\n", wrap(&value));
+    }
+}

@@ -1,0 +1,241 @@
+//! `veim demo`: a Secretariat and three national nodes on 127.0.0.1, a full
+//! exchange between them, and each step printed as it happens. Every step is
+//! checked; the demo says which one failed if one does.
+
+use crate::localnet::{LocalNet, blocking, wait_for};
+use crate::render;
+use std::time::Duration;
+use veim_node::api::{
+    CloseRequest, ExchangeView, MessageView, NoteRequest, RespondRequest, SendRequest, StatusView,
+};
+use veim_node::store::DeliveryState;
+use veim_protocol::{Body, RequestForm, ResponseForm};
+
+const REQUEST: &str = include_str!("../../deploy/examples/request.toml");
+const RESPONSE: &str = include_str!("../../deploy/examples/response.toml");
+
+struct Steps {
+    n: usize,
+}
+
+impl Steps {
+    fn start(&mut self, what: &str) {
+        self.n += 1;
+        println!("\n[{}] {what}", self.n);
+    }
+}
+
+fn all_delivered(m: &MessageView) -> anyhow::Result<()> {
+    for d in &m.deliveries {
+        match &d.state {
+            DeliveryState::Delivered { .. } => println!(
+                "    {} → {}: delivered, signed receipt verified",
+                m.sender, d.recipient
+            ),
+            other => anyhow::bail!("{} → {}: {other:?}", m.sender, d.recipient),
+        }
+    }
+    Ok(())
+}
+
+/// Runs the demo. With `exit`, stops the network at the end; otherwise keeps
+/// it up until Ctrl-C. Returns whether every step succeeded.
+pub async fn run(exit: bool) -> anyhow::Result<bool> {
+    let dir = tempfile::Builder::new().prefix("veim-demo-").tempdir()?;
+    println!(
+        "veim demo: a Secretariat and three national nodes on 127.0.0.1, in {}",
+        dir.path().display()
+    );
+    let mut steps = Steps { n: 0 };
+    let mut net = None;
+    let result = script(dir.path(), &mut steps, &mut net).await;
+    let ok = match &result {
+        Ok(()) => {
+            println!("\nAll {} steps succeeded.", steps.n);
+            true
+        }
+        Err(e) => {
+            println!("    FAILED: {e:#}");
+            println!("\nThe demo stopped at step {}.", steps.n);
+            false
+        }
+    };
+    if let Some(net) = net {
+        if !exit && ok {
+            println!("\nThe network keeps running. Talk to any node with the CLI, for example:");
+            for n in std::iter::once(&net.secretariat).chain(&net.nationals) {
+                let admin = n
+                    .handle
+                    .as_ref()
+                    .map(|h| h.admin.to_string())
+                    .unwrap_or_default();
+                println!(
+                    "  veim --home {} status      # {} (admin API http://{admin})",
+                    n.home.display(),
+                    n.label
+                );
+            }
+            println!("Press Ctrl-C to stop.");
+            let _ = tokio::signal::ctrl_c().await;
+        }
+        net.shutdown().await;
+    }
+    Ok(ok)
+}
+
+async fn script(
+    root: &std::path::Path,
+    steps: &mut Steps,
+    slot: &mut Option<LocalNet>,
+) -> anyhow::Result<()> {
+    steps.start("Start the ATT Secretariat's directory node");
+    let net = slot.insert(LocalNet::new(root).await?);
+    let sec: StatusView = blocking(|| net.secretariat.api()?.get("/v1/status"))?;
+    println!(
+        "    peer {}  key fingerprint {}",
+        sec.peer_id, sec.fingerprint
+    );
+    println!(
+        "    national nodes pin this key and the address {}",
+        net.secretariat.address
+    );
+
+    steps.start("Create and start the national nodes of Mexico, Sweden and Germany");
+    for (state, operator) in [
+        ("MEX", "Secretaría de Relaciones Exteriores"),
+        ("SWE", "Inspectorate of Strategic Products"),
+        (
+            "DEU",
+            "Federal Office for Economic Affairs and Export Control",
+        ),
+    ] {
+        net.add_national(state, operator).await?;
+        let s: StatusView = blocking(|| net.national(state).api()?.get("/v1/status"))?;
+        println!(
+            "    {state}: peer {}  fingerprint {}",
+            s.peer_id, s.fingerprint
+        );
+    }
+
+    steps.start(
+        "Each national node registers; the Secretariat checks each fingerprint and approves it",
+    );
+    let mut version = 0;
+    for state in ["MEX", "SWE", "DEU"] {
+        let v = net.admit(state).await?;
+        println!("    directory version {}: {}", v.version, v.change);
+        version = v.version;
+    }
+
+    steps.start(&format!("Every national node fetches directory version {version} and verifies it against the pinned key"));
+    net.wait_directory(version).await?;
+    for n in &net.nationals {
+        let s: StatusView = blocking(|| n.api()?.get("/v1/status"))?;
+        println!(
+            "    {}: directory version {} with {} entries; {}",
+            n.label,
+            s.directory_version,
+            s.directory_entries,
+            s.registration.unwrap_or_default()
+        );
+    }
+
+    steps.start("Mexico sends a diversion request (Annex 1 template) to Sweden and Germany");
+    let request: RequestForm = toml::from_str(REQUEST)?;
+    let mex = net.national("MEX").api()?;
+    let sent: MessageView = blocking(|| {
+        mex.post(
+            "/v1/requests",
+            &SendRequest {
+                to: vec!["SWE".into(), "DEU".into()],
+                request,
+            },
+        )
+    })?;
+    println!(
+        "    exchange {}  message {}",
+        sent.exchange_id, sent.message_id
+    );
+    println!(
+        "    sealed: one content key, wrapped with HPKE for SWE and for DEU; signed with Mexico's Ed25519 key"
+    );
+    all_delivered(&sent)?;
+    let exchange_id = sent.exchange_id.clone();
+
+    steps.start("Sweden and Germany find it in their inboxes, decrypted");
+    for state in ["SWE", "DEU"] {
+        let inbox: Vec<MessageView> = blocking(|| net.national(state).api()?.get("/v1/inbox"))?;
+        let m = inbox
+            .iter()
+            .find(|m| m.exchange_id == exchange_id)
+            .ok_or_else(|| anyhow::anyhow!("{state} has no copy of the request"))?;
+        let Body::Request(r) = &m.body else {
+            anyhow::bail!("{state} holds a {} instead of the request", m.kind)
+        };
+        let summary: String = r.summary.split_whitespace().collect::<Vec<_>>().join(" ");
+        println!(
+            "    {state}: request from {}: \"{}…\"",
+            m.sender,
+            summary.chars().take(70).collect::<String>()
+        );
+    }
+
+    steps.start("Sweden answers with a response of Annex 2 information items");
+    let response: ResponseForm = toml::from_str(RESPONSE)?;
+    let swe = net.national("SWE").api()?;
+    let answered: MessageView = blocking(|| {
+        swe.post(
+            &format!("/v1/exchanges/{exchange_id}/respond"),
+            &RespondRequest { response },
+        )
+    })?;
+    all_delivered(&answered)?;
+
+    steps.start("Germany adds a note, and Mexico reads the whole exchange");
+    let deu = net.national("DEU").api()?;
+    let noted: MessageView = blocking(|| {
+        deu.post(
+            &format!("/v1/exchanges/{exchange_id}/note"),
+            &NoteRequest {
+                text: "Our customs records will follow within ten working days.".into(),
+            },
+        )
+    })?;
+    all_delivered(&noted)?;
+    let view: ExchangeView = wait_for(
+        "Mexico to hold the response and the note",
+        Duration::from_secs(10),
+        || {
+            let v: ExchangeView = mex.get(&format!("/v1/exchanges/{exchange_id}")).ok()?;
+            (v.messages.len() >= 3).then_some(v)
+        },
+    )
+    .await?;
+    for line in render::exchange(&view).lines() {
+        println!("    {line}");
+    }
+
+    steps.start("Mexico closes the exchange");
+    let closed: MessageView = blocking(|| {
+        mex.post(
+            &format!("/v1/exchanges/{exchange_id}/close"),
+            &CloseRequest {
+                reason: "Information received; file completed.".into(),
+            },
+        )
+    })?;
+    all_delivered(&closed)?;
+    for state in ["SWE", "DEU"] {
+        let v: ExchangeView = blocking(|| {
+            net.national(state)
+                .api()?
+                .get(&format!("/v1/exchanges/{exchange_id}"))
+        })?;
+        anyhow::ensure!(
+            format!("{:?}", v.exchange.status) == "Closed",
+            "{state} does not see the exchange closed"
+        );
+        println!("    {state} sees exchange {} closed", &exchange_id[..8]);
+    }
+    Ok(())
+}

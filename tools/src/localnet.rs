@@ -1,0 +1,227 @@
+//! A veim network on this machine: a Secretariat and national nodes, each a
+//! real node (own home folder, own sled store, own libp2p swarm on
+//! 127.0.0.1), started in this process. The demo runs on it, and so do the
+//! integration tests.
+
+use crate::client::{AdminClient, ClientError};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+use veim_node::api::{PendingView, StatusView, VersionView};
+use veim_node::config::{Config, Role, SecretariatPin, init_home};
+use veim_node::{NodeHandle, StartError};
+use veim_protocol::StateCode;
+
+/// One node of the local network.
+#[derive(Debug)]
+pub struct LocalNode {
+    pub label: String,
+    pub state: Option<StateCode>,
+    pub home: PathBuf,
+    pub address: String,
+    pub handle: Option<NodeHandle>,
+}
+
+impl LocalNode {
+    /// The admin client of the running node.
+    pub fn api(&self) -> Result<AdminClient, ClientError> {
+        AdminClient::for_home(&self.home)
+    }
+
+    pub async fn start(&mut self) -> Result<(), StartError> {
+        if self.handle.is_none() {
+            self.handle = Some(veim_node::start(&self.home).await?);
+        }
+        Ok(())
+    }
+
+    /// Stops the node cleanly (its data stays).
+    pub async fn stop(&mut self) {
+        if let Some(h) = self.handle.take() {
+            h.stop().await;
+        }
+    }
+
+    pub fn state_code(&self) -> StateCode {
+        self.state
+            .unwrap_or_else(|| panic!("{} is not a national node", self.label))
+    }
+}
+
+/// A free TCP port on 127.0.0.1, so a restarted node keeps its address.
+pub fn free_port() -> std::io::Result<u16> {
+    Ok(std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port())
+}
+
+#[derive(Debug)]
+pub struct LocalNet {
+    pub root: PathBuf,
+    pub secretariat: LocalNode,
+    pub secretariat_key: String,
+    pub nationals: Vec<LocalNode>,
+    pub poll_secs: u64,
+}
+
+/// Runs a blocking admin call without stalling the runtime's other tasks.
+pub fn blocking<T>(f: impl FnOnce() -> T) -> T {
+    tokio::task::block_in_place(f)
+}
+
+/// Polls `check` until it returns `Some`, or fails after `timeout` naming `what`.
+pub async fn wait_for<T>(
+    what: &str,
+    timeout: Duration,
+    mut check: impl FnMut() -> Option<T>,
+) -> anyhow::Result<T> {
+    let start = Instant::now();
+    loop {
+        if let Some(v) = blocking(&mut check) {
+            return Ok(v);
+        }
+        if start.elapsed() > timeout {
+            anyhow::bail!("timed out after {timeout:?} waiting for {what}");
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+impl LocalNet {
+    /// Creates and starts the Secretariat's node under `root`.
+    pub async fn new(root: &Path) -> anyhow::Result<LocalNet> {
+        let home = root.join("secretariat");
+        let port = free_port()?;
+        let config = Config {
+            role: Role::Secretariat,
+            state: None,
+            operator: "ATT Secretariat".into(),
+            listen: vec![format!("/ip4/127.0.0.1/tcp/{port}")],
+            announce: Vec::new(),
+            admin_listen: "127.0.0.1:0".into(),
+            replay_window_secs: 3600,
+            directory_poll_secs: 1,
+            secretariat: None,
+        };
+        let keys = init_home(&home, &config)?;
+        let mut secretariat = LocalNode {
+            label: "Secretariat".into(),
+            state: None,
+            home,
+            address: format!("/ip4/127.0.0.1/tcp/{port}"),
+            handle: None,
+        };
+        secretariat.start().await?;
+        Ok(LocalNet {
+            root: root.to_path_buf(),
+            secretariat,
+            secretariat_key: keys.identity.public().to_string(),
+            nationals: Vec::new(),
+            poll_secs: 1,
+        })
+    }
+
+    /// Creates and starts a national node; it registers with the Secretariat
+    /// on its own. Returns its index in `nationals`.
+    pub async fn add_national(&mut self, state: &str, operator: &str) -> anyhow::Result<usize> {
+        let code: StateCode = state.parse()?;
+        let home = self.root.join(code.as_str().to_ascii_lowercase());
+        let port = free_port()?;
+        let address = format!("/ip4/127.0.0.1/tcp/{port}");
+        let config = Config {
+            role: Role::National,
+            state: Some(code),
+            operator: operator.into(),
+            listen: vec![address.clone()],
+            announce: Vec::new(),
+            admin_listen: "127.0.0.1:0".into(),
+            replay_window_secs: 3600,
+            directory_poll_secs: self.poll_secs,
+            secretariat: Some(SecretariatPin {
+                public_key: self.secretariat_key.clone(),
+                address: self.secretariat.address.clone(),
+            }),
+        };
+        init_home(&home, &config)?;
+        let mut node = LocalNode {
+            label: code.to_string(),
+            state: Some(code),
+            home,
+            address,
+            handle: None,
+        };
+        node.start().await?;
+        self.nationals.push(node);
+        Ok(self.nationals.len() - 1)
+    }
+
+    pub fn national(&self, state: &str) -> &LocalNode {
+        self.nationals
+            .iter()
+            .find(|n| n.label == state)
+            .unwrap_or_else(|| panic!("no national node {state}"))
+    }
+
+    pub fn national_mut(&mut self, state: &str) -> &mut LocalNode {
+        self.nationals
+            .iter_mut()
+            .find(|n| n.label == state)
+            .unwrap_or_else(|| panic!("no national node {state}"))
+    }
+
+    /// Waits until the Secretariat holds a registration from `state`, checks
+    /// its fingerprint against the node's own (the out-of-band check), and
+    /// approves it.
+    pub async fn admit(&self, state: &str) -> anyhow::Result<VersionView> {
+        let node = self.national(state);
+        let own: StatusView = blocking(|| node.api()?.get("/v1/status"))?;
+        let sec = self.secretariat.api()?;
+        let pending = wait_for(
+            &format!("the registration of {state}"),
+            Duration::from_secs(20),
+            || {
+                let list: Vec<PendingView> = sec.get("/v1/directory/pending").ok()?;
+                list.into_iter().find(|p| p.state.as_str() == state)
+            },
+        )
+        .await?;
+        anyhow::ensure!(
+            pending.fingerprint == own.fingerprint,
+            "the fingerprint the Secretariat received for {state} ({}) is not the node's own ({})",
+            pending.fingerprint,
+            own.fingerprint
+        );
+        Ok(blocking(|| {
+            sec.post(
+                "/v1/directory/approve",
+                &veim_node::api::ApproveRequest {
+                    state: state.into(),
+                },
+            )
+        })?)
+    }
+
+    /// Waits until every running national node holds directory version `version`.
+    pub async fn wait_directory(&self, version: u64) -> anyhow::Result<()> {
+        for n in self.nationals.iter().filter(|n| n.handle.is_some()) {
+            let api = n.api()?;
+            wait_for(
+                &format!("{} to hold directory version {version}", n.label),
+                Duration::from_secs(20),
+                || {
+                    let s: StatusView = api.post("/v1/directory/sync", &()).ok()?;
+                    (s.directory_version >= version).then_some(())
+                },
+            )
+            .await?;
+        }
+        Ok(())
+    }
+
+    /// Stops every node.
+    pub async fn shutdown(mut self) {
+        for n in &mut self.nationals {
+            n.stop().await;
+        }
+        self.secretariat.stop().await;
+    }
+}
