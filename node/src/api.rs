@@ -5,7 +5,7 @@
 
 use crate::config::Role;
 use crate::directory::PublishError;
-use crate::exchange::{self, SendError};
+use crate::exchange::{self, Outgoing, SendError};
 use crate::service::{Node, now};
 use crate::shutdown::Shutdown;
 use crate::store::{Delivery, Direction, ExchangeRecord, MessageRecord, StoreError};
@@ -19,8 +19,7 @@ use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 use subtle::ConstantTimeEq;
 use veim_protocol::{
-    Body, Close, ExchangeId, MessageKind, Note, RequestForm, ResponseForm, StateCode,
-    ValidationErrors,
+    Body, Close, ExchangeId, MessageKind, Note, RequestForm, ResponseForm, StateCode, ValidationErrors,
 };
 
 /// An error as the API returns it: a stable code, a message for people, and
@@ -37,22 +36,14 @@ pub struct ApiError {
 
 impl ApiError {
     fn new(status: StatusCode, error: &str, message: impl Into<String>) -> ApiError {
-        ApiError {
-            status: status.as_u16(),
-            error: error.into(),
-            message: message.into(),
-            problems: Vec::new(),
-        }
+        ApiError { status: status.as_u16(), error: error.into(), message: message.into(), problems: Vec::new() }
     }
 
     fn invalid(errors: ValidationErrors) -> ApiError {
         ApiError {
             status: StatusCode::UNPROCESSABLE_ENTITY.as_u16(),
             error: "invalid".into(),
-            message: format!(
-                "the message is not valid: {} problem(s); nothing was sent",
-                errors.0.len()
-            ),
+            message: format!("the message is not valid: {} problem(s); nothing was sent", errors.0.len()),
             problems: errors.0,
         }
     }
@@ -75,23 +66,13 @@ impl From<SendError> for ApiError {
     fn from(e: SendError) -> ApiError {
         match e {
             SendError::Invalid(errors) => ApiError::invalid(errors),
-            SendError::UnknownRecipient(..) => ApiError::new(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "unknown-recipient",
-                e.to_string(),
-            ),
-            SendError::NotAdmitted => {
-                ApiError::new(StatusCode::CONFLICT, "not-admitted", e.to_string())
+            SendError::UnknownRecipient(..) => {
+                ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "unknown-recipient", e.to_string())
             }
-            SendError::UnknownExchange(_) => {
-                ApiError::new(StatusCode::NOT_FOUND, "unknown-exchange", e.to_string())
-            }
+            SendError::NotAdmitted => ApiError::new(StatusCode::CONFLICT, "not-admitted", e.to_string()),
+            SendError::UnknownExchange(_) => ApiError::new(StatusCode::NOT_FOUND, "unknown-exchange", e.to_string()),
             SendError::Refused(_) => ApiError::new(StatusCode::CONFLICT, "refused", e.to_string()),
-            other => ApiError::new(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "internal",
-                other.to_string(),
-            ),
+            other => ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", other.to_string()),
         }
     }
 }
@@ -99,18 +80,10 @@ impl From<SendError> for ApiError {
 type ApiResult<T> = Result<Json<T>, ApiError>;
 type Shared = Arc<Node>;
 
-pub(crate) async fn serve(
-    node: Shared,
-    listener: tokio::net::TcpListener,
-    token: String,
-    mut shutdown: Shutdown,
-) {
+pub(crate) async fn serve(node: Shared, listener: tokio::net::TcpListener, token: String, mut shutdown: Shutdown) {
     let app = router(node, token);
     let stop = async move { shutdown.recv().await };
-    if let Err(e) = axum::serve(listener, app)
-        .with_graceful_shutdown(stop)
-        .await
-    {
+    if let Err(e) = axum::serve(listener, app).with_graceful_shutdown(stop).await {
         tracing::error!(%e, "admin API stopped");
     }
 }
@@ -171,10 +144,9 @@ fn national_only(node: &Node) -> Result<(), ApiError> {
 }
 
 fn parse_state(s: &str) -> Result<StateCode, ApiError> {
-    s.parse()
-        .map_err(|e: veim_protocol::state::UnknownStateCode| {
-            ApiError::new(StatusCode::BAD_REQUEST, "bad-state", e.to_string())
-        })
+    s.parse().map_err(|e: veim_protocol::state::UnknownStateCode| {
+        ApiError::new(StatusCode::BAD_REQUEST, "bad-state", e.to_string())
+    })
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -195,11 +167,7 @@ pub struct StatusView {
 
 async fn status(State(node): State<Shared>) -> ApiResult<StatusView> {
     let view = node.view();
-    let sync = node
-        .sync_status
-        .lock()
-        .map(|s| s.clone())
-        .unwrap_or_default();
+    let sync = node.sync_status.lock().map(|s| s.clone()).unwrap_or_default();
     Ok(Json(StatusView {
         role: node.role(),
         state: node.state(),
@@ -253,11 +221,7 @@ async fn directory(State(node): State<Shared>) -> ApiResult<DirectoryListing> {
     Ok(Json(DirectoryListing {
         version: view.version(),
         issued_at: view.current.as_ref().map(|v| v.body.issued_at),
-        hash: view
-            .current
-            .as_ref()
-            .and_then(|v| v.hash().ok())
-            .map(hex::encode),
+        hash: view.current.as_ref().and_then(|v| v.hash().ok()).map(hex::encode),
         entries,
     }))
 }
@@ -307,10 +271,7 @@ async fn pending(State(node): State<Shared>) -> ApiResult<Vec<PendingView>> {
         .store
         .registrations()?
         .into_iter()
-        .filter(|r| {
-            view.entry(r.registration.state)
-                .is_none_or(|e| e.registration != *r)
-        })
+        .filter(|r| view.entry(r.registration.state).is_none_or(|e| e.registration != *r))
         .map(|r| {
             let r = r.registration;
             PendingView {
@@ -331,10 +292,7 @@ pub struct ApproveRequest {
     pub state: String,
 }
 
-async fn approve(
-    State(node): State<Shared>,
-    Json(req): Json<ApproveRequest>,
-) -> ApiResult<VersionView> {
+async fn approve(State(node): State<Shared>, Json(req): Json<ApproveRequest>) -> ApiResult<VersionView> {
     if node.role() != Role::Secretariat {
         return Err(ApiError::new(
             StatusCode::BAD_REQUEST,
@@ -344,17 +302,9 @@ async fn approve(
     }
     let state = parse_state(&req.state)?;
     let v = node.approve(state).await.map_err(|e| match e {
-        PublishError::NoRegistration(_) => {
-            ApiError::new(StatusCode::NOT_FOUND, "no-registration", e.to_string())
-        }
-        PublishError::AlreadyActive(_) => {
-            ApiError::new(StatusCode::CONFLICT, "already-active", e.to_string())
-        }
-        other => ApiError::new(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "publish",
-            other.to_string(),
-        ),
+        PublishError::NoRegistration(_) => ApiError::new(StatusCode::NOT_FOUND, "no-registration", e.to_string()),
+        PublishError::AlreadyActive(_) => ApiError::new(StatusCode::CONFLICT, "already-active", e.to_string()),
+        other => ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "publish", other.to_string()),
     })?;
     Ok(Json(VersionView {
         version: v.body.version,
@@ -384,6 +334,9 @@ pub struct MessageView {
     pub created_at: i64,
     pub stored_at: i64,
     pub envelope_hash: String,
+    /// The envelope exactly as signed and sent, encoded, in hex: the proof
+    /// that the message came from its sender unchanged.
+    pub envelope: String,
     pub deliveries: Vec<Delivery>,
     pub body: Body,
 }
@@ -400,6 +353,7 @@ impl From<MessageRecord> for MessageView {
             created_at: m.created_at,
             stored_at: m.stored_at,
             envelope_hash: hex::encode(m.envelope_hash),
+            envelope: hex::encode(&m.envelope),
             deliveries: m.deliveries,
             body: m.body,
         }
@@ -412,22 +366,16 @@ pub struct SendRequest {
     pub request: RequestForm,
 }
 
-async fn send_request(
-    State(node): State<Shared>,
-    Json(req): Json<SendRequest>,
-) -> ApiResult<MessageView> {
+async fn send_request(State(node): State<Shared>, Json(req): Json<SendRequest>) -> ApiResult<MessageView> {
     national_only(&node)?;
     let mut errors = ValidationErrors::default();
     let mut to = Vec::new();
     for (i, s) in req.to.iter().enumerate() {
         match s.parse::<StateCode>() {
-            Ok(code) if Some(code) == node.state() => errors.push(
-                format!("to[{i}]"),
-                "a State cannot send a request to itself",
-            ),
-            Ok(code) if to.contains(&code) => {
-                errors.push(format!("to[{i}]"), format!("{code} is listed twice"))
+            Ok(code) if Some(code) == node.state() => {
+                errors.push(format!("to[{i}]"), "a State cannot send a request to itself")
             }
+            Ok(code) if to.contains(&code) => errors.push(format!("to[{i}]"), format!("{code} is listed twice")),
             Ok(code) => to.push(code),
             Err(e) => errors.push(format!("to[{i}]"), e.to_string()),
         }
@@ -443,9 +391,7 @@ async fn send_request(
             return Err(ApiError::invalid(errors));
         }
     };
-    let me = node.me().ok_or_else(|| {
-        ApiError::new(StatusCode::BAD_REQUEST, "wrong-role", "no State configured")
-    })?;
+    let me = node.me().ok_or_else(|| ApiError::new(StatusCode::BAD_REQUEST, "wrong-role", "no State configured"))?;
     let view = node.view();
     let exchange_id = ExchangeId::random(&mut rand_core::UnwrapErr(getrandom::SysRng));
     let sent = exchange::send(
@@ -453,9 +399,7 @@ async fn send_request(
         &node.store,
         &node.client,
         &view,
-        exchange_id,
-        &to,
-        Body::Request(request),
+        Outgoing { exchange_id, recipients: &to, body: Body::Request(request) },
         now(),
     )
     .await?;
@@ -471,12 +415,8 @@ async fn outbox(State(node): State<Shared>) -> ApiResult<Vec<MessageView>> {
 }
 
 fn messages_in(node: &Node, direction: Direction) -> ApiResult<Vec<MessageView>> {
-    let mut list: Vec<MessageRecord> = node
-        .store
-        .messages()?
-        .into_iter()
-        .filter(|m| m.direction == direction)
-        .collect();
+    let mut list: Vec<MessageRecord> =
+        node.store.messages()?.into_iter().filter(|m| m.direction == direction).collect();
     list.sort_by_key(|m| (m.stored_at, m.created_at));
     Ok(Json(list.into_iter().map(MessageView::from).collect()))
 }
@@ -494,15 +434,10 @@ pub struct ExchangeView {
 }
 
 fn find_exchange(node: &Node, id: &str) -> Result<ExchangeRecord, ApiError> {
-    node.store
-        .find_exchange(id)?
-        .ok_or_else(|| SendError::UnknownExchange(id.to_string()).into())
+    node.store.find_exchange(id)?.ok_or_else(|| SendError::UnknownExchange(id.to_string()).into())
 }
 
-async fn exchange_show(
-    State(node): State<Shared>,
-    Path(id): Path<String>,
-) -> ApiResult<ExchangeView> {
+async fn exchange_show(State(node): State<Shared>, Path(id): Path<String>) -> ApiResult<ExchangeView> {
     let exchange = find_exchange(&node, &id)?;
     let mut messages = Vec::new();
     for m in &exchange.messages {
@@ -515,9 +450,7 @@ async fn exchange_show(
 
 async fn reply(node: &Node, id: &str, body: Body) -> ApiResult<MessageView> {
     national_only(node)?;
-    let me = node.me().ok_or_else(|| {
-        ApiError::new(StatusCode::BAD_REQUEST, "wrong-role", "no State configured")
-    })?;
+    let me = node.me().ok_or_else(|| ApiError::new(StatusCode::BAD_REQUEST, "wrong-role", "no State configured"))?;
     let exchange = find_exchange(node, id)?;
     if let Err(reason) = exchange.status.after(body.kind()) {
         return Err(ApiError::new(StatusCode::CONFLICT, "refused", reason));
@@ -536,9 +469,7 @@ async fn reply(node: &Node, id: &str, body: Body) -> ApiResult<MessageView> {
         &node.store,
         &node.client,
         &view,
-        exchange.exchange_id,
-        &to,
-        body,
+        Outgoing { exchange_id: exchange.exchange_id, recipients: &to, body },
         now(),
     )
     .await?;

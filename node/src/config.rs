@@ -78,18 +78,11 @@ pub enum ConfigError {
     #[error(
         "cannot read {path}: {source}. Run `veim init --home {home}` first, or point --home at an initialised node"
     )]
-    Read {
-        path: PathBuf,
-        home: String,
-        source: std::io::Error,
-    },
+    Read { path: PathBuf, home: String, source: std::io::Error },
     #[error("{path} is not a valid node configuration: {reason}")]
     Invalid { path: PathBuf, reason: String },
     #[error("cannot write {path}: {source}")]
-    Write {
-        path: PathBuf,
-        source: std::io::Error,
-    },
+    Write { path: PathBuf, source: std::io::Error },
     #[error("{path} already exists: this folder already holds a node; choose another --home")]
     AlreadyInitialised { path: PathBuf },
 }
@@ -102,13 +95,9 @@ impl Config {
             home: home.display().to_string(),
             source,
         })?;
-        let config: Config = toml::from_str(&text).map_err(|e| ConfigError::Invalid {
-            path: path.clone(),
-            reason: e.to_string(),
-        })?;
-        config
-            .check()
-            .map_err(|reason| ConfigError::Invalid { path, reason })?;
+        let config: Config =
+            toml::from_str(&text).map_err(|e| ConfigError::Invalid { path: path.clone(), reason: e.to_string() })?;
+        config.check().map_err(|reason| ConfigError::Invalid { path, reason })?;
         Ok(config)
     }
 
@@ -117,18 +106,12 @@ impl Config {
         match self.role {
             Role::National => {
                 if self.state.is_none() {
-                    return Err(
-                        "a national node needs `state` (its ISO 3166-1 alpha-3 code)".into(),
-                    );
+                    return Err("a national node needs `state` (its ISO 3166-1 alpha-3 code)".into());
                 }
                 let Some(pin) = &self.secretariat else {
-                    return Err(
-                        "a national node needs a [secretariat] section with public_key and address"
-                            .into(),
-                    );
+                    return Err("a national node needs a [secretariat] section with public_key and address".into());
                 };
-                PublicIdentity::from_hex(&pin.public_key)
-                    .map_err(|e| format!("secretariat.public_key: {e}"))?;
+                PublicIdentity::from_hex(&pin.public_key).map_err(|e| format!("secretariat.public_key: {e}"))?;
                 pin.address
                     .parse::<libp2p::Multiaddr>()
                     .map_err(|e| format!("secretariat.address {:?}: {e}", pin.address))?;
@@ -140,18 +123,13 @@ impl Config {
             }
         }
         if self.listen.is_empty() {
-            return Err(
-                "`listen` needs at least one multiaddr, e.g. \"/ip4/0.0.0.0/tcp/7040\"".into(),
-            );
+            return Err("`listen` needs at least one multiaddr, e.g. \"/ip4/0.0.0.0/tcp/7040\"".into());
         }
         for a in self.listen.iter().chain(&self.announce) {
-            a.parse::<libp2p::Multiaddr>()
-                .map_err(|e| format!("address {a:?}: {e}"))?;
+            a.parse::<libp2p::Multiaddr>().map_err(|e| format!("address {a:?}: {e}"))?;
         }
-        let admin: std::net::SocketAddr = self
-            .admin_listen
-            .parse()
-            .map_err(|e| format!("admin_listen {:?}: {e}", self.admin_listen))?;
+        let admin: std::net::SocketAddr =
+            self.admin_listen.parse().map_err(|e| format!("admin_listen {:?}: {e}", self.admin_listen))?;
         if !admin.ip().is_loopback() {
             return Err(format!(
                 "admin_listen {admin} must be a loopback address (127.0.0.1 or ::1): the admin API is for the local operator only"
@@ -169,12 +147,9 @@ impl Config {
         if path.exists() {
             return Err(ConfigError::AlreadyInitialised { path });
         }
-        let text = toml::to_string_pretty(self).map_err(|e| ConfigError::Invalid {
-            path: path.clone(),
-            reason: e.to_string(),
-        })?;
-        write_file(&path, text.as_bytes(), false)
-            .map_err(|source| ConfigError::Write { path, source })
+        let text = toml::to_string_pretty(self)
+            .map_err(|e| ConfigError::Invalid { path: path.clone(), reason: e.to_string() })?;
+        write_file(&path, text.as_bytes(), false).map_err(|source| ConfigError::Write { path, source })
     }
 }
 
@@ -203,10 +178,10 @@ pub fn write_file(path: &Path, bytes: &[u8], secret: bool) -> std::io::Result<()
         f.sync_all()?;
     }
     fs::rename(&tmp, path)?;
-    if let Some(dir) = path.parent() {
-        if let Ok(d) = fs::File::open(dir) {
-            let _ = d.sync_all();
-        }
+    if let Some(dir) = path.parent()
+        && let Ok(d) = fs::File::open(dir)
+    {
+        let _ = d.sync_all();
     }
     Ok(())
 }
@@ -226,10 +201,7 @@ pub enum InitError {
     #[error("the configuration is not valid: {0}")]
     Invalid(String),
     #[error("cannot create {path}: {source}")]
-    Create {
-        path: PathBuf,
-        source: std::io::Error,
-    },
+    Create { path: PathBuf, source: std::io::Error },
     #[error(transparent)]
     Config(#[from] ConfigError),
     #[error(transparent)]
@@ -240,26 +212,48 @@ pub enum InitError {
 pub fn init_home(home: &Path, config: &Config) -> Result<crate::keys::NodeKeys, InitError> {
     config.check().map_err(InitError::Invalid)?;
     if home.join(CONFIG_FILE).exists() {
-        return Err(ConfigError::AlreadyInitialised {
-            path: home.join(CONFIG_FILE),
-        }
-        .into());
+        return Err(ConfigError::AlreadyInitialised { path: home.join(CONFIG_FILE) }.into());
     }
-    fs::create_dir_all(home).map_err(|source| InitError::Create {
-        path: home.to_path_buf(),
-        source,
-    })?;
+    fs::create_dir_all(home).map_err(|source| InitError::Create { path: home.to_path_buf(), source })?;
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
-        fs::set_permissions(home, fs::Permissions::from_mode(0o700)).map_err(|source| {
-            InitError::Create {
-                path: home.to_path_buf(),
-                source,
-            }
-        })?;
+        fs::set_permissions(home, fs::Permissions::from_mode(0o700))
+            .map_err(|source| InitError::Create { path: home.to_path_buf(), source })?;
     }
     let keys = crate::keys::NodeKeys::create(home)?;
     config.create(home)?;
     Ok(keys)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Result<Config, String> {
+        let config: Config = toml::from_str(text).map_err(|e| e.to_string())?;
+        config.check()?;
+        Ok(config)
+    }
+
+    #[test]
+    fn the_deploy_examples_are_valid() {
+        let sec = parse(include_str!("../../deploy/secretariat.toml")).expect("secretariat.toml");
+        assert_eq!(sec.role, Role::Secretariat);
+        let national = parse(include_str!("../../deploy/national.toml")).expect("national.toml");
+        assert_eq!(national.state.map(|s| s.to_string()).as_deref(), Some("MEX"));
+    }
+
+    #[test]
+    fn bad_configurations_say_what_is_wrong() {
+        let national = include_str!("../../deploy/national.toml");
+        let public_admin = national.replace("127.0.0.1:7041", "0.0.0.0:7041");
+        assert!(parse(&public_admin).expect_err("public admin").contains("loopback"));
+        let no_state = national.replace("state = \"MEX\"", "");
+        assert!(parse(&no_state).expect_err("no state").contains("needs `state`"));
+        let bad_key = national.replace("3d4017c3", "zz");
+        assert!(parse(&bad_key).expect_err("bad key").contains("secretariat.public_key"));
+        let bad_state = national.replace("\"MEX\"", "\"MEXICO\"");
+        assert!(parse(&bad_state).expect_err("bad state").contains("ISO 3166-1"));
+    }
 }

@@ -15,8 +15,8 @@ use std::collections::HashMap;
 use veim_protocol::directory::{DirectoryError, DirectoryHead, Succession};
 use veim_protocol::keys::PublicIdentity;
 use veim_protocol::{
-    DirectoryEntry, DirectoryVersion, EntryStatus, IdentityKeypair, SignedDirectoryVersion,
-    SignedRegistration, StateCode,
+    DirectoryEntry, DirectoryVersion, EntryStatus, IdentityKeypair, SignedDirectoryVersion, SignedRegistration,
+    StateCode,
 };
 
 /// The current directory version, indexed.
@@ -51,30 +51,21 @@ impl DirectoryView {
     }
 
     pub fn entries(&self) -> &[DirectoryEntry] {
-        self.current
-            .as_ref()
-            .map(|v| v.body.entries.as_slice())
-            .unwrap_or(&[])
+        self.current.as_ref().map(|v| v.body.entries.as_slice()).unwrap_or(&[])
     }
 }
 
 /// How to reach a directory entry's node.
 pub fn dial_info(entry: &DirectoryEntry) -> Option<(PeerId, Vec<Multiaddr>)> {
     let peer = peer_id_of(&entry.identity_key())?;
-    let addrs = entry
-        .addresses()
-        .iter()
-        .filter_map(|a| a.parse().ok())
-        .collect();
+    let addrs = entry.addresses().iter().filter_map(|a| a.parse().ok()).collect();
     Some((peer, addrs))
 }
 
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum PublishError {
-    #[error(
-        "no registration from {0} has been received; the State's node must be started first so that it registers"
-    )]
+    #[error("no registration from {0} has been received; the State's node must be started first so that it registers")]
     NoRegistration(StateCode),
     #[error("{0} is already active in the directory with this key")]
     AlreadyActive(StateCode),
@@ -105,15 +96,9 @@ pub fn publish_next(
     };
     change(&mut entries);
     entries.sort_by_key(|e| e.state());
-    let body = DirectoryVersion {
-        version,
-        previous_hash,
-        issued_at: now.max(last_issued),
-        change: description,
-        entries,
-    };
-    let signed =
-        SignedDirectoryVersion::sign(body, key).map_err(|e| PublishError::Sign(e.to_string()))?;
+    let body =
+        DirectoryVersion { version, previous_hash, issued_at: now.max(last_issued), change: description, entries };
+    let signed = SignedDirectoryVersion::sign(body, key).map_err(|e| PublishError::Sign(e.to_string()))?;
     store.put_directory_version(&signed)?;
     Ok(signed)
 }
@@ -125,27 +110,18 @@ pub fn approve(
     state: StateCode,
     now: i64,
 ) -> Result<SignedDirectoryVersion, PublishError> {
-    let registration = store
-        .registration(state)?
-        .ok_or(PublishError::NoRegistration(state))?;
-    if let Some(current) = store.current_directory()? {
-        if let Some(e) = current.body.entry(state) {
-            if e.registration == registration && e.status == EntryStatus::Active {
-                return Err(PublishError::AlreadyActive(state));
-            }
-        }
+    let registration = store.registration(state)?.ok_or(PublishError::NoRegistration(state))?;
+    if let Some(current) = store.current_directory()?
+        && let Some(e) = current.body.entry(state)
+        && e.registration == registration
+        && e.status == EntryStatus::Active
+    {
+        return Err(PublishError::AlreadyActive(state));
     }
-    let description = format!(
-        "admitted {state} (key {})",
-        registration.registration.identity_key.fingerprint()
-    );
+    let description = format!("admitted {state} (key {})", registration.registration.identity_key.fingerprint());
     publish_next(store, key, now, description, |entries| {
         entries.retain(|e| e.state() != state);
-        entries.push(DirectoryEntry {
-            registration,
-            status: EntryStatus::Active,
-            admitted_at: now,
-        });
+        entries.push(DirectoryEntry { registration, status: EntryStatus::Active, admitted_at: now });
     })
 }
 
@@ -163,9 +139,7 @@ pub enum RegistrationOutcome {
 pub enum RegistrationError {
     #[error("the registration is not signed by the identity key it names")]
     BadSignature,
-    #[error(
-        "the registration names key {named} but came from peer {peer}: a node can only register its own key"
-    )]
+    #[error("the registration names key {named} but came from peer {peer}: a node can only register its own key")]
     NotOwnKey { named: String, peer: PeerId },
     #[error(
         "{state} is already listed with another identity key; a key change must be signed by the old key (key rotation)"
@@ -180,27 +154,22 @@ pub fn receive_registration(
     peer: &PeerId,
     registration: &SignedRegistration,
 ) -> Result<RegistrationOutcome, RegistrationError> {
-    registration
-        .verify()
-        .map_err(|_| RegistrationError::BadSignature)?;
+    registration.verify().map_err(|_| RegistrationError::BadSignature)?;
     let r = &registration.registration;
     if peer_id_of(&r.identity_key).as_ref() != Some(peer) {
-        return Err(RegistrationError::NotOwnKey {
-            named: r.identity_key.fingerprint(),
-            peer: *peer,
-        });
+        return Err(RegistrationError::NotOwnKey { named: r.identity_key.fingerprint(), peer: *peer });
     }
-    if let Some(current) = store.current_directory()? {
-        if let Some(e) = current.body.entry(r.state) {
+    if let Some(current) = store.current_directory()?
+        && let Some(e) = current.body.entry(r.state)
+    {
+        {
             if e.identity_key() != r.identity_key && e.status != EntryStatus::Withdrawn {
                 return Err(RegistrationError::KeyConflict { state: r.state });
             }
             let same_listing = e.registration.registration.encryption_key == r.encryption_key
                 && e.registration.registration.addresses == r.addresses;
             if same_listing && e.is_active() {
-                return Ok(RegistrationOutcome::Admitted {
-                    version: current.body.version,
-                });
+                return Ok(RegistrationOutcome::Admitted { version: current.body.version });
             }
         }
     }
@@ -226,13 +195,7 @@ pub fn accept_versions(
     let mut accepted = None;
     for v in versions {
         let head = store.directory_head()?;
-        let held = |n: u64| {
-            store
-                .directory_version(n)
-                .ok()
-                .flatten()
-                .and_then(|v| v.hash().ok())
-        };
+        let held = |n: u64| store.directory_version(n).ok().flatten().and_then(|v| v.hash().ok());
         match v.check_successor(head.as_ref(), secretariat, held)? {
             Succession::AlreadyHeld => {}
             Succession::Next => accepted = Some(store.put_directory_version(v)?),

@@ -11,15 +11,14 @@
 use crate::directory::{DirectoryView, dial_info};
 use crate::network::Client;
 use crate::store::{
-    Delivery, DeliveryState, Direction, ExchangeRecord, ExchangeStatus, MessageRecord, Store,
-    StoreError,
+    Delivery, DeliveryState, Direction, ExchangeRecord, ExchangeStatus, MessageRecord, Store, StoreError,
 };
 use veim_protocol::codec::{self, MAX_FRAME};
 use veim_protocol::envelope::{Draft, Recipient};
 use veim_protocol::wire::{NetRequest, NetResponse, Refusal, RefusalCode};
 use veim_protocol::{
-    Body, EncryptionKeypair, Envelope, EnvelopeError, ExchangeId, IdentityKeypair, MessageId,
-    MessageKind, Receipt, SignedReceipt, StateCode, ValidationErrors,
+    Body, EncryptionKeypair, Envelope, EnvelopeError, ExchangeId, IdentityKeypair, MessageId, MessageKind, Receipt,
+    SignedReceipt, StateCode, ValidationErrors,
 };
 
 impl ExchangeStatus {
@@ -29,9 +28,7 @@ impl ExchangeStatus {
         use ExchangeStatus::*;
         match (self, kind) {
             (Closed, _) => Err("the exchange is closed; nothing more can be sent in it".into()),
-            (_, MessageKind::Request) => {
-                Err("the exchange already has its request; start a new exchange".into())
-            }
+            (_, MessageKind::Request) => Err("the exchange already has its request; start a new exchange".into()),
             (Open | Answered, MessageKind::Response) => Ok(Answered),
             (status, MessageKind::Note) => Ok(status),
             (Open | Answered, MessageKind::Close) => Ok(Closed),
@@ -40,10 +37,7 @@ impl ExchangeStatus {
 }
 
 /// Computes the exchange record after a message, for the store's transaction.
-fn next_exchange(
-    current: Option<ExchangeRecord>,
-    record: &MessageRecord,
-) -> Result<ExchangeRecord, String> {
+fn next_exchange(current: Option<ExchangeRecord>, record: &MessageRecord) -> Result<ExchangeRecord, String> {
     match (current, &record.body) {
         (None, Body::Request(request)) => {
             let mut participants = vec![record.sender];
@@ -59,26 +53,15 @@ fn next_exchange(
                 messages: vec![record.message_id],
             })
         }
-        (None, _) => Err(format!(
-            "exchange {} is unknown here; a {} must follow a request",
-            record.exchange_id, record.kind
-        )),
+        (None, _) => {
+            Err(format!("exchange {} is unknown here; a {} must follow a request", record.exchange_id, record.kind))
+        }
         (Some(mut x), _) => {
             if !x.participants.contains(&record.sender) {
-                return Err(format!(
-                    "{} does not take part in exchange {}",
-                    record.sender, record.exchange_id
-                ));
+                return Err(format!("{} does not take part in exchange {}", record.sender, record.exchange_id));
             }
-            if let Some(outsider) = record
-                .recipients
-                .iter()
-                .find(|r| !x.participants.contains(r))
-            {
-                return Err(format!(
-                    "{outsider} does not take part in exchange {}",
-                    record.exchange_id
-                ));
+            if let Some(outsider) = record.recipients.iter().find(|r| !x.participants.contains(r)) {
+                return Err(format!("{outsider} does not take part in exchange {}", record.exchange_id));
             }
             x.status = x.status.after(record.kind)?;
             x.updated_at = record.stored_at;
@@ -117,57 +100,42 @@ pub struct Me<'a> {
     pub encryption: &'a EncryptionKeypair,
 }
 
-/// Seals `body` for `recipients`, stores and flushes it, then delivers it to
-/// each recipient and records what each answered.
+/// A message the operator asked to send.
+#[derive(Debug, Clone)]
+pub struct Outgoing<'a> {
+    pub exchange_id: ExchangeId,
+    pub recipients: &'a [StateCode],
+    pub body: Body,
+}
+
+/// Seals a message for its recipients, stores and flushes it, then delivers
+/// it to each recipient and records what each answered.
 pub async fn send(
     me: Me<'_>,
     store: &Store,
     client: &Client,
     view: &DirectoryView,
-    exchange_id: ExchangeId,
-    recipients: &[StateCode],
-    body: Body,
+    outgoing: Outgoing<'_>,
     now: i64,
 ) -> Result<MessageRecord, SendError> {
+    let Outgoing { exchange_id, recipients, body } = outgoing;
     body.validate().map_err(SendError::Invalid)?;
-    if view
-        .entry(me.state)
-        .filter(|e| e.is_active() && e.identity_key() == me.identity.public())
-        .is_none()
-    {
+    if view.entry(me.state).filter(|e| e.is_active() && e.identity_key() == me.identity.public()).is_none() {
         return Err(SendError::NotAdmitted);
     }
     let mut targets = Vec::new();
     for r in recipients {
-        let entry = view
-            .entry(*r)
-            .filter(|e| e.is_active())
-            .ok_or(SendError::UnknownRecipient(*r, view.version()))?;
-        targets.push((
-            entry.clone(),
-            Recipient {
-                state: *r,
-                encryption_key: entry.encryption_key(),
-            },
-        ));
+        let entry = view.entry(*r).filter(|e| e.is_active()).ok_or(SendError::UnknownRecipient(*r, view.version()))?;
+        targets.push((entry.clone(), Recipient { state: *r, encryption_key: entry.encryption_key() }));
     }
     let keys: Vec<Recipient> = targets.iter().map(|(_, r)| *r).collect();
     let mut rng = rand_core::UnwrapErr(getrandom::SysRng);
     let message_id = MessageId::random(&mut rng);
-    let draft = Draft {
-        message_id,
-        exchange_id,
-        sender: me.state,
-        recipients: &keys,
-        created_at: now,
-        body: &body,
-    };
+    let draft = Draft { message_id, exchange_id, sender: me.state, recipients: &keys, created_at: now, body: &body };
     let envelope = Envelope::seal(&draft, me.identity, &mut rng)?;
-    let envelope_bytes = codec::encode("envelope", &envelope)
-        .map_err(|e| SendError::Seal(EnvelopeError::Seal(e.to_string())))?;
-    let envelope_hash = envelope
-        .hash()
-        .map_err(|e| SendError::Seal(EnvelopeError::Seal(e.to_string())))?;
+    let envelope_bytes =
+        codec::encode("envelope", &envelope).map_err(|e| SendError::Seal(EnvelopeError::Seal(e.to_string())))?;
+    let envelope_hash = envelope.hash().map_err(|e| SendError::Seal(EnvelopeError::Seal(e.to_string())))?;
     let record = MessageRecord {
         message_id,
         exchange_id,
@@ -182,20 +150,14 @@ pub async fn send(
         envelope_hash,
         deliveries: recipients
             .iter()
-            .map(|r| Delivery {
-                recipient: *r,
-                state: DeliveryState::Pending,
-                updated_at: now,
-            })
+            .map(|r| Delivery { recipient: *r, state: DeliveryState::Pending, updated_at: now })
             .collect(),
         receipts: Vec::new(),
     };
-    store
-        .insert_message(&record, |current| next_exchange(current, &record))
-        .map_err(|e| match e {
-            StoreError::Rejected(reason) => SendError::Refused(reason),
-            other => SendError::Store(other),
-        })?;
+    store.insert_message(&record, |current| next_exchange(current, &record)).map_err(|e| match e {
+        StoreError::Rejected(reason) => SendError::Refused(reason),
+        other => SendError::Store(other),
+    })?;
     store.flush().await?;
 
     let request = codec::encode("request", &NetRequest::Deliver(Box::new(envelope)))
@@ -210,11 +172,7 @@ pub async fn send(
     let outcomes = futures::future::join_all(deliveries).await;
     let mut updated = record;
     for (recipient, (state, receipt)) in outcomes {
-        if let Some(d) = updated
-            .deliveries
-            .iter_mut()
-            .find(|d| d.recipient == recipient)
-        {
+        if let Some(d) = updated.deliveries.iter_mut().find(|d| d.recipient == recipient) {
             d.state = state;
             d.updated_at = now;
         }
@@ -239,22 +197,12 @@ async fn deliver(
     envelope_hash: &[u8; 32],
 ) -> (DeliveryState, Option<SignedReceipt>) {
     let Some((peer, addrs)) = dial_info(entry) else {
-        return (
-            DeliveryState::Failed {
-                reason: "the directory entry has no usable identity key".into(),
-            },
-            None,
-        );
+        return (DeliveryState::Failed { reason: "the directory entry has no usable identity key".into() }, None);
     };
     let answer = match client.request(peer, addrs, request).await {
         Ok(bytes) => bytes,
         Err(e) => {
-            return (
-                DeliveryState::Failed {
-                    reason: e.to_string(),
-                },
-                None,
-            );
+            return (DeliveryState::Failed { reason: e.to_string() }, None);
         }
     };
     match codec::decode::<NetResponse, MAX_FRAME>("response", &answer) {
@@ -263,57 +211,29 @@ async fn deliver(
             if receipt.verify(&entry.identity_key()).is_err() {
                 return (
                     DeliveryState::Failed {
-                        reason: "the receipt's signature does not verify under the recipient's key"
-                            .into(),
+                        reason: "the receipt's signature does not verify under the recipient's key".into(),
                     },
                     None,
                 );
             }
-            if r.message_id != message_id
-                || r.envelope_hash != *envelope_hash
-                || r.recipient != entry.state()
-            {
+            if r.message_id != message_id || r.envelope_hash != *envelope_hash || r.recipient != entry.state() {
                 return (
-                    DeliveryState::Failed {
-                        reason: "the receipt is for another message or another recipient".into(),
-                    },
+                    DeliveryState::Failed { reason: "the receipt is for another message or another recipient".into() },
                     None,
                 );
             }
-            (
-                DeliveryState::Delivered {
-                    stored_at: r.stored_at,
-                },
-                Some(receipt),
-            )
+            (DeliveryState::Delivered { stored_at: r.stored_at }, Some(receipt))
         }
-        Ok(NetResponse::Refused(refusal)) => (
-            DeliveryState::Refused {
-                code: format!("{:?}", refusal.code),
-                detail: refusal.detail,
-            },
-            None,
-        ),
-        Ok(other) => (
-            DeliveryState::Failed {
-                reason: format!("unexpected answer: {other:?}"),
-            },
-            None,
-        ),
-        Err(e) => (
-            DeliveryState::Failed {
-                reason: format!("unreadable answer: {e}"),
-            },
-            None,
-        ),
+        Ok(NetResponse::Refused(refusal)) => {
+            (DeliveryState::Refused { code: format!("{:?}", refusal.code), detail: refusal.detail }, None)
+        }
+        Ok(other) => (DeliveryState::Failed { reason: format!("unexpected answer: {other:?}") }, None),
+        Err(e) => (DeliveryState::Failed { reason: format!("unreadable answer: {e}") }, None),
     }
 }
 
 fn refusal(code: RefusalCode, detail: impl Into<String>) -> Refusal {
-    Refusal {
-        code,
-        detail: detail.into(),
-    }
+    Refusal { code, detail: detail.into() }
 }
 
 /// Receives an envelope delivered by `sender` (the active directory entry of
@@ -330,39 +250,24 @@ pub async fn receive(
     if h.sender != sender.state() {
         return Err(refusal(
             RefusalCode::SenderMismatch,
-            format!(
-                "the envelope says it is from {} but was delivered by the node of {}",
-                h.sender,
-                sender.state()
-            ),
+            format!("the envelope says it is from {} but was delivered by the node of {}", h.sender, sender.state()),
         ));
     }
-    envelope
-        .verify(&sender.identity_key())
-        .map_err(|e| refusal((&e).into(), e.to_string()))?;
-    envelope
-        .check_window(now, window_secs)
-        .map_err(|e| refusal((&e).into(), e.to_string()))?;
+    envelope.verify(&sender.identity_key()).map_err(|e| refusal((&e).into(), e.to_string()))?;
+    envelope.check_window(now, window_secs).map_err(|e| refusal((&e).into(), e.to_string()))?;
     let message_id = h.message_id;
-    let seen = store
-        .contains_message(message_id)
-        .map_err(|e| refusal(RefusalCode::StorageFailure, e.to_string()))?;
+    let seen = store.contains_message(message_id).map_err(|e| refusal(RefusalCode::StorageFailure, e.to_string()))?;
     if seen {
         return Err(refusal(
             RefusalCode::Replay,
             format!("message {message_id} was already received: refusing a replay"),
         ));
     }
-    let body = envelope
-        .open(me.state, me.encryption)
-        .map_err(|e| refusal((&e).into(), e.to_string()))?;
-    body.validate()
-        .map_err(|e| refusal(RefusalCode::InvalidBody, e.to_string()))?;
-    let envelope_hash = envelope
-        .hash()
-        .map_err(|e| refusal(RefusalCode::Malformed, e.to_string()))?;
-    let envelope_bytes = codec::encode("envelope", &envelope)
-        .map_err(|e| refusal(RefusalCode::Malformed, e.to_string()))?;
+    let body = envelope.open(me.state, me.encryption).map_err(|e| refusal((&e).into(), e.to_string()))?;
+    body.validate().map_err(|e| refusal(RefusalCode::InvalidBody, e.to_string()))?;
+    let envelope_hash = envelope.hash().map_err(|e| refusal(RefusalCode::Malformed, e.to_string()))?;
+    let envelope_bytes =
+        codec::encode("envelope", &envelope).map_err(|e| refusal(RefusalCode::Malformed, e.to_string()))?;
     let record = MessageRecord {
         message_id,
         exchange_id: h.exchange_id,
@@ -378,40 +283,23 @@ pub async fn receive(
         deliveries: Vec::new(),
         receipts: Vec::new(),
     };
-    store
-        .insert_message(&record, |current| next_exchange(current, &record))
-        .map_err(|e| match e {
-            StoreError::Duplicate(id) => refusal(
-                RefusalCode::Replay,
-                format!("message {id} was already received: refusing a replay"),
-            ),
-            StoreError::Rejected(reason) => refusal(RefusalCode::InvalidBody, reason),
-            other => refusal(RefusalCode::StorageFailure, other.to_string()),
-        })?;
-    store
-        .flush()
-        .await
-        .map_err(|e| refusal(RefusalCode::StorageFailure, e.to_string()))?;
-    let receipt = Receipt {
-        message_id,
-        envelope_hash,
-        recipient: me.state,
-        stored_at: now,
-    };
-    SignedReceipt::sign(receipt, me.identity)
-        .map_err(|e| refusal(RefusalCode::StorageFailure, e.to_string()))
+    store.insert_message(&record, |current| next_exchange(current, &record)).map_err(|e| match e {
+        StoreError::Duplicate(id) => {
+            refusal(RefusalCode::Replay, format!("message {id} was already received: refusing a replay"))
+        }
+        StoreError::Rejected(reason) => refusal(RefusalCode::InvalidBody, reason),
+        other => refusal(RefusalCode::StorageFailure, other.to_string()),
+    })?;
+    store.flush().await.map_err(|e| refusal(RefusalCode::StorageFailure, e.to_string()))?;
+    let receipt = Receipt { message_id, envelope_hash, recipient: me.state, stored_at: now };
+    SignedReceipt::sign(receipt, me.identity).map_err(|e| refusal(RefusalCode::StorageFailure, e.to_string()))
 }
 
 /// Who a message of `kind` in `exchange` goes to, seen from `me`: the
 /// originator writes to every other participant, the others to the originator.
 pub fn counterparts(me: StateCode, exchange: &ExchangeRecord) -> Vec<StateCode> {
     if exchange.originator == me {
-        exchange
-            .participants
-            .iter()
-            .copied()
-            .filter(|s| *s != me)
-            .collect()
+        exchange.participants.iter().copied().filter(|s| *s != me).collect()
     } else {
         vec![exchange.originator]
     }
@@ -433,16 +321,8 @@ mod tests {
 
     #[test]
     fn forbidden_transitions() {
-        for kind in [
-            MessageKind::Request,
-            MessageKind::Response,
-            MessageKind::Note,
-            MessageKind::Close,
-        ] {
-            assert!(
-                Closed.after(kind).is_err(),
-                "closed exchange accepted a {kind}"
-            );
+        for kind in [MessageKind::Request, MessageKind::Response, MessageKind::Note, MessageKind::Close] {
+            assert!(Closed.after(kind).is_err(), "closed exchange accepted a {kind}");
         }
         assert!(Open.after(MessageKind::Request).is_err());
         assert!(Answered.after(MessageKind::Request).is_err());

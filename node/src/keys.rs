@@ -3,9 +3,7 @@
 //! the same Ed25519 key (so a transport peer and an application sender are one
 //! identity).
 
-use crate::config::{
-    ADMIN_TOKEN_FILE, ENCRYPTION_KEY_FILE, IDENTITY_KEY_FILE, KEYS_DIR, write_file,
-};
+use crate::config::{ADMIN_TOKEN_FILE, ENCRYPTION_KEY_FILE, IDENTITY_KEY_FILE, KEYS_DIR, write_file};
 use libp2p::PeerId;
 use libp2p::identity::Keypair;
 use std::fs;
@@ -19,23 +17,15 @@ pub enum KeyFileError {
     #[error(
         "key file {path} is missing: {source}. Without it this node cannot sign or decrypt; restore it from your backup, or create a new node with `veim init` and have the Secretariat approve it again"
     )]
-    Missing {
-        path: PathBuf,
-        source: std::io::Error,
-    },
+    Missing { path: PathBuf, source: std::io::Error },
     #[error("key file {path} is damaged: {reason}. Restore it from your backup")]
     Damaged { path: PathBuf, reason: String },
-    #[error(
-        "key file {path} can be read by other users (mode {mode:o}); run `chmod 600 {path}` and start again"
-    )]
+    #[error("key file {path} can be read by other users (mode {mode:o}); run `chmod 600 {path}` and start again")]
     TooOpen { path: PathBuf, mode: u32 },
     #[error("{path} already exists: this folder already holds keys; choose another --home")]
     Exists { path: PathBuf },
     #[error("cannot write {path}: {source}")]
-    Write {
-        path: PathBuf,
-        source: std::io::Error,
-    },
+    Write { path: PathBuf, source: std::io::Error },
 }
 
 /// A node's keys, loaded.
@@ -53,19 +43,12 @@ impl NodeKeys {
         if id_path.exists() {
             return Err(KeyFileError::Exists { path: id_path });
         }
-        fs::create_dir_all(&dir).map_err(|source| KeyFileError::Write {
-            path: dir.clone(),
-            source,
-        })?;
+        fs::create_dir_all(&dir).map_err(|source| KeyFileError::Write { path: dir.clone(), source })?;
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt;
-            fs::set_permissions(&dir, fs::Permissions::from_mode(0o700)).map_err(|source| {
-                KeyFileError::Write {
-                    path: dir.clone(),
-                    source,
-                }
-            })?;
+            fs::set_permissions(&dir, fs::Permissions::from_mode(0o700))
+                .map_err(|source| KeyFileError::Write { path: dir.clone(), source })?;
         }
         let mut rng = rand_core::UnwrapErr(getrandom::SysRng);
         let identity = IdentityKeypair::generate(&mut rng);
@@ -75,21 +58,13 @@ impl NodeKeys {
         let mut token = [0u8; 32];
         rand_core::Rng::fill_bytes(&mut rng, &mut token);
         write_secret(&home.join(ADMIN_TOKEN_FILE), &token)?;
-        Ok(NodeKeys {
-            identity,
-            encryption,
-        })
+        Ok(NodeKeys { identity, encryption })
     }
 
     pub fn load(home: &Path) -> Result<NodeKeys, KeyFileError> {
-        let identity =
-            IdentityKeypair::from_secret_bytes(&read_secret(&home.join(IDENTITY_KEY_FILE))?);
-        let encryption =
-            EncryptionKeypair::from_secret_bytes(&read_secret(&home.join(ENCRYPTION_KEY_FILE))?);
-        Ok(NodeKeys {
-            identity,
-            encryption,
-        })
+        let identity = IdentityKeypair::from_secret_bytes(&read_secret(&home.join(IDENTITY_KEY_FILE))?);
+        let encryption = EncryptionKeypair::from_secret_bytes(&read_secret(&home.join(ENCRYPTION_KEY_FILE))?);
+        Ok(NodeKeys { identity, encryption })
     }
 
     /// The libp2p keypair: the same Ed25519 secret as the identity key.
@@ -115,43 +90,25 @@ pub fn read_admin_token(home: &Path) -> Result<String, KeyFileError> {
 }
 
 fn write_secret(path: &Path, bytes: &[u8; 32]) -> Result<(), KeyFileError> {
-    write_file(path, format!("{}\n", hex::encode(bytes)).as_bytes(), true).map_err(|source| {
-        KeyFileError::Write {
-            path: path.to_path_buf(),
-            source,
-        }
-    })
+    write_file(path, format!("{}\n", hex::encode(bytes)).as_bytes(), true)
+        .map_err(|source| KeyFileError::Write { path: path.to_path_buf(), source })
 }
 
 fn read_secret(path: &Path) -> Result<[u8; 32], KeyFileError> {
-    let text = fs::read_to_string(path).map_err(|source| KeyFileError::Missing {
-        path: path.to_path_buf(),
-        source,
-    })?;
+    let text = fs::read_to_string(path).map_err(|source| KeyFileError::Missing { path: path.to_path_buf(), source })?;
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
         let mode = fs::metadata(path)
-            .map_err(|source| KeyFileError::Missing {
-                path: path.to_path_buf(),
-                source,
-            })?
+            .map_err(|source| KeyFileError::Missing { path: path.to_path_buf(), source })?
             .permissions()
             .mode()
             & 0o777;
         if mode & 0o077 != 0 {
-            return Err(KeyFileError::TooOpen {
-                path: path.to_path_buf(),
-                mode,
-            });
+            return Err(KeyFileError::TooOpen { path: path.to_path_buf(), mode });
         }
     }
-    let bytes = hex::decode(text.trim()).map_err(|_| KeyFileError::Damaged {
-        path: path.to_path_buf(),
-        reason: "not hexadecimal".into(),
-    })?;
-    bytes.try_into().map_err(|_| KeyFileError::Damaged {
-        path: path.to_path_buf(),
-        reason: "not 32 bytes".into(),
-    })
+    let bytes = hex::decode(text.trim())
+        .map_err(|_| KeyFileError::Damaged { path: path.to_path_buf(), reason: "not hexadecimal".into() })?;
+    bytes.try_into().map_err(|_| KeyFileError::Damaged { path: path.to_path_buf(), reason: "not 32 bytes".into() })
 }

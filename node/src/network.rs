@@ -36,9 +36,7 @@ pub enum InboundFrame {
 #[derive(Debug, Clone, Copy, Default)]
 pub struct FrameCodec;
 
-async fn read_frame<T: futures::AsyncRead + Unpin + Send>(
-    io: &mut T,
-) -> io::Result<Result<Vec<u8>, u64>> {
+async fn read_frame<T: futures::AsyncRead + Unpin + Send>(io: &mut T) -> io::Result<Result<Vec<u8>, u64>> {
     let mut len = [0u8; 4];
     io.read_exact(&mut len).await?;
     let len = u32::from_be_bytes(len) as u64;
@@ -50,17 +48,11 @@ async fn read_frame<T: futures::AsyncRead + Unpin + Send>(
     Ok(Ok(buf))
 }
 
-async fn write_frame<T: futures::AsyncWrite + Unpin + Send>(
-    io: &mut T,
-    bytes: &[u8],
-) -> io::Result<()> {
+async fn write_frame<T: futures::AsyncWrite + Unpin + Send>(io: &mut T, bytes: &[u8]) -> io::Result<()> {
     if bytes.len() > MAX_FRAME {
         return Err(io::Error::new(
             io::ErrorKind::InvalidInput,
-            format!(
-                "frame of {} bytes is over the {MAX_FRAME}-byte limit",
-                bytes.len()
-            ),
+            format!("frame of {} bytes is over the {MAX_FRAME}-byte limit", bytes.len()),
         ));
     }
     io.write_all(&(bytes.len() as u32).to_be_bytes()).await?;
@@ -95,30 +87,19 @@ impl request_response::Codec for FrameCodec {
         })
     }
 
-    async fn write_request<T>(
-        &mut self,
-        _: &StreamProtocol,
-        io: &mut T,
-        req: InboundFrame,
-    ) -> io::Result<()>
+    async fn write_request<T>(&mut self, _: &StreamProtocol, io: &mut T, req: InboundFrame) -> io::Result<()>
     where
         T: futures::AsyncWrite + Unpin + Send,
     {
         match req {
             InboundFrame::Bytes(bytes) => write_frame(io, &bytes).await,
-            InboundFrame::Oversized { len } => Err(io::Error::new(
-                io::ErrorKind::InvalidInput,
-                format!("cannot send a frame of {len} bytes"),
-            )),
+            InboundFrame::Oversized { len } => {
+                Err(io::Error::new(io::ErrorKind::InvalidInput, format!("cannot send a frame of {len} bytes")))
+            }
         }
     }
 
-    async fn write_response<T>(
-        &mut self,
-        _: &StreamProtocol,
-        io: &mut T,
-        res: Vec<u8>,
-    ) -> io::Result<()>
+    async fn write_response<T>(&mut self, _: &StreamProtocol, io: &mut T, res: Vec<u8>) -> io::Result<()>
     where
         T: futures::AsyncWrite + Unpin + Send,
     {
@@ -160,12 +141,7 @@ pub struct Limits {
 
 impl Default for Limits {
     fn default() -> Self {
-        Limits {
-            max_established: 512,
-            max_per_peer: 2,
-            max_pending_incoming: 64,
-            max_concurrent_streams: 64,
-        }
+        Limits { max_established: 512, max_per_peer: 2, max_pending_incoming: 64, max_concurrent_streams: 64 }
     }
 }
 
@@ -203,44 +179,21 @@ pub struct Client {
 impl Client {
     /// Sends one request and waits for its answer (or [`REQUEST_TIMEOUT`]).
     /// `addrs` are tried if there is no connection to `peer` yet.
-    pub async fn request(
-        &self,
-        peer: PeerId,
-        addrs: Vec<Multiaddr>,
-        bytes: Vec<u8>,
-    ) -> Result<Vec<u8>, NetworkError> {
+    pub async fn request(&self, peer: PeerId, addrs: Vec<Multiaddr>, bytes: Vec<u8>) -> Result<Vec<u8>, NetworkError> {
         let (reply, rx) = oneshot::channel();
-        self.tx
-            .send(Command::Request {
-                peer,
-                addrs,
-                bytes,
-                reply,
-            })
-            .await
-            .map_err(|_| NetworkError::Stopped)?;
+        self.tx.send(Command::Request { peer, addrs, bytes, reply }).await.map_err(|_| NetworkError::Stopped)?;
         rx.await.map_err(|_| NetworkError::Stopped)?
     }
 
     /// Answers an inbound request.
-    pub async fn respond(
-        &self,
-        channel: ResponseChannel<Vec<u8>>,
-        bytes: Vec<u8>,
-    ) -> Result<(), NetworkError> {
-        self.tx
-            .send(Command::Respond { channel, bytes })
-            .await
-            .map_err(|_| NetworkError::Stopped)
+    pub async fn respond(&self, channel: ResponseChannel<Vec<u8>>, bytes: Vec<u8>) -> Result<(), NetworkError> {
+        self.tx.send(Command::Respond { channel, bytes }).await.map_err(|_| NetworkError::Stopped)
     }
 
     /// The addresses the swarm listens on right now.
     pub async fn listen_addrs(&self) -> Result<Vec<Multiaddr>, NetworkError> {
         let (reply, rx) = oneshot::channel();
-        self.tx
-            .send(Command::ListenAddrs { reply })
-            .await
-            .map_err(|_| NetworkError::Stopped)?;
+        self.tx.send(Command::ListenAddrs { reply }).await.map_err(|_| NetworkError::Stopped)?;
         rx.await.map_err(|_| NetworkError::Stopped)
     }
 }
@@ -257,9 +210,7 @@ pub struct EventLoop {
 
 impl std::fmt::Debug for EventLoop {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("EventLoop")
-            .field("peer", self.swarm.local_peer_id())
-            .finish()
+        f.debug_struct("EventLoop").field("peer", self.swarm.local_peer_id()).finish()
     }
 }
 
@@ -273,11 +224,7 @@ pub fn new(
     let agent = format!("veim/{}", env!("CARGO_PKG_VERSION"));
     let mut swarm = libp2p::SwarmBuilder::with_existing_identity(keypair)
         .with_tokio()
-        .with_tcp(
-            tcp::Config::default().nodelay(true),
-            noise::Config::new,
-            yamux::Config::default,
-        )
+        .with_tcp(tcp::Config::default().nodelay(true), noise::Config::new, yamux::Config::default)
         .map_err(|e| NetworkError::Transport(e.to_string()))?
         .with_behaviour(|key| Behaviour {
             limits: connection_limits::Behaviour::new(
@@ -291,10 +238,7 @@ pub fn new(
             ),
             ping: ping::Behaviour::new(ping::Config::new()),
             veim: request_response::Behaviour::new(
-                [(
-                    StreamProtocol::new(veim_protocol::WIRE_PROTOCOL),
-                    ProtocolSupport::Full,
-                )],
+                [(StreamProtocol::new(veim_protocol::WIRE_PROTOCOL), ProtocolSupport::Full)],
                 request_response::Config::default()
                     .with_request_timeout(REQUEST_TIMEOUT)
                     .with_max_concurrent_streams(limits.max_concurrent_streams),
@@ -306,10 +250,7 @@ pub fn new(
     for addr in listen {
         swarm
             .listen_on(addr.clone())
-            .map_err(|e| NetworkError::Listen {
-                addr: addr.clone(),
-                reason: e.to_string(),
-            })?;
+            .map_err(|e| NetworkError::Listen { addr: addr.clone(), reason: e.to_string() })?;
     }
     let (tx, commands) = mpsc::channel(256);
     let (inbound, inbound_rx) = mpsc::channel(256);
@@ -346,12 +287,7 @@ impl EventLoop {
 
     fn on_command(&mut self, command: Command) {
         match command {
-            Command::Request {
-                peer,
-                addrs,
-                bytes,
-                reply,
-            } => {
+            Command::Request { peer, addrs, bytes, reply } => {
                 let id = self.swarm.behaviour_mut().veim.send_request_with_addresses(
                     &peer,
                     InboundFrame::Bytes(bytes),
@@ -360,13 +296,7 @@ impl EventLoop {
                 self.pending.insert(id, reply);
             }
             Command::Respond { channel, bytes } => {
-                if self
-                    .swarm
-                    .behaviour_mut()
-                    .veim
-                    .send_response(channel, bytes)
-                    .is_err()
-                {
+                if self.swarm.behaviour_mut().veim.send_response(channel, bytes).is_err() {
                     tracing::debug!("a peer went away before its answer could be sent");
                 }
             }
@@ -392,11 +322,7 @@ impl EventLoop {
                 }
             }
             SwarmEvent::Behaviour(BehaviourEvent::Veim(event)) => self.on_veim_event(event).await,
-            SwarmEvent::IncomingConnectionError {
-                send_back_addr,
-                error,
-                ..
-            } => {
+            SwarmEvent::IncomingConnectionError { send_back_addr, error, .. } => {
                 tracing::debug!(%send_back_addr, %error, "incoming connection failed");
             }
             SwarmEvent::OutgoingConnectionError { peer_id, error, .. } => {
@@ -409,48 +335,22 @@ impl EventLoop {
     async fn on_veim_event(&mut self, event: request_response::Event<InboundFrame, Vec<u8>>) {
         use request_response::{Event, Message};
         match event {
-            Event::Message {
-                peer,
-                message:
-                    Message::Request {
-                        request, channel, ..
-                    },
-                ..
-            } => {
-                let inbound = Inbound {
-                    peer,
-                    frame: request,
-                    channel,
-                };
+            Event::Message { peer, message: Message::Request { request, channel, .. }, .. } => {
+                let inbound = Inbound { peer, frame: request, channel };
                 // Backpressure: when the handlers are saturated the swarm waits,
                 // and yamux stops reading from peers.
                 if self.inbound.send(inbound).await.is_err() {
                     tracing::debug!("inbound request dropped: the node is stopping");
                 }
             }
-            Event::Message {
-                message:
-                    Message::Response {
-                        request_id,
-                        response,
-                    },
-                ..
-            } => {
+            Event::Message { message: Message::Response { request_id, response }, .. } => {
                 if let Some(reply) = self.pending.remove(&request_id) {
                     let _ = reply.send(Ok(response));
                 }
             }
-            Event::OutboundFailure {
-                peer,
-                request_id,
-                error,
-                ..
-            } => {
+            Event::OutboundFailure { peer, request_id, error, .. } => {
                 if let Some(reply) = self.pending.remove(&request_id) {
-                    let _ = reply.send(Err(NetworkError::Unreachable {
-                        peer,
-                        reason: error.to_string(),
-                    }));
+                    let _ = reply.send(Err(NetworkError::Unreachable { peer, reason: error.to_string() }));
                 }
             }
             Event::InboundFailure { peer, error, .. } => {

@@ -21,9 +21,7 @@ use tokio::sync::{Notify, Semaphore};
 use tokio::task::JoinSet;
 use veim_protocol::codec::{self, MAX_FRAME};
 use veim_protocol::keys::PublicIdentity;
-use veim_protocol::wire::{
-    MAX_VERSIONS_PER_FETCH, NetRequest, NetResponse, Refusal, RefusalCode, RegistrationStatus,
-};
+use veim_protocol::wire::{MAX_VERSIONS_PER_FETCH, NetRequest, NetResponse, Refusal, RefusalCode, RegistrationStatus};
 use veim_protocol::{Registration, SignedRegistration, StateCode};
 
 /// Inbound requests handled at once; more wait (and so does the swarm).
@@ -99,21 +97,15 @@ impl Node {
     }
 
     pub fn me(&self) -> Option<Me<'_>> {
-        Some(Me {
-            state: self.config.state?,
-            identity: &self.keys.identity,
-            encryption: &self.keys.encryption,
-        })
+        Some(Me { state: self.config.state?, identity: &self.keys.identity, encryption: &self.keys.encryption })
     }
 
     pub fn secretariat_key(&self) -> Option<PublicIdentity> {
         match self.config.role {
             Role::Secretariat => Some(self.keys.identity.public()),
-            Role::National => self
-                .config
-                .secretariat
-                .as_ref()
-                .and_then(|p| PublicIdentity::from_hex(&p.public_key).ok()),
+            Role::National => {
+                self.config.secretariat.as_ref().and_then(|p| PublicIdentity::from_hex(&p.public_key).ok())
+            }
         }
     }
 
@@ -141,22 +133,15 @@ impl Node {
     // --- inbound -------------------------------------------------------------
 
     async fn handle(self: &Arc<Self>, inbound: Inbound) {
-        let Inbound {
-            peer,
-            frame,
-            channel,
-        } = inbound;
+        let Inbound { peer, frame, channel } = inbound;
         let response = match frame {
-            InboundFrame::Oversized { len } => refused(
-                RefusalCode::Malformed,
-                format!("request of {len} bytes is over the {MAX_FRAME}-byte limit"),
-            ),
-            InboundFrame::Bytes(bytes) => {
-                match codec::decode::<NetRequest, MAX_FRAME>("request", &bytes) {
-                    Ok(request) => self.dispatch(peer, request).await,
-                    Err(e) => refused(RefusalCode::Malformed, e.to_string()),
-                }
+            InboundFrame::Oversized { len } => {
+                refused(RefusalCode::Malformed, format!("request of {len} bytes is over the {MAX_FRAME}-byte limit"))
             }
+            InboundFrame::Bytes(bytes) => match codec::decode::<NetRequest, MAX_FRAME>("request", &bytes) {
+                Ok(request) => self.dispatch(peer, request).await,
+                Err(e) => refused(RefusalCode::Malformed, e.to_string()),
+            },
         };
         if let NetResponse::Refused(r) = &response {
             tracing::warn!(%peer, code = ?r.code, detail = %r.detail, "refused a request");
@@ -188,24 +173,16 @@ impl Node {
                         }
                         Err(e) => refused(RefusalCode::StorageFailure, e.to_string()),
                     },
-                    Err(directory::RegistrationError::Store(e)) => {
-                        refused(RefusalCode::StorageFailure, e.to_string())
-                    }
+                    Err(directory::RegistrationError::Store(e)) => refused(RefusalCode::StorageFailure, e.to_string()),
                     Err(e) => refused(RefusalCode::BadRegistration, e.to_string()),
                 }
             }
             (_, _) if view.active_peer(&peer).is_none() => refused(
                 RefusalCode::NotInDirectory,
-                format!(
-                    "peer {peer} is not an active node in directory version {}",
-                    view.version()
-                ),
+                format!("peer {peer} is not an active node in directory version {}", view.version()),
             ),
             (Role::Secretariat, NetRequest::FetchDirectory { after }) => {
-                match self
-                    .store
-                    .directory_versions_after(after, MAX_VERSIONS_PER_FETCH)
-                {
+                match self.store.directory_versions_after(after, MAX_VERSIONS_PER_FETCH) {
                     Ok(versions) => NetResponse::Directory(versions),
                     Err(e) => refused(RefusalCode::StorageFailure, e.to_string()),
                 }
@@ -214,15 +191,7 @@ impl Node {
                 let (Some(me), Some(sender)) = (self.me(), view.active_peer(&peer)) else {
                     return refused(RefusalCode::NotInDirectory, "sender not active");
                 };
-                match exchange::receive(
-                    me,
-                    &self.store,
-                    sender,
-                    *envelope,
-                    now(),
-                    self.config.replay_window_secs,
-                )
-                .await
+                match exchange::receive(me, &self.store, sender, *envelope, now(), self.config.replay_window_secs).await
                 {
                     Ok(receipt) => {
                         tracing::info!(message = %receipt.receipt.message_id, from = %sender.state(), "message received and stored");
@@ -254,9 +223,7 @@ impl Node {
     }
 
     async fn ask_secretariat(&self, request: &NetRequest) -> Result<NetResponse, String> {
-        let (peer, addrs) = self
-            .secretariat_dial()
-            .ok_or("the [secretariat] pin in config.toml is not usable")?;
+        let (peer, addrs) = self.secretariat_dial().ok_or("the [secretariat] pin in config.toml is not usable")?;
         let bytes = codec::encode("request", request).map_err(|e| e.to_string())?;
         let answer = self
             .client
@@ -295,8 +262,7 @@ impl Node {
                 operator: self.config.operator.clone(),
                 signed_at: now(),
             };
-            let signed = SignedRegistration::sign(registration, &self.keys.identity)
-                .map_err(|e| e.to_string())?;
+            let signed = SignedRegistration::sign(registration, &self.keys.identity).map_err(|e| e.to_string())?;
             let status = match self.ask_secretariat(&NetRequest::Register(signed)).await? {
                 NetResponse::Registration(RegistrationStatus::Pending) => {
                     "pending approval by the Secretariat".to_string()
@@ -310,10 +276,7 @@ impl Node {
         }
         loop {
             let after = self.view().version();
-            let versions = match self
-                .ask_secretariat(&NetRequest::FetchDirectory { after })
-                .await
-            {
+            let versions = match self.ask_secretariat(&NetRequest::FetchDirectory { after }).await {
                 Ok(NetResponse::Directory(v)) => v,
                 Ok(other) => {
                     return Err(format!("unexpected answer to a directory fetch: {other:?}"));
@@ -324,8 +287,11 @@ impl Node {
             };
             let n = versions.len();
             let result = directory::accept_versions(&self.store, &secretariat, &versions);
-            self.store.flush().await.map_err(|e| e.to_string())?;
-            self.refresh_view().map_err(|e| e.to_string())?;
+            // Versions before a refused one stay accepted: flush whatever came.
+            if n > 0 {
+                self.store.flush().await.map_err(|e| e.to_string())?;
+                self.refresh_view().map_err(|e| e.to_string())?;
+            }
             match result {
                 Ok(Some(head)) => {
                     tracing::info!(version = head.version, "directory version accepted")
@@ -341,10 +307,7 @@ impl Node {
             }
         }
         if self.listed_as_me() {
-            self.set_registration(format!(
-                "active in directory version {}",
-                self.view().version()
-            ));
+            self.set_registration(format!("active in directory version {}", self.view().version()));
         }
         Ok(())
     }
@@ -381,10 +344,7 @@ impl Node {
 }
 
 fn refused(code: RefusalCode, detail: impl Into<String>) -> NetResponse {
-    NetResponse::Refused(Refusal {
-        code,
-        detail: detail.into(),
-    })
+    NetResponse::Refused(Refusal { code, detail: detail.into() })
 }
 
 /// A started node.
@@ -444,33 +404,24 @@ pub async fn start(home: &Path) -> Result<NodeHandle, StartError> {
     let config = Config::load(home)?;
     let keys = NodeKeys::load(home)?;
     let store = Store::open(&home.join(STORE_DIR))?;
-    let listen: Vec<Multiaddr> = config
-        .listen
-        .iter()
-        .filter_map(|a| a.parse().ok())
-        .collect();
-    let (client, mut inbound, event_loop) =
-        network::new(keys.libp2p_keypair(), &listen, Limits::default())?;
+    let listen: Vec<Multiaddr> = config.listen.iter().filter_map(|a| a.parse().ok()).collect();
+    let (client, mut inbound, event_loop) = network::new(keys.libp2p_keypair(), &listen, Limits::default())?;
     let (trigger, shutdown) = shutdown::channel();
     let mut tasks = JoinSet::new();
     tasks.spawn(event_loop.run(shutdown.clone()));
 
-    let listen = tokio::time::timeout(Duration::from_secs(10), client.listen_addrs())
-        .await
-        .map_err(|_| NetworkError::Listen {
+    let listen = tokio::time::timeout(Duration::from_secs(10), client.listen_addrs()).await.map_err(|_| {
+        NetworkError::Listen {
             addr: listen.first().cloned().unwrap_or(Multiaddr::empty()),
             reason: "no listen address came up within 10 s".into(),
-        })??;
+        }
+    })??;
     let admin_listener = tokio::net::TcpListener::bind(&config.admin_listen)
         .await
-        .map_err(|e| StartError::Admin {
-            addr: config.admin_listen.clone(),
-            reason: e.to_string(),
-        })?;
-    let admin = admin_listener.local_addr().map_err(|e| StartError::Admin {
-        addr: config.admin_listen.clone(),
-        reason: e.to_string(),
-    })?;
+        .map_err(|e| StartError::Admin { addr: config.admin_listen.clone(), reason: e.to_string() })?;
+    let admin = admin_listener
+        .local_addr()
+        .map_err(|e| StartError::Admin { addr: config.admin_listen.clone(), reason: e.to_string() })?;
     let token = crate::keys::read_admin_token(home)?;
 
     let node = Arc::new(Node {
@@ -516,12 +467,7 @@ pub async fn start(home: &Path) -> Result<NodeHandle, StartError> {
     if node.role() == Role::National {
         tasks.spawn(node.clone().sync_loop(shutdown.clone()));
     }
-    tasks.spawn(crate::api::serve(
-        node.clone(),
-        admin_listener,
-        token,
-        shutdown.clone(),
-    ));
+    tasks.spawn(crate::api::serve(node.clone(), admin_listener, token, shutdown.clone()));
 
     let runtime = Runtime {
         pid: std::process::id(),
@@ -530,19 +476,9 @@ pub async fn start(home: &Path) -> Result<NodeHandle, StartError> {
         listen: node.listen.iter().map(|a| a.to_string()).collect(),
     };
     let path = home.join(RUNTIME_FILE);
-    let json = serde_json::to_vec_pretty(&runtime).map_err(|e| StartError::Runtime {
-        path: path.clone(),
-        reason: e.to_string(),
-    })?;
-    write_file(&path, &json, false).map_err(|e| StartError::Runtime {
-        path,
-        reason: e.to_string(),
-    })?;
+    let json = serde_json::to_vec_pretty(&runtime)
+        .map_err(|e| StartError::Runtime { path: path.clone(), reason: e.to_string() })?;
+    write_file(&path, &json, false).map_err(|e| StartError::Runtime { path, reason: e.to_string() })?;
     tracing::info!(peer = %node.peer_id, role = %node.role(), %admin, "node started");
-    Ok(NodeHandle {
-        node,
-        admin,
-        trigger,
-        tasks,
-    })
+    Ok(NodeHandle { node, admin, trigger, tasks })
 }

@@ -16,16 +16,13 @@ use std::path::Path;
 use veim_protocol::codec::{self, MAX_DIRECTORY, MAX_RECORD};
 use veim_protocol::directory::DirectoryHead;
 use veim_protocol::{
-    Body, ExchangeId, MessageId, MessageKind, SignedDirectoryVersion, SignedReceipt,
-    SignedRegistration, StateCode,
+    Body, ExchangeId, MessageId, MessageKind, SignedDirectoryVersion, SignedReceipt, SignedRegistration, StateCode,
 };
 
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum StoreError {
-    #[error(
-        "cannot open the store at {path}: {reason}. If another node process uses this folder, stop it first"
-    )]
+    #[error("cannot open the store at {path}: {reason}. If another node process uses this folder, stop it first")]
     Open { path: String, reason: String },
     #[error("the store failed: {0}. Check free disk space and permissions of the node's folder")]
     Io(#[from] sled::Error),
@@ -125,17 +122,11 @@ pub struct Store {
 const HEAD_KEY: &[u8] = b"directory-head";
 
 fn enc<T: Serialize>(what: &'static str, value: &T) -> Result<Vec<u8>, StoreError> {
-    codec::encode(what, value).map_err(|e| StoreError::Corrupt {
-        what,
-        reason: e.to_string(),
-    })
+    codec::encode(what, value).map_err(|e| StoreError::Corrupt { what, reason: e.to_string() })
 }
 
 fn dec<T: DeserializeOwned>(what: &'static str, bytes: &[u8]) -> Result<T, StoreError> {
-    codec::decode::<T, MAX_RECORD>(what, bytes).map_err(|e| StoreError::Corrupt {
-        what,
-        reason: e.to_string(),
-    })
+    codec::decode::<T, MAX_RECORD>(what, bytes).map_err(|e| StoreError::Corrupt { what, reason: e.to_string() })
 }
 
 fn tx_err(e: TransactionError<StoreError>) -> StoreError {
@@ -154,11 +145,11 @@ impl Store {
         let db = sled::Config::new()
             .path(path)
             .mode(sled::Mode::HighThroughput)
+            // No background flushes: durability comes from `flush`, called
+            // before every acknowledgement, and nowhere else by chance.
+            .flush_every_ms(None)
             .open()
-            .map_err(|e| StoreError::Open {
-                path: path.display().to_string(),
-                reason: e.to_string(),
-            })?;
+            .map_err(|e| StoreError::Open { path: path.display().to_string(), reason: e.to_string() })?;
         Ok(Store {
             meta: db.open_tree("meta")?,
             directory: db.open_tree("directory")?,
@@ -182,25 +173,15 @@ impl Store {
     // --- directory -------------------------------------------------------
 
     pub fn directory_head(&self) -> Result<Option<DirectoryHead>, StoreError> {
-        self.meta
-            .get(HEAD_KEY)?
-            .map(|b| dec("directory head", &b))
-            .transpose()
+        self.meta.get(HEAD_KEY)?.map(|b| dec("directory head", &b)).transpose()
     }
 
-    pub fn directory_version(
-        &self,
-        version: u64,
-    ) -> Result<Option<SignedDirectoryVersion>, StoreError> {
+    pub fn directory_version(&self, version: u64) -> Result<Option<SignedDirectoryVersion>, StoreError> {
         self.directory
             .get(version.to_be_bytes())?
             .map(|b| {
-                codec::decode::<_, MAX_DIRECTORY>("directory version", &b).map_err(|e| {
-                    StoreError::Corrupt {
-                        what: "directory version",
-                        reason: e.to_string(),
-                    }
-                })
+                codec::decode::<_, MAX_DIRECTORY>("directory version", &b)
+                    .map_err(|e| StoreError::Corrupt { what: "directory version", reason: e.to_string() })
             })
             .transpose()
     }
@@ -212,11 +193,7 @@ impl Store {
         }
     }
 
-    pub fn directory_versions_after(
-        &self,
-        after: u64,
-        max: usize,
-    ) -> Result<Vec<SignedDirectoryVersion>, StoreError> {
+    pub fn directory_versions_after(&self, after: u64, max: usize) -> Result<Vec<SignedDirectoryVersion>, StoreError> {
         let start = after.saturating_add(1).to_be_bytes();
         self.directory
             .range(start..)
@@ -229,14 +206,9 @@ impl Store {
     }
 
     /// Stores an accepted version and makes it the head, in one step.
-    pub fn put_directory_version(
-        &self,
-        version: &SignedDirectoryVersion,
-    ) -> Result<DirectoryHead, StoreError> {
-        let head = version.head().map_err(|e| StoreError::Corrupt {
-            what: "directory version",
-            reason: e.to_string(),
-        })?;
+    pub fn put_directory_version(&self, version: &SignedDirectoryVersion) -> Result<DirectoryHead, StoreError> {
+        let head =
+            version.head().map_err(|e| StoreError::Corrupt { what: "directory version", reason: e.to_string() })?;
         let bytes = enc("directory version", version)?;
         let head_bytes = enc("directory head", &head)?;
         let key = head.version.to_be_bytes();
@@ -254,23 +226,16 @@ impl Store {
 
     pub fn put_registration(&self, registration: &SignedRegistration) -> Result<(), StoreError> {
         let key = registration.registration.state.as_bytes().to_vec();
-        self.registrations
-            .insert(key, enc("registration", registration)?)?;
+        self.registrations.insert(key, enc("registration", registration)?)?;
         Ok(())
     }
 
     pub fn registration(&self, state: StateCode) -> Result<Option<SignedRegistration>, StoreError> {
-        self.registrations
-            .get(state.as_bytes())?
-            .map(|b| dec("registration", &b))
-            .transpose()
+        self.registrations.get(state.as_bytes())?.map(|b| dec("registration", &b)).transpose()
     }
 
     pub fn registrations(&self) -> Result<Vec<SignedRegistration>, StoreError> {
-        self.registrations
-            .iter()
-            .map(|kv| dec("registration", &kv?.1))
-            .collect()
+        self.registrations.iter().map(|kv| dec("registration", &kv?.1)).collect()
     }
 
     // --- messages and exchanges -----------------------------------------
@@ -305,10 +270,7 @@ impl Store {
     }
 
     pub fn message(&self, id: MessageId) -> Result<Option<MessageRecord>, StoreError> {
-        self.messages
-            .get(id.0)?
-            .map(|b| dec("message", &b))
-            .transpose()
+        self.messages.get(id.0)?.map(|b| dec("message", &b)).transpose()
     }
 
     pub fn contains_message(&self, id: MessageId) -> Result<bool, StoreError> {
@@ -338,24 +300,15 @@ impl Store {
     }
 
     pub fn messages(&self) -> Result<Vec<MessageRecord>, StoreError> {
-        self.messages
-            .iter()
-            .map(|kv| dec("message", &kv?.1))
-            .collect()
+        self.messages.iter().map(|kv| dec("message", &kv?.1)).collect()
     }
 
     pub fn exchange(&self, id: ExchangeId) -> Result<Option<ExchangeRecord>, StoreError> {
-        self.exchanges
-            .get(id.0)?
-            .map(|b| dec("exchange", &b))
-            .transpose()
+        self.exchanges.get(id.0)?.map(|b| dec("exchange", &b)).transpose()
     }
 
     pub fn exchanges(&self) -> Result<Vec<ExchangeRecord>, StoreError> {
-        self.exchanges
-            .iter()
-            .map(|kv| dec("exchange", &kv?.1))
-            .collect()
+        self.exchanges.iter().map(|kv| dec("exchange", &kv?.1)).collect()
     }
 
     /// Finds an exchange by its full id or a unique prefix of at least 6 hex digits.
@@ -367,15 +320,8 @@ impl Store {
         if prefix.len() < 6 {
             return Ok(None);
         }
-        let found: Vec<ExchangeRecord> = self
-            .exchanges()?
-            .into_iter()
-            .filter(|x| x.exchange_id.to_hex().starts_with(&prefix))
-            .collect();
-        Ok(if found.len() == 1 {
-            found.into_iter().next()
-        } else {
-            None
-        })
+        let found: Vec<ExchangeRecord> =
+            self.exchanges()?.into_iter().filter(|x| x.exchange_id.to_hex().starts_with(&prefix)).collect();
+        Ok(if found.len() == 1 { found.into_iter().next() } else { None })
     }
 }

@@ -10,8 +10,7 @@ use bincode::config::{Configuration, Fixint, LittleEndian, NoLimit};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-const BASE: Configuration<LittleEndian, Fixint, NoLimit> =
-    bincode::config::standard().with_fixed_int_encoding();
+const BASE: Configuration<LittleEndian, Fixint, NoLimit> = bincode::config::standard().with_fixed_int_encoding();
 
 /// Largest wire frame a node accepts: one request or response on the protocol.
 pub const MAX_FRAME: usize = 8 * 1024 * 1024;
@@ -30,11 +29,7 @@ pub enum CodecError {
     #[error("malformed {what}: {reason}")]
     Malformed { what: &'static str, reason: String },
     #[error("{what} is {len} bytes, over the limit of {limit} bytes")]
-    TooLarge {
-        what: &'static str,
-        len: usize,
-        limit: usize,
-    },
+    TooLarge { what: &'static str, len: usize, limit: usize },
     #[error("{what} has {extra} unexpected trailing bytes")]
     TrailingBytes { what: &'static str, extra: usize },
 }
@@ -42,37 +37,21 @@ pub enum CodecError {
 /// Encodes a value. Encoding only fails for values that serde cannot represent,
 /// which no veim type is; the error is still returned rather than hidden.
 pub fn encode<T: Serialize>(what: &'static str, value: &T) -> Result<Vec<u8>, CodecError> {
-    bincode::serde::encode_to_vec(value, BASE).map_err(|e| CodecError::Encode {
-        what,
-        reason: e.to_string(),
-    })
+    bincode::serde::encode_to_vec(value, BASE).map_err(|e| CodecError::Encode { what, reason: e.to_string() })
 }
 
 /// Decodes exactly one value from `bytes`, refusing input longer than `LIMIT`
 /// bytes before looking at it, any allocation the limit does not allow, and
 /// trailing bytes.
-pub fn decode<T: DeserializeOwned, const LIMIT: usize>(
-    what: &'static str,
-    bytes: &[u8],
-) -> Result<T, CodecError> {
+pub fn decode<T: DeserializeOwned, const LIMIT: usize>(what: &'static str, bytes: &[u8]) -> Result<T, CodecError> {
     if bytes.len() > LIMIT {
-        return Err(CodecError::TooLarge {
-            what,
-            len: bytes.len(),
-            limit: LIMIT,
-        });
+        return Err(CodecError::TooLarge { what, len: bytes.len(), limit: LIMIT });
     }
     let config = BASE.with_limit::<LIMIT>();
-    let (value, used) =
-        bincode::serde::decode_from_slice(bytes, config).map_err(|e| CodecError::Malformed {
-            what,
-            reason: e.to_string(),
-        })?;
+    let (value, used) = bincode::serde::decode_from_slice(bytes, config)
+        .map_err(|e| CodecError::Malformed { what, reason: e.to_string() })?;
     if used != bytes.len() {
-        return Err(CodecError::TrailingBytes {
-            what,
-            extra: bytes.len() - used,
-        });
+        return Err(CodecError::TrailingBytes { what, extra: bytes.len() - used });
     }
     Ok(value)
 }

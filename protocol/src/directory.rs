@@ -40,19 +40,14 @@ pub struct SignedRegistration {
 impl SignedRegistration {
     pub fn sign(registration: Registration, key: &IdentityKeypair) -> Result<Self, CodecError> {
         let bytes = codec::encode("registration", &registration)?;
-        Ok(Self {
-            signature: key.sign(domain::REGISTRATION, &bytes),
-            registration,
-        })
+        Ok(Self { signature: key.sign(domain::REGISTRATION, &bytes), registration })
     }
 
     /// Checks the registration is signed by the identity key it names.
     pub fn verify(&self) -> Result<(), KeyError> {
         let bytes = codec::encode("registration", &self.registration)
             .map_err(|_| KeyError::BadSignature(self.registration.identity_key.fingerprint()))?;
-        self.registration
-            .identity_key
-            .verify(domain::REGISTRATION, &bytes, &self.signature)
+        self.registration.identity_key.verify(domain::REGISTRATION, &bytes, &self.signature)
     }
 }
 
@@ -121,10 +116,7 @@ pub struct DirectoryVersion {
 
 impl DirectoryVersion {
     pub fn entry(&self, state: StateCode) -> Option<&DirectoryEntry> {
-        self.entries
-            .binary_search_by(|e| e.state().cmp(&state))
-            .ok()
-            .map(|i| &self.entries[i])
+        self.entries.binary_search_by(|e| e.state().cmp(&state)).ok().map(|i| &self.entries[i])
     }
 
     /// The active entry for a State, if it has one.
@@ -158,40 +150,22 @@ pub struct DirectoryHead {
 pub enum DirectoryError {
     #[error("directory version {version} is not signed by the pinned Secretariat key {expected}")]
     WrongSigner { version: u64, expected: String },
-    #[error(
-        "directory version {got} is older than version {have} already accepted: refusing a rollback"
-    )]
+    #[error("directory version {got} is older than version {have} already accepted: refusing a rollback")]
     Rollback { have: u64, got: u64 },
-    #[error(
-        "directory version {version} differs from the version {version} already accepted: refusing a fork"
-    )]
+    #[error("directory version {version} differs from the version {version} already accepted: refusing a fork")]
     Fork { version: u64 },
-    #[error(
-        "directory version {got} does not follow version {have}: fetch the versions in between"
-    )]
+    #[error("directory version {got} does not follow version {have}: fetch the versions in between")]
     Gap { have: u64, got: u64 },
-    #[error(
-        "directory version {version} does not carry the hash of version {previous}: refusing a fork"
-    )]
+    #[error("directory version {version} does not carry the hash of version {previous}: refusing a fork")]
     BrokenChain { version: u64, previous: u64 },
     #[error("directory version {version} is dated before its predecessor")]
     TimeWentBackwards { version: u64 },
-    #[error(
-        "directory version {version}: entries must be sorted by State code with one entry per State"
-    )]
+    #[error("directory version {version}: entries must be sorted by State code with one entry per State")]
     UnsortedEntries { version: u64 },
-    #[error(
-        "directory version {version}: the registration of {state} is not signed by its own key"
-    )]
+    #[error("directory version {version}: the registration of {state} is not signed by its own key")]
     BadRegistration { version: u64, state: StateCode },
-    #[error(
-        "directory version {version}: two entries share one identity key ({first} and {second})"
-    )]
-    SharedKey {
-        version: u64,
-        first: StateCode,
-        second: StateCode,
-    },
+    #[error("directory version {version}: two entries share one identity key ({first} and {second})")]
+    SharedKey { version: u64, first: StateCode, second: StateCode },
     #[error("directory version encoding failed: {0}")]
     Codec(#[from] CodecError),
 }
@@ -208,26 +182,16 @@ pub enum Succession {
 impl SignedDirectoryVersion {
     pub fn sign(body: DirectoryVersion, key: &IdentityKeypair) -> Result<Self, CodecError> {
         let bytes = codec::encode("directory version", &body)?;
-        Ok(Self {
-            signature: key.sign(domain::DIRECTORY_SIGNATURE, &bytes),
-            body,
-        })
+        Ok(Self { signature: key.sign(domain::DIRECTORY_SIGNATURE, &bytes), body })
     }
 
     /// SHA-256 over the encoded version body: the link the next version carries.
     pub fn hash(&self) -> Result<[u8; 32], CodecError> {
-        Ok(hash(
-            domain::DIRECTORY_HASH,
-            &codec::encode("directory version", &self.body)?,
-        ))
+        Ok(hash(domain::DIRECTORY_HASH, &codec::encode("directory version", &self.body)?))
     }
 
     pub fn head(&self) -> Result<DirectoryHead, CodecError> {
-        Ok(DirectoryHead {
-            version: self.body.version,
-            hash: self.hash()?,
-            issued_at: self.body.issued_at,
-        })
+        Ok(DirectoryHead { version: self.body.version, hash: self.hash()?, issued_at: self.body.issued_at })
     }
 
     /// Checks the signature under the pinned Secretariat key and the version's
@@ -237,34 +201,14 @@ impl SignedDirectoryVersion {
         let bytes = codec::encode("directory version", &self.body)?;
         secretariat
             .verify(domain::DIRECTORY_SIGNATURE, &bytes, &self.signature)
-            .map_err(|_| DirectoryError::WrongSigner {
-                version: v,
-                expected: secretariat.fingerprint(),
-            })?;
-        if self
-            .body
-            .entries
-            .windows(2)
-            .any(|w| w[0].state() >= w[1].state())
-        {
+            .map_err(|_| DirectoryError::WrongSigner { version: v, expected: secretariat.fingerprint() })?;
+        if self.body.entries.windows(2).any(|w| w[0].state() >= w[1].state()) {
             return Err(DirectoryError::UnsortedEntries { version: v });
         }
         for (i, e) in self.body.entries.iter().enumerate() {
-            e.registration
-                .verify()
-                .map_err(|_| DirectoryError::BadRegistration {
-                    version: v,
-                    state: e.state(),
-                })?;
-            if let Some(other) = self.body.entries[..i]
-                .iter()
-                .find(|o| o.identity_key() == e.identity_key())
-            {
-                return Err(DirectoryError::SharedKey {
-                    version: v,
-                    first: other.state(),
-                    second: e.state(),
-                });
+            e.registration.verify().map_err(|_| DirectoryError::BadRegistration { version: v, state: e.state() })?;
+            if let Some(other) = self.body.entries[..i].iter().find(|o| o.identity_key() == e.identity_key()) {
+                return Err(DirectoryError::SharedKey { version: v, first: other.state(), second: e.state() });
             }
         }
         Ok(())
@@ -287,10 +231,7 @@ impl SignedDirectoryVersion {
                 return Err(DirectoryError::Gap { have: 0, got: v });
             }
             if self.body.previous_hash != [0; 32] {
-                return Err(DirectoryError::BrokenChain {
-                    version: v,
-                    previous: 0,
-                });
+                return Err(DirectoryError::BrokenChain { version: v, previous: 0 });
             }
             return Ok(Succession::Next);
         };
@@ -304,23 +245,14 @@ impl SignedDirectoryVersion {
         if v < cur.version {
             return match held_hash_at(v) {
                 Some(h) if h != hash => Err(DirectoryError::Fork { version: v }),
-                _ => Err(DirectoryError::Rollback {
-                    have: cur.version,
-                    got: v,
-                }),
+                _ => Err(DirectoryError::Rollback { have: cur.version, got: v }),
             };
         }
         if v != cur.version + 1 {
-            return Err(DirectoryError::Gap {
-                have: cur.version,
-                got: v,
-            });
+            return Err(DirectoryError::Gap { have: cur.version, got: v });
         }
         if self.body.previous_hash != cur.hash {
-            return Err(DirectoryError::BrokenChain {
-                version: v,
-                previous: cur.version,
-            });
+            return Err(DirectoryError::BrokenChain { version: v, previous: cur.version });
         }
         if self.body.issued_at < cur.issued_at {
             return Err(DirectoryError::TimeWentBackwards { version: v });
@@ -346,12 +278,7 @@ mod tests {
         (SignedRegistration::sign(reg, &key).expect("sign"), key)
     }
 
-    fn version(
-        n: u64,
-        prev: [u8; 32],
-        entries: Vec<DirectoryEntry>,
-        key: &IdentityKeypair,
-    ) -> SignedDirectoryVersion {
+    fn version(n: u64, prev: [u8; 32], entries: Vec<DirectoryEntry>, key: &IdentityKeypair) -> SignedDirectoryVersion {
         let body = DirectoryVersion {
             version: n,
             previous_hash: prev,
@@ -363,11 +290,7 @@ mod tests {
     }
 
     fn entry(state: &str, seed: u8) -> DirectoryEntry {
-        DirectoryEntry {
-            registration: registration(state, seed).0,
-            status: EntryStatus::Active,
-            admitted_at: 50,
-        }
+        DirectoryEntry { registration: registration(state, seed).0, status: EntryStatus::Active, admitted_at: 50 }
     }
 
     #[test]
@@ -376,20 +299,11 @@ mod tests {
         let pinned = sec.public();
         let v1 = version(1, [0; 32], vec![entry("MEX", 1)], &sec);
         let h1 = v1.head().expect("head");
-        assert_eq!(
-            v1.check_successor(None, &pinned, |_| None),
-            Ok(Succession::Next)
-        );
+        assert_eq!(v1.check_successor(None, &pinned, |_| None), Ok(Succession::Next));
         let v2 = version(2, h1.hash, vec![entry("MEX", 1), entry("SWE", 2)], &sec);
-        assert_eq!(
-            v2.check_successor(Some(&h1), &pinned, |_| None),
-            Ok(Succession::Next)
-        );
+        assert_eq!(v2.check_successor(Some(&h1), &pinned, |_| None), Ok(Succession::Next));
         let h2 = v2.head().expect("head");
-        assert_eq!(
-            v2.check_successor(Some(&h2), &pinned, |_| None),
-            Ok(Succession::AlreadyHeld)
-        );
+        assert_eq!(v2.check_successor(Some(&h2), &pinned, |_| None), Ok(Succession::AlreadyHeld));
         // Rollback: v1 again after v2.
         assert_eq!(
             v1.check_successor(Some(&h2), &pinned, |_| Some(h1.hash)),
@@ -397,25 +311,16 @@ mod tests {
         );
         // Fork: another v2.
         let v2b = version(2, h1.hash, vec![entry("MEX", 1)], &sec);
-        assert_eq!(
-            v2b.check_successor(Some(&h2), &pinned, |_| None),
-            Err(DirectoryError::Fork { version: 2 })
-        );
+        assert_eq!(v2b.check_successor(Some(&h2), &pinned, |_| None), Err(DirectoryError::Fork { version: 2 }));
         // Fork: v3 that does not carry v2's hash.
         let v3 = version(3, h1.hash, vec![entry("MEX", 1)], &sec);
         assert_eq!(
             v3.check_successor(Some(&h2), &pinned, |_| None),
-            Err(DirectoryError::BrokenChain {
-                version: 3,
-                previous: 2
-            })
+            Err(DirectoryError::BrokenChain { version: 3, previous: 2 })
         );
         // Gap.
         let v4 = version(4, h2.hash, vec![], &sec);
-        assert_eq!(
-            v4.check_successor(Some(&h2), &pinned, |_| None),
-            Err(DirectoryError::Gap { have: 2, got: 4 })
-        );
+        assert_eq!(v4.check_successor(Some(&h2), &pinned, |_| None), Err(DirectoryError::Gap { have: 2, got: 4 }));
         // Another signer.
         let other = IdentityKeypair::from_secret_bytes(&[98; 32]);
         let forged = version(3, h2.hash, vec![], &other);
@@ -429,16 +334,10 @@ mod tests {
     fn entries_must_be_sorted_and_self_signed() {
         let sec = IdentityKeypair::from_secret_bytes(&[99; 32]);
         let unsorted = version(1, [0; 32], vec![entry("SWE", 2), entry("MEX", 1)], &sec);
-        assert_eq!(
-            unsorted.verify(&sec.public()),
-            Err(DirectoryError::UnsortedEntries { version: 1 })
-        );
+        assert_eq!(unsorted.verify(&sec.public()), Err(DirectoryError::UnsortedEntries { version: 1 }));
         let mut tampered = entry("MEX", 1);
         tampered.registration.registration.encryption_key = [0xee; 32];
         let v = version(1, [0; 32], vec![tampered], &sec);
-        assert!(matches!(
-            v.verify(&sec.public()),
-            Err(DirectoryError::BadRegistration { .. })
-        ));
+        assert!(matches!(v.verify(&sec.public()), Err(DirectoryError::BadRegistration { .. })));
     }
 }

@@ -13,9 +13,7 @@ use crate::PROTOCOL_VERSION;
 use crate::body::{Body, MessageKind};
 use crate::codec::{self, CodecError, MAX_BODY};
 use crate::ids::{ExchangeId, MessageId};
-use crate::keys::{
-    EncryptionKeypair, IdentityKeypair, PublicIdentity, domain, domain_separated, hash,
-};
+use crate::keys::{EncryptionKeypair, IdentityKeypair, PublicIdentity, domain, domain_separated, hash};
 use crate::state::StateCode;
 use chacha20poly1305::ChaCha20Poly1305;
 use chacha20poly1305::aead::{Aead, KeyInit, Payload};
@@ -88,27 +86,16 @@ pub enum EnvelopeError {
     BadSignature,
     #[error("this envelope is addressed to {recipients}, not to {me}")]
     NotARecipient { me: StateCode, recipients: String },
-    #[error(
-        "the content key for {0} cannot be unwrapped: the key share was altered or made for another key"
-    )]
+    #[error("the content key for {0} cannot be unwrapped: the key share was altered or made for another key")]
     KeyUnwrap(StateCode),
     #[error("the body does not decrypt: the ciphertext or the header was altered")]
     BodyDecrypt,
     #[error("the decrypted body is not valid: {0}")]
     Body(#[from] CodecError),
     #[error("the header says {header} but the body is a {body}")]
-    KindMismatch {
-        header: MessageKind,
-        body: MessageKind,
-    },
-    #[error(
-        "the envelope was created at {created_at}, outside the accepted window of {window_secs} s around {now}"
-    )]
-    OutsideWindow {
-        created_at: i64,
-        now: i64,
-        window_secs: i64,
-    },
+    KindMismatch { header: MessageKind, body: MessageKind },
+    #[error("the envelope was created at {created_at}, outside the accepted window of {window_secs} s around {now}")]
+    OutsideWindow { created_at: i64, now: i64, window_secs: i64 },
     #[error("a recipient's encryption key is not a valid X25519 public key: {0}")]
     BadRecipientKey(StateCode),
     #[error("sealing failed: {0}")]
@@ -203,63 +190,32 @@ impl Envelope {
                 .as_slice()
                 .try_into()
                 .map_err(|_| EnvelopeError::Seal("HPKE enc is not 32 bytes".into()))?;
-            let wrapped_key: [u8; 48] = wrapped
-                .as_slice()
-                .try_into()
-                .map_err(|_| EnvelopeError::Seal("wrapped key is not 48 bytes".into()))?;
-            key_shares.push(KeyShare {
-                recipient: r.state,
-                enc,
-                wrapped_key,
-            });
+            let wrapped_key: [u8; 48] =
+                wrapped.as_slice().try_into().map_err(|_| EnvelopeError::Seal("wrapped key is not 48 bytes".into()))?;
+            key_shares.push(KeyShare { recipient: r.state, enc, wrapped_key });
         }
 
         let plaintext = encode_or_seal_error("body", draft.body)?;
         let cipher = ChaCha20Poly1305::new(&(*content_key).into());
         let ciphertext = cipher
-            .encrypt(
-                &nonce.into(),
-                Payload {
-                    msg: &plaintext,
-                    aad: &body_aad(&header_bytes),
-                },
-            )
+            .encrypt(&nonce.into(), Payload { msg: &plaintext, aad: &body_aad(&header_bytes) })
             .map_err(|_| EnvelopeError::Seal("body encryption failed".into()))?;
 
-        let mut envelope = Envelope {
-            header,
-            key_shares,
-            nonce,
-            ciphertext,
-            signature: [0; 64],
-        };
-        let signed = envelope
-            .signed_bytes()
-            .map_err(|e| EnvelopeError::Seal(e.to_string()))?;
+        let mut envelope = Envelope { header, key_shares, nonce, ciphertext, signature: [0; 64] };
+        let signed = envelope.signed_bytes().map_err(|e| EnvelopeError::Seal(e.to_string()))?;
         envelope.signature = sender_key.sign(domain::ENVELOPE_SIGNATURE, &signed);
         Ok(envelope)
     }
 
     /// The bytes the signature covers (without the domain prefix).
     pub fn signed_bytes(&self) -> Result<Vec<u8>, CodecError> {
-        codec::encode(
-            "envelope",
-            &(
-                &self.header,
-                &self.key_shares,
-                &self.nonce,
-                &self.ciphertext,
-            ),
-        )
+        codec::encode("envelope", &(&self.header, &self.key_shares, &self.nonce, &self.ciphertext))
     }
 
     /// SHA-256 of the whole encoded envelope, signature included: what a
     /// receipt acknowledges.
     pub fn hash(&self) -> Result<[u8; 32], CodecError> {
-        Ok(hash(
-            domain::ENVELOPE_HASH,
-            &codec::encode("envelope", self)?,
-        ))
+        Ok(hash(domain::ENVELOPE_HASH, &codec::encode("envelope", self)?))
     }
 
     /// Checks the structure and the signature under `sender_key`, the key the
@@ -270,11 +226,7 @@ impl Envelope {
         }
         self.header.check_recipients()?;
         let shares_match = self.key_shares.len() == self.header.recipients.len()
-            && self
-                .key_shares
-                .iter()
-                .zip(&self.header.recipients)
-                .all(|(s, r)| s.recipient == *r);
+            && self.key_shares.iter().zip(&self.header.recipients).all(|(s, r)| s.recipient == *r);
         if !shares_match {
             return Err(EnvelopeError::KeySharesMismatch);
         }
@@ -282,22 +234,14 @@ impl Envelope {
             return Err(EnvelopeError::BadSignature);
         }
         let signed = self.signed_bytes()?;
-        sender_key
-            .verify(domain::ENVELOPE_SIGNATURE, &signed, &self.signature)
-            .map_err(|_| EnvelopeError::BadSignature)
+        sender_key.verify(domain::ENVELOPE_SIGNATURE, &signed, &self.signature).map_err(|_| EnvelopeError::BadSignature)
     }
 
     /// Checks `created_at` against the receiver's clock.
     pub fn check_window(&self, now: i64, window_secs: i64) -> Result<(), EnvelopeError> {
         let created_at = self.header.created_at;
-        if created_at < now.saturating_sub(window_secs)
-            || created_at > now.saturating_add(window_secs)
-        {
-            return Err(EnvelopeError::OutsideWindow {
-                created_at,
-                now,
-                window_secs,
-            });
+        if created_at < now.saturating_sub(window_secs) || created_at > now.saturating_add(window_secs) {
+            return Err(EnvelopeError::OutsideWindow { created_at, now, window_secs });
         }
         Ok(())
     }
@@ -305,25 +249,14 @@ impl Envelope {
     /// Decrypts the body for recipient `me`. Call [`Envelope::verify`] first:
     /// `open` proves confidentiality and integrity of the body, not who sent it.
     pub fn open(&self, me: StateCode, key: &EncryptionKeypair) -> Result<Body, EnvelopeError> {
-        let share = self
-            .key_shares
-            .iter()
-            .find(|s| s.recipient == me)
-            .ok_or_else(|| EnvelopeError::NotARecipient {
-                me,
-                recipients: self
-                    .header
-                    .recipients
-                    .iter()
-                    .map(StateCode::as_str)
-                    .collect::<Vec<_>>()
-                    .join(", "),
-            })?;
+        let share = self.key_shares.iter().find(|s| s.recipient == me).ok_or_else(|| EnvelopeError::NotARecipient {
+            me,
+            recipients: self.header.recipients.iter().map(StateCode::as_str).collect::<Vec<_>>().join(", "),
+        })?;
         let header_bytes = codec::encode("header", &self.header)?;
         let sk = <Kem as hpke::Kem>::PrivateKey::from_bytes(&key.secret_bytes())
             .map_err(|_| EnvelopeError::KeyUnwrap(me))?;
-        let enc = <Kem as hpke::Kem>::EncappedKey::from_bytes(&share.enc)
-            .map_err(|_| EnvelopeError::KeyUnwrap(me))?;
+        let enc = <Kem as hpke::Kem>::EncappedKey::from_bytes(&share.enc).map_err(|_| EnvelopeError::KeyUnwrap(me))?;
         let content_key = hpke::single_shot_open::<HpkeAead, Kdf, Kem>(
             &OpModeR::Base,
             &sk,
@@ -334,35 +267,20 @@ impl Envelope {
         )
         .map_err(|_| EnvelopeError::KeyUnwrap(me))?;
         let content_key = zeroize::Zeroizing::new(content_key);
-        let key_bytes: &[u8; 32] = content_key
-            .as_slice()
-            .try_into()
-            .map_err(|_| EnvelopeError::KeyUnwrap(me))?;
+        let key_bytes: &[u8; 32] = content_key.as_slice().try_into().map_err(|_| EnvelopeError::KeyUnwrap(me))?;
         let cipher = ChaCha20Poly1305::new(&(*key_bytes).into());
         let plaintext = cipher
-            .decrypt(
-                &self.nonce.into(),
-                Payload {
-                    msg: &self.ciphertext,
-                    aad: &body_aad(&header_bytes),
-                },
-            )
+            .decrypt(&self.nonce.into(), Payload { msg: &self.ciphertext, aad: &body_aad(&header_bytes) })
             .map_err(|_| EnvelopeError::BodyDecrypt)?;
         let body: Body = codec::decode::<Body, MAX_BODY>("message body", &plaintext)?;
         if body.kind() != self.header.kind {
-            return Err(EnvelopeError::KindMismatch {
-                header: self.header.kind,
-                body: body.kind(),
-            });
+            return Err(EnvelopeError::KindMismatch { header: self.header.kind, body: body.kind() });
         }
         Ok(body)
     }
 }
 
-fn encode_or_seal_error<T: Serialize + ?Sized>(
-    what: &'static str,
-    value: &T,
-) -> Result<Vec<u8>, EnvelopeError> {
+fn encode_or_seal_error<T: Serialize + ?Sized>(what: &'static str, value: &T) -> Result<Vec<u8>, EnvelopeError> {
     codec::encode(what, &value).map_err(|e| EnvelopeError::Seal(e.to_string()))
 }
 

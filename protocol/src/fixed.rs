@@ -27,9 +27,7 @@ pub fn deserialize<'de, D: Deserializer<'de>, const N: usize>(d: D) -> Result<[u
         fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<[u8; N], A::Error> {
             let mut out = [0u8; N];
             for (i, slot) in out.iter_mut().enumerate() {
-                *slot = seq
-                    .next_element()?
-                    .ok_or_else(|| A::Error::invalid_length(i, &self))?;
+                *slot = seq.next_element()?.ok_or_else(|| A::Error::invalid_length(i, &self))?;
             }
             Ok(out)
         }

@@ -93,14 +93,8 @@ pub struct PublicIdentity(pub [u8; 32]);
 impl PublicIdentity {
     /// Verifies a signature made by [`IdentityKeypair::sign`] with the same domain.
     /// Uses strict verification: no malleable or small-order signatures.
-    pub fn verify(
-        &self,
-        domain: &str,
-        payload: &[u8],
-        signature: &[u8; 64],
-    ) -> Result<(), KeyError> {
-        let key = VerifyingKey::from_bytes(&self.0)
-            .map_err(|_| KeyError::BadIdentityKey(self.to_string()))?;
+    pub fn verify(&self, domain: &str, payload: &[u8], signature: &[u8; 64]) -> Result<(), KeyError> {
+        let key = VerifyingKey::from_bytes(&self.0).map_err(|_| KeyError::BadIdentityKey(self.to_string()))?;
         let sig = ed25519_dalek::Signature::from_bytes(signature);
         key.verify_strict(&domain_separated(domain, payload), &sig)
             .map_err(|_| KeyError::BadSignature(self.fingerprint()))
@@ -110,18 +104,12 @@ impl PublicIdentity {
     /// bytes of SHA-256(domain || 0x00 || key), in groups of four hex digits.
     pub fn fingerprint(&self) -> String {
         let digest = hash(domain::KEY_FINGERPRINT, &self.0);
-        digest[..20]
-            .chunks(2)
-            .map(hex::encode)
-            .collect::<Vec<_>>()
-            .join(" ")
+        digest[..20].chunks(2).map(hex::encode).collect::<Vec<_>>().join(" ")
     }
 
     pub fn from_hex(s: &str) -> Result<Self, KeyError> {
         let bytes = hex::decode(s.trim()).map_err(|_| KeyError::BadIdentityKey(s.to_string()))?;
-        let bytes: [u8; 32] = bytes
-            .try_into()
-            .map_err(|_| KeyError::BadIdentityKey(s.to_string()))?;
+        let bytes: [u8; 32] = bytes.try_into().map_err(|_| KeyError::BadIdentityKey(s.to_string()))?;
         VerifyingKey::from_bytes(&bytes).map_err(|_| KeyError::BadIdentityKey(s.to_string()))?;
         Ok(Self(bytes))
     }
@@ -166,10 +154,7 @@ impl EncryptionKeypair {
     pub fn from_secret_bytes(bytes: &[u8; 32]) -> Self {
         let secret = x25519_dalek::StaticSecret::from(*bytes);
         let public = x25519_dalek::PublicKey::from(&secret).to_bytes();
-        Self {
-            secret: *bytes,
-            public,
-        }
+        Self { secret: *bytes, public }
     }
 
     pub fn secret_bytes(&self) -> [u8; 32] {
@@ -189,28 +174,14 @@ mod tests {
     fn a_signature_for_one_domain_does_not_verify_for_another() {
         let key = IdentityKeypair::from_secret_bytes(&[7u8; 32]);
         let sig = key.sign(domain::RECEIPT, b"payload");
-        assert!(
-            key.public()
-                .verify(domain::RECEIPT, b"payload", &sig)
-                .is_ok()
-        );
-        assert!(
-            key.public()
-                .verify(domain::DIRECTORY_SIGNATURE, b"payload", &sig)
-                .is_err()
-        );
-        assert!(
-            key.public()
-                .verify(domain::RECEIPT, b"payloaD", &sig)
-                .is_err()
-        );
+        assert!(key.public().verify(domain::RECEIPT, b"payload", &sig).is_ok());
+        assert!(key.public().verify(domain::DIRECTORY_SIGNATURE, b"payload", &sig).is_err());
+        assert!(key.public().verify(domain::RECEIPT, b"payloaD", &sig).is_err());
     }
 
     #[test]
     fn fingerprint_is_ten_groups_of_four_hex_digits() {
-        let fp = IdentityKeypair::from_secret_bytes(&[1u8; 32])
-            .public()
-            .fingerprint();
+        let fp = IdentityKeypair::from_secret_bytes(&[1u8; 32]).public().fingerprint();
         assert_eq!(fp.split(' ').count(), 10);
         assert!(fp.split(' ').all(|g| g.len() == 4));
     }

@@ -24,8 +24,8 @@ pub mod wire;
 pub use body::{Body, Close, MessageKind, Note};
 pub use codec::CodecError;
 pub use directory::{
-    DirectoryEntry, DirectoryError, DirectoryVersion, EntryStatus, Registration,
-    SignedDirectoryVersion, SignedRegistration,
+    DirectoryEntry, DirectoryError, DirectoryVersion, EntryStatus, Registration, SignedDirectoryVersion,
+    SignedRegistration,
 };
 pub use envelope::{Envelope, EnvelopeError, Header, KeyShare};
 pub use ids::{ExchangeId, MessageId};

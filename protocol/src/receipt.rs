@@ -28,15 +28,11 @@ pub struct SignedReceipt {
 impl SignedReceipt {
     pub fn sign(receipt: Receipt, key: &IdentityKeypair) -> Result<Self, CodecError> {
         let bytes = codec::encode("receipt", &receipt)?;
-        Ok(SignedReceipt {
-            signature: key.sign(domain::RECEIPT, &bytes),
-            receipt,
-        })
+        Ok(SignedReceipt { signature: key.sign(domain::RECEIPT, &bytes), receipt })
     }
 
     pub fn verify(&self, key: &PublicIdentity) -> Result<(), KeyError> {
-        let bytes = codec::encode("receipt", &self.receipt)
-            .map_err(|_| KeyError::BadSignature(key.fingerprint()))?;
+        let bytes = codec::encode("receipt", &self.receipt).map_err(|_| KeyError::BadSignature(key.fingerprint()))?;
         key.verify(domain::RECEIPT, &bytes, &self.signature)
     }
 }

@@ -28,12 +28,7 @@ pub enum Stage {
 }
 
 impl Stage {
-    pub const NAMES: [&'static str; 4] = [
-        "risk-analysis",
-        "diversion-detected",
-        "reached-end-user",
-        "other",
-    ];
+    pub const NAMES: [&'static str; 4] = ["risk-analysis", "diversion-detected", "reached-end-user", "other"];
 }
 
 impl fmt::Display for Stage {
@@ -85,23 +80,12 @@ impl Provision {
     ];
 
     pub fn parse(s: &str) -> Option<Provision> {
-        let s = s
-            .trim()
-            .trim_start_matches("Art.")
-            .trim_start_matches("Article")
-            .trim();
-        Self::ALL
-            .iter()
-            .find(|(_, name)| *name == s)
-            .map(|(p, _)| *p)
+        let s = s.trim().trim_start_matches("Art.").trim_start_matches("Article").trim();
+        Self::ALL.iter().find(|(_, name)| *name == s).map(|(p, _)| *p)
     }
 
     pub fn as_str(&self) -> &'static str {
-        Self::ALL
-            .iter()
-            .find(|(p, _)| p == self)
-            .map(|(_, n)| *n)
-            .unwrap_or("?")
+        Self::ALL.iter().find(|(p, _)| p == self).map(|(_, n)| *n).unwrap_or("?")
     }
 }
 
@@ -131,79 +115,32 @@ pub enum ArmsCategory {
 impl ArmsCategory {
     pub const ALL: [(ArmsCategory, &'static str, &'static str); 10] = [
         (ArmsCategory::BattleTanks, "battle-tanks", "Art. 2(1)(a)"),
-        (
-            ArmsCategory::ArmouredCombatVehicles,
-            "armoured-combat-vehicles",
-            "Art. 2(1)(b)",
-        ),
-        (
-            ArmsCategory::LargeCalibreArtillerySystems,
-            "large-calibre-artillery-systems",
-            "Art. 2(1)(c)",
-        ),
-        (
-            ArmsCategory::CombatAircraft,
-            "combat-aircraft",
-            "Art. 2(1)(d)",
-        ),
-        (
-            ArmsCategory::AttackHelicopters,
-            "attack-helicopters",
-            "Art. 2(1)(e)",
-        ),
+        (ArmsCategory::ArmouredCombatVehicles, "armoured-combat-vehicles", "Art. 2(1)(b)"),
+        (ArmsCategory::LargeCalibreArtillerySystems, "large-calibre-artillery-systems", "Art. 2(1)(c)"),
+        (ArmsCategory::CombatAircraft, "combat-aircraft", "Art. 2(1)(d)"),
+        (ArmsCategory::AttackHelicopters, "attack-helicopters", "Art. 2(1)(e)"),
         (ArmsCategory::Warships, "warships", "Art. 2(1)(f)"),
-        (
-            ArmsCategory::MissilesAndMissileLaunchers,
-            "missiles-and-missile-launchers",
-            "Art. 2(1)(g)",
-        ),
-        (
-            ArmsCategory::SmallArmsAndLightWeapons,
-            "small-arms-and-light-weapons",
-            "Art. 2(1)(h)",
-        ),
-        (
-            ArmsCategory::AmmunitionMunitions,
-            "ammunition-munitions",
-            "Art. 3",
-        ),
-        (
-            ArmsCategory::PartsAndComponents,
-            "parts-and-components",
-            "Art. 4",
-        ),
+        (ArmsCategory::MissilesAndMissileLaunchers, "missiles-and-missile-launchers", "Art. 2(1)(g)"),
+        (ArmsCategory::SmallArmsAndLightWeapons, "small-arms-and-light-weapons", "Art. 2(1)(h)"),
+        (ArmsCategory::AmmunitionMunitions, "ammunition-munitions", "Art. 3"),
+        (ArmsCategory::PartsAndComponents, "parts-and-components", "Art. 4"),
     ];
 
     pub fn parse(s: &str) -> Option<ArmsCategory> {
         let s = s.trim().to_ascii_lowercase().replace([' ', '_'], "-");
-        Self::ALL
-            .iter()
-            .find(|(_, name, _)| *name == s)
-            .map(|(c, _, _)| *c)
+        Self::ALL.iter().find(|(_, name, _)| *name == s).map(|(c, _, _)| *c)
     }
 
     pub fn as_str(&self) -> &'static str {
-        Self::ALL
-            .iter()
-            .find(|(c, _, _)| c == self)
-            .map(|(_, n, _)| *n)
-            .unwrap_or("?")
+        Self::ALL.iter().find(|(c, _, _)| c == self).map(|(_, n, _)| *n).unwrap_or("?")
     }
 
     pub fn article(&self) -> &'static str {
-        Self::ALL
-            .iter()
-            .find(|(c, _, _)| c == self)
-            .map(|(_, _, a)| *a)
-            .unwrap_or("?")
+        Self::ALL.iter().find(|(c, _, _)| c == self).map(|(_, _, a)| *a).unwrap_or("?")
     }
 
     fn names() -> String {
-        Self::ALL
-            .iter()
-            .map(|(_, n, _)| *n)
-            .collect::<Vec<_>>()
-            .join(", ")
+        Self::ALL.iter().map(|(_, n, _)| *n).collect::<Vec<_>>().join(", ")
     }
 }
 
@@ -248,7 +185,10 @@ impl Money {
         if iso_currency::Currency::from_code(&self.currency).is_none() {
             errors.push(
                 path,
-                format!("{:?} is not an ISO 4217 currency code; write the amount then the currency, e.g. \"125000.50 USD\"", self.currency),
+                format!(
+                    "{:?} is not an ISO 4217 currency code; write the amount then the currency, e.g. \"125000.50 USD\"",
+                    self.currency
+                ),
             );
         }
     }
@@ -261,7 +201,7 @@ fn is_decimal_amount(s: &str) -> bool {
         && int.bytes().all(|b| b.is_ascii_digit())
         && frac.len() <= 4
         && frac.bytes().all(|b| b.is_ascii_digit())
-        && (s.contains('.') == !frac.is_empty())
+        && (s.contains('.') != frac.is_empty())
 }
 
 /// One line of the description of items: what, how many, and their value.
@@ -302,20 +242,11 @@ pub const MAX_TEXT: usize = 64 * 1024;
 /// Longest summary.
 pub const MAX_SUMMARY: usize = 2_000;
 
-pub(crate) fn check_text(
-    path: &str,
-    text: &str,
-    max: usize,
-    required: bool,
-    errors: &mut ValidationErrors,
-) {
+pub(crate) fn check_text(path: &str, text: &str, max: usize, required: bool, errors: &mut ValidationErrors) {
     if required && text.trim().is_empty() {
         errors.push(path, "is missing; it must not be empty");
     } else if text.len() > max {
-        errors.push(
-            path,
-            format!("is {} bytes long; at most {max} are allowed", text.len()),
-        );
+        errors.push(path, format!("is {} bytes long; at most {max} are allowed", text.len()));
     }
 }
 
@@ -325,35 +256,20 @@ impl Request {
         let mut errors = ValidationErrors::default();
         check_text("summary", &self.summary, MAX_SUMMARY, true, &mut errors);
         if self.states_involved.is_empty() {
-            errors.push(
-                "states_involved",
-                "is missing; name at least one State (ISO 3166-1 alpha-3)",
-            );
+            errors.push("states_involved", "is missing; name at least one State (ISO 3166-1 alpha-3)");
         }
         if let Stage::Other(text) = &self.stage {
             check_text("stage_other", text, MAX_SUMMARY, true, &mut errors);
         }
         if self.provisions.is_empty() {
-            errors.push(
-                "provisions",
-                "is missing; name at least one of 11.1, 11.2, 11.3, 11.4, 11.5, 11.6, 13.2",
-            );
+            errors.push("provisions", "is missing; name at least one of 11.1, 11.2, 11.3, 11.4, 11.5, 11.6, 13.2");
         }
         let t = &self.transfer;
         if t.categories.is_empty() {
-            errors.push(
-                "transfer.categories",
-                format!("is missing; name at least one of {}", ArmsCategory::names()),
-            );
+            errors.push("transfer.categories", format!("is missing; name at least one of {}", ArmsCategory::names()));
         }
         for (i, item) in t.items.iter().enumerate() {
-            check_text(
-                &format!("transfer.items[{i}].description"),
-                &item.description,
-                MAX_SUMMARY,
-                true,
-                &mut errors,
-            );
+            check_text(&format!("transfer.items[{i}].description"), &item.description, MAX_SUMMARY, true, &mut errors);
             if item.number == 0 {
                 errors.push(format!("transfer.items[{i}].number"), "must be at least 1");
             }
@@ -424,15 +340,8 @@ pub(crate) fn parse_state(path: &str, s: &str, errors: &mut ValidationErrors) ->
     }
 }
 
-pub(crate) fn parse_states(
-    path: &str,
-    list: &[String],
-    errors: &mut ValidationErrors,
-) -> Vec<StateCode> {
-    list.iter()
-        .enumerate()
-        .filter_map(|(i, s)| parse_state(&format!("{path}[{i}]"), s, errors))
-        .collect()
+pub(crate) fn parse_states(path: &str, list: &[String], errors: &mut ValidationErrors) -> Vec<StateCode> {
+    list.iter().enumerate().filter_map(|(i, s)| parse_state(&format!("{path}[{i}]"), s, errors)).collect()
 }
 
 pub(crate) fn parse_money(value: &Option<String>) -> Option<Money> {
@@ -450,20 +359,11 @@ impl RequestForm {
             "reached-end-user" => Some(Stage::ReachedEndUser),
             "other" => Some(Stage::Other(self.stage_other.clone().unwrap_or_default())),
             "" => {
-                errors.push(
-                    "stage",
-                    format!("is missing; use one of {}", Stage::NAMES.join(", ")),
-                );
+                errors.push("stage", format!("is missing; use one of {}", Stage::NAMES.join(", ")));
                 None
             }
             other => {
-                errors.push(
-                    "stage",
-                    format!(
-                        "{other:?} is not a stage; use one of {}",
-                        Stage::NAMES.join(", ")
-                    ),
-                );
+                errors.push("stage", format!("{other:?} is not a stage; use one of {}", Stage::NAMES.join(", ")));
                 None
             }
         };
@@ -477,7 +377,9 @@ impl RequestForm {
                 Some(_) => errors.push(format!("provisions[{i}]"), format!("{p:?} is listed twice")),
                 None => errors.push(
                     format!("provisions[{i}]"),
-                    format!("{p:?} is not an ATT provision of the mechanism; use 11.1, 11.2, 11.3, 11.4, 11.5, 11.6 or 13.2"),
+                    format!(
+                        "{p:?} is not an ATT provision of the mechanism; use 11.1, 11.2, 11.3, 11.4, 11.5, 11.6 or 13.2"
+                    ),
                 ),
             }
         }
@@ -486,16 +388,10 @@ impl RequestForm {
         for (i, c) in t.categories.iter().enumerate() {
             match ArmsCategory::parse(c) {
                 Some(c) if !categories.contains(&c) => categories.push(c),
-                Some(_) => errors.push(
-                    format!("transfer.categories[{i}]"),
-                    format!("{c:?} is listed twice"),
-                ),
+                Some(_) => errors.push(format!("transfer.categories[{i}]"), format!("{c:?} is listed twice")),
                 None => errors.push(
                     format!("transfer.categories[{i}]"),
-                    format!(
-                        "{c:?} is not a category; use one of {}",
-                        ArmsCategory::names()
-                    ),
+                    format!("{c:?} is not a category; use one of {}", ArmsCategory::names()),
                 ),
             }
         }
@@ -508,16 +404,11 @@ impl RequestForm {
                 value: parse_money(&item.value),
             })
             .collect();
-        let state_of_origin = t
-            .state_of_origin
-            .as_deref()
-            .and_then(|s| parse_state("transfer.state_of_origin", s, &mut errors));
-        let transit_states =
-            parse_states("transfer.transit_states", &t.transit_states, &mut errors);
-        let importing_state = t
-            .importing_state
-            .as_deref()
-            .and_then(|s| parse_state("transfer.importing_state", s, &mut errors));
+        let state_of_origin =
+            t.state_of_origin.as_deref().and_then(|s| parse_state("transfer.state_of_origin", s, &mut errors));
+        let transit_states = parse_states("transfer.transit_states", &t.transit_states, &mut errors);
+        let importing_state =
+            t.importing_state.as_deref().and_then(|s| parse_state("transfer.importing_state", s, &mut errors));
         let request = Request {
             summary: self.summary.trim().to_string(),
             states_involved,
@@ -532,20 +423,15 @@ impl RequestForm {
                 importing_state,
                 end_user: t.end_user.clone().filter(|s| !s.trim().is_empty()),
             },
-            additional_information: self
-                .additional_information
-                .clone()
-                .filter(|s| !s.trim().is_empty()),
+            additional_information: self.additional_information.clone().filter(|s| !s.trim().is_empty()),
         };
         // The rules on the checked value add what the parse could not see
         // (missing lists, empty texts, bad amounts); a field that failed to
         // parse is not reported twice.
         if let Err(more) = request.validate() {
             for e in more.0 {
-                let already = errors
-                    .0
-                    .iter()
-                    .any(|x| x.field == e.field || x.field.starts_with(&format!("{}[", e.field)));
+                let already =
+                    errors.0.iter().any(|x| x.field == e.field || x.field.starts_with(&format!("{}[", e.field)));
                 if !already {
                     errors.0.push(e);
                 }
@@ -563,8 +449,7 @@ mod tests {
     use super::*;
 
     fn example() -> RequestForm {
-        toml::from_str(include_str!("../../deploy/examples/request.toml"))
-            .expect("example request parses")
+        toml::from_str(include_str!("../../deploy/examples/request.toml")).expect("example request parses")
     }
 
     #[test]
@@ -577,17 +462,9 @@ mod tests {
 
     #[test]
     fn an_empty_request_names_every_missing_field() {
-        let errors = RequestForm::default()
-            .parse()
-            .expect_err("empty form must fail");
+        let errors = RequestForm::default().parse().expect_err("empty form must fail");
         let fields: Vec<&str> = errors.0.iter().map(|e| e.field.as_str()).collect();
-        for f in [
-            "summary",
-            "states_involved",
-            "stage",
-            "provisions",
-            "transfer.categories",
-        ] {
+        for f in ["summary", "states_involved", "stage", "provisions", "transfer.categories"] {
             assert!(fields.contains(&f), "{f} not reported in {fields:?}");
         }
     }

@@ -24,11 +24,7 @@ pub enum InformationItem {
     /// The official address of an individual or a company.
     Address { of: String, address: String },
     /// A record in a national database (licences, customs, company register).
-    NationalDatabaseRecord {
-        database: String,
-        reference: String,
-        details: String,
-    },
+    NationalDatabaseRecord { database: String, reference: String, details: String },
     /// Price, cost, commission and taxes of the transfer.
     PriceCostCommissionTaxes {
         price: Option<Money>,
@@ -38,18 +34,11 @@ pub enum InformationItem {
         details: String,
     },
     /// The route of the transfer, as the States it passed through.
-    Route {
-        states: Vec<StateCode>,
-        details: String,
-    },
+    Route { states: Vec<StateCode>, details: String },
     /// The procedure by which such transactions are customarily conducted.
     CustomaryProcedure { details: String },
     /// Volume and date of the transfer as acknowledged by the receiving State.
-    VolumeAndDateAcknowledged {
-        volume: u64,
-        date: String,
-        details: String,
-    },
+    VolumeAndDateAcknowledged { volume: u64, date: String, details: String },
     /// Anything else, with a title.
     Other { title: String, details: String },
 }
@@ -86,21 +75,14 @@ impl InformationItem {
 
     fn check(&self, path: &str, errors: &mut ValidationErrors) {
         let text = |field: &str, value: &str, required: bool, errors: &mut ValidationErrors| {
-            check_text(
-                &format!("{path}.{field}"),
-                value,
-                MAX_TEXT,
-                required,
-                errors,
-            )
+            check_text(&format!("{path}.{field}"), value, MAX_TEXT, required, errors)
         };
         match self {
             InformationItem::EndUserFile { end_user, details } => {
                 text("end_user", end_user, true, errors);
                 text("details", details, true, errors);
             }
-            InformationItem::Broker { name, details }
-            | InformationItem::ShippingCompany { name, details } => {
+            InformationItem::Broker { name, details } | InformationItem::ShippingCompany { name, details } => {
                 text("name", name, true, errors);
                 text("details", details, false, errors);
             }
@@ -108,28 +90,13 @@ impl InformationItem {
                 text("of", of, true, errors);
                 text("address", address, true, errors);
             }
-            InformationItem::NationalDatabaseRecord {
-                database,
-                reference,
-                details,
-            } => {
+            InformationItem::NationalDatabaseRecord { database, reference, details } => {
                 text("database", database, true, errors);
                 text("reference", reference, true, errors);
                 text("details", details, false, errors);
             }
-            InformationItem::PriceCostCommissionTaxes {
-                price,
-                cost,
-                commission,
-                taxes,
-                details,
-            } => {
-                let amounts = [
-                    ("price", price),
-                    ("cost", cost),
-                    ("commission", commission),
-                    ("taxes", taxes),
-                ];
+            InformationItem::PriceCostCommissionTaxes { price, cost, commission, taxes, details } => {
+                let amounts = [("price", price), ("cost", cost), ("commission", commission), ("taxes", taxes)];
                 for (name, money) in amounts {
                     if let Some(m) = money {
                         m.check(&format!("{path}.{name}"), errors);
@@ -142,29 +109,17 @@ impl InformationItem {
             }
             InformationItem::Route { states, details } => {
                 if states.is_empty() {
-                    errors.push(
-                        format!("{path}.states"),
-                        "is missing; list the States of the route in order",
-                    );
+                    errors.push(format!("{path}.states"), "is missing; list the States of the route in order");
                 }
                 text("details", details, false, errors);
             }
-            InformationItem::CustomaryProcedure { details } => {
-                text("details", details, true, errors)
-            }
-            InformationItem::VolumeAndDateAcknowledged {
-                volume,
-                date,
-                details,
-            } => {
+            InformationItem::CustomaryProcedure { details } => text("details", details, true, errors),
+            InformationItem::VolumeAndDateAcknowledged { volume, date, details } => {
                 if *volume == 0 {
                     errors.push(format!("{path}.volume"), "must be at least 1");
                 }
                 if parse_date(date).is_none() {
-                    errors.push(
-                        format!("{path}.date"),
-                        format!("{date:?} is not a date; write YYYY-MM-DD"),
-                    );
+                    errors.push(format!("{path}.date"), format!("{date:?} is not a date; write YYYY-MM-DD"));
                 }
                 text("details", details, false, errors);
             }
@@ -183,11 +138,7 @@ fn parse_date(s: &str) -> Option<time::Date> {
 
 impl fmt::Display for InformationItem {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let money = |m: &Option<Money>| {
-            m.as_ref()
-                .map(|m| m.to_string())
-                .unwrap_or_else(|| "-".into())
-        };
+        let money = |m: &Option<Money>| m.as_ref().map(|m| m.to_string()).unwrap_or_else(|| "-".into());
         match self {
             InformationItem::EndUserFile { end_user, details } => {
                 write!(f, "end-user file ({end_user}): {details}")
@@ -197,20 +148,10 @@ impl fmt::Display for InformationItem {
                 write!(f, "shipping company {name}: {details}")
             }
             InformationItem::Address { of, address } => write!(f, "address of {of}: {address}"),
-            InformationItem::NationalDatabaseRecord {
-                database,
-                reference,
-                details,
-            } => {
+            InformationItem::NationalDatabaseRecord { database, reference, details } => {
                 write!(f, "record {reference} in {database}: {details}")
             }
-            InformationItem::PriceCostCommissionTaxes {
-                price,
-                cost,
-                commission,
-                taxes,
-                details,
-            } => write!(
+            InformationItem::PriceCostCommissionTaxes { price, cost, commission, taxes, details } => write!(
                 f,
                 "price {}, cost {}, commission {}, taxes {}: {details}",
                 money(price),
@@ -225,15 +166,8 @@ impl fmt::Display for InformationItem {
             InformationItem::CustomaryProcedure { details } => {
                 write!(f, "customary procedure: {details}")
             }
-            InformationItem::VolumeAndDateAcknowledged {
-                volume,
-                date,
-                details,
-            } => {
-                write!(
-                    f,
-                    "acknowledged by the receiving State: {volume} on {date}: {details}"
-                )
+            InformationItem::VolumeAndDateAcknowledged { volume, date, details } => {
+                write!(f, "acknowledged by the receiving State: {volume} on {date}: {details}")
             }
             InformationItem::Other { title, details } => write!(f, "{title}: {details}"),
         }
@@ -263,10 +197,7 @@ fn check_summary_and_count(summary: &str, items: usize, errors: &mut ValidationE
     if items == 0 {
         errors.push(
             "items",
-            format!(
-                "is missing; give at least one item, of kind {}",
-                InformationItem::KINDS.join(", ")
-            ),
+            format!("is missing; give at least one item, of kind {}", InformationItem::KINDS.join(", ")),
         );
     }
 }
@@ -315,22 +246,10 @@ impl ResponseForm {
             let s = |v: &Option<String>| v.clone().unwrap_or_default();
             let details = s(&f.details);
             let item = match f.kind.trim() {
-                "end-user-file" => InformationItem::EndUserFile {
-                    end_user: s(&f.end_user),
-                    details,
-                },
-                "broker" => InformationItem::Broker {
-                    name: s(&f.name),
-                    details,
-                },
-                "shipping-company" => InformationItem::ShippingCompany {
-                    name: s(&f.name),
-                    details,
-                },
-                "address" => InformationItem::Address {
-                    of: s(&f.of),
-                    address: s(&f.address),
-                },
+                "end-user-file" => InformationItem::EndUserFile { end_user: s(&f.end_user), details },
+                "broker" => InformationItem::Broker { name: s(&f.name), details },
+                "shipping-company" => InformationItem::ShippingCompany { name: s(&f.name), details },
+                "address" => InformationItem::Address { of: s(&f.of), address: s(&f.address) },
                 "national-database-record" => InformationItem::NationalDatabaseRecord {
                     database: s(&f.database),
                     reference: s(&f.reference),
@@ -350,10 +269,7 @@ impl ResponseForm {
                 "customary-procedure" => InformationItem::CustomaryProcedure { details },
                 "volume-and-date-acknowledged" => {
                     if f.volume.is_none() {
-                        errors.push(
-                            format!("{path}.volume"),
-                            "is missing; give the volume acknowledged",
-                        );
+                        errors.push(format!("{path}.volume"), "is missing; give the volume acknowledged");
                     }
                     InformationItem::VolumeAndDateAcknowledged {
                         volume: f.volume.unwrap_or(1),
@@ -361,17 +277,11 @@ impl ResponseForm {
                         details,
                     }
                 }
-                "other" => InformationItem::Other {
-                    title: s(&f.title),
-                    details,
-                },
+                "other" => InformationItem::Other { title: s(&f.title), details },
                 "" => {
                     errors.push(
                         format!("{path}.kind"),
-                        format!(
-                            "is missing; use one of {}",
-                            InformationItem::KINDS.join(", ")
-                        ),
+                        format!("is missing; use one of {}", InformationItem::KINDS.join(", ")),
                     );
                     continue;
                 }
@@ -390,10 +300,7 @@ impl ResponseForm {
             items.push(item);
         }
         check_summary_and_count(&self.summary, self.items.len(), &mut errors);
-        errors.into_result(|| Response {
-            summary: self.summary.trim().to_string(),
-            items,
-        })
+        errors.into_result(|| Response { summary: self.summary.trim().to_string(), items })
     }
 }
 
@@ -402,20 +309,14 @@ mod tests {
     use super::*;
 
     fn example() -> ResponseForm {
-        toml::from_str(include_str!("../../deploy/examples/response.toml"))
-            .expect("example response parses")
+        toml::from_str(include_str!("../../deploy/examples/response.toml")).expect("example response parses")
     }
 
     #[test]
     fn the_example_response_file_is_valid() {
         let response = example().parse().expect("valid");
         assert!(response.items.len() >= 5);
-        assert!(
-            response
-                .items
-                .iter()
-                .any(|i| i.kind() == "volume-and-date-acknowledged")
-        );
+        assert!(response.items.iter().any(|i| i.kind() == "volume-and-date-acknowledged"));
     }
 
     #[test]
@@ -423,11 +324,7 @@ mod tests {
         let mut form = example();
         form.items[0].kind = "gossip".into();
         let n = form.items.len();
-        form.items.push(ItemForm {
-            kind: "route".into(),
-            states: vec!["ZZZ".into()],
-            ..Default::default()
-        });
+        form.items.push(ItemForm { kind: "route".into(), states: vec!["ZZZ".into()], ..Default::default() });
         form.items.push(ItemForm {
             kind: "volume-and-date-acknowledged".into(),
             volume: Some(3),
@@ -448,10 +345,7 @@ mod tests {
             format!("items[{}].price", n + 2),
         ];
         for f in &expect {
-            assert!(
-                fields.contains(&f.as_str()),
-                "{f} not reported in {fields:?}"
-            );
+            assert!(fields.contains(&f.as_str()), "{f} not reported in {fields:?}");
         }
     }
 

@@ -30,9 +30,7 @@ impl StateCode {
 
     /// The country's name as ISO 3166 gives it.
     pub fn name(&self) -> &'static str {
-        celes::Country::from_alpha3(self.as_str())
-            .map(|c| c.long_name)
-            .unwrap_or("unknown")
+        celes::Country::from_alpha3(self.as_str()).map(|c| c.long_name).unwrap_or("unknown")
     }
 
     /// The wire form: exactly three upper-case ASCII letters. Unlike `from_str`
@@ -51,10 +49,7 @@ impl FromStr for StateCode {
     type Err = UnknownStateCode;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         let upper = s.trim().to_ascii_uppercase();
-        let bytes: [u8; 3] = upper
-            .as_bytes()
-            .try_into()
-            .map_err(|_| UnknownStateCode(s.to_string()))?;
+        let bytes: [u8; 3] = upper.as_bytes().try_into().map_err(|_| UnknownStateCode(s.to_string()))?;
         if !bytes.iter().all(u8::is_ascii_uppercase) {
             return Err(UnknownStateCode(s.to_string()));
         }
@@ -79,11 +74,7 @@ impl fmt::Debug for StateCode {
 
 impl Serialize for StateCode {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        if s.is_human_readable() {
-            s.serialize_str(self.as_str())
-        } else {
-            self.0.serialize(s)
-        }
+        if s.is_human_readable() { s.serialize_str(self.as_str()) } else { self.0.serialize(s) }
     }
 }
 
@@ -105,10 +96,7 @@ mod tests {
 
     #[test]
     fn known_codes_parse_in_any_case() {
-        assert_eq!(
-            "mex".parse::<StateCode>().map(|c| c.to_string()),
-            Ok("MEX".into())
-        );
+        assert_eq!("mex".parse::<StateCode>().map(|c| c.to_string()), Ok("MEX".into()));
         assert_eq!("SWE".parse::<StateCode>().map(|c| c.name()), Ok("Sweden"));
     }
 

@@ -19,10 +19,7 @@ pub struct ValidationErrors(pub Vec<FieldError>);
 
 impl ValidationErrors {
     pub fn push(&mut self, field: impl Into<String>, problem: impl Into<String>) {
-        self.0.push(FieldError {
-            field: field.into(),
-            problem: problem.into(),
-        });
+        self.0.push(FieldError { field: field.into(), problem: problem.into() });
     }
 
     pub fn is_empty(&self) -> bool {
@@ -31,11 +28,7 @@ impl ValidationErrors {
 
     /// `Ok(value)` when nothing was found wrong.
     pub fn into_result<T>(self, value: impl FnOnce() -> T) -> Result<T, ValidationErrors> {
-        if self.0.is_empty() {
-            Ok(value())
-        } else {
-            Err(self)
-        }
+        if self.0.is_empty() { Ok(value()) } else { Err(self) }
     }
 }
 

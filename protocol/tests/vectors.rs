@@ -17,14 +17,12 @@ use veim_protocol::codec::{self, MAX_FRAME};
 use veim_protocol::directory::Succession;
 use veim_protocol::envelope::{Draft, EnvelopeError, Recipient};
 use veim_protocol::keys::domain;
-use veim_protocol::request::{
-    ArmsCategory, ItemDescription, Money, Provision, Stage, TransferInformation,
-};
+use veim_protocol::request::{ArmsCategory, ItemDescription, Money, Provision, Stage, TransferInformation};
 use veim_protocol::wire::{NetRequest, NetResponse, Refusal, RefusalCode};
 use veim_protocol::{
-    Body, DirectoryEntry, DirectoryVersion, EncryptionKeypair, EntryStatus, Envelope, ExchangeId,
-    IdentityKeypair, MessageId, Note, Receipt, Registration, Request, SignedDirectoryVersion,
-    SignedReceipt, SignedRegistration, StateCode,
+    Body, DirectoryEntry, DirectoryVersion, EncryptionKeypair, EntryStatus, Envelope, ExchangeId, IdentityKeypair,
+    MessageId, Note, Receipt, Registration, Request, SignedDirectoryVersion, SignedReceipt, SignedRegistration,
+    StateCode,
 };
 
 const SPEC: &str = include_str!("../SPEC.md");
@@ -37,8 +35,7 @@ const DIRECTORY_ISSUED_AT: i64 = 1_767_229_200;
 const CREATED_AT: i64 = 1_767_268_800;
 /// Two seconds later, when SWE has stored it.
 const STORED_AT: i64 = 1_767_268_802;
-const NOTE_TEXT: &str =
-    "Please confirm that end-user certificate EUC-2016-114 was issued by your ministry.";
+const NOTE_TEXT: &str = "Please confirm that end-user certificate EUC-2016-114 was issued by your ministry.";
 const ADDRESS: &str = "/ip4/192.0.2.7/tcp/7040";
 const OPERATOR: &str = "Secretaría de Relaciones Exteriores";
 const CHANGE: &str = "Admit MEX";
@@ -66,11 +63,7 @@ struct ScriptedRng {
 
 impl ScriptedRng {
     fn new(parts: &[&[u8]]) -> Self {
-        Self {
-            script: parts.concat(),
-            pos: 0,
-            draws: Vec::new(),
-        }
+        Self { script: parts.concat(), pos: 0, draws: Vec::new() }
     }
 }
 
@@ -164,18 +157,10 @@ impl World {
         let nga_enc = EncryptionKeypair::from_secret_bytes(&nga_x25519_secret);
         let outsider_enc = EncryptionKeypair::from_secret_bytes(&outsider_x25519_secret);
 
-        let body = Body::Note(Note {
-            text: NOTE_TEXT.into(),
-        });
+        let body = Body::Note(Note { text: NOTE_TEXT.into() });
         let recipients = [
-            Recipient {
-                state: state("SWE"),
-                encryption_key: swe_enc.public(),
-            },
-            Recipient {
-                state: state("NGA"),
-                encryption_key: nga_enc.public(),
-            },
+            Recipient { state: state("SWE"), encryption_key: swe_enc.public() },
+            Recipient { state: state("NGA"), encryption_key: nga_enc.public() },
         ];
         let draft = Draft {
             message_id: MessageId(message_id),
@@ -266,24 +251,15 @@ impl World {
         let swe_share = &env.key_shares[0];
         let nga_share = &env.key_shares[1];
         let fetch = NetRequest::FetchDirectory { after: 0 };
-        let refused = NetResponse::Refused(Refusal {
-            code: RefusalCode::Replay,
-            detail: "message seen before".into(),
-        });
+        let refused = NetResponse::Refused(Refusal { code: RefusalCode::Replay, detail: "message seen before".into() });
         vec![
             ("input.mex-identity-seed", h(self.mex_identity_seed)),
             ("input.swe-identity-seed", h(self.swe_identity_seed)),
-            (
-                "input.secretariat-identity-seed",
-                h(self.secretariat_identity_seed),
-            ),
+            ("input.secretariat-identity-seed", h(self.secretariat_identity_seed)),
             ("input.mex-x25519-secret", h(self.mex_x25519_secret)),
             ("input.swe-x25519-secret", h(self.swe_x25519_secret)),
             ("input.nga-x25519-secret", h(self.nga_x25519_secret)),
-            (
-                "input.outsider-x25519-secret",
-                h(self.outsider_x25519_secret),
-            ),
+            ("input.outsider-x25519-secret", h(self.outsider_x25519_secret)),
             ("input.message-id", h(self.message_id)),
             ("input.exchange-id", h(self.exchange_id)),
             ("random.content-key", h(self.content_key)),
@@ -292,10 +268,7 @@ impl World {
             ("random.ikm-e.nga", h(self.ikm_e_nga)),
             ("key.mex-identity-public", h(self.mex.public().0)),
             ("key.swe-identity-public", h(self.swe.public().0)),
-            (
-                "key.secretariat-identity-public",
-                h(self.secretariat.public().0),
-            ),
+            ("key.secretariat-identity-public", h(self.secretariat.public().0)),
             ("key.mex-x25519-public", h(self.mex_enc.public())),
             ("key.swe-x25519-public", h(self.swe_enc.public())),
             ("key.nga-x25519-public", h(self.nga_enc.public())),
@@ -303,32 +276,17 @@ impl World {
             ("key.mex-fingerprint", self.mex.public().fingerprint()),
             ("envelope.body", h(enc("body", &self.body))),
             ("envelope.header", h(enc("header", &env.header))),
-            (
-                "envelope.hpke-info.swe",
-                h(veim_protocol::keys::domain_separated(
-                    domain::CONTENT_KEY,
-                    b"SWE",
-                )),
-            ),
+            ("envelope.hpke-info.swe", h(veim_protocol::keys::domain_separated(domain::CONTENT_KEY, b"SWE"))),
             ("envelope.key-share.swe.enc", h(swe_share.enc)),
-            (
-                "envelope.key-share.swe.wrapped-key",
-                h(swe_share.wrapped_key),
-            ),
+            ("envelope.key-share.swe.wrapped-key", h(swe_share.wrapped_key)),
             ("envelope.key-share.nga.enc", h(nga_share.enc)),
-            (
-                "envelope.key-share.nga.wrapped-key",
-                h(nga_share.wrapped_key),
-            ),
+            ("envelope.key-share.nga.wrapped-key", h(nga_share.wrapped_key)),
             ("envelope.ciphertext", h(&env.ciphertext)),
             ("envelope.signature", h(env.signature)),
             ("envelope.bytes", h(enc("envelope", env))),
             ("envelope.hash", h(env.hash().expect("envelope hash"))),
             ("receipt.bytes", h(enc("receipt", &self.receipt))),
-            (
-                "registration.bytes",
-                h(enc("registration", &self.registration)),
-            ),
+            ("registration.bytes", h(enc("registration", &self.registration))),
             ("directory.bytes", h(enc("directory", &self.directory))),
             ("directory.hash", h(self.directory.hash().expect("hash"))),
             ("frame.fetch-directory", h(frame(&enc("request", &fetch)))),
@@ -365,10 +323,7 @@ fn spec_vectors() -> Result<BTreeMap<String, String>, String> {
         match lines.next() {
             Some((_, fence)) if fence.trim().starts_with("```") => {}
             _ => {
-                return Err(format!(
-                    "line {}: `vector: {name}` is not followed by a code block",
-                    n + 1
-                ));
+                return Err(format!("line {}: `vector: {name}` is not followed by a code block", n + 1));
             }
         }
         let mut value = String::new();
@@ -394,12 +349,7 @@ fn wrap(value: &str) -> String {
     if value.contains(' ') {
         return value.to_string();
     }
-    value
-        .as_bytes()
-        .chunks(64)
-        .map(|c| std::str::from_utf8(c).expect("hex is ASCII"))
-        .collect::<Vec<_>>()
-        .join("\n")
+    value.as_bytes().chunks(64).map(|c| std::str::from_utf8(c).expect("hex is ASCII")).collect::<Vec<_>>().join("\n")
 }
 
 #[test]
@@ -412,17 +362,15 @@ fn spec_vectors_match_the_crate() {
         let value: String = value.chars().filter(|c| !c.is_whitespace()).collect();
         match spec.get(*name) {
             None => problems.push(format!("vector {name} is missing from SPEC.md")),
-            Some(given) if !given.eq_ignore_ascii_case(&value) => problems.push(format!(
-                "vector {name} differs:\n  SPEC.md:  {given}\n  computed: {value}"
-            )),
+            Some(given) if !given.eq_ignore_ascii_case(&value) => {
+                problems.push(format!("vector {name} differs:\n  SPEC.md:  {given}\n  computed: {value}"))
+            }
             Some(_) => {}
         }
     }
     for name in spec.keys() {
         if !computed.iter().any(|(n, _)| n == name) {
-            problems.push(format!(
-                "SPEC.md gives vector {name}, which this test does not know"
-            ));
+            problems.push(format!("SPEC.md gives vector {name}, which this test does not know"));
         }
     }
     assert!(problems.is_empty(), "{}", problems.join("\n"));
@@ -436,10 +384,9 @@ fn randomness_is_drawn_as_the_spec_says() {
     assert_eq!(world.rng_left, 0);
     // enc is the public key of DeriveKeyPair(ikmE) (RFC 9180 §7.1.3).
     type Kem = hpke::kem::X25519HkdfSha256;
-    for (ikm, share) in [
-        (world.ikm_e_swe, &world.envelope.key_shares[0]),
-        (world.ikm_e_nga, &world.envelope.key_shares[1]),
-    ] {
+    for (ikm, share) in
+        [(world.ikm_e_swe, &world.envelope.key_shares[0]), (world.ikm_e_nga, &world.envelope.key_shares[1])]
+    {
         let (_, pk) = <Kem as hpke::Kem>::derive_keypair(&ikm);
         assert_eq!(pk.to_bytes().as_slice(), share.enc);
     }
@@ -447,9 +394,7 @@ fn randomness_is_drawn_as_the_spec_says() {
 
 fn spec_bytes(name: &str) -> Vec<u8> {
     let spec = spec_vectors().expect("the SPEC's vector blocks parse");
-    let value = spec
-        .get(name)
-        .unwrap_or_else(|| panic!("vector {name} is missing from SPEC.md"));
+    let value = spec.get(name).unwrap_or_else(|| panic!("vector {name} is missing from SPEC.md"));
     hex::decode(value).unwrap_or_else(|e| panic!("vector {name} is not hex: {e}"))
 }
 
@@ -461,53 +406,32 @@ fn the_spec_envelope_verifies_and_opens_for_each_recipient_only() {
     assert_eq!(env, world.envelope);
     assert_eq!(codec::encode("envelope", &env).expect("encode"), bytes);
     // The signature covers everything before it.
-    assert_eq!(
-        env.signed_bytes().expect("signed bytes"),
-        bytes[..bytes.len() - 64]
-    );
+    assert_eq!(env.signed_bytes().expect("signed bytes"), bytes[..bytes.len() - 64]);
 
     env.verify(&world.mex.public()).expect("signature verifies");
-    assert_eq!(
-        env.verify(&world.swe.public()),
-        Err(EnvelopeError::BadSignature)
-    );
-    env.check_window(CREATED_AT + 300, 300)
-        .expect("inside the window");
+    assert_eq!(env.verify(&world.swe.public()), Err(EnvelopeError::BadSignature));
+    env.check_window(CREATED_AT + 300, 300).expect("inside the window");
     assert!(env.check_window(CREATED_AT + 301, 300).is_err());
 
     for (code, key) in [("SWE", &world.swe_enc), ("NGA", &world.nga_enc)] {
         let body = env.open(state(code), key).expect("recipient opens");
         assert_eq!(body, world.body, "{code}");
-        let Body::Note(note) = body else {
-            panic!("{code}: not a note")
-        };
+        let Body::Note(note) = body else { panic!("{code}: not a note") };
         assert_eq!(note.text, NOTE_TEXT);
     }
 
     // A third key cannot open it, whichever share it tries.
-    assert!(matches!(
-        env.open(state("FRA"), &world.outsider_enc),
-        Err(EnvelopeError::NotARecipient { .. })
-    ));
+    assert!(matches!(env.open(state("FRA"), &world.outsider_enc), Err(EnvelopeError::NotARecipient { .. })));
     for code in ["SWE", "NGA"] {
-        assert_eq!(
-            env.open(state(code), &world.outsider_enc),
-            Err(EnvelopeError::KeyUnwrap(state(code)))
-        );
+        assert_eq!(env.open(state(code), &world.outsider_enc), Err(EnvelopeError::KeyUnwrap(state(code))));
     }
     // Nor can one recipient's key open the other's share.
-    assert_eq!(
-        env.open(state("SWE"), &world.nga_enc),
-        Err(EnvelopeError::KeyUnwrap(state("SWE")))
-    );
+    assert_eq!(env.open(state("SWE"), &world.nga_enc), Err(EnvelopeError::KeyUnwrap(state("SWE"))));
 
     // Any change to a signed byte breaks the signature.
     let mut tampered = env.clone();
     tampered.ciphertext[0] ^= 1;
-    assert_eq!(
-        tampered.verify(&world.mex.public()),
-        Err(EnvelopeError::BadSignature)
-    );
+    assert_eq!(tampered.verify(&world.mex.public()), Err(EnvelopeError::BadSignature));
     // A changed header also stops the body from decrypting.
     let mut tampered = env.clone();
     tampered.header.created_at += 1;
@@ -521,35 +445,22 @@ fn the_spec_receipt_registration_and_directory_verify() {
 
     let receipt: SignedReceipt =
         codec::decode::<_, MAX_FRAME>("receipt", &spec_bytes("receipt.bytes")).expect("decode");
-    receipt
-        .verify(&world.swe.public())
-        .expect("receipt verifies");
+    receipt.verify(&world.swe.public()).expect("receipt verifies");
     assert!(receipt.verify(&world.mex.public()).is_err());
-    assert_eq!(
-        receipt.receipt.envelope_hash.as_slice(),
-        spec_bytes("envelope.hash")
-    );
+    assert_eq!(receipt.receipt.envelope_hash.as_slice(), spec_bytes("envelope.hash"));
 
     let registration: SignedRegistration =
-        codec::decode::<_, MAX_FRAME>("registration", &spec_bytes("registration.bytes"))
-            .expect("decode");
+        codec::decode::<_, MAX_FRAME>("registration", &spec_bytes("registration.bytes")).expect("decode");
     registration.verify().expect("registration is self-signed");
     assert_eq!(registration, world.registration);
 
     let directory: SignedDirectoryVersion =
-        codec::decode::<_, { codec::MAX_DIRECTORY }>("directory", &spec_bytes("directory.bytes"))
-            .expect("decode");
+        codec::decode::<_, { codec::MAX_DIRECTORY }>("directory", &spec_bytes("directory.bytes")).expect("decode");
     assert_eq!(directory, world.directory);
     let secretariat = world.secretariat.public();
     directory.verify(&secretariat).expect("directory verifies");
-    assert_eq!(
-        directory.check_successor(None, &secretariat, |_| None),
-        Ok(Succession::Next)
-    );
-    assert_eq!(
-        directory.hash().expect("hash").as_slice(),
-        spec_bytes("directory.hash")
-    );
+    assert_eq!(directory.check_successor(None, &secretariat, |_| None), Ok(Succession::Next));
+    assert_eq!(directory.hash().expect("hash").as_slice(), spec_bytes("directory.hash"));
     assert!(directory.verify(&world.mex.public()).is_err());
     let entry = directory.body.active(state("MEX")).expect("MEX is active");
     assert_eq!(entry.identity_key(), world.mex.public());
@@ -561,8 +472,7 @@ fn the_spec_receipt_registration_and_directory_verify() {
         assert_eq!(len, bytes.len() - 4, "{name}");
     }
     let request: NetRequest =
-        codec::decode::<_, MAX_FRAME>("request", &spec_bytes("frame.fetch-directory")[4..])
-            .expect("decode");
+        codec::decode::<_, MAX_FRAME>("request", &spec_bytes("frame.fetch-directory")[4..]).expect("decode");
     assert_eq!(request, NetRequest::FetchDirectory { after: 0 });
 }
 
@@ -594,10 +504,7 @@ fn decoding_is_strict() {
 /// split into words.
 fn spec_list_after(marker: &str) -> Vec<String> {
     let mut lines = SPEC.lines().skip_while(|l| !l.contains(marker));
-    assert!(
-        lines.next().is_some(),
-        "SPEC.md has no line with {marker:?}"
-    );
+    assert!(lines.next().is_some(), "SPEC.md has no line with {marker:?}");
     let mut lines = lines.skip_while(|l| !l.trim().starts_with("```")).skip(1);
     let mut words = Vec::new();
     for l in lines.by_ref() {
@@ -613,11 +520,9 @@ fn all_three_letter_codes() -> impl Iterator<Item = String> {
     let letters = b'A'..=b'Z';
     letters.clone().flat_map(move |a| {
         let letters = letters.clone();
-        letters.clone().flat_map(move |b| {
-            letters
-                .clone()
-                .map(move |c| String::from_utf8(vec![a, b, c]).expect("ASCII"))
-        })
+        letters
+            .clone()
+            .flat_map(move |b| letters.clone().map(move |c| String::from_utf8(vec![a, b, c]).expect("ASCII")))
     })
 }
 
@@ -635,18 +540,13 @@ fn spec_domain_strings_match_the_crate() {
         ("KEY_FINGERPRINT", domain::KEY_FINGERPRINT),
     ] {
         let row = format!("| `{name}` | `{value}` | `{}` |", hex::encode(value));
-        assert!(
-            SPEC.lines().any(|l| l.trim() == row),
-            "SPEC.md lacks the row {row}"
-        );
+        assert!(SPEC.lines().any(|l| l.trim() == row), "SPEC.md lacks the row {row}");
     }
 }
 
 #[test]
 fn spec_state_and_currency_lists_match_the_crate() {
-    let states: Vec<String> = all_three_letter_codes()
-        .filter(|c| c.parse::<StateCode>().is_ok())
-        .collect();
+    let states: Vec<String> = all_three_letter_codes().filter(|c| c.parse::<StateCode>().is_ok()).collect();
     assert_eq!(spec_list_after("### 2.3 State codes"), states);
 
     let with_currency = |currency: &str| Request {
@@ -659,10 +559,7 @@ fn spec_state_and_currency_lists_match_the_crate() {
             items: vec![ItemDescription {
                 description: "d".into(),
                 number: 1,
-                value: Some(Money {
-                    amount: "1".into(),
-                    currency: currency.into(),
-                }),
+                value: Some(Money { amount: "1".into(), currency: currency.into() }),
             }],
             state_of_origin: None,
             transit_states: vec![],
@@ -671,9 +568,7 @@ fn spec_state_and_currency_lists_match_the_crate() {
         },
         additional_information: None,
     };
-    let currencies: Vec<String> = all_three_letter_codes()
-        .filter(|c| with_currency(c).validate().is_ok())
-        .collect();
+    let currencies: Vec<String> = all_three_letter_codes().filter(|c| with_currency(c).validate().is_ok()).collect();
     assert_eq!(spec_list_after("ISO 4217 codes"), currencies);
 }
 

@@ -1,1 +1,273 @@
+//! The harness of the multi-node tests: local networks of real nodes (each
+//! with its own sled store in a temporary folder and its own libp2p swarm on
+//! 127.0.0.1), node processes that can be killed, and a raw libp2p peer that
+//! speaks `/veim/1` byte by byte, to send what a well-behaved node never would.
 
+use futures::StreamExt;
+use libp2p::request_response::{self, ProtocolSupport};
+use libp2p::swarm::SwarmEvent;
+use libp2p::{Multiaddr, PeerId, StreamProtocol, Swarm, noise, tcp, yamux};
+use std::io;
+use std::ops::{Deref, DerefMut};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+use tempfile::TempDir;
+use veim_node::keys::NodeKeys;
+use veim_protocol::codec;
+use veim_protocol::wire::{NetRequest, NetResponse};
+
+pub use veim_tools::localnet::{LocalNet, LocalNode, blocking, free_port, wait_for};
+
+/// A local network that owns its temporary folder.
+#[derive(Debug)]
+pub struct TestNet {
+    pub net: LocalNet,
+    pub dir: TempDir,
+}
+
+impl Deref for TestNet {
+    type Target = LocalNet;
+    fn deref(&self) -> &LocalNet {
+        &self.net
+    }
+}
+
+impl DerefMut for TestNet {
+    fn deref_mut(&mut self) -> &mut LocalNet {
+        &mut self.net
+    }
+}
+
+impl TestNet {
+    /// A Secretariat and a national node per State, all admitted, every
+    /// national node holding the final directory version.
+    pub async fn admitted(states: &[&str]) -> anyhow::Result<TestNet> {
+        let dir = tempfile::Builder::new().prefix("veim-test-").tempdir()?;
+        let mut net = LocalNet::new(dir.path()).await?;
+        for s in states {
+            net.add_national(s, &format!("{s} export control authority")).await?;
+        }
+        let mut version = 0;
+        for s in states {
+            version = net.admit(s).await?.version;
+        }
+        net.wait_directory(version).await?;
+        Ok(TestNet { net, dir })
+    }
+
+    pub async fn shutdown(self) {
+        self.net.shutdown().await;
+    }
+}
+
+/// Loads a node's keys from its home folder (the test plays that node).
+pub fn keys_of(home: &Path) -> NodeKeys {
+    NodeKeys::load(home).expect("node keys")
+}
+
+/// A node started as its own process (`veim-test-node`), to be killed.
+#[derive(Debug)]
+pub struct NodeProcess {
+    pub child: Child,
+}
+
+impl NodeProcess {
+    /// `binary` is `env!("CARGO_BIN_EXE_veim-test-node")` in the calling test.
+    pub fn spawn(binary: &str, home: &Path) -> anyhow::Result<NodeProcess> {
+        // A stale runtime.json from a killed process must not be mistaken for this one.
+        let _ = std::fs::remove_file(home.join(veim_node::config::RUNTIME_FILE));
+        let child = Command::new(binary)
+            .arg("--home")
+            .arg(home)
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit())
+            .spawn()?;
+        Ok(NodeProcess { child })
+    }
+
+    /// Waits until its admin API answers.
+    pub async fn ready(&self, home: &Path) -> anyhow::Result<()> {
+        let home = home.to_path_buf();
+        wait_for("the node process to serve its admin API", Duration::from_secs(20), || {
+            let api = veim_tools::AdminClient::for_home(&home).ok()?;
+            api.get::<serde_json::Value>("/v1/status").ok()
+        })
+        .await
+        .map(|_| ())
+    }
+
+    /// SIGKILL: no flush, no clean shutdown.
+    pub fn kill(mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for NodeProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Frames bytes as the protocol does: 4-byte big-endian length, then the bytes.
+pub fn frame(bytes: &[u8]) -> Vec<u8> {
+    let mut out = (bytes.len() as u32).to_be_bytes().to_vec();
+    out.extend_from_slice(bytes);
+    out
+}
+
+/// Writes requests exactly as given (the caller frames them, or not) and
+/// reads framed answers.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct RawCodec;
+
+impl request_response::Codec for RawCodec {
+    type Protocol = StreamProtocol;
+    type Request = Vec<u8>;
+    type Response = Vec<u8>;
+
+    async fn read_request<T: futures::AsyncRead + Unpin + Send>(
+        &mut self,
+        _: &StreamProtocol,
+        io: &mut T,
+    ) -> io::Result<Vec<u8>> {
+        read_framed(io).await
+    }
+
+    async fn read_response<T: futures::AsyncRead + Unpin + Send>(
+        &mut self,
+        _: &StreamProtocol,
+        io: &mut T,
+    ) -> io::Result<Vec<u8>> {
+        read_framed(io).await
+    }
+
+    async fn write_request<T: futures::AsyncWrite + Unpin + Send>(
+        &mut self,
+        _: &StreamProtocol,
+        io: &mut T,
+        req: Vec<u8>,
+    ) -> io::Result<()> {
+        use futures::AsyncWriteExt;
+        io.write_all(&req).await?;
+        io.close().await
+    }
+
+    async fn write_response<T: futures::AsyncWrite + Unpin + Send>(
+        &mut self,
+        _: &StreamProtocol,
+        io: &mut T,
+        res: Vec<u8>,
+    ) -> io::Result<()> {
+        use futures::AsyncWriteExt;
+        io.write_all(&frame(&res)).await?;
+        io.close().await
+    }
+}
+
+async fn read_framed<T: futures::AsyncRead + Unpin + Send>(io: &mut T) -> io::Result<Vec<u8>> {
+    use futures::AsyncReadExt;
+    let mut len = [0u8; 4];
+    io.read_exact(&mut len).await?;
+    let mut buf = vec![0u8; u32::from_be_bytes(len) as usize];
+    io.read_exact(&mut buf).await?;
+    Ok(buf)
+}
+
+/// A libp2p peer with a chosen identity that speaks `/veim/1` raw.
+pub struct RawPeer {
+    pub swarm: Swarm<request_response::Behaviour<RawCodec>>,
+}
+
+impl std::fmt::Debug for RawPeer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "RawPeer({})", self.swarm.local_peer_id())
+    }
+}
+
+impl RawPeer {
+    pub fn new(keypair: libp2p::identity::Keypair) -> anyhow::Result<RawPeer> {
+        let swarm = libp2p::SwarmBuilder::with_existing_identity(keypair)
+            .with_tokio()
+            .with_tcp(tcp::Config::default(), noise::Config::new, yamux::Config::default)?
+            .with_behaviour(|_| {
+                request_response::Behaviour::new(
+                    [(StreamProtocol::new(veim_protocol::WIRE_PROTOCOL), ProtocolSupport::Full)],
+                    request_response::Config::default().with_request_timeout(Duration::from_secs(30)),
+                )
+            })?
+            .with_swarm_config(|c| c.with_idle_connection_timeout(Duration::from_secs(60)))
+            .build();
+        Ok(RawPeer { swarm })
+    }
+
+    /// A peer with a fresh identity that no directory lists.
+    pub fn stranger() -> anyhow::Result<RawPeer> {
+        RawPeer::new(libp2p::identity::Keypair::generate_ed25519())
+    }
+
+    /// A peer holding a node's identity key.
+    pub fn impersonating(home: &Path) -> anyhow::Result<RawPeer> {
+        RawPeer::new(keys_of(home).libp2p_keypair())
+    }
+
+    /// Sends raw bytes (as given, frame included) and returns the framed answer.
+    pub async fn send_raw(&mut self, peer: PeerId, addr: &str, bytes: Vec<u8>) -> anyhow::Result<Vec<u8>> {
+        let addr: Multiaddr = addr.parse()?;
+        let id = self.swarm.behaviour_mut().send_request_with_addresses(&peer, bytes, vec![addr]);
+        loop {
+            match self.swarm.select_next_some().await {
+                SwarmEvent::Behaviour(request_response::Event::Message {
+                    message: request_response::Message::Response { request_id, response },
+                    ..
+                }) if request_id == id => return Ok(response),
+                SwarmEvent::Behaviour(request_response::Event::OutboundFailure { request_id, error, .. })
+                    if request_id == id =>
+                {
+                    anyhow::bail!("request failed: {error}")
+                }
+                _ => {}
+            }
+        }
+    }
+
+    /// Sends a protocol request and decodes the answer.
+    pub async fn send(&mut self, peer: PeerId, addr: &str, request: &NetRequest) -> anyhow::Result<NetResponse> {
+        let bytes = codec::encode("request", request)?;
+        let answer = self.send_raw(peer, addr, frame(&bytes)).await?;
+        Ok(codec::decode::<NetResponse, { codec::MAX_FRAME }>("response", &answer)?)
+    }
+
+    /// Serves requests on `addr` with `answer` until `until` completes.
+    pub async fn serve(
+        &mut self,
+        addr: &str,
+        mut answer: impl FnMut(NetRequest) -> NetResponse,
+        until: impl Future<Output = ()>,
+    ) -> anyhow::Result<()> {
+        self.swarm.listen_on(addr.parse()?)?;
+        tokio::pin!(until);
+        loop {
+            tokio::select! {
+                event = self.swarm.select_next_some() => {
+                    if let SwarmEvent::Behaviour(request_response::Event::Message {
+                        message: request_response::Message::Request { request, channel, .. }, ..
+                    }) = event {
+                        let request: NetRequest = codec::decode::<_, { codec::MAX_FRAME }>("request", &request)?;
+                        let response = codec::encode("response", &answer(request))?;
+                        let _ = self.swarm.behaviour_mut().send_response(channel, response);
+                    }
+                }
+                _ = &mut until => return Ok(()),
+            }
+        }
+    }
+}
+
+/// The PeerId of a node from its home folder.
+pub fn peer_of(home: &Path) -> PeerId {
+    keys_of(home).peer_id()
+}

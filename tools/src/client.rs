@@ -12,9 +12,7 @@ use veim_node::config::{RUNTIME_FILE, Runtime};
 /// How a CLI command failed; the exit code tells scripts which.
 #[derive(Debug, thiserror::Error)]
 pub enum ClientError {
-    #[error(
-        "the node in {home} is not running (no {file}); start it with `veim node run --home {home}`"
-    )]
+    #[error("the node in {home} is not running (no {file}); start it with `veim node run --home {home}`")]
     NotRunning { home: String, file: String },
     #[error("cannot reach the node's admin API at {addr}: {reason}. Is the node still running?")]
     Unreachable { addr: String, reason: String },
@@ -56,14 +54,11 @@ impl AdminClient {
     /// Connects to the node whose home folder is `home`.
     pub fn for_home(home: &Path) -> Result<AdminClient, ClientError> {
         let runtime_path = home.join(RUNTIME_FILE);
-        let not_running = || ClientError::NotRunning {
-            home: home.display().to_string(),
-            file: runtime_path.display().to_string(),
-        };
+        let not_running =
+            || ClientError::NotRunning { home: home.display().to_string(), file: runtime_path.display().to_string() };
         let text = std::fs::read_to_string(&runtime_path).map_err(|_| not_running())?;
         let runtime: Runtime = serde_json::from_str(&text).map_err(|_| not_running())?;
-        let token = veim_node::keys::read_admin_token(home)
-            .map_err(|e| ClientError::Local(e.to_string()))?;
+        let token = veim_node::keys::read_admin_token(home).map_err(|e| ClientError::Local(e.to_string()))?;
         Ok(AdminClient::new(&runtime.admin, token))
     }
 
@@ -73,11 +68,7 @@ impl AdminClient {
             .timeout_global(Some(Duration::from_secs(120)))
             .build()
             .into();
-        AdminClient {
-            base: format!("http://{addr}"),
-            token,
-            agent,
-        }
+        AdminClient { base: format!("http://{addr}"), token, agent }
     }
 
     pub fn get<T: DeserializeOwned>(&self, path: &str) -> Result<T, ClientError> {
@@ -89,11 +80,7 @@ impl AdminClient {
         self.finish(response)
     }
 
-    pub fn post<B: Serialize, T: DeserializeOwned>(
-        &self,
-        path: &str,
-        body: &B,
-    ) -> Result<T, ClientError> {
+    pub fn post<B: Serialize, T: DeserializeOwned>(&self, path: &str, body: &B) -> Result<T, ClientError> {
         let response = self
             .agent
             .post(format!("{}{path}", self.base))
@@ -106,18 +93,13 @@ impl AdminClient {
         &self,
         response: Result<ureq::http::Response<ureq::Body>, ureq::Error>,
     ) -> Result<T, ClientError> {
-        let mut response = response.map_err(|e| ClientError::Unreachable {
-            addr: self.base.clone(),
-            reason: e.to_string(),
-        })?;
+        let mut response =
+            response.map_err(|e| ClientError::Unreachable { addr: self.base.clone(), reason: e.to_string() })?;
         let status = response.status().as_u16();
         let text = response
             .body_mut()
             .read_to_string()
-            .map_err(|e| ClientError::Unreachable {
-                addr: self.base.clone(),
-                reason: e.to_string(),
-            })?;
+            .map_err(|e| ClientError::Unreachable { addr: self.base.clone(), reason: e.to_string() })?;
         if status >= 400 {
             let mut error: ApiError = serde_json::from_str(&text).unwrap_or(ApiError {
                 status,
@@ -128,13 +110,15 @@ impl AdminClient {
             error.status = status;
             return Err(ClientError::Api(error));
         }
-        serde_json::from_str(&text)
-            .map_err(|e| ClientError::Local(format!("the node's answer is not what this CLI expects ({e}); are the CLI and node the same version?")))
+        serde_json::from_str(&text).map_err(|e| {
+            ClientError::Local(format!(
+                "the node's answer is not what this CLI expects ({e}); are the CLI and node the same version?"
+            ))
+        })
     }
 }
 
 /// The home folder: `--home`, else `$VEIM_HOME`, else `./veim-home`.
 pub fn resolve_home(home: Option<PathBuf>) -> PathBuf {
-    home.or_else(|| std::env::var_os("VEIM_HOME").map(PathBuf::from))
-        .unwrap_or_else(|| PathBuf::from("veim-home"))
+    home.or_else(|| std::env::var_os("VEIM_HOME").map(PathBuf::from)).unwrap_or_else(|| PathBuf::from("veim-home"))
 }

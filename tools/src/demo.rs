@@ -5,9 +5,7 @@
 use crate::localnet::{LocalNet, blocking, wait_for};
 use crate::render;
 use std::time::Duration;
-use veim_node::api::{
-    CloseRequest, ExchangeView, MessageView, NoteRequest, RespondRequest, SendRequest, StatusView,
-};
+use veim_node::api::{CloseRequest, ExchangeView, MessageView, NoteRequest, RespondRequest, SendRequest, StatusView};
 use veim_node::store::DeliveryState;
 use veim_protocol::{Body, RequestForm, ResponseForm};
 
@@ -28,10 +26,9 @@ impl Steps {
 fn all_delivered(m: &MessageView) -> anyhow::Result<()> {
     for d in &m.deliveries {
         match &d.state {
-            DeliveryState::Delivered { .. } => println!(
-                "    {} → {}: delivered, signed receipt verified",
-                m.sender, d.recipient
-            ),
+            DeliveryState::Delivered { .. } => {
+                println!("    {} → {}: delivered, signed receipt verified", m.sender, d.recipient)
+            }
             other => anyhow::bail!("{} → {}: {other:?}", m.sender, d.recipient),
         }
     }
@@ -42,10 +39,7 @@ fn all_delivered(m: &MessageView) -> anyhow::Result<()> {
 /// it up until Ctrl-C. Returns whether every step succeeded.
 pub async fn run(exit: bool) -> anyhow::Result<bool> {
     let dir = tempfile::Builder::new().prefix("veim-demo-").tempdir()?;
-    println!(
-        "veim demo: a Secretariat and three national nodes on 127.0.0.1, in {}",
-        dir.path().display()
-    );
+    println!("veim demo: a Secretariat and three national nodes on 127.0.0.1, in {}", dir.path().display());
     let mut steps = Steps { n: 0 };
     let mut net = None;
     let result = script(dir.path(), &mut steps, &mut net).await;
@@ -64,16 +58,8 @@ pub async fn run(exit: bool) -> anyhow::Result<bool> {
         if !exit && ok {
             println!("\nThe network keeps running. Talk to any node with the CLI, for example:");
             for n in std::iter::once(&net.secretariat).chain(&net.nationals) {
-                let admin = n
-                    .handle
-                    .as_ref()
-                    .map(|h| h.admin.to_string())
-                    .unwrap_or_default();
-                println!(
-                    "  veim --home {} status      # {} (admin API http://{admin})",
-                    n.home.display(),
-                    n.label
-                );
+                let admin = n.handle.as_ref().map(|h| h.admin.to_string()).unwrap_or_default();
+                println!("  veim --home {} status      # {} (admin API http://{admin})", n.home.display(), n.label);
             }
             println!("Press Ctrl-C to stop.");
             let _ = tokio::signal::ctrl_c().await;
@@ -83,43 +69,25 @@ pub async fn run(exit: bool) -> anyhow::Result<bool> {
     Ok(ok)
 }
 
-async fn script(
-    root: &std::path::Path,
-    steps: &mut Steps,
-    slot: &mut Option<LocalNet>,
-) -> anyhow::Result<()> {
+async fn script(root: &std::path::Path, steps: &mut Steps, slot: &mut Option<LocalNet>) -> anyhow::Result<()> {
     steps.start("Start the ATT Secretariat's directory node");
     let net = slot.insert(LocalNet::new(root).await?);
     let sec: StatusView = blocking(|| net.secretariat.api()?.get("/v1/status"))?;
-    println!(
-        "    peer {}  key fingerprint {}",
-        sec.peer_id, sec.fingerprint
-    );
-    println!(
-        "    national nodes pin this key and the address {}",
-        net.secretariat.address
-    );
+    println!("    peer {}  key fingerprint {}", sec.peer_id, sec.fingerprint);
+    println!("    national nodes pin this key and the address {}", net.secretariat.address);
 
     steps.start("Create and start the national nodes of Mexico, Sweden and Germany");
     for (state, operator) in [
         ("MEX", "Secretaría de Relaciones Exteriores"),
         ("SWE", "Inspectorate of Strategic Products"),
-        (
-            "DEU",
-            "Federal Office for Economic Affairs and Export Control",
-        ),
+        ("DEU", "Federal Office for Economic Affairs and Export Control"),
     ] {
         net.add_national(state, operator).await?;
         let s: StatusView = blocking(|| net.national(state).api()?.get("/v1/status"))?;
-        println!(
-            "    {state}: peer {}  fingerprint {}",
-            s.peer_id, s.fingerprint
-        );
+        println!("    {state}: peer {}  fingerprint {}", s.peer_id, s.fingerprint);
     }
 
-    steps.start(
-        "Each national node registers; the Secretariat checks each fingerprint and approves it",
-    );
+    steps.start("Each national node registers; the Secretariat checks each fingerprint and approves it");
     let mut version = 0;
     for state in ["MEX", "SWE", "DEU"] {
         let v = net.admit(state).await?;
@@ -127,7 +95,9 @@ async fn script(
         version = v.version;
     }
 
-    steps.start(&format!("Every national node fetches directory version {version} and verifies it against the pinned key"));
+    steps.start(&format!(
+        "Every national node fetches directory version {version} and verifies it against the pinned key"
+    ));
     net.wait_directory(version).await?;
     for n in &net.nationals {
         let s: StatusView = blocking(|| n.api()?.get("/v1/status"))?;
@@ -143,22 +113,10 @@ async fn script(
     steps.start("Mexico sends a diversion request (Annex 1 template) to Sweden and Germany");
     let request: RequestForm = toml::from_str(REQUEST)?;
     let mex = net.national("MEX").api()?;
-    let sent: MessageView = blocking(|| {
-        mex.post(
-            "/v1/requests",
-            &SendRequest {
-                to: vec!["SWE".into(), "DEU".into()],
-                request,
-            },
-        )
-    })?;
-    println!(
-        "    exchange {}  message {}",
-        sent.exchange_id, sent.message_id
-    );
-    println!(
-        "    sealed: one content key, wrapped with HPKE for SWE and for DEU; signed with Mexico's Ed25519 key"
-    );
+    let sent: MessageView =
+        blocking(|| mex.post("/v1/requests", &SendRequest { to: vec!["SWE".into(), "DEU".into()], request }))?;
+    println!("    exchange {}  message {}", sent.exchange_id, sent.message_id);
+    println!("    sealed: one content key, wrapped with HPKE for SWE and for DEU; signed with Mexico's Ed25519 key");
     all_delivered(&sent)?;
     let exchange_id = sent.exchange_id.clone();
 
@@ -169,26 +127,16 @@ async fn script(
             .iter()
             .find(|m| m.exchange_id == exchange_id)
             .ok_or_else(|| anyhow::anyhow!("{state} has no copy of the request"))?;
-        let Body::Request(r) = &m.body else {
-            anyhow::bail!("{state} holds a {} instead of the request", m.kind)
-        };
+        let Body::Request(r) = &m.body else { anyhow::bail!("{state} holds a {} instead of the request", m.kind) };
         let summary: String = r.summary.split_whitespace().collect::<Vec<_>>().join(" ");
-        println!(
-            "    {state}: request from {}: \"{}…\"",
-            m.sender,
-            summary.chars().take(70).collect::<String>()
-        );
+        println!("    {state}: request from {}: \"{}…\"", m.sender, summary.chars().take(70).collect::<String>());
     }
 
     steps.start("Sweden answers with a response of Annex 2 information items");
     let response: ResponseForm = toml::from_str(RESPONSE)?;
     let swe = net.national("SWE").api()?;
-    let answered: MessageView = blocking(|| {
-        swe.post(
-            &format!("/v1/exchanges/{exchange_id}/respond"),
-            &RespondRequest { response },
-        )
-    })?;
+    let answered: MessageView =
+        blocking(|| swe.post(&format!("/v1/exchanges/{exchange_id}/respond"), &RespondRequest { response }))?;
     all_delivered(&answered)?;
 
     steps.start("Germany adds a note, and Mexico reads the whole exchange");
@@ -196,20 +144,14 @@ async fn script(
     let noted: MessageView = blocking(|| {
         deu.post(
             &format!("/v1/exchanges/{exchange_id}/note"),
-            &NoteRequest {
-                text: "Our customs records will follow within ten working days.".into(),
-            },
+            &NoteRequest { text: "Our customs records will follow within ten working days.".into() },
         )
     })?;
     all_delivered(&noted)?;
-    let view: ExchangeView = wait_for(
-        "Mexico to hold the response and the note",
-        Duration::from_secs(10),
-        || {
-            let v: ExchangeView = mex.get(&format!("/v1/exchanges/{exchange_id}")).ok()?;
-            (v.messages.len() >= 3).then_some(v)
-        },
-    )
+    let view: ExchangeView = wait_for("Mexico to hold the response and the note", Duration::from_secs(10), || {
+        let v: ExchangeView = mex.get(&format!("/v1/exchanges/{exchange_id}")).ok()?;
+        (v.messages.len() >= 3).then_some(v)
+    })
     .await?;
     for line in render::exchange(&view).lines() {
         println!("    {line}");
@@ -219,22 +161,13 @@ async fn script(
     let closed: MessageView = blocking(|| {
         mex.post(
             &format!("/v1/exchanges/{exchange_id}/close"),
-            &CloseRequest {
-                reason: "Information received; file completed.".into(),
-            },
+            &CloseRequest { reason: "Information received; file completed.".into() },
         )
     })?;
     all_delivered(&closed)?;
     for state in ["SWE", "DEU"] {
-        let v: ExchangeView = blocking(|| {
-            net.national(state)
-                .api()?
-                .get(&format!("/v1/exchanges/{exchange_id}"))
-        })?;
-        anyhow::ensure!(
-            format!("{:?}", v.exchange.status) == "Closed",
-            "{state} does not see the exchange closed"
-        );
+        let v: ExchangeView = blocking(|| net.national(state).api()?.get(&format!("/v1/exchanges/{exchange_id}")))?;
+        anyhow::ensure!(format!("{:?}", v.exchange.status) == "Closed", "{state} does not see the exchange closed");
         println!("    {state} sees exchange {} closed", &exchange_id[..8]);
     }
     Ok(())

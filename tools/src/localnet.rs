@@ -42,16 +42,13 @@ impl LocalNode {
     }
 
     pub fn state_code(&self) -> StateCode {
-        self.state
-            .unwrap_or_else(|| panic!("{} is not a national node", self.label))
+        self.state.unwrap_or_else(|| panic!("{} is not a national node", self.label))
     }
 }
 
 /// A free TCP port on 127.0.0.1, so a restarted node keeps its address.
 pub fn free_port() -> std::io::Result<u16> {
-    Ok(std::net::TcpListener::bind("127.0.0.1:0")?
-        .local_addr()?
-        .port())
+    Ok(std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
 }
 
 #[derive(Debug)]
@@ -69,11 +66,7 @@ pub fn blocking<T>(f: impl FnOnce() -> T) -> T {
 }
 
 /// Polls `check` until it returns `Some`, or fails after `timeout` naming `what`.
-pub async fn wait_for<T>(
-    what: &str,
-    timeout: Duration,
-    mut check: impl FnMut() -> Option<T>,
-) -> anyhow::Result<T> {
+pub async fn wait_for<T>(what: &str, timeout: Duration, mut check: impl FnMut() -> Option<T>) -> anyhow::Result<T> {
     let start = Instant::now();
     loop {
         if let Some(v) = blocking(&mut check) {
@@ -142,30 +135,18 @@ impl LocalNet {
             }),
         };
         init_home(&home, &config)?;
-        let mut node = LocalNode {
-            label: code.to_string(),
-            state: Some(code),
-            home,
-            address,
-            handle: None,
-        };
+        let mut node = LocalNode { label: code.to_string(), state: Some(code), home, address, handle: None };
         node.start().await?;
         self.nationals.push(node);
         Ok(self.nationals.len() - 1)
     }
 
     pub fn national(&self, state: &str) -> &LocalNode {
-        self.nationals
-            .iter()
-            .find(|n| n.label == state)
-            .unwrap_or_else(|| panic!("no national node {state}"))
+        self.nationals.iter().find(|n| n.label == state).unwrap_or_else(|| panic!("no national node {state}"))
     }
 
     pub fn national_mut(&mut self, state: &str) -> &mut LocalNode {
-        self.nationals
-            .iter_mut()
-            .find(|n| n.label == state)
-            .unwrap_or_else(|| panic!("no national node {state}"))
+        self.nationals.iter_mut().find(|n| n.label == state).unwrap_or_else(|| panic!("no national node {state}"))
     }
 
     /// Waits until the Secretariat holds a registration from `state`, checks
@@ -175,14 +156,10 @@ impl LocalNet {
         let node = self.national(state);
         let own: StatusView = blocking(|| node.api()?.get("/v1/status"))?;
         let sec = self.secretariat.api()?;
-        let pending = wait_for(
-            &format!("the registration of {state}"),
-            Duration::from_secs(20),
-            || {
-                let list: Vec<PendingView> = sec.get("/v1/directory/pending").ok()?;
-                list.into_iter().find(|p| p.state.as_str() == state)
-            },
-        )
+        let pending = wait_for(&format!("the registration of {state}"), Duration::from_secs(20), || {
+            let list: Vec<PendingView> = sec.get("/v1/directory/pending").ok()?;
+            list.into_iter().find(|p| p.state.as_str() == state)
+        })
         .await?;
         anyhow::ensure!(
             pending.fingerprint == own.fingerprint,
@@ -190,28 +167,17 @@ impl LocalNet {
             pending.fingerprint,
             own.fingerprint
         );
-        Ok(blocking(|| {
-            sec.post(
-                "/v1/directory/approve",
-                &veim_node::api::ApproveRequest {
-                    state: state.into(),
-                },
-            )
-        })?)
+        Ok(blocking(|| sec.post("/v1/directory/approve", &veim_node::api::ApproveRequest { state: state.into() }))?)
     }
 
     /// Waits until every running national node holds directory version `version`.
     pub async fn wait_directory(&self, version: u64) -> anyhow::Result<()> {
         for n in self.nationals.iter().filter(|n| n.handle.is_some()) {
             let api = n.api()?;
-            wait_for(
-                &format!("{} to hold directory version {version}", n.label),
-                Duration::from_secs(20),
-                || {
-                    let s: StatusView = api.post("/v1/directory/sync", &()).ok()?;
-                    (s.directory_version >= version).then_some(())
-                },
-            )
+            wait_for(&format!("{} to hold directory version {version}", n.label), Duration::from_secs(20), || {
+                let s: StatusView = api.post("/v1/directory/sync", &()).ok()?;
+                (s.directory_version >= version).then_some(())
+            })
             .await?;
         }
         Ok(())

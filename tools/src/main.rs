@@ -9,8 +9,8 @@ use serde::Serialize;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use veim_node::api::{
-    ApproveRequest, CloseRequest, DirectoryListing, ExchangeView, MessageView, NoteRequest,
-    PendingView, RespondRequest, SendRequest, StatusView, VersionView,
+    ApproveRequest, CloseRequest, DirectoryListing, ExchangeView, MessageView, NoteRequest, PendingView,
+    RespondRequest, SendRequest, StatusView, VersionView,
 };
 use veim_node::config::{Config, Role, SecretariatPin, init_home};
 use veim_node::store::ExchangeRecord;
@@ -161,21 +161,14 @@ fn main() -> ExitCode {
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            let code = e
-                .downcast_ref::<ClientError>()
-                .map(ClientError::exit_code)
-                .unwrap_or(1);
+            let code = e.downcast_ref::<ClientError>().map(ClientError::exit_code).unwrap_or(1);
             eprintln!("error: {e:#}");
             ExitCode::from(code)
         }
     }
 }
 
-fn print<T: Serialize>(
-    json: bool,
-    value: &T,
-    human: impl FnOnce(&T) -> String,
-) -> anyhow::Result<()> {
+fn print<T: Serialize>(json: bool, value: &T, human: impl FnOnce(&T) -> String) -> anyhow::Result<()> {
     if json {
         println!("{}", serde_json::to_string_pretty(value)?);
     } else {
@@ -185,8 +178,7 @@ fn print<T: Serialize>(
 }
 
 fn read_toml<T: serde::de::DeserializeOwned>(path: &Path) -> anyhow::Result<T> {
-    let text =
-        std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
     toml::from_str(&text).map_err(|e| {
         anyhow::Error::new(ClientError::Api(veim_node::api::ApiError {
             status: 422,
@@ -213,52 +205,31 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 Ok(())
             })
         }
-        Command::Status => print(
-            json,
-            &client()?.get::<StatusView>("/v1/status")?,
-            render::status,
-        ),
-        Command::Directory(DirectoryCommand::List) => print(
-            json,
-            &client()?.get::<DirectoryListing>("/v1/directory")?,
-            render::directory,
-        ),
-        Command::Directory(DirectoryCommand::Pending) => print(
-            json,
-            &client()?.get::<Vec<PendingView>>("/v1/directory/pending")?,
-            |p| render::pending(p),
-        ),
-        Command::Directory(DirectoryCommand::Approve { state }) => {
-            let v: VersionView =
-                client()?.post("/v1/directory/approve", &ApproveRequest { state })?;
-            print(json, &v, |v| {
-                format!("Published directory version {}: {}\n", v.version, v.change)
-            })
+        Command::Status => print(json, &client()?.get::<StatusView>("/v1/status")?, render::status),
+        Command::Directory(DirectoryCommand::List) => {
+            print(json, &client()?.get::<DirectoryListing>("/v1/directory")?, render::directory)
         }
-        Command::Directory(DirectoryCommand::Log) => print(
-            json,
-            &client()?.get::<Vec<VersionView>>("/v1/directory/history")?,
-            |v| render::history(v),
-        ),
-        Command::Directory(DirectoryCommand::Sync) => print(
-            json,
-            &client()?.post::<_, StatusView>("/v1/directory/sync", &())?,
-            render::status,
-        ),
+        Command::Directory(DirectoryCommand::Pending) => {
+            print(json, &client()?.get::<Vec<PendingView>>("/v1/directory/pending")?, |p| render::pending(p))
+        }
+        Command::Directory(DirectoryCommand::Approve { state }) => {
+            let v: VersionView = client()?.post("/v1/directory/approve", &ApproveRequest { state })?;
+            print(json, &v, |v| format!("Published directory version {}: {}\n", v.version, v.change))
+        }
+        Command::Directory(DirectoryCommand::Log) => {
+            print(json, &client()?.get::<Vec<VersionView>>("/v1/directory/history")?, |v| render::history(v))
+        }
+        Command::Directory(DirectoryCommand::Sync) => {
+            print(json, &client()?.post::<_, StatusView>("/v1/directory/sync", &())?, render::status)
+        }
         Command::Request(RequestCommand::Check { file }) => {
             let form: RequestForm = read_toml(&file)?;
             match form.parse() {
-                Ok(request) => print(json, &request, |_| {
-                    format!("{} is a valid request.\n", file.display())
-                }),
+                Ok(request) => print(json, &request, |_| format!("{} is a valid request.\n", file.display())),
                 Err(errors) => Err(ClientError::Api(veim_node::api::ApiError {
                     status: 422,
                     error: "invalid".into(),
-                    message: format!(
-                        "{} is not a valid request: {} problem(s)",
-                        file.display(),
-                        errors.0.len()
-                    ),
+                    message: format!("{} is not a valid request: {} problem(s)", file.display(), errors.0.len()),
                     problems: errors.0,
                 })
                 .into()),
@@ -283,54 +254,32 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             let sent: MessageView = client()?.post("/v1/requests", &SendRequest { to, request })?;
             print(json, &sent, render::sent)
         }
-        Command::Inbox => print(
-            json,
-            &client()?.get::<Vec<MessageView>>("/v1/inbox")?,
-            |m| render::messages(m),
-        ),
-        Command::Outbox => print(
-            json,
-            &client()?.get::<Vec<MessageView>>("/v1/outbox")?,
-            |m| render::messages(m),
-        ),
-        Command::Exchange(ExchangeCommand::List) => print(
-            json,
-            &client()?.get::<Vec<ExchangeRecord>>("/v1/exchanges")?,
-            |x| render::exchanges(x),
-        ),
-        Command::Exchange(ExchangeCommand::Show { id }) => print(
-            json,
-            &client()?.get::<ExchangeView>(&format!("/v1/exchanges/{id}"))?,
-            render::exchange,
-        ),
+        Command::Inbox => print(json, &client()?.get::<Vec<MessageView>>("/v1/inbox")?, |m| render::messages(m)),
+        Command::Outbox => print(json, &client()?.get::<Vec<MessageView>>("/v1/outbox")?, |m| render::messages(m)),
+        Command::Exchange(ExchangeCommand::List) => {
+            print(json, &client()?.get::<Vec<ExchangeRecord>>("/v1/exchanges")?, |x| render::exchanges(x))
+        }
+        Command::Exchange(ExchangeCommand::Show { id }) => {
+            print(json, &client()?.get::<ExchangeView>(&format!("/v1/exchanges/{id}"))?, render::exchange)
+        }
         Command::Respond { id, file } => {
             let response: ResponseForm = read_toml(&file)?;
-            let sent: MessageView = client()?.post(
-                &format!("/v1/exchanges/{id}/respond"),
-                &RespondRequest { response },
-            )?;
+            let sent: MessageView =
+                client()?.post(&format!("/v1/exchanges/{id}/respond"), &RespondRequest { response })?;
             print(json, &sent, render::sent)
         }
         Command::Note { id, text } => {
-            let sent: MessageView =
-                client()?.post(&format!("/v1/exchanges/{id}/note"), &NoteRequest { text })?;
+            let sent: MessageView = client()?.post(&format!("/v1/exchanges/{id}/note"), &NoteRequest { text })?;
             print(json, &sent, render::sent)
         }
         Command::Close { id, reason } => {
-            let sent: MessageView = client()?.post(
-                &format!("/v1/exchanges/{id}/close"),
-                &CloseRequest { reason },
-            )?;
+            let sent: MessageView = client()?.post(&format!("/v1/exchanges/{id}/close"), &CloseRequest { reason })?;
             print(json, &sent, render::sent)
         }
         Command::Demo { exit } => {
             let runtime = tokio::runtime::Runtime::new()?;
             let ok = runtime.block_on(veim_tools::demo::run(exit))?;
-            if ok {
-                Ok(())
-            } else {
-                anyhow::bail!("the demo failed (see the step marked FAILED above)")
-            }
+            if ok { Ok(()) } else { anyhow::bail!("the demo failed (see the step marked FAILED above)") }
         }
     }
 }
@@ -346,21 +295,10 @@ struct InitReport {
 }
 
 fn init(home: &Path, args: InitArgs, json: bool) -> anyhow::Result<()> {
-    let role = if args.role == "secretariat" {
-        Role::Secretariat
-    } else {
-        Role::National
-    };
-    let state = args
-        .state
-        .as_deref()
-        .map(str::parse::<StateCode>)
-        .transpose()?;
+    let role = if args.role == "secretariat" { Role::Secretariat } else { Role::National };
+    let state = args.state.as_deref().map(str::parse::<StateCode>).transpose()?;
     let secretariat = match (role, args.secretariat_key, args.secretariat_addr) {
-        (Role::National, Some(public_key), Some(address)) => Some(SecretariatPin {
-            public_key,
-            address,
-        }),
+        (Role::National, Some(public_key), Some(address)) => Some(SecretariatPin { public_key, address }),
         (Role::National, _, _) => anyhow::bail!(
             "a national node needs --secretariat-key and --secretariat-addr (ask the ATT Secretariat for both)"
         ),

@@ -2,17 +2,14 @@
 //! admin API's answer as it is.
 
 use std::fmt::Write;
-use veim_node::api::{
-    DirectoryListing, ExchangeView, MessageView, PendingView, StatusView, VersionView,
-};
+use veim_node::api::{DirectoryListing, ExchangeView, MessageView, PendingView, StatusView, VersionView};
 use veim_node::store::{DeliveryState, ExchangeRecord};
 use veim_protocol::Body;
 use veim_protocol::request::Request;
 use veim_protocol::response::Response;
 
 pub fn time(unix: i64) -> String {
-    let format =
-        time::macros::format_description!("[year]-[month]-[day] [hour]:[minute]:[second] UTC");
+    let format = time::macros::format_description!("[year]-[month]-[day] [hour]:[minute]:[second] UTC");
     time::OffsetDateTime::from_unix_timestamp(unix)
         .ok()
         .and_then(|t| t.format(&format).ok())
@@ -21,19 +18,12 @@ pub fn time(unix: i64) -> String {
 
 pub fn status(s: &StatusView) -> String {
     let mut out = String::new();
-    let who = s
-        .state
-        .map(|c| format!(" for {} ({})", c, c.name()))
-        .unwrap_or_default();
+    let who = s.state.map(|c| format!(" for {} ({})", c, c.name())).unwrap_or_default();
     let _ = writeln!(out, "{} node{who}", s.role);
     let _ = writeln!(out, "  peer id      {}", s.peer_id);
     let _ = writeln!(out, "  fingerprint  {}", s.fingerprint);
     let _ = writeln!(out, "  listening    {}", s.listen.join(", "));
-    let _ = writeln!(
-        out,
-        "  directory    version {} ({} entries)",
-        s.directory_version, s.directory_entries
-    );
+    let _ = writeln!(out, "  directory    version {} ({} entries)", s.directory_version, s.directory_entries);
     if let Some(r) = &s.registration {
         let _ = writeln!(out, "  registration {r}");
     }
@@ -51,26 +41,10 @@ pub fn directory(d: &DirectoryListing) -> String {
     if d.version == 0 {
         return "The directory is empty: no State has been admitted yet.\n".into();
     }
-    let _ = writeln!(
-        out,
-        "Directory version {} issued {}",
-        d.version,
-        d.issued_at.map(time).unwrap_or_default()
-    );
-    let _ = writeln!(
-        out,
-        "{:<5} {:<10} {:<49} {}",
-        "STATE", "STATUS", "FINGERPRINT", "OPERATOR"
-    );
+    let _ = writeln!(out, "Directory version {} issued {}", d.version, d.issued_at.map(time).unwrap_or_default());
+    let _ = writeln!(out, "{:<5} {:<10} {:<49} OPERATOR", "STATE", "STATUS", "FINGERPRINT");
     for e in &d.entries {
-        let _ = writeln!(
-            out,
-            "{:<5} {:<10} {:<49} {}",
-            e.state,
-            e.status.to_string(),
-            e.fingerprint,
-            e.operator
-        );
+        let _ = writeln!(out, "{:<5} {:<10} {:<49} {}", e.state, e.status.to_string(), e.fingerprint, e.operator);
     }
     out
 }
@@ -99,13 +73,7 @@ pub fn pending(list: &[PendingView]) -> String {
 pub fn history(list: &[VersionView]) -> String {
     let mut out = String::new();
     for v in list {
-        let _ = writeln!(
-            out,
-            "  v{:<4} {}  {}",
-            v.version,
-            time(v.issued_at),
-            v.change
-        );
+        let _ = writeln!(out, "  v{:<4} {}  {}", v.version, time(v.issued_at), v.change);
     }
     out
 }
@@ -123,11 +91,7 @@ fn delivery(d: &DeliveryState) -> String {
 
 pub fn sent(m: &MessageView) -> String {
     let mut out = String::new();
-    let _ = writeln!(
-        out,
-        "{} {} in exchange {}",
-        m.kind, m.message_id, m.exchange_id
-    );
+    let _ = writeln!(out, "{} {} in exchange {}", m.kind, m.message_id, m.exchange_id);
     for d in &m.deliveries {
         let _ = writeln!(out, "  to {}: {}", d.recipient, delivery(&d.state));
     }
@@ -139,11 +103,7 @@ pub fn messages(list: &[MessageView]) -> String {
         return "No messages.\n".into();
     }
     let mut out = String::new();
-    let _ = writeln!(
-        out,
-        "{:<20} {:<32} {:<8} {:<9} {}",
-        "WHEN", "EXCHANGE", "KIND", "FROM→TO", "SUMMARY"
-    );
+    let _ = writeln!(out, "{:<20} {:<32} {:<8} {:<9} SUMMARY", "WHEN", "EXCHANGE", "KIND", "FROM→TO");
     for m in list {
         let to: Vec<&str> = m.recipients.iter().map(|s| s.as_str()).collect();
         let _ = writeln!(
@@ -168,11 +128,7 @@ fn one_line(body: &Body) -> String {
         Body::Close(c) => format!("closed: {}", c.reason),
     };
     let flat = text.split_whitespace().collect::<Vec<_>>().join(" ");
-    if flat.chars().count() > 60 {
-        format!("{}…", flat.chars().take(59).collect::<String>())
-    } else {
-        flat
-    }
+    if flat.chars().count() > 60 { format!("{}…", flat.chars().take(59).collect::<String>()) } else { flat }
 }
 
 pub fn exchanges(list: &[ExchangeRecord]) -> String {
@@ -188,9 +144,7 @@ pub fn exchanges(list: &[ExchangeRecord]) -> String {
             x.exchange_id,
             x.status,
             parts.join(","),
-            one_line(&Body::Note(veim_protocol::Note {
-                text: x.summary.clone()
-            }))
+            one_line(&Body::Note(veim_protocol::Note { text: x.summary.clone() }))
         );
     }
     out
@@ -201,13 +155,7 @@ pub fn exchange(v: &ExchangeView) -> String {
     let mut out = String::new();
     let parts: Vec<&str> = x.participants.iter().map(|s| s.as_str()).collect();
     let _ = writeln!(out, "Exchange {} — {:?}", x.exchange_id, x.status);
-    let _ = writeln!(
-        out,
-        "  opened by {} on {}; participants {}",
-        x.originator,
-        time(x.opened_at),
-        parts.join(", ")
-    );
+    let _ = writeln!(out, "  opened by {} on {}; participants {}", x.originator, time(x.opened_at), parts.join(", "));
     for m in &v.messages {
         let to: Vec<&str> = m.recipients.iter().map(|s| s.as_str()).collect();
         let _ = writeln!(
@@ -237,14 +185,8 @@ pub fn exchange(v: &ExchangeView) -> String {
 }
 
 fn request(out: &mut String, r: &Request) {
-    let codes = |v: &[veim_protocol::StateCode]| {
-        v.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", ")
-    };
-    let _ = writeln!(
-        out,
-        "   Summary: {}",
-        r.summary.split_whitespace().collect::<Vec<_>>().join(" ")
-    );
+    let codes = |v: &[veim_protocol::StateCode]| v.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", ");
+    let _ = writeln!(out, "   Summary: {}", r.summary.split_whitespace().collect::<Vec<_>>().join(" "));
     let _ = writeln!(out, "   States involved: {}", codes(&r.states_involved));
     let _ = writeln!(out, "   Stage: {}", r.stage);
     let provisions: Vec<String> = r.provisions.iter().map(|p| p.to_string()).collect();
@@ -253,16 +195,8 @@ fn request(out: &mut String, r: &Request) {
     let categories: Vec<String> = t.categories.iter().map(|c| c.to_string()).collect();
     let _ = writeln!(out, "   Category of arms: {}", categories.join(", "));
     for item in &t.items {
-        let value = item
-            .value
-            .as_ref()
-            .map(|v| format!(", value {v}"))
-            .unwrap_or_default();
-        let _ = writeln!(
-            out,
-            "   Item: {} × {}{value}",
-            item.number, item.description
-        );
+        let value = item.value.as_ref().map(|v| format!(", value {v}")).unwrap_or_default();
+        let _ = writeln!(out, "   Item: {} × {}{value}", item.number, item.description);
     }
     if let Some(s) = t.state_of_origin {
         let _ = writeln!(out, "   State of origin: {s}");

@@ -1,0 +1,6 @@
+//! The node daemon as a separate process, for the tests that kill a node
+//! with SIGKILL: `veim-test-node --home DIR`.
+
+fn main() -> std::process::ExitCode {
+    veim_node::daemon_main()
+}

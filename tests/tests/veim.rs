@@ -1,0 +1,9 @@
+//! Multi-node integration tests: real nodes, real libp2p on 127.0.0.1, real
+//! sled stores in temporary folders. One test binary, so one link.
+
+mod veim {
+    pub mod directory;
+    pub mod durability;
+    pub mod exchange;
+    pub mod refusals;
+}

@@ -1,0 +1,97 @@
+//! A national node facing a Secretariat that serves bad directory versions:
+//! signed by another key, rolled back, forked. The node refuses each, names
+//! why, keeps the version it holds, and keeps exchanging with its peers.
+
+use std::sync::{Arc, Mutex};
+use veim_node::api::{MessageView, SendRequest, StatusView};
+use veim_node::store::DeliveryState;
+use veim_protocol::wire::{NetRequest, NetResponse, RegistrationStatus};
+use veim_protocol::{DirectoryVersion, IdentityKeypair, SignedDirectoryVersion};
+use veim_tests::{RawPeer, TestNet, blocking, keys_of, peer_of};
+
+/// Replaces the Secretariat with a peer holding its key that answers every
+/// directory fetch with `versions`, and has MEX sync against it.
+async fn sync_against(net: &TestNet, versions: Vec<SignedDirectoryVersion>) -> anyhow::Result<String> {
+    let mut fake = RawPeer::impersonating(&net.secretariat.home)?;
+    let mex = net.national("MEX").api()?;
+    let outcome: Arc<Mutex<Option<String>>> = Arc::default();
+    let slot = outcome.clone();
+    let sync = tokio::task::spawn_blocking(move || match mex.post::<_, StatusView>("/v1/directory/sync", &()) {
+        Ok(s) => format!("accepted: version {}", s.directory_version),
+        Err(e) => e.to_string(),
+    });
+    fake.serve(
+        &net.secretariat.address,
+        |request| match request {
+            NetRequest::Register(_) => NetResponse::Registration(RegistrationStatus::Admitted { version: 2 }),
+            NetRequest::FetchDirectory { .. } => NetResponse::Directory(versions.clone()),
+            NetRequest::Deliver(_) => panic!("unexpected delivery"),
+        },
+        async move {
+            let result = sync.await.unwrap_or_else(|e| e.to_string());
+            *slot.lock().expect("lock") = Some(result);
+        },
+    )
+    .await?;
+    let result = outcome.lock().expect("lock").take().unwrap_or_default();
+    Ok(result)
+}
+
+fn resigned(version: &DirectoryVersion, key: &IdentityKeypair) -> SignedDirectoryVersion {
+    SignedDirectoryVersion::sign(version.clone(), key).expect("sign")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn bad_directory_versions_are_refused_and_the_node_keeps_working() -> anyhow::Result<()> {
+    let mut net = TestNet::admitted(&["MEX", "SWE"]).await?;
+    // The real versions 1 and 2, as a listed node fetches them.
+    let mut mex_peer = RawPeer::impersonating(&net.national("MEX").home)?;
+    let sec_peer = peer_of(&net.secretariat.home);
+    let NetResponse::Directory(real) =
+        mex_peer.send(sec_peer, &net.secretariat.address, &NetRequest::FetchDirectory { after: 0 }).await?
+    else {
+        panic!("no directory")
+    };
+    assert_eq!(real.len(), 2);
+    drop(mex_peer);
+    let sec_key = keys_of(&net.secretariat.home).identity;
+    net.secretariat.stop().await;
+
+    let mut next = real[1].body.clone();
+    next.version = 3;
+    next.previous_hash = real[1].hash()?;
+    next.change = "forged".into();
+    next.entries.retain(|e| e.state().as_str() == "MEX");
+
+    let other_key = IdentityKeypair::from_secret_bytes(&[42; 32]);
+    let mut forked_2 = real[1].body.clone();
+    forked_2.change = "another version 2".into();
+    forked_2.entries.retain(|e| e.state().as_str() == "MEX");
+    let mut unchained_3 = next.clone();
+    unchained_3.previous_hash = [7; 32];
+
+    let cases = [
+        ("signed by another key", vec![resigned(&next, &other_key)], "not signed by the pinned Secretariat key"),
+        ("rolled back", vec![real[0].clone()], "refusing a rollback"),
+        ("a second version 2", vec![resigned(&forked_2, &sec_key)], "refusing a fork"),
+        ("a version 3 off another chain", vec![resigned(&unchained_3, &sec_key)], "refusing a fork"),
+    ];
+    for (what, versions, expected) in cases {
+        let outcome = sync_against(&net, versions).await?;
+        assert!(outcome.contains(expected), "{what}: {outcome}");
+        let status: StatusView = blocking(|| net.national("MEX").api()?.get("/v1/status"))?;
+        assert_eq!(status.directory_version, 2, "{what}: MEX kept version 2");
+    }
+
+    // The Secretariat is down; MEX and SWE still exchange on the directory they hold.
+    let request = toml::from_str(include_str!("../../../deploy/examples/request.toml"))?;
+    let sent: MessageView =
+        blocking(|| net.national("MEX").api()?.post("/v1/requests", &SendRequest { to: vec!["SWE".into()], request }))?;
+    assert!(matches!(sent.deliveries[0].state, DeliveryState::Delivered { .. }), "{:?}", sent.deliveries);
+
+    // A correctly chained version 3 from the real key is accepted.
+    let outcome = sync_against(&net, vec![resigned(&next, &sec_key)]).await?;
+    assert_eq!(outcome, "accepted: version 3");
+    net.shutdown().await;
+    Ok(())
+}

@@ -1,0 +1,166 @@
+//! Registration, directory propagation and a full exchange between States.
+
+use std::time::Duration;
+use veim_node::api::{ExchangeView, MessageView, PendingView, RespondRequest, SendRequest, StatusView};
+use veim_node::store::{DeliveryState, ExchangeStatus};
+use veim_protocol::{Body, Envelope, EnvelopeError, RequestForm, ResponseForm, codec};
+use veim_tests::{LocalNet, TestNet, blocking, keys_of, wait_for};
+
+fn example_request() -> RequestForm {
+    toml::from_str(include_str!("../../../deploy/examples/request.toml")).expect("example request")
+}
+
+fn example_response() -> ResponseForm {
+    toml::from_str(include_str!("../../../deploy/examples/response.toml")).expect("example response")
+}
+
+fn delivered_to(m: &MessageView) -> Vec<String> {
+    m.deliveries
+        .iter()
+        .filter(|d| matches!(d.state, DeliveryState::Delivered { .. }))
+        .map(|d| d.recipient.to_string())
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn registration_approval_and_directory_propagation() -> anyhow::Result<()> {
+    let dir = tempfile::tempdir()?;
+    let mut net = LocalNet::new(dir.path()).await?;
+    net.add_national("MEX", "SRE").await?;
+    net.add_national("SWE", "ISP").await?;
+
+    // Before approval: the registration waits at the Secretariat, and the
+    // national node holds no directory.
+    let sec = net.secretariat.api()?;
+    let pending = wait_for("both registrations", Duration::from_secs(20), || {
+        let p: Vec<PendingView> = sec.get("/v1/directory/pending").ok()?;
+        (p.len() == 2).then_some(p)
+    })
+    .await?;
+    let mex_status: StatusView = blocking(|| net.national("MEX").api()?.get("/v1/status"))?;
+    assert_eq!(mex_status.directory_version, 0);
+    let mex_pending = pending.iter().find(|p| p.state.as_str() == "MEX").expect("MEX pending");
+    assert_eq!(mex_pending.fingerprint, mex_status.fingerprint, "the Secretariat sees the node's own key");
+
+    // A national node cannot send before it is admitted.
+    let refused = blocking(|| {
+        net.national("MEX")
+            .api()?
+            .post::<_, MessageView>("/v1/requests", &SendRequest { to: vec!["SWE".into()], request: example_request() })
+    });
+    let err = refused.expect_err("sending before admission must fail");
+    assert!(err.to_string().contains("not yet listed"), "{err}");
+
+    net.admit("MEX").await?;
+    let v2 = net.admit("SWE").await?;
+    assert_eq!(v2.version, 2);
+    net.wait_directory(2).await?;
+    for state in ["MEX", "SWE"] {
+        let listing: veim_node::api::DirectoryListing = blocking(|| net.national(state).api()?.get("/v1/directory"))?;
+        assert_eq!(listing.version, 2);
+        let states: Vec<String> = listing.entries.iter().map(|e| e.state.to_string()).collect();
+        assert_eq!(states, ["MEX", "SWE"]);
+        let sec_listing: veim_node::api::DirectoryListing = blocking(|| sec.get("/v1/directory"))?;
+        assert_eq!(listing.hash, sec_listing.hash, "{state} holds the Secretariat's exact version");
+    }
+    let status: StatusView = blocking(|| net.national("SWE").api()?.get("/v1/status"))?;
+    assert_eq!(status.registration.as_deref(), Some("active in directory version 2"));
+    // Approving twice is refused with a reason.
+    let again = blocking(|| {
+        sec.post::<_, serde_json::Value>(
+            "/v1/directory/approve",
+            &veim_node::api::ApproveRequest { state: "SWE".into() },
+        )
+    });
+    assert!(again.expect_err("second approval").to_string().contains("already active"));
+    net.shutdown().await;
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_request_to_two_states_is_read_by_both_and_by_no_one_else_and_answered() -> anyhow::Result<()> {
+    let net = TestNet::admitted(&["MEX", "SWE", "DEU", "FRA"]).await?;
+    let mex = net.national("MEX").api()?;
+    let sent: MessageView = blocking(|| {
+        mex.post("/v1/requests", &SendRequest { to: vec!["SWE".into(), "DEU".into()], request: example_request() })
+    })?;
+    assert_eq!(delivered_to(&sent), ["SWE", "DEU"]);
+    let expected = example_request().parse().expect("valid");
+
+    for state in ["SWE", "DEU"] {
+        let inbox: Vec<MessageView> = blocking(|| net.national(state).api()?.get("/v1/inbox"))?;
+        assert_eq!(inbox.len(), 1, "{state} inbox");
+        assert_eq!(inbox[0].body, Body::Request(expected.clone()), "{state} decrypted the request");
+        assert_eq!(inbox[0].envelope, sent.envelope, "{state} holds the envelope as signed");
+    }
+    let fra_inbox: Vec<MessageView> = blocking(|| net.national("FRA").api()?.get("/v1/inbox"))?;
+    assert!(fra_inbox.is_empty(), "FRA received nothing");
+
+    // The envelope itself: FRA's key opens nothing, not even posing as SWE.
+    let envelope: Envelope = codec::decode::<_, { codec::MAX_FRAME }>("envelope", &hex::decode(&sent.envelope)?)?;
+    let fra = keys_of(&net.national("FRA").home);
+    let fra_code = "FRA".parse()?;
+    assert!(matches!(envelope.open(fra_code, &fra.encryption), Err(EnvelopeError::NotARecipient { .. })));
+    assert_eq!(envelope.open("SWE".parse()?, &fra.encryption), Err(EnvelopeError::KeyUnwrap("SWE".parse()?)));
+    let swe = keys_of(&net.national("SWE").home);
+    assert_eq!(envelope.open("SWE".parse()?, &swe.encryption)?, Body::Request(expected));
+
+    // The response travels back to the originator only.
+    let exchange_id = sent.exchange_id.clone();
+    let swe_api = net.national("SWE").api()?;
+    let answer: MessageView = blocking(|| {
+        swe_api.post(&format!("/v1/exchanges/{exchange_id}/respond"), &RespondRequest { response: example_response() })
+    })?;
+    assert_eq!(delivered_to(&answer), ["MEX"]);
+    let view: ExchangeView = blocking(|| mex.get(&format!("/v1/exchanges/{exchange_id}")))?;
+    assert_eq!(view.exchange.status, ExchangeStatus::Answered);
+    assert_eq!(view.messages.len(), 2);
+    assert_eq!(view.messages[1].body, Body::Response(example_response().parse().expect("valid")));
+    let deu_view: ExchangeView = blocking(|| net.national("DEU").api()?.get(&format!("/v1/exchanges/{exchange_id}")))?;
+    assert_eq!(deu_view.messages.len(), 1, "DEU does not see SWE's response to MEX");
+
+    // The originator cannot answer its own request; a closed exchange takes nothing more.
+    let own = blocking(|| {
+        mex.post::<_, MessageView>(
+            &format!("/v1/exchanges/{exchange_id}/respond"),
+            &RespondRequest { response: example_response() },
+        )
+    });
+    assert!(own.expect_err("originator response").to_string().contains("you sent this request"));
+    let closed: MessageView = blocking(|| {
+        mex.post(&format!("/v1/exchanges/{exchange_id}/close"), &veim_node::api::CloseRequest { reason: "done".into() })
+    })?;
+    assert_eq!(delivered_to(&closed), ["SWE", "DEU"]);
+    let late = blocking(|| {
+        swe_api.post::<_, MessageView>(
+            &format!("/v1/exchanges/{exchange_id}/note"),
+            &veim_node::api::NoteRequest { text: "late".into() },
+        )
+    });
+    assert!(late.expect_err("note on closed exchange").to_string().contains("closed"));
+    net.shutdown().await;
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn an_invalid_request_is_refused_with_every_problem_before_anything_is_sent() -> anyhow::Result<()> {
+    let net = TestNet::admitted(&["MEX", "SWE"]).await?;
+    let mex = net.national("MEX").api()?;
+    let mut form = example_request();
+    form.provisions.clear();
+    form.stage = "sometime".into();
+    form.states_involved = vec!["XXX".into()];
+    let to = vec!["SWE".into(), "ATL".into()];
+    let err = blocking(|| mex.post::<_, MessageView>("/v1/requests", &SendRequest { to, request: form }))
+        .expect_err("invalid");
+    let veim_tools::ClientError::Api(api) = &err else { panic!("unexpected error {err}") };
+    let fields: Vec<&str> = api.problems.iter().map(|p| p.field.as_str()).collect();
+    assert_eq!(fields, ["to[1]", "states_involved[0]", "stage", "provisions"], "{err}");
+    assert_eq!(err.exit_code(), 4);
+    let outbox: Vec<MessageView> = blocking(|| mex.get("/v1/outbox"))?;
+    assert!(outbox.is_empty(), "nothing was stored or sent");
+    let inbox: Vec<MessageView> = blocking(|| net.national("SWE").api()?.get("/v1/inbox"))?;
+    assert!(inbox.is_empty());
+    net.shutdown().await;
+    Ok(())
+}

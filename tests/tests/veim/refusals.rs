@@ -1,0 +1,172 @@
+//! Hostile and broken input at a national node: each refused with a named
+//! error, nothing stored, and the node still serving afterwards.
+
+use veim_node::api::{MessageView, SendRequest};
+use veim_node::service::now;
+use veim_node::store::DeliveryState;
+use veim_protocol::envelope::{Draft, Recipient};
+use veim_protocol::keys::domain;
+use veim_protocol::wire::{NetRequest, NetResponse, RefusalCode};
+use veim_protocol::{Body, Envelope, ExchangeId, IdentityKeypair, MessageId, codec};
+use veim_tests::{RawPeer, TestNet, blocking, frame, keys_of, peer_of};
+
+fn rng() -> rand_core::UnwrapErr<getrandom::SysRng> {
+    rand_core::UnwrapErr(getrandom::SysRng)
+}
+
+/// A valid request from `from` (whose keys are in `from_home`) to `to`.
+fn sealed(net: &TestNet, from: &str, to: &[&str], created_at: i64) -> Envelope {
+    let sender = keys_of(&net.national(from).home);
+    let recipients: Vec<Recipient> = to
+        .iter()
+        .map(|s| Recipient {
+            state: s.parse().expect("state"),
+            encryption_key: keys_of(&net.national(s).home).encryption.public(),
+        })
+        .collect();
+    let form: veim_protocol::RequestForm =
+        toml::from_str(include_str!("../../../deploy/examples/request.toml")).expect("example request");
+    let body = Body::Request(form.parse().expect("valid"));
+    let draft = Draft {
+        message_id: MessageId::random(&mut rng()),
+        exchange_id: ExchangeId::random(&mut rng()),
+        sender: from.parse().expect("state"),
+        recipients: &recipients,
+        created_at,
+        body: &body,
+    };
+    Envelope::seal(&draft, &sender.identity, &mut rng()).expect("seal")
+}
+
+fn resign(envelope: &mut Envelope, key: &IdentityKeypair) {
+    let bytes = envelope.signed_bytes().expect("encode");
+    envelope.signature = key.sign(domain::ENVELOPE_SIGNATURE, &bytes);
+}
+
+fn refusal_code(answer: &NetResponse) -> Option<RefusalCode> {
+    match answer {
+        NetResponse::Refused(r) => Some(r.code),
+        _ => None,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn hostile_input_is_refused_by_name_and_the_node_keeps_serving() -> anyhow::Result<()> {
+    // ITA is admitted, then its node is stopped: the test speaks with its key.
+    let mut net = TestNet::admitted(&["MEX", "SWE", "ITA"]).await?;
+    net.national_mut("ITA").stop().await;
+    let swe_home = net.national("SWE").home.clone();
+    let swe = peer_of(&swe_home);
+    let swe_addr = net.national("SWE").address.clone();
+    let ita_keys = keys_of(&net.national("ITA").home);
+    let mut ita = RawPeer::impersonating(&net.national("ITA").home)?;
+    let deliver = |e: Envelope| NetRequest::Deliver(Box::new(e));
+
+    // A valid envelope is accepted, once.
+    let valid = sealed(&net, "ITA", &["SWE"], now());
+    let first = ita.send(swe, &swe_addr, &deliver(valid.clone())).await?;
+    assert!(matches!(first, NetResponse::Receipt(_)), "{first:?}");
+    let replay = ita.send(swe, &swe_addr, &deliver(valid)).await?;
+    assert_eq!(refusal_code(&replay), Some(RefusalCode::Replay), "{replay:?}");
+
+    let mut cases: Vec<(&str, Vec<u8>, RefusalCode)> = Vec::new();
+    let encode = |r: &NetRequest| frame(&codec::encode("request", r).expect("encode"));
+
+    let mut e = sealed(&net, "ITA", &["SWE"], now());
+    let last = e.ciphertext.len() - 1;
+    e.ciphertext[last] ^= 1;
+    cases.push(("tampered ciphertext", encode(&deliver(e.clone())), RefusalCode::BadSignature));
+    resign(&mut e, &ita_keys.identity);
+    cases.push(("tampered ciphertext, re-signed by the sender", encode(&deliver(e)), RefusalCode::Undecryptable));
+
+    let mut e = sealed(&net, "ITA", &["SWE"], now());
+    e.header.created_at += 1;
+    cases.push(("tampered header", encode(&deliver(e.clone())), RefusalCode::BadSignature));
+    resign(&mut e, &ita_keys.identity);
+    cases.push(("tampered header, re-signed by the sender", encode(&deliver(e)), RefusalCode::Undecryptable));
+
+    let mut e = sealed(&net, "ITA", &["SWE"], now());
+    resign(&mut e, &IdentityKeypair::generate(&mut rng()));
+    cases.push(("signature by another key", encode(&deliver(e)), RefusalCode::BadSignature));
+
+    let e = sealed(&net, "ITA", &["MEX"], now());
+    cases.push(("envelope for another recipient", encode(&deliver(e)), RefusalCode::NotARecipient));
+
+    let e = sealed(&net, "ITA", &["SWE"], now() - 2 * 3600);
+    cases.push(("envelope older than the replay window", encode(&deliver(e)), RefusalCode::OutsideWindow));
+
+    let e = sealed(&net, "MEX", &["SWE"], now());
+    cases.push(("envelope of another State delivered by ITA", encode(&deliver(e)), RefusalCode::SenderMismatch));
+
+    let mut e = sealed(&net, "ITA", &["SWE"], now());
+    e.header.version = 9;
+    resign(&mut e, &ita_keys.identity);
+    cases.push(("unknown envelope version", encode(&deliver(e)), RefusalCode::UnsupportedVersion));
+
+    cases.push(("random bytes", frame(&[0x5a; 300]), RefusalCode::Malformed));
+    let mut huge_claim = codec::encode("request", &NetRequest::FetchDirectory { after: 0 })?;
+    huge_claim[0] = 2; // Deliver, followed by garbage claiming huge lengths.
+    huge_claim.extend_from_slice(&[0xff; 64]);
+    cases.push(("a length prefix claiming exabytes", frame(&huge_claim), RefusalCode::Malformed));
+    let mut oversized = ((codec::MAX_FRAME + 1) as u32).to_be_bytes().to_vec();
+    oversized.extend_from_slice(&[0; 1024]);
+    cases.push(("a frame over the size limit", oversized, RefusalCode::Malformed));
+    cases.push((
+        "a directory fetch at a national node",
+        encode(&NetRequest::FetchDirectory { after: 0 }),
+        RefusalCode::WrongRole,
+    ));
+
+    for (what, bytes, expected) in cases {
+        let answer = ita.send_raw(swe, &swe_addr, bytes).await?;
+        let answer: NetResponse = codec::decode::<_, { codec::MAX_FRAME }>("response", &answer)?;
+        let NetResponse::Refused(refusal) = &answer else { panic!("{what}: accepted: {answer:?}") };
+        assert_eq!(refusal.code, expected, "{what}: {}", refusal.detail);
+        assert!(!refusal.detail.is_empty(), "{what}: the refusal says why");
+    }
+
+    // A peer that is not in the directory gets nothing but a refusal.
+    let mut stranger = RawPeer::stranger()?;
+    let e = sealed(&net, "ITA", &["SWE"], now());
+    let answer = stranger.send(swe, &swe_addr, &deliver(e)).await?;
+    assert_eq!(refusal_code(&answer), Some(RefusalCode::NotInDirectory), "{answer:?}");
+
+    // Only the one valid envelope was stored, and SWE still serves MEX.
+    let inbox: Vec<MessageView> = blocking(|| net.national("SWE").api()?.get("/v1/inbox"))?;
+    assert_eq!(inbox.len(), 1, "only the valid envelope is stored");
+    let request = toml::from_str(include_str!("../../../deploy/examples/request.toml"))?;
+    let sent: MessageView =
+        blocking(|| net.national("MEX").api()?.post("/v1/requests", &SendRequest { to: vec!["SWE".into()], request }))?;
+    assert!(matches!(sent.deliveries[0].state, DeliveryState::Delivered { .. }), "{:?}", sent.deliveries);
+    net.shutdown().await;
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_secretariat_serves_the_directory_only_to_listed_nodes() -> anyhow::Result<()> {
+    let net = TestNet::admitted(&["MEX"]).await?;
+    let sec = peer_of(&net.secretariat.home);
+    let addr = net.secretariat.address.clone();
+    let mut stranger = RawPeer::stranger()?;
+    let answer = stranger.send(sec, &addr, &NetRequest::FetchDirectory { after: 0 }).await?;
+    assert_eq!(refusal_code(&answer), Some(RefusalCode::NotInDirectory), "{answer:?}");
+    // A registration naming a key the peer does not hold is refused.
+    let mex_keys = keys_of(&net.national("MEX").home);
+    let registration = veim_protocol::Registration {
+        state: "BRA".parse()?,
+        identity_key: mex_keys.identity.public(),
+        encryption_key: [1; 32],
+        addresses: vec![],
+        operator: "impostor".into(),
+        signed_at: now(),
+    };
+    let signed = veim_protocol::SignedRegistration::sign(registration, &mex_keys.identity)?;
+    let answer = stranger.send(sec, &addr, &NetRequest::Register(signed)).await?;
+    assert_eq!(refusal_code(&answer), Some(RefusalCode::BadRegistration), "{answer:?}");
+    let mut mex = RawPeer::impersonating(&net.national("MEX").home)?;
+    let answer = mex.send(sec, &addr, &NetRequest::FetchDirectory { after: 0 }).await?;
+    let NetResponse::Directory(versions) = answer else { panic!("listed node refused: {answer:?}") };
+    assert_eq!(versions.len(), 1);
+    net.shutdown().await;
+    Ok(())
+}
