@@ -132,6 +132,10 @@ impl InformationItem {
 }
 
 fn parse_date(s: &str) -> Option<time::Date> {
+    // Exactly YYYY-MM-DD: `[year]` alone would also take a sign or more digits.
+    if s.len() != 10 || !s.starts_with(|c: char| c.is_ascii_digit()) {
+        return None;
+    }
     let format = time::macros::format_description!("[year]-[month]-[day]");
     time::Date::parse(s, &format).ok()
 }
@@ -346,6 +350,14 @@ mod tests {
         ];
         for f in &expect {
             assert!(fields.contains(&f.as_str()), "{f} not reported in {fields:?}");
+        }
+    }
+
+    #[test]
+    fn dates_are_exactly_year_month_day() {
+        assert!(parse_date("2016-11-03").is_some());
+        for bad in ["+2016-11-03", "-2016-11-03", "2016-13-03", "16-11-03", "2016-11-3", "20160-11-03"] {
+            assert!(parse_date(bad).is_none(), "{bad}");
         }
     }
 

@@ -1,0 +1,134 @@
+//! The `veim` binary as an operator uses it: what it prints, what it writes,
+//! and its exit codes.
+
+use std::path::Path;
+use std::process::{Command, Output};
+use std::time::{Duration, Instant};
+
+fn veim(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_veim")).args(args).env_remove("VEIM_HOME").output().expect("run veim")
+}
+
+fn text(o: &Output) -> String {
+    format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr))
+}
+
+fn home_arg(p: &Path) -> String {
+    p.display().to_string()
+}
+
+#[test]
+fn init_writes_owner_only_keys_and_prints_the_fingerprint() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let home = dir.path().join("sec");
+    let out = veim(&["init", "--home", &home_arg(&home), "--role", "secretariat", "--listen", "/ip4/127.0.0.1/tcp/0"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let printed = text(&out);
+    assert!(printed.contains("fingerprint"), "{printed}");
+    assert!(printed.contains("--secretariat-key"), "tells what to give national nodes: {printed}");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        for f in ["keys/identity.key", "keys/encryption.key", "admin.token"] {
+            let mode = std::fs::metadata(home.join(f)).expect(f).permissions().mode() & 0o777;
+            assert_eq!(mode, 0o600, "{f}");
+        }
+    }
+    // A second init in the same folder is refused and changes nothing.
+    let key_before = std::fs::read(home.join("keys/identity.key")).expect("key");
+    let again = veim(&["init", "--home", &home_arg(&home), "--role", "secretariat"]);
+    assert_eq!(again.status.code(), Some(1));
+    assert!(text(&again).contains("already"), "{}", text(&again));
+    assert_eq!(std::fs::read(home.join("keys/identity.key")).expect("key"), key_before);
+
+    // A national node needs the Secretariat's key and address.
+    let national = dir.path().join("mex");
+    let out = veim(&["init", "--home", &home_arg(&national), "--role", "national", "--state", "MEX"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out).contains("--secretariat-key"), "{}", text(&out));
+    let out = veim(&["init", "--home", &home_arg(&national), "--role", "national", "--state", "MEXICO"]);
+    assert!(text(&out).contains("ISO 3166-1"), "{}", text(&out));
+}
+
+#[test]
+fn a_request_file_with_problems_is_refused_with_every_problem_listed() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = dir.path().join("bad.toml");
+    std::fs::write(
+        &file,
+        "summary = \"\"\nstates_involved = [\"SWE\", \"XYZ\"]\nstage = \"later\"\nprovisions = [\"12.1\"]\n[transfer]\ncategories = [\"spears\"]\n",
+    )
+    .expect("write");
+    let out = veim(&["request", "check", "--file", &home_arg(&file)]);
+    assert_eq!(out.status.code(), Some(4), "{}", text(&out));
+    let printed = text(&out);
+    for field in ["summary", "states_involved[1]", "stage", "provisions[0]", "transfer.categories[0]"] {
+        assert!(printed.contains(&format!("- {field}:")), "{field} not listed in:\n{printed}");
+    }
+    // `send` checks the file the same way before it even looks for a node.
+    let out = veim(&["--home", &home_arg(dir.path()), "request", "send", "--to", "SWE", "--file", &home_arg(&file)]);
+    assert_eq!(out.status.code(), Some(4), "{}", text(&out));
+    assert!(text(&out).contains("nothing was sent"), "{}", text(&out));
+    let good =
+        veim(&["request", "check", "--file", concat!(env!("CARGO_MANIFEST_DIR"), "/../deploy/examples/request.toml")]);
+    assert!(good.status.success(), "{}", text(&good));
+}
+
+#[test]
+fn commands_against_a_stopped_node_say_how_to_start_it() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let home = dir.path().join("sec");
+    assert!(veim(&["init", "--home", &home_arg(&home), "--role", "secretariat"]).status.success());
+    let out = veim(&["--home", &home_arg(&home), "status"]);
+    assert_eq!(out.status.code(), Some(3));
+    assert!(text(&out).contains("veim node run --home"), "{}", text(&out));
+}
+
+#[test]
+fn a_running_node_answers_the_cli_and_stops_cleanly_on_sigterm() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let home = dir.path().join("sec");
+    let init = veim(&[
+        "init",
+        "--home",
+        &home_arg(&home),
+        "--role",
+        "secretariat",
+        "--listen",
+        "/ip4/127.0.0.1/tcp/0",
+        "--admin",
+        "127.0.0.1:0",
+    ]);
+    assert!(init.status.success(), "{}", text(&init));
+    let mut node = Command::new(env!("CARGO_BIN_EXE_veim"))
+        .args(["--home", &home_arg(&home), "node", "run"])
+        .env("RUST_LOG", "warn")
+        .spawn()
+        .expect("start node");
+    let start = Instant::now();
+    while !home.join("runtime.json").exists() {
+        assert!(start.elapsed() < Duration::from_secs(20), "node did not start");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let status = veim(&["--home", &home_arg(&home), "--json", "status"]);
+    assert!(status.status.success(), "{}", text(&status));
+    let json: serde_json::Value = serde_json::from_slice(&status.stdout).expect("json");
+    assert_eq!(json["role"], "secretariat");
+    assert_eq!(json["directory_version"], 0);
+    let pending = veim(&["--home", &home_arg(&home), "directory", "pending"]);
+    assert!(text(&pending).contains("No registration is waiting"), "{}", text(&pending));
+    let approve = veim(&["--home", &home_arg(&home), "directory", "approve", "MEX"]);
+    assert_eq!(approve.status.code(), Some(5), "{}", text(&approve));
+    assert!(text(&approve).contains("no registration from MEX"), "{}", text(&approve));
+
+    // A wrong token is refused.
+    std::fs::write(home.join("admin.token"), format!("{}\n", "00".repeat(32))).expect("token");
+    let refused = veim(&["--home", &home_arg(&home), "status"]);
+    assert!(text(&refused).contains("wrong bearer token"), "{}", text(&refused));
+
+    let term = Command::new("kill").args(["-TERM", &node.id().to_string()]).status().expect("kill");
+    assert!(term.success());
+    let exit = node.wait().expect("wait");
+    assert!(exit.success(), "graceful stop exits 0: {exit:?}");
+    assert!(!home.join("runtime.json").exists(), "runtime.json removed on stop");
+}
