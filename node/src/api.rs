@@ -8,7 +8,7 @@ use crate::directory::PublishError;
 use crate::exchange::{self, Outgoing, SendError};
 use crate::service::{Node, now};
 use crate::shutdown::Shutdown;
-use crate::store::{Delivery, Direction, ExchangeRecord, MessageRecord, StoreError};
+use crate::store::{Delivery, Direction, ExchangeRecord, LookupError, MessageRecord, StoreError};
 use axum::extract::{Path, Request, State};
 use axum::http::{StatusCode, header};
 use axum::middleware::{self, Next};
@@ -18,9 +18,7 @@ use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 use subtle::ConstantTimeEq;
-use veim_protocol::{
-    Body, Close, ExchangeId, MessageKind, Note, RequestForm, ResponseForm, StateCode, ValidationErrors,
-};
+use veim_protocol::{Body, Close, MessageKind, Note, RequestForm, ResponseForm, StateCode, ValidationErrors};
 
 /// An error as the API returns it: a stable code, a message for people, and
 /// for validation failures the list of problems.
@@ -70,7 +68,6 @@ impl From<SendError> for ApiError {
                 ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "unknown-recipient", e.to_string())
             }
             SendError::NotAdmitted => ApiError::new(StatusCode::CONFLICT, "not-admitted", e.to_string()),
-            SendError::UnknownExchange(_) => ApiError::new(StatusCode::NOT_FOUND, "unknown-exchange", e.to_string()),
             SendError::Refused(_) => ApiError::new(StatusCode::CONFLICT, "refused", e.to_string()),
             other => ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", other.to_string()),
         }
@@ -290,6 +287,8 @@ async fn pending(State(node): State<Shared>) -> ApiResult<Vec<PendingView>> {
 #[derive(Debug, Serialize, Deserialize)]
 pub struct ApproveRequest {
     pub state: String,
+    /// The key fingerprint the Secretariat's operator checked with the State.
+    pub fingerprint: String,
 }
 
 async fn approve(State(node): State<Shared>, Json(req): Json<ApproveRequest>) -> ApiResult<VersionView> {
@@ -301,8 +300,11 @@ async fn approve(State(node): State<Shared>, Json(req): Json<ApproveRequest>) ->
         ));
     }
     let state = parse_state(&req.state)?;
-    let v = node.approve(state).await.map_err(|e| match e {
+    let v = node.approve(state, &req.fingerprint).await.map_err(|e| match e {
         PublishError::NoRegistration(_) => ApiError::new(StatusCode::NOT_FOUND, "no-registration", e.to_string()),
+        PublishError::FingerprintMismatch { .. } => {
+            ApiError::new(StatusCode::CONFLICT, "fingerprint-mismatch", e.to_string())
+        }
         PublishError::AlreadyActive(_) => ApiError::new(StatusCode::CONFLICT, "already-active", e.to_string()),
         other => ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "publish", other.to_string()),
     })?;
@@ -316,7 +318,7 @@ async fn approve(State(node): State<Shared>, Json(req): Json<ApproveRequest>) ->
 
 async fn sync(State(node): State<Shared>) -> ApiResult<StatusView> {
     national_only(&node)?;
-    if let Err(e) = node.sync_once().await {
+    if let Err(e) = node.sync().await {
         return Err(ApiError::new(StatusCode::BAD_GATEWAY, "sync-failed", e));
     }
     status(State(node)).await
@@ -393,13 +395,12 @@ async fn send_request(State(node): State<Shared>, Json(req): Json<SendRequest>) 
     };
     let me = node.me().ok_or_else(|| ApiError::new(StatusCode::BAD_REQUEST, "wrong-role", "no State configured"))?;
     let view = node.view();
-    let exchange_id = ExchangeId::random(&mut rand_core::UnwrapErr(getrandom::SysRng));
     let sent = exchange::send(
         me,
         &node.store,
         &node.client,
         &view,
-        Outgoing { exchange_id, recipients: &to, body: Body::Request(request) },
+        Outgoing { exchange_id: None, recipients: &to, body: Body::Request(request) },
         now(),
     )
     .await?;
@@ -434,7 +435,11 @@ pub struct ExchangeView {
 }
 
 fn find_exchange(node: &Node, id: &str) -> Result<ExchangeRecord, ApiError> {
-    node.store.find_exchange(id)?.ok_or_else(|| SendError::UnknownExchange(id.to_string()).into())
+    node.store.find_exchange(id).map_err(|e| match e {
+        LookupError::NotFound(_) => ApiError::new(StatusCode::NOT_FOUND, "unknown-exchange", e.to_string()),
+        LookupError::Store(e) => e.into(),
+        other => ApiError::new(StatusCode::BAD_REQUEST, "bad-exchange-id", other.to_string()),
+    })
 }
 
 async fn exchange_show(State(node): State<Shared>, Path(id): Path<String>) -> ApiResult<ExchangeView> {
@@ -451,17 +456,9 @@ async fn exchange_show(State(node): State<Shared>, Path(id): Path<String>) -> Ap
 async fn reply(node: &Node, id: &str, body: Body) -> ApiResult<MessageView> {
     national_only(node)?;
     let me = node.me().ok_or_else(|| ApiError::new(StatusCode::BAD_REQUEST, "wrong-role", "no State configured"))?;
+    // Who may send what in an exchange is the exchange engine's rule, the
+    // same for what this node sends and what it receives.
     let exchange = find_exchange(node, id)?;
-    if let Err(reason) = exchange.status.after(body.kind()) {
-        return Err(ApiError::new(StatusCode::CONFLICT, "refused", reason));
-    }
-    if body.kind() == MessageKind::Response && exchange.originator == me.state {
-        return Err(ApiError::new(
-            StatusCode::CONFLICT,
-            "refused",
-            "you sent this request; responses come from the States it was sent to (use `veim note` to add information)",
-        ));
-    }
     let to = exchange::counterparts(me.state, &exchange);
     let view = node.view();
     let sent = exchange::send(
@@ -469,7 +466,7 @@ async fn reply(node: &Node, id: &str, body: Body) -> ApiResult<MessageView> {
         &node.store,
         &node.client,
         &view,
-        Outgoing { exchange_id: exchange.exchange_id, recipients: &to, body },
+        Outgoing { exchange_id: Some(exchange.exchange_id), recipients: &to, body },
         now(),
     )
     .await?;

@@ -128,6 +128,15 @@ impl Config {
         for a in self.listen.iter().chain(&self.announce) {
             a.parse::<libp2p::Multiaddr>().map_err(|e| format!("address {a:?}: {e}"))?;
         }
+        if self.role == Role::National
+            && self.announce.is_empty()
+            && let Some(a) = self.listen.iter().find(|a| a.starts_with("/ip4/0.0.0.0/") || a.starts_with("/ip6/::/"))
+        {
+            return Err(format!(
+                "listen address {a} takes connections on every interface but is not an address other nodes can dial; \
+                 add the address they should use: announce = [\"/ip4/<public address>/tcp/<port>\"] (veim init --announce)"
+            ));
+        }
         let admin: std::net::SocketAddr =
             self.admin_listen.parse().map_err(|e| format!("admin_listen {:?}: {e}", self.admin_listen))?;
         if !admin.ip().is_loopback() {
@@ -139,6 +148,15 @@ impl Config {
             return Err("replay_window_secs must be at least 60".into());
         }
         Ok(())
+    }
+
+    /// Replaces the configuration of an existing node.
+    pub fn save(&self, home: &Path) -> Result<(), ConfigError> {
+        let path = home.join(CONFIG_FILE);
+        self.check().map_err(|reason| ConfigError::Invalid { path: path.clone(), reason })?;
+        let text = toml::to_string_pretty(self)
+            .map_err(|e| ConfigError::Invalid { path: path.clone(), reason: e.to_string() })?;
+        write_file(&path, text.as_bytes(), false).map_err(|source| ConfigError::Write { path, source })
     }
 
     /// Writes a new configuration; refuses to overwrite one.
@@ -214,16 +232,24 @@ pub fn init_home(home: &Path, config: &Config) -> Result<crate::keys::NodeKeys, 
     if home.join(CONFIG_FILE).exists() {
         return Err(ConfigError::AlreadyInitialised { path: home.join(CONFIG_FILE) }.into());
     }
-    fs::create_dir_all(home).map_err(|source| InitError::Create { path: home.to_path_buf(), source })?;
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        fs::set_permissions(home, fs::Permissions::from_mode(0o700))
-            .map_err(|source| InitError::Create { path: home.to_path_buf(), source })?;
+    let existed = home.exists();
+    let result = (|| {
+        fs::create_dir_all(home).map_err(|source| InitError::Create { path: home.to_path_buf(), source })?;
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            fs::set_permissions(home, fs::Permissions::from_mode(0o700))
+                .map_err(|source| InitError::Create { path: home.to_path_buf(), source })?;
+        }
+        let keys = crate::keys::NodeKeys::create(home)?;
+        config.create(home)?;
+        Ok(keys)
+    })();
+    // A failed init leaves no half-made node behind that would block the next try.
+    if result.is_err() && !existed {
+        let _ = fs::remove_dir_all(home);
     }
-    let keys = crate::keys::NodeKeys::create(home)?;
-    config.create(home)?;
-    Ok(keys)
+    result
 }
 
 #[cfg(test)]
@@ -253,6 +279,8 @@ mod tests {
         assert!(parse(&no_state).expect_err("no state").contains("needs `state`"));
         let bad_key = national.replace("3d4017c3", "zz");
         assert!(parse(&bad_key).expect_err("bad key").contains("secretariat.public_key"));
+        let unannounced = national.replace("announce = [\"/ip4/198.51.100.23/tcp/7040\"]", "");
+        assert!(parse(&unannounced).expect_err("no announce").contains("--announce"));
         let bad_state = national.replace("\"MEX\"", "\"MEXICO\"");
         assert!(parse(&bad_state).expect_err("bad state").contains("ISO 3166-1"));
     }

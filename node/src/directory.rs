@@ -69,6 +69,10 @@ pub enum PublishError {
     NoRegistration(StateCode),
     #[error("{0} is already active in the directory with this key")]
     AlreadyActive(StateCode),
+    #[error(
+        "no registration from {state} has the fingerprint {given}; received: {received}. Check the fingerprint with the State's operator again"
+    )]
+    FingerprintMismatch { state: StateCode, given: String, received: String },
     #[error(transparent)]
     Store(#[from] StoreError),
     #[error("cannot sign the directory version: {0}")]
@@ -103,14 +107,38 @@ pub fn publish_next(
     Ok(signed)
 }
 
-/// Secretariat: admit (or re-admit with a newer registration) a State.
+/// Compares fingerprints as operators write them: case and spacing ignored.
+fn same_fingerprint(a: &str, b: &str) -> bool {
+    let norm = |s: &str| s.chars().filter(|c| !c.is_whitespace()).collect::<String>().to_ascii_lowercase();
+    norm(a) == norm(b)
+}
+
+/// Secretariat: admit (or re-admit with a newer registration) a State, naming
+/// the key fingerprint the operator checked with the State out of band.
 pub fn approve(
     store: &Store,
     key: &IdentityKeypair,
     state: StateCode,
+    fingerprint: &str,
     now: i64,
 ) -> Result<SignedDirectoryVersion, PublishError> {
-    let registration = store.registration(state)?.ok_or(PublishError::NoRegistration(state))?;
+    let candidates = store.registrations_of(state)?;
+    if candidates.is_empty() {
+        return Err(PublishError::NoRegistration(state));
+    }
+    let registration = candidates
+        .iter()
+        .find(|r| same_fingerprint(&r.registration.identity_key.fingerprint(), fingerprint))
+        .cloned()
+        .ok_or_else(|| PublishError::FingerprintMismatch {
+            state,
+            given: fingerprint.to_string(),
+            received: candidates
+                .iter()
+                .map(|r| r.registration.identity_key.fingerprint())
+                .collect::<Vec<_>>()
+                .join("; "),
+        })?;
     if let Some(current) = store.current_directory()?
         && let Some(e) = current.body.entry(state)
         && e.registration == registration
@@ -139,6 +167,8 @@ pub enum RegistrationOutcome {
 pub enum RegistrationError {
     #[error("the registration is not signed by the identity key it names")]
     BadSignature,
+    #[error("the registration is not valid: {0}")]
+    Invalid(veim_protocol::ValidationErrors),
     #[error("the registration names key {named} but came from peer {peer}: a node can only register its own key")]
     NotOwnKey { named: String, peer: PeerId },
     #[error(
@@ -149,33 +179,37 @@ pub enum RegistrationError {
     Store(#[from] StoreError),
 }
 
+/// Secretariat: checks and keeps a registration a peer sent. Nothing in it
+/// is trusted until the operator approves it with the fingerprint.
 pub fn receive_registration(
     store: &Store,
     peer: &PeerId,
     registration: &SignedRegistration,
+    now: i64,
+    window_secs: i64,
 ) -> Result<RegistrationOutcome, RegistrationError> {
     registration.verify().map_err(|_| RegistrationError::BadSignature)?;
     let r = &registration.registration;
     if peer_id_of(&r.identity_key).as_ref() != Some(peer) {
         return Err(RegistrationError::NotOwnKey { named: r.identity_key.fingerprint(), peer: *peer });
     }
+    r.validate(now, window_secs).map_err(RegistrationError::Invalid)?;
     if let Some(current) = store.current_directory()?
         && let Some(e) = current.body.entry(r.state)
     {
-        {
-            if e.identity_key() != r.identity_key && e.status != EntryStatus::Withdrawn {
-                return Err(RegistrationError::KeyConflict { state: r.state });
-            }
-            let same_listing = e.registration.registration.encryption_key == r.encryption_key
-                && e.registration.registration.addresses == r.addresses;
-            if same_listing && e.is_active() {
-                return Ok(RegistrationOutcome::Admitted { version: current.body.version });
-            }
+        if e.identity_key() != r.identity_key && e.status != EntryStatus::Withdrawn {
+            return Err(RegistrationError::KeyConflict { state: r.state });
+        }
+        let same_listing = e.registration.registration.encryption_key == r.encryption_key
+            && e.registration.registration.addresses == r.addresses;
+        if same_listing && e.is_active() {
+            return Ok(RegistrationOutcome::Admitted { version: current.body.version });
         }
     }
-    // Keep the newest registration a State sent; the operator approves it.
-    let newer = match store.registration(r.state)? {
-        Some(old) => old.registration.signed_at <= r.signed_at,
+    // One registration per State and key; a newer one from the same key
+    // (new addresses, say) replaces the older.
+    let newer = match store.registration(registration)? {
+        Some(old) => old.registration.signed_at < r.signed_at,
         None => true,
     };
     if newer {

@@ -36,39 +36,69 @@ impl ExchangeStatus {
     }
 }
 
-/// Computes the exchange record after a message, for the store's transaction.
+/// Computes the exchange record after a message, for the store's
+/// transaction, or why the message cannot belong to the exchange. The same
+/// rules hold for what a node sends and what it receives:
+/// - a request opens an exchange whose id derives from it;
+/// - responses come from the States a request was sent to, to the requesting
+///   State only;
+/// - the requesting State writes notes to any of the others, the others to it;
+/// - only the requesting State closes the exchange.
 fn next_exchange(current: Option<ExchangeRecord>, record: &MessageRecord) -> Result<ExchangeRecord, String> {
-    match (current, &record.body) {
-        (None, Body::Request(request)) => {
-            let mut participants = vec![record.sender];
-            participants.extend(record.recipients.iter().copied());
-            Ok(ExchangeRecord {
-                exchange_id: record.exchange_id,
-                originator: record.sender,
-                participants,
-                summary: request.summary.clone(),
-                status: ExchangeStatus::Open,
-                opened_at: record.created_at,
-                updated_at: record.stored_at,
-                messages: vec![record.message_id],
-            })
+    let Some(mut x) = current else {
+        let Body::Request(request) = &record.body else {
+            return Err(format!(
+                "exchange {} is unknown here; a {} must follow a request",
+                record.exchange_id, record.kind
+            ));
+        };
+        if record.exchange_id != ExchangeId::for_request(record.sender, record.message_id) {
+            return Err(format!("exchange id {} is not the one derived from the request", record.exchange_id));
         }
-        (None, _) => {
-            Err(format!("exchange {} is unknown here; a {} must follow a request", record.exchange_id, record.kind))
-        }
-        (Some(mut x), _) => {
-            if !x.participants.contains(&record.sender) {
-                return Err(format!("{} does not take part in exchange {}", record.sender, record.exchange_id));
-            }
-            if let Some(outsider) = record.recipients.iter().find(|r| !x.participants.contains(r)) {
-                return Err(format!("{outsider} does not take part in exchange {}", record.exchange_id));
-            }
-            x.status = x.status.after(record.kind)?;
-            x.updated_at = record.stored_at;
-            x.messages.push(record.message_id);
-            Ok(x)
-        }
+        let mut participants = vec![record.sender];
+        participants.extend(record.recipients.iter().copied());
+        return Ok(ExchangeRecord {
+            exchange_id: record.exchange_id,
+            originator: record.sender,
+            participants,
+            summary: request.summary.clone(),
+            status: ExchangeStatus::Open,
+            opened_at: record.created_at,
+            updated_at: record.stored_at,
+            messages: vec![record.message_id],
+        });
+    };
+    let id = record.exchange_id;
+    if !x.participants.contains(&record.sender) {
+        return Err(format!("{} does not take part in exchange {id}", record.sender));
     }
+    if let Some(outsider) = record.recipients.iter().find(|r| !x.participants.contains(r)) {
+        return Err(format!("{outsider} does not take part in exchange {id}"));
+    }
+    let from_originator = record.sender == x.originator;
+    let to_originator_only = record.recipients == [x.originator];
+    match record.kind {
+        MessageKind::Response if from_originator => {
+            return Err("only the States a request was sent to respond to it; the requesting State adds information with a note".into());
+        }
+        MessageKind::Response | MessageKind::Note if !from_originator && !to_originator_only => {
+            return Err(format!(
+                "{} writes in exchange {id} to the requesting State {} only",
+                record.sender, x.originator
+            ));
+        }
+        MessageKind::Close if !from_originator => {
+            return Err(format!(
+                "only the requesting State ({}) closes exchange {id}; send a note instead",
+                x.originator
+            ));
+        }
+        _ => {}
+    }
+    x.status = x.status.after(record.kind)?;
+    x.updated_at = record.stored_at;
+    x.messages.push(record.message_id);
+    Ok(x)
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -82,8 +112,6 @@ pub enum SendError {
     UnknownRecipient(StateCode, u64),
     #[error("this node is not yet listed in the directory; wait for the Secretariat to approve it")]
     NotAdmitted,
-    #[error("no exchange {0} here; `veim inbox` and `veim outbox` list the exchanges")]
-    UnknownExchange(String),
     #[error("{0}")]
     Refused(String),
     #[error("cannot seal the message: {0}")]
@@ -103,7 +131,9 @@ pub struct Me<'a> {
 /// A message the operator asked to send.
 #[derive(Debug, Clone)]
 pub struct Outgoing<'a> {
-    pub exchange_id: ExchangeId,
+    /// The exchange the message belongs to; `None` for a request, which opens
+    /// a new exchange.
+    pub exchange_id: Option<ExchangeId>,
     pub recipients: &'a [StateCode],
     pub body: Body,
 }
@@ -131,6 +161,7 @@ pub async fn send(
     let keys: Vec<Recipient> = targets.iter().map(|(_, r)| *r).collect();
     let mut rng = rand_core::UnwrapErr(getrandom::SysRng);
     let message_id = MessageId::random(&mut rng);
+    let exchange_id = exchange_id.unwrap_or_else(|| ExchangeId::for_request(me.state, message_id));
     let draft = Draft { message_id, exchange_id, sender: me.state, recipients: &keys, created_at: now, body: &body };
     let envelope = Envelope::seal(&draft, me.identity, &mut rng)?;
     let envelope_bytes =
@@ -170,19 +201,20 @@ pub async fn send(
         }
     });
     let outcomes = futures::future::join_all(deliveries).await;
-    let mut updated = record;
-    for (recipient, (state, receipt)) in outcomes {
-        if let Some(d) = updated.deliveries.iter_mut().find(|d| d.recipient == recipient) {
-            d.state = state;
-            d.updated_at = now;
+    // Each recipient's outcome is merged into the stored record, so that
+    // another writer of the same message (a later retry) loses nothing.
+    let updated = store.update_message(message_id, |m| {
+        for (recipient, (state, receipt)) in &outcomes {
+            if let Some(d) = m.deliveries.iter_mut().find(|d| d.recipient == *recipient) {
+                d.state = state.clone();
+                d.updated_at = now;
+            }
+            if let Some(r) = receipt
+                && !m.receipts.contains(r)
+            {
+                m.receipts.push(r.clone());
+            }
         }
-        updated.receipts.extend(receipt);
-    }
-    let deliveries = updated.deliveries.clone();
-    let receipts = updated.receipts.clone();
-    store.update_message(message_id, |m| {
-        m.deliveries = deliveries.clone();
-        m.receipts = receipts.clone();
     })?;
     store.flush().await?;
     Ok(updated)

@@ -19,7 +19,8 @@ use std::collections::HashMap;
 use std::io;
 use std::time::Duration;
 use tokio::sync::{mpsc, oneshot};
-use veim_protocol::codec::MAX_FRAME;
+use veim_protocol::codec::{self, MAX_FRAME};
+use veim_protocol::wire::{NetResponse, Refusal, RefusalCode};
 
 /// How long a peer has to answer one request.
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
@@ -206,6 +207,8 @@ pub struct EventLoop {
     listening: Vec<Multiaddr>,
     listen_waiters: Vec<oneshot::Sender<Vec<Multiaddr>>>,
     expected_listeners: usize,
+    /// The encoded "busy" refusal, sent when the handlers are saturated.
+    busy: Vec<u8>,
 }
 
 impl std::fmt::Debug for EventLoop {
@@ -252,6 +255,11 @@ pub fn new(
             .listen_on(addr.clone())
             .map_err(|e| NetworkError::Listen { addr: addr.clone(), reason: e.to_string() })?;
     }
+    let busy = NetResponse::Refused(Refusal {
+        code: RefusalCode::Busy,
+        detail: "this node is handling as many requests as it can; try again in a moment".into(),
+    });
+    let busy = codec::encode("response", &busy).map_err(|e| NetworkError::Transport(e.to_string()))?;
     let (tx, commands) = mpsc::channel(256);
     let (inbound, inbound_rx) = mpsc::channel(256);
     let event_loop = EventLoop {
@@ -262,6 +270,7 @@ pub fn new(
         listening: Vec::new(),
         listen_waiters: Vec::new(),
         expected_listeners: listen.len(),
+        busy,
     };
     Ok((Client { tx }, inbound_rx, event_loop))
 }
@@ -271,7 +280,7 @@ impl EventLoop {
         use futures::StreamExt;
         loop {
             tokio::select! {
-                event = self.swarm.select_next_some() => self.on_swarm_event(event).await,
+                event = self.swarm.select_next_some() => self.on_swarm_event(event),
                 command = self.commands.recv() => match command {
                     Some(c) => self.on_command(c),
                     None => break,
@@ -310,7 +319,7 @@ impl EventLoop {
         }
     }
 
-    async fn on_swarm_event(&mut self, event: SwarmEvent<BehaviourEvent>) {
+    fn on_swarm_event(&mut self, event: SwarmEvent<BehaviourEvent>) {
         match event {
             SwarmEvent::NewListenAddr { address, .. } => {
                 tracing::info!(%address, "listening");
@@ -321,7 +330,7 @@ impl EventLoop {
                     }
                 }
             }
-            SwarmEvent::Behaviour(BehaviourEvent::Veim(event)) => self.on_veim_event(event).await,
+            SwarmEvent::Behaviour(BehaviourEvent::Veim(event)) => self.on_veim_event(event),
             SwarmEvent::IncomingConnectionError { send_back_addr, error, .. } => {
                 tracing::debug!(%send_back_addr, %error, "incoming connection failed");
             }
@@ -332,15 +341,23 @@ impl EventLoop {
         }
     }
 
-    async fn on_veim_event(&mut self, event: request_response::Event<InboundFrame, Vec<u8>>) {
+    fn on_veim_event(&mut self, event: request_response::Event<InboundFrame, Vec<u8>>) {
         use request_response::{Event, Message};
         match event {
             Event::Message { peer, message: Message::Request { request, channel, .. }, .. } => {
                 let inbound = Inbound { peer, frame: request, channel };
-                // Backpressure: when the handlers are saturated the swarm waits,
-                // and yamux stops reading from peers.
-                if self.inbound.send(inbound).await.is_err() {
-                    tracing::debug!("inbound request dropped: the node is stopping");
+                // The swarm never waits for the handlers: when they are
+                // saturated the peer is told to come back later, and pings,
+                // identify and this node's own requests go on.
+                match self.inbound.try_send(inbound) {
+                    Ok(()) => {}
+                    Err(mpsc::error::TrySendError::Full(inbound)) => {
+                        tracing::warn!(peer = %inbound.peer, "handlers saturated; answering busy");
+                        let _ = self.swarm.behaviour_mut().veim.send_response(inbound.channel, self.busy.clone());
+                    }
+                    Err(mpsc::error::TrySendError::Closed(_)) => {
+                        tracing::debug!("inbound request dropped: the node is stopping");
+                    }
                 }
             }
             Event::Message { message: Message::Response { request_id, response }, .. } => {

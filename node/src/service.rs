@@ -67,6 +67,12 @@ pub struct Node {
     view: RwLock<Arc<DirectoryView>>,
     pub sync_status: Mutex<SyncStatus>,
     pub sync_now: Notify,
+    /// One directory sync at a time (the poll loop and the operator's
+    /// `directory sync` would otherwise race on the same head).
+    sync_lock: tokio::sync::Mutex<()>,
+    /// One directory publication at a time: two concurrent approvals must not
+    /// both build version n+1.
+    publish_lock: tokio::sync::Mutex<()>,
     pub started_at: i64,
 }
 
@@ -119,11 +125,14 @@ impl Node {
     }
 
     /// Secretariat: approve a State's registration and publish the next version.
+    /// The new version is served to national nodes only once it is flushed.
     pub async fn approve(
         &self,
         state: StateCode,
+        fingerprint: &str,
     ) -> Result<veim_protocol::SignedDirectoryVersion, directory::PublishError> {
-        let version = directory::approve(&self.store, &self.keys.identity, state, now())?;
+        let _publishing = self.publish_lock.lock().await;
+        let version = directory::approve(&self.store, &self.keys.identity, state, fingerprint, now())?;
         self.store.flush().await?;
         self.refresh_view()?;
         tracing::info!(version = version.body.version, %state, "directory version published");
@@ -162,7 +171,7 @@ impl Node {
         let view = self.view();
         match (self.role(), request) {
             (Role::Secretariat, NetRequest::Register(reg)) => {
-                match directory::receive_registration(&self.store, &peer, &reg) {
+                match directory::receive_registration(&self.store, &peer, &reg, now(), self.config.replay_window_secs) {
                     Ok(RegistrationOutcome::Admitted { version }) => {
                         NetResponse::Registration(RegistrationStatus::Admitted { version })
                     }
@@ -182,8 +191,13 @@ impl Node {
                 format!("peer {peer} is not an active node in directory version {}", view.version()),
             ),
             (Role::Secretariat, NetRequest::FetchDirectory { after }) => {
+                // Serve only what is published: versions up to the flushed head.
+                let published = view.version();
                 match self.store.directory_versions_after(after, MAX_VERSIONS_PER_FETCH) {
-                    Ok(versions) => NetResponse::Directory(versions),
+                    Ok(mut versions) => {
+                        versions.retain(|v| v.body.version <= published);
+                        NetResponse::Directory(versions)
+                    }
                     Err(e) => refused(RefusalCode::StorageFailure, e.to_string()),
                 }
             }
@@ -222,18 +236,20 @@ impl Node {
         Some((peer_id_of(&key)?, vec![pin.address.parse().ok()?]))
     }
 
-    async fn ask_secretariat(&self, request: &NetRequest) -> Result<NetResponse, String> {
-        let (peer, addrs) = self.secretariat_dial().ok_or("the [secretariat] pin in config.toml is not usable")?;
-        let bytes = codec::encode("request", request).map_err(|e| e.to_string())?;
+    async fn ask_secretariat(&self, request: &NetRequest) -> Result<NetResponse, AskError> {
+        let (peer, addrs) = self
+            .secretariat_dial()
+            .ok_or_else(|| AskError::Failed("the [secretariat] pin in config.toml is not usable".into()))?;
+        let bytes = codec::encode("request", request).map_err(|e| AskError::Failed(e.to_string()))?;
         let answer = self
             .client
             .request(peer, addrs, bytes)
             .await
-            .map_err(|e| format!("the Secretariat node is unreachable: {e}"))?;
+            .map_err(|e| AskError::Failed(format!("the Secretariat node is unreachable: {e}")))?;
         match codec::decode::<NetResponse, MAX_FRAME>("response", &answer) {
-            Ok(NetResponse::Refused(r)) => Err(format!("the Secretariat refused: {r}")),
+            Ok(NetResponse::Refused(r)) => Err(AskError::Refused(r)),
             Ok(r) => Ok(r),
-            Err(e) => Err(format!("unreadable answer from the Secretariat: {e}")),
+            Err(e) => Err(AskError::Failed(format!("unreadable answer from the Secretariat: {e}"))),
         }
     }
 
@@ -249,8 +265,25 @@ impl Node {
         })
     }
 
-    /// One round: register if not listed as we are, then fetch new versions.
-    pub async fn sync_once(&self) -> Result<(), String> {
+    /// One round with the Secretariat: register if not listed as we are, then
+    /// fetch and verify new directory versions. Records the outcome for
+    /// `veim status`.
+    pub async fn sync(&self) -> Result<(), String> {
+        let _one_at_a_time = self.sync_lock.lock().await;
+        let result = self.sync_once().await;
+        if let Ok(mut s) = self.sync_status.lock() {
+            match &result {
+                Ok(()) => {
+                    s.last_sync = Some(now());
+                    s.last_error = None;
+                }
+                Err(e) => s.last_error = Some(e.clone()),
+            }
+        }
+        result
+    }
+
+    async fn sync_once(&self) -> Result<(), String> {
         let secretariat = self.secretariat_key().ok_or("no Secretariat key pinned")?;
         if !self.listed_as_me() {
             let state = self.state().ok_or("no State code configured")?;
@@ -263,14 +296,15 @@ impl Node {
                 signed_at: now(),
             };
             let signed = SignedRegistration::sign(registration, &self.keys.identity).map_err(|e| e.to_string())?;
-            let status = match self.ask_secretariat(&NetRequest::Register(signed)).await? {
-                NetResponse::Registration(RegistrationStatus::Pending) => {
+            let status = match self.ask_secretariat(&NetRequest::Register(signed)).await {
+                Ok(NetResponse::Registration(RegistrationStatus::Pending)) => {
                     "pending approval by the Secretariat".to_string()
                 }
-                NetResponse::Registration(RegistrationStatus::Admitted { version }) => {
+                Ok(NetResponse::Registration(RegistrationStatus::Admitted { version })) => {
                     format!("admitted in directory version {version}")
                 }
-                other => return Err(format!("unexpected answer to a registration: {other:?}")),
+                Ok(other) => return Err(format!("unexpected answer to a registration: {other:?}")),
+                Err(e) => return Err(format!("registration failed: {e}")),
             };
             self.set_registration(status);
         }
@@ -278,12 +312,10 @@ impl Node {
             let after = self.view().version();
             let versions = match self.ask_secretariat(&NetRequest::FetchDirectory { after }).await {
                 Ok(NetResponse::Directory(v)) => v,
-                Ok(other) => {
-                    return Err(format!("unexpected answer to a directory fetch: {other:?}"));
-                }
+                Ok(other) => return Err(format!("unexpected answer to a directory fetch: {other:?}")),
                 // Not admitted yet: the Secretariat serves the directory to listed nodes only.
-                Err(e) if e.contains("NotInDirectory") => return Ok(()),
-                Err(e) => return Err(e),
+                Err(AskError::Refused(r)) if r.code == RefusalCode::NotInDirectory => return Ok(()),
+                Err(e) => return Err(format!("directory fetch failed: {e}")),
             };
             let n = versions.len();
             let result = directory::accept_versions(&self.store, &secretariat, &versions);
@@ -293,16 +325,15 @@ impl Node {
                 self.refresh_view().map_err(|e| e.to_string())?;
             }
             match result {
-                Ok(Some(head)) => {
-                    tracing::info!(version = head.version, "directory version accepted")
-                }
+                Ok(Some(head)) => tracing::info!(version = head.version, "directory version accepted"),
                 Ok(None) => {}
                 Err(e) => {
                     tracing::warn!(%e, "directory version refused");
                     return Err(format!("directory version refused: {e}"));
                 }
             }
-            if n < MAX_VERSIONS_PER_FETCH {
+            // Stop when the answer was the last page, or brought nothing new.
+            if n < MAX_VERSIONS_PER_FETCH || self.view().version() == after {
                 break;
             }
         }
@@ -321,18 +352,8 @@ impl Node {
     async fn sync_loop(self: Arc<Self>, mut shutdown: Shutdown) {
         let every = Duration::from_secs(self.config.directory_poll_secs.max(1));
         loop {
-            let result = self.sync_once().await;
-            if let Ok(mut s) = self.sync_status.lock() {
-                match result {
-                    Ok(()) => {
-                        s.last_sync = Some(now());
-                        s.last_error = None;
-                    }
-                    Err(e) => {
-                        tracing::warn!(error = %e, "directory sync failed; will retry");
-                        s.last_error = Some(e);
-                    }
-                }
+            if let Err(e) = self.sync().await {
+                tracing::warn!(error = %e, "directory sync failed; will retry");
             }
             tokio::select! {
                 _ = tokio::time::sleep(every) => {}
@@ -341,6 +362,15 @@ impl Node {
             }
         }
     }
+}
+
+/// Why a request to the Secretariat did not get a useful answer.
+#[derive(Debug, thiserror::Error)]
+enum AskError {
+    #[error("the Secretariat refused: {0}")]
+    Refused(Refusal),
+    #[error("{0}")]
+    Failed(String),
 }
 
 fn refused(code: RefusalCode, detail: impl Into<String>) -> NetResponse {
@@ -352,8 +382,13 @@ fn refused(code: RefusalCode, detail: impl Into<String>) -> NetResponse {
 pub struct NodeHandle {
     pub node: Arc<Node>,
     pub admin: SocketAddr,
-    trigger: Trigger,
+    /// Stops the work: inbound handlers, the admin API, directory sync.
+    work: Trigger,
     tasks: JoinSet<()>,
+    /// Stops the swarm, once the work is done, so that receipts of requests
+    /// in flight still reach their senders.
+    network: Trigger,
+    network_task: tokio::task::JoinHandle<()>,
 }
 
 impl NodeHandle {
@@ -363,11 +398,15 @@ impl NodeHandle {
 
     /// Stops the node: no new work, in-flight handlers finish, store flushed.
     pub async fn stop(mut self) {
-        self.trigger.trigger();
+        self.work.trigger();
         let drain = async { while self.tasks.join_next().await.is_some() {} };
         if tokio::time::timeout(STOP_GRACE, drain).await.is_err() {
             tracing::warn!("some tasks did not stop within {STOP_GRACE:?}; stopping them");
             self.tasks.abort_all();
+        }
+        self.network.trigger();
+        if tokio::time::timeout(STOP_GRACE, &mut self.network_task).await.is_err() {
+            self.network_task.abort();
         }
         if let Err(e) = self.node.store.flush().await {
             tracing::error!(%e, "final flush failed");
@@ -401,33 +440,46 @@ async fn wait_for_signal() {
 
 /// Starts the node whose home folder is `home`.
 pub async fn start(home: &Path) -> Result<NodeHandle, StartError> {
+    // Everything that can fail without the network comes first, so a failed
+    // start leaves nothing running.
     let config = Config::load(home)?;
     let keys = NodeKeys::load(home)?;
+    let token = crate::keys::read_admin_token(home)?;
     let store = Store::open(&home.join(STORE_DIR))?;
-    let listen: Vec<Multiaddr> = config.listen.iter().filter_map(|a| a.parse().ok()).collect();
-    let (client, mut inbound, event_loop) = network::new(keys.libp2p_keypair(), &listen, Limits::default())?;
-    let (trigger, shutdown) = shutdown::channel();
-    let mut tasks = JoinSet::new();
-    tasks.spawn(event_loop.run(shutdown.clone()));
-
-    let listen = tokio::time::timeout(Duration::from_secs(10), client.listen_addrs()).await.map_err(|_| {
-        NetworkError::Listen {
-            addr: listen.first().cloned().unwrap_or(Multiaddr::empty()),
-            reason: "no listen address came up within 10 s".into(),
-        }
-    })??;
+    let view = DirectoryView::new(store.current_directory()?);
     let admin_listener = tokio::net::TcpListener::bind(&config.admin_listen)
         .await
         .map_err(|e| StartError::Admin { addr: config.admin_listen.clone(), reason: e.to_string() })?;
     let admin = admin_listener
         .local_addr()
         .map_err(|e| StartError::Admin { addr: config.admin_listen.clone(), reason: e.to_string() })?;
-    let token = crate::keys::read_admin_token(home)?;
+
+    let listen: Vec<Multiaddr> = config.listen.iter().filter_map(|a| a.parse().ok()).collect();
+    let (client, mut inbound, event_loop) = network::new(keys.libp2p_keypair(), &listen, Limits::default())?;
+    let (network, network_shutdown) = shutdown::channel();
+    let network_task = tokio::spawn(event_loop.run(network_shutdown));
+    let listen = match tokio::time::timeout(Duration::from_secs(10), client.listen_addrs()).await {
+        Ok(Ok(addrs)) => addrs,
+        failed => {
+            network.trigger();
+            network_task.abort();
+            return Err(match failed {
+                Ok(Err(e)) => e.into(),
+                _ => NetworkError::Listen {
+                    addr: listen.first().cloned().unwrap_or(Multiaddr::empty()),
+                    reason: "no listen address came up within 10 s".into(),
+                }
+                .into(),
+            });
+        }
+    };
+    let (work, shutdown) = shutdown::channel();
+    let mut tasks = JoinSet::new();
 
     let node = Arc::new(Node {
         home: home.to_path_buf(),
         peer_id: keys.peer_id(),
-        view: RwLock::new(Arc::new(DirectoryView::new(store.current_directory()?))),
+        view: RwLock::new(Arc::new(view)),
         config,
         keys,
         store,
@@ -435,6 +487,8 @@ pub async fn start(home: &Path) -> Result<NodeHandle, StartError> {
         listen,
         sync_status: Mutex::new(SyncStatus::default()),
         sync_now: Notify::new(),
+        sync_lock: tokio::sync::Mutex::new(()),
+        publish_lock: tokio::sync::Mutex::new(()),
         started_at: now(),
     });
 
@@ -480,5 +534,5 @@ pub async fn start(home: &Path) -> Result<NodeHandle, StartError> {
         .map_err(|e| StartError::Runtime { path: path.clone(), reason: e.to_string() })?;
     write_file(&path, &json, false).map_err(|e| StartError::Runtime { path, reason: e.to_string() })?;
     tracing::info!(peer = %node.peer_id, role = %node.role(), %admin, "node started");
-    Ok(NodeHandle { node, admin, trigger, tasks })
+    Ok(NodeHandle { node, admin, work, tasks, network, network_task })
 }

@@ -30,6 +30,8 @@ pub enum StoreError {
     Corrupt { what: &'static str, reason: String },
     #[error("message {0} is already stored")]
     Duplicate(MessageId),
+    #[error("message {0} is not in the store")]
+    NotFound(MessageId),
     #[error("{0}")]
     Rejected(String),
 }
@@ -224,14 +226,28 @@ impl Store {
 
     // --- registrations (Secretariat) ------------------------------------
 
+    fn registration_key(registration: &SignedRegistration) -> Vec<u8> {
+        let r = &registration.registration;
+        let mut key = r.state.as_bytes().to_vec();
+        key.extend_from_slice(&r.identity_key.0);
+        key
+    }
+
+    /// Keeps a registration, one per State and identity key: a registration
+    /// sent with another key never replaces the one an operator is checking.
     pub fn put_registration(&self, registration: &SignedRegistration) -> Result<(), StoreError> {
-        let key = registration.registration.state.as_bytes().to_vec();
-        self.registrations.insert(key, enc("registration", registration)?)?;
+        self.registrations.insert(Self::registration_key(registration), enc("registration", registration)?)?;
         Ok(())
     }
 
-    pub fn registration(&self, state: StateCode) -> Result<Option<SignedRegistration>, StoreError> {
-        self.registrations.get(state.as_bytes())?.map(|b| dec("registration", &b)).transpose()
+    /// The registration stored for this State and key, if any.
+    pub fn registration(&self, registration: &SignedRegistration) -> Result<Option<SignedRegistration>, StoreError> {
+        self.registrations.get(Self::registration_key(registration))?.map(|b| dec("registration", &b)).transpose()
+    }
+
+    /// Every registration received from a State, one per key.
+    pub fn registrations_of(&self, state: StateCode) -> Result<Vec<SignedRegistration>, StoreError> {
+        self.registrations.scan_prefix(state.as_bytes()).map(|kv| dec("registration", &kv?.1)).collect()
     }
 
     pub fn registrations(&self) -> Result<Vec<SignedRegistration>, StoreError> {
@@ -277,26 +293,22 @@ impl Store {
         Ok(self.messages.contains_key(id.0)?)
     }
 
-    /// Changes one stored message (delivery states, receipts).
+    /// Changes one stored message (delivery states, receipts). Concurrent
+    /// changes are applied one after the other, none lost.
     pub fn update_message(
         &self,
         id: MessageId,
         change: impl Fn(&mut MessageRecord),
-    ) -> Result<Option<MessageRecord>, StoreError> {
-        let mut out = None;
-        self.messages.fetch_and_update(id.0, |old| {
-            let old = old?;
-            match dec::<MessageRecord>("message", old) {
-                Ok(mut record) => {
-                    change(&mut record);
-                    let bytes = enc("message", &record).ok();
-                    out = Some(record);
-                    bytes.or_else(|| Some(old.to_vec()))
-                }
-                Err(_) => Some(old.to_vec()),
+    ) -> Result<MessageRecord, StoreError> {
+        loop {
+            let old = self.messages.get(id.0)?.ok_or(StoreError::NotFound(id))?;
+            let mut record: MessageRecord = dec("message", &old)?;
+            change(&mut record);
+            let new = enc("message", &record)?;
+            if self.messages.compare_and_swap(id.0, Some(old), Some(new))?.is_ok() {
+                return Ok(record);
             }
-        })?;
-        Ok(out)
+        }
     }
 
     pub fn messages(&self) -> Result<Vec<MessageRecord>, StoreError> {
@@ -312,16 +324,33 @@ impl Store {
     }
 
     /// Finds an exchange by its full id or a unique prefix of at least 6 hex digits.
-    pub fn find_exchange(&self, prefix: &str) -> Result<Option<ExchangeRecord>, StoreError> {
+    pub fn find_exchange(&self, prefix: &str) -> Result<ExchangeRecord, LookupError> {
         let prefix = prefix.trim().to_ascii_lowercase();
         if let Ok(id) = prefix.parse::<ExchangeId>() {
-            return self.exchange(id);
+            return self.exchange(id)?.ok_or(LookupError::NotFound(prefix));
         }
-        if prefix.len() < 6 {
-            return Ok(None);
+        if prefix.len() < 6 || !prefix.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Err(LookupError::TooShort(prefix));
         }
-        let found: Vec<ExchangeRecord> =
+        let mut found: Vec<ExchangeRecord> =
             self.exchanges()?.into_iter().filter(|x| x.exchange_id.to_hex().starts_with(&prefix)).collect();
-        Ok(if found.len() == 1 { found.into_iter().next() } else { None })
+        match found.len() {
+            0 => Err(LookupError::NotFound(prefix)),
+            1 => Ok(found.remove(0)),
+            n => Err(LookupError::Ambiguous(prefix, n)),
+        }
     }
+}
+
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum LookupError {
+    #[error("no exchange {0} here; `veim exchange list` shows the exchanges")]
+    NotFound(String),
+    #[error("{0:?} is not an exchange id: give the 32 hexadecimal digits, or at least the first 6")]
+    TooShort(String),
+    #[error("{1} exchanges start with {0}; give more digits")]
+    Ambiguous(String, usize),
+    #[error(transparent)]
+    Store(#[from] StoreError),
 }

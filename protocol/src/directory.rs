@@ -37,6 +37,41 @@ pub struct SignedRegistration {
     pub signature: [u8; 64],
 }
 
+/// Longest `operator` text in a registration.
+pub const MAX_OPERATOR: usize = 200;
+/// Most addresses a registration may list.
+pub const MAX_ADDRESSES: usize = 8;
+/// Longest address.
+pub const MAX_ADDRESS: usize = 256;
+
+impl Registration {
+    /// The rules a Secretariat applies before keeping a registration: bounded
+    /// sizes, no control characters, and a signing time near its own clock
+    /// (a registration dated in the future must not outrank later ones).
+    pub fn validate(&self, now: i64, window_secs: i64) -> Result<(), crate::ValidationErrors> {
+        let mut errors = crate::ValidationErrors::default();
+        crate::request::check_text("operator", &self.operator, MAX_OPERATOR, false, &mut errors);
+        if self.addresses.is_empty() || self.addresses.len() > MAX_ADDRESSES {
+            errors.push("addresses", format!("must list between 1 and {MAX_ADDRESSES} addresses"));
+        }
+        for (i, a) in self.addresses.iter().enumerate() {
+            if a.len() > MAX_ADDRESS || !a.starts_with('/') || a.chars().any(|c| c.is_control() || c.is_whitespace()) {
+                errors.push(format!("addresses[{i}]"), format!("{a:?} is not a multiaddr"));
+            }
+        }
+        if (self.signed_at - now).abs() > window_secs {
+            errors.push(
+                "signed_at",
+                format!(
+                    "{} is more than {window_secs} s from the Secretariat's clock ({now}); check the node's clock",
+                    self.signed_at
+                ),
+            );
+        }
+        errors.into_result(|| ())
+    }
+}
+
 impl SignedRegistration {
     pub fn sign(registration: Registration, key: &IdentityKeypair) -> Result<Self, CodecError> {
         let bytes = codec::encode("registration", &registration)?;

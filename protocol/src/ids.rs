@@ -60,3 +60,18 @@ id_type!(
     ExchangeId,
     "exchange id"
 );
+
+impl ExchangeId {
+    /// The id of the exchange a request opens: the first 16 bytes of
+    /// SHA-256("veim/1 exchange id" || 0x00 || originator || message id).
+    /// Deriving it binds the exchange to the State that opened it, so no other
+    /// State can open an exchange under the same id first.
+    pub fn for_request(originator: crate::StateCode, message_id: MessageId) -> ExchangeId {
+        let mut payload = originator.as_bytes().to_vec();
+        payload.extend_from_slice(&message_id.0);
+        let digest = crate::keys::hash(crate::keys::domain::EXCHANGE_ID, &payload);
+        let mut id = [0u8; 16];
+        id.copy_from_slice(&digest[..16]);
+        ExchangeId(id)
+    }
+}

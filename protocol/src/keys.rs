@@ -22,6 +22,7 @@ pub mod domain {
     pub const DIRECTORY_SIGNATURE: &str = "veim/1 directory signature";
     pub const DIRECTORY_HASH: &str = "veim/1 directory hash";
     pub const KEY_FINGERPRINT: &str = "veim/1 key fingerprint";
+    pub const EXCHANGE_ID: &str = "veim/1 exchange id";
 }
 
 /// `domain || 0x00 || payload`: the bytes every signature and hash covers.

@@ -247,7 +247,19 @@ pub(crate) fn check_text(path: &str, text: &str, max: usize, required: bool, err
         errors.push(path, "is missing; it must not be empty");
     } else if text.len() > max {
         errors.push(path, format!("is {} bytes long; at most {max} are allowed", text.len()));
+    } else if let Some(c) = text.chars().find(|c| is_forbidden_control(*c)) {
+        errors.push(
+            path,
+            format!("contains the control character U+{:04X}; only line breaks and tabs are allowed", c as u32),
+        );
     }
+}
+
+/// Control characters other than line feed, carriage return and tab: text
+/// from another State is shown to operators, and must not be able to move
+/// the cursor, recolour a terminal or fake a line.
+pub fn is_forbidden_control(c: char) -> bool {
+    c.is_control() && !matches!(c, '\n' | '\r' | '\t')
 }
 
 impl Request {
@@ -500,6 +512,17 @@ mod tests {
         let errors = form.parse().expect_err("must fail");
         assert_eq!(errors.0[0].field, "stage_other");
         form.stage_other = Some("post-shipment verification visit".into());
+        assert!(form.parse().is_ok());
+    }
+
+    #[test]
+    fn control_characters_are_refused() {
+        let mut form = example();
+        form.summary = "Fake\u{1b}[2Jsummary".into();
+        let errors = form.parse().expect_err("must fail");
+        assert_eq!(errors.0[0].field, "summary");
+        assert!(errors.0[0].problem.contains("U+001B"), "{errors}");
+        form.summary = "Two lines\nand a\ttab".into();
         assert!(form.parse().is_ok());
     }
 

@@ -80,6 +80,8 @@ pub enum RefusalCode {
     BadRegistration,
     /// The node could not store the message; try again later.
     StorageFailure,
+    /// The node is handling as many requests as it can; try again later.
+    Busy,
 }
 
 /// The refusal a node sends for each reason it refuses an envelope.

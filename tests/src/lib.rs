@@ -17,7 +17,7 @@ use veim_node::keys::NodeKeys;
 use veim_protocol::codec;
 use veim_protocol::wire::{NetRequest, NetResponse};
 
-pub use veim_tools::localnet::{LocalNet, LocalNode, blocking, free_port, wait_for};
+pub use veim_tools::localnet::{LocalNet, LocalNode, blocking, wait_for};
 
 /// A local network that owns its temporary folder.
 #[derive(Debug)]
@@ -241,14 +241,21 @@ impl RawPeer {
         Ok(codec::decode::<NetResponse, { codec::MAX_FRAME }>("response", &answer)?)
     }
 
-    /// Serves requests on `addr` with `answer` until `until` completes.
-    pub async fn serve(
+    /// Listens on `addr`, then starts `until` and serves requests with
+    /// `answer` until it completes.
+    pub async fn serve<F: Future<Output = ()>>(
         &mut self,
         addr: &str,
         mut answer: impl FnMut(NetRequest) -> NetResponse,
-        until: impl Future<Output = ()>,
+        until: impl FnOnce() -> F,
     ) -> anyhow::Result<()> {
         self.swarm.listen_on(addr.parse()?)?;
+        loop {
+            if let SwarmEvent::NewListenAddr { .. } = self.swarm.select_next_some().await {
+                break;
+            }
+        }
+        let until = until();
         tokio::pin!(until);
         loop {
             tokio::select! {

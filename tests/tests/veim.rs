@@ -5,5 +5,6 @@ mod veim {
     pub mod directory;
     pub mod durability;
     pub mod exchange;
+    pub mod receipts;
     pub mod refusals;
 }

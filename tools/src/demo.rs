@@ -56,12 +56,20 @@ pub async fn run(exit: bool) -> anyhow::Result<bool> {
     };
     if let Some(net) = net {
         if !exit && ok {
-            println!("\nThe network keeps running. Talk to any node with the CLI, for example:");
+            let veim = std::env::current_exe()
+                .ok()
+                .map(|p| {
+                    let cwd = std::env::current_dir().unwrap_or_default();
+                    p.strip_prefix(&cwd).map(|r| r.to_path_buf()).unwrap_or(p).display().to_string()
+                })
+                .unwrap_or_else(|| "veim".into());
+            println!("\nThe network keeps running. Talk to any node with the CLI from another terminal:");
             for n in std::iter::once(&net.secretariat).chain(&net.nationals) {
                 let admin = n.handle.as_ref().map(|h| h.admin.to_string()).unwrap_or_default();
-                println!("  veim --home {} status      # {} (admin API http://{admin})", n.home.display(), n.label);
+                println!("  {veim} --home {} status    # {}, admin API http://{admin}", n.home.display(), n.label);
             }
-            println!("Press Ctrl-C to stop.");
+            println!("  (then: inbox, outbox, exchange list, exchange show ID, directory list, ...)");
+            println!("Press Ctrl-C to stop; the demo's folder is removed then.");
             let _ = tokio::signal::ctrl_c().await;
         }
         net.shutdown().await;

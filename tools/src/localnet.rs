@@ -46,9 +46,17 @@ impl LocalNode {
     }
 }
 
-/// A free TCP port on 127.0.0.1, so a restarted node keeps its address.
-pub fn free_port() -> std::io::Result<u16> {
-    Ok(std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
+/// Starts a node created to listen on port 0, then writes the port it got
+/// into its configuration, so that a restarted node keeps its address (and
+/// no port is picked in advance, free then taken by someone else).
+async fn start_and_pin(home: &Path) -> anyhow::Result<(NodeHandle, String)> {
+    let handle = veim_node::start(home).await?;
+    let address =
+        handle.node.listen.first().map(|a| a.to_string()).ok_or_else(|| anyhow::anyhow!("no listen address"))?;
+    let mut config = Config::load(home)?;
+    config.listen = vec![address.clone()];
+    config.save(home)?;
+    Ok((handle, address))
 }
 
 #[derive(Debug)]
@@ -83,12 +91,11 @@ impl LocalNet {
     /// Creates and starts the Secretariat's node under `root`.
     pub async fn new(root: &Path) -> anyhow::Result<LocalNet> {
         let home = root.join("secretariat");
-        let port = free_port()?;
         let config = Config {
             role: Role::Secretariat,
             state: None,
             operator: "ATT Secretariat".into(),
-            listen: vec![format!("/ip4/127.0.0.1/tcp/{port}")],
+            listen: vec!["/ip4/127.0.0.1/tcp/0".into()],
             announce: Vec::new(),
             admin_listen: "127.0.0.1:0".into(),
             replay_window_secs: 3600,
@@ -96,14 +103,8 @@ impl LocalNet {
             secretariat: None,
         };
         let keys = init_home(&home, &config)?;
-        let mut secretariat = LocalNode {
-            label: "Secretariat".into(),
-            state: None,
-            home,
-            address: format!("/ip4/127.0.0.1/tcp/{port}"),
-            handle: None,
-        };
-        secretariat.start().await?;
+        let (handle, address) = start_and_pin(&home).await?;
+        let secretariat = LocalNode { label: "Secretariat".into(), state: None, home, address, handle: Some(handle) };
         Ok(LocalNet {
             root: root.to_path_buf(),
             secretariat,
@@ -118,13 +119,11 @@ impl LocalNet {
     pub async fn add_national(&mut self, state: &str, operator: &str) -> anyhow::Result<usize> {
         let code: StateCode = state.parse()?;
         let home = self.root.join(code.as_str().to_ascii_lowercase());
-        let port = free_port()?;
-        let address = format!("/ip4/127.0.0.1/tcp/{port}");
         let config = Config {
             role: Role::National,
             state: Some(code),
             operator: operator.into(),
-            listen: vec![address.clone()],
+            listen: vec!["/ip4/127.0.0.1/tcp/0".into()],
             announce: Vec::new(),
             admin_listen: "127.0.0.1:0".into(),
             replay_window_secs: 3600,
@@ -135,9 +134,14 @@ impl LocalNet {
             }),
         };
         init_home(&home, &config)?;
-        let mut node = LocalNode { label: code.to_string(), state: Some(code), home, address, handle: None };
-        node.start().await?;
-        self.nationals.push(node);
+        let (handle, address) = start_and_pin(&home).await?;
+        self.nationals.push(LocalNode {
+            label: code.to_string(),
+            state: Some(code),
+            home,
+            address,
+            handle: Some(handle),
+        });
         Ok(self.nationals.len() - 1)
     }
 
@@ -167,7 +171,8 @@ impl LocalNet {
             pending.fingerprint,
             own.fingerprint
         );
-        Ok(blocking(|| sec.post("/v1/directory/approve", &veim_node::api::ApproveRequest { state: state.into() }))?)
+        let approve = veim_node::api::ApproveRequest { state: state.into(), fingerprint: own.fingerprint };
+        Ok(blocking(|| sec.post("/v1/directory/approve", &approve))?)
     }
 
     /// Waits until every running national node holds directory version `version`.

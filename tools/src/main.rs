@@ -122,8 +122,14 @@ enum DirectoryCommand {
     List,
     /// Secretariat: registrations waiting for approval.
     Pending,
-    /// Secretariat: admit a State whose registration is pending.
-    Approve { state: String },
+    /// Secretariat: admit a State whose registration is pending, naming the
+    /// key fingerprint checked with the State's operator out of band.
+    Approve {
+        state: String,
+        /// The fingerprint as the State's operator read it, e.g. "19c9 33de ...".
+        #[arg(long)]
+        fingerprint: String,
+    },
     /// Every directory version, with what changed.
     Log,
     /// National node: ask the Secretariat for new versions now.
@@ -212,8 +218,8 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Directory(DirectoryCommand::Pending) => {
             print(json, &client()?.get::<Vec<PendingView>>("/v1/directory/pending")?, |p| render::pending(p))
         }
-        Command::Directory(DirectoryCommand::Approve { state }) => {
-            let v: VersionView = client()?.post("/v1/directory/approve", &ApproveRequest { state })?;
+        Command::Directory(DirectoryCommand::Approve { state, fingerprint }) => {
+            let v: VersionView = client()?.post("/v1/directory/approve", &ApproveRequest { state, fingerprint })?;
             print(json, &v, |v| format!("Published directory version {}: {}\n", v.version, v.change))
         }
         Command::Directory(DirectoryCommand::Log) => {

@@ -54,17 +54,19 @@ pub fn pending(list: &[PendingView]) -> String {
         return "No registration is waiting for approval.\n".into();
     }
     let mut out = String::from(
-        "Registrations waiting for approval. Check each fingerprint with the State's operator out of band before approving.\n",
+        "Registrations waiting for approval. Check each fingerprint with the State's operator by a channel you trust, then approve with it.\n",
     );
     for p in list {
         let _ = writeln!(
             out,
-            "  {} ({})  fingerprint {}  operator {:?}  sent {}",
+            "  {} ({})  fingerprint {}  operator {:?}  sent {}\n    veim directory approve {} --fingerprint \"{}\"",
             p.state,
             p.name,
             p.fingerprint,
             p.operator,
-            time(p.signed_at)
+            time(p.signed_at),
+            p.state,
+            p.fingerprint
         );
     }
     out

@@ -13,6 +13,16 @@ fn text(o: &Output) -> String {
     format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr))
 }
 
+/// A child process that does not outlive a failed test.
+struct KillOnDrop(std::process::Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 fn home_arg(p: &Path) -> String {
     p.display().to_string()
 }
@@ -100,11 +110,14 @@ fn a_running_node_answers_the_cli_and_stops_cleanly_on_sigterm() {
         "127.0.0.1:0",
     ]);
     assert!(init.status.success(), "{}", text(&init));
-    let mut node = Command::new(env!("CARGO_BIN_EXE_veim"))
-        .args(["--home", &home_arg(&home), "node", "run"])
-        .env("RUST_LOG", "warn")
-        .spawn()
-        .expect("start node");
+    let mut node = KillOnDrop(
+        Command::new(env!("CARGO_BIN_EXE_veim"))
+            .args(["--home", &home_arg(&home), "node", "run"])
+            .env("RUST_LOG", "warn")
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .expect("start node"),
+    );
     let start = Instant::now();
     while !home.join("runtime.json").exists() {
         assert!(start.elapsed() < Duration::from_secs(20), "node did not start");
@@ -117,7 +130,7 @@ fn a_running_node_answers_the_cli_and_stops_cleanly_on_sigterm() {
     assert_eq!(json["directory_version"], 0);
     let pending = veim(&["--home", &home_arg(&home), "directory", "pending"]);
     assert!(text(&pending).contains("No registration is waiting"), "{}", text(&pending));
-    let approve = veim(&["--home", &home_arg(&home), "directory", "approve", "MEX"]);
+    let approve = veim(&["--home", &home_arg(&home), "directory", "approve", "MEX", "--fingerprint", "0000 1111"]);
     assert_eq!(approve.status.code(), Some(5), "{}", text(&approve));
     assert!(text(&approve).contains("no registration from MEX"), "{}", text(&approve));
 
@@ -126,9 +139,26 @@ fn a_running_node_answers_the_cli_and_stops_cleanly_on_sigterm() {
     let refused = veim(&["--home", &home_arg(&home), "status"]);
     assert!(text(&refused).contains("wrong bearer token"), "{}", text(&refused));
 
-    let term = Command::new("kill").args(["-TERM", &node.id().to_string()]).status().expect("kill");
+    let term = Command::new("kill").args(["-TERM", &node.0.id().to_string()]).status().expect("kill");
     assert!(term.success());
-    let exit = node.wait().expect("wait");
+    let exit = node.0.wait().expect("wait");
     assert!(exit.success(), "graceful stop exits 0: {exit:?}");
     assert!(!home.join("runtime.json").exists(), "runtime.json removed on stop");
+}
+
+#[test]
+fn the_demo_runs_every_step_and_exits_zero() {
+    let out = veim(&["demo", "--exit"]);
+    let printed = text(&out);
+    assert!(out.status.success(), "{printed}");
+    for step in [
+        "[1] Start the ATT Secretariat",
+        "fingerprint",
+        "directory version 3",
+        "delivered, signed receipt verified",
+        "closed",
+    ] {
+        assert!(printed.contains(step), "{step:?} missing from the demo's output:\n{printed}");
+    }
+    assert!(printed.contains("All 9 steps succeeded."), "{printed}");
 }

@@ -16,10 +16,6 @@ async fn sync_against(net: &TestNet, versions: Vec<SignedDirectoryVersion>) -> a
     let mex = net.national("MEX").api()?;
     let outcome: Arc<Mutex<Option<String>>> = Arc::default();
     let slot = outcome.clone();
-    let sync = tokio::task::spawn_blocking(move || match mex.post::<_, StatusView>("/v1/directory/sync", &()) {
-        Ok(s) => format!("accepted: version {}", s.directory_version),
-        Err(e) => e.to_string(),
-    });
     fake.serve(
         &net.secretariat.address,
         |request| match request {
@@ -27,7 +23,12 @@ async fn sync_against(net: &TestNet, versions: Vec<SignedDirectoryVersion>) -> a
             NetRequest::FetchDirectory { .. } => NetResponse::Directory(versions.clone()),
             NetRequest::Deliver(_) => panic!("unexpected delivery"),
         },
-        async move {
+        move || async move {
+            let sync =
+                tokio::task::spawn_blocking(move || match mex.post::<_, StatusView>("/v1/directory/sync", &()) {
+                    Ok(s) => format!("accepted: version {}", s.directory_version),
+                    Err(e) => e.to_string(),
+                });
             let result = sync.await.unwrap_or_else(|e| e.to_string());
             *slot.lock().expect("lock") = Some(result);
         },

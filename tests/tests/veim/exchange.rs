@@ -51,6 +51,37 @@ async fn registration_approval_and_directory_propagation() -> anyhow::Result<()>
     let err = refused.expect_err("sending before admission must fail");
     assert!(err.to_string().contains("not yet listed"), "{err}");
 
+    // Someone else registers as MEX with another key: it is kept apart, and
+    // only the fingerprint the Secretariat checked decides which is admitted.
+    let mut impostor = veim_tests::RawPeer::new(libp2p::identity::Keypair::ed25519_from_bytes([9u8; 32])?)?;
+    let impostor_key = veim_protocol::IdentityKeypair::from_secret_bytes(&[9u8; 32]);
+    let registration = veim_protocol::Registration {
+        state: "MEX".parse()?,
+        identity_key: impostor_key.public(),
+        encryption_key: [3; 32],
+        addresses: vec!["/ip4/127.0.0.1/tcp/9".into()],
+        operator: "not Mexico".into(),
+        signed_at: veim_node::service::now() + 600,
+    };
+    let signed = veim_protocol::SignedRegistration::sign(registration, &impostor_key)?;
+    let sec_peer = veim_tests::peer_of(&net.secretariat.home);
+    let answer =
+        impostor.send(sec_peer, &net.secretariat.address, &veim_protocol::wire::NetRequest::Register(signed)).await?;
+    assert_eq!(
+        answer,
+        veim_protocol::wire::NetResponse::Registration(veim_protocol::wire::RegistrationStatus::Pending)
+    );
+    let pending: Vec<PendingView> = blocking(|| sec.get("/v1/directory/pending"))?;
+    assert_eq!(pending.iter().filter(|p| p.state.as_str() == "MEX").count(), 2, "both MEX registrations kept");
+    let wrong = blocking(|| {
+        sec.post::<_, serde_json::Value>(
+            "/v1/directory/approve",
+            &veim_node::api::ApproveRequest { state: "MEX".into(), fingerprint: "0000 1111".into() },
+        )
+    });
+    let wrong = wrong.expect_err("unknown fingerprint").to_string();
+    assert!(wrong.contains("no registration from MEX has the fingerprint 0000 1111"), "{wrong}");
+    assert!(wrong.contains(&mex_status.fingerprint), "the error lists what was received: {wrong}");
     net.admit("MEX").await?;
     let v2 = net.admit("SWE").await?;
     assert_eq!(v2.version, 2);
@@ -66,10 +97,11 @@ async fn registration_approval_and_directory_propagation() -> anyhow::Result<()>
     let status: StatusView = blocking(|| net.national("SWE").api()?.get("/v1/status"))?;
     assert_eq!(status.registration.as_deref(), Some("active in directory version 2"));
     // Approving twice is refused with a reason.
+    let swe_fingerprint = status.fingerprint.clone();
     let again = blocking(|| {
         sec.post::<_, serde_json::Value>(
             "/v1/directory/approve",
-            &veim_node::api::ApproveRequest { state: "SWE".into() },
+            &veim_node::api::ApproveRequest { state: "SWE".into(), fingerprint: swe_fingerprint },
         )
     });
     assert!(again.expect_err("second approval").to_string().contains("already active"));
@@ -126,7 +158,11 @@ async fn a_request_to_two_states_is_read_by_both_and_by_no_one_else_and_answered
             &RespondRequest { response: example_response() },
         )
     });
-    assert!(own.expect_err("originator response").to_string().contains("you sent this request"));
+    assert!(
+        own.expect_err("originator response")
+            .to_string()
+            .contains("only the States a request was sent to respond to it")
+    );
     let closed: MessageView = blocking(|| {
         mex.post(&format!("/v1/exchanges/{exchange_id}/close"), &veim_node::api::CloseRequest { reason: "done".into() })
     })?;

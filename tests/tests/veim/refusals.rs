@@ -16,7 +16,18 @@ fn rng() -> rand_core::UnwrapErr<getrandom::SysRng> {
 
 /// A valid request from `from` (whose keys are in `from_home`) to `to`.
 fn sealed(net: &TestNet, from: &str, to: &[&str], created_at: i64) -> Envelope {
-    let sender = keys_of(&net.national(from).home);
+    sealed_in(net, from, to, created_at, ExchangeId::for_request)
+}
+
+/// As `sealed`, with the exchange id chosen by `exchange`.
+fn sealed_in(
+    net: &TestNet,
+    from: &str,
+    to: &[&str],
+    created_at: i64,
+    exchange: impl Fn(veim_protocol::StateCode, MessageId) -> ExchangeId,
+) -> Envelope {
+    let sender_keys = keys_of(&net.national(from).home);
     let recipients: Vec<Recipient> = to
         .iter()
         .map(|s| Recipient {
@@ -27,15 +38,17 @@ fn sealed(net: &TestNet, from: &str, to: &[&str], created_at: i64) -> Envelope {
     let form: veim_protocol::RequestForm =
         toml::from_str(include_str!("../../../deploy/examples/request.toml")).expect("example request");
     let body = Body::Request(form.parse().expect("valid"));
+    let message_id = MessageId::random(&mut rng());
+    let sender: veim_protocol::StateCode = from.parse().expect("state");
     let draft = Draft {
-        message_id: MessageId::random(&mut rng()),
-        exchange_id: ExchangeId::random(&mut rng()),
-        sender: from.parse().expect("state"),
+        message_id,
+        exchange_id: exchange(sender, message_id),
+        sender,
         recipients: &recipients,
         created_at,
         body: &body,
     };
-    Envelope::seal(&draft, &sender.identity, &mut rng()).expect("seal")
+    Envelope::seal(&draft, &sender_keys.identity, &mut rng()).expect("seal")
 }
 
 fn resign(envelope: &mut Envelope, key: &IdentityKeypair) {
@@ -102,6 +115,9 @@ async fn hostile_input_is_refused_by_name_and_the_node_keeps_serving() -> anyhow
     e.header.version = 9;
     resign(&mut e, &ita_keys.identity);
     cases.push(("unknown envelope version", encode(&deliver(e)), RefusalCode::UnsupportedVersion));
+
+    let e = sealed_in(&net, "ITA", &["SWE"], now(), |_, _| ExchangeId::random(&mut rng()));
+    cases.push(("a request under an exchange id not derived from it", encode(&deliver(e)), RefusalCode::InvalidBody));
 
     cases.push(("random bytes", frame(&[0x5a; 300]), RefusalCode::Malformed));
     let mut huge_claim = codec::encode("request", &NetRequest::FetchDirectory { after: 0 })?;
