@@ -59,7 +59,7 @@ impl Registration {
                 errors.push(format!("addresses[{i}]"), format!("{a:?} is not a multiaddr"));
             }
         }
-        if (self.signed_at - now).abs() > window_secs {
+        if self.signed_at < now.saturating_sub(window_secs) || self.signed_at > now.saturating_add(window_secs) {
             errors.push(
                 "signed_at",
                 format!(
@@ -363,6 +363,40 @@ mod tests {
             forged.check_successor(Some(&h2), &pinned, |_| None),
             Err(DirectoryError::WrongSigner { .. })
         ));
+    }
+
+    #[test]
+    fn registration_rules() {
+        let (signed, _) = registration("MEX", 1);
+        let ok = signed.registration;
+        let now = 1_000_000;
+        let window = 300;
+        let at = |signed_at: i64| Registration { signed_at, ..ok.clone() };
+        for signed_at in [now - window, now, now + window] {
+            assert!(at(signed_at).validate(now, window).is_ok(), "{signed_at}");
+        }
+        // Far from the clock, up to the ends of i64 (no overflow).
+        for signed_at in [now - window - 1, now + window + 1, i64::MIN, i64::MIN + now, i64::MAX] {
+            assert!(at(signed_at).validate(now, window).is_err(), "{signed_at}");
+        }
+        let with = |f: &dyn Fn(&mut Registration)| {
+            let mut r = at(now);
+            f(&mut r);
+            r.validate(now, window)
+        };
+        assert!(with(&|r| r.operator = String::new()).is_ok());
+        assert!(with(&|r| r.operator = "é".repeat(100)).is_ok());
+        assert!(with(&|r| r.operator = "é".repeat(100) + "x").is_err());
+        assert!(with(&|r| r.operator = "Line\u{1b}[2J".into()).is_err());
+        assert!(with(&|r| r.addresses = vec![]).is_err());
+        assert!(with(&|r| r.addresses = vec!["/ip4/192.0.2.7/tcp/7040".into(); 8]).is_ok());
+        assert!(with(&|r| r.addresses = vec!["/ip4/192.0.2.7/tcp/7040".into(); 9]).is_err());
+        assert!(with(&|r| r.addresses = vec![format!("/{}", "a".repeat(255))]).is_ok());
+        assert!(with(&|r| r.addresses = vec![format!("/{}", "a".repeat(256))]).is_err());
+        for bad in ["ip4/192.0.2.7/tcp/7040", "/ip4/192.0.2.7 /tcp/7040", "/ip4/192.0.2.7/tcp/7040\n", "/dns/a\u{85}b"]
+        {
+            assert!(with(&|r| r.addresses = vec![bad.into()]).is_err(), "{bad:?}");
+        }
     }
 
     #[test]

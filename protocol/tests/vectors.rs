@@ -17,7 +17,9 @@ use veim_protocol::codec::{self, MAX_FRAME};
 use veim_protocol::directory::Succession;
 use veim_protocol::envelope::{Draft, EnvelopeError, Recipient};
 use veim_protocol::keys::domain;
-use veim_protocol::request::{ArmsCategory, ItemDescription, Money, Provision, Stage, TransferInformation};
+use veim_protocol::request::{
+    ArmsCategory, ItemDescription, Money, Provision, Stage, TransferInformation, is_forbidden_control,
+};
 use veim_protocol::wire::{NetRequest, NetResponse, Refusal, RefusalCode};
 use veim_protocol::{
     Body, DirectoryEntry, DirectoryVersion, EncryptionKeypair, EntryStatus, Envelope, ExchangeId, IdentityKeypair,
@@ -291,8 +293,15 @@ impl World {
             ("directory.hash", h(self.directory.hash().expect("hash"))),
             ("frame.fetch-directory", h(frame(&enc("request", &fetch)))),
             ("frame.refused", h(frame(&enc("response", &refused)))),
+            ("exchange-id.hash-input", h(exchange_id_hash_input(self.message_id))),
+            ("exchange-id.for-request", h(ExchangeId::for_request(state("MEX"), MessageId(self.message_id)).0)),
         ]
     }
+}
+
+/// What section 5.2 hashes for a request MEX sends with this message id.
+fn exchange_id_hash_input(message_id: [u8; 16]) -> Vec<u8> {
+    veim_protocol::keys::domain_separated(domain::EXCHANGE_ID, &[b"MEX".as_slice(), &message_id].concat())
 }
 
 fn h(bytes: impl AsRef<[u8]>) -> String {
@@ -483,6 +492,21 @@ fn the_spec_receipt_registration_and_directory_verify() {
 }
 
 #[test]
+fn the_spec_exchange_id_derives_from_the_request() {
+    let world = World::build();
+    let input = spec_bytes("exchange-id.hash-input");
+    // The domain, 0x00, the originator's code, the request's message id.
+    assert_eq!(input.len(), domain::EXCHANGE_ID.len() + 1 + 3 + 16);
+    assert_eq!(input, [domain::EXCHANGE_ID.as_bytes(), &[0], b"MEX", &world.message_id].concat());
+    let id = spec_bytes("exchange-id.for-request");
+    assert_eq!(id, Sha256::digest(&input)[..16]);
+    assert_eq!(ExchangeId::for_request(state("MEX"), MessageId(world.message_id)).0.as_slice(), id);
+    // Bound to the originator: another State's request with the same message
+    // id opens another exchange.
+    assert_ne!(ExchangeId::for_request(state("SWE"), MessageId(world.message_id)).0.as_slice(), id);
+}
+
+#[test]
 fn decoding_is_strict() {
     let world = World::build();
     let bytes = spec_bytes("envelope.bytes");
@@ -532,9 +556,27 @@ fn all_three_letter_codes() -> impl Iterator<Item = String> {
     })
 }
 
+/// The `pub const NAME: &str = "value";` lines of the crate's `keys::domain`
+/// module, read from its source: a constant added there fails the check below
+/// until this test and the SPEC list it.
+fn crate_domain_constants() -> Vec<(String, String)> {
+    let source = include_str!("../src/keys.rs");
+    let (_, module) = source.split_once("pub mod domain {").expect("keys.rs has `pub mod domain`");
+    let (module, _) = module.split_once('}').expect("the domain module is closed");
+    let mut constants = Vec::new();
+    for line in module.lines().map(str::trim).filter(|l| !l.is_empty() && !l.starts_with("//")) {
+        let constant = line
+            .strip_prefix("pub const ")
+            .and_then(|rest| rest.split_once(": &str = \""))
+            .and_then(|(name, value)| Some((name.to_string(), value.strip_suffix("\";")?.to_string())));
+        constants.push(constant.unwrap_or_else(|| panic!("cannot read the domain constant {line:?} of keys.rs")));
+    }
+    constants
+}
+
 #[test]
 fn spec_domain_strings_match_the_crate() {
-    for (name, value) in [
+    let checked = [
         ("ENVELOPE_SIGNATURE", domain::ENVELOPE_SIGNATURE),
         ("ENVELOPE_BODY", domain::ENVELOPE_BODY),
         ("CONTENT_KEY", domain::CONTENT_KEY),
@@ -544,10 +586,80 @@ fn spec_domain_strings_match_the_crate() {
         ("DIRECTORY_SIGNATURE", domain::DIRECTORY_SIGNATURE),
         ("DIRECTORY_HASH", domain::DIRECTORY_HASH),
         ("KEY_FINGERPRINT", domain::KEY_FINGERPRINT),
-    ] {
-        let row = format!("| `{name}` | `{value}` | `{}` |", hex::encode(value));
-        assert!(SPEC.lines().any(|l| l.trim() == row), "SPEC.md lacks the row {row}");
+        ("EXCHANGE_ID", domain::EXCHANGE_ID),
+    ];
+    let named: Vec<(String, String)> = checked.iter().map(|(n, v)| (n.to_string(), v.to_string())).collect();
+    assert_eq!(crate_domain_constants(), named, "keys::domain and this test list different domain strings");
+    // The SPEC's table holds exactly these rows, in the crate's order.
+    let rows: Vec<String> =
+        checked.iter().map(|(name, value)| format!("| `{name}` | `{value}` | `{}` |", hex::encode(value))).collect();
+    let table: Vec<&str> = SPEC
+        .lines()
+        .map(str::trim)
+        .skip_while(|l| *l != "| Name | String | Bytes (hex) |")
+        .skip(2)
+        .take_while(|l| l.starts_with('|'))
+        .collect();
+    assert_eq!(table, rows, "the SPEC's domain table differs from the crate's domain strings");
+}
+
+/// The rows of the SPEC's table that follows the line `header`: first two
+/// cells of each, backquotes removed.
+fn spec_table_after(header: &str) -> Vec<(String, String)> {
+    let rows: Vec<(String, String)> = SPEC
+        .lines()
+        .map(str::trim)
+        .skip_while(|l| *l != header)
+        .skip(2)
+        .take_while(|l| l.starts_with('|'))
+        .map(|l| {
+            let cells: Vec<String> = l.split('|').map(|c| c.trim().replace('`', "")).collect();
+            (cells[1].clone(), cells[2].clone())
+        })
+        .collect();
+    assert!(!rows.is_empty(), "SPEC.md has no table under {header:?}");
+    rows
+}
+
+#[test]
+fn spec_refusal_codes_match_the_crate() {
+    // Every variant index the crate decodes, up to the first it refuses.
+    let mut codes = Vec::new();
+    for index in 0u32.. {
+        match codec::decode::<RefusalCode, 4>("refusal code", &index.to_le_bytes()) {
+            Ok(code) => codes.push((index.to_string(), format!("{code:?}"))),
+            Err(_) => break,
+        }
     }
+    assert_eq!(spec_table_after("| Index | Code | Meaning |"), codes);
+    assert_eq!(enc("refusal code", &RefusalCode::Busy), 13u32.to_le_bytes());
+}
+
+#[test]
+fn spec_forbidden_controls_match_the_crate() {
+    // Section 7, as written in the SPEC (line breaks aside).
+    const FORBIDDEN: &str = "none of U+0000–U+0008, U+000B, U+000C, U+000E–U+001F and U+007F–U+009F";
+    let spec = SPEC.split_whitespace().collect::<Vec<_>>().join(" ");
+    assert!(spec.contains(FORBIDDEN), "SPEC.md does not list the forbidden control characters as {FORBIDDEN:?}");
+    let code = |s: &str| u32::from_str_radix(s.strip_prefix("U+").expect("U+ code point"), 16).expect("hex");
+    let mut listed = Vec::new();
+    for part in FORBIDDEN.trim_start_matches("none of ").split(", ").flat_map(|p| p.split(" and ")) {
+        let (first, last) = part.split_once('–').unwrap_or((part, part));
+        listed.extend(code(first)..=code(last));
+    }
+    let refused: Vec<u32> =
+        (0..=0x10FFFF).filter_map(char::from_u32).filter(|c| is_forbidden_control(*c)).map(u32::from).collect();
+    assert_eq!(refused, listed);
+}
+
+#[test]
+fn the_spec_registration_is_valid_when_signed() {
+    let world = World::build();
+    let r = &world.registration.registration;
+    r.validate(REGISTRATION_SIGNED_AT, 300).expect("valid at its own time");
+    r.validate(REGISTRATION_SIGNED_AT + 300, 300).expect("valid at the edge of the window");
+    assert!(r.validate(REGISTRATION_SIGNED_AT + 301, 300).is_err());
+    assert!(r.validate(REGISTRATION_SIGNED_AT - 301, 300).is_err());
 }
 
 #[test]
