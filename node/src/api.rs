@@ -231,6 +231,17 @@ pub struct VersionView {
     pub hash: String,
 }
 
+impl From<&veim_protocol::SignedDirectoryVersion> for VersionView {
+    fn from(v: &veim_protocol::SignedDirectoryVersion) -> VersionView {
+        VersionView {
+            version: v.body.version,
+            issued_at: v.body.issued_at,
+            change: v.body.change.clone(),
+            hash: v.hash().map(hex::encode).unwrap_or_default(),
+        }
+    }
+}
+
 async fn history(State(node): State<Shared>) -> ApiResult<Vec<VersionView>> {
     let mut out = Vec::new();
     let mut after = 0;
@@ -241,12 +252,7 @@ async fn history(State(node): State<Shared>) -> ApiResult<Vec<VersionView>> {
         }
         for v in &batch {
             after = v.body.version;
-            out.push(VersionView {
-                version: v.body.version,
-                issued_at: v.body.issued_at,
-                change: v.body.change.clone(),
-                hash: v.hash().map(hex::encode).unwrap_or_default(),
-            });
+            out.push(v.into());
         }
     }
     Ok(Json(out))
@@ -308,12 +314,7 @@ async fn approve(State(node): State<Shared>, Json(req): Json<ApproveRequest>) ->
         PublishError::AlreadyActive(_) => ApiError::new(StatusCode::CONFLICT, "already-active", e.to_string()),
         other => ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "publish", other.to_string()),
     })?;
-    Ok(Json(VersionView {
-        version: v.body.version,
-        issued_at: v.body.issued_at,
-        change: v.body.change.clone(),
-        hash: v.hash().map(hex::encode).unwrap_or_default(),
-    }))
+    Ok(Json((&v).into()))
 }
 
 async fn sync(State(node): State<Shared>) -> ApiResult<StatusView> {
