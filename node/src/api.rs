@@ -64,10 +64,12 @@ impl From<SendError> for ApiError {
     fn from(e: SendError) -> ApiError {
         match e {
             SendError::Invalid(errors) => ApiError::invalid(errors),
-            SendError::UnknownRecipient(..) => {
+            SendError::UnknownRecipient(..) | SendError::RecipientNotActive(..) => {
                 ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "unknown-recipient", e.to_string())
             }
-            SendError::NotAdmitted => ApiError::new(StatusCode::CONFLICT, "not-admitted", e.to_string()),
+            SendError::NotAdmitted | SendError::NotActive(..) => {
+                ApiError::new(StatusCode::CONFLICT, "not-admitted", e.to_string())
+            }
             SendError::Refused(_) => ApiError::new(StatusCode::CONFLICT, "refused", e.to_string()),
             other => ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", other.to_string()),
         }
@@ -93,6 +95,8 @@ fn router(node: Shared, token: String) -> Router {
         .route("/v1/directory/history", get(history))
         .route("/v1/directory/pending", get(pending))
         .route("/v1/directory/approve", post(approve))
+        .route("/v1/directory/reject", post(reject))
+        .route("/v1/directory/status", post(change_status))
         .route("/v1/directory/sync", post(sync))
         .route("/v1/requests", post(send_request))
         .route("/v1/inbox", get(inbox))
@@ -275,6 +279,7 @@ async fn pending(State(node): State<Shared>) -> ApiResult<Vec<PendingView>> {
         .registrations()?
         .into_iter()
         .filter(|r| view.entry(r.registration.state).is_none_or(|e| e.registration != *r))
+        .filter(|r| node.store.rejection(r).ok().flatten().is_none())
         .map(|r| {
             let r = r.registration;
             PendingView {
@@ -298,22 +303,69 @@ pub struct ApproveRequest {
 }
 
 async fn approve(State(node): State<Shared>, Json(req): Json<ApproveRequest>) -> ApiResult<VersionView> {
-    if node.role() != Role::Secretariat {
-        return Err(ApiError::new(
-            StatusCode::BAD_REQUEST,
-            "wrong-role",
-            "only the Secretariat's node approves registrations",
-        ));
-    }
+    secretariat_only(&node)?;
     let state = parse_state(&req.state)?;
-    let v = node.approve(state, &req.fingerprint).await.map_err(|e| match e {
-        PublishError::NoRegistration(_) => ApiError::new(StatusCode::NOT_FOUND, "no-registration", e.to_string()),
+    let v = node.approve(state, &req.fingerprint).await.map_err(publish_error)?;
+    Ok(Json((&v).into()))
+}
+
+fn secretariat_only(node: &Node) -> Result<(), ApiError> {
+    if node.role() == Role::Secretariat {
+        Ok(())
+    } else {
+        Err(ApiError::new(StatusCode::BAD_REQUEST, "wrong-role", "only the Secretariat's node changes the directory"))
+    }
+}
+
+fn publish_error(e: PublishError) -> ApiError {
+    match e {
+        PublishError::NoRegistration(_) | PublishError::NotListed(_) => {
+            ApiError::new(StatusCode::NOT_FOUND, "not-found", e.to_string())
+        }
         PublishError::FingerprintMismatch { .. } => {
             ApiError::new(StatusCode::CONFLICT, "fingerprint-mismatch", e.to_string())
         }
-        PublishError::AlreadyActive(_) => ApiError::new(StatusCode::CONFLICT, "already-active", e.to_string()),
+        PublishError::AlreadyActive(_) | PublishError::Transition { .. } => {
+            ApiError::new(StatusCode::CONFLICT, "refused", e.to_string())
+        }
+        PublishError::NoReason => ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid", e.to_string()),
         other => ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "publish", other.to_string()),
-    })?;
+    }
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+pub struct RejectRequest {
+    pub state: String,
+    pub fingerprint: String,
+    pub reason: String,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+pub struct Done {
+    pub done: String,
+}
+
+async fn reject(State(node): State<Shared>, Json(req): Json<RejectRequest>) -> ApiResult<Done> {
+    secretariat_only(&node)?;
+    let state = parse_state(&req.state)?;
+    node.reject(state, &req.fingerprint, &req.reason).await.map_err(publish_error)?;
+    Ok(Json(Done {
+        done: format!("Rejected the registration of {state}; its node is told why when it next registers."),
+    }))
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+pub struct StatusChangeRequest {
+    pub state: String,
+    pub action: veim_protocol::EntryAction,
+    #[serde(default)]
+    pub reason: String,
+}
+
+async fn change_status(State(node): State<Shared>, Json(req): Json<StatusChangeRequest>) -> ApiResult<VersionView> {
+    secretariat_only(&node)?;
+    let state = parse_state(&req.state)?;
+    let v = node.change_status(state, req.action, &req.reason).await.map_err(publish_error)?;
     Ok(Json((&v).into()))
 }
 

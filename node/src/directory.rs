@@ -15,8 +15,8 @@ use std::collections::HashMap;
 use veim_protocol::directory::{DirectoryError, DirectoryHead, Succession};
 use veim_protocol::keys::PublicIdentity;
 use veim_protocol::{
-    DirectoryEntry, DirectoryVersion, EntryStatus, IdentityKeypair, SignedDirectoryVersion, SignedRegistration,
-    StateCode,
+    DirectoryEntry, DirectoryVersion, EntryAction, EntryStatus, IdentityKeypair, SignedDirectoryVersion,
+    SignedRegistration, StateCode,
 };
 
 /// The current directory version, indexed.
@@ -50,6 +50,13 @@ impl DirectoryView {
         self.entry(*state).filter(|e| e.is_active())
     }
 
+    /// The entry of a node that is listed and not withdrawn (active or
+    /// suspended): such a node may still follow the directory.
+    pub fn listed_peer(&self, peer: &PeerId) -> Option<&DirectoryEntry> {
+        let state = self.by_peer.get(peer)?;
+        self.entry(*state).filter(|e| e.status != EntryStatus::Withdrawn)
+    }
+
     pub fn entries(&self) -> &[DirectoryEntry] {
         self.current.as_ref().map(|v| v.body.entries.as_slice()).unwrap_or(&[])
     }
@@ -69,6 +76,12 @@ pub enum PublishError {
     NoRegistration(StateCode),
     #[error("{0} is already active in the directory with this key")]
     AlreadyActive(StateCode),
+    #[error("{0} is not in the directory; `veim directory list` shows who is")]
+    NotListed(StateCode),
+    #[error("{state} {why}")]
+    Transition { state: StateCode, why: String },
+    #[error("a rejection needs a reason (--reason): the applicant is told it")]
+    NoReason,
     #[error(
         "no registration from {state} has the fingerprint {given}; received: {received}. Check the fingerprint with the State's operator again"
     )]
@@ -153,6 +166,62 @@ pub fn approve(
     })
 }
 
+/// Secretariat: suspend, reinstate or withdraw a listed State.
+pub fn change_status(
+    store: &Store,
+    key: &IdentityKeypair,
+    state: StateCode,
+    action: EntryAction,
+    reason: &str,
+    now: i64,
+) -> Result<SignedDirectoryVersion, PublishError> {
+    let current = store.current_directory()?;
+    let entry = current.as_ref().and_then(|v| v.body.entry(state)).ok_or(PublishError::NotListed(state))?;
+    let status = entry.status.after(action).map_err(|why| PublishError::Transition { state, why })?;
+    let description = if reason.trim().is_empty() {
+        format!("{action} {state}")
+    } else {
+        format!("{action} {state}: {}", reason.trim())
+    };
+    publish_next(store, key, now, description, |entries| {
+        if let Some(e) = entries.iter_mut().find(|e| e.state() == state) {
+            e.status = status;
+        }
+    })
+}
+
+/// Secretariat: refuse a pending registration, with the reason the applicant
+/// will be told.
+pub fn reject(
+    store: &Store,
+    state: StateCode,
+    fingerprint: &str,
+    reason: &str,
+) -> Result<SignedRegistration, PublishError> {
+    let candidates = store.registrations_of(state)?;
+    if candidates.is_empty() {
+        return Err(PublishError::NoRegistration(state));
+    }
+    let registration = candidates
+        .iter()
+        .find(|r| same_fingerprint(&r.registration.identity_key.fingerprint(), fingerprint))
+        .cloned()
+        .ok_or_else(|| PublishError::FingerprintMismatch {
+            state,
+            given: fingerprint.to_string(),
+            received: candidates
+                .iter()
+                .map(|r| r.registration.identity_key.fingerprint())
+                .collect::<Vec<_>>()
+                .join("; "),
+        })?;
+    if reason.trim().is_empty() {
+        return Err(PublishError::NoReason);
+    }
+    store.put_rejection(&registration, reason.trim())?;
+    Ok(registration)
+}
+
 /// Secretariat: what to do with a registration a peer sent.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum RegistrationOutcome {
@@ -160,6 +229,8 @@ pub enum RegistrationOutcome {
     Pending,
     /// This exact registration is already listed and active.
     Admitted { version: u64 },
+    /// The operator refused this key, for this reason.
+    Rejected { reason: String },
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -206,6 +277,9 @@ pub fn receive_registration(
             return Ok(RegistrationOutcome::Admitted { version: current.body.version });
         }
     }
+    if let Some(reason) = store.rejection(registration)? {
+        return Ok(RegistrationOutcome::Rejected { reason });
+    }
     // One registration per State and key; a newer one from the same key
     // (new addresses, say) replaces the older.
     let newer = match store.registration(registration)? {
@@ -232,7 +306,14 @@ pub fn accept_versions(
         let held = |n: u64| store.directory_version(n).ok().flatten().and_then(|v| v.hash().ok());
         match v.check_successor(head.as_ref(), secretariat, held)? {
             Succession::AlreadyHeld => {}
-            Succession::Next => accepted = Some(store.put_directory_version(v)?),
+            Succession::Next => {
+                if let Some(head) = head
+                    && let Some(previous) = store.directory_version(head.version)?
+                {
+                    v.check_entries_kept(&previous.body)?;
+                }
+                accepted = Some(store.put_directory_version(v)?);
+            }
         }
     }
     Ok(accepted)

@@ -110,8 +110,12 @@ pub enum SendError {
         "{0} is not an active State in the directory (directory version {1}); check the code, or wait for the Secretariat to admit it"
     )]
     UnknownRecipient(StateCode, u64),
+    #[error("{0} is {1} in directory version {2}: messages to it are refused until the Secretariat reinstates it")]
+    RecipientNotActive(StateCode, veim_protocol::EntryStatus, u64),
     #[error("this node is not yet listed in the directory; wait for the Secretariat to approve it")]
     NotAdmitted,
+    #[error("{0} is {1} in directory version {2}: it cannot send until the Secretariat reinstates it")]
+    NotActive(StateCode, veim_protocol::EntryStatus, u64),
     #[error("{0}")]
     Refused(String),
     #[error("cannot seal the message: {0}")]
@@ -150,12 +154,17 @@ pub async fn send(
 ) -> Result<MessageRecord, SendError> {
     let Outgoing { exchange_id, recipients, body } = outgoing;
     body.validate().map_err(SendError::Invalid)?;
-    if view.entry(me.state).filter(|e| e.is_active() && e.identity_key() == me.identity.public()).is_none() {
-        return Err(SendError::NotAdmitted);
+    match view.entry(me.state).filter(|e| e.identity_key() == me.identity.public()) {
+        None => return Err(SendError::NotAdmitted),
+        Some(e) if !e.is_active() => return Err(SendError::NotActive(me.state, e.status, view.version())),
+        Some(_) => {}
     }
     let mut targets = Vec::new();
     for r in recipients {
-        let entry = view.entry(*r).filter(|e| e.is_active()).ok_or(SendError::UnknownRecipient(*r, view.version()))?;
+        let entry = view.entry(*r).ok_or(SendError::UnknownRecipient(*r, view.version()))?;
+        if !entry.is_active() {
+            return Err(SendError::RecipientNotActive(*r, entry.status, view.version()));
+        }
         targets.push((entry.clone(), Recipient { state: *r, encryption_key: entry.encryption_key() }));
     }
     let keys: Vec<Recipient> = targets.iter().map(|(_, r)| *r).collect();

@@ -131,12 +131,67 @@ impl Node {
         state: StateCode,
         fingerprint: &str,
     ) -> Result<veim_protocol::SignedDirectoryVersion, directory::PublishError> {
+        self.publish(|store, key| directory::approve(store, key, state, fingerprint, now())).await
+    }
+
+    /// Secretariat: suspend, reinstate or withdraw a State.
+    pub async fn change_status(
+        &self,
+        state: StateCode,
+        action: veim_protocol::EntryAction,
+        reason: &str,
+    ) -> Result<veim_protocol::SignedDirectoryVersion, directory::PublishError> {
+        self.publish(|store, key| directory::change_status(store, key, state, action, reason, now())).await
+    }
+
+    /// Secretariat: refuse a pending registration; the applicant's node is
+    /// told the reason the next time it registers (it retries on its own).
+    pub async fn reject(
+        &self,
+        state: StateCode,
+        fingerprint: &str,
+        reason: &str,
+    ) -> Result<(), directory::PublishError> {
+        directory::reject(&self.store, state, fingerprint, reason)?;
+        self.store.flush().await?;
+        tracing::info!(%state, reason, "registration rejected");
+        Ok(())
+    }
+
+    /// Builds, stores and flushes one new version at a time, makes it the
+    /// served head, then tells every listed node it exists.
+    async fn publish(
+        &self,
+        build: impl FnOnce(
+            &Store,
+            &veim_protocol::IdentityKeypair,
+        ) -> Result<veim_protocol::SignedDirectoryVersion, directory::PublishError>,
+    ) -> Result<veim_protocol::SignedDirectoryVersion, directory::PublishError> {
         let _publishing = self.publish_lock.lock().await;
-        let version = directory::approve(&self.store, &self.keys.identity, state, fingerprint, now())?;
+        let version = build(&self.store, &self.keys.identity)?;
         self.store.flush().await?;
         self.refresh_view()?;
-        tracing::info!(version = version.body.version, %state, "directory version published");
+        tracing::info!(version = version.body.version, change = %version.body.change, "directory version published");
+        self.announce_version(version.body.version);
         Ok(version)
+    }
+
+    /// Pushes "version n exists" to every listed node, without waiting: a node
+    /// that misses it catches up at its next poll.
+    fn announce_version(&self, version: u64) {
+        let Ok(bytes) = codec::encode("request", &NetRequest::DirectoryUpdated { version }) else { return };
+        let view = self.view();
+        for entry in view.entries().iter().filter(|e| e.status != veim_protocol::EntryStatus::Withdrawn) {
+            if let Some((peer, addrs)) = directory::dial_info(entry) {
+                let client = self.client.clone();
+                let bytes = bytes.clone();
+                tokio::spawn(async move {
+                    if let Err(e) = client.request(peer, addrs, bytes).await {
+                        tracing::debug!(%peer, %e, "directory announcement not delivered; the node will poll");
+                    }
+                });
+            }
+        }
     }
 
     // --- inbound -------------------------------------------------------------
@@ -175,6 +230,9 @@ impl Node {
                     Ok(RegistrationOutcome::Admitted { version }) => {
                         NetResponse::Registration(RegistrationStatus::Admitted { version })
                     }
+                    Ok(RegistrationOutcome::Rejected { reason }) => {
+                        NetResponse::Registration(RegistrationStatus::Rejected { reason })
+                    }
                     Ok(RegistrationOutcome::Pending) => match self.store.flush().await {
                         Ok(()) => {
                             tracing::info!(state = %reg.registration.state, fingerprint = %reg.registration.identity_key.fingerprint(), "registration received; waiting for approval");
@@ -186,11 +244,9 @@ impl Node {
                     Err(e) => refused(RefusalCode::BadRegistration, e.to_string()),
                 }
             }
-            (_, _) if view.active_peer(&peer).is_none() => refused(
-                RefusalCode::NotInDirectory,
-                format!("peer {peer} is not an active node in directory version {}", view.version()),
-            ),
-            (Role::Secretariat, NetRequest::FetchDirectory { after }) => {
+            // A suspended node still follows the directory: that is how it
+            // learns it was reinstated.
+            (Role::Secretariat, NetRequest::FetchDirectory { after }) if view.listed_peer(&peer).is_some() => {
                 // Serve only what is published: versions up to the flushed head.
                 let published = view.version();
                 match self.store.directory_versions_after(after, MAX_VERSIONS_PER_FETCH) {
@@ -201,10 +257,33 @@ impl Node {
                     Err(e) => refused(RefusalCode::StorageFailure, e.to_string()),
                 }
             }
+            (Role::National, NetRequest::DirectoryUpdated { version }) if Some(peer) == self.secretariat_peer() => {
+                if version > view.version() {
+                    self.sync_now.notify_one();
+                }
+                NetResponse::Acknowledged
+            }
+            (_, _) if view.active_peer(&peer).is_none() => {
+                let why = match view.listed_peer(&peer) {
+                    Some(e) => format!("{} is {} in directory version {}", e.state(), e.status, view.version()),
+                    None => format!("peer {peer} is not an active node in directory version {}", view.version()),
+                };
+                refused(RefusalCode::NotInDirectory, why)
+            }
             (Role::National, NetRequest::Deliver(envelope)) => {
                 let (Some(me), Some(sender)) = (self.me(), view.active_peer(&peer)) else {
                     return refused(RefusalCode::NotInDirectory, "sender not active");
                 };
+                if !view.entry(me.state).is_some_and(|e| e.is_active()) {
+                    return refused(
+                        RefusalCode::NotInDirectory,
+                        format!(
+                            "{} is not active in directory version {}: it takes no messages",
+                            me.state,
+                            view.version()
+                        ),
+                    );
+                }
                 match exchange::receive(me, &self.store, sender, *envelope, now(), self.config.replay_window_secs).await
                 {
                     Ok(receipt) => {
@@ -222,6 +301,7 @@ impl Node {
                         NetRequest::Register(_) => "registrations",
                         NetRequest::FetchDirectory { .. } => "the directory",
                         NetRequest::Deliver(_) => "message delivery",
+                        NetRequest::DirectoryUpdated { .. } => "directory announcements from this peer",
                     }
                 ),
             ),
@@ -229,6 +309,10 @@ impl Node {
     }
 
     // --- national: registration and directory sync ---------------------------------
+
+    fn secretariat_peer(&self) -> Option<PeerId> {
+        self.secretariat_dial().map(|(peer, _)| peer)
+    }
 
     fn secretariat_dial(&self) -> Option<(PeerId, Vec<Multiaddr>)> {
         let pin = self.config.secretariat.as_ref()?;
@@ -302,6 +386,13 @@ impl Node {
                 }
                 Ok(NetResponse::Registration(RegistrationStatus::Admitted { version })) => {
                     format!("admitted in directory version {version}")
+                }
+                Ok(NetResponse::Registration(RegistrationStatus::Rejected { reason })) => {
+                    let status = format!("rejected by the Secretariat: {reason}");
+                    self.set_registration(status.clone());
+                    return Err(format!(
+                        "{status}. Settle the matter with the ATT Secretariat; to apply again with a new key, create a new node with `veim init`"
+                    ));
                 }
                 Ok(other) => return Err(format!("unexpected answer to a registration: {other:?}")),
                 Err(e) => return Err(format!("registration failed: {e}")),

@@ -2,7 +2,8 @@
 //! replaced without touching the rest.
 //!
 //! Trees: `meta` (the directory head), `directory` (every accepted directory
-//! version, by number), `registrations` (Secretariat: what States submitted),
+//! version, by number), `registrations` (Secretariat: what States submitted,
+//! one per State and key), `rejections` (Secretariat: keys refused, and why),
 //! `messages` (every envelope sent or received, with its decrypted body and its
 //! delivery state), `exchanges` (one record per exchange). Writes that belong
 //! together go in one sled transaction; nothing is acknowledged to a peer or an
@@ -117,6 +118,7 @@ pub struct Store {
     meta: sled::Tree,
     directory: sled::Tree,
     registrations: sled::Tree,
+    rejections: sled::Tree,
     messages: sled::Tree,
     exchanges: sled::Tree,
 }
@@ -156,6 +158,7 @@ impl Store {
             meta: db.open_tree("meta")?,
             directory: db.open_tree("directory")?,
             registrations: db.open_tree("registrations")?,
+            rejections: db.open_tree("rejections")?,
             messages: db.open_tree("messages")?,
             exchanges: db.open_tree("exchanges")?,
             db,
@@ -248,6 +251,17 @@ impl Store {
     /// Every registration received from a State, one per key.
     pub fn registrations_of(&self, state: StateCode) -> Result<Vec<SignedRegistration>, StoreError> {
         self.registrations.scan_prefix(state.as_bytes()).map(|kv| dec("registration", &kv?.1)).collect()
+    }
+
+    /// Records that the operator refused this State's key, and why.
+    pub fn put_rejection(&self, registration: &SignedRegistration, reason: &str) -> Result<(), StoreError> {
+        self.rejections.insert(Self::registration_key(registration), reason.as_bytes())?;
+        Ok(())
+    }
+
+    /// Why this State's key was refused, if it was.
+    pub fn rejection(&self, registration: &SignedRegistration) -> Result<Option<String>, StoreError> {
+        Ok(self.rejections.get(Self::registration_key(registration))?.map(|b| String::from_utf8_lossy(&b).into_owned()))
     }
 
     pub fn registrations(&self) -> Result<Vec<SignedRegistration>, StoreError> {

@@ -105,6 +105,44 @@ impl fmt::Display for EntryStatus {
     }
 }
 
+/// What the Secretariat can do to a listed State.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum EntryAction {
+    /// Messages from and to the State are refused until it is reinstated.
+    Suspend,
+    Reinstate,
+    /// The State leaves the mechanism; its entry stays, withdrawn, so that
+    /// no version can drop a State silently. Coming back takes a new admission.
+    Withdraw,
+}
+
+impl fmt::Display for EntryAction {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            EntryAction::Suspend => "suspended",
+            EntryAction::Reinstate => "reinstated",
+            EntryAction::Withdraw => "withdrew",
+        })
+    }
+}
+
+impl EntryStatus {
+    /// The status after `action`, or why the action does not apply.
+    pub fn after(self, action: EntryAction) -> Result<EntryStatus, String> {
+        use EntryAction::*;
+        use EntryStatus::*;
+        match (self, action) {
+            (Active, Suspend) => Ok(Suspended),
+            (Suspended, Reinstate) => Ok(Active),
+            (Active | Suspended, Withdraw) => Ok(Withdrawn),
+            (Suspended, Suspend) => Err("is already suspended".into()),
+            (Active, Reinstate) => Err("is active; only a suspended State is reinstated".into()),
+            (Withdrawn, _) => Err("has withdrawn; it comes back only by a new registration and admission".into()),
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DirectoryEntry {
     pub registration: SignedRegistration,
@@ -201,6 +239,8 @@ pub enum DirectoryError {
     BadRegistration { version: u64, state: StateCode },
     #[error("directory version {version}: two entries share one identity key ({first} and {second})")]
     SharedKey { version: u64, first: StateCode, second: StateCode },
+    #[error("directory version {version} drops {state} without a signed withdrawal: refusing it")]
+    EntryDropped { version: u64, state: StateCode },
     #[error("directory version encoding failed: {0}")]
     Codec(#[from] CodecError),
 }
@@ -247,6 +287,16 @@ impl SignedDirectoryVersion {
             }
         }
         Ok(())
+    }
+
+    /// Checks that every State listed in `previous` is still listed: a State
+    /// leaves the directory only by a withdrawal the Secretariat signs, never
+    /// by disappearing from a version.
+    pub fn check_entries_kept(&self, previous: &DirectoryVersion) -> Result<(), DirectoryError> {
+        match previous.entries.iter().find(|e| self.body.entry(e.state()).is_none()) {
+            Some(dropped) => Err(DirectoryError::EntryDropped { version: self.body.version, state: dropped.state() }),
+            None => Ok(()),
+        }
     }
 
     /// Decides whether this version may follow `current` (the newest version
@@ -397,6 +447,40 @@ mod tests {
         {
             assert!(with(&|r| r.addresses = vec![bad.into()]).is_err(), "{bad:?}");
         }
+    }
+
+    #[test]
+    fn entry_status_transitions() {
+        use EntryAction::*;
+        use EntryStatus::*;
+        assert_eq!(Active.after(Suspend), Ok(Suspended));
+        assert_eq!(Suspended.after(Reinstate), Ok(Active));
+        assert_eq!(Active.after(Withdraw), Ok(Withdrawn));
+        assert_eq!(Suspended.after(Withdraw), Ok(Withdrawn));
+        for (from, action) in [
+            (Suspended, Suspend),
+            (Active, Reinstate),
+            (Withdrawn, Suspend),
+            (Withdrawn, Reinstate),
+            (Withdrawn, Withdraw),
+        ] {
+            assert!(from.after(action).is_err(), "{from:?} then {action:?} was allowed");
+        }
+    }
+
+    #[test]
+    fn a_state_cannot_disappear_from_the_directory() {
+        let sec = IdentityKeypair::from_secret_bytes(&[99; 32]);
+        let v1 = version(1, [0; 32], vec![entry("MEX", 1), entry("SWE", 2)], &sec);
+        let v2 = version(2, v1.hash().expect("hash"), vec![entry("MEX", 1)], &sec);
+        assert_eq!(
+            v2.check_entries_kept(&v1.body),
+            Err(DirectoryError::EntryDropped { version: 2, state: "SWE".parse().expect("SWE") })
+        );
+        let mut withdrawn = entry("SWE", 2);
+        withdrawn.status = EntryStatus::Withdrawn;
+        let v2 = version(2, v1.hash().expect("hash"), vec![entry("MEX", 1), withdrawn], &sec);
+        assert_eq!(v2.check_entries_kept(&v1.body), Ok(()));
     }
 
     #[test]

@@ -24,7 +24,7 @@ pub mod wire;
 pub use body::{Body, Close, MessageKind, Note};
 pub use codec::CodecError;
 pub use directory::{
-    DirectoryEntry, DirectoryError, DirectoryVersion, EntryStatus, Registration, SignedDirectoryVersion,
+    DirectoryEntry, DirectoryError, DirectoryVersion, EntryAction, EntryStatus, Registration, SignedDirectoryVersion,
     SignedRegistration,
 };
 pub use envelope::{Envelope, EnvelopeError, Header, KeyShare};

@@ -23,6 +23,9 @@ pub enum NetRequest {
     FetchDirectory { after: u64 },
     /// To a national node: store this envelope and answer with a receipt.
     Deliver(Box<Envelope>),
+    /// From the Secretariat to a listed node: version `version` is published;
+    /// fetch it now rather than at the next poll.
+    DirectoryUpdated { version: u64 },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -31,6 +34,8 @@ pub enum NetResponse {
     Directory(Vec<SignedDirectoryVersion>),
     Receipt(SignedReceipt),
     Refused(Refusal),
+    /// Taken note of (an announcement).
+    Acknowledged,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -40,6 +45,9 @@ pub enum RegistrationStatus {
     Pending,
     /// Listed, active, in this directory version.
     Admitted { version: u64 },
+    /// The Secretariat's operator refused this registration, for this reason.
+    /// A registration with another key starts over.
+    Rejected { reason: String },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -5,6 +5,7 @@ mod veim {
     pub mod directory;
     pub mod durability;
     pub mod exchange;
+    pub mod lifecycle;
     pub mod receipts;
     pub mod refusals;
 }

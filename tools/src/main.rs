@@ -9,12 +9,12 @@ use serde::Serialize;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use veim_node::api::{
-    ApproveRequest, CloseRequest, DirectoryListing, ExchangeView, MessageView, NoteRequest, PendingView,
-    RespondRequest, SendRequest, StatusView, VersionView,
+    ApproveRequest, CloseRequest, DirectoryListing, Done, ExchangeView, MessageView, NoteRequest, PendingView,
+    RejectRequest, RespondRequest, SendRequest, StatusChangeRequest, StatusView, VersionView,
 };
 use veim_node::config::{Config, Role, SecretariatPin, init_home};
 use veim_node::store::ExchangeRecord;
-use veim_protocol::{RequestForm, ResponseForm, StateCode};
+use veim_protocol::{EntryAction, RequestForm, ResponseForm, StateCode};
 use veim_tools::client::resolve_home;
 use veim_tools::{AdminClient, ClientError, render};
 
@@ -130,6 +130,34 @@ enum DirectoryCommand {
         #[arg(long)]
         fingerprint: String,
     },
+    /// Secretariat: refuse a pending registration; the State's node is told the reason.
+    Reject {
+        state: String,
+        #[arg(long)]
+        fingerprint: String,
+        #[arg(long)]
+        reason: String,
+    },
+    /// Secretariat: suspend a State; its peers refuse its messages until it is reinstated.
+    Suspend {
+        state: String,
+        #[arg(long, default_value = "")]
+        reason: String,
+    },
+    /// Secretariat: reinstate a suspended State.
+    Reinstate {
+        state: String,
+        #[arg(long, default_value = "")]
+        reason: String,
+    },
+    /// Secretariat: record a State's withdrawal (its entry stays, withdrawn).
+    Withdraw {
+        state: String,
+        #[arg(long, default_value = "")]
+        reason: String,
+    },
+    /// One State's entry.
+    Show { state: String },
     /// Every directory version, with what changed.
     Log,
     /// National node: ask the Secretariat for new versions now.
@@ -222,6 +250,29 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             let v: VersionView = client()?.post("/v1/directory/approve", &ApproveRequest { state, fingerprint })?;
             print(json, &v, |v| format!("Published directory version {}: {}\n", v.version, v.change))
         }
+        Command::Directory(DirectoryCommand::Reject { state, fingerprint, reason }) => {
+            let done: Done = client()?.post("/v1/directory/reject", &RejectRequest { state, fingerprint, reason })?;
+            print(json, &done, |d| format!("{}\n", d.done))
+        }
+        Command::Directory(DirectoryCommand::Suspend { state, reason }) => {
+            change_status(&client()?, json, state, EntryAction::Suspend, reason)
+        }
+        Command::Directory(DirectoryCommand::Reinstate { state, reason }) => {
+            change_status(&client()?, json, state, EntryAction::Reinstate, reason)
+        }
+        Command::Directory(DirectoryCommand::Withdraw { state, reason }) => {
+            change_status(&client()?, json, state, EntryAction::Withdraw, reason)
+        }
+        Command::Directory(DirectoryCommand::Show { state }) => {
+            let listing: DirectoryListing = client()?.get("/v1/directory")?;
+            let code: StateCode = state.parse()?;
+            let entry = listing
+                .entries
+                .into_iter()
+                .find(|e| e.state == code)
+                .ok_or_else(|| anyhow::anyhow!("{code} is not in directory version {}", listing.version))?;
+            print(json, &entry, render::entry)
+        }
         Command::Directory(DirectoryCommand::Log) => {
             print(json, &client()?.get::<Vec<VersionView>>("/v1/directory/history")?, |v| render::history(v))
         }
@@ -288,6 +339,17 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             if ok { Ok(()) } else { anyhow::bail!("the demo failed (see the step marked FAILED above)") }
         }
     }
+}
+
+fn change_status(
+    client: &AdminClient,
+    json: bool,
+    state: String,
+    action: EntryAction,
+    reason: String,
+) -> anyhow::Result<()> {
+    let v: VersionView = client.post("/v1/directory/status", &StatusChangeRequest { state, action, reason })?;
+    print(json, &v, |v| format!("Published directory version {}: {}\n", v.version, v.change))
 }
 
 #[derive(Debug, Serialize)]

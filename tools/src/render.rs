@@ -2,7 +2,7 @@
 //! admin API's answer as it is.
 
 use std::fmt::Write;
-use veim_node::api::{DirectoryListing, ExchangeView, MessageView, PendingView, StatusView, VersionView};
+use veim_node::api::{DirectoryListing, EntryView, ExchangeView, MessageView, PendingView, StatusView, VersionView};
 use veim_node::store::{DeliveryState, ExchangeRecord};
 use veim_protocol::Body;
 use veim_protocol::request::Request;
@@ -46,6 +46,16 @@ pub fn directory(d: &DirectoryListing) -> String {
     for e in &d.entries {
         let _ = writeln!(out, "{:<5} {:<10} {:<49} {}", e.state, e.status.to_string(), e.fingerprint, e.operator);
     }
+    out
+}
+
+pub fn entry(e: &EntryView) -> String {
+    let mut out = String::new();
+    let _ = writeln!(out, "{} ({}) — {}", e.state, e.name, e.status);
+    let _ = writeln!(out, "  operator     {}", e.operator);
+    let _ = writeln!(out, "  fingerprint  {}", e.fingerprint);
+    let _ = writeln!(out, "  addresses    {}", e.addresses.join(", "));
+    let _ = writeln!(out, "  admitted     {}", time(e.admitted_at));
     out
 }
 

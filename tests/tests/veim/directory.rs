@@ -21,7 +21,7 @@ async fn sync_against(net: &TestNet, versions: Vec<SignedDirectoryVersion>) -> a
         |request| match request {
             NetRequest::Register(_) => NetResponse::Registration(RegistrationStatus::Admitted { version: 2 }),
             NetRequest::FetchDirectory { .. } => NetResponse::Directory(versions.clone()),
-            NetRequest::Deliver(_) => panic!("unexpected delivery"),
+            other => panic!("unexpected {other:?}"),
         },
         move || async move {
             let sync =
@@ -62,7 +62,6 @@ async fn bad_directory_versions_are_refused_and_the_node_keeps_working() -> anyh
     next.version = 3;
     next.previous_hash = real[1].hash()?;
     next.change = "forged".into();
-    next.entries.retain(|e| e.state().as_str() == "MEX");
 
     let other_key = IdentityKeypair::from_secret_bytes(&[42; 32]);
     let mut forked_2 = real[1].body.clone();
@@ -71,7 +70,14 @@ async fn bad_directory_versions_are_refused_and_the_node_keeps_working() -> anyh
     let mut unchained_3 = next.clone();
     unchained_3.previous_hash = [7; 32];
 
+    let mut dropped = next.clone();
+    dropped.entries = real[1].body.entries.iter().filter(|e| e.state().as_str() != "SWE").cloned().collect();
     let cases = [
+        (
+            "dropping SWE without a withdrawal",
+            vec![resigned(&dropped, &sec_key)],
+            "drops SWE without a signed withdrawal",
+        ),
         ("signed by another key", vec![resigned(&next, &other_key)], "not signed by the pinned Secretariat key"),
         ("rolled back", vec![real[0].clone()], "refusing a rollback"),
         ("a second version 2", vec![resigned(&forked_2, &sec_key)], "refusing a fork"),

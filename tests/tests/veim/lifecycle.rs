@@ -1,0 +1,172 @@
+//! The directory's life: rejection reported to the applicant, suspension and
+//! reinstatement, and national nodes that keep exchanging while the
+//! Secretariat's node is down, then catch up when it returns.
+
+use std::time::Duration;
+use veim_node::api::{
+    ApproveRequest, MessageView, PendingView, RejectRequest, SendRequest, StatusChangeRequest, StatusView, VersionView,
+};
+use veim_node::service::now;
+use veim_node::store::DeliveryState;
+use veim_protocol::envelope::{Draft, Recipient};
+use veim_protocol::wire::{NetRequest, NetResponse, RefusalCode};
+use veim_protocol::{Body, EntryAction, Envelope, ExchangeId, MessageId, RequestForm};
+use veim_tests::{LocalNet, RawPeer, TestNet, blocking, keys_of, peer_of, wait_for};
+
+fn request() -> RequestForm {
+    toml::from_str(include_str!("../../../deploy/examples/request.toml")).expect("example request")
+}
+
+fn send(net: &LocalNet, from: &str, to: &str) -> Result<MessageView, veim_tools::ClientError> {
+    blocking(|| {
+        net.national(from).api()?.post("/v1/requests", &SendRequest { to: vec![to.into()], request: request() })
+    })
+}
+
+fn delivered(m: &MessageView) -> bool {
+    m.deliveries.iter().all(|d| matches!(d.state, DeliveryState::Delivered { .. }))
+}
+
+/// Waits, without asking for a sync, until `state`'s node holds `version`:
+/// the Secretariat's announcement (or the node's own poll) brings it.
+async fn holds(net: &LocalNet, state: &str, version: u64) -> anyhow::Result<()> {
+    let api = net.national(state).api()?;
+    wait_for(&format!("{state} to hold directory version {version}"), Duration::from_secs(20), || {
+        let s: StatusView = api.get("/v1/status").ok()?;
+        (s.directory_version >= version).then_some(())
+    })
+    .await
+}
+
+fn change(net: &LocalNet, state: &str, action: EntryAction) -> anyhow::Result<VersionView> {
+    let request = StatusChangeRequest { state: state.into(), action, reason: "test of the directory's life".into() };
+    Ok(blocking(|| net.secretariat.api()?.post("/v1/directory/status", &request))?)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_suspended_state_is_refused_by_its_peers_until_reinstated() -> anyhow::Result<()> {
+    let dir = tempfile::tempdir()?;
+    let mut net = LocalNet::new(dir.path()).await?;
+    // Polls far apart: new versions reach the nodes by the Secretariat's announcement.
+    net.poll_secs = 3600;
+    for s in ["MEX", "SWE"] {
+        net.add_national(s, "authority").await?;
+    }
+    net.admit("MEX").await?;
+    let v = net.admit("SWE").await?;
+    holds(&net, "MEX", v.version).await?;
+    holds(&net, "SWE", v.version).await?;
+
+    let suspended = change(&net, "SWE", EntryAction::Suspend)?;
+    assert!(suspended.change.contains("suspended SWE"), "{}", suspended.change);
+    holds(&net, "MEX", suspended.version).await?;
+    holds(&net, "SWE", suspended.version).await?;
+
+    // MEX's node refuses to send to SWE, and SWE's node refuses to send at all.
+    let to_swe = send(&net, "MEX", "SWE").expect_err("sending to a suspended State");
+    assert!(to_swe.to_string().contains("SWE is suspended"), "{to_swe}");
+    let from_swe = send(&net, "SWE", "MEX").expect_err("a suspended State sending");
+    assert!(from_swe.to_string().contains("cannot send until the Secretariat reinstates it"), "{from_swe}");
+    // And MEX refuses what SWE's key delivers anyway.
+    let swe_keys = keys_of(&net.national("SWE").home);
+    let body = Body::Request(request().parse().expect("valid"));
+    let message_id = MessageId([7; 16]);
+    let recipients =
+        [Recipient { state: "MEX".parse()?, encryption_key: keys_of(&net.national("MEX").home).encryption.public() }];
+    let draft = Draft {
+        message_id,
+        exchange_id: ExchangeId::for_request("SWE".parse()?, message_id),
+        sender: "SWE".parse()?,
+        recipients: &recipients,
+        created_at: now(),
+        body: &body,
+    };
+    let envelope = Envelope::seal(&draft, &swe_keys.identity, &mut rand_core::UnwrapErr(getrandom::SysRng))?;
+    let mut raw = RawPeer::impersonating(&net.national("SWE").home)?;
+    let mex_peer = peer_of(&net.national("MEX").home);
+    let answer = raw.send(mex_peer, &net.national("MEX").address, &NetRequest::Deliver(Box::new(envelope))).await?;
+    let NetResponse::Refused(refusal) = answer else { panic!("a suspended State's message was accepted: {answer:?}") };
+    assert_eq!(refusal.code, RefusalCode::NotInDirectory);
+    assert!(refusal.detail.contains("SWE is suspended"), "{}", refusal.detail);
+    // The raw peer holds SWE's identity: it must not stand in for SWE's node later.
+    drop(raw);
+
+    // Forbidden transitions are refused with the reason.
+    let twice = change(&net, "SWE", EntryAction::Suspend).expect_err("suspending twice");
+    assert!(twice.to_string().contains("already suspended"), "{twice}");
+
+    let reinstated = change(&net, "SWE", EntryAction::Reinstate)?;
+    holds(&net, "MEX", reinstated.version).await?;
+    holds(&net, "SWE", reinstated.version).await?;
+    assert!(delivered(&send(&net, "SWE", "MEX")?), "SWE's messages accepted again");
+    let to_swe = send(&net, "MEX", "SWE")?;
+    assert!(delivered(&to_swe), "messages to SWE accepted again: {:?}", to_swe.deliveries);
+
+    // A withdrawal keeps the entry, withdrawn.
+    let withdrawn = change(&net, "SWE", EntryAction::Withdraw)?;
+    holds(&net, "MEX", withdrawn.version).await?;
+    let listing: veim_node::api::DirectoryListing = blocking(|| net.national("MEX").api()?.get("/v1/directory"))?;
+    let swe = listing.entries.iter().find(|e| e.state.as_str() == "SWE").expect("SWE stays listed");
+    assert_eq!(swe.status, veim_protocol::EntryStatus::Withdrawn);
+    net.shutdown().await;
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_rejected_registration_is_reported_to_the_applicant_with_its_reason() -> anyhow::Result<()> {
+    let dir = tempfile::tempdir()?;
+    let mut net = LocalNet::new(dir.path()).await?;
+    net.add_national("MEX", "authority").await?;
+    let sec = net.secretariat.api()?;
+    let pending = wait_for("MEX's registration", Duration::from_secs(20), || {
+        let p: Vec<PendingView> = sec.get("/v1/directory/pending").ok()?;
+        p.into_iter().find(|p| p.state.as_str() == "MEX")
+    })
+    .await?;
+    let no_reason = RejectRequest { state: "MEX".into(), fingerprint: pending.fingerprint.clone(), reason: " ".into() };
+    let err = blocking(|| sec.post::<_, serde_json::Value>("/v1/directory/reject", &no_reason)).expect_err("no reason");
+    assert!(err.to_string().contains("needs a reason"), "{err}");
+    let reason = "the fingerprint read by telephone did not match";
+    let reject = RejectRequest { state: "MEX".into(), fingerprint: pending.fingerprint.clone(), reason: reason.into() };
+    let _: serde_json::Value = blocking(|| sec.post("/v1/directory/reject", &reject))?;
+
+    let mex = net.national("MEX").api()?;
+    let err = blocking(|| mex.post::<_, StatusView>("/v1/directory/sync", &())).expect_err("a rejected node's sync");
+    assert!(err.to_string().contains(reason), "{err}");
+    let status: StatusView = blocking(|| mex.get("/v1/status"))?;
+    assert_eq!(status.registration.as_deref(), Some(format!("rejected by the Secretariat: {reason}").as_str()));
+    assert!(status.last_error.unwrap_or_default().contains("veim init"), "the operator is told what to do");
+    let still: Vec<PendingView> = blocking(|| sec.get("/v1/directory/pending"))?;
+    assert!(still.is_empty(), "a rejected registration is no longer pending: {still:?}");
+    // The operator can still change its mind.
+    let approve = ApproveRequest { state: "MEX".into(), fingerprint: pending.fingerprint };
+    let v: VersionView = blocking(|| sec.post("/v1/directory/approve", &approve))?;
+    assert_eq!(v.version, 1);
+    net.shutdown().await;
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn national_nodes_exchange_while_the_secretariat_is_down_and_catch_up_after() -> anyhow::Result<()> {
+    let mut net = TestNet::admitted(&["MEX", "SWE"]).await?;
+    net.secretariat.stop().await;
+    assert!(delivered(&send(&net, "MEX", "SWE")?), "MEX reaches SWE on the directory it holds");
+    assert!(delivered(&send(&net, "SWE", "MEX")?));
+    let mex = net.national("MEX").api()?;
+    let err =
+        blocking(|| mex.post::<_, StatusView>("/v1/directory/sync", &())).expect_err("sync with the Secretariat down");
+    assert!(err.to_string().contains("unreachable"), "{err}");
+    let status: StatusView = blocking(|| mex.get("/v1/status"))?;
+    assert!(status.last_error.unwrap_or_default().contains("unreachable"), "veim status shows why");
+    assert_eq!(status.directory_version, 2);
+
+    net.secretariat.start().await?;
+    net.add_national("DEU", "authority").await?;
+    let v = net.admit("DEU").await?;
+    assert_eq!(v.version, 3);
+    holds(&net, "MEX", 3).await?;
+    holds(&net, "DEU", 3).await?;
+    assert!(delivered(&send(&net, "MEX", "DEU")?), "MEX reaches the newly admitted DEU");
+    net.shutdown().await;
+    Ok(())
+}
