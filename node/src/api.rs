@@ -6,7 +6,7 @@
 use crate::config::Role;
 use crate::directory::PublishError;
 use crate::exchange::{self, Outgoing, SendError};
-use crate::service::{Node, now};
+use crate::service::{Node, SubmitError, now};
 use crate::shutdown::Shutdown;
 use crate::store::{Delivery, Direction, ExchangeRecord, LookupError, MessageRecord, StoreError};
 use axum::extract::{Path, Request, State};
@@ -18,6 +18,7 @@ use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 use subtle::ConstantTimeEq;
+use veim_protocol::contacts::{ContactSetForm, PointOfContact, Visibility};
 use veim_protocol::{Body, Close, MessageKind, Note, RequestForm, ResponseForm, StateCode, ValidationErrors};
 
 /// An error as the API returns it: a stable code, a message for people, and
@@ -98,6 +99,10 @@ fn router(node: Shared, token: String) -> Router {
         .route("/v1/directory/reject", post(reject))
         .route("/v1/directory/status", post(change_status))
         .route("/v1/directory/sync", post(sync))
+        .route("/v1/contacts", get(own_contacts).post(submit_contacts))
+        .route("/v1/contacts/pending", get(pending_contacts))
+        .route("/v1/contacts/accept", post(accept_contacts))
+        .route("/v1/contacts/reject", post(reject_contacts))
         .route("/v1/requests", post(send_request))
         .route("/v1/inbox", get(inbox))
         .route("/v1/outbox", get(outbox))
@@ -161,6 +166,7 @@ pub struct StatusView {
     pub directory_version: u64,
     pub directory_entries: usize,
     pub registration: Option<String>,
+    pub contacts: Option<String>,
     pub last_sync: Option<i64>,
     pub last_error: Option<String>,
     pub started_at: i64,
@@ -179,6 +185,7 @@ async fn status(State(node): State<Shared>) -> ApiResult<StatusView> {
         directory_version: view.version(),
         directory_entries: view.entries().len(),
         registration: sync.registration,
+        contacts: sync.contacts,
         last_sync: sync.last_sync,
         last_error: sync.last_error,
         started_at: node.started_at,
@@ -190,6 +197,10 @@ pub struct EntryView {
     pub state: StateCode,
     pub name: String,
     pub status: veim_protocol::EntryStatus,
+    /// Whether the entry appears in the public section.
+    pub visibility: Visibility,
+    /// Every point of contact, restricted ones included: States Parties see all.
+    pub contacts: Vec<PointOfContact>,
     pub fingerprint: String,
     pub operator: String,
     pub addresses: Vec<String>,
@@ -213,6 +224,8 @@ async fn directory(State(node): State<Shared>) -> ApiResult<DirectoryListing> {
             state: e.state(),
             name: e.state().name().to_string(),
             status: e.status,
+            visibility: e.visibility(),
+            contacts: e.contacts.as_ref().map(|c| c.set.contacts.clone()).unwrap_or_default(),
             fingerprint: e.identity_key().fingerprint(),
             operator: e.registration.registration.operator.clone(),
             addresses: e.addresses().to_vec(),
@@ -319,7 +332,7 @@ fn secretariat_only(node: &Node) -> Result<(), ApiError> {
 
 fn publish_error(e: PublishError) -> ApiError {
     match e {
-        PublishError::NoRegistration(_) | PublishError::NotListed(_) => {
+        PublishError::NoRegistration(_) | PublishError::NotListed(_) | PublishError::NoContacts(_) => {
             ApiError::new(StatusCode::NOT_FOUND, "not-found", e.to_string())
         }
         PublishError::FingerprintMismatch { .. } => {
@@ -367,6 +380,92 @@ async fn change_status(State(node): State<Shared>, Json(req): Json<StatusChangeR
     let state = parse_state(&req.state)?;
     let v = node.change_status(state, req.action, &req.reason).await.map_err(publish_error)?;
     Ok(Json((&v).into()))
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+pub struct ContactsView {
+    pub state: StateCode,
+    pub name: String,
+    pub entry_visibility: Visibility,
+    pub submitted_at: i64,
+    pub contacts: Vec<PointOfContact>,
+    /// National node: where the submission stands.
+    pub status: Option<String>,
+}
+
+impl ContactsView {
+    fn new(set: &veim_protocol::contacts::ContactSet, status: Option<String>) -> ContactsView {
+        ContactsView {
+            state: set.state,
+            name: set.state.name().to_string(),
+            entry_visibility: set.entry_visibility,
+            submitted_at: set.submitted_at,
+            contacts: set.contacts.clone(),
+            status,
+        }
+    }
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+pub struct SubmitContactsRequest {
+    pub contacts: ContactSetForm,
+}
+
+async fn submit_contacts(
+    State(node): State<Shared>,
+    Json(req): Json<SubmitContactsRequest>,
+) -> ApiResult<ContactsView> {
+    national_only(&node)?;
+    match node.submit_contacts(&req.contacts).await {
+        Ok(()) => {}
+        Err(SubmitError::Invalid(errors)) => return Err(ApiError::invalid(errors)),
+        // Kept and signed: the next sync delivers it.
+        Err(e) => tracing::warn!(%e, "contacts kept; not yet delivered"),
+    }
+    own_contacts(State(node)).await
+}
+
+async fn own_contacts(State(node): State<Shared>) -> ApiResult<ContactsView> {
+    national_only(&node)?;
+    let state =
+        node.state().ok_or_else(|| ApiError::new(StatusCode::BAD_REQUEST, "wrong-role", "no State configured"))?;
+    let own = node.store.contacts(state)?.ok_or_else(|| {
+        ApiError::new(
+            StatusCode::NOT_FOUND,
+            "no-contacts",
+            "no points of contact submitted yet; use `veim contacts submit --file contacts.toml`",
+        )
+    })?;
+    let status = node.sync_status.lock().ok().and_then(|s| s.contacts.clone());
+    Ok(Json(ContactsView::new(&own.set, status)))
+}
+
+async fn pending_contacts(State(node): State<Shared>) -> ApiResult<Vec<ContactsView>> {
+    secretariat_only(&node)?;
+    Ok(Json(node.store.all_contacts()?.iter().map(|c| ContactsView::new(&c.set, None)).collect()))
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+pub struct ContactsDecision {
+    pub state: String,
+    #[serde(default)]
+    pub reason: String,
+}
+
+async fn accept_contacts(State(node): State<Shared>, Json(req): Json<ContactsDecision>) -> ApiResult<VersionView> {
+    secretariat_only(&node)?;
+    let state = parse_state(&req.state)?;
+    let v = node.accept_contacts(state).await.map_err(publish_error)?;
+    Ok(Json((&v).into()))
+}
+
+async fn reject_contacts(State(node): State<Shared>, Json(req): Json<ContactsDecision>) -> ApiResult<Done> {
+    secretariat_only(&node)?;
+    let state = parse_state(&req.state)?;
+    node.reject_contacts(state, &req.reason).await.map_err(publish_error)?;
+    Ok(Json(Done {
+        done: format!("Rejected the points of contact of {state}; its node is told why when it next submits."),
+    }))
 }
 
 async fn sync(State(node): State<Shared>) -> ApiResult<StatusView> {

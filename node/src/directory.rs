@@ -12,8 +12,10 @@ use crate::keys::peer_id_of;
 use crate::store::{Store, StoreError};
 use libp2p::{Multiaddr, PeerId};
 use std::collections::HashMap;
+use veim_protocol::contacts::SignedContactSet;
 use veim_protocol::directory::{DirectoryError, DirectoryHead, Succession};
 use veim_protocol::keys::PublicIdentity;
+use veim_protocol::wire::ContactsStatus;
 use veim_protocol::{
     DirectoryEntry, DirectoryVersion, EntryAction, EntryStatus, IdentityKeypair, SignedDirectoryVersion,
     SignedRegistration, StateCode,
@@ -82,12 +84,18 @@ pub enum PublishError {
     Transition { state: StateCode, why: String },
     #[error("a rejection needs a reason (--reason): the applicant is told it")]
     NoReason,
+    #[error("no points of contact from {0} are waiting for review; `veim contacts pending` lists those that are")]
+    NoContacts(StateCode),
     #[error(
         "no registration from {state} has the fingerprint {given}; received: {received}. Check the fingerprint with the State's operator again"
     )]
     FingerprintMismatch { state: StateCode, given: String, received: String },
     #[error(transparent)]
     Store(#[from] StoreError),
+    #[error(
+        "the new directory version would be {size} bytes, over the {limit}-byte limit nodes accept; nothing was published"
+    )]
+    TooLarge { size: usize, limit: usize },
     #[error("cannot sign the directory version: {0}")]
     Sign(String),
 }
@@ -116,6 +124,12 @@ pub fn publish_next(
     let body =
         DirectoryVersion { version, previous_hash, issued_at: now.max(last_issued), change: description, entries };
     let signed = SignedDirectoryVersion::sign(body, key).map_err(|e| PublishError::Sign(e.to_string()))?;
+    let size = veim_protocol::codec::encode("directory version", &signed)
+        .map_err(|e| PublishError::Sign(e.to_string()))?
+        .len();
+    if size > veim_protocol::codec::MAX_DIRECTORY {
+        return Err(PublishError::TooLarge { size, limit: veim_protocol::codec::MAX_DIRECTORY });
+    }
     store.put_directory_version(&signed)?;
     Ok(signed)
 }
@@ -161,8 +175,13 @@ pub fn approve(
     }
     let description = format!("admitted {state} (key {})", registration.registration.identity_key.fingerprint());
     publish_next(store, key, now, description, |entries| {
+        // Contacts the State signed stay with it while its key does.
+        let contacts = entries
+            .iter()
+            .find(|e| e.state() == state && e.identity_key() == registration.registration.identity_key)
+            .and_then(|e| e.contacts.clone());
         entries.retain(|e| e.state() != state);
-        entries.push(DirectoryEntry { registration, status: EntryStatus::Active, admitted_at: now });
+        entries.push(DirectoryEntry { registration, status: EntryStatus::Active, admitted_at: now, contacts });
     })
 }
 
@@ -220,6 +239,102 @@ pub fn reject(
     }
     store.put_rejection(&registration, reason.trim())?;
     Ok(registration)
+}
+
+/// Secretariat: checks and keeps a State's submission of points of contact.
+/// Only the State's own node may submit them, signed with its key.
+pub fn receive_contacts(
+    store: &Store,
+    view: &DirectoryView,
+    peer: &PeerId,
+    submission: &SignedContactSet,
+    now: i64,
+    window_secs: i64,
+) -> Result<ContactsStatus, ContactsError> {
+    let entry = view.listed_peer(peer).ok_or(ContactsError::NotListed)?;
+    let set = &submission.set;
+    if set.state != entry.state() {
+        return Err(ContactsError::OtherState { sender: entry.state(), named: set.state });
+    }
+    submission.verify(&entry.identity_key()).map_err(|_| ContactsError::BadSignature)?;
+    set.validate().map_err(ContactsError::Invalid)?;
+    // A node re-sends its set at every sync until it learns the outcome, so
+    // the outcome is answered whatever the set's age; only a new set must be
+    // fresh.
+    if entry.contacts.as_ref() == Some(submission) {
+        return Ok(ContactsStatus::Accepted { version: view.version() });
+    }
+    let hash = submission.hash().map_err(|e| ContactsError::Store(StoreError::Rejected(e.to_string())))?;
+    if let Some(reason) = store.contacts_rejection(hash)? {
+        return Ok(ContactsStatus::Rejected { reason });
+    }
+    if store.contacts(set.state)?.as_ref() == Some(submission) {
+        return Ok(ContactsStatus::Pending);
+    }
+    if set.submitted_at < now.saturating_sub(window_secs) || set.submitted_at > now.saturating_add(window_secs) {
+        return Err(ContactsError::Clock { submitted_at: set.submitted_at, now });
+    }
+    let newer = store.contacts(set.state)?.is_none_or(|old| old.set.submitted_at < set.submitted_at);
+    if newer {
+        store.put_contacts(submission)?;
+    }
+    Ok(ContactsStatus::Pending)
+}
+
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ContactsError {
+    #[error("only a node listed in the directory submits points of contact")]
+    NotListed,
+    #[error("the node of {sender} cannot submit the contacts of {named}")]
+    OtherState { sender: StateCode, named: StateCode },
+    #[error("the contacts are not signed by the State's key")]
+    BadSignature,
+    #[error("the contacts are not valid: {0}")]
+    Invalid(veim_protocol::ValidationErrors),
+    #[error(
+        "the submission is dated {submitted_at}, too far from the Secretariat's clock ({now}); check the node's clock"
+    )]
+    Clock { submitted_at: i64, now: i64 },
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// Secretariat: puts a State's pending contacts into the next version.
+pub fn accept_contacts(
+    store: &Store,
+    key: &IdentityKeypair,
+    state: StateCode,
+    now: i64,
+) -> Result<SignedDirectoryVersion, PublishError> {
+    let submission = store.contacts(state)?.ok_or(PublishError::NoContacts(state))?;
+    let current = store.current_directory()?;
+    let entry = current.as_ref().and_then(|v| v.body.entry(state)).ok_or(PublishError::NotListed(state))?;
+    if submission.verify(&entry.identity_key()).is_err() {
+        // The State's key changed since it submitted: the set no longer proves anything.
+        store.remove_contacts(state)?;
+        return Err(PublishError::NoContacts(state));
+    }
+    let n = submission.set.contacts.len();
+    let version = publish_next(store, key, now, format!("accepted {n} point(s) of contact of {state}"), |entries| {
+        if let Some(e) = entries.iter_mut().find(|e| e.state() == state) {
+            e.contacts = Some(submission.clone());
+        }
+    })?;
+    store.remove_contacts(state)?;
+    Ok(version)
+}
+
+/// Secretariat: refuses a State's pending contacts; its node is told why.
+pub fn reject_contacts(store: &Store, state: StateCode, reason: &str) -> Result<(), PublishError> {
+    let submission = store.contacts(state)?.ok_or(PublishError::NoContacts(state))?;
+    if reason.trim().is_empty() {
+        return Err(PublishError::NoReason);
+    }
+    let hash = submission.hash().map_err(|e| PublishError::Sign(e.to_string()))?;
+    store.put_contacts_rejection(hash, reason.trim())?;
+    store.remove_contacts(state)?;
+    Ok(())
 }
 
 /// Secretariat: what to do with a registration a peer sent.

@@ -21,7 +21,9 @@ use tokio::sync::{Notify, Semaphore};
 use tokio::task::JoinSet;
 use veim_protocol::codec::{self, MAX_FRAME};
 use veim_protocol::keys::PublicIdentity;
-use veim_protocol::wire::{MAX_VERSIONS_PER_FETCH, NetRequest, NetResponse, Refusal, RefusalCode, RegistrationStatus};
+use veim_protocol::wire::{
+    ContactsStatus, MAX_VERSIONS_PER_FETCH, NetRequest, NetResponse, Refusal, RefusalCode, RegistrationStatus,
+};
 use veim_protocol::{Registration, SignedRegistration, StateCode};
 
 /// Inbound requests handled at once; more wait (and so does the swarm).
@@ -50,6 +52,8 @@ pub enum StartError {
 #[derive(Debug, Clone, Default, serde::Serialize)]
 pub struct SyncStatus {
     pub registration: Option<String>,
+    /// Where this State's latest submission of points of contact stands.
+    pub contacts: Option<String>,
     pub last_sync: Option<i64>,
     pub last_error: Option<String>,
 }
@@ -252,9 +256,42 @@ impl Node {
                 match self.store.directory_versions_after(after, MAX_VERSIONS_PER_FETCH) {
                     Ok(mut versions) => {
                         versions.retain(|v| v.body.version <= published);
+                        // Keep the answer well inside one frame; the node asks again for the rest.
+                        let mut budget = MAX_FRAME / 2;
+                        let keep = versions
+                            .iter()
+                            .take_while(|v| {
+                                let size = codec::encode("directory version", v).map(|b| b.len()).unwrap_or(usize::MAX);
+                                let fits = size <= budget;
+                                budget = budget.saturating_sub(size);
+                                fits
+                            })
+                            .count()
+                            .max(1);
+                        versions.truncate(keep);
                         NetResponse::Directory(versions)
                     }
                     Err(e) => refused(RefusalCode::StorageFailure, e.to_string()),
+                }
+            }
+            (Role::Secretariat, NetRequest::SubmitContacts(submission)) => {
+                match directory::receive_contacts(
+                    &self.store,
+                    &view,
+                    &peer,
+                    &submission,
+                    now(),
+                    self.config.replay_window_secs,
+                ) {
+                    Ok(status) => match self.store.flush().await {
+                        Ok(()) => NetResponse::Contacts(status),
+                        Err(e) => refused(RefusalCode::StorageFailure, e.to_string()),
+                    },
+                    Err(directory::ContactsError::NotListed) => {
+                        refused(RefusalCode::NotInDirectory, directory::ContactsError::NotListed.to_string())
+                    }
+                    Err(directory::ContactsError::Store(e)) => refused(RefusalCode::StorageFailure, e.to_string()),
+                    Err(e) => refused(RefusalCode::InvalidBody, e.to_string()),
                 }
             }
             (Role::National, NetRequest::DirectoryUpdated { version }) if Some(peer) == self.secretariat_peer() => {
@@ -302,6 +339,7 @@ impl Node {
                         NetRequest::FetchDirectory { .. } => "the directory",
                         NetRequest::Deliver(_) => "message delivery",
                         NetRequest::DirectoryUpdated { .. } => "directory announcements from this peer",
+                        NetRequest::SubmitContacts(_) => "points of contact",
                     }
                 ),
             ),
@@ -342,8 +380,9 @@ impl Node {
         let Some(state) = self.state() else {
             return false;
         };
+        // Suspended is still listed: re-registering would not change that.
         view.entry(state).is_some_and(|e| {
-            e.is_active()
+            e.status != veim_protocol::EntryStatus::Withdrawn
                 && e.identity_key() == self.keys.identity.public()
                 && e.addresses() == self.announce().as_slice()
         })
@@ -423,14 +462,77 @@ impl Node {
                     return Err(format!("directory version refused: {e}"));
                 }
             }
-            // Stop when the answer was the last page, or brought nothing new.
-            if n < MAX_VERSIONS_PER_FETCH || self.view().version() == after {
+            // Stop when the answer was empty, or brought nothing new (an answer
+            // may hold fewer versions than the maximum to stay inside a frame).
+            if n == 0 || self.view().version() == after {
                 break;
             }
         }
         if self.listed_as_me() {
-            self.set_registration(format!("active in directory version {}", self.view().version()));
+            let view = self.view();
+            let status = self.state().and_then(|s| view.entry(s)).map(|e| e.status.to_string()).unwrap_or_default();
+            self.set_registration(format!("{status} in directory version {}", view.version()));
+            self.submit_own_contacts().await?;
         }
+        Ok(())
+    }
+
+    /// Sends this State's latest points of contact until the directory
+    /// carries them or the Secretariat rejects them.
+    async fn submit_own_contacts(&self) -> Result<(), String> {
+        let Some(state) = self.state() else { return Ok(()) };
+        let Some(own) = self.store.contacts(state).map_err(|e| e.to_string())? else { return Ok(()) };
+        let listed = self.view().entry(state).and_then(|e| e.contacts.clone());
+        let status = if listed.as_ref() == Some(&own) {
+            format!("accepted; carried by directory version {}", self.view().version())
+        } else {
+            match self.ask_secretariat(&NetRequest::SubmitContacts(Box::new(own))).await {
+                Ok(NetResponse::Contacts(ContactsStatus::Pending)) => {
+                    "waiting for the Secretariat's review".to_string()
+                }
+                Ok(NetResponse::Contacts(ContactsStatus::Accepted { version })) => {
+                    format!("accepted; carried by directory version {version}")
+                }
+                Ok(NetResponse::Contacts(ContactsStatus::Rejected { reason })) => {
+                    format!("rejected by the Secretariat: {reason}. Correct the file and submit again")
+                }
+                Ok(other) => return Err(format!("unexpected answer to a contacts submission: {other:?}")),
+                Err(e) => return Err(format!("contacts submission failed: {e}")),
+            }
+        };
+        if let Ok(mut s) = self.sync_status.lock() {
+            s.contacts = Some(status);
+        }
+        Ok(())
+    }
+
+    /// National node: signs and keeps this State's points of contact, then
+    /// submits them to the Secretariat at once (and at every sync after).
+    pub async fn submit_contacts(&self, form: &veim_protocol::contacts::ContactSetForm) -> Result<(), SubmitError> {
+        let state = self.state().ok_or(SubmitError::WrongRole)?;
+        let set = form.parse(state, now()).map_err(SubmitError::Invalid)?;
+        let signed = veim_protocol::contacts::SignedContactSet::sign(set, &self.keys.identity)
+            .map_err(|e| SubmitError::Failed(e.to_string()))?;
+        self.store.put_contacts(&signed).map_err(|e| SubmitError::Failed(e.to_string()))?;
+        self.store.flush().await.map_err(|e| SubmitError::Failed(e.to_string()))?;
+        if let Ok(mut s) = self.sync_status.lock() {
+            s.contacts = Some("signed and kept; not yet delivered to the Secretariat".into());
+        }
+        self.sync().await.map_err(SubmitError::Failed)
+    }
+
+    /// Secretariat: accept a State's pending points of contact.
+    pub async fn accept_contacts(
+        &self,
+        state: StateCode,
+    ) -> Result<veim_protocol::SignedDirectoryVersion, directory::PublishError> {
+        self.publish(|store, key| directory::accept_contacts(store, key, state, now())).await
+    }
+
+    /// Secretariat: reject a State's pending points of contact, with the reason its node is told.
+    pub async fn reject_contacts(&self, state: StateCode, reason: &str) -> Result<(), directory::PublishError> {
+        directory::reject_contacts(&self.store, state, reason)?;
+        self.store.flush().await?;
         Ok(())
     }
 
@@ -453,6 +555,17 @@ impl Node {
             }
         }
     }
+}
+
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum SubmitError {
+    #[error("only a national node submits points of contact")]
+    WrongRole,
+    #[error("the contacts are not valid")]
+    Invalid(veim_protocol::ValidationErrors),
+    #[error("{0}")]
+    Failed(String),
 }
 
 /// Why a request to the Secretariat did not get a useful answer.

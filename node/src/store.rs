@@ -15,6 +15,7 @@ use sled::Transactional;
 use sled::transaction::{ConflictableTransactionError, TransactionError};
 use std::path::Path;
 use veim_protocol::codec::{self, MAX_DIRECTORY, MAX_RECORD};
+use veim_protocol::contacts::SignedContactSet;
 use veim_protocol::directory::DirectoryHead;
 use veim_protocol::{
     Body, ExchangeId, MessageId, MessageKind, SignedDirectoryVersion, SignedReceipt, SignedRegistration, StateCode,
@@ -119,6 +120,7 @@ pub struct Store {
     directory: sled::Tree,
     registrations: sled::Tree,
     rejections: sled::Tree,
+    contacts: sled::Tree,
     messages: sled::Tree,
     exchanges: sled::Tree,
 }
@@ -159,6 +161,7 @@ impl Store {
             directory: db.open_tree("directory")?,
             registrations: db.open_tree("registrations")?,
             rejections: db.open_tree("rejections")?,
+            contacts: db.open_tree("contacts")?,
             messages: db.open_tree("messages")?,
             exchanges: db.open_tree("exchanges")?,
             db,
@@ -262,6 +265,43 @@ impl Store {
     /// Why this State's key was refused, if it was.
     pub fn rejection(&self, registration: &SignedRegistration) -> Result<Option<String>, StoreError> {
         Ok(self.rejections.get(Self::registration_key(registration))?.map(|b| String::from_utf8_lossy(&b).into_owned()))
+    }
+
+    // --- points of contact ------------------------------------------------
+
+    /// Secretariat: the submission waiting for review from a State (one per
+    /// State, the latest). National node: its own latest submission, under
+    /// its own State code.
+    pub fn put_contacts(&self, set: &SignedContactSet) -> Result<(), StoreError> {
+        self.contacts.insert(set.set.state.as_bytes(), enc("contacts", set)?)?;
+        Ok(())
+    }
+
+    pub fn contacts(&self, state: StateCode) -> Result<Option<SignedContactSet>, StoreError> {
+        self.contacts.get(state.as_bytes())?.map(|b| dec("contacts", &b)).transpose()
+    }
+
+    pub fn all_contacts(&self) -> Result<Vec<SignedContactSet>, StoreError> {
+        self.contacts.iter().map(|kv| dec("contacts", &kv?.1)).collect()
+    }
+
+    pub fn remove_contacts(&self, state: StateCode) -> Result<(), StoreError> {
+        self.contacts.remove(state.as_bytes())?;
+        Ok(())
+    }
+
+    /// Secretariat: a submission refused, by its hash, and why.
+    pub fn put_contacts_rejection(&self, hash: [u8; 32], reason: &str) -> Result<(), StoreError> {
+        let mut key = b"contacts:".to_vec();
+        key.extend_from_slice(&hash);
+        self.rejections.insert(key, reason.as_bytes())?;
+        Ok(())
+    }
+
+    pub fn contacts_rejection(&self, hash: [u8; 32]) -> Result<Option<String>, StoreError> {
+        let mut key = b"contacts:".to_vec();
+        key.extend_from_slice(&hash);
+        Ok(self.rejections.get(key)?.map(|b| String::from_utf8_lossy(&b).into_owned()))
     }
 
     pub fn registrations(&self) -> Result<Vec<SignedRegistration>, StoreError> {

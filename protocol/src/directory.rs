@@ -149,6 +149,9 @@ pub struct DirectoryEntry {
     pub status: EntryStatus,
     /// Unix seconds at which the Secretariat admitted the State.
     pub admitted_at: i64,
+    /// The State's points of contact, as the State signed them and the
+    /// Secretariat accepted them.
+    pub contacts: Option<crate::contacts::SignedContactSet>,
 }
 
 impl DirectoryEntry {
@@ -170,6 +173,12 @@ impl DirectoryEntry {
 
     pub fn is_active(&self) -> bool {
         self.status == EntryStatus::Active
+    }
+
+    /// Whether the entry appears in the public section; restricted until the
+    /// State says otherwise in its contacts.
+    pub fn visibility(&self) -> crate::contacts::Visibility {
+        self.contacts.as_ref().map(|c| c.set.entry_visibility).unwrap_or_default()
     }
 }
 
@@ -239,6 +248,8 @@ pub enum DirectoryError {
     BadRegistration { version: u64, state: StateCode },
     #[error("directory version {version}: two entries share one identity key ({first} and {second})")]
     SharedKey { version: u64, first: StateCode, second: StateCode },
+    #[error("directory version {version}: the contacts of {state} are not signed by its own key")]
+    BadContacts { version: u64, state: StateCode },
     #[error("directory version {version} drops {state} without a signed withdrawal: refusing it")]
     EntryDropped { version: u64, state: StateCode },
     #[error("directory version encoding failed: {0}")]
@@ -270,7 +281,8 @@ impl SignedDirectoryVersion {
     }
 
     /// Checks the signature under the pinned Secretariat key and the version's
-    /// own consistency (sorted, self-signed registrations, distinct keys).
+    /// own consistency (sorted, self-signed registrations, distinct keys,
+    /// contacts signed by the State they list).
     pub fn verify(&self, secretariat: &PublicIdentity) -> Result<(), DirectoryError> {
         let v = self.body.version;
         let bytes = codec::encode("directory version", &self.body)?;
@@ -284,6 +296,11 @@ impl SignedDirectoryVersion {
             e.registration.verify().map_err(|_| DirectoryError::BadRegistration { version: v, state: e.state() })?;
             if let Some(other) = self.body.entries[..i].iter().find(|o| o.identity_key() == e.identity_key()) {
                 return Err(DirectoryError::SharedKey { version: v, first: other.state(), second: e.state() });
+            }
+            if let Some(contacts) = &e.contacts
+                && (contacts.set.state != e.state() || contacts.verify(&e.identity_key()).is_err())
+            {
+                return Err(DirectoryError::BadContacts { version: v, state: e.state() });
             }
         }
         Ok(())
@@ -375,7 +392,12 @@ mod tests {
     }
 
     fn entry(state: &str, seed: u8) -> DirectoryEntry {
-        DirectoryEntry { registration: registration(state, seed).0, status: EntryStatus::Active, admitted_at: 50 }
+        DirectoryEntry {
+            registration: registration(state, seed).0,
+            status: EntryStatus::Active,
+            admitted_at: 50,
+            contacts: None,
+        }
     }
 
     #[test]

@@ -23,6 +23,8 @@ pub mod domain {
     pub const DIRECTORY_HASH: &str = "veim/1 directory hash";
     pub const KEY_FINGERPRINT: &str = "veim/1 key fingerprint";
     pub const EXCHANGE_ID: &str = "veim/1 exchange id";
+    pub const CONTACTS_SIGNATURE: &str = "veim/1 contacts signature";
+    pub const CONTACTS_HASH: &str = "veim/1 contacts hash";
 }
 
 /// `domain || 0x00 || payload`: the bytes every signature and hash covers.

@@ -9,6 +9,7 @@
 
 pub mod body;
 pub mod codec;
+pub mod contacts;
 pub mod directory;
 pub mod envelope;
 mod fixed;

@@ -23,6 +23,8 @@ pub enum NetRequest {
     FetchDirectory { after: u64 },
     /// To a national node: store this envelope and answer with a receipt.
     Deliver(Box<Envelope>),
+    /// To the Secretariat: the sending State's points of contact, for review.
+    SubmitContacts(Box<crate::contacts::SignedContactSet>),
     /// From the Secretariat to a listed node: version `version` is published;
     /// fetch it now rather than at the next poll.
     DirectoryUpdated { version: u64 },
@@ -36,6 +38,18 @@ pub enum NetResponse {
     Refused(Refusal),
     /// Taken note of (an announcement).
     Acknowledged,
+    Contacts(ContactsStatus),
+}
+
+/// Where a State's submission of points of contact stands.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ContactsStatus {
+    /// Waiting for the Secretariat's review.
+    Pending,
+    /// Carried by this directory version.
+    Accepted { version: u64 },
+    /// Refused by the Secretariat's operator, for this reason.
+    Rejected { reason: String },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

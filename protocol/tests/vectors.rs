@@ -14,17 +14,18 @@ use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
 use std::convert::Infallible;
 use veim_protocol::codec::{self, MAX_FRAME};
-use veim_protocol::directory::Succession;
+use veim_protocol::contacts::{ContactField, ContactRole, ContactSet, PointOfContact, SignedContactSet, Visibility};
+use veim_protocol::directory::{DirectoryError, Succession};
 use veim_protocol::envelope::{Draft, EnvelopeError, Recipient};
 use veim_protocol::keys::domain;
 use veim_protocol::request::{
     ArmsCategory, ItemDescription, Money, Provision, Stage, TransferInformation, is_forbidden_control,
 };
-use veim_protocol::wire::{NetRequest, NetResponse, Refusal, RefusalCode};
+use veim_protocol::wire::{ContactsStatus, NetRequest, NetResponse, Refusal, RefusalCode, RegistrationStatus};
 use veim_protocol::{
-    Body, DirectoryEntry, DirectoryVersion, EncryptionKeypair, EntryStatus, Envelope, ExchangeId, IdentityKeypair,
-    MessageId, Note, Receipt, Registration, Request, SignedDirectoryVersion, SignedReceipt, SignedRegistration,
-    StateCode,
+    Body, DirectoryEntry, DirectoryVersion, EncryptionKeypair, EntryAction, EntryStatus, Envelope, ExchangeId,
+    IdentityKeypair, MessageId, Note, Receipt, Registration, Request, SignedDirectoryVersion, SignedReceipt,
+    SignedRegistration, StateCode,
 };
 
 const SPEC: &str = include_str!("../SPEC.md");
@@ -37,10 +38,34 @@ const DIRECTORY_ISSUED_AT: i64 = 1_767_229_200;
 const CREATED_AT: i64 = 1_767_268_800;
 /// Two seconds later, when SWE has stored it.
 const STORED_AT: i64 = 1_767_268_802;
+/// 2026-01-01T02:00:00Z, when MEX signs its points of contact.
+const CONTACTS_SUBMITTED_AT: i64 = 1_767_232_800;
 const NOTE_TEXT: &str = "Please confirm that end-user certificate EUC-2016-114 was issued by your ministry.";
 const ADDRESS: &str = "/ip4/192.0.2.7/tcp/7040";
 const OPERATOR: &str = "Secretaría de Relaciones Exteriores";
 const CHANGE: &str = "Admit MEX";
+
+/// MEX's points of contact: one national point of contact, public, whose
+/// telephone is kept out of the public section.
+fn contact_set() -> ContactSet {
+    ContactSet {
+        state: state("MEX"),
+        entry_visibility: Visibility::Public,
+        contacts: vec![PointOfContact {
+            name: "Ana Ruiz".into(),
+            job_title: "Director".into(),
+            ministry: "SRE".into(),
+            emails: vec!["poc@sre.example.mx".into()],
+            phones: vec!["+52 55 3686 5100".into()],
+            office_address: String::new(),
+            languages: vec!["es".into(), "en".into()],
+            role: ContactRole::NationalPoc,
+            visibility: Visibility::Public,
+            restricted_fields: vec![ContactField::Phones],
+        }],
+        submitted_at: CONTACTS_SUBMITTED_AT,
+    }
+}
 
 /// A fixed input: the first `N` bytes of SHA-256("veim test vector: " || label).
 fn fixed<const N: usize>(label: &str) -> [u8; N] {
@@ -133,6 +158,7 @@ struct World {
     receipt: SignedReceipt,
     registration: SignedRegistration,
     directory: SignedDirectoryVersion,
+    contacts: SignedContactSet,
 }
 
 impl World {
@@ -210,11 +236,14 @@ impl World {
                     registration: registration.clone(),
                     status: EntryStatus::Active,
                     admitted_at: DIRECTORY_ISSUED_AT,
+                    contacts: None,
                 }],
             },
             &secretariat,
         )
         .expect("sign directory");
+
+        let contacts = SignedContactSet::sign(contact_set(), &mex).expect("sign contacts");
 
         World {
             mex_identity_seed,
@@ -244,6 +273,7 @@ impl World {
             receipt,
             registration,
             directory,
+            contacts,
         }
     }
 
@@ -253,6 +283,7 @@ impl World {
         let swe_share = &env.key_shares[0];
         let nga_share = &env.key_shares[1];
         let fetch = NetRequest::FetchDirectory { after: 0 };
+        let updated = NetRequest::DirectoryUpdated { version: 2 };
         let refused = NetResponse::Refused(Refusal { code: RefusalCode::Replay, detail: "message seen before".into() });
         vec![
             ("input.mex-identity-seed", h(self.mex_identity_seed)),
@@ -293,8 +324,14 @@ impl World {
             ("directory.hash", h(self.directory.hash().expect("hash"))),
             ("frame.fetch-directory", h(frame(&enc("request", &fetch)))),
             ("frame.refused", h(frame(&enc("response", &refused)))),
+            ("frame.directory-updated", h(frame(&enc("request", &updated)))),
+            ("frame.acknowledged", h(frame(&enc("response", &NetResponse::Acknowledged)))),
             ("exchange-id.hash-input", h(exchange_id_hash_input(self.message_id))),
             ("exchange-id.for-request", h(ExchangeId::for_request(state("MEX"), MessageId(self.message_id)).0)),
+            ("contacts.set", h(enc("contact set", &self.contacts.set))),
+            ("contacts.signature", h(self.contacts.signature)),
+            ("contacts.bytes", h(enc("signed contact set", &self.contacts))),
+            ("contacts.hash", h(self.contacts.hash().expect("contacts hash"))),
         ]
     }
 }
@@ -481,7 +518,7 @@ fn the_spec_receipt_registration_and_directory_verify() {
     assert_eq!(entry.identity_key(), world.mex.public());
     assert_eq!(entry.encryption_key(), world.mex_enc.public());
 
-    for name in ["frame.fetch-directory", "frame.refused"] {
+    for name in ["frame.fetch-directory", "frame.refused", "frame.directory-updated", "frame.acknowledged"] {
         let bytes = spec_bytes(name);
         let len = u32::from_be_bytes(bytes[..4].try_into().expect("4 bytes")) as usize;
         assert_eq!(len, bytes.len() - 4, "{name}");
@@ -489,6 +526,161 @@ fn the_spec_receipt_registration_and_directory_verify() {
     let request: NetRequest =
         codec::decode::<_, MAX_FRAME>("request", &spec_bytes("frame.fetch-directory")[4..]).expect("decode");
     assert_eq!(request, NetRequest::FetchDirectory { after: 0 });
+    let request: NetRequest =
+        codec::decode::<_, MAX_FRAME>("request", &spec_bytes("frame.directory-updated")[4..]).expect("decode");
+    assert_eq!(request, NetRequest::DirectoryUpdated { version: 2 });
+    let response: NetResponse =
+        codec::decode::<_, MAX_FRAME>("response", &spec_bytes("frame.acknowledged")[4..]).expect("decode");
+    assert_eq!(response, NetResponse::Acknowledged);
+}
+
+/// MEX's entry of directory version 1, carrying `contacts`.
+fn entry_with(world: &World, contacts: Option<SignedContactSet>) -> DirectoryEntry {
+    DirectoryEntry { contacts, ..world.directory.body.entries[0].clone() }
+}
+
+/// Directory version 2 after the SPEC's version 1, with these entries.
+fn version_2(world: &World, entries: Vec<DirectoryEntry>) -> SignedDirectoryVersion {
+    let body = DirectoryVersion {
+        version: 2,
+        previous_hash: world.directory.hash().expect("hash"),
+        issued_at: CONTACTS_SUBMITTED_AT,
+        change: "accepted 1 point(s) of contact of MEX".into(),
+        entries,
+    };
+    SignedDirectoryVersion::sign(body, &world.secretariat).expect("sign directory")
+}
+
+#[test]
+fn the_spec_contacts_verify_and_travel_in_the_directory() {
+    let world = World::build();
+    let bytes = spec_bytes("contacts.bytes");
+    let signed: SignedContactSet = codec::decode::<_, MAX_FRAME>("contacts", &bytes).expect("decode");
+    assert_eq!(signed, world.contacts);
+    assert_eq!(enc("contacts", &signed), bytes);
+    // The encoding is the set, then the signature over it.
+    assert_eq!(bytes[..bytes.len() - 64], spec_bytes("contacts.set"));
+    assert_eq!(bytes[bytes.len() - 64..], spec_bytes("contacts.signature"));
+    signed.verify(&world.mex.public()).expect("signed by MEX");
+    assert!(signed.verify(&world.swe.public()).is_err());
+    assert!(
+        world.mex.public().verify(domain::CONTACTS_SIGNATURE, &spec_bytes("contacts.set"), &signed.signature).is_ok()
+    );
+    // The hash covers the signature too.
+    let hash = spec_bytes("contacts.hash");
+    assert_eq!(hash, veim_protocol::keys::hash(domain::CONTACTS_HASH, &bytes));
+    assert_eq!(signed.hash().expect("hash").as_slice(), hash);
+    signed.set.validate().expect("the SPEC's set is valid");
+
+    // The public section leaves out the telephone, and a restricted contact.
+    let contact = &signed.set.contacts[0];
+    let public = contact.public_view().expect("a public contact");
+    assert!(public.phones.is_empty() && public.restricted_fields.is_empty());
+    assert_eq!(
+        PointOfContact { phones: contact.phones.clone(), restricted_fields: vec![ContactField::Phones], ..public },
+        *contact
+    );
+    assert_eq!(PointOfContact { visibility: Visibility::Restricted, ..contact.clone() }.public_view(), None);
+
+    // Version 1's entry has no contacts: restricted. Version 2 carries them.
+    assert_eq!(world.directory.body.entries[0].visibility(), Visibility::Restricted);
+    let secretariat = world.secretariat.public();
+    let v2 = version_2(&world, vec![entry_with(&world, Some(signed.clone()))]);
+    let head = world.directory.head().expect("head");
+    assert_eq!(v2.check_successor(Some(&head), &secretariat, |_| None), Ok(Succession::Next));
+    assert_eq!(v2.check_entries_kept(&world.directory.body), Ok(()));
+    assert_eq!(v2.body.entries[0].visibility(), Visibility::Public);
+
+    // Contacts another key signed, or naming another State, are refused.
+    let bad_contacts = DirectoryError::BadContacts { version: 2, state: state("MEX") };
+    let by_swe = SignedContactSet::sign(contact_set(), &world.swe).expect("sign");
+    assert_eq!(
+        version_2(&world, vec![entry_with(&world, Some(by_swe))]).verify(&secretariat),
+        Err(bad_contacts.clone())
+    );
+    let naming_swe =
+        SignedContactSet::sign(ContactSet { state: state("SWE"), ..contact_set() }, &world.mex).expect("sign");
+    assert_eq!(
+        version_2(&world, vec![entry_with(&world, Some(naming_swe))]).verify(&secretariat),
+        Err(bad_contacts.clone())
+    );
+    let mut altered = signed.clone();
+    altered.set.contacts[0].restricted_fields.clear();
+    assert_eq!(version_2(&world, vec![entry_with(&world, Some(altered))]).verify(&secretariat), Err(bad_contacts));
+
+    // A State leaves only as a withdrawn entry, never by being dropped.
+    let dropped = version_2(&world, vec![]);
+    dropped.verify(&secretariat).expect("an empty version is valid on its own");
+    assert_eq!(
+        dropped.check_entries_kept(&world.directory.body),
+        Err(DirectoryError::EntryDropped { version: 2, state: state("MEX") })
+    );
+    let withdrawn = DirectoryEntry { status: EntryStatus::Withdrawn, ..entry_with(&world, None) };
+    assert_eq!(version_2(&world, vec![withdrawn]).check_entries_kept(&world.directory.body), Ok(()));
+}
+
+#[test]
+fn the_spec_contact_rules_hold() {
+    let valid = |change: &dyn Fn(&mut ContactSet)| {
+        let mut set = contact_set();
+        change(&mut set);
+        set.validate().is_ok()
+    };
+    let contact = |change: &dyn Fn(&mut PointOfContact)| valid(&|s: &mut ContactSet| change(&mut s.contacts[0]));
+    assert!(valid(&|_| {}));
+    // The set: 1 to 20 contacts, one of them the national point of contact.
+    assert!(!valid(&|s| s.contacts.clear()));
+    assert!(!valid(&|s| s.contacts[0].role = ContactRole::Alternate));
+    assert!(valid(&|s| s.contacts = vec![s.contacts[0].clone(); 20]));
+    assert!(!valid(&|s| s.contacts = vec![s.contacts[0].clone(); 21]));
+    // Texts: name and ministry required, at most 500 bytes, no control characters.
+    assert!(!contact(&|c| c.name = " \t".into()));
+    assert!(!contact(&|c| c.ministry = String::new()));
+    assert!(contact(&|c| c.job_title = String::new()));
+    assert!(contact(&|c| c.office_address = "é".repeat(250)));
+    assert!(!contact(&|c| c.office_address = "é".repeat(250) + "x"));
+    assert!(!contact(&|c| c.job_title = "Director\u{1b}[2J".into()));
+    assert!(!contact(&|c| c.role = ContactRole::FocalPoint(" ".into())));
+    assert!(valid(&|s| s
+        .contacts
+        .push(PointOfContact { role: ContactRole::FocalPoint("end-use checks".into()), ..s.contacts[0].clone() })));
+    // E-mail addresses: at least one, at most 10.
+    assert!(!contact(&|c| c.emails.clear()));
+    assert!(contact(&|c| c.emails = vec!["a@b.c".into(); 10]));
+    assert!(!contact(&|c| c.emails = vec!["a@b.c".into(); 11]));
+    for (email, ok) in [
+        ("a@b.c", true),
+        ("a@b@c.d", true),
+        ("a@b", false),
+        ("@b.c", false),
+        ("a@.b", false),
+        ("a@b.", false),
+        ("a b@c.d", false),
+        ("<a@b.c>", false),
+        ("a@b.c\u{85}", false),
+    ] {
+        assert_eq!(contact(&|c| c.emails = vec![email.into()]), ok, "{email:?}");
+    }
+    // Telephones: at most 10; 6 to 20 digits among + - ( ) . and spaces.
+    assert!(contact(&|c| c.phones.clear()));
+    assert!(!contact(&|c| c.phones = vec!["123456".into(); 11]));
+    for (phone, ok) in [
+        ("123456", true),
+        ("12345", false),
+        ("+1 (234) 567-89.01", true),
+        ("12345678901234567890", true),
+        ("123456789012345678901", false),
+        ("123456 ext 7", false),
+        ("１２３４５６", false),
+    ] {
+        assert_eq!(contact(&|c| c.phones = vec![phone.into()]), ok, "{phone:?}");
+    }
+    // Languages: at most 10, each two lower-case ASCII letters.
+    assert!(contact(&|c| c.languages.clear()));
+    assert!(!contact(&|c| c.languages = vec!["en".into(); 11]));
+    for (language, ok) in [("en", true), ("EN", false), ("eng", false), ("e", false), ("é", false)] {
+        assert_eq!(contact(&|c| c.languages = vec![language.into()]), ok, "{language:?}");
+    }
 }
 
 #[test]
@@ -587,6 +779,8 @@ fn spec_domain_strings_match_the_crate() {
         ("DIRECTORY_HASH", domain::DIRECTORY_HASH),
         ("KEY_FINGERPRINT", domain::KEY_FINGERPRINT),
         ("EXCHANGE_ID", domain::EXCHANGE_ID),
+        ("CONTACTS_SIGNATURE", domain::CONTACTS_SIGNATURE),
+        ("CONTACTS_HASH", domain::CONTACTS_HASH),
     ];
     let named: Vec<(String, String)> = checked.iter().map(|(n, v)| (n.to_string(), v.to_string())).collect();
     assert_eq!(crate_domain_constants(), named, "keys::domain and this test list different domain strings");
@@ -603,22 +797,171 @@ fn spec_domain_strings_match_the_crate() {
     assert_eq!(table, rows, "the SPEC's domain table differs from the crate's domain strings");
 }
 
-/// The rows of the SPEC's table that follows the line `header`: first two
-/// cells of each, backquotes removed.
-fn spec_table_after(header: &str) -> Vec<(String, String)> {
-    let rows: Vec<(String, String)> = SPEC
+/// The rows of the SPEC's table that follows the line `header`: every cell
+/// of each, backquotes removed.
+fn spec_rows_after(header: &str) -> Vec<Vec<String>> {
+    let rows: Vec<Vec<String>> = SPEC
         .lines()
         .map(str::trim)
         .skip_while(|l| *l != header)
         .skip(2)
         .take_while(|l| l.starts_with('|'))
         .map(|l| {
-            let cells: Vec<String> = l.split('|').map(|c| c.trim().replace('`', "")).collect();
-            (cells[1].clone(), cells[2].clone())
+            let cells: Vec<&str> = l.split('|').collect();
+            cells[1..cells.len() - 1].iter().map(|c| c.trim().replace('`', "")).collect()
         })
         .collect();
     assert!(!rows.is_empty(), "SPEC.md has no table under {header:?}");
     rows
+}
+
+/// The first two cells of each row of the SPEC's table under `header`.
+fn spec_table_after(header: &str) -> Vec<(String, String)> {
+    spec_rows_after(header).into_iter().map(|r| (r[0].clone(), r[1].clone())).collect()
+}
+
+/// The variant index of each value's encoding, with its name, in index order.
+fn variant_indices<T: serde::Serialize>(values: &[T], name: impl Fn(&T) -> &'static str) -> Vec<(String, String)> {
+    let mut out: Vec<(u32, &str)> = values
+        .iter()
+        .map(|v| {
+            let bytes = enc("value", v);
+            (u32::from_le_bytes(bytes[..4].try_into().expect("4 bytes")), name(v))
+        })
+        .collect();
+    out.sort();
+    out.into_iter().map(|(i, n)| (i.to_string(), n.to_string())).collect()
+}
+
+/// Every index a unit-only enum decodes, with its name, up to the first it refuses.
+fn unit_variants<T: serde::de::DeserializeOwned + std::fmt::Debug>() -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    for index in 0u32.. {
+        match codec::decode::<T, 4>("variant", &index.to_le_bytes()) {
+            Ok(v) => out.push((index.to_string(), format!("{v:?}"))),
+            Err(_) => return out,
+        }
+    }
+    unreachable!()
+}
+
+#[test]
+fn spec_message_and_contact_tables_match_the_crate() {
+    let world = World::build();
+    // Exhaustive matches: a new variant fails to compile here until the SPEC
+    // and the samples below list it.
+    let requests = [
+        NetRequest::Register(world.registration.clone()),
+        NetRequest::FetchDirectory { after: 0 },
+        NetRequest::Deliver(Box::new(world.envelope.clone())),
+        NetRequest::SubmitContacts(Box::new(world.contacts.clone())),
+        NetRequest::DirectoryUpdated { version: 2 },
+    ];
+    let request_name = |r: &NetRequest| match r {
+        NetRequest::Register(_) => "Register",
+        NetRequest::FetchDirectory { .. } => "FetchDirectory",
+        NetRequest::Deliver(_) => "Deliver",
+        NetRequest::SubmitContacts(_) => "SubmitContacts",
+        NetRequest::DirectoryUpdated { .. } => "DirectoryUpdated",
+    };
+    assert_eq!(spec_table_after("| Index | Variant | Content | Sent to |"), variant_indices(&requests, request_name));
+
+    let responses = [
+        NetResponse::Registration(RegistrationStatus::Pending),
+        NetResponse::Directory(vec![world.directory.clone()]),
+        NetResponse::Receipt(world.receipt.clone()),
+        NetResponse::Refused(Refusal { code: RefusalCode::Busy, detail: String::new() }),
+        NetResponse::Acknowledged,
+        NetResponse::Contacts(ContactsStatus::Pending),
+    ];
+    let response_name = |r: &NetResponse| match r {
+        NetResponse::Registration(_) => "Registration",
+        NetResponse::Directory(_) => "Directory",
+        NetResponse::Receipt(_) => "Receipt",
+        NetResponse::Refused(_) => "Refused",
+        NetResponse::Acknowledged => "Acknowledged",
+        NetResponse::Contacts(_) => "Contacts",
+    };
+    assert_eq!(spec_table_after("| Index | Variant | Content | Answers |"), variant_indices(&responses, response_name));
+
+    let registration = [
+        RegistrationStatus::Pending,
+        RegistrationStatus::Admitted { version: 1 },
+        RegistrationStatus::Rejected { reason: "r".into() },
+    ];
+    let registration_name = |r: &RegistrationStatus| match r {
+        RegistrationStatus::Pending => "Pending",
+        RegistrationStatus::Admitted { .. } => "Admitted { version: u64 }",
+        RegistrationStatus::Rejected { .. } => "Rejected { reason: String }",
+    };
+    assert_eq!(
+        spec_table_after("| Index | `RegistrationStatus` | Meaning |"),
+        variant_indices(&registration, registration_name)
+    );
+
+    let contacts = [
+        ContactsStatus::Pending,
+        ContactsStatus::Accepted { version: 2 },
+        ContactsStatus::Rejected { reason: "r".into() },
+    ];
+    let contacts_name = |c: &ContactsStatus| match c {
+        ContactsStatus::Pending => "Pending",
+        ContactsStatus::Accepted { .. } => "Accepted { version: u64 }",
+        ContactsStatus::Rejected { .. } => "Rejected { reason: String }",
+    };
+    assert_eq!(spec_table_after("| Index | `ContactsStatus` | Meaning |"), variant_indices(&contacts, contacts_name));
+
+    let roles = [ContactRole::NationalPoc, ContactRole::Alternate, ContactRole::FocalPoint("f".into())];
+    let role_name = |r: &ContactRole| match r {
+        ContactRole::NationalPoc => "NationalPoc",
+        ContactRole::Alternate => "Alternate",
+        ContactRole::FocalPoint(_) => "FocalPoint(String)",
+    };
+    assert_eq!(spec_table_after("| Index | `ContactRole` | Meaning |"), variant_indices(&roles, role_name));
+
+    assert_eq!(spec_table_after("| Index | `Visibility` | Meaning |"), unit_variants::<Visibility>());
+    assert_eq!(
+        spec_table_after("| Index | `ContactField` | Leaves out of the public section |"),
+        unit_variants::<ContactField>()
+    );
+    // And each field named leaves out the field of that name.
+    for row in spec_rows_after("| Index | `ContactField` | Leaves out of the public section |") {
+        let field: ContactField =
+            codec::decode::<_, 4>("field", &row[0].parse::<u32>().expect("index").to_le_bytes()).expect("a field");
+        let contact = PointOfContact { restricted_fields: vec![field], ..contact_set().contacts[0].clone() };
+        let public = contact.public_view().expect("public");
+        let left_out = match row[2].as_str() {
+            "name" => public.name.is_empty(),
+            "job_title" => public.job_title.is_empty(),
+            "ministry" => public.ministry.is_empty(),
+            "emails" => public.emails.is_empty(),
+            "phones" => public.phones.is_empty(),
+            "office_address" => public.office_address.is_empty(),
+            "languages" => public.languages.is_empty(),
+            other => panic!("SPEC.md names no field of a contact: {other:?}"),
+        };
+        assert!(left_out, "{field:?} does not leave out {}", row[2]);
+    }
+}
+
+#[test]
+fn spec_entry_transitions_match_the_crate() {
+    let rows = spec_rows_after("| Status | `Suspend` | `Reinstate` | `Withdraw` |");
+    let statuses = [EntryStatus::Active, EntryStatus::Suspended, EntryStatus::Withdrawn];
+    let actions = [EntryAction::Suspend, EntryAction::Reinstate, EntryAction::Withdraw];
+    let computed: Vec<Vec<String>> = statuses
+        .iter()
+        .map(|from| {
+            let mut row = vec![format!("{from:?}")];
+            row.extend(actions.iter().map(|a| match from.after(*a) {
+                Ok(to) => format!("{to:?}"),
+                Err(_) => "refused".to_string(),
+            }));
+            row
+        })
+        .collect();
+    assert_eq!(rows, computed);
+    assert_eq!(unit_variants::<EntryStatus>(), spec_table_after("| Index | `EntryStatus` | Meaning |"));
 }
 
 #[test]

@@ -5,12 +5,17 @@
 use crate::localnet::{LocalNet, blocking, wait_for};
 use crate::render;
 use std::time::Duration;
-use veim_node::api::{CloseRequest, ExchangeView, MessageView, NoteRequest, RespondRequest, SendRequest, StatusView};
+use veim_node::api::{
+    CloseRequest, ContactsDecision, ContactsView, DirectoryListing, ExchangeView, MessageView, NoteRequest,
+    RespondRequest, SendRequest, StatusView, SubmitContactsRequest, VersionView,
+};
 use veim_node::store::DeliveryState;
+use veim_protocol::contacts::ContactSetForm;
 use veim_protocol::{Body, RequestForm, ResponseForm};
 
 const REQUEST: &str = include_str!("../../deploy/examples/request.toml");
 const RESPONSE: &str = include_str!("../../deploy/examples/response.toml");
+const CONTACTS: &str = include_str!("../../deploy/examples/contacts.toml");
 
 struct Steps {
     n: usize,
@@ -118,9 +123,35 @@ async fn script(root: &std::path::Path, steps: &mut Steps, slot: &mut Option<Loc
         );
     }
 
+    steps.start("Mexico submits its points of contact; the Secretariat reviews and accepts them");
+    let contacts: ContactSetForm = toml::from_str(CONTACTS)?;
+    let mex = net.national("MEX").api()?;
+    let submitted: ContactsView = blocking(|| mex.post("/v1/contacts", &SubmitContactsRequest { contacts }))?;
+    println!(
+        "    MEX signed {} contact(s) with its key: {}",
+        submitted.contacts.len(),
+        submitted.status.unwrap_or_default()
+    );
+    let sec = net.secretariat.api()?;
+    let pending: Vec<ContactsView> = blocking(|| sec.get("/v1/contacts/pending"))?;
+    anyhow::ensure!(
+        pending.iter().any(|p| p.state.as_str() == "MEX"),
+        "the Secretariat did not receive MEX's contacts"
+    );
+    let accepted: VersionView =
+        blocking(|| sec.post("/v1/contacts/accept", &ContactsDecision { state: "MEX".into(), reason: String::new() }))?;
+    println!("    directory version {}: {}", accepted.version, accepted.change);
+    net.wait_directory(accepted.version).await?;
+    let listing: DirectoryListing = blocking(|| net.national("SWE").api()?.get("/v1/directory"))?;
+    let mex_entry =
+        listing.entries.iter().find(|e| e.state.as_str() == "MEX").ok_or_else(|| anyhow::anyhow!("MEX missing"))?;
+    anyhow::ensure!(mex_entry.contacts.len() == submitted.contacts.len(), "SWE does not hold MEX's contacts");
+    for c in &mex_entry.contacts {
+        println!("    SWE sees MEX's {}: {} ({:?})", c.role, c.name, c.visibility);
+    }
+
     steps.start("Mexico sends a diversion request (Annex 1 template) to Sweden and Germany");
     let request: RequestForm = toml::from_str(REQUEST)?;
-    let mex = net.national("MEX").api()?;
     let sent: MessageView =
         blocking(|| mex.post("/v1/requests", &SendRequest { to: vec!["SWE".into(), "DEU".into()], request }))?;
     println!("    exchange {}  message {}", sent.exchange_id, sent.message_id);
@@ -178,5 +209,21 @@ async fn script(root: &std::path::Path, steps: &mut Steps, slot: &mut Option<Loc
         anyhow::ensure!(format!("{:?}", v.exchange.status) == "Closed", "{state} does not see the exchange closed");
         println!("    {state} sees exchange {} closed", &exchange_id[..8]);
     }
+
+    steps.start("The Secretariat writes the public section of the directory, as JSON and as a static HTML page");
+    let listing: DirectoryListing = blocking(|| sec.get("/v1/directory"))?;
+    let public = crate::export::public_section(&listing);
+    let json_path = root.join("points-of-contact.json");
+    let html_path = root.join("points-of-contact.html");
+    std::fs::write(&json_path, serde_json::to_vec_pretty(&public)?)?;
+    std::fs::write(&html_path, crate::export::html(&public))?;
+    let listed: usize = listing.entries.iter().map(|e| e.contacts.len()).sum();
+    let shown: usize = public.states.iter().map(|s| s.contacts.len()).sum();
+    println!(
+        "    {} State(s) and {shown} of {listed} contact(s) are public; restricted entries, contacts and fields are left out",
+        public.states.len()
+    );
+    println!("    {}", json_path.display());
+    println!("    {}", html_path.display());
     Ok(())
 }

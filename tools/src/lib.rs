@@ -4,6 +4,7 @@
 
 pub mod client;
 pub mod demo;
+pub mod export;
 pub mod localnet;
 pub mod render;
 

@@ -9,11 +9,13 @@ use serde::Serialize;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use veim_node::api::{
-    ApproveRequest, CloseRequest, DirectoryListing, Done, ExchangeView, MessageView, NoteRequest, PendingView,
-    RejectRequest, RespondRequest, SendRequest, StatusChangeRequest, StatusView, VersionView,
+    ApproveRequest, CloseRequest, ContactsDecision, ContactsView, DirectoryListing, Done, EntryView, ExchangeView,
+    MessageView, NoteRequest, PendingView, RejectRequest, RespondRequest, SendRequest, StatusChangeRequest, StatusView,
+    SubmitContactsRequest, VersionView,
 };
 use veim_node::config::{Config, Role, SecretariatPin, init_home};
 use veim_node::store::ExchangeRecord;
+use veim_protocol::contacts::{ContactRole, ContactSetForm};
 use veim_protocol::{EntryAction, RequestForm, ResponseForm, StateCode};
 use veim_tools::client::resolve_home;
 use veim_tools::{AdminClient, ClientError, render};
@@ -72,6 +74,10 @@ enum Command {
         #[arg(long, default_value = "")]
         reason: String,
     },
+    /// Points of contact: submit this State's (national node), review those
+    /// submitted (Secretariat).
+    #[command(subcommand)]
+    Contacts(ContactsCommand),
     /// Start a Secretariat and three national nodes on loopback and run a full exchange.
     Demo {
         /// Exit when the demo is done (0 only if every step succeeded) instead of keeping the network up.
@@ -156,12 +162,62 @@ enum DirectoryCommand {
         #[arg(long, default_value = "")]
         reason: String,
     },
-    /// One State's entry.
+    /// One State's entry, with its points of contact.
     Show { state: String },
+    /// Entries matching every filter given.
+    Search {
+        /// ISO 3166-1 alpha-3 code.
+        #[arg(long)]
+        state: Option<String>,
+        /// ISO 639-1 working language of a contact, e.g. es.
+        #[arg(long)]
+        language: Option<String>,
+        /// national-poc, alternate or focal-point.
+        #[arg(long)]
+        role: Option<String>,
+    },
+    /// Write the public section of the directory (no restricted entry or field).
+    Export {
+        /// Required: only the public section can be exported.
+        #[arg(long, required = true)]
+        public: bool,
+        #[arg(long, value_enum)]
+        format: ExportFormat,
+        /// File to write.
+        #[arg(long)]
+        output: PathBuf,
+    },
     /// Every directory version, with what changed.
     Log,
     /// National node: ask the Secretariat for new versions now.
     Sync,
+}
+
+#[derive(Debug, Subcommand)]
+enum ContactsCommand {
+    /// Sign and submit this State's points of contact (see deploy/examples/contacts.toml).
+    Submit {
+        #[arg(long)]
+        file: PathBuf,
+    },
+    /// This State's latest submission and where it stands.
+    Show,
+    /// Secretariat: submissions waiting for review.
+    Pending,
+    /// Secretariat: accept a State's submission into the next directory version.
+    Accept { state: String },
+    /// Secretariat: reject a State's submission; its node is told the reason.
+    Reject {
+        state: String,
+        #[arg(long)]
+        reason: String,
+    },
+}
+
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+enum ExportFormat {
+    Json,
+    Html,
 }
 
 #[derive(Debug, Subcommand)]
@@ -272,6 +328,83 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 .find(|e| e.state == code)
                 .ok_or_else(|| anyhow::anyhow!("{code} is not in directory version {}", listing.version))?;
             print(json, &entry, render::entry)
+        }
+        Command::Directory(DirectoryCommand::Search { state, language, role }) => {
+            let listing: DirectoryListing = client()?.get("/v1/directory")?;
+            let state = state.map(|s| s.parse::<StateCode>()).transpose()?;
+            let found: Vec<EntryView> = listing
+                .entries
+                .into_iter()
+                .filter(|e| state.is_none_or(|s| e.state == s))
+                .filter(|e| {
+                    language
+                        .as_ref()
+                        .is_none_or(|l| e.contacts.iter().any(|c| c.languages.contains(&l.to_ascii_lowercase())))
+                })
+                .filter(|e| {
+                    role.as_ref().is_none_or(|r| {
+                        e.contacts.iter().any(|c| {
+                            matches!(
+                                (r.as_str(), &c.role),
+                                ("national-poc", ContactRole::NationalPoc)
+                                    | ("alternate", ContactRole::Alternate)
+                                    | ("focal-point", ContactRole::FocalPoint(_))
+                            )
+                        })
+                    })
+                })
+                .collect();
+            print(json, &found, |list| {
+                if list.is_empty() {
+                    "No entry matches.\n".into()
+                } else {
+                    list.iter().map(render::entry).collect::<Vec<_>>().join("\n")
+                }
+            })
+        }
+        Command::Directory(DirectoryCommand::Export { public: _, format, output }) => {
+            let listing: DirectoryListing = client()?.get("/v1/directory")?;
+            let public = veim_tools::export::public_section(&listing);
+            let bytes = match format {
+                ExportFormat::Json => serde_json::to_vec_pretty(&public)?,
+                ExportFormat::Html => veim_tools::export::html(&public).into_bytes(),
+            };
+            std::fs::write(&output, bytes).with_context(|| format!("cannot write {}", output.display()))?;
+            print(json, &public, |p| {
+                format!(
+                    "Wrote the public section ({} State(s), directory version {}) to {}\n",
+                    p.states.len(),
+                    p.directory_version,
+                    output.display()
+                )
+            })
+        }
+        Command::Contacts(ContactsCommand::Submit { file }) => {
+            let contacts: ContactSetForm = read_toml(&file)?;
+            let view: ContactsView = client()?.post("/v1/contacts", &SubmitContactsRequest { contacts })?;
+            print(json, &view, render::contacts)
+        }
+        Command::Contacts(ContactsCommand::Show) => {
+            print(json, &client()?.get::<ContactsView>("/v1/contacts")?, render::contacts)
+        }
+        Command::Contacts(ContactsCommand::Pending) => {
+            let list: Vec<ContactsView> = client()?.get("/v1/contacts/pending")?;
+            print(json, &list, |l| {
+                if l.is_empty() {
+                    "No points of contact are waiting for review.\n".into()
+                } else {
+                    l.iter().map(render::contacts).collect::<Vec<_>>().join("\n")
+                }
+            })
+        }
+        Command::Contacts(ContactsCommand::Accept { state }) => {
+            let v: VersionView =
+                client()?.post("/v1/contacts/accept", &ContactsDecision { state, reason: String::new() })?;
+            print(json, &v, |v| format!("Published directory version {}: {}\n", v.version, v.change))
+        }
+        Command::Contacts(ContactsCommand::Reject { state, reason }) => {
+            let done: Done = client()?.post("/v1/contacts/reject", &ContactsDecision { state, reason })?;
+            print(json, &done, |d| format!("{}\n", d.done))
         }
         Command::Directory(DirectoryCommand::Log) => {
             print(json, &client()?.get::<Vec<VersionView>>("/v1/directory/history")?, |v| render::history(v))

@@ -2,9 +2,12 @@
 //! admin API's answer as it is.
 
 use std::fmt::Write;
-use veim_node::api::{DirectoryListing, EntryView, ExchangeView, MessageView, PendingView, StatusView, VersionView};
+use veim_node::api::{
+    ContactsView, DirectoryListing, EntryView, ExchangeView, MessageView, PendingView, StatusView, VersionView,
+};
 use veim_node::store::{DeliveryState, ExchangeRecord};
 use veim_protocol::Body;
+use veim_protocol::contacts::PointOfContact;
 use veim_protocol::request::Request;
 use veim_protocol::response::Response;
 
@@ -51,11 +54,52 @@ pub fn directory(d: &DirectoryListing) -> String {
 
 pub fn entry(e: &EntryView) -> String {
     let mut out = String::new();
-    let _ = writeln!(out, "{} ({}) — {}", e.state, e.name, e.status);
+    let _ = writeln!(out, "{} ({}) — {}, {:?} entry", e.state, e.name, e.status, e.visibility);
     let _ = writeln!(out, "  operator     {}", e.operator);
     let _ = writeln!(out, "  fingerprint  {}", e.fingerprint);
     let _ = writeln!(out, "  addresses    {}", e.addresses.join(", "));
     let _ = writeln!(out, "  admitted     {}", time(e.admitted_at));
+    for c in &e.contacts {
+        contact(&mut out, c);
+    }
+    out
+}
+
+fn contact(out: &mut String, c: &PointOfContact) {
+    let _ = writeln!(out, "  • {} — {} ({:?})", c.name, c.role, c.visibility);
+    for (label, value) in [
+        ("job title", c.job_title.clone()),
+        ("ministry", c.ministry.clone()),
+        ("e-mail", c.emails.join(", ")),
+        ("telephone", c.phones.join(", ")),
+        ("office", c.office_address.clone()),
+        ("languages", c.languages.join(", ")),
+    ] {
+        if !value.is_empty() {
+            let _ = writeln!(out, "      {label:<10} {value}");
+        }
+    }
+    if !c.restricted_fields.is_empty() {
+        let _ = writeln!(out, "      not public: {:?}", c.restricted_fields);
+    }
+}
+
+pub fn contacts(v: &ContactsView) -> String {
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "Points of contact of {} ({}), {:?} entry, submitted {}",
+        v.state,
+        v.name,
+        v.entry_visibility,
+        time(v.submitted_at)
+    );
+    if let Some(status) = &v.status {
+        let _ = writeln!(out, "  status: {status}");
+    }
+    for c in &v.contacts {
+        contact(&mut out, c);
+    }
     out
 }
 

@@ -160,5 +160,5 @@ fn the_demo_runs_every_step_and_exits_zero() {
     ] {
         assert!(printed.contains(step), "{step:?} missing from the demo's output:\n{printed}");
     }
-    assert!(printed.contains("All 9 steps succeeded."), "{printed}");
+    assert!(printed.contains("All 11 steps succeeded."), "{printed}");
 }
