@@ -99,6 +99,7 @@ fn router(node: Shared, token: String) -> Router {
         .route("/v1/directory/reject", post(reject))
         .route("/v1/directory/status", post(change_status))
         .route("/v1/directory/sync", post(sync))
+        .route("/v1/keys/rotate", post(rotate_keys))
         .route("/v1/contacts", get(own_contacts).post(submit_contacts))
         .route("/v1/contacts/pending", get(pending_contacts))
         .route("/v1/contacts/accept", post(accept_contacts))
@@ -338,9 +339,10 @@ fn publish_error(e: PublishError) -> ApiError {
         PublishError::FingerprintMismatch { .. } => {
             ApiError::new(StatusCode::CONFLICT, "fingerprint-mismatch", e.to_string())
         }
-        PublishError::AlreadyActive(_) | PublishError::Transition { .. } => {
-            ApiError::new(StatusCode::CONFLICT, "refused", e.to_string())
-        }
+        PublishError::AlreadyActive(_)
+        | PublishError::Transition { .. }
+        | PublishError::KeyChange(_)
+        | PublishError::Refused(_) => ApiError::new(StatusCode::CONFLICT, "refused", e.to_string()),
         PublishError::NoReason => ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid", e.to_string()),
         other => ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "publish", other.to_string()),
     }
@@ -466,6 +468,26 @@ async fn reject_contacts(State(node): State<Shared>, Json(req): Json<ContactsDec
     Ok(Json(Done {
         done: format!("Rejected the points of contact of {state}; its node is told why when it next submits."),
     }))
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+pub struct RotationView {
+    /// Fingerprint of the new identity key.
+    pub fingerprint: String,
+    pub registration: Option<String>,
+}
+
+async fn rotate_keys(State(node): State<Shared>) -> ApiResult<RotationView> {
+    national_only(&node)?;
+    let fingerprint = node.rotate_keys().await.map_err(|e| {
+        ApiError::new(
+            StatusCode::BAD_GATEWAY,
+            "rotation-pending",
+            format!("{e}. The new keys are kept; the node retries at every sync"),
+        )
+    })?;
+    let registration = node.sync_status.lock().ok().and_then(|s| s.registration.clone());
+    Ok(Json(RotationView { fingerprint, registration }))
 }
 
 async fn sync(State(node): State<Shared>) -> ApiResult<StatusView> {

@@ -18,7 +18,7 @@ use veim_protocol::keys::PublicIdentity;
 use veim_protocol::wire::ContactsStatus;
 use veim_protocol::{
     DirectoryEntry, DirectoryVersion, EntryAction, EntryStatus, IdentityKeypair, SignedDirectoryVersion,
-    SignedRegistration, StateCode,
+    SignedKeyRotation, SignedRegistration, StateCode,
 };
 
 /// The current directory version, indexed.
@@ -26,6 +26,9 @@ use veim_protocol::{
 pub struct DirectoryView {
     pub current: Option<SignedDirectoryVersion>,
     by_peer: HashMap<PeerId, StateCode>,
+    /// Nodes whose key a rotation replaced: they may still fetch the version
+    /// that lists their new key, so that they can move to it.
+    by_previous_peer: HashMap<PeerId, StateCode>,
 }
 
 impl DirectoryView {
@@ -35,7 +38,12 @@ impl DirectoryView {
             .flat_map(|v| v.body.entries.iter())
             .filter_map(|e| Some((peer_id_of(&e.identity_key())?, e.state())))
             .collect();
-        DirectoryView { current, by_peer }
+        let by_previous_peer = current
+            .iter()
+            .flat_map(|v| v.body.entries.iter())
+            .filter_map(|e| Some((peer_id_of(&e.rotated_from.as_ref()?.rotation.previous_key)?, e.state())))
+            .collect();
+        DirectoryView { current, by_peer, by_previous_peer }
     }
 
     pub fn version(&self) -> u64 {
@@ -59,6 +67,12 @@ impl DirectoryView {
         self.entry(*state).filter(|e| e.status != EntryStatus::Withdrawn)
     }
 
+    /// The entry of a State whose previous key this peer holds.
+    pub fn rotated_away_peer(&self, peer: &PeerId) -> Option<&DirectoryEntry> {
+        let state = self.by_previous_peer.get(peer)?;
+        self.entry(*state).filter(|e| e.status != EntryStatus::Withdrawn)
+    }
+
     pub fn entries(&self) -> &[DirectoryEntry] {
         self.current.as_ref().map(|v| v.body.entries.as_slice()).unwrap_or(&[])
     }
@@ -78,6 +92,10 @@ pub enum PublishError {
     NoRegistration(StateCode),
     #[error("{0} is already active in the directory with this key")]
     AlreadyActive(StateCode),
+    #[error(
+        "{0} is listed with another key: it moves to a new key only by a rotation it signs (`veim keys rotate` on its node), or after a withdrawal"
+    )]
+    KeyChange(StateCode),
     #[error("{0} is not in the directory; `veim directory list` shows who is")]
     NotListed(StateCode),
     #[error("{state} {why}")]
@@ -96,6 +114,10 @@ pub enum PublishError {
         "the new directory version would be {size} bytes, over the {limit}-byte limit nodes accept; nothing was published"
     )]
     TooLarge { size: usize, limit: usize },
+    #[error(transparent)]
+    Rotation(#[from] Box<RotationError>),
+    #[error("the new version would be refused by every node: {0}")]
+    Refused(DirectoryError),
     #[error("cannot sign the directory version: {0}")]
     Sign(String),
 }
@@ -124,6 +146,10 @@ pub fn publish_next(
     let body =
         DirectoryVersion { version, previous_hash, issued_at: now.max(last_issued), change: description, entries };
     let signed = SignedDirectoryVersion::sign(body, key).map_err(|e| PublishError::Sign(e.to_string()))?;
+    // Never publish what the national nodes would refuse: the chain would stall.
+    if let Some(previous) = &current {
+        signed.check_entries_kept(&previous.body).map_err(PublishError::Refused)?;
+    }
     let size = veim_protocol::codec::encode("directory version", &signed)
         .map_err(|e| PublishError::Sign(e.to_string()))?
         .len();
@@ -168,10 +194,13 @@ pub fn approve(
         })?;
     if let Some(current) = store.current_directory()?
         && let Some(e) = current.body.entry(state)
-        && e.registration == registration
-        && e.status == EntryStatus::Active
     {
-        return Err(PublishError::AlreadyActive(state));
+        if e.registration == registration && e.status == EntryStatus::Active {
+            return Err(PublishError::AlreadyActive(state));
+        }
+        if e.identity_key() != registration.registration.identity_key && e.status != EntryStatus::Withdrawn {
+            return Err(PublishError::KeyChange(state));
+        }
     }
     let description = format!("admitted {state} (key {})", registration.registration.identity_key.fingerprint());
     publish_next(store, key, now, description, |entries| {
@@ -181,7 +210,13 @@ pub fn approve(
             .find(|e| e.state() == state && e.identity_key() == registration.registration.identity_key)
             .and_then(|e| e.contacts.clone());
         entries.retain(|e| e.state() != state);
-        entries.push(DirectoryEntry { registration, status: EntryStatus::Active, admitted_at: now, contacts });
+        entries.push(DirectoryEntry {
+            registration,
+            status: EntryStatus::Active,
+            admitted_at: now,
+            contacts,
+            rotated_from: None,
+        });
     })
 }
 
@@ -335,6 +370,67 @@ pub fn reject_contacts(store: &Store, state: StateCode, reason: &str) -> Result<
     store.put_contacts_rejection(hash, reason.trim())?;
     store.remove_contacts(state)?;
     Ok(())
+}
+
+/// Secretariat: moves a State to the keys of a rotation signed by its
+/// current key, in a new version. Answers the version carrying it (also when
+/// the rotation was already published: a node retries until it hears).
+pub fn rotate(
+    store: &Store,
+    key: &IdentityKeypair,
+    peer: &PeerId,
+    rotation: &SignedKeyRotation,
+    now: i64,
+    window_secs: i64,
+) -> Result<SignedDirectoryVersion, RotationError> {
+    let r = &rotation.rotation;
+    let state = r.registration.registration.state;
+    let current = store.current_directory()?.ok_or(RotationError::NotListed(state))?;
+    let entry = current.body.entry(state).ok_or(RotationError::NotListed(state))?;
+    if entry.rotated_from.as_ref() == Some(rotation) {
+        return Ok(current);
+    }
+    if entry.identity_key() != r.previous_key || peer_id_of(&r.previous_key).as_ref() != Some(peer) {
+        return Err(RotationError::NotCurrentKey(state));
+    }
+    if entry.status == EntryStatus::Withdrawn {
+        return Err(RotationError::NotListed(state));
+    }
+    rotation.verify().map_err(|_| RotationError::BadSignature)?;
+    r.registration.registration.validate(now, window_secs).map_err(RotationError::Invalid)?;
+    let new_key = r.registration.registration.identity_key;
+    if current.body.entries.iter().any(|e| e.identity_key() == new_key) {
+        return Err(RotationError::KeyInUse);
+    }
+    let description = format!("{state} rotated its keys (new key {})", new_key.fingerprint());
+    publish_next(store, key, now, description, |entries| {
+        if let Some(e) = entries.iter_mut().find(|e| e.state() == state) {
+            e.registration = r.registration.clone();
+            e.rotated_from = Some(rotation.clone());
+            // Signed with the old key: the State submits them again, signed anew.
+            e.contacts = None;
+        }
+    })
+    .map_err(RotationError::Publish)
+}
+
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum RotationError {
+    #[error("{0} is not listed in the directory")]
+    NotListed(StateCode),
+    #[error("the rotation of {0} is not signed by, or not sent from, the key the directory lists for it")]
+    NotCurrentKey(StateCode),
+    #[error("the rotation's signatures do not verify")]
+    BadSignature,
+    #[error("the new registration is not valid: {0}")]
+    Invalid(veim_protocol::ValidationErrors),
+    #[error("the new key is already listed for a State")]
+    KeyInUse,
+    #[error(transparent)]
+    Publish(PublishError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
 }
 
 /// Secretariat: what to do with a registration a peer sent.

@@ -3,7 +3,10 @@
 //! the same Ed25519 key (so a transport peer and an application sender are one
 //! identity).
 
-use crate::config::{ADMIN_TOKEN_FILE, ENCRYPTION_KEY_FILE, IDENTITY_KEY_FILE, KEYS_DIR, write_file};
+use crate::config::{
+    ADMIN_TOKEN_FILE, ENCRYPTION_KEY_FILE, IDENTITY_KEY_FILE, KEYS_DIR, NEXT_ENCRYPTION_KEY_FILE,
+    NEXT_IDENTITY_KEY_FILE, write_file,
+};
 use libp2p::PeerId;
 use libp2p::identity::Keypair;
 use std::fs;
@@ -62,9 +65,44 @@ impl NodeKeys {
     }
 
     pub fn load(home: &Path) -> Result<NodeKeys, KeyFileError> {
+        // A promotion cut short between its two renames is finished first.
+        if !home.join(NEXT_IDENTITY_KEY_FILE).exists() && home.join(NEXT_ENCRYPTION_KEY_FILE).exists() {
+            promote_file(home, NEXT_ENCRYPTION_KEY_FILE, ENCRYPTION_KEY_FILE)?;
+        }
         let identity = IdentityKeypair::from_secret_bytes(&read_secret(&home.join(IDENTITY_KEY_FILE))?);
         let encryption = EncryptionKeypair::from_secret_bytes(&read_secret(&home.join(ENCRYPTION_KEY_FILE))?);
         Ok(NodeKeys { identity, encryption })
+    }
+
+    /// The keys a rotation will move to, if one was started.
+    pub fn load_next(home: &Path) -> Result<Option<NodeKeys>, KeyFileError> {
+        if !home.join(NEXT_IDENTITY_KEY_FILE).exists() {
+            return Ok(None);
+        }
+        let identity = IdentityKeypair::from_secret_bytes(&read_secret(&home.join(NEXT_IDENTITY_KEY_FILE))?);
+        let encryption = EncryptionKeypair::from_secret_bytes(&read_secret(&home.join(NEXT_ENCRYPTION_KEY_FILE))?);
+        Ok(Some(NodeKeys { identity, encryption }))
+    }
+
+    /// Makes (or returns, if a rotation is already under way) the next keys.
+    pub fn create_next(home: &Path) -> Result<NodeKeys, KeyFileError> {
+        if let Some(next) = Self::load_next(home)? {
+            return Ok(next);
+        }
+        let mut rng = rand_core::UnwrapErr(getrandom::SysRng);
+        let identity = IdentityKeypair::generate(&mut rng);
+        let encryption = EncryptionKeypair::generate(&mut rng);
+        // Encryption first: a next identity file means a complete next pair.
+        write_secret(&home.join(NEXT_ENCRYPTION_KEY_FILE), &encryption.secret_bytes())?;
+        write_secret(&home.join(NEXT_IDENTITY_KEY_FILE), &identity.secret_bytes())?;
+        Ok(NodeKeys { identity, encryption })
+    }
+
+    /// Makes the next keys the node's keys (the old ones are overwritten: the
+    /// directory no longer lists them).
+    pub fn promote_next(home: &Path) -> Result<(), KeyFileError> {
+        promote_file(home, NEXT_IDENTITY_KEY_FILE, IDENTITY_KEY_FILE)?;
+        promote_file(home, NEXT_ENCRYPTION_KEY_FILE, ENCRYPTION_KEY_FILE)
     }
 
     /// The libp2p keypair: the same Ed25519 secret as the identity key.
@@ -87,6 +125,15 @@ pub fn peer_id_of(key: &PublicIdentity) -> Option<PeerId> {
 /// Reads the admin token as the hex string clients present.
 pub fn read_admin_token(home: &Path) -> Result<String, KeyFileError> {
     Ok(hex::encode(read_secret(&home.join(ADMIN_TOKEN_FILE))?))
+}
+
+fn promote_file(home: &Path, from: &str, to: &str) -> Result<(), KeyFileError> {
+    let target = home.join(to);
+    fs::rename(home.join(from), &target).map_err(|source| KeyFileError::Write { path: target, source })?;
+    if let Ok(dir) = fs::File::open(home.join(KEYS_DIR)) {
+        let _ = dir.sync_all();
+    }
+    Ok(())
 }
 
 fn write_secret(path: &Path, bytes: &[u8; 32]) -> Result<(), KeyFileError> {

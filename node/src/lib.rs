@@ -50,11 +50,8 @@ pub fn daemon_main() -> std::process::ExitCode {
         }
     };
     runtime.block_on(async {
-        match start(&home).await {
-            Ok(node) => {
-                node.run_until_signal().await;
-                ExitCode::SUCCESS
-            }
+        match service::run(&home).await {
+            Ok(()) => ExitCode::SUCCESS,
             Err(e) => {
                 eprintln!("error: {e}");
                 ExitCode::from(1)

@@ -77,6 +77,9 @@ pub struct Node {
     /// One directory publication at a time: two concurrent approvals must not
     /// both build version n+1.
     publish_lock: tokio::sync::Mutex<()>,
+    /// Set when the node must restart to take up new keys.
+    restart: Notify,
+    restart_requested: std::sync::atomic::AtomicBool,
     pub started_at: i64,
 }
 
@@ -250,7 +253,9 @@ impl Node {
             }
             // A suspended node still follows the directory: that is how it
             // learns it was reinstated.
-            (Role::Secretariat, NetRequest::FetchDirectory { after }) if view.listed_peer(&peer).is_some() => {
+            (Role::Secretariat, NetRequest::FetchDirectory { after })
+                if view.listed_peer(&peer).is_some() || view.rotated_away_peer(&peer).is_some() =>
+            {
                 // Serve only what is published: versions up to the flushed head.
                 let published = view.version();
                 match self.store.directory_versions_after(after, MAX_VERSIONS_PER_FETCH) {
@@ -272,6 +277,21 @@ impl Node {
                         NetResponse::Directory(versions)
                     }
                     Err(e) => refused(RefusalCode::StorageFailure, e.to_string()),
+                }
+            }
+            (Role::Secretariat, NetRequest::RotateKeys(rotation)) => {
+                let window = self.config.replay_window_secs;
+                let result = self.publish(|store, key| {
+                    directory::rotate(store, key, &peer, &rotation, now(), window)
+                        .map_err(|e| directory::PublishError::Rotation(Box::new(e)))
+                });
+                match result.await {
+                    Ok(v) => NetResponse::Registration(RegistrationStatus::Admitted { version: v.body.version }),
+                    Err(directory::PublishError::Store(e)) => refused(RefusalCode::StorageFailure, e.to_string()),
+                    Err(directory::PublishError::Rotation(e)) if matches!(*e, directory::RotationError::Store(_)) => {
+                        refused(RefusalCode::StorageFailure, e.to_string())
+                    }
+                    Err(e) => refused(RefusalCode::BadRegistration, e.to_string()),
                 }
             }
             (Role::Secretariat, NetRequest::SubmitContacts(submission)) => {
@@ -340,6 +360,7 @@ impl Node {
                         NetRequest::Deliver(_) => "message delivery",
                         NetRequest::DirectoryUpdated { .. } => "directory announcements from this peer",
                         NetRequest::SubmitContacts(_) => "points of contact",
+                        NetRequest::RotateKeys(_) => "key rotations",
                     }
                 ),
             ),
@@ -408,6 +429,12 @@ impl Node {
 
     async fn sync_once(&self) -> Result<(), String> {
         let secretariat = self.secretariat_key().ok_or("no Secretariat key pinned")?;
+        if self.restart_requested() {
+            return Ok(());
+        }
+        if let Some(next) = NodeKeys::load_next(&self.home).map_err(|e| e.to_string())? {
+            return self.continue_rotation(&secretariat, next).await;
+        }
         if !self.listed_as_me() {
             let state = self.state().ok_or("no State code configured")?;
             let registration = Registration {
@@ -438,6 +465,18 @@ impl Node {
             };
             self.set_registration(status);
         }
+        self.fetch_directory(&secretariat).await?;
+        if self.listed_as_me() {
+            let view = self.view();
+            let status = self.state().and_then(|s| view.entry(s)).map(|e| e.status.to_string()).unwrap_or_default();
+            self.set_registration(format!("{status} in directory version {}", view.version()));
+            self.submit_own_contacts().await?;
+        }
+        Ok(())
+    }
+
+    /// Fetches and verifies every version after the one held.
+    async fn fetch_directory(&self, secretariat: &PublicIdentity) -> Result<(), String> {
         loop {
             let after = self.view().version();
             let versions = match self.ask_secretariat(&NetRequest::FetchDirectory { after }).await {
@@ -448,7 +487,7 @@ impl Node {
                 Err(e) => return Err(format!("directory fetch failed: {e}")),
             };
             let n = versions.len();
-            let result = directory::accept_versions(&self.store, &secretariat, &versions);
+            let result = directory::accept_versions(&self.store, secretariat, &versions);
             // Versions before a refused one stay accepted: flush whatever came.
             if n > 0 {
                 self.store.flush().await.map_err(|e| e.to_string())?;
@@ -468,13 +507,72 @@ impl Node {
                 break;
             }
         }
-        if self.listed_as_me() {
-            let view = self.view();
-            let status = self.state().and_then(|s| view.entry(s)).map(|e| e.status.to_string()).unwrap_or_default();
-            self.set_registration(format!("{status} in directory version {}", view.version()));
-            self.submit_own_contacts().await?;
+        Ok(())
+    }
+
+    /// National node: starts a key rotation: makes the next keys and sends the
+    /// rotation, signed with the current key, to the Secretariat. The node
+    /// moves to the new keys (and restarts) once the directory carries them.
+    pub async fn rotate_keys(&self) -> Result<String, String> {
+        if self.role() != Role::National {
+            return Err("only a national node rotates its keys this way".into());
+        }
+        let next = NodeKeys::create_next(&self.home).map_err(|e| e.to_string())?;
+        let fingerprint = next.identity.public().fingerprint();
+        self.sync().await?;
+        Ok(fingerprint)
+    }
+
+    /// Sends the rotation until the Secretariat publishes it, then takes up
+    /// the new keys once the directory lists them.
+    async fn continue_rotation(&self, secretariat: &PublicIdentity, next: NodeKeys) -> Result<(), String> {
+        let state = self.state().ok_or("no State code configured")?;
+        let listed = |view: &DirectoryView| view.entry(state).map(|e| e.identity_key());
+        if listed(&self.view()) != Some(next.identity.public()) {
+            let registration = Registration {
+                state,
+                identity_key: next.identity.public(),
+                encryption_key: next.encryption.public(),
+                addresses: self.announce(),
+                operator: self.config.operator.clone(),
+                signed_at: now(),
+            };
+            let registration = SignedRegistration::sign(registration, &next.identity).map_err(|e| e.to_string())?;
+            let rotation = veim_protocol::KeyRotation { previous_key: self.keys.identity.public(), registration };
+            let signed =
+                veim_protocol::SignedKeyRotation::sign(rotation, &self.keys.identity).map_err(|e| e.to_string())?;
+            match self.ask_secretariat(&NetRequest::RotateKeys(Box::new(signed))).await {
+                Ok(NetResponse::Registration(RegistrationStatus::Admitted { version })) => {
+                    self.set_registration(format!("key rotation published in directory version {version}"));
+                }
+                Ok(other) => return Err(format!("unexpected answer to a key rotation: {other:?}")),
+                Err(e) => return Err(format!("key rotation not accepted: {e}")),
+            }
+            self.fetch_directory(secretariat).await?;
+        }
+        if listed(&self.view()) == Some(next.identity.public()) {
+            NodeKeys::promote_next(&self.home).map_err(|e| e.to_string())?;
+            // Contacts signed with the old key no longer prove anything: sign them anew.
+            if let Some(own) = self.store.contacts(state).map_err(|e| e.to_string())? {
+                let resigned = veim_protocol::contacts::SignedContactSet::sign(own.set, &next.identity)
+                    .map_err(|e| e.to_string())?;
+                self.store.put_contacts(&resigned).map_err(|e| e.to_string())?;
+                self.store.flush().await.map_err(|e| e.to_string())?;
+            }
+            self.set_registration(format!(
+                "moved to new keys (fingerprint {}); restarting",
+                next.identity.public().fingerprint()
+            ));
+            tracing::info!("the directory lists this node's new keys; restarting to take them up");
+            self.restart_requested.store(true, std::sync::atomic::Ordering::SeqCst);
+            self.restart.notify_one();
         }
         Ok(())
+    }
+
+    /// Whether the node asked to be restarted (to take up new keys).
+    pub fn restart_requested(&self) -> bool {
+        self.restart_requested.load(std::sync::atomic::Ordering::SeqCst)
     }
 
     /// Sends this State's latest points of contact until the directory
@@ -619,11 +717,39 @@ impl NodeHandle {
         tracing::info!("node stopped");
     }
 
-    /// Runs until Ctrl-C or SIGTERM, then stops.
-    pub async fn run_until_signal(self) {
-        wait_for_signal().await;
-        tracing::info!("stop requested");
+    /// Runs until Ctrl-C or SIGTERM (returns `Stopped`), or until the node
+    /// asks to restart to take up new keys (returns `Restart`).
+    pub async fn run_until_signal(self) -> Ended {
+        let restart = async {
+            while !self.node.restart_requested() {
+                self.node.restart.notified().await;
+            }
+        };
+        let ended = tokio::select! {
+            _ = wait_for_signal() => Ended::Stopped,
+            _ = restart => Ended::Restart,
+        };
+        tracing::info!(?ended, "stopping");
         self.stop().await;
+        ended
+    }
+}
+
+/// Why a running node ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ended {
+    Stopped,
+    Restart,
+}
+
+/// Runs the node of `home` until Ctrl-C or SIGTERM, restarting it when it
+/// takes up new keys.
+pub async fn run(home: &Path) -> Result<(), StartError> {
+    loop {
+        let node = start(home).await?;
+        if node.run_until_signal().await == Ended::Stopped {
+            return Ok(());
+        }
     }
 }
 
@@ -693,6 +819,8 @@ pub async fn start(home: &Path) -> Result<NodeHandle, StartError> {
         sync_now: Notify::new(),
         sync_lock: tokio::sync::Mutex::new(()),
         publish_lock: tokio::sync::Mutex::new(()),
+        restart: Notify::new(),
+        restart_requested: std::sync::atomic::AtomicBool::new(false),
         started_at: now(),
     });
 

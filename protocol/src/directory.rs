@@ -86,6 +86,44 @@ impl SignedRegistration {
     }
 }
 
+/// A State's change of keys: its new registration (new identity and
+/// encryption keys, signed by the new identity key), signed in turn with the
+/// identity key it replaces. Nobody but the holder of the old key can move a
+/// State to a new key, and the Secretariat cannot do it on its own.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KeyRotation {
+    pub previous_key: PublicIdentity,
+    pub registration: SignedRegistration,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SignedKeyRotation {
+    pub rotation: KeyRotation,
+    #[serde(with = "crate::fixed")]
+    pub signature: [u8; 64],
+}
+
+impl SignedKeyRotation {
+    pub fn sign(rotation: KeyRotation, previous: &IdentityKeypair) -> Result<Self, CodecError> {
+        let bytes = codec::encode("key rotation", &rotation)?;
+        Ok(Self { signature: previous.sign(domain::KEY_ROTATION, &bytes), rotation })
+    }
+
+    /// Checks both signatures: the old key's over the rotation, the new key's
+    /// over the new registration; and that the key really changes.
+    pub fn verify(&self) -> Result<(), KeyError> {
+        let r = &self.rotation;
+        let bytes =
+            codec::encode("key rotation", r).map_err(|_| KeyError::BadSignature(r.previous_key.fingerprint()))?;
+        r.previous_key.verify(domain::KEY_ROTATION, &bytes, &self.signature)?;
+        r.registration.verify()?;
+        if r.registration.registration.identity_key == r.previous_key {
+            return Err(KeyError::BadSignature(r.previous_key.fingerprint()));
+        }
+        Ok(())
+    }
+}
+
 /// The life of a State's entry. Only `Active` entries may exchange messages.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
@@ -152,6 +190,9 @@ pub struct DirectoryEntry {
     /// The State's points of contact, as the State signed them and the
     /// Secretariat accepted them.
     pub contacts: Option<crate::contacts::SignedContactSet>,
+    /// When the State moved to its current keys by a rotation: the rotation,
+    /// signed by the key it replaced. Absent since admission otherwise.
+    pub rotated_from: Option<SignedKeyRotation>,
 }
 
 impl DirectoryEntry {
@@ -248,6 +289,14 @@ pub enum DirectoryError {
     BadRegistration { version: u64, state: StateCode },
     #[error("directory version {version}: two entries share one identity key ({first} and {second})")]
     SharedKey { version: u64, first: StateCode, second: StateCode },
+    #[error(
+        "directory version {version}: the key rotation of {state} is not signed by its previous key or does not match its entry"
+    )]
+    BadRotation { version: u64, state: StateCode },
+    #[error(
+        "directory version {version} changes the key of {state} without a rotation signed by its previous key: refusing it"
+    )]
+    KeyChangedWithoutRotation { version: u64, state: StateCode },
     #[error("directory version {version}: the contacts of {state} are not signed by its own key")]
     BadContacts { version: u64, state: StateCode },
     #[error("directory version {version} drops {state} without a signed withdrawal: refusing it")]
@@ -297,6 +346,11 @@ impl SignedDirectoryVersion {
             if let Some(other) = self.body.entries[..i].iter().find(|o| o.identity_key() == e.identity_key()) {
                 return Err(DirectoryError::SharedKey { version: v, first: other.state(), second: e.state() });
             }
+            if let Some(r) = &e.rotated_from
+                && (r.verify().is_err() || r.rotation.registration != e.registration)
+            {
+                return Err(DirectoryError::BadRotation { version: v, state: e.state() });
+            }
             if let Some(contacts) = &e.contacts
                 && (contacts.set.state != e.state() || contacts.verify(&e.identity_key()).is_err())
             {
@@ -309,11 +363,25 @@ impl SignedDirectoryVersion {
     /// Checks that every State listed in `previous` is still listed: a State
     /// leaves the directory only by a withdrawal the Secretariat signs, never
     /// by disappearing from a version.
+    /// Also checks that a State's identity key changes only by a rotation
+    /// signed with the key it had (or by a new admission after a withdrawal).
     pub fn check_entries_kept(&self, previous: &DirectoryVersion) -> Result<(), DirectoryError> {
-        match previous.entries.iter().find(|e| self.body.entry(e.state()).is_none()) {
-            Some(dropped) => Err(DirectoryError::EntryDropped { version: self.body.version, state: dropped.state() }),
-            None => Ok(()),
+        let version = self.body.version;
+        for before in &previous.entries {
+            let state = before.state();
+            let Some(after) = self.body.entry(state) else {
+                return Err(DirectoryError::EntryDropped { version, state });
+            };
+            let rotated_properly =
+                after.rotated_from.as_ref().is_some_and(|r| r.rotation.previous_key == before.identity_key());
+            if after.identity_key() != before.identity_key()
+                && before.status != EntryStatus::Withdrawn
+                && !rotated_properly
+            {
+                return Err(DirectoryError::KeyChangedWithoutRotation { version, state });
+            }
         }
+        Ok(())
     }
 
     /// Decides whether this version may follow `current` (the newest version
@@ -397,6 +465,7 @@ mod tests {
             status: EntryStatus::Active,
             admitted_at: 50,
             contacts: None,
+            rotated_from: None,
         }
     }
 
@@ -503,6 +572,30 @@ mod tests {
         withdrawn.status = EntryStatus::Withdrawn;
         let v2 = version(2, v1.hash().expect("hash"), vec![entry("MEX", 1), withdrawn], &sec);
         assert_eq!(v2.check_entries_kept(&v1.body), Ok(()));
+    }
+
+    #[test]
+    fn a_key_changes_only_by_a_rotation_signed_with_the_old_key() {
+        let sec = IdentityKeypair::from_secret_bytes(&[99; 32]);
+        let v1 = version(1, [0; 32], vec![entry("MEX", 1)], &sec);
+        let (new_reg, _) = registration("MEX", 7);
+        let old_key = IdentityKeypair::from_secret_bytes(&[1; 32]);
+        let swapped = DirectoryEntry { registration: new_reg.clone(), ..entry("MEX", 1) };
+        let v2 = version(2, v1.hash().expect("hash"), vec![swapped.clone()], &sec);
+        assert!(matches!(v2.check_entries_kept(&v1.body), Err(DirectoryError::KeyChangedWithoutRotation { .. })));
+
+        let rotation = KeyRotation { previous_key: old_key.public(), registration: new_reg.clone() };
+        let signed = SignedKeyRotation::sign(rotation.clone(), &old_key).expect("sign");
+        let rotated = DirectoryEntry { rotated_from: Some(signed), ..swapped.clone() };
+        let v2 = version(2, v1.hash().expect("hash"), vec![rotated], &sec);
+        assert_eq!(v2.verify(&sec.public()), Ok(()));
+        assert_eq!(v2.check_entries_kept(&v1.body), Ok(()));
+
+        // A rotation signed by any other key is refused.
+        let forged = SignedKeyRotation::sign(rotation, &IdentityKeypair::from_secret_bytes(&[8; 32])).expect("sign");
+        let bad = DirectoryEntry { rotated_from: Some(forged), ..swapped };
+        let v2 = version(2, v1.hash().expect("hash"), vec![bad], &sec);
+        assert!(matches!(v2.verify(&sec.public()), Err(DirectoryError::BadRotation { .. })));
     }
 
     #[test]

@@ -25,6 +25,7 @@ pub mod domain {
     pub const EXCHANGE_ID: &str = "veim/1 exchange id";
     pub const CONTACTS_SIGNATURE: &str = "veim/1 contacts signature";
     pub const CONTACTS_HASH: &str = "veim/1 contacts hash";
+    pub const KEY_ROTATION: &str = "veim/1 key rotation";
 }
 
 /// `domain || 0x00 || payload`: the bytes every signature and hash covers.

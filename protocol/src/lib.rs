@@ -25,8 +25,8 @@ pub mod wire;
 pub use body::{Body, Close, MessageKind, Note};
 pub use codec::CodecError;
 pub use directory::{
-    DirectoryEntry, DirectoryError, DirectoryVersion, EntryAction, EntryStatus, Registration, SignedDirectoryVersion,
-    SignedRegistration,
+    DirectoryEntry, DirectoryError, DirectoryVersion, EntryAction, EntryStatus, KeyRotation, Registration,
+    SignedDirectoryVersion, SignedKeyRotation, SignedRegistration,
 };
 pub use envelope::{Envelope, EnvelopeError, Header, KeyShare};
 pub use ids::{ExchangeId, MessageId};

@@ -25,6 +25,9 @@ pub enum NetRequest {
     Deliver(Box<Envelope>),
     /// To the Secretariat: the sending State's points of contact, for review.
     SubmitContacts(Box<crate::contacts::SignedContactSet>),
+    /// To the Secretariat: move the sending State to new keys. Answered with
+    /// `Registration(Admitted)` once the version carrying them is published.
+    RotateKeys(Box<crate::directory::SignedKeyRotation>),
     /// From the Secretariat to a listed node: version `version` is published;
     /// fetch it now rather than at the next poll.
     DirectoryUpdated { version: u64 },

@@ -24,8 +24,8 @@ use veim_protocol::request::{
 use veim_protocol::wire::{ContactsStatus, NetRequest, NetResponse, Refusal, RefusalCode, RegistrationStatus};
 use veim_protocol::{
     Body, DirectoryEntry, DirectoryVersion, EncryptionKeypair, EntryAction, EntryStatus, Envelope, ExchangeId,
-    IdentityKeypair, MessageId, Note, Receipt, Registration, Request, SignedDirectoryVersion, SignedReceipt,
-    SignedRegistration, StateCode,
+    IdentityKeypair, KeyRotation, MessageId, Note, Receipt, Registration, Request, SignedDirectoryVersion,
+    SignedKeyRotation, SignedReceipt, SignedRegistration, StateCode,
 };
 
 const SPEC: &str = include_str!("../SPEC.md");
@@ -40,6 +40,8 @@ const CREATED_AT: i64 = 1_767_268_800;
 const STORED_AT: i64 = 1_767_268_802;
 /// 2026-01-01T02:00:00Z, when MEX signs its points of contact.
 const CONTACTS_SUBMITTED_AT: i64 = 1_767_232_800;
+/// 2026-01-01T03:00:00Z, when MEX signs the rotation to its new keys.
+const ROTATION_SIGNED_AT: i64 = 1_767_236_400;
 const NOTE_TEXT: &str = "Please confirm that end-user certificate EUC-2016-114 was issued by your ministry.";
 const ADDRESS: &str = "/ip4/192.0.2.7/tcp/7040";
 const OPERATOR: &str = "Secretaría de Relaciones Exteriores";
@@ -142,6 +144,8 @@ struct World {
     nonce: [u8; 12],
     ikm_e_swe: [u8; 32],
     ikm_e_nga: [u8; 32],
+    mex_new_identity_seed: [u8; 32],
+    mex_new_x25519_secret: [u8; 32],
 
     mex: IdentityKeypair,
     swe: IdentityKeypair,
@@ -150,6 +154,8 @@ struct World {
     swe_enc: EncryptionKeypair,
     nga_enc: EncryptionKeypair,
     outsider_enc: EncryptionKeypair,
+    mex_new: IdentityKeypair,
+    mex_new_enc: EncryptionKeypair,
 
     body: Body,
     envelope: Envelope,
@@ -159,6 +165,7 @@ struct World {
     registration: SignedRegistration,
     directory: SignedDirectoryVersion,
     contacts: SignedContactSet,
+    rotation: SignedKeyRotation,
 }
 
 impl World {
@@ -176,6 +183,8 @@ impl World {
         let nonce = fixed("nonce");
         let ikm_e_swe = fixed("ikmE SWE");
         let ikm_e_nga = fixed("ikmE NGA");
+        let mex_new_identity_seed = fixed("MEX new identity seed");
+        let mex_new_x25519_secret = fixed("MEX new X25519 secret");
 
         let mex = IdentityKeypair::from_secret_bytes(&mex_identity_seed);
         let swe = IdentityKeypair::from_secret_bytes(&swe_identity_seed);
@@ -184,6 +193,8 @@ impl World {
         let swe_enc = EncryptionKeypair::from_secret_bytes(&swe_x25519_secret);
         let nga_enc = EncryptionKeypair::from_secret_bytes(&nga_x25519_secret);
         let outsider_enc = EncryptionKeypair::from_secret_bytes(&outsider_x25519_secret);
+        let mex_new = IdentityKeypair::from_secret_bytes(&mex_new_identity_seed);
+        let mex_new_enc = EncryptionKeypair::from_secret_bytes(&mex_new_x25519_secret);
 
         let body = Body::Note(Note { text: NOTE_TEXT.into() });
         let recipients = [
@@ -237,6 +248,7 @@ impl World {
                     status: EntryStatus::Active,
                     admitted_at: DIRECTORY_ISSUED_AT,
                     contacts: None,
+                    rotated_from: None,
                 }],
             },
             &secretariat,
@@ -244,6 +256,20 @@ impl World {
         .expect("sign directory");
 
         let contacts = SignedContactSet::sign(contact_set(), &mex).expect("sign contacts");
+
+        let new_registration = SignedRegistration::sign(
+            Registration {
+                identity_key: mex_new.public(),
+                encryption_key: mex_new_enc.public(),
+                signed_at: ROTATION_SIGNED_AT,
+                ..registration.registration.clone()
+            },
+            &mex_new,
+        )
+        .expect("sign the new registration");
+        let rotation =
+            SignedKeyRotation::sign(KeyRotation { previous_key: mex.public(), registration: new_registration }, &mex)
+                .expect("sign rotation");
 
         World {
             mex_identity_seed,
@@ -259,6 +285,8 @@ impl World {
             nonce,
             ikm_e_swe,
             ikm_e_nga,
+            mex_new_identity_seed,
+            mex_new_x25519_secret,
             mex,
             swe,
             secretariat,
@@ -266,6 +294,8 @@ impl World {
             swe_enc,
             nga_enc,
             outsider_enc,
+            mex_new,
+            mex_new_enc,
             body,
             envelope,
             rng_draws: rng.draws,
@@ -274,6 +304,7 @@ impl World {
             registration,
             directory,
             contacts,
+            rotation,
         }
     }
 
@@ -295,6 +326,8 @@ impl World {
             ("input.outsider-x25519-secret", h(self.outsider_x25519_secret)),
             ("input.message-id", h(self.message_id)),
             ("input.exchange-id", h(self.exchange_id)),
+            ("input.mex-new-identity-seed", h(self.mex_new_identity_seed)),
+            ("input.mex-new-x25519-secret", h(self.mex_new_x25519_secret)),
             ("random.content-key", h(self.content_key)),
             ("random.nonce", h(self.nonce)),
             ("random.ikm-e.swe", h(self.ikm_e_swe)),
@@ -307,6 +340,9 @@ impl World {
             ("key.nga-x25519-public", h(self.nga_enc.public())),
             ("key.outsider-x25519-public", h(self.outsider_enc.public())),
             ("key.mex-fingerprint", self.mex.public().fingerprint()),
+            ("key.mex-new-identity-public", h(self.mex_new.public().0)),
+            ("key.mex-new-x25519-public", h(self.mex_new_enc.public())),
+            ("key.mex-new-fingerprint", self.mex_new.public().fingerprint()),
             ("envelope.body", h(enc("body", &self.body))),
             ("envelope.header", h(enc("header", &env.header))),
             ("envelope.hpke-info.swe", h(veim_protocol::keys::domain_separated(domain::CONTENT_KEY, b"SWE"))),
@@ -332,6 +368,9 @@ impl World {
             ("contacts.signature", h(self.contacts.signature)),
             ("contacts.bytes", h(enc("signed contact set", &self.contacts))),
             ("contacts.hash", h(self.contacts.hash().expect("contacts hash"))),
+            ("rotation.body", h(enc("key rotation", &self.rotation.rotation))),
+            ("rotation.signature", h(self.rotation.signature)),
+            ("rotation.bytes", h(enc("signed key rotation", &self.rotation))),
         ]
     }
 }
@@ -529,6 +568,7 @@ fn the_spec_receipt_registration_and_directory_verify() {
     let request: NetRequest =
         codec::decode::<_, MAX_FRAME>("request", &spec_bytes("frame.directory-updated")[4..]).expect("decode");
     assert_eq!(request, NetRequest::DirectoryUpdated { version: 2 });
+    assert_eq!(spec_bytes("frame.directory-updated")[4..8], 5u32.to_le_bytes());
     let response: NetResponse =
         codec::decode::<_, MAX_FRAME>("response", &spec_bytes("frame.acknowledged")[4..]).expect("decode");
     assert_eq!(response, NetResponse::Acknowledged);
@@ -617,6 +657,98 @@ fn the_spec_contacts_verify_and_travel_in_the_directory() {
     );
     let withdrawn = DirectoryEntry { status: EntryStatus::Withdrawn, ..entry_with(&world, None) };
     assert_eq!(version_2(&world, vec![withdrawn]).check_entries_kept(&world.directory.body), Ok(()));
+}
+
+#[test]
+fn the_spec_key_rotation_verifies_and_moves_the_entry() {
+    let world = World::build();
+    let bytes = spec_bytes("rotation.bytes");
+    let signed: SignedKeyRotation = codec::decode::<_, MAX_FRAME>("key rotation", &bytes).expect("decode");
+    assert_eq!(signed, world.rotation);
+    assert_eq!(enc("key rotation", &signed), bytes);
+    // The encoding is the rotation (the old key, then the new registration),
+    // then the old key's signature over it.
+    let body = spec_bytes("rotation.body");
+    assert_eq!(bytes[..bytes.len() - 64], body);
+    assert_eq!(bytes[bytes.len() - 64..], spec_bytes("rotation.signature"));
+    assert_eq!(body[..32], world.mex.public().0);
+    assert_eq!(body[32..], enc("registration", &world.rotation.rotation.registration));
+    assert_eq!((body.len(), bytes.len()), (254, 318));
+    // A RotateKeys request is variant 4, then these bytes.
+    let request = enc("request", &NetRequest::RotateKeys(Box::new(signed.clone())));
+    assert_eq!(request, [4u32.to_le_bytes().as_slice(), &bytes].concat());
+    assert!(world.mex.public().verify(domain::KEY_ROTATION, &body, &signed.signature).is_ok());
+    signed.verify().expect("signed by the old key, self-signed by the new");
+    let new = &signed.rotation.registration;
+    new.verify().expect("the new registration is self-signed");
+    assert_eq!(new.registration.identity_key, world.mex_new.public());
+    assert_eq!(new.registration.encryption_key, world.mex_new_enc.public());
+    new.registration.validate(ROTATION_SIGNED_AT, 300).expect("valid when signed");
+
+    // Signed by another key than the one it replaces: refused.
+    let rotation = signed.rotation.clone();
+    assert!(SignedKeyRotation::sign(rotation.clone(), &world.swe).expect("sign").verify().is_err());
+    assert!(SignedKeyRotation::sign(rotation.clone(), &world.mex_new).expect("sign").verify().is_err());
+    // A rotation to the same key is no rotation.
+    let same = KeyRotation { previous_key: world.mex.public(), registration: world.registration.clone() };
+    assert!(SignedKeyRotation::sign(same, &world.mex).expect("sign").verify().is_err());
+    // A new registration not signed by the new key: refused.
+    let mut unsigned = rotation.clone();
+    unsigned.registration.signature = world.registration.signature;
+    assert!(SignedKeyRotation::sign(unsigned, &world.mex).expect("sign").verify().is_err());
+
+    // Version 2 moves MEX to the new keys, carrying the rotation.
+    let secretariat = world.secretariat.public();
+    let v1 = &world.directory.body;
+    let moved = |rotated_from: Option<SignedKeyRotation>| DirectoryEntry {
+        registration: new.clone(),
+        contacts: None,
+        rotated_from,
+        ..v1.entries[0].clone()
+    };
+    let v2 = version_2(&world, vec![moved(Some(signed.clone()))]);
+    let head = world.directory.head().expect("head");
+    assert_eq!(v2.check_successor(Some(&head), &secretariat, |_| None), Ok(Succession::Next));
+    assert_eq!(v2.check_entries_kept(v1), Ok(()));
+    let entry = v2.body.active(state("MEX")).expect("MEX is still active");
+    assert_eq!(entry.identity_key(), world.mex_new.public());
+    assert_eq!(entry.encryption_key(), world.mex_new_enc.public());
+
+    // The same change without the rotation is refused.
+    let without = version_2(&world, vec![moved(None)]);
+    without.verify(&secretariat).expect("valid on its own");
+    let key_changed = DirectoryError::KeyChangedWithoutRotation { version: 2, state: state("MEX") };
+    assert_eq!(without.check_entries_kept(v1), Err(key_changed.clone()));
+    // So is a rotation from another key than the one version 1 lists, even
+    // one that verifies.
+    let from_swe = KeyRotation { previous_key: world.swe.public(), ..rotation.clone() };
+    let from_swe = SignedKeyRotation::sign(from_swe, &world.swe).expect("sign");
+    from_swe.verify().expect("verifies on its own");
+    let v2 = version_2(&world, vec![moved(Some(from_swe))]);
+    v2.verify(&secretariat).expect("valid on its own");
+    assert_eq!(v2.check_entries_kept(v1), Err(key_changed));
+    // After a withdrawal, a new admission may bring a new key without a rotation.
+    let withdrawn = DirectoryVersion {
+        entries: vec![DirectoryEntry { status: EntryStatus::Withdrawn, ..v1.entries[0].clone() }],
+        ..v1.clone()
+    };
+    assert_eq!(without.check_entries_kept(&withdrawn), Ok(()));
+
+    // A rotation that does not verify, or names another registration than
+    // the entry's, makes the version invalid.
+    let bad_rotation = Err(DirectoryError::BadRotation { version: 2, state: state("MEX") });
+    let forged = SignedKeyRotation::sign(rotation.clone(), &world.swe).expect("sign");
+    assert_eq!(version_2(&world, vec![moved(Some(forged))]).verify(&secretariat), bad_rotation);
+    let later = SignedRegistration::sign(
+        Registration { signed_at: ROTATION_SIGNED_AT + 1, ..new.registration.clone() },
+        &world.mex_new,
+    )
+    .expect("sign");
+    let other = DirectoryEntry { registration: later, ..moved(Some(signed.clone())) };
+    assert_eq!(version_2(&world, vec![other]).verify(&secretariat), bad_rotation);
+    // Carried on an entry that does not use the new key: also refused.
+    let stale = DirectoryEntry { rotated_from: Some(signed), ..v1.entries[0].clone() };
+    assert_eq!(version_2(&world, vec![stale]).verify(&secretariat), bad_rotation);
 }
 
 #[test]
@@ -781,6 +913,7 @@ fn spec_domain_strings_match_the_crate() {
         ("EXCHANGE_ID", domain::EXCHANGE_ID),
         ("CONTACTS_SIGNATURE", domain::CONTACTS_SIGNATURE),
         ("CONTACTS_HASH", domain::CONTACTS_HASH),
+        ("KEY_ROTATION", domain::KEY_ROTATION),
     ];
     let named: Vec<(String, String)> = checked.iter().map(|(n, v)| (n.to_string(), v.to_string())).collect();
     assert_eq!(crate_domain_constants(), named, "keys::domain and this test list different domain strings");
@@ -855,6 +988,7 @@ fn spec_message_and_contact_tables_match_the_crate() {
         NetRequest::FetchDirectory { after: 0 },
         NetRequest::Deliver(Box::new(world.envelope.clone())),
         NetRequest::SubmitContacts(Box::new(world.contacts.clone())),
+        NetRequest::RotateKeys(Box::new(world.rotation.clone())),
         NetRequest::DirectoryUpdated { version: 2 },
     ];
     let request_name = |r: &NetRequest| match r {
@@ -862,6 +996,7 @@ fn spec_message_and_contact_tables_match_the_crate() {
         NetRequest::FetchDirectory { .. } => "FetchDirectory",
         NetRequest::Deliver(_) => "Deliver",
         NetRequest::SubmitContacts(_) => "SubmitContacts",
+        NetRequest::RotateKeys(_) => "RotateKeys",
         NetRequest::DirectoryUpdated { .. } => "DirectoryUpdated",
     };
     assert_eq!(spec_table_after("| Index | Variant | Content | Sent to |"), variant_indices(&requests, request_name));

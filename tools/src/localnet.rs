@@ -34,6 +34,17 @@ impl LocalNode {
         Ok(())
     }
 
+    /// Restarts the node if it asked to (after moving to new keys), as the
+    /// daemon does. Returns whether it did.
+    pub async fn follow_restart(&mut self) -> Result<bool, StartError> {
+        if self.handle.as_ref().is_some_and(|h| h.node.restart_requested()) {
+            self.stop().await;
+            self.start().await?;
+            return Ok(true);
+        }
+        Ok(false)
+    }
+
     /// Stops the node cleanly (its data stays).
     pub async fn stop(&mut self) {
         if let Some(h) = self.handle.take() {

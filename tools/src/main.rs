@@ -74,6 +74,9 @@ enum Command {
         #[arg(long, default_value = "")]
         reason: String,
     },
+    /// This node's keys.
+    #[command(subcommand)]
+    Keys(KeysCommand),
     /// Points of contact: submit this State's (national node), review those
     /// submitted (Secretariat).
     #[command(subcommand)]
@@ -194,6 +197,13 @@ enum DirectoryCommand {
 }
 
 #[derive(Debug, Subcommand)]
+enum KeysCommand {
+    /// Move this State to new keys: the rotation is signed with the current
+    /// key, published by the Secretariat, and taken up by every peer.
+    Rotate,
+}
+
+#[derive(Debug, Subcommand)]
 enum ContactsCommand {
     /// Sign and submit this State's points of contact (see deploy/examples/contacts.toml).
     Submit {
@@ -288,11 +298,16 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Node(NodeCommand::Run) => {
             veim_node::init_tracing("info");
             let runtime = tokio::runtime::Runtime::new()?;
-            runtime.block_on(async {
-                let node = veim_node::start(&home).await?;
-                println!("node running; admin API on {}; Ctrl-C to stop", node.admin);
-                node.run_until_signal().await;
-                Ok(())
+            runtime.block_on(veim_node::service::run(&home))?;
+            Ok(())
+        }
+        Command::Keys(KeysCommand::Rotate) => {
+            let status: serde_json::Value = client()?.post("/v1/keys/rotate", &())?;
+            print(json, &status, |s| {
+                format!(
+                    "New keys made (fingerprint {}). The node moves to them, and restarts, once the Secretariat publishes the rotation.\n",
+                    s["fingerprint"].as_str().unwrap_or("?")
+                )
             })
         }
         Command::Status => print(json, &client()?.get::<StatusView>("/v1/status")?, render::status),

@@ -170,3 +170,53 @@ async fn national_nodes_exchange_while_the_secretariat_is_down_and_catch_up_afte
     net.shutdown().await;
     Ok(())
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn after_a_key_rotation_peers_accept_only_the_new_key() -> anyhow::Result<()> {
+    let mut net = TestNet::admitted(&["MEX", "SWE"]).await?;
+    let mex_home = net.national("MEX").home.clone();
+    let old_keys = keys_of(&mex_home);
+    let old_fingerprint = old_keys.identity.public().fingerprint();
+    let rotation: veim_node::api::RotationView = blocking(|| net.national("MEX").api()?.post("/v1/keys/rotate", &()))?;
+    assert_ne!(rotation.fingerprint, old_fingerprint);
+
+    // The node moves to the new keys once the directory carries them, and restarts.
+    wait_for("MEX to ask for a restart with its new keys", Duration::from_secs(20), || {
+        net.national("MEX").handle.as_ref().is_some_and(|h| h.node.restart_requested()).then_some(())
+    })
+    .await?;
+    assert!(net.national_mut("MEX").follow_restart().await?);
+    let status: StatusView = blocking(|| net.national("MEX").api()?.get("/v1/status"))?;
+    assert_eq!(status.fingerprint, rotation.fingerprint);
+    let version = status.directory_version;
+    holds(&net, "SWE", version).await?;
+    let listing: veim_node::api::DirectoryListing = blocking(|| net.national("SWE").api()?.get("/v1/directory"))?;
+    let mex = listing.entries.iter().find(|e| e.state.as_str() == "MEX").expect("MEX listed");
+    assert_eq!(mex.fingerprint, rotation.fingerprint, "SWE lists MEX's new key");
+
+    // Both directions work with the new keys...
+    assert!(delivered(&send(&net, "MEX", "SWE")?));
+    assert!(delivered(&send(&net, "SWE", "MEX")?));
+
+    // ...and the old key is refused.
+    let body = Body::Request(request().parse().expect("valid"));
+    let message_id = MessageId([9; 16]);
+    let recipients =
+        [Recipient { state: "SWE".parse()?, encryption_key: keys_of(&net.national("SWE").home).encryption.public() }];
+    let draft = Draft {
+        message_id,
+        exchange_id: ExchangeId::for_request("MEX".parse()?, message_id),
+        sender: "MEX".parse()?,
+        recipients: &recipients,
+        created_at: now(),
+        body: &body,
+    };
+    let envelope = Envelope::seal(&draft, &old_keys.identity, &mut rand_core::UnwrapErr(getrandom::SysRng))?;
+    let mut old = RawPeer::new(old_keys.libp2p_keypair())?;
+    let swe_peer = peer_of(&net.national("SWE").home);
+    let answer = old.send(swe_peer, &net.national("SWE").address, &NetRequest::Deliver(Box::new(envelope))).await?;
+    let NetResponse::Refused(refusal) = answer else { panic!("the old key was accepted: {answer:?}") };
+    assert_eq!(refusal.code, RefusalCode::NotInDirectory, "{}", refusal.detail);
+    net.shutdown().await;
+    Ok(())
+}
