@@ -166,6 +166,9 @@ pub struct StatusView {
     pub listen: Vec<String>,
     pub directory_version: u64,
     pub directory_entries: usize,
+    /// Fingerprint of the Secretariat key this node trusts now (the pinned
+    /// one, or the one the directory handed over to).
+    pub secretariat_fingerprint: Option<String>,
     pub registration: Option<String>,
     pub contacts: Option<String>,
     pub last_sync: Option<i64>,
@@ -185,6 +188,7 @@ async fn status(State(node): State<Shared>) -> ApiResult<StatusView> {
         listen: node.announce(),
         directory_version: view.version(),
         directory_entries: view.entries().len(),
+        secretariat_fingerprint: node.secretariat_key().map(|k| k.fingerprint()),
         registration: sync.registration,
         contacts: sync.contacts,
         last_sync: sync.last_sync,
@@ -478,7 +482,6 @@ pub struct RotationView {
 }
 
 async fn rotate_keys(State(node): State<Shared>) -> ApiResult<RotationView> {
-    national_only(&node)?;
     let fingerprint = node.rotate_keys().await.map_err(|e| {
         ApiError::new(
             StatusCode::BAD_GATEWAY,

@@ -131,6 +131,30 @@ pub fn publish_next(
     description: String,
     change: impl FnOnce(&mut Vec<DirectoryEntry>),
 ) -> Result<SignedDirectoryVersion, PublishError> {
+    publish_with(store, key, now, description, change, None)
+}
+
+/// Secretariat: the last version its current key signs, handing over to
+/// `next`; every later version is signed by `next`.
+pub fn publish_handover(
+    store: &Store,
+    key: &IdentityKeypair,
+    next: &IdentityKeypair,
+    now: i64,
+) -> Result<SignedDirectoryVersion, PublishError> {
+    let handover = veim_protocol::SecretariatHandover::new(&key.public(), next);
+    let description = format!("the Secretariat moves to a new key (fingerprint {})", next.public().fingerprint());
+    publish_with(store, key, now, description, |_| {}, Some(handover))
+}
+
+fn publish_with(
+    store: &Store,
+    key: &IdentityKeypair,
+    now: i64,
+    description: String,
+    change: impl FnOnce(&mut Vec<DirectoryEntry>),
+    handover: Option<veim_protocol::SecretariatHandover>,
+) -> Result<SignedDirectoryVersion, PublishError> {
     let current = store.current_directory()?;
     let (version, previous_hash, mut entries, last_issued) = match &current {
         Some(v) => (
@@ -143,8 +167,14 @@ pub fn publish_next(
     };
     change(&mut entries);
     entries.sort_by_key(|e| e.state());
-    let body =
-        DirectoryVersion { version, previous_hash, issued_at: now.max(last_issued), change: description, entries };
+    let body = DirectoryVersion {
+        version,
+        previous_hash,
+        issued_at: now.max(last_issued),
+        change: description,
+        entries,
+        handover,
+    };
     let signed = SignedDirectoryVersion::sign(body, key).map_err(|e| PublishError::Sign(e.to_string()))?;
     // Never publish what the national nodes would refuse: the chain would stall.
     if let Some(previous) = &current {
@@ -508,14 +538,17 @@ pub fn receive_registration(
 /// stay accepted).
 pub fn accept_versions(
     store: &Store,
-    secretariat: &PublicIdentity,
+    pinned: &PublicIdentity,
     versions: &[SignedDirectoryVersion],
 ) -> Result<Option<DirectoryHead>, AcceptError> {
     let mut accepted = None;
     for v in versions {
         let head = store.directory_head()?;
+        // The key that signs the next version: the pinned one, until a
+        // version the node accepted handed over to another.
+        let anchor = store.secretariat_key()?.unwrap_or(*pinned);
         let held = |n: u64| store.directory_version(n).ok().flatten().and_then(|v| v.hash().ok());
-        match v.check_successor(head.as_ref(), secretariat, held)? {
+        match v.check_successor(head.as_ref(), &anchor, held)? {
             Succession::AlreadyHeld => {}
             Succession::Next => {
                 if let Some(head) = head

@@ -161,6 +161,10 @@ enum Command {
     ListenAddrs {
         reply: oneshot::Sender<Vec<Multiaddr>>,
     },
+    Discover {
+        addr: Multiaddr,
+        reply: oneshot::Sender<Result<PeerId, NetworkError>>,
+    },
 }
 
 /// An inbound request for the node's handlers.
@@ -191,6 +195,15 @@ impl Client {
         self.tx.send(Command::Respond { channel, bytes }).await.map_err(|_| NetworkError::Stopped)
     }
 
+    /// Connects to `addr` without expecting a particular peer, and tells who
+    /// answered. For reaching a node whose key changed: what it then says
+    /// must still be verified by signatures, not by its transport identity.
+    pub async fn discover(&self, addr: Multiaddr) -> Result<PeerId, NetworkError> {
+        let (reply, rx) = oneshot::channel();
+        self.tx.send(Command::Discover { addr, reply }).await.map_err(|_| NetworkError::Stopped)?;
+        rx.await.map_err(|_| NetworkError::Stopped)?
+    }
+
     /// The addresses the swarm listens on right now.
     pub async fn listen_addrs(&self) -> Result<Vec<Multiaddr>, NetworkError> {
         let (reply, rx) = oneshot::channel();
@@ -209,6 +222,7 @@ pub struct EventLoop {
     expected_listeners: usize,
     /// The encoded "busy" refusal, sent when the handlers are saturated.
     busy: Vec<u8>,
+    discovering: HashMap<libp2p::swarm::ConnectionId, oneshot::Sender<Result<PeerId, NetworkError>>>,
 }
 
 impl std::fmt::Debug for EventLoop {
@@ -271,6 +285,7 @@ pub fn new(
         listen_waiters: Vec::new(),
         expected_listeners: listen.len(),
         busy,
+        discovering: HashMap::new(),
     };
     Ok((Client { tx }, inbound_rx, event_loop))
 }
@@ -309,6 +324,18 @@ impl EventLoop {
                     tracing::debug!("a peer went away before its answer could be sent");
                 }
             }
+            Command::Discover { addr, reply } => {
+                let opts = libp2p::swarm::dial_opts::DialOpts::unknown_peer_id().address(addr.clone()).build();
+                let id = opts.connection_id();
+                match self.swarm.dial(opts) {
+                    Ok(()) => {
+                        self.discovering.insert(id, reply);
+                    }
+                    Err(e) => {
+                        let _ = reply.send(Err(NetworkError::Listen { addr, reason: e.to_string() }));
+                    }
+                }
+            }
             Command::ListenAddrs { reply } => {
                 if self.listening.len() >= self.expected_listeners {
                     let _ = reply.send(self.listening.clone());
@@ -334,8 +361,19 @@ impl EventLoop {
             SwarmEvent::IncomingConnectionError { send_back_addr, error, .. } => {
                 tracing::debug!(%send_back_addr, %error, "incoming connection failed");
             }
-            SwarmEvent::OutgoingConnectionError { peer_id, error, .. } => {
+            SwarmEvent::ConnectionEstablished { peer_id, connection_id, .. } => {
+                if let Some(reply) = self.discovering.remove(&connection_id) {
+                    let _ = reply.send(Ok(peer_id));
+                }
+            }
+            SwarmEvent::OutgoingConnectionError { peer_id, connection_id, error } => {
                 tracing::debug!(?peer_id, %error, "outgoing connection failed");
+                if let Some(reply) = self.discovering.remove(&connection_id) {
+                    let _ = reply.send(Err(NetworkError::Unreachable {
+                        peer: peer_id.unwrap_or(PeerId::random()),
+                        reason: error.to_string(),
+                    }));
+                }
             }
             _ => {}
         }

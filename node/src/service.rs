@@ -116,9 +116,11 @@ impl Node {
     pub fn secretariat_key(&self) -> Option<PublicIdentity> {
         match self.config.role {
             Role::Secretariat => Some(self.keys.identity.public()),
-            Role::National => {
-                self.config.secretariat.as_ref().and_then(|p| PublicIdentity::from_hex(&p.public_key).ok())
-            }
+            // The key the directory last handed over to, else the pinned one.
+            Role::National => match self.store.secretariat_key() {
+                Ok(Some(key)) => Some(key),
+                _ => self.config.secretariat.as_ref().and_then(|p| PublicIdentity::from_hex(&p.public_key).ok()),
+            },
         }
     }
 
@@ -375,7 +377,7 @@ impl Node {
 
     fn secretariat_dial(&self) -> Option<(PeerId, Vec<Multiaddr>)> {
         let pin = self.config.secretariat.as_ref()?;
-        let key = PublicIdentity::from_hex(&pin.public_key).ok()?;
+        let key = self.secretariat_key()?;
         Some((peer_id_of(&key)?, vec![pin.address.parse().ok()?]))
     }
 
@@ -384,11 +386,30 @@ impl Node {
             .secretariat_dial()
             .ok_or_else(|| AskError::Failed("the [secretariat] pin in config.toml is not usable".into()))?;
         let bytes = codec::encode("request", request).map_err(|e| AskError::Failed(e.to_string()))?;
-        let answer = self
-            .client
-            .request(peer, addrs, bytes)
-            .await
-            .map_err(|e| AskError::Failed(format!("the Secretariat node is unreachable: {e}")))?;
+        let answer = match self.client.request(peer, addrs.clone(), bytes.clone()).await {
+            Ok(answer) => answer,
+            // The Secretariat may have moved to a new key while this node was
+            // away: ask whoever answers at its address for the directory. Its
+            // versions are checked against the key chain this node holds, so
+            // the transport identity does not need to be trusted for that.
+            Err(e) if matches!(request, NetRequest::FetchDirectory { .. }) && self.role() == Role::National => {
+                let address = addrs.first().cloned().ok_or_else(|| AskError::Failed(e.to_string()))?;
+                let other = self
+                    .client
+                    .discover(address)
+                    .await
+                    .map_err(|_| AskError::Failed(format!("the Secretariat node is unreachable: {e}")))?;
+                if other == peer {
+                    return Err(AskError::Failed(format!("the Secretariat node is unreachable: {e}")));
+                }
+                tracing::info!(%other, "the Secretariat's address answers with another key; fetching the directory from it");
+                self.client
+                    .request(other, addrs, bytes)
+                    .await
+                    .map_err(|e| AskError::Failed(format!("the Secretariat node is unreachable: {e}")))?
+            }
+            Err(e) => return Err(AskError::Failed(format!("the Secretariat node is unreachable: {e}"))),
+        };
         match codec::decode::<NetResponse, MAX_FRAME>("response", &answer) {
             Ok(NetResponse::Refused(r)) => Err(AskError::Refused(r)),
             Ok(r) => Ok(r),
@@ -514,8 +535,8 @@ impl Node {
     /// rotation, signed with the current key, to the Secretariat. The node
     /// moves to the new keys (and restarts) once the directory carries them.
     pub async fn rotate_keys(&self) -> Result<String, String> {
-        if self.role() != Role::National {
-            return Err("only a national node rotates its keys this way".into());
+        if self.role() == Role::Secretariat {
+            return self.hand_over().await;
         }
         let next = NodeKeys::create_next(&self.home).map_err(|e| e.to_string())?;
         let fingerprint = next.identity.public().fingerprint();
@@ -568,6 +589,22 @@ impl Node {
             self.restart.notify_one();
         }
         Ok(())
+    }
+
+    /// Secretariat: publishes the last version signed by the current key,
+    /// handing over to a new key, then moves to the new key and restarts.
+    /// National nodes follow without being re-configured.
+    async fn hand_over(&self) -> Result<String, String> {
+        let next = NodeKeys::create_next(&self.home).map_err(|e| e.to_string())?;
+        let fingerprint = next.identity.public().fingerprint();
+        self.publish(|store, key| directory::publish_handover(store, key, &next.identity, now()))
+            .await
+            .map_err(|e| e.to_string())?;
+        NodeKeys::promote_next(&self.home).map_err(|e| e.to_string())?;
+        tracing::info!(%fingerprint, "handed the directory over to the new key; restarting to take it up");
+        self.restart_requested.store(true, std::sync::atomic::Ordering::SeqCst);
+        self.restart.notify_one();
+        Ok(fingerprint)
     }
 
     /// Whether the node asked to be restarted (to take up new keys).

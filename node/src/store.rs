@@ -17,6 +17,7 @@ use std::path::Path;
 use veim_protocol::codec::{self, MAX_DIRECTORY, MAX_RECORD};
 use veim_protocol::contacts::SignedContactSet;
 use veim_protocol::directory::DirectoryHead;
+use veim_protocol::keys::PublicIdentity;
 use veim_protocol::{
     Body, ExchangeId, MessageId, MessageKind, SignedDirectoryVersion, SignedReceipt, SignedRegistration, StateCode,
 };
@@ -126,6 +127,7 @@ pub struct Store {
 }
 
 const HEAD_KEY: &[u8] = b"directory-head";
+const SECRETARIAT_KEY: &[u8] = b"secretariat-key";
 
 fn enc<T: Serialize>(what: &'static str, value: &T) -> Result<Vec<u8>, StoreError> {
     codec::encode(what, value).map_err(|e| StoreError::Corrupt { what, reason: e.to_string() })
@@ -219,15 +221,30 @@ impl Store {
             version.head().map_err(|e| StoreError::Corrupt { what: "directory version", reason: e.to_string() })?;
         let bytes = enc("directory version", version)?;
         let head_bytes = enc("directory head", &head)?;
+        let anchor = version.body.handover.as_ref().map(|h| h.next_key.0.to_vec());
         let key = head.version.to_be_bytes();
         (&self.directory, &self.meta)
             .transaction(|(dir, meta)| {
                 dir.insert(&key, bytes.as_slice())?;
                 meta.insert(HEAD_KEY, head_bytes.as_slice())?;
+                if let Some(anchor) = &anchor {
+                    meta.insert(SECRETARIAT_KEY, anchor.as_slice())?;
+                }
                 Ok(())
             })
             .map_err(tx_err)?;
         Ok(head)
+    }
+
+    /// The Secretariat key the directory last handed over to, if it ever did
+    /// (otherwise the key pinned in the configuration holds).
+    pub fn secretariat_key(&self) -> Result<Option<PublicIdentity>, StoreError> {
+        let Some(bytes) = self.meta.get(SECRETARIAT_KEY)? else { return Ok(None) };
+        let bytes: [u8; 32] = bytes.as_ref().try_into().map_err(|_| StoreError::Corrupt {
+            what: "Secretariat key",
+            reason: format!("{} bytes instead of 32", bytes.len()),
+        })?;
+        Ok(Some(PublicIdentity(bytes)))
     }
 
     // --- registrations (Secretariat) ------------------------------------

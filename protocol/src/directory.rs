@@ -235,6 +235,39 @@ pub struct DirectoryVersion {
     pub change: String,
     /// One entry per State, sorted by State code.
     pub entries: Vec<DirectoryEntry>,
+    /// Set in the last version the Secretariat's current key signs: every
+    /// later version is signed by `next_key`. This is how national nodes
+    /// follow a rotation of the trust anchor without being re-configured.
+    pub handover: Option<SecretariatHandover>,
+}
+
+/// The Secretariat's move to a new key. The version carrying it is signed by
+/// the old key; the new key proves itself by signing both keys.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SecretariatHandover {
+    pub next_key: PublicIdentity,
+    /// Signature by `next_key` over `previous key || next key`.
+    #[serde(with = "crate::fixed")]
+    pub next_key_signature: [u8; 64],
+}
+
+impl SecretariatHandover {
+    pub fn new(previous: &PublicIdentity, next: &IdentityKeypair) -> SecretariatHandover {
+        let payload = [previous.0, next.public().0].concat();
+        SecretariatHandover {
+            next_key: next.public(),
+            next_key_signature: next.sign(domain::SECRETARIAT_HANDOVER, &payload),
+        }
+    }
+
+    pub fn verify(&self, previous: &PublicIdentity) -> Result<(), KeyError> {
+        let payload = [previous.0, self.next_key.0].concat();
+        self.next_key.verify(domain::SECRETARIAT_HANDOVER, &payload, &self.next_key_signature)?;
+        if self.next_key == *previous {
+            return Err(KeyError::BadSignature(previous.fingerprint()));
+        }
+        Ok(())
+    }
 }
 
 impl DirectoryVersion {
@@ -299,6 +332,8 @@ pub enum DirectoryError {
     KeyChangedWithoutRotation { version: u64, state: StateCode },
     #[error("directory version {version}: the contacts of {state} are not signed by its own key")]
     BadContacts { version: u64, state: StateCode },
+    #[error("directory version {version} hands the Secretariat over to a key that does not prove itself")]
+    BadHandover { version: u64 },
     #[error("directory version {version} drops {state} without a signed withdrawal: refusing it")]
     EntryDropped { version: u64, state: StateCode },
     #[error("directory version encoding failed: {0}")]
@@ -338,6 +373,11 @@ impl SignedDirectoryVersion {
         secretariat
             .verify(domain::DIRECTORY_SIGNATURE, &bytes, &self.signature)
             .map_err(|_| DirectoryError::WrongSigner { version: v, expected: secretariat.fingerprint() })?;
+        if let Some(h) = &self.body.handover
+            && h.verify(secretariat).is_err()
+        {
+            return Err(DirectoryError::BadHandover { version: v });
+        }
         if self.body.entries.windows(2).any(|w| w[0].state() >= w[1].state()) {
             return Err(DirectoryError::UnsortedEntries { version: v });
         }
@@ -455,6 +495,7 @@ mod tests {
             issued_at: 100 + n as i64,
             change: format!("v{n}"),
             entries,
+            handover: None,
         };
         SignedDirectoryVersion::sign(body, key).expect("sign")
     }
@@ -596,6 +637,25 @@ mod tests {
         let bad = DirectoryEntry { rotated_from: Some(forged), ..swapped };
         let v2 = version(2, v1.hash().expect("hash"), vec![bad], &sec);
         assert!(matches!(v2.verify(&sec.public()), Err(DirectoryError::BadRotation { .. })));
+    }
+
+    #[test]
+    fn a_handover_moves_the_trust_anchor_to_a_key_that_proves_itself() {
+        let old = IdentityKeypair::from_secret_bytes(&[99; 32]);
+        let new = IdentityKeypair::from_secret_bytes(&[98; 32]);
+        let mut v1 = version(1, [0; 32], vec![entry("MEX", 1)], &old).body;
+        v1.handover = Some(SecretariatHandover::new(&old.public(), &new));
+        let v1 = SignedDirectoryVersion::sign(v1, &old).expect("sign");
+        assert_eq!(v1.verify(&old.public()), Ok(()));
+        // The next version verifies under the new key, not the old one.
+        let v2 = version(2, v1.hash().expect("hash"), vec![entry("MEX", 1)], &new);
+        assert_eq!(v2.check_successor(Some(&v1.head().expect("head")), &new.public(), |_| None), Ok(Succession::Next));
+        assert!(matches!(v2.verify(&old.public()), Err(DirectoryError::WrongSigner { .. })));
+        // A handover whose new key did not sign is refused.
+        let mut forged = v1.body.clone();
+        forged.handover = Some(SecretariatHandover { next_key: new.public(), next_key_signature: [1; 64] });
+        let forged = SignedDirectoryVersion::sign(forged, &old).expect("sign");
+        assert_eq!(forged.verify(&old.public()), Err(DirectoryError::BadHandover { version: 1 }));
     }
 
     #[test]

@@ -26,6 +26,7 @@ pub mod domain {
     pub const CONTACTS_SIGNATURE: &str = "veim/1 contacts signature";
     pub const CONTACTS_HASH: &str = "veim/1 contacts hash";
     pub const KEY_ROTATION: &str = "veim/1 key rotation";
+    pub const SECRETARIAT_HANDOVER: &str = "veim/1 secretariat handover";
 }
 
 /// `domain || 0x00 || payload`: the bytes every signature and hash covers.

@@ -26,7 +26,7 @@ pub use body::{Body, Close, MessageKind, Note};
 pub use codec::CodecError;
 pub use directory::{
     DirectoryEntry, DirectoryError, DirectoryVersion, EntryAction, EntryStatus, KeyRotation, Registration,
-    SignedDirectoryVersion, SignedKeyRotation, SignedRegistration,
+    SecretariatHandover, SignedDirectoryVersion, SignedKeyRotation, SignedRegistration,
 };
 pub use envelope::{Envelope, EnvelopeError, Header, KeyShare};
 pub use ids::{ExchangeId, MessageId};

@@ -24,8 +24,8 @@ use veim_protocol::request::{
 use veim_protocol::wire::{ContactsStatus, NetRequest, NetResponse, Refusal, RefusalCode, RegistrationStatus};
 use veim_protocol::{
     Body, DirectoryEntry, DirectoryVersion, EncryptionKeypair, EntryAction, EntryStatus, Envelope, ExchangeId,
-    IdentityKeypair, KeyRotation, MessageId, Note, Receipt, Registration, Request, SignedDirectoryVersion,
-    SignedKeyRotation, SignedReceipt, SignedRegistration, StateCode,
+    IdentityKeypair, KeyRotation, MessageId, Note, Receipt, Registration, Request, SecretariatHandover,
+    SignedDirectoryVersion, SignedKeyRotation, SignedReceipt, SignedRegistration, StateCode,
 };
 
 const SPEC: &str = include_str!("../SPEC.md");
@@ -42,6 +42,9 @@ const STORED_AT: i64 = 1_767_268_802;
 const CONTACTS_SUBMITTED_AT: i64 = 1_767_232_800;
 /// 2026-01-01T03:00:00Z, when MEX signs the rotation to its new keys.
 const ROTATION_SIGNED_AT: i64 = 1_767_236_400;
+/// 2026-01-01T04:00:00Z, when the Secretariat hands over to its new key.
+const HANDOVER_ISSUED_AT: i64 = 1_767_240_000;
+const HANDOVER_CHANGE: &str = "Hand over to a new Secretariat key";
 const NOTE_TEXT: &str = "Please confirm that end-user certificate EUC-2016-114 was issued by your ministry.";
 const ADDRESS: &str = "/ip4/192.0.2.7/tcp/7040";
 const OPERATOR: &str = "Secretaría de Relaciones Exteriores";
@@ -146,6 +149,7 @@ struct World {
     ikm_e_nga: [u8; 32],
     mex_new_identity_seed: [u8; 32],
     mex_new_x25519_secret: [u8; 32],
+    secretariat_new_identity_seed: [u8; 32],
 
     mex: IdentityKeypair,
     swe: IdentityKeypair,
@@ -156,6 +160,7 @@ struct World {
     outsider_enc: EncryptionKeypair,
     mex_new: IdentityKeypair,
     mex_new_enc: EncryptionKeypair,
+    secretariat_new: IdentityKeypair,
 
     body: Body,
     envelope: Envelope,
@@ -166,6 +171,8 @@ struct World {
     directory: SignedDirectoryVersion,
     contacts: SignedContactSet,
     rotation: SignedKeyRotation,
+    /// Directory version 2: the Secretariat hands over to its new key.
+    handover: SignedDirectoryVersion,
 }
 
 impl World {
@@ -185,6 +192,7 @@ impl World {
         let ikm_e_nga = fixed("ikmE NGA");
         let mex_new_identity_seed = fixed("MEX new identity seed");
         let mex_new_x25519_secret = fixed("MEX new X25519 secret");
+        let secretariat_new_identity_seed = fixed("Secretariat new identity seed");
 
         let mex = IdentityKeypair::from_secret_bytes(&mex_identity_seed);
         let swe = IdentityKeypair::from_secret_bytes(&swe_identity_seed);
@@ -195,6 +203,7 @@ impl World {
         let outsider_enc = EncryptionKeypair::from_secret_bytes(&outsider_x25519_secret);
         let mex_new = IdentityKeypair::from_secret_bytes(&mex_new_identity_seed);
         let mex_new_enc = EncryptionKeypair::from_secret_bytes(&mex_new_x25519_secret);
+        let secretariat_new = IdentityKeypair::from_secret_bytes(&secretariat_new_identity_seed);
 
         let body = Body::Note(Note { text: NOTE_TEXT.into() });
         let recipients = [
@@ -250,6 +259,7 @@ impl World {
                     contacts: None,
                     rotated_from: None,
                 }],
+                handover: None,
             },
             &secretariat,
         )
@@ -271,6 +281,19 @@ impl World {
             SignedKeyRotation::sign(KeyRotation { previous_key: mex.public(), registration: new_registration }, &mex)
                 .expect("sign rotation");
 
+        let handover = SignedDirectoryVersion::sign(
+            DirectoryVersion {
+                version: 2,
+                previous_hash: directory.hash().expect("hash"),
+                issued_at: HANDOVER_ISSUED_AT,
+                change: HANDOVER_CHANGE.into(),
+                entries: directory.body.entries.clone(),
+                handover: Some(SecretariatHandover::new(&secretariat.public(), &secretariat_new)),
+            },
+            &secretariat,
+        )
+        .expect("sign the handover version");
+
         World {
             mex_identity_seed,
             swe_identity_seed,
@@ -287,6 +310,7 @@ impl World {
             ikm_e_nga,
             mex_new_identity_seed,
             mex_new_x25519_secret,
+            secretariat_new_identity_seed,
             mex,
             swe,
             secretariat,
@@ -296,6 +320,7 @@ impl World {
             outsider_enc,
             mex_new,
             mex_new_enc,
+            secretariat_new,
             body,
             envelope,
             rng_draws: rng.draws,
@@ -305,7 +330,13 @@ impl World {
             directory,
             contacts,
             rotation,
+            handover,
         }
+    }
+
+    /// The `SecretariatHandover` that directory version 2 carries.
+    fn handover_record(&self) -> &SecretariatHandover {
+        self.handover.body.handover.as_ref().expect("version 2 carries a handover")
     }
 
     /// Every vector of the SPEC, in the order it lists them: name and value.
@@ -328,6 +359,7 @@ impl World {
             ("input.exchange-id", h(self.exchange_id)),
             ("input.mex-new-identity-seed", h(self.mex_new_identity_seed)),
             ("input.mex-new-x25519-secret", h(self.mex_new_x25519_secret)),
+            ("input.secretariat-new-identity-seed", h(self.secretariat_new_identity_seed)),
             ("random.content-key", h(self.content_key)),
             ("random.nonce", h(self.nonce)),
             ("random.ikm-e.swe", h(self.ikm_e_swe)),
@@ -343,6 +375,8 @@ impl World {
             ("key.mex-new-identity-public", h(self.mex_new.public().0)),
             ("key.mex-new-x25519-public", h(self.mex_new_enc.public())),
             ("key.mex-new-fingerprint", self.mex_new.public().fingerprint()),
+            ("key.secretariat-new-identity-public", h(self.secretariat_new.public().0)),
+            ("key.secretariat-new-fingerprint", self.secretariat_new.public().fingerprint()),
             ("envelope.body", h(enc("body", &self.body))),
             ("envelope.header", h(enc("header", &env.header))),
             ("envelope.hpke-info.swe", h(veim_protocol::keys::domain_separated(domain::CONTENT_KEY, b"SWE"))),
@@ -371,6 +405,10 @@ impl World {
             ("rotation.body", h(enc("key rotation", &self.rotation.rotation))),
             ("rotation.signature", h(self.rotation.signature)),
             ("rotation.bytes", h(enc("signed key rotation", &self.rotation))),
+            ("handover.signature", h(self.handover_record().next_key_signature)),
+            ("handover.bytes", h(enc("handover", self.handover_record()))),
+            ("handover.directory-bytes", h(enc("directory", &self.handover))),
+            ("handover.directory-hash", h(self.handover.hash().expect("hash"))),
         ]
     }
 }
@@ -587,6 +625,7 @@ fn version_2(world: &World, entries: Vec<DirectoryEntry>) -> SignedDirectoryVers
         issued_at: CONTACTS_SUBMITTED_AT,
         change: "accepted 1 point(s) of contact of MEX".into(),
         entries,
+        handover: None,
     };
     SignedDirectoryVersion::sign(body, &world.secretariat).expect("sign directory")
 }
@@ -752,6 +791,72 @@ fn the_spec_key_rotation_verifies_and_moves_the_entry() {
 }
 
 #[test]
+fn the_spec_handover_verifies_and_moves_the_trust_anchor() {
+    let world = World::build();
+    let old = world.secretariat.public();
+    let new = world.secretariat_new.public();
+    let bytes = spec_bytes("handover.directory-bytes");
+    let v2: SignedDirectoryVersion = codec::decode::<_, { codec::MAX_DIRECTORY }>("directory", &bytes).expect("decode");
+    assert_eq!(v2, world.handover);
+    assert_eq!(enc("directory", &v2), bytes);
+    assert_eq!(v2.hash().expect("hash").as_slice(), spec_bytes("handover.directory-hash"));
+    // The version ends with its handover (Some, next key, its signature),
+    // then the Secretariat's signature.
+    let handover = spec_bytes("handover.bytes");
+    assert_eq!(handover.len(), 96);
+    assert_eq!(handover[..32], new.0);
+    assert_eq!(handover[32..], spec_bytes("handover.signature"));
+    assert_eq!(bytes.len(), 495);
+    assert_eq!(bytes[bytes.len() - 64 - 97..bytes.len() - 64], [&[1u8][..], &handover].concat());
+    // The next key signs the previous key, then itself.
+    let record = world.handover_record();
+    let payload = [old.0, new.0].concat();
+    assert!(new.verify(domain::SECRETARIAT_HANDOVER, &payload, &record.next_key_signature).is_ok());
+    assert_eq!(record.verify(&old), Ok(()));
+    assert!(record.verify(&world.mex.public()).is_err());
+
+    // Signed by the old key, version 2 follows version 1 and hands over.
+    let head = world.directory.head().expect("head");
+    assert_eq!(v2.check_successor(Some(&head), &old, |_| None), Ok(Succession::Next));
+    assert_eq!(v2.check_entries_kept(&world.directory.body), Ok(()));
+    assert!(matches!(v2.verify(&new), Err(DirectoryError::WrongSigner { version: 2, .. })));
+
+    // A handover the next key did not sign makes the version invalid.
+    let bad_handover = Err(DirectoryError::BadHandover { version: 2 });
+    let forged = |handover: SecretariatHandover| {
+        let body = DirectoryVersion { handover: Some(handover), ..v2.body.clone() };
+        SignedDirectoryVersion::sign(body, &world.secretariat).expect("sign").verify(&old)
+    };
+    let mut signature = record.next_key_signature;
+    signature[0] ^= 1;
+    assert_eq!(forged(SecretariatHandover { next_key_signature: signature, ..record.clone() }), bad_handover);
+    assert_eq!(forged(SecretariatHandover { next_key: world.mex.public(), ..record.clone() }), bad_handover);
+    assert_eq!(forged(SecretariatHandover::new(&world.mex.public(), &world.secretariat_new)), bad_handover);
+    // A handover to the same key is no handover.
+    assert_eq!(forged(SecretariatHandover::new(&old, &world.secretariat)), bad_handover);
+
+    // Version 3 is signed by the new key and follows under it; signed by the
+    // old key it is refused.
+    let v3 = |key: &IdentityKeypair| {
+        let body = DirectoryVersion {
+            version: 3,
+            previous_hash: v2.hash().expect("hash"),
+            change: "Suspend MEX".into(),
+            entries: vec![DirectoryEntry { status: EntryStatus::Suspended, ..v2.body.entries[0].clone() }],
+            handover: None,
+            ..v2.body.clone()
+        };
+        SignedDirectoryVersion::sign(body, key).expect("sign")
+    };
+    let head = v2.head().expect("head");
+    assert_eq!(v3(&world.secretariat_new).check_successor(Some(&head), &new, |_| None), Ok(Succession::Next));
+    assert_eq!(
+        v3(&world.secretariat).check_successor(Some(&head), &new, |_| None),
+        Err(DirectoryError::WrongSigner { version: 3, expected: new.fingerprint() })
+    );
+}
+
+#[test]
 fn the_spec_contact_rules_hold() {
     let valid = |change: &dyn Fn(&mut ContactSet)| {
         let mut set = contact_set();
@@ -914,6 +1019,7 @@ fn spec_domain_strings_match_the_crate() {
         ("CONTACTS_SIGNATURE", domain::CONTACTS_SIGNATURE),
         ("CONTACTS_HASH", domain::CONTACTS_HASH),
         ("KEY_ROTATION", domain::KEY_ROTATION),
+        ("SECRETARIAT_HANDOVER", domain::SECRETARIAT_HANDOVER),
     ];
     let named: Vec<(String, String)> = checked.iter().map(|(n, v)| (n.to_string(), v.to_string())).collect();
     assert_eq!(crate_domain_constants(), named, "keys::domain and this test list different domain strings");

@@ -27,6 +27,9 @@ pub fn status(s: &StatusView) -> String {
     let _ = writeln!(out, "  fingerprint  {}", s.fingerprint);
     let _ = writeln!(out, "  listening    {}", s.listen.join(", "));
     let _ = writeln!(out, "  directory    version {} ({} entries)", s.directory_version, s.directory_entries);
+    if let Some(fp) = &s.secretariat_fingerprint {
+        let _ = writeln!(out, "  secretariat  key fingerprint {fp}");
+    }
     if let Some(r) = &s.registration {
         let _ = writeln!(out, "  registration {r}");
     }

@@ -220,3 +220,43 @@ async fn after_a_key_rotation_peers_accept_only_the_new_key() -> anyhow::Result<
     net.shutdown().await;
     Ok(())
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn nodes_configured_with_the_old_key_follow_a_secretariat_key_rotation() -> anyhow::Result<()> {
+    let mut net = TestNet::admitted(&["MEX", "SWE"]).await?;
+    // SWE is away during the handover; MEX is there.
+    net.national_mut("SWE").stop().await;
+    let before: StatusView = blocking(|| net.secretariat.api()?.get("/v1/status"))?;
+    let rotation: veim_node::api::RotationView = blocking(|| net.secretariat.api()?.post("/v1/keys/rotate", &()))?;
+    assert_ne!(rotation.fingerprint, before.fingerprint);
+    assert!(net.secretariat.follow_restart().await?, "the Secretariat restarts on its new key");
+    let after: StatusView = blocking(|| net.secretariat.api()?.get("/v1/status"))?;
+    assert_eq!(after.fingerprint, rotation.fingerprint);
+
+    // A version signed by the new key: MEX, configured with the old key, accepts it.
+    let suspended = change(&net, "SWE", EntryAction::Suspend)?;
+    let reinstated = change(&net, "SWE", EntryAction::Reinstate)?;
+    net.wait_directory(reinstated.version).await?;
+    let mex: StatusView = blocking(|| net.national("MEX").api()?.get("/v1/status"))?;
+    assert_eq!(mex.directory_version, reinstated.version, "{:?}", mex.last_error);
+    assert_eq!(
+        mex.secretariat_fingerprint.as_deref(),
+        Some(rotation.fingerprint.as_str()),
+        "MEX now trusts the new key"
+    );
+    assert!(suspended.version < reinstated.version);
+
+    // SWE comes back, still configured with the old key, and catches up.
+    net.national_mut("SWE").start().await?;
+    net.wait_directory(reinstated.version).await?;
+    let swe: StatusView = blocking(|| net.national("SWE").api()?.get("/v1/status"))?;
+    assert_eq!(
+        swe.secretariat_fingerprint.as_deref(),
+        Some(rotation.fingerprint.as_str()),
+        "SWE followed the handover"
+    );
+    assert!(delivered(&send(&net, "MEX", "SWE")?));
+    assert!(delivered(&send(&net, "SWE", "MEX")?));
+    net.shutdown().await;
+    Ok(())
+}
