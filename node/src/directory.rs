@@ -472,6 +472,8 @@ pub enum RegistrationOutcome {
     Admitted { version: u64 },
     /// The operator refused this key, for this reason.
     Rejected { reason: String },
+    /// A listed State's new addresses, signed by its listed key: publish them.
+    ListingChanged,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -489,6 +491,29 @@ pub enum RegistrationError {
     KeyConflict { state: StateCode },
     #[error(transparent)]
     Store(#[from] StoreError),
+}
+
+/// Secretariat: publishes a listed State's new addresses (its registration
+/// signed by the key already listed).
+pub fn update_listing(
+    store: &Store,
+    key: &IdentityKeypair,
+    registration: &SignedRegistration,
+    now: i64,
+) -> Result<SignedDirectoryVersion, PublishError> {
+    let state = registration.registration.state;
+    let description = format!("{state} moved to {}", registration.registration.addresses.join(", "));
+    publish_next(store, key, now, description, |entries| {
+        if let Some(e) = entries
+            .iter_mut()
+            .find(|e| e.state() == state && e.identity_key() == registration.registration.identity_key)
+        {
+            e.registration = registration.clone();
+            // The rotation record names the registration it brought; it is
+            // not needed once the key is listed.
+            e.rotated_from = None;
+        }
+    })
 }
 
 /// Secretariat: checks and keeps a registration a peer sent. Nothing in it
@@ -516,6 +541,13 @@ pub fn receive_registration(
             && e.registration.registration.addresses == r.addresses;
         if same_listing && e.is_active() {
             return Ok(RegistrationOutcome::Admitted { version: current.body.version });
+        }
+        // A listed node that moved (new addresses, or a new operator name)
+        // signs that with the key the directory already lists: nothing for an
+        // operator to check, so the change is published at once.
+        let same_keys = e.identity_key() == r.identity_key && e.encryption_key() == r.encryption_key;
+        if same_keys && e.status != EntryStatus::Withdrawn && r.signed_at > e.registration.registration.signed_at {
+            return Ok(RegistrationOutcome::ListingChanged);
         }
     }
     if let Some(reason) = store.rejection(registration)? {

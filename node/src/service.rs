@@ -242,6 +242,14 @@ impl Node {
                     Ok(RegistrationOutcome::Rejected { reason }) => {
                         NetResponse::Registration(RegistrationStatus::Rejected { reason })
                     }
+                    Ok(RegistrationOutcome::ListingChanged) => {
+                        match self.publish(|store, key| directory::update_listing(store, key, &reg, now())).await {
+                            Ok(v) => {
+                                NetResponse::Registration(RegistrationStatus::Admitted { version: v.body.version })
+                            }
+                            Err(e) => refused(RefusalCode::StorageFailure, e.to_string()),
+                        }
+                    }
                     Ok(RegistrationOutcome::Pending) => match self.store.flush().await {
                         Ok(()) => {
                             tracing::info!(state = %reg.registration.state, fingerprint = %reg.registration.identity_key.fingerprint(), "registration received; waiting for approval");

@@ -260,3 +260,29 @@ async fn nodes_configured_with_the_old_key_follow_a_secretariat_key_rotation() -
     net.shutdown().await;
     Ok(())
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_node_that_moves_is_published_at_its_new_address_without_an_operator() -> anyhow::Result<()> {
+    let mut net = TestNet::admitted(&["MEX", "SWE"]).await?;
+    let swe = net.national_mut("SWE");
+    swe.stop().await;
+    let old_address = swe.address.clone();
+    let mut config = veim_node::Config::load(&swe.home)?;
+    config.listen = vec!["/ip4/127.0.0.1/tcp/0".into()];
+    config.save(&swe.home)?;
+    swe.start().await?;
+    let new_address =
+        swe.handle.as_ref().and_then(|h| h.node.listen.first().map(|a| a.to_string())).expect("listening");
+    assert_ne!(new_address, old_address);
+
+    // SWE re-registers at start; the Secretariat publishes the move itself.
+    net.wait_directory(3).await?;
+    let listing: veim_node::api::DirectoryListing = blocking(|| net.national("MEX").api()?.get("/v1/directory"))?;
+    let entry = listing.entries.iter().find(|e| e.state.as_str() == "SWE").expect("SWE listed");
+    assert_eq!(entry.addresses, [new_address]);
+    let log: Vec<VersionView> = blocking(|| net.secretariat.api()?.get("/v1/directory/history"))?;
+    assert!(log.last().is_some_and(|v| v.change.contains("SWE moved to")), "{log:?}");
+    assert!(delivered(&send(&net, "MEX", "SWE")?), "MEX reaches SWE at its new address");
+    net.shutdown().await;
+    Ok(())
+}
