@@ -172,6 +172,9 @@ enum DirectoryCommand {
         /// ISO 3166-1 alpha-3 code.
         #[arg(long)]
         state: Option<String>,
+        /// UN M49 region or subregion, e.g. americas, western-africa.
+        #[arg(long)]
+        region: Option<String>,
         /// ISO 639-1 working language of a contact, e.g. es.
         #[arg(long)]
         language: Option<String>,
@@ -344,13 +347,20 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 .ok_or_else(|| anyhow::anyhow!("{code} is not in directory version {}", listing.version))?;
             print(json, &entry, render::entry)
         }
-        Command::Directory(DirectoryCommand::Search { state, language, role }) => {
+        Command::Directory(DirectoryCommand::Search { state, region, language, role }) => {
             let listing: DirectoryListing = client()?.get("/v1/directory")?;
             let state = state.map(|s| s.parse::<StateCode>()).transpose()?;
             let found: Vec<EntryView> = listing
                 .entries
                 .into_iter()
                 .filter(|e| state.is_none_or(|s| e.state == s))
+                .filter(|e| {
+                    region.as_ref().is_none_or(|wanted| {
+                        let wanted = wanted.trim().to_ascii_lowercase().replace(' ', "-");
+                        let (r, sub) = render::region(e.state);
+                        r.as_deref() == Some(wanted.as_str()) || sub.as_deref() == Some(wanted.as_str())
+                    })
+                })
                 .filter(|e| {
                     language
                         .as_ref()
