@@ -134,6 +134,25 @@ fn a_running_node_answers_the_cli_and_stops_cleanly_on_sigterm() {
     assert_eq!(approve.status.code(), Some(5), "{}", text(&approve));
     assert!(text(&approve).contains("no registration from MEX"), "{}", text(&approve));
 
+    // The public section can be written even from an empty directory.
+    let page = dir.path().join("public.html");
+    let export = veim(&[
+        "--home",
+        &home_arg(&home),
+        "directory",
+        "export",
+        "--public",
+        "--format",
+        "html",
+        "--output",
+        &home_arg(&page),
+    ]);
+    assert!(export.status.success(), "{}", text(&export));
+    let html = std::fs::read_to_string(&page).expect("page written");
+    assert!(html.starts_with("<!DOCTYPE html>") && html.contains("0 State(s) listed"), "{html}");
+    let log = veim(&["--home", &home_arg(&home), "--json", "directory", "log"]);
+    assert_eq!(serde_json::from_slice::<serde_json::Value>(&log.stdout).expect("json"), serde_json::json!([]));
+
     // A wrong token is refused.
     std::fs::write(home.join("admin.token"), format!("{}\n", "00".repeat(32))).expect("token");
     let refused = veim(&["--home", &home_arg(&home), "status"]);
