@@ -196,15 +196,8 @@ fn same_fingerprint(a: &str, b: &str) -> bool {
     norm(a) == norm(b)
 }
 
-/// Secretariat: admit (or re-admit with a newer registration) a State, naming
-/// the key fingerprint the operator checked with the State out of band.
-pub fn approve(
-    store: &Store,
-    key: &IdentityKeypair,
-    state: StateCode,
-    fingerprint: &str,
-    now: i64,
-) -> Result<SignedDirectoryVersion, PublishError> {
+/// The registration a State sent with the key of this fingerprint.
+fn registration_with(store: &Store, state: StateCode, fingerprint: &str) -> Result<SignedRegistration, PublishError> {
     let candidates = store.registrations_of(state)?;
     if candidates.is_empty() {
         return Err(PublishError::NoRegistration(state));
@@ -222,6 +215,19 @@ pub fn approve(
                 .collect::<Vec<_>>()
                 .join("; "),
         })?;
+    Ok(registration)
+}
+
+/// Secretariat: admit (or re-admit with a newer registration) a State, naming
+/// the key fingerprint the operator checked with the State out of band.
+pub fn approve(
+    store: &Store,
+    key: &IdentityKeypair,
+    state: StateCode,
+    fingerprint: &str,
+    now: i64,
+) -> Result<SignedDirectoryVersion, PublishError> {
+    let registration = registration_with(store, state, fingerprint)?;
     if let Some(current) = store.current_directory()?
         && let Some(e) = current.body.entry(state)
     {
@@ -282,23 +288,7 @@ pub fn reject(
     fingerprint: &str,
     reason: &str,
 ) -> Result<SignedRegistration, PublishError> {
-    let candidates = store.registrations_of(state)?;
-    if candidates.is_empty() {
-        return Err(PublishError::NoRegistration(state));
-    }
-    let registration = candidates
-        .iter()
-        .find(|r| same_fingerprint(&r.registration.identity_key.fingerprint(), fingerprint))
-        .cloned()
-        .ok_or_else(|| PublishError::FingerprintMismatch {
-            state,
-            given: fingerprint.to_string(),
-            received: candidates
-                .iter()
-                .map(|r| r.registration.identity_key.fingerprint())
-                .collect::<Vec<_>>()
-                .join("; "),
-        })?;
+    let registration = registration_with(store, state, fingerprint)?;
     if reason.trim().is_empty() {
         return Err(PublishError::NoReason);
     }

@@ -278,3 +278,39 @@ impl RawPeer {
 pub fn peer_of(home: &Path) -> PeerId {
     keys_of(home).peer_id()
 }
+
+/// The example request (deploy/examples/request.toml), sealed as `from` for
+/// the national nodes `to` of `net`, signed by `signer`, with the exchange id
+/// chosen by `exchange` (`ExchangeId::for_request` for a well-formed one).
+pub fn seal_request(
+    net: &LocalNet,
+    signer: &veim_protocol::IdentityKeypair,
+    from: &str,
+    to: &[&str],
+    created_at: i64,
+    exchange: impl Fn(veim_protocol::StateCode, veim_protocol::MessageId) -> veim_protocol::ExchangeId,
+) -> veim_protocol::Envelope {
+    use veim_protocol::envelope::{Draft, Recipient};
+    let recipients: Vec<Recipient> = to
+        .iter()
+        .map(|s| Recipient {
+            state: s.parse().expect("state"),
+            encryption_key: keys_of(&net.national(s).home).encryption.public(),
+        })
+        .collect();
+    let form: veim_protocol::RequestForm =
+        toml::from_str(include_str!("../../deploy/examples/request.toml")).expect("example request");
+    let body = veim_protocol::Body::Request(form.parse().expect("valid"));
+    let mut rng = rand_core::UnwrapErr(getrandom::SysRng);
+    let message_id = veim_protocol::MessageId::random(&mut rng);
+    let sender: veim_protocol::StateCode = from.parse().expect("state");
+    let draft = Draft {
+        message_id,
+        exchange_id: exchange(sender, message_id),
+        sender,
+        recipients: &recipients,
+        created_at,
+        body: &body,
+    };
+    veim_protocol::Envelope::seal(&draft, signer, &mut rng).expect("seal")
+}

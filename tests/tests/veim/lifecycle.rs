@@ -8,10 +8,9 @@ use veim_node::api::{
 };
 use veim_node::service::now;
 use veim_node::store::DeliveryState;
-use veim_protocol::envelope::{Draft, Recipient};
 use veim_protocol::wire::{NetRequest, NetResponse, RefusalCode};
-use veim_protocol::{Body, EntryAction, Envelope, ExchangeId, MessageId, RequestForm};
-use veim_tests::{LocalNet, RawPeer, TestNet, blocking, keys_of, peer_of, wait_for};
+use veim_protocol::{EntryAction, ExchangeId, RequestForm};
+use veim_tests::{LocalNet, RawPeer, TestNet, blocking, keys_of, peer_of, seal_request, wait_for};
 
 fn request() -> RequestForm {
     toml::from_str(include_str!("../../../deploy/examples/request.toml")).expect("example request")
@@ -69,19 +68,7 @@ async fn a_suspended_state_is_refused_by_its_peers_until_reinstated() -> anyhow:
     assert!(from_swe.to_string().contains("cannot send until the Secretariat reinstates it"), "{from_swe}");
     // And MEX refuses what SWE's key delivers anyway.
     let swe_keys = keys_of(&net.national("SWE").home);
-    let body = Body::Request(request().parse().expect("valid"));
-    let message_id = MessageId([7; 16]);
-    let recipients =
-        [Recipient { state: "MEX".parse()?, encryption_key: keys_of(&net.national("MEX").home).encryption.public() }];
-    let draft = Draft {
-        message_id,
-        exchange_id: ExchangeId::for_request("SWE".parse()?, message_id),
-        sender: "SWE".parse()?,
-        recipients: &recipients,
-        created_at: now(),
-        body: &body,
-    };
-    let envelope = Envelope::seal(&draft, &swe_keys.identity, &mut rand_core::UnwrapErr(getrandom::SysRng))?;
+    let envelope = seal_request(&net, &swe_keys.identity, "SWE", &["MEX"], now(), ExchangeId::for_request);
     let mut raw = RawPeer::impersonating(&net.national("SWE").home)?;
     let mex_peer = peer_of(&net.national("MEX").home);
     let answer = raw.send(mex_peer, &net.national("MEX").address, &NetRequest::Deliver(Box::new(envelope))).await?;
@@ -199,19 +186,7 @@ async fn after_a_key_rotation_peers_accept_only_the_new_key() -> anyhow::Result<
     assert!(delivered(&send(&net, "SWE", "MEX")?));
 
     // ...and the old key is refused.
-    let body = Body::Request(request().parse().expect("valid"));
-    let message_id = MessageId([9; 16]);
-    let recipients =
-        [Recipient { state: "SWE".parse()?, encryption_key: keys_of(&net.national("SWE").home).encryption.public() }];
-    let draft = Draft {
-        message_id,
-        exchange_id: ExchangeId::for_request("MEX".parse()?, message_id),
-        sender: "MEX".parse()?,
-        recipients: &recipients,
-        created_at: now(),
-        body: &body,
-    };
-    let envelope = Envelope::seal(&draft, &old_keys.identity, &mut rand_core::UnwrapErr(getrandom::SysRng))?;
+    let envelope = seal_request(&net, &old_keys.identity, "MEX", &["SWE"], now(), ExchangeId::for_request);
     let mut old = RawPeer::new(old_keys.libp2p_keypair())?;
     let swe_peer = peer_of(&net.national("SWE").home);
     let answer = old.send(swe_peer, &net.national("SWE").address, &NetRequest::Deliver(Box::new(envelope))).await?;

@@ -4,11 +4,10 @@
 use veim_node::api::{MessageView, SendRequest};
 use veim_node::service::now;
 use veim_node::store::DeliveryState;
-use veim_protocol::envelope::{Draft, Recipient};
 use veim_protocol::keys::domain;
 use veim_protocol::wire::{NetRequest, NetResponse, RefusalCode};
-use veim_protocol::{Body, Envelope, ExchangeId, IdentityKeypair, MessageId, codec};
-use veim_tests::{RawPeer, TestNet, blocking, frame, keys_of, peer_of};
+use veim_protocol::{Envelope, ExchangeId, IdentityKeypair, MessageId, codec};
+use veim_tests::{RawPeer, TestNet, blocking, frame, keys_of, peer_of, seal_request};
 
 fn rng() -> rand_core::UnwrapErr<getrandom::SysRng> {
     rand_core::UnwrapErr(getrandom::SysRng)
@@ -27,28 +26,7 @@ fn sealed_in(
     created_at: i64,
     exchange: impl Fn(veim_protocol::StateCode, MessageId) -> ExchangeId,
 ) -> Envelope {
-    let sender_keys = keys_of(&net.national(from).home);
-    let recipients: Vec<Recipient> = to
-        .iter()
-        .map(|s| Recipient {
-            state: s.parse().expect("state"),
-            encryption_key: keys_of(&net.national(s).home).encryption.public(),
-        })
-        .collect();
-    let form: veim_protocol::RequestForm =
-        toml::from_str(include_str!("../../../deploy/examples/request.toml")).expect("example request");
-    let body = Body::Request(form.parse().expect("valid"));
-    let message_id = MessageId::random(&mut rng());
-    let sender: veim_protocol::StateCode = from.parse().expect("state");
-    let draft = Draft {
-        message_id,
-        exchange_id: exchange(sender, message_id),
-        sender,
-        recipients: &recipients,
-        created_at,
-        body: &body,
-    };
-    Envelope::seal(&draft, &sender_keys.identity, &mut rng()).expect("seal")
+    seal_request(net, &keys_of(&net.national(from).home).identity, from, to, created_at, exchange)
 }
 
 fn resign(envelope: &mut Envelope, key: &IdentityKeypair) {
