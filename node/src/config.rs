@@ -175,9 +175,9 @@ pub const CONFIG_FILE: &str = "config.toml";
 pub const KEYS_DIR: &str = "keys";
 pub const IDENTITY_KEY_FILE: &str = "keys/identity.key";
 pub const ENCRYPTION_KEY_FILE: &str = "keys/encryption.key";
-/// Keys made by `veim keys rotate`, used once the directory carries them.
-pub const NEXT_IDENTITY_KEY_FILE: &str = "keys/identity.next.key";
-pub const NEXT_ENCRYPTION_KEY_FILE: &str = "keys/encryption.next.key";
+/// Keys made by `veim keys rotate` (identity then encryption secret, one per
+/// line, written in one atomic step), used once the directory carries them.
+pub const NEXT_KEYS_FILE: &str = "keys/next.keys";
 pub const ADMIN_TOKEN_FILE: &str = "admin.token";
 pub const RUNTIME_FILE: &str = "runtime.json";
 pub const STORE_DIR: &str = "store";

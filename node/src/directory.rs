@@ -100,6 +100,8 @@ pub enum PublishError {
     NotListed(StateCode),
     #[error("{state} {why}")]
     Transition { state: StateCode, why: String },
+    #[error("the directory has been handed over to a new key; restart the node to take it up")]
+    HandedOver,
     #[error("a rejection needs a reason (--reason): the applicant is told it")]
     NoReason,
     #[error("no points of contact from {0} are waiting for review; `veim contacts pending` lists those that are")]
@@ -155,6 +157,13 @@ fn publish_with(
     change: impl FnOnce(&mut Vec<DirectoryEntry>),
     handover: Option<veim_protocol::SecretariatHandover>,
 ) -> Result<SignedDirectoryVersion, PublishError> {
+    // After a handover only the new key signs: a version from the old one
+    // would be refused by every node and stall the chain.
+    if let Some(anchor) = store.secretariat_key()?
+        && anchor != key.public()
+    {
+        return Err(PublishError::HandedOver);
+    }
     let current = store.current_directory()?;
     let (version, previous_hash, mut entries, last_issued) = match &current {
         Some(v) => (
@@ -483,6 +492,9 @@ pub enum RegistrationError {
     Store(#[from] StoreError),
 }
 
+/// Shortest time between two published moves of one State.
+pub const MIN_SECS_BETWEEN_MOVES: i64 = 60;
+
 /// Secretariat: publishes a listed State's new addresses (its registration
 /// signed by the key already listed).
 pub fn update_listing(
@@ -493,6 +505,7 @@ pub fn update_listing(
 ) -> Result<SignedDirectoryVersion, PublishError> {
     let state = registration.registration.state;
     let description = format!("{state} moved to {}", registration.registration.addresses.join(", "));
+    store.set_last_move(state, now)?;
     publish_next(store, key, now, description, |entries| {
         if let Some(e) = entries
             .iter_mut()
@@ -536,7 +549,15 @@ pub fn receive_registration(
         // signs that with the key the directory already lists: nothing for an
         // operator to check, so the change is published at once.
         let same_keys = e.identity_key() == r.identity_key && e.encryption_key() == r.encryption_key;
-        if same_keys && e.status != EntryStatus::Withdrawn && r.signed_at > e.registration.registration.signed_at {
+        if same_keys && e.status != EntryStatus::Withdrawn {
+            let listed = &e.registration.registration;
+            let moved = listed.addresses != r.addresses || listed.operator != r.operator;
+            // At most one published move a minute per State: a node cannot
+            // flood every store with versions.
+            let too_soon = store.last_move(r.state)?.is_some_and(|t| now < t + MIN_SECS_BETWEEN_MOVES);
+            if !moved || too_soon || r.signed_at <= listed.signed_at {
+                return Ok(RegistrationOutcome::Admitted { version: current.body.version });
+            }
             return Ok(RegistrationOutcome::ListingChanged);
         }
     }

@@ -3,10 +3,7 @@
 //! the same Ed25519 key (so a transport peer and an application sender are one
 //! identity).
 
-use crate::config::{
-    ADMIN_TOKEN_FILE, ENCRYPTION_KEY_FILE, IDENTITY_KEY_FILE, KEYS_DIR, NEXT_ENCRYPTION_KEY_FILE,
-    NEXT_IDENTITY_KEY_FILE, write_file,
-};
+use crate::config::{ADMIN_TOKEN_FILE, ENCRYPTION_KEY_FILE, IDENTITY_KEY_FILE, KEYS_DIR, NEXT_KEYS_FILE, write_file};
 use libp2p::PeerId;
 use libp2p::identity::Keypair;
 use std::fs;
@@ -65,9 +62,13 @@ impl NodeKeys {
     }
 
     pub fn load(home: &Path) -> Result<NodeKeys, KeyFileError> {
-        // A promotion cut short between its two renames is finished first.
-        if !home.join(NEXT_IDENTITY_KEY_FILE).exists() && home.join(NEXT_ENCRYPTION_KEY_FILE).exists() {
-            promote_file(home, NEXT_ENCRYPTION_KEY_FILE, ENCRYPTION_KEY_FILE)?;
+        let identity = IdentityKeypair::from_secret_bytes(&read_secret(&home.join(IDENTITY_KEY_FILE))?);
+        // A promotion cut short after the identity file was replaced is
+        // finished first, so the two keys always belong together.
+        if let Some(next) = Self::load_next(home)?
+            && next.identity.public() == identity.public()
+        {
+            Self::promote_next(home)?;
         }
         let identity = IdentityKeypair::from_secret_bytes(&read_secret(&home.join(IDENTITY_KEY_FILE))?);
         let encryption = EncryptionKeypair::from_secret_bytes(&read_secret(&home.join(ENCRYPTION_KEY_FILE))?);
@@ -76,12 +77,20 @@ impl NodeKeys {
 
     /// The keys a rotation will move to, if one was started.
     pub fn load_next(home: &Path) -> Result<Option<NodeKeys>, KeyFileError> {
-        if !home.join(NEXT_IDENTITY_KEY_FILE).exists() {
+        let path = home.join(NEXT_KEYS_FILE);
+        if !path.exists() {
             return Ok(None);
         }
-        let identity = IdentityKeypair::from_secret_bytes(&read_secret(&home.join(NEXT_IDENTITY_KEY_FILE))?);
-        let encryption = EncryptionKeypair::from_secret_bytes(&read_secret(&home.join(NEXT_ENCRYPTION_KEY_FILE))?);
-        Ok(Some(NodeKeys { identity, encryption }))
+        check_private(&path)?;
+        let text = fs::read_to_string(&path).map_err(|source| KeyFileError::Missing { path: path.clone(), source })?;
+        let mut lines = text.lines().map(|l| parse_secret(&path, l));
+        match (lines.next(), lines.next()) {
+            (Some(identity), Some(encryption)) => Ok(Some(NodeKeys {
+                identity: IdentityKeypair::from_secret_bytes(&identity?),
+                encryption: EncryptionKeypair::from_secret_bytes(&encryption?),
+            })),
+            _ => Err(KeyFileError::Damaged { path, reason: "two keys expected, one per line".into() }),
+        }
     }
 
     /// Makes (or returns, if a rotation is already under way) the next keys.
@@ -92,17 +101,35 @@ impl NodeKeys {
         let mut rng = rand_core::UnwrapErr(getrandom::SysRng);
         let identity = IdentityKeypair::generate(&mut rng);
         let encryption = EncryptionKeypair::generate(&mut rng);
-        // Encryption first: a next identity file means a complete next pair.
-        write_secret(&home.join(NEXT_ENCRYPTION_KEY_FILE), &encryption.secret_bytes())?;
-        write_secret(&home.join(NEXT_IDENTITY_KEY_FILE), &identity.secret_bytes())?;
+        let path = home.join(NEXT_KEYS_FILE);
+        let text = format!("{}\n{}\n", hex::encode(identity.secret_bytes()), hex::encode(encryption.secret_bytes()));
+        write_file(&path, text.as_bytes(), true).map_err(|source| KeyFileError::Write { path, source })?;
         Ok(NodeKeys { identity, encryption })
     }
 
-    /// Makes the next keys the node's keys (the old ones are overwritten: the
-    /// directory no longer lists them).
+    /// Makes the next keys the node's keys: identity first, then encryption,
+    /// each replaced atomically, then the next-keys file removed. A crash in
+    /// between is finished by `load`.
     pub fn promote_next(home: &Path) -> Result<(), KeyFileError> {
-        promote_file(home, NEXT_IDENTITY_KEY_FILE, IDENTITY_KEY_FILE)?;
-        promote_file(home, NEXT_ENCRYPTION_KEY_FILE, ENCRYPTION_KEY_FILE)
+        let Some(next) = Self::load_next(home)? else { return Ok(()) };
+        write_secret(&home.join(IDENTITY_KEY_FILE), &next.identity.secret_bytes())?;
+        write_secret(&home.join(ENCRYPTION_KEY_FILE), &next.encryption.secret_bytes())?;
+        let path = home.join(NEXT_KEYS_FILE);
+        fs::remove_file(&path).map_err(|source| KeyFileError::Write { path, source })?;
+        if let Ok(dir) = fs::File::open(home.join(KEYS_DIR)) {
+            let _ = dir.sync_all();
+        }
+        Ok(())
+    }
+
+    /// Abandons a rotation that cannot complete.
+    pub fn drop_next(home: &Path) -> Result<(), KeyFileError> {
+        let path = home.join(NEXT_KEYS_FILE);
+        match fs::remove_file(&path) {
+            Ok(()) => Ok(()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+            Err(source) => Err(KeyFileError::Write { path, source }),
+        }
     }
 
     /// The libp2p keypair: the same Ed25519 secret as the identity key.
@@ -127,22 +154,12 @@ pub fn read_admin_token(home: &Path) -> Result<String, KeyFileError> {
     Ok(hex::encode(read_secret(&home.join(ADMIN_TOKEN_FILE))?))
 }
 
-fn promote_file(home: &Path, from: &str, to: &str) -> Result<(), KeyFileError> {
-    let target = home.join(to);
-    fs::rename(home.join(from), &target).map_err(|source| KeyFileError::Write { path: target, source })?;
-    if let Ok(dir) = fs::File::open(home.join(KEYS_DIR)) {
-        let _ = dir.sync_all();
-    }
-    Ok(())
-}
-
 fn write_secret(path: &Path, bytes: &[u8; 32]) -> Result<(), KeyFileError> {
     write_file(path, format!("{}\n", hex::encode(bytes)).as_bytes(), true)
         .map_err(|source| KeyFileError::Write { path: path.to_path_buf(), source })
 }
 
-fn read_secret(path: &Path) -> Result<[u8; 32], KeyFileError> {
-    let text = fs::read_to_string(path).map_err(|source| KeyFileError::Missing { path: path.to_path_buf(), source })?;
+fn check_private(path: &Path) -> Result<(), KeyFileError> {
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
@@ -155,7 +172,55 @@ fn read_secret(path: &Path) -> Result<[u8; 32], KeyFileError> {
             return Err(KeyFileError::TooOpen { path: path.to_path_buf(), mode });
         }
     }
+    Ok(())
+}
+
+fn parse_secret(path: &Path, text: &str) -> Result<[u8; 32], KeyFileError> {
     let bytes = hex::decode(text.trim())
         .map_err(|_| KeyFileError::Damaged { path: path.to_path_buf(), reason: "not hexadecimal".into() })?;
     bytes.try_into().map_err(|_| KeyFileError::Damaged { path: path.to_path_buf(), reason: "not 32 bytes".into() })
+}
+
+fn read_secret(path: &Path) -> Result<[u8; 32], KeyFileError> {
+    let text = fs::read_to_string(path).map_err(|source| KeyFileError::Missing { path: path.to_path_buf(), source })?;
+    check_private(path)?;
+    parse_secret(path, &text)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_promotion_cut_short_is_finished_with_both_keys_together() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let home = dir.path();
+        let old = NodeKeys::create(home).expect("keys");
+        let next = NodeKeys::create_next(home).expect("next keys");
+        assert_eq!(
+            NodeKeys::create_next(home).expect("again").identity.public(),
+            next.identity.public(),
+            "one rotation at a time"
+        );
+        // A crash after the identity file was replaced, before the encryption file.
+        write_secret(&home.join(IDENTITY_KEY_FILE), &next.identity.secret_bytes()).expect("write");
+        let loaded = NodeKeys::load(home).expect("load");
+        assert_eq!(loaded.identity.public(), next.identity.public());
+        assert_eq!(loaded.encryption.public(), next.encryption.public(), "the encryption key follows its identity");
+        assert!(NodeKeys::load_next(home).expect("read").is_none(), "the rotation is complete");
+        assert_ne!(loaded.identity.public(), old.identity.public());
+    }
+
+    #[test]
+    fn a_pending_rotation_leaves_the_current_keys_in_use() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let home = dir.path();
+        let old = NodeKeys::create(home).expect("keys");
+        NodeKeys::create_next(home).expect("next keys");
+        let loaded = NodeKeys::load(home).expect("load");
+        assert_eq!(loaded.identity.public(), old.identity.public());
+        assert_eq!(loaded.encryption.public(), old.encryption.public());
+        NodeKeys::drop_next(home).expect("drop");
+        assert!(NodeKeys::load_next(home).expect("read").is_none());
+    }
 }

@@ -46,6 +46,10 @@ pub enum StartError {
     Admin { addr: String, reason: String },
     #[error("cannot write {path}: {reason}")]
     Runtime { path: PathBuf, reason: String },
+    #[error(
+        "the directory was handed over to the key with fingerprint {fingerprint}, which this node does not hold; restore keys/ from the backup taken after `veim keys rotate`"
+    )]
+    HandedOver { fingerprint: String },
 }
 
 /// What the national node knows of its own standing with the Secretariat.
@@ -553,41 +557,70 @@ impl Node {
     }
 
     /// Sends the rotation until the Secretariat publishes it, then takes up
-    /// the new keys once the directory lists them.
+    /// the new keys once the directory lists them. The rotation is signed
+    /// once and re-sent byte for byte, so that a lost answer does not make
+    /// the Secretariat see a second, different rotation.
     async fn continue_rotation(&self, secretariat: &PublicIdentity, next: NodeKeys) -> Result<(), String> {
         let state = self.state().ok_or("no State code configured")?;
         let listed = |view: &DirectoryView| view.entry(state).map(|e| e.identity_key());
+        // The rotation may already be published, its answer lost.
+        self.fetch_directory(secretariat).await?;
         if listed(&self.view()) != Some(next.identity.public()) {
-            let registration = Registration {
-                state,
-                identity_key: next.identity.public(),
-                encryption_key: next.encryption.public(),
-                addresses: self.announce(),
-                operator: self.config.operator.clone(),
-                signed_at: now(),
+            let signed = match self.store.pending_rotation().map_err(|e| e.to_string())? {
+                Some(signed) if signed.rotation.registration.registration.identity_key == next.identity.public() => {
+                    signed
+                }
+                _ => {
+                    let registration = Registration {
+                        state,
+                        identity_key: next.identity.public(),
+                        encryption_key: next.encryption.public(),
+                        addresses: self.announce(),
+                        operator: self.config.operator.clone(),
+                        signed_at: now(),
+                    };
+                    let registration =
+                        SignedRegistration::sign(registration, &next.identity).map_err(|e| e.to_string())?;
+                    let rotation =
+                        veim_protocol::KeyRotation { previous_key: self.keys.identity.public(), registration };
+                    let signed = veim_protocol::SignedKeyRotation::sign(rotation, &self.keys.identity)
+                        .map_err(|e| e.to_string())?;
+                    self.store.put_pending_rotation(&signed).map_err(|e| e.to_string())?;
+                    self.store.flush().await.map_err(|e| e.to_string())?;
+                    signed
+                }
             };
-            let registration = SignedRegistration::sign(registration, &next.identity).map_err(|e| e.to_string())?;
-            let rotation = veim_protocol::KeyRotation { previous_key: self.keys.identity.public(), registration };
-            let signed =
-                veim_protocol::SignedKeyRotation::sign(rotation, &self.keys.identity).map_err(|e| e.to_string())?;
             match self.ask_secretariat(&NetRequest::RotateKeys(Box::new(signed))).await {
                 Ok(NetResponse::Registration(RegistrationStatus::Admitted { version })) => {
                     self.set_registration(format!("key rotation published in directory version {version}"));
                 }
                 Ok(other) => return Err(format!("unexpected answer to a key rotation: {other:?}")),
-                Err(e) => return Err(format!("key rotation not accepted: {e}")),
+                Err(AskError::Refused(r)) => {
+                    // Sign anew next time (a stale signing time is refused);
+                    // give the new keys up when they can never be listed.
+                    self.store.clear_pending_rotation().map_err(|e| e.to_string())?;
+                    let hopeless = r.detail.contains("is not listed") || r.detail.contains("already listed");
+                    if hopeless {
+                        NodeKeys::drop_next(&self.home).map_err(|e| e.to_string())?;
+                        self.set_registration(format!("key rotation abandoned: {}", r.detail));
+                    }
+                    return Err(format!("key rotation refused by the Secretariat: {}", r.detail));
+                }
+                Err(e) => return Err(format!("key rotation not delivered: {e}; the node retries at every sync")),
             }
             self.fetch_directory(secretariat).await?;
         }
         if listed(&self.view()) == Some(next.identity.public()) {
-            NodeKeys::promote_next(&self.home).map_err(|e| e.to_string())?;
-            // Contacts signed with the old key no longer prove anything: sign them anew.
+            // Contacts signed with the old key no longer prove anything: sign
+            // them anew before moving, so a crash cannot leave them behind.
             if let Some(own) = self.store.contacts(state).map_err(|e| e.to_string())? {
                 let resigned = veim_protocol::contacts::SignedContactSet::sign(own.set, &next.identity)
                     .map_err(|e| e.to_string())?;
                 self.store.put_contacts(&resigned).map_err(|e| e.to_string())?;
-                self.store.flush().await.map_err(|e| e.to_string())?;
             }
+            self.store.clear_pending_rotation().map_err(|e| e.to_string())?;
+            self.store.flush().await.map_err(|e| e.to_string())?;
+            NodeKeys::promote_next(&self.home).map_err(|e| e.to_string())?;
             self.set_registration(format!(
                 "moved to new keys (fingerprint {}); restarting",
                 next.identity.public().fingerprint()
@@ -818,9 +851,23 @@ pub async fn start(home: &Path) -> Result<NodeHandle, StartError> {
     // Everything that can fail without the network comes first, so a failed
     // start leaves nothing running.
     let config = Config::load(home)?;
-    let keys = NodeKeys::load(home)?;
-    let token = crate::keys::read_admin_token(home)?;
     let store = Store::open(&home.join(STORE_DIR))?;
+    let mut keys = NodeKeys::load(home)?;
+    if config.role == Role::Secretariat
+        && let Some(anchor) = store.secretariat_key()?
+        && anchor != keys.identity.public()
+    {
+        // The directory was handed over; a crash came before the node moved
+        // to the new key. Move now, or say why it cannot.
+        match NodeKeys::load_next(home)? {
+            Some(next) if next.identity.public() == anchor => {
+                NodeKeys::promote_next(home)?;
+                keys = NodeKeys::load(home)?;
+            }
+            _ => return Err(StartError::HandedOver { fingerprint: anchor.fingerprint() }),
+        }
+    }
+    let token = crate::keys::read_admin_token(home)?;
     let view = DirectoryView::new(store.current_directory()?);
     let admin_listener = tokio::net::TcpListener::bind(&config.admin_listen)
         .await

@@ -128,6 +128,7 @@ pub struct Store {
 
 const HEAD_KEY: &[u8] = b"directory-head";
 const SECRETARIAT_KEY: &[u8] = b"secretariat-key";
+const PENDING_ROTATION: &[u8] = b"pending-rotation";
 
 fn enc<T: Serialize>(what: &'static str, value: &T) -> Result<Vec<u8>, StoreError> {
     codec::encode(what, value).map_err(|e| StoreError::Corrupt { what, reason: e.to_string() })
@@ -234,6 +235,34 @@ impl Store {
             })
             .map_err(tx_err)?;
         Ok(head)
+    }
+
+    /// Secretariat: when a State's last move (new addresses) was published.
+    pub fn last_move(&self, state: StateCode) -> Result<Option<i64>, StoreError> {
+        let key = [b"moved:".as_slice(), state.as_bytes()].concat();
+        Ok(self.meta.get(key)?.and_then(|b| b.as_ref().try_into().ok().map(i64::from_be_bytes)))
+    }
+
+    pub fn set_last_move(&self, state: StateCode, at: i64) -> Result<(), StoreError> {
+        let key = [b"moved:".as_slice(), state.as_bytes()].concat();
+        self.meta.insert(key, &at.to_be_bytes())?;
+        Ok(())
+    }
+
+    /// National node: the key rotation it sent and re-sends, byte for byte,
+    /// until the directory carries it.
+    pub fn put_pending_rotation(&self, rotation: &veim_protocol::SignedKeyRotation) -> Result<(), StoreError> {
+        self.meta.insert(PENDING_ROTATION, enc("key rotation", rotation)?)?;
+        Ok(())
+    }
+
+    pub fn pending_rotation(&self) -> Result<Option<veim_protocol::SignedKeyRotation>, StoreError> {
+        self.meta.get(PENDING_ROTATION)?.map(|b| dec("key rotation", &b)).transpose()
+    }
+
+    pub fn clear_pending_rotation(&self) -> Result<(), StoreError> {
+        self.meta.remove(PENDING_ROTATION)?;
+        Ok(())
     }
 
     /// The Secretariat key the directory last handed over to, if it ever did
