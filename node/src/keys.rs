@@ -70,7 +70,6 @@ impl NodeKeys {
         {
             Self::promote_next(home)?;
         }
-        let identity = IdentityKeypair::from_secret_bytes(&read_secret(&home.join(IDENTITY_KEY_FILE))?);
         let encryption = EncryptionKeypair::from_secret_bytes(&read_secret(&home.join(ENCRYPTION_KEY_FILE))?);
         Ok(NodeKeys { identity, encryption })
     }

@@ -442,6 +442,20 @@ impl Node {
         })
     }
 
+    /// This State's registration with `keys` at the addresses it announces,
+    /// signed by those keys' identity.
+    fn registration_with(&self, keys: &NodeKeys) -> Result<SignedRegistration, String> {
+        let registration = Registration {
+            state: self.state().ok_or("no State code configured")?,
+            identity_key: keys.identity.public(),
+            encryption_key: keys.encryption.public(),
+            addresses: self.announce(),
+            operator: self.config.operator.clone(),
+            signed_at: now(),
+        };
+        SignedRegistration::sign(registration, &keys.identity).map_err(|e| e.to_string())
+    }
+
     /// One round with the Secretariat: register if not listed as we are, then
     /// fetch and verify new directory versions. Records the outcome for
     /// `veim status`.
@@ -469,16 +483,7 @@ impl Node {
             return self.continue_rotation(&secretariat, next).await;
         }
         if !self.listed_as_me() {
-            let state = self.state().ok_or("no State code configured")?;
-            let registration = Registration {
-                state,
-                identity_key: self.keys.identity.public(),
-                encryption_key: self.keys.encryption.public(),
-                addresses: self.announce(),
-                operator: self.config.operator.clone(),
-                signed_at: now(),
-            };
-            let signed = SignedRegistration::sign(registration, &self.keys.identity).map_err(|e| e.to_string())?;
+            let signed = self.registration_with(&self.keys)?;
             let status = match self.ask_secretariat(&NetRequest::Register(signed)).await {
                 Ok(NetResponse::Registration(RegistrationStatus::Pending)) => {
                     "pending approval by the Secretariat".to_string()
@@ -571,16 +576,7 @@ impl Node {
                     signed
                 }
                 _ => {
-                    let registration = Registration {
-                        state,
-                        identity_key: next.identity.public(),
-                        encryption_key: next.encryption.public(),
-                        addresses: self.announce(),
-                        operator: self.config.operator.clone(),
-                        signed_at: now(),
-                    };
-                    let registration =
-                        SignedRegistration::sign(registration, &next.identity).map_err(|e| e.to_string())?;
+                    let registration = self.registration_with(&next)?;
                     let rotation =
                         veim_protocol::KeyRotation { previous_key: self.keys.identity.public(), registration };
                     let signed = veim_protocol::SignedKeyRotation::sign(rotation, &self.keys.identity)
