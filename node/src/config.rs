@@ -62,6 +62,53 @@ pub struct Config {
     #[serde(default = "default_poll")]
     pub directory_poll_secs: u64,
     pub secretariat: Option<SecretariatPin>,
+    /// Handling restrictions put on what this node sends when the operator
+    /// sets none (the terms of reference by default).
+    #[serde(default)]
+    pub handling: veim_protocol::Handling,
+    #[serde(default)]
+    pub retention: Retention,
+    #[serde(default)]
+    pub storage: Storage,
+}
+
+/// How long content received from other States is kept.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Retention {
+    /// Days after which the content of a received message is purged (its
+    /// metadata stays); absent: kept until purged by hand (`veim purge`).
+    pub received_content_days: Option<u32>,
+}
+
+/// Protection of the storage key (`keys/storage.key`).
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Storage {
+    /// A file holding the passphrase that wraps the storage key; the
+    /// environment variable VEIM_STORAGE_PASSPHRASE takes precedence.
+    pub passphrase_file: Option<PathBuf>,
+}
+
+impl Default for Config {
+    /// A national node's settings with no State, addresses or Secretariat
+    /// yet: the base that `veim init` and the local network fill in.
+    fn default() -> Config {
+        Config {
+            role: Role::National,
+            state: None,
+            operator: String::new(),
+            listen: Vec::new(),
+            announce: Vec::new(),
+            admin_listen: "127.0.0.1:7041".into(),
+            replay_window_secs: default_replay_window(),
+            directory_poll_secs: default_poll(),
+            secretariat: None,
+            handling: veim_protocol::Handling::default(),
+            retention: Retention::default(),
+            storage: Storage::default(),
+        }
+    }
 }
 
 fn default_replay_window() -> i64 {
@@ -143,6 +190,11 @@ impl Config {
             return Err(format!(
                 "admin_listen {admin} must be a loopback address (127.0.0.1 or ::1): the admin API is for the local operator only"
             ));
+        }
+        let mut errors = veim_protocol::ValidationErrors::default();
+        self.handling.check("handling", &mut errors);
+        if let Some(e) = errors.0.first() {
+            return Err(format!("{}: {}", e.field, e.problem));
         }
         if self.replay_window_secs < 60 {
             return Err("replay_window_secs must be at least 60".into());
@@ -227,6 +279,8 @@ pub enum InitError {
     Config(#[from] ConfigError),
     #[error(transparent)]
     Keys(#[from] crate::keys::KeyFileError),
+    #[error(transparent)]
+    Vault(#[from] crate::vault::VaultError),
 }
 
 /// Creates a node's home folder: configuration, keys and admin token.
@@ -245,6 +299,8 @@ pub fn init_home(home: &Path, config: &Config) -> Result<crate::keys::NodeKeys, 
                 .map_err(|source| InitError::Create { path: home.to_path_buf(), source })?;
         }
         let keys = crate::keys::NodeKeys::create(home)?;
+        let passphrase = crate::vault::passphrase(config.storage.passphrase_file.as_deref())?;
+        crate::vault::Vault::load_or_create(home, None, false, passphrase.as_deref().map(|p| p.as_str()))?;
         config.create(home)?;
         Ok(keys)
     })();

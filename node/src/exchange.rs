@@ -13,12 +13,13 @@ use crate::network::Client;
 use crate::store::{
     Delivery, DeliveryState, Direction, ExchangeRecord, ExchangeStatus, MessageRecord, Store, StoreError,
 };
+use crate::vault::Vault;
 use veim_protocol::codec::{self, MAX_FRAME};
 use veim_protocol::envelope::{Draft, Recipient};
 use veim_protocol::wire::{NetRequest, NetResponse, Refusal, RefusalCode};
 use veim_protocol::{
-    Body, EncryptionKeypair, Envelope, EnvelopeError, ExchangeId, IdentityKeypair, MessageId, MessageKind, Receipt,
-    SignedReceipt, StateCode, ValidationErrors,
+    Body, EncryptionKeypair, Envelope, EnvelopeError, ExchangeId, IdentityKeypair, MessageContext, MessageId,
+    MessageKind, Receipt, SignedReceipt, StateCode, ValidationErrors,
 };
 
 impl ExchangeStatus {
@@ -27,11 +28,17 @@ impl ExchangeStatus {
     pub fn after(self, kind: MessageKind) -> Result<ExchangeStatus, String> {
         use ExchangeStatus::*;
         match (self, kind) {
+            // Consent may be asked, given and revoked long after an exchange
+            // is closed: a case can reach a court years later.
+            (status, k) if k.is_consent() => Ok(status),
             (Closed, _) => Err("the exchange is closed; nothing more can be sent in it".into()),
             (_, MessageKind::Request) => Err("the exchange already has its request; start a new exchange".into()),
             (Open | Answered, MessageKind::Response) => Ok(Answered),
             (status, MessageKind::Note) => Ok(status),
             (Open | Answered, MessageKind::Close) => Ok(Closed),
+            (_, MessageKind::ConsentRequest | MessageKind::ConsentDecision | MessageKind::ConsentRevocation) => {
+                Ok(self)
+            }
         }
     }
 }
@@ -43,10 +50,16 @@ impl ExchangeStatus {
 /// - responses come from the States a request was sent to, to the requesting
 ///   State only;
 /// - the requesting State writes notes to any of the others, the others to it;
-/// - only the requesting State closes the exchange.
-fn next_exchange(current: Option<ExchangeRecord>, record: &MessageRecord) -> Result<ExchangeRecord, String> {
+/// - only the requesting State closes the exchange;
+/// - consent messages go to one State, and a decision answers a consent
+///   request of the same exchange.
+fn next_exchange(
+    current: Option<ExchangeRecord>,
+    record: &MessageRecord,
+    body: &Body,
+) -> Result<ExchangeRecord, String> {
     let Some(mut x) = current else {
-        let Body::Request(request) = &record.body else {
+        let Body::Request(_) = body else {
             return Err(format!(
                 "exchange {} is unknown here; a {} must follow a request",
                 record.exchange_id, record.kind
@@ -61,7 +74,6 @@ fn next_exchange(current: Option<ExchangeRecord>, record: &MessageRecord) -> Res
             exchange_id: record.exchange_id,
             originator: record.sender,
             participants,
-            summary: request.summary.clone(),
             status: ExchangeStatus::Open,
             opened_at: record.created_at,
             updated_at: record.stored_at,
@@ -93,7 +105,20 @@ fn next_exchange(current: Option<ExchangeRecord>, record: &MessageRecord) -> Res
                 x.originator
             ));
         }
+        kind if kind.is_consent() && record.recipients.len() != 1 => {
+            return Err(format!("a {kind} goes to one State only"));
+        }
         _ => {}
+    }
+    let answered = match body {
+        Body::ConsentDecision(c) => Some(c.record.consent_request),
+        Body::ConsentRevocation(r) => Some(r.consent_request),
+        _ => None,
+    };
+    if let Some(asked) = answered
+        && !x.messages.contains(&asked)
+    {
+        return Err(format!("consent request {asked} is not part of exchange {id}"));
     }
     x.status = x.status.after(record.kind)?;
     x.updated_at = record.stored_at;
@@ -130,6 +155,8 @@ pub struct Me<'a> {
     pub state: StateCode,
     pub identity: &'a IdentityKeypair,
     pub encryption: &'a EncryptionKeypair,
+    /// The storage key content is sealed with at rest.
+    pub vault: &'a Vault,
 }
 
 /// A message the operator asked to send.
@@ -152,7 +179,7 @@ pub async fn send(
     outgoing: Outgoing<'_>,
     now: i64,
 ) -> Result<MessageRecord, SendError> {
-    let Outgoing { exchange_id, recipients, body } = outgoing;
+    let Outgoing { exchange_id, recipients, mut body } = outgoing;
     body.validate().map_err(SendError::Invalid)?;
     match view.entry(me.state).filter(|e| e.identity_key() == me.identity.public()) {
         None => return Err(SendError::NotAdmitted),
@@ -171,6 +198,18 @@ pub async fn send(
     let mut rng = rand_core::UnwrapErr(getrandom::SysRng);
     let message_id = MessageId::random(&mut rng);
     let exchange_id = exchange_id.unwrap_or_else(|| ExchangeId::for_request(me.state, message_id));
+    if let Body::Response(response) = &mut body {
+        let context = MessageContext {
+            message_id,
+            exchange_id,
+            sender: me.state,
+            recipients: recipients.to_vec(),
+            created_at: now,
+        };
+        response
+            .attest(context, me.identity, &mut rng)
+            .map_err(|e| SendError::Seal(EnvelopeError::Seal(e.to_string())))?;
+    }
     let draft = Draft { message_id, exchange_id, sender: me.state, recipients: &keys, created_at: now, body: &body };
     let envelope = Envelope::seal(&draft, me.identity, &mut rng)?;
     let envelope_bytes =
@@ -185,7 +224,9 @@ pub async fn send(
         kind: body.kind(),
         created_at: now,
         stored_at: now,
-        body,
+        content: Some(
+            me.vault.seal_body(message_id, &body).map_err(|e| SendError::Seal(EnvelopeError::Seal(e.to_string())))?,
+        ),
         envelope: envelope_bytes,
         envelope_hash,
         deliveries: recipients
@@ -193,8 +234,9 @@ pub async fn send(
             .map(|r| Delivery { recipient: *r, state: DeliveryState::Pending, updated_at: now })
             .collect(),
         receipts: Vec::new(),
+        purged_at: None,
     };
-    store.insert_message(&record, |current| next_exchange(current, &record)).map_err(|e| match e {
+    store.insert_message(&record, |current| next_exchange(current, &record, &body)).map_err(|e| match e {
         StoreError::Rejected(reason) => SendError::Refused(reason),
         other => SendError::Store(other),
     })?;
@@ -306,6 +348,9 @@ pub async fn receive(
     }
     let body = envelope.open(me.state, me.encryption).map_err(|e| refusal((&e).into(), e.to_string()))?;
     body.validate().map_err(|e| refusal(RefusalCode::InvalidBody, e.to_string()))?;
+    body.check_signed_parts(h).map_err(|e| refusal(RefusalCode::InvalidBody, e))?;
+    let content =
+        me.vault.seal_body(message_id, &body).map_err(|e| refusal(RefusalCode::StorageFailure, e.to_string()))?;
     let envelope_hash = envelope.hash().map_err(|e| refusal(RefusalCode::Malformed, e.to_string()))?;
     let envelope_bytes =
         codec::encode("envelope", &envelope).map_err(|e| refusal(RefusalCode::Malformed, e.to_string()))?;
@@ -318,13 +363,14 @@ pub async fn receive(
         kind: h.kind,
         created_at: h.created_at,
         stored_at: now,
-        body,
+        content: Some(content),
         envelope: envelope_bytes,
         envelope_hash,
         deliveries: Vec::new(),
         receipts: Vec::new(),
+        purged_at: None,
     };
-    store.insert_message(&record, |current| next_exchange(current, &record)).map_err(|e| match e {
+    store.insert_message(&record, |current| next_exchange(current, &record, &body)).map_err(|e| match e {
         StoreError::Duplicate(id) => {
             refusal(RefusalCode::Replay, format!("message {id} was already received: refusing a replay"))
         }

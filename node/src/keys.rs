@@ -158,7 +158,7 @@ fn write_secret(path: &Path, bytes: &[u8; 32]) -> Result<(), KeyFileError> {
         .map_err(|source| KeyFileError::Write { path: path.to_path_buf(), source })
 }
 
-fn check_private(path: &Path) -> Result<(), KeyFileError> {
+pub(crate) fn check_private(path: &Path) -> Result<(), KeyFileError> {
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;

@@ -15,6 +15,8 @@ pub mod network;
 pub mod service;
 pub mod shutdown;
 pub mod store;
+pub mod terms;
+pub mod vault;
 
 pub use config::{Config, Role, SecretariatPin};
 pub use service::{Node, NodeHandle, StartError, start};

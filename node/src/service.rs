@@ -41,6 +41,8 @@ pub enum StartError {
     #[error(transparent)]
     Store(#[from] StoreError),
     #[error(transparent)]
+    Vault(#[from] crate::vault::VaultError),
+    #[error(transparent)]
     Network(#[from] NetworkError),
     #[error("cannot bind the admin API on {addr}: {reason}. Is another node using this port?")]
     Admin { addr: String, reason: String },
@@ -69,6 +71,7 @@ pub struct Node {
     pub config: Config,
     pub keys: NodeKeys,
     pub store: Store,
+    pub vault: crate::vault::Vault,
     pub client: Client,
     pub peer_id: PeerId,
     pub listen: Vec<Multiaddr>,
@@ -89,6 +92,14 @@ pub struct Node {
 
 pub fn now() -> i64 {
     time::OffsetDateTime::now_utc().unix_timestamp()
+}
+
+/// Unix seconds as an RFC 3339 UTC time, for messages to people.
+pub fn format_time(t: i64) -> String {
+    time::OffsetDateTime::from_unix_timestamp(t)
+        .ok()
+        .and_then(|t| t.format(&time::format_description::well_known::Rfc3339).ok())
+        .unwrap_or_else(|| t.to_string())
 }
 
 impl Node {
@@ -114,7 +125,12 @@ impl Node {
     }
 
     pub fn me(&self) -> Option<Me<'_>> {
-        Some(Me { state: self.config.state?, identity: &self.keys.identity, encryption: &self.keys.encryption })
+        Some(Me {
+            state: self.config.state?,
+            identity: &self.keys.identity,
+            encryption: &self.keys.encryption,
+            vault: &self.vault,
+        })
     }
 
     pub fn secretariat_key(&self) -> Option<PublicIdentity> {
@@ -714,6 +730,33 @@ impl Node {
         }
     }
 
+    /// Applies the retention policy at start and every hour.
+    async fn retention_loop(self: Arc<Self>, mut shutdown: Shutdown) {
+        let Some(days) = self.config.retention.received_content_days else { return };
+        loop {
+            match self.purge(i64::from(days) * 86_400).await {
+                Ok(purged) if !purged.is_empty() => {
+                    tracing::info!(count = purged.len(), days, "received content past its retention purged")
+                }
+                Ok(_) => {}
+                Err(e) => tracing::warn!(error = %e, "purge failed; will retry"),
+            }
+            tokio::select! {
+                _ = tokio::time::sleep(Duration::from_secs(3600)) => {}
+                _ = shutdown.recv() => break,
+            }
+        }
+    }
+
+    /// Removes the content of received messages stored more than
+    /// `older_than_secs` ago; their metadata stays.
+    pub async fn purge(&self, older_than_secs: i64) -> Result<Vec<veim_protocol::MessageId>, StoreError> {
+        let now = now();
+        let purged = self.store.purge_received(now.saturating_sub(older_than_secs), now)?;
+        self.store.flush().await?;
+        Ok(purged)
+    }
+
     async fn sync_loop(self: Arc<Self>, mut shutdown: Shutdown) {
         let every = Duration::from_secs(self.config.directory_poll_secs.max(1));
         loop {
@@ -842,6 +885,23 @@ async fn wait_for_signal() {
     let _ = tokio::signal::ctrl_c().await;
 }
 
+/// Loads the storage key (creating it for a store that never had one) and
+/// records in the store which key its content is sealed with.
+pub fn open_vault(home: &Path, config: &Config, store: &Store) -> Result<crate::vault::Vault, StartError> {
+    let passphrase = crate::vault::passphrase(config.storage.passphrase_file.as_deref())?;
+    let (vault, check) = crate::vault::Vault::load_or_create(
+        home,
+        store.storage_check()?.as_deref(),
+        store.has_content()?,
+        passphrase.as_deref().map(|p| p.as_str()),
+    )?;
+    if let Some(check) = check {
+        store.set_storage_check(&check)?;
+        store.flush_blocking()?;
+    }
+    Ok(vault)
+}
+
 /// Starts the node whose home folder is `home`.
 pub async fn start(home: &Path) -> Result<NodeHandle, StartError> {
     // Everything that can fail without the network comes first, so a failed
@@ -863,6 +923,7 @@ pub async fn start(home: &Path) -> Result<NodeHandle, StartError> {
             _ => return Err(StartError::HandedOver { fingerprint: anchor.fingerprint() }),
         }
     }
+    let vault = open_vault(home, &config, &store)?;
     let token = crate::keys::read_admin_token(home)?;
     let view = DirectoryView::new(store.current_directory()?);
     let admin_listener = tokio::net::TcpListener::bind(&config.admin_listen)
@@ -901,6 +962,7 @@ pub async fn start(home: &Path) -> Result<NodeHandle, StartError> {
         config,
         keys,
         store,
+        vault,
         client,
         listen,
         sync_status: Mutex::new(SyncStatus::default()),
@@ -940,6 +1002,7 @@ pub async fn start(home: &Path) -> Result<NodeHandle, StartError> {
     }
     if node.role() == Role::National {
         tasks.spawn(node.clone().sync_loop(shutdown.clone()));
+        tasks.spawn(node.clone().retention_loop(shutdown.clone()));
     }
     tasks.spawn(crate::api::serve(node.clone(), admin_listener, token, shutdown.clone()));
 

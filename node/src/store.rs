@@ -17,9 +17,11 @@ use std::path::Path;
 use veim_protocol::codec::{self, MAX_DIRECTORY, MAX_RECORD};
 use veim_protocol::contacts::SignedContactSet;
 use veim_protocol::directory::DirectoryHead;
+use veim_protocol::ids::DisclosureId;
 use veim_protocol::keys::PublicIdentity;
 use veim_protocol::{
-    Body, ExchangeId, MessageId, MessageKind, SignedDirectoryVersion, SignedReceipt, SignedRegistration, StateCode,
+    AuthorityKind, ExchangeId, ItemRef, MessageId, MessageKind, SignedDirectoryVersion, SignedReceipt,
+    SignedRegistration, StateCode,
 };
 
 #[derive(Debug, thiserror::Error)]
@@ -77,14 +79,19 @@ pub struct MessageRecord {
     pub kind: MessageKind,
     pub created_at: i64,
     pub stored_at: i64,
-    pub body: Body,
-    /// The envelope exactly as signed, encoded: the proof of origin.
+    /// The body, encoded and sealed with the storage key ([`crate::vault`]);
+    /// `None` once purged.
+    pub content: Option<Vec<u8>>,
+    /// The envelope exactly as signed, encoded: the proof of origin. Empty
+    /// once purged (a received envelope can be opened with the node's key).
     pub envelope: Vec<u8>,
     pub envelope_hash: [u8; 32],
     /// Sent messages: one per recipient.
     pub deliveries: Vec<Delivery>,
     /// Sent messages: the recipients' signed receipts.
     pub receipts: Vec<SignedReceipt>,
+    /// When the retention policy (or the operator) removed the content.
+    pub purged_at: Option<i64>,
 }
 
 /// The life of an exchange. `Closed` is final.
@@ -106,7 +113,6 @@ pub struct ExchangeRecord {
     pub originator: StateCode,
     /// Every State taking part, originator first.
     pub participants: Vec<StateCode>,
-    pub summary: String,
     pub status: ExchangeStatus,
     pub opened_at: i64,
     pub updated_at: i64,
@@ -124,11 +130,30 @@ pub struct Store {
     contacts: sled::Tree,
     messages: sled::Tree,
     exchanges: sled::Tree,
+    disclosures: sled::Tree,
+}
+
+/// A disclosure this node made: what, to which kind of authority, on which
+/// consent. The package itself (names, purpose, items) is sealed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DisclosureRecord {
+    pub disclosure_id: DisclosureId,
+    pub created_at: i64,
+    pub originator: StateCode,
+    pub exchange_id: ExchangeId,
+    pub items: Vec<ItemRef>,
+    pub authority_kind: AuthorityKind,
+    pub consent: Option<MessageId>,
+    /// SHA-256 of the package file as exported.
+    pub package_hash: [u8; 32],
+    /// The package, sealed with the storage key.
+    pub package: Vec<u8>,
 }
 
 const HEAD_KEY: &[u8] = b"directory-head";
 const SECRETARIAT_KEY: &[u8] = b"secretariat-key";
 const PENDING_ROTATION: &[u8] = b"pending-rotation";
+const STORAGE_CHECK: &[u8] = b"storage-key-check";
 
 fn enc<T: Serialize>(what: &'static str, value: &T) -> Result<Vec<u8>, StoreError> {
     codec::encode(what, value).map_err(|e| StoreError::Corrupt { what, reason: e.to_string() })
@@ -167,6 +192,7 @@ impl Store {
             contacts: db.open_tree("contacts")?,
             messages: db.open_tree("messages")?,
             exchanges: db.open_tree("exchanges")?,
+            disclosures: db.open_tree("disclosures")?,
             db,
         })
     }
@@ -178,6 +204,12 @@ impl Store {
         tokio::task::spawn_blocking(move || db.flush())
             .await
             .map_err(|e| StoreError::Rejected(format!("flush task failed: {e}")))??;
+        Ok(())
+    }
+
+    /// `flush`, for callers outside the runtime (start-up, offline tools).
+    pub fn flush_blocking(&self) -> Result<(), StoreError> {
+        self.db.flush()?;
         Ok(())
     }
 
@@ -274,6 +306,21 @@ impl Store {
             reason: format!("{} bytes instead of 32", bytes.len()),
         })?;
         Ok(Some(PublicIdentity(bytes)))
+    }
+
+    /// The value proving which storage key this store's content is sealed with.
+    pub fn storage_check(&self) -> Result<Option<Vec<u8>>, StoreError> {
+        Ok(self.meta.get(STORAGE_CHECK)?.map(|v| v.to_vec()))
+    }
+
+    /// Whether any message or disclosure is stored.
+    pub fn has_content(&self) -> Result<bool, StoreError> {
+        Ok(!self.messages.is_empty() || !self.disclosures.is_empty())
+    }
+
+    pub fn set_storage_check(&self, check: &[u8]) -> Result<(), StoreError> {
+        self.meta.insert(STORAGE_CHECK, check)?;
+        Ok(())
     }
 
     // --- registrations (Secretariat) ------------------------------------
@@ -421,6 +468,35 @@ impl Store {
 
     pub fn exchanges(&self) -> Result<Vec<ExchangeRecord>, StoreError> {
         self.exchanges.iter().map(|kv| dec("exchange", &kv?.1)).collect()
+    }
+
+    /// Removes the content (sealed body and envelope) of every received
+    /// request, response and note stored before `before` (consent messages
+    /// stay: they are the record of what may be disclosed), keeping its metadata (ids, kind,
+    /// parties, times, envelope hash). Returns the messages purged.
+    pub fn purge_received(&self, before: i64, now: i64) -> Result<Vec<MessageId>, StoreError> {
+        let mut purged = Vec::new();
+        for m in self.messages()? {
+            let information = matches!(m.kind, MessageKind::Request | MessageKind::Response | MessageKind::Note);
+            if information && m.direction == Direction::Received && m.stored_at <= before && m.purged_at.is_none() {
+                self.update_message(m.message_id, |r| {
+                    r.content = None;
+                    r.envelope = Vec::new();
+                    r.purged_at.get_or_insert(now);
+                })?;
+                purged.push(m.message_id);
+            }
+        }
+        Ok(purged)
+    }
+
+    pub fn put_disclosure(&self, record: &DisclosureRecord) -> Result<(), StoreError> {
+        self.disclosures.insert(record.disclosure_id.0, enc("disclosure", record)?)?;
+        Ok(())
+    }
+
+    pub fn disclosures(&self) -> Result<Vec<DisclosureRecord>, StoreError> {
+        self.disclosures.iter().map(|kv| dec("disclosure", &kv?.1)).collect()
     }
 
     /// Finds an exchange by its full id or a unique prefix of at least 6 hex digits.

@@ -1,5 +1,8 @@
 //! What an envelope carries once decrypted, and the kinds of message.
 
+use crate::consent::{ConsentRequest, Revocation, SignedConsent};
+use crate::envelope::Header;
+use crate::handling::Handling;
 use crate::request::{MAX_TEXT, Request, check_text};
 use crate::response::Response;
 use crate::validation::ValidationErrors;
@@ -15,16 +18,34 @@ pub enum MessageKind {
     Response,
     Note,
     Close,
+    ConsentRequest,
+    ConsentDecision,
+    ConsentRevocation,
 }
 
-impl fmt::Display for MessageKind {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
+impl MessageKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
             MessageKind::Request => "request",
             MessageKind::Response => "response",
             MessageKind::Note => "note",
             MessageKind::Close => "close",
-        })
+            MessageKind::ConsentRequest => "consent-request",
+            MessageKind::ConsentDecision => "consent-decision",
+            MessageKind::ConsentRevocation => "consent-revocation",
+        }
+    }
+
+    /// Consent messages: they may follow an exchange after it is closed,
+    /// since a case may reach a court years later.
+    pub fn is_consent(self) -> bool {
+        matches!(self, MessageKind::ConsentRequest | MessageKind::ConsentDecision | MessageKind::ConsentRevocation)
+    }
+}
+
+impl fmt::Display for MessageKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
     }
 }
 
@@ -32,6 +53,7 @@ impl fmt::Display for MessageKind {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Note {
     pub text: String,
+    pub handling: Handling,
 }
 
 /// Ends an exchange, with the reason recorded for both sides.
@@ -48,6 +70,9 @@ pub enum Body {
     Response(Response),
     Note(Note),
     Close(Close),
+    ConsentRequest(ConsentRequest),
+    ConsentDecision(SignedConsent),
+    ConsentRevocation(Revocation),
 }
 
 impl Body {
@@ -57,6 +82,19 @@ impl Body {
             Body::Response(_) => MessageKind::Response,
             Body::Note(_) => MessageKind::Note,
             Body::Close(_) => MessageKind::Close,
+            Body::ConsentRequest(_) => MessageKind::ConsentRequest,
+            Body::ConsentDecision(_) => MessageKind::ConsentDecision,
+            Body::ConsentRevocation(_) => MessageKind::ConsentRevocation,
+        }
+    }
+
+    /// The sender's handling restrictions, for the bodies that carry information.
+    pub fn handling(&self) -> Option<&Handling> {
+        match self {
+            Body::Request(r) => Some(&r.handling),
+            Body::Response(r) => Some(&r.handling),
+            Body::Note(n) => Some(&n.handling),
+            _ => None,
         }
     }
 
@@ -68,6 +106,7 @@ impl Body {
             Body::Note(n) => {
                 let mut errors = ValidationErrors::default();
                 check_text("text", &n.text, MAX_TEXT, true, &mut errors);
+                n.handling.check("handling", &mut errors);
                 errors.into_result(|| ())
             }
             Body::Close(c) => {
@@ -75,6 +114,36 @@ impl Body {
                 check_text("reason", &c.reason, MAX_TEXT, false, &mut errors);
                 errors.into_result(|| ())
             }
+            Body::ConsentRequest(c) => c.validate(),
+            Body::ConsentDecision(c) => c.record.validate(),
+            Body::ConsentRevocation(r) => r.validate(),
+        }
+    }
+
+    /// Checks what the body signs on its own, against the header of the
+    /// envelope it came in (whose signature was verified first): a
+    /// response's item statement, a consent decision's signature and parties.
+    pub fn check_signed_parts(&self, header: &Header) -> Result<(), String> {
+        match self {
+            Body::Response(r) => r.check_attestation(header.context(), &header.sender_key),
+            Body::ConsentDecision(c) => {
+                let r = &c.record;
+                if r.grantor != header.sender {
+                    return Err(format!(
+                        "the consent decision names {} as grantor but comes from {}",
+                        r.grantor, header.sender
+                    ));
+                }
+                if header.recipients != [r.grantee] {
+                    return Err(format!("the consent decision for {} is not addressed to it alone", r.grantee));
+                }
+                if r.exchange_id != header.exchange_id {
+                    return Err("the consent decision belongs to another exchange".into());
+                }
+                c.verify(&header.sender_key)
+                    .map_err(|_| format!("the consent decision is not signed by the originator {}", header.sender))
+            }
+            _ => Ok(()),
         }
     }
 }

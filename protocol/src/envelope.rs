@@ -130,6 +130,17 @@ fn body_aad(header_bytes: &[u8]) -> Vec<u8> {
 }
 
 impl Header {
+    /// The fields an item statement binds.
+    pub fn context(&self) -> crate::response::MessageContext {
+        crate::response::MessageContext {
+            message_id: self.message_id,
+            exchange_id: self.exchange_id,
+            sender: self.sender,
+            recipients: self.recipients.clone(),
+            created_at: self.created_at,
+        }
+    }
+
     fn check_recipients(&self) -> Result<(), EnvelopeError> {
         if self.recipients.is_empty() {
             return Err(EnvelopeError::NoRecipients);

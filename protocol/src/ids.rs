@@ -1,14 +1,15 @@
 //! Message and exchange identifiers: 128 random bits, shown as 32 hex digits.
 
 use rand_core::CryptoRng;
-use serde::{Deserialize, Serialize};
+use serde::de::Error as _;
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use std::fmt;
 use std::str::FromStr;
 
 macro_rules! id_type {
     ($(#[$doc:meta])* $name:ident, $label:literal) => {
         $(#[$doc])*
-        #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+        #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
         pub struct $name(pub [u8; 16]);
 
         impl $name {
@@ -33,6 +34,23 @@ macro_rules! id_type {
         impl fmt::Debug for $name {
             fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
                 write!(f, "{}({})", stringify!($name), self.to_hex())
+            }
+        }
+
+        /// 16 bytes on the wire; 32 hex digits in JSON and TOML.
+        impl Serialize for $name {
+            fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                if s.is_human_readable() { s.serialize_str(&self.to_hex()) } else { self.0.serialize(s) }
+            }
+        }
+
+        impl<'de> Deserialize<'de> for $name {
+            fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                if d.is_human_readable() {
+                    String::deserialize(d)?.parse().map_err(D::Error::custom)
+                } else {
+                    Ok(Self(<[u8; 16]>::deserialize(d)?))
+                }
             }
         }
 
@@ -75,3 +93,8 @@ impl ExchangeId {
         ExchangeId(id)
     }
 }
+id_type!(
+    /// Identifies one disclosure package.
+    DisclosureId,
+    "disclosure id"
+);

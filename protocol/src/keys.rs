@@ -27,6 +27,10 @@ pub mod domain {
     pub const CONTACTS_HASH: &str = "veim/1 contacts hash";
     pub const KEY_ROTATION: &str = "veim/1 key rotation";
     pub const SECRETARIAT_HANDOVER: &str = "veim/1 secretariat handover";
+    pub const ITEM_COMMITMENT: &str = "veim/1 item commitment";
+    pub const ITEM_STATEMENT: &str = "veim/1 item statement";
+    pub const CONSENT: &str = "veim/1 consent";
+    pub const DISCLOSURE: &str = "veim/1 disclosure package";
 }
 
 /// `domain || 0x00 || payload`: the bytes every signature and hash covers.

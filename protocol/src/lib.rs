@@ -9,10 +9,13 @@
 
 pub mod body;
 pub mod codec;
+pub mod consent;
 pub mod contacts;
 pub mod directory;
+pub mod disclosure;
 pub mod envelope;
 mod fixed;
+pub mod handling;
 pub mod ids;
 pub mod keys;
 pub mod receipt;
@@ -24,16 +27,21 @@ pub mod wire;
 
 pub use body::{Body, Close, MessageKind, Note};
 pub use codec::CodecError;
+pub use consent::{
+    Authority, AuthorityKind, ConsentRecord, ConsentRequest, Decision, ItemRef, Revocation, SignedConsent,
+};
 pub use directory::{
     DirectoryEntry, DirectoryError, DirectoryVersion, EntryAction, EntryStatus, KeyRotation, Registration,
     SecretariatHandover, SignedDirectoryVersion, SignedKeyRotation, SignedRegistration,
 };
 pub use envelope::{Envelope, EnvelopeError, Header, KeyShare};
+pub use fixed::Bytes32;
+pub use handling::Handling;
 pub use ids::{ExchangeId, MessageId};
 pub use keys::{EncryptionKeypair, IdentityKeypair, PublicIdentity};
 pub use receipt::{Receipt, SignedReceipt};
 pub use request::{Request, RequestForm};
-pub use response::{InformationItem, Response, ResponseForm};
+pub use response::{InformationItem, ItemStatement, MessageContext, Response, ResponseForm, SignedItemStatement};
 pub use state::StateCode;
 pub use validation::{FieldError, ValidationErrors};
 

@@ -235,6 +235,8 @@ pub struct Request {
     pub provisions: Vec<Provision>,
     pub transfer: TransferInformation,
     pub additional_information: Option<String>,
+    /// How the recipients may use what the request tells them.
+    pub handling: crate::handling::Handling,
 }
 
 /// Longest free text accepted in any one field.
@@ -267,6 +269,7 @@ impl Request {
     pub fn validate(&self) -> Result<(), ValidationErrors> {
         let mut errors = ValidationErrors::default();
         check_text("summary", &self.summary, MAX_SUMMARY, true, &mut errors);
+        self.handling.check("handling", &mut errors);
         if self.states_involved.is_empty() {
             errors.push("states_involved", "is missing; name at least one State (ISO 3166-1 alpha-3)");
         }
@@ -315,6 +318,9 @@ pub struct RequestForm {
     #[serde(default)]
     pub transfer: TransferForm,
     pub additional_information: Option<String>,
+    /// Handling restrictions; the node's defaults when absent.
+    #[serde(default)]
+    pub handling: Option<crate::handling::Handling>,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -436,6 +442,7 @@ impl RequestForm {
                 end_user: t.end_user.clone().filter(|s| !s.trim().is_empty()),
             },
             additional_information: self.additional_information.clone().filter(|s| !s.trim().is_empty()),
+            handling: self.handling.clone().unwrap_or_default(),
         };
         // The rules on the checked value add what the parse could not see
         // (missing lists, empty texts, bad amounts); a field that failed to

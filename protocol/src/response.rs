@@ -5,9 +5,15 @@
 //! As with requests, `ResponseForm` is the operator's file (plain strings, every
 //! mistake reported at once) and `Response` the checked value that travels.
 
+use crate::codec::{self, CodecError};
+use crate::fixed::Bytes32;
+use crate::handling::Handling;
+use crate::ids::{ExchangeId, MessageId};
+use crate::keys::{IdentityKeypair, KeyError, PublicIdentity, domain, hash};
 use crate::request::{MAX_SUMMARY, MAX_TEXT, Money, check_text, parse_money, parse_states};
 use crate::state::StateCode;
 use crate::validation::ValidationErrors;
+use rand_core::CryptoRng;
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
@@ -131,7 +137,7 @@ impl InformationItem {
     }
 }
 
-fn parse_date(s: &str) -> Option<time::Date> {
+pub(crate) fn parse_date(s: &str) -> Option<time::Date> {
     // Exactly YYYY-MM-DD: `[year]` alone would also take a sign or more digits.
     if s.len() != 10 || !s.starts_with(|c: char| c.is_ascii_digit()) {
         return None;
@@ -178,17 +184,116 @@ impl fmt::Display for InformationItem {
     }
 }
 
-/// An answer to a request: a summary and the information items.
+/// An answer to a request: a summary and the information items, with the
+/// handling restrictions the responding State sets on them.
+///
+/// Each item is committed to with a random salt, and the commitments are
+/// signed with the message's identifying header fields ([`ItemStatement`]):
+/// the receiving State can later prove, to a court and with the originator's
+/// consent, that one item came from the originator unchanged, without
+/// revealing the items it may not disclose.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Response {
     pub summary: String,
     pub items: Vec<InformationItem>,
+    pub handling: Handling,
+    /// One random salt per item (filled when the message is sealed).
+    pub salts: Vec<Bytes32>,
+    /// The sender's signature over the [`ItemStatement`] of this response.
+    #[serde(with = "crate::fixed")]
+    pub attestation: [u8; 64],
+}
+
+/// The fields of a message's header that an item statement binds.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MessageContext {
+    pub message_id: MessageId,
+    pub exchange_id: ExchangeId,
+    pub sender: StateCode,
+    pub recipients: Vec<StateCode>,
+    pub created_at: i64,
+}
+
+/// What the sender of a response states about its items: in which message,
+/// to whom, when, under which restrictions, and a commitment to each item.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ItemStatement {
+    pub context: MessageContext,
+    pub handling: Handling,
+    /// `SHA-256("veim/1 item commitment" || 0x00 || salt || encode(item))`, in item order.
+    pub commitments: Vec<Bytes32>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SignedItemStatement {
+    pub statement: ItemStatement,
+    /// Ed25519 over `"veim/1 item statement" || 0x00 || encode(statement)`.
+    #[serde(with = "crate::fixed")]
+    pub signature: [u8; 64],
+}
+
+impl SignedItemStatement {
+    pub fn verify(&self, key: &PublicIdentity) -> Result<(), KeyError> {
+        let bytes =
+            codec::encode("item statement", &self.statement).map_err(|_| KeyError::BadSignature(key.fingerprint()))?;
+        key.verify(domain::ITEM_STATEMENT, &bytes, &self.signature)
+    }
+}
+
+/// The commitment to one item under its salt.
+pub fn commitment(salt: &Bytes32, item: &InformationItem) -> Result<Bytes32, CodecError> {
+    let mut payload = salt.0.to_vec();
+    payload.extend_from_slice(&codec::encode("information item", item)?);
+    Ok(Bytes32(hash(domain::ITEM_COMMITMENT, &payload)))
 }
 
 impl Response {
+    /// Salts every item and signs the statement; called once the message's
+    /// id, exchange and recipients are known.
+    pub fn attest<R: CryptoRng + ?Sized>(
+        &mut self,
+        context: MessageContext,
+        key: &IdentityKeypair,
+        rng: &mut R,
+    ) -> Result<(), CodecError> {
+        self.salts = self
+            .items
+            .iter()
+            .map(|_| {
+                let mut salt = [0u8; 32];
+                rng.fill_bytes(&mut salt);
+                Bytes32(salt)
+            })
+            .collect();
+        let statement = self.statement(context)?;
+        self.attestation = key.sign(domain::ITEM_STATEMENT, &codec::encode("item statement", &statement)?);
+        Ok(())
+    }
+
+    pub fn statement(&self, context: MessageContext) -> Result<ItemStatement, CodecError> {
+        let commitments =
+            self.items.iter().zip(&self.salts).map(|(item, salt)| commitment(salt, item)).collect::<Result<_, _>>()?;
+        Ok(ItemStatement { context, handling: self.handling.clone(), commitments })
+    }
+
+    pub fn signed_statement(&self, context: MessageContext) -> Result<SignedItemStatement, CodecError> {
+        Ok(SignedItemStatement { statement: self.statement(context)?, signature: self.attestation })
+    }
+
+    /// Checks, on receipt, that every item is salted and the statement is
+    /// signed by the sender's key.
+    pub fn check_attestation(&self, context: MessageContext, key: &PublicIdentity) -> Result<(), String> {
+        if self.salts.len() != self.items.len() {
+            return Err(format!("the response has {} items but {} salts", self.items.len(), self.salts.len()));
+        }
+        let signed = self.signed_statement(context).map_err(|e| e.to_string())?;
+        signed.verify(key).map_err(|_| "the response's item statement is not signed by its sender".to_string())
+    }
+
     pub fn validate(&self) -> Result<(), ValidationErrors> {
         let mut errors = ValidationErrors::default();
         check_summary_and_count(&self.summary, self.items.len(), &mut errors);
+        self.handling.check("handling", &mut errors);
         for (i, item) in self.items.iter().enumerate() {
             item.check(&format!("items[{i}]"), &mut errors);
         }
@@ -214,6 +319,9 @@ pub struct ResponseForm {
     pub summary: String,
     #[serde(default)]
     pub items: Vec<ItemForm>,
+    /// Handling restrictions; the node's defaults when absent.
+    #[serde(default)]
+    pub handling: Option<Handling>,
 }
 
 /// One information item as written: `kind` says which of the other fields apply.
@@ -304,7 +412,15 @@ impl ResponseForm {
             items.push(item);
         }
         check_summary_and_count(&self.summary, self.items.len(), &mut errors);
-        errors.into_result(|| Response { summary: self.summary.trim().to_string(), items })
+        let handling = self.handling.clone().unwrap_or_default();
+        handling.check("handling", &mut errors);
+        errors.into_result(|| Response {
+            summary: self.summary.trim().to_string(),
+            items,
+            handling,
+            salts: Vec::new(),
+            attestation: [0; 64],
+        })
     }
 }
 

@@ -14,18 +14,24 @@ use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
 use std::convert::Infallible;
 use veim_protocol::codec::{self, MAX_FRAME};
+use veim_protocol::consent::MAX_ITEMS;
 use veim_protocol::contacts::{ContactField, ContactRole, ContactSet, PointOfContact, SignedContactSet, Visibility};
 use veim_protocol::directory::{DirectoryError, Succession};
+use veim_protocol::disclosure::{self, ConsentSummary, DisclosedItem, DisclosedMessage, Package, PackageError, Proofs};
 use veim_protocol::envelope::{Draft, EnvelopeError, Recipient};
+use veim_protocol::ids::DisclosureId;
 use veim_protocol::keys::domain;
 use veim_protocol::request::{
     ArmsCategory, ItemDescription, Money, Provision, Stage, TransferInformation, is_forbidden_control,
 };
+use veim_protocol::response::commitment;
 use veim_protocol::wire::{ContactsStatus, NetRequest, NetResponse, Refusal, RefusalCode, RegistrationStatus};
 use veim_protocol::{
-    Body, DirectoryEntry, DirectoryVersion, EncryptionKeypair, EntryAction, EntryStatus, Envelope, ExchangeId,
-    IdentityKeypair, KeyRotation, MessageId, Note, Receipt, Registration, Request, SecretariatHandover,
-    SignedDirectoryVersion, SignedKeyRotation, SignedReceipt, SignedRegistration, StateCode,
+    Authority, AuthorityKind, Body, Bytes32, Close, ConsentRecord, ConsentRequest, Decision, DirectoryEntry,
+    DirectoryVersion, EncryptionKeypair, EntryAction, EntryStatus, Envelope, ExchangeId, Handling, Header,
+    IdentityKeypair, InformationItem, ItemRef, KeyRotation, MessageContext, MessageId, MessageKind, Note, Receipt,
+    Registration, Request, Response, Revocation, SecretariatHandover, SignedConsent, SignedDirectoryVersion,
+    SignedItemStatement, SignedKeyRotation, SignedReceipt, SignedRegistration, StateCode,
 };
 
 const SPEC: &str = include_str!("../SPEC.md");
@@ -49,6 +55,47 @@ const NOTE_TEXT: &str = "Please confirm that end-user certificate EUC-2016-114 w
 const ADDRESS: &str = "/ip4/192.0.2.7/tcp/7040";
 const OPERATOR: &str = "Secretaría de Relaciones Exteriores";
 const CHANGE: &str = "Admit MEX";
+/// 2026-01-01T13:00:00Z, when SWE sends its response to MEX.
+const RESPONSE_CREATED_AT: i64 = 1_767_272_400;
+/// 2026-01-01T15:00:00Z, when SWE grants it.
+const CONSENT_DECIDED_AT: i64 = 1_767_279_600;
+/// 2027-01-01T00:00:00Z, when SWE's grant expires.
+const CONSENT_EXPIRES_AT: i64 = 1_798_761_600;
+/// 2026-01-01T16:00:00Z, when MEX makes its disclosure package.
+const DISCLOSED_AT: i64 = 1_767_283_200;
+const RESPONSE_SUMMARY: &str = "EUC-2016-114 was not issued by this ministry.";
+const CASE_REFERENCE: &str = "CP-112/2026";
+const PURPOSE: &str = "Prosecution of the broker for arms trafficking.";
+
+/// The one item of SWE's response.
+fn response_item() -> InformationItem {
+    InformationItem::Broker {
+        name: "Atlas Freight Ltd".into(),
+        details: "Chartered the flight that carried the consignment.".into(),
+    }
+}
+
+/// The restrictions SWE sets on its response: the terms of reference, except
+/// that MEX may pass the information on to another State Party; one
+/// condition; no use after 2027.
+fn response_handling() -> Handling {
+    Handling {
+        diversion_only: true,
+        no_court_without_consent: true,
+        no_onward_without_consent: false,
+        conditions: vec!["Do not name the source in public.".into()],
+        use_until: Some("2027-12-31".into()),
+    }
+}
+
+/// The court MEX asks SWE's consent to disclose the item to.
+fn court() -> Authority {
+    Authority {
+        kind: AuthorityKind::Court,
+        name: "Juzgado Primero de Distrito en Materia Penal".into(),
+        state: state("MEX"),
+    }
+}
 
 /// MEX's points of contact: one national point of contact, public, whose
 /// telephone is kept out of the public section.
@@ -150,6 +197,9 @@ struct World {
     mex_new_identity_seed: [u8; 32],
     mex_new_x25519_secret: [u8; 32],
     secretariat_new_identity_seed: [u8; 32],
+    response_message_id: [u8; 16],
+    consent_request_id: [u8; 16],
+    item_salt: [u8; 32],
 
     mex: IdentityKeypair,
     swe: IdentityKeypair,
@@ -173,6 +223,14 @@ struct World {
     rotation: SignedKeyRotation,
     /// Directory version 2: the Secretariat hands over to its new key.
     handover: SignedDirectoryVersion,
+    /// SWE's response to MEX, salted and attested.
+    response: Response,
+    /// The item statement SWE signed for it.
+    statement: SignedItemStatement,
+    /// MEX's request for consent to disclose the response's item.
+    consent_request: ConsentRequest,
+    /// SWE's grant.
+    consent: SignedConsent,
 }
 
 impl World {
@@ -193,6 +251,9 @@ impl World {
         let mex_new_identity_seed = fixed("MEX new identity seed");
         let mex_new_x25519_secret = fixed("MEX new X25519 secret");
         let secretariat_new_identity_seed = fixed("Secretariat new identity seed");
+        let response_message_id = fixed("response message id");
+        let consent_request_id = fixed("consent request message id");
+        let item_salt = fixed("item salt");
 
         let mex = IdentityKeypair::from_secret_bytes(&mex_identity_seed);
         let swe = IdentityKeypair::from_secret_bytes(&swe_identity_seed);
@@ -205,7 +266,7 @@ impl World {
         let mex_new_enc = EncryptionKeypair::from_secret_bytes(&mex_new_x25519_secret);
         let secretariat_new = IdentityKeypair::from_secret_bytes(&secretariat_new_identity_seed);
 
-        let body = Body::Note(Note { text: NOTE_TEXT.into() });
+        let body = Body::Note(Note { text: NOTE_TEXT.into(), handling: Handling::default() });
         let recipients = [
             Recipient { state: state("SWE"), encryption_key: swe_enc.public() },
             Recipient { state: state("NGA"), encryption_key: nga_enc.public() },
@@ -294,6 +355,46 @@ impl World {
         )
         .expect("sign the handover version");
 
+        let mut response = Response {
+            summary: RESPONSE_SUMMARY.into(),
+            items: vec![response_item()],
+            handling: response_handling(),
+            salts: Vec::new(),
+            attestation: [0; 64],
+        };
+        let context = response_context(response_message_id, exchange_id);
+        let mut salt_rng = ScriptedRng::new(&[&item_salt]);
+        response.attest(context.clone(), &swe, &mut salt_rng).expect("attest");
+        assert_eq!((salt_rng.draws.as_slice(), salt_rng.pos), ([32].as_slice(), 32), "one 32-byte salt per item");
+        let statement = response.signed_statement(context).expect("statement");
+
+        let item_ref = ItemRef { message_id: MessageId(response_message_id), index: 0 };
+        let consent_request = ConsentRequest {
+            items: vec![item_ref],
+            authority: court(),
+            purpose: PURPOSE.into(),
+            case_reference: CASE_REFERENCE.into(),
+        };
+        let consent = SignedConsent::sign(
+            ConsentRecord {
+                exchange_id: ExchangeId(exchange_id),
+                consent_request: MessageId(consent_request_id),
+                grantor: state("SWE"),
+                grantee: state("MEX"),
+                authority: court(),
+                purpose: PURPOSE.into(),
+                case_reference: CASE_REFERENCE.into(),
+                decision: Decision::Granted {
+                    items: vec![item_ref],
+                    conditions: vec!["Disclose in closed session only.".into()],
+                    expires_at: Some(CONSENT_EXPIRES_AT),
+                },
+                decided_at: CONSENT_DECIDED_AT,
+            },
+            &swe,
+        )
+        .expect("sign consent");
+
         World {
             mex_identity_seed,
             swe_identity_seed,
@@ -311,6 +412,9 @@ impl World {
             mex_new_identity_seed,
             mex_new_x25519_secret,
             secretariat_new_identity_seed,
+            response_message_id,
+            consent_request_id,
+            item_salt,
             mex,
             swe,
             secretariat,
@@ -331,6 +435,10 @@ impl World {
             contacts,
             rotation,
             handover,
+            response,
+            statement,
+            consent_request,
+            consent,
         }
     }
 
@@ -360,10 +468,13 @@ impl World {
             ("input.mex-new-identity-seed", h(self.mex_new_identity_seed)),
             ("input.mex-new-x25519-secret", h(self.mex_new_x25519_secret)),
             ("input.secretariat-new-identity-seed", h(self.secretariat_new_identity_seed)),
+            ("input.response-message-id", h(self.response_message_id)),
+            ("input.consent-request-id", h(self.consent_request_id)),
             ("random.content-key", h(self.content_key)),
             ("random.nonce", h(self.nonce)),
             ("random.ikm-e.swe", h(self.ikm_e_swe)),
             ("random.ikm-e.nga", h(self.ikm_e_nga)),
+            ("random.item-salt", h(self.item_salt)),
             ("key.mex-identity-public", h(self.mex.public().0)),
             ("key.swe-identity-public", h(self.swe.public().0)),
             ("key.secretariat-identity-public", h(self.secretariat.public().0)),
@@ -409,7 +520,28 @@ impl World {
             ("handover.bytes", h(enc("handover", self.handover_record()))),
             ("handover.directory-bytes", h(enc("directory", &self.handover))),
             ("handover.directory-hash", h(self.handover.hash().expect("hash"))),
+            ("item.bytes", h(enc("information item", &self.response.items[0]))),
+            ("item.commitment", h(commitment(&Bytes32(self.item_salt), &self.response.items[0]).expect("commit").0)),
+            ("statement.body", h(enc("item statement", &self.statement.statement))),
+            ("statement.signature", h(self.statement.signature)),
+            ("statement.bytes", h(enc("signed item statement", &self.statement))),
+            ("response.body", h(enc("body", &Body::Response(self.response.clone())))),
+            ("consent.record", h(enc("consent record", &self.consent.record))),
+            ("consent.signature", h(self.consent.signature)),
+            ("consent.bytes", h(enc("signed consent", &self.consent))),
         ]
+    }
+}
+
+/// The header fields SWE's response binds: sent to MEX alone, in the exchange
+/// of the note.
+fn response_context(message_id: [u8; 16], exchange_id: [u8; 16]) -> MessageContext {
+    MessageContext {
+        message_id: MessageId(message_id),
+        exchange_id: ExchangeId(exchange_id),
+        sender: state("SWE"),
+        recipients: vec![state("MEX")],
+        created_at: RESPONSE_CREATED_AT,
     }
 }
 
@@ -951,12 +1083,480 @@ fn decoding_is_strict() {
     assert_eq!(&lower[34..37], b"MEX");
     lower[34..37].copy_from_slice(b"mex");
     assert!(codec::decode::<Envelope, MAX_FRAME>("envelope", &lower).is_err());
-    // An unknown enum variant is refused: the body is a Body::Note (index 2).
+    // An unknown enum variant is refused: the body is a Body::Note (index 2),
+    // and 7 is the first index after the last variant.
     let mut body = codec::encode("body", &world.body).expect("encode");
-    body[0] = 4;
+    body[0] = 7;
     assert!(codec::decode::<Body, { codec::MAX_BODY }>("body", &body).is_err());
+    // A bool is the byte 0 or 1: the note's body ends with its handling
+    // restrictions (three bools, no condition, no expiry).
+    let body = spec_bytes("envelope.body");
+    assert_eq!(body[body.len() - 12..], [1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0]);
+    for (value, ok) in [(0u8, true), (1, true), (2, false), (0xff, false)] {
+        let mut changed = body.clone();
+        let at = changed.len() - 12;
+        changed[at] = value;
+        let decoded = codec::decode::<Body, { codec::MAX_BODY }>("body", &changed);
+        assert_eq!(decoded.is_ok(), ok, "diversion_only byte {value}");
+    }
     // Input over the limit is refused before it is looked at.
     assert!(codec::decode::<Envelope, 64>("envelope", &bytes).is_err());
+}
+
+/// The header of the envelope SWE's response travels in (section 11.11).
+fn response_header(world: &World) -> Header {
+    Header {
+        version: 1,
+        message_id: MessageId(world.response_message_id),
+        exchange_id: ExchangeId(world.exchange_id),
+        sender: state("SWE"),
+        sender_key: world.swe.public(),
+        recipients: vec![state("MEX")],
+        created_at: RESPONSE_CREATED_AT,
+        kind: MessageKind::Response,
+    }
+}
+
+#[test]
+fn the_spec_item_statement_binds_the_response_items() {
+    let world = World::build();
+    let item = spec_bytes("item.bytes");
+    assert_eq!(item, enc("item", &response_item()));
+    // The commitment: the domain, 0x00, the salt, then the item's encoding.
+    let salt = spec_bytes("random.item-salt");
+    let expected = Sha256::digest([domain::ITEM_COMMITMENT.as_bytes(), &[0], &salt, &item].concat());
+    assert_eq!(spec_bytes("item.commitment"), expected.as_slice());
+    assert_eq!(veim_protocol::keys::hash(domain::ITEM_COMMITMENT, &[salt.as_slice(), &item].concat()), *expected);
+
+    let bytes = spec_bytes("statement.bytes");
+    let signed: SignedItemStatement = codec::decode::<_, MAX_FRAME>("item statement", &bytes).expect("decode");
+    assert_eq!(signed, world.statement);
+    assert_eq!(enc("item statement", &signed), bytes);
+    let body = spec_bytes("statement.body");
+    assert_eq!(bytes[..bytes.len() - 64], body);
+    assert_eq!(bytes[bytes.len() - 64..], spec_bytes("statement.signature"));
+    // The statement is the header's fields, the handling, the commitments.
+    let header = response_header(&world);
+    assert_eq!(signed.statement.context, header.context());
+    assert_eq!(signed.statement.handling, response_handling());
+    assert_eq!(signed.statement.commitments, [Bytes32(expected.into())]);
+    assert_eq!(body[..16], world.response_message_id);
+    assert_eq!(body[16..32], world.exchange_id);
+    assert_eq!(body[body.len() - 40..body.len() - 32], 1u64.to_le_bytes());
+    assert_eq!(body[body.len() - 32..], spec_bytes("item.commitment"));
+    signed.verify(&world.swe.public()).expect("signed by SWE");
+    assert!(signed.verify(&world.mex.public()).is_err());
+    assert!(world.swe.public().verify(domain::ITEM_STATEMENT, &body, &signed.signature).is_ok());
+    // Not a signature for another purpose, nor the other way round.
+    assert!(world.swe.public().verify(domain::ENVELOPE_SIGNATURE, &body, &signed.signature).is_err());
+
+    // The response carries the salt and the statement's signature.
+    let response = spec_bytes("response.body");
+    let decoded: Body = codec::decode::<_, { codec::MAX_BODY }>("body", &response).expect("decode");
+    let Body::Response(r) = &decoded else { panic!("not a response") };
+    assert_eq!(*r, world.response);
+    assert_eq!(response[..4], 1u32.to_le_bytes());
+    assert_eq!(r.salts, [Bytes32(world.item_salt)]);
+    assert_eq!(r.attestation.as_slice(), spec_bytes("statement.signature"));
+    assert_eq!(response[response.len() - 64 - 32 - 8..response.len() - 64], [&1u64.to_le_bytes()[..], &salt].concat());
+    assert_eq!(response[response.len() - 64..], spec_bytes("statement.signature"));
+    decoded.validate().expect("the SPEC's response is valid");
+
+    // On receipt (section 9.4): in the envelope it was made for, from SWE, it checks.
+    assert_eq!(decoded.check_signed_parts(&header), Ok(()));
+    // Any other header field, item, salt or restriction: refused.
+    let refused = |header: &Header, body: &Body| body.check_signed_parts(header).is_err();
+    assert!(refused(&Header { created_at: RESPONSE_CREATED_AT + 1, ..header.clone() }, &decoded));
+    assert!(refused(&Header { recipients: vec![state("MEX"), state("NGA")], ..header.clone() }, &decoded));
+    assert!(refused(&Header { message_id: MessageId(world.message_id), ..header.clone() }, &decoded));
+    assert!(refused(&Header { sender_key: world.mex.public(), ..header.clone() }, &decoded));
+    let changed = |f: &dyn Fn(&mut Response)| {
+        let mut r = world.response.clone();
+        f(&mut r);
+        Body::Response(r)
+    };
+    assert!(refused(&header, &changed(&|r| r.items[0] = InformationItem::CustomaryProcedure { details: "x".into() })));
+    assert!(refused(&header, &changed(&|r| r.salts[0].0[0] ^= 1)));
+    assert!(refused(&header, &changed(&|r| r.salts.clear())));
+    assert!(refused(&header, &changed(&|r| r.handling.no_court_without_consent = false)));
+    // The summary is not committed to.
+    assert!(!refused(&header, &changed(&|r| r.summary = "s".into())));
+}
+
+#[test]
+fn the_spec_handling_restrictions_follow_the_rules() {
+    let h = response_handling();
+    // The last day of use is 2027-12-31, UTC, inclusive.
+    assert_eq!(h.use_ends_at(), Some(1_830_297_600), "2028-01-01T00:00:00Z");
+    assert!(!h.use_expired(1_830_297_599));
+    assert!(h.use_expired(1_830_297_600));
+    // Consent: SWE waived it for onward transmission, not for MEX's courts.
+    assert!(h.needs_consent(&court(), state("MEX")));
+    assert!(!h.needs_consent(&Authority { kind: AuthorityKind::StateParty, ..court() }, state("MEX")));
+    assert!(h.needs_consent(&court(), state("NGA")), "for NGA, a Mexican court needs both waivers");
+
+    // The SPEC's table of section 9.1, for a disclosure by MEX.
+    let other_kinds = [AuthorityKind::AdministrativeBody, AuthorityKind::LawEnforcement, AuthorityKind::Prosecution];
+    let at = |kinds: &[AuthorityKind], code: &str| -> Vec<Authority> {
+        kinds.iter().map(|&kind| Authority { kind, name: "n".into(), state: state(code) }).collect()
+    };
+    let waivers = [(true, true), (false, true), (true, false), (false, false)];
+    let rows = spec_rows_after("| Disclosure to | none waived | court waived | onward waived | both waived |");
+    let mut labels = Vec::new();
+    for row in &rows {
+        labels.push(row[0].as_str());
+        let authorities = match row[0].as_str() {
+            "a court of the discloser's State" => at(&[AuthorityKind::Court], "MEX"),
+            "a court of another State" => at(&[AuthorityKind::Court], "DEU"),
+            "another State Party (StateParty)" => at(&[AuthorityKind::StateParty], "DEU"),
+            "any other authority of the discloser's State" => at(&other_kinds, "MEX"),
+            "any other authority of another State" => at(&other_kinds, "DEU"),
+            other => panic!("SPEC.md names no such authority: {other:?}"),
+        };
+        for authority in authorities {
+            let computed: Vec<&str> = waivers
+                .iter()
+                .map(|&(court, onward)| {
+                    let h = Handling {
+                        no_court_without_consent: court,
+                        no_onward_without_consent: onward,
+                        ..Handling::default()
+                    };
+                    if h.needs_consent(&authority, state("MEX")) { "needed" } else { "not needed" }
+                })
+                .collect();
+            assert_eq!(row[1..], computed, "{}", row[0]);
+        }
+    }
+    assert_eq!(labels.len(), 5, "one row per case");
+    let check = |handling: Handling| Body::Note(Note { text: "t".into(), handling }).validate().is_ok();
+    assert!(check(Handling::default()));
+    assert!(check(Handling { conditions: vec!["c".into(); 20], ..Handling::default() }));
+    assert!(!check(Handling { conditions: vec!["c".into(); 21], ..Handling::default() }));
+    assert!(!check(Handling { conditions: vec![" ".into()], ..Handling::default() }));
+    assert!(check(Handling { conditions: vec!["é".repeat(1000)], ..Handling::default() }));
+    assert!(!check(Handling { conditions: vec!["é".repeat(1000) + "x"], ..Handling::default() }));
+    assert!(!check(Handling { conditions: vec!["a\u{7}".into()], ..Handling::default() }));
+    for (date, ok) in [("2027-02-28", true), ("2027-02-29", false), ("27-02-28", false), ("2027-2-28", false)] {
+        assert_eq!(check(Handling { use_until: Some(date.into()), ..Handling::default() }), ok, "{date}");
+    }
+}
+
+#[test]
+fn the_spec_consent_verifies_and_binds_its_parties() {
+    let world = World::build();
+    let bytes = spec_bytes("consent.bytes");
+    let signed: SignedConsent = codec::decode::<_, MAX_FRAME>("consent", &bytes).expect("decode");
+    assert_eq!(signed, world.consent);
+    assert_eq!(enc("consent", &signed), bytes);
+    let record = spec_bytes("consent.record");
+    assert_eq!(bytes[..bytes.len() - 64], record);
+    assert_eq!(bytes[bytes.len() - 64..], spec_bytes("consent.signature"));
+    assert_eq!(record[..16], world.exchange_id);
+    assert_eq!(record[16..32], world.consent_request_id);
+    assert_eq!(&record[32..38], b"SWEMEX");
+    assert_eq!(record[record.len() - 8..], CONSENT_DECIDED_AT.to_le_bytes());
+    signed.verify(&world.swe.public()).expect("signed by SWE");
+    assert!(signed.verify(&world.mex.public()).is_err());
+    assert!(world.swe.public().verify(domain::CONSENT, &record, &signed.signature).is_ok());
+    signed.record.validate().expect("the SPEC's record is valid");
+    // A ConsentDecision body is variant 5, then these bytes.
+    let body = Body::ConsentDecision(signed.clone());
+    assert_eq!(enc("body", &body), [5u32.to_le_bytes().as_slice(), &bytes].concat());
+
+    // On receipt (section 9.4): from the grantor, to the grantee alone, in its exchange.
+    let header = Header {
+        message_id: MessageId(fixed("consent decision message id")),
+        created_at: CONSENT_DECIDED_AT,
+        kind: MessageKind::ConsentDecision,
+        ..response_header(&world)
+    };
+    assert_eq!(body.check_signed_parts(&header), Ok(()));
+    let refused = |h: Header| body.check_signed_parts(&h).is_err();
+    assert!(refused(Header { sender: state("NGA"), ..header.clone() }));
+    assert!(refused(Header { sender_key: world.mex.public(), ..header.clone() }));
+    assert!(refused(Header { recipients: vec![state("NGA")], ..header.clone() }));
+    assert!(refused(Header { recipients: vec![state("MEX"), state("NGA")], ..header.clone() }));
+    assert!(refused(Header { exchange_id: ExchangeId([0; 16]), ..header.clone() }));
+    let mut altered = signed.clone();
+    altered.record.case_reference = "CP-113/2026".into();
+    assert!(Body::ConsentDecision(altered).check_signed_parts(&header).is_err());
+    // Requests and revocations sign nothing of their own.
+    let request = Body::ConsentRequest(world.consent_request.clone());
+    request.validate().expect("the request is valid");
+    assert_eq!(request.check_signed_parts(&header), Ok(()));
+
+    // The rules of section 7.
+    let record_ok = |f: &dyn Fn(&mut ConsentRecord)| {
+        let mut r = signed.record.clone();
+        f(&mut r);
+        r.validate().is_ok()
+    };
+    let item = |i: u16| ItemRef { message_id: MessageId(world.response_message_id), index: i };
+    assert!(!record_ok(&|r| r.decision = Decision::Granted { items: vec![], conditions: vec![], expires_at: None }));
+    assert!(!record_ok(
+        &|r| r.decision = Decision::Granted { items: vec![item(0), item(0)], conditions: vec![], expires_at: None }
+    ));
+    let many = |n: usize| (0..n).map(|i| item(u16::try_from(i).expect("u16"))).collect::<Vec<_>>();
+    assert!(record_ok(
+        &|r| r.decision = Decision::Granted { items: many(MAX_ITEMS), conditions: vec![], expires_at: None }
+    ));
+    assert!(!record_ok(
+        &|r| r.decision = Decision::Granted { items: many(MAX_ITEMS + 1), conditions: vec![], expires_at: None }
+    ));
+    assert!(!record_ok(&|r| r.decision =
+        Decision::Granted { items: vec![item(0)], conditions: vec![], expires_at: Some(CONSENT_DECIDED_AT) }));
+    assert!(!record_ok(&|r| r.decision =
+        Decision::Granted { items: vec![item(0)], conditions: vec!["c".into(); 21], expires_at: None }));
+    assert!(!record_ok(&|r| r.decision = Decision::Refused { reason: " ".into() }));
+    assert!(record_ok(&|r| r.decision = Decision::Refused { reason: "Not while the inquiry is open.".into() }));
+    assert!(!record_ok(&|r| r.authority.name = String::new()));
+    assert!(!record_ok(&|r| r.purpose = String::new()));
+    assert!(!record_ok(&|r| r.case_reference = "x".repeat(2001)));
+    let revocation = |reason: &str| {
+        Body::ConsentRevocation(Revocation {
+            consent_request: MessageId(world.consent_request_id),
+            reason: reason.into(),
+        })
+    };
+    assert!(revocation("The case was closed.").validate().is_ok());
+    assert!(revocation("").validate().is_err());
+    let request_ok = |f: &dyn Fn(&mut ConsentRequest)| {
+        let mut r = world.consent_request.clone();
+        f(&mut r);
+        Body::ConsentRequest(r).validate().is_ok()
+    };
+    assert!(!request_ok(&|r| r.items.clear()));
+    assert!(!request_ok(&|r| r.items.push(r.items[0])));
+    assert!(!request_ok(&|r| r.items = many(MAX_ITEMS + 1)));
+    assert!(!request_ok(&|r| r.authority.name = "\u{1b}[2J".into()));
+}
+
+/// The directory version a disclosure package carries: MEX's entry of
+/// version 1 and SWE's.
+fn directory_with_swe(world: &World) -> SignedDirectoryVersion {
+    let registration = SignedRegistration::sign(
+        Registration {
+            state: state("SWE"),
+            identity_key: world.swe.public(),
+            encryption_key: world.swe_enc.public(),
+            addresses: vec!["/ip4/192.0.2.9/tcp/7040".into()],
+            operator: "ISP".into(),
+            signed_at: REGISTRATION_SIGNED_AT,
+        },
+        &world.swe,
+    )
+    .expect("sign");
+    let swe = DirectoryEntry { registration, ..world.directory.body.entries[0].clone() };
+    let body = DirectoryVersion {
+        version: 2,
+        previous_hash: world.directory.hash().expect("hash"),
+        change: "Admit SWE".into(),
+        entries: vec![world.directory.body.entries[0].clone(), swe],
+        ..world.directory.body.clone()
+    };
+    SignedDirectoryVersion::sign(body, &world.secretariat).expect("sign")
+}
+
+/// MEX's package disclosing SWE's item to the court, with SWE's consent.
+fn spec_package(world: &World) -> Package {
+    let recipients = [Recipient { state: state("MEX"), encryption_key: world.mex_enc.public() }];
+    let body = Body::Response(world.response.clone());
+    let draft = Draft {
+        message_id: MessageId(world.response_message_id),
+        exchange_id: ExchangeId(world.exchange_id),
+        sender: state("SWE"),
+        recipients: &recipients,
+        created_at: RESPONSE_CREATED_AT,
+        body: &body,
+    };
+    let mut rng = ScriptedRng::new(&[
+        &fixed::<32>("response content key"),
+        &fixed::<12>("response nonce"),
+        &fixed::<32>("response ikmE MEX"),
+    ]);
+    let envelope = Envelope::seal(&draft, &world.swe, &mut rng).expect("seal");
+    // MEX received it: the checks of section 9.4 pass.
+    let opened = envelope.open(state("MEX"), &world.mex_enc).expect("MEX opens");
+    assert_eq!(opened.check_signed_parts(&envelope.header), Ok(()));
+    let record = &world.consent.record;
+    let mut package = Package {
+        format: disclosure::FORMAT.into(),
+        disclosure_id: DisclosureId(fixed("disclosure id")),
+        created_at: DISCLOSED_AT,
+        discloser: state("MEX"),
+        originator: state("SWE"),
+        exchange_id: ExchangeId(world.exchange_id),
+        authority: court(),
+        purpose: PURPOSE.into(),
+        case_reference: CASE_REFERENCE.into(),
+        messages: vec![DisclosedMessage {
+            message_id: MessageId(world.response_message_id),
+            sent_at: RESPONSE_CREATED_AT,
+            handling: response_handling(),
+        }],
+        items: vec![DisclosedItem {
+            item_ref: ItemRef { message_id: MessageId(world.response_message_id), index: 0 },
+            item: response_item(),
+            salt: Bytes32(world.item_salt),
+        }],
+        consent: Some(ConsentSummary {
+            consent_request: record.consent_request,
+            decided_at: record.decided_at,
+            conditions: vec!["Disclose in closed session only.".into()],
+            expires_at: record.expires_at(),
+        }),
+        proofs: Proofs {
+            secretariat_key: h(world.secretariat.public().0),
+            directory: h(enc("directory", &directory_with_swe(world))),
+            envelopes: vec![h(enc("envelope", &envelope))],
+            statements: vec![h(spec_bytes("statement.bytes"))],
+            consent: Some(h(spec_bytes("consent.bytes"))),
+        },
+        signature: String::new(),
+    };
+    package.sign(&world.mex).expect("MEX signs the package");
+    package
+}
+
+#[test]
+fn the_spec_disclosure_package_verifies_offline() {
+    let world = World::build();
+    let package = spec_package(&world);
+    let secretariat = world.secretariat.public();
+    let verified = package.verify(Some(&secretariat)).expect("the package verifies");
+    assert_eq!(verified.originator_fingerprint, world.swe.public().fingerprint());
+    assert_eq!(verified.secretariat_fingerprint, secretariat.fingerprint());
+    assert_eq!((verified.items, verified.messages, verified.directory_version), (1, 1, 2));
+    assert_eq!(verified.consent, Some(MessageId(world.consent_request_id)));
+    assert!(verified.anchored);
+    assert!(!package.verify(None).expect("verifies against its own key").anchored);
+
+    // The discloser signs the package's encoding with an empty signature.
+    let signed = package.signed_bytes().expect("encode");
+    let unsigned = Package { signature: String::new(), ..package.clone() };
+    assert_eq!(signed, enc("package", &unsigned));
+    assert_eq!(signed[..8], 17u64.to_le_bytes(), "the format's length comes first");
+    assert_eq!(signed[signed.len() - 8..], 0u64.to_le_bytes(), "then, last, the empty signature");
+    let signature: [u8; 64] = hex::decode(&package.signature).expect("hex").try_into().expect("64 bytes");
+    assert_eq!(package.signature, h(signature), "lower-case hex");
+    assert!(world.mex.public().verify(domain::DISCLOSURE, &signed, &signature).is_ok());
+
+    // In human-readable form, ids, salts and keys are hex strings.
+    let text = toml::to_string(&package).expect("toml");
+    let value: toml::Value = toml::from_str(&text).expect("parse");
+    assert_eq!(value["disclosure_id"].as_str(), Some(h(fixed::<16>("disclosure id")).as_str()));
+    assert_eq!(value["exchange_id"].as_str(), Some(h(world.exchange_id).as_str()));
+    assert_eq!(value["originator"].as_str(), Some("SWE"));
+    assert_eq!(value["authority"]["kind"].as_str(), Some("court"));
+    let item = &value["items"][0];
+    assert_eq!(item["salt"].as_str(), Some(h(world.item_salt).as_str()));
+    assert_eq!(item["item_ref"]["message_id"].as_str(), Some(h(world.response_message_id).as_str()));
+    assert_eq!(item["item_ref"]["index"].as_integer(), Some(0));
+    assert!(item["item"]["broker"]["name"].is_str());
+    assert_eq!(value["proofs"]["statements"][0].as_str(), Some(h(spec_bytes("statement.bytes")).as_str()));
+    assert_eq!(toml::from_str::<Package>(&text).expect("read back"), package);
+
+    // Each failure, in the order of section 10.2. The altered package is
+    // signed anew, so that the check named fails and not the signature.
+    let fails = |f: &dyn Fn(&mut Package)| {
+        let mut p = package.clone();
+        f(&mut p);
+        p.sign(&world.mex).expect("sign");
+        p.verify(Some(&secretariat)).expect_err("the altered package must not verify")
+    };
+    let passes = |f: &dyn Fn(&mut Package)| {
+        let mut p = package.clone();
+        f(&mut p);
+        p.sign(&world.mex).expect("sign");
+        p.verify(Some(&secretariat)).is_ok()
+    };
+    assert!(matches!(fails(&|p| p.format = "veim-disclosure/2".into()), PackageError::Format(_)));
+    assert!(matches!(fails(&|p| p.proofs.secretariat_key = "00".into()), PackageError::SecretariatKey(_)));
+    let other_key = package.verify(Some(&world.mex.public())).expect_err("another Secretariat key");
+    assert!(matches!(other_key, PackageError::SecretariatKeyMismatch { .. }));
+    let by_mex = SignedDirectoryVersion::sign(directory_with_swe(&world).body, &world.mex).expect("sign");
+    assert!(matches!(fails(&|p| p.proofs.directory = h(enc("directory", &by_mex))), PackageError::Directory(_)));
+    let swe_only = |p: &mut Package| p.proofs.directory = h(enc("directory", &world.directory));
+    assert!(matches!(fails(&swe_only), PackageError::NotListed { version: 1, .. }));
+    assert!(matches!(
+        fails(&|p| p.discloser = state("NGA")),
+        PackageError::NotListed { version: 2, state: s } if s == state("NGA")
+    ));
+    assert!(matches!(fails(&|p| p.items.clear()), PackageError::Empty));
+    let forged = SignedItemStatement { signature: world.consent.signature, ..world.statement.clone() };
+    assert!(matches!(
+        fails(&|p| p.proofs.statements = vec![h(enc("s", &forged))]),
+        PackageError::Statement { position: 0, .. }
+    ));
+    assert!(matches!(
+        fails(&|p| p.proofs.envelopes = vec![h(spec_bytes("envelope.bytes"))]),
+        PackageError::Envelope { position: 0, .. }
+    ));
+    assert!(matches!(fails(&|p| p.proofs.statements.push(p.proofs.statements[0].clone())), PackageError::Duplicate(_)));
+    assert!(matches!(fails(&|p| p.proofs.envelopes.push(p.proofs.envelopes[0].clone())), PackageError::Duplicate(_)));
+    assert!(matches!(fails(&|p| p.messages.push(p.messages[0].clone())), PackageError::Duplicate(_)));
+    assert!(matches!(fails(&|p| p.proofs.envelopes.clear()), PackageError::Unpaired(_)));
+    assert!(matches!(fails(&|p| p.exchange_id = ExchangeId([0; 16])), PackageError::WrongOrigin { .. }));
+    assert!(matches!(
+        fails(&|p| p.messages[0].handling.no_onward_without_consent = true),
+        PackageError::HandlingAltered(_)
+    ));
+    assert!(matches!(fails(&|p| p.messages[0].sent_at += 1), PackageError::HandlingAltered(_)));
+    assert!(matches!(fails(&|p| p.created_at = 1_830_297_600), PackageError::UseExpired { .. }));
+    let extra = DisclosedMessage { message_id: MessageId([9; 16]), ..package.messages[0].clone() };
+    assert!(matches!(fails(&|p| p.messages.push(extra.clone())), PackageError::MissingStatement(_)));
+    assert!(matches!(fails(&|p| p.items[0].item_ref.index = 1), PackageError::NoSuchItem { count: 1, .. }));
+    assert!(matches!(fails(&|p| p.items[0].salt.0[0] ^= 1), PackageError::ItemAltered { position: 0, .. }));
+    assert!(matches!(
+        fails(&|p| p.items[0].item = InformationItem::Other { title: "t".into(), details: "d".into() }),
+        PackageError::ItemAltered { .. }
+    ));
+    let no_consent = |p: &mut Package| {
+        p.consent = None;
+        p.proofs.consent = None;
+    };
+    assert!(matches!(fails(&no_consent), PackageError::NoConsent { kind: AuthorityKind::Court, .. }));
+    assert!(matches!(fails(&|p| p.proofs.consent = None), PackageError::ConsentMismatch(_)));
+    assert!(matches!(fails(&|p| p.proofs.consent = Some("zz".into())), PackageError::ConsentDamaged(_)));
+    let by_mex = SignedConsent::sign(world.consent.record.clone(), &world.mex).expect("sign");
+    assert!(matches!(fails(&|p| p.proofs.consent = Some(h(enc("c", &by_mex)))), PackageError::ConsentNotSigned(_)));
+    assert!(matches!(fails(&|p| p.authority.name = "Another court".into()), PackageError::ConsentMismatch(_)));
+    assert!(passes(&|p| p.authority.name = format!(" {}\n", p.authority.name)), "names compare trimmed");
+    assert!(matches!(fails(&|p| p.case_reference = "CP-113/2026".into()), PackageError::ConsentMismatch(_)));
+    assert!(matches!(
+        fails(&|p| p.consent.as_mut().expect("consent").conditions.clear()),
+        PackageError::ConsentMismatch(_)
+    ));
+    assert!(matches!(fails(&|p| p.created_at = CONSENT_EXPIRES_AT), PackageError::ConsentExpired));
+    assert!(passes(&|p| p.created_at = CONSENT_EXPIRES_AT - 1));
+    assert!(matches!(fails(&|p| p.created_at = CONSENT_DECIDED_AT - 1), PackageError::BeforeConsent));
+    assert!(passes(&|p| p.created_at = CONSENT_DECIDED_AT));
+    // The discloser's signature is checked last: any other change of the
+    // package, or another signer, fails there.
+    let not_signed = |f: &dyn Fn(&mut Package)| {
+        let mut p = package.clone();
+        f(&mut p);
+        matches!(p.verify(Some(&secretariat)), Err(PackageError::NotSignedByDiscloser(s)) if s == state("MEX"))
+    };
+    assert!(not_signed(&|p| p.disclosure_id = DisclosureId([0; 16])));
+    assert!(not_signed(&|p| p.created_at += 1));
+    assert!(not_signed(&|p| p.signature.clear()));
+    // The signature covers the hex text as written: upper case reads, but
+    // is not what was signed.
+    assert!(not_signed(&|p| p.proofs.consent = p.proofs.consent.as_ref().map(|c| c.to_uppercase())));
+    assert!(passes(&|p| p.proofs.consent = p.proofs.consent.as_ref().map(|c| c.to_uppercase())));
+    let mut by_swe = package.clone();
+    by_swe.sign(&world.swe).expect("sign");
+    assert!(matches!(by_swe.verify(Some(&secretariat)), Err(PackageError::NotSignedByDiscloser(_))));
+
+    // SWE waived consent for onward transmission: a package for another
+    // State Party needs none.
+    let to_state = |p: &mut Package| {
+        no_consent(p);
+        p.authority = Authority { kind: AuthorityKind::StateParty, name: "Ministry".into(), state: state("NGA") };
+    };
+    assert!(passes(&to_state));
 }
 
 /// The first code block after the first line of the SPEC containing `marker`,
@@ -1020,6 +1620,10 @@ fn spec_domain_strings_match_the_crate() {
         ("CONTACTS_HASH", domain::CONTACTS_HASH),
         ("KEY_ROTATION", domain::KEY_ROTATION),
         ("SECRETARIAT_HANDOVER", domain::SECRETARIAT_HANDOVER),
+        ("ITEM_COMMITMENT", domain::ITEM_COMMITMENT),
+        ("ITEM_STATEMENT", domain::ITEM_STATEMENT),
+        ("CONSENT", domain::CONSENT),
+        ("DISCLOSURE", domain::DISCLOSURE),
     ];
     let named: Vec<(String, String)> = checked.iter().map(|(n, v)| (n.to_string(), v.to_string())).collect();
     assert_eq!(crate_domain_constants(), named, "keys::domain and this test list different domain strings");
@@ -1186,6 +1790,90 @@ fn spec_message_and_contact_tables_match_the_crate() {
 }
 
 #[test]
+fn spec_body_and_consent_tables_match_the_crate() {
+    let world = World::build();
+    // MessageKind: index, variant and name.
+    let kinds: Vec<Vec<String>> = unit_variants::<MessageKind>()
+        .into_iter()
+        .map(|(index, name)| {
+            let kind: MessageKind =
+                codec::decode::<_, 4>("kind", &index.parse::<u32>().expect("index").to_le_bytes()).expect("kind");
+            vec![index, name, kind.as_str().to_string()]
+        })
+        .collect();
+    assert_eq!(spec_rows_after("| Index | `MessageKind` | Name |"), kinds);
+
+    // Body: exhaustive, so that a new variant fails to compile here until the
+    // SPEC and the samples list it; each body's kind has the same index.
+    let request = Request {
+        summary: "s".into(),
+        states_involved: vec![state("MEX")],
+        stage: Stage::RiskAnalysis,
+        provisions: vec![Provision::Art11_4],
+        transfer: TransferInformation {
+            categories: vec![ArmsCategory::SmallArmsAndLightWeapons],
+            items: vec![],
+            state_of_origin: None,
+            transit_states: vec![],
+            importing_state: None,
+            end_user: None,
+        },
+        additional_information: None,
+        handling: Handling::default(),
+    };
+    let bodies = [
+        Body::Request(request),
+        Body::Response(world.response.clone()),
+        world.body.clone(),
+        Body::Close(Close { reason: "done".into() }),
+        Body::ConsentRequest(world.consent_request.clone()),
+        Body::ConsentDecision(world.consent.clone()),
+        Body::ConsentRevocation(Revocation {
+            consent_request: MessageId(world.consent_request_id),
+            reason: "r".into(),
+        }),
+    ];
+    let body_name = |b: &Body| match b {
+        Body::Request(_) => "Request",
+        Body::Response(_) => "Response",
+        Body::Note(_) => "Note",
+        Body::Close(_) => "Close",
+        Body::ConsentRequest(_) => "ConsentRequest",
+        Body::ConsentDecision(_) => "ConsentDecision",
+        Body::ConsentRevocation(_) => "ConsentRevocation",
+    };
+    assert_eq!(spec_table_after("| Index | Variant | Content |"), variant_indices(&bodies, body_name));
+    for body in &bodies {
+        assert_eq!(enc("body", body)[..4], enc("kind", &body.kind())[..], "{}", body_name(body));
+        assert_eq!(body.kind().is_consent(), body_name(body).starts_with("Consent"));
+    }
+
+    // AuthorityKind: index, variant and name.
+    let authorities: Vec<Vec<String>> =
+        spec_rows_after("| Index | `AuthorityKind` | Name | Meaning |").into_iter().map(|r| r[..3].to_vec()).collect();
+    let computed: Vec<Vec<String>> = unit_variants::<AuthorityKind>()
+        .into_iter()
+        .map(|(index, name)| {
+            let kind: AuthorityKind =
+                codec::decode::<_, 4>("kind", &index.parse::<u32>().expect("index").to_le_bytes()).expect("kind");
+            vec![index, name, kind.as_str().to_string()]
+        })
+        .collect();
+    assert_eq!(authorities, computed);
+    assert_eq!(AuthorityKind::ALL.len(), computed.len());
+
+    let decisions = [
+        Decision::Granted { items: vec![], conditions: vec![], expires_at: None },
+        Decision::Refused { reason: "r".into() },
+    ];
+    let decision_name = |d: &Decision| match d {
+        Decision::Granted { .. } => "Granted",
+        Decision::Refused { .. } => "Refused",
+    };
+    assert_eq!(spec_table_after("| Index | `Decision` | Fields |"), variant_indices(&decisions, decision_name));
+}
+
+#[test]
 fn spec_entry_transitions_match_the_crate() {
     let rows = spec_rows_after("| Status | `Suspend` | `Reinstate` | `Withdraw` |");
     let statuses = [EntryStatus::Active, EntryStatus::Suspended, EntryStatus::Withdrawn];
@@ -1252,6 +1940,7 @@ fn spec_state_and_currency_lists_match_the_crate() {
     assert_eq!(spec_list_after("### 2.3 State codes"), states);
 
     let with_currency = |currency: &str| Request {
+        handling: Handling::default(),
         summary: "s".into(),
         states_involved: vec![state("MEX")],
         stage: Stage::RiskAnalysis,

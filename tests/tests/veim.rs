@@ -9,4 +9,5 @@ mod veim {
     pub mod lifecycle;
     pub mod receipts;
     pub mod refusals;
+    pub mod terms;
 }

@@ -4,14 +4,17 @@
 
 use crate::localnet::{LocalNet, blocking, wait_for};
 use crate::render;
+use std::path::Path;
 use std::time::Duration;
 use veim_node::api::{
-    CloseRequest, ContactsDecision, ContactsView, DirectoryListing, ExchangeView, MessageView, NoteRequest,
-    RespondRequest, SendRequest, StatusView, SubmitContactsRequest, VersionView,
+    AskConsent, CloseRequest, ContactsDecision, ContactsView, DecideConsent, DirectoryListing, Disclose, ExchangeView,
+    MessageView, NoteRequest, RespondRequest, SendRequest, StatusView, SubmitContactsRequest, VersionView,
 };
 use veim_node::store::DeliveryState;
+use veim_node::terms::{ConsentStatus, ConsentView};
 use veim_protocol::contacts::ContactSetForm;
-use veim_protocol::{Body, RequestForm, ResponseForm};
+use veim_protocol::disclosure::Package;
+use veim_protocol::{Authority, AuthorityKind, Body, RequestForm, ResponseForm};
 
 const REQUEST: &str = include_str!("../../deploy/examples/request.toml");
 const RESPONSE: &str = include_str!("../../deploy/examples/response.toml");
@@ -42,12 +45,16 @@ fn all_delivered(m: &MessageView) -> anyhow::Result<()> {
 
 /// Runs the demo. With `exit`, stops the network at the end; otherwise keeps
 /// it up until Ctrl-C. Returns whether every step succeeded.
-pub async fn run(exit: bool) -> anyhow::Result<bool> {
+/// Files the demo exports (the disclosure package, the public directory) go
+/// to `out`, or to the demo's temporary folder.
+pub async fn run(exit: bool, out: Option<&Path>) -> anyhow::Result<bool> {
     let dir = tempfile::Builder::new().prefix("veim-demo-").tempdir()?;
     println!("veim demo: a Secretariat and three national nodes on 127.0.0.1, in {}", dir.path().display());
+    let out = out.unwrap_or(dir.path());
+    std::fs::create_dir_all(out)?;
     let mut steps = Steps { n: 0 };
     let mut net = None;
-    let result = script(dir.path(), &mut steps, &mut net).await;
+    let result = script(dir.path(), out, &mut steps, &mut net).await;
     let ok = match &result {
         Ok(()) => {
             println!("\nAll {} steps succeeded.", steps.n);
@@ -82,7 +89,7 @@ pub async fn run(exit: bool) -> anyhow::Result<bool> {
     Ok(ok)
 }
 
-async fn script(root: &std::path::Path, steps: &mut Steps, slot: &mut Option<LocalNet>) -> anyhow::Result<()> {
+async fn script(root: &Path, out: &Path, steps: &mut Steps, slot: &mut Option<LocalNet>) -> anyhow::Result<()> {
     steps.start("Start the ATT Secretariat's directory node");
     let net = slot.insert(LocalNet::new(root).await?);
     let sec: StatusView = blocking(|| net.secretariat.api()?.get("/v1/status"))?;
@@ -166,7 +173,9 @@ async fn script(root: &std::path::Path, steps: &mut Steps, slot: &mut Option<Loc
             .iter()
             .find(|m| m.exchange_id == exchange_id)
             .ok_or_else(|| anyhow::anyhow!("{state} has no copy of the request"))?;
-        let Body::Request(r) = &m.body else { anyhow::bail!("{state} holds a {} instead of the request", m.kind) };
+        let Some(Body::Request(r)) = &m.body else {
+            anyhow::bail!("{state} holds a {} instead of the request", m.kind)
+        };
         let summary: String = r.summary.split_whitespace().collect::<Vec<_>>().join(" ");
         println!("    {state}: request from {}: \"{}…\"", m.sender, summary.chars().take(70).collect::<String>());
     }
@@ -183,7 +192,7 @@ async fn script(root: &std::path::Path, steps: &mut Steps, slot: &mut Option<Loc
     let noted: MessageView = blocking(|| {
         deu.post(
             &format!("/v1/exchanges/{exchange_id}/note"),
-            &NoteRequest { text: "Our customs records will follow within ten working days.".into() },
+            &NoteRequest { text: "Our customs records will follow within ten working days.".into(), handling: None },
         )
     })?;
     all_delivered(&noted)?;
@@ -210,11 +219,13 @@ async fn script(root: &std::path::Path, steps: &mut Steps, slot: &mut Option<Loc
         println!("    {state} sees exchange {} closed", &exchange_id[..8]);
     }
 
+    disclosure(net, steps, &exchange_id, &view, out).await?;
+
     steps.start("The Secretariat writes the public section of the directory, as JSON and as a static HTML page");
     let listing: DirectoryListing = blocking(|| sec.get("/v1/directory"))?;
     let public = crate::export::public_section(&listing);
-    let json_path = root.join("points-of-contact.json");
-    let html_path = root.join("points-of-contact.html");
+    let json_path = out.join("points-of-contact.json");
+    let html_path = out.join("points-of-contact.html");
     std::fs::write(&json_path, serde_json::to_vec_pretty(&public)?)?;
     std::fs::write(&html_path, crate::export::html(&public))?;
     let listed: usize = listing.entries.iter().map(|e| e.contacts.len()).sum();
@@ -225,5 +236,101 @@ async fn script(root: &std::path::Path, steps: &mut Steps, slot: &mut Option<Loc
     );
     println!("    {}", json_path.display());
     println!("    {}", html_path.display());
+    Ok(())
+}
+
+/// The terms of reference at work: a disclosure refused without consent,
+/// consent asked and granted for fewer items, the package exported and
+/// verified offline.
+async fn disclosure(
+    net: &LocalNet,
+    steps: &mut Steps,
+    exchange_id: &str,
+    view: &ExchangeView,
+    out: &Path,
+) -> anyhow::Result<()> {
+    let mex = net.national("MEX").api()?;
+    let swe = net.national("SWE").api()?;
+    let response = view
+        .messages
+        .iter()
+        .find(|m| m.sender.as_str() == "SWE" && matches!(m.body, Some(Body::Response(_))))
+        .ok_or_else(|| anyhow::anyhow!("Mexico holds no response from Sweden"))?;
+    let prefix = &response.message_id[..8];
+    let items = vec![format!("{prefix}#0"), format!("{prefix}#1")];
+    let court = Authority {
+        kind: AuthorityKind::Court,
+        name: "Juzgado Primero de Distrito en Materia Penal".into(),
+        state: "MEX".parse()?,
+    };
+    let disclose = |items: Vec<String>| Disclose {
+        exchange: exchange_id.to_string(),
+        items,
+        authority: court.clone(),
+        purpose: None,
+        case_reference: None,
+    };
+
+    steps.start("A Mexican court needs two of Sweden's items: without Sweden's consent, the node refuses");
+    let refused = blocking(|| mex.post::<_, Package>("/v1/disclosures", &disclose(items.clone())));
+    let err = refused.err().ok_or_else(|| anyhow::anyhow!("the disclosure went through with no consent"))?;
+    anyhow::ensure!(err.to_string().contains("disclosure refused"), "unexpected refusal: {err}");
+    println!("    {}", err.to_string().lines().next().unwrap_or_default());
+
+    steps.start("Mexico asks Sweden, over the network, for consent to disclose them to the court");
+    let asked: MessageView = blocking(|| {
+        mex.post(
+            &format!("/v1/exchanges/{exchange_id}/consent"),
+            &AskConsent {
+                items: items.clone(),
+                authority: court.clone(),
+                purpose: "Prosecution of the broker for diverting the shipment".into(),
+                case_reference: "Causa penal 112/2017".into(),
+            },
+        )
+    })?;
+    all_delivered(&asked)?;
+
+    steps.start("Sweden grants consent for the first item only, with a condition and a 30-day expiry, signed");
+    let pending: ConsentView = wait_for("Sweden to hold the consent request", Duration::from_secs(10), || {
+        let list: Vec<ConsentView> = swe.get("/v1/consents").ok()?;
+        list.into_iter().find(|c| c.status == ConsentStatus::Pending)
+    })
+    .await?;
+    let granted: MessageView = blocking(|| {
+        swe.post(
+            &format!("/v1/consents/{}/decide", pending.consent_id),
+            &DecideConsent::Grant {
+                items: Some(vec![items[0].clone()]),
+                conditions: vec!["To be presented in closed session only".into()],
+                expires_at: Some(veim_node::service::now() + 30 * 86_400),
+            },
+        )
+    })?;
+    all_delivered(&granted)?;
+
+    steps.start("Mexico's disclosure of both items is still refused; of the granted item, it is exported");
+    let refused = blocking(|| mex.post::<_, Package>("/v1/disclosures", &disclose(items.clone())));
+    let err = refused.err().ok_or_else(|| anyhow::anyhow!("an item with no consent was disclosed"))?;
+    println!("    both items: {}", err.to_string().lines().last().unwrap_or_default().trim());
+    let package: Package = blocking(|| mex.post("/v1/disclosures", &disclose(vec![items[0].clone()])))?;
+    let json_path = out.join(format!("disclosure-{}.json", package.disclosure_id));
+    let md_path = out.join(format!("disclosure-{}.md", package.disclosure_id));
+    std::fs::write(&json_path, serde_json::to_vec_pretty(&package)?)?;
+    std::fs::write(&md_path, render::package_markdown(&package))?;
+    println!("    {}", json_path.display());
+    println!("    {}", md_path.display());
+
+    steps.start("Anyone can verify the package offline: envelopes, item statement, consent, directory signatures");
+    let verified = package.verify(None)?;
+    for line in render::verified(&verified).lines() {
+        println!("    {line}");
+    }
+    let mut altered = package.clone();
+    if let Some(d) = altered.items.first_mut() {
+        d.item = veim_protocol::InformationItem::Other { title: "forged".into(), details: "forged".into() };
+    }
+    let err = altered.verify(None).err().ok_or_else(|| anyhow::anyhow!("an altered item verified"))?;
+    println!("    the same package with an item altered: {err}");
     Ok(())
 }

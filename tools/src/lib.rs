@@ -7,5 +7,6 @@ pub mod demo;
 pub mod export;
 pub mod localnet;
 pub mod render;
+pub mod terms;
 
 pub use client::{AdminClient, ClientError};

@@ -112,6 +112,7 @@ impl LocalNet {
             replay_window_secs: 3600,
             directory_poll_secs: 1,
             secretariat: None,
+            ..Config::default()
         };
         let keys = init_home(&home, &config)?;
         let (handle, address) = start_and_pin(&home).await?;
@@ -143,6 +144,7 @@ impl LocalNet {
                 public_key: self.secretariat_key.clone(),
                 address: self.secretariat.address.clone(),
             }),
+            ..Config::default()
         };
         init_home(&home, &config)?;
         let (handle, address) = start_and_pin(&home).await?;

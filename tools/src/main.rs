@@ -13,9 +13,13 @@ use veim_node::api::{
     MessageView, NoteRequest, PendingView, RejectRequest, RespondRequest, SendRequest, StatusChangeRequest, StatusView,
     SubmitContactsRequest, VersionView,
 };
+use veim_node::api::{
+    AskConsent, DecideConsent, Disclose, DisclosureView, ExchangeSummary, PurgeRequest, PurgeView, RevokeRequest,
+};
 use veim_node::config::{Config, Role, SecretariatPin, init_home};
-use veim_node::store::ExchangeRecord;
+use veim_node::terms::{ConsentView, Reciprocity};
 use veim_protocol::contacts::{ContactRole, ContactSetForm};
+use veim_protocol::{Authority, AuthorityKind};
 use veim_protocol::{EntryAction, RequestForm, ResponseForm, StateCode};
 use veim_tools::client::resolve_home;
 use veim_tools::{AdminClient, ClientError, render};
@@ -81,12 +85,123 @@ enum Command {
     /// submitted (Secretariat).
     #[command(subcommand)]
     Contacts(ContactsCommand),
+    /// Consent to disclose received items (terms of reference, Annex 2).
+    #[command(subcommand)]
+    Consent(ConsentCommand),
+    /// Export a disclosure package of received items, if a valid grant covers them.
+    Disclose(DiscloseArgs),
+    /// Disclosure packages: verify one offline, or list those made.
+    #[command(subcommand)]
+    Disclosure(DisclosureCommand),
+    /// Requests sent to and received from each State, answered or not, and how fast.
+    Reciprocity,
+    /// Remove the content of received messages older than the retention period (metadata stays).
+    Purge {
+        /// Age in days; the node's retention policy when absent.
+        #[arg(long)]
+        older_than_days: Option<u32>,
+    },
     /// Start a Secretariat and three national nodes on loopback and run a full exchange.
     Demo {
         /// Exit when the demo is done (0 only if every step succeeded) instead of keeping the network up.
         #[arg(long)]
         exit: bool,
+        /// Folder for the files the demo exports (disclosure package, public directory).
+        #[arg(long)]
+        out: Option<PathBuf>,
     },
+}
+
+#[derive(Debug, Args)]
+struct AuthorityArgs {
+    /// court, administrative-body, law-enforcement, prosecution or state-party.
+    #[arg(long)]
+    authority_kind: String,
+    /// The authority's name.
+    #[arg(long)]
+    authority: String,
+    /// The State of the authority (for state-party, the State forwarded to); this State when absent.
+    #[arg(long)]
+    authority_state: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+enum ConsentCommand {
+    /// Ask the originator of received items for consent to disclose them.
+    Ask {
+        /// Exchange id (or a unique prefix).
+        exchange: String,
+        /// An item as `exchange show` lists it, MESSAGE#N (repeatable).
+        #[arg(long = "item", required = true)]
+        items: Vec<String>,
+        #[command(flatten)]
+        authority: AuthorityArgs,
+        #[arg(long)]
+        purpose: String,
+        /// The case reference (court file, investigation number).
+        #[arg(long = "case")]
+        case_reference: String,
+    },
+    /// Consent requests asked by or of this State, and their decisions.
+    List,
+    /// Grant a consent request (all items asked for, or those named).
+    Grant {
+        id: String,
+        #[arg(long = "item")]
+        items: Vec<String>,
+        #[arg(long = "condition")]
+        conditions: Vec<String>,
+        /// Last day of the grant (YYYY-MM-DD, UTC).
+        #[arg(long)]
+        expires: Option<String>,
+    },
+    /// Refuse a consent request.
+    Refuse {
+        id: String,
+        #[arg(long)]
+        reason: String,
+    },
+    /// Revoke a grant; disclosures already made stand.
+    Revoke {
+        id: String,
+        #[arg(long)]
+        reason: String,
+    },
+}
+
+#[derive(Debug, Args)]
+struct DiscloseArgs {
+    /// Exchange id (or a unique prefix).
+    exchange: String,
+    /// An item, MESSAGE#N (repeatable).
+    #[arg(long = "item", required = true)]
+    items: Vec<String>,
+    #[command(flatten)]
+    authority: AuthorityArgs,
+    /// As in the grant (taken from it when absent).
+    #[arg(long)]
+    purpose: Option<String>,
+    #[arg(long = "case")]
+    case_reference: Option<String>,
+    /// Where to write the package (JSON).
+    #[arg(long)]
+    out: PathBuf,
+    /// Also write a readable rendering (Markdown).
+    #[arg(long)]
+    markdown: Option<PathBuf>,
+}
+
+#[derive(Debug, Subcommand)]
+enum DisclosureCommand {
+    /// Check a package offline: signatures, items, consent, directory.
+    Verify {
+        file: PathBuf,
+        /// The Secretariat's public key (hex) to require; otherwise its fingerprint is shown to compare.
+        #[arg(long)]
+        secretariat_key: Option<String>,
+    },
+    /// Disclosures this node made.
+    List,
 }
 
 #[derive(Debug, Args)]
@@ -472,7 +587,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Inbox => print(json, &client()?.get::<Vec<MessageView>>("/v1/inbox")?, |m| render::messages(m)),
         Command::Outbox => print(json, &client()?.get::<Vec<MessageView>>("/v1/outbox")?, |m| render::messages(m)),
         Command::Exchange(ExchangeCommand::List) => {
-            print(json, &client()?.get::<Vec<ExchangeRecord>>("/v1/exchanges")?, |x| render::exchanges(x))
+            print(json, &client()?.get::<Vec<ExchangeSummary>>("/v1/exchanges")?, |x| render::exchanges(x))
         }
         Command::Exchange(ExchangeCommand::Show { id }) => {
             print(json, &client()?.get::<ExchangeView>(&format!("/v1/exchanges/{id}"))?, render::exchange)
@@ -484,16 +599,40 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             print(json, &sent, render::sent)
         }
         Command::Note { id, text } => {
-            let sent: MessageView = client()?.post(&format!("/v1/exchanges/{id}/note"), &NoteRequest { text })?;
+            let sent: MessageView =
+                client()?.post(&format!("/v1/exchanges/{id}/note"), &NoteRequest { text, handling: None })?;
             print(json, &sent, render::sent)
         }
         Command::Close { id, reason } => {
             let sent: MessageView = client()?.post(&format!("/v1/exchanges/{id}/close"), &CloseRequest { reason })?;
             print(json, &sent, render::sent)
         }
-        Command::Demo { exit } => {
+        Command::Consent(c) => consent(&client()?, &home, json, c),
+        Command::Disclose(args) => disclose(&client()?, &home, json, args),
+        Command::Disclosure(DisclosureCommand::Verify { file, secretariat_key }) => {
+            let verified = veim_tools::terms::verify_file(&file, secretariat_key.as_deref())?;
+            print(json, &verified, render::verified)
+        }
+        Command::Disclosure(DisclosureCommand::List) => {
+            print(json, &client()?.get::<Vec<DisclosureView>>("/v1/disclosures")?, |l| render::disclosures(l))
+        }
+        Command::Reciprocity => {
+            print(json, &client()?.get::<Vec<Reciprocity>>("/v1/reciprocity")?, |r| render::reciprocity(r))
+        }
+        Command::Purge { older_than_days } => {
+            let req = PurgeRequest { older_than_secs: older_than_days.map(|d| i64::from(d) * 86_400) };
+            let done: PurgeView = client()?.post("/v1/purge", &req)?;
+            print(json, &done, |d| {
+                format!(
+                    "Purged the content of {} received message(s) older than {} day(s); their metadata stays.\n",
+                    d.purged.len(),
+                    d.older_than_secs / 86_400
+                )
+            })
+        }
+        Command::Demo { exit, out } => {
             let runtime = tokio::runtime::Runtime::new()?;
-            let ok = runtime.block_on(veim_tools::demo::run(exit))?;
+            let ok = runtime.block_on(veim_tools::demo::run(exit, out.as_deref()))?;
             if ok { Ok(()) } else { anyhow::bail!("the demo failed (see the step marked FAILED above)") }
         }
     }
@@ -540,6 +679,7 @@ fn init(home: &Path, args: InitArgs, json: bool) -> anyhow::Result<()> {
         replay_window_secs: 3600,
         directory_poll_secs: args.poll_secs,
         secretariat,
+        ..Config::default()
     };
     let keys = init_home(home, &config)?;
     let report = InitReport {
@@ -560,5 +700,97 @@ fn init(home: &Path, args: InitArgs, json: bool) -> anyhow::Result<()> {
             Role::Secretariat => out.push_str(&format!("Give national nodes: --secretariat-key {} --secretariat-addr <this node's public address>\n", r.identity_key)),
         }
         out
+    })
+}
+
+fn authority(client: &AdminClient, args: AuthorityArgs) -> anyhow::Result<Authority> {
+    let kind: AuthorityKind = args.authority_kind.parse().map_err(|e: String| invalid_value(e))?;
+    let state = match args.authority_state {
+        Some(s) => s.parse().map_err(|e: veim_protocol::state::UnknownStateCode| invalid_value(e.to_string()))?,
+        None => client
+            .get::<StatusView>("/v1/status")?
+            .state
+            .ok_or_else(|| anyhow::anyhow!("this node speaks for no State; give --authority-state"))?,
+    };
+    Ok(Authority { kind, name: args.authority, state })
+}
+
+fn invalid_value(message: String) -> anyhow::Error {
+    anyhow::Error::new(ClientError::Api(veim_node::api::ApiError {
+        status: 422,
+        error: "invalid".into(),
+        message,
+        problems: Vec::new(),
+    }))
+}
+
+/// The end of a day given as YYYY-MM-DD, UTC, in Unix seconds.
+fn end_of_day(date: &str) -> anyhow::Result<i64> {
+    let format = time::macros::format_description!("[year]-[month]-[day]");
+    let day = time::Date::parse(date.trim(), &format)
+        .map_err(|_| invalid_value(format!("{date:?} is not a date; write YYYY-MM-DD")))?;
+    let next = day.next_day().ok_or_else(|| invalid_value(format!("{date:?} is out of range")))?;
+    Ok(next.midnight().assume_utc().unix_timestamp())
+}
+
+fn consent(client: &AdminClient, _home: &Path, json: bool, command: ConsentCommand) -> anyhow::Result<()> {
+    match command {
+        ConsentCommand::Ask { exchange, items, authority: a, purpose, case_reference } => {
+            let authority = authority(client, a)?;
+            let sent: MessageView = client.post(
+                &format!("/v1/exchanges/{exchange}/consent"),
+                &AskConsent { items, authority, purpose, case_reference },
+            )?;
+            print(json, &sent, |m| format!("Consent asked: id {}\n{}", m.message_id, render::sent(m)))
+        }
+        ConsentCommand::List => {
+            let now = time::OffsetDateTime::now_utc().unix_timestamp();
+            print(json, &client.get::<Vec<ConsentView>>("/v1/consents")?, |l| render::consents(l, now))
+        }
+        ConsentCommand::Grant { id, items, conditions, expires } => {
+            let expires_at = expires.as_deref().map(end_of_day).transpose()?;
+            let items = (!items.is_empty()).then_some(items);
+            let sent: MessageView = client
+                .post(&format!("/v1/consents/{id}/decide"), &DecideConsent::Grant { items, conditions, expires_at })?;
+            print(json, &sent, |m| format!("Consent granted and signed.\n{}", render::sent(m)))
+        }
+        ConsentCommand::Refuse { id, reason } => {
+            let sent: MessageView =
+                client.post(&format!("/v1/consents/{id}/decide"), &DecideConsent::Refuse { reason })?;
+            print(json, &sent, |m| format!("Consent refused.\n{}", render::sent(m)))
+        }
+        ConsentCommand::Revoke { id, reason } => {
+            let sent: MessageView = client.post(&format!("/v1/consents/{id}/revoke"), &RevokeRequest { reason })?;
+            print(json, &sent, |m| format!("Consent revoked.\n{}", render::sent(m)))
+        }
+    }
+}
+
+fn disclose(client: &AdminClient, _home: &Path, json: bool, args: DiscloseArgs) -> anyhow::Result<()> {
+    let authority = authority(client, args.authority)?;
+    let request = Disclose {
+        exchange: args.exchange,
+        items: args.items,
+        authority,
+        purpose: args.purpose,
+        case_reference: args.case_reference,
+    };
+    let package: veim_protocol::disclosure::Package = client.post("/v1/disclosures", &request)?;
+    let bytes = serde_json::to_vec_pretty(&package)?;
+    veim_node::config::write_file(&args.out, &bytes, true)
+        .with_context(|| format!("cannot write {}", args.out.display()))?;
+    if let Some(md) = &args.markdown {
+        veim_node::config::write_file(md, render::package_markdown(&package).as_bytes(), true)
+            .with_context(|| format!("cannot write {}", md.display()))?;
+    }
+    print(json, &package, |p| {
+        format!(
+            "Disclosure {} of {} item(s) from {} to {} written to {}\n",
+            p.disclosure_id,
+            p.items.len(),
+            p.originator,
+            p.authority,
+            args.out.display()
+        )
     })
 }

@@ -3,13 +3,16 @@
 
 use std::fmt::Write;
 use veim_node::api::{
-    ContactsView, DirectoryListing, EntryView, ExchangeView, MessageView, PendingView, StatusView, VersionView,
+    ContactsView, DirectoryListing, DisclosureView, EntryView, ExchangeSummary, ExchangeView, MessageView, PendingView,
+    StatusView, VersionView,
 };
-use veim_node::store::{DeliveryState, ExchangeRecord};
-use veim_protocol::Body;
+use veim_node::store::DeliveryState;
+use veim_node::terms::{ConsentStatus, ConsentView, Reciprocity};
 use veim_protocol::contacts::PointOfContact;
+use veim_protocol::disclosure::{Package, Verified};
 use veim_protocol::request::Request;
 use veim_protocol::response::Response;
+use veim_protocol::{Body, ConsentRecord, Decision};
 
 pub fn time(unix: i64) -> String {
     let format = time::macros::format_description!("[year]-[month]-[day] [hour]:[minute]:[second] UTC");
@@ -193,23 +196,35 @@ pub fn messages(list: &[MessageView]) -> String {
     out
 }
 
-fn one_line(body: &Body) -> String {
+fn one_line(body: &Option<Body>) -> String {
     let text = match body {
-        Body::Request(r) => r.summary.clone(),
-        Body::Response(r) => r.summary.clone(),
-        Body::Note(n) => n.text.clone(),
-        Body::Close(c) => format!("closed: {}", c.reason),
+        None => "(content purged)".into(),
+        Some(Body::Request(r)) => r.summary.clone(),
+        Some(Body::Response(r)) => r.summary.clone(),
+        Some(Body::Note(n)) => n.text.clone(),
+        Some(Body::Close(c)) => format!("closed: {}", c.reason),
+        Some(Body::ConsentRequest(c)) => format!("consent asked for {} item(s) to {}", c.items.len(), c.authority),
+        Some(Body::ConsentDecision(d)) => match &d.record.decision {
+            Decision::Granted { items, .. } => format!("consent granted for {} item(s)", items.len()),
+            Decision::Refused { reason } => format!("consent refused: {reason}"),
+        },
+        Some(Body::ConsentRevocation(r)) => format!("consent revoked: {}", r.reason),
     };
+    flatten(&text)
+}
+
+fn flatten(text: &str) -> String {
     let flat = text.split_whitespace().collect::<Vec<_>>().join(" ");
     if flat.chars().count() > 60 { format!("{}…", flat.chars().take(59).collect::<String>()) } else { flat }
 }
 
-pub fn exchanges(list: &[ExchangeRecord]) -> String {
+pub fn exchanges(list: &[ExchangeSummary]) -> String {
     if list.is_empty() {
         return "No exchanges.\n".into();
     }
     let mut out = String::new();
-    for x in list {
+    for summary in list {
+        let x = &summary.exchange;
         let parts: Vec<&str> = x.participants.iter().map(|s| s.as_str()).collect();
         let _ = writeln!(
             out,
@@ -217,7 +232,7 @@ pub fn exchanges(list: &[ExchangeRecord]) -> String {
             x.exchange_id,
             x.status,
             parts.join(","),
-            one_line(&Body::Note(veim_protocol::Note { text: x.summary.clone() }))
+            summary.summary.as_deref().map(flatten).unwrap_or_else(|| "(content purged)".into())
         );
     }
     out
@@ -244,16 +259,240 @@ pub fn exchange(v: &ExchangeView) -> String {
             let _ = writeln!(out, "   to {}: {}", d.recipient, delivery(&d.state));
         }
         match &m.body {
-            Body::Request(r) => request(&mut out, r),
-            Body::Response(r) => response(&mut out, r),
-            Body::Note(n) => {
+            None => {
+                let _ = writeln!(
+                    out,
+                    "   content purged on {} under the retention policy",
+                    m.purged_at.map(time).unwrap_or_default()
+                );
+            }
+            Some(Body::Request(r)) => request(&mut out, r),
+            Some(Body::Response(r)) => response(&mut out, &m.message_id, r),
+            Some(Body::Note(n)) => {
                 let _ = writeln!(out, "   {}", n.text);
             }
-            Body::Close(c) => {
+            Some(Body::Close(c)) => {
                 let _ = writeln!(out, "   closed: {}", c.reason);
+            }
+            Some(Body::ConsentRequest(c)) => {
+                let items: Vec<String> = c.items.iter().map(ToString::to_string).collect();
+                let _ = writeln!(out, "   consent asked to disclose to {}", c.authority);
+                let _ = writeln!(out, "   items: {}", items.join(", "));
+                let _ = writeln!(out, "   purpose: {}; case {}", c.purpose, c.case_reference);
+                let _ = writeln!(out, "   consent id {}", m.message_id);
+            }
+            Some(Body::ConsentDecision(d)) => decision(&mut out, &d.record),
+            Some(Body::ConsentRevocation(r)) => {
+                let _ = writeln!(out, "   consent {} revoked: {}", r.consent_request, r.reason);
+            }
+        }
+        if let Some(h) = m.body.as_ref().and_then(Body::handling) {
+            let _ = writeln!(out, "   Handling restrictions set by {}:", m.sender);
+            for line in h.lines() {
+                let _ = writeln!(out, "     - {line}");
+            }
+            if m.use_expired {
+                let _ = writeln!(out, "     ! the period of use has ended: disclosure and forwarding are refused");
             }
         }
     }
+    out
+}
+
+fn decision(out: &mut String, r: &ConsentRecord) {
+    match &r.decision {
+        Decision::Granted { items, conditions, expires_at } => {
+            let items: Vec<String> = items.iter().map(ToString::to_string).collect();
+            let _ =
+                writeln!(out, "   {} GRANTS consent {} to disclose to {}", r.grantor, r.consent_request, r.authority);
+            let _ = writeln!(out, "   items: {}", items.join(", "));
+            for c in conditions {
+                let _ = writeln!(out, "   condition: {c}");
+            }
+            if let Some(t) = expires_at {
+                let _ = writeln!(out, "   expires {}", time(*t));
+            }
+        }
+        Decision::Refused { reason } => {
+            let _ = writeln!(out, "   {} REFUSES consent {}: {reason}", r.grantor, r.consent_request);
+        }
+    }
+}
+
+pub fn consents(list: &[ConsentView], now: i64) -> String {
+    if list.is_empty() {
+        return "No consent requests.\n".into();
+    }
+    let mut out = String::new();
+    for c in list {
+        let status = if c.status == ConsentStatus::Granted && c.expired(now) {
+            "EXPIRED".to_string()
+        } else {
+            format!("{:?}", c.status).to_uppercase()
+        };
+        let _ = writeln!(
+            out,
+            "{}  {:<8} asked by {} of {} on {} (exchange {})",
+            c.consent_id,
+            status,
+            c.asked_by,
+            c.asked_of,
+            time(c.asked_at),
+            c.exchange_id
+        );
+        if let Some(r) = &c.request {
+            let items: Vec<String> = r.items.iter().map(ToString::to_string).collect();
+            let _ = writeln!(out, "   to {} for {:?}, case {}", r.authority, r.purpose, r.case_reference);
+            let _ = writeln!(out, "   items asked: {}", items.join(", "));
+        }
+        if let Some(d) = &c.decision {
+            decision(&mut out, &d.record);
+        }
+        if let Some(reason) = &c.revocation_reason {
+            let _ = writeln!(out, "   revoked on {}: {reason}", c.revoked_at.map(time).unwrap_or_default());
+        }
+    }
+    out
+}
+
+pub fn reciprocity(list: &[Reciprocity]) -> String {
+    if list.is_empty() {
+        return "No requests sent or received yet.\n".into();
+    }
+    let secs = |s: Option<i64>| s.map(duration).unwrap_or_else(|| "-".into());
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "{:<6} {:>5} {:>8} {:>10} {:>12}   {:>5} {:>8} {:>10} {:>12}",
+        "STATE", "SENT", "ANSWERED", "UNANSWERED", "THEIR MEDIAN", "RECV", "ANSWERED", "UNANSWERED", "OUR MEDIAN"
+    );
+    for r in list {
+        let _ = writeln!(
+            out,
+            "{:<6} {:>5} {:>8} {:>10} {:>12}   {:>5} {:>8} {:>10} {:>12}",
+            r.state.map(|s| s.to_string()).unwrap_or_default(),
+            r.requests_sent,
+            r.sent_answered,
+            r.sent_unanswered,
+            secs(r.their_median_answer_secs),
+            r.requests_received,
+            r.received_answered,
+            r.received_unanswered,
+            secs(r.our_median_answer_secs)
+        );
+    }
+    out
+}
+
+fn duration(secs: i64) -> String {
+    match secs {
+        s if s < 120 => format!("{s} s"),
+        s if s < 7200 => format!("{} min", s / 60),
+        s if s < 172_800 => format!("{} h", s / 3600),
+        s => format!("{} days", s / 86_400),
+    }
+}
+
+pub fn disclosures(list: &[DisclosureView]) -> String {
+    if list.is_empty() {
+        return "No disclosures.\n".into();
+    }
+    let mut out = String::new();
+    for d in list {
+        let _ = writeln!(
+            out,
+            "{}  {}  {} item(s) from {} to a {} on consent {}  sha256 {}",
+            d.disclosure_id,
+            time(d.created_at),
+            d.items.len(),
+            d.originator,
+            d.authority_kind,
+            d.consent.map(|c| c.to_string()).unwrap_or_else(|| "(waived by the originator)".into()),
+            d.package_hash
+        );
+    }
+    out
+}
+
+pub fn verified(v: &Verified) -> String {
+    let mut out = String::new();
+    let _ = writeln!(out, "Package {} VERIFIED", v.disclosure_id);
+    let _ = writeln!(
+        out,
+        "  {} item(s) from {} message(s) of {}, disclosed by {}",
+        v.items, v.messages, v.originator, v.discloser
+    );
+    let _ = writeln!(out, "  to {}", v.authority);
+    match v.consent {
+        Some(c) => {
+            let _ = writeln!(out, "  on {}'s signed consent {c}", v.originator);
+        }
+        None => {
+            let _ = writeln!(out, "  with no consent: {} waived it for this kind of authority", v.originator);
+        }
+    }
+    let _ = writeln!(out, "  {} key fingerprint: {}", v.originator, v.originator_fingerprint);
+    let _ = writeln!(
+        out,
+        "  listed in directory version {} signed by the Secretariat key {}",
+        v.directory_version, v.secretariat_fingerprint
+    );
+    let _ = writeln!(
+        out,
+        "  Compare that fingerprint with the one the ATT Secretariat publishes, or pass --secretariat-key."
+    );
+    out
+}
+
+/// The package as a readable document (Markdown), for the authority's file.
+pub fn package_markdown(p: &Package) -> String {
+    let mut out = String::new();
+    let _ = writeln!(out, "# Disclosure {}\n", p.disclosure_id);
+    let _ = writeln!(
+        out,
+        "Information received by **{}** from **{}** under the Arms Trade Treaty's",
+        p.discloser, p.originator
+    );
+    let _ = writeln!(out, "voluntary exchange of information, disclosed on {}.\n", time(p.created_at));
+    let _ = writeln!(out, "- Disclosed to: {}", p.authority);
+    let _ = writeln!(out, "- Purpose: {}", p.purpose);
+    let _ = writeln!(out, "- Case reference: {}", p.case_reference);
+    let _ = writeln!(out, "- Exchange: {}", p.exchange_id);
+    match &p.consent {
+        Some(c) => {
+            let _ =
+                writeln!(out, "- Consent: {} (given {}, by {})", c.consent_request, time(c.decided_at), p.originator);
+            if let Some(t) = c.expires_at {
+                let _ = writeln!(out, "- Consent expires: {}", time(t));
+            }
+            for cond in &c.conditions {
+                let _ = writeln!(out, "- Condition of consent: {cond}");
+            }
+        }
+        None => {
+            let _ = writeln!(out, "- Consent: waived by {} for this kind of authority", p.originator);
+        }
+    }
+    let _ = writeln!(out, "\n## Items\n");
+    for (i, d) in p.items.iter().enumerate() {
+        let _ = writeln!(out, "{}. {}  \n   (item {})", i + 1, d.item, d.item_ref);
+    }
+    let _ = writeln!(out, "\n## Handling restrictions set by {}\n", p.originator);
+    for m in &p.messages {
+        let _ = writeln!(out, "Message {} of {}:\n", m.message_id, time(m.sent_at));
+        for line in m.handling.lines() {
+            let _ = writeln!(out, "- {line}");
+        }
+        let _ = writeln!(out);
+    }
+    let _ = writeln!(out, "## Verification\n");
+    let _ = writeln!(out, "The JSON file of this package holds the signed proofs: the directory version listing");
+    let _ = writeln!(
+        out,
+        "{}'s key, the original envelopes, the signed item statements and the signed consent.",
+        p.originator
+    );
+    let _ = writeln!(out, "Check it with `veim disclosure verify FILE`; no network or node is needed.");
     out
 }
 
@@ -288,10 +527,10 @@ fn request(out: &mut String, r: &Request) {
     }
 }
 
-fn response(out: &mut String, r: &Response) {
+fn response(out: &mut String, message_id: &str, r: &Response) {
     let _ = writeln!(out, "   Summary: {}", r.summary);
-    for item in &r.items {
-        let _ = writeln!(out, "   • {item}");
+    for (i, item) in r.items.iter().enumerate() {
+        let _ = writeln!(out, "   [{}#{i}] {item}", &message_id[..message_id.len().min(8)]);
     }
 }
 

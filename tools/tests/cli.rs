@@ -39,7 +39,7 @@ fn init_writes_owner_only_keys_and_prints_the_fingerprint() {
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
-        for f in ["keys/identity.key", "keys/encryption.key", "admin.token"] {
+        for f in ["keys/identity.key", "keys/encryption.key", "keys/storage.key", "admin.token"] {
             let mode = std::fs::metadata(home.join(f)).expect(f).permissions().mode() & 0o777;
             assert_eq!(mode, 0o600, "{f}");
         }
@@ -166,8 +166,9 @@ fn a_running_node_answers_the_cli_and_stops_cleanly_on_sigterm() {
 }
 
 #[test]
-fn the_demo_runs_every_step_and_exits_zero() {
-    let out = veim(&["demo", "--exit"]);
+fn the_demo_runs_every_step_and_its_disclosure_package_verifies_offline() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out = veim(&["demo", "--exit", "--out", &home_arg(dir.path())]);
     let printed = text(&out);
     assert!(out.status.success(), "{printed}");
     for step in [
@@ -176,8 +177,60 @@ fn the_demo_runs_every_step_and_exits_zero() {
         "directory version 3",
         "delivered, signed receipt verified",
         "closed",
+        "without Sweden's consent, the node refuses",
+        "does not cover",
+        "VERIFIED",
     ] {
         assert!(printed.contains(step), "{step:?} missing from the demo's output:\n{printed}");
     }
-    assert!(printed.contains("All 11 steps succeeded."), "{printed}");
+    assert!(printed.contains("All 16 steps succeeded."), "{printed}");
+
+    // The package the demo exported, checked by the CLI with no node running.
+    let package = std::fs::read_dir(dir.path())
+        .expect("out dir")
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .find(|p| p.extension().is_some_and(|e| e == "json") && p.display().to_string().contains("disclosure-"))
+        .expect("a disclosure package");
+    assert!(package.with_extension("md").exists(), "a readable rendering next to it");
+    let ok = veim(&["disclosure", "verify", &home_arg(&package)]);
+    assert!(ok.status.success(), "{}", text(&ok));
+    assert!(text(&ok).contains("VERIFIED"), "{}", text(&ok));
+    let ok = veim(&["--json", "disclosure", "verify", &home_arg(&package)]);
+    let v: serde_json::Value = serde_json::from_slice(&ok.stdout).expect("json");
+    assert_eq!(v["originator"], "SWE");
+    assert_eq!(v["discloser"], "MEX");
+    assert_eq!(v["items"], 1);
+
+    // One byte changed in an item, in the consent, in an envelope: each named.
+    let original: serde_json::Value = serde_json::from_slice(&std::fs::read(&package).expect("read")).expect("json");
+    let flip_hex = |s: &str, at: usize| {
+        let mut b = s.as_bytes().to_vec();
+        b[at] = if b[at] == b'0' { b'1' } else { b'0' };
+        String::from_utf8(b).expect("hex")
+    };
+    let mut cases: Vec<(serde_json::Value, &str)> = Vec::new();
+    let mut item = original.clone();
+    let details = item["items"][0]["item"]["broker"]["details"].as_str().expect("broker details").to_string();
+    item["items"][0]["item"]["broker"]["details"] = details.replacen('R', "P", 1).into();
+    cases.push((item, "item 0"));
+    let mut consent = original.clone();
+    let c = consent["proofs"]["consent"].as_str().expect("consent").to_string();
+    consent["proofs"]["consent"] = flip_hex(&c, c.len() - 10).into();
+    cases.push((consent, "consent is not signed by the originator SWE"));
+    let mut envelope = original.clone();
+    let e = envelope["proofs"]["envelopes"][0].as_str().expect("envelope").to_string();
+    envelope["proofs"]["envelopes"][0] = flip_hex(&e, e.len() / 2).into();
+    cases.push((envelope, "envelope of message 0"));
+    let mut handling = original.clone();
+    handling["messages"][0]["handling"]["no_court_without_consent"] = false.into();
+    cases.push((handling, "handling restrictions shown for message"));
+    for (changed, expected) in cases {
+        let path = dir.path().join("changed.json");
+        std::fs::write(&path, serde_json::to_vec_pretty(&changed).expect("json")).expect("write");
+        let out = veim(&["disclosure", "verify", &home_arg(&path)]);
+        assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+        assert!(text(&out).contains("does NOT verify"), "{}", text(&out));
+        assert!(text(&out).contains(expected), "{expected:?} not named: {}", text(&out));
+    }
 }

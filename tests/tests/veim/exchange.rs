@@ -122,7 +122,7 @@ async fn a_request_to_two_states_is_read_by_both_and_by_no_one_else_and_answered
     for state in ["SWE", "DEU"] {
         let inbox: Vec<MessageView> = blocking(|| net.national(state).api()?.get("/v1/inbox"))?;
         assert_eq!(inbox.len(), 1, "{state} inbox");
-        assert_eq!(inbox[0].body, Body::Request(expected.clone()), "{state} decrypted the request");
+        assert_eq!(inbox[0].body, Some(Body::Request(expected.clone())), "{state} decrypted the request");
         assert_eq!(inbox[0].envelope, sent.envelope, "{state} holds the envelope as signed");
     }
     let fra_inbox: Vec<MessageView> = blocking(|| net.national("FRA").api()?.get("/v1/inbox"))?;
@@ -147,7 +147,10 @@ async fn a_request_to_two_states_is_read_by_both_and_by_no_one_else_and_answered
     let view: ExchangeView = blocking(|| mex.get(&format!("/v1/exchanges/{exchange_id}")))?;
     assert_eq!(view.exchange.status, ExchangeStatus::Answered);
     assert_eq!(view.messages.len(), 2);
-    assert_eq!(view.messages[1].body, Body::Response(example_response().parse().expect("valid")));
+    let sent_response = example_response().parse().expect("valid");
+    let Some(Body::Response(received)) = &view.messages[1].body else { panic!("no response body") };
+    assert_eq!((&received.summary, &received.items), (&sent_response.summary, &sent_response.items));
+    assert_eq!(received.salts.len(), received.items.len(), "every item is salted");
     let deu_view: ExchangeView = blocking(|| net.national("DEU").api()?.get(&format!("/v1/exchanges/{exchange_id}")))?;
     assert_eq!(deu_view.messages.len(), 1, "DEU does not see SWE's response to MEX");
 
@@ -170,7 +173,7 @@ async fn a_request_to_two_states_is_read_by_both_and_by_no_one_else_and_answered
     let late = blocking(|| {
         swe_api.post::<_, MessageView>(
             &format!("/v1/exchanges/{exchange_id}/note"),
-            &veim_node::api::NoteRequest { text: "late".into() },
+            &veim_node::api::NoteRequest { text: "late".into(), handling: None },
         )
     });
     assert!(late.expect_err("note on closed exchange").to_string().contains("closed"));

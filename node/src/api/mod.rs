@@ -77,6 +77,10 @@ impl From<SendError> for ApiError {
     }
 }
 
+mod terms;
+pub use crate::terms::{AskConsent, DecideConsent, Disclose};
+pub use terms::{DisclosureView, PurgeRequest, PurgeView, RevokeRequest};
+
 type ApiResult<T> = Result<Json<T>, ApiError>;
 type Shared = Arc<Node>;
 
@@ -112,6 +116,13 @@ fn router(node: Shared, token: String) -> Router {
         .route("/v1/exchanges/{id}/respond", post(respond))
         .route("/v1/exchanges/{id}/note", post(note))
         .route("/v1/exchanges/{id}/close", post(close))
+        .route("/v1/exchanges/{id}/consent", post(terms::ask))
+        .route("/v1/consents", get(terms::list))
+        .route("/v1/consents/{id}/decide", post(terms::decide))
+        .route("/v1/consents/{id}/revoke", post(terms::revoke))
+        .route("/v1/disclosures", get(terms::disclosures).post(terms::disclose))
+        .route("/v1/reciprocity", get(terms::reciprocity))
+        .route("/v1/purge", post(terms::purge))
         .layer(middleware::from_fn(move |req: Request, next: Next| {
             let token = token.clone();
             async move { authorize(&token, req, next).await }
@@ -517,26 +528,39 @@ pub struct MessageView {
     /// that the message came from its sender unchanged.
     pub envelope: String,
     pub deliveries: Vec<Delivery>,
-    pub body: Body,
+    /// `None` once purged under the retention policy.
+    pub body: Option<Body>,
+    pub purged_at: Option<i64>,
+    /// The sender's expiry of use (in the body's handling) has passed.
+    pub use_expired: bool,
 }
 
-impl From<MessageRecord> for MessageView {
-    fn from(m: MessageRecord) -> MessageView {
-        MessageView {
-            message_id: m.message_id.to_hex(),
-            exchange_id: m.exchange_id.to_hex(),
-            direction: m.direction,
-            sender: m.sender,
-            recipients: m.recipients,
-            kind: m.kind,
-            created_at: m.created_at,
-            stored_at: m.stored_at,
-            envelope_hash: hex::encode(m.envelope_hash),
-            envelope: hex::encode(&m.envelope),
-            deliveries: m.deliveries,
-            body: m.body,
-        }
+impl From<crate::vault::VaultError> for ApiError {
+    fn from(e: crate::vault::VaultError) -> ApiError {
+        ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "storage-key", e.to_string())
     }
+}
+
+/// A stored message as the operator sees it, its body opened with the storage key.
+fn message_view(node: &Node, m: MessageRecord) -> Result<MessageView, ApiError> {
+    let body = node.vault.open_body(&m)?;
+    let use_expired = body.as_ref().and_then(Body::handling).is_some_and(|h| h.use_expired(now()));
+    Ok(MessageView {
+        message_id: m.message_id.to_hex(),
+        exchange_id: m.exchange_id.to_hex(),
+        direction: m.direction,
+        sender: m.sender,
+        recipients: m.recipients,
+        kind: m.kind,
+        created_at: m.created_at,
+        stored_at: m.stored_at,
+        envelope_hash: hex::encode(m.envelope_hash),
+        envelope: hex::encode(&m.envelope),
+        deliveries: m.deliveries,
+        body,
+        purged_at: m.purged_at,
+        use_expired,
+    })
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -562,7 +586,9 @@ async fn send_request(State(node): State<Shared>, Json(req): Json<SendRequest>) 
     if req.to.is_empty() {
         errors.push("to", "is missing; name at least one recipient State");
     }
-    let request = match req.request.parse() {
+    let mut form = req.request;
+    form.handling.get_or_insert_with(|| node.config.handling.clone());
+    let request = match form.parse() {
         Ok(r) if errors.is_empty() => r,
         Ok(_) => return Err(ApiError::invalid(errors)),
         Err(more) => {
@@ -581,7 +607,7 @@ async fn send_request(State(node): State<Shared>, Json(req): Json<SendRequest>) 
         now(),
     )
     .await?;
-    Ok(Json(sent.into()))
+    Ok(Json(message_view(node.as_ref(), sent)?))
 }
 
 async fn inbox(State(node): State<Shared>) -> ApiResult<Vec<MessageView>> {
@@ -596,18 +622,42 @@ fn messages_in(node: &Node, direction: Direction) -> ApiResult<Vec<MessageView>>
     let mut list: Vec<MessageRecord> =
         node.store.messages()?.into_iter().filter(|m| m.direction == direction).collect();
     list.sort_by_key(|m| (m.stored_at, m.created_at));
-    Ok(Json(list.into_iter().map(MessageView::from).collect()))
+    Ok(Json(list.into_iter().map(|m| message_view(node, m)).collect::<Result<_, _>>()?))
 }
 
-async fn exchanges(State(node): State<Shared>) -> ApiResult<Vec<ExchangeRecord>> {
+/// An exchange in a list: its record and the summary of its request
+/// (opened with the storage key; `None` once purged).
+#[derive(Debug, Serialize, Deserialize)]
+pub struct ExchangeSummary {
+    #[serde(flatten)]
+    pub exchange: ExchangeRecord,
+    pub summary: Option<String>,
+}
+
+fn request_summary(node: &Node, x: &ExchangeRecord) -> Result<Option<String>, ApiError> {
+    let Some(first) = x.messages.first() else { return Ok(None) };
+    let Some(record) = node.store.message(*first)? else { return Ok(None) };
+    Ok(match node.vault.open_body(&record)? {
+        Some(Body::Request(r)) => Some(r.summary),
+        _ => None,
+    })
+}
+
+async fn exchanges(State(node): State<Shared>) -> ApiResult<Vec<ExchangeSummary>> {
     let mut list = node.store.exchanges()?;
     list.sort_by_key(|x| std::cmp::Reverse(x.updated_at));
-    Ok(Json(list))
+    let mut out = Vec::new();
+    for exchange in list {
+        let summary = request_summary(&node, &exchange)?;
+        out.push(ExchangeSummary { exchange, summary });
+    }
+    Ok(Json(out))
 }
 
 #[derive(Debug, Serialize, Deserialize)]
 pub struct ExchangeView {
     pub exchange: ExchangeRecord,
+    pub summary: Option<String>,
     pub messages: Vec<MessageView>,
 }
 
@@ -624,10 +674,11 @@ async fn exchange_show(State(node): State<Shared>, Path(id): Path<String>) -> Ap
     let mut messages = Vec::new();
     for m in &exchange.messages {
         if let Some(record) = node.store.message(*m)? {
-            messages.push(record.into());
+            messages.push(message_view(&node, record)?);
         }
     }
-    Ok(Json(ExchangeView { exchange, messages }))
+    let summary = request_summary(&node, &exchange)?;
+    Ok(Json(ExchangeView { exchange, summary, messages }))
 }
 
 async fn reply(node: &Node, id: &str, body: Body) -> ApiResult<MessageView> {
@@ -647,7 +698,7 @@ async fn reply(node: &Node, id: &str, body: Body) -> ApiResult<MessageView> {
         now(),
     )
     .await?;
-    Ok(Json(sent.into()))
+    Ok(Json(message_view(node, sent)?))
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -660,13 +711,18 @@ async fn respond(
     Path(id): Path<String>,
     Json(req): Json<RespondRequest>,
 ) -> ApiResult<MessageView> {
-    let response = req.response.parse().map_err(ApiError::invalid)?;
+    let mut form = req.response;
+    form.handling.get_or_insert_with(|| node.config.handling.clone());
+    let response = form.parse().map_err(ApiError::invalid)?;
     reply(&node, &id, Body::Response(response)).await
 }
 
 #[derive(Debug, Serialize, Deserialize)]
 pub struct NoteRequest {
     pub text: String,
+    /// The node's default restrictions when absent.
+    #[serde(default)]
+    pub handling: Option<veim_protocol::Handling>,
 }
 
 async fn note(
@@ -674,7 +730,8 @@ async fn note(
     Path(id): Path<String>,
     Json(req): Json<NoteRequest>,
 ) -> ApiResult<MessageView> {
-    reply(&node, &id, Body::Note(Note { text: req.text })).await
+    let handling = req.handling.unwrap_or_else(|| node.config.handling.clone());
+    reply(&node, &id, Body::Note(Note { text: req.text, handling })).await
 }
 
 #[derive(Debug, Serialize, Deserialize)]

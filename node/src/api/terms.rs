@@ -1,0 +1,149 @@
+//! The admin API of the terms of reference: consent, disclosure,
+//! reciprocity and retention.
+
+use super::{ApiError, ApiResult, MessageView, Shared, message_view, national_only};
+use crate::terms::{self, AskConsent, ConsentView, DecideConsent, Disclose, Reciprocity, TermsError};
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use serde::{Deserialize, Serialize};
+use veim_protocol::disclosure::Package;
+use veim_protocol::ids::DisclosureId;
+use veim_protocol::{AuthorityKind, ExchangeId, ItemRef, MessageId, StateCode};
+
+impl From<TermsError> for ApiError {
+    fn from(e: TermsError) -> ApiError {
+        match e {
+            TermsError::NotFound(m) => ApiError::new(StatusCode::NOT_FOUND, "not-found", m),
+            TermsError::Invalid(errors) => {
+                let mut err = ApiError::invalid(errors);
+                err.message = format!("the request is not valid: {} problem(s)", err.problems.len());
+                err
+            }
+            TermsError::Refused { message, problems } => {
+                let mut err = ApiError::new(StatusCode::FORBIDDEN, "no-consent", message);
+                err.problems = problems;
+                err
+            }
+            TermsError::Conflict(m) => ApiError::new(StatusCode::CONFLICT, "refused", m),
+            TermsError::Send(e) => e.into(),
+            TermsError::Store(e) => e.into(),
+            TermsError::Vault(e) => e.into(),
+        }
+    }
+}
+
+pub(super) async fn ask(
+    State(node): State<Shared>,
+    Path(id): Path<String>,
+    Json(req): Json<AskConsent>,
+) -> ApiResult<MessageView> {
+    national_only(&node)?;
+    let sent = terms::ask(&node, &id, req).await?;
+    Ok(Json(message_view(&node, sent)?))
+}
+
+pub(super) async fn list(State(node): State<Shared>) -> ApiResult<Vec<ConsentView>> {
+    national_only(&node)?;
+    Ok(Json(terms::consents(&node)?))
+}
+
+pub(super) async fn decide(
+    State(node): State<Shared>,
+    Path(id): Path<String>,
+    Json(req): Json<DecideConsent>,
+) -> ApiResult<MessageView> {
+    national_only(&node)?;
+    let sent = terms::decide(&node, &id, req).await?;
+    Ok(Json(message_view(&node, sent)?))
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+pub struct RevokeRequest {
+    pub reason: String,
+}
+
+pub(super) async fn revoke(
+    State(node): State<Shared>,
+    Path(id): Path<String>,
+    Json(req): Json<RevokeRequest>,
+) -> ApiResult<MessageView> {
+    national_only(&node)?;
+    let sent = terms::revoke(&node, &id, req.reason).await?;
+    Ok(Json(message_view(&node, sent)?))
+}
+
+pub(super) async fn disclose(State(node): State<Shared>, Json(req): Json<Disclose>) -> ApiResult<Package> {
+    national_only(&node)?;
+    Ok(Json(terms::disclose(&node, req).await?))
+}
+
+/// A disclosure made, without its content.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct DisclosureView {
+    pub disclosure_id: DisclosureId,
+    pub created_at: i64,
+    pub originator: StateCode,
+    pub exchange_id: ExchangeId,
+    pub items: Vec<ItemRef>,
+    pub authority_kind: AuthorityKind,
+    pub consent: Option<MessageId>,
+    pub package_hash: String,
+}
+
+pub(super) async fn disclosures(State(node): State<Shared>) -> ApiResult<Vec<DisclosureView>> {
+    national_only(&node)?;
+    let mut list: Vec<DisclosureView> = node
+        .store
+        .disclosures()?
+        .into_iter()
+        .map(|d| DisclosureView {
+            disclosure_id: d.disclosure_id,
+            created_at: d.created_at,
+            originator: d.originator,
+            exchange_id: d.exchange_id,
+            items: d.items,
+            authority_kind: d.authority_kind,
+            consent: d.consent,
+            package_hash: hex::encode(d.package_hash),
+        })
+        .collect();
+    list.sort_by_key(|d| std::cmp::Reverse(d.created_at));
+    Ok(Json(list))
+}
+
+pub(super) async fn reciprocity(State(node): State<Shared>) -> ApiResult<Vec<Reciprocity>> {
+    national_only(&node)?;
+    Ok(Json(terms::reciprocity(&node)?))
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+pub struct PurgeRequest {
+    /// Purge content received more than this many seconds ago; the node's
+    /// retention policy when absent.
+    #[serde(default)]
+    pub older_than_secs: Option<i64>,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+pub struct PurgeView {
+    pub older_than_secs: i64,
+    pub purged: Vec<MessageId>,
+}
+
+pub(super) async fn purge(State(node): State<Shared>, Json(req): Json<PurgeRequest>) -> ApiResult<PurgeView> {
+    national_only(&node)?;
+    let policy = node.config.retention.received_content_days.map(|d| i64::from(d) * 86_400);
+    let older_than_secs = req.older_than_secs.or(policy).ok_or_else(|| {
+        ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "no-retention-policy",
+            "this node has no retention policy (retention.received_content_days in config.toml); say how old content must be to go",
+        )
+    })?;
+    if older_than_secs < 0 {
+        return Err(ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid", "the age must not be negative"));
+    }
+    let purged = node.purge(older_than_secs).await?;
+    Ok(Json(PurgeView { older_than_secs, purged }))
+}
