@@ -30,15 +30,14 @@ impl ExchangeStatus {
         match (self, kind) {
             // Consent may be asked, given and revoked long after an exchange
             // is closed: a case can reach a court years later.
-            (status, k) if k.is_consent() => Ok(status),
+            (status, MessageKind::ConsentRequest | MessageKind::ConsentDecision | MessageKind::ConsentRevocation) => {
+                Ok(status)
+            }
             (Closed, _) => Err("the exchange is closed; nothing more can be sent in it".into()),
             (_, MessageKind::Request) => Err("the exchange already has its request; start a new exchange".into()),
             (Open | Answered, MessageKind::Response) => Ok(Answered),
             (status, MessageKind::Note) => Ok(status),
             (Open | Answered, MessageKind::Close) => Ok(Closed),
-            (_, MessageKind::ConsentRequest | MessageKind::ConsentDecision | MessageKind::ConsentRevocation) => {
-                Ok(self)
-            }
         }
     }
 }

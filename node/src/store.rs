@@ -14,6 +14,7 @@ use serde::{Deserialize, Serialize};
 use sled::Transactional;
 use sled::transaction::{ConflictableTransactionError, TransactionError};
 use std::path::Path;
+use veim_protocol::Bytes32;
 use veim_protocol::codec::{self, MAX_DIRECTORY, MAX_RECORD};
 use veim_protocol::contacts::SignedContactSet;
 use veim_protocol::directory::DirectoryHead;
@@ -134,9 +135,9 @@ pub struct Store {
 }
 
 /// A disclosure this node made: what, to which kind of authority, on which
-/// consent. The package itself (names, purpose, items) is sealed.
+/// consent. No content: names, purpose and items are in the sealed package.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct DisclosureRecord {
+pub struct DisclosureSummary {
     pub disclosure_id: DisclosureId,
     pub created_at: i64,
     pub originator: StateCode,
@@ -144,8 +145,13 @@ pub struct DisclosureRecord {
     pub items: Vec<ItemRef>,
     pub authority_kind: AuthorityKind,
     pub consent: Option<MessageId>,
-    /// SHA-256 of the package file as exported.
-    pub package_hash: [u8; 32],
+    /// Hash of the package file as exported.
+    pub package_hash: Bytes32,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DisclosureRecord {
+    pub summary: DisclosureSummary,
     /// The package, sealed with the storage key.
     pub package: Vec<u8>,
 }
@@ -491,12 +497,13 @@ impl Store {
     }
 
     pub fn put_disclosure(&self, record: &DisclosureRecord) -> Result<(), StoreError> {
-        self.disclosures.insert(record.disclosure_id.0, enc("disclosure", record)?)?;
+        self.disclosures.insert(record.summary.disclosure_id.0, enc("disclosure", record)?)?;
         Ok(())
     }
 
-    pub fn disclosures(&self) -> Result<Vec<DisclosureRecord>, StoreError> {
-        self.disclosures.iter().map(|kv| dec("disclosure", &kv?.1)).collect()
+    /// The disclosures made, without their packages.
+    pub fn disclosures(&self) -> Result<Vec<DisclosureSummary>, StoreError> {
+        self.disclosures.iter().map(|kv| dec::<DisclosureRecord>("disclosure", &kv?.1).map(|r| r.summary)).collect()
     }
 
     /// Finds an exchange by its full id or a unique prefix of at least 6 hex digits.

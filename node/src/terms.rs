@@ -8,7 +8,9 @@
 
 use crate::exchange::{self, Outgoing, SendError};
 use crate::service::{Node, now};
-use crate::store::{Direction, DisclosureRecord, ExchangeRecord, LookupError, MessageRecord, StoreError};
+use crate::store::{
+    Direction, DisclosureRecord, DisclosureSummary, ExchangeRecord, LookupError, MessageRecord, StoreError,
+};
 use crate::vault::VaultError;
 use serde::{Deserialize, Serialize};
 use veim_protocol::codec::{self, MAX_FRAME};
@@ -17,7 +19,7 @@ use veim_protocol::disclosure::{self, ConsentSummary, DisclosedItem, DisclosedMe
 use veim_protocol::ids::DisclosureId;
 use veim_protocol::keys::{PublicIdentity, domain, hash};
 use veim_protocol::{
-    Body, Envelope, ExchangeId, FieldError, MessageId, MessageKind, Response, StateCode, ValidationErrors,
+    Body, Bytes32, Envelope, ExchangeId, FieldError, MessageId, MessageKind, Response, StateCode, ValidationErrors,
 };
 
 #[derive(Debug, thiserror::Error)]
@@ -77,17 +79,24 @@ fn exchange_messages(node: &Node, x: &ExchangeRecord) -> Result<Vec<Opened>, Ter
     Ok(out)
 }
 
-/// Resolves `MESSAGE#N` (the message id in full or its first 6+ hex digits)
-/// to a received response item of the exchange.
-fn resolve_item(messages: &[Opened], text: &str, field: &str) -> Result<ItemRef, TermsError> {
-    let (prefix, index) = text.trim().split_once('#').ok_or_else(|| {
-        invalid(field, format!("{text:?} is not an item; write MESSAGE#N as `veim exchange show` lists them"))
-    })?;
-    let index: u16 = index.parse().map_err(|_| invalid(field, format!("{index:?} is not an item number")))?;
+/// Splits `MESSAGE#N` into the message id (or its first 6+ hex digits,
+/// lower-cased) and the item number.
+fn split_item(text: &str) -> Result<(String, u16), String> {
+    let (prefix, index) = text
+        .trim()
+        .split_once('#')
+        .ok_or_else(|| format!("{text:?} is not an item; write MESSAGE#N as `veim exchange show` lists them"))?;
+    let index = index.parse().map_err(|_| format!("{index:?} is not an item number"))?;
     let prefix = prefix.to_ascii_lowercase();
     if prefix.len() < 6 {
-        return Err(invalid(field, format!("{prefix:?} is too short; give at least 6 hex digits of the message id")));
+        return Err(format!("{prefix:?} is too short; give at least 6 hex digits of the message id"));
     }
+    Ok((prefix, index))
+}
+
+/// Resolves `MESSAGE#N` to a received response item of the exchange.
+fn resolve_item(messages: &[Opened], text: &str, field: &str) -> Result<ItemRef, TermsError> {
+    let (prefix, index) = split_item(text).map_err(|problem| invalid(field, problem))?;
     let found: Vec<&Opened> = messages.iter().filter(|m| m.record.message_id.to_hex().starts_with(&prefix)).collect();
     let m = match found.as_slice() {
         [m] => *m,
@@ -339,13 +348,10 @@ pub async fn decide(node: &Node, consent: &str, decision: DecideConsent) -> Resu
 
 /// An item of a consent request, named in full or by its message prefix.
 fn parse_asked_item(asked: &[ItemRef], text: &str) -> Result<ItemRef, String> {
-    let (prefix, index) =
-        text.trim().split_once('#').ok_or_else(|| format!("{text:?} is not an item; write MESSAGE#N"))?;
-    let index: u16 = index.parse().map_err(|_| format!("{index:?} is not an item number"))?;
-    let prefix = prefix.to_ascii_lowercase();
+    let (prefix, index) = split_item(text)?;
     asked
         .iter()
-        .find(|r| r.index == index && prefix.len() >= 6 && r.message_id.to_hex().starts_with(&prefix))
+        .find(|r| r.index == index && r.message_id.to_hex().starts_with(&prefix))
         .copied()
         .ok_or_else(|| format!("{text} was not asked for; a grant covers the items asked for or fewer"))
 }
@@ -665,15 +671,17 @@ async fn record_disclosure(node: &Node, package: &Package, items: &[ItemRef]) ->
     let json = serde_json::to_vec_pretty(package)
         .map_err(|e| TermsError::Conflict(format!("cannot write the package: {e}")))?;
     let record = DisclosureRecord {
-        disclosure_id: package.disclosure_id,
-        created_at: package.created_at,
-        originator: package.originator,
-        exchange_id: package.exchange_id,
-        items: items.to_vec(),
-        authority_kind: package.authority.kind,
-        consent: package.consent.as_ref().map(|c| c.consent_request),
-        package_hash: package_hash(&json),
-        package: node.vault.seal("disclosure package", &package.disclosure_id.0, &json),
+        summary: DisclosureSummary {
+            disclosure_id: package.disclosure_id,
+            created_at: package.created_at,
+            originator: package.originator,
+            exchange_id: package.exchange_id,
+            items: items.to_vec(),
+            authority_kind: package.authority.kind,
+            consent: package.consent.as_ref().map(|c| c.consent_request),
+            package_hash: Bytes32(package_hash(&json)),
+        },
+        package: node.vault.seal("disclosure package", &package.disclosure_id.0, &json)?,
     };
     node.store.put_disclosure(&record)?;
     node.store.flush().await?;

@@ -11,7 +11,7 @@ use crate::store::MessageRecord;
 use chacha20poly1305::XChaCha20Poly1305;
 use chacha20poly1305::aead::{Aead, KeyInit, Payload};
 use std::path::{Path, PathBuf};
-use veim_protocol::codec::{self, CodecError, MAX_RECORD};
+use veim_protocol::codec::{self, MAX_RECORD};
 use veim_protocol::{Body, MessageId};
 use zeroize::Zeroizing;
 
@@ -52,6 +52,10 @@ pub enum VaultError {
     Unsealed { path: PathBuf },
     #[error("stored {what} does not decrypt under the storage key: the store was altered or damaged")]
     Tampered { what: &'static str },
+    #[error("cannot seal {what}: it is too large for the storage cipher")]
+    Seal { what: &'static str },
+    #[error("cannot encode {what} for storage: {reason}")]
+    Encode { what: &'static str, reason: String },
     #[error("cannot read the passphrase file {path}: {reason}")]
     Passphrase { path: PathBuf, reason: String },
     #[error(transparent)]
@@ -99,15 +103,13 @@ impl Vault {
     /// Encrypts `plaintext`, bound to what it is (`purpose`) and to the
     /// record it belongs to (`id`): a value moved to another record does not
     /// decrypt there. Output: 24-byte nonce, then ciphertext and tag.
-    pub fn seal(&self, purpose: &str, id: &[u8], plaintext: &[u8]) -> Vec<u8> {
+    pub fn seal(&self, purpose: &'static str, id: &[u8], plaintext: &[u8]) -> Result<Vec<u8>, VaultError> {
         let nonce: [u8; 24] = random();
-        let mut out = nonce.to_vec();
-        match self.cipher.encrypt(&nonce.into(), Payload { msg: plaintext, aad: &aad(purpose, id) }) {
-            Ok(ct) => out.extend_from_slice(&ct),
-            // XChaCha20-Poly1305 fails only on inputs over 256 GiB.
-            Err(_) => out.clear(),
-        }
-        out
+        let ct = self
+            .cipher
+            .encrypt(&nonce.into(), Payload { msg: plaintext, aad: &aad(purpose, id) })
+            .map_err(|_| VaultError::Seal { what: purpose })?;
+        Ok([nonce.as_slice(), &ct].concat())
     }
 
     pub fn open(&self, purpose: &'static str, id: &[u8], sealed: &[u8]) -> Result<Zeroizing<Vec<u8>>, VaultError> {
@@ -120,7 +122,7 @@ impl Vault {
     }
 
     /// A value that proves a key opens a store (kept in the store).
-    pub fn check_value(&self) -> Vec<u8> {
+    pub fn check_value(&self) -> Result<Vec<u8>, VaultError> {
         self.seal("storage key check", b"", CHECK)
     }
 
@@ -152,7 +154,7 @@ impl Vault {
             let key = Zeroizing::new(random::<32>());
             Self::write(&path, &key, passphrase)?;
             let vault = Vault::from_key(&key);
-            let check = vault.check_value();
+            let check = vault.check_value()?;
             return Ok((vault, Some(check)));
         }
         let vault = Self::read(&path, passphrase)?;
@@ -160,7 +162,7 @@ impl Vault {
             Some(check) if !vault.matches(check) => Err(VaultError::WrongKey { path }),
             Some(_) => Ok((vault, None)),
             None => {
-                let check = vault.check_value();
+                let check = vault.check_value()?;
                 Ok((vault, Some(check)))
             }
         }
@@ -225,9 +227,12 @@ impl Vault {
 
 impl Vault {
     /// A message body, encoded and sealed under the message's id.
-    pub fn seal_body(&self, id: MessageId, body: &Body) -> Result<Vec<u8>, CodecError> {
-        let plain = Zeroizing::new(codec::encode("message body", body)?);
-        Ok(self.seal("message body", &id.0, &plain))
+    pub fn seal_body(&self, id: MessageId, body: &Body) -> Result<Vec<u8>, VaultError> {
+        let plain = Zeroizing::new(
+            codec::encode("message body", body)
+                .map_err(|e| VaultError::Encode { what: "message body", reason: e.to_string() })?,
+        );
+        self.seal("message body", &id.0, &plain)
     }
 
     /// The body of a stored message; `None` once purged.
@@ -264,7 +269,7 @@ mod tests {
         std::fs::create_dir_all(dir.path().join("keys")).expect("keys dir");
         let (vault, check) = Vault::load_or_create(dir.path(), None, false, None).expect("create");
         let check = check.expect("a new key gives a check value");
-        let sealed = vault.seal("message", b"id-1", b"end-user certificate 17/2016");
+        let sealed = vault.seal("message", b"id-1", b"end-user certificate 17/2016").expect("seal");
         assert!(!sealed.windows(4).any(|w| w == b"cert"));
         assert_eq!(vault.open("message", b"id-1", &sealed).expect("opens").as_slice(), b"end-user certificate 17/2016");
         assert!(matches!(vault.open("message", b"id-2", &sealed), Err(VaultError::Tampered { .. })));
@@ -295,7 +300,7 @@ mod tests {
         std::fs::create_dir_all(dir.path().join("keys")).expect("keys dir");
         let (vault, check) = Vault::load_or_create(dir.path(), None, false, None).expect("create");
         let check = check.expect("check");
-        let sealed = vault.seal("message", b"x", b"secret");
+        let sealed = vault.seal("message", b"x", b"secret").expect("seal");
         Vault::load_or_create(dir.path(), Some(&check), true, Some("staple")).expect("wraps");
         let text = std::fs::read_to_string(dir.path().join(STORAGE_KEY_FILE)).expect("read");
         assert!(text.contains("argon2id") && !text.contains("plain"), "{text}");
@@ -313,7 +318,7 @@ mod tests {
         let check = check.expect("check");
         let text = std::fs::read_to_string(dir.path().join(STORAGE_KEY_FILE)).expect("read");
         assert!(text.contains("argon2id"));
-        let sealed = vault.seal("message", b"x", b"secret");
+        let sealed = vault.seal("message", b"x", b"secret").expect("seal");
         let err = Vault::load_or_create(dir.path(), Some(&check), true, None).expect_err("no passphrase");
         assert!(matches!(err, VaultError::NeedsPassphrase { .. }), "{err}");
         let err = Vault::load_or_create(dir.path(), Some(&check), true, Some("wrong")).expect_err("wrong passphrase");

@@ -558,6 +558,23 @@ fn enc<T: serde::Serialize>(what: &'static str, value: &T) -> Vec<u8> {
     codec::encode(what, value).expect("encode")
 }
 
+/// A signed object's vectors: `{prefix}.bytes` decodes to `expected` and
+/// encodes back to the same bytes, which are `{prefix}.{body}` followed by
+/// the 64-byte `{prefix}.signature`. Returns the object, its bytes and the body.
+fn signed_vector<T>(prefix: &str, body: &str, what: &'static str, expected: &T) -> (T, Vec<u8>, Vec<u8>)
+where
+    T: serde::Serialize + serde::de::DeserializeOwned + PartialEq + std::fmt::Debug,
+{
+    let bytes = spec_bytes(&format!("{prefix}.bytes"));
+    let signed: T = codec::decode::<_, MAX_FRAME>(what, &bytes).expect("decode");
+    assert_eq!(signed, *expected);
+    assert_eq!(enc(what, &signed), bytes);
+    let body = spec_bytes(&format!("{prefix}.{body}"));
+    assert_eq!(bytes[..bytes.len() - 64], body);
+    assert_eq!(bytes[bytes.len() - 64..], spec_bytes(&format!("{prefix}.signature")));
+    (signed, bytes, body)
+}
+
 /// The `/veim/1` framing: a 4-byte big-endian length, then the bytes.
 fn frame(bytes: &[u8]) -> Vec<u8> {
     assert!(bytes.len() <= MAX_FRAME);
@@ -765,13 +782,8 @@ fn version_2(world: &World, entries: Vec<DirectoryEntry>) -> SignedDirectoryVers
 #[test]
 fn the_spec_contacts_verify_and_travel_in_the_directory() {
     let world = World::build();
-    let bytes = spec_bytes("contacts.bytes");
-    let signed: SignedContactSet = codec::decode::<_, MAX_FRAME>("contacts", &bytes).expect("decode");
-    assert_eq!(signed, world.contacts);
-    assert_eq!(enc("contacts", &signed), bytes);
     // The encoding is the set, then the signature over it.
-    assert_eq!(bytes[..bytes.len() - 64], spec_bytes("contacts.set"));
-    assert_eq!(bytes[bytes.len() - 64..], spec_bytes("contacts.signature"));
+    let (signed, bytes, _) = signed_vector("contacts", "set", "contacts", &world.contacts);
     signed.verify(&world.mex.public()).expect("signed by MEX");
     assert!(signed.verify(&world.swe.public()).is_err());
     assert!(
@@ -833,15 +845,9 @@ fn the_spec_contacts_verify_and_travel_in_the_directory() {
 #[test]
 fn the_spec_key_rotation_verifies_and_moves_the_entry() {
     let world = World::build();
-    let bytes = spec_bytes("rotation.bytes");
-    let signed: SignedKeyRotation = codec::decode::<_, MAX_FRAME>("key rotation", &bytes).expect("decode");
-    assert_eq!(signed, world.rotation);
-    assert_eq!(enc("key rotation", &signed), bytes);
     // The encoding is the rotation (the old key, then the new registration),
     // then the old key's signature over it.
-    let body = spec_bytes("rotation.body");
-    assert_eq!(bytes[..bytes.len() - 64], body);
-    assert_eq!(bytes[bytes.len() - 64..], spec_bytes("rotation.signature"));
+    let (signed, bytes, body) = signed_vector("rotation", "body", "key rotation", &world.rotation);
     assert_eq!(body[..32], world.mex.public().0);
     assert_eq!(body[32..], enc("registration", &world.rotation.rotation.registration));
     assert_eq!((body.len(), bytes.len()), (254, 318));
@@ -1128,13 +1134,7 @@ fn the_spec_item_statement_binds_the_response_items() {
     assert_eq!(spec_bytes("item.commitment"), expected.as_slice());
     assert_eq!(veim_protocol::keys::hash(domain::ITEM_COMMITMENT, &[salt.as_slice(), &item].concat()), *expected);
 
-    let bytes = spec_bytes("statement.bytes");
-    let signed: SignedItemStatement = codec::decode::<_, MAX_FRAME>("item statement", &bytes).expect("decode");
-    assert_eq!(signed, world.statement);
-    assert_eq!(enc("item statement", &signed), bytes);
-    let body = spec_bytes("statement.body");
-    assert_eq!(bytes[..bytes.len() - 64], body);
-    assert_eq!(bytes[bytes.len() - 64..], spec_bytes("statement.signature"));
+    let (signed, _, body) = signed_vector("statement", "body", "item statement", &world.statement);
     // The statement is the header's fields, the handling, the commitments.
     let header = response_header(&world);
     assert_eq!(signed.statement.context, header.context());
@@ -1245,13 +1245,7 @@ fn the_spec_handling_restrictions_follow_the_rules() {
 #[test]
 fn the_spec_consent_verifies_and_binds_its_parties() {
     let world = World::build();
-    let bytes = spec_bytes("consent.bytes");
-    let signed: SignedConsent = codec::decode::<_, MAX_FRAME>("consent", &bytes).expect("decode");
-    assert_eq!(signed, world.consent);
-    assert_eq!(enc("consent", &signed), bytes);
-    let record = spec_bytes("consent.record");
-    assert_eq!(bytes[..bytes.len() - 64], record);
-    assert_eq!(bytes[bytes.len() - 64..], spec_bytes("consent.signature"));
+    let (signed, bytes, record) = signed_vector("consent", "record", "consent", &world.consent);
     assert_eq!(record[..16], world.exchange_id);
     assert_eq!(record[16..32], world.consent_request_id);
     assert_eq!(&record[32..38], b"SWEMEX");

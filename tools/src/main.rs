@@ -13,10 +13,9 @@ use veim_node::api::{
     MessageView, NoteRequest, PendingView, RejectRequest, RespondRequest, SendRequest, StatusChangeRequest, StatusView,
     SubmitContactsRequest, VersionView,
 };
-use veim_node::api::{
-    AskConsent, DecideConsent, Disclose, DisclosureView, ExchangeSummary, PurgeRequest, PurgeView, RevokeRequest,
-};
+use veim_node::api::{AskConsent, DecideConsent, Disclose, ExchangeSummary, PurgeRequest, PurgeView, RevokeRequest};
 use veim_node::config::{Config, Role, SecretariatPin, init_home};
+use veim_node::store::DisclosureSummary;
 use veim_node::terms::{ConsentView, Reciprocity};
 use veim_protocol::contacts::{ContactRole, ContactSetForm};
 use veim_protocol::{Authority, AuthorityKind};
@@ -607,14 +606,14 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             let sent: MessageView = client()?.post(&format!("/v1/exchanges/{id}/close"), &CloseRequest { reason })?;
             print(json, &sent, render::sent)
         }
-        Command::Consent(c) => consent(&client()?, &home, json, c),
-        Command::Disclose(args) => disclose(&client()?, &home, json, args),
+        Command::Consent(c) => consent(&client()?, json, c),
+        Command::Disclose(args) => disclose(&client()?, json, args),
         Command::Disclosure(DisclosureCommand::Verify { file, secretariat_key }) => {
             let verified = veim_tools::terms::verify_file(&file, secretariat_key.as_deref())?;
             print(json, &verified, render::verified)
         }
         Command::Disclosure(DisclosureCommand::List) => {
-            print(json, &client()?.get::<Vec<DisclosureView>>("/v1/disclosures")?, |l| render::disclosures(l))
+            print(json, &client()?.get::<Vec<DisclosureSummary>>("/v1/disclosures")?, |l| render::disclosures(l))
         }
         Command::Reciprocity => {
             print(json, &client()?.get::<Vec<Reciprocity>>("/v1/reciprocity")?, |r| render::reciprocity(r))
@@ -733,7 +732,7 @@ fn end_of_day(date: &str) -> anyhow::Result<i64> {
     Ok(next.midnight().assume_utc().unix_timestamp())
 }
 
-fn consent(client: &AdminClient, _home: &Path, json: bool, command: ConsentCommand) -> anyhow::Result<()> {
+fn consent(client: &AdminClient, json: bool, command: ConsentCommand) -> anyhow::Result<()> {
     match command {
         ConsentCommand::Ask { exchange, items, authority: a, purpose, case_reference } => {
             let authority = authority(client, a)?;
@@ -766,7 +765,7 @@ fn consent(client: &AdminClient, _home: &Path, json: bool, command: ConsentComma
     }
 }
 
-fn disclose(client: &AdminClient, _home: &Path, json: bool, args: DiscloseArgs) -> anyhow::Result<()> {
+fn disclose(client: &AdminClient, json: bool, args: DiscloseArgs) -> anyhow::Result<()> {
     let authority = authority(client, args.authority)?;
     let request = Disclose {
         exchange: args.exchange,

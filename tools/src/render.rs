@@ -3,10 +3,10 @@
 
 use std::fmt::Write;
 use veim_node::api::{
-    ContactsView, DirectoryListing, DisclosureView, EntryView, ExchangeSummary, ExchangeView, MessageView, PendingView,
-    StatusView, VersionView,
+    ContactsView, DirectoryListing, EntryView, ExchangeSummary, ExchangeView, MessageView, PendingView, StatusView,
+    VersionView,
 };
-use veim_node::store::DeliveryState;
+use veim_node::store::{DeliveryState, DisclosureSummary};
 use veim_node::terms::{ConsentStatus, ConsentView, Reciprocity};
 use veim_protocol::contacts::PointOfContact;
 use veim_protocol::disclosure::{Package, Verified};
@@ -393,7 +393,7 @@ fn duration(secs: i64) -> String {
     }
 }
 
-pub fn disclosures(list: &[DisclosureView]) -> String {
+pub fn disclosures(list: &[DisclosureSummary]) -> String {
     if list.is_empty() {
         return "No disclosures.\n".into();
     }
@@ -408,7 +408,7 @@ pub fn disclosures(list: &[DisclosureView]) -> String {
             d.originator,
             d.authority_kind,
             d.consent.map(|c| c.to_string()).unwrap_or_else(|| "(waived by the originator)".into()),
-            d.package_hash
+            hex::encode(d.package_hash.0)
         );
     }
     out

@@ -79,7 +79,7 @@ impl From<SendError> for ApiError {
 
 mod terms;
 pub use crate::terms::{AskConsent, DecideConsent, Disclose};
-pub use terms::{DisclosureView, PurgeRequest, PurgeView, RevokeRequest};
+pub use terms::{PurgeRequest, PurgeView, RevokeRequest};
 
 type ApiResult<T> = Result<Json<T>, ApiError>;
 type Shared = Arc<Node>;

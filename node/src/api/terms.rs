@@ -2,14 +2,14 @@
 //! reciprocity and retention.
 
 use super::{ApiError, ApiResult, MessageView, Shared, message_view, national_only};
+use crate::store::DisclosureSummary;
 use crate::terms::{self, AskConsent, ConsentView, DecideConsent, Disclose, Reciprocity, TermsError};
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
+use veim_protocol::MessageId;
 use veim_protocol::disclosure::Package;
-use veim_protocol::ids::DisclosureId;
-use veim_protocol::{AuthorityKind, ExchangeId, ItemRef, MessageId, StateCode};
 
 impl From<TermsError> for ApiError {
     fn from(e: TermsError) -> ApiError {
@@ -78,36 +78,9 @@ pub(super) async fn disclose(State(node): State<Shared>, Json(req): Json<Disclos
     Ok(Json(terms::disclose(&node, req).await?))
 }
 
-/// A disclosure made, without its content.
-#[derive(Debug, Serialize, Deserialize)]
-pub struct DisclosureView {
-    pub disclosure_id: DisclosureId,
-    pub created_at: i64,
-    pub originator: StateCode,
-    pub exchange_id: ExchangeId,
-    pub items: Vec<ItemRef>,
-    pub authority_kind: AuthorityKind,
-    pub consent: Option<MessageId>,
-    pub package_hash: String,
-}
-
-pub(super) async fn disclosures(State(node): State<Shared>) -> ApiResult<Vec<DisclosureView>> {
+pub(super) async fn disclosures(State(node): State<Shared>) -> ApiResult<Vec<DisclosureSummary>> {
     national_only(&node)?;
-    let mut list: Vec<DisclosureView> = node
-        .store
-        .disclosures()?
-        .into_iter()
-        .map(|d| DisclosureView {
-            disclosure_id: d.disclosure_id,
-            created_at: d.created_at,
-            originator: d.originator,
-            exchange_id: d.exchange_id,
-            items: d.items,
-            authority_kind: d.authority_kind,
-            consent: d.consent,
-            package_hash: hex::encode(d.package_hash),
-        })
-        .collect();
+    let mut list = node.store.disclosures()?;
     list.sort_by_key(|d| std::cmp::Reverse(d.created_at));
     Ok(Json(list))
 }

@@ -205,7 +205,7 @@ async fn disclosure_needs_a_valid_grant_covering_every_item_and_that_authority()
     assert_eq!(reason, "pending our own investigation");
 
     // The disclosures made are listed, without their content.
-    let made: Vec<veim_node::api::DisclosureView> = blocking(|| mex.get("/v1/disclosures"))?;
+    let made: Vec<veim_node::store::DisclosureSummary> = blocking(|| mex.get("/v1/disclosures"))?;
     assert_eq!(made.len(), 1);
     assert_eq!(made[0].disclosure_id, package.disclosure_id);
 
