@@ -17,7 +17,7 @@ use veim_protocol::codec::{self, MAX_FRAME};
 use veim_protocol::consent::{Authority, ConsentRecord, ConsentRequest, Decision, ItemRef, Revocation, SignedConsent};
 use veim_protocol::disclosure::{self, ConsentSummary, DisclosedItem, DisclosedMessage, Package, Proofs};
 use veim_protocol::ids::DisclosureId;
-use veim_protocol::keys::{PublicIdentity, domain, hash};
+use veim_protocol::keys::PublicIdentity;
 use veim_protocol::{
     Body, Bytes32, Envelope, ExchangeId, FieldError, MessageId, MessageKind, Response, StateCode, ValidationErrors,
 };
@@ -688,9 +688,11 @@ async fn record_disclosure(node: &Node, package: &Package, items: &[ItemRef]) ->
     Ok(())
 }
 
-/// SHA-256 of a package file, as `veim disclosure list` shows it.
+/// Plain SHA-256 of the package's JSON, as `veim disclosure list` shows it
+/// (what `sha256sum` prints for the file `veim disclose` writes).
 pub fn package_hash(bytes: &[u8]) -> [u8; 32] {
-    hash(domain::ENVELOPE_HASH, bytes)
+    use sha2::Digest;
+    sha2::Sha256::digest(bytes).into()
 }
 
 // --- reciprocity -------------------------------------------------------------

@@ -158,6 +158,8 @@ pub enum PackageError {
     NoItemOf(MessageId),
     #[error("the package discloses no item")]
     Empty,
+    #[error("item {0} appears more than once in the package")]
+    DuplicateItem(ItemRef),
 }
 
 /// What a verified package establishes.
@@ -316,6 +318,9 @@ impl Package {
         let mut needs_consent = Vec::new();
         for (position, d) in self.items.iter().enumerate() {
             let r = d.item_ref;
+            if self.items[..position].iter().any(|o| o.item_ref == r) {
+                return Err(PackageError::DuplicateItem(r));
+            }
             let s = statements
                 .iter()
                 .find(|s| s.context.message_id == r.message_id)

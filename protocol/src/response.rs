@@ -308,6 +308,14 @@ fn check_summary_and_count(summary: &str, items: usize, errors: &mut ValidationE
             "items",
             format!("is missing; give at least one item, of kind {}", InformationItem::KINDS.join(", ")),
         );
+    } else if items > crate::consent::MAX_ITEMS {
+        errors.push(
+            "items",
+            format!(
+                "has {items} items; at most {} (split the answer into several responses)",
+                crate::consent::MAX_ITEMS
+            ),
+        );
     }
 }
 
@@ -475,6 +483,17 @@ mod tests {
         for bad in ["+2016-11-03", "-2016-11-03", "2016-13-03", "16-11-03", "2016-11-3", "20160-11-03"] {
             assert!(parse_date(bad).is_none(), "{bad}");
         }
+    }
+
+    #[test]
+    fn a_response_holds_at_most_max_items() {
+        let item = ItemForm { kind: "customary-procedure".into(), details: Some("d".into()), ..Default::default() };
+        let mut form =
+            ResponseForm { summary: "s".into(), items: vec![item; crate::consent::MAX_ITEMS], handling: None };
+        assert!(form.parse().is_ok());
+        form.items.push(form.items[0].clone());
+        let errors = form.parse().expect_err("too many items");
+        assert_eq!(errors.0[0].field, "items");
     }
 
     #[test]

@@ -167,6 +167,10 @@ async fn disclosure_needs_a_valid_grant_covering_every_item_and_that_authority()
     let by_mex = SignedConsent::sign(signed.record.clone(), &keys_of(&net.national("MEX").home).identity)?;
     forged.proofs.consent = Some(hex::encode(codec::encode("consent", &by_mex)?));
     assert_eq!(forged.verify(None), Err(PackageError::ConsentNotSigned(state("SWE"))));
+    // An item listed twice.
+    let mut doubled = package.clone();
+    doubled.items.push(doubled.items[0].clone());
+    assert_eq!(doubled.verify(None), Err(PackageError::DuplicateItem(doubled.items[0].item_ref)));
     // The same package pinned to another Secretariat key.
     let other = veim_protocol::IdentityKeypair::from_secret_bytes(&[5; 32]).public();
     assert!(matches!(package.verify(Some(&other)), Err(PackageError::SecretariatKeyMismatch { .. })));
@@ -208,6 +212,12 @@ async fn disclosure_needs_a_valid_grant_covering_every_item_and_that_authority()
     let made: Vec<veim_node::store::DisclosureSummary> = blocking(|| mex.get("/v1/disclosures"))?;
     assert_eq!(made.len(), 1);
     assert_eq!(made[0].disclosure_id, package.disclosure_id);
+    let file = serde_json::to_vec_pretty(&package)?;
+    assert_eq!(
+        made[0].package_hash.0,
+        veim_node::terms::package_hash(&file),
+        "the hash of the file `veim disclose` writes"
+    );
 
     // A consent decision not signed by the originator is refused on receipt.
     let swe_keys = keys_of(&net.national("SWE").home);
