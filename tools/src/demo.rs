@@ -80,7 +80,9 @@ pub async fn run(exit: bool, out: Option<&Path>) -> anyhow::Result<bool> {
                 let admin = n.handle.as_ref().map(|h| h.admin.to_string()).unwrap_or_default();
                 println!("  {veim} --home {} status    # {}, admin API http://{admin}", n.home.display(), n.label);
             }
-            println!("  (then: inbox, outbox, exchange list, exchange show ID, directory list, ...)");
+            println!(
+                "  (then: inbox, outbox, exchange list, exchange show ID, consent list, disclosure list, reciprocity, ...)"
+            );
             println!("Press Ctrl-C to stop; the demo's folder is removed then.");
             let _ = tokio::signal::ctrl_c().await;
         }
