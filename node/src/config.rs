@@ -62,6 +62,9 @@ pub struct Config {
     #[serde(default = "default_poll")]
     pub directory_poll_secs: u64,
     pub secretariat: Option<SecretariatPin>,
+    /// Seconds between audit checkpoints (signed, and sent to the peers).
+    #[serde(default = "default_checkpoint")]
+    pub audit_checkpoint_secs: u64,
     /// Handling restrictions put on what this node sends when the operator
     /// sets none (the terms of reference by default).
     #[serde(default)]
@@ -104,11 +107,16 @@ impl Default for Config {
             replay_window_secs: default_replay_window(),
             directory_poll_secs: default_poll(),
             secretariat: None,
+            audit_checkpoint_secs: default_checkpoint(),
             handling: veim_protocol::Handling::default(),
             retention: Retention::default(),
             storage: Storage::default(),
         }
     }
+}
+
+fn default_checkpoint() -> u64 {
+    60
 }
 
 fn default_replay_window() -> i64 {
@@ -327,6 +335,10 @@ mod tests {
         assert_eq!(sec.role, Role::Secretariat);
         let national = parse(include_str!("../../deploy/national.toml")).expect("national.toml");
         assert_eq!(national.state.map(|s| s.to_string()).as_deref(), Some("MEX"));
+        // Top-level keys and sections land where they are meant to.
+        assert_eq!(national.audit_checkpoint_secs, 60);
+        assert_eq!(national.retention.received_content_days, Some(3650));
+        assert_eq!(national.handling, veim_protocol::Handling::default());
     }
 
     #[test]

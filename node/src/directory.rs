@@ -12,6 +12,7 @@ use crate::keys::peer_id_of;
 use crate::store::{Store, StoreError};
 use libp2p::{Multiaddr, PeerId};
 use std::collections::HashMap;
+use veim_protocol::audit::{Action, Actor, Event};
 use veim_protocol::contacts::SignedContactSet;
 use veim_protocol::directory::{DirectoryError, DirectoryHead, Succession};
 use veim_protocol::keys::PublicIdentity;
@@ -195,7 +196,7 @@ fn publish_with(
     if size > veim_protocol::codec::MAX_DIRECTORY {
         return Err(PublishError::TooLarge { size, limit: veim_protocol::codec::MAX_DIRECTORY });
     }
-    store.put_directory_version(&signed)?;
+    store.put_directory_version(&signed, &directory_event(&signed, Actor::Node, Action::DirectoryPublished))?;
     Ok(signed)
 }
 
@@ -576,6 +577,15 @@ pub fn receive_registration(
     Ok(RegistrationOutcome::Pending)
 }
 
+/// The audit event of a directory version stored (published or accepted).
+pub fn directory_event(v: &SignedDirectoryVersion, actor: Actor, action: Action) -> Event {
+    let mut e = Event::new(v.body.issued_at, actor, action);
+    e.object = Some(format!("directory version {}", v.body.version));
+    e.hash = v.hash().ok().map(veim_protocol::Bytes32);
+    e.detail = v.body.change.clone();
+    e
+}
+
 /// National node: accepts a batch of versions fetched from the Secretariat,
 /// in order. Returns the new head, or the first refusal (versions before it
 /// stay accepted).
@@ -599,7 +609,8 @@ pub fn accept_versions(
                 {
                     v.check_entries_kept(&previous.body)?;
                 }
-                accepted = Some(store.put_directory_version(v)?);
+                let event = directory_event(v, Actor::Peer(None), Action::DirectoryAccepted);
+                accepted = Some(store.put_directory_version(v, &event)?);
             }
         }
     }

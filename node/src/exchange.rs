@@ -8,12 +8,14 @@
 //! receiver answers with a receipt only after the flush that holds the
 //! envelope has returned.
 
+use crate::audit;
 use crate::directory::{DirectoryView, dial_info};
 use crate::network::Client;
 use crate::store::{
     Delivery, DeliveryState, Direction, ExchangeRecord, ExchangeStatus, MessageRecord, Store, StoreError,
 };
 use crate::vault::Vault;
+use veim_protocol::audit::{Action, Actor};
 use veim_protocol::codec::{self, MAX_FRAME};
 use veim_protocol::envelope::{Draft, Recipient};
 use veim_protocol::wire::{NetRequest, NetResponse, Refusal, RefusalCode};
@@ -235,7 +237,8 @@ pub async fn send(
         receipts: Vec::new(),
         purged_at: None,
     };
-    store.insert_message(&record, |current| next_exchange(current, &record, &body)).map_err(|e| match e {
+    let sent = audit::message_event(now, Actor::Operator, audit::sent_action(&body), &record, None);
+    store.insert_message(&record, |current| next_exchange(current, &record, &body), &[sent]).map_err(|e| match e {
         StoreError::Rejected(reason) => SendError::Refused(reason),
         other => SendError::Store(other),
     })?;
@@ -254,6 +257,7 @@ pub async fn send(
     // Each recipient's outcome is merged into the stored record, so that
     // another writer of the same message (a later retry) loses nothing.
     let updated = store.update_message(message_id, |m| {
+        let mut events = Vec::new();
         for (recipient, (state, receipt)) in &outcomes {
             if let Some(d) = m.deliveries.iter_mut().find(|d| d.recipient == *recipient) {
                 d.state = state.clone();
@@ -264,7 +268,17 @@ pub async fn send(
             {
                 m.receipts.push(r.clone());
             }
+            let (action, detail) = match state {
+                DeliveryState::Delivered { stored_at } => (Action::ReceiptReceived, format!("stored at {stored_at}")),
+                DeliveryState::Refused { code, .. } => (Action::DeliveryFailed, format!("refused: {code}")),
+                DeliveryState::Failed { reason } => (Action::DeliveryFailed, reason.clone()),
+                DeliveryState::Pending => continue,
+            };
+            let mut e = audit::message_event(now, Actor::Peer(Some(*recipient)), action, m, Some(*recipient));
+            e.detail = detail;
+            events.push(e);
         }
+        events
     })?;
     store.flush().await?;
     Ok(updated)
@@ -369,7 +383,12 @@ pub async fn receive(
         receipts: Vec::new(),
         purged_at: None,
     };
-    store.insert_message(&record, |current| next_exchange(current, &record, &body)).map_err(|e| match e {
+    let from = Actor::Peer(Some(h.sender));
+    let events = [
+        audit::message_event(now, from, Action::MessageReceived, &record, Some(h.sender)),
+        audit::message_event(now, from, Action::ReceiptSent, &record, Some(h.sender)),
+    ];
+    store.insert_message(&record, |current| next_exchange(current, &record, &body), &events).map_err(|e| match e {
         StoreError::Duplicate(id) => {
             refusal(RefusalCode::Replay, format!("message {id} was already received: refusing a replay"))
         }

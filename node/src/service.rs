@@ -19,6 +19,7 @@ use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 use tokio::sync::{Notify, Semaphore};
 use tokio::task::JoinSet;
+use veim_protocol::audit::{Action, Actor, Checkpoint, Event, SignedCheckpoint};
 use veim_protocol::codec::{self, MAX_FRAME};
 use veim_protocol::keys::PublicIdentity;
 use veim_protocol::wire::{
@@ -238,6 +239,22 @@ impl Node {
         };
         if let NetResponse::Refused(r) = &response {
             tracing::warn!(%peer, code = ?r.code, detail = %r.detail, "refused a request");
+            let view = self.view();
+            let actor = match view.listed_peer(&peer) {
+                Some(e) => Actor::Peer(Some(e.state())),
+                None if Some(peer) == self.secretariat_peer() => Actor::Peer(None),
+                None => Actor::Stranger,
+            };
+            let mut event = Event::new(now(), actor, Action::RequestRefused);
+            event.state = if let Actor::Peer(s) = actor { s } else { None };
+            event.object = Some(format!("peer {peer}"));
+            // The detail of an invalid body may quote the body: only the code is kept.
+            event.detail = if r.code == RefusalCode::InvalidBody {
+                format!("{:?}", r.code)
+            } else {
+                format!("{:?}: {}", r.code, r.detail)
+            };
+            self.record(&event);
         }
         let bytes = match codec::encode("response", &response) {
             Ok(b) => b,
@@ -350,12 +367,24 @@ impl Node {
                 }
                 NetResponse::Acknowledged
             }
+            (Role::National, NetRequest::Witness(checkpoint)) if Some(peer) == self.secretariat_peer() => {
+                match self.secretariat_key() {
+                    Some(key) => self.witness_answer(None, &key, *checkpoint),
+                    None => refused(RefusalCode::NotInDirectory, "no Secretariat key is known here"),
+                }
+            }
             (_, _) if view.active_peer(&peer).is_none() => {
                 let why = match view.listed_peer(&peer) {
                     Some(e) => format!("{} is {} in directory version {}", e.state(), e.status, view.version()),
                     None => format!("peer {peer} is not an active node in directory version {}", view.version()),
                 };
                 refused(RefusalCode::NotInDirectory, why)
+            }
+            (_, NetRequest::Witness(checkpoint)) => {
+                let Some(sender) = view.active_peer(&peer) else {
+                    return refused(RefusalCode::NotInDirectory, "sender not active");
+                };
+                self.witness_answer(Some(sender.state()), &sender.identity_key(), *checkpoint)
             }
             (Role::National, NetRequest::Deliver(envelope)) => {
                 let (Some(me), Some(sender)) = (self.me(), view.active_peer(&peer)) else {
@@ -391,6 +420,7 @@ impl Node {
                         NetRequest::DirectoryUpdated { .. } => "directory announcements from this peer",
                         NetRequest::SubmitContacts(_) => "points of contact",
                         NetRequest::RotateKeys(_) => "key rotations",
+                        NetRequest::Witness(_) => "audit checkpoints",
                     }
                 ),
             ),
@@ -552,6 +582,9 @@ impl Node {
                 Ok(None) => {}
                 Err(e) => {
                     tracing::warn!(%e, "directory version refused");
+                    let mut event = Event::new(now(), Actor::Peer(None), Action::DirectoryRefused);
+                    event.detail = e.to_string();
+                    self.record(&event);
                     return Err(format!("directory version refused: {e}"));
                 }
             }
@@ -730,11 +763,157 @@ impl Node {
         }
     }
 
+    /// Records an event that changes nothing else; a failure is logged, and
+    /// the event it concerns goes on (a refusal must still be answered).
+    pub fn record(&self, event: &Event) {
+        if let Err(e) = self.store.audit(event) {
+            tracing::error!(%e, action = %event.action, "cannot write the audit entry");
+        }
+    }
+
+    /// Signs a checkpoint of the log if it grew since the last one, and
+    /// makes it durable. Returns the latest checkpoint.
+    pub async fn checkpoint(&self) -> Result<Option<SignedCheckpoint>, StoreError> {
+        let (count, head) = self.store.audit_head()?;
+        let latest = self.store.latest_checkpoint()?;
+        if count == 0 || latest.as_ref().is_some_and(|c| c.checkpoint.count == count) {
+            return Ok(latest);
+        }
+        let checkpoint =
+            Checkpoint { node: self.config.state, identity_key: self.keys.identity.public(), count, head, at: now() };
+        let signed = SignedCheckpoint::sign(checkpoint, &self.keys.identity)
+            .map_err(|e| StoreError::Corrupt { what: "audit checkpoint", reason: e.to_string() })?;
+        self.store.put_checkpoint(&signed)?;
+        self.store.flush().await?;
+        self.store.write_audit_checkpoints()?;
+        Ok(Some(signed))
+    }
+
+    /// Keeps a peer's checkpoint if it extends what this node holds of that
+    /// peer's log; a checkpoint that goes back, or forks at the same count,
+    /// is kept out and recorded as a conflict. Answers with this node's own.
+    fn witness_answer(
+        &self,
+        node: Option<StateCode>,
+        key: &PublicIdentity,
+        checkpoint: SignedCheckpoint,
+    ) -> NetResponse {
+        match self.receive_witness(node, key, checkpoint) {
+            Ok(()) => {}
+            Err(WitnessError::Store(e)) => return refused(RefusalCode::StorageFailure, e.to_string()),
+            Err(WitnessError::Unsigned(why)) => return refused(RefusalCode::BadSignature, why),
+        }
+        match self.store.latest_checkpoint() {
+            Ok(own) => NetResponse::Witnessed(own.map(Box::new)),
+            Err(e) => refused(RefusalCode::StorageFailure, e.to_string()),
+        }
+    }
+
+    fn receive_witness(
+        &self,
+        node: Option<StateCode>,
+        key: &PublicIdentity,
+        checkpoint: SignedCheckpoint,
+    ) -> Result<(), WitnessError> {
+        let c = &checkpoint.checkpoint;
+        let name = node.map(|s| s.to_string()).unwrap_or_else(|| "the Secretariat".into());
+        if c.node != node || c.identity_key != *key || checkpoint.verify().is_err() {
+            return Err(WitnessError::Unsigned(format!(
+                "the checkpoint is not signed by {name}'s key in the directory"
+            )));
+        }
+        let held = self.store.witness(node)?;
+        if let Some(h) = &held {
+            let h = &h.checkpoint;
+            let conflict = c.count < h.count || (c.count == h.count && c.head != h.head);
+            if conflict {
+                let mut event = Event::new(now(), Actor::Peer(node), Action::WitnessConflict);
+                event.state = node;
+                event.detail = format!(
+                    "held a checkpoint of {name} at {} entries (head {}), received one at {} (head {})",
+                    h.count,
+                    hex::encode(h.head.0),
+                    c.count,
+                    hex::encode(c.head.0)
+                );
+                self.record(&event);
+                tracing::warn!(%name, "a peer's audit checkpoint conflicts with the one held: its log was cut or rewritten");
+                return Ok(());
+            }
+            if c.count == h.count {
+                return Ok(());
+            }
+        }
+        // One checkpoint kept per node and day, the day's latest: a log cut
+        // or rewritten and then grown past the latest still conflicts with
+        // the older ones an auditor is given.
+        if self.store.put_witness(&checkpoint, now() / 86_400)? {
+            let mut event = Event::new(now(), Actor::Peer(node), Action::CheckpointWitnessed);
+            event.state = node;
+            event.hash = Some(c.head);
+            event.detail = format!("{} entries", c.count);
+            self.record(&event);
+        }
+        Ok(())
+    }
+
+    /// Sends this node's checkpoint to every active node of the directory
+    /// (and to the Secretariat), keeping what each sends back.
+    async fn send_witness(&self, checkpoint: &SignedCheckpoint) {
+        let Ok(bytes) = codec::encode("request", &NetRequest::Witness(Box::new(checkpoint.clone()))) else { return };
+        let view = self.view();
+        let mut targets: Vec<(Option<StateCode>, PublicIdentity, PeerId, Vec<Multiaddr>)> = view
+            .entries()
+            .iter()
+            .filter(|e| e.is_active() && Some(e.state()) != self.config.state)
+            .filter_map(|e| directory::dial_info(e).map(|(p, a)| (Some(e.state()), e.identity_key(), p, a)))
+            .collect();
+        if let (Some((peer, addrs)), Some(key)) = (self.secretariat_dial(), self.secretariat_key()) {
+            targets.push((None, key, peer, addrs));
+        }
+        let sends = targets.into_iter().map(|(node, key, peer, addrs)| {
+            let bytes = bytes.clone();
+            async move { (node, key, self.client.request(peer, addrs, bytes).await) }
+        });
+        for (node, key, answer) in futures::future::join_all(sends).await {
+            let answer = answer.ok().and_then(|b| codec::decode::<NetResponse, MAX_FRAME>("response", &b).ok());
+            if let Some(NetResponse::Witnessed(Some(theirs))) = answer
+                && let Err(e) = self.receive_witness(node, &key, *theirs)
+            {
+                tracing::warn!(%e, "a peer answered with a checkpoint that does not verify");
+            }
+        }
+    }
+
+    /// Every `audit_checkpoint_secs`: a checkpoint if the log grew, sent to
+    /// the peers; the audit files of checkpoints rewritten.
+    async fn audit_loop(self: Arc<Self>, mut shutdown: Shutdown) {
+        let every = Duration::from_secs(self.config.audit_checkpoint_secs.max(1));
+        let mut sent = 0;
+        loop {
+            tokio::select! {
+                _ = tokio::time::sleep(every) => {}
+                _ = shutdown.recv() => break,
+            }
+            match self.checkpoint().await {
+                Ok(Some(c)) if c.checkpoint.count > sent => {
+                    self.send_witness(&c).await;
+                    sent = c.checkpoint.count;
+                    if let Err(e) = self.store.write_audit_checkpoints() {
+                        tracing::warn!(%e, "cannot write the audit checkpoint files");
+                    }
+                }
+                Ok(_) => {}
+                Err(e) => tracing::warn!(%e, "cannot make an audit checkpoint; will retry"),
+            }
+        }
+    }
+
     /// Applies the retention policy at start and every hour.
     async fn retention_loop(self: Arc<Self>, mut shutdown: Shutdown) {
         let Some(days) = self.config.retention.received_content_days else { return };
         loop {
-            match self.purge(i64::from(days) * 86_400).await {
+            match self.purge(i64::from(days) * 86_400, Actor::Node).await {
                 Ok(purged) if !purged.is_empty() => {
                     tracing::info!(count = purged.len(), days, "received content past its retention purged")
                 }
@@ -750,9 +929,9 @@ impl Node {
 
     /// Removes the content of received messages stored more than
     /// `older_than_secs` ago; their metadata stays.
-    pub async fn purge(&self, older_than_secs: i64) -> Result<Vec<veim_protocol::MessageId>, StoreError> {
+    pub async fn purge(&self, older_than_secs: i64, actor: Actor) -> Result<Vec<veim_protocol::MessageId>, StoreError> {
         let now = now();
-        let purged = self.store.purge_received(now.saturating_sub(older_than_secs), now)?;
+        let purged = self.store.purge_received(now.saturating_sub(older_than_secs), now, actor)?;
         self.store.flush().await?;
         Ok(purged)
     }
@@ -781,6 +960,15 @@ pub enum SubmitError {
     Invalid(veim_protocol::ValidationErrors),
     #[error("{0}")]
     Failed(String),
+}
+
+/// Why a peer's checkpoint was not kept.
+#[derive(Debug, thiserror::Error)]
+enum WitnessError {
+    #[error("{0}")]
+    Unsigned(String),
+    #[error(transparent)]
+    Store(#[from] StoreError),
 }
 
 /// Why a request to the Secretariat did not get a useful answer.
@@ -826,6 +1014,10 @@ impl NodeHandle {
         self.network.trigger();
         if tokio::time::timeout(STOP_GRACE, &mut self.network_task).await.is_err() {
             self.network_task.abort();
+        }
+        self.node.record(&Event::new(now(), Actor::Node, Action::NodeStopped));
+        if let Err(e) = self.node.checkpoint().await {
+            tracing::error!(%e, "final audit checkpoint failed");
         }
         if let Err(e) = self.node.store.flush().await {
             tracing::error!(%e, "final flush failed");
@@ -885,6 +1077,36 @@ async fn wait_for_signal() {
     let _ = tokio::signal::ctrl_c().await;
 }
 
+/// Records the start, and a change of configuration or keys since the last
+/// start, then checkpoints the log.
+async fn record_start(node: &Node, home: &Path) -> Result<(), StartError> {
+    let at = now();
+    let config_hash = std::fs::read(home.join(crate::config::CONFIG_FILE))
+        .map(|b| <sha2::Sha256 as sha2::Digest>::digest(&b).into())
+        .unwrap_or([0; 32]);
+    let fingerprint = node.keys.identity.public().fingerprint();
+    let (last_config, last_keys) = node.store.last_start()?;
+    let mut events = vec![Event::new(at, Actor::Node, Action::NodeStarted)];
+    if last_config != Some(config_hash) {
+        let mut e = Event::new(at, Actor::Operator, Action::ConfigurationChanged);
+        e.object = Some(crate::config::CONFIG_FILE.into());
+        e.hash = Some(veim_protocol::Bytes32(config_hash));
+        e.detail = if last_config.is_some() { "changed since the last start".into() } else { "first start".into() };
+        events.push(e);
+    }
+    if last_keys.as_deref() != Some(fingerprint.as_str()) {
+        let action = if last_keys.is_some() { Action::KeysRotated } else { Action::KeysInUse };
+        let mut e = Event::new(at, Actor::Node, action);
+        e.object = Some(fingerprint.clone());
+        e.detail = last_keys.map(|k| format!("replacing {k}")).unwrap_or_default();
+        events.push(e);
+    }
+    node.store.record_start(&events, config_hash, &fingerprint)?;
+    node.store.flush().await?;
+    node.checkpoint().await?;
+    Ok(())
+}
+
 /// Loads the storage key (creating it for a store that never had one) and
 /// records in the store which key its content is sealed with.
 pub fn open_vault(home: &Path, config: &Config, store: &Store) -> Result<crate::vault::Vault, StartError> {
@@ -907,7 +1129,7 @@ pub async fn start(home: &Path) -> Result<NodeHandle, StartError> {
     // Everything that can fail without the network comes first, so a failed
     // start leaves nothing running.
     let config = Config::load(home)?;
-    let store = Store::open(&home.join(STORE_DIR))?;
+    let store = Store::open(&home.join(STORE_DIR))?.with_audit_mirror(&home.join(crate::audit::AUDIT_DIR))?;
     let mut keys = NodeKeys::load(home)?;
     if config.role == Role::Secretariat
         && let Some(anchor) = store.secretariat_key()?
@@ -1000,6 +1222,8 @@ pub async fn start(home: &Path) -> Result<NodeHandle, StartError> {
             while handlers.join_next().await.is_some() {}
         });
     }
+    record_start(&node, home).await?;
+    tasks.spawn(node.clone().audit_loop(shutdown.clone()));
     if node.role() == Role::National {
         tasks.spawn(node.clone().sync_loop(shutdown.clone()));
         tasks.spawn(node.clone().retention_loop(shutdown.clone()));

@@ -15,6 +15,7 @@ use sled::Transactional;
 use sled::transaction::{ConflictableTransactionError, TransactionError};
 use std::path::Path;
 use veim_protocol::Bytes32;
+use veim_protocol::audit::{Action, Actor, Entry, Event, SignedCheckpoint};
 use veim_protocol::codec::{self, MAX_DIRECTORY, MAX_RECORD};
 use veim_protocol::contacts::SignedContactSet;
 use veim_protocol::directory::DirectoryHead;
@@ -132,6 +133,11 @@ pub struct Store {
     messages: sled::Tree,
     exchanges: sled::Tree,
     disclosures: sled::Tree,
+    audit: sled::Tree,
+    checkpoints: sled::Tree,
+    witnesses: sled::Tree,
+    /// The plain-file copy of the audit log that auditors read (see [`crate::audit`]).
+    mirror: Option<std::sync::Arc<std::sync::Mutex<crate::audit::Mirror>>>,
 }
 
 /// A disclosure this node made: what, to which kind of authority, on which
@@ -160,6 +166,9 @@ const HEAD_KEY: &[u8] = b"directory-head";
 const SECRETARIAT_KEY: &[u8] = b"secretariat-key";
 const PENDING_ROTATION: &[u8] = b"pending-rotation";
 const STORAGE_CHECK: &[u8] = b"storage-key-check";
+const AUDIT_HEAD: &[u8] = b"audit-head";
+const LAST_CONFIG: &[u8] = b"last-config-hash";
+const LAST_KEYS: &[u8] = b"last-key-fingerprint";
 
 fn enc<T: Serialize>(what: &'static str, value: &T) -> Result<Vec<u8>, StoreError> {
     codec::encode(what, value).map_err(|e| StoreError::Corrupt { what, reason: e.to_string() })
@@ -178,6 +187,24 @@ fn tx_err(e: TransactionError<StoreError>) -> StoreError {
 
 fn abort(e: StoreError) -> ConflictableTransactionError<StoreError> {
     ConflictableTransactionError::Abort(e)
+}
+
+/// Appends an event to the audit chain, inside the transaction of the change
+/// it records: the entry and the change are durable together or not at all.
+fn append(
+    audit: &sled::transaction::TransactionalTree,
+    meta: &sled::transaction::TransactionalTree,
+    event: &Event,
+) -> Result<u64, ConflictableTransactionError<StoreError>> {
+    let (count, previous): (u64, Bytes32) = match meta.get(AUDIT_HEAD)? {
+        Some(b) => dec("audit head", &b).map_err(abort)?,
+        None => (0, Bytes32([0; 32])),
+    };
+    let entry = Entry { seq: count, previous, event: event.clone() };
+    let hash = entry.hash().map_err(|e| abort(StoreError::Corrupt { what: "audit entry", reason: e.to_string() }))?;
+    audit.insert(&count.to_be_bytes(), enc("audit entry", &entry).map_err(abort)?)?;
+    meta.insert(AUDIT_HEAD, enc("audit head", &(count + 1, hash)).map_err(abort)?)?;
+    Ok(count)
 }
 
 impl Store {
@@ -199,6 +226,10 @@ impl Store {
             messages: db.open_tree("messages")?,
             exchanges: db.open_tree("exchanges")?,
             disclosures: db.open_tree("disclosures")?,
+            audit: db.open_tree("audit")?,
+            checkpoints: db.open_tree("checkpoints")?,
+            witnesses: db.open_tree("witnesses")?,
+            mirror: None,
             db,
         })
     }
@@ -206,16 +237,28 @@ impl Store {
     /// Makes every write so far durable. Runs on a blocking thread: a sled
     /// flush is an fsync.
     pub async fn flush(&self) -> Result<(), StoreError> {
-        let db = self.db.clone();
-        tokio::task::spawn_blocking(move || db.flush())
+        let store = self.clone();
+        tokio::task::spawn_blocking(move || store.flush_blocking())
             .await
-            .map_err(|e| StoreError::Rejected(format!("flush task failed: {e}")))??;
-        Ok(())
+            .map_err(|e| StoreError::Rejected(format!("flush task failed: {e}")))?
+    }
+
+    /// Keeps the plain-file copy of the audit log in `dir`, brought up to
+    /// date at every flush (and now).
+    pub fn with_audit_mirror(mut self, dir: &Path) -> Result<Store, StoreError> {
+        let mirror = crate::audit::Mirror::open(dir, &self)?;
+        self.mirror = Some(std::sync::Arc::new(std::sync::Mutex::new(mirror)));
+        Ok(self)
     }
 
     /// `flush`, for callers outside the runtime (start-up, offline tools).
     pub fn flush_blocking(&self) -> Result<(), StoreError> {
         self.db.flush()?;
+        if let Some(mirror) = &self.mirror {
+            let mut mirror =
+                mirror.lock().map_err(|_| StoreError::Rejected("the audit mirror lock is poisoned".into()))?;
+            mirror.catch_up(self)?;
+        }
         Ok(())
     }
 
@@ -255,20 +298,25 @@ impl Store {
     }
 
     /// Stores an accepted version and makes it the head, in one step.
-    pub fn put_directory_version(&self, version: &SignedDirectoryVersion) -> Result<DirectoryHead, StoreError> {
+    pub fn put_directory_version(
+        &self,
+        version: &SignedDirectoryVersion,
+        event: &Event,
+    ) -> Result<DirectoryHead, StoreError> {
         let head =
             version.head().map_err(|e| StoreError::Corrupt { what: "directory version", reason: e.to_string() })?;
         let bytes = enc("directory version", version)?;
         let head_bytes = enc("directory head", &head)?;
         let anchor = version.body.handover.as_ref().map(|h| h.next_key.0.to_vec());
         let key = head.version.to_be_bytes();
-        (&self.directory, &self.meta)
-            .transaction(|(dir, meta)| {
+        (&self.directory, &self.meta, &self.audit)
+            .transaction(|(dir, meta, audit)| {
                 dir.insert(&key, bytes.as_slice())?;
                 meta.insert(HEAD_KEY, head_bytes.as_slice())?;
                 if let Some(anchor) = &anchor {
                     meta.insert(SECRETARIAT_KEY, anchor.as_slice())?;
                 }
+                append(audit, meta, event)?;
                 Ok(())
             })
             .map_err(tx_err)?;
@@ -417,14 +465,18 @@ impl Store {
         &self,
         record: &MessageRecord,
         update: impl Fn(Option<ExchangeRecord>) -> Result<ExchangeRecord, String>,
+        events: &[Event],
     ) -> Result<ExchangeRecord, StoreError> {
         let msg_bytes = enc("message", record)?;
         let msg_key = record.message_id.0;
         let ex_key = record.exchange_id.0;
-        (&self.messages, &self.exchanges)
-            .transaction(|(messages, exchanges)| {
+        (&self.messages, &self.exchanges, &self.audit, &self.meta)
+            .transaction(|(messages, exchanges, audit, meta)| {
                 if messages.get(msg_key)?.is_some() {
                     return Err(abort(StoreError::Duplicate(record.message_id)));
+                }
+                for event in events {
+                    append(audit, meta, event)?;
                 }
                 let current = match exchanges.get(ex_key)? {
                     Some(b) => Some(dec::<ExchangeRecord>("exchange", &b).map_err(abort)?),
@@ -446,22 +498,25 @@ impl Store {
         Ok(self.messages.contains_key(id.0)?)
     }
 
-    /// Changes one stored message (delivery states, receipts). Concurrent
+    /// Changes one stored message (delivery states, receipts, purge) and
+    /// records the events `change` returns, in one transaction. Concurrent
     /// changes are applied one after the other, none lost.
     pub fn update_message(
         &self,
         id: MessageId,
-        change: impl Fn(&mut MessageRecord),
+        change: impl Fn(&mut MessageRecord) -> Vec<Event>,
     ) -> Result<MessageRecord, StoreError> {
-        loop {
-            let old = self.messages.get(id.0)?.ok_or(StoreError::NotFound(id))?;
-            let mut record: MessageRecord = dec("message", &old)?;
-            change(&mut record);
-            let new = enc("message", &record)?;
-            if self.messages.compare_and_swap(id.0, Some(old), Some(new))?.is_ok() {
-                return Ok(record);
-            }
-        }
+        (&self.messages, &self.audit, &self.meta)
+            .transaction(|(messages, audit, meta)| {
+                let old = messages.get(id.0)?.ok_or_else(|| abort(StoreError::NotFound(id)))?;
+                let mut record: MessageRecord = dec("message", &old).map_err(abort)?;
+                for event in change(&mut record) {
+                    append(audit, meta, &event)?;
+                }
+                messages.insert(&id.0, enc("message", &record).map_err(abort)?)?;
+                Ok(record)
+            })
+            .map_err(tx_err)
     }
 
     pub fn messages(&self) -> Result<Vec<MessageRecord>, StoreError> {
@@ -480,7 +535,7 @@ impl Store {
     /// request, response and note stored before `before` (consent messages
     /// stay: they are the record of what may be disclosed), keeping its metadata (ids, kind,
     /// parties, times, envelope hash). Returns the messages purged.
-    pub fn purge_received(&self, before: i64, now: i64) -> Result<Vec<MessageId>, StoreError> {
+    pub fn purge_received(&self, before: i64, now: i64, actor: Actor) -> Result<Vec<MessageId>, StoreError> {
         let mut purged = Vec::new();
         for m in self.messages()? {
             let information = matches!(m.kind, MessageKind::Request | MessageKind::Response | MessageKind::Note);
@@ -489,6 +544,12 @@ impl Store {
                     r.content = None;
                     r.envelope = Vec::new();
                     r.purged_at.get_or_insert(now);
+                    let mut event = Event::new(now, actor, Action::Purged);
+                    event.state = Some(r.sender);
+                    event.exchange = Some(r.exchange_id);
+                    event.message = Some(r.message_id);
+                    event.kind = Some(r.kind);
+                    vec![event]
                 })?;
                 purged.push(m.message_id);
             }
@@ -496,9 +557,114 @@ impl Store {
         Ok(purged)
     }
 
-    pub fn put_disclosure(&self, record: &DisclosureRecord) -> Result<(), StoreError> {
-        self.disclosures.insert(record.summary.disclosure_id.0, enc("disclosure", record)?)?;
+    pub fn put_disclosure(&self, record: &DisclosureRecord, event: &Event) -> Result<(), StoreError> {
+        let key = record.summary.disclosure_id.0;
+        let bytes = enc("disclosure", record)?;
+        (&self.disclosures, &self.audit, &self.meta)
+            .transaction(|(disclosures, audit, meta)| {
+                disclosures.insert(&key, bytes.as_slice())?;
+                append(audit, meta, event)?;
+                Ok(())
+            })
+            .map_err(tx_err)
+    }
+
+    // --- audit ---------------------------------------------------------------
+
+    /// Records an event that changes nothing else in the store.
+    pub fn audit(&self, event: &Event) -> Result<u64, StoreError> {
+        (&self.audit, &self.meta).transaction(|(audit, meta)| append(audit, meta, event)).map_err(tx_err)
+    }
+
+    /// The configuration hash and key fingerprint recorded at the last start.
+    pub fn last_start(&self) -> Result<(Option<[u8; 32]>, Option<String>), StoreError> {
+        let config = self.meta.get(LAST_CONFIG)?.and_then(|b| b.as_ref().try_into().ok());
+        let keys = self.meta.get(LAST_KEYS)?.map(|b| String::from_utf8_lossy(&b).into_owned());
+        Ok((config, keys))
+    }
+
+    /// Records the start events with the configuration hash and key
+    /// fingerprint they speak of, in one transaction.
+    pub fn record_start(&self, events: &[Event], config: [u8; 32], keys: &str) -> Result<(), StoreError> {
+        (&self.audit, &self.meta)
+            .transaction(|(audit, meta)| {
+                for e in events {
+                    append(audit, meta, e)?;
+                }
+                meta.insert(LAST_CONFIG, &config)?;
+                meta.insert(LAST_KEYS, keys.as_bytes())?;
+                Ok(())
+            })
+            .map_err(tx_err)
+    }
+
+    /// Rewrites the audit files of checkpoints, if this store keeps them.
+    pub fn write_audit_checkpoints(&self) -> Result<(), StoreError> {
+        if let Some(mirror) = &self.mirror {
+            let mirror = mirror.lock().map_err(|_| StoreError::Rejected("the audit mirror lock is poisoned".into()))?;
+            mirror.write_checkpoints(self)?;
+        }
         Ok(())
+    }
+
+    /// Number of entries and hash of the last one.
+    pub fn audit_head(&self) -> Result<(u64, Bytes32), StoreError> {
+        Ok(match self.meta.get(AUDIT_HEAD)? {
+            Some(b) => dec("audit head", &b)?,
+            None => (0, Bytes32([0; 32])),
+        })
+    }
+
+    /// Entries from `from` on, in order.
+    pub fn audit_entries(&self, from: u64) -> Result<Vec<Entry>, StoreError> {
+        self.audit_iter(from).collect()
+    }
+
+    /// Entries from `from` on, one at a time.
+    pub fn audit_iter(&self, from: u64) -> impl Iterator<Item = Result<Entry, StoreError>> + use<> {
+        self.audit.range(from.to_be_bytes()..).map(|kv| dec("audit entry", &kv?.1))
+    }
+
+    pub fn put_checkpoint(&self, checkpoint: &SignedCheckpoint) -> Result<(), StoreError> {
+        self.checkpoints.insert(checkpoint.checkpoint.count.to_be_bytes(), enc("checkpoint", checkpoint)?)?;
+        Ok(())
+    }
+
+    /// This node's own checkpoints, oldest first.
+    pub fn checkpoints(&self) -> Result<Vec<SignedCheckpoint>, StoreError> {
+        self.checkpoints.iter().map(|kv| dec("checkpoint", &kv?.1)).collect()
+    }
+
+    pub fn latest_checkpoint(&self) -> Result<Option<SignedCheckpoint>, StoreError> {
+        self.checkpoints.last()?.map(|(_, v)| dec("checkpoint", &v)).transpose()
+    }
+
+    fn witness_prefix(node: Option<StateCode>) -> Vec<u8> {
+        match node {
+            Some(s) => [b"S".as_slice(), s.as_bytes()].concat(),
+            None => b"X---".to_vec(),
+        }
+    }
+
+    /// The latest checkpoint held of another node's log.
+    pub fn witness(&self, node: Option<StateCode>) -> Result<Option<SignedCheckpoint>, StoreError> {
+        match self.witnesses.scan_prefix(Self::witness_prefix(node)).last() {
+            Some(kv) => Ok(Some(dec("checkpoint", &kv?.1)?)),
+            None => Ok(None),
+        }
+    }
+
+    /// Keeps a checkpoint of another node's log as that node's checkpoint of
+    /// `day`, replacing the day's earlier one. Returns whether it is the
+    /// first kept that day.
+    pub fn put_witness(&self, checkpoint: &SignedCheckpoint, day: i64) -> Result<bool, StoreError> {
+        let mut key = Self::witness_prefix(checkpoint.checkpoint.node);
+        key.extend_from_slice(&day.to_be_bytes());
+        Ok(self.witnesses.insert(key, enc("checkpoint", checkpoint)?)?.is_none())
+    }
+
+    pub fn witnesses(&self) -> Result<Vec<SignedCheckpoint>, StoreError> {
+        self.witnesses.iter().map(|kv| dec("checkpoint", &kv?.1)).collect()
     }
 
     /// The disclosures made, without their packages.

@@ -13,6 +13,7 @@ use crate::store::{
 };
 use crate::vault::VaultError;
 use serde::{Deserialize, Serialize};
+use veim_protocol::audit::{Action, Actor, Event};
 use veim_protocol::codec::{self, MAX_FRAME};
 use veim_protocol::consent::{Authority, ConsentRecord, ConsentRequest, Decision, ItemRef, Revocation, SignedConsent};
 use veim_protocol::disclosure::{self, ConsentSummary, DisclosedItem, DisclosedMessage, Package, Proofs};
@@ -683,7 +684,19 @@ async fn record_disclosure(node: &Node, package: &Package, items: &[ItemRef]) ->
         },
         package: node.vault.seal("disclosure package", &package.disclosure_id.0, &json)?,
     };
-    node.store.put_disclosure(&record)?;
+    let mut event = Event::new(package.created_at, Actor::Operator, Action::DisclosureExported);
+    event.state = Some(package.originator);
+    event.exchange = Some(package.exchange_id);
+    event.object = Some(format!("disclosure {}", package.disclosure_id));
+    event.hash = Some(record.summary.package_hash);
+    event.detail = format!(
+        "{} item(s) to a {} of {}{}",
+        items.len(),
+        package.authority.kind,
+        package.authority.state,
+        package.consent.as_ref().map(|c| format!(" on consent {}", c.consent_request)).unwrap_or_default()
+    );
+    node.store.put_disclosure(&record, &event)?;
     node.store.flush().await?;
     Ok(())
 }

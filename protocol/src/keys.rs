@@ -31,6 +31,8 @@ pub mod domain {
     pub const ITEM_STATEMENT: &str = "veim/1 item statement";
     pub const CONSENT: &str = "veim/1 consent";
     pub const DISCLOSURE: &str = "veim/1 disclosure package";
+    pub const AUDIT_ENTRY: &str = "veim/1 audit entry";
+    pub const AUDIT_CHECKPOINT: &str = "veim/1 audit checkpoint";
 }
 
 /// `domain || 0x00 || payload`: the bytes every signature and hash covers.
@@ -96,8 +98,9 @@ impl IdentityKeypair {
 }
 
 /// An Ed25519 public key, as it appears in the directory and in envelopes.
+/// Bare 32 bytes on the wire; hexadecimal in JSON.
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-pub struct PublicIdentity(pub [u8; 32]);
+pub struct PublicIdentity(#[serde(with = "crate::fixed")] pub [u8; 32]);
 
 impl PublicIdentity {
     /// Verifies a signature made by [`IdentityKeypair::sign`] with the same domain.

@@ -31,6 +31,9 @@ pub enum NetRequest {
     /// From the Secretariat to a listed node: version `version` is published;
     /// fetch it now rather than at the next poll.
     DirectoryUpdated { version: u64 },
+    /// To a peer: the sender's latest signed audit checkpoint, for the peer
+    /// to keep as a witness of the sender's log. Answered with `Witnessed`.
+    Witness(Box<crate::audit::SignedCheckpoint>),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -42,6 +45,8 @@ pub enum NetResponse {
     /// Taken note of (an announcement).
     Acknowledged,
     Contacts(ContactsStatus),
+    /// A checkpoint was kept; here is the answering node's own latest.
+    Witnessed(Option<Box<crate::audit::SignedCheckpoint>>),
 }
 
 /// Where a State's submission of points of contact stands.

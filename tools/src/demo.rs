@@ -238,6 +238,49 @@ async fn script(root: &Path, out: &Path, steps: &mut Steps, slot: &mut Option<Lo
     );
     println!("    {}", json_path.display());
     println!("    {}", html_path.display());
+
+    steps.start("An auditor verifies each node's audit log from its files, against the checkpoints its peers hold");
+    audit_all(net).await
+}
+
+/// Verifies each node's log: its chain, its own checkpoints, and the
+/// checkpoints of it the other nodes hold. Waits until every national node's
+/// latest checkpoint has reached the others, so each is witnessed.
+async fn audit_all(net: &LocalNet) -> anyhow::Result<()> {
+    use veim_node::audit::LogFiles;
+    let nodes: Vec<&crate::localnet::LocalNode> = std::iter::once(&net.secretariat).chain(&net.nationals).collect();
+    for n in &nodes {
+        let held_elsewhere = |log: &LogFiles| -> Vec<(String, veim_protocol::audit::SignedCheckpoint)> {
+            nodes
+                .iter()
+                .filter(|o| o.home != n.home)
+                .filter_map(|o| {
+                    let theirs = LogFiles::read_home(&o.home).ok()?;
+                    let c = theirs
+                        .witnessed
+                        .into_iter()
+                        .find(|c| Some(c.checkpoint.node) == log.checkpoints.first().map(|x| x.checkpoint.node))?;
+                    Some((o.label.clone(), c))
+                })
+                .collect()
+        };
+        let (log, witnessed) =
+            wait_for(&format!("{}'s checkpoints to reach its peers", n.label), Duration::from_secs(15), || {
+                let log = LogFiles::read_home(&n.home).ok()?;
+                let witnessed = held_elsewhere(&log);
+                (!witnessed.is_empty()).then_some((log, witnessed))
+            })
+            .await?;
+        let report = crate::audit::verify(&log, &witnessed)?;
+        let holders: Vec<&str> = witnessed.iter().map(|(h, _)| h.as_str()).collect();
+        println!(
+            "    {}: {} entries, chain unbroken; {} own checkpoint(s); checkpoints held by {} match",
+            n.label,
+            report.entries,
+            log.checkpoints.len(),
+            holders.join(", ")
+        );
+    }
     Ok(())
 }
 

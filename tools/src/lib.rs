@@ -2,6 +2,8 @@
 //! and the integration tests drive nodes exactly as an operator does: through
 //! the admin API.
 
+pub mod audit;
+pub mod bench;
 pub mod client;
 pub mod demo;
 pub mod export;

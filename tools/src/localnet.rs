@@ -112,6 +112,7 @@ impl LocalNet {
             replay_window_secs: 3600,
             directory_poll_secs: 1,
             secretariat: None,
+            audit_checkpoint_secs: 1,
             ..Config::default()
         };
         let keys = init_home(&home, &config)?;
@@ -144,6 +145,7 @@ impl LocalNet {
                 public_key: self.secretariat_key.clone(),
                 address: self.secretariat.address.clone(),
             }),
+            audit_checkpoint_secs: 1,
             ..Config::default()
         };
         init_home(&home, &config)?;

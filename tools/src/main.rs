@@ -94,6 +94,12 @@ enum Command {
     Disclosure(DisclosureCommand),
     /// Requests sent to and received from each State, answered or not, and how fast.
     Reciprocity,
+    /// Measurements against the raw primitive, in the same run (build with --release).
+    #[command(subcommand)]
+    Bench(BenchCommand),
+    /// The node's tamper-evident audit log, read from its files (the node may be running or not).
+    #[command(subcommand)]
+    Audit(AuditCommand),
     /// Remove the content of received messages older than the retention period (metadata stays).
     Purge {
         /// Age in days; the node's retention policy when absent.
@@ -188,6 +194,55 @@ struct DiscloseArgs {
     /// Also write a readable rendering (Markdown).
     #[arg(long)]
     markdown: Option<PathBuf>,
+}
+
+#[derive(Debug, Subcommand)]
+enum BenchCommand {
+    /// Entries per second `veim audit verify` checks, next to raw SHA-256 of the same entries.
+    Audit {
+        #[arg(long, default_value_t = 1_000_000)]
+        entries: u64,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum AuditCommand {
+    /// Check the chain, the checkpoints, and checkpoints of this log held by other nodes; names the first entry that fails.
+    Verify {
+        /// Verify an export instead of the node's own files.
+        #[arg(long)]
+        export: Option<PathBuf>,
+        /// A checkpoint of this node's log held by another node (`veim audit witness STATE --json` there); repeatable.
+        #[arg(long = "witness")]
+        witnesses: Vec<PathBuf>,
+    },
+    /// Entries, oldest first, with filters.
+    Show {
+        #[arg(long)]
+        export: Option<PathBuf>,
+        /// From this day (YYYY-MM-DD, UTC) or Unix time.
+        #[arg(long)]
+        since: Option<String>,
+        /// Until this day (inclusive) or Unix time.
+        #[arg(long)]
+        until: Option<String>,
+        /// An action, e.g. message-received, consent-granted (repeatable).
+        #[arg(long = "action")]
+        actions: Vec<String>,
+        /// The counterpart State.
+        #[arg(long)]
+        state: Option<String>,
+        /// An exchange id or its first hex digits.
+        #[arg(long)]
+        exchange: Option<String>,
+    },
+    /// Write the log and its checkpoints as one JSON Lines file.
+    Export {
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// The latest checkpoint of STATE's log (or `secretariat`) that this node holds.
+    Witness { state: String },
 }
 
 #[derive(Debug, Subcommand)]
@@ -615,6 +670,10 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Disclosure(DisclosureCommand::List) => {
             print(json, &client()?.get::<Vec<DisclosureSummary>>("/v1/disclosures")?, |l| render::disclosures(l))
         }
+        Command::Audit(command) => audit(&home, json, command),
+        Command::Bench(BenchCommand::Audit { entries }) => {
+            print(json, &veim_tools::bench::audit(entries)?, veim_tools::bench::render_audit)
+        }
         Command::Reciprocity => {
             print(json, &client()?.get::<Vec<Reciprocity>>("/v1/reciprocity")?, |r| render::reciprocity(r))
         }
@@ -792,4 +851,86 @@ fn disclose(client: &AdminClient, json: bool, args: DiscloseArgs) -> anyhow::Res
             args.out.display()
         )
     })
+}
+
+/// A day (YYYY-MM-DD, UTC) or Unix seconds; `end` takes the last second of the day.
+fn parse_when(text: &str, end: bool) -> anyhow::Result<i64> {
+    if let Ok(t) = text.trim().parse::<i64>() {
+        return Ok(t);
+    }
+    let start = end_of_day(text)? - 86_400;
+    Ok(if end { start + 86_399 } else { start })
+}
+
+fn audit(home: &Path, json: bool, command: AuditCommand) -> anyhow::Result<()> {
+    use veim_tools::audit as a;
+    let node = Config::load(home).ok().and_then(|c| c.state);
+    match command {
+        AuditCommand::Verify { export, witnesses } => {
+            let log = a::read(home, export.as_deref())?;
+            let mut witnessed = Vec::new();
+            for w in &witnesses {
+                witnessed.extend(a::read_witness(w)?);
+            }
+            let report = a::verify(&log, &witnessed)?;
+            print(json, &report, |r| render::audit_report(r, witnessed.len()))
+        }
+        AuditCommand::Show { export, since, until, actions, state, exchange } => {
+            let log = a::read(home, export.as_deref())?;
+            let filter = a::Filter {
+                since: since.as_deref().map(|t| parse_when(t, false)).transpose()?,
+                until: until.as_deref().map(|t| parse_when(t, true)).transpose()?,
+                actions: actions
+                    .iter()
+                    .map(|x| x.parse().map_err(invalid_value))
+                    .collect::<anyhow::Result<Vec<veim_protocol::audit::Action>>>()?,
+                state: state
+                    .map(|s| {
+                        s.parse().map_err(|e: veim_protocol::state::UnknownStateCode| invalid_value(e.to_string()))
+                    })
+                    .transpose()?,
+                exchange: exchange.map(|x| x.trim().to_ascii_lowercase()),
+            };
+            let entries: Vec<_> = log.entries.into_iter().filter(|e| filter.keeps(e)).collect();
+            print(json, &entries, |e| render::audit_entries(e))
+        }
+        AuditCommand::Export { out } => {
+            let log = a::read(home, None)?;
+            let text = log.export(node, time::OffsetDateTime::now_utc().unix_timestamp())?;
+            veim_node::config::write_file(&out, text.as_bytes(), false)
+                .with_context(|| format!("cannot write {}", out.display()))?;
+            #[derive(Serialize)]
+            struct Exported {
+                file: String,
+                entries: usize,
+                checkpoints: usize,
+                witnessed: usize,
+            }
+            let done = Exported {
+                file: out.display().to_string(),
+                entries: log.entries.len(),
+                checkpoints: log.checkpoints.len(),
+                witnessed: log.witnessed.len(),
+            };
+            print(json, &done, |d| {
+                format!(
+                    "Wrote {} entries, {} checkpoint(s) and {} checkpoint(s) of other nodes to {}\n",
+                    d.entries, d.checkpoints, d.witnessed, d.file
+                )
+            })
+        }
+        AuditCommand::Witness { state } => {
+            let of = if state.eq_ignore_ascii_case("secretariat") {
+                None
+            } else {
+                Some(state.parse().map_err(|e: veim_protocol::state::UnknownStateCode| invalid_value(e.to_string()))?)
+            };
+            let held = a::witness(home, node, of)?;
+            anyhow::ensure!(
+                !held.checkpoints.is_empty(),
+                "this node holds no checkpoint of {state}'s log yet: they arrive once both nodes are in the directory and that node's log grows"
+            );
+            print(json, &held, render::held_checkpoints)
+        }
+    }
 }

@@ -534,6 +534,92 @@ fn response(out: &mut String, message_id: &str, r: &Response) {
     }
 }
 
+pub fn audit_report(r: &veim_protocol::audit::LogReport, witnesses: usize) -> String {
+    let mut out = String::new();
+    let _ = writeln!(out, "Audit log VERIFIED: {} entries, chain unbroken", r.entries);
+    if let Some(h) = r.head {
+        let _ = writeln!(out, "  head {}", hex::encode(h.0));
+    }
+    let _ = writeln!(
+        out,
+        "  {} checkpoint(s) match it ({} of them held by other nodes), covering up to entry {}",
+        r.checkpoints, witnesses, r.covered
+    );
+    if !r.keys.is_empty() {
+        let _ = writeln!(out, "  signed with key(s) {}", r.keys.join(", "));
+    }
+    if witnesses == 0 {
+        let _ = writeln!(
+            out,
+            "  Entries after the last checkpoint, and a log rewritten with this node's own key, are caught only against\n  checkpoints other nodes hold: add --witness FILE (from `veim audit witness STATE --json` on a peer)."
+        );
+    }
+    out
+}
+
+pub fn audit_entries(list: &[veim_protocol::audit::Entry]) -> String {
+    if list.is_empty() {
+        return "No entries.\n".into();
+    }
+    let mut out = String::new();
+    for e in list {
+        let ev = &e.event;
+        let mut parts = Vec::new();
+        if let Some(s) = ev.state {
+            parts.push(format!("state {s}"));
+        }
+        if let Some(k) = ev.kind {
+            parts.push(k.to_string());
+        }
+        if let Some(x) = ev.exchange {
+            parts.push(format!("exchange {}", &x.to_hex()[..8]));
+        }
+        if let Some(m) = ev.message {
+            parts.push(format!("message {}", &m.to_hex()[..8]));
+        }
+        if let Some(o) = &ev.object {
+            parts.push(o.clone());
+        }
+        if !ev.detail.is_empty() {
+            parts.push(ev.detail.clone());
+        }
+        let _ = writeln!(
+            out,
+            "{:>6}  {}  {:<20} {:<14} {}",
+            e.seq,
+            time(ev.at).trim_end_matches(" UTC"),
+            ev.action.as_str(),
+            ev.actor.to_string(),
+            parts.join("; ")
+        );
+    }
+    out
+}
+
+pub fn held_checkpoints(h: &crate::audit::HeldCheckpoints) -> String {
+    let name =
+        |n: Option<veim_protocol::StateCode>| n.map(|s| s.to_string()).unwrap_or_else(|| "the Secretariat".into());
+    let of = h.checkpoints.first().map(|c| name(c.checkpoint.node)).unwrap_or_default();
+    let mut out = format!(
+        "{} holds {} checkpoint(s) of {of}'s log (its latest of each day):\n",
+        name(h.holder),
+        h.checkpoints.len()
+    );
+    for c in &h.checkpoints {
+        let c = &c.checkpoint;
+        let _ = writeln!(
+            out,
+            "  {} entries, last entry {}, signed {} with key {}",
+            c.count,
+            hex::encode(c.head.0),
+            time(c.at),
+            c.identity_key.fingerprint()
+        );
+    }
+    out.push_str("Give the --json output to the auditor of that node: `veim audit verify --witness FILE`.\n");
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -163,6 +163,34 @@ fn a_running_node_answers_the_cli_and_stops_cleanly_on_sigterm() {
     let exit = node.0.wait().expect("wait");
     assert!(exit.success(), "graceful stop exits 0: {exit:?}");
     assert!(!home.join("runtime.json").exists(), "runtime.json removed on stop");
+
+    // The audit log, read from the node's files after it stopped.
+    let verify = veim(&["--home", &home_arg(&home), "audit", "verify"]);
+    assert!(verify.status.success(), "{}", text(&verify));
+    assert!(text(&verify).contains("VERIFIED"), "{}", text(&verify));
+    let shown = veim(&["--home", &home_arg(&home), "--json", "audit", "show", "--action", "admin-auth-failed"]);
+    let entries: Vec<serde_json::Value> = serde_json::from_slice(&shown.stdout).expect("json");
+    assert_eq!(entries.len(), 1, "the call with the wrong token: {entries:?}");
+    assert_eq!(entries[0]["event"]["detail"], "wrong token");
+    let all = veim(&["--home", &home_arg(&home), "--json", "audit", "show"]);
+    let all: Vec<serde_json::Value> = serde_json::from_slice(&all.stdout).expect("json");
+    let actions: Vec<&str> = all.iter().filter_map(|e| e["event"]["action"].as_str()).collect();
+    for a in ["node-started", "configuration-changed", "keys-in-use", "admin-call", "node-stopped"] {
+        assert!(actions.contains(&a), "{a} not in {actions:?}");
+    }
+    let export = dir.path().join("audit.jsonl");
+    let out = veim(&["--home", &home_arg(&home), "audit", "export", "--out", &home_arg(&export)]);
+    assert!(out.status.success(), "{}", text(&out));
+    let ok = veim(&["audit", "verify", "--export", &home_arg(&export)]);
+    assert!(ok.status.success(), "{}", text(&ok));
+    // The export edited by hand: the entry after the edit no longer follows it.
+    let edited = std::fs::read_to_string(&export).expect("export").replacen("\"node-stopped\"", "\"node-started\"", 1);
+    std::fs::write(&export, edited).expect("write");
+    let bad = veim(&["audit", "verify", "--export", &home_arg(&export)]);
+    assert_eq!(bad.status.code(), Some(1), "{}", text(&bad));
+    assert!(text(&bad).contains("does NOT verify"), "{}", text(&bad));
+    let missing = veim(&["--home", &home_arg(&home), "audit", "witness", "MEX"]);
+    assert!(text(&missing).contains("holds no checkpoint of MEX"), "{}", text(&missing));
 }
 
 #[test]
@@ -183,7 +211,7 @@ fn the_demo_runs_every_step_and_its_disclosure_package_verifies_offline() {
     ] {
         assert!(printed.contains(step), "{step:?} missing from the demo's output:\n{printed}");
     }
-    assert!(printed.contains("All 16 steps succeeded."), "{printed}");
+    assert!(printed.contains("All 17 steps succeeded."), "{printed}");
 
     // The package the demo exported, checked by the CLI with no node running.
     let package = std::fs::read_dir(dir.path())

@@ -18,6 +18,7 @@ use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 use subtle::ConstantTimeEq;
+use veim_protocol::audit::{Action, Actor, Event};
 use veim_protocol::contacts::{ContactSetForm, PointOfContact, Visibility};
 use veim_protocol::{Body, Close, MessageKind, Note, RequestForm, ResponseForm, StateCode, ValidationErrors};
 
@@ -94,6 +95,7 @@ pub(crate) async fn serve(node: Shared, listener: tokio::net::TcpListener, token
 
 fn router(node: Shared, token: String) -> Router {
     let token = Arc::new(token);
+    let audit_node = node.clone();
     Router::new()
         .route("/v1/status", get(status))
         .route("/v1/directory", get(directory))
@@ -125,12 +127,17 @@ fn router(node: Shared, token: String) -> Router {
         .route("/v1/purge", post(terms::purge))
         .layer(middleware::from_fn(move |req: Request, next: Next| {
             let token = token.clone();
-            async move { authorize(&token, req, next).await }
+            let node = audit_node.clone();
+            async move { authorize(&node, &token, req, next).await }
         }))
         .with_state(node)
 }
 
-async fn authorize(token: &str, req: Request, next: Next) -> Response {
+/// Checks the bearer token; records every failed attempt and every call
+/// that changes something.
+async fn authorize(node: &Node, token: &str, req: Request, next: Next) -> Response {
+    let path = req.uri().path().to_string();
+    let changes = req.method() != axum::http::Method::GET;
     let presented = req
         .headers()
         .get(header::AUTHORIZATION)
@@ -138,8 +145,19 @@ async fn authorize(token: &str, req: Request, next: Next) -> Response {
         .and_then(|v| v.strip_prefix("Bearer "))
         .unwrap_or("");
     if presented.as_bytes().ct_eq(token.as_bytes()).into() {
-        next.run(req).await
+        let response = next.run(req).await;
+        if changes {
+            let mut event = Event::new(now(), Actor::Operator, Action::AdminCall);
+            event.object = Some(path);
+            event.detail = response.status().as_u16().to_string();
+            node.record(&event);
+        }
+        response
     } else {
+        let mut event = Event::new(now(), Actor::Stranger, Action::AdminAuthFailed);
+        event.object = Some(path);
+        event.detail = if presented.is_empty() { "no token".into() } else { "wrong token".into() };
+        node.record(&event);
         ApiError::new(
             StatusCode::UNAUTHORIZED,
             "unauthorized",
@@ -541,6 +559,15 @@ impl From<crate::vault::VaultError> for ApiError {
     }
 }
 
+/// Records that content was shown to the operator: what, and how many messages.
+pub(crate) fn shown(node: &Node, what: String, exchange: Option<veim_protocol::ExchangeId>, messages: usize) {
+    let mut event = Event::new(now(), Actor::Operator, Action::ContentShown);
+    event.object = Some(what);
+    event.exchange = exchange;
+    event.detail = format!("{messages} message(s)");
+    node.record(&event);
+}
+
 /// A stored message as the operator sees it, its body opened with the storage key.
 fn message_view(node: &Node, m: MessageRecord) -> Result<MessageView, ApiError> {
     let body = node.vault.open_body(&m)?;
@@ -622,6 +649,11 @@ fn messages_in(node: &Node, direction: Direction) -> ApiResult<Vec<MessageView>>
     let mut list: Vec<MessageRecord> =
         node.store.messages()?.into_iter().filter(|m| m.direction == direction).collect();
     list.sort_by_key(|m| (m.stored_at, m.created_at));
+    let what = match direction {
+        Direction::Received => "inbox",
+        Direction::Sent => "outbox",
+    };
+    shown(node, what.into(), None, list.len());
     Ok(Json(list.into_iter().map(|m| message_view(node, m)).collect::<Result<_, _>>()?))
 }
 
@@ -678,6 +710,7 @@ async fn exchange_show(State(node): State<Shared>, Path(id): Path<String>) -> Ap
         }
     }
     let summary = request_summary(&node, &exchange)?;
+    shown(&node, format!("exchange {}", exchange.exchange_id), Some(exchange.exchange_id), messages.len());
     Ok(Json(ExchangeView { exchange, summary, messages }))
 }
 

@@ -45,7 +45,9 @@ pub(super) async fn ask(
 
 pub(super) async fn list(State(node): State<Shared>) -> ApiResult<Vec<ConsentView>> {
     national_only(&node)?;
-    Ok(Json(terms::consents(&node)?))
+    let list = terms::consents(&node)?;
+    super::shown(&node, "consent requests".into(), None, list.len());
+    Ok(Json(list))
 }
 
 pub(super) async fn decide(
@@ -117,6 +119,6 @@ pub(super) async fn purge(State(node): State<Shared>, Json(req): Json<PurgeReque
     if older_than_secs < 0 {
         return Err(ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid", "the age must not be negative"));
     }
-    let purged = node.purge(older_than_secs).await?;
+    let purged = node.purge(older_than_secs, veim_protocol::audit::Actor::Operator).await?;
     Ok(Json(PurgeView { older_than_secs, purged }))
 }

@@ -1,0 +1,483 @@
+//! The audit log: an append-only, hash-chained record of every
+//! security-relevant event of a node, signed at checkpoints and witnessed by
+//! the other nodes.
+//!
+//! An entry holds when, who, what and the ids and hashes of the objects
+//! concerned, never confidential content. Entry `n` carries the hash of entry
+//! `n-1`, so a changed, removed or reordered entry breaks the chain after
+//! it. The node signs checkpoints (the number of entries and the hash of the
+//! last one) and sends them to its peers, which keep the latest they have
+//! seen: a node whose operator rewrites or truncates its own log (and
+//! re-signs the result with the node's key) is caught by any peer's
+//! checkpoint, which no longer matches.
+
+use crate::body::MessageKind;
+use crate::codec::{self, CodecError};
+use crate::fixed::Bytes32;
+use crate::ids::{ExchangeId, MessageId};
+use crate::keys::{IdentityKeypair, KeyError, PublicIdentity, domain, hash};
+use crate::state::StateCode;
+use serde::{Deserialize, Serialize};
+use std::fmt;
+
+/// The `format` of an audit export's first line.
+pub const EXPORT_FORMAT: &str = "veim-audit/1";
+
+/// Who caused an event.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Actor {
+    /// The node itself (start, stop, directory sync, retention).
+    Node,
+    /// The operator, through the admin API.
+    Operator,
+    /// Another node, by the State it speaks for (or the Secretariat, `None`).
+    Peer(Option<StateCode>),
+    /// Someone not in the directory.
+    Stranger,
+}
+
+impl fmt::Display for Actor {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Actor::Node => f.write_str("node"),
+            Actor::Operator => f.write_str("operator"),
+            Actor::Peer(Some(s)) => write!(f, "peer {s}"),
+            Actor::Peer(None) => f.write_str("the Secretariat"),
+            Actor::Stranger => f.write_str("stranger"),
+        }
+    }
+}
+
+/// What happened.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Action {
+    NodeStarted,
+    NodeStopped,
+    ConfigurationChanged,
+    KeysInUse,
+    KeysRotated,
+    MessageSent,
+    MessageReceived,
+    ReceiptSent,
+    ReceiptReceived,
+    DeliveryFailed,
+    RequestRefused,
+    ContentShown,
+    ConsentAsked,
+    ConsentGranted,
+    ConsentRefused,
+    ConsentRevoked,
+    DisclosureExported,
+    DirectoryAccepted,
+    DirectoryRefused,
+    DirectoryPublished,
+    AdminCall,
+    AdminAuthFailed,
+    Purged,
+    CheckpointWitnessed,
+    WitnessConflict,
+}
+
+impl Action {
+    pub const ALL: [Action; 25] = [
+        Action::NodeStarted,
+        Action::NodeStopped,
+        Action::ConfigurationChanged,
+        Action::KeysInUse,
+        Action::KeysRotated,
+        Action::MessageSent,
+        Action::MessageReceived,
+        Action::ReceiptSent,
+        Action::ReceiptReceived,
+        Action::DeliveryFailed,
+        Action::RequestRefused,
+        Action::ContentShown,
+        Action::ConsentAsked,
+        Action::ConsentGranted,
+        Action::ConsentRefused,
+        Action::ConsentRevoked,
+        Action::DisclosureExported,
+        Action::DirectoryAccepted,
+        Action::DirectoryRefused,
+        Action::DirectoryPublished,
+        Action::AdminCall,
+        Action::AdminAuthFailed,
+        Action::Purged,
+        Action::CheckpointWitnessed,
+        Action::WitnessConflict,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Action::NodeStarted => "node-started",
+            Action::NodeStopped => "node-stopped",
+            Action::ConfigurationChanged => "configuration-changed",
+            Action::KeysInUse => "keys-in-use",
+            Action::KeysRotated => "keys-rotated",
+            Action::MessageSent => "message-sent",
+            Action::MessageReceived => "message-received",
+            Action::ReceiptSent => "receipt-sent",
+            Action::ReceiptReceived => "receipt-received",
+            Action::DeliveryFailed => "delivery-failed",
+            Action::RequestRefused => "request-refused",
+            Action::ContentShown => "content-shown",
+            Action::ConsentAsked => "consent-asked",
+            Action::ConsentGranted => "consent-granted",
+            Action::ConsentRefused => "consent-refused",
+            Action::ConsentRevoked => "consent-revoked",
+            Action::DisclosureExported => "disclosure-exported",
+            Action::DirectoryAccepted => "directory-accepted",
+            Action::DirectoryRefused => "directory-refused",
+            Action::DirectoryPublished => "directory-published",
+            Action::AdminCall => "admin-call",
+            Action::AdminAuthFailed => "admin-auth-failed",
+            Action::Purged => "purged",
+            Action::CheckpointWitnessed => "checkpoint-witnessed",
+            Action::WitnessConflict => "witness-conflict",
+        }
+    }
+}
+
+impl fmt::Display for Action {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl std::str::FromStr for Action {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Action, String> {
+        Action::ALL.into_iter().find(|a| a.as_str() == s.trim()).ok_or_else(|| {
+            let names: Vec<&str> = Action::ALL.iter().map(|a| a.as_str()).collect();
+            format!("{s:?} is not an audit action; use one of {}", names.join(", "))
+        })
+    }
+}
+
+/// An event as the node records it, before it takes its place in the chain.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Event {
+    pub at: i64,
+    pub actor: Actor,
+    pub action: Action,
+    /// The counterpart State, if there is one.
+    pub state: Option<StateCode>,
+    pub exchange: Option<ExchangeId>,
+    pub message: Option<MessageId>,
+    pub kind: Option<MessageKind>,
+    /// Another object's id (a consent, a disclosure, a directory version, a
+    /// key fingerprint, an API path).
+    pub object: Option<String>,
+    /// A hash of the object (an envelope, a package, a directory version).
+    pub hash: Option<Bytes32>,
+    /// A reason or a count; never content.
+    pub detail: String,
+}
+
+impl Event {
+    pub fn new(at: i64, actor: Actor, action: Action) -> Event {
+        Event {
+            at,
+            actor,
+            action,
+            state: None,
+            exchange: None,
+            message: None,
+            kind: None,
+            object: None,
+            hash: None,
+            detail: String::new(),
+        }
+    }
+}
+
+/// One entry of the chain.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Entry {
+    /// Position in the log, from 0.
+    pub seq: u64,
+    /// Hash of entry `seq - 1` (zeros for the first).
+    pub previous: Bytes32,
+    pub event: Event,
+}
+
+impl Entry {
+    /// `SHA-256("veim/1 audit entry" || 0x00 || encode(entry))`.
+    pub fn hash(&self) -> Result<Bytes32, CodecError> {
+        Ok(Bytes32(hash(domain::AUDIT_ENTRY, &codec::encode("audit entry", self)?)))
+    }
+}
+
+/// The head of a node's log at a moment, as the node signs it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Checkpoint {
+    /// The State whose node keeps the log (`None`: the Secretariat's).
+    pub node: Option<StateCode>,
+    pub identity_key: PublicIdentity,
+    /// Number of entries covered: entries `0..count`.
+    pub count: u64,
+    /// Hash of entry `count - 1`.
+    pub head: Bytes32,
+    pub at: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SignedCheckpoint {
+    pub checkpoint: Checkpoint,
+    /// Ed25519 over `"veim/1 audit checkpoint" || 0x00 || encode(checkpoint)`.
+    #[serde(with = "crate::fixed")]
+    pub signature: [u8; 64],
+}
+
+impl SignedCheckpoint {
+    pub fn sign(checkpoint: Checkpoint, key: &IdentityKeypair) -> Result<SignedCheckpoint, CodecError> {
+        let bytes = codec::encode("audit checkpoint", &checkpoint)?;
+        Ok(SignedCheckpoint { signature: key.sign(domain::AUDIT_CHECKPOINT, &bytes), checkpoint })
+    }
+
+    /// Checks the signature under the key the checkpoint names.
+    pub fn verify(&self) -> Result<(), KeyError> {
+        let key = &self.checkpoint.identity_key;
+        let bytes = codec::encode("audit checkpoint", &self.checkpoint)
+            .map_err(|_| KeyError::BadSignature(key.fingerprint()))?;
+        key.verify(domain::AUDIT_CHECKPOINT, &bytes, &self.signature)
+    }
+}
+
+/// One line of an audit export, or of a node's audit files (JSON Lines).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ExportLine {
+    /// The first line of an export.
+    Header {
+        format: String,
+        node: Option<StateCode>,
+        entries: u64,
+        exported_at: i64,
+    },
+    Entry(Entry),
+    /// A checkpoint of the node whose log this is.
+    Checkpoint(SignedCheckpoint),
+    /// A checkpoint of another node's log, held by this node.
+    Witnessed(SignedCheckpoint),
+}
+
+/// Why a log does not verify: the first position that fails, and why.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum AuditError {
+    #[error("entry at position {position} has sequence number {found}: entries before it were removed or reordered")]
+    Sequence { position: u64, found: u64 },
+    #[error(
+        "entry {position} does not name the hash of the entry before it (zeros for entry 0): the entry before it was altered, or entries were removed or reordered"
+    )]
+    Broken { position: u64 },
+    #[error("entry {position} cannot be encoded: {reason}")]
+    Encoding { position: u64, reason: String },
+    #[error(
+        "checkpoint {position} ({count} entries) has a bad signature: it was altered or not made by this node's key"
+    )]
+    CheckpointSignature { position: usize, count: u64 },
+    #[error("the checkpoint held by {holder} covers {count} entries, but the log has only {have}: entries {have} to {} were removed", count - 1)]
+    Truncated { holder: String, count: u64, have: u64 },
+    #[error("the checkpoint held by {holder} at {count} entries names another last entry than entry {} of this log: the log was rewritten at or before entry {}", count - 1, count - 1)]
+    Rewritten { holder: String, count: u64 },
+    #[error("a checkpoint held as {holder} is for another node ({found}), not this log's ({expected})")]
+    OtherNode { holder: String, found: String, expected: String },
+}
+
+/// What a verified log establishes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LogReport {
+    pub entries: u64,
+    pub head: Option<Bytes32>,
+    /// Checkpoints checked against the log, own and witnessed.
+    pub checkpoints: usize,
+    /// The newest checkpoint count any of them covers.
+    pub covered: u64,
+    /// Identity key fingerprints the checkpoints were signed with.
+    pub keys: Vec<String>,
+}
+
+/// Checks the chain: sequence numbers from 0, each entry naming the hash of
+/// the one before. Returns the hash of each entry, in order.
+pub fn verify_chain(entries: &[Entry]) -> Result<Vec<Bytes32>, AuditError> {
+    let mut hashes = Vec::with_capacity(entries.len());
+    let mut previous = Bytes32([0; 32]);
+    for (i, e) in entries.iter().enumerate() {
+        let position = i as u64;
+        if e.seq != position {
+            return Err(AuditError::Sequence { position, found: e.seq });
+        }
+        if e.previous != previous {
+            return Err(AuditError::Broken { position });
+        }
+        previous = e.hash().map_err(|err| AuditError::Encoding { position, reason: err.to_string() })?;
+        hashes.push(previous);
+    }
+    Ok(hashes)
+}
+
+/// Checks a checkpoint (signature, then the head it names) against the
+/// chain's hashes. `source` says whose record it is, for the error.
+pub fn check_checkpoint(
+    hashes: &[Bytes32],
+    checkpoint: &SignedCheckpoint,
+    position: usize,
+    source: &str,
+) -> Result<(), AuditError> {
+    let c = &checkpoint.checkpoint;
+    checkpoint.verify().map_err(|_| AuditError::CheckpointSignature { position, count: c.count })?;
+    if c.count == 0 {
+        return Ok(());
+    }
+    let have = hashes.len() as u64;
+    if c.count > have {
+        return Err(AuditError::Truncated { holder: source.into(), count: c.count, have });
+    }
+    if hashes[(c.count - 1) as usize] != c.head {
+        return Err(AuditError::Rewritten { holder: source.into(), count: c.count });
+    }
+    Ok(())
+}
+
+/// Verifies a log: the chain, then the node's own checkpoints, then the
+/// checkpoints of this node that peers hold (`witnessed`, each with the name
+/// of who held it).
+pub fn verify_log(
+    entries: &[Entry],
+    own: &[SignedCheckpoint],
+    witnessed: &[(String, SignedCheckpoint)],
+) -> Result<LogReport, AuditError> {
+    let hashes = verify_chain(entries)?;
+    let mut keys: Vec<String> = Vec::new();
+    let mut covered = 0;
+    // Whose log this is: as its own checkpoints say, else as the first
+    // witnessed one does; every checkpoint must name that node.
+    let node = own.first().or(witnessed.first().map(|(_, c)| c)).map(|c| c.checkpoint.node);
+    let name = |n: Option<StateCode>| n.map(|s| s.to_string()).unwrap_or_else(|| "the Secretariat".into());
+    for (i, c) in own.iter().enumerate() {
+        if let Some(node) = node
+            && c.checkpoint.node != node
+        {
+            return Err(AuditError::OtherNode {
+                holder: "this node".into(),
+                found: name(c.checkpoint.node),
+                expected: name(node),
+            });
+        }
+        check_checkpoint(&hashes, c, i, "this node")?;
+        covered = covered.max(c.checkpoint.count);
+        let fp = c.checkpoint.identity_key.fingerprint();
+        if !keys.contains(&fp) {
+            keys.push(fp);
+        }
+    }
+    for (i, (source, c)) in witnessed.iter().enumerate() {
+        if let Some(node) = node
+            && c.checkpoint.node != node
+        {
+            return Err(AuditError::OtherNode {
+                holder: source.clone(),
+                found: name(c.checkpoint.node),
+                expected: name(node),
+            });
+        }
+        check_checkpoint(&hashes, c, own.len() + i, source)?;
+        covered = covered.max(c.checkpoint.count);
+    }
+    Ok(LogReport {
+        entries: entries.len() as u64,
+        head: hashes.last().copied(),
+        checkpoints: own.len() + witnessed.len(),
+        covered,
+        keys,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn log(n: u64) -> Vec<Entry> {
+        let mut out: Vec<Entry> = Vec::new();
+        let mut previous = Bytes32([0; 32]);
+        for seq in 0..n {
+            let mut event = Event::new(1_700_000_000 + seq as i64, Actor::Node, Action::MessageSent);
+            event.detail = format!("event {seq}");
+            let e = Entry { seq, previous, event };
+            previous = e.hash().expect("hash");
+            out.push(e);
+        }
+        out
+    }
+
+    fn checkpoint(entries: &[Entry], key: &IdentityKeypair) -> SignedCheckpoint {
+        let head = entries.last().map(|e| e.hash().expect("hash")).unwrap_or(Bytes32([0; 32]));
+        let c = Checkpoint {
+            node: Some("MEX".parse().expect("state")),
+            identity_key: key.public(),
+            count: entries.len() as u64,
+            head,
+            at: 0,
+        };
+        SignedCheckpoint::sign(c, key).expect("sign")
+    }
+
+    #[test]
+    fn an_untouched_log_verifies() {
+        let key = IdentityKeypair::from_secret_bytes(&[1; 32]);
+        let entries = log(10);
+        let own = [checkpoint(&entries[..5], &key), checkpoint(&entries, &key)];
+        let report = verify_log(&entries, &own, &[]).expect("verifies");
+        assert_eq!((report.entries, report.covered, report.checkpoints), (10, 10, 2));
+    }
+
+    #[test]
+    fn each_tampering_is_found_at_its_position() {
+        let key = IdentityKeypair::from_secret_bytes(&[1; 32]);
+        let entries = log(10);
+        let mut changed = entries.clone();
+        changed[4].event.detail = "something else".into();
+        assert_eq!(verify_chain(&changed), Err(AuditError::Broken { position: 5 }));
+        let mut removed = entries.clone();
+        removed.remove(4);
+        assert_eq!(verify_chain(&removed), Err(AuditError::Sequence { position: 4, found: 5 }));
+        let mut swapped = entries.clone();
+        swapped.swap(3, 4);
+        assert_eq!(verify_chain(&swapped), Err(AuditError::Sequence { position: 3, found: 4 }));
+        // Truncated: invisible to the chain, caught by a peer's checkpoint.
+        let held = checkpoint(&entries, &key);
+        assert!(verify_chain(&entries[..7]).is_ok());
+        let err = verify_log(&entries[..7], &[], &[("SWE".into(), held.clone())]).expect_err("truncated");
+        assert_eq!(err, AuditError::Truncated { holder: "SWE".into(), count: 10, have: 7 });
+        // Rewritten from entry 6 and re-chained: caught the same way.
+        let mut rewritten = entries[..6].to_vec();
+        let mut previous = rewritten[5].hash().expect("hash");
+        for seq in 6..10 {
+            let e = Entry { seq, previous, event: Event::new(0, Actor::Node, Action::NodeStarted) };
+            previous = e.hash().expect("hash");
+            rewritten.push(e);
+        }
+        assert!(verify_chain(&rewritten).is_ok());
+        let err = verify_log(&rewritten, &[], &[("SWE".into(), held.clone())]).expect_err("rewritten");
+        assert_eq!(err, AuditError::Rewritten { holder: "SWE".into(), count: 10 });
+        // A first entry that does not start the chain: named, and printable.
+        let mut first = entries.clone();
+        first[0].previous = Bytes32([1; 32]);
+        let err = verify_chain(&first).expect_err("not a start");
+        assert_eq!(err, AuditError::Broken { position: 0 });
+        assert!(err.to_string().contains("entry 0"));
+        // Checkpoints of two different nodes' logs, with no own checkpoint.
+        let mut other = checkpoint(&entries, &key);
+        other.checkpoint.node = Some("SWE".parse().expect("state"));
+        let witnessed = [("DEU".to_string(), checkpoint(&entries, &key)), ("FRA".to_string(), other)];
+        assert!(matches!(verify_log(&entries, &[], &witnessed), Err(AuditError::OtherNode { .. })));
+        // A checkpoint with a bad signature.
+        let mut bad = held;
+        bad.signature[0] ^= 1;
+        assert_eq!(verify_log(&entries, &[bad], &[]), Err(AuditError::CheckpointSignature { position: 0, count: 10 }));
+    }
+}

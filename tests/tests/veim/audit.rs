@@ -1,0 +1,235 @@
+//! The audit log of real nodes: what an auditor's verification catches on
+//! copies of a node's audit files, that no message content reaches the log,
+//! and that a node killed in the middle of traffic keeps an entry for every
+//! message it acknowledged.
+
+use std::collections::BTreeSet;
+use std::path::Path;
+use std::time::Duration;
+use veim_node::api::{MessageView, NoteRequest, RespondRequest, SendRequest};
+use veim_node::audit::{AUDIT_DIR, CHECKPOINTS_FILE, ENTRIES_FILE, LogFiles};
+use veim_node::store::DeliveryState;
+use veim_protocol::audit::{Action, AuditError, Checkpoint, Entry, ExportLine, SignedCheckpoint};
+use veim_protocol::{RequestForm, ResponseForm};
+use veim_tests::{NodeProcess, TestNet, blocking, keys_of, wait_for};
+use veim_tools::audit::{AuditCliError, verify};
+
+const NODE: &str = env!("CARGO_BIN_EXE_veim-test-node");
+/// Requests the sender tries; it stops after three failures in a row.
+const TRAFFIC: usize = 2000;
+
+fn example_request() -> RequestForm {
+    toml::from_str(include_str!("../../../deploy/examples/request.toml")).expect("example request")
+}
+
+fn failure(result: Result<veim_protocol::audit::LogReport, AuditCliError>) -> AuditError {
+    match result {
+        Err(AuditCliError::Failed(e)) => e,
+        other => panic!("expected a verification failure, got {other:?}"),
+    }
+}
+
+fn write_lines(path: &Path, lines: &[ExportLine]) {
+    let text: String = lines.iter().map(|l| serde_json::to_string(l).expect("json") + "\n").collect();
+    std::fs::write(path, text).expect("write");
+}
+
+/// A copy of a node's audit folder, with its entries replaced.
+fn copy_with(home: &Path, dir: &Path, entries: &[Entry]) -> LogFiles {
+    let audit = dir.join(AUDIT_DIR);
+    std::fs::create_dir_all(&audit).expect("dir");
+    for f in std::fs::read_dir(home.join(AUDIT_DIR)).expect("audit dir").flatten() {
+        std::fs::copy(f.path(), audit.join(f.file_name())).expect("copy");
+    }
+    let lines: Vec<ExportLine> = entries.iter().cloned().map(ExportLine::Entry).collect();
+    write_lines(&audit.join(ENTRIES_FILE), &lines);
+    LogFiles::read_home(dir).expect("read copy")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn verification_names_each_tampering_and_the_log_holds_no_content() -> anyhow::Result<()> {
+    let net = TestNet::admitted(&["MEX", "SWE"]).await?;
+    let mex = net.national("MEX").api()?;
+    let swe = net.national("SWE").api()?;
+    let request = example_request();
+    let sent: MessageView =
+        blocking(|| mex.post("/v1/requests", &SendRequest { to: vec!["SWE".into()], request: request.clone() }))?;
+    let exchange = sent.exchange_id.clone();
+    let response: ResponseForm = toml::from_str(include_str!("../../../deploy/examples/response.toml"))?;
+    blocking(|| {
+        swe.post::<_, MessageView>(&format!("/v1/exchanges/{exchange}/respond"), &RespondRequest { response })
+    })?;
+    let note = "Minutes of the master's hearing are kept under seal at the harbour office.";
+    blocking(|| {
+        mex.post::<_, MessageView>(
+            &format!("/v1/exchanges/{exchange}/note"),
+            &NoteRequest { text: note.into(), handling: None },
+        )
+    })?;
+    let _shown: veim_node::api::ExchangeView = blocking(|| mex.get(&format!("/v1/exchanges/{exchange}")))?;
+
+    // Wait until SWE holds a checkpoint of MEX's whole log as it stands.
+    let mex_home = net.national("MEX").home.clone();
+    let swe_home = net.national("SWE").home.clone();
+    let (log, held) = wait_for("SWE to hold MEX's latest checkpoint", Duration::from_secs(15), || {
+        let log = LogFiles::read_home(&mex_home).ok()?;
+        let held = veim_tools::audit::witness(&swe_home, Some("SWE".parse().ok()?), Some("MEX".parse().ok()?)).ok()?;
+        let held = held.checkpoints.last()?.clone();
+        let latest = log.checkpoints.last()?.checkpoint.count;
+        (held.checkpoint.count == latest && latest as usize <= log.entries.len() && latest >= 8).then_some((log, held))
+    })
+    .await?;
+    let witness = vec![("SWE".to_string(), held.clone())];
+    let n = held.checkpoint.count as usize;
+
+    // Untouched: verifies, against MEX's own checkpoints and SWE's.
+    let report = verify(&log, &witness)?;
+    assert!(report.entries as usize >= n);
+    let actions: BTreeSet<Action> = log.entries.iter().map(|e| e.event.action).collect();
+    for a in [
+        Action::NodeStarted,
+        Action::KeysInUse,
+        Action::MessageSent,
+        Action::ReceiptReceived,
+        Action::MessageReceived,
+        Action::ReceiptSent,
+        Action::ContentShown,
+        Action::DirectoryAccepted,
+        Action::AdminCall,
+    ] {
+        assert!(actions.contains(&a), "{a} missing from {actions:?}");
+    }
+
+    // No content: none of the exchanged texts is in any audit file.
+    let secrets = [request.summary.as_str(), "Nordhafen Trading", "Baltic Line Cargo", note];
+    for home in [&mex_home, &swe_home] {
+        for f in std::fs::read_dir(home.join(AUDIT_DIR))?.flatten() {
+            let text = std::fs::read_to_string(f.path())?;
+            for s in secrets {
+                assert!(!text.contains(&s[..s.len().min(30)]), "{} holds {s:?}", f.path().display());
+            }
+        }
+    }
+
+    let dir = tempfile::tempdir()?;
+    let k = 3;
+    // One entry changed.
+    let mut changed = log.entries.clone();
+    changed[k].event.detail = "nothing happened here".into();
+    let copy = copy_with(&mex_home, &dir.path().join("changed"), &changed);
+    assert_eq!(failure(verify(&copy, &witness)), AuditError::Broken { position: k as u64 + 1 });
+    // One entry removed.
+    let mut removed = log.entries.clone();
+    removed.remove(k);
+    let copy = copy_with(&mex_home, &dir.path().join("removed"), &removed);
+    assert_eq!(failure(verify(&copy, &witness)), AuditError::Sequence { position: k as u64, found: k as u64 + 1 });
+    // Two entries swapped.
+    let mut swapped = log.entries.clone();
+    swapped.swap(k, k + 1);
+    let copy = copy_with(&mex_home, &dir.path().join("swapped"), &swapped);
+    assert_eq!(failure(verify(&copy, &witness)), AuditError::Sequence { position: k as u64, found: k as u64 + 1 });
+    // The last entries cut off, with the node's own checkpoints that covered
+    // them: the chain is whole, SWE's checkpoint catches it.
+    let mut cut = copy_with(&mex_home, &dir.path().join("cut"), &log.entries[..n - 2]);
+    cut.checkpoints.retain(|c| (c.checkpoint.count as usize) <= n - 2);
+    assert!(verify(&cut, &[]).is_ok(), "without a witness the cut is invisible");
+    assert_eq!(
+        failure(verify(&cut, &witness)),
+        AuditError::Truncated { holder: "SWE".into(), count: n as u64, have: n as u64 - 2 }
+    );
+    // Rewritten from entry k and re-signed with MEX's own key: SWE's checkpoint catches it.
+    let mut rewritten = log.entries[..n].to_vec();
+    rewritten[k].event.detail = "history as the operator would like it".into();
+    for i in k + 1..n {
+        rewritten[i].previous = rewritten[i - 1].hash()?;
+    }
+    let mut forged = copy_with(&mex_home, &dir.path().join("rewritten"), &rewritten);
+    let identity = keys_of(&mex_home).identity;
+    let head = rewritten[n - 1].hash()?;
+    forged.checkpoints = vec![SignedCheckpoint::sign(
+        Checkpoint { node: Some("MEX".parse()?), identity_key: identity.public(), count: n as u64, head, at: 0 },
+        &identity,
+    )?];
+    assert!(verify(&forged, &[]).is_ok(), "the operator's own key re-signs a rewritten log");
+    assert_eq!(failure(verify(&forged, &witness)), AuditError::Rewritten { holder: "SWE".into(), count: n as u64 });
+    // A checkpoint with a bad signature.
+    let bad_dir = dir.path().join("badsig");
+    let copy = copy_with(&mex_home, &bad_dir, &log.entries);
+    let mut checkpoints = copy.checkpoints.clone();
+    checkpoints[0].signature[5] ^= 1;
+    let lines: Vec<ExportLine> = checkpoints.into_iter().map(ExportLine::Checkpoint).collect();
+    write_lines(&bad_dir.join(AUDIT_DIR).join(CHECKPOINTS_FILE), &lines);
+    let copy = LogFiles::read_home(&bad_dir)?;
+    assert!(matches!(failure(verify(&copy, &witness)), AuditError::CheckpointSignature { position: 0, .. }));
+    // An export edited by hand.
+    let export = log.export(Some("MEX".parse()?), 0)?;
+    let path = dir.path().join("export.jsonl");
+    std::fs::write(&path, export.replacen("\"message-received\"", "\"message-sent\"", 1))?;
+    let mut edited = LogFiles::default();
+    edited.read_file(&path)?;
+    assert!(matches!(failure(verify(&edited, &witness)), AuditError::Broken { .. }));
+    std::fs::write(&path, log.export(Some("MEX".parse()?), 0)?)?;
+    let mut clean = LogFiles::default();
+    clean.read_file(&path)?;
+    assert!(verify(&clean, &witness).is_ok(), "the same export, untouched, verifies");
+    net.shutdown().await;
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_node_killed_in_the_middle_of_traffic_has_an_entry_for_every_acknowledged_message() -> anyhow::Result<()> {
+    let mut net = TestNet::admitted(&["MEX", "SWE"]).await?;
+    net.national_mut("SWE").stop().await;
+    let swe_home = net.national("SWE").home.clone();
+    let process = NodeProcess::spawn(NODE, &swe_home)?;
+    process.ready(&swe_home).await?;
+
+    // A stream of requests from MEX; SWE is killed while it flows.
+    let mex = net.national("MEX").api()?;
+    let sender = std::thread::spawn(move || {
+        let mut acknowledged = BTreeSet::new();
+        let mut failures = 0;
+        for i in 0..TRAFFIC {
+            let mut request = example_request();
+            request.summary = format!("request {i}");
+            match mex.post::<_, MessageView>("/v1/requests", &SendRequest { to: vec!["SWE".into()], request }) {
+                Ok(sent) if matches!(sent.deliveries[0].state, DeliveryState::Delivered { .. }) => {
+                    acknowledged.insert(sent.message_id);
+                    failures = 0;
+                }
+                _ => failures += 1,
+            }
+            if failures == 3 {
+                break;
+            }
+        }
+        acknowledged
+    });
+    let pause = 150 + u64::from(rand_core::Rng::next_u32(&mut rand_core::UnwrapErr(getrandom::SysRng)) % 300);
+    tokio::time::sleep(Duration::from_millis(pause)).await;
+    process.kill();
+    let acknowledged =
+        tokio::task::spawn_blocking(move || sender.join()).await?.map_err(|_| anyhow::anyhow!("sender"))?;
+    assert!(!acknowledged.is_empty(), "some requests were acknowledged before the kill");
+    assert!(acknowledged.len() < TRAFFIC, "the kill came in the middle of the traffic");
+
+    let process = NodeProcess::spawn(NODE, &swe_home)?;
+    process.ready(&swe_home).await?;
+    let log = LogFiles::read_home(&swe_home)?;
+    verify(&log, &[])?;
+    for action in [Action::MessageReceived, Action::ReceiptSent] {
+        let logged: BTreeSet<String> = log
+            .entries
+            .iter()
+            .filter(|e| e.event.action == action)
+            .filter_map(|e| e.event.message.map(|m| m.to_hex()))
+            .collect();
+        let missing: Vec<&String> = acknowledged.difference(&logged).collect();
+        assert!(missing.is_empty(), "acknowledged with no {action} entry: {missing:?}");
+    }
+    let starts = log.entries.iter().filter(|e| e.event.action == Action::NodeStarted).count();
+    assert!(starts >= 3, "each start is recorded ({starts})");
+    process.kill();
+    net.shutdown().await;
+    Ok(())
+}

@@ -1,0 +1,123 @@
+//! The auditor's side of the audit log: reading a node's audit files (or an
+//! export) with no node running, verifying, filtering and exporting them.
+
+use serde::{Deserialize, Serialize};
+use std::path::Path;
+use veim_node::audit::{LogFiles, ReadError};
+use veim_protocol::audit::{self, Action, AuditError, Entry, LogReport, SignedCheckpoint};
+use veim_protocol::{ExchangeId, StateCode};
+
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum AuditCliError {
+    #[error(transparent)]
+    Read(#[from] ReadError),
+    #[error("{path} is not a checkpoint: {reason}")]
+    Witness { path: String, reason: String },
+    #[error("the audit log does NOT verify: {0}")]
+    Failed(AuditError),
+    #[error("the export does NOT verify: {0}")]
+    Header(String),
+    #[error("the checkpoint of {node}'s log held here has a bad signature")]
+    HeldCheckpoint { node: String },
+}
+
+fn node_name(node: Option<StateCode>) -> String {
+    node.map(|s| s.to_string()).unwrap_or_else(|| "the Secretariat".into())
+}
+
+/// The checkpoints of this node's log that another node holds, read from the
+/// file `veim audit witness STATE --json` wrote on that node.
+pub fn read_witness(path: &Path) -> Result<Vec<(String, SignedCheckpoint)>, AuditCliError> {
+    let shown = path.display().to_string();
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| AuditCliError::Witness { path: shown.clone(), reason: e.to_string() })?;
+    let held: HeldCheckpoints = serde_json::from_str(&text)
+        .map_err(|e| AuditCliError::Witness { path: shown.clone(), reason: e.to_string() })?;
+    let holder = format!("{} ({shown})", node_name(held.holder));
+    Ok(held.checkpoints.into_iter().map(|c| (holder.clone(), c)).collect())
+}
+
+/// What `veim audit witness STATE --json` prints: the checkpoints of STATE's
+/// log that a node holds (its latest of each day), and which node holds them.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct HeldCheckpoints {
+    pub holder: Option<StateCode>,
+    pub checkpoints: Vec<SignedCheckpoint>,
+}
+
+/// The checkpoints of `node`'s log that the node at `home` holds, oldest first.
+pub fn witness(
+    home: &Path,
+    holder: Option<StateCode>,
+    node: Option<StateCode>,
+) -> Result<HeldCheckpoints, AuditCliError> {
+    let log = LogFiles::read_home(home)?;
+    let mut checkpoints: Vec<SignedCheckpoint> =
+        log.witnessed.into_iter().filter(|c| c.checkpoint.node == node).collect();
+    checkpoints.sort_by_key(|c| c.checkpoint.count);
+    Ok(HeldCheckpoints { holder, checkpoints })
+}
+
+/// Verifies a log read from files: the chain, its own checkpoints, the
+/// checkpoints of it that other nodes hold (`witnessed`), and the signatures
+/// of the checkpoints of other nodes it holds.
+pub fn verify(log: &LogFiles, witnessed: &[(String, SignedCheckpoint)]) -> Result<LogReport, AuditCliError> {
+    if let Some(audit::ExportLine::Header { format, entries, .. }) = &log.header {
+        if format != audit::EXPORT_FORMAT {
+            return Err(AuditCliError::Header(format!("its format is {format:?}, not {}", audit::EXPORT_FORMAT)));
+        }
+        if *entries != log.entries.len() as u64 {
+            return Err(AuditCliError::Header(format!(
+                "its header announces {entries} entries but it holds {}: entries were removed or added",
+                log.entries.len()
+            )));
+        }
+    }
+    let report = audit::verify_log(&log.entries, &log.checkpoints, witnessed).map_err(AuditCliError::Failed)?;
+    for c in &log.witnessed {
+        if c.verify().is_err() {
+            return Err(AuditCliError::HeldCheckpoint { node: node_name(c.checkpoint.node) });
+        }
+    }
+    Ok(report)
+}
+
+/// Reads the log of the node at `home`, or of an export.
+pub fn read(home: &Path, export: Option<&Path>) -> Result<LogFiles, AuditCliError> {
+    match export {
+        Some(file) => {
+            let mut log = LogFiles::default();
+            log.read_file(file)?;
+            if log.entries.is_empty() && log.header.is_none() {
+                return Err(ReadError::Empty(file.display().to_string()).into());
+            }
+            Ok(log)
+        }
+        None => Ok(LogFiles::read_home(home)?),
+    }
+}
+
+/// The filters of `veim audit show`.
+#[derive(Debug, Clone, Default)]
+pub struct Filter {
+    pub since: Option<i64>,
+    pub until: Option<i64>,
+    pub actions: Vec<Action>,
+    pub state: Option<StateCode>,
+    pub exchange: Option<String>,
+}
+
+impl Filter {
+    pub fn keeps(&self, e: &Entry) -> bool {
+        let ev = &e.event;
+        self.since.is_none_or(|t| ev.at >= t)
+            && self.until.is_none_or(|t| ev.at <= t)
+            && (self.actions.is_empty() || self.actions.contains(&ev.action))
+            && self.state.is_none_or(|s| ev.state == Some(s))
+            && self
+                .exchange
+                .as_ref()
+                .is_none_or(|x| ev.exchange.is_some_and(|id: ExchangeId| id.to_hex().starts_with(x)))
+    }
+}
