@@ -55,9 +55,14 @@ pub struct Config {
     pub announce: Vec<String>,
     /// Admin API address; must be a loopback address.
     pub admin_listen: String,
-    /// Envelopes created further than this from the receiver's clock are refused.
+    /// Envelopes created further ahead of the receiver's clock than this are refused.
     #[serde(default = "default_replay_window")]
     pub replay_window_secs: i64,
+    /// Envelopes created longer ago than this are refused, and the outbox
+    /// gives up on a message this old. Message ids are remembered for ever,
+    /// so a replay is refused whatever its age.
+    #[serde(default = "default_max_age")]
+    pub max_message_age_secs: i64,
     /// How often a national node asks the Secretariat for new directory versions.
     #[serde(default = "default_poll")]
     pub directory_poll_secs: u64,
@@ -105,6 +110,7 @@ impl Default for Config {
             announce: Vec::new(),
             admin_listen: "127.0.0.1:7041".into(),
             replay_window_secs: default_replay_window(),
+            max_message_age_secs: default_max_age(),
             directory_poll_secs: default_poll(),
             secretariat: None,
             audit_checkpoint_secs: default_checkpoint(),
@@ -113,6 +119,10 @@ impl Default for Config {
             storage: Storage::default(),
         }
     }
+}
+
+fn default_max_age() -> i64 {
+    30 * 86_400
 }
 
 fn default_checkpoint() -> u64 {

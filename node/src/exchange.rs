@@ -150,6 +150,15 @@ pub enum SendError {
     Store(#[from] StoreError),
 }
 
+/// How far an envelope's `created_at` may be from the receiver's clock.
+#[derive(Debug, Clone, Copy)]
+pub struct Window {
+    /// Ahead of the clock (skew).
+    pub future_secs: i64,
+    /// Behind it: the longest a sender retries.
+    pub past_secs: i64,
+}
+
 /// What a node needs to send and receive.
 #[derive(Debug, Clone, Copy)]
 pub struct Me<'a> {
@@ -340,7 +349,7 @@ pub async fn receive(
     sender: &veim_protocol::DirectoryEntry,
     envelope: Envelope,
     now: i64,
-    window_secs: i64,
+    window: Window,
 ) -> Result<SignedReceipt, Refusal> {
     let h = &envelope.header;
     if h.sender != sender.state() {
@@ -350,21 +359,33 @@ pub async fn receive(
         ));
     }
     envelope.verify(&sender.identity_key()).map_err(|e| refusal((&e).into(), e.to_string()))?;
-    envelope.check_window(now, window_secs).map_err(|e| refusal((&e).into(), e.to_string()))?;
     let message_id = h.message_id;
-    let seen = store.contains_message(message_id).map_err(|e| refusal(RefusalCode::StorageFailure, e.to_string()))?;
-    if seen {
-        return Err(refusal(
-            RefusalCode::Replay,
-            format!("message {message_id} was already received: refusing a replay"),
-        ));
+    let envelope_hash = envelope.hash().map_err(|e| refusal(RefusalCode::Malformed, e.to_string()))?;
+    // Exactly once: the same envelope again (a retry whose receipt was lost)
+    // is answered with the receipt it had, and stored nowhere twice.
+    if let Some(stored) = store.message(message_id).map_err(|e| refusal(RefusalCode::StorageFailure, e.to_string()))? {
+        if stored.direction != Direction::Received || stored.envelope_hash != envelope_hash {
+            return Err(refusal(
+                RefusalCode::Replay,
+                format!("message {message_id} is already held here with other content: refusing a replay"),
+            ));
+        }
+        let receipt = Receipt { message_id, envelope_hash, recipient: me.state, stored_at: stored.stored_at };
+        let mut event =
+            audit::message_event(now, Actor::Peer(Some(h.sender)), Action::ReceiptSent, &stored, Some(h.sender));
+        event.detail = "again, for a duplicate delivery".into();
+        store.audit(&event).map_err(|e| refusal(RefusalCode::StorageFailure, e.to_string()))?;
+        return SignedReceipt::sign(receipt, me.identity)
+            .map_err(|e| refusal(RefusalCode::StorageFailure, e.to_string()));
     }
+    envelope
+        .check_window(now, window.future_secs, window.past_secs)
+        .map_err(|e| refusal((&e).into(), e.to_string()))?;
     let body = envelope.open(me.state, me.encryption).map_err(|e| refusal((&e).into(), e.to_string()))?;
     body.validate().map_err(|e| refusal(RefusalCode::InvalidBody, e.to_string()))?;
     body.check_signed_parts(h).map_err(|e| refusal(RefusalCode::InvalidBody, e))?;
     let content =
         me.vault.seal_body(message_id, &body).map_err(|e| refusal(RefusalCode::StorageFailure, e.to_string()))?;
-    let envelope_hash = envelope.hash().map_err(|e| refusal(RefusalCode::Malformed, e.to_string()))?;
     let envelope_bytes =
         codec::encode("envelope", &envelope).map_err(|e| refusal(RefusalCode::Malformed, e.to_string()))?;
     let record = MessageRecord {
@@ -388,15 +409,23 @@ pub async fn receive(
         audit::message_event(now, from, Action::MessageReceived, &record, Some(h.sender)),
         audit::message_event(now, from, Action::ReceiptSent, &record, Some(h.sender)),
     ];
-    store.insert_message(&record, |current| next_exchange(current, &record, &body), &events).map_err(|e| match e {
-        StoreError::Duplicate(id) => {
-            refusal(RefusalCode::Replay, format!("message {id} was already received: refusing a replay"))
-        }
-        StoreError::Rejected(reason) => refusal(RefusalCode::InvalidBody, reason),
-        other => refusal(RefusalCode::StorageFailure, other.to_string()),
-    })?;
+    let stored_at = match store.insert_message(&record, |current| next_exchange(current, &record, &body), &events) {
+        Ok(_) => now,
+        // The same envelope, delivered twice at once: the other delivery stored it.
+        Err(StoreError::Duplicate(id)) => match store.message(id) {
+            Ok(Some(stored)) if stored.envelope_hash == envelope_hash => stored.stored_at,
+            _ => {
+                return Err(refusal(
+                    RefusalCode::Replay,
+                    format!("message {id} is already held here: refusing a replay"),
+                ));
+            }
+        },
+        Err(StoreError::Rejected(reason)) => return Err(refusal(RefusalCode::InvalidBody, reason)),
+        Err(other) => return Err(refusal(RefusalCode::StorageFailure, other.to_string())),
+    };
     store.flush().await.map_err(|e| refusal(RefusalCode::StorageFailure, e.to_string()))?;
-    let receipt = Receipt { message_id, envelope_hash, recipient: me.state, stored_at: now };
+    let receipt = Receipt { message_id, envelope_hash, recipient: me.state, stored_at };
     SignedReceipt::sign(receipt, me.identity).map_err(|e| refusal(RefusalCode::StorageFailure, e.to_string()))
 }
 

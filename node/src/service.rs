@@ -400,8 +400,11 @@ impl Node {
                         ),
                     );
                 }
-                match exchange::receive(me, &self.store, sender, *envelope, now(), self.config.replay_window_secs).await
-                {
+                let window = exchange::Window {
+                    future_secs: self.config.replay_window_secs,
+                    past_secs: self.config.max_message_age_secs,
+                };
+                match exchange::receive(me, &self.store, sender, *envelope, now(), window).await {
                     Ok(receipt) => {
                         tracing::info!(message = %receipt.receipt.message_id, from = %sender.state(), "message received and stored");
                         NetResponse::Receipt(receipt)

@@ -248,11 +248,16 @@ impl Envelope {
         sender_key.verify(domain::ENVELOPE_SIGNATURE, &signed, &self.signature).map_err(|_| EnvelopeError::BadSignature)
     }
 
-    /// Checks `created_at` against the receiver's clock.
-    pub fn check_window(&self, now: i64, window_secs: i64) -> Result<(), EnvelopeError> {
+    /// Checks `created_at` against the receiver's clock: at most
+    /// `future_secs` ahead of it (clock skew), at most `past_secs` behind it
+    /// (the longest a sender keeps retrying a message).
+    pub fn check_window(&self, now: i64, future_secs: i64, past_secs: i64) -> Result<(), EnvelopeError> {
         let created_at = self.header.created_at;
-        if created_at < now.saturating_sub(window_secs) || created_at > now.saturating_add(window_secs) {
-            return Err(EnvelopeError::OutsideWindow { created_at, now, window_secs });
+        if created_at > now.saturating_add(future_secs) {
+            return Err(EnvelopeError::OutsideWindow { created_at, now, window_secs: future_secs });
+        }
+        if created_at < now.saturating_sub(past_secs) {
+            return Err(EnvelopeError::OutsideWindow { created_at, now, window_secs: past_secs });
         }
         Ok(())
     }

@@ -740,8 +740,10 @@ fn the_spec_envelope_verifies_and_opens_for_each_recipient_only() {
 
     env.verify(&world.mex.public()).expect("signature verifies");
     assert_eq!(env.verify(&world.swe.public()), Err(EnvelopeError::BadSignature));
-    env.check_window(CREATED_AT + 300, 300).expect("inside the window");
-    assert!(env.check_window(CREATED_AT + 301, 300).is_err());
+    env.check_window(CREATED_AT + 300, 60, 300).expect("inside the window");
+    assert!(env.check_window(CREATED_AT + 301, 60, 300).is_err(), "older than the past bound");
+    env.check_window(CREATED_AT - 60, 60, 300).expect("ahead by the skew allowed");
+    assert!(env.check_window(CREATED_AT - 61, 60, 300).is_err(), "further ahead than the skew");
 
     for (code, key) in [("SWE", &world.swe_enc), ("NGA", &world.nga_enc)] {
         let body = env.open(state(code), key).expect("recipient opens");

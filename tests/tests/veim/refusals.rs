@@ -53,11 +53,20 @@ async fn hostile_input_is_refused_by_name_and_the_node_keeps_serving() -> anyhow
     let mut ita = RawPeer::impersonating(&net.national("ITA").home)?;
     let deliver = |e: Envelope| NetRequest::Deliver(Box::new(e));
 
-    // A valid envelope is accepted, once.
+    // A valid envelope is accepted, once: delivered again (a retry whose
+    // receipt was lost), it is answered with the same receipt, not stored again.
     let valid = sealed(&net, "ITA", &["SWE"], now());
     let first = ita.send(swe, &swe_addr, &deliver(valid.clone())).await?;
     assert!(matches!(first, NetResponse::Receipt(_)), "{first:?}");
-    let replay = ita.send(swe, &swe_addr, &deliver(valid)).await?;
+    let again = ita.send(swe, &swe_addr, &deliver(valid.clone())).await?;
+    assert_eq!(again, first, "the original receipt, signed again");
+    let inbox: Vec<MessageView> = blocking(|| veim_tools::AdminClient::for_home(&swe_home)?.get("/v1/inbox"))?;
+    assert_eq!(inbox.iter().filter(|m| m.message_id == valid.header.message_id.to_hex()).count(), 1);
+    // The same message id with other content is a replay.
+    let mut other = sealed(&net, "ITA", &["SWE"], now());
+    other.header.message_id = valid.header.message_id;
+    resign(&mut other, &ita_keys.identity);
+    let replay = ita.send(swe, &swe_addr, &deliver(other)).await?;
     assert_eq!(refusal_code(&replay), Some(RefusalCode::Replay), "{replay:?}");
 
     let mut cases: Vec<(&str, Vec<u8>, RefusalCode)> = Vec::new();
@@ -83,8 +92,14 @@ async fn hostile_input_is_refused_by_name_and_the_node_keeps_serving() -> anyhow
     let e = sealed(&net, "ITA", &["MEX"], now());
     cases.push(("envelope for another recipient", encode(&deliver(e)), RefusalCode::NotARecipient));
 
-    let e = sealed(&net, "ITA", &["SWE"], now() - 2 * 3600);
-    cases.push(("envelope older than the replay window", encode(&deliver(e)), RefusalCode::OutsideWindow));
+    let e = sealed(&net, "ITA", &["SWE"], now() - 31 * 86_400);
+    cases.push(("envelope older than the longest a sender retries", encode(&deliver(e)), RefusalCode::OutsideWindow));
+    let e = sealed(&net, "ITA", &["SWE"], now() + 2 * 3600);
+    cases.push((
+        "envelope from further ahead than the clock skew allowed",
+        encode(&deliver(e)),
+        RefusalCode::OutsideWindow,
+    ));
 
     let e = sealed(&net, "MEX", &["SWE"], now());
     cases.push(("envelope of another State delivered by ITA", encode(&deliver(e)), RefusalCode::SenderMismatch));
