@@ -67,6 +67,12 @@ pub struct Config {
     #[serde(default = "default_poll")]
     pub directory_poll_secs: u64,
     pub secretariat: Option<SecretariatPin>,
+    /// First delay before a message that could not be delivered is tried
+    /// again; it doubles at each attempt (with jitter) up to `retry_max_secs`.
+    #[serde(default = "default_retry_base")]
+    pub retry_base_secs: i64,
+    #[serde(default = "default_retry_max")]
+    pub retry_max_secs: i64,
     /// Seconds between audit checkpoints (signed, and sent to the peers).
     #[serde(default = "default_checkpoint")]
     pub audit_checkpoint_secs: u64,
@@ -114,11 +120,21 @@ impl Default for Config {
             directory_poll_secs: default_poll(),
             secretariat: None,
             audit_checkpoint_secs: default_checkpoint(),
+            retry_base_secs: default_retry_base(),
+            retry_max_secs: default_retry_max(),
             handling: veim_protocol::Handling::default(),
             retention: Retention::default(),
             storage: Storage::default(),
         }
     }
+}
+
+fn default_retry_base() -> i64 {
+    5
+}
+
+fn default_retry_max() -> i64 {
+    600
 }
 
 fn default_max_age() -> i64 {
@@ -213,6 +229,12 @@ impl Config {
         self.handling.check("handling", &mut errors);
         if let Some(e) = errors.0.first() {
             return Err(format!("{}: {}", e.field, e.problem));
+        }
+        if self.retry_base_secs < 1 || self.retry_max_secs < self.retry_base_secs {
+            return Err("retry_base_secs must be at least 1, and retry_max_secs at least retry_base_secs".into());
+        }
+        if self.max_message_age_secs < 3600 {
+            return Err("max_message_age_secs must be at least 3600".into());
         }
         if self.replay_window_secs < 60 {
             return Err("replay_window_secs must be at least 60".into());

@@ -15,6 +15,7 @@ use crate::store::{
     Delivery, DeliveryState, Direction, ExchangeRecord, ExchangeStatus, MessageRecord, Store, StoreError,
 };
 use crate::vault::Vault;
+use std::collections::{HashMap, HashSet};
 use veim_protocol::audit::{Action, Actor};
 use veim_protocol::codec::{self, MAX_FRAME};
 use veim_protocol::envelope::{Draft, Recipient};
@@ -167,6 +168,7 @@ pub struct Me<'a> {
     pub encryption: &'a EncryptionKeypair,
     /// The storage key content is sealed with at rest.
     pub vault: &'a Vault,
+    pub retry: RetryPolicy,
 }
 
 /// A message the operator asked to send.
@@ -245,6 +247,7 @@ pub async fn send(
             .collect(),
         receipts: Vec::new(),
         purged_at: None,
+        sequence: store.next_sequence()?,
     };
     let sent = audit::message_event(now, Actor::Operator, audit::sent_action(&body), &record, None);
     store.insert_message(&record, |current| next_exchange(current, &record, &body), &[sent]).map_err(|e| match e {
@@ -253,36 +256,198 @@ pub async fn send(
     })?;
     store.flush().await?;
 
-    let request = codec::encode("request", &NetRequest::Deliver(Box::new(envelope)))
-        .map_err(|e| SendError::Seal(EnvelopeError::Seal(e.to_string())))?;
-    let deliveries = targets.iter().map(|(entry, r)| {
-        let request = request.clone();
-        async move {
-            let state = deliver(client, entry, request, message_id, &envelope_hash).await;
-            (r.state, state)
+    let blocked = blocked_before(store, &record)?;
+    Ok(attempt(me, store, client, view, record, &blocked, &mut HashSet::new(), now).await?)
+}
+
+/// How a sender retries: capped exponential backoff with jitter, and how
+/// long before it gives up.
+#[derive(Debug, Clone, Copy)]
+pub struct RetryPolicy {
+    pub base_secs: i64,
+    pub max_secs: i64,
+    /// A message older than this is given up (recipients refuse it).
+    pub max_age_secs: i64,
+}
+
+impl RetryPolicy {
+    /// The delay before attempt `attempts + 1`: `base * 2^(attempts-1)`,
+    /// capped, times a random factor in [0.8, 1.2).
+    pub fn delay(&self, attempts: u32) -> i64 {
+        let exp = self.base_secs.max(1).saturating_mul(1i64 << attempts.saturating_sub(1).min(30));
+        let capped = exp.min(self.max_secs.max(1));
+        let jitter = 0.8
+            + 0.4 * (rand_core::Rng::next_u32(&mut rand_core::UnwrapErr(getrandom::SysRng)) as f64 / u32::MAX as f64);
+        ((capped as f64) * jitter).round().max(1.0) as i64
+    }
+}
+
+/// The recipients an earlier sent message of the same exchange still has
+/// to reach: a later message waits for them, so each recipient gets an
+/// exchange's messages in the order they were sent.
+fn blocked_before(store: &Store, record: &MessageRecord) -> Result<HashSet<StateCode>, StoreError> {
+    let mut blocked = HashSet::new();
+    for id in store.outbox()? {
+        if id == record.message_id {
+            break;
         }
-    });
-    let outcomes = futures::future::join_all(deliveries).await;
-    // Each recipient's outcome is merged into the stored record, so that
-    // another writer of the same message (a later retry) loses nothing.
-    let updated = store.update_message(message_id, |m| {
+        if let Some(earlier) = store.message(id)?
+            && earlier.exchange_id == record.exchange_id
+        {
+            blocked.extend(earlier.deliveries.iter().filter(|d| !d.state.is_final()).map(|d| d.recipient));
+        }
+    }
+    Ok(blocked)
+}
+
+/// Tries, once, every copy of the outbox that is due, oldest message first,
+/// keeping each exchange's order per recipient, and skipping for this round
+/// a recipient that could not be reached.
+pub async fn retry_due(
+    me: Me<'_>,
+    store: &Store,
+    client: &Client,
+    view: &DirectoryView,
+    now: i64,
+) -> Result<usize, StoreError> {
+    let mut waiting: HashMap<ExchangeId, HashSet<StateCode>> = HashMap::new();
+    let mut unreachable = HashSet::new();
+    let mut delivered = 0;
+    for id in store.outbox()? {
+        let Some(record) = store.message(id)? else { continue };
+        let blocked = waiting.entry(record.exchange_id).or_default().clone();
+        let before = record.deliveries.iter().filter(|d| matches!(d.state, DeliveryState::Delivered { .. })).count();
+        let updated = attempt(me, store, client, view, record, &blocked, &mut unreachable, now).await?;
+        delivered +=
+            updated.deliveries.iter().filter(|d| matches!(d.state, DeliveryState::Delivered { .. })).count() - before;
+        let still = updated.deliveries.iter().filter(|d| !d.state.is_final()).map(|d| d.recipient);
+        waiting.entry(updated.exchange_id).or_default().extend(still);
+    }
+    Ok(delivered)
+}
+
+/// What one delivery attempt came to.
+#[derive(Debug)]
+enum Outcome {
+    Delivered(SignedReceipt),
+    /// Refused for a reason no retry changes.
+    Refused(Refusal),
+    /// Worth trying again: unreachable, busy, a bad or missing receipt.
+    Transient(String),
+    GiveUp(String),
+}
+
+/// Refusals a later attempt may overcome.
+fn transient(code: RefusalCode) -> bool {
+    matches!(
+        code,
+        RefusalCode::Busy | RefusalCode::StorageFailure | RefusalCode::NotInDirectory | RefusalCode::OutsideWindow
+    )
+}
+
+/// Tries the due copies of one sent message (not those to `blocked` or
+/// `unreachable` recipients) and records each outcome with its audit entry.
+#[allow(clippy::too_many_arguments)]
+async fn attempt(
+    me: Me<'_>,
+    store: &Store,
+    client: &Client,
+    view: &DirectoryView,
+    record: MessageRecord,
+    blocked: &HashSet<StateCode>,
+    unreachable: &mut HashSet<StateCode>,
+    now: i64,
+) -> Result<MessageRecord, StoreError> {
+    let due: Vec<StateCode> = record
+        .deliveries
+        .iter()
+        .filter(|d| match &d.state {
+            DeliveryState::Pending => true,
+            DeliveryState::Attempting { next_at, .. } => *next_at <= now,
+            _ => false,
+        })
+        .map(|d| d.recipient)
+        .filter(|r| !blocked.contains(r) && !unreachable.contains(r))
+        .collect();
+    if due.is_empty() {
+        return Ok(record);
+    }
+    let mut outcomes: Vec<(StateCode, Outcome)> = Vec::new();
+    if now - record.created_at > me.retry.max_age_secs {
+        let days = me.retry.max_age_secs / 86_400;
+        for r in &due {
+            outcomes.push((
+                *r,
+                Outcome::GiveUp(format!("not delivered within {days} days; recipients refuse older messages")),
+            ));
+        }
+    } else {
+        let envelope: Envelope = codec::decode::<_, MAX_FRAME>("envelope", &record.envelope)
+            .map_err(|e| StoreError::Corrupt { what: "envelope", reason: e.to_string() })?;
+        let request = codec::encode("request", &NetRequest::Deliver(Box::new(envelope)))
+            .map_err(|e| StoreError::Corrupt { what: "envelope", reason: e.to_string() })?;
+        let tries = due.iter().map(|r| {
+            let request = request.clone();
+            let entry = view.entry(*r).filter(|e| e.is_active()).cloned();
+            let (id, hash) = (record.message_id, record.envelope_hash);
+            async move {
+                let outcome = match entry {
+                    Some(entry) => deliver(client, &entry, request, id, &hash).await,
+                    None => Outcome::Transient(format!("{r} is not active in directory version {}", view.version())),
+                };
+                (*r, outcome)
+            }
+        });
+        outcomes = futures::future::join_all(tries).await;
+    }
+    for (r, o) in &outcomes {
+        if matches!(o, Outcome::Transient(_)) {
+            unreachable.insert(*r);
+        }
+    }
+    // Each outcome is merged into the stored record; a copy another attempt
+    // finished meanwhile keeps its final state.
+    let updated = store.update_message(record.message_id, |m| {
         let mut events = Vec::new();
-        for (recipient, (state, receipt)) in &outcomes {
-            if let Some(d) = m.deliveries.iter_mut().find(|d| d.recipient == *recipient) {
-                d.state = state.clone();
-                d.updated_at = now;
+        for (recipient, outcome) in &outcomes {
+            let Some(d) = m.deliveries.iter_mut().find(|d| d.recipient == *recipient) else { continue };
+            if d.state.is_final() {
+                continue;
             }
-            if let Some(r) = receipt
-                && !m.receipts.contains(r)
-            {
-                m.receipts.push(r.clone());
-            }
-            let (action, detail) = match state {
-                DeliveryState::Delivered { stored_at } => (Action::ReceiptReceived, format!("stored at {stored_at}")),
-                DeliveryState::Refused { code, .. } => (Action::DeliveryFailed, format!("refused: {code}")),
-                DeliveryState::Failed { reason } => (Action::DeliveryFailed, reason.clone()),
-                DeliveryState::Pending => continue,
+            let attempts = match &d.state {
+                DeliveryState::Attempting { attempts, .. } => *attempts + 1,
+                _ => 1,
             };
+            let (state, action, detail) = match outcome {
+                Outcome::Delivered(receipt) => {
+                    if !m.receipts.contains(receipt) {
+                        m.receipts.push(receipt.clone());
+                    }
+                    let stored_at = receipt.receipt.stored_at;
+                    (DeliveryState::Delivered { stored_at }, Action::ReceiptReceived, format!("attempt {attempts}"))
+                }
+                Outcome::Refused(r) => (
+                    DeliveryState::Refused { code: format!("{:?}", r.code), detail: r.detail.clone() },
+                    Action::DeliveryFailed,
+                    format!("refused: {:?}", r.code),
+                ),
+                Outcome::Transient(reason) => (
+                    DeliveryState::Attempting {
+                        attempts,
+                        next_at: now + me.retry.delay(attempts),
+                        last_error: reason.clone(),
+                    },
+                    Action::DeliveryFailed,
+                    format!("attempt {attempts}, will retry: {reason}"),
+                ),
+                Outcome::GiveUp(reason) => (
+                    DeliveryState::Failed { reason: reason.clone() },
+                    Action::DeliveryFailed,
+                    format!("given up: {reason}"),
+                ),
+            };
+            d.state = state;
+            d.updated_at = now;
             let mut e = audit::message_event(now, Actor::Peer(Some(*recipient)), action, m, Some(*recipient));
             e.detail = detail;
             events.push(e);
@@ -293,6 +458,49 @@ pub async fn send(
     Ok(updated)
 }
 
+/// The operator's hand on one sent message: try its undelivered copies now,
+/// or give them up.
+pub async fn retry_now(
+    me: Me<'_>,
+    store: &Store,
+    client: &Client,
+    view: &DirectoryView,
+    id: MessageId,
+    now: i64,
+) -> Result<MessageRecord, StoreError> {
+    let record = store.update_message(id, |m| {
+        for d in m.deliveries.iter_mut().filter(|d| !d.state.is_final()) {
+            if let DeliveryState::Attempting { next_at, .. } = &mut d.state {
+                *next_at = now;
+            }
+        }
+        Vec::new()
+    })?;
+    let blocked = blocked_before(store, &record)?;
+    attempt(me, store, client, view, record, &blocked, &mut HashSet::new(), now).await
+}
+
+pub async fn cancel(store: &Store, id: MessageId, now: i64) -> Result<MessageRecord, StoreError> {
+    let record = store.update_message(id, |m| {
+        let mut cancelled = Vec::new();
+        for d in m.deliveries.iter_mut().filter(|d| !d.state.is_final()) {
+            d.state = DeliveryState::Failed { reason: "cancelled by the operator".into() };
+            d.updated_at = now;
+            cancelled.push(d.recipient);
+        }
+        cancelled
+            .into_iter()
+            .map(|r| {
+                let mut e = audit::message_event(now, Actor::Operator, Action::DeliveryFailed, m, Some(r));
+                e.detail = "cancelled by the operator".into();
+                e
+            })
+            .collect()
+    })?;
+    store.flush().await?;
+    Ok(record)
+}
+
 /// Delivers one envelope to one recipient and checks its receipt.
 async fn deliver(
     client: &Client,
@@ -300,40 +508,31 @@ async fn deliver(
     request: Vec<u8>,
     message_id: MessageId,
     envelope_hash: &[u8; 32],
-) -> (DeliveryState, Option<SignedReceipt>) {
+) -> Outcome {
     let Some((peer, addrs)) = dial_info(entry) else {
-        return (DeliveryState::Failed { reason: "the directory entry has no usable identity key".into() }, None);
+        return Outcome::Transient("the directory entry has no usable identity key".into());
     };
     let answer = match client.request(peer, addrs, request).await {
         Ok(bytes) => bytes,
-        Err(e) => {
-            return (DeliveryState::Failed { reason: e.to_string() }, None);
-        }
+        Err(e) => return Outcome::Transient(e.to_string()),
     };
     match codec::decode::<NetResponse, MAX_FRAME>("response", &answer) {
         Ok(NetResponse::Receipt(receipt)) => {
             let r = &receipt.receipt;
             if receipt.verify(&entry.identity_key()).is_err() {
-                return (
-                    DeliveryState::Failed {
-                        reason: "the receipt's signature does not verify under the recipient's key".into(),
-                    },
-                    None,
-                );
+                return Outcome::Transient("the receipt's signature does not verify under the recipient's key".into());
             }
             if r.message_id != message_id || r.envelope_hash != *envelope_hash || r.recipient != entry.state() {
-                return (
-                    DeliveryState::Failed { reason: "the receipt is for another message or another recipient".into() },
-                    None,
-                );
+                return Outcome::Transient("the receipt is for another message or another recipient".into());
             }
-            (DeliveryState::Delivered { stored_at: r.stored_at }, Some(receipt))
+            Outcome::Delivered(receipt)
         }
-        Ok(NetResponse::Refused(refusal)) => {
-            (DeliveryState::Refused { code: format!("{:?}", refusal.code), detail: refusal.detail }, None)
+        Ok(NetResponse::Refused(refusal)) if transient(refusal.code) => {
+            Outcome::Transient(format!("refused: {:?}: {}", refusal.code, refusal.detail))
         }
-        Ok(other) => (DeliveryState::Failed { reason: format!("unexpected answer: {other:?}") }, None),
-        Err(e) => (DeliveryState::Failed { reason: format!("unreadable answer: {e}") }, None),
+        Ok(NetResponse::Refused(refusal)) => Outcome::Refused(refusal),
+        Ok(other) => Outcome::Transient(format!("unexpected answer: {other:?}")),
+        Err(e) => Outcome::Transient(format!("unreadable answer: {e}")),
     }
 }
 
@@ -403,6 +602,7 @@ pub async fn receive(
         deliveries: Vec::new(),
         receipts: Vec::new(),
         purged_at: None,
+        sequence: store.next_sequence().map_err(|e| refusal(RefusalCode::StorageFailure, e.to_string()))?,
     };
     let from = Actor::Peer(Some(h.sender));
     let events = [

@@ -131,6 +131,11 @@ impl Node {
             identity: &self.keys.identity,
             encryption: &self.keys.encryption,
             vault: &self.vault,
+            retry: exchange::RetryPolicy {
+                base_secs: self.config.retry_base_secs,
+                max_secs: self.config.retry_max_secs,
+                max_age_secs: self.config.max_message_age_secs,
+            },
         })
     }
 
@@ -912,6 +917,23 @@ impl Node {
         }
     }
 
+    /// Every second: the outbox copies that are due, tried again.
+    async fn outbox_loop(self: Arc<Self>, mut shutdown: Shutdown) {
+        loop {
+            tokio::select! {
+                _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+                _ = shutdown.recv() => break,
+            }
+            let Some(me) = self.me() else { break };
+            let view = self.view();
+            match exchange::retry_due(me, &self.store, &self.client, &view, now()).await {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(delivered = n, "outbox: queued messages delivered"),
+                Err(e) => tracing::warn!(%e, "outbox: cannot read or update the store; will retry"),
+            }
+        }
+    }
+
     /// Applies the retention policy at start and every hour.
     async fn retention_loop(self: Arc<Self>, mut shutdown: Shutdown) {
         let Some(days) = self.config.retention.received_content_days else { return };
@@ -1230,6 +1252,7 @@ pub async fn start(home: &Path) -> Result<NodeHandle, StartError> {
     if node.role() == Role::National {
         tasks.spawn(node.clone().sync_loop(shutdown.clone()));
         tasks.spawn(node.clone().retention_loop(shutdown.clone()));
+        tasks.spawn(node.clone().outbox_loop(shutdown.clone()));
     }
     tasks.spawn(crate::api::serve(node.clone(), admin_listener, token, shutdown.clone()));
 

@@ -54,14 +54,25 @@ pub enum Direction {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum DeliveryState {
-    /// Stored locally, not yet acknowledged by the recipient.
+    /// Queued: stored durably, not yet tried (or waiting for an earlier
+    /// message of the same exchange to reach the same recipient).
     Pending,
-    /// The recipient's signed receipt was checked and stored.
+    /// Tried and not yet acknowledged; tried again at `next_at`.
+    Attempting { attempts: u32, next_at: i64, last_error: String },
+    /// The recipient's signed receipt was checked and stored. Final.
     Delivered { stored_at: i64 },
-    /// The recipient answered with a refusal.
+    /// The recipient refused it for good (a refusal no retry can change). Final.
     Refused { code: String, detail: String },
-    /// The recipient could not be reached.
+    /// Given up: cancelled by the operator, or older than the recipient
+    /// accepts. Final.
     Failed { reason: String },
+}
+
+impl DeliveryState {
+    /// Whether nothing more will happen to this copy.
+    pub fn is_final(&self) -> bool {
+        matches!(self, DeliveryState::Delivered { .. } | DeliveryState::Refused { .. } | DeliveryState::Failed { .. })
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -94,6 +105,8 @@ pub struct MessageRecord {
     pub receipts: Vec<SignedReceipt>,
     /// When the retention policy (or the operator) removed the content.
     pub purged_at: Option<i64>,
+    /// The order in which this node stored its messages ([`Store::next_sequence`]).
+    pub sequence: u64,
 }
 
 /// The life of an exchange. `Closed` is final.
@@ -134,6 +147,8 @@ pub struct Store {
     exchanges: sled::Tree,
     disclosures: sled::Tree,
     audit: sled::Tree,
+    /// Sent messages with a copy not yet final, by creation time then id.
+    outbox: sled::Tree,
     checkpoints: sled::Tree,
     witnesses: sled::Tree,
     /// The plain-file copy of the audit log that auditors read (see [`crate::audit`]).
@@ -189,6 +204,15 @@ fn abort(e: StoreError) -> ConflictableTransactionError<StoreError> {
     ConflictableTransactionError::Abort(e)
 }
 
+/// The outbox key of a sent message: its sequence number (the order this
+/// node stored it in), then its id.
+fn outbox_key(record: &MessageRecord) -> [u8; 24] {
+    let mut key = [0u8; 24];
+    key[..8].copy_from_slice(&record.sequence.to_be_bytes());
+    key[8..].copy_from_slice(&record.message_id.0);
+    key
+}
+
 /// Appends an event to the audit chain, inside the transaction of the change
 /// it records: the entry and the change are durable together or not at all.
 fn append(
@@ -227,6 +251,7 @@ impl Store {
             exchanges: db.open_tree("exchanges")?,
             disclosures: db.open_tree("disclosures")?,
             audit: db.open_tree("audit")?,
+            outbox: db.open_tree("outbox")?,
             checkpoints: db.open_tree("checkpoints")?,
             witnesses: db.open_tree("witnesses")?,
             mirror: None,
@@ -260,6 +285,12 @@ impl Store {
             mirror.catch_up(self)?;
         }
         Ok(())
+    }
+
+    /// A number greater than every one given before, across restarts: the
+    /// order in which messages are stored.
+    pub fn next_sequence(&self) -> Result<u64, StoreError> {
+        Ok(self.db.generate_id()?)
     }
 
     // --- directory -------------------------------------------------------
@@ -470,10 +501,14 @@ impl Store {
         let msg_bytes = enc("message", record)?;
         let msg_key = record.message_id.0;
         let ex_key = record.exchange_id.0;
-        (&self.messages, &self.exchanges, &self.audit, &self.meta)
-            .transaction(|(messages, exchanges, audit, meta)| {
+        let queued = record.direction == Direction::Sent && record.deliveries.iter().any(|d| !d.state.is_final());
+        (&self.messages, &self.exchanges, &self.audit, &self.meta, &self.outbox)
+            .transaction(|(messages, exchanges, audit, meta, outbox)| {
                 if messages.get(msg_key)?.is_some() {
                     return Err(abort(StoreError::Duplicate(record.message_id)));
+                }
+                if queued {
+                    outbox.insert(outbox_key(record).to_vec(), &[])?;
                 }
                 for event in events {
                     append(audit, meta, event)?;
@@ -506,17 +541,39 @@ impl Store {
         id: MessageId,
         change: impl Fn(&mut MessageRecord) -> Vec<Event>,
     ) -> Result<MessageRecord, StoreError> {
-        (&self.messages, &self.audit, &self.meta)
-            .transaction(|(messages, audit, meta)| {
+        (&self.messages, &self.audit, &self.meta, &self.outbox)
+            .transaction(|(messages, audit, meta, outbox)| {
                 let old = messages.get(id.0)?.ok_or_else(|| abort(StoreError::NotFound(id)))?;
                 let mut record: MessageRecord = dec("message", &old).map_err(abort)?;
                 for event in change(&mut record) {
                     append(audit, meta, &event)?;
                 }
+                if record.direction == Direction::Sent {
+                    if record.deliveries.iter().all(|d| d.state.is_final()) {
+                        outbox.remove(outbox_key(&record).to_vec())?;
+                    } else {
+                        outbox.insert(outbox_key(&record).to_vec(), &[])?;
+                    }
+                }
                 messages.insert(&id.0, enc("message", &record).map_err(abort)?)?;
                 Ok(record)
             })
             .map_err(tx_err)
+    }
+
+    /// Sent messages with a copy still to deliver, oldest first.
+    pub fn outbox(&self) -> Result<Vec<MessageId>, StoreError> {
+        self.outbox
+            .iter()
+            .map(|kv| {
+                let (k, _) = kv?;
+                let id: [u8; 16] = k
+                    .get(8..24)
+                    .and_then(|b| b.try_into().ok())
+                    .ok_or_else(|| StoreError::Corrupt { what: "outbox key", reason: format!("{} bytes", k.len()) })?;
+                Ok(MessageId(id))
+            })
+            .collect()
     }
 
     pub fn messages(&self) -> Result<Vec<MessageRecord>, StoreError> {

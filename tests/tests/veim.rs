@@ -8,6 +8,7 @@ mod veim {
     pub mod durability;
     pub mod exchange;
     pub mod lifecycle;
+    pub mod outbox;
     pub mod receipts;
     pub mod refusals;
     pub mod terms;

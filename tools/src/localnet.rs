@@ -113,6 +113,8 @@ impl LocalNet {
             directory_poll_secs: 1,
             secretariat: None,
             audit_checkpoint_secs: 1,
+            retry_base_secs: 1,
+            retry_max_secs: 2,
             ..Config::default()
         };
         let keys = init_home(&home, &config)?;
@@ -146,6 +148,8 @@ impl LocalNet {
                 address: self.secretariat.address.clone(),
             }),
             audit_checkpoint_secs: 1,
+            retry_base_secs: 1,
+            retry_max_secs: 2,
             ..Config::default()
         };
         init_home(&home, &config)?;

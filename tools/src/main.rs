@@ -57,8 +57,11 @@ enum Command {
     Request(RequestCommand),
     /// Messages received.
     Inbox,
-    /// Messages sent, with the delivery state of each copy.
-    Outbox,
+    /// Messages sent, with the delivery state of each copy (queued, attempting, delivered, refused, failed).
+    Outbox {
+        #[command(subcommand)]
+        action: Option<OutboxCommand>,
+    },
     /// Exchanges: a request and everything said in answer.
     #[command(subcommand)]
     Exchange(ExchangeCommand),
@@ -194,6 +197,14 @@ struct DiscloseArgs {
     /// Also write a readable rendering (Markdown).
     #[arg(long)]
     markdown: Option<PathBuf>,
+}
+
+#[derive(Debug, Subcommand)]
+enum OutboxCommand {
+    /// Try the undelivered copies of a sent message now.
+    Retry { id: String },
+    /// Give up the undelivered copies of a sent message.
+    Cancel { id: String },
 }
 
 #[derive(Debug, Subcommand)]
@@ -639,7 +650,17 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             print(json, &sent, render::sent)
         }
         Command::Inbox => print(json, &client()?.get::<Vec<MessageView>>("/v1/inbox")?, |m| render::messages(m)),
-        Command::Outbox => print(json, &client()?.get::<Vec<MessageView>>("/v1/outbox")?, |m| render::messages(m)),
+        Command::Outbox { action: None } => {
+            print(json, &client()?.get::<Vec<MessageView>>("/v1/outbox")?, |m| render::outbox(m))
+        }
+        Command::Outbox { action: Some(OutboxCommand::Retry { id }) } => {
+            let m: MessageView = client()?.post(&format!("/v1/outbox/{id}/retry"), &())?;
+            print(json, &m, render::sent)
+        }
+        Command::Outbox { action: Some(OutboxCommand::Cancel { id }) } => {
+            let m: MessageView = client()?.post(&format!("/v1/outbox/{id}/cancel"), &())?;
+            print(json, &m, render::sent)
+        }
         Command::Exchange(ExchangeCommand::List) => {
             print(json, &client()?.get::<Vec<ExchangeSummary>>("/v1/exchanges")?, |x| render::exchanges(x))
         }

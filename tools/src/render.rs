@@ -156,7 +156,10 @@ pub fn history(list: &[VersionView]) -> String {
 
 fn delivery(d: &DeliveryState) -> String {
     match d {
-        DeliveryState::Pending => "pending".into(),
+        DeliveryState::Pending => "queued".into(),
+        DeliveryState::Attempting { attempts, next_at, last_error } => {
+            format!("attempting: {attempts} attempt(s), next at {}; last error: {last_error}", time(*next_at))
+        }
         DeliveryState::Delivered { stored_at } => {
             format!("delivered (receipt signed, stored {})", time(*stored_at))
         }
@@ -170,6 +173,23 @@ pub fn sent(m: &MessageView) -> String {
     let _ = writeln!(out, "{} {} in exchange {}", m.kind, m.message_id, m.exchange_id);
     for d in &m.deliveries {
         let _ = writeln!(out, "  to {}: {}", d.recipient, delivery(&d.state));
+    }
+    out
+}
+
+/// The outbox: each sent message, and where each copy stands.
+pub fn outbox(list: &[MessageView]) -> String {
+    if list.is_empty() {
+        return "No messages sent.\n".into();
+    }
+    let mut out = messages(list);
+    let waiting: Vec<&MessageView> = list.iter().filter(|m| m.deliveries.iter().any(|d| !d.state.is_final())).collect();
+    if !waiting.is_empty() {
+        let _ = writeln!(out, "\nNot yet delivered:");
+        for m in waiting {
+            out.push_str(&sent(m));
+        }
+        let _ = writeln!(out, "(`veim outbox retry ID` tries now; `veim outbox cancel ID` gives up)");
     }
     out
 }

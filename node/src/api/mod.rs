@@ -113,6 +113,8 @@ fn router(node: Shared, token: String) -> Router {
         .route("/v1/requests", post(send_request))
         .route("/v1/inbox", get(inbox))
         .route("/v1/outbox", get(outbox))
+        .route("/v1/outbox/{id}/retry", post(outbox_retry))
+        .route("/v1/outbox/{id}/cancel", post(outbox_cancel))
         .route("/v1/exchanges", get(exchanges))
         .route("/v1/exchanges/{id}", get(exchange_show))
         .route("/v1/exchanges/{id}/respond", post(respond))
@@ -643,6 +645,53 @@ async fn inbox(State(node): State<Shared>) -> ApiResult<Vec<MessageView>> {
 
 async fn outbox(State(node): State<Shared>) -> ApiResult<Vec<MessageView>> {
     messages_in(&node, Direction::Sent)
+}
+
+/// A sent message by its id, or a unique prefix of at least 6 hex digits.
+fn find_sent(node: &Node, prefix: &str) -> Result<MessageRecord, ApiError> {
+    let prefix = prefix.trim().to_ascii_lowercase();
+    if prefix.len() < 6 {
+        return Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "bad-message-id",
+            "give at least 6 hex digits of the message id",
+        ));
+    }
+    let mut found: Vec<MessageRecord> = node
+        .store
+        .messages()?
+        .into_iter()
+        .filter(|m| m.direction == Direction::Sent && m.message_id.to_hex().starts_with(&prefix))
+        .collect();
+    match found.len() {
+        1 => Ok(found.remove(0)),
+        0 => Err(ApiError::new(
+            StatusCode::NOT_FOUND,
+            "unknown-message",
+            format!("no sent message {prefix}; `veim outbox` lists them"),
+        )),
+        n => Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "ambiguous",
+            format!("{n} sent messages start with {prefix}; give more digits"),
+        )),
+    }
+}
+
+async fn outbox_retry(State(node): State<Shared>, Path(id): Path<String>) -> ApiResult<MessageView> {
+    national_only(&node)?;
+    let me = node.me().ok_or_else(|| ApiError::new(StatusCode::BAD_REQUEST, "wrong-role", "no State configured"))?;
+    let m = find_sent(&node, &id)?;
+    let view = node.view();
+    let updated = exchange::retry_now(me, &node.store, &node.client, &view, m.message_id, now()).await?;
+    Ok(Json(message_view(&node, updated)?))
+}
+
+async fn outbox_cancel(State(node): State<Shared>, Path(id): Path<String>) -> ApiResult<MessageView> {
+    national_only(&node)?;
+    let m = find_sent(&node, &id)?;
+    let updated = exchange::cancel(&node.store, m.message_id, now()).await?;
+    Ok(Json(message_view(&node, updated)?))
 }
 
 fn messages_in(node: &Node, direction: Direction) -> ApiResult<Vec<MessageView>> {
