@@ -138,11 +138,63 @@ pub struct Limits {
     pub max_per_peer: u32,
     pub max_pending_incoming: u32,
     pub max_concurrent_streams: usize,
+    /// Requests a peer may send per second, on average...
+    pub requests_per_sec: f64,
+    /// ...and in one burst.
+    pub burst: f64,
+    /// A peer answered `Busy` this many times in a row is disconnected, and
+    /// its connections are closed for `ban` afterwards.
+    pub strikes: u32,
+    pub ban: Duration,
 }
 
 impl Default for Limits {
     fn default() -> Self {
-        Limits { max_established: 512, max_per_peer: 2, max_pending_incoming: 64, max_concurrent_streams: 64 }
+        Limits {
+            max_established: 512,
+            max_per_peer: 2,
+            max_pending_incoming: 64,
+            max_concurrent_streams: 64,
+            requests_per_sec: 50.0,
+            burst: 100.0,
+            strikes: 200,
+            ban: Duration::from_secs(60),
+        }
+    }
+}
+
+/// A peer's request allowance: a token bucket, and how it has behaved.
+#[derive(Debug)]
+struct Allowance {
+    tokens: f64,
+    updated: std::time::Instant,
+    strikes: u32,
+    banned_until: Option<std::time::Instant>,
+}
+
+impl Allowance {
+    fn new(limits: &Limits) -> Allowance {
+        Allowance { tokens: limits.burst, updated: std::time::Instant::now(), strikes: 0, banned_until: None }
+    }
+
+    /// Takes a token if there is one.
+    fn take(&mut self, limits: &Limits) -> bool {
+        let now = std::time::Instant::now();
+        let refill = now.duration_since(self.updated).as_secs_f64() * limits.requests_per_sec;
+        self.tokens = (self.tokens + refill).min(limits.burst);
+        self.updated = now;
+        if self.tokens >= 1.0 {
+            self.tokens -= 1.0;
+            self.strikes = 0;
+            true
+        } else {
+            self.strikes += 1;
+            false
+        }
+    }
+
+    fn banned(&self) -> bool {
+        self.banned_until.is_some_and(|t| std::time::Instant::now() < t)
     }
 }
 
@@ -223,6 +275,8 @@ pub struct EventLoop {
     /// The encoded "busy" refusal, sent when the handlers are saturated.
     busy: Vec<u8>,
     discovering: HashMap<libp2p::swarm::ConnectionId, oneshot::Sender<Result<PeerId, NetworkError>>>,
+    limits: Limits,
+    allowances: HashMap<PeerId, Allowance>,
 }
 
 impl std::fmt::Debug for EventLoop {
@@ -286,6 +340,8 @@ pub fn new(
         expected_listeners: listen.len(),
         busy,
         discovering: HashMap::new(),
+        limits,
+        allowances: HashMap::new(),
     };
     Ok((Client { tx }, inbound_rx, event_loop))
 }
@@ -365,6 +421,15 @@ impl EventLoop {
                 if let Some(reply) = self.discovering.remove(&connection_id) {
                     let _ = reply.send(Ok(peer_id));
                 }
+                if self.allowances.get(&peer_id).is_some_and(Allowance::banned) {
+                    tracing::debug!(%peer_id, "connection from a banned peer closed");
+                    let _ = self.swarm.close_connection(connection_id);
+                }
+                // Forget peers that have been quiet, so the table stays small.
+                if self.allowances.len() > 4 * self.limits.max_established as usize {
+                    let limits = self.limits;
+                    self.allowances.retain(|_, a| a.banned() || a.tokens < limits.burst);
+                }
             }
             SwarmEvent::OutgoingConnectionError { peer_id, connection_id, error } => {
                 tracing::debug!(?peer_id, %error, "outgoing connection failed");
@@ -383,6 +448,24 @@ impl EventLoop {
         use request_response::{Event, Message};
         match event {
             Event::Message { peer, message: Message::Request { request, channel, .. }, .. } => {
+                // Each peer gets its share: past its allowance it is told to
+                // slow down before anything is decoded; a peer that keeps on
+                // is cut off for a while.
+                let limits = self.limits;
+                let allowance = self.allowances.entry(peer).or_insert_with(|| Allowance::new(&limits));
+                if !allowance.take(&limits) {
+                    let _ = self.swarm.behaviour_mut().veim.send_response(channel, self.busy.clone());
+                    if allowance.strikes == 1 {
+                        tracing::warn!(%peer, "peer over its request rate; answering busy");
+                    }
+                    if allowance.strikes >= limits.strikes {
+                        allowance.banned_until = Some(std::time::Instant::now() + limits.ban);
+                        allowance.strikes = 0;
+                        tracing::warn!(%peer, ban = ?limits.ban, "peer kept flooding; disconnected");
+                        let _ = self.swarm.disconnect_peer_id(peer);
+                    }
+                    return;
+                }
                 let inbound = Inbound { peer, frame: request, channel };
                 // The swarm never waits for the handlers: when they are
                 // saturated the peer is told to come back later, and pings,

@@ -112,6 +112,14 @@ impl Drop for NodeProcess {
     }
 }
 
+/// What a flood of requests came to.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct Flood {
+    pub busy: usize,
+    pub answered: usize,
+    pub failed: usize,
+}
+
 /// Frames bytes as the protocol does: 4-byte big-endian length, then the bytes.
 pub fn frame(bytes: &[u8]) -> Vec<u8> {
     let mut out = (bytes.len() as u32).to_be_bytes().to_vec();
@@ -232,6 +240,43 @@ impl RawPeer {
                 _ => {}
             }
         }
+    }
+
+    /// Sends `n` copies of `bytes` (framed by the caller) at once and
+    /// counts the answers: `Busy` refusals, other answers, and failures.
+    pub async fn flood(&mut self, peer: PeerId, addr: &str, bytes: &[u8], n: usize) -> anyhow::Result<Flood> {
+        let addr: Multiaddr = addr.parse()?;
+        let mut open = std::collections::HashSet::new();
+        for _ in 0..n {
+            open.insert(self.swarm.behaviour_mut().send_request_with_addresses(
+                &peer,
+                bytes.to_vec(),
+                vec![addr.clone()],
+            ));
+        }
+        let mut flood = Flood::default();
+        while !open.is_empty() {
+            match self.swarm.select_next_some().await {
+                SwarmEvent::Behaviour(request_response::Event::Message {
+                    message: request_response::Message::Response { request_id, response },
+                    ..
+                }) if open.remove(&request_id) => {
+                    match codec::decode::<NetResponse, { codec::MAX_FRAME }>("response", &response) {
+                        Ok(NetResponse::Refused(r)) if r.code == veim_protocol::wire::RefusalCode::Busy => {
+                            flood.busy += 1
+                        }
+                        _ => flood.answered += 1,
+                    }
+                }
+                SwarmEvent::Behaviour(request_response::Event::OutboundFailure { request_id, .. })
+                    if open.remove(&request_id) =>
+                {
+                    flood.failed += 1
+                }
+                _ => {}
+            }
+        }
+        Ok(flood)
     }
 
     /// Sends a protocol request and decodes the answer.

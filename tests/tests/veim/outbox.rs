@@ -84,3 +84,50 @@ async fn messages_to_a_node_that_is_down_arrive_once_and_in_order_after_it_start
     net.shutdown().await;
     Ok(())
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_flooding_peer_is_slowed_while_other_peers_are_served() -> anyhow::Result<()> {
+    use veim_protocol::codec;
+    use veim_protocol::wire::NetRequest;
+    let mut net = TestNet::admitted(&["MEX", "SWE", "ITA"]).await?;
+    // ITA's key, in a raw peer that sends SWE far more than its share.
+    net.national_mut("ITA").stop().await;
+    let mut flooder = veim_tests::RawPeer::impersonating(&net.national("ITA").home)?;
+    let swe_peer = veim_tests::peer_of(&net.national("SWE").home);
+    let swe_addr = net.national("SWE").address.clone();
+    let request = veim_tests::frame(&codec::encode("request", &NetRequest::DirectoryUpdated { version: 1 })?);
+
+    let mex = net.national("MEX").api()?;
+    let honest = tokio::task::spawn_blocking(move || {
+        let mut latencies = Vec::new();
+        for _ in 0..5 {
+            let started = std::time::Instant::now();
+            let sent: MessageView =
+                mex.post("/v1/requests", &SendRequest { to: vec!["SWE".into()], request: example_request() })?;
+            latencies.push(started.elapsed());
+            anyhow::ensure!(
+                matches!(sent.deliveries[0].state, DeliveryState::Delivered { .. }),
+                "MEX's request was not served during the flood: {:?}",
+                sent.deliveries
+            );
+        }
+        Ok(latencies)
+    });
+    let flood = flooder.flood(swe_peer, &swe_addr, &request, 1500).await?;
+    let latencies = honest.await??;
+    println!("flood: {flood:?}; MEX's requests during it took {latencies:?}");
+    // Slowed (answered busy), then cut off (its connection closed): most of
+    // the flood is never handled.
+    assert!(flood.busy > 0, "the flooder was told to slow down: {flood:?}");
+    assert!(flood.busy + flood.failed >= 1300, "the flooder was slowed or cut off: {flood:?}");
+    assert!(flood.answered <= 200, "at most its burst and rate were served: {flood:?}");
+    // SWE still serves after the flood.
+    let after: MessageView = blocking(|| {
+        net.national("MEX")
+            .api()?
+            .post("/v1/requests", &SendRequest { to: vec!["SWE".into()], request: example_request() })
+    })?;
+    assert!(matches!(after.deliveries[0].state, DeliveryState::Delivered { .. }));
+    net.shutdown().await;
+    Ok(())
+}
