@@ -4,6 +4,7 @@
 mod veim {
     pub mod audit;
     pub mod contacts;
+    pub mod crash;
     pub mod directory;
     pub mod durability;
     pub mod exchange;
