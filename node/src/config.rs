@@ -73,6 +73,9 @@ pub struct Config {
     pub retry_base_secs: i64,
     #[serde(default = "default_retry_max")]
     pub retry_max_secs: i64,
+    /// Seconds between reconciliations with each counterpart (and one at start).
+    #[serde(default = "default_reconcile")]
+    pub reconcile_secs: u64,
     /// Seconds between audit checkpoints (signed, and sent to the peers).
     #[serde(default = "default_checkpoint")]
     pub audit_checkpoint_secs: u64,
@@ -121,12 +124,17 @@ impl Default for Config {
             secretariat: None,
             audit_checkpoint_secs: default_checkpoint(),
             retry_base_secs: default_retry_base(),
+            reconcile_secs: default_reconcile(),
             retry_max_secs: default_retry_max(),
             handling: veim_protocol::Handling::default(),
             retention: Retention::default(),
             storage: Storage::default(),
         }
     }
+}
+
+fn default_reconcile() -> u64 {
+    300
 }
 
 fn default_retry_base() -> i64 {

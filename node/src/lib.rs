@@ -13,6 +13,7 @@ pub mod directory;
 pub mod exchange;
 pub mod keys;
 pub mod network;
+pub mod reconcile;
 pub mod service;
 pub mod shutdown;
 pub mod store;

@@ -10,6 +10,7 @@ use crate::directory::{self, DirectoryView, RegistrationOutcome};
 use crate::exchange::{self, Me};
 use crate::keys::{KeyFileError, NodeKeys, peer_id_of};
 use crate::network::{self, Client, Inbound, InboundFrame, Limits, NetworkError};
+use crate::reconcile;
 use crate::shutdown::{self, Shutdown, Trigger};
 use crate::store::{Store, StoreError};
 use libp2p::{Multiaddr, PeerId};
@@ -23,7 +24,8 @@ use veim_protocol::audit::{Action, Actor, Checkpoint, Event, SignedCheckpoint};
 use veim_protocol::codec::{self, MAX_FRAME};
 use veim_protocol::keys::PublicIdentity;
 use veim_protocol::wire::{
-    ContactsStatus, MAX_VERSIONS_PER_FETCH, NetRequest, NetResponse, Refusal, RefusalCode, RegistrationStatus,
+    ContactsStatus, MAX_INVENTORY, MAX_VERSIONS_PER_FETCH, NetRequest, NetResponse, Refusal, RefusalCode,
+    RegistrationStatus,
 };
 use veim_protocol::{Registration, SignedRegistration, StateCode};
 
@@ -79,6 +81,8 @@ pub struct Node {
     view: RwLock<Arc<DirectoryView>>,
     pub sync_status: Mutex<SyncStatus>,
     pub sync_now: Notify,
+    /// Wakes the outbox before its next tick.
+    pub outbox_now: Notify,
     /// One directory sync at a time (the poll loop and the operator's
     /// `directory sync` would otherwise race on the same head).
     sync_lock: tokio::sync::Mutex<()>,
@@ -385,6 +389,39 @@ impl Node {
                 };
                 refused(RefusalCode::NotInDirectory, why)
             }
+            (Role::National, NetRequest::Reconcile(inventory)) => {
+                let Some(me) = self.state() else {
+                    return refused(RefusalCode::WrongRole, "this node speaks for no State");
+                };
+                let Some(from) = view.active_peer(&peer).map(|e| e.state()) else {
+                    return refused(RefusalCode::NotInDirectory, "sender not active");
+                };
+                if !view.entry(me).is_some_and(|e| e.is_active()) {
+                    return refused(
+                        RefusalCode::NotInDirectory,
+                        format!("{me} is not active in directory version {}: it does not reconcile", view.version()),
+                    );
+                }
+                let exchanges: std::collections::HashSet<_> = inventory.exchanges.iter().map(|(x, _)| x).collect();
+                if exchanges.len() != inventory.exchanges.len()
+                    || inventory.exchanges.iter().map(|(_, ids)| ids.len()).sum::<usize>() > MAX_INVENTORY
+                {
+                    return refused(
+                        RefusalCode::Malformed,
+                        format!("an inventory lists each exchange once and at most {MAX_INVENTORY} messages"),
+                    );
+                }
+                match reconcile::answer(&self.store, me, from, &inventory, now()) {
+                    Ok(missing) => {
+                        if let Err(e) = self.store.flush().await {
+                            return refused(RefusalCode::StorageFailure, e.to_string());
+                        }
+                        self.outbox_now.notify_one();
+                        NetResponse::Reconciled { missing }
+                    }
+                    Err(e) => refused(RefusalCode::StorageFailure, e.to_string()),
+                }
+            }
             (_, NetRequest::Witness(checkpoint)) => {
                 let Some(sender) = view.active_peer(&peer) else {
                     return refused(RefusalCode::NotInDirectory, "sender not active");
@@ -429,6 +466,7 @@ impl Node {
                         NetRequest::SubmitContacts(_) => "points of contact",
                         NetRequest::RotateKeys(_) => "key rotations",
                         NetRequest::Witness(_) => "audit checkpoints",
+                        NetRequest::Reconcile(_) => "reconciliation",
                     }
                 ),
             ),
@@ -917,11 +955,58 @@ impl Node {
         }
     }
 
-    /// Every second: the outbox copies that are due, tried again.
+    /// At start and every `reconcile_secs`: the inventory of shared
+    /// exchanges sent to each active counterpart, and what it lacks queued again.
+    async fn reconcile_loop(self: Arc<Self>, mut shutdown: Shutdown) {
+        let every = Duration::from_secs(self.config.reconcile_secs.max(1));
+        let mut wait = Duration::from_secs(1);
+        loop {
+            tokio::select! {
+                _ = tokio::time::sleep(wait) => {}
+                _ = shutdown.recv() => break,
+            }
+            wait = every;
+            if let Err(e) = self.reconcile_all().await {
+                tracing::warn!(%e, "reconciliation failed; will retry");
+            }
+        }
+    }
+
+    pub async fn reconcile_all(&self) -> Result<usize, StoreError> {
+        let Some(me) = self.state() else { return Ok(0) };
+        let view = self.view();
+        let mut queued = 0;
+        for peer in reconcile::counterparts(&self.store, me)? {
+            let Some((peer_id, addrs)) = view.entry(peer).filter(|e| e.is_active()).and_then(directory::dial_info)
+            else {
+                continue;
+            };
+            let inventory = reconcile::inventory(&self.store, me, peer)?;
+            let Ok(bytes) = codec::encode("request", &NetRequest::Reconcile(Box::new(inventory))) else { continue };
+            let answer = self.client.request(peer_id, addrs, bytes).await;
+            if let Ok(Ok(NetResponse::Reconciled { missing })) =
+                answer.map(|b| codec::decode::<NetResponse, MAX_FRAME>("response", &b))
+            {
+                let n = reconcile::apply(&self.store, peer, &missing, now())?;
+                if n > 0 {
+                    tracing::info!(%peer, queued = n, "reconciliation: messages the peer lacks queued again");
+                }
+                queued += n;
+            }
+        }
+        if queued > 0 {
+            self.store.flush().await?;
+            self.outbox_now.notify_one();
+        }
+        Ok(queued)
+    }
+
+    /// Every second (or when woken): the outbox copies that are due, tried again.
     async fn outbox_loop(self: Arc<Self>, mut shutdown: Shutdown) {
         loop {
             tokio::select! {
                 _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+                _ = self.outbox_now.notified() => {}
                 _ = shutdown.recv() => break,
             }
             let Some(me) = self.me() else { break };
@@ -1214,6 +1299,7 @@ pub async fn start(home: &Path) -> Result<NodeHandle, StartError> {
         listen,
         sync_status: Mutex::new(SyncStatus::default()),
         sync_now: Notify::new(),
+        outbox_now: Notify::new(),
         sync_lock: tokio::sync::Mutex::new(()),
         publish_lock: tokio::sync::Mutex::new(()),
         restart: Notify::new(),
@@ -1253,6 +1339,7 @@ pub async fn start(home: &Path) -> Result<NodeHandle, StartError> {
         tasks.spawn(node.clone().sync_loop(shutdown.clone()));
         tasks.spawn(node.clone().retention_loop(shutdown.clone()));
         tasks.spawn(node.clone().outbox_loop(shutdown.clone()));
+        tasks.spawn(node.clone().reconcile_loop(shutdown.clone()));
     }
     tasks.spawn(crate::api::serve(node.clone(), admin_listener, token, shutdown.clone()));
 

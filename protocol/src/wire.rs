@@ -34,6 +34,20 @@ pub enum NetRequest {
     /// To a peer: the sender's latest signed audit checkpoint, for the peer
     /// to keep as a witness of the sender's log. Answered with `Witnessed`.
     Witness(Box<crate::audit::SignedCheckpoint>),
+    /// To a peer (anti-entropy): the messages of the exchanges both take
+    /// part in that the sender holds and the peer should hold too (sent to
+    /// it and acknowledged, or received from it), each exchange listed once.
+    /// Answered with `Reconciled`.
+    Reconcile(Box<Inventory>),
+}
+
+/// Most message ids one `Reconcile` lists.
+pub const MAX_INVENTORY: usize = 20_000;
+
+/// The messages a node holds of the exchanges it shares with one peer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Inventory {
+    pub exchanges: Vec<(crate::ids::ExchangeId, Vec<crate::ids::MessageId>)>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -47,6 +61,12 @@ pub enum NetResponse {
     Contacts(ContactsStatus),
     /// A checkpoint was kept; here is the answering node's own latest.
     Witnessed(Option<Box<crate::audit::SignedCheckpoint>>),
+    /// The ids listed by `Reconcile` that this node does not hold: the
+    /// sender delivers again those it sent.
+    /// (This node, for its part, queues again what it sent that the list lacks.)
+    Reconciled {
+        missing: Vec<crate::ids::MessageId>,
+    },
 }
 
 /// Where a State's submission of points of contact stands.

@@ -28,7 +28,9 @@ use veim_protocol::request::{
     ArmsCategory, ItemDescription, Money, Provision, Stage, TransferInformation, is_forbidden_control,
 };
 use veim_protocol::response::commitment;
-use veim_protocol::wire::{ContactsStatus, NetRequest, NetResponse, Refusal, RefusalCode, RegistrationStatus};
+use veim_protocol::wire::{
+    ContactsStatus, Inventory, MAX_INVENTORY, NetRequest, NetResponse, Refusal, RefusalCode, RegistrationStatus,
+};
 use veim_protocol::{
     Authority, AuthorityKind, Body, Bytes32, Close, ConsentRecord, ConsentRequest, Decision, DirectoryEntry,
     DirectoryVersion, EncryptionKeypair, EntryAction, EntryStatus, Envelope, ExchangeId, Handling, Header,
@@ -455,6 +457,17 @@ impl World {
         }
     }
 
+    /// MEX's inventory for SWE (section 12.6): the exchange of the note, with
+    /// the note SWE acknowledged and the response MEX received from SWE.
+    fn inventory(&self) -> Inventory {
+        Inventory {
+            exchanges: vec![(
+                ExchangeId(self.exchange_id),
+                vec![MessageId(self.message_id), MessageId(self.response_message_id)],
+            )],
+        }
+    }
+
     /// The `SecretariatHandover` that directory version 2 carries.
     fn handover_record(&self) -> &SecretariatHandover {
         self.handover.body.handover.as_ref().expect("version 2 carries a handover")
@@ -520,6 +533,7 @@ impl World {
             ("frame.refused", h(frame(&enc("response", &refused)))),
             ("frame.directory-updated", h(frame(&enc("request", &updated)))),
             ("frame.acknowledged", h(frame(&enc("response", &NetResponse::Acknowledged)))),
+            ("frame.reconcile", h(frame(&enc("request", &NetRequest::Reconcile(Box::new(self.inventory())))))),
             ("exchange-id.hash-input", h(exchange_id_hash_input(self.message_id))),
             ("exchange-id.for-request", h(ExchangeId::for_request(state("MEX"), MessageId(self.message_id)).0)),
             ("contacts.set", h(enc("contact set", &self.contacts.set))),
@@ -813,6 +827,40 @@ fn the_spec_receipt_registration_and_directory_verify() {
     let response: NetResponse =
         codec::decode::<_, MAX_FRAME>("response", &spec_bytes("frame.acknowledged")[4..]).expect("decode");
     assert_eq!(response, NetResponse::Acknowledged);
+}
+
+#[test]
+fn the_spec_reconcile_frame_lists_the_exchange() {
+    let world = World::build();
+    let bytes = spec_bytes("frame.reconcile");
+    // Length 68, variant 7, one exchange: its id, two ids, the two ids.
+    let payload = [
+        7u32.to_le_bytes().as_slice(),
+        &1u64.to_le_bytes(),
+        &world.exchange_id,
+        &2u64.to_le_bytes(),
+        &world.message_id,
+        &world.response_message_id,
+    ]
+    .concat();
+    assert_eq!(payload.len(), 68);
+    assert_eq!(bytes, frame(&payload));
+    let request: NetRequest = codec::decode::<_, MAX_FRAME>("request", &bytes[4..]).expect("decode");
+    assert_eq!(request, NetRequest::Reconcile(Box::new(world.inventory())));
+    assert_eq!(spec_bytes("input.exchange-id"), world.exchange_id);
+    assert_eq!(spec_bytes("input.message-id"), world.message_id);
+    assert_eq!(spec_bytes("input.response-message-id"), world.response_message_id);
+
+    // The answer the SPEC gives in words: Reconciled { missing: [] }.
+    let answer = frame(&enc("response", &NetResponse::Reconciled { missing: Vec::new() }));
+    assert_eq!(answer, [[0, 0, 0, 12].as_slice(), &7u32.to_le_bytes(), &[0; 8]].concat());
+    let missing = enc("response", &NetResponse::Reconciled { missing: vec![MessageId(world.message_id)] });
+    assert_eq!(missing, [7u32.to_le_bytes().as_slice(), &1u64.to_le_bytes(), &world.message_id].concat());
+
+    // The limit the SPEC gives, its digits grouped by three as the SPEC writes them.
+    let limit = format!("`MAX_INVENTORY` = {} {:03}", MAX_INVENTORY / 1000, MAX_INVENTORY % 1000);
+    let spec = SPEC.split_whitespace().collect::<Vec<_>>().join(" ");
+    assert!(spec.contains(&limit), "SPEC.md does not give the crate's limit: {limit}");
 }
 
 /// MEX's entry of directory version 1, carrying `contacts`.
@@ -1751,6 +1799,7 @@ fn spec_message_and_contact_tables_match_the_crate() {
         NetRequest::RotateKeys(Box::new(world.rotation.clone())),
         NetRequest::DirectoryUpdated { version: 2 },
         NetRequest::Witness(Box::new(world.checkpoint.clone())),
+        NetRequest::Reconcile(Box::new(world.inventory())),
     ];
     let request_name = |r: &NetRequest| match r {
         NetRequest::Register(_) => "Register",
@@ -1760,6 +1809,7 @@ fn spec_message_and_contact_tables_match_the_crate() {
         NetRequest::RotateKeys(_) => "RotateKeys",
         NetRequest::DirectoryUpdated { .. } => "DirectoryUpdated",
         NetRequest::Witness(_) => "Witness",
+        NetRequest::Reconcile(_) => "Reconcile",
     };
     assert_eq!(spec_table_after("| Index | Variant | Content | Sent to |"), variant_indices(&requests, request_name));
 
@@ -1771,6 +1821,7 @@ fn spec_message_and_contact_tables_match_the_crate() {
         NetResponse::Acknowledged,
         NetResponse::Contacts(ContactsStatus::Pending),
         NetResponse::Witnessed(Some(Box::new(world.checkpoint.clone()))),
+        NetResponse::Reconciled { missing: vec![MessageId(world.message_id)] },
     ];
     let response_name = |r: &NetResponse| match r {
         NetResponse::Registration(_) => "Registration",
@@ -1780,6 +1831,7 @@ fn spec_message_and_contact_tables_match_the_crate() {
         NetResponse::Acknowledged => "Acknowledged",
         NetResponse::Contacts(_) => "Contacts",
         NetResponse::Witnessed(_) => "Witnessed",
+        NetResponse::Reconciled { .. } => "Reconciled",
     };
     assert_eq!(spec_table_after("| Index | Variant | Content | Answers |"), variant_indices(&responses, response_name));
 

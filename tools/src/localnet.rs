@@ -115,6 +115,7 @@ impl LocalNet {
             audit_checkpoint_secs: 1,
             retry_base_secs: 1,
             retry_max_secs: 2,
+            reconcile_secs: 2,
             ..Config::default()
         };
         let keys = init_home(&home, &config)?;
@@ -150,6 +151,7 @@ impl LocalNet {
             audit_checkpoint_secs: 1,
             retry_base_secs: 1,
             retry_max_secs: 2,
+            reconcile_secs: 2,
             ..Config::default()
         };
         init_home(&home, &config)?;

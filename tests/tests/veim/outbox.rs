@@ -131,3 +131,49 @@ async fn a_flooding_peer_is_slowed_while_other_peers_are_served() -> anyhow::Res
     net.shutdown().await;
     Ok(())
 }
+
+fn copy_dir(from: &std::path::Path, to: &std::path::Path) -> std::io::Result<()> {
+    std::fs::create_dir_all(to)?;
+    for entry in std::fs::read_dir(from)? {
+        let entry = entry?;
+        let target = to.join(entry.file_name());
+        if entry.file_type()?.is_dir() {
+            copy_dir(&entry.path(), &target)?;
+        } else {
+            std::fs::copy(entry.path(), target)?;
+        }
+    }
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_node_restored_from_an_older_backup_gets_back_what_it_lacks() -> anyhow::Result<()> {
+    let mut net = TestNet::admitted(&["MEX", "SWE"]).await?;
+    let swe_home = net.national("SWE").home.clone();
+    let backup = net.dir.path().join("swe-store-backup");
+    net.national_mut("SWE").stop().await;
+    copy_dir(&swe_home.join("store"), &backup)?;
+    net.national_mut("SWE").start().await?;
+
+    let mex = net.national("MEX").api()?;
+    let sent: MessageView =
+        blocking(|| mex.post("/v1/requests", &SendRequest { to: vec!["SWE".into()], request: example_request() }))?;
+    assert!(matches!(sent.deliveries[0].state, DeliveryState::Delivered { .. }));
+
+    // SWE's store goes back to before the message; nobody re-sends by hand.
+    net.national_mut("SWE").stop().await;
+    std::fs::remove_dir_all(swe_home.join("store"))?;
+    copy_dir(&backup, &swe_home.join("store"))?;
+    net.national_mut("SWE").start().await?;
+    let swe = net.national("SWE").api()?;
+    let inbox: Vec<MessageView> = wait_for("SWE to get the message it lost back", Duration::from_secs(30), || {
+        let inbox: Vec<MessageView> = swe.get("/v1/inbox").ok()?;
+        inbox.iter().any(|m| m.message_id == sent.message_id).then_some(inbox)
+    })
+    .await?;
+    assert_eq!(inbox.len(), 1);
+    let outbox: Vec<MessageView> = blocking(|| mex.get("/v1/outbox"))?;
+    assert!(matches!(outbox[0].deliveries[0].state, DeliveryState::Delivered { .. }), "{:?}", outbox[0].deliveries);
+    net.shutdown().await;
+    Ok(())
+}

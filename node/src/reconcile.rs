@@ -1,0 +1,142 @@
+//! Anti-entropy: two nodes compare the messages of the exchanges they share,
+//! so that a gap (a node restored from an older backup, a store that lost
+//! what it had acknowledged) is filled without anyone re-sending by hand.
+//!
+//! A node sends a peer its inventory: for each exchange both take part in,
+//! the messages it holds that the peer should hold too (those it sent the
+//! peer and the peer acknowledged, and those it received from the peer).
+//! The peer answers with the ids it lacks among those sent to it, which the
+//! first node queues again; and the peer queues again what it sent the first
+//! node that the inventory lacks. The outbox then delivers as usual, and the
+//! receiver's exactly-once rule makes any overlap harmless.
+
+use crate::audit;
+use crate::store::{DeliveryState, Direction, MessageRecord, Store, StoreError};
+use std::collections::HashSet;
+use veim_protocol::audit::{Action, Actor};
+use veim_protocol::wire::{Inventory, MAX_INVENTORY};
+use veim_protocol::{MessageId, StateCode};
+
+fn delivered_to(m: &MessageRecord, peer: StateCode) -> bool {
+    m.deliveries.iter().any(|d| d.recipient == peer && matches!(d.state, DeliveryState::Delivered { .. }))
+}
+
+/// What this node holds that `peer` should hold too, newest exchanges first.
+pub fn inventory(store: &Store, me: StateCode, peer: StateCode) -> Result<Inventory, StoreError> {
+    let mut exchanges = store.exchanges()?;
+    exchanges.retain(|x| x.participants.contains(&peer) && x.participants.contains(&me));
+    exchanges.sort_by_key(|x| std::cmp::Reverse(x.updated_at));
+    let mut out = Vec::new();
+    let mut listed = 0;
+    for x in exchanges {
+        let mut ids = Vec::new();
+        for id in &x.messages {
+            let Some(m) = store.message(*id)? else { continue };
+            let owed = match m.direction {
+                Direction::Sent => delivered_to(&m, peer),
+                Direction::Received => m.sender == peer,
+            };
+            if owed {
+                ids.push(m.message_id);
+            }
+        }
+        // An exchange that does not fit is left for a later round, whole:
+        // a partial list would read as messages the other side lacks.
+        if listed + ids.len() > MAX_INVENTORY {
+            continue;
+        }
+        listed += ids.len();
+        out.push((x.exchange_id, ids));
+    }
+    Ok(Inventory { exchanges: out })
+}
+
+/// Queues a sent message again for `peer`, which lacks it.
+pub fn requeue(store: &Store, id: MessageId, peer: StateCode, now: i64) -> Result<bool, StoreError> {
+    // The change runs again if the transaction is retried: the last run counts.
+    let changed = std::cell::Cell::new(false);
+    store.update_message(id, |m| {
+        changed.set(false);
+        let Some(d) = m.deliveries.iter_mut().find(|d| d.recipient == peer) else { return Vec::new() };
+        if !matches!(d.state, DeliveryState::Delivered { .. }) {
+            return Vec::new();
+        }
+        d.state = DeliveryState::Pending;
+        d.updated_at = now;
+        changed.set(true);
+        let mut e = audit::message_event(now, Actor::Peer(Some(peer)), Action::DeliveryFailed, m, Some(peer));
+        e.detail = "queued again: the recipient no longer holds it (reconciliation)".into();
+        vec![e]
+    })?;
+    Ok(changed.get())
+}
+
+/// The peer's side of `Reconcile` from `from`: the listed ids it lacks,
+/// after queueing again what it sent `from`, in the exchanges both take part
+/// in, that `from` lacks.
+pub fn answer(
+    store: &Store,
+    me: StateCode,
+    from: StateCode,
+    inventory: &Inventory,
+    now: i64,
+) -> Result<Vec<MessageId>, StoreError> {
+    let mut missing = Vec::new();
+    for (exchange, ids) in &inventory.exchanges {
+        // Every listed id this node lacks, even of an exchange it lost whole
+        // (restored from an older backup): that is the gap to fill. (Message
+        // ids are 128 random bits: answering reveals nothing guessable.)
+        let listed: HashSet<&MessageId> = ids.iter().collect();
+        for id in ids {
+            if !store.contains_message(*id)? {
+                missing.push(*id);
+            }
+        }
+        let Some(x) = store.exchange(*exchange)? else { continue };
+        if !x.participants.contains(&from) || !x.participants.contains(&me) {
+            continue;
+        }
+        for id in &x.messages {
+            if listed.contains(id) {
+                continue;
+            }
+            if let Some(m) = store.message(*id)?
+                && m.direction == Direction::Sent
+                && delivered_to(&m, from)
+            {
+                requeue(store, m.message_id, from, now)?;
+            }
+        }
+    }
+    Ok(missing)
+}
+
+/// The first node's side of `Reconciled { missing }` from `peer`: queue again
+/// what it sent `peer` among `missing` (and nothing else).
+pub fn apply(store: &Store, peer: StateCode, missing: &[MessageId], now: i64) -> Result<usize, StoreError> {
+    let mut queued = 0;
+    for id in missing {
+        if let Some(m) = store.message(*id)?
+            && m.direction == Direction::Sent
+            && requeue(store, m.message_id, peer, now)?
+        {
+            queued += 1;
+        }
+    }
+    Ok(queued)
+}
+
+/// The States this node shares at least one exchange with.
+pub fn counterparts(store: &Store, me: StateCode) -> Result<Vec<StateCode>, StoreError> {
+    let mut out: Vec<StateCode> = Vec::new();
+    for x in store.exchanges()? {
+        if x.participants.contains(&me) {
+            for p in x.participants {
+                if p != me && !out.contains(&p) {
+                    out.push(p);
+                }
+            }
+        }
+    }
+    Ok(out)
+}
