@@ -73,6 +73,9 @@ pub struct Config {
     pub retry_base_secs: i64,
     #[serde(default = "default_retry_max")]
     pub retry_max_secs: i64,
+    /// Plaintext bytes per attachment chunk this node sends (1 MiB by default).
+    #[serde(default = "default_chunk")]
+    pub attachment_chunk_bytes: u32,
     /// Seconds between reconciliations with each counterpart (and one at start).
     #[serde(default = "default_reconcile")]
     pub reconcile_secs: u64,
@@ -125,12 +128,17 @@ impl Default for Config {
             audit_checkpoint_secs: default_checkpoint(),
             retry_base_secs: default_retry_base(),
             reconcile_secs: default_reconcile(),
+            attachment_chunk_bytes: default_chunk(),
             retry_max_secs: default_retry_max(),
             handling: veim_protocol::Handling::default(),
             retention: Retention::default(),
             storage: Storage::default(),
         }
     }
+}
+
+fn default_chunk() -> u32 {
+    1024 * 1024
 }
 
 fn default_reconcile() -> u64 {

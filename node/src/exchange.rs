@@ -39,7 +39,7 @@ impl ExchangeStatus {
             (Closed, _) => Err("the exchange is closed; nothing more can be sent in it".into()),
             (_, MessageKind::Request) => Err("the exchange already has its request; start a new exchange".into()),
             (Open | Answered, MessageKind::Response) => Ok(Answered),
-            (status, MessageKind::Note) => Ok(status),
+            (status, MessageKind::Note | MessageKind::Attachments) => Ok(status),
             (Open | Answered, MessageKind::Close) => Ok(Closed),
         }
     }
@@ -95,7 +95,9 @@ fn next_exchange(
         MessageKind::Response if from_originator => {
             return Err("only the States a request was sent to respond to it; the requesting State adds information with a note".into());
         }
-        MessageKind::Response | MessageKind::Note if !from_originator && !to_originator_only => {
+        MessageKind::Response | MessageKind::Note | MessageKind::Attachments
+            if !from_originator && !to_originator_only =>
+        {
             return Err(format!(
                 "{} writes in exchange {id} to the requesting State {} only",
                 record.sender, x.originator

@@ -7,6 +7,7 @@
 //! `api` (the local admin HTTP API), `config` and `keys` (the home folder).
 
 pub mod api;
+pub mod attachments;
 pub mod audit;
 pub mod config;
 pub mod directory;

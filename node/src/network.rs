@@ -163,6 +163,18 @@ impl Default for Limits {
     }
 }
 
+/// What a request costs of its sender's allowance, read from its first
+/// bytes only (the variant index, before anything is decoded): fetching an
+/// attachment chunk is a tenth of a request, so that a recipient can fetch a
+/// large file at speed; everything else costs one.
+fn request_cost(frame: &InboundFrame) -> f64 {
+    const FETCH_CHUNK: u32 = 8;
+    match frame {
+        InboundFrame::Bytes(b) if b.len() >= 4 && u32::from_le_bytes([b[0], b[1], b[2], b[3]]) == FETCH_CHUNK => 0.1,
+        _ => 1.0,
+    }
+}
+
 /// A peer's request allowance: a token bucket, and how it has behaved.
 #[derive(Debug)]
 struct Allowance {
@@ -177,14 +189,14 @@ impl Allowance {
         Allowance { tokens: limits.burst, updated: std::time::Instant::now(), strikes: 0, banned_until: None }
     }
 
-    /// Takes a token if there is one.
-    fn take(&mut self, limits: &Limits) -> bool {
+    /// Takes `cost` tokens if there are that many.
+    fn take(&mut self, limits: &Limits, cost: f64) -> bool {
         let now = std::time::Instant::now();
         let refill = now.duration_since(self.updated).as_secs_f64() * limits.requests_per_sec;
         self.tokens = (self.tokens + refill).min(limits.burst);
         self.updated = now;
-        if self.tokens >= 1.0 {
-            self.tokens -= 1.0;
+        if self.tokens >= cost {
+            self.tokens -= cost;
             self.strikes = 0;
             true
         } else {
@@ -453,7 +465,7 @@ impl EventLoop {
                 // is cut off for a while.
                 let limits = self.limits;
                 let allowance = self.allowances.entry(peer).or_insert_with(|| Allowance::new(&limits));
-                if !allowance.take(&limits) {
+                if !allowance.take(&limits, request_cost(&request)) {
                     let _ = self.swarm.behaviour_mut().veim.send_response(channel, self.busy.clone());
                     if allowance.strikes == 1 {
                         tracing::warn!(%peer, "peer over its request rate; answering busy");

@@ -83,6 +83,8 @@ pub struct Node {
     pub sync_now: Notify,
     /// Wakes the outbox before its next tick.
     pub outbox_now: Notify,
+    /// Wakes the attachment fetcher.
+    pub download_now: Notify,
     /// One directory sync at a time (the poll loop and the operator's
     /// `directory sync` would otherwise race on the same head).
     sync_lock: tokio::sync::Mutex<()>,
@@ -422,6 +424,27 @@ impl Node {
                     Err(e) => refused(RefusalCode::StorageFailure, e.to_string()),
                 }
             }
+            (Role::National, NetRequest::FetchChunk { attachment, index }) => {
+                let Some(from) = view.active_peer(&peer).map(|e| e.state()) else {
+                    return refused(RefusalCode::NotInDirectory, "sender not active");
+                };
+                if !self.state().is_some_and(|me| view.entry(me).is_some_and(|e| e.is_active())) {
+                    return refused(RefusalCode::NotInDirectory, "this node is not active in the directory");
+                }
+                let node = self.clone();
+                let served = tokio::task::spawn_blocking(move || {
+                    crate::attachments::serve_chunk(&node, from, attachment, index)
+                })
+                .await;
+                match served {
+                    Ok(Ok(chunk)) => NetResponse::Chunk(chunk),
+                    Ok(Err(crate::attachments::AttachmentError::Refused(why))) => {
+                        refused(RefusalCode::NotARecipient, why)
+                    }
+                    Ok(Err(e)) => refused(RefusalCode::StorageFailure, e.to_string()),
+                    Err(e) => refused(RefusalCode::StorageFailure, e.to_string()),
+                }
+            }
             (_, NetRequest::Witness(checkpoint)) => {
                 let Some(sender) = view.active_peer(&peer) else {
                     return refused(RefusalCode::NotInDirectory, "sender not active");
@@ -449,6 +472,7 @@ impl Node {
                 match exchange::receive(me, &self.store, sender, *envelope, now(), window).await {
                     Ok(receipt) => {
                         tracing::info!(message = %receipt.receipt.message_id, from = %sender.state(), "message received and stored");
+                        self.download_now.notify_one();
                         NetResponse::Receipt(receipt)
                     }
                     Err(r) => NetResponse::Refused(r),
@@ -467,6 +491,7 @@ impl Node {
                         NetRequest::RotateKeys(_) => "key rotations",
                         NetRequest::Witness(_) => "audit checkpoints",
                         NetRequest::Reconcile(_) => "reconciliation",
+                        NetRequest::FetchChunk { .. } => "attachment chunks",
                     }
                 ),
             ),
@@ -1001,6 +1026,28 @@ impl Node {
         Ok(queued)
     }
 
+    /// Every two seconds (or when woken): the chunks of received attachments
+    /// still missing, fetched from their senders.
+    async fn download_loop(self: Arc<Self>, mut shutdown: Shutdown) {
+        loop {
+            tokio::select! {
+                _ = tokio::time::sleep(Duration::from_secs(2)) => {}
+                _ = self.download_now.notified() => {}
+                _ = shutdown.recv() => break,
+            }
+            let fetch = crate::attachments::fetch_pending(&self);
+            tokio::select! {
+                result = fetch => match result {
+                    Ok(0) => {}
+                    Ok(n) => tracing::info!(files = n, "attachments fetched"),
+                    Err(e) => tracing::warn!(%e, "attachment fetch failed; will resume"),
+                },
+                // Stopping parks the transfer: the chunks kept are on disk.
+                _ = shutdown.recv() => break,
+            }
+        }
+    }
+
     /// Every second (or when woken): the outbox copies that are due, tried again.
     async fn outbox_loop(self: Arc<Self>, mut shutdown: Shutdown) {
         loop {
@@ -1042,6 +1089,15 @@ impl Node {
     pub async fn purge(&self, older_than_secs: i64, actor: Actor) -> Result<Vec<veim_protocol::MessageId>, StoreError> {
         let now = now();
         let purged = self.store.purge_received(now.saturating_sub(older_than_secs), now, actor)?;
+        // The files of purged messages go too (their chunk keys with them).
+        for a in self.store.attachments()? {
+            if a.message.is_some_and(|m| purged.contains(&m)) {
+                let _ = std::fs::remove_file(
+                    self.home.join(crate::attachments::ATTACHMENTS_DIR).join(format!("{}.sealed", a.id)),
+                );
+                self.store.remove_attachment(a.id)?;
+            }
+        }
         self.store.flush().await?;
         Ok(purged)
     }
@@ -1300,6 +1356,7 @@ pub async fn start(home: &Path) -> Result<NodeHandle, StartError> {
         sync_status: Mutex::new(SyncStatus::default()),
         sync_now: Notify::new(),
         outbox_now: Notify::new(),
+        download_now: Notify::new(),
         sync_lock: tokio::sync::Mutex::new(()),
         publish_lock: tokio::sync::Mutex::new(()),
         restart: Notify::new(),
@@ -1340,6 +1397,7 @@ pub async fn start(home: &Path) -> Result<NodeHandle, StartError> {
         tasks.spawn(node.clone().retention_loop(shutdown.clone()));
         tasks.spawn(node.clone().outbox_loop(shutdown.clone()));
         tasks.spawn(node.clone().reconcile_loop(shutdown.clone()));
+        tasks.spawn(node.clone().download_loop(shutdown.clone()));
     }
     tasks.spawn(crate::api::serve(node.clone(), admin_listener, token, shutdown.clone()));
 

@@ -19,7 +19,7 @@ use veim_protocol::audit::{Action, Actor, Entry, Event, SignedCheckpoint};
 use veim_protocol::codec::{self, MAX_DIRECTORY, MAX_RECORD};
 use veim_protocol::contacts::SignedContactSet;
 use veim_protocol::directory::DirectoryHead;
-use veim_protocol::ids::DisclosureId;
+use veim_protocol::ids::{AttachmentId, DisclosureId};
 use veim_protocol::keys::PublicIdentity;
 use veim_protocol::{
     AuthorityKind, ExchangeId, ItemRef, MessageId, MessageKind, SignedDirectoryVersion, SignedReceipt,
@@ -149,10 +149,41 @@ pub struct Store {
     audit: sled::Tree,
     /// Sent messages with a copy not yet final, by creation time then id.
     outbox: sled::Tree,
+    /// Attachments staged to send, or received (metadata; the key sealed).
+    attachments: sled::Tree,
+    /// Received `Attachments` messages whose files are not all fetched yet.
+    downloads: sled::Tree,
     checkpoints: sled::Tree,
     witnesses: sled::Tree,
     /// The plain-file copy of the audit log that auditors read (see [`crate::audit`]).
     mirror: Option<std::sync::Arc<std::sync::Mutex<crate::audit::Mirror>>>,
+}
+
+/// An attachment this node holds: staged to send (`outgoing`), or received.
+/// The file itself is in `HOME/attachments/<id>.sealed`, chunk by chunk,
+/// encrypted under the key that `sealed_ref` (sealed with the storage key)
+/// holds.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AttachmentRecord {
+    pub id: AttachmentId,
+    pub name: String,
+    pub size: u64,
+    pub chunks: u64,
+    pub outgoing: bool,
+    /// Outgoing: the States it was sent to (who may fetch it).
+    pub recipients: Vec<StateCode>,
+    /// Received: who sent it, and in which message.
+    pub sender: Option<StateCode>,
+    pub message: Option<MessageId>,
+    /// Chunks held (all of them for an outgoing attachment).
+    pub chunks_held: u64,
+    /// Received: chunk requests made, across interruptions.
+    pub fetched: u64,
+    /// Received: every chunk held and the file's SHA-256 checked.
+    pub complete: bool,
+    pub error: Option<String>,
+    /// The `AttachmentRef` (with its chunk key), sealed with the storage key.
+    pub sealed_ref: Vec<u8>,
 }
 
 /// A disclosure this node made: what, to which kind of authority, on which
@@ -252,6 +283,8 @@ impl Store {
             disclosures: db.open_tree("disclosures")?,
             audit: db.open_tree("audit")?,
             outbox: db.open_tree("outbox")?,
+            attachments: db.open_tree("attachments")?,
+            downloads: db.open_tree("downloads")?,
             checkpoints: db.open_tree("checkpoints")?,
             witnesses: db.open_tree("witnesses")?,
             mirror: None,
@@ -502,13 +535,17 @@ impl Store {
         let msg_key = record.message_id.0;
         let ex_key = record.exchange_id.0;
         let queued = record.direction == Direction::Sent && record.deliveries.iter().any(|d| !d.state.is_final());
-        (&self.messages, &self.exchanges, &self.audit, &self.meta, &self.outbox)
-            .transaction(|(messages, exchanges, audit, meta, outbox)| {
+        let download = record.direction == Direction::Received && record.kind == MessageKind::Attachments;
+        (&self.messages, &self.exchanges, &self.audit, &self.meta, &self.outbox, &self.downloads)
+            .transaction(|(messages, exchanges, audit, meta, outbox, downloads)| {
                 if messages.get(msg_key)?.is_some() {
                     return Err(abort(StoreError::Duplicate(record.message_id)));
                 }
                 if queued {
                     outbox.insert(outbox_key(record).to_vec(), &[])?;
+                }
+                if download {
+                    downloads.insert(&msg_key, &[])?;
                 }
                 for event in events {
                     append(audit, meta, event)?;
@@ -576,6 +613,44 @@ impl Store {
             .collect()
     }
 
+    pub fn put_attachment(&self, record: &AttachmentRecord) -> Result<(), StoreError> {
+        self.attachments.insert(record.id.0, enc("attachment", record)?)?;
+        Ok(())
+    }
+
+    pub fn attachment(&self, id: AttachmentId) -> Result<Option<AttachmentRecord>, StoreError> {
+        self.attachments.get(id.0)?.map(|b| dec("attachment", &b)).transpose()
+    }
+
+    pub fn remove_attachment(&self, id: AttachmentId) -> Result<(), StoreError> {
+        self.attachments.remove(id.0)?;
+        Ok(())
+    }
+
+    pub fn attachments(&self) -> Result<Vec<AttachmentRecord>, StoreError> {
+        self.attachments.iter().map(|kv| dec("attachment", &kv?.1)).collect()
+    }
+
+    /// Received `Attachments` messages with files still to fetch.
+    pub fn pending_downloads(&self) -> Result<Vec<MessageId>, StoreError> {
+        self.downloads
+            .iter()
+            .map(|kv| {
+                let (k, _) = kv?;
+                let id: [u8; 16] = k
+                    .as_ref()
+                    .try_into()
+                    .map_err(|_| StoreError::Corrupt { what: "download key", reason: format!("{} bytes", k.len()) })?;
+                Ok(MessageId(id))
+            })
+            .collect()
+    }
+
+    pub fn finish_download(&self, id: MessageId) -> Result<(), StoreError> {
+        self.downloads.remove(id.0)?;
+        Ok(())
+    }
+
     pub fn messages(&self) -> Result<Vec<MessageRecord>, StoreError> {
         self.messages.iter().map(|kv| dec("message", &kv?.1)).collect()
     }
@@ -595,7 +670,10 @@ impl Store {
     pub fn purge_received(&self, before: i64, now: i64, actor: Actor) -> Result<Vec<MessageId>, StoreError> {
         let mut purged = Vec::new();
         for m in self.messages()? {
-            let information = matches!(m.kind, MessageKind::Request | MessageKind::Response | MessageKind::Note);
+            let information = matches!(
+                m.kind,
+                MessageKind::Request | MessageKind::Response | MessageKind::Note | MessageKind::Attachments
+            );
             if information && m.direction == Direction::Received && m.stored_at <= before && m.purged_at.is_none() {
                 self.update_message(m.message_id, |r| {
                     r.content = None;

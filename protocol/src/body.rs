@@ -21,6 +21,7 @@ pub enum MessageKind {
     ConsentRequest,
     ConsentDecision,
     ConsentRevocation,
+    Attachments,
 }
 
 impl MessageKind {
@@ -33,6 +34,7 @@ impl MessageKind {
             MessageKind::ConsentRequest => "consent-request",
             MessageKind::ConsentDecision => "consent-decision",
             MessageKind::ConsentRevocation => "consent-revocation",
+            MessageKind::Attachments => "attachments",
         }
     }
 
@@ -73,6 +75,7 @@ pub enum Body {
     ConsentRequest(ConsentRequest),
     ConsentDecision(SignedConsent),
     ConsentRevocation(Revocation),
+    Attachments(crate::attachment::Attachments),
 }
 
 impl Body {
@@ -85,6 +88,7 @@ impl Body {
             Body::ConsentRequest(_) => MessageKind::ConsentRequest,
             Body::ConsentDecision(_) => MessageKind::ConsentDecision,
             Body::ConsentRevocation(_) => MessageKind::ConsentRevocation,
+            Body::Attachments(_) => MessageKind::Attachments,
         }
     }
 
@@ -94,6 +98,7 @@ impl Body {
             Body::Request(r) => Some(&r.handling),
             Body::Response(r) => Some(&r.handling),
             Body::Note(n) => Some(&n.handling),
+            Body::Attachments(a) => Some(&a.handling),
             _ => None,
         }
     }
@@ -117,6 +122,7 @@ impl Body {
             Body::ConsentRequest(c) => c.validate(),
             Body::ConsentDecision(c) => c.record.validate(),
             Body::ConsentRevocation(r) => r.validate(),
+            Body::Attachments(a) => a.validate(),
         }
     }
 

@@ -98,3 +98,8 @@ id_type!(
     DisclosureId,
     "disclosure id"
 );
+id_type!(
+    /// Identifies one attachment (a file sent in chunks).
+    AttachmentId,
+    "attachment id"
+);

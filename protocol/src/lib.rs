@@ -7,6 +7,7 @@
 //! pass the current time and a random number generator in. `SPEC.md` next to this
 //! crate describes every byte, and `tests/vectors.rs` checks its test vectors.
 
+pub mod attachment;
 pub mod audit;
 pub mod body;
 pub mod codec;

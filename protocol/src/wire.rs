@@ -39,6 +39,9 @@ pub enum NetRequest {
     /// it and acknowledged, or received from it), each exchange listed once.
     /// Answered with `Reconciled`.
     Reconcile(Box<Inventory>),
+    /// To the sender of an `Attachments` message, from one of its
+    /// recipients: sealed chunk `index` of an attachment. Answered with `Chunk`.
+    FetchChunk { attachment: crate::ids::AttachmentId, index: u64 },
 }
 
 /// Most message ids one `Reconcile` lists.
@@ -67,6 +70,8 @@ pub enum NetResponse {
     Reconciled {
         missing: Vec<crate::ids::MessageId>,
     },
+    /// One sealed chunk of an attachment (`attachment::seal_chunk`).
+    Chunk(Vec<u8>),
 }
 
 /// Where a State's submission of points of contact stands.

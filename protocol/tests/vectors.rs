@@ -13,6 +13,9 @@ use rand_core::{TryCryptoRng, TryRng};
 use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
 use std::convert::Infallible;
+use veim_protocol::attachment::{
+    AttachmentRef, Attachments, ChunkError, MAX_ATTACHMENT, MAX_CHUNK, MAX_FILES, TAG, open_chunk, seal_chunk,
+};
 use veim_protocol::audit::{
     self, Action, Actor, AuditError, Checkpoint, Entry, Event, ExportLine, LogReport, SignedCheckpoint,
 };
@@ -22,7 +25,7 @@ use veim_protocol::contacts::{ContactField, ContactRole, ContactSet, PointOfCont
 use veim_protocol::directory::{DirectoryError, Succession};
 use veim_protocol::disclosure::{self, ConsentSummary, DisclosedItem, DisclosedMessage, Package, PackageError, Proofs};
 use veim_protocol::envelope::{Draft, EnvelopeError, Recipient};
-use veim_protocol::ids::DisclosureId;
+use veim_protocol::ids::{AttachmentId, DisclosureId};
 use veim_protocol::keys::domain;
 use veim_protocol::request::{
     ArmsCategory, ItemDescription, Money, Provision, Stage, TransferInformation, is_forbidden_control,
@@ -73,6 +76,11 @@ const CASE_REFERENCE: &str = "CP-112/2026";
 const PURPOSE: &str = "Prosecution of the broker for arms trafficking.";
 /// 2026-01-01T12:01:00Z, when MEX's node signs a checkpoint of its audit log.
 const CHECKPOINT_AT: i64 = 1_767_268_860;
+/// The file MEX attaches (section 12.14): ten bytes, in chunks of four.
+const ATTACHMENT_FILE: &[u8] = b"0123456789";
+const ATTACHMENT_NAME: &str = "serials.txt";
+const ATTACHMENT_CHUNK_SIZE: u32 = 4;
+const ATTACHMENT_TEXT: &str = "Serial numbers of the consignment.";
 
 /// The one item of SWE's response.
 fn response_item() -> InformationItem {
@@ -207,6 +215,8 @@ struct World {
     response_message_id: [u8; 16],
     consent_request_id: [u8; 16],
     item_salt: [u8; 32],
+    attachment_id: [u8; 16],
+    attachment_key: [u8; 32],
 
     mex: IdentityKeypair,
     swe: IdentityKeypair,
@@ -242,6 +252,10 @@ struct World {
     audit_entries: Vec<Entry>,
     /// MEX's checkpoint of those two entries.
     checkpoint: SignedCheckpoint,
+    /// The file MEX attaches to a message to SWE.
+    attachment: AttachmentRef,
+    /// The body of that message.
+    attachments: Attachments,
 }
 
 impl World {
@@ -265,6 +279,8 @@ impl World {
         let response_message_id = fixed("response message id");
         let consent_request_id = fixed("consent request message id");
         let item_salt = fixed("item salt");
+        let attachment_id = fixed("attachment id");
+        let attachment_key = fixed("attachment key");
 
         let mex = IdentityKeypair::from_secret_bytes(&mex_identity_seed);
         let swe = IdentityKeypair::from_secret_bytes(&swe_identity_seed);
@@ -408,6 +424,20 @@ impl World {
 
         let (audit_entries, checkpoint) = audit_log(&mex, &directory, &envelope, message_id, exchange_id);
 
+        let attachment = AttachmentRef {
+            id: AttachmentId(attachment_id),
+            name: ATTACHMENT_NAME.into(),
+            size: ATTACHMENT_FILE.len() as u64,
+            sha256: Bytes32(Sha256::digest(ATTACHMENT_FILE).into()),
+            chunk_size: ATTACHMENT_CHUNK_SIZE,
+            key: Bytes32(attachment_key),
+        };
+        let attachments = Attachments {
+            text: ATTACHMENT_TEXT.into(),
+            files: vec![attachment.clone()],
+            handling: Handling::default(),
+        };
+
         World {
             mex_identity_seed,
             swe_identity_seed,
@@ -428,6 +458,8 @@ impl World {
             response_message_id,
             consent_request_id,
             item_salt,
+            attachment_id,
+            attachment_key,
             mex,
             swe,
             secretariat,
@@ -454,6 +486,8 @@ impl World {
             consent,
             audit_entries,
             checkpoint,
+            attachment,
+            attachments,
         }
     }
 
@@ -466,6 +500,18 @@ impl World {
                 vec![MessageId(self.message_id), MessageId(self.response_message_id)],
             )],
         }
+    }
+
+    /// Chunk `index` of the attached file, sealed by the crate (section 6.8).
+    fn sealed_chunk(&self, index: u64) -> Vec<u8> {
+        let start = (index * u64::from(ATTACHMENT_CHUNK_SIZE)) as usize;
+        let len = self.attachment.chunk_len(index) as usize;
+        seal_chunk(&self.attachment, index, &ATTACHMENT_FILE[start..start + len]).expect("seal chunk")
+    }
+
+    /// SWE's request for chunk `index` of the attached file.
+    fn fetch_chunk(&self, index: u64) -> NetRequest {
+        NetRequest::FetchChunk { attachment: AttachmentId(self.attachment_id), index }
     }
 
     /// The `SecretariatHandover` that directory version 2 carries.
@@ -501,6 +547,8 @@ impl World {
             ("random.ikm-e.swe", h(self.ikm_e_swe)),
             ("random.ikm-e.nga", h(self.ikm_e_nga)),
             ("random.item-salt", h(self.item_salt)),
+            ("random.attachment-id", h(self.attachment_id)),
+            ("random.attachment-key", h(self.attachment_key)),
             ("key.mex-identity-public", h(self.mex.public().0)),
             ("key.swe-identity-public", h(self.swe.public().0)),
             ("key.secretariat-identity-public", h(self.secretariat.public().0)),
@@ -563,6 +611,14 @@ impl World {
             ("audit.checkpoint.body", h(enc("audit checkpoint", &self.checkpoint.checkpoint))),
             ("audit.checkpoint.signature", h(self.checkpoint.signature)),
             ("audit.checkpoint.bytes", h(enc("signed audit checkpoint", &self.checkpoint))),
+            ("attachment.sha256", h(self.attachment.sha256.0)),
+            ("attachment.ref", h(enc("attachment", &self.attachment))),
+            ("attachment.body", h(enc("body", &Body::Attachments(self.attachments.clone())))),
+            ("attachment.chunk-1.aad", h(chunk_aad(self.attachment_id, 1, 3))),
+            ("attachment.chunk-1.nonce", h(chunk_nonce(1))),
+            ("attachment.chunk-1.sealed", h(self.sealed_chunk(1))),
+            ("frame.fetch-chunk", h(frame(&enc("request", &self.fetch_chunk(1))))),
+            ("frame.chunk", h(frame(&enc("response", &NetResponse::Chunk(self.sealed_chunk(1)))))),
         ]
     }
 }
@@ -609,6 +665,19 @@ fn response_context(message_id: [u8; 16], exchange_id: [u8; 16]) -> MessageConte
         recipients: vec![state("MEX")],
         created_at: RESPONSE_CREATED_AT,
     }
+}
+
+/// `aad(i)` of section 6.8, built here from its description: the string,
+/// 0x00, the attachment id, the index and the number of chunks, big-endian.
+fn chunk_aad(id: [u8; 16], index: u64, chunks: u64) -> Vec<u8> {
+    [b"veim/1 attachment chunk".as_slice(), &[0], &id, &index.to_be_bytes(), &chunks.to_be_bytes()].concat()
+}
+
+/// `nonce(i)` of section 6.8: four zero bytes, then the index, big-endian.
+fn chunk_nonce(index: u64) -> [u8; 12] {
+    let mut nonce = [0u8; 12];
+    nonce[4..].copy_from_slice(&index.to_be_bytes());
+    nonce
 }
 
 /// What section 5.2 hashes for a request MEX sends with this message id.
@@ -1192,9 +1261,9 @@ fn decoding_is_strict() {
     lower[34..37].copy_from_slice(b"mex");
     assert!(codec::decode::<Envelope, MAX_FRAME>("envelope", &lower).is_err());
     // An unknown enum variant is refused: the body is a Body::Note (index 2),
-    // and 7 is the first index after the last variant.
+    // and 8 is the first index after the last variant.
     let mut body = codec::encode("body", &world.body).expect("encode");
-    body[0] = 7;
+    body[0] = 8;
     assert!(codec::decode::<Body, { codec::MAX_BODY }>("body", &body).is_err());
     // A bool is the byte 0 or 1: the note's body ends with its handling
     // restrictions (three bools, no condition, no expiry).
@@ -1800,6 +1869,7 @@ fn spec_message_and_contact_tables_match_the_crate() {
         NetRequest::DirectoryUpdated { version: 2 },
         NetRequest::Witness(Box::new(world.checkpoint.clone())),
         NetRequest::Reconcile(Box::new(world.inventory())),
+        world.fetch_chunk(1),
     ];
     let request_name = |r: &NetRequest| match r {
         NetRequest::Register(_) => "Register",
@@ -1810,6 +1880,7 @@ fn spec_message_and_contact_tables_match_the_crate() {
         NetRequest::DirectoryUpdated { .. } => "DirectoryUpdated",
         NetRequest::Witness(_) => "Witness",
         NetRequest::Reconcile(_) => "Reconcile",
+        NetRequest::FetchChunk { .. } => "FetchChunk",
     };
     assert_eq!(spec_table_after("| Index | Variant | Content | Sent to |"), variant_indices(&requests, request_name));
 
@@ -1822,6 +1893,7 @@ fn spec_message_and_contact_tables_match_the_crate() {
         NetResponse::Contacts(ContactsStatus::Pending),
         NetResponse::Witnessed(Some(Box::new(world.checkpoint.clone()))),
         NetResponse::Reconciled { missing: vec![MessageId(world.message_id)] },
+        NetResponse::Chunk(world.sealed_chunk(1)),
     ];
     let response_name = |r: &NetResponse| match r {
         NetResponse::Registration(_) => "Registration",
@@ -1832,6 +1904,7 @@ fn spec_message_and_contact_tables_match_the_crate() {
         NetResponse::Contacts(_) => "Contacts",
         NetResponse::Witnessed(_) => "Witnessed",
         NetResponse::Reconciled { .. } => "Reconciled",
+        NetResponse::Chunk(_) => "Chunk",
     };
     assert_eq!(spec_table_after("| Index | Variant | Content | Answers |"), variant_indices(&responses, response_name));
 
@@ -1938,6 +2011,7 @@ fn spec_body_and_consent_tables_match_the_crate() {
             consent_request: MessageId(world.consent_request_id),
             reason: "r".into(),
         }),
+        Body::Attachments(world.attachments.clone()),
     ];
     let body_name = |b: &Body| match b {
         Body::Request(_) => "Request",
@@ -1947,6 +2021,7 @@ fn spec_body_and_consent_tables_match_the_crate() {
         Body::ConsentRequest(_) => "ConsentRequest",
         Body::ConsentDecision(_) => "ConsentDecision",
         Body::ConsentRevocation(_) => "ConsentRevocation",
+        Body::Attachments(_) => "Attachments",
     };
     assert_eq!(spec_table_after("| Index | Variant | Content |"), variant_indices(&bodies, body_name));
     for body in &bodies {
@@ -2302,4 +2377,192 @@ fn the_spec_audit_log_chains_and_is_checkpointed() {
     for l in [header, ExportLine::Entry(entries[1].clone()), ExportLine::Witnessed(signed)] {
         assert_eq!(line(&l).try_into::<ExportLine>().expect("read back"), l);
     }
+}
+
+#[test]
+fn the_spec_attachment_chunk_seals_opens_and_travels() {
+    let world = World::build();
+    let r = &world.attachment;
+    // The reference: id, name, size, SHA-256, chunk size, key.
+    let bytes = spec_bytes("attachment.ref");
+    let decoded: AttachmentRef = codec::decode::<_, { codec::MAX_BODY }>("attachment", &bytes).expect("decode");
+    assert_eq!(decoded, *r);
+    assert_eq!(enc("attachment", &decoded), bytes);
+    assert_eq!(bytes.len(), 100 + ATTACHMENT_NAME.len());
+    assert_eq!(bytes[..16], world.attachment_id);
+    assert_eq!(bytes[16..24], (ATTACHMENT_NAME.len() as u64).to_le_bytes());
+    assert_eq!(&bytes[24..35], ATTACHMENT_NAME.as_bytes());
+    assert_eq!(bytes[35..43], 10u64.to_le_bytes());
+    assert_eq!(bytes[43..75], spec_bytes("attachment.sha256"));
+    assert_eq!(spec_bytes("attachment.sha256"), Sha256::digest(ATTACHMENT_FILE).as_slice());
+    assert_eq!(bytes[75..79], 4u32.to_le_bytes());
+    assert_eq!(bytes[79..], spec_bytes("random.attachment-key"));
+    assert_eq!(spec_bytes("random.attachment-id"), world.attachment_id);
+
+    // Three chunks, 4, 4 and 2 bytes; sealed, 20, 20 and 18, one after the other.
+    assert_eq!(r.chunks(), 3);
+    assert_eq!((r.chunk_len(0), r.chunk_len(1), r.chunk_len(2)), (4, 4, 2));
+    assert_eq!((r.sealed_offset(1), r.sealed_offset(2)), (20, 40));
+    assert_eq!(TAG, 16);
+
+    // Chunk 1: the AAD and the nonce as section 6.8 builds them; the crate's
+    // sealed chunk is ChaCha20-Poly1305 over them, under the key.
+    let aad = spec_bytes("attachment.chunk-1.aad");
+    assert_eq!(aad.len(), 56);
+    assert_eq!(aad[..23], hex::decode("7665696d2f31206174746163686d656e74206368756e6b").expect("hex"));
+    assert_eq!(aad, chunk_aad(world.attachment_id, 1, 3));
+    assert_eq!(aad[24..40], world.attachment_id);
+    assert_eq!(aad[40..], [0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 3]);
+    let nonce = spec_bytes("attachment.chunk-1.nonce");
+    assert_eq!(nonce, [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1]);
+    let sealed = spec_bytes("attachment.chunk-1.sealed");
+    assert_eq!(sealed.len(), 4 + 16);
+    {
+        use chacha20poly1305::aead::{Aead, KeyInit, Payload};
+        let cipher = chacha20poly1305::ChaCha20Poly1305::new(&world.attachment_key.into());
+        let nonce: [u8; 12] = nonce.as_slice().try_into().expect("12 bytes");
+        let independent =
+            cipher.encrypt(&nonce.into(), Payload { msg: &ATTACHMENT_FILE[4..8], aad: &aad }).expect("encrypt");
+        assert_eq!(independent, sealed);
+        let plain = cipher.decrypt(&nonce.into(), Payload { msg: &sealed, aad: &aad }).expect("decrypt");
+        assert_eq!(plain, b"4567");
+    }
+    assert_eq!(open_chunk(r, 1, &sealed).expect("opens at its place"), b"4567");
+
+    // Only at its place: another index, another attachment, another number of
+    // chunks, a changed byte, another key.
+    assert!(matches!(open_chunk(r, 0, &sealed), Err(ChunkError::Tag { index: 0, .. })));
+    assert!(matches!(open_chunk(r, 2, &sealed), Err(ChunkError::Length { index: 2, found: 20, expected: 18, .. })));
+    assert!(matches!(open_chunk(r, 3, &sealed), Err(ChunkError::OutOfRange { index: 3, chunks: 3, .. })));
+    let other = |f: &dyn Fn(&mut AttachmentRef)| {
+        let mut o = r.clone();
+        f(&mut o);
+        open_chunk(&o, 1, &sealed)
+    };
+    assert!(matches!(other(&|o| o.id.0[0] ^= 1), Err(ChunkError::Tag { .. })));
+    assert!(matches!(other(&|o| o.size = 14), Err(ChunkError::Tag { .. })), "4 chunks, chunk 1 still 4 bytes");
+    assert!(matches!(other(&|o| o.key.0[0] ^= 1), Err(ChunkError::Tag { .. })));
+    // Neither the name nor the SHA-256 is bound: they travel in the signed body.
+    assert!(other(&|o| o.name = "other.txt".into()).is_ok());
+    let mut flipped = sealed.clone();
+    flipped[19] ^= 1;
+    assert!(matches!(open_chunk(r, 1, &flipped), Err(ChunkError::Tag { .. })));
+    // Sealing checks the length of the plaintext.
+    assert!(matches!(seal_chunk(r, 2, b"89x"), Err(ChunkError::Length { .. })));
+
+    // The whole file, chunk by chunk, gives back the bytes and their SHA-256.
+    let mut plain = Vec::new();
+    let mut file = Vec::new();
+    for index in 0..r.chunks() {
+        let s = world.sealed_chunk(index);
+        assert_eq!(s.len() as u64, r.chunk_len(index) + TAG);
+        assert_eq!(file.len() as u64, r.sealed_offset(index));
+        file.extend_from_slice(&s);
+        plain.extend(open_chunk(r, index, &s).expect("open"));
+    }
+    assert_eq!(plain, ATTACHMENT_FILE);
+    assert_eq!(Sha256::digest(&plain).as_slice(), r.sha256.0);
+    // An empty file is one empty chunk: its tag alone.
+    let empty = AttachmentRef { size: 0, sha256: Bytes32(Sha256::digest(b"").into()), ..r.clone() };
+    assert_eq!((empty.chunks(), empty.chunk_len(0)), (1, 0));
+    assert_eq!(seal_chunk(&empty, 0, b"").expect("seal").len(), 16);
+
+    // The body: variant 7, the text, one file, the default restrictions.
+    let body = spec_bytes("attachment.body");
+    let decoded: Body = codec::decode::<_, { codec::MAX_BODY }>("body", &body).expect("decode");
+    assert_eq!(decoded, Body::Attachments(world.attachments.clone()));
+    assert_eq!(decoded.kind(), MessageKind::Attachments);
+    assert_eq!(decoded.handling(), Some(&Handling::default()));
+    assert_eq!(enc("kind", &MessageKind::Attachments), 7u32.to_le_bytes());
+    let text_end = 4 + 8 + ATTACHMENT_TEXT.len();
+    assert_eq!(body[..4], 7u32.to_le_bytes());
+    assert_eq!(body[4..12], (ATTACHMENT_TEXT.len() as u64).to_le_bytes());
+    assert_eq!(body[text_end..text_end + 8], 1u64.to_le_bytes());
+    assert_eq!(body[text_end + 8..body.len() - 12], spec_bytes("attachment.ref"));
+    assert_eq!(body[body.len() - 12..], [1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0]);
+    decoded.validate().expect("the SPEC's attachments body is valid");
+
+    // The frames: FetchChunk (variant 8, the id, the index little-endian)
+    // and its answer Chunk (variant 8, the sealed chunk's length and bytes).
+    let request = spec_bytes("frame.fetch-chunk");
+    let payload = [8u32.to_le_bytes().as_slice(), &world.attachment_id, &1u64.to_le_bytes()].concat();
+    assert_eq!(payload.len(), 28);
+    assert_eq!(request, frame(&payload));
+    let decoded: NetRequest = codec::decode::<_, MAX_FRAME>("request", &request[4..]).expect("decode");
+    assert_eq!(decoded, world.fetch_chunk(1));
+    let answer = spec_bytes("frame.chunk");
+    let payload = [8u32.to_le_bytes().as_slice(), &20u64.to_le_bytes(), &sealed].concat();
+    assert_eq!(payload.len(), 32);
+    assert_eq!(answer, frame(&payload));
+    let decoded: NetResponse = codec::decode::<_, MAX_FRAME>("response", &answer[4..]).expect("decode");
+    assert_eq!(decoded, NetResponse::Chunk(sealed.clone()));
+    // The largest chunk fits in a frame.
+    assert!(4 + 8 + u64::from(MAX_CHUNK) + TAG <= MAX_FRAME as u64);
+
+    // The limits the SPEC gives, digits grouped by three.
+    let spec = SPEC.split_whitespace().collect::<Vec<_>>().join(" ");
+    let grouped = |n: u64| {
+        let digits = n.to_string();
+        let mut out = String::new();
+        for (i, c) in digits.chars().enumerate() {
+            if i > 0 && (digits.len() - i).is_multiple_of(3) {
+                out.push(' ');
+            }
+            out.push(c);
+        }
+        out
+    };
+    for limit in [
+        format!("`MAX_FILES` = {MAX_FILES}"),
+        format!("`MAX_ATTACHMENT` = {}", grouped(MAX_ATTACHMENT)),
+        format!("`MAX_CHUNK` = {}", grouped(u64::from(MAX_CHUNK))),
+    ] {
+        assert!(spec.contains(&limit), "SPEC.md does not give the crate's limit: {limit}");
+    }
+}
+
+#[test]
+fn the_spec_attachment_rules_hold() {
+    let world = World::build();
+    let valid = |f: &dyn Fn(&mut Attachments)| {
+        let mut a = world.attachments.clone();
+        f(&mut a);
+        Body::Attachments(a).validate().is_ok()
+    };
+    let file = |f: &dyn Fn(&mut AttachmentRef)| valid(&|a: &mut Attachments| f(&mut a.files[0]));
+    let numbered =
+        |i: usize| AttachmentRef { id: AttachmentId([u8::try_from(i).expect("u8"); 16]), ..world.attachment.clone() };
+    assert!(valid(&|_| {}));
+    // The text may be empty; at most MAX_TEXT, no control characters.
+    assert!(valid(&|a| a.text = String::new()));
+    assert!(valid(&|a| a.text = "x".repeat(65_536)));
+    assert!(!valid(&|a| a.text = "x".repeat(65_537)));
+    assert!(!valid(&|a| a.text = "\u{1b}[2J".into()));
+    // 1 to 16 files, no id twice.
+    assert!(!valid(&|a| a.files.clear()));
+    assert!(valid(&|a| a.files = (0..MAX_FILES).map(numbered).collect()));
+    assert!(!valid(&|a| a.files = (0..=MAX_FILES).map(numbered).collect()));
+    assert!(!valid(&|a| a.files.push(a.files[0].clone())));
+    assert!(valid(&|a| a.files.push(numbered(1))));
+    // The name: required, at most MAX_SUMMARY, a file name, not a path.
+    assert!(!file(&|f| f.name = " ".into()));
+    assert!(file(&|f| f.name = "é".repeat(1000)));
+    assert!(!file(&|f| f.name = "é".repeat(1000) + "x"));
+    assert!(!file(&|f| f.name = "../serials.txt".into()));
+    assert!(!file(&|f| f.name = "C:\\serials.txt".into()));
+    assert!(!file(&|f| f.name = "serials\u{7}.txt".into()));
+    // The size: at most 1 GiB; the chunk size: 1 to 4 MiB.
+    assert!(file(&|f| f.size = MAX_ATTACHMENT));
+    assert!(!file(&|f| f.size = MAX_ATTACHMENT + 1));
+    assert!(!file(&|f| f.chunk_size = 0));
+    assert!(file(&|f| f.chunk_size = 1));
+    assert!(file(&|f| f.chunk_size = MAX_CHUNK));
+    assert!(!file(&|f| f.chunk_size = MAX_CHUNK + 1));
+    // The restrictions follow the rules of every handling.
+    assert!(!valid(&|a| a.handling.use_until = Some("2027-02-29".into())));
+    // In human-readable form the id, the hash and the key are hex.
+    let value = toml::Value::try_from(&world.attachment).expect("serialize");
+    assert_eq!(value["id"].as_str(), Some(h(world.attachment_id).as_str()));
+    assert_eq!(value["key"].as_str(), Some(h(world.attachment_key).as_str()));
+    assert_eq!(value["sha256"].as_str(), Some(h(world.attachment.sha256.0).as_str()));
 }

@@ -116,6 +116,7 @@ impl LocalNet {
             retry_base_secs: 1,
             retry_max_secs: 2,
             reconcile_secs: 2,
+            attachment_chunk_bytes: 64 * 1024,
             ..Config::default()
         };
         let keys = init_home(&home, &config)?;
@@ -152,6 +153,7 @@ impl LocalNet {
             retry_base_secs: 1,
             retry_max_secs: 2,
             reconcile_secs: 2,
+            attachment_chunk_bytes: 64 * 1024,
             ..Config::default()
         };
         init_home(&home, &config)?;

@@ -13,7 +13,10 @@ use veim_node::api::{
     MessageView, NoteRequest, PendingView, RejectRequest, RespondRequest, SendRequest, StatusChangeRequest, StatusView,
     SubmitContactsRequest, VersionView,
 };
-use veim_node::api::{AskConsent, DecideConsent, Disclose, ExchangeSummary, PurgeRequest, PurgeView, RevokeRequest};
+use veim_node::api::{
+    AskConsent, AttachRequest, DecideConsent, Disclose, ExchangeSummary, PurgeRequest, PurgeView, RevokeRequest,
+    SaveRequest, StageRequest,
+};
 use veim_node::config::{Config, Role, SecretariatPin, init_home};
 use veim_node::store::DisclosureSummary;
 use veim_node::terms::{ConsentView, Reciprocity};
@@ -74,6 +77,19 @@ enum Command {
     },
     /// Add a note to an exchange.
     Note { id: String, text: String },
+    /// Send files in an exchange: each is encrypted chunk by chunk, and the recipients fetch the chunks.
+    Attach {
+        /// Exchange id (or a unique prefix).
+        id: String,
+        /// Files to send (up to 16).
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+        #[arg(long, default_value = "")]
+        text: String,
+    },
+    /// Attachments sent and received.
+    #[command(subcommand)]
+    Attachment(AttachmentCommand),
     /// Close an exchange.
     Close {
         id: String,
@@ -200,6 +216,18 @@ struct DiscloseArgs {
 }
 
 #[derive(Debug, Subcommand)]
+enum AttachmentCommand {
+    /// Every attachment, with how much of it is held.
+    List,
+    /// Write a complete attachment to a file (decrypted and checked).
+    Save {
+        id: String,
+        #[arg(long)]
+        out: PathBuf,
+    },
+}
+
+#[derive(Debug, Subcommand)]
 enum OutboxCommand {
     /// Try the undelivered copies of a sent message now.
     Retry { id: String },
@@ -213,6 +241,11 @@ enum BenchCommand {
     Audit {
         #[arg(long, default_value_t = 1_000_000)]
         entries: u64,
+    },
+    /// An attachment between two nodes, next to a plain TCP copy and raw ChaCha20-Poly1305.
+    Attachment {
+        #[arg(long, default_value_t = 256)]
+        mib: u64,
     },
 }
 
@@ -678,6 +711,31 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 client()?.post(&format!("/v1/exchanges/{id}/note"), &NoteRequest { text, handling: None })?;
             print(json, &sent, render::sent)
         }
+        Command::Attach { id, files, text } => {
+            let api = client()?;
+            let mut staged = Vec::new();
+            for f in &files {
+                let path = std::fs::canonicalize(f).with_context(|| format!("cannot read {}", f.display()))?;
+                let a: veim_node::attachments::AttachmentView =
+                    api.post("/v1/attachments", &StageRequest { path: path.display().to_string() })?;
+                staged.push(a.id.to_hex());
+            }
+            let sent: MessageView = api.post(
+                &format!("/v1/exchanges/{id}/attach"),
+                &AttachRequest { text, attachments: staged, handling: None },
+            )?;
+            print(json, &sent, render::sent)
+        }
+        Command::Attachment(AttachmentCommand::List) => {
+            let list: Vec<veim_node::attachments::AttachmentView> = client()?.get("/v1/attachments")?;
+            print(json, &list, |l| render::attachments(l))
+        }
+        Command::Attachment(AttachmentCommand::Save { id, out }) => {
+            let out = std::path::absolute(&out).with_context(|| format!("bad path {}", out.display()))?;
+            let a: veim_node::attachments::AttachmentView = client()?
+                .post(&format!("/v1/attachments/{id}/save"), &SaveRequest { out: out.display().to_string() })?;
+            print(json, &a, |a| format!("Wrote {} ({} bytes) to {}\n", a.name, a.size, out.display()))
+        }
         Command::Close { id, reason } => {
             let sent: MessageView = client()?.post(&format!("/v1/exchanges/{id}/close"), &CloseRequest { reason })?;
             print(json, &sent, render::sent)
@@ -692,6 +750,11 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             print(json, &client()?.get::<Vec<DisclosureSummary>>("/v1/disclosures")?, |l| render::disclosures(l))
         }
         Command::Audit(command) => audit(&home, json, command),
+        Command::Bench(BenchCommand::Attachment { mib }) => {
+            let runtime = tokio::runtime::Runtime::new()?;
+            let result = runtime.block_on(veim_tools::bench::attachment(mib))?;
+            print(json, &result, veim_tools::bench::render_attachment)
+        }
         Command::Bench(BenchCommand::Audit { entries }) => {
             print(json, &veim_tools::bench::audit(entries)?, veim_tools::bench::render_audit)
         }

@@ -229,6 +229,10 @@ fn one_line(body: &Option<Body>) -> String {
             Decision::Refused { reason } => format!("consent refused: {reason}"),
         },
         Some(Body::ConsentRevocation(r)) => format!("consent revoked: {}", r.reason),
+        Some(Body::Attachments(a)) => {
+            let names: Vec<&str> = a.files.iter().map(|f| f.name.as_str()).collect();
+            format!("{} file(s): {} {}", a.files.len(), names.join(", "), a.text)
+        }
     };
     flatten(&text)
 }
@@ -304,6 +308,21 @@ pub fn exchange(v: &ExchangeView) -> String {
             Some(Body::ConsentDecision(d)) => decision(&mut out, &d.record),
             Some(Body::ConsentRevocation(r)) => {
                 let _ = writeln!(out, "   consent {} revoked: {}", r.consent_request, r.reason);
+            }
+            Some(Body::Attachments(a)) => {
+                if !a.text.is_empty() {
+                    let _ = writeln!(out, "   {}", a.text);
+                }
+                for f in &a.files {
+                    let _ = writeln!(
+                        out,
+                        "   file {} ({} bytes, sha256 {}) attachment {}",
+                        f.name,
+                        f.size,
+                        hex::encode(f.sha256.0),
+                        f.id
+                    );
+                }
             }
         }
         if let Some(h) = m.body.as_ref().and_then(Body::handling) {
@@ -637,6 +656,35 @@ pub fn held_checkpoints(h: &crate::audit::HeldCheckpoints) -> String {
         );
     }
     out.push_str("Give the --json output to the auditor of that node: `veim audit verify --witness FILE`.\n");
+    out
+}
+
+pub fn attachments(list: &[veim_node::attachments::AttachmentView]) -> String {
+    if list.is_empty() {
+        return "No attachments.\n".into();
+    }
+    let mut out = String::new();
+    for a in list {
+        let whence = match (a.outgoing, a.sender) {
+            (true, _) => {
+                let to: Vec<String> = a.recipients.iter().map(|s| s.to_string()).collect();
+                format!("sent to {}", if to.is_empty() { "nobody yet".into() } else { to.join(", ") })
+            }
+            (false, Some(s)) => format!("from {s}"),
+            (false, None) => "received".into(),
+        };
+        let state = if a.complete {
+            "complete".to_string()
+        } else {
+            format!(
+                "{} of {} chunks{}",
+                a.chunks_held,
+                a.chunks,
+                a.error.as_ref().map(|e| format!(" ({e})")).unwrap_or_default()
+            )
+        };
+        let _ = writeln!(out, "{}  {:<30} {:>12} bytes  {whence}  {state}", a.id, a.name, a.size);
+    }
     out
 }
 

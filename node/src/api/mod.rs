@@ -78,8 +78,10 @@ impl From<SendError> for ApiError {
     }
 }
 
+mod attachments;
 mod terms;
 pub use crate::terms::{AskConsent, DecideConsent, Disclose};
+pub use attachments::{AttachRequest, SaveRequest, StageRequest};
 pub use terms::{PurgeRequest, PurgeView, RevokeRequest};
 
 type ApiResult<T> = Result<Json<T>, ApiError>;
@@ -126,6 +128,9 @@ fn router(node: Shared, token: String) -> Router {
         .route("/v1/consents/{id}/revoke", post(terms::revoke))
         .route("/v1/disclosures", get(terms::disclosures).post(terms::disclose))
         .route("/v1/reciprocity", get(terms::reciprocity))
+        .route("/v1/attachments", get(attachments::list).post(attachments::stage))
+        .route("/v1/attachments/{id}/save", post(attachments::save))
+        .route("/v1/exchanges/{id}/attach", post(attachments::attach))
         .route("/v1/purge", post(terms::purge))
         .layer(middleware::from_fn(move |req: Request, next: Next| {
             let token = token.clone();

@@ -1,0 +1,98 @@
+//! Attachments between real nodes: sent in encrypted chunks, fetched by the
+//! recipient, resumed after the link is cut in the middle, served to the
+//! recipients of their message only.
+
+use sha2::{Digest, Sha256};
+use std::time::Duration;
+use veim_node::api::{AttachRequest, MessageView, SaveRequest, SendRequest, StageRequest};
+use veim_node::attachments::AttachmentView;
+use veim_protocol::codec;
+use veim_protocol::wire::{NetRequest, NetResponse, RefusalCode};
+use veim_tests::{RawPeer, TestNet, blocking, peer_of, wait_for};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn an_attachment_cut_in_the_middle_resumes_where_it_stopped() -> anyhow::Result<()> {
+    let mut net = TestNet::admitted(&["MEX", "SWE", "DEU"]).await?;
+    let mex = net.national("MEX").api()?;
+    let swe = net.national("SWE").api()?;
+    let request: veim_protocol::RequestForm = toml::from_str(include_str!("../../../deploy/examples/request.toml"))?;
+    let sent: MessageView = blocking(|| mex.post("/v1/requests", &SendRequest { to: vec!["SWE".into()], request }))?;
+    let exchange = sent.exchange_id.clone();
+
+    // A 16 MiB manifest (256 chunks of 64 KiB on the local network).
+    let file = net.dir.path().join("manifest.bin");
+    let data: Vec<u8> = (0..16 * 1024 * 1024u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8).collect();
+    std::fs::write(&file, &data)?;
+    let expected: [u8; 32] = Sha256::digest(&data).into();
+    drop(data);
+    let staged: AttachmentView =
+        blocking(|| swe.post("/v1/attachments", &StageRequest { path: file.display().to_string() }))?;
+    assert_eq!((staged.size, staged.chunks), (16 * 1024 * 1024, 256));
+    let attached: MessageView = blocking(|| {
+        swe.post(
+            &format!("/v1/exchanges/{exchange}/attach"),
+            &AttachRequest {
+                text: "Bill of lading and manifest".into(),
+                attachments: vec![staged.id.to_hex()],
+                handling: None,
+            },
+        )
+    })?;
+    assert!(matches!(attached.deliveries[0].state, veim_node::store::DeliveryState::Delivered { .. }));
+
+    // Cut the link in the middle: the sender stops while MEX holds part of it.
+    let partial = wait_for("MEX to hold part of the attachment", Duration::from_secs(30), || {
+        let list: Vec<AttachmentView> = mex.get("/v1/attachments").ok()?;
+        list.into_iter().find(|a| a.id == staged.id && a.chunks_held > 0 && a.chunks_held < a.chunks)
+    })
+    .await?;
+    net.national_mut("SWE").stop().await;
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let during: Vec<AttachmentView> = blocking(|| mex.get("/v1/attachments"))?;
+    let during = during.into_iter().find(|a| a.id == staged.id).expect("held");
+    assert!(!during.complete && during.error.is_some(), "the cut is seen: {during:?}");
+    net.national_mut("SWE").start().await?;
+
+    // It resumes from the chunks held, and completes.
+    let done = wait_for("the attachment to complete", Duration::from_secs(60), || {
+        let list: Vec<AttachmentView> = mex.get("/v1/attachments").ok()?;
+        list.into_iter().find(|a| a.id == staged.id && a.complete)
+    })
+    .await?;
+    println!("cut at {} of {} chunks held; {} chunk requests in all", partial.chunks_held, done.chunks, done.fetched);
+    assert!(
+        done.fetched < done.chunks + partial.chunks_held,
+        "resumed, not started over: {} requests for {} chunks, {} held at the cut",
+        done.fetched,
+        done.chunks,
+        partial.chunks_held
+    );
+    let out = net.dir.path().join("received.bin");
+    let _: AttachmentView = blocking(|| {
+        mex.post(
+            &format!("/v1/attachments/{}/save", &staged.id.to_hex()[..8]),
+            &SaveRequest { out: out.display().to_string() },
+        )
+    })?;
+    let received: [u8; 32] = Sha256::digest(std::fs::read(&out)?).into();
+    assert_eq!(received, expected, "the file MEX saved is the file SWE sent");
+
+    // Not sent to DEU: DEU's node cannot fetch it.
+    net.national_mut("DEU").stop().await;
+    let mut deu = RawPeer::impersonating(&net.national("DEU").home)?;
+    let answer = deu
+        .send(
+            peer_of(&net.national("SWE").home),
+            &net.national("SWE").address,
+            &NetRequest::FetchChunk { attachment: staged.id, index: 0 },
+        )
+        .await?;
+    match answer {
+        NetResponse::Refused(r) => assert_eq!(r.code, RefusalCode::NotARecipient, "{r:?}"),
+        other => {
+            panic!("a chunk went to a State it was not sent to: {:?}", codec::encode("r", &other).map(|b| b.len()))
+        }
+    }
+    net.shutdown().await;
+    Ok(())
+}
