@@ -11,6 +11,7 @@ use sha2::{Digest, Sha256};
 use std::fs::{self, File, OpenOptions};
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use veim_protocol::attachment::{AttachmentRef, MAX_ATTACHMENT, MAX_CHUNK, TAG, open_chunk, seal_chunk};
 use veim_protocol::audit::{Action, Actor, Event};
 use veim_protocol::codec::{self, MAX_FRAME, MAX_RECORD};
@@ -19,6 +20,9 @@ use veim_protocol::wire::{NetRequest, NetResponse, RefusalCode};
 use veim_protocol::{Body, Bytes32, StateCode};
 
 pub const ATTACHMENTS_DIR: &str = "attachments";
+/// Smallest chunk a node fetches (but for a file of one chunk): tiny chunks
+/// would multiply requests and the 16-byte tags on disk.
+pub const MIN_CHUNK: u32 = 64 * 1024;
 
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -35,6 +39,9 @@ pub enum AttachmentError {
     Incomplete(AttachmentId),
     #[error("{0}")]
     Refused(String),
+    /// No later attempt can change it: the file is given up.
+    #[error("{0}")]
+    Final(String),
     #[error(transparent)]
     Store(#[from] StoreError),
     #[error(transparent)]
@@ -151,6 +158,7 @@ pub fn stage(node: &Node, path: &Path) -> Result<AttachmentRef, AttachmentError>
         fetched: 0,
         complete: true,
         error: None,
+        given_up: false,
         sealed_ref: seal_ref(node, &r)?,
     })?;
     Ok(r)
@@ -214,7 +222,7 @@ pub fn serve_chunk(node: &Node, from: StateCode, id: AttachmentId, index: u64) -
 
 /// Fetches what is missing of every received attachment, chunk by chunk,
 /// resuming from the chunks already held. Returns the files completed.
-pub async fn fetch_pending(node: &Node) -> Result<usize, AttachmentError> {
+pub async fn fetch_pending(node: &Arc<Node>) -> Result<usize, AttachmentError> {
     let mut completed = 0;
     for message_id in node.store.pending_downloads()? {
         let Some(m) = node.store.message(message_id)? else { continue };
@@ -226,7 +234,17 @@ pub async fn fetch_pending(node: &Node) -> Result<usize, AttachmentError> {
         for r in &a.files {
             match fetch(node, m.sender, message_id, r).await {
                 Ok(true) => completed += 1,
-                Ok(false) => all = false,
+                Ok(false) => {}
+                Err(AttachmentError::Final(why)) => {
+                    tracing::warn!(attachment = %r.id, %why, "attachment not fetched, for good");
+                    if let Some(mut record) =
+                        node.store.attachment(r.id)?.filter(|a| !a.outgoing && a.message == Some(message_id))
+                    {
+                        record.given_up = true;
+                        record.error = Some(why);
+                        node.store.put_attachment(&record)?;
+                    }
+                }
                 Err(e) => {
                     all = false;
                     tracing::warn!(attachment = %r.id, %e, "attachment fetch interrupted; it resumes later");
@@ -246,38 +264,75 @@ pub async fn fetch_pending(node: &Node) -> Result<usize, AttachmentError> {
 /// Fetches the missing chunks of one attachment. `Ok(true)` when it was
 /// completed now, `Ok(false)` when it was complete already.
 async fn fetch(
-    node: &Node,
+    node: &Arc<Node>,
     sender: StateCode,
     message: veim_protocol::MessageId,
     r: &AttachmentRef,
 ) -> Result<bool, AttachmentError> {
-    let mut record = match node.store.attachment(r.id)? {
+    let record = match node.store.attachment(r.id)? {
         // An id this node already holds for another file (chosen by another
         // sender, or staged here) is not that file: never mix them up.
         Some(rec) if rec.outgoing || rec.sender != Some(sender) || rec.message != Some(message) => {
-            return Err(AttachmentError::Refused(format!(
+            return Err(AttachmentError::Final(format!(
                 "attachment id {} of message {message} is already used here by another file; it is not fetched",
                 r.id
             )));
         }
-        Some(rec) if rec.complete => return Ok(false),
+        Some(rec) if rec.complete || rec.given_up => return Ok(false),
         Some(rec) => rec,
-        None => AttachmentRecord {
-            id: r.id,
-            name: r.name.clone(),
-            size: r.size,
-            chunks: r.chunks(),
-            outgoing: false,
-            recipients: Vec::new(),
-            sender: Some(sender),
-            message: Some(message),
-            chunks_held: 0,
-            fetched: 0,
-            complete: false,
-            error: None,
-            sealed_ref: seal_ref(node, r)?,
-        },
+        None => {
+            if r.chunks() > 1 && r.chunk_size < MIN_CHUNK {
+                return Err(AttachmentError::Final(format!(
+                    "chunks of {} bytes: a node fetches chunks of at least {MIN_CHUNK} bytes",
+                    r.chunk_size
+                )));
+            }
+            let held: u64 =
+                node.store.attachments()?.iter().filter(|a| !a.outgoing && !a.given_up).map(|a| a.size).sum();
+            let quota = node.config.attachment_quota_mib.saturating_mul(1024 * 1024);
+            if held.saturating_add(r.size) > quota {
+                return Err(AttachmentError::Final(format!(
+                    "{} bytes would take the attachments received past the quota of {} MiB (attachment_quota_mib)",
+                    r.size, node.config.attachment_quota_mib
+                )));
+            }
+            new_record(node, sender, message, r)?
+        }
     };
+    fetch_chunks(node, sender, message, r, record).await
+}
+
+fn new_record(
+    node: &Node,
+    sender: StateCode,
+    message: veim_protocol::MessageId,
+    r: &AttachmentRef,
+) -> Result<AttachmentRecord, AttachmentError> {
+    Ok(AttachmentRecord {
+        id: r.id,
+        name: r.name.clone(),
+        size: r.size,
+        chunks: r.chunks(),
+        outgoing: false,
+        recipients: Vec::new(),
+        sender: Some(sender),
+        message: Some(message),
+        chunks_held: 0,
+        fetched: 0,
+        complete: false,
+        error: None,
+        given_up: false,
+        sealed_ref: seal_ref(node, r)?,
+    })
+}
+
+async fn fetch_chunks(
+    node: &Arc<Node>,
+    sender: StateCode,
+    message: veim_protocol::MessageId,
+    r: &AttachmentRef,
+    mut record: AttachmentRecord,
+) -> Result<bool, AttachmentError> {
     let dir = node.home.join(ATTACHMENTS_DIR);
     fs::create_dir_all(&dir).map_err(|e| io(&dir, e, true))?;
     let path = sealed_path(node, r.id);
@@ -320,6 +375,9 @@ async fn fetch(
                         busy += 1;
                         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
                     }
+                    Ok(NetResponse::Refused(refusal)) if refusal.code == RefusalCode::NotARecipient => {
+                        return Err(AttachmentError::Final(refusal.to_string()));
+                    }
                     Ok(NetResponse::Refused(refusal)) => return Err(AttachmentError::Refused(refusal.to_string())),
                     other => return Err(AttachmentError::Refused(format!("unexpected answer: {other:?}"))),
                 }
@@ -327,7 +385,7 @@ async fn fetch(
             open_chunk(r, index, &sealed).map_err(|e| AttachmentError::Refused(e.to_string()))?;
             file.write_all(&sealed).map_err(|e| io(&path, e, true))?;
             record.chunks_held = index + 1;
-            if record.chunks_held % 16 == 0 {
+            if record.chunks_held.is_multiple_of(16) {
                 file.sync_data().map_err(|e| io(&path, e, true))?;
                 node.store.put_attachment(&record)?;
             }
@@ -343,13 +401,20 @@ async fn fetch(
     }
     // Every chunk held: the file as a whole must be what the sender hashed
     // (a chunk damaged on disk since it was checked counts as a mismatch).
-    let digest = hash_plaintext(node, r).ok();
+    let hashing = (node.clone(), r.clone());
+    let digest = tokio::task::spawn_blocking(move || hash_plaintext(&hashing.0, &hashing.1).ok()).await.ok().flatten();
     if digest != Some(r.sha256.0) {
         let _ = fs::remove_file(&path);
         record.chunks_held = 0;
-        record.error = Some("the file's SHA-256 does not match the sender's; fetching it again".into());
+        let again = record.error.as_deref().is_some_and(|e| e.contains("SHA-256"));
+        record.error = Some("the file's SHA-256 does not match the sender's".into());
         node.store.put_attachment(&record)?;
-        return Err(AttachmentError::Refused("attachment hash mismatch".into()));
+        // Once more, in case a chunk was damaged here; twice is the sender's doing.
+        return Err(if again {
+            AttachmentError::Final("the file's SHA-256 does not match the sender's, twice: given up".into())
+        } else {
+            AttachmentError::Refused("attachment hash mismatch; fetching it again".into())
+        });
     }
     record.complete = true;
     record.error = None;

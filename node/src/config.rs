@@ -73,6 +73,9 @@ pub struct Config {
     pub retry_base_secs: i64,
     #[serde(default = "default_retry_max")]
     pub retry_max_secs: i64,
+    /// Most MiB of attachments received this node keeps (8 GiB by default).
+    #[serde(default = "default_quota")]
+    pub attachment_quota_mib: u64,
     /// Plaintext bytes per attachment chunk this node sends (1 MiB by default).
     #[serde(default = "default_chunk")]
     pub attachment_chunk_bytes: u32,
@@ -129,12 +132,17 @@ impl Default for Config {
             retry_base_secs: default_retry_base(),
             reconcile_secs: default_reconcile(),
             attachment_chunk_bytes: default_chunk(),
+            attachment_quota_mib: default_quota(),
             retry_max_secs: default_retry_max(),
             handling: veim_protocol::Handling::default(),
             retention: Retention::default(),
             storage: Storage::default(),
         }
     }
+}
+
+fn default_quota() -> u64 {
+    8192
 }
 
 fn default_chunk() -> u32 {

@@ -249,7 +249,7 @@ pub async fn send(
             .collect(),
         receipts: Vec::new(),
         purged_at: None,
-        sequence: store.next_sequence()?,
+        sequence: 0,
     };
     let sent = audit::message_event(now, Actor::Operator, audit::sent_action(&body), &record, None);
     store.insert_message(&record, |current| next_exchange(current, &record, &body), &[sent]).map_err(|e| match e {
@@ -320,8 +320,12 @@ pub async fn retry_due(
         let blocked = waiting.entry(record.exchange_id).or_default().clone();
         let before = record.deliveries.iter().filter(|d| matches!(d.state, DeliveryState::Delivered { .. })).count();
         let updated = attempt(me, store, client, view, record, &blocked, &mut unreachable, now).await?;
-        delivered +=
-            updated.deliveries.iter().filter(|d| matches!(d.state, DeliveryState::Delivered { .. })).count() - before;
+        delivered += updated
+            .deliveries
+            .iter()
+            .filter(|d| matches!(d.state, DeliveryState::Delivered { .. }))
+            .count()
+            .saturating_sub(before);
         let still = updated.deliveries.iter().filter(|d| !d.state.is_final()).map(|d| d.recipient);
         waiting.entry(updated.exchange_id).or_default().extend(still);
     }
@@ -371,6 +375,10 @@ async fn attempt(
         .map(|d| d.recipient)
         .filter(|r| !blocked.contains(r) && !unreachable.contains(r))
         .collect();
+    // One attempt at a time per copy: the operator's send and the outbox
+    // loop never deliver the same copy at once.
+    let claims: Vec<_> = due.iter().filter_map(|r| store.claim(record.message_id, *r)).collect();
+    let due: Vec<StateCode> = claims.iter().map(|c| c.recipient()).collect();
     if due.is_empty() {
         return Ok(record);
     }
@@ -413,7 +421,11 @@ async fn attempt(
         let mut events = Vec::new();
         for (recipient, outcome) in &outcomes {
             let Some(d) = m.deliveries.iter_mut().find(|d| d.recipient == *recipient) else { continue };
-            if d.state.is_final() {
+            // A final state stays, but a receipt beats a cancellation made
+            // while the copy was on its way: it was delivered.
+            let receipted_after_cancel =
+                matches!(outcome, Outcome::Delivered(_)) && matches!(d.state, DeliveryState::Failed { .. });
+            if d.state.is_final() && !receipted_after_cancel {
                 continue;
             }
             let attempts = match &d.state {
@@ -576,6 +588,9 @@ pub async fn receive(
             audit::message_event(now, Actor::Peer(Some(h.sender)), Action::ReceiptSent, &stored, Some(h.sender));
         event.detail = "again, for a duplicate delivery".into();
         store.audit(&event).map_err(|e| refusal(RefusalCode::StorageFailure, e.to_string()))?;
+        // The first delivery may still be flushing: this receipt, too, only
+        // after the message is on disk.
+        store.flush().await.map_err(|e| refusal(RefusalCode::StorageFailure, e.to_string()))?;
         return SignedReceipt::sign(receipt, me.identity)
             .map_err(|e| refusal(RefusalCode::StorageFailure, e.to_string()));
     }
@@ -604,7 +619,7 @@ pub async fn receive(
         deliveries: Vec::new(),
         receipts: Vec::new(),
         purged_at: None,
-        sequence: store.next_sequence().map_err(|e| refusal(RefusalCode::StorageFailure, e.to_string()))?,
+        sequence: 0,
     };
     let from = Actor::Peer(Some(h.sender));
     let events = [

@@ -289,6 +289,7 @@ pub struct EventLoop {
     discovering: HashMap<libp2p::swarm::ConnectionId, oneshot::Sender<Result<PeerId, NetworkError>>>,
     limits: Limits,
     allowances: HashMap<PeerId, Allowance>,
+    prune_at: usize,
 }
 
 impl std::fmt::Debug for EventLoop {
@@ -354,6 +355,7 @@ pub fn new(
         discovering: HashMap::new(),
         limits,
         allowances: HashMap::new(),
+        prune_at: 1024,
     };
     Ok((Client { tx }, inbound_rx, event_loop))
 }
@@ -437,10 +439,13 @@ impl EventLoop {
                     tracing::debug!(%peer_id, "connection from a banned peer closed");
                     let _ = self.swarm.close_connection(connection_id);
                 }
-                // Forget peers that have been quiet, so the table stays small.
-                if self.allowances.len() > 4 * self.limits.max_established as usize {
-                    let limits = self.limits;
-                    self.allowances.retain(|_, a| a.banned() || a.tokens < limits.burst);
+                // Forget peers that have been quiet long enough for a full
+                // bucket and are not banned, so the table stays small; the
+                // scan runs only when the table has doubled since the last.
+                if self.allowances.len() > self.prune_at {
+                    let full = Duration::from_secs_f64(self.limits.burst / self.limits.requests_per_sec.max(1e-3));
+                    self.allowances.retain(|_, a| a.banned() || a.updated.elapsed() < full);
+                    self.prune_at = (2 * self.allowances.len()).max(1024);
                 }
             }
             SwarmEvent::OutgoingConnectionError { peer_id, connection_id, error } => {

@@ -52,11 +52,15 @@ pub fn inventory(store: &Store, me: StateCode, peer: StateCode) -> Result<Invent
 }
 
 /// Queues a sent message again for `peer`, which lacks it.
-pub fn requeue(store: &Store, id: MessageId, peer: StateCode, now: i64) -> Result<bool, StoreError> {
+pub fn requeue(store: &Store, id: MessageId, peer: StateCode, now: i64, max_age: i64) -> Result<bool, StoreError> {
     // The change runs again if the transaction is retried: the last run counts.
     let changed = std::cell::Cell::new(false);
     store.update_message(id, |m| {
         changed.set(false);
+        // Older than a recipient accepts: delivering again could only fail.
+        if now - m.created_at > max_age {
+            return Vec::new();
+        }
         let Some(d) = m.deliveries.iter_mut().find(|d| d.recipient == peer) else { return Vec::new() };
         if !matches!(d.state, DeliveryState::Delivered { .. }) {
             return Vec::new();
@@ -80,6 +84,7 @@ pub fn answer(
     from: StateCode,
     inventory: &Inventory,
     now: i64,
+    max_age: i64,
 ) -> Result<Vec<MessageId>, StoreError> {
     let mut missing = Vec::new();
     for (exchange, ids) in &inventory.exchanges {
@@ -104,7 +109,7 @@ pub fn answer(
                 && m.direction == Direction::Sent
                 && delivered_to(&m, from)
             {
-                requeue(store, m.message_id, from, now)?;
+                requeue(store, m.message_id, from, now, max_age)?;
             }
         }
     }
@@ -113,12 +118,18 @@ pub fn answer(
 
 /// The first node's side of `Reconciled { missing }` from `peer`: queue again
 /// what it sent `peer` among `missing` (and nothing else).
-pub fn apply(store: &Store, peer: StateCode, missing: &[MessageId], now: i64) -> Result<usize, StoreError> {
+pub fn apply(
+    store: &Store,
+    peer: StateCode,
+    missing: &[MessageId],
+    now: i64,
+    max_age: i64,
+) -> Result<usize, StoreError> {
     let mut queued = 0;
     for id in missing {
         if let Some(m) = store.message(*id)?
             && m.direction == Direction::Sent
-            && requeue(store, m.message_id, peer, now)?
+            && requeue(store, m.message_id, peer, now, max_age)?
         {
             queued += 1;
         }

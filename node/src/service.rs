@@ -85,6 +85,8 @@ pub struct Node {
     pub outbox_now: Notify,
     /// Wakes the attachment fetcher.
     pub download_now: Notify,
+    /// When each peer last had a reconciliation answered.
+    reconciled_with: Mutex<std::collections::HashMap<StateCode, i64>>,
     /// One directory sync at a time (the poll loop and the operator's
     /// `directory sync` would otherwise race on the same head).
     sync_lock: tokio::sync::Mutex<()>,
@@ -413,7 +415,19 @@ impl Node {
                         format!("an inventory lists each exchange once and at most {MAX_INVENTORY} messages"),
                     );
                 }
-                match reconcile::answer(&self.store, me, from, &inventory, now()) {
+                // At most one reconciliation per peer in half a period: each
+                // may queue again everything sent to it.
+                let period = self.config.reconcile_secs.max(2) as i64;
+                {
+                    let Ok(mut last) = self.reconciled_with.lock() else {
+                        return refused(RefusalCode::StorageFailure, "reconciliation state poisoned");
+                    };
+                    if last.get(&from).is_some_and(|t| now() - t < period / 2) {
+                        return refused(RefusalCode::Busy, "reconciled a moment ago; try at the next period");
+                    }
+                    last.insert(from, now());
+                }
+                match reconcile::answer(&self.store, me, from, &inventory, now(), self.config.max_message_age_secs) {
                     Ok(missing) => {
                         if let Err(e) = self.store.flush().await {
                             return refused(RefusalCode::StorageFailure, e.to_string());
@@ -1012,7 +1026,7 @@ impl Node {
             if let Ok(Ok(NetResponse::Reconciled { missing })) =
                 answer.map(|b| codec::decode::<NetResponse, MAX_FRAME>("response", &b))
             {
-                let n = reconcile::apply(&self.store, peer, &missing, now())?;
+                let n = reconcile::apply(&self.store, peer, &missing, now(), self.config.max_message_age_secs)?;
                 if n > 0 {
                     tracing::info!(%peer, queued = n, "reconciliation: messages the peer lacks queued again");
                 }
@@ -1357,6 +1371,7 @@ pub async fn start(home: &Path) -> Result<NodeHandle, StartError> {
         sync_now: Notify::new(),
         outbox_now: Notify::new(),
         download_now: Notify::new(),
+        reconciled_with: Mutex::new(std::collections::HashMap::new()),
         sync_lock: tokio::sync::Mutex::new(()),
         publish_lock: tokio::sync::Mutex::new(()),
         restart: Notify::new(),

@@ -155,6 +155,8 @@ pub struct Store {
     downloads: sled::Tree,
     checkpoints: sled::Tree,
     witnesses: sled::Tree,
+    /// Copies being delivered right now (not stored: a restart frees them).
+    in_flight: std::sync::Arc<std::sync::Mutex<std::collections::HashSet<(MessageId, StateCode)>>>,
     /// The plain-file copy of the audit log that auditors read (see [`crate::audit`]).
     mirror: Option<std::sync::Arc<std::sync::Mutex<crate::audit::Mirror>>>,
 }
@@ -182,6 +184,8 @@ pub struct AttachmentRecord {
     /// Received: every chunk held and the file's SHA-256 checked.
     pub complete: bool,
     pub error: Option<String>,
+    /// Received: not fetched, for good (see `error`).
+    pub given_up: bool,
     /// The `AttachmentRef` (with its chunk key), sealed with the storage key.
     pub sealed_ref: Vec<u8>,
 }
@@ -213,6 +217,7 @@ const SECRETARIAT_KEY: &[u8] = b"secretariat-key";
 const PENDING_ROTATION: &[u8] = b"pending-rotation";
 const STORAGE_CHECK: &[u8] = b"storage-key-check";
 const AUDIT_HEAD: &[u8] = b"audit-head";
+const MESSAGE_SEQUENCE: &[u8] = b"message-sequence";
 const LAST_CONFIG: &[u8] = b"last-config-hash";
 const LAST_KEYS: &[u8] = b"last-key-fingerprint";
 
@@ -233,6 +238,27 @@ fn tx_err(e: TransactionError<StoreError>) -> StoreError {
 
 fn abort(e: StoreError) -> ConflictableTransactionError<StoreError> {
     ConflictableTransactionError::Abort(e)
+}
+
+/// A copy claimed for one delivery attempt ([`Store::claim`]).
+#[derive(Debug)]
+pub struct Claim {
+    set: std::sync::Arc<std::sync::Mutex<std::collections::HashSet<(MessageId, StateCode)>>>,
+    key: (MessageId, StateCode),
+}
+
+impl Claim {
+    pub fn recipient(&self) -> StateCode {
+        self.key.1
+    }
+}
+
+impl Drop for Claim {
+    fn drop(&mut self) {
+        if let Ok(mut set) = self.set.lock() {
+            set.remove(&self.key);
+        }
+    }
 }
 
 /// The outbox key of a sent message: its sequence number (the order this
@@ -288,6 +314,7 @@ impl Store {
             checkpoints: db.open_tree("checkpoints")?,
             witnesses: db.open_tree("witnesses")?,
             mirror: None,
+            in_flight: Default::default(),
             db,
         })
     }
@@ -320,10 +347,11 @@ impl Store {
         Ok(())
     }
 
-    /// A number greater than every one given before, across restarts: the
-    /// order in which messages are stored.
-    pub fn next_sequence(&self) -> Result<u64, StoreError> {
-        Ok(self.db.generate_id()?)
+    /// Claims a copy for one delivery attempt; `None` if another attempt
+    /// holds it. The claim ends when the returned guard is dropped.
+    pub fn claim(&self, message: MessageId, recipient: StateCode) -> Option<Claim> {
+        let mut set = self.in_flight.lock().ok()?;
+        set.insert((message, recipient)).then(|| Claim { set: self.in_flight.clone(), key: (message, recipient) })
     }
 
     // --- directory -------------------------------------------------------
@@ -531,7 +559,6 @@ impl Store {
         update: impl Fn(Option<ExchangeRecord>) -> Result<ExchangeRecord, String>,
         events: &[Event],
     ) -> Result<ExchangeRecord, StoreError> {
-        let msg_bytes = enc("message", record)?;
         let msg_key = record.message_id.0;
         let ex_key = record.exchange_id.0;
         let queued = record.direction == Direction::Sent && record.deliveries.iter().any(|d| !d.state.is_final());
@@ -541,8 +568,18 @@ impl Store {
                 if messages.get(msg_key)?.is_some() {
                     return Err(abort(StoreError::Duplicate(record.message_id)));
                 }
+                // The order of storing, taken in the transaction that stores:
+                // the outbox order is the exchange log's order.
+                let sequence: u64 = match meta.get(MESSAGE_SEQUENCE)? {
+                    Some(b) => dec("message sequence", &b).map_err(abort)?,
+                    None => 0,
+                } + 1;
+                meta.insert(MESSAGE_SEQUENCE, enc("message sequence", &sequence).map_err(abort)?)?;
+                let mut record = record.clone();
+                record.sequence = sequence;
+                let msg_bytes = enc("message", &record).map_err(abort)?;
                 if queued {
-                    outbox.insert(outbox_key(record).to_vec(), &[])?;
+                    outbox.insert(outbox_key(&record).to_vec(), &[])?;
                 }
                 if download {
                     downloads.insert(&msg_key, &[])?;

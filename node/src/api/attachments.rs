@@ -17,7 +17,9 @@ impl From<AttachmentError> for ApiError {
         let status = match &e {
             AttachmentError::NotFound(_) => StatusCode::NOT_FOUND,
             AttachmentError::TooLarge { .. } | AttachmentError::Read { .. } => StatusCode::UNPROCESSABLE_ENTITY,
-            AttachmentError::Incomplete(_) | AttachmentError::Refused(_) => StatusCode::CONFLICT,
+            AttachmentError::Incomplete(_) | AttachmentError::Refused(_) | AttachmentError::Final(_) => {
+                StatusCode::CONFLICT
+            }
             _ => StatusCode::INTERNAL_SERVER_ERROR,
         };
         ApiError::new(status, "attachment", e.to_string())
