@@ -73,6 +73,12 @@ pub struct Config {
     pub retry_base_secs: i64,
     #[serde(default = "default_retry_max")]
     pub retry_max_secs: i64,
+    /// Requests a peer may send per second on average, and in one burst;
+    /// past them it is answered busy, then cut off.
+    #[serde(default = "default_peer_rate")]
+    pub peer_requests_per_sec: f64,
+    #[serde(default = "default_peer_burst")]
+    pub peer_request_burst: f64,
     /// Most MiB of attachments received this node keeps (8 GiB by default).
     #[serde(default = "default_quota")]
     pub attachment_quota_mib: u64,
@@ -133,12 +139,22 @@ impl Default for Config {
             reconcile_secs: default_reconcile(),
             attachment_chunk_bytes: default_chunk(),
             attachment_quota_mib: default_quota(),
+            peer_requests_per_sec: default_peer_rate(),
+            peer_request_burst: default_peer_burst(),
             retry_max_secs: default_retry_max(),
             handling: veim_protocol::Handling::default(),
             retention: Retention::default(),
             storage: Storage::default(),
         }
     }
+}
+
+fn default_peer_rate() -> f64 {
+    50.0
+}
+
+fn default_peer_burst() -> f64 {
+    100.0
 }
 
 fn default_quota() -> u64 {
@@ -256,6 +272,9 @@ impl Config {
         }
         if self.retry_base_secs < 1 || self.retry_max_secs < self.retry_base_secs {
             return Err("retry_base_secs must be at least 1, and retry_max_secs at least retry_base_secs".into());
+        }
+        if !(self.peer_requests_per_sec >= 1.0 && self.peer_request_burst >= 1.0) {
+            return Err("peer_requests_per_sec and peer_request_burst must be at least 1".into());
         }
         if self.max_message_age_secs < 3600 {
             return Err("max_message_age_secs must be at least 3600".into());

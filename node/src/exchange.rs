@@ -289,13 +289,11 @@ impl RetryPolicy {
 /// exchange's messages in the order they were sent.
 fn blocked_before(store: &Store, record: &MessageRecord) -> Result<HashSet<StateCode>, StoreError> {
     let mut blocked = HashSet::new();
-    for id in store.outbox()? {
+    for id in store.outbox_of(record.exchange_id)? {
         if id == record.message_id {
             break;
         }
-        if let Some(earlier) = store.message(id)?
-            && earlier.exchange_id == record.exchange_id
-        {
+        if let Some(earlier) = store.message(id)? {
             blocked.extend(earlier.deliveries.iter().filter(|d| !d.state.is_final()).map(|d| d.recipient));
         }
     }
@@ -319,6 +317,17 @@ pub async fn retry_due(
         let Some(record) = store.message(id)? else { continue };
         let blocked = waiting.entry(record.exchange_id).or_default().clone();
         let before = record.deliveries.iter().filter(|d| matches!(d.state, DeliveryState::Delivered { .. })).count();
+        // A copy queued this very moment is the sender's own to try first.
+        if record.stored_at > now - 2
+            && record
+                .deliveries
+                .iter()
+                .all(|d| matches!(d.state, DeliveryState::Pending | DeliveryState::Delivered { .. }))
+        {
+            let still = record.deliveries.iter().filter(|d| !d.state.is_final()).map(|d| d.recipient);
+            waiting.entry(record.exchange_id).or_default().extend(still);
+            continue;
+        }
         let updated = attempt(me, store, client, view, record, &blocked, &mut unreachable, now).await?;
         delivered += updated
             .deliveries

@@ -1336,7 +1336,12 @@ pub async fn start(home: &Path) -> Result<NodeHandle, StartError> {
         .map_err(|e| StartError::Admin { addr: config.admin_listen.clone(), reason: e.to_string() })?;
 
     let listen: Vec<Multiaddr> = config.listen.iter().filter_map(|a| a.parse().ok()).collect();
-    let (client, mut inbound, event_loop) = network::new(keys.libp2p_keypair(), &listen, Limits::default())?;
+    let limits = Limits {
+        requests_per_sec: config.peer_requests_per_sec,
+        burst: config.peer_request_burst,
+        ..Limits::default()
+    };
+    let (client, mut inbound, event_loop) = network::new(keys.libp2p_keypair(), &listen, limits)?;
     let (network, network_shutdown) = shutdown::channel();
     let network_task = tokio::spawn(event_loop.run(network_shutdown));
     let listen = match tokio::time::timeout(Duration::from_secs(10), client.listen_addrs()).await {

@@ -579,7 +579,7 @@ impl Store {
                 record.sequence = sequence;
                 let msg_bytes = enc("message", &record).map_err(abort)?;
                 if queued {
-                    outbox.insert(outbox_key(&record).to_vec(), &[])?;
+                    outbox.insert(outbox_key(&record).to_vec(), &record.exchange_id.0)?;
                 }
                 if download {
                     downloads.insert(&msg_key, &[])?;
@@ -626,13 +626,30 @@ impl Store {
                     if record.deliveries.iter().all(|d| d.state.is_final()) {
                         outbox.remove(outbox_key(&record).to_vec())?;
                     } else {
-                        outbox.insert(outbox_key(&record).to_vec(), &[])?;
+                        outbox.insert(outbox_key(&record).to_vec(), &record.exchange_id.0)?;
                     }
                 }
                 messages.insert(&id.0, enc("message", &record).map_err(abort)?)?;
                 Ok(record)
             })
             .map_err(tx_err)
+    }
+
+    /// Sent messages of exchange `exchange` with a copy still to deliver,
+    /// oldest first (read from the outbox alone, no message decoded).
+    pub fn outbox_of(&self, exchange: ExchangeId) -> Result<Vec<MessageId>, StoreError> {
+        let mut out = Vec::new();
+        for kv in self.outbox.iter() {
+            let (k, v) = kv?;
+            if v.as_ref() == exchange.0 {
+                let id: [u8; 16] = k
+                    .get(8..24)
+                    .and_then(|b| b.try_into().ok())
+                    .ok_or_else(|| StoreError::Corrupt { what: "outbox key", reason: format!("{} bytes", k.len()) })?;
+                out.push(MessageId(id));
+            }
+        }
+        Ok(out)
     }
 
     /// Sent messages with a copy still to deliver, oldest first.

@@ -305,3 +305,454 @@ pub fn render_attachment(b: &AttachmentBench) -> String {
     ));
     out
 }
+
+/// Round trips and throughput of one kind of request.
+#[derive(Debug, Clone, Serialize)]
+pub struct Rtt {
+    pub what: String,
+    pub size: usize,
+    pub in_flight: usize,
+    pub per_second: f64,
+    pub p50_ms: f64,
+    pub p99_ms: f64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ExchangeBench {
+    pub veim: Vec<Rtt>,
+    pub baseline: Vec<Rtt>,
+    pub figures: Vec<Figure>,
+    pub release_build: bool,
+}
+
+fn percentile(sorted: &[f64], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return 0.0;
+    }
+    sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
+}
+
+/// Runs `n` operations, `in_flight` at a time; returns (ops/s, p50 ms, p99 ms).
+async fn drive<F, Fut>(n: usize, in_flight: usize, op: F) -> anyhow::Result<(f64, f64, f64)>
+where
+    F: Fn(usize) -> Fut,
+    Fut: Future<Output = anyhow::Result<()>>,
+{
+    use futures::StreamExt;
+    let started = Instant::now();
+    let mut latencies: Vec<f64> = futures::stream::iter(0..n)
+        .map(|i| {
+            let fut = op(i);
+            async move {
+                let t = Instant::now();
+                fut.await.map(|_| t.elapsed().as_secs_f64() * 1000.0)
+            }
+        })
+        .buffer_unordered(in_flight.max(1))
+        .collect::<Vec<anyhow::Result<f64>>>()
+        .await
+        .into_iter()
+        .collect::<anyhow::Result<_>>()?;
+    let rate = n as f64 / started.elapsed().as_secs_f64();
+    latencies.sort_by(|a, b| a.total_cmp(b));
+    Ok((rate, percentile(&latencies, 0.5), percentile(&latencies, 0.99)))
+}
+
+fn request_of(size: usize) -> anyhow::Result<veim_protocol::Body> {
+    let mut form: veim_protocol::RequestForm = toml::from_str(include_str!("../../deploy/examples/request.toml"))?;
+    let base = veim_protocol::Body::Request(form.parse().map_err(|e| anyhow::anyhow!("{e}"))?);
+    let now = codec::encode("body", &base)?.len();
+    form.additional_information = Some("x".repeat(size.saturating_sub(now + 8).max(1)));
+    Ok(veim_protocol::Body::Request(form.parse().map_err(|e| anyhow::anyhow!("{e}"))?))
+}
+
+/// Two real nodes on loopback: requests sent and receipted (seal, sign,
+/// store, flush, audit on both sides), one at a time and 64 in flight; next
+/// to a plain request-response echo over the same transport (TCP, Noise,
+/// Yamux, the same framing), with no storage.
+pub async fn exchange(quick: bool) -> anyhow::Result<ExchangeBench> {
+    use veim_node::network::{self, Limits};
+    let n = if quick { 64 } else { 512 };
+    let sizes = [1024usize, 64 * 1024];
+    let modes = [1usize, 64];
+
+    // Baseline: an echo server and a client, two swarms on loopback.
+    let unlimited = Limits { requests_per_sec: 1e9, burst: 1e9, ..Limits::default() };
+    let server_key = libp2p::identity::Keypair::generate_ed25519();
+    let server_peer = server_key.public().to_peer_id();
+    let listen: libp2p::Multiaddr = "/ip4/127.0.0.1/tcp/0".parse()?;
+    let (server, mut inbound, server_loop) = network::new(server_key, std::slice::from_ref(&listen), unlimited)?;
+    let (stop_server, server_shutdown) = veim_node::shutdown::channel();
+    tokio::spawn(server_loop.run(server_shutdown));
+    let addrs = server.listen_addrs().await?;
+    let echo = server.clone();
+    tokio::spawn(async move {
+        while let Some(request) = inbound.recv().await {
+            let bytes = match request.frame {
+                network::InboundFrame::Bytes(b) => b,
+                network::InboundFrame::Oversized { .. } => Vec::new(),
+            };
+            let _ = echo.respond(request.channel, bytes).await;
+        }
+    });
+    let (client, _client_inbound, client_loop) =
+        network::new(libp2p::identity::Keypair::generate_ed25519(), &[], unlimited)?;
+    let (stop_client, client_shutdown) = veim_node::shutdown::channel();
+    tokio::spawn(client_loop.run(client_shutdown));
+    let mut baseline = Vec::new();
+    for size in sizes {
+        let payload = vec![5u8; size];
+        client.request(server_peer, addrs.clone(), payload.clone()).await?; // connect
+        for in_flight in modes {
+            let (rate, p50, p99) = drive(n, in_flight, |_| {
+                let (client, addrs, payload) = (client.clone(), addrs.clone(), payload.clone());
+                async move {
+                    let back = client.request(server_peer, addrs, payload).await?;
+                    anyhow::ensure!(back.len() == size, "echo lost bytes");
+                    Ok(())
+                }
+            })
+            .await?;
+            baseline.push(Rtt {
+                what: "libp2p echo".into(),
+                size,
+                in_flight,
+                per_second: rate,
+                p50_ms: p50,
+                p99_ms: p99,
+            });
+        }
+    }
+    stop_client.trigger();
+    stop_server.trigger();
+
+    // veim: MEX sends requests to SWE.
+    let dir = tempfile::Builder::new().prefix("veim-bench-").tempdir()?;
+    let mut net = crate::localnet::LocalNet::new(&dir.path().join("net")).await?;
+    net.add_national("MEX", "bench").await?;
+    net.add_national("SWE", "bench").await?;
+    for state in ["MEX", "SWE"] {
+        let node = net.national_mut(state);
+        node.stop().await;
+        let mut config = veim_node::config::Config::load(&node.home)?;
+        config.peer_requests_per_sec = 1e9;
+        config.peer_request_burst = 1e9;
+        config.save(&node.home)?;
+        node.start().await?;
+    }
+    net.admit("MEX").await?;
+    let version = net.admit("SWE").await?.version;
+    net.wait_directory(version).await?;
+    let mex = net.national("MEX").handle.as_ref().map(|h| h.node.clone()).ok_or_else(|| anyhow::anyhow!("MEX"))?;
+    let to = ["SWE".parse::<veim_protocol::StateCode>()?];
+    let mut veim = Vec::new();
+    for size in sizes {
+        let body = request_of(size)?;
+        for in_flight in modes {
+            let (rate, p50, p99) = drive(n, in_flight, |_| {
+                let (mex, body) = (mex.clone(), body.clone());
+                async move {
+                    let me = mex.me().ok_or_else(|| anyhow::anyhow!("no State"))?;
+                    let view = mex.view();
+                    let outgoing = veim_node::exchange::Outgoing { exchange_id: None, recipients: &to, body };
+                    let sent = veim_node::exchange::send(
+                        me,
+                        &mex.store,
+                        &mex.client,
+                        &view,
+                        outgoing,
+                        veim_node::service::now(),
+                    )
+                    .await?;
+                    // Queued behind another attempt: done when the outbox has the receipt.
+                    let delivered = |m: &veim_node::store::MessageRecord| {
+                        matches!(m.deliveries[0].state, veim_node::store::DeliveryState::Delivered { .. })
+                    };
+                    let deadline = Instant::now() + std::time::Duration::from_secs(60);
+                    let mut current = sent;
+                    while !delivered(&current) {
+                        anyhow::ensure!(Instant::now() < deadline, "not delivered: {:?}", current.deliveries[0].state);
+                        tokio::time::sleep(std::time::Duration::from_millis(1)).await;
+                        current = mex.store.message(current.message_id)?.ok_or_else(|| anyhow::anyhow!("lost"))?;
+                    }
+                    Ok(())
+                }
+            })
+            .await?;
+            veim.push(Rtt { what: "veim request".into(), size, in_flight, per_second: rate, p50_ms: p50, p99_ms: p99 });
+        }
+    }
+    net.shutdown().await;
+
+    let mut figures = Vec::new();
+    for (v, b) in veim.iter().zip(&baseline) {
+        figures.push(Figure {
+            what: format!("{} KiB, {} in flight: messages/s", v.size / 1024, v.in_flight),
+            per_second: v.per_second,
+            baseline: "libp2p echo/s".into(),
+            baseline_per_second: b.per_second,
+            ratio: v.per_second / b.per_second,
+        });
+        figures.push(Figure {
+            what: format!("{} KiB, {} in flight: p50 round trip (ms)", v.size / 1024, v.in_flight),
+            per_second: v.p50_ms,
+            baseline: "libp2p echo p50 (ms)".into(),
+            baseline_per_second: b.p50_ms,
+            ratio: v.p50_ms / b.p50_ms.max(1e-9),
+        });
+    }
+    Ok(ExchangeBench { veim, baseline, figures, release_build: !cfg!(debug_assertions) })
+}
+
+pub fn render_exchange(b: &ExchangeBench) -> String {
+    let mut out = format!(
+        "exchange: requests MEX -> SWE on loopback, receipted{}\n",
+        if b.release_build { "" } else { " — DEBUG BUILD: run with --release" }
+    );
+    out.push_str(&format!(
+        "{:<14} {:>7} {:>9} {:>12} {:>9} {:>9}\n",
+        "", "size", "in flight", "per second", "p50 ms", "p99 ms"
+    ));
+    for r in b.baseline.iter().chain(&b.veim) {
+        out.push_str(&format!(
+            "{:<14} {:>6}K {:>9} {:>12.0} {:>9.2} {:>9.2}\n",
+            r.what,
+            r.size / 1024,
+            r.in_flight,
+            r.per_second,
+            r.p50_ms,
+            r.p99_ms
+        ));
+    }
+    out.push_str("ratios veim / baseline:\n");
+    for f in &b.figures {
+        out.push_str(&format!("  {:<44} {:>7.3}\n", f.what, f.ratio));
+    }
+    out
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct CryptoBench {
+    pub figures: Vec<Figure>,
+    pub release_build: bool,
+}
+
+/// Sealing and opening the envelope of a 1 KiB body for 1, 5 and 20
+/// recipients, next to raw ChaCha20-Poly1305 and Ed25519 of the same bytes.
+pub fn crypto(quick: bool) -> anyhow::Result<CryptoBench> {
+    use chacha20poly1305::aead::{Aead, KeyInit};
+    use veim_protocol::envelope::{Draft, Recipient};
+    let n = if quick { 200 } else { 2000 };
+    let body = request_of(1024)?;
+    let bytes = codec::encode("body", &body)?;
+    let sender = IdentityKeypair::from_secret_bytes(&[1; 32]);
+    let keys: Vec<veim_protocol::EncryptionKeypair> =
+        (0..20u8).map(|i| veim_protocol::EncryptionKeypair::from_secret_bytes(&[i + 10; 32])).collect();
+    let states: Vec<veim_protocol::StateCode> = [
+        "SWE", "DEU", "FRA", "ITA", "ESP", "NLD", "BEL", "AUT", "PRT", "POL", "CZE", "HUN", "GRC", "IRL", "DNK", "FIN",
+        "NOR", "CHE", "ARG", "BRA",
+    ]
+    .iter()
+    .map(|s| s.parse())
+    .collect::<Result<_, _>>()?;
+    let mut rng = rand_core::UnwrapErr(getrandom::SysRng);
+    // Baselines on the same bytes.
+    let cipher = chacha20poly1305::ChaCha20Poly1305::new(&[3u8; 32].into());
+    let started = Instant::now();
+    for i in 0..n as u64 {
+        let mut nonce = [0u8; 12];
+        nonce[4..].copy_from_slice(&i.to_be_bytes());
+        std::hint::black_box(cipher.encrypt(&nonce.into(), bytes.as_slice()).map_err(|_| anyhow::anyhow!("seal"))?);
+    }
+    let raw_aead = rate(n as u64, started);
+    let started = Instant::now();
+    for _ in 0..n {
+        std::hint::black_box(sender.sign("bench", &bytes));
+    }
+    let raw_sign = rate(n as u64, started);
+    let signature = sender.sign("bench", &bytes);
+    let started = Instant::now();
+    for _ in 0..n {
+        std::hint::black_box(sender.public().verify("bench", &bytes, &signature).is_ok());
+    }
+    let raw_verify = rate(n as u64, started);
+
+    let mut figures = Vec::new();
+    for count in [1usize, 5, 20] {
+        let recipients: Vec<Recipient> =
+            (0..count).map(|i| Recipient { state: states[i], encryption_key: keys[i].public() }).collect();
+        let draft = |i: u64| Draft {
+            message_id: MessageId({
+                let mut id = [0u8; 16];
+                id[..8].copy_from_slice(&i.to_be_bytes());
+                id
+            }),
+            exchange_id: ExchangeId([1; 16]),
+            sender: "MEX".parse().expect("MEX"),
+            recipients: &recipients,
+            created_at: 1_800_000_000,
+            body: &body,
+        };
+        let started = Instant::now();
+        let mut last = None;
+        for i in 0..n as u64 {
+            last = Some(veim_protocol::Envelope::seal(&draft(i), &sender, &mut rng)?);
+        }
+        let seal = rate(n as u64, started);
+        let envelope = last.ok_or_else(|| anyhow::anyhow!("no envelope"))?;
+        let started = Instant::now();
+        for _ in 0..n {
+            envelope.verify(&sender.public())?;
+            std::hint::black_box(envelope.open(states[0], &keys[0])?);
+        }
+        let open = rate(n as u64, started);
+        let fig = |what: String, v: f64, base: &str, b: f64| Figure {
+            what,
+            per_second: v,
+            baseline: base.into(),
+            baseline_per_second: b,
+            ratio: v / b,
+        };
+        figures.push(fig(format!("seal for {count} recipient(s) (envelopes/s)"), seal, "raw Ed25519 sign", raw_sign));
+        figures.push(fig(
+            format!("seal for {count} recipient(s) (envelopes/s)"),
+            seal,
+            "raw ChaCha20-Poly1305",
+            raw_aead,
+        ));
+        figures.push(fig(
+            format!("verify+open, {count} recipient(s) (envelopes/s)"),
+            open,
+            "raw Ed25519 verify",
+            raw_verify,
+        ));
+    }
+    Ok(CryptoBench { figures, release_build: !cfg!(debug_assertions) })
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct StorageBench {
+    pub figures: Vec<Figure>,
+    pub release_build: bool,
+}
+
+/// Durable message stores per second (what a receiver does before its
+/// receipt: seal the body at rest, one transaction with the exchange and the
+/// audit entries, flush), one at a time and 64 at once; next to a raw sled
+/// insert+flush loop and a raw write+fsync loop on the same disk.
+pub async fn storage(quick: bool) -> anyhow::Result<StorageBench> {
+    use std::io::Write as _;
+    let n = if quick { 100 } else { 1000 };
+    let dir = tempfile::Builder::new().prefix("veim-bench-").tempdir()?;
+    let value = vec![9u8; 1024];
+
+    let path = dir.path().join("fsync.bin");
+    let mut file = std::fs::File::create(&path)?;
+    let started = Instant::now();
+    for _ in 0..n {
+        file.write_all(&value)?;
+        file.sync_data()?;
+    }
+    let raw_fsync = rate(n as u64, started);
+
+    let db = sled::Config::new().path(dir.path().join("raw-sled")).flush_every_ms(None).open()?;
+    let started = Instant::now();
+    for i in 0..n as u64 {
+        db.insert(i.to_be_bytes(), value.as_slice())?;
+        db.flush()?;
+    }
+    let raw_sled = rate(n as u64, started);
+    drop(db);
+
+    let store = veim_node::store::Store::open(&dir.path().join("store"))?;
+    std::fs::create_dir_all(dir.path().join("keys"))?;
+    let (vault, _) = veim_node::vault::Vault::load_or_create(dir.path(), None, false, None)?;
+    let body = request_of(1024)?;
+    let record = |i: u64| -> anyhow::Result<veim_node::store::MessageRecord> {
+        let mut id = [0u8; 16];
+        id[..8].copy_from_slice(&i.to_be_bytes());
+        let message_id = MessageId(id);
+        Ok(veim_node::store::MessageRecord {
+            message_id,
+            exchange_id: ExchangeId(id),
+            direction: veim_node::store::Direction::Received,
+            sender: "MEX".parse()?,
+            recipients: vec!["SWE".parse()?],
+            kind: MessageKind::Request,
+            created_at: 1_800_000_000,
+            stored_at: 1_800_000_000,
+            content: Some(vault.seal_body(message_id, &body)?),
+            envelope: vec![0; 1500],
+            envelope_hash: [0; 32],
+            deliveries: Vec::new(),
+            receipts: Vec::new(),
+            purged_at: None,
+            sequence: 0,
+        })
+    };
+    let exchange_of = |r: &veim_node::store::MessageRecord| veim_node::store::ExchangeRecord {
+        exchange_id: r.exchange_id,
+        originator: r.sender,
+        participants: vec![r.sender, r.recipients[0]],
+        status: veim_node::store::ExchangeStatus::Open,
+        opened_at: r.created_at,
+        updated_at: r.stored_at,
+        messages: vec![r.message_id],
+    };
+    let event = |r: &veim_node::store::MessageRecord| {
+        veim_node::audit::message_event(
+            r.stored_at,
+            Actor::Peer(Some(r.sender)),
+            Action::MessageReceived,
+            r,
+            Some(r.sender),
+        )
+    };
+    let mut results = Vec::new();
+    for (offset, in_flight) in [(0u64, 1usize), (1_000_000, 64)] {
+        let (per_second, _, _) = drive(n, in_flight, |i| {
+            let store = store.clone();
+            let r = record(offset + i as u64);
+            async move {
+                let r = r?;
+                let x = exchange_of(&r);
+                store.insert_message(&r, |_| Ok(x.clone()), &[event(&r)])?;
+                store.flush().await?;
+                Ok(())
+            }
+        })
+        .await?;
+        results.push((in_flight, per_second));
+    }
+    let mut figures = Vec::new();
+    for (in_flight, per_second) in results {
+        figures.push(Figure {
+            what: format!("durable message stores/s, {in_flight} at once"),
+            per_second,
+            baseline: "raw sled insert+flush".into(),
+            baseline_per_second: raw_sled,
+            ratio: per_second / raw_sled,
+        });
+        figures.push(Figure {
+            what: format!("durable message stores/s, {in_flight} at once"),
+            per_second,
+            baseline: "raw 1 KiB write+fsync".into(),
+            baseline_per_second: raw_fsync,
+            ratio: per_second / raw_fsync,
+        });
+    }
+    Ok(StorageBench { figures, release_build: !cfg!(debug_assertions) })
+}
+
+/// A table of figures with their baselines and ratios.
+pub fn render_figures(title: &str, figures: &[Figure], release: bool) -> String {
+    let mut out = format!("{title}{}\n", if release { "" } else { " — DEBUG BUILD: run with --release" });
+    out.push_str(&format!("{:<48} {:>12} {:<26} {:>12} {:>7}\n", "", "per second", "baseline", "per second", "ratio"));
+    for f in figures {
+        out.push_str(&format!(
+            "{:<48} {:>12.0} {:<26} {:>12.0} {:>7.3}\n",
+            f.what, f.per_second, f.baseline, f.baseline_per_second, f.ratio
+        ));
+    }
+    out
+}

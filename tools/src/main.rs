@@ -247,6 +247,21 @@ enum BenchCommand {
         #[arg(long, default_value_t = 256)]
         mib: u64,
     },
+    /// Requests between two nodes, one at a time and 64 in flight, next to a libp2p echo.
+    Exchange {
+        #[arg(long)]
+        quick: bool,
+    },
+    /// Envelope seal and open for 1, 5 and 20 recipients, next to raw ChaCha20-Poly1305 and Ed25519.
+    Crypto {
+        #[arg(long)]
+        quick: bool,
+    },
+    /// Durable message stores, next to a raw sled insert+flush and a raw fsync loop.
+    Storage {
+        #[arg(long)]
+        quick: bool,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -754,6 +769,28 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             let runtime = tokio::runtime::Runtime::new()?;
             let result = runtime.block_on(veim_tools::bench::attachment(mib))?;
             print(json, &result, veim_tools::bench::render_attachment)
+        }
+        Command::Bench(BenchCommand::Exchange { quick }) => {
+            let runtime = tokio::runtime::Runtime::new()?;
+            let result = runtime.block_on(veim_tools::bench::exchange(quick))?;
+            print(json, &result, veim_tools::bench::render_exchange)
+        }
+        Command::Bench(BenchCommand::Crypto { quick }) => {
+            let result = veim_tools::bench::crypto(quick)?;
+            print(json, &result, |b| {
+                veim_tools::bench::render_figures("crypto: the envelope of a 1 KiB body", &b.figures, b.release_build)
+            })
+        }
+        Command::Bench(BenchCommand::Storage { quick }) => {
+            let runtime = tokio::runtime::Runtime::new()?;
+            let result = runtime.block_on(veim_tools::bench::storage(quick))?;
+            print(json, &result, |b| {
+                veim_tools::bench::render_figures(
+                    "storage: durable stores of received messages",
+                    &b.figures,
+                    b.release_build,
+                )
+            })
         }
         Command::Bench(BenchCommand::Audit { entries }) => {
             print(json, &veim_tools::bench::audit(entries)?, veim_tools::bench::render_audit)
