@@ -94,9 +94,11 @@ pub struct MessageRecord {
     pub stored_at: i64,
     /// The body, encoded and sealed with the storage key ([`crate::vault`]);
     /// `None` once purged.
+    #[serde(with = "serde_bytes")]
     pub content: Option<Vec<u8>>,
     /// The envelope exactly as signed, encoded: the proof of origin. Empty
     /// once purged (a received envelope can be opened with the node's key).
+    #[serde(with = "serde_bytes")]
     pub envelope: Vec<u8>,
     pub envelope_hash: [u8; 32],
     /// Sent messages: one per recipient.

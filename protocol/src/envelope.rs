@@ -58,6 +58,8 @@ pub struct Envelope {
     /// One share per recipient, in the order of `header.recipients`.
     pub key_shares: Vec<KeyShare>,
     pub nonce: [u8; 12],
+    /// Bytes as one run (the same encoding as a sequence of `u8`, decoded at once).
+    #[serde(with = "serde_bytes")]
     pub ciphertext: Vec<u8>,
     /// Ed25519 over `"veim/1 envelope signature" || 0x00 || encode(header,
     /// key_shares, nonce, ciphertext)`.

@@ -71,7 +71,7 @@ pub enum NetResponse {
         missing: Vec<crate::ids::MessageId>,
     },
     /// One sealed chunk of an attachment (`attachment::seal_chunk`).
-    Chunk(Vec<u8>),
+    Chunk(#[serde(with = "serde_bytes")] Vec<u8>),
 }
 
 /// Where a State's submission of points of contact stands.
