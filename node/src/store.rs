@@ -157,6 +157,8 @@ pub struct Store {
     downloads: sled::Tree,
     checkpoints: sled::Tree,
     witnesses: sled::Tree,
+    /// The group commit of [`Store::flush`].
+    group: std::sync::Arc<GroupCommit>,
     /// Copies being delivered right now (not stored: a restart frees them).
     in_flight: std::sync::Arc<std::sync::Mutex<std::collections::HashSet<(MessageId, StateCode)>>>,
     /// The plain-file copy of the audit log that auditors read (see [`crate::audit`]).
@@ -242,6 +244,25 @@ fn abort(e: StoreError) -> ConflictableTransactionError<StoreError> {
     ConflictableTransactionError::Abort(e)
 }
 
+/// Flush requests and the flushes that served them.
+#[derive(Debug, Default)]
+struct GroupCommit {
+    state: std::sync::Mutex<FlushState>,
+    done: tokio::sync::Notify,
+    /// Flushes run (each one fsync or more).
+    runs: std::sync::atomic::AtomicU64,
+}
+
+#[derive(Debug, Default)]
+struct FlushState {
+    /// Tickets handed out, and the highest ticket a finished flush covers.
+    requested: u64,
+    completed: u64,
+    running: bool,
+    /// Recent failed flushes: the tickets they covered, and why.
+    failures: std::collections::VecDeque<(u64, u64, String)>,
+}
+
 /// A copy claimed for one delivery attempt ([`Store::claim`]).
 #[derive(Debug)]
 pub struct Claim {
@@ -317,17 +338,72 @@ impl Store {
             witnesses: db.open_tree("witnesses")?,
             mirror: None,
             in_flight: Default::default(),
+            group: Default::default(),
             db,
         })
     }
 
     /// Makes every write so far durable. Runs on a blocking thread: a sled
     /// flush is an fsync.
+    ///
+    /// Group commit: callers that ask while a flush is running wait for the
+    /// next one, which then serves them all; a flush counts for a caller
+    /// only if it started after the caller asked (so it covers the caller's
+    /// writes).
     pub async fn flush(&self) -> Result<(), StoreError> {
-        let store = self.clone();
-        tokio::task::spawn_blocking(move || store.flush_blocking())
-            .await
-            .map_err(|e| StoreError::Rejected(format!("flush task failed: {e}")))?
+        let g = &self.group;
+        let ticket = {
+            let mut s = g.state.lock().map_err(|_| StoreError::Rejected("flush state poisoned".into()))?;
+            s.requested += 1;
+            s.requested
+        };
+        loop {
+            let notified = g.done.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            let run = {
+                let mut s = g.state.lock().map_err(|_| StoreError::Rejected("flush state poisoned".into()))?;
+                if s.completed >= ticket {
+                    return match s.failures.iter().find(|(from, to, _)| (*from..=*to).contains(&ticket)) {
+                        Some((_, _, why)) => Err(StoreError::Rejected(format!("flush failed: {why}"))),
+                        None => Ok(()),
+                    };
+                }
+                if s.running {
+                    None
+                } else {
+                    s.running = true;
+                    Some((s.completed + 1, s.requested))
+                }
+            };
+            let Some((from, target)) = run else {
+                notified.await;
+                continue;
+            };
+            let store = self.clone();
+            g.runs.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            let result = tokio::task::spawn_blocking(move || store.flush_blocking())
+                .await
+                .map_err(|e| StoreError::Rejected(format!("flush task failed: {e}")))
+                .and_then(|r| r);
+            {
+                let mut s = g.state.lock().map_err(|_| StoreError::Rejected("flush state poisoned".into()))?;
+                s.running = false;
+                s.completed = target;
+                if let Err(e) = &result {
+                    s.failures.push_back((from, target, e.to_string()));
+                    if s.failures.len() > 64 {
+                        s.failures.pop_front();
+                    }
+                }
+            }
+            g.done.notify_waiters();
+        }
+    }
+
+    /// How many flushes have run since the store was opened.
+    pub fn flush_runs(&self) -> u64 {
+        self.group.runs.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// Keeps the plain-file copy of the audit log in `dir`, brought up to
@@ -893,4 +969,35 @@ pub enum LookupError {
     Ambiguous(String, usize),
     #[error(transparent)]
     Store(#[from] StoreError),
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn concurrent_flushes_share_fsyncs_and_each_covers_its_writes() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = Store::open(&dir.path().join("store")).expect("open");
+        let mut tasks = Vec::new();
+        for i in 0..64u64 {
+            let store = store.clone();
+            tasks.push(tokio::spawn(async move {
+                store.meta.insert(i.to_be_bytes(), &[1]).expect("insert");
+                store.flush().await.expect("flush");
+                i
+            }));
+        }
+        for t in tasks {
+            t.await.expect("task");
+        }
+        let runs = store.flush_runs();
+        assert!((1..64).contains(&runs), "64 flushes asked, {runs} run");
+        drop(store);
+        // Every write acknowledged by a flush is on disk.
+        let reopened = Store::open(&dir.path().join("store")).expect("reopen");
+        for i in 0..64u64 {
+            assert!(reopened.meta.get(i.to_be_bytes()).expect("get").is_some(), "write {i}");
+        }
+    }
 }
