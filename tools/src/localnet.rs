@@ -98,6 +98,25 @@ pub async fn wait_for<T>(what: &str, timeout: Duration, mut check: impl FnMut() 
     }
 }
 
+/// The settings every node of a local network shares: loopback addresses
+/// with ports picked by the system, and short periods, so that what takes
+/// minutes between ministries takes seconds here.
+fn local_config(poll_secs: u64) -> Config {
+    Config {
+        listen: vec!["/ip4/127.0.0.1/tcp/0".into()],
+        announce: Vec::new(),
+        admin_listen: "127.0.0.1:0".into(),
+        replay_window_secs: 3600,
+        directory_poll_secs: poll_secs,
+        audit_checkpoint_secs: 1,
+        retry_base_secs: 1,
+        retry_max_secs: 2,
+        reconcile_secs: 2,
+        attachment_chunk_bytes: 64 * 1024,
+        ..Config::default()
+    }
+}
+
 impl LocalNet {
     /// Creates and starts the Secretariat's node under `root`.
     pub async fn new(root: &Path) -> anyhow::Result<LocalNet> {
@@ -106,18 +125,8 @@ impl LocalNet {
             role: Role::Secretariat,
             state: None,
             operator: "ATT Secretariat".into(),
-            listen: vec!["/ip4/127.0.0.1/tcp/0".into()],
-            announce: Vec::new(),
-            admin_listen: "127.0.0.1:0".into(),
-            replay_window_secs: 3600,
-            directory_poll_secs: 1,
             secretariat: None,
-            audit_checkpoint_secs: 1,
-            retry_base_secs: 1,
-            retry_max_secs: 2,
-            reconcile_secs: 2,
-            attachment_chunk_bytes: 64 * 1024,
-            ..Config::default()
+            ..local_config(1)
         };
         let keys = init_home(&home, &config)?;
         let (handle, address) = start_and_pin(&home).await?;
@@ -140,21 +149,11 @@ impl LocalNet {
             role: Role::National,
             state: Some(code),
             operator: operator.into(),
-            listen: vec!["/ip4/127.0.0.1/tcp/0".into()],
-            announce: Vec::new(),
-            admin_listen: "127.0.0.1:0".into(),
-            replay_window_secs: 3600,
-            directory_poll_secs: self.poll_secs,
             secretariat: Some(SecretariatPin {
                 public_key: self.secretariat_key.clone(),
                 address: self.secretariat.address.clone(),
             }),
-            audit_checkpoint_secs: 1,
-            retry_base_secs: 1,
-            retry_max_secs: 2,
-            reconcile_secs: 2,
-            attachment_chunk_bytes: 64 * 1024,
-            ..Config::default()
+            ..local_config(self.poll_secs)
         };
         init_home(&home, &config)?;
         let (handle, address) = start_and_pin(&home).await?;
