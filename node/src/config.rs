@@ -91,6 +91,12 @@ pub struct Config {
     /// Seconds between audit checkpoints (signed, and sent to the peers).
     #[serde(default = "default_checkpoint")]
     pub audit_checkpoint_secs: u64,
+    /// Besides the Secretariat and the States it exchanges with, how many
+    /// other active nodes, picked at random each time, receive each audit
+    /// checkpoint (8 by default): enough independent holders to catch a
+    /// rewritten log, without every node talking to every other each minute.
+    #[serde(default = "default_witnesses")]
+    pub audit_witnesses: usize,
     /// Handling restrictions put on what this node sends when the operator
     /// sets none (the terms of reference by default).
     #[serde(default)]
@@ -135,6 +141,7 @@ impl Default for Config {
             directory_poll_secs: default_poll(),
             secretariat: None,
             audit_checkpoint_secs: default_checkpoint(),
+            audit_witnesses: default_witnesses(),
             retry_base_secs: default_retry_base(),
             reconcile_secs: default_reconcile(),
             attachment_chunk_bytes: default_chunk(),
@@ -183,6 +190,10 @@ fn default_max_age() -> i64 {
 
 fn default_checkpoint() -> u64 {
     60
+}
+
+fn default_witnesses() -> usize {
+    8
 }
 
 fn default_replay_window() -> i64 {

@@ -93,6 +93,10 @@ pub enum PublishError {
     NoRegistration(StateCode),
     #[error("{0} is already active in the directory with this key")]
     AlreadyActive(StateCode),
+    #[error("no State to approve")]
+    NothingToApprove,
+    #[error("{0} is named twice in the approvals; name each State once")]
+    Twice(StateCode),
     #[error(
         "{0} is listed with another key: it moves to a new key only by a rotation it signs (`veim keys rotate` on its node), or after a withdrawal"
     )]
@@ -237,32 +241,60 @@ pub fn approve(
     fingerprint: &str,
     now: i64,
 ) -> Result<SignedDirectoryVersion, PublishError> {
-    let registration = registration_with(store, state, fingerprint)?;
-    if let Some(current) = store.current_directory()?
-        && let Some(e) = current.body.entry(state)
-    {
-        if e.registration == registration && e.status == EntryStatus::Active {
-            return Err(PublishError::AlreadyActive(state));
-        }
-        if e.identity_key() != registration.registration.identity_key && e.status != EntryStatus::Withdrawn {
-            return Err(PublishError::KeyChange(state));
-        }
+    approve_many(store, key, &[(state, fingerprint.to_string())], now)
+}
+
+/// Secretariat: admit several States in one new version (as when many join
+/// at once): every one is checked first, and nothing is published unless all
+/// of them can be admitted.
+pub fn approve_many(
+    store: &Store,
+    key: &IdentityKeypair,
+    approvals: &[(StateCode, String)],
+    now: i64,
+) -> Result<SignedDirectoryVersion, PublishError> {
+    if approvals.is_empty() {
+        return Err(PublishError::NothingToApprove);
     }
-    let description = format!("admitted {state} (key {})", registration.registration.identity_key.fingerprint());
+    let current = store.current_directory()?;
+    let mut admitted: Vec<SignedRegistration> = Vec::with_capacity(approvals.len());
+    for (i, (state, fingerprint)) in approvals.iter().enumerate() {
+        if approvals[..i].iter().any(|(s, _)| s == state) {
+            return Err(PublishError::Twice(*state));
+        }
+        let registration = registration_with(store, *state, fingerprint)?;
+        if let Some(e) = current.as_ref().and_then(|c| c.body.entry(*state)) {
+            if e.registration == registration && e.status == EntryStatus::Active {
+                return Err(PublishError::AlreadyActive(*state));
+            }
+            if e.identity_key() != registration.registration.identity_key && e.status != EntryStatus::Withdrawn {
+                return Err(PublishError::KeyChange(*state));
+            }
+        }
+        admitted.push(registration);
+    }
+    let description = admitted
+        .iter()
+        .map(|r| format!("admitted {} (key {})", r.registration.state, r.registration.identity_key.fingerprint()))
+        .collect::<Vec<_>>()
+        .join("; ");
     publish_next(store, key, now, description, |entries| {
-        // Contacts the State signed stay with it while its key does.
-        let contacts = entries
-            .iter()
-            .find(|e| e.state() == state && e.identity_key() == registration.registration.identity_key)
-            .and_then(|e| e.contacts.clone());
-        entries.retain(|e| e.state() != state);
-        entries.push(DirectoryEntry {
-            registration,
-            status: EntryStatus::Active,
-            admitted_at: now,
-            contacts,
-            rotated_from: None,
-        });
+        for registration in admitted {
+            let state = registration.registration.state;
+            // Contacts the State signed stay with it while its key does.
+            let contacts = entries
+                .iter()
+                .find(|e| e.state() == state && e.identity_key() == registration.registration.identity_key)
+                .and_then(|e| e.contacts.clone());
+            entries.retain(|e| e.state() != state);
+            entries.push(DirectoryEntry {
+                registration,
+                status: EntryStatus::Active,
+                admitted_at: now,
+                contacts,
+                rotated_from: None,
+            });
+        }
     })
 }
 

@@ -87,6 +87,9 @@ pub struct Node {
     pub download_now: Notify,
     /// When each peer last had a reconciliation answered.
     reconciled_with: Mutex<std::collections::HashMap<StateCode, i64>>,
+    /// Set when a peer's checkpoint was kept: the audit loop rewrites the
+    /// file of witnessed checkpoints at its next tick.
+    witnessed_changed: std::sync::atomic::AtomicBool,
     /// One directory sync at a time (the poll loop and the operator's
     /// `directory sync` would otherwise race on the same head).
     sync_lock: tokio::sync::Mutex<()>,
@@ -175,6 +178,14 @@ impl Node {
         fingerprint: &str,
     ) -> Result<veim_protocol::SignedDirectoryVersion, directory::PublishError> {
         self.publish(|store, key| directory::approve(store, key, state, fingerprint, now())).await
+    }
+
+    /// Secretariat: admit several States in one version (all or none).
+    pub async fn approve_many(
+        &self,
+        approvals: Vec<(StateCode, String)>,
+    ) -> Result<veim_protocol::SignedDirectoryVersion, directory::PublishError> {
+        self.publish(|store, key| directory::approve_many(store, key, &approvals, now())).await
     }
 
     /// Secretariat: suspend, reinstate or withdraw a State.
@@ -932,7 +943,9 @@ impl Node {
         // One checkpoint kept per node and day, the day's latest: a log cut
         // or rewritten and then grown past the latest still conflicts with
         // the older ones an auditor is given.
-        if self.store.put_witness(&checkpoint, now() / 86_400)? {
+        let first_of_day = self.store.put_witness(&checkpoint, now() / 86_400)?;
+        self.witnessed_changed.store(true, std::sync::atomic::Ordering::Relaxed);
+        if first_of_day {
             let mut event = Event::new(now(), Actor::Peer(node), Action::CheckpointWitnessed);
             event.state = node;
             event.hash = Some(c.head);
@@ -942,16 +955,29 @@ impl Node {
         Ok(())
     }
 
-    /// Sends this node's checkpoint to every active node of the directory
-    /// (and to the Secretariat), keeping what each sends back.
+    /// Sends this node's checkpoint to the Secretariat, to the active nodes
+    /// it shares an exchange with, and to `audit_witnesses` other active
+    /// nodes picked at random, keeping what each sends back.
     async fn send_witness(&self, checkpoint: &SignedCheckpoint) {
         let Ok(bytes) = codec::encode("request", &NetRequest::Witness(Box::new(checkpoint.clone()))) else { return };
         let view = self.view();
-        let mut targets: Vec<(Option<StateCode>, PublicIdentity, PeerId, Vec<Multiaddr>)> = view
+        let counterparts = match self.config.state {
+            Some(me) => reconcile::counterparts(&self.store, me).unwrap_or_default(),
+            None => Vec::new(),
+        };
+        let mut others: Vec<(u32, &veim_protocol::DirectoryEntry)> = view
             .entries()
             .iter()
             .filter(|e| e.is_active() && Some(e.state()) != self.config.state)
-            .filter_map(|e| directory::dial_info(e).map(|(p, a)| (Some(e.state()), e.identity_key(), p, a)))
+            .map(|e| (rand_core::Rng::next_u32(&mut rand_core::UnwrapErr(getrandom::SysRng)), e))
+            .collect();
+        // Counterparts first, then the others in a random order.
+        others.sort_by_key(|(r, e)| (!counterparts.contains(&e.state()), *r));
+        let wanted = counterparts.len() + self.config.audit_witnesses;
+        let mut targets: Vec<(Option<StateCode>, PublicIdentity, PeerId, Vec<Multiaddr>)> = others
+            .into_iter()
+            .take(wanted)
+            .filter_map(|(_, e)| directory::dial_info(e).map(|(p, a)| (Some(e.state()), e.identity_key(), p, a)))
             .collect();
         if let (Some((peer, addrs)), Some(key)) = (self.secretariat_dial(), self.secretariat_key()) {
             targets.push((None, key, peer, addrs));
@@ -971,7 +997,8 @@ impl Node {
     }
 
     /// Every `audit_checkpoint_secs`: a checkpoint if the log grew, sent to
-    /// the peers; the audit files of checkpoints rewritten.
+    /// the peers; the audit files of checkpoints rewritten when this node's
+    /// checkpoints or those it holds of its peers' logs changed.
     async fn audit_loop(self: Arc<Self>, mut shutdown: Shutdown) {
         let every = Duration::from_secs(self.config.audit_checkpoint_secs.max(1));
         let mut sent = 0;
@@ -984,12 +1011,16 @@ impl Node {
                 Ok(Some(c)) if c.checkpoint.count > sent => {
                     self.send_witness(&c).await;
                     sent = c.checkpoint.count;
-                    if let Err(e) = self.store.write_audit_checkpoints() {
-                        tracing::warn!(%e, "cannot write the audit checkpoint files");
-                    }
+                    self.witnessed_changed.store(true, std::sync::atomic::Ordering::Relaxed);
                 }
                 Ok(_) => {}
                 Err(e) => tracing::warn!(%e, "cannot make an audit checkpoint; will retry"),
+            }
+            if self.witnessed_changed.swap(false, std::sync::atomic::Ordering::Relaxed)
+                && let Err(e) = self.store.write_audit_checkpoints()
+            {
+                self.witnessed_changed.store(true, std::sync::atomic::Ordering::Relaxed);
+                tracing::warn!(%e, "cannot write the audit checkpoint files; will retry");
             }
         }
     }
@@ -1377,6 +1408,7 @@ pub async fn start(home: &Path) -> Result<NodeHandle, StartError> {
         outbox_now: Notify::new(),
         download_now: Notify::new(),
         reconciled_with: Mutex::new(std::collections::HashMap::new()),
+        witnessed_changed: std::sync::atomic::AtomicBool::new(false),
         sync_lock: tokio::sync::Mutex::new(()),
         publish_lock: tokio::sync::Mutex::new(()),
         restart: Notify::new(),

@@ -28,6 +28,15 @@ impl StateCode {
         &self.0
     }
 
+    /// Every code of the ISO 3166-1 table, in alphabetical order.
+    pub fn all() -> Vec<StateCode> {
+        let mut all: Vec<StateCode> =
+            celes::Country::get_countries().iter().filter_map(|c| c.alpha3.parse().ok()).collect();
+        all.sort();
+        all.dedup();
+        all
+    }
+
     /// The country's name as ISO 3166 gives it.
     pub fn name(&self) -> &'static str {
         celes::Country::from_alpha3(self.as_str()).map(|c| c.long_name).unwrap_or("unknown")

@@ -359,3 +359,8 @@ pub fn seal_request(
     };
     veim_protocol::Envelope::seal(&draft, signer, &mut rng).expect("seal")
 }
+
+/// The example request of `deploy/examples/request.toml`.
+pub fn example_request() -> veim_protocol::RequestForm {
+    toml::from_str(include_str!("../../deploy/examples/request.toml")).expect("example request")
+}

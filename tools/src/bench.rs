@@ -147,7 +147,8 @@ pub struct AttachmentBench {
     pub release_build: bool,
 }
 
-fn rss_mib(field: &str) -> f64 {
+/// A figure of /proc/self/status (VmRSS:, VmHWM:), in MiB.
+pub fn rss_mib(field: &str) -> f64 {
     std::fs::read_to_string("/proc/self/status")
         .ok()
         .and_then(|s| {
@@ -358,7 +359,8 @@ where
     Ok((rate, percentile(&latencies, 0.5), percentile(&latencies, 0.99)))
 }
 
-fn request_of(size: usize) -> anyhow::Result<veim_protocol::Body> {
+/// A valid request whose body encodes to about `size` bytes.
+pub fn request_of(size: usize) -> anyhow::Result<veim_protocol::Body> {
     let mut form: veim_protocol::RequestForm = toml::from_str(include_str!("../../deploy/examples/request.toml"))?;
     let base = veim_protocol::Body::Request(form.parse().map_err(|e| anyhow::anyhow!("{e}"))?);
     let now = codec::encode("body", &base)?.len();
@@ -451,32 +453,7 @@ pub async fn exchange(quick: bool) -> anyhow::Result<ExchangeBench> {
         for in_flight in modes {
             let (rate, p50, p99) = drive(n, in_flight, |_| {
                 let (mex, body) = (mex.clone(), body.clone());
-                async move {
-                    let me = mex.me().ok_or_else(|| anyhow::anyhow!("no State"))?;
-                    let view = mex.view();
-                    let outgoing = veim_node::exchange::Outgoing { exchange_id: None, recipients: &to, body };
-                    let sent = veim_node::exchange::send(
-                        me,
-                        &mex.store,
-                        &mex.client,
-                        &view,
-                        outgoing,
-                        veim_node::service::now(),
-                    )
-                    .await?;
-                    // Queued behind another attempt: done when the outbox has the receipt.
-                    let delivered = |m: &veim_node::store::MessageRecord| {
-                        matches!(m.deliveries[0].state, veim_node::store::DeliveryState::Delivered { .. })
-                    };
-                    let deadline = Instant::now() + std::time::Duration::from_secs(60);
-                    let mut current = sent;
-                    while !delivered(&current) {
-                        anyhow::ensure!(Instant::now() < deadline, "not delivered: {:?}", current.deliveries[0].state);
-                        tokio::time::sleep(std::time::Duration::from_millis(1)).await;
-                        current = mex.store.message(current.message_id)?.ok_or_else(|| anyhow::anyhow!("lost"))?;
-                    }
-                    Ok(())
-                }
+                async move { send_delivered(mex, to.to_vec(), body, std::time::Duration::from_secs(60)).await }
             })
             .await?;
             veim.push(Rtt { what: "veim request".into(), size, in_flight, per_second: rate, p50_ms: p50, p99_ms: p99 });
@@ -502,6 +479,33 @@ pub async fn exchange(quick: bool) -> anyhow::Result<ExchangeBench> {
         });
     }
     Ok(ExchangeBench { veim, baseline, figures, release_build: !cfg!(debug_assertions) })
+}
+
+/// Sends `body` from `node` to `to` as the operator's command does (seal,
+/// sign, store, flush, audit, deliver), and waits until every recipient's
+/// receipt is recorded (a copy queued behind another attempt is delivered by
+/// the outbox).
+pub async fn send_delivered(
+    node: std::sync::Arc<veim_node::Node>,
+    to: Vec<veim_protocol::StateCode>,
+    body: veim_protocol::Body,
+    timeout: std::time::Duration,
+) -> anyhow::Result<()> {
+    use veim_node::store::{DeliveryState, MessageRecord};
+    let me = node.me().ok_or_else(|| anyhow::anyhow!("the node has no State"))?;
+    let view = node.view();
+    let outgoing = veim_node::exchange::Outgoing { exchange_id: None, recipients: &to, body };
+    let sent =
+        veim_node::exchange::send(me, &node.store, &node.client, &view, outgoing, veim_node::service::now()).await?;
+    let delivered = |m: &MessageRecord| m.deliveries.iter().all(|d| matches!(d.state, DeliveryState::Delivered { .. }));
+    let deadline = Instant::now() + timeout;
+    let mut current = sent;
+    while !delivered(&current) {
+        anyhow::ensure!(Instant::now() < deadline, "not delivered in {timeout:?}: {:?}", current.deliveries);
+        tokio::time::sleep(std::time::Duration::from_millis(1)).await;
+        current = node.store.message(current.message_id)?.ok_or_else(|| anyhow::anyhow!("the message was lost"))?;
+    }
+    Ok(())
 }
 
 pub fn render_exchange(b: &ExchangeBench) -> String {
@@ -755,4 +759,53 @@ pub fn render_figures(title: &str, figures: &[Figure], release: bool) -> String 
         ));
     }
     out
+}
+
+/// `veim bench all`: every scenario in turn; each table printed as it
+/// finishes and its JSON written to `out/<scenario>.json`.
+pub fn all(quick: bool, out: &std::path::Path) -> anyhow::Result<()> {
+    std::fs::create_dir_all(out).map_err(|e| anyhow::anyhow!("cannot create {}: {e}", out.display()))?;
+    let started = Instant::now();
+    let write = |name: &str, value: &dyn erased::Json, table: String| -> anyhow::Result<()> {
+        println!("{table}");
+        let path = out.join(format!("{name}.json"));
+        std::fs::write(&path, value.json()?).map_err(|e| anyhow::anyhow!("cannot write {}: {e}", path.display()))?;
+        std::io::stdout().flush()?;
+        Ok(())
+    };
+    let runtime = tokio::runtime::Runtime::new()?;
+    let b = crypto(quick)?;
+    write("crypto", &b, render_figures("crypto: the envelope of a 1 KiB body", &b.figures, b.release_build))?;
+    let b = runtime.block_on(storage(quick))?;
+    write("storage", &b, render_figures("storage: durable stores of received messages", &b.figures, b.release_build))?;
+    let b = runtime.block_on(exchange(quick))?;
+    write("exchange", &b, render_exchange(&b))?;
+    let b = runtime.block_on(attachment(if quick { 16 } else { 256 }))?;
+    write("attachment", &b, render_attachment(&b))?;
+    let b = audit(if quick { 50_000 } else { 1_000_000 })?;
+    write("audit", &b, render_audit(&b))?;
+    drop(runtime);
+    let sizes: &[usize] = if quick { &[20] } else { &[50, 100, 200] };
+    let b = crate::scale::network(sizes, 50)?;
+    write("network", &b, crate::scale::render(&b))?;
+    println!(
+        "all scenarios in {:.0} s; JSON in {}{}",
+        started.elapsed().as_secs_f64(),
+        out.display(),
+        if cfg!(debug_assertions) { " — DEBUG BUILD: run with --release for figures that mean anything" } else { "" }
+    );
+    Ok(())
+}
+
+/// Serialize without a generic parameter, so that one closure writes every
+/// scenario's result.
+mod erased {
+    pub trait Json {
+        fn json(&self) -> anyhow::Result<String>;
+    }
+    impl<T: serde::Serialize> Json for T {
+        fn json(&self) -> anyhow::Result<String> {
+            Ok(serde_json::to_string_pretty(self)?)
+        }
+    }
 }

@@ -9,6 +9,7 @@ pub mod demo;
 pub mod export;
 pub mod localnet;
 pub mod render;
+pub mod scale;
 pub mod terms;
 
 pub use client::{AdminClient, ClientError};

@@ -77,6 +77,8 @@ pub struct LocalNet {
     pub secretariat_key: String,
     pub nationals: Vec<LocalNode>,
     pub poll_secs: u64,
+    /// Applied to every node's configuration before it is first started.
+    pub tune: fn(&mut Config),
 }
 
 /// Runs a blocking admin call without stalling the runtime's other tasks.
@@ -120,14 +122,20 @@ fn local_config(poll_secs: u64) -> Config {
 impl LocalNet {
     /// Creates and starts the Secretariat's node under `root`.
     pub async fn new(root: &Path) -> anyhow::Result<LocalNet> {
+        LocalNet::tuned(root, |_| {}).await
+    }
+
+    /// Like `new`, with `tune` applied to every node's configuration.
+    pub async fn tuned(root: &Path, tune: fn(&mut Config)) -> anyhow::Result<LocalNet> {
         let home = root.join("secretariat");
-        let config = Config {
+        let mut config = Config {
             role: Role::Secretariat,
             state: None,
             operator: "ATT Secretariat".into(),
             secretariat: None,
             ..local_config(1)
         };
+        tune(&mut config);
         let keys = init_home(&home, &config)?;
         let (handle, address) = start_and_pin(&home).await?;
         let secretariat = LocalNode { label: "Secretariat".into(), state: None, home, address, handle: Some(handle) };
@@ -137,6 +145,7 @@ impl LocalNet {
             secretariat_key: keys.identity.public().to_string(),
             nationals: Vec::new(),
             poll_secs: 1,
+            tune,
         })
     }
 
@@ -145,7 +154,7 @@ impl LocalNet {
     pub async fn add_national(&mut self, state: &str, operator: &str) -> anyhow::Result<usize> {
         let code: StateCode = state.parse()?;
         let home = self.root.join(code.as_str().to_ascii_lowercase());
-        let config = Config {
+        let mut config = Config {
             role: Role::National,
             state: Some(code),
             operator: operator.into(),
@@ -155,6 +164,7 @@ impl LocalNet {
             }),
             ..local_config(self.poll_secs)
         };
+        (self.tune)(&mut config);
         init_home(&home, &config)?;
         let (handle, address) = start_and_pin(&home).await?;
         self.nationals.push(LocalNode {

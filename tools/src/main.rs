@@ -262,6 +262,32 @@ enum BenchCommand {
         #[arg(long)]
         quick: bool,
     },
+    /// A Secretariat and N national nodes: time until every node holds the
+    /// current directory and has exchanged one request with five others, and
+    /// memory per node, next to plain libp2p swarms doing the same traffic.
+    Network {
+        /// Network sizes, each run in a child process of its own.
+        #[arg(long, value_delimiter = ',', default_values_t = [50, 100, 200])]
+        nodes: Vec<usize>,
+        /// States the Secretariat admits per directory version.
+        #[arg(long, default_value_t = 50)]
+        batch: usize,
+        /// One run in this process: `veim` or `libp2p` (what the child processes do).
+        #[arg(long, hide = true)]
+        one: Option<String>,
+        /// For `--one libp2p`: bytes the hub answers with (the directory's size).
+        #[arg(long, hide = true, default_value_t = 100_000)]
+        directory_bytes: usize,
+    },
+    /// Every scenario in turn, each table printed and its JSON written to
+    /// `--out` (a few minutes; `--quick`: smaller sizes, for a smoke run).
+    All {
+        #[arg(long)]
+        quick: bool,
+        /// Folder for the JSON of each scenario.
+        #[arg(long, default_value = "target/veim-bench")]
+        out: PathBuf,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -367,6 +393,11 @@ enum DirectoryCommand {
         #[arg(long)]
         fingerprint: String,
     },
+    /// Secretariat: admit several States in one directory version (all or
+    /// none), as when many join at once. FILE holds one State per line: its
+    /// code, then the fingerprint checked with its operator ("MEX 19c9 33de
+    /// ..."); blank lines and lines starting with # are skipped.
+    ApproveMany { file: PathBuf },
     /// Secretariat: refuse a pending registration; the State's node is told the reason.
     Reject {
         state: String,
@@ -550,6 +581,12 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Directory(DirectoryCommand::Approve { state, fingerprint }) => {
             let v: VersionView = client()?.post("/v1/directory/approve", &ApproveRequest { state, fingerprint })?;
+            print(json, &v, |v| format!("Published directory version {}: {}\n", v.version, v.change))
+        }
+        Command::Directory(DirectoryCommand::ApproveMany { file }) => {
+            let approvals = approvals_file(&file)?;
+            let v: VersionView =
+                client()?.post("/v1/directory/approve-many", &veim_node::api::ApproveManyRequest { approvals })?;
             print(json, &v, |v| format!("Published directory version {}: {}\n", v.version, v.change))
         }
         Command::Directory(DirectoryCommand::Reject { state, fingerprint, reason }) => {
@@ -792,6 +829,22 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 )
             })
         }
+        Command::Bench(BenchCommand::Network { nodes, batch, one, directory_bytes }) => match one.as_deref() {
+            Some(kind) => {
+                let n = *nodes.first().ok_or_else(|| anyhow::anyhow!("--nodes names no size"))?;
+                let runtime = tokio::runtime::Runtime::new()?;
+                let run = match kind {
+                    "veim" => runtime.block_on(veim_tools::scale::veim_run(n, batch))?,
+                    "libp2p" => runtime.block_on(veim_tools::scale::libp2p_run(n, directory_bytes))?,
+                    other => anyhow::bail!("--one {other:?}: expected veim or libp2p"),
+                };
+                // Leave the nodes' remaining tasks behind: the run is measured.
+                runtime.shutdown_background();
+                print(json, &run, |r| format!("{r:?}\n"))
+            }
+            None => print(json, &veim_tools::scale::network(&nodes, batch)?, veim_tools::scale::render),
+        },
+        Command::Bench(BenchCommand::All { quick, out }) => veim_tools::bench::all(quick, &out),
         Command::Bench(BenchCommand::Audit { entries }) => {
             print(json, &veim_tools::bench::audit(entries)?, veim_tools::bench::render_audit)
         }
@@ -815,6 +868,28 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             if ok { Ok(()) } else { anyhow::bail!("the demo failed (see the step marked FAILED above)") }
         }
     }
+}
+
+/// Reads an approvals file: `STATE FINGERPRINT` per line.
+fn approvals_file(path: &Path) -> anyhow::Result<Vec<ApproveRequest>> {
+    let text = std::fs::read_to_string(path).map_err(|e| anyhow::anyhow!("cannot read {}: {e}", path.display()))?;
+    let mut out = Vec::new();
+    for (n, line) in text.lines().enumerate() {
+        let line = line.trim();
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        let (state, fingerprint) = line.split_once(char::is_whitespace).ok_or_else(|| {
+            anyhow::anyhow!(
+                "{} line {}: expected a State code and the fingerprint checked with its operator, e.g. \"MEX 19c9 33de ...\"",
+                path.display(),
+                n + 1
+            )
+        })?;
+        out.push(ApproveRequest { state: state.to_string(), fingerprint: fingerprint.trim().to_string() });
+    }
+    anyhow::ensure!(!out.is_empty(), "{} names no State to approve", path.display());
+    Ok(out)
 }
 
 fn change_status(

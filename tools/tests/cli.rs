@@ -133,6 +133,15 @@ fn a_running_node_answers_the_cli_and_stops_cleanly_on_sigterm() {
     let approve = veim(&["--home", &home_arg(&home), "directory", "approve", "MEX", "--fingerprint", "0000 1111"]);
     assert_eq!(approve.status.code(), Some(5), "{}", text(&approve));
     assert!(text(&approve).contains("no registration from MEX"), "{}", text(&approve));
+    let approvals = dir.path().join("approvals.txt");
+    std::fs::write(&approvals, "# admitted at the conference\nMEX 0000 1111\n\nSWE\n").expect("write");
+    let many = veim(&["--home", &home_arg(&home), "directory", "approve-many", &home_arg(&approvals)]);
+    assert_eq!(many.status.code(), Some(1), "{}", text(&many));
+    assert!(text(&many).contains("line 4: expected a State code and the fingerprint"), "{}", text(&many));
+    std::fs::write(&approvals, "MEX 0000 1111\nSWE 2222 3333\n").expect("write");
+    let many = veim(&["--home", &home_arg(&home), "directory", "approve-many", &home_arg(&approvals)]);
+    assert_eq!(many.status.code(), Some(5), "{}", text(&many));
+    assert!(text(&many).contains("no registration from MEX"), "{}", text(&many));
 
     // The public section can be written even from an empty directory.
     let page = dir.path().join("public.html");
@@ -261,4 +270,23 @@ fn the_demo_runs_every_step_and_its_disclosure_package_verifies_offline() {
         assert!(text(&out).contains("does NOT verify"), "{}", text(&out));
         assert!(text(&out).contains(expected), "{expected:?} not named: {}", text(&out));
     }
+}
+
+#[test]
+fn the_network_benchmark_runs_a_small_network_to_the_end() {
+    // The smoke run of `veim bench network` (the full one is 50, 100 and 200
+    // nodes in a release build): every node admitted in one batch, every
+    // request receipted by its five recipients, memory reported.
+    let out = veim(&["--json", "bench", "network", "--nodes", "8", "--batch", "5"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    let (veim_run, raw) = (&json["runs"][0][0], &json["runs"][0][1]);
+    assert_eq!(veim_run["kind"], "veim");
+    assert_eq!(veim_run["nodes"], 8);
+    assert_eq!(veim_run["versions"], 2, "8 States admitted 5 at a time");
+    assert_eq!(veim_run["deliveries"], 40);
+    assert!(veim_run["rss_per_node_mib"].as_f64().expect("memory") > 0.0);
+    assert!(veim_run["directory_bytes"].as_u64().expect("size") > 8 * 100);
+    assert_eq!(raw["kind"], "libp2p");
+    assert_eq!(raw["directory_bytes"], veim_run["directory_bytes"], "the baseline fetches as much as a node");
 }

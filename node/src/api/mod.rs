@@ -104,6 +104,7 @@ fn router(node: Shared, token: String) -> Router {
         .route("/v1/directory/history", get(history))
         .route("/v1/directory/pending", get(pending))
         .route("/v1/directory/approve", post(approve))
+        .route("/v1/directory/approve-many", post(approve_many))
         .route("/v1/directory/reject", post(reject))
         .route("/v1/directory/status", post(change_status))
         .route("/v1/directory/sync", post(sync))
@@ -363,6 +364,23 @@ async fn approve(State(node): State<Shared>, Json(req): Json<ApproveRequest>) ->
     Ok(Json((&v).into()))
 }
 
+/// Several States admitted in one directory version.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct ApproveManyRequest {
+    pub approvals: Vec<ApproveRequest>,
+}
+
+async fn approve_many(State(node): State<Shared>, Json(req): Json<ApproveManyRequest>) -> ApiResult<VersionView> {
+    secretariat_only(&node)?;
+    let approvals = req
+        .approvals
+        .into_iter()
+        .map(|a| Ok((parse_state(&a.state)?, a.fingerprint)))
+        .collect::<Result<Vec<_>, ApiError>>()?;
+    let v = node.approve_many(approvals).await.map_err(publish_error)?;
+    Ok(Json((&v).into()))
+}
+
 fn secretariat_only(node: &Node) -> Result<(), ApiError> {
     if node.role() == Role::Secretariat {
         Ok(())
@@ -383,7 +401,9 @@ fn publish_error(e: PublishError) -> ApiError {
         | PublishError::Transition { .. }
         | PublishError::KeyChange(_)
         | PublishError::Refused(_) => ApiError::new(StatusCode::CONFLICT, "refused", e.to_string()),
-        PublishError::NoReason => ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid", e.to_string()),
+        PublishError::NoReason | PublishError::NothingToApprove | PublishError::Twice(_) => {
+            ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid", e.to_string())
+        }
         other => ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "publish", other.to_string()),
     }
 }

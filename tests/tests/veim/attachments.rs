@@ -47,9 +47,11 @@ async fn an_attachment_cut_in_the_middle_resumes_where_it_stopped() -> anyhow::R
     })
     .await?;
     net.national_mut("SWE").stop().await;
-    tokio::time::sleep(Duration::from_secs(3)).await;
-    let during: Vec<AttachmentView> = blocking(|| mex.get("/v1/attachments"))?;
-    let during = during.into_iter().find(|a| a.id == staged.id).expect("held");
+    let during = wait_for("MEX to see the cut", Duration::from_secs(30), || {
+        let list: Vec<AttachmentView> = mex.get("/v1/attachments").ok()?;
+        list.into_iter().find(|a| a.id == staged.id && (a.complete || a.error.is_some()))
+    })
+    .await?;
     assert!(!during.complete && during.error.is_some(), "the cut is seen: {during:?}");
     net.national_mut("SWE").start().await?;
 

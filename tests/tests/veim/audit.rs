@@ -9,18 +9,14 @@ use std::time::Duration;
 use veim_node::api::{MessageView, NoteRequest, RespondRequest, SendRequest};
 use veim_node::audit::{AUDIT_DIR, CHECKPOINTS_FILE, ENTRIES_FILE, LogFiles};
 use veim_node::store::DeliveryState;
+use veim_protocol::ResponseForm;
 use veim_protocol::audit::{Action, AuditError, Checkpoint, Entry, ExportLine, SignedCheckpoint};
-use veim_protocol::{RequestForm, ResponseForm};
-use veim_tests::{NodeProcess, TestNet, blocking, keys_of, wait_for};
+use veim_tests::{NodeProcess, TestNet, blocking, example_request, keys_of, wait_for};
 use veim_tools::audit::{AuditCliError, verify};
 
 const NODE: &str = env!("CARGO_BIN_EXE_veim-test-node");
 /// Requests the sender tries; it stops after three failures in a row.
 const TRAFFIC: usize = 2000;
-
-fn example_request() -> RequestForm {
-    toml::from_str(include_str!("../../../deploy/examples/request.toml")).expect("example request")
-}
 
 fn failure(result: Result<veim_protocol::audit::LogReport, AuditCliError>) -> AuditError {
     match result {
@@ -68,15 +64,19 @@ async fn verification_names_each_tampering_and_the_log_holds_no_content() -> any
     })?;
     let _shown: veim_node::api::ExchangeView = blocking(|| mex.get(&format!("/v1/exchanges/{exchange}")))?;
 
-    // Wait until SWE holds a checkpoint of MEX's whole log as it stands.
+    // Wait until SWE holds a checkpoint of MEX's whole log as it stands,
+    // the content shown above included (the entry is written at MEX's next
+    // flush, the checkpoint at its next tick, SWE's file at SWE's next tick).
     let mex_home = net.national("MEX").home.clone();
     let swe_home = net.national("SWE").home.clone();
-    let (log, held) = wait_for("SWE to hold MEX's latest checkpoint", Duration::from_secs(15), || {
+    let (log, held) = wait_for("SWE to hold MEX's latest checkpoint", Duration::from_secs(30), || {
         let log = LogFiles::read_home(&mex_home).ok()?;
         let held = veim_tools::audit::witness(&swe_home, Some("SWE".parse().ok()?), Some("MEX".parse().ok()?)).ok()?;
         let held = held.checkpoints.last()?.clone();
         let latest = log.checkpoints.last()?.checkpoint.count;
-        (held.checkpoint.count == latest && latest as usize <= log.entries.len() && latest >= 8).then_some((log, held))
+        let shown = log.entries.iter().rposition(|e| e.event.action == Action::ContentShown)?;
+        (held.checkpoint.count == latest && latest as usize <= log.entries.len() && shown < latest as usize)
+            .then_some((log, held))
     })
     .await?;
     let witness = vec![("SWE".to_string(), held.clone())];
@@ -186,6 +186,8 @@ async fn a_node_killed_in_the_middle_of_traffic_has_an_entry_for_every_acknowled
 
     // A stream of requests from MEX; SWE is killed while it flows.
     let mex = net.national("MEX").api()?;
+    let acks = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counted = acks.clone();
     let sender = std::thread::spawn(move || {
         let mut acknowledged = BTreeSet::new();
         let mut failures = 0;
@@ -195,6 +197,7 @@ async fn a_node_killed_in_the_middle_of_traffic_has_an_entry_for_every_acknowled
             match mex.post::<_, MessageView>("/v1/requests", &SendRequest { to: vec!["SWE".into()], request }) {
                 Ok(sent) if matches!(sent.deliveries[0].state, DeliveryState::Delivered { .. }) => {
                     acknowledged.insert(sent.message_id);
+                    counted.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                     failures = 0;
                 }
                 _ => failures += 1,
@@ -205,6 +208,12 @@ async fn a_node_killed_in_the_middle_of_traffic_has_an_entry_for_every_acknowled
         }
         acknowledged
     });
+    // The kill comes after the first acknowledgement (the first request
+    // also dials the new process), at a random point of what follows.
+    wait_for("the first request acknowledged", Duration::from_secs(30), || {
+        (acks.load(std::sync::atomic::Ordering::Relaxed) > 0).then_some(())
+    })
+    .await?;
     let pause = 150 + u64::from(rand_core::Rng::next_u32(&mut rand_core::UnwrapErr(getrandom::SysRng)) % 300);
     tokio::time::sleep(Duration::from_millis(pause)).await;
     process.kill();

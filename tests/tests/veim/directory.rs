@@ -103,3 +103,60 @@ async fn bad_directory_versions_are_refused_and_the_node_keeps_working() -> anyh
     net.shutdown().await;
     Ok(())
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_secretariat_admits_many_states_in_one_version_or_none() -> anyhow::Result<()> {
+    use veim_node::api::{ApproveManyRequest, ApproveRequest, PendingView, StatusView, VersionView};
+    use veim_tests::{LocalNet, wait_for};
+    let dir = tempfile::Builder::new().prefix("veim-test-").tempdir()?;
+    let mut net = LocalNet::new(dir.path()).await?;
+    let states = ["MEX", "SWE", "DEU"];
+    for s in states {
+        net.add_national(s, "export control authority").await?;
+    }
+    let sec = net.secretariat.api()?;
+    wait_for("three registrations", std::time::Duration::from_secs(20), || {
+        let pending: Vec<PendingView> = sec.get("/v1/directory/pending").ok()?;
+        (pending.len() == 3).then_some(())
+    })
+    .await?;
+    let mut approvals = Vec::new();
+    for s in states {
+        let status: StatusView = blocking(|| net.national(s).api()?.get("/v1/status"))?;
+        approvals.push(ApproveRequest { state: s.into(), fingerprint: status.fingerprint });
+    }
+    let approve = |approvals: Vec<ApproveRequest>| {
+        blocking(|| sec.post::<_, VersionView>("/v1/directory/approve-many", &ApproveManyRequest { approvals }))
+    };
+    let again = |i: usize| ApproveRequest { state: states[i].into(), fingerprint: approvals[i].fingerprint.clone() };
+
+    // One wrong fingerprint, or a State named twice: nothing is published.
+    let wrong = vec![again(0), ApproveRequest { state: "SWE".into(), fingerprint: approvals[0].fingerprint.clone() }];
+    let e = approve(wrong).expect_err("SWE under MEX's fingerprint");
+    assert!(e.to_string().contains("no registration from SWE has the fingerprint"), "{e}");
+    let e = approve(vec![again(0), again(1), again(0)]).expect_err("MEX twice");
+    assert!(e.to_string().contains("MEX is named twice"), "{e}");
+    let e = approve(Vec::new()).expect_err("nobody");
+    assert!(e.to_string().contains("no State to approve"), "{e}");
+    let status: StatusView = blocking(|| sec.get("/v1/status"))?;
+    assert_eq!(status.directory_version, 0, "a refused batch publishes nothing");
+
+    // All three in one version, which every node follows.
+    let v = approve((0..3).map(again).collect())?;
+    assert_eq!(v.version, 1);
+    for s in states {
+        assert!(v.change.contains(&format!("admitted {s}")), "{}", v.change);
+    }
+    net.wait_directory(1).await?;
+    let e = approve(vec![again(1)]).expect_err("already in");
+    assert!(e.to_string().contains("SWE is already active"), "{e}");
+    let sent: MessageView = blocking(|| {
+        net.national("DEU").api()?.post(
+            "/v1/requests",
+            &SendRequest { to: vec!["MEX".into(), "SWE".into()], request: veim_tests::example_request() },
+        )
+    })?;
+    assert!(sent.deliveries.iter().all(|d| matches!(d.state, DeliveryState::Delivered { .. })), "{sent:?}");
+    net.shutdown().await;
+    Ok(())
+}

@@ -3,12 +3,8 @@
 use std::time::Duration;
 use veim_node::api::{ExchangeView, MessageView, PendingView, RespondRequest, SendRequest, StatusView};
 use veim_node::store::{DeliveryState, ExchangeStatus};
-use veim_protocol::{Body, Envelope, EnvelopeError, RequestForm, ResponseForm, codec};
-use veim_tests::{LocalNet, TestNet, blocking, keys_of, wait_for};
-
-fn example_request() -> RequestForm {
-    toml::from_str(include_str!("../../../deploy/examples/request.toml")).expect("example request")
-}
+use veim_protocol::{Body, Envelope, EnvelopeError, ResponseForm, codec};
+use veim_tests::{LocalNet, TestNet, blocking, example_request, keys_of, wait_for};
 
 fn example_response() -> ResponseForm {
     toml::from_str(include_str!("../../../deploy/examples/response.toml")).expect("example response")

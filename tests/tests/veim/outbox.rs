@@ -7,11 +7,7 @@ use veim_node::api::{ExchangeView, MessageView, NoteRequest, SendRequest};
 use veim_node::audit::LogFiles;
 use veim_node::store::DeliveryState;
 use veim_protocol::audit::Action;
-use veim_tests::{TestNet, blocking, wait_for};
-
-fn example_request() -> veim_protocol::RequestForm {
-    toml::from_str(include_str!("../../../deploy/examples/request.toml")).expect("example request")
-}
+use veim_tests::{TestNet, blocking, example_request, wait_for};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn messages_to_a_node_that_is_down_arrive_once_and_in_order_after_it_starts() -> anyhow::Result<()> {
@@ -113,14 +109,17 @@ async fn a_flooding_peer_is_slowed_while_other_peers_are_served() -> anyhow::Res
         }
         Ok(latencies)
     });
+    let started = std::time::Instant::now();
     let flood = flooder.flood(swe_peer, &swe_addr, &request, 1500).await?;
+    let took = started.elapsed();
     let latencies = honest.await??;
-    println!("flood: {flood:?}; MEX's requests during it took {latencies:?}");
-    // Slowed (answered busy), then cut off (its connection closed): most of
-    // the flood is never handled.
+    println!("flood: {flood:?} in {took:?}; MEX's requests during it took {latencies:?}");
+    // Slowed (answered busy), then cut off (its connection closed): at most
+    // its burst (100) and its rate (50/s) over the flood's time are handled.
+    let allowed = (100.0 + 50.0 * took.as_secs_f64()).ceil() as usize + 10;
     assert!(flood.busy > 0, "the flooder was told to slow down: {flood:?}");
-    assert!(flood.busy + flood.failed >= 1300, "the flooder was slowed or cut off: {flood:?}");
-    assert!(flood.answered <= 200, "at most its burst and rate were served: {flood:?}");
+    assert!(flood.answered <= allowed, "at most its burst and rate ({allowed}) were served: {flood:?}");
+    assert!(flood.busy + flood.failed >= 1500 - allowed.min(1500), "the rest was slowed or cut off: {flood:?}");
     // SWE still serves after the flood.
     let after: MessageView = blocking(|| {
         net.national("MEX")
@@ -172,8 +171,13 @@ async fn a_node_restored_from_an_older_backup_gets_back_what_it_lacks() -> anyho
     })
     .await?;
     assert_eq!(inbox.len(), 1);
-    let outbox: Vec<MessageView> = blocking(|| mex.get("/v1/outbox"))?;
-    assert!(matches!(outbox[0].deliveries[0].state, DeliveryState::Delivered { .. }), "{:?}", outbox[0].deliveries);
+    // SWE stores the message before its receipt reaches MEX: MEX's copy is
+    // delivered once that receipt is recorded.
+    wait_for("MEX to record SWE's new receipt", Duration::from_secs(30), || {
+        let outbox: Vec<MessageView> = mex.get("/v1/outbox").ok()?;
+        matches!(outbox[0].deliveries[0].state, DeliveryState::Delivered { .. }).then_some(())
+    })
+    .await?;
     net.shutdown().await;
     Ok(())
 }

@@ -13,15 +13,10 @@ use veim_protocol::disclosure::{Package, PackageError};
 use veim_protocol::envelope::{Draft, Recipient};
 use veim_protocol::wire::{NetRequest, NetResponse, RefusalCode};
 use veim_protocol::{
-    Authority, AuthorityKind, Body, Envelope, ExchangeId, Handling, MessageId, RequestForm, ResponseForm, StateCode,
-    codec,
+    Authority, AuthorityKind, Body, Envelope, ExchangeId, Handling, MessageId, ResponseForm, StateCode, codec,
 };
-use veim_tests::{RawPeer, TestNet, blocking, keys_of, peer_of, wait_for};
+use veim_tests::{RawPeer, TestNet, blocking, example_request, keys_of, peer_of, wait_for};
 use veim_tools::{AdminClient, ClientError};
-
-fn example_request() -> RequestForm {
-    toml::from_str(include_str!("../../../deploy/examples/request.toml")).expect("example request")
-}
 
 fn example_response() -> ResponseForm {
     toml::from_str(include_str!("../../../deploy/examples/response.toml")).expect("example response")
@@ -125,7 +120,7 @@ async fn disclosure_needs_a_valid_grant_covering_every_item_and_that_authority()
     // Only the originator decides; not the State that asked.
     let own = decide(&mex, &asked.message_id, &DecideConsent::Refuse { reason: "no".into() });
     assert!(own.expect_err("the asker decides").to_string().contains("only the originator"));
-    let expires_at = veim_node::service::now() + 4;
+    let expires_at = veim_node::service::now() + 10;
     decide(
         &swe,
         &asked.message_id,

@@ -1,0 +1,345 @@
+//! `veim bench network`: a whole network on this machine. A Secretariat and
+//! N national nodes (each a real node: own sled store, own libp2p swarm on
+//! 127.0.0.1) start, register, are admitted in batches, follow the directory
+//! to its current version, and each sends one request to five others, which
+//! receipt it. Next to it, the baseline: N plain libp2p swarms that fetch a
+//! blob the size of the directory from a hub and echo one request with five
+//! others. Each size runs in a child process of its own, so that the memory
+//! figures of one run are not those left over by another.
+
+use crate::bench::rss_mib;
+use crate::localnet::{LocalNet, blocking, wait_for};
+use anyhow::Context;
+use serde::{Deserialize, Serialize};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use veim_node::api::{ApproveManyRequest, ApproveRequest, PendingView, StatusView, VersionView};
+use veim_node::config::Config;
+use veim_protocol::StateCode;
+
+/// Each national node sends one request to this many others.
+pub const PEERS: usize = 5;
+
+/// One run of one size.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ScaleRun {
+    /// "veim" or "libp2p".
+    pub kind: String,
+    pub nodes: usize,
+    /// Seconds from the start until every node runs.
+    pub started_secs: f64,
+    /// Seconds from the start until every node holds the current directory
+    /// (baseline: until every swarm fetched the blob from the hub).
+    pub directory_secs: f64,
+    /// Seconds from the start until every node's request was receipted by
+    /// its five recipients (baseline: echoed).
+    pub exchanged_secs: f64,
+    /// Resident memory the run added to the process, per node (the
+    /// Secretariat or hub counted as one), MiB.
+    pub rss_per_node_mib: f64,
+    /// Resident memory of the process at the end, and at its peak, MiB.
+    pub rss_mib: f64,
+    pub peak_rss_mib: f64,
+    /// Directory versions published (one per batch of approvals).
+    pub versions: u64,
+    /// Bytes of the current directory version, encoded.
+    pub directory_bytes: usize,
+    /// Requests sent, and deliveries receipted.
+    pub requests: usize,
+    pub deliveries: usize,
+    /// Threads of the process at the end.
+    pub threads: u64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ScaleBench {
+    pub batch: usize,
+    pub runs: Vec<(ScaleRun, ScaleRun)>,
+    pub release_build: bool,
+}
+
+fn threads() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| s.lines().find(|l| l.starts_with("Threads:"))?.split_whitespace().nth(1)?.parse().ok())
+        .unwrap_or(0)
+}
+
+/// Periods as a deployed node has them, not the short ones of the demo:
+/// here hundreds of nodes share two cores.
+fn deployed_periods(c: &mut Config) {
+    c.directory_poll_secs = 30;
+    c.audit_checkpoint_secs = 60;
+    c.reconcile_secs = 300;
+    c.retry_base_secs = 1;
+    c.retry_max_secs = 5;
+}
+
+/// The first `n` ISO 3166 codes.
+fn states(n: usize) -> anyhow::Result<Vec<StateCode>> {
+    let all = StateCode::all();
+    anyhow::ensure!(n <= all.len(), "at most {} national nodes: ISO 3166 lists that many States", all.len());
+    Ok(all.into_iter().take(n).collect())
+}
+
+/// The veim run of `n` national nodes, admitted `batch` at a time.
+pub async fn veim_run(n: usize, batch: usize) -> anyhow::Result<ScaleRun> {
+    anyhow::ensure!(n > PEERS, "the network needs more than {PEERS} national nodes");
+    let states = states(n)?;
+    let dir = tempfile::Builder::new().prefix("veim-bench-").tempdir()?;
+    let rss_before = rss_mib("VmRSS:");
+    let t0 = Instant::now();
+    let mut net = LocalNet::tuned(&dir.path().join("net"), deployed_periods).await?;
+    for s in &states {
+        net.add_national(s.as_str(), "bench").await?;
+    }
+    let started_secs = t0.elapsed().as_secs_f64();
+
+    // Every node registers on its own; the Secretariat approves in batches,
+    // each State under the fingerprint its node shows.
+    let sec = net.secretariat.api()?;
+    let limit = Duration::from_secs(120 + n as u64);
+    wait_for("every registration", limit, || {
+        let pending: Vec<PendingView> = sec.get("/v1/directory/pending").ok()?;
+        (pending.len() >= n).then_some(())
+    })
+    .await?;
+    let mut approvals = Vec::with_capacity(n);
+    for node in &net.nationals {
+        let status: StatusView = blocking(|| node.api()?.get("/v1/status"))?;
+        approvals.push(ApproveRequest { state: node.label.clone(), fingerprint: status.fingerprint });
+    }
+    let mut head = 0;
+    let mut versions = 0;
+    let mut chunks = approvals.into_iter().peekable();
+    while chunks.peek().is_some() {
+        let approvals: Vec<ApproveRequest> = chunks.by_ref().take(batch.max(1)).collect();
+        let v: VersionView = blocking(|| sec.post("/v1/directory/approve-many", &ApproveManyRequest { approvals }))?;
+        head = v.version;
+        versions += 1;
+    }
+
+    // Each node follows the announcement of each version; none is asked to.
+    let nodes: Vec<Arc<veim_node::Node>> = net
+        .nationals
+        .iter()
+        .map(|n| n.handle.as_ref().map(|h| h.node.clone()).ok_or_else(|| anyhow::anyhow!("{} stopped", n.label)))
+        .collect::<anyhow::Result<_>>()?;
+    loop {
+        let behind = nodes.iter().filter(|n| n.view().version() < head).count();
+        if behind == 0 {
+            break;
+        }
+        anyhow::ensure!(t0.elapsed() < limit * 3, "{behind} node(s) still lack directory version {head}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let directory_secs = t0.elapsed().as_secs_f64();
+    let directory_bytes = nodes[0]
+        .view()
+        .current
+        .as_ref()
+        .map(|v| veim_protocol::codec::encode("directory version", v).map(|b| b.len()))
+        .transpose()?
+        .unwrap_or(0);
+
+    // Each node sends one request to the next five, all at once.
+    let body = crate::bench::request_of(1024)?;
+    let sends = (0..n).map(|i| {
+        let to: Vec<StateCode> = (1..=PEERS).map(|k| states[(i + k) % n]).collect();
+        crate::bench::send_delivered(nodes[i].clone(), to, body.clone(), limit)
+    });
+    futures::future::try_join_all(sends).await?;
+    let exchanged_secs = t0.elapsed().as_secs_f64();
+    let rss = rss_mib("VmRSS:");
+    let run = ScaleRun {
+        kind: "veim".into(),
+        nodes: n,
+        started_secs,
+        directory_secs,
+        exchanged_secs,
+        rss_per_node_mib: (rss - rss_before) / (n + 1) as f64,
+        rss_mib: rss,
+        peak_rss_mib: rss_mib("VmHWM:"),
+        versions,
+        directory_bytes,
+        requests: n,
+        deliveries: n * PEERS,
+        threads: threads(),
+    };
+    drop(nodes);
+    net.shutdown().await;
+    Ok(run)
+}
+
+/// The baseline of `n` nodes: plain libp2p swarms (the node's own transport:
+/// TCP, Noise, Yamux, the same framing) with an echo behind each, no storage
+/// and no signatures; each fetches `directory_bytes` from a hub, then sends
+/// 1 KiB to five others and waits for the echo.
+pub async fn libp2p_run(n: usize, directory_bytes: usize) -> anyhow::Result<ScaleRun> {
+    use veim_node::network::{self, Limits};
+    let rss_before = rss_mib("VmRSS:");
+    let t0 = Instant::now();
+    // No limits of the node's own: the baseline is what the transport does
+    // (its swarms start faster than nodes do, and all dial the hub at once).
+    let unlimited = Limits {
+        requests_per_sec: 1e9,
+        burst: 1e9,
+        max_pending_incoming: 4096,
+        max_established: 4096,
+        ..Limits::default()
+    };
+    let listen: libp2p::Multiaddr = "/ip4/127.0.0.1/tcp/0".parse()?;
+    let mut stops = Vec::new();
+    let mut swarms: Vec<(network::Client, libp2p::PeerId, Vec<libp2p::Multiaddr>)> = Vec::new();
+    let mut fetches = Vec::new();
+    for _ in 0..=n {
+        let key = libp2p::identity::Keypair::generate_ed25519();
+        let peer = key.public().to_peer_id();
+        let (client, mut inbound, run) = network::new(key, std::slice::from_ref(&listen), unlimited)?;
+        let (stop, shutdown) = veim_node::shutdown::channel();
+        tokio::spawn(run.run(shutdown));
+        stops.push(stop);
+        let addrs = client.listen_addrs().await?;
+        let server = client.clone();
+        // The hub (the first) answers with the directory's bytes; the others echo.
+        let hub = swarms.is_empty();
+        tokio::spawn(async move {
+            while let Some(request) = inbound.recv().await {
+                let bytes = match request.frame {
+                    _ if hub => vec![3u8; directory_bytes],
+                    network::InboundFrame::Bytes(b) => b,
+                    network::InboundFrame::Oversized { .. } => Vec::new(),
+                };
+                let _ = server.respond(request.channel, bytes).await;
+            }
+        });
+        // As a node registers as soon as it starts, each swarm asks the hub
+        // as soon as it runs.
+        if let Some((_, hub, hub_addrs)) = swarms.first().cloned() {
+            let client = client.clone();
+            fetches.push(tokio::spawn(async move {
+                let got = client.request(hub, hub_addrs, vec![1u8; 16]).await.context("fetching from the hub")?;
+                anyhow::ensure!(got.len() == directory_bytes, "the hub's answer lost bytes");
+                anyhow::Ok(())
+            }));
+        }
+        swarms.push((client, peer, addrs));
+    }
+    let started_secs = t0.elapsed().as_secs_f64();
+    for fetch in fetches {
+        fetch.await??;
+    }
+    let directory_secs = t0.elapsed().as_secs_f64();
+    let nationals = &swarms[1..];
+    let echoes = (0..n).flat_map(|i| {
+        (1..=PEERS).map(move |k| {
+            let (client, _, _) = nationals[i].clone();
+            let (_, peer, addrs) = nationals[(i + k) % n].clone();
+            async move {
+                let back = client.request(peer, addrs, vec![5u8; 1024]).await.context("echo with another swarm")?;
+                anyhow::ensure!(back.len() == 1024, "the echo lost bytes");
+                anyhow::Ok(())
+            }
+        })
+    });
+    futures::future::try_join_all(echoes).await?;
+    let exchanged_secs = t0.elapsed().as_secs_f64();
+    let rss = rss_mib("VmRSS:");
+    let run = ScaleRun {
+        kind: "libp2p".into(),
+        nodes: n,
+        started_secs,
+        directory_secs,
+        exchanged_secs,
+        rss_per_node_mib: (rss - rss_before) / (n + 1) as f64,
+        rss_mib: rss,
+        peak_rss_mib: rss_mib("VmHWM:"),
+        versions: 0,
+        directory_bytes,
+        requests: n * PEERS,
+        deliveries: n * PEERS,
+        threads: threads(),
+    };
+    for stop in stops {
+        stop.trigger();
+    }
+    Ok(run)
+}
+
+/// Runs each size in a child process of this program (`veim bench network
+/// --one veim|libp2p --nodes N --json`), veim first, then the baseline with
+/// the directory's size of the veim run.
+pub fn network(sizes: &[usize], batch: usize) -> anyhow::Result<ScaleBench> {
+    let exe = std::env::current_exe()?;
+    let child = |args: Vec<String>| -> anyhow::Result<ScaleRun> {
+        let out = std::process::Command::new(&exe)
+            .args(["bench", "network", "--json"])
+            .args(&args)
+            .stderr(std::process::Stdio::inherit())
+            .output()?;
+        anyhow::ensure!(out.status.success(), "the run `{}` failed ({})", args.join(" "), out.status);
+        Ok(serde_json::from_slice(&out.stdout)?)
+    };
+    let mut runs = Vec::new();
+    for &n in sizes {
+        eprintln!("network of {n} national nodes ...");
+        let veim = child(vec![
+            "--one".into(),
+            "veim".into(),
+            "--nodes".into(),
+            n.to_string(),
+            "--batch".into(),
+            batch.to_string(),
+        ])?;
+        let raw = child(vec![
+            "--one".into(),
+            "libp2p".into(),
+            "--nodes".into(),
+            n.to_string(),
+            "--directory-bytes".into(),
+            veim.directory_bytes.to_string(),
+        ])?;
+        runs.push((veim, raw));
+    }
+    Ok(ScaleBench { batch, runs, release_build: !cfg!(debug_assertions) })
+}
+
+pub fn render(b: &ScaleBench) -> String {
+    let mut out = format!(
+        "network: a Secretariat and N national nodes on loopback, admitted {} per directory version, each sending one request to {PEERS} others{}\n",
+        b.batch,
+        if b.release_build { "" } else { " — DEBUG BUILD: run with --release" }
+    );
+    out.push_str(&format!(
+        "{:>5} {:<7} {:>9} {:>11} {:>11} {:>12} {:>10} {:>8} {:>8}\n",
+        "N", "", "started s", "directory s", "exchanged s", "MiB per node", "peak MiB", "threads", "versions"
+    ));
+    for (veim, raw) in &b.runs {
+        for r in [raw, veim] {
+            out.push_str(&format!(
+                "{:>5} {:<7} {:>9.2} {:>11.2} {:>11.2} {:>12.2} {:>10.0} {:>8} {:>8}\n",
+                r.nodes,
+                r.kind,
+                r.started_secs,
+                r.directory_secs,
+                r.exchanged_secs,
+                r.rss_per_node_mib,
+                r.peak_rss_mib,
+                r.threads,
+                r.versions
+            ));
+        }
+    }
+    out.push_str("ratios veim / libp2p:\n");
+    for (veim, raw) in &b.runs {
+        out.push_str(&format!(
+            "  N = {:<4} time to the current directory {:>6.2}, time to all exchanged {:>6.2}, memory per node {:>6.2} (directory version of {} KiB)\n",
+            veim.nodes,
+            veim.directory_secs / raw.directory_secs.max(1e-9),
+            veim.exchanged_secs / raw.exchanged_secs.max(1e-9),
+            veim.rss_per_node_mib / raw.rss_per_node_mib.max(1e-9),
+            veim.directory_bytes / 1024
+        ));
+    }
+    out
+}
