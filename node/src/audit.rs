@@ -54,6 +54,8 @@ pub struct Mirror {
     dir: PathBuf,
     /// Entries already in `entries.jsonl`.
     written: u64,
+    /// `entries.jsonl`, open for appending once and kept open.
+    file: Option<fs::File>,
 }
 
 fn io_err(path: &Path, e: std::io::Error) -> StoreError {
@@ -110,7 +112,7 @@ impl Mirror {
             fs::rename(&path, &aside).map_err(|e| io_err(&path, e))?;
             written = 0;
         }
-        let mut mirror = Mirror { dir: dir.to_path_buf(), written };
+        let mut mirror = Mirror { dir: dir.to_path_buf(), written, file: None };
         mirror.catch_up(store)?;
         mirror.write_checkpoints(store)?;
         Ok(mirror)
@@ -129,8 +131,18 @@ impl Mirror {
         for e in entries {
             text.push_str(&line(&ExportLine::Entry(e))?);
         }
-        let mut file = fs::OpenOptions::new().create(true).append(true).open(&path).map_err(|e| io_err(&path, e))?;
-        file.write_all(text.as_bytes()).map_err(|e| io_err(&path, e))?;
+        let file = match &mut self.file {
+            Some(f) => f,
+            None => self
+                .file
+                .insert(fs::OpenOptions::new().create(true).append(true).open(&path).map_err(|e| io_err(&path, e))?),
+        };
+        if let Err(e) = file.write_all(text.as_bytes()) {
+            // Opened again at the next flush (the entries after `written`
+            // are written again; a torn line is set aside at the next start).
+            self.file = None;
+            return Err(io_err(&path, e));
+        }
         self.written += n;
         Ok(())
     }

@@ -4,8 +4,10 @@
 //! Trees: `meta` (the directory head), `directory` (every accepted directory
 //! version, by number), `registrations` (Secretariat: what States submitted,
 //! one per State and key), `rejections` (Secretariat: keys refused, and why),
-//! `messages` (every envelope sent or received, with its decrypted body and its
-//! delivery state), `exchanges` (one record per exchange). Writes that belong
+//! `messages` (every message sent or received: ids, parties, times, delivery
+//! state, receipts), `bodies` (each message's envelope and sealed body, written
+//! once and removed by a purge, apart from the record that changes with each
+//! delivery attempt), `exchanges` (one record per exchange). Writes that belong
 //! together go in one sled transaction; nothing is acknowledged to a peer or an
 //! operator before [`Store::flush`] has returned.
 
@@ -146,6 +148,8 @@ pub struct Store {
     rejections: sled::Tree,
     contacts: sled::Tree,
     messages: sled::Tree,
+    /// Each message's envelope (key: id, 0) and sealed body (key: id, 1).
+    bodies: sled::Tree,
     exchanges: sled::Tree,
     disclosures: sled::Tree,
     audit: sled::Tree,
@@ -222,6 +226,9 @@ const PENDING_ROTATION: &[u8] = b"pending-rotation";
 const STORAGE_CHECK: &[u8] = b"storage-key-check";
 const AUDIT_HEAD: &[u8] = b"audit-head";
 const MESSAGE_SEQUENCE: &[u8] = b"message-sequence";
+/// The layout of the store: 2 since bodies moved out of message records.
+const STORE_FORMAT: &[u8] = b"store-format";
+const FORMAT: u64 = 2;
 const LAST_CONFIG: &[u8] = b"last-config-hash";
 const LAST_KEYS: &[u8] = b"last-key-fingerprint";
 
@@ -311,6 +318,37 @@ fn append(
     Ok(count)
 }
 
+fn body_key(id: MessageId, part: u8) -> [u8; 17] {
+    let mut key = [0u8; 17];
+    key[..16].copy_from_slice(&id.0);
+    key[16] = part;
+    key
+}
+const ENVELOPE: u8 = 0;
+const CONTENT: u8 = 1;
+
+/// The record as kept in `messages`: without its envelope and sealed body,
+/// which go to `bodies`.
+fn record_bytes(record: &MessageRecord) -> Result<Vec<u8>, StoreError> {
+    let bare = MessageRecord { content: None, envelope: Vec::new(), ..record.clone() };
+    enc("message", &bare)
+}
+
+/// A stored record with its envelope and body put back (a format-1 record
+/// holds them itself).
+fn joined(
+    mut record: MessageRecord,
+    body: impl Fn(u8) -> Result<Option<sled::IVec>, StoreError>,
+) -> Result<MessageRecord, StoreError> {
+    if let Some(envelope) = body(ENVELOPE)? {
+        record.envelope = envelope.to_vec();
+    }
+    if let Some(content) = body(CONTENT)? {
+        record.content = Some(content.to_vec());
+    }
+    Ok(record)
+}
+
 impl Store {
     pub fn open(path: &Path) -> Result<Store, StoreError> {
         let db = sled::Config::new()
@@ -321,6 +359,24 @@ impl Store {
             .flush_every_ms(None)
             .open()
             .map_err(|e| StoreError::Open { path: path.display().to_string(), reason: e.to_string() })?;
+        let format = db.open_tree("meta")?.get(STORE_FORMAT)?;
+        match format.as_deref() {
+            // Format 1 kept bodies inside the message records; they are still
+            // read there, and move to `bodies` when the record next changes.
+            None => {
+                db.open_tree("meta")?.insert(STORE_FORMAT, &FORMAT.to_be_bytes())?;
+            }
+            Some(b) if b == FORMAT.to_be_bytes() => {}
+            Some(other) => {
+                return Err(StoreError::Open {
+                    path: path.display().to_string(),
+                    reason: format!(
+                        "the store is in format {}, which this version of veim (format {FORMAT}) does not know: run the veim release that wrote it, or a newer one",
+                        other.iter().fold(0u64, |n, b| n << 8 | u64::from(*b))
+                    ),
+                });
+            }
+        }
         Ok(Store {
             meta: db.open_tree("meta")?,
             directory: db.open_tree("directory")?,
@@ -328,6 +384,7 @@ impl Store {
             rejections: db.open_tree("rejections")?,
             contacts: db.open_tree("contacts")?,
             messages: db.open_tree("messages")?,
+            bodies: db.open_tree("bodies")?,
             exchanges: db.open_tree("exchanges")?,
             disclosures: db.open_tree("disclosures")?,
             audit: db.open_tree("audit")?,
@@ -641,8 +698,8 @@ impl Store {
         let ex_key = record.exchange_id.0;
         let queued = record.direction == Direction::Sent && record.deliveries.iter().any(|d| !d.state.is_final());
         let download = record.direction == Direction::Received && record.kind == MessageKind::Attachments;
-        (&self.messages, &self.exchanges, &self.audit, &self.meta, &self.outbox, &self.downloads)
-            .transaction(|(messages, exchanges, audit, meta, outbox, downloads)| {
+        (&self.messages, &self.bodies, &self.exchanges, &self.audit, &self.meta, &self.outbox, &self.downloads)
+            .transaction(|(messages, bodies, exchanges, audit, meta, outbox, downloads)| {
                 if messages.get(msg_key)?.is_some() {
                     return Err(abort(StoreError::Duplicate(record.message_id)));
                 }
@@ -655,7 +712,7 @@ impl Store {
                 meta.insert(MESSAGE_SEQUENCE, enc("message sequence", &sequence).map_err(abort)?)?;
                 let mut record = record.clone();
                 record.sequence = sequence;
-                let msg_bytes = enc("message", &record).map_err(abort)?;
+                let msg_bytes = record_bytes(&record).map_err(abort)?;
                 if queued {
                     outbox.insert(outbox_key(&record).to_vec(), &record.exchange_id.0)?;
                 }
@@ -672,13 +729,22 @@ impl Store {
                 let next = update(current).map_err(|e| abort(StoreError::Rejected(e)))?;
                 exchanges.insert(&ex_key, enc("exchange", &next).map_err(abort)?)?;
                 messages.insert(&msg_key, msg_bytes.as_slice())?;
+                if !record.envelope.is_empty() {
+                    bodies.insert(&body_key(record.message_id, ENVELOPE), record.envelope.as_slice())?;
+                }
+                if let Some(content) = &record.content {
+                    bodies.insert(&body_key(record.message_id, CONTENT), content.as_slice())?;
+                }
                 Ok(next)
             })
             .map_err(tx_err)
     }
 
     pub fn message(&self, id: MessageId) -> Result<Option<MessageRecord>, StoreError> {
-        self.messages.get(id.0)?.map(|b| dec("message", &b)).transpose()
+        match self.messages.get(id.0)? {
+            Some(b) => Ok(Some(joined(dec("message", &b)?, |part| Ok(self.bodies.get(body_key(id, part))?))?)),
+            None => Ok(None),
+        }
     }
 
     pub fn contains_message(&self, id: MessageId) -> Result<bool, StoreError> {
@@ -693,10 +759,15 @@ impl Store {
         id: MessageId,
         change: impl Fn(&mut MessageRecord) -> Vec<Event>,
     ) -> Result<MessageRecord, StoreError> {
-        (&self.messages, &self.audit, &self.meta, &self.outbox)
-            .transaction(|(messages, audit, meta, outbox)| {
+        (&self.messages, &self.bodies, &self.audit, &self.meta, &self.outbox)
+            .transaction(|(messages, bodies, audit, meta, outbox)| {
                 let old = messages.get(id.0)?.ok_or_else(|| abort(StoreError::NotFound(id)))?;
-                let mut record: MessageRecord = dec("message", &old).map_err(abort)?;
+                let old: MessageRecord = dec("message", &old).map_err(abort)?;
+                // A format-1 record holds its body itself: written out below.
+                let inline = !old.envelope.is_empty() || old.content.is_some();
+                let held = [bodies.get(body_key(id, ENVELOPE))?, bodies.get(body_key(id, CONTENT))?];
+                let before = joined(old, |part| Ok(held[usize::from(part)].clone())).map_err(abort)?;
+                let mut record = before.clone();
                 for event in change(&mut record) {
                     append(audit, meta, &event)?;
                 }
@@ -707,7 +778,21 @@ impl Store {
                         outbox.insert(outbox_key(&record).to_vec(), &record.exchange_id.0)?;
                     }
                 }
-                messages.insert(&id.0, enc("message", &record).map_err(abort)?)?;
+                messages.insert(&id.0, record_bytes(&record).map_err(abort)?)?;
+                // The body is written again only when it changed (a purge),
+                // not at each delivery attempt.
+                if inline || record.envelope != before.envelope {
+                    match record.envelope.is_empty() {
+                        true => bodies.remove(&body_key(id, ENVELOPE))?,
+                        false => bodies.insert(&body_key(id, ENVELOPE), record.envelope.as_slice())?,
+                    };
+                }
+                if inline || record.content != before.content {
+                    match &record.content {
+                        None => bodies.remove(&body_key(id, CONTENT))?,
+                        Some(c) => bodies.insert(&body_key(id, CONTENT), c.as_slice())?,
+                    };
+                }
                 Ok(record)
             })
             .map_err(tx_err)
@@ -784,7 +869,18 @@ impl Store {
     }
 
     pub fn messages(&self) -> Result<Vec<MessageRecord>, StoreError> {
-        self.messages.iter().map(|kv| dec("message", &kv?.1)).collect()
+        self.messages
+            .iter()
+            .map(|kv| {
+                let (k, v) = kv?;
+                let id =
+                    MessageId(k.as_ref().try_into().map_err(|_| StoreError::Corrupt {
+                        what: "message key",
+                        reason: format!("{} bytes", k.len()),
+                    })?);
+                joined(dec("message", &v)?, |part| Ok(self.bodies.get(body_key(id, part))?))
+            })
+            .collect()
     }
 
     pub fn exchange(&self, id: ExchangeId) -> Result<Option<ExchangeRecord>, StoreError> {
@@ -999,5 +1095,90 @@ mod tests {
         for i in 0..64u64 {
             assert!(reopened.meta.get(i.to_be_bytes()).expect("get").is_some(), "write {i}");
         }
+    }
+
+    fn record(id: u8, content: &[u8]) -> MessageRecord {
+        let mex: StateCode = "MEX".parse().expect("MEX");
+        MessageRecord {
+            message_id: MessageId([id; 16]),
+            exchange_id: ExchangeId([id; 16]),
+            direction: Direction::Received,
+            sender: mex,
+            recipients: vec!["SWE".parse().expect("SWE")],
+            kind: MessageKind::Request,
+            created_at: 1,
+            stored_at: 1,
+            content: Some(content.to_vec()),
+            envelope: vec![id; 300],
+            envelope_hash: [id; 32],
+            deliveries: Vec::new(),
+            receipts: Vec::new(),
+            purged_at: None,
+            sequence: 0,
+        }
+    }
+
+    fn exchange_of(r: &MessageRecord) -> ExchangeRecord {
+        ExchangeRecord {
+            exchange_id: r.exchange_id,
+            originator: r.sender,
+            participants: vec![r.sender],
+            status: ExchangeStatus::Open,
+            messages: vec![r.message_id],
+            opened_at: 1,
+            updated_at: 1,
+        }
+    }
+
+    #[test]
+    fn bodies_are_kept_apart_and_written_once_and_a_format_one_record_still_reads() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = Store::open(&dir.path().join("store")).expect("open");
+        let sealed = b"sealed body".to_vec();
+        let r = record(1, &sealed);
+        store.insert_message(&r, |_| Ok(exchange_of(&r)), &[]).expect("insert");
+        // The record itself holds no body; the body is in `bodies`, once.
+        let bare: MessageRecord =
+            dec("message", &store.messages.get(r.message_id.0).expect("get").expect("held")).expect("decode");
+        assert!(bare.content.is_none() && bare.envelope.is_empty());
+        assert_eq!(store.message(r.message_id).expect("read").expect("held").content, Some(sealed.clone()));
+        assert_eq!(store.bodies.len(), 2);
+        // A change of state leaves the body where it is.
+        let changed = store
+            .update_message(r.message_id, |m| {
+                m.stored_at = 2;
+                Vec::new()
+            })
+            .expect("update");
+        assert_eq!((changed.stored_at, changed.content.as_deref()), (2, Some(sealed.as_slice())));
+        assert_eq!(changed.envelope, r.envelope);
+
+        // A record written by format 1, body inside: read as it is, and its
+        // body moves out at its next change; a purge removes it.
+        let old = record(2, b"older body");
+        store.messages.insert(old.message_id.0, enc("message", &old).expect("encode")).expect("insert");
+        assert_eq!(store.message(old.message_id).expect("read").expect("held"), old);
+        let moved = store.update_message(old.message_id, |_| Vec::new()).expect("update");
+        assert_eq!(moved, old);
+        assert_eq!(store.bodies.len(), 4);
+        let listed = store.messages().expect("list");
+        assert_eq!(listed.iter().filter(|m| m.content.is_some() && !m.envelope.is_empty()).count(), 2);
+        let purged = store.purge_received(10, 10, Actor::Node).expect("purge");
+        assert_eq!(purged.len(), 2);
+        assert_eq!(store.bodies.len(), 0, "a purge leaves no body behind");
+        let after = store.message(old.message_id).expect("read").expect("held");
+        assert!(after.content.is_none() && after.envelope.is_empty() && after.purged_at == Some(10));
+    }
+
+    #[test]
+    fn a_store_of_an_unknown_format_is_refused_by_name() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("store");
+        let store = Store::open(&path).expect("open");
+        store.meta.insert(STORE_FORMAT, &9u64.to_be_bytes()).expect("insert");
+        store.db.flush().expect("flush");
+        drop(store);
+        let e = Store::open(&path).expect_err("format 9");
+        assert!(e.to_string().contains("format 9, which this version of veim (format 2) does not know"), "{e}");
     }
 }

@@ -316,6 +316,9 @@ pub struct Rtt {
     pub per_second: f64,
     pub p50_ms: f64,
     pub p99_ms: f64,
+    /// Store flushes (fsyncs) per message on the sending and on the
+    /// receiving node (veim only): what the group commit saves.
+    pub flushes_per_message: Option<(f64, f64)>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -422,6 +425,7 @@ pub async fn exchange(quick: bool) -> anyhow::Result<ExchangeBench> {
                 per_second: rate,
                 p50_ms: p50,
                 p99_ms: p99,
+                flushes_per_message: None,
             });
         }
     }
@@ -445,18 +449,32 @@ pub async fn exchange(quick: bool) -> anyhow::Result<ExchangeBench> {
     net.admit("MEX").await?;
     let version = net.admit("SWE").await?.version;
     net.wait_directory(version).await?;
-    let mex = net.national("MEX").handle.as_ref().map(|h| h.node.clone()).ok_or_else(|| anyhow::anyhow!("MEX"))?;
+    let node = |state: &str| net.national(state).handle.as_ref().map(|h| h.node.clone());
+    let (mex, swe) = node("MEX").zip(node("SWE")).ok_or_else(|| anyhow::anyhow!("a node stopped"))?;
     let to = ["SWE".parse::<veim_protocol::StateCode>()?];
     let mut veim = Vec::new();
     for size in sizes {
         let body = request_of(size)?;
         for in_flight in modes {
+            let flushes = (mex.store.flush_runs(), swe.store.flush_runs());
             let (rate, p50, p99) = drive(n, in_flight, |_| {
                 let (mex, body) = (mex.clone(), body.clone());
                 async move { send_delivered(mex, to.to_vec(), body, std::time::Duration::from_secs(60)).await }
             })
             .await?;
-            veim.push(Rtt { what: "veim request".into(), size, in_flight, per_second: rate, p50_ms: p50, p99_ms: p99 });
+            let per_message = |now: u64, before: u64| (now - before) as f64 / n as f64;
+            veim.push(Rtt {
+                what: "veim request".into(),
+                size,
+                in_flight,
+                per_second: rate,
+                p50_ms: p50,
+                p99_ms: p99,
+                flushes_per_message: Some((
+                    per_message(mex.store.flush_runs(), flushes.0),
+                    per_message(swe.store.flush_runs(), flushes.1),
+                )),
+            });
         }
     }
     net.shutdown().await;
@@ -514,18 +532,20 @@ pub fn render_exchange(b: &ExchangeBench) -> String {
         if b.release_build { "" } else { " — DEBUG BUILD: run with --release" }
     );
     out.push_str(&format!(
-        "{:<14} {:>7} {:>9} {:>12} {:>9} {:>9}\n",
-        "", "size", "in flight", "per second", "p50 ms", "p99 ms"
+        "{:<14} {:>7} {:>9} {:>12} {:>9} {:>9} {:>22}\n",
+        "", "size", "in flight", "per second", "p50 ms", "p99 ms", "fsyncs/msg (MEX, SWE)"
     ));
     for r in b.baseline.iter().chain(&b.veim) {
+        let flushes = r.flushes_per_message.map(|(s, r)| format!("{s:.2}, {r:.2}")).unwrap_or_default();
         out.push_str(&format!(
-            "{:<14} {:>6}K {:>9} {:>12.0} {:>9.2} {:>9.2}\n",
+            "{:<14} {:>6}K {:>9} {:>12.0} {:>9.2} {:>9.2} {:>22}\n",
             r.what,
             r.size / 1024,
             r.in_flight,
             r.per_second,
             r.p50_ms,
-            r.p99_ms
+            r.p99_ms,
+            flushes
         ));
     }
     out.push_str("ratios veim / baseline:\n");
