@@ -2,10 +2,11 @@
 //! `HOME/attachments/<id>.sealed`), serving chunks to the recipients of the
 //! message that carries it, fetching the chunks of a received one (resuming
 //! where an interruption left off), and saving a file for the operator.
-//! At no point is a whole file in memory: one chunk at a time.
+//! At no point is a whole file in memory: a few chunks at a time.
 
 use crate::service::{Node, now};
 use crate::store::{AttachmentRecord, StoreError};
+use futures::StreamExt;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use std::fs::{self, File, OpenOptions};
@@ -326,6 +327,43 @@ fn new_record(
     })
 }
 
+/// Chunk requests a recipient keeps in flight to the sender.
+const FETCH_IN_FLIGHT: usize = 4;
+
+/// One chunk from the sender, asked again (a moment later) while the sender
+/// answers busy. Returns the sealed chunk and the requests it took.
+async fn fetch_chunk(
+    node: &Arc<Node>,
+    peer: libp2p::PeerId,
+    addrs: &[libp2p::Multiaddr],
+    attachment: AttachmentId,
+    index: u64,
+) -> Result<(Vec<u8>, u64), AttachmentError> {
+    let request = codec::encode("request", &NetRequest::FetchChunk { attachment, index })
+        .map_err(|e| AttachmentError::Refused(e.to_string()))?;
+    let mut attempts = 0;
+    loop {
+        attempts += 1;
+        let answer = node
+            .client
+            .request(peer, addrs.to_vec(), request.clone())
+            .await
+            .map_err(|e| AttachmentError::Refused(e.to_string()))?;
+        match codec::decode::<NetResponse, MAX_FRAME>("response", &answer) {
+            Ok(NetResponse::Chunk(bytes)) => return Ok((bytes, attempts)),
+            // The sender asks to slow down: the same chunk, a moment later.
+            Ok(NetResponse::Refused(refusal)) if refusal.code == RefusalCode::Busy && attempts <= 50 => {
+                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+            }
+            Ok(NetResponse::Refused(refusal)) if refusal.code == RefusalCode::NotARecipient => {
+                return Err(AttachmentError::Final(refusal.to_string()));
+            }
+            Ok(NetResponse::Refused(refusal)) => return Err(AttachmentError::Refused(refusal.to_string())),
+            other => return Err(AttachmentError::Refused(format!("unexpected answer: {other:?}"))),
+        }
+    }
+}
+
 async fn fetch_chunks(
     node: &Arc<Node>,
     sender: StateCode,
@@ -357,41 +395,25 @@ async fn fetch_chunks(
         .and_then(crate::directory::dial_info)
         .ok_or_else(|| AttachmentError::Refused(format!("{sender} is not active in the directory")))?;
     let result = async {
-        for index in whole..r.chunks() {
-            let request = codec::encode("request", &NetRequest::FetchChunk { attachment: r.id, index })
-                .map_err(|e| AttachmentError::Refused(e.to_string()))?;
-            let mut busy = 0;
-            let sealed = loop {
-                record.fetched += 1;
-                let answer = node
-                    .client
-                    .request(peer, addrs.clone(), request.clone())
-                    .await
-                    .map_err(|e| AttachmentError::Refused(e.to_string()))?;
-                match codec::decode::<NetResponse, MAX_FRAME>("response", &answer) {
-                    Ok(NetResponse::Chunk(bytes)) => break bytes,
-                    // The sender asks to slow down: the same chunk, a moment later.
-                    Ok(NetResponse::Refused(refusal)) if refusal.code == RefusalCode::Busy && busy < 50 => {
-                        busy += 1;
-                        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-                    }
-                    Ok(NetResponse::Refused(refusal)) if refusal.code == RefusalCode::NotARecipient => {
-                        return Err(AttachmentError::Final(refusal.to_string()));
-                    }
-                    Ok(NetResponse::Refused(refusal)) => return Err(AttachmentError::Refused(refusal.to_string())),
-                    other => return Err(AttachmentError::Refused(format!("unexpected answer: {other:?}"))),
-                }
-            };
+        // Several chunks asked at once (one stream each), kept in order.
+        let mut chunks = futures::stream::iter(whole..r.chunks())
+            .map(|index| fetch_chunk(node, peer, &addrs, r.id, index))
+            .buffered(FETCH_IN_FLIGHT);
+        let mut index = whole;
+        while let Some(fetched) = chunks.next().await {
+            let (sealed, attempts) = fetched?;
+            record.fetched += attempts;
             open_chunk(r, index, &sealed).map_err(|e| AttachmentError::Refused(e.to_string()))?;
             file.write_all(&sealed).map_err(|e| io(&path, e, true))?;
-            record.chunks_held = index + 1;
+            index += 1;
+            record.chunks_held = index;
             if record.chunks_held.is_multiple_of(16) {
                 file.sync_data().map_err(|e| io(&path, e, true))?;
                 node.store.put_attachment(&record)?;
             }
         }
         file.sync_all().map_err(|e| io(&path, e, true))?;
-        Ok(())
+        Ok::<(), AttachmentError>(())
     }
     .await;
     if let Err(e) = result {

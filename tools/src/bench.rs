@@ -319,6 +319,22 @@ pub struct Rtt {
     /// Store flushes (fsyncs) per message on the sending and on the
     /// receiving node (veim only): what the group commit saves.
     pub flushes_per_message: Option<(f64, f64)>,
+    /// CPU time (user and system, both ends: they share this process) per
+    /// message, ms.
+    pub cpu_ms_per_message: f64,
+}
+
+/// CPU time this process has used (user + system), seconds.
+pub fn cpu_secs() -> f64 {
+    // Fields 14 and 15 of /proc/self/stat, in clock ticks (100 a second on Linux).
+    std::fs::read_to_string("/proc/self/stat")
+        .ok()
+        .and_then(|s| {
+            let after = s.rsplit_once(')')?.1;
+            let f: Vec<&str> = after.split_whitespace().collect();
+            Some((f.get(11)?.parse::<f64>().ok()? + f.get(12)?.parse::<f64>().ok()?) / 100.0)
+        })
+        .unwrap_or(0.0)
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -409,6 +425,7 @@ pub async fn exchange(quick: bool) -> anyhow::Result<ExchangeBench> {
         let payload = vec![5u8; size];
         client.request(server_peer, addrs.clone(), payload.clone()).await?; // connect
         for in_flight in modes {
+            let cpu = cpu_secs();
             let (rate, p50, p99) = drive(n, in_flight, |_| {
                 let (client, addrs, payload) = (client.clone(), addrs.clone(), payload.clone());
                 async move {
@@ -426,6 +443,7 @@ pub async fn exchange(quick: bool) -> anyhow::Result<ExchangeBench> {
                 p50_ms: p50,
                 p99_ms: p99,
                 flushes_per_message: None,
+                cpu_ms_per_message: (cpu_secs() - cpu) * 1000.0 / n as f64,
             });
         }
     }
@@ -457,6 +475,7 @@ pub async fn exchange(quick: bool) -> anyhow::Result<ExchangeBench> {
         let body = request_of(size)?;
         for in_flight in modes {
             let flushes = (mex.store.flush_runs(), swe.store.flush_runs());
+            let cpu = cpu_secs();
             let (rate, p50, p99) = drive(n, in_flight, |_| {
                 let (mex, body) = (mex.clone(), body.clone());
                 async move { send_delivered(mex, to.to_vec(), body, std::time::Duration::from_secs(60)).await }
@@ -474,6 +493,7 @@ pub async fn exchange(quick: bool) -> anyhow::Result<ExchangeBench> {
                     per_message(mex.store.flush_runs(), flushes.0),
                     per_message(swe.store.flush_runs(), flushes.1),
                 )),
+                cpu_ms_per_message: (cpu_secs() - cpu) * 1000.0 / n as f64,
             });
         }
     }
@@ -532,19 +552,20 @@ pub fn render_exchange(b: &ExchangeBench) -> String {
         if b.release_build { "" } else { " — DEBUG BUILD: run with --release" }
     );
     out.push_str(&format!(
-        "{:<14} {:>7} {:>9} {:>12} {:>9} {:>9} {:>22}\n",
-        "", "size", "in flight", "per second", "p50 ms", "p99 ms", "fsyncs/msg (MEX, SWE)"
+        "{:<14} {:>7} {:>9} {:>12} {:>9} {:>9} {:>11} {:>22}\n",
+        "", "size", "in flight", "per second", "p50 ms", "p99 ms", "CPU ms/msg", "fsyncs/msg (MEX, SWE)"
     ));
     for r in b.baseline.iter().chain(&b.veim) {
         let flushes = r.flushes_per_message.map(|(s, r)| format!("{s:.2}, {r:.2}")).unwrap_or_default();
         out.push_str(&format!(
-            "{:<14} {:>6}K {:>9} {:>12.0} {:>9.2} {:>9.2} {:>22}\n",
+            "{:<14} {:>6}K {:>9} {:>12.0} {:>9.2} {:>9.2} {:>11.3} {:>22}\n",
             r.what,
             r.size / 1024,
             r.in_flight,
             r.per_second,
             r.p50_ms,
             r.p99_ms,
+            r.cpu_ms_per_message,
             flushes
         ));
     }
