@@ -633,13 +633,16 @@ pub fn accept_versions(
         // version the node accepted handed over to another.
         let anchor = store.secretariat_key()?.unwrap_or(*pinned);
         let held = |n: u64| store.directory_version(n).ok().flatten().and_then(|v| v.hash().ok());
-        match v.check_successor(head.as_ref(), &anchor, held)? {
+        let previous = match &head {
+            Some(head) => store.directory_version(head.version)?,
+            None => None,
+        };
+        let previous = previous.as_ref().map(|p| &p.body);
+        match v.check_successor_since(head.as_ref(), previous, &anchor, held)? {
             Succession::AlreadyHeld => {}
             Succession::Next => {
-                if let Some(head) = head
-                    && let Some(previous) = store.directory_version(head.version)?
-                {
-                    v.check_entries_kept(&previous.body)?;
+                if let Some(previous) = previous {
+                    v.check_entries_kept(previous)?;
                 }
                 let event = directory_event(v, Actor::Peer(None), Action::DirectoryAccepted);
                 accepted = Some(store.put_directory_version(v, &event)?);

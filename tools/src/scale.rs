@@ -28,6 +28,10 @@ pub struct ScaleRun {
     pub nodes: usize,
     /// Seconds from the start until every node runs.
     pub started_secs: f64,
+    /// Seconds from the start until the Secretariat held every registration
+    /// (baseline: 0), and until it had published every approval.
+    pub registered_secs: f64,
+    pub approved_secs: f64,
     /// Seconds from the start until every node holds the current directory
     /// (baseline: until every swarm fetched the blob from the hub).
     pub directory_secs: f64,
@@ -104,6 +108,7 @@ pub async fn veim_run(n: usize, batch: usize) -> anyhow::Result<ScaleRun> {
         (pending.len() >= n).then_some(())
     })
     .await?;
+    let registered_secs = t0.elapsed().as_secs_f64();
     let mut approvals = Vec::with_capacity(n);
     for node in &net.nationals {
         let status: StatusView = blocking(|| node.api()?.get("/v1/status"))?;
@@ -118,6 +123,7 @@ pub async fn veim_run(n: usize, batch: usize) -> anyhow::Result<ScaleRun> {
         head = v.version;
         versions += 1;
     }
+    let approved_secs = t0.elapsed().as_secs_f64();
 
     // Each node follows the announcement of each version; none is asked to.
     let nodes: Vec<Arc<veim_node::Node>> = net
@@ -155,6 +161,8 @@ pub async fn veim_run(n: usize, batch: usize) -> anyhow::Result<ScaleRun> {
         kind: "veim".into(),
         nodes: n,
         started_secs,
+        registered_secs,
+        approved_secs,
         directory_secs,
         exchanged_secs,
         rss_per_node_mib: (rss - rss_before) / (n + 1) as f64,
@@ -249,6 +257,8 @@ pub async fn libp2p_run(n: usize, directory_bytes: usize) -> anyhow::Result<Scal
         kind: "libp2p".into(),
         nodes: n,
         started_secs,
+        registered_secs: 0.0,
+        approved_secs: 0.0,
         directory_secs,
         exchanged_secs,
         rss_per_node_mib: (rss - rss_before) / (n + 1) as f64,
@@ -311,16 +321,28 @@ pub fn render(b: &ScaleBench) -> String {
         if b.release_build { "" } else { " — DEBUG BUILD: run with --release" }
     );
     out.push_str(&format!(
-        "{:>5} {:<7} {:>9} {:>11} {:>11} {:>12} {:>10} {:>8} {:>8}\n",
-        "N", "", "started s", "directory s", "exchanged s", "MiB per node", "peak MiB", "threads", "versions"
+        "{:>5} {:<7} {:>9} {:>12} {:>10} {:>11} {:>11} {:>12} {:>10} {:>8} {:>8}\n",
+        "N",
+        "",
+        "started s",
+        "registered s",
+        "approved s",
+        "directory s",
+        "exchanged s",
+        "MiB per node",
+        "peak MiB",
+        "threads",
+        "versions"
     ));
     for (veim, raw) in &b.runs {
         for r in [raw, veim] {
             out.push_str(&format!(
-                "{:>5} {:<7} {:>9.2} {:>11.2} {:>11.2} {:>12.2} {:>10.0} {:>8} {:>8}\n",
+                "{:>5} {:<7} {:>9.2} {:>12.2} {:>10.2} {:>11.2} {:>11.2} {:>12.2} {:>10.0} {:>8} {:>8}\n",
                 r.nodes,
                 r.kind,
                 r.started_secs,
+                r.registered_secs,
+                r.approved_secs,
                 r.directory_secs,
                 r.exchanged_secs,
                 r.rss_per_node_mib,
