@@ -331,26 +331,29 @@ fn new_record(
 const FETCH_IN_FLIGHT: usize = 4;
 
 /// One chunk from the sender, asked again (a moment later) while the sender
-/// answers busy. Returns the sealed chunk and the requests it took.
+/// answers busy. Returns the sealed chunk; counts each request made in
+/// `requests`.
 async fn fetch_chunk(
     node: &Arc<Node>,
     peer: libp2p::PeerId,
     addrs: &[libp2p::Multiaddr],
     attachment: AttachmentId,
     index: u64,
-) -> Result<(Vec<u8>, u64), AttachmentError> {
+    requests: &std::sync::atomic::AtomicU64,
+) -> Result<Vec<u8>, AttachmentError> {
     let request = codec::encode("request", &NetRequest::FetchChunk { attachment, index })
         .map_err(|e| AttachmentError::Refused(e.to_string()))?;
     let mut attempts = 0;
     loop {
         attempts += 1;
+        requests.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let answer = node
             .client
             .request(peer, addrs.to_vec(), request.clone())
             .await
             .map_err(|e| AttachmentError::Refused(e.to_string()))?;
         match codec::decode::<NetResponse, MAX_FRAME>("response", &answer) {
-            Ok(NetResponse::Chunk(bytes)) => return Ok((bytes, attempts)),
+            Ok(NetResponse::Chunk(bytes)) => return Ok(bytes),
             // The sender asks to slow down: the same chunk, a moment later.
             Ok(NetResponse::Refused(refusal)) if refusal.code == RefusalCode::Busy && attempts <= 50 => {
                 tokio::time::sleep(std::time::Duration::from_millis(100)).await;
@@ -394,16 +397,29 @@ async fn fetch_chunks(
         .filter(|e| e.is_active())
         .and_then(crate::directory::dial_info)
         .ok_or_else(|| AttachmentError::Refused(format!("{sender} is not active in the directory")))?;
+    // The SHA-256 of the plaintext is taken as each chunk is checked; after
+    // an interruption, the chunks already held are read again first.
+    let mut hasher = if whole > 0 {
+        let (held, r) = (node.clone(), r.clone());
+        tokio::task::spawn_blocking(move || stream_chunks(&held, &r, whole, |_| Ok(())))
+            .await
+            .map_err(|e| AttachmentError::Refused(format!("hashing the chunks held failed: {e}")))??
+    } else {
+        Sha256::new()
+    };
+    let requests = std::sync::atomic::AtomicU64::new(0);
+    let fetched_before = record.fetched;
     let result = async {
         // Several chunks asked at once (one stream each), kept in order.
         let mut chunks = futures::stream::iter(whole..r.chunks())
-            .map(|index| fetch_chunk(node, peer, &addrs, r.id, index))
+            .map(|index| fetch_chunk(node, peer, &addrs, r.id, index, &requests))
             .buffered(FETCH_IN_FLIGHT);
         let mut index = whole;
         while let Some(fetched) = chunks.next().await {
-            let (sealed, attempts) = fetched?;
-            record.fetched += attempts;
-            open_chunk(r, index, &sealed).map_err(|e| AttachmentError::Refused(e.to_string()))?;
+            let sealed = fetched?;
+            record.fetched = fetched_before + requests.load(std::sync::atomic::Ordering::Relaxed);
+            let plain = open_chunk(r, index, &sealed).map_err(|e| AttachmentError::Refused(e.to_string()))?;
+            hasher.update(&plain);
             file.write_all(&sealed).map_err(|e| io(&path, e, true))?;
             index += 1;
             record.chunks_held = index;
@@ -416,16 +432,17 @@ async fn fetch_chunks(
         Ok::<(), AttachmentError>(())
     }
     .await;
+    // Every request made counts, those of a chunk that failed too.
+    record.fetched = fetched_before + requests.load(std::sync::atomic::Ordering::Relaxed);
     if let Err(e) = result {
         record.error = Some(e.to_string());
         node.store.put_attachment(&record)?;
         return Err(e);
     }
-    // Every chunk held: the file as a whole must be what the sender hashed
-    // (a chunk damaged on disk since it was checked counts as a mismatch).
-    let hashing = (node.clone(), r.clone());
-    let digest = tokio::task::spawn_blocking(move || hash_plaintext(&hashing.0, &hashing.1).ok()).await.ok().flatten();
-    if digest != Some(r.sha256.0) {
+    // Every chunk held: the plaintext, as each chunk was checked, must be
+    // what the sender hashed.
+    let digest: [u8; 32] = hasher.finalize().into();
+    if digest != r.sha256.0 {
         let _ = fs::remove_file(&path);
         record.chunks_held = 0;
         let again = record.error.as_deref().is_some_and(|e| e.contains("SHA-256"));
@@ -456,24 +473,31 @@ async fn fetch_chunks(
 fn stream_plaintext(
     node: &Node,
     r: &AttachmentRef,
-    mut out: impl FnMut(&[u8]) -> Result<(), AttachmentError>,
+    out: impl FnMut(&[u8]) -> Result<(), AttachmentError>,
 ) -> Result<[u8; 32], AttachmentError> {
+    Ok(stream_chunks(node, r, r.chunks(), out)?.finalize().into())
+}
+
+/// Reads, opens and hashes the first `upto` chunks of the sealed file,
+/// giving each plaintext to `out`.
+fn stream_chunks(
+    node: &Node,
+    r: &AttachmentRef,
+    upto: u64,
+    mut out: impl FnMut(&[u8]) -> Result<(), AttachmentError>,
+) -> Result<Sha256, AttachmentError> {
     let path = sealed_path(node, r.id);
     let mut file = File::open(&path).map_err(|e| io(&path, e, false))?;
     let mut hasher = Sha256::new();
     let mut buf = vec![0u8; (u64::from(r.chunk_size) + TAG) as usize];
-    for index in 0..r.chunks() {
+    for index in 0..upto.min(r.chunks()) {
         let len = (r.chunk_len(index) + TAG) as usize;
         file.read_exact(&mut buf[..len]).map_err(|e| io(&path, e, false))?;
         let plain = open_chunk(r, index, &buf[..len]).map_err(|e| AttachmentError::Refused(e.to_string()))?;
         hasher.update(&plain);
         out(&plain)?;
     }
-    Ok(hasher.finalize().into())
-}
-
-fn hash_plaintext(node: &Node, r: &AttachmentRef) -> Result<[u8; 32], AttachmentError> {
-    stream_plaintext(node, r, |_| Ok(()))
+    Ok(hasher)
 }
 
 /// Writes a held attachment's file to `out` (decrypted, checked).

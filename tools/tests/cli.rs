@@ -275,7 +275,7 @@ fn the_demo_runs_every_step_and_its_disclosure_package_verifies_offline() {
 #[test]
 fn the_network_benchmark_runs_a_small_network_to_the_end() {
     // The smoke run of `veim bench network` (the full one is 50, 100 and 200
-    // nodes in a release build): every node admitted in one batch, every
+    // nodes in a release build): the nodes admitted in batches of five, every
     // request receipted by its five recipients, memory reported.
     let out = veim(&["--json", "bench", "network", "--nodes", "8", "--batch", "5"]);
     assert!(out.status.success(), "{}", text(&out));

@@ -116,7 +116,8 @@ async fn a_flooding_peer_is_slowed_while_other_peers_are_served() -> anyhow::Res
     println!("flood: {flood:?} in {took:?}; MEX's requests during it took {latencies:?}");
     // Slowed (answered busy), then cut off (its connection closed): at most
     // its burst (100) and its rate (50/s) over the flood's time are handled.
-    let allowed = (100.0 + 50.0 * took.as_secs_f64()).ceil() as usize + 10;
+    // (However slow this machine, at least a quarter of the flood must be refused.)
+    let allowed = (100.0 + 50.0 * took.as_secs_f64().min(20.0)).ceil() as usize + 10;
     assert!(flood.busy > 0, "the flooder was told to slow down: {flood:?}");
     assert!(flood.answered <= allowed, "at most its burst and rate ({allowed}) were served: {flood:?}");
     assert!(flood.busy + flood.failed >= 1500 - allowed.min(1500), "the rest was slowed or cut off: {flood:?}");
