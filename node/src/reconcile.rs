@@ -12,7 +12,7 @@
 
 use crate::audit;
 use crate::store::{DeliveryState, Direction, MessageRecord, Store, StoreError};
-use std::collections::HashSet;
+use std::collections::{BTreeMap, HashSet};
 use veim_protocol::audit::{Action, Actor};
 use veim_protocol::wire::{Inventory, MAX_INVENTORY};
 use veim_protocol::{MessageId, StateCode};
@@ -21,34 +21,44 @@ fn delivered_to(m: &MessageRecord, peer: StateCode) -> bool {
     m.deliveries.iter().any(|d| d.recipient == peer && matches!(d.state, DeliveryState::Delivered { .. }))
 }
 
-/// What this node holds that `peer` should hold too, newest exchanges first.
-pub fn inventory(store: &Store, me: StateCode, peer: StateCode) -> Result<Inventory, StoreError> {
+/// What this node holds that each counterpart should hold too, newest
+/// exchanges first, in one pass over the exchanges. Only exchanges with a
+/// message in the last `max_age` seconds (before `now`) are listed: an older
+/// message could not be delivered again (recipients refuse it), so listing
+/// it would only grow every round.
+pub fn inventories(
+    store: &Store,
+    me: StateCode,
+    now: i64,
+    max_age: i64,
+) -> Result<BTreeMap<StateCode, Inventory>, StoreError> {
     let mut exchanges = store.exchanges()?;
-    exchanges.retain(|x| x.participants.contains(&peer) && x.participants.contains(&me));
+    exchanges.retain(|x| x.participants.contains(&me) && x.updated_at >= now - max_age);
     exchanges.sort_by_key(|x| std::cmp::Reverse(x.updated_at));
-    let mut out = Vec::new();
-    let mut listed = 0;
+    let mut out: BTreeMap<StateCode, (Inventory, usize)> = BTreeMap::new();
     for x in exchanges {
-        let mut ids = Vec::new();
-        for id in &x.messages {
-            let Some(m) = store.message(*id)? else { continue };
-            let owed = match m.direction {
-                Direction::Sent => delivered_to(&m, peer),
-                Direction::Received => m.sender == peer,
-            };
-            if owed {
-                ids.push(m.message_id);
+        let messages: Vec<MessageRecord> =
+            x.messages.iter().filter_map(|id| store.message(*id).transpose()).collect::<Result<_, _>>()?;
+        for peer in x.participants.iter().copied().filter(|p| *p != me) {
+            let ids: Vec<MessageId> = messages
+                .iter()
+                .filter(|m| match m.direction {
+                    Direction::Sent => delivered_to(m, peer),
+                    Direction::Received => m.sender == peer,
+                })
+                .map(|m| m.message_id)
+                .collect();
+            let (inventory, listed) = out.entry(peer).or_insert_with(|| (Inventory { exchanges: Vec::new() }, 0));
+            // An exchange that does not fit is left for a later round, whole:
+            // a partial list would read as messages the other side lacks.
+            if *listed + ids.len() > MAX_INVENTORY {
+                continue;
             }
+            *listed += ids.len();
+            inventory.exchanges.push((x.exchange_id, ids));
         }
-        // An exchange that does not fit is left for a later round, whole:
-        // a partial list would read as messages the other side lacks.
-        if listed + ids.len() > MAX_INVENTORY {
-            continue;
-        }
-        listed += ids.len();
-        out.push((x.exchange_id, ids));
     }
-    Ok(Inventory { exchanges: out })
+    Ok(out.into_iter().map(|(peer, (inventory, _))| (peer, inventory)).collect())
 }
 
 /// Queues a sent message again for `peer`, which lacks it.
@@ -150,4 +160,73 @@ pub fn counterparts(store: &Store, me: StateCode) -> Result<Vec<StateCode>, Stor
         }
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::{Delivery, ExchangeRecord, ExchangeStatus};
+    use veim_protocol::{ExchangeId, MessageKind};
+
+    fn state(s: &str) -> StateCode {
+        s.parse().expect("state")
+    }
+
+    /// MEX sent one request to SWE and DEU, delivered to both, at `at`.
+    fn sent(store: &Store, id: u8, at: i64) {
+        let record = MessageRecord {
+            message_id: MessageId([id; 16]),
+            exchange_id: ExchangeId([id; 16]),
+            direction: Direction::Sent,
+            sender: state("MEX"),
+            recipients: vec![state("SWE"), state("DEU")],
+            kind: MessageKind::Request,
+            created_at: at,
+            stored_at: at,
+            content: Some(vec![id; 8]),
+            envelope: vec![id; 8],
+            envelope_hash: [id; 32],
+            deliveries: ["SWE", "DEU"]
+                .iter()
+                .map(|s| Delivery {
+                    recipient: state(s),
+                    state: DeliveryState::Delivered { stored_at: at },
+                    updated_at: at,
+                })
+                .collect(),
+            receipts: Vec::new(),
+            purged_at: None,
+            sequence: 0,
+        };
+        let exchange = ExchangeRecord {
+            exchange_id: record.exchange_id,
+            originator: record.sender,
+            participants: vec![state("MEX"), state("SWE"), state("DEU")],
+            status: ExchangeStatus::Open,
+            opened_at: at,
+            updated_at: at,
+            messages: vec![record.message_id],
+        };
+        store.insert_message(&record, |_| Ok(exchange.clone()), &[]).expect("insert");
+    }
+
+    #[test]
+    fn one_pass_lists_each_counterpart_its_recent_exchanges_only() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = Store::open(&dir.path().join("store")).expect("open");
+        let day = 86_400;
+        sent(&store, 1, 100 * day); // 30 days before "now": still recent
+        sent(&store, 2, 50 * day); // older than any recipient accepts
+        sent(&store, 3, 120 * day);
+        let all = inventories(&store, state("MEX"), 130 * day, 30 * day).expect("inventories");
+        assert_eq!(all.keys().copied().collect::<Vec<_>>(), vec![state("DEU"), state("SWE")]);
+        for inventory in all.values() {
+            // Newest first; the exchange of day 50 left out.
+            let listed: Vec<(ExchangeId, Vec<MessageId>)> = inventory.exchanges.clone();
+            assert_eq!(
+                listed,
+                vec![(ExchangeId([3; 16]), vec![MessageId([3; 16])]), (ExchangeId([1; 16]), vec![MessageId([1; 16])])]
+            );
+        }
+    }
 }

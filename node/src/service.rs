@@ -1046,12 +1046,12 @@ impl Node {
         let Some(me) = self.state() else { return Ok(0) };
         let view = self.view();
         let mut queued = 0;
-        for peer in reconcile::counterparts(&self.store, me)? {
+        let max_age = self.config.max_message_age_secs;
+        for (peer, inventory) in reconcile::inventories(&self.store, me, now(), max_age)? {
             let Some((peer_id, addrs)) = view.entry(peer).filter(|e| e.is_active()).and_then(directory::dial_info)
             else {
                 continue;
             };
-            let inventory = reconcile::inventory(&self.store, me, peer)?;
             let Ok(bytes) = codec::encode("request", &NetRequest::Reconcile(Box::new(inventory))) else { continue };
             let answer = self.client.request(peer_id, addrs, bytes).await;
             if let Ok(Ok(NetResponse::Reconciled { missing })) =
