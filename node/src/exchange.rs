@@ -12,7 +12,7 @@ use crate::audit;
 use crate::directory::{DirectoryView, dial_info};
 use crate::network::Client;
 use crate::store::{
-    Delivery, DeliveryState, Direction, ExchangeRecord, ExchangeStatus, MessageRecord, Store, StoreError,
+    Claim, Delivery, DeliveryState, Direction, ExchangeRecord, ExchangeStatus, MessageRecord, Store, StoreError,
 };
 use crate::vault::Vault;
 use std::collections::{HashMap, HashSet};
@@ -211,6 +211,10 @@ pub async fn send(
     let keys: Vec<Recipient> = targets.iter().map(|(_, r)| *r).collect();
     let mut rng = rand_core::UnwrapErr(getrandom::SysRng);
     let message_id = MessageId::random(&mut rng);
+    // The operator's send tries its own copies first: they are claimed
+    // before the message is stored, so the outbox loop cannot take them
+    // however long the store and its flush take.
+    let held: Vec<Claim> = recipients.iter().filter_map(|r| store.claim(message_id, *r)).collect();
     let exchange_id = exchange_id.unwrap_or_else(|| ExchangeId::for_request(me.state, message_id));
     if let Body::Response(response) = &mut body {
         let context = MessageContext {
@@ -259,7 +263,7 @@ pub async fn send(
     store.flush().await?;
 
     let blocked = blocked_before(store, &record)?;
-    Ok(attempt(me, store, client, view, record, &blocked, &mut HashSet::new(), now).await?)
+    Ok(attempt(me, store, client, view, record, &blocked, &mut HashSet::new(), held, now).await?)
 }
 
 /// How a sender retries: capped exponential backoff with jitter, and how
@@ -328,7 +332,7 @@ pub async fn retry_due(
             waiting.entry(record.exchange_id).or_default().extend(still);
             continue;
         }
-        let updated = attempt(me, store, client, view, record, &blocked, &mut unreachable, now).await?;
+        let updated = attempt(me, store, client, view, record, &blocked, &mut unreachable, Vec::new(), now).await?;
         delivered += updated
             .deliveries
             .iter()
@@ -362,6 +366,7 @@ fn transient(code: RefusalCode) -> bool {
 
 /// Tries the due copies of one sent message (not those to `blocked` or
 /// `unreachable` recipients) and records each outcome with its audit entry.
+/// `held`: claims the caller already holds on copies of this message.
 #[allow(clippy::too_many_arguments)]
 async fn attempt(
     me: Me<'_>,
@@ -371,6 +376,7 @@ async fn attempt(
     record: MessageRecord,
     blocked: &HashSet<StateCode>,
     unreachable: &mut HashSet<StateCode>,
+    mut held: Vec<Claim>,
     now: i64,
 ) -> Result<MessageRecord, StoreError> {
     let due: Vec<StateCode> = record
@@ -386,7 +392,13 @@ async fn attempt(
         .collect();
     // One attempt at a time per copy: the operator's send and the outbox
     // loop never deliver the same copy at once.
-    let claims: Vec<_> = due.iter().filter_map(|r| store.claim(record.message_id, *r)).collect();
+    let claims: Vec<Claim> = due
+        .iter()
+        .filter_map(|r| match held.iter().position(|c| c.recipient() == *r) {
+            Some(i) => Some(held.swap_remove(i)),
+            None => store.claim(record.message_id, *r),
+        })
+        .collect();
     let due: Vec<StateCode> = claims.iter().map(|c| c.recipient()).collect();
     if due.is_empty() {
         return Ok(record);
@@ -500,7 +512,7 @@ pub async fn retry_now(
         Vec::new()
     })?;
     let blocked = blocked_before(store, &record)?;
-    attempt(me, store, client, view, record, &blocked, &mut HashSet::new(), now).await
+    attempt(me, store, client, view, record, &blocked, &mut HashSet::new(), Vec::new(), now).await
 }
 
 pub async fn cancel(store: &Store, id: MessageId, now: i64) -> Result<MessageRecord, StoreError> {
