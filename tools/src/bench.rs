@@ -216,20 +216,16 @@ pub async fn attachment(mib: u64) -> anyhow::Result<AttachmentBench> {
     anyhow::ensure!(copied == bytes, "the TCP copy lost bytes");
 
     // veim: two nodes, the file staged (encrypted) by SWE, fetched by MEX.
-    let mut net = crate::localnet::LocalNet::new(&dir.path().join("net")).await?;
+    let tune = |c: &mut veim_node::config::Config| {
+        crate::localnet::deployed_periods(c);
+        c.attachment_chunk_bytes = 1024 * 1024;
+    };
+    let mut net = crate::localnet::LocalNet::tuned(&dir.path().join("net"), tune).await?;
     net.add_national("MEX", "bench").await?;
     net.add_national("SWE", "bench").await?;
     net.admit("MEX").await?;
     let version = net.admit("SWE").await?.version;
     net.wait_directory(version).await?;
-    {
-        let swe = net.national_mut("SWE");
-        swe.stop().await;
-        let mut config = veim_node::config::Config::load(&swe.home)?;
-        config.attachment_chunk_bytes = 1024 * 1024;
-        config.save(&swe.home)?;
-        swe.start().await?;
-    }
     let mex = net.national("MEX").api()?;
     let swe = net.national("SWE").api()?;
     let request: veim_protocol::RequestForm = toml::from_str(include_str!("../../deploy/examples/request.toml"))?;
@@ -452,18 +448,14 @@ pub async fn exchange(quick: bool) -> anyhow::Result<ExchangeBench> {
 
     // veim: MEX sends requests to SWE.
     let dir = tempfile::Builder::new().prefix("veim-bench-").tempdir()?;
-    let mut net = crate::localnet::LocalNet::new(&dir.path().join("net")).await?;
+    let tune = |c: &mut veim_node::config::Config| {
+        crate::localnet::deployed_periods(c);
+        c.peer_requests_per_sec = 1e9;
+        c.peer_request_burst = 1e9;
+    };
+    let mut net = crate::localnet::LocalNet::tuned(&dir.path().join("net"), tune).await?;
     net.add_national("MEX", "bench").await?;
     net.add_national("SWE", "bench").await?;
-    for state in ["MEX", "SWE"] {
-        let node = net.national_mut(state);
-        node.stop().await;
-        let mut config = veim_node::config::Config::load(&node.home)?;
-        config.peer_requests_per_sec = 1e9;
-        config.peer_request_burst = 1e9;
-        config.save(&node.home)?;
-        node.start().await?;
-    }
     net.admit("MEX").await?;
     let version = net.admit("SWE").await?.version;
     net.wait_directory(version).await?;

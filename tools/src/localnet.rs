@@ -119,6 +119,17 @@ fn local_config(poll_secs: u64) -> Config {
     }
 }
 
+/// Periods as a deployed node has them, not the short ones of the demo, for
+/// measurements: no checkpoint or reconciliation every second or two competing
+/// with what is measured (retries stay short).
+pub fn deployed_periods(c: &mut Config) {
+    c.directory_poll_secs = 30;
+    c.audit_checkpoint_secs = 60;
+    c.reconcile_secs = 300;
+    c.retry_base_secs = 1;
+    c.retry_max_secs = 5;
+}
+
 impl LocalNet {
     /// Creates and starts the Secretariat's node under `root`.
     pub async fn new(root: &Path) -> anyhow::Result<LocalNet> {

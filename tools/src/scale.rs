@@ -8,13 +8,12 @@
 //! figures of one run are not those left over by another.
 
 use crate::bench::rss_mib;
-use crate::localnet::{LocalNet, blocking, wait_for};
+use crate::localnet::{LocalNet, blocking, deployed_periods, wait_for};
 use anyhow::Context;
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use veim_node::api::{ApproveManyRequest, ApproveRequest, PendingView, StatusView, VersionView};
-use veim_node::config::Config;
 use veim_protocol::StateCode;
 
 /// Each national node sends one request to this many others.
@@ -67,16 +66,6 @@ fn threads() -> u64 {
         .ok()
         .and_then(|s| s.lines().find(|l| l.starts_with("Threads:"))?.split_whitespace().nth(1)?.parse().ok())
         .unwrap_or(0)
-}
-
-/// Periods as a deployed node has them, not the short ones of the demo:
-/// here hundreds of nodes share two cores.
-fn deployed_periods(c: &mut Config) {
-    c.directory_poll_secs = 30;
-    c.audit_checkpoint_secs = 60;
-    c.reconcile_secs = 300;
-    c.retry_base_secs = 1;
-    c.retry_max_secs = 5;
 }
 
 /// The first `n` ISO 3166 codes.
