@@ -40,6 +40,15 @@ impl DerefMut for TestNet {
 }
 
 impl TestNet {
+    /// Stops `state`'s node in this process and starts it again as its own
+    /// process (`binary`), which a test can kill. Returns its home folder.
+    pub async fn as_process(&mut self, state: &str, binary: &str) -> anyhow::Result<(std::path::PathBuf, NodeProcess)> {
+        self.national_mut(state).stop().await;
+        let home = self.national(state).home.clone();
+        let process = NodeProcess::started(binary, &home).await?;
+        Ok((home, process))
+    }
+
     /// A Secretariat and a national node per State, all admitted, every
     /// national node holding the final directory version.
     pub async fn admitted(states: &[&str]) -> anyhow::Result<TestNet> {
@@ -85,6 +94,13 @@ impl NodeProcess {
             .stderr(Stdio::inherit())
             .spawn()?;
         Ok(NodeProcess { child })
+    }
+
+    /// Spawns the node and waits until it serves.
+    pub async fn started(binary: &str, home: &Path) -> anyhow::Result<NodeProcess> {
+        let process = NodeProcess::spawn(binary, home)?;
+        process.ready(home).await?;
+        Ok(process)
     }
 
     /// Waits until its admin API answers.

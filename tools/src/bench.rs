@@ -161,6 +161,21 @@ pub fn rss_mib(field: &str) -> f64 {
         .unwrap_or(0.0)
 }
 
+/// A Secretariat and the nodes of MEX and SWE, admitted, each configured by
+/// `tune` before it first starts.
+async fn mex_and_swe(
+    root: &std::path::Path,
+    tune: fn(&mut veim_node::config::Config),
+) -> anyhow::Result<crate::localnet::LocalNet> {
+    let mut net = crate::localnet::LocalNet::tuned(root, tune).await?;
+    net.add_national("MEX", "bench").await?;
+    net.add_national("SWE", "bench").await?;
+    net.admit("MEX").await?;
+    let version = net.admit("SWE").await?.version;
+    net.wait_directory(version).await?;
+    Ok(net)
+}
+
 /// An attachment of `mib` MiB between two real nodes on loopback, next to a
 /// plain TCP copy and raw ChaCha20-Poly1305 of the same bytes.
 pub async fn attachment(mib: u64) -> anyhow::Result<AttachmentBench> {
@@ -220,12 +235,7 @@ pub async fn attachment(mib: u64) -> anyhow::Result<AttachmentBench> {
         crate::localnet::deployed_periods(c);
         c.attachment_chunk_bytes = 1024 * 1024;
     };
-    let mut net = crate::localnet::LocalNet::tuned(&dir.path().join("net"), tune).await?;
-    net.add_national("MEX", "bench").await?;
-    net.add_national("SWE", "bench").await?;
-    net.admit("MEX").await?;
-    let version = net.admit("SWE").await?.version;
-    net.wait_directory(version).await?;
+    let net = mex_and_swe(&dir.path().join("net"), tune).await?;
     let mex = net.national("MEX").api()?;
     let swe = net.national("SWE").api()?;
     let request: veim_protocol::RequestForm = toml::from_str(include_str!("../../deploy/examples/request.toml"))?;
@@ -453,12 +463,7 @@ pub async fn exchange(quick: bool) -> anyhow::Result<ExchangeBench> {
         c.peer_requests_per_sec = 1e9;
         c.peer_request_burst = 1e9;
     };
-    let mut net = crate::localnet::LocalNet::tuned(&dir.path().join("net"), tune).await?;
-    net.add_national("MEX", "bench").await?;
-    net.add_national("SWE", "bench").await?;
-    net.admit("MEX").await?;
-    let version = net.admit("SWE").await?.version;
-    net.wait_directory(version).await?;
+    let net = mex_and_swe(&dir.path().join("net"), tune).await?;
     let node = |state: &str| net.national(state).handle.as_ref().map(|h| h.node.clone());
     let (mex, swe) = node("MEX").zip(node("SWE")).ok_or_else(|| anyhow::anyhow!("a node stopped"))?;
     let to = ["SWE".parse::<veim_protocol::StateCode>()?];

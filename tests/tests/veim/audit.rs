@@ -179,10 +179,7 @@ async fn verification_names_each_tampering_and_the_log_holds_no_content() -> any
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_node_killed_in_the_middle_of_traffic_has_an_entry_for_every_acknowledged_message() -> anyhow::Result<()> {
     let mut net = TestNet::admitted(&["MEX", "SWE"]).await?;
-    net.national_mut("SWE").stop().await;
-    let swe_home = net.national("SWE").home.clone();
-    let process = NodeProcess::spawn(NODE, &swe_home)?;
-    process.ready(&swe_home).await?;
+    let (swe_home, process) = net.as_process("SWE", NODE).await?;
 
     // A stream of requests from MEX; SWE is killed while it flows.
     let mex = net.national("MEX").api()?;
@@ -222,8 +219,7 @@ async fn a_node_killed_in_the_middle_of_traffic_has_an_entry_for_every_acknowled
     assert!(!acknowledged.is_empty(), "some requests were acknowledged before the kill");
     assert!(acknowledged.len() < TRAFFIC, "the kill came in the middle of the traffic");
 
-    let process = NodeProcess::spawn(NODE, &swe_home)?;
-    process.ready(&swe_home).await?;
+    let process = NodeProcess::started(NODE, &swe_home).await?;
     let log = LogFiles::read_home(&swe_home)?;
     verify(&log, &[])?;
     for action in [Action::MessageReceived, Action::ReceiptSent] {

@@ -32,9 +32,7 @@ async fn kill_9_at_random_moments_loses_and_duplicates_no_acknowledged_message()
     net.national_mut("SWE").stop().await;
     let mut processes = Vec::new();
     for home in &homes {
-        let p = NodeProcess::spawn(NODE, home)?;
-        p.ready(home).await?;
-        processes.push(Some(p));
+        processes.push(Some(NodeProcess::started(NODE, home).await?));
     }
 
     // The operator's side: requests sent in a loop; an answer is an acknowledgement.
@@ -73,9 +71,7 @@ async fn kill_9_at_random_moments_loses_and_duplicates_no_acknowledged_message()
             p.kill();
         }
         killed[victim] += 1;
-        let p = NodeProcess::spawn(NODE, &homes[victim])?;
-        p.ready(&homes[victim]).await?;
-        processes[victim] = Some(p);
+        processes[victim] = Some(NodeProcess::started(NODE, &homes[victim]).await?);
     }
     stop.store(true, Ordering::Relaxed);
     let acknowledged =

@@ -14,10 +14,7 @@ const NODE: &str = env!("CARGO_BIN_EXE_veim-test-node");
 async fn messages_acknowledged_before_a_kill_are_there_after_restart() -> anyhow::Result<()> {
     let mut net = TestNet::admitted(&["MEX", "SWE"]).await?;
     // SWE continues as its own process, which the test can kill.
-    net.national_mut("SWE").stop().await;
-    let swe_home = net.national("SWE").home.clone();
-    let process = NodeProcess::spawn(NODE, &swe_home)?;
-    process.ready(&swe_home).await?;
+    let (swe_home, process) = net.as_process("SWE", NODE).await?;
 
     let mex = net.national("MEX").api()?;
     let mut acknowledged = BTreeSet::new();
@@ -33,8 +30,7 @@ async fn messages_acknowledged_before_a_kill_are_there_after_restart() -> anyhow
     // No clean shutdown: whatever was not flushed is lost now.
     process.kill();
 
-    let process = NodeProcess::spawn(NODE, &swe_home)?;
-    process.ready(&swe_home).await?;
+    let process = NodeProcess::started(NODE, &swe_home).await?;
     let inbox: Vec<MessageView> = blocking(|| veim_tools::AdminClient::for_home(&swe_home)?.get("/v1/inbox"))?;
     let held: BTreeSet<String> = inbox.into_iter().map(|m| m.message_id).collect();
     assert_eq!(held, acknowledged, "every acknowledged message survived the kill");
