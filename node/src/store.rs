@@ -328,10 +328,14 @@ const ENVELOPE: u8 = 0;
 const CONTENT: u8 = 1;
 
 /// The record as kept in `messages`: without its envelope and sealed body,
-/// which go to `bodies`.
-fn record_bytes(record: &MessageRecord) -> Result<Vec<u8>, StoreError> {
-    let bare = MessageRecord { content: None, envelope: Vec::new(), ..record.clone() };
-    enc("message", &bare)
+/// which go to `bodies` (set aside while it is encoded, not copied).
+fn record_bytes(record: &mut MessageRecord) -> Result<Vec<u8>, StoreError> {
+    let content = record.content.take();
+    let envelope = std::mem::take(&mut record.envelope);
+    let bytes = enc("message", &*record);
+    record.content = content;
+    record.envelope = envelope;
+    bytes
 }
 
 /// A stored record with its envelope and body put back (a format-1 record
@@ -716,7 +720,7 @@ impl Store {
                 meta.insert(MESSAGE_SEQUENCE, enc("message sequence", &sequence).map_err(abort)?)?;
                 let mut record = record.clone();
                 record.sequence = sequence;
-                let msg_bytes = record_bytes(&record).map_err(abort)?;
+                let msg_bytes = record_bytes(&mut record).map_err(abort)?;
                 if queued {
                     outbox.insert(outbox_key(&record).to_vec(), &record.exchange_id.0)?;
                 }
@@ -776,8 +780,7 @@ impl Store {
                 // A format-1 record holds its body itself: written out below.
                 let inline = !old.envelope.is_empty() || old.content.is_some();
                 let held = [bodies.get(body_key(id, ENVELOPE))?, bodies.get(body_key(id, CONTENT))?];
-                let before = joined(old, |part| Ok(held[usize::from(part)].clone())).map_err(abort)?;
-                let mut record = before.clone();
+                let mut record = joined(old, |part| Ok(held[usize::from(part)].clone())).map_err(abort)?;
                 for event in change(&mut record) {
                     append(audit, meta, &event)?;
                 }
@@ -788,19 +791,19 @@ impl Store {
                         outbox.insert(outbox_key(&record).to_vec(), &record.exchange_id.0)?;
                     }
                 }
-                messages.insert(&id.0, record_bytes(&record).map_err(abort)?)?;
+                messages.insert(&id.0, record_bytes(&mut record).map_err(abort)?)?;
                 // The body is written again only when it changed (a purge),
                 // not at each delivery attempt.
                 // A purged record keeps no body (nor one a purge by an older
                 // release left behind).
                 let inline = inline || record.purged_at.is_some();
-                if inline || record.envelope != before.envelope {
+                if inline || held[usize::from(ENVELOPE)].as_deref().unwrap_or_default() != record.envelope.as_slice() {
                     match record.envelope.is_empty() {
                         true => bodies.remove(&body_key(id, ENVELOPE))?,
                         false => bodies.insert(&body_key(id, ENVELOPE), record.envelope.as_slice())?,
                     };
                 }
-                if inline || record.content != before.content {
+                if inline || held[usize::from(CONTENT)].as_deref() != record.content.as_deref() {
                     match &record.content {
                         None => bodies.remove(&body_key(id, CONTENT))?,
                         Some(c) => bodies.insert(&body_key(id, CONTENT), c.as_slice())?,

@@ -147,18 +147,18 @@ pub struct AttachmentBench {
     pub release_build: bool,
 }
 
-/// A figure of /proc/self/status (VmRSS:, VmHWM:), in MiB.
-pub fn rss_mib(field: &str) -> f64 {
+/// The number a line of /proc/self/status starts with `field` ("Threads:",
+/// "VmRSS:"), 0 when there is none.
+pub fn status_figure(field: &str) -> f64 {
     std::fs::read_to_string("/proc/self/status")
         .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with(field))
-                .and_then(|l| l.split_whitespace().nth(1))
-                .and_then(|kb| kb.parse::<f64>().ok())
-        })
-        .map(|kb| kb / 1024.0)
+        .and_then(|s| s.lines().find(|l| l.starts_with(field))?.split_whitespace().nth(1)?.parse::<f64>().ok())
         .unwrap_or(0.0)
+}
+
+/// A figure of /proc/self/status in kB (VmRSS:, VmHWM:), in MiB.
+pub fn rss_mib(field: &str) -> f64 {
+    status_figure(field) / 1024.0
 }
 
 /// A Secretariat and the nodes of MEX and SWE, admitted, each configured by

@@ -61,13 +61,6 @@ pub struct ScaleBench {
     pub release_build: bool,
 }
 
-fn threads() -> u64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| s.lines().find(|l| l.starts_with("Threads:"))?.split_whitespace().nth(1)?.parse().ok())
-        .unwrap_or(0)
-}
-
 /// The first `n` ISO 3166 codes.
 fn states(n: usize) -> anyhow::Result<Vec<StateCode>> {
     let all = StateCode::all();
@@ -161,7 +154,7 @@ pub async fn veim_run(n: usize, batch: usize) -> anyhow::Result<ScaleRun> {
         directory_bytes,
         requests: n,
         deliveries: n * PEERS,
-        threads: threads(),
+        threads: crate::bench::status_figure("Threads:") as u64,
     };
     drop(nodes);
     net.shutdown().await;
@@ -257,7 +250,7 @@ pub async fn libp2p_run(n: usize, directory_bytes: usize) -> anyhow::Result<Scal
         directory_bytes,
         requests: n * PEERS,
         deliveries: n * PEERS,
-        threads: threads(),
+        threads: crate::bench::status_figure("Threads:") as u64,
     };
     for stop in stops {
         stop.trigger();
