@@ -13,6 +13,7 @@ use std::fs::{self, File, OpenOptions};
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use veim_protocol::attachment::{AttachmentRef, MAX_ATTACHMENT, MAX_CHUNK, TAG, open_chunk, seal_chunk};
 use veim_protocol::audit::{Action, Actor, Event};
 use veim_protocol::codec::{self, MAX_FRAME, MAX_RECORD};
@@ -339,14 +340,14 @@ async fn fetch_chunk(
     addrs: &[libp2p::Multiaddr],
     attachment: AttachmentId,
     index: u64,
-    requests: &std::sync::atomic::AtomicU64,
+    requests: &AtomicU64,
 ) -> Result<Vec<u8>, AttachmentError> {
     let request = codec::encode("request", &NetRequest::FetchChunk { attachment, index })
         .map_err(|e| AttachmentError::Refused(e.to_string()))?;
     let mut attempts = 0;
     loop {
         attempts += 1;
-        requests.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        requests.fetch_add(1, Ordering::Relaxed);
         let answer = node
             .client
             .request(peer, addrs.to_vec(), request.clone())
@@ -399,7 +400,7 @@ async fn fetch_chunks(
         .ok_or_else(|| AttachmentError::Refused(format!("{sender} is not active in the directory")))?;
     // The SHA-256 of the plaintext is taken as each chunk is checked; after
     // an interruption, the chunks already held are read again first.
-    let mut hasher = if whole > 0 {
+    let hasher = if whole > 0 {
         let (held, r) = (node.clone(), r.clone());
         tokio::task::spawn_blocking(move || stream_chunks(&held, &r, whole, |_| Ok(())))
             .await
@@ -407,34 +408,43 @@ async fn fetch_chunks(
     } else {
         Sha256::new()
     };
-    let requests = std::sync::atomic::AtomicU64::new(0);
+    let requests = Arc::new(AtomicU64::new(0));
     let fetched_before = record.fetched;
-    let result = async {
+    // Each chunk is checked, hashed and written on a blocking thread while
+    // the network brings the next ones: the async runtime never waits on the
+    // cipher or the disk.
+    let (chunk_tx, chunk_rx) = tokio::sync::mpsc::channel::<Vec<u8>>(FETCH_IN_FLIGHT);
+    let writer = {
+        let (node, r, requests, path) = (node.clone(), r.clone(), requests.clone(), path.clone());
+        tokio::task::spawn_blocking(move || {
+            let mut writer = ChunkWriter { node: &node, r: &r, path: &path, file, hasher, record };
+            let written = writer.run(chunk_rx, whole, || fetched_before + requests.load(Ordering::Relaxed));
+            (writer.record, writer.hasher, written)
+        })
+    };
+    let fetching = async {
         // Several chunks asked at once (one stream each), kept in order.
         let mut chunks = futures::stream::iter(whole..r.chunks())
             .map(|index| fetch_chunk(node, peer, &addrs, r.id, index, &requests))
             .buffered(FETCH_IN_FLIGHT);
-        let mut index = whole;
         while let Some(fetched) = chunks.next().await {
-            let sealed = fetched?;
-            record.fetched = fetched_before + requests.load(std::sync::atomic::Ordering::Relaxed);
-            let plain = open_chunk(r, index, &sealed).map_err(|e| AttachmentError::Refused(e.to_string()))?;
-            hasher.update(&plain);
-            file.write_all(&sealed).map_err(|e| io(&path, e, true))?;
-            index += 1;
-            record.chunks_held = index;
-            if record.chunks_held.is_multiple_of(16) {
-                file.sync_data().map_err(|e| io(&path, e, true))?;
-                node.store.put_attachment(&record)?;
+            if chunk_tx.send(fetched?).await.is_err() {
+                // The writer stopped on an error of its own, reported below.
+                break;
             }
         }
-        file.sync_all().map_err(|e| io(&path, e, true))?;
         Ok::<(), AttachmentError>(())
     }
     .await;
+    drop(chunk_tx);
+    let (mut record, hasher, written) = writer
+        .await
+        .map_err(|e| AttachmentError::Refused(format!("writing the chunks of attachment {} failed: {e}", r.id)))?;
     // Every request made counts, those of a chunk that failed too.
-    record.fetched = fetched_before + requests.load(std::sync::atomic::Ordering::Relaxed);
-    if let Err(e) = result {
+    record.fetched = fetched_before + requests.load(Ordering::Relaxed);
+    // A chunk refused or a write that failed says more than the fetch
+    // stopped because of it.
+    if let Err(e) = written.and(fetching) {
         record.error = Some(e.to_string());
         node.store.put_attachment(&record)?;
         return Err(e);
@@ -466,6 +476,42 @@ async fn fetch_chunks(
     node.store.put_attachment(&record)?;
     node.store.audit(&event)?;
     Ok(true)
+}
+
+/// The recipient's side of a fetch, on a blocking thread: checks each sealed
+/// chunk as it arrives, in order, hashes its plaintext and appends it to the
+/// sealed file, saving progress every 16 chunks.
+struct ChunkWriter<'a> {
+    node: &'a Node,
+    r: &'a AttachmentRef,
+    path: &'a Path,
+    file: File,
+    hasher: Sha256,
+    record: AttachmentRecord,
+}
+
+impl ChunkWriter<'_> {
+    fn run(
+        &mut self,
+        mut chunks: tokio::sync::mpsc::Receiver<Vec<u8>>,
+        first: u64,
+        fetched: impl Fn() -> u64,
+    ) -> Result<(), AttachmentError> {
+        let mut index = first;
+        while let Some(sealed) = chunks.blocking_recv() {
+            self.record.fetched = fetched();
+            let plain = open_chunk(self.r, index, &sealed).map_err(|e| AttachmentError::Refused(e.to_string()))?;
+            self.hasher.update(&plain);
+            self.file.write_all(&sealed).map_err(|e| io(self.path, e, true))?;
+            index += 1;
+            self.record.chunks_held = index;
+            if self.record.chunks_held.is_multiple_of(16) {
+                self.file.sync_data().map_err(|e| io(self.path, e, true))?;
+                self.node.store.put_attachment(&self.record)?;
+            }
+        }
+        self.file.sync_all().map_err(|e| io(self.path, e, true))
+    }
 }
 
 /// Streams the plaintext of a held attachment through `out` (chunk by chunk),
