@@ -1,16 +1,19 @@
 //! The kill-9 harness: two node processes exchange a stream of messages while
 //! one or the other is killed with SIGKILL at random moments and restarted.
 //! Every message whose send the operator saw acknowledged must reach the
-//! recipient exactly once, and every store must open again.
+//! recipient exactly once, and every store must open again. An attachment
+//! transfer killed the same way resumes and completes.
 //!
 //! CI runs a few kills; the full run is
 //! `VEIM_KILLS=50 cargo test -p veim-tests kill_9 -- --nocapture`.
 
+use sha2::{Digest, Sha256};
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
-use veim_node::api::{MessageView, SendRequest};
+use veim_node::api::{AttachRequest, MessageView, SaveRequest, SendRequest, StageRequest};
+use veim_node::attachments::AttachmentView;
 use veim_node::audit::LogFiles;
 use veim_node::store::DeliveryState;
 use veim_protocol::audit::Action;
@@ -112,6 +115,123 @@ async fn kill_9_at_random_moments_loses_and_duplicates_no_acknowledged_message()
     let twice: Vec<&String> = received.iter().filter(|(_, n)| **n > 1).map(|(id, _)| id).collect();
     assert!(twice.is_empty(), "stored twice: {twice:?}");
     veim_tools::audit::verify(&log, &[])?;
+    for (i, home) in homes.iter().enumerate() {
+        net.nationals[i].home = home.clone();
+        net.nationals[i].start().await?;
+    }
+    net.shutdown().await;
+    Ok(())
+}
+
+/// An attachment fetched while the recipient and the sender are killed in
+/// turn (SIGKILL, then restarted): it completes, byte for byte, and no restart
+/// fetches it again from the start: the recipient's file never shrinks by
+/// more than the chunk a kill may cut short.
+///
+/// The full run is
+/// `VEIM_ATTACHMENT_KILLS=20 cargo test -p veim-tests kill_9_during -- --nocapture`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn kill_9_during_an_attachment_transfer_resumes_it_and_completes_it() -> anyhow::Result<()> {
+    let kills: usize = std::env::var("VEIM_ATTACHMENT_KILLS").ok().and_then(|k| k.parse().ok()).unwrap_or(4);
+    let mut net = TestNet::admitted(&["MEX", "SWE"]).await?;
+    let (mex_home, mex) = net.as_process("MEX", NODE).await?;
+    let (swe_home, swe) = net.as_process("SWE", NODE).await?;
+    let homes = [mex_home.clone(), swe_home.clone()];
+    let mut processes = [Some(mex), Some(swe)];
+
+    // A 32 MiB manifest (512 chunks of 64 KiB on the local network), sent by
+    // SWE in answer to MEX's request.
+    let file = net.dir.path().join("manifest.bin");
+    let data: Vec<u8> = (0..32 * 1024 * 1024u32).map(|i| (i.wrapping_mul(2_246_822_519) >> 11) as u8).collect();
+    std::fs::write(&file, &data)?;
+    let expected: [u8; 32] = Sha256::digest(&data).into();
+    drop(data);
+    let (request_home, stage_home) = (mex_home.clone(), swe_home.clone());
+    let (staged, attached) = tokio::task::spawn_blocking(move || -> anyhow::Result<_> {
+        let request: veim_protocol::RequestForm =
+            toml::from_str(include_str!("../../../deploy/examples/request.toml"))?;
+        let sent: MessageView = AdminClient::for_home(&request_home)?
+            .post("/v1/requests", &SendRequest { to: vec!["SWE".into()], request })?;
+        let swe = AdminClient::for_home(&stage_home)?;
+        let staged: AttachmentView = swe.post("/v1/attachments", &StageRequest { path: file.display().to_string() })?;
+        let attached: MessageView = swe.post(
+            &format!("/v1/exchanges/{}/attach", sent.exchange_id),
+            &AttachRequest { text: "Manifest".into(), attachments: vec![staged.id.to_hex()], handling: None },
+        )?;
+        Ok((staged, attached))
+    })
+    .await??;
+    assert!(matches!(attached.deliveries[0].state, DeliveryState::Delivered { .. }));
+    let sealed_len = staged.chunks * (64 * 1024 + 16);
+
+    // Watch MEX's sealed file throughout: its largest drop below the longest
+    // it has been is what a restart took back.
+    let sealed = mex_home.join("attachments").join(format!("{}.sealed", staged.id));
+    let watching = Arc::new(AtomicBool::new(true));
+    let watcher = {
+        let (sealed, watching) = (sealed.clone(), watching.clone());
+        std::thread::spawn(move || {
+            let (mut longest, mut largest_drop) = (0u64, 0u64);
+            while watching.load(Ordering::Relaxed) {
+                let len = std::fs::metadata(&sealed).map(|m| m.len()).unwrap_or(0);
+                longest = longest.max(len);
+                largest_drop = largest_drop.max(longest - len);
+                std::thread::sleep(Duration::from_millis(2));
+            }
+            (longest, largest_drop)
+        })
+    };
+
+    // Kill the recipient and the sender in turn while the transfer runs.
+    let started = Instant::now();
+    let mut during = 0;
+    for k in 0..kills {
+        tokio::time::sleep(Duration::from_millis(100 + random(300))).await;
+        let len = std::fs::metadata(&sealed).map(|m| m.len()).unwrap_or(0);
+        if len >= sealed_len {
+            break;
+        }
+        during += usize::from(len > 0);
+        let victim = k % 2;
+        if let Some(p) = processes[victim].take() {
+            p.kill();
+        }
+        processes[victim] = Some(NodeProcess::started(NODE, &homes[victim]).await?);
+    }
+    let done = wait_for("the attachment to complete", Duration::from_secs(120), || {
+        let list: Vec<AttachmentView> = AdminClient::for_home(&mex_home).ok()?.get("/v1/attachments").ok()?;
+        list.into_iter().find(|a| a.id == staged.id && a.complete)
+    })
+    .await?;
+    watching.store(false, Ordering::Relaxed);
+    let (longest, largest_drop) = watcher.join().map_err(|_| anyhow::anyhow!("watcher"))?;
+    println!(
+        "{during} kills during the transfer, completed in {:?}: {} chunk requests for {} chunks; \
+         largest drop of the file {largest_drop} bytes (longest {longest})",
+        started.elapsed(),
+        done.fetched,
+        done.chunks
+    );
+    assert!(during >= 2, "the kills came while the transfer ran: {during} of {kills}");
+    assert!(largest_drop <= 64 * 1024 + 16, "a restart took back {largest_drop} bytes of chunks already held");
+    let out = net.dir.path().join("received.bin");
+    let save_home = mex_home.clone();
+    let out_path = out.display().to_string();
+    let id = staged.id.to_hex();
+    let _: AttachmentView = tokio::task::spawn_blocking(move || {
+        AdminClient::for_home(&save_home)?.post(&format!("/v1/attachments/{id}/save"), &SaveRequest { out: out_path })
+    })
+    .await??;
+    let received: [u8; 32] = Sha256::digest(std::fs::read(&out)?).into();
+    assert_eq!(received, expected, "the file MEX saved is the file SWE sent");
+
+    // Both stores open again, and both logs verify.
+    for p in processes.into_iter().flatten() {
+        p.kill();
+    }
+    for home in &homes {
+        veim_tools::audit::verify(&LogFiles::read_home(home)?, &[])?;
+    }
     for (i, home) in homes.iter().enumerate() {
         net.nationals[i].home = home.clone();
         net.nationals[i].start().await?;
