@@ -97,6 +97,11 @@ pub struct Config {
     /// rewritten log, without every node talking to every other each minute.
     #[serde(default = "default_witnesses")]
     pub audit_witnesses: usize,
+    /// Refusals of peers outside the directory recorded one by one in each
+    /// minute (60 by default); past it they are counted, and the count is
+    /// recorded as one entry, so that strangers cannot fill the log.
+    #[serde(default = "default_stranger_refusals")]
+    pub audit_stranger_refusals_per_minute: u32,
     /// Handling restrictions put on what this node sends when the operator
     /// sets none (the terms of reference by default).
     #[serde(default)]
@@ -142,6 +147,7 @@ impl Default for Config {
             secretariat: None,
             audit_checkpoint_secs: default_checkpoint(),
             audit_witnesses: default_witnesses(),
+            audit_stranger_refusals_per_minute: default_stranger_refusals(),
             retry_base_secs: default_retry_base(),
             reconcile_secs: default_reconcile(),
             attachment_chunk_bytes: default_chunk(),
@@ -194,6 +200,10 @@ fn default_checkpoint() -> u64 {
 
 fn default_witnesses() -> usize {
     8
+}
+
+fn default_stranger_refusals() -> u32 {
+    60
 }
 
 fn default_replay_window() -> i64 {

@@ -90,6 +90,8 @@ pub struct Node {
     /// Set when a peer's checkpoint was kept: the audit loop rewrites the
     /// file of witnessed checkpoints at its next tick.
     witnessed_changed: std::sync::atomic::AtomicBool,
+    /// Refusals of strangers in the current minute, recorded and not.
+    stranger_refusals: Mutex<StrangerTally>,
     /// One directory sync at a time (the poll loop and the operator's
     /// `directory sync` would otherwise race on the same head).
     sync_lock: tokio::sync::Mutex<()>,
@@ -269,6 +271,19 @@ impl Node {
                 None if Some(peer) == self.secretariat_peer() => Actor::Peer(None),
                 None => Actor::Stranger,
             };
+            // A stranger's refusals past the minute's allowance are counted,
+            // not recorded one by one: strangers cannot fill the log.
+            let one_by_one = actor != Actor::Stranger || {
+                let limit = self.config.audit_stranger_refusals_per_minute;
+                let (one_by_one, ended) = match self.stranger_refusals.lock() {
+                    Ok(mut tally) => tally.admit(now(), limit),
+                    Err(_) => (true, None),
+                };
+                if let Some(summary) = ended {
+                    self.record(&summary);
+                }
+                one_by_one
+            };
             let mut event = Event::new(now(), actor, Action::RequestRefused);
             event.state = if let Actor::Peer(s) = actor { s } else { None };
             event.object = Some(format!("peer {peer}"));
@@ -278,7 +293,9 @@ impl Node {
             } else {
                 format!("{:?}: {}", r.code, r.detail)
             };
-            self.record(&event);
+            if one_by_one {
+                self.record(&event);
+            }
         }
         let bytes = match codec::encode("response", &response) {
             Ok(b) => b,
@@ -870,6 +887,11 @@ impl Node {
     /// Signs a checkpoint of the log if it grew since the last one, and
     /// makes it durable. Returns the latest checkpoint.
     pub async fn checkpoint(&self) -> Result<Option<SignedCheckpoint>, StoreError> {
+        // Strangers' refusals counted so far are in the log a checkpoint covers.
+        let counted = self.stranger_refusals.lock().ok().and_then(|mut tally| tally.summary());
+        if let Some(summary) = counted {
+            self.record(&summary);
+        }
         let (count, head) = self.store.audit_head()?;
         let latest = self.store.latest_checkpoint()?;
         if count == 0 || latest.as_ref().is_some_and(|c| c.checkpoint.count == count) {
@@ -1191,6 +1213,61 @@ enum AskError {
     Failed(String),
 }
 
+/// Refusals of peers outside the directory: each minute, the first `limit`
+/// are recorded one by one; the rest are counted, and the count recorded as
+/// one entry when the minute ends (seen at the next such refusal), or at the
+/// next checkpoint, whichever comes first. A checkpoint at stop records what
+/// is left.
+#[derive(Debug, Default)]
+struct StrangerTally {
+    minute: i64,
+    recorded: u32,
+    counted: u64,
+    since: i64,
+    until: i64,
+}
+
+impl StrangerTally {
+    /// Whether a stranger's refusal at `at` is recorded one by one, and the
+    /// count of an ended minute, to record first.
+    fn admit(&mut self, at: i64, limit: u32) -> (bool, Option<Event>) {
+        let ended = if at.div_euclid(60) != self.minute {
+            self.minute = at.div_euclid(60);
+            self.recorded = 0;
+            self.summary()
+        } else {
+            None
+        };
+        if self.recorded < limit {
+            self.recorded += 1;
+            return (true, ended);
+        }
+        if self.counted == 0 {
+            self.since = at;
+        }
+        self.counted += 1;
+        self.until = at;
+        (false, ended)
+    }
+
+    /// The refusals counted and not yet recorded, as one entry; none left.
+    fn summary(&mut self) -> Option<Event> {
+        if self.counted == 0 {
+            return None;
+        }
+        let mut event = Event::new(now(), Actor::Stranger, Action::RequestRefused);
+        event.detail = format!(
+            "{} more refusals of peers outside the directory from {} to {}, counted and not recorded one by one \
+             (audit_stranger_refusals_per_minute)",
+            self.counted,
+            format_time(self.since),
+            format_time(self.until)
+        );
+        self.counted = 0;
+        Some(event)
+    }
+}
+
 fn refused(code: RefusalCode, detail: impl Into<String>) -> NetResponse {
     NetResponse::Refused(Refusal { code, detail: detail.into() })
 }
@@ -1409,6 +1486,7 @@ pub async fn start(home: &Path) -> Result<NodeHandle, StartError> {
         download_now: Notify::new(),
         reconciled_with: Mutex::new(std::collections::HashMap::new()),
         witnessed_changed: std::sync::atomic::AtomicBool::new(false),
+        stranger_refusals: Mutex::new(StrangerTally::default()),
         sync_lock: tokio::sync::Mutex::new(()),
         publish_lock: tokio::sync::Mutex::new(()),
         restart: Notify::new(),
@@ -1465,4 +1543,31 @@ pub async fn start(home: &Path) -> Result<NodeHandle, StartError> {
     write_file(&path, &json, false).map_err(|e| StartError::Runtime { path, reason: e.to_string() })?;
     tracing::info!(peer = %node.peer_id, role = %node.role(), %admin, "node started");
     Ok(NodeHandle { node, admin, work, tasks, network, network_task })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn strangers_refusals_past_the_allowance_are_counted_and_recorded_as_one_entry() {
+        let mut tally = StrangerTally::default();
+        let minute = 1_800_000_000 / 60 * 60;
+        let admitted: Vec<bool> = (0..10).map(|i| tally.admit(minute + i, 3).0).collect();
+        assert_eq!(admitted, [true, true, true, false, false, false, false, false, false, false]);
+        // The next minute starts a new allowance, and brings the count of the last.
+        let (one_by_one, ended) = tally.admit(minute + 60, 3);
+        assert!(one_by_one);
+        let ended = ended.expect("the count of the minute that ended");
+        assert_eq!((ended.actor, ended.action), (Actor::Stranger, Action::RequestRefused));
+        assert!(ended.detail.starts_with("7 more refusals"), "{}", ended.detail);
+        assert!(tally.summary().is_none(), "a count is recorded once");
+        // A checkpoint takes what is counted so far; the minute goes on.
+        for i in 0..5 {
+            tally.admit(minute + 61 + i, 3);
+        }
+        assert!(tally.summary().expect("counted so far").detail.starts_with("3 more"));
+        assert!(!tally.admit(minute + 70, 3).0, "the allowance of the minute stays used");
+        assert!(tally.summary().expect("one more").detail.starts_with("1 more"));
+    }
 }

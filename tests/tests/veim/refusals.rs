@@ -1,9 +1,12 @@
 //! Hostile and broken input at a national node: each refused with a named
 //! error, nothing stored, and the node still serving afterwards.
 
+use std::time::Duration;
 use veim_node::api::{MessageView, SendRequest};
+use veim_node::audit::LogFiles;
 use veim_node::service::now;
 use veim_node::store::DeliveryState;
+use veim_protocol::audit::{Action, Actor};
 use veim_protocol::keys::domain;
 use veim_protocol::wire::{NetRequest, NetResponse, RefusalCode};
 use veim_protocol::{Envelope, ExchangeId, IdentityKeypair, MessageId, codec};
@@ -176,6 +179,54 @@ async fn the_secretariat_serves_the_directory_only_to_listed_nodes() -> anyhow::
     let answer = mex.send(sec, &addr, &NetRequest::FetchDirectory { after: 0 }).await?;
     let NetResponse::Directory(versions) = answer else { panic!("listed node refused: {answer:?}") };
     assert_eq!(versions.len(), 1);
+    net.shutdown().await;
+    Ok(())
+}
+
+/// A stranger's refusals are all accounted for in the log, but past the
+/// minute's allowance (60) as counts, not one entry each: strangers cannot
+/// fill a node's log.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_strangers_refusals_are_counted_in_the_log_past_the_minutes_allowance() -> anyhow::Result<()> {
+    let net = TestNet::admitted(&["SWE"]).await?;
+    let swe = peer_of(&net.national("SWE").home);
+    let addr = net.national("SWE").address.clone();
+    let mut stranger = RawPeer::stranger()?;
+    // The flood (a second or two) within one minute of the clock.
+    while now() % 60 > 45 {
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    let mut malformed = 0u64;
+    for _ in 0..250 {
+        let answer = stranger.send_raw(swe, &addr, vec![0xff; 16]).await?;
+        let answer: NetResponse = codec::decode::<_, { codec::MAX_FRAME }>("response", &answer)?;
+        match refusal_code(&answer) {
+            Some(RefusalCode::Malformed) => malformed += 1,
+            Some(RefusalCode::Busy) => {}
+            other => panic!("garbage answered with {other:?}"),
+        }
+    }
+    // Each refusal is in the log, one by one or in a count, once the
+    // checkpoint (every second here) has taken the count.
+    let home = net.national("SWE").home.clone();
+    let (one_by_one, counted) = veim_tests::wait_for("every refusal in SWE's log", Duration::from_secs(20), || {
+        let log = LogFiles::read_home(&home).ok()?;
+        let (mut one_by_one, mut counted) = (0u64, 0u64);
+        for e in log.entries.iter().map(|e| &e.event) {
+            if (e.actor, e.action) != (Actor::Stranger, Action::RequestRefused) {
+                continue;
+            }
+            match &e.object {
+                Some(_) => one_by_one += 1,
+                None => counted += e.detail.split(' ').next()?.parse::<u64>().ok()?,
+            }
+        }
+        (one_by_one + counted == malformed).then_some((one_by_one, counted))
+    })
+    .await?;
+    println!("{malformed} refused as malformed: {one_by_one} recorded one by one, {counted} counted");
+    assert!(malformed > 60, "the flood went past the minute's allowance: {malformed}");
+    assert_eq!(one_by_one, 60, "the minute's allowance, recorded one by one");
     net.shutdown().await;
     Ok(())
 }
