@@ -1047,6 +1047,33 @@ impl Node {
         }
     }
 
+    /// Once the store could not write to disk (a full disk, a failing
+    /// device), it fails every later write: the node stops taking work and
+    /// restarts itself after a pause, reopening the store. Peers keep their
+    /// messages queued meanwhile (the refusal they get is transient).
+    async fn store_watch_loop(self: Arc<Self>, mut shutdown: Shutdown) {
+        loop {
+            tokio::select! {
+                _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+                _ = shutdown.recv() => return,
+            }
+            let Some(why) = self.store.failure() else { continue };
+            tracing::error!(
+                %why,
+                "the store cannot write to disk; the node restarts in {} s to reopen it. Free disk space \
+                 in the node's folder, or check the device",
+                STORE_REOPEN_AFTER.as_secs()
+            );
+            tokio::select! {
+                _ = tokio::time::sleep(STORE_REOPEN_AFTER) => {}
+                _ = shutdown.recv() => return,
+            }
+            self.restart_requested.store(true, std::sync::atomic::Ordering::SeqCst);
+            self.restart.notify_one();
+            return;
+        }
+    }
+
     /// At start and every `reconcile_secs`: the inventory of shared
     /// exchanges sent to each active counterpart, and what it lacks queued again.
     async fn reconcile_loop(self: Arc<Self>, mut shutdown: Shutdown) {
@@ -1324,7 +1351,7 @@ impl NodeHandle {
         };
         let ended = tokio::select! {
             _ = wait_for_signal() => Ended::Stopped,
-            _ = restart => Ended::Restart,
+            _ = restart => if self.node.store.failure().is_some() { Ended::Reopen } else { Ended::Restart },
         };
         tracing::info!(?ended, "stopping");
         self.stop().await;
@@ -1336,16 +1363,41 @@ impl NodeHandle {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Ended {
     Stopped,
+    /// To take up new keys.
     Restart,
+    /// To reopen a store that could not write to disk.
+    Reopen,
 }
 
+/// How long a node whose store could not write to disk waits before it
+/// reopens the store, and between attempts while that fails.
+pub const STORE_REOPEN_AFTER: Duration = Duration::from_secs(5);
+
 /// Runs the node of `home` until Ctrl-C or SIGTERM, restarting it when it
-/// takes up new keys.
+/// takes up new keys, and when its store must be reopened after a failed
+/// write (again and again, while the disk stays full).
 pub async fn run(home: &Path) -> Result<(), StartError> {
+    let mut reopening = false;
     loop {
-        let node = start(home).await?;
-        if node.run_until_signal().await == Ended::Stopped {
-            return Ok(());
+        let node = match start(home).await {
+            Ok(node) => node,
+            Err(e) if reopening => {
+                tracing::error!(
+                    %e,
+                    "the node cannot start again after its store failed; next attempt in {} s",
+                    STORE_REOPEN_AFTER.as_secs()
+                );
+                tokio::select! {
+                    _ = tokio::time::sleep(STORE_REOPEN_AFTER) => continue,
+                    _ = wait_for_signal() => return Err(e),
+                }
+            }
+            Err(e) => return Err(e),
+        };
+        match node.run_until_signal().await {
+            Ended::Stopped => return Ok(()),
+            Ended::Restart => reopening = false,
+            Ended::Reopen => reopening = true,
         }
     }
 }
@@ -1522,6 +1574,7 @@ pub async fn start(home: &Path) -> Result<NodeHandle, StartError> {
     }
     record_start(&node, home).await?;
     tasks.spawn(node.clone().audit_loop(shutdown.clone()));
+    tasks.spawn(node.clone().store_watch_loop(shutdown.clone()));
     if node.role() == Role::National {
         tasks.spawn(node.clone().sync_loop(shutdown.clone()));
         tasks.spawn(node.clone().retention_loop(shutdown.clone()));

@@ -167,6 +167,9 @@ pub struct Store {
     in_flight: std::sync::Arc<std::sync::Mutex<std::collections::HashSet<(MessageId, StateCode)>>>,
     /// The plain-file copy of the audit log that auditors read (see [`crate::audit`]).
     mirror: Option<std::sync::Arc<std::sync::Mutex<crate::audit::Mirror>>>,
+    /// Why a write to disk failed, once one has: sled fails every later
+    /// write, so the node must reopen the store (see [`Store::failure`]).
+    failure: std::sync::Arc<std::sync::OnceLock<String>>,
 }
 
 /// An attachment this node holds: staged to send (`outgoing`), or received.
@@ -403,6 +406,7 @@ impl Store {
             witnesses: db.open_tree("witnesses")?,
             mirror: None,
             in_flight: Default::default(),
+            failure: Default::default(),
             group: Default::default(),
             db,
         })
@@ -466,6 +470,14 @@ impl Store {
         }
     }
 
+    /// Why the store could not write to disk (a full disk, a failing
+    /// device), if that happened since it was opened. sled fails every later
+    /// write once one has failed, even when there is room again: only
+    /// reopening the store clears it.
+    pub fn failure(&self) -> Option<String> {
+        self.failure.get().cloned()
+    }
+
     /// How many flushes have run since the store was opened.
     pub fn flush_runs(&self) -> u64 {
         self.group.runs.load(std::sync::atomic::Ordering::Relaxed)
@@ -481,7 +493,12 @@ impl Store {
 
     /// `flush`, for callers outside the runtime (start-up, offline tools).
     pub fn flush_blocking(&self) -> Result<(), StoreError> {
-        self.db.flush()?;
+        if let Err(e) = self.db.flush() {
+            if let sled::Error::Io(_) = &e {
+                let _ = self.failure.set(e.to_string());
+            }
+            return Err(e.into());
+        }
         if let Some(mirror) = &self.mirror {
             let mut mirror =
                 mirror.lock().map_err(|_| StoreError::Rejected("the audit mirror lock is poisoned".into()))?;

@@ -96,6 +96,29 @@ impl NodeProcess {
         Ok(NodeProcess { child })
     }
 
+    /// Spawns the node with no file it writes allowed past `max_file_bytes`
+    /// (RLIMIT_FSIZE, the signal that would kill it ignored, so that writes
+    /// fail as on a full disk), and waits until it serves.
+    pub async fn started_with_file_limit(
+        binary: &str,
+        home: &Path,
+        max_file_bytes: u64,
+    ) -> anyhow::Result<NodeProcess> {
+        let _ = std::fs::remove_file(home.join(veim_node::config::RUNTIME_FILE));
+        let child = Command::new("bash")
+            .arg("-c")
+            .arg(format!("trap '' XFSZ; ulimit -S -f {}; exec \"$0\" --home \"$1\"", max_file_bytes / 1024))
+            .arg(binary)
+            .arg(home)
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit())
+            .spawn()?;
+        let process = NodeProcess { child };
+        process.ready(home).await?;
+        Ok(process)
+    }
+
     /// Spawns the node and waits until it serves.
     pub async fn started(binary: &str, home: &Path) -> anyhow::Result<NodeProcess> {
         let process = NodeProcess::spawn(binary, home)?;

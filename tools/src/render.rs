@@ -42,6 +42,12 @@ pub fn status(s: &StatusView) -> String {
     if let Some(e) = &s.last_error {
         let _ = writeln!(out, "  last error   {e}");
     }
+    if let Some(e) = &s.store_failure {
+        let _ = writeln!(
+            out,
+            "  STORE FAILED {e}: the node restarts itself to reopen it; free disk space in its folder, or check the device"
+        );
+    }
     out
 }
 

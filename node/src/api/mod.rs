@@ -210,6 +210,10 @@ pub struct StatusView {
     pub contacts: Option<String>,
     pub last_sync: Option<i64>,
     pub last_error: Option<String>,
+    /// Why the store could not write to disk, if it could not: the node
+    /// restarts itself to reopen it.
+    #[serde(default)]
+    pub store_failure: Option<String>,
     pub started_at: i64,
 }
 
@@ -230,6 +234,7 @@ async fn status(State(node): State<Shared>) -> ApiResult<StatusView> {
         contacts: sync.contacts,
         last_sync: sync.last_sync,
         last_error: sync.last_error,
+        store_failure: node.store.failure(),
         started_at: node.started_at,
     }))
 }
