@@ -13,7 +13,7 @@ use std::fs::{self, File, OpenOptions};
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use veim_protocol::attachment::{AttachmentRef, MAX_ATTACHMENT, MAX_CHUNK, TAG, open_chunk, seal_chunk};
 use veim_protocol::audit::{Action, Actor, Event};
 use veim_protocol::codec::{self, MAX_FRAME, MAX_RECORD};
@@ -401,10 +401,16 @@ async fn fetch_chunks(
     // The SHA-256 of the plaintext is taken as each chunk is checked; after
     // an interruption, the chunks already held are read again first.
     let hasher = if whole > 0 {
-        let (held, r) = (node.clone(), r.clone());
-        tokio::task::spawn_blocking(move || stream_chunks(&held, &r, whole, |_| Ok(())))
-            .await
-            .map_err(|e| AttachmentError::Refused(format!("hashing the chunks held failed: {e}")))??
+        let (held, r, work) = (node.clone(), r.clone(), BlockingWork::start(node));
+        tokio::task::spawn_blocking(move || {
+            let hashed = stream_chunks(&held, &r, whole, |_| Ok(()));
+            // The node (and its store) let go of before the work ends.
+            drop(held);
+            drop(work);
+            hashed
+        })
+        .await
+        .map_err(|e| AttachmentError::Refused(format!("hashing the chunks held failed: {e}")))??
     } else {
         Sha256::new()
     };
@@ -416,10 +422,17 @@ async fn fetch_chunks(
     let (chunk_tx, chunk_rx) = tokio::sync::mpsc::channel::<Vec<u8>>(FETCH_IN_FLIGHT);
     let writer = {
         let (node, r, requests, path) = (node.clone(), r.clone(), requests.clone(), path.clone());
+        let work = BlockingWork::start(&node);
         tokio::task::spawn_blocking(move || {
-            let mut writer = ChunkWriter { node: &node, r: &r, path: &path, file, hasher, record };
-            let written = writer.run(chunk_rx, whole, || fetched_before + requests.load(Ordering::Relaxed));
-            (writer.record, writer.hasher, written)
+            let done = {
+                let mut writer = ChunkWriter { node: &node, r: &r, path: &path, file, hasher, record };
+                let written = writer.run(chunk_rx, whole, || fetched_before + requests.load(Ordering::Relaxed));
+                (writer.record, writer.hasher, written)
+            };
+            // The node (and its store) let go of before the work ends.
+            drop(node);
+            drop(work);
+            done
         })
     };
     let fetching = async {
@@ -437,9 +450,20 @@ async fn fetch_chunks(
     }
     .await;
     drop(chunk_tx);
-    let (mut record, hasher, written) = writer
-        .await
-        .map_err(|e| AttachmentError::Refused(format!("writing the chunks of attachment {} failed: {e}", r.id)))?;
+    let (mut record, hasher, written) = match writer.await {
+        Ok(done) => done,
+        Err(e) => {
+            // The writer's record is gone with it: what it held is in the
+            // file, which the next attempt reads; the error is kept.
+            let e = AttachmentError::Refused(format!("writing the chunks of attachment {} failed: {e}", r.id));
+            if let Some(mut record) = node.store.attachment(r.id)? {
+                record.fetched = fetched_before + requests.load(Ordering::Relaxed);
+                record.error = Some(e.to_string());
+                node.store.put_attachment(&record)?;
+            }
+            return Err(e);
+        }
+    };
     // Every request made counts, those of a chunk that failed too.
     record.fetched = fetched_before + requests.load(Ordering::Relaxed);
     // A chunk refused or a write that failed says more than the fetch
@@ -476,6 +500,23 @@ async fn fetch_chunks(
     node.store.put_attachment(&record)?;
     node.store.audit(&event)?;
     Ok(true)
+}
+
+/// Blocking work on attachments, counted while it runs: it holds the store
+/// open, so the node waits for it when it stops.
+struct BlockingWork(Arc<AtomicUsize>);
+
+impl BlockingWork {
+    fn start(node: &Node) -> BlockingWork {
+        node.blocking_work.fetch_add(1, Ordering::SeqCst);
+        BlockingWork(node.blocking_work.clone())
+    }
+}
+
+impl Drop for BlockingWork {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
+    }
 }
 
 /// The recipient's side of a fetch, on a blocking thread: checks each sealed

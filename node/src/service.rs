@@ -92,6 +92,10 @@ pub struct Node {
     witnessed_changed: std::sync::atomic::AtomicBool,
     /// Refusals of strangers in the current minute, recorded and not.
     stranger_refusals: Mutex<StrangerTally>,
+    /// Blocking work on attachments still running (see
+    /// [`crate::attachments`]): it holds the store open, so stopping waits
+    /// for it.
+    pub(crate) blocking_work: Arc<std::sync::atomic::AtomicUsize>,
     /// One directory sync at a time (the poll loop and the operator's
     /// `directory sync` would otherwise race on the same head).
     sync_lock: tokio::sync::Mutex<()>,
@@ -884,14 +888,19 @@ impl Node {
         }
     }
 
-    /// Signs a checkpoint of the log if it grew since the last one, and
-    /// makes it durable. Returns the latest checkpoint.
-    pub async fn checkpoint(&self) -> Result<Option<SignedCheckpoint>, StoreError> {
-        // Strangers' refusals counted so far are in the log a checkpoint covers.
+    /// Records the refusals of strangers counted and not yet recorded, so
+    /// that the log a checkpoint covers holds them.
+    fn record_strangers_counted(&self) {
         let counted = self.stranger_refusals.lock().ok().and_then(|mut tally| tally.summary());
         if let Some(summary) = counted {
             self.record(&summary);
         }
+    }
+
+    /// Signs a checkpoint of the log if it grew since the last one, and
+    /// makes it durable. Returns the latest checkpoint.
+    pub async fn checkpoint(&self) -> Result<Option<SignedCheckpoint>, StoreError> {
+        self.record_strangers_counted();
         let (count, head) = self.store.audit_head()?;
         let latest = self.store.latest_checkpoint()?;
         if count == 0 || latest.as_ref().is_some_and(|c| c.checkpoint.count == count) {
@@ -1057,6 +1066,10 @@ impl Node {
                 _ = tokio::time::sleep(Duration::from_secs(1)) => {}
                 _ = shutdown.recv() => return,
             }
+            // A write that failed in sled's own writer threads shows at the
+            // next flush; one with nothing to write costs no disk access.
+            let store = self.store.clone();
+            let _ = tokio::task::spawn_blocking(move || store.check_disk()).await;
             let Some(why) = self.store.failure() else { continue };
             tracing::error!(
                 %why,
@@ -1330,6 +1343,15 @@ impl NodeHandle {
         if tokio::time::timeout(STOP_GRACE, &mut self.network_task).await.is_err() {
             self.network_task.abort();
         }
+        // A chunk being written or hashed holds the store open: let it end,
+        // so that a restart in this process can open the store again.
+        let deadline = tokio::time::Instant::now() + STOP_GRACE;
+        while self.node.blocking_work.load(std::sync::atomic::Ordering::SeqCst) > 0
+            && tokio::time::Instant::now() < deadline
+        {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        self.node.record_strangers_counted();
         self.node.record(&Event::new(now(), Actor::Node, Action::NodeStopped));
         if let Err(e) = self.node.checkpoint().await {
             tracing::error!(%e, "final audit checkpoint failed");
@@ -1341,16 +1363,17 @@ impl NodeHandle {
         tracing::info!("node stopped");
     }
 
-    /// Runs until Ctrl-C or SIGTERM (returns `Stopped`), or until the node
-    /// asks to restart to take up new keys (returns `Restart`).
-    pub async fn run_until_signal(self) -> Ended {
+    /// Runs until `stop` turns true (Ctrl-C or SIGTERM: returns `Stopped`),
+    /// or until the node asks to restart, to take up new keys (`Restart`) or
+    /// to reopen its store (`Reopen`).
+    pub async fn run_until(self, mut stop: tokio::sync::watch::Receiver<bool>) -> Ended {
         let restart = async {
             while !self.node.restart_requested() {
                 self.node.restart.notified().await;
             }
         };
         let ended = tokio::select! {
-            _ = wait_for_signal() => Ended::Stopped,
+            _ = stop.wait_for(|stop| *stop) => Ended::Stopped,
             _ = restart => if self.node.store.failure().is_some() { Ended::Reopen } else { Ended::Restart },
         };
         tracing::info!(?ended, "stopping");
@@ -1377,11 +1400,20 @@ pub const STORE_REOPEN_AFTER: Duration = Duration::from_secs(5);
 /// takes up new keys, and when its store must be reopened after a failed
 /// write (again and again, while the disk stays full).
 pub async fn run(home: &Path) -> Result<(), StartError> {
+    // One listener for the whole run: a signal during a restart is not lost.
+    let (stop_tx, mut stop) = tokio::sync::watch::channel(false);
+    tokio::spawn(async move {
+        wait_for_signal().await;
+        let _ = stop_tx.send(true);
+    });
     let mut reopening = false;
     loop {
+        if *stop.borrow() {
+            return Ok(());
+        }
         let node = match start(home).await {
             Ok(node) => node,
-            Err(e) if reopening => {
+            Err(e @ StartError::Store(_)) if reopening => {
                 tracing::error!(
                     %e,
                     "the node cannot start again after its store failed; next attempt in {} s",
@@ -1389,12 +1421,12 @@ pub async fn run(home: &Path) -> Result<(), StartError> {
                 );
                 tokio::select! {
                     _ = tokio::time::sleep(STORE_REOPEN_AFTER) => continue,
-                    _ = wait_for_signal() => return Err(e),
+                    _ = stop.wait_for(|stop| *stop) => return Ok(()),
                 }
             }
             Err(e) => return Err(e),
         };
-        match node.run_until_signal().await {
+        match node.run_until(stop.clone()).await {
             Ended::Stopped => return Ok(()),
             Ended::Restart => reopening = false,
             Ended::Reopen => reopening = true,
@@ -1539,6 +1571,7 @@ pub async fn start(home: &Path) -> Result<NodeHandle, StartError> {
         reconciled_with: Mutex::new(std::collections::HashMap::new()),
         witnessed_changed: std::sync::atomic::AtomicBool::new(false),
         stranger_refusals: Mutex::new(StrangerTally::default()),
+        blocking_work: Arc::new(std::sync::atomic::AtomicUsize::new(0)),
         sync_lock: tokio::sync::Mutex::new(()),
         publish_lock: tokio::sync::Mutex::new(()),
         restart: Notify::new(),

@@ -470,6 +470,15 @@ impl Store {
         }
     }
 
+    /// Flushes the store's log, remembering a failure to write to disk
+    /// (see [`Store::failure`]). Costs no disk access when nothing is waiting
+    /// to be written.
+    pub fn check_disk(&self) {
+        if let Err(e @ sled::Error::Io(_)) = self.db.flush() {
+            let _ = self.failure.set(e.to_string());
+        }
+    }
+
     /// Why the store could not write to disk (a full disk, a failing
     /// device), if that happened since it was opened. sled fails every later
     /// write once one has failed, even when there is room again: only

@@ -182,16 +182,26 @@ async fn kill_9_during_an_attachment_transfer_resumes_it_and_completes_it() -> a
         })
     };
 
-    // Kill the recipient and the sender in turn while the transfer runs.
+    // Kill the recipient and the sender in turn while the transfer runs:
+    // kill k comes once MEX holds k/(kills+1) of the file, a moment later.
     let started = Instant::now();
     let mut during = 0;
     for k in 0..kills {
-        tokio::time::sleep(Duration::from_millis(100 + random(300))).await;
-        let len = std::fs::metadata(&sealed).map(|m| m.len()).unwrap_or(0);
+        let share = sealed_len * (k as u64 + 1) / (kills as u64 + 1);
+        let waiting = Instant::now();
+        let len = loop {
+            let len = std::fs::metadata(&sealed).map(|m| m.len()).unwrap_or(0);
+            if len >= share {
+                break len;
+            }
+            anyhow::ensure!(waiting.elapsed() < Duration::from_secs(60), "the transfer stalled at {len} bytes");
+            tokio::time::sleep(Duration::from_millis(2)).await;
+        };
+        tokio::time::sleep(Duration::from_millis(random(100))).await;
         if len >= sealed_len {
             break;
         }
-        during += usize::from(len > 0);
+        during += 1;
         let victim = k % 2;
         if let Some(p) = processes[victim].take() {
             p.kill();
@@ -212,7 +222,7 @@ async fn kill_9_during_an_attachment_transfer_resumes_it_and_completes_it() -> a
         done.fetched,
         done.chunks
     );
-    assert!(during >= 2, "the kills came while the transfer ran: {during} of {kills}");
+    assert_eq!(during, kills, "every kill came while the transfer ran");
     assert!(largest_drop <= 64 * 1024 + 16, "a restart took back {largest_drop} bytes of chunks already held");
     let out = net.dir.path().join("received.bin");
     let save_home = mex_home.clone();

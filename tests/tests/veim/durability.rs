@@ -83,7 +83,7 @@ async fn a_full_disk_refuses_by_name_and_loses_nothing_accepted() -> anyhow::Res
     };
     let mut accepted = BTreeSet::new();
     let mut refusal = None;
-    for i in 0..200 {
+    for i in 0..2000 {
         let sent = blocking(|| send(format!("request {i}"), Some(filler.clone())))?;
         accepted.insert(sent.message_id.clone());
         if let DeliveryState::Attempting { last_error, .. } = &sent.deliveries[0].state {
@@ -91,7 +91,7 @@ async fn a_full_disk_refuses_by_name_and_loses_nothing_accepted() -> anyhow::Res
             break;
         }
     }
-    let refusal = refusal.expect("SWE's disk filled within 200 requests");
+    let refusal = refusal.expect("SWE's disk filled within 2,000 requests");
     println!("after {} requests: {refusal}", accepted.len());
     assert!(refusal.contains("StorageFailure") && refusal.contains("disk space"), "{refusal}");
     // SWE still serves, and says what is wrong.
