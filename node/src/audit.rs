@@ -16,7 +16,7 @@ use crate::store::{MessageRecord, Store, StoreError};
 use std::fs;
 use std::io::{BufRead, Write};
 use std::path::{Path, PathBuf};
-use veim_protocol::audit::{Action, Actor, Entry, Event, ExportLine, SignedCheckpoint};
+use veim_protocol::audit::{Action, Actor, Entry, Event, ExportLine, SignedCheckpoint, SignedTreeHead};
 use veim_protocol::{Body, Bytes32, Decision, StateCode};
 
 pub const AUDIT_DIR: &str = "audit";
@@ -153,11 +153,17 @@ impl Mirror {
         for c in store.checkpoints()? {
             own.push_str(&line(&ExportLine::Checkpoint(c))?);
         }
+        for t in store.tree_heads()? {
+            own.push_str(&line(&ExportLine::TreeHead(t))?);
+        }
         let path = self.dir.join(CHECKPOINTS_FILE);
         write_file(&path, own.as_bytes(), false).map_err(|e| io_err(&path, e))?;
         let mut held = String::new();
         for c in store.witnesses()? {
             held.push_str(&line(&ExportLine::Witnessed(c))?);
+        }
+        for t in store.witness_trees()? {
+            held.push_str(&line(&ExportLine::WitnessedTreeHead(t))?);
         }
         let path = self.dir.join(WITNESSED_FILE);
         write_file(&path, held.as_bytes(), false).map_err(|e| io_err(&path, e))
@@ -171,6 +177,10 @@ pub struct LogFiles {
     pub entries: Vec<Entry>,
     pub checkpoints: Vec<SignedCheckpoint>,
     pub witnessed: Vec<SignedCheckpoint>,
+    /// This node's signed tree heads.
+    pub tree_heads: Vec<SignedTreeHead>,
+    /// The tree heads this node holds of its peers' logs.
+    pub witnessed_trees: Vec<SignedTreeHead>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -203,6 +213,8 @@ impl LogFiles {
                 ExportLine::Entry(e) => self.entries.push(e),
                 ExportLine::Checkpoint(c) => self.checkpoints.push(c),
                 ExportLine::Witnessed(c) => self.witnessed.push(c),
+                ExportLine::TreeHead(t) => self.tree_heads.push(t),
+                ExportLine::WitnessedTreeHead(t) => self.witnessed_trees.push(t),
                 header @ ExportLine::Header { .. } => self.header = Some(header),
             }
         }
@@ -248,6 +260,12 @@ impl LogFiles {
         }
         for c in &self.witnessed {
             push(&ExportLine::Witnessed(c.clone()))?;
+        }
+        for t in &self.tree_heads {
+            push(&ExportLine::TreeHead(t.clone()))?;
+        }
+        for t in &self.witnessed_trees {
+            push(&ExportLine::WitnessedTreeHead(t.clone()))?;
         }
         Ok(out)
     }

@@ -20,12 +20,12 @@ use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 use tokio::sync::{Notify, Semaphore};
 use tokio::task::JoinSet;
-use veim_protocol::audit::{Action, Actor, Checkpoint, Event, SignedCheckpoint};
+use veim_protocol::audit::{Action, Actor, Checkpoint, Event, SignedCheckpoint, SignedTreeHead, TreeHead};
 use veim_protocol::codec::{self, MAX_FRAME};
 use veim_protocol::keys::PublicIdentity;
 use veim_protocol::wire::{
-    ContactsStatus, MAX_INVENTORY, MAX_VERSIONS_PER_FETCH, NetRequest, NetResponse, Refusal, RefusalCode,
-    RegistrationStatus,
+    ConsistencyProof, ContactsStatus, MAX_INVENTORY, MAX_VERSIONS_PER_FETCH, NetRequest, NetResponse, Refusal,
+    RefusalCode, RegistrationStatus, TreeWitness,
 };
 use veim_protocol::{Registration, SignedRegistration, StateCode};
 
@@ -92,6 +92,14 @@ pub struct Node {
     witnessed_changed: std::sync::atomic::AtomicBool,
     /// Refusals of strangers in the current minute, recorded and not.
     stranger_refusals: Mutex<StrangerTally>,
+    /// The Merkle tree of this node's audit log, as far as the last tree
+    /// head (built from the store at the first checkpoint after a start).
+    merkle: Arc<Mutex<veim_protocol::merkle::Tree>>,
+    /// Per peer, the count of the last tree head of this node it kept: the
+    /// next one is offered with a proof from there.
+    tree_acked: Mutex<std::collections::HashMap<PeerId, u64>>,
+    /// Tree head conflicts recorded, per peer and day (one entry each).
+    tree_conflicts: Mutex<std::collections::HashSet<(Option<StateCode>, i64)>>,
     /// Blocking work on attachments still running (see
     /// [`crate::attachments`]): it holds the store open, so stopping waits
     /// for it.
@@ -418,6 +426,12 @@ impl Node {
                     None => refused(RefusalCode::NotInDirectory, "no Secretariat key is known here"),
                 }
             }
+            (Role::National, NetRequest::WitnessTree(offer)) if Some(peer) == self.secretariat_peer() => {
+                match self.secretariat_key() {
+                    Some(key) => self.tree_answer(None, &key, *offer),
+                    None => refused(RefusalCode::NotInDirectory, "no Secretariat key is known here"),
+                }
+            }
             (_, _) if view.active_peer(&peer).is_none() => {
                 let why = match view.listed_peer(&peer) {
                     Some(e) => format!("{} is {} in directory version {}", e.state(), e.status, view.version()),
@@ -497,6 +511,12 @@ impl Node {
                 };
                 self.witness_answer(Some(sender.state()), &sender.identity_key(), *checkpoint)
             }
+            (_, NetRequest::WitnessTree(offer)) => {
+                let Some(sender) = view.active_peer(&peer) else {
+                    return refused(RefusalCode::NotInDirectory, "sender not active");
+                };
+                self.tree_answer(Some(sender.state()), &sender.identity_key(), *offer)
+            }
             (Role::National, NetRequest::Deliver(envelope)) => {
                 let (Some(me), Some(sender)) = (self.me(), view.active_peer(&peer)) else {
                     return refused(RefusalCode::NotInDirectory, "sender not active");
@@ -536,6 +556,7 @@ impl Node {
                         NetRequest::SubmitContacts(_) => "points of contact",
                         NetRequest::RotateKeys(_) => "key rotations",
                         NetRequest::Witness(_) => "audit checkpoints",
+                        NetRequest::WitnessTree(_) => "audit tree heads",
                         NetRequest::Reconcile(_) => "reconciliation",
                         NetRequest::FetchChunk { .. } => "attachment chunks",
                     }
@@ -911,9 +932,138 @@ impl Node {
         let signed = SignedCheckpoint::sign(checkpoint, &self.keys.identity)
             .map_err(|e| StoreError::Corrupt { what: "audit checkpoint", reason: e.to_string() })?;
         self.store.put_checkpoint(&signed)?;
+        let root = self.tree_root(count).await?;
+        let tree_head =
+            TreeHead { node: self.config.state, identity_key: self.keys.identity.public(), count, root, at: now() };
+        let tree_head = SignedTreeHead::sign(tree_head, &self.keys.identity)
+            .map_err(|e| StoreError::Corrupt { what: "audit tree head", reason: e.to_string() })?;
+        self.store.put_tree_head(&tree_head)?;
         self.store.flush().await?;
         self.store.write_audit_checkpoints()?;
         Ok(Some(signed))
+    }
+
+    /// The Merkle root of the first `count` entries of this node's log,
+    /// bringing the tree up to date from the store.
+    async fn tree_root(&self, count: u64) -> Result<veim_protocol::Bytes32, StoreError> {
+        let (tree, store) = (self.merkle.clone(), self.store.clone());
+        let corrupt = |reason: String| StoreError::Corrupt { what: "audit log", reason };
+        tokio::task::spawn_blocking(move || {
+            let mut tree = tree.lock().map_err(|_| StoreError::Rejected("the audit tree lock is poisoned".into()))?;
+            if tree.len() < count {
+                for entry in store.audit_iter(tree.len()) {
+                    let entry = entry?;
+                    if entry.seq >= count {
+                        break;
+                    }
+                    if entry.seq != tree.len() {
+                        return Err(corrupt(format!(
+                            "entry {} is stored where entry {} belongs",
+                            entry.seq,
+                            tree.len()
+                        )));
+                    }
+                    tree.push(&entry.hash().map_err(|e| corrupt(e.to_string()))?);
+                }
+            }
+            tree.root(count).ok_or_else(|| corrupt(format!("{count} entries announced, {} stored", tree.len())))
+        })
+        .await
+        .map_err(|e| StoreError::Rejected(format!("the audit tree task failed: {e}")))?
+    }
+
+    /// Offers this node's latest tree head to `peer`, with the proof that it
+    /// extends the one the peer holds; when the peer holds another one than
+    /// this node thought, once more with a proof from that one.
+    async fn offer_tree(&self, peer: PeerId, addrs: &[Multiaddr], head: &SignedTreeHead) {
+        let n = head.head.count;
+        let mut from = self.tree_acked.lock().ok().and_then(|m| m.get(&peer).copied());
+        for _ in 0..2 {
+            let proof = from.filter(|m| *m > 0 && *m < n).and_then(|m| {
+                let tree = self.merkle.lock().ok()?;
+                tree.consistency(m, n).map(|hashes| ConsistencyProof { from: m, hashes })
+            });
+            let request = NetRequest::WitnessTree(Box::new(TreeWitness { head: head.clone(), proof }));
+            let Ok(bytes) = codec::encode("request", &request) else { return };
+            let answer = match self.client.request(peer, addrs.to_vec(), bytes).await {
+                Ok(b) => codec::decode::<NetResponse, MAX_FRAME>("response", &b).ok(),
+                Err(_) => None,
+            };
+            match answer {
+                Some(NetResponse::TreeWitnessed { held }) if held == n => {
+                    if let Ok(mut acked) = self.tree_acked.lock() {
+                        acked.insert(peer, n);
+                    }
+                    return;
+                }
+                // It holds an older one than this node thought: prove from there.
+                Some(NetResponse::TreeWitnessed { held }) if held < n && Some(held) != from => from = Some(held),
+                _ => return,
+            }
+        }
+    }
+
+    /// Keeps a peer's tree head if it extends the one held of that peer's
+    /// log (by the consistency proof offered with it); one that does not
+    /// (a log cut, or rewritten, even re-signed) is kept out and recorded as
+    /// a conflict. Answers with the count of the tree head held.
+    fn tree_answer(&self, node: Option<StateCode>, key: &PublicIdentity, offer: TreeWitness) -> NetResponse {
+        let h = &offer.head.head;
+        let name = node.map(|s| s.to_string()).unwrap_or_else(|| "the Secretariat".into());
+        if h.node != node || h.identity_key != *key || offer.head.verify().is_err() {
+            return refused(
+                RefusalCode::BadSignature,
+                format!("the tree head is not signed by {name}'s key in the directory"),
+            );
+        }
+        if offer.proof.as_ref().is_some_and(|p| p.hashes.len() > veim_protocol::merkle::MAX_PROOF) {
+            return refused(RefusalCode::Malformed, "a consistency proof holds at most 128 hashes");
+        }
+        let held = match self.store.witness_tree(node) {
+            Ok(held) => held,
+            Err(e) => return refused(RefusalCode::StorageFailure, e.to_string()),
+        };
+        let conflict = match &held {
+            None => None,
+            Some(old) if old.head.count == h.count && old.head.root == h.root => {
+                return NetResponse::TreeWitnessed { held: h.count };
+            }
+            Some(old) if old.head.count == h.count => Some("another root for the same entries"),
+            Some(old) if old.head.count > h.count => Some("fewer entries"),
+            Some(old) => match &offer.proof {
+                Some(p) if p.from == old.head.count => {
+                    let o = &old.head;
+                    (!veim_protocol::merkle::verify_consistency(o.count, h.count, &o.root, &h.root, &p.hashes))
+                        .then_some("a proof that it extends the one held which fails")
+                }
+                // A proof from the one held is needed.
+                _ => return NetResponse::TreeWitnessed { held: old.head.count },
+            },
+        };
+        if let (Some(why), Some(old)) = (conflict, &held) {
+            let day = now() / 86_400;
+            let first = self.tree_conflicts.lock().map(|mut seen| seen.insert((node, day))).unwrap_or(true);
+            if first {
+                let mut event = Event::new(now(), Actor::Peer(node), Action::WitnessConflict);
+                event.state = node;
+                event.detail = format!(
+                    "held a tree head of {name} at {} entries (root {}), received one at {} (root {}) with {why}: \
+                     the log was cut or rewritten",
+                    old.head.count,
+                    hex::encode(old.head.root.0),
+                    h.count,
+                    hex::encode(h.root.0)
+                );
+                self.record(&event);
+                tracing::warn!(%name, %why, "a peer's tree head does not extend the one held: its log was cut or rewritten");
+            }
+            return NetResponse::TreeWitnessed { held: old.head.count };
+        }
+        if let Err(e) = self.store.put_witness_tree(&offer.head) {
+            return refused(RefusalCode::StorageFailure, e.to_string());
+        }
+        self.witnessed_changed.store(true, std::sync::atomic::Ordering::Relaxed);
+        NetResponse::TreeWitnessed { held: h.count }
     }
 
     /// Keeps a peer's checkpoint if it extends what this node holds of that
@@ -1013,9 +1163,17 @@ impl Node {
         if let (Some((peer, addrs)), Some(key)) = (self.secretariat_dial(), self.secretariat_key()) {
             targets.push((None, key, peer, addrs));
         }
+        let tree_head = self.store.latest_tree_head().ok().flatten();
         let sends = targets.into_iter().map(|(node, key, peer, addrs)| {
             let bytes = bytes.clone();
-            async move { (node, key, self.client.request(peer, addrs, bytes).await) }
+            let tree_head = &tree_head;
+            async move {
+                let answer = self.client.request(peer, addrs.clone(), bytes).await;
+                if let Some(head) = tree_head {
+                    self.offer_tree(peer, &addrs, head).await;
+                }
+                (node, key, answer)
+            }
         });
         for (node, key, answer) in futures::future::join_all(sends).await {
             let answer = answer.ok().and_then(|b| codec::decode::<NetResponse, MAX_FRAME>("response", &b).ok());
@@ -1572,6 +1730,9 @@ pub async fn start(home: &Path) -> Result<NodeHandle, StartError> {
         witnessed_changed: std::sync::atomic::AtomicBool::new(false),
         stranger_refusals: Mutex::new(StrangerTally::default()),
         blocking_work: Arc::new(std::sync::atomic::AtomicUsize::new(0)),
+        merkle: Default::default(),
+        tree_acked: Default::default(),
+        tree_conflicts: Default::default(),
         sync_lock: tokio::sync::Mutex::new(()),
         publish_lock: tokio::sync::Mutex::new(()),
         restart: Notify::new(),

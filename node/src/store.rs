@@ -17,7 +17,7 @@ use sled::Transactional;
 use sled::transaction::{ConflictableTransactionError, TransactionError};
 use std::path::Path;
 use veim_protocol::Bytes32;
-use veim_protocol::audit::{Action, Actor, Entry, Event, SignedCheckpoint};
+use veim_protocol::audit::{Action, Actor, Entry, Event, SignedCheckpoint, SignedTreeHead};
 use veim_protocol::codec::{self, MAX_DIRECTORY, MAX_RECORD};
 use veim_protocol::contacts::SignedContactSet;
 use veim_protocol::directory::DirectoryHead;
@@ -161,6 +161,10 @@ pub struct Store {
     downloads: sled::Tree,
     checkpoints: sled::Tree,
     witnesses: sled::Tree,
+    /// This node's signed tree heads, by count.
+    tree_heads: sled::Tree,
+    /// The latest tree head held of each peer's log.
+    witness_trees: sled::Tree,
     /// The group commit of [`Store::flush`].
     group: std::sync::Arc<GroupCommit>,
     /// Copies being delivered right now (not stored: a restart frees them).
@@ -404,6 +408,8 @@ impl Store {
             downloads: db.open_tree("downloads")?,
             checkpoints: db.open_tree("checkpoints")?,
             witnesses: db.open_tree("witnesses")?,
+            tree_heads: db.open_tree("tree-heads")?,
+            witness_trees: db.open_tree("witness-trees")?,
             mirror: None,
             in_flight: Default::default(),
             failure: Default::default(),
@@ -1041,6 +1047,36 @@ impl Store {
 
     pub fn latest_checkpoint(&self) -> Result<Option<SignedCheckpoint>, StoreError> {
         self.checkpoints.last()?.map(|(_, v)| dec("checkpoint", &v)).transpose()
+    }
+
+    pub fn put_tree_head(&self, head: &SignedTreeHead) -> Result<(), StoreError> {
+        self.tree_heads.insert(head.head.count.to_be_bytes(), enc("tree head", head)?)?;
+        Ok(())
+    }
+
+    /// This node's own tree heads, oldest first.
+    pub fn tree_heads(&self) -> Result<Vec<SignedTreeHead>, StoreError> {
+        self.tree_heads.iter().map(|kv| dec("tree head", &kv?.1)).collect()
+    }
+
+    pub fn latest_tree_head(&self) -> Result<Option<SignedTreeHead>, StoreError> {
+        self.tree_heads.last()?.map(|(_, v)| dec("tree head", &v)).transpose()
+    }
+
+    /// The tree head held of another node's log.
+    pub fn witness_tree(&self, node: Option<StateCode>) -> Result<Option<SignedTreeHead>, StoreError> {
+        self.witness_trees.get(Self::witness_prefix(node))?.map(|v| dec("tree head", &v)).transpose()
+    }
+
+    /// Keeps `head` as the tree head held of its node's log, in place of the
+    /// one it extends.
+    pub fn put_witness_tree(&self, head: &SignedTreeHead) -> Result<(), StoreError> {
+        self.witness_trees.insert(Self::witness_prefix(head.head.node), enc("tree head", head)?)?;
+        Ok(())
+    }
+
+    pub fn witness_trees(&self) -> Result<Vec<SignedTreeHead>, StoreError> {
+        self.witness_trees.iter().map(|kv| dec("tree head", &kv?.1)).collect()
     }
 
     fn witness_prefix(node: Option<StateCode>) -> Vec<u8> {

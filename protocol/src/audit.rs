@@ -246,6 +246,45 @@ impl SignedCheckpoint {
     }
 }
 
+/// The root of the Merkle tree (RFC 9162, see [`crate::merkle`]) of a node's
+/// log at a moment, as the node signs it. Beside the checkpoint's head (the
+/// last entry's hash), it lets a node that holds an older tree head of the
+/// log check that a newer one extends it, from a proof of a few hashes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TreeHead {
+    /// The State whose node keeps the log (`None`: the Secretariat's).
+    pub node: Option<StateCode>,
+    pub identity_key: PublicIdentity,
+    /// Number of entries covered: entries `0..count`.
+    pub count: u64,
+    /// The tree's root over the hashes of entries `0..count`.
+    pub root: Bytes32,
+    pub at: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SignedTreeHead {
+    pub head: TreeHead,
+    /// Ed25519 over `"veim/1 audit tree head" || 0x00 || encode(head)`.
+    #[serde(with = "crate::fixed")]
+    pub signature: [u8; 64],
+}
+
+impl SignedTreeHead {
+    pub fn sign(head: TreeHead, key: &IdentityKeypair) -> Result<SignedTreeHead, CodecError> {
+        let bytes = codec::encode("audit tree head", &head)?;
+        Ok(SignedTreeHead { signature: key.sign(domain::AUDIT_TREE_HEAD, &bytes), head })
+    }
+
+    /// Checks the signature under the key the tree head names.
+    pub fn verify(&self) -> Result<(), KeyError> {
+        let key = &self.head.identity_key;
+        let bytes =
+            codec::encode("audit tree head", &self.head).map_err(|_| KeyError::BadSignature(key.fingerprint()))?;
+        key.verify(domain::AUDIT_TREE_HEAD, &bytes, &self.signature)
+    }
+}
+
 /// One line of an audit export, or of a node's audit files (JSON Lines).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
@@ -262,6 +301,10 @@ pub enum ExportLine {
     Checkpoint(SignedCheckpoint),
     /// A checkpoint of another node's log, held by this node.
     Witnessed(SignedCheckpoint),
+    /// A tree head of the node whose log this is.
+    TreeHead(SignedTreeHead),
+    /// A tree head of another node's log, held by this node.
+    WitnessedTreeHead(SignedTreeHead),
 }
 
 /// Why a log does not verify: the first position that fails, and why.
@@ -286,6 +329,16 @@ pub enum AuditError {
     Rewritten { holder: String, count: u64 },
     #[error("a checkpoint held as {holder} is for another node ({found}), not this log's ({expected})")]
     OtherNode { holder: String, found: String, expected: String },
+    #[error(
+        "the tree head held by {holder} at {count} entries has a bad signature: it was altered or not made by this node's key"
+    )]
+    TreeHeadSignature { holder: String, count: u64 },
+    #[error("the tree head held by {holder} covers {count} entries, but the log has only {have}: entries {have} to {} were removed", count - 1)]
+    TreeTruncated { holder: String, count: u64, have: u64 },
+    #[error(
+        "the tree head held by {holder} at {count} entries is not the Merkle root of this log's first {count} entries: the log was rewritten before entry {count}"
+    )]
+    TreeRewritten { holder: String, count: u64 },
 }
 
 /// What a verified log establishes.
@@ -299,6 +352,9 @@ pub struct LogReport {
     pub covered: u64,
     /// Identity key fingerprints the checkpoints were signed with.
     pub keys: Vec<String>,
+    /// Tree heads checked against the log (Merkle roots), own and witnessed.
+    #[serde(default)]
+    pub tree_heads: usize,
 }
 
 /// Checks the chain: sequence numbers from 0, each entry naming the hash of
@@ -351,6 +407,18 @@ pub fn verify_log(
     own: &[SignedCheckpoint],
     witnessed: &[(String, SignedCheckpoint)],
 ) -> Result<LogReport, AuditError> {
+    verify_log_with_trees(entries, own, witnessed, &[])
+}
+
+/// As [`verify_log`], and also checks tree heads of this log (each with whose
+/// record it is: this node's own, or held by a peer): the signature, then
+/// that its root is the Merkle root of the entries it covers.
+pub fn verify_log_with_trees(
+    entries: &[Entry],
+    own: &[SignedCheckpoint],
+    witnessed: &[(String, SignedCheckpoint)],
+    trees: &[(String, SignedTreeHead)],
+) -> Result<LogReport, AuditError> {
     let hashes = verify_chain(entries)?;
     let mut keys: Vec<String> = Vec::new();
     let mut covered = 0;
@@ -388,12 +456,32 @@ pub fn verify_log(
         check_checkpoint(&hashes, c, own.len() + i, source)?;
         covered = covered.max(c.checkpoint.count);
     }
+    let tree =
+        if trees.is_empty() { crate::merkle::Tree::default() } else { crate::merkle::Tree::from_entries(&hashes) };
+    let have = hashes.len() as u64;
+    for (source, t) in trees {
+        let h = &t.head;
+        if let Some(node) = node
+            && h.node != node
+        {
+            return Err(AuditError::OtherNode { holder: source.clone(), found: name(h.node), expected: name(node) });
+        }
+        t.verify().map_err(|_| AuditError::TreeHeadSignature { holder: source.clone(), count: h.count })?;
+        if h.count > have {
+            return Err(AuditError::TreeTruncated { holder: source.clone(), count: h.count, have });
+        }
+        if tree.root(h.count) != Some(h.root) {
+            return Err(AuditError::TreeRewritten { holder: source.clone(), count: h.count });
+        }
+        covered = covered.max(h.count);
+    }
     Ok(LogReport {
         entries: entries.len() as u64,
         head: hashes.last().copied(),
         checkpoints: own.len() + witnessed.len(),
         covered,
         keys,
+        tree_heads: trees.len(),
     })
 }
 

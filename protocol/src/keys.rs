@@ -33,6 +33,7 @@ pub mod domain {
     pub const DISCLOSURE: &str = "veim/1 disclosure package";
     pub const AUDIT_ENTRY: &str = "veim/1 audit entry";
     pub const AUDIT_CHECKPOINT: &str = "veim/1 audit checkpoint";
+    pub const AUDIT_TREE_HEAD: &str = "veim/1 audit tree head";
 }
 
 /// `domain || 0x00 || payload`: the bytes every signature and hash covers.

@@ -20,6 +20,7 @@ mod fixed;
 pub mod handling;
 pub mod ids;
 pub mod keys;
+pub mod merkle;
 pub mod receipt;
 pub mod request;
 pub mod response;

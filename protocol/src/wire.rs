@@ -42,6 +42,25 @@ pub enum NetRequest {
     /// To the sender of an `Attachments` message, from one of its
     /// recipients: sealed chunk `index` of an attachment. Answered with `Chunk`.
     FetchChunk { attachment: crate::ids::AttachmentId, index: u64 },
+    /// To a peer: the sender's latest signed tree head, with (when the
+    /// sender knows what the peer holds) the proof that it extends the one
+    /// the peer holds. Answered with `TreeWitnessed`.
+    WitnessTree(Box<TreeWitness>),
+}
+
+/// A tree head offered to a witness (see `NetRequest::WitnessTree`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TreeWitness {
+    pub head: crate::audit::SignedTreeHead,
+    /// The consistency proof from the tree of `from` entries to the head's
+    /// (at most `merkle::MAX_PROOF` hashes).
+    pub proof: Option<ConsistencyProof>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConsistencyProof {
+    pub from: u64,
+    pub hashes: Vec<crate::Bytes32>,
 }
 
 /// Most message ids one `Reconcile` lists.
@@ -72,6 +91,14 @@ pub enum NetResponse {
     },
     /// One sealed chunk of an attachment (`attachment::seal_chunk`).
     Chunk(#[serde(with = "serde_bytes")] Vec<u8>),
+    /// The number of entries of the sender's log that the tree head this
+    /// node now holds covers: the offered head's when it was kept; an older
+    /// one's when a proof from it is needed (the sender offers the head again
+    /// with that proof), or when the head does not extend it (a conflict,
+    /// recorded).
+    TreeWitnessed {
+        held: u64,
+    },
 }
 
 /// Where a State's submission of points of contact stands.

@@ -503,6 +503,21 @@ impl World {
     }
 
     /// Chunk `index` of the attached file, sealed by the crate (section 6.8).
+    /// Mexico's tree head of its two-entry log, offered with no proof.
+    fn tree_witness(&self) -> veim_protocol::wire::TreeWitness {
+        let hashes: Vec<Bytes32> = self.audit_entries.iter().map(|e| e.hash().expect("hash")).collect();
+        let tree = veim_protocol::merkle::Tree::from_entries(&hashes);
+        let head = audit::TreeHead {
+            node: Some(state("MEX")),
+            identity_key: self.mex.public(),
+            count: 2,
+            root: tree.root(2).expect("root"),
+            at: CHECKPOINT_AT,
+        };
+        let head = audit::SignedTreeHead::sign(head, &self.mex).expect("sign tree head");
+        veim_protocol::wire::TreeWitness { head, proof: None }
+    }
+
     fn sealed_chunk(&self, index: u64) -> Vec<u8> {
         let start = (index * u64::from(ATTACHMENT_CHUNK_SIZE)) as usize;
         let len = self.attachment.chunk_len(index) as usize;
@@ -1791,6 +1806,7 @@ fn spec_domain_strings_match_the_crate() {
         ("DISCLOSURE", domain::DISCLOSURE),
         ("AUDIT_ENTRY", domain::AUDIT_ENTRY),
         ("AUDIT_CHECKPOINT", domain::AUDIT_CHECKPOINT),
+        ("AUDIT_TREE_HEAD", domain::AUDIT_TREE_HEAD),
     ];
     let named: Vec<(String, String)> = checked.iter().map(|(n, v)| (n.to_string(), v.to_string())).collect();
     assert_eq!(crate_domain_constants(), named, "keys::domain and this test list different domain strings");
@@ -1870,6 +1886,7 @@ fn spec_message_and_contact_tables_match_the_crate() {
         NetRequest::Witness(Box::new(world.checkpoint.clone())),
         NetRequest::Reconcile(Box::new(world.inventory())),
         world.fetch_chunk(1),
+        NetRequest::WitnessTree(Box::new(world.tree_witness())),
     ];
     let request_name = |r: &NetRequest| match r {
         NetRequest::Register(_) => "Register",
@@ -1881,6 +1898,7 @@ fn spec_message_and_contact_tables_match_the_crate() {
         NetRequest::Witness(_) => "Witness",
         NetRequest::Reconcile(_) => "Reconcile",
         NetRequest::FetchChunk { .. } => "FetchChunk",
+        NetRequest::WitnessTree(_) => "WitnessTree",
     };
     assert_eq!(spec_table_after("| Index | Variant | Content | Sent to |"), variant_indices(&requests, request_name));
 
@@ -1894,6 +1912,7 @@ fn spec_message_and_contact_tables_match_the_crate() {
         NetResponse::Witnessed(Some(Box::new(world.checkpoint.clone()))),
         NetResponse::Reconciled { missing: vec![MessageId(world.message_id)] },
         NetResponse::Chunk(world.sealed_chunk(1)),
+        NetResponse::TreeWitnessed { held: 2 },
     ];
     let response_name = |r: &NetResponse| match r {
         NetResponse::Registration(_) => "Registration",
@@ -1905,6 +1924,7 @@ fn spec_message_and_contact_tables_match_the_crate() {
         NetResponse::Witnessed(_) => "Witnessed",
         NetResponse::Reconciled { .. } => "Reconciled",
         NetResponse::Chunk(_) => "Chunk",
+        NetResponse::TreeWitnessed { .. } => "TreeWitnessed",
     };
     assert_eq!(spec_table_after("| Index | Variant | Content | Answers |"), variant_indices(&responses, response_name));
 
@@ -2281,6 +2301,7 @@ fn the_spec_audit_log_chains_and_is_checkpointed() {
             checkpoints: 2,
             covered: 2,
             keys: vec![world.mex.public().fingerprint()],
+            tree_heads: 0,
         }
     );
     assert_eq!(audit::check_checkpoint(&hashes, &signed, 0, "this node"), Ok(()));

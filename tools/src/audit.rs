@@ -4,7 +4,7 @@
 use serde::{Deserialize, Serialize};
 use std::path::Path;
 use veim_node::audit::{LogFiles, ReadError};
-use veim_protocol::audit::{self, Action, AuditError, Entry, LogReport, SignedCheckpoint};
+use veim_protocol::audit::{self, Action, AuditError, Entry, LogReport, SignedCheckpoint, SignedTreeHead};
 use veim_protocol::{ExchangeId, StateCode};
 
 #[derive(Debug, thiserror::Error)]
@@ -20,30 +20,46 @@ pub enum AuditCliError {
     Header(String),
     #[error("the checkpoint of {node}'s log held here has a bad signature")]
     HeldCheckpoint { node: String },
+    #[error("the tree head of {node}'s log held here has a bad signature")]
+    HeldTreeHead { node: String },
 }
 
 fn node_name(node: Option<StateCode>) -> String {
     node.map(|s| s.to_string()).unwrap_or_else(|| "the Secretariat".into())
 }
 
-/// The checkpoints of this node's log that another node holds, read from the
-/// file `veim audit witness STATE --json` wrote on that node.
-pub fn read_witness(path: &Path) -> Result<Vec<(String, SignedCheckpoint)>, AuditCliError> {
-    let shown = path.display().to_string();
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| AuditCliError::Witness { path: shown.clone(), reason: e.to_string() })?;
-    let held: HeldCheckpoints = serde_json::from_str(&text)
-        .map_err(|e| AuditCliError::Witness { path: shown.clone(), reason: e.to_string() })?;
-    let holder = format!("{} ({shown})", node_name(held.holder));
-    Ok(held.checkpoints.into_iter().map(|c| (holder.clone(), c)).collect())
+/// What other nodes hold of this node's log, each with who holds it.
+#[derive(Debug, Clone, Default)]
+pub struct Witnessed {
+    pub checkpoints: Vec<(String, SignedCheckpoint)>,
+    pub trees: Vec<(String, SignedTreeHead)>,
+}
+
+impl Witnessed {
+    /// Adds what the file `veim audit witness STATE --json` wrote on another
+    /// node holds of this node's log.
+    pub fn read(&mut self, path: &Path) -> Result<(), AuditCliError> {
+        let shown = path.display().to_string();
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| AuditCliError::Witness { path: shown.clone(), reason: e.to_string() })?;
+        let held: HeldCheckpoints = serde_json::from_str(&text)
+            .map_err(|e| AuditCliError::Witness { path: shown.clone(), reason: e.to_string() })?;
+        let holder = format!("{} ({shown})", node_name(held.holder));
+        self.checkpoints.extend(held.checkpoints.into_iter().map(|c| (holder.clone(), c)));
+        self.trees.extend(held.tree_head.into_iter().map(|t| (holder.clone(), t)));
+        Ok(())
+    }
 }
 
 /// What `veim audit witness STATE --json` prints: the checkpoints of STATE's
-/// log that a node holds (its latest of each day), and which node holds them.
+/// log that a node holds (its latest of each day), the tree head of it that
+/// the node holds, and which node holds them.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct HeldCheckpoints {
     pub holder: Option<StateCode>,
     pub checkpoints: Vec<SignedCheckpoint>,
+    #[serde(default)]
+    pub tree_head: Option<SignedTreeHead>,
 }
 
 /// The checkpoints of `node`'s log that the node at `home` holds, oldest first.
@@ -56,13 +72,14 @@ pub fn witness(
     let mut checkpoints: Vec<SignedCheckpoint> =
         log.witnessed.into_iter().filter(|c| c.checkpoint.node == node).collect();
     checkpoints.sort_by_key(|c| c.checkpoint.count);
-    Ok(HeldCheckpoints { holder, checkpoints })
+    let tree_head = log.witnessed_trees.into_iter().find(|t| t.head.node == node);
+    Ok(HeldCheckpoints { holder, checkpoints, tree_head })
 }
 
-/// Verifies a log read from files: the chain, its own checkpoints, the
-/// checkpoints of it that other nodes hold (`witnessed`), and the signatures
-/// of the checkpoints of other nodes it holds.
-pub fn verify(log: &LogFiles, witnessed: &[(String, SignedCheckpoint)]) -> Result<LogReport, AuditCliError> {
+/// Verifies a log read from files: the chain, its own checkpoints and tree
+/// heads, what other nodes hold of it (`witnessed`), and the signatures of
+/// the checkpoints and tree heads of other nodes it holds.
+pub fn verify(log: &LogFiles, witnessed: &Witnessed) -> Result<LogReport, AuditCliError> {
     if let Some(audit::ExportLine::Header { format, entries, .. }) = &log.header {
         if format != audit::EXPORT_FORMAT {
             return Err(AuditCliError::Header(format!("its format is {format:?}, not {}", audit::EXPORT_FORMAT)));
@@ -74,10 +91,19 @@ pub fn verify(log: &LogFiles, witnessed: &[(String, SignedCheckpoint)]) -> Resul
             )));
         }
     }
-    let report = audit::verify_log(&log.entries, &log.checkpoints, witnessed).map_err(AuditCliError::Failed)?;
+    let mut trees: Vec<(String, SignedTreeHead)> =
+        log.tree_heads.iter().map(|t| ("this node".to_string(), t.clone())).collect();
+    trees.extend(witnessed.trees.iter().cloned());
+    let report = audit::verify_log_with_trees(&log.entries, &log.checkpoints, &witnessed.checkpoints, &trees)
+        .map_err(AuditCliError::Failed)?;
     for c in &log.witnessed {
         if c.verify().is_err() {
             return Err(AuditCliError::HeldCheckpoint { node: node_name(c.checkpoint.node) });
+        }
+    }
+    for t in &log.witnessed_trees {
+        if t.verify().is_err() {
+            return Err(AuditCliError::HeldTreeHead { node: node_name(t.head.node) });
         }
     }
     Ok(report)

@@ -97,7 +97,7 @@ pub fn audit(n: u64) -> anyhow::Result<AuditBench> {
     let started = Instant::now();
     let mut log = LogFiles::default();
     log.read_file(&path)?;
-    crate::audit::verify(&log, &[])?;
+    crate::audit::verify(&log, &Default::default())?;
     let from_file = rate(n, started);
 
     let figure = |what: &str, per_second: f64| Figure {

@@ -239,7 +239,9 @@ async fn script(root: &Path, out: &Path, steps: &mut Steps, slot: &mut Option<Lo
     println!("    {}", json_path.display());
     println!("    {}", html_path.display());
 
-    steps.start("An auditor verifies each node's audit log from its files, against the checkpoints its peers hold");
+    steps.start(
+        "An auditor verifies each node's audit log from its files, against the checkpoints and tree heads its peers hold",
+    );
     audit_all(net).await
 }
 
@@ -250,35 +252,38 @@ async fn audit_all(net: &LocalNet) -> anyhow::Result<()> {
     use veim_node::audit::LogFiles;
     let nodes: Vec<&crate::localnet::LocalNode> = std::iter::once(&net.secretariat).chain(&net.nationals).collect();
     for n in &nodes {
-        let held_elsewhere = |log: &LogFiles| -> Vec<(String, veim_protocol::audit::SignedCheckpoint)> {
-            nodes
-                .iter()
-                .filter(|o| o.home != n.home)
-                .filter_map(|o| {
-                    let theirs = LogFiles::read_home(&o.home).ok()?;
-                    let c = theirs
-                        .witnessed
-                        .into_iter()
-                        .find(|c| Some(c.checkpoint.node) == log.checkpoints.first().map(|x| x.checkpoint.node))?;
-                    Some((o.label.clone(), c))
-                })
-                .collect()
+        // What the other nodes hold of this node's log: a checkpoint, and
+        // the tree head each kept with a proof that it extends the last.
+        let held_elsewhere = |log: &LogFiles| -> crate::audit::Witnessed {
+            let node = log.checkpoints.first().map(|x| x.checkpoint.node);
+            let mut held = crate::audit::Witnessed::default();
+            for o in nodes.iter().filter(|o| o.home != n.home) {
+                let Ok(theirs) = LogFiles::read_home(&o.home) else { continue };
+                if let Some(c) = theirs.witnessed.into_iter().find(|c| Some(c.checkpoint.node) == node) {
+                    held.checkpoints.push((o.label.clone(), c));
+                }
+                if let Some(t) = theirs.witnessed_trees.into_iter().find(|t| Some(t.head.node) == node) {
+                    held.trees.push((o.label.clone(), t));
+                }
+            }
+            held
         };
         let (log, witnessed) =
             wait_for(&format!("{}'s checkpoints to reach its peers", n.label), Duration::from_secs(15), || {
                 let log = LogFiles::read_home(&n.home).ok()?;
                 let witnessed = held_elsewhere(&log);
-                (!witnessed.is_empty()).then_some((log, witnessed))
+                (!witnessed.checkpoints.is_empty() && !witnessed.trees.is_empty()).then_some((log, witnessed))
             })
             .await?;
         let report = crate::audit::verify(&log, &witnessed)?;
-        let holders: Vec<&str> = witnessed.iter().map(|(h, _)| h.as_str()).collect();
+        let holders: Vec<&str> = witnessed.checkpoints.iter().map(|(h, _)| h.as_str()).collect();
         println!(
-            "    {}: {} entries, chain unbroken; {} own checkpoint(s); checkpoints held by {} match",
+            "    {}: {} entries, chain unbroken; {} own checkpoint(s); checkpoints held by {} match; {} tree head(s) match its Merkle tree",
             n.label,
             report.entries,
             log.checkpoints.len(),
-            holders.join(", ")
+            holders.join(", "),
+            report.tree_heads
         );
     }
     Ok(())

@@ -1064,12 +1064,12 @@ fn audit(home: &Path, json: bool, command: AuditCommand) -> anyhow::Result<()> {
     match command {
         AuditCommand::Verify { export, witnesses } => {
             let log = a::read(home, export.as_deref())?;
-            let mut witnessed = Vec::new();
+            let mut witnessed = a::Witnessed::default();
             for w in &witnesses {
-                witnessed.extend(a::read_witness(w)?);
+                witnessed.read(w)?;
             }
             let report = a::verify(&log, &witnessed)?;
-            print(json, &report, |r| render::audit_report(r, witnessed.len()))
+            print(json, &report, |r| render::audit_report(r, witnessed.checkpoints.len(), witnessed.trees.len()))
         }
         AuditCommand::Show { export, since, until, actions, state, exchange } => {
             let log = a::read(home, export.as_deref())?;

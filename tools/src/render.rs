@@ -579,7 +579,7 @@ fn response(out: &mut String, message_id: &str, r: &Response) {
     }
 }
 
-pub fn audit_report(r: &veim_protocol::audit::LogReport, witnesses: usize) -> String {
+pub fn audit_report(r: &veim_protocol::audit::LogReport, witnesses: usize, trees: usize) -> String {
     let mut out = String::new();
     let _ = writeln!(out, "Audit log VERIFIED: {} entries, chain unbroken", r.entries);
     if let Some(h) = r.head {
@@ -590,10 +590,17 @@ pub fn audit_report(r: &veim_protocol::audit::LogReport, witnesses: usize) -> St
         "  {} checkpoint(s) match it ({} of them held by other nodes), covering up to entry {}",
         r.checkpoints, witnesses, r.covered
     );
+    if r.tree_heads > 0 {
+        let _ = writeln!(
+            out,
+            "  {} tree head(s) match its Merkle tree ({trees} of them held by other nodes)",
+            r.tree_heads
+        );
+    }
     if !r.keys.is_empty() {
         let _ = writeln!(out, "  signed with key(s) {}", r.keys.join(", "));
     }
-    if witnesses == 0 {
+    if witnesses + trees == 0 {
         let _ = writeln!(
             out,
             "  Entries after the last checkpoint, and a log rewritten with this node's own key, are caught only against\n  checkpoints other nodes hold: add --witness FILE (from `veim audit witness STATE --json` on a peer)."
@@ -659,6 +666,16 @@ pub fn held_checkpoints(h: &crate::audit::HeldCheckpoints) -> String {
             hex::encode(c.head.0),
             time(c.at),
             c.identity_key.fingerprint()
+        );
+    }
+    if let Some(t) = &h.tree_head {
+        let t = &t.head;
+        let _ = writeln!(
+            out,
+            "  and its tree head at {} entries, root {}, signed {} (each newer one kept only with a proof that it extends this)",
+            t.count,
+            hex::encode(t.root.0),
+            time(t.at)
         );
     }
     out.push_str("Give the --json output to the auditor of that node: `veim audit verify --witness FILE`.\n");

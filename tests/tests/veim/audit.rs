@@ -9,10 +9,15 @@ use std::time::Duration;
 use veim_node::api::{MessageView, NoteRequest, RespondRequest, SendRequest};
 use veim_node::audit::{AUDIT_DIR, CHECKPOINTS_FILE, ENTRIES_FILE, LogFiles};
 use veim_node::store::DeliveryState;
+use veim_protocol::Bytes32;
 use veim_protocol::ResponseForm;
-use veim_protocol::audit::{Action, AuditError, Checkpoint, Entry, ExportLine, SignedCheckpoint};
-use veim_tests::{NodeProcess, TestNet, blocking, example_request, keys_of, wait_for};
-use veim_tools::audit::{AuditCliError, verify};
+use veim_protocol::audit::{
+    Action, AuditError, Checkpoint, Entry, ExportLine, SignedCheckpoint, SignedTreeHead, TreeHead,
+};
+use veim_protocol::merkle::Tree;
+use veim_protocol::wire::{ConsistencyProof, NetRequest, NetResponse, TreeWitness};
+use veim_tests::{NodeProcess, RawPeer, TestNet, blocking, example_request, keys_of, peer_of, wait_for};
+use veim_tools::audit::{AuditCliError, Witnessed, verify};
 
 const NODE: &str = env!("CARGO_BIN_EXE_veim-test-node");
 /// Requests the sender tries; it stops after three failures in a row.
@@ -69,22 +74,33 @@ async fn verification_names_each_tampering_and_the_log_holds_no_content() -> any
     // flush, the checkpoint at its next tick, SWE's file at SWE's next tick).
     let mex_home = net.national("MEX").home.clone();
     let swe_home = net.national("SWE").home.clone();
-    let (log, held) = wait_for("SWE to hold MEX's latest checkpoint", Duration::from_secs(30), || {
-        let log = LogFiles::read_home(&mex_home).ok()?;
-        let held = veim_tools::audit::witness(&swe_home, Some("SWE".parse().ok()?), Some("MEX".parse().ok()?)).ok()?;
-        let held = held.checkpoints.last()?.clone();
-        let latest = log.checkpoints.last()?.checkpoint.count;
-        let shown = log.entries.iter().rposition(|e| e.event.action == Action::ContentShown)?;
-        (held.checkpoint.count == latest && latest as usize <= log.entries.len() && shown < latest as usize)
-            .then_some((log, held))
-    })
-    .await?;
-    let witness = vec![("SWE".to_string(), held.clone())];
+    let (log, held, held_tree) =
+        wait_for("SWE to hold MEX's latest checkpoint and tree head", Duration::from_secs(30), || {
+            let log = LogFiles::read_home(&mex_home).ok()?;
+            let of_mex =
+                veim_tools::audit::witness(&swe_home, Some("SWE".parse().ok()?), Some("MEX".parse().ok()?)).ok()?;
+            let held = of_mex.checkpoints.last()?.clone();
+            let tree = of_mex.tree_head?;
+            let latest = log.checkpoints.last()?.checkpoint.count;
+            let shown = log.entries.iter().rposition(|e| e.event.action == Action::ContentShown)?;
+            (held.checkpoint.count == latest
+                && tree.head.count == latest
+                && latest as usize <= log.entries.len()
+                && shown < latest as usize)
+                .then_some((log, held, tree))
+        })
+        .await?;
+    let witness = Witnessed {
+        checkpoints: vec![("SWE".to_string(), held.clone())],
+        trees: vec![("SWE".to_string(), held_tree.clone())],
+    };
+    let none = Witnessed::default();
     let n = held.checkpoint.count as usize;
 
-    // Untouched: verifies, against MEX's own checkpoints and SWE's.
+    // Untouched: verifies, against MEX's own checkpoints and tree heads, and SWE's.
     let report = verify(&log, &witness)?;
     assert!(report.entries as usize >= n);
+    assert_eq!(report.tree_heads, log.tree_heads.len() + 1, "every tree head checked");
     let actions: BTreeSet<Action> = log.entries.iter().map(|e| e.event.action).collect();
     for a in [
         Action::NodeStarted,
@@ -132,7 +148,8 @@ async fn verification_names_each_tampering_and_the_log_holds_no_content() -> any
     // them: the chain is whole, SWE's checkpoint catches it.
     let mut cut = copy_with(&mex_home, &dir.path().join("cut"), &log.entries[..n - 2]);
     cut.checkpoints.retain(|c| (c.checkpoint.count as usize) <= n - 2);
-    assert!(verify(&cut, &[]).is_ok(), "without a witness the cut is invisible");
+    cut.tree_heads.retain(|t| (t.head.count as usize) <= n - 2);
+    assert!(verify(&cut, &none).is_ok(), "without a witness the cut is invisible");
     assert_eq!(
         failure(verify(&cut, &witness)),
         AuditError::Truncated { holder: "SWE".into(), count: n as u64, have: n as u64 - 2 }
@@ -150,8 +167,22 @@ async fn verification_names_each_tampering_and_the_log_holds_no_content() -> any
         Checkpoint { node: Some("MEX".parse()?), identity_key: identity.public(), count: n as u64, head, at: 0 },
         &identity,
     )?];
-    assert!(verify(&forged, &[]).is_ok(), "the operator's own key re-signs a rewritten log");
+    let hashes: Vec<Bytes32> = rewritten.iter().map(|e| e.hash()).collect::<Result<_, _>>()?;
+    let rewritten_tree = Tree::from_entries(&hashes);
+    let forged_head = |count: u64| -> anyhow::Result<SignedTreeHead> {
+        let root = rewritten_tree.root(count).ok_or_else(|| anyhow::anyhow!("root"))?;
+        let head = TreeHead { node: Some("MEX".parse()?), identity_key: identity.public(), count, root, at: 0 };
+        Ok(SignedTreeHead::sign(head, &identity)?)
+    };
+    forged.tree_heads = vec![forged_head(n as u64)?];
+    assert!(verify(&forged, &none).is_ok(), "the operator's own key re-signs a rewritten log");
     assert_eq!(failure(verify(&forged, &witness)), AuditError::Rewritten { holder: "SWE".into(), count: n as u64 });
+    // The same with SWE's tree head alone: its root is not the rewritten log's.
+    let trees_only = Witnessed { checkpoints: Vec::new(), trees: witness.trees.clone() };
+    assert_eq!(
+        failure(verify(&forged, &trees_only)),
+        AuditError::TreeRewritten { holder: "SWE".into(), count: n as u64 }
+    );
     // A checkpoint with a bad signature.
     let bad_dir = dir.path().join("badsig");
     let copy = copy_with(&mex_home, &bad_dir, &log.entries);
@@ -172,6 +203,60 @@ async fn verification_names_each_tampering_and_the_log_holds_no_content() -> any
     let mut clean = LogFiles::default();
     clean.read_file(&path)?;
     assert!(verify(&clean, &witness).is_ok(), "the same export, untouched, verifies");
+
+    // On arrival: SWE keeps a newer tree head of MEX's log only with a proof
+    // that it extends the one it holds. A rewritten log, grown one entry past
+    // what SWE holds and re-signed with MEX's own key, is refused and
+    // recorded as a conflict; the true log's next tree head is kept.
+    let mut net = net;
+    net.national_mut("MEX").stop().await;
+    let true_log = LogFiles::read_home(&mex_home)?;
+    let hashes: Vec<Bytes32> = true_log.entries.iter().map(|e| e.hash()).collect::<Result<_, _>>()?;
+    let true_tree = Tree::from_entries(&hashes);
+    let mex_state = Some("MEX".parse()?);
+    let sign_head = |tree: &Tree, count: u64| -> anyhow::Result<SignedTreeHead> {
+        let root = tree.root(count).ok_or_else(|| anyhow::anyhow!("root of {count}"))?;
+        let head = TreeHead { node: mex_state, identity_key: identity.public(), count, root, at: 0 };
+        Ok(SignedTreeHead::sign(head, &identity)?)
+    };
+    let mut raw = RawPeer::impersonating(&mex_home)?;
+    let (swe_peer, swe_addr) = (peer_of(&swe_home), net.national("SWE").address.clone());
+    // The whole true log offered with no proof: SWE says what it holds.
+    let last = hashes.len() as u64;
+    let offer = TreeWitness { head: sign_head(&true_tree, last)?, proof: None };
+    let NetResponse::TreeWitnessed { held: m } =
+        raw.send(swe_peer, &swe_addr, &NetRequest::WitnessTree(Box::new(offer))).await?
+    else {
+        panic!("no tree head answer")
+    };
+    assert!(m >= held_tree.head.count && m < last, "SWE holds {m} of {last} entries and asks for a proof");
+    let m_usize = m as usize;
+    // The log rewritten at entry k, one entry longer than what SWE holds.
+    let mut grown = true_log.entries[..=m_usize].to_vec();
+    grown[k].event.detail = "history as the operator would like it".into();
+    for i in k + 1..=m_usize {
+        grown[i].previous = grown[i - 1].hash()?;
+    }
+    let hashes: Vec<Bytes32> = grown.iter().map(|e| e.hash()).collect::<Result<_, _>>()?;
+    let grown_tree = Tree::from_entries(&hashes);
+    let proof = grown_tree.consistency(m, m + 1).map(|hashes| ConsistencyProof { from: m, hashes });
+    let offer = TreeWitness { head: sign_head(&grown_tree, m + 1)?, proof };
+    let answer = raw.send(swe_peer, &swe_addr, &NetRequest::WitnessTree(Box::new(offer))).await?;
+    assert_eq!(answer, NetResponse::TreeWitnessed { held: m }, "the rewritten log's tree head is not kept");
+    let conflict = wait_for("SWE to record the conflict", Duration::from_secs(10), || {
+        let swe_log = LogFiles::read_home(&swe_home).ok()?;
+        swe_log
+            .entries
+            .into_iter()
+            .find(|e| e.event.action == Action::WitnessConflict && e.event.detail.contains("tree head"))
+    })
+    .await?;
+    assert!(conflict.event.detail.contains("proof"), "{}", conflict.event.detail);
+    // The true log's tree head at one more entry, with its proof: kept.
+    let proof = true_tree.consistency(m, m + 1).map(|hashes| ConsistencyProof { from: m, hashes });
+    let offer = TreeWitness { head: sign_head(&true_tree, m + 1)?, proof };
+    let answer = raw.send(swe_peer, &swe_addr, &NetRequest::WitnessTree(Box::new(offer))).await?;
+    assert_eq!(answer, NetResponse::TreeWitnessed { held: m + 1 }, "an extension with its proof is kept");
     net.shutdown().await;
     Ok(())
 }
@@ -221,7 +306,7 @@ async fn a_node_killed_in_the_middle_of_traffic_has_an_entry_for_every_acknowled
 
     let process = NodeProcess::started(NODE, &swe_home).await?;
     let log = LogFiles::read_home(&swe_home)?;
-    verify(&log, &[])?;
+    verify(&log, &Witnessed::default())?;
     for action in [Action::MessageReceived, Action::ReceiptSent] {
         let logged: BTreeSet<String> = log
             .entries

@@ -114,7 +114,7 @@ async fn kill_9_at_random_moments_loses_and_duplicates_no_acknowledged_message()
     }
     let twice: Vec<&String> = received.iter().filter(|(_, n)| **n > 1).map(|(id, _)| id).collect();
     assert!(twice.is_empty(), "stored twice: {twice:?}");
-    veim_tools::audit::verify(&log, &[])?;
+    veim_tools::audit::verify(&log, &Default::default())?;
     for (i, home) in homes.iter().enumerate() {
         net.nationals[i].home = home.clone();
         net.nationals[i].start().await?;
@@ -240,7 +240,7 @@ async fn kill_9_during_an_attachment_transfer_resumes_it_and_completes_it() -> a
         p.kill();
     }
     for home in &homes {
-        veim_tools::audit::verify(&LogFiles::read_home(home)?, &[])?;
+        veim_tools::audit::verify(&LogFiles::read_home(home)?, &Default::default())?;
     }
     for (i, home) in homes.iter().enumerate() {
         net.nationals[i].home = home.clone();
