@@ -100,6 +100,9 @@ pub struct Node {
     tree_acked: Mutex<std::collections::HashMap<PeerId, u64>>,
     /// Tree head conflicts recorded, per peer and day (one entry each).
     tree_conflicts: Mutex<std::collections::HashSet<(Option<StateCode>, i64)>>,
+    /// One tree head offer handled at a time: the head held is read, the
+    /// proof checked against it and the new head kept as one step.
+    tree_lock: Mutex<()>,
     /// Blocking work on attachments still running (see
     /// [`crate::attachments`]): it holds the store open, so stopping waits
     /// for it.
@@ -924,23 +927,40 @@ impl Node {
         self.record_strangers_counted();
         let (count, head) = self.store.audit_head()?;
         let latest = self.store.latest_checkpoint()?;
-        if count == 0 || latest.as_ref().is_some_and(|c| c.checkpoint.count == count) {
+        let has_checkpoint = latest.as_ref().is_some_and(|c| c.checkpoint.count == count);
+        let has_tree_head = self.store.latest_tree_head()?.is_some_and(|t| t.head.count == count);
+        if count == 0 || (has_checkpoint && has_tree_head) {
             return Ok(latest);
         }
-        let checkpoint =
-            Checkpoint { node: self.config.state, identity_key: self.keys.identity.public(), count, head, at: now() };
-        let signed = SignedCheckpoint::sign(checkpoint, &self.keys.identity)
-            .map_err(|e| StoreError::Corrupt { what: "audit checkpoint", reason: e.to_string() })?;
-        self.store.put_checkpoint(&signed)?;
-        let root = self.tree_root(count).await?;
-        let tree_head =
-            TreeHead { node: self.config.state, identity_key: self.keys.identity.public(), count, root, at: now() };
-        let tree_head = SignedTreeHead::sign(tree_head, &self.keys.identity)
-            .map_err(|e| StoreError::Corrupt { what: "audit tree head", reason: e.to_string() })?;
-        self.store.put_tree_head(&tree_head)?;
+        // Each signed if missing: a failure or a crash between the two
+        // leaves the other to the next call.
+        let latest = match latest {
+            Some(c) if has_checkpoint => c,
+            _ => {
+                let checkpoint = Checkpoint {
+                    node: self.config.state,
+                    identity_key: self.keys.identity.public(),
+                    count,
+                    head,
+                    at: now(),
+                };
+                let signed = SignedCheckpoint::sign(checkpoint, &self.keys.identity)
+                    .map_err(|e| StoreError::Corrupt { what: "audit checkpoint", reason: e.to_string() })?;
+                self.store.put_checkpoint(&signed)?;
+                signed
+            }
+        };
+        if !has_tree_head {
+            let root = self.tree_root(count).await?;
+            let tree_head =
+                TreeHead { node: self.config.state, identity_key: self.keys.identity.public(), count, root, at: now() };
+            let tree_head = SignedTreeHead::sign(tree_head, &self.keys.identity)
+                .map_err(|e| StoreError::Corrupt { what: "audit tree head", reason: e.to_string() })?;
+            self.store.put_tree_head(&tree_head)?;
+        }
         self.store.flush().await?;
         self.store.write_audit_checkpoints()?;
-        Ok(Some(signed))
+        Ok(Some(latest))
     }
 
     /// The Merkle root of the first `count` entries of this node's log,
@@ -1019,6 +1039,12 @@ impl Node {
         if offer.proof.as_ref().is_some_and(|p| p.hashes.len() > veim_protocol::merkle::MAX_PROOF) {
             return refused(RefusalCode::Malformed, "a consistency proof holds at most 128 hashes");
         }
+        if h.count == 0 {
+            return refused(RefusalCode::Malformed, "a tree head covers at least one entry");
+        }
+        let Ok(_one_at_a_time) = self.tree_lock.lock() else {
+            return refused(RefusalCode::StorageFailure, "the tree head lock is poisoned");
+        };
         let held = match self.store.witness_tree(node) {
             Ok(held) => held,
             Err(e) => return refused(RefusalCode::StorageFailure, e.to_string()),
@@ -1169,7 +1195,7 @@ impl Node {
             let tree_head = &tree_head;
             async move {
                 let answer = self.client.request(peer, addrs.clone(), bytes).await;
-                if let Some(head) = tree_head {
+                if let (Ok(_), Some(head)) = (&answer, tree_head) {
                     self.offer_tree(peer, &addrs, head).await;
                 }
                 (node, key, answer)
@@ -1733,6 +1759,7 @@ pub async fn start(home: &Path) -> Result<NodeHandle, StartError> {
         merkle: Default::default(),
         tree_acked: Default::default(),
         tree_conflicts: Default::default(),
+        tree_lock: Mutex::new(()),
         sync_lock: tokio::sync::Mutex::new(()),
         publish_lock: tokio::sync::Mutex::new(()),
         restart: Notify::new(),

@@ -424,7 +424,11 @@ pub fn verify_log_with_trees(
     let mut covered = 0;
     // Whose log this is: as its own checkpoints say, else as the first
     // witnessed one does; every checkpoint must name that node.
-    let node = own.first().or(witnessed.first().map(|(_, c)| c)).map(|c| c.checkpoint.node);
+    let node = own
+        .first()
+        .or(witnessed.first().map(|(_, c)| c))
+        .map(|c| c.checkpoint.node)
+        .or(trees.first().map(|(_, t)| t.head.node));
     let name = |n: Option<StateCode>| n.map(|s| s.to_string()).unwrap_or_else(|| "the Secretariat".into());
     for (i, c) in own.iter().enumerate() {
         if let Some(node) = node

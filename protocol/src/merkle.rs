@@ -12,7 +12,8 @@
 use crate::Bytes32;
 use sha2::{Digest, Sha256};
 
-/// Most hashes a consistency proof between two sizes below 2^64 can hold.
+/// Most hashes a consistency proof is allowed to hold: about 2·log2(n) for a
+/// tree of `n` entries, so well above what any log reaches.
 pub const MAX_PROOF: usize = 128;
 
 /// The leaf hash of an entry whose hash is `entry`.

@@ -502,7 +502,6 @@ impl World {
         }
     }
 
-    /// Chunk `index` of the attached file, sealed by the crate (section 6.8).
     /// Mexico's tree head of its two-entry log, offered with no proof.
     fn tree_witness(&self) -> veim_protocol::wire::TreeWitness {
         let hashes: Vec<Bytes32> = self.audit_entries.iter().map(|e| e.hash().expect("hash")).collect();
@@ -518,6 +517,7 @@ impl World {
         veim_protocol::wire::TreeWitness { head, proof: None }
     }
 
+    /// Chunk `index` of the attached file, sealed by the crate (section 6.8).
     fn sealed_chunk(&self, index: u64) -> Vec<u8> {
         let start = (index * u64::from(ATTACHMENT_CHUNK_SIZE)) as usize;
         let len = self.attachment.chunk_len(index) as usize;
