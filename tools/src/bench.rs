@@ -6,7 +6,10 @@ use serde::Serialize;
 use std::io::Write;
 use std::time::Instant;
 use veim_node::audit::LogFiles;
-use veim_protocol::audit::{Action, Actor, Checkpoint, Entry, Event, ExportLine, SignedCheckpoint, verify_log};
+use veim_protocol::audit::{
+    Action, Actor, Checkpoint, Entry, Event, ExportLine, SignedCheckpoint, SignedTreeHead, TreeHead,
+    verify_log_with_trees,
+};
 use veim_protocol::{Bytes32, ExchangeId, IdentityKeypair, MessageId, MessageKind, codec};
 
 /// One figure of a scenario, with the baseline it is compared to.
@@ -33,8 +36,8 @@ fn rate(count: u64, started: Instant) -> f64 {
 }
 
 /// A log of `n` entries such as a busy node writes (messages received,
-/// receipts), chained, with a checkpoint at the end.
-pub fn make_log(n: u64) -> anyhow::Result<(Vec<Entry>, SignedCheckpoint)> {
+/// receipts), chained, with a checkpoint and a tree head at the end.
+pub fn make_log(n: u64) -> anyhow::Result<(Vec<Entry>, SignedCheckpoint, SignedTreeHead)> {
     let key = IdentityKeypair::from_secret_bytes(&[7; 32]);
     let mut entries = Vec::with_capacity(n as usize);
     let mut previous = Bytes32([0; 32]);
@@ -54,13 +57,18 @@ pub fn make_log(n: u64) -> anyhow::Result<(Vec<Entry>, SignedCheckpoint)> {
     }
     let checkpoint =
         Checkpoint { node: Some("MEX".parse()?), identity_key: key.public(), count: n, head: previous, at: 0 };
-    Ok((entries, SignedCheckpoint::sign(checkpoint, &key)?))
+    let hashes: Vec<Bytes32> = entries.iter().map(|e| e.hash()).collect::<Result<_, _>>()?;
+    let root = veim_protocol::merkle::Tree::from_entries(&hashes)
+        .root(n)
+        .ok_or_else(|| anyhow::anyhow!("no root of {n} entries"))?;
+    let tree_head = TreeHead { node: Some("MEX".parse()?), identity_key: key.public(), count: n, root, at: 0 };
+    Ok((entries, SignedCheckpoint::sign(checkpoint, &key)?, SignedTreeHead::sign(tree_head, &key)?))
 }
 
 /// How many entries per second `veim audit verify` checks, from the export
 /// file and in memory, next to raw SHA-256 over the same encoded entries.
 pub fn audit(n: u64) -> anyhow::Result<AuditBench> {
-    let (entries, checkpoint) = make_log(n)?;
+    let (entries, checkpoint, tree_head) = make_log(n)?;
     let dir = tempfile::Builder::new().prefix("veim-bench-").tempdir()?;
     let path = dir.path().join("audit.jsonl");
     {
@@ -70,6 +78,8 @@ pub fn audit(n: u64) -> anyhow::Result<AuditBench> {
             file.write_all(b"\n")?;
         }
         serde_json::to_writer(&mut file, &ExportLine::Checkpoint(checkpoint.clone()))?;
+        file.write_all(b"\n")?;
+        serde_json::to_writer(&mut file, &ExportLine::TreeHead(tree_head.clone()))?;
         file.write_all(b"\n")?;
         file.flush()?;
     }
@@ -86,11 +96,13 @@ pub fn audit(n: u64) -> anyhow::Result<AuditBench> {
     let raw_hash = rate(n, started);
     std::hint::black_box(sink);
 
-    // The chain in memory (encode, hash, compare, per entry).
+    // The chain in memory (encode, hash, compare, per entry), then its
+    // Merkle tree against the tree head.
     let started = Instant::now();
-    let report = verify_log(&entries, std::slice::from_ref(&checkpoint), &[])?;
+    let trees = [("this node".to_string(), tree_head)];
+    let report = verify_log_with_trees(&entries, std::slice::from_ref(&checkpoint), &[], &trees)?;
     let in_memory = rate(n, started);
-    anyhow::ensure!(report.entries == n, "the benchmark log does not verify");
+    anyhow::ensure!(report.entries == n && report.tree_heads == 1, "the benchmark log does not verify");
     drop(entries);
 
     // What `veim audit verify --export FILE` does: read, parse, verify.
@@ -111,7 +123,7 @@ pub fn audit(n: u64) -> anyhow::Result<AuditBench> {
         entries: n,
         export_bytes,
         figures: vec![
-            figure("audit verify, chain in memory (entries/s)", in_memory),
+            figure("audit verify, chain and Merkle tree in memory (entries/s)", in_memory),
             figure("audit verify --export FILE: read, parse, verify (entries/s)", from_file),
         ],
         release_build: !cfg!(debug_assertions),
