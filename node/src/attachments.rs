@@ -392,6 +392,9 @@ async fn fetch_chunks(
     file.set_len(r.sealed_offset(whole).min(len)).map_err(|e| io(&path, e, true))?;
     file.seek(SeekFrom::End(0)).map_err(|e| io(&path, e, true))?;
     record.chunks_held = whole;
+    // Progress is saved every 16 chunks: after a crash the count of requests
+    // may lag the chunks held, each of which took one at least.
+    record.fetched = record.fetched.max(whole);
     let view = node.view();
     let (peer, addrs) = view
         .entry(sender)

@@ -223,6 +223,7 @@ async fn kill_9_during_an_attachment_transfer_resumes_it_and_completes_it() -> a
         done.chunks
     );
     assert_eq!(during, kills, "every kill came while the transfer ran");
+    assert!(done.fetched >= done.chunks, "each chunk took a request: {} for {}", done.fetched, done.chunks);
     assert!(largest_drop <= 64 * 1024 + 16, "a restart took back {largest_drop} bytes of chunks already held");
     let out = net.dir.path().join("received.bin");
     let save_home = mex_home.clone();
