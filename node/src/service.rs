@@ -425,13 +425,13 @@ impl Node {
             }
             (Role::National, NetRequest::Witness(checkpoint)) if Some(peer) == self.secretariat_peer() => {
                 match self.secretariat_key() {
-                    Some(key) => self.witness_answer(None, &key, *checkpoint),
+                    Some(key) => self.flushed(self.witness_answer(None, &key, *checkpoint)).await,
                     None => refused(RefusalCode::NotInDirectory, "no Secretariat key is known here"),
                 }
             }
             (Role::National, NetRequest::WitnessTree(offer)) if Some(peer) == self.secretariat_peer() => {
                 match self.secretariat_key() {
-                    Some(key) => self.tree_answer(None, &key, *offer),
+                    Some(key) => self.flushed(self.tree_answer(None, &key, *offer)).await,
                     None => refused(RefusalCode::NotInDirectory, "no Secretariat key is known here"),
                 }
             }
@@ -512,13 +512,13 @@ impl Node {
                 let Some(sender) = view.active_peer(&peer) else {
                     return refused(RefusalCode::NotInDirectory, "sender not active");
                 };
-                self.witness_answer(Some(sender.state()), &sender.identity_key(), *checkpoint)
+                self.flushed(self.witness_answer(Some(sender.state()), &sender.identity_key(), *checkpoint)).await
             }
             (_, NetRequest::WitnessTree(offer)) => {
                 let Some(sender) = view.active_peer(&peer) else {
                     return refused(RefusalCode::NotInDirectory, "sender not active");
                 };
-                self.tree_answer(Some(sender.state()), &sender.identity_key(), *offer)
+                self.flushed(self.tree_answer(Some(sender.state()), &sender.identity_key(), *offer)).await
             }
             (Role::National, NetRequest::Deliver(envelope)) => {
                 let (Some(me), Some(sender)) = (self.me(), view.active_peer(&peer)) else {
@@ -1090,6 +1090,19 @@ impl Node {
         }
         self.witnessed_changed.store(true, std::sync::atomic::Ordering::Relaxed);
         NetResponse::TreeWitnessed { held: h.count }
+    }
+
+    /// `answer`, once what led to it (a checkpoint or tree head kept, its
+    /// audit entry) is on disk: a witness does not acknowledge what a crash
+    /// could take back.
+    async fn flushed(&self, answer: NetResponse) -> NetResponse {
+        if matches!(answer, NetResponse::Refused(_)) {
+            return answer;
+        }
+        match self.store.flush().await {
+            Ok(()) => answer,
+            Err(e) => refused(RefusalCode::StorageFailure, e.to_string()),
+        }
     }
 
     /// Keeps a peer's checkpoint if it extends what this node holds of that
