@@ -1029,7 +1029,7 @@ impl Node {
     /// a conflict. Answers with the count of the tree head held.
     fn tree_answer(&self, node: Option<StateCode>, key: &PublicIdentity, offer: TreeWitness) -> NetResponse {
         let h = &offer.head.head;
-        let name = node.map(|s| s.to_string()).unwrap_or_else(|| "the Secretariat".into());
+        let name = veim_protocol::audit::node_name(node);
         if h.node != node || h.identity_key != *key || offer.head.verify().is_err() {
             return refused(
                 RefusalCode::BadSignature,
@@ -1132,7 +1132,7 @@ impl Node {
         checkpoint: SignedCheckpoint,
     ) -> Result<(), WitnessError> {
         let c = &checkpoint.checkpoint;
-        let name = node.map(|s| s.to_string()).unwrap_or_else(|| "the Secretariat".into());
+        let name = veim_protocol::audit::node_name(node);
         if c.node != node || c.identity_key != *key || checkpoint.verify().is_err() {
             return Err(WitnessError::Unsigned(format!(
                 "the checkpoint is not signed by {name}'s key in the directory"

@@ -480,9 +480,16 @@ impl Store {
     /// (see [`Store::failure`]). Costs no disk access when nothing is waiting
     /// to be written.
     pub fn check_disk(&self) {
-        if let Err(e @ sled::Error::Io(_)) = self.db.flush() {
+        let _ = self.flush_log();
+    }
+
+    /// Flushes sled's log, remembering a failure to write to disk.
+    fn flush_log(&self) -> Result<(), sled::Error> {
+        let flushed = self.db.flush();
+        if let Err(e @ sled::Error::Io(_)) = &flushed {
             let _ = self.failure.set(e.to_string());
         }
+        flushed.map(|_| ())
     }
 
     /// Why the store could not write to disk (a full disk, a failing
@@ -508,12 +515,7 @@ impl Store {
 
     /// `flush`, for callers outside the runtime (start-up, offline tools).
     pub fn flush_blocking(&self) -> Result<(), StoreError> {
-        if let Err(e) = self.db.flush() {
-            if let sled::Error::Io(_) = &e {
-                let _ = self.failure.set(e.to_string());
-            }
-            return Err(e.into());
-        }
+        self.flush_log()?;
         if let Some(mirror) = &self.mirror {
             let mut mirror =
                 mirror.lock().map_err(|_| StoreError::Rejected("the audit mirror lock is poisoned".into()))?;

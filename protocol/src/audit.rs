@@ -193,6 +193,11 @@ impl Event {
     }
 }
 
+/// How a log's node is named to people: its State code, or the Secretariat.
+pub fn node_name(node: Option<StateCode>) -> String {
+    node.map(|s| s.to_string()).unwrap_or_else(|| "the Secretariat".into())
+}
+
 /// One entry of the chain.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Entry {
@@ -429,15 +434,14 @@ pub fn verify_log_with_trees(
         .or(witnessed.first().map(|(_, c)| c))
         .map(|c| c.checkpoint.node)
         .or(trees.first().map(|(_, t)| t.head.node));
-    let name = |n: Option<StateCode>| n.map(|s| s.to_string()).unwrap_or_else(|| "the Secretariat".into());
     for (i, c) in own.iter().enumerate() {
         if let Some(node) = node
             && c.checkpoint.node != node
         {
             return Err(AuditError::OtherNode {
                 holder: "this node".into(),
-                found: name(c.checkpoint.node),
-                expected: name(node),
+                found: node_name(c.checkpoint.node),
+                expected: node_name(node),
             });
         }
         check_checkpoint(&hashes, c, i, "this node")?;
@@ -453,8 +457,8 @@ pub fn verify_log_with_trees(
         {
             return Err(AuditError::OtherNode {
                 holder: source.clone(),
-                found: name(c.checkpoint.node),
-                expected: name(node),
+                found: node_name(c.checkpoint.node),
+                expected: node_name(node),
             });
         }
         check_checkpoint(&hashes, c, own.len() + i, source)?;
@@ -468,7 +472,11 @@ pub fn verify_log_with_trees(
         if let Some(node) = node
             && h.node != node
         {
-            return Err(AuditError::OtherNode { holder: source.clone(), found: name(h.node), expected: name(node) });
+            return Err(AuditError::OtherNode {
+                holder: source.clone(),
+                found: node_name(h.node),
+                expected: node_name(node),
+            });
         }
         t.verify().map_err(|_| AuditError::TreeHeadSignature { holder: source.clone(), count: h.count })?;
         if h.count > have {

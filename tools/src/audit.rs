@@ -4,7 +4,7 @@
 use serde::{Deserialize, Serialize};
 use std::path::Path;
 use veim_node::audit::{LogFiles, ReadError};
-use veim_protocol::audit::{self, Action, AuditError, Entry, LogReport, SignedCheckpoint, SignedTreeHead};
+use veim_protocol::audit::{self, Action, AuditError, Entry, LogReport, SignedCheckpoint, SignedTreeHead, node_name};
 use veim_protocol::{ExchangeId, StateCode};
 
 #[derive(Debug, thiserror::Error)]
@@ -22,10 +22,6 @@ pub enum AuditCliError {
     HeldCheckpoint { node: String },
     #[error("the tree head of {node}'s log held here has a bad signature")]
     HeldTreeHead { node: String },
-}
-
-fn node_name(node: Option<StateCode>) -> String {
-    node.map(|s| s.to_string()).unwrap_or_else(|| "the Secretariat".into())
 }
 
 /// What other nodes hold of this node's log, each with who holds it.

@@ -649,8 +649,7 @@ pub fn audit_entries(list: &[veim_protocol::audit::Entry]) -> String {
 }
 
 pub fn held_checkpoints(h: &crate::audit::HeldCheckpoints) -> String {
-    let name =
-        |n: Option<veim_protocol::StateCode>| n.map(|s| s.to_string()).unwrap_or_else(|| "the Secretariat".into());
+    let name = veim_protocol::audit::node_name;
     let of = h.checkpoints.first().map(|c| name(c.checkpoint.node)).unwrap_or_default();
     let mut out = format!(
         "{} holds {} checkpoint(s) of {of}'s log (its latest of each day):\n",
