@@ -11,7 +11,9 @@ mod veim {
     pub mod exchange;
     pub mod lifecycle;
     pub mod outbox;
+    pub mod policy;
     pub mod receipts;
     pub mod refusals;
     pub mod terms;
+    pub mod upgrade;
 }
