@@ -1,28 +1,52 @@
 //! veim-node: a veim node, national or Secretariat.
 //!
 //! The daemon is a library so that the `veim` CLI, the demo and the
-//! integration tests start exactly the same node. `service::start` brings one
-//! up from its home folder; the modules are organised by what they own:
-//! `network` (the swarm), `store` (every sled call), `directory`, `exchange`,
-//! `api` (the local admin HTTP API), `config` and `keys` (the home folder).
-
+//! integration tests start exactly the same node. [`start`] brings one up
+//! from its home folder.
+//!
+//! # Layout
+//!
+//! Services own their state and their locks; layers point down, and a
+//! module never imports one above it (`tests::layers` reads the imports and
+//! fails when one does):
+//!
+//! ```text
+//!   api ─────────────► app            admin HTTP API (axum); its types in api::types
+//!    │                  │             Node (a struct of services), start/stop/run, loops
+//!    ▼                  ▼
+//!   peer                              inbound requests: policy, then one service each
+//!    │
+//!    ▼
+//!   directory  exchange  audit  terms  attachments      domain services
+//!    │                                          │
+//!    ▼                                          ▼
+//!   storage (sled, records, group commit)      net (swarm, codec, allowance)
+//!    │                                          │
+//!    ▼                                          ▼
+//!   home (config, keys, vault, init)  clock  shutdown           veim-protocol
+//! ```
+//!
+//! - `storage` knows records as plain data and nothing of the rules that
+//!   make them; `net` moves bytes and knows nothing of what they mean.
+//! - Domain services may use one another (terms sends through exchange);
+//!   none names `Node`, and none knows of HTTP.
+//! - Only `app` wires services together, and only `app` starts the API.
 pub mod api;
+pub mod app;
 pub mod attachments;
 pub mod audit;
-pub mod config;
+pub mod clock;
 pub mod directory;
 pub mod exchange;
-pub mod keys;
-pub mod network;
-pub mod reconcile;
-pub mod service;
+pub mod home;
+pub mod net;
+pub mod peer;
 pub mod shutdown;
-pub mod store;
+pub mod storage;
 pub mod terms;
-pub mod vault;
 
-pub use config::{Config, Role, SecretariatPin};
-pub use service::{Node, NodeHandle, StartError, start};
+pub use app::{Node, NodeHandle, StartError, start};
+pub use home::config::{Config, Role, SecretariatPin};
 
 /// Installs the log output: `RUST_LOG` if set, else `default`.
 pub fn init_tracing(default: &str) {
@@ -55,7 +79,7 @@ pub fn daemon_main() -> std::process::ExitCode {
         }
     };
     runtime.block_on(async {
-        match service::run(&home).await {
+        match app::run(&home).await {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {
                 eprintln!("error: {e}");

@@ -36,3 +36,30 @@ impl Shutdown {
         *self.0.borrow()
     }
 }
+
+/// A node's request to be restarted in the same process: to take up new
+/// keys, or to reopen a store that could not write to disk. Asked for by the
+/// service that finds the need; the run loop (`app::run`) acts on it.
+#[derive(Debug, Default)]
+pub struct Restart {
+    asked: std::sync::atomic::AtomicBool,
+    notify: tokio::sync::Notify,
+}
+
+impl Restart {
+    pub fn ask(&self) {
+        self.asked.store(true, std::sync::atomic::Ordering::SeqCst);
+        self.notify.notify_one();
+    }
+
+    pub fn asked(&self) -> bool {
+        self.asked.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    /// Completes once a restart was asked for.
+    pub async fn wait(&self) {
+        while !self.asked() {
+            self.notify.notified().await;
+        }
+    }
+}

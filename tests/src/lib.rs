@@ -13,7 +13,7 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 use tempfile::TempDir;
-use veim_node::keys::NodeKeys;
+use veim_node::home::keys::NodeKeys;
 use veim_protocol::codec;
 use veim_protocol::wire::{NetRequest, NetResponse};
 
@@ -85,7 +85,7 @@ impl NodeProcess {
     /// `binary` is `env!("CARGO_BIN_EXE_veim-test-node")` in the calling test.
     pub fn spawn(binary: &str, home: &Path) -> anyhow::Result<NodeProcess> {
         // A stale runtime.json from a killed process must not be mistaken for this one.
-        let _ = std::fs::remove_file(home.join(veim_node::config::RUNTIME_FILE));
+        let _ = std::fs::remove_file(home.join(veim_node::home::RUNTIME_FILE));
         let child = Command::new(binary)
             .arg("--home")
             .arg(home)
@@ -104,7 +104,7 @@ impl NodeProcess {
         home: &Path,
         max_file_bytes: u64,
     ) -> anyhow::Result<NodeProcess> {
-        let _ = std::fs::remove_file(home.join(veim_node::config::RUNTIME_FILE));
+        let _ = std::fs::remove_file(home.join(veim_node::home::RUNTIME_FILE));
         let child = Command::new("bash")
             .arg("-c")
             .arg(format!("trap '' XFSZ; ulimit -S -f {}; exec \"$0\" --home \"$1\"", max_file_bytes / 1024))

@@ -177,7 +177,7 @@ pub fn rss_mib(field: &str) -> f64 {
 /// `tune` before it first starts.
 async fn mex_and_swe(
     root: &std::path::Path,
-    tune: fn(&mut veim_node::config::Config),
+    tune: fn(&mut veim_node::home::config::Config),
 ) -> anyhow::Result<crate::localnet::LocalNet> {
     let mut net = crate::localnet::LocalNet::tuned(root, tune).await?;
     net.add_national("MEX", "bench").await?;
@@ -243,7 +243,7 @@ pub async fn attachment(mib: u64) -> anyhow::Result<AttachmentBench> {
     anyhow::ensure!(copied == bytes, "the TCP copy lost bytes");
 
     // veim: two nodes, the file staged (encrypted) by SWE, fetched by MEX.
-    let tune = |c: &mut veim_node::config::Config| {
+    let tune = |c: &mut veim_node::home::config::Config| {
         crate::localnet::deployed_periods(c);
         c.attachment_chunk_bytes = 1024 * 1024;
     };
@@ -410,7 +410,7 @@ pub fn request_of(size: usize) -> anyhow::Result<veim_protocol::Body> {
 /// to a plain request-response echo over the same transport (TCP, Noise,
 /// Yamux, the same framing), with no storage.
 pub async fn exchange(quick: bool) -> anyhow::Result<ExchangeBench> {
-    use veim_node::network::{self, Limits};
+    use veim_node::net::{self, Limits};
     let n = if quick { 64 } else { 512 };
     let sizes = [1024usize, 64 * 1024];
     let modes = [1usize, 64];
@@ -420,7 +420,7 @@ pub async fn exchange(quick: bool) -> anyhow::Result<ExchangeBench> {
     let server_key = libp2p::identity::Keypair::generate_ed25519();
     let server_peer = server_key.public().to_peer_id();
     let listen: libp2p::Multiaddr = "/ip4/127.0.0.1/tcp/0".parse()?;
-    let (server, mut inbound, server_loop) = network::new(server_key, std::slice::from_ref(&listen), unlimited)?;
+    let (server, mut inbound, server_loop) = net::new(server_key, std::slice::from_ref(&listen), unlimited)?;
     let (stop_server, server_shutdown) = veim_node::shutdown::channel();
     tokio::spawn(server_loop.run(server_shutdown));
     let addrs = server.listen_addrs().await?;
@@ -428,14 +428,14 @@ pub async fn exchange(quick: bool) -> anyhow::Result<ExchangeBench> {
     tokio::spawn(async move {
         while let Some(request) = inbound.recv().await {
             let bytes = match request.frame {
-                network::InboundFrame::Bytes(b) => b,
-                network::InboundFrame::Oversized { .. } => Vec::new(),
+                net::InboundFrame::Bytes(b) => b,
+                net::InboundFrame::Oversized { .. } => Vec::new(),
             };
             let _ = echo.respond(request.channel, bytes).await;
         }
     });
     let (client, _client_inbound, client_loop) =
-        network::new(libp2p::identity::Keypair::generate_ed25519(), &[], unlimited)?;
+        net::new(libp2p::identity::Keypair::generate_ed25519(), &[], unlimited)?;
     let (stop_client, client_shutdown) = veim_node::shutdown::channel();
     tokio::spawn(client_loop.run(client_shutdown));
     let mut baseline = Vec::new();
@@ -470,7 +470,7 @@ pub async fn exchange(quick: bool) -> anyhow::Result<ExchangeBench> {
 
     // veim: MEX sends requests to SWE.
     let dir = tempfile::Builder::new().prefix("veim-bench-").tempdir()?;
-    let tune = |c: &mut veim_node::config::Config| {
+    let tune = |c: &mut veim_node::home::config::Config| {
         crate::localnet::deployed_periods(c);
         c.peer_requests_per_sec = 1e9;
         c.peer_request_burst = 1e9;
@@ -538,12 +538,9 @@ pub async fn send_delivered(
     body: veim_protocol::Body,
     timeout: std::time::Duration,
 ) -> anyhow::Result<()> {
-    use veim_node::store::{DeliveryState, MessageRecord};
-    let me = node.me().ok_or_else(|| anyhow::anyhow!("the node has no State"))?;
-    let view = node.view();
+    use veim_node::storage::{DeliveryState, MessageRecord};
     let outgoing = veim_node::exchange::Outgoing { exchange_id: None, recipients: &to, body };
-    let sent =
-        veim_node::exchange::send(me, &node.store, &node.client, &view, outgoing, veim_node::service::now()).await?;
+    let sent = node.exchanges.send(outgoing).await?;
     let delivered = |m: &MessageRecord| m.deliveries.iter().all(|d| matches!(d.state, DeliveryState::Delivered { .. }));
     let deadline = Instant::now() + timeout;
     let mut current = sent;
@@ -718,18 +715,18 @@ pub async fn storage(quick: bool) -> anyhow::Result<StorageBench> {
     let raw_sled = rate(n as u64, started);
     drop(db);
 
-    let store = veim_node::store::Store::open(&dir.path().join("store"))?;
+    let store = veim_node::storage::Store::open(&dir.path().join("store"))?;
     std::fs::create_dir_all(dir.path().join("keys"))?;
-    let (vault, _) = veim_node::vault::Vault::load_or_create(dir.path(), None, false, None)?;
+    let (vault, _) = veim_node::home::vault::Vault::load_or_create(dir.path(), None, false, None)?;
     let body = request_of(1024)?;
-    let record = |i: u64| -> anyhow::Result<veim_node::store::MessageRecord> {
+    let record = |i: u64| -> anyhow::Result<veim_node::storage::MessageRecord> {
         let mut id = [0u8; 16];
         id[..8].copy_from_slice(&i.to_be_bytes());
         let message_id = MessageId(id);
-        Ok(veim_node::store::MessageRecord {
+        Ok(veim_node::storage::MessageRecord {
             message_id,
             exchange_id: ExchangeId(id),
-            direction: veim_node::store::Direction::Received,
+            direction: veim_node::storage::Direction::Received,
             sender: "MEX".parse()?,
             recipients: vec!["SWE".parse()?],
             kind: MessageKind::Request,
@@ -744,16 +741,16 @@ pub async fn storage(quick: bool) -> anyhow::Result<StorageBench> {
             sequence: 0,
         })
     };
-    let exchange_of = |r: &veim_node::store::MessageRecord| veim_node::store::ExchangeRecord {
+    let exchange_of = |r: &veim_node::storage::MessageRecord| veim_node::storage::ExchangeRecord {
         exchange_id: r.exchange_id,
         originator: r.sender,
         participants: vec![r.sender, r.recipients[0]],
-        status: veim_node::store::ExchangeStatus::Open,
+        status: veim_node::storage::ExchangeStatus::Open,
         opened_at: r.created_at,
         updated_at: r.stored_at,
         messages: vec![r.message_id],
     };
-    let event = |r: &veim_node::store::MessageRecord| {
+    let event = |r: &veim_node::storage::MessageRecord| {
         veim_node::audit::message_event(
             r.stored_at,
             Actor::Peer(Some(r.sender)),

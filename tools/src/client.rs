@@ -7,7 +7,7 @@ use serde::de::DeserializeOwned;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 use veim_node::api::ApiError;
-use veim_node::config::{RUNTIME_FILE, Runtime};
+use veim_node::home::{RUNTIME_FILE, Runtime};
 
 /// How a CLI command failed; the exit code tells scripts which.
 #[derive(Debug, thiserror::Error)]
@@ -58,7 +58,7 @@ impl AdminClient {
             || ClientError::NotRunning { home: home.display().to_string(), file: runtime_path.display().to_string() };
         let text = std::fs::read_to_string(&runtime_path).map_err(|_| not_running())?;
         let runtime: Runtime = serde_json::from_str(&text).map_err(|_| not_running())?;
-        let token = veim_node::keys::read_admin_token(home).map_err(|e| ClientError::Local(e.to_string()))?;
+        let token = veim_node::home::keys::read_admin_token(home).map_err(|e| ClientError::Local(e.to_string()))?;
         Ok(AdminClient::new(&runtime.admin, token))
     }
 

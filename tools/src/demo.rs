@@ -10,7 +10,7 @@ use veim_node::api::{
     AskConsent, CloseRequest, ContactsDecision, ContactsView, DecideConsent, DirectoryListing, Disclose, ExchangeView,
     MessageView, NoteRequest, RespondRequest, SendRequest, StatusView, SubmitContactsRequest, VersionView,
 };
-use veim_node::store::DeliveryState;
+use veim_node::storage::DeliveryState;
 use veim_node::terms::{ConsentStatus, ConsentView};
 use veim_protocol::contacts::ContactSetForm;
 use veim_protocol::disclosure::Package;
@@ -353,7 +353,7 @@ async fn disclosure(
             &DecideConsent::Grant {
                 items: Some(vec![items[0].clone()]),
                 conditions: vec!["To be presented in closed session only".into()],
-                expires_at: Some(veim_node::service::now() + 30 * 86_400),
+                expires_at: Some(veim_node::clock::now() + 30 * 86_400),
             },
         )
     })?;

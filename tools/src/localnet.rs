@@ -7,7 +7,8 @@ use crate::client::{AdminClient, ClientError};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 use veim_node::api::{PendingView, StatusView, VersionView};
-use veim_node::config::{Config, Role, SecretariatPin, init_home};
+use veim_node::home::config::{Config, Role, SecretariatPin};
+use veim_node::home::init_home;
 use veim_node::{NodeHandle, StartError};
 use veim_protocol::StateCode;
 
@@ -37,7 +38,7 @@ impl LocalNode {
     /// Restarts the node if it asked to (after moving to new keys), as the
     /// daemon does. Returns whether it did.
     pub async fn follow_restart(&mut self) -> Result<bool, StartError> {
-        if self.handle.as_ref().is_some_and(|h| h.node.restart_requested()) {
+        if self.handle.as_ref().is_some_and(|h| h.node.restart.asked()) {
             self.stop().await;
             self.start().await?;
             return Ok(true);

@@ -17,8 +17,9 @@ use veim_node::api::{
     AskConsent, AttachRequest, DecideConsent, Disclose, ExchangeSummary, PurgeRequest, PurgeView, RevokeRequest,
     SaveRequest, StageRequest,
 };
-use veim_node::config::{Config, Role, SecretariatPin, init_home};
-use veim_node::store::DisclosureSummary;
+use veim_node::home::config::{Config, Role, SecretariatPin};
+use veim_node::home::init_home;
+use veim_node::storage::DisclosureSummary;
 use veim_node::terms::{ConsentView, Reciprocity};
 use veim_protocol::contacts::{ContactRole, ContactSetForm};
 use veim_protocol::{Authority, AuthorityKind};
@@ -560,7 +561,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Node(NodeCommand::Run) => {
             veim_node::init_tracing("info");
             let runtime = tokio::runtime::Runtime::new()?;
-            runtime.block_on(veim_node::service::run(&home))?;
+            runtime.block_on(veim_node::app::run(&home))?;
             Ok(())
         }
         Command::Keys(KeysCommand::Rotate) => {
@@ -1031,10 +1032,10 @@ fn disclose(client: &AdminClient, json: bool, args: DiscloseArgs) -> anyhow::Res
     };
     let package: veim_protocol::disclosure::Package = client.post("/v1/disclosures", &request)?;
     let bytes = serde_json::to_vec_pretty(&package)?;
-    veim_node::config::write_file(&args.out, &bytes, true)
+    veim_node::home::write_file(&args.out, &bytes, true)
         .with_context(|| format!("cannot write {}", args.out.display()))?;
     if let Some(md) = &args.markdown {
-        veim_node::config::write_file(md, render::package_markdown(&package).as_bytes(), true)
+        veim_node::home::write_file(md, render::package_markdown(&package).as_bytes(), true)
             .with_context(|| format!("cannot write {}", md.display()))?;
     }
     print(json, &package, |p| {
@@ -1093,7 +1094,7 @@ fn audit(home: &Path, json: bool, command: AuditCommand) -> anyhow::Result<()> {
         AuditCommand::Export { out } => {
             let log = a::read(home, None)?;
             let text = log.export(node, time::OffsetDateTime::now_utc().unix_timestamp())?;
-            veim_node::config::write_file(&out, text.as_bytes(), false)
+            veim_node::home::write_file(&out, text.as_bytes(), false)
                 .with_context(|| format!("cannot write {}", out.display()))?;
             #[derive(Serialize)]
             struct Exported {

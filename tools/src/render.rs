@@ -6,7 +6,7 @@ use veim_node::api::{
     ContactsView, DirectoryListing, EntryView, ExchangeSummary, ExchangeView, MessageView, PendingView, StatusView,
     VersionView,
 };
-use veim_node::store::{DeliveryState, DisclosureSummary};
+use veim_node::storage::{DeliveryState, DisclosureSummary};
 use veim_node::terms::{ConsentStatus, ConsentView, Reciprocity};
 use veim_protocol::contacts::PointOfContact;
 use veim_protocol::disclosure::{Package, Verified};

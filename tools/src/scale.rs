@@ -114,7 +114,7 @@ pub async fn veim_run(n: usize, batch: usize) -> anyhow::Result<ScaleRun> {
         .map(|n| n.handle.as_ref().map(|h| h.node.clone()).ok_or_else(|| anyhow::anyhow!("{} stopped", n.label)))
         .collect::<anyhow::Result<_>>()?;
     loop {
-        let behind = nodes.iter().filter(|n| n.view().version() < head).count();
+        let behind = nodes.iter().filter(|n| n.directory.view().version() < head).count();
         if behind == 0 {
             break;
         }
@@ -123,6 +123,7 @@ pub async fn veim_run(n: usize, batch: usize) -> anyhow::Result<ScaleRun> {
     }
     let directory_secs = t0.elapsed().as_secs_f64();
     let directory_bytes = nodes[0]
+        .directory
         .view()
         .current
         .as_ref()
@@ -166,7 +167,7 @@ pub async fn veim_run(n: usize, batch: usize) -> anyhow::Result<ScaleRun> {
 /// and no signatures; each fetches `directory_bytes` from a hub, then sends
 /// 1 KiB to five others and waits for the echo.
 pub async fn libp2p_run(n: usize, directory_bytes: usize) -> anyhow::Result<ScaleRun> {
-    use veim_node::network::{self, Limits};
+    use veim_node::net::{self, Limits};
     let rss_before = rss_mib("VmRSS:");
     let t0 = Instant::now();
     // No limits of the node's own: the baseline is what the transport does
@@ -180,12 +181,12 @@ pub async fn libp2p_run(n: usize, directory_bytes: usize) -> anyhow::Result<Scal
     };
     let listen: libp2p::Multiaddr = "/ip4/127.0.0.1/tcp/0".parse()?;
     let mut stops = Vec::new();
-    let mut swarms: Vec<(network::Client, libp2p::PeerId, Vec<libp2p::Multiaddr>)> = Vec::new();
+    let mut swarms: Vec<(net::Client, libp2p::PeerId, Vec<libp2p::Multiaddr>)> = Vec::new();
     let mut fetches = Vec::new();
     for _ in 0..=n {
         let key = libp2p::identity::Keypair::generate_ed25519();
         let peer = key.public().to_peer_id();
-        let (client, mut inbound, run) = network::new(key, std::slice::from_ref(&listen), unlimited)?;
+        let (client, mut inbound, run) = net::new(key, std::slice::from_ref(&listen), unlimited)?;
         let (stop, shutdown) = veim_node::shutdown::channel();
         tokio::spawn(run.run(shutdown));
         stops.push(stop);
@@ -197,8 +198,8 @@ pub async fn libp2p_run(n: usize, directory_bytes: usize) -> anyhow::Result<Scal
             while let Some(request) = inbound.recv().await {
                 let bytes = match request.frame {
                     _ if hub => vec![3u8; directory_bytes],
-                    network::InboundFrame::Bytes(b) => b,
-                    network::InboundFrame::Oversized { .. } => Vec::new(),
+                    net::InboundFrame::Bytes(b) => b,
+                    net::InboundFrame::Oversized { .. } => Vec::new(),
                 };
                 let _ = server.respond(request.channel, bytes).await;
             }

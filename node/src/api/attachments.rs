@@ -1,16 +1,15 @@
 //! The admin API of attachments: stage a file, send staged files in an
 //! exchange, list them, save one.
 
+use super::types::*;
 use super::{ApiError, ApiResult, MessageView, Shared, find_exchange, message_view, national_only};
 use crate::attachments::{self, AttachmentError, AttachmentView};
-use crate::exchange::{self, Outgoing};
-use crate::service::now;
+use crate::exchange::Outgoing;
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use serde::{Deserialize, Serialize};
+use veim_protocol::Body;
 use veim_protocol::attachment::Attachments;
-use veim_protocol::{Body, Handling};
 
 impl From<AttachmentError> for ApiError {
     fn from(e: AttachmentError) -> ApiError {
@@ -26,15 +25,9 @@ impl From<AttachmentError> for ApiError {
     }
 }
 
-#[derive(Debug, Serialize, Deserialize)]
-pub struct StageRequest {
-    /// A file on the node's machine.
-    pub path: String,
-}
-
 pub(super) async fn stage(State(node): State<Shared>, Json(req): Json<StageRequest>) -> ApiResult<AttachmentView> {
     national_only(&node)?;
-    let staged = node.clone();
+    let staged = node.attachments.clone();
     let r = tokio::task::spawn_blocking(move || attachments::stage(&staged, std::path::Path::new(&req.path)))
         .await
         .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string()))??;
@@ -47,33 +40,18 @@ pub(super) async fn list(State(node): State<Shared>) -> ApiResult<Vec<Attachment
     Ok(Json(node.store.attachments()?.into_iter().map(AttachmentView::from).collect()))
 }
 
-#[derive(Debug, Serialize, Deserialize)]
-pub struct SaveRequest {
-    pub out: String,
-}
-
 pub(super) async fn save(
     State(node): State<Shared>,
     Path(id): Path<String>,
     Json(req): Json<SaveRequest>,
 ) -> ApiResult<AttachmentView> {
     national_only(&node)?;
-    let id = attachments::find(&node, &id)?;
-    let saving = node.clone();
+    let id = attachments::find(&node.attachments, &id)?;
+    let saving = node.attachments.clone();
     let view = tokio::task::spawn_blocking(move || attachments::save(&saving, id, std::path::Path::new(&req.out)))
         .await
         .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string()))??;
     Ok(Json(view))
-}
-
-#[derive(Debug, Serialize, Deserialize)]
-pub struct AttachRequest {
-    #[serde(default)]
-    pub text: String,
-    /// Staged attachments, by id or unique prefix.
-    pub attachments: Vec<String>,
-    #[serde(default)]
-    pub handling: Option<Handling>,
 }
 
 pub(super) async fn attach(
@@ -82,18 +60,19 @@ pub(super) async fn attach(
     Json(req): Json<AttachRequest>,
 ) -> ApiResult<MessageView> {
     national_only(&node)?;
-    let me = node.me().ok_or_else(|| ApiError::new(StatusCode::BAD_REQUEST, "wrong-role", "no State configured"))?;
+    let me =
+        node.config.state.ok_or_else(|| ApiError::new(StatusCode::BAD_REQUEST, "wrong-role", "no State configured"))?;
     let x = find_exchange(&node, &id)?;
-    let to = exchange::counterparts(me.state, &x);
-    let ids = req.attachments.iter().map(|a| attachments::find(&node, a)).collect::<Result<Vec<_>, _>>()?;
-    let files = attachments::for_message(&node, &ids, &to)?;
+    let to = crate::exchange::counterparts(me, &x);
+    let ids = req.attachments.iter().map(|a| attachments::find(&node.attachments, a)).collect::<Result<Vec<_>, _>>()?;
+    let files = attachments::for_message(&node.attachments, &ids, &to)?;
     let body = Body::Attachments(Attachments {
         text: req.text,
         files,
         handling: req.handling.unwrap_or_else(|| node.config.handling.clone()),
     });
-    let view = node.view();
+    let _view = node.directory.view();
     let outgoing = Outgoing { exchange_id: Some(x.exchange_id), recipients: &to, body };
-    let sent = exchange::send(me, &node.store, &node.client, &view, outgoing, now()).await?;
+    let sent = node.exchanges.send(outgoing).await?;
     Ok(Json(message_view(&node, sent)?))
 }

@@ -1,14 +1,13 @@
 //! The admin API of the terms of reference: consent, disclosure,
 //! reciprocity and retention.
 
+use super::types::*;
 use super::{ApiError, ApiResult, MessageView, Shared, message_view, national_only};
-use crate::store::DisclosureSummary;
+use crate::storage::DisclosureSummary;
 use crate::terms::{self, AskConsent, ConsentView, DecideConsent, Disclose, Reciprocity, TermsError};
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use serde::{Deserialize, Serialize};
-use veim_protocol::MessageId;
 use veim_protocol::disclosure::Package;
 
 impl From<TermsError> for ApiError {
@@ -39,13 +38,13 @@ pub(super) async fn ask(
     Json(req): Json<AskConsent>,
 ) -> ApiResult<MessageView> {
     national_only(&node)?;
-    let sent = terms::ask(&node, &id, req).await?;
+    let sent = terms::ask(&node.terms, &id, req).await?;
     Ok(Json(message_view(&node, sent)?))
 }
 
 pub(super) async fn list(State(node): State<Shared>) -> ApiResult<Vec<ConsentView>> {
     national_only(&node)?;
-    let list = terms::consents(&node)?;
+    let list = terms::consents(&node.terms)?;
     super::shown(&node, "consent requests".into(), None, list.len());
     Ok(Json(list))
 }
@@ -56,13 +55,8 @@ pub(super) async fn decide(
     Json(req): Json<DecideConsent>,
 ) -> ApiResult<MessageView> {
     national_only(&node)?;
-    let sent = terms::decide(&node, &id, req).await?;
+    let sent = terms::decide(&node.terms, &id, req).await?;
     Ok(Json(message_view(&node, sent)?))
-}
-
-#[derive(Debug, Serialize, Deserialize)]
-pub struct RevokeRequest {
-    pub reason: String,
 }
 
 pub(super) async fn revoke(
@@ -71,13 +65,13 @@ pub(super) async fn revoke(
     Json(req): Json<RevokeRequest>,
 ) -> ApiResult<MessageView> {
     national_only(&node)?;
-    let sent = terms::revoke(&node, &id, req.reason).await?;
+    let sent = terms::revoke(&node.terms, &id, req.reason).await?;
     Ok(Json(message_view(&node, sent)?))
 }
 
 pub(super) async fn disclose(State(node): State<Shared>, Json(req): Json<Disclose>) -> ApiResult<Package> {
     national_only(&node)?;
-    Ok(Json(terms::disclose(&node, req).await?))
+    Ok(Json(terms::disclose(&node.terms, req).await?))
 }
 
 pub(super) async fn disclosures(State(node): State<Shared>) -> ApiResult<Vec<DisclosureSummary>> {
@@ -89,21 +83,7 @@ pub(super) async fn disclosures(State(node): State<Shared>) -> ApiResult<Vec<Dis
 
 pub(super) async fn reciprocity(State(node): State<Shared>) -> ApiResult<Vec<Reciprocity>> {
     national_only(&node)?;
-    Ok(Json(terms::reciprocity(&node)?))
-}
-
-#[derive(Debug, Serialize, Deserialize)]
-pub struct PurgeRequest {
-    /// Purge content received more than this many seconds ago; the node's
-    /// retention policy when absent.
-    #[serde(default)]
-    pub older_than_secs: Option<i64>,
-}
-
-#[derive(Debug, Serialize, Deserialize)]
-pub struct PurgeView {
-    pub older_than_secs: i64,
-    pub purged: Vec<MessageId>,
+    Ok(Json(terms::reciprocity(&node.terms)?))
 }
 
 pub(super) async fn purge(State(node): State<Shared>, Json(req): Json<PurgeRequest>) -> ApiResult<PurgeView> {
@@ -119,6 +99,6 @@ pub(super) async fn purge(State(node): State<Shared>, Json(req): Json<PurgeReque
     if older_than_secs < 0 {
         return Err(ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid", "the age must not be negative"));
     }
-    let purged = node.purge(older_than_secs, veim_protocol::audit::Actor::Operator).await?;
+    let purged = node.terms.purge(older_than_secs, veim_protocol::audit::Actor::Operator).await?;
     Ok(Json(PurgeView { older_than_secs, purged }))
 }

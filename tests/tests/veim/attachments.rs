@@ -38,7 +38,7 @@ async fn an_attachment_cut_in_the_middle_resumes_where_it_stopped() -> anyhow::R
             },
         )
     })?;
-    assert!(matches!(attached.deliveries[0].state, veim_node::store::DeliveryState::Delivered { .. }));
+    assert!(matches!(attached.deliveries[0].state, veim_node::storage::DeliveryState::Delivered { .. }));
 
     // Cut the link in the middle: the sender stops while MEX holds part of it.
     let partial = wait_for("MEX to hold part of the attachment", Duration::from_secs(30), || {

@@ -8,7 +8,7 @@ use std::path::Path;
 use std::time::Duration;
 use veim_node::api::{MessageView, NoteRequest, RespondRequest, SendRequest};
 use veim_node::audit::{AUDIT_DIR, CHECKPOINTS_FILE, ENTRIES_FILE, LogFiles};
-use veim_node::store::DeliveryState;
+use veim_node::storage::DeliveryState;
 use veim_protocol::Bytes32;
 use veim_protocol::ResponseForm;
 use veim_protocol::audit::{

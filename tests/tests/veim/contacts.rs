@@ -6,7 +6,7 @@ use std::time::Duration;
 use veim_node::api::{
     ContactsDecision, ContactsView, DirectoryListing, StatusView, SubmitContactsRequest, VersionView,
 };
-use veim_node::service::now;
+use veim_node::clock::now;
 use veim_protocol::contacts::{ContactSetForm, SignedContactSet, Visibility};
 use veim_protocol::wire::{NetRequest, NetResponse, RefusalCode};
 use veim_tests::{TestNet, blocking, keys_of, peer_of, wait_for};

@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 use veim_node::api::{AttachRequest, MessageView, SaveRequest, SendRequest, StageRequest};
 use veim_node::attachments::AttachmentView;
 use veim_node::audit::LogFiles;
-use veim_node::store::DeliveryState;
+use veim_node::storage::DeliveryState;
 use veim_protocol::audit::Action;
 use veim_tests::{NodeProcess, TestNet, wait_for};
 use veim_tools::AdminClient;

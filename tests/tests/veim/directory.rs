@@ -4,7 +4,7 @@
 
 use std::sync::{Arc, Mutex};
 use veim_node::api::{MessageView, SendRequest, StatusView};
-use veim_node::store::DeliveryState;
+use veim_node::storage::DeliveryState;
 use veim_protocol::wire::{NetRequest, NetResponse, RegistrationStatus};
 use veim_protocol::{DirectoryVersion, IdentityKeypair, SignedDirectoryVersion};
 use veim_tests::{RawPeer, TestNet, blocking, keys_of, peer_of};

@@ -6,7 +6,7 @@
 use std::collections::BTreeSet;
 use std::time::Duration;
 use veim_node::api::{MessageView, SendRequest, StatusView};
-use veim_node::store::DeliveryState;
+use veim_node::storage::DeliveryState;
 use veim_tests::{NodeProcess, TestNet, blocking, wait_for};
 
 const NODE: &str = env!("CARGO_BIN_EXE_veim-test-node");

@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 use veim_node::api::{ExchangeView, MessageView, PendingView, RespondRequest, SendRequest, StatusView};
-use veim_node::store::{DeliveryState, ExchangeStatus};
+use veim_node::storage::{DeliveryState, ExchangeStatus};
 use veim_protocol::{Body, Envelope, EnvelopeError, ResponseForm, codec};
 use veim_tests::{LocalNet, TestNet, blocking, example_request, keys_of, wait_for};
 
@@ -57,7 +57,7 @@ async fn registration_approval_and_directory_propagation() -> anyhow::Result<()>
         encryption_key: [3; 32],
         addresses: vec!["/ip4/127.0.0.1/tcp/9".into()],
         operator: "not Mexico".into(),
-        signed_at: veim_node::service::now() + 600,
+        signed_at: veim_node::clock::now() + 600,
     };
     let signed = veim_protocol::SignedRegistration::sign(registration, &impostor_key)?;
     let sec_peer = veim_tests::peer_of(&net.secretariat.home);

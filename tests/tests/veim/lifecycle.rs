@@ -6,8 +6,8 @@ use std::time::Duration;
 use veim_node::api::{
     ApproveRequest, MessageView, PendingView, RejectRequest, SendRequest, StatusChangeRequest, StatusView, VersionView,
 };
-use veim_node::service::now;
-use veim_node::store::DeliveryState;
+use veim_node::clock::now;
+use veim_node::storage::DeliveryState;
 use veim_protocol::wire::{NetRequest, NetResponse, RefusalCode};
 use veim_protocol::{EntryAction, ExchangeId, RequestForm};
 use veim_tests::{LocalNet, RawPeer, TestNet, blocking, keys_of, peer_of, seal_request, wait_for};
@@ -169,7 +169,7 @@ async fn after_a_key_rotation_peers_accept_only_the_new_key() -> anyhow::Result<
 
     // The node moves to the new keys once the directory carries them, and restarts.
     wait_for("MEX to ask for a restart with its new keys", Duration::from_secs(20), || {
-        net.national("MEX").handle.as_ref().is_some_and(|h| h.node.restart_requested()).then_some(())
+        net.national("MEX").handle.as_ref().is_some_and(|h| h.node.restart.asked()).then_some(())
     })
     .await?;
     assert!(net.national_mut("MEX").follow_restart().await?);

@@ -5,7 +5,7 @@
 use std::time::Duration;
 use veim_node::api::{ExchangeView, MessageView, NoteRequest, SendRequest};
 use veim_node::audit::LogFiles;
-use veim_node::store::DeliveryState;
+use veim_node::storage::DeliveryState;
 use veim_protocol::audit::Action;
 use veim_tests::{TestNet, blocking, example_request, wait_for};
 

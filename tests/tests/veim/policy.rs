@@ -18,7 +18,7 @@
 use std::fmt;
 use std::time::{Duration, Instant};
 use veim_node::api::{DirectoryListing, PendingView, RotationView, StatusChangeRequest, VersionView};
-use veim_node::service::now;
+use veim_node::clock::now;
 use veim_protocol::audit::{Checkpoint, SignedCheckpoint, SignedTreeHead, TreeHead};
 use veim_protocol::contacts::{ContactSet, SignedContactSet, Visibility};
 use veim_protocol::ids::AttachmentId;
@@ -337,7 +337,7 @@ async fn who_may_ask_what_is_the_same_for_every_request_role_and_standing() -> a
     let old_deu = keys_of(&net.national("DEU").home);
     let rotation: RotationView = blocking(|| net.national("DEU").api()?.post("/v1/keys/rotate", &()))?;
     wait_for("DEU to see its new keys listed", Duration::from_secs(20), || {
-        net.national("DEU").handle.as_ref().is_some_and(|h| h.node.restart_requested()).then_some(())
+        net.national("DEU").handle.as_ref().is_some_and(|h| h.node.restart.asked()).then_some(())
     })
     .await?;
     change(&net, "ITA", EntryAction::Suspend)?;

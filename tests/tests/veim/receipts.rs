@@ -3,8 +3,8 @@
 
 use std::sync::{Arc, Mutex};
 use veim_node::api::{MessageView, SendRequest};
-use veim_node::service::now;
-use veim_node::store::DeliveryState;
+use veim_node::clock::now;
+use veim_node::storage::DeliveryState;
 use veim_protocol::wire::{NetRequest, NetResponse, Refusal, RefusalCode};
 use veim_protocol::{IdentityKeypair, MessageId, Receipt, SignedReceipt};
 use veim_tests::{RawPeer, TestNet, keys_of};

@@ -4,8 +4,8 @@
 use std::time::Duration;
 use veim_node::api::{MessageView, SendRequest};
 use veim_node::audit::LogFiles;
-use veim_node::service::now;
-use veim_node::store::DeliveryState;
+use veim_node::clock::now;
+use veim_node::storage::DeliveryState;
 use veim_protocol::audit::{Action, Actor};
 use veim_protocol::keys::domain;
 use veim_protocol::wire::{NetRequest, NetResponse, RefusalCode};

@@ -120,7 +120,7 @@ async fn disclosure_needs_a_valid_grant_covering_every_item_and_that_authority()
     // Only the originator decides; not the State that asked.
     let own = decide(&mex, &asked.message_id, &DecideConsent::Refuse { reason: "no".into() });
     assert!(own.expect_err("the asker decides").to_string().contains("only the originator"));
-    let expires_at = veim_node::service::now() + 10;
+    let expires_at = veim_node::clock::now() + 10;
     decide(
         &swe,
         &asked.message_id,
@@ -171,7 +171,7 @@ async fn disclosure_needs_a_valid_grant_covering_every_item_and_that_authority()
     assert!(matches!(package.verify(Some(&other)), Err(PackageError::SecretariatKeyMismatch { .. })));
 
     // Expired.
-    let wait = (expires_at - veim_node::service::now() + 1).max(0) as u64;
+    let wait = (expires_at - veim_node::clock::now() + 1).max(0) as u64;
     tokio::time::sleep(Duration::from_secs(wait)).await;
     let why = refused(disclose(&mex, &exchange, &first, court()));
     assert!(why.contains("expired"), "{why}");
@@ -204,7 +204,7 @@ async fn disclosure_needs_a_valid_grant_covering_every_item_and_that_authority()
     assert_eq!(reason, "pending our own investigation");
 
     // The disclosures made are listed, without their content.
-    let made: Vec<veim_node::store::DisclosureSummary> = blocking(|| mex.get("/v1/disclosures"))?;
+    let made: Vec<veim_node::storage::DisclosureSummary> = blocking(|| mex.get("/v1/disclosures"))?;
     assert_eq!(made.len(), 1);
     assert_eq!(made[0].disclosure_id, package.disclosure_id);
     let file = serde_json::to_vec_pretty(&package)?;
@@ -230,7 +230,7 @@ async fn disclosure_needs_a_valid_grant_covering_every_item_and_that_authority()
             conditions: vec![],
             expires_at: None,
         },
-        decided_at: veim_node::service::now(),
+        decided_at: veim_node::clock::now(),
     };
     let body = Body::ConsentDecision(SignedConsent::sign(record, &deu_keys.identity)?);
     let mex_home = &net.national("MEX").home;
@@ -241,7 +241,7 @@ async fn disclosure_needs_a_valid_grant_covering_every_item_and_that_authority()
         exchange_id: exchange.parse().map_err(anyhow::Error::msg)?,
         sender: state("SWE"),
         recipients: &recipients,
-        created_at: veim_node::service::now(),
+        created_at: veim_node::clock::now(),
         body: &body,
     };
     let envelope = Envelope::seal(&draft, &swe_keys.identity, &mut rng)?;
@@ -309,7 +309,7 @@ async fn content_is_sealed_at_rest_restrictions_are_the_senders_and_retention_pu
     let noted: MessageView = blocking(|| {
         swe.post(&format!("/v1/exchanges/{exchange}/note"), &NoteRequest { text: note_text.into(), handling: None })
     })?;
-    assert!(noted.deliveries.iter().all(|d| matches!(d.state, veim_node::store::DeliveryState::Delivered { .. })));
+    assert!(noted.deliveries.iter().all(|d| matches!(d.state, veim_node::storage::DeliveryState::Delivered { .. })));
 
     // Each receiver sees exactly the restrictions the sender set.
     let at_swe: ExchangeView = blocking(|| swe.get(&format!("/v1/exchanges/{exchange}")))?;
@@ -410,12 +410,12 @@ async fn content_is_sealed_at_rest_restrictions_are_the_senders_and_retention_pu
     // A node whose storage key is gone says so, and does not start.
     let mex_node = net.national_mut("MEX");
     mex_node.stop().await;
-    let key = mex_node.home.join(veim_node::vault::STORAGE_KEY_FILE);
+    let key = mex_node.home.join(veim_node::home::vault::STORAGE_KEY_FILE);
     let saved = std::fs::read(&key)?;
     std::fs::remove_file(&key)?;
     let Err(err) = veim_node::start(&mex_node.home).await else { panic!("started without its storage key") };
     assert!(err.to_string().contains("storage key") && err.to_string().contains("missing"), "{err}");
-    veim_node::config::write_file(&key, &saved, true)?;
+    veim_node::home::write_file(&key, &saved, true)?;
     mex_node.start().await?;
     let back: ExchangeView = blocking(|| net.national("MEX").api()?.get(&format!("/v1/exchanges/{exchange}")))?;
     assert_eq!(back.messages.len(), after.messages.len(), "nothing accepted was lost");

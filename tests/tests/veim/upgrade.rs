@@ -17,7 +17,7 @@ use std::process::Command;
 use veim_node::api::{DirectoryListing, ExchangeSummary, ExchangeView, MessageView, SaveRequest, StatusView};
 use veim_node::attachments::AttachmentView;
 use veim_node::audit::LogFiles;
-use veim_node::store::{Direction, DisclosureSummary, ExchangeStatus};
+use veim_node::storage::{Direction, DisclosureSummary, ExchangeStatus};
 use veim_node::terms::{ConsentStatus, ConsentView};
 use veim_protocol::audit::Entry;
 use veim_protocol::codec::{self, MAX_FRAME};
@@ -177,7 +177,7 @@ fn unpack(dir: &Path) -> anyhow::Result<PathBuf> {
 /// TOML, not loaded and saved as a `Config`, so that what starts is the old
 /// file as the old release wrote it, not one rewritten by this release.
 fn fit_to_this_machine(home: &Path) -> anyhow::Result<()> {
-    let path = home.join(veim_node::config::CONFIG_FILE);
+    let path = home.join(veim_node::home::CONFIG_FILE);
     let mut config: toml::Table = toml::from_str(&std::fs::read_to_string(&path)?)?;
     // Ports the system picked there may be anyone's here.
     config.insert("listen".into(), toml::Value::Array(vec!["/ip4/127.0.0.1/tcp/0".into()]));

@@ -5,9 +5,8 @@
 //! then XChaCha20-Poly1305). Copying the store folder alone reveals no
 //! content; a store altered on disk fails to decrypt instead of lying.
 
-use crate::config::write_file;
-use crate::keys::{KeyFileError, check_private};
-use crate::store::MessageRecord;
+use crate::home::keys::{KeyFileError, check_private};
+use crate::home::write_file;
 use chacha20poly1305::XChaCha20Poly1305;
 use chacha20poly1305::aead::{Aead, KeyInit, Payload};
 use std::path::{Path, PathBuf};
@@ -235,10 +234,10 @@ impl Vault {
         self.seal("message body", &id.0, &plain)
     }
 
-    /// The body of a stored message; `None` once purged.
-    pub fn open_body(&self, record: &MessageRecord) -> Result<Option<Body>, VaultError> {
-        let Some(sealed) = &record.content else { return Ok(None) };
-        let plain = self.open("message body", &record.message_id.0, sealed)?;
+    /// The body of a stored message from its sealed content; `None` once purged.
+    pub fn open_body(&self, id: MessageId, sealed: Option<&[u8]>) -> Result<Option<Body>, VaultError> {
+        let Some(sealed) = sealed else { return Ok(None) };
+        let plain = self.open("message body", &id.0, sealed)?;
         codec::decode::<Body, MAX_RECORD>("message body", &plain)
             .map(Some)
             .map_err(|_| VaultError::Tampered { what: "message body" })

@@ -1,90 +1,22 @@
-//! The directory, as each role holds it.
+//! The Secretariat's register: registrations, approvals, status changes,
+//! key rotations and points of contact, each turned into the next signed
+//! version of the directory. Pure rules over the store; the [`Publisher`]
+//! service serialises them and tells the nodes.
 //!
-//! Secretariat: keeps the registrations States submit, and on the operator's
-//! approval publishes the next version, signed with its key and chained to the
-//! previous one. National node: registers itself, then polls the Secretariat
-//! for new versions and accepts each only if it extends the chain it holds
-//! (`SignedDirectoryVersion::check_successor`). Both keep an in-memory view of
-//! the current version indexed by PeerId and State, rebuilt once per version,
-//! so that checking a peer costs a hash lookup, not a scan.
+//! [`Publisher`]: super::Publisher
 
-use crate::keys::peer_id_of;
-use crate::store::{Store, StoreError};
-use libp2p::{Multiaddr, PeerId};
-use std::collections::HashMap;
-use veim_protocol::audit::{Action, Actor, Event};
+use super::{DirectoryView, directory_event};
+use crate::home::keys::peer_id_of;
+use crate::storage::{Store, StoreError};
+use libp2p::PeerId;
+use veim_protocol::audit::{Action, Actor};
 use veim_protocol::contacts::SignedContactSet;
-use veim_protocol::directory::{DirectoryError, DirectoryHead, Succession};
-use veim_protocol::keys::PublicIdentity;
+use veim_protocol::directory::DirectoryError;
 use veim_protocol::wire::ContactsStatus;
 use veim_protocol::{
     DirectoryEntry, DirectoryVersion, EntryAction, EntryStatus, IdentityKeypair, SignedDirectoryVersion,
     SignedKeyRotation, SignedRegistration, StateCode,
 };
-
-/// The current directory version, indexed.
-#[derive(Debug, Clone, Default)]
-pub struct DirectoryView {
-    pub current: Option<SignedDirectoryVersion>,
-    by_peer: HashMap<PeerId, StateCode>,
-    /// Nodes whose key a rotation replaced: they may still fetch the version
-    /// that lists their new key, so that they can move to it.
-    by_previous_peer: HashMap<PeerId, StateCode>,
-}
-
-impl DirectoryView {
-    pub fn new(current: Option<SignedDirectoryVersion>) -> DirectoryView {
-        let by_peer = current
-            .iter()
-            .flat_map(|v| v.body.entries.iter())
-            .filter_map(|e| Some((peer_id_of(&e.identity_key())?, e.state())))
-            .collect();
-        let by_previous_peer = current
-            .iter()
-            .flat_map(|v| v.body.entries.iter())
-            .filter_map(|e| Some((peer_id_of(&e.rotated_from.as_ref()?.rotation.previous_key)?, e.state())))
-            .collect();
-        DirectoryView { current, by_peer, by_previous_peer }
-    }
-
-    pub fn version(&self) -> u64 {
-        self.current.as_ref().map(|v| v.body.version).unwrap_or(0)
-    }
-
-    pub fn entry(&self, state: StateCode) -> Option<&DirectoryEntry> {
-        self.current.as_ref()?.body.entry(state)
-    }
-
-    /// The active entry of the node behind this transport peer.
-    pub fn active_peer(&self, peer: &PeerId) -> Option<&DirectoryEntry> {
-        let state = self.by_peer.get(peer)?;
-        self.entry(*state).filter(|e| e.is_active())
-    }
-
-    /// The entry of a node that is listed and not withdrawn (active or
-    /// suspended): such a node may still follow the directory.
-    pub fn listed_peer(&self, peer: &PeerId) -> Option<&DirectoryEntry> {
-        let state = self.by_peer.get(peer)?;
-        self.entry(*state).filter(|e| e.status != EntryStatus::Withdrawn)
-    }
-
-    /// The entry of a State whose previous key this peer holds.
-    pub fn rotated_away_peer(&self, peer: &PeerId) -> Option<&DirectoryEntry> {
-        let state = self.by_previous_peer.get(peer)?;
-        self.entry(*state).filter(|e| e.status != EntryStatus::Withdrawn)
-    }
-
-    pub fn entries(&self) -> &[DirectoryEntry] {
-        self.current.as_ref().map(|v| v.body.entries.as_slice()).unwrap_or(&[])
-    }
-}
-
-/// How to reach a directory entry's node.
-pub fn dial_info(entry: &DirectoryEntry) -> Option<(PeerId, Vec<Multiaddr>)> {
-    let peer = peer_id_of(&entry.identity_key())?;
-    let addrs = entry.addresses().iter().filter_map(|a| a.parse().ok()).collect();
-    Some((peer, addrs))
-}
 
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -127,6 +59,8 @@ pub enum PublishError {
     Refused(DirectoryError),
     #[error("cannot sign the directory version: {0}")]
     Sign(String),
+    #[error(transparent)]
+    Keys(#[from] crate::home::keys::KeyFileError),
 }
 
 /// Builds, signs and stores the next version with `change` applied to the
@@ -361,7 +295,9 @@ pub fn receive_contacts(
     if entry.contacts.as_ref() == Some(submission) {
         return Ok(ContactsStatus::Accepted { version: view.version() });
     }
-    let hash = submission.hash().map_err(|e| ContactsError::Store(StoreError::Rejected(e.to_string())))?;
+    let hash = submission
+        .hash()
+        .map_err(|e| ContactsError::Store(StoreError::Internal(format!("cannot hash the contacts: {e}"))))?;
     if let Some(reason) = store.contacts_rejection(hash)? {
         return Ok(ContactsStatus::Rejected { reason });
     }
@@ -607,56 +543,4 @@ pub fn receive_registration(
         store.put_registration(registration)?;
     }
     Ok(RegistrationOutcome::Pending)
-}
-
-/// The audit event of a directory version stored (published or accepted).
-pub fn directory_event(v: &SignedDirectoryVersion, actor: Actor, action: Action) -> Event {
-    let mut e = Event::new(v.body.issued_at, actor, action);
-    e.object = Some(format!("directory version {}", v.body.version));
-    e.hash = v.hash().ok().map(veim_protocol::Bytes32);
-    e.detail = v.body.change.clone();
-    e
-}
-
-/// National node: accepts a batch of versions fetched from the Secretariat,
-/// in order. Returns the new head, or the first refusal (versions before it
-/// stay accepted).
-pub fn accept_versions(
-    store: &Store,
-    pinned: &PublicIdentity,
-    versions: &[SignedDirectoryVersion],
-) -> Result<Option<DirectoryHead>, AcceptError> {
-    let mut accepted = None;
-    for v in versions {
-        let head = store.directory_head()?;
-        // The key that signs the next version: the pinned one, until a
-        // version the node accepted handed over to another.
-        let anchor = store.secretariat_key()?.unwrap_or(*pinned);
-        let held = |n: u64| store.directory_version(n).ok().flatten().and_then(|v| v.hash().ok());
-        let previous = match &head {
-            Some(head) => store.directory_version(head.version)?,
-            None => None,
-        };
-        let previous = previous.as_ref().map(|p| &p.body);
-        match v.check_successor_since(head.as_ref(), previous, &anchor, held)? {
-            Succession::AlreadyHeld => {}
-            Succession::Next => {
-                if let Some(previous) = previous {
-                    v.check_entries_kept(previous)?;
-                }
-                let event = directory_event(v, Actor::Peer(None), Action::DirectoryAccepted);
-                accepted = Some(store.put_directory_version(v, &event)?);
-            }
-        }
-    }
-    Ok(accepted)
-}
-
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum AcceptError {
-    #[error(transparent)]
-    Refused(#[from] DirectoryError),
-    #[error(transparent)]
-    Store(#[from] StoreError),
 }

@@ -11,7 +11,7 @@
 //! receiver's exactly-once rule makes any overlap harmless.
 
 use crate::audit;
-use crate::store::{DeliveryState, Direction, MessageRecord, Store, StoreError};
+use crate::storage::{DeliveryState, Direction, MessageRecord, Store, StoreError};
 use std::collections::{BTreeMap, HashSet};
 use veim_protocol::audit::{Action, Actor};
 use veim_protocol::wire::{Inventory, MAX_INVENTORY};
@@ -165,7 +165,7 @@ pub fn counterparts(store: &Store, me: StateCode) -> Result<Vec<StateCode>, Stor
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::{Delivery, ExchangeRecord, ExchangeStatus};
+    use crate::storage::{Delivery, ExchangeRecord, ExchangeStatus};
     use veim_protocol::{ExchangeId, MessageKind};
 
     fn state(s: &str) -> StateCode {

@@ -1,13 +1,10 @@
-//! The node's home folder and its `config.toml`.
-//!
-//! One folder holds everything a node is: its configuration, its keys (owner-
-//! only permissions), the admin token, the sled store, and, while it runs, the
-//! addresses it actually bound (`runtime.json`), which the CLI reads to find
-//! the admin API.
+//! `config.toml`: what an operator sets, with defaults for everything a
+//! deployed node may leave out, and the checks that refuse a configuration
+//! before a node starts on it.
 
+use super::{CONFIG_FILE, write_file};
 use serde::{Deserialize, Serialize};
 use std::fs;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use veim_protocol::StateCode;
 use veim_protocol::keys::PublicIdentity;
@@ -327,94 +324,6 @@ impl Config {
     }
 }
 
-pub const CONFIG_FILE: &str = "config.toml";
-pub const KEYS_DIR: &str = "keys";
-pub const IDENTITY_KEY_FILE: &str = "keys/identity.key";
-pub const ENCRYPTION_KEY_FILE: &str = "keys/encryption.key";
-/// Keys made by `veim keys rotate` (identity then encryption secret, one per
-/// line, written in one atomic step), used once the directory carries them.
-pub const NEXT_KEYS_FILE: &str = "keys/next.keys";
-pub const ADMIN_TOKEN_FILE: &str = "admin.token";
-pub const RUNTIME_FILE: &str = "runtime.json";
-pub const STORE_DIR: &str = "store";
-
-/// Writes a file through a temporary and a rename, so a crash never leaves a
-/// half-written one; `secret` files are created readable by the owner only.
-pub fn write_file(path: &Path, bytes: &[u8], secret: bool) -> std::io::Result<()> {
-    let tmp = path.with_extension("tmp");
-    {
-        let mut options = fs::OpenOptions::new();
-        options.write(true).create(true).truncate(true);
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::OpenOptionsExt;
-            options.mode(if secret { 0o600 } else { 0o644 });
-        }
-        let mut f = options.open(&tmp)?;
-        f.write_all(bytes)?;
-        f.sync_all()?;
-    }
-    fs::rename(&tmp, path)?;
-    if let Some(dir) = path.parent()
-        && let Ok(d) = fs::File::open(dir)
-    {
-        let _ = d.sync_all();
-    }
-    Ok(())
-}
-
-/// What a running node publishes about itself in its home folder.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct Runtime {
-    pub pid: u32,
-    pub peer_id: String,
-    pub admin: String,
-    pub listen: Vec<String>,
-}
-
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum InitError {
-    #[error("the configuration is not valid: {0}")]
-    Invalid(String),
-    #[error("cannot create {path}: {source}")]
-    Create { path: PathBuf, source: std::io::Error },
-    #[error(transparent)]
-    Config(#[from] ConfigError),
-    #[error(transparent)]
-    Keys(#[from] crate::keys::KeyFileError),
-    #[error(transparent)]
-    Vault(#[from] crate::vault::VaultError),
-}
-
-/// Creates a node's home folder: configuration, keys and admin token.
-pub fn init_home(home: &Path, config: &Config) -> Result<crate::keys::NodeKeys, InitError> {
-    config.check().map_err(InitError::Invalid)?;
-    if home.join(CONFIG_FILE).exists() {
-        return Err(ConfigError::AlreadyInitialised { path: home.join(CONFIG_FILE) }.into());
-    }
-    let existed = home.exists();
-    let result = (|| {
-        fs::create_dir_all(home).map_err(|source| InitError::Create { path: home.to_path_buf(), source })?;
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::PermissionsExt;
-            fs::set_permissions(home, fs::Permissions::from_mode(0o700))
-                .map_err(|source| InitError::Create { path: home.to_path_buf(), source })?;
-        }
-        let keys = crate::keys::NodeKeys::create(home)?;
-        let passphrase = crate::vault::passphrase(config.storage.passphrase_file.as_deref())?;
-        crate::vault::Vault::load_or_create(home, None, false, passphrase.as_deref().map(|p| p.as_str()))?;
-        config.create(home)?;
-        Ok(keys)
-    })();
-    // A failed init leaves no half-made node behind that would block the next try.
-    if result.is_err() && !existed {
-        let _ = fs::remove_dir_all(home);
-    }
-    result
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -427,9 +336,9 @@ mod tests {
 
     #[test]
     fn the_deploy_examples_are_valid() {
-        let sec = parse(include_str!("../../deploy/secretariat.toml")).expect("secretariat.toml");
+        let sec = parse(include_str!("../../../deploy/secretariat.toml")).expect("secretariat.toml");
         assert_eq!(sec.role, Role::Secretariat);
-        let national = parse(include_str!("../../deploy/national.toml")).expect("national.toml");
+        let national = parse(include_str!("../../../deploy/national.toml")).expect("national.toml");
         assert_eq!(national.state.map(|s| s.to_string()).as_deref(), Some("MEX"));
         // Top-level keys and sections land where they are meant to.
         assert_eq!(national.audit_checkpoint_secs, 60);
@@ -439,7 +348,7 @@ mod tests {
 
     #[test]
     fn bad_configurations_say_what_is_wrong() {
-        let national = include_str!("../../deploy/national.toml");
+        let national = include_str!("../../../deploy/national.toml");
         let public_admin = national.replace("127.0.0.1:7041", "0.0.0.0:7041");
         assert!(parse(&public_admin).expect_err("public admin").contains("loopback"));
         let no_state = national.replace("state = \"MEX\"", "");

@@ -8,7 +8,12 @@
 //! which answer through [`Client::respond`], so a slow disk never stalls the
 //! swarm.
 
+mod allowance;
+
+pub use allowance::Limits;
+
 use crate::shutdown::Shutdown;
+use allowance::{Allowance, request_cost};
 use futures::{AsyncReadExt, AsyncWriteExt};
 use libp2p::connection_limits::{self, ConnectionLimits};
 use libp2p::identity::Keypair;
@@ -127,87 +132,13 @@ pub enum NetworkError {
     Listen { addr: Multiaddr, reason: String },
     #[error("peer {peer} did not answer: {reason}")]
     Unreachable { peer: PeerId, reason: String },
+    /// The connection closed before the answer came (the peer restarted,
+    /// or a stale connection was used): the request may or may not have
+    /// been handled, and a new connection may succeed.
+    #[error("peer {peer}: the connection was closed before a response was received")]
+    ConnectionClosed { peer: PeerId },
     #[error("the network task has stopped (the node is shutting down)")]
     Stopped,
-}
-
-/// Limits a node applies to connections, whoever the peer is.
-#[derive(Debug, Clone, Copy)]
-pub struct Limits {
-    pub max_established: u32,
-    pub max_per_peer: u32,
-    pub max_pending_incoming: u32,
-    pub max_concurrent_streams: usize,
-    /// Requests a peer may send per second, on average...
-    pub requests_per_sec: f64,
-    /// ...and in one burst.
-    pub burst: f64,
-    /// A peer answered `Busy` this many times in a row is disconnected, and
-    /// its connections are closed for `ban` afterwards.
-    pub strikes: u32,
-    pub ban: Duration,
-}
-
-impl Default for Limits {
-    fn default() -> Self {
-        Limits {
-            max_established: 512,
-            max_per_peer: 2,
-            max_pending_incoming: 64,
-            max_concurrent_streams: 64,
-            requests_per_sec: 50.0,
-            burst: 100.0,
-            strikes: 200,
-            ban: Duration::from_secs(60),
-        }
-    }
-}
-
-/// What a request costs of its sender's allowance, read from its first
-/// bytes only (the variant index, before anything is decoded): fetching an
-/// attachment chunk is a tenth of a request, so that a recipient can fetch a
-/// large file at speed; everything else costs one.
-fn request_cost(frame: &InboundFrame) -> f64 {
-    const FETCH_CHUNK: u32 = 8;
-    match frame {
-        InboundFrame::Bytes(b) if b.len() >= 4 && u32::from_le_bytes([b[0], b[1], b[2], b[3]]) == FETCH_CHUNK => 0.1,
-        _ => 1.0,
-    }
-}
-
-/// A peer's request allowance: a token bucket, and how it has behaved.
-#[derive(Debug)]
-struct Allowance {
-    tokens: f64,
-    updated: std::time::Instant,
-    strikes: u32,
-    banned_until: Option<std::time::Instant>,
-}
-
-impl Allowance {
-    fn new(limits: &Limits) -> Allowance {
-        Allowance { tokens: limits.burst, updated: std::time::Instant::now(), strikes: 0, banned_until: None }
-    }
-
-    /// Takes `cost` tokens if there are that many.
-    fn take(&mut self, limits: &Limits, cost: f64) -> bool {
-        let now = std::time::Instant::now();
-        let refill = now.duration_since(self.updated).as_secs_f64() * limits.requests_per_sec;
-        self.tokens = (self.tokens + refill).min(limits.burst);
-        self.updated = now;
-        if self.tokens >= cost {
-            self.tokens -= cost;
-            self.strikes = 0;
-            true
-        } else {
-            self.strikes += 1;
-            false
-        }
-    }
-
-    fn banned(&self) -> bool {
-        self.banned_until.is_some_and(|t| std::time::Instant::now() < t)
-    }
 }
 
 #[derive(Debug)]
@@ -505,7 +436,11 @@ impl EventLoop {
             }
             Event::OutboundFailure { peer, request_id, error, .. } => {
                 if let Some(reply) = self.pending.remove(&request_id) {
-                    let _ = reply.send(Err(NetworkError::Unreachable { peer, reason: error.to_string() }));
+                    let failure = match error {
+                        request_response::OutboundFailure::ConnectionClosed => NetworkError::ConnectionClosed { peer },
+                        error => NetworkError::Unreachable { peer, reason: error.to_string() },
+                    };
+                    let _ = reply.send(Err(failure));
                 }
             }
             Event::InboundFailure { peer, error, .. } => {

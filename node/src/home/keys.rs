@@ -3,7 +3,7 @@
 //! the same Ed25519 key (so a transport peer and an application sender are one
 //! identity).
 
-use crate::config::{ADMIN_TOKEN_FILE, ENCRYPTION_KEY_FILE, IDENTITY_KEY_FILE, KEYS_DIR, NEXT_KEYS_FILE, write_file};
+use crate::home::{ADMIN_TOKEN_FILE, ENCRYPTION_KEY_FILE, IDENTITY_KEY_FILE, KEYS_DIR, NEXT_KEYS_FILE, write_file};
 use libp2p::PeerId;
 use libp2p::identity::Keypair;
 use std::fs;

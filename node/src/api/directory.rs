@@ -1,0 +1,234 @@
+//! The directory, points of contact, keys and status: what the operator of
+//! either role asks of the node about its standing.
+
+use super::*;
+
+pub(super) async fn status(State(node): State<Shared>) -> ApiResult<StatusView> {
+    let view = node.directory.view();
+    let sync = node.sync.as_ref().map(|s| s.status()).unwrap_or_default();
+    Ok(Json(StatusView {
+        role: node.config.role,
+        state: node.config.state,
+        peer_id: node.peer_id.to_string(),
+        fingerprint: node.keys.identity.public().fingerprint(),
+        identity_key: node.keys.identity.public().to_string(),
+        listen: node.announce.clone(),
+        directory_version: view.version(),
+        directory_entries: view.entries().len(),
+        secretariat_fingerprint: node.directory.secretariat_key().map(|k| k.fingerprint()),
+        registration: sync.registration,
+        contacts: sync.contacts,
+        last_sync: sync.last_sync,
+        last_error: sync.last_error,
+        store_failure: node.store.failure(),
+        started_at: node.started_at,
+    }))
+}
+
+pub(super) async fn directory(State(node): State<Shared>) -> ApiResult<DirectoryListing> {
+    let view = node.directory.view();
+    let entries = view
+        .entries()
+        .iter()
+        .map(|e| EntryView {
+            state: e.state(),
+            name: e.state().name().to_string(),
+            status: e.status,
+            visibility: e.visibility(),
+            contacts: e.contacts.as_ref().map(|c| c.set.contacts.clone()).unwrap_or_default(),
+            fingerprint: e.identity_key().fingerprint(),
+            operator: e.registration.registration.operator.clone(),
+            addresses: e.addresses().to_vec(),
+            admitted_at: e.admitted_at,
+        })
+        .collect();
+    Ok(Json(DirectoryListing {
+        version: view.version(),
+        issued_at: view.current.as_ref().map(|v| v.body.issued_at),
+        hash: view.current.as_ref().and_then(|v| v.hash().ok()).map(hex::encode),
+        entries,
+    }))
+}
+
+pub(super) async fn history(State(node): State<Shared>) -> ApiResult<Vec<VersionView>> {
+    let mut out = Vec::new();
+    let mut after = 0;
+    loop {
+        let batch = node.store.directory_versions_after(after, 256)?;
+        if batch.is_empty() {
+            break;
+        }
+        for v in &batch {
+            after = v.body.version;
+            out.push(v.into());
+        }
+    }
+    Ok(Json(out))
+}
+
+pub(super) async fn pending(State(node): State<Shared>) -> ApiResult<Vec<PendingView>> {
+    let view = node.directory.view();
+    let list = node
+        .store
+        .registrations()?
+        .into_iter()
+        .filter(|r| view.entry(r.registration.state).is_none_or(|e| e.registration != *r))
+        .filter(|r| node.store.rejection(r).ok().flatten().is_none())
+        .map(|r| {
+            let r = r.registration;
+            PendingView {
+                state: r.state,
+                name: r.state.name().to_string(),
+                fingerprint: r.identity_key.fingerprint(),
+                operator: r.operator,
+                addresses: r.addresses,
+                signed_at: r.signed_at,
+            }
+        })
+        .collect();
+    Ok(Json(list))
+}
+
+pub(super) async fn approve(State(node): State<Shared>, Json(req): Json<ApproveRequest>) -> ApiResult<VersionView> {
+    let state = parse_state(&req.state)?;
+    let v = publisher(&node)?.approve(state, &req.fingerprint).await.map_err(publish_error)?;
+    Ok(Json((&v).into()))
+}
+
+pub(super) async fn approve_many(
+    State(node): State<Shared>,
+    Json(req): Json<ApproveManyRequest>,
+) -> ApiResult<VersionView> {
+    let approvals = req
+        .approvals
+        .into_iter()
+        .map(|a| Ok((parse_state(&a.state)?, a.fingerprint)))
+        .collect::<Result<Vec<_>, ApiError>>()?;
+    let v = publisher(&node)?.approve_many(approvals).await.map_err(publish_error)?;
+    Ok(Json((&v).into()))
+}
+
+/// The Secretariat's publisher; a national node has none.
+fn publisher(node: &Node) -> Result<&Publisher, ApiError> {
+    node.publisher.as_deref().ok_or_else(|| {
+        ApiError::new(StatusCode::BAD_REQUEST, "wrong-role", "only the Secretariat's node changes the directory")
+    })
+}
+
+/// A national node's client of the Secretariat.
+fn sync_client(node: &Node) -> Result<&SyncClient, ApiError> {
+    national_only(node)?;
+    node.sync.as_deref().ok_or_else(|| ApiError::new(StatusCode::BAD_REQUEST, "wrong-role", "no Secretariat client"))
+}
+
+pub(super) fn publish_error(e: PublishError) -> ApiError {
+    match e {
+        PublishError::NoRegistration(_) | PublishError::NotListed(_) | PublishError::NoContacts(_) => {
+            ApiError::new(StatusCode::NOT_FOUND, "not-found", e.to_string())
+        }
+        PublishError::FingerprintMismatch { .. } => {
+            ApiError::new(StatusCode::CONFLICT, "fingerprint-mismatch", e.to_string())
+        }
+        PublishError::AlreadyActive(_)
+        | PublishError::Transition { .. }
+        | PublishError::KeyChange(_)
+        | PublishError::Refused(_) => ApiError::new(StatusCode::CONFLICT, "refused", e.to_string()),
+        PublishError::NoReason | PublishError::NothingToApprove | PublishError::Twice(_) => {
+            ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid", e.to_string())
+        }
+        other => ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "publish", other.to_string()),
+    }
+}
+
+pub(super) async fn reject(State(node): State<Shared>, Json(req): Json<RejectRequest>) -> ApiResult<Done> {
+    let state = parse_state(&req.state)?;
+    publisher(&node)?.reject(state, &req.fingerprint, &req.reason).await.map_err(publish_error)?;
+    Ok(Json(Done {
+        done: format!("Rejected the registration of {state}; its node is told why when it next registers."),
+    }))
+}
+
+pub(super) async fn change_status(
+    State(node): State<Shared>,
+    Json(req): Json<StatusChangeRequest>,
+) -> ApiResult<VersionView> {
+    let state = parse_state(&req.state)?;
+    let v = publisher(&node)?.change_status(state, req.action, &req.reason).await.map_err(publish_error)?;
+    Ok(Json((&v).into()))
+}
+
+pub(super) async fn submit_contacts(
+    State(node): State<Shared>,
+    Json(req): Json<SubmitContactsRequest>,
+) -> ApiResult<ContactsView> {
+    match sync_client(&node)?.submit_contacts(&req.contacts).await {
+        Ok(()) => {}
+        Err(crate::directory::sync::SubmitError::Invalid(errors)) => return Err(ApiError::invalid(errors)),
+        // Kept and signed: the next sync delivers it.
+        Err(e) => tracing::warn!(%e, "contacts kept; not yet delivered"),
+    }
+    own_contacts(State(node)).await
+}
+
+pub(super) async fn own_contacts(State(node): State<Shared>) -> ApiResult<ContactsView> {
+    national_only(&node)?;
+    let state =
+        node.config.state.ok_or_else(|| ApiError::new(StatusCode::BAD_REQUEST, "wrong-role", "no State configured"))?;
+    let own = node.store.contacts(state)?.ok_or_else(|| {
+        ApiError::new(
+            StatusCode::NOT_FOUND,
+            "no-contacts",
+            "no points of contact submitted yet; use `veim contacts submit --file contacts.toml`",
+        )
+    })?;
+    let status = node.sync.as_ref().and_then(|s| s.status().contacts);
+    Ok(Json(ContactsView::new(&own.set, status)))
+}
+
+pub(super) async fn pending_contacts(State(node): State<Shared>) -> ApiResult<Vec<ContactsView>> {
+    publisher(&node)?;
+    Ok(Json(node.store.all_contacts()?.iter().map(|c| ContactsView::new(&c.set, None)).collect()))
+}
+
+pub(super) async fn accept_contacts(
+    State(node): State<Shared>,
+    Json(req): Json<ContactsDecision>,
+) -> ApiResult<VersionView> {
+    let state = parse_state(&req.state)?;
+    let v = publisher(&node)?.accept_contacts(state).await.map_err(publish_error)?;
+    Ok(Json((&v).into()))
+}
+
+pub(super) async fn reject_contacts(State(node): State<Shared>, Json(req): Json<ContactsDecision>) -> ApiResult<Done> {
+    let state = parse_state(&req.state)?;
+    publisher(&node)?.reject_contacts(state, &req.reason).await.map_err(publish_error)?;
+    Ok(Json(Done {
+        done: format!("Rejected the points of contact of {state}; its node is told why when it next submits."),
+    }))
+}
+
+pub(super) async fn rotate_keys(State(node): State<Shared>) -> ApiResult<RotationView> {
+    let pending = |e: &dyn std::fmt::Display| {
+        ApiError::new(
+            StatusCode::BAD_GATEWAY,
+            "rotation-pending",
+            format!("{e}. The new keys are kept; the node retries at every sync"),
+        )
+    };
+    // The Secretariat hands the directory over to its new key; a national
+    // node sends its rotation to the Secretariat.
+    let fingerprint = match (&node.publisher, &node.sync) {
+        (Some(publisher), _) => publisher.hand_over().await.map_err(|e| pending(&e))?,
+        (None, Some(sync)) => sync.rotate_keys().await.map_err(|e| pending(&e))?,
+        (None, None) => return Err(ApiError::new(StatusCode::BAD_REQUEST, "wrong-role", "no key rotation here")),
+    };
+    let registration = node.sync.as_ref().and_then(|s| s.status().registration);
+    Ok(Json(RotationView { fingerprint, registration }))
+}
+
+pub(super) async fn sync(State(node): State<Shared>) -> ApiResult<StatusView> {
+    if let Err(e) = sync_client(&node)?.sync().await {
+        return Err(ApiError::new(StatusCode::BAD_GATEWAY, "sync-failed", e.to_string()));
+    }
+    status(State(node)).await
+}

@@ -1,0 +1,179 @@
+//! Requests, responses, notes and closings; the inbox, the outbox and the
+//! exchanges: what a national operator sends and reads.
+
+use super::*;
+use veim_protocol::{Close, Note};
+
+pub(super) async fn send_request(State(node): State<Shared>, Json(req): Json<SendRequest>) -> ApiResult<MessageView> {
+    national_only(&node)?;
+    let mut errors = ValidationErrors::default();
+    let mut to = Vec::new();
+    for (i, s) in req.to.iter().enumerate() {
+        match s.parse::<StateCode>() {
+            Ok(code) if Some(code) == node.config.state => {
+                errors.push(format!("to[{i}]"), "a State cannot send a request to itself")
+            }
+            Ok(code) if to.contains(&code) => errors.push(format!("to[{i}]"), format!("{code} is listed twice")),
+            Ok(code) => to.push(code),
+            Err(e) => errors.push(format!("to[{i}]"), e.to_string()),
+        }
+    }
+    if req.to.is_empty() {
+        errors.push("to", "is missing; name at least one recipient State");
+    }
+    let mut form = req.request;
+    form.handling.get_or_insert_with(|| node.config.handling.clone());
+    let request = match form.parse() {
+        Ok(r) if errors.is_empty() => r,
+        Ok(_) => return Err(ApiError::invalid(errors)),
+        Err(more) => {
+            errors.0.extend(more.0);
+            return Err(ApiError::invalid(errors));
+        }
+    };
+    let _me =
+        node.config.state.ok_or_else(|| ApiError::new(StatusCode::BAD_REQUEST, "wrong-role", "no State configured"))?;
+    let sent =
+        node.exchanges.send(Outgoing { exchange_id: None, recipients: &to, body: Body::Request(request) }).await?;
+    Ok(Json(message_view(node.as_ref(), sent)?))
+}
+
+pub(super) async fn inbox(State(node): State<Shared>) -> ApiResult<Vec<MessageView>> {
+    messages_in(&node, Direction::Received)
+}
+
+pub(super) async fn outbox(State(node): State<Shared>) -> ApiResult<Vec<MessageView>> {
+    messages_in(&node, Direction::Sent)
+}
+
+/// A sent message by its id, or a unique prefix of at least 6 hex digits.
+pub(super) fn find_sent(node: &Node, prefix: &str) -> Result<MessageRecord, ApiError> {
+    let prefix = prefix.trim().to_ascii_lowercase();
+    if prefix.len() < 6 {
+        return Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "bad-message-id",
+            "give at least 6 hex digits of the message id",
+        ));
+    }
+    let mut found: Vec<MessageRecord> = node
+        .store
+        .messages()?
+        .into_iter()
+        .filter(|m| m.direction == Direction::Sent && m.message_id.to_hex().starts_with(&prefix))
+        .collect();
+    match found.len() {
+        1 => Ok(found.remove(0)),
+        0 => Err(ApiError::new(
+            StatusCode::NOT_FOUND,
+            "unknown-message",
+            format!("no sent message {prefix}; `veim outbox` lists them"),
+        )),
+        n => Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "ambiguous",
+            format!("{n} sent messages start with {prefix}; give more digits"),
+        )),
+    }
+}
+
+pub(super) async fn outbox_retry(State(node): State<Shared>, Path(id): Path<String>) -> ApiResult<MessageView> {
+    national_only(&node)?;
+    let _me =
+        node.config.state.ok_or_else(|| ApiError::new(StatusCode::BAD_REQUEST, "wrong-role", "no State configured"))?;
+    let m = find_sent(&node, &id)?;
+    let updated = node.exchanges.retry_now(m.message_id).await?;
+    Ok(Json(message_view(&node, updated)?))
+}
+
+pub(super) async fn outbox_cancel(State(node): State<Shared>, Path(id): Path<String>) -> ApiResult<MessageView> {
+    national_only(&node)?;
+    let m = find_sent(&node, &id)?;
+    let updated = node.exchanges.cancel(m.message_id).await?;
+    Ok(Json(message_view(&node, updated)?))
+}
+
+pub(super) fn messages_in(node: &Node, direction: Direction) -> ApiResult<Vec<MessageView>> {
+    let mut list: Vec<MessageRecord> =
+        node.store.messages()?.into_iter().filter(|m| m.direction == direction).collect();
+    list.sort_by_key(|m| (m.stored_at, m.created_at));
+    let what = match direction {
+        Direction::Received => "inbox",
+        Direction::Sent => "outbox",
+    };
+    shown(node, what.into(), None, list.len());
+    Ok(Json(list.into_iter().map(|m| message_view(node, m)).collect::<Result<_, _>>()?))
+}
+
+pub(super) fn request_summary(node: &Node, x: &ExchangeRecord) -> Result<Option<String>, ApiError> {
+    let Some(first) = x.messages.first() else { return Ok(None) };
+    let Some(record) = node.store.message(*first)? else { return Ok(None) };
+    Ok(match node.vault.open_body(record.message_id, record.content.as_deref())? {
+        Some(Body::Request(r)) => Some(r.summary),
+        _ => None,
+    })
+}
+
+pub(super) async fn exchanges(State(node): State<Shared>) -> ApiResult<Vec<ExchangeSummary>> {
+    let mut list = node.store.exchanges()?;
+    list.sort_by_key(|x| std::cmp::Reverse(x.updated_at));
+    let mut out = Vec::new();
+    for exchange in list {
+        let summary = request_summary(&node, &exchange)?;
+        out.push(ExchangeSummary { exchange, summary });
+    }
+    Ok(Json(out))
+}
+
+pub(super) async fn exchange_show(State(node): State<Shared>, Path(id): Path<String>) -> ApiResult<ExchangeView> {
+    let exchange = find_exchange(&node, &id)?;
+    let mut messages = Vec::new();
+    for m in &exchange.messages {
+        if let Some(record) = node.store.message(*m)? {
+            messages.push(message_view(&node, record)?);
+        }
+    }
+    let summary = request_summary(&node, &exchange)?;
+    shown(&node, format!("exchange {}", exchange.exchange_id), Some(exchange.exchange_id), messages.len());
+    Ok(Json(ExchangeView { exchange, summary, messages }))
+}
+
+pub(super) async fn reply(node: &Node, id: &str, body: Body) -> ApiResult<MessageView> {
+    national_only(node)?;
+    let me =
+        node.config.state.ok_or_else(|| ApiError::new(StatusCode::BAD_REQUEST, "wrong-role", "no State configured"))?;
+    // Who may send what in an exchange is the exchange engine's rule, the
+    // same for what this node sends and what it receives.
+    let exchange = find_exchange(node, id)?;
+    let to = crate::exchange::counterparts(me, &exchange);
+    let sent = node.exchanges.send(Outgoing { exchange_id: Some(exchange.exchange_id), recipients: &to, body }).await?;
+    Ok(Json(message_view(node, sent)?))
+}
+
+pub(super) async fn respond(
+    State(node): State<Shared>,
+    Path(id): Path<String>,
+    Json(req): Json<RespondRequest>,
+) -> ApiResult<MessageView> {
+    let mut form = req.response;
+    form.handling.get_or_insert_with(|| node.config.handling.clone());
+    let response = form.parse().map_err(ApiError::invalid)?;
+    reply(&node, &id, Body::Response(response)).await
+}
+
+pub(super) async fn note(
+    State(node): State<Shared>,
+    Path(id): Path<String>,
+    Json(req): Json<NoteRequest>,
+) -> ApiResult<MessageView> {
+    let handling = req.handling.unwrap_or_else(|| node.config.handling.clone());
+    reply(&node, &id, Body::Note(Note { text: req.text, handling })).await
+}
+
+pub(super) async fn close(
+    State(node): State<Shared>,
+    Path(id): Path<String>,
+    Json(req): Json<CloseRequest>,
+) -> ApiResult<MessageView> {
+    reply(&node, &id, Body::Close(Close { reason: req.reason })).await
+}

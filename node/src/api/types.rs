@@ -1,0 +1,277 @@
+//! The admin API's requests and answers, as the `veim` CLI and the web
+//! console read and write them: plain data, with no server and no storage
+//! behind it.
+
+use crate::home::config::Role;
+use crate::storage::{Delivery, Direction, ExchangeRecord};
+use serde::{Deserialize, Serialize};
+use veim_protocol::contacts::{ContactSetForm, PointOfContact, Visibility};
+use veim_protocol::{Body, Handling, MessageId, MessageKind, RequestForm, ResponseForm, StateCode};
+
+/// An error as the API returns it: a stable code, a message for people, and
+/// for validation failures the list of problems.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct ApiError {
+    #[serde(skip)]
+    pub status: u16,
+    pub error: String,
+    pub message: String,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub problems: Vec<veim_protocol::FieldError>,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+pub struct StatusView {
+    pub role: Role,
+    pub state: Option<StateCode>,
+    pub peer_id: String,
+    pub fingerprint: String,
+    pub identity_key: String,
+    pub listen: Vec<String>,
+    pub directory_version: u64,
+    pub directory_entries: usize,
+    /// Fingerprint of the Secretariat key this node trusts now (the pinned
+    /// one, or the one the directory handed over to).
+    pub secretariat_fingerprint: Option<String>,
+    pub registration: Option<String>,
+    pub contacts: Option<String>,
+    pub last_sync: Option<i64>,
+    pub last_error: Option<String>,
+    /// Why the store could not write to disk, if it could not: the node
+    /// restarts itself to reopen it.
+    #[serde(default)]
+    pub store_failure: Option<String>,
+    pub started_at: i64,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+pub struct EntryView {
+    pub state: StateCode,
+    pub name: String,
+    pub status: veim_protocol::EntryStatus,
+    /// Whether the entry appears in the public section.
+    pub visibility: Visibility,
+    /// Every point of contact, restricted ones included: States Parties see all.
+    pub contacts: Vec<PointOfContact>,
+    pub fingerprint: String,
+    pub operator: String,
+    pub addresses: Vec<String>,
+    pub admitted_at: i64,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+pub struct DirectoryListing {
+    pub version: u64,
+    pub issued_at: Option<i64>,
+    pub hash: Option<String>,
+    pub entries: Vec<EntryView>,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+pub struct VersionView {
+    pub version: u64,
+    pub issued_at: i64,
+    pub change: String,
+    pub hash: String,
+}
+
+impl From<&veim_protocol::SignedDirectoryVersion> for VersionView {
+    fn from(v: &veim_protocol::SignedDirectoryVersion) -> VersionView {
+        VersionView {
+            version: v.body.version,
+            issued_at: v.body.issued_at,
+            change: v.body.change.clone(),
+            hash: v.hash().map(hex::encode).unwrap_or_default(),
+        }
+    }
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+pub struct PendingView {
+    pub state: StateCode,
+    pub name: String,
+    pub fingerprint: String,
+    pub operator: String,
+    pub addresses: Vec<String>,
+    pub signed_at: i64,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+pub struct ApproveRequest {
+    pub state: String,
+    /// The key fingerprint the Secretariat's operator checked with the State.
+    pub fingerprint: String,
+}
+
+/// Several States admitted in one directory version.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct ApproveManyRequest {
+    pub approvals: Vec<ApproveRequest>,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+pub struct RejectRequest {
+    pub state: String,
+    pub fingerprint: String,
+    pub reason: String,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+pub struct Done {
+    pub done: String,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+pub struct StatusChangeRequest {
+    pub state: String,
+    pub action: veim_protocol::EntryAction,
+    #[serde(default)]
+    pub reason: String,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+pub struct ContactsView {
+    pub state: StateCode,
+    pub name: String,
+    pub entry_visibility: Visibility,
+    pub submitted_at: i64,
+    pub contacts: Vec<PointOfContact>,
+    /// National node: where the submission stands.
+    pub status: Option<String>,
+}
+
+impl ContactsView {
+    pub fn new(set: &veim_protocol::contacts::ContactSet, status: Option<String>) -> ContactsView {
+        ContactsView {
+            state: set.state,
+            name: set.state.name().to_string(),
+            entry_visibility: set.entry_visibility,
+            submitted_at: set.submitted_at,
+            contacts: set.contacts.clone(),
+            status,
+        }
+    }
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+pub struct SubmitContactsRequest {
+    pub contacts: ContactSetForm,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+pub struct ContactsDecision {
+    pub state: String,
+    #[serde(default)]
+    pub reason: String,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+pub struct RotationView {
+    /// Fingerprint of the new identity key.
+    pub fingerprint: String,
+    pub registration: Option<String>,
+}
+
+/// A message as the operator sees it.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct MessageView {
+    pub message_id: String,
+    pub exchange_id: String,
+    pub direction: Direction,
+    pub sender: StateCode,
+    pub recipients: Vec<StateCode>,
+    pub kind: MessageKind,
+    pub created_at: i64,
+    pub stored_at: i64,
+    pub envelope_hash: String,
+    /// The envelope exactly as signed and sent, encoded, in hex: the proof
+    /// that the message came from its sender unchanged.
+    pub envelope: String,
+    pub deliveries: Vec<Delivery>,
+    /// `None` once purged under the retention policy.
+    pub body: Option<Body>,
+    pub purged_at: Option<i64>,
+    /// The sender's expiry of use (in the body's handling) has passed.
+    pub use_expired: bool,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+pub struct SendRequest {
+    pub to: Vec<String>,
+    pub request: RequestForm,
+}
+
+/// An exchange in a list: its record and the summary of its request
+/// (opened with the storage key; `None` once purged).
+#[derive(Debug, Serialize, Deserialize)]
+pub struct ExchangeSummary {
+    #[serde(flatten)]
+    pub exchange: ExchangeRecord,
+    pub summary: Option<String>,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+pub struct ExchangeView {
+    pub exchange: ExchangeRecord,
+    pub summary: Option<String>,
+    pub messages: Vec<MessageView>,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+pub struct RespondRequest {
+    pub response: ResponseForm,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+pub struct NoteRequest {
+    pub text: String,
+    /// The node's default restrictions when absent.
+    #[serde(default)]
+    pub handling: Option<Handling>,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+pub struct CloseRequest {
+    #[serde(default)]
+    pub reason: String,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+pub struct RevokeRequest {
+    pub reason: String,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+pub struct PurgeRequest {
+    /// Purge content received more than this many seconds ago; the node's
+    /// retention policy when absent.
+    #[serde(default)]
+    pub older_than_secs: Option<i64>,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+pub struct PurgeView {
+    pub older_than_secs: i64,
+    pub purged: Vec<MessageId>,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+pub struct StageRequest {
+    /// A file on the node's machine.
+    pub path: String,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+pub struct SaveRequest {
+    pub out: String,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+pub struct AttachRequest {
+    #[serde(default)]
+    pub text: String,
+    /// Staged attachments, by id or unique prefix.
+    pub attachments: Vec<String>,
+    #[serde(default)]
+    pub handling: Option<Handling>,
+}

@@ -1,0 +1,156 @@
+//! The node's background work: each loop wakes on its period (or when a
+//! service asks), calls one service, and ends with the node's shutdown.
+
+use super::{Node, STORE_REOPEN_AFTER};
+use crate::home::config::Role;
+use crate::shutdown::Shutdown;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::task::JoinSet;
+use veim_protocol::audit::Actor;
+
+/// Starts the loops the node's role needs.
+pub(super) fn spawn(node: &Arc<Node>, tasks: &mut JoinSet<()>, shutdown: &Shutdown) {
+    tasks.spawn(audit(node.clone(), shutdown.clone()));
+    tasks.spawn(store_watch(node.clone(), shutdown.clone()));
+    if node.config.role == Role::National {
+        tasks.spawn(sync(node.clone(), shutdown.clone()));
+        tasks.spawn(retention(node.clone(), shutdown.clone()));
+        tasks.spawn(outbox(node.clone(), shutdown.clone()));
+        tasks.spawn(reconcile(node.clone(), shutdown.clone()));
+        tasks.spawn(download(node.clone(), shutdown.clone()));
+    }
+}
+
+/// Every `audit_checkpoint_secs`: a checkpoint if the log grew, sent to the
+/// peers; the audit files of checkpoints rewritten when they changed.
+async fn audit(node: Arc<Node>, mut shutdown: Shutdown) {
+    let every = Duration::from_secs(node.config.audit_checkpoint_secs.max(1));
+    loop {
+        tokio::select! {
+            _ = tokio::time::sleep(every) => {}
+            _ = shutdown.recv() => break,
+        }
+        node.witness.tick(&node.exchanges.counterparts()).await;
+    }
+}
+
+/// Once the store could not write to disk (a full disk, a failing device),
+/// it fails every later write: the node stops taking work and restarts
+/// itself after a pause, reopening the store. Peers keep their messages
+/// queued meanwhile (the refusal they get is transient).
+async fn store_watch(node: Arc<Node>, mut shutdown: Shutdown) {
+    loop {
+        tokio::select! {
+            _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+            _ = shutdown.recv() => return,
+        }
+        // A write that failed in sled's own writer threads shows at the
+        // next flush; one with nothing to write costs no disk access.
+        let store = node.store.clone();
+        let _ = tokio::task::spawn_blocking(move || store.check_disk()).await;
+        let Some(why) = node.store.failure() else { continue };
+        tracing::error!(
+            %why,
+            "the store cannot write to disk; the node restarts in {} s to reopen it. Free disk space \
+             in the node's folder, or check the device",
+            STORE_REOPEN_AFTER.as_secs()
+        );
+        tokio::select! {
+            _ = tokio::time::sleep(STORE_REOPEN_AFTER) => {}
+            _ = shutdown.recv() => return,
+        }
+        node.restart.ask();
+        return;
+    }
+}
+
+/// At start and every `reconcile_secs`: the inventory of shared exchanges
+/// sent to each active counterpart, and what it lacks queued again.
+async fn reconcile(node: Arc<Node>, mut shutdown: Shutdown) {
+    let every = Duration::from_secs(node.config.reconcile_secs.max(1));
+    let mut wait = Duration::from_secs(1);
+    loop {
+        tokio::select! {
+            _ = tokio::time::sleep(wait) => {}
+            _ = shutdown.recv() => break,
+        }
+        wait = every;
+        if let Err(e) = node.exchanges.reconcile_all().await {
+            tracing::warn!(%e, "reconciliation failed; will retry");
+        }
+    }
+}
+
+/// Every two seconds (or when woken): the chunks of received attachments
+/// still missing, fetched from their senders.
+async fn download(node: Arc<Node>, mut shutdown: Shutdown) {
+    loop {
+        tokio::select! {
+            _ = tokio::time::sleep(Duration::from_secs(2)) => {}
+            _ = node.attachments.wake.notified() => {}
+            _ = shutdown.recv() => break,
+        }
+        let fetch = crate::attachments::fetch_pending(&node.attachments);
+        tokio::select! {
+            result = fetch => match result {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(files = n, "attachments fetched"),
+                Err(e) => tracing::warn!(%e, "attachment fetch failed; will resume"),
+            },
+            // Stopping parks the transfer: the chunks kept are on disk.
+            _ = shutdown.recv() => break,
+        }
+    }
+}
+
+/// Every second (or when woken): the outbox copies that are due, tried again.
+async fn outbox(node: Arc<Node>, mut shutdown: Shutdown) {
+    loop {
+        tokio::select! {
+            _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+            _ = node.exchanges.wake.notified() => {}
+            _ = shutdown.recv() => break,
+        }
+        match node.exchanges.retry_due().await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(delivered = n, "outbox: queued messages delivered"),
+            Err(e) => tracing::warn!(%e, "outbox: cannot read or update the store; will retry"),
+        }
+    }
+}
+
+/// Applies the retention policy at start and every hour.
+async fn retention(node: Arc<Node>, mut shutdown: Shutdown) {
+    let Some(days) = node.config.retention.received_content_days else { return };
+    loop {
+        match node.terms.purge(i64::from(days) * 86_400, Actor::Node).await {
+            Ok(purged) if !purged.is_empty() => {
+                tracing::info!(count = purged.len(), days, "received content past its retention purged")
+            }
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, "purge failed; will retry"),
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(Duration::from_secs(3600)) => {}
+            _ = shutdown.recv() => break,
+        }
+    }
+}
+
+/// Every `directory_poll_secs` (or when the Secretariat announces a
+/// version): one round with the Secretariat.
+async fn sync(node: Arc<Node>, mut shutdown: Shutdown) {
+    let Some(sync) = node.sync.clone() else { return };
+    let every = Duration::from_secs(node.config.directory_poll_secs.max(1));
+    loop {
+        if let Err(e) = sync.sync().await {
+            tracing::warn!(error = %e, "directory sync failed; will retry");
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(every) => {}
+            _ = sync.wake.notified() => {}
+            _ = shutdown.recv() => break,
+        }
+    }
+}

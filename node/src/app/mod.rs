@@ -1,0 +1,474 @@
+//! A running node: its services wired together, started from the home
+//! folder, run until a signal, and stopped cleanly.
+//!
+//! `start` brings a node up from its home folder and returns a [`NodeHandle`];
+//! `NodeHandle::stop` (or Ctrl-C / SIGTERM in the daemon) stops taking work,
+//! lets handlers finish, flushes the store and removes `runtime.json`. [`run`]
+//! restarts the node in the same process when a service asks for it (new
+//! keys, a store to reopen). [`Node`] only holds the services; what a node
+//! does, its services do.
+
+mod loops;
+
+use crate::attachments::Attachments;
+use crate::audit::{self, Witness};
+use crate::clock::now;
+use crate::directory::{Directory, Publisher, SyncClient};
+use crate::exchange::{Exchanges, RetryPolicy, Window};
+use crate::home::config::{Config, ConfigError, Role};
+use crate::home::keys::{KeyFileError, NodeKeys};
+use crate::home::vault::{self, Vault, VaultError};
+use crate::home::{CONFIG_FILE, RUNTIME_FILE, Runtime, STORE_DIR, write_file};
+use crate::net::{self, Client, Limits, NetworkError};
+use crate::peer::Peers;
+use crate::shutdown::{self, Restart, Trigger};
+use crate::storage::{Store, StoreError};
+use crate::terms::Terms;
+use libp2p::{Multiaddr, PeerId};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::task::JoinSet;
+use veim_protocol::audit::{Action, Actor, Event};
+
+/// How long `stop` waits for tasks to finish before giving up on them.
+const STOP_GRACE: Duration = Duration::from_secs(10);
+
+/// How long a node whose store could not write to disk waits before it
+/// reopens the store, and between attempts while that fails.
+pub const STORE_REOPEN_AFTER: Duration = Duration::from_secs(5);
+
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StartError {
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    #[error(transparent)]
+    Keys(#[from] KeyFileError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Vault(#[from] VaultError),
+    #[error(transparent)]
+    Network(#[from] NetworkError),
+    #[error("cannot bind the admin API on {addr}: {reason}. Is another node using this port?")]
+    Admin { addr: String, reason: String },
+    #[error("cannot write {path}: {reason}")]
+    Runtime { path: PathBuf, reason: String },
+    #[error(
+        "the directory was handed over to the key with fingerprint {fingerprint}, which this node does not hold; restore keys/ from the backup taken after `veim keys rotate`"
+    )]
+    HandedOver { fingerprint: String },
+}
+
+/// A node: its identity, and the services that do its work. Handlers and
+/// the admin API hold an `Arc` of it.
+#[derive(Debug)]
+pub struct Node {
+    pub home: PathBuf,
+    pub config: Config,
+    pub keys: Arc<NodeKeys>,
+    pub peer_id: PeerId,
+    /// The addresses the swarm listens on.
+    pub listen: Vec<Multiaddr>,
+    /// The addresses this node publishes in the directory.
+    pub announce: Vec<String>,
+    pub started_at: i64,
+    pub store: Store,
+    pub vault: Arc<Vault>,
+    pub client: Client,
+    pub directory: Arc<Directory>,
+    /// The Secretariat's.
+    pub publisher: Option<Arc<Publisher>>,
+    /// A national node's.
+    pub sync: Option<Arc<SyncClient>>,
+    pub witness: Arc<Witness>,
+    pub exchanges: Arc<Exchanges>,
+    pub terms: Arc<Terms>,
+    pub attachments: Arc<Attachments>,
+    pub peers: Arc<Peers>,
+    pub restart: Arc<Restart>,
+}
+
+/// A started node.
+#[derive(Debug)]
+pub struct NodeHandle {
+    pub node: Arc<Node>,
+    pub admin: SocketAddr,
+    /// Stops the work: inbound handlers, the admin API, directory sync.
+    work: Trigger,
+    tasks: JoinSet<()>,
+    /// Stops the swarm, once the work is done, so that receipts of requests
+    /// in flight still reach their senders.
+    network: Trigger,
+    network_task: tokio::task::JoinHandle<()>,
+}
+
+impl NodeHandle {
+    pub fn peer_id(&self) -> PeerId {
+        self.node.peer_id
+    }
+
+    /// Stops the node: no new work, in-flight handlers finish, store flushed.
+    pub async fn stop(mut self) {
+        self.work.trigger();
+        let drain = async { while self.tasks.join_next().await.is_some() {} };
+        if tokio::time::timeout(STOP_GRACE, drain).await.is_err() {
+            tracing::warn!("some tasks did not stop within {STOP_GRACE:?}; stopping them");
+            self.tasks.abort_all();
+        }
+        self.network.trigger();
+        if tokio::time::timeout(STOP_GRACE, &mut self.network_task).await.is_err() {
+            self.network_task.abort();
+        }
+        // A chunk being written or hashed holds the store open: let it end,
+        // so that a restart in this process can open the store again.
+        let deadline = tokio::time::Instant::now() + STOP_GRACE;
+        while self.node.attachments.busy() && tokio::time::Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        let node = &self.node;
+        node.witness.record_strangers_counted();
+        audit::record(&node.store, &Event::new(now(), Actor::Node, Action::NodeStopped));
+        if let Err(e) = node.witness.checkpoint().await {
+            tracing::error!(%e, "final audit checkpoint failed");
+        }
+        if let Err(e) = node.store.flush().await {
+            tracing::error!(%e, "final flush failed");
+        }
+        let _ = std::fs::remove_file(node.home.join(RUNTIME_FILE));
+        tracing::info!("node stopped");
+    }
+
+    /// Runs until `stop` turns true (Ctrl-C or SIGTERM: returns `Stopped`),
+    /// or until the node asks to restart, to take up new keys (`Restart`) or
+    /// to reopen its store (`Reopen`).
+    pub async fn run_until(self, mut stop: tokio::sync::watch::Receiver<bool>) -> Ended {
+        let ended = tokio::select! {
+            _ = stop.wait_for(|stop| *stop) => Ended::Stopped,
+            _ = self.node.restart.wait() => {
+                if self.node.store.failure().is_some() { Ended::Reopen } else { Ended::Restart }
+            }
+        };
+        tracing::info!(?ended, "stopping");
+        self.stop().await;
+        ended
+    }
+}
+
+/// Why a running node ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ended {
+    Stopped,
+    /// To take up new keys.
+    Restart,
+    /// To reopen a store that could not write to disk.
+    Reopen,
+}
+
+/// Runs the node of `home` until Ctrl-C or SIGTERM, restarting it when it
+/// takes up new keys, and when its store must be reopened after a failed
+/// write (again and again, while the disk stays full).
+pub async fn run(home: &Path) -> Result<(), StartError> {
+    // One listener for the whole run: a signal during a restart is not lost.
+    let (stop_tx, mut stop) = tokio::sync::watch::channel(false);
+    tokio::spawn(async move {
+        wait_for_signal().await;
+        let _ = stop_tx.send(true);
+    });
+    let mut reopening = false;
+    loop {
+        if *stop.borrow() {
+            return Ok(());
+        }
+        let node = match start(home).await {
+            Ok(node) => node,
+            Err(e @ StartError::Store(_)) if reopening => {
+                tracing::error!(
+                    %e,
+                    "the node cannot start again after its store failed; next attempt in {} s",
+                    STORE_REOPEN_AFTER.as_secs()
+                );
+                tokio::select! {
+                    _ = tokio::time::sleep(STORE_REOPEN_AFTER) => continue,
+                    _ = stop.wait_for(|stop| *stop) => return Ok(()),
+                }
+            }
+            Err(e) => return Err(e),
+        };
+        match node.run_until(stop.clone()).await {
+            Ended::Stopped => return Ok(()),
+            Ended::Restart => reopening = false,
+            Ended::Reopen => reopening = true,
+        }
+    }
+}
+
+async fn wait_for_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        if let Ok(mut term) = signal(SignalKind::terminate()) {
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = term.recv() => {}
+            }
+            return;
+        }
+    }
+    let _ = tokio::signal::ctrl_c().await;
+}
+
+/// Records the start, and a change of configuration or keys since the last
+/// start, then checkpoints the log.
+async fn record_start(node: &Node) -> Result<(), StartError> {
+    let at = now();
+    let config_hash = std::fs::read(node.home.join(CONFIG_FILE))
+        .map(|b| <sha2::Sha256 as sha2::Digest>::digest(&b).into())
+        .unwrap_or([0; 32]);
+    let fingerprint = node.keys.identity.public().fingerprint();
+    let (last_config, last_keys) = node.store.last_start()?;
+    let mut events = vec![Event::new(at, Actor::Node, Action::NodeStarted)];
+    if last_config != Some(config_hash) {
+        let mut e = Event::new(at, Actor::Operator, Action::ConfigurationChanged);
+        e.object = Some(CONFIG_FILE.into());
+        e.hash = Some(veim_protocol::Bytes32(config_hash));
+        e.detail = if last_config.is_some() { "changed since the last start".into() } else { "first start".into() };
+        events.push(e);
+    }
+    if last_keys.as_deref() != Some(fingerprint.as_str()) {
+        let action = if last_keys.is_some() { Action::KeysRotated } else { Action::KeysInUse };
+        let mut e = Event::new(at, Actor::Node, action);
+        e.object = Some(fingerprint.clone());
+        e.detail = last_keys.map(|k| format!("replacing {k}")).unwrap_or_default();
+        events.push(e);
+    }
+    node.store.record_start(&events, config_hash, &fingerprint)?;
+    node.store.flush().await?;
+    node.witness.checkpoint().await?;
+    Ok(())
+}
+
+/// Loads the storage key (creating it for a store that never had one) and
+/// records in the store which key its content is sealed with.
+pub fn open_vault(home: &Path, config: &Config, store: &Store) -> Result<Vault, StartError> {
+    let passphrase = vault::passphrase(config.storage.passphrase_file.as_deref())?;
+    let (vault, check) = Vault::load_or_create(
+        home,
+        store.storage_check()?.as_deref(),
+        store.has_content()?,
+        passphrase.as_deref().map(|p| p.as_str()),
+    )?;
+    if let Some(check) = check {
+        store.set_storage_check(&check)?;
+        store.flush_blocking()?;
+    }
+    Ok(vault)
+}
+
+/// Starts the node whose home folder is `home`.
+pub async fn start(home: &Path) -> Result<NodeHandle, StartError> {
+    // Everything that can fail without the network comes first, so a failed
+    // start leaves nothing running.
+    let config = Config::load(home)?;
+    let (store, mirror) = audit::mirrored(Store::open(&home.join(STORE_DIR))?, &home.join(audit::AUDIT_DIR))?;
+    let mut keys = NodeKeys::load(home)?;
+    if config.role == Role::Secretariat
+        && let Some(anchor) = store.secretariat_key()?
+        && anchor != keys.identity.public()
+    {
+        // The directory was handed over; a crash came before the node moved
+        // to the new key. Move now, or say why it cannot.
+        match NodeKeys::load_next(home)? {
+            Some(next) if next.identity.public() == anchor => {
+                NodeKeys::promote_next(home)?;
+                keys = NodeKeys::load(home)?;
+            }
+            _ => return Err(StartError::HandedOver { fingerprint: anchor.fingerprint() }),
+        }
+    }
+    let vault = Arc::new(open_vault(home, &config, &store)?);
+    let token = crate::home::keys::read_admin_token(home)?;
+    let admin_listener = tokio::net::TcpListener::bind(&config.admin_listen)
+        .await
+        .map_err(|e| StartError::Admin { addr: config.admin_listen.clone(), reason: e.to_string() })?;
+    let admin = admin_listener
+        .local_addr()
+        .map_err(|e| StartError::Admin { addr: config.admin_listen.clone(), reason: e.to_string() })?;
+
+    let listen: Vec<Multiaddr> = config.listen.iter().filter_map(|a| a.parse().ok()).collect();
+    let limits = Limits {
+        requests_per_sec: config.peer_requests_per_sec,
+        burst: config.peer_request_burst,
+        ..Limits::default()
+    };
+    let (client, inbound, event_loop) = net::new(keys.libp2p_keypair(), &listen, limits)?;
+    let (network, network_shutdown) = shutdown::channel();
+    let network_task = tokio::spawn(event_loop.run(network_shutdown));
+    let listen = match tokio::time::timeout(Duration::from_secs(10), client.listen_addrs()).await {
+        Ok(Ok(addrs)) => addrs,
+        failed => {
+            network.trigger();
+            network_task.abort();
+            return Err(match failed {
+                Ok(Err(e)) => e.into(),
+                _ => NetworkError::Listen {
+                    addr: listen.first().cloned().unwrap_or(Multiaddr::empty()),
+                    reason: "no listen address came up within 10 s".into(),
+                }
+                .into(),
+            });
+        }
+    };
+    let node = Arc::new(wire(home, config, keys, store, mirror, vault, client, listen)?);
+
+    let (work, shutdown) = shutdown::channel();
+    let mut tasks = JoinSet::new();
+    tasks.spawn(node.peers.clone().serve(inbound, shutdown.clone()));
+    record_start(&node).await?;
+    loops::spawn(&node, &mut tasks, &shutdown);
+    tasks.spawn(crate::api::serve(node.clone(), admin_listener, token, shutdown.clone()));
+
+    let runtime = Runtime {
+        pid: std::process::id(),
+        peer_id: node.peer_id.to_string(),
+        admin: admin.to_string(),
+        listen: node.listen.iter().map(|a| a.to_string()).collect(),
+    };
+    let path = home.join(RUNTIME_FILE);
+    let json = serde_json::to_vec_pretty(&runtime)
+        .map_err(|e| StartError::Runtime { path: path.clone(), reason: e.to_string() })?;
+    write_file(&path, &json, false).map_err(|e| StartError::Runtime { path, reason: e.to_string() })?;
+    tracing::info!(peer = %node.peer_id, role = %node.config.role, %admin, "node started");
+    Ok(NodeHandle { node, admin, work, tasks, network, network_task })
+}
+
+/// The services, each given what it needs and nothing more.
+#[allow(clippy::too_many_arguments)]
+fn wire(
+    home: &Path,
+    config: Config,
+    keys: NodeKeys,
+    store: Store,
+    mirror: audit::SharedMirror,
+    vault: Arc<Vault>,
+    client: Client,
+    listen: Vec<Multiaddr>,
+) -> Result<Node, StartError> {
+    let keys = Arc::new(keys);
+    let state = config.state;
+    let announce: Vec<String> = if config.announce.is_empty() {
+        listen.iter().map(|a| a.to_string()).collect()
+    } else {
+        config.announce.clone()
+    };
+    let restart = Arc::new(Restart::default());
+    let directory = Arc::new(Directory::open(
+        store.clone(),
+        config.role,
+        state,
+        keys.identity.public(),
+        config.secretariat.clone(),
+    )?);
+    let publisher = (config.role == Role::Secretariat).then(|| {
+        Arc::new(Publisher::new(
+            home.to_path_buf(),
+            store.clone(),
+            keys.clone(),
+            directory.clone(),
+            client.clone(),
+            config.replay_window_secs,
+            restart.clone(),
+        ))
+    });
+    let sync = (config.role == Role::National).then(|| {
+        Arc::new(SyncClient::new(
+            home.to_path_buf(),
+            state,
+            config.operator.clone(),
+            announce.clone(),
+            keys.clone(),
+            store.clone(),
+            directory.clone(),
+            client.clone(),
+            restart.clone(),
+        ))
+    });
+    let witness = Arc::new(Witness::new(
+        store.clone(),
+        keys.clone(),
+        state,
+        directory.clone(),
+        client.clone(),
+        mirror,
+        config.audit_witnesses,
+        config.audit_stranger_refusals_per_minute,
+    ));
+    let retry = RetryPolicy {
+        base_secs: config.retry_base_secs,
+        max_secs: config.retry_max_secs,
+        max_age_secs: config.max_message_age_secs,
+    };
+    let window = Window { future_secs: config.replay_window_secs, past_secs: config.max_message_age_secs };
+    let exchanges = Arc::new(Exchanges::new(
+        store.clone(),
+        keys.clone(),
+        vault.clone(),
+        state,
+        retry,
+        window,
+        config.reconcile_secs,
+        directory.clone(),
+        client.clone(),
+    ));
+    let attachments = Arc::new(Attachments::new(
+        home.to_path_buf(),
+        store.clone(),
+        vault.clone(),
+        config.attachment_chunk_bytes,
+        config.attachment_quota_mib,
+        directory.clone(),
+        client.clone(),
+    ));
+    let terms = Arc::new(Terms::new(
+        store.clone(),
+        keys.clone(),
+        vault.clone(),
+        state,
+        directory.clone(),
+        exchanges.clone(),
+        attachments.clone(),
+    ));
+    let peers = Arc::new(Peers {
+        role: config.role,
+        client: client.clone(),
+        directory: directory.clone(),
+        witness: witness.clone(),
+        exchanges: exchanges.clone(),
+        attachments: attachments.clone(),
+        publisher: publisher.clone(),
+        sync: sync.clone(),
+    });
+    Ok(Node {
+        home: home.to_path_buf(),
+        peer_id: keys.peer_id(),
+        config,
+        keys,
+        listen,
+        announce,
+        started_at: now(),
+        store,
+        vault,
+        client,
+        directory,
+        publisher,
+        sync,
+        witness,
+        exchanges,
+        terms,
+        attachments,
+        peers,
+        restart,
+    })
+}

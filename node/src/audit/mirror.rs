@@ -1,0 +1,155 @@
+//! The plain-file copy of the log that auditors read, kept up to date after
+//! every flush of the store.
+
+use super::{CHECKPOINTS_FILE, ENTRIES_FILE, WITNESSED_FILE};
+use crate::home::write_file;
+use crate::storage::{Store, StoreError};
+use std::fs;
+use std::io::{BufRead, Write};
+use std::path::{Path, PathBuf};
+use veim_protocol::audit::{Entry, ExportLine};
+
+/// The plain-file copy of the log.
+#[derive(Debug)]
+pub struct Mirror {
+    dir: PathBuf,
+    /// Entries already in `entries.jsonl`.
+    written: u64,
+    /// `entries.jsonl`, open for appending once and kept open.
+    file: Option<fs::File>,
+}
+
+fn io_err(path: &Path, e: std::io::Error) -> StoreError {
+    StoreError::File { path: path.display().to_string(), reason: e.to_string() }
+}
+
+fn line(value: &ExportLine) -> Result<String, StoreError> {
+    serde_json::to_string(value)
+        .map(|mut s| {
+            s.push('\n');
+            s
+        })
+        .map_err(|e| StoreError::Corrupt { what: "audit entry", reason: e.to_string() })
+}
+
+impl Mirror {
+    /// Opens the copy in `dir`, checks it against the store, and sets it
+    /// aside (renamed with the time) if it holds entries the store does not.
+    pub fn open(dir: &Path, store: &Store) -> Result<Mirror, StoreError> {
+        fs::create_dir_all(dir).map_err(|e| io_err(dir, e))?;
+        let path = dir.join(ENTRIES_FILE);
+        let (count, _) = store.audit_head()?;
+        let mut written = 0;
+        let mut matches = true;
+        if path.exists() {
+            let file = fs::File::open(&path).map_err(|e| io_err(&path, e))?;
+            let mut stored = store.audit_iter(0);
+            for text in std::io::BufReader::new(file).lines() {
+                let Ok(text) = text else {
+                    matches = false;
+                    break;
+                };
+                if text.trim().is_empty() {
+                    continue;
+                }
+                let parsed: Option<Entry> = match serde_json::from_str(&text) {
+                    Ok(ExportLine::Entry(e)) => Some(e),
+                    _ => None,
+                };
+                let expected = stored.next().transpose()?;
+                if parsed.is_none() || parsed != expected || written >= count {
+                    matches = false;
+                    break;
+                }
+                written += 1;
+            }
+        }
+        if !matches {
+            let aside = dir.join(format!("{ENTRIES_FILE}.mismatch-{}", crate::clock::now()));
+            tracing::warn!(
+                file = %path.display(), aside = %aside.display(),
+                "the audit file does not match the log in the store; it is set aside and written anew"
+            );
+            fs::rename(&path, &aside).map_err(|e| io_err(&path, e))?;
+            written = 0;
+        }
+        let mut mirror = Mirror { dir: dir.to_path_buf(), written, file: None };
+        mirror.catch_up(store)?;
+        mirror.write_checkpoints(store)?;
+        Ok(mirror)
+    }
+
+    /// Appends the entries the store has and the file does not.
+    pub fn catch_up(&mut self, store: &Store) -> Result<(), StoreError> {
+        let (count, _) = store.audit_head()?;
+        if count <= self.written {
+            return Ok(());
+        }
+        let path = self.dir.join(ENTRIES_FILE);
+        let mut text = String::new();
+        let entries = store.audit_entries(self.written)?;
+        let n = entries.len() as u64;
+        for e in entries {
+            text.push_str(&line(&ExportLine::Entry(e))?);
+        }
+        let file = match &mut self.file {
+            Some(f) => f,
+            None => self
+                .file
+                .insert(fs::OpenOptions::new().create(true).append(true).open(&path).map_err(|e| io_err(&path, e))?),
+        };
+        if let Err(e) = file.write_all(text.as_bytes()) {
+            // Opened again at the next flush (the entries after `written`
+            // are written again; a torn line is set aside at the next start).
+            self.file = None;
+            return Err(io_err(&path, e));
+        }
+        self.written += n;
+        Ok(())
+    }
+
+    /// Rewrites the files of checkpoints: this node's, and those it holds of peers.
+    pub fn write_checkpoints(&self, store: &Store) -> Result<(), StoreError> {
+        let mut own = String::new();
+        for c in store.checkpoints()? {
+            own.push_str(&line(&ExportLine::Checkpoint(c))?);
+        }
+        for t in store.tree_heads()? {
+            own.push_str(&line(&ExportLine::TreeHead(t))?);
+        }
+        let path = self.dir.join(CHECKPOINTS_FILE);
+        write_file(&path, own.as_bytes(), false).map_err(|e| io_err(&path, e))?;
+        let mut held = String::new();
+        for c in store.witnesses()? {
+            held.push_str(&line(&ExportLine::Witnessed(c))?);
+        }
+        for t in store.witness_trees()? {
+            held.push_str(&line(&ExportLine::WitnessedTreeHead(t))?);
+        }
+        let path = self.dir.join(WITNESSED_FILE);
+        write_file(&path, held.as_bytes(), false).map_err(|e| io_err(&path, e))
+    }
+}
+
+/// The mirror, shared by the store's after-flush hook (new entries) and the
+/// audit service (checkpoint files).
+pub type SharedMirror = std::sync::Arc<std::sync::Mutex<Mirror>>;
+
+/// Keeps the plain-file copy of `store`'s log in `dir`, brought up to date
+/// now and after every flush.
+pub fn mirrored(store: Store, dir: &Path) -> Result<(Store, SharedMirror), StoreError> {
+    let mirror: SharedMirror = std::sync::Arc::new(std::sync::Mutex::new(Mirror::open(dir, &store)?));
+    let hook = mirror.clone();
+    let store = store.with_after_flush(move |store| {
+        hook.lock().map_err(|_| StoreError::Internal("the audit mirror lock is poisoned".into()))?.catch_up(store)
+    });
+    Ok((store, mirror))
+}
+
+/// Rewrites the audit files of checkpoints from the store.
+pub fn write_checkpoints(mirror: &SharedMirror, store: &Store) -> Result<(), StoreError> {
+    mirror
+        .lock()
+        .map_err(|_| StoreError::Internal("the audit mirror lock is poisoned".into()))?
+        .write_checkpoints(store)
+}

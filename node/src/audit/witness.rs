@@ -1,0 +1,442 @@
+//! The witness service: this node's checkpoints and tree heads, signed when
+//! its log grows and offered to its peers; and the checkpoints and tree heads
+//! of its peers' logs that it keeps, refusing (and recording) any that goes
+//! back or forks. A log cut or rewritten after a peer saw it is caught by
+//! that peer, without the peer ever seeing an entry.
+
+use super::SharedMirror;
+use super::strangers::StrangerTally;
+use crate::clock::now;
+use crate::directory::{Directory, dial_info};
+use crate::home::keys::NodeKeys;
+use crate::net::Client;
+use crate::storage::{Store, StoreError};
+use libp2p::{Multiaddr, PeerId};
+use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use veim_protocol::StateCode;
+use veim_protocol::audit::{Action, Actor, Checkpoint, Event, SignedCheckpoint, SignedTreeHead, TreeHead};
+use veim_protocol::codec::{self, MAX_FRAME};
+use veim_protocol::keys::PublicIdentity;
+use veim_protocol::wire::{ConsistencyProof, NetRequest, NetResponse, TreeWitness};
+
+/// Why a peer's checkpoint or tree head was not kept.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum WitnessError {
+    /// Not signed by the key the directory lists for the log's node.
+    #[error("{0}")]
+    Unsigned(String),
+    #[error("{0}")]
+    Malformed(&'static str),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// The witness service.
+#[derive(Debug)]
+pub struct Witness {
+    store: Store,
+    keys: Arc<NodeKeys>,
+    state: Option<StateCode>,
+    directory: Arc<Directory>,
+    client: Client,
+    mirror: SharedMirror,
+    /// Other active nodes, picked at random, that each checkpoint goes to.
+    audit_witnesses: usize,
+    /// Strangers' refusals recorded one by one each minute.
+    stranger_limit: u32,
+    /// Set when a peer's checkpoint or tree head was kept: the files of
+    /// witnessed checkpoints are rewritten at the next tick.
+    changed: AtomicBool,
+    /// Refusals of strangers in the current minute, recorded and not.
+    strangers: Mutex<StrangerTally>,
+    /// The Merkle tree of this node's audit log, as far as the last tree
+    /// head (built from the store at the first checkpoint after a start).
+    merkle: Arc<Mutex<veim_protocol::merkle::Tree>>,
+    /// Per peer, the count of the last tree head of this node it kept: the
+    /// next one is offered with a proof from there.
+    tree_acked: Mutex<HashMap<PeerId, u64>>,
+    /// Tree head conflicts recorded, per peer and day (one entry each).
+    tree_conflicts: Mutex<HashSet<(Option<StateCode>, i64)>>,
+    /// One tree head offer handled at a time: the head held is read, the
+    /// proof checked against it and the new head kept as one step.
+    tree_lock: Mutex<()>,
+    /// The count of the last checkpoint sent to the peers.
+    sent: Mutex<u64>,
+}
+
+impl Witness {
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        store: Store,
+        keys: Arc<NodeKeys>,
+        state: Option<StateCode>,
+        directory: Arc<Directory>,
+        client: Client,
+        mirror: SharedMirror,
+        audit_witnesses: usize,
+        stranger_limit: u32,
+    ) -> Witness {
+        Witness {
+            store,
+            keys,
+            state,
+            directory,
+            client,
+            mirror,
+            audit_witnesses,
+            stranger_limit,
+            changed: AtomicBool::new(false),
+            strangers: Mutex::new(StrangerTally::default()),
+            merkle: Default::default(),
+            tree_acked: Default::default(),
+            tree_conflicts: Default::default(),
+            tree_lock: Mutex::new(()),
+            sent: Mutex::new(0),
+        }
+    }
+
+    /// Records a refusal of a peer's request; a stranger's past the minute's
+    /// allowance is counted, not recorded one by one: strangers cannot fill
+    /// the log.
+    pub fn record_refusal(&self, event: &Event) {
+        let one_by_one = event.actor != Actor::Stranger || {
+            let (one_by_one, ended) = match self.strangers.lock() {
+                Ok(mut tally) => tally.admit(now(), self.stranger_limit),
+                Err(_) => (true, None),
+            };
+            if let Some(summary) = ended {
+                super::record(&self.store, &summary);
+            }
+            one_by_one
+        };
+        if one_by_one {
+            super::record(&self.store, event);
+        }
+    }
+
+    /// Records the refusals of strangers counted and not yet recorded, so
+    /// that the log a checkpoint covers holds them.
+    pub fn record_strangers_counted(&self) {
+        let counted = self.strangers.lock().ok().and_then(|mut tally| tally.summary());
+        if let Some(summary) = counted {
+            super::record(&self.store, &summary);
+        }
+    }
+
+    /// One round of the audit loop: a checkpoint if the log grew, sent to
+    /// the peers (the Secretariat, `counterparts`, and random others); the
+    /// files of checkpoints rewritten when this node's or those it holds of
+    /// its peers' logs changed.
+    pub async fn tick(&self, counterparts: &[StateCode]) {
+        match self.checkpoint().await {
+            Ok(Some(c)) if c.checkpoint.count > self.sent.lock().map(|s| *s).unwrap_or(0) => {
+                self.send(&c, counterparts).await;
+                if let Ok(mut sent) = self.sent.lock() {
+                    *sent = c.checkpoint.count;
+                }
+                self.changed.store(true, Ordering::Relaxed);
+            }
+            Ok(_) => {}
+            Err(e) => tracing::warn!(%e, "cannot make an audit checkpoint; will retry"),
+        }
+        if self.changed.swap(false, Ordering::Relaxed)
+            && let Err(e) = super::write_checkpoints(&self.mirror, &self.store)
+        {
+            self.changed.store(true, Ordering::Relaxed);
+            tracing::warn!(%e, "cannot write the audit checkpoint files; will retry");
+        }
+    }
+
+    /// A peer's checkpoint, offered to this node: kept if it extends what is
+    /// held of that peer's log, and durable before the answer. Answers with
+    /// this node's own latest checkpoint.
+    pub async fn witness(
+        &self,
+        node: Option<StateCode>,
+        key: &PublicIdentity,
+        checkpoint: SignedCheckpoint,
+    ) -> Result<Option<SignedCheckpoint>, WitnessError> {
+        self.receive(node, key, checkpoint)?;
+        let own = self.store.latest_checkpoint()?;
+        // A witness does not acknowledge what a crash could take back.
+        self.store.flush().await?;
+        Ok(own)
+    }
+
+    /// A peer's tree head with its consistency proof: kept if it extends the
+    /// one held, and durable before the answer. Answers with the count of
+    /// the tree head held.
+    pub async fn witness_tree(
+        &self,
+        node: Option<StateCode>,
+        key: &PublicIdentity,
+        offer: TreeWitness,
+    ) -> Result<u64, WitnessError> {
+        let held = self.keep_tree(node, key, offer)?;
+        self.store.flush().await?;
+        Ok(held)
+    }
+
+    /// Signs a checkpoint of the log if it grew since the last one, and
+    /// makes it durable. Returns the latest checkpoint.
+    pub async fn checkpoint(&self) -> Result<Option<SignedCheckpoint>, StoreError> {
+        self.record_strangers_counted();
+        let (count, head) = self.store.audit_head()?;
+        let latest = self.store.latest_checkpoint()?;
+        let has_checkpoint = latest.as_ref().is_some_and(|c| c.checkpoint.count == count);
+        let has_tree_head = self.store.latest_tree_head()?.is_some_and(|t| t.head.count == count);
+        if count == 0 || (has_checkpoint && has_tree_head) {
+            return Ok(latest);
+        }
+        // Each signed if missing: a failure or a crash between the two
+        // leaves the other to the next call.
+        let latest = match latest {
+            Some(c) if has_checkpoint => c,
+            _ => {
+                let checkpoint =
+                    Checkpoint { node: self.state, identity_key: self.keys.identity.public(), count, head, at: now() };
+                let signed = SignedCheckpoint::sign(checkpoint, &self.keys.identity)
+                    .map_err(|e| StoreError::Corrupt { what: "audit checkpoint", reason: e.to_string() })?;
+                self.store.put_checkpoint(&signed)?;
+                signed
+            }
+        };
+        if !has_tree_head {
+            let root = self.tree_root(count).await?;
+            let tree_head =
+                TreeHead { node: self.state, identity_key: self.keys.identity.public(), count, root, at: now() };
+            let tree_head = SignedTreeHead::sign(tree_head, &self.keys.identity)
+                .map_err(|e| StoreError::Corrupt { what: "audit tree head", reason: e.to_string() })?;
+            self.store.put_tree_head(&tree_head)?;
+        }
+        self.store.flush().await?;
+        super::write_checkpoints(&self.mirror, &self.store)?;
+        Ok(Some(latest))
+    }
+
+    /// The Merkle root of the first `count` entries of this node's log,
+    /// bringing the tree up to date from the store.
+    async fn tree_root(&self, count: u64) -> Result<veim_protocol::Bytes32, StoreError> {
+        let (tree, store) = (self.merkle.clone(), self.store.clone());
+        let corrupt = |reason: String| StoreError::Corrupt { what: "audit log", reason };
+        tokio::task::spawn_blocking(move || {
+            let mut tree = tree.lock().map_err(|_| StoreError::Internal("the audit tree lock is poisoned".into()))?;
+            if tree.len() < count {
+                for entry in store.audit_iter(tree.len()) {
+                    let entry = entry?;
+                    if entry.seq >= count {
+                        break;
+                    }
+                    if entry.seq != tree.len() {
+                        return Err(corrupt(format!(
+                            "entry {} is stored where entry {} belongs",
+                            entry.seq,
+                            tree.len()
+                        )));
+                    }
+                    tree.push(&entry.hash().map_err(|e| corrupt(e.to_string()))?);
+                }
+            }
+            tree.root(count).ok_or_else(|| corrupt(format!("{count} entries announced, {} stored", tree.len())))
+        })
+        .await
+        .map_err(|e| StoreError::Internal(format!("the audit tree task failed: {e}")))?
+    }
+
+    /// Offers this node's latest tree head to `peer`, with the proof that it
+    /// extends the one the peer holds; when the peer holds another one than
+    /// this node thought, once more with a proof from that one.
+    async fn offer_tree(&self, peer: PeerId, addrs: &[Multiaddr], head: &SignedTreeHead) {
+        let n = head.head.count;
+        let mut from = self.tree_acked.lock().ok().and_then(|m| m.get(&peer).copied());
+        for _ in 0..2 {
+            let proof = from.filter(|m| *m > 0 && *m < n).and_then(|m| {
+                let tree = self.merkle.lock().ok()?;
+                tree.consistency(m, n).map(|hashes| ConsistencyProof { from: m, hashes })
+            });
+            let request = NetRequest::WitnessTree(Box::new(TreeWitness { head: head.clone(), proof }));
+            let Ok(bytes) = codec::encode("request", &request) else { return };
+            let answer = match self.client.request(peer, addrs.to_vec(), bytes).await {
+                Ok(b) => codec::decode::<NetResponse, MAX_FRAME>("response", &b).ok(),
+                Err(_) => None,
+            };
+            match answer {
+                Some(NetResponse::TreeWitnessed { held }) if held == n => {
+                    if let Ok(mut acked) = self.tree_acked.lock() {
+                        acked.insert(peer, n);
+                    }
+                    return;
+                }
+                // It holds an older one than this node thought: prove from there.
+                Some(NetResponse::TreeWitnessed { held }) if held < n && Some(held) != from => from = Some(held),
+                _ => return,
+            }
+        }
+    }
+
+    /// Keeps a peer's tree head if it extends the one held of that peer's
+    /// log (by the consistency proof offered with it); one that does not
+    /// (a log cut, or rewritten, even re-signed) is kept out and recorded as
+    /// a conflict. Answers with the count of the tree head held.
+    fn keep_tree(
+        &self,
+        node: Option<StateCode>,
+        key: &PublicIdentity,
+        offer: TreeWitness,
+    ) -> Result<u64, WitnessError> {
+        let h = &offer.head.head;
+        let name = veim_protocol::audit::node_name(node);
+        if h.node != node || h.identity_key != *key || offer.head.verify().is_err() {
+            return Err(WitnessError::Unsigned(format!(
+                "the tree head is not signed by {name}'s key in the directory"
+            )));
+        }
+        if offer.proof.as_ref().is_some_and(|p| p.hashes.len() > veim_protocol::merkle::MAX_PROOF) {
+            return Err(WitnessError::Malformed("a consistency proof holds at most 128 hashes"));
+        }
+        if h.count == 0 {
+            return Err(WitnessError::Malformed("a tree head covers at least one entry"));
+        }
+        let _one_at_a_time =
+            self.tree_lock.lock().map_err(|_| StoreError::Internal("the tree head lock is poisoned".into()))?;
+        let held = self.store.witness_tree(node)?;
+        let conflict = match &held {
+            None => None,
+            Some(old) if old.head.count == h.count && old.head.root == h.root => {
+                return Ok(h.count);
+            }
+            Some(old) if old.head.count == h.count => Some("another root for the same entries"),
+            Some(old) if old.head.count > h.count => Some("fewer entries"),
+            Some(old) => match &offer.proof {
+                Some(p) if p.from == old.head.count => {
+                    let o = &old.head;
+                    (!veim_protocol::merkle::verify_consistency(o.count, h.count, &o.root, &h.root, &p.hashes))
+                        .then_some("a proof that it extends the one held which fails")
+                }
+                // A proof from the one held is needed.
+                _ => return Ok(old.head.count),
+            },
+        };
+        if let (Some(why), Some(old)) = (conflict, &held) {
+            let day = now() / 86_400;
+            let first = self.tree_conflicts.lock().map(|mut seen| seen.insert((node, day))).unwrap_or(true);
+            if first {
+                let mut event = Event::new(now(), Actor::Peer(node), Action::WitnessConflict);
+                event.state = node;
+                event.detail = format!(
+                    "held a tree head of {name} at {} entries (root {}), received one at {} (root {}) with {why}: \
+                     the log was cut or rewritten",
+                    old.head.count,
+                    hex::encode(old.head.root.0),
+                    h.count,
+                    hex::encode(h.root.0)
+                );
+                super::record(&self.store, &event);
+                tracing::warn!(%name, %why, "a peer's tree head does not extend the one held: its log was cut or rewritten");
+            }
+            return Ok(old.head.count);
+        }
+        self.store.put_witness_tree(&offer.head)?;
+        self.changed.store(true, Ordering::Relaxed);
+        Ok(h.count)
+    }
+
+    fn receive(
+        &self,
+        node: Option<StateCode>,
+        key: &PublicIdentity,
+        checkpoint: SignedCheckpoint,
+    ) -> Result<(), WitnessError> {
+        let c = &checkpoint.checkpoint;
+        let name = veim_protocol::audit::node_name(node);
+        if c.node != node || c.identity_key != *key || checkpoint.verify().is_err() {
+            return Err(WitnessError::Unsigned(format!(
+                "the checkpoint is not signed by {name}'s key in the directory"
+            )));
+        }
+        let held = self.store.witness(node)?;
+        if let Some(h) = &held {
+            let h = &h.checkpoint;
+            let conflict = c.count < h.count || (c.count == h.count && c.head != h.head);
+            if conflict {
+                let mut event = Event::new(now(), Actor::Peer(node), Action::WitnessConflict);
+                event.state = node;
+                event.detail = format!(
+                    "held a checkpoint of {name} at {} entries (head {}), received one at {} (head {})",
+                    h.count,
+                    hex::encode(h.head.0),
+                    c.count,
+                    hex::encode(c.head.0)
+                );
+                super::record(&self.store, &event);
+                tracing::warn!(%name, "a peer's audit checkpoint conflicts with the one held: its log was cut or rewritten");
+                return Ok(());
+            }
+            if c.count == h.count {
+                return Ok(());
+            }
+        }
+        // One checkpoint kept per node and day, the day's latest: a log cut
+        // or rewritten and then grown past the latest still conflicts with
+        // the older ones an auditor is given.
+        let first_of_day = self.store.put_witness(&checkpoint, now() / 86_400)?;
+        self.changed.store(true, Ordering::Relaxed);
+        if first_of_day {
+            let mut event = Event::new(now(), Actor::Peer(node), Action::CheckpointWitnessed);
+            event.state = node;
+            event.hash = Some(c.head);
+            event.detail = format!("{} entries", c.count);
+            super::record(&self.store, &event);
+        }
+        Ok(())
+    }
+
+    /// Sends this node's checkpoint to the Secretariat, to the active nodes
+    /// it shares an exchange with, and to `audit_witnesses` other active
+    /// nodes picked at random, keeping what each sends back.
+    pub async fn send(&self, checkpoint: &SignedCheckpoint, counterparts: &[StateCode]) {
+        let Ok(bytes) = codec::encode("request", &NetRequest::Witness(Box::new(checkpoint.clone()))) else { return };
+        let view = self.directory.view();
+        let mut others: Vec<(u32, &veim_protocol::DirectoryEntry)> = view
+            .entries()
+            .iter()
+            .filter(|e| e.is_active() && Some(e.state()) != self.state)
+            .map(|e| (rand_core::Rng::next_u32(&mut rand_core::UnwrapErr(getrandom::SysRng)), e))
+            .collect();
+        // Counterparts first, then the others in a random order.
+        others.sort_by_key(|(r, e)| (!counterparts.contains(&e.state()), *r));
+        let wanted = counterparts.len() + self.audit_witnesses;
+        let mut targets: Vec<(Option<StateCode>, PublicIdentity, PeerId, Vec<Multiaddr>)> = others
+            .into_iter()
+            .take(wanted)
+            .filter_map(|(_, e)| dial_info(e).map(|(p, a)| (Some(e.state()), e.identity_key(), p, a)))
+            .collect();
+        if let (Some((peer, addrs)), Some(key)) = (self.directory.secretariat_dial(), self.directory.secretariat_key())
+        {
+            targets.push((None, key, peer, addrs));
+        }
+        let tree_head = self.store.latest_tree_head().ok().flatten();
+        let sends = targets.into_iter().map(|(node, key, peer, addrs)| {
+            let bytes = bytes.clone();
+            let tree_head = &tree_head;
+            async move {
+                let answer = self.client.request(peer, addrs.clone(), bytes).await;
+                if let (Ok(_), Some(head)) = (&answer, tree_head) {
+                    self.offer_tree(peer, &addrs, head).await;
+                }
+                (node, key, answer)
+            }
+        });
+        for (node, key, answer) in futures::future::join_all(sends).await {
+            let answer = answer.ok().and_then(|b| codec::decode::<NetResponse, MAX_FRAME>("response", &b).ok());
+            if let Some(NetResponse::Witnessed(Some(theirs))) = answer
+                && let Err(e) = self.receive(node, &key, *theirs)
+            {
+                tracing::warn!(%e, "a peer answered with a checkpoint that does not verify");
+            }
+        }
+    }
+}

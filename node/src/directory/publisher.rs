@@ -1,0 +1,236 @@
+//! The Secretariat's publisher: one new directory version at a time, made
+//! durable before it is served, then announced to every listed node. It also
+//! answers what national nodes ask of the Secretariat (registrations, key
+//! rotations, points of contact, directory fetches).
+
+use super::registry::{self, ContactsError, PublishError, RegistrationError, RegistrationOutcome, RotationError};
+use super::{Directory, dial_info};
+use crate::clock::now;
+use crate::home::keys::NodeKeys;
+use crate::net::Client;
+use crate::shutdown::Restart;
+use crate::storage::Store;
+use libp2p::PeerId;
+use std::path::PathBuf;
+use std::sync::Arc;
+use veim_protocol::codec::{self, MAX_FRAME};
+use veim_protocol::contacts::SignedContactSet;
+use veim_protocol::wire::{ContactsStatus, MAX_VERSIONS_PER_FETCH, NetRequest, RegistrationStatus};
+use veim_protocol::{EntryAction, EntryStatus, IdentityKeypair, SignedDirectoryVersion, SignedKeyRotation, StateCode};
+
+/// Why a registration sent by a peer was not taken.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum RegisterError {
+    #[error(transparent)]
+    Registration(#[from] RegistrationError),
+    /// The listing changed and the new version could not be published.
+    #[error(transparent)]
+    Publish(#[from] PublishError),
+}
+
+/// The Secretariat's publishing service.
+#[derive(Debug)]
+pub struct Publisher {
+    home: PathBuf,
+    store: Store,
+    keys: Arc<NodeKeys>,
+    directory: Arc<Directory>,
+    client: Client,
+    replay_window_secs: i64,
+    restart: Arc<Restart>,
+    /// One publication at a time: two concurrent approvals must not both
+    /// build version n+1.
+    publishing: tokio::sync::Mutex<()>,
+}
+
+impl Publisher {
+    pub fn new(
+        home: PathBuf,
+        store: Store,
+        keys: Arc<NodeKeys>,
+        directory: Arc<Directory>,
+        client: Client,
+        replay_window_secs: i64,
+        restart: Arc<Restart>,
+    ) -> Publisher {
+        Publisher {
+            home,
+            store,
+            keys,
+            directory,
+            client,
+            replay_window_secs,
+            restart,
+            publishing: tokio::sync::Mutex::new(()),
+        }
+    }
+
+    /// Approves a State's registration and publishes the next version.
+    pub async fn approve(&self, state: StateCode, fingerprint: &str) -> Result<SignedDirectoryVersion, PublishError> {
+        self.publish(|store, key| registry::approve(store, key, state, fingerprint, now())).await
+    }
+
+    /// Admits several States in one version (all or none).
+    pub async fn approve_many(
+        &self,
+        approvals: Vec<(StateCode, String)>,
+    ) -> Result<SignedDirectoryVersion, PublishError> {
+        self.publish(|store, key| registry::approve_many(store, key, &approvals, now())).await
+    }
+
+    /// Suspends, reinstates or withdraws a State.
+    pub async fn change_status(
+        &self,
+        state: StateCode,
+        action: EntryAction,
+        reason: &str,
+    ) -> Result<SignedDirectoryVersion, PublishError> {
+        self.publish(|store, key| registry::change_status(store, key, state, action, reason, now())).await
+    }
+
+    /// Refuses a pending registration; the applicant's node is told the
+    /// reason the next time it registers (it retries on its own).
+    pub async fn reject(&self, state: StateCode, fingerprint: &str, reason: &str) -> Result<(), PublishError> {
+        registry::reject(&self.store, state, fingerprint, reason)?;
+        self.store.flush().await?;
+        tracing::info!(%state, reason, "registration rejected");
+        Ok(())
+    }
+
+    /// Accepts a State's pending points of contact.
+    pub async fn accept_contacts(&self, state: StateCode) -> Result<SignedDirectoryVersion, PublishError> {
+        self.publish(|store, key| registry::accept_contacts(store, key, state, now())).await
+    }
+
+    /// Rejects a State's pending points of contact, with the reason its node is told.
+    pub async fn reject_contacts(&self, state: StateCode, reason: &str) -> Result<(), PublishError> {
+        registry::reject_contacts(&self.store, state, reason)?;
+        self.store.flush().await?;
+        Ok(())
+    }
+
+    /// Publishes the last version signed by the current key, handing over to
+    /// a new key, then asks for a restart to take it up. National nodes
+    /// follow without being re-configured. Returns the new fingerprint.
+    pub async fn hand_over(&self) -> Result<String, PublishError> {
+        let next = NodeKeys::create_next(&self.home)?;
+        let fingerprint = next.identity.public().fingerprint();
+        self.publish(|store, key| registry::publish_handover(store, key, &next.identity, now())).await?;
+        NodeKeys::promote_next(&self.home)?;
+        tracing::info!(%fingerprint, "handed the directory over to the new key; restarting to take it up");
+        self.restart.ask();
+        Ok(fingerprint)
+    }
+
+    /// A peer's registration: kept for the operator, answered with its
+    /// outcome if it had one, or published at once when it only moves an
+    /// admitted State's listing.
+    pub async fn register(
+        &self,
+        peer: &PeerId,
+        reg: &veim_protocol::SignedRegistration,
+    ) -> Result<RegistrationStatus, RegisterError> {
+        match registry::receive_registration(&self.store, peer, reg, now(), self.replay_window_secs)? {
+            RegistrationOutcome::Admitted { version } => Ok(RegistrationStatus::Admitted { version }),
+            RegistrationOutcome::Rejected { reason } => Ok(RegistrationStatus::Rejected { reason }),
+            RegistrationOutcome::ListingChanged => {
+                let v = self.publish(|store, key| registry::update_listing(store, key, reg, now())).await?;
+                Ok(RegistrationStatus::Admitted { version: v.body.version })
+            }
+            RegistrationOutcome::Pending => {
+                self.store.flush().await.map_err(PublishError::from)?;
+                tracing::info!(state = %reg.registration.state, fingerprint = %reg.registration.identity_key.fingerprint(), "registration received; waiting for approval");
+                Ok(RegistrationStatus::Pending)
+            }
+        }
+    }
+
+    /// A listed node's key rotation, published at once.
+    pub async fn rotate(&self, peer: &PeerId, rotation: &SignedKeyRotation) -> Result<u64, PublishError> {
+        let window = self.replay_window_secs;
+        let v = self
+            .publish(|store, key| {
+                registry::rotate(store, key, peer, rotation, now(), window)
+                    .map_err(|e| PublishError::Rotation(Box::new(e)))
+            })
+            .await?;
+        Ok(v.body.version)
+    }
+
+    /// A listed node's points of contact, kept for the operator's review.
+    pub async fn contacts(
+        &self,
+        peer: &PeerId,
+        submission: &SignedContactSet,
+    ) -> Result<ContactsStatus, ContactsError> {
+        let view = self.directory.view();
+        let status = registry::receive_contacts(&self.store, &view, peer, submission, now(), self.replay_window_secs)?;
+        self.store.flush().await?;
+        Ok(status)
+    }
+
+    /// The versions after `after` that are published (up to the flushed
+    /// head), as many as fit well inside one frame: the node asks again for
+    /// the rest.
+    pub fn versions_after(&self, after: u64) -> Result<Vec<SignedDirectoryVersion>, crate::storage::StoreError> {
+        let published = self.directory.view().version();
+        let mut versions = self.store.directory_versions_after(after, MAX_VERSIONS_PER_FETCH)?;
+        versions.retain(|v| v.body.version <= published);
+        let mut budget = MAX_FRAME / 2;
+        let keep = versions
+            .iter()
+            .take_while(|v| {
+                let size = codec::encode("directory version", v).map(|b| b.len()).unwrap_or(usize::MAX);
+                let fits = size <= budget;
+                budget = budget.saturating_sub(size);
+                fits
+            })
+            .count()
+            .max(1);
+        versions.truncate(keep);
+        Ok(versions)
+    }
+
+    /// Builds, stores and flushes one new version at a time, makes it the
+    /// served head, then tells every listed node it exists.
+    async fn publish(
+        &self,
+        build: impl FnOnce(&Store, &IdentityKeypair) -> Result<SignedDirectoryVersion, PublishError>,
+    ) -> Result<SignedDirectoryVersion, PublishError> {
+        let _one_at_a_time = self.publishing.lock().await;
+        let version = build(&self.store, &self.keys.identity)?;
+        self.store.flush().await?;
+        self.directory.refresh()?;
+        tracing::info!(version = version.body.version, change = %version.body.change, "directory version published");
+        self.announce(version.body.version);
+        Ok(version)
+    }
+
+    /// Pushes "version n exists" to every listed node, without waiting: a node
+    /// that misses it catches up at its next poll.
+    fn announce(&self, version: u64) {
+        let Ok(bytes) = codec::encode("request", &NetRequest::DirectoryUpdated { version }) else { return };
+        let view = self.directory.view();
+        for entry in view.entries().iter().filter(|e| e.status != EntryStatus::Withdrawn) {
+            if let Some((peer, addrs)) = dial_info(entry) {
+                let client = self.client.clone();
+                let bytes = bytes.clone();
+                tokio::spawn(async move {
+                    if let Err(e) = client.request(peer, addrs, bytes).await {
+                        tracing::debug!(%peer, %e, "directory announcement not delivered; the node will poll");
+                    }
+                });
+            }
+        }
+    }
+}
+
+/// Whether a rotation failed on the store rather than on its content.
+pub fn rotation_store_failure(e: &PublishError) -> bool {
+    match e {
+        PublishError::Store(_) => true,
+        PublishError::Rotation(r) => matches!(**r, RotationError::Store(_)),
+        _ => false,
+    }
+}

@@ -1,0 +1,477 @@
+//! A national node's client of the Secretariat: registers the node, follows
+//! the directory (accepting a version only if it extends the chain held),
+//! carries key rotations through, and submits the State's points of contact.
+//! One sync at a time; its outcome is kept for `veim status`.
+
+use super::{Directory, DirectoryView, directory_event};
+use crate::audit;
+use crate::clock::now;
+use crate::home::keys::{KeyFileError, NodeKeys};
+use crate::net::{Client, NetworkError};
+use crate::shutdown::Restart;
+use crate::storage::{Store, StoreError};
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use tokio::sync::Notify;
+use veim_protocol::audit::{Action, Actor, Event};
+use veim_protocol::codec::{self, MAX_FRAME};
+use veim_protocol::contacts::{ContactSetForm, SignedContactSet};
+use veim_protocol::directory::{DirectoryError, DirectoryHead, Succession};
+use veim_protocol::keys::PublicIdentity;
+use veim_protocol::wire::{ContactsStatus, NetRequest, NetResponse, Refusal, RefusalCode, RegistrationStatus};
+use veim_protocol::{
+    EntryStatus, KeyRotation, Registration, SignedDirectoryVersion, SignedKeyRotation, SignedRegistration, StateCode,
+};
+
+/// What the national node knows of its own standing with the Secretariat.
+#[derive(Debug, Clone, Default, serde::Serialize)]
+pub struct SyncStatus {
+    pub registration: Option<String>,
+    /// Where this State's latest submission of points of contact stands.
+    pub contacts: Option<String>,
+    pub last_sync: Option<i64>,
+    pub last_error: Option<String>,
+}
+
+/// Why a round with the Secretariat did not complete. Each says what
+/// happened and, where the operator can act, what to do.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum SyncError {
+    #[error("no Secretariat key pinned")]
+    NoSecretariat,
+    #[error("the [secretariat] pin in config.toml is not usable")]
+    BadPin,
+    #[error("no State code configured")]
+    NoState,
+    #[error("the Secretariat node is unreachable: {0}")]
+    Unreachable(NetworkError),
+    #[error("unreadable answer from the Secretariat: {0}")]
+    Unreadable(String),
+    #[error("{what} failed: the Secretariat refused: {refusal}")]
+    Refused { what: &'static str, refusal: Refusal },
+    #[error("unexpected answer to {what}: {answer}")]
+    Unexpected { what: &'static str, answer: String },
+    #[error(
+        "{status}. Settle the matter with the ATT Secretariat; to apply again with a new key, create a new node with `veim init`"
+    )]
+    RegistrationRejected { status: String },
+    #[error("directory version refused: {0}")]
+    DirectoryRefused(#[from] AcceptError),
+    #[error("key rotation refused by the Secretariat: {0}")]
+    RotationRefused(String),
+    #[error("key rotation not delivered: {0}; the node retries at every sync")]
+    RotationNotDelivered(Box<SyncError>),
+    #[error("cannot sign: {0}")]
+    Sign(String),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Keys(#[from] KeyFileError),
+}
+
+/// Why the operator's points of contact were not submitted.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum SubmitError {
+    #[error("only a national node submits points of contact")]
+    WrongRole,
+    #[error("the contacts are not valid")]
+    Invalid(veim_protocol::ValidationErrors),
+    #[error(transparent)]
+    Failed(#[from] SyncError),
+}
+
+/// A national node's client of the Secretariat.
+#[derive(Debug)]
+pub struct SyncClient {
+    home: PathBuf,
+    state: Option<StateCode>,
+    operator: String,
+    /// The addresses this node publishes in the directory.
+    announce: Vec<String>,
+    keys: Arc<NodeKeys>,
+    store: Store,
+    directory: Arc<Directory>,
+    client: Client,
+    restart: Arc<Restart>,
+    status: Mutex<SyncStatus>,
+    /// Wakes the sync loop before its next poll (a version was announced).
+    pub wake: Notify,
+    /// One sync at a time (the poll loop and the operator's `directory
+    /// sync` would otherwise race on the same head).
+    one_at_a_time: tokio::sync::Mutex<()>,
+}
+
+impl SyncClient {
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        home: PathBuf,
+        state: Option<StateCode>,
+        operator: String,
+        announce: Vec<String>,
+        keys: Arc<NodeKeys>,
+        store: Store,
+        directory: Arc<Directory>,
+        client: Client,
+        restart: Arc<Restart>,
+    ) -> SyncClient {
+        SyncClient {
+            home,
+            state,
+            operator,
+            announce,
+            keys,
+            store,
+            directory,
+            client,
+            restart,
+            status: Mutex::new(SyncStatus::default()),
+            wake: Notify::new(),
+            one_at_a_time: tokio::sync::Mutex::new(()),
+        }
+    }
+
+    /// Where this node stands with the Secretariat.
+    pub fn status(&self) -> SyncStatus {
+        self.status.lock().map(|s| s.clone()).unwrap_or_default()
+    }
+
+    /// The Secretariat announced version `version`: sync now if it is new.
+    pub fn announced(&self, version: u64) {
+        if version > self.directory.view().version() {
+            self.wake.notify_one();
+        }
+    }
+
+    /// One round with the Secretariat: register if not listed as we are, then
+    /// fetch and verify new directory versions. Records the outcome for
+    /// `veim status`.
+    pub async fn sync(&self) -> Result<(), SyncError> {
+        let _one_at_a_time = self.one_at_a_time.lock().await;
+        let result = self.sync_once().await;
+        if let Ok(mut s) = self.status.lock() {
+            match &result {
+                Ok(()) => {
+                    s.last_sync = Some(now());
+                    s.last_error = None;
+                }
+                Err(e) => s.last_error = Some(e.to_string()),
+            }
+        }
+        result
+    }
+
+    async fn sync_once(&self) -> Result<(), SyncError> {
+        let secretariat = self.directory.secretariat_key().ok_or(SyncError::NoSecretariat)?;
+        if self.restart.asked() {
+            return Ok(());
+        }
+        if let Some(next) = NodeKeys::load_next(&self.home)? {
+            return self.continue_rotation(&secretariat, next).await;
+        }
+        if !self.listed_as_me() {
+            let signed = self.registration_with(&self.keys)?;
+            let status = match self.ask(&NetRequest::Register(signed), "a registration").await? {
+                NetResponse::Registration(RegistrationStatus::Pending) => {
+                    "pending approval by the Secretariat".to_string()
+                }
+                NetResponse::Registration(RegistrationStatus::Admitted { version }) => {
+                    format!("admitted in directory version {version}")
+                }
+                NetResponse::Registration(RegistrationStatus::Rejected { reason }) => {
+                    let status = format!("rejected by the Secretariat: {reason}");
+                    self.set_registration(status.clone());
+                    return Err(SyncError::RegistrationRejected { status });
+                }
+                other => return Err(SyncError::Unexpected { what: "a registration", answer: format!("{other:?}") }),
+            };
+            self.set_registration(status);
+        }
+        self.fetch_directory(&secretariat).await?;
+        if self.listed_as_me() {
+            let view = self.directory.view();
+            let status = self.state.and_then(|s| view.entry(s)).map(|e| e.status.to_string()).unwrap_or_default();
+            self.set_registration(format!("{status} in directory version {}", view.version()));
+            self.submit_own_contacts().await?;
+        }
+        Ok(())
+    }
+
+    /// Fetches and verifies every version after the one held.
+    async fn fetch_directory(&self, secretariat: &PublicIdentity) -> Result<(), SyncError> {
+        loop {
+            let after = self.directory.view().version();
+            let versions = match self.ask(&NetRequest::FetchDirectory { after }, "a directory fetch").await {
+                Ok(NetResponse::Directory(v)) => v,
+                Ok(other) => {
+                    return Err(SyncError::Unexpected { what: "a directory fetch", answer: format!("{other:?}") });
+                }
+                // Not admitted yet: the Secretariat serves the directory to listed nodes only.
+                Err(SyncError::Refused { refusal, .. }) if refusal.code == RefusalCode::NotInDirectory => return Ok(()),
+                Err(e) => return Err(e),
+            };
+            let n = versions.len();
+            let result = accept_versions(&self.store, secretariat, &versions);
+            // Versions before a refused one stay accepted: flush whatever came.
+            if n > 0 {
+                self.store.flush().await?;
+                self.directory.refresh()?;
+            }
+            match result {
+                Ok(Some(head)) => tracing::info!(version = head.version, "directory version accepted"),
+                Ok(None) => {}
+                Err(e) => {
+                    tracing::warn!(%e, "directory version refused");
+                    let mut event = Event::new(now(), Actor::Peer(None), Action::DirectoryRefused);
+                    event.detail = e.to_string();
+                    audit::record(&self.store, &event);
+                    return Err(e.into());
+                }
+            }
+            // Stop when the answer was empty, or brought nothing new (an answer
+            // may hold fewer versions than the maximum to stay inside a frame).
+            if n == 0 || self.directory.view().version() == after {
+                break;
+            }
+        }
+        Ok(())
+    }
+
+    /// Starts a key rotation: makes the next keys and sends the rotation,
+    /// signed with the current key, to the Secretariat. The node moves to
+    /// the new keys (and restarts) once the directory carries them. Returns
+    /// the new fingerprint.
+    pub async fn rotate_keys(&self) -> Result<String, SyncError> {
+        let next = NodeKeys::create_next(&self.home)?;
+        let fingerprint = next.identity.public().fingerprint();
+        self.sync().await?;
+        Ok(fingerprint)
+    }
+
+    /// Sends the rotation until the Secretariat publishes it, then takes up
+    /// the new keys once the directory lists them. The rotation is signed
+    /// once and re-sent byte for byte, so that a lost answer does not make
+    /// the Secretariat see a second, different rotation.
+    async fn continue_rotation(&self, secretariat: &PublicIdentity, next: NodeKeys) -> Result<(), SyncError> {
+        let state = self.state.ok_or(SyncError::NoState)?;
+        let listed = |view: &DirectoryView| view.entry(state).map(|e| e.identity_key());
+        // The rotation may already be published, its answer lost.
+        self.fetch_directory(secretariat).await?;
+        if listed(&self.directory.view()) != Some(next.identity.public()) {
+            let signed = match self.store.pending_rotation()? {
+                Some(signed) if signed.rotation.registration.registration.identity_key == next.identity.public() => {
+                    signed
+                }
+                _ => {
+                    let registration = self.registration_with(&next)?;
+                    let rotation = KeyRotation { previous_key: self.keys.identity.public(), registration };
+                    let signed = SignedKeyRotation::sign(rotation, &self.keys.identity)
+                        .map_err(|e| SyncError::Sign(e.to_string()))?;
+                    self.store.put_pending_rotation(&signed)?;
+                    self.store.flush().await?;
+                    signed
+                }
+            };
+            match self.ask(&NetRequest::RotateKeys(Box::new(signed)), "a key rotation").await {
+                Ok(NetResponse::Registration(RegistrationStatus::Admitted { version })) => {
+                    self.set_registration(format!("key rotation published in directory version {version}"));
+                }
+                Ok(other) => {
+                    return Err(SyncError::Unexpected { what: "a key rotation", answer: format!("{other:?}") });
+                }
+                Err(SyncError::Refused { refusal: r, .. }) => {
+                    // Sign anew next time (a stale signing time is refused);
+                    // give the new keys up when they can never be listed.
+                    self.store.clear_pending_rotation()?;
+                    let hopeless = r.detail.contains("is not listed") || r.detail.contains("already listed");
+                    if hopeless {
+                        NodeKeys::drop_next(&self.home)?;
+                        self.set_registration(format!("key rotation abandoned: {}", r.detail));
+                    }
+                    return Err(SyncError::RotationRefused(r.detail));
+                }
+                Err(e) => return Err(SyncError::RotationNotDelivered(Box::new(e))),
+            }
+            self.fetch_directory(secretariat).await?;
+        }
+        if listed(&self.directory.view()) == Some(next.identity.public()) {
+            // Contacts signed with the old key no longer prove anything: sign
+            // them anew before moving, so a crash cannot leave them behind.
+            if let Some(own) = self.store.contacts(state)? {
+                let resigned =
+                    SignedContactSet::sign(own.set, &next.identity).map_err(|e| SyncError::Sign(e.to_string()))?;
+                self.store.put_contacts(&resigned)?;
+            }
+            self.store.clear_pending_rotation()?;
+            self.store.flush().await?;
+            NodeKeys::promote_next(&self.home)?;
+            self.set_registration(format!(
+                "moved to new keys (fingerprint {}); restarting",
+                next.identity.public().fingerprint()
+            ));
+            tracing::info!("the directory lists this node's new keys; restarting to take them up");
+            self.restart.ask();
+        }
+        Ok(())
+    }
+
+    /// Signs and keeps this State's points of contact, then submits them to
+    /// the Secretariat at once (and at every sync after).
+    pub async fn submit_contacts(&self, form: &ContactSetForm) -> Result<(), SubmitError> {
+        let state = self.state.ok_or(SubmitError::WrongRole)?;
+        let set = form.parse(state, now()).map_err(SubmitError::Invalid)?;
+        let signed = SignedContactSet::sign(set, &self.keys.identity).map_err(|e| SyncError::Sign(e.to_string()))?;
+        self.store.put_contacts(&signed).map_err(SyncError::from)?;
+        self.store.flush().await.map_err(SyncError::from)?;
+        if let Ok(mut s) = self.status.lock() {
+            s.contacts = Some("signed and kept; not yet delivered to the Secretariat".into());
+        }
+        Ok(self.sync().await?)
+    }
+
+    /// Sends this State's latest points of contact until the directory
+    /// carries them or the Secretariat rejects them.
+    async fn submit_own_contacts(&self) -> Result<(), SyncError> {
+        let Some(state) = self.state else { return Ok(()) };
+        let Some(own) = self.store.contacts(state)? else { return Ok(()) };
+        let view = self.directory.view();
+        let listed = view.entry(state).and_then(|e| e.contacts.clone());
+        let status = if listed.as_ref() == Some(&own) {
+            format!("accepted; carried by directory version {}", view.version())
+        } else {
+            match self.ask(&NetRequest::SubmitContacts(Box::new(own)), "a contacts submission").await? {
+                NetResponse::Contacts(ContactsStatus::Pending) => "waiting for the Secretariat's review".to_string(),
+                NetResponse::Contacts(ContactsStatus::Accepted { version }) => {
+                    format!("accepted; carried by directory version {version}")
+                }
+                NetResponse::Contacts(ContactsStatus::Rejected { reason }) => {
+                    format!("rejected by the Secretariat: {reason}. Correct the file and submit again")
+                }
+                other => {
+                    return Err(SyncError::Unexpected { what: "a contacts submission", answer: format!("{other:?}") });
+                }
+            }
+        };
+        if let Ok(mut s) = self.status.lock() {
+            s.contacts = Some(status);
+        }
+        Ok(())
+    }
+
+    /// Whether the directory lists this node as it is: its key, its addresses.
+    fn listed_as_me(&self) -> bool {
+        let view = self.directory.view();
+        let Some(state) = self.state else {
+            return false;
+        };
+        // Suspended is still listed: re-registering would not change that.
+        view.entry(state).is_some_and(|e| {
+            e.status != EntryStatus::Withdrawn
+                && e.identity_key() == self.keys.identity.public()
+                && e.addresses() == self.announce.as_slice()
+        })
+    }
+
+    /// This State's registration with `keys` at the addresses it announces,
+    /// signed by those keys' identity.
+    fn registration_with(&self, keys: &NodeKeys) -> Result<SignedRegistration, SyncError> {
+        let registration = Registration {
+            state: self.state.ok_or(SyncError::NoState)?,
+            identity_key: keys.identity.public(),
+            encryption_key: keys.encryption.public(),
+            addresses: self.announce.clone(),
+            operator: self.operator.clone(),
+            signed_at: now(),
+        };
+        SignedRegistration::sign(registration, &keys.identity).map_err(|e| SyncError::Sign(e.to_string()))
+    }
+
+    fn set_registration(&self, status: String) {
+        if let Ok(mut s) = self.status.lock() {
+            s.registration = Some(status);
+        }
+    }
+
+    /// Asks the Secretariat `request` (`what` names it in errors). A
+    /// connection that closed before the answer (the Secretariat restarted,
+    /// a stale connection) is tried once more on a new one: every request
+    /// to the Secretariat may be sent twice (a rotation is re-sent byte for
+    /// byte).
+    async fn ask(&self, request: &NetRequest, what: &'static str) -> Result<NetResponse, SyncError> {
+        let (peer, addrs) = self.directory.secretariat_dial().ok_or(SyncError::BadPin)?;
+        let bytes = codec::encode("request", request).map_err(|e| SyncError::Sign(e.to_string()))?;
+        let mut answer = self.client.request(peer, addrs.clone(), bytes.clone()).await;
+        if let Err(NetworkError::ConnectionClosed { .. }) = &answer {
+            answer = self.client.request(peer, addrs.clone(), bytes.clone()).await;
+        }
+        let answer = match answer {
+            Ok(answer) => answer,
+            // The Secretariat may have moved to a new key while this node was
+            // away: ask whoever answers at its address for the directory. Its
+            // versions are checked against the key chain this node holds, so
+            // the transport identity does not need to be trusted for that.
+            Err(e) if matches!(request, NetRequest::FetchDirectory { .. }) => {
+                let address = addrs.first().cloned().ok_or(SyncError::BadPin)?;
+                let other = self.client.discover(address).await.map_err(|_| SyncError::Unreachable(e))?;
+                if other == peer {
+                    return Err(SyncError::Unreachable(NetworkError::Unreachable {
+                        peer,
+                        reason: "it answers with the same key and does not serve the directory".into(),
+                    }));
+                }
+                tracing::info!(%other, "the Secretariat's address answers with another key; fetching the directory from it");
+                self.client.request(other, addrs, bytes).await.map_err(SyncError::Unreachable)?
+            }
+            Err(e) => return Err(SyncError::Unreachable(e)),
+        };
+        match codec::decode::<NetResponse, MAX_FRAME>("response", &answer) {
+            Ok(NetResponse::Refused(refusal)) => Err(SyncError::Refused { what, refusal }),
+            Ok(r) => Ok(r),
+            Err(e) => Err(SyncError::Unreadable(e.to_string())),
+        }
+    }
+}
+
+/// Accepts a batch of versions fetched from the Secretariat,
+/// in order. Returns the new head, or the first refusal (versions before it
+/// stay accepted).
+pub fn accept_versions(
+    store: &Store,
+    pinned: &PublicIdentity,
+    versions: &[SignedDirectoryVersion],
+) -> Result<Option<DirectoryHead>, AcceptError> {
+    let mut accepted = None;
+    for v in versions {
+        let head = store.directory_head()?;
+        // The key that signs the next version: the pinned one, until a
+        // version the node accepted handed over to another.
+        let anchor = store.secretariat_key()?.unwrap_or(*pinned);
+        let held = |n: u64| store.directory_version(n).ok().flatten().and_then(|v| v.hash().ok());
+        let previous = match &head {
+            Some(head) => store.directory_version(head.version)?,
+            None => None,
+        };
+        let previous = previous.as_ref().map(|p| &p.body);
+        match v.check_successor_since(head.as_ref(), previous, &anchor, held)? {
+            Succession::AlreadyHeld => {}
+            Succession::Next => {
+                if let Some(previous) = previous {
+                    v.check_entries_kept(previous)?;
+                }
+                let event = directory_event(v, Actor::Peer(None), Action::DirectoryAccepted);
+                accepted = Some(store.put_directory_version(v, &event)?);
+            }
+        }
+    }
+    Ok(accepted)
+}
+
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum AcceptError {
+    #[error(transparent)]
+    Refused(#[from] DirectoryError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}

@@ -1,0 +1,452 @@
+//! The exchange engine: sending a message (seal, store, flush, deliver, record
+//! receipts) and receiving one (verify, refuse replays, open, store, flush,
+//! sign a receipt).
+//!
+//! The order matters and is the point of this module: a sender stores and
+//! flushes before anything leaves the node, and marks a copy delivered only on
+//! a receipt whose signature verifies under the recipient's directory key; a
+//! receiver answers with a receipt only after the flush that holds the
+//! envelope has returned.
+//!
+//! `outbox` sends and retries, `inbox` receives, `reconcile` finds what a
+//! peer lacks; [`Exchanges`] is the service that owns what they share (the
+//! delivery claims, the outbox's wake-up, the reconciliation pace).
+
+mod inbox;
+mod outbox;
+pub mod reconcile;
+
+pub use outbox::{Claim, Claims};
+
+use crate::clock::now;
+use crate::directory::{Directory, dial_info};
+use crate::home::keys::NodeKeys;
+use crate::home::vault::Vault;
+use crate::net::Client;
+use crate::storage::{ExchangeRecord, ExchangeStatus, MessageRecord, RuleRefusal, Store, StoreError};
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex};
+use tokio::sync::Notify;
+use veim_protocol::DirectoryEntry;
+use veim_protocol::codec::{self, MAX_FRAME};
+use veim_protocol::wire::{Inventory, MAX_INVENTORY, NetRequest, NetResponse, Refusal, RefusalCode};
+use veim_protocol::{
+    Body, EncryptionKeypair, Envelope, EnvelopeError, ExchangeId, IdentityKeypair, MessageId, MessageKind,
+    SignedReceipt, StateCode, ValidationErrors,
+};
+
+impl ExchangeStatus {
+    /// The status after a message of `kind`, or why that message cannot
+    /// belong to the exchange now.
+    pub fn after(self, kind: MessageKind) -> Result<ExchangeStatus, RuleRefusal> {
+        use ExchangeStatus::*;
+        match (self, kind) {
+            // Consent may be asked, given and revoked long after an exchange
+            // is closed: a case can reach a court years later.
+            (status, MessageKind::ConsentRequest | MessageKind::ConsentDecision | MessageKind::ConsentRevocation) => {
+                Ok(status)
+            }
+            (Closed, _) => Err(RuleRefusal("the exchange is closed; nothing more can be sent in it".into())),
+            (_, MessageKind::Request) => {
+                Err(RuleRefusal("the exchange already has its request; start a new exchange".into()))
+            }
+            (Open | Answered, MessageKind::Response) => Ok(Answered),
+            (status, MessageKind::Note | MessageKind::Attachments) => Ok(status),
+            (Open | Answered, MessageKind::Close) => Ok(Closed),
+        }
+    }
+}
+
+/// Computes the exchange record after a message, for the store's
+/// transaction, or why the message cannot belong to the exchange. The same
+/// rules hold for what a node sends and what it receives:
+/// - a request opens an exchange whose id derives from it;
+/// - responses come from the States a request was sent to, to the requesting
+///   State only;
+/// - the requesting State writes notes to any of the others, the others to it;
+/// - only the requesting State closes the exchange;
+/// - consent messages go to one State, and a decision answers a consent
+///   request of the same exchange.
+fn next_exchange(
+    current: Option<ExchangeRecord>,
+    record: &MessageRecord,
+    body: &Body,
+) -> Result<ExchangeRecord, RuleRefusal> {
+    let Some(mut x) = current else {
+        let Body::Request(_) = body else {
+            return Err(RuleRefusal(format!(
+                "exchange {} is unknown here; a {} must follow a request",
+                record.exchange_id, record.kind
+            )));
+        };
+        if record.exchange_id != ExchangeId::for_request(record.sender, record.message_id) {
+            return Err(RuleRefusal(format!(
+                "exchange id {} is not the one derived from the request",
+                record.exchange_id
+            )));
+        }
+        let mut participants = vec![record.sender];
+        participants.extend(record.recipients.iter().copied());
+        return Ok(ExchangeRecord {
+            exchange_id: record.exchange_id,
+            originator: record.sender,
+            participants,
+            status: ExchangeStatus::Open,
+            opened_at: record.created_at,
+            updated_at: record.stored_at,
+            messages: vec![record.message_id],
+        });
+    };
+    let id = record.exchange_id;
+    if !x.participants.contains(&record.sender) {
+        return Err(RuleRefusal(format!("{} does not take part in exchange {id}", record.sender)));
+    }
+    if let Some(outsider) = record.recipients.iter().find(|r| !x.participants.contains(r)) {
+        return Err(RuleRefusal(format!("{outsider} does not take part in exchange {id}")));
+    }
+    let from_originator = record.sender == x.originator;
+    let to_originator_only = record.recipients == [x.originator];
+    match record.kind {
+        MessageKind::Response if from_originator => {
+            return Err(RuleRefusal("only the States a request was sent to respond to it; the requesting State adds information with a note".to_string()));
+        }
+        MessageKind::Response | MessageKind::Note | MessageKind::Attachments
+            if !from_originator && !to_originator_only =>
+        {
+            return Err(RuleRefusal(format!(
+                "{} writes in exchange {id} to the requesting State {} only",
+                record.sender, x.originator
+            )));
+        }
+        MessageKind::Close if !from_originator => {
+            return Err(RuleRefusal(format!(
+                "only the requesting State ({}) closes exchange {id}; send a note instead",
+                x.originator
+            )));
+        }
+        kind if kind.is_consent() && record.recipients.len() != 1 => {
+            return Err(RuleRefusal(format!("a {kind} goes to one State only")));
+        }
+        _ => {}
+    }
+    let answered = match body {
+        Body::ConsentDecision(c) => Some(c.record.consent_request),
+        Body::ConsentRevocation(r) => Some(r.consent_request),
+        _ => None,
+    };
+    if let Some(asked) = answered
+        && !x.messages.contains(&asked)
+    {
+        return Err(RuleRefusal(format!("consent request {asked} is not part of exchange {id}")));
+    }
+    x.status = x.status.after(record.kind)?;
+    x.updated_at = record.stored_at;
+    x.messages.push(record.message_id);
+    Ok(x)
+}
+
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum SendError {
+    #[error("the message is not valid:\n{0}")]
+    Invalid(ValidationErrors),
+    #[error(
+        "{0} is not an active State in the directory (directory version {1}); check the code, or wait for the Secretariat to admit it"
+    )]
+    UnknownRecipient(StateCode, u64),
+    #[error("{0} is {1} in directory version {2}: messages to it are refused until the Secretariat reinstates it")]
+    RecipientNotActive(StateCode, veim_protocol::EntryStatus, u64),
+    #[error("this node is not yet listed in the directory; wait for the Secretariat to approve it")]
+    NotAdmitted,
+    #[error("{0} is {1} in directory version {2}: it cannot send until the Secretariat reinstates it")]
+    NotActive(StateCode, veim_protocol::EntryStatus, u64),
+    #[error("{0}")]
+    Refused(String),
+    #[error("this node speaks for no State: only a national node sends messages")]
+    NoState,
+    #[error("cannot seal the message: {0}")]
+    Seal(#[from] EnvelopeError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// How far an envelope's `created_at` may be from the receiver's clock.
+#[derive(Debug, Clone, Copy)]
+pub struct Window {
+    /// Ahead of the clock (skew).
+    pub future_secs: i64,
+    /// Behind it: the longest a sender retries.
+    pub past_secs: i64,
+}
+
+/// What a node needs to send and receive.
+#[derive(Debug, Clone, Copy)]
+pub struct Me<'a> {
+    pub state: StateCode,
+    pub identity: &'a IdentityKeypair,
+    pub encryption: &'a EncryptionKeypair,
+    /// The storage key content is sealed with at rest.
+    pub vault: &'a Vault,
+    /// The copies being delivered right now.
+    pub claims: &'a Claims,
+    pub retry: RetryPolicy,
+}
+
+/// A message the operator asked to send.
+#[derive(Debug, Clone)]
+pub struct Outgoing<'a> {
+    /// The exchange the message belongs to; `None` for a request, which opens
+    /// a new exchange.
+    pub exchange_id: Option<ExchangeId>,
+    pub recipients: &'a [StateCode],
+    pub body: Body,
+}
+
+/// How a sender retries: capped exponential backoff with jitter, and how
+/// long before it gives up.
+#[derive(Debug, Clone, Copy)]
+pub struct RetryPolicy {
+    pub base_secs: i64,
+    pub max_secs: i64,
+    /// A message older than this is given up (recipients refuse it).
+    pub max_age_secs: i64,
+}
+
+impl RetryPolicy {
+    /// The delay before attempt `attempts + 1`: `base * 2^(attempts-1)`,
+    /// capped, times a random factor in [0.8, 1.2).
+    pub fn delay(&self, attempts: u32) -> i64 {
+        let exp = self.base_secs.max(1).saturating_mul(1i64 << attempts.saturating_sub(1).min(30));
+        let capped = exp.min(self.max_secs.max(1));
+        let jitter = 0.8
+            + 0.4 * (rand_core::Rng::next_u32(&mut rand_core::UnwrapErr(getrandom::SysRng)) as f64 / u32::MAX as f64);
+        ((capped as f64) * jitter).round().max(1.0) as i64
+    }
+}
+
+/// Who a message of `kind` in `exchange` goes to, seen from `me`: the
+/// originator writes to every other participant, the others to the originator.
+pub fn counterparts(me: StateCode, exchange: &ExchangeRecord) -> Vec<StateCode> {
+    if exchange.originator == me {
+        exchange.participants.iter().copied().filter(|s| *s != me).collect()
+    } else {
+        vec![exchange.originator]
+    }
+}
+
+/// The exchange service: what sending, receiving and reconciling share.
+#[derive(Debug)]
+pub struct Exchanges {
+    store: Store,
+    keys: Arc<NodeKeys>,
+    vault: Arc<Vault>,
+    state: Option<StateCode>,
+    retry: RetryPolicy,
+    window: Window,
+    reconcile_secs: u64,
+    directory: Arc<Directory>,
+    client: Client,
+    claims: Claims,
+    /// Wakes the outbox before its next tick.
+    pub wake: Notify,
+    /// When each peer last had a reconciliation answered.
+    reconciled_with: Mutex<HashMap<StateCode, i64>>,
+}
+
+/// Why a peer's reconciliation was not answered.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ReconcileError {
+    #[error("{0}")]
+    NotActive(String),
+    #[error("an inventory lists each exchange once and at most {MAX_INVENTORY} messages")]
+    Malformed,
+    #[error("reconciled a moment ago; try at the next period")]
+    TooSoon,
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl Exchanges {
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        store: Store,
+        keys: Arc<NodeKeys>,
+        vault: Arc<Vault>,
+        state: Option<StateCode>,
+        retry: RetryPolicy,
+        window: Window,
+        reconcile_secs: u64,
+        directory: Arc<Directory>,
+        client: Client,
+    ) -> Exchanges {
+        Exchanges {
+            store,
+            keys,
+            vault,
+            state,
+            retry,
+            window,
+            reconcile_secs,
+            directory,
+            client,
+            claims: Claims::default(),
+            wake: Notify::new(),
+            reconciled_with: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// What sending and receiving need of this node (national nodes only).
+    pub fn me(&self) -> Option<Me<'_>> {
+        Some(Me {
+            state: self.state?,
+            identity: &self.keys.identity,
+            encryption: &self.keys.encryption,
+            vault: &self.vault,
+            claims: &self.claims,
+            retry: self.retry,
+        })
+    }
+
+    /// Seals, stores, flushes and delivers a message the operator wrote.
+    pub async fn send(&self, outgoing: Outgoing<'_>) -> Result<MessageRecord, SendError> {
+        let me = self.me().ok_or(SendError::NoState)?;
+        outbox::send(me, &self.store, &self.client, &self.directory.view(), outgoing, now()).await
+    }
+
+    /// Tries every outbox copy that is due; returns how many were delivered.
+    pub async fn retry_due(&self) -> Result<usize, StoreError> {
+        let Some(me) = self.me() else { return Ok(0) };
+        outbox::retry_due(me, &self.store, &self.client, &self.directory.view(), now()).await
+    }
+
+    /// Tries the copies of one message now, whatever their schedule.
+    pub async fn retry_now(&self, id: MessageId) -> Result<MessageRecord, SendError> {
+        let me = self.me().ok_or(SendError::NoState)?;
+        Ok(outbox::retry_now(me, &self.store, &self.client, &self.directory.view(), id, now()).await?)
+    }
+
+    /// Gives up the copies of one message not yet final.
+    pub async fn cancel(&self, id: MessageId) -> Result<MessageRecord, StoreError> {
+        outbox::cancel(&self.store, id, now()).await
+    }
+
+    /// An envelope delivered by `sender` (the active entry of the transport
+    /// peer): the signed receipt, once it is stored and flushed.
+    pub async fn receive(&self, sender: &DirectoryEntry, envelope: Envelope) -> Result<SignedReceipt, Refusal> {
+        let view = self.directory.view();
+        let Some(me) = self.me() else {
+            return Err(Refusal { code: RefusalCode::WrongRole, detail: "this node speaks for no State".into() });
+        };
+        if !view.entry(me.state).is_some_and(|e| e.is_active()) {
+            return Err(Refusal {
+                code: RefusalCode::NotInDirectory,
+                detail: format!(
+                    "{} is not active in directory version {}: it takes no messages",
+                    me.state,
+                    view.version()
+                ),
+            });
+        }
+        let receipt = inbox::receive(me, &self.store, sender, envelope, now(), self.window).await?;
+        tracing::info!(message = %receipt.receipt.message_id, from = %sender.state(), "message received and stored");
+        Ok(receipt)
+    }
+
+    /// The peer's side of a reconciliation asked by `from`: the ids listed
+    /// that this node lacks (what it sent `from` that `from` lacks is queued
+    /// again). At most one per peer in half a period: each may queue again
+    /// everything sent to it.
+    pub async fn reconcile(&self, from: StateCode, inventory: &Inventory) -> Result<Vec<MessageId>, ReconcileError> {
+        let view = self.directory.view();
+        let Some(me) = self.state else {
+            return Err(ReconcileError::NotActive("this node speaks for no State".into()));
+        };
+        if !view.entry(me).is_some_and(|e| e.is_active()) {
+            return Err(ReconcileError::NotActive(format!(
+                "{me} is not active in directory version {}: it does not reconcile",
+                view.version()
+            )));
+        }
+        let exchanges: HashSet<_> = inventory.exchanges.iter().map(|(x, _)| x).collect();
+        if exchanges.len() != inventory.exchanges.len()
+            || inventory.exchanges.iter().map(|(_, ids)| ids.len()).sum::<usize>() > MAX_INVENTORY
+        {
+            return Err(ReconcileError::Malformed);
+        }
+        let period = self.reconcile_secs.max(2) as i64;
+        {
+            let mut last = self
+                .reconciled_with
+                .lock()
+                .map_err(|_| StoreError::Internal("reconciliation state poisoned".into()))?;
+            if last.get(&from).is_some_and(|t| now() - t < period / 2) {
+                return Err(ReconcileError::TooSoon);
+            }
+            last.insert(from, now());
+        }
+        let missing = reconcile::answer(&self.store, me, from, inventory, now(), self.retry.max_age_secs)?;
+        self.store.flush().await?;
+        self.wake.notify_one();
+        Ok(missing)
+    }
+
+    /// Sends each active counterpart the inventory of shared exchanges, and
+    /// queues again what each lacks. Returns how many copies were queued.
+    pub async fn reconcile_all(&self) -> Result<usize, StoreError> {
+        let Some(me) = self.state else { return Ok(0) };
+        let view = self.directory.view();
+        let mut queued = 0;
+        let max_age = self.retry.max_age_secs;
+        for (peer, inventory) in reconcile::inventories(&self.store, me, now(), max_age)? {
+            let Some((peer_id, addrs)) = view.entry(peer).filter(|e| e.is_active()).and_then(dial_info) else {
+                continue;
+            };
+            let Ok(bytes) = codec::encode("request", &NetRequest::Reconcile(Box::new(inventory))) else { continue };
+            let answer = self.client.request(peer_id, addrs, bytes).await;
+            if let Ok(Ok(NetResponse::Reconciled { missing })) =
+                answer.map(|b| codec::decode::<NetResponse, MAX_FRAME>("response", &b))
+            {
+                let n = reconcile::apply(&self.store, peer, &missing, now(), max_age)?;
+                if n > 0 {
+                    tracing::info!(%peer, queued = n, "reconciliation: messages the peer lacks queued again");
+                }
+                queued += n;
+            }
+        }
+        if queued > 0 {
+            self.store.flush().await?;
+            self.wake.notify_one();
+        }
+        Ok(queued)
+    }
+
+    /// The States this node shares at least one exchange with.
+    pub fn counterparts(&self) -> Vec<StateCode> {
+        self.state.and_then(|me| reconcile::counterparts(&self.store, me).ok()).unwrap_or_default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ExchangeStatus::*;
+
+    #[test]
+    fn allowed_transitions() {
+        assert_eq!(Open.after(MessageKind::Response), Ok(Answered));
+        assert_eq!(Answered.after(MessageKind::Response), Ok(Answered));
+        assert_eq!(Open.after(MessageKind::Note), Ok(Open));
+        assert_eq!(Answered.after(MessageKind::Close), Ok(Closed));
+        assert_eq!(Open.after(MessageKind::Close), Ok(Closed));
+    }
+
+    #[test]
+    fn forbidden_transitions() {
+        for kind in [MessageKind::Request, MessageKind::Response, MessageKind::Note, MessageKind::Close] {
+            assert!(Closed.after(kind).is_err(), "closed exchange accepted a {kind}");
+        }
+        assert!(Open.after(MessageKind::Request).is_err());
+        assert!(Answered.after(MessageKind::Request).is_err());
+    }
+}

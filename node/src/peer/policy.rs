@@ -1,0 +1,229 @@
+//! Who may ask what: the one place a peer's request is let through or
+//! refused for who the peer is, before any service sees it.
+//!
+//! A pure function of the node's role, the kind of request and the peer's
+//! standing in the directory this node holds. It carries security (a peer
+//! outside the directory reaches nothing but registration on the
+//! Secretariat), so it is written as data with a table test over every
+//! combination, not as the order of arms in a long `match`.
+
+use crate::home::config::Role;
+use libp2p::PeerId;
+use veim_protocol::EntryStatus;
+use veim_protocol::wire::NetRequest;
+
+use crate::directory::DirectoryView;
+
+/// A peer's standing, as the directory this node holds sees it.
+///
+/// A State whose registration waits for the Secretariat's approval is not
+/// listed: on the network it stands as a [`Standing::Stranger`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Standing {
+    /// Not listed (nor pending, nor any key a listed State had).
+    Stranger,
+    Active,
+    Suspended,
+    Withdrawn,
+    /// The Secretariat's key (as a national node knows it).
+    Secretariat,
+    /// The key a listed State rotated away from.
+    RotatedAway,
+}
+
+impl Standing {
+    /// The standing of transport peer `peer`; `secretariat` is the
+    /// Secretariat's transport identity, if this node knows it.
+    pub fn of(view: &DirectoryView, peer: &PeerId, secretariat: Option<PeerId>) -> Standing {
+        if Some(*peer) == secretariat {
+            return Standing::Secretariat;
+        }
+        match view.peer_entry(peer).map(|e| e.status) {
+            Some(EntryStatus::Active) => Standing::Active,
+            Some(EntryStatus::Suspended) => Standing::Suspended,
+            Some(EntryStatus::Withdrawn) => Standing::Withdrawn,
+            None if view.rotated_away_peer(peer).is_some() => Standing::RotatedAway,
+            None => Standing::Stranger,
+        }
+    }
+}
+
+/// The kinds of request, without their content.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Register,
+    FetchDirectory,
+    Deliver,
+    SubmitContacts,
+    RotateKeys,
+    DirectoryUpdated,
+    Witness,
+    Reconcile,
+    FetchChunk,
+    WitnessTree,
+}
+
+impl Kind {
+    pub const ALL: [Kind; 10] = [
+        Kind::Register,
+        Kind::FetchDirectory,
+        Kind::Deliver,
+        Kind::SubmitContacts,
+        Kind::RotateKeys,
+        Kind::DirectoryUpdated,
+        Kind::Witness,
+        Kind::Reconcile,
+        Kind::FetchChunk,
+        Kind::WitnessTree,
+    ];
+
+    pub fn of(request: &NetRequest) -> Kind {
+        match request {
+            NetRequest::Register(_) => Kind::Register,
+            NetRequest::FetchDirectory { .. } => Kind::FetchDirectory,
+            NetRequest::Deliver(_) => Kind::Deliver,
+            NetRequest::SubmitContacts(_) => Kind::SubmitContacts,
+            NetRequest::RotateKeys(_) => Kind::RotateKeys,
+            NetRequest::DirectoryUpdated { .. } => Kind::DirectoryUpdated,
+            NetRequest::Witness(_) => Kind::Witness,
+            NetRequest::Reconcile(_) => Kind::Reconcile,
+            NetRequest::FetchChunk { .. } => Kind::FetchChunk,
+            NetRequest::WitnessTree(_) => Kind::WitnessTree,
+        }
+    }
+
+    /// What a node that does not serve this kind says it does not serve.
+    pub fn served_as(self) -> &'static str {
+        match self {
+            Kind::Register => "registrations",
+            Kind::FetchDirectory => "the directory",
+            Kind::Deliver => "message delivery",
+            Kind::DirectoryUpdated => "directory announcements from this peer",
+            Kind::SubmitContacts => "points of contact",
+            Kind::RotateKeys => "key rotations",
+            Kind::Witness => "audit checkpoints",
+            Kind::WitnessTree => "audit tree heads",
+            Kind::Reconcile => "reconciliation",
+            Kind::FetchChunk => "attachment chunks",
+        }
+    }
+}
+
+/// Why a request is refused for who asked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refused {
+    /// The peer is not an active node of the directory.
+    NotInDirectory,
+    /// This node's role does not serve that request.
+    WrongRole,
+}
+
+/// Whether a peer of `standing` may ask a node of `role` for `kind`.
+///
+/// The Secretariat takes registrations, key rotations and points of contact
+/// from anyone (the services then check who signed them) and serves the
+/// directory to listed nodes, suspended ones too (that is how they learn
+/// they were reinstated) and keys rotated away (to learn the new key). A
+/// national node takes announcements and audit witnesses from the
+/// Secretariat. Beyond that only active nodes are served, and only what the
+/// role serves.
+pub fn decide(role: Role, kind: Kind, standing: Standing) -> Result<(), Refused> {
+    use Kind::*;
+    use Standing::*;
+    let open_to_this_peer = matches!(
+        (role, kind, standing),
+        (Role::Secretariat, Register | RotateKeys | SubmitContacts, _)
+            | (Role::Secretariat, FetchDirectory, Active | Suspended | RotatedAway)
+            | (Role::National, DirectoryUpdated | Witness | WitnessTree, Secretariat)
+    );
+    if open_to_this_peer {
+        return Ok(());
+    }
+    if standing != Active {
+        return Err(Refused::NotInDirectory);
+    }
+    match (role, kind) {
+        (_, Witness | WitnessTree) => Ok(()),
+        (Role::National, Deliver | Reconcile | FetchChunk) => Ok(()),
+        _ => Err(Refused::WrongRole),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const S: Standing = Standing::Stranger;
+    const A: Standing = Standing::Active;
+    const SU: Standing = Standing::Suspended;
+    const W: Standing = Standing::Withdrawn;
+    const SE: Standing = Standing::Secretariat;
+    const R: Standing = Standing::RotatedAway;
+    const STANDINGS: [Standing; 6] = [S, A, SU, W, SE, R];
+
+    /// What each (role, kind) answers, per standing in the order of
+    /// `STANDINGS`: `o` served, `n` NotInDirectory, `w` WrongRole. The same
+    /// table as the multi-node characterisation test
+    /// (`tests/tests/veim/policy.rs`), which checks it on real nodes.
+    const TABLE: [(Role, Kind, &str); 20] = [
+        //                                     S A SU W SE R
+        (Role::Secretariat, Kind::Register, "oooooo"),
+        (Role::Secretariat, Kind::FetchDirectory, "noonno"),
+        (Role::Secretariat, Kind::Deliver, "nwnnnn"),
+        (Role::Secretariat, Kind::SubmitContacts, "oooooo"),
+        (Role::Secretariat, Kind::RotateKeys, "oooooo"),
+        (Role::Secretariat, Kind::DirectoryUpdated, "nwnnnn"),
+        (Role::Secretariat, Kind::Witness, "nonnnn"),
+        (Role::Secretariat, Kind::Reconcile, "nwnnnn"),
+        (Role::Secretariat, Kind::FetchChunk, "nwnnnn"),
+        (Role::Secretariat, Kind::WitnessTree, "nonnnn"),
+        (Role::National, Kind::Register, "nwnnnn"),
+        (Role::National, Kind::FetchDirectory, "nwnnnn"),
+        (Role::National, Kind::Deliver, "nonnnn"),
+        (Role::National, Kind::SubmitContacts, "nwnnnn"),
+        (Role::National, Kind::RotateKeys, "nwnnnn"),
+        (Role::National, Kind::DirectoryUpdated, "nwnnon"),
+        (Role::National, Kind::Witness, "nonnon"),
+        (Role::National, Kind::Reconcile, "nonnnn"),
+        (Role::National, Kind::FetchChunk, "nonnnn"),
+        (Role::National, Kind::WitnessTree, "nonnon"),
+    ];
+
+    #[test]
+    fn every_request_role_and_standing_is_answered_as_the_table_says() {
+        let mut seen = 0;
+        for (role, kind, row) in TABLE {
+            let row: Vec<char> = row.chars().collect();
+            assert_eq!(row.len(), STANDINGS.len(), "{role} {kind:?}: one answer per standing");
+            for (standing, expected) in STANDINGS.iter().zip(row) {
+                let expected = match expected {
+                    'o' => Ok(()),
+                    'n' => Err(Refused::NotInDirectory),
+                    'w' => Err(Refused::WrongRole),
+                    other => panic!("{other:?} is not an answer"),
+                };
+                assert_eq!(decide(role, kind, *standing), expected, "a {role} node asked {kind:?} by {standing:?}");
+                seen += 1;
+            }
+        }
+        // Every kind for both roles, so a new request kind needs its rows.
+        assert_eq!(seen, Kind::ALL.len() * 2 * STANDINGS.len());
+        for role in [Role::Secretariat, Role::National] {
+            for kind in Kind::ALL {
+                assert!(TABLE.iter().any(|(r, k, _)| *r == role && *k == kind), "no row for {role} {kind:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn nothing_but_registration_reaches_a_node_from_a_stranger() {
+        for role in [Role::Secretariat, Role::National] {
+            for kind in Kind::ALL {
+                let served = decide(role, kind, Standing::Stranger).is_ok();
+                let open = role == Role::Secretariat
+                    && matches!(kind, Kind::Register | Kind::RotateKeys | Kind::SubmitContacts);
+                assert_eq!(served, open, "a {role} node asked {kind:?} by a stranger");
+            }
+        }
+    }
+}

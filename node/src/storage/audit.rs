@@ -1,0 +1,130 @@
+//! The audit log as stored: hash-chained entries (appended inside the
+//! transaction of the change they record), this node's checkpoints and tree
+//! heads, and those it keeps of its peers' logs.
+
+use super::*;
+use sled::Transactional;
+use veim_protocol::Bytes32;
+use veim_protocol::StateCode;
+use veim_protocol::audit::{Entry, Event, SignedCheckpoint, SignedTreeHead};
+
+impl Store {
+    // --- audit ---------------------------------------------------------------
+
+    /// Records an event that changes nothing else in the store.
+    pub fn audit(&self, event: &Event) -> Result<u64, StoreError> {
+        (&self.audit, &self.meta).transaction(|(audit, meta)| append(audit, meta, event)).map_err(tx_err)
+    }
+
+    /// The configuration hash and key fingerprint recorded at the last start.
+    pub fn last_start(&self) -> Result<(Option<[u8; 32]>, Option<String>), StoreError> {
+        let config = self.meta.get(LAST_CONFIG)?.and_then(|b| b.as_ref().try_into().ok());
+        let keys = self.meta.get(LAST_KEYS)?.map(|b| String::from_utf8_lossy(&b).into_owned());
+        Ok((config, keys))
+    }
+
+    /// Records the start events with the configuration hash and key
+    /// fingerprint they speak of, in one transaction.
+    pub fn record_start(&self, events: &[Event], config: [u8; 32], keys: &str) -> Result<(), StoreError> {
+        (&self.audit, &self.meta)
+            .transaction(|(audit, meta)| {
+                for e in events {
+                    append(audit, meta, e)?;
+                }
+                meta.insert(LAST_CONFIG, &config)?;
+                meta.insert(LAST_KEYS, keys.as_bytes())?;
+                Ok(())
+            })
+            .map_err(tx_err)
+    }
+
+    /// Number of entries and hash of the last one.
+    pub fn audit_head(&self) -> Result<(u64, Bytes32), StoreError> {
+        Ok(match self.meta.get(AUDIT_HEAD)? {
+            Some(b) => dec("audit head", &b)?,
+            None => (0, Bytes32([0; 32])),
+        })
+    }
+
+    /// Entries from `from` on, in order.
+    pub fn audit_entries(&self, from: u64) -> Result<Vec<Entry>, StoreError> {
+        self.audit_iter(from).collect()
+    }
+
+    /// Entries from `from` on, one at a time.
+    pub fn audit_iter(&self, from: u64) -> impl Iterator<Item = Result<Entry, StoreError>> + use<> {
+        self.audit.range(from.to_be_bytes()..).map(|kv| dec("audit entry", &kv?.1))
+    }
+
+    pub fn put_checkpoint(&self, checkpoint: &SignedCheckpoint) -> Result<(), StoreError> {
+        self.checkpoints.insert(checkpoint.checkpoint.count.to_be_bytes(), enc("checkpoint", checkpoint)?)?;
+        Ok(())
+    }
+
+    /// This node's own checkpoints, oldest first.
+    pub fn checkpoints(&self) -> Result<Vec<SignedCheckpoint>, StoreError> {
+        self.checkpoints.iter().map(|kv| dec("checkpoint", &kv?.1)).collect()
+    }
+
+    pub fn latest_checkpoint(&self) -> Result<Option<SignedCheckpoint>, StoreError> {
+        self.checkpoints.last()?.map(|(_, v)| dec("checkpoint", &v)).transpose()
+    }
+
+    pub fn put_tree_head(&self, head: &SignedTreeHead) -> Result<(), StoreError> {
+        self.tree_heads.insert(head.head.count.to_be_bytes(), enc("tree head", head)?)?;
+        Ok(())
+    }
+
+    /// This node's own tree heads, oldest first.
+    pub fn tree_heads(&self) -> Result<Vec<SignedTreeHead>, StoreError> {
+        self.tree_heads.iter().map(|kv| dec("tree head", &kv?.1)).collect()
+    }
+
+    pub fn latest_tree_head(&self) -> Result<Option<SignedTreeHead>, StoreError> {
+        self.tree_heads.last()?.map(|(_, v)| dec("tree head", &v)).transpose()
+    }
+
+    /// The tree head held of another node's log.
+    pub fn witness_tree(&self, node: Option<StateCode>) -> Result<Option<SignedTreeHead>, StoreError> {
+        self.witness_trees.get(Self::witness_prefix(node))?.map(|v| dec("tree head", &v)).transpose()
+    }
+
+    /// Keeps `head` as the tree head held of its node's log, in place of the
+    /// one it extends.
+    pub fn put_witness_tree(&self, head: &SignedTreeHead) -> Result<(), StoreError> {
+        self.witness_trees.insert(Self::witness_prefix(head.head.node), enc("tree head", head)?)?;
+        Ok(())
+    }
+
+    pub fn witness_trees(&self) -> Result<Vec<SignedTreeHead>, StoreError> {
+        self.witness_trees.iter().map(|kv| dec("tree head", &kv?.1)).collect()
+    }
+
+    fn witness_prefix(node: Option<StateCode>) -> Vec<u8> {
+        match node {
+            Some(s) => [b"S".as_slice(), s.as_bytes()].concat(),
+            None => b"X---".to_vec(),
+        }
+    }
+
+    /// The latest checkpoint held of another node's log.
+    pub fn witness(&self, node: Option<StateCode>) -> Result<Option<SignedCheckpoint>, StoreError> {
+        match self.witnesses.scan_prefix(Self::witness_prefix(node)).last() {
+            Some(kv) => Ok(Some(dec("checkpoint", &kv?.1)?)),
+            None => Ok(None),
+        }
+    }
+
+    /// Keeps a checkpoint of another node's log as that node's checkpoint of
+    /// `day`, replacing the day's earlier one. Returns whether it is the
+    /// first kept that day.
+    pub fn put_witness(&self, checkpoint: &SignedCheckpoint, day: i64) -> Result<bool, StoreError> {
+        let mut key = Self::witness_prefix(checkpoint.checkpoint.node);
+        key.extend_from_slice(&day.to_be_bytes());
+        Ok(self.witnesses.insert(key, enc("checkpoint", checkpoint)?)?.is_none())
+    }
+
+    pub fn witnesses(&self) -> Result<Vec<SignedCheckpoint>, StoreError> {
+        self.witnesses.iter().map(|kv| dec("checkpoint", &kv?.1)).collect()
+    }
+}

@@ -1,0 +1,374 @@
+//! Every sled call of the node lives here, so the storage engine can be
+//! replaced without touching the rest. Storage knows the node's records as
+//! plain data and nothing of the rules that make them (those are the domain
+//! services'); it imports only `home` and the protocol.
+//!
+//! Trees: `meta` (the directory head), `directory` (every accepted directory
+//! version, by number), `registrations` (Secretariat: what States submitted,
+//! one per State and key), `rejections` (Secretariat: keys refused, and why),
+//! `messages` (every message sent or received: ids, parties, times, delivery
+//! state, receipts), `bodies` (each message's envelope and sealed body, written
+//! once and removed by a purge, apart from the record that changes with each
+//! delivery attempt), `exchanges` (one record per exchange). Writes that belong
+//! together go in one sled transaction; nothing is acknowledged to a peer or an
+//! operator before [`Store::flush`] has returned.
+//!
+//! `Store` itself (this file) opens the database, runs the group commit of
+//! [`Store::flush`] and remembers a failed write; its methods are grouped by
+//! concern: `directory` (directory versions, registrations, contacts),
+//! `messages` (messages, exchanges, outbox, attachments, disclosures) and
+//! `audit` (the hash-chained log, checkpoints and tree heads).
+
+mod audit;
+mod directory;
+mod messages;
+mod records;
+
+pub use messages::LookupError;
+pub use records::*;
+
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use sled::transaction::{ConflictableTransactionError, TransactionError};
+use std::path::Path;
+use veim_protocol::Bytes32;
+use veim_protocol::MessageId;
+use veim_protocol::audit::{Entry, Event};
+use veim_protocol::codec::{self, MAX_RECORD};
+
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StoreError {
+    #[error("cannot open the store at {path}: {reason}. If another node process uses this folder, stop it first")]
+    Open { path: String, reason: String },
+    #[error("the store failed: {0}. Check free disk space and permissions of the node's folder")]
+    Io(#[from] sled::Error),
+    #[error("a stored {what} is damaged: {reason}")]
+    Corrupt { what: &'static str, reason: String },
+    #[error("message {0} is already stored")]
+    Duplicate(MessageId),
+    #[error("message {0} is not in the store")]
+    NotFound(MessageId),
+    /// A rule of the change refused it (decided by the caller, e.g. the
+    /// exchange rules given to [`Store::insert_message`]); nothing was written.
+    #[error("{0}")]
+    Refused(#[from] RuleRefusal),
+    /// A file kept beside the store (written after a flush) could not be written.
+    #[error("cannot write {path}: {reason}. Check free disk space and permissions of the node's folder")]
+    File { path: String, reason: String },
+    /// The store's own machinery failed (a lock poisoned, a task lost).
+    #[error("the store failed internally: {0}. Restart the node; if it happens again, report it")]
+    Internal(String),
+}
+
+/// Why a caller's rule refused a change inside a store transaction.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct RuleRefusal(pub String);
+
+/// A hook run after each flush.
+#[derive(Clone)]
+struct AfterFlush(std::sync::Arc<Hook>);
+
+type Hook = dyn Fn(&Store) -> Result<(), StoreError> + Send + Sync;
+
+impl std::fmt::Debug for AfterFlush {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("AfterFlush")
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Store {
+    db: sled::Db,
+    meta: sled::Tree,
+    directory: sled::Tree,
+    registrations: sled::Tree,
+    rejections: sled::Tree,
+    contacts: sled::Tree,
+    messages: sled::Tree,
+    /// Each message's envelope (key: id, 0) and sealed body (key: id, 1).
+    bodies: sled::Tree,
+    exchanges: sled::Tree,
+    disclosures: sled::Tree,
+    audit: sled::Tree,
+    /// Sent messages with a copy not yet final, by creation time then id.
+    outbox: sled::Tree,
+    /// Attachments staged to send, or received (metadata; the key sealed).
+    attachments: sled::Tree,
+    /// Received `Attachments` messages whose files are not all fetched yet.
+    downloads: sled::Tree,
+    checkpoints: sled::Tree,
+    witnesses: sled::Tree,
+    /// This node's signed tree heads, by count.
+    tree_heads: sled::Tree,
+    /// The latest tree head held of each peer's log.
+    witness_trees: sled::Tree,
+    /// The group commit of [`Store::flush`].
+    group: std::sync::Arc<GroupCommit>,
+    /// Run after every flush ([`Store::with_after_flush`]).
+    after_flush: Option<AfterFlush>,
+    /// Why a write to disk failed, once one has: sled fails every later
+    /// write, so the node must reopen the store (see [`Store::failure`]).
+    failure: std::sync::Arc<std::sync::OnceLock<String>>,
+}
+
+const HEAD_KEY: &[u8] = b"directory-head";
+const SECRETARIAT_KEY: &[u8] = b"secretariat-key";
+const PENDING_ROTATION: &[u8] = b"pending-rotation";
+const STORAGE_CHECK: &[u8] = b"storage-key-check";
+const AUDIT_HEAD: &[u8] = b"audit-head";
+const MESSAGE_SEQUENCE: &[u8] = b"message-sequence";
+/// The layout of the store: 2 since bodies moved out of message records.
+const STORE_FORMAT: &[u8] = b"store-format";
+const FORMAT: u64 = 2;
+const LAST_CONFIG: &[u8] = b"last-config-hash";
+const LAST_KEYS: &[u8] = b"last-key-fingerprint";
+
+fn enc<T: Serialize>(what: &'static str, value: &T) -> Result<Vec<u8>, StoreError> {
+    codec::encode(what, value).map_err(|e| StoreError::Corrupt { what, reason: e.to_string() })
+}
+
+fn dec<T: DeserializeOwned>(what: &'static str, bytes: &[u8]) -> Result<T, StoreError> {
+    codec::decode::<T, MAX_RECORD>(what, bytes).map_err(|e| StoreError::Corrupt { what, reason: e.to_string() })
+}
+
+fn tx_err(e: TransactionError<StoreError>) -> StoreError {
+    match e {
+        TransactionError::Abort(e) => e,
+        TransactionError::Storage(e) => StoreError::Io(e),
+    }
+}
+
+fn abort(e: StoreError) -> ConflictableTransactionError<StoreError> {
+    ConflictableTransactionError::Abort(e)
+}
+
+/// Flush requests and the flushes that served them.
+#[derive(Debug, Default)]
+struct GroupCommit {
+    state: std::sync::Mutex<FlushState>,
+    done: tokio::sync::Notify,
+    /// Flushes run (each one fsync or more).
+    runs: std::sync::atomic::AtomicU64,
+}
+
+#[derive(Debug, Default)]
+struct FlushState {
+    /// Tickets handed out, and the highest ticket a finished flush covers.
+    requested: u64,
+    completed: u64,
+    running: bool,
+    /// Recent failed flushes: the tickets they covered, and why.
+    failures: std::collections::VecDeque<(u64, u64, String)>,
+}
+
+/// Appends an event to the audit chain, inside the transaction of the change
+/// it records: the entry and the change are durable together or not at all.
+fn append(
+    audit: &sled::transaction::TransactionalTree,
+    meta: &sled::transaction::TransactionalTree,
+    event: &Event,
+) -> Result<u64, ConflictableTransactionError<StoreError>> {
+    let (count, previous): (u64, Bytes32) = match meta.get(AUDIT_HEAD)? {
+        Some(b) => dec("audit head", &b).map_err(abort)?,
+        None => (0, Bytes32([0; 32])),
+    };
+    let entry = Entry { seq: count, previous, event: event.clone() };
+    let hash = entry.hash().map_err(|e| abort(StoreError::Corrupt { what: "audit entry", reason: e.to_string() }))?;
+    audit.insert(&count.to_be_bytes(), enc("audit entry", &entry).map_err(abort)?)?;
+    meta.insert(AUDIT_HEAD, enc("audit head", &(count + 1, hash)).map_err(abort)?)?;
+    Ok(count)
+}
+
+impl Store {
+    pub fn open(path: &Path) -> Result<Store, StoreError> {
+        let db = sled::Config::new()
+            .path(path)
+            .mode(sled::Mode::HighThroughput)
+            // No background flushes: durability comes from `flush`, called
+            // before every acknowledgement, and nowhere else by chance.
+            .flush_every_ms(None)
+            .open()
+            .map_err(|e| StoreError::Open { path: path.display().to_string(), reason: e.to_string() })?;
+        let format = db.open_tree("meta")?.get(STORE_FORMAT)?;
+        match format.as_deref() {
+            // Format 1 kept bodies inside the message records; they are still
+            // read there, and move to `bodies` when the record next changes.
+            None => {
+                db.open_tree("meta")?.insert(STORE_FORMAT, &FORMAT.to_be_bytes())?;
+            }
+            Some(b) if b == FORMAT.to_be_bytes() => {}
+            Some(other) => {
+                return Err(StoreError::Open {
+                    path: path.display().to_string(),
+                    reason: format!(
+                        "the store is in format {}, which this version of veim (format {FORMAT}) does not know: run the veim release that wrote it, or a newer one",
+                        other.iter().fold(0u64, |n, b| n << 8 | u64::from(*b))
+                    ),
+                });
+            }
+        }
+        Ok(Store {
+            meta: db.open_tree("meta")?,
+            directory: db.open_tree("directory")?,
+            registrations: db.open_tree("registrations")?,
+            rejections: db.open_tree("rejections")?,
+            contacts: db.open_tree("contacts")?,
+            messages: db.open_tree("messages")?,
+            bodies: db.open_tree("bodies")?,
+            exchanges: db.open_tree("exchanges")?,
+            disclosures: db.open_tree("disclosures")?,
+            audit: db.open_tree("audit")?,
+            outbox: db.open_tree("outbox")?,
+            attachments: db.open_tree("attachments")?,
+            downloads: db.open_tree("downloads")?,
+            checkpoints: db.open_tree("checkpoints")?,
+            witnesses: db.open_tree("witnesses")?,
+            tree_heads: db.open_tree("tree-heads")?,
+            witness_trees: db.open_tree("witness-trees")?,
+            after_flush: None,
+            failure: Default::default(),
+            group: Default::default(),
+            db,
+        })
+    }
+
+    /// Makes every write so far durable. Runs on a blocking thread: a sled
+    /// flush is an fsync.
+    ///
+    /// Group commit: callers that ask while a flush is running wait for the
+    /// next one, which then serves them all; a flush counts for a caller
+    /// only if it started after the caller asked (so it covers the caller's
+    /// writes).
+    pub async fn flush(&self) -> Result<(), StoreError> {
+        let g = &self.group;
+        let ticket = {
+            let mut s = g.state.lock().map_err(|_| StoreError::Internal("flush state poisoned".into()))?;
+            s.requested += 1;
+            s.requested
+        };
+        loop {
+            let notified = g.done.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            let run = {
+                let mut s = g.state.lock().map_err(|_| StoreError::Internal("flush state poisoned".into()))?;
+                if s.completed >= ticket {
+                    return match s.failures.iter().find(|(from, to, _)| (*from..=*to).contains(&ticket)) {
+                        Some((_, _, why)) => Err(StoreError::Internal(format!("flush failed: {why}"))),
+                        None => Ok(()),
+                    };
+                }
+                if s.running {
+                    None
+                } else {
+                    s.running = true;
+                    Some((s.completed + 1, s.requested))
+                }
+            };
+            let Some((from, target)) = run else {
+                notified.await;
+                continue;
+            };
+            let store = self.clone();
+            g.runs.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            let result = tokio::task::spawn_blocking(move || store.flush_blocking())
+                .await
+                .map_err(|e| StoreError::Internal(format!("flush task failed: {e}")))
+                .and_then(|r| r);
+            {
+                let mut s = g.state.lock().map_err(|_| StoreError::Internal("flush state poisoned".into()))?;
+                s.running = false;
+                s.completed = target;
+                if let Err(e) = &result {
+                    s.failures.push_back((from, target, e.to_string()));
+                    if s.failures.len() > 64 {
+                        s.failures.pop_front();
+                    }
+                }
+            }
+            g.done.notify_waiters();
+        }
+    }
+
+    /// Flushes the store's log, remembering a failure to write to disk
+    /// (see [`Store::failure`]). Costs no disk access when nothing is waiting
+    /// to be written.
+    pub fn check_disk(&self) {
+        let _ = self.flush_log();
+    }
+
+    /// Flushes sled's log, remembering a failure to write to disk.
+    fn flush_log(&self) -> Result<(), sled::Error> {
+        let flushed = self.db.flush();
+        if let Err(e @ sled::Error::Io(_)) = &flushed {
+            let _ = self.failure.set(e.to_string());
+        }
+        flushed.map(|_| ())
+    }
+
+    /// Why the store could not write to disk (a full disk, a failing
+    /// device), if that happened since it was opened. sled fails every later
+    /// write once one has failed, even when there is room again: only
+    /// reopening the store clears it.
+    pub fn failure(&self) -> Option<String> {
+        self.failure.get().cloned()
+    }
+
+    /// How many flushes have run since the store was opened.
+    pub fn flush_runs(&self) -> u64 {
+        self.group.runs.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// Runs `hook` after every flush, once the flushed writes are durable
+    /// (the audit module keeps its plain-file copy of the log this way).
+    /// The store knows nothing of what the hook does.
+    pub fn with_after_flush(
+        mut self,
+        hook: impl Fn(&Store) -> Result<(), StoreError> + Send + Sync + 'static,
+    ) -> Store {
+        self.after_flush = Some(AfterFlush(std::sync::Arc::new(hook)));
+        self
+    }
+
+    /// `flush`, for callers outside the runtime (start-up, offline tools).
+    pub fn flush_blocking(&self) -> Result<(), StoreError> {
+        self.flush_log()?;
+        if let Some(AfterFlush(hook)) = &self.after_flush {
+            hook(self)?;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn concurrent_flushes_share_fsyncs_and_each_covers_its_writes() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = Store::open(&dir.path().join("store")).expect("open");
+        let mut tasks = Vec::new();
+        for i in 0..64u64 {
+            let store = store.clone();
+            tasks.push(tokio::spawn(async move {
+                store.meta.insert(i.to_be_bytes(), &[1]).expect("insert");
+                store.flush().await.expect("flush");
+                i
+            }));
+        }
+        for t in tasks {
+            t.await.expect("task");
+        }
+        let runs = store.flush_runs();
+        assert!((1..64).contains(&runs), "64 flushes asked, {runs} run");
+        drop(store);
+        // Every write acknowledged by a flush is on disk.
+        let reopened = Store::open(&dir.path().join("store")).expect("reopen");
+        for i in 0..64u64 {
+            assert!(reopened.meta.get(i.to_be_bytes()).expect("get").is_some(), "write {i}");
+        }
+    }
+}

@@ -1,0 +1,152 @@
+//! The records the node keeps, as plain data: what each holds and nothing of
+//! the rules that change them.
+
+use serde::{Deserialize, Serialize};
+use veim_protocol::Bytes32;
+use veim_protocol::ids::{AttachmentId, DisclosureId};
+use veim_protocol::{AuthorityKind, ExchangeId, ItemRef, MessageId, MessageKind, SignedReceipt, StateCode};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Direction {
+    Sent,
+    Received,
+}
+
+/// Where one copy of a sent message is.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum DeliveryState {
+    /// Queued: stored durably, not yet tried (or waiting for an earlier
+    /// message of the same exchange to reach the same recipient).
+    Pending,
+    /// Tried and not yet acknowledged; tried again at `next_at`.
+    Attempting { attempts: u32, next_at: i64, last_error: String },
+    /// The recipient's signed receipt was checked and stored. Final.
+    Delivered { stored_at: i64 },
+    /// The recipient refused it for good (a refusal no retry can change). Final.
+    Refused { code: String, detail: String },
+    /// Given up: cancelled by the operator, or older than the recipient
+    /// accepts. Final.
+    Failed { reason: String },
+}
+
+impl DeliveryState {
+    /// Whether nothing more will happen to this copy.
+    pub fn is_final(&self) -> bool {
+        matches!(self, DeliveryState::Delivered { .. } | DeliveryState::Refused { .. } | DeliveryState::Failed { .. })
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Delivery {
+    pub recipient: StateCode,
+    pub state: DeliveryState,
+    pub updated_at: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MessageRecord {
+    pub message_id: MessageId,
+    pub exchange_id: ExchangeId,
+    pub direction: Direction,
+    pub sender: StateCode,
+    pub recipients: Vec<StateCode>,
+    pub kind: MessageKind,
+    pub created_at: i64,
+    pub stored_at: i64,
+    /// The body, encoded and sealed with the storage key ([`crate::vault`]);
+    /// `None` once purged.
+    #[serde(with = "serde_bytes")]
+    pub content: Option<Vec<u8>>,
+    /// The envelope exactly as signed, encoded: the proof of origin. Empty
+    /// once purged (a received envelope can be opened with the node's key).
+    #[serde(with = "serde_bytes")]
+    pub envelope: Vec<u8>,
+    pub envelope_hash: [u8; 32],
+    /// Sent messages: one per recipient.
+    pub deliveries: Vec<Delivery>,
+    /// Sent messages: the recipients' signed receipts.
+    pub receipts: Vec<SignedReceipt>,
+    /// When the retention policy (or the operator) removed the content.
+    pub purged_at: Option<i64>,
+    /// The order in which this node stored its messages ([`Store::next_sequence`]).
+    pub sequence: u64,
+}
+
+/// The life of an exchange. `Closed` is final.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ExchangeStatus {
+    /// A request was sent or received, and no response yet.
+    Open,
+    /// At least one response was given.
+    Answered,
+    /// One side closed it.
+    Closed,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ExchangeRecord {
+    pub exchange_id: ExchangeId,
+    /// The State that sent the request.
+    pub originator: StateCode,
+    /// Every State taking part, originator first.
+    pub participants: Vec<StateCode>,
+    pub status: ExchangeStatus,
+    pub opened_at: i64,
+    pub updated_at: i64,
+    /// Messages in the order this node stored them.
+    pub messages: Vec<MessageId>,
+}
+
+/// An attachment this node holds: staged to send (`outgoing`), or received.
+/// The file itself is in `HOME/attachments/<id>.sealed`, chunk by chunk,
+/// encrypted under the key that `sealed_ref` (sealed with the storage key)
+/// holds.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AttachmentRecord {
+    pub id: AttachmentId,
+    pub name: String,
+    pub size: u64,
+    pub chunks: u64,
+    pub outgoing: bool,
+    /// Outgoing: the States it was sent to (who may fetch it).
+    pub recipients: Vec<StateCode>,
+    /// Received: who sent it, and in which message.
+    pub sender: Option<StateCode>,
+    pub message: Option<MessageId>,
+    /// Chunks held (all of them for an outgoing attachment).
+    pub chunks_held: u64,
+    /// Received: chunk requests made, across interruptions.
+    pub fetched: u64,
+    /// Received: every chunk held and the file's SHA-256 checked.
+    pub complete: bool,
+    pub error: Option<String>,
+    /// Received: not fetched, for good (see `error`).
+    pub given_up: bool,
+    /// The `AttachmentRef` (with its chunk key), sealed with the storage key.
+    pub sealed_ref: Vec<u8>,
+}
+
+/// A disclosure this node made: what, to which kind of authority, on which
+/// consent. No content: names, purpose and items are in the sealed package.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DisclosureSummary {
+    pub disclosure_id: DisclosureId,
+    pub created_at: i64,
+    pub originator: StateCode,
+    pub exchange_id: ExchangeId,
+    pub items: Vec<ItemRef>,
+    pub authority_kind: AuthorityKind,
+    pub consent: Option<MessageId>,
+    /// Hash of the package file as exported.
+    pub package_hash: Bytes32,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DisclosureRecord {
+    pub summary: DisclosureSummary,
+    /// The package, sealed with the storage key.
+    pub package: Vec<u8>,
+}

@@ -1,0 +1,94 @@
+//! Reciprocity: per counterpart, what was asked and answered, both ways,
+//! from message metadata only.
+
+use super::*;
+use serde::{Deserialize, Serialize};
+use veim_protocol::{MessageKind, StateCode};
+
+/// Requests between this State and one counterpart, both ways.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Reciprocity {
+    pub state: Option<StateCode>,
+    pub requests_sent: u32,
+    pub sent_answered: u32,
+    pub sent_unanswered: u32,
+    /// Median seconds from our request to their first response.
+    pub their_median_answer_secs: Option<i64>,
+    pub requests_received: u32,
+    pub received_answered: u32,
+    pub received_unanswered: u32,
+    /// Median seconds from their request to our first response.
+    pub our_median_answer_secs: Option<i64>,
+}
+
+fn median(mut v: Vec<i64>) -> Option<i64> {
+    if v.is_empty() {
+        return None;
+    }
+    v.sort_unstable();
+    let n = v.len();
+    Some(if n % 2 == 1 { v[n / 2] } else { (v[n / 2 - 1] + v[n / 2]) / 2 })
+}
+
+/// Per counterpart State, from message metadata only (no content is opened).
+pub fn reciprocity(terms: &Terms) -> Result<Vec<Reciprocity>, TermsError> {
+    let me = terms.state.ok_or_else(|| TermsError::Conflict("this node speaks for no State".into()))?;
+    let mut rows: std::collections::BTreeMap<StateCode, (Reciprocity, Vec<i64>, Vec<i64>)> = Default::default();
+    for x in terms.store.exchanges()? {
+        let mut meta = Vec::new();
+        for id in &x.messages {
+            if let Some(m) = terms.store.message(*id)? {
+                meta.push((m.kind, m.sender, m.created_at));
+            }
+        }
+        let Some(&(MessageKind::Request, _, asked_at)) = meta.first() else { continue };
+        let first_response = |from: StateCode| {
+            meta.iter().find(|(k, s, _)| *k == MessageKind::Response && *s == from).map(|(_, _, t)| t - asked_at)
+        };
+        if x.originator == me {
+            for p in x.participants.iter().filter(|p| **p != me) {
+                let (row, theirs, _) = rows.entry(*p).or_default();
+                row.requests_sent += 1;
+                match first_response(*p) {
+                    Some(t) => {
+                        row.sent_answered += 1;
+                        theirs.push(t);
+                    }
+                    None => row.sent_unanswered += 1,
+                }
+            }
+        } else if x.participants.contains(&me) {
+            let (row, _, ours) = rows.entry(x.originator).or_default();
+            row.requests_received += 1;
+            match first_response(me) {
+                Some(t) => {
+                    row.received_answered += 1;
+                    ours.push(t);
+                }
+                None => row.received_unanswered += 1,
+            }
+        }
+    }
+    Ok(rows
+        .into_iter()
+        .map(|(state, (mut row, theirs, ours))| {
+            row.state = Some(state);
+            row.their_median_answer_secs = median(theirs);
+            row.our_median_answer_secs = median(ours);
+            row
+        })
+        .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::median;
+
+    #[test]
+    fn medians() {
+        assert_eq!(median(vec![]), None);
+        assert_eq!(median(vec![5]), Some(5));
+        assert_eq!(median(vec![9, 1, 5]), Some(5));
+        assert_eq!(median(vec![4, 1, 3, 2]), Some(2));
+    }
+}
