@@ -226,6 +226,30 @@ pub enum ConfigError {
     AlreadyInitialised { path: PathBuf },
 }
 
+/// What makes a configuration unusable, in words the operator can act on.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct ConfigProblem(pub String);
+
+impl std::ops::Deref for ConfigProblem {
+    type Target = str;
+    fn deref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl From<String> for ConfigProblem {
+    fn from(s: String) -> ConfigProblem {
+        ConfigProblem(s)
+    }
+}
+
+impl From<&str> for ConfigProblem {
+    fn from(s: &str) -> ConfigProblem {
+        ConfigProblem(s.to_string())
+    }
+}
+
 impl Config {
     pub fn load(home: &Path) -> Result<Config, ConfigError> {
         let path = home.join(CONFIG_FILE);
@@ -236,12 +260,12 @@ impl Config {
         })?;
         let config: Config =
             toml::from_str(&text).map_err(|e| ConfigError::Invalid { path: path.clone(), reason: e.to_string() })?;
-        config.check().map_err(|reason| ConfigError::Invalid { path, reason })?;
+        config.check().map_err(|p| ConfigError::Invalid { path, reason: p.to_string() })?;
         Ok(config)
     }
 
     /// Rules serde cannot express.
-    pub fn check(&self) -> Result<(), String> {
+    pub fn check(&self) -> Result<(), ConfigProblem> {
         match self.role {
             Role::National => {
                 if self.state.is_none() {
@@ -274,19 +298,19 @@ impl Config {
             return Err(format!(
                 "listen address {a} takes connections on every interface but is not an address other nodes can dial; \
                  add the address they should use: announce = [\"/ip4/<public address>/tcp/<port>\"] (veim init --announce)"
-            ));
+            ).into());
         }
         let admin: std::net::SocketAddr =
             self.admin_listen.parse().map_err(|e| format!("admin_listen {:?}: {e}", self.admin_listen))?;
         if !admin.ip().is_loopback() {
             return Err(format!(
                 "admin_listen {admin} must be a loopback address (127.0.0.1 or ::1): the admin API is for the local operator only"
-            ));
+            ).into());
         }
         let mut errors = veim_protocol::ValidationErrors::default();
         self.handling.check("handling", &mut errors);
         if let Some(e) = errors.0.first() {
-            return Err(format!("{}: {}", e.field, e.problem));
+            return Err(format!("{}: {}", e.field, e.problem).into());
         }
         if self.retry_base_secs < 1 || self.retry_max_secs < self.retry_base_secs {
             return Err("retry_base_secs must be at least 1, and retry_max_secs at least retry_base_secs".into());
@@ -306,7 +330,7 @@ impl Config {
     /// Replaces the configuration of an existing node.
     pub fn save(&self, home: &Path) -> Result<(), ConfigError> {
         let path = home.join(CONFIG_FILE);
-        self.check().map_err(|reason| ConfigError::Invalid { path: path.clone(), reason })?;
+        self.check().map_err(|p| ConfigError::Invalid { path: path.clone(), reason: p.to_string() })?;
         let text = toml::to_string_pretty(self)
             .map_err(|e| ConfigError::Invalid { path: path.clone(), reason: e.to_string() })?;
         write_file(&path, text.as_bytes(), false).map_err(|source| ConfigError::Write { path, source })
@@ -328,8 +352,8 @@ impl Config {
 mod tests {
     use super::*;
 
-    fn parse(text: &str) -> Result<Config, String> {
-        let config: Config = toml::from_str(text).map_err(|e| e.to_string())?;
+    fn parse(text: &str) -> Result<Config, ConfigProblem> {
+        let config: Config = toml::from_str(text).map_err(|e| ConfigProblem(e.to_string()))?;
         config.check()?;
         Ok(config)
     }

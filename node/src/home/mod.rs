@@ -65,7 +65,7 @@ pub struct Runtime {
 #[non_exhaustive]
 pub enum InitError {
     #[error("the configuration is not valid: {0}")]
-    Invalid(String),
+    Invalid(config::ConfigProblem),
     #[error("cannot create {path}: {source}")]
     Create { path: PathBuf, source: std::io::Error },
     #[error(transparent)]

@@ -86,11 +86,9 @@ fn random<const N: usize>() -> [u8; N] {
     out
 }
 
-fn passphrase_key(passphrase: &str, salt: &[u8]) -> Result<Zeroizing<[u8; 32]>, String> {
+fn passphrase_key(passphrase: &str, salt: &[u8]) -> Result<Zeroizing<[u8; 32]>, argon2::Error> {
     let mut out = Zeroizing::new([0u8; 32]);
-    argon2::Argon2::default()
-        .hash_password_into(passphrase.as_bytes(), salt, out.as_mut())
-        .map_err(|e| e.to_string())?;
+    argon2::Argon2::default().hash_password_into(passphrase.as_bytes(), salt, out.as_mut())?;
     Ok(out)
 }
 
@@ -173,8 +171,8 @@ impl Vault {
             Some(p) => {
                 let salt: [u8; 16] = random();
                 let nonce: [u8; 24] = random();
-                let wrap =
-                    passphrase_key(p, &salt).map_err(|reason| VaultError::Damaged { path: path.into(), reason })?;
+                let wrap = passphrase_key(p, &salt)
+                    .map_err(|e| VaultError::Damaged { path: path.into(), reason: e.to_string() })?;
                 let ct = XChaCha20Poly1305::new((&*wrap).into())
                     .encrypt(&nonce.into(), Payload { msg: key, aad: WRAP_AAD })
                     .map_err(|_| VaultError::Damaged { path: path.into(), reason: "wrapping failed".into() })?;
@@ -205,7 +203,7 @@ impl Vault {
             ["argon2id", salt, nonce, ct] => {
                 let passphrase = passphrase.ok_or_else(|| VaultError::NeedsPassphrase { path: path.into() })?;
                 let nonce: [u8; 24] = unhex(nonce)?.try_into().map_err(|_| damaged("the nonce is not 24 bytes"))?;
-                let wrap = passphrase_key(passphrase, &unhex(salt)?).map_err(|e| damaged(&e))?;
+                let wrap = passphrase_key(passphrase, &unhex(salt)?).map_err(|e| damaged(&e.to_string()))?;
                 let key = XChaCha20Poly1305::new((&*wrap).into())
                     .decrypt(&nonce.into(), Payload { msg: &unhex(ct)?, aad: WRAP_AAD })
                     .map_err(|_| VaultError::WrongPassphrase { path: path.into() })?;

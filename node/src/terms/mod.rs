@@ -96,6 +96,16 @@ impl From<LookupError> for TermsError {
     }
 }
 
+/// What is wrong with one field the operator gave, before it is named.
+#[derive(Debug)]
+struct Problem(String);
+
+impl From<Problem> for String {
+    fn from(p: Problem) -> String {
+        p.0
+    }
+}
+
 fn invalid(field: &str, problem: impl Into<String>) -> TermsError {
     let mut errors = ValidationErrors::default();
     errors.push(field, problem);
@@ -126,15 +136,14 @@ fn exchange_messages(terms: &Terms, x: &ExchangeRecord) -> Result<Vec<Opened>, T
 
 /// Splits `MESSAGE#N` into the message id (or its first 6+ hex digits,
 /// lower-cased) and the item number.
-fn split_item(text: &str) -> Result<(String, u16), String> {
-    let (prefix, index) = text
-        .trim()
-        .split_once('#')
-        .ok_or_else(|| format!("{text:?} is not an item; write MESSAGE#N as `veim exchange show` lists them"))?;
-    let index = index.parse().map_err(|_| format!("{index:?} is not an item number"))?;
+fn split_item(text: &str) -> Result<(String, u16), Problem> {
+    let (prefix, index) = text.trim().split_once('#').ok_or_else(|| {
+        Problem(format!("{text:?} is not an item; write MESSAGE#N as `veim exchange show` lists them"))
+    })?;
+    let index = index.parse().map_err(|_| Problem(format!("{index:?} is not an item number")))?;
     let prefix = prefix.to_ascii_lowercase();
     if prefix.len() < 6 {
-        return Err(format!("{prefix:?} is too short; give at least 6 hex digits of the message id"));
+        return Err(Problem(format!("{prefix:?} is too short; give at least 6 hex digits of the message id")));
     }
     Ok((prefix, index))
 }
@@ -395,13 +404,13 @@ pub async fn decide(terms: &Terms, consent: &str, decision: DecideConsent) -> Re
 }
 
 /// An item of a consent request, named in full or by its message prefix.
-fn parse_asked_item(asked: &[ItemRef], text: &str) -> Result<ItemRef, String> {
+fn parse_asked_item(asked: &[ItemRef], text: &str) -> Result<ItemRef, Problem> {
     let (prefix, index) = split_item(text)?;
     asked
         .iter()
         .find(|r| r.index == index && r.message_id.to_hex().starts_with(&prefix))
         .copied()
-        .ok_or_else(|| format!("{text} was not asked for; a grant covers the items asked for or fewer"))
+        .ok_or_else(|| Problem(format!("{text} was not asked for; a grant covers the items asked for or fewer")))
 }
 
 /// Revokes a grant this node gave; disclosures made before stand.
