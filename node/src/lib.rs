@@ -7,30 +7,37 @@
 //! # Layout
 //!
 //! Services own their state and their locks; layers point down, and a
-//! module never imports one above it (`tests::layers` reads the imports and
-//! fails when one does):
+//! module never imports one above it (`node/tests/layers.rs` reads the
+//! imports and fails when one does):
 //!
 //! ```text
-//!   api ─────────────► app            admin HTTP API (axum); its types in api::types
-//!    │                  │             Node (a struct of services), start/stop/run, loops
-//!    ▼                  ▼
-//!   peer                              inbound requests: policy, then one service each
-//!    │
-//!    ▼
-//!   directory  exchange  audit  terms  attachments      domain services
+//!   api ──────────► app        api: the admin HTTP API (axum), its types in api::types
+//!    │               │         app: Node (a struct of services), start/stop/run, loops
+//!    │               │
+//!    │               ▼
+//!    │              peer       inbound requests: the policy, then one service each
+//!    ▼               ▼
+//!   directory  exchange  audit  terms  attachments       domain services
 //!    │                                          │
 //!    ▼                                          ▼
 //!   storage (sled, records, group commit)      net (swarm, codec, allowance)
 //!    │                                          │
 //!    ▼                                          ▼
-//!   home (config, keys, vault, init)  clock  shutdown           veim-protocol
+//!   home (config, keys, vault, init)
+//!    │
+//!    ▼
+//!   clock  shutdown                      (and veim-protocol under every layer)
 //! ```
 //!
 //! - `storage` knows records as plain data and nothing of the rules that
 //!   make them; `net` moves bytes and knows nothing of what they mean.
 //! - Domain services may use one another (terms sends through exchange);
 //!   none names `Node`, and none knows of HTTP.
-//! - Only `app` wires services together, and only `app` starts the API.
+//! - Only `app` wires services together, and only `app` starts the API
+//!   (whose handlers hold the node: the one pair allowed to use each other).
+//! - sled is used in `storage` alone, axum in `api` alone; there is no
+//!   import cycle between modules, within a layer either.
+
 pub mod api;
 pub mod app;
 pub mod attachments;

@@ -68,24 +68,54 @@ fn code_of(text: &str) -> String {
     out
 }
 
-/// The top-level modules a file's code names as `crate::module`.
+fn name_at(text: &str) -> String {
+    text.trim_start().chars().take_while(|c| c.is_alphanumeric() || *c == '_').collect()
+}
+
+/// The top-level modules a file's code names as `crate::module`, in a
+/// group (`crate::{a, b::C}`), or through `super::super::` from a file two
+/// levels down.
 fn modules_used(code: &str) -> BTreeSet<String> {
     let mut used = BTreeSet::new();
-    let mut rest = code;
-    while let Some(i) = rest.find("crate::") {
-        let before = rest[..i].chars().last();
-        rest = &rest[i + "crate::".len()..];
-        // `veim_crate::…` or `$crate::…` are not this crate's paths.
-        if before.is_some_and(|c| c.is_alphanumeric() || c == '_' || c == '$') {
-            continue;
-        }
-        let name: String = rest.chars().take_while(|c| c.is_alphanumeric() || *c == '_').collect();
-        if !name.is_empty() {
-            used.insert(name);
+    for (prefix, depth) in [("crate::", 0), ("super::super::", 2)] {
+        let mut rest = code;
+        while let Some(i) = rest.find(prefix) {
+            let before = rest[..i].chars().last();
+            rest = &rest[i + prefix.len()..];
+            // `veim_crate::…`, `$crate::…` and `super::super::super::…` are
+            // not paths from this crate's root as written.
+            if before.is_some_and(|c| c.is_alphanumeric() || c == '_' || c == '$' || (depth > 0 && c == ':')) {
+                continue;
+            }
+            if let Some(group) = rest.strip_prefix('{') {
+                let end = group.find('}').unwrap_or(group.len());
+                let mut level = 0;
+                let mut start = 0;
+                for (j, c) in group[..end].char_indices() {
+                    match c {
+                        '{' => level += 1,
+                        '}' => level -= 1,
+                        ',' if level == 0 => {
+                            used.insert(name_at(&group[start..j]));
+                            start = j + 1;
+                        }
+                        _ => {}
+                    }
+                }
+                used.insert(name_at(&group[start..end]));
+            } else {
+                used.insert(name_at(rest));
+            }
         }
     }
+    used.remove("");
+    used.remove("self");
     used
 }
+
+/// External crates only one module may use: the storage engine and the
+/// HTTP server stay where they can be replaced.
+const CONFINED: &[(&str, &str)] = &[("sled", "storage"), ("axum", "api")];
 
 /// Whether the code names the type `Node` (not `Actor::Node`, `NodeKeys`, …).
 fn names_node(code: &str) -> bool {
@@ -118,6 +148,14 @@ fn violations(module: &str, code: &str) -> Vec<String> {
             found.push(format!("{module} uses {used}: modules of layer {own} know nothing of each other"));
         }
     }
+    for (krate, home) in CONFINED {
+        let named = code
+            .match_indices(&format!("{krate}::"))
+            .any(|(i, _)| !code[..i].chars().last().is_some_and(|c| c.is_alphanumeric() || c == '_' || c == ':'));
+        if named && module != *home {
+            found.push(format!("{module} uses {krate}: only {home} does"));
+        }
+    }
     if own < layer_of("app").unwrap_or(u8::MAX) && names_node(code) {
         found.push(format!("{module} names Node: below app, take the services needed, never the node"));
     }
@@ -135,6 +173,35 @@ fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
     }
 }
 
+/// The cycles of the module graph (each found once, from its smallest
+/// module): within a layer too, a cycle makes two services one.
+fn cycles(graph: &std::collections::BTreeMap<String, BTreeSet<String>>) -> Vec<Vec<String>> {
+    fn walk(
+        graph: &std::collections::BTreeMap<String, BTreeSet<String>>,
+        start: &str,
+        path: &mut Vec<String>,
+        found: &mut Vec<Vec<String>>,
+    ) {
+        let Some(next) = graph.get(path.last().map(String::as_str).unwrap_or(start)) else { return };
+        for m in next {
+            if m == start {
+                let mut cycle = path.clone();
+                cycle.push(m.clone());
+                found.push(cycle);
+            } else if m.as_str() > start && !path.contains(m) {
+                path.push(m.clone());
+                walk(graph, start, path, found);
+                path.pop();
+            }
+        }
+    }
+    let mut found = Vec::new();
+    for start in graph.keys() {
+        walk(graph, start, &mut vec![start.clone()], &mut found);
+    }
+    found
+}
+
 #[test]
 fn every_module_uses_only_the_layers_below_it() {
     let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
@@ -143,6 +210,7 @@ fn every_module_uses_only_the_layers_below_it() {
     files.sort();
     let mut found = Vec::new();
     let mut checked = 0;
+    let mut graph: std::collections::BTreeMap<String, BTreeSet<String>> = Default::default();
     for path in &files {
         let relative = path.strip_prefix(&src).expect("under src");
         let first = relative.components().next().expect("a component").as_os_str().to_string_lossy().to_string();
@@ -153,8 +221,17 @@ fn every_module_uses_only_the_layers_below_it() {
         }
         let code = code_of(&std::fs::read_to_string(path).expect("read a source file"));
         found.extend(violations(module, &code).into_iter().map(|v| format!("{}: {v}", relative.display())));
+        // app starts the API whose handlers hold the node: the one pair
+        // allowed to use each other (see `violations`).
+        let uses = graph.entry(module.to_string()).or_default();
+        uses.extend(
+            modules_used(&code)
+                .into_iter()
+                .filter(|m| m != module && layer_of(m).is_some() && !(module == "app" && m == "api")),
+        );
         checked += 1;
     }
+    found.extend(cycles(&graph).into_iter().map(|c| format!("an import cycle: {}", c.join(" -> "))));
     assert!(checked >= LAYERS.len(), "only {checked} files read under {}", src.display());
     assert!(found.is_empty(), "the layers of node/src are broken:\n{}", found.join("\n"));
 }
@@ -175,6 +252,14 @@ fn an_import_from_a_layer_above_is_caught() {
         let found = violations(module, &code_of(code));
         assert!(found.iter().any(|v| v.contains(expected)), "{module}: {code} gave {found:?}");
     }
+    let grouped = violations("storage", &code_of("use crate::{home::write_file, terms::Terms};"));
+    assert!(grouped.iter().any(|v| v.contains("storage (layer 2) uses terms")), "{grouped:?}");
+    let sled = violations("exchange", &code_of("fn f(t: &sled::Tree) {}"));
+    assert!(sled.iter().any(|v| v.contains("exchange uses sled")), "{sled:?}");
+    let mut graph: std::collections::BTreeMap<String, BTreeSet<String>> = Default::default();
+    graph.entry("audit".into()).or_default().insert("directory".into());
+    graph.entry("directory".into()).or_default().insert("audit".into());
+    assert_eq!(cycles(&graph), vec![vec!["audit".to_string(), "directory".into(), "audit".into()]]);
     // And what is allowed is not reported.
     let allowed = [
         ("terms", "use crate::exchange::Outgoing; // crate::app::Node in a comment"),

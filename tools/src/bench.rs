@@ -256,7 +256,7 @@ pub async fn attachment(mib: u64) -> anyhow::Result<AttachmentBench> {
     })?;
     let rss_before = rss_mib("VmRSS:");
     let started = Instant::now();
-    let staged: veim_node::attachments::AttachmentView = crate::localnet::blocking(|| {
+    let staged: veim_node::api::types::AttachmentView = crate::localnet::blocking(|| {
         swe.post("/v1/attachments", &veim_node::api::StageRequest { path: path.display().to_string() })
     })?;
     let staging = mib as f64 / started.elapsed().as_secs_f64();
@@ -272,7 +272,7 @@ pub async fn attachment(mib: u64) -> anyhow::Result<AttachmentBench> {
         )
     })?;
     crate::localnet::wait_for("the attachment to arrive", std::time::Duration::from_secs(1800), || {
-        let list: Vec<veim_node::attachments::AttachmentView> = mex.get("/v1/attachments").ok()?;
+        let list: Vec<veim_node::api::types::AttachmentView> = mex.get("/v1/attachments").ok()?;
         list.into_iter().find(|a| a.id == staged.id && a.complete)
     })
     .await?;
@@ -538,7 +538,7 @@ pub async fn send_delivered(
     body: veim_protocol::Body,
     timeout: std::time::Duration,
 ) -> anyhow::Result<()> {
-    use veim_node::storage::{DeliveryState, MessageRecord};
+    use veim_node::api::types::{DeliveryState, MessageRecord};
     let outgoing = veim_node::exchange::Outgoing { exchange_id: None, recipients: &to, body };
     let sent = node.exchanges.send(outgoing).await?;
     let delivered = |m: &MessageRecord| m.deliveries.iter().all(|d| matches!(d.state, DeliveryState::Delivered { .. }));
@@ -719,14 +719,14 @@ pub async fn storage(quick: bool) -> anyhow::Result<StorageBench> {
     std::fs::create_dir_all(dir.path().join("keys"))?;
     let (vault, _) = veim_node::home::vault::Vault::load_or_create(dir.path(), None, false, None)?;
     let body = request_of(1024)?;
-    let record = |i: u64| -> anyhow::Result<veim_node::storage::MessageRecord> {
+    let record = |i: u64| -> anyhow::Result<veim_node::api::types::MessageRecord> {
         let mut id = [0u8; 16];
         id[..8].copy_from_slice(&i.to_be_bytes());
         let message_id = MessageId(id);
-        Ok(veim_node::storage::MessageRecord {
+        Ok(veim_node::api::types::MessageRecord {
             message_id,
             exchange_id: ExchangeId(id),
-            direction: veim_node::storage::Direction::Received,
+            direction: veim_node::api::types::Direction::Received,
             sender: "MEX".parse()?,
             recipients: vec!["SWE".parse()?],
             kind: MessageKind::Request,
@@ -741,16 +741,16 @@ pub async fn storage(quick: bool) -> anyhow::Result<StorageBench> {
             sequence: 0,
         })
     };
-    let exchange_of = |r: &veim_node::storage::MessageRecord| veim_node::storage::ExchangeRecord {
+    let exchange_of = |r: &veim_node::api::types::MessageRecord| veim_node::api::types::ExchangeRecord {
         exchange_id: r.exchange_id,
         originator: r.sender,
         participants: vec![r.sender, r.recipients[0]],
-        status: veim_node::storage::ExchangeStatus::Open,
+        status: veim_node::api::types::ExchangeStatus::Open,
         opened_at: r.created_at,
         updated_at: r.stored_at,
         messages: vec![r.message_id],
     };
-    let event = |r: &veim_node::storage::MessageRecord| {
+    let event = |r: &veim_node::api::types::MessageRecord| {
         veim_node::audit::message_event(
             r.stored_at,
             Actor::Peer(Some(r.sender)),

@@ -6,12 +6,12 @@ use crate::localnet::{LocalNet, blocking, wait_for};
 use crate::render;
 use std::path::Path;
 use std::time::Duration;
+use veim_node::api::types::DeliveryState;
+use veim_node::api::types::{ConsentStatus, ConsentView};
 use veim_node::api::{
     AskConsent, CloseRequest, ContactsDecision, ContactsView, DecideConsent, DirectoryListing, Disclose, ExchangeView,
     MessageView, NoteRequest, RespondRequest, SendRequest, StatusView, SubmitContactsRequest, VersionView,
 };
-use veim_node::storage::DeliveryState;
-use veim_node::terms::{ConsentStatus, ConsentView};
 use veim_protocol::contacts::ContactSetForm;
 use veim_protocol::disclosure::Package;
 use veim_protocol::{Authority, AuthorityKind, Body, RequestForm, ResponseForm};

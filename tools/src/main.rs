@@ -8,6 +8,8 @@ use clap::{Args, Parser, Subcommand};
 use serde::Serialize;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use veim_node::api::types::DisclosureSummary;
+use veim_node::api::types::{ConsentView, Reciprocity};
 use veim_node::api::{
     ApproveRequest, CloseRequest, ContactsDecision, ContactsView, DirectoryListing, Done, EntryView, ExchangeView,
     MessageView, NoteRequest, PendingView, RejectRequest, RespondRequest, SendRequest, StatusChangeRequest, StatusView,
@@ -19,8 +21,6 @@ use veim_node::api::{
 };
 use veim_node::home::config::{Config, Role, SecretariatPin};
 use veim_node::home::init_home;
-use veim_node::storage::DisclosureSummary;
-use veim_node::terms::{ConsentView, Reciprocity};
 use veim_protocol::contacts::{ContactRole, ContactSetForm};
 use veim_protocol::{Authority, AuthorityKind};
 use veim_protocol::{EntryAction, RequestForm, ResponseForm, StateCode};
@@ -769,7 +769,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             let mut staged = Vec::new();
             for f in &files {
                 let path = std::fs::canonicalize(f).with_context(|| format!("cannot read {}", f.display()))?;
-                let a: veim_node::attachments::AttachmentView =
+                let a: veim_node::api::types::AttachmentView =
                     api.post("/v1/attachments", &StageRequest { path: path.display().to_string() })?;
                 staged.push(a.id.to_hex());
             }
@@ -780,12 +780,12 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             print(json, &sent, render::sent)
         }
         Command::Attachment(AttachmentCommand::List) => {
-            let list: Vec<veim_node::attachments::AttachmentView> = client()?.get("/v1/attachments")?;
+            let list: Vec<veim_node::api::types::AttachmentView> = client()?.get("/v1/attachments")?;
             print(json, &list, |l| render::attachments(l))
         }
         Command::Attachment(AttachmentCommand::Save { id, out }) => {
             let out = std::path::absolute(&out).with_context(|| format!("bad path {}", out.display()))?;
-            let a: veim_node::attachments::AttachmentView = client()?
+            let a: veim_node::api::types::AttachmentView = client()?
                 .post(&format!("/v1/attachments/{id}/save"), &SaveRequest { out: out.display().to_string() })?;
             print(json, &a, |a| format!("Wrote {} ({} bytes) to {}\n", a.name, a.size, out.display()))
         }

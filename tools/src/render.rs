@@ -2,12 +2,12 @@
 //! admin API's answer as it is.
 
 use std::fmt::Write;
+use veim_node::api::types::{ConsentStatus, ConsentView, Reciprocity};
+use veim_node::api::types::{DeliveryState, DisclosureSummary};
 use veim_node::api::{
     ContactsView, DirectoryListing, EntryView, ExchangeSummary, ExchangeView, MessageView, PendingView, StatusView,
     VersionView,
 };
-use veim_node::storage::{DeliveryState, DisclosureSummary};
-use veim_node::terms::{ConsentStatus, ConsentView, Reciprocity};
 use veim_protocol::contacts::PointOfContact;
 use veim_protocol::disclosure::{Package, Verified};
 use veim_protocol::request::Request;
@@ -681,7 +681,7 @@ pub fn held_checkpoints(h: &crate::audit::HeldCheckpoints) -> String {
     out
 }
 
-pub fn attachments(list: &[veim_node::attachments::AttachmentView]) -> String {
+pub fn attachments(list: &[veim_node::api::types::AttachmentView]) -> String {
     if list.is_empty() {
         return "No attachments.\n".into();
     }

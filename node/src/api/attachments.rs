@@ -27,10 +27,7 @@ impl From<AttachmentError> for ApiError {
 
 pub(super) async fn stage(State(node): State<Shared>, Json(req): Json<StageRequest>) -> ApiResult<AttachmentView> {
     national_only(&node)?;
-    let staged = node.attachments.clone();
-    let r = tokio::task::spawn_blocking(move || attachments::stage(&staged, std::path::Path::new(&req.path)))
-        .await
-        .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string()))??;
+    let r = node.attachments.blocking(move |a| attachments::stage(a, std::path::Path::new(&req.path))).await?;
     let record = node.store.attachment(r.id)?.ok_or_else(|| AttachmentError::NotFound(r.id.to_string()))?;
     Ok(Json(record.into()))
 }
@@ -47,10 +44,7 @@ pub(super) async fn save(
 ) -> ApiResult<AttachmentView> {
     national_only(&node)?;
     let id = attachments::find(&node.attachments, &id)?;
-    let saving = node.attachments.clone();
-    let view = tokio::task::spawn_blocking(move || attachments::save(&saving, id, std::path::Path::new(&req.out)))
-        .await
-        .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string()))??;
+    let view = node.attachments.blocking(move |a| attachments::save(a, id, std::path::Path::new(&req.out))).await?;
     Ok(Json(view))
 }
 
@@ -71,7 +65,6 @@ pub(super) async fn attach(
         files,
         handling: req.handling.unwrap_or_else(|| node.config.handling.clone()),
     });
-    let _view = node.directory.view();
     let outgoing = Outgoing { exchange_id: Some(x.exchange_id), recipients: &to, body };
     let sent = node.exchanges.send(outgoing).await?;
     Ok(Json(message_view(&node, sent)?))

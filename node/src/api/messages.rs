@@ -31,8 +31,6 @@ pub(super) async fn send_request(State(node): State<Shared>, Json(req): Json<Sen
             return Err(ApiError::invalid(errors));
         }
     };
-    let _me =
-        node.config.state.ok_or_else(|| ApiError::new(StatusCode::BAD_REQUEST, "wrong-role", "no State configured"))?;
     let sent =
         node.exchanges.send(Outgoing { exchange_id: None, recipients: &to, body: Body::Request(request) }).await?;
     Ok(Json(message_view(node.as_ref(), sent)?))
@@ -79,8 +77,6 @@ pub(super) fn find_sent(node: &Node, prefix: &str) -> Result<MessageRecord, ApiE
 
 pub(super) async fn outbox_retry(State(node): State<Shared>, Path(id): Path<String>) -> ApiResult<MessageView> {
     national_only(&node)?;
-    let _me =
-        node.config.state.ok_or_else(|| ApiError::new(StatusCode::BAD_REQUEST, "wrong-role", "no State configured"))?;
     let m = find_sent(&node, &id)?;
     let updated = node.exchanges.retry_now(m.message_id).await?;
     Ok(Json(message_view(&node, updated)?))

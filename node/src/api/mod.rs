@@ -17,9 +17,8 @@ use crate::app::Node;
 use crate::clock::now;
 use crate::directory::{PublishError, Publisher, SyncClient};
 use crate::exchange::{Outgoing, SendError};
-use crate::home::config::Role;
 use crate::shutdown::Shutdown;
-use crate::storage::{Direction, ExchangeRecord, LookupError, MessageRecord, StoreError};
+use crate::storage::{LookupError, StoreError};
 use axum::extract::{Path, Request, State};
 use axum::http::{StatusCode, header};
 use axum::middleware::{self, Next};
@@ -64,6 +63,7 @@ impl From<StoreError> for ApiError {
 impl From<SendError> for ApiError {
     fn from(e: SendError) -> ApiError {
         match e {
+            SendError::NoState => ApiError::new(StatusCode::BAD_REQUEST, "wrong-role", e.to_string()),
             SendError::Invalid(errors) => ApiError::invalid(errors),
             SendError::UnknownRecipient(..) | SendError::RecipientNotActive(..) => {
                 ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "unknown-recipient", e.to_string())
@@ -76,8 +76,6 @@ impl From<SendError> for ApiError {
         }
     }
 }
-
-pub use crate::terms::{AskConsent, DecideConsent, Disclose};
 
 type ApiResult<T> = Result<Json<T>, ApiError>;
 type Shared = Arc<Node>;
@@ -153,14 +151,14 @@ async fn authorize(node: &Node, token: &str, req: Request, next: Next) -> Respon
             let mut event = Event::new(now(), Actor::Operator, Action::AdminCall);
             event.object = Some(path);
             event.detail = response.status().as_u16().to_string();
-            crate::audit::record(&node.store, &event);
+            node.store.record(&event);
         }
         response
     } else {
         let mut event = Event::new(now(), Actor::Stranger, Action::AdminAuthFailed);
         event.object = Some(path);
         event.detail = if presented.is_empty() { "no token".into() } else { "wrong token".into() };
-        crate::audit::record(&node.store, &event);
+        node.store.record(&event);
         ApiError::new(
             StatusCode::UNAUTHORIZED,
             "unauthorized",
@@ -200,7 +198,7 @@ pub(crate) fn shown(node: &Node, what: String, exchange: Option<veim_protocol::E
     event.object = Some(what);
     event.exchange = exchange;
     event.detail = format!("{messages} message(s)");
-    crate::audit::record(&node.store, &event);
+    node.store.record(&event);
 }
 
 /// A stored message as the operator sees it, its body opened with the storage key.

@@ -1,9 +1,15 @@
 //! The admin API's requests and answers, as the `veim` CLI and the web
 //! console read and write them: plain data, with no server and no storage
-//! behind it.
+//! behind it. The records and views of other modules that the API returns
+//! are named here too, so that a client needs this module alone.
 
-use crate::home::config::Role;
-use crate::storage::{Delivery, Direction, ExchangeRecord};
+pub use crate::attachments::AttachmentView;
+pub use crate::home::config::Role;
+pub use crate::storage::{
+    Delivery, DeliveryState, Direction, DisclosureSummary, ExchangeRecord, ExchangeStatus, MessageRecord,
+};
+pub use crate::terms::{AskConsent, ConsentStatus, ConsentView, DecideConsent, Disclose, Reciprocity};
+
 use serde::{Deserialize, Serialize};
 use veim_protocol::contacts::{ContactSetForm, PointOfContact, Visibility};
 use veim_protocol::{Body, Handling, MessageId, MessageKind, RequestForm, ResponseForm, StateCode};

@@ -130,7 +130,7 @@ impl NodeHandle {
         }
         let node = &self.node;
         node.witness.record_strangers_counted();
-        audit::record(&node.store, &Event::new(now(), Actor::Node, Action::NodeStopped));
+        node.store.record(&Event::new(now(), Actor::Node, Action::NodeStopped));
         if let Err(e) = node.witness.checkpoint().await {
             tracing::error!(%e, "final audit checkpoint failed");
         }

@@ -12,7 +12,7 @@ use std::fs::{self, File, OpenOptions};
 use std::io::{Seek, SeekFrom, Write};
 use std::path::Path;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use veim_protocol::attachment::{AttachmentRef, TAG, open_chunk};
 use veim_protocol::audit::{Action, Actor, Event};
 use veim_protocol::codec::{self, MAX_FRAME};
@@ -301,23 +301,6 @@ async fn fetch_chunks(
     service.store.put_attachment(&record)?;
     service.store.audit(&event)?;
     Ok(true)
-}
-
-/// Blocking work on attachments, counted while it runs: it holds the store
-/// open, so the node waits for it when it stops.
-struct BlockingWork(Arc<AtomicUsize>);
-
-impl BlockingWork {
-    fn start(service: &Attachments) -> BlockingWork {
-        service.blocking_work.fetch_add(1, Ordering::SeqCst);
-        BlockingWork(service.blocking_work.clone())
-    }
-}
-
-impl Drop for BlockingWork {
-    fn drop(&mut self) {
-        self.0.fetch_sub(1, Ordering::SeqCst);
-    }
 }
 
 /// The recipient's side of a fetch, on a blocking thread: checks each sealed

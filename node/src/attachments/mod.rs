@@ -139,10 +139,40 @@ impl Attachments {
         if !state_active {
             return Err(AttachmentError::NotActive);
         }
-        let service = self.clone();
-        tokio::task::spawn_blocking(move || serve_chunk(&service, from, id, index))
-            .await
-            .map_err(|e| AttachmentError::Task(e.to_string()))?
+        self.blocking(move |service| serve_chunk(service, from, id, index)).await
+    }
+
+    /// Runs `work` (file and store access) on a blocking thread, counted in
+    /// [`Attachments::busy`] while it runs: it holds the store open, so the
+    /// node waits for it when it stops.
+    pub async fn blocking<T: Send + 'static>(
+        self: &Arc<Self>,
+        work: impl FnOnce(&Attachments) -> Result<T, AttachmentError> + Send + 'static,
+    ) -> Result<T, AttachmentError> {
+        let (service, guard) = (self.clone(), BlockingWork::start(self));
+        tokio::task::spawn_blocking(move || {
+            let _counted = guard;
+            work(&service)
+        })
+        .await
+        .map_err(|e| AttachmentError::Task(e.to_string()))?
+    }
+}
+
+/// Blocking work on attachments, counted while it runs: it holds the store
+/// open, so the node waits for it when it stops.
+pub(super) struct BlockingWork(Arc<AtomicUsize>);
+
+impl BlockingWork {
+    pub(super) fn start(service: &Attachments) -> BlockingWork {
+        service.blocking_work.fetch_add(1, Ordering::SeqCst);
+        BlockingWork(service.blocking_work.clone())
+    }
+}
+
+impl Drop for BlockingWork {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
     }
 }
 
@@ -371,7 +401,7 @@ pub fn save(service: &Attachments, id: AttachmentId, out: &Path) -> Result<Attac
     let mut event = Event::new(now(), Actor::Operator, Action::ContentShown);
     event.object = Some(format!("attachment {id}"));
     event.detail = "saved to a file".into();
-    crate::audit::record(&service.store, &event);
+    service.store.record(&event);
     Ok(record.into())
 }
 

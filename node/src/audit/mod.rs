@@ -25,7 +25,7 @@ pub use files::{LogFiles, ReadError};
 pub use mirror::{Mirror, SharedMirror, mirrored, write_checkpoints};
 pub use witness::Witness;
 
-use crate::storage::{MessageRecord, Store};
+use crate::storage::MessageRecord;
 use veim_protocol::audit::{Action, Actor, Event};
 use veim_protocol::{Body, Bytes32, Decision, StateCode};
 
@@ -55,13 +55,5 @@ pub fn sent_action(body: &Body) -> Action {
         },
         Body::ConsentRevocation(_) => Action::ConsentRevoked,
         _ => Action::MessageSent,
-    }
-}
-
-/// Records an event that changes nothing else; a failure is logged, and
-/// the work it concerns goes on (a refusal must still be answered).
-pub fn record(store: &Store, event: &Event) {
-    if let Err(e) = store.audit(event) {
-        tracing::error!(%e, action = %event.action, "cannot write the audit entry");
     }
 }

@@ -108,12 +108,12 @@ impl Witness {
                 Err(_) => (true, None),
             };
             if let Some(summary) = ended {
-                super::record(&self.store, &summary);
+                self.store.record(&summary);
             }
             one_by_one
         };
         if one_by_one {
-            super::record(&self.store, event);
+            self.store.record(event);
         }
     }
 
@@ -122,7 +122,7 @@ impl Witness {
     pub fn record_strangers_counted(&self) {
         let counted = self.strangers.lock().ok().and_then(|mut tally| tally.summary());
         if let Some(summary) = counted {
-            super::record(&self.store, &summary);
+            self.store.record(&summary);
         }
     }
 
@@ -334,7 +334,7 @@ impl Witness {
                     h.count,
                     hex::encode(h.root.0)
                 );
-                super::record(&self.store, &event);
+                self.store.record(&event);
                 tracing::warn!(%name, %why, "a peer's tree head does not extend the one held: its log was cut or rewritten");
             }
             return Ok(old.head.count);
@@ -371,7 +371,7 @@ impl Witness {
                     c.count,
                     hex::encode(c.head.0)
                 );
-                super::record(&self.store, &event);
+                self.store.record(&event);
                 tracing::warn!(%name, "a peer's audit checkpoint conflicts with the one held: its log was cut or rewritten");
                 return Ok(());
             }
@@ -389,7 +389,7 @@ impl Witness {
             event.state = node;
             event.hash = Some(c.head);
             event.detail = format!("{} entries", c.count);
-            super::record(&self.store, &event);
+            self.store.record(&event);
         }
         Ok(())
     }

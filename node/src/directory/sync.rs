@@ -4,7 +4,6 @@
 //! One sync at a time; its outcome is kept for `veim status`.
 
 use super::{Directory, DirectoryView, directory_event};
-use crate::audit;
 use crate::clock::now;
 use crate::home::keys::{KeyFileError, NodeKeys};
 use crate::net::{Client, NetworkError};
@@ -225,7 +224,7 @@ impl SyncClient {
                     tracing::warn!(%e, "directory version refused");
                     let mut event = Event::new(now(), Actor::Peer(None), Action::DirectoryRefused);
                     event.detail = e.to_string();
-                    audit::record(&self.store, &event);
+                    self.store.record(&event);
                     return Err(e.into());
                 }
             }

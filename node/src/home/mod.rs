@@ -76,7 +76,8 @@ pub enum InitError {
     Vault(#[from] vault::VaultError),
 }
 
-/// Creates a node's home folder: configuration, keys and admin token.
+/// Creates a node's home folder: configuration, keys, storage key and admin
+/// token, all or nothing.
 pub fn init_home(home: &Path, config: &Config) -> Result<keys::NodeKeys, InitError> {
     config.check().map_err(InitError::Invalid)?;
     if home.join(CONFIG_FILE).exists() {

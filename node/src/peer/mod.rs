@@ -24,7 +24,8 @@ use veim_protocol::audit::{Action, Actor, Event};
 use veim_protocol::codec::{self, MAX_FRAME};
 use veim_protocol::wire::{NetRequest, NetResponse, Refusal, RefusalCode, RegistrationStatus};
 
-/// Inbound requests handled at once; more wait (and so does the swarm).
+/// Inbound requests handled at once; more wait in the swarm's queue, which
+/// answers `Busy` when it is full.
 const MAX_CONCURRENT_HANDLERS: usize = 64;
 
 /// The services peers' requests go to, by role.

@@ -20,7 +20,8 @@ use crate::directory::DirectoryView;
 /// listed: on the network it stands as a [`Standing::Stranger`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Standing {
-    /// Not listed (nor pending, nor any key a listed State had).
+    /// Not listed, under this key or a key a listed State had (a State
+    /// waiting for approval is one of these).
     Stranger,
     Active,
     Suspended,
@@ -216,7 +217,7 @@ mod tests {
     }
 
     #[test]
-    fn nothing_but_registration_reaches_a_node_from_a_stranger() {
+    fn a_stranger_reaches_only_what_the_secretariat_takes_from_anyone() {
         for role in [Role::Secretariat, Role::National] {
             for kind in Kind::ALL {
                 let served = decide(role, kind, Standing::Stranger).is_ok();

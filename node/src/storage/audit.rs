@@ -11,6 +11,15 @@ use veim_protocol::audit::{Entry, Event, SignedCheckpoint, SignedTreeHead};
 impl Store {
     // --- audit ---------------------------------------------------------------
 
+    /// Records an event that changes nothing else, where a failure must not
+    /// stop the work it concerns (a refusal must still be answered): the
+    /// failure is logged.
+    pub fn record(&self, event: &Event) {
+        if let Err(e) = self.audit(event) {
+            tracing::error!(%e, action = %event.action, "cannot write the audit entry");
+        }
+    }
+
     /// Records an event that changes nothing else in the store.
     pub fn audit(&self, event: &Event) -> Result<u64, StoreError> {
         (&self.audit, &self.meta).transaction(|(audit, meta)| append(audit, meta, event)).map_err(tx_err)

@@ -3,7 +3,7 @@
 
 use super::*;
 use sled::Transactional;
-use veim_protocol::audit::{Action, Actor, Event};
+use veim_protocol::audit::Event;
 use veim_protocol::ids::AttachmentId;
 use veim_protocol::{ExchangeId, MessageId, MessageKind};
 
@@ -272,33 +272,17 @@ impl Store {
         self.exchanges.iter().map(|kv| dec("exchange", &kv?.1)).collect()
     }
 
-    /// Removes the content (sealed body and envelope) of every received
-    /// request, response and note stored before `before` (consent messages
-    /// stay: they are the record of what may be disclosed), keeping its metadata (ids, kind,
-    /// parties, times, envelope hash). Returns the messages purged.
-    pub fn purge_received(&self, before: i64, now: i64, actor: Actor) -> Result<Vec<MessageId>, StoreError> {
-        let mut purged = Vec::new();
-        for m in self.messages()? {
-            let information = matches!(
-                m.kind,
-                MessageKind::Request | MessageKind::Response | MessageKind::Note | MessageKind::Attachments
-            );
-            if information && m.direction == Direction::Received && m.stored_at <= before && m.purged_at.is_none() {
-                self.update_message(m.message_id, |r| {
-                    r.content = None;
-                    r.envelope = Vec::new();
-                    r.purged_at.get_or_insert(now);
-                    let mut event = Event::new(now, actor, Action::Purged);
-                    event.state = Some(r.sender);
-                    event.exchange = Some(r.exchange_id);
-                    event.message = Some(r.message_id);
-                    event.kind = Some(r.kind);
-                    vec![event]
-                })?;
-                purged.push(m.message_id);
-            }
-        }
-        Ok(purged)
+    /// Removes a message's content (its sealed body and envelope), keeping
+    /// its metadata (ids, kind, parties, times, envelope hash); `event`
+    /// records the purge in the same transaction. Which messages are purged
+    /// is the retention rule's choice (`terms`), not the store's.
+    pub fn purge_message(&self, id: MessageId, now: i64, event: Event) -> Result<MessageRecord, StoreError> {
+        self.update_message(id, |r| {
+            r.content = None;
+            r.envelope = Vec::new();
+            r.purged_at.get_or_insert(now);
+            vec![event.clone()]
+        })
     }
 
     pub fn put_disclosure(&self, record: &DisclosureRecord, event: &Event) -> Result<(), StoreError> {
@@ -354,6 +338,7 @@ pub enum LookupError {
 mod tests {
     use super::*;
     use veim_protocol::StateCode;
+    use veim_protocol::audit::{Action, Actor};
 
     fn record(id: u8, content: &[u8]) -> MessageRecord {
         let mex: StateCode = "MEX".parse().expect("MEX");
@@ -421,7 +406,10 @@ mod tests {
         assert_eq!(store.bodies.len(), 4);
         let listed = store.messages().expect("list");
         assert_eq!(listed.iter().filter(|m| m.content.is_some() && !m.envelope.is_empty()).count(), 2);
-        let purged = store.purge_received(10, 10, Actor::Node).expect("purge");
+        let purged: Vec<_> = listed
+            .iter()
+            .map(|m| store.purge_message(m.message_id, 10, Event::new(10, Actor::Node, Action::Purged)).expect("purge"))
+            .collect();
         assert_eq!(purged.len(), 2);
         assert_eq!(store.bodies.len(), 0, "a purge leaves no body behind");
         let after = store.message(old.message_id).expect("read").expect("held");

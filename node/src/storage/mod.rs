@@ -1,7 +1,7 @@
 //! Every sled call of the node lives here, so the storage engine can be
 //! replaced without touching the rest. Storage knows the node's records as
 //! plain data and nothing of the rules that make them (those are the domain
-//! services'); it imports only `home` and the protocol.
+//! services'); it imports nothing else of the node, only the protocol.
 //!
 //! Trees: `meta` (the directory head), `directory` (every accepted directory
 //! version, by number), `registrations` (Secretariat: what States submitted,

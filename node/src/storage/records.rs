@@ -55,7 +55,7 @@ pub struct MessageRecord {
     pub kind: MessageKind,
     pub created_at: i64,
     pub stored_at: i64,
-    /// The body, encoded and sealed with the storage key ([`crate::vault`]);
+    /// The body, encoded and sealed with the storage key ([`crate::home::vault`]);
     /// `None` once purged.
     #[serde(with = "serde_bytes")]
     pub content: Option<Vec<u8>>,

@@ -20,7 +20,7 @@ use crate::storage::Store;
 use crate::storage::{Direction, ExchangeRecord, LookupError, MessageRecord, StoreError};
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
-use veim_protocol::audit::Actor;
+use veim_protocol::audit::{Action, Actor, Event};
 use veim_protocol::consent::{Authority, ConsentRecord, ConsentRequest, Decision, ItemRef, Revocation, SignedConsent};
 use veim_protocol::{Body, ExchangeId, FieldError, MessageId, MessageKind, StateCode, ValidationErrors};
 
@@ -60,7 +60,24 @@ impl Terms {
     /// (ids, parties, times, envelope hash) stays. Returns the messages purged.
     pub async fn purge(&self, older_than_secs: i64, actor: Actor) -> Result<Vec<MessageId>, StoreError> {
         let now = now();
-        let purged = self.store.purge_received(now.saturating_sub(older_than_secs), now, actor)?;
+        let before = now.saturating_sub(older_than_secs);
+        let mut purged = Vec::new();
+        for m in self.store.messages()? {
+            // Consent messages stay: they are the record of what may be disclosed.
+            let information = matches!(
+                m.kind,
+                MessageKind::Request | MessageKind::Response | MessageKind::Note | MessageKind::Attachments
+            );
+            if information && m.direction == Direction::Received && m.stored_at <= before && m.purged_at.is_none() {
+                let mut event = Event::new(now, actor, Action::Purged);
+                event.state = Some(m.sender);
+                event.exchange = Some(m.exchange_id);
+                event.message = Some(m.message_id);
+                event.kind = Some(m.kind);
+                self.store.purge_message(m.message_id, now, event)?;
+                purged.push(m.message_id);
+            }
+        }
         self.attachments.remove_of(&purged)?;
         self.store.flush().await?;
         Ok(purged)

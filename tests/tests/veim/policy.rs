@@ -1,15 +1,15 @@
-//! Who may ask a node what, as today's node answers it: every `/veim/1`
+//! Who may ask a node what, as the node answers it on the wire: every `/veim/1`
 //! request, sent to the Secretariat's node and to a national node, by a peer
 //! of every standing (a stranger, a key waiting for approval, an active, a
 //! suspended and a withdrawn State, the Secretariat, and the old key of a
-//! State that rotated its keys). The whole policy lives in one `match` in
-//! `node/src/service.rs` (`Node::dispatch`), where the order of the arms
-//! decides the answer; this test pins every answer down, so that rewriting
-//! that match (as a policy table, say) cannot let a peer ask what it could not
-//! before, nor shut out one that could, without a cell here failing.
+//! State that rotated its keys). It was written against the node whose whole
+//! policy was the order of the arms of one `match`, before that became the
+//! pure table of `node/src/peer/policy.rs`; it pins every answer down on real
+//! nodes, so that the table (or its dispatch) cannot let a peer ask what it
+//! could not before, nor shut out one that could, without a cell here failing.
 //!
 //! It is a characterisation, not a specification: each cell records what the
-//! node answers today, classified as refused `NotInDirectory`, refused
+//! node answered then, classified as refused `NotInDirectory`, refused
 //! `WrongRole`, or served (past the standing and role gate, whatever the
 //! request's handler then answered). A cell that looks wrong is recorded as it
 //! is and said so in a comment; changing it is a decision for the node's code,
