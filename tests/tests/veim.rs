@@ -2,6 +2,7 @@
 //! sled stores in temporary folders. One test binary, so one link.
 
 mod veim {
+    pub mod admin;
     pub mod attachments;
     pub mod audit;
     pub mod contacts;

@@ -7,6 +7,9 @@
 
 mod attachments;
 mod directory;
+mod guard;
+
+pub use guard::MAX_RECORDED_PATH;
 mod messages;
 mod terms;
 pub mod types;
@@ -20,7 +23,7 @@ use crate::exchange::{Outgoing, SendError};
 use crate::shutdown::Shutdown;
 use crate::storage::{LookupError, StoreError};
 use axum::extract::{Path, Request, State};
-use axum::http::{StatusCode, header};
+use axum::http::StatusCode;
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -28,7 +31,6 @@ use axum::{Json, Router};
 use directory::*;
 use messages::*;
 use std::sync::Arc;
-use subtle::ConstantTimeEq;
 use veim_protocol::audit::{Action, Actor, Event};
 use veim_protocol::{Body, StateCode, ValidationErrors};
 
@@ -81,15 +83,16 @@ type ApiResult<T> = Result<Json<T>, ApiError>;
 type Shared = Arc<Node>;
 
 pub(crate) async fn serve(node: Shared, listener: tokio::net::TcpListener, token: String, mut shutdown: Shutdown) {
-    let app = router(node, token);
+    let port = listener.local_addr().map(|a| a.port()).unwrap_or(0);
+    let app = router(node, guard::Guard::new(token, port));
     let stop = async move { shutdown.recv().await };
     if let Err(e) = axum::serve(listener, app).with_graceful_shutdown(stop).await {
         tracing::error!(%e, "admin API stopped");
     }
 }
 
-fn router(node: Shared, token: String) -> Router {
-    let token = Arc::new(token);
+fn router(node: Shared, guard: guard::Guard) -> Router {
+    let guard = Arc::new(guard);
     let audit_node = node.clone();
     Router::new()
         .route("/v1/status", get(status))
@@ -127,45 +130,11 @@ fn router(node: Shared, token: String) -> Router {
         .route("/v1/exchanges/{id}/attach", post(attachments::attach))
         .route("/v1/purge", post(terms::purge))
         .layer(middleware::from_fn(move |req: Request, next: Next| {
-            let token = token.clone();
+            let guard = guard.clone();
             let node = audit_node.clone();
-            async move { authorize(&node, &token, req, next).await }
+            async move { guard::authorize(&node, &guard, req, next).await }
         }))
         .with_state(node)
-}
-
-/// Checks the bearer token; records every failed attempt and every call
-/// that changes something.
-async fn authorize(node: &Node, token: &str, req: Request, next: Next) -> Response {
-    let path = req.uri().path().to_string();
-    let changes = req.method() != axum::http::Method::GET;
-    let presented = req
-        .headers()
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .unwrap_or("");
-    if presented.as_bytes().ct_eq(token.as_bytes()).into() {
-        let response = next.run(req).await;
-        if changes {
-            let mut event = Event::new(now(), Actor::Operator, Action::AdminCall);
-            event.object = Some(path);
-            event.detail = response.status().as_u16().to_string();
-            node.store.record(&event);
-        }
-        response
-    } else {
-        let mut event = Event::new(now(), Actor::Stranger, Action::AdminAuthFailed);
-        event.object = Some(path);
-        event.detail = if presented.is_empty() { "no token".into() } else { "wrong token".into() };
-        node.store.record(&event);
-        ApiError::new(
-            StatusCode::UNAUTHORIZED,
-            "unauthorized",
-            "missing or wrong bearer token; the CLI reads it from admin.token in the node's home folder",
-        )
-        .into_response()
-    }
 }
 
 fn national_only(node: &Node) -> Result<(), ApiError> {

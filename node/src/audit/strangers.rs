@@ -1,5 +1,6 @@
-//! Strangers cannot fill the log: refusals of peers outside the directory
-//! are recorded one by one up to a limit each minute, and counted past it.
+//! Strangers cannot fill the log: refusals of peers outside the directory,
+//! and failed logins at the admin API, are recorded one by one up to a limit
+//! each minute, and counted past it.
 
 use crate::clock::{format_time, now};
 use veim_protocol::audit::{Action, Actor, Event};
@@ -9,8 +10,12 @@ use veim_protocol::audit::{Action, Actor, Event};
 /// one entry when the minute ends (seen at the next such refusal), or at the
 /// next checkpoint, whichever comes first. A checkpoint at stop records what
 /// is left.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub(crate) struct StrangerTally {
+    /// What the summary entry records, and the words it uses.
+    action: Action,
+    what: &'static str,
+    setting: &'static str,
     minute: i64,
     recorded: u32,
     counted: u64,
@@ -18,7 +23,23 @@ pub(crate) struct StrangerTally {
     until: i64,
 }
 
+impl Default for StrangerTally {
+    fn default() -> Self {
+        StrangerTally::new(
+            Action::RequestRefused,
+            "refusals of peers outside the directory",
+            "audit_stranger_refusals_per_minute",
+        )
+    }
+}
+
 impl StrangerTally {
+    /// A tally of `what` (as the summary names them), recorded as `action`,
+    /// bounded by the configuration's `setting`.
+    pub(crate) fn new(action: Action, what: &'static str, setting: &'static str) -> StrangerTally {
+        StrangerTally { action, what, setting, minute: 0, recorded: 0, counted: 0, since: 0, until: 0 }
+    }
+
     /// Whether a stranger's refusal at `at` is recorded one by one, and the
     /// count of an ended minute, to record first.
     pub(crate) fn admit(&mut self, at: i64, limit: u32) -> (bool, Option<Event>) {
@@ -46,13 +67,14 @@ impl StrangerTally {
         if self.counted == 0 {
             return None;
         }
-        let mut event = Event::new(now(), Actor::Stranger, Action::RequestRefused);
+        let mut event = Event::new(now(), Actor::Stranger, self.action);
         event.detail = format!(
-            "{} more refusals of peers outside the directory from {} to {}, counted and not recorded one by one \
-             (audit_stranger_refusals_per_minute)",
+            "{} more {} from {} to {}, counted and not recorded one by one ({})",
             self.counted,
+            self.what,
             format_time(self.since),
-            format_time(self.until)
+            format_time(self.until),
+            self.setting
         );
         self.counted = 0;
         Some(event)

@@ -52,6 +52,9 @@ pub struct Witness {
     changed: AtomicBool,
     /// Refusals of strangers in the current minute, recorded and not.
     strangers: Mutex<StrangerTally>,
+    /// Failed logins at the admin API in the current minute, likewise.
+    admin_failures: Mutex<StrangerTally>,
+    admin_limit: u32,
     /// The Merkle tree of this node's audit log, as far as the last tree
     /// head (built from the store at the first checkpoint after a start).
     merkle: Arc<Mutex<veim_protocol::merkle::Tree>>,
@@ -78,6 +81,7 @@ impl Witness {
         mirror: SharedMirror,
         audit_witnesses: usize,
         stranger_limit: u32,
+        admin_limit: u32,
     ) -> Witness {
         Witness {
             store,
@@ -90,6 +94,12 @@ impl Witness {
             stranger_limit,
             changed: AtomicBool::new(false),
             strangers: Mutex::new(StrangerTally::default()),
+            admin_failures: Mutex::new(StrangerTally::new(
+                Action::AdminAuthFailed,
+                "failed logins at the admin API",
+                "audit_admin_failures_per_minute",
+            )),
+            admin_limit,
             merkle: Default::default(),
             tree_acked: Default::default(),
             tree_conflicts: Default::default(),
@@ -102,27 +112,43 @@ impl Witness {
     /// allowance is counted, not recorded one by one: strangers cannot fill
     /// the log.
     pub fn record_refusal(&self, event: &Event) {
-        let one_by_one = event.actor != Actor::Stranger || {
-            let (one_by_one, ended) = match self.strangers.lock() {
-                Ok(mut tally) => tally.admit(now(), self.stranger_limit),
-                Err(_) => (true, None),
-            };
-            if let Some(summary) = ended {
-                self.store.record(&summary);
-            }
-            one_by_one
-        };
-        if one_by_one {
+        if event.actor != Actor::Stranger || self.admit(&self.strangers, self.stranger_limit) {
             self.store.record(event);
         }
     }
 
-    /// Records the refusals of strangers counted and not yet recorded, so
-    /// that the log a checkpoint covers holds them.
-    pub fn record_strangers_counted(&self) {
-        let counted = self.strangers.lock().ok().and_then(|mut tally| tally.summary());
-        if let Some(summary) = counted {
+    /// Records a failed login at the admin API, counted past the minute's
+    /// allowance like a stranger's refusal. Returns whether it was recorded
+    /// one by one (and needs its own flush).
+    pub fn record_admin_failure(&self, event: &Event) -> bool {
+        let one_by_one = self.admit(&self.admin_failures, self.admin_limit);
+        if one_by_one {
+            self.store.record(event);
+        }
+        one_by_one
+    }
+
+    /// Whether the next event of `tally` is recorded one by one (recording
+    /// first the count of a minute that ended).
+    fn admit(&self, tally: &Mutex<StrangerTally>, limit: u32) -> bool {
+        let (one_by_one, ended) = match tally.lock() {
+            Ok(mut tally) => tally.admit(now(), limit),
+            Err(_) => (true, None),
+        };
+        if let Some(summary) = ended {
             self.store.record(&summary);
+        }
+        one_by_one
+    }
+
+    /// Records the refusals of strangers and the failed logins counted and
+    /// not yet recorded, so that the log a checkpoint covers holds them.
+    pub fn record_strangers_counted(&self) {
+        for tally in [&self.strangers, &self.admin_failures] {
+            let counted = tally.lock().ok().and_then(|mut tally| tally.summary());
+            if let Some(summary) = counted {
+                self.store.record(&summary);
+            }
         }
     }
 

@@ -99,6 +99,11 @@ pub struct Config {
     /// recorded as one entry, so that strangers cannot fill the log.
     #[serde(default = "default_stranger_refusals")]
     pub audit_stranger_refusals_per_minute: u32,
+    /// Failed logins at the admin API recorded one by one in each minute (20
+    /// by default); past it they are counted, and the count is recorded as
+    /// one entry, so that a local process cannot fill the log.
+    #[serde(default = "default_admin_failures")]
+    pub audit_admin_failures_per_minute: u32,
     /// Handling restrictions put on what this node sends when the operator
     /// sets none (the terms of reference by default).
     #[serde(default)]
@@ -145,6 +150,7 @@ impl Default for Config {
             audit_checkpoint_secs: default_checkpoint(),
             audit_witnesses: default_witnesses(),
             audit_stranger_refusals_per_minute: default_stranger_refusals(),
+            audit_admin_failures_per_minute: default_admin_failures(),
             retry_base_secs: default_retry_base(),
             reconcile_secs: default_reconcile(),
             attachment_chunk_bytes: default_chunk(),
@@ -201,6 +207,10 @@ fn default_witnesses() -> usize {
 
 fn default_stranger_refusals() -> u32 {
     60
+}
+
+fn default_admin_failures() -> u32 {
+    20
 }
 
 fn default_replay_window() -> i64 {

@@ -1,0 +1,253 @@
+//! What stands between the admin listener and the handlers.
+//!
+//! The admin API listens on a loopback address, so only processes of this
+//! machine reach it; but a web page open in a browser on this machine is
+//! such a process too. So, before any handler runs:
+//! - a request a browser made for a page of another origin (an `Origin`
+//!   header other than the API's own, a `Sec-Fetch-Site` other than
+//!   `same-origin` or `none`) or under another host name (DNS rebinding: a
+//!   `Host` that is not a loopback name) is refused;
+//! - the bearer token is checked in constant time; failed logins past a
+//!   token bucket are answered `429` at once, and failures are recorded one
+//!   by one only up to `audit_admin_failures_per_minute` and counted past
+//!   it, so that no local process can fill the audit log;
+//! - every call that changes something is recorded, and that entry is on
+//!   disk before the answer leaves, as every other entry is.
+//!
+//! The path a client chose is recorded cut to [`MAX_RECORDED_PATH`] bytes.
+
+use super::ApiError;
+use crate::app::Node;
+use crate::clock::now;
+use axum::extract::Request;
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use std::sync::Mutex;
+use std::time::Instant;
+use subtle::ConstantTimeEq;
+use veim_protocol::audit::{Action, Actor, Event};
+
+/// The longest path (in bytes) an audit entry keeps of a request.
+pub const MAX_RECORDED_PATH: usize = 128;
+
+/// Failed logins answered per second, on average, and in one burst; past
+/// them a wrong token is answered `429` at once and only counted.
+const FAILURES_PER_SEC: f64 = 10.0;
+const FAILURE_BURST: f64 = 50.0;
+
+/// The admin listener's guard: the token, the port it listens on, and the
+/// failures' allowance.
+#[derive(Debug)]
+pub(super) struct Guard {
+    token: String,
+    port: u16,
+    failures: Mutex<(f64, Instant)>,
+}
+
+impl Guard {
+    pub(super) fn new(token: String, port: u16) -> Guard {
+        Guard { token, port, failures: Mutex::new((FAILURE_BURST, Instant::now())) }
+    }
+
+    /// Takes one failure from the allowance; `false` when it is spent.
+    fn take_failure(&self) -> bool {
+        let Ok(mut bucket) = self.failures.lock() else { return false };
+        let (tokens, at) = &mut *bucket;
+        let now = Instant::now();
+        *tokens = (*tokens + now.duration_since(*at).as_secs_f64() * FAILURES_PER_SEC).min(FAILURE_BURST);
+        *at = now;
+        if *tokens >= 1.0 {
+            *tokens -= 1.0;
+            true
+        } else {
+            false
+        }
+    }
+
+    /// Why a request does not come from the operator's own tools, if it does
+    /// not: a page of another origin, or a host name that is not loopback.
+    fn foreign(&self, headers: &HeaderMap) -> Option<String> {
+        let host = headers.get(header::HOST).and_then(|v| v.to_str().ok());
+        if let Some(host) = host {
+            let loopback = ["127.0.0.1", "localhost", "[::1]"]
+                .iter()
+                .any(|name| host == *name || host == format!("{name}:{}", self.port));
+            if !loopback {
+                return Some(format!("host {}", cut(host)));
+            }
+        }
+        if let Some(origin) = headers.get(header::ORIGIN) {
+            let own = host.map(|h| format!("http://{h}"));
+            if origin.to_str().ok() != own.as_deref() {
+                return Some(format!("origin {}", cut(&String::from_utf8_lossy(origin.as_bytes()))));
+            }
+        }
+        match headers.get("sec-fetch-site").and_then(|v| v.to_str().ok()) {
+            None | Some("same-origin") | Some("none") => None,
+            Some(site) => Some(format!("a {} request from a web page", cut(site))),
+        }
+    }
+}
+
+/// `text` cut to [`MAX_RECORDED_PATH`] bytes (on a character boundary),
+/// saying how long it was.
+pub fn cut(text: &str) -> String {
+    if text.len() <= MAX_RECORDED_PATH {
+        return text.to_string();
+    }
+    let mut end = MAX_RECORDED_PATH;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}… ({} bytes)", &text[..end], text.len())
+}
+
+/// Checks the request against the guard, records what the log needs, and
+/// runs the handler only for the operator's own tools with the right token.
+pub(super) async fn authorize(node: &Node, guard: &Guard, req: Request, next: Next) -> Response {
+    let path = cut(req.uri().path());
+    let changes = req.method() != axum::http::Method::GET;
+    if let Some(why) = guard.foreign(req.headers()) {
+        let mut event = Event::new(now(), Actor::Stranger, Action::AdminAuthFailed);
+        event.object = Some(path);
+        event.detail = format!("refused: {why}");
+        failed(node, &event).await;
+        return ApiError::new(
+            StatusCode::FORBIDDEN,
+            "forbidden-origin",
+            "the admin API answers only the operator's own tools on this machine; requests from web pages are refused",
+        )
+        .into_response();
+    }
+    let presented = req
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .unwrap_or("");
+    match guard.check(presented.as_bytes().ct_eq(guard.token.as_bytes()).into()) {
+        Check::Granted => {
+            let response = next.run(req).await;
+            if changes {
+                let mut event = Event::new(now(), Actor::Operator, Action::AdminCall);
+                event.object = Some(path);
+                event.detail = response.status().as_u16().to_string();
+                node.store.record(&event);
+                // The entry is on disk before the answer, as every other is.
+                if let Err(e) = node.store.flush().await {
+                    tracing::error!(%e, "the admin call's audit entry could not be made durable");
+                }
+            }
+            response
+        }
+        Check::Refused => {
+            let mut event = Event::new(now(), Actor::Stranger, Action::AdminAuthFailed);
+            event.object = Some(path);
+            event.detail = if presented.is_empty() { "no token".into() } else { "wrong token".into() };
+            failed(node, &event).await;
+            ApiError::new(
+                StatusCode::UNAUTHORIZED,
+                "unauthorized",
+                "missing or wrong bearer token; the CLI reads it from admin.token in the node's home folder",
+            )
+            .into_response()
+        }
+        Check::TooFast => {
+            let mut event = Event::new(now(), Actor::Stranger, Action::AdminAuthFailed);
+            event.object = Some(path);
+            event.detail = "too many failed logins; not checked".into();
+            failed(node, &event).await;
+            ApiError::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "too-many-failures",
+                "too many failed logins in a short time; wait a few seconds, and use the token in admin.token",
+            )
+            .into_response()
+        }
+    }
+}
+
+/// What the token check came to.
+enum Check {
+    Granted,
+    Refused,
+    /// A wrong token, with failures coming faster than the allowance.
+    TooFast,
+}
+
+impl Guard {
+    /// Grants a request whose token is right (the operator is never shut
+    /// out); a wrong one takes from the failures' allowance, and once that is
+    /// spent it is answered at once and recorded only in the count.
+    fn check(&self, right: bool) -> Check {
+        if right {
+            Check::Granted
+        } else if self.take_failure() {
+            Check::Refused
+        } else {
+            Check::TooFast
+        }
+    }
+}
+
+/// Records a failed login (one by one up to the minute's allowance) and
+/// makes it durable before the answer.
+async fn failed(node: &Node, event: &Event) {
+    if node.witness.record_admin_failure(event)
+        && let Err(e) = node.store.flush().await
+    {
+        tracing::error!(%e, "a failed login's audit entry could not be made durable");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn long_paths_are_cut_on_a_character_boundary_saying_how_long_they_were() {
+        assert_eq!(cut("/v1/status"), "/v1/status");
+        let long = format!("/{}", "é".repeat(30_000));
+        let kept = cut(&long);
+        assert!(kept.len() < MAX_RECORDED_PATH + 32, "{}", kept.len());
+        assert!(kept.ends_with(&format!("… ({} bytes)", long.len())), "{kept}");
+    }
+
+    #[test]
+    fn requests_of_web_pages_and_other_host_names_are_foreign() {
+        let guard = Guard::new("t".into(), 7041);
+        let headers = |pairs: &[(&'static str, &str)]| {
+            let mut h = HeaderMap::new();
+            for (k, v) in pairs {
+                h.insert(*k, v.parse().expect("header value"));
+            }
+            h
+        };
+        assert_eq!(guard.foreign(&headers(&[("host", "127.0.0.1:7041")])), None);
+        assert_eq!(guard.foreign(&headers(&[("host", "localhost:7041"), ("sec-fetch-site", "none")])), None);
+        assert_eq!(
+            guard.foreign(&headers(&[("host", "127.0.0.1:7041"), ("origin", "http://127.0.0.1:7041")])),
+            None,
+            "the API's own origin (a console it serves) is not foreign"
+        );
+        for foreign in [
+            headers(&[("host", "evil.example:7041")]),
+            headers(&[("host", "127.0.0.1:7041"), ("origin", "http://evil.example")]),
+            headers(&[("host", "127.0.0.1:7041"), ("origin", "http://127.0.0.1:8080")]),
+            headers(&[("host", "127.0.0.1:7041"), ("sec-fetch-site", "cross-site")]),
+            headers(&[("host", "127.0.0.1:7041"), ("sec-fetch-site", "same-site")]),
+        ] {
+            assert!(guard.foreign(&foreign).is_some(), "{foreign:?}");
+        }
+    }
+
+    #[test]
+    fn failed_logins_past_the_burst_are_answered_at_once_and_the_operator_still_gets_in() {
+        let guard = Guard::new("t".into(), 1);
+        let refused = (0..FAILURE_BURST as usize).filter(|_| matches!(guard.check(false), Check::Refused));
+        assert_eq!(refused.count(), FAILURE_BURST as usize);
+        assert!(matches!(guard.check(false), Check::TooFast));
+        assert!(matches!(guard.check(true), Check::Granted), "the right token is never refused");
+    }
+}
