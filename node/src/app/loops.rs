@@ -22,16 +22,18 @@ pub(super) fn spawn(node: &Arc<Node>, tasks: &mut JoinSet<()>, shutdown: &Shutdo
     }
 }
 
-/// Every `audit_checkpoint_secs`: a checkpoint if the log grew, sent to the
-/// peers; the audit files of checkpoints rewritten when they changed.
+/// At start (the checkpoint of the start, which also covers whatever the
+/// last run could not offer before it stopped), then every
+/// `audit_checkpoint_secs`: a checkpoint if the log grew, sent to the peers;
+/// the audit files of checkpoints rewritten when they changed.
 async fn audit(node: Arc<Node>, mut shutdown: Shutdown) {
     let every = Duration::from_secs(node.config.audit_checkpoint_secs.max(1));
     loop {
+        node.witness.tick(&node.exchanges.counterparts()).await;
         tokio::select! {
             _ = tokio::time::sleep(every) => {}
             _ = shutdown.recv() => break,
         }
-        node.witness.tick(&node.exchanges.counterparts()).await;
     }
 }
 

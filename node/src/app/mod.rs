@@ -35,6 +35,9 @@ use veim_protocol::audit::{Action, Actor, Event};
 /// How long `stop` waits for tasks to finish before giving up on them.
 const STOP_GRACE: Duration = Duration::from_secs(10);
 
+/// How long `stop` waits for the witnesses to take the final checkpoint.
+const FINAL_OFFER: Duration = Duration::from_secs(5);
+
 /// How long a node whose store could not write to disk waits before it
 /// reopens the store, and between attempts while that fails.
 pub const STORE_REOPEN_AFTER: Duration = Duration::from_secs(5);
@@ -110,17 +113,15 @@ impl NodeHandle {
         self.node.peer_id
     }
 
-    /// Stops the node: no new work, in-flight handlers finish, store flushed.
+    /// Stops the node: no new work, in-flight handlers finish, the last
+    /// entries of the log signed and offered to the witnesses while the
+    /// network still runs, the store flushed.
     pub async fn stop(mut self) {
         self.work.trigger();
         let drain = async { while self.tasks.join_next().await.is_some() {} };
         if tokio::time::timeout(STOP_GRACE, drain).await.is_err() {
             tracing::warn!("some tasks did not stop within {STOP_GRACE:?}; stopping them");
             self.tasks.abort_all();
-        }
-        self.network.trigger();
-        if tokio::time::timeout(STOP_GRACE, &mut self.network_task).await.is_err() {
-            self.network_task.abort();
         }
         // A chunk being written or hashed holds the store open: let it end,
         // so that a restart in this process can open the store again.
@@ -131,8 +132,25 @@ impl NodeHandle {
         let node = &self.node;
         node.witness.record_strangers_counted();
         node.store.record(&Event::new(now(), Actor::Node, Action::NodeStopped));
-        if let Err(e) = node.witness.checkpoint().await {
-            tracing::error!(%e, "final audit checkpoint failed");
+        // Offered before the network stops: entries written since the last
+        // checkpoint that no peer saw could otherwise be cut without trace.
+        // A witness that cannot be reached gets it at the next start.
+        match node.witness.checkpoint().await {
+            Ok(Some(last)) => {
+                let counterparts = node.exchanges.counterparts();
+                let offer = node.witness.send(&last, &counterparts);
+                if tokio::time::timeout(FINAL_OFFER, offer).await.is_err() {
+                    tracing::warn!(
+                        "the final audit checkpoint did not reach every witness within {FINAL_OFFER:?}; it is offered again at the next start"
+                    );
+                }
+            }
+            Ok(None) => {}
+            Err(e) => tracing::error!(%e, "final audit checkpoint failed"),
+        }
+        self.network.trigger();
+        if tokio::time::timeout(STOP_GRACE, &mut self.network_task).await.is_err() {
+            self.network_task.abort();
         }
         if let Err(e) = node.store.flush().await {
             tracing::error!(%e, "final flush failed");

@@ -329,3 +329,42 @@ async fn a_node_killed_in_the_middle_of_traffic_has_an_entry_for_every_acknowled
     net.shutdown().await;
     Ok(())
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_entries_written_before_a_stop_reach_the_witnesses_before_the_network_stops() -> anyhow::Result<()> {
+    let mut net = TestNet::admitted(&["MEX", "SWE"]).await?;
+    // MEX runs with the checkpoint period of a deployed node or longer: no
+    // periodic checkpoint will cover what it does before it stops.
+    net.national_mut("MEX").stop().await;
+    let mex_home = net.national("MEX").home.clone();
+    let config = mex_home.join(veim_node::home::CONFIG_FILE);
+    let text = std::fs::read_to_string(&config)?;
+    let mut tuned: toml::Table = toml::from_str(&text)?;
+    tuned.insert("audit_checkpoint_secs".into(), toml::Value::Integer(3600));
+    std::fs::write(&config, toml::to_string(&tuned)?)?;
+    net.national_mut("MEX").start().await?;
+
+    let mex = net.national("MEX").api()?;
+    for _ in 0..2 {
+        let sent: MessageView =
+            blocking(|| mex.post("/v1/requests", &SendRequest { to: vec!["SWE".into()], request: example_request() }))?;
+        assert!(matches!(sent.deliveries[0].state, DeliveryState::Delivered { .. }));
+    }
+    net.national_mut("MEX").stop().await;
+
+    // What SWE holds of MEX's log covers every entry MEX wrote, the stop's too.
+    let log = LogFiles::read_home(&mex_home)?;
+    let written = log.entries.len() as u64;
+    assert_eq!(log.entries.last().map(|e| e.event.action), Some(Action::NodeStopped));
+    let swe_home = net.national("SWE").home.clone();
+    let held = wait_for("SWE to hold MEX's checkpoint of its whole log", Duration::from_secs(20), || {
+        let of_mex =
+            veim_tools::audit::witness(&swe_home, Some("SWE".parse().ok()?), Some("MEX".parse().ok()?)).ok()?;
+        let count = of_mex.checkpoints.last()?.checkpoint.count;
+        (count >= written).then_some(count)
+    })
+    .await?;
+    assert_eq!(held, written, "SWE holds a checkpoint of {held} entries; MEX wrote {written}");
+    net.shutdown().await;
+    Ok(())
+}
