@@ -457,8 +457,48 @@ pub enum RegistrationError {
         "{state} is already listed with another identity key; a key change must be signed by the old key (key rotation)"
     )]
     KeyConflict { state: StateCode },
+    #[error(
+        "{waiting} registrations of {state} with other keys already wait for the Secretariat's review; \
+         ask the ATT Secretariat to reject those that are not your node's, then register again"
+    )]
+    TooManyWaiting { state: StateCode, waiting: usize },
+    #[error("the Secretariat holds as many registrations waiting for review as it takes; try again later")]
+    RegisterFull,
     #[error(transparent)]
     Store(#[from] StoreError),
+}
+
+/// Registrations of one State with different keys that may wait for the
+/// Secretariat's review at once, in all, and how long one waits before it is
+/// dropped (its node registers again at its next sync if it still runs).
+pub const MAX_WAITING_PER_STATE: usize = 8;
+pub const MAX_WAITING: usize = 2_000;
+pub const WAITING_SECS: i64 = 30 * 86_400;
+
+/// Drops the registrations that waited too long, then checks that a new
+/// one fits within [`MAX_WAITING_PER_STATE`] and [`MAX_WAITING`].
+fn make_room(store: &Store, registration: &SignedRegistration, now: i64) -> Result<(), RegistrationError> {
+    let state = registration.registration.state;
+    let listed = store.current_directory()?.and_then(|v| v.body.entry(state).map(|e| e.identity_key()));
+    let mut waiting = 0;
+    for held in store.registrations_of(state)? {
+        let r = &held.registration;
+        if Some(r.identity_key) == listed || store.rejection(&held)?.is_some() {
+            continue;
+        }
+        if r.signed_at < now - WAITING_SECS {
+            store.remove_registration(&held)?;
+        } else {
+            waiting += 1;
+        }
+    }
+    if waiting >= MAX_WAITING_PER_STATE {
+        return Err(RegistrationError::TooManyWaiting { state, waiting });
+    }
+    if store.registration_count()? >= MAX_WAITING {
+        return Err(RegistrationError::RegisterFull);
+    }
+    Ok(())
 }
 
 /// Shortest time between two published moves of one State.
@@ -534,10 +574,14 @@ pub fn receive_registration(
         return Ok(RegistrationOutcome::Rejected { reason });
     }
     // One registration per State and key; a newer one from the same key
-    // (new addresses, say) replaces the older.
+    // (new addresses, say) replaces the older. A new key must find room:
+    // anyone may register, so what waits for review is bounded.
     let newer = match store.registration(registration)? {
         Some(old) => old.registration.signed_at < r.signed_at,
-        None => true,
+        None => {
+            make_room(store, registration, now)?;
+            true
+        }
     };
     if newer {
         store.put_registration(registration)?;

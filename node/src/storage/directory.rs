@@ -148,6 +148,17 @@ impl Store {
         self.registrations.get(Self::registration_key(registration))?.map(|b| dec("registration", &b)).transpose()
     }
 
+    /// Forgets a registration (one that waited too long for review).
+    pub fn remove_registration(&self, registration: &SignedRegistration) -> Result<(), StoreError> {
+        self.registrations.remove(Self::registration_key(registration))?;
+        Ok(())
+    }
+
+    /// How many registrations are held, of every State.
+    pub fn registration_count(&self) -> Result<usize, StoreError> {
+        Ok(self.registrations.len())
+    }
+
     /// Every registration received from a State, one per key.
     pub fn registrations_of(&self, state: StateCode) -> Result<Vec<SignedRegistration>, StoreError> {
         self.registrations.scan_prefix(state.as_bytes()).map(|kv| dec("registration", &kv?.1)).collect()

@@ -160,3 +160,42 @@ async fn the_secretariat_admits_many_states_in_one_version_or_none() -> anyhow::
     net.shutdown().await;
     Ok(())
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn strangers_with_fresh_keys_cannot_fill_the_secretariats_register() -> anyhow::Result<()> {
+    use veim_node::api::PendingView;
+    use veim_node::directory::registry::MAX_WAITING_PER_STATE;
+    use veim_protocol::{EncryptionKeypair, Registration, SignedRegistration};
+    let net = TestNet::admitted(&["MEX"]).await?;
+    let sec_peer = peer_of(&net.secretariat.home);
+    let mut rng = rand_core::UnwrapErr(getrandom::SysRng);
+    let (mut kept, mut refused) = (0, Vec::new());
+    // Thirty throwaway identities register for a State not yet admitted.
+    for i in 0..30 {
+        let identity = IdentityKeypair::generate(&mut rng);
+        let registration = Registration {
+            state: "DEU".parse()?,
+            identity_key: identity.public(),
+            encryption_key: EncryptionKeypair::generate(&mut rng).public(),
+            addresses: vec![format!("/ip4/127.0.0.1/tcp/{}", 20_000 + i)],
+            operator: format!("squatter {i}"),
+            signed_at: veim_node::clock::now(),
+        };
+        let signed = SignedRegistration::sign(registration, &identity)?;
+        let keypair = libp2p::identity::Keypair::ed25519_from_bytes(identity.secret_bytes())?;
+        let mut peer = RawPeer::new(keypair)?;
+        match peer.send(sec_peer, &net.secretariat.address, &NetRequest::Register(signed)).await? {
+            NetResponse::Registration(RegistrationStatus::Pending) => kept += 1,
+            NetResponse::Refused(r) => refused.push(r.detail),
+            other => panic!("unexpected answer {other:?}"),
+        }
+    }
+    assert_eq!(kept, MAX_WAITING_PER_STATE, "registrations kept for review");
+    assert_eq!(refused.len(), 30 - MAX_WAITING_PER_STATE);
+    assert!(refused.iter().all(|d| d.contains("wait for the Secretariat's review")), "{refused:?}");
+    // The Secretariat's operator is shown what is kept, and no more.
+    let pending: Vec<PendingView> = blocking(|| net.secretariat.api()?.get("/v1/directory/pending"))?;
+    assert_eq!(pending.iter().filter(|p| p.state.as_str() == "DEU").count(), MAX_WAITING_PER_STATE);
+    net.shutdown().await;
+    Ok(())
+}
