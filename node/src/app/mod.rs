@@ -268,6 +268,25 @@ async fn record_start(node: &Node) -> Result<(), StartError> {
     Ok(())
 }
 
+/// The store and the audit files are created with the process's umask and
+/// rely on the home folder (made 0700 by `veim init`) to keep others out.
+fn warn_if_others_can_read(home: &Path) {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        if let Ok(meta) = std::fs::metadata(home)
+            && meta.permissions().mode() & 0o077 != 0
+        {
+            tracing::warn!(
+                home = %home.display(),
+                mode = format!("{:o}", meta.permissions().mode() & 0o777),
+                "the node's home folder can be read by other accounts; its store and audit files rely on it \
+                 being private: chmod 700 it"
+            );
+        }
+    }
+}
+
 /// Loads the storage key (creating it for a store that never had one) and
 /// records in the store which key its content is sealed with.
 pub fn open_vault(home: &Path, config: &Config, store: &Store) -> Result<Vault, StartError> {
@@ -290,6 +309,7 @@ pub async fn start(home: &Path) -> Result<NodeHandle, StartError> {
     // Everything that can fail without the network comes first, so a failed
     // start leaves nothing running.
     let config = Config::load(home)?;
+    warn_if_others_can_read(home);
     let (store, mirror) = audit::mirrored(Store::open(&home.join(STORE_DIR))?, &home.join(audit::AUDIT_DIR))?;
     let mut keys = NodeKeys::load(home)?;
     if config.role == Role::Secretariat

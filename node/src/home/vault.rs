@@ -86,9 +86,58 @@ fn random<const N: usize>() -> [u8; N] {
     out
 }
 
-fn passphrase_key(passphrase: &str, salt: &[u8]) -> Result<Zeroizing<[u8; 32]>, argon2::Error> {
+/// The Argon2id cost of wrapping the storage key with a passphrase: what
+/// RFC 9106 (section 4) recommends where memory is constrained, 64 MiB and 3
+/// passes, not the crate's interactive-login minimum. A key at rest is
+/// unwrapped once per start, so a second of work costs the operator nothing
+/// and multiplies an attacker's cost per guess. Recorded in the key file,
+/// so that costs can be raised later without losing older files.
+const WRAP_COST: Cost = Cost { m_kib: 64 * 1024, t: 3, p: 1 };
+
+/// What the first wrapped files were made with (the crate's defaults); a
+/// file that records no cost was made with these, and is wrapped anew with
+/// [`WRAP_COST`] when it is next opened.
+const FIRST_COST: Cost = Cost { m_kib: 19 * 1024, t: 2, p: 1 };
+
+/// Argon2id costs: memory in KiB, passes, lanes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Cost {
+    m_kib: u32,
+    t: u32,
+    p: u32,
+}
+
+impl Cost {
+    /// As written in the key file: `m=65536,t=3,p=1`.
+    fn field(&self) -> String {
+        format!("m={},t={},p={}", self.m_kib, self.t, self.p)
+    }
+
+    /// Parses the field, refusing costs no file of ours holds (a damaged or
+    /// planted file must not make the node allocate without bound).
+    fn parse(field: &str) -> Option<Cost> {
+        let mut cost = Cost { m_kib: 0, t: 0, p: 0 };
+        for part in field.split(',') {
+            let (k, v) = part.split_once('=')?;
+            let v: u32 = v.parse().ok()?;
+            match k {
+                "m" => cost.m_kib = v,
+                "t" => cost.t = v,
+                "p" => cost.p = v,
+                _ => return None,
+            }
+        }
+        let sane =
+            (8..=4 * 1024 * 1024).contains(&cost.m_kib) && (1..=64).contains(&cost.t) && (1..=16).contains(&cost.p);
+        sane.then_some(cost)
+    }
+}
+
+fn passphrase_key(passphrase: &str, salt: &[u8], cost: Cost) -> Result<Zeroizing<[u8; 32]>, argon2::Error> {
+    let params = argon2::Params::new(cost.m_kib, cost.t, cost.p, Some(32))?;
+    let argon = argon2::Argon2::new(argon2::Algorithm::Argon2id, argon2::Version::V0x13, params);
     let mut out = Zeroizing::new([0u8; 32]);
-    argon2::Argon2::default().hash_password_into(passphrase.as_bytes(), salt, out.as_mut())?;
+    argon.hash_password_into(passphrase.as_bytes(), salt, out.as_mut())?;
     Ok(out)
 }
 
@@ -171,12 +220,18 @@ impl Vault {
             Some(p) => {
                 let salt: [u8; 16] = random();
                 let nonce: [u8; 24] = random();
-                let wrap = passphrase_key(p, &salt)
+                let wrap = passphrase_key(p, &salt, WRAP_COST)
                     .map_err(|e| VaultError::Damaged { path: path.into(), reason: e.to_string() })?;
                 let ct = XChaCha20Poly1305::new((&*wrap).into())
                     .encrypt(&nonce.into(), Payload { msg: key, aad: WRAP_AAD })
                     .map_err(|_| VaultError::Damaged { path: path.into(), reason: "wrapping failed".into() })?;
-                format!("argon2id {} {} {}", hex::encode(salt), hex::encode(nonce), hex::encode(ct))
+                format!(
+                    "argon2id {} {} {} {}",
+                    WRAP_COST.field(),
+                    hex::encode(salt),
+                    hex::encode(nonce),
+                    hex::encode(ct)
+                )
             }
         };
         let text = Zeroizing::new(format!("{HEADER}\n{line}\n"));
@@ -198,24 +253,40 @@ impl Vault {
         }
         let fields: Vec<&str> = lines.next().unwrap_or_default().split_whitespace().collect();
         let unhex = |s: &str| hex::decode(s).map_err(|_| damaged("a field is not hexadecimal"));
-        let key: Zeroizing<Vec<u8>> = match fields.as_slice() {
-            ["plain", key] => Zeroizing::new(unhex(key)?),
-            ["argon2id", salt, nonce, ct] => {
+        let wrapped = match fields.as_slice() {
+            ["plain", _] => None,
+            ["argon2id", cost, salt, nonce, ct] => Some((
+                Cost::parse(cost).ok_or_else(|| damaged("the Argon2id costs are not m=…,t=…,p=…"))?,
+                salt,
+                nonce,
+                ct,
+            )),
+            // Written before the costs were recorded.
+            ["argon2id", salt, nonce, ct] => Some((FIRST_COST, salt, nonce, ct)),
+            _ => {
+                return Err(damaged("the second line is neither \"plain KEY\" nor \"argon2id COSTS SALT NONCE KEY\""));
+            }
+        };
+        let key: Zeroizing<Vec<u8>> = match (wrapped, fields.as_slice()) {
+            (None, [_, key]) => Zeroizing::new(unhex(key)?),
+            (Some((cost, salt, nonce, ct)), _) => {
                 let passphrase = passphrase.ok_or_else(|| VaultError::NeedsPassphrase { path: path.into() })?;
                 let nonce: [u8; 24] = unhex(nonce)?.try_into().map_err(|_| damaged("the nonce is not 24 bytes"))?;
-                let wrap = passphrase_key(passphrase, &unhex(salt)?).map_err(|e| damaged(&e.to_string()))?;
+                let wrap = passphrase_key(passphrase, &unhex(salt)?, cost).map_err(|e| damaged(&e.to_string()))?;
                 let key = XChaCha20Poly1305::new((&*wrap).into())
                     .decrypt(&nonce.into(), Payload { msg: &unhex(ct)?, aad: WRAP_AAD })
                     .map_err(|_| VaultError::WrongPassphrase { path: path.into() })?;
                 Zeroizing::new(key)
             }
-            _ => return Err(damaged("the second line is neither \"plain KEY\" nor \"argon2id SALT NONCE KEY\"")),
+            (None, _) => return Err(damaged("the key line has no key")),
         };
         let key: &[u8; 32] = key.as_slice().try_into().map_err(|_| damaged("the key is not 32 bytes"))?;
-        if fields.first() == Some(&"plain")
-            && let Some(p) = passphrase
+        let cost = wrapped.map(|(cost, ..)| cost);
+        if let Some(p) = passphrase
+            && cost != Some(WRAP_COST)
         {
-            // The operator has set a passphrase: wrap the key with it now.
+            // A passphrase set since (the key is plain), or a key wrapped at
+            // older costs: wrap it now, as keys are wrapped today.
             Self::write(path, key, Some(p))?;
         }
         Ok(Vault::from_key(key))
@@ -253,6 +324,8 @@ pub fn passphrase(file: Option<&Path>) -> Result<Option<Zeroizing<String>>, Vaul
     let Some(path) = file else { return Ok(None) };
     let text = std::fs::read_to_string(path)
         .map_err(|e| VaultError::Passphrase { path: path.into(), reason: e.to_string() })?;
+    // A passphrase others can read protects nothing, as a key file would not.
+    check_private(path)?;
     Ok(Some(Zeroizing::new(text.trim_end_matches(['\r', '\n']).to_string())))
 }
 
@@ -305,6 +378,49 @@ mod tests {
         assert!(matches!(err, VaultError::NeedsPassphrase { .. }), "{err}");
         let (vault, _) = Vault::load_or_create(dir.path(), Some(&check), true, Some("staple")).expect("unlocks");
         assert_eq!(vault.open("message", b"x", &sealed).expect("opens").as_slice(), b"secret");
+    }
+
+    #[test]
+    fn a_wrapped_key_records_its_costs_and_one_wrapped_at_older_costs_is_wrapped_anew() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        std::fs::create_dir_all(dir.path().join("keys")).expect("keys dir");
+        let path = dir.path().join(STORAGE_KEY_FILE);
+        // As the first releases wrote it: no costs recorded, the crate's defaults.
+        let key = [7u8; 32];
+        let (salt, nonce) = ([1u8; 16], [2u8; 24]);
+        let wrap = passphrase_key("staple", &salt, FIRST_COST).expect("derive");
+        let ct = XChaCha20Poly1305::new((&*wrap).into())
+            .encrypt(&nonce.into(), Payload { msg: &key, aad: WRAP_AAD })
+            .expect("wrap");
+        let old = format!("{HEADER}\nargon2id {} {} {}\n", hex::encode(salt), hex::encode(nonce), hex::encode(ct));
+        write_file(&path, old.as_bytes(), true).expect("write");
+        let check = Vault::from_key(&key).check_value().expect("check");
+        Vault::load_or_create(dir.path(), Some(&check), true, Some("staple")).expect("an older file opens");
+        let text = std::fs::read_to_string(&path).expect("read");
+        assert!(text.contains(&format!("argon2id {} ", WRAP_COST.field())), "wrapped anew: {text}");
+        assert_eq!(WRAP_COST.field(), "m=65536,t=3,p=1");
+        let (vault, _) = Vault::load_or_create(dir.path(), Some(&check), true, Some("staple")).expect("reopens");
+        assert!(vault.matches(&check));
+        // Costs out of bounds are refused before anything is allocated.
+        for bad in ["m=99999999999,t=3,p=1", "m=65536,t=0,p=1", "m=65536,t=3", "x=1"] {
+            assert!(Cost::parse(bad).is_none(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn a_passphrase_file_others_can_read_is_refused() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let file = dir.path().join("passphrase");
+        std::fs::write(&file, "correct horse\n").expect("write");
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o644)).expect("chmod");
+            let err = passphrase(Some(&file)).expect_err("readable by others");
+            assert!(err.to_string().contains(&file.display().to_string()), "{err}");
+            std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600)).expect("chmod");
+        }
+        assert_eq!(passphrase(Some(&file)).expect("owner only").as_deref().map(|p| p.as_str()), Some("correct horse"));
     }
 
     #[test]
