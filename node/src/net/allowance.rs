@@ -20,6 +20,10 @@ pub struct Limits {
     /// its connections are closed for `ban` afterwards.
     pub strikes: u32,
     pub ban: Duration,
+    /// Log lines about one peer's refused requests in a minute; past them
+    /// they are counted, and the count logged in one line when the minute
+    /// ends (see [`super::RefusalLog`]).
+    pub logged_refusals_per_minute: u32,
 }
 
 impl Default for Limits {
@@ -33,6 +37,7 @@ impl Default for Limits {
             burst: 100.0,
             strikes: 200,
             ban: Duration::from_secs(60),
+            logged_refusals_per_minute: 10,
         }
     }
 }

@@ -9,8 +9,10 @@
 //! swarm.
 
 mod allowance;
+mod refusal_log;
 
 pub use allowance::Limits;
+pub use refusal_log::RefusalLog;
 
 use crate::shutdown::Shutdown;
 use allowance::{Allowance, request_cost};
@@ -22,6 +24,7 @@ use libp2p::swarm::{NetworkBehaviour, SwarmEvent};
 use libp2p::{Multiaddr, PeerId, StreamProtocol, Swarm, identify, noise, ping, tcp, yamux};
 use std::collections::HashMap;
 use std::io;
+use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::{mpsc, oneshot};
 use veim_protocol::codec::{self, MAX_FRAME};
@@ -174,9 +177,16 @@ pub struct Inbound {
 #[derive(Debug, Clone)]
 pub struct Client {
     tx: mpsc::Sender<Command>,
+    refusals: Arc<RefusalLog>,
 }
 
 impl Client {
+    /// The bound on log lines about refused requests, per peer, that the
+    /// swarm's own `Busy` answers share with the handlers' refusals.
+    pub fn refusal_log(&self) -> &RefusalLog {
+        &self.refusals
+    }
+
     /// Sends one request and waits for its answer (or [`REQUEST_TIMEOUT`]).
     /// `addrs` are tried if there is no connection to `peer` yet.
     pub async fn request(&self, peer: PeerId, addrs: Vec<Multiaddr>, bytes: Vec<u8>) -> Result<Vec<u8>, NetworkError> {
@@ -221,6 +231,7 @@ pub struct EventLoop {
     limits: Limits,
     allowances: HashMap<PeerId, Allowance>,
     prune_at: usize,
+    refusals: Arc<RefusalLog>,
 }
 
 impl std::fmt::Debug for EventLoop {
@@ -274,6 +285,7 @@ pub fn new(
     let busy = codec::encode("response", &busy).map_err(|e| NetworkError::Transport(e.to_string()))?;
     let (tx, commands) = mpsc::channel(256);
     let (inbound, inbound_rx) = mpsc::channel(256);
+    let refusals = Arc::new(RefusalLog::new(limits.logged_refusals_per_minute));
     let event_loop = EventLoop {
         swarm,
         commands,
@@ -287,13 +299,18 @@ pub fn new(
         limits,
         allowances: HashMap::new(),
         prune_at: 1024,
+        refusals: refusals.clone(),
     };
-    Ok((Client { tx }, inbound_rx, event_loop))
+    Ok((Client { tx, refusals }, inbound_rx, event_loop))
 }
 
 impl EventLoop {
     pub async fn run(mut self, mut shutdown: Shutdown) {
         use futures::StreamExt;
+        // The counts of refusals not logged one by one are logged within a
+        // second of the end of their minute, even if the peer has gone quiet.
+        let mut sweep = tokio::time::interval(Duration::from_secs(1));
+        sweep.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             tokio::select! {
                 event = self.swarm.select_next_some() => self.on_swarm_event(event),
@@ -301,9 +318,11 @@ impl EventLoop {
                     Some(c) => self.on_command(c),
                     None => break,
                 },
+                _ = sweep.tick() => self.refusals.sweep(),
                 _ = shutdown.recv() => break,
             }
         }
+        self.refusals.flush();
         for (_, reply) in self.pending.drain() {
             let _ = reply.send(Err(NetworkError::Stopped));
         }
@@ -403,7 +422,7 @@ impl EventLoop {
                 let allowance = self.allowances.entry(peer).or_insert_with(|| Allowance::new(&limits));
                 if !allowance.take(&limits, request_cost(&request)) {
                     let _ = self.swarm.behaviour_mut().veim.send_response(channel, self.busy.clone());
-                    if allowance.strikes == 1 {
+                    if self.refusals.admit(&peer) {
                         tracing::warn!(%peer, "peer over its request rate; answering busy");
                     }
                     if allowance.strikes >= limits.strikes {
@@ -421,7 +440,9 @@ impl EventLoop {
                 match self.inbound.try_send(inbound) {
                     Ok(()) => {}
                     Err(mpsc::error::TrySendError::Full(inbound)) => {
-                        tracing::warn!(peer = %inbound.peer, "handlers saturated; answering busy");
+                        if self.refusals.admit(&inbound.peer) {
+                            tracing::warn!(peer = %inbound.peer, "handlers saturated; answering busy");
+                        }
                         let _ = self.swarm.behaviour_mut().veim.send_response(inbound.channel, self.busy.clone());
                     }
                     Err(mpsc::error::TrySendError::Closed(_)) => {

@@ -99,7 +99,11 @@ impl Peers {
     }
 
     fn record_refusal(&self, peer: &PeerId, r: &Refusal) {
-        tracing::warn!(%peer, code = ?r.code, detail = %r.detail, "refused a request");
+        // The log takes a few lines per peer a minute, and the count of the
+        // rest; the audit record below is bounded for strangers by the witness.
+        if self.client.refusal_log().admit(peer) {
+            tracing::warn!(%peer, code = ?r.code, detail = %r.detail, "refused a request");
+        }
         let view = self.directory.view();
         let actor = match view.listed_peer(peer) {
             Some(e) => Actor::Peer(Some(e.state())),
