@@ -159,6 +159,17 @@ pub struct Flood {
     pub failed: usize,
 }
 
+/// What a paced flood came to: the requests sent and their answers, and
+/// how long after its start the node closed the connection, if it did.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct PacedFlood {
+    pub sent: usize,
+    pub busy: usize,
+    pub answered: usize,
+    pub failed: usize,
+    pub cut_off_after: Option<Duration>,
+}
+
 /// Frames bytes as the protocol does: 4-byte big-endian length, then the bytes.
 pub fn frame(bytes: &[u8]) -> Vec<u8> {
     let mut out = (bytes.len() as u32).to_be_bytes().to_vec();
@@ -313,6 +324,76 @@ impl RawPeer {
                     flood.failed += 1
                 }
                 _ => {}
+            }
+        }
+        Ok(flood)
+    }
+
+    /// Sends copies of `bytes` (framed by the caller) at `per_sec`, paced
+    /// (each 10 ms, as many as the time elapsed calls for, so that a late
+    /// timer on a loaded machine does not lower the rate), until the node
+    /// closes the connection or `at_most` has passed; then waits up to 5 s
+    /// for the answers still open.
+    pub async fn flood_paced(
+        &mut self,
+        peer: PeerId,
+        addr: &str,
+        bytes: &[u8],
+        per_sec: f64,
+        at_most: Duration,
+    ) -> anyhow::Result<PacedFlood> {
+        let addr: Multiaddr = addr.parse()?;
+        let mut open = std::collections::HashSet::new();
+        let mut flood = PacedFlood::default();
+        let started = tokio::time::Instant::now();
+        let mut tick = tokio::time::interval(Duration::from_millis(10));
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+        let mut drain_until = None;
+        loop {
+            let sending = flood.cut_off_after.is_none() && started.elapsed() < at_most;
+            if !sending {
+                let until = *drain_until.get_or_insert_with(|| tokio::time::Instant::now() + Duration::from_secs(5));
+                if open.is_empty() || tokio::time::Instant::now() >= until {
+                    break;
+                }
+            }
+            tokio::select! {
+                _ = tick.tick(), if sending => {
+                    let due = (started.elapsed().as_secs_f64() * per_sec) as usize;
+                    while flood.sent < due {
+                        open.insert(self.swarm.behaviour_mut().send_request_with_addresses(
+                            &peer,
+                            bytes.to_vec(),
+                            vec![addr.clone()],
+                        ));
+                        flood.sent += 1;
+                    }
+                }
+                _ = tokio::time::sleep(Duration::from_millis(50)), if !sending => {}
+                event = self.swarm.select_next_some() => match event {
+                    SwarmEvent::Behaviour(request_response::Event::Message {
+                        message: request_response::Message::Response { request_id, response },
+                        ..
+                    }) if open.remove(&request_id) => {
+                        match codec::decode::<NetResponse, { codec::MAX_FRAME }>("response", &response) {
+                            Ok(NetResponse::Refused(r)) if r.code == veim_protocol::wire::RefusalCode::Busy => {
+                                flood.busy += 1
+                            }
+                            _ => flood.answered += 1,
+                        }
+                    }
+                    SwarmEvent::Behaviour(request_response::Event::OutboundFailure { request_id, .. })
+                        if open.remove(&request_id) =>
+                    {
+                        flood.failed += 1
+                    }
+                    SwarmEvent::ConnectionClosed { peer_id, num_established: 0, .. }
+                        if peer_id == peer && flood.cut_off_after.is_none() =>
+                    {
+                        flood.cut_off_after = Some(started.elapsed());
+                    }
+                    _ => {}
+                },
             }
         }
         Ok(flood)

@@ -71,7 +71,8 @@ pub struct Config {
     #[serde(default = "default_retry_max")]
     pub retry_max_secs: i64,
     /// Requests a peer may send per second on average, and in one burst;
-    /// past them it is answered busy, then cut off.
+    /// past them it is answered busy, and a peer answered busy for more
+    /// than half of its requests over 10 s is cut off for 60 s.
     #[serde(default = "default_peer_rate")]
     pub peer_requests_per_sec: f64,
     #[serde(default = "default_peer_burst")]

@@ -15,7 +15,7 @@ pub use allowance::Limits;
 pub use refusal_log::RefusalLog;
 
 use crate::shutdown::Shutdown;
-use allowance::{Allowance, request_cost};
+use allowance::{Allowances, Verdict, request_cost};
 use futures::{AsyncReadExt, AsyncWriteExt};
 use libp2p::connection_limits::{self, ConnectionLimits};
 use libp2p::identity::Keypair;
@@ -25,7 +25,7 @@ use libp2p::{Multiaddr, PeerId, StreamProtocol, Swarm, identify, noise, ping, tc
 use std::collections::HashMap;
 use std::io;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 use tokio::sync::{mpsc, oneshot};
 use veim_protocol::codec::{self, MAX_FRAME};
 use veim_protocol::wire::{NetResponse, Refusal, RefusalCode};
@@ -229,8 +229,7 @@ pub struct EventLoop {
     busy: Vec<u8>,
     discovering: HashMap<libp2p::swarm::ConnectionId, oneshot::Sender<Result<PeerId, NetworkError>>>,
     limits: Limits,
-    allowances: HashMap<PeerId, Allowance>,
-    prune_at: usize,
+    allowances: Allowances,
     refusals: Arc<RefusalLog>,
 }
 
@@ -297,8 +296,7 @@ pub fn new(
         busy,
         discovering: HashMap::new(),
         limits,
-        allowances: HashMap::new(),
-        prune_at: 1024,
+        allowances: Allowances::new(),
         refusals: refusals.clone(),
     };
     Ok((Client { tx, refusals }, inbound_rx, event_loop))
@@ -385,18 +383,14 @@ impl EventLoop {
                 if let Some(reply) = self.discovering.remove(&connection_id) {
                     let _ = reply.send(Ok(peer_id));
                 }
-                if self.allowances.get(&peer_id).is_some_and(Allowance::banned) {
+                let now = Instant::now();
+                if self.allowances.banned(&peer_id, now) {
                     tracing::debug!(%peer_id, "connection from a banned peer closed");
                     let _ = self.swarm.close_connection(connection_id);
                 }
-                // Forget peers that have been quiet long enough for a full
-                // bucket and are not banned, so the table stays small; the
-                // scan runs only when the table has doubled since the last.
-                if self.allowances.len() > self.prune_at {
-                    let full = Duration::from_secs_f64(self.limits.burst / self.limits.requests_per_sec.max(1e-3));
-                    self.allowances.retain(|_, a| a.banned() || a.updated.elapsed() < full);
-                    self.prune_at = (2 * self.allowances.len()).max(1024);
-                }
+                // Every new identity needs a connection before its first
+                // request: the table is pruned here, as it grows.
+                self.allowances.prune(&self.limits, now);
             }
             SwarmEvent::OutgoingConnectionError { peer_id, connection_id, error } => {
                 tracing::debug!(?peer_id, %error, "outgoing connection failed");
@@ -416,22 +410,41 @@ impl EventLoop {
         match event {
             Event::Message { peer, message: Message::Request { request, channel, .. }, .. } => {
                 // Each peer gets its share: past its allowance it is told to
-                // slow down before anything is decoded; a peer that keeps on
-                // is cut off for a while.
-                let limits = self.limits;
-                let allowance = self.allowances.entry(peer).or_insert_with(|| Allowance::new(&limits));
-                if !allowance.take(&limits, request_cost(&request)) {
-                    let _ = self.swarm.behaviour_mut().veim.send_response(channel, self.busy.clone());
-                    if self.refusals.admit(&peer) {
-                        tracing::warn!(%peer, "peer over its request rate; answering busy");
+                // slow down before anything is decoded; a peer refused most
+                // of the time over the window is cut off for a while. A
+                // request that comes before a banned peer's connections are
+                // closed is told busy, and not counted.
+                let now = Instant::now();
+                let verdict = if self.allowances.banned(&peer, now) {
+                    Verdict::Busy
+                } else {
+                    self.allowances.judge(peer, &self.limits, request_cost(&request), now)
+                };
+                match verdict {
+                    Verdict::Served => {}
+                    Verdict::Busy => {
+                        let _ = self.swarm.behaviour_mut().veim.send_response(channel, self.busy.clone());
+                        if self.refusals.admit(&peer) {
+                            tracing::warn!(%peer, "peer over its request rate; answering busy");
+                        }
+                        return;
                     }
-                    if allowance.strikes >= limits.strikes {
-                        allowance.banned_until = Some(std::time::Instant::now() + limits.ban);
-                        allowance.strikes = 0;
-                        tracing::warn!(%peer, ban = ?limits.ban, "peer kept flooding; disconnected");
+                    Verdict::Ban { requests, refused } => {
+                        let _ = self.swarm.behaviour_mut().veim.send_response(channel, self.busy.clone());
+                        // Always logged: each ban takes at least
+                        // `judged_after` requests of one identity.
+                        tracing::warn!(
+                            %peer,
+                            requests,
+                            refused,
+                            window = ?self.limits.window,
+                            ban = ?self.limits.ban,
+                            "peer kept flooding (most of its requests over the window refused as busy); \
+                             disconnected, and its connections closed for the ban"
+                        );
                         let _ = self.swarm.disconnect_peer_id(peer);
+                        return;
                     }
-                    return;
                 }
                 let inbound = Inbound { peer, frame: request, channel };
                 // The swarm never waits for the handlers: when they are

@@ -146,13 +146,73 @@ async fn hostile_input_is_refused_by_name_and_the_node_keeps_serving() -> anyhow
     // Only the one valid envelope was stored, and SWE still serves MEX.
     let inbox: Vec<MessageView> = blocking(|| net.national("SWE").api()?.get("/v1/inbox"))?;
     assert_eq!(inbox.len(), 1, "only the valid envelope is stored");
-    let request = toml::from_str(include_str!("../../../deploy/examples/request.toml"))?;
+    let request = toml::from_str(REQUEST)?;
     let sent: MessageView =
         blocking(|| net.national("MEX").api()?.post("/v1/requests", &SendRequest { to: vec!["SWE".into()], request }))?;
     assert!(matches!(sent.deliveries[0].state, DeliveryState::Delivered { .. }), "{:?}", sent.deliveries);
     net.shutdown().await;
     Ok(())
 }
+
+/// A peer that keeps sending ten times its allowance, paced rather than in
+/// one burst (so that some of its requests get through at every refill),
+/// is disconnected within seconds and kept off for its ban, while another
+/// State's messages to the same node are still delivered.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_peer_flooding_at_ten_times_its_allowance_is_cut_off_while_others_are_served() -> anyhow::Result<()> {
+    let mut net = TestNet::admitted(&["MEX", "SWE", "ITA"]).await?;
+    // ITA is admitted, then its node is stopped: the flood comes with its key.
+    net.national_mut("ITA").stop().await;
+    let mut ita = RawPeer::impersonating(&net.national("ITA").home)?;
+    let swe = peer_of(&net.national("SWE").home);
+    let swe_addr = net.national("SWE").address.clone();
+    let request = frame(&codec::encode("request", &NetRequest::DirectoryUpdated { version: 1 })?);
+
+    let mex = net.national("MEX").api()?;
+    let honest = tokio::task::spawn_blocking(move || {
+        for _ in 0..3 {
+            let sent: MessageView =
+                mex.post("/v1/requests", &SendRequest { to: vec!["SWE".into()], request: toml::from_str(REQUEST)? })?;
+            anyhow::ensure!(
+                matches!(sent.deliveries[0].state, DeliveryState::Delivered { .. }),
+                "MEX's request was not delivered during the flood: {:?}",
+                sent.deliveries
+            );
+        }
+        Ok(())
+    });
+    // 500 requests a second, ten times the allowance (50/s, burst 100), for
+    // at most 8 s: long enough to be judged however loaded the machine.
+    let flood = ita.flood_paced(swe, &swe_addr, &request, 500.0, Duration::from_secs(8)).await?;
+    println!("flood at 500/s: {flood:?}");
+    let cut_off = flood.cut_off_after.ok_or_else(|| anyhow::anyhow!("the flood was never cut off: {flood:?}"))?;
+    // Until the cut, no more than its burst and its rate were served.
+    let allowed = (100.0 + 50.0 * cut_off.as_secs_f64()).ceil() as usize + 10;
+    assert!(flood.answered <= allowed, "at most its burst and rate ({allowed}) were served: {flood:?}");
+    assert!(flood.busy > 0, "it was told to slow down before the cut: {flood:?}");
+    // Its later requests find the door closed (the ban lasts 60 s): the
+    // connection is closed as it opens, or at most the request is told busy.
+    for attempt in 0..3 {
+        match tokio::time::timeout(Duration::from_secs(10), ita.send_raw(swe, &swe_addr, request.clone())).await {
+            Err(_) => panic!("attempt {attempt} after the cut ({cut_off:?}): no answer and no failure in 10 s"),
+            Ok(Err(_closed)) => {}
+            Ok(Ok(answer)) => {
+                let answer: NetResponse = codec::decode::<_, { codec::MAX_FRAME }>("response", &answer)?;
+                assert_eq!(refusal_code(&answer), Some(RefusalCode::Busy), "served while banned: {answer:?}");
+            }
+        }
+    }
+    honest.await??;
+    // And SWE still serves MEX after the flood.
+    let request = toml::from_str(REQUEST)?;
+    let sent: MessageView =
+        blocking(|| net.national("MEX").api()?.post("/v1/requests", &SendRequest { to: vec!["SWE".into()], request }))?;
+    assert!(matches!(sent.deliveries[0].state, DeliveryState::Delivered { .. }), "{:?}", sent.deliveries);
+    net.shutdown().await;
+    Ok(())
+}
+
+const REQUEST: &str = include_str!("../../../deploy/examples/request.toml");
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn the_secretariat_serves_the_directory_only_to_listed_nodes() -> anyhow::Result<()> {
@@ -197,7 +257,10 @@ async fn a_strangers_refusals_are_counted_in_the_log_past_the_minutes_allowance(
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
     let mut malformed = 0u64;
-    for _ in 0..250 {
+    // Twice its burst (100) at most, as fast as answers come: past the
+    // burst it is told busy, but never for more than half of its requests,
+    // so it is not cut off.
+    for _ in 0..200 {
         let answer = stranger.send_raw(swe, &addr, vec![0xff; 16]).await?;
         let answer: NetResponse = codec::decode::<_, { codec::MAX_FRAME }>("response", &answer)?;
         match refusal_code(&answer) {
