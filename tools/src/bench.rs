@@ -814,7 +814,7 @@ pub fn all(quick: bool, out: &std::path::Path) -> anyhow::Result<()> {
     std::fs::create_dir_all(out).map_err(|e| anyhow::anyhow!("cannot create {}: {e}", out.display()))?;
     let started = Instant::now();
     let write = |name: &str, value: &dyn erased::Json, table: String| -> anyhow::Result<()> {
-        println!("{table}");
+        crate::say!("{table}");
         let path = out.join(format!("{name}.json"));
         std::fs::write(&path, value.json()?).map_err(|e| anyhow::anyhow!("cannot write {}: {e}", path.display()))?;
         std::io::stdout().flush()?;
@@ -837,7 +837,7 @@ pub fn all(quick: bool, out: &std::path::Path) -> anyhow::Result<()> {
     let sizes: &[usize] = if quick { &[20] } else { &[50, 100, 200] };
     let b = crate::scale::network(sizes, 50)?;
     write("network", &b, crate::scale::render(&b))?;
-    println!(
+    crate::say!(
         "all scenarios in {:.0} s; JSON in {}{}",
         started.elapsed().as_secs_f64(),
         out.display(),

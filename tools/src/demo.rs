@@ -27,7 +27,7 @@ struct Steps {
 impl Steps {
     fn start(&mut self, what: &str) {
         self.n += 1;
-        println!("\n[{}] {what}", self.n);
+        crate::say!("\n[{}] {what}", self.n);
     }
 }
 
@@ -35,7 +35,7 @@ fn all_delivered(m: &MessageView) -> anyhow::Result<()> {
     for d in &m.deliveries {
         match &d.state {
             DeliveryState::Delivered { .. } => {
-                println!("    {} → {}: delivered, signed receipt verified", m.sender, d.recipient)
+                crate::say!("    {} → {}: delivered, signed receipt verified", m.sender, d.recipient)
             }
             other => anyhow::bail!("{} → {}: {other:?}", m.sender, d.recipient),
         }
@@ -49,7 +49,7 @@ fn all_delivered(m: &MessageView) -> anyhow::Result<()> {
 /// to `out`, or to the demo's temporary folder.
 pub async fn run(exit: bool, out: Option<&Path>) -> anyhow::Result<bool> {
     let dir = tempfile::Builder::new().prefix("veim-demo-").tempdir()?;
-    println!("veim demo: a Secretariat and three national nodes on 127.0.0.1, in {}", dir.path().display());
+    crate::say!("veim demo: a Secretariat and three national nodes on 127.0.0.1, in {}", dir.path().display());
     let out = out.unwrap_or(dir.path());
     std::fs::create_dir_all(out)?;
     let mut steps = Steps { n: 0 };
@@ -57,12 +57,12 @@ pub async fn run(exit: bool, out: Option<&Path>) -> anyhow::Result<bool> {
     let result = script(dir.path(), out, &mut steps, &mut net).await;
     let ok = match &result {
         Ok(()) => {
-            println!("\nAll {} steps succeeded.", steps.n);
+            crate::say!("\nAll {} steps succeeded.", steps.n);
             true
         }
         Err(e) => {
-            println!("    FAILED: {e:#}");
-            println!("\nThe demo stopped at step {}.", steps.n);
+            crate::say!("    FAILED: {e:#}");
+            crate::say!("\nThe demo stopped at step {}.", steps.n);
             false
         }
     };
@@ -75,15 +75,15 @@ pub async fn run(exit: bool, out: Option<&Path>) -> anyhow::Result<bool> {
                     p.strip_prefix(&cwd).map(|r| r.to_path_buf()).unwrap_or(p).display().to_string()
                 })
                 .unwrap_or_else(|| "veim".into());
-            println!("\nThe network keeps running. Talk to any node with the CLI from another terminal:");
+            crate::say!("\nThe network keeps running. Talk to any node with the CLI from another terminal:");
             for n in std::iter::once(&net.secretariat).chain(&net.nationals) {
                 let admin = n.handle.as_ref().map(|h| h.admin.to_string()).unwrap_or_default();
-                println!("  {veim} --home {} status    # {}, admin API http://{admin}", n.home.display(), n.label);
+                crate::say!("  {veim} --home {} status    # {}, admin API http://{admin}", n.home.display(), n.label);
             }
-            println!(
+            crate::say!(
                 "  (then: inbox, outbox, exchange list, exchange show ID, consent list, disclosure list, reciprocity, ...)"
             );
-            println!("Press Ctrl-C to stop; the demo's folder is removed then.");
+            crate::say!("Press Ctrl-C to stop; the demo's folder is removed then.");
             let _ = tokio::signal::ctrl_c().await;
         }
         net.shutdown().await;
@@ -95,8 +95,8 @@ async fn script(root: &Path, out: &Path, steps: &mut Steps, slot: &mut Option<Lo
     steps.start("Start the ATT Secretariat's directory node");
     let net = slot.insert(LocalNet::new(root).await?);
     let sec: StatusView = blocking(|| net.secretariat.api()?.get("/v1/status"))?;
-    println!("    peer {}  key fingerprint {}", sec.peer_id, sec.fingerprint);
-    println!("    national nodes pin this key and the address {}", net.secretariat.address);
+    crate::say!("    peer {}  key fingerprint {}", sec.peer_id, sec.fingerprint);
+    crate::say!("    national nodes pin this key and the address {}", net.secretariat.address);
 
     steps.start("Create and start the national nodes of Mexico, Sweden and Germany");
     for (state, operator) in [
@@ -106,14 +106,14 @@ async fn script(root: &Path, out: &Path, steps: &mut Steps, slot: &mut Option<Lo
     ] {
         net.add_national(state, operator).await?;
         let s: StatusView = blocking(|| net.national(state).api()?.get("/v1/status"))?;
-        println!("    {state}: peer {}  fingerprint {}", s.peer_id, s.fingerprint);
+        crate::say!("    {state}: peer {}  fingerprint {}", s.peer_id, s.fingerprint);
     }
 
     steps.start("Each national node registers; the Secretariat checks each fingerprint and approves it");
     let mut version = 0;
     for state in ["MEX", "SWE", "DEU"] {
         let v = net.admit(state).await?;
-        println!("    directory version {}: {}", v.version, v.change);
+        crate::say!("    directory version {}: {}", v.version, v.change);
         version = v.version;
     }
 
@@ -123,7 +123,7 @@ async fn script(root: &Path, out: &Path, steps: &mut Steps, slot: &mut Option<Lo
     net.wait_directory(version).await?;
     for n in &net.nationals {
         let s: StatusView = blocking(|| n.api()?.get("/v1/status"))?;
-        println!(
+        crate::say!(
             "    {}: directory version {} with {} entries; {}",
             n.label,
             s.directory_version,
@@ -136,7 +136,7 @@ async fn script(root: &Path, out: &Path, steps: &mut Steps, slot: &mut Option<Lo
     let contacts: ContactSetForm = toml::from_str(CONTACTS)?;
     let mex = net.national("MEX").api()?;
     let submitted: ContactsView = blocking(|| mex.post("/v1/contacts", &SubmitContactsRequest { contacts }))?;
-    println!(
+    crate::say!(
         "    MEX signed {} contact(s) with its key: {}",
         submitted.contacts.len(),
         submitted.status.unwrap_or_default()
@@ -149,22 +149,22 @@ async fn script(root: &Path, out: &Path, steps: &mut Steps, slot: &mut Option<Lo
     );
     let accepted: VersionView =
         blocking(|| sec.post("/v1/contacts/accept", &ContactsDecision { state: "MEX".into(), reason: String::new() }))?;
-    println!("    directory version {}: {}", accepted.version, accepted.change);
+    crate::say!("    directory version {}: {}", accepted.version, accepted.change);
     net.wait_directory(accepted.version).await?;
     let listing: DirectoryListing = blocking(|| net.national("SWE").api()?.get("/v1/directory"))?;
     let mex_entry =
         listing.entries.iter().find(|e| e.state.as_str() == "MEX").ok_or_else(|| anyhow::anyhow!("MEX missing"))?;
     anyhow::ensure!(mex_entry.contacts.len() == submitted.contacts.len(), "SWE does not hold MEX's contacts");
     for c in &mex_entry.contacts {
-        println!("    SWE sees MEX's {}: {} ({:?})", c.role, c.name, c.visibility);
+        crate::say!("    SWE sees MEX's {}: {} ({:?})", c.role, c.name, c.visibility);
     }
 
     steps.start("Mexico sends a diversion request (Annex 1 template) to Sweden and Germany");
     let request: RequestForm = toml::from_str(REQUEST)?;
     let sent: MessageView =
         blocking(|| mex.post("/v1/requests", &SendRequest { to: vec!["SWE".into(), "DEU".into()], request }))?;
-    println!("    exchange {}  message {}", sent.exchange_id, sent.message_id);
-    println!("    sealed: one content key, wrapped with HPKE for SWE and for DEU; signed with Mexico's Ed25519 key");
+    crate::say!("    exchange {}  message {}", sent.exchange_id, sent.message_id);
+    crate::say!("    sealed: one content key, wrapped with HPKE for SWE and for DEU; signed with Mexico's Ed25519 key");
     all_delivered(&sent)?;
     let exchange_id = sent.exchange_id.clone();
 
@@ -179,7 +179,7 @@ async fn script(root: &Path, out: &Path, steps: &mut Steps, slot: &mut Option<Lo
             anyhow::bail!("{state} holds a {} instead of the request", m.kind)
         };
         let summary: String = r.summary.split_whitespace().collect::<Vec<_>>().join(" ");
-        println!("    {state}: request from {}: \"{}…\"", m.sender, summary.chars().take(70).collect::<String>());
+        crate::say!("    {state}: request from {}: \"{}…\"", m.sender, summary.chars().take(70).collect::<String>());
     }
 
     steps.start("Sweden answers with a response of Annex 2 information items");
@@ -204,7 +204,7 @@ async fn script(root: &Path, out: &Path, steps: &mut Steps, slot: &mut Option<Lo
     })
     .await?;
     for line in render::exchange(&view).lines() {
-        println!("    {line}");
+        crate::say!("    {line}");
     }
 
     steps.start("Mexico closes the exchange");
@@ -218,7 +218,7 @@ async fn script(root: &Path, out: &Path, steps: &mut Steps, slot: &mut Option<Lo
     for state in ["SWE", "DEU"] {
         let v: ExchangeView = blocking(|| net.national(state).api()?.get(&format!("/v1/exchanges/{exchange_id}")))?;
         anyhow::ensure!(format!("{:?}", v.exchange.status) == "Closed", "{state} does not see the exchange closed");
-        println!("    {state} sees exchange {} closed", &exchange_id[..8]);
+        crate::say!("    {state} sees exchange {} closed", &exchange_id[..8]);
     }
 
     disclosure(net, steps, &exchange_id, &view, out).await?;
@@ -232,12 +232,12 @@ async fn script(root: &Path, out: &Path, steps: &mut Steps, slot: &mut Option<Lo
     std::fs::write(&html_path, crate::export::html(&public))?;
     let listed: usize = listing.entries.iter().map(|e| e.contacts.len()).sum();
     let shown: usize = public.states.iter().map(|s| s.contacts.len()).sum();
-    println!(
+    crate::say!(
         "    {} State(s) and {shown} of {listed} contact(s) are public; restricted entries, contacts and fields are left out",
         public.states.len()
     );
-    println!("    {}", json_path.display());
-    println!("    {}", html_path.display());
+    crate::say!("    {}", json_path.display());
+    crate::say!("    {}", html_path.display());
 
     steps.start(
         "An auditor verifies each node's audit log from its files, against the checkpoints and tree heads its peers hold",
@@ -277,7 +277,7 @@ async fn audit_all(net: &LocalNet) -> anyhow::Result<()> {
             .await?;
         let report = crate::audit::verify(&log, &witnessed)?;
         let holders: Vec<&str> = witnessed.checkpoints.iter().map(|(h, _)| h.as_str()).collect();
-        println!(
+        crate::say!(
             "    {}: {} entries, chain unbroken; {} own checkpoint(s); checkpoints held by {} match; {} tree head(s) match its Merkle tree",
             n.label,
             report.entries,
@@ -325,7 +325,7 @@ async fn disclosure(
     let refused = blocking(|| mex.post::<_, Package>("/v1/disclosures", &disclose(items.clone())));
     let err = refused.err().ok_or_else(|| anyhow::anyhow!("the disclosure went through with no consent"))?;
     anyhow::ensure!(err.to_string().contains("disclosure refused"), "unexpected refusal: {err}");
-    println!("    {}", err.to_string().lines().next().unwrap_or_default());
+    crate::say!("    {}", err.to_string().lines().next().unwrap_or_default());
 
     steps.start("Mexico asks Sweden, over the network, for consent to disclose them to the court");
     let asked: MessageView = blocking(|| {
@@ -362,25 +362,25 @@ async fn disclosure(
     steps.start("Mexico's disclosure of both items is still refused; of the granted item, it is exported");
     let refused = blocking(|| mex.post::<_, Package>("/v1/disclosures", &disclose(items.clone())));
     let err = refused.err().ok_or_else(|| anyhow::anyhow!("an item with no consent was disclosed"))?;
-    println!("    both items: {}", err.to_string().lines().last().unwrap_or_default().trim());
+    crate::say!("    both items: {}", err.to_string().lines().last().unwrap_or_default().trim());
     let package: Package = blocking(|| mex.post("/v1/disclosures", &disclose(vec![items[0].clone()])))?;
     let json_path = out.join(format!("disclosure-{}.json", package.disclosure_id));
     let md_path = out.join(format!("disclosure-{}.md", package.disclosure_id));
     std::fs::write(&json_path, serde_json::to_vec_pretty(&package)?)?;
     std::fs::write(&md_path, render::package_markdown(&package))?;
-    println!("    {}", json_path.display());
-    println!("    {}", md_path.display());
+    crate::say!("    {}", json_path.display());
+    crate::say!("    {}", md_path.display());
 
     steps.start("Anyone can verify the package offline: envelopes, item statement, consent, directory signatures");
     let verified = package.verify(None)?;
     for line in render::verified(&verified).lines() {
-        println!("    {line}");
+        crate::say!("    {line}");
     }
     let mut altered = package.clone();
     if let Some(d) = altered.items.first_mut() {
         d.item = veim_protocol::InformationItem::Other { title: "forged".into(), details: "forged".into() };
     }
     let err = altered.verify(None).err().ok_or_else(|| anyhow::anyhow!("an altered item verified"))?;
-    println!("    the same package with an item altered: {err}");
+    crate::say!("    the same package with an item altered: {err}");
     Ok(())
 }

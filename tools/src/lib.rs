@@ -10,6 +10,7 @@ pub mod export;
 pub mod localnet;
 pub mod render;
 pub mod scale;
+pub mod terminal;
 pub mod terms;
 
 pub use client::{AdminClient, ClientError};

@@ -25,7 +25,7 @@ use veim_protocol::contacts::{ContactRole, ContactSetForm};
 use veim_protocol::{Authority, AuthorityKind};
 use veim_protocol::{EntryAction, RequestForm, ResponseForm, StateCode};
 use veim_tools::client::resolve_home;
-use veim_tools::{AdminClient, ClientError, render};
+use veim_tools::{AdminClient, ClientError, render, terminal};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -525,17 +525,20 @@ fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             let code = e.downcast_ref::<ClientError>().map(ClientError::exit_code).unwrap_or(1);
-            eprintln!("error: {e:#}");
+            veim_tools::say_err!("error: {e:#}");
             ExitCode::from(code)
         }
     }
 }
 
+/// Prints a command's result: the node's answer as JSON with `--json`, else
+/// its human rendering, through `terminal::out`, which strips what another
+/// State could have put there for the terminal to obey.
 fn print<T: Serialize>(json: bool, value: &T, human: impl FnOnce(&T) -> String) -> anyhow::Result<()> {
     if json {
-        println!("{}", serde_json::to_string_pretty(value)?);
+        terminal::json(&serde_json::to_string_pretty(value)?);
     } else {
-        print!("{}", human(value));
+        terminal::out(&human(value));
     }
     Ok(())
 }

@@ -275,7 +275,7 @@ pub fn network(sizes: &[usize], batch: usize) -> anyhow::Result<ScaleBench> {
     };
     let mut runs = Vec::new();
     for &n in sizes {
-        eprintln!("network of {n} national nodes ...");
+        crate::say_err!("network of {n} national nodes ...");
         let veim = child(vec![
             "--one".into(),
             "veim".into(),
