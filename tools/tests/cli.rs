@@ -306,3 +306,108 @@ fn every_benchmark_runs_in_its_quick_form_and_writes_its_json() {
     assert_eq!(raw["directory_bytes"], veim_run["directory_bytes"], "the baseline fetches as much as a node");
     assert!(text(&out).contains("DEBUG BUILD"), "a debug build says so");
 }
+
+/// Every string in a JSON document.
+fn strings(v: &serde_json::Value, out: &mut Vec<String>) {
+    match v {
+        serde_json::Value::String(s) => out.push(s.clone()),
+        serde_json::Value::Array(a) => a.iter().for_each(|x| strings(x, out)),
+        serde_json::Value::Object(o) => o.values().for_each(|x| strings(x, out)),
+        _ => {}
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn another_states_control_and_bidi_characters_never_reach_the_terminal() -> anyhow::Result<()> {
+    use veim_node::api::types::DeliveryState;
+    use veim_node::api::{MessageView, NoteRequest, SendRequest};
+    use veim_node::net::{InboundFrame, Limits};
+    use veim_protocol::codec;
+    use veim_protocol::wire::{NetRequest, NetResponse, Refusal, RefusalCode};
+    use veim_tools::localnet::{LocalNet, blocking};
+
+    // What an honest node carries in a body: a carriage return that would
+    // overwrite the line, and a right-to-left override that reverses text.
+    const NOTE: &str = "Licence granted.\rLicence REVOKED: see \u{202E}fdp.exe";
+    // What only a hostile node sends, in a refusal's detail: an escape
+    // sequence that clears the operator's screen, with the other two.
+    const DETAIL: &str = "\u{1b}[2Jdelivered\r\u{202E}devieceR";
+
+    let dir = tempfile::tempdir()?;
+    let mut net = LocalNet::new(dir.path()).await?;
+    for s in ["MEX", "SWE"] {
+        net.add_national(s, &format!("{s} export control authority")).await?;
+    }
+    let mut version = 0;
+    for s in ["MEX", "SWE"] {
+        version = net.admit(s).await?.version;
+    }
+    net.wait_directory(version).await?;
+    let mex = net.national("MEX").api()?;
+    let swe = net.national("SWE").api()?;
+    let request: veim_protocol::RequestForm =
+        toml::from_str(include_str!("../../deploy/examples/request.toml")).expect("example request");
+    let sent: MessageView = blocking(|| mex.post("/v1/requests", &SendRequest { to: vec!["SWE".into()], request }))?;
+    let exchange = sent.exchange_id.clone();
+    let noted: MessageView = blocking(|| {
+        swe.post(&format!("/v1/exchanges/{exchange}/note"), &NoteRequest { text: NOTE.into(), handling: None })
+    })?;
+    assert!(matches!(noted.deliveries[0].state, DeliveryState::Delivered { .. }), "{noted:?}");
+
+    // SWE's node stops; a peer holding its key refuses MEX's next message.
+    net.national_mut("SWE").stop().await;
+    let keys = veim_node::home::keys::NodeKeys::load(&net.national("SWE").home)?;
+    let (client, mut inbound, swarm) =
+        veim_node::net::new(keys.libp2p_keypair(), &[net.national("SWE").address.parse()?], Limits::default())?;
+    let (stop, shutdown) = veim_node::shutdown::channel();
+    let swarm = tokio::spawn(swarm.run(shutdown));
+    let hostile = tokio::spawn(async move {
+        while let Some(r) = inbound.recv().await {
+            let answer = match &r.frame {
+                InboundFrame::Bytes(b) => match codec::decode::<NetRequest, { codec::MAX_FRAME }>("request", b) {
+                    Ok(NetRequest::Deliver(_)) => {
+                        NetResponse::Refused(Refusal { code: RefusalCode::InvalidBody, detail: DETAIL.into() })
+                    }
+                    // MEX's audit checkpoints, sent to SWE's address.
+                    _ => NetResponse::Acknowledged,
+                },
+                InboundFrame::Oversized { .. } => NetResponse::Acknowledged,
+            };
+            let _ = client.respond(r.channel, codec::encode("response", &answer).expect("encode")).await;
+        }
+    });
+    let refused: MessageView = blocking(|| {
+        mex.post(
+            &format!("/v1/exchanges/{exchange}/note"),
+            &NoteRequest { text: "Please confirm.".into(), handling: None },
+        )
+    })?;
+    assert!(matches!(refused.deliveries[0].state, DeliveryState::Refused { .. }), "{refused:?}");
+
+    let home = home_arg(&net.national("MEX").home);
+    for command in [&["exchange", "show", exchange.as_str()][..], &["inbox"][..]] {
+        let human = blocking(|| veim(&[&["--home", home.as_str()][..], command].concat()));
+        assert!(human.status.success(), "{}", text(&human));
+        let printed = text(&human);
+        for hidden in ['\r', '\u{202E}', '\u{1b}'] {
+            assert!(!printed.contains(hidden), "{command:?} printed U+{:04X}:\n{printed:?}", hidden as u32);
+        }
+        assert!(printed.contains("Licence granted."), "{printed}");
+    }
+    let shown = text(&blocking(|| veim(&["--home", &home, "exchange", "show", &exchange])));
+    assert!(shown.contains("REVOKED") && shown.contains("delivered"), "the text around them stays: {shown}");
+
+    // --json gives the API's answer as it is, every character kept.
+    let json = blocking(|| veim(&["--home", &home, "--json", "exchange", "show", &exchange]));
+    assert!(json.status.success(), "{}", text(&json));
+    let mut found = Vec::new();
+    strings(&serde_json::from_slice(&json.stdout)?, &mut found);
+    assert!(found.iter().any(|s| s == NOTE), "the note as SWE wrote it: {found:?}");
+    assert!(found.iter().any(|s| s == DETAIL), "the refusal as the peer wrote it: {found:?}");
+
+    stop.trigger();
+    let _ = swarm.await;
+    let _ = hostile.await;
+    net.shutdown().await;
+    Ok(())
+}
