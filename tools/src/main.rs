@@ -220,11 +220,14 @@ struct DiscloseArgs {
 enum AttachmentCommand {
     /// Every attachment, with how much of it is held.
     List,
-    /// Write a complete attachment to a file (decrypted and checked).
+    /// Write a complete attachment to a file (decrypted and checked), readable by the operator alone.
     Save {
         id: String,
         #[arg(long)]
         out: PathBuf,
+        /// Replace FILE if it exists (otherwise an existing file is refused).
+        #[arg(long)]
+        force: bool,
     },
 }
 
@@ -786,10 +789,10 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             let list: Vec<veim_node::api::types::AttachmentView> = client()?.get("/v1/attachments")?;
             print(json, &list, |l| render::attachments(l))
         }
-        Command::Attachment(AttachmentCommand::Save { id, out }) => {
+        Command::Attachment(AttachmentCommand::Save { id, out, force }) => {
             let out = std::path::absolute(&out).with_context(|| format!("bad path {}", out.display()))?;
             let a: veim_node::api::types::AttachmentView = client()?
-                .post(&format!("/v1/attachments/{id}/save"), &SaveRequest { out: out.display().to_string() })?;
+                .post(&format!("/v1/attachments/{id}/save"), &SaveRequest { out: out.display().to_string(), force })?;
             print(json, &a, |a| format!("Wrote {} ({} bytes) to {}\n", a.name, a.size, out.display()))
         }
         Command::Close { id, reason } => {

@@ -16,9 +16,10 @@ impl From<AttachmentError> for ApiError {
         let status = match &e {
             AttachmentError::NotFound(_) => StatusCode::NOT_FOUND,
             AttachmentError::TooLarge { .. } | AttachmentError::Read { .. } => StatusCode::UNPROCESSABLE_ENTITY,
-            AttachmentError::Incomplete(_) | AttachmentError::Refused(_) | AttachmentError::Final(_) => {
-                StatusCode::CONFLICT
-            }
+            AttachmentError::Incomplete(_)
+            | AttachmentError::Refused(_)
+            | AttachmentError::Final(_)
+            | AttachmentError::Exists { .. } => StatusCode::CONFLICT,
             _ => StatusCode::INTERNAL_SERVER_ERROR,
         };
         ApiError::new(status, "attachment", e.to_string())
@@ -44,7 +45,8 @@ pub(super) async fn save(
 ) -> ApiResult<AttachmentView> {
     national_only(&node)?;
     let id = attachments::find(&node.attachments, &id)?;
-    let view = node.attachments.blocking(move |a| attachments::save(a, id, std::path::Path::new(&req.out))).await?;
+    let view =
+        node.attachments.blocking(move |a| attachments::save(a, id, std::path::Path::new(&req.out), req.force)).await?;
     Ok(Json(view))
 }
 

@@ -269,7 +269,12 @@ pub struct StageRequest {
 
 #[derive(Debug, Serialize, Deserialize)]
 pub struct SaveRequest {
+    /// The file to write, on the node's machine.
     pub out: String,
+    /// Replace `out` if it exists; otherwise an existing file is refused
+    /// (absent in requests from older clients: refused).
+    #[serde(default)]
+    pub force: bool,
 }
 
 #[derive(Debug, Serialize, Deserialize)]

@@ -1,7 +1,8 @@
 //! Attachments on the node: staging a file (encrypted chunk by chunk into
 //! `HOME/attachments/<id>.sealed`), serving chunks to the recipients of the
 //! message that carries it, fetching the chunks of a received one (resuming
-//! where an interruption left off), and saving a file for the operator.
+//! where an interruption left off), and saving a file for the operator
+//! (never through a link planted in the folder, nor over a file unasked).
 //! At no point is a whole file in memory: a few chunks at a time.
 
 use crate::clock::now;
@@ -41,6 +42,14 @@ pub enum AttachmentError {
     TooLarge { path: String, size: u64 },
     #[error("cannot write {path}: {reason}. Check free disk space and permissions of the node's folder")]
     Write { path: String, reason: String },
+    #[error(
+        "cannot save to {path}: {reason}. The node writes the file itself: check that the folder exists, that the node's user may write in it, and that the disk has room"
+    )]
+    Save { path: String, reason: String },
+    #[error(
+        "{path} already exists, and the attachment was not saved: save it to another path, or pass --force to replace that file"
+    )]
+    Exists { path: String },
     #[error("no attachment {0} here; `veim attachment list` shows them")]
     NotFound(String),
     #[error("attachment {0} is not complete yet: it is still being fetched from its sender")]
@@ -380,24 +389,72 @@ fn stream_chunks(
     Ok(hasher)
 }
 
-/// Writes a held attachment's file to `out` (decrypted, checked).
-pub fn save(service: &Attachments, id: AttachmentId, out: &Path) -> Result<AttachmentView, AttachmentError> {
+/// Writes a held attachment's file to `out` (decrypted, checked), replacing
+/// a file already there only if `force`.
+///
+/// The folder of `out` may be shared with other users, who can guess any
+/// name the node would pick and plant a symlink there. So the file is
+/// written to a temporary file created exclusively (`O_CREAT|O_EXCL`, which
+/// never follows a symlink) under a random name in that folder, readable by
+/// the operator alone (0600: the content is another State's information),
+/// then renamed into place: without `force`, by a rename that fails if
+/// `out` exists (`renameat2(RENAME_NOREPLACE)`, else a hard link), so a file
+/// appearing meanwhile is not replaced either. The temporary file is
+/// removed on every failure.
+pub fn save(
+    service: &Attachments,
+    id: AttachmentId,
+    out: &Path,
+    force: bool,
+) -> Result<AttachmentView, AttachmentError> {
     let record = service.store.attachment(id)?.ok_or_else(|| AttachmentError::NotFound(id.to_string()))?;
     if !record.complete {
         return Err(AttachmentError::Incomplete(id));
     }
+    let exists = || AttachmentError::Exists { path: out.display().to_string() };
+    let failed = |path: &Path, e: std::io::Error| AttachmentError::Save {
+        path: path.display().to_string(),
+        reason: e.to_string(),
+    };
+    // Refused before any work; the rename below still refuses a file that
+    // appears in the meantime.
+    if !force && fs::symlink_metadata(out).is_ok() {
+        return Err(exists());
+    }
     let r = open_ref(service, &record)?;
-    let tmp = out.with_extension("part");
-    let mut file = File::create(&tmp).map_err(|e| io(&tmp, e, true))?;
-    let digest = stream_plaintext(service, &r, |plain| file.write_all(plain).map_err(|e| io(&tmp, e, true)))?;
+    let folder = match out.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    let mut builder = tempfile::Builder::new();
+    builder.prefix(".veim-attachment-").suffix(".part");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        builder.permissions(fs::Permissions::from_mode(0o600));
+    }
+    // Dropped on any early return below, which removes the file.
+    let mut tmp = builder.tempfile_in(folder).map_err(|e| failed(folder, e))?;
+    let tmp_path = tmp.path().to_path_buf();
+    let digest =
+        stream_plaintext(service, &r, |plain| tmp.as_file_mut().write_all(plain).map_err(|e| failed(&tmp_path, e)))?;
     if digest != r.sha256.0 {
-        let _ = fs::remove_file(&tmp);
         return Err(AttachmentError::Refused(format!(
             "attachment {id} does not match its SHA-256: the stored file was altered"
         )));
     }
-    file.sync_all().map_err(|e| io(&tmp, e, true))?;
-    fs::rename(&tmp, out).map_err(|e| io(out, e, true))?;
+    tmp.as_file().sync_all().map_err(|e| failed(&tmp_path, e))?;
+    let placed = if force { tmp.persist(out) } else { tmp.persist_noclobber(out) };
+    // A failed persist hands the temporary file back in the error; dropping
+    // the error removes it.
+    placed.map_err(|e| match e.error.kind() {
+        std::io::ErrorKind::AlreadyExists if !force => exists(),
+        _ => failed(out, e.error),
+    })?;
+    // The new name survives a crash only once the folder is on disk.
+    if let Ok(d) = File::open(folder) {
+        let _ = d.sync_all();
+    }
     let mut event = Event::new(now(), Actor::Operator, Action::ContentShown);
     event.object = Some(format!("attachment {id}"));
     event.detail = "saved to a file".into();

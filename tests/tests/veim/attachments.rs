@@ -1,8 +1,10 @@
 //! Attachments between real nodes: sent in encrypted chunks, fetched by the
 //! recipient, resumed after the link is cut in the middle, served to the
-//! recipients of their message only.
+//! recipients of their message only, and saved for the operator without
+//! replacing a file unasked or following a link planted in the folder.
 
 use sha2::{Digest, Sha256};
+use std::path::Path;
 use std::time::Duration;
 use veim_node::api::{AttachRequest, MessageView, SaveRequest, SendRequest, StageRequest};
 use veim_node::attachments::AttachmentView;
@@ -69,15 +71,19 @@ async fn an_attachment_cut_in_the_middle_resumes_where_it_stopped() -> anyhow::R
         done.chunks,
         partial.chunks_held
     );
+    let save = |out: &Path, force: bool| {
+        blocking(|| {
+            mex.post::<_, AttachmentView>(
+                &format!("/v1/attachments/{}/save", &staged.id.to_hex()[..8]),
+                &SaveRequest { out: out.display().to_string(), force },
+            )
+        })
+    };
+    let digest = |path: &Path| -> anyhow::Result<[u8; 32]> { Ok(Sha256::digest(std::fs::read(path)?).into()) };
     let out = net.dir.path().join("received.bin");
-    let _: AttachmentView = blocking(|| {
-        mex.post(
-            &format!("/v1/attachments/{}/save", &staged.id.to_hex()[..8]),
-            &SaveRequest { out: out.display().to_string() },
-        )
-    })?;
-    let received: [u8; 32] = Sha256::digest(std::fs::read(&out)?).into();
-    assert_eq!(received, expected, "the file MEX saved is the file SWE sent");
+    save(&out, false)?;
+    assert_eq!(digest(&out)?, expected, "the file MEX saved is the file SWE sent");
+    saved_files_are_private_and_never_clobbered(&net, save, digest, expected)?;
 
     // Not sent to DEU: DEU's node cannot fetch it.
     net.national_mut("DEU").stop().await;
@@ -96,5 +102,53 @@ async fn an_attachment_cut_in_the_middle_resumes_where_it_stopped() -> anyhow::R
         }
     }
     net.shutdown().await;
+    Ok(())
+}
+
+/// What `veim attachment save` may and may not do to the operator's folder,
+/// checked on the attachment MEX holds (`expected` is its SHA-256):
+/// a symlink planted where a temporary file was once predictably named is
+/// not followed, an existing file is replaced only with `force`, and the
+/// saved file is readable by the operator alone.
+fn saved_files_are_private_and_never_clobbered(
+    net: &TestNet,
+    save: impl Fn(&Path, bool) -> Result<AttachmentView, veim_tools::ClientError>,
+    digest: impl Fn(&Path) -> anyhow::Result<[u8; 32]>,
+    expected: [u8; 32],
+) -> anyhow::Result<()> {
+    let dir = net.dir.path();
+    // Another user's file, and a link to it where the old code wrote its
+    // temporary (the output's name with its extension replaced by `part`).
+    let victim = dir.join("victim.txt");
+    std::fs::write(&victim, "not the node's to write")?;
+    let out = dir.join("report.pdf");
+    std::os::unix::fs::symlink(&victim, out.with_extension("part"))?;
+    save(&out, false)?;
+    assert_eq!(std::fs::read(&victim)?, b"not the node's to write", "the planted link was followed");
+    assert_eq!(digest(&out)?, expected);
+
+    // A file already there is refused, named, and left as it was.
+    let kept = dir.join("kept.bin");
+    std::fs::write(&kept, "the operator's own file")?;
+    let refused = save(&kept, false).expect_err("saving onto an existing file is refused");
+    let veim_tools::ClientError::Api(e) = &refused else { panic!("{refused}") };
+    assert_eq!(e.status, 409, "{e:?}");
+    assert!(e.message.contains(&kept.display().to_string()) && e.message.contains("--force"), "{}", e.message);
+    assert_eq!(std::fs::read_to_string(&kept)?, "the operator's own file");
+    let leftovers: Vec<String> = std::fs::read_dir(dir)?
+        .filter_map(|e| e.ok()?.file_name().into_string().ok())
+        .filter(|n| n.starts_with('.') && n.ends_with(".part"))
+        .collect();
+    assert!(leftovers.is_empty(), "temporary files left behind: {leftovers:?}");
+
+    // With force, it is replaced.
+    save(&kept, true)?;
+    assert_eq!(digest(&kept)?, expected, "replaced with --force");
+
+    use std::os::unix::fs::PermissionsExt;
+    for f in [&out, &kept] {
+        let mode = std::fs::metadata(f)?.permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600, "{} is readable by others: {mode:o}", f.display());
+    }
     Ok(())
 }

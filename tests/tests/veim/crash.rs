@@ -230,7 +230,8 @@ async fn kill_9_during_an_attachment_transfer_resumes_it_and_completes_it() -> a
     let out_path = out.display().to_string();
     let id = staged.id.to_hex();
     let _: AttachmentView = tokio::task::spawn_blocking(move || {
-        AdminClient::for_home(&save_home)?.post(&format!("/v1/attachments/{id}/save"), &SaveRequest { out: out_path })
+        AdminClient::for_home(&save_home)?
+            .post(&format!("/v1/attachments/{id}/save"), &SaveRequest { out: out_path, force: false })
     })
     .await??;
     let received: [u8; 32] = Sha256::digest(std::fs::read(&out)?).into();

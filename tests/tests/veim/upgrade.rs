@@ -289,8 +289,10 @@ fn holds_what_it_held(api: &AdminClient, dir: &Path) -> anyhow::Result<()> {
     let a = attachments.iter().find(|a| a.id.to_hex() == ATTACHMENT).expect("the attachment received");
     assert!(a.complete && a.size == ATTACHMENT_SIZE, "{a:?}");
     let out = dir.join("bill-of-lading.txt");
-    let _: AttachmentView =
-        api.post(&format!("/v1/attachments/{ATTACHMENT}/save"), &SaveRequest { out: out.display().to_string() })?;
+    let _: AttachmentView = api.post(
+        &format!("/v1/attachments/{ATTACHMENT}/save"),
+        &SaveRequest { out: out.display().to_string(), force: false },
+    )?;
     assert_eq!(hex::encode(Sha256::digest(std::fs::read(&out)?)), ATTACHMENT_SHA256, "the file received");
     // The next start must write it anew, not find this copy.
     std::fs::remove_file(&out)?;
