@@ -22,6 +22,29 @@ pub enum AuditCliError {
     HeldCheckpoint { node: String },
     #[error("the tree head of {node}'s log held here has a bad signature")]
     HeldTreeHead { node: String },
+    #[error(
+        "the audit log does NOT verify: its last {uncovered} entr{} covered by no signature of the node. \
+         A stopped node signs the head of its log at every flush, so they were added to the files afterwards",
+        if *uncovered == 1 { "y is" } else { "ies are" }
+    )]
+    Uncovered { uncovered: u64 },
+}
+
+/// Entries at the end of a log that no checkpoint covers.
+pub fn uncovered(report: &LogReport) -> u64 {
+    report.entries.saturating_sub(report.covered)
+}
+
+/// A log whose node is stopped (or an export) has every entry covered by a
+/// checkpoint: the node signs the head of its log at every flush, and the
+/// files hold only flushed entries. A running node may be between a write
+/// and the flush that covers it, so its uncovered entries are only shown.
+pub fn check_covered(report: &LogReport, running: bool) -> Result<(), AuditCliError> {
+    match uncovered(report) {
+        0 => Ok(()),
+        _ if running => Ok(()),
+        uncovered => Err(AuditCliError::Uncovered { uncovered }),
+    }
 }
 
 /// What other nodes hold of this node's log, each with who holds it.

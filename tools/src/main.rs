@@ -1076,6 +1076,8 @@ fn audit(home: &Path, json: bool, command: AuditCommand) -> anyhow::Result<()> {
                 witnessed.read(w)?;
             }
             let report = a::verify(&log, &witnessed)?;
+            let running = export.is_none() && node_process_alive(home);
+            a::check_covered(&report, running)?;
             print(json, &report, |r| render::audit_report(r, witnessed.checkpoints.len(), witnessed.trees.len()))
         }
         AuditCommand::Show { export, since, until, actions, state, exchange } => {
@@ -1136,4 +1138,12 @@ fn audit(home: &Path, json: bool, command: AuditCommand) -> anyhow::Result<()> {
             print(json, &held, render::held_checkpoints)
         }
     }
+}
+
+/// Whether the node of `home` runs now: its `runtime.json` names a live
+/// process (the file stays behind a node that was killed).
+fn node_process_alive(home: &Path) -> bool {
+    let Ok(bytes) = std::fs::read(home.join(veim_node::home::RUNTIME_FILE)) else { return false };
+    let Ok(runtime) = serde_json::from_slice::<veim_node::home::Runtime>(&bytes) else { return false };
+    if cfg!(target_os = "linux") { Path::new(&format!("/proc/{}", runtime.pid)).exists() } else { true }
 }

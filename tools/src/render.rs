@@ -590,6 +590,13 @@ pub fn audit_report(r: &veim_protocol::audit::LogReport, witnesses: usize, trees
         "  {} checkpoint(s) match it ({} of them held by other nodes), covering up to entry {}",
         r.checkpoints, witnesses, r.covered
     );
+    let uncovered = r.entries.saturating_sub(r.covered);
+    if uncovered > 0 {
+        let _ = writeln!(
+            out,
+            "  {uncovered} entries at the end are covered by no signature yet: the node is running, and its next flush signs them"
+        );
+    }
     if r.tree_heads > 0 {
         let _ = writeln!(
             out,

@@ -326,6 +326,8 @@ pub async fn start(home: &Path) -> Result<NodeHandle, StartError> {
             _ => return Err(StartError::HandedOver { fingerprint: anchor.fingerprint() }),
         }
     }
+    let identity = veim_protocol::IdentityKeypair::from_secret_bytes(&keys.identity.secret_bytes());
+    let store = audit::signed_at_each_flush(store, identity, config.state)?;
     let vault = Arc::new(open_vault(home, &config, &store)?);
     let token = crate::home::keys::read_admin_token(home)?;
     let admin_listener = tokio::net::TcpListener::bind(&config.admin_listen)

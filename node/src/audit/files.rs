@@ -1,6 +1,6 @@
 //! A node's audit files (or an export) read back, for `veim audit`.
 
-use super::{AUDIT_DIR, CHECKPOINTS_FILE, ENTRIES_FILE, WITNESSED_FILE};
+use super::{AUDIT_DIR, CHECKPOINTS_FILE, ENTRIES_FILE, HEAD_FILE, WITNESSED_FILE};
 use std::fs;
 use std::io::BufRead;
 use std::path::Path;
@@ -68,7 +68,7 @@ impl LogFiles {
             return Err(ReadError::Empty(home.display().to_string()));
         }
         log.read_file(&entries)?;
-        for name in [CHECKPOINTS_FILE, WITNESSED_FILE] {
+        for name in [CHECKPOINTS_FILE, HEAD_FILE, WITNESSED_FILE] {
             if dir.join(name).exists() {
                 log.read_file(&dir.join(name))?;
             }

@@ -1,7 +1,7 @@
 //! The plain-file copy of the log that auditors read, kept up to date after
 //! every flush of the store.
 
-use super::{CHECKPOINTS_FILE, ENTRIES_FILE, WITNESSED_FILE};
+use super::{CHECKPOINTS_FILE, ENTRIES_FILE, HEAD_FILE, WITNESSED_FILE};
 use crate::home::write_file;
 use crate::storage::{Store, StoreError};
 use std::fs;
@@ -17,6 +17,8 @@ pub struct Mirror {
     written: u64,
     /// `entries.jsonl`, open for appending once and kept open.
     file: Option<fs::File>,
+    /// The count of the head checkpoint last written to `head.jsonl`.
+    head_written: u64,
 }
 
 fn io_err(path: &Path, e: std::io::Error) -> StoreError {
@@ -73,7 +75,7 @@ impl Mirror {
             fs::rename(&path, &aside).map_err(|e| io_err(&path, e))?;
             written = 0;
         }
-        let mut mirror = Mirror { dir: dir.to_path_buf(), written, file: None };
+        let mut mirror = Mirror { dir: dir.to_path_buf(), written, file: None, head_written: 0 };
         mirror.catch_up(store)?;
         mirror.write_checkpoints(store)?;
         Ok(mirror)
@@ -83,7 +85,7 @@ impl Mirror {
     pub fn catch_up(&mut self, store: &Store) -> Result<(), StoreError> {
         let (count, _) = store.audit_head()?;
         if count <= self.written {
-            return Ok(());
+            return self.write_head(store);
         }
         let path = self.dir.join(ENTRIES_FILE);
         let mut text = String::new();
@@ -105,6 +107,23 @@ impl Mirror {
             return Err(io_err(&path, e));
         }
         self.written += n;
+        self.write_head(store)
+    }
+
+    /// Rewrites `head.jsonl` when the store holds a newer head checkpoint.
+    /// Not synced to disk: the store is the truth, and the file is written
+    /// anew from it at every start.
+    fn write_head(&mut self, store: &Store) -> Result<(), StoreError> {
+        let Some(head) = store.head_checkpoint()? else { return Ok(()) };
+        if head.checkpoint.count <= self.head_written || head.checkpoint.count > self.written {
+            return Ok(());
+        }
+        let path = self.dir.join(HEAD_FILE);
+        let tmp = path.with_extension("tmp");
+        let count = head.checkpoint.count;
+        fs::write(&tmp, line(&ExportLine::Checkpoint(head))?).map_err(|e| io_err(&tmp, e))?;
+        fs::rename(&tmp, &path).map_err(|e| io_err(&path, e))?;
+        self.head_written = count;
         Ok(())
     }
 
@@ -144,6 +163,36 @@ pub fn mirrored(store: Store, dir: &Path) -> Result<(Store, SharedMirror), Store
         hook.lock().map_err(|_| StoreError::Internal("the audit mirror lock is poisoned".into()))?.catch_up(store)
     });
     Ok((store, mirror))
+}
+
+/// Signs a checkpoint of the log's head before every flush that follows new
+/// entries, so that the flush makes it durable with them: an entry added to
+/// the files after the node's last flush is covered by no signature, and
+/// `veim audit verify` says so.
+pub fn signed_at_each_flush(
+    store: Store,
+    identity: veim_protocol::IdentityKeypair,
+    node: Option<veim_protocol::StateCode>,
+) -> Result<Store, StoreError> {
+    let signed = std::sync::atomic::AtomicU64::new(store.head_checkpoint()?.map_or(0, |c| c.checkpoint.count));
+    Ok(store.with_before_flush(move |store| {
+        let (count, head) = store.audit_head()?;
+        if count <= signed.load(std::sync::atomic::Ordering::SeqCst) {
+            return Ok(());
+        }
+        let checkpoint = veim_protocol::audit::Checkpoint {
+            node,
+            identity_key: identity.public(),
+            count,
+            head,
+            at: crate::clock::now(),
+        };
+        let signed_head = veim_protocol::audit::SignedCheckpoint::sign(checkpoint, &identity)
+            .map_err(|e| StoreError::Corrupt { what: "audit checkpoint", reason: e.to_string() })?;
+        store.put_head_checkpoint(&signed_head)?;
+        signed.store(count, std::sync::atomic::Ordering::SeqCst);
+        Ok(())
+    }))
 }
 
 /// Rewrites the audit files of checkpoints from the store.

@@ -22,7 +22,7 @@ mod strangers;
 pub mod witness;
 
 pub use files::{LogFiles, ReadError};
-pub use mirror::{Mirror, SharedMirror, mirrored, write_checkpoints};
+pub use mirror::{Mirror, SharedMirror, mirrored, signed_at_each_flush, write_checkpoints};
 pub use witness::Witness;
 
 use crate::storage::MessageRecord;
@@ -33,6 +33,9 @@ pub const AUDIT_DIR: &str = "audit";
 pub const ENTRIES_FILE: &str = "entries.jsonl";
 pub const CHECKPOINTS_FILE: &str = "checkpoints.jsonl";
 pub const WITNESSED_FILE: &str = "witnessed.jsonl";
+/// The checkpoint signed at the latest flush that added entries: no entry
+/// the node wrote sits on disk uncovered by a signature.
+pub const HEAD_FILE: &str = "head.jsonl";
 
 /// The event of a message stored by this node.
 pub fn message_event(at: i64, actor: Actor, action: Action, m: &MessageRecord, state: Option<StateCode>) -> Event {

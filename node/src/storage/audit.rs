@@ -47,6 +47,19 @@ impl Store {
             .map_err(tx_err)
     }
 
+    /// Keeps the checkpoint of the log's head signed at a flush (one is kept:
+    /// each covers every entry before it).
+    pub fn put_head_checkpoint(&self, checkpoint: &SignedCheckpoint) -> Result<(), StoreError> {
+        self.meta.insert(HEAD_CHECKPOINT, enc("checkpoint", checkpoint)?)?;
+        Ok(())
+    }
+
+    /// The checkpoint of the log's head signed at the latest flush that
+    /// added entries.
+    pub fn head_checkpoint(&self) -> Result<Option<SignedCheckpoint>, StoreError> {
+        self.meta.get(HEAD_CHECKPOINT)?.map(|b| dec("checkpoint", &b)).transpose()
+    }
+
     /// Number of entries and hash of the last one.
     pub fn audit_head(&self) -> Result<(u64, Bytes32), StoreError> {
         Ok(match self.meta.get(AUDIT_HEAD)? {

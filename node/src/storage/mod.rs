@@ -66,7 +66,7 @@ pub enum StoreError {
 #[error("{0}")]
 pub struct RuleRefusal(pub String);
 
-/// A hook run after each flush.
+/// A hook run before or after each flush.
 #[derive(Clone)]
 struct AfterFlush(std::sync::Arc<Hook>);
 
@@ -108,6 +108,9 @@ pub struct Store {
     group: std::sync::Arc<GroupCommit>,
     /// Run after every flush ([`Store::with_after_flush`]).
     after_flush: Option<AfterFlush>,
+    /// Run before every flush, its writes made durable by it
+    /// ([`Store::with_before_flush`]).
+    before_flush: Option<AfterFlush>,
     /// Why a write to disk failed, once one has: sled fails every later
     /// write, so the node must reopen the store (see [`Store::failure`]).
     failure: std::sync::Arc<std::sync::OnceLock<String>>,
@@ -124,6 +127,8 @@ const STORE_FORMAT: &[u8] = b"store-format";
 const FORMAT: u64 = 2;
 const LAST_CONFIG: &[u8] = b"last-config-hash";
 const LAST_KEYS: &[u8] = b"last-key-fingerprint";
+/// The checkpoint signed at the latest flush that added audit entries.
+const HEAD_CHECKPOINT: &[u8] = b"audit-head-checkpoint";
 
 fn enc<T: Serialize>(what: &'static str, value: &T) -> Result<Vec<u8>, StoreError> {
     codec::encode(what, value).map_err(|e| StoreError::Corrupt { what, reason: e.to_string() })
@@ -228,6 +233,7 @@ impl Store {
             tree_heads: db.open_tree("tree-heads")?,
             witness_trees: db.open_tree("witness-trees")?,
             after_flush: None,
+            before_flush: None,
             failure: Default::default(),
             group: Default::default(),
             db,
@@ -332,8 +338,22 @@ impl Store {
         self
     }
 
+    /// Runs `hook` before every flush, so that what it writes is made
+    /// durable with the writes the flush was asked for (the audit module
+    /// signs the head of the log this way).
+    pub fn with_before_flush(
+        mut self,
+        hook: impl Fn(&Store) -> Result<(), StoreError> + Send + Sync + 'static,
+    ) -> Store {
+        self.before_flush = Some(AfterFlush(std::sync::Arc::new(hook)));
+        self
+    }
+
     /// `flush`, for callers outside the runtime (start-up, offline tools).
     pub fn flush_blocking(&self) -> Result<(), StoreError> {
+        if let Some(AfterFlush(hook)) = &self.before_flush {
+            hook(self)?;
+        }
         self.flush_log()?;
         if let Some(AfterFlush(hook)) = &self.after_flush {
             hook(self)?;

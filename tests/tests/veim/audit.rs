@@ -217,7 +217,20 @@ async fn verification_names_each_tampering_and_the_log_holds_no_content() -> any
     let mut net = net;
     net.national_mut("MEX").stop().await;
     let true_log = LogFiles::read_home(&mex_home)?;
-    let hashes: Vec<Bytes32> = true_log.entries.iter().map(|e| e.hash()).collect::<Result<_, _>>()?;
+    // MEX offered its whole log as it stopped; the true log then grows by
+    // one entry SWE has not seen, as a running node's log does.
+    let mut true_entries = true_log.entries.clone();
+    let tail = true_entries.last().ok_or_else(|| anyhow::anyhow!("no entries"))?.clone();
+    true_entries.push(Entry {
+        seq: tail.seq + 1,
+        previous: tail.hash()?,
+        event: veim_protocol::audit::Event::new(
+            tail.event.at + 1,
+            veim_protocol::audit::Actor::Node,
+            Action::NodeStarted,
+        ),
+    });
+    let hashes: Vec<Bytes32> = true_entries.iter().map(|e| e.hash()).collect::<Result<_, _>>()?;
     let true_tree = Tree::from_entries(&hashes);
     let mex_state = Some("MEX".parse()?);
     let sign_head = |tree: &Tree, count: u64| -> anyhow::Result<SignedTreeHead> {
@@ -238,7 +251,7 @@ async fn verification_names_each_tampering_and_the_log_holds_no_content() -> any
     assert!(m >= held_tree.head.count && m < last, "SWE holds {m} of {last} entries and asks for a proof");
     let m_usize = m as usize;
     // The log rewritten at entry k, one entry longer than what SWE holds.
-    let mut grown = true_log.entries[..=m_usize].to_vec();
+    let mut grown = true_entries[..=m_usize].to_vec();
     grown[k].event.detail = "history as the operator would like it".into();
     for i in k + 1..=m_usize {
         grown[i].previous = grown[i - 1].hash()?;
@@ -365,6 +378,48 @@ async fn the_entries_written_before_a_stop_reach_the_witnesses_before_the_networ
     })
     .await?;
     assert_eq!(held, written, "SWE holds a checkpoint of {held} entries; MEX wrote {written}");
+    net.shutdown().await;
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn an_entry_added_after_the_nodes_last_signature_is_caught_in_a_stopped_nodes_log() -> anyhow::Result<()> {
+    let mut net = TestNet::admitted(&["MEX", "SWE"]).await?;
+    let mex = net.national("MEX").api()?;
+    let _: MessageView =
+        blocking(|| mex.post("/v1/requests", &SendRequest { to: vec!["SWE".into()], request: example_request() }))?;
+    net.national_mut("MEX").stop().await;
+    let home = net.national("MEX").home.clone();
+
+    // As the node left it: every entry is under a signature of the node.
+    let log = LogFiles::read_home(&home)?;
+    let report = verify(&log, &Witnessed::default())?;
+    assert_eq!(veim_tools::audit::uncovered(&report), 0, "{report:?}");
+    veim_tools::audit::check_covered(&report, false)?;
+
+    // A consent grant forged onto the real head: the chain holds, no
+    // signature covers it, and the log of a stopped node is refused.
+    let last = log.entries.last().expect("entries").clone();
+    let forged = Entry {
+        seq: last.seq + 1,
+        previous: last.hash()?,
+        event: veim_protocol::audit::Event::new(
+            last.event.at + 1,
+            veim_protocol::audit::Actor::Operator,
+            Action::ConsentGranted,
+        ),
+    };
+    let entries = home.join(AUDIT_DIR).join(ENTRIES_FILE);
+    let mut text = std::fs::read_to_string(&entries)?;
+    text.push_str(&serde_json::to_string(&ExportLine::Entry(forged))?);
+    text.push('\n');
+    std::fs::write(&entries, text)?;
+    let forged_log = LogFiles::read_home(&home)?;
+    let report = verify(&forged_log, &Witnessed::default())?;
+    assert_eq!(veim_tools::audit::uncovered(&report), 1);
+    let refused =
+        veim_tools::audit::check_covered(&report, false).expect_err("an uncovered entry in a stopped node's log");
+    assert!(refused.to_string().contains("last 1 entry is covered by no signature"), "{refused}");
     net.shutdown().await;
     Ok(())
 }
