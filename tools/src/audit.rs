@@ -24,7 +24,9 @@ pub enum AuditCliError {
     HeldTreeHead { node: String },
     #[error(
         "the audit log does NOT verify: its last {uncovered} entr{} covered by no signature of the node. \
-         A stopped node signs the head of its log at every flush, so they were added to the files afterwards",
+         A node signs the head of its log at every flush, so they were added to the files afterwards; \
+         only if the node stopped abruptly (a crash, a power loss) may its files lag behind its store: \
+         start it once (it writes them anew from the store) and verify again",
         if *uncovered == 1 { "y is" } else { "ies are" }
     )]
     Uncovered { uncovered: u64 },
