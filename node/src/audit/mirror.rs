@@ -119,10 +119,16 @@ impl Mirror {
             return Ok(());
         }
         let path = self.dir.join(HEAD_FILE);
-        let tmp = path.with_extension("tmp");
         let count = head.checkpoint.count;
-        fs::write(&tmp, line(&ExportLine::Checkpoint(head))?).map_err(|e| io_err(&tmp, e))?;
-        fs::rename(&tmp, &path).map_err(|e| io_err(&path, e))?;
+        // A fresh name, created exclusively, as `write_file` does, but
+        // without its fsync: the store is the truth.
+        let mut tmp = tempfile::Builder::new()
+            .prefix(".head.")
+            .suffix(".tmp")
+            .tempfile_in(&self.dir)
+            .map_err(|e| io_err(&self.dir, e))?;
+        tmp.write_all(line(&ExportLine::Checkpoint(head))?.as_bytes()).map_err(|e| io_err(tmp.path(), e))?;
+        tmp.persist(&path).map_err(|e| io_err(&path, e.error))?;
         self.head_written = count;
         Ok(())
     }

@@ -29,24 +29,27 @@ pub const STORE_DIR: &str = "store";
 
 /// Writes a file through a temporary and a rename, so a crash never leaves a
 /// half-written one; `secret` files are created readable by the owner only.
+/// The temporary gets a fresh name and is created exclusively, so that a
+/// link planted in the folder (at a name someone could guess) is never
+/// followed: the rename then replaces whatever `path` was, a link included,
+/// without writing through it.
 pub fn write_file(path: &Path, bytes: &[u8], secret: bool) -> std::io::Result<()> {
-    let tmp = path.with_extension("tmp");
-    {
-        let mut options = fs::OpenOptions::new();
-        options.write(true).create(true).truncate(true);
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::OpenOptionsExt;
-            options.mode(if secret { 0o600 } else { 0o644 });
-        }
-        let mut f = options.open(&tmp)?;
-        f.write_all(bytes)?;
-        f.sync_all()?;
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let mut tmp = tempfile::Builder::new().prefix(&format!(".{name}.")).suffix(".tmp").tempfile_in(dir)?;
+    // Created owner-only; others may read what is not secret, as before.
+    #[cfg(unix)]
+    if !secret {
+        use std::os::unix::fs::PermissionsExt;
+        fs::set_permissions(tmp.path(), fs::Permissions::from_mode(0o644))?;
     }
-    fs::rename(&tmp, path)?;
-    if let Some(dir) = path.parent()
-        && let Ok(d) = fs::File::open(dir)
-    {
+    tmp.write_all(bytes)?;
+    tmp.as_file().sync_all()?;
+    tmp.persist(path).map_err(|e| e.error)?;
+    if let Ok(d) = fs::File::open(dir) {
         let _ = d.sync_all();
     }
     Ok(())
@@ -103,4 +106,35 @@ pub fn init_home(home: &Path, config: &Config) -> Result<keys::NodeKeys, InitErr
         let _ = fs::remove_dir_all(home);
     }
     result
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    #[cfg(unix)]
+    fn a_link_planted_at_the_file_or_its_old_temporary_name_is_never_written_through() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().expect("tempdir");
+        let victim = dir.path().join("victim");
+        fs::write(&victim, b"untouched").expect("victim");
+        let out = dir.path().join("package.json");
+        // The name the temporary once had, and the file itself, as links.
+        std::os::unix::fs::symlink(&victim, dir.path().join("package.tmp")).expect("link");
+        write_file(&out, b"first", false).expect("write");
+        assert_eq!(fs::read(&victim).expect("read"), b"untouched");
+        assert_eq!(fs::read(&out).expect("read"), b"first");
+        fs::remove_file(&out).expect("remove");
+        std::os::unix::fs::symlink(&victim, &out).expect("link");
+        write_file(&out, b"second", true).expect("write");
+        assert_eq!(fs::read(&victim).expect("read"), b"untouched", "the link is replaced, not followed");
+        assert!(!fs::symlink_metadata(&out).expect("meta").file_type().is_symlink());
+        assert_eq!(fs::metadata(&out).expect("meta").permissions().mode() & 0o777, 0o600);
+        write_file(&out, b"third", false).expect("write");
+        assert_eq!(fs::metadata(&out).expect("meta").permissions().mode() & 0o777, 0o644);
+        // No temporary is left behind.
+        let left: Vec<_> = fs::read_dir(dir.path()).expect("dir").flatten().map(|e| e.file_name()).collect();
+        assert_eq!(left.len(), 3, "{left:?}");
+    }
 }
