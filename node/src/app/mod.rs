@@ -444,6 +444,7 @@ fn wire(
         mirror,
         config.audit_witnesses,
         config.audit_stranger_refusals_per_minute,
+        config.audit_peer_refusals_per_minute,
         config.audit_admin_failures_per_minute,
     ));
     let retry = RetryPolicy {

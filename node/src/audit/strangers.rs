@@ -14,6 +14,9 @@ use veim_protocol::audit::{Action, Actor, Event};
 pub(crate) struct StrangerTally {
     /// What the summary entry records, and the words it uses.
     action: Action,
+    /// Whose events are counted: a stranger, or a listed peer (its State,
+    /// none for the Secretariat).
+    actor: Actor,
     what: &'static str,
     setting: &'static str,
     minute: i64,
@@ -37,7 +40,30 @@ impl StrangerTally {
     /// A tally of `what` (as the summary names them), recorded as `action`,
     /// bounded by the configuration's `setting`.
     pub(crate) fn new(action: Action, what: &'static str, setting: &'static str) -> StrangerTally {
-        StrangerTally { action, what, setting, minute: 0, recorded: 0, counted: 0, since: 0, until: 0 }
+        StrangerTally {
+            action,
+            actor: Actor::Stranger,
+            what,
+            setting,
+            minute: 0,
+            recorded: 0,
+            counted: 0,
+            since: 0,
+            until: 0,
+        }
+    }
+
+    /// A tally of the refusals of one listed peer's requests: a State in the
+    /// directory (or the Secretariat) cannot fill the log either.
+    pub(crate) fn for_peer(actor: Actor) -> StrangerTally {
+        StrangerTally {
+            actor,
+            ..StrangerTally::new(
+                Action::RequestRefused,
+                "refusals of this peer's requests",
+                "audit_peer_refusals_per_minute",
+            )
+        }
     }
 
     /// Whether a stranger's refusal at `at` is recorded one by one, and the
@@ -67,7 +93,10 @@ impl StrangerTally {
         if self.counted == 0 {
             return None;
         }
-        let mut event = Event::new(now(), Actor::Stranger, self.action);
+        let mut event = Event::new(now(), self.actor, self.action);
+        if let Actor::Peer(state) = self.actor {
+            event.state = state;
+        }
         event.detail = format!(
             "{} more {} from {} to {}, counted and not recorded one by one ({})",
             self.counted,

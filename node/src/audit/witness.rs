@@ -52,6 +52,10 @@ pub struct Witness {
     changed: AtomicBool,
     /// Refusals of strangers in the current minute, recorded and not.
     strangers: Mutex<StrangerTally>,
+    /// Refusals of each listed peer's requests in the current minute, and
+    /// how many a minute are recorded one by one.
+    peer_refusals: Mutex<HashMap<Option<StateCode>, StrangerTally>>,
+    peer_limit: u32,
     /// Failed logins at the admin API in the current minute, likewise.
     admin_failures: Mutex<StrangerTally>,
     admin_limit: u32,
@@ -81,6 +85,7 @@ impl Witness {
         mirror: SharedMirror,
         audit_witnesses: usize,
         stranger_limit: u32,
+        peer_limit: u32,
         admin_limit: u32,
     ) -> Witness {
         Witness {
@@ -94,6 +99,8 @@ impl Witness {
             stranger_limit,
             changed: AtomicBool::new(false),
             strangers: Mutex::new(StrangerTally::default()),
+            peer_refusals: Mutex::new(HashMap::new()),
+            peer_limit,
             admin_failures: Mutex::new(StrangerTally::new(
                 Action::AdminAuthFailed,
                 "failed logins at the admin API",
@@ -112,7 +119,26 @@ impl Witness {
     /// allowance is counted, not recorded one by one: strangers cannot fill
     /// the log.
     pub fn record_refusal(&self, event: &Event) {
-        if event.actor != Actor::Stranger || self.admit(&self.strangers, self.stranger_limit) {
+        let one_by_one = match event.actor {
+            Actor::Stranger => self.admit(&self.strangers, self.stranger_limit),
+            // A listed peer's, likewise, per peer: the directory is bounded,
+            // and so is this table.
+            Actor::Peer(state) => {
+                let (one_by_one, ended) = match self.peer_refusals.lock() {
+                    Ok(mut tallies) => tallies
+                        .entry(state)
+                        .or_insert_with(|| StrangerTally::for_peer(Actor::Peer(state)))
+                        .admit(now(), self.peer_limit),
+                    Err(_) => (true, None),
+                };
+                if let Some(summary) = ended {
+                    self.store.record(&summary);
+                }
+                one_by_one
+            }
+            _ => true,
+        };
+        if one_by_one {
             self.store.record(event);
         }
     }
@@ -149,6 +175,14 @@ impl Witness {
             if let Some(summary) = counted {
                 self.store.record(&summary);
             }
+        }
+        let counted: Vec<Event> = self
+            .peer_refusals
+            .lock()
+            .map(|mut tallies| tallies.values_mut().filter_map(StrangerTally::summary).collect())
+            .unwrap_or_default();
+        for summary in &counted {
+            self.store.record(summary);
         }
     }
 

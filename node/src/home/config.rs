@@ -100,6 +100,11 @@ pub struct Config {
     /// recorded as one entry, so that strangers cannot fill the log.
     #[serde(default = "default_stranger_refusals")]
     pub audit_stranger_refusals_per_minute: u32,
+    /// Refusals of one listed peer's requests (a State in the directory, or
+    /// the Secretariat) recorded one by one in each minute (60 by default);
+    /// past it they are counted in one entry, per peer.
+    #[serde(default = "default_stranger_refusals")]
+    pub audit_peer_refusals_per_minute: u32,
     /// Failed logins at the admin API recorded one by one in each minute (20
     /// by default); past it they are counted, and the count is recorded as
     /// one entry, so that a local process cannot fill the log.
@@ -152,6 +157,7 @@ impl Default for Config {
             audit_witnesses: default_witnesses(),
             audit_stranger_refusals_per_minute: default_stranger_refusals(),
             audit_admin_failures_per_minute: default_admin_failures(),
+            audit_peer_refusals_per_minute: default_stranger_refusals(),
             retry_base_secs: default_retry_base(),
             reconcile_secs: default_reconcile(),
             attachment_chunk_bytes: default_chunk(),

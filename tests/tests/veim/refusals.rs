@@ -298,3 +298,47 @@ async fn a_strangers_refusals_are_counted_in_the_log_past_the_minutes_allowance(
     net.shutdown().await;
     Ok(())
 }
+
+/// A State in the directory whose requests are refused (here: announcements
+/// only the Secretariat may make), paced within its allowance so that the
+/// node answers each: the log records 60 a minute one by one and counts the
+/// rest in one entry, so a listed State cannot fill another's log either.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_listed_states_refused_requests_are_counted_in_the_log_past_the_minutes_allowance() -> anyhow::Result<()> {
+    let mut net = TestNet::admitted(&["MEX", "SWE", "ITA"]).await?;
+    net.national_mut("ITA").stop().await;
+    let mut ita = RawPeer::impersonating(&net.national("ITA").home)?;
+    let swe = peer_of(&net.national("SWE").home);
+    let swe_home = net.national("SWE").home.clone();
+    let request = frame(&codec::encode("request", &NetRequest::DirectoryUpdated { version: 1 })?);
+    // 45 a second, within the allowance (50/s): every one is answered.
+    let flood = ita.flood_paced(swe, &net.national("SWE").address, &request, 45.0, Duration::from_secs(4)).await?;
+    println!("paced within the allowance: {flood:?}");
+    let refused = flood.answered as u64;
+    assert!(refused > 120, "most requests answered (WrongRole): {flood:?}");
+
+    let ita_code = Some("ITA".parse()?);
+    let (one_by_one, counted) =
+        veim_tests::wait_for("every refusal recorded or counted", Duration::from_secs(20), || {
+            let log = LogFiles::read_home(&swe_home).ok()?;
+            let (mut one, mut counted) = (0u64, 0u64);
+            for e in log.entries.iter().map(|e| &e.event) {
+                if e.action != Action::RequestRefused || e.state != ita_code {
+                    continue;
+                }
+                assert_eq!(e.actor, Actor::Peer(ita_code));
+                match e.detail.split_once(" more refusals of this peer's requests") {
+                    Some((n, _)) => counted += n.parse::<u64>().ok()?,
+                    None => one += 1,
+                }
+            }
+            (one + counted >= refused).then_some((one, counted))
+        })
+        .await?;
+    println!("{refused} refusals: {one_by_one} recorded one by one, {counted} counted");
+    assert_eq!(one_by_one + counted, refused);
+    // 60 a minute; the flood may straddle two minutes.
+    assert!(one_by_one <= 120, "{one_by_one} refusals of ITA recorded one by one");
+    net.shutdown().await;
+    Ok(())
+}
