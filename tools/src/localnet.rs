@@ -116,6 +116,8 @@ fn local_config(poll_secs: u64) -> Config {
         retry_max_secs: 2,
         reconcile_secs: 2,
         attachment_chunk_bytes: 64 * 1024,
+        // Every node of a local network listens on the loopback address.
+        private_addresses: true,
         ..Config::default()
     }
 }

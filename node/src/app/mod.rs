@@ -419,6 +419,7 @@ fn wire(
             directory.clone(),
             client.clone(),
             config.replay_window_secs,
+            config.private_addresses,
             restart.clone(),
         ))
     });

@@ -38,6 +38,8 @@ pub struct Publisher {
     directory: Arc<Directory>,
     client: Client,
     replay_window_secs: i64,
+    /// Whether loopback and private-range addresses may be listed.
+    private_addresses: bool,
     restart: Arc<Restart>,
     /// One publication at a time: two concurrent approvals must not both
     /// build version n+1.
@@ -45,6 +47,7 @@ pub struct Publisher {
 }
 
 impl Publisher {
+    #[allow(clippy::too_many_arguments)]
     pub fn new(
         home: PathBuf,
         store: Store,
@@ -52,6 +55,7 @@ impl Publisher {
         directory: Arc<Directory>,
         client: Client,
         replay_window_secs: i64,
+        private_addresses: bool,
         restart: Arc<Restart>,
     ) -> Publisher {
         Publisher {
@@ -61,6 +65,7 @@ impl Publisher {
             directory,
             client,
             replay_window_secs,
+            private_addresses,
             restart,
             publishing: tokio::sync::Mutex::new(()),
         }
@@ -131,7 +136,9 @@ impl Publisher {
         peer: &PeerId,
         reg: &veim_protocol::SignedRegistration,
     ) -> Result<RegistrationStatus, RegisterError> {
-        match registry::receive_registration(&self.store, peer, reg, now(), self.replay_window_secs)? {
+        let rules =
+            registry::ListingRules { window_secs: self.replay_window_secs, private_addresses: self.private_addresses };
+        match registry::receive_registration(&self.store, peer, reg, now(), &rules)? {
             RegistrationOutcome::Admitted { version } => Ok(RegistrationStatus::Admitted { version }),
             RegistrationOutcome::Rejected { reason } => Ok(RegistrationStatus::Rejected { reason }),
             RegistrationOutcome::ListingChanged => {

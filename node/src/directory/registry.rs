@@ -464,6 +464,12 @@ pub enum RegistrationError {
     TooManyWaiting { state: StateCode, waiting: usize },
     #[error("the Secretariat holds as many registrations waiting for review as it takes; try again later")]
     RegisterFull,
+    #[error("address {address} cannot be listed: {why}")]
+    Address { address: String, why: String },
+    #[error(
+        "{state} has moved {MAX_MOVES_PER_DAY} times today; the directory publishes more moves tomorrow, or ask the ATT Secretariat"
+    )]
+    TooManyMoves { state: StateCode },
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -497,6 +503,61 @@ fn make_room(store: &Store, registration: &SignedRegistration, now: i64) -> Resu
     }
     if store.registration_count()? >= MAX_WAITING {
         return Err(RegistrationError::RegisterFull);
+    }
+    Ok(())
+}
+
+/// The Secretariat's rules for what it lists.
+#[derive(Debug, Clone, Copy)]
+pub struct ListingRules {
+    /// How far a registration's signing time may be from the clock.
+    pub window_secs: i64,
+    /// Whether loopback and private-range addresses may be listed (a
+    /// network on one machine, or on a private network of its own).
+    pub private_addresses: bool,
+}
+
+/// Published moves (new addresses) of one State in a day.
+pub const MAX_MOVES_PER_DAY: u32 = 4;
+
+/// Refuses an address no other node could dial: not a multiaddr, or (unless
+/// `private` allows them) a loopback, private-range, link-local,
+/// unspecified, multicast or broadcast IP. DNS names are taken as given.
+pub fn check_addresses(addresses: &[String], private: bool) -> Result<(), RegistrationError> {
+    use libp2p::multiaddr::Protocol;
+    for a in addresses {
+        let addr: libp2p::Multiaddr = a
+            .parse()
+            .map_err(|e| RegistrationError::Address { address: a.clone(), why: format!("not a multiaddr: {e}") })?;
+        let ip = addr.iter().find_map(|p| match p {
+            Protocol::Ip4(ip) => Some(std::net::IpAddr::V4(ip)),
+            Protocol::Ip6(ip) => Some(std::net::IpAddr::V6(ip)),
+            _ => None,
+        });
+        let unroutable = match ip {
+            Some(std::net::IpAddr::V4(ip)) => {
+                ip.is_unspecified()
+                    || ip.is_multicast()
+                    || ip.is_broadcast()
+                    || ip.is_link_local()
+                    || (!private && (ip.is_loopback() || ip.is_private()))
+            }
+            Some(std::net::IpAddr::V6(ip)) => {
+                let unique_local = (ip.segments()[0] & 0xfe00) == 0xfc00;
+                let link_local = (ip.segments()[0] & 0xffc0) == 0xfe80;
+                ip.is_unspecified()
+                    || ip.is_multicast()
+                    || link_local
+                    || (!private && (ip.is_loopback() || unique_local))
+            }
+            None => false,
+        };
+        if unroutable {
+            return Err(RegistrationError::Address {
+                address: a.clone(),
+                why: "other nodes cannot dial it; announce the address they should use (veim init --announce)".into(),
+            });
+        }
     }
     Ok(())
 }
@@ -535,14 +596,18 @@ pub fn receive_registration(
     peer: &PeerId,
     registration: &SignedRegistration,
     now: i64,
-    window_secs: i64,
+    rules: &ListingRules,
 ) -> Result<RegistrationOutcome, RegistrationError> {
+    let window_secs = rules.window_secs;
     registration.verify().map_err(|_| RegistrationError::BadSignature)?;
     let r = &registration.registration;
     if peer_id_of(&r.identity_key).as_ref() != Some(peer) {
         return Err(RegistrationError::NotOwnKey { named: r.identity_key.fingerprint(), peer: *peer });
     }
     r.validate(now, window_secs).map_err(RegistrationError::Invalid)?;
+    // What the Secretariat lists must be an address other nodes can reach,
+    // whoever sent it (a new registration, or a listed State moving).
+    check_addresses(&r.addresses, rules.private_addresses)?;
     if let Some(current) = store.current_directory()?
         && let Some(e) = current.body.entry(r.state)
     {
@@ -550,7 +615,8 @@ pub fn receive_registration(
             return Err(RegistrationError::KeyConflict { state: r.state });
         }
         let same_listing = e.registration.registration.encryption_key == r.encryption_key
-            && e.registration.registration.addresses == r.addresses;
+            && e.registration.registration.addresses == r.addresses
+            && e.registration.registration.operator == r.operator;
         if same_listing && e.is_active() {
             return Ok(RegistrationOutcome::Admitted { version: current.body.version });
         }
@@ -560,12 +626,32 @@ pub fn receive_registration(
         let same_keys = e.identity_key() == r.identity_key && e.encryption_key() == r.encryption_key;
         if same_keys && e.status != EntryStatus::Withdrawn {
             let listed = &e.registration.registration;
-            let moved = listed.addresses != r.addresses || listed.operator != r.operator;
-            // At most one published move a minute per State: a node cannot
-            // flood every store with versions.
-            let too_soon = store.last_move(r.state)?.is_some_and(|t| now < t + MIN_SECS_BETWEEN_MOVES);
-            if !moved || too_soon || r.signed_at <= listed.signed_at {
+            if r.signed_at <= listed.signed_at {
                 return Ok(RegistrationOutcome::Admitted { version: current.body.version });
+            }
+            // A new name of the authority running the node is a statement
+            // about who the State's point of entry is: the Secretariat's
+            // operator reviews it (approve, as for a registration).
+            if listed.operator != r.operator {
+                let newer =
+                    store.registration(registration)?.is_none_or(|old| old.registration.signed_at < r.signed_at);
+                if newer {
+                    store.put_registration(registration)?;
+                }
+                return Ok(RegistrationOutcome::Pending);
+            }
+            if listed.addresses == r.addresses {
+                return Ok(RegistrationOutcome::Admitted { version: current.body.version });
+            }
+            check_addresses(&r.addresses, rules.private_addresses)?;
+            // At most one published move a minute per State, and
+            // MAX_MOVES_PER_DAY a day: every move is a version every node
+            // stores for ever.
+            if store.last_move(r.state)?.is_some_and(|t| now < t + MIN_SECS_BETWEEN_MOVES) {
+                return Ok(RegistrationOutcome::Admitted { version: current.body.version });
+            }
+            if store.moves_on(r.state, now.div_euclid(86_400))? >= MAX_MOVES_PER_DAY {
+                return Err(RegistrationError::TooManyMoves { state: r.state });
             }
             return Ok(RegistrationOutcome::ListingChanged);
         }
@@ -587,4 +673,39 @@ pub fn receive_registration(
         store.put_registration(registration)?;
     }
     Ok(RegistrationOutcome::Pending)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_addresses_other_nodes_can_dial_are_listed() {
+        let listed = |a: &str, private: bool| check_addresses(&[a.to_string()], private).is_ok();
+        for public in ["/ip4/192.0.2.7/tcp/7040", "/ip6/2001:db8::7/tcp/7040", "/dns4/veim.example.org/tcp/7040"] {
+            assert!(listed(public, false), "{public}");
+        }
+        for unroutable in [
+            "/ip4/127.0.0.1/tcp/7040",
+            "/ip4/10.1.2.3/tcp/7040",
+            "/ip4/172.16.0.9/tcp/7040",
+            "/ip4/192.168.1.20/tcp/7040",
+            "/ip6/::1/tcp/7040",
+            "/ip6/fd00::1/tcp/7040",
+        ] {
+            assert!(!listed(unroutable, false), "{unroutable}");
+            assert!(listed(unroutable, true), "{unroutable} on a private network");
+        }
+        for never in [
+            "/ip4/0.0.0.0/tcp/7040",
+            "/ip4/169.254.1.1/tcp/7040",
+            "/ip4/224.0.0.1/tcp/7040",
+            "/ip6/fe80::1/tcp/7040",
+            "not an address",
+        ] {
+            assert!(!listed(never, true), "{never}");
+        }
+        let e = check_addresses(&["/ip4/10.0.0.1/tcp/1".into()], false).expect_err("private");
+        assert!(e.to_string().contains("10.0.0.1") && e.to_string().contains("--announce"), "{e}");
+    }
 }

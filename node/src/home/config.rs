@@ -100,6 +100,13 @@ pub struct Config {
     /// recorded as one entry, so that strangers cannot fill the log.
     #[serde(default = "default_stranger_refusals")]
     pub audit_stranger_refusals_per_minute: u32,
+    /// Secretariat: whether loopback and private-range addresses (127.0.0.0/8,
+    /// 10.0.0.0/8, 172.16.0.0/12, 192.168.0.0/16, ::1, fc00::/7) may be
+    /// listed: only for a network on one machine, or a private network of
+    /// its own. Off by default: a registration or move announcing one is
+    /// refused by name.
+    #[serde(default)]
+    pub private_addresses: bool,
     /// Refusals of one listed peer's requests (a State in the directory, or
     /// the Secretariat) recorded one by one in each minute (60 by default);
     /// past it they are counted in one entry, per peer.
@@ -158,6 +165,7 @@ impl Default for Config {
             audit_stranger_refusals_per_minute: default_stranger_refusals(),
             audit_admin_failures_per_minute: default_admin_failures(),
             audit_peer_refusals_per_minute: default_stranger_refusals(),
+            private_addresses: false,
             retry_base_secs: default_retry_base(),
             reconcile_secs: default_reconcile(),
             attachment_chunk_bytes: default_chunk(),

@@ -82,7 +82,25 @@ impl Store {
     pub fn set_last_move(&self, state: StateCode, at: i64) -> Result<(), StoreError> {
         let key = [b"moved:".as_slice(), state.as_bytes()].concat();
         self.meta.insert(key, &at.to_be_bytes())?;
+        let day = at.div_euclid(86_400);
+        let moves = self.moves_on(state, day)? + 1;
+        self.meta.insert(Self::moves_key(state), [day.to_be_bytes(), i64::from(moves).to_be_bytes()].concat())?;
         Ok(())
+    }
+
+    /// How many moves of `state` were published on `day` (days since 1970).
+    pub fn moves_on(&self, state: StateCode, day: i64) -> Result<u32, StoreError> {
+        let held = self.meta.get(Self::moves_key(state))?;
+        Ok(match held.as_deref().and_then(|b| <[u8; 16]>::try_from(b).ok()) {
+            Some(b) if i64::from_be_bytes(b[..8].try_into().unwrap_or_default()) == day => {
+                i64::from_be_bytes(b[8..].try_into().unwrap_or_default()).clamp(0, i64::from(u32::MAX)) as u32
+            }
+            _ => 0,
+        })
+    }
+
+    fn moves_key(state: StateCode) -> Vec<u8> {
+        [b"moves-today:".as_slice(), state.as_bytes()].concat()
     }
 
     /// National node: the key rotation it sent and re-sends, byte for byte,
@@ -214,5 +232,26 @@ impl Store {
 
     pub fn registrations(&self) -> Result<Vec<SignedRegistration>, StoreError> {
         self.registrations.iter().map(|kv| dec("registration", &kv?.1)).collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn moves_are_counted_per_state_and_day() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = Store::open(&dir.path().join("store")).expect("open");
+        let (mex, swe): (StateCode, StateCode) = ("MEX".parse().expect("MEX"), "SWE".parse().expect("SWE"));
+        let day = 20_000;
+        for i in 0..3 {
+            store.set_last_move(mex, day * 86_400 + i * 100).expect("move");
+        }
+        assert_eq!(store.moves_on(mex, day).expect("count"), 3);
+        assert_eq!(store.moves_on(swe, day).expect("count"), 0);
+        store.set_last_move(mex, (day + 1) * 86_400).expect("next day");
+        assert_eq!(store.moves_on(mex, day + 1).expect("count"), 1, "a new day starts a new count");
+        assert_eq!(store.moves_on(mex, day).expect("count"), 0);
     }
 }

@@ -199,3 +199,38 @@ async fn strangers_with_fresh_keys_cannot_fill_the_secretariats_register() -> an
     net.shutdown().await;
     Ok(())
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_listed_states_new_operator_name_waits_for_the_secretariats_review() -> anyhow::Result<()> {
+    use veim_node::api::{PendingView, StatusView};
+    use veim_protocol::{Registration, SignedRegistration};
+    let net = TestNet::admitted(&["MEX", "SWE"]).await?;
+    let mex_home = net.national("MEX").home.clone();
+    let status: StatusView = blocking(|| net.national("MEX").api()?.get("/v1/status"))?;
+    let held = status.directory_version;
+    // MEX's own key re-signs its listing under another authority's name.
+    let keys = keys_of(&mex_home);
+    let registration = Registration {
+        state: "MEX".parse()?,
+        identity_key: keys.identity.public(),
+        encryption_key: keys.encryption.public(),
+        addresses: status.listen.clone(),
+        operator: "Office of someone else entirely".into(),
+        // Later than the listing it replaces, which may be this very second's.
+        signed_at: veim_node::clock::now() + 2,
+    };
+    let signed = SignedRegistration::sign(registration, &keys.identity)?;
+    let mut mex_peer = RawPeer::impersonating(&mex_home)?;
+    let sec_peer = peer_of(&net.secretariat.home);
+    let answer = mex_peer.send(sec_peer, &net.secretariat.address, &NetRequest::Register(signed)).await?;
+    assert_eq!(answer, NetResponse::Registration(RegistrationStatus::Pending), "held for review, not published");
+    let sec: StatusView = blocking(|| net.secretariat.api()?.get("/v1/status"))?;
+    assert_eq!(sec.directory_version, held, "no version published");
+    let pending: Vec<PendingView> = blocking(|| net.secretariat.api()?.get("/v1/directory/pending"))?;
+    assert!(
+        pending.iter().any(|p| p.state.as_str() == "MEX" && p.operator == "Office of someone else entirely"),
+        "{pending:?}"
+    );
+    net.shutdown().await;
+    Ok(())
+}
