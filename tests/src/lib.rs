@@ -170,6 +170,14 @@ pub struct PacedFlood {
     pub cut_off_after: Option<Duration>,
 }
 
+/// Whether an answer is the node's `Busy` refusal (past the allowance).
+fn is_busy(response: &[u8]) -> bool {
+    matches!(
+        codec::decode::<NetResponse, { codec::MAX_FRAME }>("response", response),
+        Ok(NetResponse::Refused(r)) if r.code == veim_protocol::wire::RefusalCode::Busy
+    )
+}
+
 /// Frames bytes as the protocol does: 4-byte big-endian length, then the bytes.
 pub fn frame(bytes: &[u8]) -> Vec<u8> {
     let mut out = (bytes.len() as u32).to_be_bytes().to_vec();
@@ -311,11 +319,10 @@ impl RawPeer {
                     message: request_response::Message::Response { request_id, response },
                     ..
                 }) if open.remove(&request_id) => {
-                    match codec::decode::<NetResponse, { codec::MAX_FRAME }>("response", &response) {
-                        Ok(NetResponse::Refused(r)) if r.code == veim_protocol::wire::RefusalCode::Busy => {
-                            flood.busy += 1
-                        }
-                        _ => flood.answered += 1,
+                    if is_busy(&response) {
+                        flood.busy += 1
+                    } else {
+                        flood.answered += 1
                     }
                 }
                 SwarmEvent::Behaviour(request_response::Event::OutboundFailure { request_id, .. })
@@ -375,12 +382,7 @@ impl RawPeer {
                         message: request_response::Message::Response { request_id, response },
                         ..
                     }) if open.remove(&request_id) => {
-                        match codec::decode::<NetResponse, { codec::MAX_FRAME }>("response", &response) {
-                            Ok(NetResponse::Refused(r)) if r.code == veim_protocol::wire::RefusalCode::Busy => {
-                                flood.busy += 1
-                            }
-                            _ => flood.answered += 1,
-                        }
+                        if is_busy(&response) { flood.busy += 1 } else { flood.answered += 1 }
                     }
                     SwarmEvent::Behaviour(request_response::Event::OutboundFailure { request_id, .. })
                         if open.remove(&request_id) =>
