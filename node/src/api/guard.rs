@@ -109,10 +109,7 @@ pub(super) async fn authorize(node: &Node, guard: &Guard, req: Request, next: Ne
     let path = cut(req.uri().path());
     let changes = req.method() != axum::http::Method::GET;
     if let Some(why) = guard.foreign(req.headers()) {
-        let mut event = Event::new(now(), Actor::Stranger, Action::AdminAuthFailed);
-        event.object = Some(path);
-        event.detail = format!("refused: {why}");
-        failed(node, &event).await;
+        failed(node, path, format!("refused: {why}")).await;
         return ApiError::new(
             StatusCode::FORBIDDEN,
             "forbidden-origin",
@@ -142,10 +139,7 @@ pub(super) async fn authorize(node: &Node, guard: &Guard, req: Request, next: Ne
             response
         }
         Check::Refused => {
-            let mut event = Event::new(now(), Actor::Stranger, Action::AdminAuthFailed);
-            event.object = Some(path);
-            event.detail = if presented.is_empty() { "no token".into() } else { "wrong token".into() };
-            failed(node, &event).await;
+            failed(node, path, if presented.is_empty() { "no token".into() } else { "wrong token".into() }).await;
             ApiError::new(
                 StatusCode::UNAUTHORIZED,
                 "unauthorized",
@@ -154,10 +148,7 @@ pub(super) async fn authorize(node: &Node, guard: &Guard, req: Request, next: Ne
             .into_response()
         }
         Check::TooFast => {
-            let mut event = Event::new(now(), Actor::Stranger, Action::AdminAuthFailed);
-            event.object = Some(path);
-            event.detail = "too many failed logins; not checked".into();
-            failed(node, &event).await;
+            failed(node, path, "too many failed logins; not checked".into()).await;
             ApiError::new(
                 StatusCode::TOO_MANY_REQUESTS,
                 "too-many-failures",
@@ -191,10 +182,13 @@ impl Guard {
     }
 }
 
-/// Records a failed login (one by one up to the minute's allowance) and
-/// makes it durable before the answer.
-async fn failed(node: &Node, event: &Event) {
-    if node.witness.record_admin_failure(event)
+/// Records a failed login at `path` (one by one up to the minute's
+/// allowance) and makes it durable before the answer.
+async fn failed(node: &Node, path: String, detail: String) {
+    let mut event = Event::new(now(), Actor::Stranger, Action::AdminAuthFailed);
+    event.object = Some(path);
+    event.detail = detail;
+    if node.witness.record_admin_failure(&event)
         && let Err(e) = node.store.flush().await
     {
         tracing::error!(%e, "a failed login's audit entry could not be made durable");

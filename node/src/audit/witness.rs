@@ -120,22 +120,15 @@ impl Witness {
     /// the log.
     pub fn record_refusal(&self, event: &Event) {
         let one_by_one = match event.actor {
-            Actor::Stranger => self.admit(&self.strangers, self.stranger_limit),
+            Actor::Stranger => self.settle(self.strangers.lock().ok().map(|mut t| t.admit(now(), self.stranger_limit))),
             // A listed peer's, likewise, per peer: the directory is bounded,
             // and so is this table.
-            Actor::Peer(state) => {
-                let (one_by_one, ended) = match self.peer_refusals.lock() {
-                    Ok(mut tallies) => tallies
-                        .entry(state)
-                        .or_insert_with(|| StrangerTally::for_peer(Actor::Peer(state)))
-                        .admit(now(), self.peer_limit),
-                    Err(_) => (true, None),
-                };
-                if let Some(summary) = ended {
-                    self.store.record(&summary);
-                }
-                one_by_one
-            }
+            Actor::Peer(state) => self.settle(self.peer_refusals.lock().ok().map(|mut tallies| {
+                tallies
+                    .entry(state)
+                    .or_insert_with(|| StrangerTally::for_peer(Actor::Peer(state)))
+                    .admit(now(), self.peer_limit)
+            })),
             _ => true,
         };
         if one_by_one {
@@ -147,20 +140,18 @@ impl Witness {
     /// allowance like a stranger's refusal. Returns whether it was recorded
     /// one by one (and needs its own flush).
     pub fn record_admin_failure(&self, event: &Event) -> bool {
-        let one_by_one = self.admit(&self.admin_failures, self.admin_limit);
+        let one_by_one = self.settle(self.admin_failures.lock().ok().map(|mut t| t.admit(now(), self.admin_limit)));
         if one_by_one {
             self.store.record(event);
         }
         one_by_one
     }
 
-    /// Whether the next event of `tally` is recorded one by one (recording
-    /// first the count of a minute that ended).
-    fn admit(&self, tally: &Mutex<StrangerTally>, limit: u32) -> bool {
-        let (one_by_one, ended) = match tally.lock() {
-            Ok(mut tally) => tally.admit(now(), limit),
-            Err(_) => (true, None),
-        };
+    /// What a tally's `admit` said: whether the event is recorded one by one
+    /// (yes when the tally could not be read), recording first the count of
+    /// a minute that ended.
+    fn settle(&self, admitted: Option<(bool, Option<Event>)>) -> bool {
+        let (one_by_one, ended) = admitted.unwrap_or((true, None));
         if let Some(summary) = ended {
             self.store.record(&summary);
         }

@@ -68,13 +68,13 @@ pub struct RuleRefusal(pub String);
 
 /// A hook run before or after each flush.
 #[derive(Clone)]
-struct AfterFlush(std::sync::Arc<Hook>);
+struct FlushHook(std::sync::Arc<Hook>);
 
 type Hook = dyn Fn(&Store) -> Result<(), StoreError> + Send + Sync;
 
-impl std::fmt::Debug for AfterFlush {
+impl std::fmt::Debug for FlushHook {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("AfterFlush")
+        f.write_str("FlushHook")
     }
 }
 
@@ -107,10 +107,10 @@ pub struct Store {
     /// The group commit of [`Store::flush`].
     group: std::sync::Arc<GroupCommit>,
     /// Run after every flush ([`Store::with_after_flush`]).
-    after_flush: Option<AfterFlush>,
+    after_flush: Option<FlushHook>,
     /// Run before every flush, its writes made durable by it
     /// ([`Store::with_before_flush`]).
-    before_flush: Option<AfterFlush>,
+    before_flush: Option<FlushHook>,
     /// Why a write to disk failed, once one has: sled fails every later
     /// write, so the node must reopen the store (see [`Store::failure`]).
     failure: std::sync::Arc<std::sync::OnceLock<String>>,
@@ -334,7 +334,7 @@ impl Store {
         mut self,
         hook: impl Fn(&Store) -> Result<(), StoreError> + Send + Sync + 'static,
     ) -> Store {
-        self.after_flush = Some(AfterFlush(std::sync::Arc::new(hook)));
+        self.after_flush = Some(FlushHook(std::sync::Arc::new(hook)));
         self
     }
 
@@ -345,17 +345,17 @@ impl Store {
         mut self,
         hook: impl Fn(&Store) -> Result<(), StoreError> + Send + Sync + 'static,
     ) -> Store {
-        self.before_flush = Some(AfterFlush(std::sync::Arc::new(hook)));
+        self.before_flush = Some(FlushHook(std::sync::Arc::new(hook)));
         self
     }
 
     /// `flush`, for callers outside the runtime (start-up, offline tools).
     pub fn flush_blocking(&self) -> Result<(), StoreError> {
-        if let Some(AfterFlush(hook)) = &self.before_flush {
+        if let Some(FlushHook(hook)) = &self.before_flush {
             hook(self)?;
         }
         self.flush_log()?;
-        if let Some(AfterFlush(hook)) = &self.after_flush {
+        if let Some(FlushHook(hook)) = &self.after_flush {
             hook(self)?;
         }
         Ok(())
