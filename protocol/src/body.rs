@@ -128,9 +128,19 @@ impl Body {
 
     /// Checks what the body signs on its own, against the header of the
     /// envelope it came in (whose signature was verified first): a
-    /// response's item statement, a consent decision's signature and parties.
+    /// response's item statement, a consent decision's signature and parties,
+    /// and that the files a message sends are the sender's own (their ids
+    /// begin with its code, so no co-recipient can send a file under an id
+    /// another State used).
     pub fn check_signed_parts(&self, header: &Header) -> Result<(), String> {
         match self {
+            Body::Attachments(a) => match a.files.iter().find(|f| !f.id.is_issued_by(header.sender)) {
+                Some(f) => Err(format!(
+                    "attachment {} ({:?}) does not begin with the code of its sender {}: a State may only send files under ids it made",
+                    f.id, f.name, header.sender
+                )),
+                None => Ok(()),
+            },
             Body::Response(r) => r.check_attestation(header.context(), &header.sender_key),
             Body::ConsentDecision(c) => {
                 let r = &c.record;

@@ -8,10 +8,18 @@
 //! ChaCha20-Poly1305); the sender's Ed25519 key signs everything else. A
 //! recipient learns nothing it can use to read another recipient's share, and
 //! a relay or a store learns nothing but the header.
+//!
+//! ChaCha20-Poly1305 does not commit to its key: one ciphertext can open under
+//! two keys to two bodies. So the signed header carries a hash of the content
+//! key, and a recipient refuses a share whose key does not match it: every
+//! recipient provably opens the same body, whatever the sender wrapped for
+//! each. (Version 1 envelopes had no such hash; they are still read back from
+//! stores, never accepted from the network.)
 
 use crate::PROTOCOL_VERSION;
 use crate::body::{Body, MessageKind};
 use crate::codec::{self, CodecError, MAX_BODY};
+use crate::fixed::Bytes32;
 use crate::ids::{ExchangeId, MessageId};
 use crate::keys::{EncryptionKeypair, IdentityKeypair, PublicIdentity, domain, domain_separated, hash};
 use crate::state::StateCode;
@@ -19,15 +27,25 @@ use chacha20poly1305::ChaCha20Poly1305;
 use chacha20poly1305::aead::{Aead, KeyInit, Payload};
 use hpke::{Deserializable, OpModeR, OpModeS, Serializable};
 use rand_core::CryptoRng;
-use serde::{Deserialize, Serialize};
+use serde::de::{Error as _, MapAccess, SeqAccess, Visitor};
+use serde::ser::SerializeStruct;
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use std::fmt;
 
 type Kem = hpke::kem::X25519HkdfSha256;
 type Kdf = hpke::kdf::HkdfSha256;
 type HpkeAead = hpke::aead::ChaCha20Poly1305;
 
+/// The first envelope version whose header commits to the content key.
+pub const COMMITTING_VERSION: u16 = 2;
+
 /// Everything about a message that is not secret: who, to whom, when, which
-/// exchange, what kind. Bound into the body encryption and every key share.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// exchange, what kind, and a commitment to the content key. Bound into the
+/// body encryption and every key share.
+///
+/// Its encoding depends on `version`: `content_commitment` is on the wire
+/// (last) from version 2 on, and absent in version 1.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Header {
     pub version: u16,
     pub message_id: MessageId,
@@ -39,6 +57,131 @@ pub struct Header {
     /// Unix time in seconds, UTC, as the sender's clock read it.
     pub created_at: i64,
     pub kind: MessageKind,
+    /// `hash(CONTENT_KEY_COMMITMENT, content key)`; `None` only in a version 1
+    /// header.
+    pub content_commitment: Option<Bytes32>,
+}
+
+/// The commitment a version 2 header carries for `content_key`.
+pub fn content_commitment(content_key: &[u8; 32]) -> Bytes32 {
+    Bytes32(hash(domain::CONTENT_KEY_COMMITMENT, content_key))
+}
+
+const HEADER_FIELDS: [&str; 9] = [
+    "version",
+    "message_id",
+    "exchange_id",
+    "sender",
+    "sender_key",
+    "recipients",
+    "created_at",
+    "kind",
+    "content_commitment",
+];
+
+impl Serialize for Header {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let fields = if self.version >= COMMITTING_VERSION { 9 } else { 8 };
+        let mut st = s.serialize_struct("Header", fields)?;
+        st.serialize_field("version", &self.version)?;
+        st.serialize_field("message_id", &self.message_id)?;
+        st.serialize_field("exchange_id", &self.exchange_id)?;
+        st.serialize_field("sender", &self.sender)?;
+        st.serialize_field("sender_key", &self.sender_key)?;
+        st.serialize_field("recipients", &self.recipients)?;
+        st.serialize_field("created_at", &self.created_at)?;
+        st.serialize_field("kind", &self.kind)?;
+        if self.version >= COMMITTING_VERSION {
+            // A header of version 2 or later always has one; an absent one is
+            // written as zeros, which no content key hashes to.
+            st.serialize_field("content_commitment", &self.content_commitment.unwrap_or(Bytes32([0; 32])))?;
+        }
+        st.end()
+    }
+}
+
+impl<'de> Deserialize<'de> for Header {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Header, D::Error> {
+        d.deserialize_struct("Header", &HEADER_FIELDS, HeaderVisitor)
+    }
+}
+
+struct HeaderVisitor;
+
+impl<'de> Visitor<'de> for HeaderVisitor {
+    type Value = Header;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("an envelope header")
+    }
+
+    /// The wire form: the fields in order, the commitment only from version 2.
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Header, A::Error> {
+        fn next<'de, T: Deserialize<'de>, A: SeqAccess<'de>>(seq: &mut A, i: usize) -> Result<T, A::Error> {
+            seq.next_element()?.ok_or_else(|| A::Error::invalid_length(i, &"an envelope header"))
+        }
+        let version: u16 = next(&mut seq, 0)?;
+        Ok(Header {
+            version,
+            message_id: next(&mut seq, 1)?,
+            exchange_id: next(&mut seq, 2)?,
+            sender: next(&mut seq, 3)?,
+            sender_key: next(&mut seq, 4)?,
+            recipients: next(&mut seq, 5)?,
+            created_at: next(&mut seq, 6)?,
+            kind: next(&mut seq, 7)?,
+            content_commitment: if version >= COMMITTING_VERSION { Some(next(&mut seq, 8)?) } else { None },
+        })
+    }
+
+    /// The readable form (JSON): the same fields by name.
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Header, A::Error> {
+        #[derive(Default)]
+        struct Fields {
+            version: Option<u16>,
+            message_id: Option<MessageId>,
+            exchange_id: Option<ExchangeId>,
+            sender: Option<StateCode>,
+            sender_key: Option<PublicIdentity>,
+            recipients: Option<Vec<StateCode>>,
+            created_at: Option<i64>,
+            kind: Option<MessageKind>,
+            content_commitment: Option<Bytes32>,
+        }
+        let mut f = Fields::default();
+        while let Some(key) = map.next_key::<String>()? {
+            match key.as_str() {
+                "version" => f.version = Some(map.next_value()?),
+                "message_id" => f.message_id = Some(map.next_value()?),
+                "exchange_id" => f.exchange_id = Some(map.next_value()?),
+                "sender" => f.sender = Some(map.next_value()?),
+                "sender_key" => f.sender_key = Some(map.next_value()?),
+                "recipients" => f.recipients = Some(map.next_value()?),
+                "created_at" => f.created_at = Some(map.next_value()?),
+                "kind" => f.kind = Some(map.next_value()?),
+                "content_commitment" => f.content_commitment = Some(map.next_value()?),
+                other => return Err(A::Error::unknown_field(other, &HEADER_FIELDS)),
+            }
+        }
+        fn need<T, E: serde::de::Error>(v: Option<T>, name: &'static str) -> Result<T, E> {
+            v.ok_or_else(|| E::missing_field(name))
+        }
+        let version = need(f.version, "version")?;
+        if version >= COMMITTING_VERSION && f.content_commitment.is_none() {
+            return Err(A::Error::missing_field("content_commitment"));
+        }
+        Ok(Header {
+            version,
+            message_id: need(f.message_id, "message_id")?,
+            exchange_id: need(f.exchange_id, "exchange_id")?,
+            sender: need(f.sender, "sender")?,
+            sender_key: need(f.sender_key, "sender_key")?,
+            recipients: need(f.recipients, "recipients")?,
+            created_at: need(f.created_at, "created_at")?,
+            kind: need(f.kind, "kind")?,
+            content_commitment: if version >= COMMITTING_VERSION { f.content_commitment } else { None },
+        })
+    }
 }
 
 /// The content key wrapped for one recipient.
@@ -90,6 +233,12 @@ pub enum EnvelopeError {
     NotARecipient { me: StateCode, recipients: String },
     #[error("the content key for {0} cannot be unwrapped: the key share was altered or made for another key")]
     KeyUnwrap(StateCode),
+    #[error(
+        "the content key wrapped for {0} is not the one the signed header commits to: the sender gave recipients different keys"
+    )]
+    KeyCommitment(StateCode),
+    #[error("message id {id} does not begin with the code of its sender {sender}: a State may only use ids it made")]
+    ForeignMessageId { id: MessageId, sender: StateCode },
     #[error("the body does not decrypt: the ciphertext or the header was altered")]
     BodyDecrypt,
     #[error("the decrypted body is not valid: {0}")]
@@ -167,6 +316,13 @@ impl Envelope {
         sender_key: &IdentityKeypair,
         rng: &mut R,
     ) -> Result<Envelope, EnvelopeError> {
+        if !draft.message_id.is_issued_by(draft.sender) {
+            return Err(EnvelopeError::ForeignMessageId { id: draft.message_id, sender: draft.sender });
+        }
+        let mut content_key = zeroize::Zeroizing::new([0u8; 32]);
+        rng.fill_bytes(content_key.as_mut());
+        let mut nonce = [0u8; 12];
+        rng.fill_bytes(&mut nonce);
         let header = Header {
             version: PROTOCOL_VERSION,
             message_id: draft.message_id,
@@ -176,14 +332,10 @@ impl Envelope {
             recipients: draft.recipients.iter().map(|r| r.state).collect(),
             created_at: draft.created_at,
             kind: draft.body.kind(),
+            content_commitment: Some(content_commitment(&content_key)),
         };
         header.check_recipients()?;
         let header_bytes = encode_or_seal_error("header", &header)?;
-
-        let mut content_key = zeroize::Zeroizing::new([0u8; 32]);
-        rng.fill_bytes(content_key.as_mut());
-        let mut nonce = [0u8; 12];
-        rng.fill_bytes(&mut nonce);
 
         let mut key_shares = Vec::with_capacity(draft.recipients.len());
         for r in draft.recipients {
@@ -238,6 +390,9 @@ impl Envelope {
             return Err(EnvelopeError::UnsupportedVersion(self.header.version));
         }
         self.header.check_recipients()?;
+        if !self.header.message_id.is_issued_by(self.header.sender) {
+            return Err(EnvelopeError::ForeignMessageId { id: self.header.message_id, sender: self.header.sender });
+        }
         let shares_match = self.key_shares.len() == self.header.recipients.len()
             && self.key_shares.iter().zip(&self.header.recipients).all(|(s, r)| s.recipient == *r);
         if !shares_match {
@@ -286,6 +441,13 @@ impl Envelope {
         .map_err(|_| EnvelopeError::KeyUnwrap(me))?;
         let content_key = zeroize::Zeroizing::new(content_key);
         let key_bytes: &[u8; 32] = content_key.as_slice().try_into().map_err(|_| EnvelopeError::KeyUnwrap(me))?;
+        // Version 2 on, the key must be the one the signed header names (a
+        // version 1 header, read back from a store, names none).
+        match self.header.content_commitment {
+            Some(c) if c != content_commitment(key_bytes) => return Err(EnvelopeError::KeyCommitment(me)),
+            None if self.header.version >= COMMITTING_VERSION => return Err(EnvelopeError::KeyCommitment(me)),
+            _ => {}
+        }
         let cipher = ChaCha20Poly1305::new(&(*key_bytes).into());
         let plaintext = cipher
             .decrypt(&self.nonce.into(), Payload { msg: &self.ciphertext, aad: &body_aad(&header_bytes) })

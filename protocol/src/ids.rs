@@ -1,4 +1,9 @@
-//! Message and exchange identifiers: 128 random bits, shown as 32 hex digits.
+//! Message and exchange identifiers: 128 bits, shown as 32 hex digits.
+//!
+//! A message id and an attachment id begin with the 3 bytes of the code of
+//! the State that made them, then 13 random bytes: a receiver checks the
+//! prefix against the sender, so that no State can take an id another State
+//! has used (a co-recipient learns the ids of what it receives).
 
 use rand_core::CryptoRng;
 use serde::de::Error as _;
@@ -78,6 +83,30 @@ id_type!(
     ExchangeId,
     "exchange id"
 );
+
+/// Ids that name what one State made: its code, then 104 random bits.
+macro_rules! issued_id {
+    ($name:ident) => {
+        impl $name {
+            /// A fresh id for something `issuer` makes.
+            pub fn issued_by<R: CryptoRng + ?Sized>(issuer: crate::StateCode, rng: &mut R) -> Self {
+                let mut bytes = [0u8; 16];
+                bytes[..3].copy_from_slice(issuer.as_bytes());
+                rng.fill_bytes(&mut bytes[3..]);
+                Self(bytes)
+            }
+
+            /// Whether the id begins with `issuer`'s code, as every id that
+            /// State makes must.
+            pub fn is_issued_by(&self, issuer: crate::StateCode) -> bool {
+                self.0[..3] == *issuer.as_bytes()
+            }
+        }
+    };
+}
+
+issued_id!(MessageId);
+issued_id!(AttachmentId);
 
 impl ExchangeId {
     /// The id of the exchange a request opens: the first 16 bytes of

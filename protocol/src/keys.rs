@@ -16,6 +16,7 @@ pub mod domain {
     pub const ENVELOPE_SIGNATURE: &str = "veim/1 envelope signature";
     pub const ENVELOPE_BODY: &str = "veim/1 envelope body";
     pub const CONTENT_KEY: &str = "veim/1 content key";
+    pub const CONTENT_KEY_COMMITMENT: &str = "veim/1 content key commitment";
     pub const ENVELOPE_HASH: &str = "veim/1 envelope hash";
     pub const RECEIPT: &str = "veim/1 receipt";
     pub const REGISTRATION: &str = "veim/1 registration";

@@ -49,7 +49,7 @@ pub use state::StateCode;
 pub use validation::{FieldError, ValidationErrors};
 
 /// The envelope format version this crate writes and accepts.
-pub const PROTOCOL_VERSION: u16 = 1;
+pub const PROTOCOL_VERSION: u16 = 2;
 
 /// The libp2p protocol name of the veim request-response protocol.
 pub const WIRE_PROTOCOL: &str = "/veim/1";

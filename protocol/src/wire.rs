@@ -173,7 +173,10 @@ impl From<&EnvelopeError> for RefusalCode {
             EnvelopeError::UnsupportedVersion(_) => RefusalCode::UnsupportedVersion,
             EnvelopeError::BadSignature => RefusalCode::BadSignature,
             EnvelopeError::NotARecipient { .. } => RefusalCode::NotARecipient,
-            EnvelopeError::KeyUnwrap(_) | EnvelopeError::BodyDecrypt => RefusalCode::Undecryptable,
+            EnvelopeError::KeyUnwrap(_) | EnvelopeError::KeyCommitment(_) | EnvelopeError::BodyDecrypt => {
+                RefusalCode::Undecryptable
+            }
+            EnvelopeError::ForeignMessageId { .. } => RefusalCode::SenderMismatch,
             EnvelopeError::Body(_) | EnvelopeError::KindMismatch { .. } => RefusalCode::InvalidBody,
             EnvelopeError::OutsideWindow { .. } => RefusalCode::OutsideWindow,
             _ => RefusalCode::Malformed,

@@ -31,7 +31,7 @@ fn fixture() -> Fixture {
     let recipients = [Recipient { state: state("SWE"), encryption_key: recipient.public() }];
     let body = Body::Note(Note { text: "customs records follow".into(), handling: Default::default() });
     let draft = Draft {
-        message_id: MessageId([3; 16]),
+        message_id: MessageId(*b"MEX\x03\x03\x03\x03\x03\x03\x03\x03\x03\x03\x03\x03\x03"),
         exchange_id: ExchangeId([4; 16]),
         sender: state("MEX"),
         recipients: &recipients,

@@ -24,7 +24,7 @@ use veim_protocol::consent::MAX_ITEMS;
 use veim_protocol::contacts::{ContactField, ContactRole, ContactSet, PointOfContact, SignedContactSet, Visibility};
 use veim_protocol::directory::{DirectoryError, Succession};
 use veim_protocol::disclosure::{self, ConsentSummary, DisclosedItem, DisclosedMessage, Package, PackageError, Proofs};
-use veim_protocol::envelope::{Draft, EnvelopeError, Recipient};
+use veim_protocol::envelope::{Draft, EnvelopeError, Recipient, content_commitment};
 use veim_protocol::ids::{AttachmentId, DisclosureId};
 use veim_protocol::keys::domain;
 use veim_protocol::request::{
@@ -139,6 +139,15 @@ fn fixed<const N: usize>(label: &str) -> [u8; N] {
     let digest: [u8; 32] = Sha256::digest(format!("veim test vector: {label}")).into();
     let mut out = [0u8; N];
     out.copy_from_slice(&digest[..N]);
+    out
+}
+
+/// A fixed id that `issuer` made (section 3.1): its code, then the first 13
+/// bytes of SHA-256("veim test vector: " || label).
+fn issued(issuer: &str, label: &str) -> [u8; 16] {
+    let mut out = [0u8; 16];
+    out[..3].copy_from_slice(issuer.as_bytes());
+    out[3..].copy_from_slice(&fixed::<13>(label));
     out
 }
 
@@ -267,7 +276,7 @@ impl World {
         let swe_x25519_secret = fixed("SWE X25519 secret");
         let nga_x25519_secret = fixed("NGA X25519 secret");
         let outsider_x25519_secret = fixed("outsider X25519 secret");
-        let message_id = fixed("message id");
+        let message_id = issued("MEX", "message id");
         let exchange_id = fixed("exchange id");
         let content_key = fixed("content key");
         let nonce = fixed("nonce");
@@ -276,10 +285,10 @@ impl World {
         let mex_new_identity_seed = fixed("MEX new identity seed");
         let mex_new_x25519_secret = fixed("MEX new X25519 secret");
         let secretariat_new_identity_seed = fixed("Secretariat new identity seed");
-        let response_message_id = fixed("response message id");
-        let consent_request_id = fixed("consent request message id");
+        let response_message_id = issued("SWE", "response message id");
+        let consent_request_id = issued("MEX", "consent request message id");
         let item_salt = fixed("item salt");
-        let attachment_id = fixed("attachment id");
+        let attachment_id = issued("MEX", "attachment id");
         let attachment_key = fixed("attachment key");
 
         let mex = IdentityKeypair::from_secret_bytes(&mex_identity_seed);
@@ -578,6 +587,7 @@ impl World {
             ("key.secretariat-new-identity-public", h(self.secretariat_new.public().0)),
             ("key.secretariat-new-fingerprint", self.secretariat_new.public().fingerprint()),
             ("envelope.body", h(enc("body", &self.body))),
+            ("envelope.content-commitment", h(content_commitment(&self.content_key).0)),
             ("envelope.header", h(enc("header", &env.header))),
             ("envelope.hpke-info.swe", h(veim_protocol::keys::domain_separated(domain::CONTENT_KEY, b"SWE"))),
             ("envelope.key-share.swe.enc", h(swe_share.enc)),
@@ -867,6 +877,98 @@ fn the_spec_envelope_verifies_and_opens_for_each_recipient_only() {
     tampered.header.created_at += 1;
     assert!(env.open(state("SWE"), &world.swe_enc).is_ok());
     assert!(tampered.open(state("SWE"), &world.swe_enc).is_err());
+}
+
+/// The header commits to the content key (section 6.2): a sender that wraps
+/// another key for one recipient, and signs what it made, is caught by that
+/// recipient, whatever the other key would open the ciphertext to; the
+/// others are not affected.
+#[test]
+fn a_recipient_refuses_a_content_key_other_than_the_one_committed() {
+    use hpke::{Deserializable, OpModeS};
+    type Kem = hpke::kem::X25519HkdfSha256;
+    let world = World::build();
+    let mut env = world.envelope.clone();
+    assert_eq!(env.header.content_commitment, Some(content_commitment(&world.content_key)));
+    let header_bytes = enc("header", &env.header);
+    let other_key = fixed::<32>("another content key");
+    let pk = <Kem as hpke::Kem>::PublicKey::from_bytes(&world.nga_enc.public()).expect("NGA's key");
+    let (enc_key, wrapped) =
+        hpke::single_shot_seal_with_rng::<hpke::aead::ChaCha20Poly1305, hpke::kdf::HkdfSha256, Kem>(
+            &OpModeS::Base,
+            &pk,
+            &veim_protocol::keys::domain_separated(domain::CONTENT_KEY, b"NGA"),
+            &other_key,
+            &header_bytes,
+            &mut ScriptedRng::new(&[&fixed::<32>("another ikmE")]),
+        )
+        .expect("seal");
+    env.key_shares[1].enc = enc_key.to_bytes().as_slice().try_into().expect("32 bytes");
+    env.key_shares[1].wrapped_key = wrapped.as_slice().try_into().expect("48 bytes");
+    env.signature = world.mex.sign(domain::ENVELOPE_SIGNATURE, &env.signed_bytes().expect("signed bytes"));
+    env.verify(&world.mex.public()).expect("the sender signed it");
+    assert_eq!(env.open(state("NGA"), &world.nga_enc), Err(EnvelopeError::KeyCommitment(state("NGA"))));
+    assert_eq!(env.open(state("SWE"), &world.swe_enc), Ok(world.body.clone()));
+    // The commitment is signed: changing it breaks the signature.
+    let mut changed = world.envelope.clone();
+    changed.header.content_commitment = Some(content_commitment(&other_key));
+    assert_eq!(changed.verify(&world.mex.public()), Err(EnvelopeError::BadSignature));
+}
+
+/// Message ids name their sender (section 2.2): an envelope whose id
+/// begins with another State's code is refused before anything else is
+/// looked at, and the crate will not seal one.
+#[test]
+fn a_message_id_must_begin_with_its_senders_code() {
+    let world = World::build();
+    let mut env = world.envelope.clone();
+    assert!(env.header.message_id.is_issued_by(state("MEX")));
+    let foreign = MessageId(issued("SWE", "message id"));
+    env.header.message_id = foreign;
+    env.signature = world.mex.sign(domain::ENVELOPE_SIGNATURE, &env.signed_bytes().expect("signed bytes"));
+    assert_eq!(
+        env.verify(&world.mex.public()),
+        Err(EnvelopeError::ForeignMessageId { id: foreign, sender: state("MEX") })
+    );
+    let recipients = [Recipient { state: state("SWE"), encryption_key: world.swe_enc.public() }];
+    let draft = Draft {
+        message_id: foreign,
+        exchange_id: ExchangeId(world.exchange_id),
+        sender: state("MEX"),
+        recipients: &recipients,
+        created_at: CREATED_AT,
+        body: &world.body,
+    };
+    assert!(matches!(
+        Envelope::seal(&draft, &world.mex, &mut ScriptedRng::new(&[])),
+        Err(EnvelopeError::ForeignMessageId { .. })
+    ));
+}
+
+/// A version 1 header (no commitment) is still read back from a store, and
+/// written again byte for byte; version 2 carries the commitment last. Both
+/// in JSON too.
+#[test]
+fn headers_of_both_versions_encode_as_section_3_1_says() {
+    let world = World::build();
+    let v2 = world.envelope.header.clone();
+    let v2_bytes = enc("header", &v2);
+    let v1 = Header { version: 1, content_commitment: None, ..v2.clone() };
+    let v1_bytes = enc("header", &v1);
+    assert_eq!(v2_bytes.len(), v1_bytes.len() + 32);
+    assert_eq!(v2_bytes[2..v1_bytes.len()], v1_bytes[2..], "the same fields, in the same order");
+    assert_eq!(v2_bytes[v1_bytes.len()..], content_commitment(&world.content_key).0);
+    assert_eq!(codec::decode::<Header, MAX_FRAME>("header", &v1_bytes).expect("v1"), v1);
+    assert_eq!(codec::decode::<Header, MAX_FRAME>("header", &v2_bytes).expect("v2"), v2);
+    for h in [&v1, &v2] {
+        let json = serde_json::to_string(h).expect("json");
+        assert_eq!(&serde_json::from_str::<Header>(&json).expect("from json"), h, "{json}");
+    }
+    let without: serde_json::Value = serde_json::to_value(&v1).expect("json");
+    assert!(without.get("content_commitment").is_none());
+    let mut missing = serde_json::to_value(&v2).expect("json");
+    missing.as_object_mut().expect("object").remove("content_commitment");
+    assert!(serde_json::from_value::<Header>(missing).is_err(), "a version 2 header without its commitment");
 }
 
 #[test]
@@ -1298,7 +1400,7 @@ fn decoding_is_strict() {
 /// The header of the envelope SWE's response travels in (section 12.11).
 fn response_header(world: &World) -> Header {
     Header {
-        version: 1,
+        version: 2,
         message_id: MessageId(world.response_message_id),
         exchange_id: ExchangeId(world.exchange_id),
         sender: state("SWE"),
@@ -1306,6 +1408,7 @@ fn response_header(world: &World) -> Header {
         recipients: vec![state("MEX")],
         created_at: RESPONSE_CREATED_AT,
         kind: MessageKind::Response,
+        content_commitment: Some(Bytes32(fixed("response content commitment"))),
     }
 }
 
@@ -1446,7 +1549,7 @@ fn the_spec_consent_verifies_and_binds_its_parties() {
 
     // On receipt (section 9.4): from the grantor, to the grantee alone, in its exchange.
     let header = Header {
-        message_id: MessageId(fixed("consent decision message id")),
+        message_id: MessageId(issued("SWE", "consent decision message id")),
         created_at: CONSENT_DECIDED_AT,
         kind: MessageKind::ConsentDecision,
         ..response_header(&world)
@@ -1789,6 +1892,7 @@ fn spec_domain_strings_match_the_crate() {
         ("ENVELOPE_SIGNATURE", domain::ENVELOPE_SIGNATURE),
         ("ENVELOPE_BODY", domain::ENVELOPE_BODY),
         ("CONTENT_KEY", domain::CONTENT_KEY),
+        ("CONTENT_KEY_COMMITMENT", domain::CONTENT_KEY_COMMITMENT),
         ("ENVELOPE_HASH", domain::ENVELOPE_HASH),
         ("RECEIPT", domain::RECEIPT),
         ("REGISTRATION", domain::REGISTRATION),
@@ -2581,6 +2685,13 @@ fn the_spec_attachment_rules_hold() {
     assert!(!file(&|f| f.chunk_size = MAX_CHUNK + 1));
     // The restrictions follow the rules of every handling.
     assert!(!valid(&|a| a.handling.use_until = Some("2027-02-29".into())));
+    // Section 9.4: a State sends files only under ids it made.
+    let header = world.envelope.header.clone();
+    assert_eq!(Body::Attachments(world.attachments.clone()).check_signed_parts(&header), Ok(()));
+    let mut foreign = world.attachments.clone();
+    foreign.files[0].id = AttachmentId(issued("SWE", "attachment id"));
+    let refused = Body::Attachments(foreign).check_signed_parts(&header).expect_err("another State's file id");
+    assert!(refused.contains("does not begin with the code of its sender MEX"), "{refused}");
     // In human-readable form the id, the hash and the key are hex.
     let value = toml::Value::try_from(&world.attachment).expect("serialize");
     assert_eq!(value["id"].as_str(), Some(h(world.attachment_id).as_str()));

@@ -469,8 +469,8 @@ pub fn seal_request(
         toml::from_str(include_str!("../../deploy/examples/request.toml")).expect("example request");
     let body = veim_protocol::Body::Request(form.parse().expect("valid"));
     let mut rng = rand_core::UnwrapErr(getrandom::SysRng);
-    let message_id = veim_protocol::MessageId::random(&mut rng);
     let sender: veim_protocol::StateCode = from.parse().expect("state");
+    let message_id = veim_protocol::MessageId::issued_by(sender, &mut rng);
     let draft = Draft {
         message_id,
         exchange_id: exchange(sender, message_id),
@@ -480,6 +480,65 @@ pub fn seal_request(
         body: &body,
     };
     veim_protocol::Envelope::seal(&draft, signer, &mut rng).expect("seal")
+}
+
+/// What a hostile node's own code can send: `draft` sealed and signed by
+/// the steps of SPEC section 6.2 alone, with none of the checks this crate's
+/// `Envelope::seal` makes first (that the message id is the sender's own).
+pub fn seal_unchecked(
+    draft: &veim_protocol::envelope::Draft<'_>,
+    signer: &veim_protocol::IdentityKeypair,
+) -> anyhow::Result<veim_protocol::Envelope> {
+    use chacha20poly1305::aead::{Aead, KeyInit, Payload};
+    use hpke::{Deserializable, OpModeS, Serializable};
+    use veim_protocol::envelope::{KeyShare, content_commitment};
+    use veim_protocol::keys::domain;
+    type Kem = hpke::kem::X25519HkdfSha256;
+    let mut rng = rand_core::UnwrapErr(getrandom::SysRng);
+    let mut content_key = [0u8; 32];
+    let mut nonce = [0u8; 12];
+    rand_core::Rng::fill_bytes(&mut rng, &mut content_key);
+    rand_core::Rng::fill_bytes(&mut rng, &mut nonce);
+    let header = veim_protocol::Header {
+        version: veim_protocol::PROTOCOL_VERSION,
+        message_id: draft.message_id,
+        exchange_id: draft.exchange_id,
+        sender: draft.sender,
+        sender_key: signer.public(),
+        recipients: draft.recipients.iter().map(|r| r.state).collect(),
+        created_at: draft.created_at,
+        kind: draft.body.kind(),
+        content_commitment: Some(content_commitment(&content_key)),
+    };
+    let header_bytes = codec::encode("header", &header)?;
+    let mut key_shares = Vec::new();
+    for r in draft.recipients {
+        let pk = <Kem as hpke::Kem>::PublicKey::from_bytes(&r.encryption_key).map_err(|e| anyhow::anyhow!("{e}"))?;
+        let info = veim_protocol::keys::domain_separated(domain::CONTENT_KEY, r.state.as_bytes());
+        let (enc, wrapped) =
+            hpke::single_shot_seal_with_rng::<hpke::aead::ChaCha20Poly1305, hpke::kdf::HkdfSha256, Kem>(
+                &OpModeS::Base,
+                &pk,
+                &info,
+                &content_key,
+                &header_bytes,
+                &mut rng,
+            )
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+        key_shares.push(KeyShare {
+            recipient: r.state,
+            enc: enc.to_bytes().as_slice().try_into()?,
+            wrapped_key: wrapped.as_slice().try_into()?,
+        });
+    }
+    let plaintext = codec::encode("body", draft.body)?;
+    let aad = veim_protocol::keys::domain_separated(domain::ENVELOPE_BODY, &header_bytes);
+    let ciphertext = chacha20poly1305::ChaCha20Poly1305::new(&content_key.into())
+        .encrypt(&nonce.into(), Payload { msg: &plaintext, aad: &aad })
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let mut envelope = veim_protocol::Envelope { header, key_shares, nonce, ciphertext, signature: [0; 64] };
+    envelope.signature = signer.sign(domain::ENVELOPE_SIGNATURE, &envelope.signed_bytes()?);
+    Ok(envelope)
 }
 
 /// The example request of `deploy/examples/request.toml`.

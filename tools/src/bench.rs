@@ -634,8 +634,8 @@ pub fn crypto(quick: bool) -> anyhow::Result<CryptoBench> {
             (0..count).map(|i| Recipient { state: states[i], encryption_key: keys[i].public() }).collect();
         let draft = |i: u64| Draft {
             message_id: MessageId({
-                let mut id = [0u8; 16];
-                id[..8].copy_from_slice(&i.to_be_bytes());
+                let mut id = *b"MEX\0\0\0\0\0\0\0\0\0\0\0\0\0";
+                id[8..].copy_from_slice(&i.to_be_bytes());
                 id
             }),
             exchange_id: ExchangeId([1; 16]),

@@ -65,6 +65,8 @@ pub enum AttachmentError {
     Vault(#[from] crate::home::vault::VaultError),
     #[error("this node is not active in the directory")]
     NotActive,
+    #[error("this node is the Secretariat's: only a national node sends files")]
+    NotNational,
     #[error("the attachment task failed: {0}")]
     Task(String),
 }
@@ -246,8 +248,11 @@ pub fn stage(service: &Attachments, path: &Path) -> Result<AttachmentRef, Attach
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .ok_or_else(|| AttachmentError::Read { path: path.display().to_string(), reason: "not a file".into() })?;
+    // A file's id begins with the code of the State that sends it; only a
+    // national node sends files.
+    let state = service.directory.own_state().ok_or(AttachmentError::NotNational)?;
     let mut rng = rand_core::UnwrapErr(getrandom::SysRng);
-    let id = AttachmentId::random(&mut rng);
+    let id = AttachmentId::issued_by(state, &mut rng);
     let mut key = [0u8; 32];
     rand_core::Rng::fill_bytes(&mut rng, &mut key);
     let chunk_size = service.chunk_bytes.clamp(1, MAX_CHUNK);

@@ -30,6 +30,13 @@ pub async fn receive(
             format!("the envelope says it is from {} but was delivered by the node of {}", h.sender, sender.state()),
         ));
     }
+    // A message id names its sender, so that no State can take an id another
+    // State used (a co-recipient learns them): otherwise the true sender's
+    // copy would later be refused as a replay.
+    if !h.message_id.is_issued_by(h.sender) {
+        let e = EnvelopeError::ForeignMessageId { id: h.message_id, sender: h.sender };
+        return Err(refusal(RefusalCode::SenderMismatch, e.to_string()));
+    }
     envelope.verify(&sender.identity_key()).map_err(|e| refusal((&e).into(), e.to_string()))?;
     let message_id = h.message_id;
     let envelope_hash = envelope.hash().map_err(|e| refusal(RefusalCode::Malformed, e.to_string()))?;

@@ -77,7 +77,7 @@ pub async fn send(
     }
     let keys: Vec<Recipient> = targets.iter().map(|(_, r)| *r).collect();
     let mut rng = rand_core::UnwrapErr(getrandom::SysRng);
-    let message_id = MessageId::random(&mut rng);
+    let message_id = MessageId::issued_by(me.state, &mut rng);
     // The operator's send tries its own copies first: they are claimed
     // before the message is stored, so the outbox loop cannot take them
     // however long the store and its flush take.

@@ -77,6 +77,7 @@ impl From<AttachmentError> for Refusal {
         let code = match &e {
             AttachmentError::Refused(_) => RefusalCode::NotARecipient,
             AttachmentError::NotActive => RefusalCode::NotInDirectory,
+            AttachmentError::NotNational => RefusalCode::WrongRole,
             _ => RefusalCode::StorageFailure,
         };
         refusal(code, e.to_string())

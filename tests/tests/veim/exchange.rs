@@ -199,3 +199,81 @@ async fn an_invalid_request_is_refused_with_every_problem_before_anything_is_sen
     net.shutdown().await;
     Ok(())
 }
+
+/// A co-recipient learns the id of the request it receives. It cannot take
+/// that id at another recipient: an id begins with the code of the State
+/// that made it, so DEU's own request under MEX's id is refused at SWE,
+/// and MEX's copy, arriving after it, is stored and answered. (Before ids
+/// named their sender, SWE stored DEU's request, refused MEX's copy as a
+/// replay for good, and every later message of MEX's exchange as unknown.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_co_recipient_cannot_take_the_id_of_a_message_it_received() -> anyhow::Result<()> {
+    use veim_protocol::envelope::{Draft, Recipient};
+    use veim_protocol::wire::{NetRequest, NetResponse, RefusalCode};
+    use veim_protocol::{ExchangeId, MessageId};
+    use veim_tests::{RawPeer, peer_of};
+
+    let mut net = TestNet::admitted(&["MEX", "SWE", "DEU"]).await?;
+    // SWE is briefly unreachable: MEX's copy waits in its outbox.
+    net.national_mut("SWE").stop().await;
+    let mex = net.national("MEX").api()?;
+    let sent: MessageView = blocking(|| {
+        mex.post("/v1/requests", &SendRequest { to: vec!["SWE".into(), "DEU".into()], request: example_request() })
+    })?;
+    assert_eq!(delivered_to(&sent), ["DEU"]);
+    let id: MessageId = sent.message_id.parse().map_err(anyhow::Error::msg)?;
+    assert!(id.is_issued_by("MEX".parse()?), "MEX's id begins with its code: {id}");
+
+    // DEU, which received the request, sends SWE a valid request of its own under that id.
+    let deu_home = net.national("DEU").home.clone();
+    let swe_home = net.national("SWE").home.clone();
+    let (deu, swe_state) = ("DEU".parse()?, "SWE".parse()?);
+    let body = Body::Request(example_request().parse().map_err(|e| anyhow::anyhow!("{e}"))?);
+    let recipients = [Recipient { state: swe_state, encryption_key: keys_of(&swe_home).encryption.public() }];
+    let draft = Draft {
+        message_id: id,
+        exchange_id: ExchangeId::for_request(deu, id),
+        sender: deu,
+        recipients: &recipients,
+        created_at: veim_node::clock::now(),
+        body: &body,
+    };
+    let mut rng = rand_core::UnwrapErr(getrandom::SysRng);
+    // Sealing refuses it already; a hostile node would not use this crate's seal.
+    assert!(matches!(
+        Envelope::seal(&draft, &keys_of(&deu_home).identity, &mut rng),
+        Err(EnvelopeError::ForeignMessageId { .. })
+    ));
+    let squat = veim_tests::seal_unchecked(&draft, &keys_of(&deu_home).identity)?;
+    assert!(squat.open(swe_state, &keys_of(&swe_home).encryption).is_ok(), "the squatting request is otherwise valid");
+    net.national_mut("SWE").start().await?;
+    let mut raw = RawPeer::impersonating(&deu_home)?;
+    let answer =
+        raw.send(peer_of(&swe_home), &net.national("SWE").address, &NetRequest::Deliver(Box::new(squat))).await?;
+    match answer {
+        NetResponse::Refused(r) => {
+            assert_eq!(r.code, RefusalCode::SenderMismatch, "{r:?}");
+            assert!(r.detail.contains("does not begin with the code of its sender DEU"), "{}", r.detail);
+        }
+        other => panic!("SWE took DEU's message under MEX's id: {other:?}"),
+    }
+
+    // MEX's copy arrives from its outbox, and the exchange goes on.
+    let swe = net.national("SWE").api()?;
+    let held = wait_for("SWE to hold MEX's request", Duration::from_secs(60), || {
+        let inbox: Vec<MessageView> = swe.get("/v1/inbox").ok()?;
+        inbox.into_iter().find(|m| m.message_id == sent.message_id)
+    })
+    .await?;
+    assert_eq!(held.sender.to_string(), "MEX");
+    assert_eq!(held.envelope, sent.envelope, "SWE holds MEX's envelope, not DEU's");
+    let answer: MessageView = blocking(|| {
+        swe.post(
+            &format!("/v1/exchanges/{}/respond", sent.exchange_id),
+            &RespondRequest { response: example_response() },
+        )
+    })?;
+    assert_eq!(delivered_to(&answer), ["MEX"]);
+    net.shutdown().await;
+    Ok(())
+}

@@ -237,7 +237,7 @@ async fn disclosure_needs_a_valid_grant_covering_every_item_and_that_authority()
     let recipients = [Recipient { state: state("MEX"), encryption_key: keys_of(mex_home).encryption.public() }];
     let mut rng = rand_core::UnwrapErr(getrandom::SysRng);
     let draft = Draft {
-        message_id: MessageId::random(&mut rng),
+        message_id: MessageId::issued_by(state("SWE"), &mut rng),
         exchange_id: exchange.parse().map_err(anyhow::Error::msg)?,
         sender: state("SWE"),
         recipients: &recipients,
