@@ -17,6 +17,8 @@ use veim_node::home::keys::NodeKeys;
 use veim_protocol::codec;
 use veim_protocol::wire::{NetRequest, NetResponse};
 
+pub mod large_frames;
+
 pub use veim_tools::localnet::{LocalNet, LocalNode, blocking, wait_for};
 
 /// A local network that owns its temporary folder.
@@ -259,15 +261,32 @@ impl RawPeer {
         let swarm = libp2p::SwarmBuilder::with_existing_identity(keypair)
             .with_tokio()
             .with_tcp(tcp::Config::default(), noise::Config::new, yamux::Config::default)?
-            .with_behaviour(|_| {
-                request_response::Behaviour::new(
-                    [(StreamProtocol::new(veim_protocol::WIRE_PROTOCOL), ProtocolSupport::Full)],
-                    request_response::Config::default().with_request_timeout(Duration::from_secs(30)),
-                )
-            })?
+            .with_behaviour(|_| RawPeer::behaviour())?
             .with_swarm_config(|c| c.with_idle_connection_timeout(Duration::from_secs(60)))
             .build();
         Ok(RawPeer { swarm })
+    }
+
+    /// A peer whose Yamux sends data frames as large as the window the node
+    /// grants, as js-libp2p's does (see [`large_frames`]).
+    pub fn with_window_sized_frames(
+        keypair: libp2p::identity::Keypair,
+        muxer: large_frames::WindowSizedFrames,
+    ) -> anyhow::Result<RawPeer> {
+        let swarm = libp2p::SwarmBuilder::with_existing_identity(keypair)
+            .with_tokio()
+            .with_tcp(tcp::Config::default(), noise::Config::new, move || muxer)?
+            .with_behaviour(|_| RawPeer::behaviour())?
+            .with_swarm_config(|c| c.with_idle_connection_timeout(Duration::from_secs(60)))
+            .build();
+        Ok(RawPeer { swarm })
+    }
+
+    fn behaviour() -> request_response::Behaviour<RawCodec> {
+        request_response::Behaviour::new(
+            [(StreamProtocol::new(veim_protocol::WIRE_PROTOCOL), ProtocolSupport::Full)],
+            request_response::Config::default().with_request_timeout(Duration::from_secs(30)),
+        )
     }
 
     /// A peer with a fresh identity that no directory lists.

@@ -116,6 +116,20 @@ impl request_response::Codec for FrameCodec {
     }
 }
 
+/// Yamux, granting a peer no more than it accepts. rust-yamux refuses a
+/// data frame over 1 MiB (and drops the connection for it), yet grows a
+/// stream's receive window, by default, up to nearly 1 GiB; another
+/// implementation may send as much as the window in one frame (js-libp2p's
+/// does). A stream's window grows to at most 256 KiB plus the connection's
+/// 1 GiB budget less 256 KiB for each stream allowed: with 4,093 streams
+/// allowed that is exactly 1 MiB. (The request-response protocol never
+/// keeps more than `max_concurrent_streams` open; the rest are reset.)
+fn yamux_config() -> yamux::Config {
+    let mut config = yamux::Config::default();
+    config.set_max_num_streams(4093);
+    config
+}
+
 /// The behaviours of a veim swarm. (The derive does not implement Debug.)
 #[allow(missing_debug_implementations)]
 #[derive(NetworkBehaviour)]
@@ -249,7 +263,7 @@ pub fn new(
     let agent = format!("veim/{}", env!("CARGO_PKG_VERSION"));
     let mut swarm = libp2p::SwarmBuilder::with_existing_identity(keypair)
         .with_tokio()
-        .with_tcp(tcp::Config::default().nodelay(true), noise::Config::new, yamux::Config::default)
+        .with_tcp(tcp::Config::default().nodelay(true), noise::Config::new, yamux_config)
         .map_err(|e| NetworkError::Transport(e.to_string()))?
         .with_behaviour(|key| Behaviour {
             limits: connection_limits::Behaviour::new(
