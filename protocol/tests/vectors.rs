@@ -134,6 +134,40 @@ fn contact_set() -> ContactSet {
     }
 }
 
+/// The encoding of the identity point (`x = 0`, `y = 1`): a key of small order.
+const IDENTITY_POINT: [u8; 32] = hex32("0100000000000000000000000000000000000000000000000000000000000000");
+/// The identity point again, with `y = p + 1` (`p = 2^255 − 19`).
+const IDENTITY_POINT_PLUS_P: [u8; 32] = hex32("eeffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f");
+/// A point of large order, `y = 3`, `x` even.
+const Y_THREE: [u8; 32] = hex32("0300000000000000000000000000000000000000000000000000000000000000");
+/// The same point, with `y = p + 3`.
+const Y_THREE_PLUS_P: [u8; 32] = hex32("f0ffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f");
+/// RFC 8032's base point `B`.
+const BASE_POINT: [u8; 32] = hex32("5866666666666666666666666666666666666666666666666666666666666666");
+/// The scalar 1.
+const ONE: [u8; 32] = IDENTITY_POINT;
+/// ℓ = 2^252 + 27742317777372353535851937790883648493, little-endian.
+const GROUP_ORDER: [u8; 32] = hex32("edd3f55c1a631258d69cf7a2def9de1400000000000000000000000000000010");
+
+const fn hex32(s: &str) -> [u8; 32] {
+    const fn digit(c: u8) -> u8 {
+        match c {
+            b'0'..=b'9' => c - b'0',
+            b'a'..=b'f' => c - b'a' + 10,
+            _ => panic!("lower-case hex"),
+        }
+    }
+    let s = s.as_bytes();
+    assert!(s.len() == 64);
+    let mut out = [0u8; 32];
+    let mut i = 0;
+    while i < 32 {
+        out[i] = digit(s[2 * i]) << 4 | digit(s[2 * i + 1]);
+        i += 1;
+    }
+    out
+}
+
 /// A fixed input: the first `N` bytes of SHA-256("veim test vector: " || label).
 fn fixed<const N: usize>(label: &str) -> [u8; N] {
     let digest: [u8; 32] = Sha256::digest(format!("veim test vector: {label}")).into();
@@ -529,6 +563,20 @@ impl World {
         NetRequest::FetchChunk { attachment: AttachmentId(self.attachment_id), index }
     }
 
+    /// Sweden's receipt of section 12.4 with `S + ℓ` in place of `S`: the
+    /// same `[S]B`, so a verifier that does not require `S < ℓ` accepts it.
+    fn receipt_s_plus_l(&self) -> SignedReceipt {
+        let mut signature = self.receipt.signature;
+        let mut carry = 0u16;
+        for (s, l) in signature[32..].iter_mut().zip(GROUP_ORDER) {
+            let sum = u16::from(*s) + u16::from(l) + carry;
+            *s = sum as u8;
+            carry = sum >> 8;
+        }
+        assert_eq!(carry, 0, "S + ℓ < 2^256");
+        SignedReceipt { signature, ..self.receipt.clone() }
+    }
+
     /// The `SecretariatHandover` that directory version 2 carries.
     fn handover_record(&self) -> &SecretariatHandover {
         self.handover.body.handover.as_ref().expect("version 2 carries a handover")
@@ -634,6 +682,12 @@ impl World {
             ("attachment.chunk-1.sealed", h(self.sealed_chunk(1))),
             ("frame.fetch-chunk", h(frame(&enc("request", &self.fetch_chunk(1))))),
             ("frame.chunk", h(frame(&enc("response", &NetResponse::Chunk(self.sealed_chunk(1)))))),
+            ("strict.identity-key", h(IDENTITY_POINT)),
+            ("strict.identity-key-non-canonical", h(IDENTITY_POINT_PLUS_P)),
+            ("strict.large-key", h(Y_THREE)),
+            ("strict.large-key-non-canonical", h(Y_THREE_PLUS_P)),
+            ("strict.signature", h([BASE_POINT, ONE].concat())),
+            ("strict.receipt-s-plus-l", h(enc("receipt", &self.receipt_s_plus_l()))),
         ]
     }
 }
@@ -911,6 +965,52 @@ fn the_spec_receipt_registration_and_directory_verify() {
     let response: NetResponse =
         codec::decode::<_, MAX_FRAME>("response", &spec_bytes("frame.acknowledged")[4..]).expect("decode");
     assert_eq!(response, NetResponse::Acknowledged);
+}
+
+#[test]
+fn the_spec_keys_and_signature_that_strict_verification_refuses_are_refused() {
+    use ed25519_dalek::Verifier;
+    let world = World::build();
+    let signature: [u8; 64] = spec_bytes("strict.signature").try_into().expect("64 bytes");
+    let receipt_payload = enc("receipt", &world.receipt.receipt);
+    // R = B and S = 1: [S]B − [k]A = B = R whatever k, when A is the
+    // identity, so a verifier without the checks of section 5 accepts the
+    // signature under either encoding of the identity, on any message.
+    for name in ["strict.identity-key", "strict.identity-key-non-canonical"] {
+        let bytes: [u8; 32] = spec_bytes(name).try_into().expect("32 bytes");
+        let lax = ed25519_dalek::VerifyingKey::from_bytes(&bytes).expect("decodes");
+        for payload in [b"".as_slice(), &receipt_payload] {
+            let message = veim_protocol::keys::domain_separated(domain::RECEIPT, payload);
+            assert!(lax.verify(&message, &ed25519_dalek::Signature::from_bytes(&signature)).is_ok(), "{name}");
+            let refused = veim_protocol::PublicIdentity(bytes).verify(domain::RECEIPT, payload, &signature);
+            assert!(matches!(refused, Err(veim_protocol::keys::KeyError::BadIdentityKey(_))), "{name}");
+        }
+        assert!(veim_protocol::PublicIdentity::from_hex(&h(bytes)).is_err(), "{name}");
+        let forged =
+            SignedReceipt { signature, receipt: Receipt { recipient: state("NGA"), ..world.receipt.receipt.clone() } };
+        assert!(forged.verify(&veim_protocol::PublicIdentity(bytes)).is_err(), "{name}");
+    }
+    // The same point of large order, in its two encodings: only the
+    // canonical one is a key.
+    let large = spec_bytes("strict.large-key");
+    let large_plus_p = spec_bytes("strict.large-key-non-canonical");
+    assert!(veim_protocol::PublicIdentity::from_hex(&h(&large)).is_ok());
+    assert!(veim_protocol::PublicIdentity::from_hex(&h(&large_plus_p)).is_err());
+    let decoded =
+        |b: &[u8]| ed25519_dalek::VerifyingKey::from_bytes(&b.try_into().expect("32 bytes")).expect("decodes");
+    assert!(!decoded(&large_plus_p).is_weak(), "not of small order: refused for its encoding alone");
+    assert_eq!(decoded(&large).to_montgomery(), decoded(&large_plus_p).to_montgomery(), "the same y");
+
+    // Sweden's receipt with S + ℓ: the same R, an S that is not below ℓ.
+    let malleated: SignedReceipt =
+        codec::decode::<_, MAX_FRAME>("receipt", &spec_bytes("strict.receipt-s-plus-l")).expect("decode");
+    let receipt: SignedReceipt =
+        codec::decode::<_, MAX_FRAME>("receipt", &spec_bytes("receipt.bytes")).expect("decode");
+    assert_eq!(malleated.receipt, receipt.receipt);
+    assert_eq!(malleated.signature[..32], receipt.signature[..32]);
+    assert_ne!(malleated.signature[32..], receipt.signature[32..]);
+    assert!(receipt.verify(&world.swe.public()).is_ok());
+    assert!(malleated.verify(&world.swe.public()).is_err());
 }
 
 #[test]
