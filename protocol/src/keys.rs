@@ -106,7 +106,7 @@ pub struct PublicIdentity(#[serde(with = "crate::fixed")] pub [u8; 32]);
 impl PublicIdentity {
     /// Verifies a signature made by [`IdentityKeypair::sign`] with the same domain.
     /// Strict (SPEC section 5): the key must be a canonical encoding of a
-    /// point not of small order ([`key_of`]); `verify_strict` then refuses
+    /// point not of small order (`key_of`); `verify_strict` then refuses
     /// an `S` not below the group order, an `R` of small order, and an `R`
     /// other than the canonical encoding it recomputes.
     pub fn verify(&self, domain: &str, payload: &[u8], signature: &[u8; 64]) -> Result<(), KeyError> {
