@@ -106,9 +106,12 @@ pub struct PublicIdentity(#[serde(with = "crate::fixed")] pub [u8; 32]);
 
 impl PublicIdentity {
     /// Verifies a signature made by [`IdentityKeypair::sign`] with the same domain.
-    /// Uses strict verification: no malleable or small-order signatures.
+    /// Strict (SPEC section 5): the key must be a canonical encoding of a
+    /// point not of small order (`key_of`); `verify_strict` then refuses
+    /// an `S` not below the group order, an `R` of small order, and an `R`
+    /// other than the canonical encoding it recomputes.
     pub fn verify(&self, domain: &str, payload: &[u8], signature: &[u8; 64]) -> Result<(), KeyError> {
-        let key = VerifyingKey::from_bytes(&self.0).map_err(|_| KeyError::BadIdentityKey(self.to_string()))?;
+        let key = key_of(&self.0).ok_or_else(|| KeyError::BadIdentityKey(self.to_string()))?;
         let sig = ed25519_dalek::Signature::from_bytes(signature);
         key.verify_strict(&domain_separated(domain, payload), &sig)
             .map_err(|_| KeyError::BadSignature(self.fingerprint()))
@@ -124,9 +127,32 @@ impl PublicIdentity {
     pub fn from_hex(s: &str) -> Result<Self, KeyError> {
         let bytes = hex::decode(s.trim()).map_err(|_| KeyError::BadIdentityKey(s.to_string()))?;
         let bytes: [u8; 32] = bytes.try_into().map_err(|_| KeyError::BadIdentityKey(s.to_string()))?;
-        VerifyingKey::from_bytes(&bytes).map_err(|_| KeyError::BadIdentityKey(s.to_string()))?;
+        key_of(&bytes).ok_or_else(|| KeyError::BadIdentityKey(s.to_string()))?;
         Ok(Self(bytes))
     }
+}
+
+/// The key `bytes` encode, if it is one a signature can verify under:
+/// RFC 8032's decoding (section 5.1.3) — `y` below the field prime
+/// `p = 2^255 − 19`, and no sign bit on `x = 0` — and not of small order.
+/// The decoding of ed25519-dalek is laxer (it reduces a `y` at or above `p`,
+/// and negates `x = 0`), and its `verify_strict` refuses only the keys of
+/// small order among what it decodes: the twenty points of large order whose
+/// `y` is 3, 4, 5, 6, 9, 10, 14, 15, 16 or 18 also decode from `y + p`, and
+/// that second encoding is refused here.
+fn key_of(bytes: &[u8; 32]) -> Option<VerifyingKey> {
+    let sign = bytes[31] & 0x80 != 0;
+    let mut y = *bytes;
+    y[31] &= 0x7f;
+    // y ≥ p: 0xed or more, then thirty 0xff, then 0x7f (little-endian).
+    let y_at_least_p = y[0] >= 0xed && y[1..31].iter().all(|&b| b == 0xff) && y[31] == 0x7f;
+    // x = 0 exactly when y = 1 or y = p − 1.
+    let one = y[0] == 1 && y[1..].iter().all(|&b| b == 0);
+    let minus_one = y[0] == 0xec && y[1..31].iter().all(|&b| b == 0xff) && y[31] == 0x7f;
+    if y_at_least_p || (sign && (one || minus_one)) {
+        return None;
+    }
+    VerifyingKey::from_bytes(bytes).ok().filter(|key| !key.is_weak())
 }
 
 impl fmt::Display for PublicIdentity {
@@ -198,5 +224,69 @@ mod tests {
         let fp = IdentityKeypair::from_secret_bytes(&[1u8; 32]).public().fingerprint();
         assert_eq!(fp.split(' ').count(), 10);
         assert!(fp.split(' ').all(|g| g.len() == 4));
+    }
+}
+
+#[cfg(test)]
+mod encodings {
+    use super::*;
+
+    /// Every 32-byte string that ed25519-dalek decodes although it is not
+    /// the canonical encoding of a point: `y = p + d` (`d` 0 to 18, either
+    /// sign bit), and `x = 0` with the sign bit set (`y` = 1 or `p − 1`).
+    fn non_canonical() -> Vec<[u8; 32]> {
+        let mut out = Vec::new();
+        for d in 0u8..19 {
+            let mut y = [0xffu8; 32];
+            y[0] = 0xed + d;
+            y[31] = 0x7f;
+            let mut signed = y;
+            signed[31] |= 0x80;
+            out.extend([y, signed]);
+        }
+        let mut one = [0u8; 32];
+        one[0] = 1;
+        let mut minus_one = [0xffu8; 32];
+        minus_one[0] = 0xec;
+        for mut y in [one, minus_one] {
+            y[31] |= 0x80;
+            out.push(y);
+        }
+        out.retain(|b| VerifyingKey::from_bytes(b).is_ok());
+        out
+    }
+
+    #[test]
+    fn no_non_canonical_key_is_accepted_though_twenty_are_not_of_small_order() {
+        let decoding = non_canonical();
+        assert_eq!(decoding.len(), 26);
+        let large = decoding.iter().filter(|b| !VerifyingKey::from_bytes(b).expect("decodes").is_weak()).count();
+        assert_eq!(large, 20, "verify_strict alone would take these");
+        for b in &decoding {
+            assert!(key_of(b).is_none(), "{}", hex::encode(b));
+            assert!(PublicIdentity::from_hex(&hex::encode(b)).is_err());
+            assert!(matches!(
+                PublicIdentity(*b).verify(domain::RECEIPT, b"", &[0; 64]),
+                Err(KeyError::BadIdentityKey(_))
+            ));
+        }
+    }
+
+    #[test]
+    fn keys_of_small_order_are_refused_and_real_keys_accepted() {
+        let mut identity = [0u8; 32];
+        identity[0] = 1;
+        let mut minus_one = [0xffu8; 32];
+        minus_one[0] = 0xec;
+        minus_one[31] = 0x7f;
+        for b in [identity, minus_one, [0; 32]] {
+            assert!(VerifyingKey::from_bytes(&b).expect("decodes").is_weak());
+            assert!(key_of(&b).is_none(), "{}", hex::encode(b));
+        }
+        for seed in 0u8..32 {
+            let public = IdentityKeypair::from_secret_bytes(&[seed; 32]).public();
+            assert!(key_of(&public.0).is_some());
+            assert_eq!(PublicIdentity::from_hex(&public.to_string()), Ok(public));
+        }
     }
 }

@@ -67,7 +67,12 @@ impl Tree {
 
     /// Appends the entry whose hash is `entry`.
     pub fn push(&mut self, entry: &Bytes32) {
-        let mut hash = leaf(entry);
+        self.push_leaf(leaf(entry));
+    }
+
+    /// Appends a leaf whose hash is already made: RFC 9162's leaves may be
+    /// of any length, and the published test data are hashed so.
+    fn push_leaf(&mut self, mut hash: Bytes32) {
         let mut level = 0;
         loop {
             if self.levels.len() == level {
@@ -209,6 +214,98 @@ mod tests {
             hex::encode(tree.root(0).expect("empty").0),
             "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
         );
+    }
+
+    /// RFC 6962's leaf hash of any data: `SHA-256(0x00 || data)`.
+    fn rfc6962_leaf(data: &[u8]) -> Bytes32 {
+        let mut h = Sha256::new();
+        h.update([0u8]);
+        h.update(data);
+        Bytes32(h.finalize().into())
+    }
+
+    fn hash(hex: &str) -> Bytes32 {
+        Bytes32(hex::decode(hex).expect("hex").try_into().expect("32 bytes"))
+    }
+
+    /// The known answers of the Certificate Transparency reference
+    /// implementation: google/certificate-transparency (commit 0e901cac),
+    /// `cpp/merkletree/merkle_tree_test.cc` (`kInputs`, `kSHA256Roots`,
+    /// `kSHA256Proofs`, `kSHA256EmptyTreeHash`), copied as published.
+    #[test]
+    fn roots_and_proofs_match_the_certificate_transparency_test_data() {
+        const INPUTS: [&str; 8] =
+            ["", "00", "10", "2021", "3031", "40414243", "5051525354555657", "606162636465666768696a6b6c6d6e6f"];
+        // The root of the tree of the first 1, 2, … 8 inputs.
+        const ROOTS: [&str; 8] = [
+            "6e340b9cffb37a989ca544e6bb780a2c78901d3fb33738768511a30617afa01d",
+            "fac54203e7cc696cf0dfcb42c92a1d9dbaf70ad9e621f4bd8d98662f00e3c125",
+            "aeb6bcfe274b70a14fb067a5e5578264db0fa9b51af5e0ba159158f329e06e77",
+            "d37ee418976dd95753c1c73862b9398fa2a2cf9b4ff0fdfe8b30cd95209614b7",
+            "4e3bbb1f7b478dcfe71fb631631519a3bca12c9aefca1612bfce4c13a86264d4",
+            "76e67dadbcdf1e10e1b74ddc608abd2f98dfb16fbce75277b5232a127f2087ef",
+            "ddb89be403809e325750d3d263cd78929c2942b7942a34b77e122c9594a74c8c",
+            "5dc9da79a70659a9ad559cb701ded9a2ab9d823aad2f4960cfe370eff4604328",
+        ];
+        // (old size, new size, proof)
+        const PROOFS: [(u64, u64, &[&str]); 4] = [
+            (1, 1, &[]),
+            (
+                1,
+                8,
+                &[
+                    "96a296d224f285c67bee93c30f8a309157f0daa35dc5b87e410b78630a09cfc7",
+                    "5f083f0a1a33ca076a95279832580db3e0ef4584bdff1f54c8a360f50de3031e",
+                    "6b47aaf29ee3c2af9af889bc1fb9254dabd31177f16232dd6aab035ca39bf6e4",
+                ],
+            ),
+            (
+                6,
+                8,
+                &[
+                    "0ebc5d3437fbe2db158b9f126a1d118e308181031d0a949f8dededebc558ef6a",
+                    "ca854ea128ed050b41b35ffc1b87b8eb2bde461e9e3b5596ece6b9d5975a0ae0",
+                    "d37ee418976dd95753c1c73862b9398fa2a2cf9b4ff0fdfe8b30cd95209614b7",
+                ],
+            ),
+            (
+                2,
+                5,
+                &[
+                    "5f083f0a1a33ca076a95279832580db3e0ef4584bdff1f54c8a360f50de3031e",
+                    "bc1a0643b12e4d2d7c77918f44e0f4f79a838b6cf9ec5b5c283e1f4d88599e6b",
+                ],
+            ),
+        ];
+        const EMPTY: &str = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
+
+        // The crate's leaf is RFC 6962's, over the 32 bytes of an entry hash.
+        let entry = Bytes32(Sha256::digest(b"entry").into());
+        assert_eq!(leaf(&entry), rfc6962_leaf(&entry.0));
+
+        let mut tree = Tree::default();
+        assert_eq!(tree.root(0), Some(hash(EMPTY)));
+        for (input, root) in INPUTS.iter().zip(ROOTS) {
+            tree.push_leaf(rfc6962_leaf(&hex::decode(input).expect("hex")));
+            assert_eq!(tree.root(tree.len()), Some(hash(root)), "size {}", tree.len());
+        }
+        for (n, root) in (1..=8).zip(ROOTS) {
+            assert_eq!(tree.root(n), Some(hash(root)), "size {n} of the tree of 8");
+        }
+        for (old, new, published) in PROOFS {
+            let published: Vec<Bytes32> = published.iter().map(|h| hash(h)).collect();
+            assert_eq!(tree.consistency(old, new), Some(published.clone()), "{old}->{new}");
+            let (old_root, new_root) = (hash(ROOTS[old as usize - 1]), hash(ROOTS[new as usize - 1]));
+            assert!(verify_consistency(old, new, &old_root, &new_root, &published), "{old}->{new}");
+            for i in 0..published.len() {
+                let mut bad = published.clone();
+                bad[i].0[31] ^= 0x80;
+                assert!(!verify_consistency(old, new, &old_root, &new_root, &bad), "{old}->{new} #{i}");
+            }
+            if old < new {
+                assert!(!verify_consistency(old, new, &new_root, &old_root, &published), "{old}->{new} swapped");
+            }
+        }
     }
 
     #[test]

@@ -71,6 +71,9 @@ const CONSENT_DECIDED_AT: i64 = 1_767_279_600;
 const CONSENT_EXPIRES_AT: i64 = 1_798_761_600;
 /// 2026-01-01T16:00:00Z, when MEX makes its disclosure package.
 const DISCLOSED_AT: i64 = 1_767_283_200;
+/// 2026-01-01T05:00:00Z, when the Secretariat, under its new key, admits SWE
+/// in directory version 3.
+const DIRECTORY_3_ISSUED_AT: i64 = 1_767_243_600;
 const RESPONSE_SUMMARY: &str = "EUC-2016-114 was not issued by this ministry.";
 const CASE_REFERENCE: &str = "CP-112/2026";
 const PURPOSE: &str = "Prosecution of the broker for arms trafficking.";
@@ -132,6 +135,40 @@ fn contact_set() -> ContactSet {
         }],
         submitted_at: CONTACTS_SUBMITTED_AT,
     }
+}
+
+/// The encoding of the identity point (`x = 0`, `y = 1`): a key of small order.
+const IDENTITY_POINT: [u8; 32] = hex32("0100000000000000000000000000000000000000000000000000000000000000");
+/// The identity point again, with `y = p + 1` (`p = 2^255 − 19`).
+const IDENTITY_POINT_PLUS_P: [u8; 32] = hex32("eeffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f");
+/// A point of large order, `y = 3`, `x` even.
+const Y_THREE: [u8; 32] = hex32("0300000000000000000000000000000000000000000000000000000000000000");
+/// The same point, with `y = p + 3`.
+const Y_THREE_PLUS_P: [u8; 32] = hex32("f0ffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f");
+/// RFC 8032's base point `B`.
+const BASE_POINT: [u8; 32] = hex32("5866666666666666666666666666666666666666666666666666666666666666");
+/// The scalar 1.
+const ONE: [u8; 32] = IDENTITY_POINT;
+/// ℓ = 2^252 + 27742317777372353535851937790883648493, little-endian.
+const GROUP_ORDER: [u8; 32] = hex32("edd3f55c1a631258d69cf7a2def9de1400000000000000000000000000000010");
+
+const fn hex32(s: &str) -> [u8; 32] {
+    const fn digit(c: u8) -> u8 {
+        match c {
+            b'0'..=b'9' => c - b'0',
+            b'a'..=b'f' => c - b'a' + 10,
+            _ => panic!("lower-case hex"),
+        }
+    }
+    let s = s.as_bytes();
+    assert!(s.len() == 64);
+    let mut out = [0u8; 32];
+    let mut i = 0;
+    while i < 32 {
+        out[i] = digit(s[2 * i]) << 4 | digit(s[2 * i + 1]);
+        i += 1;
+    }
+    out
 }
 
 /// A fixed input: the first `N` bytes of SHA-256("veim test vector: " || label).
@@ -261,6 +298,11 @@ struct World {
     audit_entries: Vec<Entry>,
     /// MEX's checkpoint of those two entries.
     checkpoint: SignedCheckpoint,
+    /// MEX's tree head of the same two entries.
+    tree_head: audit::SignedTreeHead,
+    /// The hashes of entries 2 to 6 of MEX's log, fixed inputs: the log of 7
+    /// entries that section 12.16 proves consistent with its first 2 and 3.
+    later_entry_hashes: [[u8; 32]; 5],
     /// The file MEX attaches to a message to SWE.
     attachment: AttachmentRef,
     /// The body of that message.
@@ -432,6 +474,19 @@ impl World {
         .expect("sign consent");
 
         let (audit_entries, checkpoint) = audit_log(&mex, &directory, &envelope, message_id, exchange_id);
+        let two = veim_protocol::merkle::Tree::from_entries(&audit_entries.iter().map(entry_hash).collect::<Vec<_>>());
+        let tree_head = audit::SignedTreeHead::sign(
+            audit::TreeHead {
+                node: Some(state("MEX")),
+                identity_key: mex.public(),
+                count: 2,
+                root: two.root(2).expect("root"),
+                at: CHECKPOINT_AT,
+            },
+            &mex,
+        )
+        .expect("sign tree head");
+        let later_entry_hashes = [2, 3, 4, 5, 6].map(|i| fixed(&format!("audit entry hash {i}")));
 
         let attachment = AttachmentRef {
             id: AttachmentId(attachment_id),
@@ -495,6 +550,8 @@ impl World {
             consent,
             audit_entries,
             checkpoint,
+            tree_head,
+            later_entry_hashes,
             attachment,
             attachments,
         }
@@ -513,17 +570,15 @@ impl World {
 
     /// Mexico's tree head of its two-entry log, offered with no proof.
     fn tree_witness(&self) -> veim_protocol::wire::TreeWitness {
-        let hashes: Vec<Bytes32> = self.audit_entries.iter().map(|e| e.hash().expect("hash")).collect();
-        let tree = veim_protocol::merkle::Tree::from_entries(&hashes);
-        let head = audit::TreeHead {
-            node: Some(state("MEX")),
-            identity_key: self.mex.public(),
-            count: 2,
-            root: tree.root(2).expect("root"),
-            at: CHECKPOINT_AT,
-        };
-        let head = audit::SignedTreeHead::sign(head, &self.mex).expect("sign tree head");
-        veim_protocol::wire::TreeWitness { head, proof: None }
+        veim_protocol::wire::TreeWitness { head: self.tree_head.clone(), proof: None }
+    }
+
+    /// The tree of MEX's log grown to 7 entries: the two of section 12.13,
+    /// then the five fixed entry hashes.
+    fn audit_tree(&self) -> veim_protocol::merkle::Tree {
+        let mut hashes: Vec<Bytes32> = self.audit_entries.iter().map(entry_hash).collect();
+        hashes.extend(self.later_entry_hashes.map(Bytes32));
+        veim_protocol::merkle::Tree::from_entries(&hashes)
     }
 
     /// Chunk `index` of the attached file, sealed by the crate (section 6.8).
@@ -536,6 +591,20 @@ impl World {
     /// SWE's request for chunk `index` of the attached file.
     fn fetch_chunk(&self, index: u64) -> NetRequest {
         NetRequest::FetchChunk { attachment: AttachmentId(self.attachment_id), index }
+    }
+
+    /// Sweden's receipt of section 12.4 with `S + ℓ` in place of `S`: the
+    /// same `[S]B`, so a verifier that does not require `S < ℓ` accepts it.
+    fn receipt_s_plus_l(&self) -> SignedReceipt {
+        let mut signature = self.receipt.signature;
+        let mut carry = 0u16;
+        for (s, l) in signature[32..].iter_mut().zip(GROUP_ORDER) {
+            let sum = u16::from(*s) + u16::from(l) + carry;
+            *s = sum as u8;
+            carry = sum >> 8;
+        }
+        assert_eq!(carry, 0, "S + ℓ < 2^256");
+        SignedReceipt { signature, ..self.receipt.clone() }
     }
 
     /// The `SecretariatHandover` that directory version 2 carries.
@@ -551,6 +620,8 @@ impl World {
         let fetch = NetRequest::FetchDirectory { after: 0 };
         let updated = NetRequest::DirectoryUpdated { version: 2 };
         let refused = NetResponse::Refused(Refusal { code: RefusalCode::Replay, detail: "message seen before".into() });
+        let package = spec_package(self);
+        let tree = self.audit_tree();
         vec![
             ("input.mex-identity-seed", h(self.mex_identity_seed)),
             ("input.swe-identity-seed", h(self.swe_identity_seed)),
@@ -644,6 +715,34 @@ impl World {
             ("attachment.chunk-1.sealed", h(self.sealed_chunk(1))),
             ("frame.fetch-chunk", h(frame(&enc("request", &self.fetch_chunk(1))))),
             ("frame.chunk", h(frame(&enc("response", &NetResponse::Chunk(self.sealed_chunk(1)))))),
+            ("input.disclosure-id", h(fixed::<16>("disclosure id"))),
+            ("random.response-content-key", h(fixed::<32>("response content key"))),
+            ("random.response-nonce", h(fixed::<12>("response nonce"))),
+            ("random.response-ikm-e.mex", h(fixed::<32>("response ikmE MEX"))),
+            ("disclosure.directory", h(enc("directory", &directory_with_swe(self)))),
+            ("disclosure.envelope", h(enc("envelope", &response_envelope(self)))),
+            ("disclosure.signed-bytes", h(package.signed_bytes().expect("encode"))),
+            ("disclosure.signature", package.signature.clone()),
+            ("disclosure.json-sha256", h(Sha256::digest(package_json(&package)))),
+            ("input.audit-entry-hash-2", h(self.later_entry_hashes[0])),
+            ("input.audit-entry-hash-3", h(self.later_entry_hashes[1])),
+            ("input.audit-entry-hash-4", h(self.later_entry_hashes[2])),
+            ("input.audit-entry-hash-5", h(self.later_entry_hashes[3])),
+            ("input.audit-entry-hash-6", h(self.later_entry_hashes[4])),
+            ("tree.root-2", h(tree.root(2).expect("root").0)),
+            ("tree.head.body", h(enc("tree head", &self.tree_head.head))),
+            ("tree.head.signature", h(self.tree_head.signature)),
+            ("tree.head.bytes", h(enc("signed tree head", &self.tree_head))),
+            ("tree.root-3", h(tree.root(3).expect("root").0)),
+            ("tree.root-7", h(tree.root(7).expect("root").0)),
+            ("tree.proof-2-7", h(tree.consistency(2, 7).expect("proof").concat_bytes())),
+            ("tree.proof-3-7", h(tree.consistency(3, 7).expect("proof").concat_bytes())),
+            ("strict.identity-key", h(IDENTITY_POINT)),
+            ("strict.identity-key-non-canonical", h(IDENTITY_POINT_PLUS_P)),
+            ("strict.large-key", h(Y_THREE)),
+            ("strict.large-key-non-canonical", h(Y_THREE_PLUS_P)),
+            ("strict.signature", h([BASE_POINT, ONE].concat())),
+            ("strict.receipt-s-plus-l", h(enc("receipt", &self.receipt_s_plus_l()))),
         ]
     }
 }
@@ -708,6 +807,27 @@ fn chunk_nonce(index: u64) -> [u8; 12] {
 /// What section 5.2 hashes for a request MEX sends with this message id.
 fn exchange_id_hash_input(message_id: [u8; 16]) -> Vec<u8> {
     veim_protocol::keys::domain_separated(domain::EXCHANGE_ID, &[b"MEX".as_slice(), &message_id].concat())
+}
+
+fn entry_hash(entry: &Entry) -> Bytes32 {
+    entry.hash().expect("entry hash")
+}
+
+/// The hashes of a consistency proof, one after the other.
+trait ConcatBytes {
+    fn concat_bytes(&self) -> Vec<u8>;
+}
+
+impl ConcatBytes for Vec<Bytes32> {
+    fn concat_bytes(&self) -> Vec<u8> {
+        self.iter().flat_map(|h| h.0).collect()
+    }
+}
+
+/// A package as JSON, as the crate writes it: no whitespace, the fields in
+/// the order of their tables.
+fn package_json(package: &Package) -> Vec<u8> {
+    serde_json::to_vec(package).expect("json")
 }
 
 fn h(bytes: impl AsRef<[u8]>) -> String {
@@ -1013,6 +1133,52 @@ fn the_spec_receipt_registration_and_directory_verify() {
     let response: NetResponse =
         codec::decode::<_, MAX_FRAME>("response", &spec_bytes("frame.acknowledged")[4..]).expect("decode");
     assert_eq!(response, NetResponse::Acknowledged);
+}
+
+#[test]
+fn the_spec_keys_and_signature_that_strict_verification_refuses_are_refused() {
+    use ed25519_dalek::Verifier;
+    let world = World::build();
+    let signature: [u8; 64] = spec_bytes("strict.signature").try_into().expect("64 bytes");
+    let receipt_payload = enc("receipt", &world.receipt.receipt);
+    // R = B and S = 1: [S]B − [k]A = B = R whatever k, when A is the
+    // identity, so a verifier without the checks of section 5 accepts the
+    // signature under either encoding of the identity, on any message.
+    for name in ["strict.identity-key", "strict.identity-key-non-canonical"] {
+        let bytes: [u8; 32] = spec_bytes(name).try_into().expect("32 bytes");
+        let lax = ed25519_dalek::VerifyingKey::from_bytes(&bytes).expect("decodes");
+        for payload in [b"".as_slice(), &receipt_payload] {
+            let message = veim_protocol::keys::domain_separated(domain::RECEIPT, payload);
+            assert!(lax.verify(&message, &ed25519_dalek::Signature::from_bytes(&signature)).is_ok(), "{name}");
+            let refused = veim_protocol::PublicIdentity(bytes).verify(domain::RECEIPT, payload, &signature);
+            assert!(matches!(refused, Err(veim_protocol::keys::KeyError::BadIdentityKey(_))), "{name}");
+        }
+        assert!(veim_protocol::PublicIdentity::from_hex(&h(bytes)).is_err(), "{name}");
+        let forged =
+            SignedReceipt { signature, receipt: Receipt { recipient: state("NGA"), ..world.receipt.receipt.clone() } };
+        assert!(forged.verify(&veim_protocol::PublicIdentity(bytes)).is_err(), "{name}");
+    }
+    // The same point of large order, in its two encodings: only the
+    // canonical one is a key.
+    let large = spec_bytes("strict.large-key");
+    let large_plus_p = spec_bytes("strict.large-key-non-canonical");
+    assert!(veim_protocol::PublicIdentity::from_hex(&h(&large)).is_ok());
+    assert!(veim_protocol::PublicIdentity::from_hex(&h(&large_plus_p)).is_err());
+    let decoded =
+        |b: &[u8]| ed25519_dalek::VerifyingKey::from_bytes(&b.try_into().expect("32 bytes")).expect("decodes");
+    assert!(!decoded(&large_plus_p).is_weak(), "not of small order: refused for its encoding alone");
+    assert_eq!(decoded(&large).to_montgomery(), decoded(&large_plus_p).to_montgomery(), "the same y");
+
+    // Sweden's receipt with S + ℓ: the same R, an S that is not below ℓ.
+    let malleated: SignedReceipt =
+        codec::decode::<_, MAX_FRAME>("receipt", &spec_bytes("strict.receipt-s-plus-l")).expect("decode");
+    let receipt: SignedReceipt =
+        codec::decode::<_, MAX_FRAME>("receipt", &spec_bytes("receipt.bytes")).expect("decode");
+    assert_eq!(malleated.receipt, receipt.receipt);
+    assert_eq!(malleated.signature[..32], receipt.signature[..32]);
+    assert_ne!(malleated.signature[32..], receipt.signature[32..]);
+    assert!(receipt.verify(&world.swe.public()).is_ok());
+    assert!(malleated.verify(&world.swe.public()).is_err());
 }
 
 #[test]
@@ -1615,8 +1781,9 @@ fn the_spec_consent_verifies_and_binds_its_parties() {
     assert!(!request_ok(&|r| r.authority.name = "\u{1b}[2J".into()));
 }
 
-/// The directory version a disclosure package carries: MEX's entry of
-/// version 1 and SWE's.
+/// The directory version a disclosure package carries: version 3, which the
+/// Secretariat signs with its new key after the handover of version 2, and
+/// which admits SWE beside MEX.
 fn directory_with_swe(world: &World) -> SignedDirectoryVersion {
     let registration = SignedRegistration::sign(
         Registration {
@@ -1630,19 +1797,26 @@ fn directory_with_swe(world: &World) -> SignedDirectoryVersion {
         &world.swe,
     )
     .expect("sign");
-    let swe = DirectoryEntry { registration, ..world.directory.body.entries[0].clone() };
-    let body = DirectoryVersion {
-        version: 2,
-        previous_hash: world.directory.hash().expect("hash"),
-        change: "Admit SWE".into(),
-        entries: vec![world.directory.body.entries[0].clone(), swe],
-        ..world.directory.body.clone()
+    let swe = DirectoryEntry {
+        registration,
+        status: EntryStatus::Active,
+        admitted_at: DIRECTORY_3_ISSUED_AT,
+        contacts: None,
+        rotated_from: None,
     };
-    SignedDirectoryVersion::sign(body, &world.secretariat).expect("sign")
+    let body = DirectoryVersion {
+        version: 3,
+        previous_hash: world.handover.hash().expect("hash"),
+        issued_at: DIRECTORY_3_ISSUED_AT,
+        change: "Admit SWE".into(),
+        entries: vec![world.handover.body.entries[0].clone(), swe],
+        handover: None,
+    };
+    SignedDirectoryVersion::sign(body, &world.secretariat_new).expect("sign")
 }
 
-/// MEX's package disclosing SWE's item to the court, with SWE's consent.
-fn spec_package(world: &World) -> Package {
+/// The envelope in which SWE sent its response to MEX alone.
+fn response_envelope(world: &World) -> Envelope {
     let recipients = [Recipient { state: state("MEX"), encryption_key: world.mex_enc.public() }];
     let body = Body::Response(world.response.clone());
     let draft = Draft {
@@ -1659,6 +1833,13 @@ fn spec_package(world: &World) -> Package {
         &fixed::<32>("response ikmE MEX"),
     ]);
     let envelope = Envelope::seal(&draft, &world.swe, &mut rng).expect("seal");
+    assert_eq!((rng.draws.as_slice(), rng.script.len() - rng.pos), ([32, 12, 32].as_slice(), 0));
+    envelope
+}
+
+/// MEX's package disclosing SWE's item to the court, with SWE's consent.
+fn spec_package(world: &World) -> Package {
+    let envelope = response_envelope(world);
     // MEX received it: the checks of section 9.4 pass.
     let opened = envelope.open(state("MEX"), &world.mex_enc).expect("MEX opens");
     assert_eq!(opened.check_signed_parts(&envelope.header), Ok(()));
@@ -1690,11 +1871,11 @@ fn spec_package(world: &World) -> Package {
             expires_at: record.expires_at(),
         }),
         proofs: Proofs {
-            secretariat_key: h(world.secretariat.public().0),
+            secretariat_key: h(world.secretariat_new.public().0),
             directory: h(enc("directory", &directory_with_swe(world))),
             envelopes: vec![h(enc("envelope", &envelope))],
-            statements: vec![h(spec_bytes("statement.bytes"))],
-            consent: Some(h(spec_bytes("consent.bytes"))),
+            statements: vec![h(enc("signed item statement", &world.statement))],
+            consent: Some(h(enc("signed consent", &world.consent))),
         },
         signature: String::new(),
     };
@@ -1706,11 +1887,11 @@ fn spec_package(world: &World) -> Package {
 fn the_spec_disclosure_package_verifies_offline() {
     let world = World::build();
     let package = spec_package(&world);
-    let secretariat = world.secretariat.public();
+    let secretariat = world.secretariat_new.public();
     let verified = package.verify(Some(&secretariat)).expect("the package verifies");
     assert_eq!(verified.originator_fingerprint, world.swe.public().fingerprint());
     assert_eq!(verified.secretariat_fingerprint, secretariat.fingerprint());
-    assert_eq!((verified.items, verified.messages, verified.directory_version), (1, 1, 2));
+    assert_eq!((verified.items, verified.messages, verified.directory_version), (1, 1, 3));
     assert_eq!(verified.consent, Some(MessageId(world.consent_request_id)));
     assert!(verified.anchored);
     assert!(!package.verify(None).expect("verifies against its own key").anchored);
@@ -1760,11 +1941,15 @@ fn the_spec_disclosure_package_verifies_offline() {
     assert!(matches!(other_key, PackageError::SecretariatKeyMismatch { .. }));
     let by_mex = SignedDirectoryVersion::sign(directory_with_swe(&world).body, &world.mex).expect("sign");
     assert!(matches!(fails(&|p| p.proofs.directory = h(enc("directory", &by_mex))), PackageError::Directory(_)));
-    let swe_only = |p: &mut Package| p.proofs.directory = h(enc("directory", &world.directory));
-    assert!(matches!(fails(&swe_only), PackageError::NotListed { version: 1, .. }));
+    let mex_only = DirectoryVersion { entries: world.handover.body.entries.clone(), ..directory_with_swe(&world).body };
+    let mex_only = SignedDirectoryVersion::sign(mex_only, &world.secretariat_new).expect("sign");
+    assert!(matches!(
+        fails(&|p| p.proofs.directory = h(enc("directory", &mex_only))),
+        PackageError::NotListed { version: 3, state: s } if s == state("SWE")
+    ));
     assert!(matches!(
         fails(&|p| p.discloser = state("NGA")),
-        PackageError::NotListed { version: 2, state: s } if s == state("NGA")
+        PackageError::NotListed { version: 3, state: s } if s == state("NGA")
     ));
     assert!(matches!(fails(&|p| p.items.clear()), PackageError::Empty));
     let forged = SignedItemStatement { signature: world.consent.signature, ..world.statement.clone() };
@@ -2697,4 +2882,164 @@ fn the_spec_attachment_rules_hold() {
     assert_eq!(value["id"].as_str(), Some(h(world.attachment_id).as_str()));
     assert_eq!(value["key"].as_str(), Some(h(world.attachment_key).as_str()));
     assert_eq!(value["sha256"].as_str(), Some(h(world.attachment.sha256.0).as_str()));
+}
+
+/// The package of section 12.15: its JSON block, each `<name>` replaced by
+/// the hex of that vector of the SPEC.
+fn spec_package_json() -> String {
+    let section = &SPEC[SPEC.find("### 12.15").expect("section 12.15")..];
+    let start = section.find("```json\n").expect("a JSON block") + "```json\n".len();
+    let end = start + section[start..].find("```").expect("the block closes");
+    let vectors = spec_vectors().expect("the SPEC's vector blocks parse");
+    let mut json = String::new();
+    let mut rest = &section[start..end];
+    while let Some(open) = rest.find('<') {
+        let close = open + rest[open..].find('>').expect("a placeholder closes");
+        let name = &rest[open + 1..close];
+        json.push_str(&rest[..open]);
+        json.push_str(&vectors.get(name).unwrap_or_else(|| panic!("vector {name} is missing")).to_lowercase());
+        rest = &rest[close + 1..];
+    }
+    json.push_str(rest);
+    json
+}
+
+/// JSON text with the whitespace between its tokens removed.
+fn without_whitespace_outside_strings(json: &str) -> String {
+    let (mut out, mut in_string, mut escaped) = (String::new(), false, false);
+    for c in json.chars() {
+        if in_string {
+            in_string = escaped || c != '"';
+            escaped = !escaped && c == '\\';
+        } else if c == '"' {
+            in_string = true;
+        } else if c.is_whitespace() {
+            continue;
+        }
+        out.push(c);
+    }
+    out
+}
+
+#[test]
+fn the_spec_disclosure_package_verifies_and_not_once_a_byte_changes() {
+    let world = World::build();
+    let json = spec_package_json();
+    let package: Package = serde_json::from_str(&json).expect("the SPEC's package reads");
+    assert_eq!(package, spec_package(&world));
+    assert_eq!(Sha256::digest(package_json(&package)).as_slice(), spec_bytes("disclosure.json-sha256"));
+    assert_eq!(without_whitespace_outside_strings(&json).as_bytes(), package_json(&package), "the crate's JSON");
+    let signed = spec_bytes("disclosure.signed-bytes");
+    assert_eq!(package.signed_bytes().expect("encode"), signed);
+    assert_eq!(package.signature, h(spec_bytes("disclosure.signature")));
+    assert_eq!(signed[..25], [&17u64.to_le_bytes()[..], b"veim-disclosure/1"].concat());
+    assert_eq!(signed[41..49], DISCLOSED_AT.to_le_bytes());
+    assert_eq!(signed[signed.len() - 8..], 0u64.to_le_bytes());
+
+    // Verified with the Secretariat's new key pinned, as section 12.15 says.
+    let secretariat =
+        veim_protocol::PublicIdentity(spec_bytes("key.secretariat-new-identity-public").try_into().expect("32 bytes"));
+    let verified = package.verify(Some(&secretariat)).expect("the SPEC's package verifies");
+    assert_eq!((verified.items, verified.messages, verified.directory_version), (1, 1, 3));
+    assert_eq!(verified.consent, Some(MessageId(world.consent_request_id)));
+    assert!(verified.anchored);
+
+    // Its proofs: version 3 follows the handover version under the new key;
+    // the envelope is SWE's, to MEX, and opens for MEX.
+    let v3: SignedDirectoryVersion =
+        codec::decode::<_, { codec::MAX_DIRECTORY }>("directory", &spec_bytes("disclosure.directory")).expect("decode");
+    let head = world.handover.head().expect("head");
+    assert_eq!(v3.check_successor(Some(&head), &secretariat, |_| None), Ok(Succession::Next));
+    assert_eq!(v3.check_entries_kept(&world.handover.body), Ok(()));
+    let envelope: Envelope =
+        codec::decode::<_, MAX_FRAME>("envelope", &spec_bytes("disclosure.envelope")).expect("decode");
+    assert!(envelope.verify(&world.swe.public()).is_ok());
+    let opened = envelope.open(state("MEX"), &world.mex_enc).expect("MEX opens it");
+    assert_eq!(enc("body", &opened), spec_bytes("response.body"));
+
+    // A changed byte of what MEX signed, wherever it falls: the package no
+    // longer decodes, or no longer verifies.
+    let signature = package.signature.clone();
+    for i in (0..signed.len()).step_by(53).chain([41, signed.len() - 9]) {
+        let mut changed = signed.clone();
+        changed[i] ^= 0x01;
+        if let Ok(mut altered) = codec::decode::<Package, { 4 * MAX_FRAME }>("package", &changed) {
+            altered.signature = signature.clone();
+            assert!(altered.verify(Some(&secretariat)).is_err(), "byte {i} changed");
+        }
+    }
+    let not_signed = |p: &Package| matches!(p.verify(Some(&secretariat)), Err(PackageError::NotSignedByDiscloser(_)));
+    assert!(not_signed(&Package { created_at: DISCLOSED_AT + 1, ..package.clone() }));
+    let mut directory = package.clone();
+    directory
+        .proofs
+        .directory
+        .replace_range(100..101, if &directory.proofs.directory[100..101] == "0" { "1" } else { "0" });
+    assert!(matches!(directory.verify(Some(&secretariat)), Err(PackageError::Directory(_))));
+    for i in 0..64 {
+        let mut bytes = spec_bytes("disclosure.signature");
+        bytes[i] ^= 0x01;
+        assert!(not_signed(&Package { signature: h(bytes), ..package.clone() }), "signature byte {i}");
+    }
+}
+
+#[test]
+fn the_spec_tree_head_and_consistency_proofs_verify() {
+    let world = World::build();
+    let hash = |name: &str| Bytes32(spec_bytes(name).try_into().expect("32 bytes"));
+    let (head, bytes, body) = signed_vector("tree.head", "body", "signed tree head", &world.tree_head);
+    assert_eq!((bytes.len(), body.len()), (148, 84));
+    assert_eq!(head.verify(), Ok(()));
+    assert_eq!(head.head.node, Some(state("MEX")));
+    assert_eq!(head.head.identity_key, world.mex.public());
+    assert_eq!((head.head.count, head.head.at), (2, CHECKPOINT_AT));
+    assert_eq!(head.head.root, hash("tree.root-2"));
+    assert_eq!(
+        veim_protocol::keys::domain_separated(domain::AUDIT_TREE_HEAD, &body),
+        [b"veim/1 audit tree head\0".as_slice(), &body].concat()
+    );
+    // Any byte of the head changed, or signed by another key: refused.
+    for i in 0..body.len() {
+        let mut changed = bytes.clone();
+        changed[i] ^= 0x01;
+        if let Ok(altered) = codec::decode::<audit::SignedTreeHead, MAX_FRAME>("tree head", &changed) {
+            assert!(altered.verify().is_err(), "byte {i} changed");
+        }
+    }
+    let by_swe = audit::SignedTreeHead::sign(head.head.clone(), &world.swe).expect("sign");
+    assert!(by_swe.verify().is_err());
+
+    // The tree, from the SPEC's entry hashes alone.
+    let mut entries = vec![hash("audit.entry-0.hash"), hash("audit.entry-1.hash")];
+    entries.extend((2..=6).map(|i| hash(&format!("input.audit-entry-hash-{i}"))));
+    let tree = veim_protocol::merkle::Tree::from_entries(&entries);
+    for n in [2, 3, 7] {
+        assert_eq!(tree.root(n), Some(hash(&format!("tree.root-{n}"))), "root of {n}");
+    }
+    let sub =
+        |from: usize, to: usize| veim_protocol::merkle::Tree::from_entries(&entries[from..to]).root((to - from) as u64);
+    let proofs = [
+        (2u64, "tree.proof-2-7", vec![sub(2, 4), sub(4, 7)]),
+        (3, "tree.proof-3-7", vec![sub(2, 3), sub(3, 4), sub(0, 2), sub(4, 7)]),
+    ];
+    let new_root = hash("tree.root-7");
+    for (old, name, parts) in proofs {
+        let proof: Vec<Bytes32> =
+            spec_bytes(name).chunks(32).map(|c| Bytes32(c.try_into().expect("32 bytes"))).collect();
+        assert_eq!(proof.iter().map(|h| Some(*h)).collect::<Vec<_>>(), parts, "{name} as section 12.16 says");
+        assert_eq!(tree.consistency(old, 7), Some(proof.clone()));
+        let old_root = hash(&format!("tree.root-{old}"));
+        assert!(veim_protocol::merkle::verify_consistency(old, 7, &old_root, &new_root, &proof), "{name}");
+        for i in 0..proof.len() * 32 {
+            let mut changed = proof.clone();
+            changed[i / 32].0[i % 32] ^= 0x01;
+            assert!(
+                !veim_protocol::merkle::verify_consistency(old, 7, &old_root, &new_root, &changed),
+                "{name} byte {i}"
+            );
+        }
+        let other = hash(&format!("tree.root-{}", 5 - old));
+        assert!(!veim_protocol::merkle::verify_consistency(old, 7, &other, &new_root, &proof), "{name}");
+        assert!(!veim_protocol::merkle::verify_consistency(old, 7, &new_root, &old_root, &proof), "{name}");
+    }
 }
