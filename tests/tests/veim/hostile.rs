@@ -77,7 +77,8 @@ async fn until_busy(holder: &mut Holder, frame: &[u8], naming: &str) -> anyhow::
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    anyhow::bail!("never answered busy naming {naming:?}; answers: {seen:?}")
+    let last = &seen[seen.len().saturating_sub(3)..];
+    anyhow::bail!("never answered busy naming {naming:?} in {} tries; the last answers: {last:?}", seen.len())
 }
 
 /// Strangers holding frames unfinished (each a length and one KiB of body,
