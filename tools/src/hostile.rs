@@ -257,7 +257,15 @@ impl Drop for NodeProcess {
 pub async fn hostile(options: HostileOptions) -> anyhow::Result<HostileBench> {
     let quick = options.quick;
     let dir = tempfile::Builder::new().prefix("veim-bench-").tempdir()?;
-    let tune = |c: &mut veim_node::home::config::Config| crate::localnet::deployed_periods(c);
+    // SWE keeps the connection bounds of a deployed node (a local network
+    // lifts them, its nodes all sharing one address); two States register.
+    let tune = |c: &mut veim_node::home::config::Config| {
+        crate::localnet::deployed_periods(c);
+        let deployed = veim_node::home::config::Config::default();
+        c.max_connections = deployed.max_connections;
+        c.max_stranger_connections = deployed.max_stranger_connections;
+        c.max_connections_per_address = deployed.max_connections_per_address;
+    };
     let mut net = crate::localnet::LocalNet::tuned(&dir.path().join("net"), tune).await?;
     net.add_national("MEX", "bench").await?;
     net.add_national("SWE", "bench").await?;

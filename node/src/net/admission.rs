@@ -70,7 +70,7 @@ pub(super) struct Slots {
     pending: HashMap<ConnectionId, IpAddr>,
     pending_by_address: HashMap<IpAddr, u32>,
     /// Strangers' inbound connections, by id.
-    strangers: HashMap<ConnectionId, IpAddr>,
+    strangers: HashMap<ConnectionId, (IpAddr, PeerId)>,
     strangers_by_address: HashMap<IpAddr, u32>,
 }
 
@@ -136,16 +136,27 @@ impl Slots {
     }
 
     /// A stranger's inbound connection was established.
-    pub(super) fn established(&mut self, id: ConnectionId, address: Option<IpAddr>) {
+    pub(super) fn established(&mut self, id: ConnectionId, peer: PeerId, address: Option<IpAddr>) {
         let address = address.unwrap_or(IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED));
-        if self.strangers.insert(id, address).is_none() {
+        if self.strangers.insert(id, (address, peer)).is_none() {
             up(&mut self.strangers_by_address, address);
         }
     }
 
     pub(super) fn closed(&mut self, id: ConnectionId) {
-        if let Some(address) = self.strangers.remove(&id) {
+        if let Some((address, _)) = self.strangers.remove(&id) {
             down(&mut self.strangers_by_address, address);
+        }
+    }
+
+    /// Stops counting the connections of strangers the directory now lists
+    /// (a State admitted while connected, to register): they no longer
+    /// take strangers' slots.
+    pub(super) fn forget_listed(&mut self, listed: impl Fn(&PeerId) -> bool) {
+        let now_listed: Vec<ConnectionId> =
+            self.strangers.iter().filter(|(_, (_, peer))| listed(peer)).map(|(id, _)| *id).collect();
+        for id in now_listed {
+            self.closed(id);
         }
     }
 }
@@ -184,6 +195,7 @@ impl NetworkBehaviour for Admission {
         remote_addr: &Multiaddr,
     ) -> Result<THandler<Self>, ConnectionDenied> {
         self.slots.handshake_over(connection_id);
+        self.slots.forget_listed(|p| self.listed.contains(Some(p)));
         let listed = self.listed.contains(Some(&peer));
         self.slots.admit(listed, address_of(remote_addr)).map_err(ConnectionDenied::new)?;
         Ok(dummy::ConnectionHandler)
@@ -209,7 +221,7 @@ impl NetworkBehaviour for Admission {
                 endpoint: ConnectedPoint::Listener { send_back_addr, .. },
                 ..
             }) if !self.listed.contains(Some(&peer_id)) => {
-                self.slots.established(connection_id, address_of(send_back_addr));
+                self.slots.established(connection_id, peer_id, address_of(send_back_addr));
             }
             FromSwarm::ConnectionClosed(ConnectionClosed { connection_id, .. }) => self.slots.closed(connection_id),
             FromSwarm::ListenFailure(ListenFailure { connection_id, .. }) => self.slots.handshake_over(connection_id),
@@ -271,13 +283,13 @@ mod tests {
         // Three from one address, then that address is full.
         for _ in 0..3 {
             slots.admit(false, ip("10.0.0.1")).expect("allowed");
-            slots.established(next(), ip("10.0.0.1"));
+            slots.established(next(), PeerId::random(), ip("10.0.0.1"));
         }
         assert!(matches!(slots.admit(false, ip("10.0.0.1")), Err(Denied::StrangersFromAddress { limit: 3, .. })));
         // Two more from elsewhere fill the strangers' share.
         for a in ["10.0.0.2", "10.0.0.3"] {
             slots.admit(false, ip(a)).expect("allowed");
-            slots.established(next(), ip(a));
+            slots.established(next(), PeerId::random(), ip(a));
         }
         assert_eq!(slots.admit(false, ip("10.0.0.4")), Err(Denied::Strangers { limit: 5 }));
         // A listed peer, from any address, is still admitted.
@@ -286,6 +298,22 @@ mod tests {
         slots.closed(ConnectionId::new_unchecked(1));
         assert_eq!(slots.admit(false, ip("10.0.0.4")), Ok(()));
         assert_eq!(slots.admit(false, ip("10.0.0.1")), Ok(()));
+    }
+
+    #[test]
+    fn a_stranger_the_directory_comes_to_list_no_longer_takes_a_strangers_slot() {
+        let mut slots = Slots::new(limits());
+        let registering = PeerId::random();
+        for id in 1..=5 {
+            let peer = if id == 1 { registering } else { PeerId::random() };
+            slots.established(ConnectionId::new_unchecked(id), peer, ip(&format!("10.0.0.{id}")));
+        }
+        assert_eq!(slots.admit(false, ip("10.0.0.9")), Err(Denied::Strangers { limit: 5 }));
+        slots.forget_listed(|p| *p == registering);
+        assert_eq!(slots.admit(false, ip("10.0.0.9")), Ok(()));
+        // Its connection closing later changes nothing.
+        slots.closed(ConnectionId::new_unchecked(1));
+        assert_eq!(slots.strangers.len(), 4);
     }
 
     #[test]

@@ -164,8 +164,11 @@ fn hold_connection(
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn sockets_and_strangers_holding_slots_do_not_keep_a_listed_state_out() -> anyhow::Result<()> {
     fn tune(c: &mut Config) {
+        // The per-address bounds a deployed node has (a local network
+        // lifts them: all its nodes share one address).
         c.max_connections = 24;
         c.max_stranger_connections = 12;
+        c.max_connections_per_address = Config::default().max_connections_per_address;
     }
     let mut net = TestNet::admitted_with(&["SWE", "ITA"], tune).await?;
     net.national_mut("ITA").stop().await;
