@@ -470,5 +470,10 @@ mod tests {
         assert!(parse(&unannounced).expect_err("no announce").contains("--announce"));
         let bad_state = national.replace("\"MEX\"", "\"MEXICO\"");
         assert!(parse(&bad_state).expect_err("bad state").contains("ISO 3166-1"));
+        // Strangers may not have every slot: the rest is the listed peers'.
+        let no_room = national.replace("max_stranger_connections = 128", "max_stranger_connections = 512");
+        assert!(parse(&no_room).expect_err("no room kept").contains("max_stranger_connections"));
+        let too_little = national.replace("held_frames_mib = 64", "held_frames_mib = 8");
+        assert!(parse(&too_little).expect_err("too little").contains("held_frames_mib"));
     }
 }
