@@ -54,8 +54,17 @@ impl TestNet {
     /// A Secretariat and a national node per State, all admitted, every
     /// national node holding the final directory version.
     pub async fn admitted(states: &[&str]) -> anyhow::Result<TestNet> {
+        TestNet::admitted_with(states, |_| {}).await
+    }
+
+    /// As [`TestNet::admitted`], with `tune` applied to every node's
+    /// configuration before it first starts.
+    pub async fn admitted_with(
+        states: &[&str],
+        tune: fn(&mut veim_node::home::config::Config),
+    ) -> anyhow::Result<TestNet> {
         let dir = tempfile::Builder::new().prefix("veim-test-").tempdir()?;
-        let mut net = LocalNet::new(dir.path()).await?;
+        let mut net = LocalNet::tuned(dir.path(), tune).await?;
         for s in states {
             net.add_national(s, &format!("{s} export control authority")).await?;
         }
@@ -563,4 +572,167 @@ pub fn seal_unchecked(
 /// The example request of `deploy/examples/request.toml`.
 pub fn example_request() -> veim_protocol::RequestForm {
     toml::from_str(include_str!("../../deploy/examples/request.toml")).expect("example request")
+}
+
+/// One request of a [`Holder`]: bytes as given (a frame's length and as
+/// much of its body as the test chooses); with `hold`, the stream is then
+/// kept open and silent (the codec's write never ends: a peer holding a
+/// frame unfinished, until the request times out); without, the stream is
+/// closed after them and the node's answer read.
+#[derive(Debug, Clone)]
+pub struct Unfinished {
+    pub bytes: Vec<u8>,
+    pub hold: bool,
+}
+
+#[derive(Debug, Clone, Copy, Default)]
+pub struct HoldingCodec;
+
+impl request_response::Codec for HoldingCodec {
+    type Protocol = StreamProtocol;
+    type Request = Unfinished;
+    type Response = Vec<u8>;
+
+    async fn read_request<T: futures::AsyncRead + Unpin + Send>(
+        &mut self,
+        _: &StreamProtocol,
+        io: &mut T,
+    ) -> io::Result<Unfinished> {
+        Ok(Unfinished { bytes: read_framed(io).await?, hold: false })
+    }
+
+    async fn read_response<T: futures::AsyncRead + Unpin + Send>(
+        &mut self,
+        _: &StreamProtocol,
+        io: &mut T,
+    ) -> io::Result<Vec<u8>> {
+        read_framed(io).await
+    }
+
+    async fn write_request<T: futures::AsyncWrite + Unpin + Send>(
+        &mut self,
+        _: &StreamProtocol,
+        io: &mut T,
+        req: Unfinished,
+    ) -> io::Result<()> {
+        use futures::AsyncWriteExt;
+        io.write_all(&req.bytes).await?;
+        io.flush().await?;
+        if req.hold {
+            futures::future::pending::<()>().await;
+        }
+        Ok(())
+    }
+
+    async fn write_response<T: futures::AsyncWrite + Unpin + Send>(
+        &mut self,
+        _: &StreamProtocol,
+        io: &mut T,
+        res: Vec<u8>,
+    ) -> io::Result<()> {
+        use futures::AsyncWriteExt;
+        io.write_all(&frame(&res)).await?;
+        io.close().await
+    }
+}
+
+/// A frame's length claiming `claimed` bytes, and the first `sent` of them.
+pub fn unfinished_frame(claimed: u32, sent: usize) -> Vec<u8> {
+    let mut out = claimed.to_be_bytes().to_vec();
+    out.resize(4 + sent, 0x5a);
+    out
+}
+
+/// What became of one request of a [`Holder`]: the node's answer, or why
+/// there was none.
+pub type HeldAnswer = Result<NetResponse, String>;
+
+/// A peer that opens requests and holds them unfinished ([`Unfinished`]),
+/// driven by a task of its own so that what it holds stays held: requests
+/// go in with [`Holder::send`], answers come out of [`Holder::answer`].
+/// Dropping it lets everything go.
+#[derive(Debug)]
+pub struct Holder {
+    pub peer_id: PeerId,
+    requests: tokio::sync::mpsc::UnboundedSender<Unfinished>,
+    answers: tokio::sync::mpsc::UnboundedReceiver<HeldAnswer>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for Holder {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+impl Holder {
+    /// A holder with `keypair`, talking to `peer` at `addr`.
+    pub fn new(keypair: libp2p::identity::Keypair, peer: PeerId, addr: &str) -> anyhow::Result<Holder> {
+        let addr: Multiaddr = addr.parse()?;
+        let mut swarm = libp2p::SwarmBuilder::with_existing_identity(keypair)
+            .with_tokio()
+            .with_tcp(tcp::Config::default(), noise::Config::new, yamux::Config::default)?
+            .with_behaviour(|_| {
+                request_response::Behaviour::with_codec(
+                    HoldingCodec,
+                    [(StreamProtocol::new(veim_protocol::WIRE_PROTOCOL), ProtocolSupport::Full)],
+                    request_response::Config::default()
+                        .with_request_timeout(Duration::from_secs(120))
+                        .with_max_concurrent_streams(256),
+                )
+            })?
+            .with_swarm_config(|c| c.with_idle_connection_timeout(Duration::from_secs(120)))
+            .build();
+        let peer_id = *swarm.local_peer_id();
+        let (requests, mut incoming) = tokio::sync::mpsc::unbounded_channel::<Unfinished>();
+        let (tx, answers) = tokio::sync::mpsc::unbounded_channel();
+        let task = tokio::spawn(async move {
+            let mut open = std::collections::HashSet::new();
+            loop {
+                tokio::select! {
+                    request = incoming.recv() => match request {
+                        Some(r) => {
+                            open.insert(swarm.behaviour_mut().send_request_with_addresses(&peer, r, vec![addr.clone()]));
+                        }
+                        None => return,
+                    },
+                    event = swarm.select_next_some() => match event {
+                        SwarmEvent::Behaviour(request_response::Event::Message {
+                            message: request_response::Message::Response { request_id, response },
+                            ..
+                        }) if open.remove(&request_id) => {
+                            let answer = codec::decode::<NetResponse, { codec::MAX_FRAME }>("response", &response)
+                                .map_err(|e| e.to_string());
+                            let _ = tx.send(answer);
+                        }
+                        SwarmEvent::Behaviour(request_response::Event::OutboundFailure { request_id, error, .. })
+                            if open.remove(&request_id) =>
+                        {
+                            let _ = tx.send(Err(error.to_string()));
+                        }
+                        _ => {}
+                    },
+                }
+            }
+        });
+        Ok(Holder { peer_id, requests, answers, task })
+    }
+
+    /// A holder with a fresh identity that no directory lists.
+    pub fn stranger(peer: PeerId, addr: &str) -> anyhow::Result<Holder> {
+        Holder::new(libp2p::identity::Keypair::generate_ed25519(), peer, addr)
+    }
+
+    pub fn send(&self, bytes: Vec<u8>, hold: bool) {
+        let _ = self.requests.send(Unfinished { bytes, hold });
+    }
+
+    /// The next answer (or failure), or an error after `within`.
+    pub async fn answer(&mut self, within: Duration) -> anyhow::Result<HeldAnswer> {
+        match tokio::time::timeout(within, self.answers.recv()).await {
+            Ok(Some(a)) => Ok(a),
+            Ok(None) => anyhow::bail!("the holder stopped"),
+            Err(_) => anyhow::bail!("no answer within {within:?}"),
+        }
+    }
 }

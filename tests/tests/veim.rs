@@ -10,6 +10,7 @@ mod veim {
     pub mod directory;
     pub mod durability;
     pub mod exchange;
+    pub mod hostile;
     pub mod interop;
     pub mod lifecycle;
     pub mod outbox;

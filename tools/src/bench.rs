@@ -416,11 +416,12 @@ pub async fn exchange(quick: bool) -> anyhow::Result<ExchangeBench> {
     let modes = [1usize, 64];
 
     // Baseline: an echo server and a client, two swarms on loopback.
-    let unlimited = Limits { requests_per_sec: 1e9, burst: 1e9, ..Limits::default() };
+    let unlimited = Limits::unbounded();
     let server_key = libp2p::identity::Keypair::generate_ed25519();
     let server_peer = server_key.public().to_peer_id();
     let listen: libp2p::Multiaddr = "/ip4/127.0.0.1/tcp/0".parse()?;
-    let (server, mut inbound, server_loop) = net::new(server_key, std::slice::from_ref(&listen), unlimited)?;
+    let (server, mut inbound, server_loop) =
+        net::new(server_key, std::slice::from_ref(&listen), unlimited, Default::default())?;
     let (stop_server, server_shutdown) = veim_node::shutdown::channel();
     tokio::spawn(server_loop.run(server_shutdown));
     let addrs = server.listen_addrs().await?;
@@ -429,13 +430,13 @@ pub async fn exchange(quick: bool) -> anyhow::Result<ExchangeBench> {
         while let Some(request) = inbound.recv().await {
             let bytes = match request.frame {
                 net::InboundFrame::Bytes(b) => b,
-                net::InboundFrame::Oversized { .. } => Vec::new(),
+                _ => Vec::new(),
             };
             let _ = echo.respond(request.channel, bytes).await;
         }
     });
     let (client, _client_inbound, client_loop) =
-        net::new(libp2p::identity::Keypair::generate_ed25519(), &[], unlimited)?;
+        net::new(libp2p::identity::Keypair::generate_ed25519(), &[], unlimited, Default::default())?;
     let (stop_client, client_shutdown) = veim_node::shutdown::channel();
     tokio::spawn(client_loop.run(client_shutdown));
     let mut baseline = Vec::new();

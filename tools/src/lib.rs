@@ -7,6 +7,7 @@ pub mod bench;
 pub mod client;
 pub mod demo;
 pub mod export;
+pub mod hostile;
 pub mod localnet;
 pub mod render;
 pub mod scale;

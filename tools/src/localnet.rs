@@ -118,6 +118,11 @@ fn local_config(poll_secs: u64) -> Config {
         attachment_chunk_bytes: 64 * 1024,
         // Every node of a local network listens on the loopback address.
         private_addresses: true,
+        // ...so all its nodes come from one address, and all register at
+        // once with the Secretariat (strangers until admitted).
+        max_connections: 4096,
+        max_stranger_connections: 4000,
+        max_connections_per_address: 4096,
         ..Config::default()
     }
 }

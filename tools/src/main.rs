@@ -283,6 +283,17 @@ enum BenchCommand {
         #[arg(long, hide = true, default_value_t = 100_000)]
         directory_bytes: usize,
     },
+    /// A national node (its own process) attacked by strangers while another
+    /// State sends it requests: its memory idle, at peak and settled, a listed
+    /// State's new connections, and the round trips with and without attack.
+    Hostile {
+        #[arg(long)]
+        quick: bool,
+        /// Seconds to wait after the attacks before the settled memory is read
+        /// (5 with --quick, else 60).
+        #[arg(long)]
+        settle_secs: Option<u64>,
+    },
     /// Every scenario in turn, each table printed and its JSON written to
     /// `--out` (a few minutes; `--quick`: smaller sizes, for a smoke run).
     All {
@@ -851,6 +862,14 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             }
             None => print(json, &veim_tools::scale::network(&nodes, batch)?, veim_tools::scale::render),
         },
+        Command::Bench(BenchCommand::Hostile { quick, settle_secs }) => {
+            let settle = std::time::Duration::from_secs(settle_secs.unwrap_or(if quick { 5 } else { 60 }));
+            let runtime = tokio::runtime::Runtime::new()?;
+            let options = veim_tools::hostile::HostileOptions { quick, settle };
+            let result = runtime.block_on(veim_tools::hostile::hostile(options))?;
+            runtime.shutdown_background();
+            print(json, &result, veim_tools::hostile::render_hostile)
+        }
         Command::Bench(BenchCommand::All { quick, out }) => veim_tools::bench::all(quick, &out),
         Command::Bench(BenchCommand::Audit { entries }) => {
             print(json, &veim_tools::bench::audit(entries)?, veim_tools::bench::render_audit)

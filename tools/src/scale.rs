@@ -172,13 +172,7 @@ pub async fn libp2p_run(n: usize, directory_bytes: usize) -> anyhow::Result<Scal
     let t0 = Instant::now();
     // No limits of the node's own: the baseline is what the transport does
     // (its swarms start faster than nodes do, and all dial the hub at once).
-    let unlimited = Limits {
-        requests_per_sec: 1e9,
-        burst: 1e9,
-        max_pending_incoming: 4096,
-        max_established: 4096,
-        ..Limits::default()
-    };
+    let unlimited = Limits::unbounded();
     let listen: libp2p::Multiaddr = "/ip4/127.0.0.1/tcp/0".parse()?;
     let mut stops = Vec::new();
     let mut swarms: Vec<(net::Client, libp2p::PeerId, Vec<libp2p::Multiaddr>)> = Vec::new();
@@ -186,7 +180,7 @@ pub async fn libp2p_run(n: usize, directory_bytes: usize) -> anyhow::Result<Scal
     for _ in 0..=n {
         let key = libp2p::identity::Keypair::generate_ed25519();
         let peer = key.public().to_peer_id();
-        let (client, mut inbound, run) = net::new(key, std::slice::from_ref(&listen), unlimited)?;
+        let (client, mut inbound, run) = net::new(key, std::slice::from_ref(&listen), unlimited, Default::default())?;
         let (stop, shutdown) = veim_node::shutdown::channel();
         tokio::spawn(run.run(shutdown));
         stops.push(stop);
@@ -199,7 +193,7 @@ pub async fn libp2p_run(n: usize, directory_bytes: usize) -> anyhow::Result<Scal
                 let bytes = match request.frame {
                     _ if hub => vec![3u8; directory_bytes],
                     net::InboundFrame::Bytes(b) => b,
-                    net::InboundFrame::Oversized { .. } => Vec::new(),
+                    _ => Vec::new(),
                 };
                 let _ = server.respond(request.channel, bytes).await;
             }

@@ -357,8 +357,12 @@ async fn another_states_control_and_bidi_characters_never_reach_the_terminal() -
     // SWE's node stops; a peer holding its key refuses MEX's next message.
     net.national_mut("SWE").stop().await;
     let keys = veim_node::home::keys::NodeKeys::load(&net.national("SWE").home)?;
-    let (client, mut inbound, swarm) =
-        veim_node::net::new(keys.libp2p_keypair(), &[net.national("SWE").address.parse()?], Limits::default())?;
+    let (client, mut inbound, swarm) = veim_node::net::new(
+        keys.libp2p_keypair(),
+        &[net.national("SWE").address.parse()?],
+        Limits::unbounded(),
+        Default::default(),
+    )?;
     let (stop, shutdown) = veim_node::shutdown::channel();
     let swarm = tokio::spawn(swarm.run(shutdown));
     let hostile = tokio::spawn(async move {
@@ -371,7 +375,7 @@ async fn another_states_control_and_bidi_characters_never_reach_the_terminal() -
                     // MEX's audit checkpoints, sent to SWE's address.
                     _ => NetResponse::Acknowledged,
                 },
-                InboundFrame::Oversized { .. } => NetResponse::Acknowledged,
+                _ => NetResponse::Acknowledged,
             };
             let _ = client.respond(r.channel, codec::encode("response", &answer).expect("encode")).await;
         }

@@ -11,6 +11,7 @@ use veim_protocol::audit::Actor;
 
 /// Starts the loops the node's role needs.
 pub(super) fn spawn(node: &Arc<Node>, tasks: &mut JoinSet<()>, shutdown: &Shutdown) {
+    tasks.spawn(listed(node.clone(), shutdown.clone()));
     tasks.spawn(audit(node.clone(), shutdown.clone()));
     tasks.spawn(store_watch(node.clone(), shutdown.clone()));
     if node.config.role == Role::National {
@@ -19,6 +20,21 @@ pub(super) fn spawn(node: &Arc<Node>, tasks: &mut JoinSet<()>, shutdown: &Shutdo
         tasks.spawn(outbox(node.clone(), shutdown.clone()));
         tasks.spawn(reconcile(node.clone(), shutdown.clone()));
         tasks.spawn(download(node.clone(), shutdown.clone()));
+    }
+}
+
+/// Whenever the directory changes: the peers it lists, told to the network
+/// layer, which keeps for them what it keeps from strangers (connection
+/// slots, large frames). The swarm started with the list of the start.
+async fn listed(node: Arc<Node>, mut shutdown: Shutdown) {
+    let mut changes = node.directory.changes();
+    loop {
+        // Subscribed first: a change since the start is not missed.
+        node.client.set_listed(node.directory.listed_peers());
+        tokio::select! {
+            changed = changes.changed() => if changed.is_err() { break },
+            _ = shutdown.recv() => break,
+        }
     }
 }
 

@@ -341,9 +341,24 @@ pub async fn start(home: &Path) -> Result<NodeHandle, StartError> {
     let limits = Limits {
         requests_per_sec: config.peer_requests_per_sec,
         burst: config.peer_request_burst,
+        max_established: config.max_connections,
+        max_stranger_connections: config.max_stranger_connections,
+        max_pending_per_address: config.max_connections_per_address,
+        max_stranger_connections_per_address: config.max_connections_per_address,
+        handshake_timeout: Duration::from_secs(config.handshake_timeout_secs),
+        held_bytes: config.held_frames_mib.saturating_mul(1024 * 1024),
+        strangers_held_bytes: config.strangers_held_frames_kib.saturating_mul(1024),
         ..Limits::default()
     };
-    let (client, inbound, event_loop) = net::new(keys.libp2p_keypair(), &listen, limits)?;
+    // The directory first: the swarm starts knowing which peers it lists.
+    let directory = Arc::new(Directory::open(
+        store.clone(),
+        config.role,
+        config.state,
+        keys.identity.public(),
+        config.secretariat.clone(),
+    )?);
+    let (client, inbound, event_loop) = net::new(keys.libp2p_keypair(), &listen, limits, directory.listed_peers())?;
     let (network, network_shutdown) = shutdown::channel();
     let network_task = tokio::spawn(event_loop.run(network_shutdown));
     let listen = match tokio::time::timeout(Duration::from_secs(10), client.listen_addrs()).await {
@@ -361,7 +376,7 @@ pub async fn start(home: &Path) -> Result<NodeHandle, StartError> {
             });
         }
     };
-    let node = Arc::new(wire(home, config, keys, store, mirror, vault, client, listen)?);
+    let node = Arc::new(wire(home, config, keys, store, mirror, vault, directory, client, listen)?);
 
     let (work, shutdown) = shutdown::channel();
     let mut tasks = JoinSet::new();
@@ -393,6 +408,7 @@ fn wire(
     store: Store,
     mirror: audit::SharedMirror,
     vault: Arc<Vault>,
+    directory: Arc<Directory>,
     client: Client,
     listen: Vec<Multiaddr>,
 ) -> Result<Node, StartError> {
@@ -404,13 +420,6 @@ fn wire(
         config.announce.clone()
     };
     let restart = Arc::new(Restart::default());
-    let directory = Arc::new(Directory::open(
-        store.clone(),
-        config.role,
-        state,
-        keys.identity.public(),
-        config.secretariat.clone(),
-    )?);
     let publisher = (config.role == Role::Secretariat).then(|| {
         Arc::new(Publisher::new(
             home.to_path_buf(),

@@ -86,6 +86,17 @@ impl DirectoryView {
         self.entry(*state).filter(|e| e.status != EntryStatus::Withdrawn)
     }
 
+    /// The transport identities of the nodes listed and not withdrawn,
+    /// under their current key or a key they rotated away from.
+    pub fn listed_peers(&self) -> impl Iterator<Item = PeerId> + '_ {
+        let listed = |state: &StateCode| self.entry(*state).is_some_and(|e| e.status != EntryStatus::Withdrawn);
+        self.by_peer
+            .iter()
+            .chain(self.by_previous_peer.iter())
+            .filter(move |(_, state)| listed(state))
+            .map(|(peer, _)| *peer)
+    }
+
     pub fn entries(&self) -> &[DirectoryEntry] {
         self.current.as_ref().map(|v| v.body.entries.as_slice()).unwrap_or(&[])
     }
@@ -111,6 +122,8 @@ pub struct Directory {
     pin: Option<SecretariatPin>,
     /// National nodes: the State this node speaks for.
     state: Option<StateCode>,
+    /// Bumped at each refresh, for those who follow the directory's changes.
+    changes: tokio::sync::watch::Sender<u64>,
 }
 
 impl Directory {
@@ -122,7 +135,8 @@ impl Directory {
         pin: Option<SecretariatPin>,
     ) -> Result<Directory, StoreError> {
         let view = RwLock::new(Arc::new(DirectoryView::new(store.current_directory()?)));
-        Ok(Directory { store, view, role, own_key, pin, state })
+        let (changes, _) = tokio::sync::watch::channel(0);
+        Ok(Directory { store, view, role, own_key, pin, state, changes })
     }
 
     /// The State this node speaks for (national nodes).
@@ -141,7 +155,23 @@ impl Directory {
         if let Ok(mut v) = self.view.write() {
             *v = fresh;
         }
+        self.changes.send_modify(|n| *n += 1);
         Ok(())
+    }
+
+    /// Changes when the view is refreshed (a version stored, or a key
+    /// handed over).
+    pub fn changes(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.changes.subscribe()
+    }
+
+    /// The peers this node's directory lists: the Secretariat (as this node
+    /// knows it) and [`DirectoryView::listed_peers`]. The network layer gives
+    /// them what it keeps from strangers.
+    pub fn listed_peers(&self) -> std::collections::HashSet<PeerId> {
+        let mut peers: std::collections::HashSet<PeerId> = self.view().listed_peers().collect();
+        peers.extend(self.secretariat_peer());
+        peers
     }
 
     /// The key that signs the directory: on the Secretariat its own; on a

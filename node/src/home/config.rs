@@ -77,6 +77,28 @@ pub struct Config {
     pub peer_requests_per_sec: f64,
     #[serde(default = "default_peer_burst")]
     pub peer_request_burst: f64,
+    /// Connections this node holds at once (512 by default), of which peers
+    /// outside the directory may hold `max_stranger_connections` (128): the
+    /// rest is kept for the Secretariat and the States in the directory.
+    #[serde(default = "default_max_connections")]
+    pub max_connections: u32,
+    #[serde(default = "default_max_stranger_connections")]
+    pub max_stranger_connections: u32,
+    /// Handshakes in progress from one address (an IPv4 address or an IPv6
+    /// /64), and connections of peers outside the directory from one
+    /// address (8 by default each).
+    #[serde(default = "default_connections_per_address")]
+    pub max_connections_per_address: u32,
+    /// Seconds a connection's handshake may take (5 by default).
+    #[serde(default = "default_handshake_timeout")]
+    pub handshake_timeout_secs: u64,
+    /// MiB held at once for requests not yet read whole, everyone's (64 by
+    /// default), and KiB for those of peers outside the directory together
+    /// (4096 by default); past them a request is answered busy unread.
+    #[serde(default = "default_held_frames_mib")]
+    pub held_frames_mib: u64,
+    #[serde(default = "default_strangers_held_frames_kib")]
+    pub strangers_held_frames_kib: u64,
     /// Most MiB of attachments received this node keeps (8 GiB by default).
     #[serde(default = "default_quota")]
     pub attachment_quota_mib: u64,
@@ -172,6 +194,12 @@ impl Default for Config {
             attachment_quota_mib: default_quota(),
             peer_requests_per_sec: default_peer_rate(),
             peer_request_burst: default_peer_burst(),
+            max_connections: default_max_connections(),
+            max_stranger_connections: default_max_stranger_connections(),
+            max_connections_per_address: default_connections_per_address(),
+            handshake_timeout_secs: default_handshake_timeout(),
+            held_frames_mib: default_held_frames_mib(),
+            strangers_held_frames_kib: default_strangers_held_frames_kib(),
             retry_max_secs: default_retry_max(),
             handling: veim_protocol::Handling::default(),
             retention: Retention::default(),
@@ -186,6 +214,30 @@ fn default_peer_rate() -> f64 {
 
 fn default_peer_burst() -> f64 {
     100.0
+}
+
+fn default_max_connections() -> u32 {
+    512
+}
+
+fn default_max_stranger_connections() -> u32 {
+    128
+}
+
+fn default_connections_per_address() -> u32 {
+    8
+}
+
+fn default_handshake_timeout() -> u64 {
+    5
+}
+
+fn default_held_frames_mib() -> u64 {
+    64
+}
+
+fn default_strangers_held_frames_kib() -> u64 {
+    4096
 }
 
 fn default_quota() -> u64 {
@@ -343,6 +395,16 @@ impl Config {
         if !(self.peer_requests_per_sec >= 1.0 && self.peer_request_burst >= 1.0) {
             return Err("peer_requests_per_sec and peer_request_burst must be at least 1".into());
         }
+        if self.max_stranger_connections >= self.max_connections || self.max_connections_per_address == 0 {
+            return Err("max_stranger_connections must be less than max_connections (the rest is kept for listed \
+                        peers), and max_connections_per_address at least 1"
+                .into());
+        }
+        if self.handshake_timeout_secs == 0 || self.held_frames_mib < 16 || self.strangers_held_frames_kib < 64 {
+            return Err("handshake_timeout_secs must be at least 1, held_frames_mib at least 16 (two of the largest \
+                        requests) and strangers_held_frames_kib at least 64 (one registration)"
+                .into());
+        }
         if self.max_message_age_secs < 3600 {
             return Err("max_message_age_secs must be at least 3600".into());
         }
@@ -408,5 +470,10 @@ mod tests {
         assert!(parse(&unannounced).expect_err("no announce").contains("--announce"));
         let bad_state = national.replace("\"MEX\"", "\"MEXICO\"");
         assert!(parse(&bad_state).expect_err("bad state").contains("ISO 3166-1"));
+        // Strangers may not have every slot: the rest is the listed peers'.
+        let no_room = national.replace("max_stranger_connections = 128", "max_stranger_connections = 512");
+        assert!(parse(&no_room).expect_err("no room kept").contains("max_stranger_connections"));
+        let too_little = national.replace("held_frames_mib = 64", "held_frames_mib = 8");
+        assert!(parse(&too_little).expect_err("too little").contains("held_frames_mib"));
     }
 }

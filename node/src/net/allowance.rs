@@ -7,14 +7,50 @@ use super::InboundFrame;
 use libp2p::PeerId;
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
+use veim_protocol::codec::MAX_FRAME;
 
-/// Limits a node applies to connections, whoever the peer is.
+/// Limits a node applies to connections and requests.
+///
+/// Connections and frames are bounded before the peer's standing is
+/// known, by address and in total, then by standing: peers outside the
+/// directory ("strangers") legitimately send only small requests (a
+/// registration to the Secretariat is a few KiB), so they get small frames,
+/// few streams and a bounded share of the node; the States in the directory
+/// and the Secretariat ("listed") keep the rest.
 #[derive(Debug, Clone, Copy)]
 pub struct Limits {
+    /// Established connections in all, listed peers' and strangers'.
     pub max_established: u32,
     pub max_per_peer: u32,
+    /// Handshakes in progress in all, and from one address (an IPv4
+    /// address or an IPv6 /64): who is behind a handshake is not known
+    /// until it ends, so one host cannot take them all.
     pub max_pending_incoming: u32,
+    pub max_pending_per_address: u32,
+    /// How long a connection's handshake (TCP to Yamux) may take: a
+    /// handshake held open holds its slot until then.
+    pub handshake_timeout: Duration,
+    /// Strangers' established connections in all (the rest of
+    /// `max_established` is kept for listed peers), and from one address.
+    pub max_stranger_connections: u32,
+    pub max_stranger_connections_per_address: u32,
+    /// Requests one connection may have open at once (listed peers).
     pub max_concurrent_streams: usize,
+    /// Largest request a stranger may send; larger ones are refused from
+    /// their length, before their body is read.
+    pub stranger_max_frame: usize,
+    /// Requests one stranger may have open at once, over its connections.
+    pub stranger_streams: u32,
+    /// Bytes held for frames not yet read whole: the claimed length is
+    /// taken before the body is read, from the peer's share (one listed
+    /// peer's, or one stranger's), from the strangers' together (for a
+    /// stranger) and from the node's, and given back when the frame is
+    /// handed on or its stream fails. Past a share the frame is answered
+    /// `Busy` unread.
+    pub peer_held_bytes: u64,
+    pub stranger_held_bytes: u64,
+    pub strangers_held_bytes: u64,
+    pub held_bytes: u64,
     /// Requests a peer may send per second, on average...
     pub requests_per_sec: f64,
     /// ...and in one burst; past them it is answered `Busy`.
@@ -42,10 +78,28 @@ pub struct Limits {
 impl Default for Limits {
     fn default() -> Self {
         Limits {
+            // About 115 States Parties with 2 connections each, and room.
             max_established: 512,
             max_per_peer: 2,
-            max_pending_incoming: 64,
+            // A handshake costs little; 8 from one host is far more than
+            // one node's reconnections need.
+            max_pending_incoming: 256,
+            max_pending_per_address: 8,
+            // Three round trips on the slowest link a ministry may have.
+            handshake_timeout: Duration::from_secs(5),
+            max_stranger_connections: 128,
+            max_stranger_connections_per_address: 8,
             max_concurrent_streams: 64,
+            // 20 times a registration of the largest size allowed (8
+            // addresses of 256 bytes, an operator of 200, keys and
+            // signature: under 3 KiB).
+            stranger_max_frame: 64 * 1024,
+            stranger_streams: 4,
+            // Two of the largest frames per listed peer, eight in all.
+            peer_held_bytes: 2 * MAX_FRAME as u64,
+            stranger_held_bytes: 4 * 64 * 1024,
+            strangers_held_bytes: 4 * 1024 * 1024,
+            held_bytes: 8 * MAX_FRAME as u64,
             requests_per_sec: 50.0,
             burst: 100.0,
             window: Duration::from_secs(10),
@@ -53,6 +107,31 @@ impl Default for Limits {
             refused_share: 0.5,
             ban: Duration::from_secs(60),
             logged_refusals_per_minute: 10,
+        }
+    }
+}
+
+impl Limits {
+    /// No bound of the node's own, only the transport's: for measuring what
+    /// the transport does (benchmark baselines), never for a node.
+    pub fn unbounded() -> Limits {
+        const MANY: u32 = 1 << 16;
+        const LOTS: u64 = 1 << 40;
+        Limits {
+            max_established: MANY,
+            max_pending_incoming: MANY,
+            max_pending_per_address: MANY,
+            max_stranger_connections: MANY,
+            max_stranger_connections_per_address: MANY,
+            stranger_max_frame: MAX_FRAME,
+            stranger_streams: MANY,
+            peer_held_bytes: LOTS,
+            stranger_held_bytes: LOTS,
+            strangers_held_bytes: LOTS,
+            held_bytes: LOTS,
+            requests_per_sec: 1e9,
+            burst: 1e9,
+            ..Limits::default()
         }
     }
 }

@@ -1,29 +1,38 @@
 //! The libp2p swarm, owned by one task; everything else talks to it through a
 //! cloneable [`Client`].
 //!
-//! Transport: TCP, Noise, Yamux; behaviours: identify, ping, connection limits,
-//! and the `/veim/1` request-response protocol with a length-prefixed codec
-//! that refuses oversized frames before allocating them. The event loop only
-//! moves bytes: decoding, checking and storing happen in the node's handlers,
-//! which answer through [`Client::respond`], so a slow disk never stalls the
-//! swarm.
+//! Transport: TCP, Noise, Yamux, with a short handshake timeout;
+//! behaviours: admission (connection slots by address and by standing,
+//! `admission`), connection limits, identify, ping, and the `/veim/1`
+//! request-response protocol with a length-prefixed codec that knows each
+//! connection's peer and reads a frame's body only when the peer may send
+//! that much now (`frames`, `held`). The node tells this layer which peers
+//! its directory lists ([`Client::set_listed`]); it knows nothing else of
+//! the directory. The event loop only moves bytes: decoding, checking and
+//! storing happen in the node's handlers, which answer through
+//! [`Client::respond`], so a slow disk never stalls the swarm.
 
+mod admission;
 mod allowance;
+mod frames;
+mod held;
 mod refusal_log;
 
+pub use admission::Denied;
 pub use allowance::Limits;
+pub use frames::{FrameCodec, InboundFrame};
+pub use held::Busy;
 pub use refusal_log::RefusalLog;
 
 use crate::shutdown::Shutdown;
 use allowance::{Allowances, Verdict, request_cost};
-use futures::{AsyncReadExt, AsyncWriteExt};
+use held::{Held, HeldLimits, Listed};
 use libp2p::connection_limits::{self, ConnectionLimits};
 use libp2p::identity::Keypair;
-use libp2p::request_response::{self, OutboundRequestId, ProtocolSupport, ResponseChannel};
+use libp2p::request_response::{self, OutboundRequestId, ResponseChannel};
 use libp2p::swarm::{NetworkBehaviour, SwarmEvent};
-use libp2p::{Multiaddr, PeerId, StreamProtocol, Swarm, identify, noise, ping, tcp, yamux};
-use std::collections::HashMap;
-use std::io;
+use libp2p::{Multiaddr, PeerId, Swarm, identify, noise, ping, tcp, yamux};
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::{mpsc, oneshot};
@@ -32,89 +41,6 @@ use veim_protocol::wire::{NetResponse, Refusal, RefusalCode};
 
 /// How long a peer has to answer one request.
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
-
-/// A request as it came off the wire: its bytes, or the size it claimed when
-/// that was over the limit (the bytes are then never read).
-#[derive(Debug, Clone)]
-pub enum InboundFrame {
-    Bytes(Vec<u8>),
-    Oversized { len: u64 },
-}
-
-/// Frames are a 4-byte big-endian length, then that many bytes.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct FrameCodec;
-
-async fn read_frame<T: futures::AsyncRead + Unpin + Send>(io: &mut T) -> io::Result<Result<Vec<u8>, u64>> {
-    let mut len = [0u8; 4];
-    io.read_exact(&mut len).await?;
-    let len = u32::from_be_bytes(len) as u64;
-    if len > MAX_FRAME as u64 {
-        return Ok(Err(len));
-    }
-    let mut buf = vec![0u8; len as usize];
-    io.read_exact(&mut buf).await?;
-    Ok(Ok(buf))
-}
-
-async fn write_frame<T: futures::AsyncWrite + Unpin + Send>(io: &mut T, bytes: &[u8]) -> io::Result<()> {
-    if bytes.len() > MAX_FRAME {
-        return Err(io::Error::new(
-            io::ErrorKind::InvalidInput,
-            format!("frame of {} bytes is over the {MAX_FRAME}-byte limit", bytes.len()),
-        ));
-    }
-    io.write_all(&(bytes.len() as u32).to_be_bytes()).await?;
-    io.write_all(bytes).await?;
-    io.close().await
-}
-
-impl request_response::Codec for FrameCodec {
-    type Protocol = StreamProtocol;
-    type Request = InboundFrame;
-    type Response = Vec<u8>;
-
-    async fn read_request<T>(&mut self, _: &StreamProtocol, io: &mut T) -> io::Result<InboundFrame>
-    where
-        T: futures::AsyncRead + Unpin + Send,
-    {
-        Ok(match read_frame(io).await? {
-            Ok(bytes) => InboundFrame::Bytes(bytes),
-            Err(len) => InboundFrame::Oversized { len },
-        })
-    }
-
-    async fn read_response<T>(&mut self, _: &StreamProtocol, io: &mut T) -> io::Result<Vec<u8>>
-    where
-        T: futures::AsyncRead + Unpin + Send,
-    {
-        read_frame(io).await?.map_err(|len| {
-            io::Error::new(
-                io::ErrorKind::InvalidData,
-                format!("response of {len} bytes is over the {MAX_FRAME}-byte limit"),
-            )
-        })
-    }
-
-    async fn write_request<T>(&mut self, _: &StreamProtocol, io: &mut T, req: InboundFrame) -> io::Result<()>
-    where
-        T: futures::AsyncWrite + Unpin + Send,
-    {
-        match req {
-            InboundFrame::Bytes(bytes) => write_frame(io, &bytes).await,
-            InboundFrame::Oversized { len } => {
-                Err(io::Error::new(io::ErrorKind::InvalidInput, format!("cannot send a frame of {len} bytes")))
-            }
-        }
-    }
-
-    async fn write_response<T>(&mut self, _: &StreamProtocol, io: &mut T, res: Vec<u8>) -> io::Result<()>
-    where
-        T: futures::AsyncWrite + Unpin + Send,
-    {
-        write_frame(io, &res).await
-    }
-}
 
 /// Yamux, granting a peer no more than it accepts. rust-yamux refuses a
 /// data frame over 1 MiB (and drops the connection for it), yet grows a
@@ -134,10 +60,11 @@ fn yamux_config() -> yamux::Config {
 #[allow(missing_debug_implementations)]
 #[derive(NetworkBehaviour)]
 pub struct Behaviour {
+    admission: admission::Admission,
     limits: connection_limits::Behaviour,
     identify: identify::Behaviour,
     ping: ping::Behaviour,
-    veim: request_response::Behaviour<FrameCodec>,
+    veim: frames::Framed,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -192,9 +119,18 @@ pub struct Inbound {
 pub struct Client {
     tx: mpsc::Sender<Command>,
     refusals: Arc<RefusalLog>,
+    listed: Arc<Listed>,
 }
 
 impl Client {
+    /// The peers the directory this node holds lists (the Secretariat, the
+    /// States not withdrawn, keys rotated away from): they keep the slots
+    /// and the frame size strangers cannot have. Takes effect for the
+    /// connections and frames that start after it.
+    pub fn set_listed(&self, peers: HashSet<PeerId>) {
+        self.listed.set(peers);
+    }
+
     /// The bound on log lines about refused requests, per peer, that the
     /// swarm's own `Busy` answers share with the handlers' refusals.
     pub fn refusal_log(&self) -> &RefusalLog {
@@ -255,17 +191,36 @@ impl std::fmt::Debug for EventLoop {
 
 /// Builds the swarm and starts listening. Returns the client, the stream of
 /// inbound requests, and the event loop to spawn.
+/// `listed` are the peers the node's directory lists as it starts (see
+/// [`Client::set_listed`]).
 pub fn new(
     keypair: Keypair,
     listen: &[Multiaddr],
     limits: Limits,
+    listed: HashSet<PeerId>,
 ) -> Result<(Client, mpsc::Receiver<Inbound>, EventLoop), NetworkError> {
     let agent = format!("veim/{}", env!("CARGO_PKG_VERSION"));
+    let listed = Arc::new(Listed::new(listed));
+    let held = Held::new(HeldLimits {
+        max_frame: MAX_FRAME as u64,
+        stranger_max_frame: limits.stranger_max_frame as u64,
+        stranger_streams: limits.stranger_streams,
+        peer_bytes: limits.peer_held_bytes,
+        stranger_bytes: limits.stranger_held_bytes,
+        strangers_bytes: limits.strangers_held_bytes,
+        total_bytes: limits.held_bytes,
+    });
+    let slots = admission::SlotLimits {
+        pending_per_address: limits.max_pending_per_address,
+        strangers_per_address: limits.max_stranger_connections_per_address,
+        strangers: limits.max_stranger_connections,
+    };
     let mut swarm = libp2p::SwarmBuilder::with_existing_identity(keypair)
         .with_tokio()
         .with_tcp(tcp::Config::default().nodelay(true), noise::Config::new, yamux_config)
         .map_err(|e| NetworkError::Transport(e.to_string()))?
         .with_behaviour(|key| Behaviour {
+            admission: admission::Admission::new(slots, listed.clone()),
             limits: connection_limits::Behaviour::new(
                 ConnectionLimits::default()
                     .with_max_established(Some(limits.max_established))
@@ -276,8 +231,9 @@ pub fn new(
                 identify::Config::new("/veim/id/1".into(), key.public()).with_agent_version(agent),
             ),
             ping: ping::Behaviour::new(ping::Config::new()),
-            veim: request_response::Behaviour::new(
-                [(StreamProtocol::new(veim_protocol::WIRE_PROTOCOL), ProtocolSupport::Full)],
+            veim: frames::Framed::new(
+                listed.clone(),
+                held,
                 request_response::Config::default()
                     .with_request_timeout(REQUEST_TIMEOUT)
                     .with_max_concurrent_streams(limits.max_concurrent_streams),
@@ -285,6 +241,9 @@ pub fn new(
         })
         .map_err(|e| NetworkError::Transport(e.to_string()))?
         .with_swarm_config(|c| c.with_idle_connection_timeout(Duration::from_secs(300)))
+        // The whole handshake (TCP, Noise, Yamux) of a connection either
+        // way: a socket that never finishes it frees its slot this soon.
+        .with_connection_timeout(limits.handshake_timeout)
         .build();
     for addr in listen {
         swarm
@@ -313,7 +272,7 @@ pub fn new(
         allowances: Allowances::new(),
         refusals: refusals.clone(),
     };
-    Ok((Client { tx, refusals }, inbound_rx, event_loop))
+    Ok((Client { tx, refusals, listed }, inbound_rx, event_loop))
 }
 
 impl EventLoop {
@@ -344,7 +303,7 @@ impl EventLoop {
     fn on_command(&mut self, command: Command) {
         match command {
             Command::Request { peer, addrs, bytes, reply } => {
-                let id = self.swarm.behaviour_mut().veim.send_request_with_addresses(
+                let id = self.swarm.behaviour_mut().veim.inner().send_request_with_addresses(
                     &peer,
                     InboundFrame::Bytes(bytes),
                     addrs,
@@ -352,7 +311,7 @@ impl EventLoop {
                 self.pending.insert(id, reply);
             }
             Command::Respond { channel, bytes } => {
-                if self.swarm.behaviour_mut().veim.send_response(channel, bytes).is_err() {
+                if self.swarm.behaviour_mut().veim.inner().send_response(channel, bytes).is_err() {
                     tracing::debug!("a peer went away before its answer could be sent");
                 }
             }
@@ -437,14 +396,14 @@ impl EventLoop {
                 match verdict {
                     Verdict::Served => {}
                     Verdict::Busy => {
-                        let _ = self.swarm.behaviour_mut().veim.send_response(channel, self.busy.clone());
+                        let _ = self.swarm.behaviour_mut().veim.inner().send_response(channel, self.busy.clone());
                         if self.refusals.admit(&peer) {
                             tracing::warn!(%peer, "peer over its request rate; answering busy");
                         }
                         return;
                     }
                     Verdict::Ban { requests, refused } => {
-                        let _ = self.swarm.behaviour_mut().veim.send_response(channel, self.busy.clone());
+                        let _ = self.swarm.behaviour_mut().veim.inner().send_response(channel, self.busy.clone());
                         // Always logged: each ban takes at least
                         // `judged_after` requests of one identity.
                         tracing::warn!(
@@ -460,6 +419,17 @@ impl EventLoop {
                         return;
                     }
                 }
+                // A frame put off unread: the peer is told which bound it
+                // met, and to come back when its earlier requests are answered.
+                if let InboundFrame::Deferred(why) = request {
+                    let answer = NetResponse::Refused(Refusal { code: RefusalCode::Busy, detail: why.to_string() });
+                    let bytes = codec::encode("response", &answer).unwrap_or_else(|_| self.busy.clone());
+                    let _ = self.swarm.behaviour_mut().veim.inner().send_response(channel, bytes);
+                    if self.refusals.admit(&peer) {
+                        tracing::warn!(%peer, %why, "request not read; answering busy");
+                    }
+                    return;
+                }
                 let inbound = Inbound { peer, frame: request, channel };
                 // The swarm never waits for the handlers: when they are
                 // saturated the peer is told to come back later, and pings,
@@ -470,7 +440,8 @@ impl EventLoop {
                         if self.refusals.admit(&inbound.peer) {
                             tracing::warn!(peer = %inbound.peer, "handlers saturated; answering busy");
                         }
-                        let _ = self.swarm.behaviour_mut().veim.send_response(inbound.channel, self.busy.clone());
+                        let _ =
+                            self.swarm.behaviour_mut().veim.inner().send_response(inbound.channel, self.busy.clone());
                     }
                     Err(mpsc::error::TrySendError::Closed(_)) => {
                         tracing::debug!("inbound request dropped: the node is stopping");

@@ -71,10 +71,24 @@ impl Peers {
     async fn handle(&self, inbound: Inbound) {
         let Inbound { peer, frame, channel } = inbound;
         let response = match frame {
-            InboundFrame::Oversized { len } => NetResponse::Refused(refusal(
+            // Within the protocol's frame but over a stranger's: refused
+            // for the sender's standing.
+            InboundFrame::Oversized { len, limit, listed: false } if len <= MAX_FRAME as u64 => {
+                NetResponse::Refused(refusal(
+                    RefusalCode::NotInDirectory,
+                    format!(
+                        "request of {len} bytes is over the {limit}-byte limit for peers not in the directory \
+                         (a registration needs a few KiB); larger requests are read once this node's directory \
+                         lists you"
+                    ),
+                ))
+            }
+            InboundFrame::Oversized { len, .. } => NetResponse::Refused(refusal(
                 RefusalCode::Malformed,
                 format!("request of {len} bytes is over the {MAX_FRAME}-byte limit"),
             )),
+            // Answered by the swarm; never sent on.
+            InboundFrame::Deferred(why) => NetResponse::Refused(refusal(RefusalCode::Busy, why.to_string())),
             InboundFrame::Bytes(bytes) => match codec::decode::<NetRequest, MAX_FRAME>("request", &bytes) {
                 Ok(request) => match self.dispatch(peer, request).await {
                     Ok(answer) => answer,

@@ -227,4 +227,26 @@ mod tests {
             }
         }
     }
+
+    /// What a stranger may send (a registration: the Secretariat's only
+    /// open door that a State not yet listed needs) fits many times over in
+    /// the frame the network layer reads from strangers.
+    #[test]
+    fn a_registration_of_the_largest_size_fits_well_within_a_strangers_frame() {
+        use veim_protocol::directory::{MAX_ADDRESS, MAX_ADDRESSES, MAX_OPERATOR};
+        let key = veim_protocol::IdentityKeypair::from_secret_bytes(&[7; 32]);
+        let registration = veim_protocol::Registration {
+            state: "MEX".parse().expect("a State"),
+            identity_key: key.public(),
+            encryption_key: [1; 32],
+            addresses: vec!["/".repeat(MAX_ADDRESS); MAX_ADDRESSES],
+            operator: "o".repeat(MAX_OPERATOR),
+            signed_at: i64::MAX,
+        };
+        let signed = veim_protocol::SignedRegistration::sign(registration, &key).expect("signed");
+        let frame = veim_protocol::codec::encode("request", &NetRequest::Register(signed)).expect("encoded");
+        let limit = crate::net::Limits::default().stranger_max_frame;
+        assert!(frame.len() < 3 * 1024, "a registration of {} bytes", frame.len());
+        assert!(20 * frame.len() <= limit, "{} bytes, the strangers' limit {limit}", frame.len());
+    }
 }
