@@ -18,4 +18,5 @@ mod veim {
     pub mod refusals;
     pub mod terms;
     pub mod upgrade;
+    pub mod watch;
 }

@@ -10,9 +10,11 @@
 
 mod allowance;
 mod refusal_log;
+mod stats;
 
 pub use allowance::Limits;
 pub use refusal_log::RefusalLog;
+pub use stats::NetStats;
 
 use crate::shutdown::Shutdown;
 use allowance::{Allowances, Verdict, request_cost};
@@ -192,9 +194,21 @@ pub struct Inbound {
 pub struct Client {
     tx: mpsc::Sender<Command>,
     refusals: Arc<RefusalLog>,
+    stats: Arc<NetStats>,
 }
 
 impl Client {
+    /// What the swarm counts (peers connected, listen addresses, requests
+    /// answered busy), read without a round trip to the event loop.
+    pub fn stats(&self) -> &NetStats {
+        &self.stats
+    }
+
+    /// Whether the event loop runs and listens on at least one address.
+    pub fn listening(&self) -> bool {
+        !self.tx.is_closed() && self.stats.listen_addrs() > 0
+    }
+
     /// The bound on log lines about refused requests, per peer, that the
     /// swarm's own `Busy` answers share with the handlers' refusals.
     pub fn refusal_log(&self) -> &RefusalLog {
@@ -245,6 +259,7 @@ pub struct EventLoop {
     limits: Limits,
     allowances: Allowances,
     refusals: Arc<RefusalLog>,
+    stats: Arc<NetStats>,
 }
 
 impl std::fmt::Debug for EventLoop {
@@ -299,6 +314,7 @@ pub fn new(
     let (tx, commands) = mpsc::channel(256);
     let (inbound, inbound_rx) = mpsc::channel(256);
     let refusals = Arc::new(RefusalLog::new(limits.logged_refusals_per_minute));
+    let stats = Arc::new(NetStats::default());
     let event_loop = EventLoop {
         swarm,
         commands,
@@ -312,8 +328,9 @@ pub fn new(
         limits,
         allowances: Allowances::new(),
         refusals: refusals.clone(),
+        stats: stats.clone(),
     };
-    Ok((Client { tx, refusals }, inbound_rx, event_loop))
+    Ok((Client { tx, refusals, stats }, inbound_rx, event_loop))
 }
 
 impl EventLoop {
@@ -335,6 +352,7 @@ impl EventLoop {
             }
         }
         self.refusals.flush();
+        self.stats.stopped();
         for (_, reply) in self.pending.drain() {
             let _ = reply.send(Err(NetworkError::Stopped));
         }
@@ -382,6 +400,7 @@ impl EventLoop {
         match event {
             SwarmEvent::NewListenAddr { address, .. } => {
                 tracing::info!(%address, "listening");
+                self.stats.listen_addr_added();
                 self.listening.push(address);
                 if self.listening.len() >= self.expected_listeners {
                     for w in self.listen_waiters.drain(..) {
@@ -393,7 +412,15 @@ impl EventLoop {
             SwarmEvent::IncomingConnectionError { send_back_addr, error, .. } => {
                 tracing::debug!(%send_back_addr, %error, "incoming connection failed");
             }
+            SwarmEvent::ExpiredListenAddr { address, .. } => {
+                tracing::warn!(%address, "no longer listening");
+                self.stats.listen_addr_removed();
+            }
+            SwarmEvent::ConnectionClosed { .. } => {
+                self.stats.set_peers(self.swarm.connected_peers().count());
+            }
             SwarmEvent::ConnectionEstablished { peer_id, connection_id, .. } => {
+                self.stats.set_peers(self.swarm.connected_peers().count());
                 if let Some(reply) = self.discovering.remove(&connection_id) {
                     let _ = reply.send(Ok(peer_id));
                 }
@@ -437,6 +464,7 @@ impl EventLoop {
                 match verdict {
                     Verdict::Served => {}
                     Verdict::Busy => {
+                        self.stats.busy_answered();
                         let _ = self.swarm.behaviour_mut().veim.send_response(channel, self.busy.clone());
                         if self.refusals.admit(&peer) {
                             tracing::warn!(%peer, "peer over its request rate; answering busy");
@@ -444,6 +472,7 @@ impl EventLoop {
                         return;
                     }
                     Verdict::Ban { requests, refused } => {
+                        self.stats.busy_answered();
                         let _ = self.swarm.behaviour_mut().veim.send_response(channel, self.busy.clone());
                         // Always logged: each ban takes at least
                         // `judged_after` requests of one identity.
@@ -470,6 +499,7 @@ impl EventLoop {
                         if self.refusals.admit(&inbound.peer) {
                             tracing::warn!(peer = %inbound.peer, "handlers saturated; answering busy");
                         }
+                        self.stats.busy_answered();
                         let _ = self.swarm.behaviour_mut().veim.send_response(inbound.channel, self.busy.clone());
                     }
                     Err(mpsc::error::TrySendError::Closed(_)) => {
