@@ -22,7 +22,7 @@ const STALE_FLOOR_SECS: i64 = 15 * 60;
 /// How long a national node may go without a successful round with the
 /// Secretariat before its directory counts as stale.
 pub fn stale_after(directory_poll_secs: u64) -> i64 {
-    (directory_poll_secs as i64).saturating_mul(STALE_POLLS).max(STALE_FLOOR_SECS)
+    i64::try_from(directory_poll_secs).unwrap_or(i64::MAX).saturating_mul(STALE_POLLS).max(STALE_FLOOR_SECS)
 }
 
 #[derive(Debug, serde::Serialize)]
@@ -100,4 +100,17 @@ fn directory_check(node: &Node) -> ReadinessCheck {
         _ => None,
     };
     check(HealthCheck::Directory, failure, || format!("version {version} held"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_directory_is_stale_after_three_polls_and_never_before_fifteen_minutes() {
+        assert_eq!(stale_after(1), 900);
+        assert_eq!(stale_after(30), 900);
+        assert_eq!(stale_after(600), 1800);
+        assert_eq!(stale_after(u64::MAX), i64::MAX, "no overflow");
+    }
 }
