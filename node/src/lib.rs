@@ -55,28 +55,87 @@ pub mod terms;
 pub use app::{Node, NodeHandle, StartError, start};
 pub use home::config::{Config, Role, SecretariatPin};
 
-/// Installs the log output: `RUST_LOG` if set, else `default`.
-pub fn init_tracing(default: &str) {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
-    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_target(false).try_init();
+/// How the node writes its log, always to stderr.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum LogFormat {
+    /// Lines for people, coloured only when stderr is a terminal and
+    /// `NO_COLOR` is not set: a file or a journal gets no escape codes.
+    #[default]
+    Text,
+    /// One JSON object per line (`timestamp`, `level`, `target`, the
+    /// message and its fields), for a log collector.
+    Json,
 }
 
-/// The daemon's entry point: `veim-node --home DIR` (or `$VEIM_HOME`). Runs
-/// until Ctrl-C or SIGTERM.
+/// The environment variable that chooses the log format when no
+/// `--log-format` is given.
+pub const LOG_FORMAT_ENV: &str = "VEIM_LOG_FORMAT";
+
+impl std::str::FromStr for LogFormat {
+    type Err = String;
+    fn from_str(s: &str) -> Result<LogFormat, String> {
+        match s {
+            "text" => Ok(LogFormat::Text),
+            "json" => Ok(LogFormat::Json),
+            other => Err(format!("unknown log format {other:?}: use text or json")),
+        }
+    }
+}
+
+impl LogFormat {
+    /// `--log-format` if given, else `$VEIM_LOG_FORMAT`, else text.
+    pub fn chosen(flag: Option<&str>) -> Result<LogFormat, String> {
+        match flag.map(str::to_string).or_else(|| std::env::var(LOG_FORMAT_ENV).ok().filter(|v| !v.is_empty())) {
+            Some(format) => format.parse(),
+            None => Ok(LogFormat::Text),
+        }
+    }
+}
+
+/// Installs the log output on stderr: the levels of `RUST_LOG` if set,
+/// else `default`; in `format`.
+pub fn init_tracing(default: &str, format: LogFormat) {
+    use std::io::IsTerminal;
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let _ = match format {
+        LogFormat::Json => builder.json().with_ansi(false).flatten_event(true).with_current_span(false).try_init(),
+        LogFormat::Text => {
+            let colour = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
+            builder.with_target(false).with_ansi(colour).try_init()
+        }
+    };
+}
+
+/// The daemon's entry point: `veim-node --home DIR [--log-format text|json]`
+/// (or `$VEIM_HOME`, `$VEIM_LOG_FORMAT`). Runs until Ctrl-C or SIGTERM.
 pub fn daemon_main() -> std::process::ExitCode {
     use std::process::ExitCode;
-    init_tracing("info");
+    const USAGE: &str = "usage: veim-node --home DIR [--log-format text|json]   (or set VEIM_HOME, VEIM_LOG_FORMAT)";
+    let (mut home, mut log_format) = (None, None);
     let mut args = std::env::args().skip(1);
-    let home = match (args.next().as_deref(), args.next()) {
-        (Some("--home"), Some(home)) => std::path::PathBuf::from(home),
-        _ => match std::env::var_os("VEIM_HOME") {
-            Some(home) => std::path::PathBuf::from(home),
-            None => {
-                eprintln!("usage: veim-node --home DIR   (or set VEIM_HOME)");
+    while let Some(arg) = args.next() {
+        match (arg.as_str(), args.next()) {
+            ("--home", Some(dir)) => home = Some(std::path::PathBuf::from(dir)),
+            ("--log-format", Some(format)) => log_format = Some(format),
+            _ => {
+                eprintln!("{USAGE}");
                 return ExitCode::from(2);
             }
-        },
+        }
+    }
+    let format = match LogFormat::chosen(log_format.as_deref()) {
+        Ok(f) => f,
+        Err(e) => {
+            eprintln!("error: {e}\n{USAGE}");
+            return ExitCode::from(2);
+        }
+    };
+    init_tracing("info", format);
+    let Some(home) = home.or_else(|| std::env::var_os("VEIM_HOME").map(std::path::PathBuf::from)) else {
+        eprintln!("{USAGE}");
+        return ExitCode::from(2);
     };
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(r) => r,

@@ -107,6 +107,31 @@ impl NodeProcess {
         Ok(NodeProcess { child })
     }
 
+    /// Spawns the node with `args` after `--home DIR`, `RUST_LOG=info` and
+    /// no `NO_COLOR`, its log (stderr) written to the file `log`, and waits
+    /// until it serves.
+    pub async fn started_logging_to(
+        binary: &str,
+        home: &Path,
+        args: &[&str],
+        log: &Path,
+    ) -> anyhow::Result<NodeProcess> {
+        let _ = std::fs::remove_file(home.join(veim_node::home::RUNTIME_FILE));
+        let child = Command::new(binary)
+            .arg("--home")
+            .arg(home)
+            .args(args)
+            .env("RUST_LOG", "info")
+            .env_remove("NO_COLOR")
+            .env_remove(veim_node::LOG_FORMAT_ENV)
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(log)?)
+            .spawn()?;
+        let process = NodeProcess { child };
+        process.ready(home).await?;
+        Ok(process)
+    }
+
     /// Spawns the node with no file it writes allowed past `max_file_bytes`
     /// (RLIMIT_FSIZE, the signal that would kill it ignored, so that writes
     /// fail as on a full disk), and waits until it serves.

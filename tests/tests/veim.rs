@@ -19,4 +19,5 @@ mod veim {
     pub mod refusals;
     pub mod terms;
     pub mod upgrade;
+    pub mod watch;
 }

@@ -20,6 +20,9 @@ pub enum ClientError {
     Api(ApiError),
     #[error("{0}")]
     Local(String),
+    /// The node runs but cannot do all its work: why, in words.
+    #[error("the node is running but not healthy: {0}")]
+    Unhealthy(String),
 }
 
 fn render_api_error(e: &ApiError) -> String {
@@ -32,10 +35,11 @@ fn render_api_error(e: &ApiError) -> String {
 
 impl ClientError {
     /// Stable exit codes: 3 node not reachable, 4 invalid input, 5 refused
-    /// by the node, 1 anything else.
+    /// by the node, 6 the node is not healthy, 1 anything else.
     pub fn exit_code(&self) -> u8 {
         match self {
             ClientError::NotRunning { .. } | ClientError::Unreachable { .. } => 3,
+            ClientError::Unhealthy(_) => 6,
             ClientError::Api(e) if e.error == "invalid" || e.error == "bad-state" => 4,
             ClientError::Api(e) if e.status == 409 || e.status == 404 || e.status == 422 => 5,
             _ => 1,

@@ -1,7 +1,9 @@
 //! `veim`: the operator's, the Secretariat's and the demo's command line.
 //!
 //! Exit codes: 0 success; 1 error; 2 wrong usage; 3 the node is not running
-//! or not reachable; 4 an invalid input file or value; 5 refused by the node.
+//! or not reachable; 4 an invalid input file or value; 5 refused by the node;
+//! 6 the node runs but is not healthy (`veim status`: not ready, or its last
+//! directory sync failed).
 
 use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
@@ -51,7 +53,8 @@ enum Command {
     /// Run a node.
     #[command(subcommand)]
     Node(NodeCommand),
-    /// Show the node's identity, directory version and registration.
+    /// Show the node's identity, directory version, registration and health; exits 6 when the
+    /// node runs but is not healthy (not ready, or its last directory sync failed).
     Status,
     /// The directory of national nodes.
     #[command(subcommand)]
@@ -390,8 +393,13 @@ struct InitArgs {
 
 #[derive(Debug, Subcommand)]
 enum NodeCommand {
-    /// Run the node in the foreground until Ctrl-C or SIGTERM.
-    Run,
+    /// Run the node in the foreground until Ctrl-C or SIGTERM. It logs to stderr: the levels
+    /// of RUST_LOG (default info), coloured only on a terminal without NO_COLOR.
+    Run {
+        /// `text` for people, `json` for one JSON object per line.
+        #[arg(long, env = "VEIM_LOG_FORMAT", value_parser = ["text", "json"])]
+        log_format: Option<String>,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -575,8 +583,9 @@ fn run(cli: Cli) -> anyhow::Result<()> {
     let client = || AdminClient::for_home(&home);
     match cli.command {
         Command::Init(args) => init(&home, args, json),
-        Command::Node(NodeCommand::Run) => {
-            veim_node::init_tracing("info");
+        Command::Node(NodeCommand::Run { log_format }) => {
+            let format = veim_node::LogFormat::chosen(log_format.as_deref()).map_err(anyhow::Error::msg)?;
+            veim_node::init_tracing("info", format);
             let runtime = tokio::runtime::Runtime::new()?;
             runtime.block_on(veim_node::app::run(&home))?;
             Ok(())
@@ -590,7 +599,14 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 )
             })
         }
-        Command::Status => print(json, &client()?.get::<StatusView>("/v1/status")?, render::status),
+        Command::Status => {
+            let status = client()?.get::<StatusView>("/v1/status")?;
+            print(json, &status, render::status)?;
+            match render::unhealthy(&status) {
+                Some(why) => Err(ClientError::Unhealthy(why).into()),
+                None => Ok(()),
+            }
+        }
         Command::Directory(DirectoryCommand::List) => {
             print(json, &client()?.get::<DirectoryListing>("/v1/directory")?, render::directory)
         }

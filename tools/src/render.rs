@@ -48,7 +48,21 @@ pub fn status(s: &StatusView) -> String {
             "  STORE FAILED {e}: the node restarts itself to reopen it; free disk space in its folder, or check the device"
         );
     }
+    for c in &s.readiness.checks {
+        let mark = if c.ok { "ok" } else { "FAILED" };
+        let _ = writeln!(out, "  {:<12} {mark}: {}", c.check.to_string(), c.detail);
+    }
     out
+}
+
+/// Why the node is not healthy, in words, if it is not: a readiness check
+/// failed, or its last directory sync did.
+pub fn unhealthy(s: &StatusView) -> Option<String> {
+    let mut why: Vec<String> = s.readiness.failed().map(|c| format!("{}: {}", c.check, c.detail)).collect();
+    if let Some(e) = &s.last_error {
+        why.push(format!("the last directory sync failed: {e}"));
+    }
+    (!why.is_empty()).then(|| why.join("; "))
 }
 
 pub fn directory(d: &DirectoryListing) -> String {

@@ -415,3 +415,63 @@ async fn another_states_control_and_bidi_characters_never_reach_the_terminal() -
     net.shutdown().await;
     Ok(())
 }
+
+#[test]
+fn status_exits_6_and_says_why_when_the_node_is_unhealthy() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    // A Secretariat that never runs: its key is pinned, its address answers nothing.
+    let sec = dir.path().join("sec");
+    let init = veim(&["--json", "init", "--home", &home_arg(&sec), "--role", "secretariat"]);
+    assert!(init.status.success(), "{}", text(&init));
+    let report: serde_json::Value = serde_json::from_slice(&init.stdout).expect("json");
+    let key = report["identity_key"].as_str().expect("identity key").to_string();
+    let home = dir.path().join("mex");
+    let init = veim(&[
+        "init",
+        "--home",
+        &home_arg(&home),
+        "--role",
+        "national",
+        "--state",
+        "MEX",
+        "--secretariat-key",
+        &key,
+        "--secretariat-addr",
+        "/ip4/127.0.0.1/tcp/9",
+        "--listen",
+        "/ip4/127.0.0.1/tcp/0",
+        "--admin",
+        "127.0.0.1:0",
+        "--poll-secs",
+        "1",
+    ]);
+    assert!(init.status.success(), "{}", text(&init));
+    let _node = KillOnDrop(
+        Command::new(env!("CARGO_BIN_EXE_veim"))
+            .args(["--home", &home_arg(&home), "node", "run"])
+            .env("RUST_LOG", "error")
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .expect("start node"),
+    );
+    // Once a round with the Secretariat has failed: exit 6, and why in words.
+    let start = Instant::now();
+    let out = loop {
+        let out = veim(&["--home", &home_arg(&home), "status"]);
+        if out.status.code() == Some(6) && text(&out).contains("the last directory sync failed") {
+            break out;
+        }
+        assert!(start.elapsed() < Duration::from_secs(30), "status never said unhealthy: {}", text(&out));
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    let said = text(&out);
+    assert!(said.contains("the node is running but not healthy"), "{said}");
+    assert!(said.contains("directory: no directory version held"), "{said}");
+    assert!(said.contains("directory    FAILED"), "the checks are listed: {said}");
+    // `--json` prints the status, readiness included, and exits 6 too.
+    let out = veim(&["--home", &home_arg(&home), "--json", "status"]);
+    assert_eq!(out.status.code(), Some(6), "{}", text(&out));
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert_eq!(json["readiness"]["ready"], false);
+    assert_eq!(json["readiness"]["checks"][2]["check"], "directory");
+}

@@ -12,11 +12,16 @@
 //!   by one only up to `audit_admin_failures_per_minute` and counted past
 //!   it, so that no local process can fill the audit log;
 //! - every call that changes something is recorded, and that entry is on
-//!   disk before the answer leaves, as every other entry is.
+//!   disk before the answer leaves, as every other entry is;
+//! - except that `GET` of the health and metrics paths (`OPEN_PATHS`) is
+//!   served without the token and without an audit entry, once the checks
+//!   of origin and host name have passed: supervisors probe them every few
+//!   seconds, and they answer nothing confidential.
 //!
 //! The path a client chose is recorded cut to [`MAX_RECORDED_PATH`] bytes.
 
 use super::ApiError;
+use super::health::OPEN_PATHS;
 use crate::app::Node;
 use crate::clock::now;
 use axum::extract::Request;
@@ -108,6 +113,8 @@ pub fn cut(text: &str) -> String {
 pub(super) async fn authorize(node: &Node, guard: &Guard, req: Request, next: Next) -> Response {
     let path = cut(req.uri().path());
     let changes = req.method() != axum::http::Method::GET;
+    let open = OPEN_PATHS.contains(&req.uri().path())
+        && (req.method() == axum::http::Method::GET || req.method() == axum::http::Method::HEAD);
     if let Some(why) = guard.foreign(req.headers()) {
         failed(node, path, format!("refused: {why}")).await;
         return ApiError::new(
@@ -116,6 +123,9 @@ pub(super) async fn authorize(node: &Node, guard: &Guard, req: Request, next: Ne
             "the admin API answers only the operator's own tools on this machine; requests from web pages are refused",
         )
         .into_response();
+    }
+    if open {
+        return next.run(req).await;
     }
     let presented = req
         .headers()

@@ -3,14 +3,19 @@
 //! the operator can read). The `veim` CLI, and later a web console, use only
 //! this API, and its requests and answers are in `types`, which has no
 //! server in it. Handlers are grouped by concern: `directory` (status,
-//! directory, contacts, keys), `messages`, `terms`, `attachments`.
+//! directory, contacts, keys), `messages`, `terms`, `attachments`; and
+//! `health` and `metrics`, the three paths a supervisor or a monitoring
+//! system reads without the token (`/healthz`, `/readyz`, `/metrics`).
 
 mod attachments;
 mod directory;
 mod guard;
+mod health;
 
 pub use guard::MAX_RECORDED_PATH;
+pub use health::stale_after;
 mod messages;
+mod metrics;
 mod terms;
 pub mod types;
 
@@ -95,6 +100,9 @@ fn router(node: Shared, guard: guard::Guard) -> Router {
     let guard = Arc::new(guard);
     let audit_node = node.clone();
     Router::new()
+        .route("/healthz", get(health::healthz))
+        .route("/readyz", get(health::readyz))
+        .route("/metrics", get(metrics::metrics))
         .route("/v1/status", get(status))
         .route("/v1/directory", get(directory))
         .route("/v1/directory/history", get(history))

@@ -48,6 +48,57 @@ pub struct StatusView {
     #[serde(default)]
     pub store_failure: Option<String>,
     pub started_at: i64,
+    /// What `GET /readyz` answers.
+    #[serde(default)]
+    pub readiness: Readiness,
+}
+
+/// Whether the node can do its work, as `GET /readyz` answers (200 when
+/// `ready`, 503 otherwise) and `veim status` shows. Nothing in it is
+/// confidential: the endpoint answers without the token.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Readiness {
+    pub ready: bool,
+    /// Every check, passed or failed.
+    pub checks: Vec<ReadinessCheck>,
+}
+
+impl Readiness {
+    /// The checks that failed.
+    pub fn failed(&self) -> impl Iterator<Item = &ReadinessCheck> {
+        self.checks.iter().filter(|c| !c.ok)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReadinessCheck {
+    pub check: HealthCheck,
+    pub ok: bool,
+    /// What was found, in words.
+    pub detail: String,
+}
+
+/// What `GET /readyz` checks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum HealthCheck {
+    /// The store can write to disk.
+    Store,
+    /// The swarm runs and listens.
+    Network,
+    /// A directory version is held, recent enough, and (national node)
+    /// lists this State as active.
+    Directory,
+}
+
+impl std::fmt::Display for HealthCheck {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            HealthCheck::Store => "store",
+            HealthCheck::Network => "network",
+            HealthCheck::Directory => "directory",
+        })
+    }
 }
 
 #[derive(Debug, Serialize, Deserialize)]

@@ -501,6 +501,7 @@ fn wire(
         attachments: attachments.clone(),
         publisher: publisher.clone(),
         sync: sync.clone(),
+        refused: Default::default(),
     });
     Ok(Node {
         home: home.to_path_buf(),

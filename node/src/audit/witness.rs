@@ -115,6 +115,11 @@ impl Witness {
         }
     }
 
+    /// The entries the latest checkpoint covers, and when it was signed.
+    pub fn last_checkpoint(&self) -> Result<Option<(u64, i64)>, StoreError> {
+        Ok(self.store.latest_checkpoint()?.map(|c| (c.checkpoint.count, c.checkpoint.at)))
+    }
+
     /// Records a refusal of a peer's request; a stranger's past the minute's
     /// allowance is counted, not recorded one by one: strangers cannot fill
     /// the log.

@@ -25,6 +25,7 @@ use crate::home::vault::Vault;
 use crate::net::Client;
 use crate::storage::{ExchangeRecord, ExchangeStatus, MessageRecord, RuleRefusal, Store, StoreError};
 use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use tokio::sync::Notify;
 use veim_protocol::DirectoryEntry;
@@ -190,6 +191,52 @@ pub struct Me<'a> {
     /// The copies being delivered right now.
     pub claims: &'a Claims,
     pub retry: RetryPolicy,
+    /// What deliveries came to, counted.
+    pub tallies: &'a Tallies,
+}
+
+/// Refusals counted by code since the node started.
+#[derive(Debug, Default)]
+pub struct RefusalCounts(Mutex<HashMap<RefusalCode, u64>>);
+
+impl RefusalCounts {
+    pub fn add(&self, code: RefusalCode) {
+        if let Ok(mut counts) = self.0.lock() {
+            *counts.entry(code).or_default() += 1;
+        }
+    }
+
+    /// Each code counted so far, with its count.
+    pub fn counts(&self) -> Vec<(RefusalCode, u64)> {
+        self.0.lock().map(|c| c.iter().map(|(code, n)| (*code, *n)).collect()).unwrap_or_default()
+    }
+}
+
+/// What the exchange service counts since the node started (the node's
+/// metrics read it): copies delivered with a valid receipt, messages
+/// received and receipted, and the refusals peers answered deliveries with.
+#[derive(Debug, Default)]
+pub struct Tallies {
+    delivered: AtomicU64,
+    received: AtomicU64,
+    refused: RefusalCounts,
+}
+
+impl Tallies {
+    /// Copies of this node's messages that peers receipted.
+    pub fn delivered(&self) -> u64 {
+        self.delivered.load(Ordering::Relaxed)
+    }
+
+    /// Messages from peers stored and receipted.
+    pub fn received(&self) -> u64 {
+        self.received.load(Ordering::Relaxed)
+    }
+
+    /// Refusals peers answered this node's deliveries with, by code.
+    pub fn refused(&self) -> Vec<(RefusalCode, u64)> {
+        self.refused.counts()
+    }
 }
 
 /// A message the operator asked to send.
@@ -251,6 +298,7 @@ pub struct Exchanges {
     pub wake: Notify,
     /// When each peer last had a reconciliation answered.
     reconciled_with: Mutex<HashMap<StateCode, i64>>,
+    tallies: Tallies,
 }
 
 /// Why a peer's reconciliation was not answered.
@@ -293,7 +341,13 @@ impl Exchanges {
             claims: Claims::default(),
             wake: Notify::new(),
             reconciled_with: Mutex::new(HashMap::new()),
+            tallies: Tallies::default(),
         }
+    }
+
+    /// What deliveries, in and out, came to since the node started.
+    pub fn tallies(&self) -> &Tallies {
+        &self.tallies
     }
 
     /// What sending and receiving need of this node (national nodes only).
@@ -305,6 +359,7 @@ impl Exchanges {
             vault: &self.vault,
             claims: &self.claims,
             retry: self.retry,
+            tallies: &self.tallies,
         })
     }
 
@@ -349,6 +404,7 @@ impl Exchanges {
             });
         }
         let receipt = inbox::receive(me, &self.store, sender, envelope, now(), self.window).await?;
+        self.tallies.received.fetch_add(1, Ordering::Relaxed);
         tracing::info!(message = %receipt.receipt.message_id, from = %sender.state(), "message received and stored");
         Ok(receipt)
     }

@@ -268,7 +268,7 @@ async fn attempt(
             let (id, hash) = (record.message_id, record.envelope_hash);
             async move {
                 let outcome = match entry {
-                    Some(entry) => deliver(client, &entry, request, id, &hash).await,
+                    Some(entry) => deliver(client, &entry, request, id, &hash, me.tallies).await,
                     None => Outcome::Transient(format!("{r} is not active in directory version {}", view.version())),
                 };
                 (*r, outcome)
@@ -388,6 +388,7 @@ async fn deliver(
     request: Vec<u8>,
     message_id: MessageId,
     envelope_hash: &[u8; 32],
+    tallies: &Tallies,
 ) -> Outcome {
     let Some((peer, addrs)) = dial_info(entry) else {
         return Outcome::Transient("the directory entry has no usable identity key".into());
@@ -405,12 +406,17 @@ async fn deliver(
             if r.message_id != message_id || r.envelope_hash != *envelope_hash || r.recipient != entry.state() {
                 return Outcome::Transient("the receipt is for another message or another recipient".into());
             }
+            tallies.delivered.fetch_add(1, Ordering::Relaxed);
             Outcome::Delivered(receipt)
         }
         Ok(NetResponse::Refused(refusal)) if transient(refusal.code) => {
+            tallies.refused.add(refusal.code);
             Outcome::Transient(format!("refused: {:?}: {}", refusal.code, refusal.detail))
         }
-        Ok(NetResponse::Refused(refusal)) => Outcome::Refused(refusal),
+        Ok(NetResponse::Refused(refusal)) => {
+            tallies.refused.add(refusal.code);
+            Outcome::Refused(refusal)
+        }
         Ok(other) => Outcome::Transient(format!("unexpected answer: {other:?}")),
         Err(e) => Outcome::Transient(format!("unreadable answer: {e}")),
     }

@@ -17,12 +17,14 @@ mod allowance;
 mod frames;
 mod held;
 mod refusal_log;
+mod stats;
 
 pub use admission::Denied;
 pub use allowance::Limits;
 pub use frames::{FrameCodec, InboundFrame};
 pub use held::Busy;
 pub use refusal_log::RefusalLog;
+pub use stats::NetStats;
 
 use crate::shutdown::Shutdown;
 use allowance::{Allowances, Verdict, request_cost};
@@ -120,6 +122,7 @@ pub struct Client {
     tx: mpsc::Sender<Command>,
     refusals: Arc<RefusalLog>,
     listed: Arc<Listed>,
+    stats: Arc<NetStats>,
 }
 
 impl Client {
@@ -129,6 +132,17 @@ impl Client {
     /// connections and frames that start after it.
     pub fn set_listed(&self, peers: HashSet<PeerId>) {
         self.listed.set(peers);
+    }
+
+    /// What the swarm counts (peers connected, listen addresses, requests
+    /// answered busy), read without a round trip to the event loop.
+    pub fn stats(&self) -> &NetStats {
+        &self.stats
+    }
+
+    /// Whether the event loop runs and listens on at least one address.
+    pub fn listening(&self) -> bool {
+        !self.tx.is_closed() && self.stats.listen_addrs() > 0
     }
 
     /// The bound on log lines about refused requests, per peer, that the
@@ -181,6 +195,7 @@ pub struct EventLoop {
     limits: Limits,
     allowances: Allowances,
     refusals: Arc<RefusalLog>,
+    stats: Arc<NetStats>,
 }
 
 impl std::fmt::Debug for EventLoop {
@@ -258,6 +273,7 @@ pub fn new(
     let (tx, commands) = mpsc::channel(256);
     let (inbound, inbound_rx) = mpsc::channel(256);
     let refusals = Arc::new(RefusalLog::new(limits.logged_refusals_per_minute));
+    let stats = Arc::new(NetStats::default());
     let event_loop = EventLoop {
         swarm,
         commands,
@@ -271,8 +287,9 @@ pub fn new(
         limits,
         allowances: Allowances::new(),
         refusals: refusals.clone(),
+        stats: stats.clone(),
     };
-    Ok((Client { tx, refusals, listed }, inbound_rx, event_loop))
+    Ok((Client { tx, refusals, listed, stats }, inbound_rx, event_loop))
 }
 
 impl EventLoop {
@@ -294,6 +311,7 @@ impl EventLoop {
             }
         }
         self.refusals.flush();
+        self.stats.stopped();
         for (_, reply) in self.pending.drain() {
             let _ = reply.send(Err(NetworkError::Stopped));
         }
@@ -341,6 +359,7 @@ impl EventLoop {
         match event {
             SwarmEvent::NewListenAddr { address, .. } => {
                 tracing::info!(%address, "listening");
+                self.stats.listen_addr_added();
                 self.listening.push(address);
                 if self.listening.len() >= self.expected_listeners {
                     for w in self.listen_waiters.drain(..) {
@@ -352,7 +371,15 @@ impl EventLoop {
             SwarmEvent::IncomingConnectionError { send_back_addr, error, .. } => {
                 tracing::debug!(%send_back_addr, %error, "incoming connection failed");
             }
+            SwarmEvent::ExpiredListenAddr { address, .. } => {
+                tracing::warn!(%address, "no longer listening");
+                self.stats.listen_addr_removed();
+            }
+            SwarmEvent::ConnectionClosed { .. } => {
+                self.stats.set_peers(self.swarm.connected_peers().count());
+            }
             SwarmEvent::ConnectionEstablished { peer_id, connection_id, .. } => {
+                self.stats.set_peers(self.swarm.connected_peers().count());
                 if let Some(reply) = self.discovering.remove(&connection_id) {
                     let _ = reply.send(Ok(peer_id));
                 }
@@ -396,6 +423,7 @@ impl EventLoop {
                 match verdict {
                     Verdict::Served => {}
                     Verdict::Busy => {
+                        self.stats.busy_answered();
                         let _ = self.swarm.behaviour_mut().veim.inner().send_response(channel, self.busy.clone());
                         if self.refusals.admit(&peer) {
                             tracing::warn!(%peer, "peer over its request rate; answering busy");
@@ -403,6 +431,7 @@ impl EventLoop {
                         return;
                     }
                     Verdict::Ban { requests, refused } => {
+                        self.stats.busy_answered();
                         let _ = self.swarm.behaviour_mut().veim.inner().send_response(channel, self.busy.clone());
                         // Always logged: each ban takes at least
                         // `judged_after` requests of one identity.
@@ -424,6 +453,7 @@ impl EventLoop {
                 if let InboundFrame::Deferred(why) = request {
                     let answer = NetResponse::Refused(Refusal { code: RefusalCode::Busy, detail: why.to_string() });
                     let bytes = codec::encode("response", &answer).unwrap_or_else(|_| self.busy.clone());
+                    self.stats.busy_answered();
                     let _ = self.swarm.behaviour_mut().veim.inner().send_response(channel, bytes);
                     if self.refusals.admit(&peer) {
                         tracing::warn!(%peer, %why, "request not read; answering busy");
@@ -440,6 +470,7 @@ impl EventLoop {
                         if self.refusals.admit(&inbound.peer) {
                             tracing::warn!(peer = %inbound.peer, "handlers saturated; answering busy");
                         }
+                        self.stats.busy_answered();
                         let _ =
                             self.swarm.behaviour_mut().veim.inner().send_response(inbound.channel, self.busy.clone());
                     }

@@ -10,7 +10,7 @@ use crate::attachments::Attachments;
 use crate::audit::Witness;
 use crate::clock::now;
 use crate::directory::{Directory, Publisher, SyncClient};
-use crate::exchange::Exchanges;
+use crate::exchange::{Exchanges, RefusalCounts};
 use crate::home::config::Role;
 use crate::net::{Client, Inbound, InboundFrame};
 use crate::shutdown::Shutdown;
@@ -41,6 +41,9 @@ pub struct Peers {
     pub publisher: Option<Arc<Publisher>>,
     /// A national node's.
     pub sync: Option<Arc<SyncClient>>,
+    /// The refusals answered to peers' requests, by code (the swarm's own
+    /// `Busy` answers are counted in `net::NetStats`).
+    pub refused: RefusalCounts,
 }
 
 impl Peers {
@@ -113,6 +116,7 @@ impl Peers {
     }
 
     fn record_refusal(&self, peer: &PeerId, r: &Refusal) {
+        self.refused.add(r.code);
         // The log takes a few lines per peer a minute, and the count of the
         // rest; the audit record below is bounded for strangers by the witness.
         if self.client.refusal_log().admit(peer) {

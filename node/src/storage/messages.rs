@@ -212,6 +212,22 @@ impl Store {
             .collect()
     }
 
+    /// How many sent messages have a copy still to deliver, and when the
+    /// oldest of them was created (the outbox is in creation order).
+    pub fn outbox_depth(&self) -> Result<(usize, Option<i64>), StoreError> {
+        let oldest = match self.outbox.first()? {
+            Some((k, _)) => {
+                let id: [u8; 16] = k
+                    .get(8..24)
+                    .and_then(|b| b.try_into().ok())
+                    .ok_or_else(|| StoreError::Corrupt { what: "outbox key", reason: format!("{} bytes", k.len()) })?;
+                self.message(MessageId(id))?.map(|m| m.created_at)
+            }
+            None => None,
+        };
+        Ok((self.outbox.len(), oldest))
+    }
+
     pub fn put_attachment(&self, record: &AttachmentRecord) -> Result<(), StoreError> {
         self.attachments.insert(record.id.0, enc("attachment", record)?)?;
         Ok(())

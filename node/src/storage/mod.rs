@@ -81,6 +81,8 @@ impl std::fmt::Debug for FlushHook {
 #[derive(Debug, Clone)]
 pub struct Store {
     db: sled::Db,
+    /// The store's folder, for the disk it is on.
+    path: std::sync::Arc<Path>,
     meta: sled::Tree,
     directory: sled::Tree,
     registrations: sled::Tree,
@@ -147,6 +149,27 @@ fn tx_err(e: TransactionError<StoreError>) -> StoreError {
 
 fn abort(e: StoreError) -> ConflictableTransactionError<StoreError> {
     ConflictableTransactionError::Abort(e)
+}
+
+/// The store's share of its disk, for the node's metrics.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DiskUsage {
+    /// The store's files.
+    pub store_bytes: u64,
+    /// Free space on the store's file system for an unprivileged account
+    /// (`None` where it cannot be read).
+    pub free_bytes: Option<u64>,
+}
+
+#[cfg(unix)]
+fn free_bytes(path: &Path) -> Option<u64> {
+    let fs = rustix::fs::statvfs(path).ok()?;
+    Some(fs.f_bavail.saturating_mul(fs.f_frsize))
+}
+
+#[cfg(not(unix))]
+fn free_bytes(_: &Path) -> Option<u64> {
+    None
 }
 
 /// Flush requests and the flushes that served them.
@@ -236,6 +259,7 @@ impl Store {
             before_flush: None,
             failure: Default::default(),
             group: Default::default(),
+            path: path.into(),
             db,
         })
     }
@@ -320,6 +344,11 @@ impl Store {
     /// reopening the store clears it.
     pub fn failure(&self) -> Option<String> {
         self.failure.get().cloned()
+    }
+
+    /// The store's size on disk and the room left on its file system.
+    pub fn disk_usage(&self) -> Result<DiskUsage, StoreError> {
+        Ok(DiskUsage { store_bytes: self.db.size_on_disk()?, free_bytes: free_bytes(&self.path) })
     }
 
     /// How many flushes have run since the store was opened.

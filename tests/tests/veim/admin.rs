@@ -16,7 +16,7 @@ use veim_tools::AdminClient;
 const NODE: &str = env!("CARGO_BIN_EXE_veim-test-node");
 
 /// The admin API's address and token, as the node's home folder tells them.
-fn admin_of(home: &std::path::Path) -> anyhow::Result<(String, String)> {
+pub fn admin_of(home: &std::path::Path) -> anyhow::Result<(String, String)> {
     let runtime: Runtime = serde_json::from_slice(&std::fs::read(home.join(veim_node::home::RUNTIME_FILE))?)?;
     let token = std::fs::read_to_string(home.join(veim_node::home::ADMIN_TOKEN_FILE))?;
     Ok((runtime.admin, token.trim().to_string()))
@@ -24,7 +24,7 @@ fn admin_of(home: &std::path::Path) -> anyhow::Result<(String, String)> {
 
 /// One HTTP/1.1 exchange on a connection of its own, written byte for byte
 /// as a hostile client would: returns the status code and the body.
-async fn http(
+pub async fn http(
     addr: &str,
     method: &str,
     path: &str,
