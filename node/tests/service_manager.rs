@@ -121,3 +121,45 @@ fn the_daemon_tells_the_service_manager_it_serves_then_that_it_lives_then_that_i
         assert!(!text.contains("READY=1"), "{text}");
     }
 }
+
+#[test]
+fn the_daemon_takes_its_home_and_its_passphrase_file_from_the_environment() {
+    // As the container image runs it: no arguments, VEIM_HOME and
+    // VEIM_STORAGE_PASSPHRASE_FILE (a mounted secret) in the environment.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let home = dir.path().join("home");
+    let config = Config {
+        role: Role::Secretariat,
+        listen: vec!["/ip4/127.0.0.1/tcp/0".into()],
+        admin_listen: "127.0.0.1:0".into(),
+        ..Config::default()
+    };
+    init_home(&home, &config).expect("init");
+    let secret = dir.path().join("veim-storage-passphrase");
+    write_file(&secret, b"correct horse battery staple\n", true).expect("secret");
+    let notify_path = dir.path().join("notify");
+    let socket = UnixDatagram::bind(&notify_path).expect("bind the notify socket");
+    socket.set_read_timeout(Some(Duration::from_secs(120))).expect("timeout");
+    let mut node = Daemon(
+        Command::new(env!("CARGO_BIN_EXE_veim-node"))
+            .env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .env("VEIM_HOME", &home)
+            .env("VEIM_STORAGE_PASSPHRASE_FILE", &secret)
+            .env("NOTIFY_SOCKET", &notify_path)
+            .env("RUST_LOG", "warn")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start veim-node"),
+    );
+    let ready = next(&socket, "READY=1");
+    assert!(ready.iter().any(|l| l == "READY=1"), "{ready:?}");
+    assert!(home.join(RUNTIME_FILE).exists(), "the node runs in VEIM_HOME");
+    let wrapped = std::fs::read_to_string(home.join(STORAGE_KEY_FILE)).expect("key file");
+    assert!(wrapped.contains("argon2id"), "wrapped with the passphrase of the file: {wrapped}");
+    let term = Command::new("kill").args(["-TERM", &node.0.id().to_string()]).status().expect("kill");
+    assert!(term.success());
+    assert!(node.0.wait().expect("wait").success());
+}
