@@ -83,6 +83,32 @@ async fn store_watch(node: Arc<Node>, mut shutdown: Shutdown) {
     }
 }
 
+/// While the service manager keeps a watchdog (`WatchdogSec=`): every half
+/// period, `WATCHDOG=1` if the node is healthy: its store can write, and
+/// the swarm's event loop answers within the period. A node stuck anywhere
+/// else stops sending, and the manager restarts it. While the store is being
+/// reopened the pings stop too, so a disk that stays full past the period
+/// ends in a restart by the manager, which tries the same. Started by the
+/// run loop once it has said the node is ready, never before.
+pub(super) async fn watchdog(node: Arc<Node>, every: Duration, mut shutdown: Shutdown) {
+    loop {
+        let network_answers = tokio::time::timeout(every, node.client.listen_addrs());
+        let healthy = tokio::select! {
+            answered = network_answers => matches!(answered, Ok(Ok(_))),
+            _ = shutdown.recv() => return,
+        } && node.store.failure().is_none();
+        if healthy {
+            super::notify::alive();
+        } else {
+            tracing::warn!("unhealthy: the watchdog is not told the node is alive");
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(every) => {}
+            _ = shutdown.recv() => return,
+        }
+    }
+}
+
 /// At start and every `reconcile_secs`: the inventory of shared exchanges
 /// sent to each active counterpart, and what it lacks queued again.
 async fn reconcile(node: Arc<Node>, mut shutdown: Shutdown) {

@@ -9,6 +9,7 @@
 //! does, its services do.
 
 mod loops;
+mod notify;
 
 use crate::attachments::Attachments;
 use crate::audit::{self, Witness};
@@ -193,6 +194,7 @@ pub async fn run(home: &Path) -> Result<(), StartError> {
     let (stop_tx, mut stop) = tokio::sync::watch::channel(false);
     tokio::spawn(async move {
         wait_for_signal().await;
+        notify::stopping();
         let _ = stop_tx.send(true);
     });
     let mut reopening = false;
@@ -213,12 +215,28 @@ pub async fn run(home: &Path) -> Result<(), StartError> {
                     _ = stop.wait_for(|stop| *stop) => return Ok(()),
                 }
             }
-            Err(e) => return Err(e),
+            Err(e) => {
+                notify::status(&format!("failed to start: {e}"));
+                return Err(e);
+            }
         };
+        // Only now does the node serve: listening, its store open, its start
+        // recorded and checkpointed, the admin API accepting.
+        notify::ready(&format!("serving as {} {}", node.node.config.role, node.node.peer_id));
+        if let Some(every) = notify::watchdog_every() {
+            // Ends when the node begins to stop.
+            tokio::spawn(loops::watchdog(node.node.clone(), every, node.work.subscribe()));
+        }
         match node.run_until(stop.clone()).await {
             Ended::Stopped => return Ok(()),
-            Ended::Restart => reopening = false,
-            Ended::Reopen => reopening = true,
+            Ended::Restart => {
+                notify::status("restarting to take up new keys");
+                reopening = false;
+            }
+            Ended::Reopen => {
+                notify::status("restarting to reopen the store");
+                reopening = true;
+            }
         }
     }
 }

@@ -35,7 +35,8 @@ pub enum VaultError {
     #[error("the storage key {path} is damaged: {reason}. Restore it from the node's backup")]
     Damaged { path: PathBuf, reason: String },
     #[error(
-        "the storage key {path} is protected by a passphrase: set {PASSPHRASE_ENV}, or storage.passphrase_file in config.toml"
+        "the storage key {path} is protected by a passphrase: set {PASSPHRASE_ENV} or {PASSPHRASE_FILE_ENV}, give the \
+         service the credential {PASSPHRASE_CREDENTIAL}, or set storage.passphrase_file in config.toml"
     )]
     NeedsPassphrase { path: PathBuf },
     #[error("the passphrase does not unlock the storage key {path}")]
@@ -313,20 +314,62 @@ impl Vault {
     }
 }
 
-/// The passphrase for the storage key, if the operator set one: the
-/// environment variable first, then the configured file.
-pub fn passphrase(file: Option<&Path>) -> Result<Option<Zeroizing<String>>, VaultError> {
-    if let Ok(p) = std::env::var(PASSPHRASE_ENV)
-        && !p.is_empty()
-    {
-        return Ok(Some(Zeroizing::new(p)));
+/// Environment variable naming a file that holds the passphrase (a
+/// container's secret, for instance); it takes precedence over
+/// `storage.passphrase_file`.
+pub const PASSPHRASE_FILE_ENV: &str = "VEIM_STORAGE_PASSPHRASE_FILE";
+/// The name of the systemd credential holding the passphrase
+/// (`LoadCredentialEncrypted=storage-passphrase:…`), read from
+/// `$CREDENTIALS_DIRECTORY`.
+pub const PASSPHRASE_CREDENTIAL: &str = "storage-passphrase";
+
+/// Where a passphrase may come from, strongest first: the value itself
+/// (`VEIM_STORAGE_PASSPHRASE`), the service manager's credential, a file
+/// named in the environment, the file named in `config.toml`.
+#[derive(Debug, Default)]
+pub struct PassphraseSources {
+    pub value: Option<Zeroizing<String>>,
+    /// `$CREDENTIALS_DIRECTORY`, set by systemd for a unit with credentials.
+    pub credentials_dir: Option<PathBuf>,
+    pub file_from_env: Option<PathBuf>,
+    pub file_from_config: Option<PathBuf>,
+}
+
+impl PassphraseSources {
+    /// The sources this process was given, with `storage.passphrase_file`.
+    pub fn from_env(configured: Option<&Path>) -> PassphraseSources {
+        let set = |name: &str| std::env::var_os(name).filter(|v| !v.is_empty());
+        PassphraseSources {
+            value: std::env::var(PASSPHRASE_ENV).ok().filter(|p| !p.is_empty()).map(Zeroizing::new),
+            credentials_dir: set("CREDENTIALS_DIRECTORY").map(PathBuf::from),
+            file_from_env: set(PASSPHRASE_FILE_ENV).map(PathBuf::from),
+            file_from_config: configured.map(Path::to_path_buf),
+        }
     }
-    let Some(path) = file else { return Ok(None) };
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| VaultError::Passphrase { path: path.into(), reason: e.to_string() })?;
-    // A passphrase others can read protects nothing, as a key file would not.
-    check_private(path)?;
-    Ok(Some(Zeroizing::new(text.trim_end_matches(['\r', '\n']).to_string())))
+
+    /// The passphrase, or none when no source holds one. A credential
+    /// directory without the credential is no passphrase (the unit may hold
+    /// other credentials); a file that is named must exist and be private.
+    pub fn read(self) -> Result<Option<Zeroizing<String>>, VaultError> {
+        if let Some(p) = self.value {
+            return Ok(Some(p));
+        }
+        let credential = self.credentials_dir.map(|d| d.join(PASSPHRASE_CREDENTIAL)).filter(|c| c.exists());
+        let Some(path) = credential.or(self.file_from_env).or(self.file_from_config) else { return Ok(None) };
+        let text = Zeroizing::new(
+            std::fs::read_to_string(&path)
+                .map_err(|e| VaultError::Passphrase { path: path.clone(), reason: e.to_string() })?,
+        );
+        // A passphrase others can read protects nothing, as a key file would not.
+        check_private(&path)?;
+        Ok(Some(Zeroizing::new(text.trim_end_matches(['\r', '\n']).to_string())))
+    }
+}
+
+/// The passphrase for the storage key, if the operator set one (see
+/// [`PassphraseSources`] for where it is looked for, in which order).
+pub fn passphrase(configured: Option<&Path>) -> Result<Option<Zeroizing<String>>, VaultError> {
+    PassphraseSources::from_env(configured).read()
 }
 
 #[cfg(test)]
@@ -421,6 +464,48 @@ mod tests {
             std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600)).expect("chmod");
         }
         assert_eq!(passphrase(Some(&file)).expect("owner only").as_deref().map(|p| p.as_str()), Some("correct horse"));
+    }
+
+    #[test]
+    fn the_passphrase_is_the_value_then_the_credential_then_the_file_in_the_environment_then_the_configured_one() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let private = |name: &str, text: &str| {
+            let path = dir.path().join(name);
+            write_file(&path, text.as_bytes(), true).expect("write");
+            path
+        };
+        let credentials = dir.path().join("credentials");
+        std::fs::create_dir(&credentials).expect("credentials dir");
+        write_file(&credentials.join(PASSPHRASE_CREDENTIAL), b"from systemd\n", true).expect("credential");
+        let sources = || PassphraseSources {
+            value: Some(Zeroizing::new("from the value".into())),
+            credentials_dir: Some(credentials.clone()),
+            file_from_env: Some(private("env", "from the env file\r\n")),
+            file_from_config: Some(private("config", "from config.toml")),
+        };
+        let read = |s: PassphraseSources| s.read().expect("read").map(|p| p.as_str().to_string());
+        assert_eq!(read(sources()).as_deref(), Some("from the value"));
+        assert_eq!(read(PassphraseSources { value: None, ..sources() }).as_deref(), Some("from systemd"));
+        let no_credential = || PassphraseSources { value: None, credentials_dir: None, ..sources() };
+        assert_eq!(read(no_credential()).as_deref(), Some("from the env file"));
+        // A unit with other credentials but not this one: the files still count.
+        let elsewhere = PassphraseSources { credentials_dir: Some(dir.path().join("none")), ..no_credential() };
+        assert_eq!(read(elsewhere).as_deref(), Some("from the env file"));
+        let config_only = PassphraseSources { file_from_env: None, ..no_credential() };
+        assert_eq!(read(config_only).as_deref(), Some("from config.toml"));
+        assert_eq!(read(PassphraseSources::default()), None);
+        // A named file that is missing, or that others can read, is an error, not "no passphrase".
+        let missing = PassphraseSources { file_from_env: Some(dir.path().join("gone")), ..Default::default() };
+        assert!(matches!(missing.read(), Err(VaultError::Passphrase { .. })));
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let credential = credentials.join(PASSPHRASE_CREDENTIAL);
+            std::fs::set_permissions(&credential, std::fs::Permissions::from_mode(0o644)).expect("chmod");
+            let open = PassphraseSources { credentials_dir: Some(credentials.clone()), ..Default::default() };
+            let err = open.read().expect_err("readable by others");
+            assert!(err.to_string().contains(PASSPHRASE_CREDENTIAL), "{err}");
+        }
     }
 
     #[test]
