@@ -42,6 +42,27 @@ fn daemon(home: &Path, notify: &Path, credentials: Option<&Path>) -> Command {
     command
 }
 
+/// A Secretariat's home in `dir`, listening on loopback ports the system picks.
+fn secretariat_home(dir: &Path) -> std::path::PathBuf {
+    let home = dir.join("home");
+    let config = Config {
+        role: Role::Secretariat,
+        listen: vec!["/ip4/127.0.0.1/tcp/0".into()],
+        admin_listen: "127.0.0.1:0".into(),
+        ..Config::default()
+    };
+    init_home(&home, &config).expect("init");
+    home
+}
+
+/// The socket systemd would listen on for the unit's notifications.
+fn notify_socket(dir: &Path) -> (std::path::PathBuf, UnixDatagram) {
+    let path = dir.join("notify");
+    let socket = UnixDatagram::bind(&path).expect("bind the notify socket");
+    socket.set_read_timeout(Some(Duration::from_secs(120))).expect("timeout");
+    (path, socket)
+}
+
 /// The next datagram's lines, or a failure naming what was awaited.
 fn next(socket: &UnixDatagram, awaited: &str) -> Vec<String> {
     let mut buf = [0u8; 4096];
@@ -52,14 +73,7 @@ fn next(socket: &UnixDatagram, awaited: &str) -> Vec<String> {
 #[test]
 fn the_daemon_tells_the_service_manager_it_serves_then_that_it_lives_then_that_it_stops() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let home = dir.path().join("home");
-    let config = Config {
-        role: Role::Secretariat,
-        listen: vec!["/ip4/127.0.0.1/tcp/0".into()],
-        admin_listen: "127.0.0.1:0".into(),
-        ..Config::default()
-    };
-    init_home(&home, &config).expect("init");
+    let home = secretariat_home(dir.path());
     let plain = std::fs::read_to_string(home.join(STORAGE_KEY_FILE)).expect("key file");
     assert!(plain.contains("plain"), "{plain}");
     // As systemd lays out LoadCredential=: a private file named after the credential.
@@ -67,9 +81,7 @@ fn the_daemon_tells_the_service_manager_it_serves_then_that_it_lives_then_that_i
     std::fs::create_dir(&credentials).expect("credentials dir");
     write_file(&credentials.join(PASSPHRASE_CREDENTIAL), b"correct horse battery staple\n", true).expect("credential");
 
-    let notify_path = dir.path().join("notify");
-    let socket = UnixDatagram::bind(&notify_path).expect("bind the notify socket");
-    socket.set_read_timeout(Some(Duration::from_secs(120))).expect("timeout");
+    let (notify_path, socket) = notify_socket(dir.path());
     let mut node = Daemon(daemon(&home, &notify_path, Some(&credentials)).spawn().expect("start veim-node"));
 
     let ready = next(&socket, "READY=1");
@@ -127,19 +139,10 @@ fn the_daemon_takes_its_home_and_its_passphrase_file_from_the_environment() {
     // As the container image runs it: no arguments, VEIM_HOME and
     // VEIM_STORAGE_PASSPHRASE_FILE (a mounted secret) in the environment.
     let dir = tempfile::tempdir().expect("tempdir");
-    let home = dir.path().join("home");
-    let config = Config {
-        role: Role::Secretariat,
-        listen: vec!["/ip4/127.0.0.1/tcp/0".into()],
-        admin_listen: "127.0.0.1:0".into(),
-        ..Config::default()
-    };
-    init_home(&home, &config).expect("init");
+    let home = secretariat_home(dir.path());
     let secret = dir.path().join("veim-storage-passphrase");
     write_file(&secret, b"correct horse battery staple\n", true).expect("secret");
-    let notify_path = dir.path().join("notify");
-    let socket = UnixDatagram::bind(&notify_path).expect("bind the notify socket");
-    socket.set_read_timeout(Some(Duration::from_secs(120))).expect("timeout");
+    let (notify_path, socket) = notify_socket(dir.path());
     let mut node = Daemon(
         Command::new(env!("CARGO_BIN_EXE_veim-node"))
             .env_clear()
