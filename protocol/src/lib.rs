@@ -51,5 +51,16 @@ pub use validation::{FieldError, ValidationErrors};
 /// The envelope format version this crate writes and accepts.
 pub const PROTOCOL_VERSION: u16 = 2;
 
-/// The libp2p protocol name of the veim request-response protocol.
-pub const WIRE_PROTOCOL: &str = "/veim/1";
+/// The libp2p protocol name of the veim request-response protocol. Its
+/// number is the envelope version (`PROTOCOL_VERSION`): nodes that write
+/// different envelopes never open a stream to each other, and the dialer
+/// learns it as a protocol the peer does not support (SPEC section 4.1).
+pub const WIRE_PROTOCOL: &str = "/veim/2";
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_protocol_name_carries_the_envelope_version() {
+        assert_eq!(super::WIRE_PROTOCOL, format!("/veim/{}", super::PROTOCOL_VERSION));
+    }
+}

@@ -1,4 +1,4 @@
-//! The messages of the `/veim/1` request-response protocol, and the refusals a
+//! The messages of the `/veim/2` request-response protocol, and the refusals a
 //! node sends back instead of a result.
 //!
 //! A refusal is an answer, not a dropped stream: the sender learns exactly why

@@ -855,7 +855,7 @@ where
     (signed, bytes, body)
 }
 
-/// The `/veim/1` framing: a 4-byte big-endian length, then the bytes.
+/// The `/veim/2` framing: a 4-byte big-endian length, then the bytes.
 fn frame(bytes: &[u8]) -> Vec<u8> {
     assert!(bytes.len() <= MAX_FRAME);
     let len = u32::try_from(bytes.len()).expect("frame length fits in u32");

@@ -1,7 +1,7 @@
 //! The harness of the multi-node tests: local networks of real nodes (each
 //! with its own sled store in a temporary folder and its own libp2p swarm on
 //! 127.0.0.1), node processes that can be killed, and a raw libp2p peer that
-//! speaks `/veim/1` byte by byte, to send what a well-behaved node never would.
+//! speaks `/veim/2` byte by byte, to send what a well-behaved node never would.
 
 use futures::StreamExt;
 use libp2p::request_response::{self, ProtocolSupport};
@@ -279,7 +279,7 @@ async fn read_framed<T: futures::AsyncRead + Unpin + Send>(io: &mut T) -> io::Re
     Ok(buf)
 }
 
-/// A libp2p peer with a chosen identity that speaks `/veim/1` raw.
+/// A libp2p peer with a chosen identity that speaks `/veim/2` raw.
 pub struct RawPeer {
     pub swarm: Swarm<request_response::Behaviour<RawCodec>>,
 }
@@ -292,13 +292,7 @@ impl std::fmt::Debug for RawPeer {
 
 impl RawPeer {
     pub fn new(keypair: libp2p::identity::Keypair) -> anyhow::Result<RawPeer> {
-        let swarm = libp2p::SwarmBuilder::with_existing_identity(keypair)
-            .with_tokio()
-            .with_tcp(tcp::Config::default(), noise::Config::new, yamux::Config::default)?
-            .with_behaviour(|_| RawPeer::behaviour())?
-            .with_swarm_config(|c| c.with_idle_connection_timeout(Duration::from_secs(60)))
-            .build();
-        Ok(RawPeer { swarm })
+        RawPeer::speaking(keypair, veim_protocol::WIRE_PROTOCOL)
     }
 
     /// A peer whose Yamux sends data frames as large as the window the node
@@ -316,9 +310,25 @@ impl RawPeer {
         Ok(RawPeer { swarm })
     }
 
+    /// A peer that speaks the veim frames under another protocol name, as
+    /// a node of another release would (`/veim/1`, say).
+    pub fn speaking(keypair: libp2p::identity::Keypair, protocol: &'static str) -> anyhow::Result<RawPeer> {
+        let swarm = libp2p::SwarmBuilder::with_existing_identity(keypair)
+            .with_tokio()
+            .with_tcp(tcp::Config::default(), noise::Config::new, yamux::Config::default)?
+            .with_behaviour(|_| RawPeer::behaviour_of(protocol))?
+            .with_swarm_config(|c| c.with_idle_connection_timeout(Duration::from_secs(60)))
+            .build();
+        Ok(RawPeer { swarm })
+    }
+
     fn behaviour() -> request_response::Behaviour<RawCodec> {
+        RawPeer::behaviour_of(veim_protocol::WIRE_PROTOCOL)
+    }
+
+    fn behaviour_of(protocol: &'static str) -> request_response::Behaviour<RawCodec> {
         request_response::Behaviour::new(
-            [(StreamProtocol::new(veim_protocol::WIRE_PROTOCOL), ProtocolSupport::Full)],
+            [(StreamProtocol::new(protocol), ProtocolSupport::Full)],
             request_response::Config::default().with_request_timeout(Duration::from_secs(30)),
         )
     }

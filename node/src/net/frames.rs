@@ -1,4 +1,4 @@
-//! The `/veim/1` frames: a 4-byte big-endian length, then that many bytes;
+//! The `/veim/2` frames: a 4-byte big-endian length, then that many bytes;
 //! and the request-response behaviour that carries them, wrapped so that
 //! each connection's codec knows its peer.
 //!
@@ -98,7 +98,7 @@ struct Shared {
     next_peer: Mutex<Option<PeerId>>,
 }
 
-/// The `/veim/1` codec: one copy per connection, then one per stream.
+/// The `/veim/2` codec: one copy per connection, then one per stream.
 #[derive(Debug)]
 pub struct FrameCodec {
     shared: Arc<Shared>,
@@ -191,7 +191,7 @@ impl request_response::Codec for FrameCodec {
 
 type Inner = request_response::Behaviour<FrameCodec>;
 
-/// The request-response behaviour of `/veim/1`, whose codecs know their peer.
+/// The request-response behaviour of `/veim/2`, whose codecs know their peer.
 #[allow(missing_debug_implementations)]
 pub struct Framed {
     inner: Inner,

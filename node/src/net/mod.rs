@@ -3,7 +3,7 @@
 //!
 //! Transport: TCP, Noise, Yamux, with a short handshake timeout;
 //! behaviours: admission (connection slots by address and by standing,
-//! `admission`), connection limits, identify, ping, and the `/veim/1`
+//! `admission`), connection limits, identify, ping, and the `/veim/2`
 //! request-response protocol with a length-prefixed codec that knows each
 //! connection's peer and reads a frame's body only when the peer may send
 //! that much now (`frames`, `held`). The node tells this layer which peers
@@ -488,6 +488,15 @@ impl EventLoop {
                 if let Some(reply) = self.pending.remove(&request_id) {
                     let failure = match error {
                         request_response::OutboundFailure::ConnectionClosed => NetworkError::ConnectionClosed { peer },
+                        // Another release's `/veim/N`: name it, so the operator
+                        // knows that waiting alone will not help (SPEC 4.1).
+                        request_response::OutboundFailure::UnsupportedProtocols => NetworkError::Unreachable {
+                            peer,
+                            reason: format!(
+                                "it does not speak {} (a node of another veim release; the copy waits until both run the same protocol version)",
+                                veim_protocol::WIRE_PROTOCOL
+                            ),
+                        },
                         error => NetworkError::Unreachable { peer, reason: error.to_string() },
                     };
                     let _ = reply.send(Err(failure));

@@ -1,4 +1,4 @@
-//! Who may ask a node what, as the node answers it on the wire: every `/veim/1`
+//! Who may ask a node what, as the node answers it on the wire: every `/veim/2`
 //! request, sent to the Secretariat's node and to a national node, by a peer
 //! of every standing (a stranger, a key waiting for approval, an active, a
 //! suspended and a withdrawn State, the Secretariat, and the old key of a

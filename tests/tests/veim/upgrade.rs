@@ -322,3 +322,70 @@ async fn a_home_folder_made_by_the_previous_release_starts_and_keeps_its_message
     }
     Ok(())
 }
+
+/// A node of the previous protocol version, `/veim/1`, and one of this
+/// release never open a stream to each other (SPEC 4.1): a message for it
+/// waits in the outbox with a reason that names the versions, nothing
+/// reaches the old node half-understood, and the old node's request to this
+/// one fails at negotiation instead of being refused after decoding.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_node_of_the_previous_protocol_version_is_never_sent_to_and_never_heard() -> anyhow::Result<()> {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::time::Duration;
+    use veim_node::api::SendRequest;
+    use veim_node::storage::DeliveryState;
+    use veim_protocol::wire::NetRequest;
+    use veim_tests::{RawPeer, TestNet, example_request, keys_of, peer_of, wait_for};
+
+    let mut net = TestNet::admitted(&["MEX", "SWE"]).await?;
+    net.national_mut("SWE").stop().await;
+    let swe_home = net.national("SWE").home.clone();
+    let swe_address = net.national("SWE").address.clone();
+    let mex = net.national("MEX").api()?;
+
+    // SWE's keys, at SWE's address, as the previous release would speak.
+    let mut old_swe = RawPeer::speaking(keys_of(&swe_home).libp2p_keypair(), "/veim/1")?;
+    let heard = Arc::new(AtomicUsize::new(0));
+    let counted = heard.clone();
+    let waited = old_swe
+        .serve(
+            &swe_address,
+            move |_request: NetRequest| {
+                counted.fetch_add(1, Ordering::SeqCst);
+                veim_protocol::wire::NetResponse::Acknowledged
+            },
+            || async {
+                let sent: MessageView = blocking(|| {
+                    mex.post("/v1/requests", &SendRequest { to: vec!["SWE".into()], request: example_request() })
+                })
+                .expect("MEX accepts the request");
+                wait_for("MEX's copy for SWE to wait with the reason", Duration::from_secs(30), || {
+                    let outbox: Vec<MessageView> = mex.get("/v1/outbox").ok()?;
+                    let copy = outbox.into_iter().find(|m| m.message_id == sent.message_id)?;
+                    match &copy.deliveries[0].state {
+                        DeliveryState::Attempting { last_error, .. }
+                            if last_error.contains("does not speak /veim/2") =>
+                        {
+                            Some(last_error.clone())
+                        }
+                        _ => None,
+                    }
+                })
+                .await
+                .expect("the copy waits, naming the protocol version");
+            },
+        )
+        .await;
+    waited?;
+    assert_eq!(heard.load(Ordering::SeqCst), 0, "the old node was never sent a request");
+
+    // The other way: the old node's request fails before MEX decodes anything.
+    let mex_address = net.national("MEX").address.clone();
+    let mex_peer = peer_of(&net.national("MEX").home);
+    let refused = old_swe.send(mex_peer, &mex_address, &NetRequest::FetchDirectory { after: 0 }).await;
+    let error = refused.expect_err("a /veim/1 request is not answered by a /veim/2 node");
+    assert!(format!("{error:#}").contains("supports none of the requested protocols"), "{error:#}");
+    net.shutdown().await;
+    Ok(())
+}
