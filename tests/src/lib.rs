@@ -18,6 +18,7 @@ use veim_protocol::codec;
 use veim_protocol::wire::{NetRequest, NetResponse};
 
 pub mod large_frames;
+pub mod netns;
 
 pub use veim_tools::localnet::{LocalNet, LocalNode, blocking, wait_for};
 
@@ -152,6 +153,30 @@ impl NodeProcess {
             .spawn()?;
         let process = NodeProcess { child };
         process.ready(home).await?;
+        Ok(process)
+    }
+
+    /// Spawns the node inside network namespace `namespace` (`ip netns
+    /// exec`), as on a machine of its own, and waits until it serves there.
+    pub async fn started_in(namespace: &str, binary: &str, home: &Path) -> anyhow::Result<NodeProcess> {
+        let _ = std::fs::remove_file(home.join(veim_node::home::RUNTIME_FILE));
+        let child = Command::new("ip")
+            .args(["netns", "exec", namespace, binary, "--home"])
+            .arg(home)
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit())
+            .spawn()?;
+        let process = NodeProcess { child };
+        let home = home.to_path_buf();
+        wait_for(&format!("the node process in {namespace} to serve its admin API"), Duration::from_secs(20), || {
+            netns::in_namespace(namespace, || {
+                veim_tools::AdminClient::for_home(&home).ok()?.get::<serde_json::Value>("/v1/status").ok()
+            })
+            .ok()
+            .flatten()
+        })
+        .await?;
         Ok(process)
     }
 

@@ -5,7 +5,7 @@
 
 use super::{Directory, DirectoryView, directory_event};
 use crate::clock::now;
-use crate::home::keys::{KeyFileError, NodeKeys, fingerprint_of};
+use crate::home::keys::{KeyFileError, NodeKeys};
 use crate::net::{Client, NetworkError};
 use crate::shutdown::Restart;
 use crate::storage::{Store, StoreError};
@@ -444,11 +444,9 @@ impl SyncClient {
 impl From<NetworkError> for SyncError {
     fn from(e: NetworkError) -> SyncError {
         match e {
-            NetworkError::WrongPeer { address, expected, presented } => SyncError::WrongSecretariatKey {
-                address: address.to_string(),
-                expected: fingerprint_of(&expected),
-                presented: fingerprint_of(&presented),
-            },
+            NetworkError::WrongPeer { address, expected, presented } => {
+                SyncError::WrongSecretariatKey { address, expected, presented }
+            }
             e => SyncError::Unreachable(e),
         }
     }

@@ -217,7 +217,7 @@ mod tests {
         let peer = peer_id_of(&key).expect("a peer id");
         assert_eq!(identity_of(&peer), Some(key));
         assert_eq!(fingerprint_of(&peer), key.fingerprint());
-        let other = libp2p::identity::Keypair::generate_ed25519().public().to_peer_id();
+        let other = Keypair::generate_ed25519().public().to_peer_id();
         assert_ne!(fingerprint_of(&other), key.fingerprint());
         assert!(fingerprint_of(&PeerId::random()).contains("not a veim key"));
     }

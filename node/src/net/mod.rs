@@ -86,12 +86,9 @@ pub enum NetworkError {
     Unreachable { peer: PeerId, reason: String },
     /// The node at the address holds another key than the one expected:
     /// the wrong key was given for it, or another node took the address.
-    #[error(
-        "{address} answered with the key of fingerprint {}, not the expected key of fingerprint {}",
-        fingerprint_of(presented),
-        fingerprint_of(expected)
-    )]
-    WrongPeer { address: Multiaddr, expected: PeerId, presented: PeerId },
+    /// The keys are given by their fingerprints (`fingerprint_of`).
+    #[error("{address} answered with the key of fingerprint {presented}, not the expected key of fingerprint {expected}")]
+    WrongPeer { address: String, expected: String, presented: String },
     /// The connection closed before the answer came (the peer restarted,
     /// or a stale connection was used): the request may or may not have
     /// been handled, and a new connection may succeed.
@@ -335,7 +332,14 @@ fn dial_failure(peer: PeerId, error: &libp2p::swarm::DialError) -> NetworkError 
     use libp2p::swarm::DialError;
     match error {
         DialError::WrongPeerId { obtained, address } => {
-            NetworkError::WrongPeer { address: address.clone(), expected: peer, presented: *obtained }
+            // The address as dialed: libp2p appends the peer id it expected.
+            let address: Multiaddr =
+                address.iter().filter(|p| !matches!(p, libp2p::multiaddr::Protocol::P2p(_))).collect();
+            NetworkError::WrongPeer {
+                address: address.to_string(),
+                expected: fingerprint_of(&peer),
+                presented: fingerprint_of(obtained),
+            }
         }
         DialError::Transport(attempts) if !attempts.is_empty() => {
             let reason = attempts
