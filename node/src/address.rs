@@ -24,7 +24,9 @@ const MAX_LABEL: usize = 63;
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum AddressError {
-    #[error("{address:?} is not a multiaddr ({reason}); write e.g. /ip4/192.0.2.7/tcp/7040 or /dns4/veim.example.org/tcp/7040")]
+    #[error(
+        "{address:?} is not a multiaddr ({reason}); write e.g. /ip4/192.0.2.7/tcp/7040 or /dns4/veim.example.org/tcp/7040"
+    )]
     NotMultiaddr { address: String, reason: String },
     #[error(
         "{address:?} does not start with a host: write /ip4/<address>, /ip6/<address>, /dns4/<name>, /dns6/<name> or /dns/<name>, then /tcp/<port>"
@@ -36,7 +38,9 @@ pub enum AddressError {
     NoTcpPort { address: String },
     #[error("{address:?} has port 0, which no node can dial: give the port the node listens on")]
     PortZero { address: String },
-    #[error("{address:?}: nothing may follow /tcp/<port> (here {rest}); the node's key is given apart from its address")]
+    #[error(
+        "{address:?}: nothing may follow /tcp/<port> (here {rest}); the node's key is given apart from its address"
+    )]
     Trailing { address: String, rest: String },
     #[error(
         "listen address {address:?} is a DNS name: listen on an IP address of this machine (/ip4/0.0.0.0/tcp/<port> for all), and give the name in `announce` (veim init --announce) for other nodes to dial"
@@ -73,12 +77,10 @@ pub fn dns_name(addr: &Multiaddr) -> Option<String> {
 }
 
 fn host_and_port(address: &str) -> Result<(Multiaddr, u16), AddressError> {
-    let addr: Multiaddr = address
-        .parse()
-        .map_err(|e: libp2p::multiaddr::Error| AddressError::NotMultiaddr {
-            address: address.to_string(),
-            reason: e.to_string(),
-        })?;
+    let addr: Multiaddr = address.parse().map_err(|e: libp2p::multiaddr::Error| AddressError::NotMultiaddr {
+        address: address.to_string(),
+        reason: e.to_string(),
+    })?;
     let mut parts = addr.iter();
     match parts.next() {
         Some(Protocol::Ip4(_) | Protocol::Ip6(_)) => {}
@@ -153,7 +155,10 @@ mod tests {
         ] {
             assert!(dialable(good).is_ok(), "{good}");
         }
-        assert_eq!(dns_name(&dialable("/dns4/veim.example.org/tcp/7040").expect("dialable")), Some("veim.example.org".into()));
+        assert_eq!(
+            dns_name(&dialable("/dns4/veim.example.org/tcp/7040").expect("dialable")),
+            Some("veim.example.org".into())
+        );
         assert_eq!(dns_name(&dialable("/ip4/192.0.2.7/tcp/7040").expect("dialable")), None);
     }
 

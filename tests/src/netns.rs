@@ -6,7 +6,8 @@
 //! as on a real machine. Nodes run inside with [`crate::NodeProcess::started_in`];
 //! the test reaches their admin APIs with [`in_namespace`].
 //!
-//! Needs root (CAP_NET_ADMIN) and iproute2's `ip`: `.ci/run` installs it.
+//! Needs root (CAP_NET_ADMIN), iproute2's `ip` and, for a port forward,
+//! nftables' `nft`: `.ci/run` installs both.
 //! The namespaces and hosts files are removed when the [`Lan`] is dropped,
 //! whether the test passed or not.
 
@@ -27,9 +28,11 @@ pub struct Host {
     pub name: String,
 }
 
-/// Hosts on one LAN (`10.77.0.0/24`, inside the namespaces only).
+/// Hosts on one LAN (`10.77.0.0/24`, inside the namespaces only), and
+/// those behind a router on it.
 #[derive(Debug)]
 pub struct Lan {
+    prefix: String,
     pub hosts: Vec<Host>,
     /// Made so far, removed on drop (the bridge's included).
     namespaces: Vec<String>,
@@ -39,11 +42,36 @@ pub struct Lan {
 /// Runs `ip` with `args`; an error names the command and what it said.
 pub fn ip(args: &[&str]) -> anyhow::Result<()> {
     let out = Command::new("ip").args(args).output().map_err(|e| {
-        anyhow::anyhow!("cannot run `ip` (iproute2), which the multi-host tests need: {e}; install it (apt-get install iproute2)")
+        anyhow::anyhow!(
+            "cannot run `ip` (iproute2), which the multi-host tests need: {e}; install it (apt-get install iproute2)"
+        )
     })?;
     anyhow::ensure!(
         out.status.success(),
         "`ip {}` failed: {}",
+        args.join(" "),
+        String::from_utf8_lossy(&out.stderr).trim()
+    );
+    Ok(())
+}
+
+/// Runs `program` inside network namespace `namespace`, `input` on its stdin.
+fn run_in(namespace: &str, program: &str, args: &[&str], input: Option<&str>) -> anyhow::Result<()> {
+    use std::io::Write;
+    let mut child = Command::new("ip")
+        .args(["netns", "exec", namespace, program])
+        .args(args)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()?;
+    if let (Some(text), Some(mut stdin)) = (input, child.stdin.take()) {
+        stdin.write_all(text.as_bytes())?;
+    }
+    let out = child.wait_with_output()?;
+    anyhow::ensure!(
+        out.status.success(),
+        "`{program} {}` in {namespace} failed: {}",
         args.join(" "),
         String::from_utf8_lossy(&out.stderr).trim()
     );
@@ -75,7 +103,7 @@ impl Lan {
         require_root()?;
         // Names of their own for each run (pid) and each LAN of the run.
         let prefix = format!("veim{}n{}", std::process::id(), LANS.fetch_add(1, Ordering::Relaxed));
-        let mut lan = Lan { hosts: Vec::new(), namespaces: Vec::new(), etc_dirs: Vec::new() };
+        let mut lan = Lan { prefix: prefix.clone(), hosts: Vec::new(), namespaces: Vec::new(), etc_dirs: Vec::new() };
         let switch = format!("{prefix}-lan");
         lan.add_namespace(&switch)?;
         ip(&["-n", &switch, "link", "add", "br0", "type", "bridge"])?;
@@ -93,19 +121,87 @@ impl Lan {
             ip(&["-n", &namespace, "link", "set", "lo", "up"])?;
             lan.hosts.push(Host { namespace, ip: address, name: name.to_string() });
         }
+        lan.write_hosts_files()?;
+        Ok(lan)
+    }
+
+    /// Adds a router on the LAN, known there as `public_name`, that
+    /// forwards TCP port `port` (DNAT) to a host behind it on a private
+    /// network of its own (`192.168.1.0/24`), known as `inside_name`, whose
+    /// outbound connections it masquerades, as a ministry's firewall would.
+    /// Returns the host behind it. Needs `nft` (nftables).
+    pub fn behind_port_forward(&mut self, public_name: &str, inside_name: &str, port: u16) -> anyhow::Result<Host> {
+        let prefix = self.prefix.clone();
+        let i = self.hosts.len();
+        let router = format!("{prefix}-r{i}");
+        let inside = format!("{prefix}-i{i}");
+        self.add_namespace(&router)?;
+        self.add_namespace(&inside)?;
+        let switch = format!("{prefix}-lan");
+        let port_name = format!("p{i}");
+        ip(&["link", "add", "eth0", "netns", &router, "type", "veth", "peer", "name", &port_name, "netns", &switch])?;
+        ip(&["-n", &switch, "link", "set", &port_name, "master", "br0"])?;
+        ip(&["-n", &switch, "link", "set", &port_name, "up"])?;
+        ip(&["link", "add", "eth1", "netns", &router, "type", "veth", "peer", "name", "eth0", "netns", &inside])?;
+        let public = Ipv4Addr::new(10, 77, 0, u8::try_from(i + 1)?);
+        let private = Ipv4Addr::new(192, 168, 1, 2);
+        ip(&["-n", &router, "addr", "add", &format!("{public}/24"), "dev", "eth0"])?;
+        ip(&["-n", &router, "addr", "add", "192.168.1.1/24", "dev", "eth1"])?;
+        ip(&["-n", &inside, "addr", "add", &format!("{private}/24"), "dev", "eth0"])?;
+        for (ns, dev) in [(&router, "eth0"), (&router, "eth1"), (&router, "lo"), (&inside, "eth0"), (&inside, "lo")] {
+            ip(&["-n", ns, "link", "set", dev, "up"])?;
+        }
+        ip(&["-n", &inside, "route", "add", "default", "via", "192.168.1.1"])?;
+        run_in(&router, "sysctl", &["-qw", "net.ipv4.ip_forward=1"], None)?;
+        let rules = format!(
+            "table ip veim_nat {{\n\
+             chain prerouting {{ type nat hook prerouting priority dstnat; iif \"eth0\" tcp dport {port} counter dnat to {private}:{port}; }}\n\
+             chain postrouting {{ type nat hook postrouting priority srcnat; oif \"eth0\" masquerade; }}\n\
+             }}\n"
+        );
+        run_in(&router, "nft", &["-f", "-"], Some(&rules))
+            .map_err(|e| anyhow::anyhow!("{e}; the port-forward test needs nftables (apt-get install nftables)"))?;
+        self.hosts.push(Host { namespace: router, ip: public, name: public_name.to_string() });
+        let host = Host { namespace: inside, ip: private, name: inside_name.to_string() };
+        self.hosts.push(host.clone());
+        self.write_hosts_files()?;
+        Ok(host)
+    }
+
+    /// How many connections the router at `public_name` has forwarded (NAT
+    /// rules see the first packet of each).
+    pub fn forwarded(&self, public_name: &str) -> anyhow::Result<u64> {
+        let router = &self.host(public_name).namespace;
+        let out = Command::new("ip")
+            .args(["netns", "exec", router, "nft", "list", "chain", "ip", "veim_nat", "prerouting"])
+            .output()?;
+        anyhow::ensure!(out.status.success(), "nft list in {router}: {}", String::from_utf8_lossy(&out.stderr));
+        let text = String::from_utf8_lossy(&out.stdout);
+        text.split_whitespace()
+            .skip_while(|w| *w != "packets")
+            .nth(1)
+            .and_then(|n| n.parse().ok())
+            .ok_or_else(|| anyhow::anyhow!("no packet counter in {router}'s forwarding rule: {text}"))
+    }
+
+    /// Every host's `/etc/hosts`, as `ip netns exec` shows it: every name
+    /// of the LAN (and of the private network behind a router).
+    fn write_hosts_files(&mut self) -> anyhow::Result<()> {
         let mut hosts = String::from("127.0.0.1 localhost\n");
-        for h in &lan.hosts {
+        for h in &self.hosts {
             hosts.push_str(&format!("{} {}\n", h.ip, h.name));
         }
-        for h in lan.hosts.clone() {
+        for h in self.hosts.clone() {
             let dir = PathBuf::from("/etc/netns").join(&h.namespace);
             std::fs::create_dir_all(&dir)?;
-            lan.etc_dirs.push(dir.clone());
+            if !self.etc_dirs.contains(&dir) {
+                self.etc_dirs.push(dir.clone());
+            }
             std::fs::write(dir.join("hosts"), &hosts)?;
             // No name server on this LAN: names come from the hosts file.
             std::fs::write(dir.join("resolv.conf"), "# no name server on this LAN\n")?;
         }
-        Ok(lan)
+        Ok(())
     }
 
     fn add_namespace(&mut self, name: &str) -> anyhow::Result<()> {

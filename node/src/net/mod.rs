@@ -87,7 +87,9 @@ pub enum NetworkError {
     /// The node at the address holds another key than the one expected:
     /// the wrong key was given for it, or another node took the address.
     /// The keys are given by their fingerprints (`fingerprint_of`).
-    #[error("{address} answered with the key of fingerprint {presented}, not the expected key of fingerprint {expected}")]
+    #[error(
+        "{address} answered with the key of fingerprint {presented}, not the expected key of fingerprint {expected}"
+    )]
     WrongPeer { address: String, expected: String, presented: String },
     /// The connection closed before the answer came (the peer restarted,
     /// or a stale connection was used): the request may or may not have
@@ -320,7 +322,10 @@ fn resolver_config() -> (libp2p::dns::ResolverConfig, libp2p::dns::ResolverOpts)
                 error = %e,
                 "no usable name server in /etc/resolv.conf: DNS names in addresses resolve from /etc/hosts only"
             );
-            (libp2p::dns::ResolverConfig::from_parts(None, Vec::new(), Vec::new()), libp2p::dns::ResolverOpts::default())
+            (
+                libp2p::dns::ResolverConfig::from_parts(None, Vec::new(), Vec::new()),
+                libp2p::dns::ResolverOpts::default(),
+            )
         }
     }
 }

@@ -34,9 +34,8 @@ async fn a_node_that_knows_the_secretariat_by_name_syncs_and_exchanges() -> anyh
     assert!(status.registration.is_some_and(|r| r.starts_with("active")), "SWE is listed");
 
     // ...and exchanges with the other State.
-    let sent: MessageView = blocking(|| {
-        swe.post("/v1/requests", &SendRequest { to: vec!["MEX".into()], request: example_request() })
-    })?;
+    let sent: MessageView =
+        blocking(|| swe.post("/v1/requests", &SendRequest { to: vec!["MEX".into()], request: example_request() }))?;
     let mex = net.national("MEX").api()?;
     wait_for("the request to reach MEX", Duration::from_secs(20), || {
         let inbox: Vec<MessageView> = mex.get("/v1/inbox").ok()?;

@@ -1,7 +1,9 @@
 //! Nodes on machines of their own: each node process runs in a network
 //! namespace with its own address on a LAN, and finds the others by DNS
 //! names that its own hosts file gives (the system's resolver
-//! configuration, as on a real machine). Needs root (see `veim_tests::netns`).
+//! configuration, as on a real machine); one sits behind a router that
+//! forwards its port and announces the router's public address. Needs
+//! root (see `veim_tests::netns`).
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -49,24 +51,26 @@ async fn on_host<T: Send>(
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn nodes_on_separate_hosts_find_each_other_by_name_and_exchange() -> anyhow::Result<()> {
+async fn nodes_on_separate_hosts_find_each_other_by_name_one_behind_a_port_forward() -> anyhow::Result<()> {
     // Dropped last: the node processes stop before their hosts go.
-    let lan = Lan::new(&["directory.veim.test", "mex.veim.test", "swe.veim.test"])?;
+    let mut lan = Lan::new(&["directory.veim.test", "mex.veim.test"])?;
+    // SWE's node has a private address; the router at swe.veim.test
+    // forwards the port to it, and SWE announces that public name.
+    let swe_host = lan.behind_port_forward("swe.veim.test", "node.swe.internal", PORT)?;
     let dir = tempfile::Builder::new().prefix("veim-test-").tempdir()?;
-    let (sec_host, mex_host, swe_host) =
-        (lan.host("directory.veim.test"), lan.host("mex.veim.test"), lan.host("swe.veim.test"));
+    let (sec_host, mex_host) = (lan.host("directory.veim.test"), lan.host("mex.veim.test"));
 
     let sec_home = dir.path().join("secretariat");
     let sec_keys =
         init_home(&sec_home, &config(Role::Secretariat, None, format!("/ip4/{}/tcp/{PORT}", sec_host.ip), vec![])?)?;
     let mut homes: Vec<(PathBuf, &str, &str)> = Vec::new();
-    for (state, host) in [("MEX", mex_host), ("SWE", swe_host)] {
+    for (state, host, public) in [("MEX", mex_host, "mex.veim.test"), ("SWE", &swe_host, "swe.veim.test")] {
         let home = dir.path().join(state.to_ascii_lowercase());
         let mut c = config(
             Role::National,
             Some(state),
             format!("/ip4/0.0.0.0/tcp/{PORT}"),
-            vec![format!("/dns4/{}/tcp/{PORT}", host.name)],
+            vec![format!("/dns4/{public}/tcp/{PORT}")],
         )?;
         c.secretariat = Some(SecretariatPin {
             public_key: sec_keys.identity.public().to_string(),
@@ -105,22 +109,27 @@ async fn nodes_on_separate_hosts_find_each_other_by_name_and_exchange() -> anyho
         .await?;
     }
     let (swe_home, _, swe_ns) = &homes[1];
-    let listing: DirectoryListing =
-        in_namespace(swe_ns, || AdminClient::for_home(swe_home)?.get("/v1/directory"))??;
+    let listing: DirectoryListing = in_namespace(swe_ns, || AdminClient::for_home(swe_home)?.get("/v1/directory"))??;
     let mex_entry = listing.entries.iter().find(|e| e.state.as_str() == "MEX").expect("MEX listed");
     assert_eq!(mex_entry.addresses, vec![format!("/dns4/mex.veim.test/tcp/{PORT}")]);
 
-    // MEX dials SWE by the name its own hosts file resolves.
+    // MEX dials SWE by the name its own hosts file resolves, through the
+    // port forward; SWE dials MEX out through its router.
     let (mex_home, _, mex_ns) = &homes[0];
-    let sent: MessageView = in_namespace(mex_ns, || {
-        AdminClient::for_home(mex_home)?
-            .post("/v1/requests", &SendRequest { to: vec!["SWE".into()], request: example_request() })
-    })??;
-    on_host("the request to reach SWE", swe_ns, swe_home, |api| {
-        let inbox: Vec<MessageView> = api.get("/v1/inbox").ok()?;
-        inbox.iter().any(|m| m.message_id == sent.message_id).then_some(())
-    })
-    .await?;
+    for ((from_home, from_ns), (to, to_home, to_ns)) in
+        [((mex_home, mex_ns), ("SWE", swe_home, swe_ns)), ((swe_home, swe_ns), ("MEX", mex_home, mex_ns))]
+    {
+        let sent: MessageView = in_namespace(from_ns, || {
+            AdminClient::for_home(from_home)?
+                .post("/v1/requests", &SendRequest { to: vec![to.into()], request: example_request() })
+        })??;
+        on_host(&format!("the request to reach {to}"), to_ns, to_home, |api| {
+            let inbox: Vec<MessageView> = api.get("/v1/inbox").ok()?;
+            inbox.iter().any(|m| m.message_id == sent.message_id).then_some(())
+        })
+        .await?;
+    }
+    assert!(lan.forwarded("swe.veim.test")? > 0, "SWE was reached through its router's port forward");
     drop(processes);
     Ok(())
 }
