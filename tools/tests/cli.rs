@@ -417,6 +417,55 @@ async fn another_states_control_and_bidi_characters_never_reach_the_terminal() -
 }
 
 #[test]
+fn init_takes_addresses_by_dns_name_and_names_a_bad_one() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let sec = dir.path().join("sec");
+    let init = veim(&["--json", "init", "--home", &home_arg(&sec), "--role", "secretariat"]);
+    assert!(init.status.success(), "{}", text(&init));
+    let report: serde_json::Value = serde_json::from_slice(&init.stdout).expect("json");
+    let key = report["identity_key"].as_str().expect("identity key").to_string();
+    let national = |name: &str, secretariat: &str, listen: &str, announce: &str| {
+        let home = dir.path().join(name);
+        let out = veim(&[
+            "init",
+            "--home",
+            &home_arg(&home),
+            "--role",
+            "national",
+            "--state",
+            "MEX",
+            "--secretariat-key",
+            &key,
+            "--secretariat-addr",
+            secretariat,
+            "--listen",
+            listen,
+            "--announce",
+            announce,
+        ]);
+        (out.status.code(), text(&out), home.exists())
+    };
+    let (code, said, _) = national(
+        "by-name",
+        "/dns4/directory.example.org/tcp/7040",
+        "/ip4/0.0.0.0/tcp/7040",
+        "/dns6/veim.example.gov/tcp/7040",
+    );
+    assert_eq!(code, Some(0), "{said}");
+    for (secretariat, listen, announce, expected) in [
+        ("/dns4/directory example.org/tcp/7040", "/ip4/0.0.0.0/tcp/7040", "/ip4/192.0.2.7/tcp/7040", "not a DNS name"),
+        ("/dns4/directory.example.org", "/ip4/0.0.0.0/tcp/7040", "/ip4/192.0.2.7/tcp/7040", "/tcp/<port>"),
+        ("/dns4/directory.example.org/tcp/7040", "/dns4/veim.example.gov/tcp/7040", "/ip4/192.0.2.7/tcp/7040", "announce"),
+        ("/dns4/directory.example.org/tcp/7040", "/ip4/0.0.0.0/tcp/7040", "/ip4/192.0.2.7/udp/7040", "/tcp/<port>"),
+    ] {
+        let (code, said, made) = national("refused", secretariat, listen, announce);
+        assert_eq!(code, Some(1), "{said}");
+        assert!(said.contains(expected), "{secretariat} {listen} {announce}: {said}");
+        assert!(!made, "a refused init leaves no folder behind");
+    }
+}
+
+#[test]
 fn status_exits_6_and_says_why_when_the_node_is_unhealthy() {
     let dir = tempfile::tempdir().expect("tempdir");
     // A Secretariat that never runs: its key is pinned, its address answers nothing.
