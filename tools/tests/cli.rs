@@ -455,7 +455,12 @@ fn init_takes_addresses_by_dns_name_and_names_a_bad_one() {
     for (secretariat, listen, announce, expected) in [
         ("/dns4/directory example.org/tcp/7040", "/ip4/0.0.0.0/tcp/7040", "/ip4/192.0.2.7/tcp/7040", "not a DNS name"),
         ("/dns4/directory.example.org", "/ip4/0.0.0.0/tcp/7040", "/ip4/192.0.2.7/tcp/7040", "/tcp/<port>"),
-        ("/dns4/directory.example.org/tcp/7040", "/dns4/veim.example.gov/tcp/7040", "/ip4/192.0.2.7/tcp/7040", "announce"),
+        (
+            "/dns4/directory.example.org/tcp/7040",
+            "/dns4/veim.example.gov/tcp/7040",
+            "/ip4/192.0.2.7/tcp/7040",
+            "listen on an IP address",
+        ),
         ("/dns4/directory.example.org/tcp/7040", "/ip4/0.0.0.0/tcp/7040", "/ip4/192.0.2.7/udp/7040", "/tcp/<port>"),
     ] {
         let (code, said, made) = national("refused", secretariat, listen, announce);
