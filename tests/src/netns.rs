@@ -39,43 +39,38 @@ pub struct Lan {
     etc_dirs: Vec<PathBuf>,
 }
 
-/// Runs `ip` with `args`; an error names the command and what it said.
-pub fn ip(args: &[&str]) -> anyhow::Result<()> {
-    let out = Command::new("ip").args(args).output().map_err(|e| {
-        anyhow::anyhow!(
-            "cannot run `ip` (iproute2), which the multi-host tests need: {e}; install it (apt-get install iproute2)"
-        )
-    })?;
-    anyhow::ensure!(
-        out.status.success(),
-        "`ip {}` failed: {}",
-        args.join(" "),
-        String::from_utf8_lossy(&out.stderr).trim()
-    );
-    Ok(())
-}
-
-/// Runs `program` inside network namespace `namespace`, `input` on its stdin.
-fn run_in(namespace: &str, program: &str, args: &[&str], input: Option<&str>) -> anyhow::Result<()> {
+/// Runs `command`, `input` on its stdin: its output, or an error naming
+/// `what` and what it said.
+fn run(mut command: Command, what: &str, input: Option<&str>) -> anyhow::Result<String> {
     use std::io::Write;
-    let mut child = Command::new("ip")
-        .args(["netns", "exec", namespace, program])
-        .args(args)
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()?;
+    use std::process::Stdio;
+    let mut child =
+        command.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().map_err(|e| {
+            anyhow::anyhow!(
+                "cannot run `{what}`: {e}; the multi-host tests need iproute2's `ip` and nftables' `nft` \
+             (apt-get install iproute2 nftables)"
+            )
+        })?;
     if let (Some(text), Some(mut stdin)) = (input, child.stdin.take()) {
         stdin.write_all(text.as_bytes())?;
     }
     let out = child.wait_with_output()?;
-    anyhow::ensure!(
-        out.status.success(),
-        "`{program} {}` in {namespace} failed: {}",
-        args.join(" "),
-        String::from_utf8_lossy(&out.stderr).trim()
-    );
-    Ok(())
+    anyhow::ensure!(out.status.success(), "`{what}` failed: {}", String::from_utf8_lossy(&out.stderr).trim());
+    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+/// Runs `ip` with `args`.
+pub fn ip(args: &[&str]) -> anyhow::Result<()> {
+    let mut command = Command::new("ip");
+    command.args(args);
+    run(command, &format!("ip {}", args.join(" ")), None).map(|_| ())
+}
+
+/// Runs `program` inside network namespace `namespace`, `input` on its stdin.
+fn run_in(namespace: &str, program: &str, args: &[&str], input: Option<&str>) -> anyhow::Result<String> {
+    let mut command = Command::new("ip");
+    command.args(["netns", "exec", namespace, program]).args(args);
+    run(command, &format!("{program} {} (in {namespace})", args.join(" ")), input)
 }
 
 /// Fails, saying why, when this process cannot make network namespaces.
@@ -172,11 +167,7 @@ impl Lan {
     /// rules see the first packet of each).
     pub fn forwarded(&self, public_name: &str) -> anyhow::Result<u64> {
         let router = &self.host(public_name).namespace;
-        let out = Command::new("ip")
-            .args(["netns", "exec", router, "nft", "list", "chain", "ip", "veim_nat", "prerouting"])
-            .output()?;
-        anyhow::ensure!(out.status.success(), "nft list in {router}: {}", String::from_utf8_lossy(&out.stderr));
-        let text = String::from_utf8_lossy(&out.stdout);
+        let text = run_in(router, "nft", &["list", "chain", "ip", "veim_nat", "prerouting"], None)?;
         text.split_whitespace()
             .skip_while(|w| *w != "packets")
             .nth(1)

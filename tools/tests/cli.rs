@@ -27,6 +27,15 @@ fn home_arg(p: &Path) -> String {
     p.display().to_string()
 }
 
+/// Makes a Secretariat's home under `dir` (never started) and returns its key.
+fn secretariat_key(dir: &Path) -> String {
+    let sec = dir.join("sec");
+    let init = veim(&["--json", "init", "--home", &home_arg(&sec), "--role", "secretariat"]);
+    assert!(init.status.success(), "{}", text(&init));
+    let report: serde_json::Value = serde_json::from_slice(&init.stdout).expect("json");
+    report["identity_key"].as_str().expect("identity key").to_string()
+}
+
 #[test]
 fn init_writes_owner_only_keys_and_prints_the_fingerprint() {
     let dir = tempfile::tempdir().expect("tempdir");
@@ -419,11 +428,7 @@ async fn another_states_control_and_bidi_characters_never_reach_the_terminal() -
 #[test]
 fn init_takes_addresses_by_dns_name_and_names_a_bad_one() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let sec = dir.path().join("sec");
-    let init = veim(&["--json", "init", "--home", &home_arg(&sec), "--role", "secretariat"]);
-    assert!(init.status.success(), "{}", text(&init));
-    let report: serde_json::Value = serde_json::from_slice(&init.stdout).expect("json");
-    let key = report["identity_key"].as_str().expect("identity key").to_string();
+    let key = secretariat_key(dir.path());
     let national = |name: &str, secretariat: &str, listen: &str, announce: &str| {
         let home = dir.path().join(name);
         let out = veim(&[
@@ -474,11 +479,7 @@ fn init_takes_addresses_by_dns_name_and_names_a_bad_one() {
 fn status_exits_6_and_says_why_when_the_node_is_unhealthy() {
     let dir = tempfile::tempdir().expect("tempdir");
     // A Secretariat that never runs: its key is pinned, its address answers nothing.
-    let sec = dir.path().join("sec");
-    let init = veim(&["--json", "init", "--home", &home_arg(&sec), "--role", "secretariat"]);
-    assert!(init.status.success(), "{}", text(&init));
-    let report: serde_json::Value = serde_json::from_slice(&init.stdout).expect("json");
-    let key = report["identity_key"].as_str().expect("identity key").to_string();
+    let key = secretariat_key(dir.path());
     let home = dir.path().join("mex");
     let init = veim(&[
         "init",

@@ -336,34 +336,43 @@ fn resolver_config() -> (libp2p::dns::ResolverConfig, libp2p::dns::ResolverOpts)
 fn dial_failure(peer: PeerId, error: &libp2p::swarm::DialError) -> NetworkError {
     use libp2p::swarm::DialError;
     match error {
-        DialError::WrongPeerId { obtained, address } => {
-            // The address as dialed: libp2p appends the peer id it expected.
-            let address: Multiaddr =
-                address.iter().filter(|p| !matches!(p, libp2p::multiaddr::Protocol::P2p(_))).collect();
-            NetworkError::WrongPeer {
-                address: address.to_string(),
-                expected: fingerprint_of(&peer),
-                presented: fingerprint_of(obtained),
-            }
-        }
+        DialError::WrongPeerId { obtained, address } => NetworkError::WrongPeer {
+            address: as_dialed(address).to_string(),
+            expected: fingerprint_of(&peer),
+            presented: fingerprint_of(obtained),
+        },
         DialError::Transport(attempts) if !attempts.is_empty() => {
             let reason = attempts
                 .iter()
-                .map(|(addr, e)| {
-                    let mut why = format!("{addr}: {e}");
-                    let mut source = std::error::Error::source(e);
-                    while let Some(s) = source {
-                        why.push_str(&format!(": {s}"));
-                        source = s.source();
-                    }
-                    why
-                })
+                .map(|(addr, e)| format!("{}: {}", as_dialed(addr), on_one_line(e)))
                 .collect::<Vec<_>>()
                 .join("; ");
             NetworkError::Unreachable { peer, reason: format!("could not connect to {reason}") }
         }
         error => NetworkError::Unreachable { peer, reason: error.to_string() },
     }
+}
+
+/// An address as the directory or the configuration gives it, without the
+/// `/p2p/…` libp2p appends when it dials an expected peer.
+fn as_dialed(address: &Multiaddr) -> Multiaddr {
+    address.iter().filter(|p| !matches!(p, libp2p::multiaddr::Protocol::P2p(_))).collect()
+}
+
+/// An error and its sources on one line, each said once (libp2p's wrappers
+/// repeat their source's text, or say nothing themselves).
+fn on_one_line(error: &dyn std::error::Error) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    let mut next = Some(error);
+    while let Some(e) = next {
+        let text = e.to_string().replace("\n - ", " ").replace('\n', " ");
+        let text = text.trim();
+        if !text.is_empty() && !parts.iter().any(|p| p.contains(text)) {
+            parts.push(text.to_string());
+        }
+        next = e.source();
+    }
+    parts.join(": ")
 }
 
 impl EventLoop {
@@ -588,5 +597,31 @@ impl EventLoop {
             }
             Event::ResponseSent { .. } => {}
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use libp2p::TransportError;
+    use libp2p::swarm::DialError;
+
+    #[test]
+    fn a_failed_dial_says_where_and_why_on_one_line() {
+        let expected = Keypair::generate_ed25519().public().to_peer_id();
+        let presented = Keypair::generate_ed25519().public().to_peer_id();
+        let dialed: Multiaddr = format!("/dns4/directory.example.org/tcp/7040/p2p/{expected}").parse().expect("addr");
+        let wrong = dial_failure(expected, &DialError::WrongPeerId { obtained: presented, address: dialed.clone() });
+        let said = wrong.to_string();
+        assert!(said.starts_with("/dns4/directory.example.org/tcp/7040 answered"), "{said}");
+        assert!(said.contains(&fingerprint_of(&expected)) && said.contains(&fingerprint_of(&presented)), "{said}");
+
+        let refused = std::io::Error::other("Multiple dial errors occurred:\n - no record found for Query");
+        let failed = dial_failure(expected, &DialError::Transport(vec![(dialed, TransportError::Other(refused))]));
+        let said = failed.to_string();
+        assert!(
+            said.ends_with("could not connect to /dns4/directory.example.org/tcp/7040: Multiple dial errors occurred: no record found for Query"),
+            "{said}"
+        );
     }
 }
