@@ -27,6 +27,16 @@ fn home_arg(p: &Path) -> String {
     p.display().to_string()
 }
 
+/// `veim init` of Mexico's node in `home`, pinning the Secretariat's `key`
+/// at `secretariat`, with `more` arguments.
+fn init_mex(home: &Path, key: &str, secretariat: &str, more: &[&str]) -> Output {
+    let home = home_arg(home);
+    let mut args = vec!["init", "--home", &home, "--role", "national", "--state", "MEX"];
+    args.extend(["--secretariat-key", key, "--secretariat-addr", secretariat]);
+    args.extend(more);
+    veim(&args)
+}
+
 /// Makes a Secretariat's home under `dir` (never started) and returns its key.
 fn secretariat_key(dir: &Path) -> String {
     let sec = dir.join("sec");
@@ -431,23 +441,7 @@ fn init_takes_addresses_by_dns_name_and_names_a_bad_one() {
     let key = secretariat_key(dir.path());
     let national = |name: &str, secretariat: &str, listen: &str, announce: &str| {
         let home = dir.path().join(name);
-        let out = veim(&[
-            "init",
-            "--home",
-            &home_arg(&home),
-            "--role",
-            "national",
-            "--state",
-            "MEX",
-            "--secretariat-key",
-            &key,
-            "--secretariat-addr",
-            secretariat,
-            "--listen",
-            listen,
-            "--announce",
-            announce,
-        ]);
+        let out = init_mex(&home, &key, secretariat, &["--listen", listen, "--announce", announce]);
         (out.status.code(), text(&out), home.exists())
     };
     let (code, said, _) = national(
@@ -481,25 +475,12 @@ fn status_exits_6_and_says_why_when_the_node_is_unhealthy() {
     // A Secretariat that never runs: its key is pinned, its address answers nothing.
     let key = secretariat_key(dir.path());
     let home = dir.path().join("mex");
-    let init = veim(&[
-        "init",
-        "--home",
-        &home_arg(&home),
-        "--role",
-        "national",
-        "--state",
-        "MEX",
-        "--secretariat-key",
+    let init = init_mex(
+        &home,
         &key,
-        "--secretariat-addr",
         "/ip4/127.0.0.1/tcp/9",
-        "--listen",
-        "/ip4/127.0.0.1/tcp/0",
-        "--admin",
-        "127.0.0.1:0",
-        "--poll-secs",
-        "1",
-    ]);
+        &["--listen", "/ip4/127.0.0.1/tcp/0", "--admin", "127.0.0.1:0", "--poll-secs", "1"],
+    );
     assert!(init.status.success(), "{}", text(&init));
     let _node = KillOnDrop(
         Command::new(env!("CARGO_BIN_EXE_veim"))
