@@ -74,3 +74,44 @@ async fn a_wrong_secretariat_key_is_named_beside_the_key_presented() -> anyhow::
     net.shutdown().await;
     Ok(())
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_peer_at_a_listed_address_with_another_key_is_named_in_the_delivery_state() -> anyhow::Result<()> {
+    let mut net = TestNet::admitted(&["MEX", "SWE"]).await?;
+    let listed = veim_tests::keys_of(&net.national("SWE").home).identity.public();
+    let address = net.national("SWE").address.clone();
+    net.national_mut("SWE").stop().await;
+    // Another node takes SWE's address (a reused IP, a hijacked name).
+    let secret = [7u8; 32];
+    let other = veim_protocol::IdentityKeypair::from_secret_bytes(&secret).public();
+    let mut squatter = veim_tests::RawPeer::new(libp2p::identity::Keypair::ed25519_from_bytes(secret)?)?;
+    let squatting = tokio::spawn(async move {
+        let refuse = |_| {
+            veim_protocol::wire::NetResponse::Refused(veim_protocol::wire::Refusal {
+                code: veim_protocol::wire::RefusalCode::Busy,
+                detail: "not SWE".into(),
+            })
+        };
+        squatter.serve(&address, refuse, || tokio::time::sleep(Duration::from_secs(60))).await
+    });
+
+    let mex = net.national("MEX").api()?;
+    let sent: MessageView =
+        blocking(|| mex.post("/v1/requests", &SendRequest { to: vec!["SWE".into()], request: example_request() }))?;
+    let last_error = wait_for("MEX's attempt to reach SWE to fail", Duration::from_secs(20), || {
+        let outbox: Vec<MessageView> = mex.get("/v1/outbox").ok()?;
+        let copy = outbox.into_iter().find(|m| m.message_id == sent.message_id)?;
+        copy.deliveries.into_iter().find_map(|d| match d.state {
+            DeliveryState::Attempting { last_error, .. } => Some(last_error),
+            _ => None,
+        })
+    })
+    .await?;
+    assert!(
+        last_error.contains(&listed.fingerprint()) && last_error.contains(&other.fingerprint()),
+        "the key listed for SWE and the key presented: {last_error}"
+    );
+    squatting.abort();
+    net.shutdown().await;
+    Ok(())
+}
