@@ -13,7 +13,10 @@
 
 use std::net::Ipv4Addr;
 use std::os::fd::AsFd;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+
+/// Where `ip netns exec` finds the files it puts over `/etc` in a namespace.
+const ETC_NETNS: &str = "/etc/netns";
 use std::process::Command;
 use std::sync::atomic::{AtomicU32, Ordering};
 
@@ -37,6 +40,8 @@ pub struct Lan {
     /// Made so far, removed on drop (the bridge's included).
     namespaces: Vec<String>,
     etc_dirs: Vec<PathBuf>,
+    /// Whether this LAN made `/etc/netns` (then it removes it, if empty).
+    made_etc_netns: bool,
 }
 
 /// Runs `command`, `input` on its stdin: its output, or an error naming
@@ -98,7 +103,13 @@ impl Lan {
         require_root()?;
         // Names of their own for each run (pid) and each LAN of the run.
         let prefix = format!("veim{}n{}", std::process::id(), LANS.fetch_add(1, Ordering::Relaxed));
-        let mut lan = Lan { prefix: prefix.clone(), hosts: Vec::new(), namespaces: Vec::new(), etc_dirs: Vec::new() };
+        let mut lan = Lan {
+            prefix: prefix.clone(),
+            hosts: Vec::new(),
+            namespaces: Vec::new(),
+            etc_dirs: Vec::new(),
+            made_etc_netns: false,
+        };
         let switch = format!("{prefix}-lan");
         lan.add_namespace(&switch)?;
         ip(&["-n", &switch, "link", "add", "br0", "type", "bridge"])?;
@@ -182,8 +193,9 @@ impl Lan {
         for h in &self.hosts {
             hosts.push_str(&format!("{} {}\n", h.ip, h.name));
         }
+        self.made_etc_netns |= !Path::new(ETC_NETNS).exists();
         for h in self.hosts.clone() {
-            let dir = PathBuf::from("/etc/netns").join(&h.namespace);
+            let dir = Path::new(ETC_NETNS).join(&h.namespace);
             std::fs::create_dir_all(&dir)?;
             if !self.etc_dirs.contains(&dir) {
                 self.etc_dirs.push(dir.clone());
@@ -213,7 +225,9 @@ impl Drop for Lan {
             let _ = std::fs::remove_dir_all(dir);
         }
         // Only if no other LAN uses it.
-        let _ = std::fs::remove_dir("/etc/netns");
+        if self.made_etc_netns {
+            let _ = std::fs::remove_dir(ETC_NETNS);
+        }
         for ns in self.namespaces.iter().rev() {
             if let Err(e) = ip(&["netns", "del", ns]) {
                 eprintln!("could not remove network namespace {ns}: {e}");
