@@ -26,7 +26,7 @@
 //!   home (config, keys, vault, init)
 //!    │
 //!    ▼
-//!   clock  shutdown                      (and veim-protocol under every layer)
+//!   clock  shutdown  address             (and veim-protocol under every layer)
 //! ```
 //!
 //! - `storage` knows records as plain data and nothing of the rules that
@@ -38,6 +38,7 @@
 //! - sled is used in `storage` alone, axum in `api` alone; there is no
 //!   import cycle between modules, within a layer either.
 
+pub mod address;
 pub mod api;
 pub mod app;
 pub mod attachments;

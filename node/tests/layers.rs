@@ -12,6 +12,7 @@ use std::path::{Path, PathBuf};
 const LAYERS: &[(&str, u8)] = &[
     ("clock", 0),
     ("shutdown", 0),
+    ("address", 0),
     ("home", 1),
     ("storage", 2),
     ("net", 2),

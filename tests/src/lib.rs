@@ -18,6 +18,7 @@ use veim_protocol::codec;
 use veim_protocol::wire::{NetRequest, NetResponse};
 
 pub mod large_frames;
+pub mod netns;
 
 pub use veim_tools::localnet::{LocalNet, LocalNode, blocking, wait_for};
 
@@ -95,15 +96,17 @@ pub struct NodeProcess {
 impl NodeProcess {
     /// `binary` is `env!("CARGO_BIN_EXE_veim-test-node")` in the calling test.
     pub fn spawn(binary: &str, home: &Path) -> anyhow::Result<NodeProcess> {
+        let mut command = Command::new(binary);
+        command.arg("--home").arg(home);
+        NodeProcess::spawn_command(command, home)
+    }
+
+    /// Runs `command`, which starts the node of `home`, with warnings
+    /// logged to the test's stderr.
+    fn spawn_command(mut command: Command, home: &Path) -> anyhow::Result<NodeProcess> {
         // A stale runtime.json from a killed process must not be mistaken for this one.
         let _ = std::fs::remove_file(home.join(veim_node::home::RUNTIME_FILE));
-        let child = Command::new(binary)
-            .arg("--home")
-            .arg(home)
-            .env("RUST_LOG", "warn")
-            .stdout(Stdio::null())
-            .stderr(Stdio::inherit())
-            .spawn()?;
+        let child = command.env("RUST_LOG", "warn").stdout(Stdio::null()).stderr(Stdio::inherit()).spawn()?;
         Ok(NodeProcess { child })
     }
 
@@ -140,18 +143,32 @@ impl NodeProcess {
         home: &Path,
         max_file_bytes: u64,
     ) -> anyhow::Result<NodeProcess> {
-        let _ = std::fs::remove_file(home.join(veim_node::home::RUNTIME_FILE));
-        let child = Command::new("bash")
+        let mut command = Command::new("bash");
+        command
             .arg("-c")
             .arg(format!("trap '' XFSZ; ulimit -S -f {}; exec \"$0\" --home \"$1\"", max_file_bytes / 1024))
             .arg(binary)
-            .arg(home)
-            .env("RUST_LOG", "warn")
-            .stdout(Stdio::null())
-            .stderr(Stdio::inherit())
-            .spawn()?;
-        let process = NodeProcess { child };
+            .arg(home);
+        let process = NodeProcess::spawn_command(command, home)?;
         process.ready(home).await?;
+        Ok(process)
+    }
+
+    /// Spawns the node inside network namespace `namespace` (`ip netns
+    /// exec`), as on a machine of its own, and waits until it serves there.
+    pub async fn started_in(namespace: &str, binary: &str, home: &Path) -> anyhow::Result<NodeProcess> {
+        let mut command = Command::new("ip");
+        command.args(["netns", "exec", namespace, binary, "--home"]).arg(home);
+        let process = NodeProcess::spawn_command(command, home)?;
+        let home = home.to_path_buf();
+        wait_for(&format!("the node process in {namespace} to serve its admin API"), Duration::from_secs(20), || {
+            netns::in_namespace(namespace, || {
+                veim_tools::AdminClient::for_home(&home).ok()?.get::<serde_json::Value>("/v1/status").ok()
+            })
+            .ok()
+            .flatten()
+        })
+        .await?;
         Ok(process)
     }
 

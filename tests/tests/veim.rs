@@ -2,6 +2,7 @@
 //! sled stores in temporary folders. One test binary, so one link.
 
 mod veim {
+    pub mod addresses;
     pub mod admin;
     pub mod attachments;
     pub mod audit;
@@ -13,6 +14,7 @@ mod veim {
     pub mod hostile;
     pub mod interop;
     pub mod lifecycle;
+    pub mod multihost;
     pub mod outbox;
     pub mod policy;
     pub mod receipts;

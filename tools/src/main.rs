@@ -374,13 +374,15 @@ struct InitArgs {
     /// Hex Ed25519 public key of the Secretariat (national nodes).
     #[arg(long)]
     secretariat_key: Option<String>,
-    /// Multiaddr of the Secretariat's node, e.g. /ip4/192.0.2.1/tcp/7040 (national nodes).
+    /// Address of the Secretariat's node, by IP or DNS name: /ip4/192.0.2.1/tcp/7040,
+    /// /dns4/directory.example.org/tcp/7040 (also /ip6, /dns6, /dns) (national nodes).
     #[arg(long)]
     secretariat_addr: Option<String>,
-    /// libp2p listen address (repeatable).
+    /// libp2p listen address: an IP address of this machine, /ip4/0.0.0.0/tcp/PORT for all (repeatable).
     #[arg(long, default_value = "/ip4/0.0.0.0/tcp/7040")]
     listen: Vec<String>,
-    /// Address to publish in the directory instead of the listen address (repeatable).
+    /// Address to publish in the directory instead of the listen address, by IP or DNS name,
+    /// e.g. /dns4/veim.example.gov/tcp/7040; behind NAT, the public one (repeatable).
     #[arg(long)]
     announce: Vec<String>,
     /// Admin API address (loopback only).

@@ -27,6 +27,25 @@ fn home_arg(p: &Path) -> String {
     p.display().to_string()
 }
 
+/// `veim init` of Mexico's node in `home`, pinning the Secretariat's `key`
+/// at `secretariat`, with `more` arguments.
+fn init_mex(home: &Path, key: &str, secretariat: &str, more: &[&str]) -> Output {
+    let home = home_arg(home);
+    let mut args = vec!["init", "--home", &home, "--role", "national", "--state", "MEX"];
+    args.extend(["--secretariat-key", key, "--secretariat-addr", secretariat]);
+    args.extend(more);
+    veim(&args)
+}
+
+/// Makes a Secretariat's home under `dir` (never started) and returns its key.
+fn secretariat_key(dir: &Path) -> String {
+    let sec = dir.join("sec");
+    let init = veim(&["--json", "init", "--home", &home_arg(&sec), "--role", "secretariat"]);
+    assert!(init.status.success(), "{}", text(&init));
+    let report: serde_json::Value = serde_json::from_slice(&init.stdout).expect("json");
+    report["identity_key"].as_str().expect("identity key").to_string()
+}
+
 #[test]
 fn init_writes_owner_only_keys_and_prints_the_fingerprint() {
     let dir = tempfile::tempdir().expect("tempdir");
@@ -417,34 +436,51 @@ async fn another_states_control_and_bidi_characters_never_reach_the_terminal() -
 }
 
 #[test]
+fn init_takes_addresses_by_dns_name_and_names_a_bad_one() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let key = secretariat_key(dir.path());
+    let national = |name: &str, secretariat: &str, listen: &str, announce: &str| {
+        let home = dir.path().join(name);
+        let out = init_mex(&home, &key, secretariat, &["--listen", listen, "--announce", announce]);
+        (out.status.code(), text(&out), home.exists())
+    };
+    let (code, said, _) = national(
+        "by-name",
+        "/dns4/directory.example.org/tcp/7040",
+        "/ip4/0.0.0.0/tcp/7040",
+        "/dns6/veim.example.gov/tcp/7040",
+    );
+    assert_eq!(code, Some(0), "{said}");
+    for (secretariat, listen, announce, expected) in [
+        ("/dns4/directory example.org/tcp/7040", "/ip4/0.0.0.0/tcp/7040", "/ip4/192.0.2.7/tcp/7040", "not a DNS name"),
+        ("/dns4/directory.example.org", "/ip4/0.0.0.0/tcp/7040", "/ip4/192.0.2.7/tcp/7040", "/tcp/<port>"),
+        (
+            "/dns4/directory.example.org/tcp/7040",
+            "/dns4/veim.example.gov/tcp/7040",
+            "/ip4/192.0.2.7/tcp/7040",
+            "listen on an IP address",
+        ),
+        ("/dns4/directory.example.org/tcp/7040", "/ip4/0.0.0.0/tcp/7040", "/ip4/192.0.2.7/udp/7040", "/tcp/<port>"),
+    ] {
+        let (code, said, made) = national("refused", secretariat, listen, announce);
+        assert_eq!(code, Some(1), "{said}");
+        assert!(said.contains(expected), "{secretariat} {listen} {announce}: {said}");
+        assert!(!made, "a refused init leaves no folder behind");
+    }
+}
+
+#[test]
 fn status_exits_6_and_says_why_when_the_node_is_unhealthy() {
     let dir = tempfile::tempdir().expect("tempdir");
     // A Secretariat that never runs: its key is pinned, its address answers nothing.
-    let sec = dir.path().join("sec");
-    let init = veim(&["--json", "init", "--home", &home_arg(&sec), "--role", "secretariat"]);
-    assert!(init.status.success(), "{}", text(&init));
-    let report: serde_json::Value = serde_json::from_slice(&init.stdout).expect("json");
-    let key = report["identity_key"].as_str().expect("identity key").to_string();
+    let key = secretariat_key(dir.path());
     let home = dir.path().join("mex");
-    let init = veim(&[
-        "init",
-        "--home",
-        &home_arg(&home),
-        "--role",
-        "national",
-        "--state",
-        "MEX",
-        "--secretariat-key",
+    let init = init_mex(
+        &home,
         &key,
-        "--secretariat-addr",
         "/ip4/127.0.0.1/tcp/9",
-        "--listen",
-        "/ip4/127.0.0.1/tcp/0",
-        "--admin",
-        "127.0.0.1:0",
-        "--poll-secs",
-        "1",
-    ]);
+        &["--listen", "/ip4/127.0.0.1/tcp/0", "--admin", "127.0.0.1:0", "--poll-secs", "1"],
+    );
     assert!(init.status.success(), "{}", text(&init));
     let _node = KillOnDrop(
         Command::new(env!("CARGO_BIN_EXE_veim"))

@@ -520,15 +520,24 @@ pub struct ListingRules {
 /// Published moves (new addresses) of one State in a day.
 pub const MAX_MOVES_PER_DAY: u32 = 4;
 
-/// Refuses an address no other node could dial: not a multiaddr, or (unless
-/// `private` allows them) a loopback, private-range, link-local,
-/// unspecified, multicast or broadcast IP. DNS names are taken as given.
+/// Refuses an address no other node could dial: not a host (IP or DNS
+/// name) and a TCP port (`address::dialable`), or (unless `private` allows
+/// them) a loopback, private-range, link-local, unspecified, multicast or
+/// broadcast IP, or a name for this machine (`localhost`). Other DNS names
+/// are taken as given: what they resolve to is the registrant's to keep.
 pub fn check_addresses(addresses: &[String], private: bool) -> Result<(), RegistrationError> {
     use libp2p::multiaddr::Protocol;
     for a in addresses {
-        let addr: libp2p::Multiaddr = a
-            .parse()
-            .map_err(|e| RegistrationError::Address { address: a.clone(), why: format!("not a multiaddr: {e}") })?;
+        let addr = crate::address::dialable(a)
+            .map_err(|e| RegistrationError::Address { address: a.clone(), why: e.to_string() })?;
+        if !private && crate::address::dns_name(&addr).is_some_and(|n| crate::address::names_loopback(&n)) {
+            return Err(RegistrationError::Address {
+                address: a.clone(),
+                why: "the name means the node's own machine to whoever dials it; announce the address other nodes \
+                      should use (veim init --announce)"
+                    .into(),
+            });
+        }
         let ip = addr.iter().find_map(|p| match p {
             Protocol::Ip4(ip) => Some(std::net::IpAddr::V4(ip)),
             Protocol::Ip6(ip) => Some(std::net::IpAddr::V6(ip)),
@@ -682,7 +691,13 @@ mod tests {
     #[test]
     fn only_addresses_other_nodes_can_dial_are_listed() {
         let listed = |a: &str, private: bool| check_addresses(&[a.to_string()], private).is_ok();
-        for public in ["/ip4/192.0.2.7/tcp/7040", "/ip6/2001:db8::7/tcp/7040", "/dns4/veim.example.org/tcp/7040"] {
+        for public in [
+            "/ip4/192.0.2.7/tcp/7040",
+            "/ip6/2001:db8::7/tcp/7040",
+            "/dns4/veim.example.org/tcp/7040",
+            "/dns6/veim.example.org/tcp/7040",
+            "/dns/veim.example.org/tcp/7040",
+        ] {
             assert!(listed(public, false), "{public}");
         }
         for unroutable in [
@@ -692,6 +707,8 @@ mod tests {
             "/ip4/192.168.1.20/tcp/7040",
             "/ip6/::1/tcp/7040",
             "/ip6/fd00::1/tcp/7040",
+            "/dns4/localhost/tcp/7040",
+            "/dns/veim.localhost/tcp/7040",
         ] {
             assert!(!listed(unroutable, false), "{unroutable}");
             assert!(listed(unroutable, true), "{unroutable} on a private network");
@@ -702,10 +719,16 @@ mod tests {
             "/ip4/224.0.0.1/tcp/7040",
             "/ip6/fe80::1/tcp/7040",
             "not an address",
+            "/dns4/veim.example.org/udp/7040",
+            "/dns4/veim.example.org/tcp/0",
+            "/dnsaddr/veim.example.org",
+            "/dns4/veim example.org/tcp/7040",
         ] {
             assert!(!listed(never, true), "{never}");
         }
         let e = check_addresses(&["/ip4/10.0.0.1/tcp/1".into()], false).expect_err("private");
         assert!(e.to_string().contains("10.0.0.1") && e.to_string().contains("--announce"), "{e}");
+        let e = check_addresses(&["/dns4/veim.example.org/udp/7040".into()], true).expect_err("udp");
+        assert!(e.to_string().contains("/tcp/<port>"), "{e}");
     }
 }

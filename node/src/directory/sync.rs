@@ -45,6 +45,15 @@ pub enum SyncError {
     NoState,
     #[error("the Secretariat node is unreachable: {0}")]
     Unreachable(NetworkError),
+    /// The node at the Secretariat's address holds another key than the
+    /// one this node trusts for the Secretariat: a wrong key in the
+    /// configuration, or another node at that address.
+    #[error(
+        "the node at the Secretariat's address {address} presented the key of fingerprint {presented}, \
+         not the Secretariat's key this node trusts (fingerprint {expected}); check [secretariat] public_key \
+         and address in config.toml against the fingerprint the ATT Secretariat gives you by a channel you trust"
+    )]
+    WrongSecretariatKey { address: String, expected: String, presented: String },
     #[error("unreadable answer from the Secretariat: {0}")]
     Unreadable(String),
     #[error("{what} failed: the Secretariat refused: {refusal}")]
@@ -412,7 +421,7 @@ impl SyncClient {
             // the transport identity does not need to be trusted for that.
             Err(e) if matches!(request, NetRequest::FetchDirectory { .. }) => {
                 let address = addrs.first().cloned().ok_or(SyncError::BadPin)?;
-                let other = self.client.discover(address).await.map_err(|_| SyncError::Unreachable(e))?;
+                let other = self.client.discover(address).await.map_err(|_| SyncError::from(e.clone()))?;
                 if other == peer {
                     return Err(SyncError::Unreachable(NetworkError::Unreachable {
                         peer,
@@ -420,14 +429,25 @@ impl SyncClient {
                     }));
                 }
                 tracing::info!(%other, "the Secretariat's address answers with another key; fetching the directory from it");
-                self.client.request(other, addrs, bytes).await.map_err(SyncError::Unreachable)?
+                self.client.request(other, addrs, bytes).await.map_err(|_| SyncError::from(e))?
             }
-            Err(e) => return Err(SyncError::Unreachable(e)),
+            Err(e) => return Err(e.into()),
         };
         match codec::decode::<NetResponse, MAX_FRAME>("response", &answer) {
             Ok(NetResponse::Refused(refusal)) => Err(SyncError::Refused { what, refusal }),
             Ok(r) => Ok(r),
             Err(e) => Err(SyncError::Unreadable(e.to_string())),
+        }
+    }
+}
+
+impl From<NetworkError> for SyncError {
+    fn from(e: NetworkError) -> SyncError {
+        match e {
+            NetworkError::WrongPeer { address, expected, presented } => {
+                SyncError::WrongSecretariatKey { address, expected, presented }
+            }
+            e => SyncError::Unreachable(e),
         }
     }
 }

@@ -32,7 +32,8 @@ impl std::fmt::Display for Role {
 pub struct SecretariatPin {
     /// Hex Ed25519 public key of the Secretariat: the trust anchor.
     pub public_key: String,
-    /// Multiaddr of the directory node, e.g. `/ip4/192.0.2.1/tcp/7040`.
+    /// Multiaddr of the directory node, e.g. `/ip4/192.0.2.1/tcp/7040` or
+    /// `/dns4/veim.example.org/tcp/7040` (see [`crate::address`]).
     pub address: String,
 }
 
@@ -352,9 +353,7 @@ impl Config {
                     return Err("a national node needs a [secretariat] section with public_key and address".into());
                 };
                 PublicIdentity::from_hex(&pin.public_key).map_err(|e| format!("secretariat.public_key: {e}"))?;
-                pin.address
-                    .parse::<libp2p::Multiaddr>()
-                    .map_err(|e| format!("secretariat.address {:?}: {e}", pin.address))?;
+                crate::address::dialable(&pin.address).map_err(|e| format!("secretariat.address: {e}"))?;
             }
             Role::Secretariat => {
                 if self.secretariat.is_some() {
@@ -365,8 +364,11 @@ impl Config {
         if self.listen.is_empty() {
             return Err("`listen` needs at least one multiaddr, e.g. \"/ip4/0.0.0.0/tcp/7040\"".into());
         }
-        for a in self.listen.iter().chain(&self.announce) {
-            a.parse::<libp2p::Multiaddr>().map_err(|e| format!("address {a:?}: {e}"))?;
+        for a in &self.listen {
+            crate::address::listenable(a).map_err(|e| format!("listen: {e}"))?;
+        }
+        for a in &self.announce {
+            crate::address::dialable(a).map_err(|e| format!("announce: {e}"))?;
         }
         if self.role == Role::National
             && self.announce.is_empty()
@@ -475,5 +477,24 @@ mod tests {
         assert!(parse(&no_room).expect_err("no room kept").contains("max_stranger_connections"));
         let too_little = national.replace("held_frames_mib = 64", "held_frames_mib = 8");
         assert!(parse(&too_little).expect_err("too little").contains("held_frames_mib"));
+    }
+
+    #[test]
+    fn addresses_by_name_are_taken_and_bad_ones_named() {
+        let national = include_str!("../../../deploy/national.toml");
+        let secretariat = "/dns4/directory.example.org/tcp/7040";
+        for name in ["/dns6/directory.example.org/tcp/7040", "/dns/localhost/tcp/7040", "/ip6/2001:db8::1/tcp/7040"] {
+            parse(&national.replace(secretariat, name)).expect(name);
+        }
+        parse(&national.replace("/ip4/198.51.100.23/tcp/7040", "/dns4/veim.example.org/tcp/7040")).expect("announce");
+        let spaced = parse(&national.replace(secretariat, "/dns4/directory example.org/tcp/7040")).expect_err("space");
+        assert!(spaced.contains("secretariat.address") && spaced.contains("not a DNS name"), "{}", &*spaced);
+        let portless = parse(&national.replace(secretariat, "/dns4/directory.example.org")).expect_err("no port");
+        assert!(portless.contains("/tcp/<port>"), "{}", &*portless);
+        let zero = parse(&national.replace("/ip4/198.51.100.23/tcp/7040", "/ip4/198.51.100.23/tcp/0")).expect_err("0");
+        assert!(zero.contains("announce") && zero.contains("port 0"), "{}", &*zero);
+        let named = parse(&national.replace("/ip4/0.0.0.0/tcp/7040", "/dns4/veim.example.org/tcp/7040"))
+            .expect_err("listen on a name");
+        assert!(named.contains("listen") && named.contains("announce"), "{}", &*named);
     }
 }

@@ -148,6 +148,27 @@ pub fn peer_id_of(key: &PublicIdentity) -> Option<PeerId> {
     Some(libp2p::identity::PublicKey::from(public).to_peer_id())
 }
 
+/// The identity key a PeerId carries: a PeerId of an Ed25519 key holds the
+/// key itself (an identity multihash), so a node that answers with another
+/// key than expected can be named by its fingerprint.
+pub fn identity_of(peer: &PeerId) -> Option<PublicIdentity> {
+    let hash: &libp2p::multihash::Multihash<64> = peer.as_ref();
+    if hash.code() != 0 {
+        return None;
+    }
+    let key = libp2p::identity::PublicKey::try_decode_protobuf(hash.digest()).ok()?;
+    Some(PublicIdentity(key.try_into_ed25519().ok()?.to_bytes()))
+}
+
+/// How an operator reads the key behind `peer`: its fingerprint, or the
+/// PeerId itself when it holds no Ed25519 key (no veim node's).
+pub fn fingerprint_of(peer: &PeerId) -> String {
+    match identity_of(peer) {
+        Some(key) => key.fingerprint(),
+        None => format!("(not a veim key: peer id {peer})"),
+    }
+}
+
 /// Reads the admin token as the hex string clients present.
 pub fn read_admin_token(home: &Path) -> Result<String, KeyFileError> {
     Ok(hex::encode(read_secret(&home.join(ADMIN_TOKEN_FILE))?))
@@ -189,6 +210,17 @@ fn read_secret(path: &Path) -> Result<[u8; 32], KeyFileError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_peer_id_names_the_key_it_was_made_from() {
+        let key = IdentityKeypair::generate(&mut rand_core::UnwrapErr(getrandom::SysRng)).public();
+        let peer = peer_id_of(&key).expect("a peer id");
+        assert_eq!(identity_of(&peer), Some(key));
+        assert_eq!(fingerprint_of(&peer), key.fingerprint());
+        let other = Keypair::generate_ed25519().public().to_peer_id();
+        assert_ne!(fingerprint_of(&other), key.fingerprint());
+        assert!(fingerprint_of(&PeerId::random()).contains("not a veim key"));
+    }
 
     #[test]
     fn a_promotion_cut_short_is_finished_with_both_keys_together() {

@@ -1,7 +1,8 @@
 //! The libp2p swarm, owned by one task; everything else talks to it through a
 //! cloneable [`Client`].
 //!
-//! Transport: TCP, Noise, Yamux, with a short handshake timeout;
+//! Transport: TCP (DNS names in addresses resolved through the system's
+//! resolver configuration), Noise, Yamux, with a short handshake timeout;
 //! behaviours: admission (connection slots by address and by standing,
 //! `admission`), connection limits, identify, ping, and the `/veim/2`
 //! request-response protocol with a length-prefixed codec that knows each
@@ -26,6 +27,7 @@ pub use held::Busy;
 pub use refusal_log::RefusalLog;
 pub use stats::NetStats;
 
+use crate::home::keys::fingerprint_of;
 use crate::shutdown::Shutdown;
 use allowance::{Allowances, Verdict, request_cost};
 use held::{Held, HeldLimits, Listed};
@@ -43,6 +45,10 @@ use veim_protocol::wire::{NetResponse, Refusal, RefusalCode};
 
 /// How long a peer has to answer one request.
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// How long the reason of a failed dial is kept for the requests that
+/// waited on it (they fail within the same turn of the event loop).
+const DIAL_FAILURE_KEPT: Duration = Duration::from_secs(2);
 
 /// Yamux, granting a peer no more than it accepts. rust-yamux refuses a
 /// data frame over 1 MiB (and drops the connection for it), yet grows a
@@ -69,7 +75,7 @@ pub struct Behaviour {
     veim: frames::Framed,
 }
 
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 #[non_exhaustive]
 pub enum NetworkError {
     #[error("could not build the libp2p transport: {0}")]
@@ -78,6 +84,13 @@ pub enum NetworkError {
     Listen { addr: Multiaddr, reason: String },
     #[error("peer {peer} did not answer: {reason}")]
     Unreachable { peer: PeerId, reason: String },
+    /// The node at the address holds another key than the one expected:
+    /// the wrong key was given for it, or another node took the address.
+    /// The keys are given by their fingerprints (`fingerprint_of`).
+    #[error(
+        "{address} answered with the key of fingerprint {presented}, not the expected key of fingerprint {expected}"
+    )]
+    WrongPeer { address: String, expected: String, presented: String },
     /// The connection closed before the answer came (the peer restarted,
     /// or a stale connection was used): the request may or may not have
     /// been handled, and a new connection may succeed.
@@ -192,6 +205,9 @@ pub struct EventLoop {
     /// The encoded "busy" refusal, sent when the handlers are saturated.
     busy: Vec<u8>,
     discovering: HashMap<libp2p::swarm::ConnectionId, oneshot::Sender<Result<PeerId, NetworkError>>>,
+    /// Why the last dial of a peer failed, kept a moment for the requests
+    /// waiting on it (request-response reports only "dial failure").
+    dial_failures: HashMap<PeerId, (Instant, NetworkError)>,
     limits: Limits,
     allowances: Allowances,
     refusals: Arc<RefusalLog>,
@@ -230,10 +246,12 @@ pub fn new(
         strangers_per_address: limits.max_stranger_connections_per_address,
         strangers: limits.max_stranger_connections,
     };
+    let (dns_config, dns_options) = resolver_config();
     let mut swarm = libp2p::SwarmBuilder::with_existing_identity(keypair)
         .with_tokio()
         .with_tcp(tcp::Config::default().nodelay(true), noise::Config::new, yamux_config)
         .map_err(|e| NetworkError::Transport(e.to_string()))?
+        .with_dns_config(dns_config, dns_options)
         .with_behaviour(|key| Behaviour {
             admission: admission::Admission::new(slots, listed.clone()),
             limits: connection_limits::Behaviour::new(
@@ -284,12 +302,77 @@ pub fn new(
         expected_listeners: listen.len(),
         busy,
         discovering: HashMap::new(),
+        dial_failures: HashMap::new(),
         limits,
         allowances: Allowances::new(),
         refusals: refusals.clone(),
         stats: stats.clone(),
     };
     Ok((Client { tx, refusals, listed, stats }, inbound_rx, event_loop))
+}
+
+/// The system's resolver configuration (`/etc/resolv.conf`; the resolver
+/// reads `/etc/hosts` as it is built). A machine with no name server
+/// configured still resolves the names of its hosts file.
+fn resolver_config() -> (libp2p::dns::ResolverConfig, libp2p::dns::ResolverOpts) {
+    match hickory_resolver::system_conf::read_system_conf() {
+        Ok(conf) => conf,
+        Err(e) => {
+            tracing::warn!(
+                error = %e,
+                "no usable name server in /etc/resolv.conf: DNS names in addresses resolve from /etc/hosts only"
+            );
+            (
+                libp2p::dns::ResolverConfig::from_parts(None, Vec::new(), Vec::new()),
+                libp2p::dns::ResolverOpts::default(),
+            )
+        }
+    }
+}
+
+/// A failed dial as the operator needs it: the key found at the address
+/// when it is not the one expected, else each address tried and why it
+/// failed (a name that did not resolve, a refused connection).
+fn dial_failure(peer: PeerId, error: &libp2p::swarm::DialError) -> NetworkError {
+    use libp2p::swarm::DialError;
+    match error {
+        DialError::WrongPeerId { obtained, address } => NetworkError::WrongPeer {
+            address: as_dialed(address).to_string(),
+            expected: fingerprint_of(&peer),
+            presented: fingerprint_of(obtained),
+        },
+        DialError::Transport(attempts) if !attempts.is_empty() => {
+            let reason = attempts
+                .iter()
+                .map(|(addr, e)| format!("{}: {}", as_dialed(addr), on_one_line(e)))
+                .collect::<Vec<_>>()
+                .join("; ");
+            NetworkError::Unreachable { peer, reason: format!("could not connect to {reason}") }
+        }
+        error => NetworkError::Unreachable { peer, reason: error.to_string() },
+    }
+}
+
+/// An address as the directory or the configuration gives it, without the
+/// `/p2p/…` libp2p appends when it dials an expected peer.
+fn as_dialed(address: &Multiaddr) -> Multiaddr {
+    address.iter().filter(|p| !matches!(p, libp2p::multiaddr::Protocol::P2p(_))).collect()
+}
+
+/// An error and its sources on one line, each said once (libp2p's wrappers
+/// repeat their source's text, or say nothing themselves).
+fn on_one_line(error: &dyn std::error::Error) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    let mut next = Some(error);
+    while let Some(e) = next {
+        let text = e.to_string().replace("\n - ", " ").replace('\n', " ");
+        let text = text.trim();
+        if !text.is_empty() && !parts.iter().any(|p| p.contains(text)) {
+            parts.push(text.to_string());
+        }
+        next = e.source();
+    }
+    parts.join(": ")
 }
 
 impl EventLoop {
@@ -306,7 +389,10 @@ impl EventLoop {
                     Some(c) => self.on_command(c),
                     None => break,
                 },
-                _ = sweep.tick() => self.refusals.sweep(),
+                _ = sweep.tick() => {
+                    self.refusals.sweep();
+                    self.dial_failures.retain(|_, (at, _)| at.elapsed() < DIAL_FAILURE_KEPT);
+                }
                 _ = shutdown.recv() => break,
             }
         }
@@ -379,6 +465,7 @@ impl EventLoop {
                 self.stats.set_peers(self.swarm.connected_peers().count());
             }
             SwarmEvent::ConnectionEstablished { peer_id, connection_id, .. } => {
+                self.dial_failures.remove(&peer_id);
                 self.stats.set_peers(self.swarm.connected_peers().count());
                 if let Some(reply) = self.discovering.remove(&connection_id) {
                     let _ = reply.send(Ok(peer_id));
@@ -399,6 +486,13 @@ impl EventLoop {
                         peer: peer_id.unwrap_or(PeerId::random()),
                         reason: error.to_string(),
                     }));
+                }
+                if let Some(peer) = peer_id {
+                    let failure = dial_failure(peer, &error);
+                    if let NetworkError::WrongPeer { .. } = &failure {
+                        tracing::warn!(%failure, "dialed a node that holds another key");
+                    }
+                    self.dial_failures.insert(peer, (Instant::now(), failure));
                 }
             }
             _ => {}
@@ -497,6 +591,11 @@ impl EventLoop {
                                 veim_protocol::WIRE_PROTOCOL
                             ),
                         },
+                        // The swarm told why just before (`OutgoingConnectionError`).
+                        request_response::OutboundFailure::DialFailure => match self.dial_failures.get(&peer) {
+                            Some((at, failure)) if at.elapsed() < DIAL_FAILURE_KEPT => failure.clone(),
+                            _ => NetworkError::Unreachable { peer, reason: error.to_string() },
+                        },
                         error => NetworkError::Unreachable { peer, reason: error.to_string() },
                     };
                     let _ = reply.send(Err(failure));
@@ -507,5 +606,31 @@ impl EventLoop {
             }
             Event::ResponseSent { .. } => {}
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use libp2p::TransportError;
+    use libp2p::swarm::DialError;
+
+    #[test]
+    fn a_failed_dial_says_where_and_why_on_one_line() {
+        let expected = Keypair::generate_ed25519().public().to_peer_id();
+        let presented = Keypair::generate_ed25519().public().to_peer_id();
+        let dialed: Multiaddr = format!("/dns4/directory.example.org/tcp/7040/p2p/{expected}").parse().expect("addr");
+        let wrong = dial_failure(expected, &DialError::WrongPeerId { obtained: presented, address: dialed.clone() });
+        let said = wrong.to_string();
+        assert!(said.starts_with("/dns4/directory.example.org/tcp/7040 answered"), "{said}");
+        assert!(said.contains(&fingerprint_of(&expected)) && said.contains(&fingerprint_of(&presented)), "{said}");
+
+        let refused = std::io::Error::other("Multiple dial errors occurred:\n - no record found for Query");
+        let failed = dial_failure(expected, &DialError::Transport(vec![(dialed, TransportError::Other(refused))]));
+        let said = failed.to_string();
+        assert!(
+            said.ends_with("could not connect to /dns4/directory.example.org/tcp/7040: Multiple dial errors occurred: no record found for Query"),
+            "{said}"
+        );
     }
 }
