@@ -593,6 +593,24 @@ fn response(out: &mut String, message_id: &str, r: &Response) {
     }
 }
 
+/// The warnings of `veim audit verify` about a clock that went back.
+pub fn clock_went_back(found: &[crate::audit::ClockWentBack]) -> String {
+    let mut out = String::new();
+    for c in found {
+        let _ = writeln!(
+            out,
+            "WARNING: entry {} is dated {}, {} s before entry {} ({}): the node's clock went back. \
+             The chain is whole; weigh the times recorded around it, and check that the node's clock follows NTP",
+            c.position,
+            time(c.at),
+            c.previous_at - c.at,
+            c.previous_position,
+            time(c.previous_at)
+        );
+    }
+    out
+}
+
 pub fn audit_report(r: &veim_protocol::audit::LogReport, witnesses: usize, trees: usize) -> String {
     let mut out = String::new();
     let _ = writeln!(out, "Audit log VERIFIED: {} entries, chain unbroken", r.entries);
