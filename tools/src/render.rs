@@ -42,6 +42,20 @@ pub fn status(s: &StatusView) -> String {
     if let Some(e) = &s.last_error {
         let _ = writeln!(out, "  last error   {e}");
     }
+    match s.clock_offset_secs {
+        Some(off) if off.abs() > veim_node::clock::CLOCK_WARN_SECS => {
+            let side = if off > 0 { "AHEAD of" } else { "BEHIND" };
+            let _ = writeln!(
+                out,
+                "  clock        {} s {side} its peers' (by their receipts): check the clocks, and that this machine follows NTP",
+                off.abs()
+            );
+        }
+        Some(off) => {
+            let _ = writeln!(out, "  clock        agrees with its peers' (by their receipts: {off:+} s)");
+        }
+        None => {}
+    }
     if let Some(e) = &s.store_failure {
         let _ = writeln!(
             out,
