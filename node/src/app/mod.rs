@@ -478,6 +478,7 @@ fn wire(
         config.audit_peer_refusals_per_minute,
         config.audit_admin_failures_per_minute,
     ));
+    witness.record_counted_before_stop();
     let retry = RetryPolicy {
         base_secs: config.retry_base_secs,
         max_secs: config.retry_max_secs,
