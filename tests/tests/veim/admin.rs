@@ -50,6 +50,11 @@ pub async fn http(
     Ok((status, body))
 }
 
+/// The entries of `home`'s audit files whose event `keep` keeps.
+fn entries_where(home: &std::path::Path, keep: impl Fn(&veim_protocol::audit::Event) -> bool) -> anyhow::Result<usize> {
+    Ok(LogFiles::read_home(home)?.entries.iter().filter(|e| keep(&e.event)).count())
+}
+
 /// The failed logins in the log: recorded one by one, and counted.
 fn failed_logins(home: &std::path::Path) -> Option<(u64, u64, usize)> {
     let log = LogFiles::read_home(home).ok()?;
@@ -139,13 +144,8 @@ async fn probes_without_the_token_cannot_fill_the_log_and_web_pages_are_refused(
 async fn an_admin_call_is_in_the_log_on_disk_before_its_answer() -> anyhow::Result<()> {
     let mut net = TestNet::admitted(&["MEX", "SWE"]).await?;
     let (home, mut process) = net.as_process("MEX", NODE).await?;
-    let calls = |home: &std::path::Path| -> anyhow::Result<usize> {
-        let log = LogFiles::read_home(home)?;
-        Ok(log
-            .entries
-            .iter()
-            .filter(|e| e.event.action == Action::AdminCall && e.event.object.as_deref() == Some("/v1/requests"))
-            .count())
+    let calls = |home: &std::path::Path| {
+        entries_where(home, |e| e.action == Action::AdminCall && e.object.as_deref() == Some("/v1/requests"))
     };
     // Each acknowledged send, then the node killed at once: the call's
     // entry must survive every time.
@@ -164,13 +164,8 @@ async fn an_admin_call_is_in_the_log_on_disk_before_its_answer() -> anyhow::Resu
     }
     // A read that shows content changes nothing, but its entry, too, is on
     // disk before the answer.
-    let shown = |home: &std::path::Path| -> anyhow::Result<usize> {
-        let log = LogFiles::read_home(home)?;
-        Ok(log
-            .entries
-            .iter()
-            .filter(|e| e.event.action == Action::ContentShown && e.event.object.as_deref() == Some("outbox"))
-            .count())
+    let shown = |home: &std::path::Path| {
+        entries_where(home, |e| e.action == Action::ContentShown && e.object.as_deref() == Some("outbox"))
     };
     for read in 1..=3 {
         let api = AdminClient::for_home(&home)?;
@@ -189,13 +184,8 @@ async fn an_admin_call_is_in_the_log_on_disk_before_its_answer() -> anyhow::Resu
 async fn a_failed_login_survives_a_sigkill_right_after_its_answer() -> anyhow::Result<()> {
     let mut net = TestNet::admitted(&["MEX", "SWE"]).await?;
     let (home, mut process) = net.as_process("MEX", NODE).await?;
-    let wrong = |home: &std::path::Path| -> anyhow::Result<usize> {
-        let log = LogFiles::read_home(home)?;
-        Ok(log
-            .entries
-            .iter()
-            .filter(|e| e.event.action == Action::AdminAuthFailed && e.event.detail == "wrong token")
-            .count())
+    let wrong = |home: &std::path::Path| {
+        entries_where(home, |e| e.action == Action::AdminAuthFailed && e.detail == "wrong token")
     };
     for failed in 1..=3 {
         let (addr, _) = admin_of(&home)?;
