@@ -135,8 +135,18 @@ impl LogFiles {
         Ok(())
     }
 
-    /// Reads the audit files of the node whose home folder is `home`.
+    /// Reads the audit files of the node whose home folder is `home`. A
+    /// running node may close its open file as a segment between the
+    /// listing and the reading: segments that do not follow each other are
+    /// read once more before they are reported.
     pub fn read_home(home: &Path) -> Result<LogFiles, ReadError> {
+        match LogFiles::read_home_once(home) {
+            Err(ReadError::Segment(_)) => LogFiles::read_home_once(home),
+            read => read,
+        }
+    }
+
+    fn read_home_once(home: &Path) -> Result<LogFiles, ReadError> {
         let dir = home.join(AUDIT_DIR);
         let mut log = LogFiles::default();
         let entries = dir.join(ENTRIES_FILE);

@@ -106,12 +106,16 @@ pub fn open(segment: &Segment) -> io::Result<Box<dyn BufRead>> {
 /// Compresses a plain segment: the compressed file is written under a
 /// temporary name, synced, renamed into place, and only then the plain
 /// file removed, so that a crash at any point leaves the entries whole.
+/// A plain file already gone was compressed by another thread.
 pub fn compress(segment: &Segment) -> io::Result<()> {
     if segment.compressed {
         return Ok(());
     }
     let dir = segment.path.parent().unwrap_or(Path::new("."));
-    let mut plain = fs::File::open(&segment.path)?;
+    let mut plain = match fs::File::open(&segment.path) {
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
+        opened => opened?,
+    };
     let tmp = tempfile::Builder::new().prefix(".segment.").suffix(".tmp").tempfile_in(dir)?;
     let mut gz = GzEncoder::new(tmp, Compression::default());
     let mut buf = vec![0u8; 64 * 1024];
@@ -125,7 +129,13 @@ pub fn compress(segment: &Segment) -> io::Result<()> {
     let tmp = gz.finish()?;
     tmp.as_file().sync_all()?;
     tmp.persist(dir.join(segment_name(segment.first, segment.last, true))).map_err(|e| e.error)?;
-    fs::remove_file(&segment.path)
+    // The new name on disk before the old file goes.
+    #[cfg(unix)]
+    fs::File::open(dir)?.sync_all()?;
+    match fs::remove_file(&segment.path) {
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
+        removed => removed,
+    }
 }
 
 /// Compresses every plain segment in `dir`, on a thread of its own: a
