@@ -245,12 +245,33 @@ pub enum EnvelopeError {
     Body(#[from] CodecError),
     #[error("the header says {header} but the body is a {body}")]
     KindMismatch { header: MessageKind, body: MessageKind },
-    #[error("the envelope was created at {created_at}, outside the accepted window of {window_secs} s around {now}")]
+    #[error("{}", outside_window(*created_at, *now, *window_secs))]
     OutsideWindow { created_at: i64, now: i64, window_secs: i64 },
     #[error("a recipient's encryption key is not a valid X25519 public key: {0}")]
     BadRecipientKey(StateCode),
     #[error("sealing failed: {0}")]
     Seal(String),
+}
+
+/// Unix seconds as a UTC time people read.
+fn utc(t: i64) -> String {
+    let format = time::macros::format_description!("[year]-[month]-[day] [hour]:[minute]:[second] UTC");
+    time::OffsetDateTime::from_unix_timestamp(t)
+        .ok()
+        .and_then(|t| t.format(&format).ok())
+        .unwrap_or_else(|| format!("{t} (Unix seconds)"))
+}
+
+/// Why an envelope's time is refused, with both clocks' times: most often
+/// one of the two nodes' clocks is wrong.
+fn outside_window(created_at: i64, now: i64, window_secs: i64) -> String {
+    let (how_far, side) = if created_at > now { (created_at - now, "ahead of") } else { (now - created_at, "behind") };
+    format!(
+        "the envelope was created at {} by the sender's clock, {how_far} s {side} the receiver's clock ({}); at most \
+         {window_secs} s is accepted: check the clocks of both nodes (each must follow NTP)",
+        utc(created_at),
+        utc(now)
+    )
 }
 
 /// A recipient as the sender sees it: its State code and its X25519 key from

@@ -130,6 +130,52 @@ pub fn verify(log: &LogFiles, witnessed: &Witnessed) -> Result<LogReport, AuditC
     Ok(report)
 }
 
+/// How far (seconds) an entry's time may be before the one of the entry
+/// before it without a warning: events are stamped just before the write
+/// that appends them, and two writes at once may append in the other order.
+pub const CLOCK_SLACK_SECS: i64 = 2;
+
+/// An entry whose time is before that of the entry before it: the node's
+/// clock went back (set right by NTP, or by hand).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ClockWentBack {
+    pub position: u64,
+    pub at: i64,
+    /// The entry before it, and its time.
+    pub previous_position: u64,
+    pub previous_at: i64,
+}
+
+/// The entries whose time goes back more than [`CLOCK_SLACK_SECS`] from the
+/// entry before them. Entries of a directory version accepted carry the
+/// Secretariat's time of issue, not this node's, and are left out.
+pub fn clock_went_back(entries: &[Entry]) -> Vec<ClockWentBack> {
+    let mut found = Vec::new();
+    let mut previous: Option<&Entry> = None;
+    for e in entries.iter().filter(|e| e.event.action != Action::DirectoryAccepted) {
+        if let Some(p) = previous
+            && e.event.at < p.event.at - CLOCK_SLACK_SECS
+        {
+            found.push(ClockWentBack {
+                position: e.seq,
+                at: e.event.at,
+                previous_position: p.seq,
+                previous_at: p.event.at,
+            });
+        }
+        previous = Some(e);
+    }
+    found
+}
+
+/// What `veim audit verify` reports: the verification, and the warnings.
+#[derive(Debug, Clone, Serialize)]
+pub struct Verified {
+    #[serde(flatten)]
+    pub report: LogReport,
+    pub clock_went_back: Vec<ClockWentBack>,
+}
+
 /// Reads the log of the node at `home`, or of an export.
 pub fn read(home: &Path, export: Option<&Path>) -> Result<LogFiles, AuditCliError> {
     match export {
@@ -166,5 +212,34 @@ impl Filter {
                 .exchange
                 .as_ref()
                 .is_none_or(|x| ev.exchange.is_some_and(|id: ExchangeId| id.to_hex().starts_with(x)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use veim_protocol::audit::{Actor, Event};
+
+    fn entry(seq: u64, at: i64, action: Action) -> Entry {
+        Entry { seq, previous: veim_protocol::Bytes32([0; 32]), event: Event::new(at, Actor::Node, action) }
+    }
+
+    #[test]
+    fn an_entry_whose_time_goes_back_is_named_with_both_times() {
+        let entries = vec![
+            entry(0, 1_000, Action::NodeStarted),
+            entry(1, 1_010, Action::AdminCall),
+            // Two writes at once, appended in the other order: no warning.
+            entry(2, 1_008, Action::AdminCall),
+            // The Secretariat's time of issue: not this node's clock.
+            entry(3, 500, Action::DirectoryAccepted),
+            // The clock set back ten minutes.
+            entry(4, 410, Action::AdminCall),
+            entry(5, 415, Action::AdminCall),
+        ];
+        assert_eq!(
+            clock_went_back(&entries),
+            vec![ClockWentBack { position: 4, at: 410, previous_position: 2, previous_at: 1_008 }]
+        );
     }
 }

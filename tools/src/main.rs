@@ -1115,7 +1115,11 @@ fn audit(home: &Path, json: bool, command: AuditCommand) -> anyhow::Result<()> {
             let report = a::verify(&log, &witnessed)?;
             let running = export.is_none() && node_process_alive(home);
             a::check_covered(&report, running)?;
-            print(json, &report, |r| render::audit_report(r, witnessed.checkpoints.len(), witnessed.trees.len()))
+            let verified = a::Verified { clock_went_back: a::clock_went_back(&log.entries), report };
+            print(json, &verified, |v| {
+                render::audit_report(&v.report, witnessed.checkpoints.len(), witnessed.trees.len())
+                    + &render::clock_went_back(&v.clock_went_back)
+            })
         }
         AuditCommand::Show { export, since, until, actions, state, exchange } => {
             let log = a::read(home, export.as_deref())?;

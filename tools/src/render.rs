@@ -42,6 +42,20 @@ pub fn status(s: &StatusView) -> String {
     if let Some(e) = &s.last_error {
         let _ = writeln!(out, "  last error   {e}");
     }
+    match s.clock_offset_secs {
+        Some(off) if off.abs() > veim_node::clock::CLOCK_WARN_SECS => {
+            let side = if off > 0 { "AHEAD of" } else { "BEHIND" };
+            let _ = writeln!(
+                out,
+                "  clock        {} s {side} its peers' (by their receipts): check the clocks, and that this machine follows NTP",
+                off.abs()
+            );
+        }
+        Some(off) => {
+            let _ = writeln!(out, "  clock        agrees with its peers' (by their receipts: {off:+} s)");
+        }
+        None => {}
+    }
     if let Some(e) = &s.store_failure {
         let _ = writeln!(
             out,
@@ -591,6 +605,24 @@ fn response(out: &mut String, message_id: &str, r: &Response) {
     for (i, item) in r.items.iter().enumerate() {
         let _ = writeln!(out, "   [{}#{i}] {item}", &message_id[..message_id.len().min(8)]);
     }
+}
+
+/// The warnings of `veim audit verify` about a clock that went back.
+pub fn clock_went_back(found: &[crate::audit::ClockWentBack]) -> String {
+    let mut out = String::new();
+    for c in found {
+        let _ = writeln!(
+            out,
+            "WARNING: entry {} is dated {}, {} s before entry {} ({}): the node's clock went back. \
+             The chain is whole; weigh the times recorded around it, and check that the node's clock follows NTP",
+            c.position,
+            time(c.at),
+            c.previous_at - c.at,
+            c.previous_position,
+            time(c.previous_at)
+        );
+    }
+    out
 }
 
 pub fn audit_report(r: &veim_protocol::audit::LogReport, witnesses: usize, trees: usize) -> String {

@@ -196,6 +196,10 @@ fn a_running_node_answers_the_cli_and_stops_cleanly_on_sigterm() {
     let verify = veim(&["--home", &home_arg(&home), "audit", "verify"]);
     assert!(verify.status.success(), "{}", text(&verify));
     assert!(text(&verify).contains("VERIFIED"), "{}", text(&verify));
+    let verified = veim(&["--home", &home_arg(&home), "--json", "audit", "verify"]);
+    let verified: serde_json::Value = serde_json::from_slice(&verified.stdout).expect("json");
+    assert!(verified["entries"].as_u64().is_some_and(|n| n > 0), "{verified}");
+    assert_eq!(verified["clock_went_back"], serde_json::json!([]), "no clock went back: {verified}");
     let shown = veim(&["--home", &home_arg(&home), "--json", "audit", "show", "--action", "admin-auth-failed"]);
     let entries: Vec<serde_json::Value> = serde_json::from_slice(&shown.stdout).expect("json");
     assert_eq!(entries.len(), 1, "the call with the wrong token: {entries:?}");

@@ -22,6 +22,7 @@ pub(super) async fn status(State(node): State<Shared>) -> ApiResult<StatusView> 
         last_error: sync.last_error,
         store_failure: node.store.failure(),
         started_at: node.started_at,
+        clock_offset_secs: node.exchanges.tallies().clock_offset(),
         readiness: health::readiness(&node),
     }))
 }

@@ -8,11 +8,18 @@
 //!   `same-origin` or `none`) or under another host name (DNS rebinding: a
 //!   `Host` that is not a loopback name) is refused;
 //! - the bearer token is checked in constant time; failed logins past a
-//!   token bucket are answered `429` at once, and failures are recorded one
-//!   by one only up to `audit_admin_failures_per_minute` and counted past
-//!   it, so that no local process can fill the audit log;
-//! - every call that changes something is recorded, and that entry is on
-//!   disk before the answer leaves, as every other entry is;
+//!   token bucket are answered `429`, and failures are recorded one by one
+//!   only up to `audit_admin_failures_per_minute` and counted past it, so
+//!   that no local process can fill the audit log;
+//! - a failed login is on disk before its answer leaves, as every other
+//!   entry is: one recorded one by one gets its own flush; the count of
+//!   those past the allowance is kept in the store and made durable by a
+//!   flush that starts at most every [`COUNTED_FLUSH_EVERY`] (their answers
+//!   wait for it), so that a flood of wrong tokens cannot make the node
+//!   sync its disk more than a few times a second;
+//! - every call that changes something is recorded, and that entry (with
+//!   any other a call wrote, such as content shown by a read) is on disk
+//!   before the answer leaves, as every other entry is;
 //! - except that `GET` of the health and metrics paths (`OPEN_PATHS`) is
 //!   served without the token and without an audit entry, once the checks
 //!   of origin and host name have passed: supervisors probe them every few
@@ -29,7 +36,7 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use std::sync::Mutex;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 use subtle::ConstantTimeEq;
 use veim_protocol::audit::{Action, Actor, Event};
 
@@ -41,18 +48,41 @@ pub const MAX_RECORDED_PATH: usize = 128;
 const FAILURES_PER_SEC: f64 = 10.0;
 const FAILURE_BURST: f64 = 50.0;
 
-/// The admin listener's guard: the token, the port it listens on, and the
-/// failures' allowance.
+/// How often, at most, a flush starts for failed logins past the minute's
+/// allowance (only counted): each such answer waits for the next one.
+/// Every wrong token must be on disk before its answer, so a client that
+/// sends them one after the other gets at most four answers a second past
+/// the allowance; many at once share each flush.
+pub const COUNTED_FLUSH_EVERY: Duration = Duration::from_millis(250);
+
+/// The admin listener's guard: the token, the port it listens on, the
+/// failures' allowance, and when the next flush for counted failures starts.
 #[derive(Debug)]
 pub(super) struct Guard {
     token: String,
     port: u16,
     failures: Mutex<(f64, Instant)>,
+    counted_flush: Mutex<Option<Instant>>,
 }
 
 impl Guard {
     pub(super) fn new(token: String, port: u16) -> Guard {
-        Guard { token, port, failures: Mutex::new((FAILURE_BURST, Instant::now())) }
+        Guard { token, port, failures: Mutex::new((FAILURE_BURST, Instant::now())), counted_flush: Mutex::new(None) }
+    }
+
+    /// When the flush that covers a failure counted now starts: the one
+    /// already set for later, or a new one at least
+    /// [`COUNTED_FLUSH_EVERY`] after the last.
+    fn counted_flush_at(&self, now: Instant) -> Instant {
+        let Ok(mut next) = self.counted_flush.lock() else { return now };
+        match *next {
+            Some(at) if at > now => at,
+            last => {
+                let at = last.map_or(now, |l| (l + COUNTED_FLUSH_EVERY).max(now));
+                *next = Some(at);
+                at
+            }
+        }
     }
 
     /// Takes one failure from the allowance; `false` when it is spent.
@@ -116,7 +146,7 @@ pub(super) async fn authorize(node: &Node, guard: &Guard, req: Request, next: Ne
     let open = OPEN_PATHS.contains(&req.uri().path())
         && (req.method() == axum::http::Method::GET || req.method() == axum::http::Method::HEAD);
     if let Some(why) = guard.foreign(req.headers()) {
-        failed(node, path, format!("refused: {why}")).await;
+        failed(node, guard, path, format!("refused: {why}")).await;
         return ApiError::new(
             StatusCode::FORBIDDEN,
             "forbidden-origin",
@@ -135,21 +165,28 @@ pub(super) async fn authorize(node: &Node, guard: &Guard, req: Request, next: Ne
         .unwrap_or("");
     match guard.check(presented.as_bytes().ct_eq(guard.token.as_bytes()).into()) {
         Check::Granted => {
+            let entries = || node.store.audit_head().map(|(count, _)| count).ok();
+            let before = entries();
             let response = next.run(req).await;
             if changes {
                 let mut event = Event::new(now(), Actor::Operator, Action::AdminCall);
                 event.object = Some(path);
                 event.detail = response.status().as_u16().to_string();
                 node.store.record(&event);
-                // The entry is on disk before the answer, as every other is.
-                if let Err(e) = node.store.flush().await {
-                    tracing::error!(%e, "the admin call's audit entry could not be made durable");
-                }
+            }
+            // The call's entries (its own, content shown by a read) are on
+            // disk before the answer, as every other entry is.
+            let grew = before.is_none() || entries() != before;
+            if (changes || grew)
+                && let Err(e) = node.store.flush().await
+            {
+                tracing::error!(%e, "the admin call's audit entries could not be made durable");
             }
             response
         }
         Check::Refused => {
-            failed(node, path, if presented.is_empty() { "no token".into() } else { "wrong token".into() }).await;
+            failed(node, guard, path, if presented.is_empty() { "no token".into() } else { "wrong token".into() })
+                .await;
             ApiError::new(
                 StatusCode::UNAUTHORIZED,
                 "unauthorized",
@@ -158,7 +195,7 @@ pub(super) async fn authorize(node: &Node, guard: &Guard, req: Request, next: Ne
             .into_response()
         }
         Check::TooFast => {
-            failed(node, path, "too many failed logins; not checked".into()).await;
+            failed(node, guard, path, "too many failed logins; not checked".into()).await;
             ApiError::new(
                 StatusCode::TOO_MANY_REQUESTS,
                 "too-many-failures",
@@ -193,14 +230,16 @@ impl Guard {
 }
 
 /// Records a failed login at `path` (one by one up to the minute's
-/// allowance) and makes it durable before the answer.
-async fn failed(node: &Node, path: String, detail: String) {
+/// allowance, counted past it) and makes it durable before the answer: at
+/// once when recorded one by one, at the next paced flush when counted.
+async fn failed(node: &Node, guard: &Guard, path: String, detail: String) {
     let mut event = Event::new(now(), Actor::Stranger, Action::AdminAuthFailed);
     event.object = Some(path);
     event.detail = detail;
-    if node.witness.record_admin_failure(&event)
-        && let Err(e) = node.store.flush().await
-    {
+    if !node.witness.record_admin_failure(&event) {
+        tokio::time::sleep_until(guard.counted_flush_at(Instant::now()).into()).await;
+    }
+    if let Err(e) = node.store.flush().await {
         tracing::error!(%e, "a failed login's audit entry could not be made durable");
     }
 }
@@ -244,6 +283,23 @@ mod tests {
         ] {
             assert!(guard.foreign(&foreign).is_some(), "{foreign:?}");
         }
+    }
+
+    #[test]
+    fn counted_failures_share_flushes_that_start_at_most_once_a_pace() {
+        let guard = Guard::new("t".into(), 1);
+        let t0 = Instant::now();
+        assert_eq!(guard.counted_flush_at(t0), t0, "the first flushes at once");
+        let next = t0 + COUNTED_FLUSH_EVERY;
+        for part in [1000, 100, 2, 1] {
+            let at = t0 + COUNTED_FLUSH_EVERY / part;
+            assert_eq!(guard.counted_flush_at(at - Duration::from_nanos(1)), next, "joins the next one");
+        }
+        // Once that one has started, the next is a pace later.
+        assert_eq!(guard.counted_flush_at(next), next + COUNTED_FLUSH_EVERY);
+        // After a quiet spell, at once again.
+        let later = t0 + 10 * COUNTED_FLUSH_EVERY;
+        assert_eq!(guard.counted_flush_at(later), later);
     }
 
     #[test]

@@ -94,6 +94,16 @@ impl Collector for NodeCollector {
             "Refusals peers answered this node's deliveries with, by refusal code, since the node started.",
             tallies.refused(),
         )?;
+        if let Some(offset) = tallies.clock_offset() {
+            gauge(
+                &mut out,
+                "veim_clock_offset",
+                "How far this node's clock is ahead of its peers' (negative: behind): the median, over the peers, of \
+                 the time in each one's latest receipt against this node's clock at the round trip.",
+                secs,
+                offset,
+            )?;
+        }
         let mut refused = node.peers.refused.counts();
         match refused.iter_mut().find(|(code, _)| *code == RefusalCode::Busy) {
             Some((_, n)) => *n += net.busy(),

@@ -12,7 +12,7 @@ mod directory;
 mod guard;
 mod health;
 
-pub use guard::MAX_RECORDED_PATH;
+pub use guard::{COUNTED_FLUSH_EVERY, MAX_RECORDED_PATH};
 pub use health::stale_after;
 mod messages;
 mod metrics;

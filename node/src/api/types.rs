@@ -48,6 +48,10 @@ pub struct StatusView {
     #[serde(default)]
     pub store_failure: Option<String>,
     pub started_at: i64,
+    /// How far this node's clock is ahead of its peers' (negative: behind),
+    /// in seconds, as their receipts show it; `None` before the first one.
+    #[serde(default)]
+    pub clock_offset_secs: Option<i64>,
     /// What `GET /readyz` answers.
     #[serde(default)]
     pub readiness: Readiness,

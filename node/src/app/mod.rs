@@ -328,7 +328,10 @@ pub async fn start(home: &Path) -> Result<NodeHandle, StartError> {
     // start leaves nothing running.
     let config = Config::load(home)?;
     warn_if_others_can_read(home);
-    let (store, mirror) = audit::mirrored(Store::open(&home.join(STORE_DIR))?, &home.join(audit::AUDIT_DIR))?;
+    let segmenting =
+        audit::Segmenting { max_bytes: config.audit_segment_kib * 1024, max_days: config.audit_segment_days };
+    let (store, mirror) =
+        audit::mirrored(Store::open(&home.join(STORE_DIR))?, &home.join(audit::AUDIT_DIR), segmenting)?;
     let mut keys = NodeKeys::load(home)?;
     if config.role == Role::Secretariat
         && let Some(anchor) = store.secretariat_key()?
@@ -475,6 +478,7 @@ fn wire(
         config.audit_peer_refusals_per_minute,
         config.audit_admin_failures_per_minute,
     ));
+    witness.record_counted_before_stop();
     let retry = RetryPolicy {
         base_secs: config.retry_base_secs,
         max_secs: config.retry_max_secs,

@@ -3,7 +3,8 @@
 //!
 //! The log itself lives in the store (`audit` tree), each entry written in
 //! the transaction of the change it records. After every flush the node
-//! appends the new entries to `audit/entries.jsonl` in its home folder, and
+//! appends the new entries to `audit/entries.jsonl` in its home folder
+//! (closed, by size or age, as a compressed segment: see `segments`), and
 //! after every checkpoint it rewrites `audit/checkpoints.jsonl` (its own
 //! signed checkpoints) and `audit/witnessed.jsonl` (the latest checkpoint it
 //! holds of each peer's log). Those files are what `veim audit` reads, with
@@ -11,18 +12,21 @@
 //! starts after a crash brings them up to date from the store, and sets aside
 //! a copy that does not match the store instead of overwriting it.
 //!
-//! `mirror` keeps those files; `files` reads them back for auditors;
+//! `mirror` keeps those files; `segments` names, lists and compresses the
+//! closed segments; `files` reads them back for auditors;
 //! `witness` is the service that signs checkpoints and tree heads, offers
 //! them to peers and keeps theirs; `strangers` bounds what peers outside the
 //! directory can add to the log.
 
 mod files;
 mod mirror;
+pub mod segments;
 mod strangers;
 pub mod witness;
 
 pub use files::{LogFiles, ReadError};
 pub use mirror::{Mirror, SharedMirror, mirrored, signed_at_each_flush, write_checkpoints};
+pub use segments::Segmenting;
 pub use witness::Witness;
 
 use crate::storage::MessageRecord;

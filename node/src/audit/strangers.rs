@@ -90,6 +90,14 @@ impl StrangerTally {
 
     /// The refusals counted and not yet recorded, as one entry; none left.
     pub(crate) fn summary(&mut self) -> Option<Event> {
+        let summary = self.pending();
+        self.counted = 0;
+        summary
+    }
+
+    /// The refusals counted and not yet recorded, as one entry; they stay
+    /// counted.
+    pub(crate) fn pending(&self) -> Option<Event> {
         if self.counted == 0 {
             return None;
         }
@@ -105,7 +113,6 @@ impl StrangerTally {
             format_time(self.until),
             self.setting
         );
-        self.counted = 0;
         Some(event)
     }
 }

@@ -142,14 +142,39 @@ impl Witness {
     }
 
     /// Records a failed login at the admin API, counted past the minute's
-    /// allowance like a stranger's refusal. Returns whether it was recorded
-    /// one by one (and needs its own flush).
+    /// allowance like a stranger's refusal; the count so far is kept in the
+    /// store (`Store::keep_counted`), so that the next flush makes it
+    /// durable too. Returns whether it was recorded one by one.
     pub fn record_admin_failure(&self, event: &Event) -> bool {
-        let one_by_one = self.settle(self.admin_failures.lock().ok().map(|mut t| t.admit(now(), self.admin_limit)));
+        let Ok(mut tally) = self.admin_failures.lock() else {
+            self.store.record(event);
+            return true;
+        };
+        let (one_by_one, ended) = tally.admit(now(), self.admin_limit);
+        if let Some(summary) = ended {
+            self.store.record_counted(&summary);
+        }
         if one_by_one {
             self.store.record(event);
+        } else if let Some(counted) = tally.pending()
+            && let Err(e) = self.store.keep_counted(&counted)
+        {
+            tracing::error!(%e, "cannot keep the count of failed logins");
         }
         one_by_one
+    }
+
+    /// Records the count of failed logins that a node which stopped
+    /// abruptly kept and never recorded (called at start).
+    pub fn record_counted_before_stop(&self) {
+        match self.store.counted_left() {
+            Ok(Some(mut summary)) => {
+                summary.detail.push_str("; the node stopped before recording them, and did at its next start");
+                self.store.record_counted(&summary);
+            }
+            Ok(None) => {}
+            Err(e) => tracing::error!(%e, "cannot read the count of failed logins kept before the stop"),
+        }
     }
 
     /// What a tally's `admit` said: whether the event is recorded one by one
@@ -166,11 +191,13 @@ impl Witness {
     /// Records the refusals of strangers and the failed logins counted and
     /// not yet recorded, so that the log a checkpoint covers holds them.
     pub fn record_strangers_counted(&self) {
-        for tally in [&self.strangers, &self.admin_failures] {
-            let counted = tally.lock().ok().and_then(|mut tally| tally.summary());
-            if let Some(summary) = counted {
-                self.store.record(&summary);
-            }
+        let counted = self.strangers.lock().ok().and_then(|mut tally| tally.summary());
+        if let Some(summary) = counted {
+            self.store.record(&summary);
+        }
+        let counted = self.admin_failures.lock().ok().and_then(|mut tally| tally.summary());
+        if let Some(summary) = counted {
+            self.store.record_counted(&summary);
         }
         let counted: Vec<Event> = self
             .peer_refusals

@@ -220,6 +220,8 @@ pub struct Tallies {
     delivered: AtomicU64,
     received: AtomicU64,
     refused: RefusalCounts,
+    /// This node's clock against its peers', from their receipts.
+    clocks: crate::clock::PeerClocks,
 }
 
 impl Tallies {
@@ -236,6 +238,12 @@ impl Tallies {
     /// Refusals peers answered this node's deliveries with, by code.
     pub fn refused(&self) -> Vec<(RefusalCode, u64)> {
         self.refused.counts()
+    }
+
+    /// How far this node's clock is ahead of its peers' (negative:
+    /// behind), as their receipts show it; `None` before the first receipt.
+    pub fn clock_offset(&self) -> Option<i64> {
+        self.clocks.offset()
     }
 }
 

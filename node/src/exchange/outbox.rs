@@ -266,9 +266,12 @@ async fn attempt(
             let request = request.clone();
             let entry = view.entry(*r).filter(|e| e.is_active()).cloned();
             let (id, hash) = (record.message_id, record.envelope_hash);
+            // A retry's receipt may carry the time of an earlier attempt's
+            // storing: only a first attempt's tells the peer's clock.
+            let first = record.deliveries.iter().any(|d| d.recipient == *r && d.state == DeliveryState::Pending);
             async move {
                 let outcome = match entry {
-                    Some(entry) => deliver(client, &entry, request, id, &hash, me.tallies).await,
+                    Some(entry) => deliver(client, &entry, request, id, &hash, me.tallies, first).await,
                     None => Outcome::Transient(format!("{r} is not active in directory version {}", view.version())),
                 };
                 (*r, outcome)
@@ -389,10 +392,12 @@ async fn deliver(
     message_id: MessageId,
     envelope_hash: &[u8; 32],
     tallies: &Tallies,
+    first_attempt: bool,
 ) -> Outcome {
     let Some((peer, addrs)) = dial_info(entry) else {
         return Outcome::Transient("the directory entry has no usable identity key".into());
     };
+    let sent = now();
     let answer = match client.request(peer, addrs, request).await {
         Ok(bytes) => bytes,
         Err(e) => return Outcome::Transient(e.to_string()),
@@ -407,6 +412,9 @@ async fn deliver(
                 return Outcome::Transient("the receipt is for another message or another recipient".into());
             }
             tallies.delivered.fetch_add(1, Ordering::Relaxed);
+            if first_attempt {
+                tallies.clocks.observe(entry.state(), sent, r.stored_at, now());
+            }
             Outcome::Delivered(receipt)
         }
         Ok(NetResponse::Refused(refusal)) if transient(refusal.code) => {

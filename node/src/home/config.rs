@@ -140,6 +140,15 @@ pub struct Config {
     /// one entry, so that a local process cannot fill the log.
     #[serde(default = "default_admin_failures")]
     pub audit_admin_failures_per_minute: u32,
+    /// KiB at which the node closes `audit/entries.jsonl` as a compressed
+    /// segment (65536, i.e. 64 MiB, by default; from 64 to 4194304).
+    #[serde(default = "default_audit_segment_kib")]
+    pub audit_segment_kib: u64,
+    /// Days after which the node closes `audit/entries.jsonl` as a
+    /// compressed segment, counted in UTC days from the day of its first
+    /// entry (1, daily, by default; from 1 to 366), whatever its size.
+    #[serde(default = "default_audit_segment_days")]
+    pub audit_segment_days: u32,
     /// Handling restrictions put on what this node sends when the operator
     /// sets none (the terms of reference by default).
     #[serde(default)]
@@ -187,6 +196,8 @@ impl Default for Config {
             audit_witnesses: default_witnesses(),
             audit_stranger_refusals_per_minute: default_stranger_refusals(),
             audit_admin_failures_per_minute: default_admin_failures(),
+            audit_segment_kib: default_audit_segment_kib(),
+            audit_segment_days: default_audit_segment_days(),
             audit_peer_refusals_per_minute: default_stranger_refusals(),
             private_addresses: false,
             retry_base_secs: default_retry_base(),
@@ -279,6 +290,14 @@ fn default_stranger_refusals() -> u32 {
 
 fn default_admin_failures() -> u32 {
     20
+}
+
+fn default_audit_segment_kib() -> u64 {
+    64 * 1024
+}
+
+fn default_audit_segment_days() -> u32 {
+    1
 }
 
 fn default_replay_window() -> i64 {
@@ -412,6 +431,11 @@ impl Config {
         }
         if self.replay_window_secs < 60 {
             return Err("replay_window_secs must be at least 60".into());
+        }
+        if !(64..=4 * 1024 * 1024).contains(&self.audit_segment_kib) || !(1..=366).contains(&self.audit_segment_days) {
+            return Err(
+                "audit_segment_kib must be from 64 to 4194304 (4 GiB), and audit_segment_days from 1 to 366".into()
+            );
         }
         Ok(())
     }

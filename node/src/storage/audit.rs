@@ -25,6 +25,36 @@ impl Store {
         (&self.audit, &self.meta).transaction(|(audit, meta)| append(audit, meta, event)).map_err(tx_err)
     }
 
+    /// Keeps the summary entry of events counted and not yet recorded
+    /// (failed logins past the minute's allowance), so that a crash does
+    /// not take the count with it: it is durable at the next flush, and
+    /// recorded at the next start if no summary took it first.
+    pub fn keep_counted(&self, summary: &Event) -> Result<(), StoreError> {
+        self.meta.insert(COUNTED, enc("counted events", summary)?)?;
+        Ok(())
+    }
+
+    /// Records a summary of counted events and forgets the one kept, in one
+    /// transaction (a failure is logged, as for [`Store::record`]).
+    pub fn record_counted(&self, summary: &Event) {
+        let recorded = (&self.audit, &self.meta)
+            .transaction(|(audit, meta)| {
+                append(audit, meta, summary)?;
+                meta.remove(COUNTED)?;
+                Ok(())
+            })
+            .map_err(tx_err);
+        if let Err(e) = recorded {
+            tracing::error!(%e, action = %summary.action, "cannot write the audit entry");
+        }
+    }
+
+    /// The summary of counted events kept by a node that stopped before it
+    /// recorded it.
+    pub fn counted_left(&self) -> Result<Option<Event>, StoreError> {
+        self.meta.get(COUNTED)?.map(|b| dec("counted events", &b)).transpose()
+    }
+
     /// The configuration hash and key fingerprint recorded at the last start.
     pub fn last_start(&self) -> Result<(Option<[u8; 32]>, Option<String>), StoreError> {
         let config = self.meta.get(LAST_CONFIG)?.and_then(|b| b.as_ref().try_into().ok());

@@ -50,6 +50,11 @@ pub async fn http(
     Ok((status, body))
 }
 
+/// The entries of `home`'s audit files whose event `keep` keeps.
+fn entries_where(home: &std::path::Path, keep: impl Fn(&veim_protocol::audit::Event) -> bool) -> anyhow::Result<usize> {
+    Ok(LogFiles::read_home(home)?.entries.iter().filter(|e| keep(&e.event)).count())
+}
+
 /// The failed logins in the log: recorded one by one, and counted.
 fn failed_logins(home: &std::path::Path) -> Option<(u64, u64, usize)> {
     let log = LogFiles::read_home(home).ok()?;
@@ -72,15 +77,24 @@ async fn probes_without_the_token_cannot_fill_the_log_and_web_pages_are_refused(
     let (addr, token) = admin_of(&home)?;
     let bearer = format!("Bearer {token}");
 
-    // 2,000 probes, and 200 with a 60 KB path of the client's choosing.
+    // 2,000 probes, and 200 with a 60 KB path of the client's choosing, a
+    // hundred at a time (each answer waits until its failure is on disk,
+    // and those past the allowance share a flush every 250 ms).
     let long_path = format!("/v1/{}", "a".repeat(60_000));
     let mut answered = std::collections::BTreeMap::<u16, u64>::new();
-    for i in 0..2_200u32 {
-        let path = if i % 11 == 0 { long_path.as_str() } else { "/v1/status" };
-        let wrong = format!("Bearer wrong-{i}");
-        let headers: &[(&str, &str)] = if i % 2 == 0 { &[] } else { &[("Authorization", &wrong)] };
-        let (status, _) = http(&addr, "GET", path, headers, "").await?;
-        *answered.entry(status).or_default() += 1;
+    for batch in 0..22u32 {
+        let probes = (batch * 100..(batch + 1) * 100).map(|i| {
+            let (addr, long_path) = (&addr, &long_path);
+            async move {
+                let path = if i % 11 == 0 { long_path.as_str() } else { "/v1/status" };
+                let wrong = format!("Bearer wrong-{i}");
+                let headers: &[(&str, &str)] = if i % 2 == 0 { &[] } else { &[("Authorization", &wrong)] };
+                http(addr, "GET", path, headers, "").await
+            }
+        });
+        for answer in futures::future::join_all(probes).await {
+            *answered.entry(answer?.0).or_default() += 1;
+        }
     }
     println!("answers to 2,200 probes: {answered:?}");
     assert_eq!(answered.values().sum::<u64>(), 2_200);
@@ -130,13 +144,8 @@ async fn probes_without_the_token_cannot_fill_the_log_and_web_pages_are_refused(
 async fn an_admin_call_is_in_the_log_on_disk_before_its_answer() -> anyhow::Result<()> {
     let mut net = TestNet::admitted(&["MEX", "SWE"]).await?;
     let (home, mut process) = net.as_process("MEX", NODE).await?;
-    let calls = |home: &std::path::Path| -> anyhow::Result<usize> {
-        let log = LogFiles::read_home(home)?;
-        Ok(log
-            .entries
-            .iter()
-            .filter(|e| e.event.action == Action::AdminCall && e.event.object.as_deref() == Some("/v1/requests"))
-            .count())
+    let calls = |home: &std::path::Path| {
+        entries_where(home, |e| e.action == Action::AdminCall && e.object.as_deref() == Some("/v1/requests"))
     };
     // Each acknowledged send, then the node killed at once: the call's
     // entry must survive every time.
@@ -153,6 +162,113 @@ async fn an_admin_call_is_in_the_log_on_disk_before_its_answer() -> anyhow::Resu
         let held = calls(&home)?;
         assert_eq!(held, acknowledged, "admin-call entries of acknowledged sends after {acknowledged} kill(s)");
     }
+    // A read that shows content changes nothing, but its entry, too, is on
+    // disk before the answer.
+    let shown = |home: &std::path::Path| {
+        entries_where(home, |e| e.action == Action::ContentShown && e.object.as_deref() == Some("outbox"))
+    };
+    for read in 1..=3 {
+        let api = AdminClient::for_home(&home)?;
+        let outbox: Vec<MessageView> = tokio::task::spawn_blocking(move || api.get("/v1/outbox")).await??;
+        assert_eq!(outbox.len(), 5);
+        process.kill();
+        assert_eq!(shown(&home)?, read, "content-shown entries of answered reads after {read} kill(s)");
+        process = NodeProcess::started(NODE, &home).await?;
+    }
+    process.kill();
+    net.shutdown().await;
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_failed_login_survives_a_sigkill_right_after_its_answer() -> anyhow::Result<()> {
+    let mut net = TestNet::admitted(&["MEX", "SWE"]).await?;
+    let (home, mut process) = net.as_process("MEX", NODE).await?;
+    let wrong = |home: &std::path::Path| {
+        entries_where(home, |e| e.action == Action::AdminAuthFailed && e.detail == "wrong token")
+    };
+    for failed in 1..=3 {
+        let (addr, _) = admin_of(&home)?;
+        let bearer = format!("Bearer wrong-{failed}");
+        let (status, body) = http(&addr, "POST", "/v1/requests", &[("Authorization", &bearer)], "").await?;
+        assert_eq!(status, 401, "{body}");
+        // Killed as soon as the answer is in: no flush, no clean stop.
+        process.kill();
+        assert_eq!(wrong(&home)?, failed, "failed logins in the files the killed node left");
+        process = NodeProcess::started(NODE, &home).await?;
+        assert_eq!(wrong(&home)?, failed, "failed logins in the files written anew from the store");
+    }
+    process.kill();
+    net.shutdown().await;
+    Ok(())
+}
+
+/// `n` requests with wrong tokens at once, each on a connection of its own;
+/// returns how many were answered 401 or 429.
+async fn wrong_tokens(addr: &str, n: usize) -> anyhow::Result<usize> {
+    let tries = (0..n).map(|i| async move {
+        let bearer = format!("Bearer wrong-{i}");
+        http(addr, "GET", "/v1/status", &[("Authorization", &bearer)], "").await
+    });
+    let answers = futures::future::join_all(tries).await;
+    let mut refused = 0;
+    for answer in answers {
+        let (status, body) = answer?;
+        anyhow::ensure!([401, 429].contains(&status), "answered {status}: {body}");
+        refused += 1;
+    }
+    Ok(refused)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn failed_logins_past_the_allowance_survive_a_sigkill_and_cost_a_few_flushes_a_second() -> anyhow::Result<()> {
+    let mut net = TestNet::admitted(&["MEX", "SWE"]).await?;
+    let home = net.national("MEX").home.clone();
+    let (addr, _) = admin_of(&home)?;
+
+    // A flood of wrong tokens at the node in this process: the allowance
+    // records 20 a minute one by one, each with its flush; the rest share
+    // flushes that start at most once a second.
+    let store = net.national("MEX").handle.as_ref().map(|h| h.node.store.clone()).expect("MEX runs");
+    let before = (failed_logins(&home).expect("log"), store.flush_runs());
+    let started = std::time::Instant::now();
+    let mut sent = 0;
+    for _ in 0..2 {
+        sent += wrong_tokens(&addr, 150).await?;
+    }
+    let took = started.elapsed();
+    let flushes = store.flush_runs() - before.1;
+    let after = wait_for("every failed login recorded or kept counted", Duration::from_secs(10), || {
+        failed_logins(&home).filter(|(one, _, _)| one > &before.0.0)
+    })
+    .await?;
+    let one_by_one = after.0 - before.0.0;
+    println!("{sent} wrong tokens in {took:?}: {one_by_one} recorded one by one, {flushes} flushes");
+    // One flush for each recorded one by one, at most two for each pace of
+    // counted ones (one running, one for those who asked meanwhile), and a
+    // few the node's own loops made meanwhile.
+    let paces = took.as_millis() as u64 / veim_node::api::COUNTED_FLUSH_EVERY.as_millis() as u64 + 1;
+    let bound = one_by_one + 2 * paces + 6;
+    assert!(flushes <= bound, "{flushes} flushes for {sent} failed logins (bound {bound})");
+    // The store is the node's: let go of it before the node stops.
+    drop(store);
+
+    // As a process, killed right after the last answer of a flood: at the
+    // next start every failed login is in the log, one by one or counted.
+    let (home, process) = net.as_process("MEX", NODE).await?;
+    let before = failed_logins(&home).expect("log");
+    let (addr, _) = admin_of(&home)?;
+    let flood = wrong_tokens(&addr, 80).await? as u64;
+    process.kill();
+    let process = NodeProcess::started(NODE, &home).await?;
+    let total = |l: (u64, u64, usize)| l.0 + l.1;
+    let after = wait_for("the failed logins of the flood in the log", Duration::from_secs(10), || {
+        failed_logins(&home).filter(|l| total(*l) >= total(before) + flood)
+    })
+    .await;
+    let now = failed_logins(&home).expect("log");
+    assert!(after.is_ok(), "{} of {flood} failed logins in the log after the kill", total(now) - total(before));
+    assert_eq!(total(now) - total(before), flood);
     process.kill();
     net.shutdown().await;
     Ok(())

@@ -423,3 +423,121 @@ async fn an_entry_added_after_the_nodes_last_signature_is_caught_in_a_stopped_no
     net.shutdown().await;
     Ok(())
 }
+
+/// The closed segments of `home`'s audit folder.
+fn closed_segments(home: &Path) -> Vec<veim_node::audit::segments::Segment> {
+    veim_node::audit::segments::list(&home.join(AUDIT_DIR)).unwrap_or_default()
+}
+
+/// The message of a read that fails on the segments.
+fn segment_problem(dir: &Path) -> String {
+    match LogFiles::read_home(dir) {
+        Err(e @ veim_node::audit::ReadError::Segment(_)) => e.to_string(),
+        other => panic!("expected a segment problem, got {other:?}"),
+    }
+}
+
+/// A copy of `home`'s audit folder in `dir`.
+fn copy_audit(home: &Path, dir: &Path) -> std::path::PathBuf {
+    let audit = dir.join(AUDIT_DIR);
+    std::fs::create_dir_all(&audit).expect("dir");
+    for f in std::fs::read_dir(home.join(AUDIT_DIR)).expect("audit dir").flatten() {
+        std::fs::copy(f.path(), audit.join(f.file_name())).expect("copy");
+    }
+    audit
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn audit_files_rotate_into_compressed_segments_that_verify_and_a_damaged_segment_is_named() -> anyhow::Result<()>
+{
+    use veim_node::audit::segments::{Segment, segment_name};
+    let mut net = TestNet::admitted_with(&["MEX", "SWE"], |c| c.audit_segment_kib = 64).await?;
+    let home = net.national("MEX").home.clone();
+    let mex = net.national("MEX").api()?;
+    let send = |mex: &veim_tools::AdminClient| -> anyhow::Result<()> {
+        let sent: MessageView =
+            mex.post("/v1/requests", &SendRequest { to: vec!["SWE".into()], request: example_request() })?;
+        anyhow::ensure!(matches!(sent.deliveries[0].state, DeliveryState::Delivered { .. }), "{sent:?}");
+        Ok(())
+    };
+    // Traffic until three segments of 64 KiB are closed.
+    let mut sends = 0;
+    while closed_segments(&home).len() < 3 {
+        anyhow::ensure!(sends < 600, "{sends} sends closed {} segments", closed_segments(&home).len());
+        blocking(|| send(&mex))?;
+        sends += 1;
+    }
+    // An outside logrotate with copytruncate, as an operator once set up:
+    // the open file copied aside and emptied while the node writes on.
+    let open = home.join(AUDIT_DIR).join(ENTRIES_FILE);
+    std::fs::copy(&open, home.join(AUDIT_DIR).join("entries.jsonl.1"))?;
+    std::fs::OpenOptions::new().write(true).open(&open)?.set_len(0)?;
+    blocking(|| send(&mex))?;
+    net.national_mut("MEX").stop().await;
+    let closed = wait_for("every closed segment compressed", Duration::from_secs(20), || {
+        let closed = closed_segments(&home);
+        closed.iter().all(|s| s.compressed).then_some(closed)
+    })
+    .await?;
+    println!(
+        "{sends} sends: {} segments, {:?}",
+        closed.len(),
+        closed.iter().map(|s| (s.first, s.last)).collect::<Vec<_>>()
+    );
+
+    // Segments, compressed, and the open file: one log, whole, every entry
+    // under the node's signature, the chain checked across each boundary.
+    let log = LogFiles::read_home(&home)?;
+    let report = verify(&log, &Witnessed::default())?;
+    veim_tools::audit::check_covered(&report, false)?;
+    let last = closed.last().map(|s| s.last).unwrap_or_default();
+    assert!(report.entries > last + 1, "the open file holds entries after the segments");
+    for (i, e) in log.entries.iter().enumerate() {
+        assert_eq!(e.seq, i as u64);
+    }
+    let compressed: u64 = closed.iter().map(|s| std::fs::metadata(&s.path).map(|m| m.len()).unwrap_or(0)).sum();
+    println!("{} entries; the closed segments take {compressed} bytes compressed", report.entries);
+    assert!(compressed < 3 * 64 * 1024 / 3, "compressed to {compressed} bytes");
+
+    let dir = tempfile::tempdir()?;
+    let named = |s: &Segment| s.path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    // A segment kept plain (decompressed by an auditor) reads the same.
+    let plain = dir.path().join("plain");
+    let audit = copy_audit(&home, &plain);
+    let mut text = String::new();
+    std::io::Read::read_to_string(&mut veim_node::audit::segments::open(&closed[1])?, &mut text)?;
+    std::fs::remove_file(audit.join(named(&closed[1])))?;
+    std::fs::write(audit.join(segment_name(closed[1].first, closed[1].last, false)), text)?;
+    assert_eq!(LogFiles::read_home(&plain)?.entries, log.entries);
+    // The middle segment missing.
+    let missing = dir.path().join("missing");
+    let audit = copy_audit(&home, &missing);
+    std::fs::remove_file(audit.join(named(&closed[1])))?;
+    let problem = segment_problem(&missing);
+    assert!(problem.contains(&format!("entries {} to {} are missing", closed[1].first, closed[1].last)), "{problem}");
+    // The last segment missing: the open file no longer follows.
+    let tail = dir.path().join("tail");
+    let audit = copy_audit(&home, &tail);
+    std::fs::remove_file(audit.join(named(&closed[closed.len() - 1])))?;
+    let problem = segment_problem(&tail);
+    assert!(problem.contains("are missing") && problem.contains(ENTRIES_FILE), "{problem}");
+    // A segment cut short.
+    let cut = dir.path().join("cut");
+    let audit = copy_audit(&home, &cut);
+    let file = audit.join(named(&closed[0]));
+    let len = std::fs::metadata(&file)?.len();
+    std::fs::OpenOptions::new().write(true).open(&file)?.set_len(len / 2)?;
+    let problem = segment_problem(&cut);
+    assert!(problem.contains("cut short or damaged") && problem.contains(&named(&closed[0])), "{problem}");
+    // Two segments swapped (each renamed to the other's name).
+    let swapped = dir.path().join("swapped");
+    let audit = copy_audit(&home, &swapped);
+    let (a, b) = (audit.join(named(&closed[0])), audit.join(named(&closed[1])));
+    std::fs::rename(&a, audit.join("x"))?;
+    std::fs::rename(&b, &a)?;
+    std::fs::rename(audit.join("x"), &b)?;
+    let problem = segment_problem(&swapped);
+    assert!(problem.contains("renamed or swapped"), "{problem}");
+    net.shutdown().await;
+    Ok(())
+}

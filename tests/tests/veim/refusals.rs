@@ -135,6 +135,11 @@ async fn hostile_input_is_refused_by_name_and_the_node_keeps_serving() -> anyhow
         let NetResponse::Refused(refusal) = &answer else { panic!("{what}: accepted: {answer:?}") };
         assert_eq!(refusal.code, expected, "{what}: {}", refusal.detail);
         assert!(!refusal.detail.is_empty(), "{what}: the refusal says why");
+        if expected == RefusalCode::OutsideWindow {
+            // Both times, readable as UTC, and what to check.
+            let d = &refusal.detail;
+            assert!(d.contains("check the clocks") && d.matches(" UTC").count() == 2, "{what}: {d}");
+        }
     }
 
     // A peer that is not in the directory gets nothing but a refusal.

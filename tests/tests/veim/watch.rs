@@ -233,3 +233,63 @@ async fn log_files_hold_no_terminal_escapes_and_the_json_setting_gives_json_line
     net.shutdown().await;
     Ok(())
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_node_whose_peers_receipts_show_its_clock_off_warns_in_its_log_metrics_and_status() -> anyhow::Result<()> {
+    use veim_protocol::wire::{NetRequest, NetResponse};
+    use veim_protocol::{Receipt, SignedReceipt};
+    let mut net = TestNet::admitted(&["MEX", "SWE"]).await?;
+    net.national_mut("MEX").stop().await;
+    net.national_mut("SWE").stop().await;
+    let home = net.national("MEX").home.clone();
+    let log = net.dir.path().join("mex.log");
+    let _mex = NodeProcess::started_logging_to(NODE, &home, &[], &log).await?;
+    // SWE's receipts are dated ten minutes after MEX's clock: MEX's clock
+    // is ten minutes behind its peer's.
+    let swe_home = net.national("SWE").home.clone();
+    let swe_key = veim_tests::keys_of(&swe_home).identity;
+    let mut swe = veim_tests::RawPeer::impersonating(&swe_home)?;
+    let api = veim_tools::AdminClient::for_home(&home)?;
+    swe.serve(
+        &net.national("SWE").address,
+        |request| match request {
+            NetRequest::Deliver(e) => {
+                let receipt = Receipt {
+                    message_id: e.header.message_id,
+                    envelope_hash: e.hash().expect("hash"),
+                    recipient: "SWE".parse().expect("SWE"),
+                    stored_at: veim_node::clock::now() + 600,
+                };
+                NetResponse::Receipt(SignedReceipt::sign(receipt, &swe_key).expect("sign"))
+            }
+            // MEX's audit checkpoints, sent to SWE's address.
+            _ => NetResponse::Acknowledged,
+        },
+        move || async move {
+            let sent: MessageView = tokio::task::spawn_blocking(move || {
+                api.post("/v1/requests", &SendRequest { to: vec!["SWE".into()], request: example_request() })
+            })
+            .await
+            .expect("join")
+            .expect("send");
+            assert!(
+                matches!(sent.deliveries[0].state, veim_node::storage::DeliveryState::Delivered { .. }),
+                "{sent:?}"
+            );
+        },
+    )
+    .await?;
+
+    let text = metrics_of(&home).await?;
+    let offset = sample(&text, "veim_clock_offset_seconds").ok_or_else(|| anyhow::anyhow!("no offset:\n{text}"))?;
+    assert!((-601.0..=-598.0).contains(&offset), "veim_clock_offset_seconds {offset}");
+    let status: StatusView = blocking(|| veim_tools::AdminClient::for_home(&home)?.get("/v1/status"))?;
+    assert!(status.clock_offset_secs.is_some_and(|o| (-601..=-598).contains(&o)), "{:?}", status.clock_offset_secs);
+    let shown = veim_tools::render::status(&status);
+    assert!(shown.contains("s BEHIND its peers'") && shown.contains("NTP"), "{shown}");
+    let logged = std::fs::read_to_string(&log)?;
+    let warning = logged.lines().find(|l| l.contains("its peers' (by the times in their receipts)"));
+    assert!(warning.is_some_and(|l| l.contains("WARN") && l.contains("behind")), "{logged}");
+    net.shutdown().await;
+    Ok(())
+}
