@@ -48,13 +48,13 @@ struct Seen {
 
 /// How far this node's clock is ahead of a peer's (negative: behind), from
 /// the peer's time `theirs`, stamped between `sent` and `received` by this
-/// node's clock: 0 when it falls within the round trip, else the distance
-/// to its nearer end.
+/// node's clock: 0 when it falls within that span, else the distance to its
+/// nearer end. `theirs` comes from the peer: the arithmetic saturates.
 pub fn offset(sent: i64, theirs: i64, received: i64) -> i64 {
     if theirs < sent {
-        sent - theirs
+        sent.saturating_sub(theirs)
     } else if theirs > received {
-        received - theirs
+        received.saturating_sub(theirs)
     } else {
         0
     }
@@ -103,7 +103,7 @@ fn median(offsets: &HashMap<StateCode, i64>) -> Option<i64> {
     match n {
         0 => None,
         _ if n % 2 == 1 => Some(all[n / 2]),
-        _ => Some((all[n / 2 - 1] + all[n / 2]) / 2),
+        _ => Some(((i128::from(all[n / 2 - 1]) + i128::from(all[n / 2])) / 2) as i64),
     }
 }
 
@@ -117,6 +117,8 @@ mod tests {
         assert_eq!(offset(100, 102, 102), 0);
         assert_eq!(offset(100, 30, 101), 70, "the peer's time is before the request left: this node is ahead");
         assert_eq!(offset(100, 700, 101), -599, "the peer's time is after the answer came: this node is behind");
+        assert_eq!(offset(100, i64::MIN, 101), i64::MAX, "a peer's absurd time saturates");
+        assert_eq!(offset(100, i64::MAX, 101), 101 - i64::MAX);
     }
 
     #[test]

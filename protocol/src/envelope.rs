@@ -262,16 +262,28 @@ fn utc(t: i64) -> String {
         .unwrap_or_else(|| format!("{t} (Unix seconds)"))
 }
 
-/// Why an envelope's time is refused, with both clocks' times: most often
-/// one of the two nodes' clocks is wrong.
+/// Why an envelope's time is refused, with both clocks' times: ahead of the
+/// receiver's clock, one of the two clocks is wrong; behind it, either that
+/// or the message waited longer than the receiver accepts. `created_at`
+/// comes from the sender: the distance is taken without overflow.
 fn outside_window(created_at: i64, now: i64, window_secs: i64) -> String {
-    let (how_far, side) = if created_at > now { (created_at - now, "ahead of") } else { (now - created_at, "behind") };
-    format!(
-        "the envelope was created at {} by the sender's clock, {how_far} s {side} the receiver's clock ({}); at most \
-         {window_secs} s is accepted: check the clocks of both nodes (each must follow NTP)",
-        utc(created_at),
-        utc(now)
-    )
+    let how_far = created_at.abs_diff(now);
+    if created_at > now {
+        format!(
+            "the envelope was created at {} by the sender's clock, {how_far} s ahead of the receiver's clock ({}); at \
+             most {window_secs} s ahead is accepted: check the clocks of both nodes (each must follow NTP)",
+            utc(created_at),
+            utc(now)
+        )
+    } else {
+        format!(
+            "the envelope was created at {} by the sender's clock, {how_far} s before the receiver's clock ({}); \
+             messages older than {window_secs} s are refused: it waited that long in the sender's outbox, or one of \
+             the clocks is wrong: check the clocks of both nodes (each must follow NTP)",
+            utc(created_at),
+            utc(now)
+        )
+    }
 }
 
 /// A recipient as the sender sees it: its State code and its X25519 key from
@@ -503,3 +515,22 @@ impl<R: CryptoRng + ?Sized> rand_core::TryRng for RngRef<'_, R> {
 }
 
 impl<R: CryptoRng + ?Sized> rand_core::TryCryptoRng for RngRef<'_, R> {}
+
+#[cfg(test)]
+mod tests {
+    use super::outside_window;
+
+    #[test]
+    fn a_refusal_for_time_names_both_times_and_survives_any_time_a_sender_writes() {
+        let ahead = outside_window(1_800_000_600, 1_800_000_000, 300);
+        assert!(ahead.contains("600 s ahead") && ahead.contains("check the clocks"), "{ahead}");
+        let old = outside_window(1_800_000_000, 1_800_000_000 + 40 * 86_400, 30 * 86_400);
+        assert!(old.contains("waited that long in the sender's outbox"), "{old}");
+        assert_eq!(old.matches(" UTC").count(), 2, "{old}");
+        // The sender's time is anything it likes: no overflow, no panic.
+        for created_at in [i64::MIN, i64::MAX] {
+            let said = outside_window(created_at, 1_800_000_000, 3600);
+            assert!(said.contains("(Unix seconds)"), "{said}");
+        }
+    }
+}

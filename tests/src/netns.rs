@@ -124,6 +124,28 @@ fn install_tools() -> anyhow::Result<()> {
         .map_err(anyhow::Error::msg)
 }
 
+/// Removes the namespaces and hosts files of earlier runs that were killed
+/// before they could (`veim<pid>n…` whose process is gone), and the node
+/// processes still running in them.
+fn remove_stale() {
+    let Ok(entries) = std::fs::read_dir("/run/netns") else { return };
+    for name in entries.flatten().filter_map(|e| e.file_name().into_string().ok()) {
+        let Some(pid) = name.strip_prefix("veim").and_then(|rest| rest.split_once('n')).map(|(pid, _)| pid) else {
+            continue;
+        };
+        let gone = pid.parse::<u32>().is_ok_and(|pid| !Path::new(&format!("/proc/{pid}")).exists());
+        if gone {
+            let _ = Command::new("ip").args(["netns", "pids", &name]).output().map(|out| {
+                for pid in String::from_utf8_lossy(&out.stdout).split_whitespace() {
+                    let _ = Command::new("kill").args(["-9", pid]).status();
+                }
+            });
+            let _ = ip(&["netns", "del", &name]);
+            let _ = std::fs::remove_dir_all(Path::new(ETC_NETNS).join(&name));
+        }
+    }
+}
+
 static LANS: AtomicU32 = AtomicU32::new(0);
 
 impl Lan {
@@ -132,6 +154,7 @@ impl Lan {
     pub fn new(names: &[&str]) -> anyhow::Result<Lan> {
         require_root()?;
         install_tools()?;
+        remove_stale();
         // Names of their own for each run (pid) and each LAN of the run.
         let prefix = format!("veim{}n{}", std::process::id(), LANS.fetch_add(1, Ordering::Relaxed));
         let mut lan = Lan {

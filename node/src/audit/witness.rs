@@ -195,8 +195,12 @@ impl Witness {
         if let Some(summary) = counted {
             self.store.record(&summary);
         }
-        let counted = self.admin_failures.lock().ok().and_then(|mut tally| tally.summary());
-        if let Some(summary) = counted {
+        // Under the tally's lock, as `record_admin_failure` does: a failure
+        // counted (and kept) between taking the summary and recording it
+        // would otherwise lose its kept count when this one is forgotten.
+        if let Ok(mut tally) = self.admin_failures.lock()
+            && let Some(summary) = tally.summary()
+        {
             self.store.record_counted(&summary);
         }
         let counted: Vec<Event> = self

@@ -267,8 +267,16 @@ async fn attempt(
             let entry = view.entry(*r).filter(|e| e.is_active()).cloned();
             let (id, hash) = (record.message_id, record.envelope_hash);
             // A retry's receipt may carry the time of an earlier attempt's
-            // storing: only a first attempt's tells the peer's clock.
-            let first = record.deliveries.iter().any(|d| d.recipient == *r && d.state == DeliveryState::Pending);
+            // storing: only a first attempt's tells the peer's clock well.
+            // Even a "first" attempt may find the copy stored already (a
+            // crash before its receipt was kept, a restore): the peer stored
+            // it after the message was made, so the creation time, not this
+            // attempt's, bounds when it could have.
+            let first = record
+                .deliveries
+                .iter()
+                .any(|d| d.recipient == *r && d.state == DeliveryState::Pending)
+                .then_some(record.created_at);
             async move {
                 let outcome = match entry {
                     Some(entry) => deliver(client, &entry, request, id, &hash, me.tallies, first).await,
@@ -392,7 +400,7 @@ async fn deliver(
     message_id: MessageId,
     envelope_hash: &[u8; 32],
     tallies: &Tallies,
-    first_attempt: bool,
+    first_attempt: Option<i64>,
 ) -> Outcome {
     let Some((peer, addrs)) = dial_info(entry) else {
         return Outcome::Transient("the directory entry has no usable identity key".into());
@@ -412,8 +420,8 @@ async fn deliver(
                 return Outcome::Transient("the receipt is for another message or another recipient".into());
             }
             tallies.delivered.fetch_add(1, Ordering::Relaxed);
-            if first_attempt {
-                tallies.clocks.observe(entry.state(), sent, r.stored_at, now());
+            if let Some(created_at) = first_attempt {
+                tallies.clocks.observe(entry.state(), created_at.min(sent), r.stored_at, now());
             }
             Outcome::Delivered(receipt)
         }

@@ -85,33 +85,42 @@ async fn a_peer_at_a_listed_address_with_another_key_is_named_in_the_delivery_st
     let secret = [7u8; 32];
     let other = veim_protocol::IdentityKeypair::from_secret_bytes(&secret).public();
     let mut squatter = veim_tests::RawPeer::new(libp2p::identity::Keypair::ed25519_from_bytes(secret)?)?;
-    let squatting = tokio::spawn(async move {
-        let refuse = |_| {
-            veim_protocol::wire::NetResponse::Refused(veim_protocol::wire::Refusal {
-                code: veim_protocol::wire::RefusalCode::Busy,
-                detail: "not SWE".into(),
-            })
-        };
-        squatter.serve(&address, refuse, || tokio::time::sleep(Duration::from_secs(60))).await
-    });
-
-    let mex = net.national("MEX").api()?;
-    let sent: MessageView =
-        blocking(|| mex.post("/v1/requests", &SendRequest { to: vec!["SWE".into()], request: example_request() }))?;
-    let last_error = wait_for("MEX's attempt to reach SWE to fail", Duration::from_secs(20), || {
-        let outbox: Vec<MessageView> = mex.get("/v1/outbox").ok()?;
-        let copy = outbox.into_iter().find(|m| m.message_id == sent.message_id)?;
-        copy.deliveries.into_iter().find_map(|d| match d.state {
-            DeliveryState::Attempting { last_error, .. } => Some(last_error),
-            _ => None,
+    let refuse = |_| {
+        veim_protocol::wire::NetResponse::Refused(veim_protocol::wire::Refusal {
+            code: veim_protocol::wire::RefusalCode::Busy,
+            detail: "not SWE".into(),
         })
-    })
-    .await?;
+    };
+    let mex = net.national("MEX").api()?;
+    let last_error = std::sync::Arc::new(std::sync::Mutex::new(None));
+    let kept = last_error.clone();
+    // The squatter listens first; MEX sends once it does, from a task of its
+    // own, so that waiting for the node never stalls the squatter's swarm.
+    squatter
+        .serve(&address, refuse, move || async move {
+            let sending = tokio::spawn(async move {
+                let sent: MessageView = blocking(|| {
+                    mex.post("/v1/requests", &SendRequest { to: vec!["SWE".into()], request: example_request() })
+                })?;
+                wait_for("MEX's attempt to reach SWE to fail", Duration::from_secs(20), || {
+                    let outbox: Vec<MessageView> = mex.get("/v1/outbox").ok()?;
+                    let copy = outbox.into_iter().find(|m| m.message_id == sent.message_id)?;
+                    copy.deliveries.into_iter().find_map(|d| match d.state {
+                        DeliveryState::Attempting { last_error, .. } => Some(last_error),
+                        _ => None,
+                    })
+                })
+                .await
+            });
+            let said = sending.await.unwrap_or_else(|e| Err(anyhow::anyhow!("the sending task failed: {e}")));
+            *kept.lock().expect("not poisoned") = Some(said);
+        })
+        .await?;
+    let last_error = last_error.lock().expect("not poisoned").take().expect("the sending ran")?;
     assert!(
         last_error.contains(&listed.fingerprint()) && last_error.contains(&other.fingerprint()),
         "the key listed for SWE and the key presented: {last_error}"
     );
-    squatting.abort();
     net.shutdown().await;
     Ok(())
 }

@@ -228,7 +228,7 @@ async fn failed_logins_past_the_allowance_survive_a_sigkill_and_cost_a_few_flush
 
     // A flood of wrong tokens at the node in this process: the allowance
     // records 20 a minute one by one, each with its flush; the rest share
-    // flushes that start at most once a second.
+    // flushes that start at most once per `COUNTED_FLUSH_EVERY`.
     let store = net.national("MEX").handle.as_ref().map(|h| h.node.store.clone()).expect("MEX runs");
     let before = (failed_logins(&home).expect("log"), store.flush_runs());
     let started = std::time::Instant::now();
@@ -245,10 +245,12 @@ async fn failed_logins_past_the_allowance_survive_a_sigkill_and_cost_a_few_flush
     let one_by_one = after.0 - before.0.0;
     println!("{sent} wrong tokens in {took:?}: {one_by_one} recorded one by one, {flushes} flushes");
     // One flush for each recorded one by one, at most two for each pace of
-    // counted ones (one running, one for those who asked meanwhile), and a
-    // few the node's own loops made meanwhile.
+    // counted ones (one running, one for those who asked meanwhile), and
+    // those the node's own loops made meanwhile (a checkpoint a second
+    // here, the outbox, reconciliation: a few a second, however loaded the
+    // machine is and so however long the flood took).
     let paces = took.as_millis() as u64 / veim_node::api::COUNTED_FLUSH_EVERY.as_millis() as u64 + 1;
-    let bound = one_by_one + 2 * paces + 6;
+    let bound = one_by_one + 2 * paces + 6 + 4 * took.as_secs();
     assert!(flushes <= bound, "{flushes} flushes for {sent} failed logins (bound {bound})");
     // The store is the node's: let go of it before the node stops.
     drop(store);
