@@ -208,15 +208,36 @@ impl SyncClient {
 
     /// Fetches and verifies every version after the one held.
     async fn fetch_directory(&self, secretariat: &PublicIdentity) -> Result<(), SyncError> {
+        // Set when the Secretariat's key did not answer and whoever answers
+        // at its address was asked instead (see `fetch_from_whoever_answers`).
+        let mut stand_in: Option<SyncError> = None;
+        let dialled = self.directory.secretariat_peer();
         loop {
             let after = self.directory.view().version();
-            let versions = match self.ask(&NetRequest::FetchDirectory { after }, "a directory fetch").await {
+            let request = NetRequest::FetchDirectory { after };
+            let answer = match self.ask(&request, "a directory fetch").await {
+                Err(SyncError::Unreachable(e)) => {
+                    let answer = self.fetch_from_whoever_answers(&request, &e).await;
+                    stand_in.get_or_insert(e.into());
+                    answer
+                }
+                Err(SyncError::WrongSecretariatKey { address, expected, presented }) => {
+                    let e = NetworkError::WrongPeer { address, expected, presented };
+                    let answer = self.fetch_from_whoever_answers(&request, &e).await;
+                    stand_in.get_or_insert(e.into());
+                    answer
+                }
+                answer => answer,
+            };
+            let versions = match answer {
                 Ok(NetResponse::Directory(v)) => v,
                 Ok(other) => {
                     return Err(SyncError::Unexpected { what: "a directory fetch", answer: format!("{other:?}") });
                 }
                 // Not admitted yet: the Secretariat serves the directory to listed nodes only.
-                Err(SyncError::Refused { refusal, .. }) if refusal.code == RefusalCode::NotInDirectory => return Ok(()),
+                Err(SyncError::Refused { refusal, .. }) if refusal.code == RefusalCode::NotInDirectory => {
+                    return stand_in.map_or(Ok(()), Err);
+                }
                 Err(e) => return Err(e),
             };
             let n = versions.len();
@@ -243,7 +264,43 @@ impl SyncClient {
                 break;
             }
         }
-        Ok(())
+        // The node at the address handed nothing over to a new key: it is not
+        // the Secretariat this node follows, whatever it served. Say so (with
+        // both fingerprints when the dial saw another key) instead of
+        // reporting an up-to-date directory.
+        match stand_in {
+            Some(e) if self.directory.secretariat_peer() == dialled => Err(e),
+            _ => Ok(()),
+        }
+    }
+
+    /// The Secretariat may have moved to a new key while this node was
+    /// away: asks whoever answers at its address for the directory. Its
+    /// versions are checked against the key chain this node holds, so the
+    /// transport identity does not need to be trusted for that. `e`: why the
+    /// current key could not be asked.
+    async fn fetch_from_whoever_answers(
+        &self,
+        request: &NetRequest,
+        e: &NetworkError,
+    ) -> Result<NetResponse, SyncError> {
+        let (peer, addrs) = self.directory.secretariat_dial().ok_or(SyncError::BadPin)?;
+        let bytes = codec::encode("request", request).map_err(|e| SyncError::Sign(e.to_string()))?;
+        let address = addrs.first().cloned().ok_or(SyncError::BadPin)?;
+        let other = self.client.discover(address).await.map_err(|_| SyncError::from(e.clone()))?;
+        if other == peer {
+            return Err(SyncError::Unreachable(NetworkError::Unreachable {
+                peer,
+                reason: "it answers with the same key and does not serve the directory".into(),
+            }));
+        }
+        tracing::info!(%other, "the Secretariat's address answers with another key; fetching the directory from it");
+        let answer = self.client.request(other, addrs, bytes).await.map_err(|_| SyncError::from(e.clone()))?;
+        match codec::decode::<NetResponse, MAX_FRAME>("response", &answer) {
+            Ok(NetResponse::Refused(refusal)) => Err(SyncError::Refused { what: "a directory fetch", refusal }),
+            Ok(r) => Ok(r),
+            Err(e) => Err(SyncError::Unreadable(e.to_string())),
+        }
     }
 
     /// Starts a key rotation: makes the next keys and sends the rotation,
@@ -413,26 +470,7 @@ impl SyncClient {
         if let Err(NetworkError::ConnectionClosed { .. }) = &answer {
             answer = self.client.request(peer, addrs.clone(), bytes.clone()).await;
         }
-        let answer = match answer {
-            Ok(answer) => answer,
-            // The Secretariat may have moved to a new key while this node was
-            // away: ask whoever answers at its address for the directory. Its
-            // versions are checked against the key chain this node holds, so
-            // the transport identity does not need to be trusted for that.
-            Err(e) if matches!(request, NetRequest::FetchDirectory { .. }) => {
-                let address = addrs.first().cloned().ok_or(SyncError::BadPin)?;
-                let other = self.client.discover(address).await.map_err(|_| SyncError::from(e.clone()))?;
-                if other == peer {
-                    return Err(SyncError::Unreachable(NetworkError::Unreachable {
-                        peer,
-                        reason: "it answers with the same key and does not serve the directory".into(),
-                    }));
-                }
-                tracing::info!(%other, "the Secretariat's address answers with another key; fetching the directory from it");
-                self.client.request(other, addrs, bytes).await.map_err(|_| SyncError::from(e))?
-            }
-            Err(e) => return Err(e.into()),
-        };
+        let answer = answer?;
         match codec::decode::<NetResponse, MAX_FRAME>("response", &answer) {
             Ok(NetResponse::Refused(refusal)) => Err(SyncError::Refused { what, refusal }),
             Ok(r) => Ok(r),

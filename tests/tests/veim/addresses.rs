@@ -124,3 +124,35 @@ async fn a_peer_at_a_listed_address_with_another_key_is_named_in_the_delivery_st
     net.shutdown().await;
     Ok(())
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_listed_node_that_finds_another_key_at_the_secretariats_address_names_both() -> anyhow::Result<()> {
+    let mut net = TestNet::admitted(&["MEX"]).await?;
+    let real = veim_tests::keys_of(&net.secretariat.home).identity.public();
+    let address = net.secretariat.address.clone();
+    net.secretariat.stop().await;
+    // Another node takes the Secretariat's address and serves an empty
+    // directory: nothing a listed node could tell from "up to date".
+    let secret = [9u8; 32];
+    let other = veim_protocol::IdentityKeypair::from_secret_bytes(&secret).public();
+    let mut impostor = veim_tests::RawPeer::new(libp2p::identity::Keypair::ed25519_from_bytes(secret)?)?;
+    let serve_nothing = |_| veim_protocol::wire::NetResponse::Directory(Vec::new());
+    let mex = net.national("MEX").api()?;
+    let answer = std::sync::Arc::new(std::sync::Mutex::new(None));
+    let kept = answer.clone();
+    impostor
+        .serve(&address, serve_nothing, move || async move {
+            let syncing =
+                tokio::spawn(async move { blocking(|| mex.post::<_, StatusView>("/v1/directory/sync", &())) });
+            *kept.lock().expect("not poisoned") = Some(syncing.await);
+        })
+        .await?;
+    let answer = answer.lock().expect("not poisoned").take().expect("the sync ran")?;
+    let message = answer.expect_err("the impostor is not the Secretariat").to_string();
+    assert!(
+        message.contains(&real.fingerprint()) && message.contains(&other.fingerprint()),
+        "the Secretariat's fingerprint and the one presented: {message}"
+    );
+    net.shutdown().await;
+    Ok(())
+}
