@@ -743,3 +743,31 @@ mod tests {
         assert_eq!(region(code("NGA")).0.as_deref(), Some("africa"));
     }
 }
+
+/// What `veim backup` wrote.
+pub fn backup(info: &veim_node::api::BackupInfo, out: &std::path::Path, bytes: usize) -> String {
+    format!(
+        "Backup {} written to {} ({bytes} bytes, encrypted): {} stored records, {} files, audit log at {} entries.\n\
+         Keep the passphrase apart from the file; `veim restore {} --home DIR` makes a node from it.\n",
+        info.backup_id,
+        out.display(),
+        info.records,
+        info.files,
+        info.audit_count,
+        out.display()
+    )
+}
+
+/// What `veim restore` made.
+pub fn restored(info: &veim_node::api::BackupInfo, home: &std::path::Path) -> String {
+    format!(
+        "Restored backup {} (made {}, audit log at {} entries) into {}.\n\
+         Start it with `veim node run --home {}`: it records the restore in its audit log, and its peers \
+         send back what it sent and received since the backup.\n",
+        info.backup_id,
+        time(info.made_at),
+        info.audit_count,
+        home.display(),
+        home.display()
+    )
+}

@@ -337,3 +337,17 @@ pub struct AttachRequest {
     #[serde(default)]
     pub handling: Option<Handling>,
 }
+
+/// `POST /v1/backup`: the node answers with the encrypted backup itself
+/// (`application/octet-stream`), and what it holds in the header
+/// `veim-backup` (a `BackupInfo` as JSON).
+#[derive(Debug, Serialize, Deserialize)]
+pub struct BackupRequest {
+    /// Encrypts the backup (age, scrypt); at least 12 characters.
+    pub passphrase: String,
+}
+
+pub use crate::backup::BackupInfo;
+
+/// The header of a backup answer that carries its `BackupInfo`.
+pub const BACKUP_INFO_HEADER: &str = "veim-backup";

@@ -22,6 +22,7 @@ impl Store {
 
     /// Records an event that changes nothing else in the store.
     pub fn audit(&self, event: &Event) -> Result<u64, StoreError> {
+        let _writing = self.writing()?;
         (&self.audit, &self.meta).transaction(|(audit, meta)| append(audit, meta, event)).map_err(tx_err)
     }
 
@@ -35,6 +36,7 @@ impl Store {
     /// Records the start events with the configuration hash and key
     /// fingerprint they speak of, in one transaction.
     pub fn record_start(&self, events: &[Event], config: [u8; 32], keys: &str) -> Result<(), StoreError> {
+        let _writing = self.writing()?;
         (&self.audit, &self.meta)
             .transaction(|(audit, meta)| {
                 for e in events {
@@ -50,6 +52,7 @@ impl Store {
     /// Keeps the checkpoint of the log's head signed at a flush (one is kept:
     /// each covers every entry before it).
     pub fn put_head_checkpoint(&self, checkpoint: &SignedCheckpoint) -> Result<(), StoreError> {
+        let _writing = self.writing()?;
         self.meta.insert(HEAD_CHECKPOINT, enc("checkpoint", checkpoint)?)?;
         Ok(())
     }
@@ -79,6 +82,7 @@ impl Store {
     }
 
     pub fn put_checkpoint(&self, checkpoint: &SignedCheckpoint) -> Result<(), StoreError> {
+        let _writing = self.writing()?;
         self.checkpoints.insert(checkpoint.checkpoint.count.to_be_bytes(), enc("checkpoint", checkpoint)?)?;
         Ok(())
     }
@@ -93,6 +97,7 @@ impl Store {
     }
 
     pub fn put_tree_head(&self, head: &SignedTreeHead) -> Result<(), StoreError> {
+        let _writing = self.writing()?;
         self.tree_heads.insert(head.head.count.to_be_bytes(), enc("tree head", head)?)?;
         Ok(())
     }
@@ -114,6 +119,7 @@ impl Store {
     /// Keeps `head` as the tree head held of its node's log, in place of the
     /// one it extends.
     pub fn put_witness_tree(&self, head: &SignedTreeHead) -> Result<(), StoreError> {
+        let _writing = self.writing()?;
         self.witness_trees.insert(Self::witness_prefix(head.head.node), enc("tree head", head)?)?;
         Ok(())
     }
@@ -141,6 +147,7 @@ impl Store {
     /// `day`, replacing the day's earlier one. Returns whether it is the
     /// first kept that day.
     pub fn put_witness(&self, checkpoint: &SignedCheckpoint, day: i64) -> Result<bool, StoreError> {
+        let _writing = self.writing()?;
         let mut key = Self::witness_prefix(checkpoint.checkpoint.node);
         key.extend_from_slice(&day.to_be_bytes());
         Ok(self.witnesses.insert(key, enc("checkpoint", checkpoint)?)?.is_none())

@@ -23,9 +23,11 @@ mod audit;
 mod directory;
 mod messages;
 mod records;
+mod snapshot;
 
 pub use messages::LookupError;
 pub use records::*;
+pub use snapshot::{SnapshotError, SnapshotReader, SnapshotSink};
 
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -116,6 +118,9 @@ pub struct Store {
     /// Why a write to disk failed, once one has: sled fails every later
     /// write, so the node must reopen the store (see [`Store::failure`]).
     failure: std::sync::Arc<std::sync::OnceLock<String>>,
+    /// Held shared by every write and alone by [`Store::snapshot`], so that
+    /// a snapshot holds all of each change or none of it.
+    gate: std::sync::Arc<std::sync::RwLock<()>>,
 }
 
 const HEAD_KEY: &[u8] = b"directory-head";
@@ -258,10 +263,17 @@ impl Store {
             after_flush: None,
             before_flush: None,
             failure: Default::default(),
+            gate: Default::default(),
             group: Default::default(),
             path: path.into(),
             db,
         })
+    }
+
+    /// Taken by every method that writes, for as long as it writes; never
+    /// taken twice by one call (a write method calls no other).
+    fn writing(&self) -> Result<std::sync::RwLockReadGuard<'_, ()>, StoreError> {
+        self.gate.read().map_err(|_| StoreError::Internal("the store's write gate is poisoned".into()))
     }
 
     /// Makes every write so far durable. Runs on a blocking thread: a sled

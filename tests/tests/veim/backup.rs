@@ -1,0 +1,94 @@
+//! Backup and restore: a backup of a running node, restored into a new home
+//! folder, starts and holds what the node held; a restore refuses a folder
+//! in use, and names a wrong passphrase and a damaged file as such.
+
+use std::path::Path;
+use std::time::Duration;
+use veim_node::api::{BACKUP_INFO_HEADER, BackupInfo, BackupRequest, ExchangeSummary, MessageView, SendRequest};
+use veim_node::backup::{RestoreError, restore};
+use veim_node::storage::DeliveryState;
+use veim_tests::{TestNet, blocking, example_request, wait_for};
+use veim_tools::AdminClient;
+
+const PASSPHRASE: &str = "correct horse battery staple";
+
+/// Asks the running node for a backup and writes it to `out`.
+fn backup(api: &AdminClient, out: &Path) -> anyhow::Result<BackupInfo> {
+    let (bytes, info) =
+        api.post_for_bytes("/v1/backup", &BackupRequest { passphrase: PASSPHRASE.into() }, BACKUP_INFO_HEADER)?;
+    std::fs::write(out, &bytes)?;
+    Ok(serde_json::from_str(&info.ok_or_else(|| anyhow::anyhow!("no backup header"))?)?)
+}
+
+fn delivered(m: &MessageView) -> bool {
+    m.deliveries.iter().all(|d| matches!(d.state, DeliveryState::Delivered { .. }))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_backup_of_a_running_node_restores_into_a_new_home_that_starts_and_holds_what_it_held() -> anyhow::Result<()>
+{
+    let mut net = TestNet::admitted(&["MEX", "SWE"]).await?;
+    let mex = net.national("MEX").api()?;
+    let sent: MessageView =
+        blocking(|| mex.post("/v1/requests", &SendRequest { to: vec!["SWE".into()], request: example_request() }))?;
+    wait_for("the request delivered", Duration::from_secs(20), || {
+        let outbox: Vec<MessageView> = mex.get("/v1/outbox").ok()?;
+        outbox.iter().find(|m| m.message_id == sent.message_id).filter(|m| delivered(m)).map(|_| ())
+    })
+    .await?;
+
+    // Too short a passphrase is refused before anything is written.
+    let weak = blocking(|| mex.post_for_bytes("/v1/backup", &BackupRequest { passphrase: "short".into() }, "x"));
+    assert!(weak.expect_err("weak passphrase").to_string().contains("at least 12"));
+
+    let file = net.dir.path().join("mex.backup");
+    let info = blocking(|| backup(&mex, &file))?;
+    assert_eq!(info.state.map(|s| s.to_string()).as_deref(), Some("MEX"));
+    assert!(info.records > 0 && info.files >= 4, "{info:?}");
+    let held: Vec<ExchangeSummary> = blocking(|| mex.get("/v1/exchanges"))?;
+    let keys = std::fs::read(net.national("MEX").home.join("keys/identity.key"))?;
+    let bytes = std::fs::read(&file)?;
+    assert!(bytes.starts_with(b"age-encryption.org/v1\n-> scrypt "), "an age file encrypted with a passphrase");
+    assert!(!bytes.windows(keys.len().min(32)).any(|w| w == &keys[..keys.len().min(32)]), "no key in clear");
+
+    // Restores that must not happen, each named as what it is.
+    let existing = net.national("MEX").home.clone();
+    let refused = restore(&file, PASSPHRASE, &existing).expect_err("a home in use");
+    assert!(matches!(refused, RestoreError::NotEmpty(_)), "{refused}");
+    let target = net.dir.path().join("mex-restored");
+    let wrong = restore(&file, "not the passphrase at all", &target).expect_err("wrong passphrase");
+    assert!(matches!(wrong, RestoreError::WrongPassphrase(_)), "{wrong}");
+    assert!(wrong.to_string().contains("passphrase is wrong"), "{wrong}");
+    assert!(!target.exists(), "a failed restore leaves nothing behind");
+    let mut damaged = bytes.clone();
+    let at = damaged.len() - 100;
+    damaged[at] ^= 0x55;
+    let damaged_file = net.dir.path().join("damaged.backup");
+    std::fs::write(&damaged_file, &damaged)?;
+    let corrupt = restore(&damaged_file, PASSPHRASE, &target).expect_err("damaged");
+    assert!(matches!(corrupt, RestoreError::Corrupt { .. }), "{corrupt}");
+    assert!(corrupt.to_string().contains("damaged"), "{corrupt}");
+    assert!(!target.exists(), "a failed restore leaves nothing behind");
+    std::fs::write(&damaged_file, &bytes[..bytes.len() / 2])?;
+    let cut = restore(&damaged_file, PASSPHRASE, &target).expect_err("truncated");
+    assert!(matches!(cut, RestoreError::Corrupt { .. }), "{cut}");
+
+    // The machine is lost; the node comes back from the backup elsewhere.
+    net.national_mut("MEX").stop().await;
+    let restored = restore(&file, PASSPHRASE, &target)?;
+    assert_eq!(restored, info);
+    net.national_mut("MEX").home = target.clone();
+    net.national_mut("MEX").start().await?;
+    let api = net.national("MEX").api()?;
+    let after: Vec<ExchangeSummary> = blocking(|| api.get("/v1/exchanges"))?;
+    assert_eq!(
+        after.iter().map(|x| x.exchange.exchange_id).collect::<Vec<_>>(),
+        held.iter().map(|x| x.exchange.exchange_id).collect::<Vec<_>>()
+    );
+    let outbox: Vec<MessageView> = blocking(|| api.get("/v1/outbox"))?;
+    let request = outbox.iter().find(|m| m.message_id == sent.message_id).expect("the request is held");
+    assert!(request.body.is_some() && delivered(request), "its content opens with the restored storage key");
+    assert_eq!(std::fs::read(target.join("keys/identity.key"))?, keys);
+    net.shutdown().await;
+    Ok(())
+}
