@@ -78,10 +78,12 @@ pub enum Action {
     Purged,
     CheckpointWitnessed,
     WitnessConflict,
+    Restored,
+    RestoreWitnessed,
 }
 
 impl Action {
-    pub const ALL: [Action; 25] = [
+    pub const ALL: [Action; 27] = [
         Action::NodeStarted,
         Action::NodeStopped,
         Action::ConfigurationChanged,
@@ -107,6 +109,8 @@ impl Action {
         Action::Purged,
         Action::CheckpointWitnessed,
         Action::WitnessConflict,
+        Action::Restored,
+        Action::RestoreWitnessed,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -136,6 +140,8 @@ impl Action {
             Action::Purged => "purged",
             Action::CheckpointWitnessed => "checkpoint-witnessed",
             Action::WitnessConflict => "witness-conflict",
+            Action::Restored => "restored",
+            Action::RestoreWitnessed => "restore-witnessed",
         }
     }
 }
@@ -226,6 +232,23 @@ pub struct Checkpoint {
     /// Hash of entry `count - 1`.
     pub head: Bytes32,
     pub at: i64,
+    /// The latest restore of the log from a backup, if any (see
+    /// [`RestoreMark`]).
+    pub restore: Option<RestoreMark>,
+}
+
+/// Where a node's log was restored from a backup: the position and hash of
+/// the `restored` entry it wrote first after the restore. Every checkpoint
+/// and tree head signed after it carries it, so that a witness holding more
+/// of the log than the backup did sees a declared restore, once (a new
+/// mark), and not a log cut; a log that goes back without a new mark is
+/// still a conflict.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RestoreMark {
+    /// The position of the `restored` entry.
+    pub entry: u64,
+    /// Its entry hash.
+    pub hash: Bytes32,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -265,6 +288,8 @@ pub struct TreeHead {
     /// The tree's root over the hashes of entries `0..count`.
     pub root: Bytes32,
     pub at: i64,
+    /// As the checkpoint's.
+    pub restore: Option<RestoreMark>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -522,6 +547,7 @@ mod tests {
             count: entries.len() as u64,
             head,
             at: 0,
+            restore: None,
         };
         SignedCheckpoint::sign(c, key).expect("sign")
     }

@@ -482,6 +482,7 @@ impl World {
                 count: 2,
                 root: two.root(2).expect("root"),
                 at: CHECKPOINT_AT,
+                restore: None,
             },
             &mex,
         )
@@ -774,6 +775,7 @@ fn audit_log(
         count: 2,
         head: second.hash().expect("hash"),
         at: CHECKPOINT_AT,
+        restore: None,
     };
     let signed = SignedCheckpoint::sign(checkpoint, mex).expect("sign checkpoint");
     (vec![first, second], signed)
@@ -2549,12 +2551,13 @@ fn the_spec_audit_log_chains_and_is_checkpointed() {
     // The checkpoint: its encoding is the checkpoint, then the signature
     // over it by the key it names.
     let (signed, bytes, body) = signed_vector("audit.checkpoint", "body", "audit checkpoint", &world.checkpoint);
-    assert_eq!((body.len(), bytes.len()), (84, 148));
+    assert_eq!((body.len(), bytes.len()), (85, 149));
     assert_eq!(body[..4], [&[1u8][..], b"MEX"].concat());
     assert_eq!(body[4..36], world.mex.public().0);
     assert_eq!(body[36..44], 2u64.to_le_bytes());
     assert_eq!(body[44..76], hashes[1].0);
-    assert_eq!(body[76..], CHECKPOINT_AT.to_le_bytes());
+    assert_eq!(body[76..84], CHECKPOINT_AT.to_le_bytes());
+    assert_eq!(body[84..], [0], "no restore mark");
     signed.verify().expect("signed by the key it names");
     assert!(world.mex.public().verify(domain::AUDIT_CHECKPOINT, &body, &signed.signature).is_ok());
     assert!(world.mex.public().verify(domain::AUDIT_ENTRY, &body, &signed.signature).is_err());
@@ -2988,7 +2991,7 @@ fn the_spec_tree_head_and_consistency_proofs_verify() {
     let world = World::build();
     let hash = |name: &str| Bytes32(spec_bytes(name).try_into().expect("32 bytes"));
     let (head, bytes, body) = signed_vector("tree.head", "body", "signed tree head", &world.tree_head);
-    assert_eq!((bytes.len(), body.len()), (148, 84));
+    assert_eq!((bytes.len(), body.len()), (149, 85));
     assert_eq!(head.verify(), Ok(()));
     assert_eq!(head.head.node, Some(state("MEX")));
     assert_eq!(head.head.identity_key, world.mex.public());

@@ -55,13 +55,20 @@ pub fn make_log(n: u64) -> anyhow::Result<(Vec<Entry>, SignedCheckpoint, SignedT
         previous = entry.hash()?;
         entries.push(entry);
     }
-    let checkpoint =
-        Checkpoint { node: Some("MEX".parse()?), identity_key: key.public(), count: n, head: previous, at: 0 };
+    let checkpoint = Checkpoint {
+        node: Some("MEX".parse()?),
+        identity_key: key.public(),
+        count: n,
+        head: previous,
+        at: 0,
+        restore: None,
+    };
     let hashes: Vec<Bytes32> = entries.iter().map(|e| e.hash()).collect::<Result<_, _>>()?;
     let root = veim_protocol::merkle::Tree::from_entries(&hashes)
         .root(n)
         .ok_or_else(|| anyhow::anyhow!("no root of {n} entries"))?;
-    let tree_head = TreeHead { node: Some("MEX".parse()?), identity_key: key.public(), count: n, root, at: 0 };
+    let tree_head =
+        TreeHead { node: Some("MEX".parse()?), identity_key: key.public(), count: n, root, at: 0, restore: None };
     Ok((entries, SignedCheckpoint::sign(checkpoint, &key)?, SignedTreeHead::sign(tree_head, &key)?))
 }
 

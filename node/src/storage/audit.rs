@@ -6,7 +6,7 @@ use super::*;
 use sled::Transactional;
 use veim_protocol::Bytes32;
 use veim_protocol::StateCode;
-use veim_protocol::audit::{Entry, Event, SignedCheckpoint, SignedTreeHead};
+use veim_protocol::audit::{Entry, Event, RestoreMark, SignedCheckpoint, SignedTreeHead};
 
 impl Store {
     // --- audit ---------------------------------------------------------------
@@ -24,6 +24,29 @@ impl Store {
     pub fn audit(&self, event: &Event) -> Result<u64, StoreError> {
         let _writing = self.writing()?;
         (&self.audit, &self.meta).transaction(|(audit, meta)| append(audit, meta, event)).map_err(tx_err)
+    }
+
+    /// Records the restore of the node from a backup, and keeps where it is
+    /// in the log: every later checkpoint and tree head carries it.
+    pub fn record_restore(&self, event: &Event) -> Result<RestoreMark, StoreError> {
+        let _writing = self.writing()?;
+        (&self.audit, &self.meta)
+            .transaction(|(audit, meta)| {
+                let entry = append(audit, meta, event)?;
+                let (_, hash): (u64, Bytes32) = match meta.get(AUDIT_HEAD)? {
+                    Some(b) => dec("audit head", &b).map_err(abort)?,
+                    None => (0, Bytes32([0; 32])),
+                };
+                let mark = RestoreMark { entry, hash };
+                meta.insert(RESTORE_MARK, enc("restore mark", &mark).map_err(abort)?)?;
+                Ok(mark)
+            })
+            .map_err(tx_err)
+    }
+
+    /// Where the log was last restored from a backup, if ever.
+    pub fn restore_mark(&self) -> Result<Option<RestoreMark>, StoreError> {
+        self.meta.get(RESTORE_MARK)?.map(|b| dec("restore mark", &b)).transpose()
     }
 
     /// The configuration hash and key fingerprint recorded at the last start.

@@ -136,6 +136,8 @@ const LAST_CONFIG: &[u8] = b"last-config-hash";
 const LAST_KEYS: &[u8] = b"last-key-fingerprint";
 /// The checkpoint signed at the latest flush that added audit entries.
 const HEAD_CHECKPOINT: &[u8] = b"audit-head-checkpoint";
+/// Where the log was last restored from a backup (`RestoreMark`).
+const RESTORE_MARK: &[u8] = b"audit-restore-mark";
 
 fn enc<T: Serialize>(what: &'static str, value: &T) -> Result<Vec<u8>, StoreError> {
     codec::encode(what, value).map_err(|e| StoreError::Corrupt { what, reason: e.to_string() })

@@ -5,8 +5,10 @@
 use std::path::Path;
 use std::time::Duration;
 use veim_node::api::{BACKUP_INFO_HEADER, BackupInfo, BackupRequest, ExchangeSummary, MessageView, SendRequest};
+use veim_node::audit::LogFiles;
 use veim_node::backup::{RestoreError, restore};
 use veim_node::storage::DeliveryState;
+use veim_protocol::audit::{Action, Entry, SignedCheckpoint, SignedTreeHead};
 use veim_tests::{TestNet, blocking, example_request, wait_for};
 use veim_tools::AdminClient;
 
@@ -89,6 +91,98 @@ async fn a_backup_of_a_running_node_restores_into_a_new_home_that_starts_and_hol
     let request = outbox.iter().find(|m| m.message_id == sent.message_id).expect("the request is held");
     assert!(request.body.is_some() && delivered(request), "its content opens with the restored storage key");
     assert_eq!(std::fs::read(target.join("keys/identity.key"))?, keys);
+    net.shutdown().await;
+    Ok(())
+}
+
+/// The entries of `action` about `state` in the audit files of the node at `home`.
+fn entries_about(home: &Path, action: Action, state: &str) -> Vec<Entry> {
+    let log = LogFiles::read_home(home).unwrap_or_default();
+    log.entries
+        .into_iter()
+        .filter(|e| e.event.action == action && e.event.state.map(|s| s.to_string()).as_deref() == Some(state))
+        .collect()
+}
+
+/// The latest checkpoint and tree head `home`'s node holds of MEX's log.
+fn held_of_mex(home: &Path) -> Option<(SignedCheckpoint, SignedTreeHead)> {
+    let log = LogFiles::read_home(home).ok()?;
+    let mex = |n: Option<veim_protocol::StateCode>| n.map(|s| s.to_string()).as_deref() == Some("MEX");
+    let checkpoint = log.witnessed.into_iter().filter(|c| mex(c.checkpoint.node)).max_by_key(|c| c.checkpoint.at)?;
+    let tree = log.witnessed_trees.into_iter().find(|t| mex(t.head.node))?;
+    Some((checkpoint, tree))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_declared_restore_is_witnessed_once_and_a_rewind_without_it_is_still_a_conflict() -> anyhow::Result<()> {
+    let mut net = TestNet::admitted(&["MEX", "SWE"]).await?;
+    let mex = net.national("MEX").api()?;
+    let swe_home = net.national("SWE").home.clone();
+    let file = net.dir.path().join("mex.backup");
+    let info = blocking(|| backup(&mex, &file))?;
+
+    // After the backup MEX's log grows, and SWE witnesses it.
+    blocking(|| {
+        mex.post::<_, MessageView>("/v1/requests", &SendRequest { to: vec!["SWE".into()], request: example_request() })
+    })?;
+    let (held, _) = wait_for("SWE to witness MEX's log past the backup", Duration::from_secs(30), || {
+        held_of_mex(&swe_home)
+            .filter(|(c, t)| c.checkpoint.count > info.audit_count + 2 && t.head.count > info.audit_count + 2)
+    })
+    .await?;
+
+    // MEX's machine is lost; MEX comes back from the backup.
+    net.national_mut("MEX").stop().await;
+    let restored_home = net.dir.path().join("mex-restored");
+    restore(&file, PASSPHRASE, &restored_home)?;
+    net.national_mut("MEX").home = restored_home.clone();
+    net.national_mut("MEX").start().await?;
+    let own = LogFiles::read_home(&restored_home)?;
+    let restored_entry =
+        own.entries.iter().find(|e| e.event.action == Action::Restored).expect("the restore is recorded");
+    assert_eq!(restored_entry.seq, info.audit_count, "recorded first, where the backup's log ends");
+    assert_eq!(restored_entry.event.object.as_deref(), Some(info.backup_id.as_str()));
+
+    // SWE keeps MEX's new checkpoints and tree heads, which declare the
+    // restore, and records it once.
+    let (c, t) = wait_for("SWE to hold MEX's restored log", Duration::from_secs(30), || {
+        held_of_mex(&swe_home).filter(|(c, t)| c.checkpoint.restore.is_some() && t.head.restore.is_some())
+    })
+    .await?;
+    assert!(
+        c.checkpoint.count < held.checkpoint.count,
+        "the log went back: {} < {}",
+        c.checkpoint.count,
+        held.checkpoint.count
+    );
+    assert_eq!(c.checkpoint.restore.map(|m| m.entry), Some(restored_entry.seq));
+    // And goes on keeping them as the log grows.
+    blocking(|| {
+        net.national("MEX")
+            .api()?
+            .post::<_, MessageView>("/v1/requests", &SendRequest { to: vec!["SWE".into()], request: example_request() })
+    })?;
+    wait_for("SWE to witness MEX's log grow after the restore", Duration::from_secs(30), || {
+        held_of_mex(&swe_home)
+            .filter(|(c2, t2)| c2.checkpoint.count > c.checkpoint.count && t2.head.count > t.head.count)
+    })
+    .await?;
+    assert_eq!(entries_about(&swe_home, Action::RestoreWitnessed, "MEX").len(), 1, "one accepted restore");
+    assert!(entries_about(&swe_home, Action::WitnessConflict, "MEX").is_empty(), "and no conflict");
+
+    // The same log rewound again, without a restore entry (the restored
+    // home started with its note removed): a conflict, as before.
+    net.national_mut("MEX").stop().await;
+    let rewound = net.dir.path().join("mex-rewound");
+    restore(&file, PASSPHRASE, &rewound)?;
+    std::fs::remove_file(rewound.join(veim_node::backup::RESTORED_FILE))?;
+    net.national_mut("MEX").home = rewound;
+    net.national_mut("MEX").start().await?;
+    wait_for("SWE to record the undeclared rewind as a conflict", Duration::from_secs(30), || {
+        (!entries_about(&swe_home, Action::WitnessConflict, "MEX").is_empty()).then_some(())
+    })
+    .await?;
+    assert_eq!(entries_about(&swe_home, Action::RestoreWitnessed, "MEX").len(), 1, "not taken as a restore");
     net.shutdown().await;
     Ok(())
 }

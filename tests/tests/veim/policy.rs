@@ -226,12 +226,26 @@ fn harmless(variant: Variant, net: &LocalNet) -> NetRequest {
             signature: [0; 64],
         })),
         Variant::Witness => NetRequest::Witness(Box::new(SignedCheckpoint {
-            checkpoint: Checkpoint { node: None, identity_key: nobody, count: 1, head: Bytes32([0; 32]), at: now() },
+            checkpoint: Checkpoint {
+                node: None,
+                identity_key: nobody,
+                count: 1,
+                head: Bytes32([0; 32]),
+                at: now(),
+                restore: None,
+            },
             signature: [0; 64],
         })),
         Variant::WitnessTree => NetRequest::WitnessTree(Box::new(TreeWitness {
             head: SignedTreeHead {
-                head: TreeHead { node: None, identity_key: nobody, count: 1, root: Bytes32([0; 32]), at: now() },
+                head: TreeHead {
+                    node: None,
+                    identity_key: nobody,
+                    count: 1,
+                    root: Bytes32([0; 32]),
+                    at: now(),
+                    restore: None,
+                },
                 signature: [0; 64],
             },
             proof: None,
