@@ -255,6 +255,7 @@ struct World {
     nonce: [u8; 12],
     ikm_e_swe: [u8; 32],
     ikm_e_nga: [u8; 32],
+    ikm_e_mex: [u8; 32],
     mex_new_identity_seed: [u8; 32],
     mex_new_x25519_secret: [u8; 32],
     secretariat_new_identity_seed: [u8; 32],
@@ -324,6 +325,7 @@ impl World {
         let nonce = fixed("nonce");
         let ikm_e_swe = fixed("ikmE SWE");
         let ikm_e_nga = fixed("ikmE NGA");
+        let ikm_e_mex = fixed::<32>("ikmE MEX");
         let mex_new_identity_seed = fixed("MEX new identity seed");
         let mex_new_x25519_secret = fixed("MEX new X25519 secret");
         let secretariat_new_identity_seed = fixed("Secretariat new identity seed");
@@ -354,10 +356,11 @@ impl World {
             exchange_id: ExchangeId(exchange_id),
             sender: state("MEX"),
             recipients: &recipients,
+            sender_encryption_key: mex_enc.public(),
             created_at: CREATED_AT,
             body: &body,
         };
-        let mut rng = ScriptedRng::new(&[&content_key, &nonce, &ikm_e_swe, &ikm_e_nga]);
+        let mut rng = ScriptedRng::new(&[&content_key, &nonce, &ikm_e_swe, &ikm_e_nga, &ikm_e_mex]);
         let envelope = Envelope::seal(&draft, &mex, &mut rng).expect("seal");
         let rng_left = rng.script.len() - rng.pos;
 
@@ -517,6 +520,7 @@ impl World {
             nonce,
             ikm_e_swe,
             ikm_e_nga,
+            ikm_e_mex,
             mex_new_identity_seed,
             mex_new_x25519_secret,
             secretariat_new_identity_seed,
@@ -566,6 +570,7 @@ impl World {
                 ExchangeId(self.exchange_id),
                 vec![MessageId(self.message_id), MessageId(self.response_message_id)],
             )],
+            returned: Vec::new(),
         }
     }
 
@@ -618,6 +623,7 @@ impl World {
         let env = &self.envelope;
         let swe_share = &env.key_shares[0];
         let nga_share = &env.key_shares[1];
+        let mex_share = &env.key_shares[2];
         let fetch = NetRequest::FetchDirectory { after: 0 };
         let updated = NetRequest::DirectoryUpdated { version: 2 };
         let refused = NetResponse::Refused(Refusal { code: RefusalCode::Replay, detail: "message seen before".into() });
@@ -642,6 +648,7 @@ impl World {
             ("random.nonce", h(self.nonce)),
             ("random.ikm-e.swe", h(self.ikm_e_swe)),
             ("random.ikm-e.nga", h(self.ikm_e_nga)),
+            ("random.ikm-e.mex", h(self.ikm_e_mex)),
             ("random.item-salt", h(self.item_salt)),
             ("random.attachment-id", h(self.attachment_id)),
             ("random.attachment-key", h(self.attachment_key)),
@@ -666,6 +673,8 @@ impl World {
             ("envelope.key-share.swe.wrapped-key", h(swe_share.wrapped_key)),
             ("envelope.key-share.nga.enc", h(nga_share.enc)),
             ("envelope.key-share.nga.wrapped-key", h(nga_share.wrapped_key)),
+            ("envelope.key-share.mex.enc", h(mex_share.enc)),
+            ("envelope.key-share.mex.wrapped-key", h(mex_share.wrapped_key)),
             ("envelope.ciphertext", h(&env.ciphertext)),
             ("envelope.signature", h(env.signature)),
             ("envelope.bytes", h(enc("envelope", env))),
@@ -939,14 +948,17 @@ fn spec_vectors_match_the_crate() {
 #[test]
 fn randomness_is_drawn_as_the_spec_says() {
     let world = World::build();
-    // Content key, nonce, then one HPKE ikmE per recipient, nothing else.
-    assert_eq!(world.rng_draws, [32, 12, 32, 32]);
+    // Content key, nonce, then one HPKE ikmE per recipient and one for the
+    // sender's own share, nothing else.
+    assert_eq!(world.rng_draws, [32, 12, 32, 32, 32]);
     assert_eq!(world.rng_left, 0);
     // enc is the public key of DeriveKeyPair(ikmE) (RFC 9180 §7.1.3).
     type Kem = hpke::kem::X25519HkdfSha256;
-    for (ikm, share) in
-        [(world.ikm_e_swe, &world.envelope.key_shares[0]), (world.ikm_e_nga, &world.envelope.key_shares[1])]
-    {
+    for (ikm, share) in [
+        (world.ikm_e_swe, &world.envelope.key_shares[0]),
+        (world.ikm_e_nga, &world.envelope.key_shares[1]),
+        (world.ikm_e_mex, &world.envelope.key_shares[2]),
+    ] {
         let (_, pk) = <Kem as hpke::Kem>::derive_keypair(&ikm);
         assert_eq!(pk.to_bytes().as_slice(), share.enc);
     }
@@ -1058,6 +1070,7 @@ fn a_message_id_must_begin_with_its_senders_code() {
         exchange_id: ExchangeId(world.exchange_id),
         sender: state("MEX"),
         recipients: &recipients,
+        sender_encryption_key: world.mex_enc.public(),
         created_at: CREATED_AT,
         body: &world.body,
     };
@@ -1826,6 +1839,7 @@ fn response_envelope(world: &World) -> Envelope {
         exchange_id: ExchangeId(world.exchange_id),
         sender: state("SWE"),
         recipients: &recipients,
+        sender_encryption_key: world.swe_enc.public(),
         created_at: RESPONSE_CREATED_AT,
         body: &body,
     };
@@ -1833,9 +1847,10 @@ fn response_envelope(world: &World) -> Envelope {
         &fixed::<32>("response content key"),
         &fixed::<12>("response nonce"),
         &fixed::<32>("response ikmE MEX"),
+        &fixed::<32>("response ikmE SWE"),
     ]);
     let envelope = Envelope::seal(&draft, &world.swe, &mut rng).expect("seal");
-    assert_eq!((rng.draws.as_slice(), rng.script.len() - rng.pos), ([32, 12, 32].as_slice(), 0));
+    assert_eq!((rng.draws.as_slice(), rng.script.len() - rng.pos), ([32, 12, 32, 32].as_slice(), 0));
     envelope
 }
 

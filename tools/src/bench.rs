@@ -605,6 +605,7 @@ pub fn crypto(quick: bool) -> anyhow::Result<CryptoBench> {
     let body = request_of(1024)?;
     let bytes = codec::encode("body", &body)?;
     let sender = IdentityKeypair::from_secret_bytes(&[1; 32]);
+    let own = veim_protocol::EncryptionKeypair::from_secret_bytes(&[2; 32]);
     let keys: Vec<veim_protocol::EncryptionKeypair> =
         (0..20u8).map(|i| veim_protocol::EncryptionKeypair::from_secret_bytes(&[i + 10; 32])).collect();
     let states: Vec<veim_protocol::StateCode> = [
@@ -649,6 +650,7 @@ pub fn crypto(quick: bool) -> anyhow::Result<CryptoBench> {
             exchange_id: ExchangeId([1; 16]),
             sender: "MEX".parse().expect("MEX"),
             recipients: &recipients,
+            sender_encryption_key: own.public(),
             created_at: 1_800_000_000,
             body: &body,
         };

@@ -95,7 +95,15 @@ pub async fn send(
             .attest(context, me.identity, &mut rng)
             .map_err(|e| SendError::Seal(EnvelopeError::Seal(e.to_string())))?;
     }
-    let draft = Draft { message_id, exchange_id, sender: me.state, recipients: &keys, created_at: now, body: &body };
+    let draft = Draft {
+        message_id,
+        exchange_id,
+        sender: me.state,
+        recipients: &keys,
+        sender_encryption_key: me.encryption.public(),
+        created_at: now,
+        body: &body,
+    };
     let envelope = Envelope::seal(&draft, me.identity, &mut rng)?;
     let envelope_bytes =
         codec::encode("envelope", &envelope).map_err(|e| SendError::Seal(EnvelopeError::Seal(e.to_string())))?;

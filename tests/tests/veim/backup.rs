@@ -4,7 +4,10 @@
 
 use std::path::Path;
 use std::time::Duration;
-use veim_node::api::{BACKUP_INFO_HEADER, BackupInfo, BackupRequest, ExchangeSummary, MessageView, SendRequest};
+use veim_node::api::{
+    BACKUP_INFO_HEADER, BackupInfo, BackupRequest, ExchangeSummary, ExchangeView, MessageView, RespondRequest,
+    SendRequest,
+};
 use veim_node::audit::LogFiles;
 use veim_node::backup::{RestoreError, restore};
 use veim_node::storage::DeliveryState;
@@ -13,6 +16,10 @@ use veim_tests::{TestNet, blocking, example_request, wait_for};
 use veim_tools::AdminClient;
 
 const PASSPHRASE: &str = "correct horse battery staple";
+
+fn example_response() -> veim_protocol::ResponseForm {
+    toml::from_str(include_str!("../../../deploy/examples/response.toml")).expect("example response")
+}
 
 /// Asks the running node for a backup and writes it to `out`.
 fn backup(api: &AdminClient, out: &Path) -> anyhow::Result<BackupInfo> {
@@ -113,24 +120,46 @@ fn held_of_mex(home: &Path) -> Option<(SignedCheckpoint, SignedTreeHead)> {
     Some((checkpoint, tree))
 }
 
+/// The national drill: a node is backed up, sends a request, gets the
+/// reply, loses its machine and is restored from the backup. It gets back
+/// its own request (from the peer that received it) and the reply, and its
+/// witness records one declared restore and no conflict; a rewind without
+/// the restore entry is still a conflict.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn a_declared_restore_is_witnessed_once_and_a_rewind_without_it_is_still_a_conflict() -> anyhow::Result<()> {
+async fn a_restored_node_gets_back_its_requests_and_their_replies_and_its_witness_sees_one_declared_restore()
+-> anyhow::Result<()> {
     let mut net = TestNet::admitted(&["MEX", "SWE"]).await?;
     let mex = net.national("MEX").api()?;
+    let swe = net.national("SWE").api()?;
     let swe_home = net.national("SWE").home.clone();
     let file = net.dir.path().join("mex.backup");
     let info = blocking(|| backup(&mex, &file))?;
 
-    // After the backup MEX's log grows, and SWE witnesses it.
-    blocking(|| {
-        mex.post::<_, MessageView>("/v1/requests", &SendRequest { to: vec!["SWE".into()], request: example_request() })
+    // After the backup: MEX asks, SWE answers; MEX's log grows, and SWE
+    // witnesses it.
+    let request: MessageView =
+        blocking(|| mex.post("/v1/requests", &SendRequest { to: vec!["SWE".into()], request: example_request() }))?;
+    let exchange = request.exchange_id.clone();
+    wait_for("SWE to hold the request", Duration::from_secs(20), || {
+        let inbox: Vec<MessageView> = swe.get("/v1/inbox").ok()?;
+        inbox.iter().any(|m| m.message_id == request.message_id).then_some(())
+    })
+    .await?;
+    let reply: MessageView = blocking(|| {
+        swe.post(&format!("/v1/exchanges/{exchange}/respond"), &RespondRequest { response: example_response() })
     })?;
-    let (held, _) = wait_for("SWE to witness MEX's log past the backup", Duration::from_secs(30), || {
+    wait_for("MEX to hold the reply", Duration::from_secs(20), || {
+        let x: ExchangeView = mex.get(&format!("/v1/exchanges/{exchange}")).ok()?;
+        (x.messages.len() == 2).then_some(())
+    })
+    .await?;
+    wait_for("SWE to witness MEX's log past the backup", Duration::from_secs(30), || {
         held_of_mex(&swe_home)
             .filter(|(c, t)| c.checkpoint.count > info.audit_count + 2 && t.head.count > info.audit_count + 2)
     })
     .await?;
 
+    let (held, held_tree) = held_of_mex(&swe_home).expect("SWE holds MEX's log");
     // MEX's machine is lost; MEX comes back from the backup.
     net.national_mut("MEX").stop().await;
     let restored_home = net.dir.path().join("mex-restored");
@@ -143,17 +172,39 @@ async fn a_declared_restore_is_witnessed_once_and_a_rewind_without_it_is_still_a
     assert_eq!(restored_entry.seq, info.audit_count, "recorded first, where the backup's log ends");
     assert_eq!(restored_entry.event.object.as_deref(), Some(info.backup_id.as_str()));
 
+    // SWE gives MEX its own request back, then the reply, which MEX accepts.
+    let api = net.national("MEX").api()?;
+    let back = wait_for("MEX to hold its request and SWE's reply again", Duration::from_secs(60), || {
+        let x: ExchangeView = api.get(&format!("/v1/exchanges/{exchange}")).ok()?;
+        (x.messages.len() == 2).then_some(x)
+    })
+    .await?;
+    let own = back.messages.iter().find(|m| m.message_id == request.message_id).expect("the request");
+    assert_eq!(own.body, request.body, "MEX opened its own request with its own key share");
+    assert_eq!(own.envelope, request.envelope, "the very envelope it signed");
+    let answer = back.messages.iter().find(|m| m.message_id == reply.message_id).expect("the reply");
+    assert!(answer.body.is_some());
+    wait_for("MEX's request to be delivered again (SWE's receipt)", Duration::from_secs(30), || {
+        let outbox: Vec<MessageView> = api.get("/v1/outbox").ok()?;
+        outbox.iter().find(|m| m.message_id == request.message_id).filter(|m| delivered(m)).map(|_| ())
+    })
+    .await?;
+    let refused = entries_about(&restored_home, Action::RequestRefused, "SWE");
+    assert!(refused.is_empty(), "MEX refused nothing SWE sent back: {refused:?}");
+
     // SWE keeps MEX's new checkpoints and tree heads, which declare the
     // restore, and records it once.
     let (c, t) = wait_for("SWE to hold MEX's restored log", Duration::from_secs(30), || {
         held_of_mex(&swe_home).filter(|(c, t)| c.checkpoint.restore.is_some() && t.head.restore.is_some())
     })
     .await?;
+    let mark = c.checkpoint.restore.expect("a restore mark");
     assert!(
-        c.checkpoint.count < held.checkpoint.count,
-        "the log went back: {} < {}",
-        c.checkpoint.count,
-        held.checkpoint.count
+        mark.entry < held.checkpoint.count && mark.entry < held_tree.head.count,
+        "the log went back below what SWE held: entry {} < {} / {}",
+        mark.entry,
+        held.checkpoint.count,
+        held_tree.head.count
     );
     assert_eq!(c.checkpoint.restore.map(|m| m.entry), Some(restored_entry.seq));
     // And goes on keeping them as the log grows.

@@ -253,7 +253,10 @@ fn harmless(variant: Variant, net: &LocalNet) -> NetRequest {
         // Refused as malformed before the once-per-period limit is counted.
         Variant::Reconcile => {
             let twice = ExchangeId::random(&mut rng);
-            NetRequest::Reconcile(Box::new(Inventory { exchanges: vec![(twice, Vec::new()), (twice, Vec::new())] }))
+            NetRequest::Reconcile(Box::new(Inventory {
+                exchanges: vec![(twice, Vec::new()), (twice, Vec::new())],
+                returned: Vec::new(),
+            }))
         }
         Variant::FetchChunk => NetRequest::FetchChunk { attachment: AttachmentId::random(&mut rng), index: 0 },
     }
