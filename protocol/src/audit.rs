@@ -259,17 +259,30 @@ pub struct SignedCheckpoint {
     pub signature: [u8; 64],
 }
 
+impl Checkpoint {
+    /// The bytes the signature covers: the encoding of the checkpoint, less
+    /// the `restore` field when it is none (so a checkpoint signed before
+    /// restore marks existed still verifies).
+    pub fn signed_bytes(&self) -> Result<Vec<u8>, CodecError> {
+        match &self.restore {
+            None => {
+                codec::encode("audit checkpoint", &(&self.node, &self.identity_key, self.count, &self.head, self.at))
+            }
+            Some(_) => codec::encode("audit checkpoint", self),
+        }
+    }
+}
+
 impl SignedCheckpoint {
     pub fn sign(checkpoint: Checkpoint, key: &IdentityKeypair) -> Result<SignedCheckpoint, CodecError> {
-        let bytes = codec::encode("audit checkpoint", &checkpoint)?;
+        let bytes = checkpoint.signed_bytes()?;
         Ok(SignedCheckpoint { signature: key.sign(domain::AUDIT_CHECKPOINT, &bytes), checkpoint })
     }
 
     /// Checks the signature under the key the checkpoint names.
     pub fn verify(&self) -> Result<(), KeyError> {
         let key = &self.checkpoint.identity_key;
-        let bytes = codec::encode("audit checkpoint", &self.checkpoint)
-            .map_err(|_| KeyError::BadSignature(key.fingerprint()))?;
+        let bytes = self.checkpoint.signed_bytes().map_err(|_| KeyError::BadSignature(key.fingerprint()))?;
         key.verify(domain::AUDIT_CHECKPOINT, &bytes, &self.signature)
     }
 }
@@ -300,17 +313,28 @@ pub struct SignedTreeHead {
     pub signature: [u8; 64],
 }
 
+impl TreeHead {
+    /// The bytes the signature covers, as for [`Checkpoint::signed_bytes`].
+    pub fn signed_bytes(&self) -> Result<Vec<u8>, CodecError> {
+        match &self.restore {
+            None => {
+                codec::encode("audit tree head", &(&self.node, &self.identity_key, self.count, &self.root, self.at))
+            }
+            Some(_) => codec::encode("audit tree head", self),
+        }
+    }
+}
+
 impl SignedTreeHead {
     pub fn sign(head: TreeHead, key: &IdentityKeypair) -> Result<SignedTreeHead, CodecError> {
-        let bytes = codec::encode("audit tree head", &head)?;
+        let bytes = head.signed_bytes()?;
         Ok(SignedTreeHead { signature: key.sign(domain::AUDIT_TREE_HEAD, &bytes), head })
     }
 
     /// Checks the signature under the key the tree head names.
     pub fn verify(&self) -> Result<(), KeyError> {
         let key = &self.head.identity_key;
-        let bytes =
-            codec::encode("audit tree head", &self.head).map_err(|_| KeyError::BadSignature(key.fingerprint()))?;
+        let bytes = self.head.signed_bytes().map_err(|_| KeyError::BadSignature(key.fingerprint()))?;
         key.verify(domain::AUDIT_TREE_HEAD, &bytes, &self.signature)
     }
 }

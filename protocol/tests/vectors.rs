@@ -1200,7 +1200,8 @@ fn the_spec_keys_and_signature_that_strict_verification_refuses_are_refused() {
 fn the_spec_reconcile_frame_lists_the_exchange() {
     let world = World::build();
     let bytes = spec_bytes("frame.reconcile");
-    // Length 68, variant 7, one exchange: its id, two ids, the two ids.
+    // Length 76, variant 7, one exchange: its id, two ids, the two ids; no
+    // envelope given back.
     let payload = [
         7u32.to_le_bytes().as_slice(),
         &1u64.to_le_bytes(),
@@ -1208,9 +1209,10 @@ fn the_spec_reconcile_frame_lists_the_exchange() {
         &2u64.to_le_bytes(),
         &world.message_id,
         &world.response_message_id,
+        &0u64.to_le_bytes(),
     ]
     .concat();
-    assert_eq!(payload.len(), 68);
+    assert_eq!(payload.len(), 76);
     assert_eq!(bytes, frame(&payload));
     let request: NetRequest = codec::decode::<_, MAX_FRAME>("request", &bytes[4..]).expect("decode");
     assert_eq!(request, NetRequest::Reconcile(Box::new(world.inventory())));
@@ -2574,8 +2576,10 @@ fn the_spec_audit_log_chains_and_is_checkpointed() {
     assert_eq!(body[76..84], CHECKPOINT_AT.to_le_bytes());
     assert_eq!(body[84..], [0], "no restore mark");
     signed.verify().expect("signed by the key it names");
-    assert!(world.mex.public().verify(domain::AUDIT_CHECKPOINT, &body, &signed.signature).is_ok());
-    assert!(world.mex.public().verify(domain::AUDIT_ENTRY, &body, &signed.signature).is_err());
+    // Without a restore mark, the signature covers the first five fields.
+    assert!(world.mex.public().verify(domain::AUDIT_CHECKPOINT, &body[..84], &signed.signature).is_ok());
+    assert!(world.mex.public().verify(domain::AUDIT_CHECKPOINT, &body, &signed.signature).is_err());
+    assert!(world.mex.public().verify(domain::AUDIT_ENTRY, &body[..84], &signed.signature).is_err());
     let checkpoint = signed.checkpoint.clone();
     assert!(SignedCheckpoint::sign(checkpoint.clone(), &world.swe).expect("sign").verify().is_err());
     let mut altered = signed.clone();
@@ -3016,6 +3020,9 @@ fn the_spec_tree_head_and_consistency_proofs_verify() {
         veim_protocol::keys::domain_separated(domain::AUDIT_TREE_HEAD, &body),
         [b"veim/1 audit tree head\0".as_slice(), &body].concat()
     );
+    // Without a restore mark, the signature covers the first five fields.
+    assert_eq!(body[84], 0);
+    assert!(world.mex.public().verify(domain::AUDIT_TREE_HEAD, &body[..84], &head.signature).is_ok());
     // Any byte of the head changed, or signed by another key: refused.
     for i in 0..body.len() {
         let mut changed = bytes.clone();

@@ -453,6 +453,6 @@ mod tests {
         store.db.flush().expect("flush");
         drop(store);
         let e = Store::open(&path).expect_err("format 9");
-        assert!(e.to_string().contains("format 9, which this version of veim (format 2) does not know"), "{e}");
+        assert!(e.to_string().contains("format 9, which this version of veim (format 3) does not know"), "{e}");
     }
 }
