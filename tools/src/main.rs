@@ -586,17 +586,7 @@ fn print<T: Serialize>(json: bool, value: &T, human: impl FnOnce(&T) -> String) 
 
 fn read_toml<T: serde::de::DeserializeOwned>(path: &Path) -> anyhow::Result<T> {
     let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
-    toml::from_str(&text).map_err(|e| invalid_input(format!("{} is not a valid file: {e}", path.display())))
-}
-
-/// An error in what the operator gave (exit code 4).
-fn invalid_input(message: String) -> anyhow::Error {
-    anyhow::Error::new(ClientError::Api(veim_node::api::ApiError {
-        status: 422,
-        error: "invalid".into(),
-        message,
-        problems: Vec::new(),
-    }))
+    toml::from_str(&text).map_err(|e| invalid_value(format!("{} is not a valid file: {e}", path.display())))
 }
 
 /// The backup passphrase: the first line of `file`, else `$VEIM_BACKUP_PASSPHRASE`.
@@ -607,7 +597,7 @@ fn backup_passphrase(file: Option<&Path>) -> anyhow::Result<String> {
             Ok(text.lines().next().unwrap_or_default().to_owned())
         }
         None => std::env::var(BACKUP_PASSPHRASE_ENV).map_err(|_| {
-            invalid_input(format!("no backup passphrase: give --passphrase-file FILE or set {BACKUP_PASSPHRASE_ENV}"))
+            invalid_value(format!("no backup passphrase: give --passphrase-file FILE or set {BACKUP_PASSPHRASE_ENV}"))
         }),
     }
 }
@@ -622,7 +612,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Init(args) => init(&home, args, json),
         Command::Backup { out, passphrase_file } => {
             if out.exists() {
-                return Err(invalid_input(format!("{} exists: give a new file for the backup", out.display())));
+                return Err(invalid_value(format!("{} exists: give a new file for the backup", out.display())));
             }
             let passphrase = backup_passphrase(passphrase_file.as_deref())?;
             let (bytes, info) = client()?.post_for_bytes(
@@ -651,7 +641,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 veim_node::backup::RestoreError::Write { .. } | veim_node::backup::RestoreError::Store(_) => {
                     anyhow::Error::new(e)
                 }
-                other => invalid_input(other.to_string()),
+                other => invalid_value(other.to_string()),
             })?;
             print(json, &info, |i| render::restored(i, &home))
         }
@@ -1083,6 +1073,7 @@ fn authority(client: &AdminClient, args: AuthorityArgs) -> anyhow::Result<Author
     Ok(Authority { kind, name: args.authority, state })
 }
 
+/// An error in what the operator gave (exit code 4).
 fn invalid_value(message: String) -> anyhow::Error {
     anyhow::Error::new(ClientError::Api(veim_node::api::ApiError {
         status: 422,

@@ -731,19 +731,6 @@ pub fn attachments(list: &[veim_node::api::types::AttachmentView]) -> String {
     out
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn states_have_their_un_regions() {
-        let code = |s: &str| s.parse::<veim_protocol::StateCode>().expect("code");
-        assert_eq!(region(code("MEX")), (Some("americas".into()), Some("central-america".into())));
-        assert_eq!(region(code("SWE")), (Some("europe".into()), Some("northern-europe".into())));
-        assert_eq!(region(code("NGA")).0.as_deref(), Some("africa"));
-    }
-}
-
 /// What `veim backup` wrote.
 pub fn backup(info: &veim_node::api::BackupInfo, out: &std::path::Path, bytes: usize) -> String {
     format!(
@@ -770,4 +757,17 @@ pub fn restored(info: &veim_node::api::BackupInfo, home: &std::path::Path) -> St
         home.display(),
         home.display()
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn states_have_their_un_regions() {
+        let code = |s: &str| s.parse::<veim_protocol::StateCode>().expect("code");
+        assert_eq!(region(code("MEX")), (Some("americas".into()), Some("central-america".into())));
+        assert_eq!(region(code("SWE")), (Some("europe".into()), Some("northern-europe".into())));
+        assert_eq!(region(code("NGA")).0.as_deref(), Some("africa"));
+    }
 }

@@ -36,6 +36,48 @@ use veim_protocol::{
     SignedReceipt, StateCode, ValidationErrors,
 };
 
+/// The record of a message this node stores, from its envelope's header:
+/// the envelope as encoded and its hash, the body sealed with the storage
+/// key. A message this node sent has a pending copy for each recipient.
+fn message_record(
+    h: &veim_protocol::envelope::Header,
+    direction: crate::storage::Direction,
+    envelope: Vec<u8>,
+    envelope_hash: [u8; 32],
+    content: Vec<u8>,
+    now: i64,
+) -> MessageRecord {
+    let deliveries = match direction {
+        crate::storage::Direction::Sent => h
+            .recipients
+            .iter()
+            .map(|r| crate::storage::Delivery {
+                recipient: *r,
+                state: crate::storage::DeliveryState::Pending,
+                updated_at: now,
+            })
+            .collect(),
+        crate::storage::Direction::Received => Vec::new(),
+    };
+    MessageRecord {
+        message_id: h.message_id,
+        exchange_id: h.exchange_id,
+        direction,
+        sender: h.sender,
+        recipients: h.recipients.clone(),
+        kind: h.kind,
+        created_at: h.created_at,
+        stored_at: now,
+        content: Some(content),
+        envelope,
+        envelope_hash,
+        deliveries,
+        receipts: Vec::new(),
+        purged_at: None,
+        sequence: 0,
+    }
+}
+
 impl ExchangeStatus {
     /// The status after a message of `kind`, or why that message cannot
     /// belong to the exchange now.

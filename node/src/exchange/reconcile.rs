@@ -12,7 +12,7 @@
 
 use super::Me;
 use crate::audit;
-use crate::storage::{Delivery, DeliveryState, Direction, MessageRecord, RuleRefusal, Store, StoreError};
+use crate::storage::{DeliveryState, Direction, MessageRecord, RuleRefusal, Store, StoreError};
 use std::collections::{BTreeMap, HashSet};
 use veim_protocol::audit::{Action, Actor};
 use veim_protocol::codec::{self, MAX_FRAME};
@@ -152,11 +152,10 @@ pub fn apply(
     let mut theirs = Vec::new();
     for id in missing {
         match store.message(*id)? {
-            Some(m) if m.direction == Direction::Sent => {
-                if requeue(store, m.message_id, peer, now, max_age)? {
-                    queued += 1;
-                }
+            Some(m) if m.direction == Direction::Sent && requeue(store, m.message_id, peer, now, max_age)? => {
+                queued += 1;
             }
+            Some(m) if m.direction == Direction::Sent => {}
             Some(m) if m.direction == Direction::Received && m.sender == peer && !m.envelope.is_empty() => {
                 theirs.push(m.message_id)
             }
@@ -233,27 +232,7 @@ pub fn take_back(
             .vault
             .seal_body(h.message_id, &body)
             .map_err(|e| StoreError::Internal(format!("cannot seal a message given back: {e}")))?;
-        let record = MessageRecord {
-            message_id: h.message_id,
-            exchange_id: h.exchange_id,
-            direction: Direction::Sent,
-            sender: me.state,
-            recipients: h.recipients.clone(),
-            kind: h.kind,
-            created_at: h.created_at,
-            stored_at: now,
-            content: Some(content),
-            envelope: envelope_bytes,
-            envelope_hash,
-            deliveries: h
-                .recipients
-                .iter()
-                .map(|r| Delivery { recipient: *r, state: DeliveryState::Pending, updated_at: now })
-                .collect(),
-            receipts: Vec::new(),
-            purged_at: None,
-            sequence: 0,
-        };
+        let record = super::message_record(h, Direction::Sent, envelope_bytes, envelope_hash, content, now);
         let mut event =
             audit::message_event(now, Actor::Peer(Some(from)), audit::sent_action(&body), &record, Some(from));
         event.detail = format!("given back by {from}: this node lost it (restored from an older backup)");
