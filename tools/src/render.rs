@@ -749,8 +749,8 @@ pub fn backup(info: &veim_node::api::BackupInfo, out: &std::path::Path, bytes: u
 pub fn restored(info: &veim_node::api::BackupInfo, home: &std::path::Path) -> String {
     format!(
         "Restored backup {} (made {}, audit log at {} entries) into {}.\n\
-         Start it with `veim node run --home {}`: it records the restore in its audit log, and its peers \
-         send back what it sent and received since the backup.\n",
+         Start it with `veim node run --home {}`: it records the restore in its audit log; a national node \
+         then gets back from its peers what it sent and received since the backup.\n",
         info.backup_id,
         time(info.made_at),
         info.audit_count,
