@@ -42,6 +42,9 @@ pub fn status(s: &StatusView) -> String {
     if let Some(e) = &s.last_error {
         let _ = writeln!(out, "  last error   {e}");
     }
+    if let Some(r) = &s.recovery {
+        let _ = writeln!(out, "  at start     {r}");
+    }
     if let Some(e) = &s.store_failure {
         let _ = writeln!(
             out,

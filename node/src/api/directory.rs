@@ -23,6 +23,7 @@ pub(super) async fn status(State(node): State<Shared>) -> ApiResult<StatusView> 
         store_failure: node.store.failure(),
         started_at: node.started_at,
         readiness: health::readiness(&node),
+        recovery: node.publisher.as_ref().and_then(|p| p.recovery()).map(|r| r.describe()),
     }))
 }
 
@@ -134,6 +135,7 @@ pub(super) fn publish_error(e: PublishError) -> ApiError {
         | PublishError::Transition { .. }
         | PublishError::KeyChange(_)
         | PublishError::Refused(_) => ApiError::new(StatusCode::CONFLICT, "refused", e.to_string()),
+        PublishError::NotCaughtUp => ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "not-caught-up", e.to_string()),
         PublishError::NoReason | PublishError::NothingToApprove | PublishError::Twice(_) => {
             ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid", e.to_string())
         }

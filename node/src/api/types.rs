@@ -51,6 +51,10 @@ pub struct StatusView {
     /// What `GET /readyz` answers.
     #[serde(default)]
     pub readiness: Readiness,
+    /// Secretariat: what it learned from the national nodes at its start
+    /// (after a restore from a backup, the versions published since).
+    #[serde(default)]
+    pub recovery: Option<String>,
 }
 
 /// Whether the node can do its work, as `GET /readyz` answers (200 when

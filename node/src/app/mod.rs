@@ -466,6 +466,8 @@ fn wire(
 ) -> Result<Node, StartError> {
     let keys = Arc::new(keys);
     let state = config.state;
+    // A home made by `veim restore` whose start has not yet been recorded.
+    let restored = crate::backup::restored(home)?.is_some();
     let announce: Vec<String> = if config.announce.is_empty() {
         listen.iter().map(|a| a.to_string()).collect()
     } else {
@@ -482,6 +484,7 @@ fn wire(
             config.replay_window_secs,
             config.private_addresses,
             restart.clone(),
+            restored,
         ))
     });
     let sync = (config.role == Role::National).then(|| {

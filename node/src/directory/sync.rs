@@ -432,6 +432,15 @@ impl SyncClient {
     }
 }
 
+impl SyncClient {
+    /// The versions after `after` this node holds, as the Secretariat's
+    /// node serves them (a Secretariat restored from an older backup asks
+    /// the national nodes for what it published since).
+    pub fn versions_after(&self, after: u64) -> Result<Vec<SignedDirectoryVersion>, StoreError> {
+        super::versions_after(&self.store, after, self.directory.view().version())
+    }
+}
+
 /// Accepts a batch of versions fetched from the Secretariat,
 /// in order. Returns the new head, or the first refusal (versions before it
 /// stay accepted).

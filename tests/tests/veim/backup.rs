@@ -6,11 +6,12 @@ use std::path::Path;
 use std::time::Duration;
 use veim_node::api::{
     BACKUP_INFO_HEADER, BackupInfo, BackupRequest, ExchangeSummary, ExchangeView, MessageView, RespondRequest,
-    SendRequest,
+    SendRequest, StatusChangeRequest, StatusView, VersionView,
 };
 use veim_node::audit::LogFiles;
 use veim_node::backup::{RestoreError, restore};
 use veim_node::storage::DeliveryState;
+use veim_protocol::EntryAction;
 use veim_protocol::audit::{Action, Entry, SignedCheckpoint, SignedTreeHead};
 use veim_tests::{TestNet, blocking, example_request, wait_for};
 use veim_tools::AdminClient;
@@ -234,6 +235,61 @@ async fn a_restored_node_gets_back_its_requests_and_their_replies_and_its_witnes
     })
     .await?;
     assert_eq!(entries_about(&swe_home, Action::RestoreWitnessed, "MEX").len(), 1, "not taken as a restore");
+    net.shutdown().await;
+    Ok(())
+}
+
+fn change_status(api: &AdminClient, state: &str, action: EntryAction) -> anyhow::Result<VersionView> {
+    Ok(api.post(
+        "/v1/directory/status",
+        &StatusChangeRequest { state: state.into(), action, reason: "backup drill".into() },
+    )?)
+}
+
+/// The Secretariat drill: a Secretariat restored from a backup older than
+/// its latest publications learns them from the national nodes before it
+/// publishes, says so in its status, never issues a number again, and the
+/// national nodes follow its next version.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_restored_secretariat_learns_the_latest_version_and_the_national_nodes_follow_its_next() -> anyhow::Result<()>
+{
+    let mut net = TestNet::admitted(&["MEX", "SWE"]).await?;
+    let sec = net.secretariat.api()?;
+    let file = net.dir.path().join("secretariat.backup");
+    blocking(|| backup(&sec, &file))?;
+    let held = blocking(|| sec.get::<StatusView>("/v1/status"))?.directory_version;
+
+    // Published after the backup, and held by every national node.
+    blocking(|| change_status(&sec, "SWE", EntryAction::Suspend))?;
+    let latest = blocking(|| change_status(&sec, "SWE", EntryAction::Reinstate))?;
+    assert_eq!(latest.version, held + 2);
+    net.wait_directory(latest.version).await?;
+
+    // The Secretariat's machine is lost; it comes back from the backup.
+    net.secretariat.stop().await;
+    let home = net.dir.path().join("secretariat-restored");
+    restore(&file, PASSPHRASE, &home)?;
+    net.secretariat.home = home;
+    net.secretariat.start().await?;
+    let sec = net.secretariat.api()?;
+    let status = wait_for("the Secretariat to catch up", Duration::from_secs(30), || {
+        let s: StatusView = sec.get("/v1/status").ok()?;
+        s.recovery.is_some().then_some(s)
+    })
+    .await?;
+    assert_eq!(status.directory_version, latest.version, "it holds what it had published: {status:?}");
+    let recovery = status.recovery.unwrap_or_default();
+    assert!(recovery.contains(&format!("learned versions {} to {}", held + 1, latest.version)), "{recovery}");
+    assert!(recovery.contains("restored from a backup"), "{recovery}");
+
+    // Its next version is the next number, and every national node takes it.
+    let next = blocking(|| change_status(&sec, "SWE", EntryAction::Suspend))?;
+    assert_eq!(next.version, latest.version + 1, "no number issued twice");
+    net.wait_directory(next.version).await?;
+    for state in ["MEX", "SWE"] {
+        let s: StatusView = blocking(|| net.national(state).api()?.get("/v1/status"))?;
+        assert_eq!(s.directory_version, next.version, "{state} follows");
+    }
     net.shutdown().await;
     Ok(())
 }

@@ -165,7 +165,7 @@ const EXPECTED: [(Receiver, Variant, [Answer; 7]); 20] = [
     // its three arms it meets the "not active" guard before the role check,
     // so it is told NotInDirectory where an active State is told WrongRole.
     (NAT, Variant::Register,         [NID, NID, WR, NID, NID, NID, NID]),
-    (NAT, Variant::FetchDirectory,   [NID, NID, WR, NID, NID, NID, NID]),
+    (NAT, Variant::FetchDirectory,   [NID, NID, WR, NID, NID, OK,  NID]),
     // Deliver, Reconcile and FetchChunk are served only while the receiving
     // node's own State is active too (else its handler answers
     // NotInDirectory itself); here it is.
