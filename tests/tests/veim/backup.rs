@@ -5,11 +5,12 @@
 use std::path::Path;
 use std::time::Duration;
 use veim_node::api::{
-    BACKUP_INFO_HEADER, BackupInfo, BackupRequest, ExchangeSummary, ExchangeView, MessageView, RespondRequest,
-    SendRequest, StatusChangeRequest, StatusView, VersionView,
+    BACKUP_INFO_HEADER, BackupInfo, BackupRequest, DirectoryListing, ExchangeSummary, ExchangeView, MessageView,
+    RespondRequest, SendRequest, StatusChangeRequest, StatusView, VersionView,
 };
 use veim_node::audit::LogFiles;
 use veim_node::backup::{RestoreError, restore};
+use veim_node::home::config::Config;
 use veim_node::storage::DeliveryState;
 use veim_protocol::EntryAction;
 use veim_protocol::audit::{Action, Entry, SignedCheckpoint, SignedTreeHead};
@@ -290,6 +291,55 @@ async fn a_restored_secretariat_learns_the_latest_version_and_the_national_nodes
         let s: StatusView = blocking(|| net.national(state).api()?.get("/v1/status"))?;
         assert_eq!(s.directory_version, next.version, "{state} follows");
     }
+    net.shutdown().await;
+    Ok(())
+}
+
+/// A copy of a national node's home folder started elsewhere (here: on
+/// another port) while the node runs finds its own key answering at the
+/// address the directory lists, says so, and never moves the State's
+/// address; the node's peers still reach the node.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_second_instance_of_a_home_does_not_move_the_address() -> anyhow::Result<()> {
+    let net = TestNet::admitted(&["MEX", "SWE"]).await?;
+    let sec = net.secretariat.api()?;
+    let listing = |api: &AdminClient| -> anyhow::Result<(u64, Vec<String>)> {
+        let l: DirectoryListing = api.get("/v1/directory")?;
+        let swe = l.entries.iter().find(|e| e.state.as_str() == "SWE").map(|e| e.addresses.clone()).unwrap_or_default();
+        Ok((l.version, swe))
+    };
+    let before = blocking(|| listing(&sec))?;
+
+    // The copy: SWE's home as a backup holds it, started on another port.
+    let swe = net.national("SWE").api()?;
+    let file = net.dir.path().join("swe.backup");
+    blocking(|| backup(&swe, &file))?;
+    let copy = net.dir.path().join("swe-copy");
+    restore(&file, PASSPHRASE, &copy)?;
+    std::fs::remove_file(copy.join(veim_node::backup::RESTORED_FILE))?;
+    let mut config = Config::load(&copy)?;
+    config.listen = vec!["/ip4/127.0.0.1/tcp/0".into()];
+    config.admin_listen = "127.0.0.1:0".into();
+    config.save(&copy)?;
+    let second = veim_node::start(&copy).await?;
+    let copy_api = AdminClient::for_home(&copy)?;
+    let status = wait_for("the copy to find the other instance", Duration::from_secs(30), || {
+        let s: StatusView = copy_api.get("/v1/status").ok()?;
+        s.last_error
+            .as_deref()
+            .is_some_and(|e| e.contains("another node with this node's keys answers at"))
+            .then_some(s)
+    })
+    .await?;
+    assert!(status.last_error.unwrap_or_default().contains(&before.1[0]), "it names the listed address");
+
+    // The directory is as it was, and SWE's peers still reach SWE.
+    assert_eq!(blocking(|| listing(&sec))?, before, "no move published");
+    let mex = net.national("MEX").api()?;
+    let sent: MessageView =
+        blocking(|| mex.post("/v1/requests", &SendRequest { to: vec!["SWE".into()], request: example_request() }))?;
+    assert!(delivered(&sent), "delivered to SWE: {:?}", sent.deliveries);
+    second.stop().await;
     net.shutdown().await;
     Ok(())
 }
