@@ -18,6 +18,7 @@
 //!    │              peer       inbound requests: the policy, then one service each
 //!    ▼               ▼
 //!   directory  exchange  audit  terms  attachments       domain services
+//!   backup                                                (and backups)
 //!    │                                          │
 //!    ▼                                          ▼
 //!   storage (sled, records, group commit)      net (swarm, codec, allowance)
@@ -43,6 +44,7 @@ pub mod api;
 pub mod app;
 pub mod attachments;
 pub mod audit;
+pub mod backup;
 pub mod clock;
 pub mod directory;
 pub mod exchange;

@@ -78,10 +78,12 @@ pub enum Action {
     Purged,
     CheckpointWitnessed,
     WitnessConflict,
+    Restored,
+    RestoreWitnessed,
 }
 
 impl Action {
-    pub const ALL: [Action; 25] = [
+    pub const ALL: [Action; 27] = [
         Action::NodeStarted,
         Action::NodeStopped,
         Action::ConfigurationChanged,
@@ -107,6 +109,8 @@ impl Action {
         Action::Purged,
         Action::CheckpointWitnessed,
         Action::WitnessConflict,
+        Action::Restored,
+        Action::RestoreWitnessed,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -136,6 +140,8 @@ impl Action {
             Action::Purged => "purged",
             Action::CheckpointWitnessed => "checkpoint-witnessed",
             Action::WitnessConflict => "witness-conflict",
+            Action::Restored => "restored",
+            Action::RestoreWitnessed => "restore-witnessed",
         }
     }
 }
@@ -226,6 +232,23 @@ pub struct Checkpoint {
     /// Hash of entry `count - 1`.
     pub head: Bytes32,
     pub at: i64,
+    /// The latest restore of the log from a backup, if any (see
+    /// [`RestoreMark`]).
+    pub restore: Option<RestoreMark>,
+}
+
+/// Where a node's log was restored from a backup: the position and hash of
+/// the `restored` entry it wrote first after the restore. Every checkpoint
+/// and tree head signed after it carries it, so that a witness holding more
+/// of the log than the backup did sees a declared restore, once (a new
+/// mark), and not a log cut; a log that goes back without a new mark is
+/// still a conflict.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RestoreMark {
+    /// The position of the `restored` entry.
+    pub entry: u64,
+    /// Its entry hash.
+    pub hash: Bytes32,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -236,17 +259,30 @@ pub struct SignedCheckpoint {
     pub signature: [u8; 64],
 }
 
+impl Checkpoint {
+    /// The bytes the signature covers: the encoding of the checkpoint, less
+    /// the `restore` field when it is none (so a checkpoint signed before
+    /// restore marks existed still verifies).
+    pub fn signed_bytes(&self) -> Result<Vec<u8>, CodecError> {
+        match &self.restore {
+            None => {
+                codec::encode("audit checkpoint", &(&self.node, &self.identity_key, self.count, &self.head, self.at))
+            }
+            Some(_) => codec::encode("audit checkpoint", self),
+        }
+    }
+}
+
 impl SignedCheckpoint {
     pub fn sign(checkpoint: Checkpoint, key: &IdentityKeypair) -> Result<SignedCheckpoint, CodecError> {
-        let bytes = codec::encode("audit checkpoint", &checkpoint)?;
+        let bytes = checkpoint.signed_bytes()?;
         Ok(SignedCheckpoint { signature: key.sign(domain::AUDIT_CHECKPOINT, &bytes), checkpoint })
     }
 
     /// Checks the signature under the key the checkpoint names.
     pub fn verify(&self) -> Result<(), KeyError> {
         let key = &self.checkpoint.identity_key;
-        let bytes = codec::encode("audit checkpoint", &self.checkpoint)
-            .map_err(|_| KeyError::BadSignature(key.fingerprint()))?;
+        let bytes = self.checkpoint.signed_bytes().map_err(|_| KeyError::BadSignature(key.fingerprint()))?;
         key.verify(domain::AUDIT_CHECKPOINT, &bytes, &self.signature)
     }
 }
@@ -265,6 +301,8 @@ pub struct TreeHead {
     /// The tree's root over the hashes of entries `0..count`.
     pub root: Bytes32,
     pub at: i64,
+    /// As the checkpoint's.
+    pub restore: Option<RestoreMark>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -275,17 +313,28 @@ pub struct SignedTreeHead {
     pub signature: [u8; 64],
 }
 
+impl TreeHead {
+    /// The bytes the signature covers, as for [`Checkpoint::signed_bytes`].
+    pub fn signed_bytes(&self) -> Result<Vec<u8>, CodecError> {
+        match &self.restore {
+            None => {
+                codec::encode("audit tree head", &(&self.node, &self.identity_key, self.count, &self.root, self.at))
+            }
+            Some(_) => codec::encode("audit tree head", self),
+        }
+    }
+}
+
 impl SignedTreeHead {
     pub fn sign(head: TreeHead, key: &IdentityKeypair) -> Result<SignedTreeHead, CodecError> {
-        let bytes = codec::encode("audit tree head", &head)?;
+        let bytes = head.signed_bytes()?;
         Ok(SignedTreeHead { signature: key.sign(domain::AUDIT_TREE_HEAD, &bytes), head })
     }
 
     /// Checks the signature under the key the tree head names.
     pub fn verify(&self) -> Result<(), KeyError> {
         let key = &self.head.identity_key;
-        let bytes =
-            codec::encode("audit tree head", &self.head).map_err(|_| KeyError::BadSignature(key.fingerprint()))?;
+        let bytes = self.head.signed_bytes().map_err(|_| KeyError::BadSignature(key.fingerprint()))?;
         key.verify(domain::AUDIT_TREE_HEAD, &bytes, &self.signature)
     }
 }
@@ -522,6 +571,7 @@ mod tests {
             count: entries.len() as u64,
             head,
             at: 0,
+            restore: None,
         };
         SignedCheckpoint::sign(c, key).expect("sign")
     }

@@ -198,7 +198,10 @@ pub struct KeyShare {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Envelope {
     pub header: Header,
-    /// One share per recipient, in the order of `header.recipients`.
+    /// One share per recipient, in the order of `header.recipients`, then
+    /// one for the sender itself (under its own encryption key), so that a
+    /// sender that lost its copy (restored from an older backup) can open
+    /// the envelope a recipient gives back.
     pub key_shares: Vec<KeyShare>,
     pub nonce: [u8; 12],
     /// Bytes as one run (the same encoding as a sequence of `u8`, decoded at once).
@@ -223,7 +226,7 @@ pub enum EnvelopeError {
     DuplicateRecipient(StateCode),
     #[error("the sender {0} cannot be one of its own recipients")]
     SenderIsRecipient(StateCode),
-    #[error("the key shares do not match the recipient list")]
+    #[error("the key shares do not match the recipient list and the sender")]
     KeySharesMismatch,
     #[error(
         "the envelope's signature does not verify under the sender's key: it was altered or not signed by the sender"
@@ -301,6 +304,9 @@ pub struct Draft<'a> {
     pub exchange_id: ExchangeId,
     pub sender: StateCode,
     pub recipients: &'a [Recipient],
+    /// The sender's own X25519 public key: the content key is wrapped for
+    /// it too.
+    pub sender_encryption_key: [u8; 32],
     pub created_at: i64,
     pub body: &'a Body,
 }
@@ -370,8 +376,9 @@ impl Envelope {
         header.check_recipients()?;
         let header_bytes = encode_or_seal_error("header", &header)?;
 
-        let mut key_shares = Vec::with_capacity(draft.recipients.len());
-        for r in draft.recipients {
+        let mut key_shares = Vec::with_capacity(draft.recipients.len() + 1);
+        let own = Recipient { state: draft.sender, encryption_key: draft.sender_encryption_key };
+        for r in draft.recipients.iter().chain(std::iter::once(&own)) {
             let pk = <Kem as hpke::Kem>::PublicKey::from_bytes(&r.encryption_key)
                 .map_err(|_| EnvelopeError::BadRecipientKey(r.state))?;
             let (enc, wrapped) = hpke::single_shot_seal_with_rng::<HpkeAead, Kdf, Kem>(
@@ -426,8 +433,9 @@ impl Envelope {
         if !self.header.message_id.is_issued_by(self.header.sender) {
             return Err(EnvelopeError::ForeignMessageId { id: self.header.message_id, sender: self.header.sender });
         }
-        let shares_match = self.key_shares.len() == self.header.recipients.len()
-            && self.key_shares.iter().zip(&self.header.recipients).all(|(s, r)| s.recipient == *r);
+        let shares_match = self.key_shares.len() == self.header.recipients.len() + 1
+            && self.key_shares.iter().zip(&self.header.recipients).all(|(s, r)| s.recipient == *r)
+            && self.key_shares.last().is_some_and(|s| s.recipient == self.header.sender);
         if !shares_match {
             return Err(EnvelopeError::KeySharesMismatch);
         }

@@ -66,10 +66,18 @@ pub struct ConsistencyProof {
 /// Most message ids one `Reconcile` lists.
 pub const MAX_INVENTORY: usize = 20_000;
 
+/// Most envelopes one `Reconcile` gives back.
+pub const MAX_RETURNED: usize = 64;
+
 /// The messages a node holds of the exchanges it shares with one peer.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Inventory {
     pub exchanges: Vec<(crate::ids::ExchangeId, Vec<crate::ids::MessageId>)>,
+    /// Envelopes the peer sent this node and no longer holds (it said so in
+    /// an earlier `Reconciled`, having been restored from an older backup):
+    /// given back as they were received, for the peer to open with its own
+    /// key share. Oldest first.
+    pub returned: Vec<Envelope>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -35,6 +35,7 @@ fn fixture() -> Fixture {
         exchange_id: ExchangeId([4; 16]),
         sender: state("MEX"),
         recipients: &recipients,
+        sender_encryption_key: EncryptionKeypair::from_secret_bytes(&[5; 32]).public(),
         created_at: 1_800_000_000,
         body: &body,
     };

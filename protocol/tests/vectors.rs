@@ -255,6 +255,7 @@ struct World {
     nonce: [u8; 12],
     ikm_e_swe: [u8; 32],
     ikm_e_nga: [u8; 32],
+    ikm_e_mex: [u8; 32],
     mex_new_identity_seed: [u8; 32],
     mex_new_x25519_secret: [u8; 32],
     secretariat_new_identity_seed: [u8; 32],
@@ -324,6 +325,7 @@ impl World {
         let nonce = fixed("nonce");
         let ikm_e_swe = fixed("ikmE SWE");
         let ikm_e_nga = fixed("ikmE NGA");
+        let ikm_e_mex = fixed::<32>("ikmE MEX");
         let mex_new_identity_seed = fixed("MEX new identity seed");
         let mex_new_x25519_secret = fixed("MEX new X25519 secret");
         let secretariat_new_identity_seed = fixed("Secretariat new identity seed");
@@ -354,10 +356,11 @@ impl World {
             exchange_id: ExchangeId(exchange_id),
             sender: state("MEX"),
             recipients: &recipients,
+            sender_encryption_key: mex_enc.public(),
             created_at: CREATED_AT,
             body: &body,
         };
-        let mut rng = ScriptedRng::new(&[&content_key, &nonce, &ikm_e_swe, &ikm_e_nga]);
+        let mut rng = ScriptedRng::new(&[&content_key, &nonce, &ikm_e_swe, &ikm_e_nga, &ikm_e_mex]);
         let envelope = Envelope::seal(&draft, &mex, &mut rng).expect("seal");
         let rng_left = rng.script.len() - rng.pos;
 
@@ -482,6 +485,7 @@ impl World {
                 count: 2,
                 root: two.root(2).expect("root"),
                 at: CHECKPOINT_AT,
+                restore: None,
             },
             &mex,
         )
@@ -516,6 +520,7 @@ impl World {
             nonce,
             ikm_e_swe,
             ikm_e_nga,
+            ikm_e_mex,
             mex_new_identity_seed,
             mex_new_x25519_secret,
             secretariat_new_identity_seed,
@@ -565,6 +570,7 @@ impl World {
                 ExchangeId(self.exchange_id),
                 vec![MessageId(self.message_id), MessageId(self.response_message_id)],
             )],
+            returned: Vec::new(),
         }
     }
 
@@ -617,6 +623,7 @@ impl World {
         let env = &self.envelope;
         let swe_share = &env.key_shares[0];
         let nga_share = &env.key_shares[1];
+        let mex_share = &env.key_shares[2];
         let fetch = NetRequest::FetchDirectory { after: 0 };
         let updated = NetRequest::DirectoryUpdated { version: 2 };
         let refused = NetResponse::Refused(Refusal { code: RefusalCode::Replay, detail: "message seen before".into() });
@@ -641,6 +648,7 @@ impl World {
             ("random.nonce", h(self.nonce)),
             ("random.ikm-e.swe", h(self.ikm_e_swe)),
             ("random.ikm-e.nga", h(self.ikm_e_nga)),
+            ("random.ikm-e.mex", h(self.ikm_e_mex)),
             ("random.item-salt", h(self.item_salt)),
             ("random.attachment-id", h(self.attachment_id)),
             ("random.attachment-key", h(self.attachment_key)),
@@ -665,6 +673,8 @@ impl World {
             ("envelope.key-share.swe.wrapped-key", h(swe_share.wrapped_key)),
             ("envelope.key-share.nga.enc", h(nga_share.enc)),
             ("envelope.key-share.nga.wrapped-key", h(nga_share.wrapped_key)),
+            ("envelope.key-share.mex.enc", h(mex_share.enc)),
+            ("envelope.key-share.mex.wrapped-key", h(mex_share.wrapped_key)),
             ("envelope.ciphertext", h(&env.ciphertext)),
             ("envelope.signature", h(env.signature)),
             ("envelope.bytes", h(enc("envelope", env))),
@@ -774,6 +784,7 @@ fn audit_log(
         count: 2,
         head: second.hash().expect("hash"),
         at: CHECKPOINT_AT,
+        restore: None,
     };
     let signed = SignedCheckpoint::sign(checkpoint, mex).expect("sign checkpoint");
     (vec![first, second], signed)
@@ -937,14 +948,17 @@ fn spec_vectors_match_the_crate() {
 #[test]
 fn randomness_is_drawn_as_the_spec_says() {
     let world = World::build();
-    // Content key, nonce, then one HPKE ikmE per recipient, nothing else.
-    assert_eq!(world.rng_draws, [32, 12, 32, 32]);
+    // Content key, nonce, then one HPKE ikmE per recipient and one for the
+    // sender's own share, nothing else.
+    assert_eq!(world.rng_draws, [32, 12, 32, 32, 32]);
     assert_eq!(world.rng_left, 0);
     // enc is the public key of DeriveKeyPair(ikmE) (RFC 9180 §7.1.3).
     type Kem = hpke::kem::X25519HkdfSha256;
-    for (ikm, share) in
-        [(world.ikm_e_swe, &world.envelope.key_shares[0]), (world.ikm_e_nga, &world.envelope.key_shares[1])]
-    {
+    for (ikm, share) in [
+        (world.ikm_e_swe, &world.envelope.key_shares[0]),
+        (world.ikm_e_nga, &world.envelope.key_shares[1]),
+        (world.ikm_e_mex, &world.envelope.key_shares[2]),
+    ] {
         let (_, pk) = <Kem as hpke::Kem>::derive_keypair(&ikm);
         assert_eq!(pk.to_bytes().as_slice(), share.enc);
     }
@@ -1056,6 +1070,7 @@ fn a_message_id_must_begin_with_its_senders_code() {
         exchange_id: ExchangeId(world.exchange_id),
         sender: state("MEX"),
         recipients: &recipients,
+        sender_encryption_key: world.mex_enc.public(),
         created_at: CREATED_AT,
         body: &world.body,
     };
@@ -1185,7 +1200,8 @@ fn the_spec_keys_and_signature_that_strict_verification_refuses_are_refused() {
 fn the_spec_reconcile_frame_lists_the_exchange() {
     let world = World::build();
     let bytes = spec_bytes("frame.reconcile");
-    // Length 68, variant 7, one exchange: its id, two ids, the two ids.
+    // Length 76, variant 7, one exchange: its id, two ids, the two ids; no
+    // envelope given back.
     let payload = [
         7u32.to_le_bytes().as_slice(),
         &1u64.to_le_bytes(),
@@ -1193,9 +1209,10 @@ fn the_spec_reconcile_frame_lists_the_exchange() {
         &2u64.to_le_bytes(),
         &world.message_id,
         &world.response_message_id,
+        &0u64.to_le_bytes(),
     ]
     .concat();
-    assert_eq!(payload.len(), 68);
+    assert_eq!(payload.len(), 76);
     assert_eq!(bytes, frame(&payload));
     let request: NetRequest = codec::decode::<_, MAX_FRAME>("request", &bytes[4..]).expect("decode");
     assert_eq!(request, NetRequest::Reconcile(Box::new(world.inventory())));
@@ -1824,6 +1841,7 @@ fn response_envelope(world: &World) -> Envelope {
         exchange_id: ExchangeId(world.exchange_id),
         sender: state("SWE"),
         recipients: &recipients,
+        sender_encryption_key: world.swe_enc.public(),
         created_at: RESPONSE_CREATED_AT,
         body: &body,
     };
@@ -1831,9 +1849,10 @@ fn response_envelope(world: &World) -> Envelope {
         &fixed::<32>("response content key"),
         &fixed::<12>("response nonce"),
         &fixed::<32>("response ikmE MEX"),
+        &fixed::<32>("response ikmE SWE"),
     ]);
     let envelope = Envelope::seal(&draft, &world.swe, &mut rng).expect("seal");
-    assert_eq!((rng.draws.as_slice(), rng.script.len() - rng.pos), ([32, 12, 32].as_slice(), 0));
+    assert_eq!((rng.draws.as_slice(), rng.script.len() - rng.pos), ([32, 12, 32, 32].as_slice(), 0));
     envelope
 }
 
@@ -2549,15 +2568,18 @@ fn the_spec_audit_log_chains_and_is_checkpointed() {
     // The checkpoint: its encoding is the checkpoint, then the signature
     // over it by the key it names.
     let (signed, bytes, body) = signed_vector("audit.checkpoint", "body", "audit checkpoint", &world.checkpoint);
-    assert_eq!((body.len(), bytes.len()), (84, 148));
+    assert_eq!((body.len(), bytes.len()), (85, 149));
     assert_eq!(body[..4], [&[1u8][..], b"MEX"].concat());
     assert_eq!(body[4..36], world.mex.public().0);
     assert_eq!(body[36..44], 2u64.to_le_bytes());
     assert_eq!(body[44..76], hashes[1].0);
-    assert_eq!(body[76..], CHECKPOINT_AT.to_le_bytes());
+    assert_eq!(body[76..84], CHECKPOINT_AT.to_le_bytes());
+    assert_eq!(body[84..], [0], "no restore mark");
     signed.verify().expect("signed by the key it names");
-    assert!(world.mex.public().verify(domain::AUDIT_CHECKPOINT, &body, &signed.signature).is_ok());
-    assert!(world.mex.public().verify(domain::AUDIT_ENTRY, &body, &signed.signature).is_err());
+    // Without a restore mark, the signature covers the first five fields.
+    assert!(world.mex.public().verify(domain::AUDIT_CHECKPOINT, &body[..84], &signed.signature).is_ok());
+    assert!(world.mex.public().verify(domain::AUDIT_CHECKPOINT, &body, &signed.signature).is_err());
+    assert!(world.mex.public().verify(domain::AUDIT_ENTRY, &body[..84], &signed.signature).is_err());
     let checkpoint = signed.checkpoint.clone();
     assert!(SignedCheckpoint::sign(checkpoint.clone(), &world.swe).expect("sign").verify().is_err());
     let mut altered = signed.clone();
@@ -2988,7 +3010,7 @@ fn the_spec_tree_head_and_consistency_proofs_verify() {
     let world = World::build();
     let hash = |name: &str| Bytes32(spec_bytes(name).try_into().expect("32 bytes"));
     let (head, bytes, body) = signed_vector("tree.head", "body", "signed tree head", &world.tree_head);
-    assert_eq!((bytes.len(), body.len()), (148, 84));
+    assert_eq!((bytes.len(), body.len()), (149, 85));
     assert_eq!(head.verify(), Ok(()));
     assert_eq!(head.head.node, Some(state("MEX")));
     assert_eq!(head.head.identity_key, world.mex.public());
@@ -2998,6 +3020,9 @@ fn the_spec_tree_head_and_consistency_proofs_verify() {
         veim_protocol::keys::domain_separated(domain::AUDIT_TREE_HEAD, &body),
         [b"veim/1 audit tree head\0".as_slice(), &body].concat()
     );
+    // Without a restore mark, the signature covers the first five fields.
+    assert_eq!(body[84], 0);
+    assert!(world.mex.public().verify(domain::AUDIT_TREE_HEAD, &body[..84], &head.signature).is_ok());
     // Any byte of the head changed, or signed by another key: refused.
     for i in 0..body.len() {
         let mut changed = bytes.clone();

@@ -551,11 +551,19 @@ pub fn seal_request(
     let mut rng = rand_core::UnwrapErr(getrandom::SysRng);
     let sender: veim_protocol::StateCode = from.parse().expect("state");
     let message_id = veim_protocol::MessageId::issued_by(sender, &mut rng);
+    // The sender's own share, under its key if it is a node of the network.
+    let own = net
+        .nationals
+        .iter()
+        .find(|n| n.state == Some(sender))
+        .map(|n| keys_of(&n.home).encryption.public())
+        .unwrap_or_else(|| veim_protocol::EncryptionKeypair::from_secret_bytes(&[9; 32]).public());
     let draft = Draft {
         message_id,
         exchange_id: exchange(sender, message_id),
         sender,
         recipients: &recipients,
+        sender_encryption_key: own,
         created_at,
         body: &body,
     };

@@ -6,6 +6,7 @@ mod veim {
     pub mod admin;
     pub mod attachments;
     pub mod audit;
+    pub mod backup;
     pub mod contacts;
     pub mod crash;
     pub mod directory;

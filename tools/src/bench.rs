@@ -55,13 +55,20 @@ pub fn make_log(n: u64) -> anyhow::Result<(Vec<Entry>, SignedCheckpoint, SignedT
         previous = entry.hash()?;
         entries.push(entry);
     }
-    let checkpoint =
-        Checkpoint { node: Some("MEX".parse()?), identity_key: key.public(), count: n, head: previous, at: 0 };
+    let checkpoint = Checkpoint {
+        node: Some("MEX".parse()?),
+        identity_key: key.public(),
+        count: n,
+        head: previous,
+        at: 0,
+        restore: None,
+    };
     let hashes: Vec<Bytes32> = entries.iter().map(|e| e.hash()).collect::<Result<_, _>>()?;
     let root = veim_protocol::merkle::Tree::from_entries(&hashes)
         .root(n)
         .ok_or_else(|| anyhow::anyhow!("no root of {n} entries"))?;
-    let tree_head = TreeHead { node: Some("MEX".parse()?), identity_key: key.public(), count: n, root, at: 0 };
+    let tree_head =
+        TreeHead { node: Some("MEX".parse()?), identity_key: key.public(), count: n, root, at: 0, restore: None };
     Ok((entries, SignedCheckpoint::sign(checkpoint, &key)?, SignedTreeHead::sign(tree_head, &key)?))
 }
 
@@ -598,6 +605,7 @@ pub fn crypto(quick: bool) -> anyhow::Result<CryptoBench> {
     let body = request_of(1024)?;
     let bytes = codec::encode("body", &body)?;
     let sender = IdentityKeypair::from_secret_bytes(&[1; 32]);
+    let own = veim_protocol::EncryptionKeypair::from_secret_bytes(&[2; 32]);
     let keys: Vec<veim_protocol::EncryptionKeypair> =
         (0..20u8).map(|i| veim_protocol::EncryptionKeypair::from_secret_bytes(&[i + 10; 32])).collect();
     let states: Vec<veim_protocol::StateCode> = [
@@ -642,6 +650,7 @@ pub fn crypto(quick: bool) -> anyhow::Result<CryptoBench> {
             exchange_id: ExchangeId([1; 16]),
             sender: "MEX".parse().expect("MEX"),
             recipients: &recipients,
+            sender_encryption_key: own.public(),
             created_at: 1_800_000_000,
             body: &body,
         };

@@ -93,6 +93,33 @@ impl AdminClient {
         self.finish(response)
     }
 
+    /// Posts `body` and returns the answer's bytes as they are, with the
+    /// header `header` if the node sent it (a backup, which is not JSON).
+    pub fn post_for_bytes<B: Serialize>(
+        &self,
+        path: &str,
+        body: &B,
+        header: &str,
+    ) -> Result<(Vec<u8>, Option<String>), ClientError> {
+        let mut response = self
+            .agent
+            .post(format!("{}{path}", self.base))
+            .header("Authorization", format!("Bearer {}", self.token))
+            .send_json(body)
+            .map_err(|e| ClientError::Unreachable { addr: self.base.clone(), reason: e.to_string() })?;
+        if response.status().as_u16() >= 400 {
+            return self.finish::<()>(Ok(response)).map(|()| (Vec::new(), None));
+        }
+        let value = response.headers().get(header).and_then(|v| v.to_str().ok()).map(str::to_owned);
+        let bytes = response
+            .body_mut()
+            .with_config()
+            .limit(u64::MAX)
+            .read_to_vec()
+            .map_err(|e| ClientError::Unreachable { addr: self.base.clone(), reason: e.to_string() })?;
+        Ok((bytes, value))
+    }
+
     fn finish<T: DeserializeOwned>(
         &self,
         response: Result<ureq::http::Response<ureq::Body>, ureq::Error>,

@@ -129,6 +129,25 @@ enum Command {
         #[arg(long)]
         older_than_days: Option<u32>,
     },
+    /// Write an encrypted copy of the running node (store, keys, configuration, attachment files)
+    /// to a new file, without stopping it. Example: `veim backup --out /backup/mex.veim`.
+    Backup {
+        /// The file to write; an existing file is refused.
+        #[arg(long)]
+        out: PathBuf,
+        /// A file whose first line is the backup passphrase (else $VEIM_BACKUP_PASSPHRASE).
+        #[arg(long)]
+        passphrase_file: Option<PathBuf>,
+    },
+    /// Make a new home folder (--home, absent or empty) from a backup, then start it with
+    /// `veim node run`. Example: `veim restore /backup/mex.veim --home /var/lib/veim`.
+    Restore {
+        /// The backup file, made by `veim backup`.
+        file: PathBuf,
+        /// A file whose first line is the backup passphrase (else $VEIM_BACKUP_PASSPHRASE).
+        #[arg(long)]
+        passphrase_file: Option<PathBuf>,
+    },
     /// Start a Secretariat and three national nodes on loopback and run a full exchange.
     Demo {
         /// Exit when the demo is done (0 only if every step succeeded) instead of keeping the network up.
@@ -569,15 +588,23 @@ fn print<T: Serialize>(json: bool, value: &T, human: impl FnOnce(&T) -> String) 
 
 fn read_toml<T: serde::de::DeserializeOwned>(path: &Path) -> anyhow::Result<T> {
     let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
-    toml::from_str(&text).map_err(|e| {
-        anyhow::Error::new(ClientError::Api(veim_node::api::ApiError {
-            status: 422,
-            error: "invalid".into(),
-            message: format!("{} is not a valid file: {e}", path.display()),
-            problems: Vec::new(),
-        }))
-    })
+    toml::from_str(&text).map_err(|e| invalid_value(format!("{} is not a valid file: {e}", path.display())))
 }
+
+/// The backup passphrase: the first line of `file`, else `$VEIM_BACKUP_PASSPHRASE`.
+fn backup_passphrase(file: Option<&Path>) -> anyhow::Result<String> {
+    match file {
+        Some(f) => {
+            let text = std::fs::read_to_string(f).with_context(|| format!("cannot read {}", f.display()))?;
+            Ok(text.lines().next().unwrap_or_default().to_owned())
+        }
+        None => std::env::var(BACKUP_PASSPHRASE_ENV).map_err(|_| {
+            invalid_value(format!("no backup passphrase: give --passphrase-file FILE or set {BACKUP_PASSPHRASE_ENV}"))
+        }),
+    }
+}
+
+const BACKUP_PASSPHRASE_ENV: &str = "VEIM_BACKUP_PASSPHRASE";
 
 fn run(cli: Cli) -> anyhow::Result<()> {
     let home = resolve_home(cli.home.clone());
@@ -585,6 +612,41 @@ fn run(cli: Cli) -> anyhow::Result<()> {
     let client = || AdminClient::for_home(&home);
     match cli.command {
         Command::Init(args) => init(&home, args, json),
+        Command::Backup { out, passphrase_file } => {
+            if out.exists() {
+                return Err(invalid_value(format!("{} exists: give a new file for the backup", out.display())));
+            }
+            let passphrase = backup_passphrase(passphrase_file.as_deref())?;
+            let (bytes, info) = client()?.post_for_bytes(
+                "/v1/backup",
+                &veim_node::api::BackupRequest { passphrase },
+                veim_node::api::BACKUP_INFO_HEADER,
+            )?;
+            let info: veim_node::api::BackupInfo =
+                info.and_then(|i| serde_json::from_str(&i).ok()).ok_or_else(|| {
+                    anyhow::anyhow!(
+                        "the node's answer does not describe the backup; are the CLI and node the same version?"
+                    )
+                })?;
+            let mut file = std::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .open(&out)
+                .with_context(|| format!("cannot create {}", out.display()))?;
+            std::io::Write::write_all(&mut file, &bytes).with_context(|| format!("cannot write {}", out.display()))?;
+            file.sync_all().with_context(|| format!("cannot write {}", out.display()))?;
+            print(json, &info, |i| render::backup(i, &out, bytes.len()))
+        }
+        Command::Restore { file, passphrase_file } => {
+            let passphrase = backup_passphrase(passphrase_file.as_deref())?;
+            let info = veim_node::backup::restore(&file, &passphrase, &home).map_err(|e| match e {
+                veim_node::backup::RestoreError::Write { .. } | veim_node::backup::RestoreError::Store(_) => {
+                    anyhow::Error::new(e)
+                }
+                other => invalid_value(other.to_string()),
+            })?;
+            print(json, &info, |i| render::restored(i, &home))
+        }
         Command::Node(NodeCommand::Run { log_format }) => {
             let format = veim_node::LogFormat::chosen(log_format.as_deref()).map_err(anyhow::Error::msg)?;
             veim_node::init_tracing("info", format);
@@ -1013,6 +1075,7 @@ fn authority(client: &AdminClient, args: AuthorityArgs) -> anyhow::Result<Author
     Ok(Authority { kind, name: args.authority, state })
 }
 
+/// An error in what the operator gave (exit code 4).
 fn invalid_value(message: String) -> anyhow::Error {
     anyhow::Error::new(ClientError::Api(veim_node::api::ApiError {
         status: 422,

@@ -56,6 +56,9 @@ pub fn status(s: &StatusView) -> String {
         }
         None => {}
     }
+    if let Some(r) = &s.recovery {
+        let _ = writeln!(out, "  at start     {r}");
+    }
     if let Some(e) = &s.store_failure {
         let _ = writeln!(
             out,
@@ -761,6 +764,34 @@ pub fn attachments(list: &[veim_node::api::types::AttachmentView]) -> String {
         let _ = writeln!(out, "{}  {:<30} {:>12} bytes  {whence}  {state}", a.id, a.name, a.size);
     }
     out
+}
+
+/// What `veim backup` wrote.
+pub fn backup(info: &veim_node::api::BackupInfo, out: &std::path::Path, bytes: usize) -> String {
+    format!(
+        "Backup {} written to {} ({bytes} bytes, encrypted): {} stored records, {} files, audit log at {} entries.\n\
+         Keep the passphrase apart from the file; `veim restore {} --home DIR` makes a node from it.\n",
+        info.backup_id,
+        out.display(),
+        info.records,
+        info.files,
+        info.audit_count,
+        out.display()
+    )
+}
+
+/// What `veim restore` made.
+pub fn restored(info: &veim_node::api::BackupInfo, home: &std::path::Path) -> String {
+    format!(
+        "Restored backup {} (made {}, audit log at {} entries) into {}.\n\
+         Start it with `veim node run --home {}`: it records the restore in its audit log; a national node \
+         then gets back from its peers what it sent and received since the backup.\n",
+        info.backup_id,
+        time(info.made_at),
+        info.audit_count,
+        home.display(),
+        home.display()
+    )
 }
 
 #[cfg(test)]

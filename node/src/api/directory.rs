@@ -24,6 +24,7 @@ pub(super) async fn status(State(node): State<Shared>) -> ApiResult<StatusView> 
         started_at: node.started_at,
         clock_offset_secs: node.exchanges.tallies().clock_offset(),
         readiness: health::readiness(&node),
+        recovery: node.publisher.as_ref().and_then(|p| p.recovery()).map(|r| r.describe()),
     }))
 }
 
@@ -135,6 +136,7 @@ pub(super) fn publish_error(e: PublishError) -> ApiError {
         | PublishError::Transition { .. }
         | PublishError::KeyChange(_)
         | PublishError::Refused(_) => ApiError::new(StatusCode::CONFLICT, "refused", e.to_string()),
+        PublishError::NotCaughtUp => ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "not-caught-up", e.to_string()),
         PublishError::NoReason | PublishError::NothingToApprove | PublishError::Twice(_) => {
             ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid", e.to_string())
         }

@@ -8,6 +8,7 @@
 //! system reads without the token (`/healthz`, `/readyz`, `/metrics`).
 
 mod attachments;
+mod backup;
 mod directory;
 mod guard;
 mod health;
@@ -137,6 +138,7 @@ fn router(node: Shared, guard: guard::Guard) -> Router {
         .route("/v1/attachments/{id}/save", post(attachments::save))
         .route("/v1/exchanges/{id}/attach", post(attachments::attach))
         .route("/v1/purge", post(terms::purge))
+        .route("/v1/backup", post(backup::make))
         .layer(middleware::from_fn(move |req: Request, next: Next| {
             let guard = guard.clone();
             let node = audit_node.clone();

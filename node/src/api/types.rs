@@ -55,6 +55,10 @@ pub struct StatusView {
     /// What `GET /readyz` answers.
     #[serde(default)]
     pub readiness: Readiness,
+    /// Secretariat: what it learned from the national nodes at its start
+    /// (after a restore from a backup, the versions published since).
+    #[serde(default)]
+    pub recovery: Option<String>,
 }
 
 /// Whether the node can do its work, as `GET /readyz` answers (200 when
@@ -341,3 +345,17 @@ pub struct AttachRequest {
     #[serde(default)]
     pub handling: Option<Handling>,
 }
+
+/// `POST /v1/backup`: the node answers with the encrypted backup itself
+/// (`application/octet-stream`), and what it holds in the header
+/// `veim-backup` (a `BackupInfo` as JSON).
+#[derive(Debug, Serialize, Deserialize)]
+pub struct BackupRequest {
+    /// Encrypts the backup (age, scrypt); at least 12 characters.
+    pub passphrase: String,
+}
+
+pub use crate::backup::BackupInfo;
+
+/// The header of a backup answer that carries its `BackupInfo`.
+pub const BACKUP_INFO_HEADER: &str = "veim-backup";

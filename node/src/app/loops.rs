@@ -14,12 +14,31 @@ pub(super) fn spawn(node: &Arc<Node>, tasks: &mut JoinSet<()>, shutdown: &Shutdo
     tasks.spawn(listed(node.clone(), shutdown.clone()));
     tasks.spawn(audit(node.clone(), shutdown.clone()));
     tasks.spawn(store_watch(node.clone(), shutdown.clone()));
+    if let Some(publisher) = &node.publisher {
+        tasks.spawn(catch_up(publisher.clone(), shutdown.clone()));
+    }
     if node.config.role == Role::National {
         tasks.spawn(sync(node.clone(), shutdown.clone()));
         tasks.spawn(retention(node.clone(), shutdown.clone()));
         tasks.spawn(outbox(node.clone(), shutdown.clone()));
         tasks.spawn(reconcile(node.clone(), shutdown.clone()));
         tasks.spawn(download(node.clone(), shutdown.clone()));
+    }
+}
+
+/// Secretariat: at start, until it has run, the catch-up with the national
+/// nodes (the versions published after what the store holds).
+async fn catch_up(publisher: Arc<crate::directory::Publisher>, mut shutdown: Shutdown) {
+    loop {
+        match publisher.catch_up().await {
+            Ok(true) => break,
+            Ok(false) => tracing::info!("no national node answered yet with its directory versions; asking again"),
+            Err(e) => tracing::warn!(%e, "cannot catch up with the national nodes' directory versions; asking again"),
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(Duration::from_secs(3)) => {}
+            _ = shutdown.recv() => break,
+        }
     }
 }
 

@@ -260,6 +260,7 @@ async fn wait_for_signal() {
 /// start, then checkpoints the log.
 async fn record_start(node: &Node) -> Result<(), StartError> {
     let at = now();
+    record_restore(node, at).await?;
     let config_hash = std::fs::read(node.home.join(CONFIG_FILE))
         .map(|b| <sha2::Sha256 as sha2::Digest>::digest(&b).into())
         .unwrap_or([0; 32]);
@@ -283,6 +284,39 @@ async fn record_start(node: &Node) -> Result<(), StartError> {
     node.store.record_start(&events, config_hash, &fingerprint)?;
     node.store.flush().await?;
     node.witness.checkpoint().await?;
+    Ok(())
+}
+
+/// Records, at the first start of a home folder made by `veim restore`,
+/// that the node was restored from a backup: the signed checkpoints that
+/// follow carry the entry, so the peers that witnessed more of the log see
+/// a declared restore and not a log cut.
+async fn record_restore(node: &Node, at: i64) -> Result<(), StartError> {
+    let Some(note) = crate::backup::restored(&node.home)? else { return Ok(()) };
+    let b = &note.backup;
+    let mut event = Event::new(at, Actor::Operator, Action::Restored);
+    event.object = Some(b.backup_id.clone());
+    event.hash = hex::decode(&b.audit_head).ok().and_then(|h| h.try_into().ok()).map(veim_protocol::Bytes32);
+    event.detail = format!(
+        "restored from backup {} made at {} holding {} audit entries (the hash is entry {}'s); what this node \
+         recorded after the backup and before the restore is not in this log",
+        b.backup_id,
+        b.made_at,
+        b.audit_count,
+        b.audit_count.saturating_sub(1)
+    );
+    let mark = node.store.record_restore(&event)?;
+    node.store.flush().await?;
+    let note_file = node.home.join(crate::backup::RESTORED_FILE);
+    if let Err(e) = std::fs::remove_file(&note_file) {
+        tracing::warn!(%e, file = %note_file.display(), "cannot remove the restore note; remove it by hand, or the restore is recorded again at the next start");
+    }
+    tracing::warn!(
+        backup = %b.backup_id,
+        audit_entries = b.audit_count,
+        entry = mark.entry,
+        "restored from a backup: recorded in the audit log; the peers send back what this node sent and received since"
+    );
     Ok(())
 }
 
@@ -435,6 +469,8 @@ fn wire(
 ) -> Result<Node, StartError> {
     let keys = Arc::new(keys);
     let state = config.state;
+    // A home made by `veim restore` whose start has not yet been recorded.
+    let restored = crate::backup::restored(home)?.is_some();
     let announce: Vec<String> = if config.announce.is_empty() {
         listen.iter().map(|a| a.to_string()).collect()
     } else {
@@ -451,6 +487,7 @@ fn wire(
             config.replay_window_secs,
             config.private_addresses,
             restart.clone(),
+            restored,
         ))
     });
     let sync = (config.role == Role::National).then(|| {

@@ -314,6 +314,7 @@ pub fn signed_at_each_flush(
             count,
             head,
             at: crate::clock::now(),
+            restore: store.restore_mark()?,
         };
         let signed_head = veim_protocol::audit::SignedCheckpoint::sign(checkpoint, &identity)
             .map_err(|e| StoreError::Corrupt { what: "audit checkpoint", reason: e.to_string() })?;

@@ -16,7 +16,7 @@ use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use veim_protocol::StateCode;
-use veim_protocol::audit::{Action, Actor, Checkpoint, Event, SignedCheckpoint, SignedTreeHead, TreeHead};
+use veim_protocol::audit::{Action, Actor, Checkpoint, Event, RestoreMark, SignedCheckpoint, SignedTreeHead, TreeHead};
 use veim_protocol::codec::{self, MAX_FRAME};
 use veim_protocol::keys::PublicIdentity;
 use veim_protocol::wire::{ConsistencyProof, NetRequest, NetResponse, TreeWitness};
@@ -32,6 +32,13 @@ pub enum WitnessError {
     Malformed(&'static str),
     #[error(transparent)]
     Store(#[from] StoreError),
+}
+
+/// The restore a peer's checkpoint or tree head declares that the one held
+/// does not: a new mark, for an entry the new one covers. The same mark
+/// again, or none, is no restore: a log that goes back under it conflicts.
+fn declared_restore(held: Option<RestoreMark>, offered: Option<RestoreMark>, count: u64) -> Option<RestoreMark> {
+    offered.filter(|m| Some(*m) != held && m.entry < count)
 }
 
 /// The witness service.
@@ -283,8 +290,14 @@ impl Witness {
         let latest = match latest {
             Some(c) if has_checkpoint => c,
             _ => {
-                let checkpoint =
-                    Checkpoint { node: self.state, identity_key: self.keys.identity.public(), count, head, at: now() };
+                let checkpoint = Checkpoint {
+                    node: self.state,
+                    identity_key: self.keys.identity.public(),
+                    count,
+                    head,
+                    at: now(),
+                    restore: self.store.restore_mark()?,
+                };
                 let signed = SignedCheckpoint::sign(checkpoint, &self.keys.identity)
                     .map_err(|e| StoreError::Corrupt { what: "audit checkpoint", reason: e.to_string() })?;
                 self.store.put_checkpoint(&signed)?;
@@ -293,8 +306,14 @@ impl Witness {
         };
         if !has_tree_head {
             let root = self.tree_root(count).await?;
-            let tree_head =
-                TreeHead { node: self.state, identity_key: self.keys.identity.public(), count, root, at: now() };
+            let tree_head = TreeHead {
+                node: self.state,
+                identity_key: self.keys.identity.public(),
+                count,
+                root,
+                at: now(),
+                restore: self.store.restore_mark()?,
+            };
             let tree_head = SignedTreeHead::sign(tree_head, &self.keys.identity)
                 .map_err(|e| StoreError::Corrupt { what: "audit tree head", reason: e.to_string() })?;
             self.store.put_tree_head(&tree_head)?;
@@ -390,8 +409,27 @@ impl Witness {
         let _one_at_a_time =
             self.tree_lock.lock().map_err(|_| StoreError::Internal("the tree head lock is poisoned".into()))?;
         let held = self.store.witness_tree(node)?;
+        let restored = held.as_ref().and_then(|old| declared_restore(old.head.restore, h.restore, h.count));
         let conflict = match &held {
             None => None,
+            // A declared restore starts the tree anew, without a proof.
+            Some(old) if restored.is_some() => {
+                // Recorded once: by the checkpoint path, unless the tree
+                // head came first.
+                let seen = self.store.witness(node)?.is_some_and(|c| c.checkpoint.restore == h.restore);
+                if let Some(mark) = restored.filter(|_| !seen) {
+                    self.record_restore(
+                        node,
+                        mark,
+                        format!(
+                            "held a tree head of {name} at {} entries (root {})",
+                            old.head.count,
+                            hex::encode(old.head.root.0)
+                        ),
+                    );
+                }
+                None
+            }
             Some(old) if old.head.count == h.count && old.head.root == h.root => {
                 return Ok(h.count);
             }
@@ -431,6 +469,22 @@ impl Witness {
         Ok(h.count)
     }
 
+    /// Records a peer's declared restore, accepted: its log went back to a
+    /// backup, and a `restored` entry says so.
+    fn record_restore(&self, node: Option<StateCode>, mark: RestoreMark, held: String) {
+        let name = veim_protocol::audit::node_name(node);
+        let mut event = Event::new(now(), Actor::Peer(node), Action::RestoreWitnessed);
+        event.state = node;
+        event.hash = Some(mark.hash);
+        event.detail = format!(
+            "{held}; received one after a restore from a backup, recorded at entry {} of its log: accepted, \
+             the entries after the backup that {name} had before are no longer in its log",
+            mark.entry
+        );
+        self.store.record(&event);
+        tracing::warn!(%name, entry = mark.entry, "a peer's log was restored from a backup: accepted, as its log declares");
+    }
+
     fn receive(
         &self,
         node: Option<StateCode>,
@@ -445,7 +499,15 @@ impl Witness {
             )));
         }
         let held = self.store.witness(node)?;
-        if let Some(h) = &held {
+        let restored = held.as_ref().and_then(|h| declared_restore(h.checkpoint.restore, c.restore, c.count));
+        if let (Some(mark), Some(h)) = (restored, &held) {
+            let h = &h.checkpoint;
+            self.record_restore(
+                node,
+                mark,
+                format!("held a checkpoint of {name} at {} entries (head {})", h.count, hex::encode(h.head.0)),
+            );
+        } else if let Some(h) = &held {
             let h = &h.checkpoint;
             let conflict = c.count < h.count || (c.count == h.count && c.head != h.head);
             if conflict {

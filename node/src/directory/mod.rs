@@ -213,3 +213,24 @@ pub fn directory_event(v: &SignedDirectoryVersion, actor: Actor, action: Action)
     e.detail = v.body.change.clone();
     e
 }
+
+/// The versions after `after` held in `store`, up to `published` (the
+/// flushed head), as many as fit well inside one frame: the asker asks again
+/// for the rest.
+pub fn versions_after(store: &Store, after: u64, published: u64) -> Result<Vec<SignedDirectoryVersion>, StoreError> {
+    let mut versions = store.directory_versions_after(after, veim_protocol::wire::MAX_VERSIONS_PER_FETCH)?;
+    versions.retain(|v| v.body.version <= published);
+    let mut budget = veim_protocol::codec::MAX_FRAME / 2;
+    let keep = versions
+        .iter()
+        .take_while(|v| {
+            let size = veim_protocol::codec::encode("directory version", v).map(|b| b.len()).unwrap_or(usize::MAX);
+            let fits = size <= budget;
+            budget = budget.saturating_sub(size);
+            fits
+        })
+        .count()
+        .max(1);
+    versions.truncate(keep);
+    Ok(versions)
+}

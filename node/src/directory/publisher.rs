@@ -15,7 +15,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use veim_protocol::codec::{self, MAX_FRAME};
 use veim_protocol::contacts::SignedContactSet;
-use veim_protocol::wire::{ContactsStatus, MAX_VERSIONS_PER_FETCH, NetRequest, RegistrationStatus};
+use veim_protocol::wire::{ContactsStatus, NetRequest, RegistrationStatus};
 use veim_protocol::{EntryAction, EntryStatus, IdentityKeypair, SignedDirectoryVersion, SignedKeyRotation, StateCode};
 
 /// Why a registration sent by a peer was not taken.
@@ -44,6 +44,49 @@ pub struct Publisher {
     /// One publication at a time: two concurrent approvals must not both
     /// build version n+1.
     publishing: tokio::sync::Mutex<()>,
+    /// Whether this home was just restored from a backup: then nothing is
+    /// published before a national node has said which versions it holds.
+    restored: bool,
+    /// What the catch-up with the national nodes came to, once it has run.
+    recovery: std::sync::Mutex<Option<Recovery>>,
+}
+
+/// What a Secretariat learned from the national nodes at its start: the
+/// versions published after what its store held (after a restore from a
+/// backup, say), which it takes up before it publishes again.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Recovery {
+    /// The head the store held at the start.
+    pub held: u64,
+    /// The head after the catch-up.
+    pub latest: u64,
+    /// How many national nodes answered, of how many asked.
+    pub answered: usize,
+    pub asked: usize,
+    pub restored: bool,
+}
+
+impl Recovery {
+    /// In words, for `veim status`.
+    pub fn describe(&self) -> String {
+        let from = if self.restored { "restored from a backup" } else { "started" };
+        if self.latest > self.held {
+            format!(
+                "{from} holding directory version {}; learned versions {} to {} from {} of {} national node(s): the next version is {}",
+                self.held,
+                self.held + 1,
+                self.latest,
+                self.answered,
+                self.asked,
+                self.latest + 1
+            )
+        } else {
+            format!(
+                "{from} holding directory version {}; {} of {} national node(s) hold nothing newer",
+                self.held, self.answered, self.asked
+            )
+        }
+    }
 }
 
 impl Publisher {
@@ -57,8 +100,11 @@ impl Publisher {
         replay_window_secs: i64,
         private_addresses: bool,
         restart: Arc<Restart>,
+        restored: bool,
     ) -> Publisher {
         Publisher {
+            restored,
+            recovery: std::sync::Mutex::new(None),
             home,
             store,
             keys,
@@ -181,22 +227,76 @@ impl Publisher {
     /// head), as many as fit well inside one frame: the node asks again for
     /// the rest.
     pub fn versions_after(&self, after: u64) -> Result<Vec<SignedDirectoryVersion>, crate::storage::StoreError> {
-        let published = self.directory.view().version();
-        let mut versions = self.store.directory_versions_after(after, MAX_VERSIONS_PER_FETCH)?;
-        versions.retain(|v| v.body.version <= published);
-        let mut budget = MAX_FRAME / 2;
-        let keep = versions
-            .iter()
-            .take_while(|v| {
-                let size = codec::encode("directory version", v).map(|b| b.len()).unwrap_or(usize::MAX);
-                let fits = size <= budget;
-                budget = budget.saturating_sub(size);
-                fits
-            })
-            .count()
-            .max(1);
-        versions.truncate(keep);
-        Ok(versions)
+        super::versions_after(&self.store, after, self.directory.view().version())
+    }
+
+    /// What the catch-up with the national nodes came to, if it has run.
+    pub fn recovery(&self) -> Option<Recovery> {
+        self.recovery.lock().ok().and_then(|r| r.clone())
+    }
+
+    /// Asks the listed national nodes for the versions after the head this
+    /// node holds, and takes up those that extend its chain (signed with its
+    /// own key): a Secretariat restored from an older backup learns what it
+    /// published since, and never issues a number again. Runs until it has
+    /// run once with an answer, or no node to ask; returns whether it has.
+    pub async fn catch_up(&self) -> Result<bool, PublishError> {
+        let _one_at_a_time = self.publishing.lock().await;
+        self.catch_up_locked().await
+    }
+
+    async fn catch_up_locked(&self) -> Result<bool, PublishError> {
+        if self.recovery().is_some() {
+            return Ok(true);
+        }
+        let held = self.store.directory_head()?.map_or(0, |h| h.version);
+        let view = self.directory.view();
+        let nodes: Vec<_> =
+            view.entries().iter().filter(|e| e.status != EntryStatus::Withdrawn).filter_map(dial_info).collect();
+        let anchor = self.keys.identity.public();
+        let mut answered = std::collections::HashSet::new();
+        // Every node at once; again while a round brings newer versions (a
+        // node answers a batch at a time).
+        loop {
+            let after = self.store.directory_head()?.map_or(0, |h| h.version);
+            let Ok(bytes) = codec::encode("request", &NetRequest::FetchDirectory { after }) else { break };
+            let asks = nodes.iter().map(|(peer, addrs)| {
+                let bytes = bytes.clone();
+                async move { (*peer, self.client.request(*peer, addrs.clone(), bytes).await) }
+            });
+            for (peer, answer) in futures::future::join_all(asks).await {
+                let answer = answer
+                    .ok()
+                    .and_then(|b| codec::decode::<veim_protocol::wire::NetResponse, MAX_FRAME>("response", &b).ok());
+                let Some(veim_protocol::wire::NetResponse::Directory(versions)) = answer else { continue };
+                answered.insert(peer);
+                if let Err(e) = super::sync::accept_versions(&self.store, &anchor, &versions) {
+                    tracing::warn!(%peer, %e, "a national node's directory versions do not extend this node's chain; ignored");
+                }
+            }
+            if self.store.directory_head()?.map_or(0, |h| h.version) == after {
+                break;
+            }
+        }
+        let answered = answered.len();
+        let latest = self.store.directory_head()?.map_or(0, |h| h.version);
+        if latest > held {
+            self.store.flush().await?;
+            self.directory.refresh()?;
+        }
+        // After a restore, one answer is needed before publishing; a node
+        // that only restarted goes on without one.
+        let done = answered > 0 || nodes.is_empty() || !self.restored;
+        if done {
+            let recovery = Recovery { held, latest, answered, asked: nodes.len(), restored: self.restored };
+            if latest > held || self.restored {
+                tracing::warn!(held, latest, answered, "directory: {}", recovery.describe());
+            }
+            if let Ok(mut r) = self.recovery.lock() {
+                *r = Some(recovery);
+            }
+        }
+        Ok(done)
     }
 
     /// Builds, stores and flushes one new version at a time, makes it the
@@ -206,6 +306,9 @@ impl Publisher {
         build: impl FnOnce(&Store, &IdentityKeypair) -> Result<SignedDirectoryVersion, PublishError>,
     ) -> Result<SignedDirectoryVersion, PublishError> {
         let _one_at_a_time = self.publishing.lock().await;
+        if !self.catch_up_locked().await? {
+            return Err(PublishError::NotCaughtUp);
+        }
         let version = build(&self.store, &self.keys.identity)?;
         self.store.flush().await?;
         self.directory.refresh()?;

@@ -61,6 +61,13 @@ pub enum PublishError {
     Sign(String),
     #[error(transparent)]
     Keys(#[from] crate::home::keys::KeyFileError),
+    /// A Secretariat restored from a backup has not yet heard from any
+    /// national node which versions were published after the backup.
+    #[error(
+        "this node was restored from a backup and no national node has told it yet which directory versions were \
+         published since: nothing is published until one does (it asks every few seconds; `veim status` says what it learned)"
+    )]
+    NotCaughtUp,
 }
 
 /// Builds, signs and stores the next version with `change` applied to the

@@ -76,6 +76,14 @@ pub enum SyncError {
     Store(#[from] StoreError),
     #[error(transparent)]
     Keys(#[from] KeyFileError),
+    /// Another instance of this node (same keys) answers at the address the
+    /// directory lists: this one does not move the State's address.
+    #[error(
+        "another node with this node's keys answers at {addr}, the address the directory lists for {state}: this \
+         copy of the node does not register a move there. Stop one of the two; if this one is to replace the other, \
+         stop the other first (its peers then reach this one once the move is published)"
+    )]
+    SecondInstance { state: StateCode, addr: String },
 }
 
 /// Why the operator's points of contact were not submitted.
@@ -179,6 +187,7 @@ impl SyncClient {
             return self.continue_rotation(&secretariat, next).await;
         }
         if !self.listed_as_me() {
+            self.check_no_other_instance().await?;
             let signed = self.registration_with(&self.keys)?;
             let status = match self.ask(&NetRequest::Register(signed), "a registration").await? {
                 NetResponse::Registration(RegistrationStatus::Pending) => {
@@ -424,6 +433,25 @@ impl SyncClient {
         Ok(())
     }
 
+    /// Before a move (the directory lists this node's key at other
+    /// addresses): refuses it if a node holding this node's own key answers
+    /// at one of them, i.e. another instance of this home folder runs there.
+    async fn check_no_other_instance(&self) -> Result<(), SyncError> {
+        let view = self.directory.view();
+        let Some(state) = self.state else { return Ok(()) };
+        let Some(entry) = view.entry(state).filter(|e| e.identity_key() == self.keys.identity.public()) else {
+            return Ok(());
+        };
+        for listed in entry.addresses().iter().filter(|a| !self.announce.contains(a)) {
+            let Ok(addr) = listed.parse::<libp2p::Multiaddr>() else { continue };
+            if let Err(NetworkError::OwnKey { .. }) = self.client.discover(addr).await {
+                tracing::error!(%state, address = %listed, "another instance of this node answers at the listed address; not moving it");
+                return Err(SyncError::SecondInstance { state, addr: listed.clone() });
+            }
+        }
+        Ok(())
+    }
+
     /// Whether the directory lists this node as it is: its key, its addresses.
     fn listed_as_me(&self) -> bool {
         let view = self.directory.view();
@@ -487,6 +515,15 @@ impl From<NetworkError> for SyncError {
             }
             e => SyncError::Unreachable(e),
         }
+    }
+}
+
+impl SyncClient {
+    /// The versions after `after` this node holds, as the Secretariat's
+    /// node serves them (a Secretariat restored from an older backup asks
+    /// the national nodes for what it published since).
+    pub fn versions_after(&self, after: u64) -> Result<Vec<SignedDirectoryVersion>, StoreError> {
+        super::versions_after(&self.store, after, self.directory.view().version())
     }
 }
 

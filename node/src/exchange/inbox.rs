@@ -3,7 +3,7 @@
 
 use super::*;
 use crate::audit;
-use crate::storage::{Direction, MessageRecord, RuleRefusal, Store, StoreError};
+use crate::storage::{Direction, RuleRefusal, Store, StoreError};
 use veim_protocol::audit::{Action, Actor};
 use veim_protocol::codec::{self};
 use veim_protocol::wire::{Refusal, RefusalCode};
@@ -70,23 +70,7 @@ pub async fn receive(
         me.vault.seal_body(message_id, &body).map_err(|e| refusal(RefusalCode::StorageFailure, e.to_string()))?;
     let envelope_bytes =
         codec::encode("envelope", &envelope).map_err(|e| refusal(RefusalCode::Malformed, e.to_string()))?;
-    let record = MessageRecord {
-        message_id,
-        exchange_id: h.exchange_id,
-        direction: Direction::Received,
-        sender: h.sender,
-        recipients: h.recipients.clone(),
-        kind: h.kind,
-        created_at: h.created_at,
-        stored_at: now,
-        content: Some(content),
-        envelope: envelope_bytes,
-        envelope_hash,
-        deliveries: Vec::new(),
-        receipts: Vec::new(),
-        purged_at: None,
-        sequence: 0,
-    };
+    let record = message_record(h, Direction::Received, envelope_bytes, envelope_hash, content, now);
     let from = Actor::Peer(Some(h.sender));
     let events = [
         audit::message_event(now, from, Action::MessageReceived, &record, Some(h.sender)),

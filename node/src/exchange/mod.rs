@@ -30,11 +30,53 @@ use std::sync::{Arc, Mutex};
 use tokio::sync::Notify;
 use veim_protocol::DirectoryEntry;
 use veim_protocol::codec::{self, MAX_FRAME};
-use veim_protocol::wire::{Inventory, MAX_INVENTORY, NetRequest, NetResponse, Refusal, RefusalCode};
+use veim_protocol::wire::{Inventory, MAX_INVENTORY, MAX_RETURNED, NetRequest, NetResponse, Refusal, RefusalCode};
 use veim_protocol::{
     Body, EncryptionKeypair, Envelope, EnvelopeError, ExchangeId, IdentityKeypair, MessageId, MessageKind,
     SignedReceipt, StateCode, ValidationErrors,
 };
+
+/// The record of a message this node stores, from its envelope's header:
+/// the envelope as encoded and its hash, the body sealed with the storage
+/// key. A message this node sent has a pending copy for each recipient.
+fn message_record(
+    h: &veim_protocol::envelope::Header,
+    direction: crate::storage::Direction,
+    envelope: Vec<u8>,
+    envelope_hash: [u8; 32],
+    content: Vec<u8>,
+    now: i64,
+) -> MessageRecord {
+    let deliveries = match direction {
+        crate::storage::Direction::Sent => h
+            .recipients
+            .iter()
+            .map(|r| crate::storage::Delivery {
+                recipient: *r,
+                state: crate::storage::DeliveryState::Pending,
+                updated_at: now,
+            })
+            .collect(),
+        crate::storage::Direction::Received => Vec::new(),
+    };
+    MessageRecord {
+        message_id: h.message_id,
+        exchange_id: h.exchange_id,
+        direction,
+        sender: h.sender,
+        recipients: h.recipients.clone(),
+        kind: h.kind,
+        created_at: h.created_at,
+        stored_at: now,
+        content: Some(content),
+        envelope,
+        envelope_hash,
+        deliveries,
+        receipts: Vec::new(),
+        purged_at: None,
+        sequence: 0,
+    }
+}
 
 impl ExchangeStatus {
     /// The status after a message of `kind`, or why that message cannot
@@ -306,6 +348,9 @@ pub struct Exchanges {
     pub wake: Notify,
     /// When each peer last had a reconciliation answered.
     reconciled_with: Mutex<HashMap<StateCode, i64>>,
+    /// Per peer, the messages it sent this node that it said it lacks: their
+    /// envelopes go back with the next inventory sent to it.
+    to_return: Mutex<HashMap<StateCode, Vec<MessageId>>>,
     tallies: Tallies,
 }
 
@@ -349,6 +394,7 @@ impl Exchanges {
             claims: Claims::default(),
             wake: Notify::new(),
             reconciled_with: Mutex::new(HashMap::new()),
+            to_return: Mutex::new(HashMap::new()),
             tallies: Tallies::default(),
         }
     }
@@ -435,6 +481,7 @@ impl Exchanges {
         let exchanges: HashSet<_> = inventory.exchanges.iter().map(|(x, _)| x).collect();
         if exchanges.len() != inventory.exchanges.len()
             || inventory.exchanges.iter().map(|(_, ids)| ids.len()).sum::<usize>() > MAX_INVENTORY
+            || inventory.returned.len() > MAX_RETURNED
         {
             return Err(ReconcileError::Malformed);
         }
@@ -449,6 +496,14 @@ impl Exchanges {
             }
             last.insert(from, now());
         }
+        if !inventory.returned.is_empty()
+            && let Some(own) = self.me()
+        {
+            let taken = reconcile::take_back(&own, &self.store, from, &inventory.returned, now())?;
+            if taken > 0 {
+                tracing::info!(peer = %from, taken, "reconciliation: own messages lost in a restore given back");
+            }
+        }
         let missing = reconcile::answer(&self.store, me, from, inventory, now(), self.retry.max_age_secs)?;
         self.store.flush().await?;
         self.wake.notify_one();
@@ -462,16 +517,24 @@ impl Exchanges {
         let view = self.directory.view();
         let mut queued = 0;
         let max_age = self.retry.max_age_secs;
-        for (peer, inventory) in reconcile::inventories(&self.store, me, now(), max_age)? {
+        for (peer, mut inventory) in reconcile::inventories(&self.store, me, now(), max_age)? {
             let Some((peer_id, addrs)) = view.entry(peer).filter(|e| e.is_active()).and_then(dial_info) else {
                 continue;
             };
+            let owed = self.to_return.lock().ok().and_then(|mut m| m.remove(&peer)).unwrap_or_default();
+            inventory.returned = reconcile::envelopes_to_return(&self.store, peer, &owed)?;
             let Ok(bytes) = codec::encode("request", &NetRequest::Reconcile(Box::new(inventory))) else { continue };
             let answer = self.client.request(peer_id, addrs, bytes).await;
             if let Ok(Ok(NetResponse::Reconciled { missing })) =
                 answer.map(|b| codec::decode::<NetResponse, MAX_FRAME>("response", &b))
             {
-                let n = reconcile::apply(&self.store, peer, &missing, now(), max_age)?;
+                let (n, theirs) = reconcile::apply(&self.store, peer, &missing, now(), max_age)?;
+                if !theirs.is_empty() {
+                    tracing::info!(%peer, lost = theirs.len(), "reconciliation: the peer lost messages it sent; giving them back");
+                    if let Ok(mut owed) = self.to_return.lock() {
+                        owed.insert(peer, theirs);
+                    }
+                }
                 if n > 0 {
                     tracing::info!(%peer, queued = n, "reconciliation: messages the peer lacks queued again");
                 }

@@ -5,7 +5,7 @@ use super::*;
 use crate::audit;
 use crate::directory::{DirectoryView, dial_info};
 use crate::net::Client;
-use crate::storage::{Delivery, DeliveryState, Direction, MessageRecord, RuleRefusal, Store, StoreError};
+use crate::storage::{DeliveryState, Direction, MessageRecord, RuleRefusal, Store, StoreError};
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 use veim_protocol::audit::{Action, Actor};
@@ -95,33 +95,22 @@ pub async fn send(
             .attest(context, me.identity, &mut rng)
             .map_err(|e| SendError::Seal(EnvelopeError::Seal(e.to_string())))?;
     }
-    let draft = Draft { message_id, exchange_id, sender: me.state, recipients: &keys, created_at: now, body: &body };
+    let draft = Draft {
+        message_id,
+        exchange_id,
+        sender: me.state,
+        recipients: &keys,
+        sender_encryption_key: me.encryption.public(),
+        created_at: now,
+        body: &body,
+    };
     let envelope = Envelope::seal(&draft, me.identity, &mut rng)?;
     let envelope_bytes =
         codec::encode("envelope", &envelope).map_err(|e| SendError::Seal(EnvelopeError::Seal(e.to_string())))?;
     let envelope_hash = envelope.hash().map_err(|e| SendError::Seal(EnvelopeError::Seal(e.to_string())))?;
-    let record = MessageRecord {
-        message_id,
-        exchange_id,
-        direction: Direction::Sent,
-        sender: me.state,
-        recipients: recipients.to_vec(),
-        kind: body.kind(),
-        created_at: now,
-        stored_at: now,
-        content: Some(
-            me.vault.seal_body(message_id, &body).map_err(|e| SendError::Seal(EnvelopeError::Seal(e.to_string())))?,
-        ),
-        envelope: envelope_bytes,
-        envelope_hash,
-        deliveries: recipients
-            .iter()
-            .map(|r| Delivery { recipient: *r, state: DeliveryState::Pending, updated_at: now })
-            .collect(),
-        receipts: Vec::new(),
-        purged_at: None,
-        sequence: 0,
-    };
+    let content =
+        me.vault.seal_body(message_id, &body).map_err(|e| SendError::Seal(EnvelopeError::Seal(e.to_string())))?;
+    let record = message_record(&envelope.header, Direction::Sent, envelope_bytes, envelope_hash, content, now);
     let sent = audit::message_event(now, Actor::Operator, audit::sent_action(&body), &record, None);
     store.insert_message(&record, |current| next_exchange(current, &record, &body), &[sent]).map_err(|e| match e {
         StoreError::Refused(RuleRefusal(reason)) => SendError::Refused(reason),

@@ -10,12 +10,14 @@
 //! node that the inventory lacks. The outbox then delivers as usual, and the
 //! receiver's exactly-once rule makes any overlap harmless.
 
+use super::Me;
 use crate::audit;
-use crate::storage::{DeliveryState, Direction, MessageRecord, Store, StoreError};
+use crate::storage::{DeliveryState, Direction, MessageRecord, RuleRefusal, Store, StoreError};
 use std::collections::{BTreeMap, HashSet};
 use veim_protocol::audit::{Action, Actor};
-use veim_protocol::wire::{Inventory, MAX_INVENTORY};
-use veim_protocol::{MessageId, StateCode};
+use veim_protocol::codec::{self, MAX_FRAME};
+use veim_protocol::wire::{Inventory, MAX_INVENTORY, MAX_RETURNED};
+use veim_protocol::{Envelope, MessageId, StateCode};
 
 fn delivered_to(m: &MessageRecord, peer: StateCode) -> bool {
     m.deliveries.iter().any(|d| d.recipient == peer && matches!(d.state, DeliveryState::Delivered { .. }))
@@ -48,7 +50,8 @@ pub fn inventories(
                 })
                 .map(|m| m.message_id)
                 .collect();
-            let (inventory, listed) = out.entry(peer).or_insert_with(|| (Inventory { exchanges: Vec::new() }, 0));
+            let (inventory, listed) =
+                out.entry(peer).or_insert_with(|| (Inventory { exchanges: Vec::new(), returned: Vec::new() }, 0));
             // An exchange that does not fit is left for a later round, whole:
             // a partial list would read as messages the other side lacks.
             if *listed + ids.len() > MAX_INVENTORY {
@@ -102,11 +105,19 @@ pub fn answer(
         // (restored from an older backup): that is the gap to fill. (Message
         // ids are 128 random bits: answering reveals nothing guessable.)
         let listed: HashSet<&MessageId> = ids.iter().collect();
+        let mut lacking = Vec::new();
         for id in ids {
             if !store.contains_message(*id)? {
-                missing.push(*id);
+                lacking.push(*id);
             }
         }
+        // This node's own messages come back first (the peer gives back
+        // their envelopes at its next round): the replies to them would be
+        // refused until the messages they answer are here again.
+        if lacking.iter().any(|id| id.is_issued_by(me)) {
+            lacking.retain(|id| id.is_issued_by(me));
+        }
+        missing.extend(lacking);
         let Some(x) = store.exchange(*exchange)? else { continue };
         if !x.participants.contains(&from) || !x.participants.contains(&me) {
             continue;
@@ -127,24 +138,116 @@ pub fn answer(
 }
 
 /// The first node's side of `Reconciled { missing }` from `peer`: queue again
-/// what it sent `peer` among `missing` (and nothing else).
+/// what it sent `peer` among `missing`. Returns how many were queued, and
+/// the messages `peer` itself sent that it lacks (to give back at the next
+/// round).
 pub fn apply(
     store: &Store,
     peer: StateCode,
     missing: &[MessageId],
     now: i64,
     max_age: i64,
-) -> Result<usize, StoreError> {
+) -> Result<(usize, Vec<MessageId>), StoreError> {
     let mut queued = 0;
+    let mut theirs = Vec::new();
     for id in missing {
-        if let Some(m) = store.message(*id)?
-            && m.direction == Direction::Sent
-            && requeue(store, m.message_id, peer, now, max_age)?
-        {
-            queued += 1;
+        match store.message(*id)? {
+            Some(m) if m.direction == Direction::Sent && requeue(store, m.message_id, peer, now, max_age)? => {
+                queued += 1;
+            }
+            Some(m) if m.direction == Direction::Sent => {}
+            Some(m) if m.direction == Direction::Received && m.sender == peer && !m.envelope.is_empty() => {
+                theirs.push(m.message_id)
+            }
+            _ => {}
         }
     }
-    Ok(queued)
+    Ok((queued, theirs))
+}
+
+/// The envelopes of `ids` (messages `peer` sent this node) to give back to
+/// `peer`, oldest first, at most [`MAX_RETURNED`] and about 4 MiB.
+pub fn envelopes_to_return(store: &Store, peer: StateCode, ids: &[MessageId]) -> Result<Vec<Envelope>, StoreError> {
+    let mut held: Vec<MessageRecord> = Vec::new();
+    for id in ids {
+        if let Some(m) = store.message(*id)?
+            && m.direction == Direction::Received
+            && m.sender == peer
+            && !m.envelope.is_empty()
+        {
+            held.push(m);
+        }
+    }
+    held.sort_by_key(|m| (m.created_at, m.stored_at));
+    let mut out = Vec::new();
+    let mut bytes = 0;
+    for m in held.into_iter().take(MAX_RETURNED) {
+        bytes += m.envelope.len();
+        if bytes > RETURNED_BYTES && !out.is_empty() {
+            break;
+        }
+        match codec::decode::<Envelope, MAX_FRAME>("envelope", &m.envelope) {
+            Ok(e) => out.push(e),
+            Err(e) => tracing::warn!(%e, message = %m.message_id, "a stored envelope does not decode; not given back"),
+        }
+    }
+    Ok(out)
+}
+
+/// About how many bytes of envelopes one inventory gives back.
+const RETURNED_BYTES: usize = 4 << 20;
+
+/// Takes back this node's own messages that `from` gave back (this node
+/// was restored from an older backup): each must be signed by this node's
+/// key, addressed to `from` among others, and open with this node's own
+/// key share. Stored as sent, each copy pending: the outbox delivers them
+/// again, and recipients that hold them answer with their receipt again.
+/// Returns how many were taken back.
+pub fn take_back(
+    me: &Me<'_>,
+    store: &Store,
+    from: StateCode,
+    returned: &[Envelope],
+    now: i64,
+) -> Result<usize, StoreError> {
+    let mut taken = 0;
+    for envelope in returned {
+        let h = &envelope.header;
+        let own = h.sender == me.state && h.recipients.contains(&from);
+        if !own || store.contains_message(h.message_id)? {
+            continue;
+        }
+        let opened = envelope.verify(&me.identity.public()).and_then(|()| envelope.open(me.state, me.encryption));
+        let body = match opened {
+            Ok(body) => body,
+            Err(e) => {
+                tracing::warn!(%e, %from, message = %h.message_id, "a message given back does not verify or open with this node's keys; ignored");
+                continue;
+            }
+        };
+        let (Ok(envelope_bytes), Ok(envelope_hash)) = (codec::encode("envelope", envelope), envelope.hash()) else {
+            continue;
+        };
+        let content = me
+            .vault
+            .seal_body(h.message_id, &body)
+            .map_err(|e| StoreError::Internal(format!("cannot seal a message given back: {e}")))?;
+        let record = super::message_record(h, Direction::Sent, envelope_bytes, envelope_hash, content, now);
+        let mut event =
+            audit::message_event(now, Actor::Peer(Some(from)), audit::sent_action(&body), &record, Some(from));
+        event.detail = format!("given back by {from}: this node lost it (restored from an older backup)");
+        match store.insert_message(&record, |current| super::next_exchange(current, &record, &body), &[event]) {
+            Ok(_) => taken += 1,
+            Err(StoreError::Duplicate(_)) => {}
+            // An exchange rule refuses it (a later message before the one it
+            // follows): the next round gives it back again.
+            Err(StoreError::Refused(RuleRefusal(reason))) => {
+                tracing::info!(%from, message = %h.message_id, %reason, "a message given back waits for an earlier one")
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(taken)
 }
 
 /// The States this node shares at least one exchange with.

@@ -98,6 +98,10 @@ pub enum NetworkError {
     ConnectionClosed { peer: PeerId },
     #[error("the network task has stopped (the node is shutting down)")]
     Stopped,
+    /// The node that answered at `addr` holds this node's own key: another
+    /// instance of this node (a copy of its home folder) runs there.
+    #[error("the node at {addr} holds this node's own key")]
+    OwnKey { addr: Multiaddr },
 }
 
 #[derive(Debug)]
@@ -482,9 +486,14 @@ impl EventLoop {
             SwarmEvent::OutgoingConnectionError { peer_id, connection_id, error } => {
                 tracing::debug!(?peer_id, %error, "outgoing connection failed");
                 if let Some(reply) = self.discovering.remove(&connection_id) {
-                    let _ = reply.send(Err(NetworkError::Unreachable {
-                        peer: peer_id.unwrap_or(PeerId::random()),
-                        reason: error.to_string(),
+                    let _ = reply.send(Err(match &error {
+                        libp2p::swarm::DialError::LocalPeerId { address } => {
+                            NetworkError::OwnKey { addr: address.clone() }
+                        }
+                        other => NetworkError::Unreachable {
+                            peer: peer_id.unwrap_or(PeerId::random()),
+                            reason: other.to_string(),
+                        },
                     }));
                 }
                 if let Some(peer) = peer_id {

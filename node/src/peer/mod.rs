@@ -177,7 +177,10 @@ impl Peers {
         let sync = || self.sync.as_deref().ok_or_else(|| self.wrong_role(kind));
         Ok(match request {
             NetRequest::Register(reg) => NetResponse::Registration(publisher()?.register(&peer, &reg).await?),
-            NetRequest::FetchDirectory { after } => NetResponse::Directory(publisher()?.versions_after(after)?),
+            NetRequest::FetchDirectory { after } => NetResponse::Directory(match &self.publisher {
+                Some(publisher) => publisher.versions_after(after)?,
+                None => sync()?.versions_after(after)?,
+            }),
             NetRequest::RotateKeys(rotation) => {
                 let version = publisher()?.rotate(&peer, &rotation).await?;
                 NetResponse::Registration(RegistrationStatus::Admitted { version })

@@ -126,7 +126,8 @@ pub enum Refused {
 /// directory to listed nodes, suspended ones too (that is how they learn
 /// they were reinstated) and keys rotated away (to learn the new key). A
 /// national node takes announcements and audit witnesses from the
-/// Secretariat. Beyond that only active nodes are served, and only what the
+/// Secretariat, and serves it the directory versions it holds (a
+/// Secretariat restored from a backup learns from them what it published). Beyond that only active nodes are served, and only what the
 /// role serves.
 pub fn decide(role: Role, kind: Kind, standing: Standing) -> Result<(), Refused> {
     use Kind::*;
@@ -135,7 +136,7 @@ pub fn decide(role: Role, kind: Kind, standing: Standing) -> Result<(), Refused>
         (role, kind, standing),
         (Role::Secretariat, Register | RotateKeys | SubmitContacts, _)
             | (Role::Secretariat, FetchDirectory, Active | Suspended | RotatedAway)
-            | (Role::National, DirectoryUpdated | Witness | WitnessTree, Secretariat)
+            | (Role::National, DirectoryUpdated | Witness | WitnessTree | FetchDirectory, Secretariat)
     );
     if open_to_this_peer {
         return Ok(());
@@ -179,7 +180,7 @@ mod tests {
         (Role::Secretariat, Kind::FetchChunk, "nwnnnn"),
         (Role::Secretariat, Kind::WitnessTree, "nonnnn"),
         (Role::National, Kind::Register, "nwnnnn"),
-        (Role::National, Kind::FetchDirectory, "nwnnnn"),
+        (Role::National, Kind::FetchDirectory, "nwnnon"),
         (Role::National, Kind::Deliver, "nonnnn"),
         (Role::National, Kind::SubmitContacts, "nwnnnn"),
         (Role::National, Kind::RotateKeys, "nwnnnn"),

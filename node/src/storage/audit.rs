@@ -6,7 +6,7 @@ use super::*;
 use sled::Transactional;
 use veim_protocol::Bytes32;
 use veim_protocol::StateCode;
-use veim_protocol::audit::{Entry, Event, SignedCheckpoint, SignedTreeHead};
+use veim_protocol::audit::{Entry, Event, RestoreMark, SignedCheckpoint, SignedTreeHead};
 
 impl Store {
     // --- audit ---------------------------------------------------------------
@@ -22,6 +22,7 @@ impl Store {
 
     /// Records an event that changes nothing else in the store.
     pub fn audit(&self, event: &Event) -> Result<u64, StoreError> {
+        let _writing = self.writing()?;
         (&self.audit, &self.meta).transaction(|(audit, meta)| append(audit, meta, event)).map_err(tx_err)
     }
 
@@ -30,6 +31,7 @@ impl Store {
     /// not take the count with it: it is durable at the next flush, and
     /// recorded at the next start if no summary took it first.
     pub fn keep_counted(&self, summary: &Event) -> Result<(), StoreError> {
+        let _writing = self.writing()?;
         self.meta.insert(COUNTED, enc("counted events", summary)?)?;
         Ok(())
     }
@@ -37,13 +39,15 @@ impl Store {
     /// Records a summary of counted events and forgets the one kept, in one
     /// transaction (a failure is logged, as for [`Store::record`]).
     pub fn record_counted(&self, summary: &Event) {
-        let recorded = (&self.audit, &self.meta)
-            .transaction(|(audit, meta)| {
-                append(audit, meta, summary)?;
-                meta.remove(COUNTED)?;
-                Ok(())
-            })
-            .map_err(tx_err);
+        let recorded = self.writing().and_then(|_writing| {
+            (&self.audit, &self.meta)
+                .transaction(|(audit, meta)| {
+                    append(audit, meta, summary)?;
+                    meta.remove(COUNTED)?;
+                    Ok(())
+                })
+                .map_err(tx_err)
+        });
         if let Err(e) = recorded {
             tracing::error!(%e, action = %summary.action, "cannot write the audit entry");
         }
@@ -53,6 +57,29 @@ impl Store {
     /// recorded it.
     pub fn counted_left(&self) -> Result<Option<Event>, StoreError> {
         self.meta.get(COUNTED)?.map(|b| dec("counted events", &b)).transpose()
+    }
+
+    /// Records the restore of the node from a backup, and keeps where it is
+    /// in the log: every later checkpoint and tree head carries it.
+    pub fn record_restore(&self, event: &Event) -> Result<RestoreMark, StoreError> {
+        let _writing = self.writing()?;
+        (&self.audit, &self.meta)
+            .transaction(|(audit, meta)| {
+                let entry = append(audit, meta, event)?;
+                let (_, hash): (u64, Bytes32) = match meta.get(AUDIT_HEAD)? {
+                    Some(b) => dec("audit head", &b).map_err(abort)?,
+                    None => (0, Bytes32([0; 32])),
+                };
+                let mark = RestoreMark { entry, hash };
+                meta.insert(RESTORE_MARK, enc("restore mark", &mark).map_err(abort)?)?;
+                Ok(mark)
+            })
+            .map_err(tx_err)
+    }
+
+    /// Where the log was last restored from a backup, if ever.
+    pub fn restore_mark(&self) -> Result<Option<RestoreMark>, StoreError> {
+        self.meta.get(RESTORE_MARK)?.map(|b| dec("restore mark", &b)).transpose()
     }
 
     /// The configuration hash and key fingerprint recorded at the last start.
@@ -65,6 +92,7 @@ impl Store {
     /// Records the start events with the configuration hash and key
     /// fingerprint they speak of, in one transaction.
     pub fn record_start(&self, events: &[Event], config: [u8; 32], keys: &str) -> Result<(), StoreError> {
+        let _writing = self.writing()?;
         (&self.audit, &self.meta)
             .transaction(|(audit, meta)| {
                 for e in events {
@@ -80,6 +108,7 @@ impl Store {
     /// Keeps the checkpoint of the log's head signed at a flush (one is kept:
     /// each covers every entry before it).
     pub fn put_head_checkpoint(&self, checkpoint: &SignedCheckpoint) -> Result<(), StoreError> {
+        let _writing = self.writing()?;
         self.meta.insert(HEAD_CHECKPOINT, enc("checkpoint", checkpoint)?)?;
         Ok(())
     }
@@ -109,6 +138,7 @@ impl Store {
     }
 
     pub fn put_checkpoint(&self, checkpoint: &SignedCheckpoint) -> Result<(), StoreError> {
+        let _writing = self.writing()?;
         self.checkpoints.insert(checkpoint.checkpoint.count.to_be_bytes(), enc("checkpoint", checkpoint)?)?;
         Ok(())
     }
@@ -123,6 +153,7 @@ impl Store {
     }
 
     pub fn put_tree_head(&self, head: &SignedTreeHead) -> Result<(), StoreError> {
+        let _writing = self.writing()?;
         self.tree_heads.insert(head.head.count.to_be_bytes(), enc("tree head", head)?)?;
         Ok(())
     }
@@ -144,6 +175,7 @@ impl Store {
     /// Keeps `head` as the tree head held of its node's log, in place of the
     /// one it extends.
     pub fn put_witness_tree(&self, head: &SignedTreeHead) -> Result<(), StoreError> {
+        let _writing = self.writing()?;
         self.witness_trees.insert(Self::witness_prefix(head.head.node), enc("tree head", head)?)?;
         Ok(())
     }
@@ -171,6 +203,7 @@ impl Store {
     /// `day`, replacing the day's earlier one. Returns whether it is the
     /// first kept that day.
     pub fn put_witness(&self, checkpoint: &SignedCheckpoint, day: i64) -> Result<bool, StoreError> {
+        let _writing = self.writing()?;
         let mut key = Self::witness_prefix(checkpoint.checkpoint.node);
         key.extend_from_slice(&day.to_be_bytes());
         Ok(self.witnesses.insert(key, enc("checkpoint", checkpoint)?)?.is_none())

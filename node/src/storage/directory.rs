@@ -53,6 +53,7 @@ impl Store {
         version: &SignedDirectoryVersion,
         event: &Event,
     ) -> Result<DirectoryHead, StoreError> {
+        let _writing = self.writing()?;
         let head =
             version.head().map_err(|e| StoreError::Corrupt { what: "directory version", reason: e.to_string() })?;
         let bytes = enc("directory version", version)?;
@@ -80,6 +81,7 @@ impl Store {
     }
 
     pub fn set_last_move(&self, state: StateCode, at: i64) -> Result<(), StoreError> {
+        let _writing = self.writing()?;
         let key = [b"moved:".as_slice(), state.as_bytes()].concat();
         self.meta.insert(key, &at.to_be_bytes())?;
         let day = at.div_euclid(86_400);
@@ -106,6 +108,7 @@ impl Store {
     /// National node: the key rotation it sent and re-sends, byte for byte,
     /// until the directory carries it.
     pub fn put_pending_rotation(&self, rotation: &veim_protocol::SignedKeyRotation) -> Result<(), StoreError> {
+        let _writing = self.writing()?;
         self.meta.insert(PENDING_ROTATION, enc("key rotation", rotation)?)?;
         Ok(())
     }
@@ -115,6 +118,7 @@ impl Store {
     }
 
     pub fn clear_pending_rotation(&self) -> Result<(), StoreError> {
+        let _writing = self.writing()?;
         self.meta.remove(PENDING_ROTATION)?;
         Ok(())
     }
@@ -141,6 +145,7 @@ impl Store {
     }
 
     pub fn set_storage_check(&self, check: &[u8]) -> Result<(), StoreError> {
+        let _writing = self.writing()?;
         self.meta.insert(STORAGE_CHECK, check)?;
         Ok(())
     }
@@ -157,6 +162,7 @@ impl Store {
     /// Keeps a registration, one per State and identity key: a registration
     /// sent with another key never replaces the one an operator is checking.
     pub fn put_registration(&self, registration: &SignedRegistration) -> Result<(), StoreError> {
+        let _writing = self.writing()?;
         self.registrations.insert(Self::registration_key(registration), enc("registration", registration)?)?;
         Ok(())
     }
@@ -168,6 +174,7 @@ impl Store {
 
     /// Forgets a registration (one that waited too long for review).
     pub fn remove_registration(&self, registration: &SignedRegistration) -> Result<(), StoreError> {
+        let _writing = self.writing()?;
         self.registrations.remove(Self::registration_key(registration))?;
         Ok(())
     }
@@ -184,6 +191,7 @@ impl Store {
 
     /// Records that the operator refused this State's key, and why.
     pub fn put_rejection(&self, registration: &SignedRegistration, reason: &str) -> Result<(), StoreError> {
+        let _writing = self.writing()?;
         self.rejections.insert(Self::registration_key(registration), reason.as_bytes())?;
         Ok(())
     }
@@ -199,6 +207,7 @@ impl Store {
     /// State, the latest). National node: its own latest submission, under
     /// its own State code.
     pub fn put_contacts(&self, set: &SignedContactSet) -> Result<(), StoreError> {
+        let _writing = self.writing()?;
         self.contacts.insert(set.set.state.as_bytes(), enc("contacts", set)?)?;
         Ok(())
     }
@@ -212,12 +221,14 @@ impl Store {
     }
 
     pub fn remove_contacts(&self, state: StateCode) -> Result<(), StoreError> {
+        let _writing = self.writing()?;
         self.contacts.remove(state.as_bytes())?;
         Ok(())
     }
 
     /// Secretariat: a submission refused, by its hash, and why.
     pub fn put_contacts_rejection(&self, hash: [u8; 32], reason: &str) -> Result<(), StoreError> {
+        let _writing = self.writing()?;
         let mut key = b"contacts:".to_vec();
         key.extend_from_slice(&hash);
         self.rejections.insert(key, reason.as_bytes())?;

@@ -68,6 +68,7 @@ impl Store {
         update: impl Fn(Option<ExchangeRecord>) -> Result<ExchangeRecord, RuleRefusal>,
         events: &[Event],
     ) -> Result<ExchangeRecord, StoreError> {
+        let _writing = self.writing()?;
         let msg_key = record.message_id.0;
         let ex_key = record.exchange_id.0;
         let queued = record.direction == Direction::Sent && record.deliveries.iter().any(|d| !d.state.is_final());
@@ -139,6 +140,7 @@ impl Store {
         id: MessageId,
         change: impl Fn(&mut MessageRecord) -> Vec<Event>,
     ) -> Result<MessageRecord, StoreError> {
+        let _writing = self.writing()?;
         (&self.messages, &self.bodies, &self.audit, &self.meta, &self.outbox)
             .transaction(|(messages, bodies, audit, meta, outbox)| {
                 let old = messages.get(id.0)?.ok_or_else(|| abort(StoreError::NotFound(id)))?;
@@ -229,6 +231,7 @@ impl Store {
     }
 
     pub fn put_attachment(&self, record: &AttachmentRecord) -> Result<(), StoreError> {
+        let _writing = self.writing()?;
         self.attachments.insert(record.id.0, enc("attachment", record)?)?;
         Ok(())
     }
@@ -238,6 +241,7 @@ impl Store {
     }
 
     pub fn remove_attachment(&self, id: AttachmentId) -> Result<(), StoreError> {
+        let _writing = self.writing()?;
         self.attachments.remove(id.0)?;
         Ok(())
     }
@@ -262,6 +266,7 @@ impl Store {
     }
 
     pub fn finish_download(&self, id: MessageId) -> Result<(), StoreError> {
+        let _writing = self.writing()?;
         self.downloads.remove(id.0)?;
         Ok(())
     }
@@ -302,6 +307,7 @@ impl Store {
     }
 
     pub fn put_disclosure(&self, record: &DisclosureRecord, event: &Event) -> Result<(), StoreError> {
+        let _writing = self.writing()?;
         let key = record.summary.disclosure_id.0;
         let bytes = enc("disclosure", record)?;
         (&self.disclosures, &self.audit, &self.meta)
@@ -447,6 +453,6 @@ mod tests {
         store.db.flush().expect("flush");
         drop(store);
         let e = Store::open(&path).expect_err("format 9");
-        assert!(e.to_string().contains("format 9, which this version of veim (format 2) does not know"), "{e}");
+        assert!(e.to_string().contains("format 9, which this version of veim (format 3) does not know"), "{e}");
     }
 }

@@ -23,9 +23,11 @@ mod audit;
 mod directory;
 mod messages;
 mod records;
+mod snapshot;
 
 pub use messages::LookupError;
 pub use records::*;
+pub use snapshot::{SnapshotError, SnapshotReader, SnapshotSink};
 
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -116,6 +118,9 @@ pub struct Store {
     /// Why a write to disk failed, once one has: sled fails every later
     /// write, so the node must reopen the store (see [`Store::failure`]).
     failure: std::sync::Arc<std::sync::OnceLock<String>>,
+    /// Held shared by every write and alone by [`Store::snapshot`], so that
+    /// a snapshot holds all of each change or none of it.
+    gate: std::sync::Arc<std::sync::RwLock<()>>,
 }
 
 const HEAD_KEY: &[u8] = b"directory-head";
@@ -124,15 +129,18 @@ const PENDING_ROTATION: &[u8] = b"pending-rotation";
 const STORAGE_CHECK: &[u8] = b"storage-key-check";
 const AUDIT_HEAD: &[u8] = b"audit-head";
 const MESSAGE_SEQUENCE: &[u8] = b"message-sequence";
-/// The layout of the store: 2 since bodies moved out of message records.
+/// The layout of the store: 2 since bodies moved out of message records; 3
+/// since checkpoints and tree heads carry a restore mark.
 const STORE_FORMAT: &[u8] = b"store-format";
-const FORMAT: u64 = 2;
+const FORMAT: u64 = 3;
 const LAST_CONFIG: &[u8] = b"last-config-hash";
 const LAST_KEYS: &[u8] = b"last-key-fingerprint";
 /// The checkpoint signed at the latest flush that added audit entries.
 const HEAD_CHECKPOINT: &[u8] = b"audit-head-checkpoint";
 /// The summary entry of failed logins counted and not yet recorded.
 const COUNTED: &[u8] = b"audit-counted";
+/// Where the log was last restored from a backup (`RestoreMark`).
+const RESTORE_MARK: &[u8] = b"audit-restore-mark";
 
 fn enc<T: Serialize>(what: &'static str, value: &T) -> Result<Vec<u8>, StoreError> {
     codec::encode(what, value).map_err(|e| StoreError::Corrupt { what, reason: e.to_string() })
@@ -211,6 +219,47 @@ fn append(
     Ok(count)
 }
 
+/// Rewrites the checkpoints and tree heads of a format 1 or 2 store with an
+/// empty restore mark: the field's `None` (one zero byte) goes where it
+/// belongs, before the 64-byte signature. Their signatures stay valid (they
+/// cover the fields without the mark, `Checkpoint::signed_bytes`). Durable
+/// with the format's change, at the next flush.
+fn add_restore_marks(db: &sled::Db) -> Result<(), String> {
+    fn with_empty_mark(old: &[u8]) -> Option<Vec<u8>> {
+        let at = old.len().checked_sub(64)?;
+        Some([&old[..at], &[0u8], &old[at..]].concat())
+    }
+    let checkpoints = [("checkpoints", None), ("witnesses", None), ("meta", Some(HEAD_CHECKPOINT))];
+    let tree_heads = ["tree-heads", "witness-trees"];
+    let rewrite = |tree: &str, only: Option<&[u8]>, is_head: bool| -> Result<(), String> {
+        let t = db.open_tree(tree).map_err(|e| e.to_string())?;
+        for kv in t.iter() {
+            let (k, v) = kv.map_err(|e| e.to_string())?;
+            if only.is_some_and(|key| k.as_ref() != key) {
+                continue;
+            }
+            let new = with_empty_mark(&v).ok_or_else(|| format!("a stored {tree} record is too short"))?;
+            let decodes = if is_head {
+                codec::decode::<veim_protocol::audit::SignedTreeHead, MAX_RECORD>("tree head", &new).is_ok()
+            } else {
+                codec::decode::<veim_protocol::audit::SignedCheckpoint, MAX_RECORD>("checkpoint", &new).is_ok()
+            };
+            if !decodes {
+                return Err(format!("a stored {tree} record does not read as a checkpoint of format 2"));
+            }
+            t.insert(k, new).map_err(|e| e.to_string())?;
+        }
+        Ok(())
+    };
+    for (tree, only) in checkpoints {
+        rewrite(tree, only, false)?;
+    }
+    for tree in tree_heads {
+        rewrite(tree, None, true)?;
+    }
+    Ok(())
+}
+
 impl Store {
     pub fn open(path: &Path) -> Result<Store, StoreError> {
         let db = sled::Config::new()
@@ -225,7 +274,16 @@ impl Store {
         match format.as_deref() {
             // Format 1 kept bodies inside the message records; they are still
             // read there, and move to `bodies` when the record next changes.
+            // Formats 1 and 2 kept checkpoints and tree heads without a
+            // restore mark: they gain an empty one.
             None => {
+                add_restore_marks(&db)
+                    .map_err(|reason| StoreError::Open { path: path.display().to_string(), reason })?;
+                db.open_tree("meta")?.insert(STORE_FORMAT, &FORMAT.to_be_bytes())?;
+            }
+            Some(b) if b == 2u64.to_be_bytes() => {
+                add_restore_marks(&db)
+                    .map_err(|reason| StoreError::Open { path: path.display().to_string(), reason })?;
                 db.open_tree("meta")?.insert(STORE_FORMAT, &FORMAT.to_be_bytes())?;
             }
             Some(b) if b == FORMAT.to_be_bytes() => {}
@@ -260,10 +318,17 @@ impl Store {
             after_flush: None,
             before_flush: None,
             failure: Default::default(),
+            gate: Default::default(),
             group: Default::default(),
             path: path.into(),
             db,
         })
+    }
+
+    /// Taken by every method that writes, for as long as it writes; never
+    /// taken twice by one call (a write method calls no other).
+    fn writing(&self) -> Result<std::sync::RwLockReadGuard<'_, ()>, StoreError> {
+        self.gate.read().map_err(|_| StoreError::Internal("the store's write gate is poisoned".into()))
     }
 
     /// Makes every write so far durable. Runs on a blocking thread: a sled

@@ -170,14 +170,22 @@ async fn verification_names_each_tampering_and_the_log_holds_no_content() -> any
     let identity = keys_of(&mex_home).identity;
     let head = rewritten[n - 1].hash()?;
     forged.checkpoints = vec![SignedCheckpoint::sign(
-        Checkpoint { node: Some("MEX".parse()?), identity_key: identity.public(), count: n as u64, head, at: 0 },
+        Checkpoint {
+            node: Some("MEX".parse()?),
+            identity_key: identity.public(),
+            count: n as u64,
+            head,
+            at: 0,
+            restore: None,
+        },
         &identity,
     )?];
     let hashes: Vec<Bytes32> = rewritten.iter().map(|e| e.hash()).collect::<Result<_, _>>()?;
     let rewritten_tree = Tree::from_entries(&hashes);
     let forged_head = |count: u64| -> anyhow::Result<SignedTreeHead> {
         let root = rewritten_tree.root(count).ok_or_else(|| anyhow::anyhow!("root"))?;
-        let head = TreeHead { node: Some("MEX".parse()?), identity_key: identity.public(), count, root, at: 0 };
+        let head =
+            TreeHead { node: Some("MEX".parse()?), identity_key: identity.public(), count, root, at: 0, restore: None };
         Ok(SignedTreeHead::sign(head, &identity)?)
     };
     forged.tree_heads = vec![forged_head(n as u64)?];
@@ -235,7 +243,7 @@ async fn verification_names_each_tampering_and_the_log_holds_no_content() -> any
     let mex_state = Some("MEX".parse()?);
     let sign_head = |tree: &Tree, count: u64| -> anyhow::Result<SignedTreeHead> {
         let root = tree.root(count).ok_or_else(|| anyhow::anyhow!("root of {count}"))?;
-        let head = TreeHead { node: mex_state, identity_key: identity.public(), count, root, at: 0 };
+        let head = TreeHead { node: mex_state, identity_key: identity.public(), count, root, at: 0, restore: None };
         Ok(SignedTreeHead::sign(head, &identity)?)
     };
     let mut raw = RawPeer::impersonating(&mex_home)?;

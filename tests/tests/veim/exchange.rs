@@ -235,6 +235,7 @@ async fn a_co_recipient_cannot_take_the_id_of_a_message_it_received() -> anyhow:
         exchange_id: ExchangeId::for_request(deu, id),
         sender: deu,
         recipients: &recipients,
+        sender_encryption_key: keys_of(&deu_home).encryption.public(),
         created_at: veim_node::clock::now(),
         body: &body,
     };

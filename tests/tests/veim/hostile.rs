@@ -21,7 +21,7 @@ fn rng() -> rand_core::UnwrapErr<getrandom::SysRng> {
 /// legitimately sends, here of 16 bytes an id.
 fn large_reconcile(ids: usize) -> anyhow::Result<Vec<u8>> {
     let ids = (0..ids).map(|_| MessageId::random(&mut rng())).collect();
-    let inventory = Inventory { exchanges: vec![(ExchangeId::random(&mut rng()), ids)] };
+    let inventory = Inventory { exchanges: vec![(ExchangeId::random(&mut rng()), ids)], returned: Vec::new() };
     Ok(codec::encode("request", &NetRequest::Reconcile(Box::new(inventory)))?)
 }
 

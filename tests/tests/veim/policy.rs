@@ -165,7 +165,7 @@ const EXPECTED: [(Receiver, Variant, [Answer; 7]); 20] = [
     // its three arms it meets the "not active" guard before the role check,
     // so it is told NotInDirectory where an active State is told WrongRole.
     (NAT, Variant::Register,         [NID, NID, WR, NID, NID, NID, NID]),
-    (NAT, Variant::FetchDirectory,   [NID, NID, WR, NID, NID, NID, NID]),
+    (NAT, Variant::FetchDirectory,   [NID, NID, WR, NID, NID, OK,  NID]),
     // Deliver, Reconcile and FetchChunk are served only while the receiving
     // node's own State is active too (else its handler answers
     // NotInDirectory itself); here it is.
@@ -226,12 +226,26 @@ fn harmless(variant: Variant, net: &LocalNet) -> NetRequest {
             signature: [0; 64],
         })),
         Variant::Witness => NetRequest::Witness(Box::new(SignedCheckpoint {
-            checkpoint: Checkpoint { node: None, identity_key: nobody, count: 1, head: Bytes32([0; 32]), at: now() },
+            checkpoint: Checkpoint {
+                node: None,
+                identity_key: nobody,
+                count: 1,
+                head: Bytes32([0; 32]),
+                at: now(),
+                restore: None,
+            },
             signature: [0; 64],
         })),
         Variant::WitnessTree => NetRequest::WitnessTree(Box::new(TreeWitness {
             head: SignedTreeHead {
-                head: TreeHead { node: None, identity_key: nobody, count: 1, root: Bytes32([0; 32]), at: now() },
+                head: TreeHead {
+                    node: None,
+                    identity_key: nobody,
+                    count: 1,
+                    root: Bytes32([0; 32]),
+                    at: now(),
+                    restore: None,
+                },
                 signature: [0; 64],
             },
             proof: None,
@@ -239,7 +253,10 @@ fn harmless(variant: Variant, net: &LocalNet) -> NetRequest {
         // Refused as malformed before the once-per-period limit is counted.
         Variant::Reconcile => {
             let twice = ExchangeId::random(&mut rng);
-            NetRequest::Reconcile(Box::new(Inventory { exchanges: vec![(twice, Vec::new()), (twice, Vec::new())] }))
+            NetRequest::Reconcile(Box::new(Inventory {
+                exchanges: vec![(twice, Vec::new()), (twice, Vec::new())],
+                returned: Vec::new(),
+            }))
         }
         Variant::FetchChunk => NetRequest::FetchChunk { attachment: AttachmentId::random(&mut rng), index: 0 },
     }

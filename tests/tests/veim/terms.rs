@@ -241,6 +241,7 @@ async fn disclosure_needs_a_valid_grant_covering_every_item_and_that_authority()
         exchange_id: exchange.parse().map_err(anyhow::Error::msg)?,
         sender: state("SWE"),
         recipients: &recipients,
+        sender_encryption_key: swe_keys.encryption.public(),
         created_at: veim_node::clock::now(),
         body: &body,
     };
