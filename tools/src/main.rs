@@ -1,9 +1,7 @@
 //! `veim`: the operator's, the Secretariat's and the demo's command line.
 //!
-//! Exit codes: 0 success; 1 error; 2 wrong usage; 3 the node is not running
-//! or not reachable; 4 an invalid input file or value; 5 refused by the node;
-//! 6 the node runs but is not healthy (`veim status`: not ready, or its last
-//! directory sync failed).
+//! Exit codes: one per outcome, the same for every command
+//! ([`veim_tools::client::Outcome`]; README, "Exit codes").
 
 use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
@@ -26,14 +24,28 @@ use veim_node::home::init_home;
 use veim_protocol::contacts::{ContactRole, ContactSetForm};
 use veim_protocol::{Authority, AuthorityKind};
 use veim_protocol::{EntryAction, RequestForm, ResponseForm, StateCode};
-use veim_tools::client::resolve_home;
+use veim_tools::client::{Outcome, resolve_home};
 use veim_tools::{AdminClient, ClientError, render, terminal};
+
+/// The exit codes, as `veim --help` lists them ([`Outcome`]; README).
+const EXIT_CODES: &str = "Exit codes (the same for every command):
+  0  done
+  1  failed: an error in the node or on this machine
+  2  wrong usage of the command line
+  3  the node is not running, or cannot be connected to
+  4  invalid input: a file or value with problems; nothing was done
+  5  refused by the node (no consent, unknown id, not admitted, a conflict)
+  6  the node runs but is not healthy (veim status)
+  7  the command is for the other kind of node (Secretariat or national)
+  8  not authorized: wrong admin token, too many failed logins
+  9  does NOT verify (audit verify, disclosure verify)";
 
 #[derive(Debug, Parser)]
 #[command(
     name = "veim",
     version,
-    about = "veim: the Voluntary Exchange of Information Mechanism of the Arms Trade Treaty"
+    about = "veim: the Voluntary Exchange of Information Mechanism of the Arms Trade Treaty",
+    after_help = EXIT_CODES
 )]
 struct Cli {
     /// The node's home folder (default: $VEIM_HOME, else ./veim-home).
@@ -546,11 +558,49 @@ fn main() -> ExitCode {
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            let code = e.downcast_ref::<ClientError>().map(ClientError::exit_code).unwrap_or(1);
             veim_tools::say_err!("error: {e:#}");
-            ExitCode::from(code)
+            ExitCode::from(outcome(&e).code())
         }
     }
+}
+
+/// The outcome of a failed command, from the first error in its chain that
+/// says what happened.
+fn outcome(e: &anyhow::Error) -> Outcome {
+    use veim_node::home::InitError;
+    use veim_node::home::config::ConfigError;
+    use veim_tools::audit::AuditCliError;
+    use veim_tools::terms::VerifyError;
+    for cause in e.chain() {
+        if let Some(e) = cause.downcast_ref::<ClientError>() {
+            return e.outcome();
+        }
+        if let Some(e) = cause.downcast_ref::<AuditCliError>() {
+            return match e {
+                AuditCliError::Read(_) => Outcome::Failed,
+                AuditCliError::Witness { .. } => Outcome::Invalid,
+                _ => Outcome::NotVerified,
+            };
+        }
+        if let Some(e) = cause.downcast_ref::<VerifyError>() {
+            return match e {
+                VerifyError::Read { .. } => Outcome::Failed,
+                VerifyError::NotAPackage { .. } | VerifyError::Key(_) => Outcome::Invalid,
+                _ => Outcome::NotVerified,
+            };
+        }
+        if let Some(e) = cause.downcast_ref::<InitError>() {
+            return match e {
+                InitError::Invalid(_) => Outcome::Invalid,
+                InitError::Config(ConfigError::AlreadyInitialised { .. }) => Outcome::Refused,
+                _ => Outcome::Failed,
+            };
+        }
+        if cause.is::<veim_protocol::state::UnknownStateCode>() {
+            return Outcome::Invalid;
+        }
+    }
+    Outcome::Failed
 }
 
 /// Prints a command's result: the node's answer as JSON with `--json`, else
@@ -567,14 +617,8 @@ fn print<T: Serialize>(json: bool, value: &T, human: impl FnOnce(&T) -> String) 
 
 fn read_toml<T: serde::de::DeserializeOwned>(path: &Path) -> anyhow::Result<T> {
     let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
-    toml::from_str(&text).map_err(|e| {
-        anyhow::Error::new(ClientError::Api(veim_node::api::ApiError {
-            status: 422,
-            error: "invalid".into(),
-            message: format!("{} is not a valid file: {e}", path.display()),
-            problems: Vec::new(),
-        }))
-    })
+    toml::from_str(&text)
+        .map_err(|e| ClientError::Invalid(format!("{} is not a valid file: {e}", path.display())).into())
 }
 
 fn run(cli: Cli) -> anyhow::Result<()> {
@@ -639,11 +683,9 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Directory(DirectoryCommand::Show { state }) => {
             let listing: DirectoryListing = client()?.get("/v1/directory")?;
             let code: StateCode = state.parse()?;
-            let entry = listing
-                .entries
-                .into_iter()
-                .find(|e| e.state == code)
-                .ok_or_else(|| anyhow::anyhow!("{code} is not in directory version {}", listing.version))?;
+            let entry = listing.entries.into_iter().find(|e| e.state == code).ok_or_else(|| {
+                ClientError::Refused(format!("{code} is not in directory version {}", listing.version))
+            })?;
             print(json, &entry, render::entry)
         }
         Command::Directory(DirectoryCommand::Search { state, region, language, role }) => {
@@ -740,30 +782,14 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             let form: RequestForm = read_toml(&file)?;
             match form.parse() {
                 Ok(request) => print(json, &request, |_| format!("{} is a valid request.\n", file.display())),
-                Err(errors) => Err(ClientError::Api(veim_node::api::ApiError {
-                    status: 422,
-                    error: "invalid".into(),
-                    message: format!("{} is not a valid request: {} problem(s)", file.display(), errors.0.len()),
-                    problems: errors.0,
-                })
-                .into()),
+                Err(errors) => Err(invalid_file(&file, "request", errors, "").into()),
             }
         }
         Command::Request(RequestCommand::Send { to, file }) => {
             let request: RequestForm = read_toml(&file)?;
             // Check locally first: nothing is sent when the file has problems.
             if let Err(errors) = request.parse() {
-                return Err(ClientError::Api(veim_node::api::ApiError {
-                    status: 422,
-                    error: "invalid".into(),
-                    message: format!(
-                        "{} is not a valid request: {} problem(s); nothing was sent",
-                        file.display(),
-                        errors.0.len()
-                    ),
-                    problems: errors.0,
-                })
-                .into());
+                return Err(invalid_file(&file, "request", errors, "; nothing was sent").into());
             }
             let sent: MessageView = client()?.post("/v1/requests", &SendRequest { to, request })?;
             print(json, &sent, render::sent)
@@ -912,9 +938,18 @@ fn run(cli: Cli) -> anyhow::Result<()> {
     }
 }
 
+/// A file that has problems, each listed under it.
+fn invalid_file(file: &Path, what: &str, errors: veim_protocol::ValidationErrors, then: &str) -> ClientError {
+    let mut message = format!("{} is not a valid {what}: {} problem(s){then}", file.display(), errors.0.len());
+    for p in &errors.0 {
+        message.push_str(&format!("\n  - {}: {}", p.field, p.problem));
+    }
+    ClientError::Invalid(message)
+}
+
 /// Reads an approvals file: `STATE FINGERPRINT` per line.
 fn approvals_file(path: &Path) -> anyhow::Result<Vec<ApproveRequest>> {
-    let text = std::fs::read_to_string(path).map_err(|e| anyhow::anyhow!("cannot read {}: {e}", path.display()))?;
+    let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
     let mut out = Vec::new();
     for (n, line) in text.lines().enumerate() {
         let line = line.trim();
@@ -922,15 +957,17 @@ fn approvals_file(path: &Path) -> anyhow::Result<Vec<ApproveRequest>> {
             continue;
         }
         let (state, fingerprint) = line.split_once(char::is_whitespace).ok_or_else(|| {
-            anyhow::anyhow!(
+            ClientError::Invalid(format!(
                 "{} line {}: expected a State code and the fingerprint checked with its operator, e.g. \"MEX 19c9 33de ...\"",
                 path.display(),
                 n + 1
-            )
+            ))
         })?;
         out.push(ApproveRequest { state: state.to_string(), fingerprint: fingerprint.trim().to_string() });
     }
-    anyhow::ensure!(!out.is_empty(), "{} names no State to approve", path.display());
+    if out.is_empty() {
+        return Err(ClientError::Invalid(format!("{} names no State to approve", path.display())).into());
+    }
     Ok(out)
 }
 
@@ -960,9 +997,13 @@ fn init(home: &Path, args: InitArgs, json: bool) -> anyhow::Result<()> {
     let state = args.state.as_deref().map(str::parse::<StateCode>).transpose()?;
     let secretariat = match (role, args.secretariat_key, args.secretariat_addr) {
         (Role::National, Some(public_key), Some(address)) => Some(SecretariatPin { public_key, address }),
-        (Role::National, _, _) => anyhow::bail!(
-            "a national node needs --secretariat-key and --secretariat-addr (ask the ATT Secretariat for both)"
-        ),
+        (Role::National, _, _) => {
+            return Err(ClientError::Invalid(
+                "a national node needs --secretariat-key and --secretariat-addr (ask the ATT Secretariat for both)"
+                    .into(),
+            )
+            .into());
+        }
         (Role::Secretariat, _, _) => None,
     };
     let config = Config {
@@ -1006,18 +1047,13 @@ fn authority(client: &AdminClient, args: AuthorityArgs) -> anyhow::Result<Author
         None => client
             .get::<StatusView>("/v1/status")?
             .state
-            .ok_or_else(|| anyhow::anyhow!("this node speaks for no State; give --authority-state"))?,
+            .ok_or_else(|| ClientError::Invalid("this node speaks for no State; give --authority-state".into()))?,
     };
     Ok(Authority { kind, name: args.authority, state })
 }
 
 fn invalid_value(message: String) -> anyhow::Error {
-    anyhow::Error::new(ClientError::Api(veim_node::api::ApiError {
-        status: 422,
-        error: "invalid".into(),
-        message,
-        problems: Vec::new(),
-    }))
+    ClientError::Invalid(message).into()
 }
 
 /// The end of a day given as YYYY-MM-DD, UTC, in Unix seconds.
@@ -1166,10 +1202,12 @@ fn audit(home: &Path, json: bool, command: AuditCommand) -> anyhow::Result<()> {
                 Some(state.parse().map_err(|e: veim_protocol::state::UnknownStateCode| invalid_value(e.to_string()))?)
             };
             let held = a::witness(home, node, of)?;
-            anyhow::ensure!(
-                !held.checkpoints.is_empty(),
-                "this node holds no checkpoint of {state}'s log yet: they arrive once both nodes are in the directory and that node's log grows"
-            );
+            if held.checkpoints.is_empty() {
+                return Err(ClientError::Refused(format!(
+                    "this node holds no checkpoint of {state}'s log yet: they arrive once both nodes are in the directory and that node's log grows"
+                ))
+                .into());
+            }
             print(json, &held, render::held_checkpoints)
         }
     }

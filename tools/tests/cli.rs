@@ -47,14 +47,14 @@ fn init_writes_owner_only_keys_and_prints_the_fingerprint() {
     // A second init in the same folder is refused and changes nothing.
     let key_before = std::fs::read(home.join("keys/identity.key")).expect("key");
     let again = veim(&["init", "--home", &home_arg(&home), "--role", "secretariat"]);
-    assert_eq!(again.status.code(), Some(1));
+    assert_eq!(again.status.code(), Some(5));
     assert!(text(&again).contains("already"), "{}", text(&again));
     assert_eq!(std::fs::read(home.join("keys/identity.key")).expect("key"), key_before);
 
     // A national node needs the Secretariat's key and address.
     let national = dir.path().join("mex");
     let out = veim(&["init", "--home", &home_arg(&national), "--role", "national", "--state", "MEX"]);
-    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(out.status.code(), Some(4));
     assert!(text(&out).contains("--secretariat-key"), "{}", text(&out));
     let out = veim(&["init", "--home", &home_arg(&national), "--role", "national", "--state", "MEXICO"]);
     assert!(text(&out).contains("ISO 3166-1"), "{}", text(&out));
@@ -136,7 +136,7 @@ fn a_running_node_answers_the_cli_and_stops_cleanly_on_sigterm() {
     let approvals = dir.path().join("approvals.txt");
     std::fs::write(&approvals, "# admitted at the conference\nMEX 0000 1111\n\nSWE\n").expect("write");
     let many = veim(&["--home", &home_arg(&home), "directory", "approve-many", &home_arg(&approvals)]);
-    assert_eq!(many.status.code(), Some(1), "{}", text(&many));
+    assert_eq!(many.status.code(), Some(4), "{}", text(&many));
     assert!(text(&many).contains("line 4: expected a State code and the fingerprint"), "{}", text(&many));
     std::fs::write(&approvals, "MEX 0000 1111\nSWE 2222 3333\n").expect("write");
     let many = veim(&["--home", &home_arg(&home), "directory", "approve-many", &home_arg(&approvals)]);
@@ -196,7 +196,7 @@ fn a_running_node_answers_the_cli_and_stops_cleanly_on_sigterm() {
     let edited = std::fs::read_to_string(&export).expect("export").replacen("\"node-stopped\"", "\"node-started\"", 1);
     std::fs::write(&export, edited).expect("write");
     let bad = veim(&["audit", "verify", "--export", &home_arg(&export)]);
-    assert_eq!(bad.status.code(), Some(1), "{}", text(&bad));
+    assert_eq!(bad.status.code(), Some(9), "{}", text(&bad));
     assert!(text(&bad).contains("does NOT verify"), "{}", text(&bad));
     let missing = veim(&["--home", &home_arg(&home), "audit", "witness", "MEX"]);
     assert!(text(&missing).contains("holds no checkpoint of MEX"), "{}", text(&missing));
@@ -266,7 +266,7 @@ fn the_demo_runs_every_step_and_its_disclosure_package_verifies_offline() {
         let path = dir.path().join("changed.json");
         std::fs::write(&path, serde_json::to_vec_pretty(&changed).expect("json")).expect("write");
         let out = veim(&["disclosure", "verify", &home_arg(&path)]);
-        assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+        assert_eq!(out.status.code(), Some(9), "{}", text(&out));
         assert!(text(&out).contains("does NOT verify"), "{}", text(&out));
         assert!(text(&out).contains(expected), "{expected:?} not named: {}", text(&out));
     }
@@ -474,4 +474,234 @@ fn status_exits_6_and_says_why_when_the_node_is_unhealthy() {
     let json: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
     assert_eq!(json["readiness"]["ready"], false);
     assert_eq!(json["readiness"]["checks"][2]["check"], "directory");
+}
+
+/// Runs `veim` in `home` with `args`; asserts its exit code, and that only
+/// a failed connection ever asks whether the node is running.
+fn exits(home: &Path, args: &[&str], code: i32) -> String {
+    let out = veim(&[&["--home", &home_arg(home)][..], args].concat());
+    let said = text(&out);
+    assert_eq!(out.status.code(), Some(code), "veim {args:?} exited {:?}:\n{said}", out.status.code());
+    assert!(!said.contains("panicked"), "veim {args:?}: {said}");
+    if code != 3 {
+        assert!(!said.contains("still running"), "a node that answered is not said to be down: {args:?}: {said}");
+    }
+    said
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn every_command_exits_with_the_documented_code_of_each_failure() -> anyhow::Result<()> {
+    use veim_node::api::{MessageView, SendRequest};
+    use veim_tools::client::Outcome;
+    use veim_tools::localnet::{LocalNet, blocking};
+    let (failed, invalid, refused, wrong_role, unauthorized) = (1, 4, 5, 7, 8);
+    // The codes are those the README documents.
+    let readme = include_str!("../../README.md");
+    for outcome in Outcome::ALL {
+        assert!(readme.contains(&format!("| {} |", outcome.code())), "README documents exit code {}", outcome.code());
+    }
+
+    let dir = tempfile::tempdir()?;
+    let mut net = LocalNet::new(dir.path()).await?;
+    for s in ["MEX", "SWE"] {
+        net.add_national(s, &format!("{s} export control authority")).await?;
+    }
+    let mut version = 0;
+    for s in ["MEX", "SWE"] {
+        version = net.admit(s).await?.version;
+    }
+    net.wait_directory(version).await?;
+    let request: veim_protocol::RequestForm =
+        toml::from_str(include_str!("../../deploy/examples/request.toml")).expect("example request");
+    let mex_api = net.national("MEX").api()?;
+    let sent: MessageView =
+        blocking(|| mex_api.post("/v1/requests", &SendRequest { to: vec!["SWE".into()], request }))?;
+    let exchange = sent.exchange_id.clone();
+    let response_form: veim_protocol::ResponseForm =
+        toml::from_str(include_str!("../../deploy/examples/response.toml")).expect("example response");
+    let swe_api = net.national("SWE").api()?;
+    let answer: MessageView = blocking(|| {
+        swe_api.post(
+            &format!("/v1/exchanges/{exchange}/respond"),
+            &veim_node::api::RespondRequest { response: response_form },
+        )
+    })?;
+    assert!(matches!(answer.deliveries[0].state, veim_node::api::types::DeliveryState::Delivered { .. }));
+    let (sec, mex, swe) =
+        (net.secretariat.home.clone(), net.national("MEX").home.clone(), net.national("SWE").home.clone());
+    let files = dir.path();
+    let bad_toml = files.join("bad.toml");
+    std::fs::write(&bad_toml, "summary = \"\"\nstage = \"later\"\n")?;
+    let bad_lines = files.join("approvals.txt");
+    std::fs::write(&bad_lines, "MEX\n")?;
+    let response = concat!(env!("CARGO_MANIFEST_DIR"), "/../deploy/examples/response.toml");
+    let request_file = concat!(env!("CARGO_MANIFEST_DIR"), "/../deploy/examples/request.toml");
+    let out = home_arg(&files.join("out.json"));
+    let nowhere = home_arg(&files.join("no/such/folder/out.json"));
+
+    blocking(|| {
+        // A Secretariat command on a national node, and the other way round.
+        for args in [
+            &["directory", "pending"][..],
+            &["directory", "approve", "SWE", "--fingerprint", "0000"],
+            &["directory", "approve-many", &home_arg(&bad_lines)],
+            &["directory", "reject", "SWE", "--fingerprint", "0000", "--reason", "r"],
+            &["directory", "suspend", "SWE"],
+            &["directory", "reinstate", "SWE"],
+            &["directory", "withdraw", "SWE"],
+            &["contacts", "pending"],
+            &["contacts", "accept", "SWE"],
+            &["contacts", "reject", "SWE", "--reason", "r"],
+        ] {
+            // approve-many checks its file first: a bad file is invalid anywhere.
+            let code = if args[1] == "approve-many" { invalid } else { wrong_role };
+            exits(&mex, args, code);
+        }
+        let said = exits(&mex, &["directory", "pending"], wrong_role);
+        assert!(said.contains("Secretariat command"), "{said}");
+        for args in [
+            &["directory", "sync"][..],
+            &["contacts", "show"],
+            &["request", "send", "--to", "SWE", "--file", request_file],
+            &["consent", "list"],
+            &["consent", "grant", "000000"],
+            &["disclosure", "list"],
+            &["reciprocity"],
+            &["purge"],
+            &["attachment", "list"],
+            &["outbox", "retry", "000000"],
+            &["respond", "000000", "--file", response],
+            &["note", "000000", "text"],
+            &["close", "000000"],
+        ] {
+            exits(&sec, args, wrong_role);
+        }
+
+        // Inputs with problems: nothing is done.
+        for args in [
+            &["directory", "approve-many", &home_arg(&bad_lines)][..],
+            &["directory", "approve", "XXX", "--fingerprint", "0000"],
+            &["directory", "show", "XXX"],
+            &["directory", "search", "--state", "XXX"],
+            &["contacts", "submit", "--file", &home_arg(&bad_toml)],
+            &["request", "check", "--file", &home_arg(&bad_toml)],
+            &["request", "send", "--to", "SWE", "--file", &home_arg(&bad_toml)],
+            &["request", "send", "--to", "XXX", "--file", request_file],
+            &["respond", &exchange, "--file", &home_arg(&bad_toml)],
+            &["outbox", "retry", "abc"],
+            &["outbox", "cancel", "abc"],
+            &["exchange", "show", "zz"],
+            &["consent", "grant", "000000", "--expires", "tomorrow"],
+            &["disclose", &exchange, "--item", "x#1", "--authority-kind", "oracle", "--authority", "A", "--out", &out],
+            &["audit", "witness", "XXX"],
+        ] {
+            exits(
+                if args[0] == "directory" && args[1] != "show" && args[1] != "search" { &sec } else { &mex },
+                args,
+                invalid,
+            );
+        }
+
+        // Refused by the node: unknown ids, no consent, not in the directory.
+        for args in [
+            &["directory", "approve", "DEU", "--fingerprint", "0000"][..],
+            &["directory", "reject", "DEU", "--fingerprint", "0000", "--reason", "r"],
+            &["directory", "reinstate", "MEX"],
+            &["contacts", "accept", "DEU"],
+        ] {
+            exits(&sec, args, refused);
+        }
+        for args in [
+            &["directory", "show", "DEU"][..],
+            &["contacts", "show"],
+            &["outbox", "retry", "000000"],
+            &["outbox", "cancel", "000000"],
+            &["exchange", "show", "000000"],
+            &["respond", "000000", "--file", response],
+            &["note", "000000", "text"],
+            &["close", "000000"],
+            &[
+                "consent",
+                "ask",
+                "000000",
+                "--item",
+                "x#1",
+                "--authority-kind",
+                "court",
+                "--authority",
+                "A",
+                "--purpose",
+                "p",
+                "--case",
+                "c",
+            ],
+            &["consent", "grant", "000000"],
+            &["consent", "refuse", "000000", "--reason", "r"],
+            &["consent", "revoke", "000000", "--reason", "r"],
+            &["attachment", "save", &"00".repeat(32), "--out", &out],
+            &["audit", "witness", "DEU"],
+        ] {
+            exits(&mex, args, refused);
+        }
+        // MEX received SWE's answer; disclosing it without SWE's consent is refused (HTTP 403).
+        let item = format!("{}#0", &answer.message_id[..12]);
+        let said = exits(
+            &mex,
+            &[
+                "disclose",
+                &exchange,
+                "--item",
+                &item,
+                "--authority-kind",
+                "court",
+                "--authority",
+                "A court",
+                "--purpose",
+                "p",
+                "--case",
+                "c",
+                "--out",
+                &out,
+            ],
+            refused,
+        );
+        assert!(!Path::new(&out).exists(), "nothing written: {said}");
+
+        // Failures on this machine.
+        exits(&mex, &["directory", "export", "--public", "--format", "json", "--output", &nowhere], failed);
+
+        // A wrong token: not authorized, and the node is not said to be down.
+        let token = std::fs::read(mex.join("admin.token")).expect("token");
+        std::fs::write(mex.join("admin.token"), format!("{}\n", "00".repeat(32))).expect("token");
+        let said = exits(&mex, &["inbox"], unauthorized);
+        assert!(said.contains("bearer token"), "{said}");
+        std::fs::write(mex.join("admin.token"), token).expect("token");
+        exits(&mex, &["inbox"], 0);
+
+        // A reader that stops reading (`veim … --json | head -c1`): a quiet exit 0.
+        for args in
+            [&["--json", "inbox"][..], &["inbox"], &["--json", "status"], &["exchange", "show", &exchange], &["--help"]]
+        {
+            let mut child = Command::new(env!("CARGO_BIN_EXE_veim"))
+                .args([&["--home", &home_arg(&mex)][..], args].concat())
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .expect("run veim");
+            drop(child.stdout.take());
+            let done = child.wait_with_output().expect("wait");
+            let said = String::from_utf8_lossy(&done.stderr);
+            assert_eq!(done.status.code(), Some(0), "veim {args:?} on a closed pipe: {said}");
+            assert!(said.is_empty(), "veim {args:?} on a closed pipe said: {said}");
+        }
+    });
+
+    // A node that is gone: the only failure said to be a connection failure.
+    net.national_mut("SWE").stop().await;
+    let runtime = serde_json::json!({"pid": std::process::id(), "peer_id": "x", "admin": "127.0.0.1:9", "listen": []});
+    std::fs::write(swe.join("runtime.json"), runtime.to_string())?;
+    let said = blocking(|| exits(&swe, &["inbox"], 3));
+    assert!(said.contains("Is the node still running?"), "{said}");
+    net.shutdown().await;
+    Ok(())
 }

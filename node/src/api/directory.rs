@@ -68,6 +68,14 @@ pub(super) async fn history(State(node): State<Shared>) -> ApiResult<Vec<Version
 }
 
 pub(super) async fn pending(State(node): State<Shared>) -> ApiResult<Vec<PendingView>> {
+    if node.publisher.is_none() {
+        return Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "wrong-role",
+            "registrations wait at the ATT Secretariat's node, which admits States: `directory pending` is a \
+             Secretariat command; this national node's own registration is shown by `veim status`",
+        ));
+    }
     let view = node.directory.view();
     let list = node
         .store
