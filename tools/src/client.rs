@@ -6,7 +6,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
-use veim_node::api::ApiError;
+use veim_node::api::{ApiError, ListQuery, PAGE_MAX, TOTAL_HEADER};
 use veim_node::home::{RUNTIME_FILE, Runtime};
 
 /// What a command came to. Each outcome has one exit code, the same for
@@ -180,6 +180,43 @@ impl AdminClient {
             .header("Authorization", format!("Bearer {}", self.token))
             .call();
         self.finish(response)
+    }
+
+    /// A page of a listing, and how many items pass its filters.
+    pub fn get_page<T: DeserializeOwned>(
+        &self,
+        path: &str,
+        query: &ListQuery,
+    ) -> Result<(Vec<T>, Option<u64>), ClientError> {
+        let response = self
+            .agent
+            .get(format!("{}{path}", self.base))
+            .query_pairs(query.to_pairs())
+            .header("Authorization", format!("Bearer {}", self.token))
+            .call();
+        let total = response
+            .as_ref()
+            .ok()
+            .and_then(|r| r.headers().get(TOTAL_HEADER))
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse().ok());
+        Ok((self.finish(response)?, total))
+    }
+
+    /// Every item of a listing, a full page at a time.
+    pub fn get_all<T: DeserializeOwned>(&self, path: &str, query: &ListQuery) -> Result<Vec<T>, ClientError> {
+        let mut query = ListQuery { limit: Some(PAGE_MAX), ..query.clone() };
+        let mut out = Vec::new();
+        for page in 1.. {
+            query.page = Some(page);
+            let (items, total) = self.get_page::<T>(path, &query)?;
+            let last = items.len() < PAGE_MAX;
+            out.extend(items);
+            if last || total.is_some_and(|t| out.len() as u64 >= t) {
+                break;
+            }
+        }
+        Ok(out)
     }
 
     pub fn post<B: Serialize, T: DeserializeOwned>(&self, path: &str, body: &B) -> Result<T, ClientError> {

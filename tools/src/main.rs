@@ -12,8 +12,8 @@ use veim_node::api::types::DisclosureSummary;
 use veim_node::api::types::{ConsentView, Reciprocity};
 use veim_node::api::{
     ApproveRequest, CloseRequest, ContactsDecision, ContactsView, DirectoryListing, Done, EntryView, ExchangeView,
-    MessageView, NoteRequest, PendingView, RejectRequest, RespondRequest, SendRequest, StatusChangeRequest, StatusView,
-    SubmitContactsRequest, VersionView,
+    ListQuery, MessageView, NoteRequest, PendingView, RejectRequest, RespondRequest, SendRequest, StatusChangeRequest,
+    StatusView, SubmitContactsRequest, VersionView,
 };
 use veim_node::api::{
     AskConsent, AttachRequest, DecideConsent, Disclose, ExchangeSummary, PurgeRequest, PurgeView, RevokeRequest,
@@ -74,10 +74,13 @@ enum Command {
     /// Requests (Annex 1 of the working paper).
     #[command(subcommand)]
     Request(RequestCommand),
-    /// Messages received.
-    Inbox,
-    /// Messages sent, with the delivery state of each copy (queued, attempting, delivered, refused, failed).
+    /// Messages received, oldest first, a page at a time.
+    Inbox(ListArgs),
+    /// Messages sent, oldest first, with the delivery state of each copy (queued, attempting, delivered,
+    /// refused, failed).
     Outbox {
+        #[command(flatten)]
+        list: ListArgs,
         #[command(subcommand)]
         action: Option<OutboxCommand>,
     },
@@ -150,6 +153,93 @@ enum Command {
         #[arg(long)]
         out: Option<PathBuf>,
     },
+}
+
+/// A page of a listing and its filters; every filter given must hold.
+#[derive(Debug, Args)]
+struct ListArgs {
+    /// Items per page (1 to 1000).
+    #[arg(long, default_value_t = 50)]
+    limit: usize,
+    /// The page to show, counted from 1.
+    #[arg(long, default_value_t = 1)]
+    page: usize,
+    /// Every page, one after the other, instead of one page.
+    #[arg(long, conflicts_with = "page")]
+    all: bool,
+    /// Sent messages: a copy queued, attempting, delivered, refused or failed. Exchanges: open, answered or
+    /// closed.
+    #[arg(long)]
+    state: Option<String>,
+    /// Messages of one kind: request, response, note, close, consent-request, consent-decision,
+    /// consent-revocation, attachments.
+    #[arg(long)]
+    kind: Option<String>,
+    /// From this day (YYYY-MM-DD, UTC) or Unix time.
+    #[arg(long)]
+    since: Option<String>,
+    /// Until this day (inclusive) or Unix time.
+    #[arg(long)]
+    until: Option<String>,
+    /// An exchange id, or its first hex digits.
+    #[arg(long)]
+    exchange: Option<String>,
+}
+
+impl ListArgs {
+    fn query(&self) -> anyhow::Result<ListQuery> {
+        Ok(ListQuery {
+            limit: Some(self.limit),
+            page: Some(self.page),
+            state: self.state.clone(),
+            kind: self.kind.clone(),
+            since: self.since.as_deref().map(|t| parse_when(t, false)).transpose()?,
+            until: self.until.as_deref().map(|t| parse_when(t, true)).transpose()?,
+            exchange: self.exchange.clone(),
+        })
+    }
+}
+
+/// Prints one page of a listing (or all of it, with `--all`), and where the
+/// next page is.
+fn listing<T: Serialize + serde::de::DeserializeOwned>(
+    client: &AdminClient,
+    json: bool,
+    path: &str,
+    args: &ListArgs,
+    what: &str,
+    human: impl FnOnce(&[T]) -> String,
+) -> anyhow::Result<()> {
+    let query = args.query()?;
+    let (items, total) = if args.all {
+        let all = client.get_all::<T>(path, &query)?;
+        let total = all.len() as u64;
+        (all, Some(total))
+    } else {
+        client.get_page::<T>(path, &query)?
+    };
+    if json {
+        return print(json, &items, |_| String::new());
+    }
+    let mut out = human(&items);
+    if let Some(total) = total.filter(|_| !args.all) {
+        let first = (args.page - 1) * args.limit;
+        if total > 0 && !items.is_empty() {
+            out.push_str(&format!("\n{what} {}–{} of {total}", first + 1, first + items.len()));
+            if ((first + items.len()) as u64) < total {
+                out.push_str(&format!("; the next: --page {} (or --all)", args.page + 1));
+            }
+            out.push('\n');
+        } else if total > 0 {
+            out = format!(
+                "Page {} is past the end: {total} {what} in {} page(s).\n",
+                args.page,
+                total.div_ceil(args.limit as u64)
+            );
+        }
+    }
+    terminal::out(&out);
+    Ok(())
 }
 
 #[derive(Debug, Args)]
@@ -547,8 +637,8 @@ enum RequestCommand {
 
 #[derive(Debug, Subcommand)]
 enum ExchangeCommand {
-    /// Every exchange, newest first.
-    List,
+    /// Exchanges, the most recently changed first, a page at a time.
+    List(ListArgs),
     /// One exchange with all its messages, decrypted.
     Show { id: String },
 }
@@ -794,20 +884,22 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             let sent: MessageView = client()?.post("/v1/requests", &SendRequest { to, request })?;
             print(json, &sent, render::sent)
         }
-        Command::Inbox => print(json, &client()?.get::<Vec<MessageView>>("/v1/inbox")?, |m| render::messages(m)),
-        Command::Outbox { action: None } => {
-            print(json, &client()?.get::<Vec<MessageView>>("/v1/outbox")?, |m| render::outbox(m))
+        Command::Inbox(list) => {
+            listing::<MessageView>(&client()?, json, "/v1/inbox", &list, "messages", render::messages)
         }
-        Command::Outbox { action: Some(OutboxCommand::Retry { id }) } => {
+        Command::Outbox { list, action: None } => {
+            listing::<MessageView>(&client()?, json, "/v1/outbox", &list, "messages", render::outbox)
+        }
+        Command::Outbox { action: Some(OutboxCommand::Retry { id }), .. } => {
             let m: MessageView = client()?.post(&format!("/v1/outbox/{id}/retry"), &())?;
             print(json, &m, render::sent)
         }
-        Command::Outbox { action: Some(OutboxCommand::Cancel { id }) } => {
+        Command::Outbox { action: Some(OutboxCommand::Cancel { id }), .. } => {
             let m: MessageView = client()?.post(&format!("/v1/outbox/{id}/cancel"), &())?;
             print(json, &m, render::sent)
         }
-        Command::Exchange(ExchangeCommand::List) => {
-            print(json, &client()?.get::<Vec<ExchangeSummary>>("/v1/exchanges")?, |x| render::exchanges(x))
+        Command::Exchange(ExchangeCommand::List(list)) => {
+            listing::<ExchangeSummary>(&client()?, json, "/v1/exchanges", &list, "exchanges", render::exchanges)
         }
         Command::Exchange(ExchangeCommand::Show { id }) => {
             print(json, &client()?.get::<ExchangeView>(&format!("/v1/exchanges/{id}"))?, render::exchange)

@@ -705,3 +705,93 @@ async fn every_command_exits_with_the_documented_code_of_each_failure() -> anyho
     net.shutdown().await;
     Ok(())
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn listings_page_through_every_message_and_filter_them() -> anyhow::Result<()> {
+    use veim_node::api::{MessageView, NoteRequest, SendRequest};
+    use veim_tools::localnet::{LocalNet, blocking};
+
+    let dir = tempfile::tempdir()?;
+    let mut net = LocalNet::new(dir.path()).await?;
+    for s in ["MEX", "SWE"] {
+        net.add_national(s, &format!("{s} export control authority")).await?;
+    }
+    let mut version = 0;
+    for s in ["MEX", "SWE"] {
+        version = net.admit(s).await?.version;
+    }
+    net.wait_directory(version).await?;
+    let mex_api = net.national("MEX").api()?;
+    let request = || -> veim_protocol::RequestForm {
+        toml::from_str(include_str!("../../deploy/examples/request.toml")).expect("example request")
+    };
+    // One exchange of a request and 29 notes, then a second exchange: 31 messages.
+    let first: MessageView =
+        blocking(|| mex_api.post("/v1/requests", &SendRequest { to: vec!["SWE".into()], request: request() }))?;
+    let mut sent = vec![first.message_id.clone()];
+    for i in 0..29 {
+        let note = NoteRequest { text: format!("note {i}"), handling: None };
+        let m: MessageView = blocking(|| mex_api.post(&format!("/v1/exchanges/{}/note", first.exchange_id), &note))?;
+        sent.push(m.message_id);
+    }
+    let second: MessageView =
+        blocking(|| mex_api.post("/v1/requests", &SendRequest { to: vec!["SWE".into()], request: request() }))?;
+    sent.push(second.message_id.clone());
+    let (mex, swe) = (net.national("MEX").home.clone(), net.national("SWE").home.clone());
+
+    blocking(|| {
+        let json = |home: &Path, args: &[&str]| -> Vec<serde_json::Value> {
+            let out = veim(&[&["--home", &home_arg(home), "--json"][..], args].concat());
+            assert!(out.status.success(), "{args:?}: {}", text(&out));
+            serde_json::from_slice(&out.stdout).expect("json")
+        };
+        let ids = |list: &[serde_json::Value]| -> Vec<String> {
+            list.iter().map(|m| m["message_id"].as_str().expect("id").to_string()).collect()
+        };
+        // Pages of 7: five pages, each message once, in the order sent.
+        let mut paged = Vec::new();
+        for page in 1..=5 {
+            let list = json(&swe, &["inbox", "--limit", "7", "--page", &page.to_string()]);
+            assert_eq!(list.len(), if page < 5 { 7 } else { 3 }, "page {page}");
+            paged.extend(ids(&list));
+        }
+        assert_eq!(paged, sent, "every message once, oldest first");
+        assert!(json(&swe, &["inbox", "--limit", "7", "--page", "6"]).is_empty());
+        assert_eq!(ids(&json(&swe, &["inbox", "--limit", "7", "--all"])), sent);
+        // Text says where it is and where the next page is.
+        let said = text(&veim(&["--home", &home_arg(&swe), "inbox", "--limit", "7", "--page", "2"]));
+        assert!(said.contains("messages 8–14 of 31; the next: --page 3"), "{said}");
+        let said = text(&veim(&["--home", &home_arg(&swe), "inbox", "--limit", "7", "--page", "9"]));
+        assert!(said.contains("Page 9 is past the end: 31 messages in 5 page(s)"), "{said}");
+
+        // Filters: kind, exchange, delivery state, dates.
+        let requests = json(&swe, &["inbox", "--kind", "request"]);
+        assert_eq!(ids(&requests), [sent[0].clone(), sent[30].clone()]);
+        let second_only = json(&swe, &["inbox", "--exchange", &second.exchange_id[..8]]);
+        assert_eq!(ids(&second_only), [sent[30].clone()]);
+        let notes = json(&mex, &["outbox", "--kind", "note", "--state", "delivered", "--limit", "1000"]);
+        assert_eq!(notes.len(), 29);
+        assert!(json(&mex, &["outbox", "--state", "queued"]).is_empty());
+        assert!(json(&swe, &["inbox", "--since", "2999-01-01"]).is_empty());
+        assert_eq!(json(&swe, &["inbox", "--until", "2999-01-01", "--limit", "1000"]).len(), 31);
+        let exchanges = json(&swe, &["exchange", "list", "--state", "open", "--limit", "1"]);
+        assert_eq!(exchanges.len(), 1);
+        assert_eq!(exchanges[0]["exchange_id"], second.exchange_id, "the most recently changed first");
+
+        // A filter or page the node cannot read is invalid input, named.
+        for (args, named) in [
+            (&["inbox", "--kind", "spears"][..], "use one of request, response"),
+            (&["inbox", "--state", "delivered"], "it filters the outbox"),
+            (&["outbox", "--state", "lost"], "queued, attempting, delivered"),
+            (&["inbox", "--limit", "5000"], "1 to 1000"),
+            (&["inbox", "--page", "0"], "counted from 1"),
+            (&["exchange", "list", "--state", "later"], "open, answered or closed"),
+            (&["inbox", "--exchange", "xyz"], "not an exchange id"),
+        ] {
+            let said = exits(&swe, args, 4);
+            assert!(said.contains(named), "{args:?}: {said}");
+        }
+    });
+    net.shutdown().await;
+    Ok(())
+}

@@ -85,6 +85,48 @@ impl From<SendError> for ApiError {
 }
 
 type ApiResult<T> = Result<Json<T>, ApiError>;
+
+/// A page of a listing, with the number of items that pass its filters in
+/// the [`TOTAL_HEADER`] header.
+type Listing<T> = Result<([(&'static str, String); 1], Json<Vec<T>>), ApiError>;
+
+fn listing<T>(total: usize, items: Vec<T>) -> ([(&'static str, String); 1], Json<Vec<T>>) {
+    ([(TOTAL_HEADER, total.to_string())], Json(items))
+}
+
+/// Which items of a listing a query asks for.
+struct Page {
+    limit: usize,
+    page: usize,
+}
+
+impl Page {
+    fn of(q: &ListQuery) -> Result<Page, ApiError> {
+        let page = q.page.unwrap_or(1);
+        if page == 0 {
+            return Err(bad_query("page 0: pages are counted from 1"));
+        }
+        let limit = match (q.limit, q.page) {
+            (Some(limit), _) if !(1..=PAGE_MAX).contains(&limit) => {
+                return Err(bad_query(format!("limit {limit}: a page holds 1 to {PAGE_MAX} items")));
+            }
+            (Some(limit), _) => limit,
+            (None, Some(_)) => PAGE_DEFAULT,
+            // Neither: the whole listing, as clients of the first release
+            // ask for it.
+            (None, None) => usize::MAX,
+        };
+        Ok(Page { limit, page })
+    }
+
+    fn cut<T>(&self, items: Vec<T>) -> Vec<T> {
+        items.into_iter().skip((self.page - 1).saturating_mul(self.limit)).take(self.limit).collect()
+    }
+}
+
+fn bad_query(message: impl Into<String>) -> ApiError {
+    ApiError::new(StatusCode::BAD_REQUEST, "bad-query", message)
+}
 type Shared = Arc<Node>;
 
 pub(crate) async fn serve(node: Shared, listener: tokio::net::TcpListener, token: String, mut shutdown: Shutdown) {

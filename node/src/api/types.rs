@@ -337,3 +337,67 @@ pub struct AttachRequest {
     #[serde(default)]
     pub handling: Option<Handling>,
 }
+
+/// Which page of a listing and which of its items: the query parameters of
+/// `GET /v1/inbox`, `/v1/outbox` and `/v1/exchanges`. Every filter given
+/// must hold. The answer is the page's items, oldest first for messages and
+/// most recently changed first for exchanges, with the number of items that
+/// pass the filters, on every page, in the header [`TOTAL_HEADER`].
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct ListQuery {
+    /// Items per page, 1 to [`PAGE_MAX`]; [`PAGE_DEFAULT`] when absent and a
+    /// page is named. With neither `limit` nor `page`, the whole listing
+    /// (as the first release answered; its size then has no bound).
+    #[serde(default)]
+    pub limit: Option<usize>,
+    /// The page, counted from 1.
+    #[serde(default)]
+    pub page: Option<usize>,
+    /// Sent messages: a copy in this delivery state (`queued`, `attempting`,
+    /// `delivered`, `refused`, `failed`). Exchanges: `open`, `answered` or
+    /// `closed`.
+    #[serde(default)]
+    pub state: Option<String>,
+    /// Messages of this kind (`request`, `response`, `note`, `close`,
+    /// `consent-request`, `consent-decision`, `consent-revocation`,
+    /// `attachments`).
+    #[serde(default)]
+    pub kind: Option<String>,
+    /// Stored (exchanges: last changed) at or after this time, Unix seconds.
+    #[serde(default)]
+    pub since: Option<i64>,
+    /// Stored (exchanges: last changed) at or before this time, Unix seconds.
+    #[serde(default)]
+    pub until: Option<i64>,
+    /// An exchange id, or its first hex digits.
+    #[serde(default)]
+    pub exchange: Option<String>,
+}
+
+/// Items per page when the query names no limit.
+pub const PAGE_DEFAULT: usize = 100;
+/// The most items a page holds: a page of messages, each with its envelope,
+/// stays a few megabytes.
+pub const PAGE_MAX: usize = 1000;
+/// The response header carrying how many items pass a listing's filters.
+pub const TOTAL_HEADER: &str = "x-total-count";
+
+impl ListQuery {
+    /// The query as URL parameters, for a client.
+    pub fn to_pairs(&self) -> Vec<(&'static str, String)> {
+        let mut out = Vec::new();
+        let mut push = |k, v: Option<String>| {
+            if let Some(v) = v {
+                out.push((k, v));
+            }
+        };
+        push("limit", self.limit.map(|v| v.to_string()));
+        push("page", self.page.map(|v| v.to_string()));
+        push("state", self.state.clone());
+        push("kind", self.kind.clone());
+        push("since", self.since.map(|v| v.to_string()));
+        push("until", self.until.map(|v| v.to_string()));
+        push("exchange", self.exchange.clone());
+        out
+    }
+}
