@@ -194,6 +194,9 @@ pub fn sent(m: &MessageView) -> String {
     for d in &m.deliveries {
         let _ = writeln!(out, "  to {}: {}", d.recipient, delivery(&d.state));
     }
+    if m.deliveries.iter().any(|d| !d.state.is_final()) {
+        let _ = writeln!(out, "  (stored; the node keeps trying the copies not delivered: `veim outbox` shows them)");
+    }
     out
 }
 

@@ -70,6 +70,12 @@ pub struct Config {
     pub retry_base_secs: i64,
     #[serde(default = "default_retry_max")]
     pub retry_max_secs: i64,
+    /// Seconds the operator's send waits for the first delivery attempt (3 by
+    /// default). A recipient that has not answered by then is left to the
+    /// outbox, and the send answers at once that the copy is queued, instead
+    /// of holding the operator for the whole dial or request timeout.
+    #[serde(default = "default_send_wait")]
+    pub send_wait_secs: u64,
     /// Requests a peer may send per second on average, and in one burst;
     /// past them it is answered busy, and a peer answered busy for more
     /// than half of its requests over 10 s is cut off for 60 s.
@@ -201,11 +207,16 @@ impl Default for Config {
             held_frames_mib: default_held_frames_mib(),
             strangers_held_frames_kib: default_strangers_held_frames_kib(),
             retry_max_secs: default_retry_max(),
+            send_wait_secs: default_send_wait(),
             handling: veim_protocol::Handling::default(),
             retention: Retention::default(),
             storage: Storage::default(),
         }
     }
+}
+
+fn default_send_wait() -> u64 {
+    3
 }
 
 fn default_peer_rate() -> f64 {
