@@ -313,12 +313,15 @@ struct DiscloseArgs {
     purpose: Option<String>,
     #[arg(long = "case")]
     case_reference: Option<String>,
-    /// Where to write the package (JSON).
+    /// Where to write the package (JSON); an existing file is refused without --force.
     #[arg(long)]
     out: PathBuf,
     /// Also write a readable rendering (Markdown).
     #[arg(long)]
     markdown: Option<PathBuf>,
+    /// Replace the files of --out and --markdown if they exist.
+    #[arg(long)]
+    force: bool,
 }
 
 #[derive(Debug, Subcommand)]
@@ -574,8 +577,8 @@ enum DirectoryCommand {
         #[arg(long, value_enum)]
         format: ExportFormat,
         /// File to write.
-        #[arg(long)]
-        output: PathBuf,
+        #[arg(long, alias = "output")]
+        out: PathBuf,
     },
     /// Every directory version, with what changed.
     Log,
@@ -818,7 +821,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 }
             })
         }
-        Command::Directory(DirectoryCommand::Export { public: _, format, output }) => {
+        Command::Directory(DirectoryCommand::Export { public: _, format, out: output }) => {
             let listing: DirectoryListing = client()?.get("/v1/directory")?;
             let public = veim_tools::export::public_section(&listing);
             let bytes = match format {
@@ -1191,6 +1194,16 @@ fn consent(client: &AdminClient, json: bool, command: ConsentCommand) -> anyhow:
 }
 
 fn disclose(client: &AdminClient, json: bool, args: DiscloseArgs) -> anyhow::Result<()> {
+    // Checked before the node is asked: a disclosure is recorded once made.
+    for file in std::iter::once(&args.out).chain(&args.markdown) {
+        if file.exists() && !args.force {
+            return Err(ClientError::Refused(format!(
+                "{} exists; nothing was disclosed. Choose another file, or give --force to replace it",
+                file.display()
+            ))
+            .into());
+        }
+    }
     let authority = authority(client, args.authority)?;
     let request = Disclose {
         exchange: args.exchange,

@@ -666,9 +666,26 @@ async fn every_command_exits_with_the_documented_code_of_each_failure() -> anyho
             refused,
         );
         assert!(!Path::new(&out).exists(), "nothing written: {said}");
+        assert!(said.contains("consent"), "{said}");
+        // An existing file is never replaced without --force: refused before the node is asked.
+        std::fs::write(&out, "kept").expect("write");
+        let disclose = |force: &[&str]| {
+            let mut args =
+                vec!["disclose", &exchange, "--item", &item, "--authority-kind", "court", "--authority", "A court"];
+            args.extend(["--purpose", "p", "--case", "c", "--out", &out]);
+            args.extend(force);
+            exits(&mex, &args, refused)
+        };
+        let said = disclose(&[]);
+        assert!(said.contains("exists; nothing was disclosed") && said.contains("--force"), "{said}");
+        assert!(
+            !disclose(&["--force"]).contains("exists"),
+            "with --force the node is asked (and refuses without consent)"
+        );
+        assert_eq!(std::fs::read_to_string(&out).expect("read"), "kept");
 
         // Failures on this machine.
-        exits(&mex, &["directory", "export", "--public", "--format", "json", "--output", &nowhere], failed);
+        exits(&mex, &["directory", "export", "--public", "--format", "json", "--out", &nowhere], failed);
 
         // A wrong token: not authorized, and the node is not said to be down.
         let token = std::fs::read(mex.join("admin.token")).expect("token");
@@ -748,6 +765,13 @@ async fn listings_page_through_every_message_and_filter_them() -> anyhow::Result
         let ids = |list: &[serde_json::Value]| -> Vec<String> {
             list.iter().map(|m| m["message_id"].as_str().expect("id").to_string()).collect()
         };
+        // `status --json`: where the node stands, typed for scripts.
+        let out = veim(&["--home", &home_arg(&swe), "--json", "status"]);
+        let status: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+        let standing = &status["registration_standing"];
+        assert_eq!(standing["state"], "active", "{status}");
+        assert!(standing["version"].as_u64().is_some_and(|v| v >= 2) && standing["at"].is_i64(), "{status}");
+
         // Pages of 7: five pages, each message once, in the order sent.
         let mut paged = Vec::new();
         for page in 1..=5 {

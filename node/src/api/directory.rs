@@ -17,9 +17,12 @@ pub(super) async fn status(State(node): State<Shared>) -> ApiResult<StatusView> 
         directory_entries: view.entries().len(),
         secretariat_fingerprint: node.directory.secretariat_key().map(|k| k.fingerprint()),
         registration: sync.registration,
+        registration_standing: sync.registration_standing,
         contacts: sync.contacts,
+        contacts_standing: sync.contacts_standing,
         last_sync: sync.last_sync,
         last_error: sync.last_error,
+        last_error_at: sync.last_error_at,
         store_failure: node.store.failure(),
         started_at: node.started_at,
         readiness: health::readiness(&node),
@@ -153,7 +156,9 @@ pub(super) async fn reject(State(node): State<Shared>, Json(req): Json<RejectReq
     let state = parse_state(&req.state)?;
     publisher(&node)?.reject(state, &req.fingerprint, &req.reason).await.map_err(publish_error)?;
     Ok(Json(Done {
-        done: format!("Rejected the registration of {state}; its node is told why when it next registers."),
+        done: format!(
+            "Rejected the registration of {state}; its node learns it, with the reason, at its next poll of the directory."
+        ),
     }))
 }
 
@@ -190,13 +195,13 @@ pub(super) async fn own_contacts(State(node): State<Shared>) -> ApiResult<Contac
             "no points of contact submitted yet; use `veim contacts submit --file contacts.toml`",
         )
     })?;
-    let status = node.sync.as_ref().and_then(|s| s.status().contacts);
-    Ok(Json(ContactsView::new(&own.set, status)))
+    let sync = node.sync.as_ref().map(|s| s.status()).unwrap_or_default();
+    Ok(Json(ContactsView::new(&own.set, sync.contacts, sync.contacts_standing)))
 }
 
 pub(super) async fn pending_contacts(State(node): State<Shared>) -> ApiResult<Vec<ContactsView>> {
     publisher(&node)?;
-    Ok(Json(node.store.all_contacts()?.iter().map(|c| ContactsView::new(&c.set, None)).collect()))
+    Ok(Json(node.store.all_contacts()?.iter().map(|c| ContactsView::new(&c.set, None, None)).collect()))
 }
 
 pub(super) async fn accept_contacts(
@@ -212,7 +217,9 @@ pub(super) async fn reject_contacts(State(node): State<Shared>, Json(req): Json<
     let state = parse_state(&req.state)?;
     publisher(&node)?.reject_contacts(state, &req.reason).await.map_err(publish_error)?;
     Ok(Json(Done {
-        done: format!("Rejected the points of contact of {state}; its node is told why when it next submits."),
+        done: format!(
+            "Rejected the points of contact of {state}; its node learns it, with the reason, at its next poll of the directory."
+        ),
     }))
 }
 

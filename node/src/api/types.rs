@@ -4,6 +4,7 @@
 //! are named here too, so that a client needs this module alone.
 
 pub use crate::attachments::AttachmentView;
+pub use crate::directory::{Standing, StandingState};
 pub use crate::home::config::Role;
 pub use crate::storage::{
     Delivery, DeliveryState, Direction, DisclosureSummary, ExchangeRecord, ExchangeStatus, MessageRecord,
@@ -39,10 +40,22 @@ pub struct StatusView {
     /// Fingerprint of the Secretariat key this node trusts now (the pinned
     /// one, or the one the directory handed over to).
     pub secretariat_fingerprint: Option<String>,
+    /// National node: its registration with the Secretariat, in words...
     pub registration: Option<String>,
+    /// ...and typed: state, directory version, reason, time.
+    #[serde(default)]
+    pub registration_standing: Option<Standing>,
+    /// National node: its latest points of contact, in words...
     pub contacts: Option<String>,
+    /// ...and typed.
+    #[serde(default)]
+    pub contacts_standing: Option<Standing>,
+    /// When the last round with the Secretariat succeeded, Unix seconds.
     pub last_sync: Option<i64>,
+    /// Why the last round with the Secretariat failed, if it did, and when.
     pub last_error: Option<String>,
+    #[serde(default)]
+    pub last_error_at: Option<i64>,
     /// Why the store could not write to disk, if it could not: the node
     /// restarts itself to reopen it.
     #[serde(default)]
@@ -193,12 +206,19 @@ pub struct ContactsView {
     pub entry_visibility: Visibility,
     pub submitted_at: i64,
     pub contacts: Vec<PointOfContact>,
-    /// National node: where the submission stands.
+    /// National node: where the submission stands, in words...
     pub status: Option<String>,
+    /// ...and typed: state, directory version, reason, time.
+    #[serde(default)]
+    pub standing: Option<Standing>,
 }
 
 impl ContactsView {
-    pub fn new(set: &veim_protocol::contacts::ContactSet, status: Option<String>) -> ContactsView {
+    pub fn new(
+        set: &veim_protocol::contacts::ContactSet,
+        status: Option<String>,
+        standing: Option<Standing>,
+    ) -> ContactsView {
         ContactsView {
             state: set.state,
             name: set.state.name().to_string(),
@@ -206,6 +226,7 @@ impl ContactsView {
             submitted_at: set.submitted_at,
             contacts: set.contacts.clone(),
             status,
+            standing,
         }
     }
 }
