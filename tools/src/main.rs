@@ -61,12 +61,16 @@ struct Cli {
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Create a node: keys, configuration and admin token.
+    #[command(
+        after_help = "Example:\n  veim init --home /var/lib/veim --role national --state MEX --secretariat-key 9f1c… --secretariat-addr /dns4/directory.example.org/tcp/7040 --announce /ip4/198.51.100.23/tcp/7040"
+    )]
     Init(InitArgs),
     /// Run a node.
     #[command(subcommand)]
     Node(NodeCommand),
     /// Show the node's identity, directory version, registration and health; exits 6 when the
     /// node runs but is not healthy (not ready, or its last directory sync failed).
+    #[command(after_help = "Example:\n  veim status --json")]
     Status,
     /// The directory of national nodes.
     #[command(subcommand)]
@@ -75,9 +79,11 @@ enum Command {
     #[command(subcommand)]
     Request(RequestCommand),
     /// Messages received, oldest first, a page at a time.
+    #[command(after_help = "Example:\n  veim inbox --kind request --since 2026-01-01 --limit 20 --page 2")]
     Inbox(ListArgs),
     /// Messages sent, oldest first, with the delivery state of each copy (queued, attempting, delivered,
     /// refused, failed).
+    #[command(after_help = "Example:\n  veim outbox --state attempting")]
     Outbox {
         #[command(flatten)]
         list: ListArgs,
@@ -88,21 +94,33 @@ enum Command {
     #[command(subcommand)]
     Exchange(ExchangeCommand),
     /// Answer a request with the information items of a response file (Annex 2).
+    #[command(after_help = "Example:\n  veim respond 3f2a9c01 --file response.toml")]
     Respond {
         /// Exchange id (or a unique prefix of at least 6 hex digits).
         id: String,
+        /// The response, as TOML (see deploy/examples/response.toml).
         #[arg(long)]
         file: PathBuf,
     },
     /// Add a note to an exchange.
-    Note { id: String, text: String },
+    #[command(after_help = "Example:\n  veim note 3f2a9c01 \"The licence number is MX-2016-0412.\"")]
+    Note {
+        /// Exchange id (or a unique prefix of at least 6 hex digits).
+        id: String,
+        /// The note, as its recipients will read it.
+        text: String,
+    },
     /// Send files in an exchange: each is encrypted chunk by chunk, and the recipients fetch the chunks.
+    #[command(
+        after_help = "Example:\n  veim attach 3f2a9c01 licence.pdf end-user-certificate.pdf --text \"Copies as asked\""
+    )]
     Attach {
         /// Exchange id (or a unique prefix).
         id: String,
         /// Files to send (up to 16).
         #[arg(required = true)]
         files: Vec<PathBuf>,
+        /// A note sent with the files.
         #[arg(long, default_value = "")]
         text: String,
     },
@@ -110,8 +128,11 @@ enum Command {
     #[command(subcommand)]
     Attachment(AttachmentCommand),
     /// Close an exchange.
+    #[command(after_help = "Example:\n  veim close 3f2a9c01 --reason \"answered in full\"")]
     Close {
+        /// Exchange id (or a unique prefix of at least 6 hex digits).
         id: String,
+        /// Why, as the other States will read it.
         #[arg(long, default_value = "")]
         reason: String,
     },
@@ -126,11 +147,15 @@ enum Command {
     #[command(subcommand)]
     Consent(ConsentCommand),
     /// Export a disclosure package of received items, if a valid grant covers them.
+    #[command(
+        after_help = "Example:\n  veim disclose 3f2a9c01 --item 5d1e77a0#0 --authority-kind court --authority \"Juzgado Primero\" --case 123/2026 --out package.json --markdown package.md"
+    )]
     Disclose(DiscloseArgs),
     /// Disclosure packages: verify one offline, or list those made.
     #[command(subcommand)]
     Disclosure(DisclosureCommand),
     /// Requests sent to and received from each State, answered or not, and how fast.
+    #[command(after_help = "Example:\n  veim reciprocity --json")]
     Reciprocity,
     /// Measurements against the raw primitive, in the same run (build with --release).
     #[command(subcommand)]
@@ -139,12 +164,14 @@ enum Command {
     #[command(subcommand)]
     Audit(AuditCommand),
     /// Remove the content of received messages older than the retention period (metadata stays).
+    #[command(after_help = "Example:\n  veim purge --older-than-days 365")]
     Purge {
         /// Age in days; the node's retention policy when absent.
         #[arg(long)]
         older_than_days: Option<u32>,
     },
     /// Start a Secretariat and three national nodes on loopback and run a full exchange.
+    #[command(after_help = "Example:\n  veim demo --exit --out demo-files")]
     Demo {
         /// Exit when the demo is done (0 only if every step succeeded) instead of keeping the network up.
         #[arg(long)]
@@ -258,6 +285,9 @@ struct AuthorityArgs {
 #[derive(Debug, Subcommand)]
 enum ConsentCommand {
     /// Ask the originator of received items for consent to disclose them.
+    #[command(
+        after_help = "Example:\n  veim consent ask 3f2a9c01 --item 5d1e77a0#0 --authority-kind court --authority \"Juzgado Primero\" --purpose \"criminal proceedings\" --case 123/2026"
+    )]
     Ask {
         /// Exchange id (or a unique prefix).
         exchange: String,
@@ -266,6 +296,7 @@ enum ConsentCommand {
         items: Vec<String>,
         #[command(flatten)]
         authority: AuthorityArgs,
+        /// What the items are to be used for, as the originator will read it.
         #[arg(long)]
         purpose: String,
         /// The case reference (court file, investigation number).
@@ -273,12 +304,19 @@ enum ConsentCommand {
         case_reference: String,
     },
     /// Consent requests asked by or of this State, and their decisions.
+    #[command(after_help = "Example:\n  veim consent list")]
     List,
     /// Grant a consent request (all items asked for, or those named).
+    #[command(
+        after_help = "Example:\n  veim consent grant 7b3c9d20 --condition \"not to be made public\" --expires 2027-12-31"
+    )]
     Grant {
+        /// Consent request id (or a unique prefix), as `consent list` shows it.
         id: String,
+        /// An item granted, MESSAGE#N (repeatable); all those asked for when absent.
         #[arg(long = "item")]
         items: Vec<String>,
+        /// A condition of use the authority must respect (repeatable).
         #[arg(long = "condition")]
         conditions: Vec<String>,
         /// Last day of the grant (YYYY-MM-DD, UTC).
@@ -286,14 +324,22 @@ enum ConsentCommand {
         expires: Option<String>,
     },
     /// Refuse a consent request.
+    #[command(
+        after_help = "Example:\n  veim consent refuse 7b3c9d20 --reason \"the information is still under investigation\""
+    )]
     Refuse {
+        /// Consent request id (or a unique prefix).
         id: String,
+        /// Why, as the asking State will read it.
         #[arg(long)]
         reason: String,
     },
     /// Revoke a grant; disclosures already made stand.
+    #[command(after_help = "Example:\n  veim consent revoke 7b3c9d20 --reason \"the investigation reopened\"")]
     Revoke {
+        /// Consent request id (or a unique prefix) of the grant.
         id: String,
+        /// Why, as the other State will read it.
         #[arg(long)]
         reason: String,
     },
@@ -311,6 +357,7 @@ struct DiscloseArgs {
     /// As in the grant (taken from it when absent).
     #[arg(long)]
     purpose: Option<String>,
+    /// The case reference, as in the grant (taken from it when absent).
     #[arg(long = "case")]
     case_reference: Option<String>,
     /// Where to write the package (JSON); an existing file is refused without --force.
@@ -327,10 +374,14 @@ struct DiscloseArgs {
 #[derive(Debug, Subcommand)]
 enum AttachmentCommand {
     /// Every attachment, with how much of it is held.
+    #[command(after_help = "Example:\n  veim attachment list")]
     List,
     /// Write a complete attachment to a file (decrypted and checked), readable by the operator alone.
+    #[command(after_help = "Example:\n  veim attachment save 8c02e4f1 --out licence.pdf")]
     Save {
+        /// Attachment id (or a unique prefix), as `attachment list` shows it.
         id: String,
+        /// The file to write.
         #[arg(long)]
         out: PathBuf,
         /// Replace FILE if it exists (otherwise an existing file is refused).
@@ -342,41 +393,60 @@ enum AttachmentCommand {
 #[derive(Debug, Subcommand)]
 enum OutboxCommand {
     /// Try the undelivered copies of a sent message now.
-    Retry { id: String },
+    #[command(after_help = "Example:\n  veim outbox retry 5d1e77a0")]
+    Retry {
+        /// Message id (or a unique prefix of at least 6 hex digits), as `veim outbox` lists it.
+        id: String,
+    },
     /// Give up the undelivered copies of a sent message.
-    Cancel { id: String },
+    #[command(after_help = "Example:\n  veim outbox cancel 5d1e77a0")]
+    Cancel {
+        /// Message id (or a unique prefix of at least 6 hex digits), as `veim outbox` lists it.
+        id: String,
+    },
 }
 
 #[derive(Debug, Subcommand)]
 enum BenchCommand {
     /// Entries per second `veim audit verify` checks, next to raw SHA-256 of the same entries.
+    #[command(after_help = "Example:\n  veim bench audit --entries 100000")]
     Audit {
+        /// Entries in the log measured.
         #[arg(long, default_value_t = 1_000_000)]
         entries: u64,
     },
     /// An attachment between two nodes, next to a plain TCP copy and raw ChaCha20-Poly1305.
+    #[command(after_help = "Example:\n  veim bench attachment --mib 64")]
     Attachment {
+        /// Size of the attachment, in MiB.
         #[arg(long, default_value_t = 256)]
         mib: u64,
     },
     /// Requests between two nodes, one at a time and 64 in flight, next to a libp2p echo.
+    #[command(after_help = "Example:\n  veim bench exchange --quick")]
     Exchange {
+        /// Fewer requests: a smoke run.
         #[arg(long)]
         quick: bool,
     },
     /// Envelope seal and open for 1, 5 and 20 recipients, next to raw ChaCha20-Poly1305 and Ed25519.
+    #[command(after_help = "Example:\n  veim bench crypto --quick")]
     Crypto {
+        /// Fewer rounds: a smoke run.
         #[arg(long)]
         quick: bool,
     },
     /// Durable message stores, next to a raw sled insert+flush and a raw fsync loop.
+    #[command(after_help = "Example:\n  veim bench storage --quick")]
     Storage {
+        /// Fewer messages: a smoke run.
         #[arg(long)]
         quick: bool,
     },
     /// A Secretariat and N national nodes: time until every node holds the
     /// current directory and has exchanged one request with five others, and
     /// memory per node, next to plain libp2p swarms doing the same traffic.
+    #[command(after_help = "Example:\n  veim bench network --nodes 50,100")]
     Network {
         /// Network sizes, each run in a child process of its own.
         #[arg(long, value_delimiter = ',', default_values_t = [50, 100, 200])]
@@ -394,7 +464,9 @@ enum BenchCommand {
     /// A national node (its own process) attacked by strangers while another
     /// State sends it requests: its memory idle, at peak and settled, a listed
     /// State's new connections, and the round trips with and without attack.
+    #[command(after_help = "Example:\n  veim bench hostile --quick")]
     Hostile {
+        /// Smaller attacks and a shorter settling time: a smoke run.
         #[arg(long)]
         quick: bool,
         /// Seconds to wait after the attacks before the settled memory is read
@@ -404,7 +476,9 @@ enum BenchCommand {
     },
     /// Every scenario in turn, each table printed and its JSON written to
     /// `--out` (a few minutes; `--quick`: smaller sizes, for a smoke run).
+    #[command(after_help = "Example:\n  veim bench all --quick --out target/veim-bench")]
     All {
+        /// Smaller sizes: a smoke run.
         #[arg(long)]
         quick: bool,
         /// Folder for the JSON of each scenario.
@@ -416,6 +490,7 @@ enum BenchCommand {
 #[derive(Debug, Subcommand)]
 enum AuditCommand {
     /// Check the chain, the checkpoints, and checkpoints of this log held by other nodes; names the first entry that fails.
+    #[command(after_help = "Example:\n  veim audit verify --witness swe-holds.json")]
     Verify {
         /// Verify an export instead of the node's own files.
         #[arg(long)]
@@ -425,7 +500,9 @@ enum AuditCommand {
         witnesses: Vec<PathBuf>,
     },
     /// Entries, oldest first, with filters.
+    #[command(after_help = "Example:\n  veim audit show --since 2026-01-01 --action consent-granted --state SWE")]
     Show {
+        /// Read an export instead of the node's own files.
         #[arg(long)]
         export: Option<PathBuf>,
         /// From this day (YYYY-MM-DD, UTC) or Unix time.
@@ -445,29 +522,39 @@ enum AuditCommand {
         exchange: Option<String>,
     },
     /// Write the log and its checkpoints as one JSON Lines file.
+    #[command(after_help = "Example:\n  veim audit export --out audit.jsonl")]
     Export {
+        /// The file to write (JSON Lines).
         #[arg(long)]
         out: PathBuf,
     },
     /// The latest checkpoint of STATE's log (or `secretariat`) that this node holds.
-    Witness { state: String },
+    #[command(after_help = "Example:\n  veim audit witness SWE --json")]
+    Witness {
+        /// The State whose log's checkpoint is wanted (ISO 3166-1 alpha-3), or `secretariat`.
+        state: String,
+    },
 }
 
 #[derive(Debug, Subcommand)]
 enum DisclosureCommand {
     /// Check a package offline: signatures, items, consent, directory.
+    #[command(after_help = "Example:\n  veim disclosure verify package.json --secretariat-key 9f1c…")]
     Verify {
+        /// The package (JSON), as `veim disclose` wrote it.
         file: PathBuf,
         /// The Secretariat's public key (hex) to require; otherwise its fingerprint is shown to compare.
         #[arg(long)]
         secretariat_key: Option<String>,
     },
     /// Disclosures this node made.
+    #[command(after_help = "Example:\n  veim disclosure list")]
     List,
 }
 
 #[derive(Debug, Args)]
 struct InitArgs {
+    /// national (a State Party's node) or secretariat (the ATT Secretariat's directory node).
     #[arg(long, value_parser = ["national", "secretariat"])]
     role: String,
     /// ISO 3166-1 alpha-3 code of the State (national nodes).
@@ -500,6 +587,7 @@ struct InitArgs {
 enum NodeCommand {
     /// Run the node in the foreground until Ctrl-C or SIGTERM. It logs to stderr: the levels
     /// of RUST_LOG (default info), coloured only on a terminal without NO_COLOR.
+    #[command(after_help = "Example:\n  veim node run --home /var/lib/veim --log-format json")]
     Run {
         /// `text` for people, `json` for one JSON object per line.
         #[arg(long, env = "VEIM_LOG_FORMAT", value_parser = ["text", "json"])]
@@ -510,12 +598,16 @@ enum NodeCommand {
 #[derive(Debug, Subcommand)]
 enum DirectoryCommand {
     /// The current directory version and its entries.
+    #[command(after_help = "Example:\n  veim directory list")]
     List,
     /// Secretariat: registrations waiting for approval.
+    #[command(after_help = "Example:\n  veim directory pending")]
     Pending,
     /// Secretariat: admit a State whose registration is pending, naming the
     /// key fingerprint checked with the State's operator out of band.
+    #[command(after_help = "Example:\n  veim directory approve MEX --fingerprint \"19c9 33de 0a7b …\"")]
     Approve {
+        /// ISO 3166-1 alpha-3 code of the State whose registration is approved.
         state: String,
         /// The fingerprint as the State's operator read it, e.g. "19c9 33de ...".
         #[arg(long)]
@@ -525,36 +617,62 @@ enum DirectoryCommand {
     /// none), as when many join at once. FILE holds one State per line: its
     /// code, then the fingerprint checked with its operator ("MEX 19c9 33de
     /// ..."); blank lines and lines starting with # are skipped.
-    ApproveMany { file: PathBuf },
-    /// Secretariat: refuse a pending registration; the State's node is told the reason.
+    #[command(after_help = "Example:\n  veim directory approve-many admitted.txt")]
+    ApproveMany {
+        /// The approvals: one `STATE FINGERPRINT` per line.
+        file: PathBuf,
+    },
+    /// Secretariat: refuse a pending registration; the State's node learns it, with the reason, at its next poll.
+    #[command(
+        after_help = "Example:\n  veim directory reject MEX --fingerprint \"19c9 33de 0a7b …\" --reason \"the key was not confirmed by Note Verbale\""
+    )]
     Reject {
+        /// ISO 3166-1 alpha-3 code of the State whose registration is refused.
         state: String,
+        /// The fingerprint of the registration refused, as `directory pending` shows it.
         #[arg(long)]
         fingerprint: String,
+        /// Why, as the State's operator will read it.
         #[arg(long)]
         reason: String,
     },
     /// Secretariat: suspend a State; its peers refuse its messages until it is reinstated.
+    #[command(after_help = "Example:\n  veim directory suspend MEX --reason \"at the State's request\"")]
     Suspend {
+        /// ISO 3166-1 alpha-3 code of the State.
         state: String,
+        /// Why, as recorded in the directory version.
         #[arg(long, default_value = "")]
         reason: String,
     },
     /// Secretariat: reinstate a suspended State.
+    #[command(after_help = "Example:\n  veim directory reinstate MEX --reason \"as decided by the Conference\"")]
     Reinstate {
+        /// ISO 3166-1 alpha-3 code of the State.
         state: String,
+        /// Why, as recorded in the directory version.
         #[arg(long, default_value = "")]
         reason: String,
     },
     /// Secretariat: record a State's withdrawal (its entry stays, withdrawn).
+    #[command(
+        after_help = "Example:\n  veim directory withdraw MEX --reason \"withdrawal notified to the depositary\""
+    )]
     Withdraw {
+        /// ISO 3166-1 alpha-3 code of the State.
         state: String,
+        /// Why, as recorded in the directory version.
         #[arg(long, default_value = "")]
         reason: String,
     },
     /// One State's entry, with its points of contact.
-    Show { state: String },
+    #[command(after_help = "Example:\n  veim directory show SWE")]
+    Show {
+        /// ISO 3166-1 alpha-3 code of the State.
+        state: String,
+    },
     /// Entries matching every filter given.
+    #[command(after_help = "Example:\n  veim directory search --region americas --language es --role national-poc")]
     Search {
         /// ISO 3166-1 alpha-3 code.
         #[arg(long)]
@@ -570,10 +688,12 @@ enum DirectoryCommand {
         role: Option<String>,
     },
     /// Write the public section of the directory (no restricted entry or field).
+    #[command(after_help = "Example:\n  veim directory export --public --format html --out public.html")]
     Export {
         /// Required: only the public section can be exported.
         #[arg(long, required = true)]
         public: bool,
+        /// json (the data) or html (a static page to publish).
         #[arg(long, value_enum)]
         format: ExportFormat,
         /// File to write.
@@ -581,8 +701,10 @@ enum DirectoryCommand {
         out: PathBuf,
     },
     /// Every directory version, with what changed.
+    #[command(after_help = "Example:\n  veim directory log")]
     Log,
     /// National node: ask the Secretariat for new versions now.
+    #[command(after_help = "Example:\n  veim directory sync")]
     Sync,
 }
 
@@ -590,25 +712,37 @@ enum DirectoryCommand {
 enum KeysCommand {
     /// Move this State to new keys: the rotation is signed with the current
     /// key, published by the Secretariat, and taken up by every peer.
+    #[command(after_help = "Example:\n  veim keys rotate")]
     Rotate,
 }
 
 #[derive(Debug, Subcommand)]
 enum ContactsCommand {
     /// Sign and submit this State's points of contact (see deploy/examples/contacts.toml).
+    #[command(after_help = "Example:\n  veim contacts submit --file contacts.toml")]
     Submit {
+        /// The points of contact, as TOML (see deploy/examples/contacts.toml).
         #[arg(long)]
         file: PathBuf,
     },
     /// This State's latest submission and where it stands.
+    #[command(after_help = "Example:\n  veim contacts show --json")]
     Show,
     /// Secretariat: submissions waiting for review.
+    #[command(after_help = "Example:\n  veim contacts pending")]
     Pending,
     /// Secretariat: accept a State's submission into the next directory version.
-    Accept { state: String },
-    /// Secretariat: reject a State's submission; its node is told the reason.
-    Reject {
+    #[command(after_help = "Example:\n  veim contacts accept MEX")]
+    Accept {
+        /// ISO 3166-1 alpha-3 code of the State whose submission is accepted.
         state: String,
+    },
+    /// Secretariat: reject a State's submission; its node learns it, with the reason, at its next poll.
+    #[command(after_help = "Example:\n  veim contacts reject MEX --reason \"the e-mail domain is not the ministry's\"")]
+    Reject {
+        /// ISO 3166-1 alpha-3 code of the State whose submission is refused.
+        state: String,
+        /// Why, as the State's operator will read it.
         #[arg(long)]
         reason: String,
     },
@@ -623,6 +757,7 @@ enum ExportFormat {
 #[derive(Debug, Subcommand)]
 enum RequestCommand {
     /// Send a request file to one or several States.
+    #[command(after_help = "Example:\n  veim request send --to SWE,DEU --file request.toml")]
     Send {
         /// Recipient States, comma-separated ISO 3166-1 alpha-3 codes.
         #[arg(long, value_delimiter = ',', required = true)]
@@ -632,7 +767,9 @@ enum RequestCommand {
         file: PathBuf,
     },
     /// Check a request file without sending it.
+    #[command(after_help = "Example:\n  veim request check --file request.toml")]
     Check {
+        /// The request, as TOML (see deploy/examples/request.toml).
         #[arg(long)]
         file: PathBuf,
     },
@@ -641,9 +778,14 @@ enum RequestCommand {
 #[derive(Debug, Subcommand)]
 enum ExchangeCommand {
     /// Exchanges, the most recently changed first, a page at a time.
+    #[command(after_help = "Example:\n  veim exchange list --state open --since 2026-01-01")]
     List(ListArgs),
     /// One exchange with all its messages, decrypted.
-    Show { id: String },
+    #[command(after_help = "Example:\n  veim exchange show 3f2a9c01")]
+    Show {
+        /// Exchange id (or a unique prefix of at least 6 hex digits).
+        id: String,
+    },
 }
 
 fn main() -> ExitCode {
@@ -1324,4 +1466,51 @@ fn node_process_alive(home: &Path) -> bool {
     let Ok(bytes) = std::fs::read(home.join(veim_node::home::RUNTIME_FILE)) else { return false };
     let Ok(runtime) = serde_json::from_slice::<veim_node::home::Runtime>(&bytes) else { return false };
     if cfg!(target_os = "linux") { Path::new(&format!("/proc/{}", runtime.pid)).exists() } else { true }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    /// Every command below `veim`, with its path (`directory approve`).
+    fn commands(cmd: &clap::Command, path: &str, out: &mut Vec<(String, clap::Command)>) {
+        for sub in cmd.get_subcommands() {
+            let name = format!("{path} {}", sub.get_name()).trim().to_string();
+            out.push((name.clone(), sub.clone()));
+            commands(sub, &name, out);
+        }
+    }
+
+    #[test]
+    fn every_option_has_help_and_every_command_an_example() {
+        let cli = Cli::command();
+        cli.clone().debug_assert();
+        let mut all = Vec::new();
+        commands(&cli, "", &mut all);
+        let mut missing = Vec::new();
+        for (name, cmd) in &all {
+            if cmd.is_hide_set() {
+                continue;
+            }
+            if cmd.get_about().is_none() {
+                missing.push(format!("veim {name}: no description"));
+            }
+            for arg in cmd.get_arguments() {
+                let id = arg.get_id().as_str();
+                if arg.is_hide_set() || id == "help" || id == "version" || arg.is_global_set() {
+                    continue;
+                }
+                if arg.get_help().is_none() {
+                    missing.push(format!("veim {name}: {id} has no help text"));
+                }
+            }
+            let leaf = cmd.get_subcommands().next().is_none();
+            let example = cmd.get_after_help().map(|h| h.to_string()).unwrap_or_default();
+            if leaf && !example.contains(&format!("veim {name}")) {
+                missing.push(format!("veim {name}: no example"));
+            }
+        }
+        assert!(missing.is_empty(), "{} missing:\n{}", missing.len(), missing.join("\n"));
+    }
 }
