@@ -265,6 +265,21 @@ impl SyncClient {
                 Standing::new(state, Some(view.version()), None),
             );
             self.submit_own_contacts().await?;
+        } else if let Some(listed) = self.moved_but_not_yet_listed() {
+            // Admitted with this key, but listed at the addresses of before
+            // (a restart on another port, a move the Secretariat holds back:
+            // it publishes at most one move a minute). Not an error, but
+            // peers dial the old addresses until the move is published.
+            let version = self.directory.view().version();
+            let reason = format!(
+                "the directory lists this node at {listed}, not at {}; the Secretariat publishes the move at its \
+                 next round (at most one a minute). Listen on a fixed port (not /tcp/0) so that a restart does not move the node",
+                self.announce.join(", ")
+            );
+            self.set_registration(
+                format!("admitted in directory version {version}; {reason}"),
+                Standing::new(StandingState::Admitted, Some(version), Some(reason)),
+            );
         }
         Ok(())
     }
@@ -458,6 +473,15 @@ impl SyncClient {
                 && e.identity_key() == self.keys.identity.public()
                 && e.addresses() == self.announce.as_slice()
         })
+    }
+
+    /// The addresses the directory lists for this State, when it lists
+    /// this node's key, active, at other addresses than those it announces.
+    fn moved_but_not_yet_listed(&self) -> Option<String> {
+        let view = self.directory.view();
+        let e = view.entry(self.state?)?;
+        (e.is_active() && e.identity_key() == self.keys.identity.public() && e.addresses() != self.announce.as_slice())
+            .then(|| e.addresses().join(", "))
     }
 
     /// This State's registration with `keys` at the addresses it announces,
