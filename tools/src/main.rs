@@ -170,6 +170,24 @@ enum Command {
         #[arg(long)]
         older_than_days: Option<u32>,
     },
+    /// The node's configuration file.
+    #[command(subcommand)]
+    Config(ConfigCommand),
+    /// Shell completions for veim, generated from its command-line definition.
+    #[command(after_help = "Example:\n  veim completions bash > /etc/bash_completion.d/veim")]
+    Completions {
+        /// The shell: bash, zsh, fish, elvish or powershell.
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Manual pages (roff) of veim and of each of its commands, generated from its command-line definition.
+    #[command(after_help = "Example:\n  veim man --out /usr/local/share/man/man1")]
+    Man {
+        /// Folder to write veim.1 and a page per command (veim-directory-approve.1, ...) in; without it,
+        /// veim.1 goes to the standard output.
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
     /// Start a Secretariat and three national nodes on loopback and run a full exchange.
     #[command(after_help = "Example:\n  veim demo --exit --out demo-files")]
     Demo {
@@ -709,6 +727,18 @@ enum DirectoryCommand {
 }
 
 #[derive(Debug, Subcommand)]
+enum ConfigCommand {
+    /// Check config.toml: every field, with the bounds of every period, window, rate and size; each bad
+    /// field is named with what is allowed (exit 4).
+    #[command(after_help = "Example:\n  veim config check --home /var/lib/veim")]
+    Check {
+        /// A configuration file to check instead of the home folder's config.toml.
+        #[arg(long)]
+        file: Option<PathBuf>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
 enum KeysCommand {
     /// Move this State to new keys: the rotation is signed with the current
     /// key, published by the Secretariat, and taken up by every peer.
@@ -1167,6 +1197,30 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 )
             })
         }
+        Command::Config(ConfigCommand::Check { file }) => config_check(&home, file, json),
+        Command::Completions { shell } => {
+            let mut out = Vec::new();
+            clap_complete::generate(shell, &mut <Cli as clap::CommandFactory>::command(), "veim", &mut out);
+            terminal::raw(&out);
+            Ok(())
+        }
+        Command::Man { out } => {
+            let cli = <Cli as clap::CommandFactory>::command();
+            match out {
+                Some(dir) => {
+                    std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
+                    clap_mangen::generate_to(cli, &dir)
+                        .with_context(|| format!("cannot write in {}", dir.display()))?;
+                    terminal::out(&format!("Wrote the manual pages to {}\n", dir.display()));
+                }
+                None => {
+                    let mut page = Vec::new();
+                    clap_mangen::Man::new(cli).render(&mut page)?;
+                    terminal::raw(&page);
+                }
+            }
+            Ok(())
+        }
         Command::Demo { exit, out } => {
             let runtime = tokio::runtime::Runtime::new()?;
             let ok = runtime.block_on(veim_tools::demo::run(exit, out.as_deref()))?;
@@ -1182,6 +1236,41 @@ fn invalid_file(file: &Path, what: &str, errors: veim_protocol::ValidationErrors
         message.push_str(&format!("\n  - {}: {}", p.field, p.problem));
     }
     ClientError::Invalid(message)
+}
+
+/// What `veim config check` found.
+#[derive(Debug, Serialize)]
+struct ConfigReport {
+    file: String,
+    valid: bool,
+    problems: Vec<veim_protocol::FieldError>,
+}
+
+fn config_check(home: &Path, file: Option<PathBuf>, json: bool) -> anyhow::Result<()> {
+    let path = file.unwrap_or_else(|| home.join(veim_node::home::CONFIG_FILE));
+    let text = std::fs::read_to_string(&path).with_context(|| format!("cannot read {}", path.display()))?;
+    let problems = match toml::from_str::<Config>(&text) {
+        Ok(config) => config.problems().0,
+        // Not even TOML of a configuration: where, and what (an unknown
+        // field's message lists the known ones).
+        Err(e) => vec![veim_protocol::FieldError {
+            field: e
+                .span()
+                .map(|s| format!("line {}", text[..s.start.min(text.len())].matches('\n').count() + 1))
+                .unwrap_or_else(|| "file".into()),
+            problem: e.message().to_string(),
+        }],
+    };
+    let report = ConfigReport { file: path.display().to_string(), valid: problems.is_empty(), problems };
+    print(json, &report, |r| if r.valid { format!("{} is a valid configuration.\n", r.file) } else { String::new() })?;
+    if report.valid {
+        return Ok(());
+    }
+    let mut message = format!("{} is not a valid configuration: {} problem(s)", report.file, report.problems.len());
+    for p in &report.problems {
+        message.push_str(&format!("\n  - {}: {}", p.field, p.problem));
+    }
+    Err(ClientError::Invalid(message).into())
 }
 
 /// Reads an approvals file: `STATE FINGERPRINT` per line.

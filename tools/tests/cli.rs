@@ -819,3 +819,57 @@ async fn listings_page_through_every_message_and_filter_them() -> anyhow::Result
     net.shutdown().await;
     Ok(())
 }
+
+#[test]
+fn config_check_names_each_bad_field_and_what_is_allowed() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let home = dir.path().join("sec");
+    assert!(veim(&["init", "--home", &home_arg(&home), "--role", "secretariat"]).status.success());
+    let ok = veim(&["--home", &home_arg(&home), "config", "check"]);
+    assert!(ok.status.success(), "{}", text(&ok));
+    assert!(text(&ok).contains("is a valid configuration"), "{}", text(&ok));
+
+    let config = std::fs::read_to_string(home.join("config.toml")).expect("config");
+    let bad = config
+        .replace("replay_window_secs = 3600", "replay_window_secs = 5")
+        .replace("handshake_timeout_secs = 5", "handshake_timeout_secs = 0");
+    assert_ne!(bad, config, "the fields are in the file");
+    let file = dir.path().join("bad.toml");
+    std::fs::write(&file, bad).expect("write");
+    let out = veim(&["config", "check", "--file", &home_arg(&file)]);
+    assert_eq!(out.status.code(), Some(4), "{}", text(&out));
+    let said = text(&out);
+    assert!(said.contains("2 problem(s)"), "{said}");
+    assert!(said.contains("- replay_window_secs: is 5; allowed: 60 to 86400 seconds"), "{said}");
+    assert!(said.contains("- handshake_timeout_secs: is 0; allowed: 1 to 3600 seconds"), "{said}");
+    let json = veim(&["--json", "config", "check", "--file", &home_arg(&file)]);
+    assert_eq!(json.status.code(), Some(4));
+    let report: serde_json::Value = serde_json::from_slice(&json.stdout).expect("json");
+    assert_eq!(report["valid"], false);
+    assert_eq!(report["problems"][0]["field"], "replay_window_secs");
+
+    std::fs::write(&file, format!("{config}\nretry_delay = 3\n")).expect("write");
+    let out = veim(&["config", "check", "--file", &home_arg(&file)]);
+    assert_eq!(out.status.code(), Some(4), "{}", text(&out));
+    assert!(text(&out).contains("unknown field `retry_delay`"), "{}", text(&out));
+}
+
+#[test]
+fn completions_and_manual_pages_are_generated_from_the_command_line() {
+    for (shell, mark) in [("bash", "_veim()"), ("zsh", "#compdef veim"), ("fish", "complete -c veim")] {
+        let out = veim(&["completions", shell]);
+        assert!(out.status.success(), "{shell}: {}", text(&out));
+        let script = String::from_utf8_lossy(&out.stdout);
+        assert!(script.contains(mark), "{shell}: {script}");
+        assert!(script.contains("approve-many") && script.contains("secretariat-key"), "{shell}: every command");
+    }
+    let page = veim(&["man"]);
+    assert!(page.status.success(), "{}", text(&page));
+    let page = String::from_utf8_lossy(&page.stdout);
+    assert!(page.contains(".TH veim 1") && page.contains("Exit codes"), "{page}");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out = veim(&["man", "--out", &home_arg(dir.path())]);
+    assert!(out.status.success(), "{}", text(&out));
+    let approve = std::fs::read_to_string(dir.path().join("veim-directory-approve.1")).expect("a page per command");
+    assert!(approve.contains("fingerprint") && approve.contains("Example"), "{approve}");
+}
