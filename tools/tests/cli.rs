@@ -873,3 +873,73 @@ fn completions_and_manual_pages_are_generated_from_the_command_line() {
     let approve = std::fs::read_to_string(dir.path().join("veim-directory-approve.1")).expect("a page per command");
     assert!(approve.contains("fingerprint") && approve.contains("Example"), "{approve}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_node_serves_an_openapi_description_of_every_route_it_answers() -> anyhow::Result<()> {
+    use veim_tools::localnet::{LocalNet, blocking};
+    let dir = tempfile::tempdir()?;
+    let mut net = LocalNet::new(dir.path()).await?;
+    net.add_national("MEX", "MEX export control authority").await?;
+    let api = net.national("MEX").api()?;
+    let description: serde_json::Value = blocking(|| api.get(veim_node::api::OPENAPI_PATH))?;
+    assert!(description["openapi"].as_str().is_some_and(|v| v.starts_with("3.")), "{description}");
+    let paths = description["paths"].as_object().expect("paths");
+    // The description is the router's: the same as the code builds.
+    assert_eq!(description, serde_json::to_value(veim_node::api::openapi())?);
+
+    // Every route the CLI and the docs use is described...
+    for (method, path) in [
+        ("get", "/healthz"),
+        ("get", "/readyz"),
+        ("get", "/metrics"),
+        ("get", "/v1/status"),
+        ("post", "/v1/directory/approve-many"),
+        ("get", "/v1/contacts"),
+        ("post", "/v1/contacts"),
+        ("get", "/v1/inbox"),
+        ("post", "/v1/outbox/{id}/cancel"),
+        ("post", "/v1/exchanges/{id}/attach"),
+        ("post", "/v1/disclosures"),
+        ("post", "/v1/purge"),
+    ] {
+        assert!(paths.get(path).and_then(|p| p.get(method)).is_some(), "{method} {path} not described");
+    }
+    let inbox = &paths["/v1/inbox"]["get"]["parameters"];
+    let names: Vec<&str> = inbox.as_array().expect("parameters").iter().filter_map(|p| p["name"].as_str()).collect();
+    assert_eq!(names, ["limit", "page", "state", "kind", "since", "until", "exchange"]);
+
+    // ...and every described route is served: the node answers it itself
+    // (its own JSON error at worst), never the router's bare 404 or 405.
+    let port = {
+        let runtime: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(net.national("MEX").home.join("runtime.json"))?)?;
+        runtime["admin"].as_str().expect("admin").to_string()
+    };
+    let token = std::fs::read_to_string(net.national("MEX").home.join("admin.token"))?.trim().to_string();
+    let agent: ureq::Agent = ureq::Agent::config_builder().http_status_as_error(false).build().into();
+    let mut probed = 0;
+    for (path, methods) in paths {
+        let url = format!("http://{port}{}", path.replace("{id}", "00000000"));
+        for method in methods.as_object().expect("methods").keys() {
+            if path == "/v1/keys/rotate" || path == "/v1/purge" {
+                continue; // they act at once; their routes are checked by their own tests
+            }
+            let response = blocking(|| match method.as_str() {
+                "get" => agent.get(&url).header("Authorization", format!("Bearer {token}")).call(),
+                _ => {
+                    agent.post(&url).header("Authorization", format!("Bearer {token}")).send_json(serde_json::json!({}))
+                }
+            })?;
+            let status = response.status().as_u16();
+            let body = response.into_body().read_to_string().unwrap_or_default();
+            assert!(
+                !(status == 405 || (status == 404 && !body.contains("\"error\""))),
+                "{method} {path}: the router does not serve it ({status} {body})"
+            );
+            probed += 1;
+        }
+    }
+    assert!(probed >= 38, "probed {probed}");
+    net.shutdown().await;
+    Ok(())
+}

@@ -5,6 +5,14 @@ use super::*;
 use axum::extract::Query;
 use veim_protocol::{Close, MessageKind, Note};
 
+#[utoipa::path(
+    post,
+    path = "/v1/requests",
+    tag = "exchanges",
+    summary = "National node: send a request (Annex 1) to one or several States.",
+    request_body(content_type = "application/json", description = "{to: [STATE], request: the request file as JSON}"),
+    responses((status = 200, description = "Done; the answer as JSON (text for /metrics)"), (status = "default", description = "An error, as JSON {error, message, problems}: the error code says which (wrong-role, invalid, not-found, no-consent, ...)"))
+)]
 pub(super) async fn send_request(State(node): State<Shared>, Json(req): Json<SendRequest>) -> ApiResult<MessageView> {
     national_only(&node)?;
     let mut errors = ValidationErrors::default();
@@ -37,10 +45,26 @@ pub(super) async fn send_request(State(node): State<Shared>, Json(req): Json<Sen
     Ok(Json(message_view(node.as_ref(), sent)?))
 }
 
+#[utoipa::path(
+    get,
+    path = "/v1/inbox",
+    tag = "exchanges",
+    summary = "Messages received, oldest first, a page at a time; x-total-count gives how many pass the filters.",
+    params(ListQuery),
+    responses((status = 200, description = "Done; the answer as JSON (text for /metrics)"), (status = "default", description = "An error, as JSON {error, message, problems}: the error code says which (wrong-role, invalid, not-found, no-consent, ...)"))
+)]
 pub(super) async fn inbox(State(node): State<Shared>, Query(q): Query<ListQuery>) -> Listing<MessageView> {
     messages_in(&node, Direction::Received, &q)
 }
 
+#[utoipa::path(
+    get,
+    path = "/v1/outbox",
+    tag = "exchanges",
+    summary = "Messages sent, oldest first, with each copy's delivery state, a page at a time.",
+    params(ListQuery),
+    responses((status = 200, description = "Done; the answer as JSON (text for /metrics)"), (status = "default", description = "An error, as JSON {error, message, problems}: the error code says which (wrong-role, invalid, not-found, no-consent, ...)"))
+)]
 pub(super) async fn outbox(State(node): State<Shared>, Query(q): Query<ListQuery>) -> Listing<MessageView> {
     messages_in(&node, Direction::Sent, &q)
 }
@@ -76,6 +100,14 @@ pub(super) fn find_sent(node: &Node, prefix: &str) -> Result<MessageRecord, ApiE
     }
 }
 
+#[utoipa::path(
+    post,
+    path = "/v1/outbox/{id}/retry",
+    tag = "exchanges",
+    summary = "Try a sent message's undelivered copies now.",
+    params(("id" = String, Path, description = "Message id, or a unique prefix of at least 6 hex digits")),
+    responses((status = 200, description = "Done; the answer as JSON (text for /metrics)"), (status = "default", description = "An error, as JSON {error, message, problems}: the error code says which (wrong-role, invalid, not-found, no-consent, ...)"))
+)]
 pub(super) async fn outbox_retry(State(node): State<Shared>, Path(id): Path<String>) -> ApiResult<MessageView> {
     national_only(&node)?;
     let m = find_sent(&node, &id)?;
@@ -83,6 +115,14 @@ pub(super) async fn outbox_retry(State(node): State<Shared>, Path(id): Path<Stri
     Ok(Json(message_view(&node, updated)?))
 }
 
+#[utoipa::path(
+    post,
+    path = "/v1/outbox/{id}/cancel",
+    tag = "exchanges",
+    summary = "Give up a sent message's undelivered copies.",
+    params(("id" = String, Path, description = "Message id, or a unique prefix of at least 6 hex digits")),
+    responses((status = 200, description = "Done; the answer as JSON (text for /metrics)"), (status = "default", description = "An error, as JSON {error, message, problems}: the error code says which (wrong-role, invalid, not-found, no-consent, ...)"))
+)]
 pub(super) async fn outbox_cancel(State(node): State<Shared>, Path(id): Path<String>) -> ApiResult<MessageView> {
     national_only(&node)?;
     let m = find_sent(&node, &id)?;
@@ -196,6 +236,14 @@ pub(super) fn request_summary(node: &Node, x: &ExchangeRecord) -> Result<Option<
     })
 }
 
+#[utoipa::path(
+    get,
+    path = "/v1/exchanges",
+    tag = "exchanges",
+    summary = "Exchanges, the most recently changed first, a page at a time.",
+    params(ListQuery),
+    responses((status = 200, description = "Done; the answer as JSON (text for /metrics)"), (status = "default", description = "An error, as JSON {error, message, problems}: the error code says which (wrong-role, invalid, not-found, no-consent, ...)"))
+)]
 pub(super) async fn exchanges(State(node): State<Shared>, Query(q): Query<ListQuery>) -> Listing<ExchangeSummary> {
     let page = Page::of(&q)?;
     if q.kind.is_some() {
@@ -228,6 +276,14 @@ pub(super) async fn exchanges(State(node): State<Shared>, Query(q): Query<ListQu
     Ok(listing(total, out))
 }
 
+#[utoipa::path(
+    get,
+    path = "/v1/exchanges/{id}",
+    tag = "exchanges",
+    summary = "One exchange with all its messages, decrypted.",
+    params(("id" = String, Path, description = "Exchange id, or a unique prefix of at least 6 hex digits")),
+    responses((status = 200, description = "Done; the answer as JSON (text for /metrics)"), (status = "default", description = "An error, as JSON {error, message, problems}: the error code says which (wrong-role, invalid, not-found, no-consent, ...)"))
+)]
 pub(super) async fn exchange_show(State(node): State<Shared>, Path(id): Path<String>) -> ApiResult<ExchangeView> {
     let exchange = find_exchange(&node, &id)?;
     let mut messages = Vec::new();
@@ -253,6 +309,15 @@ pub(super) async fn reply(node: &Node, id: &str, body: Body) -> ApiResult<Messag
     Ok(Json(message_view(node, sent)?))
 }
 
+#[utoipa::path(
+    post,
+    path = "/v1/exchanges/{id}/respond",
+    tag = "exchanges",
+    summary = "Answer a request with information items (Annex 2).",
+    request_body(content_type = "application/json", description = "{response: the response file as JSON}"),
+    params(("id" = String, Path, description = "Exchange id, or a unique prefix")),
+    responses((status = 200, description = "Done; the answer as JSON (text for /metrics)"), (status = "default", description = "An error, as JSON {error, message, problems}: the error code says which (wrong-role, invalid, not-found, no-consent, ...)"))
+)]
 pub(super) async fn respond(
     State(node): State<Shared>,
     Path(id): Path<String>,
@@ -264,6 +329,15 @@ pub(super) async fn respond(
     reply(&node, &id, Body::Response(response)).await
 }
 
+#[utoipa::path(
+    post,
+    path = "/v1/exchanges/{id}/note",
+    tag = "exchanges",
+    summary = "Add a note to an exchange.",
+    request_body(content_type = "application/json", description = "{text, handling?}"),
+    params(("id" = String, Path, description = "Exchange id, or a unique prefix")),
+    responses((status = 200, description = "Done; the answer as JSON (text for /metrics)"), (status = "default", description = "An error, as JSON {error, message, problems}: the error code says which (wrong-role, invalid, not-found, no-consent, ...)"))
+)]
 pub(super) async fn note(
     State(node): State<Shared>,
     Path(id): Path<String>,
@@ -273,6 +347,15 @@ pub(super) async fn note(
     reply(&node, &id, Body::Note(Note { text: req.text, handling })).await
 }
 
+#[utoipa::path(
+    post,
+    path = "/v1/exchanges/{id}/close",
+    tag = "exchanges",
+    summary = "Close an exchange.",
+    request_body(content_type = "application/json", description = "{reason}"),
+    params(("id" = String, Path, description = "Exchange id, or a unique prefix")),
+    responses((status = 200, description = "Done; the answer as JSON (text for /metrics)"), (status = "default", description = "An error, as JSON {error, message, problems}: the error code says which (wrong-role, invalid, not-found, no-consent, ...)"))
+)]
 pub(super) async fn close(
     State(node): State<Shared>,
     Path(id): Path<String>,

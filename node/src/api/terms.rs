@@ -32,6 +32,15 @@ impl From<TermsError> for ApiError {
     }
 }
 
+#[utoipa::path(
+    post,
+    path = "/v1/exchanges/{id}/consent",
+    tag = "terms",
+    summary = "Ask the originator of received items for consent to disclose them.",
+    request_body(content_type = "application/json", description = "{items, authority, purpose, case_reference}"),
+    params(("id" = String, Path, description = "Exchange id, or a unique prefix")),
+    responses((status = 200, description = "Done; the answer as JSON (text for /metrics)"), (status = "default", description = "An error, as JSON {error, message, problems}: the error code says which (wrong-role, invalid, not-found, no-consent, ...)"))
+)]
 pub(super) async fn ask(
     State(node): State<Shared>,
     Path(id): Path<String>,
@@ -42,6 +51,13 @@ pub(super) async fn ask(
     Ok(Json(message_view(&node, sent)?))
 }
 
+#[utoipa::path(
+    get,
+    path = "/v1/consents",
+    tag = "terms",
+    summary = "Consent requests asked by or of this State, and their decisions.",
+    responses((status = 200, description = "Done; the answer as JSON (text for /metrics)"), (status = "default", description = "An error, as JSON {error, message, problems}: the error code says which (wrong-role, invalid, not-found, no-consent, ...)"))
+)]
 pub(super) async fn list(State(node): State<Shared>) -> ApiResult<Vec<ConsentView>> {
     national_only(&node)?;
     let list = terms::consents(&node.terms)?;
@@ -49,6 +65,15 @@ pub(super) async fn list(State(node): State<Shared>) -> ApiResult<Vec<ConsentVie
     Ok(Json(list))
 }
 
+#[utoipa::path(
+    post,
+    path = "/v1/consents/{id}/decide",
+    tag = "terms",
+    summary = "Grant or refuse a consent request.",
+    request_body(content_type = "application/json", description = "{grant: {items?, conditions, expires_at?}} or {refuse: {reason}}"),
+    params(("id" = String, Path, description = "Consent id, or a unique prefix")),
+    responses((status = 200, description = "Done; the answer as JSON (text for /metrics)"), (status = "default", description = "An error, as JSON {error, message, problems}: the error code says which (wrong-role, invalid, not-found, no-consent, ...)"))
+)]
 pub(super) async fn decide(
     State(node): State<Shared>,
     Path(id): Path<String>,
@@ -59,6 +84,15 @@ pub(super) async fn decide(
     Ok(Json(message_view(&node, sent)?))
 }
 
+#[utoipa::path(
+    post,
+    path = "/v1/consents/{id}/revoke",
+    tag = "terms",
+    summary = "Revoke a grant; disclosures already made stand.",
+    request_body(content_type = "application/json", description = "{reason}"),
+    params(("id" = String, Path, description = "Consent id, or a unique prefix")),
+    responses((status = 200, description = "Done; the answer as JSON (text for /metrics)"), (status = "default", description = "An error, as JSON {error, message, problems}: the error code says which (wrong-role, invalid, not-found, no-consent, ...)"))
+)]
 pub(super) async fn revoke(
     State(node): State<Shared>,
     Path(id): Path<String>,
@@ -69,11 +103,26 @@ pub(super) async fn revoke(
     Ok(Json(message_view(&node, sent)?))
 }
 
+#[utoipa::path(
+    post,
+    path = "/v1/disclosures",
+    tag = "terms",
+    summary = "Make a disclosure package of received items a grant covers (403 no-consent otherwise).",
+    request_body(content_type = "application/json", description = "{exchange, items, authority, purpose?, case_reference?}"),
+    responses((status = 200, description = "Done; the answer as JSON (text for /metrics)"), (status = "default", description = "An error, as JSON {error, message, problems}: the error code says which (wrong-role, invalid, not-found, no-consent, ...)"))
+)]
 pub(super) async fn disclose(State(node): State<Shared>, Json(req): Json<Disclose>) -> ApiResult<Package> {
     national_only(&node)?;
     Ok(Json(terms::disclose(&node.terms, req).await?))
 }
 
+#[utoipa::path(
+    get,
+    path = "/v1/disclosures",
+    tag = "terms",
+    summary = "Disclosures this node made.",
+    responses((status = 200, description = "Done; the answer as JSON (text for /metrics)"), (status = "default", description = "An error, as JSON {error, message, problems}: the error code says which (wrong-role, invalid, not-found, no-consent, ...)"))
+)]
 pub(super) async fn disclosures(State(node): State<Shared>) -> ApiResult<Vec<DisclosureSummary>> {
     national_only(&node)?;
     let mut list = node.store.disclosures()?;
@@ -81,11 +130,26 @@ pub(super) async fn disclosures(State(node): State<Shared>) -> ApiResult<Vec<Dis
     Ok(Json(list))
 }
 
+#[utoipa::path(
+    get,
+    path = "/v1/reciprocity",
+    tag = "terms",
+    summary = "Requests sent to and received from each State, answered or not, and how fast.",
+    responses((status = 200, description = "Done; the answer as JSON (text for /metrics)"), (status = "default", description = "An error, as JSON {error, message, problems}: the error code says which (wrong-role, invalid, not-found, no-consent, ...)"))
+)]
 pub(super) async fn reciprocity(State(node): State<Shared>) -> ApiResult<Vec<Reciprocity>> {
     national_only(&node)?;
     Ok(Json(terms::reciprocity(&node.terms)?))
 }
 
+#[utoipa::path(
+    post,
+    path = "/v1/purge",
+    tag = "terms",
+    summary = "Remove the content of received messages older than the retention period.",
+    request_body(content_type = "application/json", description = "{older_than_secs?}"),
+    responses((status = 200, description = "Done; the answer as JSON (text for /metrics)"), (status = "default", description = "An error, as JSON {error, message, problems}: the error code says which (wrong-role, invalid, not-found, no-consent, ...)"))
+)]
 pub(super) async fn purge(State(node): State<Shared>, Json(req): Json<PurgeRequest>) -> ApiResult<PurgeView> {
     national_only(&node)?;
     let policy = node.config.retention.received_content_days.map(|d| i64::from(d) * 86_400);

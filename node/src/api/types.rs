@@ -364,7 +364,8 @@ pub struct AttachRequest {
 /// must hold. The answer is the page's items, oldest first for messages and
 /// most recently changed first for exchanges, with the number of items that
 /// pass the filters, on every page, in the header [`TOTAL_HEADER`].
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct ListQuery {
     /// Items per page, 1 to [`PAGE_MAX`]; [`PAGE_DEFAULT`] when absent and a
     /// page is named. With neither `limit` nor `page`, the whole listing
