@@ -468,7 +468,7 @@ pub fn reciprocity(list: &[Reciprocity]) -> String {
         return "No requests sent or received yet.\n".into();
     }
     let secs = |s: Option<i64>| s.map(duration).unwrap_or_else(|| "-".into());
-    let out = table(
+    table(
         &[
             "STATE",
             "SENT",
@@ -494,8 +494,7 @@ pub fn reciprocity(list: &[Reciprocity]) -> String {
                 secs(r.our_median_answer_secs),
             ]
         }),
-    );
-    out
+    )
 }
 
 fn duration(secs: i64) -> String {

@@ -307,6 +307,21 @@ fn every_benchmark_runs_in_its_quick_form_and_writes_its_json() {
     assert!(text(&out).contains("DEBUG BUILD"), "a debug build says so");
 }
 
+/// A Secretariat and the national nodes of MEX and SWE, both admitted, in
+/// this process, under `root`.
+async fn mex_and_swe(root: &Path) -> anyhow::Result<veim_tools::localnet::LocalNet> {
+    let mut net = veim_tools::localnet::LocalNet::new(root).await?;
+    for s in ["MEX", "SWE"] {
+        net.add_national(s, &format!("{s} export control authority")).await?;
+    }
+    let mut version = 0;
+    for s in ["MEX", "SWE"] {
+        version = net.admit(s).await?.version;
+    }
+    net.wait_directory(version).await?;
+    Ok(net)
+}
+
 /// Every string in a JSON document.
 fn strings(v: &serde_json::Value, out: &mut Vec<String>) {
     match v {
@@ -324,7 +339,7 @@ async fn another_states_control_and_bidi_characters_never_reach_the_terminal() -
     use veim_node::net::{InboundFrame, Limits};
     use veim_protocol::codec;
     use veim_protocol::wire::{NetRequest, NetResponse, Refusal, RefusalCode};
-    use veim_tools::localnet::{LocalNet, blocking};
+    use veim_tools::localnet::blocking;
 
     // What an honest node carries in a body: a carriage return that would
     // overwrite the line, and a right-to-left override that reverses text.
@@ -334,15 +349,7 @@ async fn another_states_control_and_bidi_characters_never_reach_the_terminal() -
     const DETAIL: &str = "\u{1b}[2Jdelivered\r\u{202E}devieceR";
 
     let dir = tempfile::tempdir()?;
-    let mut net = LocalNet::new(dir.path()).await?;
-    for s in ["MEX", "SWE"] {
-        net.add_national(s, &format!("{s} export control authority")).await?;
-    }
-    let mut version = 0;
-    for s in ["MEX", "SWE"] {
-        version = net.admit(s).await?.version;
-    }
-    net.wait_directory(version).await?;
+    let mut net = mex_and_swe(dir.path()).await?;
     let mex = net.national("MEX").api()?;
     let swe = net.national("SWE").api()?;
     let request: veim_protocol::RequestForm =
@@ -493,7 +500,7 @@ fn exits(home: &Path, args: &[&str], code: i32) -> String {
 async fn every_command_exits_with_the_documented_code_of_each_failure() -> anyhow::Result<()> {
     use veim_node::api::{MessageView, SendRequest};
     use veim_tools::client::Outcome;
-    use veim_tools::localnet::{LocalNet, blocking};
+    use veim_tools::localnet::blocking;
     let (failed, invalid, refused, wrong_role, unauthorized) = (1, 4, 5, 7, 8);
     // The codes are those the README documents.
     let readme = include_str!("../../README.md");
@@ -502,15 +509,7 @@ async fn every_command_exits_with_the_documented_code_of_each_failure() -> anyho
     }
 
     let dir = tempfile::tempdir()?;
-    let mut net = LocalNet::new(dir.path()).await?;
-    for s in ["MEX", "SWE"] {
-        net.add_national(s, &format!("{s} export control authority")).await?;
-    }
-    let mut version = 0;
-    for s in ["MEX", "SWE"] {
-        version = net.admit(s).await?.version;
-    }
-    net.wait_directory(version).await?;
+    let mut net = mex_and_swe(dir.path()).await?;
     let request: veim_protocol::RequestForm =
         toml::from_str(include_str!("../../deploy/examples/request.toml")).expect("example request");
     let mex_api = net.national("MEX").api()?;
@@ -726,18 +725,10 @@ async fn every_command_exits_with_the_documented_code_of_each_failure() -> anyho
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn listings_page_through_every_message_and_filter_them() -> anyhow::Result<()> {
     use veim_node::api::{MessageView, NoteRequest, SendRequest};
-    use veim_tools::localnet::{LocalNet, blocking};
+    use veim_tools::localnet::blocking;
 
     let dir = tempfile::tempdir()?;
-    let mut net = LocalNet::new(dir.path()).await?;
-    for s in ["MEX", "SWE"] {
-        net.add_national(s, &format!("{s} export control authority")).await?;
-    }
-    let mut version = 0;
-    for s in ["MEX", "SWE"] {
-        version = net.admit(s).await?.version;
-    }
-    net.wait_directory(version).await?;
+    let net = mex_and_swe(dir.path()).await?;
     let mex_api = net.national("MEX").api()?;
     let request = || -> veim_protocol::RequestForm {
         toml::from_str(include_str!("../../deploy/examples/request.toml")).expect("example request")
@@ -798,9 +789,12 @@ async fn listings_page_through_every_message_and_filter_them() -> anyhow::Result
         assert!(json(&mex, &["outbox", "--state", "queued"]).is_empty());
         assert!(json(&swe, &["inbox", "--since", "2999-01-01"]).is_empty());
         assert_eq!(json(&swe, &["inbox", "--until", "2999-01-01", "--limit", "1000"]).len(), 31);
-        let exchanges = json(&swe, &["exchange", "list", "--state", "open", "--limit", "1"]);
-        assert_eq!(exchanges.len(), 1);
-        assert_eq!(exchanges[0]["exchange_id"], second.exchange_id, "the most recently changed first");
+        assert_eq!(json(&swe, &["exchange", "list", "--state", "open", "--limit", "1"]).len(), 1);
+        assert_eq!(json(&swe, &["exchange", "list", "--state", "open"]).len(), 2);
+        assert!(json(&swe, &["exchange", "list", "--state", "closed"]).is_empty());
+        let only = json(&swe, &["exchange", "list", "--exchange", &second.exchange_id[..8]]);
+        assert_eq!(only.len(), 1);
+        assert_eq!(only[0]["exchange_id"], second.exchange_id);
 
         // A filter or page the node cannot read is invalid input, named.
         for (args, named) in [
