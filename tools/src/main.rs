@@ -200,9 +200,9 @@ enum Command {
     },
 }
 
-/// A page of a listing and its filters; every filter given must hold.
+/// Which page of a listing to show.
 #[derive(Debug, Args)]
-struct ListArgs {
+struct PageArgs {
     /// Items per page (1 to 1000).
     #[arg(long, default_value_t = 50)]
     limit: usize,
@@ -212,6 +212,19 @@ struct ListArgs {
     /// Every page, one after the other, instead of one page.
     #[arg(long, conflicts_with = "page")]
     all: bool,
+}
+
+impl PageArgs {
+    fn query(&self) -> ListQuery {
+        ListQuery { limit: Some(self.limit), page: Some(self.page), ..ListQuery::default() }
+    }
+}
+
+/// A page of a listing and its filters; every filter given must hold.
+#[derive(Debug, Args)]
+struct ListArgs {
+    #[command(flatten)]
+    paging: PageArgs,
     /// Sent messages: a copy queued, attempting, delivered, refused or failed. Exchanges: open, answered or
     /// closed.
     #[arg(long)]
@@ -234,13 +247,12 @@ struct ListArgs {
 impl ListArgs {
     fn query(&self) -> anyhow::Result<ListQuery> {
         Ok(ListQuery {
-            limit: Some(self.limit),
-            page: Some(self.page),
             state: self.state.clone(),
             kind: self.kind.clone(),
             since: self.since.as_deref().map(|t| parse_when(t, false)).transpose()?,
             until: self.until.as_deref().map(|t| parse_when(t, true)).transpose()?,
             exchange: self.exchange.clone(),
+            ..self.paging.query()
         })
     }
 }
@@ -251,11 +263,10 @@ fn listing<T: Serialize + serde::de::DeserializeOwned>(
     client: &AdminClient,
     json: bool,
     path: &str,
-    args: &ListArgs,
+    (args, query): (&PageArgs, ListQuery),
     what: &str,
     human: impl FnOnce(&[T]) -> String,
 ) -> anyhow::Result<()> {
-    let query = args.query()?;
     let (items, total) = if args.all {
         let all = client.get_all::<T>(path, &query)?;
         let total = all.len() as u64;
@@ -322,8 +333,8 @@ enum ConsentCommand {
         case_reference: String,
     },
     /// Consent requests asked by or of this State, and their decisions.
-    #[command(after_help = "Example:\n  veim consent list")]
-    List,
+    #[command(after_help = "Example:\n  veim consent list --limit 20")]
+    List(PageArgs),
     /// Grant a consent request (all items asked for, or those named).
     #[command(
         after_help = "Example:\n  veim consent grant 7b3c9d20 --condition \"not to be made public\" --expires 2027-12-31"
@@ -393,7 +404,7 @@ struct DiscloseArgs {
 enum AttachmentCommand {
     /// Every attachment, with how much of it is held.
     #[command(after_help = "Example:\n  veim attachment list")]
-    List,
+    List(PageArgs),
     /// Write a complete attachment to a file (decrypted and checked), readable by the operator alone.
     #[command(after_help = "Example:\n  veim attachment save 8c02e4f1 --out licence.pdf")]
     Save {
@@ -567,7 +578,7 @@ enum DisclosureCommand {
     },
     /// Disclosures this node made.
     #[command(after_help = "Example:\n  veim disclosure list")]
-    List,
+    List(PageArgs),
 }
 
 #[derive(Debug, Args)]
@@ -720,7 +731,7 @@ enum DirectoryCommand {
     },
     /// Every directory version, with what changed.
     #[command(after_help = "Example:\n  veim directory log")]
-    Log,
+    Log(PageArgs),
     /// National node: ask the Secretariat for new versions now.
     #[command(after_help = "Example:\n  veim directory sync")]
     Sync,
@@ -1037,9 +1048,14 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             let done: Done = client()?.post("/v1/contacts/reject", &ContactsDecision { state, reason })?;
             print(json, &done, |d| format!("{}\n", d.done))
         }
-        Command::Directory(DirectoryCommand::Log) => {
-            print(json, &client()?.get::<Vec<VersionView>>("/v1/directory/history")?, |v| render::history(v))
-        }
+        Command::Directory(DirectoryCommand::Log(paging)) => listing::<VersionView>(
+            &client()?,
+            json,
+            "/v1/directory/history",
+            (&paging, paging.query()),
+            "directory versions",
+            render::history,
+        ),
         Command::Directory(DirectoryCommand::Sync) => {
             print(json, &client()?.post::<_, StatusView>("/v1/directory/sync", &())?, render::status)
         }
@@ -1059,12 +1075,22 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             let sent: MessageView = client()?.post("/v1/requests", &SendRequest { to, request })?;
             print(json, &sent, render::sent)
         }
-        Command::Inbox(list) => {
-            listing::<MessageView>(&client()?, json, "/v1/inbox", &list, "messages", render::messages)
-        }
-        Command::Outbox { list, action: None } => {
-            listing::<MessageView>(&client()?, json, "/v1/outbox", &list, "messages", render::outbox)
-        }
+        Command::Inbox(list) => listing::<MessageView>(
+            &client()?,
+            json,
+            "/v1/inbox",
+            (&list.paging, list.query()?),
+            "messages",
+            render::messages,
+        ),
+        Command::Outbox { list, action: None } => listing::<MessageView>(
+            &client()?,
+            json,
+            "/v1/outbox",
+            (&list.paging, list.query()?),
+            "messages",
+            render::outbox,
+        ),
         Command::Outbox { action: Some(OutboxCommand::Retry { id }), .. } => {
             let m: MessageView = client()?.post(&format!("/v1/outbox/{id}/retry"), &())?;
             print(json, &m, render::sent)
@@ -1073,9 +1099,14 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             let m: MessageView = client()?.post(&format!("/v1/outbox/{id}/cancel"), &())?;
             print(json, &m, render::sent)
         }
-        Command::Exchange(ExchangeCommand::List(list)) => {
-            listing::<ExchangeSummary>(&client()?, json, "/v1/exchanges", &list, "exchanges", render::exchanges)
-        }
+        Command::Exchange(ExchangeCommand::List(list)) => listing::<ExchangeSummary>(
+            &client()?,
+            json,
+            "/v1/exchanges",
+            (&list.paging, list.query()?),
+            "exchanges",
+            render::exchanges,
+        ),
         Command::Exchange(ExchangeCommand::Show { id }) => {
             print(json, &client()?.get::<ExchangeView>(&format!("/v1/exchanges/{id}"))?, render::exchange)
         }
@@ -1105,10 +1136,14 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             )?;
             print(json, &sent, render::sent)
         }
-        Command::Attachment(AttachmentCommand::List) => {
-            let list: Vec<veim_node::api::types::AttachmentView> = client()?.get("/v1/attachments")?;
-            print(json, &list, |l| render::attachments(l))
-        }
+        Command::Attachment(AttachmentCommand::List(paging)) => listing::<veim_node::api::types::AttachmentView>(
+            &client()?,
+            json,
+            "/v1/attachments",
+            (&paging, paging.query()),
+            "attachments",
+            render::attachments,
+        ),
         Command::Attachment(AttachmentCommand::Save { id, out, force }) => {
             let out = std::path::absolute(&out).with_context(|| format!("bad path {}", out.display()))?;
             let a: veim_node::api::types::AttachmentView = client()?
@@ -1125,9 +1160,14 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             let verified = veim_tools::terms::verify_file(&file, secretariat_key.as_deref())?;
             print(json, &verified, render::verified)
         }
-        Command::Disclosure(DisclosureCommand::List) => {
-            print(json, &client()?.get::<Vec<DisclosureSummary>>("/v1/disclosures")?, |l| render::disclosures(l))
-        }
+        Command::Disclosure(DisclosureCommand::List(paging)) => listing::<DisclosureSummary>(
+            &client()?,
+            json,
+            "/v1/disclosures",
+            (&paging, paging.query()),
+            "disclosures",
+            render::disclosures,
+        ),
         Command::Audit(command) => audit(&home, json, command),
         Command::Bench(BenchCommand::Attachment { mib }) => {
             let runtime = tokio::runtime::Runtime::new()?;
@@ -1401,9 +1441,11 @@ fn consent(client: &AdminClient, json: bool, command: ConsentCommand) -> anyhow:
             )?;
             print(json, &sent, |m| format!("Consent asked: id {}\n{}", m.message_id, render::sent(m)))
         }
-        ConsentCommand::List => {
+        ConsentCommand::List(paging) => {
             let now = time::OffsetDateTime::now_utc().unix_timestamp();
-            print(json, &client.get::<Vec<ConsentView>>("/v1/consents")?, |l| render::consents(l, now))
+            listing::<ConsentView>(client, json, "/v1/consents", (&paging, paging.query()), "consent requests", |l| {
+                render::consents(l, now)
+            })
         }
         ConsentCommand::Grant { id, items, conditions, expires } => {
             let expires_at = expires.as_deref().map(end_of_day).transpose()?;

@@ -796,6 +796,16 @@ async fn listings_page_through_every_message_and_filter_them() -> anyhow::Result
         assert_eq!(only.len(), 1);
         assert_eq!(only[0]["exchange_id"], second.exchange_id);
 
+        // The listings without filters page too.
+        assert_eq!(json(&swe, &["directory", "log", "--limit", "1"]).len(), 1);
+        let versions = json(&swe, &["directory", "log", "--all"]).len();
+        assert!(versions >= 2, "{versions}");
+        let said = text(&veim(&["--home", &home_arg(&swe), "directory", "log", "--limit", "1"]));
+        assert!(said.contains(&format!("directory versions 1–1 of {versions}; the next: --page 2")), "{said}");
+        for list in [&["consent", "list"][..], &["disclosure", "list"], &["attachment", "list"]] {
+            assert!(json(&swe, &[list, &["--limit", "5"]].concat()).is_empty(), "{list:?}");
+        }
+
         // A filter or page the node cannot read is invalid input, named.
         for (args, named) in [
             (&["inbox", "--kind", "spears"][..], "use one of request, response"),

@@ -2,10 +2,13 @@
 //! exchange, list them, save one.
 
 use super::types::*;
-use super::{ApiError, ApiResult, MessageView, Shared, find_exchange, message_view, national_only};
+use super::{
+    ApiError, ApiResult, Listing, MessageView, Page, Shared, find_exchange, listing, message_view, national_only,
+};
 use crate::attachments::{self, AttachmentError, AttachmentView};
 use crate::exchange::Outgoing;
 use axum::Json;
+use axum::extract::Query;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use veim_protocol::Body;
@@ -46,11 +49,15 @@ pub(super) async fn stage(State(node): State<Shared>, Json(req): Json<StageReque
     path = "/v1/attachments",
     tag = "attachments",
     summary = "Attachments sent and received, with how much of each is held.",
+    params(PageQuery),
     responses((status = 200, description = "Done; the answer as JSON (text for /metrics)"), (status = "default", description = "An error, as JSON {error, message, problems}: the error code says which (wrong-role, invalid, not-found, no-consent, ...)"))
 )]
-pub(super) async fn list(State(node): State<Shared>) -> ApiResult<Vec<AttachmentView>> {
+pub(super) async fn list(State(node): State<Shared>, Query(q): Query<PageQuery>) -> Listing<AttachmentView> {
     national_only(&node)?;
-    Ok(Json(node.store.attachments()?.into_iter().map(AttachmentView::from).collect()))
+    let page = Page::only(&q)?;
+    let list = node.store.attachments()?;
+    let total = list.len();
+    Ok(listing(total, page.cut(list).into_iter().map(AttachmentView::from).collect()))
 }
 
 #[utoipa::path(

@@ -2,6 +2,7 @@
 //! either role asks of the node about its standing.
 
 use super::*;
+use axum::extract::Query;
 
 #[utoipa::path(
     get,
@@ -73,9 +74,11 @@ pub(super) async fn directory(State(node): State<Shared>) -> ApiResult<Directory
     path = "/v1/directory/history",
     tag = "directory",
     summary = "Every directory version, with what changed.",
+    params(PageQuery),
     responses((status = 200, description = "Done; the answer as JSON (text for /metrics)"), (status = "default", description = "An error, as JSON {error, message, problems}: the error code says which (wrong-role, invalid, not-found, no-consent, ...)"))
 )]
-pub(super) async fn history(State(node): State<Shared>) -> ApiResult<Vec<VersionView>> {
+pub(super) async fn history(State(node): State<Shared>, Query(q): Query<PageQuery>) -> Listing<VersionView> {
+    let page = Page::only(&q)?;
     let mut out = Vec::new();
     let mut after = 0;
     loop {
@@ -88,7 +91,8 @@ pub(super) async fn history(State(node): State<Shared>) -> ApiResult<Vec<Version
             out.push(v.into());
         }
     }
-    Ok(Json(out))
+    let total = out.len();
+    Ok(listing(total, page.cut(out)))
 }
 
 #[utoipa::path(

@@ -121,6 +121,12 @@ impl Page {
         Ok(Page { limit, page })
     }
 
+    /// The page of a listing that has no filters (serde refuses a filter
+    /// given, as an unknown field).
+    fn only(q: &PageQuery) -> Result<Page, ApiError> {
+        Page::of(&ListQuery { limit: q.limit, page: q.page, ..ListQuery::default() })
+    }
+
     fn cut<T>(&self, items: Vec<T>) -> Vec<T> {
         items.into_iter().skip((self.page - 1).saturating_mul(self.limit)).take(self.limit).collect()
     }

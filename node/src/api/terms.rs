@@ -2,10 +2,11 @@
 //! reciprocity and retention.
 
 use super::types::*;
-use super::{ApiError, ApiResult, MessageView, Shared, message_view, national_only};
+use super::{ApiError, ApiResult, Listing, MessageView, Page, Shared, listing, message_view, national_only};
 use crate::storage::DisclosureSummary;
 use crate::terms::{self, AskConsent, ConsentView, DecideConsent, Disclose, Reciprocity, TermsError};
 use axum::Json;
+use axum::extract::Query;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use veim_protocol::disclosure::Package;
@@ -56,13 +57,17 @@ pub(super) async fn ask(
     path = "/v1/consents",
     tag = "terms",
     summary = "Consent requests asked by or of this State, and their decisions.",
+    params(PageQuery),
     responses((status = 200, description = "Done; the answer as JSON (text for /metrics)"), (status = "default", description = "An error, as JSON {error, message, problems}: the error code says which (wrong-role, invalid, not-found, no-consent, ...)"))
 )]
-pub(super) async fn list(State(node): State<Shared>) -> ApiResult<Vec<ConsentView>> {
+pub(super) async fn list(State(node): State<Shared>, Query(q): Query<PageQuery>) -> Listing<ConsentView> {
     national_only(&node)?;
+    let page = Page::only(&q)?;
     let list = terms::consents(&node.terms)?;
+    let total = list.len();
+    let list = page.cut(list);
     super::shown(&node, "consent requests".into(), None, list.len());
-    Ok(Json(list))
+    Ok(listing(total, list))
 }
 
 #[utoipa::path(
@@ -121,13 +126,16 @@ pub(super) async fn disclose(State(node): State<Shared>, Json(req): Json<Disclos
     path = "/v1/disclosures",
     tag = "terms",
     summary = "Disclosures this node made.",
+    params(PageQuery),
     responses((status = 200, description = "Done; the answer as JSON (text for /metrics)"), (status = "default", description = "An error, as JSON {error, message, problems}: the error code says which (wrong-role, invalid, not-found, no-consent, ...)"))
 )]
-pub(super) async fn disclosures(State(node): State<Shared>) -> ApiResult<Vec<DisclosureSummary>> {
+pub(super) async fn disclosures(State(node): State<Shared>, Query(q): Query<PageQuery>) -> Listing<DisclosureSummary> {
     national_only(&node)?;
+    let page = Page::only(&q)?;
     let mut list = node.store.disclosures()?;
     list.sort_by_key(|d| std::cmp::Reverse(d.created_at));
-    Ok(Json(list))
+    let total = list.len();
+    Ok(listing(total, page.cut(list)))
 }
 
 #[utoipa::path(

@@ -396,6 +396,22 @@ pub struct ListQuery {
     pub exchange: Option<String>,
 }
 
+/// Which page of a listing that has no filters: the query parameters of
+/// `GET /v1/consents`, `/v1/disclosures`, `/v1/attachments` and
+/// `/v1/directory/history`, which answer the total in [`TOTAL_HEADER`] too.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub struct PageQuery {
+    /// Items per page, 1 to [`PAGE_MAX`]; [`PAGE_DEFAULT`] when absent and a
+    /// page is named; the whole listing with neither.
+    #[serde(default)]
+    pub limit: Option<usize>,
+    /// The page, counted from 1.
+    #[serde(default)]
+    pub page: Option<usize>,
+}
+
 /// Items per page when the query names no limit.
 pub const PAGE_DEFAULT: usize = 100;
 /// The most items a page holds: a page of messages, each with its envelope,
