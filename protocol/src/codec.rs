@@ -34,6 +34,32 @@ pub enum CodecError {
     TrailingBytes { what: &'static str, extra: usize },
 }
 
+/// Why bytes did not decode, in words: bincode's own `Display` is its
+/// `Debug` (`Utf8 { inner: Utf8Error { … } }`), which an operator cannot read.
+fn decode_reason(e: &bincode::error::DecodeError) -> String {
+    use bincode::error::DecodeError as E;
+    match e {
+        E::UnexpectedEnd { additional } => format!("it ends {additional} byte(s) too early"),
+        E::LimitExceeded => "it claims more data than the size limit allows".into(),
+        E::InvalidIntegerType { .. } | E::NonZeroTypeIsZero { .. } | E::OutsideUsizeRange(_) => {
+            "it holds a number out of range".into()
+        }
+        E::UnexpectedVariant { type_name, found, .. } => {
+            format!("it names {type_name} number {found}, which does not exist")
+        }
+        E::Utf8 { inner } => format!("it holds text that is not valid UTF-8 ({inner})"),
+        E::InvalidCharEncoding(_) => "it holds a character that is not valid UTF-8".into(),
+        E::InvalidBooleanValue(b) => format!("it holds {b} where a yes/no (0 or 1) is expected"),
+        E::ArrayLengthMismatch { required, found } => {
+            format!("a list holds {found} items where {required} are expected")
+        }
+        E::Serde(_) => "its content does not fit the format".into(),
+        E::OtherString(text) => text.clone(),
+        E::Other(text) => (*text).to_string(),
+        _ => "it does not follow the format".into(),
+    }
+}
+
 /// Encodes a value. Encoding only fails for values that serde cannot represent,
 /// which no veim type is; the error is still returned rather than hidden.
 pub fn encode<T: Serialize>(what: &'static str, value: &T) -> Result<Vec<u8>, CodecError> {
@@ -49,9 +75,28 @@ pub fn decode<T: DeserializeOwned, const LIMIT: usize>(what: &'static str, bytes
     }
     let config = BASE.with_limit::<LIMIT>();
     let (value, used) = bincode::serde::decode_from_slice(bytes, config)
-        .map_err(|e| CodecError::Malformed { what, reason: e.to_string() })?;
+        .map_err(|e| CodecError::Malformed { what, reason: decode_reason(&e) })?;
     if used != bytes.len() {
         return Err(CodecError::TrailingBytes { what, extra: bytes.len() - used });
     }
     Ok(value)
+}
+
+#[cfg(test)]
+mod readable_errors {
+    use super::*;
+
+    #[test]
+    fn a_malformed_value_is_described_in_words_not_as_a_debug_value() {
+        // A string whose bytes are not UTF-8.
+        let mut bytes = encode("text", &"ab".to_string()).expect("encode");
+        let n = bytes.len();
+        bytes[n - 2..].copy_from_slice(&[0xff, 0xfe]);
+        let err = decode::<String, 64>("consent", &bytes).expect_err("not UTF-8");
+        let said = err.to_string();
+        assert!(said.starts_with("malformed consent: it holds text that is not valid UTF-8"), "{said}");
+        assert!(!said.contains("inner") && !said.contains('{'), "{said}");
+        let err = decode::<(u64, String), 64>("consent", &[1]).expect_err("short");
+        assert!(err.to_string().contains("too early"), "{err}");
+    }
 }

@@ -96,6 +96,11 @@ macro_rules! issued_id {
                 Self(bytes)
             }
 
+            /// How many hex digits of such an id operators are shown and
+            /// type: the issuer's code (6) and 4 random bytes (8). Fewer
+            /// would leave one byte of chance between two ids of one State.
+            pub const SHORT_HEX: usize = 14;
+
             /// Whether the id begins with `issuer`'s code, as every id that
             /// State makes must.
             pub fn is_issued_by(&self, issuer: crate::StateCode) -> bool {

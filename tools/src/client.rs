@@ -6,18 +6,107 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
-use veim_node::api::ApiError;
+use veim_node::api::{ApiError, ListQuery, PAGE_MAX, TOTAL_HEADER};
 use veim_node::home::{RUNTIME_FILE, Runtime};
 
-/// How a CLI command failed; the exit code tells scripts which.
+/// What a command came to. Each outcome has one exit code, the same for
+/// every command, so that a script can tell them apart (README, "Exit codes").
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// 0: the command did what it was asked.
+    Done,
+    /// 1: an error in the node or on this machine (a file that cannot be
+    /// written, the node's internal error, an answer this CLI cannot read).
+    Failed,
+    /// 2: the command line is wrong (an unknown command or option, a
+    /// missing argument).
+    Usage,
+    /// 3: the node is not running, or its admin API cannot be connected to.
+    Unreachable,
+    /// 4: an input file or value has problems; nothing was done.
+    Invalid,
+    /// 5: the node refused: no consent, unknown or ambiguous id, not
+    /// admitted, a conflict with what it holds.
+    Refused,
+    /// 6: the node runs but is not healthy (`veim status`).
+    Unhealthy,
+    /// 7: the command is for the other kind of node (a Secretariat command
+    /// on a national node, or the other way round).
+    WrongRole,
+    /// 8: the admin API did not accept the caller (a wrong or missing
+    /// token, too many failed logins, a request from a web page).
+    Unauthorized,
+    /// 9: what was checked does NOT verify (`audit verify`, `disclosure
+    /// verify`): it was read, and it is not what it claims to be.
+    NotVerified,
+}
+
+impl Outcome {
+    /// Every outcome, in the order of its code.
+    pub const ALL: [Outcome; 10] = [
+        Outcome::Done,
+        Outcome::Failed,
+        Outcome::Usage,
+        Outcome::Unreachable,
+        Outcome::Invalid,
+        Outcome::Refused,
+        Outcome::Unhealthy,
+        Outcome::WrongRole,
+        Outcome::Unauthorized,
+        Outcome::NotVerified,
+    ];
+
+    pub fn code(self) -> u8 {
+        match self {
+            Outcome::Done => 0,
+            Outcome::Failed => 1,
+            Outcome::Usage => 2,
+            Outcome::Unreachable => 3,
+            Outcome::Invalid => 4,
+            Outcome::Refused => 5,
+            Outcome::Unhealthy => 6,
+            Outcome::WrongRole => 7,
+            Outcome::Unauthorized => 8,
+            Outcome::NotVerified => 9,
+        }
+    }
+
+    /// The outcome of an error answer of the admin API: by its HTTP status,
+    /// and `wrong-role` apart, which every role-bound handler answers.
+    pub fn of_api(e: &ApiError) -> Outcome {
+        match (e.status, e.error.as_str()) {
+            (_, "wrong-role") => Outcome::WrongRole,
+            (401 | 429, _) | (403, "forbidden-origin") => Outcome::Unauthorized,
+            (400, _) | (422, "invalid") => Outcome::Invalid,
+            (403 | 404 | 409 | 422, _) => Outcome::Refused,
+            _ => Outcome::Failed,
+        }
+    }
+}
+
+/// How a CLI command failed; [`ClientError::outcome`] gives its exit code.
 #[derive(Debug, thiserror::Error)]
 pub enum ClientError {
     #[error("the node in {home} is not running (no {file}); start it with `veim node run --home {home}`")]
     NotRunning { home: String, file: String },
-    #[error("cannot reach the node's admin API at {addr}: {reason}. Is the node still running?")]
+    /// The connection itself failed: only then may the node be down.
+    #[error("cannot connect to the node's admin API at {addr}: {reason}. Is the node still running?")]
     Unreachable { addr: String, reason: String },
+    /// The node was reached, but its answer could not be read.
+    #[error("the node at {addr} answered, but not usably: {reason}")]
+    Answer { addr: String, reason: String },
     #[error("{}", render_api_error(.0))]
     Api(ApiError),
+    /// An input this CLI checks itself (a file, a value) has problems.
+    #[error("{0}")]
+    Invalid(String),
+    /// Refused on this machine, before any node is asked (e.g. a file that
+    /// would be overwritten, a home folder already made).
+    #[error("{0}")]
+    Refused(String),
+    /// What was checked does not verify; the message says where.
+    #[error("{0}")]
+    NotVerified(String),
     #[error("{0}")]
     Local(String),
     /// The node runs but cannot do all its work: why, in words.
@@ -34,18 +123,27 @@ fn render_api_error(e: &ApiError) -> String {
 }
 
 impl ClientError {
-    /// Stable exit codes: 3 node not reachable, 4 invalid input, 5 refused
-    /// by the node, 6 the node is not healthy, 1 anything else.
-    pub fn exit_code(&self) -> u8 {
+    pub fn outcome(&self) -> Outcome {
         match self {
-            ClientError::NotRunning { .. } | ClientError::Unreachable { .. } => 3,
-            ClientError::Unhealthy(_) => 6,
-            ClientError::Api(e) if e.error == "invalid" || e.error == "bad-state" => 4,
-            ClientError::Api(e) if e.status == 409 || e.status == 404 || e.status == 422 => 5,
-            _ => 1,
+            ClientError::NotRunning { .. } | ClientError::Unreachable { .. } => Outcome::Unreachable,
+            ClientError::Unhealthy(_) => Outcome::Unhealthy,
+            ClientError::Api(e) => Outcome::of_api(e),
+            ClientError::Invalid(_) => Outcome::Invalid,
+            ClientError::Refused(_) => Outcome::Refused,
+            ClientError::NotVerified(_) => Outcome::NotVerified,
+            ClientError::Answer { .. } | ClientError::Local(_) => Outcome::Failed,
         }
     }
+
+    /// The process exit code of this failure.
+    pub fn exit_code(&self) -> u8 {
+        self.outcome().code()
+    }
 }
+
+/// The largest answer read from the node. Listings page (`--limit`), so an
+/// answer this large is a sign of a page asked too large.
+pub const MAX_ANSWER: u64 = 256 * 1024 * 1024;
 
 #[derive(Debug, Clone)]
 pub struct AdminClient {
@@ -82,6 +180,43 @@ impl AdminClient {
             .header("Authorization", format!("Bearer {}", self.token))
             .call();
         self.finish(response)
+    }
+
+    /// A page of a listing, and how many items pass its filters.
+    pub fn get_page<T: DeserializeOwned>(
+        &self,
+        path: &str,
+        query: &ListQuery,
+    ) -> Result<(Vec<T>, Option<u64>), ClientError> {
+        let response = self
+            .agent
+            .get(format!("{}{path}", self.base))
+            .query_pairs(query.to_pairs())
+            .header("Authorization", format!("Bearer {}", self.token))
+            .call();
+        let total = response
+            .as_ref()
+            .ok()
+            .and_then(|r| r.headers().get(TOTAL_HEADER))
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse().ok());
+        Ok((self.finish(response)?, total))
+    }
+
+    /// Every item of a listing, a full page at a time.
+    pub fn get_all<T: DeserializeOwned>(&self, path: &str, query: &ListQuery) -> Result<Vec<T>, ClientError> {
+        let mut query = ListQuery { limit: Some(PAGE_MAX), ..query.clone() };
+        let mut out = Vec::new();
+        for page in 1.. {
+            query.page = Some(page);
+            let (items, total) = self.get_page::<T>(path, &query)?;
+            let last = items.len() < PAGE_MAX;
+            out.extend(items);
+            if last || total.is_some_and(|t| out.len() as u64 >= t) {
+                break;
+            }
+        }
+        Ok(out)
     }
 
     pub fn post<B: Serialize, T: DeserializeOwned>(&self, path: &str, body: &B) -> Result<T, ClientError> {
@@ -124,13 +259,15 @@ impl AdminClient {
         &self,
         response: Result<ureq::http::Response<ureq::Body>, ureq::Error>,
     ) -> Result<T, ClientError> {
-        let mut response =
-            response.map_err(|e| ClientError::Unreachable { addr: self.base.clone(), reason: e.to_string() })?;
+        let mut response = response.map_err(|e| self.transport(e))?;
         let status = response.status().as_u16();
-        let text = response
-            .body_mut()
-            .read_to_string()
-            .map_err(|e| ClientError::Unreachable { addr: self.base.clone(), reason: e.to_string() })?;
+        let text = response.body_mut().with_config().limit(MAX_ANSWER).read_to_string().map_err(|e| match e {
+            ureq::Error::BodyExceedsLimit(limit) => ClientError::Answer {
+                addr: self.base.clone(),
+                reason: format!("its answer is larger than {limit} bytes; ask for less (listings take --limit)"),
+            },
+            other => self.transport(other),
+        })?;
         if status >= 400 {
             let mut error: ApiError = serde_json::from_str(&text).unwrap_or(ApiError {
                 status,
@@ -141,11 +278,37 @@ impl AdminClient {
             error.status = status;
             return Err(ClientError::Api(error));
         }
-        serde_json::from_str(&text).map_err(|e| {
-            ClientError::Local(format!(
-                "the node's answer is not what this CLI expects ({e}); are the CLI and node the same version?"
-            ))
+        serde_json::from_str(&text).map_err(|e| ClientError::Answer {
+            addr: self.base.clone(),
+            reason: format!("its answer is not what this CLI expects ({e}); are the CLI and node the same version?"),
         })
+    }
+
+    /// A failure of the HTTP call: [`ClientError::Unreachable`] only when the
+    /// connection could not be made or was cut, which a stopped node causes;
+    /// anything else happened with a node that answered.
+    fn transport(&self, e: ureq::Error) -> ClientError {
+        use std::io::ErrorKind;
+        let unreachable = match &e {
+            ureq::Error::ConnectionFailed | ureq::Error::HostNotFound => true,
+            ureq::Error::Timeout(t) => matches!(t, ureq::Timeout::Connect | ureq::Timeout::Resolve),
+            ureq::Error::Io(io) => matches!(
+                io.kind(),
+                ErrorKind::ConnectionRefused
+                    | ErrorKind::ConnectionReset
+                    | ErrorKind::ConnectionAborted
+                    | ErrorKind::NotConnected
+                    | ErrorKind::AddrNotAvailable
+                    | ErrorKind::BrokenPipe
+                    | ErrorKind::UnexpectedEof
+            ),
+            _ => false,
+        };
+        if unreachable {
+            ClientError::Unreachable { addr: self.base.clone(), reason: e.to_string() }
+        } else {
+            ClientError::Answer { addr: self.base.clone(), reason: e.to_string() }
+        }
     }
 }
 

@@ -306,7 +306,7 @@ async fn disclosure(
         .iter()
         .find(|m| m.sender.as_str() == "SWE" && matches!(m.body, Some(Body::Response(_))))
         .ok_or_else(|| anyhow::anyhow!("Mexico holds no response from Sweden"))?;
-    let prefix = &response.message_id[..8];
+    let prefix = &response.message_id[..veim_protocol::MessageId::SHORT_HEX];
     let items = vec![format!("{prefix}#0"), format!("{prefix}#1")];
     let court = Authority {
         kind: AuthorityKind::Court,

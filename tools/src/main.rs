@@ -1,9 +1,7 @@
 //! `veim`: the operator's, the Secretariat's and the demo's command line.
 //!
-//! Exit codes: 0 success; 1 error; 2 wrong usage; 3 the node is not running
-//! or not reachable; 4 an invalid input file or value; 5 refused by the node;
-//! 6 the node runs but is not healthy (`veim status`: not ready, or its last
-//! directory sync failed).
+//! Exit codes: one per outcome, the same for every command
+//! ([`veim_tools::client::Outcome`]; README, "Exit codes").
 
 use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
@@ -14,8 +12,8 @@ use veim_node::api::types::DisclosureSummary;
 use veim_node::api::types::{ConsentView, Reciprocity};
 use veim_node::api::{
     ApproveRequest, CloseRequest, ContactsDecision, ContactsView, DirectoryListing, Done, EntryView, ExchangeView,
-    MessageView, NoteRequest, PendingView, RejectRequest, RespondRequest, SendRequest, StatusChangeRequest, StatusView,
-    SubmitContactsRequest, VersionView,
+    ListQuery, MessageView, NoteRequest, PendingView, RejectRequest, RespondRequest, SendRequest, StatusChangeRequest,
+    StatusView, SubmitContactsRequest, VersionView,
 };
 use veim_node::api::{
     AskConsent, AttachRequest, DecideConsent, Disclose, ExchangeSummary, PurgeRequest, PurgeView, RevokeRequest,
@@ -26,14 +24,28 @@ use veim_node::home::init_home;
 use veim_protocol::contacts::{ContactRole, ContactSetForm};
 use veim_protocol::{Authority, AuthorityKind};
 use veim_protocol::{EntryAction, RequestForm, ResponseForm, StateCode};
-use veim_tools::client::resolve_home;
+use veim_tools::client::{Outcome, resolve_home};
 use veim_tools::{AdminClient, ClientError, render, terminal};
+
+/// The exit codes, as `veim --help` lists them ([`Outcome`]; README).
+const EXIT_CODES: &str = "Exit codes (the same for every command):
+  0  done
+  1  failed: an error in the node or on this machine
+  2  wrong usage of the command line
+  3  the node is not running, or cannot be connected to
+  4  invalid input: a file or value with problems; nothing was done
+  5  refused by the node (no consent, unknown id, not admitted, a conflict)
+  6  the node runs but is not healthy (veim status)
+  7  the command is for the other kind of node (Secretariat or national)
+  8  not authorized: wrong admin token, too many failed logins
+  9  does NOT verify (audit verify, disclosure verify)";
 
 #[derive(Debug, Parser)]
 #[command(
     name = "veim",
     version,
-    about = "veim: the Voluntary Exchange of Information Mechanism of the Arms Trade Treaty"
+    about = "veim: the Voluntary Exchange of Information Mechanism of the Arms Trade Treaty",
+    after_help = EXIT_CODES
 )]
 struct Cli {
     /// The node's home folder (default: $VEIM_HOME, else ./veim-home).
@@ -49,12 +61,16 @@ struct Cli {
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Create a node: keys, configuration and admin token.
+    #[command(
+        after_help = "Example:\n  veim init --home /var/lib/veim --role national --state MEX --secretariat-key 9f1c… --secretariat-addr /dns4/directory.example.org/tcp/7040 --announce /ip4/198.51.100.23/tcp/7040"
+    )]
     Init(InitArgs),
     /// Run a node.
     #[command(subcommand)]
     Node(NodeCommand),
     /// Show the node's identity, directory version, registration and health; exits 6 when the
     /// node runs but is not healthy (not ready, or its last directory sync failed).
+    #[command(after_help = "Example:\n  veim status --json")]
     Status,
     /// The directory of national nodes.
     #[command(subcommand)]
@@ -62,10 +78,15 @@ enum Command {
     /// Requests (Annex 1 of the working paper).
     #[command(subcommand)]
     Request(RequestCommand),
-    /// Messages received.
-    Inbox,
-    /// Messages sent, with the delivery state of each copy (queued, attempting, delivered, refused, failed).
+    /// Messages received, oldest first, a page at a time.
+    #[command(after_help = "Example:\n  veim inbox --kind request --since 2026-01-01 --limit 20 --page 2")]
+    Inbox(ListArgs),
+    /// Messages sent, oldest first, with the delivery state of each copy (queued, attempting, delivered,
+    /// refused, failed).
+    #[command(after_help = "Example:\n  veim outbox --state attempting")]
     Outbox {
+        #[command(flatten)]
+        list: ListArgs,
         #[command(subcommand)]
         action: Option<OutboxCommand>,
     },
@@ -73,21 +94,33 @@ enum Command {
     #[command(subcommand)]
     Exchange(ExchangeCommand),
     /// Answer a request with the information items of a response file (Annex 2).
+    #[command(after_help = "Example:\n  veim respond 3f2a9c01 --file response.toml")]
     Respond {
         /// Exchange id (or a unique prefix of at least 6 hex digits).
         id: String,
+        /// The response, as TOML (see deploy/examples/response.toml).
         #[arg(long)]
         file: PathBuf,
     },
     /// Add a note to an exchange.
-    Note { id: String, text: String },
+    #[command(after_help = "Example:\n  veim note 3f2a9c01 \"The licence number is MX-2016-0412.\"")]
+    Note {
+        /// Exchange id (or a unique prefix of at least 6 hex digits).
+        id: String,
+        /// The note, as its recipients will read it.
+        text: String,
+    },
     /// Send files in an exchange: each is encrypted chunk by chunk, and the recipients fetch the chunks.
+    #[command(
+        after_help = "Example:\n  veim attach 3f2a9c01 licence.pdf end-user-certificate.pdf --text \"Copies as asked\""
+    )]
     Attach {
         /// Exchange id (or a unique prefix).
         id: String,
         /// Files to send (up to 16).
         #[arg(required = true)]
         files: Vec<PathBuf>,
+        /// A note sent with the files.
         #[arg(long, default_value = "")]
         text: String,
     },
@@ -95,8 +128,11 @@ enum Command {
     #[command(subcommand)]
     Attachment(AttachmentCommand),
     /// Close an exchange.
+    #[command(after_help = "Example:\n  veim close 3f2a9c01 --reason \"answered in full\"")]
     Close {
+        /// Exchange id (or a unique prefix of at least 6 hex digits).
         id: String,
+        /// Why, as the other States will read it.
         #[arg(long, default_value = "")]
         reason: String,
     },
@@ -111,11 +147,15 @@ enum Command {
     #[command(subcommand)]
     Consent(ConsentCommand),
     /// Export a disclosure package of received items, if a valid grant covers them.
+    #[command(
+        after_help = "Example:\n  veim disclose 3f2a9c01 --item 5d1e77a0#0 --authority-kind court --authority \"Juzgado Primero\" --case 123/2026 --out package.json --markdown package.md"
+    )]
     Disclose(DiscloseArgs),
     /// Disclosure packages: verify one offline, or list those made.
     #[command(subcommand)]
     Disclosure(DisclosureCommand),
     /// Requests sent to and received from each State, answered or not, and how fast.
+    #[command(after_help = "Example:\n  veim reciprocity --json")]
     Reciprocity,
     /// Measurements against the raw primitive, in the same run (build with --release).
     #[command(subcommand)]
@@ -124,13 +164,15 @@ enum Command {
     #[command(subcommand)]
     Audit(AuditCommand),
     /// Remove the content of received messages older than the retention period (metadata stays).
+    #[command(after_help = "Example:\n  veim purge --older-than-days 365")]
     Purge {
         /// Age in days; the node's retention policy when absent.
         #[arg(long)]
         older_than_days: Option<u32>,
     },
     /// Write an encrypted copy of the running node (store, keys, configuration, attachment files)
-    /// to a new file, without stopping it. Example: `veim backup --out /backup/mex.veim`.
+    /// to a new file, without stopping it.
+    #[command(after_help = "Example:\n  veim backup --out /backup/mex.veim --passphrase-file /root/backup-passphrase")]
     Backup {
         /// The file to write; an existing file is refused.
         #[arg(long)]
@@ -140,7 +182,8 @@ enum Command {
         passphrase_file: Option<PathBuf>,
     },
     /// Make a new home folder (--home, absent or empty) from a backup, then start it with
-    /// `veim node run`. Example: `veim restore /backup/mex.veim --home /var/lib/veim`.
+    /// `veim node run`.
+    #[command(after_help = "Example:\n  veim restore /backup/mex.veim --home /var/lib/veim")]
     Restore {
         /// The backup file, made by `veim backup`.
         file: PathBuf,
@@ -148,7 +191,26 @@ enum Command {
         #[arg(long)]
         passphrase_file: Option<PathBuf>,
     },
+    /// The node's configuration file.
+    #[command(subcommand)]
+    Config(ConfigCommand),
+    /// Shell completions for veim, generated from its command-line definition.
+    #[command(after_help = "Example:\n  veim completions bash > /etc/bash_completion.d/veim")]
+    Completions {
+        /// The shell: bash, zsh, fish, elvish or powershell.
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Manual pages (roff) of veim and of each of its commands, generated from its command-line definition.
+    #[command(after_help = "Example:\n  veim man --out /usr/local/share/man/man1")]
+    Man {
+        /// Folder to write veim.1 and a page per command (veim-directory-approve.1, ...) in; without it,
+        /// veim.1 goes to the standard output.
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
     /// Start a Secretariat and three national nodes on loopback and run a full exchange.
+    #[command(after_help = "Example:\n  veim demo --exit --out demo-files")]
     Demo {
         /// Exit when the demo is done (0 only if every step succeeded) instead of keeping the network up.
         #[arg(long)]
@@ -157,6 +219,104 @@ enum Command {
         #[arg(long)]
         out: Option<PathBuf>,
     },
+}
+
+/// Which page of a listing to show.
+#[derive(Debug, Args)]
+struct PageArgs {
+    /// Items per page (1 to 1000).
+    #[arg(long, default_value_t = 50)]
+    limit: usize,
+    /// The page to show, counted from 1.
+    #[arg(long, default_value_t = 1)]
+    page: usize,
+    /// Every page, one after the other, instead of one page.
+    #[arg(long, conflicts_with = "page")]
+    all: bool,
+}
+
+impl PageArgs {
+    fn query(&self) -> ListQuery {
+        ListQuery { limit: Some(self.limit), page: Some(self.page), ..ListQuery::default() }
+    }
+}
+
+/// A page of a listing and its filters; every filter given must hold.
+#[derive(Debug, Args)]
+struct ListArgs {
+    #[command(flatten)]
+    paging: PageArgs,
+    /// Sent messages: a copy queued, attempting, delivered, refused or failed. Exchanges: open, answered or
+    /// closed.
+    #[arg(long)]
+    state: Option<String>,
+    /// Messages of one kind: request, response, note, close, consent-request, consent-decision,
+    /// consent-revocation, attachments.
+    #[arg(long)]
+    kind: Option<String>,
+    /// From this day (YYYY-MM-DD, UTC) or Unix time.
+    #[arg(long)]
+    since: Option<String>,
+    /// Until this day (inclusive) or Unix time.
+    #[arg(long)]
+    until: Option<String>,
+    /// An exchange id, or its first hex digits.
+    #[arg(long)]
+    exchange: Option<String>,
+}
+
+impl ListArgs {
+    fn query(&self) -> anyhow::Result<ListQuery> {
+        Ok(ListQuery {
+            state: self.state.clone(),
+            kind: self.kind.clone(),
+            since: self.since.as_deref().map(|t| parse_when(t, false)).transpose()?,
+            until: self.until.as_deref().map(|t| parse_when(t, true)).transpose()?,
+            exchange: self.exchange.clone(),
+            ..self.paging.query()
+        })
+    }
+}
+
+/// Prints one page of a listing (or all of it, with `--all`), and where the
+/// next page is.
+fn listing<T: Serialize + serde::de::DeserializeOwned>(
+    client: &AdminClient,
+    json: bool,
+    path: &str,
+    (args, query): (&PageArgs, ListQuery),
+    what: &str,
+    human: impl FnOnce(&[T]) -> String,
+) -> anyhow::Result<()> {
+    let (items, total) = if args.all {
+        let all = client.get_all::<T>(path, &query)?;
+        let total = all.len() as u64;
+        (all, Some(total))
+    } else {
+        client.get_page::<T>(path, &query)?
+    };
+    if json {
+        return print(json, &items, |_| String::new());
+    }
+    let mut out = human(&items);
+    if let Some(total) = total.filter(|_| !args.all) {
+        let first = (args.page - 1) * args.limit;
+        if total > 0 && !items.is_empty() {
+            out.push_str(&format!("\n{what} {}–{} of {total}", first + 1, first + items.len()));
+            if ((first + items.len()) as u64) < total {
+                out.push_str(&format!("; the next: --page {} (or --all)", args.page + 1));
+            }
+            out.push('\n');
+        } else if total > 0 {
+            out = format!(
+                "Page {} is past the end: {total} {what} in {} page(s).\n",
+                args.page,
+                total.div_ceil(args.limit as u64)
+            );
+        }
+    }
+    terminal::out(&out);
+    Ok(())
 }
 
 #[derive(Debug, Args)]
@@ -175,6 +335,9 @@ struct AuthorityArgs {
 #[derive(Debug, Subcommand)]
 enum ConsentCommand {
     /// Ask the originator of received items for consent to disclose them.
+    #[command(
+        after_help = "Example:\n  veim consent ask 3f2a9c01 --item 5d1e77a0#0 --authority-kind court --authority \"Juzgado Primero\" --purpose \"criminal proceedings\" --case 123/2026"
+    )]
     Ask {
         /// Exchange id (or a unique prefix).
         exchange: String,
@@ -183,6 +346,7 @@ enum ConsentCommand {
         items: Vec<String>,
         #[command(flatten)]
         authority: AuthorityArgs,
+        /// What the items are to be used for, as the originator will read it.
         #[arg(long)]
         purpose: String,
         /// The case reference (court file, investigation number).
@@ -190,12 +354,19 @@ enum ConsentCommand {
         case_reference: String,
     },
     /// Consent requests asked by or of this State, and their decisions.
-    List,
+    #[command(after_help = "Example:\n  veim consent list --limit 20")]
+    List(PageArgs),
     /// Grant a consent request (all items asked for, or those named).
+    #[command(
+        after_help = "Example:\n  veim consent grant 7b3c9d20 --condition \"not to be made public\" --expires 2027-12-31"
+    )]
     Grant {
+        /// Consent request id (or a unique prefix), as `consent list` shows it.
         id: String,
+        /// An item granted, MESSAGE#N (repeatable); all those asked for when absent.
         #[arg(long = "item")]
         items: Vec<String>,
+        /// A condition of use the authority must respect (repeatable).
         #[arg(long = "condition")]
         conditions: Vec<String>,
         /// Last day of the grant (YYYY-MM-DD, UTC).
@@ -203,14 +374,22 @@ enum ConsentCommand {
         expires: Option<String>,
     },
     /// Refuse a consent request.
+    #[command(
+        after_help = "Example:\n  veim consent refuse 7b3c9d20 --reason \"the information is still under investigation\""
+    )]
     Refuse {
+        /// Consent request id (or a unique prefix).
         id: String,
+        /// Why, as the asking State will read it.
         #[arg(long)]
         reason: String,
     },
     /// Revoke a grant; disclosures already made stand.
+    #[command(after_help = "Example:\n  veim consent revoke 7b3c9d20 --reason \"the investigation reopened\"")]
     Revoke {
+        /// Consent request id (or a unique prefix) of the grant.
         id: String,
+        /// Why, as the other State will read it.
         #[arg(long)]
         reason: String,
     },
@@ -228,23 +407,31 @@ struct DiscloseArgs {
     /// As in the grant (taken from it when absent).
     #[arg(long)]
     purpose: Option<String>,
+    /// The case reference, as in the grant (taken from it when absent).
     #[arg(long = "case")]
     case_reference: Option<String>,
-    /// Where to write the package (JSON).
+    /// Where to write the package (JSON); an existing file is refused without --force.
     #[arg(long)]
     out: PathBuf,
     /// Also write a readable rendering (Markdown).
     #[arg(long)]
     markdown: Option<PathBuf>,
+    /// Replace the files of --out and --markdown if they exist.
+    #[arg(long)]
+    force: bool,
 }
 
 #[derive(Debug, Subcommand)]
 enum AttachmentCommand {
     /// Every attachment, with how much of it is held.
-    List,
+    #[command(after_help = "Example:\n  veim attachment list")]
+    List(PageArgs),
     /// Write a complete attachment to a file (decrypted and checked), readable by the operator alone.
+    #[command(after_help = "Example:\n  veim attachment save 8c02e4f1 --out licence.pdf")]
     Save {
+        /// Attachment id (or a unique prefix), as `attachment list` shows it.
         id: String,
+        /// The file to write.
         #[arg(long)]
         out: PathBuf,
         /// Replace FILE if it exists (otherwise an existing file is refused).
@@ -256,41 +443,60 @@ enum AttachmentCommand {
 #[derive(Debug, Subcommand)]
 enum OutboxCommand {
     /// Try the undelivered copies of a sent message now.
-    Retry { id: String },
+    #[command(after_help = "Example:\n  veim outbox retry 5d1e77a0")]
+    Retry {
+        /// Message id (or a unique prefix of at least 6 hex digits), as `veim outbox` lists it.
+        id: String,
+    },
     /// Give up the undelivered copies of a sent message.
-    Cancel { id: String },
+    #[command(after_help = "Example:\n  veim outbox cancel 5d1e77a0")]
+    Cancel {
+        /// Message id (or a unique prefix of at least 6 hex digits), as `veim outbox` lists it.
+        id: String,
+    },
 }
 
 #[derive(Debug, Subcommand)]
 enum BenchCommand {
     /// Entries per second `veim audit verify` checks, next to raw SHA-256 of the same entries.
+    #[command(after_help = "Example:\n  veim bench audit --entries 100000")]
     Audit {
+        /// Entries in the log measured.
         #[arg(long, default_value_t = 1_000_000)]
         entries: u64,
     },
     /// An attachment between two nodes, next to a plain TCP copy and raw ChaCha20-Poly1305.
+    #[command(after_help = "Example:\n  veim bench attachment --mib 64")]
     Attachment {
+        /// Size of the attachment, in MiB.
         #[arg(long, default_value_t = 256)]
         mib: u64,
     },
     /// Requests between two nodes, one at a time and 64 in flight, next to a libp2p echo.
+    #[command(after_help = "Example:\n  veim bench exchange --quick")]
     Exchange {
+        /// Fewer requests: a smoke run.
         #[arg(long)]
         quick: bool,
     },
     /// Envelope seal and open for 1, 5 and 20 recipients, next to raw ChaCha20-Poly1305 and Ed25519.
+    #[command(after_help = "Example:\n  veim bench crypto --quick")]
     Crypto {
+        /// Fewer rounds: a smoke run.
         #[arg(long)]
         quick: bool,
     },
     /// Durable message stores, next to a raw sled insert+flush and a raw fsync loop.
+    #[command(after_help = "Example:\n  veim bench storage --quick")]
     Storage {
+        /// Fewer messages: a smoke run.
         #[arg(long)]
         quick: bool,
     },
     /// A Secretariat and N national nodes: time until every node holds the
     /// current directory and has exchanged one request with five others, and
     /// memory per node, next to plain libp2p swarms doing the same traffic.
+    #[command(after_help = "Example:\n  veim bench network --nodes 50,100")]
     Network {
         /// Network sizes, each run in a child process of its own.
         #[arg(long, value_delimiter = ',', default_values_t = [50, 100, 200])]
@@ -308,7 +514,9 @@ enum BenchCommand {
     /// A national node (its own process) attacked by strangers while another
     /// State sends it requests: its memory idle, at peak and settled, a listed
     /// State's new connections, and the round trips with and without attack.
+    #[command(after_help = "Example:\n  veim bench hostile --quick")]
     Hostile {
+        /// Smaller attacks and a shorter settling time: a smoke run.
         #[arg(long)]
         quick: bool,
         /// Seconds to wait after the attacks before the settled memory is read
@@ -318,7 +526,9 @@ enum BenchCommand {
     },
     /// Every scenario in turn, each table printed and its JSON written to
     /// `--out` (a few minutes; `--quick`: smaller sizes, for a smoke run).
+    #[command(after_help = "Example:\n  veim bench all --quick --out target/veim-bench")]
     All {
+        /// Smaller sizes: a smoke run.
         #[arg(long)]
         quick: bool,
         /// Folder for the JSON of each scenario.
@@ -330,6 +540,7 @@ enum BenchCommand {
 #[derive(Debug, Subcommand)]
 enum AuditCommand {
     /// Check the chain, the checkpoints, and checkpoints of this log held by other nodes; names the first entry that fails.
+    #[command(after_help = "Example:\n  veim audit verify --witness swe-holds.json")]
     Verify {
         /// Verify an export instead of the node's own files.
         #[arg(long)]
@@ -339,7 +550,9 @@ enum AuditCommand {
         witnesses: Vec<PathBuf>,
     },
     /// Entries, oldest first, with filters.
+    #[command(after_help = "Example:\n  veim audit show --since 2026-01-01 --action consent-granted --state SWE")]
     Show {
+        /// Read an export instead of the node's own files.
         #[arg(long)]
         export: Option<PathBuf>,
         /// From this day (YYYY-MM-DD, UTC) or Unix time.
@@ -359,29 +572,39 @@ enum AuditCommand {
         exchange: Option<String>,
     },
     /// Write the log and its checkpoints as one JSON Lines file.
+    #[command(after_help = "Example:\n  veim audit export --out audit.jsonl")]
     Export {
+        /// The file to write (JSON Lines).
         #[arg(long)]
         out: PathBuf,
     },
     /// The latest checkpoint of STATE's log (or `secretariat`) that this node holds.
-    Witness { state: String },
+    #[command(after_help = "Example:\n  veim audit witness SWE --json")]
+    Witness {
+        /// The State whose log's checkpoint is wanted (ISO 3166-1 alpha-3), or `secretariat`.
+        state: String,
+    },
 }
 
 #[derive(Debug, Subcommand)]
 enum DisclosureCommand {
     /// Check a package offline: signatures, items, consent, directory.
+    #[command(after_help = "Example:\n  veim disclosure verify package.json --secretariat-key 9f1c…")]
     Verify {
+        /// The package (JSON), as `veim disclose` wrote it.
         file: PathBuf,
         /// The Secretariat's public key (hex) to require; otherwise its fingerprint is shown to compare.
         #[arg(long)]
         secretariat_key: Option<String>,
     },
     /// Disclosures this node made.
-    List,
+    #[command(after_help = "Example:\n  veim disclosure list")]
+    List(PageArgs),
 }
 
 #[derive(Debug, Args)]
 struct InitArgs {
+    /// national (a State Party's node) or secretariat (the ATT Secretariat's directory node).
     #[arg(long, value_parser = ["national", "secretariat"])]
     role: String,
     /// ISO 3166-1 alpha-3 code of the State (national nodes).
@@ -416,6 +639,7 @@ struct InitArgs {
 enum NodeCommand {
     /// Run the node in the foreground until Ctrl-C or SIGTERM. It logs to stderr: the levels
     /// of RUST_LOG (default info), coloured only on a terminal without NO_COLOR.
+    #[command(after_help = "Example:\n  veim node run --home /var/lib/veim --log-format json")]
     Run {
         /// `text` for people, `json` for one JSON object per line.
         #[arg(long, env = "VEIM_LOG_FORMAT", value_parser = ["text", "json"])]
@@ -426,12 +650,16 @@ enum NodeCommand {
 #[derive(Debug, Subcommand)]
 enum DirectoryCommand {
     /// The current directory version and its entries.
+    #[command(after_help = "Example:\n  veim directory list")]
     List,
     /// Secretariat: registrations waiting for approval.
+    #[command(after_help = "Example:\n  veim directory pending")]
     Pending,
     /// Secretariat: admit a State whose registration is pending, naming the
     /// key fingerprint checked with the State's operator out of band.
+    #[command(after_help = "Example:\n  veim directory approve MEX --fingerprint \"19c9 33de 0a7b …\"")]
     Approve {
+        /// ISO 3166-1 alpha-3 code of the State whose registration is approved.
         state: String,
         /// The fingerprint as the State's operator read it, e.g. "19c9 33de ...".
         #[arg(long)]
@@ -441,36 +669,62 @@ enum DirectoryCommand {
     /// none), as when many join at once. FILE holds one State per line: its
     /// code, then the fingerprint checked with its operator ("MEX 19c9 33de
     /// ..."); blank lines and lines starting with # are skipped.
-    ApproveMany { file: PathBuf },
-    /// Secretariat: refuse a pending registration; the State's node is told the reason.
+    #[command(after_help = "Example:\n  veim directory approve-many admitted.txt")]
+    ApproveMany {
+        /// The approvals: one `STATE FINGERPRINT` per line.
+        file: PathBuf,
+    },
+    /// Secretariat: refuse a pending registration; the State's node learns it, with the reason, at its next poll.
+    #[command(
+        after_help = "Example:\n  veim directory reject MEX --fingerprint \"19c9 33de 0a7b …\" --reason \"the key was not confirmed by Note Verbale\""
+    )]
     Reject {
+        /// ISO 3166-1 alpha-3 code of the State whose registration is refused.
         state: String,
+        /// The fingerprint of the registration refused, as `directory pending` shows it.
         #[arg(long)]
         fingerprint: String,
+        /// Why, as the State's operator will read it.
         #[arg(long)]
         reason: String,
     },
     /// Secretariat: suspend a State; its peers refuse its messages until it is reinstated.
+    #[command(after_help = "Example:\n  veim directory suspend MEX --reason \"at the State's request\"")]
     Suspend {
+        /// ISO 3166-1 alpha-3 code of the State.
         state: String,
+        /// Why, as recorded in the directory version.
         #[arg(long, default_value = "")]
         reason: String,
     },
     /// Secretariat: reinstate a suspended State.
+    #[command(after_help = "Example:\n  veim directory reinstate MEX --reason \"as decided by the Conference\"")]
     Reinstate {
+        /// ISO 3166-1 alpha-3 code of the State.
         state: String,
+        /// Why, as recorded in the directory version.
         #[arg(long, default_value = "")]
         reason: String,
     },
     /// Secretariat: record a State's withdrawal (its entry stays, withdrawn).
+    #[command(
+        after_help = "Example:\n  veim directory withdraw MEX --reason \"withdrawal notified to the depositary\""
+    )]
     Withdraw {
+        /// ISO 3166-1 alpha-3 code of the State.
         state: String,
+        /// Why, as recorded in the directory version.
         #[arg(long, default_value = "")]
         reason: String,
     },
     /// One State's entry, with its points of contact.
-    Show { state: String },
+    #[command(after_help = "Example:\n  veim directory show SWE")]
+    Show {
+        /// ISO 3166-1 alpha-3 code of the State.
+        state: String,
+    },
     /// Entries matching every filter given.
+    #[command(after_help = "Example:\n  veim directory search --region americas --language es --role national-poc")]
     Search {
         /// ISO 3166-1 alpha-3 code.
         #[arg(long)]
@@ -486,45 +740,73 @@ enum DirectoryCommand {
         role: Option<String>,
     },
     /// Write the public section of the directory (no restricted entry or field).
+    #[command(after_help = "Example:\n  veim directory export --public --format html --out public.html")]
     Export {
         /// Required: only the public section can be exported.
         #[arg(long, required = true)]
         public: bool,
+        /// json (the data) or html (a static page to publish).
         #[arg(long, value_enum)]
         format: ExportFormat,
         /// File to write.
-        #[arg(long)]
-        output: PathBuf,
+        #[arg(long, alias = "output")]
+        out: PathBuf,
     },
     /// Every directory version, with what changed.
-    Log,
+    #[command(after_help = "Example:\n  veim directory log")]
+    Log(PageArgs),
     /// National node: ask the Secretariat for new versions now.
+    #[command(after_help = "Example:\n  veim directory sync")]
     Sync,
+}
+
+#[derive(Debug, Subcommand)]
+enum ConfigCommand {
+    /// Check config.toml: every field, with the bounds of every period, window, rate and size; each bad
+    /// field is named with what is allowed (exit 4).
+    #[command(after_help = "Example:\n  veim config check --home /var/lib/veim")]
+    Check {
+        /// A configuration file to check instead of the home folder's config.toml.
+        #[arg(long)]
+        file: Option<PathBuf>,
+    },
 }
 
 #[derive(Debug, Subcommand)]
 enum KeysCommand {
     /// Move this State to new keys: the rotation is signed with the current
     /// key, published by the Secretariat, and taken up by every peer.
+    #[command(after_help = "Example:\n  veim keys rotate")]
     Rotate,
 }
 
 #[derive(Debug, Subcommand)]
 enum ContactsCommand {
     /// Sign and submit this State's points of contact (see deploy/examples/contacts.toml).
+    #[command(after_help = "Example:\n  veim contacts submit --file contacts.toml")]
     Submit {
+        /// The points of contact, as TOML (see deploy/examples/contacts.toml).
         #[arg(long)]
         file: PathBuf,
     },
     /// This State's latest submission and where it stands.
+    #[command(after_help = "Example:\n  veim contacts show --json")]
     Show,
     /// Secretariat: submissions waiting for review.
+    #[command(after_help = "Example:\n  veim contacts pending")]
     Pending,
     /// Secretariat: accept a State's submission into the next directory version.
-    Accept { state: String },
-    /// Secretariat: reject a State's submission; its node is told the reason.
-    Reject {
+    #[command(after_help = "Example:\n  veim contacts accept MEX")]
+    Accept {
+        /// ISO 3166-1 alpha-3 code of the State whose submission is accepted.
         state: String,
+    },
+    /// Secretariat: reject a State's submission; its node learns it, with the reason, at its next poll.
+    #[command(after_help = "Example:\n  veim contacts reject MEX --reason \"the e-mail domain is not the ministry's\"")]
+    Reject {
+        /// ISO 3166-1 alpha-3 code of the State whose submission is refused.
+        state: String,
+        /// Why, as the State's operator will read it.
         #[arg(long)]
         reason: String,
     },
@@ -539,6 +821,7 @@ enum ExportFormat {
 #[derive(Debug, Subcommand)]
 enum RequestCommand {
     /// Send a request file to one or several States.
+    #[command(after_help = "Example:\n  veim request send --to SWE,DEU --file request.toml")]
     Send {
         /// Recipient States, comma-separated ISO 3166-1 alpha-3 codes.
         #[arg(long, value_delimiter = ',', required = true)]
@@ -548,7 +831,9 @@ enum RequestCommand {
         file: PathBuf,
     },
     /// Check a request file without sending it.
+    #[command(after_help = "Example:\n  veim request check --file request.toml")]
     Check {
+        /// The request, as TOML (see deploy/examples/request.toml).
         #[arg(long)]
         file: PathBuf,
     },
@@ -556,10 +841,15 @@ enum RequestCommand {
 
 #[derive(Debug, Subcommand)]
 enum ExchangeCommand {
-    /// Every exchange, newest first.
-    List,
+    /// Exchanges, the most recently changed first, a page at a time.
+    #[command(after_help = "Example:\n  veim exchange list --state open --since 2026-01-01")]
+    List(ListArgs),
     /// One exchange with all its messages, decrypted.
-    Show { id: String },
+    #[command(after_help = "Example:\n  veim exchange show 3f2a9c01")]
+    Show {
+        /// Exchange id (or a unique prefix of at least 6 hex digits).
+        id: String,
+    },
 }
 
 fn main() -> ExitCode {
@@ -567,11 +857,49 @@ fn main() -> ExitCode {
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            let code = e.downcast_ref::<ClientError>().map(ClientError::exit_code).unwrap_or(1);
             veim_tools::say_err!("error: {e:#}");
-            ExitCode::from(code)
+            ExitCode::from(outcome(&e).code())
         }
     }
+}
+
+/// The outcome of a failed command, from the first error in its chain that
+/// says what happened.
+fn outcome(e: &anyhow::Error) -> Outcome {
+    use veim_node::home::InitError;
+    use veim_node::home::config::ConfigError;
+    use veim_tools::audit::AuditCliError;
+    use veim_tools::terms::VerifyError;
+    for cause in e.chain() {
+        if let Some(e) = cause.downcast_ref::<ClientError>() {
+            return e.outcome();
+        }
+        if let Some(e) = cause.downcast_ref::<AuditCliError>() {
+            return match e {
+                AuditCliError::Read(_) => Outcome::Failed,
+                AuditCliError::Witness { .. } => Outcome::Invalid,
+                _ => Outcome::NotVerified,
+            };
+        }
+        if let Some(e) = cause.downcast_ref::<VerifyError>() {
+            return match e {
+                VerifyError::Read { .. } => Outcome::Failed,
+                VerifyError::NotAPackage { .. } | VerifyError::Key(_) => Outcome::Invalid,
+                _ => Outcome::NotVerified,
+            };
+        }
+        if let Some(e) = cause.downcast_ref::<InitError>() {
+            return match e {
+                InitError::Invalid(_) => Outcome::Invalid,
+                InitError::Config(ConfigError::AlreadyInitialised { .. }) => Outcome::Refused,
+                _ => Outcome::Failed,
+            };
+        }
+        if cause.is::<veim_protocol::state::UnknownStateCode>() {
+            return Outcome::Invalid;
+        }
+    }
+    Outcome::Failed
 }
 
 /// Prints a command's result: the node's answer as JSON with `--json`, else
@@ -588,7 +916,8 @@ fn print<T: Serialize>(json: bool, value: &T, human: impl FnOnce(&T) -> String) 
 
 fn read_toml<T: serde::de::DeserializeOwned>(path: &Path) -> anyhow::Result<T> {
     let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
-    toml::from_str(&text).map_err(|e| invalid_value(format!("{} is not a valid file: {e}", path.display())))
+    toml::from_str(&text)
+        .map_err(|e| ClientError::Invalid(format!("{} is not a valid file: {e}", path.display())).into())
 }
 
 /// The backup passphrase: the first line of `file`, else `$VEIM_BACKUP_PASSPHRASE`.
@@ -703,11 +1032,9 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Directory(DirectoryCommand::Show { state }) => {
             let listing: DirectoryListing = client()?.get("/v1/directory")?;
             let code: StateCode = state.parse()?;
-            let entry = listing
-                .entries
-                .into_iter()
-                .find(|e| e.state == code)
-                .ok_or_else(|| anyhow::anyhow!("{code} is not in directory version {}", listing.version))?;
+            let entry = listing.entries.into_iter().find(|e| e.state == code).ok_or_else(|| {
+                ClientError::Refused(format!("{code} is not in directory version {}", listing.version))
+            })?;
             print(json, &entry, render::entry)
         }
         Command::Directory(DirectoryCommand::Search { state, region, language, role }) => {
@@ -750,7 +1077,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 }
             })
         }
-        Command::Directory(DirectoryCommand::Export { public: _, format, output }) => {
+        Command::Directory(DirectoryCommand::Export { public: _, format, out: output }) => {
             let listing: DirectoryListing = client()?.get("/v1/directory")?;
             let public = veim_tools::export::public_section(&listing);
             let bytes = match format {
@@ -794,9 +1121,14 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             let done: Done = client()?.post("/v1/contacts/reject", &ContactsDecision { state, reason })?;
             print(json, &done, |d| format!("{}\n", d.done))
         }
-        Command::Directory(DirectoryCommand::Log) => {
-            print(json, &client()?.get::<Vec<VersionView>>("/v1/directory/history")?, |v| render::history(v))
-        }
+        Command::Directory(DirectoryCommand::Log(paging)) => listing::<VersionView>(
+            &client()?,
+            json,
+            "/v1/directory/history",
+            (&paging, paging.query()),
+            "directory versions",
+            render::history,
+        ),
         Command::Directory(DirectoryCommand::Sync) => {
             print(json, &client()?.post::<_, StatusView>("/v1/directory/sync", &())?, render::status)
         }
@@ -804,49 +1136,50 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             let form: RequestForm = read_toml(&file)?;
             match form.parse() {
                 Ok(request) => print(json, &request, |_| format!("{} is a valid request.\n", file.display())),
-                Err(errors) => Err(ClientError::Api(veim_node::api::ApiError {
-                    status: 422,
-                    error: "invalid".into(),
-                    message: format!("{} is not a valid request: {} problem(s)", file.display(), errors.0.len()),
-                    problems: errors.0,
-                })
-                .into()),
+                Err(errors) => Err(invalid_file(&file, "request", errors, "").into()),
             }
         }
         Command::Request(RequestCommand::Send { to, file }) => {
             let request: RequestForm = read_toml(&file)?;
             // Check locally first: nothing is sent when the file has problems.
             if let Err(errors) = request.parse() {
-                return Err(ClientError::Api(veim_node::api::ApiError {
-                    status: 422,
-                    error: "invalid".into(),
-                    message: format!(
-                        "{} is not a valid request: {} problem(s); nothing was sent",
-                        file.display(),
-                        errors.0.len()
-                    ),
-                    problems: errors.0,
-                })
-                .into());
+                return Err(invalid_file(&file, "request", errors, "; nothing was sent").into());
             }
             let sent: MessageView = client()?.post("/v1/requests", &SendRequest { to, request })?;
             print(json, &sent, render::sent)
         }
-        Command::Inbox => print(json, &client()?.get::<Vec<MessageView>>("/v1/inbox")?, |m| render::messages(m)),
-        Command::Outbox { action: None } => {
-            print(json, &client()?.get::<Vec<MessageView>>("/v1/outbox")?, |m| render::outbox(m))
-        }
-        Command::Outbox { action: Some(OutboxCommand::Retry { id }) } => {
+        Command::Inbox(list) => listing::<MessageView>(
+            &client()?,
+            json,
+            "/v1/inbox",
+            (&list.paging, list.query()?),
+            "messages",
+            render::messages,
+        ),
+        Command::Outbox { list, action: None } => listing::<MessageView>(
+            &client()?,
+            json,
+            "/v1/outbox",
+            (&list.paging, list.query()?),
+            "messages",
+            render::outbox,
+        ),
+        Command::Outbox { action: Some(OutboxCommand::Retry { id }), .. } => {
             let m: MessageView = client()?.post(&format!("/v1/outbox/{id}/retry"), &())?;
             print(json, &m, render::sent)
         }
-        Command::Outbox { action: Some(OutboxCommand::Cancel { id }) } => {
+        Command::Outbox { action: Some(OutboxCommand::Cancel { id }), .. } => {
             let m: MessageView = client()?.post(&format!("/v1/outbox/{id}/cancel"), &())?;
             print(json, &m, render::sent)
         }
-        Command::Exchange(ExchangeCommand::List) => {
-            print(json, &client()?.get::<Vec<ExchangeSummary>>("/v1/exchanges")?, |x| render::exchanges(x))
-        }
+        Command::Exchange(ExchangeCommand::List(list)) => listing::<ExchangeSummary>(
+            &client()?,
+            json,
+            "/v1/exchanges",
+            (&list.paging, list.query()?),
+            "exchanges",
+            render::exchanges,
+        ),
         Command::Exchange(ExchangeCommand::Show { id }) => {
             print(json, &client()?.get::<ExchangeView>(&format!("/v1/exchanges/{id}"))?, render::exchange)
         }
@@ -876,10 +1209,14 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             )?;
             print(json, &sent, render::sent)
         }
-        Command::Attachment(AttachmentCommand::List) => {
-            let list: Vec<veim_node::api::types::AttachmentView> = client()?.get("/v1/attachments")?;
-            print(json, &list, |l| render::attachments(l))
-        }
+        Command::Attachment(AttachmentCommand::List(paging)) => listing::<veim_node::api::types::AttachmentView>(
+            &client()?,
+            json,
+            "/v1/attachments",
+            (&paging, paging.query()),
+            "attachments",
+            render::attachments,
+        ),
         Command::Attachment(AttachmentCommand::Save { id, out, force }) => {
             let out = std::path::absolute(&out).with_context(|| format!("bad path {}", out.display()))?;
             let a: veim_node::api::types::AttachmentView = client()?
@@ -896,9 +1233,14 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             let verified = veim_tools::terms::verify_file(&file, secretariat_key.as_deref())?;
             print(json, &verified, render::verified)
         }
-        Command::Disclosure(DisclosureCommand::List) => {
-            print(json, &client()?.get::<Vec<DisclosureSummary>>("/v1/disclosures")?, |l| render::disclosures(l))
-        }
+        Command::Disclosure(DisclosureCommand::List(paging)) => listing::<DisclosureSummary>(
+            &client()?,
+            json,
+            "/v1/disclosures",
+            (&paging, paging.query()),
+            "disclosures",
+            render::disclosures,
+        ),
         Command::Audit(command) => audit(&home, json, command),
         Command::Bench(BenchCommand::Attachment { mib }) => {
             let runtime = tokio::runtime::Runtime::new()?;
@@ -968,6 +1310,30 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 )
             })
         }
+        Command::Config(ConfigCommand::Check { file }) => config_check(&home, file, json),
+        Command::Completions { shell } => {
+            let mut out = Vec::new();
+            clap_complete::generate(shell, &mut <Cli as clap::CommandFactory>::command(), "veim", &mut out);
+            terminal::raw(&out);
+            Ok(())
+        }
+        Command::Man { out } => {
+            let cli = <Cli as clap::CommandFactory>::command();
+            match out {
+                Some(dir) => {
+                    std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
+                    clap_mangen::generate_to(cli, &dir)
+                        .with_context(|| format!("cannot write in {}", dir.display()))?;
+                    terminal::out(&format!("Wrote the manual pages to {}\n", dir.display()));
+                }
+                None => {
+                    let mut page = Vec::new();
+                    clap_mangen::Man::new(cli).render(&mut page)?;
+                    terminal::raw(&page);
+                }
+            }
+            Ok(())
+        }
         Command::Demo { exit, out } => {
             let runtime = tokio::runtime::Runtime::new()?;
             let ok = runtime.block_on(veim_tools::demo::run(exit, out.as_deref()))?;
@@ -976,9 +1342,53 @@ fn run(cli: Cli) -> anyhow::Result<()> {
     }
 }
 
+/// A file that has problems, each listed under it.
+fn invalid_file(file: &Path, what: &str, errors: veim_protocol::ValidationErrors, then: &str) -> ClientError {
+    let mut message = format!("{} is not a valid {what}: {} problem(s){then}", file.display(), errors.0.len());
+    for p in &errors.0 {
+        message.push_str(&format!("\n  - {}: {}", p.field, p.problem));
+    }
+    ClientError::Invalid(message)
+}
+
+/// What `veim config check` found.
+#[derive(Debug, Serialize)]
+struct ConfigReport {
+    file: String,
+    valid: bool,
+    problems: Vec<veim_protocol::FieldError>,
+}
+
+fn config_check(home: &Path, file: Option<PathBuf>, json: bool) -> anyhow::Result<()> {
+    let path = file.unwrap_or_else(|| home.join(veim_node::home::CONFIG_FILE));
+    let text = std::fs::read_to_string(&path).with_context(|| format!("cannot read {}", path.display()))?;
+    let problems = match toml::from_str::<Config>(&text) {
+        Ok(config) => config.problems().0,
+        // Not even TOML of a configuration: where, and what (an unknown
+        // field's message lists the known ones).
+        Err(e) => vec![veim_protocol::FieldError {
+            field: e
+                .span()
+                .map(|s| format!("line {}", text[..s.start.min(text.len())].matches('\n').count() + 1))
+                .unwrap_or_else(|| "file".into()),
+            problem: e.message().to_string(),
+        }],
+    };
+    let report = ConfigReport { file: path.display().to_string(), valid: problems.is_empty(), problems };
+    print(json, &report, |r| if r.valid { format!("{} is a valid configuration.\n", r.file) } else { String::new() })?;
+    if report.valid {
+        return Ok(());
+    }
+    let mut message = format!("{} is not a valid configuration: {} problem(s)", report.file, report.problems.len());
+    for p in &report.problems {
+        message.push_str(&format!("\n  - {}: {}", p.field, p.problem));
+    }
+    Err(ClientError::Invalid(message).into())
+}
+
 /// Reads an approvals file: `STATE FINGERPRINT` per line.
 fn approvals_file(path: &Path) -> anyhow::Result<Vec<ApproveRequest>> {
-    let text = std::fs::read_to_string(path).map_err(|e| anyhow::anyhow!("cannot read {}: {e}", path.display()))?;
+    let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
     let mut out = Vec::new();
     for (n, line) in text.lines().enumerate() {
         let line = line.trim();
@@ -986,15 +1396,17 @@ fn approvals_file(path: &Path) -> anyhow::Result<Vec<ApproveRequest>> {
             continue;
         }
         let (state, fingerprint) = line.split_once(char::is_whitespace).ok_or_else(|| {
-            anyhow::anyhow!(
+            ClientError::Invalid(format!(
                 "{} line {}: expected a State code and the fingerprint checked with its operator, e.g. \"MEX 19c9 33de ...\"",
                 path.display(),
                 n + 1
-            )
+            ))
         })?;
         out.push(ApproveRequest { state: state.to_string(), fingerprint: fingerprint.trim().to_string() });
     }
-    anyhow::ensure!(!out.is_empty(), "{} names no State to approve", path.display());
+    if out.is_empty() {
+        return Err(ClientError::Invalid(format!("{} names no State to approve", path.display())).into());
+    }
     Ok(out)
 }
 
@@ -1024,9 +1436,13 @@ fn init(home: &Path, args: InitArgs, json: bool) -> anyhow::Result<()> {
     let state = args.state.as_deref().map(str::parse::<StateCode>).transpose()?;
     let secretariat = match (role, args.secretariat_key, args.secretariat_addr) {
         (Role::National, Some(public_key), Some(address)) => Some(SecretariatPin { public_key, address }),
-        (Role::National, _, _) => anyhow::bail!(
-            "a national node needs --secretariat-key and --secretariat-addr (ask the ATT Secretariat for both)"
-        ),
+        (Role::National, _, _) => {
+            return Err(ClientError::Invalid(
+                "a national node needs --secretariat-key and --secretariat-addr (ask the ATT Secretariat for both)"
+                    .into(),
+            )
+            .into());
+        }
         (Role::Secretariat, _, _) => None,
     };
     let config = Config {
@@ -1070,19 +1486,14 @@ fn authority(client: &AdminClient, args: AuthorityArgs) -> anyhow::Result<Author
         None => client
             .get::<StatusView>("/v1/status")?
             .state
-            .ok_or_else(|| anyhow::anyhow!("this node speaks for no State; give --authority-state"))?,
+            .ok_or_else(|| ClientError::Invalid("this node speaks for no State; give --authority-state".into()))?,
     };
     Ok(Authority { kind, name: args.authority, state })
 }
 
 /// An error in what the operator gave (exit code 4).
 fn invalid_value(message: String) -> anyhow::Error {
-    anyhow::Error::new(ClientError::Api(veim_node::api::ApiError {
-        status: 422,
-        error: "invalid".into(),
-        message,
-        problems: Vec::new(),
-    }))
+    ClientError::Invalid(message).into()
 }
 
 /// The end of a day given as YYYY-MM-DD, UTC, in Unix seconds.
@@ -1104,9 +1515,11 @@ fn consent(client: &AdminClient, json: bool, command: ConsentCommand) -> anyhow:
             )?;
             print(json, &sent, |m| format!("Consent asked: id {}\n{}", m.message_id, render::sent(m)))
         }
-        ConsentCommand::List => {
+        ConsentCommand::List(paging) => {
             let now = time::OffsetDateTime::now_utc().unix_timestamp();
-            print(json, &client.get::<Vec<ConsentView>>("/v1/consents")?, |l| render::consents(l, now))
+            listing::<ConsentView>(client, json, "/v1/consents", (&paging, paging.query()), "consent requests", |l| {
+                render::consents(l, now)
+            })
         }
         ConsentCommand::Grant { id, items, conditions, expires } => {
             let expires_at = expires.as_deref().map(end_of_day).transpose()?;
@@ -1128,6 +1541,16 @@ fn consent(client: &AdminClient, json: bool, command: ConsentCommand) -> anyhow:
 }
 
 fn disclose(client: &AdminClient, json: bool, args: DiscloseArgs) -> anyhow::Result<()> {
+    // Checked before the node is asked: a disclosure is recorded once made.
+    for file in std::iter::once(&args.out).chain(&args.markdown) {
+        if file.exists() && !args.force {
+            return Err(ClientError::Refused(format!(
+                "{} exists; nothing was disclosed. Choose another file, or give --force to replace it",
+                file.display()
+            ))
+            .into());
+        }
+    }
     let authority = authority(client, args.authority)?;
     let request = Disclose {
         exchange: args.exchange,
@@ -1235,10 +1658,12 @@ fn audit(home: &Path, json: bool, command: AuditCommand) -> anyhow::Result<()> {
                 Some(state.parse().map_err(|e: veim_protocol::state::UnknownStateCode| invalid_value(e.to_string()))?)
             };
             let held = a::witness(home, node, of)?;
-            anyhow::ensure!(
-                !held.checkpoints.is_empty(),
-                "this node holds no checkpoint of {state}'s log yet: they arrive once both nodes are in the directory and that node's log grows"
-            );
+            if held.checkpoints.is_empty() {
+                return Err(ClientError::Refused(format!(
+                    "this node holds no checkpoint of {state}'s log yet: they arrive once both nodes are in the directory and that node's log grows"
+                ))
+                .into());
+            }
             print(json, &held, render::held_checkpoints)
         }
     }
@@ -1250,4 +1675,51 @@ fn node_process_alive(home: &Path) -> bool {
     let Ok(bytes) = std::fs::read(home.join(veim_node::home::RUNTIME_FILE)) else { return false };
     let Ok(runtime) = serde_json::from_slice::<veim_node::home::Runtime>(&bytes) else { return false };
     if cfg!(target_os = "linux") { Path::new(&format!("/proc/{}", runtime.pid)).exists() } else { true }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    /// Every command below `veim`, with its path (`directory approve`).
+    fn commands(cmd: &clap::Command, path: &str, out: &mut Vec<(String, clap::Command)>) {
+        for sub in cmd.get_subcommands() {
+            let name = format!("{path} {}", sub.get_name()).trim().to_string();
+            out.push((name.clone(), sub.clone()));
+            commands(sub, &name, out);
+        }
+    }
+
+    #[test]
+    fn every_option_has_help_and_every_command_an_example() {
+        let cli = Cli::command();
+        cli.clone().debug_assert();
+        let mut all = Vec::new();
+        commands(&cli, "", &mut all);
+        let mut missing = Vec::new();
+        for (name, cmd) in &all {
+            if cmd.is_hide_set() {
+                continue;
+            }
+            if cmd.get_about().is_none() {
+                missing.push(format!("veim {name}: no description"));
+            }
+            for arg in cmd.get_arguments() {
+                let id = arg.get_id().as_str();
+                if arg.is_hide_set() || id == "help" || id == "version" || arg.is_global_set() {
+                    continue;
+                }
+                if arg.get_help().is_none() {
+                    missing.push(format!("veim {name}: {id} has no help text"));
+                }
+            }
+            let leaf = cmd.get_subcommands().next().is_none();
+            let example = cmd.get_after_help().map(|h| h.to_string()).unwrap_or_default();
+            if leaf && !example.contains(&format!("veim {name}")) {
+                missing.push(format!("veim {name}: no example"));
+            }
+        }
+        assert!(missing.is_empty(), "{} missing:\n{}", missing.len(), missing.join("\n"));
+    }
 }

@@ -14,6 +14,42 @@ use veim_protocol::request::Request;
 use veim_protocol::response::Response;
 use veim_protocol::{Body, ConsentRecord, Decision};
 
+/// A value's word in the files and the API (`office-address`, `public`,
+/// `answered`): its serde name, never its Rust one.
+pub fn word<T: serde::Serialize>(value: &T) -> String {
+    match serde_json::to_value(value) {
+        Ok(serde_json::Value::String(s)) => s,
+        Ok(other) => other.to_string(),
+        Err(_) => String::new(),
+    }
+}
+
+/// Columns aligned by what a terminal shows (wide and combining characters
+/// counted as they are drawn), without borders: the header in capitals, two
+/// spaces between columns. Cells pass through [`crate::terminal::shown`]
+/// first, so that the widths are those of what is printed. The columns
+/// numbered in `right` (counts) are aligned to the right.
+pub fn table(header: &[&str], right: &[usize], rows: impl IntoIterator<Item = Vec<String>>) -> String {
+    use comfy_table::{CellAlignment, ContentArrangement, Table};
+    let mut t = Table::new();
+    t.load_style(comfy_table::presets::NOTHING).set_content_arrangement(ContentArrangement::Disabled);
+    t.set_header(header.iter().map(|h| h.to_string()).collect::<Vec<_>>());
+    for row in rows {
+        t.add_row(row.iter().map(|c| crate::terminal::shown(c).into_owned()).collect::<Vec<_>>());
+    }
+    for (i, column) in t.column_iter_mut().enumerate() {
+        column.set_padding((0, 2));
+        if right.contains(&i) {
+            column.set_cell_alignment(CellAlignment::Right);
+        }
+    }
+    let mut out: String = t.lines().map(|l| format!("{}\n", l.trim_end())).collect();
+    if out.is_empty() {
+        out.push('\n');
+    }
+    out
+}
+
 pub fn time(unix: i64) -> String {
     let format = time::macros::format_description!("[year]-[month]-[day] [hour]:[minute]:[second] UTC");
     time::OffsetDateTime::from_unix_timestamp(unix)
@@ -88,10 +124,19 @@ pub fn directory(d: &DirectoryListing) -> String {
         return "The directory is empty: no State has been admitted yet.\n".into();
     }
     let _ = writeln!(out, "Directory version {} issued {}", d.version, d.issued_at.map(time).unwrap_or_default());
-    let _ = writeln!(out, "{:<5} {:<10} {:<49} OPERATOR", "STATE", "STATUS", "FINGERPRINT");
-    for e in &d.entries {
-        let _ = writeln!(out, "{:<5} {:<10} {:<49} {}", e.state, e.status.to_string(), e.fingerprint, e.operator);
-    }
+    out.push_str(&table(
+        &["STATE", "STATUS", "ENTRY", "FINGERPRINT", "OPERATOR"],
+        &[],
+        d.entries.iter().map(|e| {
+            vec![
+                e.state.to_string(),
+                e.status.to_string(),
+                word(&e.visibility),
+                e.fingerprint.clone(),
+                e.operator.clone(),
+            ]
+        }),
+    ));
     out
 }
 
@@ -108,7 +153,7 @@ pub fn region(state: veim_protocol::StateCode) -> (Option<String>, Option<String
 
 pub fn entry(e: &EntryView) -> String {
     let mut out = String::new();
-    let _ = writeln!(out, "{} ({}) — {}, {:?} entry", e.state, e.name, e.status, e.visibility);
+    let _ = writeln!(out, "{} ({}) — {}, entry {}", e.state, e.name, e.status, word(&e.visibility));
     if let (Some(region), sub) = region(e.state) {
         let _ = writeln!(out, "  region       {region}{}", sub.map(|s| format!(" ({s})")).unwrap_or_default());
     }
@@ -123,7 +168,7 @@ pub fn entry(e: &EntryView) -> String {
 }
 
 fn contact(out: &mut String, c: &PointOfContact) {
-    let _ = writeln!(out, "  • {} — {} ({:?})", c.name, c.role, c.visibility);
+    let _ = writeln!(out, "  • {} — {} ({})", c.name, c.role, word(&c.visibility));
     for (label, value) in [
         ("job title", c.job_title.clone()),
         ("ministry", c.ministry.clone()),
@@ -137,7 +182,8 @@ fn contact(out: &mut String, c: &PointOfContact) {
         }
     }
     if !c.restricted_fields.is_empty() {
-        let _ = writeln!(out, "      not public: {:?}", c.restricted_fields);
+        let fields: Vec<String> = c.restricted_fields.iter().map(word).collect();
+        let _ = writeln!(out, "      not public: {}", fields.join(", "));
     }
 }
 
@@ -145,10 +191,10 @@ pub fn contacts(v: &ContactsView) -> String {
     let mut out = String::new();
     let _ = writeln!(
         out,
-        "Points of contact of {} ({}), {:?} entry, submitted {}",
+        "Points of contact of {} ({}), entry {}, submitted {}",
         v.state,
         v.name,
-        v.entry_visibility,
+        word(&v.entry_visibility),
         time(v.submitted_at)
     );
     if let Some(status) = &v.status {
@@ -211,6 +257,9 @@ pub fn sent(m: &MessageView) -> String {
     for d in &m.deliveries {
         let _ = writeln!(out, "  to {}: {}", d.recipient, delivery(&d.state));
     }
+    if m.deliveries.iter().any(|d| !d.state.is_final()) {
+        let _ = writeln!(out, "  (stored; the node keeps trying the copies not delivered: `veim outbox` shows them)");
+    }
     out
 }
 
@@ -235,22 +284,21 @@ pub fn messages(list: &[MessageView]) -> String {
     if list.is_empty() {
         return "No messages.\n".into();
     }
-    let mut out = String::new();
-    let _ = writeln!(out, "{:<20} {:<32} {:<8} {:<9} SUMMARY", "WHEN", "EXCHANGE", "KIND", "FROM→TO");
-    for m in list {
-        let to: Vec<&str> = m.recipients.iter().map(|s| s.as_str()).collect();
-        let _ = writeln!(
-            out,
-            "{:<20} {:<32} {:<8} {}→{:<5} {}",
-            time(m.stored_at).trim_end_matches(" UTC"),
-            m.exchange_id,
-            m.kind.to_string(),
-            m.sender,
-            to.join(","),
-            one_line(&m.body)
-        );
-    }
-    out
+    table(
+        &["WHEN (UTC)", "EXCHANGE", "KIND", "FROM", "TO", "SUMMARY"],
+        &[],
+        list.iter().map(|m| {
+            let to: Vec<&str> = m.recipients.iter().map(|s| s.as_str()).collect();
+            vec![
+                time(m.stored_at).trim_end_matches(" UTC").to_string(),
+                m.exchange_id.clone(),
+                m.kind.to_string(),
+                m.sender.to_string(),
+                to.join(","),
+                one_line(&m.body),
+            ]
+        }),
+    )
 }
 
 fn one_line(body: &Option<Body>) -> String {
@@ -283,27 +331,28 @@ pub fn exchanges(list: &[ExchangeSummary]) -> String {
     if list.is_empty() {
         return "No exchanges.\n".into();
     }
-    let mut out = String::new();
-    for summary in list {
-        let x = &summary.exchange;
-        let parts: Vec<&str> = x.participants.iter().map(|s| s.as_str()).collect();
-        let _ = writeln!(
-            out,
-            "{}  {:<8?} {}  {}",
-            x.exchange_id,
-            x.status,
-            parts.join(","),
-            summary.summary.as_deref().map(flatten).unwrap_or_else(|| "(content purged)".into())
-        );
-    }
-    out
+    table(
+        &["EXCHANGE", "STATUS", "CHANGED (UTC)", "STATES", "SUMMARY"],
+        &[],
+        list.iter().map(|summary| {
+            let x = &summary.exchange;
+            let parts: Vec<&str> = x.participants.iter().map(|s| s.as_str()).collect();
+            vec![
+                x.exchange_id.to_string(),
+                word(&x.status),
+                time(x.updated_at).trim_end_matches(" UTC").to_string(),
+                parts.join(","),
+                summary.summary.as_deref().map(flatten).unwrap_or_else(|| "(content purged)".into()),
+            ]
+        }),
+    )
 }
 
 pub fn exchange(v: &ExchangeView) -> String {
     let x = &v.exchange;
     let mut out = String::new();
     let parts: Vec<&str> = x.participants.iter().map(|s| s.as_str()).collect();
-    let _ = writeln!(out, "Exchange {} — {:?}", x.exchange_id, x.status);
+    let _ = writeln!(out, "Exchange {} — {}", x.exchange_id, word(&x.status));
     let _ = writeln!(out, "  opened by {} on {}; participants {}", x.originator, time(x.opened_at), parts.join(", "));
     for m in &v.messages {
         let to: Vec<&str> = m.recipients.iter().map(|s| s.as_str()).collect();
@@ -404,7 +453,7 @@ pub fn consents(list: &[ConsentView], now: i64) -> String {
         let status = if c.status == ConsentStatus::Granted && c.expired(now) {
             "EXPIRED".to_string()
         } else {
-            format!("{:?}", c.status).to_uppercase()
+            word(&c.status).to_uppercase()
         };
         let _ = writeln!(
             out,
@@ -436,28 +485,33 @@ pub fn reciprocity(list: &[Reciprocity]) -> String {
         return "No requests sent or received yet.\n".into();
     }
     let secs = |s: Option<i64>| s.map(duration).unwrap_or_else(|| "-".into());
-    let mut out = String::new();
-    let _ = writeln!(
-        out,
-        "{:<6} {:>5} {:>8} {:>10} {:>12}   {:>5} {:>8} {:>10} {:>12}",
-        "STATE", "SENT", "ANSWERED", "UNANSWERED", "THEIR MEDIAN", "RECV", "ANSWERED", "UNANSWERED", "OUR MEDIAN"
-    );
-    for r in list {
-        let _ = writeln!(
-            out,
-            "{:<6} {:>5} {:>8} {:>10} {:>12}   {:>5} {:>8} {:>10} {:>12}",
-            r.state.map(|s| s.to_string()).unwrap_or_default(),
-            r.requests_sent,
-            r.sent_answered,
-            r.sent_unanswered,
-            secs(r.their_median_answer_secs),
-            r.requests_received,
-            r.received_answered,
-            r.received_unanswered,
-            secs(r.our_median_answer_secs)
-        );
-    }
-    out
+    table(
+        &[
+            "STATE",
+            "SENT",
+            "ANSWERED",
+            "UNANSWERED",
+            "THEIR MEDIAN",
+            "RECEIVED",
+            "ANSWERED",
+            "UNANSWERED",
+            "OUR MEDIAN",
+        ],
+        &[1, 2, 3, 4, 5, 6, 7, 8],
+        list.iter().map(|r| {
+            vec![
+                r.state.map(|s| s.to_string()).unwrap_or_default(),
+                r.requests_sent.to_string(),
+                r.sent_answered.to_string(),
+                r.sent_unanswered.to_string(),
+                secs(r.their_median_answer_secs),
+                r.requests_received.to_string(),
+                r.received_answered.to_string(),
+                r.received_unanswered.to_string(),
+                secs(r.our_median_answer_secs),
+            ]
+        }),
+    )
 }
 
 fn duration(secs: i64) -> String {
@@ -606,7 +660,11 @@ fn request(out: &mut String, r: &Request) {
 fn response(out: &mut String, message_id: &str, r: &Response) {
     let _ = writeln!(out, "   Summary: {}", r.summary);
     for (i, item) in r.items.iter().enumerate() {
-        let _ = writeln!(out, "   [{}#{i}] {item}", &message_id[..message_id.len().min(8)]);
+        let _ = writeln!(
+            out,
+            "   [{}#{i}] {item}",
+            &message_id[..message_id.len().min(veim_protocol::MessageId::SHORT_HEX)]
+        );
     }
 }
 
@@ -683,7 +741,7 @@ pub fn audit_entries(list: &[veim_protocol::audit::Entry]) -> String {
             parts.push(format!("exchange {}", &x.to_hex()[..8]));
         }
         if let Some(m) = ev.message {
-            parts.push(format!("message {}", &m.to_hex()[..8]));
+            parts.push(format!("message {}", &m.to_hex()[..veim_protocol::MessageId::SHORT_HEX]));
         }
         if let Some(o) = &ev.object {
             parts.push(o.clone());
@@ -797,6 +855,25 @@ pub fn restored(info: &veim_node::api::BackupInfo, home: &std::path::Path) -> St
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn table_columns_align_by_the_width_a_terminal_draws() {
+        // "日本" is two characters drawn four columns wide, as "abcd" is;
+        // `{:<4}` would pad it with two more spaces and push its row right.
+        let rows = vec![vec!["日本".to_string(), "x".to_string()], vec!["abcd".into(), "y".into()]];
+        let out = table(&["NAME", "N"], &[1], rows);
+        assert_eq!(out, "NAME  N\n日本  x\nabcd  y\n");
+        let out = table(&["A", "COUNT"], &[1], vec![vec!["a".to_string(), "7".to_string()]]);
+        assert_eq!(out, "A  COUNT\na      7\n", "counts to the right");
+    }
+
+    #[test]
+    fn words_are_those_of_the_files_not_of_rust() {
+        use veim_protocol::contacts::{ContactField, Visibility};
+        assert_eq!(word(&ContactField::OfficeAddress), "office-address");
+        assert_eq!(word(&Visibility::Public), "public");
+        assert_eq!(word(&veim_node::api::types::ExchangeStatus::Answered), "answered");
+    }
 
     #[test]
     fn states_have_their_un_regions() {

@@ -68,6 +68,14 @@ pub fn json(text: &str) {
     let _ = stdout.flush();
 }
 
+/// Writes bytes made by this program itself (shell completions, a manual
+/// page) to stdout as they are: they hold nothing another State wrote.
+pub fn raw(bytes: &[u8]) {
+    let mut stdout = std::io::stdout().lock();
+    let _ = stdout.write_all(bytes);
+    let _ = stdout.flush();
+}
+
 /// `println!` for human output: formats, then writes through [`shown`].
 #[macro_export]
 macro_rules! say {

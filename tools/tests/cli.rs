@@ -66,14 +66,14 @@ fn init_writes_owner_only_keys_and_prints_the_fingerprint() {
     // A second init in the same folder is refused and changes nothing.
     let key_before = std::fs::read(home.join("keys/identity.key")).expect("key");
     let again = veim(&["init", "--home", &home_arg(&home), "--role", "secretariat"]);
-    assert_eq!(again.status.code(), Some(1));
+    assert_eq!(again.status.code(), Some(5));
     assert!(text(&again).contains("already"), "{}", text(&again));
     assert_eq!(std::fs::read(home.join("keys/identity.key")).expect("key"), key_before);
 
     // A national node needs the Secretariat's key and address.
     let national = dir.path().join("mex");
     let out = veim(&["init", "--home", &home_arg(&national), "--role", "national", "--state", "MEX"]);
-    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(out.status.code(), Some(4));
     assert!(text(&out).contains("--secretariat-key"), "{}", text(&out));
     let out = veim(&["init", "--home", &home_arg(&national), "--role", "national", "--state", "MEXICO"]);
     assert!(text(&out).contains("ISO 3166-1"), "{}", text(&out));
@@ -155,7 +155,7 @@ fn a_running_node_answers_the_cli_and_stops_cleanly_on_sigterm() {
     let approvals = dir.path().join("approvals.txt");
     std::fs::write(&approvals, "# admitted at the conference\nMEX 0000 1111\n\nSWE\n").expect("write");
     let many = veim(&["--home", &home_arg(&home), "directory", "approve-many", &home_arg(&approvals)]);
-    assert_eq!(many.status.code(), Some(1), "{}", text(&many));
+    assert_eq!(many.status.code(), Some(4), "{}", text(&many));
     assert!(text(&many).contains("line 4: expected a State code and the fingerprint"), "{}", text(&many));
     std::fs::write(&approvals, "MEX 0000 1111\nSWE 2222 3333\n").expect("write");
     let many = veim(&["--home", &home_arg(&home), "directory", "approve-many", &home_arg(&approvals)]);
@@ -219,7 +219,7 @@ fn a_running_node_answers_the_cli_and_stops_cleanly_on_sigterm() {
     let edited = std::fs::read_to_string(&export).expect("export").replacen("\"node-stopped\"", "\"node-started\"", 1);
     std::fs::write(&export, edited).expect("write");
     let bad = veim(&["audit", "verify", "--export", &home_arg(&export)]);
-    assert_eq!(bad.status.code(), Some(1), "{}", text(&bad));
+    assert_eq!(bad.status.code(), Some(9), "{}", text(&bad));
     assert!(text(&bad).contains("does NOT verify"), "{}", text(&bad));
     let missing = veim(&["--home", &home_arg(&home), "audit", "witness", "MEX"]);
     assert!(text(&missing).contains("holds no checkpoint of MEX"), "{}", text(&missing));
@@ -289,7 +289,7 @@ fn the_demo_runs_every_step_and_its_disclosure_package_verifies_offline() {
         let path = dir.path().join("changed.json");
         std::fs::write(&path, serde_json::to_vec_pretty(&changed).expect("json")).expect("write");
         let out = veim(&["disclosure", "verify", &home_arg(&path)]);
-        assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+        assert_eq!(out.status.code(), Some(9), "{}", text(&out));
         assert!(text(&out).contains("does NOT verify"), "{}", text(&out));
         assert!(text(&out).contains(expected), "{expected:?} not named: {}", text(&out));
     }
@@ -330,6 +330,21 @@ fn every_benchmark_runs_in_its_quick_form_and_writes_its_json() {
     assert!(text(&out).contains("DEBUG BUILD"), "a debug build says so");
 }
 
+/// A Secretariat and the national nodes of MEX and SWE, both admitted, in
+/// this process, under `root`.
+async fn mex_and_swe(root: &Path) -> anyhow::Result<veim_tools::localnet::LocalNet> {
+    let mut net = veim_tools::localnet::LocalNet::new(root).await?;
+    for s in ["MEX", "SWE"] {
+        net.add_national(s, &format!("{s} export control authority")).await?;
+    }
+    let mut version = 0;
+    for s in ["MEX", "SWE"] {
+        version = net.admit(s).await?.version;
+    }
+    net.wait_directory(version).await?;
+    Ok(net)
+}
+
 /// Every string in a JSON document.
 fn strings(v: &serde_json::Value, out: &mut Vec<String>) {
     match v {
@@ -347,7 +362,7 @@ async fn another_states_control_and_bidi_characters_never_reach_the_terminal() -
     use veim_node::net::{InboundFrame, Limits};
     use veim_protocol::codec;
     use veim_protocol::wire::{NetRequest, NetResponse, Refusal, RefusalCode};
-    use veim_tools::localnet::{LocalNet, blocking};
+    use veim_tools::localnet::blocking;
 
     // What an honest node carries in a body: a carriage return that would
     // overwrite the line, and a right-to-left override that reverses text.
@@ -357,15 +372,7 @@ async fn another_states_control_and_bidi_characters_never_reach_the_terminal() -
     const DETAIL: &str = "\u{1b}[2Jdelivered\r\u{202E}devieceR";
 
     let dir = tempfile::tempdir()?;
-    let mut net = LocalNet::new(dir.path()).await?;
-    for s in ["MEX", "SWE"] {
-        net.add_national(s, &format!("{s} export control authority")).await?;
-    }
-    let mut version = 0;
-    for s in ["MEX", "SWE"] {
-        version = net.admit(s).await?.version;
-    }
-    net.wait_directory(version).await?;
+    let mut net = mex_and_swe(dir.path()).await?;
     let mex = net.national("MEX").api()?;
     let swe = net.national("SWE").api()?;
     let request: veim_protocol::RequestForm =
@@ -467,7 +474,7 @@ fn init_takes_addresses_by_dns_name_and_names_a_bad_one() {
         ("/dns4/directory.example.org/tcp/7040", "/ip4/0.0.0.0/tcp/7040", "/ip4/192.0.2.7/udp/7040", "/tcp/<port>"),
     ] {
         let (code, said, made) = national("refused", secretariat, listen, announce);
-        assert_eq!(code, Some(1), "{said}");
+        assert_eq!(code, Some(4), "invalid input: {said}");
         assert!(said.contains(expected), "{secretariat} {listen} {announce}: {said}");
         assert!(!made, "a refused init leaves no folder behind");
     }
@@ -514,4 +521,469 @@ fn status_exits_6_and_says_why_when_the_node_is_unhealthy() {
     let json: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
     assert_eq!(json["readiness"]["ready"], false);
     assert_eq!(json["readiness"]["checks"][2]["check"], "directory");
+}
+
+/// Runs `veim` in `home` with `args`; asserts its exit code, and that only
+/// a failed connection ever asks whether the node is running.
+fn exits(home: &Path, args: &[&str], code: i32) -> String {
+    let out = veim(&[&["--home", &home_arg(home)][..], args].concat());
+    let said = text(&out);
+    assert_eq!(out.status.code(), Some(code), "veim {args:?} exited {:?}:\n{said}", out.status.code());
+    assert!(!said.contains("panicked"), "veim {args:?}: {said}");
+    if code != 3 {
+        assert!(!said.contains("still running"), "a node that answered is not said to be down: {args:?}: {said}");
+    }
+    said
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn every_command_exits_with_the_documented_code_of_each_failure() -> anyhow::Result<()> {
+    use veim_node::api::{MessageView, SendRequest};
+    use veim_tools::client::Outcome;
+    use veim_tools::localnet::blocking;
+    let (failed, invalid, refused, wrong_role, unauthorized) = (1, 4, 5, 7, 8);
+    // The codes are those the README documents.
+    let readme = include_str!("../../README.md");
+    for outcome in Outcome::ALL {
+        assert!(readme.contains(&format!("| {} |", outcome.code())), "README documents exit code {}", outcome.code());
+    }
+
+    let dir = tempfile::tempdir()?;
+    let mut net = mex_and_swe(dir.path()).await?;
+    let request: veim_protocol::RequestForm =
+        toml::from_str(include_str!("../../deploy/examples/request.toml")).expect("example request");
+    let mex_api = net.national("MEX").api()?;
+    let sent: MessageView =
+        blocking(|| mex_api.post("/v1/requests", &SendRequest { to: vec!["SWE".into()], request }))?;
+    let exchange = sent.exchange_id.clone();
+    let response_form: veim_protocol::ResponseForm =
+        toml::from_str(include_str!("../../deploy/examples/response.toml")).expect("example response");
+    let swe_api = net.national("SWE").api()?;
+    let answer: MessageView = blocking(|| {
+        swe_api.post(
+            &format!("/v1/exchanges/{exchange}/respond"),
+            &veim_node::api::RespondRequest { response: response_form },
+        )
+    })?;
+    assert!(matches!(answer.deliveries[0].state, veim_node::api::types::DeliveryState::Delivered { .. }));
+    let (sec, mex, swe) =
+        (net.secretariat.home.clone(), net.national("MEX").home.clone(), net.national("SWE").home.clone());
+    let files = dir.path();
+    let bad_toml = files.join("bad.toml");
+    std::fs::write(&bad_toml, "summary = \"\"\nstage = \"later\"\n")?;
+    let bad_lines = files.join("approvals.txt");
+    std::fs::write(&bad_lines, "MEX\n")?;
+    let response = concat!(env!("CARGO_MANIFEST_DIR"), "/../deploy/examples/response.toml");
+    let request_file = concat!(env!("CARGO_MANIFEST_DIR"), "/../deploy/examples/request.toml");
+    let out = home_arg(&files.join("out.json"));
+    let nowhere = home_arg(&files.join("no/such/folder/out.json"));
+
+    blocking(|| {
+        // A Secretariat command on a national node, and the other way round.
+        for args in [
+            &["directory", "pending"][..],
+            &["directory", "approve", "SWE", "--fingerprint", "0000"],
+            &["directory", "approve-many", &home_arg(&bad_lines)],
+            &["directory", "reject", "SWE", "--fingerprint", "0000", "--reason", "r"],
+            &["directory", "suspend", "SWE"],
+            &["directory", "reinstate", "SWE"],
+            &["directory", "withdraw", "SWE"],
+            &["contacts", "pending"],
+            &["contacts", "accept", "SWE"],
+            &["contacts", "reject", "SWE", "--reason", "r"],
+        ] {
+            // approve-many checks its file first: a bad file is invalid anywhere.
+            let code = if args[1] == "approve-many" { invalid } else { wrong_role };
+            exits(&mex, args, code);
+        }
+        let said = exits(&mex, &["directory", "pending"], wrong_role);
+        assert!(said.contains("Secretariat command"), "{said}");
+        for args in [
+            &["directory", "sync"][..],
+            &["contacts", "show"],
+            &["request", "send", "--to", "SWE", "--file", request_file],
+            &["consent", "list"],
+            &["consent", "grant", "000000"],
+            &["disclosure", "list"],
+            &["reciprocity"],
+            &["purge"],
+            &["attachment", "list"],
+            &["outbox", "retry", "000000"],
+            &["respond", "000000", "--file", response],
+            &["note", "000000", "text"],
+            &["close", "000000"],
+        ] {
+            exits(&sec, args, wrong_role);
+        }
+
+        // Inputs with problems: nothing is done.
+        for args in [
+            &["directory", "approve-many", &home_arg(&bad_lines)][..],
+            &["directory", "approve", "XXX", "--fingerprint", "0000"],
+            &["directory", "show", "XXX"],
+            &["directory", "search", "--state", "XXX"],
+            &["contacts", "submit", "--file", &home_arg(&bad_toml)],
+            &["request", "check", "--file", &home_arg(&bad_toml)],
+            &["request", "send", "--to", "SWE", "--file", &home_arg(&bad_toml)],
+            &["request", "send", "--to", "XXX", "--file", request_file],
+            &["respond", &exchange, "--file", &home_arg(&bad_toml)],
+            &["outbox", "retry", "abc"],
+            &["outbox", "cancel", "abc"],
+            &["exchange", "show", "zz"],
+            &["consent", "grant", "000000", "--expires", "tomorrow"],
+            &["disclose", &exchange, "--item", "x#1", "--authority-kind", "oracle", "--authority", "A", "--out", &out],
+            &["audit", "witness", "XXX"],
+        ] {
+            exits(
+                if args[0] == "directory" && args[1] != "show" && args[1] != "search" { &sec } else { &mex },
+                args,
+                invalid,
+            );
+        }
+
+        // Refused by the node: unknown ids, no consent, not in the directory.
+        for args in [
+            &["directory", "approve", "DEU", "--fingerprint", "0000"][..],
+            &["directory", "reject", "DEU", "--fingerprint", "0000", "--reason", "r"],
+            &["directory", "reinstate", "MEX"],
+            &["contacts", "accept", "DEU"],
+        ] {
+            exits(&sec, args, refused);
+        }
+        for args in [
+            &["directory", "show", "DEU"][..],
+            &["contacts", "show"],
+            &["outbox", "retry", "000000"],
+            &["outbox", "cancel", "000000"],
+            &["exchange", "show", "000000"],
+            &["respond", "000000", "--file", response],
+            &["note", "000000", "text"],
+            &["close", "000000"],
+            &[
+                "consent",
+                "ask",
+                "000000",
+                "--item",
+                "x#1",
+                "--authority-kind",
+                "court",
+                "--authority",
+                "A",
+                "--purpose",
+                "p",
+                "--case",
+                "c",
+            ],
+            &["consent", "grant", "000000"],
+            &["consent", "refuse", "000000", "--reason", "r"],
+            &["consent", "revoke", "000000", "--reason", "r"],
+            &["attachment", "save", &"00".repeat(32), "--out", &out],
+            &["audit", "witness", "DEU"],
+        ] {
+            exits(&mex, args, refused);
+        }
+        // MEX received SWE's answer; disclosing it without SWE's consent is refused (HTTP 403).
+        let item = format!("{}#0", &answer.message_id[..veim_protocol::MessageId::SHORT_HEX]);
+        let said = exits(
+            &mex,
+            &[
+                "disclose",
+                &exchange,
+                "--item",
+                &item,
+                "--authority-kind",
+                "court",
+                "--authority",
+                "A court",
+                "--purpose",
+                "p",
+                "--case",
+                "c",
+                "--out",
+                &out,
+            ],
+            refused,
+        );
+        assert!(!Path::new(&out).exists(), "nothing written: {said}");
+        assert!(said.contains("consent"), "{said}");
+        // An existing file is never replaced without --force: refused before the node is asked.
+        std::fs::write(&out, "kept").expect("write");
+        let disclose = |force: &[&str]| {
+            let mut args =
+                vec!["disclose", &exchange, "--item", &item, "--authority-kind", "court", "--authority", "A court"];
+            args.extend(["--purpose", "p", "--case", "c", "--out", &out]);
+            args.extend(force);
+            exits(&mex, &args, refused)
+        };
+        let said = disclose(&[]);
+        assert!(said.contains("exists; nothing was disclosed") && said.contains("--force"), "{said}");
+        assert!(
+            !disclose(&["--force"]).contains("exists"),
+            "with --force the node is asked (and refuses without consent)"
+        );
+        assert_eq!(std::fs::read_to_string(&out).expect("read"), "kept");
+
+        // Failures on this machine.
+        exits(&mex, &["directory", "export", "--public", "--format", "json", "--out", &nowhere], failed);
+
+        // A wrong token: not authorized, and the node is not said to be down.
+        let token = std::fs::read(mex.join("admin.token")).expect("token");
+        std::fs::write(mex.join("admin.token"), format!("{}\n", "00".repeat(32))).expect("token");
+        let said = exits(&mex, &["inbox"], unauthorized);
+        assert!(said.contains("bearer token"), "{said}");
+        std::fs::write(mex.join("admin.token"), token).expect("token");
+        exits(&mex, &["inbox"], 0);
+
+        // A reader that stops reading (`veim … --json | head -c1`): a quiet exit 0.
+        for args in
+            [&["--json", "inbox"][..], &["inbox"], &["--json", "status"], &["exchange", "show", &exchange], &["--help"]]
+        {
+            let mut child = Command::new(env!("CARGO_BIN_EXE_veim"))
+                .args([&["--home", &home_arg(&mex)][..], args].concat())
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .expect("run veim");
+            drop(child.stdout.take());
+            let done = child.wait_with_output().expect("wait");
+            let said = String::from_utf8_lossy(&done.stderr);
+            assert_eq!(done.status.code(), Some(0), "veim {args:?} on a closed pipe: {said}");
+            assert!(said.is_empty(), "veim {args:?} on a closed pipe said: {said}");
+        }
+    });
+
+    // A node that is gone: the only failure said to be a connection failure.
+    net.national_mut("SWE").stop().await;
+    let runtime = serde_json::json!({"pid": std::process::id(), "peer_id": "x", "admin": "127.0.0.1:9", "listen": []});
+    std::fs::write(swe.join("runtime.json"), runtime.to_string())?;
+    let said = blocking(|| exits(&swe, &["inbox"], 3));
+    assert!(said.contains("Is the node still running?"), "{said}");
+    net.shutdown().await;
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn listings_page_through_every_message_and_filter_them() -> anyhow::Result<()> {
+    use veim_node::api::{MessageView, NoteRequest, SendRequest};
+    use veim_tools::localnet::blocking;
+
+    let dir = tempfile::tempdir()?;
+    let net = mex_and_swe(dir.path()).await?;
+    let mex_api = net.national("MEX").api()?;
+    let request = || -> veim_protocol::RequestForm {
+        toml::from_str(include_str!("../../deploy/examples/request.toml")).expect("example request")
+    };
+    // One exchange of a request and 29 notes, then a second exchange: 31 messages.
+    let first: MessageView =
+        blocking(|| mex_api.post("/v1/requests", &SendRequest { to: vec!["SWE".into()], request: request() }))?;
+    let mut sent = vec![first.message_id.clone()];
+    for i in 0..29 {
+        let note = NoteRequest { text: format!("note {i}"), handling: None };
+        let m: MessageView = blocking(|| mex_api.post(&format!("/v1/exchanges/{}/note", first.exchange_id), &note))?;
+        sent.push(m.message_id);
+    }
+    let second: MessageView =
+        blocking(|| mex_api.post("/v1/requests", &SendRequest { to: vec!["SWE".into()], request: request() }))?;
+    sent.push(second.message_id.clone());
+    let (mex, swe) = (net.national("MEX").home.clone(), net.national("SWE").home.clone());
+
+    blocking(|| {
+        let json = |home: &Path, args: &[&str]| -> Vec<serde_json::Value> {
+            let out = veim(&[&["--home", &home_arg(home), "--json"][..], args].concat());
+            assert!(out.status.success(), "{args:?}: {}", text(&out));
+            serde_json::from_slice(&out.stdout).expect("json")
+        };
+        let ids = |list: &[serde_json::Value]| -> Vec<String> {
+            list.iter().map(|m| m["message_id"].as_str().expect("id").to_string()).collect()
+        };
+        // `status --json`: where the node stands, typed for scripts.
+        let out = veim(&["--home", &home_arg(&swe), "--json", "status"]);
+        let status: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+        let standing = &status["registration_standing"];
+        assert_eq!(standing["state"], "active", "{status}");
+        assert!(standing["version"].as_u64().is_some_and(|v| v >= 2) && standing["at"].is_i64(), "{status}");
+
+        // Pages of 7: five pages, each message once, in the order sent.
+        let mut paged = Vec::new();
+        for page in 1..=5 {
+            let list = json(&swe, &["inbox", "--limit", "7", "--page", &page.to_string()]);
+            assert_eq!(list.len(), if page < 5 { 7 } else { 3 }, "page {page}");
+            paged.extend(ids(&list));
+        }
+        assert_eq!(paged, sent, "every message once, oldest first");
+        assert!(json(&swe, &["inbox", "--limit", "7", "--page", "6"]).is_empty());
+        assert_eq!(ids(&json(&swe, &["inbox", "--limit", "7", "--all"])), sent);
+        // Text says where it is and where the next page is.
+        let said = text(&veim(&["--home", &home_arg(&swe), "inbox", "--limit", "7", "--page", "2"]));
+        assert!(said.contains("messages 8–14 of 31; the next: --page 3"), "{said}");
+        let said = text(&veim(&["--home", &home_arg(&swe), "inbox", "--limit", "7", "--page", "9"]));
+        assert!(said.contains("Page 9 is past the end: 31 messages in 5 page(s)"), "{said}");
+
+        // Filters: kind, exchange, delivery state, dates.
+        let requests = json(&swe, &["inbox", "--kind", "request"]);
+        assert_eq!(ids(&requests), [sent[0].clone(), sent[30].clone()]);
+        let second_only = json(&swe, &["inbox", "--exchange", &second.exchange_id[..8]]);
+        assert_eq!(ids(&second_only), [sent[30].clone()]);
+        let notes = json(&mex, &["outbox", "--kind", "note", "--state", "delivered", "--limit", "1000"]);
+        assert_eq!(notes.len(), 29);
+        assert!(json(&mex, &["outbox", "--state", "queued"]).is_empty());
+        assert!(json(&swe, &["inbox", "--since", "2999-01-01"]).is_empty());
+        assert_eq!(json(&swe, &["inbox", "--until", "2999-01-01", "--limit", "1000"]).len(), 31);
+        assert_eq!(json(&swe, &["exchange", "list", "--state", "open", "--limit", "1"]).len(), 1);
+        assert_eq!(json(&swe, &["exchange", "list", "--state", "open"]).len(), 2);
+        assert!(json(&swe, &["exchange", "list", "--state", "closed"]).is_empty());
+        let only = json(&swe, &["exchange", "list", "--exchange", &second.exchange_id[..8]]);
+        assert_eq!(only.len(), 1);
+        assert_eq!(only[0]["exchange_id"], second.exchange_id);
+
+        // The listings without filters page too.
+        assert_eq!(json(&swe, &["directory", "log", "--limit", "1"]).len(), 1);
+        let versions = json(&swe, &["directory", "log", "--all"]).len();
+        assert!(versions >= 2, "{versions}");
+        let said = text(&veim(&["--home", &home_arg(&swe), "directory", "log", "--limit", "1"]));
+        assert!(said.contains(&format!("directory versions 1–1 of {versions}; the next: --page 2")), "{said}");
+        for list in [&["consent", "list"][..], &["disclosure", "list"], &["attachment", "list"]] {
+            assert!(json(&swe, &[list, &["--limit", "5"]].concat()).is_empty(), "{list:?}");
+        }
+
+        // A filter or page the node cannot read is invalid input, named.
+        for (args, named) in [
+            (&["inbox", "--kind", "spears"][..], "use one of request, response"),
+            (&["inbox", "--state", "delivered"], "it filters the outbox"),
+            (&["outbox", "--state", "lost"], "queued, attempting, delivered"),
+            (&["inbox", "--limit", "5000"], "1 to 1000"),
+            (&["inbox", "--page", "0"], "counted from 1"),
+            (&["exchange", "list", "--state", "later"], "open, answered or closed"),
+            (&["inbox", "--exchange", "xyz"], "not an exchange id"),
+        ] {
+            let said = exits(&swe, args, 4);
+            assert!(said.contains(named), "{args:?}: {said}");
+        }
+    });
+    net.shutdown().await;
+    Ok(())
+}
+
+#[test]
+fn config_check_names_each_bad_field_and_what_is_allowed() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let home = dir.path().join("sec");
+    assert!(veim(&["init", "--home", &home_arg(&home), "--role", "secretariat"]).status.success());
+    let ok = veim(&["--home", &home_arg(&home), "config", "check"]);
+    assert!(ok.status.success(), "{}", text(&ok));
+    assert!(text(&ok).contains("is a valid configuration"), "{}", text(&ok));
+
+    let config = std::fs::read_to_string(home.join("config.toml")).expect("config");
+    let bad = config
+        .replace("replay_window_secs = 3600", "replay_window_secs = 5")
+        .replace("handshake_timeout_secs = 5", "handshake_timeout_secs = 0");
+    assert_ne!(bad, config, "the fields are in the file");
+    let file = dir.path().join("bad.toml");
+    std::fs::write(&file, bad).expect("write");
+    let out = veim(&["config", "check", "--file", &home_arg(&file)]);
+    assert_eq!(out.status.code(), Some(4), "{}", text(&out));
+    let said = text(&out);
+    assert!(said.contains("2 problem(s)"), "{said}");
+    assert!(said.contains("- replay_window_secs: is 5; allowed: 60 to 86400 seconds"), "{said}");
+    assert!(said.contains("- handshake_timeout_secs: is 0; allowed: 1 to 3600 seconds"), "{said}");
+    let json = veim(&["--json", "config", "check", "--file", &home_arg(&file)]);
+    assert_eq!(json.status.code(), Some(4));
+    let report: serde_json::Value = serde_json::from_slice(&json.stdout).expect("json");
+    assert_eq!(report["valid"], false);
+    assert_eq!(report["problems"][0]["field"], "replay_window_secs");
+
+    std::fs::write(&file, format!("{config}\nretry_delay = 3\n")).expect("write");
+    let out = veim(&["config", "check", "--file", &home_arg(&file)]);
+    assert_eq!(out.status.code(), Some(4), "{}", text(&out));
+    assert!(text(&out).contains("unknown field `retry_delay`"), "{}", text(&out));
+}
+
+#[test]
+fn completions_and_manual_pages_are_generated_from_the_command_line() {
+    for (shell, mark) in [("bash", "_veim()"), ("zsh", "#compdef veim"), ("fish", "complete -c veim")] {
+        let out = veim(&["completions", shell]);
+        assert!(out.status.success(), "{shell}: {}", text(&out));
+        let script = String::from_utf8_lossy(&out.stdout);
+        assert!(script.contains(mark), "{shell}: {script}");
+        assert!(script.contains("approve-many") && script.contains("secretariat-key"), "{shell}: every command");
+    }
+    let page = veim(&["man"]);
+    assert!(page.status.success(), "{}", text(&page));
+    let page = String::from_utf8_lossy(&page.stdout);
+    assert!(page.contains(".TH veim 1") && page.contains("Exit codes"), "{page}");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out = veim(&["man", "--out", &home_arg(dir.path())]);
+    assert!(out.status.success(), "{}", text(&out));
+    let approve = std::fs::read_to_string(dir.path().join("veim-directory-approve.1")).expect("a page per command");
+    assert!(approve.contains("fingerprint") && approve.contains("Example"), "{approve}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_node_serves_an_openapi_description_of_every_route_it_answers() -> anyhow::Result<()> {
+    use veim_tools::localnet::{LocalNet, blocking};
+    let dir = tempfile::tempdir()?;
+    let mut net = LocalNet::new(dir.path()).await?;
+    net.add_national("MEX", "MEX export control authority").await?;
+    let api = net.national("MEX").api()?;
+    let description: serde_json::Value = blocking(|| api.get(veim_node::api::OPENAPI_PATH))?;
+    assert!(description["openapi"].as_str().is_some_and(|v| v.starts_with("3.")), "{description}");
+    let paths = description["paths"].as_object().expect("paths");
+    // The description is the router's: the same as the code builds.
+    assert_eq!(description, serde_json::to_value(veim_node::api::openapi())?);
+
+    // Every route the CLI and the docs use is described...
+    for (method, path) in [
+        ("get", "/healthz"),
+        ("get", "/readyz"),
+        ("get", "/metrics"),
+        ("get", "/v1/status"),
+        ("post", "/v1/directory/approve-many"),
+        ("get", "/v1/contacts"),
+        ("post", "/v1/contacts"),
+        ("get", "/v1/inbox"),
+        ("post", "/v1/outbox/{id}/cancel"),
+        ("post", "/v1/exchanges/{id}/attach"),
+        ("post", "/v1/disclosures"),
+        ("post", "/v1/purge"),
+    ] {
+        assert!(paths.get(path).and_then(|p| p.get(method)).is_some(), "{method} {path} not described");
+    }
+    let inbox = &paths["/v1/inbox"]["get"]["parameters"];
+    let names: Vec<&str> = inbox.as_array().expect("parameters").iter().filter_map(|p| p["name"].as_str()).collect();
+    assert_eq!(names, ["limit", "page", "state", "kind", "since", "until", "exchange"]);
+
+    // ...and every described route is served: the node answers it itself
+    // (its own JSON error at worst), never the router's bare 404 or 405.
+    let port = {
+        let runtime: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(net.national("MEX").home.join("runtime.json"))?)?;
+        runtime["admin"].as_str().expect("admin").to_string()
+    };
+    let token = std::fs::read_to_string(net.national("MEX").home.join("admin.token"))?.trim().to_string();
+    let agent: ureq::Agent = ureq::Agent::config_builder().http_status_as_error(false).build().into();
+    let mut probed = 0;
+    for (path, methods) in paths {
+        let url = format!("http://{port}{}", path.replace("{id}", "00000000"));
+        for method in methods.as_object().expect("methods").keys() {
+            if path == "/v1/keys/rotate" || path == "/v1/purge" {
+                continue; // they act at once; their routes are checked by their own tests
+            }
+            let response = blocking(|| match method.as_str() {
+                "get" => agent.get(&url).header("Authorization", format!("Bearer {token}")).call(),
+                _ => {
+                    agent.post(&url).header("Authorization", format!("Bearer {token}")).send_json(serde_json::json!({}))
+                }
+            })?;
+            let status = response.status().as_u16();
+            let body = response.into_body().read_to_string().unwrap_or_default();
+            assert!(
+                !(status == 405 || (status == 404 && !body.contains("\"error\""))),
+                "{method} {path}: the router does not serve it ({status} {body})"
+            );
+            probed += 1;
+        }
+    }
+    assert!(probed >= 38, "probed {probed}");
+    net.shutdown().await;
+    Ok(())
 }

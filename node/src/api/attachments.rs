@@ -2,10 +2,13 @@
 //! exchange, list them, save one.
 
 use super::types::*;
-use super::{ApiError, ApiResult, MessageView, Shared, find_exchange, message_view, national_only};
+use super::{
+    ApiError, ApiResult, Listing, MessageView, Page, Shared, find_exchange, listing, message_view, national_only,
+};
 use crate::attachments::{self, AttachmentError, AttachmentView};
 use crate::exchange::Outgoing;
 use axum::Json;
+use axum::extract::Query;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use veim_protocol::Body;
@@ -26,6 +29,14 @@ impl From<AttachmentError> for ApiError {
     }
 }
 
+#[utoipa::path(
+    post,
+    path = "/v1/attachments",
+    tag = "attachments",
+    summary = "Stage a file of this machine to send.",
+    request_body(content_type = "application/json", description = "{path}"),
+    responses((status = 200, description = "Done; the answer as JSON (text for /metrics)"), (status = "default", description = "An error, as JSON {error, message, problems}: the error code says which (wrong-role, invalid, not-found, no-consent, ...)"))
+)]
 pub(super) async fn stage(State(node): State<Shared>, Json(req): Json<StageRequest>) -> ApiResult<AttachmentView> {
     national_only(&node)?;
     let r = node.attachments.blocking(move |a| attachments::stage(a, std::path::Path::new(&req.path))).await?;
@@ -33,11 +44,31 @@ pub(super) async fn stage(State(node): State<Shared>, Json(req): Json<StageReque
     Ok(Json(record.into()))
 }
 
-pub(super) async fn list(State(node): State<Shared>) -> ApiResult<Vec<AttachmentView>> {
+#[utoipa::path(
+    get,
+    path = "/v1/attachments",
+    tag = "attachments",
+    summary = "Attachments sent and received, with how much of each is held.",
+    params(PageQuery),
+    responses((status = 200, description = "Done; the answer as JSON (text for /metrics)"), (status = "default", description = "An error, as JSON {error, message, problems}: the error code says which (wrong-role, invalid, not-found, no-consent, ...)"))
+)]
+pub(super) async fn list(State(node): State<Shared>, Query(q): Query<PageQuery>) -> Listing<AttachmentView> {
     national_only(&node)?;
-    Ok(Json(node.store.attachments()?.into_iter().map(AttachmentView::from).collect()))
+    let page = Page::only(&q)?;
+    let list = node.store.attachments()?;
+    let total = list.len();
+    Ok(listing(total, page.cut(list).into_iter().map(AttachmentView::from).collect()))
 }
 
+#[utoipa::path(
+    post,
+    path = "/v1/attachments/{id}/save",
+    tag = "attachments",
+    summary = "Write a complete received attachment to a file.",
+    request_body(content_type = "application/json", description = "{out, force}"),
+    params(("id" = String, Path, description = "Attachment id, or a unique prefix")),
+    responses((status = 200, description = "Done; the answer as JSON (text for /metrics)"), (status = "default", description = "An error, as JSON {error, message, problems}: the error code says which (wrong-role, invalid, not-found, no-consent, ...)"))
+)]
 pub(super) async fn save(
     State(node): State<Shared>,
     Path(id): Path<String>,
@@ -50,6 +81,15 @@ pub(super) async fn save(
     Ok(Json(view))
 }
 
+#[utoipa::path(
+    post,
+    path = "/v1/exchanges/{id}/attach",
+    tag = "attachments",
+    summary = "Send staged files in an exchange.",
+    request_body(content_type = "application/json", description = "{text, attachments: [id], handling?}"),
+    params(("id" = String, Path, description = "Exchange id, or a unique prefix")),
+    responses((status = 200, description = "Done; the answer as JSON (text for /metrics)"), (status = "default", description = "An error, as JSON {error, message, problems}: the error code says which (wrong-role, invalid, not-found, no-consent, ...)"))
+)]
 pub(super) async fn attach(
     State(node): State<Shared>,
     Path(id): Path<String>,

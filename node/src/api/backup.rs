@@ -14,6 +14,14 @@ impl From<BackupError> for ApiError {
     }
 }
 
+#[utoipa::path(
+    post,
+    path = "/v1/backup",
+    tag = "node",
+    summary = "A consistent backup of the running node, encrypted with the passphrase given: the answer is the file itself (application/octet-stream), with what it holds as JSON in the header veim-backup.",
+    request_body(content_type = "application/json", description = "{passphrase}"),
+    responses((status = 200, description = "The encrypted backup file"), (status = "default", description = "An error, as JSON {error, message, problems}: the error code says which (wrong-role, invalid, not-found, no-consent, ...)"))
+)]
 pub(super) async fn make(State(node): State<Shared>, Json(req): Json<BackupRequest>) -> Result<Response, ApiError> {
     // Written first to a temporary in the home folder (the pause of the
     // store's writes lasts as long as that write), then answered.

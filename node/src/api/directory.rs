@@ -2,7 +2,15 @@
 //! either role asks of the node about its standing.
 
 use super::*;
+use axum::extract::Query;
 
+#[utoipa::path(
+    get,
+    path = "/v1/status",
+    tag = "directory",
+    summary = "The node's identity, directory version, standing with the Secretariat, and readiness.",
+    responses((status = 200, description = "Done; the answer as JSON (text for /metrics)"), (status = "default", description = "An error, as JSON {error, message, problems}: the error code says which (wrong-role, invalid, not-found, no-consent, ...)"))
+)]
 pub(super) async fn status(State(node): State<Shared>) -> ApiResult<StatusView> {
     let view = node.directory.view();
     let sync = node.sync.as_ref().map(|s| s.status()).unwrap_or_default();
@@ -17,9 +25,12 @@ pub(super) async fn status(State(node): State<Shared>) -> ApiResult<StatusView> 
         directory_entries: view.entries().len(),
         secretariat_fingerprint: node.directory.secretariat_key().map(|k| k.fingerprint()),
         registration: sync.registration,
+        registration_standing: sync.registration_standing,
         contacts: sync.contacts,
+        contacts_standing: sync.contacts_standing,
         last_sync: sync.last_sync,
         last_error: sync.last_error,
+        last_error_at: sync.last_error_at,
         store_failure: node.store.failure(),
         started_at: node.started_at,
         clock_offset_secs: node.exchanges.tallies().clock_offset(),
@@ -28,6 +39,13 @@ pub(super) async fn status(State(node): State<Shared>) -> ApiResult<StatusView> 
     }))
 }
 
+#[utoipa::path(
+    get,
+    path = "/v1/directory",
+    tag = "directory",
+    summary = "The current directory version and its entries.",
+    responses((status = 200, description = "Done; the answer as JSON (text for /metrics)"), (status = "default", description = "An error, as JSON {error, message, problems}: the error code says which (wrong-role, invalid, not-found, no-consent, ...)"))
+)]
 pub(super) async fn directory(State(node): State<Shared>) -> ApiResult<DirectoryListing> {
     let view = node.directory.view();
     let entries = view
@@ -53,7 +71,16 @@ pub(super) async fn directory(State(node): State<Shared>) -> ApiResult<Directory
     }))
 }
 
-pub(super) async fn history(State(node): State<Shared>) -> ApiResult<Vec<VersionView>> {
+#[utoipa::path(
+    get,
+    path = "/v1/directory/history",
+    tag = "directory",
+    summary = "Every directory version, with what changed.",
+    params(PageQuery),
+    responses((status = 200, description = "Done; the answer as JSON (text for /metrics)"), (status = "default", description = "An error, as JSON {error, message, problems}: the error code says which (wrong-role, invalid, not-found, no-consent, ...)"))
+)]
+pub(super) async fn history(State(node): State<Shared>, Query(q): Query<PageQuery>) -> Listing<VersionView> {
+    let page = Page::only(&q)?;
     let mut out = Vec::new();
     let mut after = 0;
     loop {
@@ -66,10 +93,26 @@ pub(super) async fn history(State(node): State<Shared>) -> ApiResult<Vec<Version
             out.push(v.into());
         }
     }
-    Ok(Json(out))
+    let total = out.len();
+    Ok(listing(total, page.cut(out)))
 }
 
+#[utoipa::path(
+    get,
+    path = "/v1/directory/pending",
+    tag = "directory",
+    summary = "Secretariat: registrations waiting for approval.",
+    responses((status = 200, description = "Done; the answer as JSON (text for /metrics)"), (status = "default", description = "An error, as JSON {error, message, problems}: the error code says which (wrong-role, invalid, not-found, no-consent, ...)"))
+)]
 pub(super) async fn pending(State(node): State<Shared>) -> ApiResult<Vec<PendingView>> {
+    if node.publisher.is_none() {
+        return Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "wrong-role",
+            "registrations wait at the ATT Secretariat's node, which admits States: `directory pending` is a \
+             Secretariat command; this national node's own registration is shown by `veim status`",
+        ));
+    }
     let view = node.directory.view();
     let list = node
         .store
@@ -92,12 +135,28 @@ pub(super) async fn pending(State(node): State<Shared>) -> ApiResult<Vec<Pending
     Ok(Json(list))
 }
 
+#[utoipa::path(
+    post,
+    path = "/v1/directory/approve",
+    tag = "directory",
+    summary = "Secretariat: admit a State, naming the fingerprint checked out of band.",
+    request_body(content_type = "application/json", description = "{state, fingerprint}"),
+    responses((status = 200, description = "Done; the answer as JSON (text for /metrics)"), (status = "default", description = "An error, as JSON {error, message, problems}: the error code says which (wrong-role, invalid, not-found, no-consent, ...)"))
+)]
 pub(super) async fn approve(State(node): State<Shared>, Json(req): Json<ApproveRequest>) -> ApiResult<VersionView> {
     let state = parse_state(&req.state)?;
     let v = publisher(&node)?.approve(state, &req.fingerprint).await.map_err(publish_error)?;
     Ok(Json((&v).into()))
 }
 
+#[utoipa::path(
+    post,
+    path = "/v1/directory/approve-many",
+    tag = "directory",
+    summary = "Secretariat: admit several States in one directory version (all or none).",
+    request_body(content_type = "application/json", description = "{approvals: [{state, fingerprint}]}"),
+    responses((status = 200, description = "Done; the answer as JSON (text for /metrics)"), (status = "default", description = "An error, as JSON {error, message, problems}: the error code says which (wrong-role, invalid, not-found, no-consent, ...)"))
+)]
 pub(super) async fn approve_many(
     State(node): State<Shared>,
     Json(req): Json<ApproveManyRequest>,
@@ -144,14 +203,32 @@ pub(super) fn publish_error(e: PublishError) -> ApiError {
     }
 }
 
+#[utoipa::path(
+    post,
+    path = "/v1/directory/reject",
+    tag = "directory",
+    summary = "Secretariat: refuse a pending registration; the State learns it at its next poll.",
+    request_body(content_type = "application/json", description = "{state, fingerprint, reason}"),
+    responses((status = 200, description = "Done; the answer as JSON (text for /metrics)"), (status = "default", description = "An error, as JSON {error, message, problems}: the error code says which (wrong-role, invalid, not-found, no-consent, ...)"))
+)]
 pub(super) async fn reject(State(node): State<Shared>, Json(req): Json<RejectRequest>) -> ApiResult<Done> {
     let state = parse_state(&req.state)?;
     publisher(&node)?.reject(state, &req.fingerprint, &req.reason).await.map_err(publish_error)?;
     Ok(Json(Done {
-        done: format!("Rejected the registration of {state}; its node is told why when it next registers."),
+        done: format!(
+            "Rejected the registration of {state}; its node learns it, with the reason, at its next poll of the directory."
+        ),
     }))
 }
 
+#[utoipa::path(
+    post,
+    path = "/v1/directory/status",
+    tag = "directory",
+    summary = "Secretariat: suspend, reinstate or withdraw a State.",
+    request_body(content_type = "application/json", description = "{state, action: suspend|reinstate|withdraw, reason}"),
+    responses((status = 200, description = "Done; the answer as JSON (text for /metrics)"), (status = "default", description = "An error, as JSON {error, message, problems}: the error code says which (wrong-role, invalid, not-found, no-consent, ...)"))
+)]
 pub(super) async fn change_status(
     State(node): State<Shared>,
     Json(req): Json<StatusChangeRequest>,
@@ -161,6 +238,14 @@ pub(super) async fn change_status(
     Ok(Json((&v).into()))
 }
 
+#[utoipa::path(
+    post,
+    path = "/v1/contacts",
+    tag = "contacts",
+    summary = "National node: sign and submit this State's points of contact.",
+    request_body(content_type = "application/json", description = "{contacts: the contacts file as JSON}"),
+    responses((status = 200, description = "Done; the answer as JSON (text for /metrics)"), (status = "default", description = "An error, as JSON {error, message, problems}: the error code says which (wrong-role, invalid, not-found, no-consent, ...)"))
+)]
 pub(super) async fn submit_contacts(
     State(node): State<Shared>,
     Json(req): Json<SubmitContactsRequest>,
@@ -174,6 +259,13 @@ pub(super) async fn submit_contacts(
     own_contacts(State(node)).await
 }
 
+#[utoipa::path(
+    get,
+    path = "/v1/contacts",
+    tag = "contacts",
+    summary = "National node: this State's latest points of contact and where they stand.",
+    responses((status = 200, description = "Done; the answer as JSON (text for /metrics)"), (status = "default", description = "An error, as JSON {error, message, problems}: the error code says which (wrong-role, invalid, not-found, no-consent, ...)"))
+)]
 pub(super) async fn own_contacts(State(node): State<Shared>) -> ApiResult<ContactsView> {
     national_only(&node)?;
     let state =
@@ -185,15 +277,30 @@ pub(super) async fn own_contacts(State(node): State<Shared>) -> ApiResult<Contac
             "no points of contact submitted yet; use `veim contacts submit --file contacts.toml`",
         )
     })?;
-    let status = node.sync.as_ref().and_then(|s| s.status().contacts);
-    Ok(Json(ContactsView::new(&own.set, status)))
+    let sync = node.sync.as_ref().map(|s| s.status()).unwrap_or_default();
+    Ok(Json(ContactsView::new(&own.set, sync.contacts, sync.contacts_standing)))
 }
 
+#[utoipa::path(
+    get,
+    path = "/v1/contacts/pending",
+    tag = "contacts",
+    summary = "Secretariat: submissions waiting for review.",
+    responses((status = 200, description = "Done; the answer as JSON (text for /metrics)"), (status = "default", description = "An error, as JSON {error, message, problems}: the error code says which (wrong-role, invalid, not-found, no-consent, ...)"))
+)]
 pub(super) async fn pending_contacts(State(node): State<Shared>) -> ApiResult<Vec<ContactsView>> {
     publisher(&node)?;
-    Ok(Json(node.store.all_contacts()?.iter().map(|c| ContactsView::new(&c.set, None)).collect()))
+    Ok(Json(node.store.all_contacts()?.iter().map(|c| ContactsView::new(&c.set, None, None)).collect()))
 }
 
+#[utoipa::path(
+    post,
+    path = "/v1/contacts/accept",
+    tag = "contacts",
+    summary = "Secretariat: accept a State's submission into the next directory version.",
+    request_body(content_type = "application/json", description = "{state}"),
+    responses((status = 200, description = "Done; the answer as JSON (text for /metrics)"), (status = "default", description = "An error, as JSON {error, message, problems}: the error code says which (wrong-role, invalid, not-found, no-consent, ...)"))
+)]
 pub(super) async fn accept_contacts(
     State(node): State<Shared>,
     Json(req): Json<ContactsDecision>,
@@ -203,14 +310,31 @@ pub(super) async fn accept_contacts(
     Ok(Json((&v).into()))
 }
 
+#[utoipa::path(
+    post,
+    path = "/v1/contacts/reject",
+    tag = "contacts",
+    summary = "Secretariat: reject a State's submission; it learns it at its next poll.",
+    request_body(content_type = "application/json", description = "{state, reason}"),
+    responses((status = 200, description = "Done; the answer as JSON (text for /metrics)"), (status = "default", description = "An error, as JSON {error, message, problems}: the error code says which (wrong-role, invalid, not-found, no-consent, ...)"))
+)]
 pub(super) async fn reject_contacts(State(node): State<Shared>, Json(req): Json<ContactsDecision>) -> ApiResult<Done> {
     let state = parse_state(&req.state)?;
     publisher(&node)?.reject_contacts(state, &req.reason).await.map_err(publish_error)?;
     Ok(Json(Done {
-        done: format!("Rejected the points of contact of {state}; its node is told why when it next submits."),
+        done: format!(
+            "Rejected the points of contact of {state}; its node learns it, with the reason, at its next poll of the directory."
+        ),
     }))
 }
 
+#[utoipa::path(
+    post,
+    path = "/v1/keys/rotate",
+    tag = "directory",
+    summary = "Move this node to new keys (national) or hand the directory over to a new key (Secretariat).",
+    responses((status = 200, description = "Done; the answer as JSON (text for /metrics)"), (status = "default", description = "An error, as JSON {error, message, problems}: the error code says which (wrong-role, invalid, not-found, no-consent, ...)"))
+)]
 pub(super) async fn rotate_keys(State(node): State<Shared>) -> ApiResult<RotationView> {
     let pending = |e: &dyn std::fmt::Display| {
         ApiError::new(
@@ -230,6 +354,13 @@ pub(super) async fn rotate_keys(State(node): State<Shared>) -> ApiResult<Rotatio
     Ok(Json(RotationView { fingerprint, registration }))
 }
 
+#[utoipa::path(
+    post,
+    path = "/v1/directory/sync",
+    tag = "directory",
+    summary = "National node: ask the Secretariat for new directory versions now.",
+    responses((status = 200, description = "Done; the answer as JSON (text for /metrics)"), (status = "default", description = "An error, as JSON {error, message, problems}: the error code says which (wrong-role, invalid, not-found, no-consent, ...)"))
+)]
 pub(super) async fn sync(State(node): State<Shared>) -> ApiResult<StatusView> {
     if let Err(e) = sync_client(&node)?.sync().await {
         return Err(ApiError::new(StatusCode::BAD_GATEWAY, "sync-failed", e.to_string()));

@@ -31,11 +31,25 @@ pub(super) struct Up {
 }
 
 /// The process is up and its API serves.
+#[utoipa::path(
+    get,
+    path = "/healthz",
+    tag = "watching",
+    summary = "Whether the node's process answers. Open: no token, no audit entry.",
+    responses((status = 200, description = "Done; the answer as JSON (text for /metrics)"), (status = "default", description = "An error, as JSON {error, message, problems}: the error code says which (wrong-role, invalid, not-found, no-consent, ...)"))
+)]
 pub(super) async fn healthz() -> Json<Up> {
     Json(Up { status: "up" })
 }
 
 /// 200 when every check passes, else 503; the body names each check.
+#[utoipa::path(
+    get,
+    path = "/readyz",
+    tag = "watching",
+    summary = "Whether the node can do its work (store writable, directory held, peers reachable): 200 or 503. Open.",
+    responses((status = 200, description = "Done; the answer as JSON (text for /metrics)"), (status = "default", description = "An error, as JSON {error, message, problems}: the error code says which (wrong-role, invalid, not-found, no-consent, ...)"))
+)]
 pub(super) async fn readyz(State(node): State<Shared>) -> Response {
     let readiness = readiness(&node);
     let status = if readiness.ready { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };

@@ -2,8 +2,17 @@
 //! exchanges: what a national operator sends and reads.
 
 use super::*;
-use veim_protocol::{Close, Note};
+use axum::extract::Query;
+use veim_protocol::{Close, MessageKind, Note};
 
+#[utoipa::path(
+    post,
+    path = "/v1/requests",
+    tag = "exchanges",
+    summary = "National node: send a request (Annex 1) to one or several States.",
+    request_body(content_type = "application/json", description = "{to: [STATE], request: the request file as JSON}"),
+    responses((status = 200, description = "Done; the answer as JSON (text for /metrics)"), (status = "default", description = "An error, as JSON {error, message, problems}: the error code says which (wrong-role, invalid, not-found, no-consent, ...)"))
+)]
 pub(super) async fn send_request(State(node): State<Shared>, Json(req): Json<SendRequest>) -> ApiResult<MessageView> {
     national_only(&node)?;
     let mut errors = ValidationErrors::default();
@@ -36,12 +45,28 @@ pub(super) async fn send_request(State(node): State<Shared>, Json(req): Json<Sen
     Ok(Json(message_view(node.as_ref(), sent)?))
 }
 
-pub(super) async fn inbox(State(node): State<Shared>) -> ApiResult<Vec<MessageView>> {
-    messages_in(&node, Direction::Received)
+#[utoipa::path(
+    get,
+    path = "/v1/inbox",
+    tag = "exchanges",
+    summary = "Messages received, oldest first, a page at a time; x-total-count gives how many pass the filters.",
+    params(ListQuery),
+    responses((status = 200, description = "Done; the answer as JSON (text for /metrics)"), (status = "default", description = "An error, as JSON {error, message, problems}: the error code says which (wrong-role, invalid, not-found, no-consent, ...)"))
+)]
+pub(super) async fn inbox(State(node): State<Shared>, Query(q): Query<ListQuery>) -> Listing<MessageView> {
+    messages_in(&node, Direction::Received, &q)
 }
 
-pub(super) async fn outbox(State(node): State<Shared>) -> ApiResult<Vec<MessageView>> {
-    messages_in(&node, Direction::Sent)
+#[utoipa::path(
+    get,
+    path = "/v1/outbox",
+    tag = "exchanges",
+    summary = "Messages sent, oldest first, with each copy's delivery state, a page at a time.",
+    params(ListQuery),
+    responses((status = 200, description = "Done; the answer as JSON (text for /metrics)"), (status = "default", description = "An error, as JSON {error, message, problems}: the error code says which (wrong-role, invalid, not-found, no-consent, ...)"))
+)]
+pub(super) async fn outbox(State(node): State<Shared>, Query(q): Query<ListQuery>) -> Listing<MessageView> {
+    messages_in(&node, Direction::Sent, &q)
 }
 
 /// A sent message by its id, or a unique prefix of at least 6 hex digits.
@@ -75,6 +100,14 @@ pub(super) fn find_sent(node: &Node, prefix: &str) -> Result<MessageRecord, ApiE
     }
 }
 
+#[utoipa::path(
+    post,
+    path = "/v1/outbox/{id}/retry",
+    tag = "exchanges",
+    summary = "Try a sent message's undelivered copies now.",
+    params(("id" = String, Path, description = "Message id, or a unique prefix of at least 6 hex digits")),
+    responses((status = 200, description = "Done; the answer as JSON (text for /metrics)"), (status = "default", description = "An error, as JSON {error, message, problems}: the error code says which (wrong-role, invalid, not-found, no-consent, ...)"))
+)]
 pub(super) async fn outbox_retry(State(node): State<Shared>, Path(id): Path<String>) -> ApiResult<MessageView> {
     national_only(&node)?;
     let m = find_sent(&node, &id)?;
@@ -82,6 +115,14 @@ pub(super) async fn outbox_retry(State(node): State<Shared>, Path(id): Path<Stri
     Ok(Json(message_view(&node, updated)?))
 }
 
+#[utoipa::path(
+    post,
+    path = "/v1/outbox/{id}/cancel",
+    tag = "exchanges",
+    summary = "Give up a sent message's undelivered copies.",
+    params(("id" = String, Path, description = "Message id, or a unique prefix of at least 6 hex digits")),
+    responses((status = 200, description = "Done; the answer as JSON (text for /metrics)"), (status = "default", description = "An error, as JSON {error, message, problems}: the error code says which (wrong-role, invalid, not-found, no-consent, ...)"))
+)]
 pub(super) async fn outbox_cancel(State(node): State<Shared>, Path(id): Path<String>) -> ApiResult<MessageView> {
     national_only(&node)?;
     let m = find_sent(&node, &id)?;
@@ -89,16 +130,101 @@ pub(super) async fn outbox_cancel(State(node): State<Shared>, Path(id): Path<Str
     Ok(Json(message_view(&node, updated)?))
 }
 
-pub(super) fn messages_in(node: &Node, direction: Direction) -> ApiResult<Vec<MessageView>> {
+pub(super) fn messages_in(node: &Node, direction: Direction, q: &ListQuery) -> Listing<MessageView> {
+    let page = Page::of(q)?;
+    let filter = MessageFilter::of(q, direction)?;
     let mut list: Vec<MessageRecord> =
-        node.store.messages()?.into_iter().filter(|m| m.direction == direction).collect();
-    list.sort_by_key(|m| (m.stored_at, m.created_at));
+        node.store.messages()?.into_iter().filter(|m| m.direction == direction && filter.keeps(m)).collect();
+    list.sort_by_key(|m| (m.stored_at, m.created_at, m.sequence));
+    let total = list.len();
+    let list = page.cut(list);
     let what = match direction {
         Direction::Received => "inbox",
         Direction::Sent => "outbox",
     };
     shown(node, what.into(), None, list.len());
-    Ok(Json(list.into_iter().map(|m| message_view(node, m)).collect::<Result<_, _>>()?))
+    let views = list.into_iter().map(|m| message_view(node, m)).collect::<Result<_, _>>()?;
+    Ok(listing(total, views))
+}
+
+/// The messages a listing's filters keep.
+struct MessageFilter {
+    state: Option<&'static str>,
+    kind: Option<MessageKind>,
+    since: Option<i64>,
+    until: Option<i64>,
+    exchange: Option<String>,
+}
+
+/// The words of the delivery states, as the CLI shows them.
+const DELIVERY_STATES: [&str; 5] = ["queued", "attempting", "delivered", "refused", "failed"];
+const MESSAGE_KINDS: [MessageKind; 8] = [
+    MessageKind::Request,
+    MessageKind::Response,
+    MessageKind::Note,
+    MessageKind::Close,
+    MessageKind::ConsentRequest,
+    MessageKind::ConsentDecision,
+    MessageKind::ConsentRevocation,
+    MessageKind::Attachments,
+];
+
+fn delivery_word(state: &DeliveryState) -> &'static str {
+    match state {
+        DeliveryState::Pending => "queued",
+        DeliveryState::Attempting { .. } => "attempting",
+        DeliveryState::Delivered { .. } => "delivered",
+        DeliveryState::Refused { .. } => "refused",
+        DeliveryState::Failed { .. } => "failed",
+    }
+}
+
+impl MessageFilter {
+    fn of(q: &ListQuery, direction: Direction) -> Result<MessageFilter, ApiError> {
+        let state = match (&q.state, direction) {
+            (None, _) => None,
+            (Some(_), Direction::Received) => {
+                return Err(bad_query("state: received messages have no delivery state; it filters the outbox"));
+            }
+            (Some(s), Direction::Sent) => {
+                Some(DELIVERY_STATES.into_iter().find(|w| w.eq_ignore_ascii_case(s.trim())).ok_or_else(|| {
+                    bad_query(format!("state {s:?} is not a delivery state; use one of {}", DELIVERY_STATES.join(", ")))
+                })?)
+            }
+        };
+        let kind = q
+            .kind
+            .as_ref()
+            .map(|k| {
+                MESSAGE_KINDS.into_iter().find(|m| m.as_str().eq_ignore_ascii_case(k.trim())).ok_or_else(|| {
+                    let all: Vec<&str> = MESSAGE_KINDS.iter().map(|m| m.as_str()).collect();
+                    bad_query(format!("kind {k:?} is not a message kind; use one of {}", all.join(", ")))
+                })
+            })
+            .transpose()?;
+        Ok(MessageFilter { state, kind, since: q.since, until: q.until, exchange: exchange_prefix(q)? })
+    }
+
+    fn keeps(&self, m: &MessageRecord) -> bool {
+        self.state.is_none_or(|s| m.deliveries.iter().any(|d| delivery_word(&d.state) == s))
+            && self.kind.is_none_or(|k| m.kind == k)
+            && self.since.is_none_or(|t| m.stored_at >= t)
+            && self.until.is_none_or(|t| m.stored_at <= t)
+            && self.exchange.as_ref().is_none_or(|x| m.exchange_id.to_hex().starts_with(x.as_str()))
+    }
+}
+
+fn exchange_prefix(q: &ListQuery) -> Result<Option<String>, ApiError> {
+    q.exchange
+        .as_ref()
+        .map(|x| {
+            let x = x.trim().to_ascii_lowercase();
+            if x.is_empty() || !x.bytes().all(|b| b.is_ascii_hexdigit()) {
+                return Err(bad_query(format!("exchange {x:?} is not an exchange id or its first hex digits")));
+            }
+            Ok(x)
+        })
+        .transpose()
 }
 
 pub(super) fn request_summary(node: &Node, x: &ExchangeRecord) -> Result<Option<String>, ApiError> {
@@ -110,17 +236,54 @@ pub(super) fn request_summary(node: &Node, x: &ExchangeRecord) -> Result<Option<
     })
 }
 
-pub(super) async fn exchanges(State(node): State<Shared>) -> ApiResult<Vec<ExchangeSummary>> {
-    let mut list = node.store.exchanges()?;
+#[utoipa::path(
+    get,
+    path = "/v1/exchanges",
+    tag = "exchanges",
+    summary = "Exchanges, the most recently changed first, a page at a time.",
+    params(ListQuery),
+    responses((status = 200, description = "Done; the answer as JSON (text for /metrics)"), (status = "default", description = "An error, as JSON {error, message, problems}: the error code says which (wrong-role, invalid, not-found, no-consent, ...)"))
+)]
+pub(super) async fn exchanges(State(node): State<Shared>, Query(q): Query<ListQuery>) -> Listing<ExchangeSummary> {
+    let page = Page::of(&q)?;
+    if q.kind.is_some() {
+        return Err(bad_query("kind filters messages; exchanges take state, since, until and exchange"));
+    }
+    let status = q
+        .state
+        .as_ref()
+        .map(|s| {
+            serde_json::from_value::<ExchangeStatus>(serde_json::Value::String(s.trim().to_ascii_lowercase()))
+                .map_err(|_| bad_query(format!("state {s:?} is not an exchange state; use open, answered or closed")))
+        })
+        .transpose()?;
+    let prefix = exchange_prefix(&q)?;
+    let mut list: Vec<ExchangeRecord> = node
+        .store
+        .exchanges()?
+        .into_iter()
+        .filter(|x| status.is_none_or(|s| x.status == s))
+        .filter(|x| q.since.is_none_or(|t| x.updated_at >= t) && q.until.is_none_or(|t| x.updated_at <= t))
+        .filter(|x| prefix.as_ref().is_none_or(|p| x.exchange_id.to_hex().starts_with(p.as_str())))
+        .collect();
     list.sort_by_key(|x| std::cmp::Reverse(x.updated_at));
+    let total = list.len();
     let mut out = Vec::new();
-    for exchange in list {
+    for exchange in page.cut(list) {
         let summary = request_summary(&node, &exchange)?;
         out.push(ExchangeSummary { exchange, summary });
     }
-    Ok(Json(out))
+    Ok(listing(total, out))
 }
 
+#[utoipa::path(
+    get,
+    path = "/v1/exchanges/{id}",
+    tag = "exchanges",
+    summary = "One exchange with all its messages, decrypted.",
+    params(("id" = String, Path, description = "Exchange id, or a unique prefix of at least 6 hex digits")),
+    responses((status = 200, description = "Done; the answer as JSON (text for /metrics)"), (status = "default", description = "An error, as JSON {error, message, problems}: the error code says which (wrong-role, invalid, not-found, no-consent, ...)"))
+)]
 pub(super) async fn exchange_show(State(node): State<Shared>, Path(id): Path<String>) -> ApiResult<ExchangeView> {
     let exchange = find_exchange(&node, &id)?;
     let mut messages = Vec::new();
@@ -146,6 +309,15 @@ pub(super) async fn reply(node: &Node, id: &str, body: Body) -> ApiResult<Messag
     Ok(Json(message_view(node, sent)?))
 }
 
+#[utoipa::path(
+    post,
+    path = "/v1/exchanges/{id}/respond",
+    tag = "exchanges",
+    summary = "Answer a request with information items (Annex 2).",
+    request_body(content_type = "application/json", description = "{response: the response file as JSON}"),
+    params(("id" = String, Path, description = "Exchange id, or a unique prefix")),
+    responses((status = 200, description = "Done; the answer as JSON (text for /metrics)"), (status = "default", description = "An error, as JSON {error, message, problems}: the error code says which (wrong-role, invalid, not-found, no-consent, ...)"))
+)]
 pub(super) async fn respond(
     State(node): State<Shared>,
     Path(id): Path<String>,
@@ -157,6 +329,15 @@ pub(super) async fn respond(
     reply(&node, &id, Body::Response(response)).await
 }
 
+#[utoipa::path(
+    post,
+    path = "/v1/exchanges/{id}/note",
+    tag = "exchanges",
+    summary = "Add a note to an exchange.",
+    request_body(content_type = "application/json", description = "{text, handling?}"),
+    params(("id" = String, Path, description = "Exchange id, or a unique prefix")),
+    responses((status = 200, description = "Done; the answer as JSON (text for /metrics)"), (status = "default", description = "An error, as JSON {error, message, problems}: the error code says which (wrong-role, invalid, not-found, no-consent, ...)"))
+)]
 pub(super) async fn note(
     State(node): State<Shared>,
     Path(id): Path<String>,
@@ -166,6 +347,15 @@ pub(super) async fn note(
     reply(&node, &id, Body::Note(Note { text: req.text, handling })).await
 }
 
+#[utoipa::path(
+    post,
+    path = "/v1/exchanges/{id}/close",
+    tag = "exchanges",
+    summary = "Close an exchange.",
+    request_body(content_type = "application/json", description = "{reason}"),
+    params(("id" = String, Path, description = "Exchange id, or a unique prefix")),
+    responses((status = 200, description = "Done; the answer as JSON (text for /metrics)"), (status = "default", description = "An error, as JSON {error, message, problems}: the error code says which (wrong-role, invalid, not-found, no-consent, ...)"))
+)]
 pub(super) async fn close(
     State(node): State<Shared>,
     Path(id): Path<String>,

@@ -25,6 +25,13 @@ const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset
 
 /// The exposition, built on a blocking thread (it reads the store and the
 /// file system).
+#[utoipa::path(
+    get,
+    path = "/metrics",
+    tag = "watching",
+    summary = "Prometheus metrics (text exposition format). Open.",
+    responses((status = 200, description = "Done; the answer as JSON (text for /metrics)"), (status = "default", description = "An error, as JSON {error, message, problems}: the error code says which (wrong-role, invalid, not-found, no-consent, ...)"))
+)]
 pub(super) async fn metrics(State(node): State<Shared>) -> Response {
     let text = tokio::task::spawn_blocking(move || {
         let mut registry = Registry::default();

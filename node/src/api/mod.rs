@@ -32,11 +32,13 @@ use axum::extract::{Path, Request, State};
 use axum::http::StatusCode;
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::get;
 use axum::{Json, Router};
 use directory::*;
 use messages::*;
 use std::sync::Arc;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 use veim_protocol::audit::{Action, Actor, Event};
 use veim_protocol::{Body, StateCode, ValidationErrors};
 
@@ -86,6 +88,54 @@ impl From<SendError> for ApiError {
 }
 
 type ApiResult<T> = Result<Json<T>, ApiError>;
+
+/// A page of a listing, with the number of items that pass its filters in
+/// the [`TOTAL_HEADER`] header.
+type Listing<T> = Result<([(&'static str, String); 1], Json<Vec<T>>), ApiError>;
+
+fn listing<T>(total: usize, items: Vec<T>) -> ([(&'static str, String); 1], Json<Vec<T>>) {
+    ([(TOTAL_HEADER, total.to_string())], Json(items))
+}
+
+/// Which items of a listing a query asks for.
+struct Page {
+    limit: usize,
+    page: usize,
+}
+
+impl Page {
+    fn of(q: &ListQuery) -> Result<Page, ApiError> {
+        let page = q.page.unwrap_or(1);
+        if page == 0 {
+            return Err(bad_query("page 0: pages are counted from 1"));
+        }
+        let limit = match (q.limit, q.page) {
+            (Some(limit), _) if !(1..=PAGE_MAX).contains(&limit) => {
+                return Err(bad_query(format!("limit {limit}: a page holds 1 to {PAGE_MAX} items")));
+            }
+            (Some(limit), _) => limit,
+            (None, Some(_)) => PAGE_DEFAULT,
+            // Neither: the whole listing, as clients of the first release
+            // ask for it.
+            (None, None) => usize::MAX,
+        };
+        Ok(Page { limit, page })
+    }
+
+    /// The page of a listing that has no filters (serde refuses a filter
+    /// given, as an unknown field).
+    fn only(q: &PageQuery) -> Result<Page, ApiError> {
+        Page::of(&ListQuery { limit: q.limit, page: q.page, ..ListQuery::default() })
+    }
+
+    fn cut<T>(&self, items: Vec<T>) -> Vec<T> {
+        items.into_iter().skip((self.page - 1).saturating_mul(self.limit)).take(self.limit).collect()
+    }
+}
+
+fn bad_query(message: impl Into<String>) -> ApiError {
+    ApiError::new(StatusCode::BAD_REQUEST, "bad-query", message)
+}
 type Shared = Arc<Node>;
 
 pub(crate) async fn serve(node: Shared, listener: tokio::net::TcpListener, token: String, mut shutdown: Shutdown) {
@@ -97,48 +147,73 @@ pub(crate) async fn serve(node: Shared, listener: tokio::net::TcpListener, token
     }
 }
 
+/// The admin API's description (OpenAPI 3.1), built from the handlers'
+/// annotations as the router is: a route cannot be served without being
+/// described. Served at [`OPENAPI_PATH`].
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    routes().split_for_parts().1
+}
+
+/// Where the node serves its OpenAPI description (with the token, like every `/v1` path).
+pub const OPENAPI_PATH: &str = "/v1/openapi.json";
+
+#[derive(utoipa::OpenApi)]
+#[openapi(info(
+    title = "veim admin API",
+    description = "The local admin API of a veim node: HTTP on a loopback address, JSON in and out, every /v1 \
+                   call with the bearer token of admin.token. /healthz, /readyz and /metrics answer without it."
+))]
+struct ApiDoc;
+
+fn routes() -> OpenApiRouter<Shared> {
+    OpenApiRouter::with_openapi(<ApiDoc as utoipa::OpenApi>::openapi())
+        .routes(routes!(health::healthz))
+        .routes(routes!(health::readyz))
+        .routes(routes!(metrics::metrics))
+        .routes(routes!(status))
+        .routes(routes!(directory))
+        .routes(routes!(history))
+        .routes(routes!(pending))
+        .routes(routes!(approve))
+        .routes(routes!(approve_many))
+        .routes(routes!(reject))
+        .routes(routes!(change_status))
+        .routes(routes!(sync))
+        .routes(routes!(rotate_keys))
+        .routes(routes!(own_contacts, submit_contacts))
+        .routes(routes!(pending_contacts))
+        .routes(routes!(accept_contacts))
+        .routes(routes!(reject_contacts))
+        .routes(routes!(send_request))
+        .routes(routes!(inbox))
+        .routes(routes!(outbox))
+        .routes(routes!(outbox_retry))
+        .routes(routes!(outbox_cancel))
+        .routes(routes!(exchanges))
+        .routes(routes!(exchange_show))
+        .routes(routes!(respond))
+        .routes(routes!(note))
+        .routes(routes!(close))
+        .routes(routes!(terms::ask))
+        .routes(routes!(terms::list))
+        .routes(routes!(terms::decide))
+        .routes(routes!(terms::revoke))
+        .routes(routes!(terms::disclosures, terms::disclose))
+        .routes(routes!(terms::reciprocity))
+        .routes(routes!(terms::purge))
+        .routes(routes!(attachments::list, attachments::stage))
+        .routes(routes!(attachments::save))
+        .routes(routes!(attachments::attach))
+        .routes(routes!(backup::make))
+}
+
 fn router(node: Shared, guard: guard::Guard) -> Router {
     let guard = Arc::new(guard);
     let audit_node = node.clone();
-    Router::new()
-        .route("/healthz", get(health::healthz))
-        .route("/readyz", get(health::readyz))
-        .route("/metrics", get(metrics::metrics))
-        .route("/v1/status", get(status))
-        .route("/v1/directory", get(directory))
-        .route("/v1/directory/history", get(history))
-        .route("/v1/directory/pending", get(pending))
-        .route("/v1/directory/approve", post(approve))
-        .route("/v1/directory/approve-many", post(approve_many))
-        .route("/v1/directory/reject", post(reject))
-        .route("/v1/directory/status", post(change_status))
-        .route("/v1/directory/sync", post(sync))
-        .route("/v1/keys/rotate", post(rotate_keys))
-        .route("/v1/contacts", get(own_contacts).post(submit_contacts))
-        .route("/v1/contacts/pending", get(pending_contacts))
-        .route("/v1/contacts/accept", post(accept_contacts))
-        .route("/v1/contacts/reject", post(reject_contacts))
-        .route("/v1/requests", post(send_request))
-        .route("/v1/inbox", get(inbox))
-        .route("/v1/outbox", get(outbox))
-        .route("/v1/outbox/{id}/retry", post(outbox_retry))
-        .route("/v1/outbox/{id}/cancel", post(outbox_cancel))
-        .route("/v1/exchanges", get(exchanges))
-        .route("/v1/exchanges/{id}", get(exchange_show))
-        .route("/v1/exchanges/{id}/respond", post(respond))
-        .route("/v1/exchanges/{id}/note", post(note))
-        .route("/v1/exchanges/{id}/close", post(close))
-        .route("/v1/exchanges/{id}/consent", post(terms::ask))
-        .route("/v1/consents", get(terms::list))
-        .route("/v1/consents/{id}/decide", post(terms::decide))
-        .route("/v1/consents/{id}/revoke", post(terms::revoke))
-        .route("/v1/disclosures", get(terms::disclosures).post(terms::disclose))
-        .route("/v1/reciprocity", get(terms::reciprocity))
-        .route("/v1/attachments", get(attachments::list).post(attachments::stage))
-        .route("/v1/attachments/{id}/save", post(attachments::save))
-        .route("/v1/exchanges/{id}/attach", post(attachments::attach))
-        .route("/v1/purge", post(terms::purge))
-        .route("/v1/backup", post(backup::make))
+    let (router, description) = routes().split_for_parts();
+    let description = Arc::new(description);
+    router
+        .route(OPENAPI_PATH, get(move || async move { Json(description.as_ref().clone()) }))
         .layer(middleware::from_fn(move |req: Request, next: Next| {
             let guard = guard.clone();
             let node = audit_node.clone();
@@ -208,4 +283,24 @@ fn find_exchange(node: &Node, id: &str) -> Result<ExchangeRecord, ApiError> {
         LookupError::Store(e) => e.into(),
         other => ApiError::new(StatusCode::BAD_REQUEST, "bad-exchange-id", other.to_string()),
     })
+}
+
+#[cfg(test)]
+mod described {
+    /// Routes reach the router only through `routes!`, which describes them
+    /// (a plain `.route` would serve a path the description lacks): the one
+    /// exception is the description's own path.
+    #[test]
+    fn every_route_of_the_router_is_in_the_openapi_description() {
+        let source = include_str!("mod.rs");
+        let router = &source[source.find("fn router(").expect("router")..];
+        let router = &router[..router.find("\n}\n").expect("end of router")];
+        assert_eq!(router.matches(".route(").count(), 1, "{router}");
+        assert!(router.contains(".route(OPENAPI_PATH,"), "{router}");
+        let routes = &source[source.find("fn routes()").expect("routes")..];
+        let routes = &routes[..routes.find("\n}\n").expect("end of routes")];
+        assert!(!routes.contains(".route("), "{routes}");
+        let described = super::openapi().paths.paths.len();
+        assert_eq!(routes.matches("routes!(").count(), described, "one path per routes! call");
+    }
 }

@@ -2,10 +2,11 @@
 //! reciprocity and retention.
 
 use super::types::*;
-use super::{ApiError, ApiResult, MessageView, Shared, message_view, national_only};
+use super::{ApiError, ApiResult, Listing, MessageView, Page, Shared, listing, message_view, national_only};
 use crate::storage::DisclosureSummary;
 use crate::terms::{self, AskConsent, ConsentView, DecideConsent, Disclose, Reciprocity, TermsError};
 use axum::Json;
+use axum::extract::Query;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use veim_protocol::disclosure::Package;
@@ -32,6 +33,15 @@ impl From<TermsError> for ApiError {
     }
 }
 
+#[utoipa::path(
+    post,
+    path = "/v1/exchanges/{id}/consent",
+    tag = "terms",
+    summary = "Ask the originator of received items for consent to disclose them.",
+    request_body(content_type = "application/json", description = "{items, authority, purpose, case_reference}"),
+    params(("id" = String, Path, description = "Exchange id, or a unique prefix")),
+    responses((status = 200, description = "Done; the answer as JSON (text for /metrics)"), (status = "default", description = "An error, as JSON {error, message, problems}: the error code says which (wrong-role, invalid, not-found, no-consent, ...)"))
+)]
 pub(super) async fn ask(
     State(node): State<Shared>,
     Path(id): Path<String>,
@@ -42,13 +52,33 @@ pub(super) async fn ask(
     Ok(Json(message_view(&node, sent)?))
 }
 
-pub(super) async fn list(State(node): State<Shared>) -> ApiResult<Vec<ConsentView>> {
+#[utoipa::path(
+    get,
+    path = "/v1/consents",
+    tag = "terms",
+    summary = "Consent requests asked by or of this State, and their decisions.",
+    params(PageQuery),
+    responses((status = 200, description = "Done; the answer as JSON (text for /metrics)"), (status = "default", description = "An error, as JSON {error, message, problems}: the error code says which (wrong-role, invalid, not-found, no-consent, ...)"))
+)]
+pub(super) async fn list(State(node): State<Shared>, Query(q): Query<PageQuery>) -> Listing<ConsentView> {
     national_only(&node)?;
+    let page = Page::only(&q)?;
     let list = terms::consents(&node.terms)?;
+    let total = list.len();
+    let list = page.cut(list);
     super::shown(&node, "consent requests".into(), None, list.len());
-    Ok(Json(list))
+    Ok(listing(total, list))
 }
 
+#[utoipa::path(
+    post,
+    path = "/v1/consents/{id}/decide",
+    tag = "terms",
+    summary = "Grant or refuse a consent request.",
+    request_body(content_type = "application/json", description = "{grant: {items?, conditions, expires_at?}} or {refuse: {reason}}"),
+    params(("id" = String, Path, description = "Consent id, or a unique prefix")),
+    responses((status = 200, description = "Done; the answer as JSON (text for /metrics)"), (status = "default", description = "An error, as JSON {error, message, problems}: the error code says which (wrong-role, invalid, not-found, no-consent, ...)"))
+)]
 pub(super) async fn decide(
     State(node): State<Shared>,
     Path(id): Path<String>,
@@ -59,6 +89,15 @@ pub(super) async fn decide(
     Ok(Json(message_view(&node, sent)?))
 }
 
+#[utoipa::path(
+    post,
+    path = "/v1/consents/{id}/revoke",
+    tag = "terms",
+    summary = "Revoke a grant; disclosures already made stand.",
+    request_body(content_type = "application/json", description = "{reason}"),
+    params(("id" = String, Path, description = "Consent id, or a unique prefix")),
+    responses((status = 200, description = "Done; the answer as JSON (text for /metrics)"), (status = "default", description = "An error, as JSON {error, message, problems}: the error code says which (wrong-role, invalid, not-found, no-consent, ...)"))
+)]
 pub(super) async fn revoke(
     State(node): State<Shared>,
     Path(id): Path<String>,
@@ -69,23 +108,56 @@ pub(super) async fn revoke(
     Ok(Json(message_view(&node, sent)?))
 }
 
+#[utoipa::path(
+    post,
+    path = "/v1/disclosures",
+    tag = "terms",
+    summary = "Make a disclosure package of received items a grant covers (403 no-consent otherwise).",
+    request_body(content_type = "application/json", description = "{exchange, items, authority, purpose?, case_reference?}"),
+    responses((status = 200, description = "Done; the answer as JSON (text for /metrics)"), (status = "default", description = "An error, as JSON {error, message, problems}: the error code says which (wrong-role, invalid, not-found, no-consent, ...)"))
+)]
 pub(super) async fn disclose(State(node): State<Shared>, Json(req): Json<Disclose>) -> ApiResult<Package> {
     national_only(&node)?;
     Ok(Json(terms::disclose(&node.terms, req).await?))
 }
 
-pub(super) async fn disclosures(State(node): State<Shared>) -> ApiResult<Vec<DisclosureSummary>> {
+#[utoipa::path(
+    get,
+    path = "/v1/disclosures",
+    tag = "terms",
+    summary = "Disclosures this node made.",
+    params(PageQuery),
+    responses((status = 200, description = "Done; the answer as JSON (text for /metrics)"), (status = "default", description = "An error, as JSON {error, message, problems}: the error code says which (wrong-role, invalid, not-found, no-consent, ...)"))
+)]
+pub(super) async fn disclosures(State(node): State<Shared>, Query(q): Query<PageQuery>) -> Listing<DisclosureSummary> {
     national_only(&node)?;
+    let page = Page::only(&q)?;
     let mut list = node.store.disclosures()?;
     list.sort_by_key(|d| std::cmp::Reverse(d.created_at));
-    Ok(Json(list))
+    let total = list.len();
+    Ok(listing(total, page.cut(list)))
 }
 
+#[utoipa::path(
+    get,
+    path = "/v1/reciprocity",
+    tag = "terms",
+    summary = "Requests sent to and received from each State, answered or not, and how fast.",
+    responses((status = 200, description = "Done; the answer as JSON (text for /metrics)"), (status = "default", description = "An error, as JSON {error, message, problems}: the error code says which (wrong-role, invalid, not-found, no-consent, ...)"))
+)]
 pub(super) async fn reciprocity(State(node): State<Shared>) -> ApiResult<Vec<Reciprocity>> {
     national_only(&node)?;
     Ok(Json(terms::reciprocity(&node.terms)?))
 }
 
+#[utoipa::path(
+    post,
+    path = "/v1/purge",
+    tag = "terms",
+    summary = "Remove the content of received messages older than the retention period.",
+    request_body(content_type = "application/json", description = "{older_than_secs?}"),
+    responses((status = 200, description = "Done; the answer as JSON (text for /metrics)"), (status = "default", description = "An error, as JSON {error, message, problems}: the error code says which (wrong-role, invalid, not-found, no-consent, ...)"))
+)]
 pub(super) async fn purge(State(node): State<Shared>, Json(req): Json<PurgeRequest>) -> ApiResult<PurgeView> {
     national_only(&node)?;
     let policy = node.config.retention.received_content_days.map(|d| i64::from(d) * 86_400);

@@ -4,6 +4,7 @@
 //! are named here too, so that a client needs this module alone.
 
 pub use crate::attachments::AttachmentView;
+pub use crate::directory::{Standing, StandingState};
 pub use crate::home::config::Role;
 pub use crate::storage::{
     Delivery, DeliveryState, Direction, DisclosureSummary, ExchangeRecord, ExchangeStatus, MessageRecord,
@@ -39,10 +40,22 @@ pub struct StatusView {
     /// Fingerprint of the Secretariat key this node trusts now (the pinned
     /// one, or the one the directory handed over to).
     pub secretariat_fingerprint: Option<String>,
+    /// National node: its registration with the Secretariat, in words...
     pub registration: Option<String>,
+    /// ...and typed: state, directory version, reason, time.
+    #[serde(default)]
+    pub registration_standing: Option<Standing>,
+    /// National node: its latest points of contact, in words...
     pub contacts: Option<String>,
+    /// ...and typed.
+    #[serde(default)]
+    pub contacts_standing: Option<Standing>,
+    /// When the last round with the Secretariat succeeded, Unix seconds.
     pub last_sync: Option<i64>,
+    /// Why the last round with the Secretariat failed, if it did, and when.
     pub last_error: Option<String>,
+    #[serde(default)]
+    pub last_error_at: Option<i64>,
     /// Why the store could not write to disk, if it could not: the node
     /// restarts itself to reopen it.
     #[serde(default)]
@@ -201,12 +214,19 @@ pub struct ContactsView {
     pub entry_visibility: Visibility,
     pub submitted_at: i64,
     pub contacts: Vec<PointOfContact>,
-    /// National node: where the submission stands.
+    /// National node: where the submission stands, in words...
     pub status: Option<String>,
+    /// ...and typed: state, directory version, reason, time.
+    #[serde(default)]
+    pub standing: Option<Standing>,
 }
 
 impl ContactsView {
-    pub fn new(set: &veim_protocol::contacts::ContactSet, status: Option<String>) -> ContactsView {
+    pub fn new(
+        set: &veim_protocol::contacts::ContactSet,
+        status: Option<String>,
+        standing: Option<Standing>,
+    ) -> ContactsView {
         ContactsView {
             state: set.state,
             name: set.state.name().to_string(),
@@ -214,6 +234,7 @@ impl ContactsView {
             submitted_at: set.submitted_at,
             contacts: set.contacts.clone(),
             status,
+            standing,
         }
     }
 }
@@ -359,3 +380,84 @@ pub use crate::backup::BackupInfo;
 
 /// The header of a backup answer that carries its `BackupInfo`.
 pub const BACKUP_INFO_HEADER: &str = "veim-backup";
+
+/// Which page of a listing and which of its items: the query parameters of
+/// `GET /v1/inbox`, `/v1/outbox` and `/v1/exchanges`. Every filter given
+/// must hold. The answer is the page's items, oldest first for messages and
+/// most recently changed first for exchanges, with the number of items that
+/// pass the filters, on every page, in the header [`TOTAL_HEADER`].
+#[derive(Debug, Clone, Default, Serialize, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ListQuery {
+    /// Items per page, 1 to [`PAGE_MAX`]; [`PAGE_DEFAULT`] when absent and a
+    /// page is named. With neither `limit` nor `page`, the whole listing
+    /// (as the first release answered; its size then has no bound).
+    #[serde(default)]
+    pub limit: Option<usize>,
+    /// The page, counted from 1.
+    #[serde(default)]
+    pub page: Option<usize>,
+    /// Sent messages: a copy in this delivery state (`queued`, `attempting`,
+    /// `delivered`, `refused`, `failed`). Exchanges: `open`, `answered` or
+    /// `closed`.
+    #[serde(default)]
+    pub state: Option<String>,
+    /// Messages of this kind (`request`, `response`, `note`, `close`,
+    /// `consent-request`, `consent-decision`, `consent-revocation`,
+    /// `attachments`).
+    #[serde(default)]
+    pub kind: Option<String>,
+    /// Stored (exchanges: last changed) at or after this time, Unix seconds.
+    #[serde(default)]
+    pub since: Option<i64>,
+    /// Stored (exchanges: last changed) at or before this time, Unix seconds.
+    #[serde(default)]
+    pub until: Option<i64>,
+    /// An exchange id, or its first hex digits.
+    #[serde(default)]
+    pub exchange: Option<String>,
+}
+
+/// Which page of a listing that has no filters: the query parameters of
+/// `GET /v1/consents`, `/v1/disclosures`, `/v1/attachments` and
+/// `/v1/directory/history`, which answer the total in [`TOTAL_HEADER`] too.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub struct PageQuery {
+    /// Items per page, 1 to [`PAGE_MAX`]; [`PAGE_DEFAULT`] when absent and a
+    /// page is named; the whole listing with neither.
+    #[serde(default)]
+    pub limit: Option<usize>,
+    /// The page, counted from 1.
+    #[serde(default)]
+    pub page: Option<usize>,
+}
+
+/// Items per page when the query names no limit.
+pub const PAGE_DEFAULT: usize = 100;
+/// The most items a page holds: a page of messages, each with its envelope,
+/// stays a few megabytes.
+pub const PAGE_MAX: usize = 1000;
+/// The response header carrying how many items pass a listing's filters.
+pub const TOTAL_HEADER: &str = "x-total-count";
+
+impl ListQuery {
+    /// The query as URL parameters, for a client.
+    pub fn to_pairs(&self) -> Vec<(&'static str, String)> {
+        let mut out = Vec::new();
+        let mut push = |k, v: Option<String>| {
+            if let Some(v) = v {
+                out.push((k, v));
+            }
+        };
+        push("limit", self.limit.map(|v| v.to_string()));
+        push("page", self.page.map(|v| v.to_string()));
+        push("state", self.state.clone());
+        push("kind", self.kind.clone());
+        push("since", self.since.map(|v| v.to_string()));
+        push("until", self.until.map(|v| v.to_string()));
+        push("exchange", self.exchange.clone());
+        out
+    }
+}

@@ -520,6 +520,7 @@ fn wire(
         base_secs: config.retry_base_secs,
         max_secs: config.retry_max_secs,
         max_age_secs: config.max_message_age_secs,
+        send_wait: Duration::from_secs(config.send_wait_secs),
     };
     let window = Window { future_secs: config.replay_window_secs, past_secs: config.max_message_age_secs };
     let exchanges = Arc::new(Exchanges::new(

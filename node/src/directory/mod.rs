@@ -16,7 +16,7 @@ pub mod sync;
 
 pub use publisher::Publisher;
 pub use registry::{PublishError, RegistrationOutcome};
-pub use sync::{SyncClient, SyncError, SyncStatus};
+pub use sync::{Standing, StandingState, SyncClient, SyncError, SyncStatus};
 
 use crate::home::config::{Role, SecretariatPin};
 use crate::home::keys::peer_id_of;

@@ -22,14 +22,69 @@ use veim_protocol::{
     EntryStatus, KeyRotation, Registration, SignedDirectoryVersion, SignedKeyRotation, SignedRegistration, StateCode,
 };
 
-/// What the national node knows of its own standing with the Secretariat.
+/// What the national node knows of its own standing with the Secretariat:
+/// each matter in words for people, and typed ([`Standing`]) for scripts.
 #[derive(Debug, Clone, Default, serde::Serialize)]
 pub struct SyncStatus {
     pub registration: Option<String>,
+    pub registration_standing: Option<Standing>,
     /// Where this State's latest submission of points of contact stands.
     pub contacts: Option<String>,
+    pub contacts_standing: Option<Standing>,
     pub last_sync: Option<i64>,
     pub last_error: Option<String>,
+    /// When the round that failed with `last_error` ended.
+    pub last_error_at: Option<i64>,
+}
+
+/// Where one matter stands with the Secretariat (this node's registration,
+/// or its points of contact), as a script reads it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Standing {
+    pub state: StandingState,
+    /// The directory version it refers to, when one does.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version: Option<u64>,
+    /// The Secretariat's reason (a rejection), or the refusal's detail.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    /// When this node learnt it, Unix seconds.
+    pub at: i64,
+}
+
+/// The states of a [`Standing`], as words a script compares.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
+#[non_exhaustive]
+pub enum StandingState {
+    /// Contacts: signed and kept, not yet delivered to the Secretariat.
+    Kept,
+    /// Waiting for the Secretariat's approval (registration) or review (contacts).
+    Pending,
+    /// Registration: admitted in `version`.
+    Admitted,
+    /// Registration: listed, active, in `version`.
+    Active,
+    /// Registration: listed, suspended, in `version`.
+    Suspended,
+    /// Registration: listed as withdrawn in `version`.
+    Withdrawn,
+    /// Contacts: carried by directory `version`.
+    Accepted,
+    /// Refused by the Secretariat, for `reason`.
+    Rejected,
+    /// Registration: this State's key rotation is published in `version`.
+    RotationPublished,
+    /// Registration: the key rotation was given up, for `reason`.
+    RotationAbandoned,
+    /// Registration: the node moved to its new keys and restarts.
+    MovedToNewKeys,
+}
+
+impl Standing {
+    fn new(state: StandingState, version: Option<u64>, reason: Option<String>) -> Standing {
+        Standing { state, version, reason, at: now() }
+    }
 }
 
 /// Why a round with the Secretariat did not complete. Each says what
@@ -172,7 +227,10 @@ impl SyncClient {
                     s.last_sync = Some(now());
                     s.last_error = None;
                 }
-                Err(e) => s.last_error = Some(e.to_string()),
+                Err(e) => {
+                    s.last_error = Some(e.to_string());
+                    s.last_error_at = Some(now());
+                }
             }
         }
         result
@@ -189,28 +247,57 @@ impl SyncClient {
         if !self.listed_as_me() {
             self.check_no_other_instance().await?;
             let signed = self.registration_with(&self.keys)?;
-            let status = match self.ask(&NetRequest::Register(signed), "a registration").await? {
-                NetResponse::Registration(RegistrationStatus::Pending) => {
-                    "pending approval by the Secretariat".to_string()
-                }
-                NetResponse::Registration(RegistrationStatus::Admitted { version }) => {
-                    format!("admitted in directory version {version}")
-                }
+            let (status, standing) = match self.ask(&NetRequest::Register(signed), "a registration").await? {
+                NetResponse::Registration(RegistrationStatus::Pending) => (
+                    "pending approval by the Secretariat".to_string(),
+                    Standing::new(StandingState::Pending, None, None),
+                ),
+                NetResponse::Registration(RegistrationStatus::Admitted { version }) => (
+                    format!("admitted in directory version {version}"),
+                    Standing::new(StandingState::Admitted, Some(version), None),
+                ),
                 NetResponse::Registration(RegistrationStatus::Rejected { reason }) => {
                     let status = format!("rejected by the Secretariat: {reason}");
-                    self.set_registration(status.clone());
+                    self.set_registration(status.clone(), Standing::new(StandingState::Rejected, None, Some(reason)));
                     return Err(SyncError::RegistrationRejected { status });
                 }
                 other => return Err(SyncError::Unexpected { what: "a registration", answer: format!("{other:?}") }),
             };
-            self.set_registration(status);
+            self.set_registration(status, standing);
         }
         self.fetch_directory(&secretariat).await?;
         if self.listed_as_me() {
             let view = self.directory.view();
-            let status = self.state.and_then(|s| view.entry(s)).map(|e| e.status.to_string()).unwrap_or_default();
-            self.set_registration(format!("{status} in directory version {}", view.version()));
+            let status = self.state.and_then(|s| view.entry(s)).map(|e| e.status);
+            let state = match status {
+                Some(EntryStatus::Suspended) => StandingState::Suspended,
+                Some(EntryStatus::Withdrawn) => StandingState::Withdrawn,
+                _ => StandingState::Active,
+            };
+            self.set_registration(
+                format!(
+                    "{} in directory version {}",
+                    status.map(|s| s.to_string()).unwrap_or_default(),
+                    view.version()
+                ),
+                Standing::new(state, Some(view.version()), None),
+            );
             self.submit_own_contacts().await?;
+        } else if let Some(listed) = self.moved_but_not_yet_listed() {
+            // Admitted with this key, but listed at the addresses of before
+            // (a restart on another port, a move the Secretariat holds back:
+            // it publishes at most one move a minute). Not an error, but
+            // peers dial the old addresses until the move is published.
+            let version = self.directory.view().version();
+            let reason = format!(
+                "the directory lists this node at {listed}, not at {}; the Secretariat publishes the move at its \
+                 next round (at most one a minute). Listen on a fixed port (not /tcp/0) so that a restart does not move the node",
+                self.announce.join(", ")
+            );
+            self.set_registration(
+                format!("admitted in directory version {version}; {reason}"),
+                Standing::new(StandingState::Admitted, Some(version), Some(reason)),
+            );
         }
         Ok(())
     }
@@ -349,7 +436,10 @@ impl SyncClient {
             };
             match self.ask(&NetRequest::RotateKeys(Box::new(signed)), "a key rotation").await {
                 Ok(NetResponse::Registration(RegistrationStatus::Admitted { version })) => {
-                    self.set_registration(format!("key rotation published in directory version {version}"));
+                    self.set_registration(
+                        format!("key rotation published in directory version {version}"),
+                        Standing::new(StandingState::RotationPublished, Some(version), None),
+                    );
                 }
                 Ok(other) => {
                     return Err(SyncError::Unexpected { what: "a key rotation", answer: format!("{other:?}") });
@@ -361,7 +451,10 @@ impl SyncClient {
                     let hopeless = r.detail.contains("is not listed") || r.detail.contains("already listed");
                     if hopeless {
                         NodeKeys::drop_next(&self.home)?;
-                        self.set_registration(format!("key rotation abandoned: {}", r.detail));
+                        self.set_registration(
+                            format!("key rotation abandoned: {}", r.detail),
+                            Standing::new(StandingState::RotationAbandoned, None, Some(r.detail.clone())),
+                        );
                     }
                     return Err(SyncError::RotationRefused(r.detail));
                 }
@@ -380,10 +473,10 @@ impl SyncClient {
             self.store.clear_pending_rotation()?;
             self.store.flush().await?;
             NodeKeys::promote_next(&self.home)?;
-            self.set_registration(format!(
-                "moved to new keys (fingerprint {}); restarting",
-                next.identity.public().fingerprint()
-            ));
+            self.set_registration(
+                format!("moved to new keys (fingerprint {}); restarting", next.identity.public().fingerprint()),
+                Standing::new(StandingState::MovedToNewKeys, None, None),
+            );
             tracing::info!("the directory lists this node's new keys; restarting to take them up");
             self.restart.ask();
         }
@@ -400,6 +493,7 @@ impl SyncClient {
         self.store.flush().await.map_err(SyncError::from)?;
         if let Ok(mut s) = self.status.lock() {
             s.contacts = Some("signed and kept; not yet delivered to the Secretariat".into());
+            s.contacts_standing = Some(Standing::new(StandingState::Kept, None, None));
         }
         Ok(self.sync().await?)
     }
@@ -411,17 +505,25 @@ impl SyncClient {
         let Some(own) = self.store.contacts(state)? else { return Ok(()) };
         let view = self.directory.view();
         let listed = view.entry(state).and_then(|e| e.contacts.clone());
-        let status = if listed.as_ref() == Some(&own) {
-            format!("accepted; carried by directory version {}", view.version())
+        let accepted = |version| {
+            (
+                format!("accepted; carried by directory version {version}"),
+                Standing::new(StandingState::Accepted, Some(version), None),
+            )
+        };
+        let (status, standing) = if listed.as_ref() == Some(&own) {
+            accepted(view.version())
         } else {
             match self.ask(&NetRequest::SubmitContacts(Box::new(own)), "a contacts submission").await? {
-                NetResponse::Contacts(ContactsStatus::Pending) => "waiting for the Secretariat's review".to_string(),
-                NetResponse::Contacts(ContactsStatus::Accepted { version }) => {
-                    format!("accepted; carried by directory version {version}")
-                }
-                NetResponse::Contacts(ContactsStatus::Rejected { reason }) => {
-                    format!("rejected by the Secretariat: {reason}. Correct the file and submit again")
-                }
+                NetResponse::Contacts(ContactsStatus::Pending) => (
+                    "waiting for the Secretariat's review".to_string(),
+                    Standing::new(StandingState::Pending, None, None),
+                ),
+                NetResponse::Contacts(ContactsStatus::Accepted { version }) => accepted(version),
+                NetResponse::Contacts(ContactsStatus::Rejected { reason }) => (
+                    format!("rejected by the Secretariat: {reason}. Correct the file and submit again"),
+                    Standing::new(StandingState::Rejected, None, Some(reason)),
+                ),
                 other => {
                     return Err(SyncError::Unexpected { what: "a contacts submission", answer: format!("{other:?}") });
                 }
@@ -429,6 +531,7 @@ impl SyncClient {
         };
         if let Ok(mut s) = self.status.lock() {
             s.contacts = Some(status);
+            s.contacts_standing = Some(standing);
         }
         Ok(())
     }
@@ -466,6 +569,15 @@ impl SyncClient {
         })
     }
 
+    /// The addresses the directory lists for this State, when it lists
+    /// this node's key, active, at other addresses than those it announces.
+    fn moved_but_not_yet_listed(&self) -> Option<String> {
+        let view = self.directory.view();
+        let e = view.entry(self.state?)?;
+        (e.is_active() && e.identity_key() == self.keys.identity.public() && e.addresses() != self.announce.as_slice())
+            .then(|| e.addresses().join(", "))
+    }
+
     /// This State's registration with `keys` at the addresses it announces,
     /// signed by those keys' identity.
     fn registration_with(&self, keys: &NodeKeys) -> Result<SignedRegistration, SyncError> {
@@ -480,9 +592,10 @@ impl SyncClient {
         SignedRegistration::sign(registration, &keys.identity).map_err(|e| SyncError::Sign(e.to_string()))
     }
 
-    fn set_registration(&self, status: String) {
+    fn set_registration(&self, status: String, standing: Standing) {
         if let Ok(mut s) = self.status.lock() {
             s.registration = Some(status);
+            s.registration_standing = Some(standing);
         }
     }
 

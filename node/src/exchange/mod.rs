@@ -23,7 +23,7 @@ use crate::directory::{Directory, dial_info};
 use crate::home::keys::NodeKeys;
 use crate::home::vault::Vault;
 use crate::net::Client;
-use crate::storage::{ExchangeRecord, ExchangeStatus, MessageRecord, RuleRefusal, Store, StoreError};
+use crate::storage::{DeliveryState, ExchangeRecord, ExchangeStatus, MessageRecord, RuleRefusal, Store, StoreError};
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -51,11 +51,7 @@ fn message_record(
         crate::storage::Direction::Sent => h
             .recipients
             .iter()
-            .map(|r| crate::storage::Delivery {
-                recipient: *r,
-                state: crate::storage::DeliveryState::Pending,
-                updated_at: now,
-            })
+            .map(|r| crate::storage::Delivery { recipient: *r, state: DeliveryState::Pending, updated_at: now })
             .collect(),
         crate::storage::Direction::Received => Vec::new(),
     };
@@ -307,6 +303,8 @@ pub struct RetryPolicy {
     pub max_secs: i64,
     /// A message older than this is given up (recipients refuse it).
     pub max_age_secs: i64,
+    /// How long the operator's send waits for its first attempt.
+    pub send_wait: std::time::Duration,
 }
 
 impl RetryPolicy {
@@ -420,7 +418,12 @@ impl Exchanges {
     /// Seals, stores, flushes and delivers a message the operator wrote.
     pub async fn send(&self, outgoing: Outgoing<'_>) -> Result<MessageRecord, SendError> {
         let me = self.me().ok_or(SendError::NoState)?;
-        outbox::send(me, &self.store, &self.client, &self.directory.view(), outgoing, now()).await
+        let sent = outbox::send(me, &self.store, &self.client, &self.directory.view(), outgoing, now()).await?;
+        if sent.deliveries.iter().any(|d| d.state == DeliveryState::Pending) {
+            // Left untried by a send that stopped waiting: the outbox takes it now.
+            self.wake.notify_one();
+        }
+        Ok(sent)
     }
 
     /// Tries every outbox copy that is due; returns how many were delivered.

@@ -119,7 +119,21 @@ pub async fn send(
     store.flush().await?;
 
     let blocked = blocked_before(store, &record)?;
-    Ok(attempt(me, store, client, view, record, &blocked, &mut HashSet::new(), held, now).await?)
+    let message_id = record.message_id;
+    let mut unreachable = HashSet::new();
+    let first = attempt(me, store, client, view, record.clone(), &blocked, &mut unreachable, held, now);
+    match tokio::time::timeout(me.retry.send_wait, first).await {
+        Ok(tried) => Ok(tried?),
+        // A recipient that does not answer (a dial or a request that hangs)
+        // does not hold the operator: the attempt is dropped, its claims
+        // with it, and the copies stay queued for the outbox, which tries
+        // them at once (a recipient that got the message meanwhile answers
+        // the same receipt again).
+        Err(_) => {
+            tracing::info!(message = %message_id, "no answer yet from a recipient; the copy is queued");
+            Ok(store.message(message_id)?.unwrap_or(record))
+        }
+    }
 }
 
 /// The recipients an earlier sent message of the same exchange still has

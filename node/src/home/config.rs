@@ -71,6 +71,12 @@ pub struct Config {
     pub retry_base_secs: i64,
     #[serde(default = "default_retry_max")]
     pub retry_max_secs: i64,
+    /// Seconds the operator's send waits for the first delivery attempt (3 by
+    /// default). A recipient that has not answered by then is left to the
+    /// outbox, and the send answers at once that the copy is queued, instead
+    /// of holding the operator for the whole dial or request timeout.
+    #[serde(default = "default_send_wait")]
+    pub send_wait_secs: u64,
     /// Requests a peer may send per second on average, and in one burst;
     /// past them it is answered busy, and a peer answered busy for more
     /// than half of its requests over 10 s is cut off for 60 s.
@@ -213,11 +219,16 @@ impl Default for Config {
             held_frames_mib: default_held_frames_mib(),
             strangers_held_frames_kib: default_strangers_held_frames_kib(),
             retry_max_secs: default_retry_max(),
+            send_wait_secs: default_send_wait(),
             handling: veim_protocol::Handling::default(),
             retention: Retention::default(),
             storage: Storage::default(),
         }
     }
+}
+
+fn default_send_wait() -> u64 {
+    3
 }
 
 fn default_peer_rate() -> f64 {
@@ -361,83 +372,160 @@ impl Config {
         Ok(config)
     }
 
-    /// Rules serde cannot express.
+    /// Rules serde cannot express: the first problem, or all of them in one
+    /// message ([`Config::problems`] lists them apart).
     pub fn check(&self) -> Result<(), ConfigProblem> {
+        let problems = self.problems();
+        if problems.is_empty() {
+            return Ok(());
+        }
+        let all: Vec<String> = problems.0.iter().map(|p| format!("{}: {}", p.field, p.problem)).collect();
+        Err(all.join("; ").into())
+    }
+
+    /// Every problem of this configuration, each naming its field and what
+    /// is allowed: the roles' needs, the addresses, and bounds on every
+    /// period, window, rate and size.
+    pub fn problems(&self) -> veim_protocol::ValidationErrors {
+        let mut errors = veim_protocol::ValidationErrors::default();
         match self.role {
             Role::National => {
                 if self.state.is_none() {
-                    return Err("a national node needs `state` (its ISO 3166-1 alpha-3 code)".into());
+                    errors.push("state", "a national node needs `state` (its ISO 3166-1 alpha-3 code)");
                 }
-                let Some(pin) = &self.secretariat else {
-                    return Err("a national node needs a [secretariat] section with public_key and address".into());
-                };
-                PublicIdentity::from_hex(&pin.public_key).map_err(|e| format!("secretariat.public_key: {e}"))?;
-                crate::address::dialable(&pin.address).map_err(|e| format!("secretariat.address: {e}"))?;
+                match &self.secretariat {
+                    None => errors.push(
+                        "secretariat",
+                        "a national node needs a [secretariat] section with public_key and address",
+                    ),
+                    Some(pin) => {
+                        if let Err(e) = PublicIdentity::from_hex(&pin.public_key) {
+                            errors.push("secretariat.public_key", e.to_string());
+                        }
+                        if let Err(e) = crate::address::dialable(&pin.address) {
+                            errors.push("secretariat.address", e.to_string());
+                        }
+                    }
+                }
             }
             Role::Secretariat => {
                 if self.secretariat.is_some() {
-                    return Err("a secretariat node has no [secretariat] section".into());
+                    errors.push("secretariat", "a secretariat node has no [secretariat] section");
                 }
             }
         }
         if self.listen.is_empty() {
-            return Err("`listen` needs at least one multiaddr, e.g. \"/ip4/0.0.0.0/tcp/7040\"".into());
+            errors.push("listen", "needs at least one multiaddr, e.g. \"/ip4/0.0.0.0/tcp/7040\"");
         }
-        for a in &self.listen {
-            crate::address::listenable(a).map_err(|e| format!("listen: {e}"))?;
+        for (i, a) in self.listen.iter().enumerate() {
+            if let Err(e) = crate::address::listenable(a) {
+                errors.push(format!("listen[{i}]"), e.to_string());
+            }
         }
-        for a in &self.announce {
-            crate::address::dialable(a).map_err(|e| format!("announce: {e}"))?;
+        for (i, a) in self.announce.iter().enumerate() {
+            if let Err(e) = crate::address::dialable(a) {
+                errors.push(format!("announce[{i}]"), e.to_string());
+            }
         }
         if self.role == Role::National
             && self.announce.is_empty()
             && let Some(a) = self.listen.iter().find(|a| a.starts_with("/ip4/0.0.0.0/") || a.starts_with("/ip6/::/"))
         {
-            return Err(format!(
-                "listen address {a} takes connections on every interface but is not an address other nodes can dial; \
-                 add the address they should use: announce = [\"/ip4/<public address>/tcp/<port>\"] (veim init --announce)"
-            ).into());
-        }
-        let admin: std::net::SocketAddr =
-            self.admin_listen.parse().map_err(|e| format!("admin_listen {:?}: {e}", self.admin_listen))?;
-        if !admin.ip().is_loopback() {
-            return Err(format!(
-                "admin_listen {admin} must be a loopback address (127.0.0.1 or ::1): the admin API is for the local operator only"
-            ).into());
-        }
-        let mut errors = veim_protocol::ValidationErrors::default();
-        self.handling.check("handling", &mut errors);
-        if let Some(e) = errors.0.first() {
-            return Err(format!("{}: {}", e.field, e.problem).into());
-        }
-        if self.retry_base_secs < 1 || self.retry_max_secs < self.retry_base_secs {
-            return Err("retry_base_secs must be at least 1, and retry_max_secs at least retry_base_secs".into());
-        }
-        if !(self.peer_requests_per_sec >= 1.0 && self.peer_request_burst >= 1.0) {
-            return Err("peer_requests_per_sec and peer_request_burst must be at least 1".into());
-        }
-        if self.max_stranger_connections >= self.max_connections || self.max_connections_per_address == 0 {
-            return Err("max_stranger_connections must be less than max_connections (the rest is kept for listed \
-                        peers), and max_connections_per_address at least 1"
-                .into());
-        }
-        if self.handshake_timeout_secs == 0 || self.held_frames_mib < 16 || self.strangers_held_frames_kib < 64 {
-            return Err("handshake_timeout_secs must be at least 1, held_frames_mib at least 16 (two of the largest \
-                        requests) and strangers_held_frames_kib at least 64 (one registration)"
-                .into());
-        }
-        if self.max_message_age_secs < 3600 {
-            return Err("max_message_age_secs must be at least 3600".into());
-        }
-        if self.replay_window_secs < 60 {
-            return Err("replay_window_secs must be at least 60".into());
-        }
-        if !(64..=4 * 1024 * 1024).contains(&self.audit_segment_kib) || !(1..=366).contains(&self.audit_segment_days) {
-            return Err(
-                "audit_segment_kib must be from 64 to 4194304 (4 GiB), and audit_segment_days from 1 to 366".into()
+            errors.push(
+                "announce",
+                format!(
+                    "listen address {a} takes connections on every interface but is not an address other nodes can \
+                     dial; add the address they should use: announce = [\"/ip4/<public address>/tcp/<port>\"] \
+                     (veim init --announce)"
+                ),
             );
         }
-        Ok(())
+        match self.admin_listen.parse::<std::net::SocketAddr>() {
+            Err(e) => errors.push("admin_listen", format!("{:?}: {e}", self.admin_listen)),
+            Ok(admin) if !admin.ip().is_loopback() => errors.push(
+                "admin_listen",
+                format!(
+                    "{admin} must be a loopback address (127.0.0.1 or ::1): the admin API is for the local operator only"
+                ),
+            ),
+            Ok(_) => {}
+        }
+        self.handling.check("handling", &mut errors);
+        let day: u64 = 86_400;
+        let mut within = |field: &str, value: u64, min: u64, max: u64, unit: &str| {
+            if !(min..=max).contains(&value) {
+                errors.push(field, format!("is {value}; allowed: {min} to {max} {unit}"));
+            }
+        };
+        within("replay_window_secs", self.replay_window_secs.max(0) as u64, 60, day, "seconds");
+        within("max_message_age_secs", self.max_message_age_secs.max(0) as u64, 3600, 365 * day, "seconds");
+        within("directory_poll_secs", self.directory_poll_secs, 1, day, "seconds");
+        within("retry_base_secs", self.retry_base_secs.max(0) as u64, 1, 3600, "seconds");
+        within(
+            "retry_max_secs",
+            self.retry_max_secs.max(0) as u64,
+            self.retry_base_secs.max(1) as u64,
+            day,
+            "seconds (at least retry_base_secs)",
+        );
+        within("send_wait_secs", self.send_wait_secs, 1, 60, "seconds");
+        within("handshake_timeout_secs", self.handshake_timeout_secs, 1, 3600, "seconds");
+        within("reconcile_secs", self.reconcile_secs, 2, day, "seconds");
+        within("audit_checkpoint_secs", self.audit_checkpoint_secs, 1, day, "seconds");
+        within("audit_witnesses", self.audit_witnesses as u64, 0, 64, "nodes");
+        within(
+            "audit_stranger_refusals_per_minute",
+            u64::from(self.audit_stranger_refusals_per_minute),
+            1,
+            10_000,
+            "entries",
+        );
+        within("audit_peer_refusals_per_minute", u64::from(self.audit_peer_refusals_per_minute), 1, 10_000, "entries");
+        within(
+            "audit_admin_failures_per_minute",
+            u64::from(self.audit_admin_failures_per_minute),
+            1,
+            10_000,
+            "entries",
+        );
+        within("max_connections", u64::from(self.max_connections), 2, 65_536, "connections");
+        within(
+            "max_stranger_connections",
+            u64::from(self.max_stranger_connections),
+            0,
+            u64::from(self.max_connections.max(1)) - 1,
+            "connections (less than max_connections: the rest is kept for listed peers)",
+        );
+        within("max_connections_per_address", u64::from(self.max_connections_per_address), 1, 65_536, "connections");
+        within("held_frames_mib", self.held_frames_mib, 16, 4096, "MiB (two of the largest requests at least)");
+        within(
+            "strangers_held_frames_kib",
+            self.strangers_held_frames_kib,
+            64,
+            1024 * 1024,
+            "KiB (one registration at least)",
+        );
+        within("attachment_quota_mib", self.attachment_quota_mib, 1, u64::MAX, "MiB");
+        within(
+            "attachment_chunk_bytes",
+            u64::from(self.attachment_chunk_bytes),
+            1024,
+            u64::from(veim_protocol::attachment::MAX_CHUNK),
+            "bytes",
+        );
+        within("audit_segment_kib", self.audit_segment_kib, 64, 4 * 1024 * 1024, "KiB (4 GiB)");
+        within("audit_segment_days", u64::from(self.audit_segment_days), 1, 366, "days");
+        if let Some(days) = self.retention.received_content_days {
+            within("retention.received_content_days", u64::from(days), 1, 36_500, "days");
+        }
+        for (field, rate) in
+            [("peer_requests_per_sec", self.peer_requests_per_sec), ("peer_request_burst", self.peer_request_burst)]
+        {
+            if !(rate.is_finite() && rate >= 1.0) {
+                errors.push(field, format!("is {rate}; allowed: at least 1"));
+            }
+        }
+        errors
     }
 
     /// Replaces the configuration of an existing node.
@@ -520,5 +608,64 @@ mod tests {
         let named = parse(&national.replace("/ip4/0.0.0.0/tcp/7040", "/dns4/veim.example.org/tcp/7040"))
             .expect_err("listen on a name");
         assert!(named.contains("listen") && named.contains("announce"), "{}", &*named);
+    }
+
+    #[test]
+    fn every_period_window_and_size_is_bounded_and_each_bad_field_is_named() {
+        let national = include_str!("../../../deploy/national.toml");
+        let config: Config = toml::from_str(national).expect("national.toml");
+        assert!(config.problems().is_empty(), "{:?}", config.problems());
+        let mut bad = config.clone();
+        bad.replay_window_secs = 10;
+        bad.max_message_age_secs = 400 * 86_400;
+        bad.directory_poll_secs = 0;
+        bad.retry_base_secs = 0;
+        bad.retry_max_secs = 10 * 86_400;
+        bad.send_wait_secs = 0;
+        bad.handshake_timeout_secs = 0;
+        bad.reconcile_secs = 1;
+        bad.audit_checkpoint_secs = 0;
+        bad.audit_witnesses = 1000;
+        bad.audit_stranger_refusals_per_minute = 0;
+        bad.audit_peer_refusals_per_minute = 0;
+        bad.audit_admin_failures_per_minute = 0;
+        bad.max_connections = 1;
+        bad.max_connections_per_address = 0;
+        bad.strangers_held_frames_kib = 1;
+        bad.attachment_quota_mib = 0;
+        bad.attachment_chunk_bytes = 1;
+        bad.retention.received_content_days = Some(0);
+        bad.peer_requests_per_sec = f64::NAN;
+        bad.peer_request_burst = 0.5;
+        let problems = bad.problems();
+        let fields: Vec<&str> = problems.0.iter().map(|p| p.field.as_str()).collect();
+        for field in [
+            "replay_window_secs",
+            "max_message_age_secs",
+            "directory_poll_secs",
+            "retry_base_secs",
+            "retry_max_secs",
+            "send_wait_secs",
+            "handshake_timeout_secs",
+            "reconcile_secs",
+            "audit_checkpoint_secs",
+            "audit_witnesses",
+            "audit_stranger_refusals_per_minute",
+            "audit_peer_refusals_per_minute",
+            "audit_admin_failures_per_minute",
+            "max_connections",
+            "max_stranger_connections",
+            "max_connections_per_address",
+            "strangers_held_frames_kib",
+            "attachment_quota_mib",
+            "attachment_chunk_bytes",
+            "retention.received_content_days",
+            "peer_requests_per_sec",
+            "peer_request_burst",
+        ] {
+            assert!(fields.contains(&field), "{field} not named in {fields:?}");
+        }
+        let said = &problems.0.iter().find(|p| p.field == "send_wait_secs").expect("named").problem;
+        assert_eq!(said, "is 0; allowed: 1 to 60 seconds");
     }
 }

@@ -74,7 +74,7 @@ async fn an_attachment_cut_in_the_middle_resumes_where_it_stopped() -> anyhow::R
     let save = |out: &Path, force: bool| {
         blocking(|| {
             mex.post::<_, AttachmentView>(
-                &format!("/v1/attachments/{}/save", &staged.id.to_hex()[..8]),
+                &format!("/v1/attachments/{}/save", &staged.id.to_hex()[..veim_protocol::ids::AttachmentId::SHORT_HEX]),
                 &SaveRequest { out: out.display().to_string(), force },
             )
         })

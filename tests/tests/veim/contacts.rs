@@ -45,6 +45,9 @@ async fn accepted_contacts_reach_every_node_and_only_public_ones_are_exported() 
     }
     let mex_status: ContactsView = blocking(|| net.national("MEX").api()?.get("/v1/contacts"))?;
     assert!(mex_status.status.unwrap_or_default().starts_with("accepted"), "MEX is told");
+    let standing = mex_status.standing.expect("typed standing");
+    assert_eq!(standing.state, veim_node::api::StandingState::Accepted);
+    assert!(standing.version.is_some_and(|v| v >= 3), "{standing:?}");
 
     // SWE keeps its entry restricted: it must not appear in the public section.
     let mut swe = example();
@@ -90,8 +93,13 @@ async fn a_rejected_submission_is_reported_back_and_others_cannot_submit_for_a_s
         v.status.as_deref().is_some_and(|s| s.contains("rejected")).then_some(v)
     })
     .await?;
-    let status = view.status.unwrap_or_default();
+    let status = view.status.clone().unwrap_or_default();
     assert!(status.contains(reason) && status.contains("submit again"), "{status}");
+    // Typed for scripts: state, reason and time apart from the words.
+    let standing = view.standing.expect("typed standing");
+    assert_eq!(standing.state, veim_node::api::StandingState::Rejected);
+    assert_eq!(standing.reason.as_deref(), Some(reason));
+    assert!(standing.at > 0);
 
     // SWE's node cannot submit contacts in MEX's name.
     let swe_keys = keys_of(&net.national("SWE").home);

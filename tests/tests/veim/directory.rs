@@ -234,3 +234,35 @@ async fn a_listed_states_new_operator_name_waits_for_the_secretariats_review() -
     net.shutdown().await;
     Ok(())
 }
+
+/// A node listening on port 0 gets another port at each restart. The
+/// Secretariat publishes one move a minute; a second restart within it is
+/// admitted but still listed at the old address: the status says so, typed,
+/// and it is no error.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_node_on_port_0_restarted_twice_is_told_its_move_waits_and_sees_no_error() -> anyhow::Result<()> {
+    use std::time::Duration;
+    use veim_node::api::StandingState;
+    use veim_tests::wait_for;
+    let mut net = TestNet::admitted(&["MEX", "SWE"]).await?;
+    let home = net.national("MEX").home.clone();
+    let mut config = veim_node::home::config::Config::load(&home)?;
+    config.listen = vec!["/ip4/127.0.0.1/tcp/0".into()];
+    config.save(&home)?;
+    for _ in 0..2 {
+        net.national_mut("MEX").stop().await;
+        net.national_mut("MEX").start().await?;
+    }
+    let mex = net.national("MEX").api()?;
+    let status: StatusView = wait_for("MEX to sync after its restarts", Duration::from_secs(20), || {
+        let s: StatusView = mex.post("/v1/directory/sync", &()).ok()?;
+        s.registration_standing.as_ref().is_some_and(|r| r.state == StandingState::Admitted).then_some(s)
+    })
+    .await?;
+    assert!(status.last_error.is_none(), "admitted is no error: {status:?}");
+    let standing = status.registration_standing.expect("standing");
+    let reason = standing.reason.expect("why the listing differs");
+    assert!(reason.contains("the directory lists this node at") && reason.contains("fixed port"), "{reason}");
+    net.shutdown().await;
+    Ok(())
+}

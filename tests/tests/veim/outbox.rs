@@ -39,8 +39,9 @@ async fn messages_to_a_node_that_is_down_arrive_once_and_in_order_after_it_start
     // A message given up by the operator is never delivered.
     let dropped: MessageView =
         blocking(|| mex.post("/v1/requests", &SendRequest { to: vec!["SWE".into()], request: example_request() }))?;
-    let cancelled: MessageView =
-        blocking(|| mex.post(&format!("/v1/outbox/{}/cancel", &dropped.message_id[..8]), &()))?;
+    let cancelled: MessageView = blocking(|| {
+        mex.post(&format!("/v1/outbox/{}/cancel", &dropped.message_id[..veim_protocol::MessageId::SHORT_HEX]), &())
+    })?;
     assert_eq!(cancelled.deliveries[0].state, DeliveryState::Failed { reason: "cancelled by the operator".into() });
 
     // The sender restarts in the meantime: its outbox is in its store.
@@ -177,6 +178,61 @@ async fn a_node_restored_from_an_older_backup_gets_back_what_it_lacks() -> anyho
     wait_for("MEX to record SWE's new receipt", Duration::from_secs(30), || {
         let outbox: Vec<MessageView> = mex.get("/v1/outbox").ok()?;
         matches!(outbox[0].deliveries[0].state, DeliveryState::Delivered { .. }).then_some(())
+    })
+    .await?;
+    net.shutdown().await;
+    Ok(())
+}
+
+/// A recipient whose address takes the connection and never answers: the
+/// operator's send does not wait for the dial to time out (an hour here),
+/// it answers that the copy is queued, and the outbox delivers it once the
+/// recipient is back.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_send_to_a_recipient_that_does_not_answer_returns_queued_without_waiting_for_the_dial() -> anyhow::Result<()>
+{
+    let mut net = TestNet::admitted_with(&["MEX", "SWE"], |c| {
+        c.handshake_timeout_secs = 3600;
+        c.retry_base_secs = 1;
+        c.retry_max_secs = 1;
+    })
+    .await?;
+    net.national_mut("SWE").stop().await;
+    // SWE's address now answers nothing: connections are taken and held.
+    let address: libp2p::Multiaddr = net.national("SWE").address.parse()?;
+    let port = address
+        .iter()
+        .find_map(|p| match p {
+            libp2p::multiaddr::Protocol::Tcp(port) => Some(port),
+            _ => None,
+        })
+        .expect("a TCP port");
+    let silent = std::net::TcpListener::bind(("127.0.0.1", port))?;
+    silent.set_nonblocking(true)?;
+    let mex = net.national("MEX").api()?;
+    let send = tokio::task::spawn_blocking(move || {
+        mex.post::<_, MessageView>("/v1/requests", &SendRequest { to: vec!["SWE".into()], request: example_request() })
+    });
+    // A bound far below the hour of the dial timeout: a send that waited
+    // for the dial fails here instead of holding the test for an hour.
+    let sent = tokio::time::timeout(Duration::from_secs(300), send).await??.map_err(anyhow::Error::from)?;
+    assert_eq!(sent.deliveries[0].state, DeliveryState::Pending, "the answer says queued: {:?}", sent.deliveries);
+    let mut held = Vec::new();
+    while let Ok((connection, _)) = silent.accept() {
+        held.push(connection);
+    }
+    assert!(!held.is_empty(), "the send did dial SWE's address, which never answered");
+
+    // SWE back on its address: the queued copy is delivered by the outbox.
+    drop(held);
+    drop(silent);
+    net.national_mut("SWE").start().await?;
+    let mex = net.national("MEX").api()?;
+    let id = sent.message_id.clone();
+    wait_for("the queued request to be delivered", Duration::from_secs(60), || {
+        let outbox: Vec<MessageView> = mex.get("/v1/outbox").ok()?;
+        let m = outbox.into_iter().find(|m| m.message_id == id)?;
+        matches!(m.deliveries[0].state, DeliveryState::Delivered { .. }).then_some(())
     })
     .await?;
     net.shutdown().await;

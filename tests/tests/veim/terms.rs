@@ -106,7 +106,10 @@ async fn disclosure_needs_a_valid_grant_covering_every_item_and_that_authority()
     let (exchange, response_id) = request_and_response(&net, example_response()).await?;
     let mex = net.national("MEX").api()?;
     let swe = net.national("SWE").api()?;
-    let items = vec![format!("{}#0", &response_id[..8]), format!("{}#1", &response_id[..8])];
+    let items = vec![
+        format!("{}#0", &response_id[..MessageId::SHORT_HEX]),
+        format!("{}#1", &response_id[..MessageId::SHORT_HEX]),
+    ];
     let first = vec![items[0].clone()];
 
     // No grant at all.
@@ -323,7 +326,7 @@ async fn content_is_sealed_at_rest_restrictions_are_the_senders_and_retention_pu
         "the node's default restrictions when the operator sets none"
     );
     // The response's court waiver holds: disclosure to a court without a grant.
-    let item = format!("{}#0", &answer.message_id[..8]);
+    let item = format!("{}#0", &answer.message_id[..MessageId::SHORT_HEX]);
     let package = disclose(&mex, &exchange, std::slice::from_ref(&item), court())?;
     assert!(package.consent.is_none());
     assert_eq!(package.verify(None)?.consent, None);
@@ -352,7 +355,7 @@ async fn content_is_sealed_at_rest_restrictions_are_the_senders_and_retention_pu
         blocking(|| swe.post(&format!("/v1/exchanges/{exchange}/respond"), &RespondRequest { response: expired }))?;
     let shown: ExchangeView = blocking(|| mex.get(&format!("/v1/exchanges/{exchange}")))?;
     assert!(shown.messages.iter().any(|m| m.message_id == late.message_id && m.use_expired));
-    let why = refused(disclose(&mex, &exchange, &[format!("{}#0", &late.message_id[..8])], court()));
+    let why = refused(disclose(&mex, &exchange, &[format!("{}#0", &late.message_id[..MessageId::SHORT_HEX])], court()));
     assert!(why.contains("allowed its use until 2020-01-01 only"), "{why}");
 
     // Reciprocity, both sides.
