@@ -72,6 +72,10 @@ enum Command {
     /// node runs but is not healthy (not ready, or its last directory sync failed).
     #[command(after_help = "Example:\n  veim status --json")]
     Status,
+    /// Whether the node's process is up and its API answers (GET /healthz: no audit entry). For a
+    /// supervisor's or a container's liveness probe; `veim status` says whether it can do its work.
+    #[command(after_help = "Example:\n  veim health || echo \"the node is down\"    # exit 0: up; 3: not running")]
+    Health,
     /// The directory of national nodes.
     #[command(subcommand)]
     Directory(DirectoryCommand),
@@ -991,6 +995,10 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                     s["fingerprint"].as_str().unwrap_or("?")
                 )
             })
+        }
+        Command::Health => {
+            let up: serde_json::Value = client()?.get("/healthz")?;
+            print(json, &up, |_| "up\n".into())
         }
         Command::Status => {
             let status = client()?.get::<StatusView>("/v1/status")?;

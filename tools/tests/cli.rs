@@ -493,7 +493,7 @@ fn status_exits_6_and_says_why_when_the_node_is_unhealthy() {
         &["--listen", "/ip4/127.0.0.1/tcp/0", "--admin", "127.0.0.1:0", "--poll-secs", "1"],
     );
     assert!(init.status.success(), "{}", text(&init));
-    let _node = KillOnDrop(
+    let node = KillOnDrop(
         Command::new(env!("CARGO_BIN_EXE_veim"))
             .args(["--home", &home_arg(&home), "node", "run"])
             .env("RUST_LOG", "error")
@@ -521,6 +521,14 @@ fn status_exits_6_and_says_why_when_the_node_is_unhealthy() {
     let json: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
     assert_eq!(json["readiness"]["ready"], false);
     assert_eq!(json["readiness"]["checks"][2]["check"], "directory");
+    // Not ready is not down: the liveness probe of a container says up...
+    let out = veim(&["--home", &home_arg(&home), "health"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "up\n");
+    // ...until the process is gone.
+    drop(node);
+    let out = veim(&["--home", &home_arg(&home), "health"]);
+    assert_eq!(out.status.code(), Some(3), "a stopped node: {}", text(&out));
 }
 
 /// Runs `veim` in `home` with `args`; asserts its exit code, and that only
