@@ -258,3 +258,68 @@ impl LogFiles {
         Ok(out)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::audit::{Mirror, Segmenting};
+    use crate::storage::Store;
+    use std::io::Read;
+    use veim_protocol::audit::{Action, Actor, Event};
+
+    /// The plain text of segment `s`.
+    fn text_of(s: &Segment) -> String {
+        let mut text = String::new();
+        segments::open(s).expect("open").read_to_string(&mut text).expect("read");
+        text
+    }
+
+    #[test]
+    fn each_segment_problem_is_its_own_error_with_its_range() {
+        let home = tempfile::tempdir().expect("dir");
+        let dir = home.path().join(AUDIT_DIR);
+        let store = Store::open(&home.path().join("store")).expect("store");
+        for i in 0..60 {
+            let mut e = Event::new(1_700_000_000, Actor::Operator, Action::AdminCall);
+            e.object = Some(format!("/v1/requests/{i}"));
+            store.audit(&e).expect("audit");
+        }
+        let mut mirror = Mirror::open(&dir, &store, Segmenting { max_bytes: 2048, max_days: 366 }).expect("mirror");
+        mirror.stop();
+        drop(mirror);
+        let closed = segments::list(&dir).expect("list");
+        assert!(closed.len() >= 3, "{closed:?}");
+        let (a, b) = (&closed[0], &closed[1]);
+        let text = text_of(b);
+        let lines: Vec<&str> = text.lines().collect();
+        let plain = |s: &Segment| dir.join(segments::segment_name(s.first, s.last, false));
+        let read = || LogFiles::read_home(home.path()).expect_err("a problem");
+        let restore = || {
+            fs::write(plain(b), &text).expect("restore");
+        };
+        fs::remove_file(&b.path).expect("remove");
+
+        // Cut short at a line's end: every line that is left parses.
+        fs::write(plain(b), lines[..lines.len() - 1].join("\n") + "\n").expect("cut");
+        let e = read();
+        let ends = b.last - 1;
+        assert!(
+            matches!(&e, ReadError::CutShort { first, last, ends_at: Some(at), .. }
+                if (*first, *last, *at) == (b.first, b.last, ends)),
+            "{e:?}"
+        );
+        // A line added at its end.
+        fs::write(plain(b), format!("{text}{}\n", text_of(&closed[2]).lines().next().expect("a line"))).expect("add");
+        let e = read();
+        assert!(matches!(&e, ReadError::Appended { ends_at, .. } if *ends_at == b.last + 1), "{e:?}");
+        restore();
+        // A copy of the first segment under a name that overlaps it.
+        let overlap = dir.join(segments::segment_name(a.last, a.last, false));
+        fs::write(&overlap, text_of(a).lines().last().expect("a line").to_string() + "\n").expect("copy");
+        let e = read();
+        assert!(matches!(&e, ReadError::Overlap { first, held, .. } if (*first, *held) == (a.last, a.last)), "{e:?}");
+        fs::remove_file(&overlap).expect("remove");
+        // Whole again.
+        assert_eq!(LogFiles::read_home(home.path()).expect("whole").entries.len(), 60);
+    }
+}
