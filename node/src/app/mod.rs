@@ -88,6 +88,8 @@ pub struct Node {
     /// A national node's.
     pub sync: Option<Arc<SyncClient>>,
     pub witness: Arc<Witness>,
+    /// The plain-file copy of the audit log.
+    pub mirror: audit::SharedMirror,
     pub exchanges: Arc<Exchanges>,
     pub terms: Arc<Terms>,
     pub attachments: Arc<Attachments>,
@@ -155,6 +157,10 @@ impl NodeHandle {
         }
         if let Err(e) = node.store.flush().await {
             tracing::error!(%e, "final flush failed");
+        }
+        let mirror = node.mirror.clone();
+        if tokio::task::spawn_blocking(move || audit::stop_compression(&mirror)).await.is_err() {
+            tracing::error!("stopping the compression of audit segments failed");
         }
         let _ = std::fs::remove_file(node.home.join(RUNTIME_FILE));
         tracing::info!("node stopped");
@@ -266,7 +272,11 @@ async fn record_start(node: &Node) -> Result<(), StartError> {
         .unwrap_or([0; 32]);
     let fingerprint = node.keys.identity.public().fingerprint();
     let (last_config, last_keys) = node.store.last_start()?;
-    let mut events = vec![Event::new(at, Actor::Node, Action::NodeStarted)];
+    let mut started = Event::new(at, Actor::Node, Action::NodeStarted);
+    // Closed audit segments found missing are a copy written anew; the log
+    // keeps that they were missing.
+    started.detail = audit::rewritten(&node.mirror);
+    let mut events = vec![started];
     if last_config != Some(config_hash) {
         let mut e = Event::new(at, Actor::Operator, Action::ConfigurationChanged);
         e.object = Some(CONFIG_FILE.into());
@@ -509,7 +519,7 @@ fn wire(
         state,
         directory.clone(),
         client.clone(),
-        mirror,
+        mirror.clone(),
         config.audit_witnesses,
         config.audit_stranger_refusals_per_minute,
         config.audit_peer_refusals_per_minute,
@@ -578,6 +588,7 @@ fn wire(
         publisher,
         sync,
         witness,
+        mirror,
         exchanges,
         terms,
         attachments,

@@ -25,7 +25,9 @@ mod strangers;
 pub mod witness;
 
 pub use files::{LogFiles, ReadError};
-pub use mirror::{Mirror, SharedMirror, mirrored, signed_at_each_flush, write_checkpoints};
+pub use mirror::{
+    Mirror, SharedMirror, mirrored, rewritten, signed_at_each_flush, stop_compression, write_checkpoints,
+};
 pub use segments::Segmenting;
 pub use witness::Witness;
 

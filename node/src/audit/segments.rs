@@ -1,9 +1,10 @@
 //! The closed segments of the audit file. The node rotates
 //! `audit/entries.jsonl` itself (never an outside tool): when it reaches
-//! `audit_segment_kib` or its first entry is `audit_segment_days` days old,
-//! the file is renamed to `entries-<first>-<last>.jsonl` (the sequence
-//! numbers of its first and last entries, twelve digits each) and then
-//! compressed, by a thread of its own, to `entries-<first>-<last>.jsonl.gz`.
+//! `audit_segment_kib`, or once `audit_segment_days` UTC days have begun
+//! since it got its first entry, the file is renamed to
+//! `entries-<first>-<last>.jsonl` (the sequence numbers of its first and
+//! last entries, twelve digits each) and then compressed, by the mirror's
+//! one [`Compressor`] thread, to `entries-<first>-<last>.jsonl.gz`.
 //! The names carry the range so that a reader finds a segment missing,
 //! swapped or cut short by the numbers alone, before it checks the chain.
 
@@ -67,10 +68,9 @@ pub fn parse_name(name: &str) -> Option<(u64, u64, bool)> {
     (first <= last).then_some((first, last, compressed))
 }
 
-/// The closed segments in `dir`, by first entry. A range held both plain
-/// and compressed (a compression that stopped before it removed the plain
-/// file) is listed once, plain: the compressed copy is the one in doubt.
-pub fn list(dir: &Path) -> io::Result<Vec<Segment>> {
+/// Every file in `dir` named as a closed segment, by first entry, a range
+/// held both plain and compressed listed twice (plain first).
+pub fn list_all(dir: &Path) -> io::Result<Vec<Segment>> {
     let mut found: Vec<Segment> = Vec::new();
     for f in fs::read_dir(dir)? {
         let f = f?;
@@ -78,8 +78,22 @@ pub fn list(dir: &Path) -> io::Result<Vec<Segment>> {
         found.push(Segment { first, last, path: f.path(), compressed });
     }
     found.sort_by_key(|s| (s.first, s.last, s.compressed));
-    found.dedup_by(|later, kept| later.first == kept.first && later.last == kept.last);
     Ok(found)
+}
+
+/// `segments` (as [`list_all`] gives them) with each range once: a range
+/// held both plain and compressed (a compression that stopped before it
+/// removed the plain file) is kept plain, the compressed copy being the one
+/// in doubt.
+pub fn once_each(mut segments: Vec<Segment>) -> Vec<Segment> {
+    segments.dedup_by(|later, kept| later.first == kept.first && later.last == kept.last);
+    segments
+}
+
+/// The closed segments in `dir`, by first entry, each range once (see
+/// [`once_each`]).
+pub fn list(dir: &Path) -> io::Result<Vec<Segment>> {
+    list_all(dir).map(once_each)
 }
 
 /// The lines of a segment, decompressed. A plain segment that was
@@ -116,7 +130,7 @@ pub fn compress(segment: &Segment) -> io::Result<()> {
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
         opened => opened?,
     };
-    let tmp = tempfile::Builder::new().prefix(".segment.").suffix(".tmp").tempfile_in(dir)?;
+    let tmp = temporary(dir, "segment")?;
     let mut gz = GzEncoder::new(tmp, Compression::default());
     let mut buf = vec![0u8; 64 * 1024];
     loop {
@@ -138,22 +152,108 @@ pub fn compress(segment: &Segment) -> io::Result<()> {
     }
 }
 
-/// Compresses every plain segment in `dir`, on a thread of its own: a
-/// failure is logged, and the next rotation or start tries again.
-pub fn compress_in_background(dir: PathBuf) {
-    let spawned = std::thread::Builder::new().name("audit-compress".into()).spawn(move || {
-        let segments = match list(&dir) {
-            Ok(s) => s,
-            Err(e) => return tracing::warn!(dir = %dir.display(), %e, "cannot list the audit segments to compress"),
-        };
-        for s in segments.iter().filter(|s| !s.compressed) {
-            if let Err(e) = compress(s) {
-                tracing::warn!(file = %s.path.display(), %e, "cannot compress an audit segment; it stays plain");
-            }
+/// A temporary file in `dir`, named `.{prefix}.*.tmp` (created exclusively,
+/// under a fresh name) with the mode every audit file gets, the open one
+/// included: 0666 less the process's umask (0644 under the usual 022, 0600
+/// under the service's `UMask=0077`).
+pub fn temporary(dir: &Path, prefix: &str) -> io::Result<tempfile::NamedTempFile> {
+    let prefix = format!(".{prefix}.");
+    let mut builder = tempfile::Builder::new();
+    builder.prefix(&prefix).suffix(".tmp");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        builder.permissions(fs::Permissions::from_mode(0o666));
+    }
+    builder.tempfile_in(dir)
+}
+
+/// Removes the temporary files a stopped node left in `dir` (a compression
+/// or a rewrite cut short by a kill): hidden names ending in `.tmp`, which
+/// only the node gives, never to a file of the log.
+pub fn remove_temporaries(dir: &Path) -> io::Result<Vec<PathBuf>> {
+    let mut removed = Vec::new();
+    for f in fs::read_dir(dir)? {
+        let f = f?;
+        let name = f.file_name();
+        let Some(name) = name.to_str() else { continue };
+        if name.starts_with('.') && name.ends_with(".tmp") && f.file_type()?.is_file() {
+            fs::remove_file(f.path())?;
+            removed.push(f.path());
         }
-    });
-    if let Err(e) = spawned {
-        tracing::warn!(%e, "cannot start the thread that compresses audit segments");
+    }
+    Ok(removed)
+}
+
+/// Compresses every plain segment in `dir`: a failure is logged, and the
+/// next rotation or start tries again.
+fn compress_all(dir: &Path) {
+    let segments = match list(dir) {
+        Ok(s) => s,
+        Err(e) => return tracing::warn!(dir = %dir.display(), %e, "cannot list the audit segments to compress"),
+    };
+    for s in segments.iter().filter(|s| !s.compressed) {
+        if let Err(e) = compress(s) {
+            tracing::warn!(file = %s.path.display(), %e, "cannot compress an audit segment; it stays plain");
+        }
+    }
+}
+
+/// The one thread that compresses the closed segments of a folder, woken
+/// at each rotation: a segment is never compressed twice at once, and
+/// [`Compressor::stop`] waits for the segments closed until then (one or
+/// two at most: each is compressed as soon as it is closed).
+#[derive(Debug)]
+pub struct Compressor {
+    wake: Option<std::sync::mpsc::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Compressor {
+    /// Starts the thread for `dir`; it compresses what is plain there now.
+    pub fn start(dir: PathBuf) -> Compressor {
+        let (wake, woken) = std::sync::mpsc::channel::<()>();
+        let spawned = std::thread::Builder::new().name("audit-compress".into()).spawn(move || {
+            while woken.recv().is_ok() {
+                // Wake-ups that came meanwhile are served by this pass.
+                while woken.try_recv().is_ok() {}
+                compress_all(&dir);
+            }
+        });
+        let thread = match spawned {
+            Ok(t) => Some(t),
+            Err(e) => {
+                tracing::warn!(%e, "cannot start the thread that compresses audit segments; they stay plain");
+                None
+            }
+        };
+        let compressor = Compressor { wake: thread.as_ref().map(|_| wake), thread };
+        compressor.wake();
+        compressor
+    }
+
+    /// Has the plain segments compressed.
+    pub fn wake(&self) {
+        if let Some(wake) = &self.wake {
+            let _ = wake.send(());
+        }
+    }
+
+    /// Stops the thread once the segments closed until now are
+    /// compressed, and waits for it.
+    pub fn stop(&mut self) {
+        self.wake = None;
+        if let Some(thread) = self.thread.take()
+            && thread.join().is_err()
+        {
+            tracing::error!("the thread that compresses audit segments panicked");
+        }
+    }
+}
+
+impl Drop for Compressor {
+    fn drop(&mut self) {
+        self.stop();
     }
 }
 

@@ -7,7 +7,7 @@ use std::collections::BTreeSet;
 use std::path::Path;
 use std::time::Duration;
 use veim_node::api::{MessageView, NoteRequest, RespondRequest, SendRequest};
-use veim_node::audit::{AUDIT_DIR, CHECKPOINTS_FILE, ENTRIES_FILE, LogFiles};
+use veim_node::audit::{AUDIT_DIR, CHECKPOINTS_FILE, ENTRIES_FILE, LogFiles, ReadError};
 use veim_node::storage::DeliveryState;
 use veim_protocol::Bytes32;
 use veim_protocol::ResponseForm;
@@ -437,11 +437,11 @@ fn closed_segments(home: &Path) -> Vec<veim_node::audit::segments::Segment> {
     veim_node::audit::segments::list(&home.join(AUDIT_DIR)).unwrap_or_default()
 }
 
-/// The message of a read that fails on the segments.
-fn segment_problem(dir: &Path) -> String {
+/// The error of a read that fails on the segments.
+fn segment_problem(dir: &Path) -> ReadError {
     match LogFiles::read_home(dir) {
-        Err(e @ veim_node::audit::ReadError::Segment(_)) => e.to_string(),
-        other => panic!("expected a segment problem, got {other:?}"),
+        Err(e) => e,
+        Ok(_) => panic!("expected a segment problem, the files of {} read whole", dir.display()),
     }
 }
 
@@ -522,13 +522,24 @@ async fn audit_files_rotate_into_compressed_segments_that_verify_and_a_damaged_s
     let audit = copy_audit(&home, &missing);
     std::fs::remove_file(audit.join(named(&closed[1])))?;
     let problem = segment_problem(&missing);
-    assert!(problem.contains(&format!("entries {} to {} are missing", closed[1].first, closed[1].last)), "{problem}");
+    assert!(
+        matches!(&problem, ReadError::Missing { first, last, next }
+            if (*first, *last) == (closed[1].first, closed[1].last) && next.ends_with(&named(&closed[2]))),
+        "{problem:?}"
+    );
+    let message = problem.to_string();
+    assert!(message.contains(&format!("entries {} to {} are missing", closed[1].first, closed[1].last)), "{message}");
     // The last segment missing: the open file no longer follows.
     let tail = dir.path().join("tail");
     let audit = copy_audit(&home, &tail);
     std::fs::remove_file(audit.join(named(&closed[closed.len() - 1])))?;
     let problem = segment_problem(&tail);
-    assert!(problem.contains("are missing") && problem.contains(ENTRIES_FILE), "{problem}");
+    let end = closed[closed.len() - 1].clone();
+    assert!(
+        matches!(&problem, ReadError::Missing { first, last, next }
+            if (*first, *last) == (end.first, end.last) && next.ends_with(ENTRIES_FILE)),
+        "{problem:?}"
+    );
     // A segment cut short.
     let cut = dir.path().join("cut");
     let audit = copy_audit(&home, &cut);
@@ -536,7 +547,11 @@ async fn audit_files_rotate_into_compressed_segments_that_verify_and_a_damaged_s
     let len = std::fs::metadata(&file)?.len();
     std::fs::OpenOptions::new().write(true).open(&file)?.set_len(len / 2)?;
     let problem = segment_problem(&cut);
-    assert!(problem.contains("cut short or damaged") && problem.contains(&named(&closed[0])), "{problem}");
+    assert!(
+        matches!(&problem, ReadError::Damaged { path, first: 0, last, .. }
+            if path.ends_with(&named(&closed[0])) && *last == closed[0].last),
+        "{problem:?}"
+    );
     // Two segments swapped (each renamed to the other's name).
     let swapped = dir.path().join("swapped");
     let audit = copy_audit(&home, &swapped);
@@ -545,7 +560,22 @@ async fn audit_files_rotate_into_compressed_segments_that_verify_and_a_damaged_s
     std::fs::rename(&b, &a)?;
     std::fs::rename(audit.join("x"), &b)?;
     let problem = segment_problem(&swapped);
-    assert!(problem.contains("renamed or swapped"), "{problem}");
+    assert!(
+        matches!(&problem, ReadError::Renamed { first: 0, begins_at, .. } if *begins_at == closed[1].first),
+        "{problem:?}"
+    );
+
+    // The middle segment removed from the node's own folder: the next start
+    // writes it anew from the store, and its start entry says so.
+    std::fs::remove_file(home.join(AUDIT_DIR).join(named(&closed[1])))?;
+    net.national_mut("MEX").start().await?;
+    net.national_mut("MEX").stop().await;
+    let log = LogFiles::read_home(&home)?;
+    let report = verify(&log, &Witnessed::default())?;
+    veim_tools::audit::check_covered(&report, false)?;
+    let started = log.entries.iter().rev().find(|e| e.event.action == Action::NodeStarted).expect("a start entry");
+    let named_range = format!("entries {} to {}", closed[1].first, closed[1].last);
+    assert!(started.event.detail.contains(&named_range), "{:?}", started.event.detail);
     net.shutdown().await;
     Ok(())
 }
