@@ -478,6 +478,14 @@ async fn audit_files_rotate_into_compressed_segments_that_verify_and_a_damaged_s
     // An outside logrotate with copytruncate, as an operator once set up:
     // the open file copied aside and emptied while the node writes on.
     let open = home.join(AUDIT_DIR).join(ENTRIES_FILE);
+    // A segment just closed leaves no open file until the next entry.
+    wait_for("the open audit file after the last rotation", Duration::from_secs(20), || {
+        open.exists().then_some(()).or_else(|| {
+            let _ = send(&mex);
+            None
+        })
+    })
+    .await?;
     std::fs::copy(&open, home.join(AUDIT_DIR).join("entries.jsonl.1"))?;
     std::fs::OpenOptions::new().write(true).open(&open)?.set_len(0)?;
     blocking(|| send(&mex))?;

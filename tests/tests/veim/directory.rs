@@ -249,16 +249,32 @@ async fn a_node_on_port_0_restarted_twice_is_told_its_move_waits_and_sees_no_err
     let mut config = veim_node::home::config::Config::load(&home)?;
     config.listen = vec!["/ip4/127.0.0.1/tcp/0".into()];
     config.save(&home)?;
-    for _ in 0..2 {
-        net.national_mut("MEX").stop().await;
-        net.national_mut("MEX").start().await?;
-    }
-    let mex = net.national("MEX").api()?;
-    let status: StatusView = wait_for("MEX to sync after its restarts", Duration::from_secs(20), || {
+    let version = |mex: &veim_tools::AdminClient| -> Option<(u64, bool)> {
         let s: StatusView = mex.post("/v1/directory/sync", &()).ok()?;
-        s.registration_standing.as_ref().is_some_and(|r| r.state == StandingState::Admitted).then_some(s)
+        let active = s.registration_standing.as_ref().is_some_and(|r| r.state == StandingState::Active);
+        Some((s.directory_version, active))
+    };
+    let before = version(&net.national("MEX").api()?).expect("MEX syncs").0;
+    // The first restart's move is published (the directory's next version)...
+    net.national_mut("MEX").stop().await;
+    net.national_mut("MEX").start().await?;
+    let mex = net.national("MEX").api()?;
+    wait_for("MEX's first move to be published", Duration::from_secs(20), || {
+        version(&mex).filter(|(v, active)| *v > before && *active)
     })
     .await?;
+    // ...and the second, within the minute, is held.
+    net.national_mut("MEX").stop().await;
+    net.national_mut("MEX").start().await?;
+    let mex = net.national("MEX").api()?;
+    let last = Mutex::new(String::new());
+    let status = wait_for("MEX to sync after its restarts", Duration::from_secs(20), || {
+        let answer = mex.post::<_, StatusView>("/v1/directory/sync", &());
+        *last.lock().expect("not poisoned") = format!("{answer:?}");
+        answer.ok().filter(|s| s.registration_standing.as_ref().is_some_and(|r| r.state == StandingState::Admitted))
+    })
+    .await
+    .map_err(|e| anyhow::anyhow!("{e}; the last answer: {}", last.lock().expect("not poisoned")))?;
     assert!(status.last_error.is_none(), "admitted is no error: {status:?}");
     let standing = status.registration_standing.expect("standing");
     let reason = standing.reason.expect("why the listing differs");
