@@ -488,6 +488,26 @@ impl RawPeer {
         Ok(codec::decode::<NetResponse, { codec::MAX_FRAME }>("response", &answer)?)
     }
 
+    /// Listens on `addr` and serves requests with `answer` while `work`
+    /// runs on a task of its own (so that a blocking call in it never stalls
+    /// this peer's swarm); returns what `work` returned.
+    pub async fn serve_during<T: Send + 'static>(
+        &mut self,
+        addr: &str,
+        answer: impl FnMut(NetRequest) -> NetResponse,
+        work: impl Future<Output = T> + Send + 'static,
+    ) -> anyhow::Result<T> {
+        let done = std::sync::Arc::new(std::sync::Mutex::new(None));
+        let kept = done.clone();
+        self.serve(addr, answer, move || async move {
+            let out = tokio::spawn(work).await;
+            *kept.lock().expect("not poisoned") = Some(out);
+        })
+        .await?;
+        let out = done.lock().expect("not poisoned").take().expect("the work ran");
+        out.map_err(|e| anyhow::anyhow!("the work alongside the peer failed: {e}"))
+    }
+
     /// Listens on `addr`, then starts `until` and serves requests with
     /// `answer` until it completes.
     pub async fn serve<F: Future<Output = ()>>(

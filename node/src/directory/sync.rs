@@ -392,11 +392,7 @@ impl SyncClient {
         }
         tracing::info!(%other, "the Secretariat's address answers with another key; fetching the directory from it");
         let answer = self.client.request(other, addrs, bytes).await.map_err(|_| SyncError::from(e.clone()))?;
-        match codec::decode::<NetResponse, MAX_FRAME>("response", &answer) {
-            Ok(NetResponse::Refused(refusal)) => Err(SyncError::Refused { what: "a directory fetch", refusal }),
-            Ok(r) => Ok(r),
-            Err(e) => Err(SyncError::Unreadable(e.to_string())),
-        }
+        answer_of(&answer, "a directory fetch")
     }
 
     /// Starts a key rotation: makes the next keys and sends the rotation,
@@ -611,12 +607,16 @@ impl SyncClient {
         if let Err(NetworkError::ConnectionClosed { .. }) = &answer {
             answer = self.client.request(peer, addrs.clone(), bytes.clone()).await;
         }
-        let answer = answer?;
-        match codec::decode::<NetResponse, MAX_FRAME>("response", &answer) {
-            Ok(NetResponse::Refused(refusal)) => Err(SyncError::Refused { what, refusal }),
-            Ok(r) => Ok(r),
-            Err(e) => Err(SyncError::Unreadable(e.to_string())),
-        }
+        answer_of(&answer?, what)
+    }
+}
+
+/// The Secretariat's answer to `what`: a refusal is an error that names it.
+fn answer_of(bytes: &[u8], what: &'static str) -> Result<NetResponse, SyncError> {
+    match codec::decode::<NetResponse, MAX_FRAME>("response", bytes) {
+        Ok(NetResponse::Refused(refusal)) => Err(SyncError::Refused { what, refusal }),
+        Ok(r) => Ok(r),
+        Err(e) => Err(SyncError::Unreadable(e.to_string())),
     }
 }
 

@@ -92,31 +92,23 @@ async fn a_peer_at_a_listed_address_with_another_key_is_named_in_the_delivery_st
         })
     };
     let mex = net.national("MEX").api()?;
-    let last_error = std::sync::Arc::new(std::sync::Mutex::new(None));
-    let kept = last_error.clone();
-    // The squatter listens first; MEX sends once it does, from a task of its
-    // own, so that waiting for the node never stalls the squatter's swarm.
-    squatter
-        .serve(&address, refuse, move || async move {
-            let sending = tokio::spawn(async move {
-                let sent: MessageView = blocking(|| {
-                    mex.post("/v1/requests", &SendRequest { to: vec!["SWE".into()], request: example_request() })
-                })?;
-                wait_for("MEX's attempt to reach SWE to fail", Duration::from_secs(20), || {
-                    let outbox: Vec<MessageView> = mex.get("/v1/outbox").ok()?;
-                    let copy = outbox.into_iter().find(|m| m.message_id == sent.message_id)?;
-                    copy.deliveries.into_iter().find_map(|d| match d.state {
-                        DeliveryState::Attempting { last_error, .. } => Some(last_error),
-                        _ => None,
-                    })
+    // The squatter listens first; MEX sends once it does.
+    let last_error = squatter
+        .serve_during(&address, refuse, async move {
+            let sent: MessageView = blocking(|| {
+                mex.post("/v1/requests", &SendRequest { to: vec!["SWE".into()], request: example_request() })
+            })?;
+            wait_for("MEX's attempt to reach SWE to fail", Duration::from_secs(20), || {
+                let outbox: Vec<MessageView> = mex.get("/v1/outbox").ok()?;
+                let copy = outbox.into_iter().find(|m| m.message_id == sent.message_id)?;
+                copy.deliveries.into_iter().find_map(|d| match d.state {
+                    DeliveryState::Attempting { last_error, .. } => Some(last_error),
+                    _ => None,
                 })
-                .await
-            });
-            let said = sending.await.unwrap_or_else(|e| Err(anyhow::anyhow!("the sending task failed: {e}")));
-            *kept.lock().expect("not poisoned") = Some(said);
+            })
+            .await
         })
-        .await?;
-    let last_error = last_error.lock().expect("not poisoned").take().expect("the sending ran")?;
+        .await??;
     assert!(
         last_error.contains(&listed.fingerprint()) && last_error.contains(&other.fingerprint()),
         "the key listed for SWE and the key presented: {last_error}"
@@ -138,16 +130,11 @@ async fn a_listed_node_that_finds_another_key_at_the_secretariats_address_names_
     let mut impostor = veim_tests::RawPeer::new(libp2p::identity::Keypair::ed25519_from_bytes(secret)?)?;
     let serve_nothing = |_| veim_protocol::wire::NetResponse::Directory(Vec::new());
     let mex = net.national("MEX").api()?;
-    let answer = std::sync::Arc::new(std::sync::Mutex::new(None));
-    let kept = answer.clone();
-    impostor
-        .serve(&address, serve_nothing, move || async move {
-            let syncing =
-                tokio::spawn(async move { blocking(|| mex.post::<_, StatusView>("/v1/directory/sync", &())) });
-            *kept.lock().expect("not poisoned") = Some(syncing.await);
+    let answer = impostor
+        .serve_during(&address, serve_nothing, async move {
+            blocking(|| mex.post::<_, StatusView>("/v1/directory/sync", &()))
         })
         .await?;
-    let answer = answer.lock().expect("not poisoned").take().expect("the sync ran")?;
     let message = answer.expect_err("the impostor is not the Secretariat").to_string();
     assert!(
         message.contains(&real.fingerprint()) && message.contains(&other.fingerprint()),

@@ -348,18 +348,17 @@ async fn a_node_of_the_previous_protocol_version_is_never_sent_to_and_never_hear
     let mut old_swe = RawPeer::speaking(keys_of(&swe_home).libp2p_keypair(), "/veim/1")?;
     let heard = Arc::new(AtomicUsize::new(0));
     let counted = heard.clone();
-    let waited = old_swe
-        .serve(
+    old_swe
+        .serve_during(
             &swe_address,
             move |_request: NetRequest| {
                 counted.fetch_add(1, Ordering::SeqCst);
                 veim_protocol::wire::NetResponse::Acknowledged
             },
-            || async {
+            async move {
                 let sent: MessageView = blocking(|| {
                     mex.post("/v1/requests", &SendRequest { to: vec!["SWE".into()], request: example_request() })
-                })
-                .expect("MEX accepts the request");
+                })?;
                 wait_for("MEX's copy for SWE to wait with the reason", Duration::from_secs(30), || {
                     let outbox: Vec<MessageView> = mex.get("/v1/outbox").ok()?;
                     let copy = outbox.into_iter().find(|m| m.message_id == sent.message_id)?;
@@ -373,11 +372,9 @@ async fn a_node_of_the_previous_protocol_version_is_never_sent_to_and_never_hear
                     }
                 })
                 .await
-                .expect("the copy waits, naming the protocol version");
             },
         )
-        .await;
-    waited?;
+        .await??;
     assert_eq!(heard.load(Ordering::SeqCst), 0, "the old node was never sent a request");
 
     // The other way: the old node's request fails before MEX decodes anything.
