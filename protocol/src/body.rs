@@ -3,6 +3,7 @@
 use crate::consent::{ConsentRequest, Revocation, SignedConsent};
 use crate::envelope::Header;
 use crate::handling::Handling;
+use crate::progress::{Closing, Measure, ProgressError, RespondBy, StageMove};
 use crate::request::{MAX_TEXT, Request, check_text};
 use crate::response::Response;
 use crate::validation::ValidationErrors;
@@ -22,6 +23,10 @@ pub enum MessageKind {
     ConsentDecision,
     ConsentRevocation,
     Attachments,
+    Measure,
+    StageMove,
+    RespondBy,
+    Closing,
 }
 
 impl MessageKind {
@@ -35,6 +40,10 @@ impl MessageKind {
             MessageKind::ConsentDecision => "consent-decision",
             MessageKind::ConsentRevocation => "consent-revocation",
             MessageKind::Attachments => "attachments",
+            MessageKind::Measure => "measure",
+            MessageKind::StageMove => "stage-move",
+            MessageKind::RespondBy => "respond-by",
+            MessageKind::Closing => "closing",
         }
     }
 
@@ -42,6 +51,18 @@ impl MessageKind {
     /// since a case may reach a court years later.
     pub fn is_consent(self) -> bool {
         matches!(self, MessageKind::ConsentRequest | MessageKind::ConsentDecision | MessageKind::ConsentRevocation)
+    }
+
+    /// The kinds that close an exchange: `Close`, and `Closing`, which
+    /// also records the outcome.
+    pub fn closes(self) -> bool {
+        matches!(self, MessageKind::Close | MessageKind::Closing)
+    }
+
+    /// The progress records (section 7.2 of the SPEC): sent by any party
+    /// to every other party of the exchange.
+    pub fn is_progress(self) -> bool {
+        matches!(self, MessageKind::Measure | MessageKind::StageMove | MessageKind::RespondBy)
     }
 }
 
@@ -76,6 +97,10 @@ pub enum Body {
     ConsentDecision(SignedConsent),
     ConsentRevocation(Revocation),
     Attachments(crate::attachment::Attachments),
+    Measure(Measure),
+    StageMove(StageMove),
+    RespondBy(RespondBy),
+    Closing(Closing),
 }
 
 impl Body {
@@ -89,6 +114,10 @@ impl Body {
             Body::ConsentDecision(_) => MessageKind::ConsentDecision,
             Body::ConsentRevocation(_) => MessageKind::ConsentRevocation,
             Body::Attachments(_) => MessageKind::Attachments,
+            Body::Measure(_) => MessageKind::Measure,
+            Body::StageMove(_) => MessageKind::StageMove,
+            Body::RespondBy(_) => MessageKind::RespondBy,
+            Body::Closing(_) => MessageKind::Closing,
         }
     }
 
@@ -99,6 +128,7 @@ impl Body {
             Body::Response(r) => Some(&r.handling),
             Body::Note(n) => Some(&n.handling),
             Body::Attachments(a) => Some(&a.handling),
+            Body::Measure(m) => Some(&m.handling),
             _ => None,
         }
     }
@@ -123,6 +153,19 @@ impl Body {
             Body::ConsentDecision(c) => c.record.validate(),
             Body::ConsentRevocation(r) => r.validate(),
             Body::Attachments(a) => a.validate(),
+            Body::Measure(m) => m.validate(),
+            Body::StageMove(s) => s.validate(),
+            Body::RespondBy(r) => r.validate(),
+            Body::Closing(c) => c.validate(),
+        }
+    }
+
+    /// The rules that need the envelope's time (`created_at`): a measure
+    /// is not dated after the UTC day it is sent (SPEC section 7.2).
+    pub fn check_dated(&self, created_at: i64) -> Result<(), ProgressError> {
+        match self {
+            Body::Measure(m) => m.check_dated(created_at),
+            _ => Ok(()),
         }
     }
 
