@@ -27,6 +27,7 @@ use veim_protocol::disclosure::{self, ConsentSummary, DisclosedItem, DisclosedMe
 use veim_protocol::envelope::{Draft, EnvelopeError, Recipient, content_commitment};
 use veim_protocol::ids::{AttachmentId, DisclosureId};
 use veim_protocol::keys::domain;
+use veim_protocol::progress::{CalendarDate, Closing, Measure, MeasureKind, Outcome, RespondBy, StageMove};
 use veim_protocol::request::{
     ArmsCategory, ItemDescription, Money, Provision, Stage, TransferInformation, is_forbidden_control,
 };
@@ -753,8 +754,30 @@ impl World {
             ("strict.large-key-non-canonical", h(Y_THREE_PLUS_P)),
             ("strict.signature", h([BASE_POINT, ONE].concat())),
             ("strict.receipt-s-plus-l", h(enc("receipt", &self.receipt_s_plus_l()))),
+            ("progress.measure.body", h(enc("body", &progress_bodies()[0]))),
+            ("progress.stage-move.body", h(enc("body", &progress_bodies()[1]))),
+            ("progress.respond-by.body", h(enc("body", &progress_bodies()[2]))),
+            ("progress.closing.body", h(enc("body", &progress_bodies()[3]))),
         ]
     }
+}
+
+/// The progress records of section 12.18: Sweden's measure and stage move,
+/// Mexico's respond-by date and its closing, in the exchange of section 12.1.
+fn progress_bodies() -> [Body; 4] {
+    let day = |s: &str| CalendarDate::parse(s).expect("date");
+    [
+        Body::Measure(Measure {
+            provision: Provision::Art11_4,
+            kind: MeasureKind::ShipmentExamined,
+            date: day("2025-12-30"),
+            text: "Crates opened at Arlanda.".into(),
+            handling: Handling::default(),
+        }),
+        Body::StageMove(StageMove { stage: Stage::DiversionDetected, text: String::new() }),
+        Body::RespondBy(RespondBy { date: day("2026-01-31"), text: String::new() }),
+        Body::Closing(Closing { outcome: Outcome::DiversionPrevented, reason: "Shipment held.".into() }),
+    ]
 }
 
 /// MEX's audit log as its node records it: entry 0, directory version 1
@@ -2341,6 +2364,7 @@ fn spec_body_and_consent_tables_match_the_crate() {
         }),
         Body::Attachments(world.attachments.clone()),
     ];
+    let bodies: Vec<Body> = bodies.into_iter().chain(progress_bodies()).collect();
     let body_name = |b: &Body| match b {
         Body::Request(_) => "Request",
         Body::Response(_) => "Response",
@@ -2350,6 +2374,10 @@ fn spec_body_and_consent_tables_match_the_crate() {
         Body::ConsentDecision(_) => "ConsentDecision",
         Body::ConsentRevocation(_) => "ConsentRevocation",
         Body::Attachments(_) => "Attachments",
+        Body::Measure(_) => "Measure",
+        Body::StageMove(_) => "StageMove",
+        Body::RespondBy(_) => "RespondBy",
+        Body::Closing(_) => "Closing",
     };
     assert_eq!(spec_table_after("| Index | Variant | Content |"), variant_indices(&bodies, body_name));
     for body in &bodies {
@@ -3067,4 +3095,28 @@ fn the_spec_tree_head_and_consistency_proofs_verify() {
         assert!(!veim_protocol::merkle::verify_consistency(old, 7, &other, &new_root, &proof), "{name}");
         assert!(!veim_protocol::merkle::verify_consistency(old, 7, &new_root, &old_root, &proof), "{name}");
     }
+}
+
+#[test]
+fn the_spec_progress_records_follow_section_7_2() {
+    let [measure, _, respond_by, closing] = progress_bodies();
+    for body in [&measure, &respond_by, &closing] {
+        assert_eq!(codec::decode::<Body, MAX_FRAME>("body", &enc("body", body)).expect("decode"), *body);
+        body.validate().expect("valid");
+    }
+    // 2026-01-01T13:00:00Z, the `created_at` of section 12.11: the measure of
+    // 2025-12-30 is in the past; sent on 2025-12-29 it would be in the future.
+    assert!(measure.check_dated(1_767_272_400).is_ok());
+    let e = measure.check_dated(1_767_272_400 - 3 * 86_400).expect_err("dated after the day it is sent");
+    assert_eq!(e.code(), "measure-dated-in-future");
+    // Under 11.5 a shipment examined is not a measure of the mechanism.
+    let Body::Measure(mut wrong) = measure.clone() else { unreachable!() };
+    wrong.provision = Provision::Art11_5;
+    let errors = Body::Measure(wrong).validate().expect_err("wrong provision");
+    assert!(errors.0[0].problem.contains("record it under 11.4"), "{errors}");
+    // A day beyond 9999-12-31 is refused on decode: the encoding stays canonical.
+    let mut bytes = enc("body", &respond_by);
+    bytes[4..8].copy_from_slice(&3_000_000i32.to_le_bytes());
+    assert!(codec::decode::<Body, MAX_FRAME>("body", &bytes).is_err());
+    assert!(MessageKind::Closing.closes() && MessageKind::Close.closes());
 }
