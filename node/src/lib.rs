@@ -18,7 +18,7 @@
 //!    │              peer       inbound requests: the policy, then one service each
 //!    ▼               ▼
 //!   directory  exchange  audit  terms  attachments       domain services
-//!   backup                                                (and backups)
+//!   tracking  backup                                      (and backups)
 //!    │                                          │
 //!    ▼                                          ▼
 //!   storage (sled, records, group commit)      net (swarm, codec, allowance)
@@ -54,6 +54,7 @@ pub mod peer;
 pub mod shutdown;
 pub mod storage;
 pub mod terms;
+pub mod tracking;
 
 pub use app::{Node, NodeHandle, StartError, start};
 pub use home::config::{Config, Role, SecretariatPin};

@@ -20,6 +20,7 @@ const LAYERS: &[(&str, u8)] = &[
     ("exchange", 3),
     ("audit", 3),
     ("terms", 3),
+    ("tracking", 3),
     ("attachments", 3),
     ("backup", 3),
     ("peer", 4),

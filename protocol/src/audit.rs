@@ -80,10 +80,11 @@ pub enum Action {
     WitnessConflict,
     Restored,
     RestoreWitnessed,
+    ExchangeOverdue,
 }
 
 impl Action {
-    pub const ALL: [Action; 27] = [
+    pub const ALL: [Action; 28] = [
         Action::NodeStarted,
         Action::NodeStopped,
         Action::ConfigurationChanged,
@@ -111,6 +112,7 @@ impl Action {
         Action::WitnessConflict,
         Action::Restored,
         Action::RestoreWitnessed,
+        Action::ExchangeOverdue,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -142,6 +144,7 @@ impl Action {
             Action::WitnessConflict => "witness-conflict",
             Action::Restored => "restored",
             Action::RestoreWitnessed => "restore-witnessed",
+            Action::ExchangeOverdue => "exchange-overdue",
         }
     }
 }

@@ -23,6 +23,31 @@ pub(super) fn spawn(node: &Arc<Node>, tasks: &mut JoinSet<()>, shutdown: &Shutdo
         tasks.spawn(outbox(node.clone(), shutdown.clone()));
         tasks.spawn(reconcile(node.clone(), shutdown.clone()));
         tasks.spawn(download(node.clone(), shutdown.clone()));
+        tasks.spawn(overdue(node.clone(), shutdown.clone()));
+    }
+}
+
+/// At start, then every `overdue_check_secs` (or when a date to respond by
+/// is set here): the audit entry of each exchange newly past its date to
+/// respond by without a response (`Tracking::record_overdue`, once per
+/// exchange and date, across restarts); subscribers hear of each.
+async fn overdue(node: Arc<Node>, mut shutdown: Shutdown) {
+    let every = Duration::from_secs(node.config.overdue_check_secs.max(1));
+    loop {
+        match node.tracking.record_overdue(crate::clock::now()) {
+            Ok(recorded) if !recorded.is_empty() => {
+                if let Err(e) = node.store.flush().await {
+                    tracing::warn!(%e, "cannot flush the overdue exchanges' audit entries");
+                }
+            }
+            Ok(_) => {}
+            Err(e) => tracing::warn!(%e, "cannot look for overdue exchanges; trying again at the next period"),
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(every) => {}
+            _ = node.tracking.wake.notified() => {}
+            _ = shutdown.recv() => break,
+        }
     }
 }
 

@@ -25,6 +25,7 @@ use crate::peer::Peers;
 use crate::shutdown::{self, Restart, Trigger};
 use crate::storage::{Store, StoreError};
 use crate::terms::Terms;
+use crate::tracking::Tracking;
 use libp2p::{Multiaddr, PeerId};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -92,6 +93,8 @@ pub struct Node {
     pub mirror: audit::SharedMirror,
     pub exchanges: Arc<Exchanges>,
     pub terms: Arc<Terms>,
+    /// Stages, measures, overdue exchanges and the figures of a period.
+    pub tracking: Arc<Tracking>,
     pub attachments: Arc<Attachments>,
     pub peers: Arc<Peers>,
     pub restart: Arc<Restart>,
@@ -562,6 +565,7 @@ fn wire(
         exchanges.clone(),
         attachments.clone(),
     ));
+    let tracking = Arc::new(Tracking::new(store.clone(), vault.clone(), state));
     let peers = Arc::new(Peers {
         role: config.role,
         client: client.clone(),
@@ -591,6 +595,7 @@ fn wire(
         mirror,
         exchanges,
         terms,
+        tracking,
         attachments,
         peers,
         restart,

@@ -66,6 +66,7 @@ pub async fn receive(
     let body = envelope.open(me.state, me.encryption).map_err(|e| refusal((&e).into(), e.to_string()))?;
     body.validate().map_err(|e| refusal(RefusalCode::InvalidBody, e.to_string()))?;
     body.check_signed_parts(h).map_err(|e| refusal(RefusalCode::InvalidBody, e))?;
+    body.check_dated(h.created_at).map_err(|e| refusal(RefusalCode::InvalidBody, e.to_string()))?;
     let content =
         me.vault.seal_body(message_id, &body).map_err(|e| refusal(RefusalCode::StorageFailure, e.to_string()))?;
     let envelope_bytes =

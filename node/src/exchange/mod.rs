@@ -90,8 +90,15 @@ impl ExchangeStatus {
                 Err(RuleRefusal("the exchange already has its request; start a new exchange".into()))
             }
             (Open | Answered, MessageKind::Response) => Ok(Answered),
-            (status, MessageKind::Note | MessageKind::Attachments) => Ok(status),
-            (Open | Answered, MessageKind::Close) => Ok(Closed),
+            (
+                status,
+                MessageKind::Note
+                | MessageKind::Attachments
+                | MessageKind::Measure
+                | MessageKind::StageMove
+                | MessageKind::RespondBy,
+            ) => Ok(status),
+            (Open | Answered, MessageKind::Close | MessageKind::Closing) => Ok(Closed),
         }
     }
 }
@@ -104,6 +111,9 @@ impl ExchangeStatus {
 ///   State only;
 /// - the requesting State writes notes to any of the others, the others to it;
 /// - only the requesting State closes the exchange;
+/// - measures and stage moves go from any party to every other party (so
+///   that every party holds the same record), the respond-by date from the
+///   requesting State to every other party;
 /// - consent messages go to one State, and a decision answers a consent
 ///   request of the same exchange.
 fn next_exchange(
@@ -157,7 +167,21 @@ fn next_exchange(
                 record.sender, x.originator
             )));
         }
-        MessageKind::Close if !from_originator => {
+        MessageKind::RespondBy if !from_originator => {
+            return Err(RuleRefusal(format!(
+                "only the requesting State ({}) sets the date to respond by in exchange {id}",
+                x.originator
+            )));
+        }
+        kind if kind.is_progress() && !to_every_other_party(&x, record) => {
+            let others: Vec<String> =
+                x.participants.iter().filter(|p| **p != record.sender).map(|p| p.to_string()).collect();
+            return Err(RuleRefusal(format!(
+                "a {kind} goes to every other party of exchange {id} ({}), so that every party holds the same record",
+                others.join(", ")
+            )));
+        }
+        kind if kind.closes() && !from_originator => {
             return Err(RuleRefusal(format!(
                 "only the requesting State ({}) closes exchange {id}; send a note instead",
                 x.originator
@@ -184,6 +208,16 @@ fn next_exchange(
     Ok(x)
 }
 
+/// Whether a message goes to exactly the parties other than its sender.
+fn to_every_other_party(x: &ExchangeRecord, record: &MessageRecord) -> bool {
+    let mut others: Vec<StateCode> = x.participants.iter().copied().filter(|p| *p != record.sender).collect();
+    let mut to = record.recipients.clone();
+    others.sort();
+    to.sort();
+    to.dedup();
+    to.len() == record.recipients.len() && others == to
+}
+
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum SendError {
@@ -201,6 +235,9 @@ pub enum SendError {
     NotActive(StateCode, veim_protocol::EntryStatus, u64),
     #[error("{0}")]
     Refused(String),
+    /// A progress record that breaks a rule of SPEC section 7.2 by name.
+    #[error("{0}; nothing was sent")]
+    Progress(veim_protocol::ProgressError),
     #[error("this node speaks for no State: only a national node sends messages")]
     NoState,
     #[error("cannot seal the message: {0}")]
@@ -569,14 +606,122 @@ mod tests {
         assert_eq!(Open.after(MessageKind::Note), Ok(Open));
         assert_eq!(Answered.after(MessageKind::Close), Ok(Closed));
         assert_eq!(Open.after(MessageKind::Close), Ok(Closed));
+        assert_eq!(Answered.after(MessageKind::Closing), Ok(Closed));
+        for kind in [MessageKind::Measure, MessageKind::StageMove, MessageKind::RespondBy] {
+            assert_eq!(Open.after(kind), Ok(Open));
+            assert_eq!(Answered.after(kind), Ok(Answered));
+        }
     }
 
     #[test]
     fn forbidden_transitions() {
-        for kind in [MessageKind::Request, MessageKind::Response, MessageKind::Note, MessageKind::Close] {
+        for kind in [
+            MessageKind::Request,
+            MessageKind::Response,
+            MessageKind::Note,
+            MessageKind::Close,
+            MessageKind::Measure,
+            MessageKind::StageMove,
+            MessageKind::RespondBy,
+            MessageKind::Closing,
+        ] {
             assert!(Closed.after(kind).is_err(), "closed exchange accepted a {kind}");
         }
         assert!(Open.after(MessageKind::Request).is_err());
         assert!(Answered.after(MessageKind::Request).is_err());
+    }
+
+    fn st(s: &str) -> StateCode {
+        s.parse().expect("state")
+    }
+
+    fn message(exchange: ExchangeId, n: u8, kind: MessageKind, from: &str, to: &[&str]) -> MessageRecord {
+        let sender = st(from);
+        let mut id = [n; 16];
+        id[..3].copy_from_slice(from.as_bytes());
+        MessageRecord {
+            message_id: MessageId(id),
+            exchange_id: exchange,
+            direction: crate::storage::Direction::Received,
+            sender,
+            recipients: to.iter().map(|s| st(s)).collect(),
+            kind,
+            created_at: i64::from(n),
+            stored_at: i64::from(n),
+            content: None,
+            envelope: Vec::new(),
+            envelope_hash: [0; 32],
+            deliveries: Vec::new(),
+            receipts: Vec::new(),
+            purged_at: None,
+            sequence: 0,
+        }
+    }
+
+    fn progress_body(kind: MessageKind) -> Body {
+        use veim_protocol::{CalendarDate, Closing, Measure, MeasureKind, Outcome, RespondBy, StageMove};
+        let date = CalendarDate::parse("2026-11-30").expect("date");
+        match kind {
+            MessageKind::Measure => Body::Measure(Measure {
+                provision: veim_protocol::request::Provision::Art11_4,
+                kind: MeasureKind::ShipmentExamined,
+                date,
+                text: String::new(),
+                handling: Default::default(),
+            }),
+            MessageKind::StageMove => {
+                Body::StageMove(StageMove { stage: veim_protocol::request::Stage::ReachedEndUser, text: String::new() })
+            }
+            MessageKind::RespondBy => Body::RespondBy(RespondBy { date, text: String::new() }),
+            _ => Body::Closing(Closing { outcome: Outcome::Inconclusive, reason: String::new() }),
+        }
+    }
+
+    #[test]
+    fn progress_records_go_from_any_party_to_every_other_and_stop_at_the_close() {
+        let mut request = message(ExchangeId([0; 16]), 1, MessageKind::Request, "MEX", &["SWE", "FRA"]);
+        request.exchange_id = ExchangeId::for_request(request.sender, request.message_id);
+        let x = request.exchange_id;
+        let open = next_exchange(None, &request, &Body::Request(crate_request())).expect("the request opens it");
+        let fits = |kind, from: &str, to: &[&str]| {
+            let m = message(x, 2, kind, from, to);
+            next_exchange(Some(open.clone()), &m, &progress_body(kind))
+        };
+        for kind in [MessageKind::Measure, MessageKind::StageMove] {
+            assert!(fits(kind, "SWE", &["MEX", "FRA"]).is_ok(), "{kind} from a recipient to every other party");
+            assert!(fits(kind, "MEX", &["FRA", "SWE"]).is_ok(), "{kind} from the originator");
+            let e = fits(kind, "SWE", &["MEX"]).expect_err("to one party only");
+            assert!(e.0.contains("every other party"), "{}", e.0);
+            assert!(fits(kind, "MEX", &["SWE"]).is_err(), "{kind} from the originator to one party only");
+        }
+        assert!(fits(MessageKind::RespondBy, "MEX", &["SWE", "FRA"]).is_ok());
+        let e = fits(MessageKind::RespondBy, "SWE", &["MEX", "FRA"]).expect_err("not the originator");
+        assert!(e.0.contains("only the requesting State (MEX) sets the date"), "{}", e.0);
+        assert!(fits(MessageKind::Closing, "SWE", &["MEX"]).is_err(), "only the originator closes");
+        let closed = fits(MessageKind::Closing, "MEX", &["SWE", "FRA"]).expect("the originator closes");
+        assert_eq!(closed.status, Closed);
+        let after = message(x, 3, MessageKind::Measure, "SWE", &["MEX", "FRA"]);
+        let e = next_exchange(Some(closed), &after, &progress_body(MessageKind::Measure)).expect_err("closed");
+        assert!(e.0.contains("closed"), "{}", e.0);
+    }
+
+    fn crate_request() -> veim_protocol::Request {
+        use veim_protocol::request::{ArmsCategory, Provision, Stage, TransferInformation};
+        veim_protocol::Request {
+            summary: "s".into(),
+            states_involved: vec![st("MEX")],
+            stage: Stage::RiskAnalysis,
+            provisions: vec![Provision::Art11_4],
+            transfer: TransferInformation {
+                categories: vec![ArmsCategory::SmallArmsAndLightWeapons],
+                items: Vec::new(),
+                state_of_origin: None,
+                transit_states: Vec::new(),
+                importing_state: None,
+                end_user: None,
+            },
+            additional_information: None,
+            handling: Default::default(),
+        }
     }
 }

@@ -62,6 +62,7 @@ pub async fn send(
 ) -> Result<MessageRecord, SendError> {
     let Outgoing { exchange_id, recipients, mut body } = outgoing;
     body.validate().map_err(SendError::Invalid)?;
+    body.check_dated(now).map_err(SendError::Progress)?;
     match view.entry(me.state).filter(|e| e.identity_key() == me.identity.public()) {
         None => return Err(SendError::NotAdmitted),
         Some(e) if !e.is_active() => return Err(SendError::NotActive(me.state, e.status, view.version())),

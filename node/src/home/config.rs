@@ -118,6 +118,10 @@ pub struct Config {
     /// Seconds between audit checkpoints (signed, and sent to the peers).
     #[serde(default = "default_checkpoint")]
     pub audit_checkpoint_secs: u64,
+    /// Seconds between looks for exchanges past their date to respond by
+    /// (and one at start); each is recorded once in the audit log.
+    #[serde(default = "default_overdue_check")]
+    pub overdue_check_secs: u64,
     /// Besides the Secretariat and the States it exchanges with, how many
     /// other active nodes, picked at random each time, receive each audit
     /// checkpoint (8 by default): enough independent holders to catch a
@@ -208,6 +212,7 @@ impl Default for Config {
             private_addresses: false,
             retry_base_secs: default_retry_base(),
             reconcile_secs: default_reconcile(),
+            overdue_check_secs: default_overdue_check(),
             attachment_chunk_bytes: default_chunk(),
             attachment_quota_mib: default_quota(),
             peer_requests_per_sec: default_peer_rate(),
@@ -272,6 +277,10 @@ fn default_chunk() -> u32 {
 }
 
 fn default_reconcile() -> u64 {
+    300
+}
+
+fn default_overdue_check() -> u64 {
     300
 }
 
@@ -472,6 +481,7 @@ impl Config {
         within("handshake_timeout_secs", self.handshake_timeout_secs, 1, 3600, "seconds");
         within("reconcile_secs", self.reconcile_secs, 2, day, "seconds");
         within("audit_checkpoint_secs", self.audit_checkpoint_secs, 1, day, "seconds");
+        within("overdue_check_secs", self.overdue_check_secs, 1, day, "seconds");
         within("audit_witnesses", self.audit_witnesses as u64, 0, 64, "nodes");
         within(
             "audit_stranger_refusals_per_minute",

@@ -26,6 +26,25 @@ impl Store {
         (&self.audit, &self.meta).transaction(|(audit, meta)| append(audit, meta, event)).map_err(tx_err)
     }
 
+    /// Records an event once for `mark` (a caller's name for what it
+    /// records, e.g. an exchange and its date): the mark is kept in `meta`
+    /// in the transaction of the entry, so a restart, or two callers at once,
+    /// never record it twice. Returns whether it was recorded now.
+    pub fn record_once(&self, mark: &[u8], event: &Event) -> Result<bool, StoreError> {
+        let _writing = self.writing()?;
+        let key = [ONCE_PREFIX, mark].concat();
+        (&self.audit, &self.meta)
+            .transaction(|(audit, meta)| {
+                if meta.get(&key)?.is_some() {
+                    return Ok(false);
+                }
+                append(audit, meta, event)?;
+                meta.insert(key.as_slice(), &[1u8])?;
+                Ok(true)
+            })
+            .map_err(tx_err)
+    }
+
     /// Keeps the summary entry of events counted and not yet recorded
     /// (failed logins past the minute's allowance), so that a crash does
     /// not take the count with it: it is durable at the next flush, and

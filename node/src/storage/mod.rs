@@ -141,6 +141,8 @@ const HEAD_CHECKPOINT: &[u8] = b"audit-head-checkpoint";
 const COUNTED: &[u8] = b"audit-counted";
 /// Where the log was last restored from a backup (`RestoreMark`).
 const RESTORE_MARK: &[u8] = b"audit-restore-mark";
+/// Prefix of the marks of events recorded once ([`Store::record_once`]).
+const ONCE_PREFIX: &[u8] = b"audit-once/";
 
 fn enc<T: Serialize>(what: &'static str, value: &T) -> Result<Vec<u8>, StoreError> {
     codec::encode(what, value).map_err(|e| StoreError::Corrupt { what, reason: e.to_string() })

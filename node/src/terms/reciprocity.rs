@@ -2,6 +2,7 @@
 //! from message metadata only.
 
 use super::*;
+use crate::tracking::median;
 use serde::{Deserialize, Serialize};
 use veim_protocol::{MessageKind, StateCode};
 
@@ -19,15 +20,6 @@ pub struct Reciprocity {
     pub received_unanswered: u32,
     /// Median seconds from their request to our first response.
     pub our_median_answer_secs: Option<i64>,
-}
-
-fn median(mut v: Vec<i64>) -> Option<i64> {
-    if v.is_empty() {
-        return None;
-    }
-    v.sort_unstable();
-    let n = v.len();
-    Some(if n % 2 == 1 { v[n / 2] } else { (v[n / 2 - 1] + v[n / 2]) / 2 })
 }
 
 /// Per counterpart State, from message metadata only (no content is opened).
@@ -78,17 +70,4 @@ pub fn reciprocity(terms: &Terms) -> Result<Vec<Reciprocity>, TermsError> {
             row
         })
         .collect())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::median;
-
-    #[test]
-    fn medians() {
-        assert_eq!(median(vec![]), None);
-        assert_eq!(median(vec![5]), Some(5));
-        assert_eq!(median(vec![9, 1, 5]), Some(5));
-        assert_eq!(median(vec![4, 1, 3, 2]), Some(2));
-    }
 }
