@@ -338,6 +338,16 @@ pub fn parse_stage(s: &str) -> Result<Stage, ProgressError> {
     }
 }
 
+/// A stage's name as operators write it (`other` for any other).
+pub fn stage_name(stage: &Stage) -> &'static str {
+    match stage {
+        Stage::RiskAnalysis => "risk-analysis",
+        Stage::DiversionDetected => "diversion-detected",
+        Stage::ReachedEndUser => "reached-end-user",
+        Stage::Other(_) => "other",
+    }
+}
+
 /// The exchange moves to another stage of Annex 1.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct StageMove {

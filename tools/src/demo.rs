@@ -7,7 +7,7 @@ use crate::render;
 use std::path::Path;
 use std::time::Duration;
 use veim_node::api::types::DeliveryState;
-use veim_node::api::types::{ConsentStatus, ConsentView};
+use veim_node::api::types::{ConsentStatus, ConsentView, MeasureForm, TrackedExchange};
 use veim_node::api::{
     AskConsent, CloseRequest, ContactsDecision, ContactsView, DecideConsent, DirectoryListing, Disclose, ExchangeView,
     MessageView, NoteRequest, RespondRequest, SendRequest, StatusView, SubmitContactsRequest, VersionView,
@@ -207,11 +207,42 @@ async fn script(root: &Path, out: &Path, steps: &mut Steps, slot: &mut Option<Lo
         crate::say!("    {line}");
     }
 
-    steps.start("Mexico closes the exchange");
+    steps.start("Sweden and Mexico record the measures they took (Art. 11.4), and every party sees the same");
+    let today = veim_protocol::CalendarDate::of_time(veim_node::clock::now())
+        .ok_or_else(|| anyhow::anyhow!("the clock is outside the calendar"))?
+        .to_string();
+    for (api, kind, text) in [
+        (&swe, "shipment-examined", "Crates of the consignment opened at the port of entry."),
+        (&mex, "investigation-opened", "Investigation opened on the broker named by Sweden."),
+    ] {
+        let form = MeasureForm {
+            provision: "11.4".into(),
+            kind: kind.into(),
+            date: today.clone(),
+            text: text.into(),
+            handling: None,
+        };
+        let recorded: MessageView = blocking(|| api.post(&format!("/v1/exchanges/{exchange_id}/measures"), &form))?;
+        all_delivered(&recorded)?;
+    }
+    let tracked: Vec<TrackedExchange> =
+        wait_for("Germany to hold both measures", Duration::from_secs(10), || {
+            let t: Vec<TrackedExchange> = deu.get("/v1/track").ok()?;
+            t.iter().any(|x| x.exchange_id.to_string() == exchange_id && x.measures.len() == 2).then_some(t)
+        })
+        .await?;
+    for line in render::track(&tracked).lines() {
+        crate::say!("    DEU: {line}");
+    }
+
+    steps.start("Mexico closes the exchange with its outcome: diversion prevented");
     let closed: MessageView = blocking(|| {
         mex.post(
             &format!("/v1/exchanges/{exchange_id}/close"),
-            &CloseRequest { reason: "Information received; file completed.".into() },
+            &CloseRequest {
+                reason: "Information received; file completed.".into(),
+                outcome: Some("diversion-prevented".into()),
+            },
         )
     })?;
     all_delivered(&closed)?;

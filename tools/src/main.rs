@@ -19,6 +19,7 @@ use veim_node::api::{
     AskConsent, AttachRequest, DecideConsent, Disclose, ExchangeSummary, PurgeRequest, PurgeView, RevokeRequest,
     SaveRequest, StageRequest,
 };
+use veim_node::api::{Figures, MeasureForm, RespondByRequest, StageMoveRequest, TrackedExchange};
 use veim_node::home::config::{Config, Role, SecretariatPin};
 use veim_node::home::init_home;
 use veim_protocol::contacts::{ContactRole, ContactSetForm};
@@ -131,14 +132,61 @@ enum Command {
     /// Attachments sent and received.
     #[command(subcommand)]
     Attachment(AttachmentCommand),
-    /// Close an exchange.
-    #[command(after_help = "Example:\n  veim close 3f2a9c01 --reason \"answered in full\"")]
+    /// Close an exchange (requesting State), with what it came to.
+    #[command(
+        after_help = "Outcomes: diversion-confirmed, diversion-prevented, risk-mitigated, not-confirmed, inconclusive, other:TEXT.\n\nExample:\n  veim close 3f2a9c01 --outcome diversion-prevented --reason \"shipment held at the border\""
+    )]
     Close {
         /// Exchange id (or a unique prefix of at least 6 hex digits).
         id: String,
         /// Why, as the other States will read it.
         #[arg(long, default_value = "")]
         reason: String,
+        /// What the exchange came to; without it the outcome is not recorded.
+        #[arg(long)]
+        outcome: Option<String>,
+    },
+    /// Measures taken under Art. 11, recorded in an exchange for every party.
+    #[command(subcommand)]
+    Measure(MeasureCommand),
+    /// Move an exchange to another stage of Annex 1 (told to every party).
+    #[command(
+        after_help = "Stages: risk-analysis, diversion-detected, reached-end-user, other:TEXT.\n\nExample:\n  veim stage 3f2a9c01 diversion-detected --text \"consignment found in a third State\""
+    )]
+    Stage {
+        /// Exchange id (or a unique prefix of at least 6 hex digits).
+        id: String,
+        /// The new stage.
+        stage: String,
+        /// Why, as the other States will read it.
+        #[arg(long, default_value = "")]
+        text: String,
+    },
+    /// Requesting State: the date by which it asks for a response (past it, unanswered, the exchange is overdue).
+    #[command(name = "respond-by", after_help = "Example:\n  veim respond-by 3f2a9c01 2026-12-15")]
+    RespondBy {
+        /// Exchange id (or a unique prefix of at least 6 hex digits).
+        id: String,
+        /// The day, YYYY-MM-DD (UTC).
+        date: String,
+        /// A word to the other States.
+        #[arg(long, default_value = "")]
+        text: String,
+    },
+    /// Open exchanges (overdue first) with stage, provisions and every party's measures; or the figures of a period.
+    #[command(
+        after_help = "Examples:\n  veim track\n  veim track --figures --from 2026-01-01 --to 2026-12-31 --json"
+    )]
+    Track {
+        /// The figures of a period instead: per provision and per counterpart, exchanges, measures, outcomes, response times.
+        #[arg(long)]
+        figures: bool,
+        /// First day of the period, YYYY-MM-DD (default: 364 days before --to).
+        #[arg(long, requires = "figures")]
+        from: Option<String>,
+        /// Last day of the period, YYYY-MM-DD (default: today, UTC).
+        #[arg(long, requires = "figures")]
+        to: Option<String>,
     },
     /// This node's keys.
     #[command(subcommand)]
@@ -334,6 +382,41 @@ struct AuthorityArgs {
     /// The State of the authority (for state-party, the State forwarded to); this State when absent.
     #[arg(long)]
     authority_state: Option<String>,
+}
+
+/// `veim measure`.
+#[derive(Debug, Subcommand)]
+enum MeasureCommand {
+    /// Record a measure taken under a provision; every party of the exchange receives it, signed.
+    #[command(
+        after_help = "Provisions: 11.1, 11.2, 11.3, 11.4, 11.5, 11.6, 13.2 (`veim measure kinds` lists the kinds each takes).\n\nExample:\n  veim measure add 3f2a9c01 --provision 11.4 --kind shipment-examined --date 2026-11-30 --text \"Container opened at the port of entry\""
+    )]
+    Add {
+        /// Exchange id (or a unique prefix of at least 6 hex digits).
+        id: String,
+        /// The ATT provision the measure was taken under.
+        #[arg(long)]
+        provision: String,
+        /// What was done (`veim measure kinds`).
+        #[arg(long)]
+        kind: String,
+        /// The day it was done, YYYY-MM-DD (UTC); not after today.
+        #[arg(long)]
+        date: String,
+        /// In your words, as the other States will read it (required for kind `other`).
+        #[arg(long, default_value = "")]
+        text: String,
+    },
+    /// The kinds of measure, and the provisions each may be recorded under.
+    #[command(after_help = "Example:\n  veim measure kinds")]
+    Kinds,
+}
+
+/// One row of `veim measure kinds`.
+#[derive(Debug, Serialize)]
+struct MeasureKindRow {
+    kind: &'static str,
+    provisions: Vec<&'static str>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -1231,9 +1314,65 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 .post(&format!("/v1/attachments/{id}/save"), &SaveRequest { out: out.display().to_string(), force })?;
             print(json, &a, |a| format!("Wrote {} ({} bytes) to {}\n", a.name, a.size, out.display()))
         }
-        Command::Close { id, reason } => {
-            let sent: MessageView = client()?.post(&format!("/v1/exchanges/{id}/close"), &CloseRequest { reason })?;
+        Command::Close { id, reason, outcome } => {
+            if let Some(o) = &outcome {
+                veim_protocol::Outcome::parse(o).map_err(|e| invalid_value(format!("--outcome: {e}")))?;
+            }
+            let sent: MessageView =
+                client()?.post(&format!("/v1/exchanges/{id}/close"), &CloseRequest { reason, outcome })?;
             print(json, &sent, render::sent)
+        }
+        Command::Measure(MeasureCommand::Add { id, provision, kind, date, text }) => {
+            let form = MeasureForm { provision, kind, date, text, handling: None };
+            // Checked here first: nothing is sent when a value has problems.
+            if let Err(errors) = form.parse() {
+                let problems: Vec<String> = errors.0.iter().map(|p| format!("  - {}: {}", p.field, p.problem)).collect();
+                return Err(invalid_value(format!("the measure has problems; nothing was sent\n{}", problems.join("\n"))));
+            }
+            let sent: MessageView = client()?.post(&format!("/v1/exchanges/{id}/measures"), &form)?;
+            print(json, &sent, render::sent)
+        }
+        Command::Measure(MeasureCommand::Kinds) => {
+            let rows: Vec<MeasureKindRow> = veim_protocol::MeasureKind::ALL
+                .iter()
+                .map(|(_, name, provisions)| MeasureKindRow {
+                    kind: name,
+                    provisions: provisions.iter().map(|p| p.as_str()).collect(),
+                })
+                .collect();
+            print(json, &rows, |rows| {
+                rows.iter().map(|r| format!("{:30} {}\n", r.kind, r.provisions.join(", "))).collect()
+            })
+        }
+        Command::Stage { id, stage, text } => {
+            veim_protocol::progress::parse_stage(&stage).map_err(|e| invalid_value(e.to_string()))?;
+            let sent: MessageView =
+                client()?.post(&format!("/v1/exchanges/{id}/stage"), &StageMoveRequest { stage, text })?;
+            print(json, &sent, render::sent)
+        }
+        Command::RespondBy { id, date, text } => {
+            if veim_protocol::CalendarDate::parse(&date).is_none() {
+                return Err(invalid_value(format!("{date:?} is not a date; write YYYY-MM-DD")));
+            }
+            let sent: MessageView =
+                client()?.post(&format!("/v1/exchanges/{id}/respond-by"), &RespondByRequest { date, text })?;
+            print(json, &sent, render::sent)
+        }
+        Command::Track { figures: false, .. } => {
+            print(json, &client()?.get::<Vec<TrackedExchange>>("/v1/track")?, |t| render::track(t))
+        }
+        Command::Track { figures: true, from, to } => {
+            let mut query = Vec::new();
+            for (name, day) in [("from", &from), ("to", &to)] {
+                if let Some(d) = day {
+                    if veim_protocol::CalendarDate::parse(d).is_none() {
+                        return Err(invalid_value(format!("--{name} {d:?} is not a date; write YYYY-MM-DD")));
+                    }
+                    query.push(format!("{name}={d}"));
+                }
+            }
+            let path = if query.is_empty() { "/v1/track/figures".to_string() } else { format!("/v1/track/figures?{}", query.join("&")) };
+            print(json, &client()?.get::<Figures>(&path)?, render::figures)
         }
         Command::Consent(c) => consent(&client()?, json, c),
         Command::Disclose(args) => disclose(&client()?, json, args),

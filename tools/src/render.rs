@@ -2,7 +2,7 @@
 //! admin API's answer as it is.
 
 use std::fmt::Write;
-use veim_node::api::types::{ConsentStatus, ConsentView, Reciprocity};
+use veim_node::api::types::{ConsentStatus, ConsentView, Counts, Figures, Reciprocity, TrackedExchange};
 use veim_node::api::types::{DeliveryState, DisclosureSummary};
 use veim_node::api::{
     ContactsView, DirectoryListing, EntryView, ExchangeSummary, ExchangeView, MessageView, PendingView, StatusView,
@@ -307,7 +307,11 @@ fn one_line(body: &Option<Body>) -> String {
         Some(Body::Request(r)) => r.summary.clone(),
         Some(Body::Response(r)) => r.summary.clone(),
         Some(Body::Note(n)) => n.text.clone(),
-        Some(Body::Close(c)) => format!("closed: {}", c.reason),
+        Some(Body::Close(c)) => format!("closed (outcome not recorded): {}", c.reason),
+        Some(Body::Closing(c)) => format!("closed, {}: {}", c.outcome, c.reason),
+        Some(Body::Measure(m)) => format!("measure under Art. {}: {} on {} {}", m.provision.as_str(), m.kind, m.date, m.text),
+        Some(Body::StageMove(s)) => format!("stage: {} {}", s.stage, s.text),
+        Some(Body::RespondBy(r)) => format!("respond by {} {}", r.date, r.text),
         Some(Body::ConsentRequest(c)) => format!("consent asked for {} item(s) to {}", c.items.len(), c.authority),
         Some(Body::ConsentDecision(d)) => match &d.record.decision {
             Decision::Granted { items, .. } => format!("consent granted for {} item(s)", items.len()),
@@ -382,7 +386,28 @@ pub fn exchange(v: &ExchangeView) -> String {
                 let _ = writeln!(out, "   {}", n.text);
             }
             Some(Body::Close(c)) => {
-                let _ = writeln!(out, "   closed: {}", c.reason);
+                let _ = writeln!(out, "   closed (outcome not recorded): {}", c.reason);
+            }
+            Some(Body::Closing(c)) => {
+                let _ = writeln!(out, "   closed, outcome {}: {}", c.outcome, c.reason);
+            }
+            Some(Body::Measure(x)) => {
+                let _ = writeln!(out, "   measure under Art. {}: {} on {}", x.provision.as_str(), x.kind, x.date);
+                if !x.text.is_empty() {
+                    let _ = writeln!(out, "   {}", x.text);
+                }
+            }
+            Some(Body::StageMove(s)) => {
+                let _ = writeln!(out, "   stage moved to {}", s.stage);
+                if !s.text.is_empty() {
+                    let _ = writeln!(out, "   {}", s.text);
+                }
+            }
+            Some(Body::RespondBy(r)) => {
+                let _ = writeln!(out, "   a response is asked by {}", r.date);
+                if !r.text.is_empty() {
+                    let _ = writeln!(out, "   {}", r.text);
+                }
             }
             Some(Body::ConsentRequest(c)) => {
                 let items: Vec<String> = c.items.iter().map(ToString::to_string).collect();
@@ -512,6 +537,102 @@ pub fn reciprocity(list: &[Reciprocity]) -> String {
             ]
         }),
     )
+}
+
+/// `veim track`: open exchanges, overdue ones first, each with its measures.
+pub fn track(list: &[TrackedExchange]) -> String {
+    if list.is_empty() {
+        return "No open exchanges.\n".into();
+    }
+    let mut out = table(
+        &["EXCHANGE", "STAGE", "PROVISIONS", "STATES", "DAYS OPEN", "RESPOND BY", "MEASURES", "SUMMARY"],
+        &[4, 6],
+        list.iter().map(|t| {
+            let parts: Vec<&str> = t.participants.iter().map(|s| s.as_str()).collect();
+            let provisions: Vec<&str> = t.provisions.iter().map(|p| p.as_str()).collect();
+            let respond_by = match (t.respond_by, t.overdue) {
+                (Some(d), true) => format!("{d} OVERDUE"),
+                (Some(d), false) => d.to_string(),
+                (None, _) => "-".into(),
+            };
+            vec![
+                t.exchange_id.to_string(),
+                t.stage.as_ref().map(stage_word).unwrap_or_else(|| "(content purged)".into()),
+                if provisions.is_empty() { "-".into() } else { provisions.join(",") },
+                parts.join(","),
+                t.days_open.to_string(),
+                respond_by,
+                t.measures.len().to_string(),
+                t.summary.as_deref().map(flatten).unwrap_or_else(|| "(content purged)".into()),
+            ]
+        }),
+    );
+    for t in list.iter().filter(|t| !t.measures.is_empty() || t.overdue) {
+        let _ = writeln!(out, "\n{}", t.exchange_id);
+        if t.overdue {
+            let waiting: Vec<&str> = t.not_responded.iter().map(|s| s.as_str()).collect();
+            let _ = writeln!(out, "  OVERDUE: no response from {}", waiting.join(", "));
+        }
+        for m in &t.measures {
+            let _ = writeln!(
+                out,
+                "  {} {} under Art. {} on {} {}",
+                m.by,
+                m.kind,
+                m.provision.as_str(),
+                m.date,
+                flatten(&m.text)
+            );
+        }
+    }
+    out
+}
+
+fn stage_word(stage: &veim_protocol::request::Stage) -> String {
+    match stage {
+        veim_protocol::request::Stage::Other(text) => format!("other: {}", flatten(text)),
+        s => veim_protocol::progress::stage_name(s).to_string(),
+    }
+}
+
+/// `veim track --figures`: the figures of a period.
+pub fn figures(f: &Figures) -> String {
+    let mut out = String::new();
+    let _ = writeln!(out, "Figures from {} to {} (UTC days, both included)\n", f.from, f.to);
+    counts(&mut out, "All exchanges", &f.total);
+    for p in &f.by_provision {
+        counts(&mut out, &format!("Art. {}", p.provision), &p.counts);
+    }
+    for c in &f.by_counterpart {
+        counts(&mut out, &format!("With {}", c.state), &c.counts);
+    }
+    out
+}
+
+fn counts(out: &mut String, title: &str, c: &Counts) {
+    let list = |m: &std::collections::BTreeMap<String, u32>| {
+        if m.is_empty() { "-".to_string() } else { m.iter().map(|(k, n)| format!("{k} {n}")).collect::<Vec<_>>().join(", ") }
+    };
+    let _ = writeln!(out, "{title}");
+    let _ = writeln!(out, "  exchanges opened: {} (by stage now: {})", c.exchanges, list(&c.stages));
+    let _ = writeln!(out, "  measures: {}", list(&c.measures));
+    let _ = writeln!(out, "  closed, by outcome: {}", list(&c.outcomes));
+    let r = &c.first_response;
+    match (r.median_secs, r.max_secs) {
+        (Some(median), Some(max)) => {
+            let _ = writeln!(
+                out,
+                "  first responses: {}, median {}, longest {}",
+                r.responses,
+                duration(median),
+                duration(max)
+            );
+        }
+        _ => {
+            let _ = writeln!(out, "  first responses: none");
+        }
+    }
+    out.push('\n');
 }
 
 fn duration(secs: i64) -> String {

@@ -3,7 +3,7 @@
 
 use super::*;
 use axum::extract::Query;
-use veim_protocol::{Close, MessageKind, Note};
+use veim_protocol::{Close, Closing, MessageKind, Note, Outcome};
 
 #[utoipa::path(
     post,
@@ -158,7 +158,7 @@ struct MessageFilter {
 
 /// The words of the delivery states, as the CLI shows them.
 const DELIVERY_STATES: [&str; 5] = ["queued", "attempting", "delivered", "refused", "failed"];
-const MESSAGE_KINDS: [MessageKind; 8] = [
+const MESSAGE_KINDS: [MessageKind; 12] = [
     MessageKind::Request,
     MessageKind::Response,
     MessageKind::Note,
@@ -167,6 +167,10 @@ const MESSAGE_KINDS: [MessageKind; 8] = [
     MessageKind::ConsentDecision,
     MessageKind::ConsentRevocation,
     MessageKind::Attachments,
+    MessageKind::Measure,
+    MessageKind::StageMove,
+    MessageKind::RespondBy,
+    MessageKind::Closing,
 ];
 
 fn delivery_word(state: &DeliveryState) -> &'static str {
@@ -351,8 +355,8 @@ pub(super) async fn note(
     post,
     path = "/v1/exchanges/{id}/close",
     tag = "exchanges",
-    summary = "Close an exchange.",
-    request_body(content_type = "application/json", description = "{reason}"),
+    summary = "Close an exchange, with its outcome if given.",
+    request_body(content_type = "application/json", description = "{reason, outcome?: diversion-confirmed | diversion-prevented | risk-mitigated | not-confirmed | inconclusive | other:TEXT}"),
     params(("id" = String, Path, description = "Exchange id, or a unique prefix")),
     responses((status = 200, description = "Done; the answer as JSON (text for /metrics)"), (status = "default", description = "An error, as JSON {error, message, problems}: the error code says which (wrong-role, invalid, not-found, no-consent, ...)"))
 )]
@@ -361,5 +365,16 @@ pub(super) async fn close(
     Path(id): Path<String>,
     Json(req): Json<CloseRequest>,
 ) -> ApiResult<MessageView> {
-    reply(&node, &id, Body::Close(Close { reason: req.reason })).await
+    let body = match &req.outcome {
+        None => Body::Close(Close { reason: req.reason }),
+        Some(outcome) => {
+            let outcome = Outcome::parse(outcome).map_err(|e| {
+                let mut problems = ValidationErrors::default();
+                problems.push("outcome", e.to_string());
+                tracking::progress_error(&e, problems)
+            })?;
+            Body::Closing(Closing { outcome, reason: req.reason })
+        }
+    };
+    reply(&node, &id, body).await
 }

@@ -3,7 +3,8 @@
 //! the operator can read). The `veim` CLI, and later a web console, use only
 //! this API, and its requests and answers are in `types`, which has no
 //! server in it. Handlers are grouped by concern: `directory` (status,
-//! directory, contacts, keys), `messages`, `terms`, `attachments`; and
+//! directory, contacts, keys), `messages`, `terms`, `attachments`,
+//! `tracking` (measures, stage, date to respond by, the tracking views); and
 //! `health` and `metrics`, the three paths a supervisor or a monitoring
 //! system reads without the token (`/healthz`, `/readyz`, `/metrics`).
 
@@ -18,6 +19,7 @@ pub use health::stale_after;
 mod messages;
 mod metrics;
 mod terms;
+mod tracking;
 pub mod types;
 
 pub use types::*;
@@ -82,6 +84,7 @@ impl From<SendError> for ApiError {
                 ApiError::new(StatusCode::CONFLICT, "not-admitted", e.to_string())
             }
             SendError::Refused(_) => ApiError::new(StatusCode::CONFLICT, "refused", e.to_string()),
+            SendError::Progress(p) => tracking::progress_error(&p, ValidationErrors::default()),
             other => ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", other.to_string()),
         }
     }
@@ -194,6 +197,11 @@ fn routes() -> OpenApiRouter<Shared> {
         .routes(routes!(respond))
         .routes(routes!(note))
         .routes(routes!(close))
+        .routes(routes!(tracking::measure))
+        .routes(routes!(tracking::stage))
+        .routes(routes!(tracking::respond_by))
+        .routes(routes!(tracking::track))
+        .routes(routes!(tracking::figures))
         .routes(routes!(terms::ask))
         .routes(routes!(terms::list))
         .routes(routes!(terms::decide))

@@ -10,6 +10,11 @@ pub use crate::storage::{
     Delivery, DeliveryState, Direction, DisclosureSummary, ExchangeRecord, ExchangeStatus, MessageRecord,
 };
 pub use crate::terms::{AskConsent, ConsentStatus, ConsentView, DecideConsent, Disclose, Reciprocity};
+pub use crate::tracking::{
+    Counts, CounterpartFigures, Figures, Overdue, ProvisionFigures, RecordedMeasure, ResponseTimes, StageChange,
+    TrackedExchange,
+};
+pub use veim_protocol::MeasureForm;
 
 use serde::{Deserialize, Serialize};
 use veim_protocol::contacts::{ContactSetForm, PointOfContact, Visibility};
@@ -320,6 +325,42 @@ pub struct NoteRequest {
 pub struct CloseRequest {
     #[serde(default)]
     pub reason: String,
+    /// What the exchange came to: `diversion-confirmed`,
+    /// `diversion-prevented`, `risk-mitigated`, `not-confirmed`,
+    /// `inconclusive` or `other:TEXT`. Absent: a plain close, whose outcome
+    /// is not recorded (as clients of the first release close).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub outcome: Option<String>,
+}
+
+/// A move of an exchange's stage.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct StageMoveRequest {
+    /// `risk-analysis`, `diversion-detected`, `reached-end-user` or `other:TEXT`.
+    pub stage: String,
+    #[serde(default)]
+    pub text: String,
+}
+
+/// The date by which the requesting State asks for a response.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct RespondByRequest {
+    /// `YYYY-MM-DD` (UTC).
+    pub date: String,
+    #[serde(default)]
+    pub text: String,
+}
+
+/// The period of `/v1/track/figures`: days `YYYY-MM-DD` (UTC), both
+/// included; by default the 365 days that end today.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub struct FiguresQuery {
+    #[serde(default)]
+    pub from: Option<String>,
+    #[serde(default)]
+    pub to: Option<String>,
 }
 
 #[derive(Debug, Serialize, Deserialize)]

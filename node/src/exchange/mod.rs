@@ -366,6 +366,11 @@ pub fn counterparts(me: StateCode, exchange: &ExchangeRecord) -> Vec<StateCode> 
     }
 }
 
+/// Every party of `exchange` but `me`: where a progress record goes.
+pub fn other_parties(me: StateCode, exchange: &ExchangeRecord) -> Vec<StateCode> {
+    exchange.participants.iter().copied().filter(|s| *s != me).collect()
+}
+
 /// The exchange service: what sending, receiving and reconciling share.
 #[derive(Debug)]
 pub struct Exchanges {

@@ -20,6 +20,7 @@ use std::sync::Arc;
 use tokio::sync::{Notify, broadcast};
 use veim_protocol::audit::{Action, Actor, Event};
 use veim_protocol::request::{Provision, Stage};
+use veim_protocol::progress::stage_name;
 use veim_protocol::{Body, CalendarDate, ExchangeId, MeasureKind, MessageId, MessageKind, Outcome, StateCode};
 
 /// The middle value (the mean of the two middle ones for an even count).
@@ -212,15 +213,6 @@ impl History {
 
     fn outcome_name(&self) -> Option<String> {
         self.closed.as_ref().map(|(_, o)| o.as_ref().map_or("not-recorded", Outcome::as_str).to_string())
-    }
-}
-
-fn stage_name(stage: &Stage) -> &'static str {
-    match stage {
-        Stage::RiskAnalysis => "risk-analysis",
-        Stage::DiversionDetected => "diversion-detected",
-        Stage::ReachedEndUser => "reached-end-user",
-        Stage::Other(_) => "other",
     }
 }
 
