@@ -43,7 +43,9 @@ pub use fixed::Bytes32;
 pub use handling::Handling;
 pub use ids::{ExchangeId, MessageId};
 pub use keys::{EncryptionKeypair, IdentityKeypair, PublicIdentity};
-pub use progress::{CalendarDate, Closing, Measure, MeasureForm, MeasureKind, Outcome, ProgressError, RespondBy, StageMove};
+pub use progress::{
+    CalendarDate, Closing, Measure, MeasureForm, MeasureKind, Outcome, ProgressError, RespondBy, StageMove,
+};
 pub use receipt::{Receipt, SignedReceipt};
 pub use request::{Request, RequestForm};
 pub use response::{InformationItem, ItemStatement, MessageContext, Response, ResponseForm, SignedItemStatement};

@@ -195,7 +195,9 @@ pub enum ProgressError {
     KindNotUnderProvision { kind: MeasureKind, provision: Provision },
     #[error("{given:?} is not a date; write YYYY-MM-DD")]
     BadDate { given: String },
-    #[error("the measure is dated {date}, after the day it is recorded ({today}, UTC); a measure is recorded once taken")]
+    #[error(
+        "the measure is dated {date}, after the day it is recorded ({today}, UTC); a measure is recorded once taken"
+    )]
     DatedInFuture { date: CalendarDate, today: CalendarDate },
     #[error("{given:?} is not a stage; use risk-analysis, diversion-detected, reached-end-user or other:TEXT")]
     UnknownStage { given: String },

@@ -225,12 +225,11 @@ async fn script(root: &Path, out: &Path, steps: &mut Steps, slot: &mut Option<Lo
         let recorded: MessageView = blocking(|| api.post(&format!("/v1/exchanges/{exchange_id}/measures"), &form))?;
         all_delivered(&recorded)?;
     }
-    let tracked: Vec<TrackedExchange> =
-        wait_for("Germany to hold both measures", Duration::from_secs(10), || {
-            let t: Vec<TrackedExchange> = deu.get("/v1/track").ok()?;
-            t.iter().any(|x| x.exchange_id.to_string() == exchange_id && x.measures.len() == 2).then_some(t)
-        })
-        .await?;
+    let tracked: Vec<TrackedExchange> = wait_for("Germany to hold both measures", Duration::from_secs(10), || {
+        let t: Vec<TrackedExchange> = deu.get("/v1/track").ok()?;
+        t.iter().any(|x| x.exchange_id.to_string() == exchange_id && x.measures.len() == 2).then_some(t)
+    })
+    .await?;
     for line in render::track(&tracked).lines() {
         crate::say!("    DEU: {line}");
     }

@@ -174,9 +174,7 @@ enum Command {
         text: String,
     },
     /// Open exchanges (overdue first) with stage, provisions and every party's measures; or the figures of a period.
-    #[command(
-        after_help = "Examples:\n  veim track\n  veim track --figures --from 2026-01-01 --to 2026-12-31 --json"
-    )]
+    #[command(after_help = "Examples:\n  veim track\n  veim track --figures --from 2026-01-01 --to 2026-12-31 --json")]
     Track {
         /// The figures of a period instead: per provision and per counterpart, exchanges, measures, outcomes, response times.
         #[arg(long)]
@@ -1326,8 +1324,12 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             let form = MeasureForm { provision, kind, date, text, handling: None };
             // Checked here first: nothing is sent when a value has problems.
             if let Err(errors) = form.parse() {
-                let problems: Vec<String> = errors.0.iter().map(|p| format!("  - {}: {}", p.field, p.problem)).collect();
-                return Err(invalid_value(format!("the measure has problems; nothing was sent\n{}", problems.join("\n"))));
+                let problems: Vec<String> =
+                    errors.0.iter().map(|p| format!("  - {}: {}", p.field, p.problem)).collect();
+                return Err(invalid_value(format!(
+                    "the measure has problems; nothing was sent\n{}",
+                    problems.join("\n")
+                )));
             }
             let sent: MessageView = client()?.post(&format!("/v1/exchanges/{id}/measures"), &form)?;
             print(json, &sent, render::sent)
@@ -1371,7 +1373,11 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                     query.push(format!("{name}={d}"));
                 }
             }
-            let path = if query.is_empty() { "/v1/track/figures".to_string() } else { format!("/v1/track/figures?{}", query.join("&")) };
+            let path = if query.is_empty() {
+                "/v1/track/figures".to_string()
+            } else {
+                format!("/v1/track/figures?{}", query.join("&"))
+            };
             print(json, &client()?.get::<Figures>(&path)?, render::figures)
         }
         Command::Consent(c) => consent(&client()?, json, c),

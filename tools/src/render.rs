@@ -309,7 +309,9 @@ fn one_line(body: &Option<Body>) -> String {
         Some(Body::Note(n)) => n.text.clone(),
         Some(Body::Close(c)) => format!("closed (outcome not recorded): {}", c.reason),
         Some(Body::Closing(c)) => format!("closed, {}: {}", c.outcome, c.reason),
-        Some(Body::Measure(m)) => format!("measure under Art. {}: {} on {} {}", m.provision.as_str(), m.kind, m.date, m.text),
+        Some(Body::Measure(m)) => {
+            format!("measure under Art. {}: {} on {} {}", m.provision.as_str(), m.kind, m.date, m.text)
+        }
         Some(Body::StageMove(s)) => format!("stage: {} {}", s.stage, s.text),
         Some(Body::RespondBy(r)) => format!("respond by {} {}", r.date, r.text),
         Some(Body::ConsentRequest(c)) => format!("consent asked for {} item(s) to {}", c.items.len(), c.authority),
@@ -611,7 +613,11 @@ pub fn figures(f: &Figures) -> String {
 
 fn counts(out: &mut String, title: &str, c: &Counts) {
     let list = |m: &std::collections::BTreeMap<String, u32>| {
-        if m.is_empty() { "-".to_string() } else { m.iter().map(|(k, n)| format!("{k} {n}")).collect::<Vec<_>>().join(", ") }
+        if m.is_empty() {
+            "-".to_string()
+        } else {
+            m.iter().map(|(k, n)| format!("{k} {n}")).collect::<Vec<_>>().join(", ")
+        }
     };
     let _ = writeln!(out, "{title}");
     let _ = writeln!(out, "  exchanges opened: {} (by stage now: {})", c.exchanges, list(&c.stages));

@@ -116,9 +116,8 @@ pub(super) async fn respond_by(
         problems.push("date", e.to_string());
         progress_error(&e, problems)
     })?;
-    let sent =
-        to_every_other_party(&node, &id, Body::RespondBy(RespondBy { date, text: req.text.trim().to_string() }))
-            .await?;
+    let sent = to_every_other_party(&node, &id, Body::RespondBy(RespondBy { date, text: req.text.trim().to_string() }))
+        .await?;
     node.tracking.wake.notify_one();
     Ok(sent)
 }
@@ -150,7 +149,11 @@ pub(super) async fn figures(State(node): State<Shared>, Query(q): Query<FiguresQ
             .as_ref()
             .map(|s| {
                 CalendarDate::parse(s).ok_or_else(|| {
-                    ApiError::new(StatusCode::BAD_REQUEST, "bad-period", format!("{name} {s:?} is not a date; write YYYY-MM-DD"))
+                    ApiError::new(
+                        StatusCode::BAD_REQUEST,
+                        "bad-period",
+                        format!("{name} {s:?} is not a date; write YYYY-MM-DD"),
+                    )
                 })
             })
             .transpose()

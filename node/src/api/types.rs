@@ -11,7 +11,7 @@ pub use crate::storage::{
 };
 pub use crate::terms::{AskConsent, ConsentStatus, ConsentView, DecideConsent, Disclose, Reciprocity};
 pub use crate::tracking::{
-    Counts, CounterpartFigures, Figures, Overdue, ProvisionFigures, RecordedMeasure, ResponseTimes, StageChange,
+    CounterpartFigures, Counts, Figures, Overdue, ProvisionFigures, RecordedMeasure, ResponseTimes, StageChange,
     TrackedExchange,
 };
 pub use veim_protocol::MeasureForm;

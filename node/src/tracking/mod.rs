@@ -19,8 +19,8 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use tokio::sync::{Notify, broadcast};
 use veim_protocol::audit::{Action, Actor, Event};
-use veim_protocol::request::{Provision, Stage};
 use veim_protocol::progress::stage_name;
+use veim_protocol::request::{Provision, Stage};
 use veim_protocol::{Body, CalendarDate, ExchangeId, MeasureKind, MessageId, MessageKind, Outcome, StateCode};
 
 /// The middle value (the mean of the two middle ones for an even count).
@@ -87,7 +87,7 @@ pub struct TrackedExchange {
     pub opened_at: i64,
     pub days_open: i64,
     pub respond_by: Option<CalendarDate>,
-    /// The parties other than the requesting State that have sent no response.
+    /// The parties whose response is awaited, as this node sees it (see [`Overdue`]).
     pub not_responded: Vec<StateCode>,
     pub overdue: bool,
     /// Closed exchanges: the outcome's name, or `not-recorded` for a plain close.
@@ -101,7 +101,9 @@ pub struct Overdue {
     pub exchange_id: ExchangeId,
     pub originator: StateCode,
     pub respond_by: CalendarDate,
-    /// The parties that have not responded.
+    /// The parties whose response is awaited, as this node sees it: on the
+    /// requesting State's node every party that has not responded; on
+    /// another party's node, that party itself (it sees no other's response).
     pub counterparts: Vec<StateCode>,
 }
 
@@ -192,23 +194,31 @@ impl History {
         self.stage_moves.last().map(|m| m.stage.clone()).or_else(|| self.request.as_ref().map(|r| r.0.clone()))
     }
 
-    fn not_responded(&self) -> Vec<StateCode> {
+    /// The parties whose response is awaited, as this node can know it: the
+    /// requesting State receives every response, another party only sees
+    /// its own (responses go to the requesting State alone).
+    fn not_responded(&self, me: StateCode) -> Vec<StateCode> {
         let x = &self.exchange;
-        x.participants.iter().copied().filter(|p| *p != x.originator && !self.responses.contains_key(p)).collect()
+        x.participants
+            .iter()
+            .copied()
+            .filter(|p| *p != x.originator && !self.responses.contains_key(p))
+            .filter(|p| me == x.originator || *p == me)
+            .collect()
     }
 
-    /// Overdue on `today`: past its date, not closed, and a party has not responded.
-    fn overdue(&self, today: CalendarDate) -> Option<Overdue> {
+    /// Overdue on `today`: past its date, not closed, and a response awaited.
+    fn overdue(&self, me: StateCode, today: CalendarDate) -> Option<Overdue> {
         let respond_by = self.respond_by?;
-        let counterparts = self.not_responded();
-        (self.exchange.status != ExchangeStatus::Closed && today > respond_by && !counterparts.is_empty()).then(
-            || Overdue {
+        let counterparts = self.not_responded(me);
+        (self.exchange.status != ExchangeStatus::Closed && today > respond_by && !counterparts.is_empty()).then(|| {
+            Overdue {
                 exchange_id: self.exchange.exchange_id,
                 originator: self.exchange.originator,
                 respond_by,
                 counterparts,
-            },
-        )
+            }
+        })
     }
 
     fn outcome_name(&self) -> Option<String> {
@@ -301,11 +311,11 @@ impl Tracking {
         Ok(h)
     }
 
-    fn tracked(h: History, now: i64, today: CalendarDate) -> TrackedExchange {
-        let overdue = h.overdue(today).is_some();
+    fn tracked(h: History, me: StateCode, now: i64, today: CalendarDate) -> TrackedExchange {
+        let overdue = h.overdue(me, today).is_some();
         TrackedExchange {
             stage: h.stage(),
-            not_responded: h.not_responded(),
+            not_responded: h.not_responded(me),
             outcome: h.outcome_name(),
             exchange_id: h.exchange.exchange_id,
             summary: h.summary,
@@ -324,11 +334,11 @@ impl Tracking {
 
     /// The exchanges not closed, overdue ones first, then the oldest first.
     pub fn open_exchanges(&self, now: i64) -> Result<Vec<TrackedExchange>, TrackError> {
-        self.state.ok_or(TrackError::NoState)?;
+        let me = self.state.ok_or(TrackError::NoState)?;
         let today = today(now)?;
         let mut out = Vec::new();
         for x in self.store.exchanges()?.into_iter().filter(|x| x.status != ExchangeStatus::Closed) {
-            out.push(Tracking::tracked(self.history(x)?, now, today));
+            out.push(Tracking::tracked(self.history(x)?, me, now, today));
         }
         out.sort_by_key(|t| (!t.overdue, t.opened_at, t.exchange_id.0));
         Ok(out)
@@ -336,10 +346,11 @@ impl Tracking {
 
     /// Every exchange overdue on the day of `now`.
     pub fn overdue(&self, now: i64) -> Result<Vec<Overdue>, TrackError> {
+        let Some(me) = self.state else { return Ok(Vec::new()) };
         let today = today(now)?;
         let mut out = Vec::new();
         for x in self.store.exchanges()?.into_iter().filter(|x| x.status != ExchangeStatus::Closed) {
-            if let Some(o) = self.history(x)?.overdue(today) {
+            if let Some(o) = self.history(x)?.overdue(me, today) {
                 out.push(o);
             }
         }
@@ -415,7 +426,8 @@ impl Tracking {
                         delays.1.entry(n.clone()).or_default().push(delay);
                     }
                     // Between this node and the counterpart, either way.
-                    let counterpart = if x.originator == me { Some(*party) } else { (*party == me).then_some(x.originator) };
+                    let counterpart =
+                        if x.originator == me { Some(*party) } else { (*party == me).then_some(x.originator) };
                     if let Some(c) = counterpart {
                         delays.2.entry(c).or_default().push(delay);
                     }
@@ -429,8 +441,12 @@ impl Tracking {
             for m in h.measures.iter().filter(|m| m.date >= from && m.date <= to) {
                 let kind = m.kind.as_str().to_string();
                 *total.measures.entry(kind.clone()).or_default() += 1;
-                *provisions.entry(m.provision.as_str().to_string()).or_default().measures.entry(kind.clone()).or_default() +=
-                    1;
+                *provisions
+                    .entry(m.provision.as_str().to_string())
+                    .or_default()
+                    .measures
+                    .entry(kind.clone())
+                    .or_default() += 1;
                 if m.by != me {
                     *counterparts.entry(m.by).or_default().measures.entry(kind).or_default() += 1;
                 }
@@ -447,15 +463,22 @@ impl Tracking {
             from,
             to,
             total,
-            by_provision: provisions.into_iter().map(|(provision, counts)| ProvisionFigures { provision, counts }).collect(),
-            by_counterpart: counterparts.into_iter().map(|(state, counts)| CounterpartFigures { state, counts }).collect(),
+            by_provision: provisions
+                .into_iter()
+                .map(|(provision, counts)| ProvisionFigures { provision, counts })
+                .collect(),
+            by_counterpart: counterparts
+                .into_iter()
+                .map(|(state, counts)| CounterpartFigures { state, counts })
+                .collect(),
         })
     }
 }
 
 /// The UTC day of `now`.
 pub fn today(now: i64) -> Result<CalendarDate, TrackError> {
-    CalendarDate::of_time(now).ok_or_else(|| TrackError::BadPeriod(format!("the clock ({now}) is outside the calendar")))
+    CalendarDate::of_time(now)
+        .ok_or_else(|| TrackError::BadPeriod(format!("the clock ({now}) is outside the calendar")))
 }
 
 #[cfg(test)]

@@ -163,7 +163,10 @@ async fn a_request_to_two_states_is_read_by_both_and_by_no_one_else_and_answered
             .contains("only the States a request was sent to respond to it")
     );
     let closed: MessageView = blocking(|| {
-        mex.post(&format!("/v1/exchanges/{exchange_id}/close"), &veim_node::api::CloseRequest { reason: "done".into() })
+        mex.post(
+            &format!("/v1/exchanges/{exchange_id}/close"),
+            &veim_node::api::CloseRequest { reason: "done".into(), outcome: None },
+        )
     })?;
     assert_eq!(delivered_to(&closed), ["SWE", "DEU"]);
     let late = blocking(|| {

@@ -162,6 +162,10 @@ fn said(body: &Body) -> String {
         },
         Body::ConsentRevocation(r) => r.reason.clone(),
         Body::Attachments(a) => a.text.clone(),
+        Body::Measure(m) => m.text.clone(),
+        Body::StageMove(s) => s.text.clone(),
+        Body::RespondBy(r) => r.text.clone(),
+        Body::Closing(c) => c.reason.clone(),
     }
 }
 
