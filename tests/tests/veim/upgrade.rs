@@ -267,6 +267,16 @@ fn holds_what_it_held(api: &AdminClient, dir: &Path) -> anyhow::Result<()> {
         let request = MESSAGES.iter().find(|h| h.id == ids[0]).expect("the request");
         assert_eq!(x.summary.as_deref(), Some(request.said), "the request summary of {id}");
     }
+    // Tracking reads the old messages: the exchange closed by a plain close
+    // has its outcome not recorded, the open one is tracked with its request.
+    let today = veim_protocol::CalendarDate::of_time(veim_node::clock::now()).expect("today");
+    let figures: veim_node::api::Figures = api.get(&format!("/v1/track/figures?from=2000-01-01&to={today}"))?;
+    assert_eq!(figures.total.exchanges, 2);
+    assert_eq!(figures.total.outcomes, [("not-recorded".to_string(), 1)].into_iter().collect());
+    let tracked: Vec<veim_node::api::TrackedExchange> = api.get("/v1/track")?;
+    let open: Vec<String> = tracked.iter().map(|t| t.exchange_id.to_hex()).collect();
+    assert_eq!(open, [ASKED_OF_MEX]);
+    assert!(!tracked[0].provisions.is_empty() && tracked[0].stage.is_some(), "{:?}", tracked[0]);
     let shown: ExchangeView = api.get(&format!("/v1/exchanges/{ASKED}"))?;
     assert_eq!(shown.summary.as_deref(), Some(MESSAGES[0].said));
     assert_eq!(shown.messages.len(), 7);
