@@ -577,6 +577,7 @@ mod tests {
         assert_eq!(national.state.map(|s| s.to_string()).as_deref(), Some("MEX"));
         // Top-level keys and sections land where they are meant to.
         assert_eq!(national.audit_checkpoint_secs, 60);
+        assert_eq!(national.overdue_check_secs, 300);
         assert_eq!(national.retention.received_content_days, Some(3650));
         assert_eq!(national.handling, veim_protocol::Handling::default());
     }
@@ -599,6 +600,8 @@ mod tests {
         assert!(parse(&no_room).expect_err("no room kept").contains("max_stranger_connections"));
         let too_little = national.replace("held_frames_mib = 64", "held_frames_mib = 8");
         assert!(parse(&too_little).expect_err("too little").contains("held_frames_mib"));
+        let never = national.replace("overdue_check_secs = 300", "overdue_check_secs = 0");
+        assert!(parse(&never).expect_err("no period").contains("overdue_check_secs"));
     }
 
     #[test]
