@@ -211,13 +211,12 @@ impl History {
     fn overdue(&self, me: StateCode, today: CalendarDate) -> Option<Overdue> {
         let respond_by = self.respond_by?;
         let counterparts = self.not_responded(me);
-        (self.exchange.status != ExchangeStatus::Closed && today > respond_by && !counterparts.is_empty()).then(|| {
-            Overdue {
-                exchange_id: self.exchange.exchange_id,
-                originator: self.exchange.originator,
-                respond_by,
-                counterparts,
-            }
+        let due = self.exchange.status != ExchangeStatus::Closed && today > respond_by && !counterparts.is_empty();
+        due.then_some(Overdue {
+            exchange_id: self.exchange.exchange_id,
+            originator: self.exchange.originator,
+            respond_by,
+            counterparts,
         })
     }
 
@@ -307,7 +306,7 @@ impl Tracking {
         // Every party stored the exchange's messages in its own order: sent
         // order (then id) is the one they all agree on.
         h.measures.sort_by_key(|m| (m.recorded_at, m.message_id.0));
-        h.stage_moves.sort_by(|a, b| (a.at, a.by).cmp(&(b.at, b.by)));
+        h.stage_moves.sort_by_key(|m| (m.at, m.by));
         Ok(h)
     }
 
@@ -395,7 +394,10 @@ impl Tracking {
         let mut total = Counts::default();
         let mut provisions: BTreeMap<String, Counts> = BTreeMap::new();
         let mut counterparts: BTreeMap<StateCode, Counts> = BTreeMap::new();
-        let mut delays: (Vec<i64>, BTreeMap<String, Vec<i64>>, BTreeMap<StateCode, Vec<i64>>) = Default::default();
+        // First-response delays: in total, per provision, per counterpart.
+        let mut delays: Vec<i64> = Vec::new();
+        let mut provision_delays: BTreeMap<String, Vec<i64>> = BTreeMap::new();
+        let mut counterpart_delays: BTreeMap<StateCode, Vec<i64>> = BTreeMap::new();
         for x in self.store.exchanges()? {
             let h = self.history(x)?;
             let x = &h.exchange;
@@ -421,15 +423,15 @@ impl Tracking {
                 });
                 for (party, at) in &h.responses {
                     let delay = (at - x.opened_at).max(0);
-                    delays.0.push(delay);
+                    delays.push(delay);
                     for n in &names {
-                        delays.1.entry(n.clone()).or_default().push(delay);
+                        provision_delays.entry(n.clone()).or_default().push(delay);
                     }
                     // Between this node and the counterpart, either way.
                     let counterpart =
                         if x.originator == me { Some(*party) } else { (*party == me).then_some(x.originator) };
                     if let Some(c) = counterpart {
-                        delays.2.entry(c).or_default().push(delay);
+                        counterpart_delays.entry(c).or_default().push(delay);
                     }
                 }
             }
@@ -452,11 +454,11 @@ impl Tracking {
                 }
             }
         }
-        total.first_response = ResponseTimes::of(delays.0);
-        for (n, d) in delays.1 {
+        total.first_response = ResponseTimes::of(delays);
+        for (n, d) in provision_delays {
             provisions.entry(n).or_default().first_response = ResponseTimes::of(d);
         }
-        for (c, d) in delays.2 {
+        for (c, d) in counterpart_delays {
             counterparts.entry(c).or_default().first_response = ResponseTimes::of(d);
         }
         Ok(Figures {
