@@ -236,6 +236,8 @@ fn the_demo_runs_every_step_and_its_disclosure_package_verifies_offline() {
         "fingerprint",
         "directory version 3",
         "delivered, signed receipt verified",
+        "DEU:   SWE shipment-examined under Art. 11.4",
+        "DEU:   MEX investigation-opened under Art. 11.4",
         "closed",
         "without Sweden's consent, the node refuses",
         "does not cover",
@@ -243,7 +245,7 @@ fn the_demo_runs_every_step_and_its_disclosure_package_verifies_offline() {
     ] {
         assert!(printed.contains(step), "{step:?} missing from the demo's output:\n{printed}");
     }
-    assert!(printed.contains("All 17 steps succeeded."), "{printed}");
+    assert!(printed.contains("All 18 steps succeeded."), "{printed}");
 
     // The package the demo exported, checked by the CLI with no node running.
     let package = std::fs::read_dir(dir.path())
