@@ -997,3 +997,42 @@ async fn the_node_serves_an_openapi_description_of_every_route_it_answers() -> a
     net.shutdown().await;
     Ok(())
 }
+
+#[test]
+fn progress_commands_name_a_bad_value_before_looking_for_a_node() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let home = home_arg(dir.path());
+    let measure = |provision: &str, kind: &str, date: &str| {
+        veim(&["--home", &home, "measure", "add", "3f2a9c01", "--provision", provision, "--kind", kind, "--date", date])
+    };
+    let out = measure("12.1", "shipment-examined", "2026-11-30");
+    assert_eq!(out.status.code(), Some(4), "{}", text(&out));
+    assert!(text(&out).contains("use one of 11.1, 11.2, 11.3, 11.4, 11.5, 11.6, 13.2"), "{}", text(&out));
+    assert!(text(&out).contains("nothing was sent"), "{}", text(&out));
+    let out = measure("11.5", "shipment-examined", "2026-11-30");
+    assert_eq!(out.status.code(), Some(4), "{}", text(&out));
+    assert!(text(&out).contains("record it under 11.4"), "{}", text(&out));
+    let out = measure("11.4", "shipment-examined", "30/11/2026");
+    assert_eq!(out.status.code(), Some(4), "{}", text(&out));
+    assert!(text(&out).contains("write YYYY-MM-DD"), "{}", text(&out));
+    for (args, said) in [
+        (vec!["stage", "3f2a9c01", "closing"], "is not a stage"),
+        (vec!["respond-by", "3f2a9c01", "soon"], "is not a date"),
+        (vec!["close", "3f2a9c01", "--outcome", "done"], "is not an outcome"),
+        (vec!["track", "--figures", "--from", "2026-13-01"], "is not a date"),
+    ] {
+        let out = veim(&[&["--home", home.as_str()], args.as_slice()].concat());
+        assert_eq!(out.status.code(), Some(4), "{args:?}: {}", text(&out));
+        assert!(text(&out).contains(said), "{args:?}: {}", text(&out));
+    }
+    // Good values go on to the node, which is not running here.
+    let out = measure("11.4", "shipment-examined", "2026-11-30");
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out));
+
+    let kinds = veim(&["--json", "measure", "kinds"]);
+    assert!(kinds.status.success(), "{}", text(&kinds));
+    let rows: Vec<serde_json::Value> = serde_json::from_slice(&kinds.stdout).expect("json");
+    assert_eq!(rows.len(), 18);
+    let examined = rows.iter().find(|r| r["kind"] == "shipment-examined").expect("shipment-examined");
+    assert_eq!(examined["provisions"], serde_json::json!(["11.4"]));
+}
