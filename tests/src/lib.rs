@@ -557,6 +557,24 @@ pub fn seal_request(
     created_at: i64,
     exchange: impl Fn(veim_protocol::StateCode, veim_protocol::MessageId) -> veim_protocol::ExchangeId,
 ) -> veim_protocol::Envelope {
+    let form: veim_protocol::RequestForm =
+        toml::from_str(include_str!("../../deploy/examples/request.toml")).expect("example request");
+    let body = veim_protocol::Body::Request(form.parse().expect("valid"));
+    seal_body(net, signer, from, to, created_at, exchange, &body)
+}
+
+/// `body` sealed as `from` for the national nodes `to` of `net`, signed by
+/// `signer`, in the exchange `exchange` chooses from the sender and the new
+/// message id.
+pub fn seal_body(
+    net: &LocalNet,
+    signer: &veim_protocol::IdentityKeypair,
+    from: &str,
+    to: &[&str],
+    created_at: i64,
+    exchange: impl Fn(veim_protocol::StateCode, veim_protocol::MessageId) -> veim_protocol::ExchangeId,
+    body: &veim_protocol::Body,
+) -> veim_protocol::Envelope {
     use veim_protocol::envelope::{Draft, Recipient};
     let recipients: Vec<Recipient> = to
         .iter()
@@ -565,9 +583,6 @@ pub fn seal_request(
             encryption_key: keys_of(&net.national(s).home).encryption.public(),
         })
         .collect();
-    let form: veim_protocol::RequestForm =
-        toml::from_str(include_str!("../../deploy/examples/request.toml")).expect("example request");
-    let body = veim_protocol::Body::Request(form.parse().expect("valid"));
     let mut rng = rand_core::UnwrapErr(getrandom::SysRng);
     let sender: veim_protocol::StateCode = from.parse().expect("state");
     let message_id = veim_protocol::MessageId::issued_by(sender, &mut rng);
@@ -585,9 +600,22 @@ pub fn seal_request(
         recipients: &recipients,
         sender_encryption_key: own,
         created_at,
-        body: &body,
+        body,
     };
     veim_protocol::Envelope::seal(&draft, signer, &mut rng).expect("seal")
+}
+
+/// Delivers `envelope` to `to`'s node as `from`'s node would (a raw peer
+/// under `from`'s keys), and returns the answer.
+pub async fn deliver_as(
+    net: &LocalNet,
+    from: &str,
+    to: &str,
+    envelope: veim_protocol::Envelope,
+) -> anyhow::Result<NetResponse> {
+    let mut peer = RawPeer::impersonating(&net.national(from).home)?;
+    let node = net.national(to);
+    peer.send(peer_of(&node.home), &node.address, &NetRequest::Deliver(Box::new(envelope))).await
 }
 
 /// What a hostile node's own code can send: `draft` sealed and signed by

@@ -11,13 +11,10 @@ use veim_node::api::{
 };
 use veim_node::audit::LogFiles;
 use veim_protocol::audit::Action;
-use veim_protocol::envelope::{Draft, Recipient};
 use veim_protocol::request::{Provision, Stage};
-use veim_protocol::wire::{NetRequest, NetResponse, RefusalCode};
-use veim_protocol::{
-    Body, CalendarDate, Envelope, Measure, MeasureKind, MessageId, MessageKind, ResponseForm, StateCode,
-};
-use veim_tests::{RawPeer, TestNet, blocking, example_request, keys_of, peer_of, wait_for};
+use veim_protocol::wire::{NetResponse, RefusalCode};
+use veim_protocol::{Body, CalendarDate, ExchangeId, Measure, MeasureKind, MessageKind, ResponseForm, StateCode};
+use veim_tests::{TestNet, blocking, deliver_as, example_request, keys_of, seal_body, wait_for};
 use veim_tools::{AdminClient, ClientError};
 
 fn state(s: &str) -> StateCode {
@@ -207,7 +204,6 @@ async fn measures_recorded_by_each_party_appear_identically_at_every_party() -> 
 
     // A peer's measure dated after the day it was sent is refused on receipt.
     let swe_keys = keys_of(&net.national("SWE").home);
-    let mex_home = &net.national("MEX").home;
     let body = Body::Measure(Measure {
         provision: Provision::Art11_4,
         kind: MeasureKind::ShipmentExamined,
@@ -215,23 +211,10 @@ async fn measures_recorded_by_each_party_appear_identically_at_every_party() -> 
         text: String::new(),
         handling: Default::default(),
     });
-    let recipients = [
-        Recipient { state: state("MEX"), encryption_key: keys_of(mex_home).encryption.public() },
-        Recipient { state: state("FRA"), encryption_key: keys_of(&net.national("FRA").home).encryption.public() },
-    ];
-    let mut rng = rand_core::UnwrapErr(getrandom::SysRng);
-    let draft = Draft {
-        message_id: MessageId::issued_by(state("SWE"), &mut rng),
-        exchange_id: exchange.parse().map_err(anyhow::Error::msg)?,
-        sender: state("SWE"),
-        recipients: &recipients,
-        sender_encryption_key: swe_keys.encryption.public(),
-        created_at: veim_node::clock::now(),
-        body: &body,
-    };
-    let envelope = Envelope::seal(&draft, &swe_keys.identity, &mut rng)?;
-    let mut peer = RawPeer::impersonating(&net.national("SWE").home)?;
-    match peer.send(peer_of(mex_home), &net.national("MEX").address, &NetRequest::Deliver(Box::new(envelope))).await? {
+    let exchange_id: ExchangeId = exchange.parse().map_err(anyhow::Error::msg)?;
+    let now = veim_node::clock::now();
+    let envelope = seal_body(&net, &swe_keys.identity, "SWE", &["MEX", "FRA"], now, |_, _| exchange_id, &body);
+    match deliver_as(&net, "SWE", "MEX", envelope).await? {
         NetResponse::Refused(r) => {
             assert_eq!(r.code, RefusalCode::InvalidBody);
             assert!(r.detail.contains("after the day it is recorded"), "{}", r.detail);

@@ -10,12 +10,9 @@ use veim_node::api::{
 use veim_node::terms::{ConsentStatus, ConsentView, Reciprocity};
 use veim_protocol::consent::{ConsentRecord, Decision, SignedConsent};
 use veim_protocol::disclosure::{Package, PackageError};
-use veim_protocol::envelope::{Draft, Recipient};
-use veim_protocol::wire::{NetRequest, NetResponse, RefusalCode};
-use veim_protocol::{
-    Authority, AuthorityKind, Body, Envelope, ExchangeId, Handling, MessageId, ResponseForm, StateCode, codec,
-};
-use veim_tests::{RawPeer, TestNet, blocking, example_request, keys_of, peer_of, wait_for};
+use veim_protocol::wire::{NetResponse, RefusalCode};
+use veim_protocol::{Authority, AuthorityKind, Body, ExchangeId, Handling, MessageId, ResponseForm, StateCode, codec};
+use veim_tests::{TestNet, blocking, deliver_as, example_request, keys_of, seal_body, wait_for};
 use veim_tools::{AdminClient, ClientError};
 
 fn example_response() -> ResponseForm {
@@ -236,23 +233,11 @@ async fn disclosure_needs_a_valid_grant_covering_every_item_and_that_authority()
         decided_at: veim_node::clock::now(),
     };
     let body = Body::ConsentDecision(SignedConsent::sign(record, &deu_keys.identity)?);
-    let mex_home = &net.national("MEX").home;
-    let recipients = [Recipient { state: state("MEX"), encryption_key: keys_of(mex_home).encryption.public() }];
-    let mut rng = rand_core::UnwrapErr(getrandom::SysRng);
-    let draft = Draft {
-        message_id: MessageId::issued_by(state("SWE"), &mut rng),
-        exchange_id: exchange.parse().map_err(anyhow::Error::msg)?,
-        sender: state("SWE"),
-        recipients: &recipients,
-        sender_encryption_key: swe_keys.encryption.public(),
-        created_at: veim_node::clock::now(),
-        body: &body,
-    };
-    let envelope = Envelope::seal(&draft, &swe_keys.identity, &mut rng)?;
-    let mut peer = RawPeer::impersonating(&net.national("SWE").home)?;
-    let answer =
-        peer.send(peer_of(mex_home), &net.national("MEX").address, &NetRequest::Deliver(Box::new(envelope))).await?;
-    match answer {
+    let exchange_id: ExchangeId = exchange.parse().map_err(anyhow::Error::msg)?;
+    let now = veim_node::clock::now();
+    let envelope = seal_body(&net, &swe_keys.identity, "SWE", &["MEX"], now, |_, _| exchange_id, &body);
+    let forged = envelope.header.message_id;
+    match deliver_as(&net, "SWE", "MEX", envelope).await? {
         NetResponse::Refused(r) => {
             assert_eq!(r.code, RefusalCode::InvalidBody);
             assert!(r.detail.contains("not signed by the originator SWE"), "{}", r.detail);
@@ -260,7 +245,7 @@ async fn disclosure_needs_a_valid_grant_covering_every_item_and_that_authority()
         other => panic!("a forged consent decision was accepted: {other:?}"),
     }
     let still: Vec<ConsentView> = blocking(|| mex.get("/v1/consents"))?;
-    assert!(!still.iter().any(|c| c.consent_id == draft.message_id));
+    assert!(!still.iter().any(|c| c.consent_id == forged));
     assert_eq!(
         still.iter().find(|c| c.consent_id.to_hex() == asked.message_id).map(|c| c.status),
         Some(ConsentStatus::Refused)
