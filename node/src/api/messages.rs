@@ -302,13 +302,24 @@ pub(super) async fn exchange_show(State(node): State<Shared>, Path(id): Path<Str
 }
 
 pub(super) async fn reply(node: &Node, id: &str, body: Body) -> ApiResult<MessageView> {
+    send_in(node, id, body, crate::exchange::counterparts).await
+}
+
+/// Sends `body` in the exchange `id` to the States `to` names, seen from this
+/// node's State.
+pub(super) async fn send_in(
+    node: &Node,
+    id: &str,
+    body: Body,
+    to: fn(StateCode, &ExchangeRecord) -> Vec<StateCode>,
+) -> ApiResult<MessageView> {
     national_only(node)?;
     let me =
         node.config.state.ok_or_else(|| ApiError::new(StatusCode::BAD_REQUEST, "wrong-role", "no State configured"))?;
     // Who may send what in an exchange is the exchange engine's rule, the
     // same for what this node sends and what it receives.
     let exchange = find_exchange(node, id)?;
-    let to = crate::exchange::counterparts(me, &exchange);
+    let to = to(me, &exchange);
     let sent = node.exchanges.send(Outgoing { exchange_id: Some(exchange.exchange_id), recipients: &to, body }).await?;
     Ok(Json(message_view(node, sent)?))
 }

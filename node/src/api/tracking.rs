@@ -2,9 +2,9 @@
 //! by, and the tracking views (`/v1/track`, `/v1/track/figures`).
 
 use super::types::*;
-use super::{ApiError, ApiResult, Shared, find_exchange, message_view, national_only, shown};
+use super::{ApiError, ApiResult, Shared, shown};
 use crate::clock::now;
-use crate::exchange::{Outgoing, other_parties};
+use crate::exchange::other_parties;
 use crate::tracking::{TrackError, today};
 use axum::Json;
 use axum::extract::{Path, Query, State};
@@ -32,13 +32,7 @@ pub(super) fn progress_error(e: &ProgressError, problems: ValidationErrors) -> A
 
 /// Sends a progress record to every other party of the exchange.
 async fn to_every_other_party(node: &crate::app::Node, id: &str, body: Body) -> ApiResult<MessageView> {
-    national_only(node)?;
-    let me =
-        node.config.state.ok_or_else(|| ApiError::new(StatusCode::BAD_REQUEST, "wrong-role", "no State configured"))?;
-    let exchange = find_exchange(node, id)?;
-    let to = other_parties(me, &exchange);
-    let sent = node.exchanges.send(Outgoing { exchange_id: Some(exchange.exchange_id), recipients: &to, body }).await?;
-    Ok(Json(message_view(node, sent)?))
+    super::messages::send_in(node, id, body, other_parties).await
 }
 
 #[utoipa::path(
