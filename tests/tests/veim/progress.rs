@@ -238,6 +238,14 @@ async fn an_exchange_past_its_respond_by_date_unanswered_is_overdue_and_recorded
     let older = open(&net, "MEX", &["SWE"], &["11.2"]).await?;
     let late = open(&net, "MEX", &["SWE", "FRA"], &["11.4"]).await?;
     let mex = net.national("MEX").api()?;
+    // SWE responds; then MEX sets a date that has already passed.
+    respond(&net.national("SWE").api()?, &late)?;
+    wait_for("MEX to hold SWE's response", Duration::from_secs(20), || {
+        tracked(&mex, &late).filter(|t| t.not_responded == [state("FRA")])
+    })
+    .await?;
+    // The hook notifications use: each exchange that becomes overdue.
+    let mut events = net.national("MEX").handle.as_ref().expect("running").node.tracking.subscribe();
     let set: MessageView = blocking(|| {
         mex.post(
             &format!("/v1/exchanges/{late}/respond-by"),
@@ -245,7 +253,6 @@ async fn an_exchange_past_its_respond_by_date_unanswered_is_overdue_and_recorded
         )
     })?;
     assert_eq!(set.kind, MessageKind::RespondBy);
-    respond(&net.national("SWE").api()?, &late)?;
 
     let list = wait_for("MEX to see SWE's response and the exchange overdue", Duration::from_secs(20), || {
         let list: Vec<TrackedExchange> = mex.get("/v1/track").ok()?;
@@ -280,6 +287,11 @@ async fn an_exchange_past_its_respond_by_date_unanswered_is_overdue_and_recorded
     })
     .await?;
     assert_eq!(overdue_entries(&net.national("SWE").home, &late), 0, "SWE responded in time");
+    let event = events.try_recv()?;
+    assert_eq!(event.exchange_id.to_string(), late);
+    assert_eq!((event.originator, event.counterparts.as_slice()), (state("MEX"), [state("FRA")].as_slice()));
+    assert_eq!(event.respond_by.to_string(), day(-1));
+    assert!(events.try_recv().is_err(), "one event for one overdue exchange");
 
     // Restarted, the node looks again and does not record it twice: once a
     // later overdue exchange is recorded, that look has covered the first.
