@@ -80,6 +80,14 @@ fn close(api: &AdminClient, exchange: &str, outcome: Option<&str>) -> anyhow::Re
     Ok(blocking(|| api.post(&format!("/v1/exchanges/{exchange}/close"), &req))?)
 }
 
+/// Waits until `api`'s node holds `n` measures in `exchange`.
+async fn holds_measures(api: &AdminClient, exchange: &str, n: usize) -> anyhow::Result<()> {
+    wait_for(&format!("{n} measure(s) in {exchange}"), Duration::from_secs(20), || {
+        tracked(api, exchange).filter(|t| t.measures.len() == n).map(|_| ())
+    })
+    .await
+}
+
 fn tracked(api: &AdminClient, exchange: &str) -> Option<TrackedExchange> {
     let list: Vec<TrackedExchange> = api.get("/v1/track").ok()?;
     list.into_iter().find(|t| t.exchange_id.to_string() == exchange)
@@ -336,11 +344,14 @@ async fn tracking_figures_match_a_scripted_history() -> anyhow::Result<()> {
             &StageMoveRequest { stage: "reached-end-user".into(), text: String::new() },
         )
     })?;
+    // A close goes after what the others sent: nothing follows it.
+    holds_measures(&mex, &x1, 2).await?;
     close(&mex, &x1, Some("diversion-prevented"))?;
     // X2, 11.2 with SWE and FRA: FRA answers, SWE records a measure; a plain close.
     let x2 = open(&net, "MEX", &["SWE", "FRA"], &["11.2"]).await?;
     respond(&fra, &x2)?;
     measure(&swe, &x2, "11.2", "risk-assessed", &today)?;
+    holds_measures(&mex, &x2, 1).await?;
     close(&mex, &x2, None)?;
     // X3, 11.5 and 11.4 with FRA: a measure by FRA dated yesterday; open.
     let x3 = open(&net, "MEX", &["FRA"], &["11.5", "11.4"]).await?;
