@@ -22,6 +22,7 @@ const LAYERS: &[(&str, u8)] = &[
     ("terms", 3),
     ("attachments", 3),
     ("backup", 3),
+    ("mail", 3),
     ("peer", 4),
     ("app", 5),
     ("api", 6),

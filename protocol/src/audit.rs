@@ -80,10 +80,12 @@ pub enum Action {
     WitnessConflict,
     Restored,
     RestoreWitnessed,
+    MailSent,
+    MailFailed,
 }
 
 impl Action {
-    pub const ALL: [Action; 27] = [
+    pub const ALL: [Action; 29] = [
         Action::NodeStarted,
         Action::NodeStopped,
         Action::ConfigurationChanged,
@@ -111,6 +113,8 @@ impl Action {
         Action::WitnessConflict,
         Action::Restored,
         Action::RestoreWitnessed,
+        Action::MailSent,
+        Action::MailFailed,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -142,6 +146,8 @@ impl Action {
             Action::WitnessConflict => "witness-conflict",
             Action::Restored => "restored",
             Action::RestoreWitnessed => "restore-witnessed",
+            Action::MailSent => "mail-sent",
+            Action::MailFailed => "mail-failed",
         }
     }
 }

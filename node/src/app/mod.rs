@@ -19,6 +19,7 @@ use crate::exchange::{Exchanges, RetryPolicy, Window};
 use crate::home::config::{Config, ConfigError, Role};
 use crate::home::keys::{KeyFileError, NodeKeys};
 use crate::home::vault::{self, Vault, VaultError};
+use crate::mail::Mailer;
 use crate::home::{CONFIG_FILE, RUNTIME_FILE, Runtime, STORE_DIR, write_file};
 use crate::net::{self, Client, Limits, NetworkError};
 use crate::peer::Peers;
@@ -93,6 +94,8 @@ pub struct Node {
     pub exchanges: Arc<Exchanges>,
     pub terms: Arc<Terms>,
     pub attachments: Arc<Attachments>,
+    /// E-mail notifications.
+    pub mailer: Arc<Mailer>,
     pub peers: Arc<Peers>,
     pub restart: Arc<Restart>,
 }
@@ -562,6 +565,10 @@ fn wire(
         exchanges.clone(),
         attachments.clone(),
     ));
+    let mailer = Arc::new(Mailer::new(home.to_path_buf(), config.mail.clone(), state, store.clone()));
+    if let Some(problem) = config.mail.as_ref().and_then(|m| m.password_problem(home)) {
+        tracing::warn!(%problem, "[mail] cannot log in to the SMTP server: mails stay queued until the password is readable");
+    }
     let peers = Arc::new(Peers {
         role: config.role,
         client: client.clone(),
@@ -569,6 +576,7 @@ fn wire(
         witness: witness.clone(),
         exchanges: exchanges.clone(),
         attachments: attachments.clone(),
+        mailer: mailer.clone(),
         publisher: publisher.clone(),
         sync: sync.clone(),
         refused: Default::default(),
@@ -592,6 +600,7 @@ fn wire(
         exchanges,
         terms,
         attachments,
+        mailer,
         peers,
         restart,
     })

@@ -73,8 +73,21 @@ impl Store {
         let ex_key = record.exchange_id.0;
         let queued = record.direction == Direction::Sent && record.deliveries.iter().any(|d| !d.state.is_final());
         let download = record.direction == Direction::Received && record.kind == MessageKind::Attachments;
-        (&self.messages, &self.bodies, &self.exchanges, &self.audit, &self.meta, &self.outbox, &self.downloads)
-            .transaction(|(messages, bodies, exchanges, audit, meta, outbox, downloads)| {
+        // What an operator may be told of by mail: kept with the message, so
+        // that a crash after the receipt loses no notification.
+        let notice = record.direction == Direction::Received
+            && matches!(record.kind, MessageKind::Request | MessageKind::ConsentRequest);
+        (
+            &self.messages,
+            &self.bodies,
+            &self.exchanges,
+            &self.audit,
+            &self.meta,
+            &self.outbox,
+            &self.downloads,
+            &self.mail_notices,
+        )
+            .transaction(|(messages, bodies, exchanges, audit, meta, outbox, downloads, notices)| {
                 if messages.get(msg_key)?.is_some() {
                     return Err(abort(StoreError::Duplicate(record.message_id)));
                 }
@@ -93,6 +106,9 @@ impl Store {
                 }
                 if download {
                     downloads.insert(&msg_key, &[])?;
+                }
+                if notice {
+                    notices.insert(&msg_key, &[])?;
                 }
                 for event in events {
                     append(audit, meta, event)?;
