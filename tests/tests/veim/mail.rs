@@ -1,0 +1,208 @@
+//! E-mail notifications on real nodes, through a real SMTP server
+//! (aiosmtpd, started by the test): what arrives, in which language,
+//! without the content of the message; and a server that is down when a
+//! request arrives holds up neither the receipt nor, once back, the mail.
+
+use std::path::Path;
+use std::time::Duration;
+use veim_node::api::{AskConsent, MessageView, QueuedMailView, RespondRequest, SendRequest};
+use veim_node::audit::LogFiles;
+use veim_node::home::config::{Config, Language, MailConfig, MailEvent, MailRecipient, MailSecurity};
+use veim_node::storage::DeliveryState;
+use veim_protocol::audit::Action;
+use veim_tests::smtp::{ReceivedMail, SmtpServer, free_port};
+use veim_tests::{TestNet, blocking, example_request, wait_for};
+
+const DESK: &str = "att-desk@swe.example.org";
+const BUREAU: &str = "bureau@swe.example.org";
+
+/// SWE's `[mail]`: the desk told of everything in English, the bureau of
+/// requests only, in French.
+fn mail_config(port: u16) -> MailConfig {
+    MailConfig {
+        host: "127.0.0.1".into(),
+        port: Some(port),
+        security: MailSecurity::None,
+        username: None,
+        password_file: None,
+        from: "veim SWE <veim@swe.example.org>".into(),
+        language: Language::En,
+        retry_base_secs: 1,
+        retry_max_secs: 2,
+        recipients: vec![
+            MailRecipient { address: DESK.into(), language: None, events: Vec::new() },
+            MailRecipient {
+                address: BUREAU.into(),
+                language: Some(Language::Fr),
+                events: vec![MailEvent::RequestReceived],
+            },
+        ],
+    }
+}
+
+/// Restarts SWE with `mail` in its configuration.
+async fn configure_swe(net: &mut TestNet, mail: MailConfig) -> anyhow::Result<()> {
+    let swe = net.national_mut("SWE");
+    swe.stop().await;
+    let mut config = Config::load(&swe.home)?;
+    config.mail = Some(mail);
+    config.save(&swe.home)?;
+    swe.start().await?;
+    Ok(())
+}
+
+fn send_request(net: &TestNet) -> anyhow::Result<MessageView> {
+    let mex = net.national("MEX").api()?;
+    Ok(blocking(|| mex.post("/v1/requests", &SendRequest { to: vec!["SWE".into()], request: example_request() }))?)
+}
+
+/// The words of the request that must never leave by mail.
+fn content_words() -> Vec<String> {
+    let request = example_request();
+    vec![request.summary[..60].to_string(), "MX-2016-0412".into(), "Assault rifles".into()]
+}
+
+fn assert_no_content(mail: &ReceivedMail) {
+    for words in content_words() {
+        assert!(!mail.raw.contains(&words) && !mail.text.contains(&words), "the mail carries {words:?}:\n{}", mail.raw);
+    }
+}
+
+fn to(mail: &ReceivedMail, address: &str) -> bool {
+    mail.to == [address.to_string()]
+}
+
+fn mail_entries(home: &Path, action: Action) -> Vec<veim_protocol::audit::Entry> {
+    let log = LogFiles::read_home(home).unwrap_or_default();
+    log.entries.into_iter().filter(|e| e.event.action == action).collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_request_and_a_consent_request_are_mailed_in_each_recipients_language_without_their_content()
+-> anyhow::Result<()> {
+    let mut net = TestNet::admitted(&["MEX", "SWE"]).await?;
+    let smtp = SmtpServer::start(net.dir.path()).await?;
+    configure_swe(&mut net, mail_config(smtp.port)).await?;
+
+    let sent = send_request(&net)?;
+    let exchange = sent.exchange_id.clone();
+    let mails = smtp.wait_mails(2, Duration::from_secs(20)).await?;
+    let desk = mails.iter().find(|m| to(m, DESK)).expect("a mail to the desk");
+    let bureau = mails.iter().find(|m| to(m, BUREAU)).expect("a mail to the bureau");
+    for m in [desk, bureau] {
+        assert_eq!(m.from.as_deref(), Some("veim@swe.example.org"));
+        assert!(m.text.contains(&exchange), "exchange id missing:\n{}", m.text);
+        assert!(m.text.contains(&sent.message_id), "message id missing:\n{}", m.text);
+        assert_no_content(m);
+    }
+    assert_eq!(desk.subject, format!("[veim SWE] A new request from MEX (exchange {exchange})"));
+    assert!(desk.text.starts_with("The veim node of SWE received a new request from MEX."), "{}", desk.text);
+    assert!(desk.text.contains("never travels by e-mail"), "{}", desk.text);
+    assert_eq!(bureau.subject, format!("[veim SWE] Une nouvelle demande de MEX (échange {exchange})"));
+    assert!(bureau.text.starts_with("Le nœud veim de SWE a reçu une nouvelle demande de MEX."), "{}", bureau.text);
+    assert!(bureau.text.contains("Type : une nouvelle demande") || bureau.text.contains("Type: une nouvelle demande"));
+
+    // SWE answers; MEX asks for consent to disclose the answer: the desk
+    // alone is told (the bureau asked for requests only).
+    let swe_api = net.national("SWE").api()?;
+    let response: veim_protocol::ResponseForm =
+        toml::from_str(include_str!("../../../deploy/examples/response.toml")).expect("example response");
+    let answer: MessageView =
+        blocking(|| swe_api.post(&format!("/v1/exchanges/{exchange}/respond"), &RespondRequest { response }))?;
+    let mex = net.national("MEX").api()?;
+    let asked: MessageView = blocking(|| {
+        mex.post(
+            &format!("/v1/exchanges/{exchange}/consent"),
+            &AskConsent {
+                items: vec![format!("{}#0", &answer.message_id[..veim_protocol::MessageId::SHORT_HEX])],
+                authority: veim_protocol::Authority {
+                    kind: veim_protocol::AuthorityKind::Court,
+                    name: "Juzgado Primero de Distrito".into(),
+                    state: "MEX".parse().expect("state"),
+                },
+                purpose: "Prosecution of the broker".into(),
+                case_reference: "Causa penal 112/2017".into(),
+            },
+        )
+    })?;
+    let mails = smtp.wait_mails(3, Duration::from_secs(20)).await?;
+    let consent: Vec<&ReceivedMail> = mails.iter().filter(|m| m.subject.contains("consent")).collect();
+    assert_eq!(consent.len(), 1, "one consent mail: {:?}", mails.iter().map(|m| &m.subject).collect::<Vec<_>>());
+    assert!(to(consent[0], DESK), "to {:?}", consent[0].to);
+    assert_eq!(consent[0].subject, format!("[veim SWE] A consent request from MEX (exchange {exchange})"));
+    assert!(consent[0].text.contains(&asked.message_id), "{}", consent[0].text);
+    assert!(!consent[0].raw.contains("Prosecution of the broker"), "the consent's purpose left by mail");
+    // No second mail for anything: three events' worth, no more.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_eq!(smtp.mails().len(), 3);
+
+    // Each mail sent is in SWE's audit log: the event and the addresses.
+    let home = net.national("SWE").home.clone();
+    let sent_entries =
+        wait_for("three mail-sent entries", Duration::from_secs(10), || {
+            let e = mail_entries(&home, Action::MailSent);
+            (e.len() >= 3).then_some(e)
+        })
+        .await?;
+    let details: Vec<&str> = sent_entries.iter().map(|e| e.event.detail.as_str()).collect();
+    assert!(details.contains(&format!("request-received, to {DESK}").as_str()), "{details:?}");
+    assert!(details.contains(&format!("request-received, to {BUREAU}").as_str()), "{details:?}");
+    assert!(details.contains(&format!("consent-request-received, to {DESK}").as_str()), "{details:?}");
+    assert!(sent_entries.iter().all(|e| e.event.exchange.map(|x| x.to_hex()) == Some(exchange.clone())));
+    net.shutdown().await;
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_mail_waits_out_an_smtp_server_that_is_down_and_the_request_is_receipted_at_once() -> anyhow::Result<()> {
+    let mut net = TestNet::admitted(&["MEX", "SWE"]).await?;
+    let port = free_port()?;
+    configure_swe(&mut net, mail_config(port)).await?;
+
+    // No server: the request is receipted as ever, the mails wait.
+    let sent = send_request(&net)?;
+    assert!(
+        sent.deliveries.iter().all(|d| matches!(d.state, DeliveryState::Delivered { .. })),
+        "the request waited for the mail: {:?}",
+        sent.deliveries
+    );
+    let swe = net.national("SWE").api()?;
+    let queue = wait_for("the mails tried at least three times", Duration::from_secs(20), || {
+        let queue: Vec<QueuedMailView> = swe.get("/v1/mail/queue").ok()?;
+        (queue.len() == 2 && queue.iter().any(|m| m.attempts >= 3)).then_some(queue)
+    })
+    .await?;
+    let error = queue.iter().find_map(|m| m.last_error.clone()).unwrap_or_default();
+    assert!(error.contains("cannot connect to the SMTP server 127.0.0.1:"), "{error}");
+    // Many attempts, one audit entry for the failing period.
+    let home = net.national("SWE").home.clone();
+    let failed = wait_for("the failure in the audit log", Duration::from_secs(10), || {
+        let e = mail_entries(&home, Action::MailFailed);
+        (!e.is_empty()).then_some(e)
+    })
+    .await?;
+    assert_eq!(failed.len(), 1, "{:?}", failed.iter().map(|e| &e.event.detail).collect::<Vec<_>>());
+    let (addr, _) = super::admin::admin_of(&home)?;
+    let (_, metrics) = super::admin::http(&addr, "GET", "/metrics", &[], "").await?;
+    assert!(metrics.contains("veim_mail_queued 2"), "{metrics}");
+    assert!(metrics.contains("veim_mail_failing 1"), "{metrics}");
+
+    // The node keeps them across a restart; the server comes up: they leave.
+    let swe_node = net.national_mut("SWE");
+    swe_node.stop().await;
+    swe_node.start().await?;
+    let smtp = SmtpServer::start_on(port, net.dir.path()).await?;
+    let mails = smtp.wait_mails(2, Duration::from_secs(20)).await?;
+    assert!(mails.iter().any(|m| to(m, DESK) && m.text.contains(&sent.exchange_id)));
+    assert!(mails.iter().any(|m| to(m, BUREAU) && m.subject.starts_with("[veim SWE] Une nouvelle demande de MEX")));
+    let swe = net.national("SWE").api()?;
+    wait_for("the queue empty", Duration::from_secs(10), || {
+        let queue: Vec<QueuedMailView> = swe.get("/v1/mail/queue").ok()?;
+        queue.is_empty().then_some(())
+    })
+    .await?;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_eq!(smtp.mails().len(), 2, "each mail sent once");
+    net.shutdown().await;
+    Ok(())
+}
