@@ -822,6 +822,60 @@ mod tests {
         assert!(parse(&too_little).expect_err("too little").contains("held_frames_mib"));
     }
 
+    const MAIL: &str = r#"
+[mail]
+host = "smtp.example.org"
+security = "starttls"
+username = "veim-mex"
+from = "veim MEX <veim@example.org>"
+language = "es"
+
+[[mail.recipients]]
+address = "att-desk@example.org"
+
+[[mail.recipients]]
+address = "director@example.org"
+language = "en"
+events = ["request-received", "response-overdue"]
+"#;
+
+    #[test]
+    fn a_mail_section_is_read_and_each_bad_field_named() {
+        let national = include_str!("../../../deploy/national.toml");
+        let config = parse(&format!("{national}{MAIL}")).expect("with [mail]");
+        let mail = config.mail.as_ref().expect("mail");
+        assert_eq!(mail.port(), 587);
+        assert_eq!(
+            mail.recipients_of(MailEvent::ConsentRequestReceived),
+            [("att-desk@example.org".to_string(), Language::Es)]
+        );
+        let dir = tempfile::tempdir().expect("tempdir");
+        let missing = mail.password_problem(dir.path()).expect("no password file");
+        assert!(missing.contains("mail.password") && missing.contains("never in config.toml"), "{missing}");
+        std::fs::write(dir.path().join(MAIL_PASSWORD_FILE), "s3cret\n").expect("write");
+        assert_eq!(mail.password_problem(dir.path()), None);
+
+        // A password in config.toml is an unknown field, refused by name.
+        let inline = parse(&format!("{national}{}", MAIL.replace("username =", "password = \"x\"\nusername =")));
+        assert!(inline.expect_err("password inline").contains("unknown field `password`"));
+        let problems = |text: String| -> Vec<String> {
+            let config: Config = toml::from_str(&text).expect("toml");
+            config.problems().0.into_iter().map(|p| p.field).collect()
+        };
+        let bad = MAIL
+            .replace("veim MEX <veim@example.org>", "veim at example")
+            .replace("\"att-desk@example.org\"", "\"att-desk\"")
+            .replace("\"starttls\"", "\"none\"");
+        let fields = problems(format!("{national}{bad}"));
+        for field in ["mail.from", "mail.recipients[0].address", "mail.security"] {
+            assert!(fields.contains(&field.to_string()), "{field} not named in {fields:?}");
+        }
+        let unknown_event = parse(&format!("{national}{}", MAIL.replace("\"response-overdue\"", "\"overdue\"")));
+        assert!(unknown_event.expect_err("unknown event").contains("response-overdue"));
+        let unknown_language = parse(&format!("{national}{}", MAIL.replace("\"es\"", "\"de\"")));
+        assert!(unknown_language.expect_err("unknown language").contains("`en`, `fr`"));
+    }
+
     #[test]
     fn addresses_by_name_are_taken_and_bad_ones_named() {
         let national = include_str!("../../../deploy/national.toml");

@@ -278,7 +278,10 @@ impl Mailer {
     pub async fn run(&self) -> Result<Round, StoreError> {
         let _one = self.sending.lock().await;
         let mut round = Round::default();
-        for id in self.store.mail_notices()? {
+        let notices = self.store.mail_notices()?;
+        // Flushed only when something was written: the loop runs every second.
+        let mut changed = !notices.is_empty();
+        for id in notices {
             let event = self.store.message(id)?.and_then(|m| {
                 let (exchange, message, from, at) = (m.exchange_id, m.message_id, m.sender, m.stored_at);
                 match m.kind {
@@ -295,16 +298,15 @@ impl Mailer {
                 None => self.store.queue_mails(&[], Some(id)).map(|_| 0)?,
             };
         }
-        let Some(config) = &self.config else {
-            self.store.flush().await?;
-            return Ok(round);
-        };
         let at = now();
-        if self.failing.lock().map(|f| f.hold_until > at).unwrap_or(false) {
-            self.store.flush().await?;
-            return Ok(round);
-        }
-        for mut mail in self.store.queued_mails()?.into_iter().filter(|m| m.next_attempt_at <= at) {
+        let held = self.failing.lock().map(|f| f.hold_until > at).unwrap_or(false);
+        let due = match &self.config {
+            Some(_) if !held => self.store.queued_mails()?.into_iter().filter(|m| m.next_attempt_at <= at).collect(),
+            _ => Vec::new(),
+        };
+        changed |= !due.is_empty();
+        for mut mail in due {
+            let Some(config) = &self.config else { break };
             let sent = match smtp::message(config, &mail.to, &mail.subject, &mail.body) {
                 Ok(message) => smtp::send(config, &self.home, message).await,
                 Err(e) => Err(e),
@@ -341,7 +343,9 @@ impl Mailer {
                 }
             }
         }
-        self.store.flush().await?;
+        if changed {
+            self.store.flush().await?;
+        }
         Ok(round)
     }
 

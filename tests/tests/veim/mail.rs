@@ -5,13 +5,16 @@
 
 use std::path::Path;
 use std::time::Duration;
-use veim_node::api::{AskConsent, MessageView, QueuedMailView, RespondRequest, SendRequest};
+use veim_node::api::{
+    AskConsent, MailTestAnswer, MailTestRequest, MessageView, QueuedMailView, RespondRequest, SendRequest,
+};
 use veim_node::audit::LogFiles;
 use veim_node::home::config::{Config, Language, MailConfig, MailEvent, MailRecipient, MailSecurity};
 use veim_node::storage::DeliveryState;
 use veim_protocol::audit::Action;
 use veim_tests::smtp::{ReceivedMail, SmtpServer, free_port};
 use veim_tests::{TestNet, blocking, example_request, wait_for};
+use veim_tools::ClientError;
 
 const DESK: &str = "att-desk@swe.example.org";
 const BUREAU: &str = "bureau@swe.example.org";
@@ -186,6 +189,16 @@ async fn a_mail_waits_out_an_smtp_server_that_is_down_and_the_request_is_receipt
     let (_, metrics) = super::admin::http(&addr, "GET", "/metrics", &[], "").await?;
     assert!(metrics.contains("veim_mail_queued 2"), "{metrics}");
     assert!(metrics.contains("veim_mail_failing 1"), "{metrics}");
+    // `veim mail test` says what failed, and what to check.
+    let tried: Result<MailTestAnswer, ClientError> =
+        blocking(|| swe.post("/v1/mail/test", &MailTestRequest { to: Some("ops@swe.example.org".into()) }));
+    match tried {
+        Err(ClientError::Api(e)) => {
+            assert_eq!(e.error, "mail-connect", "{}", e.message);
+            assert!(e.message.contains("Connection refused") && e.message.contains("Check [mail] host and port"));
+        }
+        other => panic!("a test mail without a server: {other:?}"),
+    }
 
     // The node keeps them across a restart; the server comes up: they leave.
     let swe_node = net.national_mut("SWE");
@@ -201,8 +214,13 @@ async fn a_mail_waits_out_an_smtp_server_that_is_down_and_the_request_is_receipt
         queue.is_empty().then_some(())
     })
     .await?;
+    let answer: MailTestAnswer =
+        blocking(|| swe.post("/v1/mail/test", &MailTestRequest { to: Some("ops@swe.example.org".into()) }))?;
+    assert_eq!(answer.sent_to, ["ops@swe.example.org"]);
+    let mails = smtp.wait_mails(3, Duration::from_secs(10)).await?;
+    assert!(mails.iter().any(|m| to(m, "ops@swe.example.org") && m.subject == "[veim SWE] Test mail"));
     tokio::time::sleep(Duration::from_secs(2)).await;
-    assert_eq!(smtp.mails().len(), 2, "each mail sent once");
+    assert_eq!(smtp.mails().len(), 3, "each mail sent once");
     net.shutdown().await;
     Ok(())
 }
