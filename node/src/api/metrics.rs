@@ -102,7 +102,12 @@ impl Collector for NodeCollector {
                 }
                 Err(e) => tracing::warn!(%e, "metrics: cannot read the mail queue"),
             }
-            counter(&mut out, "veim_mail_sent", "Mails the SMTP server took, since the node started.", node.mailer.sent())?;
+            counter(
+                &mut out,
+                "veim_mail_sent",
+                "Mails the SMTP server took, since the node started.",
+                node.mailer.sent(),
+            )?;
             counter(
                 &mut out,
                 "veim_mail_failures",

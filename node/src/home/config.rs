@@ -362,7 +362,10 @@ impl MailConfig {
             errors.push("mail.port", "is 0; use the SMTP server's port (587 for starttls, 465 for tls)");
         }
         if let Err(e) = self.from.parse::<lettre::message::Mailbox>() {
-            errors.push("mail.from", format!("{:?} is not an e-mail address ({e}), e.g. \"veim <veim@example.org>\"", self.from));
+            errors.push(
+                "mail.from",
+                format!("{:?} is not an e-mail address ({e}), e.g. \"veim <veim@example.org>\"", self.from),
+            );
         }
         if self.password_file.is_some() && self.username.is_none() {
             errors.push("mail.password_file", "is only read with `username`: add the account to log in with");
@@ -852,7 +855,7 @@ events = ["request-received", "response-overdue"]
         let dir = tempfile::tempdir().expect("tempdir");
         let missing = mail.password_problem(dir.path()).expect("no password file");
         assert!(missing.contains("mail.password") && missing.contains("never in config.toml"), "{missing}");
-        std::fs::write(dir.path().join(MAIL_PASSWORD_FILE), "s3cret\n").expect("write");
+        fs::write(dir.path().join(MAIL_PASSWORD_FILE), "s3cret\n").expect("write");
         assert_eq!(mail.password_problem(dir.path()), None);
 
         // A password in config.toml is an unknown field, refused by name.

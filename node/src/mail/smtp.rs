@@ -23,10 +23,8 @@ pub(super) fn server(config: &MailConfig) -> String {
 /// Builds the mail: `from` of the configuration, `to` every address, plain
 /// UTF-8 text.
 pub(super) fn message(config: &MailConfig, to: &[String], subject: &str, body: &str) -> Result<Message, MailError> {
-    let from: Mailbox = config
-        .from
-        .parse()
-        .map_err(|e| MailError::Address { address: config.from.clone(), reason: format!("{e}") })?;
+    let from: Mailbox =
+        config.from.parse().map_err(|e| MailError::Address { address: config.from.clone(), reason: format!("{e}") })?;
     let mut builder = Message::builder().from(from).subject(subject).header(ContentType::TEXT_PLAIN);
     for address in to {
         let mailbox: Mailbox =

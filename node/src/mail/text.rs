@@ -143,9 +143,7 @@ fn words(language: Language) -> Words {
             request: "una nueva solicitud",
             consent_request: "una solicitud de consentimiento",
             received: |node, kind, from| format!("El nodo veim de {node} recibió {kind} de {from}."),
-            subject_received: |node, kind, from, x| {
-                format!("[veim {node}] {} de {from} (intercambio {x})", cap(kind))
-            },
+            subject_received: |node, kind, from, x| format!("[veim {node}] {} de {from} (intercambio {x})", cap(kind)),
             overdue: |node, x, due, waiting| {
                 format!(
                     "El intercambio {x} del nodo veim de {node} superó su fecha de respuesta ({due}) sin respuesta de {waiting}."
@@ -185,9 +183,7 @@ fn cap(s: &str) -> String {
 fn when(at: i64) -> String {
     time::OffsetDateTime::from_unix_timestamp(at)
         .ok()
-        .and_then(|t| {
-            t.format(time::macros::format_description!("[year]-[month]-[day] [hour]:[minute] UTC")).ok()
-        })
+        .and_then(|t| t.format(time::macros::format_description!("[year]-[month]-[day] [hour]:[minute] UTC")).ok())
         .unwrap_or_else(|| at.to_string())
 }
 

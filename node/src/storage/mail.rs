@@ -17,10 +17,10 @@ impl Store {
             .keys()
             .map(|k| {
                 let k = k?;
-                let id: [u8; 16] = k
-                    .as_ref()
-                    .try_into()
-                    .map_err(|_| StoreError::Corrupt { what: "mail notice key", reason: format!("{} bytes", k.len()) })?;
+                let id: [u8; 16] = k.as_ref().try_into().map_err(|_| StoreError::Corrupt {
+                    what: "mail notice key",
+                    reason: format!("{} bytes", k.len()),
+                })?;
                 Ok(MessageId(id))
             })
             .collect()

@@ -141,12 +141,11 @@ async fn a_request_and_a_consent_request_are_mailed_in_each_recipients_language_
 
     // Each mail sent is in SWE's audit log: the event and the addresses.
     let home = net.national("SWE").home.clone();
-    let sent_entries =
-        wait_for("three mail-sent entries", Duration::from_secs(10), || {
-            let e = mail_entries(&home, Action::MailSent);
-            (e.len() >= 3).then_some(e)
-        })
-        .await?;
+    let sent_entries = wait_for("three mail-sent entries", Duration::from_secs(10), || {
+        let e = mail_entries(&home, Action::MailSent);
+        (e.len() >= 3).then_some(e)
+    })
+    .await?;
     let details: Vec<&str> = sent_entries.iter().map(|e| e.event.detail.as_str()).collect();
     assert!(details.contains(&format!("request-received, to {DESK}").as_str()), "{details:?}");
     assert!(details.contains(&format!("request-received, to {BUREAU}").as_str()), "{details:?}");
