@@ -15,7 +15,7 @@
 mod smtp;
 mod text;
 
-pub use text::{Event, Letter, letter, no_content_note, test_letter};
+pub use text::{Event, Letter, letter, signature, test_letter};
 
 use crate::clock::now;
 use crate::home::config::{Language, MailConfig};
@@ -175,13 +175,9 @@ impl Mailer {
             }
             return Ok(0);
         };
-        let mut by_language: BTreeMap<&str, (Language, Vec<String>)> = BTreeMap::new();
-        for (address, language) in config.recipients_of(event.kind()) {
-            by_language.entry(language.code()).or_insert((language, Vec::new())).1.push(address);
-        }
         let at = now();
-        let mails: Vec<QueuedMail> = by_language
-            .into_values()
+        let mails: Vec<QueuedMail> = by_language(config.recipients_of(event.kind()))
+            .into_iter()
             .map(|(language, to)| {
                 let letter = letter(event, &self.node, language);
                 QueuedMail {
@@ -204,9 +200,10 @@ impl Mailer {
         Ok(self.store.queue_mails(&mails, notice)?.len())
     }
 
-    /// Queues one mail of a service's own (a meeting invitation) to `to`,
-    /// in `language`, signed with this node's name in that language. The
-    /// addresses are checked first; returns the mail's number in the queue.
+    /// Queues one mail of a service's own (a meeting invitation) to `to`:
+    /// `letter` is written in `language` by the caller, and signed here
+    /// with this node's name in that language. The addresses are checked
+    /// first; returns the mail's number in the queue.
     pub async fn send_letter(&self, to: &[String], language: Language, letter: Letter) -> Result<u64, MailError> {
         if self.config.is_none() {
             return Err(MailError::NotConfigured);
@@ -220,7 +217,7 @@ impl Mailer {
                 .map_err(|e| MailError::Address { address: address.clone(), reason: e.to_string() })?;
         }
         let at = now();
-        let body = format!("{}\n\n-- \nveim {}\n", letter.body.trim_end(), self.node);
+        let body = format!("{}\n\n-- \n{}\n", letter.body.trim_end(), signature(&self.node, language));
         let mail = QueuedMail {
             id: 0,
             event: "letter".into(),
@@ -249,14 +246,9 @@ impl Mailer {
         let config = self.config.as_ref().ok_or(MailError::NotConfigured)?;
         let groups: Vec<(Language, Vec<String>)> = match to {
             Some(address) => vec![(config.language, vec![address])],
-            None => {
-                let mut by_language: BTreeMap<&str, (Language, Vec<String>)> = BTreeMap::new();
-                for r in &config.recipients {
-                    let language = r.language.unwrap_or(config.language);
-                    by_language.entry(language.code()).or_insert((language, Vec::new())).1.push(r.address.clone());
-                }
-                by_language.into_values().collect()
-            }
+            None => by_language(
+                config.recipients.iter().map(|r| (r.address.clone(), r.language.unwrap_or(config.language))).collect(),
+            ),
         };
         let mut reached = Vec::new();
         for (language, to) in groups {
@@ -390,6 +382,19 @@ impl Mailer {
             *f = Failing::default();
         }
     }
+}
+
+/// Addresses grouped by language: one mail per language, each address in
+/// one of them.
+fn by_language(recipients: Vec<(String, Language)>) -> Vec<(Language, Vec<String>)> {
+    let mut groups: BTreeMap<&str, (Language, Vec<String>)> = BTreeMap::new();
+    for (address, language) in recipients {
+        let group = &mut groups.entry(language.code()).or_insert((language, Vec::new())).1;
+        if !group.contains(&address) {
+            group.push(address);
+        }
+    }
+    groups.into_values().collect()
 }
 
 /// The delay after `attempts` failures: `retry_base_secs` doubled at each,

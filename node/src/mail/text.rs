@@ -232,9 +232,13 @@ pub fn test_letter(node: &str, language: Language) -> Letter {
     Letter { subject: (w.test_subject)(node), body: format!("{}\n\n{}\n", (w.test_body)(node), w.no_content) }
 }
 
-/// The closing line a service's own letter gets in `language`.
-pub fn no_content_note(language: Language) -> &'static str {
-    words(language).no_content
+/// How a service's own letter is signed in `language`.
+pub fn signature(node: &str, language: Language) -> String {
+    match language {
+        Language::En => format!("Sent by the veim node of {node}."),
+        Language::Fr => format!("Envoyé par le nœud veim de {node}."),
+        Language::Es => format!("Enviado por el nodo veim de {node}."),
+    }
 }
 
 #[cfg(test)]

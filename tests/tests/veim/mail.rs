@@ -10,6 +10,7 @@ use veim_node::api::{
 };
 use veim_node::audit::LogFiles;
 use veim_node::home::config::{Config, Language, MailConfig, MailEvent, MailRecipient, MailSecurity};
+use veim_node::mail::{Event, Letter};
 use veim_node::storage::DeliveryState;
 use veim_protocol::audit::Action;
 use veim_tests::smtp::{ReceivedMail, SmtpServer, free_port};
@@ -151,6 +152,28 @@ async fn a_request_and_a_consent_request_are_mailed_in_each_recipients_language_
     assert!(details.contains(&format!("request-received, to {BUREAU}").as_str()), "{details:?}");
     assert!(details.contains(&format!("consent-request-received, to {DESK}").as_str()), "{details:?}");
     assert!(sent_entries.iter().all(|e| e.event.exchange.map(|x| x.to_hex()) == Some(exchange.clone())));
+
+    // Another service's event (the overdue check raises this one): the
+    // desk is told, the bureau (requests only) is not.
+    let mailer = net.national("SWE").handle.as_ref().expect("SWE runs").node.mailer.clone();
+    let exchange_id: veim_protocol::ExchangeId = exchange.parse().expect("exchange id");
+    let due = veim_node::clock::now() - 86_400;
+    let queued =
+        mailer.notify(Event::ResponseOverdue { exchange: exchange_id, waiting_for: vec!["SWE".parse()?], due }).await?;
+    assert_eq!(queued, 1);
+    // A service's own letter, to a list of addresses, in Spanish.
+    let letter = Letter { subject: "Reunión anual".into(), body: "Invitación a la reunión anual.".into() };
+    mailer.send_letter(&["a@mfa.example.org".into(), "b@mfa.example.org".into()], Language::Es, letter).await?;
+    let mails = smtp.wait_mails(5, Duration::from_secs(20)).await?;
+    let overdue: Vec<&ReceivedMail> = mails.iter().filter(|m| m.subject.contains("Response date passed")).collect();
+    assert_eq!(overdue.len(), 1);
+    assert!(to(overdue[0], DESK));
+    assert!(overdue[0].text.contains("without a response from SWE."), "{}", overdue[0].text);
+    let invitation = mails.iter().find(|m| m.subject == "Reunión anual").expect("the letter");
+    assert_eq!(invitation.to, ["a@mfa.example.org", "b@mfa.example.org"]);
+    assert!(invitation.text.contains("Enviado por el nodo veim de SWE."), "{}", invitation.text);
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert_eq!(smtp.mails().len(), 5);
     net.shutdown().await;
     Ok(())
 }
