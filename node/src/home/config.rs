@@ -852,6 +852,10 @@ events = ["request-received", "response-overdue"]
             mail.recipients_of(MailEvent::ConsentRequestReceived),
             [("att-desk@example.org".to_string(), Language::Es)]
         );
+        assert_eq!(
+            mail.recipients_of(MailEvent::ResponseOverdue),
+            [("att-desk@example.org".to_string(), Language::Es), ("director@example.org".to_string(), Language::En)]
+        );
         let dir = tempfile::tempdir().expect("tempdir");
         let missing = mail.password_problem(dir.path()).expect("no password file");
         assert!(missing.contains("mail.password") && missing.contains("never in config.toml"), "{missing}");

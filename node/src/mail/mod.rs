@@ -423,27 +423,14 @@ mod tests {
     }
 
     #[test]
-    fn recipients_are_told_of_their_events_in_their_language() {
-        let c = config(
-            r#"
-host = "smtp.example.org"
-from = "veim SWE <veim@example.org>"
-language = "es"
-[[mail.recipients]]
-address = "desk@example.org"
-[[mail.recipients]]
-address = "chef@example.org"
-language = "fr"
-events = ["response-overdue"]
-"#
-            .replace("[[mail.recipients]]", "[[recipients]]")
-            .as_str(),
-        );
-        use crate::home::config::MailEvent;
-        assert_eq!(c.recipients_of(MailEvent::RequestReceived), [("desk@example.org".to_string(), Language::Es)]);
-        assert_eq!(
-            c.recipients_of(MailEvent::ResponseOverdue),
-            [("desk@example.org".to_string(), Language::Es), ("chef@example.org".to_string(), Language::Fr)]
-        );
+    fn one_mail_per_language_and_each_address_once() {
+        let (a, b, c) = ("a@example.org".to_string(), "b@example.org".to_string(), "c@example.org".to_string());
+        let groups = by_language(vec![
+            (a.clone(), Language::Fr),
+            (b.clone(), Language::En),
+            (a.clone(), Language::Fr),
+            (c.clone(), Language::Fr),
+        ]);
+        assert_eq!(groups, [(Language::En, vec![b]), (Language::Fr, vec![a, c])]);
     }
 }
