@@ -1,6 +1,8 @@
 //! A real SMTP server on 127.0.0.1 for the mail tests: Debian's aiosmtpd
-//! (`python3-aiosmtpd`), run as its own process with its `Mailbox`
-//! handler, which writes each mail it takes to a Maildir the test reads.
+//! (`python3-aiosmtpd`), run as its own process by `tests/smtp/mailbox_server.py`
+//! with aiosmtpd's `Mailbox` handler, which writes each mail it takes to a
+//! Maildir the test reads; with STARTTLS and a login required when asked
+//! ([`Options`]).
 //! The first server of a run installs the package with apt-get when it is
 //! missing (as the multi-host tests install iproute2), so the tests need
 //! nothing installed by hand on a fresh Debian machine; a server that
@@ -20,6 +22,39 @@ use std::time::{Duration, Instant};
 /// The Python of the system, where apt-get installs aiosmtpd (not a
 /// Python of the user's PATH, which would not see it).
 const PYTHON: &str = "/usr/bin/python3";
+
+/// The script that runs the server.
+const SERVER: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/smtp/mailbox_server.py");
+
+/// What the server requires.
+#[derive(Debug, Clone, Default)]
+pub struct Options {
+    /// STARTTLS, required, with this certificate chain and key (PEM files).
+    pub tls: Option<(PathBuf, PathBuf)>,
+    /// A login, required, with this user and password.
+    pub login: Option<(String, String)>,
+}
+
+/// A test CA and a certificate it signed for `localhost` and 127.0.0.1,
+/// written to `dir` as `ca.pem`, `server.pem` and `server.key`: what
+/// [`Options::tls`] takes, and the CA a node may trust.
+pub fn certificates(dir: &Path) -> anyhow::Result<(PathBuf, PathBuf, PathBuf)> {
+    use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, KeyPair, SanType};
+    let ca_key = KeyPair::generate()?;
+    let mut ca = CertificateParams::new(Vec::<String>::new())?;
+    ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    ca.distinguished_name.push(DnType::CommonName, "veim test mail CA");
+    let ca = ca.self_signed(&ca_key)?;
+    let key = KeyPair::generate()?;
+    let mut server = CertificateParams::new(vec!["localhost".to_string()])?;
+    server.subject_alt_names.push(SanType::IpAddress(std::net::Ipv4Addr::LOCALHOST.into()));
+    let server = server.signed_by(&key, &ca, &ca_key)?;
+    let paths = (dir.join("ca.pem"), dir.join("server.pem"), dir.join("server.key"));
+    std::fs::write(&paths.0, ca.pem())?;
+    std::fs::write(&paths.1, server.pem())?;
+    std::fs::write(&paths.2, key.serialize_pem())?;
+    Ok(paths)
+}
 
 /// A running SMTP server and the Maildir it writes to.
 #[derive(Debug)]
@@ -88,19 +123,30 @@ impl SmtpServer {
     /// A server on `port`, writing to the Maildir `dir/maildir` (made if
     /// missing, kept if there: a server started again adds to it).
     pub async fn start_on(port: u16, dir: &Path) -> anyhow::Result<SmtpServer> {
+        SmtpServer::start_with(port, dir, &Options::default()).await
+    }
+
+    /// A server on `port` that requires what `options` says.
+    pub async fn start_with(port: u16, dir: &Path, options: &Options) -> anyhow::Result<SmtpServer> {
         install()?;
         let maildir = dir.join("maildir");
         for sub in ["tmp", "new", "cur"] {
             std::fs::create_dir_all(maildir.join(sub))?;
         }
-        let child = Command::new(PYTHON)
-            .args(["-m", "aiosmtpd", "-n", "-l", &format!("127.0.0.1:{port}"), "-c", "aiosmtpd.handlers.Mailbox"])
-            .arg(&maildir)
+        let mut command = Command::new(PYTHON);
+        command.arg(SERVER).arg("--port").arg(port.to_string()).arg("--maildir").arg(&maildir);
+        if let Some((cert, key)) = &options.tls {
+            command.arg("--cert").arg(cert).arg("--key").arg(key);
+        }
+        if let Some((user, password)) = &options.login {
+            command.args(["--user", user, "--password", password]);
+        }
+        let child = command
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
             .spawn()
-            .map_err(|e| anyhow::anyhow!("cannot start aiosmtpd ({PYTHON} -m aiosmtpd): {e}"))?;
+            .map_err(|e| anyhow::anyhow!("cannot start the SMTP server ({PYTHON} {SERVER}): {e}"))?;
         let mut server = SmtpServer { child: Some(child), port, maildir };
         server.wait_serving().await?;
         Ok(server)

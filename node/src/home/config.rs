@@ -299,6 +299,10 @@ pub struct MailConfig {
     /// The file holding the password, relative to the node's folder
     /// (`mail.password` by default); only with `username`.
     pub password_file: Option<PathBuf>,
+    /// A PEM file of a CA certificate to trust, besides the system's, for
+    /// a server whose certificate an authority of the ministry signed
+    /// (relative to the node's folder).
+    pub ca_file: Option<PathBuf>,
     /// The sender, e.g. `"veim SWE <veim@example.org>"`.
     pub from: String,
     /// The language of recipients that name none.
@@ -366,6 +370,9 @@ impl MailConfig {
                 "mail.from",
                 format!("{:?} is not an e-mail address ({e}), e.g. \"veim <veim@example.org>\"", self.from),
             );
+        }
+        if self.ca_file.is_some() && self.security == MailSecurity::None {
+            errors.push("mail.ca_file", "is only used with TLS: set security to starttls or tls");
         }
         if self.password_file.is_some() && self.username.is_none() {
             errors.push("mail.password_file", "is only read with `username`: add the account to log in with");

@@ -7,7 +7,7 @@ use crate::home::config::{MailConfig, MailSecurity};
 use lettre::message::header::ContentType;
 use lettre::message::{Mailbox, Message};
 use lettre::transport::smtp::authentication::Credentials;
-use lettre::transport::smtp::client::{Tls, TlsParameters};
+use lettre::transport::smtp::client::{Certificate, Tls, TlsParameters};
 use lettre::{AsyncSmtpTransport, AsyncTransport, Tokio1Executor};
 use std::path::Path;
 use std::time::Duration;
@@ -43,8 +43,17 @@ pub(super) async fn send(config: &MailConfig, home: &Path, message: Message) -> 
     builder = match config.security {
         MailSecurity::None => builder.tls(Tls::None),
         MailSecurity::Starttls | MailSecurity::Tls => {
-            let parameters = TlsParameters::new(config.host.clone())
-                .map_err(|e| MailError::Tls { server: server(config), reason: e.to_string() })?;
+            let tls_error = |reason: String| MailError::Tls { server: server(config), reason };
+            let mut parameters = TlsParameters::builder(config.host.clone());
+            if let Some(file) = &config.ca_file {
+                let path = home.join(file);
+                let pem =
+                    std::fs::read(&path).map_err(|e| tls_error(format!("cannot read {}: {e}", path.display())))?;
+                let ca = Certificate::from_pem(&pem)
+                    .map_err(|e| tls_error(format!("{} is not a PEM certificate: {e}", path.display())))?;
+                parameters = parameters.add_root_certificate(ca);
+            }
+            let parameters = parameters.build().map_err(|e| tls_error(e.to_string()))?;
             builder.tls(if config.security == MailSecurity::Tls {
                 Tls::Wrapper(parameters)
             } else {
@@ -66,11 +75,13 @@ pub(super) async fn send(config: &MailConfig, home: &Path, message: Message) -> 
 /// What went wrong, by what the operator has to check.
 fn classify(config: &MailConfig, e: &lettre::transport::smtp::Error) -> MailError {
     let server = server(config);
-    let mut reason = e.to_string();
-    if let Some(io) = io_error(e) {
-        reason = io.to_string();
-    }
-    if e.is_tls() || reason.contains("STARTTLS") || reason.contains("not encrypted") {
+    let io = io_error(e);
+    let reason = io.map(|io| io.to_string()).unwrap_or_else(|| e.to_string());
+    // rustls's refusals (an unknown issuer, a name the certificate does not
+    // hold) reach lettre as I/O errors of invalid data, which a plain TCP
+    // connection never gives.
+    let tls_refused = io.is_some_and(|io| io.kind() == std::io::ErrorKind::InvalidData);
+    if e.is_tls() || tls_refused || reason.contains("STARTTLS") || reason.contains("not encrypted") {
         return MailError::Tls { server, reason };
     }
     if e.is_timeout() {

@@ -13,7 +13,7 @@ use veim_node::home::config::{Config, Language, MailConfig, MailEvent, MailRecip
 use veim_node::mail::{Event, Letter};
 use veim_node::storage::DeliveryState;
 use veim_protocol::audit::Action;
-use veim_tests::smtp::{ReceivedMail, SmtpServer, free_port};
+use veim_tests::smtp::{Options, ReceivedMail, SmtpServer, certificates, free_port};
 use veim_tests::{TestNet, blocking, example_request, wait_for};
 use veim_tools::ClientError;
 
@@ -29,6 +29,7 @@ fn mail_config(port: u16) -> MailConfig {
         security: MailSecurity::None,
         username: None,
         password_file: None,
+        ca_file: None,
         from: "veim SWE <veim@swe.example.org>".into(),
         language: Language::En,
         retry_base_secs: 1,
@@ -243,6 +244,61 @@ async fn a_mail_waits_out_an_smtp_server_that_is_down_and_the_request_is_receipt
     assert!(mails.iter().any(|m| to(m, "ops@swe.example.org") && m.subject == "[veim SWE] Test mail"));
     tokio::time::sleep(Duration::from_secs(2)).await;
     assert_eq!(smtp.mails().len(), 3, "each mail sent once");
+    net.shutdown().await;
+    Ok(())
+}
+
+/// `POST /v1/mail/test` to `address`: the error's code and message.
+fn test_mail_fails(api: &veim_tools::AdminClient, address: &str) -> (String, String) {
+    let tried: Result<MailTestAnswer, ClientError> =
+        blocking(|| api.post("/v1/mail/test", &MailTestRequest { to: Some(address.into()) }));
+    match tried {
+        Err(ClientError::Api(e)) => (e.error, e.message),
+        other => panic!("the test mail to {address} did not fail as it should: {other:?}"),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_login_over_starttls_delivers_and_an_untrusted_certificate_or_a_wrong_password_is_named() -> anyhow::Result<()>
+{
+    let mut net = TestNet::admitted(&["MEX", "SWE"]).await?;
+    let (ca, cert, key) = certificates(net.dir.path())?;
+    let port = free_port()?;
+    let options = Options { tls: Some((cert, key)), login: Some(("veim-swe".into(), "right horse".into())) };
+    let smtp = SmtpServer::start_with(port, net.dir.path(), &options).await?;
+    let home = net.national("SWE").home.clone();
+    std::fs::write(home.join("mail.password"), "right horse\n")?;
+    std::fs::copy(&ca, home.join("smtp-ca.pem"))?;
+    let login = |ca_file: Option<&str>| MailConfig {
+        host: "localhost".into(),
+        security: MailSecurity::Starttls,
+        username: Some("veim-swe".into()),
+        ca_file: ca_file.map(Into::into),
+        ..mail_config(port)
+    };
+
+    // The server's certificate is signed by a CA this node does not trust.
+    configure_swe(&mut net, login(None)).await?;
+    let swe = net.national("SWE").api()?;
+    let (code, message) = test_mail_fails(&swe, DESK);
+    assert_eq!(code, "mail-tls", "{message}");
+    assert!(message.contains("TLS with the SMTP server localhost:") && message.contains("CA"), "{message}");
+
+    // Trusted; the wrong password.
+    configure_swe(&mut net, login(Some("smtp-ca.pem"))).await?;
+    let swe = net.national("SWE").api()?;
+    std::fs::write(home.join("mail.password"), "wrong horse\n")?;
+    let (code, message) = test_mail_fails(&swe, DESK);
+    assert_eq!(code, "mail-auth", "{message}");
+    assert!(message.contains("refused the login of \"veim-swe\"") && message.contains("password"), "{message}");
+
+    // The password is read at each attempt: right again, the request's
+    // mails leave over STARTTLS with the login.
+    std::fs::write(home.join("mail.password"), "right horse\n")?;
+    let sent = send_request(&net)?;
+    let mails = smtp.wait_mails(2, Duration::from_secs(20)).await?;
+    assert!(mails.iter().all(|m| m.text.contains(&sent.exchange_id)));
+    assert!(mails.iter().any(|m| to(m, DESK)) && mails.iter().any(|m| to(m, BUREAU)));
     net.shutdown().await;
     Ok(())
 }
