@@ -1,6 +1,6 @@
 """The SMTP server of the mail tests: aiosmtpd (Debian's python3-aiosmtpd),
 writing each mail it takes to a Maildir, optionally with STARTTLS required
-and a login required. Started by tests/src/smtp.rs; prints "ready" once it
+and a login required, and with addresses it refuses. Started by tests/src/smtp.rs; prints "ready" once it
 listens, and runs until it is killed.
 
 The aiosmtpd command line has no option for a login, hence this file.
@@ -23,7 +23,15 @@ def main():
     parser.add_argument("--key", help="PEM private key of --cert")
     parser.add_argument("--user", help="a login is then required")
     parser.add_argument("--password")
+    parser.add_argument("--refuse", action="append", default=[], help="an address answered 550 at RCPT")
     args = parser.parse_args()
+
+    class Handler(Mailbox):
+        async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+            if address in args.refuse:
+                return "550 5.1.1 No such user here"
+            envelope.rcpt_tos.append(address)
+            return "250 OK"
 
     options = {}
     if args.cert:
@@ -42,7 +50,7 @@ def main():
 
         options.update(authenticator=authenticate, auth_required=True, auth_require_tls=bool(args.cert))
 
-    controller = Controller(Mailbox(args.maildir), hostname="127.0.0.1", port=args.port, **options)
+    controller = Controller(Handler(args.maildir), hostname="127.0.0.1", port=args.port, **options)
     controller.start()
     print("ready", flush=True)
     threading.Event().wait()

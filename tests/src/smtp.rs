@@ -33,6 +33,8 @@ pub struct Options {
     pub tls: Option<(PathBuf, PathBuf)>,
     /// A login, required, with this user and password.
     pub login: Option<(String, String)>,
+    /// Addresses answered `550` (no such user) at `RCPT TO`.
+    pub refuse: Vec<String>,
 }
 
 /// A test CA and a certificate it signed for `localhost` and 127.0.0.1,
@@ -140,6 +142,9 @@ impl SmtpServer {
         }
         if let Some((user, password)) = &options.login {
             command.args(["--user", user, "--password", password]);
+        }
+        for address in &options.refuse {
+            command.args(["--refuse", address]);
         }
         let child = command
             .stdin(Stdio::null())

@@ -158,7 +158,7 @@ impl Mailer {
     }
 
     /// Queues the mails telling of `event` to every recipient `[mail]`
-    /// lists for it, one mail per language, durable when this returns;
+    /// lists for it, one mail per address, durable when this returns;
     /// the `mail` loop sends them. Returns how many mails were queued (none
     /// on a node without `[mail]`). Any service may call it.
     pub async fn notify(&self, event: Event) -> Result<usize, MailError> {
@@ -176,9 +176,15 @@ impl Mailer {
             return Ok(0);
         };
         let at = now();
-        let mails: Vec<QueuedMail> = by_language(config.recipients_of(event.kind()))
+        // One mail per address: an address the server refuses for good
+        // costs no one else their mail.
+        let mut recipients = config.recipients_of(event.kind());
+        let mut seen = std::collections::HashSet::new();
+        recipients.retain(|(address, _)| seen.insert(address.clone()));
+        let mails: Vec<QueuedMail> = recipients
             .into_iter()
-            .map(|(language, to)| {
+            .map(|(address, language)| {
+                let to = vec![address];
                 let letter = letter(event, &self.node, language);
                 QueuedMail {
                     id: 0,
@@ -384,8 +390,8 @@ impl Mailer {
     }
 }
 
-/// Addresses grouped by language: one mail per language, each address in
-/// one of them.
+/// Addresses grouped by language (a test mail goes once to each group),
+/// each address in one of them.
 fn by_language(recipients: Vec<(String, Language)>) -> Vec<(Language, Vec<String>)> {
     let mut groups: BTreeMap<&str, (Language, Vec<String>)> = BTreeMap::new();
     for (address, language) in recipients {

@@ -19,6 +19,7 @@ use veim_tools::ClientError;
 
 const DESK: &str = "att-desk@swe.example.org";
 const BUREAU: &str = "bureau@swe.example.org";
+const NOBODY: &str = "nobody@swe.example.org";
 
 /// SWE's `[mail]`: the desk told of everything in English, the bureau of
 /// requests only, in French.
@@ -86,8 +87,12 @@ fn mail_entries(home: &Path, action: Action) -> Vec<veim_protocol::audit::Entry>
 async fn a_request_and_a_consent_request_are_mailed_in_each_recipients_language_without_their_content()
 -> anyhow::Result<()> {
     let mut net = TestNet::admitted(&["MEX", "SWE"]).await?;
-    let smtp = SmtpServer::start(net.dir.path()).await?;
-    configure_swe(&mut net, mail_config(smtp.port)).await?;
+    // An address the server does not know costs the others nothing.
+    let options = Options { refuse: vec![NOBODY.into()], ..Options::default() };
+    let smtp = SmtpServer::start_with(free_port()?, net.dir.path(), &options).await?;
+    let mut config = mail_config(smtp.port);
+    config.recipients.push(MailRecipient { address: NOBODY.into(), language: None, events: Vec::new() });
+    configure_swe(&mut net, config).await?;
 
     let sent = send_request(&net)?;
     let exchange = sent.exchange_id.clone();
@@ -153,15 +158,27 @@ async fn a_request_and_a_consent_request_are_mailed_in_each_recipients_language_
     assert!(details.contains(&format!("request-received, to {BUREAU}").as_str()), "{details:?}");
     assert!(details.contains(&format!("consent-request-received, to {DESK}").as_str()), "{details:?}");
     assert!(sent_entries.iter().all(|e| e.event.exchange.map(|x| x.to_hex()) == Some(exchange.clone())));
+    // The refused address: given up for good, once per mail, named.
+    let given_up = wait_for("two mails given up", Duration::from_secs(10), || {
+        let e = mail_entries(&home, Action::MailFailed);
+        (e.len() >= 2).then_some(e)
+    })
+    .await?;
+    assert_eq!(given_up.len(), 2, "{:?}", given_up.iter().map(|e| &e.event.detail).collect::<Vec<_>>());
+    for e in &given_up {
+        assert!(e.event.detail.contains(&format!("to {NOBODY}: given up")), "{}", e.event.detail);
+        assert!(e.event.detail.contains("550"), "{}", e.event.detail);
+    }
 
     // Another service's event (the overdue check raises this one): the
-    // desk is told, the bureau (requests only) is not.
+    // desk (and the unknown address) are told, the bureau (requests only)
+    // is not.
     let mailer = net.national("SWE").handle.as_ref().expect("SWE runs").node.mailer.clone();
     let exchange_id: veim_protocol::ExchangeId = exchange.parse().expect("exchange id");
     let due = veim_node::clock::now() - 86_400;
     let queued =
         mailer.notify(Event::ResponseOverdue { exchange: exchange_id, waiting_for: vec!["SWE".parse()?], due }).await?;
-    assert_eq!(queued, 1);
+    assert_eq!(queued, 2, "one mail per address told of overdue exchanges");
     // A service's own letter, to a list of addresses, in Spanish.
     let letter = Letter { subject: "Reunión anual".into(), body: "Invitación a la reunión anual.".into() };
     mailer.send_letter(&["a@mfa.example.org".into(), "b@mfa.example.org".into()], Language::Es, letter).await?;
@@ -264,7 +281,11 @@ async fn a_login_over_starttls_delivers_and_an_untrusted_certificate_or_a_wrong_
     let mut net = TestNet::admitted(&["MEX", "SWE"]).await?;
     let (ca, cert, key) = certificates(net.dir.path())?;
     let port = free_port()?;
-    let options = Options { tls: Some((cert, key)), login: Some(("veim-swe".into(), "right horse".into())) };
+    let options = Options {
+        tls: Some((cert, key)),
+        login: Some(("veim-swe".into(), "right horse".into())),
+        ..Options::default()
+    };
     let smtp = SmtpServer::start_with(port, net.dir.path(), &options).await?;
     let home = net.national("SWE").home.clone();
     std::fs::write(home.join("mail.password"), "right horse\n")?;
