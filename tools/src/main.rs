@@ -1401,10 +1401,10 @@ fn config_check(home: &Path, file: Option<PathBuf>, json: bool) -> anyhow::Resul
     let problems = match toml::from_str::<Config>(&text) {
         Ok(config) => {
             let mut problems = config.problems().0;
-            // The SMTP password lives in a file beside config.toml.
+            // The SMTP password and CA live in files beside config.toml.
             let folder = path.parent().unwrap_or(Path::new("."));
-            if let Some(problem) = config.mail.as_ref().and_then(|m| m.password_problem(folder)) {
-                problems.push(veim_protocol::FieldError { field: "mail.password_file".into(), problem });
+            for (field, problem) in config.mail.as_ref().map(|m| m.file_problems(folder)).unwrap_or_default() {
+                problems.push(veim_protocol::FieldError { field, problem });
             }
             problems
         }

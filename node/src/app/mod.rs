@@ -566,8 +566,8 @@ fn wire(
         attachments.clone(),
     ));
     let mailer = Arc::new(Mailer::new(home.to_path_buf(), config.mail.clone(), state, store.clone()));
-    if let Some(problem) = config.mail.as_ref().and_then(|m| m.password_problem(home)) {
-        tracing::warn!(%problem, "[mail] cannot log in to the SMTP server: mails stay queued until the password is readable");
+    for (field, problem) in config.mail.as_ref().map(|m| m.file_problems(home)).unwrap_or_default() {
+        tracing::warn!(%field, %problem, "[mail]: mails stay queued until the file is readable");
     }
     let peers = Arc::new(Peers {
         role: config.role,

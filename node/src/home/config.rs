@@ -314,6 +314,10 @@ pub struct MailConfig {
     pub retry_base_secs: u64,
     #[serde(default = "default_mail_retry_max")]
     pub retry_max_secs: u64,
+    /// Days after which a mail the server has not taken is given up (and
+    /// recorded): a notice weeks late helps no one.
+    #[serde(default = "default_mail_give_up")]
+    pub give_up_after_days: u32,
     /// Who is told of what.
     #[serde(default)]
     pub recipients: Vec<MailRecipient>,
@@ -337,6 +341,10 @@ fn default_mail_retry_base() -> u64 {
 
 fn default_mail_retry_max() -> u64 {
     600
+}
+
+fn default_mail_give_up() -> u32 {
+    7
 }
 
 impl MailConfig {
@@ -392,6 +400,9 @@ impl MailConfig {
                 format!("is {}; allowed: retry_base_secs to 86400 seconds", self.retry_max_secs),
             );
         }
+        if !(1..=365).contains(&self.give_up_after_days) {
+            errors.push("mail.give_up_after_days", format!("is {}; allowed: 1 to 365 days", self.give_up_after_days));
+        }
         if self.recipients.is_empty() {
             errors.push("mail.recipients", "names no one: add [[mail.recipients]] with an address, or remove [mail]");
         }
@@ -405,18 +416,35 @@ impl MailConfig {
         }
     }
 
-    /// What keeps the password from being read, if a login is configured.
-    pub fn password_problem(&self, home: &Path) -> Option<String> {
-        self.username.as_ref()?;
-        let path = self.password_path(home);
-        match fs::read_to_string(&path) {
-            Ok(p) if p.trim_end_matches(['\n', '\r']).is_empty() => Some(format!("{} is empty", path.display())),
-            Ok(_) => None,
-            Err(e) => Some(format!(
-                "cannot read {}: {e}; write the SMTP password there (chmod 600), never in config.toml",
-                path.display()
-            )),
+    /// The files beside `config.toml` that `[mail]` names and the node
+    /// cannot read: each with its field and what to do.
+    pub fn file_problems(&self, home: &Path) -> Vec<(String, String)> {
+        let mut problems = Vec::new();
+        if self.username.is_some() {
+            let path = self.password_path(home);
+            match fs::read_to_string(&path) {
+                Ok(p) if p.trim_end_matches(['\n', '\r']).is_empty() => {
+                    problems.push(("mail.password_file".into(), format!("{} is empty", path.display())))
+                }
+                Ok(_) => {}
+                Err(e) => problems.push((
+                    "mail.password_file".into(),
+                    format!(
+                        "cannot read {}: {e}; write the SMTP password there (chmod 600), never in config.toml",
+                        path.display()
+                    ),
+                )),
+            }
         }
+        if let Some(file) = &self.ca_file {
+            let path = home.join(file);
+            match fs::read_to_string(&path) {
+                Ok(pem) if pem.contains("-----BEGIN CERTIFICATE-----") => {}
+                Ok(_) => problems.push(("mail.ca_file".into(), format!("{} holds no PEM certificate", path.display()))),
+                Err(e) => problems.push(("mail.ca_file".into(), format!("cannot read {}: {e}", path.display()))),
+            }
+        }
+        problems
     }
 }
 
@@ -864,10 +892,16 @@ events = ["request-received", "response-overdue"]
             [("att-desk@example.org".to_string(), Language::Es), ("director@example.org".to_string(), Language::En)]
         );
         let dir = tempfile::tempdir().expect("tempdir");
-        let missing = mail.password_problem(dir.path()).expect("no password file");
-        assert!(missing.contains("mail.password") && missing.contains("never in config.toml"), "{missing}");
+        let missing = mail.file_problems(dir.path());
+        assert_eq!(missing.len(), 1, "{missing:?}");
+        assert_eq!(missing[0].0, "mail.password_file");
+        assert!(missing[0].1.contains("mail.password") && missing[0].1.contains("never in config.toml"), "{missing:?}");
         fs::write(dir.path().join(MAIL_PASSWORD_FILE), "s3cret\n").expect("write");
-        assert_eq!(mail.password_problem(dir.path()), None);
+        assert_eq!(mail.file_problems(dir.path()), []);
+        let mut with_ca = mail.clone();
+        with_ca.ca_file = Some("ca.pem".into());
+        fs::write(dir.path().join("ca.pem"), "not a certificate").expect("write");
+        assert_eq!(with_ca.file_problems(dir.path())[0].0, "mail.ca_file");
 
         // A password in config.toml is an unknown field, refused by name.
         let inline = parse(&format!("{national}{}", MAIL.replace("username =", "password = \"x\"\nusername =")));

@@ -305,6 +305,20 @@ impl Mailer {
         changed |= !due.is_empty();
         for mut mail in due {
             let Some(config) = &self.config else { break };
+            let days = config.give_up_after_days.max(1);
+            if at - mail.queued_at > i64::from(days) * 86_400 {
+                let mut event = self.mail_event(&mail, Action::MailFailed);
+                event.detail = format!(
+                    "{}, to {}: given up after {days} day(s) unsent ({} attempts; last error: {})",
+                    mail.event,
+                    mail.to.join(", "),
+                    mail.attempts,
+                    mail.last_error.as_deref().unwrap_or("none")
+                );
+                self.store.finish_mail(mail.id, &event)?;
+                tracing::warn!(mail = mail.id, days, "mail given up unsent (recorded in the audit log)");
+                continue;
+            }
             let sent = match smtp::message(config, &mail.to, &mail.subject, &mail.body) {
                 Ok(message) => smtp::send(config, &self.home, message).await,
                 Err(e) => Err(e),
@@ -438,5 +452,65 @@ mod tests {
             (c.clone(), Language::Fr),
         ]);
         assert_eq!(groups, [(Language::En, vec![b]), (Language::Fr, vec![a, c])]);
+    }
+
+    #[tokio::test]
+    async fn a_mail_older_than_its_days_is_given_up_and_recorded_without_an_attempt() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = Store::open(&dir.path().join("store")).expect("store");
+        let port = std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).expect("port").port();
+        let mut c = config(&format!(
+            "host = \"127.0.0.1\"\nport = {port}\nsecurity = \"none\"\nfrom = \"veim@example.org\"\n\
+             give_up_after_days = 2\n[[recipients]]\naddress = \"desk@example.org\"\n"
+        ));
+        c.retry_base_secs = 1;
+        let mailer = Mailer::new(dir.path().to_path_buf(), Some(c), "SWE".parse().ok(), store.clone());
+        let mail = |queued_at: i64| QueuedMail {
+            id: 0,
+            event: "letter".into(),
+            exchange: None,
+            message: None,
+            state: None,
+            to: vec!["desk@example.org".into()],
+            language: "en".into(),
+            subject: "s".into(),
+            body: "b".into(),
+            queued_at,
+            attempts: 0,
+            next_attempt_at: 0,
+            last_error: None,
+        };
+        let day = 86_400;
+        store.queue_mails(&[mail(now() - 3 * day)], None).expect("queue");
+        mailer.run().await.expect("run");
+        assert!(store.queued_mails().expect("queue").is_empty(), "the stale mail is gone");
+        let entries = store.audit_entries(0).expect("entries");
+        assert_eq!(entries.len(), 1);
+        assert_eq!(entries[0].event.action, Action::MailFailed);
+        assert!(entries[0].event.detail.contains("given up after 2 day(s) unsent"), "{}", entries[0].event.detail);
+        assert_eq!(mailer.failures(), 0, "no attempt was made");
+
+        // A recent one is tried: the server is down, it stays, and the
+        // failing period is recorded once however often it is tried.
+        store.queue_mails(&[mail(now() - day)], None).expect("queue");
+        for _ in 0..3 {
+            // Due again at once, as if the delays had passed.
+            if let Ok(mut f) = mailer.failing.lock() {
+                f.hold_until = 0;
+            }
+            for mut m in store.queued_mails().expect("queue") {
+                m.next_attempt_at = 0;
+                store.update_mail(&m).expect("update");
+            }
+            mailer.run().await.expect("run");
+        }
+        let queue = store.queued_mails().expect("queue");
+        assert_eq!(queue.len(), 1);
+        assert_eq!(queue[0].attempts, 3);
+        assert!(queue[0].last_error.as_deref().unwrap_or_default().contains("cannot connect"), "{queue:?}");
+        assert_eq!(mailer.failures(), 3);
+        let failed =
+            store.audit_entries(0).expect("entries").into_iter().filter(|e| e.event.action == Action::MailFailed);
+        assert_eq!(failed.count(), 2, "the stale mail's entry, and one for the failing period");
     }
 }

@@ -35,6 +35,7 @@ fn mail_config(port: u16) -> MailConfig {
         language: Language::En,
         retry_base_secs: 1,
         retry_max_secs: 2,
+        give_up_after_days: 7,
         recipients: vec![
             MailRecipient { address: DESK.into(), language: None, events: Vec::new() },
             MailRecipient {
