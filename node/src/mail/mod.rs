@@ -183,24 +183,11 @@ impl Mailer {
         recipients.retain(|(address, _)| seen.insert(address.clone()));
         let mails: Vec<QueuedMail> = recipients
             .into_iter()
-            .map(|(address, language)| {
-                let to = vec![address];
-                let letter = letter(event, &self.node, language);
-                QueuedMail {
-                    id: 0,
-                    event: event.kind().to_string(),
-                    exchange: Some(event.exchange()),
-                    message: event.message(),
-                    state: event.state(),
-                    to,
-                    language: language.code().into(),
-                    subject: letter.subject,
-                    body: letter.body,
-                    queued_at: at,
-                    attempts: 0,
-                    next_attempt_at: at,
-                    last_error: None,
-                }
+            .map(|(address, language)| QueuedMail {
+                exchange: Some(event.exchange()),
+                message: event.message(),
+                state: event.state(),
+                ..new_mail(event.kind().as_str(), vec![address], language, letter(event, &self.node, language), at)
             })
             .collect();
         Ok(self.store.queue_mails(&mails, notice)?.len())
@@ -224,21 +211,7 @@ impl Mailer {
         }
         let at = now();
         let body = format!("{}\n\n-- \n{}\n", letter.body.trim_end(), signature(&self.node, language));
-        let mail = QueuedMail {
-            id: 0,
-            event: "letter".into(),
-            exchange: None,
-            message: None,
-            state: None,
-            to: to.to_vec(),
-            language: language.code().into(),
-            subject: letter.subject,
-            body,
-            queued_at: at,
-            attempts: 0,
-            next_attempt_at: at,
-            last_error: None,
-        };
+        let mail = new_mail("letter", to.to_vec(), language, Letter { subject: letter.subject, body }, at);
         let queued = self.store.queue_mails(&[mail], None)?;
         self.store.flush().await?;
         self.wake.notify_one();
@@ -404,6 +377,25 @@ impl Mailer {
     }
 }
 
+/// A mail to queue, due at once, about no exchange.
+fn new_mail(event: &str, to: Vec<String>, language: Language, letter: Letter, at: i64) -> QueuedMail {
+    QueuedMail {
+        id: 0,
+        event: event.into(),
+        exchange: None,
+        message: None,
+        state: None,
+        to,
+        language: language.code().into(),
+        subject: letter.subject,
+        body: letter.body,
+        queued_at: at,
+        attempts: 0,
+        next_attempt_at: at,
+        last_error: None,
+    }
+}
+
 /// Addresses grouped by language (a test mail goes once to each group),
 /// each address in one of them.
 fn by_language(recipients: Vec<(String, Language)>) -> Vec<(Language, Vec<String>)> {
@@ -465,20 +457,12 @@ mod tests {
         ));
         c.retry_base_secs = 1;
         let mailer = Mailer::new(dir.path().to_path_buf(), Some(c), "SWE".parse().ok(), store.clone());
-        let mail = |queued_at: i64| QueuedMail {
-            id: 0,
-            event: "letter".into(),
-            exchange: None,
-            message: None,
-            state: None,
-            to: vec!["desk@example.org".into()],
-            language: "en".into(),
-            subject: "s".into(),
-            body: "b".into(),
-            queued_at,
-            attempts: 0,
-            next_attempt_at: 0,
-            last_error: None,
+        let mail = |queued_at: i64| {
+            let letter = Letter { subject: "s".into(), body: "b".into() };
+            QueuedMail {
+                next_attempt_at: 0,
+                ..new_mail("letter", vec!["desk@example.org".into()], Language::En, letter, queued_at)
+            }
         };
         let day = 86_400;
         store.queue_mails(&[mail(now() - 3 * day)], None).expect("queue");
