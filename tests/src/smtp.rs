@@ -64,6 +64,8 @@ pub struct SmtpServer {
     child: Option<Child>,
     pub port: u16,
     pub maildir: PathBuf,
+    /// What the server wrote on its stderr.
+    pub log: PathBuf,
 }
 
 /// One mail the server took, parsed.
@@ -146,13 +148,16 @@ impl SmtpServer {
         for address in &options.refuse {
             command.args(["--refuse", address]);
         }
+        // Its log to a file, not a pipe nobody reads while it runs (a
+        // server that logs much would block on a full pipe).
+        let log = dir.join(format!("smtp-{port}.log"));
         let child = command
             .stdin(Stdio::null())
             .stdout(Stdio::null())
-            .stderr(Stdio::piped())
+            .stderr(std::fs::File::create(&log)?)
             .spawn()
             .map_err(|e| anyhow::anyhow!("cannot start the SMTP server ({PYTHON} {SERVER}): {e}"))?;
-        let mut server = SmtpServer { child: Some(child), port, maildir };
+        let mut server = SmtpServer { child: Some(child), port, maildir, log };
         server.wait_serving().await?;
         Ok(server)
     }
@@ -172,10 +177,7 @@ impl SmtpServer {
             if let Some(child) = self.child.as_mut()
                 && let Some(status) = child.try_wait()?
             {
-                let mut said = String::new();
-                if let Some(mut err) = child.stderr.take() {
-                    let _ = std::io::Read::read_to_string(&mut err, &mut said);
-                }
+                let said = std::fs::read_to_string(&self.log).unwrap_or_default();
                 anyhow::bail!("aiosmtpd on port {} exited ({status}): {}", self.port, said.trim());
             }
             anyhow::ensure!(
