@@ -412,6 +412,52 @@ mod tests {
     }
 
     #[test]
+    fn a_received_request_or_consent_request_is_noted_for_mail_with_it_and_the_note_leaves_with_its_mail() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("store");
+        let store = Store::open(&path).expect("open");
+        let request = record(1, b"r");
+        let mut consent = record(2, b"c");
+        consent.kind = MessageKind::ConsentRequest;
+        let mut note = record(3, b"n");
+        note.kind = MessageKind::Note;
+        let mut sent = record(4, b"s");
+        sent.direction = Direction::Sent;
+        for r in [&request, &consent, &note, &sent] {
+            store.insert_message(r, |_| Ok(exchange_of(r)), &[]).expect("insert");
+        }
+        // A message refused by its rule is not noted either.
+        let refused = record(5, b"x");
+        let _ = store.insert_message(&refused, |_| Err(RuleRefusal("no".into())), &[]);
+        store.flush_blocking().expect("flush");
+        drop(store);
+
+        let store = Store::open(&path).expect("reopen");
+        let mut noted = store.mail_notices().expect("notices");
+        noted.sort_by_key(|id| id.0);
+        assert_eq!(noted, [request.message_id, consent.message_id]);
+        let mail = QueuedMail {
+            id: 0,
+            event: "request-received".into(),
+            exchange: Some(request.exchange_id),
+            message: Some(request.message_id),
+            state: Some(request.sender),
+            to: vec!["desk@example.org".into()],
+            language: "en".into(),
+            subject: "s".into(),
+            body: "b".into(),
+            queued_at: 1,
+            attempts: 0,
+            next_attempt_at: 1,
+            last_error: None,
+        };
+        let queued = store.queue_mails(&[mail.clone(), mail], Some(request.message_id)).expect("queue");
+        assert_eq!(queued.iter().map(|m| m.id).collect::<Vec<_>>(), [1, 2]);
+        assert_eq!(store.mail_notices().expect("notices"), [consent.message_id]);
+        assert_eq!(store.queued_mails().expect("mails").len(), 2);
+    }
+
+    #[test]
     fn bodies_are_kept_apart_and_written_once_and_a_format_one_record_still_reads() {
         let dir = tempfile::tempdir().expect("tempdir");
         let store = Store::open(&dir.path().join("store")).expect("open");
