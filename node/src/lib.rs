@@ -18,7 +18,7 @@
 //!    │              peer       inbound requests: the policy, then one service each
 //!    ▼               ▼
 //!   directory  exchange  audit  terms  attachments       domain services
-//!   tracking  backup                                      (and backups)
+//!   tracking  backup  mail                                (backups, mail notifications)
 //!    │                                          │
 //!    ▼                                          ▼
 //!   storage (sled, records, group commit)      net (swarm, codec, allowance)
@@ -49,6 +49,7 @@ pub mod clock;
 pub mod directory;
 pub mod exchange;
 pub mod home;
+pub mod mail;
 pub mod net;
 pub mod peer;
 pub mod shutdown;

@@ -23,6 +23,7 @@ const LAYERS: &[(&str, u8)] = &[
     ("tracking", 3),
     ("attachments", 3),
     ("backup", 3),
+    ("mail", 3),
     ("peer", 4),
     ("app", 5),
     ("api", 6),

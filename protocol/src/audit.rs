@@ -81,10 +81,12 @@ pub enum Action {
     Restored,
     RestoreWitnessed,
     ExchangeOverdue,
+    MailSent,
+    MailFailed,
 }
 
 impl Action {
-    pub const ALL: [Action; 28] = [
+    pub const ALL: [Action; 30] = [
         Action::NodeStarted,
         Action::NodeStopped,
         Action::ConfigurationChanged,
@@ -113,6 +115,8 @@ impl Action {
         Action::Restored,
         Action::RestoreWitnessed,
         Action::ExchangeOverdue,
+        Action::MailSent,
+        Action::MailFailed,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -145,6 +149,8 @@ impl Action {
             Action::Restored => "restored",
             Action::RestoreWitnessed => "restore-witnessed",
             Action::ExchangeOverdue => "exchange-overdue",
+            Action::MailSent => "mail-sent",
+            Action::MailFailed => "mail-failed",
         }
     }
 }

@@ -19,6 +19,7 @@ use veim_protocol::wire::{NetRequest, NetResponse};
 
 pub mod large_frames;
 pub mod netns;
+pub mod smtp;
 
 pub use veim_tools::localnet::{LocalNet, LocalNode, blocking, wait_for};
 

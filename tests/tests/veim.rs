@@ -15,6 +15,7 @@ mod veim {
     pub mod hostile;
     pub mod interop;
     pub mod lifecycle;
+    pub mod mail;
     pub mod multihost;
     pub mod outbox;
     pub mod policy;

@@ -16,8 +16,8 @@ use veim_node::api::{
     StatusView, SubmitContactsRequest, VersionView,
 };
 use veim_node::api::{
-    AskConsent, AttachRequest, DecideConsent, Disclose, ExchangeSummary, PurgeRequest, PurgeView, RevokeRequest,
-    SaveRequest, StageRequest,
+    AskConsent, AttachRequest, DecideConsent, Disclose, ExchangeSummary, MailTestAnswer, MailTestRequest, PurgeRequest,
+    PurgeView, QueuedMailView, RevokeRequest, SaveRequest, StageRequest,
 };
 use veim_node::api::{Figures, MeasureForm, RespondByRequest, StageMoveRequest, TrackedExchange};
 use veim_node::home::config::{Config, Role, SecretariatPin};
@@ -244,6 +244,9 @@ enum Command {
     /// The node's configuration file.
     #[command(subcommand)]
     Config(ConfigCommand),
+    /// E-mail notifications ([mail] in config.toml): a test mail, the mails waiting.
+    #[command(subcommand)]
+    Mail(MailCommand),
     /// Shell completions for veim, generated from its command-line definition.
     #[command(after_help = "Example:\n  veim completions bash > /etc/bash_completion.d/veim")]
     Completions {
@@ -858,6 +861,22 @@ enum ConfigCommand {
 }
 
 #[derive(Debug, Subcommand)]
+enum MailCommand {
+    /// Send a test mail now through the SMTP server of [mail], to one address or to every recipient (each
+    /// in its language); on failure, says what failed (connection, TLS, login, refusal) and what to check.
+    #[command(after_help = "Examples:\n  veim mail test\n  veim mail test --to att-desk@example.org")]
+    Test {
+        /// The one address to send it to (in the node's language); else every recipient of [mail].
+        #[arg(long)]
+        to: Option<String>,
+    },
+    /// The mails waiting for the SMTP server, oldest first: what each tells of, to whom, its attempts and
+    /// last error.
+    #[command(after_help = "Example:\n  veim mail queue --json")]
+    Queue,
+}
+
+#[derive(Debug, Subcommand)]
 enum KeysCommand {
     /// Move this State to new keys: the rotation is signed with the current
     /// key, published by the Secretariat, and taken up by every peer.
@@ -1449,6 +1468,15 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Bench(BenchCommand::Audit { entries }) => {
             print(json, &veim_tools::bench::audit(entries)?, veim_tools::bench::render_audit)
         }
+        Command::Mail(MailCommand::Test { to }) => {
+            let answer: MailTestAnswer = client()?.post("/v1/mail/test", &MailTestRequest { to })?;
+            print(json, &answer, |a| {
+                format!("{} took the test mail for {}. Check that it arrived.\n", a.server, a.sent_to.join(", "))
+            })
+        }
+        Command::Mail(MailCommand::Queue) => {
+            print(json, &client()?.get::<Vec<QueuedMailView>>("/v1/mail/queue")?, |q| render::mail_queue(q))
+        }
         Command::Reciprocity => {
             print(json, &client()?.get::<Vec<Reciprocity>>("/v1/reciprocity")?, |r| render::reciprocity(r))
         }
@@ -1516,7 +1544,15 @@ fn config_check(home: &Path, file: Option<PathBuf>, json: bool) -> anyhow::Resul
     let path = file.unwrap_or_else(|| home.join(veim_node::home::CONFIG_FILE));
     let text = std::fs::read_to_string(&path).with_context(|| format!("cannot read {}", path.display()))?;
     let problems = match toml::from_str::<Config>(&text) {
-        Ok(config) => config.problems().0,
+        Ok(config) => {
+            let mut problems = config.problems().0;
+            // The SMTP password and CA live in files beside config.toml.
+            let folder = path.parent().unwrap_or(Path::new("."));
+            for (field, problem) in config.mail.as_ref().map(|m| m.file_problems(folder)).unwrap_or_default() {
+                problems.push(veim_protocol::FieldError { field, problem });
+            }
+            problems
+        }
         // Not even TOML of a configuration: where, and what (an unknown
         // field's message lists the known ones).
         Err(e) => vec![veim_protocol::FieldError {

@@ -507,6 +507,32 @@ pub fn consents(list: &[ConsentView], now: i64) -> String {
     out
 }
 
+/// `veim mail queue`.
+pub fn mail_queue(list: &[veim_node::api::QueuedMailView]) -> String {
+    if list.is_empty() {
+        return "No mail waiting.\n".into();
+    }
+    let mut out = table(
+        &["MAIL", "EVENT", "TO", "LANG", "QUEUED", "ATTEMPTS", "NEXT"],
+        &[0, 5],
+        list.iter().map(|m| {
+            vec![
+                m.id.to_string(),
+                m.event.clone(),
+                m.to.join(", "),
+                m.language.clone(),
+                time(m.queued_at),
+                m.attempts.to_string(),
+                time(m.next_attempt_at),
+            ]
+        }),
+    );
+    if let Some(error) = list.iter().rev().find_map(|m| m.last_error.as_deref()) {
+        let _ = writeln!(out, "\nLast error: {error}");
+    }
+    out
+}
+
 pub fn reciprocity(list: &[Reciprocity]) -> String {
     if list.is_empty() {
         return "No requests sent or received yet.\n".into();

@@ -689,9 +689,15 @@ async fn every_command_exits_with_the_documented_code_of_each_failure() -> anyho
             &["consent", "revoke", "000000", "--reason", "r"],
             &["attachment", "save", &"00".repeat(32), "--out", &out],
             &["audit", "witness", "DEU"],
+            &["mail", "test"],
         ] {
             exits(&mex, args, refused);
         }
+        // No [mail]: the test mail says what to add.
+        let said = exits(&mex, &["mail", "test", "--to", "desk@example.org"], refused);
+        assert!(said.contains("no [mail] section") && said.contains("E-mail notifications"), "{said}");
+        assert!(exits(&mex, &["mail", "queue"], 0).contains("No mail waiting."));
+        assert_eq!(exits(&mex, &["--json", "mail", "queue"], 0).trim(), "[]");
         // MEX received SWE's answer; disclosing it without SWE's consent is refused (HTTP 403).
         let item = format!("{}#0", &answer.message_id[..veim_protocol::MessageId::SHORT_HEX]);
         let said = exits(

@@ -82,6 +82,47 @@ impl Collector for NodeCollector {
             Err(e) => tracing::warn!(%e, "metrics: cannot read the outbox"),
         }
 
+        if node.mailer.configured() {
+            match node.mailer.queue() {
+                Ok(mails) => {
+                    gauge(
+                        &mut out,
+                        "veim_mail_queued",
+                        "Notification mails waiting for the SMTP server.",
+                        None,
+                        mails.len() as u64,
+                    )?;
+                    gauge(
+                        &mut out,
+                        "veim_mail_oldest_age",
+                        "Age of the oldest mail waiting (0 when none waits).",
+                        secs,
+                        mails.iter().map(|m| age(m.queued_at)).max().unwrap_or(0),
+                    )?;
+                }
+                Err(e) => tracing::warn!(%e, "metrics: cannot read the mail queue"),
+            }
+            counter(
+                &mut out,
+                "veim_mail_sent",
+                "Mails the SMTP server took, since the node started.",
+                node.mailer.sent(),
+            )?;
+            counter(
+                &mut out,
+                "veim_mail_failures",
+                "Attempts to send a mail that failed, since the node started.",
+                node.mailer.failures(),
+            )?;
+            gauge(
+                &mut out,
+                "veim_mail_failing",
+                "1 while the SMTP server fails (the last attempt failed), else 0.",
+                None,
+                u32::from(node.mailer.failing()),
+            )?;
+        }
+
         let tallies = node.exchanges.tallies();
         counter(
             &mut out,

@@ -13,6 +13,7 @@ mod backup;
 mod directory;
 mod guard;
 mod health;
+mod mail;
 
 pub use guard::{COUNTED_FLUSH_EVERY, MAX_RECORDED_PATH};
 pub use health::stale_after;
@@ -213,6 +214,8 @@ fn routes() -> OpenApiRouter<Shared> {
         .routes(routes!(attachments::save))
         .routes(routes!(attachments::attach))
         .routes(routes!(backup::make))
+        .routes(routes!(mail::test))
+        .routes(routes!(mail::queue))
 }
 
 fn router(node: Shared, guard: guard::Guard) -> Router {

@@ -502,3 +502,40 @@ impl ListQuery {
         out
     }
 }
+
+/// `POST /v1/mail/test`: a test mail, now, outside the queue.
+#[derive(Debug, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MailTestRequest {
+    /// The one address to send it to; none: every recipient of `[mail]`,
+    /// each in its language.
+    #[serde(default)]
+    pub to: Option<String>,
+}
+
+/// What a test mail reached.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct MailTestAnswer {
+    /// The SMTP server, as `host:port`.
+    pub server: String,
+    /// The addresses the server took the mail for.
+    pub sent_to: Vec<String>,
+}
+
+/// A mail waiting for the SMTP server (`GET /v1/mail/queue`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct QueuedMailView {
+    pub id: u64,
+    /// What it tells of: `request-received`, `consent-request-received`,
+    /// `response-overdue`, or `letter`.
+    pub event: String,
+    pub exchange_id: Option<String>,
+    pub state: Option<StateCode>,
+    pub to: Vec<String>,
+    pub language: String,
+    pub subject: String,
+    pub queued_at: i64,
+    pub attempts: u32,
+    pub next_attempt_at: i64,
+    pub last_error: Option<String>,
+}

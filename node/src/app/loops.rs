@@ -14,6 +14,7 @@ pub(super) fn spawn(node: &Arc<Node>, tasks: &mut JoinSet<()>, shutdown: &Shutdo
     tasks.spawn(listed(node.clone(), shutdown.clone()));
     tasks.spawn(audit(node.clone(), shutdown.clone()));
     tasks.spawn(store_watch(node.clone(), shutdown.clone()));
+    tasks.spawn(mail(node.clone(), shutdown.clone()));
     if let Some(publisher) = &node.publisher {
         tasks.spawn(catch_up(publisher.clone(), shutdown.clone()));
     }
@@ -204,6 +205,27 @@ async fn outbox(node: Arc<Node>, mut shutdown: Shutdown) {
             Ok(0) => {}
             Ok(n) => tracing::info!(delivered = n, "outbox: queued messages delivered"),
             Err(e) => tracing::warn!(%e, "outbox: cannot read or update the store; will retry"),
+        }
+    }
+}
+
+/// Every second (or when woken): notifications of what arrived queued,
+/// and the mails that are due sent.
+async fn mail(node: Arc<Node>, mut shutdown: Shutdown) {
+    loop {
+        tokio::select! {
+            _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+            _ = node.mailer.wake.notified() => {}
+            _ = shutdown.recv() => break,
+        }
+        let round = node.mailer.run();
+        tokio::select! {
+            result = round => if let Err(e) = result {
+                tracing::warn!(%e, "mail: cannot read or update the queue; will retry");
+            },
+            // A mail half sent is sent again at the next start: the queue
+            // keeps it until the server took it.
+            _ = shutdown.recv() => break,
         }
     }
 }

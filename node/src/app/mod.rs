@@ -20,6 +20,7 @@ use crate::home::config::{Config, ConfigError, Role};
 use crate::home::keys::{KeyFileError, NodeKeys};
 use crate::home::vault::{self, Vault, VaultError};
 use crate::home::{CONFIG_FILE, RUNTIME_FILE, Runtime, STORE_DIR, write_file};
+use crate::mail::Mailer;
 use crate::net::{self, Client, Limits, NetworkError};
 use crate::peer::Peers;
 use crate::shutdown::{self, Restart, Trigger};
@@ -96,6 +97,8 @@ pub struct Node {
     /// Stages, measures, overdue exchanges and the figures of a period.
     pub tracking: Arc<Tracking>,
     pub attachments: Arc<Attachments>,
+    /// E-mail notifications.
+    pub mailer: Arc<Mailer>,
     pub peers: Arc<Peers>,
     pub restart: Arc<Restart>,
 }
@@ -566,6 +569,10 @@ fn wire(
         attachments.clone(),
     ));
     let tracking = Arc::new(Tracking::new(store.clone(), vault.clone(), state));
+    let mailer = Arc::new(Mailer::new(home.to_path_buf(), config.mail.clone(), state, store.clone()));
+    for (field, problem) in config.mail.as_ref().map(|m| m.file_problems(home)).unwrap_or_default() {
+        tracing::warn!(%field, %problem, "[mail]: mails stay queued until the file is readable");
+    }
     let peers = Arc::new(Peers {
         role: config.role,
         client: client.clone(),
@@ -573,6 +580,7 @@ fn wire(
         witness: witness.clone(),
         exchanges: exchanges.clone(),
         attachments: attachments.clone(),
+        mailer: mailer.clone(),
         publisher: publisher.clone(),
         sync: sync.clone(),
         refused: Default::default(),
@@ -597,6 +605,7 @@ fn wire(
         terms,
         tracking,
         attachments,
+        mailer,
         peers,
         restart,
     })

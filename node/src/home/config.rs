@@ -167,6 +167,9 @@ pub struct Config {
     pub retention: Retention,
     #[serde(default)]
     pub storage: Storage,
+    /// E-mail notifications (none without this section).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mail: Option<MailConfig>,
 }
 
 /// How long content received from other States is kept.
@@ -185,6 +188,268 @@ pub struct Storage {
     /// A file holding the passphrase that wraps the storage key; the
     /// environment variable VEIM_STORAGE_PASSPHRASE takes precedence.
     pub passphrase_file: Option<PathBuf>,
+}
+
+/// The file beside `config.toml` that holds the SMTP password when
+/// `[mail] password_file` names none.
+pub const MAIL_PASSWORD_FILE: &str = "mail.password";
+
+/// How the node reaches its SMTP server.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum MailSecurity {
+    /// Plain SMTP: only for a relay on this machine or a network of its own.
+    None,
+    /// Plain, then STARTTLS, required (port 587 by default).
+    #[default]
+    Starttls,
+    /// TLS from the first byte (port 465 by default).
+    Tls,
+}
+
+impl MailSecurity {
+    pub fn default_port(self) -> u16 {
+        match self {
+            MailSecurity::None => 25,
+            MailSecurity::Starttls => 587,
+            MailSecurity::Tls => 465,
+        }
+    }
+}
+
+/// The languages a mail is written in: the Treaty's working languages.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Language {
+    #[default]
+    En,
+    Fr,
+    Es,
+}
+
+impl Language {
+    pub const ALL: [Language; 3] = [Language::En, Language::Fr, Language::Es];
+
+    pub fn code(self) -> &'static str {
+        match self {
+            Language::En => "en",
+            Language::Fr => "fr",
+            Language::Es => "es",
+        }
+    }
+}
+
+impl std::fmt::Display for Language {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.code())
+    }
+}
+
+impl std::str::FromStr for Language {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Language, String> {
+        Language::ALL
+            .into_iter()
+            .find(|l| l.code() == s.trim())
+            .ok_or_else(|| format!("{s:?} is not a language of the mails; use en, fr or es"))
+    }
+}
+
+/// What a node mails about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum MailEvent {
+    /// A request from another State was received.
+    RequestReceived,
+    /// A consent request from another State was received.
+    ConsentRequestReceived,
+    /// An exchange passed the date by which its requesting State asked for a response.
+    ResponseOverdue,
+}
+
+impl MailEvent {
+    pub const ALL: [MailEvent; 3] =
+        [MailEvent::RequestReceived, MailEvent::ConsentRequestReceived, MailEvent::ResponseOverdue];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MailEvent::RequestReceived => "request-received",
+            MailEvent::ConsentRequestReceived => "consent-request-received",
+            MailEvent::ResponseOverdue => "response-overdue",
+        }
+    }
+}
+
+impl std::fmt::Display for MailEvent {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// `[mail]`: the SMTP server notifications go through, who gets them, and
+/// in which language. The password is never here: it is read from a file
+/// beside `config.toml` (`mail.password`, or `password_file`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MailConfig {
+    /// The SMTP server's DNS name (checked against its TLS certificate) or address.
+    pub host: String,
+    /// Its port; by default 25, 587 or 465 as `security` is none, starttls or tls.
+    pub port: Option<u16>,
+    #[serde(default)]
+    pub security: MailSecurity,
+    /// The account to log in with; none: no login.
+    pub username: Option<String>,
+    /// The file holding the password, relative to the node's folder
+    /// (`mail.password` by default); only with `username`.
+    pub password_file: Option<PathBuf>,
+    /// A PEM file of a CA certificate to trust, besides the system's, for
+    /// a server whose certificate an authority of the ministry signed
+    /// (relative to the node's folder).
+    pub ca_file: Option<PathBuf>,
+    /// The sender, e.g. `"veim SWE <veim@example.org>"`.
+    pub from: String,
+    /// The language of recipients that name none.
+    #[serde(default)]
+    pub language: Language,
+    /// First delay before a mail that could not be sent is tried again; it
+    /// doubles at each attempt up to `retry_max_secs`.
+    #[serde(default = "default_mail_retry_base")]
+    pub retry_base_secs: u64,
+    #[serde(default = "default_mail_retry_max")]
+    pub retry_max_secs: u64,
+    /// Days after which a mail the server has not taken is given up (and
+    /// recorded): a notice weeks late helps no one.
+    #[serde(default = "default_mail_give_up")]
+    pub give_up_after_days: u32,
+    /// Who is told of what.
+    #[serde(default)]
+    pub recipients: Vec<MailRecipient>,
+}
+
+/// One address and the events it is told of.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MailRecipient {
+    pub address: String,
+    /// Its language; none: the `[mail]` section's.
+    pub language: Option<Language>,
+    /// What it is told of; none listed: every event.
+    #[serde(default)]
+    pub events: Vec<MailEvent>,
+}
+
+fn default_mail_retry_base() -> u64 {
+    5
+}
+
+fn default_mail_retry_max() -> u64 {
+    600
+}
+
+fn default_mail_give_up() -> u32 {
+    7
+}
+
+impl MailConfig {
+    pub fn port(&self) -> u16 {
+        self.port.unwrap_or_else(|| self.security.default_port())
+    }
+
+    /// Where the password is read from, for the node whose folder is `home`.
+    pub fn password_path(&self, home: &Path) -> PathBuf {
+        home.join(self.password_file.as_deref().unwrap_or(Path::new(MAIL_PASSWORD_FILE)))
+    }
+
+    /// The addresses told of `event`, each with its language.
+    pub fn recipients_of(&self, event: MailEvent) -> Vec<(String, Language)> {
+        self.recipients
+            .iter()
+            .filter(|r| r.events.is_empty() || r.events.contains(&event))
+            .map(|r| (r.address.clone(), r.language.unwrap_or(self.language)))
+            .collect()
+    }
+
+    fn check(&self, errors: &mut veim_protocol::ValidationErrors) {
+        if self.host.trim().is_empty() || self.host.contains(char::is_whitespace) {
+            errors.push("mail.host", format!("{:?} is not a host name or address", self.host));
+        }
+        if self.port == Some(0) {
+            errors.push("mail.port", "is 0; use the SMTP server's port (587 for starttls, 465 for tls)");
+        }
+        if let Err(e) = self.from.parse::<lettre::message::Mailbox>() {
+            errors.push(
+                "mail.from",
+                format!("{:?} is not an e-mail address ({e}), e.g. \"veim <veim@example.org>\"", self.from),
+            );
+        }
+        if self.ca_file.is_some() && self.security == MailSecurity::None {
+            errors.push("mail.ca_file", "is only used with TLS: set security to starttls or tls");
+        }
+        if self.password_file.is_some() && self.username.is_none() {
+            errors.push("mail.password_file", "is only read with `username`: add the account to log in with");
+        }
+        if self.username.is_some() && self.security == MailSecurity::None {
+            errors.push(
+                "mail.security",
+                "is none, so the password would cross the network in clear: use starttls or tls with a username",
+            );
+        }
+        if !(1..=3600).contains(&self.retry_base_secs) {
+            errors.push("mail.retry_base_secs", format!("is {}; allowed: 1 to 3600 seconds", self.retry_base_secs));
+        }
+        if !(self.retry_base_secs.max(1)..=86_400).contains(&self.retry_max_secs) {
+            errors.push(
+                "mail.retry_max_secs",
+                format!("is {}; allowed: retry_base_secs to 86400 seconds", self.retry_max_secs),
+            );
+        }
+        if !(1..=365).contains(&self.give_up_after_days) {
+            errors.push("mail.give_up_after_days", format!("is {}; allowed: 1 to 365 days", self.give_up_after_days));
+        }
+        if self.recipients.is_empty() {
+            errors.push("mail.recipients", "names no one: add [[mail.recipients]] with an address, or remove [mail]");
+        }
+        for (i, r) in self.recipients.iter().enumerate() {
+            if let Err(e) = r.address.parse::<lettre::Address>() {
+                errors.push(
+                    format!("mail.recipients[{i}].address"),
+                    format!("{:?} is not an e-mail address ({e}), e.g. \"desk@example.org\"", r.address),
+                );
+            }
+        }
+    }
+
+    /// The files beside `config.toml` that `[mail]` names and the node
+    /// cannot read: each with its field and what to do.
+    pub fn file_problems(&self, home: &Path) -> Vec<(String, String)> {
+        let mut problems = Vec::new();
+        if self.username.is_some() {
+            let path = self.password_path(home);
+            match fs::read_to_string(&path) {
+                Ok(p) if p.trim_end_matches(['\n', '\r']).is_empty() => {
+                    problems.push(("mail.password_file".into(), format!("{} is empty", path.display())))
+                }
+                Ok(_) => {}
+                Err(e) => problems.push((
+                    "mail.password_file".into(),
+                    format!(
+                        "cannot read {}: {e}; write the SMTP password there (chmod 600), never in config.toml",
+                        path.display()
+                    ),
+                )),
+            }
+        }
+        if let Some(file) = &self.ca_file {
+            let path = home.join(file);
+            match fs::read_to_string(&path) {
+                Ok(pem) if pem.contains("-----BEGIN CERTIFICATE-----") => {}
+                Ok(_) => problems.push(("mail.ca_file".into(), format!("{} holds no PEM certificate", path.display()))),
+                Err(e) => problems.push(("mail.ca_file".into(), format!("cannot read {}: {e}", path.display()))),
+            }
+        }
+        problems
+    }
 }
 
 impl Default for Config {
@@ -228,6 +493,7 @@ impl Default for Config {
             handling: veim_protocol::Handling::default(),
             retention: Retention::default(),
             storage: Storage::default(),
+            mail: None,
         }
     }
 }
@@ -528,6 +794,9 @@ impl Config {
         if let Some(days) = self.retention.received_content_days {
             within("retention.received_content_days", u64::from(days), 1, 36_500, "days");
         }
+        if let Some(mail) = &self.mail {
+            mail.check(&mut errors);
+        }
         for (field, rate) in
             [("peer_requests_per_sec", self.peer_requests_per_sec), ("peer_request_burst", self.peer_request_burst)]
         {
@@ -602,6 +871,70 @@ mod tests {
         assert!(parse(&too_little).expect_err("too little").contains("held_frames_mib"));
         let never = national.replace("overdue_check_secs = 300", "overdue_check_secs = 0");
         assert!(parse(&never).expect_err("no period").contains("overdue_check_secs"));
+    }
+
+    const MAIL: &str = r#"
+[mail]
+host = "smtp.example.org"
+security = "starttls"
+username = "veim-mex"
+from = "veim MEX <veim@example.org>"
+language = "es"
+
+[[mail.recipients]]
+address = "att-desk@example.org"
+
+[[mail.recipients]]
+address = "director@example.org"
+language = "en"
+events = ["request-received", "response-overdue"]
+"#;
+
+    #[test]
+    fn a_mail_section_is_read_and_each_bad_field_named() {
+        let national = include_str!("../../../deploy/national.toml");
+        let config = parse(&format!("{national}{MAIL}")).expect("with [mail]");
+        let mail = config.mail.as_ref().expect("mail");
+        assert_eq!(mail.port(), 587);
+        assert_eq!(
+            mail.recipients_of(MailEvent::ConsentRequestReceived),
+            [("att-desk@example.org".to_string(), Language::Es)]
+        );
+        assert_eq!(
+            mail.recipients_of(MailEvent::ResponseOverdue),
+            [("att-desk@example.org".to_string(), Language::Es), ("director@example.org".to_string(), Language::En)]
+        );
+        let dir = tempfile::tempdir().expect("tempdir");
+        let missing = mail.file_problems(dir.path());
+        assert_eq!(missing.len(), 1, "{missing:?}");
+        assert_eq!(missing[0].0, "mail.password_file");
+        assert!(missing[0].1.contains("mail.password") && missing[0].1.contains("never in config.toml"), "{missing:?}");
+        fs::write(dir.path().join(MAIL_PASSWORD_FILE), "s3cret\n").expect("write");
+        assert_eq!(mail.file_problems(dir.path()), []);
+        let mut with_ca = mail.clone();
+        with_ca.ca_file = Some("ca.pem".into());
+        fs::write(dir.path().join("ca.pem"), "not a certificate").expect("write");
+        assert_eq!(with_ca.file_problems(dir.path())[0].0, "mail.ca_file");
+
+        // A password in config.toml is an unknown field, refused by name.
+        let inline = parse(&format!("{national}{}", MAIL.replace("username =", "password = \"x\"\nusername =")));
+        assert!(inline.expect_err("password inline").contains("unknown field `password`"));
+        let problems = |text: String| -> Vec<String> {
+            let config: Config = toml::from_str(&text).expect("toml");
+            config.problems().0.into_iter().map(|p| p.field).collect()
+        };
+        let bad = MAIL
+            .replace("veim MEX <veim@example.org>", "veim at example")
+            .replace("\"att-desk@example.org\"", "\"att-desk\"")
+            .replace("\"starttls\"", "\"none\"");
+        let fields = problems(format!("{national}{bad}"));
+        for field in ["mail.from", "mail.recipients[0].address", "mail.security"] {
+            assert!(fields.contains(&field.to_string()), "{field} not named in {fields:?}");
+        }
+        let unknown_event = parse(&format!("{national}{}", MAIL.replace("\"response-overdue\"", "\"overdue\"")));
+        assert!(unknown_event.expect_err("unknown event").contains("response-overdue"));
+        let unknown_language = parse(&format!("{national}{}", MAIL.replace("\"es\"", "\"de\"")));
+        assert!(unknown_language.expect_err("unknown language").contains("`en`, `fr`"));
     }
 
     #[test]

@@ -37,6 +37,8 @@ pub struct Peers {
     pub witness: Arc<Witness>,
     pub exchanges: Arc<Exchanges>,
     pub attachments: Arc<Attachments>,
+    /// Told of what arrives, to mail the operators.
+    pub mailer: Arc<crate::mail::Mailer>,
     /// The Secretariat's.
     pub publisher: Option<Arc<Publisher>>,
     /// A national node's.
@@ -207,6 +209,7 @@ impl Peers {
             NetRequest::Deliver(envelope) => {
                 let receipt = self.exchanges.receive(active()?, *envelope).await?;
                 self.attachments.wake.notify_one();
+                self.mailer.wake.notify_one();
                 NetResponse::Receipt(receipt)
             }
         })

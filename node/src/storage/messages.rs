@@ -73,8 +73,21 @@ impl Store {
         let ex_key = record.exchange_id.0;
         let queued = record.direction == Direction::Sent && record.deliveries.iter().any(|d| !d.state.is_final());
         let download = record.direction == Direction::Received && record.kind == MessageKind::Attachments;
-        (&self.messages, &self.bodies, &self.exchanges, &self.audit, &self.meta, &self.outbox, &self.downloads)
-            .transaction(|(messages, bodies, exchanges, audit, meta, outbox, downloads)| {
+        // What an operator may be told of by mail: kept with the message, so
+        // that a crash after the receipt loses no notification.
+        let notice = record.direction == Direction::Received
+            && matches!(record.kind, MessageKind::Request | MessageKind::ConsentRequest);
+        (
+            &self.messages,
+            &self.bodies,
+            &self.exchanges,
+            &self.audit,
+            &self.meta,
+            &self.outbox,
+            &self.downloads,
+            &self.mail_notices,
+        )
+            .transaction(|(messages, bodies, exchanges, audit, meta, outbox, downloads, notices)| {
                 if messages.get(msg_key)?.is_some() {
                     return Err(abort(StoreError::Duplicate(record.message_id)));
                 }
@@ -93,6 +106,9 @@ impl Store {
                 }
                 if download {
                     downloads.insert(&msg_key, &[])?;
+                }
+                if notice {
+                    notices.insert(&msg_key, &[])?;
                 }
                 for event in events {
                     append(audit, meta, event)?;
@@ -393,6 +409,52 @@ mod tests {
             opened_at: 1,
             updated_at: 1,
         }
+    }
+
+    #[test]
+    fn a_received_request_or_consent_request_is_noted_for_mail_with_it_and_the_note_leaves_with_its_mail() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("store");
+        let store = Store::open(&path).expect("open");
+        let request = record(1, b"r");
+        let mut consent = record(2, b"c");
+        consent.kind = MessageKind::ConsentRequest;
+        let mut note = record(3, b"n");
+        note.kind = MessageKind::Note;
+        let mut sent = record(4, b"s");
+        sent.direction = Direction::Sent;
+        for r in [&request, &consent, &note, &sent] {
+            store.insert_message(r, |_| Ok(exchange_of(r)), &[]).expect("insert");
+        }
+        // A message refused by its rule is not noted either.
+        let refused = record(5, b"x");
+        let _ = store.insert_message(&refused, |_| Err(RuleRefusal("no".into())), &[]);
+        store.flush_blocking().expect("flush");
+        drop(store);
+
+        let store = Store::open(&path).expect("reopen");
+        let mut noted = store.mail_notices().expect("notices");
+        noted.sort_by_key(|id| id.0);
+        assert_eq!(noted, [request.message_id, consent.message_id]);
+        let mail = QueuedMail {
+            id: 0,
+            event: "request-received".into(),
+            exchange: Some(request.exchange_id),
+            message: Some(request.message_id),
+            state: Some(request.sender),
+            to: vec!["desk@example.org".into()],
+            language: "en".into(),
+            subject: "s".into(),
+            body: "b".into(),
+            queued_at: 1,
+            attempts: 0,
+            next_attempt_at: 1,
+            last_error: None,
+        };
+        let queued = store.queue_mails(&[mail.clone(), mail], Some(request.message_id)).expect("queue");
+        assert_eq!(queued.iter().map(|m| m.id).collect::<Vec<_>>(), [1, 2]);
+        assert_eq!(store.mail_notices().expect("notices"), [consent.message_id]);
+        assert_eq!(store.queued_mails().expect("mails").len(), 2);
     }
 
     #[test]

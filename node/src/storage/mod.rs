@@ -9,18 +9,22 @@
 //! `messages` (every message sent or received: ids, parties, times, delivery
 //! state, receipts), `bodies` (each message's envelope and sealed body, written
 //! once and removed by a purge, apart from the record that changes with each
-//! delivery attempt), `exchanges` (one record per exchange). Writes that belong
+//! delivery attempt), `exchanges` (one record per exchange), `mail` (mails
+//! waiting for the SMTP server) and `mail-notices` (received requests and
+//! consent requests whose mail is still to be queued). Writes that belong
 //! together go in one sled transaction; nothing is acknowledged to a peer or an
 //! operator before [`Store::flush`] has returned.
 //!
 //! `Store` itself (this file) opens the database, runs the group commit of
 //! [`Store::flush`] and remembers a failed write; its methods are grouped by
 //! concern: `directory` (directory versions, registrations, contacts),
-//! `messages` (messages, exchanges, outbox, attachments, disclosures) and
+//! `messages` (messages, exchanges, outbox, attachments, disclosures), `mail`
+//! (the mail queue) and
 //! `audit` (the hash-chained log, checkpoints and tree heads).
 
 mod audit;
 mod directory;
+mod mail;
 mod messages;
 mod records;
 mod snapshot;
@@ -108,6 +112,10 @@ pub struct Store {
     tree_heads: sled::Tree,
     /// The latest tree head held of each peer's log.
     witness_trees: sled::Tree,
+    /// Mails waiting for the SMTP server, by their number in the queue.
+    mail: sled::Tree,
+    /// Received messages whose notification is still to be queued.
+    mail_notices: sled::Tree,
     /// The group commit of [`Store::flush`].
     group: std::sync::Arc<GroupCommit>,
     /// Run after every flush ([`Store::with_after_flush`]).
@@ -317,6 +325,8 @@ impl Store {
             witnesses: db.open_tree("witnesses")?,
             tree_heads: db.open_tree("tree-heads")?,
             witness_trees: db.open_tree("witness-trees")?,
+            mail: db.open_tree("mail")?,
+            mail_notices: db.open_tree("mail-notices")?,
             after_flush: None,
             before_flush: None,
             failure: Default::default(),

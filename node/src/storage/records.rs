@@ -150,3 +150,30 @@ pub struct DisclosureRecord {
     /// The package, sealed with the storage key.
     pub package: Vec<u8>,
 }
+
+/// A mail waiting for the SMTP server: written whole when it is queued
+/// (its text is final), changed only by its attempts, removed once sent or
+/// refused for good. It holds what a notification says (ids, States, kinds,
+/// dates), never the content of a message.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct QueuedMail {
+    /// Its place in the queue, given by the store.
+    pub id: u64,
+    /// What it tells of (`request-received`, …, or `letter` for a mail a
+    /// service wrote itself).
+    pub event: String,
+    pub exchange: Option<ExchangeId>,
+    pub message: Option<MessageId>,
+    /// The State the event concerns (the sender of what was received).
+    pub state: Option<StateCode>,
+    pub to: Vec<String>,
+    /// `en`, `fr` or `es`.
+    pub language: String,
+    pub subject: String,
+    pub body: String,
+    pub queued_at: i64,
+    pub attempts: u32,
+    /// Not tried before this time.
+    pub next_attempt_at: i64,
+    pub last_error: Option<String>,
+}
