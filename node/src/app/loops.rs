@@ -37,9 +37,23 @@ async fn overdue(node: Arc<Node>, mut shutdown: Shutdown) {
     loop {
         match node.tracking.record_overdue(crate::clock::now()) {
             Ok(recorded) if !recorded.is_empty() => {
+                // The mails are queued before the flush that makes the
+                // entries durable: a crash loses both or neither, and the
+                // next start records (and mails) the exchange again.
+                for o in recorded {
+                    let event = crate::mail::Event::ResponseOverdue {
+                        exchange: o.exchange_id,
+                        waiting_for: o.counterparts,
+                        due: o.respond_by.start(),
+                    };
+                    if let Err(e) = node.mailer.enqueue(&event) {
+                        tracing::warn!(%e, exchange = %o.exchange_id, "cannot queue the overdue exchange's mail");
+                    }
+                }
                 if let Err(e) = node.store.flush().await {
                     tracing::warn!(%e, "cannot flush the overdue exchanges' audit entries");
                 }
+                node.mailer.wake.notify_one();
             }
             Ok(_) => {}
             Err(e) => tracing::warn!(%e, "cannot look for overdue exchanges; trying again at the next period"),

@@ -162,10 +162,17 @@ impl Mailer {
     /// the `mail` loop sends them. Returns how many mails were queued (none
     /// on a node without `[mail]`). Any service may call it.
     pub async fn notify(&self, event: Event) -> Result<usize, MailError> {
-        let queued = self.queue_event(&event, None)?;
+        let queued = self.enqueue(&event)?;
         self.store.flush().await?;
         self.wake.notify_one();
         Ok(queued)
+    }
+
+    /// Queues the mails of `event` without flushing: for a caller that
+    /// flushes them with what it wrote in the same store (an overdue
+    /// exchange's audit entry), then wakes the mail loop.
+    pub fn enqueue(&self, event: &Event) -> Result<usize, MailError> {
+        self.queue_event(event, None)
     }
 
     fn queue_event(&self, event: &Event, notice: Option<veim_protocol::MessageId>) -> Result<usize, MailError> {

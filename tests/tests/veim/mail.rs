@@ -6,7 +6,8 @@
 use std::path::Path;
 use std::time::Duration;
 use veim_node::api::{
-    AskConsent, MailTestAnswer, MailTestRequest, MessageView, QueuedMailView, RespondRequest, SendRequest,
+    AskConsent, MailTestAnswer, MailTestRequest, MessageView, QueuedMailView, RespondByRequest, RespondRequest,
+    SendRequest,
 };
 use veim_node::audit::LogFiles;
 use veim_node::home::config::{Config, Language, MailConfig, MailEvent, MailRecipient, MailSecurity};
@@ -193,6 +194,56 @@ async fn a_request_and_a_consent_request_are_mailed_in_each_recipients_language_
     assert!(invitation.text.contains("Enviado por el nodo veim de SWE."), "{}", invitation.text);
     tokio::time::sleep(Duration::from_secs(1)).await;
     assert_eq!(smtp.mails().len(), 5);
+    net.shutdown().await;
+    Ok(())
+}
+
+/// The overdue check's own event, end to end: MEX asks SWE to respond by a
+/// day already past; MEX's desk is told once, in its language, and neither
+/// the next checks nor a restart tell it again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn an_exchange_past_its_response_date_is_mailed_once_to_the_requesting_desk() -> anyhow::Result<()> {
+    const MEX_DESK: &str = "att@sre.example.org";
+    let mut net = TestNet::admitted(&["MEX", "SWE"]).await?;
+    let smtp = SmtpServer::start_with(free_port()?, net.dir.path(), &Options::default()).await?;
+    let mex = net.national_mut("MEX");
+    mex.stop().await;
+    let mut config = Config::load(&mex.home)?;
+    config.overdue_check_secs = 1;
+    let mut mail = mail_config(smtp.port);
+    mail.from = "veim MEX <veim@sre.example.org>".into();
+    mail.recipients = vec![MailRecipient {
+        address: MEX_DESK.into(),
+        language: Some(Language::Es),
+        events: vec![MailEvent::ResponseOverdue],
+    }];
+    config.mail = Some(mail);
+    config.save(&mex.home)?;
+    mex.start().await?;
+
+    let sent = send_request(&net)?;
+    let exchange = sent.exchange_id.clone();
+    let today = veim_protocol::progress::CalendarDate::of_time(veim_node::clock::now()).expect("today");
+    let yesterday = veim_protocol::progress::CalendarDate::from_days(today.days() - 1).expect("a date");
+    let api = net.national("MEX").api()?;
+    let _: MessageView = blocking(|| {
+        api.post(
+            &format!("/v1/exchanges/{exchange}/respond-by"),
+            &RespondByRequest { date: yesterday.to_string(), text: String::new() },
+        )
+    })?;
+    let mails = smtp.wait_mails(1, Duration::from_secs(20)).await?;
+    assert!(to(&mails[0], MEX_DESK), "to {:?}", mails[0].to);
+    assert_eq!(mails[0].subject, format!("[veim MEX] Fecha de respuesta superada (intercambio {exchange})"));
+    assert!(mails[0].text.contains("SWE"), "the State awaited is named:\n{}", mails[0].text);
+    assert_no_content(&mails[0]);
+    // Three more checks, then a restart: still one mail.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let mex = net.national_mut("MEX");
+    mex.stop().await;
+    mex.start().await?;
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert_eq!(smtp.mails().len(), 1, "{:?}", smtp.mails().iter().map(|m| &m.subject).collect::<Vec<_>>());
     net.shutdown().await;
     Ok(())
 }
