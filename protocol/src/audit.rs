@@ -80,10 +80,16 @@ pub enum Action {
     WitnessConflict,
     Restored,
     RestoreWitnessed,
+    CspReportDrafted,
+    CspReportReceived,
+    CspReportApproved,
+    CspReportCommented,
+    CspReportSubmitted,
+    CspReportRegistered,
 }
 
 impl Action {
-    pub const ALL: [Action; 27] = [
+    pub const ALL: [Action; 33] = [
         Action::NodeStarted,
         Action::NodeStopped,
         Action::ConfigurationChanged,
@@ -111,6 +117,12 @@ impl Action {
         Action::WitnessConflict,
         Action::Restored,
         Action::RestoreWitnessed,
+        Action::CspReportDrafted,
+        Action::CspReportReceived,
+        Action::CspReportApproved,
+        Action::CspReportCommented,
+        Action::CspReportSubmitted,
+        Action::CspReportRegistered,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -142,6 +154,12 @@ impl Action {
             Action::WitnessConflict => "witness-conflict",
             Action::Restored => "restored",
             Action::RestoreWitnessed => "restore-witnessed",
+            Action::CspReportDrafted => "csp-report-drafted",
+            Action::CspReportReceived => "csp-report-received",
+            Action::CspReportApproved => "csp-report-approved",
+            Action::CspReportCommented => "csp-report-commented",
+            Action::CspReportSubmitted => "csp-report-submitted",
+            Action::CspReportRegistered => "csp-report-registered",
         }
     }
 }

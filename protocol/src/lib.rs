@@ -22,6 +22,7 @@ pub mod ids;
 pub mod keys;
 pub mod merkle;
 pub mod receipt;
+pub mod report;
 pub mod request;
 pub mod response;
 pub mod state;

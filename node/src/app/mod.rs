@@ -22,6 +22,7 @@ use crate::home::vault::{self, Vault, VaultError};
 use crate::home::{CONFIG_FILE, RUNTIME_FILE, Runtime, STORE_DIR, write_file};
 use crate::net::{self, Client, Limits, NetworkError};
 use crate::peer::Peers;
+use crate::reports::Reports;
 use crate::shutdown::{self, Restart, Trigger};
 use crate::storage::{Store, StoreError};
 use crate::terms::Terms;
@@ -93,6 +94,8 @@ pub struct Node {
     pub exchanges: Arc<Exchanges>,
     pub terms: Arc<Terms>,
     pub attachments: Arc<Attachments>,
+    /// Reports to the CSP: drafts (national nodes), the register (the Secretariat).
+    pub reports: Arc<Reports>,
     pub peers: Arc<Peers>,
     pub restart: Arc<Restart>,
 }
@@ -562,6 +565,8 @@ fn wire(
         exchanges.clone(),
         attachments.clone(),
     ));
+    let reports =
+        Arc::new(Reports::new(store.clone(), keys.clone(), vault.clone(), directory.clone(), client.clone(), state));
     let peers = Arc::new(Peers {
         role: config.role,
         client: client.clone(),
@@ -569,6 +574,7 @@ fn wire(
         witness: witness.clone(),
         exchanges: exchanges.clone(),
         attachments: attachments.clone(),
+        reports: reports.clone(),
         publisher: publisher.clone(),
         sync: sync.clone(),
         refused: Default::default(),
@@ -592,6 +598,7 @@ fn wire(
         exchanges,
         terms,
         attachments,
+        reports,
         peers,
         restart,
     })

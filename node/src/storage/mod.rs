@@ -17,12 +17,15 @@
 //! [`Store::flush`] and remembers a failed write; its methods are grouped by
 //! concern: `directory` (directory versions, registrations, contacts),
 //! `messages` (messages, exchanges, outbox, attachments, disclosures) and
-//! `audit` (the hash-chained log, checkpoints and tree heads).
+//! `audit` (the hash-chained log, checkpoints and tree heads), and
+//! `reports` (reports to the CSP: `csp-reports`, a national node's drafts,
+//! and `csp-register`, the Secretariat's register).
 
 mod audit;
 mod directory;
 mod messages;
 mod records;
+mod reports;
 mod snapshot;
 
 pub use messages::LookupError;
@@ -108,6 +111,10 @@ pub struct Store {
     tree_heads: sled::Tree,
     /// The latest tree head held of each peer's log.
     witness_trees: sled::Tree,
+    /// Reports to the CSP this node drafts or co-authors, by report id.
+    csp_reports: sled::Tree,
+    /// The Secretariat's register of reports to the CSP, by number.
+    csp_register: sled::Tree,
     /// The group commit of [`Store::flush`].
     group: std::sync::Arc<GroupCommit>,
     /// Run after every flush ([`Store::with_after_flush`]).
@@ -315,6 +322,8 @@ impl Store {
             witnesses: db.open_tree("witnesses")?,
             tree_heads: db.open_tree("tree-heads")?,
             witness_trees: db.open_tree("witness-trees")?,
+            csp_reports: db.open_tree("csp-reports")?,
+            csp_register: db.open_tree("csp-register")?,
             after_flush: None,
             before_flush: None,
             failure: Default::default(),
