@@ -20,6 +20,7 @@ mod veim {
     pub mod policy;
     pub mod receipts;
     pub mod refusals;
+    pub mod reports;
     pub mod terms;
     pub mod upgrade;
     pub mod watch;

@@ -17,6 +17,7 @@ pub use guard::{COUNTED_FLUSH_EVERY, MAX_RECORDED_PATH};
 pub use health::stale_after;
 mod messages;
 mod metrics;
+mod reports;
 mod terms;
 pub mod types;
 
@@ -205,6 +206,15 @@ fn routes() -> OpenApiRouter<Shared> {
         .routes(routes!(attachments::save))
         .routes(routes!(attachments::attach))
         .routes(routes!(backup::make))
+        .routes(routes!(reports::list, reports::draft))
+        .routes(routes!(reports::show))
+        .routes(routes!(reports::update))
+        .routes(routes!(reports::approve))
+        .routes(routes!(reports::comment))
+        .routes(routes!(reports::send))
+        .routes(routes!(reports::submit))
+        .routes(routes!(reports::file))
+        .routes(routes!(reports::register))
 }
 
 fn router(node: Shared, guard: guard::Guard) -> Router {
