@@ -995,3 +995,144 @@ async fn the_node_serves_an_openapi_description_of_every_route_it_answers() -> a
     net.shutdown().await;
     Ok(())
 }
+
+/// A joint report of MEX and SWE, registered, as its file: signed with keys
+/// made here. `change` alters the report before the signatures.
+fn report_file(
+    change: impl FnOnce(&mut veim_protocol::report::CspReport),
+) -> (veim_protocol::report::ReportFile, String) {
+    use veim_protocol::IdentityKeypair;
+    use veim_protocol::report::*;
+    let (mex, swe, sec) = (
+        IdentityKeypair::from_secret_bytes(&[1; 32]),
+        IdentityKeypair::from_secret_bytes(&[2; 32]),
+        IdentityKeypair::from_secret_bytes(&[3; 32]),
+    );
+    let state = |s: &str| -> veim_protocol::StateCode { s.parse().expect("state") };
+    let mut id = [7u8; 16];
+    id[..3].copy_from_slice(b"MEX");
+    let mut report = CspReport {
+        report_id: veim_protocol::ids::ReportId(id),
+        revision: 1,
+        drafter: state("MEX"),
+        authors: vec![state("MEX"), state("SWE")],
+        period: "2026-01-01..2026-12-31".parse().expect("period"),
+        language: Language::Es,
+        title: "Informe conjunto <b>México</b> & Suecia".into(),
+        figures: Figures {
+            exchanges: 2,
+            by_provision: [("11.4".to_string(), 2)].into(),
+            by_stage: [("diversion-detected".to_string(), 1), ("risk-analysis".to_string(), 1)].into(),
+            by_outcome: [("diversion-prevented".to_string(), 1)].into(),
+            answered: 2,
+            response_days_median: Some(3),
+            response_days_max: Some(5),
+        },
+        counterparts: [(state("SWE"), 2)].into(),
+        sections: vec![Section {
+            heading: "Resumen".into(),
+            text: "<script>alert('x')</script> Dos intercambios.".into(),
+        }],
+        drafted_at: 1_767_225_600,
+    };
+    change(&mut report);
+    let approvals = vec![
+        Approval::sign(&report, state("MEX"), &mex).expect("sign"),
+        Approval::sign(&report, state("SWE"), &swe).expect("sign"),
+    ];
+    let keys = vec![(state("MEX"), mex.public()), (state("SWE"), swe.public())];
+    let registration = ReportRegistration {
+        report_id: report.report_id,
+        draft_hash: report.draft_hash().expect("hash"),
+        keys: keys.clone(),
+        directory_version: 3,
+        number: 4,
+        registered_at: 1_767_300_000,
+    };
+    let registration = SignedReportRegistration::sign(registration, &sec).expect("sign");
+    let signed = SignedCspReport { draft: report, approvals };
+    let file = ReportFile::new(&signed, keys, Some((registration, sec.public()))).expect("file");
+    (file, sec.public().to_string())
+}
+
+#[test]
+fn report_verify_names_each_fault_and_report_html_prints_every_language() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let write = |name: &str, file: &veim_protocol::report::ReportFile| {
+        let path = dir.path().join(name);
+        std::fs::write(&path, serde_json::to_vec_pretty(file).expect("json")).expect("write");
+        path.display().to_string()
+    };
+    let (good, sec_key) = report_file(|_| {});
+    let good_path = write("good.json", &good);
+    let out = veim(&["report", "verify", &good_path, "--secretariat-key", &sec_key]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(text(&out).contains("VERIFIED") && text(&out).contains("number 4"), "{}", text(&out));
+
+    // Each fault, named, exit 9.
+    let mut changed = good.clone();
+    changed.report.figures.exchanges = 3;
+    let mut forged = good.clone();
+    forged.approvals[1].signature[0] ^= 1;
+    let mut missing = good.clone();
+    missing.approvals.pop();
+    let (mut named, _) = report_file(|r| {
+        r.counterparts.insert("NGA".parse().expect("state"), 1);
+    });
+    named.approvals.retain(|a| a.signer.as_str() != "NGA");
+    for (name, file, says) in [
+        ("changed", &changed, "draft was changed"),
+        ("forged", &forged, "approval of SWE is forged"),
+        ("missing", &missing, "names SWE, which did not sign it"),
+        ("named", &named, "names NGA, which did not sign it"),
+    ] {
+        let path = write(&format!("{name}.json"), file);
+        let out = veim(&["report", "verify", &path]);
+        assert_eq!(out.status.code(), Some(9), "{name}: {}", text(&out));
+        assert!(text(&out).contains(says), "{name}: {}", text(&out));
+        let page = dir.path().join(format!("{name}.html"));
+        let out = veim(&["report", "html", &path, "--lang", "fr", "--out", &page.display().to_string()]);
+        assert_eq!(out.status.code(), Some(9), "no page of a report that does not verify: {}", text(&out));
+        assert!(!page.exists());
+    }
+    let out = veim(&["report", "verify", &good_path, "--secretariat-key", &"00".repeat(32)]);
+    assert_eq!(out.status.code(), Some(4), "{}", text(&out));
+
+    // The page in each language: its own labels, no other language's, the
+    // report's text escaped, nothing fetched from elsewhere, no script.
+    let headings = [
+        ("en", "Exchanges of information carried out", "Registered by the Secretariat as number 4 on 2026-01-01"),
+        ("fr", "Échanges d&#39;informations effectués", "Enregistré par le Secrétariat sous le numéro 4 le 2026-01-01"),
+        ("es", "Intercambios de información realizados", "Registrado por la Secretaría con el número 4 el 2026-01-01"),
+    ];
+    for (lang, heading, registered) in headings {
+        let page = dir.path().join(format!("{lang}.html"));
+        let out = veim(&["report", "html", &good_path, "--lang", lang, "--out", &page.display().to_string()]);
+        assert!(out.status.success(), "{lang}: {}", text(&out));
+        let html = std::fs::read_to_string(&page).expect("page");
+        assert!(html.contains(&format!("<html lang=\"{lang}\">")), "{lang}");
+        assert!(html.contains(heading) && html.contains(registered), "{lang}: {html}");
+        for (other, other_heading, _) in headings {
+            if other != lang {
+                assert!(!html.contains(other_heading), "{lang} page holds the {other} label {other_heading}");
+            }
+        }
+        assert!(html.contains("&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt;"), "{lang}: the text is escaped");
+        assert!(html.contains("Informe conjunto &lt;b&gt;México&lt;/b&gt; &amp; Suecia"), "{lang}");
+        assert_eq!(html.matches("<script").count(), 0, "{lang}: no script");
+        for external in ["http:", "https:", "src=", "url(", "@import", "<link"] {
+            assert!(!html.contains(external), "{lang}: {external}");
+        }
+        assert!(html.contains("@media print"), "{lang}: print-ready");
+    }
+    let out = veim(&[
+        "report",
+        "html",
+        &good_path,
+        "--lang",
+        "de",
+        "--out",
+        &dir.path().join("de.html").display().to_string(),
+    ]);
+    assert_eq!(out.status.code(), Some(4), "{}", text(&out));
+}
