@@ -33,12 +33,8 @@ const MAX_FILE: u64 = 16 * 1024 * 1024;
 /// Reads a report file.
 pub fn read_file(path: &Path) -> Result<ReportFile, ReportFileError> {
     let shown = path.display().to_string();
-    let read = |reason: String| ReportFileError::Read { path: shown.clone(), reason };
-    let size = std::fs::metadata(path).map_err(|e| read(e.to_string()))?.len();
-    if size > MAX_FILE {
-        return Err(read(format!("{size} bytes; a report file is at most {MAX_FILE}")));
-    }
-    let bytes = std::fs::read(path).map_err(|e| read(e.to_string()))?;
+    let bytes = crate::terms::read_at_most(path, MAX_FILE, "a report file")
+        .map_err(|reason| ReportFileError::Read { path: shown.clone(), reason })?;
     serde_json::from_slice(&bytes).map_err(|e| ReportFileError::NotAReport { path: shown, reason: e.to_string() })
 }
 

@@ -247,9 +247,29 @@ impl Reports {
         record.sent = self.send_draft(&record.signed).await;
         let mut event = report_event(Actor::Operator, Action::CspReportDrafted, &record.signed.draft, hash);
         event.detail = sent_detail(&record.sent);
-        self.store.put_csp_report(&record, &event)?;
+        Ok(self.keep(record, &event).await?)
+    }
+
+    /// Stores a changed record with the audit entry of the change, durably.
+    async fn keep(&self, mut record: CspReportRecord, event: &Event) -> Result<CspReportRecord, StoreError> {
+        record.updated_at = now();
+        self.store.put_csp_report(&record, event)?;
         self.store.flush().await?;
         Ok(record)
+    }
+
+    /// A report this State co-authors (not drafts), for its operator to act on.
+    fn co_authored(&self, id: &str) -> Result<(StateCode, CspReportRecord), ReportsError> {
+        let me = self.me()?;
+        let record = self.find(id)?;
+        let draft = &record.signed.draft;
+        if draft.drafter == me {
+            return Err(ReportsError::DrafterApproves(me));
+        }
+        if !draft.authors.contains(&me) {
+            return Err(ReportsError::NotAnAuthor(me));
+        }
+        Ok((me, record))
     }
 
     /// Sends the current draft to every co-author: who got it, and why not.
@@ -274,60 +294,37 @@ impl Reports {
         let hash = record.signed.draft.draft_hash().map_err(ReportError::from)?;
         let mut event = report_event(Actor::Operator, Action::CspReportDrafted, &record.signed.draft, hash);
         event.detail = sent_detail(&record.sent);
-        record.updated_at = now();
-        self.store.put_csp_report(&record, &event)?;
-        self.store.flush().await?;
-        Ok(record)
+        Ok(self.keep(record, &event).await?)
     }
 
     /// A co-author approves the current draft: signed, kept, and sent to
     /// the drafter.
     pub async fn approve(&self, id: &str) -> Result<CspReportRecord, ReportsError> {
-        let me = self.me()?;
         let _changing = self.changing.lock().await;
-        let mut record = self.find(id)?;
+        let (me, mut record) = self.co_authored(id)?;
         let draft = &record.signed.draft;
-        if draft.drafter == me {
-            return Err(ReportsError::DrafterApproves(me));
-        }
-        if !draft.authors.contains(&me) {
-            return Err(ReportsError::NotAnAuthor(me));
-        }
         let approval = Approval::sign(draft, me, &self.keys.identity).map_err(ReportError::from)?;
         let request = NetRequest::CspApproval { report_id: draft.report_id, approval: approval.clone() };
         self.ask_state(draft.drafter, &request).await?;
         let event = report_event(Actor::Operator, Action::CspReportApproved, draft, approval.draft_hash);
         record.signed.approvals.retain(|a| a.signer != me);
         record.signed.approvals.push(approval);
-        record.updated_at = now();
-        self.store.put_csp_report(&record, &event)?;
-        self.store.flush().await?;
-        Ok(record)
+        Ok(self.keep(record, &event).await?)
     }
 
     /// A co-author returns comments on the current draft to the drafter.
     pub async fn comment(&self, id: &str, text: String) -> Result<CspReportRecord, ReportsError> {
-        let me = self.me()?;
         check_comment(&text).map_err(ReportsError::Invalid)?;
         let _changing = self.changing.lock().await;
-        let mut record = self.find(id)?;
+        let (me, mut record) = self.co_authored(id)?;
         let draft = &record.signed.draft;
-        if draft.drafter == me {
-            return Err(ReportsError::DrafterApproves(me));
-        }
-        if !draft.authors.contains(&me) {
-            return Err(ReportsError::NotAnAuthor(me));
-        }
         let draft_hash = draft.draft_hash().map_err(ReportError::from)?;
         let request = NetRequest::CspComment { report_id: draft.report_id, draft_hash, text: text.clone() };
         self.ask_state(draft.drafter, &request).await?;
         let mut event = report_event(Actor::Operator, Action::CspReportCommented, draft, draft_hash);
         event.detail = format!("{} bytes", text.len());
         record.comments.push(CspComment { from: me, revision: draft.revision, draft_hash, text, at: now() });
-        record.updated_at = now();
-        self.store.put_csp_report(&record, &event)?;
-        self.store.flush().await?;
-        Ok(record)
+        Ok(self.keep(record, &event).await?)
     }
 
     /// The drafter submits a report every author approved to the
@@ -364,10 +361,7 @@ impl Reports {
         let mut event = report_event(Actor::Operator, Action::CspReportSubmitted, draft, hash);
         event.detail = format!("register number {}", r.number);
         record.registration = Some(*registration);
-        record.updated_at = now();
-        self.store.put_csp_report(&record, &event)?;
-        self.store.flush().await?;
-        Ok(record)
+        Ok(self.keep(record, &event).await?)
     }
 
     /// The report as a file that verifies offline: the authors' keys from
@@ -502,8 +496,7 @@ impl Reports {
             updated_at: now(),
         };
         let event = report_event(Actor::Peer(Some(peer_state)), Action::CspReportReceived, draft, hash);
-        self.store.put_csp_report(&record, &event)?;
-        self.store.flush().await?;
+        self.keep(record, &event).await?;
         Ok(())
     }
 
@@ -538,9 +531,7 @@ impl Reports {
         let event = report_event(Actor::Peer(Some(peer_state)), Action::CspReportApproved, draft, hash);
         record.signed.approvals.retain(|a| a.signer != peer_state);
         record.signed.approvals.push(approval);
-        record.updated_at = now();
-        self.store.put_csp_report(&record, &event)?;
-        self.store.flush().await?;
+        self.keep(record, &event).await?;
         Ok(())
     }
 
@@ -570,9 +561,7 @@ impl Reports {
         event.detail = format!("{} bytes", text.len());
         let revision = draft.revision;
         record.comments.push(CspComment { from: peer_state, revision, draft_hash, text, at: now() });
-        record.updated_at = now();
-        self.store.put_csp_report(&record, &event)?;
-        self.store.flush().await?;
+        self.keep(record, &event).await?;
         Ok(())
     }
 
