@@ -1136,3 +1136,77 @@ fn report_verify_names_each_fault_and_report_html_prints_every_language() {
     ]);
     assert_eq!(out.status.code(), Some(4), "{}", text(&out));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_joint_report_is_drafted_edited_approved_and_submitted_from_the_command_line() -> anyhow::Result<()> {
+    use veim_tools::localnet::blocking;
+    let dir = tempfile::tempdir()?;
+    let net = mex_and_swe(dir.path()).await?;
+    let mex = home_arg(&net.national("MEX").home);
+    let swe = home_arg(&net.national("SWE").home);
+    let run = |home: &str, args: &[&str]| {
+        let mut all = vec!["--home", home, "report"];
+        all.extend(args);
+        blocking(|| veim(&all))
+    };
+    let draft = dir.path().join("draft.json").display().to_string();
+    let out = run(&mex, &["--with", "SWE"]);
+    assert_eq!(out.status.code(), Some(2), "a subcommand is needed: {}", text(&out));
+    let out = run(&mex, &["draft", "--period", "2026-12-31..2026-01-01", "--with", "SWE"]);
+    assert_eq!(out.status.code(), Some(4), "{}", text(&out));
+    assert!(text(&out).contains("before the start"), "{}", text(&out));
+    let out = run(&mex, &["draft", "--period", "2000-01-01..2099-12-31", "--with", "SWE", "--out", &draft]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(text(&out).contains("sent to SWE") && text(&out).contains("Outcome counts"), "{}", text(&out));
+    let mut report: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&draft)?)?;
+    let id = report["report_id"].as_str().expect("id").to_string();
+
+    // Not before SWE signs (exit 5, naming SWE); SWE sees it.
+    let out = run(&mex, &["submit", &id]);
+    assert_eq!(out.status.code(), Some(5), "{}", text(&out));
+    assert!(text(&out).contains("SWE"), "{}", text(&out));
+    let out = run(&swe, &["list"]);
+    assert!(text(&out).contains(&id) && text(&out).contains("awaiting SWE"), "{}", text(&out));
+    assert!(run(&swe, &["approve", &id]).status.success());
+
+    // MEX edits the file: a new revision, which SWE must approve again.
+    report["title"] = "Informe conjunto, revisado".into();
+    std::fs::write(&draft, serde_json::to_string_pretty(&report)?)?;
+    let out = run(&mex, &["update", &draft]);
+    assert!(out.status.success() && text(&out).contains("revision 2"), "{}", text(&out));
+    let out = run(&mex, &["update", &draft]);
+    assert_eq!(out.status.code(), Some(5), "the same draft again: {}", text(&out));
+    assert_eq!(run(&mex, &["submit", &id]).status.code(), Some(5));
+    let out = run(&swe, &["comment", &id, "--text", "Conforme."]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(run(&swe, &["approve", &id]).status.success());
+    let out = run(&mex, &["submit", &id]);
+    assert!(out.status.success() && text(&out).contains("REGISTERED"), "{}", text(&out));
+
+    // The registered file verifies with the Secretariat's key, and prints.
+    let file = dir.path().join("report.json").display().to_string();
+    assert!(run(&mex, &["show", &id, "--out", &file]).status.success());
+    let out = blocking(|| veim(&["report", "verify", &file, "--secretariat-key", &net.secretariat_key]));
+    assert!(out.status.success() && text(&out).contains("number 1"), "{}", text(&out));
+    let page = dir.path().join("informe.html").display().to_string();
+    assert!(blocking(|| veim(&["report", "html", &file, "--lang", "es", "--out", &page])).status.success());
+    assert!(std::fs::read_to_string(&page)?.contains("Informe conjunto, revisado"));
+    let sec = home_arg(&net.secretariat.home);
+    let out = run(&sec, &["register"]);
+    assert!(text(&out).contains(&id), "{}", text(&out));
+
+    // Each step is in the audit logs.
+    for (home, action) in [
+        (&mex, "csp-report-drafted"),
+        (&swe, "csp-report-received"),
+        (&mex, "csp-report-approved"),
+        (&swe, "csp-report-commented"),
+        (&mex, "csp-report-submitted"),
+        (&sec, "csp-report-registered"),
+    ] {
+        let out = blocking(|| veim(&["--home", home, "audit", "show", "--action", action]));
+        assert!(out.status.success() && text(&out).contains(action), "{action}: {}", text(&out));
+    }
+    net.shutdown().await;
+    Ok(())
+}
