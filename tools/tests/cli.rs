@@ -243,7 +243,19 @@ fn the_demo_runs_every_step_and_its_disclosure_package_verifies_offline() {
     ] {
         assert!(printed.contains(step), "{step:?} missing from the demo's output:\n{printed}");
     }
-    assert!(printed.contains("All 17 steps succeeded."), "{printed}");
+    assert!(printed.contains("All 20 steps succeeded."), "{printed}");
+    assert!(printed.contains("not yet approved by SWE") && printed.contains("registered as number 1"), "{printed}");
+    // The joint report the demo registered, checked by the CLI with no node running.
+    let report = std::fs::read_dir(dir.path())
+        .expect("out dir")
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .find(|p| p.extension().is_some_and(|e| e == "json") && p.display().to_string().contains("csp-report-"))
+        .expect("the demo wrote the registered report");
+    let ok = veim(&["report", "verify", &report.display().to_string()]);
+    assert!(ok.status.success() && text(&ok).contains("number 1"), "{}", text(&ok));
+    for lang in ["en", "fr", "es"] {
+        assert!(report.with_extension(format!("{lang}.html")).exists(), "the page in {lang}");
+    }
 
     // The package the demo exported, checked by the CLI with no node running.
     let package = std::fs::read_dir(dir.path())

@@ -75,7 +75,7 @@ pub enum ReportsError {
     Unchanged(u32),
     #[error("the report was already submitted and registered as number {0}; it cannot change")]
     Registered(u64),
-    #[error("cannot submit: {} ha(s/ve) not approved the current draft (revision {revision})", .missing.iter().map(|s| s.to_string()).collect::<Vec<_>>().join(", "))]
+    #[error("cannot submit: the current draft (revision {revision}) is not yet approved by {}", .missing.iter().map(|s| s.to_string()).collect::<Vec<_>>().join(", "))]
     NotApproved { revision: u32, missing: Vec<StateCode> },
     #[error("{who} could not be reached: {reason}")]
     Unreachable { who: String, reason: String },
@@ -346,8 +346,12 @@ impl Reports {
         }
         let view = self.directory.view();
         let hash = record.signed.verify(|s| view.entry(s).map(|e| e.identity_key()))?;
-        let secretariat = self.directory.secretariat_key().ok_or(ReportsError::NoState)?;
-        let (peer, addrs) = self.directory.secretariat_dial().ok_or(ReportsError::NoState)?;
+        let no_pin = || ReportsError::Unreachable {
+            who: "the Secretariat".into(),
+            reason: "this node knows no Secretariat key or address (check the configuration's pin)".into(),
+        };
+        let secretariat = self.directory.secretariat_key().ok_or_else(no_pin)?;
+        let (peer, addrs) = self.directory.secretariat_dial().ok_or_else(no_pin)?;
         let request = NetRequest::SubmitCspReport(Box::new(record.signed.clone()));
         let answer = self.ask(peer, addrs, &request, "the Secretariat".into()).await?;
         let NetResponse::CspReportRegistered(registration) = answer else {
