@@ -219,7 +219,7 @@ text-align:left;vertical-align:top}td.n{text-align:right}dl{display:grid;grid-te
 gap:.2rem 1rem}dt{font-weight:bold}dd{margin:0}.mono{font-family:monospace;word-break:break-all}\
 .text{white-space:pre-wrap}.note{font-style:italic;color:#444}footer{margin-top:2rem;font-size:.85rem;color:#444}\
 @media print{body{margin:0;max-width:none;font-size:11pt}h2{page-break-after:avoid}table,tr{page-break-inside:avoid}\
-footer{position:fixed;bottom:0}a{color:inherit;text-decoration:none}}";
+footer{break-inside:avoid}a{color:inherit;text-decoration:none}}";
 
 /// The page of a verified report, in `lang`.
 pub fn html(file: &ReportFile, verified: &VerifiedReport, lang: Language) -> Result<String, ReportFileError> {

@@ -73,6 +73,8 @@ pub enum ReportsError {
     NotActive(StateCode),
     #[error("the draft is the same as the current one (revision {0}); change something first")]
     Unchanged(u32),
+    #[error("report {0} changed meanwhile (a new draft came in): look at it again with veim report show")]
+    Changed(ReportId),
     #[error("the report was already submitted and registered as number {0}; it cannot change")]
     Registered(u64),
     #[error("cannot submit: the current draft (revision {revision}) is not yet approved by {}", .missing.iter().map(|s| s.to_string()).collect::<Vec<_>>().join(", "))]
@@ -236,18 +238,58 @@ impl Reports {
         }
         let approval = Approval::sign(&report, me, &self.keys.identity).map_err(ReportError::from)?;
         let hash = approval.draft_hash;
-        let _changing = self.changing.lock().await;
-        let mut record = CspReportRecord {
-            signed: SignedCspReport { draft: report, approvals: vec![approval] },
-            comments: held.map(|h| h.comments).unwrap_or_default(),
-            sent: Vec::new(),
-            registration: None,
-            updated_at: now(),
+        let record = {
+            let _changing = self.changing.lock().await;
+            let current = self.store.csp_report(report.report_id)?.map(|r| r.signed.draft.revision);
+            if current != held.as_ref().map(|h| h.signed.draft.revision) {
+                return Err(ReportsError::Changed(report.report_id));
+            }
+            let record = CspReportRecord {
+                signed: SignedCspReport { draft: report, approvals: vec![approval] },
+                comments: held.map(|h| h.comments).unwrap_or_default(),
+                sent: Vec::new(),
+                registration: None,
+                updated_at: now(),
+            };
+            let mut event = report_event(Actor::Operator, Action::CspReportDrafted, &record.signed.draft, hash);
+            let others: Vec<StateCode> = record.signed.draft.authors.iter().filter(|s| **s != me).copied().collect();
+            event.detail = format!("to be sent to {}", states(&others));
+            self.keep(record, &event).await?
         };
-        record.sent = self.send_draft(&record.signed).await;
-        let mut event = report_event(Actor::Operator, Action::CspReportDrafted, &record.signed.draft, hash);
-        event.detail = sent_detail(&record.sent);
-        Ok(self.keep(record, &event).await?)
+        // Sent without holding the lock: a co-author's node may be sending
+        // this node an approval at the same time.
+        let sent = self.send_draft(&record.signed).await;
+        self.note_sent(record, hash, sent, None).await
+    }
+
+    /// Records where the draft of `hash` reached; if the report has moved
+    /// on meanwhile, the newer record stands.
+    async fn note_sent(
+        &self,
+        record: CspReportRecord,
+        hash: Bytes32,
+        sent: Vec<(StateCode, Option<String>)>,
+        event: Option<Event>,
+    ) -> Result<CspReportRecord, ReportsError> {
+        let _changing = self.changing.lock().await;
+        let id = record.signed.draft.report_id;
+        let mut current = self.store.csp_report(id)?.unwrap_or(record);
+        if current.signed.draft.draft_hash().map_err(ReportError::from)? != hash {
+            return Err(ReportsError::Changed(id));
+        }
+        current.sent = sent;
+        current.updated_at = now();
+        match event {
+            Some(mut event) => {
+                event.detail = sent_detail(&current.sent);
+                Ok(self.keep(current, &event).await?)
+            }
+            None => {
+                self.store.update_csp_report(&current)?;
+                self.store.flush().await?;
+                Ok(current)
+            }
+        }
     }
 
     /// Stores a changed record with the audit entry of the change, durably.
@@ -272,6 +314,15 @@ impl Reports {
         Ok((me, record))
     }
 
+    /// The record of a report whose current draft is still the one of `hash`.
+    fn unchanged(&self, id: ReportId, hash: Bytes32) -> Result<CspReportRecord, ReportsError> {
+        let record = self.store.csp_report(id)?.ok_or_else(|| ReportsError::NotFound(id.to_hex()))?;
+        if record.signed.draft.draft_hash().map_err(ReportError::from)? != hash {
+            return Err(ReportsError::Changed(id));
+        }
+        Ok(record)
+    }
+
     /// Sends the current draft to every co-author: who got it, and why not.
     async fn send_draft(&self, signed: &SignedCspReport) -> Vec<(StateCode, Option<String>)> {
         let mut sent = Vec::new();
@@ -285,27 +336,29 @@ impl Reports {
     /// Sends the current draft again to the co-authors it has not reached.
     pub async fn resend(&self, id: &str) -> Result<CspReportRecord, ReportsError> {
         let me = self.me()?;
-        let _changing = self.changing.lock().await;
-        let mut record = self.find(id)?;
+        let record = self.find(id)?;
         if record.signed.draft.drafter != me {
             return Err(ReportsError::NotDrafter(record.signed.draft.drafter));
         }
-        record.sent = self.send_draft(&record.signed).await;
+        let sent = self.send_draft(&record.signed).await;
         let hash = record.signed.draft.draft_hash().map_err(ReportError::from)?;
-        let mut event = report_event(Actor::Operator, Action::CspReportDrafted, &record.signed.draft, hash);
-        event.detail = sent_detail(&record.sent);
-        Ok(self.keep(record, &event).await?)
+        let event = report_event(Actor::Operator, Action::CspReportDrafted, &record.signed.draft, hash);
+        self.note_sent(record, hash, sent, Some(event)).await
     }
 
     /// A co-author approves the current draft: signed, kept, and sent to
     /// the drafter.
     pub async fn approve(&self, id: &str) -> Result<CspReportRecord, ReportsError> {
-        let _changing = self.changing.lock().await;
-        let (me, mut record) = self.co_authored(id)?;
+        let (me, record) = self.co_authored(id)?;
         let draft = &record.signed.draft;
         let approval = Approval::sign(draft, me, &self.keys.identity).map_err(ReportError::from)?;
         let request = NetRequest::CspApproval { report_id: draft.report_id, approval: approval.clone() };
+        // Sent without holding the lock: the drafter may be sending this
+        // node a new draft at the same time.
         self.ask_state(draft.drafter, &request).await?;
+        let _changing = self.changing.lock().await;
+        let mut record = self.unchanged(draft.report_id, approval.draft_hash)?;
+        let draft = &record.signed.draft;
         let event = report_event(Actor::Operator, Action::CspReportApproved, draft, approval.draft_hash);
         record.signed.approvals.retain(|a| a.signer != me);
         record.signed.approvals.push(approval);
@@ -315,12 +368,14 @@ impl Reports {
     /// A co-author returns comments on the current draft to the drafter.
     pub async fn comment(&self, id: &str, text: String) -> Result<CspReportRecord, ReportsError> {
         check_comment(&text).map_err(ReportsError::Invalid)?;
-        let _changing = self.changing.lock().await;
-        let (me, mut record) = self.co_authored(id)?;
+        let (me, record) = self.co_authored(id)?;
         let draft = &record.signed.draft;
         let draft_hash = draft.draft_hash().map_err(ReportError::from)?;
         let request = NetRequest::CspComment { report_id: draft.report_id, draft_hash, text: text.clone() };
         self.ask_state(draft.drafter, &request).await?;
+        let _changing = self.changing.lock().await;
+        let mut record = self.unchanged(draft.report_id, draft_hash)?;
+        let draft = &record.signed.draft;
         let mut event = report_event(Actor::Operator, Action::CspReportCommented, draft, draft_hash);
         event.detail = format!("{} bytes", text.len());
         record.comments.push(CspComment { from: me, revision: draft.revision, draft_hash, text, at: now() });
@@ -647,6 +702,14 @@ fn check_comment(text: &str) -> Result<(), ValidationErrors> {
         errors.push("text", format!("is {} bytes; at most {MAX_TEXT}", text.len()));
     }
     errors.into_result(|| ())
+}
+
+fn states(list: &[StateCode]) -> String {
+    if list.is_empty() {
+        "no co-author".into()
+    } else {
+        list.iter().map(|s| s.to_string()).collect::<Vec<_>>().join(", ")
+    }
 }
 
 fn sent_detail(sent: &[(StateCode, Option<String>)]) -> String {
