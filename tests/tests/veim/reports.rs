@@ -121,6 +121,36 @@ async fn a_joint_report_is_registered_only_once_every_author_signed_its_current_
     assert!(why.contains("earlier draft"), "{why}");
     assert_eq!(show(&mex, &id).missing, [state("SWE")]);
 
+    // NGA, not an author, can neither pass a draft off as MEX's to SWE nor
+    // approve or comment on MEX's report.
+    let mut nga = RawPeer::impersonating(&net.national("NGA").home)?;
+    let nga_key = keys_of(&net.national("NGA").home).identity;
+    let swe_node = net.national("SWE");
+    let current = show(&mex, &id);
+    let as_mex = SignedCspReport {
+        draft: current.report.clone(),
+        approvals: vec![Approval::sign(&current.report, state("MEX"), &nga_key)?],
+    };
+    let answer = nga.send(peer_of(&swe_node.home), &swe_node.address, &NetRequest::CspDraft(Box::new(as_mex))).await?;
+    assert!(bad_report(answer).contains("not NGA's"));
+    let approval = Approval::sign(&current.report, state("NGA"), &nga_key)?;
+    let answer = nga
+        .send(
+            peer_of(&mex_node.home),
+            &mex_node.address,
+            &NetRequest::CspApproval { report_id: current.report.report_id, approval },
+        )
+        .await?;
+    assert!(bad_report(answer).contains("NGA is not an author"));
+    let comment = NetRequest::CspComment {
+        report_id: current.report.report_id,
+        draft_hash: current.report.draft_hash()?,
+        text: "Nigeria's view".into(),
+    };
+    let answer = nga.send(peer_of(&mex_node.home), &mex_node.address, &comment).await?;
+    assert!(bad_report(answer).contains("NGA is not a co-author"));
+    assert!(show(&mex, &id).comments.is_empty());
+
     // SWE comments, then approves revision 2; MEX submits.
     let text = "De acuerdo con la revisión 2.".to_string();
     let _: ReportView =
@@ -203,6 +233,8 @@ async fn a_joint_report_is_registered_only_once_every_author_signed_its_current_
     let register: Vec<RegisteredView> = blocking(|| sec.get("/v1/csp-register"))?;
     assert_eq!(register.len(), 1, "nothing refused was registered");
 
+    // The raw peers' connections closed first, so that no node waits on them as it stops.
+    drop((nga, swe_peer));
     net.shutdown().await;
     Ok(())
 }
