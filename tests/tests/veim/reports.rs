@@ -6,11 +6,11 @@
 
 use veim_node::api::{
     DraftReportRequest, DraftView, MessageView, RegisteredView, ReportCommentRequest, ReportView, RespondRequest,
-    SendRequest, UpdateReportRequest,
+    SendRequest, StatusChangeRequest, UpdateReportRequest, VersionView,
 };
 use veim_protocol::report::{Approval, ReportError, ReportFile, Section, SignedCspReport};
 use veim_protocol::wire::{NetRequest, NetResponse, RefusalCode};
-use veim_protocol::{ResponseForm, StateCode};
+use veim_protocol::{EntryAction, ResponseForm, StateCode};
 use veim_tests::{RawPeer, TestNet, blocking, example_request, keys_of, peer_of};
 use veim_tools::{AdminClient, ClientError};
 
@@ -150,6 +150,10 @@ async fn a_joint_report_is_registered_only_once_every_author_signed_its_current_
     let answer = nga.send(peer_of(&mex_node.home), &mex_node.address, &comment).await?;
     assert!(bad_report(answer).contains("NGA is not a co-author"));
     assert!(show(&mex, &id).comments.is_empty());
+    // The raw peers hold the keys of SWE and NGA: closed, so that the nodes'
+    // requests to those States reach their real nodes again (and no node
+    // waits on their connections as it stops).
+    drop((nga, swe_peer));
 
     // SWE comments, then approves revision 2; MEX submits.
     let text = "De acuerdo con la revisión 2.".to_string();
@@ -233,8 +237,25 @@ async fn a_joint_report_is_registered_only_once_every_author_signed_its_current_
     let register: Vec<RegisteredView> = blocking(|| sec.get("/v1/csp-register"))?;
     assert_eq!(register.len(), 1, "nothing refused was registered");
 
-    // The raw peers' connections closed first, so that no node waits on them as it stops.
-    drop((nga, swe_peer));
+    // A report with an author the Secretariat has since suspended: refused.
+    let nga_api = net.national("NGA").api()?;
+    let with_nga = DraftReportRequest {
+        period: "2000-01-01..2099-12-31".into(),
+        with: vec!["NGA".into()],
+        title: None,
+        language: None,
+    };
+    let drafted: DraftView = blocking(|| mex.post("/v1/csp-reports", &with_nga))?;
+    let nga_id = drafted.report.report_id;
+    let _: ReportView = blocking(|| nga_api.post(&format!("/v1/csp-reports/{nga_id}/approve"), &()))?;
+    let suspend =
+        StatusChangeRequest { state: "NGA".into(), action: EntryAction::Suspend, reason: "report test".into() };
+    let _: VersionView = blocking(|| sec.post("/v1/directory/status", &suspend))?;
+    let why = refused(submit(&mex, &nga_id), "refused");
+    assert!(why.contains("NGA is not an active State"), "{why}");
+    let register: Vec<RegisteredView> = blocking(|| sec.get("/v1/csp-register"))?;
+    assert_eq!(register.len(), 1);
+
     net.shutdown().await;
     Ok(())
 }
