@@ -623,6 +623,7 @@ enum ReportCommand {
         /// Co-authors, comma-separated State codes.
         #[arg(long, value_delimiter = ',')]
         with: Vec<String>,
+        /// The report's title (default: "Report to the Conference of States Parties, PERIOD").
         #[arg(long)]
         title: Option<String>,
         /// The language the report is written in: en, fr or es.
@@ -635,7 +636,10 @@ enum ReportCommand {
     /// Load an edited draft (the JSON `draft --out` or `show --draft` wrote) as the next revision:
     /// the co-authors' earlier approvals no longer count, and it is sent to them anew.
     #[command(after_help = "Example:\n  veim report update draft.json")]
-    Update { file: PathBuf },
+    Update {
+        /// The edited draft (JSON).
+        file: PathBuf,
+    },
     /// The reports this State drafts or co-authors.
     #[command(after_help = "Example:\n  veim report list")]
     List,
@@ -645,30 +649,43 @@ enum ReportCommand {
     Show {
         /// Report id (or a unique prefix of at least 14 hex digits); on the Secretariat, the register number.
         id: String,
+        /// Write the report file (draft, approvals, keys, registration) that `verify` and `html` read.
         #[arg(long)]
         out: Option<PathBuf>,
+        /// Write the current draft alone (JSON), to edit and load with `update`.
         #[arg(long)]
         draft: Option<PathBuf>,
     },
     /// Approve the current draft as a co-author: signed over its exact bytes and sent to the drafter.
     #[command(after_help = "Example:\n  veim report approve 4d4558a1b2c3d4")]
-    Approve { id: String },
+    Approve {
+        /// Report id (or a unique prefix of at least 14 hex digits).
+        id: String,
+    },
     /// Return comments on the current draft to the drafter.
     #[command(
         after_help = "Example:\n  veim report comment 4d4558a1b2c3d4 --text \"Please name the stage of case 2.\""
     )]
     Comment {
+        /// Report id (or a unique prefix of at least 14 hex digits).
         id: String,
+        /// The comments, as the drafter will read them.
         #[arg(long)]
         text: String,
     },
     /// Send the current draft again to the co-authors (after one could not be reached).
     #[command(after_help = "Example:\n  veim report send 4d4558a1b2c3d4")]
-    Send { id: String },
+    Send {
+        /// Report id (or a unique prefix of at least 14 hex digits).
+        id: String,
+    },
     /// Submit the report to the Secretariat's register; refused while a co-author has not approved
     /// the current draft.
     #[command(after_help = "Example:\n  veim report submit 4d4558a1b2c3d4")]
-    Submit { id: String },
+    Submit {
+        /// Report id (or a unique prefix of at least 14 hex digits).
+        id: String,
+    },
     /// The Secretariat's register of reports to the CSP.
     #[command(after_help = "Example:\n  veim report register")]
     Register,
@@ -676,6 +693,7 @@ enum ReportCommand {
     /// and the Secretariat's registration.
     #[command(after_help = "Example:\n  veim report verify report.json --secretariat-key 9f1c…")]
     Verify {
+        /// The report file (JSON), as `veim report show ID --out FILE` wrote it.
         file: PathBuf,
         /// The Secretariat's public key (hex) to require; otherwise its fingerprint is shown to compare.
         #[arg(long)]
@@ -684,10 +702,12 @@ enum ReportCommand {
     /// A self-contained, print-ready HTML page of a verified report file.
     #[command(after_help = "Example:\n  veim report html report.json --lang fr --out rapport.html")]
     Html {
+        /// The report file (JSON); it must verify.
         file: PathBuf,
         /// The language of the page's labels: en, fr or es.
         #[arg(long, default_value = "en")]
         lang: String,
+        /// The page to write.
         #[arg(long)]
         out: PathBuf,
     },
