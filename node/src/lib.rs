@@ -18,7 +18,7 @@
 //!    │              peer       inbound requests: the policy, then one service each
 //!    ▼               ▼
 //!   directory  exchange  audit  terms  attachments       domain services
-//!   tracking  backup  mail                                (backups, mail notifications)
+//!   tracking  backup  mail  reports                       (backups, mail, reports to the CSP)
 //!    │                                          │
 //!    ▼                                          ▼
 //!   storage (sled, records, group commit)      net (swarm, codec, allowance)
@@ -52,6 +52,7 @@ pub mod home;
 pub mod mail;
 pub mod net;
 pub mod peer;
+pub mod reports;
 pub mod shutdown;
 pub mod storage;
 pub mod terms;

@@ -22,6 +22,7 @@ const LAYERS: &[(&str, u8)] = &[
     ("terms", 3),
     ("tracking", 3),
     ("attachments", 3),
+    ("reports", 3),
     ("backup", 3),
     ("mail", 3),
     ("peer", 4),

@@ -83,10 +83,16 @@ pub enum Action {
     ExchangeOverdue,
     MailSent,
     MailFailed,
+    CspReportDrafted,
+    CspReportReceived,
+    CspReportApproved,
+    CspReportCommented,
+    CspReportSubmitted,
+    CspReportRegistered,
 }
 
 impl Action {
-    pub const ALL: [Action; 30] = [
+    pub const ALL: [Action; 36] = [
         Action::NodeStarted,
         Action::NodeStopped,
         Action::ConfigurationChanged,
@@ -117,6 +123,12 @@ impl Action {
         Action::ExchangeOverdue,
         Action::MailSent,
         Action::MailFailed,
+        Action::CspReportDrafted,
+        Action::CspReportReceived,
+        Action::CspReportApproved,
+        Action::CspReportCommented,
+        Action::CspReportSubmitted,
+        Action::CspReportRegistered,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -151,6 +163,12 @@ impl Action {
             Action::ExchangeOverdue => "exchange-overdue",
             Action::MailSent => "mail-sent",
             Action::MailFailed => "mail-failed",
+            Action::CspReportDrafted => "csp-report-drafted",
+            Action::CspReportReceived => "csp-report-received",
+            Action::CspReportApproved => "csp-report-approved",
+            Action::CspReportCommented => "csp-report-commented",
+            Action::CspReportSubmitted => "csp-report-submitted",
+            Action::CspReportRegistered => "csp-report-registered",
         }
     }
 }

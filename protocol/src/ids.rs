@@ -112,6 +112,7 @@ macro_rules! issued_id {
 
 issued_id!(MessageId);
 issued_id!(AttachmentId);
+issued_id!(ReportId);
 
 impl ExchangeId {
     /// The id of the exchange a request opens: the first 16 bytes of
@@ -136,4 +137,10 @@ id_type!(
     /// Identifies one attachment (a file sent in chunks).
     AttachmentId,
     "attachment id"
+);
+id_type!(
+    /// Identifies one report to the Conference of States Parties, the same
+    /// through every draft of it.
+    ReportId,
+    "report id"
 );

@@ -35,6 +35,9 @@ pub mod domain {
     pub const AUDIT_ENTRY: &str = "veim/1 audit entry";
     pub const AUDIT_CHECKPOINT: &str = "veim/1 audit checkpoint";
     pub const AUDIT_TREE_HEAD: &str = "veim/1 audit tree head";
+    pub const CSP_REPORT_DRAFT: &str = "veim/1 csp report draft";
+    pub const CSP_REPORT_APPROVAL: &str = "veim/1 csp report approval";
+    pub const CSP_REPORT_REGISTRATION: &str = "veim/1 csp report registration";
 }
 
 /// `domain || 0x00 || payload`: the bytes every signature and hash covers.

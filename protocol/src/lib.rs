@@ -23,6 +23,7 @@ pub mod keys;
 pub mod merkle;
 pub mod progress;
 pub mod receipt;
+pub mod report;
 pub mod request;
 pub mod response;
 pub mod state;

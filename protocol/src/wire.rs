@@ -46,6 +46,22 @@ pub enum NetRequest {
     /// sender knows what the peer holds) the proof that it extends the one
     /// the peer holds. Answered with `TreeWitnessed`.
     WitnessTree(Box<TreeWitness>),
+    /// To a national node, from the State drafting a report to the CSP: a
+    /// draft for the receiving State, one of its authors, to approve or
+    /// comment on, with the approvals of this exact draft given so far (the
+    /// drafter's among them). Answered with `Acknowledged`.
+    CspDraft(Box<crate::report::SignedCspReport>),
+    /// To the drafting State's node, from an author: its approval of the
+    /// draft of report `report_id` whose hash the approval names. Answered
+    /// with `Acknowledged`.
+    CspApproval { report_id: crate::ids::ReportId, approval: crate::report::Approval },
+    /// To the drafting State's node, from an author: comments on the draft
+    /// of report `report_id` with hash `draft_hash`. Answered with
+    /// `Acknowledged`.
+    CspComment { report_id: crate::ids::ReportId, draft_hash: crate::Bytes32, text: String },
+    /// To the Secretariat, from the drafting State: a report every author
+    /// signed, for its register. Answered with `CspReportRegistered`.
+    SubmitCspReport(Box<crate::report::SignedCspReport>),
 }
 
 /// A tree head offered to a witness (see `NetRequest::WitnessTree`).
@@ -107,6 +123,9 @@ pub enum NetResponse {
     TreeWitnessed {
         held: u64,
     },
+    /// The Secretariat registered the report (`SubmitCspReport`): its signed
+    /// registration. A report already registered is answered with the same.
+    CspReportRegistered(Box<crate::report::SignedReportRegistration>),
 }
 
 /// Where a State's submission of points of contact stands.
@@ -172,6 +191,9 @@ pub enum RefusalCode {
     StorageFailure,
     /// The node is handling as many requests as it can; try again later.
     Busy,
+    /// A report to the CSP, or an approval of or comment on one, that does
+    /// not verify or does not fit what the node holds; the detail names why.
+    BadReport,
 }
 
 /// The refusal a node sends for each reason it refuses an envelope.

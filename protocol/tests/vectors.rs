@@ -28,6 +28,10 @@ use veim_protocol::envelope::{Draft, EnvelopeError, Recipient, content_commitmen
 use veim_protocol::ids::{AttachmentId, DisclosureId};
 use veim_protocol::keys::domain;
 use veim_protocol::progress::{CalendarDate, Closing, Measure, MeasureKind, Outcome, RespondBy, StageMove};
+use veim_protocol::report::{
+    self, Approval, ApprovalBody, CspReport, Figures, Language, ReportError, ReportFile, ReportRegistration, Section,
+    SignedCspReport, SignedReportRegistration,
+};
 use veim_protocol::request::{
     ArmsCategory, ItemDescription, Money, Provision, Stage, TransferInformation, is_forbidden_control,
 };
@@ -85,6 +89,10 @@ const ATTACHMENT_FILE: &[u8] = b"0123456789";
 const ATTACHMENT_NAME: &str = "serials.txt";
 const ATTACHMENT_CHUNK_SIZE: u32 = 4;
 const ATTACHMENT_TEXT: &str = "Serial numbers of the consignment.";
+/// 2027-01-15T09:00:00Z, when MEX drafts its joint report with SWE.
+const REPORT_DRAFTED_AT: i64 = 1_799_998_800;
+/// 2027-01-20T10:00:00Z, when the Secretariat registers it.
+const REPORT_REGISTERED_AT: i64 = 1_800_439_200;
 
 /// The one item of SWE's response.
 fn response_item() -> InformationItem {
@@ -630,6 +638,9 @@ impl World {
         let refused = NetResponse::Refused(Refusal { code: RefusalCode::Replay, detail: "message seen before".into() });
         let package = spec_package(self);
         let tree = self.audit_tree();
+        let report = spec_report(self);
+        let swe_approval_body =
+            ApprovalBody { draft_hash: report.signed.draft.draft_hash().expect("hash"), signer: state("SWE") };
         vec![
             ("input.mex-identity-seed", h(self.mex_identity_seed)),
             ("input.swe-identity-seed", h(self.swe_identity_seed)),
@@ -758,6 +769,15 @@ impl World {
             ("progress.stage-move.body", h(enc("body", &progress_bodies()[1]))),
             ("progress.respond-by.body", h(enc("body", &progress_bodies()[2]))),
             ("progress.closing.body", h(enc("body", &progress_bodies()[3]))),
+            ("input.report-id", h(issued("MEX", "report id"))),
+            ("report.draft", h(enc("csp report", &report.signed.draft))),
+            ("report.draft-hash", h(report.signed.draft.draft_hash().expect("hash").0)),
+            ("report.approval.swe.body", h(enc("approval", &swe_approval_body))),
+            ("report.approval.mex.signature", h(report.signed.approvals[0].signature)),
+            ("report.approval.swe.signature", h(report.signed.approvals[1].signature)),
+            ("report.registration.body", h(enc("report registration", &report.registration.registration))),
+            ("report.registration.signature", h(report.registration.signature)),
+            ("report.file-sha256", h(Sha256::digest(serde_json::to_vec(&report.file).expect("json")))),
         ]
     }
 }
@@ -1925,6 +1945,115 @@ fn spec_package(world: &World) -> Package {
     package
 }
 
+/// Section 12.20: MEX's and SWE's joint report, registered by the Secretariat.
+struct SpecReport {
+    signed: SignedCspReport,
+    registration: SignedReportRegistration,
+    file: ReportFile,
+}
+
+fn spec_report_draft() -> CspReport {
+    CspReport {
+        report_id: veim_protocol::ids::ReportId(issued("MEX", "report id")),
+        revision: 2,
+        drafter: state("MEX"),
+        authors: vec![state("MEX"), state("SWE")],
+        period: "2026-01-01..2026-12-31".parse().expect("period"),
+        language: Language::Es,
+        title: "Informe conjunto".into(),
+        figures: Figures {
+            exchanges: 1,
+            by_provision: [("11.4".to_string(), 1)].into(),
+            by_stage: [("diversion-detected".to_string(), 1)].into(),
+            by_outcome: [("diversion-prevented".to_string(), 1)].into(),
+            answered: 1,
+            response_days_median: Some(0),
+            response_days_max: Some(0),
+        },
+        counterparts: [(state("SWE"), 1)].into(),
+        sections: vec![Section { heading: "Resumen".into(), text: "Un intercambio.".into() }],
+        drafted_at: REPORT_DRAFTED_AT,
+    }
+}
+
+fn spec_report(world: &World) -> SpecReport {
+    let draft = spec_report_draft();
+    let approvals = vec![
+        Approval::sign(&draft, state("MEX"), &world.mex).expect("MEX approves"),
+        Approval::sign(&draft, state("SWE"), &world.swe).expect("SWE approves"),
+    ];
+    let keys = vec![(state("MEX"), world.mex.public()), (state("SWE"), world.swe.public())];
+    let registration = ReportRegistration {
+        report_id: draft.report_id,
+        draft_hash: draft.draft_hash().expect("hash"),
+        keys: keys.clone(),
+        directory_version: 3,
+        number: 1,
+        registered_at: REPORT_REGISTERED_AT,
+    };
+    let registration =
+        SignedReportRegistration::sign(registration, &world.secretariat_new).expect("the Secretariat signs");
+    let signed = SignedCspReport { draft, approvals };
+    let file =
+        ReportFile::new(&signed, keys, Some((registration.clone(), world.secretariat_new.public()))).expect("a file");
+    SpecReport { signed, registration, file }
+}
+
+#[test]
+fn the_spec_csp_report_verifies_offline_and_each_fault_is_named() {
+    let world = World::build();
+    let SpecReport { signed, registration, file } = spec_report(&world);
+    let from_spec: CspReport =
+        codec::decode::<_, MAX_FRAME>("csp report", &spec_bytes("report.draft")).expect("decode");
+    assert_eq!(from_spec, signed.draft);
+    let secretariat = world.secretariat_new.public();
+    let verified = file.verify(Some(&secretariat)).expect("the registered report verifies");
+    assert_eq!((verified.number, verified.anchored), (Some(1), true));
+    assert!(registration.verify(&secretariat).is_ok());
+    assert!(registration.verify(&world.secretariat.public()).is_err());
+    assert_eq!(file.format, report::FORMAT);
+    // The approval signs (draft hash, signer) and nothing else.
+    let body = spec_bytes("report.approval.swe.body");
+    assert_eq!(body[..32], spec_bytes("report.draft-hash"));
+    assert_eq!(body[32..], *b"SWE");
+
+    // A changed draft: the file's hash, then the approvals, no longer hold.
+    let mut changed = file.clone();
+    changed.report.sections[0].text = "Dos intercambios.".into();
+    assert!(matches!(changed.verify(None), Err(ReportError::DraftChanged { .. })));
+    changed.draft_hash = h(changed.report.draft_hash().expect("hash").0);
+    assert_eq!(changed.verify(None).map(|_| ()), Err(ReportError::StaleApproval(state("MEX"))));
+    // A forged co-signature: SWE's approval made with MEX's key.
+    let mut forged = file.clone();
+    forged.approvals[1] = Approval::sign(&forged.report, state("SWE"), &world.mex).expect("sign");
+    assert_eq!(forged.verify(None).map(|_| ()), Err(ReportError::ForgedApproval(state("SWE"))));
+    // A State named without its signature: NGA as a counterpart.
+    let mut named = signed.clone();
+    named.draft.counterparts.insert(state("NGA"), 1);
+    named.approvals = vec![
+        Approval::sign(&named.draft, state("MEX"), &world.mex).expect("sign"),
+        Approval::sign(&named.draft, state("SWE"), &world.swe).expect("sign"),
+    ];
+    let keys = |s: StateCode| match s.as_str() {
+        "MEX" => Some(world.mex.public()),
+        "SWE" => Some(world.swe.public()),
+        _ => None,
+    };
+    assert_eq!(named.verify(keys), Err(ReportError::NamedWithoutSignature(state("NGA"))));
+    // A missing approval.
+    let mut missing = signed.clone();
+    missing.draft.counterparts.clear();
+    missing.approvals = vec![Approval::sign(&missing.draft, state("MEX"), &world.mex).expect("sign")];
+    assert_eq!(missing.verify(keys), Err(ReportError::MissingApproval(state("SWE"))));
+    // A registration under another key than the one pinned, or altered.
+    assert!(matches!(file.verify(Some(&world.secretariat.public())), Err(ReportError::SecretariatKeyMismatch { .. })));
+    let mut altered = file.clone();
+    if let Some(p) = altered.registration.as_mut() {
+        p.registration.registration.number = 2;
+    }
+    assert_eq!(altered.verify(None).map(|_| ()), Err(ReportError::RegistrationForged));
+}
+
 #[test]
 fn the_spec_disclosure_package_verifies_offline() {
     let world = World::build();
@@ -2138,6 +2267,9 @@ fn spec_domain_strings_match_the_crate() {
         ("AUDIT_ENTRY", domain::AUDIT_ENTRY),
         ("AUDIT_CHECKPOINT", domain::AUDIT_CHECKPOINT),
         ("AUDIT_TREE_HEAD", domain::AUDIT_TREE_HEAD),
+        ("CSP_REPORT_DRAFT", domain::CSP_REPORT_DRAFT),
+        ("CSP_REPORT_APPROVAL", domain::CSP_REPORT_APPROVAL),
+        ("CSP_REPORT_REGISTRATION", domain::CSP_REPORT_REGISTRATION),
     ];
     let named: Vec<(String, String)> = checked.iter().map(|(n, v)| (n.to_string(), v.to_string())).collect();
     assert_eq!(crate_domain_constants(), named, "keys::domain and this test list different domain strings");
@@ -2218,6 +2350,17 @@ fn spec_message_and_contact_tables_match_the_crate() {
         NetRequest::Reconcile(Box::new(world.inventory())),
         world.fetch_chunk(1),
         NetRequest::WitnessTree(Box::new(world.tree_witness())),
+        NetRequest::CspDraft(Box::new(spec_report(&world).signed)),
+        NetRequest::CspApproval {
+            report_id: spec_report_draft().report_id,
+            approval: spec_report(&world).signed.approvals[1].clone(),
+        },
+        NetRequest::CspComment {
+            report_id: spec_report_draft().report_id,
+            draft_hash: spec_report_draft().draft_hash().expect("hash"),
+            text: "c".into(),
+        },
+        NetRequest::SubmitCspReport(Box::new(spec_report(&world).signed)),
     ];
     let request_name = |r: &NetRequest| match r {
         NetRequest::Register(_) => "Register",
@@ -2230,6 +2373,10 @@ fn spec_message_and_contact_tables_match_the_crate() {
         NetRequest::Reconcile(_) => "Reconcile",
         NetRequest::FetchChunk { .. } => "FetchChunk",
         NetRequest::WitnessTree(_) => "WitnessTree",
+        NetRequest::CspDraft(_) => "CspDraft",
+        NetRequest::CspApproval { .. } => "CspApproval",
+        NetRequest::CspComment { .. } => "CspComment",
+        NetRequest::SubmitCspReport(_) => "SubmitCspReport",
     };
     assert_eq!(spec_table_after("| Index | Variant | Content | Sent to |"), variant_indices(&requests, request_name));
 
@@ -2244,6 +2391,7 @@ fn spec_message_and_contact_tables_match_the_crate() {
         NetResponse::Reconciled { missing: vec![MessageId(world.message_id)] },
         NetResponse::Chunk(world.sealed_chunk(1)),
         NetResponse::TreeWitnessed { held: 2 },
+        NetResponse::CspReportRegistered(Box::new(spec_report(&world).registration)),
     ];
     let response_name = |r: &NetResponse| match r {
         NetResponse::Registration(_) => "Registration",
@@ -2256,6 +2404,7 @@ fn spec_message_and_contact_tables_match_the_crate() {
         NetResponse::Reconciled { .. } => "Reconciled",
         NetResponse::Chunk(_) => "Chunk",
         NetResponse::TreeWitnessed { .. } => "TreeWitnessed",
+        NetResponse::CspReportRegistered(_) => "CspReportRegistered",
     };
     assert_eq!(spec_table_after("| Index | Variant | Content | Answers |"), variant_indices(&responses, response_name));
 

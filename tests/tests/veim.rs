@@ -22,6 +22,7 @@ mod veim {
     pub mod progress;
     pub mod receipts;
     pub mod refusals;
+    pub mod reports;
     pub mod terms;
     pub mod upgrade;
     pub mod watch;

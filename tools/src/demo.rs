@@ -252,6 +252,7 @@ async fn script(root: &Path, out: &Path, steps: &mut Steps, slot: &mut Option<Lo
     }
 
     disclosure(net, steps, &exchange_id, &view, out).await?;
+    joint_report(net, steps, out).await?;
 
     steps.start("The Secretariat writes the public section of the directory, as JSON and as a static HTML page");
     let listing: DirectoryListing = blocking(|| sec.get("/v1/directory"))?;
@@ -315,6 +316,72 @@ async fn audit_all(net: &LocalNet) -> anyhow::Result<()> {
             holders.join(", "),
             report.tree_heads
         );
+    }
+    Ok(())
+}
+
+/// A joint report to the CSP: drafted by Mexico from its exchanges,
+/// approved by Sweden, changed (so approved again), registered by the
+/// Secretariat, and its file verified offline and printed in the three
+/// working languages.
+async fn joint_report(net: &LocalNet, steps: &mut Steps, out: &Path) -> anyhow::Result<()> {
+    use veim_node::api::{DraftReportRequest, DraftView, ReportView, UpdateReportRequest};
+    use veim_protocol::report::{Language, ReportFile, Section};
+    let mex = net.national("MEX").api()?;
+    let swe = net.national("SWE").api()?;
+
+    steps.start(
+        "Mexico drafts a joint report to the CSP with Sweden from its exchanges; Sweden approves the exact draft",
+    );
+    let year = time::OffsetDateTime::now_utc().year();
+    let request = DraftReportRequest {
+        period: format!("{year}-01-01..{year}-12-31"),
+        with: vec!["SWE".into()],
+        title: Some("Informe conjunto de México y Suecia".into()),
+        language: Some("es".into()),
+    };
+    let drafted: DraftView = blocking(|| mex.post("/v1/csp-reports", &request))?;
+    let id = drafted.report.report_id.clone();
+    let f = &drafted.report.report.figures;
+    crate::say!(
+        "    revision 1: {} exchange(s), {} answered, provisions {:?}",
+        f.exchanges,
+        f.answered,
+        f.by_provision
+    );
+    let approved: ReportView = blocking(|| swe.post(&format!("/v1/csp-reports/{id}/approve"), &()))?;
+    crate::say!("    approved by {:?}", approved.approved_by);
+
+    steps.start("Mexico changes the draft: Sweden's approval no longer counts, and submission waits for it");
+    let mut report = drafted.report.report.clone();
+    report.sections.push(Section {
+        heading: "Resumen".into(),
+        text: "Un intercambio sobre un posible desvío, respondido y cerrado.".into(),
+    });
+    let revised: ReportView =
+        blocking(|| mex.post(&format!("/v1/csp-reports/{id}/update"), &UpdateReportRequest { report }))?;
+    let refused = blocking(|| mex.post::<_, ReportView>(&format!("/v1/csp-reports/{id}/submit"), &()));
+    let err = refused.err().ok_or_else(|| anyhow::anyhow!("a report was submitted before Sweden approved it"))?;
+    crate::say!("    revision {}: {err}", revised.revision);
+    let _: ReportView = blocking(|| swe.post(&format!("/v1/csp-reports/{id}/approve"), &()))?;
+
+    steps.start("The Secretariat checks both signatures and registers the report; its file verifies offline");
+    let submitted: ReportView = blocking(|| mex.post(&format!("/v1/csp-reports/{id}/submit"), &()))?;
+    let file: ReportFile = blocking(|| mex.get(&format!("/v1/csp-reports/{id}/file")))?;
+    let pinned = veim_protocol::PublicIdentity::from_hex(&net.secretariat_key)?;
+    let verified = file.verify(Some(&pinned))?;
+    let number = submitted.registered_number.ok_or_else(|| anyhow::anyhow!("the report was not registered"))?;
+    crate::say!("    registered as number {number}");
+    for line in crate::report::render_verified(&verified).lines() {
+        crate::say!("    {line}");
+    }
+    let json_path = out.join(format!("csp-report-{id}.json"));
+    std::fs::write(&json_path, serde_json::to_vec_pretty(&file)?)?;
+    crate::say!("    {}", json_path.display());
+    for lang in Language::ALL {
+        let page = out.join(format!("csp-report-{id}.{lang}.html"));
+        std::fs::write(&page, crate::report::html(&file, &verified, lang)?)?;
+        crate::say!("    {}", page.display());
     }
     Ok(())
 }

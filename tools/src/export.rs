@@ -2,6 +2,7 @@
 //! public web page. Only active entries the State made public, only public
 //! contacts, and none of the fields a contact keeps restricted.
 
+use crate::report::escape;
 use serde::{Deserialize, Serialize};
 use veim_node::api::DirectoryListing;
 use veim_protocol::EntryStatus;
@@ -69,21 +70,6 @@ pub fn public_section(listing: &DirectoryListing) -> PublicDirectory {
         })
         .collect();
     PublicDirectory { directory_version: listing.version, issued_at: listing.issued_at, states }
-}
-
-fn escape(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
 }
 
 /// A static page, self-contained (no script, no external style, font or

@@ -10,6 +10,7 @@ pub mod export;
 pub mod hostile;
 pub mod localnet;
 pub mod render;
+pub mod report;
 pub mod scale;
 pub mod terminal;
 pub mod terms;

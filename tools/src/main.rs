@@ -39,7 +39,7 @@ const EXIT_CODES: &str = "Exit codes (the same for every command):
   6  the node runs but is not healthy (veim status)
   7  the command is for the other kind of node (Secretariat or national)
   8  not authorized: wrong admin token, too many failed logins
-  9  does NOT verify (audit verify, disclosure verify)";
+  9  does NOT verify (audit verify, disclosure verify, report verify)";
 
 #[derive(Debug, Parser)]
 #[command(
@@ -204,6 +204,10 @@ enum Command {
     /// Disclosure packages: verify one offline, or list those made.
     #[command(subcommand)]
     Disclosure(DisclosureCommand),
+    /// Reports to the Conference of States Parties, individual and joint: draft, approve, submit,
+    /// verify offline, and print as HTML in English, French or Spanish.
+    #[command(subcommand)]
+    Report(ReportCommand),
     /// Requests sent to and received from each State, answered or not, and how fast.
     #[command(after_help = "Example:\n  veim reciprocity --json")]
     Reciprocity,
@@ -690,6 +694,109 @@ enum DisclosureCommand {
     List(PageArgs),
 }
 
+#[derive(Debug, Subcommand)]
+enum ReportCommand {
+    /// Draft a report from this node's exchanges in a period; it is signed by this State and sent to
+    /// the co-authors named with --with. Edit the file written with --out and load it back with
+    /// `veim report update`.
+    #[command(after_help = "Example:\n  veim report draft --period 2026-01-01..2026-12-31 --with SWE --out draft.json")]
+    Draft {
+        /// The dates covered, both included: FROM..TO.
+        #[arg(long)]
+        period: String,
+        /// Co-authors, comma-separated State codes.
+        #[arg(long, value_delimiter = ',')]
+        with: Vec<String>,
+        /// The report's title (default: "Report to the Conference of States Parties, PERIOD").
+        #[arg(long)]
+        title: Option<String>,
+        /// The language the report is written in: en, fr or es.
+        #[arg(long, default_value = "en")]
+        language: String,
+        /// Write the draft (JSON) to this file, to edit.
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+    /// Load an edited draft (the JSON `draft --out` or `show --draft` wrote) as the next revision:
+    /// the co-authors' earlier approvals no longer count, and it is sent to them anew.
+    #[command(after_help = "Example:\n  veim report update draft.json")]
+    Update {
+        /// The edited draft (JSON).
+        file: PathBuf,
+    },
+    /// The reports this State drafts or co-authors.
+    #[command(after_help = "Example:\n  veim report list")]
+    List,
+    /// One report: its draft, who approved it, comments; --out writes the file `verify` and `html` read,
+    /// --draft the draft alone, to edit.
+    #[command(after_help = "Example:\n  veim report show 4d4558a1b2c3d4 --out report.json")]
+    Show {
+        /// Report id (or a unique prefix of at least 14 hex digits); on the Secretariat, the register number.
+        id: String,
+        /// Write the report file (draft, approvals, keys, registration) that `verify` and `html` read.
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// Write the current draft alone (JSON), to edit and load with `update`.
+        #[arg(long)]
+        draft: Option<PathBuf>,
+    },
+    /// Approve the current draft as a co-author: signed over its exact bytes and sent to the drafter.
+    #[command(after_help = "Example:\n  veim report approve 4d4558a1b2c3d4")]
+    Approve {
+        /// Report id (or a unique prefix of at least 14 hex digits).
+        id: String,
+    },
+    /// Return comments on the current draft to the drafter.
+    #[command(
+        after_help = "Example:\n  veim report comment 4d4558a1b2c3d4 --text \"Please name the stage of case 2.\""
+    )]
+    Comment {
+        /// Report id (or a unique prefix of at least 14 hex digits).
+        id: String,
+        /// The comments, as the drafter will read them.
+        #[arg(long)]
+        text: String,
+    },
+    /// Send the current draft again to the co-authors (after one could not be reached).
+    #[command(after_help = "Example:\n  veim report send 4d4558a1b2c3d4")]
+    Send {
+        /// Report id (or a unique prefix of at least 14 hex digits).
+        id: String,
+    },
+    /// Submit the report to the Secretariat's register; refused while a co-author has not approved
+    /// the current draft.
+    #[command(after_help = "Example:\n  veim report submit 4d4558a1b2c3d4")]
+    Submit {
+        /// Report id (or a unique prefix of at least 14 hex digits).
+        id: String,
+    },
+    /// The Secretariat's register of reports to the CSP.
+    #[command(after_help = "Example:\n  veim report register")]
+    Register,
+    /// Check a report file offline: every author's signature on this exact draft, the States it names,
+    /// and the Secretariat's registration.
+    #[command(after_help = "Example:\n  veim report verify report.json --secretariat-key 9f1c…")]
+    Verify {
+        /// The report file (JSON), as `veim report show ID --out FILE` wrote it.
+        file: PathBuf,
+        /// The Secretariat's public key (hex) to require; otherwise its fingerprint is shown to compare.
+        #[arg(long)]
+        secretariat_key: Option<String>,
+    },
+    /// A self-contained, print-ready HTML page of a verified report file.
+    #[command(after_help = "Example:\n  veim report html report.json --lang fr --out rapport.html")]
+    Html {
+        /// The report file (JSON); it must verify.
+        file: PathBuf,
+        /// The language of the page's labels: en, fr or es.
+        #[arg(long, default_value = "en")]
+        lang: String,
+        /// The page to write.
+        #[arg(long)]
+        out: PathBuf,
+    },
+}
+
 #[derive(Debug, Args)]
 struct InitArgs {
     /// national (a State Party's node) or secretariat (the ATT Secretariat's directory node).
@@ -989,6 +1096,14 @@ fn outcome(e: &anyhow::Error) -> Outcome {
             return match e {
                 VerifyError::Read { .. } => Outcome::Failed,
                 VerifyError::NotAPackage { .. } | VerifyError::Key(_) => Outcome::Invalid,
+                _ => Outcome::NotVerified,
+            };
+        }
+        if let Some(e) = cause.downcast_ref::<veim_tools::report::ReportFileError>() {
+            use veim_tools::report::ReportFileError as E;
+            return match e {
+                E::Read { .. } | E::Labels { .. } => Outcome::Failed,
+                E::NotAReport { .. } | E::Key(_) => Outcome::Invalid,
                 _ => Outcome::NotVerified,
             };
         }
@@ -1405,6 +1520,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             let verified = veim_tools::terms::verify_file(&file, secretariat_key.as_deref())?;
             print(json, &verified, render::verified)
         }
+        Command::Report(command) => report(client, json, command),
         Command::Disclosure(DisclosureCommand::List(paging)) => listing::<DisclosureSummary>(
             &client()?,
             json,
@@ -1692,6 +1808,106 @@ fn end_of_day(date: &str) -> anyhow::Result<i64> {
         .map_err(|_| invalid_value(format!("{date:?} is not a date; write YYYY-MM-DD")))?;
     let next = day.next_day().ok_or_else(|| invalid_value(format!("{date:?} is out of range")))?;
     Ok(next.midnight().assume_utc().unix_timestamp())
+}
+
+/// Writes a JSON file for the operator (a draft to edit, a report file).
+fn write_json<T: Serialize>(path: &Path, value: &T) -> anyhow::Result<()> {
+    let text = serde_json::to_string_pretty(value)?;
+    std::fs::write(path, text + "\n").with_context(|| format!("cannot write {}", path.display()))
+}
+
+fn report(
+    client: impl Fn() -> Result<AdminClient, ClientError>,
+    json: bool,
+    command: ReportCommand,
+) -> anyhow::Result<()> {
+    use veim_node::api::{DraftReportRequest, DraftView, RegisteredView, ReportCommentRequest, ReportView};
+    use veim_protocol::report::{CspReport, Language, ReportFile};
+    use veim_tools::report as r;
+    match command {
+        ReportCommand::Draft { period, with, title, language, out } => {
+            let request = DraftReportRequest { period, with, title, language: Some(language) };
+            let drafted: DraftView = client()?.post("/v1/csp-reports", &request)?;
+            if let Some(out) = &out {
+                write_json(out, &drafted.report.report)?;
+            }
+            print(json, &drafted, |d| {
+                let mut text = r::render_view(&d.report);
+                for note in &d.notes {
+                    text.push_str(&format!("Note: {note}\n"));
+                }
+                if let Some(out) = &out {
+                    text.push_str(&format!(
+                        "The draft is in {}: edit it, then load it with `veim report update {}`.\n",
+                        out.display(),
+                        out.display()
+                    ));
+                }
+                text
+            })
+        }
+        ReportCommand::Update { file } => {
+            let text = std::fs::read_to_string(&file).with_context(|| format!("cannot read {}", file.display()))?;
+            let report: CspReport = serde_json::from_str(&text)
+                .map_err(|e| invalid_value(format!("{} is not a draft of a report: {e}", file.display())))?;
+            if let Err(errors) = report.validate() {
+                return Err(invalid_file(&file, "draft", errors, "; nothing was sent").into());
+            }
+            let id = report.report_id.to_hex();
+            let view: ReportView = client()?
+                .post(&format!("/v1/csp-reports/{id}/update"), &veim_node::api::UpdateReportRequest { report })?;
+            print(json, &view, r::render_view)
+        }
+        ReportCommand::List => {
+            let list: Vec<ReportView> = client()?.get("/v1/csp-reports")?;
+            print(json, &list, |l| r::render_list(l))
+        }
+        ReportCommand::Show { id, out, draft } => {
+            let api = client()?;
+            if let Some(out) = &out {
+                let file: ReportFile = api.get(&format!("/v1/csp-reports/{id}/file"))?;
+                write_json(out, &file)?;
+                return print(json, &file, |f| format!("Report {} written to {}\n", f.report.report_id, out.display()));
+            }
+            let view: ReportView = api.get(&format!("/v1/csp-reports/{id}"))?;
+            if let Some(path) = &draft {
+                write_json(path, &view.report)?;
+            }
+            print(json, &view, r::render_view)
+        }
+        ReportCommand::Approve { id } => {
+            let view: ReportView = client()?.post(&format!("/v1/csp-reports/{id}/approve"), &())?;
+            print(json, &view, |v| format!("Approved and sent to {}.\n{}", v.drafter, r::render_view(v)))
+        }
+        ReportCommand::Comment { id, text } => {
+            let view: ReportView =
+                client()?.post(&format!("/v1/csp-reports/{id}/comment"), &ReportCommentRequest { text })?;
+            print(json, &view, |v| format!("Comments sent to {}.\n{}", v.drafter, r::render_view(v)))
+        }
+        ReportCommand::Send { id } => {
+            let view: ReportView = client()?.post(&format!("/v1/csp-reports/{id}/send"), &())?;
+            print(json, &view, r::render_view)
+        }
+        ReportCommand::Submit { id } => {
+            let view: ReportView = client()?.post(&format!("/v1/csp-reports/{id}/submit"), &())?;
+            print(json, &view, r::render_view)
+        }
+        ReportCommand::Register => {
+            let list: Vec<RegisteredView> = client()?.get("/v1/csp-register")?;
+            print(json, &list, |l| r::render_register(l))
+        }
+        ReportCommand::Verify { file, secretariat_key } => {
+            let verified = r::verify_file(&file, secretariat_key.as_deref())?;
+            print(json, &verified, r::render_verified)
+        }
+        ReportCommand::Html { file, lang, out } => {
+            let lang: Language = lang.parse().map_err(|e: String| invalid_value(format!("--lang: {e}")))?;
+            let verified = r::verify_file(&file, None)?;
+            let page = r::html(&r::read_file(&file)?, &verified, lang)?;
+            std::fs::write(&out, page).with_context(|| format!("cannot write {}", out.display()))?;
+            print(json, &verified, |_| format!("Wrote {} ({lang})\n", out.display()))
+        }
+    }
 }
 
 fn consent(client: &AdminClient, json: bool, command: ConsentCommand) -> anyhow::Result<()> {

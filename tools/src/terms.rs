@@ -20,15 +20,20 @@ pub enum VerifyError {
 /// Largest package file read (the items are text; the proofs are envelopes).
 const MAX_PACKAGE: u64 = 64 * 1024 * 1024;
 
+/// A file's bytes, if it is at most `max` bytes (`what` names it in the error).
+pub(crate) fn read_at_most(path: &Path, max: u64, what: &str) -> Result<Vec<u8>, String> {
+    let size = std::fs::metadata(path).map_err(|e| e.to_string())?.len();
+    if size > max {
+        return Err(format!("{size} bytes; {what} is at most {max}"));
+    }
+    std::fs::read(path).map_err(|e| e.to_string())
+}
+
 /// Reads and verifies a package file; `secretariat_key` (hex) pins the key.
 pub fn verify_file(path: &Path, secretariat_key: Option<&str>) -> Result<Verified, VerifyError> {
     let shown = path.display().to_string();
-    let read = |reason: String| VerifyError::Read { path: shown.clone(), reason };
-    let size = std::fs::metadata(path).map_err(|e| read(e.to_string()))?.len();
-    if size > MAX_PACKAGE {
-        return Err(read(format!("{size} bytes; a package is at most {MAX_PACKAGE}")));
-    }
-    let bytes = std::fs::read(path).map_err(|e| read(e.to_string()))?;
+    let bytes = read_at_most(path, MAX_PACKAGE, "a package")
+        .map_err(|reason| VerifyError::Read { path: shown.clone(), reason })?;
     let package: Package = serde_json::from_slice(&bytes)
         .map_err(|e| VerifyError::NotAPackage { path: shown.clone(), reason: e.to_string() })?;
     let pinned =

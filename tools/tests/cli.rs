@@ -245,7 +245,19 @@ fn the_demo_runs_every_step_and_its_disclosure_package_verifies_offline() {
     ] {
         assert!(printed.contains(step), "{step:?} missing from the demo's output:\n{printed}");
     }
-    assert!(printed.contains("All 18 steps succeeded."), "{printed}");
+    assert!(printed.contains("All 21 steps succeeded."), "{printed}");
+    assert!(printed.contains("not yet approved by SWE") && printed.contains("registered as number 1"), "{printed}");
+    // The joint report the demo registered, checked by the CLI with no node running.
+    let report = std::fs::read_dir(dir.path())
+        .expect("out dir")
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .find(|p| p.extension().is_some_and(|e| e == "json") && p.display().to_string().contains("csp-report-"))
+        .expect("the demo wrote the registered report");
+    let ok = veim(&["report", "verify", &report.display().to_string()]);
+    assert!(ok.status.success() && text(&ok).contains("number 1"), "{}", text(&ok));
+    for lang in ["en", "fr", "es"] {
+        assert!(report.with_extension(format!("{lang}.html")).exists(), "the page in {lang}");
+    }
 
     // The package the demo exported, checked by the CLI with no node running.
     let package = std::fs::read_dir(dir.path())
@@ -1041,4 +1053,219 @@ fn progress_commands_name_a_bad_value_before_looking_for_a_node() {
     assert_eq!(rows.len(), 18);
     let examined = rows.iter().find(|r| r["kind"] == "shipment-examined").expect("shipment-examined");
     assert_eq!(examined["provisions"], serde_json::json!(["11.4"]));
+}
+
+/// A joint report of MEX and SWE, registered, as its file: signed with keys
+/// made here. `change` alters the report before the signatures.
+fn report_file(
+    change: impl FnOnce(&mut veim_protocol::report::CspReport),
+) -> (veim_protocol::report::ReportFile, String) {
+    use veim_protocol::IdentityKeypair;
+    use veim_protocol::report::*;
+    let (mex, swe, sec) = (
+        IdentityKeypair::from_secret_bytes(&[1; 32]),
+        IdentityKeypair::from_secret_bytes(&[2; 32]),
+        IdentityKeypair::from_secret_bytes(&[3; 32]),
+    );
+    let state = |s: &str| -> veim_protocol::StateCode { s.parse().expect("state") };
+    let mut id = [7u8; 16];
+    id[..3].copy_from_slice(b"MEX");
+    let mut report = CspReport {
+        report_id: veim_protocol::ids::ReportId(id),
+        revision: 1,
+        drafter: state("MEX"),
+        authors: vec![state("MEX"), state("SWE")],
+        period: "2026-01-01..2026-12-31".parse().expect("period"),
+        language: Language::Es,
+        title: "Informe conjunto <b>México</b> & Suecia".into(),
+        figures: Figures {
+            exchanges: 2,
+            by_provision: [("11.4".to_string(), 2)].into(),
+            by_stage: [("diversion-detected".to_string(), 1), ("risk-analysis".to_string(), 1)].into(),
+            by_outcome: [("diversion-prevented".to_string(), 1)].into(),
+            answered: 2,
+            response_days_median: Some(3),
+            response_days_max: Some(5),
+        },
+        counterparts: [(state("SWE"), 2)].into(),
+        sections: vec![Section {
+            heading: "Resumen".into(),
+            text: "<script>alert('x')</script> Dos intercambios.".into(),
+        }],
+        drafted_at: 1_767_225_600,
+    };
+    change(&mut report);
+    let approvals = vec![
+        Approval::sign(&report, state("MEX"), &mex).expect("sign"),
+        Approval::sign(&report, state("SWE"), &swe).expect("sign"),
+    ];
+    let keys = vec![(state("MEX"), mex.public()), (state("SWE"), swe.public())];
+    let registration = ReportRegistration {
+        report_id: report.report_id,
+        draft_hash: report.draft_hash().expect("hash"),
+        keys: keys.clone(),
+        directory_version: 3,
+        number: 4,
+        registered_at: 1_767_300_000,
+    };
+    let registration = SignedReportRegistration::sign(registration, &sec).expect("sign");
+    let signed = SignedCspReport { draft: report, approvals };
+    let file = ReportFile::new(&signed, keys, Some((registration, sec.public()))).expect("file");
+    (file, sec.public().to_string())
+}
+
+#[test]
+fn report_verify_names_each_fault_and_report_html_prints_every_language() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let write = |name: &str, file: &veim_protocol::report::ReportFile| {
+        let path = dir.path().join(name);
+        std::fs::write(&path, serde_json::to_vec_pretty(file).expect("json")).expect("write");
+        path.display().to_string()
+    };
+    let (good, sec_key) = report_file(|_| {});
+    let good_path = write("good.json", &good);
+    let out = veim(&["report", "verify", &good_path, "--secretariat-key", &sec_key]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(text(&out).contains("VERIFIED") && text(&out).contains("number 4"), "{}", text(&out));
+
+    // Each fault, named, exit 9.
+    let mut changed = good.clone();
+    changed.report.figures.exchanges = 3;
+    let mut forged = good.clone();
+    forged.approvals[1].signature[0] ^= 1;
+    let mut missing = good.clone();
+    missing.approvals.pop();
+    let (mut named, _) = report_file(|r| {
+        r.counterparts.insert("NGA".parse().expect("state"), 1);
+    });
+    named.approvals.retain(|a| a.signer.as_str() != "NGA");
+    for (name, file, says) in [
+        ("changed", &changed, "draft was changed"),
+        ("forged", &forged, "approval of SWE is forged"),
+        ("missing", &missing, "names SWE, which did not sign it"),
+        ("named", &named, "names NGA, which did not sign it"),
+    ] {
+        let path = write(&format!("{name}.json"), file);
+        let out = veim(&["report", "verify", &path]);
+        assert_eq!(out.status.code(), Some(9), "{name}: {}", text(&out));
+        assert!(text(&out).contains(says), "{name}: {}", text(&out));
+        let page = dir.path().join(format!("{name}.html"));
+        let out = veim(&["report", "html", &path, "--lang", "fr", "--out", &page.display().to_string()]);
+        assert_eq!(out.status.code(), Some(9), "no page of a report that does not verify: {}", text(&out));
+        assert!(!page.exists());
+    }
+    let out = veim(&["report", "verify", &good_path, "--secretariat-key", &"00".repeat(32)]);
+    assert_eq!(out.status.code(), Some(4), "{}", text(&out));
+
+    // The page in each language: its own labels, no other language's, the
+    // report's text escaped, nothing fetched from elsewhere, no script.
+    let headings = [
+        ("en", "Exchanges of information carried out", "Registered by the Secretariat as number 4 on 2026-01-01"),
+        ("fr", "Échanges d&#39;informations effectués", "Enregistré par le Secrétariat sous le numéro 4 le 2026-01-01"),
+        ("es", "Intercambios de información realizados", "Registrado por la Secretaría con el número 4 el 2026-01-01"),
+    ];
+    for (lang, heading, registered) in headings {
+        let page = dir.path().join(format!("{lang}.html"));
+        let out = veim(&["report", "html", &good_path, "--lang", lang, "--out", &page.display().to_string()]);
+        assert!(out.status.success(), "{lang}: {}", text(&out));
+        let html = std::fs::read_to_string(&page).expect("page");
+        assert!(html.contains(&format!("<html lang=\"{lang}\">")), "{lang}");
+        assert!(html.contains(heading) && html.contains(registered), "{lang}: {html}");
+        for (other, other_heading, _) in headings {
+            if other != lang {
+                assert!(!html.contains(other_heading), "{lang} page holds the {other} label {other_heading}");
+            }
+        }
+        assert!(html.contains("&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt;"), "{lang}: the text is escaped");
+        assert!(html.contains("Informe conjunto &lt;b&gt;México&lt;/b&gt; &amp; Suecia"), "{lang}");
+        assert_eq!(html.matches("<script").count(), 0, "{lang}: no script");
+        for external in ["http:", "https:", "src=", "url(", "@import", "<link"] {
+            assert!(!html.contains(external), "{lang}: {external}");
+        }
+        assert!(html.contains("@media print"), "{lang}: print-ready");
+    }
+    let out = veim(&[
+        "report",
+        "html",
+        &good_path,
+        "--lang",
+        "de",
+        "--out",
+        &dir.path().join("de.html").display().to_string(),
+    ]);
+    assert_eq!(out.status.code(), Some(4), "{}", text(&out));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_joint_report_is_drafted_edited_approved_and_submitted_from_the_command_line() -> anyhow::Result<()> {
+    use veim_tools::localnet::blocking;
+    let dir = tempfile::tempdir()?;
+    let net = mex_and_swe(dir.path()).await?;
+    let mex = home_arg(&net.national("MEX").home);
+    let swe = home_arg(&net.national("SWE").home);
+    let run = |home: &str, args: &[&str]| {
+        let mut all = vec!["--home", home, "report"];
+        all.extend(args);
+        blocking(|| veim(&all))
+    };
+    let draft = dir.path().join("draft.json").display().to_string();
+    let out = run(&mex, &["--with", "SWE"]);
+    assert_eq!(out.status.code(), Some(2), "a subcommand is needed: {}", text(&out));
+    let out = run(&mex, &["draft", "--period", "2026-12-31..2026-01-01", "--with", "SWE"]);
+    assert_eq!(out.status.code(), Some(4), "{}", text(&out));
+    assert!(text(&out).contains("before the start"), "{}", text(&out));
+    let out = run(&mex, &["draft", "--period", "2000-01-01..2099-12-31", "--with", "SWE", "--out", &draft]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(text(&out).contains("sent to SWE") && text(&out).contains("Outcome counts"), "{}", text(&out));
+    let mut report: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&draft)?)?;
+    let id = report["report_id"].as_str().expect("id").to_string();
+
+    // Not before SWE signs (exit 5, naming SWE); SWE sees it.
+    let out = run(&mex, &["submit", &id]);
+    assert_eq!(out.status.code(), Some(5), "{}", text(&out));
+    assert!(text(&out).contains("SWE"), "{}", text(&out));
+    let out = run(&swe, &["list"]);
+    assert!(text(&out).contains(&id) && text(&out).contains("awaiting SWE"), "{}", text(&out));
+    assert!(run(&swe, &["approve", &id]).status.success());
+
+    // MEX edits the file: a new revision, which SWE must approve again.
+    report["title"] = "Informe conjunto, revisado".into();
+    std::fs::write(&draft, serde_json::to_string_pretty(&report)?)?;
+    let out = run(&mex, &["update", &draft]);
+    assert!(out.status.success() && text(&out).contains("revision 2"), "{}", text(&out));
+    let out = run(&mex, &["update", &draft]);
+    assert_eq!(out.status.code(), Some(5), "the same draft again: {}", text(&out));
+    assert_eq!(run(&mex, &["submit", &id]).status.code(), Some(5));
+    let out = run(&swe, &["comment", &id, "--text", "Conforme."]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(run(&swe, &["approve", &id]).status.success());
+    let out = run(&mex, &["submit", &id]);
+    assert!(out.status.success() && text(&out).contains("REGISTERED"), "{}", text(&out));
+
+    // The registered file verifies with the Secretariat's key, and prints.
+    let file = dir.path().join("report.json").display().to_string();
+    assert!(run(&mex, &["show", &id, "--out", &file]).status.success());
+    let out = blocking(|| veim(&["report", "verify", &file, "--secretariat-key", &net.secretariat_key]));
+    assert!(out.status.success() && text(&out).contains("number 1"), "{}", text(&out));
+    let page = dir.path().join("informe.html").display().to_string();
+    assert!(blocking(|| veim(&["report", "html", &file, "--lang", "es", "--out", &page])).status.success());
+    assert!(std::fs::read_to_string(&page)?.contains("Informe conjunto, revisado"));
+    let sec = home_arg(&net.secretariat.home);
+    let out = run(&sec, &["register"]);
+    assert!(text(&out).contains(&id), "{}", text(&out));
+
+    // Each step is in the audit logs.
+    for (home, action) in [
+        (&mex, "csp-report-drafted"),
+        (&swe, "csp-report-received"),
+        (&mex, "csp-report-approved"),
+        (&swe, "csp-report-commented"),
+        (&mex, "csp-report-submitted"),
+        (&sec, "csp-report-registered"),
+    ] {
+        let out = blocking(|| veim(&["--home", home, "audit", "show", "--action", action]));
+        assert!(out.status.success() && text(&out).contains(action), "{action}: {}", text(&out));
+    }
+    net.shutdown().await;
+    Ok(())
 }

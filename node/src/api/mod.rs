@@ -19,6 +19,7 @@ pub use guard::{COUNTED_FLUSH_EVERY, MAX_RECORDED_PATH};
 pub use health::stale_after;
 mod messages;
 mod metrics;
+mod reports;
 mod terms;
 mod tracking;
 pub mod types;
@@ -216,6 +217,15 @@ fn routes() -> OpenApiRouter<Shared> {
         .routes(routes!(backup::make))
         .routes(routes!(mail::test))
         .routes(routes!(mail::queue))
+        .routes(routes!(reports::list, reports::draft))
+        .routes(routes!(reports::show))
+        .routes(routes!(reports::update))
+        .routes(routes!(reports::approve))
+        .routes(routes!(reports::comment))
+        .routes(routes!(reports::send))
+        .routes(routes!(reports::submit))
+        .routes(routes!(reports::file))
+        .routes(routes!(reports::register))
 }
 
 fn router(node: Shared, guard: guard::Guard) -> Router {

@@ -539,3 +539,83 @@ pub struct QueuedMailView {
     pub next_attempt_at: i64,
     pub last_error: Option<String>,
 }
+
+/// `POST /v1/csp-reports`: a new draft of a report to the CSP.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DraftReportRequest {
+    /// `FROM..TO`, e.g. `2026-01-01..2026-12-31`.
+    pub period: String,
+    /// Co-authors (State codes), besides this State.
+    #[serde(default)]
+    pub with: Vec<String>,
+    #[serde(default)]
+    pub title: Option<String>,
+    /// `en`, `fr` or `es` (default `en`).
+    #[serde(default)]
+    pub language: Option<String>,
+}
+
+/// `POST /v1/csp-reports/{id}/update`: a new draft, as the operator edited it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateReportRequest {
+    pub report: veim_protocol::report::CspReport,
+}
+
+/// `POST /v1/csp-reports/{id}/comment`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReportCommentRequest {
+    pub text: String,
+}
+
+/// Whether the current draft reached a co-author.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SentView {
+    pub state: StateCode,
+    /// Why it did not, if it did not.
+    pub error: Option<String>,
+}
+
+/// A report to the CSP as this node holds it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReportView {
+    pub report_id: String,
+    pub revision: u32,
+    pub drafter: StateCode,
+    pub authors: Vec<StateCode>,
+    /// The hex of the current draft's hash.
+    pub draft_hash: String,
+    /// Authors whose approval of the current draft is held here.
+    pub approved_by: Vec<StateCode>,
+    /// Authors who have not approved the current draft (as far as this node knows).
+    pub missing: Vec<StateCode>,
+    pub sent: Vec<SentView>,
+    pub comments: Vec<crate::storage::CspComment>,
+    /// The register number, once registered by the Secretariat.
+    pub registered_number: Option<u64>,
+    pub registered_at: Option<i64>,
+    pub updated_at: i64,
+    pub report: veim_protocol::report::CspReport,
+}
+
+/// `POST /v1/csp-reports`'s answer: the draft, and what it was built from.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DraftView {
+    pub report: ReportView,
+    pub notes: Vec<String>,
+}
+
+/// A report in the Secretariat's register.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RegisteredView {
+    pub number: u64,
+    pub report_id: String,
+    pub revision: u32,
+    pub authors: Vec<StateCode>,
+    pub title: String,
+    pub period: String,
+    pub draft_hash: String,
+    pub registered_at: i64,
+}

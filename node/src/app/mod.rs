@@ -23,6 +23,7 @@ use crate::home::{CONFIG_FILE, RUNTIME_FILE, Runtime, STORE_DIR, write_file};
 use crate::mail::Mailer;
 use crate::net::{self, Client, Limits, NetworkError};
 use crate::peer::Peers;
+use crate::reports::Reports;
 use crate::shutdown::{self, Restart, Trigger};
 use crate::storage::{Store, StoreError};
 use crate::terms::Terms;
@@ -99,6 +100,8 @@ pub struct Node {
     pub attachments: Arc<Attachments>,
     /// E-mail notifications.
     pub mailer: Arc<Mailer>,
+    /// Reports to the CSP: drafts (national nodes), the register (the Secretariat).
+    pub reports: Arc<Reports>,
     pub peers: Arc<Peers>,
     pub restart: Arc<Restart>,
 }
@@ -573,6 +576,8 @@ fn wire(
     for (field, problem) in config.mail.as_ref().map(|m| m.file_problems(home)).unwrap_or_default() {
         tracing::warn!(%field, %problem, "[mail]: mails stay queued until the file is readable");
     }
+    let reports =
+        Arc::new(Reports::new(store.clone(), keys.clone(), vault.clone(), directory.clone(), client.clone(), state));
     let peers = Arc::new(Peers {
         role: config.role,
         client: client.clone(),
@@ -581,6 +586,7 @@ fn wire(
         exchanges: exchanges.clone(),
         attachments: attachments.clone(),
         mailer: mailer.clone(),
+        reports: reports.clone(),
         publisher: publisher.clone(),
         sync: sync.clone(),
         refused: Default::default(),
@@ -606,6 +612,7 @@ fn wire(
         tracking,
         attachments,
         mailer,
+        reports,
         peers,
         restart,
     })

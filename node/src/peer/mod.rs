@@ -13,6 +13,7 @@ use crate::directory::{Directory, Publisher, SyncClient};
 use crate::exchange::{Exchanges, RefusalCounts};
 use crate::home::config::Role;
 use crate::net::{Client, Inbound, InboundFrame};
+use crate::reports::Reports;
 use crate::shutdown::Shutdown;
 use libp2p::PeerId;
 use policy::{Kind, Refused, Standing};
@@ -39,6 +40,7 @@ pub struct Peers {
     pub attachments: Arc<Attachments>,
     /// Told of what arrives, to mail the operators.
     pub mailer: Arc<crate::mail::Mailer>,
+    pub reports: Arc<Reports>,
     /// The Secretariat's.
     pub publisher: Option<Arc<Publisher>>,
     /// A national node's.
@@ -205,6 +207,24 @@ impl Peers {
             }
             NetRequest::FetchChunk { attachment, index } => {
                 NetResponse::Chunk(self.attachments.serve(active()?.state(), attachment, index).await?)
+            }
+            NetRequest::CspDraft(signed) => {
+                self.reports.receive_draft(active()?.state(), *signed).await?;
+                NetResponse::Acknowledged
+            }
+            NetRequest::CspApproval { report_id, approval } => {
+                let entry = active()?;
+                self.reports.receive_approval(entry.state(), report_id, approval, entry.identity_key()).await?;
+                NetResponse::Acknowledged
+            }
+            NetRequest::CspComment { report_id, draft_hash, text } => {
+                self.reports.receive_comment(active()?.state(), report_id, draft_hash, text).await?;
+                NetResponse::Acknowledged
+            }
+            NetRequest::SubmitCspReport(signed) => {
+                publisher()?;
+                let registration = self.reports.register_submitted(active()?.state(), *signed).await?;
+                NetResponse::CspReportRegistered(Box::new(registration))
             }
             NetRequest::Deliver(envelope) => {
                 let receipt = self.exchanges.receive(active()?, *envelope).await?;

@@ -62,10 +62,14 @@ pub enum Kind {
     Reconcile,
     FetchChunk,
     WitnessTree,
+    CspDraft,
+    CspApproval,
+    CspComment,
+    SubmitCspReport,
 }
 
 impl Kind {
-    pub const ALL: [Kind; 10] = [
+    pub const ALL: [Kind; 14] = [
         Kind::Register,
         Kind::FetchDirectory,
         Kind::Deliver,
@@ -76,6 +80,10 @@ impl Kind {
         Kind::Reconcile,
         Kind::FetchChunk,
         Kind::WitnessTree,
+        Kind::CspDraft,
+        Kind::CspApproval,
+        Kind::CspComment,
+        Kind::SubmitCspReport,
     ];
 
     pub fn of(request: &NetRequest) -> Kind {
@@ -90,6 +98,10 @@ impl Kind {
             NetRequest::Reconcile(_) => Kind::Reconcile,
             NetRequest::FetchChunk { .. } => Kind::FetchChunk,
             NetRequest::WitnessTree(_) => Kind::WitnessTree,
+            NetRequest::CspDraft(_) => Kind::CspDraft,
+            NetRequest::CspApproval { .. } => Kind::CspApproval,
+            NetRequest::CspComment { .. } => Kind::CspComment,
+            NetRequest::SubmitCspReport(_) => Kind::SubmitCspReport,
         }
     }
 
@@ -106,6 +118,10 @@ impl Kind {
             Kind::WitnessTree => "audit tree heads",
             Kind::Reconcile => "reconciliation",
             Kind::FetchChunk => "attachment chunks",
+            Kind::CspDraft => "drafts of reports to the CSP",
+            Kind::CspApproval => "approvals of reports to the CSP",
+            Kind::CspComment => "comments on reports to the CSP",
+            Kind::SubmitCspReport => "the register of reports to the CSP",
         }
     }
 }
@@ -146,7 +162,8 @@ pub fn decide(role: Role, kind: Kind, standing: Standing) -> Result<(), Refused>
     }
     match (role, kind) {
         (_, Witness | WitnessTree) => Ok(()),
-        (Role::National, Deliver | Reconcile | FetchChunk) => Ok(()),
+        (Role::National, Deliver | Reconcile | FetchChunk | CspDraft | CspApproval | CspComment) => Ok(()),
+        (Role::Secretariat, SubmitCspReport) => Ok(()),
         _ => Err(Refused::WrongRole),
     }
 }
@@ -167,7 +184,7 @@ mod tests {
     /// `STANDINGS`: `o` served, `n` NotInDirectory, `w` WrongRole. The same
     /// table as the multi-node characterisation test
     /// (`tests/tests/veim/policy.rs`), which checks it on real nodes.
-    const TABLE: [(Role, Kind, &str); 20] = [
+    const TABLE: [(Role, Kind, &str); 28] = [
         //                                     S A SU W SE R
         (Role::Secretariat, Kind::Register, "oooooo"),
         (Role::Secretariat, Kind::FetchDirectory, "noonno"),
@@ -179,6 +196,10 @@ mod tests {
         (Role::Secretariat, Kind::Reconcile, "nwnnnn"),
         (Role::Secretariat, Kind::FetchChunk, "nwnnnn"),
         (Role::Secretariat, Kind::WitnessTree, "nonnnn"),
+        (Role::Secretariat, Kind::CspDraft, "nwnnnn"),
+        (Role::Secretariat, Kind::CspApproval, "nwnnnn"),
+        (Role::Secretariat, Kind::CspComment, "nwnnnn"),
+        (Role::Secretariat, Kind::SubmitCspReport, "nonnnn"),
         (Role::National, Kind::Register, "nwnnnn"),
         (Role::National, Kind::FetchDirectory, "nwnnon"),
         (Role::National, Kind::Deliver, "nonnnn"),
@@ -189,6 +210,10 @@ mod tests {
         (Role::National, Kind::Reconcile, "nonnnn"),
         (Role::National, Kind::FetchChunk, "nonnnn"),
         (Role::National, Kind::WitnessTree, "nonnon"),
+        (Role::National, Kind::CspDraft, "nonnnn"),
+        (Role::National, Kind::CspApproval, "nonnnn"),
+        (Role::National, Kind::CspComment, "nonnnn"),
+        (Role::National, Kind::SubmitCspReport, "nwnnnn"),
     ];
 
     #[test]

@@ -7,6 +7,7 @@ use crate::audit::witness::WitnessError;
 use crate::directory::publisher::{RegisterError, rotation_store_failure};
 use crate::directory::registry::{ContactsError, PublishError, RegistrationError};
 use crate::exchange::ReconcileError;
+use crate::reports::PeerReportError;
 use crate::storage::StoreError;
 use veim_protocol::wire::{Refusal, RefusalCode};
 
@@ -46,6 +47,15 @@ impl From<ContactsError> for Refusal {
             ContactsError::NotListed => refusal(RefusalCode::NotInDirectory, e.to_string()),
             ContactsError::Store(e) => e.into(),
             e => refusal(RefusalCode::InvalidBody, e.to_string()),
+        }
+    }
+}
+
+impl From<PeerReportError> for Refusal {
+    fn from(e: PeerReportError) -> Refusal {
+        match e {
+            PeerReportError::Store(e) => e.into(),
+            e => refusal(RefusalCode::BadReport, e.to_string()),
         }
     }
 }

@@ -19,14 +19,16 @@
 //! [`Store::flush`] and remembers a failed write; its methods are grouped by
 //! concern: `directory` (directory versions, registrations, contacts),
 //! `messages` (messages, exchanges, outbox, attachments, disclosures), `mail`
-//! (the mail queue) and
-//! `audit` (the hash-chained log, checkpoints and tree heads).
+//! (the mail queue), `audit` (the hash-chained log, checkpoints and tree
+//! heads), and `reports` (reports to the CSP: `csp-reports`, a national
+//! node's drafts, and `csp-register`, the Secretariat's register).
 
 mod audit;
 mod directory;
 mod mail;
 mod messages;
 mod records;
+mod reports;
 mod snapshot;
 
 pub use messages::LookupError;
@@ -116,6 +118,10 @@ pub struct Store {
     mail: sled::Tree,
     /// Received messages whose notification is still to be queued.
     mail_notices: sled::Tree,
+    /// Reports to the CSP this node drafts or co-authors, by report id.
+    csp_reports: sled::Tree,
+    /// The Secretariat's register of reports to the CSP, by number.
+    csp_register: sled::Tree,
     /// The group commit of [`Store::flush`].
     group: std::sync::Arc<GroupCommit>,
     /// Run after every flush ([`Store::with_after_flush`]).
@@ -270,16 +276,36 @@ fn add_restore_marks(db: &sled::Db) -> Result<(), String> {
     Ok(())
 }
 
+/// How long `Store::open` waits for the folder's lock, and how often it
+/// tries again.
+const LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
+const LOCK_STEP: std::time::Duration = std::time::Duration::from_millis(20);
+
 impl Store {
     pub fn open(path: &Path) -> Result<Store, StoreError> {
-        let db = sled::Config::new()
+        let config = sled::Config::new()
             .path(path)
             .mode(sled::Mode::HighThroughput)
             // No background flushes: durability comes from `flush`, called
             // before every acknowledgement, and nowhere else by chance.
-            .flush_every_ms(None)
-            .open()
-            .map_err(|e| StoreError::Open { path: path.display().to_string(), reason: e.to_string() })?;
+            .flush_every_ms(None);
+        // The folder's lock is let go when the last of sled's own threads
+        // holding the previous handle ends, a moment after that handle is
+        // dropped (a node restarting in the same process): wait for it a
+        // little before taking the lock as another process's.
+        let mut waited = std::time::Duration::ZERO;
+        let db = loop {
+            match config.open() {
+                Err(sled::Error::Io(e)) if e.kind() == std::io::ErrorKind::WouldBlock && waited < LOCK_WAIT => {
+                    std::thread::sleep(LOCK_STEP);
+                    waited += LOCK_STEP;
+                }
+                other => {
+                    break other
+                        .map_err(|e| StoreError::Open { path: path.display().to_string(), reason: e.to_string() })?;
+                }
+            }
+        };
         let format = db.open_tree("meta")?.get(STORE_FORMAT)?;
         match format.as_deref() {
             // Format 1 kept bodies inside the message records; they are still
@@ -327,6 +353,8 @@ impl Store {
             witness_trees: db.open_tree("witness-trees")?,
             mail: db.open_tree("mail")?,
             mail_notices: db.open_tree("mail-notices")?,
+            csp_reports: db.open_tree("csp-reports")?,
+            csp_register: db.open_tree("csp-register")?,
             after_flush: None,
             before_flush: None,
             failure: Default::default(),

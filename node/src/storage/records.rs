@@ -177,3 +177,35 @@ pub struct QueuedMail {
     pub next_attempt_at: i64,
     pub last_error: Option<String>,
 }
+
+/// A report to the CSP this node's State drafts or co-authors: the current
+/// draft with the approvals of it held here.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CspReportRecord {
+    pub signed: veim_protocol::report::SignedCspReport,
+    /// Comments returned by co-authors (drafter), or sent (co-author).
+    pub comments: Vec<CspComment>,
+    /// The drafter's: each co-author and whether the current draft reached
+    /// it (`None`), or why not.
+    pub sent: Vec<(StateCode, Option<String>)>,
+    /// The Secretariat's registration, once submitted.
+    pub registration: Option<veim_protocol::report::SignedReportRegistration>,
+    pub updated_at: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CspComment {
+    pub from: StateCode,
+    /// The draft commented on.
+    pub revision: u32,
+    pub draft_hash: Bytes32,
+    pub text: String,
+    pub at: i64,
+}
+
+/// A report in the Secretariat's register of reports to the CSP.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RegisteredCspReport {
+    pub signed: veim_protocol::report::SignedCspReport,
+    pub registration: veim_protocol::report::SignedReportRegistration,
+}

@@ -21,7 +21,8 @@ use veim_node::api::{DirectoryListing, PendingView, RotationView, StatusChangeRe
 use veim_node::clock::now;
 use veim_protocol::audit::{Checkpoint, SignedCheckpoint, SignedTreeHead, TreeHead};
 use veim_protocol::contacts::{ContactSet, SignedContactSet, Visibility};
-use veim_protocol::ids::AttachmentId;
+use veim_protocol::ids::{AttachmentId, ReportId};
+use veim_protocol::report::{Approval, CspReport, Figures, Language, Period, SignedCspReport};
 use veim_protocol::wire::{Inventory, NetRequest, NetResponse, RefusalCode, TreeWitness};
 use veim_protocol::{
     Bytes32, EntryAction, EntryStatus, ExchangeId, IdentityKeypair, KeyRotation, Registration, SignedKeyRotation,
@@ -75,10 +76,14 @@ enum Variant {
     WitnessTree,
     Reconcile,
     FetchChunk,
+    CspDraft,
+    CspApproval,
+    CspComment,
+    SubmitCspReport,
 }
 
 impl Variant {
-    const ALL: [Variant; 10] = [
+    const ALL: [Variant; 14] = [
         Variant::Register,
         Variant::FetchDirectory,
         Variant::Deliver,
@@ -89,6 +94,10 @@ impl Variant {
         Variant::WitnessTree,
         Variant::Reconcile,
         Variant::FetchChunk,
+        Variant::CspDraft,
+        Variant::CspApproval,
+        Variant::CspComment,
+        Variant::SubmitCspReport,
     ];
 
     /// No wildcard on purpose: a new kind of request does not compile here
@@ -105,6 +114,10 @@ impl Variant {
             NetRequest::WitnessTree(_) => Variant::WitnessTree,
             NetRequest::Reconcile(_) => Variant::Reconcile,
             NetRequest::FetchChunk { .. } => Variant::FetchChunk,
+            NetRequest::CspDraft(_) => Variant::CspDraft,
+            NetRequest::CspApproval { .. } => Variant::CspApproval,
+            NetRequest::CspComment { .. } => Variant::CspComment,
+            NetRequest::SubmitCspReport(_) => Variant::SubmitCspReport,
         }
     }
 }
@@ -141,7 +154,7 @@ const NA: Answer = Answer::NotApplicable;
 /// What today's node answers. Columns: stranger, pending, active, suspended,
 /// withdrawn, Secretariat, rotated away (`STANDINGS`).
 #[rustfmt::skip]
-const EXPECTED: [(Receiver, Variant, [Answer; 7]); 20] = [
+const EXPECTED: [(Receiver, Variant, [Answer; 7]); 28] = [
     // Anyone may register: that is how a State first reaches the Secretariat.
     (SEC, Variant::Register,         [OK,  OK,  OK, OK,  OK,  NA,  OK ]),
     // A suspended node still follows the directory (that is how it learns it
@@ -161,6 +174,10 @@ const EXPECTED: [(Receiver, Variant, [Answer; 7]); 20] = [
     (SEC, Variant::WitnessTree,      [NID, NID, OK, NID, NID, NA,  NID]),
     (SEC, Variant::Reconcile,        [NID, NID, WR, NID, NID, NA,  NID]),
     (SEC, Variant::FetchChunk,       [NID, NID, WR, NID, NID, NA,  NID]),
+    (SEC, Variant::CspDraft,         [NID, NID, WR, NID, NID, NA,  NID]),
+    (SEC, Variant::CspApproval,      [NID, NID, WR, NID, NID, NA,  NID]),
+    (SEC, Variant::CspComment,       [NID, NID, WR, NID, NID, NA,  NID]),
+    (SEC, Variant::SubmitCspReport,  [NID, NID, OK, NID, NID, NA,  NID]),
     // At a national node, the Secretariat is listed in no directory: outside
     // its three arms it meets the "not active" guard before the role check,
     // so it is told NotInDirectory where an active State is told WrongRole.
@@ -177,6 +194,10 @@ const EXPECTED: [(Receiver, Variant, [Answer; 7]); 20] = [
     (NAT, Variant::WitnessTree,      [NID, NID, OK, NID, NID, OK,  NID]),
     (NAT, Variant::Reconcile,        [NID, NID, OK, NID, NID, NID, NID]),
     (NAT, Variant::FetchChunk,       [NID, NID, OK, NID, NID, NID, NID]),
+    (NAT, Variant::CspDraft,         [NID, NID, OK, NID, NID, NID, NID]),
+    (NAT, Variant::CspApproval,      [NID, NID, OK, NID, NID, NID, NID]),
+    (NAT, Variant::CspComment,       [NID, NID, OK, NID, NID, NID, NID]),
+    (NAT, Variant::SubmitCspReport,  [NID, NID, WR, NID, NID, NID, NID]),
 ];
 
 /// A request of each kind that no handler acts on: signatures of zeros, a
@@ -259,6 +280,40 @@ fn harmless(variant: Variant, net: &LocalNet) -> NetRequest {
             }))
         }
         Variant::FetchChunk => NetRequest::FetchChunk { attachment: AttachmentId::random(&mut rng), index: 0 },
+        // Drafted by a State in no directory, so that no node keeps it.
+        Variant::CspDraft => NetRequest::CspDraft(Box::new(unlisted_report(unlisted))),
+        // For a report nobody drafted.
+        Variant::CspApproval => NetRequest::CspApproval {
+            report_id: ReportId::issued_by(unlisted, &mut rng),
+            approval: Approval { signer: unlisted, draft_hash: Bytes32([0; 32]), signature: [0; 64] },
+        },
+        Variant::CspComment => NetRequest::CspComment {
+            report_id: ReportId::issued_by(unlisted, &mut rng),
+            draft_hash: Bytes32([0; 32]),
+            text: "comments".into(),
+        },
+        Variant::SubmitCspReport => NetRequest::SubmitCspReport(Box::new(unlisted_report(unlisted))),
+    }
+}
+
+/// A report drafted by `drafter`, approved by nobody.
+fn unlisted_report(drafter: StateCode) -> SignedCspReport {
+    let mut rng = rand_core::UnwrapErr(getrandom::SysRng);
+    SignedCspReport {
+        draft: CspReport {
+            report_id: ReportId::issued_by(drafter, &mut rng),
+            revision: 1,
+            drafter,
+            authors: vec![drafter],
+            period: Period { from: "2026-01-01".into(), to: "2026-12-31".into() },
+            language: Language::En,
+            title: "A report".into(),
+            figures: Figures::default(),
+            counterparts: Default::default(),
+            sections: Vec::new(),
+            drafted_at: now(),
+        },
+        approvals: Vec::new(),
     }
 }
 
