@@ -35,6 +35,12 @@ pub mod domain {
     pub const AUDIT_ENTRY: &str = "veim/1 audit entry";
     pub const AUDIT_CHECKPOINT: &str = "veim/1 audit checkpoint";
     pub const AUDIT_TREE_HEAD: &str = "veim/1 audit tree head";
+    pub const REPORT_SIGNATURE: &str = "veim/1 measures report";
+    pub const REPORT_HASH: &str = "veim/1 measures report hash";
+    pub const PUBLICATION_SIGNATURE: &str = "veim/1 publication";
+    pub const PUBLICATION_HASH: &str = "veim/1 publication hash";
+    pub const PUBLICATION_CONTENT: &str = "veim/1 publication content";
+    pub const MEETING_REGISTRATION: &str = "veim/1 meeting registration";
 }
 
 /// `domain || 0x00 || payload`: the bytes every signature and hash covers.
