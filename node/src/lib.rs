@@ -18,7 +18,7 @@
 //!    │              peer       inbound requests: the policy, then one service each
 //!    ▼               ▼
 //!   directory  exchange  audit  terms  attachments       domain services
-//!   backup                                                (and backups)
+//!   publications  backup                                  (and backups)
 //!    │                                          │
 //!    ▼                                          ▼
 //!   storage (sled, records, group commit)      net (swarm, codec, allowance)
@@ -51,6 +51,7 @@ pub mod exchange;
 pub mod home;
 pub mod net;
 pub mod peer;
+pub mod publications;
 pub mod shutdown;
 pub mod storage;
 pub mod terms;

@@ -21,6 +21,7 @@ const LAYERS: &[(&str, u8)] = &[
     ("audit", 3),
     ("terms", 3),
     ("attachments", 3),
+    ("publications", 3),
     ("backup", 3),
     ("peer", 4),
     ("app", 5),

@@ -80,10 +80,15 @@ pub enum Action {
     WitnessConflict,
     Restored,
     RestoreWitnessed,
+    ReportSubmitted,
+    ReportRefused,
+    PublicationPublished,
+    PublicationAccepted,
+    MeetingRegistered,
 }
 
 impl Action {
-    pub const ALL: [Action; 27] = [
+    pub const ALL: [Action; 32] = [
         Action::NodeStarted,
         Action::NodeStopped,
         Action::ConfigurationChanged,
@@ -111,6 +116,11 @@ impl Action {
         Action::WitnessConflict,
         Action::Restored,
         Action::RestoreWitnessed,
+        Action::ReportSubmitted,
+        Action::ReportRefused,
+        Action::PublicationPublished,
+        Action::PublicationAccepted,
+        Action::MeetingRegistered,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -142,6 +152,11 @@ impl Action {
             Action::WitnessConflict => "witness-conflict",
             Action::Restored => "restored",
             Action::RestoreWitnessed => "restore-witnessed",
+            Action::ReportSubmitted => "report-submitted",
+            Action::ReportRefused => "report-refused",
+            Action::PublicationPublished => "publication-published",
+            Action::PublicationAccepted => "publication-accepted",
+            Action::MeetingRegistered => "meeting-registered",
         }
     }
 }

@@ -22,6 +22,7 @@ use crate::home::vault::{self, Vault, VaultError};
 use crate::home::{CONFIG_FILE, RUNTIME_FILE, Runtime, STORE_DIR, write_file};
 use crate::net::{self, Client, Limits, NetworkError};
 use crate::peer::Peers;
+use crate::publications::Publications;
 use crate::shutdown::{self, Restart, Trigger};
 use crate::storage::{Store, StoreError};
 use crate::terms::Terms;
@@ -93,6 +94,8 @@ pub struct Node {
     pub exchanges: Arc<Exchanges>,
     pub terms: Arc<Terms>,
     pub attachments: Arc<Attachments>,
+    /// Reports through the Secretariat, its publication log, the annual meeting.
+    pub publications: Arc<Publications>,
     pub peers: Arc<Peers>,
     pub restart: Arc<Restart>,
 }
@@ -562,6 +565,14 @@ fn wire(
         exchanges.clone(),
         attachments.clone(),
     ));
+    let publications = Arc::new(Publications::new(
+        config.role,
+        store.clone(),
+        keys.clone(),
+        directory.clone(),
+        client.clone(),
+        config.replay_window_secs,
+    ));
     let peers = Arc::new(Peers {
         role: config.role,
         client: client.clone(),
@@ -569,6 +580,7 @@ fn wire(
         witness: witness.clone(),
         exchanges: exchanges.clone(),
         attachments: attachments.clone(),
+        publications: publications.clone(),
         publisher: publisher.clone(),
         sync: sync.clone(),
         refused: Default::default(),
@@ -592,6 +604,7 @@ fn wire(
         exchanges,
         terms,
         attachments,
+        publications,
         peers,
         restart,
     })

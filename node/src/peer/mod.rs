@@ -13,6 +13,7 @@ use crate::directory::{Directory, Publisher, SyncClient};
 use crate::exchange::{Exchanges, RefusalCounts};
 use crate::home::config::Role;
 use crate::net::{Client, Inbound, InboundFrame};
+use crate::publications::Publications;
 use crate::shutdown::Shutdown;
 use libp2p::PeerId;
 use policy::{Kind, Refused, Standing};
@@ -37,6 +38,7 @@ pub struct Peers {
     pub witness: Arc<Witness>,
     pub exchanges: Arc<Exchanges>,
     pub attachments: Arc<Attachments>,
+    pub publications: Arc<Publications>,
     /// The Secretariat's.
     pub publisher: Option<Arc<Publisher>>,
     /// A national node's.
@@ -203,6 +205,24 @@ impl Peers {
             }
             NetRequest::FetchChunk { attachment, index } => {
                 NetResponse::Chunk(self.attachments.serve(active()?.state(), attachment, index).await?)
+            }
+            NetRequest::SubmitReport(report) => {
+                publisher()?;
+                NetResponse::Report(self.publications.receive_report(&peer, &report).await?)
+            }
+            NetRequest::FetchPublications { after } => {
+                publisher()?;
+                NetResponse::Publications(self.publications.publications_for(active()?.state(), after)?)
+            }
+            NetRequest::PublicationsUpdated { seq } => {
+                sync()?;
+                self.publications.announced(seq);
+                NetResponse::Acknowledged
+            }
+            NetRequest::RegisterForMeeting(registration) => {
+                publisher()?;
+                let (notice, participants) = self.publications.register(&peer, &registration).await?;
+                NetResponse::MeetingRegistered { notice, participants }
             }
             NetRequest::Deliver(envelope) => {
                 let receipt = self.exchanges.receive(active()?, *envelope).await?;

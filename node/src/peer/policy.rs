@@ -62,10 +62,14 @@ pub enum Kind {
     Reconcile,
     FetchChunk,
     WitnessTree,
+    SubmitReport,
+    FetchPublications,
+    PublicationsUpdated,
+    RegisterForMeeting,
 }
 
 impl Kind {
-    pub const ALL: [Kind; 10] = [
+    pub const ALL: [Kind; 14] = [
         Kind::Register,
         Kind::FetchDirectory,
         Kind::Deliver,
@@ -76,6 +80,10 @@ impl Kind {
         Kind::Reconcile,
         Kind::FetchChunk,
         Kind::WitnessTree,
+        Kind::SubmitReport,
+        Kind::FetchPublications,
+        Kind::PublicationsUpdated,
+        Kind::RegisterForMeeting,
     ];
 
     pub fn of(request: &NetRequest) -> Kind {
@@ -90,6 +98,10 @@ impl Kind {
             NetRequest::Reconcile(_) => Kind::Reconcile,
             NetRequest::FetchChunk { .. } => Kind::FetchChunk,
             NetRequest::WitnessTree(_) => Kind::WitnessTree,
+            NetRequest::SubmitReport(_) => Kind::SubmitReport,
+            NetRequest::FetchPublications { .. } => Kind::FetchPublications,
+            NetRequest::PublicationsUpdated { .. } => Kind::PublicationsUpdated,
+            NetRequest::RegisterForMeeting(_) => Kind::RegisterForMeeting,
         }
     }
 
@@ -106,6 +118,10 @@ impl Kind {
             Kind::WitnessTree => "audit tree heads",
             Kind::Reconcile => "reconciliation",
             Kind::FetchChunk => "attachment chunks",
+            Kind::SubmitReport => "reports of measures",
+            Kind::FetchPublications => "the publication log",
+            Kind::PublicationsUpdated => "publication announcements from this peer",
+            Kind::RegisterForMeeting => "meeting registrations",
         }
     }
 }
@@ -127,8 +143,11 @@ pub enum Refused {
 /// they were reinstated) and keys rotated away (to learn the new key). A
 /// national node takes announcements and audit witnesses from the
 /// Secretariat, and serves it the directory versions it holds (a
-/// Secretariat restored from a backup learns from them what it published). Beyond that only active nodes are served, and only what the
-/// role serves.
+/// Secretariat restored from a backup learns from them what it published),
+/// and publication announcements from the Secretariat. Beyond that only
+/// active nodes are served, and only what the role serves: the Secretariat
+/// takes reports and meeting registrations from active States and serves
+/// them its publication log (a suspended State is served nothing new).
 pub fn decide(role: Role, kind: Kind, standing: Standing) -> Result<(), Refused> {
     use Kind::*;
     use Standing::*;
@@ -136,7 +155,11 @@ pub fn decide(role: Role, kind: Kind, standing: Standing) -> Result<(), Refused>
         (role, kind, standing),
         (Role::Secretariat, Register | RotateKeys | SubmitContacts, _)
             | (Role::Secretariat, FetchDirectory, Active | Suspended | RotatedAway)
-            | (Role::National, DirectoryUpdated | Witness | WitnessTree | FetchDirectory, Secretariat)
+            | (
+                Role::National,
+                DirectoryUpdated | Witness | WitnessTree | FetchDirectory | PublicationsUpdated,
+                Secretariat
+            )
     );
     if open_to_this_peer {
         return Ok(());
@@ -147,6 +170,7 @@ pub fn decide(role: Role, kind: Kind, standing: Standing) -> Result<(), Refused>
     match (role, kind) {
         (_, Witness | WitnessTree) => Ok(()),
         (Role::National, Deliver | Reconcile | FetchChunk) => Ok(()),
+        (Role::Secretariat, SubmitReport | FetchPublications | RegisterForMeeting) => Ok(()),
         _ => Err(Refused::WrongRole),
     }
 }
@@ -167,7 +191,7 @@ mod tests {
     /// `STANDINGS`: `o` served, `n` NotInDirectory, `w` WrongRole. The same
     /// table as the multi-node characterisation test
     /// (`tests/tests/veim/policy.rs`), which checks it on real nodes.
-    const TABLE: [(Role, Kind, &str); 20] = [
+    const TABLE: [(Role, Kind, &str); 28] = [
         //                                     S A SU W SE R
         (Role::Secretariat, Kind::Register, "oooooo"),
         (Role::Secretariat, Kind::FetchDirectory, "noonno"),
@@ -179,6 +203,10 @@ mod tests {
         (Role::Secretariat, Kind::Reconcile, "nwnnnn"),
         (Role::Secretariat, Kind::FetchChunk, "nwnnnn"),
         (Role::Secretariat, Kind::WitnessTree, "nonnnn"),
+        (Role::Secretariat, Kind::SubmitReport, "nonnnn"),
+        (Role::Secretariat, Kind::FetchPublications, "nonnnn"),
+        (Role::Secretariat, Kind::PublicationsUpdated, "nwnnnn"),
+        (Role::Secretariat, Kind::RegisterForMeeting, "nonnnn"),
         (Role::National, Kind::Register, "nwnnnn"),
         (Role::National, Kind::FetchDirectory, "nwnnon"),
         (Role::National, Kind::Deliver, "nonnnn"),
@@ -189,6 +217,10 @@ mod tests {
         (Role::National, Kind::Reconcile, "nonnnn"),
         (Role::National, Kind::FetchChunk, "nonnnn"),
         (Role::National, Kind::WitnessTree, "nonnon"),
+        (Role::National, Kind::SubmitReport, "nwnnnn"),
+        (Role::National, Kind::FetchPublications, "nwnnnn"),
+        (Role::National, Kind::PublicationsUpdated, "nwnnon"),
+        (Role::National, Kind::RegisterForMeeting, "nwnnnn"),
     ];
 
     #[test]

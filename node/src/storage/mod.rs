@@ -16,16 +16,20 @@
 //! `Store` itself (this file) opens the database, runs the group commit of
 //! [`Store::flush`] and remembers a failed write; its methods are grouped by
 //! concern: `directory` (directory versions, registrations, contacts),
-//! `messages` (messages, exchanges, outbox, attachments, disclosures) and
-//! `audit` (the hash-chained log, checkpoints and tree heads).
+//! `messages` (messages, exchanges, outbox, attachments, disclosures),
+//! `audit` (the hash-chained log, checkpoints and tree heads) and
+//! `publications` (the Secretariat's publication log, reports of measures,
+//! meeting registrations).
 
 mod audit;
 mod directory;
 mod messages;
+mod publications;
 mod records;
 mod snapshot;
 
 pub use messages::LookupError;
+pub use publications::{ReportRecord, ReportState};
 pub use records::*;
 pub use snapshot::{SnapshotError, SnapshotReader, SnapshotSink};
 
@@ -108,6 +112,12 @@ pub struct Store {
     tree_heads: sled::Tree,
     /// The latest tree head held of each peer's log.
     witness_trees: sled::Tree,
+    /// The Secretariat's publication log, by number.
+    publications: sled::Tree,
+    /// Reports of measures, by report id.
+    reports: sled::Tree,
+    /// Meeting registrations, by notice number then State.
+    meeting: sled::Tree,
     /// The group commit of [`Store::flush`].
     group: std::sync::Arc<GroupCommit>,
     /// Run after every flush ([`Store::with_after_flush`]).
@@ -315,6 +325,9 @@ impl Store {
             witnesses: db.open_tree("witnesses")?,
             tree_heads: db.open_tree("tree-heads")?,
             witness_trees: db.open_tree("witness-trees")?,
+            publications: db.open_tree("publications")?,
+            reports: db.open_tree("reports")?,
+            meeting: db.open_tree("meeting")?,
             after_flush: None,
             before_flush: None,
             failure: Default::default(),
