@@ -422,6 +422,16 @@ mod tests {
     }
 
     #[test]
+    fn the_example_notice_file_is_valid() {
+        let form: MeetingNoticeForm =
+            toml::from_str(include_str!("../../deploy/examples/meeting-notice.toml")).expect("example notice");
+        let n = form.parse(NOW).expect("valid");
+        assert_eq!(n.starts_on, "2027-08-29");
+        assert!(matches!(n.venue, Venue::InPerson(_)));
+        assert_eq!(n.languages, Language::ALL);
+    }
+
+    #[test]
     fn the_meeting_is_by_default_the_day_before_the_csp() {
         let n = form().parse(NOW).expect("valid");
         assert_eq!((n.starts_on.as_str(), n.ends_on.as_str()), ("2026-08-23", "2026-08-23"));

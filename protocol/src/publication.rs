@@ -493,6 +493,14 @@ mod tests {
     }
 
     #[test]
+    fn the_example_report_file_is_valid() {
+        let form: MeasuresReportForm =
+            toml::from_str(include_str!("../../deploy/examples/report.toml")).expect("example report");
+        let report = form.parse(state("MEX"), NOW).expect("valid");
+        assert_eq!(report.measures.len(), 2);
+    }
+
+    #[test]
     fn a_report_form_is_checked_field_by_field() {
         let report = form().parse(state("MEX"), NOW).expect("valid");
         assert_eq!(report.measures[0].provision, Provision::Art11_4);

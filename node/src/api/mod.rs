@@ -3,7 +3,8 @@
 //! the operator can read). The `veim` CLI, and later a web console, use only
 //! this API, and its requests and answers are in `types`, which has no
 //! server in it. Handlers are grouped by concern: `directory` (status,
-//! directory, contacts, keys), `messages`, `terms`, `attachments`; and
+//! directory, contacts, keys), `messages`, `terms`, `attachments`,
+//! `publications` (reports through the Secretariat, the meeting); and
 //! `health` and `metrics`, the three paths a supervisor or a monitoring
 //! system reads without the token (`/healthz`, `/readyz`, `/metrics`).
 
@@ -17,6 +18,7 @@ pub use guard::{COUNTED_FLUSH_EVERY, MAX_RECORDED_PATH};
 pub use health::stale_after;
 mod messages;
 mod metrics;
+mod publications;
 mod terms;
 pub mod types;
 
@@ -205,6 +207,18 @@ fn routes() -> OpenApiRouter<Shared> {
         .routes(routes!(attachments::save))
         .routes(routes!(attachments::attach))
         .routes(routes!(backup::make))
+        .routes(routes!(publications::reports, publications::submit_report))
+        .routes(routes!(publications::pending_reports))
+        .routes(routes!(publications::report))
+        .routes(routes!(publications::circulate))
+        .routes(routes!(publications::refuse))
+        .routes(routes!(publications::publications))
+        .routes(routes!(publications::sync_publications))
+        .routes(routes!(publications::meeting))
+        .routes(routes!(publications::publish_notice))
+        .routes(routes!(publications::register))
+        .routes(routes!(publications::registrations))
+        .routes(routes!(publications::recommendations))
 }
 
 fn router(node: Shared, guard: guard::Guard) -> Router {
