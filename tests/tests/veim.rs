@@ -18,6 +18,7 @@ mod veim {
     pub mod multihost;
     pub mod outbox;
     pub mod policy;
+    pub mod publications;
     pub mod receipts;
     pub mod refusals;
     pub mod terms;

@@ -51,7 +51,8 @@ fn publication_view(p: SignedPublication) -> PublicationView {
         kind: p.content.as_ref().map(|c| c.kind()).unwrap_or("withheld").to_string(),
         audience: p.header.audience.clone(),
         hash: p.header.hash().map(hex::encode).unwrap_or_default(),
-        content: p.content,
+        content: p.content.clone(),
+        signed: p,
     }
 }
 

@@ -501,6 +501,9 @@ pub struct PublicationView {
     /// The publication hash, which the next publication carries.
     pub hash: String,
     pub content: Option<veim_protocol::publication::PublicationContent>,
+    /// The publication as signed (header, the Secretariat's signature,
+    /// content), for whoever checks it again.
+    pub signed: veim_protocol::publication::SignedPublication,
 }
 
 /// `POST /v1/publications/sync`: what the fetch brought.

@@ -22,6 +22,8 @@ use veim_node::clock::now;
 use veim_protocol::audit::{Checkpoint, SignedCheckpoint, SignedTreeHead, TreeHead};
 use veim_protocol::contacts::{ContactSet, SignedContactSet, Visibility};
 use veim_protocol::ids::AttachmentId;
+use veim_protocol::meeting::{MeetingRegistration, SignedMeetingRegistration};
+use veim_protocol::publication::{MeasuresReport, SignedMeasuresReport};
 use veim_protocol::wire::{Inventory, NetRequest, NetResponse, RefusalCode, TreeWitness};
 use veim_protocol::{
     Bytes32, EntryAction, EntryStatus, ExchangeId, IdentityKeypair, KeyRotation, Registration, SignedKeyRotation,
@@ -75,10 +77,14 @@ enum Variant {
     WitnessTree,
     Reconcile,
     FetchChunk,
+    SubmitReport,
+    FetchPublications,
+    PublicationsUpdated,
+    RegisterForMeeting,
 }
 
 impl Variant {
-    const ALL: [Variant; 10] = [
+    const ALL: [Variant; 14] = [
         Variant::Register,
         Variant::FetchDirectory,
         Variant::Deliver,
@@ -89,6 +95,10 @@ impl Variant {
         Variant::WitnessTree,
         Variant::Reconcile,
         Variant::FetchChunk,
+        Variant::SubmitReport,
+        Variant::FetchPublications,
+        Variant::PublicationsUpdated,
+        Variant::RegisterForMeeting,
     ];
 
     /// No wildcard on purpose: a new kind of request does not compile here
@@ -105,6 +115,10 @@ impl Variant {
             NetRequest::WitnessTree(_) => Variant::WitnessTree,
             NetRequest::Reconcile(_) => Variant::Reconcile,
             NetRequest::FetchChunk { .. } => Variant::FetchChunk,
+            NetRequest::SubmitReport(_) => Variant::SubmitReport,
+            NetRequest::FetchPublications { .. } => Variant::FetchPublications,
+            NetRequest::PublicationsUpdated { .. } => Variant::PublicationsUpdated,
+            NetRequest::RegisterForMeeting(_) => Variant::RegisterForMeeting,
         }
     }
 }
@@ -141,7 +155,7 @@ const NA: Answer = Answer::NotApplicable;
 /// What today's node answers. Columns: stranger, pending, active, suspended,
 /// withdrawn, Secretariat, rotated away (`STANDINGS`).
 #[rustfmt::skip]
-const EXPECTED: [(Receiver, Variant, [Answer; 7]); 20] = [
+const EXPECTED: [(Receiver, Variant, [Answer; 7]); 28] = [
     // Anyone may register: that is how a State first reaches the Secretariat.
     (SEC, Variant::Register,         [OK,  OK,  OK, OK,  OK,  NA,  OK ]),
     // A suspended node still follows the directory (that is how it learns it
@@ -161,6 +175,12 @@ const EXPECTED: [(Receiver, Variant, [Answer; 7]); 20] = [
     (SEC, Variant::WitnessTree,      [NID, NID, OK, NID, NID, NA,  NID]),
     (SEC, Variant::Reconcile,        [NID, NID, WR, NID, NID, NA,  NID]),
     (SEC, Variant::FetchChunk,       [NID, NID, WR, NID, NID, NA,  NID]),
+    // Reports, the publication log and meeting registrations: active States
+    // only (a suspended one is served nothing new, nor registers).
+    (SEC, Variant::SubmitReport,     [NID, NID, OK, NID, NID, NA,  NID]),
+    (SEC, Variant::FetchPublications, [NID, NID, OK, NID, NID, NA, NID]),
+    (SEC, Variant::PublicationsUpdated, [NID, NID, WR, NID, NID, NA, NID]),
+    (SEC, Variant::RegisterForMeeting, [NID, NID, OK, NID, NID, NA, NID]),
     // At a national node, the Secretariat is listed in no directory: outside
     // its three arms it meets the "not active" guard before the role check,
     // so it is told NotInDirectory where an active State is told WrongRole.
@@ -177,6 +197,11 @@ const EXPECTED: [(Receiver, Variant, [Answer; 7]); 20] = [
     (NAT, Variant::WitnessTree,      [NID, NID, OK, NID, NID, OK,  NID]),
     (NAT, Variant::Reconcile,        [NID, NID, OK, NID, NID, NID, NID]),
     (NAT, Variant::FetchChunk,       [NID, NID, OK, NID, NID, NID, NID]),
+    (NAT, Variant::SubmitReport,     [NID, NID, WR, NID, NID, NID, NID]),
+    (NAT, Variant::FetchPublications, [NID, NID, WR, NID, NID, NID, NID]),
+    // Announcements of publications come from the Secretariat alone.
+    (NAT, Variant::PublicationsUpdated, [NID, NID, WR, NID, NID, OK, NID]),
+    (NAT, Variant::RegisterForMeeting, [NID, NID, WR, NID, NID, NID, NID]),
 ];
 
 /// A request of each kind that no handler acts on: signatures of zeros, a
@@ -259,6 +284,25 @@ fn harmless(variant: Variant, net: &LocalNet) -> NetRequest {
             }))
         }
         Variant::FetchChunk => NetRequest::FetchChunk { attachment: AttachmentId::random(&mut rng), index: 0 },
+        // In the name of a State in no directory, signed by nobody.
+        Variant::SubmitReport => NetRequest::SubmitReport(Box::new(SignedMeasuresReport {
+            report: MeasuresReport {
+                state: unlisted,
+                title: "t".into(),
+                measures: Vec::new(),
+                text: "t".into(),
+                exchanges: Vec::new(),
+                signed_at: now(),
+            },
+            signature: [0; 64],
+        })),
+        Variant::FetchPublications => NetRequest::FetchPublications { after: 0 },
+        // A publication every node holds: nothing to fetch.
+        Variant::PublicationsUpdated => NetRequest::PublicationsUpdated { seq: 0 },
+        Variant::RegisterForMeeting => NetRequest::RegisterForMeeting(Box::new(SignedMeetingRegistration {
+            registration: MeetingRegistration { state: unlisted, notice: 1, participants: Vec::new(), signed_at: now() },
+            signature: [0; 64],
+        })),
     }
 }
 
