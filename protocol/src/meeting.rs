@@ -153,9 +153,11 @@ impl MeetingNotice {
         let csp = parse_date(&self.csp_date);
         let starts = parse_date(&self.starts_on);
         let ends = parse_date(&self.ends_on);
-        for (field, value, parsed) in
-            [("csp_date", &self.csp_date, csp), ("starts_on", &self.starts_on, starts), ("ends_on", &self.ends_on, ends)]
-        {
+        for (field, value, parsed) in [
+            ("csp_date", &self.csp_date, csp),
+            ("starts_on", &self.starts_on, starts),
+            ("ends_on", &self.ends_on, ends),
+        ] {
             if parsed.is_none() {
                 errors.push(field, format!("{value:?} is not a date; write YYYY-MM-DD"));
             }
@@ -250,7 +252,11 @@ impl MeetingRegistration {
                 set.state == self.state && set.contacts.iter().any(|c| c.name == p.name && c.emails.contains(&p.email))
             });
             if !own {
-                return Err(MeetingError::NotOwnContact { state: self.state, name: p.name.clone(), email: p.email.clone() });
+                return Err(MeetingError::NotOwnContact {
+                    state: self.state,
+                    name: p.name.clone(),
+                    email: p.email.clone(),
+                });
             }
             if self.participants[..i].iter().any(|q| q.name == p.name && q.email == p.email) {
                 return Err(MeetingError::Twice { name: p.name.clone(), email: p.email.clone() });
@@ -347,10 +353,9 @@ impl MeetingNoticeForm {
                     }
                 },
             },
-            None => parse_date(&starts_on)
-                .and_then(|d| d.checked_sub(time::Duration::days(7)))
-                .map(end_of_day)
-                .unwrap_or(0),
+            None => {
+                parse_date(&starts_on).and_then(|d| d.checked_sub(time::Duration::days(7))).map(end_of_day).unwrap_or(0)
+            }
         };
         let notice = MeetingNotice {
             title: self.title.trim().into(),
@@ -490,8 +495,9 @@ mod tests {
     #[test]
     fn a_registration_verifies_only_under_its_states_key() {
         let key = IdentityKeypair::from_secret_bytes(&[5; 32]);
-        let signed = SignedMeetingRegistration::sign(registration("Ana Ruiz", "poc@sre.example.mx", Language::Es), &key)
-            .expect("sign");
+        let signed =
+            SignedMeetingRegistration::sign(registration("Ana Ruiz", "poc@sre.example.mx", Language::Es), &key)
+                .expect("sign");
         assert!(signed.verify(&key.public()).is_ok());
         assert!(signed.verify(&IdentityKeypair::from_secret_bytes(&[6; 32]).public()).is_err());
     }

@@ -140,7 +140,9 @@ impl MeasuresReport {
         for (i, m) in self.measures.iter().enumerate() {
             check_text(&format!("measures[{i}].text"), &m.text, MAX_REPORT_TEXT, true, &mut errors);
             match crate::response::parse_date(&m.date) {
-                None => errors.push(format!("measures[{i}].date"), format!("{:?} is not a date; write YYYY-MM-DD", m.date)),
+                None => {
+                    errors.push(format!("measures[{i}].date"), format!("{:?} is not a date; write YYYY-MM-DD", m.date))
+                }
                 Some(d) if today.is_some_and(|t| d > t) => errors.push(
                     format!("measures[{i}].date"),
                     format!("{} is in the future; report measures already taken", m.date),
@@ -251,7 +253,11 @@ impl MeasuresReportForm {
             let kind = MeasureKind::parse(&m.kind).unwrap_or_else(|| {
                 errors.push(
                     format!("measures[{i}].kind"),
-                    format!("{:?} is not a kind of measure; use one of {}", m.kind, MeasureKind::ALL.map(|(_, n)| n).join(", ")),
+                    format!(
+                        "{:?} is not a kind of measure; use one of {}",
+                        m.kind,
+                        MeasureKind::ALL.map(|(_, n)| n).join(", ")
+                    ),
                 );
                 MeasureKind::Other
             });
@@ -376,7 +382,11 @@ impl SignedPublication {
         audience.dedup();
         let header = PublicationHeader { seq, previous_hash, published_at, audience, content_hash: content.hash()? };
         let bytes = codec::encode("publication header", &header)?;
-        Ok(SignedPublication { signature: key.sign(domain::PUBLICATION_SIGNATURE, &bytes), header, content: Some(content) })
+        Ok(SignedPublication {
+            signature: key.sign(domain::PUBLICATION_SIGNATURE, &bytes),
+            header,
+            content: Some(content),
+        })
     }
 
     /// The publication as a node outside its audience is served it.
@@ -435,10 +445,7 @@ impl SignedPublication {
 
     /// A circulated report must verify under the key `key_of` gives for
     /// its State (the directory's); other content passes.
-    pub fn check_report(
-        &self,
-        key_of: impl Fn(StateCode) -> Option<PublicIdentity>,
-    ) -> Result<(), PublicationError> {
+    pub fn check_report(&self, key_of: impl Fn(StateCode) -> Option<PublicIdentity>) -> Result<(), PublicationError> {
         if let Some(PublicationContent::CirculatedReport(r)) = &self.content {
             let state = r.report.state;
             let ok = key_of(state).is_some_and(|k| r.verify(&k).is_ok());
@@ -535,7 +542,8 @@ mod tests {
     }
 
     fn chain(sec: &IdentityKeypair) -> Vec<SignedPublication> {
-        let report = SignedMeasuresReport::sign(form().parse(state("MEX"), NOW).expect("valid"), &key(1)).expect("sign");
+        let report =
+            SignedMeasuresReport::sign(form().parse(state("MEX"), NOW).expect("valid"), &key(1)).expect("sign");
         let first = SignedPublication::sign(
             1,
             [0; 32],

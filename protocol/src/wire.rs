@@ -130,7 +130,10 @@ pub enum NetResponse {
     Publications(Vec<crate::publication::SignedPublication>),
     /// The registration is kept (in place of any earlier one of the State
     /// for this meeting): `participants` are registered.
-    MeetingRegistered { notice: u64, participants: u64 },
+    MeetingRegistered {
+        notice: u64,
+        participants: u64,
+    },
 }
 
 /// Where a State's report of measures stands with the Secretariat.

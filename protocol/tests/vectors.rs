@@ -3224,7 +3224,10 @@ fn spec_publication_tables_match_the_crate() {
         PublicationContent::MeetingNotice(_) => "MeetingNotice",
         PublicationContent::MeetingRecommendations(_) => "MeetingRecommendations",
     };
-    assert_eq!(spec_table_after("| Index | `PublicationContent` | Content |"), variant_indices(&contents, content_name));
+    assert_eq!(
+        spec_table_after("| Index | `PublicationContent` | Content |"),
+        variant_indices(&contents, content_name)
+    );
 
     let kinds: Vec<Vec<String>> = unit_variants::<MeasureKind>()
         .into_iter()
@@ -3234,7 +3237,10 @@ fn spec_publication_tables_match_the_crate() {
             vec![index, name, kind.as_str().to_string()]
         })
         .collect();
-    assert_eq!(spec_rows_after("| Index | `MeasureKind` | Name |").into_iter().map(|r| r[..3].to_vec()).collect::<Vec<_>>(), kinds);
+    assert_eq!(
+        spec_rows_after("| Index | `MeasureKind` | Name |").into_iter().map(|r| r[..3].to_vec()).collect::<Vec<_>>(),
+        kinds
+    );
     assert_eq!(MeasureKind::ALL.len(), kinds.len());
     let languages: Vec<Vec<String>> = unit_variants::<Language>()
         .into_iter()
@@ -3256,8 +3262,7 @@ fn spec_publication_tables_match_the_crate() {
 #[test]
 fn the_spec_publications_verify_and_every_check_is_named() {
     let world = World::build();
-    let (report, _, body) =
-        signed_vector("report", "body", "signed measures report", &measures_report(&world));
+    let (report, _, body) = signed_vector("report", "body", "signed measures report", &measures_report(&world));
     report.verify(&world.mex.public()).expect("MEX's signature");
     assert!(world.mex.public().verify(domain::REPORT_SIGNATURE, &body, &report.signature).is_ok());
     assert!(report.verify(&world.swe.public()).is_err(), "not SWE's");

@@ -142,7 +142,8 @@ pub fn reports(api: &AdminClient, command: ReportsCommand) -> Result<Printed, Cl
         ReportsCommand::List | ReportsCommand::Pending => {
             let path = if matches!(command, ReportsCommand::Pending) { "/v1/reports/pending" } else { "/v1/reports" };
             let list: Vec<ReportView> = api.get(path)?;
-            let text = if list.is_empty() { "No report.\n".to_string() } else { list.iter().map(report_line).collect() };
+            let text =
+                if list.is_empty() { "No report.\n".to_string() } else { list.iter().map(report_line).collect() };
             printed(&list, text)
         }
         ReportsCommand::Show { id } => {
@@ -179,7 +180,12 @@ pub fn reports(api: &AdminClient, command: ReportsCommand) -> Result<Printed, Cl
         }
         ReportsCommand::Refuse { id, reason } => {
             let v: ReportView = api.post(&format!("/v1/reports/{id}/refuse"), &RefuseReport { reason })?;
-            let text = format!("Report {} of {}: {}; its node learns it at its next poll.\n", short(&v.id), v.state, v.status_text);
+            let text = format!(
+                "Report {} of {}: {}; its node learns it at its next poll.\n",
+                short(&v.id),
+                v.state,
+                v.status_text
+            );
             printed(&v, text)
         }
     }
@@ -215,8 +221,9 @@ fn choice(contact: &str, default: Language) -> Result<ParticipantChoice, ClientE
     let (email, language) = match contact.rsplit_once(':') {
         Some((email, lang)) => (
             email,
-            Language::parse(lang)
-                .ok_or_else(|| ClientError::Invalid(format!("{lang:?} is not a language of the meeting; use en, fr or es")))?,
+            Language::parse(lang).ok_or_else(|| {
+                ClientError::Invalid(format!("{lang:?} is not a language of the meeting; use en, fr or es"))
+            })?,
         ),
         None => (contact, default),
     };
@@ -239,7 +246,12 @@ pub fn meeting(api: &AdminClient, command: MeetingCommand) -> Result<Printed, Cl
             let _ = writeln!(text, "{} (publication {})", n.title, m.notice_seq);
             let _ = writeln!(text, "  {} to {}, {}; the CSP opens {}", n.starts_on, n.ends_on, n.venue, n.csp_date);
             let langs: Vec<&str> = n.languages.iter().map(|l| l.as_str()).collect();
-            let _ = writeln!(text, "  languages: {}; registrations close {}", langs.join(", "), time(n.registration_deadline));
+            let _ = writeln!(
+                text,
+                "  languages: {}; registrations close {}",
+                langs.join(", "),
+                time(n.registration_deadline)
+            );
             for (i, item) in n.agenda.iter().enumerate() {
                 let _ = writeln!(text, "  {}. {item}", i + 1);
             }
@@ -261,8 +273,9 @@ pub fn meeting(api: &AdminClient, command: MeetingCommand) -> Result<Printed, Cl
             printed(&m, text)
         }
         MeetingCommand::Register { contacts, language } => {
-            let default = Language::parse(&language)
-                .ok_or_else(|| ClientError::Invalid(format!("{language:?} is not a language of the meeting; use en, fr or es")))?;
+            let default = Language::parse(&language).ok_or_else(|| {
+                ClientError::Invalid(format!("{language:?} is not a language of the meeting; use en, fr or es"))
+            })?;
             let participants = contacts.iter().map(|c| choice(c, default)).collect::<Result<Vec<_>, _>>()?;
             let r: RegistrationView = api.post("/v1/meeting/register", &RegisterParticipants { participants })?;
             let mut text = format!("{} registered {} participant(s):\n", r.state, r.participants.len());
@@ -285,15 +298,22 @@ pub fn meeting(api: &AdminClient, command: MeetingCommand) -> Result<Printed, Cl
             let r: Registrations = api.get("/v1/meeting/registrations")?;
             let body = match format {
                 ListFormat::Csv => r.csv(),
-                ListFormat::Json => serde_json::to_string_pretty(&r.rows()).map_err(|e| ClientError::Local(e.to_string()))? + "\n",
+                ListFormat::Json => {
+                    serde_json::to_string_pretty(&r.rows()).map_err(|e| ClientError::Local(e.to_string()))? + "\n"
+                }
             };
             let text = match out {
                 Some(path) => {
                     use std::io::Write as _;
-                    let mut file = std::fs::OpenOptions::new().write(true).create_new(true).open(&path).map_err(|e| {
-                        ClientError::Refused(format!("cannot create {}: {e} (an existing file is never overwritten)", path.display()))
-                    })?;
-                    file.write_all(body.as_bytes()).map_err(|e| ClientError::Local(format!("cannot write {}: {e}", path.display())))?;
+                    let mut file =
+                        std::fs::OpenOptions::new().write(true).create_new(true).open(&path).map_err(|e| {
+                            ClientError::Refused(format!(
+                                "cannot create {}: {e} (an existing file is never overwritten)",
+                                path.display()
+                            ))
+                        })?;
+                    file.write_all(body.as_bytes())
+                        .map_err(|e| ClientError::Local(format!("cannot write {}: {e}", path.display())))?;
                     format!("{} participant(s) written to {}.\n", r.rows().len(), path.display())
                 }
                 None => body,
@@ -303,7 +323,8 @@ pub fn meeting(api: &AdminClient, command: MeetingCommand) -> Result<Printed, Cl
         MeetingCommand::Recommendations { file } => {
             let form: PublishRecommendations = read_toml(&file)?;
             let p: PublicationView = api.post("/v1/meeting/recommendations", &form)?;
-            let text = format!("Recommendations published as publication {} to {} State(s).\n", p.seq, p.audience.len());
+            let text =
+                format!("Recommendations published as publication {} to {} State(s).\n", p.seq, p.audience.len());
             printed(&p, text)
         }
     }

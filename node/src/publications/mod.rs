@@ -161,13 +161,7 @@ impl Registrations {
         }
         let mut out = String::from("state,name,email,language\r\n");
         for r in self.rows() {
-            out.push_str(&format!(
-                "{},{},{},{}\r\n",
-                r.state,
-                field(&r.name),
-                field(&r.email),
-                r.language
-            ));
+            out.push_str(&format!("{},{},{},{}\r\n", r.state, field(&r.name), field(&r.email), r.language));
         }
         out
     }
@@ -342,8 +336,7 @@ impl Publications {
         if r.signed_at < now.saturating_sub(window) || r.signed_at > now.saturating_add(window) {
             return Err(ReportError::Clock { signed_at: r.signed_at, now });
         }
-        let record =
-            ReportRecord { id, report: submission.clone(), status: ReportState::Pending, updated_at: now };
+        let record = ReportRecord { id, report: submission.clone(), status: ReportState::Pending, updated_at: now };
         let e = event(
             Actor::Peer(Some(r.state)),
             Action::ReportSubmitted,
@@ -719,7 +712,8 @@ impl Publications {
         let state = self.national_only()?;
         let (notice, _) = self.latest_notice()?.ok_or(PublicationsError::NoNotice)?;
         let view = self.directory.view();
-        let own = view.entry(state).and_then(|e| e.contacts.as_ref()).map(|c| c.set.contacts.clone()).unwrap_or_default();
+        let own =
+            view.entry(state).and_then(|e| e.contacts.as_ref()).map(|c| c.set.contacts.clone()).unwrap_or_default();
         let participants = choices
             .iter()
             .map(|c| {

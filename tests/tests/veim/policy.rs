@@ -300,7 +300,12 @@ fn harmless(variant: Variant, net: &LocalNet) -> NetRequest {
         // A publication every node holds: nothing to fetch.
         Variant::PublicationsUpdated => NetRequest::PublicationsUpdated { seq: 0 },
         Variant::RegisterForMeeting => NetRequest::RegisterForMeeting(Box::new(SignedMeetingRegistration {
-            registration: MeetingRegistration { state: unlisted, notice: 1, participants: Vec::new(), signed_at: now() },
+            registration: MeetingRegistration {
+                state: unlisted,
+                notice: 1,
+                participants: Vec::new(),
+                signed_at: now(),
+            },
             signature: [0; 64],
         })),
     }

@@ -156,8 +156,9 @@ async fn a_refused_report_is_reported_back_with_its_reason() -> anyhow::Result<(
     let submitted: ReportView = blocking(|| mex.post("/v1/reports", &SubmitReport { report: report_form() }))?;
     let sec = net.secretariat.api()?;
     let reason = "it repeats the report of last year";
-    let _: ReportView =
-        blocking(|| sec.post(&format!("/v1/reports/{}/refuse", submitted.id), &RefuseReport { reason: reason.into() }))?;
+    let _: ReportView = blocking(|| {
+        sec.post(&format!("/v1/reports/{}/refuse", submitted.id), &RefuseReport { reason: reason.into() })
+    })?;
     let told: ReportView = wait_for("MEX to learn of the refusal", Duration::from_secs(20), || {
         let _: PublicationsSynced = mex.post("/v1/publications/sync", &()).ok()?;
         let v: ReportView = mex.get(&format!("/v1/reports/{}", submitted.id)).ok()?;
@@ -181,8 +182,7 @@ fn choice(email: &str, name: Option<&str>, language: Language) -> ParticipantCho
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn states_register_their_own_points_of_contact_and_every_node_gets_the_recommendations() -> anyhow::Result<()>
-{
+async fn states_register_their_own_points_of_contact_and_every_node_gets_the_recommendations() -> anyhow::Result<()> {
     let net = TestNet::admitted(&["MEX", "SWE", "DEU"]).await?;
     // Each State lists points of contact of its own.
     let people = |state: &str, who: [(&str, &str); 2]| {
@@ -196,7 +196,10 @@ async fn states_register_their_own_points_of_contact_and_every_node_gets_the_rec
     let lists = [
         ("MEX".to_string(), contacts()),
         people("SWE", [("Anna Lindqvist", "anna.lindqvist@isp.example.se"), ("Erik Berg", "erik.berg@isp.example.se")]),
-        people("DEU", [("Klaus Weber", "klaus.weber@bafa.example.de"), ("Petra Schulz", "petra.schulz@bafa.example.de")]),
+        people(
+            "DEU",
+            [("Klaus Weber", "klaus.weber@bafa.example.de"), ("Petra Schulz", "petra.schulz@bafa.example.de")],
+        ),
     ];
     let mut version = 0;
     for (state, form) in lists {
@@ -209,7 +212,8 @@ async fn states_register_their_own_points_of_contact_and_every_node_gets_the_rec
     net.wait_directory(version).await?;
 
     let sec = net.secretariat.api()?;
-    let notice: PublicationView = blocking(|| sec.post("/v1/meeting/notice", &PublishNotice { notice: notice_form() }))?;
+    let notice: PublicationView =
+        blocking(|| sec.post("/v1/meeting/notice", &PublishNotice { notice: notice_form() }))?;
     let Some(PublicationContent::MeetingNotice(n)) = &notice.content else { panic!("{notice:?}") };
     assert_eq!(n.starts_on, "2030-08-25", "the day before the CSP");
     for state in ["MEX", "SWE", "DEU"] {
@@ -231,7 +235,8 @@ async fn states_register_their_own_points_of_contact_and_every_node_gets_the_rec
     register(&net, "SWE", vec![choice("anna.lindqvist@isp.example.se", None, Language::En)])?;
 
     // Not its own: SWE names MEX's point of contact.
-    let other = register(&net, "SWE", vec![choice("att-poc@sre.example.mx", Some("María Fernanda López"), Language::En)]);
+    let other =
+        register(&net, "SWE", vec![choice("att-poc@sre.example.mx", Some("María Fernanda López"), Language::En)]);
     let other = other.expect_err("another State's contact").to_string();
     assert!(other.contains("is not a point of contact of SWE"), "{other}");
     // A language the meeting does not offer.
@@ -304,7 +309,8 @@ async fn a_notice_not_signed_by_the_secretariat_is_refused_and_changes_nothing()
         content.clone(),
         &keys_of(&net.national("MEX").home).identity,
     )?;
-    let mut altered = SignedPublication::sign(1, [0; 32], now(), audience, content, &keys_of(&secretariat_home).identity)?;
+    let mut altered =
+        SignedPublication::sign(1, [0; 32], now(), audience, content, &keys_of(&secretariat_home).identity)?;
     if let Some(PublicationContent::MeetingNotice(n)) = &mut altered.content {
         n.registration_deadline += 86_400;
     }
