@@ -394,6 +394,12 @@ impl SignedPublication {
         SignedPublication { content: None, ..self.clone() }
     }
 
+    /// Whether `key` signed the header.
+    pub fn is_signed_by(&self, key: &PublicIdentity) -> bool {
+        codec::encode("publication header", &self.header)
+            .is_ok_and(|bytes| key.verify(domain::PUBLICATION_SIGNATURE, &bytes, &self.signature).is_ok())
+    }
+
     /// Whether `state` is in the audience.
     pub fn addressed_to(&self, state: StateCode) -> bool {
         self.header.audience.binary_search(&state).is_ok()

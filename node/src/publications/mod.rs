@@ -28,6 +28,7 @@ use std::sync::{Arc, Mutex};
 use tokio::sync::Notify;
 use veim_protocol::audit::{Action, Actor, Event};
 use veim_protocol::codec::{self, MAX_FRAME};
+use veim_protocol::keys::PublicIdentity;
 use veim_protocol::meeting::{
     Language, MeetingError, MeetingNotice, MeetingNoticeForm, MeetingRegistration, Participant, Recommendations,
     SignedMeetingRegistration,
@@ -35,7 +36,7 @@ use veim_protocol::meeting::{
 use veim_protocol::publication::{
     MeasuresReportForm, PublicationContent, PublicationError, ReportId, SignedMeasuresReport, SignedPublication,
 };
-use veim_protocol::wire::{MAX_PUBLICATIONS_PER_FETCH, NetRequest, NetResponse, Refusal, ReportStatus};
+use veim_protocol::wire::{MAX_PUBLICATIONS_PER_FETCH, NetRequest, NetResponse, Refusal, RefusalCode, ReportStatus};
 use veim_protocol::{Bytes32, StateCode, ValidationErrors};
 
 /// Why a report a peer submitted is not taken.
@@ -573,7 +574,14 @@ impl Publications {
         );
         self.store.put_report(&record, Some(&e))?;
         self.store.flush().await?;
-        self.deliver(record).await
+        match self.deliver(record.clone()).await {
+            // Kept and signed: the next poll delivers it.
+            Err(PublicationsError::Unreachable(why)) => {
+                tracing::warn!(%why, "report kept; not yet delivered to the Secretariat");
+                Ok(record)
+            }
+            other => other,
+        }
     }
 
     fn own_entry_active(&self, state: StateCode) -> Result<(), PublicationsError> {
@@ -586,8 +594,17 @@ impl Publications {
     }
 
     /// Sends a kept report to the Secretariat and records where it stands.
+    /// A refusal no retry can change (the report breaks a rule) is kept as
+    /// the report's outcome, so that it is not sent again.
     async fn deliver(&self, mut record: ReportRecord) -> Result<ReportRecord, PublicationsError> {
-        let answer = self.ask(&NetRequest::SubmitReport(Box::new(record.report.clone()))).await?;
+        let answer = match self.ask(&NetRequest::SubmitReport(Box::new(record.report.clone()))).await {
+            Err(PublicationsError::Refused(r)) if r.code == RefusalCode::InvalidBody => {
+                NetResponse::Report(ReportStatus::Refused {
+                    reason: format!("the Secretariat's node refused it: {}", r.detail),
+                })
+            }
+            answer => answer?,
+        };
         let status = match answer {
             NetResponse::Report(ReportStatus::Pending) => ReportState::Pending,
             NetResponse::Report(ReportStatus::Circulated { seq }) => ReportState::Circulated { seq },
@@ -660,10 +677,12 @@ impl Publications {
                 self.deliver(record).await?;
             }
         }
-        let secretariat = self
+        let current = self
             .directory
             .secretariat_key()
             .ok_or(PublicationsError::Unreachable("no Secretariat key is known".into()))?;
+        // Read only when a publication is not signed by the current key.
+        let mut history: Option<Vec<PublicIdentity>> = None;
         let mut accepted = 0;
         loop {
             let head = self.store.publication_head()?;
@@ -676,7 +695,16 @@ impl Publications {
             let mut previous = head;
             let view = self.directory.view();
             for p in publications {
-                p.check_successor(previous.as_ref(), &secretariat, Some(state))?;
+                let signer = if p.is_signed_by(&current) {
+                    current
+                } else {
+                    let keys = match &mut history {
+                        Some(keys) => keys,
+                        None => history.insert(self.secretariat_keys()?),
+                    };
+                    self.older_signer(&p, keys)?.unwrap_or(current)
+                };
+                p.check_successor(previous.as_ref(), &signer, Some(state))?;
                 p.check_report(|s| view.entry(s).map(|e| e.identity_key()))?;
                 let own = match &p.content {
                     Some(PublicationContent::CirculatedReport(r)) if r.report.state == state => {
@@ -701,6 +729,43 @@ impl Publications {
                 return Ok(accepted);
             }
         }
+    }
+
+    /// The keys the Secretariat signed with, oldest first: the pinned one,
+    /// then each one a directory version this node holds handed over to.
+    fn secretariat_keys(&self) -> Result<Vec<PublicIdentity>, StoreError> {
+        let mut keys: Vec<PublicIdentity> = self.directory.pinned_key().into_iter().collect();
+        let mut after = 0;
+        loop {
+            let batch = self.store.directory_versions_after(after, 16)?;
+            let Some(last) = batch.last() else { break };
+            after = last.body.version;
+            keys.extend(batch.iter().filter_map(|v| v.body.handover.as_ref().map(|h| h.next_key)));
+        }
+        if let Some(current) = self.directory.secretariat_key()
+            && !keys.contains(&current)
+        {
+            keys.push(current);
+        }
+        Ok(keys)
+    }
+
+    /// For a publication the current key did not sign: the earlier key of
+    /// the Secretariat that did (publications made before a handover), if
+    /// it is no older than the key that signed the publication held before
+    /// it. `None` when no key fits: the checks then name the current key.
+    fn older_signer(
+        &self,
+        p: &SignedPublication,
+        keys: &[PublicIdentity],
+    ) -> Result<Option<PublicIdentity>, StoreError> {
+        let Some(index) = keys.iter().position(|k| p.is_signed_by(k)) else { return Ok(None) };
+        let before = match p.header.seq.checked_sub(1).filter(|s| *s > 0) {
+            Some(seq) => self.store.publication(seq)?,
+            None => None,
+        };
+        let floor = before.and_then(|b| keys.iter().position(|k| b.is_signed_by(k))).unwrap_or(0);
+        Ok((index >= floor).then(|| keys[index]))
     }
 
     /// Registers this State's participants for the latest meeting: each

@@ -340,3 +340,37 @@ async fn a_notice_not_signed_by_the_secretariat_is_refused_and_changes_nothing()
     net.shutdown().await;
     Ok(())
 }
+
+/// Publications signed before the Secretariat handed over to a new key
+/// still verify at a node that fetches them after it (it was away), which
+/// by then trusts the new key; those after it are signed by the new key.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_node_away_during_a_handover_takes_up_the_publications_of_before() -> anyhow::Result<()> {
+    let mut net = TestNet::admitted(&["MEX", "SWE"]).await?;
+    net.national_mut("SWE").stop().await;
+    let notice: PublicationView =
+        blocking(|| net.secretariat.api()?.post("/v1/meeting/notice", &PublishNotice { notice: notice_form() }))?;
+    assert_eq!(notice.audience.len(), 2, "SWE is active, only away");
+    log_of(&net, "MEX", notice.seq).await?;
+    let old_key = identity(&net.secretariat.home);
+    let _: serde_json::Value = blocking(|| net.secretariat.api()?.post("/v1/keys/rotate", &()))?;
+    assert!(net.secretariat.follow_restart().await?, "the Secretariat restarts on its new key");
+    let new_key = identity(&net.secretariat.home);
+    assert_ne!(old_key, new_key);
+    let recommendations = PublishRecommendations { text: String::new(), items: vec!["Meet again.".into()] };
+    let published: PublicationView =
+        blocking(|| net.secretariat.api()?.post("/v1/meeting/recommendations", &recommendations))?;
+
+    net.national_mut("SWE").start().await?;
+    let status: veim_node::api::StatusView = blocking(|| net.secretariat.api()?.get("/v1/status"))?;
+    net.wait_directory(status.directory_version).await?;
+    for state in ["MEX", "SWE"] {
+        let log = log_of(&net, state, published.seq).await?;
+        assert!(log[0].signed.is_signed_by(&old_key), "{state}: before the handover");
+        assert!(log[1].signed.is_signed_by(&new_key), "{state}: after it");
+        let m: MeetingView = blocking(|| net.national(state).api()?.get("/v1/meeting"))?;
+        assert_eq!(m.recommendations.map(|r| r.items), Some(recommendations.items.clone()), "{state}");
+    }
+    net.shutdown().await;
+    Ok(())
+}
