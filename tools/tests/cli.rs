@@ -240,10 +240,12 @@ fn the_demo_runs_every_step_and_its_disclosure_package_verifies_offline() {
         "without Sweden's consent, the node refuses",
         "does not cover",
         "VERIFIED",
+        "the Secretariat's and MEX's signatures verified",
+        "MEX registered María Fernanda López <att-poc@sre.example.mx> (es)",
     ] {
         assert!(printed.contains(step), "{step:?} missing from the demo's output:\n{printed}");
     }
-    assert!(printed.contains("All 17 steps succeeded."), "{printed}");
+    assert!(printed.contains("All 19 steps succeeded."), "{printed}");
 
     // The package the demo exported, checked by the CLI with no node running.
     let package = std::fs::read_dir(dir.path())
