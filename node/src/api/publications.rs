@@ -189,11 +189,7 @@ pub(super) async fn meeting(State(node): State<Shared>) -> ApiResult<MeetingView
         _ => None,
     });
     let registration = match node.config.role {
-        Role::National => node.publications.own_registration()?.map(|s| RegistrationView {
-            state: s.registration.state,
-            participants: s.registration.participants,
-            signed_at: s.registration.signed_at,
-        }),
+        Role::National => node.publications.own_registration()?.map(|s| s.registration.into()),
         Role::Secretariat => None,
     };
     Ok(Json(MeetingView { notice_seq, notice, recommendations, registration }))
@@ -212,11 +208,7 @@ pub(super) async fn register(
     Json(req): Json<RegisterParticipants>,
 ) -> ApiResult<RegistrationView> {
     let s = node.publications.register_participants(&req.participants).await?;
-    Ok(Json(RegistrationView {
-        state: s.registration.state,
-        participants: s.registration.participants,
-        signed_at: s.registration.signed_at,
-    }))
+    Ok(Json(s.registration.into()))
 }
 
 #[utoipa::path(

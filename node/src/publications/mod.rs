@@ -24,7 +24,7 @@ use crate::net::Client;
 use crate::storage::{ReportRecord, ReportState, Store, StoreError};
 use libp2p::PeerId;
 use std::collections::BTreeMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use tokio::sync::Notify;
 use veim_protocol::audit::{Action, Actor, Event};
 use veim_protocol::codec::{self, MAX_FRAME};
@@ -34,7 +34,7 @@ use veim_protocol::meeting::{
     SignedMeetingRegistration,
 };
 use veim_protocol::publication::{
-    MeasuresReportForm, PublicationContent, PublicationError, ReportId, SignedMeasuresReport, SignedPublication,
+    MeasuresReportForm, PublicationContent, PublicationError, SignedMeasuresReport, SignedPublication,
 };
 use veim_protocol::wire::{MAX_PUBLICATIONS_PER_FETCH, NetRequest, NetResponse, Refusal, RefusalCode, ReportStatus};
 use veim_protocol::{Bytes32, StateCode, ValidationErrors};
@@ -119,6 +119,12 @@ pub struct RegistrationView {
     pub signed_at: i64,
 }
 
+impl From<MeetingRegistration> for RegistrationView {
+    fn from(r: MeetingRegistration) -> RegistrationView {
+        RegistrationView { state: r.state, participants: r.participants, signed_at: r.signed_at }
+    }
+}
+
 /// The registrations for a meeting, with their counts.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Registrations {
@@ -193,8 +199,6 @@ pub struct Publications {
     one_at_a_time: tokio::sync::Mutex<()>,
     /// Wakes the national node's fetch before its next poll.
     pub wake: Notify,
-    /// Why the last fetch failed, if it did (national).
-    last_error: Mutex<Option<String>>,
 }
 
 fn prefix_match<'a>(records: &'a [ReportRecord], prefix: &str) -> Result<&'a ReportRecord, PublicationsError> {
@@ -252,7 +256,6 @@ impl Publications {
             replay_window_secs,
             one_at_a_time: tokio::sync::Mutex::new(()),
             wake: Notify::new(),
-            last_error: Mutex::new(None),
         }
     }
 
@@ -300,11 +303,6 @@ impl Publications {
     pub fn report(&self, prefix: &str) -> Result<ReportRecord, PublicationsError> {
         let all = self.store.reports()?;
         Ok(prefix_match(&all, prefix)?.clone())
-    }
-
-    /// Why the last fetch of the log failed, if it did.
-    pub fn last_error(&self) -> Option<String> {
-        self.last_error.lock().ok().and_then(|e| e.clone())
     }
 
     // --- the Secretariat ---------------------------------------------------
@@ -547,7 +545,7 @@ impl Publications {
                 for p in &r.participants {
                     *per_language.entry(p.language).or_insert(0) += 1;
                 }
-                RegistrationView { state: r.state, participants: r.participants, signed_at: r.signed_at }
+                RegistrationView::from(r)
             })
             .collect();
         Ok(Registrations { notice, registrations, per_state, per_language })
@@ -656,15 +654,11 @@ impl Publications {
 
     /// One round with the Secretariat (national): reports not yet settled
     /// are sent again to learn their outcome, then the log is fetched and
-    /// checked. Records the outcome for the operator.
+    /// checked. Returns how many publications were kept.
     pub async fn sync(&self) -> Result<usize, PublicationsError> {
         let state = self.national_only()?;
         let _one = self.one_at_a_time.lock().await;
-        let result = self.sync_once(state).await;
-        if let Ok(mut last) = self.last_error.lock() {
-            *last = result.as_ref().err().map(|e| e.to_string());
-        }
-        result
+        self.sync_once(state).await
     }
 
     async fn sync_once(&self, state: StateCode) -> Result<usize, PublicationsError> {
@@ -819,9 +813,4 @@ impl Publications {
 /// A report's status in words, for people.
 pub fn report_status(status: &ReportState) -> String {
     describe(status)
-}
-
-/// The short form of a report id operators are shown.
-pub fn short_id(id: &ReportId) -> String {
-    id.to_hex()[..16].to_string()
 }
