@@ -17,7 +17,7 @@
 //! by the reporting State's key as the directory lists it.
 
 use crate::clock::now;
-use crate::directory::{Directory, dial_info};
+use crate::directory::{Directory, announce};
 use crate::home::config::Role;
 use crate::home::keys::NodeKeys;
 use crate::net::Client;
@@ -464,19 +464,8 @@ impl Publications {
         self.store.flush().await?;
         let seq = publication.header.seq;
         tracing::info!(seq, kind = publication.content.as_ref().map(|c| c.kind()), "publication published");
-        let Ok(bytes) = codec::encode("request", &NetRequest::PublicationsUpdated { seq }) else { return Ok(()) };
-        let view = self.directory.view();
-        for entry in view.entries().iter().filter(|e| e.is_active()) {
-            if let Some((peer, addrs)) = dial_info(entry) {
-                let client = self.client.clone();
-                let bytes = bytes.clone();
-                tokio::spawn(async move {
-                    if let Err(e) = client.request(peer, addrs, bytes).await {
-                        tracing::debug!(%peer, %e, "publication announcement not delivered; the node will poll");
-                    }
-                });
-            }
-        }
+        let request = NetRequest::PublicationsUpdated { seq };
+        announce(&self.client, &self.directory.view(), &request, |e| e.is_active());
         Ok(())
     }
 
