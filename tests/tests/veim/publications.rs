@@ -374,3 +374,29 @@ async fn a_node_away_during_a_handover_takes_up_the_publications_of_before() -> 
     net.shutdown().await;
     Ok(())
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_registration_after_the_deadline_is_refused() -> anyhow::Result<()> {
+    let net = TestNet::admitted(&["MEX"]).await?;
+    let _: serde_json::Value =
+        blocking(|| net.national("MEX").api()?.post("/v1/contacts", &SubmitContactsRequest { contacts: contacts() }))?;
+    let decision = ContactsDecision { state: "MEX".into(), reason: String::new() };
+    let v: VersionView = blocking(|| net.secretariat.api()?.post("/v1/contacts/accept", &decision))?;
+    net.wait_directory(v.version).await?;
+    let deadline = now() + 3;
+    let closes =
+        time::OffsetDateTime::from_unix_timestamp(deadline)?.format(&time::format_description::well_known::Rfc3339)?;
+    let notice = MeetingNoticeForm { registration_deadline: Some(closes), ..notice_form() };
+    let published: PublicationView =
+        blocking(|| net.secretariat.api()?.post("/v1/meeting/notice", &PublishNotice { notice }))?;
+    log_of(&net, "MEX", published.seq).await?;
+    register(&net, "MEX", vec![choice("att-poc@sre.example.mx", None, Language::Es)])?;
+    tokio::time::sleep(Duration::from_secs(u64::try_from(deadline + 1 - now()).unwrap_or(0))).await;
+    let late = register(&net, "MEX", vec![choice("att-poc@sre.example.mx", None, Language::En)]);
+    let late = late.expect_err("closed").to_string();
+    assert!(late.contains("registrations for this meeting closed at"), "{late}");
+    let r: Registrations = blocking(|| net.secretariat.api()?.get("/v1/meeting/registrations"))?;
+    assert_eq!(r.rows()[0].language, Language::Es, "the registration made in time stands");
+    net.shutdown().await;
+    Ok(())
+}
