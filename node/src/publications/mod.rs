@@ -53,9 +53,18 @@ pub enum ReportError {
     Invalid(ValidationErrors),
     #[error("the report is dated {signed_at}, too far from the Secretariat's clock ({now}); check the node's clock")]
     Clock { signed_at: i64, now: i64 },
+    #[error(
+        "{state} has {MAX_PENDING_PER_STATE} reports waiting for the Secretariat's review; submit more once they are \
+         circulated or refused"
+    )]
+    TooManyPending { state: StateCode },
     #[error(transparent)]
     Store(#[from] StoreError),
 }
+
+/// Reports of one State that may wait for review at once: anyone listed
+/// may submit, so what waits is bounded.
+pub const MAX_PENDING_PER_STATE: usize = 20;
 
 /// Why a meeting registration a peer sent is not taken.
 #[derive(Debug, thiserror::Error)]
@@ -334,6 +343,15 @@ impl Publications {
         let window = self.replay_window_secs;
         if r.signed_at < now.saturating_sub(window) || r.signed_at > now.saturating_add(window) {
             return Err(ReportError::Clock { signed_at: r.signed_at, now });
+        }
+        let waiting = self
+            .store
+            .reports()?
+            .iter()
+            .filter(|h| h.report.report.state == r.state && h.status == ReportState::Pending)
+            .count();
+        if waiting >= MAX_PENDING_PER_STATE {
+            return Err(ReportError::TooManyPending { state: r.state });
         }
         let record = ReportRecord { id, report: submission.clone(), status: ReportState::Pending, updated_at: now };
         let e = event(

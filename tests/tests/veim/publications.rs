@@ -168,6 +168,18 @@ async fn a_refused_report_is_reported_back_with_its_reason() -> anyhow::Result<(
     assert!(told.status_text.contains(reason), "{}", told.status_text);
     assert_eq!(entries(&net.national("MEX").home, Action::ReportRefused), 1);
     assert_eq!(entries(&net.secretariat.home, Action::ReportRefused), 1);
+
+    // What waits for review is bounded per State; the one over the bound is
+    // refused for good, and MEX's node records why.
+    for i in 0..veim_node::publications::MAX_PENDING_PER_STATE {
+        let report = MeasuresReportForm { title: format!("Report {i}"), ..report_form() };
+        let v: ReportView = blocking(|| mex.post("/v1/reports", &SubmitReport { report }))?;
+        assert_eq!(v.record.status, ReportState::Pending, "{i}: {}", v.status_text);
+    }
+    let over = MeasuresReportForm { title: "One too many".into(), ..report_form() };
+    let v: ReportView = blocking(|| mex.post("/v1/reports", &SubmitReport { report: over }))?;
+    assert!(matches!(v.record.status, ReportState::Refused { .. }), "{}", v.status_text);
+    assert!(v.status_text.contains("reports waiting for the Secretariat's review"), "{}", v.status_text);
     net.shutdown().await;
     Ok(())
 }
