@@ -585,6 +585,9 @@ async fn every_command_exits_with_the_documented_code_of_each_failure() -> anyho
     std::fs::write(&bad_lines, "MEX\n")?;
     let response = concat!(env!("CARGO_MANIFEST_DIR"), "/../deploy/examples/response.toml");
     let request_file = concat!(env!("CARGO_MANIFEST_DIR"), "/../deploy/examples/request.toml");
+    let report_file = concat!(env!("CARGO_MANIFEST_DIR"), "/../deploy/examples/report.toml");
+    let notice_file = concat!(env!("CARGO_MANIFEST_DIR"), "/../deploy/examples/meeting-notice.toml");
+    let recommendations_file = concat!(env!("CARGO_MANIFEST_DIR"), "/../deploy/examples/recommendations.toml");
     let out = home_arg(&files.join("out.json"));
     let nowhere = home_arg(&files.join("no/such/folder/out.json"));
 
@@ -601,6 +604,13 @@ async fn every_command_exits_with_the_documented_code_of_each_failure() -> anyho
             &["contacts", "pending"],
             &["contacts", "accept", "SWE"],
             &["contacts", "reject", "SWE", "--reason", "r"],
+            &["reports", "pending"],
+            &["reports", "circulate", "0000"],
+            &["reports", "refuse", "0000", "--reason", "r"],
+            &["meeting", "notice", "--file", notice_file],
+            &["meeting", "registrations"],
+            &["meeting", "export", "--format", "json"],
+            &["meeting", "recommendations", "--file", recommendations_file],
         ] {
             // approve-many checks its file first: a bad file is invalid anywhere.
             let code = if args[1] == "approve-many" { invalid } else { wrong_role };
@@ -622,6 +632,9 @@ async fn every_command_exits_with_the_documented_code_of_each_failure() -> anyho
             &["respond", "000000", "--file", response],
             &["note", "000000", "text"],
             &["close", "000000"],
+            &["reports", "submit", report_file],
+            &["reports", "sync"],
+            &["meeting", "register", "--contact", "att-poc@sre.example.mx"],
         ] {
             exits(&sec, args, wrong_role);
         }
@@ -633,6 +646,8 @@ async fn every_command_exits_with_the_documented_code_of_each_failure() -> anyho
             &["directory", "show", "XXX"],
             &["directory", "search", "--state", "XXX"],
             &["contacts", "submit", "--file", &home_arg(&bad_toml)],
+            &["reports", "submit", &home_arg(&bad_toml)],
+            &["meeting", "register", "--contact", "att-poc@sre.example.mx:de"],
             &["request", "check", "--file", &home_arg(&bad_toml)],
             &["request", "send", "--to", "SWE", "--file", &home_arg(&bad_toml)],
             &["request", "send", "--to", "XXX", "--file", request_file],
@@ -657,6 +672,9 @@ async fn every_command_exits_with_the_documented_code_of_each_failure() -> anyho
             &["directory", "reject", "DEU", "--fingerprint", "0000", "--reason", "r"],
             &["directory", "reinstate", "MEX"],
             &["contacts", "accept", "DEU"],
+            &["reports", "circulate", "0000"],
+            &["reports", "refuse", "0000", "--reason", "r"],
+            &["meeting", "registrations"],
         ] {
             exits(&sec, args, refused);
         }
