@@ -85,10 +85,11 @@ pub enum Action {
     PublicationPublished,
     PublicationAccepted,
     MeetingRegistered,
+    PublicationRefused,
 }
 
 impl Action {
-    pub const ALL: [Action; 32] = [
+    pub const ALL: [Action; 33] = [
         Action::NodeStarted,
         Action::NodeStopped,
         Action::ConfigurationChanged,
@@ -121,6 +122,7 @@ impl Action {
         Action::PublicationPublished,
         Action::PublicationAccepted,
         Action::MeetingRegistered,
+        Action::PublicationRefused,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -157,6 +159,7 @@ impl Action {
             Action::PublicationPublished => "publication-published",
             Action::PublicationAccepted => "publication-accepted",
             Action::MeetingRegistered => "meeting-registered",
+            Action::PublicationRefused => "publication-refused",
         }
     }
 }

@@ -34,7 +34,8 @@ use veim_protocol::meeting::{
     SignedMeetingRegistration,
 };
 use veim_protocol::publication::{
-    MeasuresReportForm, PublicationContent, PublicationError, SignedMeasuresReport, SignedPublication,
+    MeasuresReportForm, PublicationContent, PublicationError, PublicationHeader, SignedMeasuresReport,
+    SignedPublication,
 };
 use veim_protocol::wire::{MAX_PUBLICATIONS_PER_FETCH, NetRequest, NetResponse, Refusal, RefusalCode, ReportStatus};
 use veim_protocol::{Bytes32, StateCode, ValidationErrors};
@@ -208,6 +209,9 @@ pub struct Publications {
     one_at_a_time: tokio::sync::Mutex<()>,
     /// Wakes the national node's fetch before its next poll.
     pub wake: Notify,
+    /// The last publication refused (its signed bytes' hash), recorded
+    /// once however often it is served again.
+    last_refused: std::sync::Mutex<Option<[u8; 32]>>,
 }
 
 fn prefix_match<'a>(records: &'a [ReportRecord], prefix: &str) -> Result<&'a ReportRecord, PublicationsError> {
@@ -265,6 +269,7 @@ impl Publications {
             replay_window_secs,
             one_at_a_time: tokio::sync::Mutex::new(()),
             wake: Notify::new(),
+            last_refused: std::sync::Mutex::new(None),
         }
     }
 
@@ -694,42 +699,86 @@ impl Publications {
             };
             let n = publications.len();
             let mut previous = head;
-            let view = self.directory.view();
+            let mut refused = None;
             for p in publications {
-                let signer = if p.is_signed_by(&current) {
-                    current
-                } else {
-                    let keys = match &mut history {
-                        Some(keys) => keys,
-                        None => history.insert(self.secretariat_keys()?),
-                    };
-                    self.older_signer(&p, keys)?.unwrap_or(current)
-                };
-                p.check_successor(previous.as_ref(), &signer, Some(state))?;
-                p.check_report(|s| view.entry(s).map(|e| e.identity_key()))?;
-                let own = match &p.content {
-                    Some(PublicationContent::CirculatedReport(r)) if r.report.state == state => {
-                        let id = r.id().map_err(|e| PublicationsError::Sign(e.to_string()))?;
-                        self.store.report(&id)?.map(|mut rec| {
-                            rec.status = ReportState::Circulated { seq: p.header.seq };
-                            rec.updated_at = now();
-                            rec
-                        })
+                match self.keep(&p, previous.as_ref(), state, current, &mut history) {
+                    Ok(()) => {
+                        previous = Some(p.header);
+                        accepted += 1;
                     }
-                    _ => None,
-                };
-                let e = publication_event(&p, Actor::Peer(None), Action::PublicationAccepted);
-                self.store.put_publication(&p, own.as_ref(), &e)?;
-                previous = Some(p.header);
-                accepted += 1;
+                    Err(e) => {
+                        if let PublicationsError::Rejected(why) = &e {
+                            self.record_refusal(&p, why);
+                        }
+                        refused = Some(e);
+                        break;
+                    }
+                }
             }
+            // What was kept before a refusal stays kept.
             if n > 0 {
                 self.store.flush().await?;
+            }
+            if let Some(e) = refused {
+                return Err(e);
             }
             if n < MAX_PUBLICATIONS_PER_FETCH {
                 return Ok(accepted);
             }
         }
+    }
+
+    /// Records a refused publication in the audit log, once.
+    fn record_refusal(&self, p: &SignedPublication, why: &PublicationError) {
+        let bytes = codec::encode("publication", p).unwrap_or_default();
+        let seen = veim_protocol::keys::hash(veim_protocol::keys::domain::PUBLICATION_HASH, &bytes);
+        let Ok(mut last) = self.last_refused.lock() else { return };
+        if *last == Some(seen) {
+            return;
+        }
+        *last = Some(seen);
+        tracing::warn!(seq = p.header.seq, %why, "publication from the Secretariat's node refused");
+        let mut entry = publication_event(p, Actor::Peer(None), Action::PublicationRefused);
+        entry.detail = why.to_string();
+        self.store.record(&entry);
+    }
+
+    /// Checks one fetched publication after `previous` and keeps it (with
+    /// this State's own report marked circulated, if it is one).
+    fn keep(
+        &self,
+        p: &SignedPublication,
+        previous: Option<&PublicationHeader>,
+        state: StateCode,
+        current: PublicIdentity,
+        history: &mut Option<Vec<PublicIdentity>>,
+    ) -> Result<(), PublicationsError> {
+        let signer = if p.is_signed_by(&current) {
+            current
+        } else {
+            let keys = match history {
+                Some(keys) => keys,
+                None => history.insert(self.secretariat_keys()?),
+            };
+            self.older_signer(p, keys)?.unwrap_or(current)
+        };
+        p.check_successor(previous, &signer, Some(state))?;
+        let view = self.directory.view();
+        p.check_report(|s| view.entry(s).map(|e| e.identity_key()))?;
+        let own = match &p.content {
+            Some(PublicationContent::CirculatedReport(r)) if r.report.state == state => {
+                let id = r.id().map_err(|e| PublicationsError::Sign(e.to_string()))?;
+                self.store.report(&id)?.map(|mut rec| {
+                    rec.status = ReportState::Circulated { seq: p.header.seq };
+                    rec.updated_at = now();
+                    rec
+                })
+            }
+            _ => None,
+        };
+        let e = publication_event(p, Actor::Peer(None), Action::PublicationAccepted);
+        self.store.put_publication(p, own.as_ref(), &e)?;
+        Ok(())
     }
 
     /// The keys the Secretariat signed with, oldest first: the pinned one,

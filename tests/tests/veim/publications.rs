@@ -349,6 +349,8 @@ async fn a_notice_not_signed_by_the_secretariat_is_refused_and_changes_nothing()
         assert!(meeting.is_err(), "no notice");
         assert_eq!(entries(&net.national("MEX").home, Action::PublicationAccepted), 0);
     }
+    // Each refusal recorded once, however often the node was served it.
+    assert_eq!(entries(&net.national("MEX").home, Action::PublicationRefused), 2);
     net.shutdown().await;
     Ok(())
 }
