@@ -101,7 +101,10 @@ pub enum PublicationsError {
     NoReason,
     #[error("not valid: {0}")]
     Invalid(ValidationErrors),
-    #[error("no meeting notice has been published; the Secretariat publishes one with `veim meeting notice --file`")]
+    #[error(
+        "no meeting notice is held here: the Secretariat publishes one with `veim meeting notice --file` (a State \
+         suspended when it was published is not sent it)"
+    )]
     NoNotice,
     #[error("publication {0} is not a meeting notice")]
     NotANotice(u64),
