@@ -3196,6 +3196,21 @@ fn the_spec_tree_head_and_consistency_proofs_verify() {
     }
 }
 
+/// Every index a unit-only enum decodes, with its variant and the name
+/// `name` gives it.
+fn unit_variants_named<T: serde::de::DeserializeOwned + std::fmt::Debug>(
+    name: impl Fn(&T) -> &str,
+) -> Vec<Vec<String>> {
+    unit_variants::<T>()
+        .into_iter()
+        .map(|(index, variant)| {
+            let value: T =
+                codec::decode::<_, 4>("variant", &index.parse::<u32>().expect("index").to_le_bytes()).expect("decodes");
+            vec![index, variant, name(&value).to_string()]
+        })
+        .collect()
+}
+
 #[test]
 fn spec_publication_tables_match_the_crate() {
     let world = World::build();
@@ -3229,28 +3244,13 @@ fn spec_publication_tables_match_the_crate() {
         variant_indices(&contents, content_name)
     );
 
-    let kinds: Vec<Vec<String>> = unit_variants::<MeasureKind>()
-        .into_iter()
-        .map(|(index, name)| {
-            let kind: MeasureKind =
-                codec::decode::<_, 4>("kind", &index.parse::<u32>().expect("index").to_le_bytes()).expect("kind");
-            vec![index, name, kind.as_str().to_string()]
-        })
-        .collect();
+    let kinds = unit_variants_named(|k: &MeasureKind| k.as_str());
     assert_eq!(
         spec_rows_after("| Index | `MeasureKind` | Name |").into_iter().map(|r| r[..3].to_vec()).collect::<Vec<_>>(),
         kinds
     );
     assert_eq!(MeasureKind::ALL.len(), kinds.len());
-    let languages: Vec<Vec<String>> = unit_variants::<Language>()
-        .into_iter()
-        .map(|(index, name)| {
-            let l: Language =
-                codec::decode::<_, 4>("language", &index.parse::<u32>().expect("index").to_le_bytes()).expect("l");
-            vec![index, name, l.as_str().to_string()]
-        })
-        .collect();
-    assert_eq!(spec_rows_after("| Index | `Language` | Code |"), languages);
+    assert_eq!(spec_rows_after("| Index | `Language` | Code |"), unit_variants_named(|l: &Language| l.as_str()));
     let venues = [Venue::InPerson("p".into()), Venue::Online("o".into())];
     let venue_name = |v: &Venue| match v {
         Venue::InPerson(_) => "InPerson(String)",
