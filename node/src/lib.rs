@@ -19,6 +19,7 @@
 //!    ▼               ▼
 //!   directory  exchange  audit  terms  attachments       domain services
 //!   tracking  backup  mail  reports                       (backups, mail, reports to the CSP)
+//!   publications  backup                                  (and backups)
 //!    │                                          │
 //!    ▼                                          ▼
 //!   storage (sled, records, group commit)      net (swarm, codec, allowance)
@@ -53,6 +54,7 @@ pub mod mail;
 pub mod net;
 pub mod peer;
 pub mod reports;
+pub mod publications;
 pub mod shutdown;
 pub mod storage;
 pub mod terms;

@@ -23,6 +23,7 @@ const LAYERS: &[(&str, u8)] = &[
     ("tracking", 3),
     ("attachments", 3),
     ("reports", 3),
+    ("publications", 3),
     ("backup", 3),
     ("mail", 3),
     ("peer", 4),

@@ -89,10 +89,16 @@ pub enum Action {
     CspReportCommented,
     CspReportSubmitted,
     CspReportRegistered,
+    ReportSubmitted,
+    ReportRefused,
+    PublicationPublished,
+    PublicationAccepted,
+    MeetingRegistered,
+    PublicationRefused,
 }
 
 impl Action {
-    pub const ALL: [Action; 36] = [
+    pub const ALL: [Action; 42] = [
         Action::NodeStarted,
         Action::NodeStopped,
         Action::ConfigurationChanged,
@@ -129,6 +135,12 @@ impl Action {
         Action::CspReportCommented,
         Action::CspReportSubmitted,
         Action::CspReportRegistered,
+        Action::ReportSubmitted,
+        Action::ReportRefused,
+        Action::PublicationPublished,
+        Action::PublicationAccepted,
+        Action::MeetingRegistered,
+        Action::PublicationRefused,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -169,6 +181,12 @@ impl Action {
             Action::CspReportCommented => "csp-report-commented",
             Action::CspReportSubmitted => "csp-report-submitted",
             Action::CspReportRegistered => "csp-report-registered",
+            Action::ReportSubmitted => "report-submitted",
+            Action::ReportRefused => "report-refused",
+            Action::PublicationPublished => "publication-published",
+            Action::PublicationAccepted => "publication-accepted",
+            Action::MeetingRegistered => "meeting-registered",
+            Action::PublicationRefused => "publication-refused",
         }
     }
 }

@@ -38,6 +38,12 @@ pub mod domain {
     pub const CSP_REPORT_DRAFT: &str = "veim/1 csp report draft";
     pub const CSP_REPORT_APPROVAL: &str = "veim/1 csp report approval";
     pub const CSP_REPORT_REGISTRATION: &str = "veim/1 csp report registration";
+    pub const REPORT_SIGNATURE: &str = "veim/1 measures report";
+    pub const REPORT_HASH: &str = "veim/1 measures report hash";
+    pub const PUBLICATION_SIGNATURE: &str = "veim/1 publication";
+    pub const PUBLICATION_HASH: &str = "veim/1 publication hash";
+    pub const PUBLICATION_CONTENT: &str = "veim/1 publication content";
+    pub const MEETING_REGISTRATION: &str = "veim/1 meeting registration";
 }
 
 /// `domain || 0x00 || payload`: the bytes every signature and hash covers.

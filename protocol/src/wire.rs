@@ -62,7 +62,23 @@ pub enum NetRequest {
     /// To the Secretariat, from the drafting State: a report every author
     /// signed, for its register. Answered with `CspReportRegistered`.
     SubmitCspReport(Box<crate::report::SignedCspReport>),
+    /// To the Secretariat, from an active State: its signed report of
+    /// measures (Art. 11.6, 13.2), for review and circulation. Answered
+    /// with `Report`.
+    SubmitReport(Box<crate::publication::SignedMeasuresReport>),
+    /// To the Secretariat, from an active State: the publications after
+    /// `after` (0 for all). Answered with `Publications`.
+    FetchPublications { after: u64 },
+    /// From the Secretariat to a listed node: publication `seq` is
+    /// published; fetch it now rather than at the next poll.
+    PublicationsUpdated { seq: u64 },
+    /// To the Secretariat, from an active State: its participants in the
+    /// meeting a notice announced. Answered with `MeetingRegistered`.
+    RegisterForMeeting(Box<crate::meeting::SignedMeetingRegistration>),
 }
+
+/// Most publications sent in one answer; a node further behind asks again.
+pub const MAX_PUBLICATIONS_PER_FETCH: usize = 32;
 
 /// A tree head offered to a witness (see `NetRequest::WitnessTree`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -126,6 +142,28 @@ pub enum NetResponse {
     /// The Secretariat registered the report (`SubmitCspReport`): its signed
     /// registration. A report already registered is answered with the same.
     CspReportRegistered(Box<crate::report::SignedReportRegistration>),
+    /// Where a submitted report stands.
+    Report(ReportStatus),
+    /// Publications after the one asked, in order; the content of those
+    /// whose audience leaves out the asker is absent.
+    Publications(Vec<crate::publication::SignedPublication>),
+    /// The registration is kept (in place of any earlier one of the State
+    /// for this meeting): `participants` are registered.
+    MeetingRegistered {
+        notice: u64,
+        participants: u64,
+    },
+}
+
+/// Where a State's report of measures stands with the Secretariat.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ReportStatus {
+    /// Kept; waiting for the Secretariat's review.
+    Pending,
+    /// Circulated as publication `seq`.
+    Circulated { seq: u64 },
+    /// Refused by the Secretariat's operator, for this reason.
+    Refused { reason: String },
 }
 
 /// Where a State's submission of points of contact stands.

@@ -27,7 +27,15 @@ use veim_protocol::disclosure::{self, ConsentSummary, DisclosedItem, DisclosedMe
 use veim_protocol::envelope::{Draft, EnvelopeError, Recipient, content_commitment};
 use veim_protocol::ids::{AttachmentId, DisclosureId};
 use veim_protocol::keys::domain;
+use veim_protocol::meeting::{
+    Language as MeetingLanguage, MeetingError, MeetingNotice, MeetingRegistration, Participant,
+    SignedMeetingRegistration, Venue,
+};
 use veim_protocol::progress::{CalendarDate, Closing, Measure, MeasureKind, Outcome, RespondBy, StageMove};
+use veim_protocol::publication::{
+    MeasureKind as ReportedMeasureKind, MeasuresReport, PublicationContent, PublicationError, ReportedMeasure,
+    SignedMeasuresReport, SignedPublication,
+};
 use veim_protocol::report::{
     self, Approval, ApprovalBody, CspReport, Figures, Language, ReportError, ReportFile, ReportRegistration, Section,
     SignedCspReport, SignedReportRegistration,
@@ -38,6 +46,7 @@ use veim_protocol::request::{
 use veim_protocol::response::commitment;
 use veim_protocol::wire::{
     ContactsStatus, Inventory, MAX_INVENTORY, NetRequest, NetResponse, Refusal, RefusalCode, RegistrationStatus,
+    ReportStatus,
 };
 use veim_protocol::{
     Authority, AuthorityKind, Body, Bytes32, Close, ConsentRecord, ConsentRequest, Decision, DirectoryEntry,
@@ -93,6 +102,88 @@ const ATTACHMENT_TEXT: &str = "Serial numbers of the consignment.";
 const REPORT_DRAFTED_AT: i64 = 1_799_998_800;
 /// 2027-01-20T10:00:00Z, when the Secretariat registers it.
 const REPORT_REGISTERED_AT: i64 = 1_800_439_200;
+/// 2026-01-01T06:00:00Z, when MEX signs its report of measures (section 12.19).
+const REPORT_SIGNED_AT: i64 = 1_767_247_200;
+/// 2026-01-01T07:00:00Z, when the Secretariat circulates it as publication 1.
+const CIRCULATED_AT: i64 = 1_767_250_800;
+/// 2026-01-01T08:00:00Z, when it publishes the meeting notice as publication 2.
+const NOTICE_AT: i64 = 1_767_254_400;
+/// 2026-01-01T09:00:00Z, when MEX signs its meeting registration.
+const MEETING_REGISTERED_AT: i64 = 1_767_258_000;
+
+/// MEX's report of measures (section 12.19): one measure, citing the
+/// exchange of the note by id.
+fn measures_report(world: &World) -> SignedMeasuresReport {
+    let report = MeasuresReport {
+        state: state("MEX"),
+        title: "Measures taken in 2025".into(),
+        measures: vec![ReportedMeasure {
+            provision: Provision::Art11_4,
+            kind: ReportedMeasureKind::ShipmentExamined,
+            date: CalendarDate::parse("2025-11-03").expect("date"),
+            text: "A consignment in transit was examined.".into(),
+        }],
+        text: String::new(),
+        exchanges: vec![ExchangeId(world.exchange_id)],
+        signed_at: REPORT_SIGNED_AT,
+    };
+    SignedMeasuresReport::sign(report, &world.mex).expect("sign report")
+}
+
+/// The notice of section 12.19.
+fn meeting_notice() -> MeetingNotice {
+    MeetingNotice {
+        title: "Annual meeting".into(),
+        csp_date: "2026-08-24".into(),
+        starts_on: "2026-08-23".into(),
+        ends_on: "2026-08-23".into(),
+        venue: Venue::InPerson("Geneva".into()),
+        languages: vec![MeetingLanguage::En, MeetingLanguage::Es],
+        agenda: vec!["Opening".into()],
+        registration_deadline: 1_786_924_799,
+    }
+}
+
+/// Publications 1 (the report, circulated to MEX and SWE) and 2 (the
+/// notice, to MEX), signed with the Secretariat's key of after the handover.
+fn publications(world: &World) -> [SignedPublication; 2] {
+    let key = &world.secretariat_new;
+    let audience = vec![state("SWE"), state("MEX")];
+    let first = SignedPublication::sign(
+        1,
+        [0; 32],
+        CIRCULATED_AT,
+        audience,
+        PublicationContent::CirculatedReport(measures_report(world)),
+        key,
+    )
+    .expect("sign publication 1");
+    let second = SignedPublication::sign(
+        2,
+        first.header.hash().expect("hash"),
+        NOTICE_AT,
+        vec![state("MEX")],
+        PublicationContent::MeetingNotice(meeting_notice()),
+        key,
+    )
+    .expect("sign publication 2");
+    [first, second]
+}
+
+/// MEX's registration of its point of contact (section 12.8) for the meeting.
+fn meeting_registration(world: &World) -> SignedMeetingRegistration {
+    let registration = MeetingRegistration {
+        state: state("MEX"),
+        notice: 2,
+        participants: vec![Participant {
+            name: "Ana Ruiz".into(),
+            email: "poc@sre.example.mx".into(),
+            language: MeetingLanguage::Es,
+        }],
+        signed_at: MEETING_REGISTERED_AT,
+    };
+    SignedMeetingRegistration::sign(registration, &world.mex).expect("sign registration")
+}
 
 /// The one item of SWE's response.
 fn response_item() -> InformationItem {
@@ -641,6 +732,9 @@ impl World {
         let report = spec_report(self);
         let swe_approval_body =
             ApprovalBody { draft_hash: report.signed.draft.draft_hash().expect("hash"), signer: state("SWE") };
+        let measures = measures_report(self);
+        let published = publications(self);
+        let registration = meeting_registration(self);
         vec![
             ("input.mex-identity-seed", h(self.mex_identity_seed)),
             ("input.swe-identity-seed", h(self.swe_identity_seed)),
@@ -778,6 +872,20 @@ impl World {
             ("report.registration.body", h(enc("report registration", &report.registration.registration))),
             ("report.registration.signature", h(report.registration.signature)),
             ("report.file-sha256", h(Sha256::digest(serde_json::to_vec(&report.file).expect("json")))),
+            ("report.body", h(enc("measures report", &measures.report))),
+            ("report.signature", h(measures.signature)),
+            ("report.bytes", h(enc("signed measures report", &measures))),
+            ("report.id", h(measures.id().expect("id").0)),
+            ("publication-1.content-hash", h(published[0].header.content_hash)),
+            ("publication-1.header", h(enc("publication header", &published[0].header))),
+            ("publication-1.signature", h(published[0].signature)),
+            ("publication-1.hash", h(published[0].header.hash().expect("hash"))),
+            ("publication-1.withheld", h(enc("publication", &published[0].withheld()))),
+            ("publication-2.bytes", h(enc("publication", &published[1]))),
+            ("meeting-registration.body", h(enc("meeting registration", &registration.registration))),
+            ("meeting-registration.signature", h(registration.signature)),
+            ("meeting-registration.bytes", h(enc("signed meeting registration", &registration))),
+            ("frame.fetch-publications", h(frame(&enc("request", &NetRequest::FetchPublications { after: 1 })))),
         ]
     }
 }
@@ -2270,6 +2378,12 @@ fn spec_domain_strings_match_the_crate() {
         ("CSP_REPORT_DRAFT", domain::CSP_REPORT_DRAFT),
         ("CSP_REPORT_APPROVAL", domain::CSP_REPORT_APPROVAL),
         ("CSP_REPORT_REGISTRATION", domain::CSP_REPORT_REGISTRATION),
+        ("REPORT_SIGNATURE", domain::REPORT_SIGNATURE),
+        ("REPORT_HASH", domain::REPORT_HASH),
+        ("PUBLICATION_SIGNATURE", domain::PUBLICATION_SIGNATURE),
+        ("PUBLICATION_HASH", domain::PUBLICATION_HASH),
+        ("PUBLICATION_CONTENT", domain::PUBLICATION_CONTENT),
+        ("MEETING_REGISTRATION", domain::MEETING_REGISTRATION),
     ];
     let named: Vec<(String, String)> = checked.iter().map(|(n, v)| (n.to_string(), v.to_string())).collect();
     assert_eq!(crate_domain_constants(), named, "keys::domain and this test list different domain strings");
@@ -2361,6 +2475,10 @@ fn spec_message_and_contact_tables_match_the_crate() {
             text: "c".into(),
         },
         NetRequest::SubmitCspReport(Box::new(spec_report(&world).signed)),
+        NetRequest::SubmitReport(Box::new(measures_report(&world))),
+        NetRequest::FetchPublications { after: 1 },
+        NetRequest::PublicationsUpdated { seq: 2 },
+        NetRequest::RegisterForMeeting(Box::new(meeting_registration(&world))),
     ];
     let request_name = |r: &NetRequest| match r {
         NetRequest::Register(_) => "Register",
@@ -2377,6 +2495,10 @@ fn spec_message_and_contact_tables_match_the_crate() {
         NetRequest::CspApproval { .. } => "CspApproval",
         NetRequest::CspComment { .. } => "CspComment",
         NetRequest::SubmitCspReport(_) => "SubmitCspReport",
+        NetRequest::SubmitReport(_) => "SubmitReport",
+        NetRequest::FetchPublications { .. } => "FetchPublications",
+        NetRequest::PublicationsUpdated { .. } => "PublicationsUpdated",
+        NetRequest::RegisterForMeeting(_) => "RegisterForMeeting",
     };
     assert_eq!(spec_table_after("| Index | Variant | Content | Sent to |"), variant_indices(&requests, request_name));
 
@@ -2392,6 +2514,9 @@ fn spec_message_and_contact_tables_match_the_crate() {
         NetResponse::Chunk(world.sealed_chunk(1)),
         NetResponse::TreeWitnessed { held: 2 },
         NetResponse::CspReportRegistered(Box::new(spec_report(&world).registration)),
+        NetResponse::Report(ReportStatus::Pending),
+        NetResponse::Publications(publications(&world).to_vec()),
+        NetResponse::MeetingRegistered { notice: 2, participants: 1 },
     ];
     let response_name = |r: &NetResponse| match r {
         NetResponse::Registration(_) => "Registration",
@@ -2405,6 +2530,9 @@ fn spec_message_and_contact_tables_match_the_crate() {
         NetResponse::Chunk(_) => "Chunk",
         NetResponse::TreeWitnessed { .. } => "TreeWitnessed",
         NetResponse::CspReportRegistered(_) => "CspReportRegistered",
+        NetResponse::Report(_) => "Report",
+        NetResponse::Publications(_) => "Publications",
+        NetResponse::MeetingRegistered { .. } => "MeetingRegistered",
     };
     assert_eq!(spec_table_after("| Index | Variant | Content | Answers |"), variant_indices(&responses, response_name));
 
@@ -3268,4 +3396,117 @@ fn the_spec_progress_records_follow_section_7_2() {
     bytes[4..8].copy_from_slice(&3_000_000i32.to_le_bytes());
     assert!(codec::decode::<Body, MAX_FRAME>("body", &bytes).is_err());
     assert!(MessageKind::Closing.closes() && MessageKind::Close.closes());
+}
+
+/// Every index a unit-only enum decodes, with its variant and the name
+/// `name` gives it.
+fn unit_variants_named<T: serde::de::DeserializeOwned + std::fmt::Debug>(
+    name: impl Fn(&T) -> &str,
+) -> Vec<Vec<String>> {
+    unit_variants::<T>()
+        .into_iter()
+        .map(|(index, variant)| {
+            let value: T =
+                codec::decode::<_, 4>("variant", &index.parse::<u32>().expect("index").to_le_bytes()).expect("decodes");
+            vec![index, variant, name(&value).to_string()]
+        })
+        .collect()
+}
+
+#[test]
+fn spec_publication_tables_match_the_crate() {
+    let world = World::build();
+    let statuses =
+        [ReportStatus::Pending, ReportStatus::Circulated { seq: 1 }, ReportStatus::Refused { reason: "r".into() }];
+    let status_name = |s: &ReportStatus| match s {
+        ReportStatus::Pending => "Pending",
+        ReportStatus::Circulated { .. } => "Circulated { seq: u64 }",
+        ReportStatus::Refused { .. } => "Refused { reason: String }",
+    };
+    assert_eq!(spec_table_after("| Index | `ReportStatus` | Meaning |"), variant_indices(&statuses, status_name));
+
+    // Exhaustive: a kind appended later fails to compile here until the
+    // SPEC lists it.
+    let contents = [
+        PublicationContent::CirculatedReport(measures_report(&world)),
+        PublicationContent::MeetingNotice(meeting_notice()),
+        PublicationContent::MeetingRecommendations(veim_protocol::meeting::Recommendations {
+            notice: 2,
+            text: "t".into(),
+            items: vec![],
+        }),
+    ];
+    let content_name = |c: &PublicationContent| match c {
+        PublicationContent::CirculatedReport(_) => "CirculatedReport",
+        PublicationContent::MeetingNotice(_) => "MeetingNotice",
+        PublicationContent::MeetingRecommendations(_) => "MeetingRecommendations",
+    };
+    assert_eq!(
+        spec_table_after("| Index | `PublicationContent` | Content |"),
+        variant_indices(&contents, content_name)
+    );
+
+    assert_eq!(spec_rows_after("| Index | `Language` | Code |"), unit_variants_named(|l: &Language| l.as_str()));
+    let venues = [Venue::InPerson("p".into()), Venue::Online("o".into())];
+    let venue_name = |v: &Venue| match v {
+        Venue::InPerson(_) => "InPerson(String)",
+        Venue::Online(_) => "Online(String)",
+    };
+    assert_eq!(spec_table_after("| Index | `Venue` | Meaning |"), variant_indices(&venues, venue_name));
+}
+
+#[test]
+fn the_spec_publications_verify_and_every_check_is_named() {
+    let world = World::build();
+    let (report, _, body) = signed_vector("report", "body", "signed measures report", &measures_report(&world));
+    report.verify(&world.mex.public()).expect("MEX's signature");
+    assert!(world.mex.public().verify(domain::REPORT_SIGNATURE, &body, &report.signature).is_ok());
+    assert!(report.verify(&world.swe.public()).is_err(), "not SWE's");
+    report.report.validate(REPORT_SIGNED_AT).expect("valid when signed");
+
+    let [first, second] = publications(&world);
+    let key = world.secretariat_new.public();
+    let header = spec_bytes("publication-1.header");
+    assert_eq!(enc("publication header", &first.header), header);
+    assert!(key.verify(domain::PUBLICATION_SIGNATURE, &header, &first.signature).is_ok());
+    first.check_successor(None, &key, Some(state("SWE"))).expect("publication 1");
+    first.check_report(|s| (s == state("MEX")).then(|| world.mex.public())).expect("MEX's report");
+    let bytes = spec_bytes("publication-2.bytes");
+    let decoded: SignedPublication = codec::decode::<_, MAX_FRAME>("publication", &bytes).expect("decode");
+    assert_eq!(decoded, second);
+    decoded.check_successor(Some(&first.header), &key, Some(state("MEX"))).expect("publication 2");
+    // SWE is not in publication 2's audience: it is served the header alone.
+    decoded.withheld().check_successor(Some(&first.header), &key, Some(state("SWE"))).expect("withheld");
+    assert_eq!(
+        decoded.withheld().check_successor(Some(&first.header), &key, Some(state("MEX"))),
+        Err(PublicationError::Withheld { seq: 2, state: state("MEX") })
+    );
+    // Signed by the key of before the handover: refused.
+    assert!(matches!(
+        decoded.check_successor(Some(&first.header), &world.secretariat.public(), Some(state("MEX"))),
+        Err(PublicationError::WrongSigner { seq: 2, .. })
+    ));
+    // One byte of the notice changed: its hash no longer matches.
+    let mut altered = decoded.clone();
+    if let Some(PublicationContent::MeetingNotice(n)) = &mut altered.content {
+        n.venue = Venue::InPerson("Genova".into());
+    }
+    assert_eq!(
+        altered.check_successor(Some(&first.header), &key, Some(state("MEX"))),
+        Err(PublicationError::ContentMismatch { seq: 2 })
+    );
+
+    let (registration, _, _) =
+        signed_vector("meeting-registration", "body", "signed meeting registration", &meeting_registration(&world));
+    registration.verify(&world.mex.public()).expect("MEX's signature");
+    assert!(registration.verify(&world.swe.public()).is_err());
+    let notice = meeting_notice();
+    let contacts = &world.contacts.set;
+    registration.registration.check(2, &notice, Some(contacts), MEETING_REGISTERED_AT).expect("MEX's own contact");
+    let mut other = registration.registration.clone();
+    other.participants[0].email = "someone@else.example.se".into();
+    assert!(matches!(
+        other.check(2, &notice, Some(contacts), MEETING_REGISTERED_AT),
+        Err(MeetingError::NotOwnContact { .. })
+    ));
 }

@@ -20,6 +20,7 @@ mod veim {
     pub mod outbox;
     pub mod policy;
     pub mod progress;
+    pub mod publications;
     pub mod receipts;
     pub mod refusals;
     pub mod reports;

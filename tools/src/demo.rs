@@ -19,6 +19,8 @@ use veim_protocol::{Authority, AuthorityKind, Body, RequestForm, ResponseForm};
 const REQUEST: &str = include_str!("../../deploy/examples/request.toml");
 const RESPONSE: &str = include_str!("../../deploy/examples/response.toml");
 const CONTACTS: &str = include_str!("../../deploy/examples/contacts.toml");
+const REPORT: &str = include_str!("../../deploy/examples/report.toml");
+const NOTICE: &str = include_str!("../../deploy/examples/meeting-notice.toml");
 
 struct Steps {
     n: usize,
@@ -254,6 +256,8 @@ async fn script(root: &Path, out: &Path, steps: &mut Steps, slot: &mut Option<Lo
     disclosure(net, steps, &exchange_id, &view, out).await?;
     joint_report(net, steps, out).await?;
 
+    publications(net, steps).await?;
+
     steps.start("The Secretariat writes the public section of the directory, as JSON and as a static HTML page");
     let listing: DirectoryListing = blocking(|| sec.get("/v1/directory"))?;
     let public = crate::export::public_section(&listing);
@@ -274,6 +278,86 @@ async fn script(root: &Path, out: &Path, steps: &mut Steps, slot: &mut Option<Lo
         "An auditor verifies each node's audit log from its files, against the checkpoints and tree heads its peers hold",
     );
     audit_all(net).await
+}
+
+/// Reports through the Secretariat and the annual meeting: Mexico's report
+/// of measures circulated to every active State, the meeting's notice,
+/// Mexico's registration of its own points of contact.
+async fn publications(net: &LocalNet, steps: &mut Steps) -> anyhow::Result<()> {
+    use veim_node::api::{
+        MeetingView, PublicationView, PublishNotice, RegisterParticipants, RegistrationView, Registrations, MeasuresReportView,
+        SubmitReport,
+    };
+    use veim_node::publications::ParticipantChoice;
+    use veim_protocol::meeting::{Language, MeetingNoticeForm};
+    use veim_protocol::publication::{MeasuresReportForm, PublicationContent};
+    let sec = net.secretariat.api()?;
+    let mex = net.national("MEX").api()?;
+
+    steps.start("Mexico reports measures taken in addressing diversion (Art. 11.6) to the Secretariat, which circulates the report");
+    let report: MeasuresReportForm = toml::from_str(REPORT)?;
+    let submitted: MeasuresReportView = blocking(|| mex.post("/v1/reports", &SubmitReport { report }))?;
+    crate::say!(
+        "    MEX signed report {} ({} measure(s)): {}",
+        &submitted.id[..16],
+        submitted.record.report.report.measures.len(),
+        submitted.status_text
+    );
+    let circulated: PublicationView = blocking(|| sec.post(&format!("/v1/reports/{}/circulate", submitted.id), &()))?;
+    let audience: Vec<String> = circulated.audience.iter().map(|s| s.to_string()).collect();
+    crate::say!("    the Secretariat signed it as publication {} for {}", circulated.seq, audience.join(", "));
+    for state in ["SWE", "DEU"] {
+        let api = net.national(state).api()?;
+        let held = wait_for(&format!("{state} to hold the circulated report"), Duration::from_secs(20), || {
+            let log: Vec<PublicationView> = api.get("/v1/publications").ok()?;
+            log.into_iter().find(|p| p.seq == circulated.seq)
+        })
+        .await?;
+        let Some(PublicationContent::CirculatedReport(r)) = &held.content else {
+            anyhow::bail!("{state} holds publication {} without the report", held.seq)
+        };
+        crate::say!(
+            "    {state}: \"{}\" from {}, the Secretariat's and {}'s signatures verified",
+            r.report.title,
+            r.report.state,
+            r.report.state
+        );
+    }
+
+    steps.start(
+        "The Secretariat publishes the notice of the annual meeting of national points of contact; Mexico registers",
+    );
+    let mut notice: MeetingNoticeForm = toml::from_str(NOTICE)?;
+    // The CSP two months from now; the meeting the day before.
+    let csp = time::OffsetDateTime::now_utc().date() + time::Duration::days(60);
+    notice.csp_date = csp.to_string();
+    let published: PublicationView = blocking(|| sec.post("/v1/meeting/notice", &PublishNotice { notice }))?;
+    let meeting: MeetingView =
+        wait_for("MEX to hold the notice", Duration::from_secs(20), || mex.get("/v1/meeting").ok()).await?;
+    crate::say!(
+        "    publication {}: {} on {}, {}",
+        published.seq,
+        meeting.notice.title,
+        meeting.notice.starts_on,
+        meeting.notice.venue
+    );
+    let participants = vec![
+        ParticipantChoice { email: "att-poc@sre.example.mx".into(), name: None, language: Language::Es },
+        ParticipantChoice { email: "export.controls@economia.example.mx".into(), name: None, language: Language::En },
+    ];
+    let registered: RegistrationView =
+        blocking(|| mex.post("/v1/meeting/register", &RegisterParticipants { participants }))?;
+    for p in &registered.participants {
+        crate::say!("    MEX registered {} <{}> ({})", p.name, p.email, p.language);
+    }
+    let registrations: Registrations = blocking(|| sec.get("/v1/meeting/registrations"))?;
+    let languages: Vec<String> = registrations.per_language.iter().map(|(l, n)| format!("{l} {n}")).collect();
+    crate::say!(
+        "    the Secretariat sees {} State(s) registered; by language: {}",
+        registrations.per_state.len(),
+        languages.join(", ")
+    );
+    Ok(())
 }
 
 /// Verifies each node's log: its chain, its own checkpoints, and the

@@ -9,6 +9,7 @@ pub mod demo;
 pub mod export;
 pub mod hostile;
 pub mod localnet;
+pub mod publish;
 pub mod render;
 pub mod report;
 pub mod scale;

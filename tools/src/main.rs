@@ -193,6 +193,14 @@ enum Command {
     /// submitted (Secretariat).
     #[command(subcommand)]
     Contacts(ContactsCommand),
+    /// Reports of measures through the Secretariat (Art. 11.6, 13.2): submit (national node),
+    /// review and circulate (Secretariat), and the register of circulated reports.
+    #[command(subcommand)]
+    Reports(veim_tools::publish::ReportsCommand),
+    /// The annual meeting of national points of contact: the notice, registrations,
+    /// the participant list, the recommendations for the CSP.
+    #[command(subcommand)]
+    Meeting(veim_tools::publish::MeetingCommand),
     /// Consent to disclose received items (terms of reference, Annex 2).
     #[command(subcommand)]
     Consent(ConsentCommand),
@@ -1316,6 +1324,14 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                     output.display()
                 )
             })
+        }
+        Command::Reports(command) => {
+            let done = veim_tools::publish::reports(&client()?, command)?;
+            print(json, &done.json, |_| done.text.clone())
+        }
+        Command::Meeting(command) => {
+            let done = veim_tools::publish::meeting(&client()?, command)?;
+            print(json, &done.json, |_| done.text.clone())
         }
         Command::Contacts(ContactsCommand::Submit { file }) => {
             let contacts: ContactSetForm = read_toml(&file)?;

@@ -242,10 +242,12 @@ fn the_demo_runs_every_step_and_its_disclosure_package_verifies_offline() {
         "without Sweden's consent, the node refuses",
         "does not cover",
         "VERIFIED",
+        "the Secretariat's and MEX's signatures verified",
+        "MEX registered María Fernanda López <att-poc@sre.example.mx> (es)",
     ] {
         assert!(printed.contains(step), "{step:?} missing from the demo's output:\n{printed}");
     }
-    assert!(printed.contains("All 21 steps succeeded."), "{printed}");
+    assert!(printed.contains("All 23 steps succeeded."), "{printed}");
     assert!(printed.contains("not yet approved by SWE") && printed.contains("registered as number 1"), "{printed}");
     // The joint report the demo registered, checked by the CLI with no node running.
     let report = std::fs::read_dir(dir.path())
@@ -597,6 +599,9 @@ async fn every_command_exits_with_the_documented_code_of_each_failure() -> anyho
     std::fs::write(&bad_lines, "MEX\n")?;
     let response = concat!(env!("CARGO_MANIFEST_DIR"), "/../deploy/examples/response.toml");
     let request_file = concat!(env!("CARGO_MANIFEST_DIR"), "/../deploy/examples/request.toml");
+    let report_file = concat!(env!("CARGO_MANIFEST_DIR"), "/../deploy/examples/report.toml");
+    let notice_file = concat!(env!("CARGO_MANIFEST_DIR"), "/../deploy/examples/meeting-notice.toml");
+    let recommendations_file = concat!(env!("CARGO_MANIFEST_DIR"), "/../deploy/examples/recommendations.toml");
     let out = home_arg(&files.join("out.json"));
     let nowhere = home_arg(&files.join("no/such/folder/out.json"));
 
@@ -613,6 +618,13 @@ async fn every_command_exits_with_the_documented_code_of_each_failure() -> anyho
             &["contacts", "pending"],
             &["contacts", "accept", "SWE"],
             &["contacts", "reject", "SWE", "--reason", "r"],
+            &["reports", "pending"],
+            &["reports", "circulate", "0000"],
+            &["reports", "refuse", "0000", "--reason", "r"],
+            &["meeting", "notice", "--file", notice_file],
+            &["meeting", "registrations"],
+            &["meeting", "export", "--format", "json"],
+            &["meeting", "recommendations", "--file", recommendations_file],
         ] {
             // approve-many checks its file first: a bad file is invalid anywhere.
             let code = if args[1] == "approve-many" { invalid } else { wrong_role };
@@ -634,6 +646,9 @@ async fn every_command_exits_with_the_documented_code_of_each_failure() -> anyho
             &["respond", "000000", "--file", response],
             &["note", "000000", "text"],
             &["close", "000000"],
+            &["reports", "submit", report_file],
+            &["reports", "sync"],
+            &["meeting", "register", "--contact", "att-poc@sre.example.mx"],
         ] {
             exits(&sec, args, wrong_role);
         }
@@ -645,6 +660,8 @@ async fn every_command_exits_with_the_documented_code_of_each_failure() -> anyho
             &["directory", "show", "XXX"],
             &["directory", "search", "--state", "XXX"],
             &["contacts", "submit", "--file", &home_arg(&bad_toml)],
+            &["reports", "submit", &home_arg(&bad_toml)],
+            &["meeting", "register", "--contact", "att-poc@sre.example.mx:de"],
             &["request", "check", "--file", &home_arg(&bad_toml)],
             &["request", "send", "--to", "SWE", "--file", &home_arg(&bad_toml)],
             &["request", "send", "--to", "XXX", "--file", request_file],
@@ -669,6 +686,9 @@ async fn every_command_exits_with_the_documented_code_of_each_failure() -> anyho
             &["directory", "reject", "DEU", "--fingerprint", "0000", "--reason", "r"],
             &["directory", "reinstate", "MEX"],
             &["contacts", "accept", "DEU"],
+            &["reports", "circulate", "0000"],
+            &["reports", "refuse", "0000", "--reason", "r"],
+            &["meeting", "registrations"],
         ] {
             exits(&sec, args, refused);
         }

@@ -5,6 +5,7 @@
 //! server in it. Handlers are grouped by concern: `directory` (status,
 //! directory, contacts, keys), `messages`, `terms`, `attachments`,
 //! `tracking` (measures, stage, date to respond by, the tracking views); and
+//! `publications` (reports through the Secretariat, the meeting); and
 //! `health` and `metrics`, the three paths a supervisor or a monitoring
 //! system reads without the token (`/healthz`, `/readyz`, `/metrics`).
 
@@ -20,6 +21,7 @@ pub use health::stale_after;
 mod messages;
 mod metrics;
 mod reports;
+mod publications;
 mod terms;
 mod tracking;
 pub mod types;
@@ -226,6 +228,18 @@ fn routes() -> OpenApiRouter<Shared> {
         .routes(routes!(reports::submit))
         .routes(routes!(reports::file))
         .routes(routes!(reports::register))
+        .routes(routes!(publications::reports, publications::submit_report))
+        .routes(routes!(publications::pending_reports))
+        .routes(routes!(publications::report))
+        .routes(routes!(publications::circulate))
+        .routes(routes!(publications::refuse))
+        .routes(routes!(publications::publications))
+        .routes(routes!(publications::sync_publications))
+        .routes(routes!(publications::meeting))
+        .routes(routes!(publications::publish_notice))
+        .routes(routes!(publications::register))
+        .routes(routes!(publications::registrations))
+        .routes(routes!(publications::recommendations))
 }
 
 fn router(node: Shared, guard: guard::Guard) -> Router {

@@ -619,3 +619,86 @@ pub struct RegisteredView {
     pub draft_hash: String,
     pub registered_at: i64,
 }
+
+pub use crate::publications::{ParticipantChoice, ParticipantRow, RegistrationView, Registrations};
+pub use crate::storage::{ReportRecord, ReportState};
+
+/// A report of measures and where it stands.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct MeasuresReportView {
+    /// The report id (its hash), 64 hex digits; operators type its first digits.
+    pub id: String,
+    pub state: StateCode,
+    pub title: String,
+    /// Where it stands, in words.
+    pub status_text: String,
+    pub record: ReportRecord,
+}
+
+/// `POST /v1/reports`: the report file, as JSON.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SubmitReport {
+    pub report: veim_protocol::publication::MeasuresReportForm,
+}
+
+/// `POST /v1/reports/{id}/refuse`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RefuseReport {
+    pub reason: String,
+}
+
+/// One publication of the Secretariat's log, as this node holds it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct PublicationView {
+    pub seq: u64,
+    pub published_at: i64,
+    /// circulated-report, meeting-notice, meeting-recommendations; or
+    /// withheld (published while this State was not active).
+    pub kind: String,
+    pub audience: Vec<StateCode>,
+    /// The publication hash, which the next publication carries.
+    pub hash: String,
+    pub content: Option<veim_protocol::publication::PublicationContent>,
+    /// The publication as signed (header, the Secretariat's signature,
+    /// content), for whoever checks it again.
+    pub signed: veim_protocol::publication::SignedPublication,
+}
+
+/// `POST /v1/publications/sync`: what the fetch brought.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct PublicationsSynced {
+    pub accepted: usize,
+    pub held: u64,
+}
+
+/// `POST /v1/meeting/notice`: the notice file, as JSON.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct PublishNotice {
+    pub notice: veim_protocol::meeting::MeetingNoticeForm,
+}
+
+/// `POST /v1/meeting/recommendations`: the recommendations file, as JSON.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PublishRecommendations {
+    #[serde(default)]
+    pub text: String,
+    #[serde(default)]
+    pub items: Vec<String>,
+}
+
+/// `POST /v1/meeting/register`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RegisterParticipants {
+    pub participants: Vec<ParticipantChoice>,
+}
+
+/// The latest meeting: its notice, its recommendations once published, and
+/// (national node) this State's registration.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct MeetingView {
+    pub notice_seq: u64,
+    pub notice: veim_protocol::meeting::MeetingNotice,
+    pub recommendations: Option<veim_protocol::meeting::Recommendations>,
+    pub registration: Option<RegistrationView>,
+}

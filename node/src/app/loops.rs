@@ -20,6 +20,7 @@ pub(super) fn spawn(node: &Arc<Node>, tasks: &mut JoinSet<()>, shutdown: &Shutdo
     }
     if node.config.role == Role::National {
         tasks.spawn(sync(node.clone(), shutdown.clone()));
+        tasks.spawn(publications(node.clone(), shutdown.clone()));
         tasks.spawn(retention(node.clone(), shutdown.clone()));
         tasks.spawn(outbox(node.clone(), shutdown.clone()));
         tasks.spawn(reconcile(node.clone(), shutdown.clone()));
@@ -264,6 +265,22 @@ async fn retention(node: Arc<Node>, mut shutdown: Shutdown) {
 
 /// Every `directory_poll_secs` (or when the Secretariat announces a
 /// version): one round with the Secretariat.
+/// National node: the Secretariat's publication log, at each poll and at
+/// each announcement (and the outcome of reports not yet settled).
+async fn publications(node: Arc<Node>, mut shutdown: Shutdown) {
+    let every = Duration::from_secs(node.config.directory_poll_secs.max(1));
+    loop {
+        if let Err(e) = node.publications.sync().await {
+            tracing::warn!(error = %e, "publication fetch failed; will retry");
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(every) => {}
+            _ = node.publications.wake.notified() => {}
+            _ = shutdown.recv() => break,
+        }
+    }
+}
+
 async fn sync(node: Arc<Node>, mut shutdown: Shutdown) {
     let Some(sync) = node.sync.clone() else { return };
     let every = Duration::from_secs(node.config.directory_poll_secs.max(1));

@@ -24,6 +24,7 @@ use crate::mail::Mailer;
 use crate::net::{self, Client, Limits, NetworkError};
 use crate::peer::Peers;
 use crate::reports::Reports;
+use crate::publications::Publications;
 use crate::shutdown::{self, Restart, Trigger};
 use crate::storage::{Store, StoreError};
 use crate::terms::Terms;
@@ -102,6 +103,8 @@ pub struct Node {
     pub mailer: Arc<Mailer>,
     /// Reports to the CSP: drafts (national nodes), the register (the Secretariat).
     pub reports: Arc<Reports>,
+    /// Reports through the Secretariat, its publication log, the annual meeting.
+    pub publications: Arc<Publications>,
     pub peers: Arc<Peers>,
     pub restart: Arc<Restart>,
 }
@@ -578,6 +581,14 @@ fn wire(
     }
     let reports =
         Arc::new(Reports::new(store.clone(), keys.clone(), vault.clone(), directory.clone(), client.clone(), state));
+    let publications = Arc::new(Publications::new(
+        config.role,
+        store.clone(),
+        keys.clone(),
+        directory.clone(),
+        client.clone(),
+        config.replay_window_secs,
+    ));
     let peers = Arc::new(Peers {
         role: config.role,
         client: client.clone(),
@@ -587,6 +598,7 @@ fn wire(
         attachments: attachments.clone(),
         mailer: mailer.clone(),
         reports: reports.clone(),
+        publications: publications.clone(),
         publisher: publisher.clone(),
         sync: sync.clone(),
         refused: Default::default(),
@@ -613,6 +625,7 @@ fn wire(
         attachments,
         mailer,
         reports,
+        publications,
         peers,
         restart,
     })

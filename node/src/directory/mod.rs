@@ -109,6 +109,27 @@ pub fn dial_info(entry: &DirectoryEntry) -> Option<(PeerId, Vec<Multiaddr>)> {
     Some((peer, addrs))
 }
 
+/// Sends `request` (an announcement) to the node of every entry of `view`
+/// that `to` picks, without waiting: a node that misses it learns the news
+/// at its next poll.
+pub fn announce(
+    client: &crate::net::Client,
+    view: &DirectoryView,
+    request: &veim_protocol::wire::NetRequest,
+    to: impl Fn(&DirectoryEntry) -> bool,
+) {
+    let Ok(bytes) = veim_protocol::codec::encode("request", request) else { return };
+    for (peer, addrs) in view.entries().iter().filter(|e| to(e)).filter_map(dial_info) {
+        let client = client.clone();
+        let bytes = bytes.clone();
+        tokio::spawn(async move {
+            if let Err(e) = client.request(peer, addrs, bytes).await {
+                tracing::debug!(%peer, %e, "announcement not delivered; the node will poll");
+            }
+        });
+    }
+}
+
 /// The directory version this node holds, as an indexed view that the
 /// services share; replaced whole when a version is accepted or published.
 #[derive(Debug)]

@@ -320,19 +320,8 @@ impl Publisher {
     /// Pushes "version n exists" to every listed node, without waiting: a node
     /// that misses it catches up at its next poll.
     fn announce(&self, version: u64) {
-        let Ok(bytes) = codec::encode("request", &NetRequest::DirectoryUpdated { version }) else { return };
-        let view = self.directory.view();
-        for entry in view.entries().iter().filter(|e| e.status != EntryStatus::Withdrawn) {
-            if let Some((peer, addrs)) = dial_info(entry) {
-                let client = self.client.clone();
-                let bytes = bytes.clone();
-                tokio::spawn(async move {
-                    if let Err(e) = client.request(peer, addrs, bytes).await {
-                        tracing::debug!(%peer, %e, "directory announcement not delivered; the node will poll");
-                    }
-                });
-            }
-        }
+        let request = NetRequest::DirectoryUpdated { version };
+        super::announce(&self.client, &self.directory.view(), &request, |e| e.status != EntryStatus::Withdrawn);
     }
 }
 

@@ -14,6 +14,7 @@ use crate::exchange::{Exchanges, RefusalCounts};
 use crate::home::config::Role;
 use crate::net::{Client, Inbound, InboundFrame};
 use crate::reports::Reports;
+use crate::publications::Publications;
 use crate::shutdown::Shutdown;
 use libp2p::PeerId;
 use policy::{Kind, Refused, Standing};
@@ -41,6 +42,7 @@ pub struct Peers {
     /// Told of what arrives, to mail the operators.
     pub mailer: Arc<crate::mail::Mailer>,
     pub reports: Arc<Reports>,
+    pub publications: Arc<Publications>,
     /// The Secretariat's.
     pub publisher: Option<Arc<Publisher>>,
     /// A national node's.
@@ -225,6 +227,24 @@ impl Peers {
                 publisher()?;
                 let registration = self.reports.register_submitted(active()?.state(), *signed).await?;
                 NetResponse::CspReportRegistered(Box::new(registration))
+            }
+            NetRequest::SubmitReport(report) => {
+                publisher()?;
+                NetResponse::Report(self.publications.receive_report(&peer, &report).await?)
+            }
+            NetRequest::FetchPublications { after } => {
+                publisher()?;
+                NetResponse::Publications(self.publications.publications_for(active()?.state(), after)?)
+            }
+            NetRequest::PublicationsUpdated { seq } => {
+                sync()?;
+                self.publications.announced(seq);
+                NetResponse::Acknowledged
+            }
+            NetRequest::RegisterForMeeting(registration) => {
+                publisher()?;
+                let (notice, participants) = self.publications.register(&peer, &registration).await?;
+                NetResponse::MeetingRegistered { notice, participants }
             }
             NetRequest::Deliver(envelope) => {
                 let receipt = self.exchanges.receive(active()?, *envelope).await?;

@@ -66,10 +66,14 @@ pub enum Kind {
     CspApproval,
     CspComment,
     SubmitCspReport,
+    SubmitReport,
+    FetchPublications,
+    PublicationsUpdated,
+    RegisterForMeeting,
 }
 
 impl Kind {
-    pub const ALL: [Kind; 14] = [
+    pub const ALL: [Kind; 18] = [
         Kind::Register,
         Kind::FetchDirectory,
         Kind::Deliver,
@@ -84,6 +88,10 @@ impl Kind {
         Kind::CspApproval,
         Kind::CspComment,
         Kind::SubmitCspReport,
+        Kind::SubmitReport,
+        Kind::FetchPublications,
+        Kind::PublicationsUpdated,
+        Kind::RegisterForMeeting,
     ];
 
     pub fn of(request: &NetRequest) -> Kind {
@@ -102,6 +110,10 @@ impl Kind {
             NetRequest::CspApproval { .. } => Kind::CspApproval,
             NetRequest::CspComment { .. } => Kind::CspComment,
             NetRequest::SubmitCspReport(_) => Kind::SubmitCspReport,
+            NetRequest::SubmitReport(_) => Kind::SubmitReport,
+            NetRequest::FetchPublications { .. } => Kind::FetchPublications,
+            NetRequest::PublicationsUpdated { .. } => Kind::PublicationsUpdated,
+            NetRequest::RegisterForMeeting(_) => Kind::RegisterForMeeting,
         }
     }
 
@@ -122,6 +134,10 @@ impl Kind {
             Kind::CspApproval => "approvals of reports to the CSP",
             Kind::CspComment => "comments on reports to the CSP",
             Kind::SubmitCspReport => "the register of reports to the CSP",
+            Kind::SubmitReport => "reports of measures",
+            Kind::FetchPublications => "the publication log",
+            Kind::PublicationsUpdated => "publication announcements from this peer",
+            Kind::RegisterForMeeting => "meeting registrations",
         }
     }
 }
@@ -143,8 +159,11 @@ pub enum Refused {
 /// they were reinstated) and keys rotated away (to learn the new key). A
 /// national node takes announcements and audit witnesses from the
 /// Secretariat, and serves it the directory versions it holds (a
-/// Secretariat restored from a backup learns from them what it published). Beyond that only active nodes are served, and only what the
-/// role serves.
+/// Secretariat restored from a backup learns from them what it published),
+/// and publication announcements from the Secretariat. Beyond that only
+/// active nodes are served, and only what the role serves: the Secretariat
+/// takes reports and meeting registrations from active States and serves
+/// them its publication log (a suspended State is served nothing new).
 pub fn decide(role: Role, kind: Kind, standing: Standing) -> Result<(), Refused> {
     use Kind::*;
     use Standing::*;
@@ -152,7 +171,11 @@ pub fn decide(role: Role, kind: Kind, standing: Standing) -> Result<(), Refused>
         (role, kind, standing),
         (Role::Secretariat, Register | RotateKeys | SubmitContacts, _)
             | (Role::Secretariat, FetchDirectory, Active | Suspended | RotatedAway)
-            | (Role::National, DirectoryUpdated | Witness | WitnessTree | FetchDirectory, Secretariat)
+            | (
+                Role::National,
+                DirectoryUpdated | Witness | WitnessTree | FetchDirectory | PublicationsUpdated,
+                Secretariat
+            )
     );
     if open_to_this_peer {
         return Ok(());
@@ -163,7 +186,7 @@ pub fn decide(role: Role, kind: Kind, standing: Standing) -> Result<(), Refused>
     match (role, kind) {
         (_, Witness | WitnessTree) => Ok(()),
         (Role::National, Deliver | Reconcile | FetchChunk | CspDraft | CspApproval | CspComment) => Ok(()),
-        (Role::Secretariat, SubmitCspReport) => Ok(()),
+        (Role::Secretariat, SubmitCspReport | SubmitReport | FetchPublications | RegisterForMeeting) => Ok(()),
         _ => Err(Refused::WrongRole),
     }
 }
@@ -184,7 +207,7 @@ mod tests {
     /// `STANDINGS`: `o` served, `n` NotInDirectory, `w` WrongRole. The same
     /// table as the multi-node characterisation test
     /// (`tests/tests/veim/policy.rs`), which checks it on real nodes.
-    const TABLE: [(Role, Kind, &str); 28] = [
+    const TABLE: [(Role, Kind, &str); 36] = [
         //                                     S A SU W SE R
         (Role::Secretariat, Kind::Register, "oooooo"),
         (Role::Secretariat, Kind::FetchDirectory, "noonno"),
@@ -200,6 +223,10 @@ mod tests {
         (Role::Secretariat, Kind::CspApproval, "nwnnnn"),
         (Role::Secretariat, Kind::CspComment, "nwnnnn"),
         (Role::Secretariat, Kind::SubmitCspReport, "nonnnn"),
+        (Role::Secretariat, Kind::SubmitReport, "nonnnn"),
+        (Role::Secretariat, Kind::FetchPublications, "nonnnn"),
+        (Role::Secretariat, Kind::PublicationsUpdated, "nwnnnn"),
+        (Role::Secretariat, Kind::RegisterForMeeting, "nonnnn"),
         (Role::National, Kind::Register, "nwnnnn"),
         (Role::National, Kind::FetchDirectory, "nwnnon"),
         (Role::National, Kind::Deliver, "nonnnn"),
@@ -214,6 +241,10 @@ mod tests {
         (Role::National, Kind::CspApproval, "nonnnn"),
         (Role::National, Kind::CspComment, "nonnnn"),
         (Role::National, Kind::SubmitCspReport, "nwnnnn"),
+        (Role::National, Kind::SubmitReport, "nwnnnn"),
+        (Role::National, Kind::FetchPublications, "nwnnnn"),
+        (Role::National, Kind::PublicationsUpdated, "nwnnon"),
+        (Role::National, Kind::RegisterForMeeting, "nwnnnn"),
     ];
 
     #[test]

@@ -8,6 +8,7 @@ use crate::directory::publisher::{RegisterError, rotation_store_failure};
 use crate::directory::registry::{ContactsError, PublishError, RegistrationError};
 use crate::exchange::ReconcileError;
 use crate::reports::PeerReportError;
+use crate::publications::{RegistrationRefused, ReportError};
 use crate::storage::StoreError;
 use veim_protocol::wire::{Refusal, RefusalCode};
 
@@ -91,5 +92,26 @@ impl From<AttachmentError> for Refusal {
             _ => RefusalCode::StorageFailure,
         };
         refusal(code, e.to_string())
+    }
+}
+
+impl From<ReportError> for Refusal {
+    fn from(e: ReportError) -> Refusal {
+        match e {
+            ReportError::NotActive => refusal(RefusalCode::NotInDirectory, e.to_string()),
+            ReportError::Store(e) => e.into(),
+            e => refusal(RefusalCode::InvalidBody, e.to_string()),
+        }
+    }
+}
+
+impl From<RegistrationRefused> for Refusal {
+    fn from(e: RegistrationRefused) -> Refusal {
+        match e {
+            RegistrationRefused::NotActive(_) => refusal(RefusalCode::NotInDirectory, e.to_string()),
+            RegistrationRefused::BadSignature => refusal(RefusalCode::BadSignature, e.to_string()),
+            RegistrationRefused::Store(e) => e.into(),
+            e => refusal(RefusalCode::InvalidBody, e.to_string()),
+        }
     }
 }

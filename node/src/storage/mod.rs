@@ -22,16 +22,22 @@
 //! (the mail queue), `audit` (the hash-chained log, checkpoints and tree
 //! heads), and `reports` (reports to the CSP: `csp-reports`, a national
 //! node's drafts, and `csp-register`, the Secretariat's register).
+//! `messages` (messages, exchanges, outbox, attachments, disclosures),
+//! `audit` (the hash-chained log, checkpoints and tree heads) and
+//! `publications` (the Secretariat's publication log, reports of measures,
+//! meeting registrations).
 
 mod audit;
 mod directory;
 mod mail;
 mod messages;
+mod publications;
 mod records;
 mod reports;
 mod snapshot;
 
 pub use messages::LookupError;
+pub use publications::{ReportRecord, ReportState};
 pub use records::*;
 pub use snapshot::{SnapshotError, SnapshotReader, SnapshotSink};
 
@@ -122,6 +128,12 @@ pub struct Store {
     csp_reports: sled::Tree,
     /// The Secretariat's register of reports to the CSP, by number.
     csp_register: sled::Tree,
+    /// The Secretariat's publication log, by number.
+    publications: sled::Tree,
+    /// Reports of measures, by report id.
+    reports: sled::Tree,
+    /// Meeting registrations, by notice number then State.
+    meeting: sled::Tree,
     /// The group commit of [`Store::flush`].
     group: std::sync::Arc<GroupCommit>,
     /// Run after every flush ([`Store::with_after_flush`]).
@@ -355,6 +367,9 @@ impl Store {
             mail_notices: db.open_tree("mail-notices")?,
             csp_reports: db.open_tree("csp-reports")?,
             csp_register: db.open_tree("csp-register")?,
+            publications: db.open_tree("publications")?,
+            reports: db.open_tree("reports")?,
+            meeting: db.open_tree("meeting")?,
             after_flush: None,
             before_flush: None,
             failure: Default::default(),

@@ -23,6 +23,8 @@ use veim_protocol::audit::{Checkpoint, SignedCheckpoint, SignedTreeHead, TreeHea
 use veim_protocol::contacts::{ContactSet, SignedContactSet, Visibility};
 use veim_protocol::ids::{AttachmentId, ReportId};
 use veim_protocol::report::{Approval, CspReport, Figures, Language, Period, SignedCspReport};
+use veim_protocol::meeting::{MeetingRegistration, SignedMeetingRegistration};
+use veim_protocol::publication::{MeasuresReport, SignedMeasuresReport};
 use veim_protocol::wire::{Inventory, NetRequest, NetResponse, RefusalCode, TreeWitness};
 use veim_protocol::{
     Bytes32, EntryAction, EntryStatus, ExchangeId, IdentityKeypair, KeyRotation, Registration, SignedKeyRotation,
@@ -80,10 +82,14 @@ enum Variant {
     CspApproval,
     CspComment,
     SubmitCspReport,
+    SubmitReport,
+    FetchPublications,
+    PublicationsUpdated,
+    RegisterForMeeting,
 }
 
 impl Variant {
-    const ALL: [Variant; 14] = [
+    const ALL: [Variant; 18] = [
         Variant::Register,
         Variant::FetchDirectory,
         Variant::Deliver,
@@ -98,6 +104,10 @@ impl Variant {
         Variant::CspApproval,
         Variant::CspComment,
         Variant::SubmitCspReport,
+        Variant::SubmitReport,
+        Variant::FetchPublications,
+        Variant::PublicationsUpdated,
+        Variant::RegisterForMeeting,
     ];
 
     /// No wildcard on purpose: a new kind of request does not compile here
@@ -118,6 +128,10 @@ impl Variant {
             NetRequest::CspApproval { .. } => Variant::CspApproval,
             NetRequest::CspComment { .. } => Variant::CspComment,
             NetRequest::SubmitCspReport(_) => Variant::SubmitCspReport,
+            NetRequest::SubmitReport(_) => Variant::SubmitReport,
+            NetRequest::FetchPublications { .. } => Variant::FetchPublications,
+            NetRequest::PublicationsUpdated { .. } => Variant::PublicationsUpdated,
+            NetRequest::RegisterForMeeting(_) => Variant::RegisterForMeeting,
         }
     }
 }
@@ -154,7 +168,7 @@ const NA: Answer = Answer::NotApplicable;
 /// What today's node answers. Columns: stranger, pending, active, suspended,
 /// withdrawn, Secretariat, rotated away (`STANDINGS`).
 #[rustfmt::skip]
-const EXPECTED: [(Receiver, Variant, [Answer; 7]); 28] = [
+const EXPECTED: [(Receiver, Variant, [Answer; 7]); 36] = [
     // Anyone may register: that is how a State first reaches the Secretariat.
     (SEC, Variant::Register,         [OK,  OK,  OK, OK,  OK,  NA,  OK ]),
     // A suspended node still follows the directory (that is how it learns it
@@ -178,6 +192,12 @@ const EXPECTED: [(Receiver, Variant, [Answer; 7]); 28] = [
     (SEC, Variant::CspApproval,      [NID, NID, WR, NID, NID, NA,  NID]),
     (SEC, Variant::CspComment,       [NID, NID, WR, NID, NID, NA,  NID]),
     (SEC, Variant::SubmitCspReport,  [NID, NID, OK, NID, NID, NA,  NID]),
+    // Reports, the publication log and meeting registrations: active States
+    // only (a suspended one is served nothing new, nor registers).
+    (SEC, Variant::SubmitReport,     [NID, NID, OK, NID, NID, NA,  NID]),
+    (SEC, Variant::FetchPublications, [NID, NID, OK, NID, NID, NA, NID]),
+    (SEC, Variant::PublicationsUpdated, [NID, NID, WR, NID, NID, NA, NID]),
+    (SEC, Variant::RegisterForMeeting, [NID, NID, OK, NID, NID, NA, NID]),
     // At a national node, the Secretariat is listed in no directory: outside
     // its three arms it meets the "not active" guard before the role check,
     // so it is told NotInDirectory where an active State is told WrongRole.
@@ -198,6 +218,11 @@ const EXPECTED: [(Receiver, Variant, [Answer; 7]); 28] = [
     (NAT, Variant::CspApproval,      [NID, NID, OK, NID, NID, NID, NID]),
     (NAT, Variant::CspComment,       [NID, NID, OK, NID, NID, NID, NID]),
     (NAT, Variant::SubmitCspReport,  [NID, NID, WR, NID, NID, NID, NID]),
+    (NAT, Variant::SubmitReport,     [NID, NID, WR, NID, NID, NID, NID]),
+    (NAT, Variant::FetchPublications, [NID, NID, WR, NID, NID, NID, NID]),
+    // Announcements of publications come from the Secretariat alone.
+    (NAT, Variant::PublicationsUpdated, [NID, NID, WR, NID, NID, OK, NID]),
+    (NAT, Variant::RegisterForMeeting, [NID, NID, WR, NID, NID, NID, NID]),
 ];
 
 /// A request of each kind that no handler acts on: signatures of zeros, a
@@ -293,6 +318,30 @@ fn harmless(variant: Variant, net: &LocalNet) -> NetRequest {
             text: "comments".into(),
         },
         Variant::SubmitCspReport => NetRequest::SubmitCspReport(Box::new(unlisted_report(unlisted))),
+        // In the name of a State in no directory, signed by nobody.
+        Variant::SubmitReport => NetRequest::SubmitReport(Box::new(SignedMeasuresReport {
+            report: MeasuresReport {
+                state: unlisted,
+                title: "t".into(),
+                measures: Vec::new(),
+                text: "t".into(),
+                exchanges: Vec::new(),
+                signed_at: now(),
+            },
+            signature: [0; 64],
+        })),
+        Variant::FetchPublications => NetRequest::FetchPublications { after: 0 },
+        // A publication every node holds: nothing to fetch.
+        Variant::PublicationsUpdated => NetRequest::PublicationsUpdated { seq: 0 },
+        Variant::RegisterForMeeting => NetRequest::RegisterForMeeting(Box::new(SignedMeetingRegistration {
+            registration: MeetingRegistration {
+                state: unlisted,
+                notice: 1,
+                participants: Vec::new(),
+                signed_at: now(),
+            },
+            signature: [0; 64],
+        })),
     }
 }
 
