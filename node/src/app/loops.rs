@@ -270,8 +270,13 @@ async fn retention(node: Arc<Node>, mut shutdown: Shutdown) {
 async fn publications(node: Arc<Node>, mut shutdown: Shutdown) {
     let every = Duration::from_secs(node.config.directory_poll_secs.max(1));
     loop {
-        if let Err(e) = node.publications.sync().await {
-            tracing::warn!(error = %e, "publication fetch failed; will retry");
+        // A fetch under way does not hold up the stop: what it had not
+        // kept is fetched again at the next start.
+        tokio::select! {
+            result = node.publications.sync() => if let Err(e) = result {
+                tracing::warn!(error = %e, "publication fetch failed; will retry");
+            },
+            _ = shutdown.recv() => break,
         }
         tokio::select! {
             _ = tokio::time::sleep(every) => {}
