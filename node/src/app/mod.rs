@@ -23,8 +23,8 @@ use crate::home::{CONFIG_FILE, RUNTIME_FILE, Runtime, STORE_DIR, write_file};
 use crate::mail::Mailer;
 use crate::net::{self, Client, Limits, NetworkError};
 use crate::peer::Peers;
-use crate::reports::Reports;
 use crate::publications::Publications;
+use crate::reports::Reports;
 use crate::shutdown::{self, Restart, Trigger};
 use crate::storage::{Store, StoreError};
 use crate::terms::Terms;
@@ -580,7 +580,7 @@ fn wire(
         tracing::warn!(%field, %problem, "[mail]: mails stay queued until the file is readable");
     }
     let reports =
-        Arc::new(Reports::new(store.clone(), keys.clone(), vault.clone(), directory.clone(), client.clone(), state));
+        Arc::new(Reports::new(store.clone(), keys.clone(), directory.clone(), client.clone(), tracking.clone(), state));
     let publications = Arc::new(Publications::new(
         config.role,
         store.clone(),
