@@ -285,8 +285,8 @@ async fn script(root: &Path, out: &Path, steps: &mut Steps, slot: &mut Option<Lo
 /// Mexico's registration of its own points of contact.
 async fn publications(net: &LocalNet, steps: &mut Steps) -> anyhow::Result<()> {
     use veim_node::api::{
-        MeetingView, PublicationView, PublishNotice, RegisterParticipants, RegistrationView, Registrations, MeasuresReportView,
-        SubmitReport,
+        MeasuresReportView, MeetingView, PublicationView, PublishNotice, RegisterParticipants, RegistrationView,
+        Registrations, SubmitReport,
     };
     use veim_node::publications::ParticipantChoice;
     use veim_protocol::meeting::{Language, MeetingNoticeForm};

@@ -8,8 +8,8 @@ use clap::Subcommand;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use veim_node::api::{
-    MeetingView, PublicationView, PublicationsSynced, PublishNotice, PublishRecommendations, RefuseReport,
-    RegisterParticipants, RegistrationView, Registrations, MeasuresReportView, SubmitReport,
+    MeasuresReportView, MeetingView, PublicationView, PublicationsSynced, PublishNotice, PublishRecommendations,
+    RefuseReport, RegisterParticipants, RegistrationView, Registrations, SubmitReport,
 };
 use veim_node::publications::ParticipantChoice;
 use veim_protocol::meeting::{Language, MeetingNoticeForm};

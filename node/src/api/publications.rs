@@ -64,7 +64,10 @@ fn publication_view(p: SignedPublication) -> PublicationView {
     request_body(content_type = "application/json", description = "{report: the report file as JSON}"),
     responses((status = 200, description = "Done; the answer as JSON (text for /metrics)"), (status = "default", description = "An error, as JSON {error, message, problems}: the error code says which (wrong-role, invalid, not-found, no-consent, ...)"))
 )]
-pub(super) async fn submit_report(State(node): State<Shared>, Json(req): Json<SubmitReport>) -> ApiResult<MeasuresReportView> {
+pub(super) async fn submit_report(
+    State(node): State<Shared>,
+    Json(req): Json<SubmitReport>,
+) -> ApiResult<MeasuresReportView> {
     Ok(Json(report_view(node.publications.submit(&req.report).await?)))
 }
 

@@ -7,8 +7,8 @@ use crate::audit::witness::WitnessError;
 use crate::directory::publisher::{RegisterError, rotation_store_failure};
 use crate::directory::registry::{ContactsError, PublishError, RegistrationError};
 use crate::exchange::ReconcileError;
-use crate::reports::PeerReportError;
 use crate::publications::{RegistrationRefused, ReportError};
+use crate::reports::PeerReportError;
 use crate::storage::StoreError;
 use veim_protocol::wire::{Refusal, RefusalCode};
 

@@ -22,9 +22,9 @@ use veim_node::clock::now;
 use veim_protocol::audit::{Checkpoint, SignedCheckpoint, SignedTreeHead, TreeHead};
 use veim_protocol::contacts::{ContactSet, SignedContactSet, Visibility};
 use veim_protocol::ids::{AttachmentId, ReportId};
-use veim_protocol::report::{Approval, CspReport, Figures, Language, Period, SignedCspReport};
 use veim_protocol::meeting::{MeetingRegistration, SignedMeetingRegistration};
 use veim_protocol::publication::{MeasuresReport, SignedMeasuresReport};
+use veim_protocol::report::{Approval, CspReport, Figures, Language, Period, SignedCspReport};
 use veim_protocol::wire::{Inventory, NetRequest, NetResponse, RefusalCode, TreeWitness};
 use veim_protocol::{
     Bytes32, EntryAction, EntryStatus, ExchangeId, IdentityKeypair, KeyRotation, Registration, SignedKeyRotation,

@@ -8,9 +8,9 @@
 use std::path::Path;
 use std::time::Duration;
 use veim_node::api::{
-    ContactsDecision, MeetingView, PublicationView, PublicationsSynced, PublishNotice, PublishRecommendations,
-    RefuseReport, RegisterParticipants, RegistrationView, Registrations, ReportState, MeasuresReportView, StatusChangeRequest,
-    SubmitContactsRequest, SubmitReport, VersionView,
+    ContactsDecision, MeasuresReportView, MeetingView, PublicationView, PublicationsSynced, PublishNotice,
+    PublishRecommendations, RefuseReport, RegisterParticipants, RegistrationView, Registrations, ReportState,
+    StatusChangeRequest, SubmitContactsRequest, SubmitReport, VersionView,
 };
 use veim_node::audit::LogFiles;
 use veim_node::clock::now;
