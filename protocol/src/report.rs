@@ -30,9 +30,17 @@ pub const MAX_AUTHORS: usize = 32;
 /// Most free text sections of one report.
 pub const MAX_SECTIONS: usize = 32;
 
-/// The typed outcomes an exchange closes with, as figures name them.
-pub const OUTCOMES: [&str; 6] =
-    ["diversion-confirmed", "diversion-prevented", "risk-mitigated", "not-confirmed", "inconclusive", "other"];
+/// The typed outcomes an exchange closes with, as figures name them;
+/// `not-recorded` for an exchange closed without one.
+pub const OUTCOMES: [&str; 7] = [
+    "diversion-confirmed",
+    "diversion-prevented",
+    "risk-mitigated",
+    "not-confirmed",
+    "inconclusive",
+    "other",
+    "not-recorded",
+];
 
 /// The Treaty's working languages: the language a report was written in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]

@@ -35,6 +35,7 @@ outcome-risk-mitigated = Risk mitigated
 outcome-not-confirmed = Diversion not confirmed
 outcome-inconclusive = Inconclusive
 outcome-other = Other outcome
+outcome-not-recorded = Closed without a recorded outcome
 none = None reported
 section-text = Text of the report
 section-signatures = Signatures and verification

@@ -35,6 +35,7 @@ outcome-risk-mitigated = Riesgo mitigado
 outcome-not-confirmed = Desvío no confirmado
 outcome-inconclusive = No concluyente
 outcome-other = Otro resultado
+outcome-not-recorded = Cerrado sin resultado registrado
 none = Ninguno
 section-text = Texto del informe
 section-signatures = Firmas y verificación

@@ -35,6 +35,7 @@ outcome-risk-mitigated = Risque atténué
 outcome-not-confirmed = Détournement non confirmé
 outcome-inconclusive = Non concluant
 outcome-other = Autre résultat
+outcome-not-recorded = Clôturé sans résultat enregistré
 none = Aucun
 section-text = Texte du rapport
 section-signatures = Signatures et vérification

@@ -22,7 +22,9 @@ impl From<ReportsError> for ApiError {
             ReportsError::NotApproved { .. } => (StatusCode::CONFLICT, "not-approved"),
             ReportsError::Refused { .. } => (StatusCode::CONFLICT, "refused"),
             ReportsError::Unreachable { .. } => (StatusCode::BAD_GATEWAY, "unreachable"),
-            ReportsError::Store(_) | ReportsError::Vault(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
+            ReportsError::Store(_) | ReportsError::Vault(_) | ReportsError::Track(_) => {
+                (StatusCode::INTERNAL_SERVER_ERROR, "internal")
+            }
             _ => (StatusCode::CONFLICT, "refused"),
         };
         ApiError::new(status, code, e.to_string())

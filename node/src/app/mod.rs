@@ -580,7 +580,7 @@ fn wire(
         tracing::warn!(%field, %problem, "[mail]: mails stay queued until the file is readable");
     }
     let reports =
-        Arc::new(Reports::new(store.clone(), keys.clone(), vault.clone(), directory.clone(), client.clone(), state));
+        Arc::new(Reports::new(store.clone(), keys.clone(), directory.clone(), client.clone(), tracking.clone(), state));
     let publications = Arc::new(Publications::new(
         config.role,
         store.clone(),

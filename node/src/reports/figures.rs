@@ -1,15 +1,14 @@
-//! The figures of a draft, from this node's own exchanges: their records,
-//! and each request's provisions and stage from its body (opened with the
-//! storage key).
+//! The figures of a draft, from this node's exchanges as the tracking
+//! service sees them: each request's provisions, the exchange's stage now
+//! (after its stage moves), its outcome once closed, its first response.
 
 use super::ReportsError;
-use crate::home::vault::Vault;
-use crate::storage::Store;
+use crate::tracking::Tracking;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
+use veim_protocol::StateCode;
+use veim_protocol::progress::stage_name;
 use veim_protocol::report::{Figures, Period};
-use veim_protocol::request::Stage;
-use veim_protocol::{Body, MessageKind, StateCode};
 
 /// What a draft was built from, for the operator (not part of the report).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -23,19 +22,11 @@ pub struct Drafted {
 
 const SECONDS_PER_DAY: i64 = 86_400;
 
-fn stage_name(stage: &Stage) -> &'static str {
-    match stage {
-        Stage::RiskAnalysis => "risk-analysis",
-        Stage::DiversionDetected => "diversion-detected",
-        Stage::ReachedEndUser => "reached-end-user",
-        Stage::Other(_) => "other",
-    }
-}
-
-/// The exchanges `me` took part in that were opened in `period`.
+/// The exchanges `me` took part in that were opened in `period`, as tracked
+/// at `now`.
 pub fn build(
-    store: &Store,
-    vault: &Vault,
+    tracking: &Tracking,
+    now: i64,
     me: StateCode,
     authors: &[StateCode],
     period: &Period,
@@ -48,34 +39,23 @@ pub fn build(
     let mut out = Drafted::default();
     let mut days = Vec::new();
     let mut unreadable = 0u64;
-    for x in store.exchanges()? {
-        if !x.participants.contains(&me) || x.opened_at < from || x.opened_at >= until {
-            continue;
-        }
-        let mut request = None;
-        let mut first_response = None;
-        for id in &x.messages {
-            let Some(m) = store.message(*id)? else { continue };
-            match m.kind {
-                MessageKind::Request if request.is_none() => request = Some(m),
-                MessageKind::Response if first_response.is_none() => first_response = Some(m.created_at),
-                _ => {}
-            }
-        }
-        let Some(request) = request else { continue };
+    let tracked =
+        tracking.exchanges(now, |x| x.participants.contains(&me) && x.opened_at >= from && x.opened_at < until)?;
+    for x in tracked {
         out.figures.exchanges += 1;
-        match vault.open_body(request.message_id, request.content.as_deref())? {
-            Some(Body::Request(r)) => {
-                for p in &r.provisions {
-                    *out.figures.by_provision.entry(p.as_str().to_string()).or_default() += 1;
-                }
-                *out.figures.by_stage.entry(stage_name(&r.stage).to_string()).or_default() += 1;
-            }
-            _ => unreadable += 1,
+        for p in &x.provisions {
+            *out.figures.by_provision.entry(p.as_str().to_string()).or_default() += 1;
         }
-        if let Some(t) = first_response.filter(|t| *t >= request.created_at) {
+        match &x.stage {
+            Some(stage) => *out.figures.by_stage.entry(stage_name(stage).to_string()).or_default() += 1,
+            None => unreadable += 1,
+        }
+        if let Some(outcome) = &x.outcome {
+            *out.figures.by_outcome.entry(outcome.clone()).or_default() += 1;
+        }
+        if let Some(t) = x.first_response_at {
             out.figures.answered += 1;
-            days.push(u32::try_from((t - request.created_at) / SECONDS_PER_DAY).unwrap_or(u32::MAX));
+            days.push(u32::try_from((t - x.opened_at).max(0) / SECONDS_PER_DAY).unwrap_or(u32::MAX));
         }
         for a in authors.iter().filter(|a| **a != me && x.participants.contains(a)) {
             *out.counterparts.entry(*a).or_default() += 1;
@@ -94,21 +74,16 @@ pub fn build(
             "{unreadable} request(s) no longer hold their content (purged): their provisions and stages are not counted"
         ));
     }
-    out.notes.push(
-        "Outcome counts are empty: exchanges are closed with free text, not yet with a typed outcome. Fill in \
-         figures.by_outcome by hand if the report gives them."
-            .into(),
-    );
     Ok(out)
 }
-
 #[cfg(test)]
 mod tests {
     #[test]
-    fn stage_names_are_the_protocols() {
-        use super::*;
-        let stages = [Stage::RiskAnalysis, Stage::DiversionDetected, Stage::ReachedEndUser, Stage::Other("x".into())];
-        let names: Vec<&str> = stages.iter().map(stage_name).collect();
-        assert_eq!(names, Stage::NAMES);
+    fn outcome_names_are_the_reports() {
+        use veim_protocol::Outcome;
+        use veim_protocol::report::OUTCOMES;
+        for name in Outcome::NAMES.iter().chain(&["other", "not-recorded"]) {
+            assert!(OUTCOMES.contains(name), "{name} is not among the report's outcomes");
+        }
     }
 }

@@ -17,9 +17,10 @@ mod figures;
 use crate::clock::now;
 use crate::directory::{Directory, dial_info};
 use crate::home::keys::NodeKeys;
-use crate::home::vault::{Vault, VaultError};
+use crate::home::vault::VaultError;
 use crate::net::{Client, NetworkError};
 use crate::storage::{CspComment, CspReportRecord, RegisteredCspReport, Store, StoreError};
+use crate::tracking::{TrackError, Tracking};
 use libp2p::PeerId;
 use std::sync::Arc;
 use veim_protocol::audit::{Action, Actor, Event};
@@ -88,6 +89,8 @@ pub enum ReportsError {
     #[error("the storage key failed: {0}")]
     Vault(#[from] VaultError),
     #[error(transparent)]
+    Track(#[from] TrackError),
+    #[error(transparent)]
     Store(#[from] StoreError),
 }
 
@@ -108,9 +111,9 @@ pub enum PeerReportError {
 pub struct Reports {
     store: Store,
     keys: Arc<NodeKeys>,
-    vault: Arc<Vault>,
     directory: Arc<Directory>,
     client: Client,
+    tracking: Arc<Tracking>,
     /// The State this node speaks for (none on the Secretariat).
     state: Option<StateCode>,
     /// One change of a report, or one registration, at a time.
@@ -128,12 +131,12 @@ impl Reports {
     pub fn new(
         store: Store,
         keys: Arc<NodeKeys>,
-        vault: Arc<Vault>,
         directory: Arc<Directory>,
         client: Client,
+        tracking: Arc<Tracking>,
         state: Option<StateCode>,
     ) -> Reports {
-        Reports { store, keys, vault, directory, client, state, changing: Default::default() }
+        Reports { store, keys, directory, client, tracking, state, changing: Default::default() }
     }
 
     fn me(&self) -> Result<StateCode, ReportsError> {
@@ -179,7 +182,7 @@ impl Reports {
         }
         let mut rng = rand_core::UnwrapErr(getrandom::SysRng);
         let report_id = ReportId::issued_by(me, &mut rng);
-        let drafted = figures::build(&self.store, &self.vault, me, &authors, &new.period)?;
+        let drafted = figures::build(&self.tracking, now(), me, &authors, &new.period)?;
         let report = CspReport {
             report_id,
             revision: 1,

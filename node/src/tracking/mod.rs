@@ -92,6 +92,8 @@ pub struct TrackedExchange {
     pub overdue: bool,
     /// Closed exchanges: the outcome's name, or `not-recorded` for a plain close.
     pub outcome: Option<String>,
+    /// When the first response to the request was sent, as this node holds it.
+    pub first_response_at: Option<i64>,
 }
 
 /// An exchange that passed its date to respond by while some party had not
@@ -316,6 +318,7 @@ impl Tracking {
             stage: h.stage(),
             not_responded: h.not_responded(me),
             outcome: h.outcome_name(),
+            first_response_at: h.responses.values().copied().min(),
             exchange_id: h.exchange.exchange_id,
             summary: h.summary,
             originator: h.exchange.originator,
@@ -331,14 +334,24 @@ impl Tracking {
         }
     }
 
-    /// The exchanges not closed, overdue ones first, then the oldest first.
-    pub fn open_exchanges(&self, now: i64) -> Result<Vec<TrackedExchange>, TrackError> {
+    /// The exchanges `keep` lets through, as tracked at `now`.
+    pub fn exchanges(
+        &self,
+        now: i64,
+        keep: impl Fn(&ExchangeRecord) -> bool,
+    ) -> Result<Vec<TrackedExchange>, TrackError> {
         let me = self.state.ok_or(TrackError::NoState)?;
         let today = today(now)?;
         let mut out = Vec::new();
-        for x in self.store.exchanges()?.into_iter().filter(|x| x.status != ExchangeStatus::Closed) {
+        for x in self.store.exchanges()?.into_iter().filter(|x| keep(x)) {
             out.push(Tracking::tracked(self.history(x)?, me, now, today));
         }
+        Ok(out)
+    }
+
+    /// The exchanges not closed, overdue ones first, then the oldest first.
+    pub fn open_exchanges(&self, now: i64) -> Result<Vec<TrackedExchange>, TrackError> {
+        let mut out = self.exchanges(now, |x| x.status != ExchangeStatus::Closed)?;
         out.sort_by_key(|t| (!t.overdue, t.opened_at, t.exchange_id.0));
         Ok(out)
     }

@@ -5,8 +5,8 @@
 //! not sign it, or carrying a forged co-signature.
 
 use veim_node::api::{
-    DraftReportRequest, DraftView, MessageView, RegisteredView, ReportCommentRequest, ReportView, RespondRequest,
-    SendRequest, StatusChangeRequest, UpdateReportRequest, VersionView,
+    CloseRequest, DraftReportRequest, DraftView, MessageView, RegisteredView, ReportCommentRequest, ReportView,
+    RespondRequest, SendRequest, StageMoveRequest, StatusChangeRequest, UpdateReportRequest, VersionView,
 };
 use veim_protocol::report::{Approval, ReportError, ReportFile, Section, SignedCspReport};
 use veim_protocol::wire::{NetRequest, NetResponse, RefusalCode};
@@ -53,12 +53,29 @@ async fn a_joint_report_is_registered_only_once_every_author_signed_its_current_
     let mex = net.national("MEX").api()?;
     let swe = net.national("SWE").api()?;
 
-    // One exchange, MEX to SWE, answered: the figures come from it.
+    // Two exchanges, MEX to SWE, the figures come from them: the first
+    // answered and closed with its outcome; the second moved to another
+    // stage and closed without one.
+    let close = |exchange: &str, outcome: Option<&str>| -> anyhow::Result<()> {
+        let req = CloseRequest { reason: "done".into(), outcome: outcome.map(str::to_string) };
+        let _: MessageView = blocking(|| mex.post(&format!("/v1/exchanges/{exchange}/close"), &req))?;
+        Ok(())
+    };
     let sent: MessageView =
         blocking(|| mex.post("/v1/requests", &SendRequest { to: vec!["SWE".into()], request: example_request() }))?;
     let response: ResponseForm = toml::from_str(include_str!("../../../deploy/examples/response.toml"))?;
     let _: MessageView =
         blocking(|| swe.post(&format!("/v1/exchanges/{}/respond", sent.exchange_id), &RespondRequest { response }))?;
+    close(&sent.exchange_id, Some("diversion-prevented"))?;
+    let second: MessageView =
+        blocking(|| mex.post("/v1/requests", &SendRequest { to: vec!["SWE".into()], request: example_request() }))?;
+    let _: MessageView = blocking(|| {
+        mex.post(
+            &format!("/v1/exchanges/{}/stage", second.exchange_id),
+            &StageMoveRequest { stage: "reached-end-user".into(), text: String::new() },
+        )
+    })?;
+    close(&second.exchange_id, None)?;
 
     let request = DraftReportRequest {
         period: "2000-01-01..2099-12-31".into(),
@@ -69,12 +86,16 @@ async fn a_joint_report_is_registered_only_once_every_author_signed_its_current_
     let drafted: DraftView = blocking(|| mex.post("/v1/csp-reports", &request))?;
     let id = drafted.report.report_id.clone();
     let figures = &drafted.report.report.figures;
-    assert_eq!((figures.exchanges, figures.answered), (1, 1));
-    assert_eq!(figures.by_provision.get("11.4"), Some(&1));
-    assert_eq!(figures.by_stage.get("diversion-detected"), Some(&1));
+    let counts = |pairs: &[(&str, u64)]| -> std::collections::BTreeMap<String, u64> {
+        pairs.iter().map(|(k, v)| (k.to_string(), *v)).collect()
+    };
+    assert_eq!((figures.exchanges, figures.answered), (2, 1));
+    assert_eq!(figures.by_provision.get("11.4"), Some(&2));
+    assert_eq!(figures.by_stage, counts(&[("diversion-detected", 1), ("reached-end-user", 1)]));
+    assert_eq!(figures.by_outcome, counts(&[("diversion-prevented", 1), ("not-recorded", 1)]));
     assert_eq!(figures.response_days_median, Some(0));
-    assert!(figures.by_outcome.is_empty() && drafted.notes.iter().any(|n| n.contains("Outcome")));
-    assert_eq!(drafted.report.report.counterparts.get(&state("SWE")), Some(&1));
+    assert!(drafted.notes.is_empty(), "{:?}", drafted.notes);
+    assert_eq!(drafted.report.report.counterparts.get(&state("SWE")), Some(&2));
     assert_eq!(drafted.report.sent.len(), 1);
     assert_eq!(drafted.report.sent[0].error, None, "the draft reached SWE");
     assert_eq!(drafted.report.approved_by, [state("MEX")]);
