@@ -22,10 +22,10 @@ use crate::validation::ValidationErrors;
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
+use crate::progress::CalendarDate;
 /// The kinds of measure are those recorded within exchanges (section 3.14),
 /// each under the provisions it belongs to.
 pub use crate::progress::MeasureKind;
-use crate::progress::CalendarDate;
 
 /// One measure a State reports.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

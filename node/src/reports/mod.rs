@@ -25,8 +25,8 @@ use libp2p::PeerId;
 use std::sync::Arc;
 use veim_protocol::audit::{Action, Actor, Event};
 use veim_protocol::codec::{self, MAX_FRAME};
-use veim_protocol::publication::{PublicationContent, RegisteredReport};
 use veim_protocol::ids::ReportId;
+use veim_protocol::publication::{PublicationContent, RegisteredReport};
 use veim_protocol::report::{
     Approval, CspReport, Language, Period, ReportError, ReportFile, ReportRegistration, SignedCspReport,
     SignedReportRegistration,
@@ -451,7 +451,9 @@ impl Reports {
         let secretariat = match self.state {
             None => self.keys.identity.public(),
             Some(_) => self.directory.secretariat_key().ok_or_else(|| {
-                ReportsError::BadRegistration("this node knows no Secretariat key (check the configuration's pin)".into())
+                ReportsError::BadRegistration(
+                    "this node knows no Secretariat key (check the configuration's pin)".into(),
+                )
             })?,
         };
         Ok(ReportFile::new(&found.signed, keys, Some((found.registration, secretariat))).map_err(ReportError::from)?)

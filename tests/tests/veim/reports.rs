@@ -4,6 +4,7 @@
 //! verifies offline. The Secretariat refuses a report naming a State that did
 //! not sign it, or carrying a forged co-signature.
 
+use std::time::Duration;
 use veim_node::api::{
     DraftReportRequest, DraftView, MessageView, RegisteredView, ReportCommentRequest, ReportView, RespondRequest,
     SendRequest, StatusChangeRequest, UpdateReportRequest, VersionView,
@@ -11,7 +12,6 @@ use veim_node::api::{
 use veim_protocol::report::{Approval, ReportError, ReportFile, Section, SignedCspReport};
 use veim_protocol::wire::{NetRequest, NetResponse, RefusalCode};
 use veim_protocol::{EntryAction, ResponseForm, StateCode};
-use std::time::Duration;
 use veim_tests::{RawPeer, TestNet, blocking, example_request, keys_of, peer_of, wait_for};
 use veim_tools::{AdminClient, ClientError};
 
