@@ -256,6 +256,15 @@ pub enum PublicationContent {
     MeetingNotice(crate::meeting::MeetingNotice),
     /// The meeting's recommendations for the Conference of States Parties.
     MeetingRecommendations(crate::meeting::Recommendations),
+    /// A report to the CSP the Secretariat registered, with its registration.
+    CspReport(Box<RegisteredReport>),
+}
+
+/// A registered report to the CSP as the publication log carries it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RegisteredReport {
+    pub report: crate::report::SignedCspReport,
+    pub registration: crate::report::SignedReportRegistration,
 }
 
 impl PublicationContent {
@@ -264,6 +273,7 @@ impl PublicationContent {
             PublicationContent::CirculatedReport(_) => "circulated-report",
             PublicationContent::MeetingNotice(_) => "meeting-notice",
             PublicationContent::MeetingRecommendations(_) => "meeting-recommendations",
+            PublicationContent::CspReport(_) => "csp-report",
         }
     }
 
@@ -319,6 +329,8 @@ pub enum PublicationError {
     Withheld { seq: u64, state: StateCode },
     #[error("publication {seq}: the report of {state} is not signed by the key the directory lists for {state}")]
     BadReport { seq: u64, state: StateCode },
+    #[error("publication {seq}: the registered report to the CSP does not verify: {reason}")]
+    BadCspReport { seq: u64, reason: String },
     #[error("publication encoding failed: {0}")]
     Codec(#[from] CodecError),
 }
@@ -421,6 +433,31 @@ impl SignedPublication {
                 return Err(PublicationError::BadReport { seq: self.header.seq, state });
             }
         }
+        Ok(())
+    }
+
+    /// A registered report to the CSP must carry the registration of
+    /// `secretariat` (the key the publication is signed with) for this
+    /// report and draft, every author's approval must verify under the key
+    /// the registration lists for it, and that key must be the one `key_of`
+    /// gives for that State (the directory's); other content passes.
+    pub fn check_csp_report(
+        &self,
+        secretariat: &PublicIdentity,
+        key_of: impl Fn(StateCode) -> Option<PublicIdentity>,
+    ) -> Result<(), PublicationError> {
+        let Some(PublicationContent::CspReport(r)) = &self.content else {
+            return Ok(());
+        };
+        let seq = self.header.seq;
+        let bad = |reason: String| PublicationError::BadCspReport { seq, reason };
+        let keys = r.registration.registration.keys.clone();
+        if let Some((state, _)) = keys.iter().find(|(s, k)| key_of(*s) != Some(*k)) {
+            return Err(bad(format!("the key it lists for {state} is not the directory's key for {state}")));
+        }
+        let file = crate::report::ReportFile::new(&r.report, keys, Some((r.registration.clone(), *secretariat)))
+            .map_err(|e| bad(e.to_string()))?;
+        file.verify(Some(secretariat)).map_err(|e| bad(e.to_string()))?;
         Ok(())
     }
 }

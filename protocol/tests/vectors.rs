@@ -3435,11 +3435,19 @@ fn spec_publication_tables_match_the_crate() {
             text: "t".into(),
             items: vec![],
         }),
+        {
+            let SpecReport { signed, registration, .. } = spec_report(&world);
+            PublicationContent::CspReport(Box::new(veim_protocol::publication::RegisteredReport {
+                report: signed,
+                registration,
+            }))
+        },
     ];
     let content_name = |c: &PublicationContent| match c {
         PublicationContent::CirculatedReport(_) => "CirculatedReport",
         PublicationContent::MeetingNotice(_) => "MeetingNotice",
         PublicationContent::MeetingRecommendations(_) => "MeetingRecommendations",
+        PublicationContent::CspReport(_) => "CspReport",
     };
     assert_eq!(
         spec_table_after("| Index | `PublicationContent` | Content |"),

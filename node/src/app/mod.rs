@@ -579,8 +579,6 @@ fn wire(
     for (field, problem) in config.mail.as_ref().map(|m| m.file_problems(home)).unwrap_or_default() {
         tracing::warn!(%field, %problem, "[mail]: mails stay queued until the file is readable");
     }
-    let reports =
-        Arc::new(Reports::new(store.clone(), keys.clone(), directory.clone(), client.clone(), tracking.clone(), state));
     let publications = Arc::new(Publications::new(
         config.role,
         store.clone(),
@@ -588,6 +586,15 @@ fn wire(
         directory.clone(),
         client.clone(),
         config.replay_window_secs,
+    ));
+    let reports = Arc::new(Reports::new(
+        store.clone(),
+        keys.clone(),
+        directory.clone(),
+        client.clone(),
+        tracking.clone(),
+        publications.clone(),
+        state,
     ));
     let peers = Arc::new(Peers {
         role: config.role,

@@ -34,9 +34,10 @@ use veim_protocol::meeting::{
     SignedMeetingRegistration,
 };
 use veim_protocol::publication::{
-    MeasuresReportForm, PublicationContent, PublicationError, PublicationHeader, SignedMeasuresReport,
-    SignedPublication,
+    MeasuresReportForm, PublicationContent, PublicationError, PublicationHeader, RegisteredReport,
+    SignedMeasuresReport, SignedPublication,
 };
+use veim_protocol::report::{SignedCspReport, SignedReportRegistration};
 use veim_protocol::wire::{MAX_PUBLICATIONS_PER_FETCH, NetRequest, NetResponse, Refusal, RefusalCode, ReportStatus};
 use veim_protocol::{Bytes32, StateCode, ValidationErrors};
 
@@ -454,6 +455,17 @@ impl Publications {
         self.publish(PublicationContent::MeetingRecommendations(recommendations)).await
     }
 
+    /// Publishes a registered report to the CSP to the States active now
+    /// (Secretariat).
+    pub async fn publish_csp_report(
+        &self,
+        report: SignedCspReport,
+        registration: SignedReportRegistration,
+    ) -> Result<SignedPublication, PublicationsError> {
+        self.secretariat_only()?;
+        self.publish(PublicationContent::CspReport(Box::new(RegisteredReport { report, registration }))).await
+    }
+
     async fn publish(&self, content: PublicationContent) -> Result<SignedPublication, PublicationsError> {
         let _one = self.one_at_a_time.lock().await;
         let (publication, _) = self.build(content)?;
@@ -768,6 +780,7 @@ impl Publications {
         p.check_successor(previous, &signer, Some(state))?;
         let view = self.directory.view();
         p.check_report(|s| view.entry(s).map(|e| e.identity_key()))?;
+        p.check_csp_report(&signer, |s| view.entry(s).map(|e| e.identity_key()))?;
         let own = match &p.content {
             Some(PublicationContent::CirculatedReport(r)) if r.report.state == state => {
                 let id = r.id().map_err(|e| PublicationsError::Sign(e.to_string()))?;

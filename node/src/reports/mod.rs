@@ -19,6 +19,7 @@ use crate::directory::{Directory, dial_info};
 use crate::home::keys::NodeKeys;
 use crate::home::vault::VaultError;
 use crate::net::{Client, NetworkError};
+use crate::publications::Publications;
 use crate::storage::{CspComment, CspReportRecord, RegisteredCspReport, Store, StoreError};
 use crate::tracking::{TrackError, Tracking};
 use libp2p::PeerId;
@@ -26,6 +27,7 @@ use std::sync::Arc;
 use veim_protocol::audit::{Action, Actor, Event};
 use veim_protocol::codec::{self, MAX_FRAME};
 use veim_protocol::ids::ReportId;
+use veim_protocol::publication::{PublicationContent, RegisteredReport};
 use veim_protocol::report::{
     Approval, CspReport, Language, Period, ReportError, ReportFile, ReportRegistration, SignedCspReport,
     SignedReportRegistration,
@@ -114,6 +116,8 @@ pub struct Reports {
     directory: Arc<Directory>,
     client: Client,
     tracking: Arc<Tracking>,
+    /// Where a registered report is published to every State (Secretariat).
+    publications: Arc<Publications>,
     /// The State this node speaks for (none on the Secretariat).
     state: Option<StateCode>,
     /// One change of a report, or one registration, at a time.
@@ -134,9 +138,10 @@ impl Reports {
         directory: Arc<Directory>,
         client: Client,
         tracking: Arc<Tracking>,
+        publications: Arc<Publications>,
         state: Option<StateCode>,
     ) -> Reports {
-        Reports { store, keys, directory, client, tracking, state, changing: Default::default() }
+        Reports { store, keys, directory, client, tracking, publications, state, changing: Default::default() }
     }
 
     fn me(&self) -> Result<StateCode, ReportsError> {
@@ -429,50 +434,62 @@ impl Reports {
     /// The report as a file that verifies offline: the authors' keys from
     /// the directory (the Secretariat's registration's, once registered).
     pub fn file(&self, id: &str) -> Result<ReportFile, ReportsError> {
-        match self.state {
-            Some(_) => {
-                let record = self.find(id)?;
-                let registration =
-                    record.registration.map(|r| (r, self.directory.secretariat_key())).and_then(|(r, k)| Some((r, k?)));
-                let keys = match &registration {
-                    Some((r, _)) => r.registration.keys.clone(),
-                    None => {
-                        let view = self.directory.view();
-                        record
-                            .signed
-                            .draft
-                            .authors
-                            .iter()
-                            .filter_map(|s| Some((*s, view.entry(*s)?.identity_key())))
-                            .collect()
-                    }
-                };
-                Ok(ReportFile::new(&record.signed, keys, registration).map_err(ReportError::from)?)
-            }
-            None => {
-                let id = id.trim().to_ascii_lowercase();
-                let found = self
-                    .store
-                    .csp_register()?
-                    .into_iter()
-                    .find(|r| {
-                        r.signed.draft.report_id.to_hex().starts_with(&id) && id.len() >= ReportId::SHORT_HEX
-                            || r.registration.registration.number.to_string() == id
-                    })
-                    .ok_or(ReportsError::NotFound(id))?;
-                let keys = found.registration.registration.keys.clone();
-                let own = self.keys.identity.public();
-                Ok(ReportFile::new(&found.signed, keys, Some((found.registration, own))).map_err(ReportError::from)?)
+        if self.state.is_some() {
+            match self.find(id) {
+                Ok(record) => return self.own_file(record),
+                Err(ReportsError::NotFound(_) | ReportsError::BadId(_)) => {}
+                Err(e) => return Err(e),
             }
         }
+        let id = id.trim().to_ascii_lowercase();
+        let found = self
+            .register()?
+            .into_iter()
+            .find(|r| {
+                r.signed.draft.report_id.to_hex().starts_with(&id) && id.len() >= ReportId::SHORT_HEX
+                    || r.registration.registration.number.to_string() == id
+            })
+            .ok_or(ReportsError::NotFound(id))?;
+        let keys = found.registration.registration.keys.clone();
+        let secretariat = match self.state {
+            None => self.keys.identity.public(),
+            Some(_) => self.directory.secretariat_key().ok_or_else(|| {
+                ReportsError::BadRegistration(
+                    "this node knows no Secretariat key (check the configuration's pin)".into(),
+                )
+            })?,
+        };
+        Ok(ReportFile::new(&found.signed, keys, Some((found.registration, secretariat))).map_err(ReportError::from)?)
     }
 
-    /// The Secretariat's register of reports to the CSP.
+    /// A file of a report this national node drafted or co-authors.
+    fn own_file(&self, record: CspReportRecord) -> Result<ReportFile, ReportsError> {
+        let registration =
+            record.registration.map(|r| (r, self.directory.secretariat_key())).and_then(|(r, k)| Some((r, k?)));
+        let keys = match &registration {
+            Some((r, _)) => r.registration.keys.clone(),
+            None => {
+                let view = self.directory.view();
+                record.signed.draft.authors.iter().filter_map(|s| Some((*s, view.entry(*s)?.identity_key()))).collect()
+            }
+        };
+        Ok(ReportFile::new(&record.signed, keys, registration).map_err(ReportError::from)?)
+    }
+
+    /// The register of reports to the CSP: the Secretariat's own, or on a
+    /// national node those its publication log carries.
     pub fn register(&self) -> Result<Vec<RegisteredCspReport>, ReportsError> {
-        if self.state.is_some() {
-            return Err(ReportsError::NotSecretariat);
+        if self.state.is_none() {
+            return Ok(self.store.csp_register()?);
         }
-        Ok(self.store.csp_register()?)
+        let mut held = Vec::new();
+        for p in self.store.publications_after(0, usize::MAX)? {
+            if let Some(PublicationContent::CspReport(r)) = p.content {
+                let RegisteredReport { report, registration } = *r;
+                held.push(RegisteredCspReport { signed: report, registration });
+            }
+        }
+        Ok(held)
     }
 
     /// Asks the node of `state` (active in the directory) `request`.
@@ -692,6 +709,11 @@ impl Reports {
             event,
         )?;
         self.store.flush().await?;
+        if let Err(e) =
+            self.publications.publish_csp_report(registered.signed.clone(), registered.registration.clone()).await
+        {
+            tracing::warn!(report = %draft.report_id, error = %e, "a registered report was not published");
+        }
         Ok(registered.registration)
     }
 }

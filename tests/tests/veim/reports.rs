@@ -4,6 +4,7 @@
 //! verifies offline. The Secretariat refuses a report naming a State that did
 //! not sign it, or carrying a forged co-signature.
 
+use std::time::Duration;
 use veim_node::api::{
     CloseRequest, DraftReportRequest, DraftView, MessageView, RegisteredView, ReportCommentRequest, ReportView,
     RespondRequest, SendRequest, StageMoveRequest, StatusChangeRequest, UpdateReportRequest, VersionView,
@@ -11,7 +12,7 @@ use veim_node::api::{
 use veim_protocol::report::{Approval, ReportError, ReportFile, Section, SignedCspReport};
 use veim_protocol::wire::{NetRequest, NetResponse, RefusalCode};
 use veim_protocol::{EntryAction, ResponseForm, StateCode};
-use veim_tests::{RawPeer, TestNet, blocking, example_request, keys_of, peer_of};
+use veim_tests::{RawPeer, TestNet, blocking, example_request, keys_of, peer_of, wait_for};
 use veim_tools::{AdminClient, ClientError};
 
 fn state(s: &str) -> StateCode {
@@ -49,9 +50,14 @@ fn bad_report(answer: NetResponse) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_joint_report_is_registered_only_once_every_author_signed_its_current_draft() -> anyhow::Result<()> {
-    let net = TestNet::admitted(&["MEX", "SWE", "NGA"]).await?;
+    let net = TestNet::admitted(&["MEX", "SWE", "NGA", "DEU"]).await?;
     let mex = net.national("MEX").api()?;
     let swe = net.national("SWE").api()?;
+    // DEU is suspended before the report is registered.
+    let suspend_deu =
+        StatusChangeRequest { state: "DEU".into(), action: EntryAction::Suspend, reason: "report test".into() };
+    let v: VersionView = blocking(|| net.secretariat.api()?.post("/v1/directory/status", &suspend_deu))?;
+    net.wait_directory(v.version).await?;
 
     // Two exchanges, MEX to SWE, the figures come from them: the first
     // answered and closed with its outcome; the second moved to another
@@ -212,6 +218,24 @@ async fn a_joint_report_is_registered_only_once_every_author_signed_its_current_
         changed.report.sections[0].text.push('!');
         assert!(matches!(changed.verify(None), Err(ReportError::DraftChanged { .. })));
     }
+
+    // NGA, active and no author, holds it in its register through the
+    // publication log, and the file it exports verifies offline.
+    let nga = net.national("NGA").api()?;
+    wait_for("NGA to hold the registered report", Duration::from_secs(20), || {
+        let held: Vec<RegisteredView> = nga.get("/v1/csp-register").ok()?;
+        (held.len() == 1 && held[0].number == 1).then_some(())
+    })
+    .await?;
+    let file: ReportFile = blocking(|| nga.get("/v1/csp-reports/1/file"))?;
+    let path = dir.path().join("NGA.json");
+    std::fs::write(&path, serde_json::to_vec_pretty(&file)?)?;
+    let verified = veim_tools::report::verify_file(&path, Some(&net.secretariat_key))?;
+    assert_eq!((verified.number, verified.revision, verified.anchored), (Some(1), 2, true), "NGA's file");
+    // DEU, suspended when it was registered, does not hold it.
+    let deu = net.national("DEU").api()?;
+    let held: Vec<RegisteredView> = blocking(|| deu.get("/v1/csp-register"))?;
+    assert!(held.is_empty(), "a suspended State holds no registered report: {held:?}");
 
     // Submitted again in MEX's name, the same report gets the same registration.
     let file: ReportFile = blocking(|| mex.get(&format!("/v1/csp-reports/{id}/file")))?;
