@@ -97,6 +97,7 @@ pub enum MeetingCommand {
     /// Secretariat: the participant list, as CSV or JSON.
     #[command(after_help = "Example:\n  veim meeting export --format csv --out participants.csv")]
     Export {
+        /// `csv` (one row per participant, for a spreadsheet) or `json`.
         #[arg(long, value_enum, default_value = "csv")]
         format: ListFormat,
         /// The file to write (refused if it exists); standard output when absent.
@@ -107,6 +108,7 @@ pub enum MeetingCommand {
     /// (see deploy/examples/recommendations.toml).
     #[command(after_help = "Example:\n  veim meeting recommendations --file recommendations.toml")]
     Recommendations {
+        /// The recommendations as TOML (see deploy/examples/recommendations.toml).
         #[arg(long)]
         file: PathBuf,
     },

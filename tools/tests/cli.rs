@@ -1236,7 +1236,7 @@ async fn a_joint_report_is_drafted_edited_approved_and_submitted_from_the_comman
     assert!(text(&out).contains("before the start"), "{}", text(&out));
     let out = run(&mex, &["draft", "--period", "2000-01-01..2099-12-31", "--with", "SWE", "--out", &draft]);
     assert!(out.status.success(), "{}", text(&out));
-    assert!(text(&out).contains("sent to SWE") && text(&out).contains("Outcome counts"), "{}", text(&out));
+    assert!(text(&out).contains("sent to SWE") && text(&out).contains("outcomes {}"), "{}", text(&out));
     let mut report: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&draft)?)?;
     let id = report["report_id"].as_str().expect("id").to_string();
 

@@ -219,6 +219,23 @@ struct GroupCommit {
     runs: std::sync::atomic::AtomicU64,
 }
 
+/// The leader of a group flush, until its run is recorded.
+struct Leading<'a> {
+    group: &'a GroupCommit,
+    finished: bool,
+}
+
+impl Drop for Leading<'_> {
+    fn drop(&mut self) {
+        if !self.finished {
+            if let Ok(mut s) = self.group.state.lock() {
+                s.running = false;
+            }
+            self.group.done.notify_waiters();
+        }
+    }
+}
+
 #[derive(Debug, Default)]
 struct FlushState {
     /// Tickets handed out, and the highest ticket a finished flush covers.
@@ -423,39 +440,32 @@ impl Store {
                 notified.await;
                 continue;
             };
-            g.runs.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-            // The run is a task of its own, not part of this caller's
-            // future: a caller that stops waiting (a loop stopped at
-            // shutdown, an HTTP client gone) must not leave `running` set
-            // with no one to finish it, or every later flush would wait for
-            // ever. This caller waits for it like any other.
             let store = self.clone();
-            tokio::spawn(async move { store.run_flush(from, target).await });
-            notified.await;
-        }
-    }
-
-    /// One group flush covering tickets `from..=target`: the fsync on a
-    /// blocking thread, then the tickets marked done and their waiters woken.
-    async fn run_flush(self, from: u64, target: u64) {
-        let store = self.clone();
-        let result = tokio::task::spawn_blocking(move || store.flush_blocking())
-            .await
-            .map_err(|e| StoreError::Internal(format!("flush task failed: {e}")))
-            .and_then(|r| r);
-        let g = &self.group;
-        {
-            let mut s = g.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-            s.running = false;
-            s.completed = target;
-            if let Err(e) = &result {
-                s.failures.push_back((from, target, e.to_string()));
-                if s.failures.len() > 64 {
-                    s.failures.pop_front();
+            g.runs.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            // If this caller stops waiting (a loop stopped at shutdown, an
+            // admin client gone), the guard hands the run back: the next
+            // waiter leads a flush that covers these tickets too. Without
+            // it `running` stayed set and every later flush, and the node's
+            // stop, waited for ever.
+            let mut leading = Leading { group: g, finished: false };
+            let result = tokio::task::spawn_blocking(move || store.flush_blocking())
+                .await
+                .map_err(|e| StoreError::Internal(format!("flush task failed: {e}")))
+                .and_then(|r| r);
+            leading.finished = true;
+            {
+                let mut s = g.state.lock().map_err(|_| StoreError::Internal("flush state poisoned".into()))?;
+                s.running = false;
+                s.completed = target;
+                if let Err(e) = &result {
+                    s.failures.push_back((from, target, e.to_string()));
+                    if s.failures.len() > 64 {
+                        s.failures.pop_front();
+                    }
                 }
             }
+            g.done.notify_waiters();
         }
-        g.done.notify_waiters();
     }
 
     /// Flushes the store's log, remembering a failure to write to disk
