@@ -15,36 +15,8 @@ use crate::validation::ValidationErrors;
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
-/// The Treaty's working languages.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Language {
-    En,
-    Fr,
-    Es,
-}
-
-impl Language {
-    pub const ALL: [Language; 3] = [Language::En, Language::Fr, Language::Es];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Language::En => "en",
-            Language::Fr => "fr",
-            Language::Es => "es",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<Language> {
-        Self::ALL.into_iter().find(|l| l.as_str() == s.trim().to_ascii_lowercase())
-    }
-}
-
-impl fmt::Display for Language {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
+/// The Treaty's working languages (the type of reports to the CSP).
+pub use crate::report::Language;
 
 /// Where the meeting takes place.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

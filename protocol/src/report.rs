@@ -61,6 +61,10 @@ impl Language {
             Language::Es => "es",
         }
     }
+
+    pub fn parse(s: &str) -> Option<Language> {
+        s.parse().ok()
+    }
 }
 
 impl fmt::Display for Language {
