@@ -307,7 +307,7 @@ fn add_restore_marks(db: &sled::Db) -> Result<(), String> {
 
 /// How long `Store::open` waits for the folder's lock, and how often it
 /// tries again.
-const LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
+const LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
 const LOCK_STEP: std::time::Duration = std::time::Duration::from_millis(20);
 
 impl Store {
