@@ -95,10 +95,11 @@ pub enum Action {
     PublicationAccepted,
     MeetingRegistered,
     PublicationRefused,
+    MeetingInvited,
 }
 
 impl Action {
-    pub const ALL: [Action; 42] = [
+    pub const ALL: [Action; 43] = [
         Action::NodeStarted,
         Action::NodeStopped,
         Action::ConfigurationChanged,
@@ -141,6 +142,7 @@ impl Action {
         Action::PublicationAccepted,
         Action::MeetingRegistered,
         Action::PublicationRefused,
+        Action::MeetingInvited,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -187,6 +189,7 @@ impl Action {
             Action::PublicationAccepted => "publication-accepted",
             Action::MeetingRegistered => "meeting-registered",
             Action::PublicationRefused => "publication-refused",
+            Action::MeetingInvited => "meeting-invited",
         }
     }
 }

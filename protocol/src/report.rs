@@ -43,9 +43,10 @@ pub const OUTCOMES: [&str; 7] = [
 ];
 
 /// The Treaty's working languages: the language a report was written in.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Language {
+    #[default]
     En,
     Fr,
     Es,

@@ -11,7 +11,8 @@ use veim_node::api::{
     MeasuresReportView, MeetingView, PublicationView, PublicationsSynced, PublishNotice, PublishRecommendations,
     RefuseReport, RegisterParticipants, RegistrationView, Registrations, SubmitReport,
 };
-use veim_node::publications::ParticipantChoice;
+use veim_node::publications::{Invitations, InviteFilter, InviteRole, ParticipantChoice};
+use veim_protocol::StateCode;
 use veim_protocol::meeting::{Language, MeetingNoticeForm};
 use veim_protocol::publication::{MeasuresReportForm, PublicationContent, SignedMeasuresReport};
 
@@ -90,6 +91,28 @@ pub enum MeetingCommand {
         /// The language of participants given without one.
         #[arg(long, default_value = "en")]
         language: String,
+    },
+    /// Secretariat: invite the points of contact of active States to the latest meeting by
+    /// mail (the node's [mail] server), one mail per address in the contact's language.
+    /// An address invited before is left out unless --again.
+    #[command(
+        after_help = "Examples:\n  veim meeting invite\n  veim meeting invite --role national-poc --role alternate --language fr --language es\n  veim meeting invite --state MEX --again"
+    )]
+    Invite {
+        /// national-poc, alternate or focal-point; repeat for several. Every role when absent.
+        #[arg(long = "role")]
+        roles: Vec<String>,
+        /// en, fr or es: contacts working in one of them, written to in it; repeat for several.
+        /// When absent, every contact, in the first of the Treaty's languages it lists (English
+        /// when it lists none).
+        #[arg(long = "language")]
+        languages: Vec<String>,
+        /// Only this State (ISO 3166 alpha-3); repeat for several.
+        #[arg(long = "state")]
+        states: Vec<String>,
+        /// Invite again addresses already invited to this meeting.
+        #[arg(long)]
+        again: bool,
     },
     /// Secretariat: the registrations, per State and per language.
     #[command(after_help = "Example:\n  veim meeting registrations")]
@@ -283,6 +306,61 @@ pub fn meeting(api: &AdminClient, command: MeetingCommand) -> Result<Printed, Cl
             let mut text = format!("{} registered {} participant(s):\n", r.state, r.participants.len());
             for p in &r.participants {
                 let _ = writeln!(text, "  {} <{}> ({})", p.name, p.email, p.language);
+            }
+            printed(&r, text)
+        }
+        MeetingCommand::Invite { roles, languages, states, again } => {
+            let roles = roles
+                .iter()
+                .map(|r| r.parse::<InviteRole>())
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(ClientError::Invalid)?;
+            let languages = languages
+                .iter()
+                .map(|l| {
+                    Language::parse(l).ok_or_else(|| {
+                        ClientError::Invalid(format!("{l:?} is not a working language of the Treaty; use en, fr or es"))
+                    })
+                })
+                .collect::<Result<Vec<_>, _>>()?;
+            let states = states
+                .iter()
+                .map(|s| {
+                    s.trim()
+                        .to_ascii_uppercase()
+                        .parse::<StateCode>()
+                        .map_err(|e| ClientError::Invalid(format!("--state {s:?}: {e}")))
+                })
+                .collect::<Result<Vec<_>, _>>()?;
+            let filter = InviteFilter { roles, languages, states, again };
+            let r: Invitations = api.post("/v1/meeting/invite", &filter)?;
+            let mut text = format!(
+                "{} invitation(s) to the meeting of publication {} queued for the mail server (veim mail queue):\n",
+                r.invited.len(),
+                r.notice
+            );
+            for i in &r.invited {
+                let _ = writeln!(text, "  {} {} <{}> ({}, {})", i.state, i.name, i.email, i.role.as_str(), i.language);
+            }
+            if !r.not_invited.is_empty() {
+                let _ = writeln!(text, "Not invited:");
+                for n in &r.not_invited {
+                    let address = if n.email.is_empty() { String::new() } else { format!(" <{}>", n.email) };
+                    let _ = writeln!(text, "  {} {}{address}: {}", n.state, n.name, n.reason);
+                }
+            }
+            if r.invited.is_empty() && r.not_invited.is_empty() {
+                let _ = writeln!(
+                    text,
+                    "No point of contact of an active State matches: the directory lists {} others.",
+                    r.not_chosen
+                );
+            } else if r.not_chosen > 0 {
+                let _ = writeln!(
+                    text,
+                    "{} other point(s) of contact not chosen by --role, --language or --state.",
+                    r.not_chosen
+                );
             }
             printed(&r, text)
         }

@@ -236,6 +236,7 @@ fn routes() -> OpenApiRouter<Shared> {
         .routes(routes!(publications::publications))
         .routes(routes!(publications::sync_publications))
         .routes(routes!(publications::meeting))
+        .routes(routes!(publications::invite))
         .routes(routes!(publications::publish_notice))
         .routes(routes!(publications::register))
         .routes(routes!(publications::registrations))

@@ -2,17 +2,22 @@
 //! the annual meeting of national points of contact.
 
 use super::*;
-use crate::publications::{PublicationsError, report_status};
+use crate::publications::{Invitations, InviteFilter, PublicationsError, report_status};
 use veim_protocol::publication::{PublicationContent, SignedPublication};
 
 impl From<PublicationsError> for ApiError {
     fn from(e: PublicationsError) -> ApiError {
+        let e = match e {
+            PublicationsError::Mail(mail) => return mail.into(),
+            e => e,
+        };
         let (status, code) = match &e {
             PublicationsError::WrongRole(_) => (StatusCode::BAD_REQUEST, "wrong-role"),
             PublicationsError::NotFound(_) | PublicationsError::NoNotice | PublicationsError::NotANotice(_) => {
                 (StatusCode::NOT_FOUND, "not-found")
             }
             PublicationsError::Ambiguous(..) => (StatusCode::CONFLICT, "ambiguous"),
+            PublicationsError::RegistrationClosed { .. } => (StatusCode::CONFLICT, "registration-closed"),
             PublicationsError::NotPending { .. } => (StatusCode::CONFLICT, "not-pending"),
             PublicationsError::NoReason => (StatusCode::UNPROCESSABLE_ENTITY, "invalid"),
             PublicationsError::Invalid(errors) => {
@@ -238,4 +243,16 @@ pub(super) async fn recommendations(
     Json(req): Json<PublishRecommendations>,
 ) -> ApiResult<PublicationView> {
     Ok(Json(publication_view(node.publications.publish_recommendations(&req.text, &req.items).await?)))
+}
+
+#[utoipa::path(
+    post,
+    path = "/v1/meeting/invite",
+    tag = "meeting",
+    summary = "Secretariat: invite, by mail, the points of contact of active States to the latest meeting, chosen by role, language and State; one mail per address in the contact's language, an address invited before only with again.",
+    request_body(content_type = "application/json", description = "{roles: [national-poc|alternate|focal-point], languages: [en|fr|es], states: [ISO 3166 alpha-3], again: bool}, each optional"),
+    responses((status = 200, description = "Done; the answer as JSON (text for /metrics)"), (status = "default", description = "An error, as JSON {error, message, problems}: the error code says which (wrong-role, not-found, registration-closed, mail-not-configured, ...)"))
+)]
+pub(super) async fn invite(State(node): State<Shared>, Json(req): Json<InviteFilter>) -> ApiResult<Invitations> {
+    Ok(Json(node.publications.invite(&node.mailer, &req).await?))
 }

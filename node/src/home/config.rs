@@ -217,43 +217,9 @@ impl MailSecurity {
     }
 }
 
-/// The languages a mail is written in: the Treaty's working languages.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Language {
-    #[default]
-    En,
-    Fr,
-    Es,
-}
-
-impl Language {
-    pub const ALL: [Language; 3] = [Language::En, Language::Fr, Language::Es];
-
-    pub fn code(self) -> &'static str {
-        match self {
-            Language::En => "en",
-            Language::Fr => "fr",
-            Language::Es => "es",
-        }
-    }
-}
-
-impl std::fmt::Display for Language {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.code())
-    }
-}
-
-impl std::str::FromStr for Language {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Language, String> {
-        Language::ALL
-            .into_iter()
-            .find(|l| l.code() == s.trim())
-            .ok_or_else(|| format!("{s:?} is not a language of the mails; use en, fr or es"))
-    }
-}
+/// The languages a mail is written in: the Treaty's working languages (one
+/// type with the reports' and the meeting's).
+pub use veim_protocol::report::Language;
 
 /// What a node mails about.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -370,7 +336,9 @@ impl MailConfig {
             .collect()
     }
 
-    fn check(&self, errors: &mut veim_protocol::ValidationErrors) {
+    /// `role`: the Secretariat's node may mail invitations alone, with no
+    /// recipient of notifications.
+    fn check(&self, role: Role, errors: &mut veim_protocol::ValidationErrors) {
         if self.host.trim().is_empty() || self.host.contains(char::is_whitespace) {
             errors.push("mail.host", format!("{:?} is not a host name or address", self.host));
         }
@@ -407,7 +375,7 @@ impl MailConfig {
         if !(1..=365).contains(&self.give_up_after_days) {
             errors.push("mail.give_up_after_days", format!("is {}; allowed: 1 to 365 days", self.give_up_after_days));
         }
-        if self.recipients.is_empty() {
+        if self.recipients.is_empty() && role == Role::National {
             errors.push("mail.recipients", "names no one: add [[mail.recipients]] with an address, or remove [mail]");
         }
         for (i, r) in self.recipients.iter().enumerate() {
@@ -795,7 +763,7 @@ impl Config {
             within("retention.received_content_days", u64::from(days), 1, 36_500, "days");
         }
         if let Some(mail) = &self.mail {
-            mail.check(&mut errors);
+            mail.check(self.role, &mut errors);
         }
         for (field, rate) in
             [("peer_requests_per_sec", self.peer_requests_per_sec), ("peer_request_burst", self.peer_request_burst)]

@@ -15,7 +15,7 @@
 mod smtp;
 mod text;
 
-pub use text::{Event, Letter, letter, signature, test_letter};
+pub use text::{Event, Letter, SECRETARIAT, invitation, letter, signature, test_letter};
 
 use crate::clock::now;
 use crate::home::config::{Language, MailConfig};
@@ -110,6 +110,28 @@ pub struct Mailer {
     sending: tokio::sync::Mutex<()>,
 }
 
+/// A mail a service writes itself (a meeting invitation), to one address:
+/// one mail per address, so that no recipient sees another's.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OwnLetter {
+    /// What it is, as the queue and the audit log name it
+    /// (`meeting-invitation`).
+    pub event: &'static str,
+    pub to: String,
+    pub language: Language,
+    /// The State it concerns (the addressee's).
+    pub state: Option<StateCode>,
+    pub letter: Letter,
+}
+
+/// Whether `address` is an e-mail address a mail can be sent to.
+pub fn check_address(address: &str) -> Result<(), MailError> {
+    address
+        .parse::<lettre::Address>()
+        .map(|_| ())
+        .map_err(|e| MailError::Address { address: address.to_string(), reason: e.to_string() })
+}
+
 /// What the mail loop did in one round.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub struct Round {
@@ -122,7 +144,7 @@ impl Mailer {
         Mailer {
             home,
             config,
-            node: state.map(|s| s.to_string()).unwrap_or_else(|| "veim".into()),
+            node: state.map(|s| s.to_string()).unwrap_or_else(|| SECRETARIAT.into()),
             store,
             wake: Notify::new(),
             sent: AtomicU64::new(0),
@@ -200,29 +222,40 @@ impl Mailer {
         Ok(self.store.queue_mails(&mails, notice)?.len())
     }
 
-    /// Queues one mail of a service's own (a meeting invitation) to `to`:
-    /// `letter` is written in `language` by the caller, and signed here
-    /// with this node's name in that language. The addresses are checked
-    /// first; returns the mail's number in the queue.
-    pub async fn send_letter(&self, to: &[String], language: Language, letter: Letter) -> Result<u64, MailError> {
+    /// Queues mails a service wrote itself (meeting invitations), one
+    /// address each, signed here with this node's name in each one's
+    /// language, and makes them durable; the `mail` loop sends them.
+    /// Returns their numbers in the queue.
+    pub async fn send_letters(&self, letters: Vec<OwnLetter>) -> Result<Vec<u64>, MailError> {
+        let queued = self.queue_letters(letters)?;
+        self.store.flush().await?;
+        self.wake.notify_one();
+        Ok(queued)
+    }
+
+    /// Queues `letters` as [`Mailer::send_letters`] does, without flushing:
+    /// for a caller that flushes them with what it records in the same
+    /// store, then wakes the mail loop. Every address is checked before any
+    /// mail is queued.
+    pub fn queue_letters(&self, letters: Vec<OwnLetter>) -> Result<Vec<u64>, MailError> {
         if self.config.is_none() {
             return Err(MailError::NotConfigured);
         }
-        if to.is_empty() {
-            return Err(MailError::Address { address: String::new(), reason: "no address given".into() });
-        }
-        for address in to {
-            address
-                .parse::<lettre::Address>()
-                .map_err(|e| MailError::Address { address: address.clone(), reason: e.to_string() })?;
+        for l in &letters {
+            check_address(&l.to)?;
         }
         let at = now();
-        let body = format!("{}\n\n-- \n{}\n", letter.body.trim_end(), signature(&self.node, language));
-        let mail = new_mail("letter", to.to_vec(), language, Letter { subject: letter.subject, body }, at);
-        let queued = self.store.queue_mails(&[mail], None)?;
-        self.store.flush().await?;
-        self.wake.notify_one();
-        Ok(queued.first().map(|m| m.id).unwrap_or_default())
+        let mails: Vec<QueuedMail> = letters
+            .into_iter()
+            .map(|l| {
+                let body = format!("{}\n\n-- \n{}\n", l.letter.body.trim_end(), signature(&self.node, l.language));
+                QueuedMail {
+                    state: l.state,
+                    ..new_mail(l.event, vec![l.to], l.language, Letter { subject: l.letter.subject, body }, at)
+                }
+            })
+            .collect();
+        Ok(self.store.queue_mails(&mails, None)?.into_iter().map(|m| m.id).collect())
     }
 
     /// Sends a test mail now, outside the queue, to `to` (in the node's
@@ -236,6 +269,12 @@ impl Mailer {
                 config.recipients.iter().map(|r| (r.address.clone(), r.language.unwrap_or(config.language))).collect(),
             ),
         };
+        if groups.is_empty() {
+            return Err(MailError::Address {
+                address: String::new(),
+                reason: "[mail] lists no recipient: give the address to test with --to".into(),
+            });
+        }
         let mut reached = Vec::new();
         for (language, to) in groups {
             let letter = test_letter(&self.node, language);
@@ -393,7 +432,7 @@ fn new_mail(event: &str, to: Vec<String>, language: Language, letter: Letter, at
         message: None,
         state: None,
         to,
-        language: language.code().into(),
+        language: language.as_str().into(),
         subject: letter.subject,
         body: letter.body,
         queued_at: at,
@@ -408,7 +447,7 @@ fn new_mail(event: &str, to: Vec<String>, language: Language, letter: Letter, at
 fn by_language(recipients: Vec<(String, Language)>) -> Vec<(Language, Vec<String>)> {
     let mut groups: BTreeMap<&str, (Language, Vec<String>)> = BTreeMap::new();
     for (address, language) in recipients {
-        let group = &mut groups.entry(language.code()).or_insert((language, Vec::new())).1;
+        let group = &mut groups.entry(language.as_str()).or_insert((language, Vec::new())).1;
         if !group.contains(&address) {
             group.push(address);
         }

@@ -4,7 +4,12 @@
 //! node in clear to a server outside the end-to-end encryption.
 
 use crate::home::config::Language;
+use veim_protocol::meeting::{MeetingNotice, Venue};
 use veim_protocol::{ExchangeId, MessageId, StateCode};
+
+/// How the mails of the Secretariat's node name it, a node that speaks for
+/// no State.
+pub const SECRETARIAT: &str = "ATT Secretariat";
 
 /// Something an operator is told of by mail. Any service may raise one
 /// with [`super::Mailer::notify`].
@@ -234,11 +239,136 @@ pub fn test_letter(node: &str, language: Language) -> Letter {
 
 /// How a service's own letter is signed in `language`.
 pub fn signature(node: &str, language: Language) -> String {
-    match language {
-        Language::En => format!("Sent by the veim node of {node}."),
-        Language::Fr => format!("Envoyé par le nœud veim de {node}."),
-        Language::Es => format!("Enviado por el nodo veim de {node}."),
+    match (node == SECRETARIAT, language) {
+        (true, Language::En) => "Sent by the veim node of the ATT Secretariat.".into(),
+        (true, Language::Fr) => "Envoyé par le nœud veim du Secrétariat du TCA.".into(),
+        (true, Language::Es) => "Enviado por el nodo veim de la Secretaría del TCA.".into(),
+        (false, Language::En) => format!("Sent by the veim node of {node}."),
+        (false, Language::Fr) => format!("Envoyé par le nœud veim de {node}."),
+        (false, Language::Es) => format!("Enviado por el nodo veim de {node}."),
     }
+}
+
+/// The Secretariat's invitation to the annual meeting of national points of
+/// contact, publication `seq`, for `name` of `state`, in `language`: what
+/// the notice says, and how the State registers.
+pub fn invitation(notice: &MeetingNotice, seq: u64, state: StateCode, name: &str, language: Language) -> Letter {
+    let n = notice;
+    let agenda: Vec<String> = n.agenda.iter().enumerate().map(|(i, item)| format!("  {}. {item}", i + 1)).collect();
+    let deadline = when(n.registration_deadline);
+    let names = |names: [&str; 3]| -> String {
+        n.languages
+            .iter()
+            .map(|l| match l {
+                Language::En => names[0],
+                Language::Fr => names[1],
+                Language::Es => names[2],
+            })
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let (subject, lines) = match language {
+        Language::En => (
+            format!("[veim] Invitation: {}, {} to {}", n.title, n.starts_on, n.ends_on),
+            vec![
+                format!("Dear {name},"),
+                String::new(),
+                format!("The ATT Secretariat invites the national points of contact of {state} to the {}.", n.title),
+                String::new(),
+                format!(
+                    "Dates: {} to {} (the Conference of States Parties opens on {})",
+                    n.starts_on, n.ends_on, n.csp_date
+                ),
+                format!(
+                    "Venue: {}",
+                    match &n.venue {
+                        Venue::InPerson(place) => format!("in person, {place}"),
+                        Venue::Online(how) => format!("online, {how}"),
+                    }
+                ),
+                format!("Languages: {}", names(["English", "French", "Spanish"])),
+                format!("Registrations close: {deadline}"),
+                String::new(),
+                "Draft agenda:".into(),
+            ],
+        ),
+        Language::Fr => (
+            format!("[veim] Invitation : {}, du {} au {}", n.title, n.starts_on, n.ends_on),
+            vec![
+                format!("À l'attention de {name},"),
+                String::new(),
+                format!(
+                    "Le Secrétariat du TCA invite les points de contact nationaux de {state} à la réunion « {} ».",
+                    n.title
+                ),
+                String::new(),
+                format!(
+                    "Dates : du {} au {} (la Conférence des États Parties s'ouvre le {})",
+                    n.starts_on, n.ends_on, n.csp_date
+                ),
+                format!(
+                    "Lieu : {}",
+                    match &n.venue {
+                        Venue::InPerson(place) => format!("en présentiel, {place}"),
+                        Venue::Online(how) => format!("en ligne, {how}"),
+                    }
+                ),
+                format!("Langues : {}", names(["anglais", "français", "espagnol"])),
+                format!("Clôture des inscriptions : {deadline}"),
+                String::new(),
+                "Projet d'ordre du jour :".into(),
+            ],
+        ),
+        Language::Es => (
+            format!("[veim] Invitación: {}, del {} al {}", n.title, n.starts_on, n.ends_on),
+            vec![
+                format!("Estimado/a {name}:"),
+                String::new(),
+                format!(
+                    "La Secretaría del TCA invita a los puntos de contacto nacionales de {state} a la reunión «{}».",
+                    n.title
+                ),
+                String::new(),
+                format!(
+                    "Fechas: del {} al {} (la Conferencia de los Estados Partes se abre el {})",
+                    n.starts_on, n.ends_on, n.csp_date
+                ),
+                format!(
+                    "Lugar: {}",
+                    match &n.venue {
+                        Venue::InPerson(place) => format!("presencial, {place}"),
+                        Venue::Online(how) => format!("en línea, {how}"),
+                    }
+                ),
+                format!("Idiomas: {}", names(["inglés", "francés", "español"])),
+                format!("Cierre de las inscripciones: {deadline}"),
+                String::new(),
+                "Proyecto de orden del día:".into(),
+            ],
+        ),
+    };
+    let how = match language {
+        Language::En => format!(
+            "Your State's veim operator registers its participants, chosen from its points of contact, on its node \
+             (veim meeting register) before registrations close. The notice is publication {seq} of the \
+             Secretariat's log, signed by the Secretariat: every State's node holds it (veim meeting show)."
+        ),
+        Language::Fr => format!(
+            "L'opérateur veim de votre État inscrit ses participants, choisis parmi ses points de contact, sur son \
+             nœud (veim meeting register) avant la clôture des inscriptions. L'avis est la publication {seq} du \
+             journal du Secrétariat, signée par le Secrétariat : le nœud de chaque État la détient (veim meeting show)."
+        ),
+        Language::Es => format!(
+            "El operador veim de su Estado inscribe a sus participantes, elegidos entre sus puntos de contacto, en su \
+             nodo (veim meeting register) antes del cierre de las inscripciones. El aviso es la publicación {seq} del \
+             registro de la Secretaría, firmada por la Secretaría: el nodo de cada Estado la tiene (veim meeting show)."
+        ),
+    };
+    let mut body = lines;
+    body.extend(agenda);
+    body.push(String::new());
+    body.push(how);
+    Letter { subject, body: body.join("\n") + "\n" }
 }
 
 #[cfg(test)]
@@ -297,5 +427,41 @@ mod tests {
         let es = letter(&event, "MEX", Language::Es);
         assert!(es.subject.contains("Fecha de respuesta superada"), "{}", es.subject);
         assert!(es.body.contains("Sin respuesta de: SWE, FRA"), "{}", es.body);
+    }
+
+    #[test]
+    fn an_invitation_gives_the_notice_in_the_contacts_language() {
+        let notice = MeetingNotice {
+            title: "Annual Meeting of National Points of Contact".into(),
+            csp_date: "2027-08-23".into(),
+            starts_on: "2027-08-22".into(),
+            ends_on: "2027-08-22".into(),
+            venue: Venue::InPerson("Geneva".into()),
+            languages: vec![Language::En, Language::Fr, Language::Es],
+            agenda: vec!["Article 11 exchanges".into(), "Recommendations".into()],
+            registration_deadline: 1_815_000_000,
+        };
+        let en = invitation(&notice, 4, state("MEX"), "Ana Ruiz", Language::En);
+        assert_eq!(
+            en.subject,
+            "[veim] Invitation: Annual Meeting of National Points of Contact, 2027-08-22 to 2027-08-22"
+        );
+        assert!(en.body.starts_with("Dear Ana Ruiz,\n"), "{}", en.body);
+        assert!(en.body.contains("points of contact of MEX"), "{}", en.body);
+        assert!(en.body.contains("Venue: in person, Geneva"), "{}", en.body);
+        assert!(en.body.contains("Languages: English, French, Spanish"), "{}", en.body);
+        assert!(en.body.contains("  2. Recommendations"), "{}", en.body);
+        assert!(en.body.contains("publication 4"), "{}", en.body);
+        let fr = invitation(&notice, 4, state("MEX"), "Ana Ruiz", Language::Fr);
+        assert!(fr.body.contains("Lieu : en présentiel, Geneva"), "{}", fr.body);
+        assert!(fr.body.contains("Langues : anglais, français, espagnol"), "{}", fr.body);
+        let es = invitation(&notice, 4, state("MEX"), "Ana Ruiz", Language::Es);
+        assert!(es.subject.starts_with("[veim] Invitación:"), "{}", es.subject);
+        assert!(es.body.contains("Idiomas: inglés, francés, español"), "{}", es.body);
+        for english in ["Dear", "Venue", "Languages", "Registrations", "Draft agenda", "publication 4 of"] {
+            assert!(!fr.body.contains(english), "French text has {english:?}: {}", fr.body);
+            assert!(!es.body.contains(english), "Spanish text has {english:?}: {}", es.body);
+        }
+        assert_eq!(signature(SECRETARIAT, Language::Fr), "Envoyé par le nœud veim du Secrétariat du TCA.");
     }
 }

@@ -20,6 +20,7 @@ use crate::clock::now;
 use crate::directory::{Directory, announce};
 use crate::home::config::Role;
 use crate::home::keys::NodeKeys;
+use crate::mail::{MailError, Mailer, OwnLetter};
 use crate::net::Client;
 use crate::storage::{ReportRecord, ReportState, Store, StoreError};
 use libp2p::PeerId;
@@ -28,6 +29,7 @@ use std::sync::Arc;
 use tokio::sync::Notify;
 use veim_protocol::audit::{Action, Actor, Event};
 use veim_protocol::codec::{self, MAX_FRAME};
+use veim_protocol::contacts::ContactRole;
 use veim_protocol::keys::PublicIdentity;
 use veim_protocol::meeting::{
     Language, MeetingError, MeetingNotice, MeetingNoticeForm, MeetingRegistration, Participant, Recommendations,
@@ -109,6 +111,13 @@ pub enum PublicationsError {
     NoNotice,
     #[error("publication {0} is not a meeting notice")]
     NotANotice(u64),
+    #[error(
+        "the registrations for the meeting of publication {notice} closed on {closed}: nobody invited now could \
+         register. Publish the next meeting's notice first (`veim meeting notice --file`)"
+    )]
+    RegistrationClosed { notice: u64, closed: String },
+    #[error("{0}")]
+    Mail(#[from] MailError),
     #[error("this State is {0} in the directory; it can neither submit nor register until it is active")]
     NotActive(String),
     #[error("the Secretariat's node is unreachable: {0}")]
@@ -198,6 +207,98 @@ pub struct ParticipantChoice {
     #[serde(default)]
     pub name: Option<String>,
     pub language: Language,
+}
+
+/// The role of the points of contact a meeting invitation goes to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum InviteRole {
+    NationalPoc,
+    Alternate,
+    FocalPoint,
+}
+
+impl InviteRole {
+    pub const ALL: [InviteRole; 3] = [InviteRole::NationalPoc, InviteRole::Alternate, InviteRole::FocalPoint];
+
+    pub fn of(role: &ContactRole) -> InviteRole {
+        match role {
+            ContactRole::NationalPoc => InviteRole::NationalPoc,
+            ContactRole::Alternate => InviteRole::Alternate,
+            ContactRole::FocalPoint(_) => InviteRole::FocalPoint,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            InviteRole::NationalPoc => "national-poc",
+            InviteRole::Alternate => "alternate",
+            InviteRole::FocalPoint => "focal-point",
+        }
+    }
+}
+
+impl std::str::FromStr for InviteRole {
+    type Err = String;
+    fn from_str(s: &str) -> Result<InviteRole, String> {
+        let s = s.trim().to_ascii_lowercase();
+        InviteRole::ALL.into_iter().find(|r| r.as_str() == s).ok_or_else(|| {
+            format!("{s:?} is not a role of a point of contact; use national-poc, alternate or focal-point")
+        })
+    }
+}
+
+/// Which points of contact of the directory a meeting invitation goes to:
+/// those of active States, with one of `roles`, working in one of
+/// `languages` (each is written to in the first of its languages that is
+/// asked for).
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct InviteFilter {
+    /// Every role when empty.
+    #[serde(default)]
+    pub roles: Vec<InviteRole>,
+    /// When empty, every working language of the Treaty, and contacts who
+    /// list none of them are written to in English.
+    #[serde(default)]
+    pub languages: Vec<Language>,
+    /// Only these States; every active State when empty.
+    #[serde(default)]
+    pub states: Vec<StateCode>,
+    /// Invite again the addresses already invited to this meeting.
+    #[serde(default)]
+    pub again: bool,
+}
+
+/// One address invited.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Invitee {
+    pub state: StateCode,
+    pub name: String,
+    pub email: String,
+    pub role: InviteRole,
+    pub language: Language,
+    /// The mail's number in the queue (`veim mail queue`).
+    pub mail: u64,
+}
+
+/// An address of a chosen point of contact that was not invited, and why.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct NotInvited {
+    pub state: StateCode,
+    pub name: String,
+    pub email: String,
+    pub reason: String,
+}
+
+/// What an invitation round did.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Invitations {
+    /// The notice's publication number.
+    pub notice: u64,
+    pub invited: Vec<Invitee>,
+    pub not_invited: Vec<NotInvited>,
+    /// Points of contact of active States outside the filter.
+    pub not_chosen: usize,
 }
 
 /// The publications service, on either role.
@@ -324,6 +425,115 @@ impl Publications {
     }
 
     // --- the Secretariat ---------------------------------------------------
+
+    /// Invites the points of contact the directory lists for active States
+    /// to the meeting of the latest notice, by mail, one mail per address
+    /// in the contact's language (Secretariat). An address invited to this
+    /// meeting before is not invited again unless `filter.again`; each
+    /// invitation is recorded (`meeting-invited`) with its mail, durable
+    /// when this returns.
+    pub async fn invite(&self, mailer: &Mailer, filter: &InviteFilter) -> Result<Invitations, PublicationsError> {
+        self.secretariat_only()?;
+        let _one = self.one_at_a_time.lock().await;
+        let (seq, notice) = self.latest_notice()?.ok_or(PublicationsError::NoNotice)?;
+        if notice.registration_deadline <= now() {
+            let closed = time::OffsetDateTime::from_unix_timestamp(notice.registration_deadline)
+                .map(|t| format!("{} {:02}:{:02} UTC", t.date(), t.hour(), t.minute()))
+                .unwrap_or_default();
+            return Err(PublicationsError::RegistrationClosed { notice: seq, closed });
+        }
+        if !mailer.configured() {
+            return Err(MailError::NotConfigured.into());
+        }
+        let asked: &[Language] = if filter.languages.is_empty() { &Language::ALL } else { &filter.languages };
+        let view = self.directory.view();
+        let mut out = Invitations { notice: seq, invited: Vec::new(), not_invited: Vec::new(), not_chosen: 0 };
+        let mut letters = Vec::new();
+        let mut seen = std::collections::HashSet::new();
+        for entry in view.entries().iter().filter(|e| e.is_active()) {
+            let state = entry.state();
+            let Some(contacts) = &entry.contacts else { continue };
+            for c in &contacts.set.contacts {
+                let role = InviteRole::of(&c.role);
+                let spoken = c.languages.iter().filter_map(|l| Language::parse(l)).find(|l| asked.contains(l));
+                let language = match spoken {
+                    Some(l) => Some(l),
+                    None if filter.languages.is_empty() => Some(Language::En),
+                    None => None,
+                };
+                let chosen = (filter.states.is_empty() || filter.states.contains(&state))
+                    && (filter.roles.is_empty() || filter.roles.contains(&role));
+                let (true, Some(language)) = (chosen, language) else {
+                    out.not_chosen += 1;
+                    continue;
+                };
+                let not_invited = |email: &str, reason: String| NotInvited {
+                    state,
+                    name: c.name.clone(),
+                    email: email.to_string(),
+                    reason,
+                };
+                if c.emails.is_empty() {
+                    out.not_invited.push(not_invited("", "no e-mail address is listed for this contact".into()));
+                }
+                for email in &c.emails {
+                    let email = email.trim();
+                    if !seen.insert(email.to_ascii_lowercase()) {
+                        continue;
+                    }
+                    if let Err(e) = crate::mail::check_address(email) {
+                        out.not_invited.push(not_invited(email, e.to_string()));
+                        continue;
+                    }
+                    if !filter.again && self.store.recorded_once(&invite_mark(seq, email))? {
+                        out.not_invited.push(not_invited(
+                            email,
+                            "already invited to this meeting (invite again with --again)".into(),
+                        ));
+                        continue;
+                    }
+                    out.invited.push(Invitee {
+                        state,
+                        name: c.name.clone(),
+                        email: email.to_string(),
+                        role,
+                        language,
+                        mail: 0,
+                    });
+                    letters.push(OwnLetter {
+                        event: "meeting-invitation",
+                        to: email.to_string(),
+                        language,
+                        state: Some(state),
+                        letter: crate::mail::invitation(&notice, seq, state, &c.name, language),
+                    });
+                }
+            }
+        }
+        if letters.is_empty() {
+            return Ok(out);
+        }
+        // The mails first: a crash before the marks are durable costs a
+        // second invitation, never a missing one.
+        let ids = mailer.queue_letters(letters)?;
+        for (invitee, id) in out.invited.iter_mut().zip(ids) {
+            invitee.mail = id;
+            let e = event(
+                Actor::Operator,
+                Action::MeetingInvited,
+                Some(invitee.state),
+                format!("publication {seq}"),
+                format!("{}, {}, {}", invitee.email, invitee.role.as_str(), invitee.language),
+            );
+            let mark = invite_mark(seq, &invitee.email);
+            if !self.store.record_once(&mark, &e)? {
+                self.store.record(&e);
+            }
+        }
+        self.store.flush().await?;
+        mailer.wake.notify_one();
+        Ok(out)
+    }
 
     /// A State's report, kept for the operator's review (Secretariat).
     pub async fn receive_report(
@@ -880,6 +1090,11 @@ impl Publications {
         let Some((notice, _)) = self.latest_notice()? else { return Ok(None) };
         Ok(self.store.meeting_registrations(notice)?.into_iter().find(|r| r.registration.state == state))
     }
+}
+
+/// What marks an address invited to the meeting of publication `seq`.
+fn invite_mark(seq: u64, email: &str) -> Vec<u8> {
+    format!("meeting-invited/{seq}/{}", email.to_ascii_lowercase()).into_bytes()
 }
 
 /// A report's status in words, for people.

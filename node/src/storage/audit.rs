@@ -45,6 +45,11 @@ impl Store {
             .map_err(tx_err)
     }
 
+    /// Whether an event was recorded for `mark` by [`Store::record_once`].
+    pub fn recorded_once(&self, mark: &[u8]) -> Result<bool, StoreError> {
+        Ok(self.meta.get([ONCE_PREFIX, mark].concat())?.is_some())
+    }
+
     /// Keeps the summary entry of events counted and not yet recorded
     /// (failed logins past the minute's allowance), so that a crash does
     /// not take the count with it: it is durable at the next flush, and

@@ -11,7 +11,7 @@ use veim_node::api::{
 };
 use veim_node::audit::LogFiles;
 use veim_node::home::config::{Config, Language, MailConfig, MailEvent, MailRecipient, MailSecurity};
-use veim_node::mail::{Event, Letter};
+use veim_node::mail::{Event, Letter, OwnLetter};
 use veim_node::storage::DeliveryState;
 use veim_protocol::audit::Action;
 use veim_tests::smtp::{Options, ReceivedMail, SmtpServer, certificates, free_port};
@@ -181,19 +181,30 @@ async fn a_request_and_a_consent_request_are_mailed_in_each_recipients_language_
     let queued =
         mailer.notify(Event::ResponseOverdue { exchange: exchange_id, waiting_for: vec!["SWE".parse()?], due }).await?;
     assert_eq!(queued, 2, "one mail per address told of overdue exchanges");
-    // A service's own letter, to a list of addresses, in Spanish.
-    let letter = Letter { subject: "Reunión anual".into(), body: "Invitación a la reunión anual.".into() };
-    mailer.send_letter(&["a@mfa.example.org".into(), "b@mfa.example.org".into()], Language::Es, letter).await?;
-    let mails = smtp.wait_mails(5, Duration::from_secs(20)).await?;
+    // A service's own letters, one address each, in Spanish; a bad
+    // address among them is named and nothing is queued.
+    let own = |to: &str| OwnLetter {
+        event: "letter",
+        to: to.into(),
+        language: Language::Es,
+        state: None,
+        letter: Letter { subject: "Reunión anual".into(), body: "Invitación a la reunión anual.".into() },
+    };
+    let bad = mailer.send_letters(vec![own("a@mfa.example.org"), own("not an address")]).await;
+    assert!(bad.expect_err("a bad address").to_string().contains("\"not an address\" is not an e-mail address"));
+    mailer.send_letters(vec![own("a@mfa.example.org"), own("b@mfa.example.org")]).await?;
+    let mails = smtp.wait_mails(6, Duration::from_secs(20)).await?;
     let overdue: Vec<&ReceivedMail> = mails.iter().filter(|m| m.subject.contains("Response date passed")).collect();
     assert_eq!(overdue.len(), 1);
     assert!(to(overdue[0], DESK));
     assert!(overdue[0].text.contains("without a response from SWE."), "{}", overdue[0].text);
-    let invitation = mails.iter().find(|m| m.subject == "Reunión anual").expect("the letter");
-    assert_eq!(invitation.to, ["a@mfa.example.org", "b@mfa.example.org"]);
-    assert!(invitation.text.contains("Enviado por el nodo veim de SWE."), "{}", invitation.text);
+    let letters: Vec<&ReceivedMail> = mails.iter().filter(|m| m.subject == "Reunión anual").collect();
+    let mut to_whom: Vec<&[String]> = letters.iter().map(|m| m.to.as_slice()).collect();
+    to_whom.sort();
+    assert_eq!(to_whom, [["a@mfa.example.org".to_string()], ["b@mfa.example.org".to_string()]]);
+    assert!(letters[0].text.contains("Enviado por el nodo veim de SWE."), "{}", letters[0].text);
     tokio::time::sleep(Duration::from_secs(1)).await;
-    assert_eq!(smtp.mails().len(), 5);
+    assert_eq!(smtp.mails().len(), 6);
     net.shutdown().await;
     Ok(())
 }
@@ -372,6 +383,169 @@ async fn a_login_over_starttls_delivers_and_an_untrusted_certificate_or_a_wrong_
     let mails = smtp.wait_mails(2, Duration::from_secs(20)).await?;
     assert!(mails.iter().all(|m| m.text.contains(&sent.exchange_id)));
     assert!(mails.iter().any(|m| to(m, DESK)) && mails.iter().any(|m| to(m, BUREAU)));
+    net.shutdown().await;
+    Ok(())
+}
+
+/// The Secretariat invites the points of contact of active States to the
+/// meeting, one mail per address, each in the first of its languages asked
+/// for; a suspended State's contacts are not invited, nor is an address
+/// invited twice unless the operator asks again; the roles and languages
+/// chosen narrow who is written to.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn meeting_invitations_reach_each_chosen_contact_alone_in_its_language() -> anyhow::Result<()> {
+    use veim_node::api::{
+        ContactsDecision, PublicationView, PublishNotice, StatusChangeRequest, SubmitContactsRequest, VersionView,
+    };
+    use veim_node::publications::{Invitations, InviteFilter};
+    use veim_protocol::contacts::ContactSetForm;
+    use veim_protocol::meeting::MeetingNoticeForm;
+    use veim_tools::publish::{MeetingCommand, meeting};
+
+    let mut net = TestNet::admitted(&["MEX", "SWE", "DEU"]).await?;
+    let sec = net.secretariat.api()?;
+    let invite = |filter: InviteFilter| blocking(|| sec.post::<_, Invitations>("/v1/meeting/invite", &filter));
+    let no_notice = invite(InviteFilter::default()).expect_err("no notice yet").to_string();
+    assert!(no_notice.contains("no meeting notice is held here"), "{no_notice}");
+
+    // MEX lists the example's two contacts (Spanish first); SWE a national
+    // point of contact working in Swedish and French and an alternate in
+    // Swedish only; DEU one contact, and DEU is then suspended.
+    let example: ContactSetForm = toml::from_str(include_str!("../../../deploy/examples/contacts.toml"))?;
+    let mut swe = example.clone();
+    swe.contacts[0].name = "Anna Lindqvist".into();
+    swe.contacts[0].emails = vec!["anna.lindqvist@isp.example.se".into()];
+    swe.contacts[0].languages = vec!["sv".into(), "fr".into()];
+    swe.contacts[1].name = "Erik Berg".into();
+    swe.contacts[1].emails = vec!["erik.berg@isp.example.se".into()];
+    swe.contacts[1].languages = vec!["sv".into()];
+    let mut deu = example.clone();
+    deu.contacts.truncate(1);
+    deu.contacts[0].emails = vec!["poc@bafa.example.de".into()];
+    for (state, form) in [("MEX", example), ("SWE", swe), ("DEU", deu)] {
+        let _: serde_json::Value =
+            blocking(|| net.national(state).api()?.post("/v1/contacts", &SubmitContactsRequest { contacts: form }))?;
+        let decision = ContactsDecision { state: state.into(), reason: String::new() };
+        let _: VersionView = blocking(|| sec.post("/v1/contacts/accept", &decision))?;
+    }
+    let suspend =
+        StatusChangeRequest { state: "DEU".into(), action: veim_protocol::EntryAction::Suspend, reason: "test".into() };
+    let _: VersionView = blocking(|| sec.post("/v1/directory/status", &suspend))?;
+    let notice = MeetingNoticeForm {
+        title: "Annual meeting of national points of contact".into(),
+        csp_date: "2030-08-26".into(),
+        online: Some("https://meet.example.org/att-2030".into()),
+        languages: vec!["en".into(), "fr".into(), "es".into()],
+        agenda: vec!["Opening".into(), "Article 11 in practice".into()],
+        ..MeetingNoticeForm::default()
+    };
+    let published: PublicationView = blocking(|| sec.post("/v1/meeting/notice", &PublishNotice { notice }))?;
+
+    // Without [mail], the operator is told what to add.
+    let no_mail = invite(InviteFilter::default()).expect_err("no [mail]").to_string();
+    assert!(no_mail.contains("no [mail] section"), "{no_mail}");
+    let smtp = SmtpServer::start_with(free_port()?, net.dir.path(), &Options::default()).await?;
+    net.secretariat.stop().await;
+    let mut config = Config::load(&net.secretariat.home)?;
+    config.mail = Some(MailConfig {
+        from: "ATT Secretariat <veim@att.example.org>".into(),
+        recipients: Vec::new(),
+        ..mail_config(smtp.port)
+    });
+    config.save(&net.secretariat.home)?;
+    net.secretariat.start().await?;
+    let sec = net.secretariat.api()?;
+    let invite = |filter: InviteFilter| blocking(|| sec.post::<_, Invitations>("/v1/meeting/invite", &filter));
+
+    let all = invite(InviteFilter::default())?;
+    assert_eq!(all.notice, published.seq);
+    let mut invited: Vec<(String, Language)> = all.invited.iter().map(|i| (i.email.clone(), i.language)).collect();
+    invited.sort();
+    assert_eq!(
+        invited,
+        [
+            ("anna.lindqvist@isp.example.se".to_string(), Language::Fr),
+            ("att-poc@sre.example.mx".to_string(), Language::Es),
+            ("erik.berg@isp.example.se".to_string(), Language::En),
+            ("export.controls@economia.example.mx".to_string(), Language::Es),
+        ],
+        "every contact of an active State, DEU's not"
+    );
+    let mails = smtp.wait_mails(4, Duration::from_secs(20)).await?;
+    for mail in &mails {
+        assert_eq!(mail.to.len(), 1, "one address a mail: {:?}", mail.to);
+    }
+    let to_anna = mails.iter().find(|m| to(m, "anna.lindqvist@isp.example.se")).expect("Anna's mail");
+    assert!(to_anna.subject.starts_with("[veim] Invitation : Annual meeting"), "{}", to_anna.subject);
+    assert!(to_anna.text.contains("À l'attention de Anna Lindqvist,"), "{}", to_anna.text);
+    assert!(to_anna.text.contains("Lieu : en ligne, https://meet.example.org/att-2030"), "{}", to_anna.text);
+    assert!(to_anna.text.contains("Envoyé par le nœud veim du Secrétariat du TCA."), "{}", to_anna.text);
+    let to_poc = mails.iter().find(|m| to(m, "att-poc@sre.example.mx")).expect("the Mexican poc's mail");
+    assert!(to_poc.text.contains("Estimado/a María Fernanda López:"), "{}", to_poc.text);
+    assert!(to_poc.text.contains("puntos de contacto nacionales de MEX"), "{}", to_poc.text);
+    assert!(to_poc.text.contains("  2. Article 11 in practice"), "{}", to_poc.text);
+    let to_erik = mails.iter().find(|m| to(m, "erik.berg@isp.example.se")).expect("Erik's mail");
+    assert!(to_erik.text.contains("Registrations close: "), "{}", to_erik.text);
+    assert!(!mails.iter().any(|m| m.raw.contains("anna.lindqvist") && !to(m, "anna.lindqvist@isp.example.se")));
+
+    // Again: nobody is invited twice, each address named.
+    let twice = invite(InviteFilter::default())?;
+    assert!(twice.invited.is_empty(), "{twice:?}");
+    assert_eq!(twice.not_invited.len(), 4);
+    assert!(twice.not_invited.iter().all(|n| n.reason.contains("already invited")), "{twice:?}");
+
+    // The alternates working in French, asked again through the CLI: the
+    // Mexican alternate (Spanish, English, French) in French; the Swedish
+    // one (Swedish only) is not chosen.
+    let printed = blocking(|| {
+        meeting(
+            &sec,
+            MeetingCommand::Invite {
+                roles: vec!["alternate".into()],
+                languages: vec!["fr".into()],
+                states: Vec::new(),
+                again: true,
+            },
+        )
+    })?;
+    assert!(printed.text.starts_with("1 invitation(s) to the meeting of publication"), "{}", printed.text);
+    assert!(
+        printed.text.contains("MEX Jorge Ramírez <export.controls@economia.example.mx> (alternate, fr)"),
+        "{}",
+        printed.text
+    );
+    let bad_role = blocking(|| {
+        meeting(
+            &sec,
+            MeetingCommand::Invite {
+                roles: vec!["delegate".into()],
+                languages: Vec::new(),
+                states: Vec::new(),
+                again: false,
+            },
+        )
+    });
+    assert!(bad_role.expect_err("no such role").to_string().contains("use national-poc, alternate or focal-point"));
+    let mails = smtp.wait_mails(5, Duration::from_secs(20)).await?;
+    let french =
+        mails.iter().find(|m| to(m, "export.controls@economia.example.mx") && m.text.contains("À l'attention"));
+    assert!(french.is_some(), "the alternate's second invitation, in French");
+
+    // A national node does not invite; the Secretariat's log names each
+    // invitation, and each mail sent.
+    let national =
+        blocking(|| net.national("MEX").api()?.post::<_, Invitations>("/v1/meeting/invite", &InviteFilter::default()));
+    assert!(national.expect_err("wrong role").to_string().contains("only the Secretariat's node"));
+    let home = net.secretariat.home.clone();
+    let invited = mail_entries(&home, Action::MeetingInvited);
+    assert_eq!(invited.len(), 5, "{:?}", invited.iter().map(|e| &e.event.detail).collect::<Vec<_>>());
+    assert!(invited.iter().any(|e| e.event.detail == "anna.lindqvist@isp.example.se, national-poc, fr"));
+    wait_for("five mail-sent entries", Duration::from_secs(10), || {
+        (mail_entries(&home, Action::MailSent).len() == 5).then_some(())
+    })
+    .await?;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert_eq!(smtp.mails().len(), 5);
     net.shutdown().await;
     Ok(())
 }
