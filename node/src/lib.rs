@@ -19,7 +19,7 @@
 //!    ▼               ▼
 //!   directory  exchange  audit  terms  attachments       domain services
 //!   tracking  backup  mail  reports                       (backups, mail, reports to the CSP)
-//!   publications  backup                                  (and backups)
+//!   publications  backup  accounts                        (and backups, officials' accounts)
 //!    │                                          │
 //!    ▼                                          ▼
 //!   storage (sled, records, group commit)      net (swarm, codec, allowance)
@@ -28,7 +28,7 @@
 //!   home (config, keys, vault, init)
 //!    │
 //!    ▼
-//!   clock  shutdown  address             (and veim-protocol under every layer)
+//!   clock  shutdown  address  acting     (and veim-protocol under every layer)
 //! ```
 //!
 //! - `storage` knows records as plain data and nothing of the rules that
@@ -40,6 +40,8 @@
 //! - sled is used in `storage` alone, axum in `api` alone; there is no
 //!   import cycle between modules, within a layer either.
 
+pub mod accounts;
+pub mod acting;
 pub mod address;
 pub mod api;
 pub mod app;

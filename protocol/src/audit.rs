@@ -35,6 +35,75 @@ pub enum Actor {
     Peer(Option<StateCode>),
     /// Someone not in the directory.
     Stranger,
+    /// An official, by the account that acted at this node (through the
+    /// admin API, the console or the CLI).
+    Official(AccountName),
+}
+
+/// The name of an official's account at a node: 1 to
+/// [`AccountName::MAX_LEN`] characters among lower-case ASCII letters,
+/// digits, `.`, `-` and `_`, the first a letter. Encoded as a string.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct AccountName {
+    len: u8,
+    bytes: [u8; AccountName::MAX_LEN],
+}
+
+impl AccountName {
+    pub const MAX_LEN: usize = 32;
+
+    pub fn as_str(&self) -> &str {
+        // Only ASCII is ever stored (checked by `parse`).
+        std::str::from_utf8(&self.bytes[..usize::from(self.len)]).unwrap_or("")
+    }
+
+    /// The name, or why it is not one.
+    pub fn parse(s: &str) -> Result<AccountName, String> {
+        let ok = |c: u8| c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, b'.' | b'-' | b'_');
+        if s.is_empty() || s.len() > Self::MAX_LEN {
+            return Err(format!("{s:?} is not an account name: 1 to {} characters", Self::MAX_LEN));
+        }
+        if !s.as_bytes()[0].is_ascii_lowercase() || !s.bytes().all(ok) {
+            return Err(format!(
+                "{s:?} is not an account name: lower-case letters, digits, '.', '-' and '_', beginning with a letter"
+            ));
+        }
+        let mut bytes = [0u8; Self::MAX_LEN];
+        bytes[..s.len()].copy_from_slice(s.as_bytes());
+        Ok(AccountName { len: s.len() as u8, bytes })
+    }
+}
+
+impl std::str::FromStr for AccountName {
+    type Err = String;
+    fn from_str(s: &str) -> Result<AccountName, String> {
+        AccountName::parse(s)
+    }
+}
+
+impl fmt::Display for AccountName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl fmt::Debug for AccountName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:?}", self.as_str())
+    }
+}
+
+impl Serialize for AccountName {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_str())
+    }
+}
+
+impl<'de> Deserialize<'de> for AccountName {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<AccountName, D::Error> {
+        let s = String::deserialize(deserializer)?;
+        AccountName::parse(&s).map_err(serde::de::Error::custom)
+    }
 }
 
 impl fmt::Display for Actor {
@@ -45,6 +114,7 @@ impl fmt::Display for Actor {
             Actor::Peer(Some(s)) => write!(f, "peer {s}"),
             Actor::Peer(None) => f.write_str("the Secretariat"),
             Actor::Stranger => f.write_str("stranger"),
+            Actor::Official(name) => write!(f, "official {name}"),
         }
     }
 }
@@ -96,10 +166,12 @@ pub enum Action {
     MeetingRegistered,
     PublicationRefused,
     MeetingInvited,
+    AccountCreated,
+    AccountChanged,
 }
 
 impl Action {
-    pub const ALL: [Action; 43] = [
+    pub const ALL: [Action; 45] = [
         Action::NodeStarted,
         Action::NodeStopped,
         Action::ConfigurationChanged,
@@ -143,6 +215,8 @@ impl Action {
         Action::MeetingRegistered,
         Action::PublicationRefused,
         Action::MeetingInvited,
+        Action::AccountCreated,
+        Action::AccountChanged,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -190,6 +264,8 @@ impl Action {
             Action::MeetingRegistered => "meeting-registered",
             Action::PublicationRefused => "publication-refused",
             Action::MeetingInvited => "meeting-invited",
+            Action::AccountCreated => "account-created",
+            Action::AccountChanged => "account-changed",
         }
     }
 }

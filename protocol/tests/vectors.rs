@@ -2804,12 +2804,15 @@ fn spec_audit_tables_match_the_crate() {
 
     // Actor: index and variant (exhaustive, so that a new variant fails to
     // compile here until the SPEC lists it), and the JSON forms.
-    let actors = [Actor::Node, Actor::Operator, Actor::Peer(Some(state("SWE"))), Actor::Stranger];
+    let maria = audit::AccountName::parse("maria.lopez").expect("a name");
+    let actors =
+        [Actor::Node, Actor::Operator, Actor::Peer(Some(state("SWE"))), Actor::Stranger, Actor::Official(maria)];
     let actor_name = |a: &Actor| match a {
         Actor::Node => "Node",
         Actor::Operator => "Operator",
         Actor::Peer(_) => "Peer(Option<StateCode>)",
         Actor::Stranger => "Stranger",
+        Actor::Official(_) => "Official(AccountName)",
     };
     assert_eq!(spec_table_after("| Index | `Actor` | JSON | Meaning |"), variant_indices(&actors, actor_name));
     assert_eq!(enc("actor", &Actor::Peer(None)), [2, 0, 0, 0, 0]);
@@ -2819,6 +2822,18 @@ fn spec_audit_tables_match_the_crate() {
     }
     let peer = toml::Value::try_from(Actor::Peer(Some(state("SWE")))).expect("serialize");
     assert_eq!(peer["peer"].as_str(), Some("SWE"));
+    // An official: index 4, then the name as a string.
+    assert_eq!(
+        enc("actor", &Actor::Official(maria)),
+        [&[4, 0, 0, 0, 11, 0, 0, 0, 0, 0, 0, 0][..], b"maria.lopez"].concat()
+    );
+    let official = serde_json::to_value(Actor::Official(maria)).expect("serialize");
+    assert_eq!(official, serde_json::json!({"official": "maria.lopez"}));
+    for bad in ["", "Maria", "1maria", "maria lopez", &"a".repeat(33)] {
+        assert!(audit::AccountName::parse(bad).is_err(), "{bad:?}");
+    }
+    let too_long = [&[4, 0, 0, 0, 33, 0, 0, 0, 0, 0, 0, 0][..], "a".repeat(33).as_bytes()].concat();
+    assert!(codec::decode::<Actor, 64>("actor", &too_long).is_err(), "a name past 32 characters is refused");
 }
 
 #[test]

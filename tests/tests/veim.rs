@@ -2,6 +2,7 @@
 //! sled stores in temporary folders. One test binary, so one link.
 
 mod veim {
+    pub mod accounts;
     pub mod addresses;
     pub mod admin;
     pub mod attachments;

@@ -76,7 +76,7 @@ impl Outcome {
     pub fn of_api(e: &ApiError) -> Outcome {
         match (e.status, e.error.as_str()) {
             (_, "wrong-role") => Outcome::WrongRole,
-            (401 | 429, _) | (403, "forbidden-origin") => Outcome::Unauthorized,
+            (401 | 429, _) | (403, "forbidden-origin" | "not-permitted") => Outcome::Unauthorized,
             (400, _) | (422, "invalid") => Outcome::Invalid,
             (403 | 404 | 409 | 422, _) => Outcome::Refused,
             _ => Outcome::Failed,
@@ -160,7 +160,7 @@ impl AdminClient {
             || ClientError::NotRunning { home: home.display().to_string(), file: runtime_path.display().to_string() };
         let text = std::fs::read_to_string(&runtime_path).map_err(|_| not_running())?;
         let runtime: Runtime = serde_json::from_str(&text).map_err(|_| not_running())?;
-        let token = veim_node::home::keys::read_admin_token(home).map_err(|e| ClientError::Local(e.to_string()))?;
+        let token = veim_node::home::client_token(home).map_err(ClientError::Local)?;
         Ok(AdminClient::new(&runtime.admin, token))
     }
 

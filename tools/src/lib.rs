@@ -15,5 +15,6 @@ pub mod report;
 pub mod scale;
 pub mod terminal;
 pub mod terms;
+pub mod users;
 
 pub use client::{AdminClient, ClientError};

@@ -38,7 +38,8 @@ const EXIT_CODES: &str = "Exit codes (the same for every command):
   5  refused by the node (no consent, unknown id, not admitted, a conflict)
   6  the node runs but is not healthy (veim status)
   7  the command is for the other kind of node (Secretariat or national)
-  8  not authorized: wrong admin token, too many failed logins
+  8  not authorized: wrong or missing personal token, a disabled account, a role the command
+     needs and the account lacks, too many failed logins
   9  does NOT verify (audit verify, disclosure verify, report verify)";
 
 #[derive(Debug, Parser)]
@@ -61,7 +62,7 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Create a node: keys, configuration and admin token.
+    /// Create a node: keys, configuration and the first account's token (tokens/admin.token).
     #[command(
         after_help = "Example:\n  veim init --home /var/lib/veim --role national --state MEX --secretariat-key 9f1c… --secretariat-addr /dns4/directory.example.org/tcp/7040 --announce /ip4/198.51.100.23/tcp/7040"
     )]
@@ -259,6 +260,9 @@ enum Command {
     /// E-mail notifications ([mail] in config.toml): a test mail, the mails waiting.
     #[command(subcommand)]
     Mail(MailCommand),
+    /// Officials' accounts at this node: add, list, show, update, disable, enable, reset (administrator).
+    #[command(subcommand)]
+    Users(veim_tools::users::UsersCommand),
     /// Shell completions for veim, generated from its command-line definition.
     #[command(after_help = "Example:\n  veim completions bash > /etc/bash_completion.d/veim")]
     Completions {
@@ -1331,6 +1335,10 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Meeting(command) => {
             let done = veim_tools::publish::meeting(&client()?, command)?;
+            print(json, &done.json, |_| done.text.clone())
+        }
+        Command::Users(command) => {
+            let done = veim_tools::users::users(&client()?, command)?;
             print(json, &done.json, |_| done.text.clone())
         }
         Command::Contacts(ContactsCommand::Submit { file }) => {

@@ -58,7 +58,7 @@ fn init_writes_owner_only_keys_and_prints_the_fingerprint() {
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
-        for f in ["keys/identity.key", "keys/encryption.key", "keys/storage.key", "admin.token"] {
+        for f in ["keys/identity.key", "keys/encryption.key", "keys/storage.key", "tokens/admin.token"] {
             let mode = std::fs::metadata(home.join(f)).expect(f).permissions().mode() & 0o777;
             assert_eq!(mode, 0o600, "{f}");
         }
@@ -182,7 +182,7 @@ fn a_running_node_answers_the_cli_and_stops_cleanly_on_sigterm() {
     assert_eq!(serde_json::from_slice::<serde_json::Value>(&log.stdout).expect("json"), serde_json::json!([]));
 
     // A wrong token is refused.
-    std::fs::write(home.join("admin.token"), format!("{}\n", "00".repeat(32))).expect("token");
+    std::fs::write(home.join("tokens/admin.token"), format!("{}\n", "00".repeat(32))).expect("token");
     let refused = veim(&["--home", &home_arg(&home), "status"]);
     assert!(text(&refused).contains("wrong bearer token"), "{}", text(&refused));
 
@@ -775,11 +775,11 @@ async fn every_command_exits_with_the_documented_code_of_each_failure() -> anyho
         exits(&mex, &["directory", "export", "--public", "--format", "json", "--out", &nowhere], failed);
 
         // A wrong token: not authorized, and the node is not said to be down.
-        let token = std::fs::read(mex.join("admin.token")).expect("token");
-        std::fs::write(mex.join("admin.token"), format!("{}\n", "00".repeat(32))).expect("token");
+        let token = std::fs::read(mex.join("tokens/admin.token")).expect("token");
+        std::fs::write(mex.join("tokens/admin.token"), format!("{}\n", "00".repeat(32))).expect("token");
         let said = exits(&mex, &["inbox"], unauthorized);
         assert!(said.contains("bearer token"), "{said}");
-        std::fs::write(mex.join("admin.token"), token).expect("token");
+        std::fs::write(mex.join("tokens/admin.token"), token).expect("token");
         exits(&mex, &["inbox"], 0);
 
         // A reader that stops reading (`veim … --json | head -c1`): a quiet exit 0.
@@ -1007,7 +1007,7 @@ async fn the_node_serves_an_openapi_description_of_every_route_it_answers() -> a
             serde_json::from_slice(&std::fs::read(net.national("MEX").home.join("runtime.json"))?)?;
         runtime["admin"].as_str().expect("admin").to_string()
     };
-    let token = std::fs::read_to_string(net.national("MEX").home.join("admin.token"))?.trim().to_string();
+    let token = std::fs::read_to_string(net.national("MEX").home.join("tokens/admin.token"))?.trim().to_string();
     let agent: ureq::Agent = ureq::Agent::config_builder().http_status_as_error(false).build().into();
     let mut probed = 0;
     for (path, methods) in paths {

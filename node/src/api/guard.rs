@@ -7,7 +7,12 @@
 //!   header other than the API's own, a `Sec-Fetch-Site` other than
 //!   `same-origin` or `none`) or under another host name (DNS rebinding: a
 //!   `Host` that is not a loopback name) is refused;
-//! - the bearer token is checked in constant time; failed logins past a
+//! - the bearer token names an official's account (`crate::accounts`): it
+//!   is looked up by its SHA-256, so how long the lookup takes says nothing
+//!   of a right token; the account must be enabled and hold a role the
+//!   route needs ([`crate::accounts::need`]), else `403`, recorded; the
+//!   call then runs as that official (`crate::acting`), so every entry it
+//!   writes names the account; failed logins past a
 //!   token bucket are answered `429`, and failures are recorded one by one
 //!   only up to `audit_admin_failures_per_minute` and counted past it, so
 //!   that no local process can fill the audit log;
@@ -29,6 +34,7 @@
 
 use super::ApiError;
 use super::health::OPEN_PATHS;
+use crate::accounts::{Account, AccountRole, Need, need};
 use crate::app::Node;
 use crate::clock::now;
 use axum::extract::Request;
@@ -37,7 +43,6 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
-use subtle::ConstantTimeEq;
 use veim_protocol::audit::{Action, Actor, Event};
 
 /// The longest path (in bytes) an audit entry keeps of a request.
@@ -55,19 +60,18 @@ const FAILURE_BURST: f64 = 50.0;
 /// the allowance; many at once share each flush.
 pub const COUNTED_FLUSH_EVERY: Duration = Duration::from_millis(250);
 
-/// The admin listener's guard: the token, the port it listens on, the
-/// failures' allowance, and when the next flush for counted failures starts.
+/// The admin listener's guard: the port it listens on, the failures'
+/// allowance, and when the next flush for counted failures starts.
 #[derive(Debug)]
 pub(super) struct Guard {
-    token: String,
     port: u16,
     failures: Mutex<(f64, Instant)>,
     counted_flush: Mutex<Option<Instant>>,
 }
 
 impl Guard {
-    pub(super) fn new(token: String, port: u16) -> Guard {
-        Guard { token, port, failures: Mutex::new((FAILURE_BURST, Instant::now())), counted_flush: Mutex::new(None) }
+    pub(super) fn new(port: u16) -> Guard {
+        Guard { port, failures: Mutex::new((FAILURE_BURST, Instant::now())), counted_flush: Mutex::new(None) }
     }
 
     /// When the flush that covers a failure counted now starts: the one
@@ -163,26 +167,19 @@ pub(super) async fn authorize(node: &Node, guard: &Guard, req: Request, next: Ne
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "))
         .unwrap_or("");
-    match guard.check(presented.as_bytes().ct_eq(guard.token.as_bytes()).into()) {
+    let account = match node.accounts.authenticate(presented) {
+        Ok(account) => account,
+        Err(e) => {
+            tracing::error!(%e, "cannot read the accounts");
+            return ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "store", format!("cannot read the accounts: {e}"))
+                .into_response();
+        }
+    };
+    match guard.check(account.is_some()) {
         Check::Granted => {
-            let entries = || node.store.audit_head().map(|(count, _)| count).ok();
-            let before = entries();
-            let response = next.run(req).await;
-            if changes {
-                let mut event = Event::new(now(), Actor::Operator, Action::AdminCall);
-                event.object = Some(path);
-                event.detail = response.status().as_u16().to_string();
-                node.store.record(&event);
-            }
-            // The call's entries (its own, content shown by a read) are on
-            // disk before the answer, as every other entry is.
-            let grew = before.is_none() || entries() != before;
-            if (changes || grew)
-                && let Err(e) = node.store.flush().await
-            {
-                tracing::error!(%e, "the admin call's audit entries could not be made durable");
-            }
-            response
+            let Some(account) = account else { return StatusCode::INTERNAL_SERVER_ERROR.into_response() };
+            let name = account.name;
+            crate::acting::as_official(name, granted(node, account, path, changes, req, next)).await
         }
         Check::Refused => {
             failed(node, guard, path, if presented.is_empty() { "no token".into() } else { "wrong token".into() })
@@ -190,7 +187,8 @@ pub(super) async fn authorize(node: &Node, guard: &Guard, req: Request, next: Ne
             ApiError::new(
                 StatusCode::UNAUTHORIZED,
                 "unauthorized",
-                "missing or wrong bearer token; the CLI reads it from admin.token in the node's home folder",
+                "missing or wrong bearer token, or a disabled account: present your personal token (the CLI reads the \
+                 file named by VEIM_TOKEN_FILE, else tokens/admin.token in the node's home folder)",
             )
             .into_response()
         }
@@ -199,11 +197,69 @@ pub(super) async fn authorize(node: &Node, guard: &Guard, req: Request, next: Ne
             ApiError::new(
                 StatusCode::TOO_MANY_REQUESTS,
                 "too-many-failures",
-                "too many failed logins in a short time; wait a few seconds, and use the token in admin.token",
+                "too many failed logins in a short time; wait a few seconds, and present your personal token",
             )
             .into_response()
         }
     }
+}
+
+/// Runs a call of `account`: refused, and recorded, unless the account
+/// holds a role the route needs; else run, with what it changed recorded
+/// and every entry it wrote durable before the answer.
+async fn granted(node: &Node, account: Account, path: String, changes: bool, req: Request, next: Next) -> Response {
+    // A route whose roles no account of this kind of node can hold (the
+    // Secretariat's work, on a national node) is left to its handler, which
+    // says the node is the wrong one: the truer answer.
+    let held_here = AccountRole::of_node(node.config.role);
+    let allowed = match need(req.method().as_str(), req.uri().path()) {
+        Need::Anyone => true,
+        Need::Roles(roles) => roles.iter().all(|r| !held_here.contains(r)) || roles.iter().any(|r| account.holds(*r)),
+    };
+    if !allowed {
+        let needs = match need(req.method().as_str(), req.uri().path()) {
+            Need::Roles(roles) => roles.iter().map(|r| r.as_str()).collect::<Vec<_>>().join(" or "),
+            Need::Anyone => String::new(),
+        };
+        let held: Vec<&str> = account.roles.iter().map(|r| r.as_str()).collect();
+        let mut event = Event::new(now(), Actor::Operator, Action::AdminCall);
+        event.object = Some(path);
+        event.detail = format!("403 refused: needs {needs}");
+        node.store.record(&event);
+        if let Err(e) = node.store.flush().await {
+            tracing::error!(%e, "the refused call's audit entry could not be made durable");
+        }
+        return ApiError::new(
+            StatusCode::FORBIDDEN,
+            "not-permitted",
+            format!(
+                "the account {} ({}) may not do this: it needs the role {needs}. An administrator gives roles with \
+                 `veim users update {} --role …`",
+                account.name,
+                held.join(", "),
+                account.name
+            ),
+        )
+        .into_response();
+    }
+    let entries = || node.store.audit_head().map(|(count, _)| count).ok();
+    let before = entries();
+    let response = next.run(req).await;
+    if changes {
+        let mut event = Event::new(now(), Actor::Operator, Action::AdminCall);
+        event.object = Some(path);
+        event.detail = response.status().as_u16().to_string();
+        node.store.record(&event);
+    }
+    // The call's entries (its own, content shown by a read) are on
+    // disk before the answer, as every other entry is.
+    let grew = before.is_none() || entries() != before;
+    if (changes || grew)
+        && let Err(e) = node.store.flush().await
+    {
+        tracing::error!(%e, "the admin call's audit entries could not be made durable");
+    }
+    response
 }
 
 /// What the token check came to.
@@ -259,7 +315,7 @@ mod tests {
 
     #[test]
     fn requests_of_web_pages_and_other_host_names_are_foreign() {
-        let guard = Guard::new("t".into(), 7041);
+        let guard = Guard::new(7041);
         let headers = |pairs: &[(&'static str, &str)]| {
             let mut h = HeaderMap::new();
             for (k, v) in pairs {
@@ -287,7 +343,7 @@ mod tests {
 
     #[test]
     fn counted_failures_share_flushes_that_start_at_most_once_a_pace() {
-        let guard = Guard::new("t".into(), 1);
+        let guard = Guard::new(1);
         let t0 = Instant::now();
         assert_eq!(guard.counted_flush_at(t0), t0, "the first flushes at once");
         let next = t0 + COUNTED_FLUSH_EVERY;
@@ -304,7 +360,7 @@ mod tests {
 
     #[test]
     fn failed_logins_past_the_burst_are_answered_at_once_and_the_operator_still_gets_in() {
-        let guard = Guard::new("t".into(), 1);
+        let guard = Guard::new(1);
         let refused = (0..FAILURE_BURST as usize).filter(|_| matches!(guard.check(false), Check::Refused));
         assert_eq!(refused.count(), FAILURE_BURST as usize);
         assert!(matches!(guard.check(false), Check::TooFast));

@@ -15,6 +15,7 @@ mod directory;
 mod guard;
 mod health;
 mod mail;
+mod users;
 
 pub use guard::{COUNTED_FLUSH_EVERY, MAX_RECORDED_PATH};
 pub use health::stale_after;
@@ -27,6 +28,7 @@ mod tracking;
 pub mod types;
 
 pub use types::*;
+pub use users::AccountUpdated;
 
 use crate::app::Node;
 use crate::clock::now;
@@ -145,9 +147,9 @@ fn bad_query(message: impl Into<String>) -> ApiError {
 }
 type Shared = Arc<Node>;
 
-pub(crate) async fn serve(node: Shared, listener: tokio::net::TcpListener, token: String, mut shutdown: Shutdown) {
+pub(crate) async fn serve(node: Shared, listener: tokio::net::TcpListener, mut shutdown: Shutdown) {
     let port = listener.local_addr().map(|a| a.port()).unwrap_or(0);
-    let app = router(node, guard::Guard::new(token, port));
+    let app = router(node, guard::Guard::new(port));
     let stop = async move { shutdown.recv().await };
     if let Err(e) = axum::serve(listener, app).with_graceful_shutdown(stop).await {
         tracing::error!(%e, "admin API stopped");
@@ -168,7 +170,7 @@ pub const OPENAPI_PATH: &str = "/v1/openapi.json";
 #[openapi(info(
     title = "veim admin API",
     description = "The local admin API of a veim node: HTTP on a loopback address, JSON in and out, every /v1 \
-                   call with the bearer token of admin.token. /healthz, /readyz and /metrics answer without it."
+                   call with an account's personal token as bearer token, granted to the roles its route needs. /healthz, /readyz and /metrics answer without it."
 ))]
 struct ApiDoc;
 
@@ -217,6 +219,8 @@ fn routes() -> OpenApiRouter<Shared> {
         .routes(routes!(attachments::save))
         .routes(routes!(attachments::attach))
         .routes(routes!(backup::make))
+        .routes(routes!(users::list, users::add))
+        .routes(routes!(users::show, users::update))
         .routes(routes!(mail::test))
         .routes(routes!(mail::queue))
         .routes(routes!(reports::list, reports::draft))

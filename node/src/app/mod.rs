@@ -60,6 +60,8 @@ pub enum StartError {
     Vault(#[from] VaultError),
     #[error(transparent)]
     Network(#[from] NetworkError),
+    #[error("cannot make the node's first account: {0}")]
+    Accounts(String),
     #[error("cannot bind the admin API on {addr}: {reason}. Is another node using this port?")]
     Admin { addr: String, reason: String },
     #[error("cannot write {path}: {reason}")]
@@ -105,6 +107,7 @@ pub struct Node {
     pub reports: Arc<Reports>,
     /// Reports through the Secretariat, its publication log, the annual meeting.
     pub publications: Arc<Publications>,
+    pub accounts: Arc<crate::accounts::Accounts>,
     pub peers: Arc<Peers>,
     pub restart: Arc<Restart>,
 }
@@ -406,7 +409,6 @@ pub async fn start(home: &Path) -> Result<NodeHandle, StartError> {
     let identity = veim_protocol::IdentityKeypair::from_secret_bytes(&keys.identity.secret_bytes());
     let store = audit::signed_at_each_flush(store, identity, config.state)?;
     let vault = Arc::new(open_vault(home, &config, &store)?);
-    let token = crate::home::keys::read_admin_token(home)?;
     let admin_listener = tokio::net::TcpListener::bind(&config.admin_listen)
         .await
         .map_err(|e| StartError::Admin { addr: config.admin_listen.clone(), reason: e.to_string() })?;
@@ -459,8 +461,11 @@ pub async fn start(home: &Path) -> Result<NodeHandle, StartError> {
     let mut tasks = JoinSet::new();
     tasks.spawn(node.peers.clone().serve(inbound, shutdown.clone()));
     record_start(&node).await?;
+    if let Some(first) = node.accounts.first(home).await.map_err(|e| StartError::Accounts(e.to_string()))? {
+        tracing::info!(account = %first.name, "the node's first account made; its token is in tokens/admin.token");
+    }
     loops::spawn(&node, &mut tasks, &shutdown);
-    tasks.spawn(crate::api::serve(node.clone(), admin_listener, token, shutdown.clone()));
+    tasks.spawn(crate::api::serve(node.clone(), admin_listener, shutdown.clone()));
 
     let runtime = Runtime {
         pid: std::process::id(),
@@ -610,6 +615,7 @@ fn wire(
         sync: sync.clone(),
         refused: Default::default(),
     });
+    let accounts = Arc::new(crate::accounts::Accounts::new(store.clone(), config.role));
     Ok(Node {
         home: home.to_path_buf(),
         peer_id: keys.peer_id(),
@@ -633,6 +639,7 @@ fn wire(
         mailer,
         reports,
         publications,
+        accounts,
         peers,
         restart,
     })

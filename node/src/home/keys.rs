@@ -3,7 +3,7 @@
 //! the same Ed25519 key (so a transport peer and an application sender are one
 //! identity).
 
-use crate::home::{ADMIN_TOKEN_FILE, ENCRYPTION_KEY_FILE, IDENTITY_KEY_FILE, KEYS_DIR, NEXT_KEYS_FILE, write_file};
+use crate::home::{ENCRYPTION_KEY_FILE, FIRST_TOKEN_FILE, IDENTITY_KEY_FILE, KEYS_DIR, NEXT_KEYS_FILE, write_file};
 use libp2p::PeerId;
 use libp2p::identity::Keypair;
 use std::fs;
@@ -36,7 +36,7 @@ pub struct NodeKeys {
 }
 
 impl NodeKeys {
-    /// Creates and writes fresh keys and an admin token under `home`.
+    /// Creates and writes fresh keys, and the first account's token, under `home`.
     pub fn create(home: &Path) -> Result<NodeKeys, KeyFileError> {
         let dir = home.join(KEYS_DIR);
         let id_path = home.join(IDENTITY_KEY_FILE);
@@ -57,7 +57,8 @@ impl NodeKeys {
         write_secret(&home.join(ENCRYPTION_KEY_FILE), &encryption.secret_bytes())?;
         let mut token = [0u8; 32];
         rand_core::Rng::fill_bytes(&mut rng, &mut token);
-        write_secret(&home.join(ADMIN_TOKEN_FILE), &token)?;
+        let path = home.join(FIRST_TOKEN_FILE);
+        crate::home::write_token(&path, &hex::encode(token)).map_err(|source| KeyFileError::Write { path, source })?;
         Ok(NodeKeys { identity, encryption })
     }
 
@@ -167,11 +168,6 @@ pub fn fingerprint_of(peer: &PeerId) -> String {
         Some(key) => key.fingerprint(),
         None => format!("(not a veim key: peer id {peer})"),
     }
-}
-
-/// Reads the admin token as the hex string clients present.
-pub fn read_admin_token(home: &Path) -> Result<String, KeyFileError> {
-    Ok(hex::encode(read_secret(&home.join(ADMIN_TOKEN_FILE))?))
 }
 
 fn write_secret(path: &Path, bytes: &[u8; 32]) -> Result<(), KeyFileError> {

@@ -23,7 +23,11 @@ pub const ENCRYPTION_KEY_FILE: &str = "keys/encryption.key";
 /// Keys made by `veim keys rotate` (identity then encryption secret, one per
 /// line, written in one atomic step), used once the directory carries them.
 pub const NEXT_KEYS_FILE: &str = "keys/next.keys";
+/// The single token of a home made before accounts existed: taken over by
+/// the first account at the next start, and removed.
 pub const ADMIN_TOKEN_FILE: &str = "admin.token";
+/// The personal token of the node's first account, `admin`.
+pub const FIRST_TOKEN_FILE: &str = "tokens/admin.token";
 pub const RUNTIME_FILE: &str = "runtime.json";
 pub const STORE_DIR: &str = "store";
 
@@ -53,6 +57,43 @@ pub fn write_file(path: &Path, bytes: &[u8], secret: bool) -> std::io::Result<()
         let _ = d.sync_all();
     }
     Ok(())
+}
+
+/// Writes a personal token to `path` (owner-only, in an owner-only folder).
+pub fn write_token(path: &Path, token: &str) -> std::io::Result<()> {
+    if let Some(dir) = path.parent() {
+        fs::create_dir_all(dir)?;
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            fs::set_permissions(dir, fs::Permissions::from_mode(0o700))?;
+        }
+    }
+    write_file(path, format!("{}\n", token.trim()).as_bytes(), true)
+}
+
+/// The token a client of the node at `home` presents: the file named by
+/// `VEIM_TOKEN_FILE` when set, else the first account's
+/// ([`FIRST_TOKEN_FILE`]), else a former `admin.token`.
+pub fn client_token(home: &Path) -> Result<String, String> {
+    let path = match std::env::var_os("VEIM_TOKEN_FILE") {
+        Some(p) => PathBuf::from(p),
+        None if home.join(FIRST_TOKEN_FILE).exists() => home.join(FIRST_TOKEN_FILE),
+        None if home.join(ADMIN_TOKEN_FILE).exists() => home.join(ADMIN_TOKEN_FILE),
+        None => home.join(FIRST_TOKEN_FILE),
+    };
+    let text = fs::read_to_string(&path).map_err(|e| {
+        format!(
+            "cannot read the token in {}: {e}. Give your personal token's file with VEIM_TOKEN_FILE (an administrator \
+             makes one with `veim users add`)",
+            path.display()
+        )
+    })?;
+    let token = text.trim();
+    if token.is_empty() || token.len() > 256 || !token.bytes().all(|b| b.is_ascii_graphic()) {
+        return Err(format!("{} does not hold a token", path.display()));
+    }
+    Ok(token.to_string())
 }
 
 /// What a running node publishes about itself in its home folder.

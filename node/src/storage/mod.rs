@@ -27,6 +27,7 @@
 //! `publications` (the Secretariat's publication log, reports of measures,
 //! meeting registrations).
 
+mod accounts;
 mod audit;
 mod directory;
 mod mail;
@@ -36,6 +37,7 @@ mod records;
 mod reports;
 mod snapshot;
 
+pub use accounts::AccountRecord;
 pub use messages::LookupError;
 pub use publications::{ReportRecord, ReportState};
 pub use records::*;
@@ -134,6 +136,10 @@ pub struct Store {
     reports: sled::Tree,
     /// Meeting registrations, by notice number then State.
     meeting: sled::Tree,
+    /// Officials' accounts, by name ([`AccountRecord`]), and the SHA-256
+    /// of each personal token to its account's name.
+    accounts: sled::Tree,
+    account_tokens: sled::Tree,
     /// The group commit of [`Store::flush`].
     group: std::sync::Arc<GroupCommit>,
     /// Run after every flush ([`Store::with_after_flush`]).
@@ -257,7 +263,9 @@ fn append(
         Some(b) => dec("audit head", &b).map_err(abort)?,
         None => (0, Bytes32([0; 32])),
     };
-    let entry = Entry { seq: count, previous, event: event.clone() };
+    let mut event = event.clone();
+    event.actor = crate::acting::official(event.actor);
+    let entry = Entry { seq: count, previous, event };
     let hash = entry.hash().map_err(|e| abort(StoreError::Corrupt { what: "audit entry", reason: e.to_string() }))?;
     audit.insert(&count.to_be_bytes(), enc("audit entry", &entry).map_err(abort)?)?;
     meta.insert(AUDIT_HEAD, enc("audit head", &(count + 1, hash)).map_err(abort)?)?;
@@ -387,6 +395,8 @@ impl Store {
             publications: db.open_tree("publications")?,
             reports: db.open_tree("reports")?,
             meeting: db.open_tree("meeting")?,
+            accounts: db.open_tree("accounts")?,
+            account_tokens: db.open_tree("account-tokens")?,
             after_flush: None,
             before_flush: None,
             failure: Default::default(),

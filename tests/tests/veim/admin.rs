@@ -18,7 +18,7 @@ const NODE: &str = env!("CARGO_BIN_EXE_veim-test-node");
 /// The admin API's address and token, as the node's home folder tells them.
 pub fn admin_of(home: &std::path::Path) -> anyhow::Result<(String, String)> {
     let runtime: Runtime = serde_json::from_slice(&std::fs::read(home.join(veim_node::home::RUNTIME_FILE))?)?;
-    let token = std::fs::read_to_string(home.join(veim_node::home::ADMIN_TOKEN_FILE))?;
+    let token = std::fs::read_to_string(home.join(veim_node::home::FIRST_TOKEN_FILE))?;
     Ok((runtime.admin, token.trim().to_string()))
 }
 

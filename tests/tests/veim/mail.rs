@@ -535,7 +535,8 @@ async fn meeting_invitations_reach_each_chosen_contact_alone_in_its_language() -
     // invitation, and each mail sent.
     let national =
         blocking(|| net.national("MEX").api()?.post::<_, Invitations>("/v1/meeting/invite", &InviteFilter::default()));
-    assert!(national.expect_err("wrong role").to_string().contains("only the Secretariat's node"));
+    let national = national.expect_err("wrong role").to_string();
+    assert!(national.contains("only the Secretariat's node"), "{national}");
     let home = net.secretariat.home.clone();
     let invited = mail_entries(&home, Action::MeetingInvited);
     assert_eq!(invited.len(), 5, "{:?}", invited.iter().map(|e| &e.event.detail).collect::<Vec<_>>());

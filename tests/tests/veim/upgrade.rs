@@ -19,7 +19,7 @@ use veim_node::attachments::AttachmentView;
 use veim_node::audit::LogFiles;
 use veim_node::storage::{Direction, DisclosureSummary, ExchangeStatus};
 use veim_node::terms::{ConsentStatus, ConsentView};
-use veim_protocol::audit::Entry;
+use veim_protocol::audit::{Action, Entry};
 use veim_protocol::codec::{self, MAX_FRAME};
 use veim_protocol::{Body, Decision, Envelope};
 use veim_tests::blocking;
@@ -325,6 +325,10 @@ async fn a_home_folder_made_by_the_previous_release_starts_and_keeps_its_message
     assert_eq!(log.len(), AUDIT_ENTRIES);
     assert_eq!(hex::encode(log[AUDIT_ENTRIES - 1].hash()?.0), AUDIT_HEAD);
 
+    // The release's single admin token becomes the token of the first
+    // account, `admin`, which holds every role: the operator's tools keep
+    // working, and the calls are recorded as the account's.
+    let former = std::fs::read_to_string(home.join(veim_node::home::ADMIN_TOKEN_FILE))?;
     for start in ["first start on this release", "restart"] {
         println!("{start}");
         let node = veim_node::start(&home).await?;
@@ -333,6 +337,12 @@ async fn a_home_folder_made_by_the_previous_release_starts_and_keeps_its_message
         node.stop().await;
         checked?;
         log = log_verifies(&home, &log)?;
+        assert!(!home.join(veim_node::home::ADMIN_TOKEN_FILE).exists(), "admin.token is gone");
+        assert_eq!(std::fs::read_to_string(home.join(veim_node::home::FIRST_TOKEN_FILE))?.trim(), former.trim());
+        let made: Vec<&Entry> = log.iter().filter(|e| e.event.action == Action::AccountCreated).collect();
+        assert_eq!(made.len(), 1, "the account is made once");
+        assert_eq!(made[0].event.object.as_deref(), Some("account admin"));
+        assert!(made[0].event.detail.ends_with("taken over from admin.token"), "{}", made[0].event.detail);
     }
     Ok(())
 }
