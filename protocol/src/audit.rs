@@ -168,10 +168,12 @@ pub enum Action {
     MeetingInvited,
     AccountCreated,
     AccountChanged,
+    DisclosureAsked,
+    DisclosureRequestRefused,
 }
 
 impl Action {
-    pub const ALL: [Action; 45] = [
+    pub const ALL: [Action; 47] = [
         Action::NodeStarted,
         Action::NodeStopped,
         Action::ConfigurationChanged,
@@ -217,6 +219,8 @@ impl Action {
         Action::MeetingInvited,
         Action::AccountCreated,
         Action::AccountChanged,
+        Action::DisclosureAsked,
+        Action::DisclosureRequestRefused,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -266,6 +270,8 @@ impl Action {
             Action::MeetingInvited => "meeting-invited",
             Action::AccountCreated => "account-created",
             Action::AccountChanged => "account-changed",
+            Action::DisclosureAsked => "disclosure-asked",
+            Action::DisclosureRequestRefused => "disclosure-request-refused",
         }
     }
 }

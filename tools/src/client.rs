@@ -164,6 +164,12 @@ impl AdminClient {
         Ok(AdminClient::new(&runtime.admin, token))
     }
 
+    /// The same node, with another account's token.
+    pub fn with_token(mut self, token: &str) -> AdminClient {
+        self.token = token.trim().to_string();
+        self
+    }
+
     pub fn new(addr: &str, token: String) -> AdminClient {
         let agent: ureq::Agent = ureq::Agent::config_builder()
             .http_status_as_error(false)

@@ -6,8 +6,9 @@ use crate::localnet::{LocalNet, blocking, wait_for};
 use crate::render;
 use std::path::Path;
 use std::time::Duration;
+use veim_node::accounts::{NewAccount, WithToken};
 use veim_node::api::types::DeliveryState;
-use veim_node::api::types::{ConsentStatus, ConsentView, MeasureForm, TrackedExchange};
+use veim_node::api::types::{ConsentStatus, ConsentView, DisclosureRequestView, MeasureForm, TrackedExchange};
 use veim_node::api::{
     AskConsent, CloseRequest, ContactsDecision, ContactsView, DecideConsent, DirectoryListing, Disclose, ExchangeView,
     MessageView, NoteRequest, RespondRequest, SendRequest, StatusView, SubmitContactsRequest, VersionView,
@@ -540,11 +541,34 @@ async fn disclosure(
     })?;
     all_delivered(&granted)?;
 
-    steps.start("Mexico's disclosure of both items is still refused; of the granted item, it is exported");
-    let refused = blocking(|| mex.post::<_, Package>("/v1/disclosures", &disclose(items.clone())));
+    steps.start(
+        "Mexico's disclosure of both items is still refused; of the granted item, it is asked for, and made once a \
+         second official approves it",
+    );
+    let refused = blocking(|| mex.post::<_, DisclosureRequestView>("/v1/disclosures", &disclose(items.clone())));
     let err = refused.err().ok_or_else(|| anyhow::anyhow!("an item with no consent was disclosed"))?;
     crate::say!("    both items: {}", err.to_string().lines().last().unwrap_or_default().trim());
-    let package: Package = blocking(|| mex.post("/v1/disclosures", &disclose(vec![items[0].clone()])))?;
+    let asked: DisclosureRequestView = blocking(|| mex.post("/v1/disclosures", &disclose(vec![items[0].clone()])))?;
+    let approve = format!("/v1/disclosures/requests/{}/approve", asked.id);
+    let own = blocking(|| mex.post::<_, Package>(&approve, &()));
+    let err = own.err().ok_or_else(|| anyhow::anyhow!("the official who asked approved their own disclosure"))?;
+    anyhow::ensure!(err.to_string().contains("needs a second official"), "unexpected refusal: {err}");
+    crate::say!("    asked by {}; approving it themselves is refused: it needs a second official", asked.asked_by);
+    let approver: WithToken = blocking(|| {
+        mex.post(
+            "/v1/users",
+            &NewAccount {
+                name: "ana.approver".into(),
+                full_name: "Ana Ruiz".into(),
+                roles: vec!["approver".into()],
+                language: Some("es".into()),
+                password: None,
+            },
+        )
+    })?;
+    let ana = net.national("MEX").api_as(&approver.token)?;
+    let package: Package = blocking(|| ana.post(&approve, &()))?;
+    crate::say!("    approved by {}, a second official with the approver role", approver.account.name);
     let json_path = out.join(format!("disclosure-{}.json", package.disclosure_id));
     let md_path = out.join(format!("disclosure-{}.md", package.disclosure_id));
     std::fs::write(&json_path, serde_json::to_vec_pretty(&package)?)?;

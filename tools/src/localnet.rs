@@ -28,6 +28,12 @@ impl LocalNode {
         AdminClient::for_home(&self.home)
     }
 
+    /// The admin client of the running node, acting with `token` (an
+    /// official's account).
+    pub fn api_as(&self, token: &str) -> Result<AdminClient, ClientError> {
+        Ok(AdminClient::for_home(&self.home)?.with_token(token))
+    }
+
     pub async fn start(&mut self) -> Result<(), StartError> {
         if self.handle.is_none() {
             self.handle = Some(veim_node::start(&self.home).await?);

@@ -16,8 +16,9 @@ use veim_node::api::{
     StatusView, SubmitContactsRequest, VersionView,
 };
 use veim_node::api::{
-    AskConsent, AttachRequest, DecideConsent, Disclose, ExchangeSummary, MailTestAnswer, MailTestRequest, PurgeRequest,
-    PurgeView, QueuedMailView, RevokeRequest, SaveRequest, StageRequest,
+    AskConsent, AttachRequest, DecideConsent, Disclose, DisclosureRequestView, ExchangeSummary, MailTestAnswer,
+    MailTestRequest, PurgeRequest, PurgeView, QueuedMailView, RefuseDisclosure, RevokeRequest, SaveRequest,
+    StageRequest,
 };
 use veim_node::api::{Figures, MeasureForm, RespondByRequest, StageMoveRequest, TrackedExchange};
 use veim_node::home::config::{Config, Role, SecretariatPin};
@@ -207,7 +208,7 @@ enum Command {
     Consent(ConsentCommand),
     /// Export a disclosure package of received items, if a valid grant covers them.
     #[command(
-        after_help = "Example:\n  veim disclose 3f2a9c01 --item 5d1e77a0#0 --authority-kind court --authority \"Juzgado Primero\" --case 123/2026 --out package.json --markdown package.md"
+        after_help = "Example:\n  veim disclose 3f2a9c01 --item 5d1e77a0#0 --authority-kind court --authority \"Juzgado Primero\" --case 123/2026\nThen another official, an approver:\n  veim disclosure approve 9b41c2d0 --out package.json --markdown package.md"
     )]
     Disclose(DiscloseArgs),
     /// Disclosure packages: verify one offline, or list those made.
@@ -514,15 +515,6 @@ struct DiscloseArgs {
     /// The case reference, as in the grant (taken from it when absent).
     #[arg(long = "case")]
     case_reference: Option<String>,
-    /// Where to write the package (JSON); an existing file is refused without --force.
-    #[arg(long)]
-    out: PathBuf,
-    /// Also write a readable rendering (Markdown).
-    #[arg(long)]
-    markdown: Option<PathBuf>,
-    /// Replace the files of --out and --markdown if they exist.
-    #[arg(long)]
-    force: bool,
 }
 
 #[derive(Debug, Subcommand)]
@@ -704,6 +696,35 @@ enum DisclosureCommand {
     /// Disclosures this node made.
     #[command(after_help = "Example:\n  veim disclosure list")]
     List(PageArgs),
+    /// Disclosures asked for (`veim disclose`), waiting for an approver's decision.
+    #[command(after_help = "Example:\n  veim disclosure requests")]
+    Requests,
+    /// Approver: make the package another official asked for, and write it.
+    #[command(after_help = "Example:\n  veim disclosure approve 9b41c2d0 --out package.json --markdown package.md")]
+    Approve {
+        /// The request's id, or its first hex digits (`veim disclosure requests`).
+        id: String,
+        /// Where to write the package (JSON); an existing file is refused without --force.
+        #[arg(long)]
+        out: PathBuf,
+        /// Also write a readable rendering (Markdown).
+        #[arg(long)]
+        markdown: Option<PathBuf>,
+        /// Replace the files of --out and --markdown if they exist.
+        #[arg(long)]
+        force: bool,
+    },
+    /// Approver: refuse a disclosure asked for (or withdraw your own), saying why; nothing is disclosed.
+    #[command(
+        after_help = "Example:\n  veim disclosure refuse 9b41c2d0 --reason \"the court asked for the summary only\""
+    )]
+    Refuse {
+        /// The request's id, or its first hex digits.
+        id: String,
+        /// Why, recorded in the audit log.
+        #[arg(long)]
+        reason: String,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -1545,6 +1566,34 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             print(json, &verified, render::verified)
         }
         Command::Report(command) => report(client, json, command),
+        Command::Disclosure(DisclosureCommand::Requests) => {
+            print(json, &client()?.get::<Vec<DisclosureRequestView>>("/v1/disclosures/requests")?, |list| {
+                if list.is_empty() {
+                    return "No disclosure waits for approval.\n".into();
+                }
+                list.iter()
+                    .map(|r| {
+                        format!(
+                            "{}  {} item(s) from {} to {}, asked by {} at {}\n",
+                            &r.id[..8],
+                            r.items.len(),
+                            r.originator,
+                            r.authority,
+                            r.asked_by,
+                            render::time(r.asked_at)
+                        )
+                    })
+                    .collect()
+            })
+        }
+        Command::Disclosure(DisclosureCommand::Approve { id, out, markdown, force }) => {
+            approve_disclosure(&client()?, json, &id, &out, markdown.as_deref(), force)
+        }
+        Command::Disclosure(DisclosureCommand::Refuse { id, reason }) => {
+            let done: DisclosureRequestView =
+                client()?.post(&format!("/v1/disclosures/requests/{id}/refuse"), &RefuseDisclosure { reason })?;
+            print(json, &done, |r| format!("Disclosure request {} refused; nothing was disclosed.\n", &r.id[..8]))
+        }
         Command::Disclosure(DisclosureCommand::List(paging)) => listing::<DisclosureSummary>(
             &client()?,
             json,
@@ -1970,16 +2019,6 @@ fn consent(client: &AdminClient, json: bool, command: ConsentCommand) -> anyhow:
 }
 
 fn disclose(client: &AdminClient, json: bool, args: DiscloseArgs) -> anyhow::Result<()> {
-    // Checked before the node is asked: a disclosure is recorded once made.
-    for file in std::iter::once(&args.out).chain(&args.markdown) {
-        if file.exists() && !args.force {
-            return Err(ClientError::Refused(format!(
-                "{} exists; nothing was disclosed. Choose another file, or give --force to replace it",
-                file.display()
-            ))
-            .into());
-        }
-    }
     let authority = authority(client, args.authority)?;
     let request = Disclose {
         exchange: args.exchange,
@@ -1988,11 +2027,44 @@ fn disclose(client: &AdminClient, json: bool, args: DiscloseArgs) -> anyhow::Res
         purpose: args.purpose,
         case_reference: args.case_reference,
     };
-    let package: veim_protocol::disclosure::Package = client.post("/v1/disclosures", &request)?;
+    let asked: DisclosureRequestView = client.post("/v1/disclosures", &request)?;
+    print(json, &asked, |a| {
+        format!(
+            "Disclosure of {} item(s) from {} to {} asked for (request {}). It is made once an approver other \
+             than {} approves it: veim disclosure approve {} --out package.json\n",
+            a.items.len(),
+            a.originator,
+            a.authority,
+            a.id,
+            a.asked_by,
+            &a.id[..8]
+        )
+    })
+}
+
+fn approve_disclosure(
+    client: &AdminClient,
+    json: bool,
+    id: &str,
+    out: &Path,
+    markdown: Option<&Path>,
+    force: bool,
+) -> anyhow::Result<()> {
+    // Checked before the node is asked: a disclosure is recorded once made.
+    for file in std::iter::once(out).chain(markdown) {
+        if file.exists() && !force {
+            return Err(ClientError::Refused(format!(
+                "{} exists; nothing was disclosed. Choose another file, or give --force to replace it",
+                file.display()
+            ))
+            .into());
+        }
+    }
+    let package: veim_protocol::disclosure::Package =
+        client.post(&format!("/v1/disclosures/requests/{id}/approve"), &())?;
     let bytes = serde_json::to_vec_pretty(&package)?;
-    veim_node::home::write_file(&args.out, &bytes, true)
-        .with_context(|| format!("cannot write {}", args.out.display()))?;
-    if let Some(md) = &args.markdown {
+    veim_node::home::write_file(out, &bytes, true).with_context(|| format!("cannot write {}", out.display()))?;
+    if let Some(md) = markdown {
         veim_node::home::write_file(md, render::package_markdown(&package).as_bytes(), true)
             .with_context(|| format!("cannot write {}", md.display()))?;
     }
@@ -2003,7 +2075,7 @@ fn disclose(client: &AdminClient, json: bool, args: DiscloseArgs) -> anyhow::Res
             p.items.len(),
             p.originator,
             p.authority,
-            args.out.display()
+            out.display()
         )
     })
 }

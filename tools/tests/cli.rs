@@ -670,7 +670,7 @@ async fn every_command_exits_with_the_documented_code_of_each_failure() -> anyho
             &["outbox", "cancel", "abc"],
             &["exchange", "show", "zz"],
             &["consent", "grant", "000000", "--expires", "tomorrow"],
-            &["disclose", &exchange, "--item", "x#1", "--authority-kind", "oracle", "--authority", "A", "--out", &out],
+            &["disclose", &exchange, "--item", "x#1", "--authority-kind", "oracle", "--authority", "A"],
             &["audit", "witness", "XXX"],
         ] {
             exits(
@@ -747,28 +747,21 @@ async fn every_command_exits_with_the_documented_code_of_each_failure() -> anyho
                 "p",
                 "--case",
                 "c",
-                "--out",
-                &out,
             ],
             refused,
         );
-        assert!(!Path::new(&out).exists(), "nothing written: {said}");
         assert!(said.contains("consent"), "{said}");
         // An existing file is never replaced without --force: refused before the node is asked.
         std::fs::write(&out, "kept").expect("write");
-        let disclose = |force: &[&str]| {
-            let mut args =
-                vec!["disclose", &exchange, "--item", &item, "--authority-kind", "court", "--authority", "A court"];
-            args.extend(["--purpose", "p", "--case", "c", "--out", &out]);
+        let approve = |force: &[&str]| {
+            let mut args = vec!["disclosure", "approve", "00000000", "--out", &out];
             args.extend(force);
             exits(&mex, &args, refused)
         };
-        let said = disclose(&[]);
+        let said = approve(&[]);
         assert!(said.contains("exists; nothing was disclosed") && said.contains("--force"), "{said}");
-        assert!(
-            !disclose(&["--force"]).contains("exists"),
-            "with --force the node is asked (and refuses without consent)"
-        );
+        let said = approve(&["--force"]);
+        assert!(said.contains("no disclosure request"), "with --force the node is asked: {said}");
         assert_eq!(std::fs::read_to_string(&out).expect("read"), "kept");
 
         // Failures on this machine.

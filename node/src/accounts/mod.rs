@@ -467,9 +467,11 @@ pub fn need(method: &str, path: &str) -> Need {
     }
     match (first, last) {
         ("users", _) | ("backup", _) | ("keys", _) | ("purge", _) | ("mail", _) => Need::Roles(&[Administrator]),
-        ("consents", "decide") | ("consents", "revoke") | ("disclosures", _) | ("csp-reports", "approve") => {
-            Need::Roles(&[Approver])
-        }
+        ("consents", "decide")
+        | ("consents", "revoke")
+        | ("disclosures", "approve" | "refuse")
+        | ("csp-reports", "approve") => Need::Roles(&[Approver]),
+        ("disclosures", _) => Need::Roles(&[Operator, Approver]),
         ("directory", "sync") | ("publications", "sync") => Need::Roles(&[Operator, DirectoryReviewer, Administrator]),
         ("directory", _) | ("contacts", "accept") | ("contacts", "reject") => Need::Roles(&[DirectoryReviewer]),
         ("reports", "circulate") | ("reports", "refuse") => Need::Roles(&[DirectoryReviewer]),
@@ -509,7 +511,9 @@ mod tests {
         assert!(may("POST", "/v1/consents/abc/decide", Approver));
         assert!(!may("POST", "/v1/consents/abc/decide", Operator), "an operator does not grant consent");
         assert!(may("POST", "/v1/exchanges/abc/consent", Operator), "but asks for it");
-        assert!(may("POST", "/v1/disclosures", Approver));
+        assert!(may("POST", "/v1/disclosures", Operator), "an operator asks for a disclosure");
+        assert!(may("POST", "/v1/disclosures/requests/abc/approve", Approver));
+        assert!(!may("POST", "/v1/disclosures/requests/abc/approve", Operator), "an approver approves it");
         assert!(may("POST", "/v1/csp-reports/abc/approve", Approver));
         assert!(!may("POST", "/v1/csp-reports/abc/approve", Operator));
         assert!(may("POST", "/v1/csp-reports/abc/update", Operator));

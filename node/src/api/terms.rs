@@ -26,6 +26,7 @@ impl From<TermsError> for ApiError {
                 err
             }
             TermsError::Conflict(m) => ApiError::new(StatusCode::CONFLICT, "refused", m),
+            e @ TermsError::SameOfficial(_) => ApiError::new(StatusCode::FORBIDDEN, "same-official", e.to_string()),
             TermsError::Send(e) => e.into(),
             TermsError::Store(e) => e.into(),
             TermsError::Vault(e) => e.into(),
@@ -112,13 +113,59 @@ pub(super) async fn revoke(
     post,
     path = "/v1/disclosures",
     tag = "terms",
-    summary = "Make a disclosure package of received items a grant covers (403 no-consent otherwise).",
+    summary = "Ask for a disclosure package of received items a grant covers (403 no-consent otherwise): checked now, made once an approver who is not the official asking approves it.",
     request_body(content_type = "application/json", description = "{exchange, items, authority, purpose?, case_reference?}"),
     responses((status = 200, description = "Done; the answer as JSON (text for /metrics)"), (status = "default", description = "An error, as JSON {error, message, problems}: the error code says which (wrong-role, invalid, not-found, no-consent, ...)"))
 )]
-pub(super) async fn disclose(State(node): State<Shared>, Json(req): Json<Disclose>) -> ApiResult<Package> {
+pub(super) async fn disclose(
+    State(node): State<Shared>,
+    Json(req): Json<Disclose>,
+) -> ApiResult<DisclosureRequestView> {
     national_only(&node)?;
-    Ok(Json(terms::disclose(&node.terms, req).await?))
+    Ok(Json(terms::ask_disclosure(&node.terms, req).await?))
+}
+
+#[utoipa::path(
+    get,
+    path = "/v1/disclosures/requests",
+    tag = "terms",
+    summary = "Disclosures asked for, waiting for an approver's decision, oldest first.",
+    responses((status = 200, description = "Done; the answer as JSON (text for /metrics)"), (status = "default", description = "An error, as JSON {error, message, problems}"))
+)]
+pub(super) async fn disclosure_requests(State(node): State<Shared>) -> ApiResult<Vec<DisclosureRequestView>> {
+    national_only(&node)?;
+    Ok(Json(terms::disclosure_requests(&node.terms)?))
+}
+
+#[utoipa::path(
+    post,
+    path = "/v1/disclosures/requests/{id}/approve",
+    tag = "terms",
+    summary = "Approver: make the disclosure package another official asked for (403 same-official for one's own request; 403 no-consent if its grant no longer covers it).",
+    params(("id" = String, Path, description = "The request's id, or its first hex digits")),
+    responses((status = 200, description = "Done; the answer as JSON (text for /metrics)"), (status = "default", description = "An error, as JSON {error, message, problems}: same-official, no-consent, not-found"))
+)]
+pub(super) async fn approve_disclosure(State(node): State<Shared>, Path(id): Path<String>) -> ApiResult<Package> {
+    national_only(&node)?;
+    Ok(Json(terms::approve_disclosure(&node.terms, &id).await?))
+}
+
+#[utoipa::path(
+    post,
+    path = "/v1/disclosures/requests/{id}/refuse",
+    tag = "terms",
+    summary = "Approver: refuse a disclosure asked for (or withdraw one's own), with a reason; nothing is disclosed.",
+    params(("id" = String, Path, description = "The request's id, or its first hex digits")),
+    request_body(content_type = "application/json", description = "{reason}"),
+    responses((status = 200, description = "Done; the answer as JSON (text for /metrics)"), (status = "default", description = "An error, as JSON {error, message, problems}"))
+)]
+pub(super) async fn refuse_disclosure(
+    State(node): State<Shared>,
+    Path(id): Path<String>,
+    Json(req): Json<RefuseDisclosure>,
+) -> ApiResult<DisclosureRequestView> {
+    national_only(&node)?;
+    Ok(Json(terms::refuse_disclosure(&node.terms, &id, &req.reason).await?))
 }
 
 #[utoipa::path(

@@ -9,7 +9,9 @@ pub use crate::home::config::Role;
 pub use crate::storage::{
     Delivery, DeliveryState, Direction, DisclosureSummary, ExchangeRecord, ExchangeStatus, MessageRecord,
 };
-pub use crate::terms::{AskConsent, ConsentStatus, ConsentView, DecideConsent, Disclose, Reciprocity};
+pub use crate::terms::{
+    AskConsent, ConsentStatus, ConsentView, DecideConsent, Disclose, DisclosureRequestView, Reciprocity,
+};
 pub use crate::tracking::{
     CounterpartFigures, Counts, Figures, Overdue, ProvisionFigures, RecordedMeasure, ResponseTimes, StageChange,
     TrackedExchange,
@@ -685,6 +687,12 @@ pub struct PublishRecommendations {
     pub text: String,
     #[serde(default)]
     pub items: Vec<String>,
+}
+
+/// `POST /v1/disclosures/requests/{id}/refuse`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RefuseDisclosure {
+    pub reason: String,
 }
 
 /// `POST /v1/meeting/register`.

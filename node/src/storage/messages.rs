@@ -322,15 +322,64 @@ impl Store {
         })
     }
 
-    pub fn put_disclosure(&self, record: &DisclosureRecord, event: &Event) -> Result<(), StoreError> {
+    /// Keeps a disclosure made, with its audit entry, and forgets the
+    /// request it answers (`request`), in one step: a request is never
+    /// disclosed twice.
+    pub fn put_disclosure(
+        &self,
+        record: &DisclosureRecord,
+        event: &Event,
+        request: Option<[u8; 16]>,
+    ) -> Result<(), StoreError> {
         let _writing = self.writing()?;
         let key = record.summary.disclosure_id.0;
         let bytes = enc("disclosure", record)?;
-        (&self.disclosures, &self.audit, &self.meta)
-            .transaction(|(disclosures, audit, meta)| {
+        (&self.disclosures, &self.disclosure_requests, &self.audit, &self.meta)
+            .transaction(|(disclosures, requests, audit, meta)| {
+                if let Some(id) = request
+                    && requests.remove(id.as_slice())?.is_none()
+                {
+                    return Err(abort(StoreError::Refused(RuleRefusal(format!(
+                        "disclosure request {} was approved or refused meanwhile",
+                        hex::encode(id)
+                    )))));
+                }
                 disclosures.insert(&key, bytes.as_slice())?;
                 append(audit, meta, event)?;
                 Ok(())
+            })
+            .map_err(tx_err)
+    }
+
+    /// Keeps a disclosure asked for, with its audit entry.
+    pub fn put_disclosure_request(&self, record: &DisclosureRequestRecord, event: &Event) -> Result<(), StoreError> {
+        let _writing = self.writing()?;
+        let bytes = enc("disclosure request", record)?;
+        (&self.disclosure_requests, &self.audit, &self.meta)
+            .transaction(|(requests, audit, meta)| {
+                requests.insert(record.id.as_slice(), bytes.as_slice())?;
+                append(audit, meta, event)?;
+                Ok(())
+            })
+            .map_err(tx_err)
+    }
+
+    /// The disclosures asked for and not yet approved or refused.
+    pub fn disclosure_requests(&self) -> Result<Vec<DisclosureRequestRecord>, StoreError> {
+        self.disclosure_requests.iter().values().map(|v| dec("disclosure request", &v?)).collect()
+    }
+
+    /// Forgets a request refused, with its audit entry; `false` when it was
+    /// no longer there.
+    pub fn remove_disclosure_request(&self, id: [u8; 16], event: &Event) -> Result<bool, StoreError> {
+        let _writing = self.writing()?;
+        (&self.disclosure_requests, &self.audit, &self.meta)
+            .transaction(|(requests, audit, meta)| {
+                if requests.remove(id.as_slice())?.is_none() {
+                    return Ok(false);
+                }
+                append(audit, meta, event)?;
+                Ok(true)
             })
             .map_err(tx_err)
     }

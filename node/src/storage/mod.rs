@@ -109,6 +109,8 @@ pub struct Store {
     bodies: sled::Tree,
     exchanges: sled::Tree,
     disclosures: sled::Tree,
+    /// Disclosures asked for and not yet approved or refused, by id.
+    disclosure_requests: sled::Tree,
     audit: sled::Tree,
     /// Sent messages with a copy not yet final, by creation time then id.
     outbox: sled::Tree,
@@ -380,6 +382,7 @@ impl Store {
             bodies: db.open_tree("bodies")?,
             exchanges: db.open_tree("exchanges")?,
             disclosures: db.open_tree("disclosures")?,
+            disclosure_requests: db.open_tree("disclosure-requests")?,
             audit: db.open_tree("audit")?,
             outbox: db.open_tree("outbox")?,
             attachments: db.open_tree("attachments")?,

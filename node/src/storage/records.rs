@@ -151,6 +151,22 @@ pub struct DisclosureRecord {
     pub package: Vec<u8>,
 }
 
+/// A disclosure an official asked for, waiting for an approver who is not
+/// that official. `request` is the request as the API took it (JSON: it
+/// names the authority), sealed with the storage key; it is made into a
+/// package only once approved.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DisclosureRequestRecord {
+    pub id: [u8; 16],
+    pub exchange_id: ExchangeId,
+    pub originator: StateCode,
+    /// The items, as `MESSAGE#N`.
+    pub items: Vec<String>,
+    pub request: Vec<u8>,
+    pub asked_by: veim_protocol::audit::AccountName,
+    pub asked_at: i64,
+}
+
 /// A mail waiting for the SMTP server: written whole when it is queued
 /// (its text is final), changed only by its attempts, removed once sent or
 /// refused for good. It holds what a notification says (ids, States, kinds,

@@ -3,8 +3,9 @@
 
 use super::*;
 use crate::clock::now;
-use crate::storage::{DisclosureRecord, DisclosureSummary, ExchangeRecord};
+use crate::storage::{DisclosureRecord, DisclosureRequestRecord, DisclosureSummary, ExchangeRecord};
 use serde::{Deserialize, Serialize};
+use veim_protocol::audit::AccountName;
 use veim_protocol::audit::{Action, Actor, Event};
 use veim_protocol::codec::{self, MAX_FRAME};
 use veim_protocol::consent::{Authority, Decision, ItemRef, SignedConsent};
@@ -73,8 +74,10 @@ fn grant_problems(
     out
 }
 
-/// Builds the disclosure package, or refuses and says what is missing.
-pub async fn disclose(terms: &Terms, req: Disclose) -> Result<Package, TermsError> {
+/// Builds the disclosure package in memory, or refuses and says what is
+/// missing: the checks of a disclosure, run when it is asked for and again
+/// when it is approved (a grant may have been revoked meanwhile).
+fn prepare(terms: &Terms, req: &Disclose) -> Result<(Package, Vec<ItemRef>), TermsError> {
     let me = terms.state.ok_or_else(|| TermsError::Conflict("this node speaks for no State".into()))?;
     let mut errors = ValidationErrors::default();
     req.authority.check("authority", &mut errors);
@@ -172,9 +175,140 @@ pub async fn disclose(terms: &Terms, req: Disclose) -> Result<Package, TermsErro
             }
         }
     };
-    let package = build_package(terms, me, originator, &x, &req, &items, &sources, consent, at)?;
-    record_disclosure(terms, &package, &items).await?;
+    let package = build_package(terms, me, originator, &x, req, &items, &sources, consent, at)?;
+    Ok((package, items))
+}
+
+/// A disclosure asked for, waiting for a second official.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DisclosureRequestView {
+    /// 32 hex digits; its first 8 are enough to name it.
+    pub id: String,
+    pub exchange_id: ExchangeId,
+    pub originator: StateCode,
+    pub items: Vec<String>,
+    pub authority: String,
+    pub asked_by: AccountName,
+    pub asked_at: i64,
+}
+
+impl DisclosureRequestView {
+    fn of(r: &DisclosureRequestRecord, req: &Disclose) -> DisclosureRequestView {
+        DisclosureRequestView {
+            id: hex::encode(r.id),
+            exchange_id: r.exchange_id,
+            originator: r.originator,
+            items: r.items.clone(),
+            authority: req.authority.to_string(),
+            asked_by: r.asked_by,
+            asked_at: r.asked_at,
+        }
+    }
+}
+
+/// The request a record holds, opened with the storage key.
+fn opened(terms: &Terms, r: &DisclosureRequestRecord) -> Result<Disclose, TermsError> {
+    let json = terms.vault.open("disclosure request", &r.id, &r.request)?;
+    serde_json::from_slice(&json)
+        .map_err(|e| TermsError::Conflict(format!("the stored disclosure request is damaged: {e}")))
+}
+
+fn official(doing: &str) -> Result<AccountName, TermsError> {
+    crate::acting::acting().ok_or_else(|| {
+        TermsError::Conflict(format!("{doing} takes an official's account (a personal token): two persons see to it"))
+    })
+}
+
+fn request_event(action: Action, r: &DisclosureRequestRecord, detail: String) -> Event {
+    let mut event = Event::new(now(), Actor::Operator, action);
+    event.state = Some(r.originator);
+    event.exchange = Some(r.exchange_id);
+    event.object = Some(format!("disclosure request {}", hex::encode(r.id)));
+    event.detail = detail;
+    event
+}
+
+/// Asks for a disclosure: checked now as it would be made, kept until an
+/// approver who is not the official asking approves or refuses it.
+pub async fn ask_disclosure(terms: &Terms, req: Disclose) -> Result<DisclosureRequestView, TermsError> {
+    let asked_by = official("a disclosure")?;
+    let (package, items) = prepare(terms, &req)?;
+    let mut id = [0u8; 16];
+    rand_core::Rng::fill_bytes(&mut rand_core::UnwrapErr(getrandom::SysRng), &mut id);
+    let record = DisclosureRequestRecord {
+        id,
+        exchange_id: package.exchange_id,
+        originator: package.originator,
+        items: items.iter().map(ToString::to_string).collect(),
+        request: terms.vault.seal(
+            "disclosure request",
+            &id,
+            &serde_json::to_vec(&req).map_err(|e| TermsError::Conflict(e.to_string()))?,
+        )?,
+        asked_by,
+        asked_at: now(),
+    };
+    // The entry names the authority's kind and State, as a disclosure's
+    // does, never its name.
+    let detail = format!("{} item(s) to a {} of {}", record.items.len(), req.authority.kind, req.authority.state);
+    terms.store.put_disclosure_request(&record, &request_event(Action::DisclosureAsked, &record, detail))?;
+    terms.store.flush().await?;
+    Ok(DisclosureRequestView::of(&record, &req))
+}
+
+/// The disclosures asked for and not yet approved or refused, oldest first.
+pub fn disclosure_requests(terms: &Terms) -> Result<Vec<DisclosureRequestView>, TermsError> {
+    let mut all = terms.store.disclosure_requests()?;
+    all.sort_by_key(|r| r.asked_at);
+    all.iter().map(|r| Ok(DisclosureRequestView::of(r, &opened(terms, r)?))).collect()
+}
+
+fn request(terms: &Terms, prefix: &str) -> Result<DisclosureRequestRecord, TermsError> {
+    let p = prefix.trim().to_ascii_lowercase();
+    let found: Vec<DisclosureRequestRecord> = terms
+        .store
+        .disclosure_requests()?
+        .into_iter()
+        .filter(|r| !p.is_empty() && hex::encode(r.id).starts_with(&p))
+        .collect();
+    match found.len() {
+        1 => Ok(found.into_iter().next().expect("one")),
+        0 => Err(TermsError::NotFound(format!(
+            "no disclosure request has an id beginning with {prefix:?}; `veim disclosure requests` lists them"
+        ))),
+        n => Err(TermsError::Conflict(format!("{prefix:?} names {n} disclosure requests; give more digits"))),
+    }
+}
+
+/// Approves a disclosure asked for by another official: checked again,
+/// then made, and the request forgotten in the same step.
+pub async fn approve_disclosure(terms: &Terms, prefix: &str) -> Result<Package, TermsError> {
+    let approver = official("approving a disclosure")?;
+    let r = request(terms, prefix)?;
+    if r.asked_by == approver {
+        return Err(TermsError::SameOfficial(r.asked_by));
+    }
+    let req = opened(terms, &r)?;
+    let (package, items) = prepare(terms, &req)?;
+    record_disclosure(terms, &package, &items, Some((r.id, r.asked_by))).await?;
     Ok(package)
+}
+
+/// Refuses a disclosure asked for (or the official who asked withdraws
+/// it): nothing is disclosed; the reason is recorded.
+pub async fn refuse_disclosure(terms: &Terms, prefix: &str, reason: &str) -> Result<DisclosureRequestView, TermsError> {
+    let by = official("refusing a disclosure")?;
+    if reason.trim().is_empty() {
+        return Err(invalid("reason", "is missing; say why the disclosure is refused"));
+    }
+    let r = request(terms, prefix)?;
+    let what = if by == r.asked_by { "withdrawn" } else { "refused" };
+    let event = request_event(Action::DisclosureRequestRefused, &r, format!("{what}: {}", reason.trim()));
+    if !terms.store.remove_disclosure_request(r.id, &event)? {
+        return Err(TermsError::Conflict("the disclosure request was approved or refused meanwhile".into()));
+    }
+    terms.store.flush().await?;
+    Ok(DisclosureRequestView::of(&r, &opened(terms, &r)?))
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -303,7 +437,12 @@ fn directory_proof(
     )))
 }
 
-async fn record_disclosure(terms: &Terms, package: &Package, items: &[ItemRef]) -> Result<(), TermsError> {
+async fn record_disclosure(
+    terms: &Terms,
+    package: &Package,
+    items: &[ItemRef],
+    request: Option<([u8; 16], AccountName)>,
+) -> Result<(), TermsError> {
     let json = serde_json::to_vec_pretty(package)
         .map_err(|e| TermsError::Conflict(format!("cannot write the package: {e}")))?;
     let record = DisclosureRecord {
@@ -331,7 +470,10 @@ async fn record_disclosure(terms: &Terms, package: &Package, items: &[ItemRef]) 
         package.authority.state,
         package.consent.as_ref().map(|c| format!(" on consent {}", c.consent_request)).unwrap_or_default()
     );
-    terms.store.put_disclosure(&record, &event)?;
+    if let Some((_, asked_by)) = request {
+        event.detail.push_str(&format!(", asked by {asked_by}"));
+    }
+    terms.store.put_disclosure(&record, &event, request.map(|(id, _)| id))?;
     terms.store.flush().await?;
     Ok(())
 }

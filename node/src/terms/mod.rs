@@ -27,7 +27,10 @@ use veim_protocol::{Body, ExchangeId, FieldError, MessageId, MessageKind, StateC
 mod disclosures;
 mod reciprocity;
 
-pub use disclosures::{Disclose, disclose, package_hash};
+pub use disclosures::{
+    Disclose, DisclosureRequestView, approve_disclosure, ask_disclosure, disclosure_requests, package_hash,
+    refuse_disclosure,
+};
 pub use reciprocity::{Reciprocity, reciprocity};
 
 /// The terms-of-reference service: consent and disclosure for this State.
@@ -96,6 +99,11 @@ pub enum TermsError {
     Refused { message: String, problems: Vec<FieldError> },
     #[error("{0}")]
     Conflict(String),
+    #[error(
+        "{0} asked for this disclosure: a disclosure needs a second official, so another account with the approver \
+         role approves it (`veim disclosure approve ID`)"
+    )]
+    SameOfficial(veim_protocol::audit::AccountName),
     #[error(transparent)]
     Send(#[from] SendError),
     #[error(transparent)]

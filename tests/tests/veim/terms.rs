@@ -3,11 +3,13 @@
 //! them, content encrypted at rest, retention and reciprocity.
 
 use std::time::Duration;
+use veim_node::accounts::{AccountChange, NewAccount, WithToken};
 use veim_node::api::{
-    AskConsent, DecideConsent, Disclose, ExchangeView, MessageView, NoteRequest, PurgeRequest, PurgeView,
-    RespondRequest, RevokeRequest, SendRequest,
+    AccountUpdated, AskConsent, DecideConsent, Disclose, DisclosureRequestView, ExchangeView, MessageView, NoteRequest,
+    PurgeRequest, PurgeView, RefuseDisclosure, RespondRequest, RevokeRequest, SendRequest,
 };
 use veim_node::terms::{ConsentStatus, ConsentView, Reciprocity};
+use veim_protocol::audit::Action;
 use veim_protocol::consent::{ConsentRecord, Decision, SignedConsent};
 use veim_protocol::disclosure::{Package, PackageError};
 use veim_protocol::wire::{NetResponse, RefusalCode};
@@ -39,19 +41,29 @@ async fn request_and_response(net: &TestNet, response: ResponseForm) -> anyhow::
     Ok((exchange, answer.message_id))
 }
 
+/// `api`'s account asks for a disclosure; an approver of the same node, a
+/// second official, approves it.
 fn disclose(api: &AdminClient, exchange: &str, items: &[String], authority: Authority) -> Result<Package, ClientError> {
-    blocking(|| {
-        api.post(
-            "/v1/disclosures",
-            &Disclose {
-                exchange: exchange.into(),
-                items: items.to_vec(),
-                authority,
-                purpose: None,
-                case_reference: None,
-            },
-        )
-    })
+    let request =
+        Disclose { exchange: exchange.into(), items: items.to_vec(), authority, purpose: None, case_reference: None };
+    let asked: DisclosureRequestView = blocking(|| api.post("/v1/disclosures", &request))?;
+    let second = second_official(api)?;
+    blocking(|| second.post(&format!("/v1/disclosures/requests/{}/approve", asked.id), &()))
+}
+
+/// The client of an approver, `second`, at `api`'s node: made once, given a
+/// new token at each call.
+fn second_official(api: &AdminClient) -> Result<AdminClient, ClientError> {
+    let new = NewAccount { name: "second".into(), roles: vec!["approver".into()], ..NewAccount::default() };
+    let token = match blocking(|| api.post::<_, WithToken>("/v1/users", &new)) {
+        Ok(made) => made.token,
+        Err(_) => {
+            let reset = AccountChange { new_token: true, ..AccountChange::default() };
+            let done: AccountUpdated = blocking(|| api.post("/v1/users/second", &reset))?;
+            done.token.unwrap_or_default()
+        }
+    };
+    Ok(api.clone().with_token(&token))
 }
 
 fn refused(result: Result<Package, ClientError>) -> String {
@@ -149,8 +161,69 @@ async fn disclosure_needs_a_valid_grant_covering_every_item_and_that_authority()
         Authority { kind: AuthorityKind::StateParty, name: "Federal Republic of Germany".into(), state: state("DEU") };
     let why = refused(disclose(&mex, &exchange, &first, deu));
     assert!(why.contains("is for court"), "{why}");
-    // The granted item, to that court: a package that verifies offline.
+    // Two persons. An operator asks for the disclosure of the granted item;
+    // neither she (an operator) nor an approver who asked himself may
+    // approve their own; an approver refuses hers with a reason, and
+    // withdraws his own; nothing is disclosed.
+    let account = |name: &str, role: &str| -> anyhow::Result<AdminClient> {
+        let new = NewAccount { name: name.into(), roles: vec![role.into()], ..NewAccount::default() };
+        let made: WithToken = blocking(|| mex.post("/v1/users", &new))?;
+        Ok(mex.clone().with_token(&made.token))
+    };
+    let maria = account("maria", "operator")?;
+    let jorge = account("jorge", "approver")?;
+    let request = Disclose {
+        exchange: exchange.clone(),
+        items: first.clone(),
+        authority: court(),
+        purpose: None,
+        case_reference: None,
+    };
+    let hers: DisclosureRequestView = blocking(|| maria.post("/v1/disclosures", &request))?;
+    assert_eq!(hers.asked_by.as_str(), "maria");
+    assert_eq!(hers.items, [format!("{response_id}#0")]);
+    let approve = |api: &AdminClient, id: &str| {
+        blocking(|| api.post::<_, Package>(&format!("/v1/disclosures/requests/{id}/approve"), &()))
+    };
+    let why = approve(&maria, &hers.id).expect_err("an operator approves").to_string();
+    assert!(why.contains("needs the role approver"), "{why}");
+    let his: DisclosureRequestView = blocking(|| jorge.post("/v1/disclosures", &request))?;
+    let why = approve(&jorge, &his.id[..8]).expect_err("his own").to_string();
+    assert!(why.contains("jorge asked for this disclosure: a disclosure needs a second official"), "{why}");
+    let listed: Vec<DisclosureRequestView> = blocking(|| mex.get("/v1/disclosures/requests"))?;
+    assert_eq!(listed.len(), 2);
+    let no = RefuseDisclosure { reason: "the court asked for the summary only".into() };
+    let _: DisclosureRequestView =
+        blocking(|| jorge.post(&format!("/v1/disclosures/requests/{}/refuse", hers.id), &no))?;
+    let _: DisclosureRequestView =
+        blocking(|| jorge.post(&format!("/v1/disclosures/requests/{}/refuse", his.id), &no))?;
+    let listed: Vec<DisclosureRequestView> = blocking(|| mex.get("/v1/disclosures/requests"))?;
+    assert!(listed.is_empty(), "{listed:?}");
+    assert!(approve(&jorge, &hers.id).expect_err("refused already").to_string().contains("no disclosure request"));
+    let log = veim_node::audit::LogFiles::read_home(&net.national("MEX").home)?;
+    let refusals: Vec<String> = log
+        .entries
+        .iter()
+        .filter(|e| e.event.action == Action::DisclosureRequestRefused)
+        .map(|e| format!("{} {}", e.event.actor, e.event.detail))
+        .collect();
+    assert_eq!(
+        refusals,
+        [
+            "official jorge refused: the court asked for the summary only",
+            "official jorge withdrawn: the court asked for the summary only"
+        ]
+    );
+    let made: Vec<veim_node::storage::DisclosureSummary> = blocking(|| mex.get("/v1/disclosures"))?;
+    assert!(made.is_empty(), "nothing disclosed");
+
+    // The granted item, to that court, asked for by one official and
+    // approved by another: a package that verifies offline.
     let package = disclose(&mex, &exchange, &first, court())?;
+    let log = veim_node::audit::LogFiles::read_home(&net.national("MEX").home)?;
+    let exported = log.entries.iter().find(|e| e.event.action == Action::DisclosureExported).expect("exported");
+    assert_eq!(exported.event.actor.to_string(), "official second");
+    assert!(exported.event.detail.ends_with(", asked by admin"), "{}", exported.event.detail);
     let verified = package.verify(None)?;
     assert_eq!((verified.originator, verified.discloser, verified.items), (state("SWE"), state("MEX"), 1));
     assert_eq!(package.consent.as_ref().map(|c| c.conditions.clone()), Some(vec!["closed session".to_string()]));
