@@ -17,6 +17,7 @@ use veim_node::home::keys::NodeKeys;
 use veim_protocol::codec;
 use veim_protocol::wire::{NetRequest, NetResponse};
 
+pub mod browser;
 pub mod large_frames;
 pub mod netns;
 pub mod smtp;
@@ -81,6 +82,37 @@ impl TestNet {
     pub async fn shutdown(self) {
         self.net.shutdown().await;
     }
+}
+
+/// Installs Debian `packages` with apt-get (`update`, then `install
+/// --no-install-recommends`, noninteractive), for the tests that need
+/// them (`needed_by`, as "the mail tests"): what a test calls, once a run
+/// (behind its own `OnceLock`), when a program it runs is missing. The error
+/// names the step that failed, what apt-get said, and the command to run by
+/// hand as root.
+pub fn apt_install(packages: &[&str], needed_by: &str) -> Result<(), String> {
+    let by_hand = format!("apt-get install {}, as root", packages.join(" "));
+    let mut install = vec!["install", "-y", "-q", "--no-install-recommends"];
+    install.extend(packages);
+    for args in [&["update", "-q"][..], &install[..]] {
+        let out = Command::new("apt-get")
+            .args(args)
+            .env("DEBIAN_FRONTEND", "noninteractive")
+            .stdin(Stdio::null())
+            .output()
+            .map_err(|e| {
+                format!("cannot run apt-get to install {}: {e}; {needed_by} need them ({by_hand})", packages.join(" "))
+            })?;
+        if !out.status.success() {
+            return Err(format!(
+                "apt-get {} failed: {}; {needed_by} need {} ({by_hand})",
+                args.join(" "),
+                String::from_utf8_lossy(&out.stderr).trim(),
+                packages.join(" and ")
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// Loads a node's keys from its home folder (the test plays that node).

@@ -110,15 +110,7 @@ fn install_tools() -> anyhow::Result<()> {
             if missing.is_empty() {
                 return Ok(());
             }
-            let apt = |args: &[&str]| -> Result<(), String> {
-                let mut command = Command::new("apt-get");
-                command.args(args).env("DEBIAN_FRONTEND", "noninteractive");
-                run(command, &format!("apt-get {}", args.join(" ")), None).map(|_| ()).map_err(|e| e.to_string())
-            };
-            apt(&["update", "-q"])?;
-            let mut install = vec!["install", "-y", "-q", "--no-install-recommends"];
-            install.extend(&missing);
-            apt(&install).map_err(|e| format!("{e} (the multi-host tests need {})", missing.join(" and ")))
+            crate::apt_install(&missing, "the multi-host tests")
         })
         .clone()
         .map_err(anyhow::Error::msg)

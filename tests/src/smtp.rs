@@ -90,23 +90,7 @@ fn install() -> anyhow::Result<()> {
             if present() {
                 return Ok(());
             }
-            for args in [
-                &["update", "-q"][..],
-                &["install", "-y", "-q", "--no-install-recommends", "python3-aiosmtpd"][..],
-            ] {
-                let out = Command::new("apt-get")
-                    .args(args)
-                    .env("DEBIAN_FRONTEND", "noninteractive")
-                    .output()
-                    .map_err(|e| format!("cannot run apt-get to install python3-aiosmtpd: {e}"))?;
-                if !out.status.success() {
-                    return Err(format!(
-                        "apt-get {} failed: {}; the mail tests need python3-aiosmtpd (apt-get install python3-aiosmtpd, as root)",
-                        args.join(" "),
-                        String::from_utf8_lossy(&out.stderr).trim()
-                    ));
-                }
-            }
+            crate::apt_install(&["python3-aiosmtpd"], "the mail tests")?;
             if present() { Ok(()) } else { Err(format!("python3-aiosmtpd installed, but {PYTHON} cannot import it")) }
         })
         .clone()

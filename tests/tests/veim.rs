@@ -8,6 +8,7 @@ mod veim {
     pub mod attachments;
     pub mod audit;
     pub mod backup;
+    pub mod browser;
     pub mod contacts;
     pub mod crash;
     pub mod directory;
