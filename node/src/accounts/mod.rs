@@ -20,8 +20,6 @@ use std::path::Path;
 use veim_protocol::audit::{AccountName, Action, Actor, Event};
 use veim_protocol::report::Language;
 
-/// The folder of the home where the first account's token is written.
-pub const TOKENS_DIR: &str = "tokens";
 /// The first account, created with the node.
 pub const FIRST_ACCOUNT: &str = "admin";
 /// The shortest password the console takes.
@@ -404,17 +402,13 @@ impl Accounts {
         if !self.store.accounts()?.is_empty() {
             return Ok(None);
         }
-        let file = home.join(TOKENS_DIR).join(format!("{FIRST_ACCOUNT}.token"));
+        let file = home.join(crate::home::FIRST_TOKEN_FILE);
         let former = home.join(crate::home::ADMIN_TOKEN_FILE);
         let (token, how) = match std::fs::read_to_string(&file) {
             Ok(token) => (token.trim().to_string(), ", the node's first account"),
             Err(_) => match std::fs::read_to_string(&former) {
                 Ok(token) => (token.trim().to_string(), ", taken over from admin.token"),
-                Err(_) => {
-                    let token = new_token();
-                    crate::home::write_token(&file, &token).map_err(|e| AccountError::Invalid(e.to_string()))?;
-                    (token, ", the node's first account (a new token in tokens/admin.token)")
-                }
+                Err(_) => (new_token(), ", the node's first account (a new token in tokens/admin.token)"),
             },
         };
         let name = AccountName::parse(FIRST_ACCOUNT).map_err(AccountError::Invalid)?;

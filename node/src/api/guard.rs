@@ -212,15 +212,15 @@ async fn granted(node: &Node, account: Account, path: String, changes: bool, req
     // Secretariat's work, on a national node) is left to its handler, which
     // says the node is the wrong one: the truer answer.
     let held_here = AccountRole::of_node(node.config.role);
-    let allowed = match need(req.method().as_str(), req.uri().path()) {
-        Need::Anyone => true,
-        Need::Roles(roles) => roles.iter().all(|r| !held_here.contains(r)) || roles.iter().any(|r| account.holds(*r)),
+    let refused = match need(req.method().as_str(), req.uri().path()) {
+        Need::Anyone => None,
+        Need::Roles(roles) => {
+            let possible = roles.iter().any(|r| held_here.contains(r));
+            (possible && !roles.iter().any(|r| account.holds(*r))).then_some(roles)
+        }
     };
-    if !allowed {
-        let needs = match need(req.method().as_str(), req.uri().path()) {
-            Need::Roles(roles) => roles.iter().map(|r| r.as_str()).collect::<Vec<_>>().join(" or "),
-            Need::Anyone => String::new(),
-        };
+    if let Some(roles) = refused {
+        let needs = roles.iter().map(|r| r.as_str()).collect::<Vec<_>>().join(" or ");
         let held: Vec<&str> = account.roles.iter().map(|r| r.as_str()).collect();
         let mut event = Event::new(now(), Actor::Operator, Action::AdminCall);
         event.object = Some(path);
