@@ -170,10 +170,14 @@ pub enum Action {
     AccountChanged,
     DisclosureAsked,
     DisclosureRequestRefused,
+    /// An official logged in to the web console: a session opened.
+    ConsoleLogin,
+    /// An official logged out of the web console.
+    ConsoleLogout,
 }
 
 impl Action {
-    pub const ALL: [Action; 47] = [
+    pub const ALL: [Action; 49] = [
         Action::NodeStarted,
         Action::NodeStopped,
         Action::ConfigurationChanged,
@@ -221,6 +225,8 @@ impl Action {
         Action::AccountChanged,
         Action::DisclosureAsked,
         Action::DisclosureRequestRefused,
+        Action::ConsoleLogin,
+        Action::ConsoleLogout,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -272,6 +278,8 @@ impl Action {
             Action::AccountChanged => "account-changed",
             Action::DisclosureAsked => "disclosure-asked",
             Action::DisclosureRequestRefused => "disclosure-request-refused",
+            Action::ConsoleLogin => "console-login",
+            Action::ConsoleLogout => "console-logout",
         }
     }
 }

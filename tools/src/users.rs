@@ -7,8 +7,8 @@ use crate::render::time;
 use clap::Subcommand;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
-use veim_node::accounts::{Account, AccountChange, NewAccount, WithToken};
-use veim_node::api::AccountUpdated;
+use veim_node::accounts::{Account, AccountChange, NewAccount, TotpEnrolment, WithToken};
+use veim_node::api::{AccountUpdated, TotpChange};
 
 #[derive(Debug, Subcommand)]
 pub enum UsersCommand {
@@ -89,6 +89,17 @@ pub enum UsersCommand {
         /// Write the new token to this new file (owner-only) instead of printing it.
         #[arg(long)]
         token_out: Option<PathBuf>,
+    },
+    /// Give an account a second factor for the console's login (a code from an authenticator
+    /// application, RFC 6238): prints its otpauth:// URL and secret once; the old one stops
+    /// working. With --off, the account logs in with its password alone.
+    #[command(after_help = "Examples:\n  veim users totp maria\n  veim users totp maria --off")]
+    Totp {
+        /// The account's name.
+        name: String,
+        /// Take the second factor away.
+        #[arg(long)]
+        off: bool,
     },
 }
 
@@ -208,6 +219,20 @@ pub fn users(api: &AdminClient, command: UsersCommand) -> Result<Printed, Client
             }
             let shown = if token_out.is_some() { AccountUpdated { token: None, ..done } } else { done };
             printed(&shown, text)
+        }
+        UsersCommand::Totp { name, off } => {
+            let change = TotpChange { enable: !off };
+            let done: Option<TotpEnrolment> = api.post(&format!("/v1/users/{name}/totp"), &change)?;
+            let text = match &done {
+                None => format!("{name} now logs in to the console with the password alone.\n"),
+                Some(e) => format!(
+                    "Second factor of {name} (shown once; give it to the official alone):\n  {}\n  secret {}\nAdd it \
+                     to an authenticator application (scan or type it); the console then asks for its \
+                     6-digit code at each login.\n",
+                    e.otpauth, e.secret
+                ),
+            };
+            printed(&done, text)
         }
     }
 }

@@ -14,9 +14,12 @@
 
 use crate::clock::now;
 use crate::home::config::Role as NodeRole;
+use crate::home::vault::Vault;
 use crate::storage::{AccountRecord, Store, StoreError};
 use sha2::{Digest, Sha256};
+use std::collections::HashMap;
 use std::path::Path;
+use std::sync::{Arc, Mutex};
 use veim_protocol::audit::{AccountName, Action, Actor, Event};
 use veim_protocol::report::Language;
 
@@ -198,6 +201,34 @@ struct Made {
 pub struct Accounts {
     store: Store,
     kind: NodeRole,
+    /// Seals the second factors' secrets.
+    vault: Arc<Vault>,
+    /// The last time step whose code each account used: a code is good once.
+    codes_used: Arc<Mutex<HashMap<AccountName, u64>>>,
+}
+
+/// What a login with a name, a password and perhaps a code came to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Login {
+    Granted(Account),
+    /// No enabled account of that name with that password (which one is
+    /// not said to the person logging in, only recorded).
+    WrongPassword,
+    /// The password was right, but the account has a second factor and no
+    /// code, or a wrong or used one, was given.
+    WrongCode,
+}
+
+/// The issuer named in authenticator applications.
+const TOTP_ISSUER: &str = "veim";
+
+/// A second factor as an official enrols it: shown once.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub struct TotpEnrolment {
+    /// `otpauth://totp/...`, for an authenticator application.
+    pub otpauth: String,
+    /// The secret in base32, to type by hand.
+    pub secret: String,
 }
 
 fn sha256(token: &str) -> [u8; 32] {
@@ -209,6 +240,12 @@ fn new_token() -> String {
     rand_core::Rng::fill_bytes(&mut rand_core::UnwrapErr(getrandom::SysRng), &mut bytes);
     hex::encode(bytes)
 }
+
+/// A hash of a random password, checked when no account has the name given.
+static UNUSED_HASH: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+    use argon2::password_hash::PasswordHasher;
+    argon2::Argon2::default().hash_password(new_token().as_bytes()).map(|h| h.to_string()).unwrap_or_default()
+});
 
 fn hash_password(password: &str) -> Result<String, AccountError> {
     use argon2::password_hash::PasswordHasher;
@@ -225,6 +262,17 @@ fn hash_password(password: &str) -> Result<String, AccountError> {
         .map_err(|e| AccountError::Hash(e.to_string()))
 }
 
+/// RFC 6238 with the parameters every authenticator application reads:
+/// SHA-1, 6 digits, 30-second steps, one step of skew.
+fn totp_of(name: AccountName, secret: Vec<u8>) -> Result<totp_rs::Totp, AccountError> {
+    totp_rs::Builder::new()
+        .with_secret(secret)
+        .with_account_name(name.as_str())
+        .with_issuer(Some(TOTP_ISSUER))
+        .build()
+        .map_err(|e| AccountError::Invalid(format!("a second factor cannot be made: {e}")))
+}
+
 fn event(action: Action, name: AccountName, detail: String) -> Event {
     let mut e = Event::new(now(), Actor::Operator, action);
     e.object = Some(format!("account {name}"));
@@ -233,8 +281,68 @@ fn event(action: Action, name: AccountName, detail: String) -> Event {
 }
 
 impl Accounts {
-    pub fn new(store: Store, kind: NodeRole) -> Accounts {
-        Accounts { store, kind }
+    pub fn new(store: Store, kind: NodeRole, vault: Arc<Vault>) -> Accounts {
+        Accounts { store, kind, vault, codes_used: Arc::default() }
+    }
+
+    /// A login at the console: the enabled account `name`, its password,
+    /// and the code of its second factor if it has one. Takes as long for
+    /// an unknown name as for a known one (a password is hashed either way).
+    pub fn login(&self, name: &str, password: &str, code: &str) -> Result<Login, AccountError> {
+        let Some(account) = self.check_password(name, password)? else { return Ok(Login::WrongPassword) };
+        let Some(totp) = self.totp(account.name)? else { return Ok(Login::Granted(account)) };
+        let code: String = code.chars().filter(|c| !c.is_whitespace()).collect();
+        let Some(step) = totp.check_current(&code) else { return Ok(Login::WrongCode) };
+        let Ok(mut used) = self.codes_used.lock() else { return Ok(Login::WrongCode) };
+        if used.get(&account.name).is_some_and(|last| *last >= step) {
+            return Ok(Login::WrongCode);
+        }
+        used.insert(account.name, step);
+        Ok(Login::Granted(account))
+    }
+
+    /// The second factor of `name`, if it has one.
+    fn totp(&self, name: AccountName) -> Result<Option<totp_rs::Totp>, AccountError> {
+        let Some(sealed) = self.store.account_totp(name)? else { return Ok(None) };
+        let secret = self
+            .vault
+            .open("account-totp", name.as_str().as_bytes(), &sealed)
+            .map_err(|e| AccountError::Invalid(format!("cannot open the second factor of {name}: {e}")))?;
+        totp_of(name, secret.to_vec()).map(Some)
+    }
+
+    /// Whether `name` has a second factor.
+    pub fn has_totp(&self, name: AccountName) -> Result<bool, StoreError> {
+        Ok(self.store.account_totp(name)?.is_some())
+    }
+
+    /// Gives `name` a new second factor (the old one stops working), shown
+    /// once; or, with `enable` false, takes it away.
+    pub async fn set_totp(&self, name: &str, enable: bool) -> Result<Option<TotpEnrolment>, AccountError> {
+        let record = self.record(name)?;
+        let name = record.name;
+        if !enable {
+            let e = event(Action::AccountChanged, name, "second factor removed".into());
+            self.store.put_account_totp(name, None, &e)?;
+            self.store.flush().await?;
+            return Ok(None);
+        }
+        let mut secret = vec![0u8; 20];
+        rand_core::Rng::fill_bytes(&mut rand_core::UnwrapErr(getrandom::SysRng), &mut secret);
+        let totp = totp_of(name, secret.clone())?;
+        let otpauth = totp.to_url().map_err(|e| AccountError::Invalid(format!("cannot write the otpauth URL: {e}")))?;
+        let base32 = totp.secret().to_base32();
+        let sealed = self
+            .vault
+            .seal("account-totp", name.as_str().as_bytes(), &secret)
+            .map_err(|e| AccountError::Invalid(format!("cannot seal the second factor: {e}")))?;
+        let e = event(Action::AccountChanged, name, "new second factor".into());
+        self.store.put_account_totp(name, Some(&sealed), &e)?;
+        self.store.flush().await?;
+        if let Ok(mut used) = self.codes_used.lock() {
+            used.remove(&name);
+        }
+        Ok(Some(TotpEnrolment { otpauth, secret: base32 }))
     }
 
     fn roles(&self, given: &[String]) -> Result<Vec<AccountRole>, AccountError> {
@@ -294,14 +402,16 @@ impl Accounts {
     /// Whether `password` is the password of the enabled account `name`.
     pub fn check_password(&self, name: &str, password: &str) -> Result<Option<Account>, StoreError> {
         use argon2::password_hash::PasswordVerifier;
-        let Ok(name) = AccountName::parse(name.trim()) else { return Ok(None) };
-        let Some(record) = self.store.account(name)?.filter(|r| !r.disabled) else { return Ok(None) };
-        let Some(hash) = &record.password else { return Ok(None) };
-        let Ok(parsed) = argon2::password_hash::phc::PasswordHash::new(hash) else { return Ok(None) };
-        Ok(argon2::Argon2::default()
-            .verify_password(password.as_bytes(), &parsed)
-            .is_ok()
-            .then(|| Account::of(&record)))
+        let record = match AccountName::parse(name.trim()) {
+            Ok(name) => self.store.account(name)?.filter(|r| !r.disabled && r.password.is_some()),
+            Err(_) => None,
+        };
+        // With no such account, a password is still checked against a hash,
+        // so that the answer's time does not tell which names exist.
+        let hash = record.as_ref().and_then(|r| r.password.clone()).unwrap_or_else(|| UNUSED_HASH.clone());
+        let Ok(parsed) = argon2::password_hash::phc::PasswordHash::new(&hash) else { return Ok(None) };
+        let right = argon2::Argon2::default().verify_password(password.as_bytes(), &parsed).is_ok();
+        Ok(record.filter(|_| right).map(|r| Account::of(&r)))
     }
 
     /// Makes an account; its token is in the answer, and nowhere else.

@@ -43,7 +43,7 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
-use veim_protocol::audit::{Action, Actor, Event};
+use veim_protocol::audit::{AccountName, Action, Actor, Event};
 
 /// The longest path (in bytes) an audit entry keeps of a request.
 pub const MAX_RECORDED_PATH: usize = 128;
@@ -63,15 +63,24 @@ pub const COUNTED_FLUSH_EVERY: Duration = Duration::from_millis(250);
 /// The admin listener's guard: the port it listens on, the failures'
 /// allowance, and when the next flush for counted failures starts.
 #[derive(Debug)]
-pub(super) struct Guard {
+pub(crate) struct Guard {
     port: u16,
+    /// The console's public origin behind a reverse proxy: its scheme and
+    /// host (`https`, `veim.example.gov`), whose requests are the node's own.
+    public: Option<(String, String)>,
     failures: Mutex<(f64, Instant)>,
     counted_flush: Mutex<Option<Instant>>,
 }
 
+/// A call the console makes to the admin API in process, for the official
+/// of its session: the guard takes it as that account's, without a token.
+/// Only code of this process can put it on a request.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct ConsoleCaller(pub AccountName);
+
 impl Guard {
-    pub(super) fn new(port: u16) -> Guard {
-        Guard { port, failures: Mutex::new((FAILURE_BURST, Instant::now())), counted_flush: Mutex::new(None) }
+    pub(crate) fn new(port: u16, public: Option<(String, String)>) -> Guard {
+        Guard { port, public, failures: Mutex::new((FAILURE_BURST, Instant::now())), counted_flush: Mutex::new(None) }
     }
 
     /// When the flush that covers a failure counted now starts: the one
@@ -105,19 +114,24 @@ impl Guard {
     }
 
     /// Why a request does not come from the operator's own tools, if it does
-    /// not: a page of another origin, or a host name that is not loopback.
-    fn foreign(&self, headers: &HeaderMap) -> Option<String> {
+    /// not: a page of another origin, or a host name that is neither
+    /// loopback nor the console's public one.
+    pub(crate) fn foreign(&self, headers: &HeaderMap) -> Option<String> {
         let host = headers.get(header::HOST).and_then(|v| v.to_str().ok());
+        let public = self.public.as_ref().filter(|(_, h)| host.is_some_and(|host| host.eq_ignore_ascii_case(h)));
         if let Some(host) = host {
             let loopback = ["127.0.0.1", "localhost", "[::1]"]
                 .iter()
                 .any(|name| host == *name || host == format!("{name}:{}", self.port));
-            if !loopback {
+            if !loopback && public.is_none() {
                 return Some(format!("host {}", cut(host)));
             }
         }
         if let Some(origin) = headers.get(header::ORIGIN) {
-            let own = host.map(|h| format!("http://{h}"));
+            let own = match public {
+                Some((scheme, host)) => Some(format!("{scheme}://{host}")),
+                None => host.map(|h| format!("http://{h}")),
+            };
             if origin.to_str().ok() != own.as_deref() {
                 return Some(format!("origin {}", cut(&String::from_utf8_lossy(origin.as_bytes()))));
             }
@@ -160,6 +174,15 @@ pub(super) async fn authorize(node: &Node, guard: &Guard, req: Request, next: Ne
     }
     if open {
         return next.run(req).await;
+    }
+    if let Some(ConsoleCaller(name)) = req.extensions().get::<ConsoleCaller>().copied() {
+        return match node.accounts.get(name.as_str()) {
+            Ok(account) if !account.disabled => {
+                crate::acting::as_official(name, granted(node, account, path, changes, req, next)).await
+            }
+            _ => ApiError::new(StatusCode::UNAUTHORIZED, "unauthorized", format!("the account {name} is disabled"))
+                .into_response(),
+        };
     }
     let presented = req
         .headers()
@@ -263,7 +286,7 @@ async fn granted(node: &Node, account: Account, path: String, changes: bool, req
 }
 
 /// What the token check came to.
-enum Check {
+pub(crate) enum Check {
     Granted,
     Refused,
     /// A wrong token, with failures coming faster than the allowance.
@@ -274,7 +297,7 @@ impl Guard {
     /// Grants a request whose token is right (the operator is never shut
     /// out); a wrong one takes from the failures' allowance, and once that is
     /// spent it is answered at once and recorded only in the count.
-    fn check(&self, right: bool) -> Check {
+    pub(crate) fn check(&self, right: bool) -> Check {
         if right {
             Check::Granted
         } else if self.take_failure() {
@@ -288,7 +311,7 @@ impl Guard {
 /// Records a failed login at `path` (one by one up to the minute's
 /// allowance, counted past it) and makes it durable before the answer: at
 /// once when recorded one by one, at the next paced flush when counted.
-async fn failed(node: &Node, guard: &Guard, path: String, detail: String) {
+pub(crate) async fn failed(node: &Node, guard: &Guard, path: String, detail: String) {
     let mut event = Event::new(now(), Actor::Stranger, Action::AdminAuthFailed);
     event.object = Some(path);
     event.detail = detail;
@@ -315,7 +338,7 @@ mod tests {
 
     #[test]
     fn requests_of_web_pages_and_other_host_names_are_foreign() {
-        let guard = Guard::new(7041);
+        let guard = Guard::new(7041, None);
         let headers = |pairs: &[(&'static str, &str)]| {
             let mut h = HeaderMap::new();
             for (k, v) in pairs {
@@ -342,8 +365,23 @@ mod tests {
     }
 
     #[test]
+    fn behind_a_reverse_proxy_its_public_origin_is_the_node_s_own() {
+        let guard = Guard::new(7041, Some(("https".into(), "veim.example.gov".into())));
+        let mut h = HeaderMap::new();
+        h.insert("host", "veim.example.gov".parse().expect("host"));
+        h.insert("origin", "https://veim.example.gov".parse().expect("origin"));
+        h.insert("sec-fetch-site", "same-origin".parse().expect("site"));
+        assert_eq!(guard.foreign(&h), None);
+        h.insert("origin", "http://veim.example.gov".parse().expect("origin"));
+        assert!(guard.foreign(&h).is_some(), "the proxy's origin is https");
+        h.insert("host", "evil.example".parse().expect("host"));
+        h.remove("origin");
+        assert!(guard.foreign(&h).is_some());
+    }
+
+    #[test]
     fn counted_failures_share_flushes_that_start_at_most_once_a_pace() {
-        let guard = Guard::new(1);
+        let guard = Guard::new(1, None);
         let t0 = Instant::now();
         assert_eq!(guard.counted_flush_at(t0), t0, "the first flushes at once");
         let next = t0 + COUNTED_FLUSH_EVERY;
@@ -360,7 +398,7 @@ mod tests {
 
     #[test]
     fn failed_logins_past_the_burst_are_answered_at_once_and_the_operator_still_gets_in() {
-        let guard = Guard::new(1);
+        let guard = Guard::new(1, None);
         let refused = (0..FAILURE_BURST as usize).filter(|_| matches!(guard.check(false), Check::Refused));
         assert_eq!(refused.count(), FAILURE_BURST as usize);
         assert!(matches!(guard.check(false), Check::TooFast));

@@ -17,7 +17,8 @@ mod health;
 mod mail;
 mod users;
 
-pub use guard::{COUNTED_FLUSH_EVERY, MAX_RECORDED_PATH};
+pub use guard::{COUNTED_FLUSH_EVERY, MAX_RECORDED_PATH, cut};
+pub(crate) use guard::{Check, ConsoleCaller, Guard, failed};
 pub use health::stale_after;
 mod messages;
 mod metrics;
@@ -28,7 +29,7 @@ mod tracking;
 pub mod types;
 
 pub use types::*;
-pub use users::AccountUpdated;
+pub use users::{AccountUpdated, TotpChange};
 
 use crate::app::Node;
 use crate::clock::now;
@@ -149,7 +150,10 @@ type Shared = Arc<Node>;
 
 pub(crate) async fn serve(node: Shared, listener: tokio::net::TcpListener, mut shutdown: Shutdown) {
     let port = listener.local_addr().map(|a| a.port()).unwrap_or(0);
-    let app = router(node, guard::Guard::new(port));
+    let public = node.config.console.origin().ok().flatten();
+    let guard = Arc::new(Guard::new(port, public));
+    let api = router(node.clone(), guard.clone());
+    let app = api.clone().merge(crate::console::router(node, guard, api)).layer(middleware::from_fn(secured));
     let stop = async move { shutdown.recv().await };
     if let Err(e) = axum::serve(listener, app).with_graceful_shutdown(stop).await {
         tracing::error!(%e, "admin API stopped");
@@ -224,6 +228,7 @@ fn routes() -> OpenApiRouter<Shared> {
         .routes(routes!(backup::make))
         .routes(routes!(users::list, users::add))
         .routes(routes!(users::show, users::update))
+        .routes(routes!(users::totp))
         .routes(routes!(mail::test))
         .routes(routes!(mail::queue))
         .routes(routes!(reports::list, reports::draft))
@@ -250,8 +255,7 @@ fn routes() -> OpenApiRouter<Shared> {
         .routes(routes!(publications::recommendations))
 }
 
-fn router(node: Shared, guard: guard::Guard) -> Router {
-    let guard = Arc::new(guard);
+fn router(node: Shared, guard: Arc<Guard>) -> Router {
     let audit_node = node.clone();
     let (router, description) = routes().split_for_parts();
     let description = Arc::new(description);
@@ -263,6 +267,29 @@ fn router(node: Shared, guard: guard::Guard) -> Router {
             async move { guard::authorize(&node, &guard, req, next).await }
         }))
         .with_state(node)
+}
+
+/// The Content-Security-Policy of every answer of the admin listener: the
+/// console's pages load their style sheet and images from the node alone,
+/// run no script, post forms only to the node, and are never framed.
+pub const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; style-src 'self'; img-src 'self'; \
+     form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
+
+/// Puts the security headers on every answer, API and console alike.
+async fn secured(req: Request, next: Next) -> Response {
+    use axum::http::{HeaderValue, header};
+    let mut response = next.run(req).await;
+    let headers = response.headers_mut();
+    headers.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(CONTENT_SECURITY_POLICY));
+    headers.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    headers.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
+    headers.insert("cross-origin-opener-policy", HeaderValue::from_static("same-origin"));
+    headers.insert("cross-origin-resource-policy", HeaderValue::from_static("same-origin"));
+    if !headers.contains_key(header::CACHE_CONTROL) {
+        headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    }
+    response
 }
 
 fn national_only(node: &Node) -> Result<(), ApiError> {

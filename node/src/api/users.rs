@@ -76,3 +76,28 @@ pub(super) async fn update(
     let (account, token) = node.accounts.update(&name, &req).await?;
     Ok(Json(AccountUpdated { account, token }))
 }
+
+/// A second factor to give or take away.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub struct TotpChange {
+    /// `true`: a new secret (the old one stops working), in the answer
+    /// once; `false`: the account logs in with its password alone.
+    pub enable: bool,
+}
+
+#[utoipa::path(
+    post,
+    path = "/v1/users/{name}/totp",
+    tag = "users",
+    summary = "Administrator: give an account a new second factor for the console's login (RFC 6238; its otpauth:// URL and secret in the answer, once) or take it away.",
+    params(("name" = String, Path, description = "The account's name")),
+    request_body(content_type = "application/json", description = "{enable}"),
+    responses((status = 200, description = "Done; the enrolment as JSON, or null when taken away"), (status = "default", description = "An error, as JSON {error, message, problems}: not-found"))
+)]
+pub(super) async fn totp(
+    State(node): State<Shared>,
+    Path(name): Path<String>,
+    Json(req): Json<TotpChange>,
+) -> ApiResult<Option<crate::accounts::TotpEnrolment>> {
+    Ok(Json(node.accounts.set_totp(&name, req.enable).await?))
+}

@@ -615,7 +615,7 @@ fn wire(
         sync: sync.clone(),
         refused: Default::default(),
     });
-    let accounts = Arc::new(crate::accounts::Accounts::new(store.clone(), config.role));
+    let accounts = Arc::new(crate::accounts::Accounts::new(store.clone(), config.role, vault.clone()));
     Ok(Node {
         home: home.to_path_buf(),
         peer_id: keys.peer_id(),

@@ -170,6 +170,72 @@ pub struct Config {
     /// E-mail notifications (none without this section).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mail: Option<MailConfig>,
+    /// The web console on the admin listener.
+    #[serde(default)]
+    pub console: ConsoleConfig,
+}
+
+/// The web console: how long a session lasts, and the address officials'
+/// browsers use when it is reached through a TLS reverse proxy.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConsoleConfig {
+    /// The origin (`https://host[:port]`) of a reverse proxy that serves the
+    /// console to other machines; its requests are then the console's own,
+    /// and the session cookie is marked Secure. None: loopback only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub public_origin: Option<String>,
+    /// Seconds a session lasts without use (1800 by default; 5 to 86400).
+    #[serde(default = "default_session_idle")]
+    pub session_idle_secs: u64,
+    /// Seconds a session lasts at most, used or not (43200, 12 hours, by
+    /// default; 300 to 604800).
+    #[serde(default = "default_session_max")]
+    pub session_max_secs: u64,
+}
+
+impl Default for ConsoleConfig {
+    fn default() -> ConsoleConfig {
+        ConsoleConfig {
+            public_origin: None,
+            session_idle_secs: default_session_idle(),
+            session_max_secs: default_session_max(),
+        }
+    }
+}
+
+fn default_session_idle() -> u64 {
+    1800
+}
+
+fn default_session_max() -> u64 {
+    43_200
+}
+
+impl ConsoleConfig {
+    /// The public origin's scheme and host (with port), if it is one: an
+    /// `https` URL with a host and nothing after it, or `http` for a
+    /// loopback name (a proxy on this machine, for tests).
+    pub fn origin(&self) -> Result<Option<(String, String)>, String> {
+        let Some(origin) = &self.public_origin else { return Ok(None) };
+        let bad = |why: &str| format!("{origin:?} {why}; write it as https://host or https://host:port");
+        let (scheme, host) = origin.split_once("://").ok_or_else(|| bad("has no scheme"))?;
+        if host.is_empty() || host.contains(['/', '?', '#', '@', ' ']) {
+            return Err(bad("must be a scheme and a host, with no path"));
+        }
+        let name = host.rsplit_once(':').map_or(host, |(name, port)| {
+            if port.chars().all(|c| c.is_ascii_digit()) && !port.is_empty() { name } else { host }
+        });
+        let loopback = ["127.0.0.1", "localhost", "[::1]"].contains(&name);
+        match scheme {
+            "https" => Ok(Some((scheme.to_string(), host.to_ascii_lowercase()))),
+            "http" if loopback => Ok(Some((scheme.to_string(), host.to_ascii_lowercase()))),
+            "http" => Err(bad(
+                "is plain HTTP to another machine: passwords and session cookies would cross the network in clear",
+            )),
+            _ => Err(bad("has a scheme other than https")),
+        }
+    }
 }
 
 /// How long content received from other States is kept.
@@ -462,6 +528,7 @@ impl Default for Config {
             retention: Retention::default(),
             storage: Storage::default(),
             mail: None,
+            console: ConsoleConfig::default(),
         }
     }
 }
@@ -694,6 +761,9 @@ impl Config {
             Ok(_) => {}
         }
         self.handling.check("handling", &mut errors);
+        if let Err(e) = self.console.origin() {
+            errors.push("console.public_origin", e);
+        }
         let day: u64 = 86_400;
         let mut within = |field: &str, value: u64, min: u64, max: u64, unit: &str| {
             if !(min..=max).contains(&value) {
@@ -712,6 +782,8 @@ impl Config {
             "seconds (at least retry_base_secs)",
         );
         within("send_wait_secs", self.send_wait_secs, 1, 60, "seconds");
+        within("console.session_idle_secs", self.console.session_idle_secs, 5, day, "seconds");
+        within("console.session_max_secs", self.console.session_max_secs, 300, 7 * day, "seconds");
         within("handshake_timeout_secs", self.handshake_timeout_secs, 1, 3600, "seconds");
         within("reconcile_secs", self.reconcile_secs, 2, day, "seconds");
         within("audit_checkpoint_secs", self.audit_checkpoint_secs, 1, day, "seconds");

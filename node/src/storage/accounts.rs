@@ -71,4 +71,26 @@ impl Store {
             })
             .map_err(tx_err)
     }
+
+    /// The sealed second-factor secret of `name`, if it has one.
+    pub fn account_totp(&self, name: AccountName) -> Result<Option<Vec<u8>>, StoreError> {
+        Ok(self.account_totp.get(name.as_str())?.map(|v| v.to_vec()))
+    }
+
+    /// Sets (`Some`) or removes (`None`) the sealed second-factor secret of
+    /// `name`, with its audit entry.
+    pub fn put_account_totp(&self, name: AccountName, sealed: Option<&[u8]>, event: &Event) -> Result<(), StoreError> {
+        let _writing = self.writing()?;
+        let key = name.as_str().as_bytes().to_vec();
+        (&self.account_totp, &self.meta, &self.audit)
+            .transaction(|(totp, meta, audit)| {
+                match sealed {
+                    Some(sealed) => totp.insert(key.as_slice(), sealed)?,
+                    None => totp.remove(key.as_slice())?,
+                };
+                append(audit, meta, event)?;
+                Ok(())
+            })
+            .map_err(tx_err)
+    }
 }

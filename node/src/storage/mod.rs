@@ -142,6 +142,8 @@ pub struct Store {
     /// of each personal token to its account's name.
     accounts: sled::Tree,
     account_tokens: sled::Tree,
+    /// Each account's second-factor secret, sealed with the storage key.
+    account_totp: sled::Tree,
     /// The group commit of [`Store::flush`].
     group: std::sync::Arc<GroupCommit>,
     /// Run after every flush ([`Store::with_after_flush`]).
@@ -400,6 +402,7 @@ impl Store {
             meeting: db.open_tree("meeting")?,
             accounts: db.open_tree("accounts")?,
             account_tokens: db.open_tree("account-tokens")?,
+            account_totp: db.open_tree("account-totp")?,
             after_flush: None,
             before_flush: None,
             failure: Default::default(),
