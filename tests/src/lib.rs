@@ -18,6 +18,7 @@ use veim_protocol::codec;
 use veim_protocol::wire::{NetRequest, NetResponse};
 
 pub mod browser;
+pub mod console;
 pub mod large_frames;
 pub mod netns;
 pub mod smtp;

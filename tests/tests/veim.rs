@@ -9,6 +9,7 @@ mod veim {
     pub mod audit;
     pub mod backup;
     pub mod browser;
+    pub mod console;
     pub mod contacts;
     pub mod crash;
     pub mod directory;
