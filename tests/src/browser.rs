@@ -207,10 +207,24 @@ impl Browser {
         field.send_keys(text).await.map_err(|e| anyhow::anyhow!("cannot type into `{css}`: {e}"))
     }
 
-    /// Clicks the element `css` (a link or a form's button: the page it
-    /// leads to is loaded when this returns).
+    /// Clicks the element `css`, a link or a form's button, and waits for
+    /// the page it leads to to load (fails if it leads nowhere in 5 s).
     pub async fn click(&self, css: &str) -> anyhow::Result<()> {
-        self.find(css).await?.click().await.map_err(|e| anyhow::anyhow!("cannot click `{css}`: {e}"))
+        let client = self.client()?;
+        let page = client.find(Locator::Css("html")).await?;
+        self.find(css).await?.click().await.map_err(|e| anyhow::anyhow!("cannot click `{css}`: {e}"))?;
+        // The click may return before the next page replaced this one: wait
+        // until this page's root is gone and the next one has loaded.
+        let start = Instant::now();
+        while page.tag_name().await.is_ok() {
+            anyhow::ensure!(start.elapsed() < FIND_WAIT, "clicking `{css}` did not lead to another page");
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+        while client.execute("return document.readyState", Vec::new()).await?.as_str() != Some("complete") {
+            anyhow::ensure!(start.elapsed() < FIND_WAIT, "the page after clicking `{css}` did not finish loading");
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+        Ok(())
     }
 
     /// The text of the element `css`, as rendered (what a person reads).
@@ -218,9 +232,39 @@ impl Browser {
         self.find(css).await?.text().await.map_err(|e| anyhow::anyhow!("cannot read the text of `{css}`: {e}"))
     }
 
+    /// Runs `script` in the page open now, through WebDriver (the page's
+    /// Content-Security-Policy does not apply to it): what a test does to a
+    /// page that a person could not, such as taking a field out of a form.
+    pub async fn execute(&self, script: &str) -> anyhow::Result<serde_json::Value> {
+        self.client()?.execute(script, Vec::new()).await.map_err(|e| anyhow::anyhow!("cannot run a script: {e}"))
+    }
+
+    /// The computed value of the CSS property `property` of the element `css`.
+    pub async fn style_of(&self, css: &str, property: &str) -> anyhow::Result<String> {
+        self.find(css)
+            .await?
+            .css_value(property)
+            .await
+            .map_err(|e| anyhow::anyhow!("cannot read {property} of `{css}`: {e}"))
+    }
+
     /// The page's HTML as the browser holds it now.
     pub async fn page_source(&self) -> anyhow::Result<String> {
         Ok(self.client()?.source().await?)
+    }
+
+    /// Waits up to 5 s for the page open to be `url` (a form's answer may
+    /// redirect after its click returned), and fails naming the one open.
+    pub async fn wait_url(&self, url: &str) -> anyhow::Result<()> {
+        let start = Instant::now();
+        loop {
+            let now = self.current_url().await?;
+            if now == url {
+                return Ok(());
+            }
+            anyhow::ensure!(start.elapsed() < FIND_WAIT, "the page open is {now}, not {url}");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
     }
 
     /// The URL of the page open now (after any redirect).

@@ -67,6 +67,13 @@ fn unescape(s: &str) -> String {
         .replace("&amp;", "&")
 }
 
+/// The address of the console of the running node at `home`
+/// (`http://127.0.0.1:PORT`).
+pub fn address_of(home: &Path) -> anyhow::Result<String> {
+    let runtime: Runtime = serde_json::from_slice(&std::fs::read(home.join(veim_node::home::RUNTIME_FILE))?)?;
+    Ok(format!("http://{}", runtime.admin))
+}
+
 /// A console client: one browser's cookies.
 #[derive(Debug)]
 pub struct ConsoleClient {
