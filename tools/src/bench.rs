@@ -182,7 +182,7 @@ pub fn rss_mib(field: &str) -> f64 {
 
 /// A Secretariat and the nodes of MEX and SWE, admitted, each configured by
 /// `tune` before it first starts.
-async fn mex_and_swe(
+pub(crate) async fn mex_and_swe(
     root: &std::path::Path,
     tune: fn(&mut veim_node::home::config::Config),
 ) -> anyhow::Result<crate::localnet::LocalNet> {
@@ -378,7 +378,7 @@ fn percentile(sorted: &[f64], p: f64) -> f64 {
 }
 
 /// Runs `n` operations, `in_flight` at a time; returns (ops/s, p50 ms, p99 ms).
-async fn drive<F, Fut>(n: usize, in_flight: usize, op: F) -> anyhow::Result<(f64, f64, f64)>
+pub(crate) async fn drive<F, Fut>(n: usize, in_flight: usize, op: F) -> anyhow::Result<(f64, f64, f64)>
 where
     F: Fn(usize) -> Fut,
     Fut: Future<Output = anyhow::Result<()>>,
@@ -840,6 +840,8 @@ pub fn all(quick: bool, out: &std::path::Path) -> anyhow::Result<()> {
     write("storage", &b, render_figures("storage: durable stores of received messages", &b.figures, b.release_build))?;
     let b = runtime.block_on(exchange(quick))?;
     write("exchange", &b, render_exchange(&b))?;
+    let b = runtime.block_on(crate::bench_console::console(quick, crate::bench_console::THINK))?;
+    write("console", &b, crate::bench_console::render(&b))?;
     let b = audit(if quick { 50_000 } else { 1_000_000 })?;
     write("audit", &b, render_audit(&b))?;
     // The nodes' leftover tasks are not waited for: their runs are measured.

@@ -4,6 +4,7 @@
 
 pub mod audit;
 pub mod bench;
+pub mod bench_console;
 pub mod client;
 pub mod demo;
 pub mod export;

@@ -575,6 +575,17 @@ enum BenchCommand {
         #[arg(long)]
         quick: bool,
     },
+    /// Requests between two nodes while 20 officials' sessions browse the sender's console,
+    /// next to the same requests with nobody browsing.
+    #[command(after_help = "Example:\n  veim bench console --quick")]
+    Console {
+        /// Fewer requests: a smoke run.
+        #[arg(long)]
+        quick: bool,
+        /// Each session's pause between two pages, in milliseconds (0: without pause).
+        #[arg(long, default_value_t = 1000)]
+        think_ms: u64,
+    },
     /// Envelope seal and open for 1, 5 and 20 recipients, next to raw ChaCha20-Poly1305 and Ed25519.
     #[command(after_help = "Example:\n  veim bench crypto --quick")]
     Crypto {
@@ -1612,6 +1623,12 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             let runtime = tokio::runtime::Runtime::new()?;
             let result = runtime.block_on(veim_tools::bench::exchange(quick))?;
             print(json, &result, veim_tools::bench::render_exchange)
+        }
+        Command::Bench(BenchCommand::Console { quick, think_ms }) => {
+            let runtime = tokio::runtime::Runtime::new()?;
+            let think = std::time::Duration::from_millis(think_ms);
+            let result = runtime.block_on(veim_tools::bench_console::console(quick, think))?;
+            print(json, &result, veim_tools::bench_console::render)
         }
         Command::Bench(BenchCommand::Crypto { quick }) => {
             let result = veim_tools::bench::crypto(quick)?;
