@@ -11,7 +11,7 @@
 //! imports and fails when one does):
 //!
 //! ```text
-//!   api ──────────► app        api: the admin HTTP API (axum), its types in api::types
+//!   api ──────────► app        api: the admin HTTP API (axum), its types in api::types, the web console (api::console)
 //!    │               │         app: Node (a struct of services), start/stop/run, loops
 //!    │               │
 //!    │               ▼

@@ -166,7 +166,7 @@ async fn submit(State(console): State<Console>, headers: HeaderMap, body: Bytes)
 /// Opens a session for `account`, recorded, and goes to the dashboard.
 async fn opened(console: &Console, account: Account) -> Response {
     console.sessions().login_succeeded(account.name.as_str());
-    let value = console.sessions().open(account.name);
+    let value = console.sessions().open(account.name, account.updated_at);
     record(console.node(), account.name, Action::ConsoleLogin, "session opened".into()).await;
     let mut response = Redirect::to(PATH).into_response();
     let headers = response.headers_mut();

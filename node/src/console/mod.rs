@@ -111,7 +111,7 @@ pub(crate) fn router(node: Arc<Node>, guard: Arc<Guard>, api: Router) -> Router 
         .route("/console/static/console.css", get(style_sheet))
         .merge(login::routes())
         .merge(exchanges::routes())
-        .fallback(not_found)
+        .route("/console/{*rest}", get(not_found))
         .layer(middleware::from_fn_with_state(console.clone(), own_origin))
         .with_state(console)
 }
@@ -218,7 +218,7 @@ impl FromRequestParts<Console> for Official {
             Found::Unknown => return Err(Redirect::to("/console/login").into_response()),
         };
         match console.node().accounts.get(live.account.as_str()) {
-            Ok(account) if !account.disabled => Ok(Official {
+            Ok(account) if !account.disabled && account.updated_at == live.version => Ok(Official {
                 tr: Tr::new(account.language),
                 account,
                 csrf: live.csrf,
@@ -227,7 +227,7 @@ impl FromRequestParts<Console> for Official {
                 console: console.clone(),
             }),
             _ => {
-                console.sessions().close_all_of(live.account);
+                console.sessions().close(&value);
                 Err(Redirect::to("/console/login").into_response())
             }
         }

@@ -5,7 +5,8 @@
 //! account, the form token (CSRF) of the session, and when it was opened
 //! and last used. A session ends at logout, after
 //! `console.session_idle_secs` without use, after `session_max_secs` in
-//! all, when its account is disabled, and when the node stops (sessions
+//! all, when its account is changed (disabled, its password reset, its
+//! roles changed), and when the node stops (sessions
 //! live in memory: a restart asks everyone to log in again).
 //!
 //! Logins are limited per account name: after [`FREE_FAILURES`] failures
@@ -37,6 +38,9 @@ pub struct Flash {
 #[derive(Debug)]
 struct Session {
     account: AccountName,
+    /// The account's `updated_at` at login: a change of the account since
+    /// (its password, roles, or disabled) ends the session.
+    version: i64,
     csrf: String,
     opened: Instant,
     seen: Instant,
@@ -47,6 +51,7 @@ struct Session {
 #[derive(Debug, Clone)]
 pub struct Live {
     pub account: AccountName,
+    pub version: i64,
     pub csrf: String,
     pub flash: Option<Flash>,
 }
@@ -93,10 +98,10 @@ impl Sessions {
     }
 
     /// Opens a session for `account`: the cookie's value.
-    pub fn open(&self, account: AccountName) -> String {
+    pub fn open(&self, account: AccountName, version: i64) -> String {
         let cookie = random();
         let now = Instant::now();
-        let session = Session { account, csrf: random(), opened: now, seen: now, flash: None };
+        let session = Session { account, version, csrf: random(), opened: now, seen: now, flash: None };
         if let Ok(mut held) = self.held.lock() {
             held.retain(|_, s| !self.ended(s, now));
             if held.len() >= MAX_SESSIONS
@@ -133,19 +138,17 @@ impl Sessions {
             return Found::Expired;
         }
         session.seen = now;
-        Found::Live(Live { account: session.account, csrf: session.csrf.clone(), flash: session.flash.take() })
+        Found::Live(Live {
+            account: session.account,
+            version: session.version,
+            csrf: session.csrf.clone(),
+            flash: session.flash.take(),
+        })
     }
 
     /// Ends the session of `cookie`.
     pub fn close(&self, cookie: &str) -> Option<AccountName> {
         self.held.lock().ok()?.remove(&key(cookie)).map(|s| s.account)
-    }
-
-    /// Ends every session of `account` (disabled, or its password changed).
-    pub fn close_all_of(&self, account: AccountName) {
-        if let Ok(mut held) = self.held.lock() {
-            held.retain(|_, s| s.account != account);
-        }
     }
 
     /// Sessions open now.
@@ -207,9 +210,9 @@ mod tests {
     }
 
     #[test]
-    fn a_session_lives_while_used_and_ends_idle_at_logout_or_with_its_account() {
+    fn a_session_lives_while_used_and_ends_idle_or_at_logout() {
         let sessions = Sessions::new(Duration::from_millis(200), Duration::from_secs(60));
-        let cookie = sessions.open(name("maria"));
+        let cookie = sessions.open(name("maria"), 1);
         let Found::Live(live) = sessions.find(&cookie) else { panic!("live") };
         assert_eq!(live.account, name("maria"));
         assert_eq!(live.csrf.len(), 64);
@@ -223,18 +226,15 @@ mod tests {
         assert!(matches!(sessions.find(&cookie), Found::Expired));
         assert!(matches!(sessions.find(&cookie), Found::Expired), "still said to have expired");
 
-        let other = sessions.open(name("jorge"));
+        let other = sessions.open(name("jorge"), 1);
         assert_eq!(sessions.close(&other), Some(name("jorge")));
         assert!(matches!(sessions.find(&other), Found::Unknown));
-        let third = sessions.open(name("ana"));
-        sessions.close_all_of(name("ana"));
-        assert!(matches!(sessions.find(&third), Found::Unknown));
     }
 
     #[test]
     fn a_session_ends_at_its_longest_even_when_used() {
         let sessions = Sessions::new(Duration::from_secs(60), Duration::from_millis(200));
-        let cookie = sessions.open(name("maria"));
+        let cookie = sessions.open(name("maria"), 1);
         for _ in 0..3 {
             std::thread::sleep(Duration::from_millis(50));
             assert!(matches!(sessions.find(&cookie), Found::Live(_)));

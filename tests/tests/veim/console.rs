@@ -3,6 +3,7 @@
 //! logins, the security headers on every answer, and each page's text in
 //! the official's language.
 
+use veim_node::accounts::AccountChange;
 use veim_node::home::config::Config;
 use veim_protocol::audit::Action;
 use veim_tests::console::{ConsoleClient, add_official};
@@ -84,8 +85,16 @@ async fn an_official_logs_in_works_and_logs_out_and_bad_logins_forms_and_session
     let login = blocking(|| console.follow(&page))?;
     assert!(login.text().contains("Your session has expired"), "{}", login.text());
 
-    // Logging in again and out: the session ends.
+    // A change of the account (here its password reset) ends its session.
     let opened = blocking(|| console.login("maria", PASSWORD, None))?;
+    assert_eq!(blocking(|| console.follow(&opened))?.status, 200);
+    let reset = AccountChange { password: Some(format!("{PASSWORD} again")), ..AccountChange::default() };
+    blocking(|| admin.post::<_, serde_json::Value>("/v1/users/maria", &reset))?;
+    assert_eq!(blocking(|| console.get("/console/"))?.location.as_deref(), Some("/console/login"));
+    assert_eq!(blocking(|| console.login("maria", PASSWORD, None))?.status, 401, "the old password");
+
+    // Logging in again and out: the session ends.
+    let opened = blocking(|| console.login("maria", &format!("{PASSWORD} again"), None))?;
     let dashboard = blocking(|| console.follow(&opened))?;
     let out = blocking(|| console.post(&dashboard, "/console/logout", &[]))?;
     assert_eq!(out.location.as_deref(), Some("/console/login?out=1"));
@@ -94,7 +103,7 @@ async fn an_official_logs_in_works_and_logs_out_and_bad_logins_forms_and_session
     // The log names the official's logins and logout.
     let log = veim_node::audit::LogFiles::read_home(&node.home)?;
     let of = |action: Action| log.entries.iter().filter(|e| e.event.action == action).count();
-    assert_eq!(of(Action::ConsoleLogin), 2);
+    assert_eq!(of(Action::ConsoleLogin), 3);
     assert_eq!(of(Action::ConsoleLogout), 1);
     Ok(())
 }
