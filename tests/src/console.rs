@@ -161,6 +161,62 @@ impl ConsoleClient {
         self.post_raw(path, &all)
     }
 
+    /// `POST path` as `multipart/form-data`, as a page's upload form
+    /// sends it: the CSRF token of the page `from` first, then `fields`,
+    /// then the file `(field, file name, bytes)`.
+    pub fn post_file(
+        &self,
+        from: &Page,
+        path: &str,
+        fields: &[(&str, &str)],
+        file: (&str, &str, &[u8]),
+    ) -> anyhow::Result<Page> {
+        let boundary = "----veim-test-boundary-7d93f1";
+        let mut body = Vec::new();
+        let csrf = from.csrf();
+        for (name, value) in std::iter::once(("csrf", csrf.as_str())).chain(fields.iter().copied()) {
+            body.extend_from_slice(
+                format!("--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n{value}\r\n").as_bytes(),
+            );
+        }
+        let (field, file_name, bytes) = file;
+        body.extend_from_slice(
+            format!(
+                "--{boundary}\r\nContent-Disposition: form-data; name=\"{field}\"; filename=\"{file_name}\"\r\nContent-Type: application/octet-stream\r\n\r\n"
+            )
+            .as_bytes(),
+        );
+        body.extend_from_slice(bytes);
+        body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
+        let response = self
+            .agent
+            .post(format!("{}{path}", self.base))
+            .header("Cookie", self.cookie_header())
+            .header("Accept-Language", &self.language)
+            .header("Origin", &self.base)
+            .header("Content-Type", format!("multipart/form-data; boundary={boundary}"))
+            .send(&body[..]);
+        self.finish(response)
+    }
+
+    /// `GET path` of a file: the status, the headers and the bytes.
+    pub fn download(&self, path: &str) -> anyhow::Result<(u16, Vec<(String, String)>, Vec<u8>)> {
+        let mut response = self
+            .agent
+            .get(format!("{}{path}", self.base))
+            .header("Cookie", self.cookie_header())
+            .header("Accept-Language", &self.language)
+            .call()?;
+        let headers = response
+            .headers()
+            .iter()
+            .map(|(k, v)| (k.as_str().to_string(), String::from_utf8_lossy(v.as_bytes()).into_owned()))
+            .collect();
+        let status = response.status().as_u16();
+        let bytes = response.body_mut().with_config().limit(64 << 20).read_to_vec()?;
+        Ok((status, headers, bytes))
+    }
+
     /// Logs in as `name` with `password` (and `code`, if given): the page
     /// the console answers (a redirect to the dashboard when it worked).
     pub fn login(&self, name: &str, password: &str, code: Option<&str>) -> anyhow::Result<Page> {
