@@ -176,7 +176,8 @@ impl ConsoleClient {
         let csrf = from.csrf();
         for (name, value) in std::iter::once(("csrf", csrf.as_str())).chain(fields.iter().copied()) {
             body.extend_from_slice(
-                format!("--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n{value}\r\n").as_bytes(),
+                format!("--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n{value}\r\n")
+                    .as_bytes(),
             );
         }
         let (field, file_name, bytes) = file;

@@ -61,10 +61,9 @@ pub(super) async fn listed(official: &Official, view: &ExchangeView) -> Vec<List
                 Some(h) if h.error.is_some() => {
                     (tr.t1("attachment-failed", "reason", &h.error.clone().unwrap_or_default()), false)
                 }
-                Some(h) => (
-                    tr.t1("attachment-fetching", "share", &format!("{}/{}", h.chunks_held, h.chunks.max(1))),
-                    false,
-                ),
+                Some(h) => {
+                    (tr.t1("attachment-fetching", "share", &format!("{}/{}", h.chunks_held, h.chunks.max(1))), false)
+                }
                 None => (tr.t("attachment-not-held"), false),
             };
             out.push(Listed {
@@ -88,13 +87,11 @@ pub(super) fn limit(tr: Tr) -> String {
 /// A private temporary folder under the node's home, removed when dropped.
 fn scratch(official: &Official) -> Result<tempfile::TempDir, Response> {
     let base = official.node().home.join(FOLDER);
-    std::fs::create_dir_all(&base)
-        .and_then(|_| tempfile::Builder::new().prefix(".").tempdir_in(&base))
-        .map_err(|e| {
-            let tr = official.tr;
-            let text = tr.t1("attachment-no-room", "reason", &format!("{}: {e}", base.display()));
-            official.problem(StatusCode::INTERNAL_SERVER_ERROR, tr.t("attachment-heading"), text, Vec::new())
-        })
+    std::fs::create_dir_all(&base).and_then(|_| tempfile::Builder::new().prefix(".").tempdir_in(&base)).map_err(|e| {
+        let tr = official.tr;
+        let text = tr.t1("attachment-no-room", "reason", &format!("{}: {e}", base.display()));
+        official.problem(StatusCode::INTERNAL_SERVER_ERROR, tr.t("attachment-heading"), text, Vec::new())
+    })
 }
 
 /// A file name as the browser gives it, made safe to be a name in a
@@ -198,8 +195,10 @@ async fn upload(
 /// `Content-Disposition` for a file named `name`: an ASCII name for old
 /// clients, and the name itself (RFC 6266, RFC 8187).
 fn disposition(name: &str) -> String {
-    let ascii: String =
-        name.chars().map(|c| if (c.is_ascii_graphic() && c != '"' && c != '\\') || c == ' ' { c } else { '_' }).collect();
+    let ascii: String = name
+        .chars()
+        .map(|c| if (c.is_ascii_graphic() && c != '"' && c != '\\') || c == ' ' { c } else { '_' })
+        .collect();
     let mut encoded = String::new();
     for b in name.bytes() {
         if b.is_ascii_alphanumeric() || b"!#$&+-.^_`|~".contains(&b) {

@@ -174,8 +174,10 @@ async fn form_page(official: &Official, values: &Values, problems: &Problems) ->
     let stages = std::iter::once((String::new(), tr.t("compose-choose")))
         .chain(Stage::NAMES.iter().map(|s| (s.to_string(), tr.t(&format!("stage-{s}")))))
         .collect();
-    let provisions =
-        Provision::ALL.iter().map(|(_, n)| (n.to_string(), tr.t(&format!("provision-{}", n.replace('.', "-"))))).collect();
+    let provisions = Provision::ALL
+        .iter()
+        .map(|(_, n)| (n.to_string(), tr.t(&format!("provision-{}", n.replace('.', "-")))))
+        .collect();
     let categories = ArmsCategory::ALL
         .iter()
         .map(|(_, n, article)| (n.to_string(), format!("{} ({article})", tr.t(&format!("category-{n}")))))

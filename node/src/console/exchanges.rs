@@ -451,6 +451,7 @@ struct ThreadPage {
     attachments: Vec<attachments::Listed>,
     may_attach: bool,
     attachment_limit: String,
+    may_track: bool,
 }
 
 async fn thread(official: Official, Path(id): Path<String>) -> Response {
@@ -483,6 +484,7 @@ async fn thread(official: Official, Path(id): Path<String>) -> Response {
         attachments: attachments::listed(&official, &view).await,
         may_attach: open && official.may("POST", "/v1/attachments"),
         attachment_limit: attachments::limit(tr),
+        may_track: open && official.may("POST", &format!("/v1/exchanges/{hex}/measures")),
         id: hex,
     };
     render(&page)

@@ -87,7 +87,13 @@ pub(crate) struct Group {
 
 impl Group {
     /// A group of `(value, label)` choices, those in `chosen` checked.
-    pub fn new(id: &str, legend: String, choices: Vec<(String, String)>, chosen: &[String], problems: &Problems) -> Group {
+    pub fn new(
+        id: &str,
+        legend: String,
+        choices: Vec<(String, String)>,
+        chosen: &[String],
+        problems: &Problems,
+    ) -> Group {
         let checks = choices
             .into_iter()
             .enumerate()
@@ -118,10 +124,8 @@ pub(crate) struct Select {
 impl Select {
     pub fn new(id: impl Into<String>, label: String, options: Vec<(String, String)>, chosen: &str) -> Select {
         let id = id.into();
-        let options = options
-            .into_iter()
-            .map(|(value, label)| Choice { chosen: value == chosen, value, label })
-            .collect();
+        let options =
+            options.into_iter().map(|(value, label)| Choice { chosen: value == chosen, value, label }).collect();
         Select { name: id.clone(), id, label, options, error: None }
     }
 

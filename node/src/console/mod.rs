@@ -25,6 +25,7 @@ mod exchanges;
 mod form;
 pub mod i18n;
 mod login;
+mod progress;
 mod respond;
 pub mod session;
 
@@ -118,6 +119,7 @@ pub(crate) fn router(node: Arc<Node>, guard: Arc<Guard>, api: Router) -> Router 
         .merge(compose::routes())
         .merge(respond::routes())
         .merge(attachments::routes())
+        .merge(progress::routes())
         .fallback(not_found)
         .layer(middleware::from_fn_with_state(console.clone(), own_origin))
         .with_state(console)

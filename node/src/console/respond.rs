@@ -74,11 +74,12 @@ fn response(tr: Tr, summary: &str, rows: &[Row], problems: &mut Problems) -> (Re
             continue;
         }
         let volume = row.value("volume").and_then(|v| {
-            v.parse::<u64>().map_err(|_| {
-                let label = tr.t1("respond-field-volume-of", "row", &(i + 1));
-                problems.add(&format!("f-item-{i}-volume"), &label, &tr.t1("compose-not-a-number", "value", &v));
-            })
-            .ok()
+            v.parse::<u64>()
+                .map_err(|_| {
+                    let label = tr.t1("respond-field-volume-of", "row", &(i + 1));
+                    problems.add(&format!("f-item-{i}-volume"), &label, &tr.t1("compose-not-a-number", "value", &v));
+                })
+                .ok()
         });
         items.push(ItemForm {
             kind: row.kind.clone(),
@@ -145,16 +146,25 @@ fn form_page(official: &Official, id: &str, summary: &str, rows: &[Row], problem
         .iter()
         .enumerate()
         .map(|(i, row)| ItemRow {
-            kind: Select::new(format!("f-item-{i}-kind"), tr.t1("respond-field-kind-of", "row", &(i + 1)), kinds.clone(), &row.kind)
-                .named(format!("item-{i}-kind"))
-                .checked(problems),
+            kind: Select::new(
+                format!("f-item-{i}-kind"),
+                tr.t1("respond-field-kind-of", "row", &(i + 1)),
+                kinds.clone(),
+                &row.kind,
+            )
+            .named(format!("item-{i}-kind"))
+            .checked(problems),
             fields: row
                 .values
                 .iter()
                 .map(|(f, v)| {
-                    let field = Field::new(format!("f-item-{i}-{f}"), tr.t1(&format!("respond-field-{f}-of"), "row", &(i + 1)), v)
-                        .named(format!("item-{i}-{f}"))
-                        .checked(problems);
+                    let field = Field::new(
+                        format!("f-item-{i}-{f}"),
+                        tr.t1(&format!("respond-field-{f}-of"), "row", &(i + 1)),
+                        v,
+                    )
+                    .named(format!("item-{i}-{f}"))
+                    .checked(problems);
                     match *f {
                         "details" | "address" => field.kind("textarea"),
                         "volume" => field.kind("numeric"),
@@ -172,7 +182,10 @@ fn form_page(official: &Official, id: &str, summary: &str, rows: &[Row], problem
         id: id.to_string(),
         heading: tr.count("form-problems", problems.list.len()),
         problems: problems.list.clone(),
-        summary: Field::new("f-summary", tr.t("respond-summary"), summary).named("summary").kind("textarea").checked(problems),
+        summary: Field::new("f-summary", tr.t("respond-summary"), summary)
+            .named("summary")
+            .kind("textarea")
+            .checked(problems),
         items,
         rows: rows.len(),
     };
@@ -183,7 +196,10 @@ fn form_page(official: &Official, id: &str, summary: &str, rows: &[Row], problem
 /// The exchange's id as the API knows it (a prefix made whole), or the
 /// page of the API's error.
 async fn exchange(official: &Official, id: &str) -> Result<String, Response> {
-    match official.api().get::<crate::api::ExchangeView>(official.name(), &format!("/v1/exchanges/{}", encode(id))).await
+    match official
+        .api()
+        .get::<crate::api::ExchangeView>(official.name(), &format!("/v1/exchanges/{}", encode(id)))
+        .await
     {
         Ok(view) => Ok(view.exchange.exchange_id.to_hex()),
         Err(e) => Err(official.failed(&e)),

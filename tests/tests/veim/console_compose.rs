@@ -143,6 +143,37 @@ async fn a_request_composed_in_the_console_is_answered_in_the_other_console_with
     })
     .await?;
 
+    // SWE records a measure: under the wrong provision first, then right;
+    // MEX moves the stage. Both reach the other side.
+    let progress = format!("{thread}/progress");
+    let form = blocking(|| sven.get(&progress))?;
+    assert_eq!(form.status, 200, "{}", form.text());
+    let today = attribute(&form, "f-date", "value").unwrap_or_default();
+    let mut measure = vec![
+        ("provision", "11.5"),
+        ("kind", "shipment-examined"),
+        ("date", today.as_str()),
+        ("text", "Container MSCU-771 examined"),
+    ];
+    let wrong = blocking(|| sven.post(&form, &format!("{thread}/measures"), &measure))?;
+    assert_eq!(wrong.status, 422, "{}", wrong.text());
+    assert!(text_of(&wrong, "f-kind-error").is_some_and(|e| e.contains("11.4")), "{}", wrong.html);
+    assert!(wrong.html.contains("<option value=\"11.5\" selected>"), "the values stay");
+    measure[0].1 = "11.4";
+    let recorded = blocking(|| sven.post(&form, &format!("{thread}/measures"), &measure))?;
+    assert_eq!((recorded.status, recorded.location.as_deref()), (303, Some(thread.as_str())), "{}", recorded.text());
+    let form = blocking(|| maria.get(&progress))?;
+    let moved = blocking(|| maria.post(&form, &format!("{thread}/stage"), &[("stage", "reached-end-user")]))?;
+    assert_eq!((moved.status, moved.location.as_deref()), (303, Some(thread.as_str())), "{}", moved.text());
+    wait_for("the measure to reach MEX", Duration::from_secs(30), || {
+        maria.get(&thread).ok().filter(|p| p.text().contains("Container MSCU-771 examined"))
+    })
+    .await?;
+    wait_for("the stage to reach SWE", Duration::from_secs(30), || {
+        sven.get(&thread).ok().filter(|p| p.html.contains("reached-end-user"))
+    })
+    .await?;
+
     // A file uploaded on MEX reaches SWE and downloads with the same bytes.
     let bytes: Vec<u8> = (0..300_000u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 11) as u8).collect();
     let page = blocking(|| maria.get(&thread))?;
@@ -157,7 +188,12 @@ async fn a_request_composed_in_the_console_is_answered_in_the_other_console_with
     })?;
     assert_eq!((uploaded.status, uploaded.location.as_deref()), (303, Some(thread.as_str())), "{}", uploaded.text());
     let without_token = blocking(|| {
-        maria.post_file(&Page { status: 0, location: None, html: String::new(), headers: Vec::new() }, &format!("{thread}/attachments"), &[], ("file", "x.bin", b"x"))
+        maria.post_file(
+            &Page { status: 0, location: None, html: String::new(), headers: Vec::new() },
+            &format!("{thread}/attachments"),
+            &[],
+            ("file", "x.bin", b"x"),
+        )
     })?;
     assert_eq!(without_token.status, 403, "an upload without its token is refused");
     let held = wait_for("the file to reach SWE whole", Duration::from_secs(60), || {
