@@ -67,6 +67,14 @@ fn unescape(s: &str) -> String {
         .replace("&amp;", "&")
 }
 
+/// A file the console answered.
+#[derive(Debug, Clone)]
+pub struct Download {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub bytes: Vec<u8>,
+}
+
 /// A console client: one browser's cookies.
 #[derive(Debug)]
 pub struct ConsoleClient {
@@ -200,8 +208,8 @@ impl ConsoleClient {
         self.finish(response)
     }
 
-    /// `GET path` of a file: the status, the headers and the bytes.
-    pub fn download(&self, path: &str) -> anyhow::Result<(u16, Vec<(String, String)>, Vec<u8>)> {
+    /// `GET path` of a file.
+    pub fn download(&self, path: &str) -> anyhow::Result<Download> {
         let mut response = self
             .agent
             .get(format!("{}{path}", self.base))
@@ -215,7 +223,7 @@ impl ConsoleClient {
             .collect();
         let status = response.status().as_u16();
         let bytes = response.body_mut().with_config().limit(64 << 20).read_to_vec()?;
-        Ok((status, headers, bytes))
+        Ok(Download { status, headers, bytes })
     }
 
     /// Logs in as `name` with `password` (and `code`, if given): the page

@@ -84,14 +84,20 @@ pub(super) fn limit(tr: Tr) -> String {
     tr.t1("attachment-limit", "limit", &tr.number(MAX_ATTACHMENT))
 }
 
-/// A private temporary folder under the node's home, removed when dropped.
-fn scratch(official: &Official) -> Result<tempfile::TempDir, Response> {
+/// A private temporary folder under the node's home, removed when
+/// dropped; or what the node could not do, as a page.
+fn scratch(official: &Official) -> Result<tempfile::TempDir, Box<Response>> {
     let base = official.node().home.join(FOLDER);
-    std::fs::create_dir_all(&base).and_then(|_| tempfile::Builder::new().prefix(".").tempdir_in(&base)).map_err(|e| {
-        let tr = official.tr;
-        let text = tr.t1("attachment-no-room", "reason", &format!("{}: {e}", base.display()));
-        official.problem(StatusCode::INTERNAL_SERVER_ERROR, tr.t("attachment-heading"), text, Vec::new())
-    })
+    std::fs::create_dir_all(&base)
+        .and_then(|_| tempfile::Builder::new().prefix(".").tempdir_in(&base))
+        .map_err(|e| Box::new(no_room(official, &format!("{}: {e}", base.display()))))
+}
+
+/// The page for a file the node could not write or read back.
+fn no_room(official: &Official, reason: &dyn std::fmt::Display) -> Response {
+    let tr = official.tr;
+    let text = tr.t1("attachment-no-room", "reason", reason);
+    official.problem(StatusCode::INTERNAL_SERVER_ERROR, tr.t("attachment-heading"), text, Vec::new())
 }
 
 /// A file name as the browser gives it, made safe to be a name in a
@@ -124,7 +130,7 @@ async fn upload(
     let bad = |text: String| official.problem(StatusCode::BAD_REQUEST, tr.t("attachment-heading"), text, Vec::new());
     let folder = match scratch(&official) {
         Ok(f) => f,
-        Err(page) => return page,
+        Err(page) => return *page,
     };
     let mut text = String::new();
     let mut file: Option<PathBuf> = None;
@@ -213,7 +219,7 @@ fn disposition(name: &str) -> String {
 async fn download(official: Official, Path(id): Path<String>) -> Response {
     let folder = match scratch(&official) {
         Ok(f) => f,
-        Err(page) => return page,
+        Err(page) => return *page,
     };
     let out = folder.path().join("file");
     let save = SaveRequest { out: out.display().to_string(), force: false };
@@ -224,11 +230,7 @@ async fn download(official: Official, Path(id): Path<String>) -> Response {
     };
     let file = match tokio::fs::File::open(&out).await {
         Ok(f) => f,
-        Err(e) => {
-            let tr = official.tr;
-            let text = tr.t1("attachment-no-room", "reason", &e);
-            return official.problem(StatusCode::INTERNAL_SERVER_ERROR, tr.t("attachment-heading"), text, Vec::new());
-        }
+        Err(e) => return no_room(&official, &e),
     };
     // The open file stays readable once its folder is gone.
     let stream = futures::stream::unfold((file, folder), |(mut file, folder)| async move {

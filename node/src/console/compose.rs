@@ -239,17 +239,17 @@ async fn form_page(official: &Official, values: &Values, problems: &Problems) ->
     (status, render(&page)).into_response()
 }
 
-/// Refuses the page to an official who may not send requests.
-fn may_send(official: &Official) -> Result<(), Response> {
+/// The refusal of the page to an official who may not send requests.
+fn refused(official: &Official) -> Option<Response> {
     if official.may("POST", "/v1/requests") {
-        return Ok(());
+        return None;
     }
     let tr = official.tr;
-    Err(official.problem(StatusCode::FORBIDDEN, tr.t("api-error-not-permitted"), tr.t("compose-refused"), Vec::new()))
+    Some(official.problem(StatusCode::FORBIDDEN, tr.t("api-error-not-permitted"), tr.t("compose-refused"), Vec::new()))
 }
 
 async fn page(official: Official) -> Response {
-    if let Err(refused) = may_send(&official) {
+    if let Some(refused) = refused(&official) {
         return refused;
     }
     let values = Values { items: vec![Default::default(); FIRST_ROWS], ..Values::default() };
@@ -258,7 +258,7 @@ async fn page(official: Official) -> Response {
 
 async fn send(posted: Posted<Nothing>) -> Response {
     let official = posted.official;
-    if let Err(refused) = may_send(&official) {
+    if let Some(refused) = refused(&official) {
         return refused;
     }
     let tr = official.tr;

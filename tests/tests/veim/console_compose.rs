@@ -202,11 +202,11 @@ async fn a_request_composed_in_the_console_is_answered_in_the_other_console_with
     .await?;
     let at = held.html.find("id=\"download-").unwrap_or(0) + "id=\"download-".len();
     let id = &held.html[at..at + held.html[at..].find('"').unwrap_or(0)];
-    let (status, headers, got) = blocking(|| sven.download(&format!("/console/attachments/{id}/download")))?;
-    assert_eq!(status, 200);
-    let disposition = headers.iter().find(|(k, _)| k == "content-disposition").map(|(_, v)| v.as_str());
+    let got = blocking(|| sven.download(&format!("/console/attachments/{id}/download")))?;
+    assert_eq!(got.status, 200);
+    let disposition = got.headers.iter().find(|(k, _)| k == "content-disposition").map(|(_, v)| v.as_str());
     assert_eq!(disposition, Some("attachment; filename=\"seizure report.bin\"; filename*=UTF-8''seizure%20report.bin"));
-    assert!(got == bytes, "the same bytes ({} of {})", got.len(), bytes.len());
+    assert!(got.bytes == bytes, "the same bytes ({} of {})", got.bytes.len(), bytes.len());
 
     // An auditor may not compose: no menu link, the page and the form refused.
     let aude = ConsoleClient::of(&mex.home, "en")?;
