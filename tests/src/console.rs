@@ -74,6 +74,14 @@ pub fn address_of(home: &Path) -> anyhow::Result<String> {
     Ok(format!("http://{}", runtime.admin))
 }
 
+/// A file the console answered.
+#[derive(Debug, Clone)]
+pub struct Download {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub bytes: Vec<u8>,
+}
+
 /// A console client: one browser's cookies.
 #[derive(Debug)]
 pub struct ConsoleClient {
@@ -149,13 +157,18 @@ impl ConsoleClient {
     /// sends it (its origin); no CSRF token is added.
     pub fn post_raw(&self, path: &str, fields: &[(&str, &str)]) -> anyhow::Result<Page> {
         let body = fields.iter().map(|(k, v)| format!("{}={}", encode(k), encode(v))).collect::<Vec<_>>().join("&");
+        self.send(path, "application/x-www-form-urlencoded", body.as_bytes())
+    }
+
+    /// `POST path` with `body` of `content_type`, from a page of the console.
+    fn send(&self, path: &str, content_type: &str, body: &[u8]) -> anyhow::Result<Page> {
         let response = self
             .agent
             .post(format!("{}{path}", self.base))
             .header("Cookie", self.cookie_header())
             .header("Accept-Language", &self.language)
             .header("Origin", &self.base)
-            .header("Content-Type", "application/x-www-form-urlencoded")
+            .header("Content-Type", content_type)
             .send(body);
         self.finish(response)
     }
@@ -166,6 +179,55 @@ impl ConsoleClient {
         let mut all = vec![("csrf", csrf.as_str())];
         all.extend_from_slice(fields);
         self.post_raw(path, &all)
+    }
+
+    /// `POST path` as `multipart/form-data`, as a page's upload form
+    /// sends it: the CSRF token of the page `from` first, then `fields`,
+    /// then the file `(field, file name, bytes)`.
+    pub fn post_file(
+        &self,
+        from: &Page,
+        path: &str,
+        fields: &[(&str, &str)],
+        file: (&str, &str, &[u8]),
+    ) -> anyhow::Result<Page> {
+        let boundary = "----veim-test-boundary-7d93f1";
+        let mut body = Vec::new();
+        let csrf = from.csrf();
+        for (name, value) in std::iter::once(("csrf", csrf.as_str())).chain(fields.iter().copied()) {
+            body.extend_from_slice(
+                format!("--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n{value}\r\n")
+                    .as_bytes(),
+            );
+        }
+        let (field, file_name, bytes) = file;
+        body.extend_from_slice(
+            format!(
+                "--{boundary}\r\nContent-Disposition: form-data; name=\"{field}\"; filename=\"{file_name}\"\r\nContent-Type: application/octet-stream\r\n\r\n"
+            )
+            .as_bytes(),
+        );
+        body.extend_from_slice(bytes);
+        body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
+        self.send(path, &format!("multipart/form-data; boundary={boundary}"), &body)
+    }
+
+    /// `GET path` of a file.
+    pub fn download(&self, path: &str) -> anyhow::Result<Download> {
+        let mut response = self
+            .agent
+            .get(format!("{}{path}", self.base))
+            .header("Cookie", self.cookie_header())
+            .header("Accept-Language", &self.language)
+            .call()?;
+        let headers = response
+            .headers()
+            .iter()
+            .map(|(k, v)| (k.as_str().to_string(), String::from_utf8_lossy(v.as_bytes()).into_owned()))
+            .collect();
+        let status = response.status().as_u16();
+        let bytes = response.body_mut().with_config().limit(64 << 20).read_to_vec()?;
+        Ok(Download { status, headers, bytes })
     }
 
     /// Logs in as `name` with `password` (and `code`, if given): the page

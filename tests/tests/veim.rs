@@ -11,6 +11,7 @@ mod veim {
     pub mod browser;
     pub mod console;
     pub mod console_browser;
+    pub mod console_compose;
     pub mod contacts;
     pub mod crash;
     pub mod directory;

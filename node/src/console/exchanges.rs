@@ -448,6 +448,10 @@ struct ThreadPage {
     may_close: bool,
     may_respond: bool,
     outcomes: Vec<Choice>,
+    attachments: Vec<attachments::Listed>,
+    may_attach: bool,
+    attachment_limit: String,
+    may_track: bool,
 }
 
 async fn thread(official: Official, Path(id): Path<String>) -> Response {
@@ -477,6 +481,10 @@ async fn thread(official: Official, Path(id): Path<String>) -> Response {
             &["diversion-confirmed", "diversion-prevented", "risk-mitigated", "not-confirmed", "inconclusive"],
             &None,
         ),
+        attachments: attachments::listed(&official, &view).await,
+        may_attach: open && official.may("POST", "/v1/attachments"),
+        attachment_limit: attachments::limit(tr),
+        may_track: open && official.may("POST", &format!("/v1/exchanges/{hex}/measures")),
         id: hex,
     };
     render(&page)

@@ -17,11 +17,16 @@
 //! before the form is read. Requests of other origins and host names are
 //! refused before anything else, as the API's are.
 
+mod attachments;
 mod call;
+mod compose;
 mod dashboard;
 mod exchanges;
+mod form;
 pub mod i18n;
 mod login;
+mod progress;
+mod respond;
 pub mod session;
 
 use crate::accounts::{Account, Need, need};
@@ -111,6 +116,10 @@ pub(crate) fn router(node: Arc<Node>, guard: Arc<Guard>, api: Router) -> Router 
         .route("/console/static/console.css", get(style_sheet))
         .merge(login::routes())
         .merge(exchanges::routes())
+        .merge(compose::routes())
+        .merge(respond::routes())
+        .merge(attachments::routes())
+        .merge(progress::routes())
         .route("/console/{*rest}", get(not_found))
         .layer(middleware::from_fn_with_state(console.clone(), own_origin))
         .with_state(console)
@@ -359,6 +368,9 @@ struct Problem {
 pub(crate) struct Posted<T> {
     pub official: Official,
     pub form: T,
+    /// Every field as sent, in order (repeated names included, which `T`
+    /// cannot hold: checkboxes).
+    pub pairs: Vec<(String, String)>,
 }
 
 impl<T: DeserializeOwned + Send> FromRequest<Console> for Posted<T> {
@@ -385,7 +397,7 @@ impl<T: DeserializeOwned + Send> FromRequest<Console> for Posted<T> {
             let tr = official.tr;
             official.problem(StatusCode::BAD_REQUEST, tr.t("error-form-heading"), e.to_string(), Vec::new())
         })?;
-        Ok(Posted { official, form })
+        Ok(Posted { official, form, pairs })
     }
 }
 
