@@ -58,12 +58,15 @@ impl Page {
     }
 }
 
-fn unescape(s: &str) -> String {
+/// `s` with the entities askama writes decoded.
+pub fn unescape(s: &str) -> String {
     s.replace("&quot;", "\"")
+        .replace("&#34;", "\"")
         .replace("&#x27;", "'")
         .replace("&#39;", "'")
         .replace("&lt;", "<")
         .replace("&gt;", ">")
+        .replace("&#38;", "&")
         .replace("&amp;", "&")
 }
 
@@ -159,6 +162,46 @@ impl ConsoleClient {
         let mut all = vec![("csrf", csrf.as_str())];
         all.extend_from_slice(fields);
         self.post_raw(path, &all)
+    }
+
+    /// `POST path` as a multipart form (a file upload): the CSRF token of
+    /// the page `from` first (when `csrf`), then `fields`, then the file
+    /// `bytes` as field `file_field`.
+    pub fn post_file(
+        &self,
+        from: &Page,
+        path: &str,
+        csrf: bool,
+        file_field: &str,
+        file_name: &str,
+        bytes: &[u8],
+    ) -> anyhow::Result<Page> {
+        let boundary = "veim-test-boundary-5f1c2a9e";
+        let mut body = Vec::new();
+        if csrf {
+            body.extend_from_slice(
+                format!("--{boundary}\r\nContent-Disposition: form-data; name=\"csrf\"\r\n\r\n{}\r\n", from.csrf())
+                    .as_bytes(),
+            );
+        }
+        body.extend_from_slice(
+            format!(
+                "--{boundary}\r\nContent-Disposition: form-data; name=\"{file_field}\"; filename=\"{file_name}\"\r\n\
+                 Content-Type: application/json\r\n\r\n"
+            )
+            .as_bytes(),
+        );
+        body.extend_from_slice(bytes);
+        body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
+        let response = self
+            .agent
+            .post(format!("{}{path}", self.base))
+            .header("Cookie", self.cookie_header())
+            .header("Accept-Language", &self.language)
+            .header("Origin", &self.base)
+            .header("Content-Type", format!("multipart/form-data; boundary={boundary}"))
+            .send(&body[..]);
+        self.finish(response)
     }
 
     /// Logs in as `name` with `password` (and `code`, if given): the page

@@ -447,6 +447,9 @@ struct ThreadPage {
     may_note: bool,
     may_close: bool,
     may_respond: bool,
+    /// Responses came in: their items may be disclosed with the
+    /// originator's consent.
+    may_ask_consent: bool,
     outcomes: Vec<Choice>,
 }
 
@@ -471,6 +474,9 @@ async fn thread(official: Official, Path(id): Path<String>) -> Response {
         may_note: open && official.may("POST", &format!("/v1/exchanges/{hex}/note")),
         may_close: open && official.may("POST", &format!("/v1/exchanges/{hex}/close")),
         may_respond: open && Some(e.originator) != own && official.may("POST", &format!("/v1/exchanges/{hex}/respond")),
+        may_ask_consent: view.messages.iter().any(|m| {
+            m.direction == crate::storage::Direction::Received && m.kind == veim_protocol::MessageKind::Response
+        }) && official.may("POST", &format!("/v1/exchanges/{hex}/consent")),
         outcomes: choices(
             tr,
             "outcome",

@@ -17,12 +17,14 @@
 //! before the form is read. Requests of other origins and host names are
 //! refused before anything else, as the API's are.
 
+mod audit;
 mod call;
 mod dashboard;
 mod exchanges;
 pub mod i18n;
 mod login;
 pub mod session;
+mod terms;
 
 use crate::accounts::{Account, Need, need};
 use crate::api::{ApiError, Guard};
@@ -111,6 +113,8 @@ pub(crate) fn router(node: Arc<Node>, guard: Arc<Guard>, api: Router) -> Router 
         .route("/console/static/console.css", get(style_sheet))
         .merge(login::routes())
         .merge(exchanges::routes())
+        .merge(terms::routes())
+        .merge(audit::routes())
         .fallback(not_found)
         .layer(middleware::from_fn_with_state(console.clone(), own_origin))
         .with_state(console)
@@ -251,6 +255,15 @@ const LINKS: &[Link] = &[
     Link { href: "/console/outbox", key: "nav-outbox", method: "GET", path: "/v1/outbox", national: true },
     Link { href: "/console/exchanges", key: "nav-exchanges", method: "GET", path: "/v1/exchanges", national: true },
     Link { href: "/console/compose", key: "nav-compose", method: "POST", path: "/v1/requests", national: true },
+    Link { href: "/console/consents", key: "nav-consents", method: "GET", path: "/v1/consents", national: true },
+    Link {
+        href: "/console/disclosures",
+        key: "nav-disclosures",
+        method: "GET",
+        path: "/v1/disclosures",
+        national: true,
+    },
+    Link { href: "/console/audit", key: "nav-audit", method: "GET", path: "/v1/audit", national: false },
 ];
 
 /// A link of the menu, as a page shows it.
