@@ -5,7 +5,7 @@
 
 use std::path::Path;
 pub use veim_node::audit::verify::{
-    CLOCK_SLACK_SECS, ClockWentBack, Filter, HeldCheckpoints, Verified, VerifyError, Witnessed, check_covered,
+    CLOCK_SLACK_SECS, ClockWentBack, Filter, HeldCheckpoints, LogError, Verified, Witnessed, check_covered,
     clock_went_back, uncovered, verify,
 };
 use veim_node::audit::{LogFiles, ReadError};
@@ -13,11 +13,7 @@ use veim_protocol::StateCode;
 use veim_protocol::audit::SignedCheckpoint;
 
 /// The checkpoints of `node`'s log that the node at `home` holds, oldest first.
-pub fn witness(
-    home: &Path,
-    holder: Option<StateCode>,
-    node: Option<StateCode>,
-) -> Result<HeldCheckpoints, VerifyError> {
+pub fn witness(home: &Path, holder: Option<StateCode>, node: Option<StateCode>) -> Result<HeldCheckpoints, LogError> {
     let log = LogFiles::read_home(home)?;
     let mut checkpoints: Vec<SignedCheckpoint> =
         log.witnessed.into_iter().filter(|c| c.checkpoint.node == node).collect();
@@ -27,7 +23,7 @@ pub fn witness(
 }
 
 /// Reads the log of the node at `home`, or of an export.
-pub fn read(home: &Path, export: Option<&Path>) -> Result<LogFiles, VerifyError> {
+pub fn read(home: &Path, export: Option<&Path>) -> Result<LogFiles, LogError> {
     match export {
         Some(file) => {
             let mut log = LogFiles::default();

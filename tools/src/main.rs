@@ -1115,16 +1115,16 @@ fn main() -> ExitCode {
 fn outcome(e: &anyhow::Error) -> Outcome {
     use veim_node::home::InitError;
     use veim_node::home::config::ConfigError;
-    use veim_tools::audit::VerifyError;
+    use veim_tools::audit::LogError;
     use veim_tools::terms::VerifyError;
     for cause in e.chain() {
         if let Some(e) = cause.downcast_ref::<ClientError>() {
             return e.outcome();
         }
-        if let Some(e) = cause.downcast_ref::<VerifyError>() {
+        if let Some(e) = cause.downcast_ref::<LogError>() {
             return match e {
-                VerifyError::Read(_) => Outcome::Failed,
-                VerifyError::Witness { .. } => Outcome::Invalid,
+                LogError::Read(_) => Outcome::Failed,
+                LogError::Witness { .. } => Outcome::Invalid,
                 _ => Outcome::NotVerified,
             };
         }

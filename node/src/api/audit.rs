@@ -6,7 +6,7 @@
 use super::types::*;
 use super::{ApiError, ApiResult, Listing, Page, Shared, bad_query, listing, parse_state};
 use crate::audit::verify::{check_covered, clock_went_back, verify};
-use crate::audit::{Filter, LogFiles, ReadError, Verified, VerifyError, Witnessed};
+use crate::audit::{Filter, LogError, LogFiles, ReadError, Verified, Witnessed};
 use crate::clock::now;
 use axum::Json;
 use axum::extract::{Query, State};
@@ -14,10 +14,10 @@ use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use veim_protocol::audit::{Action, Actor, Entry, Event};
 
-impl From<VerifyError> for ApiError {
-    fn from(e: VerifyError) -> ApiError {
+impl From<LogError> for ApiError {
+    fn from(e: LogError) -> ApiError {
         match e {
-            VerifyError::Read(ReadError::Io { .. } | ReadError::Empty(_)) => {
+            LogError::Read(ReadError::Io { .. } | ReadError::Empty(_)) => {
                 ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "audit-files", e.to_string())
             }
             other => ApiError::new(StatusCode::CONFLICT, "not-verified", other.to_string()),
@@ -31,7 +31,7 @@ async fn read(node: &Shared) -> Result<LogFiles, ApiError> {
     tokio::task::spawn_blocking(move || LogFiles::read_home(&home))
         .await
         .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string()))?
-        .map_err(|e| VerifyError::Read(e).into())
+        .map_err(|e| LogError::Read(e).into())
 }
 
 /// Records that the log was read: by whom (the entry names the official),
@@ -94,7 +94,7 @@ pub(super) async fn verify_log(State(node): State<Shared>) -> ApiResult<Verified
         // The node is running: entries between a write and the flush that
         // signs them are shown as uncovered, not refused.
         check_covered(&report, true)?;
-        Ok::<_, VerifyError>(Verified { clock_went_back: clock_went_back(&log.entries), report })
+        Ok::<_, LogError>(Verified { clock_went_back: clock_went_back(&log.entries), report })
     })
     .await
     .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string()))??;

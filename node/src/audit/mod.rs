@@ -31,7 +31,7 @@ pub use mirror::{
     Mirror, SharedMirror, mirrored, rewritten, signed_at_each_flush, stop_compression, write_checkpoints,
 };
 pub use segments::Segmenting;
-pub use verify::{Filter, Verified, VerifyError, Witnessed};
+pub use verify::{Filter, LogError, Verified, Witnessed};
 pub use witness::Witness;
 
 use crate::storage::MessageRecord;

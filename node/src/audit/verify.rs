@@ -12,7 +12,7 @@ use veim_protocol::{ExchangeId, StateCode};
 
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
-pub enum VerifyError {
+pub enum LogError {
     #[error(transparent)]
     Read(#[from] ReadError),
     #[error("{path} is not a checkpoint: {reason}")]
@@ -44,11 +44,11 @@ pub fn uncovered(report: &LogReport) -> u64 {
 /// checkpoint: the node signs the head of its log at every flush, and the
 /// files hold only flushed entries. A running node may be between a write
 /// and the flush that covers it, so its uncovered entries are only shown.
-pub fn check_covered(report: &LogReport, running: bool) -> Result<(), VerifyError> {
+pub fn check_covered(report: &LogReport, running: bool) -> Result<(), LogError> {
     match uncovered(report) {
         0 => Ok(()),
         _ if running => Ok(()),
-        uncovered => Err(VerifyError::Uncovered { uncovered }),
+        uncovered => Err(LogError::Uncovered { uncovered }),
     }
 }
 
@@ -62,12 +62,12 @@ pub struct Witnessed {
 impl Witnessed {
     /// Adds what the file `veim audit witness STATE --json` wrote on another
     /// node holds of this node's log.
-    pub fn read(&mut self, path: &Path) -> Result<(), VerifyError> {
+    pub fn read(&mut self, path: &Path) -> Result<(), LogError> {
         let shown = path.display().to_string();
         let text = std::fs::read_to_string(path)
-            .map_err(|e| VerifyError::Witness { path: shown.clone(), reason: e.to_string() })?;
+            .map_err(|e| LogError::Witness { path: shown.clone(), reason: e.to_string() })?;
         let held: HeldCheckpoints = serde_json::from_str(&text)
-            .map_err(|e| VerifyError::Witness { path: shown.clone(), reason: e.to_string() })?;
+            .map_err(|e| LogError::Witness { path: shown.clone(), reason: e.to_string() })?;
         let holder = format!("{} ({shown})", node_name(held.holder));
         self.checkpoints.extend(held.checkpoints.into_iter().map(|c| (holder.clone(), c)));
         self.trees.extend(held.tree_head.into_iter().map(|t| (holder.clone(), t)));
@@ -89,13 +89,13 @@ pub struct HeldCheckpoints {
 /// Verifies a log read from files: the chain, its own checkpoints and tree
 /// heads, what other nodes hold of it (`witnessed`), and the signatures of
 /// the checkpoints and tree heads of other nodes it holds.
-pub fn verify(log: &LogFiles, witnessed: &Witnessed) -> Result<LogReport, VerifyError> {
+pub fn verify(log: &LogFiles, witnessed: &Witnessed) -> Result<LogReport, LogError> {
     if let Some(audit::ExportLine::Header { format, entries, .. }) = &log.header {
         if format != audit::EXPORT_FORMAT {
-            return Err(VerifyError::Header(format!("its format is {format:?}, not {}", audit::EXPORT_FORMAT)));
+            return Err(LogError::Header(format!("its format is {format:?}, not {}", audit::EXPORT_FORMAT)));
         }
         if *entries != log.entries.len() as u64 {
-            return Err(VerifyError::Header(format!(
+            return Err(LogError::Header(format!(
                 "its header announces {entries} entries but it holds {}: entries were removed or added",
                 log.entries.len()
             )));
@@ -105,15 +105,15 @@ pub fn verify(log: &LogFiles, witnessed: &Witnessed) -> Result<LogReport, Verify
         log.tree_heads.iter().map(|t| ("this node".to_string(), t.clone())).collect();
     trees.extend(witnessed.trees.iter().cloned());
     let report = audit::verify_log_with_trees(&log.entries, &log.checkpoints, &witnessed.checkpoints, &trees)
-        .map_err(VerifyError::Failed)?;
+        .map_err(LogError::Failed)?;
     for c in &log.witnessed {
         if c.verify().is_err() {
-            return Err(VerifyError::HeldCheckpoint { node: node_name(c.checkpoint.node) });
+            return Err(LogError::HeldCheckpoint { node: node_name(c.checkpoint.node) });
         }
     }
     for t in &log.witnessed_trees {
         if t.verify().is_err() {
-            return Err(VerifyError::HeldTreeHead { node: node_name(t.head.node) });
+            return Err(LogError::HeldTreeHead { node: node_name(t.head.node) });
         }
     }
     Ok(report)

@@ -196,7 +196,7 @@ fn received_items(tr: Tr, view: &ExchangeView, chosen: &[String]) -> Vec<ItemCho
                     tr.t(&format!("terms-item-{}", item.kind())),
                     first_text
                 ),
-                chosen: chosen.iter().any(|c| *c == value),
+                chosen: chosen.contains(&value),
                 value,
             });
         }
