@@ -145,13 +145,18 @@ impl ConsoleClient {
     /// sends it (its origin); no CSRF token is added.
     pub fn post_raw(&self, path: &str, fields: &[(&str, &str)]) -> anyhow::Result<Page> {
         let body = fields.iter().map(|(k, v)| format!("{}={}", encode(k), encode(v))).collect::<Vec<_>>().join("&");
+        self.send(path, "application/x-www-form-urlencoded", body.as_bytes())
+    }
+
+    /// `POST path` with `body` of `content_type`, from a page of the console.
+    fn send(&self, path: &str, content_type: &str, body: &[u8]) -> anyhow::Result<Page> {
         let response = self
             .agent
             .post(format!("{}{path}", self.base))
             .header("Cookie", self.cookie_header())
             .header("Accept-Language", &self.language)
             .header("Origin", &self.base)
-            .header("Content-Type", "application/x-www-form-urlencoded")
+            .header("Content-Type", content_type)
             .send(body);
         self.finish(response)
     }
@@ -193,15 +198,7 @@ impl ConsoleClient {
         );
         body.extend_from_slice(bytes);
         body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
-        let response = self
-            .agent
-            .post(format!("{}{path}", self.base))
-            .header("Cookie", self.cookie_header())
-            .header("Accept-Language", &self.language)
-            .header("Origin", &self.base)
-            .header("Content-Type", format!("multipart/form-data; boundary={boundary}"))
-            .send(&body[..]);
-        self.finish(response)
+        self.send(path, &format!("multipart/form-data; boundary={boundary}"), &body)
     }
 
     /// Logs in as `name` with `password` (and `code`, if given): the page

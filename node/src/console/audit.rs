@@ -160,15 +160,7 @@ async fn view(official: Official, filters: AuditFilters, verification: Option<Ve
             Err(e) => return official.failed(&e),
         },
     };
-    let page = filters.page.unwrap_or(1).max(1);
-    let pages = total.div_ceil(PER_PAGE).max(1);
-    let pager = Pager {
-        page,
-        pages,
-        total: tr.count("list-total", total),
-        previous: (page > 1).then(|| filters.link(page - 1)),
-        next: (page < pages).then(|| filters.link(page + 1)),
-    };
+    let pager = Pager::new(tr, filters.page, total, |page| filters.link(page));
     let actions = Action::ALL
         .iter()
         .map(|a| Choice { value: a.as_str().into(), label: a.as_str().into(), chosen: filters.action == a.as_str() })

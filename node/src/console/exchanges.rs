@@ -97,16 +97,23 @@ pub(crate) struct Pager {
     pub next: Option<String>,
 }
 
-fn pager(tr: Tr, filters: &Filters, base: &str, total: usize) -> Pager {
-    let page = filters.page.unwrap_or(1).max(1);
-    let pages = total.div_ceil(PER_PAGE).max(1);
-    Pager {
-        page,
-        pages,
-        total: tr.count("list-total", total),
-        previous: (page > 1).then(|| filters.link(base, page - 1)),
-        next: (page < pages).then(|| filters.link(base, page + 1)),
+impl Pager {
+    /// Page `page` of `total` items; `link` is the address of another page.
+    pub(crate) fn new(tr: Tr, page: Option<usize>, total: usize, link: impl Fn(usize) -> String) -> Pager {
+        let page = page.unwrap_or(1).max(1);
+        let pages = total.div_ceil(PER_PAGE).max(1);
+        Pager {
+            page,
+            pages,
+            total: tr.count("list-total", total),
+            previous: (page > 1).then(|| link(page - 1)),
+            next: (page < pages).then(|| link(page + 1)),
+        }
     }
+}
+
+fn pager(tr: Tr, filters: &Filters, base: &str, total: usize) -> Pager {
+    Pager::new(tr, filters.page, total, |page| filters.link(base, page))
 }
 
 /// A message in a list.

@@ -311,14 +311,7 @@ pub(super) struct PageOnly {
 }
 
 fn simple_pager(tr: Tr, base: &str, page: usize, total: usize) -> Pager {
-    let pages = total.div_ceil(PER_PAGE).max(1);
-    Pager {
-        page,
-        pages,
-        total: tr.count("list-total", total),
-        previous: (page > 1).then(|| format!("{base}?page={}", page - 1)),
-        next: (page < pages).then(|| format!("{base}?page={}", page + 1)),
-    }
+    Pager::new(tr, Some(page), total, |page| format!("{base}?page={page}"))
 }
 
 async fn consents(official: Official, Query(q): Query<PageOnly>) -> Response {
