@@ -25,6 +25,10 @@ use serde::{Deserialize, Serialize};
 /// The `format` field of every package this version writes.
 pub const FORMAT: &str = "veim-disclosure/1";
 
+/// The largest package file a verifier reads (the items are text; the
+/// proofs are envelopes).
+pub const MAX_PACKAGE: usize = 64 * 1024 * 1024;
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Package {

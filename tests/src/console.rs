@@ -58,12 +58,15 @@ impl Page {
     }
 }
 
-fn unescape(s: &str) -> String {
+/// `s` with the entities askama writes decoded.
+pub fn unescape(s: &str) -> String {
     s.replace("&quot;", "\"")
+        .replace("&#34;", "\"")
         .replace("&#x27;", "'")
         .replace("&#39;", "'")
         .replace("&lt;", "<")
         .replace("&gt;", ">")
+        .replace("&#38;", "&")
         .replace("&amp;", "&")
 }
 

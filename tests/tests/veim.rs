@@ -12,6 +12,7 @@ mod veim {
     pub mod console;
     pub mod console_browser;
     pub mod console_compose;
+    pub mod console_terms;
     pub mod contacts;
     pub mod crash;
     pub mod directory;

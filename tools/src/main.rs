@@ -677,6 +677,9 @@ enum AuditCommand {
         /// An exchange id or its first hex digits.
         #[arg(long)]
         exchange: Option<String>,
+        /// Who acted: an official's account name, a peer's State code, or node, operator, stranger.
+        #[arg(long)]
+        actor: Option<String>,
     },
     /// Write the log and its checkpoints as one JSON Lines file.
     #[command(after_help = "Example:\n  veim audit export --out audit.jsonl")]
@@ -1123,16 +1126,16 @@ fn main() -> ExitCode {
 fn outcome(e: &anyhow::Error) -> Outcome {
     use veim_node::home::InitError;
     use veim_node::home::config::ConfigError;
-    use veim_tools::audit::AuditCliError;
+    use veim_tools::audit::LogError;
     use veim_tools::terms::VerifyError;
     for cause in e.chain() {
         if let Some(e) = cause.downcast_ref::<ClientError>() {
             return e.outcome();
         }
-        if let Some(e) = cause.downcast_ref::<AuditCliError>() {
+        if let Some(e) = cause.downcast_ref::<LogError>() {
             return match e {
-                AuditCliError::Read(_) => Outcome::Failed,
-                AuditCliError::Witness { .. } => Outcome::Invalid,
+                LogError::Read(_) => Outcome::Failed,
+                LogError::Witness { .. } => Outcome::Invalid,
                 _ => Outcome::NotVerified,
             };
         }
@@ -2125,7 +2128,7 @@ fn audit(home: &Path, json: bool, command: AuditCommand) -> anyhow::Result<()> {
                     + &render::clock_went_back(&v.clock_went_back)
             })
         }
-        AuditCommand::Show { export, since, until, actions, state, exchange } => {
+        AuditCommand::Show { export, since, until, actions, state, exchange, actor } => {
             let log = a::read(home, export.as_deref())?;
             let filter = a::Filter {
                 since: since.as_deref().map(|t| parse_when(t, false)).transpose()?,
@@ -2140,6 +2143,7 @@ fn audit(home: &Path, json: bool, command: AuditCommand) -> anyhow::Result<()> {
                     })
                     .transpose()?,
                 exchange: exchange.map(|x| x.trim().to_ascii_lowercase()),
+                actor,
             };
             let entries: Vec<_> = log.entries.into_iter().filter(|e| filter.keeps(e)).collect();
             print(json, &entries, |e| render::audit_entries(e))

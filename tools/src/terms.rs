@@ -1,7 +1,7 @@
 //! Disclosure packages read from files, for checking with no node.
 
 use std::path::Path;
-use veim_protocol::disclosure::{Package, Verified};
+use veim_protocol::disclosure::{MAX_PACKAGE, Package, Verified};
 use veim_protocol::keys::PublicIdentity;
 
 #[derive(Debug, thiserror::Error)]
@@ -17,9 +17,6 @@ pub enum VerifyError {
     Failed { path: String, reason: String },
 }
 
-/// Largest package file read (the items are text; the proofs are envelopes).
-const MAX_PACKAGE: u64 = 64 * 1024 * 1024;
-
 /// A file's bytes, if it is at most `max` bytes (`what` names it in the error).
 pub(crate) fn read_at_most(path: &Path, max: u64, what: &str) -> Result<Vec<u8>, String> {
     let size = std::fs::metadata(path).map_err(|e| e.to_string())?.len();
@@ -32,7 +29,7 @@ pub(crate) fn read_at_most(path: &Path, max: u64, what: &str) -> Result<Vec<u8>,
 /// Reads and verifies a package file; `secretariat_key` (hex) pins the key.
 pub fn verify_file(path: &Path, secretariat_key: Option<&str>) -> Result<Verified, VerifyError> {
     let shown = path.display().to_string();
-    let bytes = read_at_most(path, MAX_PACKAGE, "a package")
+    let bytes = read_at_most(path, MAX_PACKAGE as u64, "a package")
         .map_err(|reason| VerifyError::Read { path: shown.clone(), reason })?;
     let package: Package = serde_json::from_slice(&bytes)
         .map_err(|e| VerifyError::NotAPackage { path: shown.clone(), reason: e.to_string() })?;

@@ -575,6 +575,9 @@ pub fn need(method: &str, path: &str) -> Need {
         | ("consents", "revoke")
         | ("disclosures", "approve" | "refuse")
         | ("csp-reports", "approve") => Need::Roles(&[Approver]),
+        // Checking a package changes nothing: those who make packages, and
+        // the auditors who check them.
+        ("disclosures", "verify") => Need::Roles(&[Operator, Approver, Auditor]),
         ("disclosures", _) => Need::Roles(&[Operator, Approver]),
         ("directory", "sync") | ("publications", "sync") => Need::Roles(&[Operator, DirectoryReviewer, Administrator]),
         ("directory", _) | ("contacts", "accept") | ("contacts", "reject") => Need::Roles(&[DirectoryReviewer]),
@@ -632,6 +635,11 @@ mod tests {
         assert!(may("POST", "/v1/meeting/register", Operator));
         assert!(may("POST", "/v1/contacts", Operator), "a State submits its own contacts");
         assert!(may("POST", "/v1/contacts/accept", DirectoryReviewer));
+        assert!(may("POST", "/v1/disclosures/verify", Auditor), "an auditor checks a package");
+        assert!(!may("POST", "/v1/disclosures", Auditor), "but asks for none");
+        assert!(may("GET", "/v1/audit", Auditor) && may("GET", "/v1/audit/verify", Auditor));
+        assert!(may("GET", "/v1/audit/export", Administrator));
+        assert!(!may("GET", "/v1/audit", Operator) && !may("GET", "/v1/audit/export", Approver));
         assert!(!may("POST", "/v1/something-new", Operator), "a route not placed is the administrator's");
     }
 

@@ -10,6 +10,7 @@
 //! system reads without the token (`/healthz`, `/readyz`, `/metrics`).
 
 mod attachments;
+mod audit;
 mod backup;
 mod directory;
 mod guard;
@@ -220,12 +221,16 @@ fn routes() -> OpenApiRouter<Shared> {
         .routes(routes!(terms::disclosure_requests))
         .routes(routes!(terms::approve_disclosure))
         .routes(routes!(terms::refuse_disclosure))
+        .routes(routes!(terms::verify_disclosure))
         .routes(routes!(terms::reciprocity))
         .routes(routes!(terms::purge))
         .routes(routes!(attachments::list, attachments::stage))
         .routes(routes!(attachments::save))
         .routes(routes!(attachments::attach))
         .routes(routes!(backup::make))
+        .routes(routes!(audit::entries))
+        .routes(routes!(audit::verify_log))
+        .routes(routes!(audit::export))
         .routes(routes!(users::list, users::add))
         .routes(routes!(users::show, users::update))
         .routes(routes!(users::totp))

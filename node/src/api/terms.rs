@@ -1,15 +1,16 @@
-//! The admin API of the terms of reference: consent, disclosure,
-//! reciprocity and retention.
+//! The admin API of the terms of reference: consent, disclosure (asked,
+//! approved by a second official, verified), reciprocity and retention.
 
 use super::types::*;
 use super::{ApiError, ApiResult, Listing, MessageView, Page, Shared, listing, message_view, national_only};
 use crate::storage::DisclosureSummary;
 use crate::terms::{self, AskConsent, ConsentView, DecideConsent, Disclose, Reciprocity, TermsError};
 use axum::Json;
+use axum::body::Body;
 use axum::extract::Query;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use veim_protocol::disclosure::Package;
+use veim_protocol::disclosure::{MAX_PACKAGE, Package};
 
 impl From<TermsError> for ApiError {
     fn from(e: TermsError) -> ApiError {
@@ -166,6 +167,42 @@ pub(super) async fn refuse_disclosure(
 ) -> ApiResult<DisclosureRequestView> {
     national_only(&node)?;
     Ok(Json(terms::refuse_disclosure(&node.terms, &id, &req.reason).await?))
+}
+
+#[utoipa::path(
+    post,
+    path = "/v1/disclosures/verify",
+    tag = "terms",
+    summary = "Verify a disclosure package (the body: the package file's bytes, as `veim disclosure approve` writes it) against the Secretariat key this node trusts, as `veim disclosure verify` does; 422 not-verified says which proof failed.",
+    request_body(content_type = "application/json", description = "The disclosure package file"),
+    responses((status = 200, description = "The package verifies: what its proofs establish, and the package"), (status = "default", description = "An error, as JSON {error, message, problems}: not-a-package, not-verified, too-large"))
+)]
+pub(super) async fn verify_disclosure(State(node): State<Shared>, body: Body) -> ApiResult<PackageVerified> {
+    let bytes = axum::body::to_bytes(body, MAX_PACKAGE).await.map_err(|_| {
+        ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "too-large",
+            format!("a disclosure package is at most {MAX_PACKAGE} bytes; this is not one"),
+        )
+    })?;
+    let package: Package = serde_json::from_slice(&bytes).map_err(|e| {
+        ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "not-a-package",
+            format!("this file is not a veim disclosure package (its JSON does not read as one: {e})"),
+        )
+    })?;
+    // The key the operator pinned at setup, else the one the directory
+    // was accepted under: the package must carry that one.
+    let trusted = node.directory.pinned_key().or_else(|| node.directory.secretariat_key());
+    let checked = package.clone();
+    let verified = tokio::task::spawn_blocking(move || checked.verify(trusted.as_ref()))
+        .await
+        .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string()))?
+        .map_err(|e| {
+            ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "not-verified", format!("the package does NOT verify: {e}"))
+        })?;
+    Ok(Json(PackageVerified { verified, package }))
 }
 
 #[utoipa::path(

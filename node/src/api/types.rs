@@ -710,3 +710,45 @@ pub struct MeetingView {
     pub recommendations: Option<veim_protocol::meeting::Recommendations>,
     pub registration: Option<RegistrationView>,
 }
+
+/// `GET /v1/audit`: the entries of the node's audit log that pass every
+/// filter given, newest first, a page at a time (the total in
+/// [`TOTAL_HEADER`]).
+#[derive(Debug, Clone, Default, Serialize, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub struct AuditQuery {
+    /// Entries per page, 1 to [`PAGE_MAX`]; [`PAGE_DEFAULT`] when absent.
+    #[serde(default)]
+    pub limit: Option<usize>,
+    /// The page, counted from 1.
+    #[serde(default)]
+    pub page: Option<usize>,
+    /// An action, e.g. `consent-granted`, `admin-call`.
+    #[serde(default)]
+    pub action: Option<String>,
+    /// Who acted: an official's account name, a peer's State code, or
+    /// `node`, `operator`, `stranger`, `secretariat`.
+    #[serde(default)]
+    pub actor: Option<String>,
+    /// At or after this time, Unix seconds.
+    #[serde(default)]
+    pub since: Option<i64>,
+    /// At or before this time, Unix seconds.
+    #[serde(default)]
+    pub until: Option<i64>,
+    /// An exchange id, or its first hex digits.
+    #[serde(default)]
+    pub exchange: Option<String>,
+    /// The counterpart State.
+    #[serde(default)]
+    pub state: Option<String>,
+}
+
+/// `POST /v1/disclosures/verify`: a disclosure package that verifies, what
+/// its proofs establish and what it holds.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct PackageVerified {
+    pub verified: veim_protocol::disclosure::Verified,
+    pub package: veim_protocol::disclosure::Package,
+}

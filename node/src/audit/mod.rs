@@ -13,7 +13,8 @@
 //! a copy that does not match the store instead of overwriting it.
 //!
 //! `mirror` keeps those files; `segments` names, lists and compresses the
-//! closed segments; `files` reads them back for auditors;
+//! closed segments; `files` reads them back for auditors; `verify` checks
+//! what was read (for `veim audit` and the admin API alike);
 //! `witness` is the service that signs checkpoints and tree heads, offers
 //! them to peers and keeps theirs; `strangers` bounds what peers outside the
 //! directory can add to the log.
@@ -22,6 +23,7 @@ mod files;
 mod mirror;
 pub mod segments;
 mod strangers;
+pub mod verify;
 pub mod witness;
 
 pub use files::{LogFiles, ReadError};
@@ -29,6 +31,7 @@ pub use mirror::{
     Mirror, SharedMirror, mirrored, rewritten, signed_at_each_flush, stop_compression, write_checkpoints,
 };
 pub use segments::Segmenting;
+pub use verify::{Filter, LogError, Verified, Witnessed};
 pub use witness::Witness;
 
 use crate::storage::MessageRecord;

@@ -97,16 +97,23 @@ pub(crate) struct Pager {
     pub next: Option<String>,
 }
 
-fn pager(tr: Tr, filters: &Filters, base: &str, total: usize) -> Pager {
-    let page = filters.page.unwrap_or(1).max(1);
-    let pages = total.div_ceil(PER_PAGE).max(1);
-    Pager {
-        page,
-        pages,
-        total: tr.count("list-total", total),
-        previous: (page > 1).then(|| filters.link(base, page - 1)),
-        next: (page < pages).then(|| filters.link(base, page + 1)),
+impl Pager {
+    /// Page `page` of `total` items; `link` is the address of another page.
+    pub(crate) fn new(tr: Tr, page: Option<usize>, total: usize, link: impl Fn(usize) -> String) -> Pager {
+        let page = page.unwrap_or(1).max(1);
+        let pages = total.div_ceil(PER_PAGE).max(1);
+        Pager {
+            page,
+            pages,
+            total: tr.count("list-total", total),
+            previous: (page > 1).then(|| link(page - 1)),
+            next: (page < pages).then(|| link(page + 1)),
+        }
     }
+}
+
+fn pager(tr: Tr, filters: &Filters, base: &str, total: usize) -> Pager {
+    Pager::new(tr, filters.page, total, |page| filters.link(base, page))
 }
 
 /// A message in a list.
@@ -447,6 +454,9 @@ struct ThreadPage {
     may_note: bool,
     may_close: bool,
     may_respond: bool,
+    /// Responses came in: their items may be disclosed with the
+    /// originator's consent.
+    may_ask_consent: bool,
     outcomes: Vec<Choice>,
     attachments: Vec<attachments::Listed>,
     may_attach: bool,
@@ -475,6 +485,9 @@ async fn thread(official: Official, Path(id): Path<String>) -> Response {
         may_note: open && official.may("POST", &format!("/v1/exchanges/{hex}/note")),
         may_close: open && official.may("POST", &format!("/v1/exchanges/{hex}/close")),
         may_respond: open && Some(e.originator) != own && official.may("POST", &format!("/v1/exchanges/{hex}/respond")),
+        may_ask_consent: view.messages.iter().any(|m| {
+            m.direction == crate::storage::Direction::Received && m.kind == veim_protocol::MessageKind::Response
+        }) && official.may("POST", &format!("/v1/exchanges/{hex}/consent")),
         outcomes: choices(
             tr,
             "outcome",

@@ -28,7 +28,8 @@ macro_rules! area {
 }
 
 /// Every area's texts: its name, then English, French, Spanish.
-pub const AREAS: &[(&str, [&str; 3])] = &[area!("common"), area!("exchanges"), area!("compose")];
+pub const AREAS: &[(&str, [&str; 3])] =
+    &[area!("common"), area!("exchanges"), area!("compose"), area!("terms"), area!("audit")];
 
 fn column(language: Language) -> usize {
     match language {

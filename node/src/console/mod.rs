@@ -18,6 +18,7 @@
 //! refused before anything else, as the API's are.
 
 mod attachments;
+mod audit;
 mod call;
 mod compose;
 mod dashboard;
@@ -28,6 +29,7 @@ mod login;
 mod progress;
 mod respond;
 pub mod session;
+mod terms;
 
 use crate::accounts::{Account, Need, need};
 use crate::api::{ApiError, Guard};
@@ -120,6 +122,8 @@ pub(crate) fn router(node: Arc<Node>, guard: Arc<Guard>, api: Router) -> Router 
         .merge(respond::routes())
         .merge(attachments::routes())
         .merge(progress::routes())
+        .merge(terms::routes())
+        .merge(audit::routes())
         .route("/console/{*rest}", get(not_found))
         .layer(middleware::from_fn_with_state(console.clone(), own_origin))
         .with_state(console)
@@ -260,6 +264,15 @@ const LINKS: &[Link] = &[
     Link { href: "/console/outbox", key: "nav-outbox", method: "GET", path: "/v1/outbox", national: true },
     Link { href: "/console/exchanges", key: "nav-exchanges", method: "GET", path: "/v1/exchanges", national: true },
     Link { href: "/console/compose", key: "nav-compose", method: "POST", path: "/v1/requests", national: true },
+    Link { href: "/console/consents", key: "nav-consents", method: "GET", path: "/v1/consents", national: true },
+    Link {
+        href: "/console/disclosures",
+        key: "nav-disclosures",
+        method: "GET",
+        path: "/v1/disclosures",
+        national: true,
+    },
+    Link { href: "/console/audit", key: "nav-audit", method: "GET", path: "/v1/audit", national: false },
 ];
 
 /// A link of the menu, as a page shows it.

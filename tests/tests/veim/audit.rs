@@ -17,15 +17,15 @@ use veim_protocol::audit::{
 use veim_protocol::merkle::Tree;
 use veim_protocol::wire::{ConsistencyProof, NetRequest, NetResponse, TreeWitness};
 use veim_tests::{NodeProcess, RawPeer, TestNet, blocking, example_request, keys_of, peer_of, wait_for};
-use veim_tools::audit::{AuditCliError, Witnessed, verify};
+use veim_tools::audit::{LogError, Witnessed, verify};
 
 const NODE: &str = env!("CARGO_BIN_EXE_veim-test-node");
 /// Requests the sender tries; it stops after three failures in a row.
 const TRAFFIC: usize = 2000;
 
-fn failure(result: Result<veim_protocol::audit::LogReport, AuditCliError>) -> AuditError {
+fn failure(result: Result<veim_protocol::audit::LogReport, LogError>) -> AuditError {
     match result {
-        Err(AuditCliError::Failed(e)) => e,
+        Err(LogError::Failed(e)) => e,
         other => panic!("expected a verification failure, got {other:?}"),
     }
 }

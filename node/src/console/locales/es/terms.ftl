@@ -1,0 +1,121 @@
+# El consentimiento (anexo 2 del documento de trabajo) y las divulgaciones.
+nav-consents = Consentimiento
+nav-disclosures = Divulgaciones
+form-check-fields = Corrija los campos indicados abajo y envíe de nuevo el formulario; no se envió nada.
+
+terms-authority = Autoridad
+terms-authority-kind = Tipo de autoridad
+terms-authority-name = Nombre de la autoridad
+terms-authority-state = Estado de la autoridad
+terms-authority-state-help = Su código ISO de tres letras, p. ej. MEX; para otro Estado Parte, ese Estado.
+terms-choose = Elegir…
+terms-choose-kind = Elija el tipo de autoridad.
+terms-choose-items = Marque al menos un elemento.
+terms-give-exchange = Indique el identificador del intercambio (o sus primeras cifras hexadecimales).
+terms-give-items = Indique al menos un elemento, con la forma MENSAJE#N.
+terms-items = Elementos
+terms-purpose = Finalidad
+terms-case = Referencia del caso
+terms-reason = Motivo
+
+authority-court = Tribunal
+authority-administrative-body = Órgano administrativo
+authority-law-enforcement = Fuerzas del orden
+authority-prosecution = Fiscalía
+authority-state-party = Otro Estado Parte
+
+terms-item-end-user-file = Expediente del usuario final
+terms-item-broker = Intermediario
+terms-item-shipping-company = Empresa de transporte
+terms-item-address = Dirección
+terms-item-national-database-record = Registro de una base de datos nacional
+terms-item-price-cost-commission-taxes = Precio, costo, comisión e impuestos
+terms-item-route = Ruta
+terms-item-customary-procedure = Procedimiento habitual
+terms-item-volume-and-date-acknowledged = Volumen y fecha reconocidos
+terms-item-other = Otro
+
+consent-pending = En espera de decisión
+consent-granted = Concedido
+consent-refused = Denegado
+consent-revoked = Revocado
+
+consents-title = Solicitudes de consentimiento
+consents-intro = El consentimiento que este Estado pidió para divulgar elementos que recibió, y el que se le pidió por elementos que proporcionó, con lo que resultó de cada uno.
+consents-back = Volver a las solicitudes de consentimiento
+consent-title = Solicitud de consentimiento
+consent-id = Consentimiento
+consent-asked-by = Pedido por
+consent-asked-of = Pedido a
+consent-to-decide = Decidir
+consent-see-exchange = Ver el intercambio
+consent-unknown = Ninguna solicitud de consentimiento aquí tiene un identificador que empiece por { $id }.
+consent-decided-at = Decidido el
+consent-granted-items = Elementos concedidos
+consent-conditions = Condiciones
+consent-conditions-help = Una condición por línea; el Estado que lo pidió debe respetarlas.
+consent-expires = Válido hasta
+consent-refusal-reason = Motivo de la denegación
+consent-revoked-at = Revocado el
+consent-grant = Conceder el consentimiento
+consent-grant-send = Conceder
+consent-refuse = Denegar el consentimiento
+consent-refuse-send = Denegar
+consent-revoke = Revocar el consentimiento
+consent-revoke-help = Las divulgaciones ya hechas con base en él se mantienen; ninguna nueva podrá ampararse en él.
+consent-revoke-send = Revocar
+consent-granted-done = Consentimiento concedido; la decisión firmada va en camino al Estado que lo pidió.
+consent-refused-done = Consentimiento denegado; la decisión va en camino al Estado que lo pidió.
+consent-revoked-done = Consentimiento revocado; se informa al Estado que lo pidió.
+consent-disclose = Pedir una divulgación al amparo de este consentimiento
+consent-ask-link = Pedir al Estado de origen su consentimiento para divulgar elementos
+consent-ask-title = Pedir consentimiento para divulgar
+consent-ask-intro = El Estado que proporcionó los elementos decide si pueden divulgarse, a qué autoridad y con qué finalidad.
+consent-ask-send = Pedir el consentimiento
+consent-asked = Consentimiento pedido; la solicitud va en camino al Estado que proporcionó los elementos.
+consent-no-items = No se ha recibido en este intercambio ninguna respuesta con elementos.
+
+disclosures-title = Divulgaciones
+disclosures-intro = Un paquete de divulgación contiene los elementos que cubre un consentimiento y las pruebas que permiten a cualquiera verificarlos. Solo se genera cuando lo aprueba un aprobador distinto del funcionario que lo pidió.
+disclosures-waiting = Divulgaciones en espera de un segundo funcionario
+disclosures-none-waiting = Ninguna divulgación espera aprobación.
+disclosures-made = Divulgaciones realizadas
+disclosure-request = Solicitud
+disclosure-asked-by = Pedida por
+disclosure-you = usted
+disclosure-decision = Decisión
+disclosure-approve = Aprobar y descargar el paquete
+disclosure-refuse = Denegar
+disclosure-refused = La divulgación fue denegada; no se divulgó nada.
+disclosure-ask = Pedir una divulgación
+disclosure-ask-help = Se comprueba ahora frente al consentimiento dado; se genera cuando otro funcionario con el rol de aprobador la aprueba.
+disclosure-ask-send = Pedir la divulgación
+disclosure-asked = Divulgación { $id } pedida; espera la aprobación de un segundo funcionario.
+disclosure-items-help = Elementos con la forma MENSAJE#N, separados por comas, como los indican la página del intercambio y el consentimiento.
+disclosure-waived = ninguno: el Estado de origen renunció al consentimiento para este tipo de autoridad
+disclosure-hash = SHA-256 del paquete
+
+verify-title = Verificar un paquete de divulgación
+verify-help = Elija un archivo de paquete (tal como se descargó al aprobarlo). El nodo comprueba cada prueba: el directorio firmado por la Secretaría, los mensajes y declaraciones firmados del Estado de origen, su consentimiento y la firma del Estado que divulga.
+verify-file = Archivo del paquete
+verify-send = Verificar
+verify-no-file = Elija un archivo de paquete para verificar.
+verify-ok = El paquete se verifica
+verify-ok-text = { $count ->
+    [one] Contiene { $shown } elemento, con prueba de que procede del Estado de origen.
+   *[other] Contiene { $shown } elementos, con prueba de que proceden del Estado de origen.
+}
+verify-failed = El paquete NO se verifica
+verify-disclosure = Divulgación
+verify-discloser = Divulgado por
+verify-originator = Estado de origen
+verify-authority = Divulgado a
+verify-purpose = Finalidad
+verify-case = Referencia del caso
+verify-made = Generado el
+verify-consent = Consentimiento
+verify-directory = Directorio
+verify-directory-text = versión { $version }, firmada con la clave de la Secretaría
+verify-anchor = Clave de la Secretaría
+verify-anchored = la clave en la que confía este nodo
+verify-not-anchored = la clave del propio paquete: compare su huella con la que publica la Secretaría del TCA

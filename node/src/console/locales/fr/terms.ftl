@@ -1,0 +1,121 @@
+# Le consentement (annexe 2 du document de travail) et les divulgations.
+nav-consents = Consentement
+nav-disclosures = Divulgations
+form-check-fields = Corrigez les champs indiqués ci-dessous et envoyez à nouveau le formulaire ; rien n’a été envoyé.
+
+terms-authority = Autorité
+terms-authority-kind = Type d’autorité
+terms-authority-name = Nom de l’autorité
+terms-authority-state = État de l’autorité
+terms-authority-state-help = Son code ISO à trois lettres, par exemple MEX ; pour un autre État partie, cet État.
+terms-choose = Choisir…
+terms-choose-kind = Choisissez le type d’autorité.
+terms-choose-items = Cochez au moins un élément.
+terms-give-exchange = Indiquez l’identifiant de l’échange (ou ses premiers chiffres hexadécimaux).
+terms-give-items = Indiquez au moins un élément, sous la forme MESSAGE#N.
+terms-items = Éléments
+terms-purpose = Finalité
+terms-case = Référence de l’affaire
+terms-reason = Motif
+
+authority-court = Juridiction
+authority-administrative-body = Organe administratif
+authority-law-enforcement = Services de police
+authority-prosecution = Ministère public
+authority-state-party = Un autre État partie
+
+terms-item-end-user-file = Dossier de l’utilisateur final
+terms-item-broker = Courtier
+terms-item-shipping-company = Compagnie de transport
+terms-item-address = Adresse
+terms-item-national-database-record = Fiche d’une base de données nationale
+terms-item-price-cost-commission-taxes = Prix, coût, commission et taxes
+terms-item-route = Itinéraire
+terms-item-customary-procedure = Procédure habituelle
+terms-item-volume-and-date-acknowledged = Volume et date reconnus
+terms-item-other = Autre
+
+consent-pending = En attente de décision
+consent-granted = Accordé
+consent-refused = Refusé
+consent-revoked = Révoqué
+
+consents-title = Demandes de consentement
+consents-intro = Le consentement demandé par cet État pour divulguer des éléments qu’il a reçus, et celui qui lui est demandé pour des éléments qu’il a fournis, avec la suite donnée à chacun.
+consents-back = Retour aux demandes de consentement
+consent-title = Demande de consentement
+consent-id = Consentement
+consent-asked-by = Demandé par
+consent-asked-of = Demandé à
+consent-to-decide = Décider
+consent-see-exchange = Voir l’échange
+consent-unknown = Aucune demande de consentement ici n’a un identifiant commençant par { $id }.
+consent-decided-at = Décidé le
+consent-granted-items = Éléments accordés
+consent-conditions = Conditions
+consent-conditions-help = Une condition par ligne ; l’État demandeur doit les respecter.
+consent-expires = Valable jusqu’au
+consent-refusal-reason = Motif du refus
+consent-revoked-at = Révoqué le
+consent-grant = Accorder le consentement
+consent-grant-send = Accorder
+consent-refuse = Refuser le consentement
+consent-refuse-send = Refuser
+consent-revoke = Révoquer le consentement
+consent-revoke-help = Les divulgations déjà faites sur son fondement demeurent ; aucune nouvelle ne pourra s’en prévaloir.
+consent-revoke-send = Révoquer
+consent-granted-done = Consentement accordé ; la décision signée est en route vers l’État demandeur.
+consent-refused-done = Consentement refusé ; la décision est en route vers l’État demandeur.
+consent-revoked-done = Consentement révoqué ; l’État demandeur en est informé.
+consent-disclose = Demander une divulgation au titre de ce consentement
+consent-ask-link = Demander à l’État d’origine son consentement pour divulguer des éléments
+consent-ask-title = Demander un consentement de divulgation
+consent-ask-intro = L’État qui a fourni les éléments décide s’ils peuvent être divulgués, à quelle autorité et à quelle fin.
+consent-ask-send = Demander le consentement
+consent-asked = Consentement demandé ; la demande est en route vers l’État qui a fourni les éléments.
+consent-no-items = Aucune réponse comportant des éléments n’a été reçue dans cet échange.
+
+disclosures-title = Divulgations
+disclosures-intro = Un dossier de divulgation contient les éléments couverts par un consentement et les preuves qui permettent à quiconque de les vérifier. Il n’est établi que lorsqu’un approbateur autre que l’agent qui l’a demandé l’approuve.
+disclosures-waiting = Divulgations en attente d’un second agent
+disclosures-none-waiting = Aucune divulgation n’attend d’approbation.
+disclosures-made = Divulgations effectuées
+disclosure-request = Demande
+disclosure-asked-by = Demandée par
+disclosure-you = vous
+disclosure-decision = Décision
+disclosure-approve = Approuver et télécharger le dossier
+disclosure-refuse = Refuser
+disclosure-refused = La divulgation a été refusée ; rien n’a été divulgué.
+disclosure-ask = Demander une divulgation
+disclosure-ask-help = Vérifiée dès maintenant au regard du consentement donné ; établie lorsqu’un autre agent ayant le rôle d’approbateur l’approuve.
+disclosure-ask-send = Demander la divulgation
+disclosure-asked = Divulgation { $id } demandée ; elle attend l’approbation d’un second agent.
+disclosure-items-help = Éléments sous la forme MESSAGE#N, séparés par des virgules, tels que la page de l’échange et le consentement les indiquent.
+disclosure-waived = aucun : l’État d’origine a renoncé au consentement pour ce type d’autorité
+disclosure-hash = SHA-256 du dossier
+
+verify-title = Vérifier un dossier de divulgation
+verify-help = Choisissez un fichier de dossier (tel que téléchargé lors de son approbation). Le nœud vérifie chaque preuve : l’annuaire signé par le Secrétariat, les messages et déclarations signés de l’État d’origine, son consentement et la signature de l’État qui divulgue.
+verify-file = Fichier du dossier
+verify-send = Vérifier
+verify-no-file = Choisissez un fichier de dossier à vérifier.
+verify-ok = Le dossier est vérifié
+verify-ok-text = { $count ->
+    [one] Il contient { $shown } élément, dont la provenance de l’État d’origine est prouvée.
+   *[other] Il contient { $shown } éléments, dont la provenance de l’État d’origine est prouvée.
+}
+verify-failed = Le dossier N’EST PAS vérifié
+verify-disclosure = Divulgation
+verify-discloser = Divulgué par
+verify-originator = État d’origine
+verify-authority = Divulgué à
+verify-purpose = Finalité
+verify-case = Référence de l’affaire
+verify-made = Établi le
+verify-consent = Consentement
+verify-directory = Annuaire
+verify-directory-text = version { $version }, signée par la clé du Secrétariat
+verify-anchor = Clé du Secrétariat
+verify-anchored = la clé à laquelle ce nœud se fie
+verify-not-anchored = la clé du dossier lui-même : comparez son empreinte à celle que publie le Secrétariat du TCA
