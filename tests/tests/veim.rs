@@ -10,6 +10,7 @@ mod veim {
     pub mod backup;
     pub mod browser;
     pub mod console;
+    pub mod console_directory;
     pub mod contacts;
     pub mod crash;
     pub mod directory;

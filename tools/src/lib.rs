@@ -6,7 +6,6 @@ pub mod audit;
 pub mod bench;
 pub mod client;
 pub mod demo;
-pub mod export;
 pub mod hostile;
 pub mod localnet;
 pub mod publish;

@@ -28,7 +28,8 @@ macro_rules! area {
 }
 
 /// Every area's texts: its name, then English, French, Spanish.
-pub const AREAS: &[(&str, [&str; 3])] = &[area!("common"), area!("exchanges")];
+pub const AREAS: &[(&str, [&str; 3])] =
+    &[area!("common"), area!("exchanges"), area!("directory"), area!("secretariat"), area!("users")];
 
 fn column(language: Language) -> usize {
     match language {

@@ -19,10 +19,14 @@
 
 mod call;
 mod dashboard;
+mod directory;
 mod exchanges;
 pub mod i18n;
 mod login;
+mod publications;
+mod secretariat;
 pub mod session;
+mod users;
 
 use crate::accounts::{Account, Need, need};
 use crate::api::{ApiError, Guard};
@@ -36,6 +40,7 @@ use axum::middleware::{self, Next};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::get;
 use call::Api;
+pub use directory::public_page;
 pub use i18n::Tr;
 use serde::de::DeserializeOwned;
 use session::{Flash, Found, Sessions};
@@ -111,6 +116,10 @@ pub(crate) fn router(node: Arc<Node>, guard: Arc<Guard>, api: Router) -> Router 
         .route("/console/static/console.css", get(style_sheet))
         .merge(login::routes())
         .merge(exchanges::routes())
+        .merge(directory::routes())
+        .merge(secretariat::routes())
+        .merge(publications::routes())
+        .merge(users::routes())
         .fallback(not_found)
         .layer(middleware::from_fn_with_state(console.clone(), own_origin))
         .with_state(console)
@@ -251,6 +260,24 @@ const LINKS: &[Link] = &[
     Link { href: "/console/outbox", key: "nav-outbox", method: "GET", path: "/v1/outbox", national: true },
     Link { href: "/console/exchanges", key: "nav-exchanges", method: "GET", path: "/v1/exchanges", national: true },
     Link { href: "/console/compose", key: "nav-compose", method: "POST", path: "/v1/requests", national: true },
+    Link { href: "/console/directory", key: "nav-directory", method: "GET", path: "/v1/directory", national: false },
+    Link { href: "/console/contacts", key: "nav-contacts", method: "GET", path: "/v1/contacts", national: true },
+    // Directory reviewers, whose role only the Secretariat's node gives.
+    Link {
+        href: "/console/registrations",
+        key: "nav-registrations",
+        method: "POST",
+        path: "/v1/directory/approve",
+        national: false,
+    },
+    Link {
+        href: "/console/publications",
+        key: "nav-publications",
+        method: "POST",
+        path: "/v1/reports/x/circulate",
+        national: false,
+    },
+    Link { href: "/console/users", key: "nav-users", method: "GET", path: "/v1/users", national: false },
 ];
 
 /// A link of the menu, as a page shows it.
