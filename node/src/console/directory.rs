@@ -262,13 +262,18 @@ fn form_of(c: &PointOfContact) -> ContactForm {
     }
 }
 
+/// The contacts submitted last, for the table every page shares.
+pub(crate) struct Shown {
+    pub contacts: Vec<Contact>,
+}
+
 #[derive(askama::Template)]
 #[template(path = "contacts.html")]
 struct ContactsPage {
     frame: Frame,
     standing: Option<String>,
     submitted: Option<String>,
-    current: Vec<Contact>,
+    current: Option<Shown>,
     entry_public: bool,
     rows: Vec<ContactRow>,
     roles: Vec<Choice>,
@@ -301,7 +306,9 @@ fn contacts_page(
         frame: official.frame(tr.t("contacts-title"), "/console/contacts"),
         standing: view.and_then(|v| standing_text(tr, v)),
         submitted: view.map(|v| tr.time(v.submitted_at)),
-        current: view.map(|v| v.contacts.iter().map(|c| contact(tr, c)).collect()).unwrap_or_default(),
+        current: view
+            .filter(|v| !v.contacts.is_empty())
+            .map(|v| Shown { contacts: v.contacts.iter().map(|c| contact(tr, c)).collect() }),
         entry_public,
         rows: with_blank(rows),
         roles: choices(tr, "role", &["national-poc", "alternate", "focal-point"], &None),

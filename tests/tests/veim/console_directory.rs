@@ -60,6 +60,16 @@ async fn the_secretariat_approves_from_the_console_and_officials_search_the_dire
     let after = blocking(|| reviewer.follow(&approved))?;
     assert!(after.text().contains("SWE is admitted"), "{}", after.text());
     assert!(after.html.contains("id=\"pending-none\""), "{}", after.text());
+    // The public export, as a page in French to save.
+    let export = blocking(|| reviewer.get("/console/registrations/export?format=html&language=fr"))?;
+    assert_eq!(export.status, 200, "{}", export.text());
+    assert!(export.header("content-disposition").unwrap_or_default().contains("points-of-contact-fr.html"));
+    assert!(export.html.contains("lang=\"fr\"") && export.html.contains("María Fernanda López"), "{}", export.html);
+    assert!(!export.html.contains("Jorge Ramírez"), "a restricted contact is left out");
+    // The reports and the meeting: nothing waits yet.
+    let publications = blocking(|| reviewer.get("/console/publications"))?;
+    assert_eq!(publications.status, 200, "{}", publications.text());
+    assert!(publications.html.contains("id=\"reports-none\"") && publications.html.contains("id=\"meeting-none\""));
     let listing: veim_node::api::DirectoryListing = blocking(|| sec.get("/v1/directory"))?;
     assert!(listing.entries.iter().any(|e| e.state.as_str() == "SWE"), "SWE is in the directory");
     net.wait_directory(listing.version).await?;
