@@ -1299,6 +1299,8 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             print(json, &entry, render::entry)
         }
         Command::Directory(DirectoryCommand::Search { state, region, language, role }) => {
+            // A code, checked here: the node would also take part of a name.
+            let state = state.map(|s| s.parse::<StateCode>()).transpose()?.map(|s| s.to_string());
             let query: Vec<(&str, String)> =
                 [("state", state), ("region", region), ("language", language), ("role", role)]
                     .into_iter()

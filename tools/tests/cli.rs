@@ -177,7 +177,24 @@ fn a_running_node_answers_the_cli_and_stops_cleanly_on_sigterm() {
     ]);
     assert!(export.status.success(), "{}", text(&export));
     let html = std::fs::read_to_string(&page).expect("page written");
-    assert!(html.starts_with("<!DOCTYPE html>") && html.contains("0 State(s) listed"), "{html}");
+    assert!(html.starts_with("<!DOCTYPE html>") && html.contains("0 States listed"), "{html}");
+    let page_fr = dir.path().join("public-fr.html");
+    let export = veim(&[
+        "--home",
+        &home_arg(&home),
+        "directory",
+        "export",
+        "--public",
+        "--format",
+        "html",
+        "--language",
+        "fr",
+        "--out",
+        &home_arg(&page_fr),
+    ]);
+    assert!(export.status.success(), "{}", text(&export));
+    let html = std::fs::read_to_string(&page_fr).expect("page written");
+    assert!(html.contains("lang=\"fr\"") && html.contains("0 État inscrit."), "{html}");
     let log = veim(&["--home", &home_arg(&home), "--json", "directory", "log"]);
     assert_eq!(serde_json::from_slice::<serde_json::Value>(&log.stdout).expect("json"), serde_json::json!([]));
 

@@ -494,11 +494,10 @@ pub fn public_page(public: &PublicDirectory, language: Language) -> Result<Strin
                 .collect(),
         })
         .collect();
-    let issued = public.issued_at.map(|t| tr.time(t)).unwrap_or_else(|| "—".into());
     PublicPage {
         tr,
         intro: tr.t1("public-intro", "version", &tr.number(public.directory_version)),
-        issued: tr.t1("public-issued", "date", &issued),
+        issued: public.issued_at.map(|t| tr.t1("public-issued", "date", &tr.time(t))).unwrap_or_default(),
         listed: tr.count("public-listed", public.states.len()),
         states,
     }
