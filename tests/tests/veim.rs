@@ -13,6 +13,7 @@ mod veim {
     pub mod console_browser;
     pub mod console_compose;
     pub mod console_terms;
+    pub mod console_directory;
     pub mod contacts;
     pub mod crash;
     pub mod directory;

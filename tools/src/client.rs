@@ -261,10 +261,32 @@ impl AdminClient {
         Ok((bytes, value))
     }
 
+    /// `GET path`, its answer as text (a page the node renders, not JSON).
+    pub fn get_text(&self, path: &str) -> Result<String, ClientError> {
+        let response = self
+            .agent
+            .get(format!("{}{path}", self.base))
+            .header("Authorization", format!("Bearer {}", self.token))
+            .call();
+        self.finish_text(response)
+    }
+
     fn finish<T: DeserializeOwned>(
         &self,
         response: Result<ureq::http::Response<ureq::Body>, ureq::Error>,
     ) -> Result<T, ClientError> {
+        let text = self.finish_text(response)?;
+        serde_json::from_str(&text).map_err(|e| ClientError::Answer {
+            addr: self.base.clone(),
+            reason: format!("its answer is not what this CLI expects ({e}); are the CLI and node the same version?"),
+        })
+    }
+
+    /// The answer's text, or the node's error.
+    fn finish_text(
+        &self,
+        response: Result<ureq::http::Response<ureq::Body>, ureq::Error>,
+    ) -> Result<String, ClientError> {
         let mut response = response.map_err(|e| self.transport(e))?;
         let status = response.status().as_u16();
         let text = response.body_mut().with_config().limit(MAX_ANSWER).read_to_string().map_err(|e| match e {
@@ -284,10 +306,7 @@ impl AdminClient {
             error.status = status;
             return Err(ClientError::Api(error));
         }
-        serde_json::from_str(&text).map_err(|e| ClientError::Answer {
-            addr: self.base.clone(),
-            reason: format!("its answer is not what this CLI expects ({e}); are the CLI and node the same version?"),
-        })
+        Ok(text)
     }
 
     /// A failure of the HTTP call: [`ClientError::Unreachable`] only when the

@@ -261,11 +261,11 @@ async fn script(root: &Path, out: &Path, steps: &mut Steps, slot: &mut Option<Lo
 
     steps.start("The Secretariat writes the public section of the directory, as JSON and as a static HTML page");
     let listing: DirectoryListing = blocking(|| sec.get("/v1/directory"))?;
-    let public = crate::export::public_section(&listing);
+    let public: veim_node::api::PublicDirectory = blocking(|| sec.get("/v1/directory/public"))?;
     let json_path = out.join("points-of-contact.json");
     let html_path = out.join("points-of-contact.html");
     std::fs::write(&json_path, serde_json::to_vec_pretty(&public)?)?;
-    std::fs::write(&html_path, crate::export::html(&public))?;
+    std::fs::write(&html_path, blocking(|| sec.get_text("/v1/directory/public?format=html"))?)?;
     let listed: usize = listing.entries.iter().map(|e| e.contacts.len()).sum();
     let shown: usize = public.states.iter().map(|s| s.contacts.len()).sum();
     crate::say!(

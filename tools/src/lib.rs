@@ -7,7 +7,6 @@ pub mod bench;
 pub mod bench_console;
 pub mod client;
 pub mod demo;
-pub mod export;
 pub mod hostile;
 pub mod localnet;
 pub mod publish;

@@ -11,9 +11,9 @@ use std::process::ExitCode;
 use veim_node::api::types::DisclosureSummary;
 use veim_node::api::types::{ConsentView, Reciprocity};
 use veim_node::api::{
-    ApproveRequest, CloseRequest, ContactsDecision, ContactsView, DirectoryListing, Done, EntryView, ExchangeView,
-    ListQuery, MessageView, NoteRequest, PendingView, RejectRequest, RespondRequest, SendRequest, StatusChangeRequest,
-    StatusView, SubmitContactsRequest, VersionView,
+    ApproveRequest, CloseRequest, ContactsDecision, ContactsView, DirectoryListing, Done, ExchangeView, ListQuery,
+    MessageView, NoteRequest, PendingView, PublicDirectory, RejectRequest, RespondRequest, SendRequest,
+    StatusChangeRequest, StatusView, SubmitContactsRequest, VersionView,
 };
 use veim_node::api::{
     AskConsent, AttachRequest, DecideConsent, Disclose, DisclosureRequestView, ExchangeSummary, MailTestAnswer,
@@ -23,7 +23,7 @@ use veim_node::api::{
 use veim_node::api::{Figures, MeasureForm, RespondByRequest, StageMoveRequest, TrackedExchange};
 use veim_node::home::config::{Config, Role, SecretariatPin};
 use veim_node::home::init_home;
-use veim_protocol::contacts::{ContactRole, ContactSetForm};
+use veim_protocol::contacts::ContactSetForm;
 use veim_protocol::{Authority, AuthorityKind};
 use veim_protocol::{EntryAction, RequestForm, ResponseForm, StateCode};
 use veim_tools::client::{Outcome, resolve_home};
@@ -982,7 +982,9 @@ enum DirectoryCommand {
         role: Option<String>,
     },
     /// Write the public section of the directory (no restricted entry or field).
-    #[command(after_help = "Example:\n  veim directory export --public --format html --out public.html")]
+    #[command(
+        after_help = "Example:\n  veim directory export --public --format html --language fr --out public-fr.html"
+    )]
     Export {
         /// Required: only the public section can be exported.
         #[arg(long, required = true)]
@@ -990,6 +992,9 @@ enum DirectoryCommand {
         /// json (the data) or html (a static page to publish).
         #[arg(long, value_enum)]
         format: ExportFormat,
+        /// The HTML page's language: en, fr or es.
+        #[arg(long, default_value = "en", value_parser = ["en", "fr", "es"])]
+        language: String,
         /// File to write.
         #[arg(long, alias = "output")]
         out: PathBuf,
@@ -1308,38 +1313,16 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             print(json, &entry, render::entry)
         }
         Command::Directory(DirectoryCommand::Search { state, region, language, role }) => {
-            let listing: DirectoryListing = client()?.get("/v1/directory")?;
-            let state = state.map(|s| s.parse::<StateCode>()).transpose()?;
-            let found: Vec<EntryView> = listing
-                .entries
-                .into_iter()
-                .filter(|e| state.is_none_or(|s| e.state == s))
-                .filter(|e| {
-                    region.as_ref().is_none_or(|wanted| {
-                        let wanted = wanted.trim().to_ascii_lowercase().replace(' ', "-");
-                        let (r, sub) = render::region(e.state);
-                        r.as_deref() == Some(wanted.as_str()) || sub.as_deref() == Some(wanted.as_str())
-                    })
-                })
-                .filter(|e| {
-                    language
-                        .as_ref()
-                        .is_none_or(|l| e.contacts.iter().any(|c| c.languages.contains(&l.to_ascii_lowercase())))
-                })
-                .filter(|e| {
-                    role.as_ref().is_none_or(|r| {
-                        e.contacts.iter().any(|c| {
-                            matches!(
-                                (r.as_str(), &c.role),
-                                ("national-poc", ContactRole::NationalPoc)
-                                    | ("alternate", ContactRole::Alternate)
-                                    | ("focal-point", ContactRole::FocalPoint(_))
-                            )
-                        })
-                    })
-                })
-                .collect();
-            print(json, &found, |list| {
+            // A code, checked here: the node would also take part of a name.
+            let state = state.map(|s| s.parse::<StateCode>()).transpose()?.map(|s| s.to_string());
+            let query: Vec<(&str, String)> =
+                [("state", state), ("region", region), ("language", language), ("role", role)]
+                    .into_iter()
+                    .filter_map(|(k, v)| Some((k, v?)))
+                    .collect();
+            let query = serde_urlencoded::to_string(&query)?;
+            let listing: DirectoryListing = client()?.get(&format!("/v1/directory?{query}"))?;
+            print(json, &listing.entries, |list| {
                 if list.is_empty() {
                     "No entry matches.\n".into()
                 } else {
@@ -1347,12 +1330,14 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 }
             })
         }
-        Command::Directory(DirectoryCommand::Export { public: _, format, out: output }) => {
-            let listing: DirectoryListing = client()?.get("/v1/directory")?;
-            let public = veim_tools::export::public_section(&listing);
+        Command::Directory(DirectoryCommand::Export { public: _, format, language, out: output }) => {
+            let client = client()?;
+            let public: PublicDirectory = client.get("/v1/directory/public")?;
             let bytes = match format {
                 ExportFormat::Json => serde_json::to_vec_pretty(&public)?,
-                ExportFormat::Html => veim_tools::export::html(&public).into_bytes(),
+                ExportFormat::Html => {
+                    client.get_text(&format!("/v1/directory/public?format=html&language={language}"))?.into_bytes()
+                }
             };
             std::fs::write(&output, bytes).with_context(|| format!("cannot write {}", output.display()))?;
             print(json, &public, |p| {

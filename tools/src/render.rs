@@ -140,22 +140,12 @@ pub fn directory(d: &DirectoryListing) -> String {
     out
 }
 
-/// The UN M49 region and subregion of a State ("americas", "central-america").
-pub fn region(state: veim_protocol::StateCode) -> (Option<String>, Option<String>) {
-    match keshvar::Alpha3::try_from(state.as_str()) {
-        Ok(code) => {
-            let country = code.to_country();
-            (country.maybe_region().map(|r| r.to_string()), country.maybe_subregion().map(|r| r.to_string()))
-        }
-        Err(_) => (None, None),
-    }
-}
-
 pub fn entry(e: &EntryView) -> String {
     let mut out = String::new();
     let _ = writeln!(out, "{} ({}) — {}, entry {}", e.state, e.name, e.status, word(&e.visibility));
-    if let (Some(region), sub) = region(e.state) {
-        let _ = writeln!(out, "  region       {region}{}", sub.map(|s| format!(" ({s})")).unwrap_or_default());
+    if let Some(region) = &e.region {
+        let sub = e.subregion.as_ref().map(|s| format!(" ({s})")).unwrap_or_default();
+        let _ = writeln!(out, "  region       {region}{sub}");
     }
     let _ = writeln!(out, "  operator     {}", e.operator);
     let _ = writeln!(out, "  fingerprint  {}", e.fingerprint);
@@ -1026,13 +1016,5 @@ mod tests {
         assert_eq!(word(&ContactField::OfficeAddress), "office-address");
         assert_eq!(word(&Visibility::Public), "public");
         assert_eq!(word(&veim_node::api::types::ExchangeStatus::Answered), "answered");
-    }
-
-    #[test]
-    fn states_have_their_un_regions() {
-        let code = |s: &str| s.parse::<veim_protocol::StateCode>().expect("code");
-        assert_eq!(region(code("MEX")), (Some("americas".into()), Some("central-america".into())));
-        assert_eq!(region(code("SWE")), (Some("europe".into()), Some("northern-europe".into())));
-        assert_eq!(region(code("NGA")).0.as_deref(), Some("africa"));
     }
 }

@@ -162,22 +162,28 @@ fn a_running_node_answers_the_cli_and_stops_cleanly_on_sigterm() {
     assert_eq!(many.status.code(), Some(5), "{}", text(&many));
     assert!(text(&many).contains("no registration from MEX"), "{}", text(&many));
 
-    // The public section can be written even from an empty directory.
-    let page = dir.path().join("public.html");
-    let export = veim(&[
-        "--home",
-        &home_arg(&home),
-        "directory",
-        "export",
-        "--public",
-        "--format",
-        "html",
-        "--output",
-        &home_arg(&page),
-    ]);
-    assert!(export.status.success(), "{}", text(&export));
-    let html = std::fs::read_to_string(&page).expect("page written");
-    assert!(html.starts_with("<!DOCTYPE html>") && html.contains("0 State(s) listed"), "{html}");
+    // The public section can be written even from an empty directory, as a
+    // page in each language.
+    for (language, listed) in [("en", "0 States listed"), ("fr", "0 État inscrit.")] {
+        let page = dir.path().join(format!("public-{language}.html"));
+        let export = veim(&[
+            "--home",
+            &home_arg(&home),
+            "directory",
+            "export",
+            "--public",
+            "--format",
+            "html",
+            "--language",
+            language,
+            "--output",
+            &home_arg(&page),
+        ]);
+        assert!(export.status.success(), "{}", text(&export));
+        let html = std::fs::read_to_string(&page).expect("page written");
+        assert!(html.starts_with("<!DOCTYPE html>") && html.contains(listed), "{html}");
+        assert!(html.contains(&format!("lang=\"{language}\"")), "{html}");
+    }
     let log = veim(&["--home", &home_arg(&home), "--json", "directory", "log"]);
     assert_eq!(serde_json::from_slice::<serde_json::Value>(&log.stdout).expect("json"), serde_json::json!([]));
 

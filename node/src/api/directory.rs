@@ -2,7 +2,9 @@
 //! either role asks of the node about its standing.
 
 use super::*;
+use crate::directory::public;
 use axum::extract::Query;
+use veim_protocol::contacts::ContactRole;
 
 #[utoipa::path(
     get,
@@ -43,32 +45,127 @@ pub(super) async fn status(State(node): State<Shared>) -> ApiResult<StatusView> 
     get,
     path = "/v1/directory",
     tag = "directory",
-    summary = "The current directory version and its entries.",
-    responses((status = 200, description = "Done; the answer as JSON (text for /metrics)"), (status = "default", description = "An error, as JSON {error, message, problems}: the error code says which (wrong-role, invalid, not-found, no-consent, ...)"))
+    summary = "The current directory version and its entries, those that pass the filters given (State, region, language, role), a page at a time if asked.",
+    params(DirectoryQuery),
+    responses((status = 200, description = "Done; the answer as JSON, the number of entries that pass the filters in x-total-count"), (status = "default", description = "An error, as JSON {error, message, problems}: bad-query"))
 )]
-pub(super) async fn directory(State(node): State<Shared>) -> ApiResult<DirectoryListing> {
+pub(super) async fn directory(
+    State(node): State<Shared>,
+    Query(q): Query<DirectoryQuery>,
+) -> Result<([(&'static str, String); 1], Json<DirectoryListing>), ApiError> {
+    let page = Page::only(&PageQuery { limit: q.limit, page: q.page })?;
+    let wanted = Wanted::of(&q)?;
     let view = node.directory.view();
-    let entries = view
+    let entries: Vec<EntryView> = view
         .entries()
         .iter()
-        .map(|e| EntryView {
-            state: e.state(),
-            name: e.state().name().to_string(),
-            status: e.status,
-            visibility: e.visibility(),
-            contacts: e.contacts.as_ref().map(|c| c.set.contacts.clone()).unwrap_or_default(),
-            fingerprint: e.identity_key().fingerprint(),
-            operator: e.registration.registration.operator.clone(),
-            addresses: e.addresses().to_vec(),
-            admitted_at: e.admitted_at,
+        .filter(|e| wanted.holds(e))
+        .map(|e| {
+            let (region, subregion) = public::region(e.state());
+            EntryView {
+                state: e.state(),
+                name: e.state().name().to_string(),
+                status: e.status,
+                visibility: e.visibility(),
+                contacts: e.contacts.as_ref().map(|c| c.set.contacts.clone()).unwrap_or_default(),
+                fingerprint: e.identity_key().fingerprint(),
+                operator: e.registration.registration.operator.clone(),
+                addresses: e.addresses().to_vec(),
+                admitted_at: e.admitted_at,
+                region,
+                subregion,
+            }
         })
         .collect();
-    Ok(Json(DirectoryListing {
-        version: view.version(),
-        issued_at: view.current.as_ref().map(|v| v.body.issued_at),
-        hash: view.current.as_ref().and_then(|v| v.hash().ok()).map(hex::encode),
-        entries,
-    }))
+    let total = entries.len();
+    Ok((
+        [(TOTAL_HEADER, total.to_string())],
+        Json(DirectoryListing {
+            version: view.version(),
+            issued_at: view.current.as_ref().map(|v| v.body.issued_at),
+            hash: view.current.as_ref().and_then(|v| v.hash().ok()).map(hex::encode),
+            entries: page.cut(entries),
+        }),
+    ))
+}
+
+/// The filters of a directory query, checked.
+struct Wanted {
+    state: Option<String>,
+    region: Option<String>,
+    language: Option<String>,
+    role: Option<&'static str>,
+}
+
+impl Wanted {
+    fn of(q: &DirectoryQuery) -> Result<Wanted, ApiError> {
+        let given = |v: &Option<String>| v.as_deref().map(str::trim).filter(|s| !s.is_empty()).map(str::to_string);
+        let role = match given(&q.role).as_deref() {
+            None => None,
+            Some("national-poc") => Some("national-poc"),
+            Some("alternate") => Some("alternate"),
+            Some("focal-point") => Some("focal-point"),
+            Some(other) => {
+                return Err(bad_query(format!(
+                    "role {other:?}: a contact's role is national-poc, alternate or focal-point"
+                )));
+            }
+        };
+        let language = given(&q.language).map(|l| l.to_ascii_lowercase());
+        if let Some(l) = &language
+            && !(l.len() == 2 && l.bytes().all(|b| b.is_ascii_lowercase()))
+        {
+            return Err(bad_query(format!("language {l:?}: write an ISO 639-1 code such as en, es, fr")));
+        }
+        Ok(Wanted { state: given(&q.state).map(|s| s.to_lowercase()), region: given(&q.region), language, role })
+    }
+
+    fn holds(&self, e: &veim_protocol::DirectoryEntry) -> bool {
+        let contacts = e.contacts.as_ref().map(|c| c.set.contacts.as_slice()).unwrap_or(&[]);
+        self.state.as_ref().is_none_or(|s| {
+            e.state().as_str().eq_ignore_ascii_case(s) || e.state().name().to_lowercase().contains(s.as_str())
+        }) && self.region.as_ref().is_none_or(|r| public::in_region(e.state(), r))
+            && self.language.as_ref().is_none_or(|l| contacts.iter().any(|c| c.languages.contains(l)))
+            && self.role.is_none_or(|r| {
+                contacts.iter().any(|c| {
+                    matches!(
+                        (r, &c.role),
+                        ("national-poc", ContactRole::NationalPoc)
+                            | ("alternate", ContactRole::Alternate)
+                            | ("focal-point", ContactRole::FocalPoint(_))
+                    )
+                })
+            })
+    }
+}
+
+#[utoipa::path(
+    get,
+    path = "/v1/directory/public",
+    tag = "directory",
+    summary = "The public section of the directory (active entries the State made public, public contacts without their restricted fields): as JSON, or as a static HTML page in English, French or Spanish to publish.",
+    params(PublicQuery),
+    responses((status = 200, description = "Done; the section as JSON, or the page as text/html"), (status = "default", description = "An error, as JSON {error, message, problems}: bad-query"))
+)]
+pub(super) async fn public_section(
+    State(node): State<Shared>,
+    Query(q): Query<PublicQuery>,
+) -> Result<Response, ApiError> {
+    let language = match q.language.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
+        None => veim_protocol::report::Language::En,
+        Some(l) => veim_protocol::report::Language::parse(l)
+            .ok_or_else(|| bad_query(format!("language {l:?}: the public page is written in en, fr or es")))?,
+    };
+    let section = public::public_section(&node.directory.view());
+    match q.format.as_deref().map(str::trim).unwrap_or("json") {
+        "json" | "" => Ok(Json(section).into_response()),
+        "html" => {
+            let page = crate::console::public_page(&section, language)
+                .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string()))?;
+            Ok(([(axum::http::header::CONTENT_TYPE, "text/html; charset=utf-8")], page).into_response())
+        }
+        other => Err(bad_query(format!("format {other:?}: the public section is written as json or html"))),
+    }
 }
 
 #[utoipa::path(

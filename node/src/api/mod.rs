@@ -186,6 +186,7 @@ fn routes() -> OpenApiRouter<Shared> {
         .routes(routes!(metrics::metrics))
         .routes(routes!(status))
         .routes(routes!(directory))
+        .routes(routes!(public_section))
         .routes(routes!(history))
         .routes(routes!(pending))
         .routes(routes!(approve))

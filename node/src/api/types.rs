@@ -4,6 +4,7 @@
 //! are named here too, so that a client needs this module alone.
 
 pub use crate::attachments::AttachmentView;
+pub use crate::directory::public::{PublicContact, PublicDirectory, PublicEntry};
 pub use crate::directory::{Standing, StandingState};
 pub use crate::home::config::Role;
 pub use crate::storage::{
@@ -142,6 +143,12 @@ pub struct EntryView {
     pub operator: String,
     pub addresses: Vec<String>,
     pub admitted_at: i64,
+    /// The State's UN M49 region ("americas"), if the standard places it.
+    #[serde(default)]
+    pub region: Option<String>,
+    /// ...and subregion ("central-america").
+    #[serde(default)]
+    pub subregion: Option<String>,
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -475,6 +482,50 @@ pub struct PageQuery {
     /// The page, counted from 1.
     #[serde(default)]
     pub page: Option<usize>,
+}
+
+/// Which entries of the directory: the query parameters of
+/// `GET /v1/directory`. Every filter given must hold; the answer's
+/// `entries` are the page asked for, and [`TOTAL_HEADER`] says how many
+/// entries pass the filters.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub struct DirectoryQuery {
+    /// Entries per page, as [`PageQuery`]'s; every entry with neither
+    /// `limit` nor `page`.
+    #[serde(default)]
+    pub limit: Option<usize>,
+    #[serde(default)]
+    pub page: Option<usize>,
+    /// A State: its ISO 3166-1 alpha-3 code, or a part of its name
+    /// ("mex", "Mexico", "united").
+    #[serde(default)]
+    pub state: Option<String>,
+    /// A UN M49 region or subregion: "americas", "western-africa".
+    #[serde(default)]
+    pub region: Option<String>,
+    /// An ISO 639-1 working language of one of the State's contacts: "es".
+    #[serde(default)]
+    pub language: Option<String>,
+    /// The role of one of the State's contacts: `national-poc`,
+    /// `alternate` or `focal-point`.
+    #[serde(default)]
+    pub role: Option<String>,
+}
+
+/// Which form of the public section: the query parameters of
+/// `GET /v1/directory/public`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub struct PublicQuery {
+    /// `json` (the data, the default) or `html` (a static page to publish).
+    #[serde(default)]
+    pub format: Option<String>,
+    /// The page's language: `en` (the default), `fr` or `es`.
+    #[serde(default)]
+    pub language: Option<String>,
 }
 
 /// Items per page when the query names no limit.

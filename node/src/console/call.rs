@@ -84,16 +84,22 @@ impl Api {
     /// `GET path` of a listing: the number of items that pass its filters,
     /// and the page asked for.
     pub async fn list<T: DeserializeOwned>(&self, who: AccountName, path: &str) -> Result<(usize, Vec<T>), ApiError> {
+        let (total, items): (Option<usize>, Vec<T>) = self.counted(who, path).await?;
+        Ok((total.unwrap_or(items.len()), items))
+    }
+
+    /// `GET path`, its JSON answer and the number of items that pass its
+    /// filters (the [`TOTAL_HEADER`] the API answers with).
+    pub async fn counted<T: DeserializeOwned>(
+        &self,
+        who: AccountName,
+        path: &str,
+    ) -> Result<(Option<usize>, T), ApiError> {
         let answer = self.call(who, Method::GET, path, None, Vec::new()).await?;
-        let items: Vec<T> = serde_json::from_slice(&answer.body)
+        let value: T = serde_json::from_slice(&answer.body)
             .map_err(|e| internal(format!("the answer of {path} does not read: {e}")))?;
-        let total = answer
-            .headers
-            .get(TOTAL_HEADER)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(items.len());
-        Ok((total, items))
+        let total = answer.headers.get(TOTAL_HEADER).and_then(|v| v.to_str().ok()).and_then(|v| v.parse().ok());
+        Ok((total, value))
     }
 
     /// `POST path` with a JSON body, its JSON answer.

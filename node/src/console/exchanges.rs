@@ -172,7 +172,7 @@ pub(crate) struct Choice {
     pub chosen: bool,
 }
 
-fn choices(tr: Tr, prefix: &str, values: &[&str], chosen: &Option<String>) -> Vec<Choice> {
+pub(super) fn choices(tr: Tr, prefix: &str, values: &[&str], chosen: &Option<String>) -> Vec<Choice> {
     values
         .iter()
         .map(|v| Choice {

@@ -29,7 +29,16 @@ macro_rules! area {
 
 /// Every area's texts: its name, then English, French, Spanish.
 pub const AREAS: &[(&str, [&str; 3])] =
-    &[area!("common"), area!("exchanges"), area!("compose"), area!("terms"), area!("audit")];
+    &[
+        area!("common"),
+        area!("exchanges"),
+        area!("compose"),
+        area!("terms"),
+        area!("audit"),
+        area!("directory"),
+        area!("secretariat"),
+        area!("users"),
+    ];
 
 fn column(language: Language) -> usize {
     match language {

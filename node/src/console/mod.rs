@@ -22,14 +22,18 @@ mod audit;
 mod call;
 mod compose;
 mod dashboard;
+mod directory;
 mod exchanges;
 mod form;
 pub mod i18n;
 mod login;
 mod progress;
+mod publications;
 mod respond;
+mod secretariat;
 pub mod session;
 mod terms;
+mod users;
 
 use crate::accounts::{Account, Need, need};
 use crate::api::{ApiError, Guard};
@@ -43,6 +47,7 @@ use axum::middleware::{self, Next};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::get;
 use call::Api;
+pub use directory::public_page;
 pub use i18n::Tr;
 use serde::de::DeserializeOwned;
 use session::{Flash, Found, Sessions};
@@ -124,6 +129,10 @@ pub(crate) fn router(node: Arc<Node>, guard: Arc<Guard>, api: Router) -> Router 
         .merge(progress::routes())
         .merge(terms::routes())
         .merge(audit::routes())
+        .merge(directory::routes())
+        .merge(secretariat::routes())
+        .merge(publications::routes())
+        .merge(users::routes())
         .route("/console/{*rest}", get(not_found))
         .layer(middleware::from_fn_with_state(console.clone(), own_origin))
         .with_state(console)
@@ -273,6 +282,24 @@ const LINKS: &[Link] = &[
         national: true,
     },
     Link { href: "/console/audit", key: "nav-audit", method: "GET", path: "/v1/audit", national: false },
+    Link { href: "/console/directory", key: "nav-directory", method: "GET", path: "/v1/directory", national: false },
+    Link { href: "/console/contacts", key: "nav-contacts", method: "GET", path: "/v1/contacts", national: true },
+    // Directory reviewers, whose role only the Secretariat's node gives.
+    Link {
+        href: "/console/registrations",
+        key: "nav-registrations",
+        method: "POST",
+        path: "/v1/directory/approve",
+        national: false,
+    },
+    Link {
+        href: "/console/publications",
+        key: "nav-publications",
+        method: "POST",
+        path: "/v1/reports/x/circulate",
+        national: false,
+    },
+    Link { href: "/console/users", key: "nav-users", method: "GET", path: "/v1/users", national: false },
 ];
 
 /// A link of the menu, as a page shows it.

@@ -10,6 +10,7 @@
 //! so that checking a peer costs a hash lookup, not a scan: [`Directory`]
 //! owns that view, and every other service reads it from there.
 
+pub mod public;
 pub mod publisher;
 pub mod registry;
 pub mod sync;

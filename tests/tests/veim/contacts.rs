@@ -59,11 +59,18 @@ async fn accepted_contacts_reach_every_node_and_only_public_ones_are_exported() 
     let v: VersionView = serde_json::from_value(decide(&net, "/v1/contacts/accept", "SWE", "")?)?;
     net.wait_directory(v.version).await?;
 
-    let listing: DirectoryListing = blocking(|| net.secretariat.api()?.get("/v1/directory"))?;
-    let public = veim_tools::export::public_section(&listing);
+    let sec = net.secretariat.api()?;
+    let public: veim_node::api::PublicDirectory = blocking(|| sec.get("/v1/directory/public"))?;
     let json = serde_json::to_string(&public)?;
-    let html = veim_tools::export::html(&public);
-    for (format, text) in [("json", &json), ("html", &html)] {
+    let html = blocking(|| sec.get_text("/v1/directory/public?format=html"))?;
+    let pages =
+        ["fr", "es"].map(|l| blocking(|| sec.get_text(&format!("/v1/directory/public?format=html&language={l}"))));
+    let [fr, es] = pages;
+    let (fr, es) = (fr?, es?);
+    assert!(html.contains("lang=\"en\"") && html.contains("Working languages"), "the page in English");
+    assert!(fr.contains("lang=\"fr\"") && fr.contains("Langues de travail"), "the page in French");
+    assert!(es.contains("lang=\"es\"") && es.contains("Idiomas de trabajo"), "the page in Spanish");
+    for (format, text) in [("json", &json), ("html", &html), ("html fr", &fr), ("html es", &es)] {
         assert!(text.contains("María Fernanda López"), "{format}: the public contact is there");
         assert!(text.contains("att-poc@sre.example.mx"), "{format}: with its public fields");
         assert!(!text.contains("Jorge Ramírez"), "{format}: a restricted contact is left out");
@@ -72,7 +79,9 @@ async fn accepted_contacts_reach_every_node_and_only_public_ones_are_exported() 
         assert!(!text.contains("DEU"), "{format}: an entry without public contacts is restricted by default");
     }
     for external in ["http:", "https:", "<script", "<link", "src=", "url("] {
-        assert!(!html.contains(external), "the page loads nothing from elsewhere ({external})");
+        for page in [&html, &fr, &es] {
+            assert!(!page.contains(external), "the page loads nothing from elsewhere ({external})");
+        }
     }
     net.shutdown().await;
     Ok(())

@@ -1,0 +1,65 @@
+# The Secretariat's node: registrations, contacts to review, standing of
+# States, the public export.
+nav-registrations = Registrations
+registrations-title = Registrations and contacts to review
+registrations-pending = Registrations waiting for approval
+registrations-none = No registration is waiting.
+registrations-compare = Before approving, call the State's point of contact through a channel you already trust and have them read out their node's key fingerprint. Type what they read: the node admits the State only if it is the fingerprint shown here.
+registrations-addresses = Addresses
+registrations-fingerprint-heard = Fingerprint as the State read it out
+registrations-approve = Approve and publish
+registrations-reason = Reason (the State will read it)
+registrations-reject = Reject
+registrations-approved = { $state } is admitted.
+registrations-version = Directory version { $version } was published.
+registrations-rejected = The registration of { $state } was rejected; its node learns it at its next poll.
+review-pending = Points of contact to review
+review-none = No submission of contacts is waiting.
+review-accept = Accept into the directory
+review-reject = Reject
+review-accepted = The points of contact of { $state } were accepted.
+review-rejected = The points of contact of { $state } were rejected; its node learns it at its next poll.
+standing-heading = Suspension, reinstatement and withdrawal
+standing-state = State
+standing-status = Status
+standing-action = Action
+standing-suspend = Suspend
+standing-reinstate = Reinstate
+standing-withdraw = Withdraw
+standing-help = A suspended State's messages are refused until it is reinstated. A withdrawn State stays listed as withdrawn; coming back takes a new admission.
+standing-submit = Publish the change
+standing-suspended = { $state } is suspended.
+standing-reinstated = { $state } is reinstated.
+standing-withdrawn = { $state } is withdrawn.
+export-heading = Public export
+export-help = The public section of directory version { $version }: only active entries the State made public, only public contacts, without the fields a contact keeps restricted.
+export-json = The data (JSON)
+export-html-en = The page in English (HTML)
+export-html-fr = The page in French (HTML)
+export-html-es = The page in Spanish (HTML)
+api-error-fingerprint-mismatch = The fingerprint does not match
+api-error-not-caught-up = The directory is not ready yet
+nav-publications = Reports and meeting
+publications-title = Reports of measures and the annual meeting
+publications-reports = Reports of measures waiting for review
+publications-reports-none = No report is waiting.
+publications-circulate = Circulate to every active State
+publications-refuse = Refuse
+publications-circulated = The report was circulated (publication { $seq }).
+publications-refused = The report of { $state } was refused; its node learns the reason.
+publications-meeting = Annual meeting of national points of contact
+publications-meeting-none = No meeting notice has been published (veim meeting notice).
+publications-meeting-title = Meeting
+publications-meeting-dates = Dates
+publications-meeting-deadline = Registrations until
+publications-meeting-languages = Languages offered
+publications-registrations = Registrations
+publications-registrations-none = No State has registered participants yet.
+publications-count = Number
+publications-invite-help = Mails the invitation to every listed point of contact of the active States, each in their language; an address invited before is left out unless asked again.
+publications-invite-again = Invite again the addresses invited before
+publications-invite = Send the invitations
+publications-invited = { $count ->
+    [one] { $shown } invitation queued.
+   *[other] { $shown } invitations queued.
+}

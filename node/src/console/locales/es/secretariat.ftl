@@ -1,0 +1,65 @@
+# El nodo de la Secretaría: inscripciones, contactos por examinar, situación
+# de los Estados, exportación pública.
+nav-registrations = Inscripciones
+registrations-title = Inscripciones y contactos por examinar
+registrations-pending = Inscripciones pendientes de aprobación
+registrations-none = No hay ninguna inscripción pendiente.
+registrations-compare = Antes de aprobar, llame al punto de contacto del Estado por un canal de confianza y pídale que lea la huella de la clave de su nodo. Escriba lo que lea: el nodo admite al Estado solo si es la huella que se muestra aquí.
+registrations-addresses = Direcciones
+registrations-fingerprint-heard = Huella tal como la leyó el Estado
+registrations-approve = Aprobar y publicar
+registrations-reason = Motivo (el Estado lo leerá)
+registrations-reject = Rechazar
+registrations-approved = { $state } ha sido admitido.
+registrations-version = Se publicó la versión { $version } del directorio.
+registrations-rejected = Se rechazó la inscripción de { $state }; su nodo lo sabrá en su próxima consulta.
+review-pending = Puntos de contacto por examinar
+review-none = No hay ningún envío de contactos pendiente.
+review-accept = Aceptar en el directorio
+review-reject = Rechazar
+review-accepted = Se aceptaron los puntos de contacto de { $state }.
+review-rejected = Se rechazaron los puntos de contacto de { $state }; su nodo lo sabrá en su próxima consulta.
+standing-heading = Suspensión, restablecimiento y retiro
+standing-state = Estado
+standing-status = Situación
+standing-action = Acción
+standing-suspend = Suspender
+standing-reinstate = Restablecer
+standing-withdraw = Retirar
+standing-help = Los mensajes de un Estado suspendido se rechazan hasta que se le restablezca. Un Estado retirado sigue inscrito como retirado; para volver necesita una nueva admisión.
+standing-submit = Publicar el cambio
+standing-suspended = { $state } ha sido suspendido.
+standing-reinstated = { $state } ha sido restablecido.
+standing-withdrawn = { $state } ha sido retirado.
+export-heading = Exportación pública
+export-help = La sección pública de la versión { $version } del directorio: solo las inscripciones activas que el Estado hizo públicas, solo los contactos públicos, sin los campos que un contacto mantiene restringidos.
+export-json = Los datos (JSON)
+export-html-en = La página en inglés (HTML)
+export-html-fr = La página en francés (HTML)
+export-html-es = La página en español (HTML)
+api-error-fingerprint-mismatch = La huella no coincide
+api-error-not-caught-up = El directorio aún no está listo
+nav-publications = Informes y reunión
+publications-title = Informes sobre medidas y reunión anual
+publications-reports = Informes sobre medidas pendientes de examen
+publications-reports-none = No hay ningún informe pendiente.
+publications-circulate = Distribuir a todos los Estados activos
+publications-refuse = Rechazar
+publications-circulated = Se distribuyó el informe (publicación { $seq }).
+publications-refused = Se rechazó el informe de { $state }; su nodo conoce el motivo.
+publications-meeting = Reunión anual de los puntos de contacto nacionales
+publications-meeting-none = No se ha publicado ninguna convocatoria (veim meeting notice).
+publications-meeting-title = Reunión
+publications-meeting-dates = Fechas
+publications-meeting-deadline = Inscripciones hasta
+publications-meeting-languages = Idiomas ofrecidos
+publications-registrations = Inscripciones
+publications-registrations-none = Ningún Estado ha inscrito participantes todavía.
+publications-count = Número
+publications-invite-help = Envía la invitación por correo a cada punto de contacto inscrito de los Estados activos, cada uno en su idioma; una dirección ya invitada se omite salvo que se pida de nuevo.
+publications-invite-again = Invitar de nuevo a las direcciones ya invitadas
+publications-invite = Enviar las invitaciones
+publications-invited = { $count ->
+    [one] { $shown } invitación en cola.
+   *[other] { $shown } invitaciones en cola.
+}

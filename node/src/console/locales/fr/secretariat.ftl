@@ -1,0 +1,65 @@
+# Le nœud du Secrétariat : inscriptions, contacts à examiner, situation des
+# États, export public.
+nav-registrations = Inscriptions
+registrations-title = Inscriptions et contacts à examiner
+registrations-pending = Inscriptions en attente d’approbation
+registrations-none = Aucune inscription n’est en attente.
+registrations-compare = Avant d’approuver, appelez le point de contact de l’État par un canal de confiance et faites-lui lire l’empreinte de la clé de son nœud. Saisissez ce qu’il lit : le nœud n’admet l’État que si c’est l’empreinte affichée ici.
+registrations-addresses = Adresses
+registrations-fingerprint-heard = Empreinte telle que l’État l’a lue
+registrations-approve = Approuver et publier
+registrations-reason = Motif (l’État le lira)
+registrations-reject = Rejeter
+registrations-approved = { $state } est admis.
+registrations-version = La version { $version } du répertoire a été publiée.
+registrations-rejected = L’inscription de { $state } a été rejetée ; son nœud l’apprendra à sa prochaine consultation.
+review-pending = Points de contact à examiner
+review-none = Aucun envoi de contacts n’est en attente.
+review-accept = Accepter dans le répertoire
+review-reject = Rejeter
+review-accepted = Les points de contact de { $state } ont été acceptés.
+review-rejected = Les points de contact de { $state } ont été rejetés ; son nœud l’apprendra à sa prochaine consultation.
+standing-heading = Suspension, réintégration et retrait
+standing-state = État
+standing-status = Statut
+standing-action = Action
+standing-suspend = Suspendre
+standing-reinstate = Réintégrer
+standing-withdraw = Retirer
+standing-help = Les messages d’un État suspendu sont refusés jusqu’à sa réintégration. Un État retiré reste inscrit comme retiré ; pour revenir, il lui faut une nouvelle admission.
+standing-submit = Publier le changement
+standing-suspended = { $state } est suspendu.
+standing-reinstated = { $state } est réintégré.
+standing-withdrawn = { $state } est retiré.
+export-heading = Export public
+export-help = La partie publique de la version { $version } du répertoire : seulement les inscriptions actives que l’État a rendues publiques, seulement les contacts publics, sans les champs qu’un contact garde restreints.
+export-json = Les données (JSON)
+export-html-en = La page en anglais (HTML)
+export-html-fr = La page en français (HTML)
+export-html-es = La page en espagnol (HTML)
+api-error-fingerprint-mismatch = L’empreinte ne correspond pas
+api-error-not-caught-up = Le répertoire n’est pas encore prêt
+nav-publications = Rapports et réunion
+publications-title = Rapports sur les mesures et réunion annuelle
+publications-reports = Rapports sur les mesures en attente d’examen
+publications-reports-none = Aucun rapport n’est en attente.
+publications-circulate = Diffuser à tous les États actifs
+publications-refuse = Refuser
+publications-circulated = Le rapport a été diffusé (publication { $seq }).
+publications-refused = Le rapport de { $state } a été refusé ; son nœud en apprend le motif.
+publications-meeting = Réunion annuelle des points de contact nationaux
+publications-meeting-none = Aucun avis de réunion n’a été publié (veim meeting notice).
+publications-meeting-title = Réunion
+publications-meeting-dates = Dates
+publications-meeting-deadline = Inscriptions jusqu’au
+publications-meeting-languages = Langues proposées
+publications-registrations = Inscriptions
+publications-registrations-none = Aucun État n’a encore inscrit de participants.
+publications-count = Nombre
+publications-invite-help = Envoie l’invitation par courriel à chaque point de contact inscrit des États actifs, chacun dans sa langue ; une adresse déjà invitée est laissée de côté, sauf demande contraire.
+publications-invite-again = Inviter de nouveau les adresses déjà invitées
+publications-invite = Envoyer les invitations
+publications-invited = { $count ->
+    [one] { $shown } invitation mise en file.
+   *[other] { $shown } invitations mises en file.
+}
