@@ -49,7 +49,6 @@ pub mod attachments;
 pub mod audit;
 pub mod backup;
 pub mod clock;
-pub mod console;
 pub mod directory;
 pub mod exchange;
 pub mod home;

@@ -12,8 +12,8 @@ mod veim {
     pub mod console;
     pub mod console_browser;
     pub mod console_compose;
-    pub mod console_terms;
     pub mod console_directory;
+    pub mod console_terms;
     pub mod contacts;
     pub mod crash;
     pub mod directory;

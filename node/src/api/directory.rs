@@ -160,7 +160,7 @@ pub(super) async fn public_section(
     match q.format.as_deref().map(str::trim).unwrap_or("json") {
         "json" | "" => Ok(Json(section).into_response()),
         "html" => {
-            let page = crate::console::public_page(&section, language)
+            let page = console::public_page(&section, language)
                 .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string()))?;
             Ok(([(axum::http::header::CONTENT_TYPE, "text/html; charset=utf-8")], page).into_response())
         }

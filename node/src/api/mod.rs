@@ -12,6 +12,7 @@
 mod attachments;
 mod audit;
 mod backup;
+pub mod console;
 mod directory;
 mod guard;
 mod health;
@@ -154,7 +155,7 @@ pub(crate) async fn serve(node: Shared, listener: tokio::net::TcpListener, mut s
     let public = node.config.console.origin().ok().flatten();
     let guard = Arc::new(Guard::new(port, public));
     let api = router(node.clone(), guard.clone());
-    let app = api.clone().merge(crate::console::router(node, guard, api)).layer(middleware::from_fn(secured));
+    let app = api.clone().merge(console::router(node, guard, api)).layer(middleware::from_fn(secured));
     let stop = async move { shutdown.recv().await };
     if let Err(e) = axum::serve(listener, app).with_graceful_shutdown(stop).await {
         tracing::error!(%e, "admin API stopped");

@@ -28,17 +28,16 @@ macro_rules! area {
 }
 
 /// Every area's texts: its name, then English, French, Spanish.
-pub const AREAS: &[(&str, [&str; 3])] =
-    &[
-        area!("common"),
-        area!("exchanges"),
-        area!("compose"),
-        area!("terms"),
-        area!("audit"),
-        area!("directory"),
-        area!("secretariat"),
-        area!("users"),
-    ];
+pub const AREAS: &[(&str, [&str; 3])] = &[
+    area!("common"),
+    area!("exchanges"),
+    area!("compose"),
+    area!("terms"),
+    area!("audit"),
+    area!("directory"),
+    area!("secretariat"),
+    area!("users"),
+];
 
 fn column(language: Language) -> usize {
     match language {
@@ -230,9 +229,9 @@ mod tests {
     #[test]
     fn every_key_the_pages_name_is_a_text() {
         let mut named = BTreeSet::new();
-        let sources: Vec<String> = std::fs::read_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/src/console/templates"))
+        let sources: Vec<String> = std::fs::read_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/src/api/console/templates"))
             .expect("templates")
-            .chain(std::fs::read_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/src/console")).expect("console"))
+            .chain(std::fs::read_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/src/api/console")).expect("console"))
             .flatten()
             .filter(|e| e.path().extension().is_some_and(|x| x == "html" || x == "rs"))
             .map(|e| std::fs::read_to_string(e.path()).expect("source"))
