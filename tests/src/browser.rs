@@ -227,6 +227,21 @@ impl Browser {
         Ok(())
     }
 
+    /// Clicks the element `css` where the click leads to no other page (a
+    /// checkbox, a button whose answer is a file to save).
+    pub async fn press(&self, css: &str) -> anyhow::Result<()> {
+        self.find(css).await?.click().await.map_err(|e| anyhow::anyhow!("cannot click `{css}`: {e}"))
+    }
+
+    /// Chooses the option of value `value` in the select box `css`.
+    pub async fn select(&self, css: &str, value: &str) -> anyhow::Result<()> {
+        self.find(css)
+            .await?
+            .select_by_value(value)
+            .await
+            .map_err(|e| anyhow::anyhow!("cannot choose {value:?} in `{css}`: {e}"))
+    }
+
     /// The text of the element `css`, as rendered (what a person reads).
     pub async fn text(&self, css: &str) -> anyhow::Result<String> {
         self.find(css).await?.text().await.map_err(|e| anyhow::anyhow!("cannot read the text of `{css}`: {e}"))
