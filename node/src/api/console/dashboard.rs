@@ -147,9 +147,14 @@ pub(super) async fn page(official: Official) -> Response {
                 lines: pending
                     .iter()
                     .take(LINES)
-                    .map(|p| (format!("{} · {}", p.state, p.fingerprint), String::new()))
+                    .map(|p| {
+                        (
+                            format!("{} · {}", p.state, p.fingerprint),
+                            format!("/console/registrations#pending-{}", p.state),
+                        )
+                    })
                     .collect(),
-                link: None,
+                link: Some(("/console/registrations".into(), tr.t("nav-registrations"))),
                 urgent: !pending.is_empty(),
             }),
             Err(e) => errors.push(e.message),
@@ -160,7 +165,7 @@ pub(super) async fn page(official: Official) -> Response {
                 heading: tr.t("dash-contacts"),
                 figure: tr.number(pending.len() as u64),
                 lines: Vec::new(),
-                link: None,
+                link: Some(("/console/registrations".into(), tr.t("nav-registrations"))),
                 urgent: !pending.is_empty(),
             }),
             Err(e) => errors.push(e.message),

@@ -348,6 +348,9 @@ pub(crate) struct Shown {
     pub use_expired: bool,
 }
 
+/// Fields of a body that are never shown: an attachment's content key.
+const SECRET_FIELDS: &[&str] = &["key"];
+
 /// A body's fields as label and value, in the order the body has them:
 /// nested fields joined with dots, lists numbered from 1. Labels come from
 /// the texts (`field-<name>`) where they have one.
@@ -372,7 +375,8 @@ pub(crate) fn fields_of(tr: Tr, value: &serde_json::Value, path: &str, out: &mut
         Value::Null => {}
         Value::Object(map) => {
             for (k, v) in map {
-                if k == "handling" && path.is_empty() {
+                // The restrictions are shown apart; a file's key never.
+                if (k == "handling" && path.is_empty()) || SECRET_FIELDS.contains(&k.as_str()) {
                     continue;
                 }
                 let p = if path.is_empty() { k.clone() } else { format!("{path}.{k}") };
