@@ -268,6 +268,9 @@ fn router(node: Shared, guard: Arc<Guard>) -> Router {
     let description = Arc::new(description);
     router
         .route(OPENAPI_PATH, get(move || async move { Json(description.as_ref().clone()) }))
+        // A path of no route (the console's aside) is the guard's too: a
+        // probe without the token is answered 401 and counted, never 404.
+        .fallback(|| async { StatusCode::NOT_FOUND })
         .layer(middleware::from_fn(move |req: Request, next: Next| {
             let guard = guard.clone();
             let node = audit_node.clone();

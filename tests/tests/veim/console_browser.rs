@@ -322,9 +322,11 @@ async fn officials_of_two_states_exchange_consent_and_disclose_through_their_con
     let ana = logged_in(&mex_base, "ana").await?;
     assert!(ana.find("nav a[href='/console/compose']").await.is_err(), "no compose link for an auditor");
     ana.click("nav a[href='/console/audit']").await?;
-    let log = ana.text("#audit-entries").await?;
     for official in ["maria", "jorge", "lucia"] {
-        assert!(log.contains(official), "the log names {official}");
+        ana.fill("#actor", official).await?;
+        ana.click("#audit-filter").await?;
+        let log = ana.text("#audit-entries").await?;
+        assert!(log.contains(official), "the log names {official}: {log}");
     }
     ana.click("#verify-audit-submit").await?;
     assert_eq!(ana.find("#audit-verify-result").await?.attr("data-verified").await?.as_deref(), Some("true"));
