@@ -235,7 +235,9 @@ fn sha256(token: &str) -> [u8; 32] {
     Sha256::digest(token.trim().as_bytes()).into()
 }
 
-fn new_token() -> String {
+/// 32 random bytes from the system, in hex: personal tokens, and the
+/// console's session cookies and form tokens.
+pub fn new_token() -> String {
     let mut bytes = [0u8; 32];
     rand_core::Rng::fill_bytes(&mut rand_core::UnwrapErr(getrandom::SysRng), &mut bytes);
     hex::encode(bytes)

@@ -48,7 +48,7 @@ fn language(headers: &HeaderMap, asked: Option<&str>) -> Language {
 }
 
 fn page(console: &Console, tr: Tr, name: String, notice: Option<String>, error: Option<String>) -> Response {
-    let csrf = session_token();
+    let csrf = crate::accounts::new_token();
     let languages = i18n::LANGUAGES.iter().map(|l| (l.as_str(), language_name(*l), *l == tr.language)).collect();
     let page = LoginPage { tr, csrf: csrf.clone(), name, notice, error, languages };
     let status = if page.error.is_some() { StatusCode::UNAUTHORIZED } else { StatusCode::OK };
@@ -64,12 +64,6 @@ fn language_name(language: Language) -> &'static str {
         Language::Fr => "Français",
         Language::Es => "Español",
     }
-}
-
-fn session_token() -> String {
-    let mut bytes = [0u8; 32];
-    rand_core::Rng::fill_bytes(&mut rand_core::UnwrapErr(getrandom::SysRng), &mut bytes);
-    hex::encode(bytes)
 }
 
 async fn form(
@@ -92,7 +86,7 @@ async fn form(
     page(&console, tr, String::new(), notice, None)
 }
 
-#[derive(Debug, serde::Deserialize)]
+#[derive(Debug, Default, serde::Deserialize)]
 pub(super) struct LoginForm {
     #[serde(default)]
     csrf: String,
@@ -107,16 +101,7 @@ pub(super) struct LoginForm {
 }
 
 async fn submit(State(console): State<Console>, headers: HeaderMap, body: Bytes) -> Response {
-    let form: LoginForm = match serde_urlencoded::from_bytes(&body) {
-        Ok(form) => form,
-        Err(_) => LoginForm {
-            csrf: String::new(),
-            name: String::new(),
-            password: String::new(),
-            code: String::new(),
-            lang: None,
-        },
-    };
+    let form: LoginForm = serde_urlencoded::from_bytes(&body).unwrap_or_default();
     let tr = Tr::new(language(&headers, form.lang.as_deref()));
     let name = form.name.trim().to_string();
     let node = console.node();

@@ -77,12 +77,6 @@ pub struct Sessions {
     max: Duration,
 }
 
-fn random() -> String {
-    let mut bytes = [0u8; 32];
-    rand_core::Rng::fill_bytes(&mut rand_core::UnwrapErr(getrandom::SysRng), &mut bytes);
-    hex::encode(bytes)
-}
-
 fn key(cookie: &str) -> [u8; 32] {
     Sha256::digest(cookie.as_bytes()).into()
 }
@@ -99,9 +93,10 @@ impl Sessions {
 
     /// Opens a session for `account`: the cookie's value.
     pub fn open(&self, account: AccountName, version: i64) -> String {
-        let cookie = random();
+        let cookie = crate::accounts::new_token();
         let now = Instant::now();
-        let session = Session { account, version, csrf: random(), opened: now, seen: now, flash: None };
+        let session =
+            Session { account, version, csrf: crate::accounts::new_token(), opened: now, seen: now, flash: None };
         if let Ok(mut held) = self.held.lock() {
             held.retain(|_, s| !self.ended(s, now));
             if held.len() >= MAX_SESSIONS
