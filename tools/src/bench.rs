@@ -550,12 +550,21 @@ pub async fn send_delivered(
     let outgoing = veim_node::exchange::Outgoing { exchange_id: None, recipients: &to, body };
     let sent = node.exchanges.send(outgoing).await?;
     let delivered = |m: &MessageRecord| m.deliveries.iter().all(|d| matches!(d.state, DeliveryState::Delivered { .. }));
-    let deadline = Instant::now() + timeout;
-    let mut current = sent;
+    let deadline = tokio::time::Instant::now() + timeout;
+    // Woken by the store when the message's record changes (its receipt),
+    // not by polling it: a poll a millisecond per message in flight would
+    // take the nodes' CPU and the store's locks from what is measured.
+    let mut watch = node.store.watch_message(sent.message_id);
+    let read = || -> anyhow::Result<MessageRecord> {
+        node.store.message(sent.message_id)?.ok_or_else(|| anyhow::anyhow!("the message was lost"))
+    };
+    let mut current = read()?;
     while !delivered(&current) {
-        anyhow::ensure!(Instant::now() < deadline, "not delivered in {timeout:?}: {:?}", current.deliveries);
-        tokio::time::sleep(std::time::Duration::from_millis(1)).await;
-        current = node.store.message(current.message_id)?.ok_or_else(|| anyhow::anyhow!("the message was lost"))?;
+        match tokio::time::timeout_at(deadline, watch.changed()).await {
+            Err(_) => anyhow::bail!("not delivered in {timeout:?}: {:?}", current.deliveries),
+            Ok(false) => anyhow::bail!("the store closed before the message was delivered"),
+            Ok(true) => current = read()?,
+        }
     }
     Ok(())
 }

@@ -1,13 +1,14 @@
 //! `veim bench console`: does the web console slow message delivery? Two
 //! real nodes on loopback; MEX sends 1 KiB requests to SWE (receipted, as in
-//! `veim bench exchange`), first with nobody at the console, then while 20
+//! `veim bench exchange`) for a few seconds a run, one at a time and 64 in
+//! flight, each mode first with nobody at the console, then while 20
 //! officials' sessions browse MEX's console (dashboard, inbox, exchanges,
 //! outbox in turn, over HTTP with their session cookies), each reading a
 //! page every `think` (as people do; zero: without pause, a stress rather
-//! than a day's use). The quiet run is the baseline of the loaded one, in
-//! the same process.
+//! than a day's use), their rounds staggered as people's are. The quiet
+//! run is the baseline of the loaded one, in the same process.
 
-use crate::bench::{Figure, drive, mex_and_swe, request_of, send_delivered};
+use crate::bench::{Figure, mex_and_swe, request_of, send_delivered};
 use serde::Serialize;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -24,7 +25,20 @@ const PAGES: [&str; 4] = ["/console/", "/console/inbox", "/console/exchanges", "
 #[derive(Debug, Clone, Serialize)]
 pub struct Delivery {
     pub in_flight: usize,
+    /// Requests sent and receipted in the run.
+    pub requests: usize,
     pub per_second: f64,
+    pub p50_ms: f64,
+    pub p99_ms: f64,
+    /// The slowest request of the run.
+    pub max_ms: f64,
+}
+
+/// The pages of one kind served while the loaded runs lasted.
+#[derive(Debug, Clone, Serialize)]
+pub struct Pages {
+    pub path: String,
+    pub served: usize,
     pub p50_ms: f64,
     pub p99_ms: f64,
 }
@@ -34,12 +48,17 @@ pub struct ConsoleBench {
     pub sessions: usize,
     /// Each session's pause between two pages, milliseconds.
     pub think_ms: u64,
+    /// How long each run sends, seconds.
+    pub window_secs: f64,
     pub quiet: Vec<Delivery>,
     pub loaded: Vec<Delivery>,
-    /// Pages the sessions were served while the loaded runs lasted.
+    /// Pages the sessions were served while the loaded runs were measured.
     pub pages_per_second: f64,
     pub page_p50_ms: f64,
     pub page_p99_ms: f64,
+    pub pages: Vec<Pages>,
+    /// Exchanges open at MEX when the last run ended (every request opens one).
+    pub open_exchanges: usize,
     pub figures: Vec<Figure>,
     pub release_build: bool,
 }
@@ -106,12 +125,54 @@ fn percentile(sorted: &[f64], p: f64) -> f64 {
     sorted[((sorted.len() - 1) as f64 * p).round() as usize]
 }
 
+/// A page read: when it started, which page, how long it took (ms).
+type Read = (Instant, usize, f64);
+
+/// Sends requests `in_flight` at a time, in rounds of `round`, until
+/// `window` has passed.
+async fn deliver<F, Fut>(window: Duration, round: usize, in_flight: usize, send: F) -> anyhow::Result<Delivery>
+where
+    F: Fn() -> Fut,
+    Fut: Future<Output = anyhow::Result<()>>,
+{
+    use futures::StreamExt;
+    let started = Instant::now();
+    let mut latencies = Vec::new();
+    while started.elapsed() < window {
+        let round: Vec<f64> = futures::stream::iter(0..round)
+            .map(|_| {
+                let fut = send();
+                async move {
+                    let t = Instant::now();
+                    fut.await.map(|_| t.elapsed().as_secs_f64() * 1000.0)
+                }
+            })
+            .buffer_unordered(in_flight.max(1))
+            .collect::<Vec<anyhow::Result<f64>>>()
+            .await
+            .into_iter()
+            .collect::<anyhow::Result<_>>()?;
+        latencies.extend(round);
+    }
+    let per_second = latencies.len() as f64 / started.elapsed().as_secs_f64();
+    latencies.sort_by(|a, b| a.total_cmp(b));
+    Ok(Delivery {
+        in_flight,
+        requests: latencies.len(),
+        per_second,
+        p50_ms: percentile(&latencies, 0.5),
+        p99_ms: percentile(&latencies, 0.99),
+        max_ms: latencies.last().copied().unwrap_or(0.0),
+    })
+}
+
 pub async fn console(quick: bool, think: Duration) -> anyhow::Result<ConsoleBench> {
-    // Every request opens an exchange, and the dashboard's tracking card
-    // reads every open exchange at each view: the count is kept to what a
-    // desk has open, so that the figure is the console's cost on a
-    // working day, not on a backlog of thousands.
-    let n = if quick { 32 } else { 64 };
+    // Each run sends for this long, so that it spans many pages of every
+    // session (a run of a fraction of a second measures whichever pages
+    // happen to fall in it). Every request opens an exchange, and the
+    // dashboard's tracking card reads every open exchange at each view: the
+    // window keeps the count near what a busy desk has open.
+    let window = if quick { Duration::from_secs(2) } else { Duration::from_secs(4) };
     let dir = tempfile::Builder::new().prefix("veim-bench-").tempdir()?;
     let tune = |c: &mut veim_node::home::config::Config| {
         crate::localnet::deployed_periods(c);
@@ -132,64 +193,103 @@ pub async fn console(quick: bool, think: Duration) -> anyhow::Result<ConsoleBenc
     }
     let to = vec!["SWE".parse::<veim_protocol::StateCode>()?];
     let body = request_of(1024)?;
-    let send = |node: Arc<veim_node::Node>| {
-        let (to, body) = (to.clone(), body.clone());
+    let send = || {
+        let (node, to, body) = (node.clone(), to.clone(), body.clone());
         async move { send_delivered(node, to, body, Duration::from_secs(60)).await }
     };
     // Something for the pages to list.
     for _ in 0..20 {
-        send(node.clone()).await?;
-    }
-    let modes = [1usize, 64];
-    let mut quiet = Vec::new();
-    for in_flight in modes {
-        let (per_second, p50_ms, p99_ms) = drive(n, in_flight, |_| send(node.clone()))
-            .await
-            .map_err(|e| e.context(format!("{in_flight} in flight, nobody browsing")))?;
-        quiet.push(Delivery { in_flight, per_second, p50_ms, p99_ms });
+        send().await?;
     }
 
-    // The sessions, each in a thread of its own, as many browsers would be.
+    // The sessions, each in a thread of its own, as many browsers would be,
+    // logged in first (a password hash each) and browsing only while
+    // `browsing` is set. Each starts a round a fraction of `think` after
+    // the one before it, as officials at their desks do, not all at once.
     let stop = Arc::new(AtomicBool::new(false));
+    let browsing = Arc::new(AtomicBool::new(false));
     let ready = Arc::new(AtomicUsize::new(0));
     let mut threads = Vec::new();
     for i in 0..SESSIONS {
-        let (stop, ready, admin) = (stop.clone(), ready.clone(), admin.clone());
-        threads.push(std::thread::spawn(move || -> anyhow::Result<Vec<f64>> {
+        let (stop, browsing, ready, admin) = (stop.clone(), browsing.clone(), ready.clone(), admin.clone());
+        let stagger = think.max(Duration::from_millis(100)) * i as u32 / SESSIONS as u32;
+        threads.push(std::thread::spawn(move || -> anyhow::Result<Vec<Read>> {
             let session = Session::open(&admin, &format!("official{i}"));
             ready.fetch_add(1, Ordering::SeqCst);
             let session = session?;
-            let mut times = Vec::new();
-            for page in PAGES.iter().cycle() {
-                if stop.load(Ordering::SeqCst) {
-                    break;
+            let mut reads = Vec::new();
+            let mut was_browsing = false;
+            let mut next = i % PAGES.len();
+            while !stop.load(Ordering::SeqCst) {
+                let now_browsing = browsing.load(Ordering::SeqCst);
+                if !now_browsing {
+                    was_browsing = false;
+                    std::thread::sleep(Duration::from_millis(10));
+                    continue;
                 }
-                times.push(session.read(page)?);
+                if !was_browsing {
+                    was_browsing = true;
+                    std::thread::sleep(stagger);
+                }
+                let at = Instant::now();
+                reads.push((at, next, session.read(PAGES[next])?));
+                next = (next + 1) % PAGES.len();
                 std::thread::sleep(think);
             }
-            Ok(times)
+            Ok(reads)
         }));
     }
     while ready.load(Ordering::SeqCst) < SESSIONS {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    let started = Instant::now();
-    let mut loaded = Vec::new();
-    for in_flight in modes {
-        let (per_second, p50_ms, p99_ms) = drive(n, in_flight, |_| send(node.clone()))
+
+    // Quiet and loaded runs alternate, so that the store's growth between
+    // them weighs on both alike.
+    let modes = [(1usize, 16usize), (64, 64)];
+    let (mut quiet, mut loaded, mut measured) = (Vec::new(), Vec::new(), Vec::new());
+    for (in_flight, round) in modes {
+        let run = deliver(window, round, in_flight, send)
+            .await
+            .map_err(|e| e.context(format!("{in_flight} in flight, nobody browsing")))?;
+        quiet.push(run);
+        browsing.store(true, Ordering::SeqCst);
+        // Every session staggered in and past its first page.
+        tokio::time::sleep(think.max(Duration::from_millis(100)) + Duration::from_millis(500)).await;
+        let started = Instant::now();
+        let run = deliver(window, round, in_flight, send)
             .await
             .map_err(|e| e.context(format!("{in_flight} in flight, {SESSIONS} sessions browsing")))?;
-        loaded.push(Delivery { in_flight, per_second, p50_ms, p99_ms });
+        measured.push((started, Instant::now()));
+        loaded.push(run);
+        browsing.store(false, Ordering::SeqCst);
     }
-    let elapsed = started.elapsed().as_secs_f64();
     stop.store(true, Ordering::SeqCst);
-    let mut pages = Vec::new();
+    let mut reads = Vec::new();
     for t in threads {
-        let times = t.join().map_err(|_| anyhow::anyhow!("a session's thread panicked"))??;
-        pages.extend(times);
+        reads.extend(t.join().map_err(|_| anyhow::anyhow!("a session's thread panicked"))??);
     }
+    let open_exchanges = node.tracking.open_exchanges(veim_node::clock::now())?.len();
     net.shutdown().await;
-    pages.sort_by(|a, b| a.total_cmp(b));
+    reads.retain(|(at, _, _)| measured.iter().any(|(from, to)| (from..to).contains(&at)));
+    let measured_secs: f64 = measured.iter().map(|(from, to)| (*to - *from).as_secs_f64()).sum();
+    let sorted = |mut times: Vec<f64>| {
+        times.sort_by(|a, b| a.total_cmp(b));
+        times
+    };
+    let all = sorted(reads.iter().map(|r| r.2).collect());
+    let pages = PAGES
+        .iter()
+        .enumerate()
+        .map(|(k, path)| {
+            let times = sorted(reads.iter().filter(|r| r.1 == k).map(|r| r.2).collect());
+            Pages {
+                path: path.to_string(),
+                served: times.len(),
+                p50_ms: percentile(&times, 0.5),
+                p99_ms: percentile(&times, 0.99),
+            }
+        })
+        .collect();
 
     let mut figures = Vec::new();
     for (l, q) in loaded.iter().zip(&quiet) {
@@ -211,11 +311,14 @@ pub async fn console(quick: bool, think: Duration) -> anyhow::Result<ConsoleBenc
     Ok(ConsoleBench {
         sessions: SESSIONS,
         think_ms: think.as_millis() as u64,
+        window_secs: window.as_secs_f64(),
         quiet,
         loaded,
-        pages_per_second: pages.len() as f64 / elapsed.max(1e-9),
-        page_p50_ms: percentile(&pages, 0.5),
-        page_p99_ms: percentile(&pages, 0.99),
+        pages_per_second: all.len() as f64 / measured_secs.max(1e-9),
+        page_p50_ms: percentile(&all, 0.5),
+        page_p99_ms: percentile(&all, 0.99),
+        pages,
+        open_exchanges,
         figures,
         release_build: !cfg!(debug_assertions),
     })
@@ -223,24 +326,35 @@ pub async fn console(quick: bool, think: Duration) -> anyhow::Result<ConsoleBenc
 
 pub fn render(b: &ConsoleBench) -> String {
     let mut out = format!(
-        "console: MEX -> SWE requests while {} sessions browse MEX's console, a page every {} ms each{}\n",
+        "console: MEX -> SWE requests for {:.0} s a run while {} sessions browse MEX's console, a page every {} ms each{}\n",
+        b.window_secs,
         b.sessions,
         b.think_ms,
         if b.release_build { "" } else { " — DEBUG BUILD: run with --release" }
     );
-    out.push_str(&format!("{:<22} {:>9} {:>12} {:>9} {:>9}\n", "", "in flight", "per second", "p50 ms", "p99 ms"));
+    out.push_str(&format!(
+        "{:<22} {:>9} {:>9} {:>12} {:>9} {:>9} {:>9}\n",
+        "", "in flight", "requests", "per second", "p50 ms", "p99 ms", "max ms"
+    ));
     for (label, runs) in [("nobody browsing", &b.quiet), ("sessions browsing", &b.loaded)] {
         for r in runs {
             out.push_str(&format!(
-                "{label:<22} {:>9} {:>12.0} {:>9.2} {:>9.2}\n",
-                r.in_flight, r.per_second, r.p50_ms, r.p99_ms
+                "{label:<22} {:>9} {:>9} {:>12.0} {:>9.2} {:>9.2} {:>9.1}\n",
+                r.in_flight, r.requests, r.per_second, r.p50_ms, r.p99_ms, r.max_ms
             ));
         }
     }
     out.push_str(&format!(
-        "pages served: {:.0}/s, p50 {:.1} ms, p99 {:.1} ms\nratios browsing / nobody browsing (target: messages/s at least 0.8, p50 at most 1.2):\n",
-        b.pages_per_second, b.page_p50_ms, b.page_p99_ms
+        "pages served while measured: {:.1}/s, p50 {:.1} ms, p99 {:.1} ms; {} exchanges open at the end\n",
+        b.pages_per_second, b.page_p50_ms, b.page_p99_ms, b.open_exchanges
     ));
+    for p in &b.pages {
+        out.push_str(&format!(
+            "  {:<22} {:>5} served, p50 {:>7.1} ms, p99 {:>7.1} ms\n",
+            p.path, p.served, p.p50_ms, p.p99_ms
+        ));
+    }
+    out.push_str("ratios browsing / nobody browsing (target: messages/s at least 0.8, p50 at most 1.2):\n");
     for f in &b.figures {
         out.push_str(&format!("  {:<58} {:>7.3}\n", f.what, f.ratio));
     }

@@ -217,7 +217,10 @@ impl LocalNet {
         let node = self.national(state);
         let own: StatusView = blocking(|| node.api()?.get("/v1/status"))?;
         let sec = self.secretariat.api()?;
-        let pending = wait_for(&format!("the registration of {state}"), Duration::from_secs(20), || {
+        // A node registers as soon as it starts, and again after a failed
+        // try; on a machine busy with many networks at once (the test
+        // suite) that can take more than twenty seconds.
+        let pending = wait_for(&format!("the registration of {state}"), Duration::from_secs(60), || {
             let list: Vec<PendingView> = sec.get("/v1/directory/pending").ok()?;
             list.into_iter().find(|p| p.state.as_str() == state)
         })

@@ -178,7 +178,10 @@ pub(super) async fn authorize(node: &Node, guard: &Guard, req: Request, next: Ne
     if let Some(ConsoleCaller(name)) = req.extensions().get::<ConsoleCaller>().copied() {
         return match node.accounts.get(name.as_str()) {
             Ok(account) if !account.disabled => {
-                crate::acting::as_official(name, granted(node, account, path, changes, req, next)).await
+                // The console makes the entries of its reads durable once per
+                // page, before the page is answered (`console::durable`).
+                let reads_deferred = !changes;
+                crate::acting::as_official(name, granted(node, account, path, changes, reads_deferred, req, next)).await
             }
             _ => ApiError::new(StatusCode::UNAUTHORIZED, "unauthorized", format!("the account {name} is disabled"))
                 .into_response(),
@@ -202,7 +205,7 @@ pub(super) async fn authorize(node: &Node, guard: &Guard, req: Request, next: Ne
         Check::Granted => {
             let Some(account) = account else { return StatusCode::INTERNAL_SERVER_ERROR.into_response() };
             let name = account.name;
-            crate::acting::as_official(name, granted(node, account, path, changes, req, next)).await
+            crate::acting::as_official(name, granted(node, account, path, changes, false, req, next)).await
         }
         Check::Refused => {
             failed(node, guard, path, if presented.is_empty() { "no token".into() } else { "wrong token".into() })
@@ -229,8 +232,17 @@ pub(super) async fn authorize(node: &Node, guard: &Guard, req: Request, next: Ne
 
 /// Runs a call of `account`: refused, and recorded, unless the account
 /// holds a role the route needs; else run, with what it changed recorded
-/// and every entry it wrote durable before the answer.
-async fn granted(node: &Node, account: Account, path: String, changes: bool, req: Request, next: Next) -> Response {
+/// and every entry it wrote durable before the answer (a read's, when
+/// `reads_deferred`, before the answer of the console page that made it).
+async fn granted(
+    node: &Node,
+    account: Account,
+    path: String,
+    changes: bool,
+    reads_deferred: bool,
+    req: Request,
+    next: Next,
+) -> Response {
     // A route whose roles no account of this kind of node can hold (the
     // Secretariat's work, on a national node) is left to its handler, which
     // says the node is the wrong one: the truer answer.
@@ -277,7 +289,7 @@ async fn granted(node: &Node, account: Account, path: String, changes: bool, req
     // The call's entries (its own, content shown by a read) are on
     // disk before the answer, as every other entry is.
     let grew = before.is_none() || entries() != before;
-    if (changes || grew)
+    if (changes || (grew && !reads_deferred))
         && let Err(e) = node.store.flush().await
     {
         tracing::error!(%e, "the admin call's audit entries could not be made durable");

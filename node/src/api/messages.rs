@@ -134,10 +134,15 @@ pub(super) fn messages_in(node: &Node, direction: Direction, q: &ListQuery) -> L
     let page = Page::of(q)?;
     let filter = MessageFilter::of(q, direction)?;
     let mut list: Vec<MessageRecord> =
-        node.store.messages()?.into_iter().filter(|m| m.direction == direction && filter.keeps(m)).collect();
+        node.store.message_records()?.into_iter().filter(|m| m.direction == direction && filter.keeps(m)).collect();
     list.sort_by_key(|m| (m.stored_at, m.created_at, m.sequence));
     let total = list.len();
-    let list = page.cut(list);
+    // Only the page's messages are read whole (envelope and body).
+    let mut whole = Vec::new();
+    for m in page.cut(list) {
+        whole.extend(node.store.message(m.message_id)?);
+    }
+    let list = whole;
     let what = match direction {
         Direction::Received => "inbox",
         Direction::Sent => "outbox",

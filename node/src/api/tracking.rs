@@ -121,11 +121,16 @@ pub(super) async fn respond_by(
     path = "/v1/track",
     tag = "progress",
     summary = "Open exchanges, overdue ones first: stage, provisions, every party's measures, days open, date to respond by.",
+    params(TrackQuery),
     responses((status = 200, description = "Done; the exchanges as JSON"), (status = "default", description = "An error, as JSON {error, message, problems}: wrong-role, ..."))
 )]
-pub(super) async fn track(State(node): State<Shared>) -> ApiResult<Vec<TrackedExchange>> {
-    let list = node.tracking.open_exchanges(now())?;
-    shown(&node, "tracking of open exchanges".into(), None, list.len());
+pub(super) async fn track(State(node): State<Shared>, Query(q): Query<TrackQuery>) -> ApiResult<Vec<TrackedExchange>> {
+    let (list, what) = if q.attention {
+        (node.tracking.needing_attention(now())?, "tracking of exchanges needing this State")
+    } else {
+        (node.tracking.open_exchanges(now())?, "tracking of open exchanges")
+    };
+    shown(&node, what.into(), None, list.len());
     Ok(Json(list))
 }
 

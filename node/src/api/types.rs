@@ -468,6 +468,17 @@ pub struct ListQuery {
     pub exchange: Option<String>,
 }
 
+/// The query of `GET /v1/track`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct TrackQuery {
+    /// Only the open exchanges that need this State: a request it has not
+    /// answered, or one overdue (the dashboard's view). Only these are read
+    /// whole, so this costs little however many exchanges are open.
+    #[serde(default)]
+    pub attention: bool,
+}
+
 /// Which page of a listing that has no filters: the query parameters of
 /// `GET /v1/consents`, `/v1/disclosures`, `/v1/attachments` and
 /// `/v1/directory/history`, which answer the total in [`TOTAL_HEADER`] too.

@@ -132,8 +132,27 @@ impl Store {
     }
 
     /// A message with its envelope and body, read together (a purge or an
-    /// insert committing meanwhile is seen whole or not at all).
+    /// insert committing meanwhile is seen whole or not at all). Read
+    /// without a transaction first (sled writes each transaction, even one
+    /// that only reads, to its log): the record, then its parts; only a part
+    /// missing beside a record that is not purged (an insert or a purge
+    /// committing meanwhile) reads them again in one transaction.
     pub fn message(&self, id: MessageId) -> Result<Option<MessageRecord>, StoreError> {
+        let Some(record) = self.message_record(id)? else { return Ok(None) };
+        if record.purged_at.is_some() || !record.envelope.is_empty() {
+            // Purged, or a format-1 record holding its parts itself.
+            return Ok(Some(record));
+        }
+        if let (Some(envelope), Some(content)) =
+            (self.bodies.get(body_key(id, ENVELOPE))?, self.bodies.get(body_key(id, CONTENT))?)
+        {
+            return Ok(Some(MessageRecord { envelope: envelope.to_vec(), content: Some(content.to_vec()), ..record }));
+        }
+        self.message_together(id)
+    }
+
+    /// [`Store::message`] in one transaction.
+    fn message_together(&self, id: MessageId) -> Result<Option<MessageRecord>, StoreError> {
         (&self.messages, &self.bodies)
             .transaction(|(messages, bodies)| {
                 let Some(b) = messages.get(id.0)? else { return Ok(None) };
@@ -142,6 +161,38 @@ impl Store {
                 joined(record, |part| Ok(held[usize::from(part)].clone())).map(Some).map_err(abort)
             })
             .map_err(tx_err)
+    }
+
+    /// A watch on one stored message: [`MessageWatch::changed`] resolves at
+    /// each change written to it (a delivery state, a receipt, a purge).
+    /// Made before the message is read, it misses no change after the read.
+    pub fn watch_message(&self, id: MessageId) -> MessageWatch {
+        MessageWatch(self.messages.watch_prefix(id.0))
+    }
+
+    /// A message's record without its envelope and body, read without a
+    /// transaction (sled writes each transaction, even one that only reads,
+    /// to its log).
+    pub fn message_record(&self, id: MessageId) -> Result<Option<MessageRecord>, StoreError> {
+        self.messages.get(id.0)?.map(|b| dec("message", &b)).transpose()
+    }
+
+    /// A message's sealed body alone; `None` once purged. Read without a
+    /// transaction; a body not found beside a record that is not purged (an
+    /// insert or a purge committing meanwhile) is read again with the
+    /// record, together.
+    pub fn message_content(&self, id: MessageId) -> Result<Option<Vec<u8>>, StoreError> {
+        let Some(record) = self.message_record(id)? else { return Ok(None) };
+        if record.purged_at.is_some() {
+            return Ok(None);
+        }
+        if let Some(content) = record.content {
+            return Ok(Some(content));
+        }
+        if let Some(content) = self.bodies.get(body_key(id, CONTENT))? {
+            return Ok(Some(content.to_vec()));
+        }
+        Ok(self.message_together(id)?.and_then(|m| m.content))
     }
 
     pub fn contains_message(&self, id: MessageId) -> Result<bool, StoreError> {
@@ -301,6 +352,13 @@ impl Store {
         Ok(out)
     }
 
+    /// Every message's record without its envelope and body (ids, kind,
+    /// parties, times, delivery states): what a listing filters and sorts
+    /// by, read without the bodies it does not show.
+    pub fn message_records(&self) -> Result<Vec<MessageRecord>, StoreError> {
+        self.messages.iter().values().map(|v| dec("message", &v?)).collect()
+    }
+
     pub fn exchange(&self, id: ExchangeId) -> Result<Option<ExchangeRecord>, StoreError> {
         self.exchanges.get(id.0)?.map(|b| dec("exchange", &b)).transpose()
     }
@@ -421,6 +479,23 @@ pub enum LookupError {
     Store(#[from] StoreError),
 }
 
+/// A watch on one stored message, from [`Store::watch_message`].
+pub struct MessageWatch(sled::Subscriber);
+
+impl std::fmt::Debug for MessageWatch {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("MessageWatch")
+    }
+}
+
+impl MessageWatch {
+    /// Waits for the next change written to the message; false once the
+    /// store is closed.
+    pub async fn changed(&mut self) -> bool {
+        (&mut self.0).await.is_some()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -518,6 +593,8 @@ mod tests {
             dec("message", &store.messages.get(r.message_id.0).expect("get").expect("held")).expect("decode");
         assert!(bare.content.is_none() && bare.envelope.is_empty());
         assert_eq!(store.message(r.message_id).expect("read").expect("held").content, Some(sealed.clone()));
+        assert_eq!(store.message_content(r.message_id).expect("content"), Some(sealed.clone()));
+        assert_eq!(store.message_record(r.message_id).expect("record"), Some(bare.clone()));
         assert_eq!(store.bodies.len(), 2);
         // A change of state leaves the body where it is.
         let changed = store
@@ -534,6 +611,7 @@ mod tests {
         let old = record(2, b"older body");
         store.messages.insert(old.message_id.0, enc("message", &old).expect("encode")).expect("insert");
         assert_eq!(store.message(old.message_id).expect("read").expect("held"), old);
+        assert_eq!(store.message_content(old.message_id).expect("content"), old.content);
         let moved = store.update_message(old.message_id, |_| Vec::new()).expect("update");
         assert_eq!(moved, old);
         assert_eq!(store.bodies.len(), 4);
@@ -547,6 +625,7 @@ mod tests {
         assert_eq!(store.bodies.len(), 0, "a purge leaves no body behind");
         let after = store.message(old.message_id).expect("read").expect("held");
         assert!(after.content.is_none() && after.envelope.is_empty() && after.purged_at == Some(10));
+        assert_eq!(store.message_content(old.message_id).expect("content"), None, "nothing once purged");
         // A body left behind by a purge that did not know of `bodies` is
         // never given back, and goes at the record's next change.
         store.bodies.insert(body_key(old.message_id, CONTENT), b"older body".as_slice()).expect("insert");
@@ -565,5 +644,27 @@ mod tests {
         drop(store);
         let e = Store::open(&path).expect_err("format 9");
         assert!(e.to_string().contains("format 9, which this version of veim (format 3) does not know"), "{e}");
+    }
+
+    #[tokio::test]
+    async fn a_watch_on_a_message_wakes_at_its_change_and_not_at_another_s() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = Store::open(&dir.path().join("store")).expect("open");
+        let (a, b) = (record(1, b"a"), record(2, b"b"));
+        for r in [&a, &b] {
+            store.insert_message(r, |_| Ok(exchange_of(r)), &[]).expect("insert");
+        }
+        let mut watch = store.watch_message(a.message_id);
+        let soon = std::time::Duration::from_millis(200);
+        store.update_message(b.message_id, |_| Vec::new()).expect("update");
+        assert!(tokio::time::timeout(soon, watch.changed()).await.is_err(), "another message's change wakes nobody");
+        store
+            .update_message(a.message_id, |m| {
+                m.stored_at = 9;
+                Vec::new()
+            })
+            .expect("update");
+        assert_eq!(tokio::time::timeout(soon, watch.changed()).await, Ok(true));
+        assert_eq!(store.message(a.message_id).expect("read").expect("held").stored_at, 9);
     }
 }

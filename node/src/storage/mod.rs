@@ -38,7 +38,7 @@ mod reports;
 mod snapshot;
 
 pub use accounts::AccountRecord;
-pub use messages::LookupError;
+pub use messages::{LookupError, MessageWatch};
 pub use publications::{ReportRecord, ReportState};
 pub use records::*;
 pub use snapshot::{SnapshotError, SnapshotReader, SnapshotSink};

@@ -262,7 +262,8 @@ impl Tracking {
         };
         let mut respond_by_at = i64::MIN;
         for id in h.exchange.messages.clone() {
-            let Some(m) = self.store.message(id)? else { continue };
+            // The record alone, and the body only of the kinds read below.
+            let Some(m) = self.store.message_record(id)? else { continue };
             match m.kind {
                 MessageKind::Response => {
                     let first = h.responses.entry(m.sender).or_insert(m.created_at);
@@ -280,7 +281,8 @@ impl Tracking {
                 | MessageKind::Closing => {}
                 _ => continue,
             }
-            match self.vault.open_body(m.message_id, m.content.as_deref())? {
+            let content = self.store.message_content(m.message_id)?;
+            match self.vault.open_body(m.message_id, content.as_deref())? {
                 Some(Body::Request(r)) => {
                     h.summary = Some(r.summary);
                     h.request = Some((r.stage, r.provisions));
@@ -354,6 +356,44 @@ impl Tracking {
         let mut out = self.exchanges(now, |x| x.status != ExchangeStatus::Closed)?;
         out.sort_by_key(|t| (!t.overdue, t.opened_at, t.exchange_id.0));
         Ok(out)
+    }
+
+    /// The open exchanges that need this State, overdue ones first: a
+    /// request to it not answered yet, or overdue. An exchange is read
+    /// whole (its bodies opened) only when its records say it may be one:
+    /// sent to this State and no response from it, or a date to respond by
+    /// set; the others cost their records alone.
+    pub fn needing_attention(&self, now: i64) -> Result<Vec<TrackedExchange>, TrackError> {
+        let me = self.state.ok_or(TrackError::NoState)?;
+        let today = today(now)?;
+        let mut out = Vec::new();
+        for x in self.store.exchanges()?.into_iter().filter(|x| x.status != ExchangeStatus::Closed) {
+            if !self.may_need(&x, me)? {
+                continue;
+            }
+            let t = Tracking::tracked(self.history(x)?, me, now, today);
+            if t.overdue || (t.originator != me && t.not_responded.contains(&me)) {
+                out.push(t);
+            }
+        }
+        out.sort_by_key(|t| (!t.overdue, t.opened_at, t.exchange_id.0));
+        Ok(out)
+    }
+
+    /// Whether an open exchange may need this State, from its messages'
+    /// records alone: only a date to respond by makes one overdue, and a
+    /// request waits for `me` until `me` sent a response.
+    fn may_need(&self, x: &ExchangeRecord, me: StateCode) -> Result<bool, TrackError> {
+        let mut answered = false;
+        for id in &x.messages {
+            let Some(m) = self.store.message_record(*id)? else { continue };
+            match m.kind {
+                MessageKind::RespondBy => return Ok(true),
+                MessageKind::Response if m.sender == me => answered = true,
+                _ => {}
+            }
+        }
+        Ok(x.originator != me && x.participants.contains(&me) && !answered)
     }
 
     /// Every exchange overdue on the day of `now`.

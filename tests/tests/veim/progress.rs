@@ -286,6 +286,16 @@ async fn an_exchange_past_its_respond_by_date_unanswered_is_overdue_and_recorded
     })
     .await?;
     assert!(!at_swe.overdue, "SWE responded: {at_swe:?}");
+    // What needs each State (the console's dashboard): MEX the overdue
+    // exchange, not the one only waiting for others; SWE the request it
+    // has not answered; FRA the one it is late for.
+    let attention = |api: &AdminClient| -> anyhow::Result<Vec<String>> {
+        let list: Vec<TrackedExchange> = blocking(|| api.get("/v1/track?attention=true"))?;
+        Ok(list.iter().map(|t| t.exchange_id.to_string()).collect())
+    };
+    assert_eq!(attention(&mex)?, std::slice::from_ref(&late), "MEX");
+    assert_eq!(attention(&swe)?, std::slice::from_ref(&older), "SWE");
+    assert_eq!(attention(&fra)?, std::slice::from_ref(&late), "FRA");
 
     let mex_home = net.national("MEX").home.clone();
     wait_for("MEX's overdue entry", Duration::from_secs(20), || (overdue_entries(&mex_home, &late) > 0).then_some(()))

@@ -53,9 +53,15 @@ impl Api {
         }
         let mut request = request.body(Body::from(body)).map_err(|e| internal(format!("bad call {path}: {e}")))?;
         request.extensions_mut().insert(ConsoleCaller(who));
-        let response = match self.router.clone().oneshot(request).await {
-            Ok(r) => r,
-            Err(never) => match never {},
+        // The API's handlers read the store without yielding (a listing
+        // reads every record it filters): run for a page, they go to a
+        // thread of their own, so that officials reading pages never hold
+        // the runtime's workers, and message delivery with them.
+        let (router, runtime) = (self.router.clone(), tokio::runtime::Handle::current());
+        let response = match tokio::task::spawn_blocking(move || runtime.block_on(router.oneshot(request))).await {
+            Ok(Ok(r)) => r,
+            Ok(Err(never)) => match never {},
+            Err(e) => return Err(internal(format!("the call {path} stopped: {e}"))),
         };
         let status = response.status();
         let headers = response.headers().clone();

@@ -48,7 +48,7 @@ pub(super) async fn page(official: Official) -> Response {
     let own = status.as_ref().and_then(|s| s.state);
 
     if official.may("GET", "/v1/track") && own.is_some() {
-        match api.get::<Vec<TrackedExchange>>(me, "/v1/track").await {
+        match api.get::<Vec<TrackedExchange>>(me, "/v1/track?attention=true").await {
             Ok(tracked) => {
                 let waiting: Vec<&TrackedExchange> = tracked
                     .iter()
