@@ -383,9 +383,22 @@ where
     F: Fn(usize) -> Fut,
     Fut: Future<Output = anyhow::Result<()>>,
 {
-    use futures::StreamExt;
     let started = Instant::now();
-    let mut latencies: Vec<f64> = futures::stream::iter(0..n)
+    let mut latencies = latencies(n, in_flight, op).await?;
+    let rate = n as f64 / started.elapsed().as_secs_f64();
+    latencies.sort_by(|a, b| a.total_cmp(b));
+    Ok((rate, percentile(&latencies, 0.5), percentile(&latencies, 0.99)))
+}
+
+/// Runs `n` operations, `in_flight` at a time; each one's time in
+/// milliseconds, in the order they ended.
+pub(crate) async fn latencies<F, Fut>(n: usize, in_flight: usize, op: F) -> anyhow::Result<Vec<f64>>
+where
+    F: Fn(usize) -> Fut,
+    Fut: Future<Output = anyhow::Result<()>>,
+{
+    use futures::StreamExt;
+    futures::stream::iter(0..n)
         .map(|i| {
             let fut = op(i);
             async move {
@@ -397,10 +410,7 @@ where
         .collect::<Vec<anyhow::Result<f64>>>()
         .await
         .into_iter()
-        .collect::<anyhow::Result<_>>()?;
-    let rate = n as f64 / started.elapsed().as_secs_f64();
-    latencies.sort_by(|a, b| a.total_cmp(b));
-    Ok((rate, percentile(&latencies, 0.5), percentile(&latencies, 0.99)))
+        .collect()
 }
 
 /// A valid request whose body encodes to about `size` bytes.

@@ -1,12 +1,12 @@
 //! `veim bench console`: does the web console slow message delivery? Two
 //! real nodes on loopback; MEX sends 1 KiB requests to SWE (receipted, as in
-//! `veim bench exchange`) for a few seconds a run, one at a time and 64 in
-//! flight, each mode first with nobody at the console, then while 20
-//! officials' sessions browse MEX's console (dashboard, inbox, exchanges,
-//! outbox in turn, over HTTP with their session cookies), each reading a
-//! page every `think` (as people do; zero: without pause, a stress rather
-//! than a day's use), their rounds staggered as people's are. The quiet
-//! run is the baseline of the loaded one, in the same process.
+//! `veim bench exchange`), one at a time and 64 in flight, in windows of a
+//! second that alternate: nobody at the console, then 20 officials'
+//! sessions browsing MEX's console (dashboard, inbox, exchanges, outbox in
+//! turn, over HTTP with their session cookies), each reading a page every
+//! `think` (as people do; zero: without pause, a stress rather than a day's
+//! use), their rounds staggered as people's are. Each loaded window is
+//! compared with the quiet one just before it, in the same process.
 
 use crate::bench::{Figure, mex_and_swe, request_of, send_delivered};
 use serde::Serialize;
@@ -14,6 +14,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
+/// Quiet and loaded windows per mode.
+const PAIRS: usize = 5;
 /// Each session's pause between pages by default: a fast reader.
 pub const THINK: Duration = Duration::from_millis(1000);
 /// Sessions browsing at once.
@@ -34,6 +36,18 @@ pub struct Delivery {
     pub max_ms: f64,
 }
 
+/// A mode's ratios, loaded window / the quiet window before it.
+#[derive(Debug, Clone, Serialize)]
+pub struct Ratios {
+    pub in_flight: usize,
+    /// The median of the pairs' messages/s ratios.
+    pub rate: f64,
+    /// The median of the pairs' p50 ratios.
+    pub p50: f64,
+    pub rates: Vec<f64>,
+    pub medians: Vec<f64>,
+}
+
 /// The pages of one kind served while the loaded runs lasted.
 #[derive(Debug, Clone, Serialize)]
 pub struct Pages {
@@ -48,9 +62,13 @@ pub struct ConsoleBench {
     pub sessions: usize,
     /// Each session's pause between two pages, milliseconds.
     pub think_ms: u64,
-    /// How long each run sends, seconds.
+    /// How long each window sends, seconds.
     pub window_secs: f64,
+    /// Quiet and loaded windows per mode, alternating.
+    pub pairs: usize,
+    /// Every quiet window of a mode together.
     pub quiet: Vec<Delivery>,
+    /// Every loaded window of a mode together.
     pub loaded: Vec<Delivery>,
     /// Pages the sessions were served while the loaded runs were measured.
     pub pages_per_second: f64,
@@ -59,6 +77,8 @@ pub struct ConsoleBench {
     pub pages: Vec<Pages>,
     /// Exchanges open at MEX when the last run ended (every request opens one).
     pub open_exchanges: usize,
+    /// Each pair's ratios (loaded window / the quiet one before it) and their medians, per mode.
+    pub ratios: Vec<Ratios>,
     pub figures: Vec<Figure>,
     pub release_build: bool,
 }
@@ -128,51 +148,71 @@ fn percentile(sorted: &[f64], p: f64) -> f64 {
 /// A page read: when it started, which page, how long it took (ms).
 type Read = (Instant, usize, f64);
 
+/// The requests of one window: each one's time (ms) and how long it lasted.
+#[derive(Default)]
+struct Sent {
+    latencies: Vec<f64>,
+    seconds: f64,
+}
+
+impl Sent {
+    fn add(&mut self, other: &Sent) {
+        self.latencies.extend_from_slice(&other.latencies);
+        self.seconds += other.seconds;
+    }
+
+    fn per_second(&self) -> f64 {
+        self.latencies.len() as f64 / self.seconds.max(1e-9)
+    }
+
+    fn p50(&self) -> f64 {
+        let mut sorted = self.latencies.clone();
+        sorted.sort_by(|a, b| a.total_cmp(b));
+        percentile(&sorted, 0.5)
+    }
+
+    fn delivery(&self, in_flight: usize) -> Delivery {
+        let mut sorted = self.latencies.clone();
+        sorted.sort_by(|a, b| a.total_cmp(b));
+        Delivery {
+            in_flight,
+            requests: sorted.len(),
+            per_second: self.per_second(),
+            p50_ms: percentile(&sorted, 0.5),
+            p99_ms: percentile(&sorted, 0.99),
+            max_ms: sorted.last().copied().unwrap_or(0.0),
+        }
+    }
+}
+
 /// Sends requests `in_flight` at a time, in rounds of `round`, until
 /// `window` has passed.
-async fn deliver<F, Fut>(window: Duration, round: usize, in_flight: usize, send: F) -> anyhow::Result<Delivery>
+async fn deliver<F, Fut>(window: Duration, round: usize, in_flight: usize, send: F) -> anyhow::Result<Sent>
 where
     F: Fn() -> Fut,
     Fut: Future<Output = anyhow::Result<()>>,
 {
-    use futures::StreamExt;
     let started = Instant::now();
     let mut latencies = Vec::new();
     while started.elapsed() < window {
-        let round: Vec<f64> = futures::stream::iter(0..round)
-            .map(|_| {
-                let fut = send();
-                async move {
-                    let t = Instant::now();
-                    fut.await.map(|_| t.elapsed().as_secs_f64() * 1000.0)
-                }
-            })
-            .buffer_unordered(in_flight.max(1))
-            .collect::<Vec<anyhow::Result<f64>>>()
-            .await
-            .into_iter()
-            .collect::<anyhow::Result<_>>()?;
-        latencies.extend(round);
+        latencies.extend(crate::bench::latencies(round, in_flight, |_| send()).await?);
     }
-    let per_second = latencies.len() as f64 / started.elapsed().as_secs_f64();
-    latencies.sort_by(|a, b| a.total_cmp(b));
-    Ok(Delivery {
-        in_flight,
-        requests: latencies.len(),
-        per_second,
-        p50_ms: percentile(&latencies, 0.5),
-        p99_ms: percentile(&latencies, 0.99),
-        max_ms: latencies.last().copied().unwrap_or(0.0),
-    })
+    Ok(Sent { latencies, seconds: started.elapsed().as_secs_f64() })
+}
+
+fn median(mut values: Vec<f64>) -> f64 {
+    values.sort_by(|a, b| a.total_cmp(b));
+    percentile(&values, 0.5)
 }
 
 pub async fn console(quick: bool, think: Duration) -> anyhow::Result<ConsoleBench> {
-    // Each run sends for this long, so that it spans many pages of every
-    // session (a run of a fraction of a second measures whichever pages
-    // happen to fall in it). Every request opens an exchange, and the
-    // dashboard's tracking card reads every open exchange at each view: the
-    // window keeps the count near what a busy desk has open.
-    let window = if quick { Duration::from_secs(2) } else { Duration::from_secs(4) };
+    // Quiet and loaded windows alternate, `pairs` of each per mode: the
+    // machine's own drift from one second to the next (the disk's, the
+    // host's) is as large as the effect measured, so each loaded window is
+    // compared with the quiet one just before it, and the figure is the
+    // median of the pairs' ratios. Every request opens an exchange and none
+    // is closed; the windows keep their number to a few thousand.
+    let (pairs, window) = if quick { (2, Duration::from_millis(500)) } else { (PAIRS, Duration::from_secs(1)) };
     let dir = tempfile::Builder::new().prefix("veim-bench-").tempdir()?;
     let tune = |c: &mut veim_node::home::config::Config| {
         crate::localnet::deployed_periods(c);
@@ -243,25 +283,32 @@ pub async fn console(quick: bool, think: Duration) -> anyhow::Result<ConsoleBenc
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
 
-    // Quiet and loaded runs alternate, so that the store's growth between
-    // them weighs on both alike.
     let modes = [(1usize, 16usize), (64, 64)];
-    let (mut quiet, mut loaded, mut measured) = (Vec::new(), Vec::new(), Vec::new());
+    let (mut quiet, mut loaded, mut measured, mut ratios) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
     for (in_flight, round) in modes {
-        let run = deliver(window, round, in_flight, send)
-            .await
-            .map_err(|e| e.context(format!("{in_flight} in flight, nobody browsing")))?;
-        quiet.push(run);
-        browsing.store(true, Ordering::SeqCst);
-        // Every session staggered in and past its first page.
-        tokio::time::sleep(think.max(Duration::from_millis(100)) + Duration::from_millis(500)).await;
-        let started = Instant::now();
-        let run = deliver(window, round, in_flight, send)
-            .await
-            .map_err(|e| e.context(format!("{in_flight} in flight, {SESSIONS} sessions browsing")))?;
-        measured.push((started, Instant::now()));
-        loaded.push(run);
-        browsing.store(false, Ordering::SeqCst);
+        let (mut all_quiet, mut all_loaded) = (Sent::default(), Sent::default());
+        let (mut rates, mut medians) = (Vec::new(), Vec::new());
+        for _ in 0..pairs {
+            let q = deliver(window, round, in_flight, send)
+                .await
+                .map_err(|e| e.context(format!("{in_flight} in flight, nobody browsing")))?;
+            browsing.store(true, Ordering::SeqCst);
+            // Every session staggered in and past its first page.
+            tokio::time::sleep(think.max(Duration::from_millis(100)) + Duration::from_millis(500)).await;
+            let started = Instant::now();
+            let l = deliver(window, round, in_flight, send)
+                .await
+                .map_err(|e| e.context(format!("{in_flight} in flight, {SESSIONS} sessions browsing")))?;
+            measured.push((started, Instant::now()));
+            browsing.store(false, Ordering::SeqCst);
+            rates.push(l.per_second() / q.per_second().max(1e-9));
+            medians.push(l.p50() / q.p50().max(1e-9));
+            all_quiet.add(&q);
+            all_loaded.add(&l);
+        }
+        quiet.push(all_quiet.delivery(in_flight));
+        loaded.push(all_loaded.delivery(in_flight));
+        ratios.push(Ratios { in_flight, rate: median(rates.clone()), p50: median(medians.clone()), rates, medians });
     }
     stop.store(true, Ordering::SeqCst);
     let mut reads = Vec::new();
@@ -292,26 +339,27 @@ pub async fn console(quick: bool, think: Duration) -> anyhow::Result<ConsoleBenc
         .collect();
 
     let mut figures = Vec::new();
-    for (l, q) in loaded.iter().zip(&quiet) {
+    for ((l, q), r) in loaded.iter().zip(&quiet).zip(&ratios) {
         figures.push(Figure {
             what: format!("1 KiB, {} in flight, {SESSIONS} sessions browsing: messages/s", l.in_flight),
             per_second: l.per_second,
-            baseline: "messages/s, nobody browsing".into(),
+            baseline: "messages/s, nobody browsing, the window before".into(),
             baseline_per_second: q.per_second,
-            ratio: l.per_second / q.per_second.max(1e-9),
+            ratio: r.rate,
         });
         figures.push(Figure {
             what: format!("1 KiB, {} in flight, {SESSIONS} sessions browsing: p50 (ms)", l.in_flight),
             per_second: l.p50_ms,
-            baseline: "p50 (ms), nobody browsing".into(),
+            baseline: "p50 (ms), nobody browsing, the window before".into(),
             baseline_per_second: q.p50_ms,
-            ratio: l.p50_ms / q.p50_ms.max(1e-9),
+            ratio: r.p50,
         });
     }
     Ok(ConsoleBench {
         sessions: SESSIONS,
         think_ms: think.as_millis() as u64,
         window_secs: window.as_secs_f64(),
+        pairs,
         quiet,
         loaded,
         pages_per_second: all.len() as f64 / measured_secs.max(1e-9),
@@ -319,6 +367,7 @@ pub async fn console(quick: bool, think: Duration) -> anyhow::Result<ConsoleBenc
         page_p99_ms: percentile(&all, 0.99),
         pages,
         open_exchanges,
+        ratios,
         figures,
         release_build: !cfg!(debug_assertions),
     })
@@ -326,7 +375,9 @@ pub async fn console(quick: bool, think: Duration) -> anyhow::Result<ConsoleBenc
 
 pub fn render(b: &ConsoleBench) -> String {
     let mut out = format!(
-        "console: MEX -> SWE requests for {:.0} s a run while {} sessions browse MEX's console, a page every {} ms each{}\n",
+        "console: MEX -> SWE requests, {} quiet and {} loaded windows of {:.1} s a mode, alternating; {} sessions browse MEX's console in the loaded ones, a page every {} ms each{}\n",
+        b.pairs,
+        b.pairs,
         b.window_secs,
         b.sessions,
         b.think_ms,
@@ -354,7 +405,18 @@ pub fn render(b: &ConsoleBench) -> String {
             p.path, p.served, p.p50_ms, p.p99_ms
         ));
     }
-    out.push_str("ratios browsing / nobody browsing (target: messages/s at least 0.8, p50 at most 1.2):\n");
+    for r in &b.ratios {
+        let list = |v: &[f64]| v.iter().map(|x| format!("{x:.2}")).collect::<Vec<_>>().join(" ");
+        out.push_str(&format!(
+            "pairs, {} in flight: messages/s {}; p50 {}\n",
+            r.in_flight,
+            list(&r.rates),
+            list(&r.medians)
+        ));
+    }
+    out.push_str(
+        "medians of the pairs' ratios, browsing / nobody browsing (target: messages/s at least 0.8, p50 at most 1.2):\n",
+    );
     for f in &b.figures {
         out.push_str(&format!("  {:<58} {:>7.3}\n", f.what, f.ratio));
     }
