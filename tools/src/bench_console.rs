@@ -166,14 +166,11 @@ impl Sent {
     }
 
     fn p50(&self) -> f64 {
-        let mut sorted = self.latencies.clone();
-        sorted.sort_by(|a, b| a.total_cmp(b));
-        percentile(&sorted, 0.5)
+        median(self.latencies.clone())
     }
 
     fn delivery(&self, in_flight: usize) -> Delivery {
-        let mut sorted = self.latencies.clone();
-        sorted.sort_by(|a, b| a.total_cmp(b));
+        let sorted = sorted(self.latencies.clone());
         Delivery {
             in_flight,
             requests: sorted.len(),
@@ -200,9 +197,13 @@ where
     Ok(Sent { latencies, seconds: started.elapsed().as_secs_f64() })
 }
 
-fn median(mut values: Vec<f64>) -> f64 {
+fn sorted(mut values: Vec<f64>) -> Vec<f64> {
     values.sort_by(|a, b| a.total_cmp(b));
-    percentile(&values, 0.5)
+    values
+}
+
+fn median(values: Vec<f64>) -> f64 {
+    percentile(&sorted(values), 0.5)
 }
 
 pub async fn console(quick: bool, think: Duration) -> anyhow::Result<ConsoleBench> {
@@ -319,10 +320,6 @@ pub async fn console(quick: bool, think: Duration) -> anyhow::Result<ConsoleBenc
     net.shutdown().await;
     reads.retain(|(at, _, _)| measured.iter().any(|(from, to)| (from..to).contains(&at)));
     let measured_secs: f64 = measured.iter().map(|(from, to)| (*to - *from).as_secs_f64()).sum();
-    let sorted = |mut times: Vec<f64>| {
-        times.sort_by(|a, b| a.total_cmp(b));
-        times
-    };
     let all = sorted(reads.iter().map(|r| r.2).collect());
     let pages = PAGES
         .iter()

@@ -178,10 +178,7 @@ pub(super) async fn authorize(node: &Node, guard: &Guard, req: Request, next: Ne
     if let Some(ConsoleCaller(name)) = req.extensions().get::<ConsoleCaller>().copied() {
         return match node.accounts.get(name.as_str()) {
             Ok(account) if !account.disabled => {
-                // The console makes the entries of its reads durable once per
-                // page, before the page is answered (`console::durable`).
-                let reads_deferred = !changes;
-                crate::acting::as_official(name, granted(node, account, path, changes, reads_deferred, req, next)).await
+                crate::acting::as_official(name, granted(node, account, path, changes, true, req, next)).await
             }
             _ => ApiError::new(StatusCode::UNAUTHORIZED, "unauthorized", format!("the account {name} is disabled"))
                 .into_response(),
@@ -232,14 +229,15 @@ pub(super) async fn authorize(node: &Node, guard: &Guard, req: Request, next: Ne
 
 /// Runs a call of `account`: refused, and recorded, unless the account
 /// holds a role the route needs; else run, with what it changed recorded
-/// and every entry it wrote durable before the answer (a read's, when
-/// `reads_deferred`, before the answer of the console page that made it).
+/// and every entry it wrote durable before the answer; a console read's
+/// (`from_console`), before the answer of its page, which flushes once for
+/// all its calls (`console::durable`).
 async fn granted(
     node: &Node,
     account: Account,
     path: String,
     changes: bool,
-    reads_deferred: bool,
+    from_console: bool,
     req: Request,
     next: Next,
 ) -> Response {
@@ -289,7 +287,7 @@ async fn granted(
     // The call's entries (its own, content shown by a read) are on
     // disk before the answer, as every other entry is.
     let grew = before.is_none() || entries() != before;
-    if (changes || (grew && !reads_deferred))
+    if (changes || (grew && !from_console))
         && let Err(e) = node.store.flush().await
     {
         tracing::error!(%e, "the admin call's audit entries could not be made durable");

@@ -140,7 +140,7 @@ pub(super) fn messages_in(node: &Node, direction: Direction, q: &ListQuery) -> L
     // Only the page's messages are read whole (envelope and body).
     let mut whole = Vec::new();
     for m in page.cut(list) {
-        whole.extend(node.store.message(m.message_id)?);
+        whole.extend(node.store.whole(m)?);
     }
     let list = whole;
     let what = match direction {

@@ -132,17 +132,25 @@ impl Store {
     }
 
     /// A message with its envelope and body, read together (a purge or an
-    /// insert committing meanwhile is seen whole or not at all). Read
-    /// without a transaction first (sled writes each transaction, even one
-    /// that only reads, to its log): the record, then its parts; only a part
-    /// missing beside a record that is not purged (an insert or a purge
-    /// committing meanwhile) reads them again in one transaction.
+    /// insert committing meanwhile is seen whole or not at all).
     pub fn message(&self, id: MessageId) -> Result<Option<MessageRecord>, StoreError> {
-        let Some(record) = self.message_record(id)? else { return Ok(None) };
+        match self.message_record(id)? {
+            Some(record) => self.whole(record),
+            None => Ok(None),
+        }
+    }
+
+    /// A record read by [`Store::message_record`] (or a listing) with its
+    /// envelope and body put back. Read without a transaction (sled writes
+    /// each transaction, even one that only reads, to its log); only a part
+    /// missing beside a record that is not purged (an insert or a purge
+    /// committing meanwhile) reads them again, with the record, in one.
+    pub fn whole(&self, record: MessageRecord) -> Result<Option<MessageRecord>, StoreError> {
         if record.purged_at.is_some() || !record.envelope.is_empty() {
             // Purged, or a format-1 record holding its parts itself.
             return Ok(Some(record));
         }
+        let id = record.message_id;
         if let (Some(envelope), Some(content)) =
             (self.bodies.get(body_key(id, ENVELOPE))?, self.bodies.get(body_key(id, CONTENT))?)
         {
@@ -177,22 +185,20 @@ impl Store {
         self.messages.get(id.0)?.map(|b| dec("message", &b)).transpose()
     }
 
-    /// A message's sealed body alone; `None` once purged. Read without a
-    /// transaction; a body not found beside a record that is not purged (an
-    /// insert or a purge committing meanwhile) is read again with the
-    /// record, together.
-    pub fn message_content(&self, id: MessageId) -> Result<Option<Vec<u8>>, StoreError> {
-        let Some(record) = self.message_record(id)? else { return Ok(None) };
+    /// The sealed body of a record read by [`Store::message_record`],
+    /// without its envelope; `None` once purged. Read as [`Store::whole`]
+    /// reads it.
+    pub fn content_of(&self, record: &MessageRecord) -> Result<Option<Vec<u8>>, StoreError> {
         if record.purged_at.is_some() {
             return Ok(None);
         }
-        if let Some(content) = record.content {
-            return Ok(Some(content));
+        if let Some(content) = &record.content {
+            return Ok(Some(content.clone()));
         }
-        if let Some(content) = self.bodies.get(body_key(id, CONTENT))? {
+        if let Some(content) = self.bodies.get(body_key(record.message_id, CONTENT))? {
             return Ok(Some(content.to_vec()));
         }
-        Ok(self.message_together(id)?.and_then(|m| m.content))
+        Ok(self.message_together(record.message_id)?.and_then(|m| m.content))
     }
 
     pub fn contains_message(&self, id: MessageId) -> Result<bool, StoreError> {
@@ -340,14 +346,8 @@ impl Store {
 
     pub fn messages(&self) -> Result<Vec<MessageRecord>, StoreError> {
         let mut out = Vec::new();
-        for key in self.messages.iter().keys() {
-            let key = key?;
-            let id =
-                MessageId(key.as_ref().try_into().map_err(|_| StoreError::Corrupt {
-                    what: "message key",
-                    reason: format!("{} bytes", key.len()),
-                })?);
-            out.extend(self.message(id)?);
+        for record in self.message_records()? {
+            out.extend(self.whole(record)?);
         }
         Ok(out)
     }
@@ -593,7 +593,7 @@ mod tests {
             dec("message", &store.messages.get(r.message_id.0).expect("get").expect("held")).expect("decode");
         assert!(bare.content.is_none() && bare.envelope.is_empty());
         assert_eq!(store.message(r.message_id).expect("read").expect("held").content, Some(sealed.clone()));
-        assert_eq!(store.message_content(r.message_id).expect("content"), Some(sealed.clone()));
+        assert_eq!(store.content_of(&bare).expect("content"), Some(sealed.clone()));
         assert_eq!(store.message_record(r.message_id).expect("record"), Some(bare.clone()));
         assert_eq!(store.bodies.len(), 2);
         // A change of state leaves the body where it is.
@@ -611,7 +611,7 @@ mod tests {
         let old = record(2, b"older body");
         store.messages.insert(old.message_id.0, enc("message", &old).expect("encode")).expect("insert");
         assert_eq!(store.message(old.message_id).expect("read").expect("held"), old);
-        assert_eq!(store.message_content(old.message_id).expect("content"), old.content);
+        assert_eq!(store.content_of(&old).expect("content"), old.content);
         let moved = store.update_message(old.message_id, |_| Vec::new()).expect("update");
         assert_eq!(moved, old);
         assert_eq!(store.bodies.len(), 4);
@@ -625,7 +625,8 @@ mod tests {
         assert_eq!(store.bodies.len(), 0, "a purge leaves no body behind");
         let after = store.message(old.message_id).expect("read").expect("held");
         assert!(after.content.is_none() && after.envelope.is_empty() && after.purged_at == Some(10));
-        assert_eq!(store.message_content(old.message_id).expect("content"), None, "nothing once purged");
+        let record = store.message_record(old.message_id).expect("record").expect("held");
+        assert_eq!(store.content_of(&record).expect("content"), None, "nothing once purged");
         // A body left behind by a purge that did not know of `bodies` is
         // never given back, and goes at the record's next change.
         store.bodies.insert(body_key(old.message_id, CONTENT), b"older body".as_slice()).expect("insert");

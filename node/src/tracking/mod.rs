@@ -227,6 +227,11 @@ impl History {
     }
 }
 
+/// Overdue exchanges first, then the oldest first.
+fn overdue_first(list: &mut [TrackedExchange]) {
+    list.sort_by_key(|t| (!t.overdue, t.opened_at, t.exchange_id.0));
+}
+
 /// The tracking service.
 #[derive(Debug)]
 pub struct Tracking {
@@ -281,7 +286,7 @@ impl Tracking {
                 | MessageKind::Closing => {}
                 _ => continue,
             }
-            let content = self.store.message_content(m.message_id)?;
+            let content = self.store.content_of(&m)?;
             match self.vault.open_body(m.message_id, content.as_deref())? {
                 Some(Body::Request(r)) => {
                     h.summary = Some(r.summary);
@@ -354,7 +359,7 @@ impl Tracking {
     /// The exchanges not closed, overdue ones first, then the oldest first.
     pub fn open_exchanges(&self, now: i64) -> Result<Vec<TrackedExchange>, TrackError> {
         let mut out = self.exchanges(now, |x| x.status != ExchangeStatus::Closed)?;
-        out.sort_by_key(|t| (!t.overdue, t.opened_at, t.exchange_id.0));
+        overdue_first(&mut out);
         Ok(out)
     }
 
@@ -365,35 +370,27 @@ impl Tracking {
     /// set; the others cost their records alone.
     pub fn needing_attention(&self, now: i64) -> Result<Vec<TrackedExchange>, TrackError> {
         let me = self.state.ok_or(TrackError::NoState)?;
-        let today = today(now)?;
-        let mut out = Vec::new();
-        for x in self.store.exchanges()?.into_iter().filter(|x| x.status != ExchangeStatus::Closed) {
-            if !self.may_need(&x, me)? {
-                continue;
-            }
-            let t = Tracking::tracked(self.history(x)?, me, now, today);
-            if t.overdue || (t.originator != me && t.not_responded.contains(&me)) {
-                out.push(t);
-            }
-        }
-        out.sort_by_key(|t| (!t.overdue, t.opened_at, t.exchange_id.0));
+        let mut out = self.exchanges(now, |x| x.status != ExchangeStatus::Closed && self.may_need(x, me))?;
+        out.retain(|t| t.overdue || (t.originator != me && t.not_responded.contains(&me)));
+        overdue_first(&mut out);
         Ok(out)
     }
 
     /// Whether an open exchange may need this State, from its messages'
     /// records alone: only a date to respond by makes one overdue, and a
-    /// request waits for `me` until `me` sent a response.
-    fn may_need(&self, x: &ExchangeRecord, me: StateCode) -> Result<bool, TrackError> {
+    /// request waits for `me` until `me` sent a response. A record that
+    /// does not read says yes: reading the exchange whole reports it.
+    fn may_need(&self, x: &ExchangeRecord, me: StateCode) -> bool {
         let mut answered = false;
         for id in &x.messages {
-            let Some(m) = self.store.message_record(*id)? else { continue };
-            match m.kind {
-                MessageKind::RespondBy => return Ok(true),
-                MessageKind::Response if m.sender == me => answered = true,
-                _ => {}
+            match self.store.message_record(*id) {
+                Ok(Some(m)) if m.kind == MessageKind::RespondBy => return true,
+                Ok(Some(m)) if m.kind == MessageKind::Response && m.sender == me => answered = true,
+                Ok(_) => {}
+                Err(_) => return true,
             }
         }
-        Ok(x.originator != me && x.participants.contains(&me) && !answered)
+        x.originator != me && x.participants.contains(&me) && !answered
     }
 
     /// Every exchange overdue on the day of `now`.
