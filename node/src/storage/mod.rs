@@ -21,15 +21,14 @@
 //! `messages` (messages, exchanges, outbox, attachments, disclosures), `mail`
 //! (the mail queue), `audit` (the hash-chained log, checkpoints and tree
 //! heads), and `reports` (reports to the CSP: `csp-reports`, a national
-//! node's drafts, and `csp-register`, the Secretariat's register).
-//! `messages` (messages, exchanges, outbox, attachments, disclosures),
-//! `audit` (the hash-chained log, checkpoints and tree heads) and
+//! node's drafts, and `csp-register`, the Secretariat's register),
 //! `publications` (the Secretariat's publication log, reports of measures,
-//! meeting registrations).
+//! meeting registrations) and `group` (the group commit itself).
 
 mod accounts;
 mod audit;
 mod directory;
+mod group;
 mod mail;
 mod messages;
 mod publications;
@@ -38,6 +37,7 @@ mod reports;
 mod snapshot;
 
 pub use accounts::AccountRecord;
+pub use group::GroupCommit;
 pub use messages::{LookupError, MessageWatch};
 pub use publications::{ReportRecord, ReportState};
 pub use records::*;
@@ -220,42 +220,6 @@ fn free_bytes(_: &Path) -> Option<u64> {
     None
 }
 
-/// Flush requests and the flushes that served them.
-#[derive(Debug, Default)]
-struct GroupCommit {
-    state: std::sync::Mutex<FlushState>,
-    done: tokio::sync::Notify,
-    /// Flushes run (each one fsync or more).
-    runs: std::sync::atomic::AtomicU64,
-}
-
-/// The leader of a group flush, until its run is recorded.
-struct Leading<'a> {
-    group: &'a GroupCommit,
-    finished: bool,
-}
-
-impl Drop for Leading<'_> {
-    fn drop(&mut self) {
-        if !self.finished {
-            if let Ok(mut s) = self.group.state.lock() {
-                s.running = false;
-            }
-            self.group.done.notify_waiters();
-        }
-    }
-}
-
-#[derive(Debug, Default)]
-struct FlushState {
-    /// Tickets handed out, and the highest ticket a finished flush covers.
-    requested: u64,
-    completed: u64,
-    running: bool,
-    /// Recent failed flushes: the tickets they covered, and why.
-    failures: std::collections::VecDeque<(u64, u64, String)>,
-}
-
 /// Appends an event to the audit chain, inside the transaction of the change
 /// it records: the entry and the change are durable together or not at all.
 fn append(
@@ -427,61 +391,8 @@ impl Store {
     /// only if it started after the caller asked (so it covers the caller's
     /// writes).
     pub async fn flush(&self) -> Result<(), StoreError> {
-        let g = &self.group;
-        let ticket = {
-            let mut s = g.state.lock().map_err(|_| StoreError::Internal("flush state poisoned".into()))?;
-            s.requested += 1;
-            s.requested
-        };
-        loop {
-            let notified = g.done.notified();
-            tokio::pin!(notified);
-            notified.as_mut().enable();
-            let run = {
-                let mut s = g.state.lock().map_err(|_| StoreError::Internal("flush state poisoned".into()))?;
-                if s.completed >= ticket {
-                    return match s.failures.iter().find(|(from, to, _)| (*from..=*to).contains(&ticket)) {
-                        Some((_, _, why)) => Err(StoreError::Internal(format!("flush failed: {why}"))),
-                        None => Ok(()),
-                    };
-                }
-                if s.running {
-                    None
-                } else {
-                    s.running = true;
-                    Some((s.completed + 1, s.requested))
-                }
-            };
-            let Some((from, target)) = run else {
-                notified.await;
-                continue;
-            };
-            let store = self.clone();
-            g.runs.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-            // If this caller stops waiting (a loop stopped at shutdown, an
-            // admin client gone), the guard hands the run back: the next
-            // waiter leads a flush that covers these tickets too. Without
-            // it `running` stayed set and every later flush, and the node's
-            // stop, waited for ever.
-            let mut leading = Leading { group: g, finished: false };
-            let result = tokio::task::spawn_blocking(move || store.flush_blocking())
-                .await
-                .map_err(|e| StoreError::Internal(format!("flush task failed: {e}")))
-                .and_then(|r| r);
-            leading.finished = true;
-            {
-                let mut s = g.state.lock().map_err(|_| StoreError::Internal("flush state poisoned".into()))?;
-                s.running = false;
-                s.completed = target;
-                if let Err(e) = &result {
-                    s.failures.push_back((from, target, e.to_string()));
-                    if s.failures.len() > 64 {
-                        s.failures.pop_front();
-                    }
-                }
-            }
-            g.done.notify_waiters();
-        }
+        let store = self.clone();
+        self.group.flush(move || store.flush_blocking()).await
     }
 
     /// Flushes the store's log, remembering a failure to write to disk
@@ -515,7 +426,7 @@ impl Store {
 
     /// How many flushes have run since the store was opened.
     pub fn flush_runs(&self) -> u64 {
-        self.group.runs.load(std::sync::atomic::Ordering::Relaxed)
+        self.group.runs()
     }
 
     /// Runs `hook` after every flush, once the flushed writes are durable
