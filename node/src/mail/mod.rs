@@ -295,11 +295,14 @@ impl Mailer {
     pub async fn run(&self) -> Result<Round, StoreError> {
         let _one = self.sending.lock().await;
         let mut round = Round::default();
-        let notices = self.store.mail_notices()?;
-        // Flushed only when something was written: the loop runs every second.
-        let mut changed = !notices.is_empty();
-        for id in notices {
-            let event = self.store.message(id)?.and_then(|m| {
+        // Each received request or consent request leaves a notice. Clearing
+        // one that queues no mail (a node without `[mail]`, or no recipient
+        // for its kind) needs no flush of its own: lost in a crash, the
+        // notice is cleared again at the next round. Queued mails must be
+        // durable before they are sent; a round that sends flushes what it
+        // records. The loop runs every second.
+        for id in self.store.mail_notices()? {
+            let event = self.store.message_record(id)?.and_then(|m| {
                 let (exchange, message, from, at) = (m.exchange_id, m.message_id, m.sender, m.stored_at);
                 match m.kind {
                     MessageKind::Request => Some(Event::RequestReceived { exchange, message, from, at }),
@@ -315,13 +318,16 @@ impl Mailer {
                 None => self.store.queue_mails(&[], Some(id)).map(|_| 0)?,
             };
         }
+        if round.queued > 0 {
+            self.store.flush().await?;
+        }
         let at = now();
         let held = self.failing.lock().map(|f| f.hold_until > at).unwrap_or(false);
         let due = match &self.config {
             Some(_) if !held => self.store.queued_mails()?.into_iter().filter(|m| m.next_attempt_at <= at).collect(),
             _ => Vec::new(),
         };
-        changed |= !due.is_empty();
+        let changed = !due.is_empty();
         for mut mail in due {
             let Some(config) = &self.config else { break };
             let days = config.give_up_after_days.max(1);
