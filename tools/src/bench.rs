@@ -365,6 +365,9 @@ pub fn cpu_secs() -> f64 {
 #[derive(Debug, Clone, Serialize)]
 pub struct ExchangeBench {
     pub veim: Vec<Rtt>,
+    /// The same cryptography and fsyncs over the same transport, nothing
+    /// else ([`crate::floor::ExchangeFloor`]).
+    pub floor: Vec<Rtt>,
     pub baseline: Vec<Rtt>,
     pub figures: Vec<Figure>,
     pub release_build: bool,
@@ -424,48 +427,38 @@ pub fn request_of(size: usize) -> anyhow::Result<veim_protocol::Body> {
 
 /// Two real nodes on loopback: requests sent and receipted (seal, sign,
 /// store, flush, audit on both sides), one at a time and 64 in flight; next
-/// to a plain request-response echo over the same transport (TCP, Noise,
-/// Yamux, the same framing), with no storage.
+/// to their floor (the same cryptography and fsyncs over the same
+/// transport, nothing else) and to a plain request-response echo over the
+/// same transport (TCP, Noise, Yamux, the same framing), with no storage.
 pub async fn exchange(quick: bool) -> anyhow::Result<ExchangeBench> {
-    use veim_node::net::{self, Limits};
+    use veim_node::net;
     let n = if quick { 64 } else { 512 };
     let sizes = [1024usize, 64 * 1024];
     let modes = [1usize, 64];
 
     // Baseline: an echo server and a client, two swarms on loopback.
-    let unlimited = Limits::unbounded();
-    let server_key = libp2p::identity::Keypair::generate_ed25519();
-    let server_peer = server_key.public().to_peer_id();
-    let listen: libp2p::Multiaddr = "/ip4/127.0.0.1/tcp/0".parse()?;
-    let (server, mut inbound, server_loop) =
-        net::new(server_key, std::slice::from_ref(&listen), unlimited, Default::default())?;
-    let (stop_server, server_shutdown) = veim_node::shutdown::channel();
-    tokio::spawn(server_loop.run(server_shutdown));
-    let addrs = server.listen_addrs().await?;
-    let echo = server.clone();
+    let (pair, mut inbound) = crate::floor::SwarmPair::start().await?;
+    let server = pair.server.clone();
     tokio::spawn(async move {
         while let Some(request) = inbound.recv().await {
             let bytes = match request.frame {
                 net::InboundFrame::Bytes(b) => b,
                 _ => Vec::new(),
             };
-            let _ = echo.respond(request.channel, bytes).await;
+            let _ = server.respond(request.channel, bytes).await;
         }
     });
-    let (client, _client_inbound, client_loop) =
-        net::new(libp2p::identity::Keypair::generate_ed25519(), &[], unlimited, Default::default())?;
-    let (stop_client, client_shutdown) = veim_node::shutdown::channel();
-    tokio::spawn(client_loop.run(client_shutdown));
+    let pair = std::sync::Arc::new(pair);
     let mut baseline = Vec::new();
     for size in sizes {
         let payload = vec![5u8; size];
-        client.request(server_peer, addrs.clone(), payload.clone()).await?; // connect
+        pair.request(payload.clone()).await?; // connect
         for in_flight in modes {
             let cpu = cpu_secs();
             let (rate, p50, p99) = drive(n, in_flight, |_| {
-                let (client, addrs, payload) = (client.clone(), addrs.clone(), payload.clone());
+                let (pair, payload) = (pair.clone(), payload.clone());
                 async move {
-                    let back = client.request(server_peer, addrs, payload).await?;
+                    let back = pair.request(payload).await?;
                     anyhow::ensure!(back.len() == size, "echo lost bytes");
                     Ok(())
                 }
@@ -483,8 +476,37 @@ pub async fn exchange(quick: bool) -> anyhow::Result<ExchangeBench> {
             });
         }
     }
-    stop_client.trigger();
-    stop_server.trigger();
+    drop(pair);
+
+    // Floor: the same transport, the same cryptography and fsyncs, nothing else.
+    let floor_run = std::sync::Arc::new(crate::floor::ExchangeFloor::start().await?);
+    let mut floor = Vec::new();
+    for size in sizes {
+        let body = std::sync::Arc::new(request_of(size)?);
+        floor_run.send(&body).await?; // connect
+        for in_flight in modes {
+            let fsyncs = floor_run.fsyncs();
+            let cpu = cpu_secs();
+            let (rate, p50, p99) = drive(n, in_flight, |_| {
+                let (floor_run, body) = (floor_run.clone(), body.clone());
+                async move { floor_run.send(&body).await }
+            })
+            .await?;
+            let now = floor_run.fsyncs();
+            let per_message = |now: u64, before: u64| (now - before) as f64 / n as f64;
+            floor.push(Rtt {
+                what: "floor".into(),
+                size,
+                in_flight,
+                per_second: rate,
+                p50_ms: p50,
+                p99_ms: p99,
+                flushes_per_message: Some((per_message(now.0, fsyncs.0), per_message(now.1, fsyncs.1))),
+                cpu_ms_per_message: (cpu_secs() - cpu) * 1000.0 / n as f64,
+            });
+        }
+    }
+    drop(floor_run);
 
     // veim: MEX sends requests to SWE.
     let dir = tempfile::Builder::new().prefix("veim-bench-").tempdir()?;
@@ -527,23 +549,26 @@ pub async fn exchange(quick: bool) -> anyhow::Result<ExchangeBench> {
     net.shutdown().await;
 
     let mut figures = Vec::new();
-    for (v, b) in veim.iter().zip(&baseline) {
-        figures.push(Figure {
-            what: format!("{} KiB, {} in flight: messages/s", v.size / 1024, v.in_flight),
-            per_second: v.per_second,
-            baseline: "libp2p echo/s".into(),
-            baseline_per_second: b.per_second,
-            ratio: v.per_second / b.per_second,
-        });
-        figures.push(Figure {
-            what: format!("{} KiB, {} in flight: p50 round trip (ms)", v.size / 1024, v.in_flight),
-            per_second: v.p50_ms,
-            baseline: "libp2p echo p50 (ms)".into(),
-            baseline_per_second: b.p50_ms,
-            ratio: v.p50_ms / b.p50_ms.max(1e-9),
-        });
+    for ((v, b), f) in veim.iter().zip(&baseline).zip(&floor) {
+        let what = |figure: &str| format!("{} KiB, {} in flight: {figure}", v.size / 1024, v.in_flight);
+        for (base, name) in [(f, "floor"), (b, "libp2p echo")] {
+            figures.push(Figure {
+                what: what("messages/s"),
+                per_second: v.per_second,
+                baseline: format!("{name}/s"),
+                baseline_per_second: base.per_second,
+                ratio: v.per_second / base.per_second,
+            });
+            figures.push(Figure {
+                what: what("p50 round trip (ms)"),
+                per_second: v.p50_ms,
+                baseline: format!("{name} p50 (ms)"),
+                baseline_per_second: base.p50_ms,
+                ratio: v.p50_ms / base.p50_ms.max(1e-9),
+            });
+        }
     }
-    Ok(ExchangeBench { veim, baseline, figures, release_build: !cfg!(debug_assertions) })
+    Ok(ExchangeBench { veim, floor, baseline, figures, release_build: !cfg!(debug_assertions) })
 }
 
 /// Sends `body` from `node` to `to` as the operator's command does (seal,
@@ -588,7 +613,7 @@ pub fn render_exchange(b: &ExchangeBench) -> String {
         "{:<14} {:>7} {:>9} {:>12} {:>9} {:>9} {:>11} {:>22}\n",
         "", "size", "in flight", "per second", "p50 ms", "p99 ms", "CPU ms/msg", "fsyncs/msg (MEX, SWE)"
     ));
-    for r in b.baseline.iter().chain(&b.veim) {
+    for r in b.baseline.iter().chain(&b.floor).chain(&b.veim) {
         let flushes = r.flushes_per_message.map(|(s, r)| format!("{s:.2}, {r:.2}")).unwrap_or_default();
         out.push_str(&format!(
             "{:<14} {:>6}K {:>9} {:>12.0} {:>9.2} {:>9.2} {:>11.3} {:>22}\n",
@@ -604,7 +629,7 @@ pub fn render_exchange(b: &ExchangeBench) -> String {
     }
     out.push_str("ratios veim / baseline:\n");
     for f in &b.figures {
-        out.push_str(&format!("  {:<44} {:>7.3}\n", f.what, f.ratio));
+        out.push_str(&format!("  {:<44} / {:<22} {:>7.3}\n", f.what, f.baseline, f.ratio));
     }
     out
 }

@@ -7,6 +7,7 @@ pub mod bench;
 pub mod bench_console;
 pub mod client;
 pub mod demo;
+pub mod floor;
 pub mod hostile;
 pub mod localnet;
 pub mod publish;
