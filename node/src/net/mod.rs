@@ -58,7 +58,8 @@ const DIAL_FAILURE_KEPT: Duration = Duration::from_secs(2);
 /// 1 GiB budget less 256 KiB for each stream allowed: with 4,093 streams
 /// allowed that is exactly 1 MiB. (The request-response protocol never
 /// keeps more than `max_concurrent_streams` open; the rest are reset.)
-fn yamux_config() -> yamux::Config {
+/// Public so that the benchmarks' floors run over the same transport.
+pub fn yamux_config() -> yamux::Config {
     let mut config = yamux::Config::default();
     config.set_max_num_streams(4093);
     config
