@@ -14,6 +14,7 @@ pub mod publish;
 pub mod render;
 pub mod report;
 pub mod scale;
+pub mod soak;
 pub mod terminal;
 pub mod terms;
 pub mod users;

@@ -631,6 +631,22 @@ enum BenchCommand {
         #[arg(long)]
         settle_secs: Option<u64>,
     },
+    /// A Secretariat and 20 national nodes exchanging at a steady rate, with
+    /// attachments, checkpoints and reconciliation at deployed periods: memory,
+    /// open files, size on disk and latency sampled at intervals, and the
+    /// slope of each fitted, so that a leak shows as a growth beyond noise.
+    #[command(after_help = "Example:\n  veim bench soak --minutes 30\n  veim bench soak --minutes 2 --sample-secs 20")]
+    Soak {
+        /// How long the load runs, in minutes.
+        #[arg(long, default_value_t = 30.0)]
+        minutes: f64,
+        /// Requests per second, all nodes together.
+        #[arg(long, default_value_t = 20.0)]
+        rate: f64,
+        /// Seconds between two samples.
+        #[arg(long, default_value_t = 60)]
+        sample_secs: u64,
+    },
     /// Every scenario in turn, each table printed and its JSON written to
     /// `--out` (a few minutes; `--quick`: smaller sizes, for a smoke run).
     #[command(after_help = "Example:\n  veim bench all --quick --out target/veim-bench")]
@@ -1657,6 +1673,13 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             let result = runtime.block_on(veim_tools::hostile::hostile(options))?;
             runtime.shutdown_background();
             print(json, &result, veim_tools::hostile::render_hostile)
+        }
+        Command::Bench(BenchCommand::Soak { minutes, rate, sample_secs }) => {
+            let runtime = tokio::runtime::Runtime::new()?;
+            let result = runtime.block_on(veim_tools::soak::soak(minutes, rate, sample_secs))?;
+            // The nodes' leftover tasks are not waited for: the run is measured.
+            runtime.shutdown_background();
+            print(json, &result, veim_tools::soak::render)
         }
         Command::Bench(BenchCommand::All { quick, out }) => veim_tools::bench::all(quick, &out),
         Command::Bench(BenchCommand::Audit { entries }) => {
