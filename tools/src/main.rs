@@ -602,7 +602,9 @@ enum BenchCommand {
     },
     /// A Secretariat and N national nodes: time until every node holds the
     /// current directory and has exchanged one request with five others, and
-    /// memory per node, next to plain libp2p swarms doing the same traffic.
+    /// memory per node, next to plain libp2p swarms doing the same traffic,
+    /// and to their floor (the same swarms checking every directory entry's
+    /// signature once and making each directory version durable).
     #[command(after_help = "Example:\n  veim bench network --nodes 50,100")]
     Network {
         /// Network sizes, each run in a child process of its own.
@@ -611,12 +613,15 @@ enum BenchCommand {
         /// States the Secretariat admits per directory version.
         #[arg(long, default_value_t = 50)]
         batch: usize,
-        /// One run in this process: `veim` or `libp2p` (what the child processes do).
+        /// One run in this process: `veim`, `libp2p` or `floor` (what the child processes do).
         #[arg(long, hide = true)]
         one: Option<String>,
-        /// For `--one libp2p`: bytes the hub answers with (the directory's size).
+        /// For `--one libp2p|floor`: bytes the hub answers with (the directory's size).
         #[arg(long, hide = true, default_value_t = 100_000)]
         directory_bytes: usize,
+        /// For `--one floor`: directory versions each node makes durable.
+        #[arg(long, hide = true, default_value_t = 1)]
+        versions: u64,
     },
     /// A national node (its own process) attacked by strangers while another
     /// State sends it requests: its memory idle, at peak and settled, a listed
@@ -1651,21 +1656,27 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 )
             })
         }
-        Command::Bench(BenchCommand::Network { nodes, batch, one, directory_bytes }) => match one.as_deref() {
-            Some(kind) => {
-                let n = *nodes.first().ok_or_else(|| anyhow::anyhow!("--nodes names no size"))?;
-                let runtime = tokio::runtime::Runtime::new()?;
-                let run = match kind {
-                    "veim" => runtime.block_on(veim_tools::scale::veim_run(n, batch))?,
-                    "libp2p" => runtime.block_on(veim_tools::scale::libp2p_run(n, directory_bytes))?,
-                    other => anyhow::bail!("--one {other:?}: expected veim or libp2p"),
-                };
-                // Leave the nodes' remaining tasks behind: the run is measured.
-                runtime.shutdown_background();
-                print(json, &run, |r| format!("{r:?}\n"))
+        Command::Bench(BenchCommand::Network { nodes, batch, one, directory_bytes, versions }) => {
+            match one.as_deref() {
+                Some(kind) => {
+                    let n = *nodes.first().ok_or_else(|| anyhow::anyhow!("--nodes names no size"))?;
+                    let runtime = tokio::runtime::Runtime::new()?;
+                    let run = match kind {
+                        "veim" => runtime.block_on(veim_tools::scale::veim_run(n, batch))?,
+                        "libp2p" => runtime.block_on(veim_tools::scale::libp2p_run(n, directory_bytes, None))?,
+                        "floor" => {
+                            let work = veim_tools::scale::DirectoryWork { versions };
+                            runtime.block_on(veim_tools::scale::libp2p_run(n, directory_bytes, Some(work)))?
+                        }
+                        other => anyhow::bail!("--one {other:?}: expected veim, libp2p or floor"),
+                    };
+                    // Leave the nodes' remaining tasks behind: the run is measured.
+                    runtime.shutdown_background();
+                    print(json, &run, |r| format!("{r:?}\n"))
+                }
+                None => print(json, &veim_tools::scale::network(&nodes, batch)?, veim_tools::scale::render),
             }
-            None => print(json, &veim_tools::scale::network(&nodes, batch)?, veim_tools::scale::render),
-        },
+        }
         Command::Bench(BenchCommand::Hostile { quick, settle_secs }) => {
             let settle = std::time::Duration::from_secs(settle_secs.unwrap_or(if quick { 5 } else { 60 }));
             let runtime = tokio::runtime::Runtime::new()?;

@@ -4,8 +4,11 @@
 //! to its current version, and each sends one request to five others, which
 //! receipt it. Next to it, the baseline: N plain libp2p swarms that fetch a
 //! blob the size of the directory from a hub and echo one request with five
-//! others. Each size runs in a child process of its own, so that the memory
-//! figures of one run are not those left over by another.
+//! others. And the floor: the same swarms, each of which also checks every
+//! directory entry's signature once and makes each directory version
+//! durable (one fsync a version), the work a node cannot avoid. Each size
+//! runs in a child process of its own, so that the memory figures of one
+//! run are not those left over by another.
 
 use crate::bench::rss_mib;
 use crate::localnet::{LocalNet, blocking, deployed_periods, wait_for};
@@ -58,6 +61,10 @@ pub struct ScaleRun {
 pub struct ScaleBench {
     pub batch: usize,
     pub runs: Vec<(ScaleRun, ScaleRun)>,
+    /// The floor of each size, in the order of `runs`: the bare swarms
+    /// plus every directory entry's signature checked once and one fsync
+    /// per version at each node.
+    pub floors: Vec<ScaleRun>,
     pub release_build: bool,
 }
 
@@ -162,12 +169,59 @@ pub async fn veim_run(n: usize, batch: usize) -> anyhow::Result<ScaleRun> {
     Ok(run)
 }
 
+/// What the floor of a network run adds to the bare swarms: the work a
+/// node cannot avoid to hold the directory.
+#[derive(Debug, Clone, Copy)]
+pub struct DirectoryWork {
+    /// Directory versions the veim run published: each node makes each one
+    /// durable (one fsync of a file of its own per version).
+    pub versions: u64,
+}
+
+/// The entries of a directory of `n` States as their signatures cost to
+/// check: `bytes` in all, each piece signed by a key of its own.
+fn signed_pieces(n: usize, bytes: usize) -> Vec<(veim_protocol::PublicIdentity, Vec<u8>, [u8; 64])> {
+    let mut rng = rand_core::UnwrapErr(getrandom::SysRng);
+    (0..n)
+        .map(|i| {
+            let key = veim_protocol::IdentityKeypair::generate(&mut rng);
+            let piece = vec![i as u8; (bytes / n.max(1)).max(1)];
+            let signature = key.sign("directory entry", &piece);
+            (key.public(), piece, signature)
+        })
+        .collect()
+}
+
+/// A node of the floor, once it fetched the directory: every entry's
+/// signature checked once, and each version made durable in its folder.
+fn hold_directory(
+    pieces: &[(veim_protocol::PublicIdentity, Vec<u8>, [u8; 64])],
+    versions: u64,
+    dir: &std::path::Path,
+) -> anyhow::Result<()> {
+    use std::io::Write;
+    for (key, piece, signature) in pieces {
+        key.verify("directory entry", piece, signature)?;
+    }
+    std::fs::create_dir_all(dir)?;
+    let mut file = std::fs::File::create(dir.join("directory.bin"))?;
+    for version in 0..versions {
+        file.write_all(&version.to_be_bytes())?;
+        file.sync_data()?;
+    }
+    Ok(())
+}
+
 /// The baseline of `n` nodes: plain libp2p swarms (the node's own transport:
 /// TCP, Noise, Yamux, the same framing) with an echo behind each, no storage
 /// and no signatures; each fetches `directory_bytes` from a hub, then sends
-/// 1 KiB to five others and waits for the echo.
-pub async fn libp2p_run(n: usize, directory_bytes: usize) -> anyhow::Result<ScaleRun> {
+/// 1 KiB to five others and waits for the echo. With `floor`, each swarm
+/// also does what holding the directory cannot do without
+/// ([`DirectoryWork`]), on a blocking thread, before it counts as current.
+pub async fn libp2p_run(n: usize, directory_bytes: usize, floor: Option<DirectoryWork>) -> anyhow::Result<ScaleRun> {
     use veim_node::net::{self, Limits};
+    let pieces = Arc::new(signed_pieces(n + 1, directory_bytes));
+    let dir = tempfile::Builder::new().prefix("veim-floor-").tempdir()?;
     let rss_before = rss_mib("VmRSS:");
     let t0 = Instant::now();
     // No limits of the node's own: the baseline is what the transport does
@@ -202,9 +256,13 @@ pub async fn libp2p_run(n: usize, directory_bytes: usize) -> anyhow::Result<Scal
         // as soon as it runs.
         if let Some((_, hub, hub_addrs)) = swarms.first().cloned() {
             let client = client.clone();
+            let (pieces, folder) = (pieces.clone(), dir.path().join(swarms.len().to_string()));
             fetches.push(tokio::spawn(async move {
                 let got = client.request(hub, hub_addrs, vec![1u8; 16]).await.context("fetching from the hub")?;
                 anyhow::ensure!(got.len() == directory_bytes, "the hub's answer lost bytes");
+                if let Some(work) = floor {
+                    tokio::task::spawn_blocking(move || hold_directory(&pieces, work.versions, &folder)).await??;
+                }
                 anyhow::Ok(())
             }));
         }
@@ -231,7 +289,7 @@ pub async fn libp2p_run(n: usize, directory_bytes: usize) -> anyhow::Result<Scal
     let exchanged_secs = t0.elapsed().as_secs_f64();
     let rss = rss_mib("VmRSS:");
     let run = ScaleRun {
-        kind: "libp2p".into(),
+        kind: if floor.is_some() { "floor" } else { "libp2p" }.into(),
         nodes: n,
         started_secs,
         registered_secs: 0.0,
@@ -241,7 +299,7 @@ pub async fn libp2p_run(n: usize, directory_bytes: usize) -> anyhow::Result<Scal
         rss_per_node_mib: (rss - rss_before) / (n + 1) as f64,
         rss_mib: rss,
         peak_rss_mib: rss_mib("VmHWM:"),
-        versions: 0,
+        versions: floor.map_or(0, |w| w.versions),
         directory_bytes,
         requests: n * PEERS,
         deliveries: n * PEERS,
@@ -267,7 +325,7 @@ pub fn network(sizes: &[usize], batch: usize) -> anyhow::Result<ScaleBench> {
         anyhow::ensure!(out.status.success(), "the run `{}` failed ({})", args.join(" "), out.status);
         Ok(serde_json::from_slice(&out.stdout)?)
     };
-    let mut runs = Vec::new();
+    let (mut runs, mut floors) = (Vec::new(), Vec::new());
     for &n in sizes {
         crate::say_err!("network of {n} national nodes ...");
         let veim = child(vec![
@@ -278,17 +336,23 @@ pub fn network(sizes: &[usize], batch: usize) -> anyhow::Result<ScaleBench> {
             "--batch".into(),
             batch.to_string(),
         ])?;
-        let raw = child(vec![
-            "--one".into(),
-            "libp2p".into(),
-            "--nodes".into(),
-            n.to_string(),
-            "--directory-bytes".into(),
-            veim.directory_bytes.to_string(),
-        ])?;
+        let bare = |kind: &str| {
+            child(vec![
+                "--one".into(),
+                kind.into(),
+                "--nodes".into(),
+                n.to_string(),
+                "--directory-bytes".into(),
+                veim.directory_bytes.to_string(),
+                "--versions".into(),
+                veim.versions.to_string(),
+            ])
+        };
+        let raw = bare("libp2p")?;
+        floors.push(bare("floor")?);
         runs.push((veim, raw));
     }
-    Ok(ScaleBench { batch, runs, release_build: !cfg!(debug_assertions) })
+    Ok(ScaleBench { batch, runs, floors, release_build: !cfg!(debug_assertions) })
 }
 
 pub fn render(b: &ScaleBench) -> String {
@@ -311,8 +375,8 @@ pub fn render(b: &ScaleBench) -> String {
         "threads",
         "versions"
     ));
-    for (veim, raw) in &b.runs {
-        for r in [raw, veim] {
+    for ((veim, raw), floor) in b.runs.iter().zip(&b.floors) {
+        for r in [raw, floor, veim] {
             out.push_str(&format!(
                 "{:>5} {:<7} {:>9.2} {:>12.2} {:>10.2} {:>11.2} {:>11.2} {:>12.2} {:>10.0} {:>8} {:>8}\n",
                 r.nodes,
@@ -328,6 +392,16 @@ pub fn render(b: &ScaleBench) -> String {
                 r.versions
             ));
         }
+    }
+    out.push_str("ratios veim / floor:\n");
+    for ((veim, _), floor) in b.runs.iter().zip(&b.floors) {
+        out.push_str(&format!(
+            "  N = {:<4} time to the current directory {:>6.2}, time to all exchanged {:>6.2}, memory per node {:>6.2}\n",
+            veim.nodes,
+            veim.directory_secs / floor.directory_secs.max(1e-9),
+            veim.exchanged_secs / floor.exchanged_secs.max(1e-9),
+            veim.rss_per_node_mib / floor.rss_per_node_mib.max(1e-9),
+        ));
     }
     out.push_str("ratios veim / libp2p:\n");
     for (veim, raw) in &b.runs {
