@@ -26,6 +26,18 @@ impl Store {
             .collect()
     }
 
+    /// Forgets the notices `ids` at once (a node that sends no mail), in
+    /// one batch of the notices' tree.
+    pub fn forget_mail_notices(&self, ids: &[MessageId]) -> Result<(), StoreError> {
+        let _writing = self.writing()?;
+        let mut batch = sled::Batch::default();
+        for id in ids {
+            batch.remove(&id.0);
+        }
+        self.mail_notices.apply_batch(batch)?;
+        Ok(())
+    }
+
     /// Queues `mails` (each given its id in the queue) and, in the same
     /// transaction, forgets the notice they answer. Returns the mails as
     /// queued.
