@@ -844,7 +844,7 @@ pub fn audit_report(r: &veim_protocol::audit::LogReport, witnesses: usize, trees
     if uncovered > 0 {
         let _ = writeln!(
             out,
-            "  {uncovered} entries at the end are covered by no signature yet: the node is running, and its next flush signs them"
+            "  {uncovered} entries at the end are covered by no signature yet: the node is running, and writes the head checkpoint that covers them within a second"
         );
     }
     if r.tree_heads > 0 {

@@ -124,9 +124,17 @@ async fn store_watch(node: Arc<Node>, mut shutdown: Shutdown) {
             _ = shutdown.recv() => return,
         }
         // A write that failed in sled's own writer threads shows at the
-        // next flush; one with nothing to write costs no disk access.
-        let store = node.store.clone();
-        let _ = tokio::task::spawn_blocking(move || store.check_disk()).await;
+        // next flush; one with nothing to write costs no disk access. The
+        // audit files' head checkpoint, rewritten at most once a second
+        // during a burst of flushes, catches up here.
+        let (store, mirror) = (node.store.clone(), node.mirror.clone());
+        let _ = tokio::task::spawn_blocking(move || {
+            store.check_disk();
+            if let Err(e) = crate::audit::write_due_head(&mirror, &store) {
+                tracing::warn!(%e, "cannot write the audit log's head checkpoint to its file; tried again in a second");
+            }
+        })
+        .await;
         let Some(why) = node.store.failure() else { continue };
         tracing::error!(
             %why,

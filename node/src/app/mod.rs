@@ -173,6 +173,12 @@ impl NodeHandle {
         if let Err(e) = node.store.flush().await {
             tracing::error!(%e, "final flush failed");
         }
+        let (mirror, store) = (node.mirror.clone(), node.store.clone());
+        match tokio::task::spawn_blocking(move || audit::write_due_head(&mirror, &store)).await {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => tracing::error!(%e, "cannot write the audit log's last head checkpoint to its file"),
+            Err(e) => tracing::error!(%e, "writing the audit log's last head checkpoint failed"),
+        }
         let mirror = node.mirror.clone();
         if tokio::task::spawn_blocking(move || audit::stop_compression(&mirror)).await.is_err() {
             tracing::error!("stopping the compression of audit segments failed");

@@ -40,14 +40,23 @@ pub struct Mirror {
     /// A write failed part-way and what it wrote could not be cut off: the
     /// open file is written anew from the store before the next append.
     torn: bool,
-    /// The count of the head checkpoint last written to `head.jsonl`.
+    /// The count of the head checkpoint last written to `head.jsonl`, and
+    /// when (see [`HEAD_EVERY`]).
     head_written: u64,
+    head_written_at: Option<std::time::Instant>,
     /// The one thread that compresses closed segments.
     compressor: Compressor,
     /// The closed segments that were missing at the start and were
     /// written anew from the store, for the log to say so.
     rewritten: Vec<(u64, u64)>,
 }
+
+/// `head.jsonl` is rewritten (a file created and renamed into place) at
+/// most this often while flushes follow each other: a rewrite at every
+/// flush cost more than the flush's own disk write. The entries appended
+/// meanwhile are shown by `veim audit verify` as not yet covered, as those
+/// of a running node between a write and its flush are.
+const HEAD_EVERY: std::time::Duration = std::time::Duration::from_secs(1);
 
 fn io_err(path: &Path, e: std::io::Error) -> StoreError {
     StoreError::File { path: path.display().to_string(), reason: e.to_string() }
@@ -259,6 +268,7 @@ impl Mirror {
             file: None,
             torn: false,
             head_written: 0,
+            head_written_at: None,
             compressor: Compressor::start(dir.to_path_buf()),
             rewritten: gaps,
         };
@@ -293,7 +303,7 @@ impl Mirror {
         }
         let (count, _) = store.audit_head()?;
         if count <= self.written {
-            return self.write_head(store);
+            return self.write_head(store, false);
         }
         let now = crate::clock::now();
         if self.written > self.first && self.opened_at.is_some_and(|t| self.segmenting.closes(self.bytes, t, now)) {
@@ -319,7 +329,13 @@ impl Mirror {
         if n > 0 {
             self.append(&path, &text, n, now)?;
         }
-        self.write_head(store)
+        self.write_head(store, false)
+    }
+
+    /// Writes `head.jsonl` if a newer head checkpoint waits for it: called
+    /// every second while the node runs, and once more after its last flush.
+    pub fn write_due_head(&mut self, store: &Store) -> Result<(), StoreError> {
+        self.write_head(store, true)
     }
 
     /// Appends `text` (`n` entries) to the open file. A write that fails
@@ -429,14 +445,19 @@ impl Mirror {
         Ok(())
     }
 
-    /// Rewrites `head.jsonl` when the store holds a newer head checkpoint.
-    /// Not synced to disk: the store is the truth, and the file is written
-    /// anew from it at every start.
-    fn write_head(&mut self, store: &Store) -> Result<(), StoreError> {
+    /// Rewrites `head.jsonl` when the store holds a newer head checkpoint,
+    /// at most once every [`HEAD_EVERY`] unless `now` (the rest are written
+    /// by [`Mirror::write_due_head`]). Not synced to disk: the store is the
+    /// truth, and the file is written anew from it at every start.
+    fn write_head(&mut self, store: &Store, now: bool) -> Result<(), StoreError> {
+        if !now && self.head_written_at.is_some_and(|at| at.elapsed() < HEAD_EVERY) {
+            return Ok(());
+        }
         let Some(head) = store.head_checkpoint()? else { return Ok(()) };
         if head.checkpoint.count <= self.head_written || head.checkpoint.count > self.written {
             return Ok(());
         }
+        self.head_written_at = Some(std::time::Instant::now());
         let count = head.checkpoint.count;
         // Without a sync: the store is the truth.
         replace(&self.dir, HEAD_FILE, line(&ExportLine::Checkpoint(head))?.as_bytes(), false)?;
@@ -521,6 +542,12 @@ pub fn write_checkpoints(mirror: &SharedMirror, store: &Store) -> Result<(), Sto
 
 /// Stops the mirror's compression of closed segments, once those closed
 /// until now are compressed (at the node's stop).
+/// Writes `head.jsonl` if a newer head checkpoint waits for it
+/// ([`Mirror::write_due_head`]).
+pub fn write_due_head(mirror: &SharedMirror, store: &Store) -> Result<(), StoreError> {
+    mirror.lock().map_err(|_| StoreError::Internal("the audit mirror lock is poisoned".into()))?.write_due_head(store)
+}
+
 pub fn stop_compression(mirror: &SharedMirror) {
     match mirror.lock() {
         Ok(mut m) => m.stop(),
@@ -649,6 +676,32 @@ mod tests {
         store.flush_blocking().expect("flush");
         assert!(!segments::list(&dir).expect("list").is_empty(), "segments were closed");
         read_whole(home.path(), 33);
+    }
+
+    /// The head checkpoint in `head.jsonl`: the count it covers.
+    fn head_count(dir: &Path) -> u64 {
+        let text = fs::read_to_string(dir.join(HEAD_FILE)).expect("head.jsonl");
+        match serde_json::from_str::<ExportLine>(text.trim()).expect("a checkpoint line") {
+            ExportLine::Checkpoint(c) => c.checkpoint.count,
+            other => panic!("not a checkpoint: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn the_head_file_follows_flushes_at_most_once_a_second_and_catches_up_when_due() {
+        let (_home, dir, store) = history(3);
+        let identity = veim_protocol::IdentityKeypair::from_secret_bytes(&[4; 32]);
+        let store = signed_at_each_flush(store, identity, None).expect("signed");
+        store.flush_blocking().expect("flush");
+        let mut mirror = opened(&dir, &store, by_size(1 << 20));
+        assert_eq!(head_count(&dir), 3, "written when the mirror opens");
+        record(&store, 2, 1_700_000_001);
+        store.flush_blocking().expect("flush");
+        mirror.catch_up(&store).expect("catch up");
+        assert_eq!(head_count(&dir), 3, "not rewritten within a second of the last rewrite");
+        mirror.write_due_head(&store).expect("due head");
+        assert_eq!(head_count(&dir), 5, "written when due");
+        read_whole(dir.parent().expect("home"), 5);
     }
 
     #[test]
