@@ -395,8 +395,11 @@ pub async fn start(home: &Path) -> Result<NodeHandle, StartError> {
     warn_if_others_can_read(home);
     let segmenting =
         audit::Segmenting { max_bytes: config.audit_segment_kib * 1024, max_days: config.audit_segment_days };
-    let (store, mirror) =
-        audit::mirrored(Store::open(&home.join(STORE_DIR))?, &home.join(audit::AUDIT_DIR), segmenting)?;
+    let (store, mirror) = audit::mirrored(
+        Store::open_with_cache(&home.join(STORE_DIR), config.store_cache_mib)?,
+        &home.join(audit::AUDIT_DIR),
+        segmenting,
+    )?;
     let mut keys = NodeKeys::load(home)?;
     if config.role == Role::Secretariat
         && let Some(anchor) = store.secretariat_key()?

@@ -106,6 +106,11 @@ pub struct Config {
     pub held_frames_mib: u64,
     #[serde(default = "default_strangers_held_frames_kib")]
     pub strangers_held_frames_kib: u64,
+    /// MiB of the store's pages kept in memory (64 by default): the node's
+    /// memory grows with what it stores up to about this much beyond its
+    /// fixed part, and no further.
+    #[serde(default = "default_store_cache")]
+    pub store_cache_mib: u64,
     /// Most MiB of attachments received this node keeps (8 GiB by default).
     #[serde(default = "default_quota")]
     pub attachment_quota_mib: u64,
@@ -514,6 +519,7 @@ impl Default for Config {
             overdue_check_secs: default_overdue_check(),
             attachment_chunk_bytes: default_chunk(),
             attachment_quota_mib: default_quota(),
+            store_cache_mib: default_store_cache(),
             peer_requests_per_sec: default_peer_rate(),
             peer_request_burst: default_peer_burst(),
             max_connections: default_max_connections(),
@@ -567,6 +573,12 @@ fn default_held_frames_mib() -> u64 {
 
 fn default_strangers_held_frames_kib() -> u64 {
     4096
+}
+
+/// As `storage::DEFAULT_CACHE_MIB`, which a store opened without a
+/// configuration takes (the storage layer reads no configuration).
+fn default_store_cache() -> u64 {
+    64
 }
 
 fn default_quota() -> u64 {
@@ -822,6 +834,7 @@ impl Config {
             "KiB (one registration at least)",
         );
         within("attachment_quota_mib", self.attachment_quota_mib, 1, u64::MAX, "MiB");
+        within("store_cache_mib", self.store_cache_mib, 4, 64 * 1024, "MiB");
         within(
             "attachment_chunk_bytes",
             u64::from(self.attachment_chunk_bytes),

@@ -286,10 +286,23 @@ fn add_restore_marks(db: &sled::Db) -> Result<(), String> {
 const LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
 const LOCK_STEP: std::time::Duration = std::time::Duration::from_millis(20);
 
+/// MiB of pages a store keeps in memory unless told otherwise; a node's
+/// `store_cache_mib` has the same default. sled's own default, 1 GiB, let a
+/// node's memory grow with everything it ever stored.
+pub const DEFAULT_CACHE_MIB: u64 = 64;
+
 impl Store {
+    /// Opens the store at `path` with the default cache.
     pub fn open(path: &Path) -> Result<Store, StoreError> {
+        Store::open_with_cache(path, DEFAULT_CACHE_MIB)
+    }
+
+    /// Opens the store at `path`, keeping about `cache_mib` MiB of its pages
+    /// in memory.
+    pub fn open_with_cache(path: &Path, cache_mib: u64) -> Result<Store, StoreError> {
         let config = sled::Config::new()
             .path(path)
+            .cache_capacity(cache_mib.saturating_mul(1024 * 1024))
             .mode(sled::Mode::HighThroughput)
             // No background flushes: durability comes from `flush`, called
             // before every acknowledgement, and nowhere else by chance.
