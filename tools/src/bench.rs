@@ -378,11 +378,16 @@ pub struct ExchangeBench {
     pub release_build: bool,
 }
 
-fn percentile(sorted: &[f64], p: f64) -> f64 {
-    if sorted.is_empty() {
-        return 0.0;
-    }
-    sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
+/// The `p` quantile (0 to 1) of values sorted in ascending order, the
+/// nearest rank; `None` when there are none.
+pub(crate) fn quantile(sorted: &[f64], p: f64) -> Option<f64> {
+    let last = sorted.len().checked_sub(1)?;
+    sorted.get((last as f64 * p).round() as usize).copied()
+}
+
+/// [`quantile`], 0 when there are no values.
+pub(crate) fn percentile(sorted: &[f64], p: f64) -> f64 {
+    quantile(sorted, p).unwrap_or(0.0)
 }
 
 /// Runs `n` operations, `in_flight` at a time; returns (ops/s, p50 ms, p99 ms).

@@ -8,7 +8,7 @@
 //! use), their rounds staggered as people's are. Each loaded window is
 //! compared with the quiet one just before it, in the same process.
 
-use crate::bench::{Figure, mex_and_swe, request_of, send_delivered};
+use crate::bench::{Figure, mex_and_swe, percentile, request_of, send_delivered};
 use serde::Serialize;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -136,13 +136,6 @@ impl Session {
         anyhow::ensure!(page.status() == 200 && !body.is_empty(), "{path} answered {}", page.status());
         Ok(t.elapsed().as_secs_f64() * 1000.0)
     }
-}
-
-fn percentile(sorted: &[f64], p: f64) -> f64 {
-    if sorted.is_empty() {
-        return 0.0;
-    }
-    sorted[((sorted.len() - 1) as f64 * p).round() as usize]
 }
 
 /// A page read: when it started, which page, how long it took (ms).

@@ -393,26 +393,22 @@ pub fn render(b: &ScaleBench) -> String {
             ));
         }
     }
+    let ratios = |veim: &ScaleRun, base: &ScaleRun| {
+        format!(
+            "  N = {:<4} time to the current directory {:>6.2}, time to all exchanged {:>6.2}, memory per node {:>6.2}",
+            veim.nodes,
+            veim.directory_secs / base.directory_secs.max(1e-9),
+            veim.exchanged_secs / base.exchanged_secs.max(1e-9),
+            veim.rss_per_node_mib / base.rss_per_node_mib.max(1e-9),
+        )
+    };
     out.push_str("ratios veim / floor:\n");
     for ((veim, _), floor) in b.runs.iter().zip(&b.floors) {
-        out.push_str(&format!(
-            "  N = {:<4} time to the current directory {:>6.2}, time to all exchanged {:>6.2}, memory per node {:>6.2}\n",
-            veim.nodes,
-            veim.directory_secs / floor.directory_secs.max(1e-9),
-            veim.exchanged_secs / floor.exchanged_secs.max(1e-9),
-            veim.rss_per_node_mib / floor.rss_per_node_mib.max(1e-9),
-        ));
+        out.push_str(&format!("{}\n", ratios(veim, floor)));
     }
     out.push_str("ratios veim / libp2p:\n");
     for (veim, raw) in &b.runs {
-        out.push_str(&format!(
-            "  N = {:<4} time to the current directory {:>6.2}, time to all exchanged {:>6.2}, memory per node {:>6.2} (directory version of {} KiB)\n",
-            veim.nodes,
-            veim.directory_secs / raw.directory_secs.max(1e-9),
-            veim.exchanged_secs / raw.exchanged_secs.max(1e-9),
-            veim.rss_per_node_mib / raw.rss_per_node_mib.max(1e-9),
-            veim.directory_bytes / 1024
-        ));
+        out.push_str(&format!("{} (directory version of {} KiB)\n", ratios(veim, raw), veim.directory_bytes / 1024));
     }
     out
 }

@@ -7,7 +7,7 @@
 //! fitted to each series, so that a growth shows as a slope larger than its
 //! error.
 
-use crate::bench::{request_of, rss_mib, send_delivered, status_figure};
+use crate::bench::{quantile, request_of, rss_mib, send_delivered, status_figure};
 use crate::client::AdminClient;
 use crate::localnet::{LocalNet, blocking, deployed_periods, wait_for};
 use anyhow::Context;
@@ -55,9 +55,22 @@ const SIGNIFICANT: f64 = 2.0;
 const WARM_SENDS: usize = 40;
 const MIB: f64 = 1024.0 * 1024.0;
 
+/// MiB of store pages each node of the soak keeps in memory: small, so that
+/// the caches are full within minutes and what still grows after that is
+/// not them (a deployed node's default is 64).
+pub const CACHE_MIB: u64 = 4;
+
+/// How every node of the soak is configured: the periods of a deployed
+/// node, and a store cache of [`CACHE_MIB`].
+fn soak_config(c: &mut veim_node::home::config::Config) {
+    deployed_periods(c);
+    c.store_cache_mib = CACHE_MIB;
+}
+
 /// The periods every node of the soak runs with: those `deployed_periods`
 /// sets, so that checkpoints and reconciliation happen as often as on a
-/// ministry's node, not every second or two as in the demo.
+/// ministry's node, not every second or two as in the demo; and its store
+/// cache.
 #[derive(Debug, Clone, Serialize)]
 pub struct Periods {
     pub directory_poll_secs: u64,
@@ -65,18 +78,20 @@ pub struct Periods {
     pub reconcile_secs: u64,
     pub retry_base_secs: i64,
     pub retry_max_secs: i64,
+    pub store_cache_mib: u64,
 }
 
 impl Periods {
     fn deployed() -> Periods {
         let mut c = veim_node::home::config::Config::default();
-        deployed_periods(&mut c);
+        soak_config(&mut c);
         Periods {
             directory_poll_secs: c.directory_poll_secs,
             audit_checkpoint_secs: c.audit_checkpoint_secs,
             reconcile_secs: c.reconcile_secs,
             retry_base_secs: c.retry_base_secs,
             retry_max_secs: c.retry_max_secs,
+            store_cache_mib: c.store_cache_mib,
         }
     }
 }
@@ -385,7 +400,7 @@ async fn drive(load: Arc<Load>, rate: f64, attachment_every: usize, stop: Arc<At
 /// the fingerprint its node shows, all in one directory version (as
 /// `veim bench network` admits them), and holding that version.
 async fn start_network(root: &Path) -> anyhow::Result<LocalNet> {
-    let mut net = LocalNet::tuned(root, deployed_periods).await?;
+    let mut net = LocalNet::tuned(root, soak_config).await?;
     for state in STATES {
         net.add_national(state, "soak").await?;
     }
@@ -440,10 +455,10 @@ impl Probe {
             disk_mib: disk as f64 / MIB,
             sent: t.sent,
             requests: latencies.len(),
-            p50_ms: percentile(&latencies, 0.5),
-            p99_ms: percentile(&latencies, 0.99),
+            p50_ms: quantile(&latencies, 0.5),
+            p99_ms: quantile(&latencies, 0.99),
             attachments: attachments.len(),
-            attachment_p50_s: percentile(&attachments, 0.5),
+            attachment_p50_s: quantile(&attachments, 0.5),
             attachment_max_s: attachments.last().copied(),
             errors: t.errors,
             error_messages: t.messages,
@@ -475,11 +490,6 @@ fn open_files() -> u64 {
 fn sorted(mut values: Vec<f64>) -> Vec<f64> {
     values.sort_by(|a, b| a.total_cmp(b));
     values
-}
-
-fn percentile(sorted: &[f64], p: f64) -> Option<f64> {
-    let last = sorted.len().checked_sub(1)?;
-    sorted.get((last as f64 * p).round() as usize).copied()
 }
 
 /// Samples every `sample_secs` until `minutes` have passed, printing each
@@ -737,12 +747,13 @@ pub fn render(b: &SoakBench) -> String {
     );
     out.push_str(&format!(
         "periods as deployed: directory poll {} s, audit checkpoint {} s, reconciliation {} s, retries {}-{} s; \
-         nodes started and admitted in {:.0} s\n",
+         store cache {} MiB a node; nodes started and admitted in {:.0} s\n",
         p.directory_poll_secs,
         p.audit_checkpoint_secs,
         p.reconcile_secs,
         p.retry_base_secs,
         p.retry_max_secs,
+        p.store_cache_mib,
         b.setup_secs
     ));
     out.push_str(&format!("samples every {} s (done, p50, p99, att: what ended in the interval):\n", b.sample_secs));

@@ -342,12 +342,19 @@ fn every_benchmark_runs_in_its_quick_form_and_writes_its_json() {
     assert_eq!(exchange["veim"].as_array().map(Vec::len), Some(4), "1 and 64 KiB, 1 and 64 in flight");
     let flushes = &exchange["veim"][1]["flushes_per_message"];
     assert!(flushes[0].as_f64().expect("sender") < 1.0, "64 in flight share their flushes: {flushes}");
+    // The floor makes the durable writes a node makes: two at the sender,
+    // one at the receiver, one at a time.
+    assert_eq!(exchange["floor"].as_array().map(Vec::len), Some(4), "the floor of each figure");
+    assert_eq!(exchange["floor"][0]["flushes_per_message"], serde_json::json!([2.0, 1.0]));
+    let receiver = exchange["veim"][0]["flushes_per_message"][1].as_f64().expect("receiver");
+    assert!(receiver < 1.5, "a receiver flushes once a message, one at a time: {receiver}");
     let network = read("network");
     let (veim_run, raw) = (&network["runs"][0][0], &network["runs"][0][1]);
     assert_eq!((veim_run["kind"].as_str(), veim_run["nodes"].as_u64()), (Some("veim"), Some(20)));
     assert_eq!(veim_run["deliveries"], 100, "each of 20 nodes receipted by five");
     assert!(veim_run["rss_per_node_mib"].as_f64().expect("memory") > 0.0);
     assert_eq!(raw["kind"], "libp2p");
+    assert_eq!(network["floors"][0]["kind"], "floor");
     assert_eq!(raw["directory_bytes"], veim_run["directory_bytes"], "the baseline fetches as much as a node");
     assert!(text(&out).contains("DEBUG BUILD"), "a debug build says so");
 }
