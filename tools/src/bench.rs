@@ -898,6 +898,8 @@ pub fn all(quick: bool, out: &std::path::Path) -> anyhow::Result<()> {
     write("console", &b, crate::bench_console::render(&b))?;
     let b = audit(if quick { 50_000 } else { 1_000_000 })?;
     write("audit", &b, render_audit(&b))?;
+    let b = runtime.block_on(crate::joiner::joiner(if quick { 40 } else { 1000 }, if quick { 3 } else { 20 }))?;
+    write("joiner", &b, crate::joiner::render(&b))?;
     // The nodes' leftover tasks are not waited for: their runs are measured.
     runtime.shutdown_background();
     let sizes: &[usize] = if quick { &[20] } else { &[50, 100, 200] };

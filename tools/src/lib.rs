@@ -9,6 +9,7 @@ pub mod client;
 pub mod demo;
 pub mod floor;
 pub mod hostile;
+pub mod joiner;
 pub mod localnet;
 pub mod publish;
 pub mod render;

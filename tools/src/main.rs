@@ -623,6 +623,20 @@ enum BenchCommand {
         #[arg(long, hide = true, default_value_t = 1)]
         versions: u64,
     },
+    /// A State admitted after the Secretariat has published many directory
+    /// versions: time from its approval to its node holding the current
+    /// version (every version since the first, fetched and checked), next to
+    /// the floor (the same frames over bare swarms, each version checked,
+    /// one fsync a frame).
+    #[command(after_help = "Example:\n  veim bench joiner --versions 1000")]
+    Joiner {
+        /// Directory versions published before the new State's admission.
+        #[arg(long, default_value_t = 1000)]
+        versions: u64,
+        /// States listed before it (each a node of its own).
+        #[arg(long, default_value_t = 20)]
+        listed: usize,
+    },
     /// A national node (its own process) attacked by strangers while another
     /// State sends it requests: its memory idle, at peak and settled, a listed
     /// State's new connections, and the round trips with and without attack.
@@ -1684,6 +1698,12 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             let result = runtime.block_on(veim_tools::hostile::hostile(options))?;
             runtime.shutdown_background();
             print(json, &result, veim_tools::hostile::render_hostile)
+        }
+        Command::Bench(BenchCommand::Joiner { versions, listed }) => {
+            let runtime = tokio::runtime::Runtime::new()?;
+            let result = runtime.block_on(veim_tools::joiner::joiner(versions, listed))?;
+            runtime.shutdown_background();
+            print(json, &result, veim_tools::joiner::render)
         }
         Command::Bench(BenchCommand::Soak { minutes, rate, sample_secs }) => {
             let runtime = tokio::runtime::Runtime::new()?;

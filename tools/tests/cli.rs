@@ -356,6 +356,14 @@ fn every_benchmark_runs_in_its_quick_form_and_writes_its_json() {
     assert_eq!(raw["kind"], "libp2p");
     assert_eq!(network["floors"][0]["kind"], "floor");
     assert_eq!(raw["directory_bytes"], veim_run["directory_bytes"], "the baseline fetches as much as a node");
+    // The joiner holds every version: the one listing it follows the 40
+    // published before, the first of which lists the three others.
+    let joiner = read("joiner");
+    assert_eq!(joiner["listed"], 3);
+    assert!(joiner["versions_before"].as_u64().expect("versions") >= 40, "{joiner}");
+    assert_eq!(joiner["current"].as_u64(), joiner["versions_before"].as_u64().map(|v| v + 1), "{joiner}");
+    assert_eq!(joiner["fetches"], 2, "32 versions a fetch: {joiner}");
+    assert!(joiner["floor_secs"].as_f64().expect("floor") > 0.0, "{joiner}");
     assert!(text(&out).contains("DEBUG BUILD"), "a debug build says so");
 }
 
