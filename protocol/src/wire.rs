@@ -75,6 +75,13 @@ pub enum NetRequest {
     /// To the Secretariat, from an active State: its participants in the
     /// meeting a notice announced. Answered with `MeetingRegistered`.
     RegisterForMeeting(Box<crate::meeting::SignedMeetingRegistration>),
+    /// To the Secretariat, from a listed node that holds no directory version
+    /// yet (a State just admitted): the current version with, before it, the
+    /// versions since the first that hand the Secretariat's key over to
+    /// another, so that the node checks the current one at once under the key
+    /// it pinned, not every version since the first. Answered with
+    /// `Directory`; the node fetches later versions with `FetchDirectory`.
+    FetchSnapshot,
 }
 
 /// Most publications sent in one answer; a node further behind asks again.

@@ -2479,6 +2479,7 @@ fn spec_message_and_contact_tables_match_the_crate() {
         NetRequest::FetchPublications { after: 1 },
         NetRequest::PublicationsUpdated { seq: 2 },
         NetRequest::RegisterForMeeting(Box::new(meeting_registration(&world))),
+        NetRequest::FetchSnapshot,
     ];
     let request_name = |r: &NetRequest| match r {
         NetRequest::Register(_) => "Register",
@@ -2499,6 +2500,7 @@ fn spec_message_and_contact_tables_match_the_crate() {
         NetRequest::FetchPublications { .. } => "FetchPublications",
         NetRequest::PublicationsUpdated { .. } => "PublicationsUpdated",
         NetRequest::RegisterForMeeting(_) => "RegisterForMeeting",
+        NetRequest::FetchSnapshot => "FetchSnapshot",
     };
     assert_eq!(spec_table_after("| Index | Variant | Content | Sent to |"), variant_indices(&requests, request_name));
 

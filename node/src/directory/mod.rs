@@ -242,6 +242,12 @@ pub fn directory_event(v: &SignedDirectoryVersion, actor: Actor, action: Action)
 pub fn versions_after(store: &Store, after: u64, published: u64) -> Result<Vec<SignedDirectoryVersion>, StoreError> {
     let mut versions = store.directory_versions_after(after, veim_protocol::wire::MAX_VERSIONS_PER_FETCH)?;
     versions.retain(|v| v.body.version <= published);
+    Ok(within_frame(versions))
+}
+
+/// The first of `versions` that fit well inside one frame (at least one):
+/// the asker asks again for the rest.
+pub fn within_frame(mut versions: Vec<SignedDirectoryVersion>) -> Vec<SignedDirectoryVersion> {
     let mut budget = veim_protocol::codec::MAX_FRAME / 2;
     let keep = versions
         .iter()
@@ -254,5 +260,5 @@ pub fn versions_after(store: &Store, after: u64, published: u64) -> Result<Vec<S
         .count()
         .max(1);
     versions.truncate(keep);
-    Ok(versions)
+    versions
 }

@@ -49,6 +49,10 @@ pub struct Publisher {
     restored: bool,
     /// What the catch-up with the national nodes came to, once it has run.
     recovery: std::sync::Mutex<Option<Recovery>>,
+    /// The numbers of the versions that carry a handover, among the versions
+    /// up to the first number here (read from the store as far as needed,
+    /// once: versions never change once published).
+    handovers: std::sync::Mutex<(u64, Vec<u64>)>,
 }
 
 /// What a Secretariat learned from the national nodes at its start: the
@@ -114,6 +118,7 @@ impl Publisher {
             private_addresses,
             restart,
             publishing: tokio::sync::Mutex::new(()),
+            handovers: std::sync::Mutex::new((0, Vec::new())),
         }
     }
 
@@ -228,6 +233,38 @@ impl Publisher {
     /// the rest.
     pub fn versions_after(&self, after: u64) -> Result<Vec<SignedDirectoryVersion>, crate::storage::StoreError> {
         super::versions_after(&self.store, after, self.directory.view().version())
+    }
+
+    /// The snapshot a node that holds no version is served (SPEC 8.2): the
+    /// published versions that carry a handover, then the current one, as
+    /// many as fit well inside one frame.
+    pub fn snapshot(&self) -> Result<Vec<SignedDirectoryVersion>, crate::storage::StoreError> {
+        use crate::storage::StoreError;
+        let published = self.directory.view().version();
+        let mut handovers =
+            self.handovers.lock().map_err(|_| StoreError::Internal("the handover index is poisoned".into()))?;
+        while handovers.0 < published {
+            let read = self.store.directory_versions_after(handovers.0, veim_protocol::wire::MAX_VERSIONS_PER_FETCH)?;
+            let Some(last) = read.last().map(|v| v.body.version) else { break };
+            for v in read.iter().filter(|v| v.body.version <= published && v.body.handover.is_some()) {
+                handovers.1.push(v.body.version);
+            }
+            handovers.0 = last.min(published);
+        }
+        let mut numbers: Vec<u64> = handovers.1.iter().copied().filter(|n| *n < published).collect();
+        drop(handovers);
+        if published > 0 {
+            numbers.push(published);
+        }
+        let mut versions = Vec::with_capacity(numbers.len());
+        for n in numbers {
+            let v = self.store.directory_version(n)?.ok_or_else(|| StoreError::Corrupt {
+                what: "directory version",
+                reason: format!("version {n} is published and missing from the store"),
+            })?;
+            versions.push(v);
+        }
+        Ok(super::within_frame(versions))
     }
 
     /// What the catch-up with the national nodes came to, if it has run.

@@ -302,8 +302,50 @@ impl SyncClient {
         Ok(())
     }
 
+    /// A node that holds no version yet asks for a snapshot first (SPEC
+    /// 8.2): the current version, checked at once under the key the
+    /// handovers since the pinned one lead to. Any answer but a snapshot
+    /// (an older Secretariat, none, a refusal) leaves the node to fetch
+    /// every version from the first, as before.
+    async fn fetch_snapshot(&self) -> Result<(), SyncError> {
+        let Some(pinned) = self.directory.pinned_key() else { return Ok(()) };
+        let request = NetRequest::FetchSnapshot;
+        let answer = match self.ask(&request, "a directory snapshot").await {
+            // The Secretariat may have handed over to another key: the
+            // snapshot is checked from the pinned key, whoever serves it.
+            Err(SyncError::WrongSecretariatKey { address, expected, presented }) => {
+                let e = NetworkError::WrongPeer { address, expected, presented };
+                self.fetch_from_whoever_answers(&request, &e).await
+            }
+            answer => answer,
+        };
+        let versions = match answer {
+            Ok(NetResponse::Directory(versions)) if !versions.is_empty() => versions,
+            _ => return Ok(()),
+        };
+        match accept_snapshot(&self.store, &pinned, &versions) {
+            Ok(Some(head)) => {
+                self.store.flush().await?;
+                self.directory.refresh()?;
+                tracing::info!(version = head.version, "directory snapshot accepted");
+                Ok(())
+            }
+            Ok(None) => Ok(()),
+            Err(e) => {
+                tracing::warn!(%e, "directory snapshot refused");
+                let mut event = Event::new(now(), Actor::Peer(None), Action::DirectoryRefused);
+                event.detail = format!("snapshot: {e}");
+                self.store.record(&event);
+                Err(e.into())
+            }
+        }
+    }
+
     /// Fetches and verifies every version after the one held.
     async fn fetch_directory(&self, secretariat: &PublicIdentity) -> Result<(), SyncError> {
+        if self.directory.view().version() == 0 {
+            self.fetch_snapshot().await?;
+        }
         // Set when the Secretariat's key did not answer and whoever answers
         // at its address was asked instead (see `fetch_from_whoever_answers`).
         let mut stand_in: Option<SyncError> = None;
@@ -674,6 +716,47 @@ pub fn accept_versions(
     Ok(accepted)
 }
 
+/// Accepts a snapshot (SPEC 8.2) on a node that holds no version: from the
+/// first version valid under the pinned key (handovers before it, signed by
+/// keys the Secretariat had before the pinned one, are passed over), each
+/// version valid under the Secretariat key those before it leave, numbers
+/// increasing; the last becomes the head, with that key. Returns the new head, or `None` if the node holds a version already
+/// (it follows the chain from there instead).
+pub fn accept_snapshot(
+    store: &Store,
+    pinned: &PublicIdentity,
+    versions: &[SignedDirectoryVersion],
+) -> Result<Option<DirectoryHead>, AcceptError> {
+    if store.directory_head()?.is_some() {
+        return Ok(None);
+    }
+    let mut anchor = *pinned;
+    let mut before: Option<u64> = None;
+    let mut started = false;
+    for (i, v) in versions.iter().enumerate() {
+        let got = v.body.version;
+        if let Some(have) = before.filter(|have| got <= *have) {
+            return Err(DirectoryError::Rollback { have, got }.into());
+        }
+        before = Some(got);
+        // A node configured with a key the Secretariat handed over to later
+        // than version 1 skips the handovers signed before that key's time.
+        if !started && i + 1 < versions.len() && v.verify(&anchor).is_err() {
+            continue;
+        }
+        started = true;
+        v.verify(&anchor)?;
+        if let Some(h) = &v.body.handover {
+            anchor = h.next_key;
+        }
+    }
+    let Some(last) = versions.last() else { return Ok(None) };
+    let mut event = directory_event(last, Actor::Peer(None), Action::DirectoryAccepted);
+    event.detail = format!("{} (a snapshot: the versions before it were not fetched)", event.detail);
+    let handed_over = (anchor != *pinned).then_some(anchor);
+    Ok(Some(store.put_directory_snapshot(last, handed_over, &event)?))
+}
+
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum AcceptError {
@@ -681,4 +764,64 @@ pub enum AcceptError {
     Refused(#[from] DirectoryError),
     #[error(transparent)]
     Store(#[from] StoreError),
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use veim_protocol::{DirectoryVersion, IdentityKeypair, SecretariatHandover};
+
+    fn version(n: u64, key: &IdentityKeypair, handover: Option<SecretariatHandover>) -> SignedDirectoryVersion {
+        let body = DirectoryVersion {
+            version: n,
+            previous_hash: [n as u8; 32],
+            issued_at: 100 + n as i64,
+            change: format!("v{n}"),
+            entries: Vec::new(),
+            handover,
+        };
+        SignedDirectoryVersion::sign(body, key).expect("sign")
+    }
+
+    fn store(dir: &tempfile::TempDir, name: &str) -> Store {
+        Store::open(&dir.path().join(name)).expect("store")
+    }
+
+    #[test]
+    fn a_snapshot_is_checked_from_the_pinned_key_through_its_handovers() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let (old, new) = (IdentityKeypair::from_secret_bytes(&[1; 32]), IdentityKeypair::from_secret_bytes(&[2; 32]));
+        let snapshot = [version(3, &old, Some(SecretariatHandover::new(&old.public(), &new))), version(9, &new, None)];
+
+        // Pinned to the first key: the handover leads to the second, which
+        // signs the current version; it is kept with that key, alone.
+        let s = store(&dir, "old-pin");
+        let head = accept_snapshot(&s, &old.public(), &snapshot).expect("accepted").expect("a head");
+        assert_eq!(head.version, 9);
+        assert_eq!(s.secretariat_key().expect("read"), Some(new.public()));
+        assert!(s.directory_version(3).expect("read").is_none(), "the handover version is not kept");
+        // A node that holds a version follows the chain instead.
+        assert!(accept_snapshot(&s, &old.public(), &snapshot).expect("no error").is_none());
+
+        // Pinned to the second key: the handover signed before its time is passed over.
+        let s = store(&dir, "new-pin");
+        assert_eq!(accept_snapshot(&s, &new.public(), &snapshot).expect("accepted").map(|h| h.version), Some(9));
+        assert_eq!(s.secretariat_key().expect("read"), None, "the pinned key still signs");
+
+        // Refused, and nothing kept: a current version no key of the chain
+        // signed, and numbers that go back.
+        let s = store(&dir, "refused");
+        let stranger = IdentityKeypair::from_secret_bytes(&[3; 32]);
+        let forged = [snapshot[0].clone(), version(9, &stranger, None)];
+        assert!(matches!(
+            accept_snapshot(&s, &old.public(), &forged),
+            Err(AcceptError::Refused(DirectoryError::WrongSigner { version: 9, .. }))
+        ));
+        let backwards = [version(9, &old, None), version(4, &old, None)];
+        assert!(matches!(
+            accept_snapshot(&s, &old.public(), &backwards),
+            Err(AcceptError::Refused(DirectoryError::Rollback { have: 9, got: 4 }))
+        ));
+        assert_eq!(s.directory_head().expect("read"), None);
+    }
 }

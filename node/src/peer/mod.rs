@@ -187,6 +187,7 @@ impl Peers {
                 Some(publisher) => publisher.versions_after(after)?,
                 None => sync()?.versions_after(after)?,
             }),
+            NetRequest::FetchSnapshot => NetResponse::Directory(publisher()?.snapshot()?),
             NetRequest::RotateKeys(rotation) => {
                 let version = publisher()?.rotate(&peer, &rotation).await?;
                 NetResponse::Registration(RegistrationStatus::Admitted { version })

@@ -70,10 +70,11 @@ pub enum Kind {
     FetchPublications,
     PublicationsUpdated,
     RegisterForMeeting,
+    FetchSnapshot,
 }
 
 impl Kind {
-    pub const ALL: [Kind; 18] = [
+    pub const ALL: [Kind; 19] = [
         Kind::Register,
         Kind::FetchDirectory,
         Kind::Deliver,
@@ -92,6 +93,7 @@ impl Kind {
         Kind::FetchPublications,
         Kind::PublicationsUpdated,
         Kind::RegisterForMeeting,
+        Kind::FetchSnapshot,
     ];
 
     pub fn of(request: &NetRequest) -> Kind {
@@ -114,6 +116,7 @@ impl Kind {
             NetRequest::FetchPublications { .. } => Kind::FetchPublications,
             NetRequest::PublicationsUpdated { .. } => Kind::PublicationsUpdated,
             NetRequest::RegisterForMeeting(_) => Kind::RegisterForMeeting,
+            NetRequest::FetchSnapshot => Kind::FetchSnapshot,
         }
     }
 
@@ -138,6 +141,7 @@ impl Kind {
             Kind::FetchPublications => "the publication log",
             Kind::PublicationsUpdated => "publication announcements from this peer",
             Kind::RegisterForMeeting => "meeting registrations",
+            Kind::FetchSnapshot => "directory snapshots",
         }
     }
 }
@@ -170,7 +174,7 @@ pub fn decide(role: Role, kind: Kind, standing: Standing) -> Result<(), Refused>
     let open_to_this_peer = matches!(
         (role, kind, standing),
         (Role::Secretariat, Register | RotateKeys | SubmitContacts, _)
-            | (Role::Secretariat, FetchDirectory, Active | Suspended | RotatedAway)
+            | (Role::Secretariat, FetchDirectory | FetchSnapshot, Active | Suspended | RotatedAway)
             | (
                 Role::National,
                 DirectoryUpdated | Witness | WitnessTree | FetchDirectory | PublicationsUpdated,
@@ -207,7 +211,7 @@ mod tests {
     /// `STANDINGS`: `o` served, `n` NotInDirectory, `w` WrongRole. The same
     /// table as the multi-node characterisation test
     /// (`tests/tests/veim/policy.rs`), which checks it on real nodes.
-    const TABLE: [(Role, Kind, &str); 36] = [
+    const TABLE: [(Role, Kind, &str); 38] = [
         //                                     S A SU W SE R
         (Role::Secretariat, Kind::Register, "oooooo"),
         (Role::Secretariat, Kind::FetchDirectory, "noonno"),
@@ -245,6 +249,8 @@ mod tests {
         (Role::National, Kind::FetchPublications, "nwnnnn"),
         (Role::National, Kind::PublicationsUpdated, "nwnnon"),
         (Role::National, Kind::RegisterForMeeting, "nwnnnn"),
+        (Role::Secretariat, Kind::FetchSnapshot, "noonno"),
+        (Role::National, Kind::FetchSnapshot, "nwnnnn"),
     ];
 
     #[test]

@@ -53,12 +53,34 @@ impl Store {
         version: &SignedDirectoryVersion,
         event: &Event,
     ) -> Result<DirectoryHead, StoreError> {
+        let anchor = version.body.handover.as_ref().map(|h| h.next_key);
+        self.put_directory_head(version, anchor, event)
+    }
+
+    /// Stores the last version of a snapshot (SPEC 8.2) as the head, with
+    /// the Secretariat key the snapshot's handovers left (`None`: the pinned
+    /// key still signs), in one step. The versions before it are not held.
+    pub fn put_directory_snapshot(
+        &self,
+        version: &SignedDirectoryVersion,
+        anchor: Option<PublicIdentity>,
+        event: &Event,
+    ) -> Result<DirectoryHead, StoreError> {
+        self.put_directory_head(version, anchor, event)
+    }
+
+    fn put_directory_head(
+        &self,
+        version: &SignedDirectoryVersion,
+        anchor: Option<PublicIdentity>,
+        event: &Event,
+    ) -> Result<DirectoryHead, StoreError> {
         let _writing = self.writing()?;
         let head =
             version.head().map_err(|e| StoreError::Corrupt { what: "directory version", reason: e.to_string() })?;
         let bytes = enc("directory version", version)?;
         let head_bytes = enc("directory head", &head)?;
-        let anchor = version.body.handover.as_ref().map(|h| h.next_key.0.to_vec());
+        let anchor = anchor.map(|k| k.0.to_vec());
         let key = head.version.to_be_bytes();
         (&self.directory, &self.meta, &self.audit)
             .transaction(|(dir, meta, audit)| {

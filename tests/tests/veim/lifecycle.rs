@@ -237,6 +237,53 @@ async fn nodes_configured_with_the_old_key_follow_a_secretariat_key_rotation() -
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_state_admitted_after_a_secretariat_handover_takes_a_snapshot_under_the_new_key_and_follows_the_chain()
+-> anyhow::Result<()> {
+    let mut net = TestNet::admitted(&["MEX"]).await?;
+    let rotation: veim_node::api::RotationView = blocking(|| net.secretariat.api()?.post("/v1/keys/rotate", &()))?;
+    assert!(net.secretariat.follow_restart().await?, "the Secretariat restarts on its new key");
+    change(&net, "MEX", EntryAction::Suspend)?;
+    change(&net, "MEX", EntryAction::Reinstate)?;
+
+    // SWE's node is configured with the Secretariat's new key, as a State
+    // joining now is given: the versions before the handover were signed
+    // with a key it never held, and the snapshot passes over them.
+    net.secretariat_key = keys_of(&net.secretariat.home).identity.public().to_string();
+    net.add_national("SWE", "SWE export control authority").await?;
+    let admitted = net.admit("SWE").await?;
+    holds(&net, "SWE", admitted.version).await?;
+    let swe = net.national("SWE").handle.as_ref().map(|h| h.node.clone()).expect("SWE runs");
+    assert!(admitted.version >= 5, "versions: MEX, the handover, suspended, reinstated, SWE: {}", admitted.version);
+    assert!(swe.store.directory_version(admitted.version)?.is_some(), "SWE holds the current version");
+    assert!(swe.store.directory_version(1)?.is_none(), "and not the versions before its snapshot");
+    let status: StatusView = blocking(|| net.national("SWE").api()?.get("/v1/status"))?;
+    assert_eq!(
+        status.secretariat_fingerprint.as_deref(),
+        Some(rotation.fingerprint.as_str()),
+        "SWE follows the Secretariat's new key"
+    );
+    let accepted = swe.store.audit_entries(0)?;
+    assert!(
+        accepted.iter().any(|e| e.event.detail.contains("a snapshot: the versions before it were not fetched")),
+        "SWE's audit log says it started from a snapshot"
+    );
+
+    // The next version follows the chain from the snapshot.
+    let next = change(&net, "MEX", EntryAction::Suspend)?;
+    holds(&net, "SWE", next.version).await?;
+    assert!(swe.store.directory_version(next.version)?.is_some());
+    change(&net, "MEX", EntryAction::Reinstate)?;
+    let version = change(&net, "SWE", EntryAction::Suspend)?.version;
+    let version = version.max(change(&net, "SWE", EntryAction::Reinstate)?.version);
+    net.wait_directory(version).await?;
+    assert!(delivered(&send(&net, "MEX", "SWE")?));
+    assert!(delivered(&send(&net, "SWE", "MEX")?));
+    drop(swe);
+    net.shutdown().await;
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_node_that_moves_is_published_at_its_new_address_without_an_operator() -> anyhow::Result<()> {
     let mut net = TestNet::admitted(&["MEX", "SWE"]).await?;
     let swe = net.national_mut("SWE");

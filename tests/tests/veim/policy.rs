@@ -86,10 +86,11 @@ enum Variant {
     FetchPublications,
     PublicationsUpdated,
     RegisterForMeeting,
+    FetchSnapshot,
 }
 
 impl Variant {
-    const ALL: [Variant; 18] = [
+    const ALL: [Variant; 19] = [
         Variant::Register,
         Variant::FetchDirectory,
         Variant::Deliver,
@@ -108,6 +109,7 @@ impl Variant {
         Variant::FetchPublications,
         Variant::PublicationsUpdated,
         Variant::RegisterForMeeting,
+        Variant::FetchSnapshot,
     ];
 
     /// No wildcard on purpose: a new kind of request does not compile here
@@ -132,6 +134,7 @@ impl Variant {
             NetRequest::FetchPublications { .. } => Variant::FetchPublications,
             NetRequest::PublicationsUpdated { .. } => Variant::PublicationsUpdated,
             NetRequest::RegisterForMeeting(_) => Variant::RegisterForMeeting,
+            NetRequest::FetchSnapshot => Variant::FetchSnapshot,
         }
     }
 }
@@ -168,7 +171,7 @@ const NA: Answer = Answer::NotApplicable;
 /// What today's node answers. Columns: stranger, pending, active, suspended,
 /// withdrawn, Secretariat, rotated away (`STANDINGS`).
 #[rustfmt::skip]
-const EXPECTED: [(Receiver, Variant, [Answer; 7]); 36] = [
+const EXPECTED: [(Receiver, Variant, [Answer; 7]); 38] = [
     // Anyone may register: that is how a State first reaches the Secretariat.
     (SEC, Variant::Register,         [OK,  OK,  OK, OK,  OK,  NA,  OK ]),
     // A suspended node still follows the directory (that is how it learns it
@@ -198,6 +201,8 @@ const EXPECTED: [(Receiver, Variant, [Answer; 7]); 36] = [
     (SEC, Variant::FetchPublications, [NID, NID, OK, NID, NID, NA, NID]),
     (SEC, Variant::PublicationsUpdated, [NID, NID, WR, NID, NID, NA, NID]),
     (SEC, Variant::RegisterForMeeting, [NID, NID, OK, NID, NID, NA, NID]),
+    // A snapshot of the directory is served to whom the directory is.
+    (SEC, Variant::FetchSnapshot,    [NID, NID, OK, OK,  NID, NA,  OK ]),
     // At a national node, the Secretariat is listed in no directory: outside
     // its three arms it meets the "not active" guard before the role check,
     // so it is told NotInDirectory where an active State is told WrongRole.
@@ -223,6 +228,8 @@ const EXPECTED: [(Receiver, Variant, [Answer; 7]); 36] = [
     // Announcements of publications come from the Secretariat alone.
     (NAT, Variant::PublicationsUpdated, [NID, NID, WR, NID, NID, OK, NID]),
     (NAT, Variant::RegisterForMeeting, [NID, NID, WR, NID, NID, NID, NID]),
+    // Only the Secretariat serves snapshots; it does not ask for one.
+    (NAT, Variant::FetchSnapshot,    [NID, NID, WR, NID, NID, NID, NID]),
 ];
 
 /// A request of each kind that no handler acts on: signatures of zeros, a
@@ -247,6 +254,7 @@ fn harmless(variant: Variant, net: &LocalNet) -> NetRequest {
     match variant {
         Variant::Register => NetRequest::Register(registration),
         Variant::FetchDirectory => NetRequest::FetchDirectory { after: 0 },
+        Variant::FetchSnapshot => NetRequest::FetchSnapshot,
         // In the name of the active State, signed by a key no directory lists.
         Variant::Deliver => NetRequest::Deliver(Box::new(seal_request(
             net,
