@@ -69,15 +69,7 @@ pub struct HostileBench {
 
 /// Resident memory of process `pid`, in MiB (0 when it cannot be read).
 fn rss_of(pid: u32) -> f64 {
-    std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("VmRSS:"))
-                .and_then(|l| l.split_whitespace().nth(1).and_then(|kb| kb.parse::<f64>().ok()))
-        })
-        .map(|kb| kb / 1024.0)
-        .unwrap_or(0.0)
+    crate::localnet::memory_of(pid, "VmRSS:")
 }
 
 /// Samples `pid`'s memory every 50 ms and keeps the highest (in KiB).
@@ -254,16 +246,6 @@ async fn exchange(mex: &Arc<veim_node::Node>, n: usize) -> anyhow::Result<Vec<f6
     Ok(ms)
 }
 
-/// SWE as its own process (`veim --home SWE node run`), until dropped.
-struct NodeProcess(std::process::Child);
-
-impl Drop for NodeProcess {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 pub async fn hostile(options: HostileOptions) -> anyhow::Result<HostileBench> {
     let control = run(options, false).await?;
     let mut attacked = run(options, true).await?;
@@ -292,23 +274,9 @@ async fn run(options: HostileOptions, attacking: bool) -> anyhow::Result<Hostile
     let version = net.admit("SWE").await?.version;
     net.wait_directory(version).await?;
 
-    net.national_mut("SWE").stop().await;
+    let swe_process = crate::localnet::NodeProcess::take_over(net.national_mut("SWE")).await?;
+    let pid = swe_process.pid();
     let swe_home = net.national("SWE").home.clone();
-    let _ = std::fs::remove_file(swe_home.join(veim_node::home::RUNTIME_FILE));
-    let swe_process = NodeProcess(
-        std::process::Command::new(std::env::current_exe()?)
-            .arg("--home")
-            .arg(&swe_home)
-            .args(["node", "run"])
-            .env("RUST_LOG", "error")
-            .stdout(std::process::Stdio::null())
-            .spawn()?,
-    );
-    let pid = swe_process.0.id();
-    crate::localnet::wait_for("SWE's node process to serve", Duration::from_secs(30), || {
-        crate::AdminClient::for_home(&swe_home).ok()?.get::<serde_json::Value>("/v1/status").ok()
-    })
-    .await?;
     let swe = veim_node::home::keys::NodeKeys::load(&swe_home)?.peer_id();
     let addr: Multiaddr = net.national("SWE").address.parse()?;
     let port: u16 = net

@@ -77,6 +77,62 @@ async fn start_and_pin(home: &Path) -> anyhow::Result<(NodeHandle, String)> {
     Ok((handle, address))
 }
 
+/// A node of the local network moved into a process of its own
+/// (`veim --home HOME node run`), so that its memory is its own; killed
+/// when dropped.
+#[derive(Debug)]
+pub struct NodeProcess(std::process::Child);
+
+impl NodeProcess {
+    /// Stops `node` in this process and starts it again in a child process
+    /// of this executable, on the same home folder (the same keys, store and
+    /// address); returns once its admin API answers.
+    pub async fn take_over(node: &mut LocalNode) -> anyhow::Result<NodeProcess> {
+        node.stop().await;
+        let _ = std::fs::remove_file(node.home.join(veim_node::home::RUNTIME_FILE));
+        let child = NodeProcess(
+            std::process::Command::new(std::env::current_exe()?)
+                .arg("--home")
+                .arg(&node.home)
+                .args(["node", "run"])
+                .env("RUST_LOG", "error")
+                .stdout(std::process::Stdio::null())
+                .spawn()?,
+        );
+        let home = node.home.clone();
+        wait_for(&format!("{}'s node process to serve", node.label), Duration::from_secs(30), || {
+            AdminClient::for_home(&home).ok()?.get::<serde_json::Value>("/v1/status").ok()
+        })
+        .await?;
+        Ok(child)
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.0.id()
+    }
+}
+
+impl Drop for NodeProcess {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// A memory figure of process `pid` from its `/proc/PID/status` (`field`:
+/// "VmRSS:", "VmHWM:"), in MiB; 0 when it cannot be read.
+pub fn memory_of(pid: u32, field: &str) -> f64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with(field))
+                .and_then(|l| l.split_whitespace().nth(1).and_then(|kb| kb.parse::<f64>().ok()))
+        })
+        .map(|kb| kb / 1024.0)
+        .unwrap_or(0.0)
+}
+
 #[derive(Debug)]
 pub struct LocalNet {
     pub root: PathBuf,

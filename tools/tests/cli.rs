@@ -338,6 +338,13 @@ fn every_benchmark_runs_in_its_quick_form_and_writes_its_json() {
         }
     }
     assert_eq!(read("audit")["entries"], 50_000);
+    // The recipient of the attachment ran in a process of its own.
+    let attachment = read("attachment");
+    let receiver = attachment["receiver_peak_rss_mib"].as_f64().expect("receiver's memory");
+    assert!(
+        receiver > 0.0 && receiver >= attachment["receiver_rss_before_mib"].as_f64().expect("before"),
+        "{attachment}"
+    );
     let exchange = read("exchange");
     assert_eq!(exchange["veim"].as_array().map(Vec::len), Some(4), "1 and 64 KiB, 1 and 64 in flight");
     let flushes = &exchange["veim"][1]["flushes_per_message"];
