@@ -174,6 +174,10 @@ impl Store {
     /// A watch on one stored message: [`MessageWatch::changed`] resolves at
     /// each change written to it (a delivery state, a receipt, a purge).
     /// Made before the message is read, it misses no change after the read.
+    /// Sled keeps every prefix ever watched for the life of the tree and
+    /// looks through them at each write to it: watch only what is awaited
+    /// (the benchmarks do, for a message not yet delivered), never one per
+    /// message of a long-running loop.
     pub fn watch_message(&self, id: MessageId) -> MessageWatch {
         MessageWatch(self.messages.watch_prefix(id.0))
     }
