@@ -720,8 +720,9 @@ pub fn accept_versions(
 /// first version valid under the pinned key (handovers before it, signed by
 /// keys the Secretariat had before the pinned one, are passed over), each
 /// version valid under the Secretariat key those before it leave, numbers
-/// increasing; the last becomes the head, with that key. Returns the new head, or `None` if the node holds a version already
-/// (it follows the chain from there instead).
+/// increasing; the last becomes the head, with that key. Returns the new
+/// head, or `None` if the node holds a version already (it follows the
+/// chain from there instead).
 pub fn accept_snapshot(
     store: &Store,
     pinned: &PublicIdentity,
@@ -739,13 +740,14 @@ pub fn accept_snapshot(
             return Err(DirectoryError::Rollback { have, got }.into());
         }
         before = Some(got);
+        let checked = v.verify(&anchor);
         // A node configured with a key the Secretariat handed over to later
         // than version 1 skips the handovers signed before that key's time.
-        if !started && i + 1 < versions.len() && v.verify(&anchor).is_err() {
+        if !started && i + 1 < versions.len() && checked.is_err() {
             continue;
         }
         started = true;
-        v.verify(&anchor)?;
+        checked?;
         if let Some(h) = &v.body.handover {
             anchor = h.next_key;
         }
