@@ -20,7 +20,7 @@ use anyhow::Context;
 use serde::Serialize;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use veim_node::api::{ApproveManyRequest, ApproveRequest, PendingView, StatusView};
+use veim_node::api::{ApproveManyRequest, PendingView};
 use veim_node::net::InboundFrame;
 use veim_protocol::directory::EntryAction;
 use veim_protocol::wire::NetResponse;
@@ -80,6 +80,19 @@ async fn publish_versions(
     Ok(head)
 }
 
+/// The `Directory` answers, encoded, that bring a node holding version
+/// `after` to version `upto`, as the Secretariat serves them.
+fn frames_after(store: &veim_node::storage::Store, mut after: u64, upto: u64) -> anyhow::Result<Vec<Vec<u8>>> {
+    let mut frames = Vec::new();
+    while after < upto {
+        let chunk = veim_node::directory::versions_after(store, after, upto)?;
+        let Some(last) = chunk.last() else { break };
+        after = last.body.version;
+        frames.push(codec::encode("response", &NetResponse::Directory(chunk))?);
+    }
+    Ok(frames)
+}
+
 /// The scenario: `listed` States admitted in one version, then versions
 /// published until there are `versions`, then one more State admitted.
 pub async fn joiner(versions: u64, listed: usize) -> anyhow::Result<JoinerBench> {
@@ -98,11 +111,7 @@ pub async fn joiner(versions: u64, listed: usize) -> anyhow::Result<JoinerBench>
         (pending.len() >= listed).then_some(())
     })
     .await?;
-    let mut approvals = Vec::with_capacity(listed);
-    for node in &net.nationals {
-        let status: StatusView = blocking(|| node.api()?.get("/v1/status"))?;
-        approvals.push(ApproveRequest { state: node.label.clone(), fingerprint: status.fingerprint });
-    }
+    let approvals = net.approvals()?;
     let first: veim_node::api::VersionView =
         blocking(|| sec.post("/v1/directory/approve-many", &ApproveManyRequest { approvals }))?;
 
@@ -156,37 +165,26 @@ pub async fn joiner(versions: u64, listed: usize) -> anyhow::Result<JoinerBench>
     // then (if the snapshot did not reach the current version) the versions
     // after it.
     let snapshot = publisher.snapshot()?;
-    let mut after = snapshot.last().map(|v| v.body.version).unwrap_or(0);
+    let after = snapshot.last().map(|v| v.body.version).unwrap_or(0);
     let mut frames = vec![codec::encode("response", &NetResponse::Directory(snapshot))?];
-    while after < approved.version {
-        let chunk = veim_node::directory::versions_after(&secretariat.store, after, approved.version)?;
-        let Some(last) = chunk.last() else { break };
-        after = last.body.version;
-        frames.push(codec::encode("response", &NetResponse::Directory(chunk))?);
-    }
+    frames.extend(frames_after(&secretariat.store, after, approved.version)?);
     // The whole chain, as a node that fetches every version since the first gets it.
-    let mut chain = Vec::new();
-    let mut after = 0;
-    while after < approved.version {
-        let chunk = veim_node::directory::versions_after(&secretariat.store, after, approved.version)?;
-        let Some(last) = chunk.last() else { break };
-        after = last.body.version;
-        chain.push(codec::encode("response", &NetResponse::Directory(chunk))?.len());
-    }
+    let chain = frames_after(&secretariat.store, 0, approved.version)?;
     let current_version = secretariat.store.current_directory()?.context("the Secretariat holds no directory")?;
     let directory_bytes = codec::encode("directory version", &current_version)?.len();
-    let all_versions_bytes = chain.iter().sum();
+    let all_versions_bytes = chain.iter().map(Vec::len).sum();
     let key = secretariat.keys.identity.public();
     let rss = rss_mib("VmRSS:");
     net.shutdown().await;
-    let floor_secs = floor(frames.clone(), key, &dir.path().join("floor")).await?;
+    let fetches = frames.len();
+    let floor_secs = floor(frames, key, &dir.path().join("floor")).await?;
     Ok(JoinerBench {
         listed,
         versions_before,
         current: approved.version,
         directory_bytes,
         all_versions_bytes,
-        fetches: frames.len(),
+        fetches,
         chain_fetches: chain.len(),
         publish_secs,
         drained_secs,

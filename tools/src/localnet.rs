@@ -291,6 +291,18 @@ impl LocalNet {
         Ok(blocking(|| sec.post("/v1/directory/approve", &approve))?)
     }
 
+    /// An approval of every national node, each under the fingerprint its
+    /// node shows.
+    pub fn approvals(&self) -> anyhow::Result<Vec<veim_node::api::ApproveRequest>> {
+        let mut approvals = Vec::with_capacity(self.nationals.len());
+        for node in &self.nationals {
+            let status: StatusView = blocking(|| node.api()?.get("/v1/status"))?;
+            approvals
+                .push(veim_node::api::ApproveRequest { state: node.label.clone(), fingerprint: status.fingerprint });
+        }
+        Ok(approvals)
+    }
+
     /// Waits until every running national node holds directory version `version`.
     pub async fn wait_directory(&self, version: u64) -> anyhow::Result<()> {
         for n in self.nationals.iter().filter(|n| n.handle.is_some()) {

@@ -16,7 +16,7 @@ use anyhow::Context;
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use veim_node::api::{ApproveManyRequest, ApproveRequest, PendingView, StatusView, VersionView};
+use veim_node::api::{ApproveManyRequest, ApproveRequest, PendingView, VersionView};
 use veim_protocol::StateCode;
 
 /// Each national node sends one request to this many others.
@@ -98,11 +98,7 @@ pub async fn veim_run(n: usize, batch: usize) -> anyhow::Result<ScaleRun> {
     })
     .await?;
     let registered_secs = t0.elapsed().as_secs_f64();
-    let mut approvals = Vec::with_capacity(n);
-    for node in &net.nationals {
-        let status: StatusView = blocking(|| node.api()?.get("/v1/status"))?;
-        approvals.push(ApproveRequest { state: node.label.clone(), fingerprint: status.fingerprint });
-    }
+    let approvals = net.approvals()?;
     let mut head = 0;
     let mut versions = 0;
     let mut chunks = approvals.into_iter().peekable();
