@@ -756,7 +756,7 @@ pub fn accept_snapshot(
     let mut event = directory_event(last, Actor::Peer(None), Action::DirectoryAccepted);
     event.detail = format!("{} (a snapshot: the versions before it were not fetched)", event.detail);
     let handed_over = (anchor != *pinned).then_some(anchor);
-    Ok(Some(store.put_directory_snapshot(last, handed_over, &event)?))
+    Ok(Some(store.put_directory_head(last, handed_over, &event)?))
 }
 
 #[derive(Debug, thiserror::Error)]

@@ -57,19 +57,11 @@ impl Store {
         self.put_directory_head(version, anchor, event)
     }
 
-    /// Stores the last version of a snapshot (SPEC 8.2) as the head, with
-    /// the Secretariat key the snapshot's handovers left (`None`: the pinned
-    /// key still signs), in one step. The versions before it are not held.
-    pub fn put_directory_snapshot(
-        &self,
-        version: &SignedDirectoryVersion,
-        anchor: Option<PublicIdentity>,
-        event: &Event,
-    ) -> Result<DirectoryHead, StoreError> {
-        self.put_directory_head(version, anchor, event)
-    }
-
-    fn put_directory_head(
+    /// Stores a version as the head with `anchor`, the Secretariat key that
+    /// signs the next version (`None`: the key held so far), in one step. A
+    /// snapshot's last version (SPEC 8.2) is stored so, with the key its
+    /// handovers lead to; the versions before it are not held.
+    pub fn put_directory_head(
         &self,
         version: &SignedDirectoryVersion,
         anchor: Option<PublicIdentity>,
