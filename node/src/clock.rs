@@ -24,6 +24,14 @@ pub fn now() -> i64 {
     time::OffsetDateTime::now_utc().unix_timestamp()
 }
 
+/// A random factor in [0.8, 1.2): what a period or a backoff is multiplied
+/// by so that nodes started together (after an outage, a deployment) do not
+/// keep doing the same work at the same moment.
+pub fn jitter() -> f64 {
+    use rand_core::Rng;
+    0.8 + 0.4 * (rand_core::UnwrapErr(getrandom::SysRng).next_u32() as f64 / (u32::MAX as f64 + 1.0))
+}
+
 /// Unix seconds as an RFC 3339 UTC time, for messages to people.
 pub fn format_time(t: i64) -> String {
     time::OffsetDateTime::from_unix_timestamp(t)

@@ -29,14 +29,24 @@ pub(super) fn spawn(node: &Arc<Node>, tasks: &mut JoinSet<()>, shutdown: &Shutdo
     }
 }
 
-/// At start, then every `overdue_check_secs` (or when a date to respond by
-/// is set here): the audit entry of each exchange newly past its date to
-/// respond by without a response (`Tracking::record_overdue`, once per
-/// exchange and date, across restarts); subscribers hear of each.
+/// At start, then about every `overdue_check_secs` (with jitter, as the
+/// reconciliation) or when a date to respond by is set here: the audit
+/// entry of each exchange newly past its date to respond by without a
+/// response (`Tracking::record_overdue`, once per exchange and date, across
+/// restarts); subscribers hear of each. The check reads every open
+/// exchange, on a thread of its own.
 async fn overdue(node: Arc<Node>, mut shutdown: Shutdown) {
     let every = Duration::from_secs(node.config.overdue_check_secs.max(1));
     loop {
-        match node.tracking.record_overdue(crate::clock::now()) {
+        let checking = node.clone();
+        let checked = tokio::task::spawn_blocking(move || checking.tracking.record_overdue(crate::clock::now()))
+            .await
+            .unwrap_or_else(|e| {
+                Err(crate::tracking::TrackError::Store(crate::storage::StoreError::Internal(format!(
+                    "the check stopped: {e}"
+                ))))
+            });
+        match checked {
             Ok(recorded) if !recorded.is_empty() => {
                 // The mails are queued before the flush that makes the
                 // entries durable: a crash loses both or neither, and the
@@ -60,7 +70,7 @@ async fn overdue(node: Arc<Node>, mut shutdown: Shutdown) {
             Err(e) => tracing::warn!(%e, "cannot look for overdue exchanges; trying again at the next period"),
         }
         tokio::select! {
-            _ = tokio::time::sleep(every) => {}
+            _ = tokio::time::sleep(every.mul_f64(crate::clock::jitter())) => {}
             _ = node.tracking.wake.notified() => {}
             _ = shutdown.recv() => break,
         }
@@ -177,8 +187,11 @@ pub(super) async fn watchdog(node: Arc<Node>, every: Duration, mut shutdown: Shu
     }
 }
 
-/// At start and every `reconcile_secs`: the inventory of shared exchanges
-/// sent to each active counterpart, and what it lacks queued again.
+/// At start and about every `reconcile_secs` (the period times a random
+/// factor, [`crate::clock::jitter`]: each round reads every recent exchange,
+/// and nodes started together would otherwise all read, and ask each other,
+/// at the same moment): the inventory of shared exchanges sent to each
+/// active counterpart, and what it lacks queued again.
 async fn reconcile(node: Arc<Node>, mut shutdown: Shutdown) {
     let every = Duration::from_secs(node.config.reconcile_secs.max(1));
     let mut wait = Duration::from_secs(1);
@@ -187,7 +200,7 @@ async fn reconcile(node: Arc<Node>, mut shutdown: Shutdown) {
             _ = tokio::time::sleep(wait) => {}
             _ = shutdown.recv() => break,
         }
-        wait = every;
+        wait = every.mul_f64(crate::clock::jitter());
         if let Err(e) = node.exchanges.reconcile_all().await {
             tracing::warn!(%e, "reconciliation failed; will retry");
         }

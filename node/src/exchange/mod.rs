@@ -350,9 +350,7 @@ impl RetryPolicy {
     pub fn delay(&self, attempts: u32) -> i64 {
         let exp = self.base_secs.max(1).saturating_mul(1i64 << attempts.saturating_sub(1).min(30));
         let capped = exp.min(self.max_secs.max(1));
-        let jitter = 0.8
-            + 0.4 * (rand_core::Rng::next_u32(&mut rand_core::UnwrapErr(getrandom::SysRng)) as f64 / u32::MAX as f64);
-        ((capped as f64) * jitter).round().max(1.0) as i64
+        ((capped as f64) * crate::clock::jitter()).round().max(1.0) as i64
     }
 }
 
@@ -549,7 +547,10 @@ impl Exchanges {
                 tracing::info!(peer = %from, taken, "reconciliation: own messages lost in a restore given back");
             }
         }
-        let missing = reconcile::answer(&self.store, me, from, inventory, now(), self.retry.max_age_secs)?;
+        // A pass over the listed exchanges' records: off the runtime's
+        // threads, which carry every other request meanwhile.
+        let (store, listed, max_age) = (self.store.clone(), inventory.clone(), self.retry.max_age_secs);
+        let missing = blocking(move || reconcile::answer(&store, me, from, &listed, now(), max_age)).await?;
         self.store.flush().await?;
         self.wake.notify_one();
         Ok(missing)
@@ -562,7 +563,9 @@ impl Exchanges {
         let view = self.directory.view();
         let mut queued = 0;
         let max_age = self.retry.max_age_secs;
-        for (peer, mut inventory) in reconcile::inventories(&self.store, me, now(), max_age)? {
+        let store = self.store.clone();
+        let inventories = blocking(move || reconcile::inventories(&store, me, now(), max_age)).await?;
+        for (peer, mut inventory) in inventories {
             let Some((peer_id, addrs)) = view.entry(peer).filter(|e| e.is_active()).and_then(dial_info) else {
                 continue;
             };
@@ -597,6 +600,15 @@ impl Exchanges {
     pub fn counterparts(&self) -> Vec<StateCode> {
         self.state.and_then(|me| reconcile::counterparts(&self.store, me).ok()).unwrap_or_default()
     }
+}
+
+/// Runs a pass over the store on a thread of its own.
+async fn blocking<T: Send + 'static>(
+    pass: impl FnOnce() -> Result<T, StoreError> + Send + 'static,
+) -> Result<T, StoreError> {
+    tokio::task::spawn_blocking(pass)
+        .await
+        .map_err(|e| StoreError::Internal(format!("a pass over the store stopped: {e}")))?
 }
 
 #[cfg(test)]

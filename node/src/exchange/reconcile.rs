@@ -34,13 +34,22 @@ pub fn inventories(
     now: i64,
     max_age: i64,
 ) -> Result<BTreeMap<StateCode, Inventory>, StoreError> {
-    let mut exchanges = store.exchanges()?;
-    exchanges.retain(|x| x.participants.contains(&me) && x.updated_at >= now - max_age);
+    // Read one at a time and only the recent ones kept: a round holds the
+    // window's exchanges, not the store's.
+    let mut exchanges = Vec::new();
+    for x in store.each_exchange() {
+        let x = x?;
+        if x.participants.contains(&me) && x.updated_at >= now - max_age {
+            exchanges.push(x);
+        }
+    }
     exchanges.sort_by_key(|x| std::cmp::Reverse(x.updated_at));
     let mut out: BTreeMap<StateCode, (Inventory, usize)> = BTreeMap::new();
     for x in exchanges {
+        // The records alone: who sent each and to whom it was delivered,
+        // not the envelopes and bodies.
         let messages: Vec<MessageRecord> =
-            x.messages.iter().filter_map(|id| store.message(*id).transpose()).collect::<Result<_, _>>()?;
+            x.messages.iter().filter_map(|id| store.message_record(*id).transpose()).collect::<Result<_, _>>()?;
         for peer in x.participants.iter().copied().filter(|p| *p != me) {
             let ids: Vec<MessageId> = messages
                 .iter()
@@ -126,7 +135,7 @@ pub fn answer(
             if listed.contains(id) {
                 continue;
             }
-            if let Some(m) = store.message(*id)?
+            if let Some(m) = store.message_record(*id)?
                 && m.direction == Direction::Sent
                 && delivered_to(&m, from)
             {
@@ -253,7 +262,8 @@ pub fn take_back(
 /// The States this node shares at least one exchange with.
 pub fn counterparts(store: &Store, me: StateCode) -> Result<Vec<StateCode>, StoreError> {
     let mut out: Vec<StateCode> = Vec::new();
-    for x in store.exchanges()? {
+    for x in store.each_exchange() {
+        let x = x?;
         if x.participants.contains(&me) {
             for p in x.participants {
                 if p != me && !out.contains(&p) {

@@ -368,7 +368,13 @@ impl Store {
     }
 
     pub fn exchanges(&self) -> Result<Vec<ExchangeRecord>, StoreError> {
-        self.exchanges.iter().map(|kv| dec("exchange", &kv?.1)).collect()
+        self.each_exchange().collect()
+    }
+
+    /// Every exchange record, read one at a time: a pass that keeps few of
+    /// them (or none) holds no more than it keeps, however many the store has.
+    pub fn each_exchange(&self) -> impl Iterator<Item = Result<ExchangeRecord, StoreError>> + '_ {
+        self.exchanges.iter().map(|kv| dec("exchange", &kv?.1))
     }
 
     /// Removes a message's content (its sealed body and envelope), keeping

@@ -26,10 +26,11 @@ pub struct Reciprocity {
 pub fn reciprocity(terms: &Terms) -> Result<Vec<Reciprocity>, TermsError> {
     let me = terms.state.ok_or_else(|| TermsError::Conflict("this node speaks for no State".into()))?;
     let mut rows: std::collections::BTreeMap<StateCode, (Reciprocity, Vec<i64>, Vec<i64>)> = Default::default();
-    for x in terms.store.exchanges()? {
+    for x in terms.store.each_exchange() {
+        let x = x?;
         let mut meta = Vec::new();
         for id in &x.messages {
-            if let Some(m) = terms.store.message(*id)? {
+            if let Some(m) = terms.store.message_record(*id)? {
                 meta.push((m.kind, m.sender, m.created_at));
             }
         }

@@ -176,6 +176,16 @@ pub struct Figures {
     pub by_counterpart: Vec<CounterpartFigures>,
 }
 
+/// Which bodies of an exchange's messages a reading of its history opens
+/// (each one is decrypted).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Opened {
+    Everything,
+    /// Those that set its dates (to respond by, closed): what being
+    /// overdue depends on.
+    Dates,
+}
+
 /// What one exchange's messages say of its progress.
 struct History {
     exchange: ExchangeRecord,
@@ -255,6 +265,11 @@ impl Tracking {
     }
 
     fn history(&self, exchange: ExchangeRecord) -> Result<History, TrackError> {
+        self.read_history(exchange, Opened::Everything)
+    }
+
+    /// Like `history`, with only the bodies `opened` names decrypted.
+    fn read_history(&self, exchange: ExchangeRecord, opened: Opened) -> Result<History, TrackError> {
         let mut h = History {
             exchange,
             summary: None,
@@ -279,11 +294,9 @@ impl Tracking {
                     h.closed = Some((m.created_at, None));
                     continue;
                 }
-                MessageKind::Request
-                | MessageKind::Measure
-                | MessageKind::StageMove
-                | MessageKind::RespondBy
-                | MessageKind::Closing => {}
+                MessageKind::RespondBy | MessageKind::Closing => {}
+                MessageKind::Request | MessageKind::Measure | MessageKind::StageMove
+                    if opened == Opened::Everything => {}
                 _ => continue,
             }
             let content = self.store.content_of(&m)?;
@@ -398,8 +411,14 @@ impl Tracking {
         let Some(me) = self.state else { return Ok(Vec::new()) };
         let today = today(now)?;
         let mut out = Vec::new();
-        for x in self.store.exchanges()?.into_iter().filter(|x| x.status != ExchangeStatus::Closed) {
-            if let Some(o) = self.history(x)?.overdue(me, today) {
+        // One at a time, and only the bodies that set dates opened: the
+        // check runs every few minutes over every open exchange.
+        for x in self.store.each_exchange() {
+            let x = x?;
+            if x.status == ExchangeStatus::Closed {
+                continue;
+            }
+            if let Some(o) = self.read_history(x, Opened::Dates)?.overdue(me, today) {
                 out.push(o);
             }
         }
