@@ -262,10 +262,9 @@ pub fn take_back(
 /// The States this node shares at least one exchange with.
 pub fn counterparts(store: &Store, me: StateCode) -> Result<Vec<StateCode>, StoreError> {
     let mut out: Vec<StateCode> = Vec::new();
-    for x in store.each_exchange() {
-        let x = x?;
-        if x.participants.contains(&me) {
-            for p in x.participants {
+    for participants in store.participant_lists()? {
+        if participants.contains(&me) {
+            for p in participants {
                 if p != me && !out.contains(&p) {
                     out.push(p);
                 }

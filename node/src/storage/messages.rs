@@ -5,7 +5,7 @@ use super::*;
 use sled::Transactional;
 use veim_protocol::audit::Event;
 use veim_protocol::ids::AttachmentId;
-use veim_protocol::{ExchangeId, MessageId, MessageKind};
+use veim_protocol::{ExchangeId, MessageId, MessageKind, StateCode};
 
 /// The outbox key of a sent message: its sequence number (the order this
 /// node stored it in), then its id.
@@ -129,6 +129,34 @@ impl Store {
                 Ok(next)
             })
             .map_err(tx_err)
+            .inspect(|x| self.note_participants(&x.participants))
+    }
+
+    /// Every distinct list of participants among the stored exchanges (who
+    /// this node exchanges with, asked every minute by the audit's
+    /// checkpoints): one pass over the exchanges at the first call, then
+    /// kept as messages are inserted, so that later calls read nothing.
+    pub fn participant_lists(&self) -> Result<Vec<Vec<StateCode>>, StoreError> {
+        let mut held = self.participants.lock().map_err(|_| StoreError::Internal("participants poisoned".into()))?;
+        if held.is_none() {
+            // Under the lock: an insert committed meanwhile adds its list
+            // once this pass has set the first ones, not before.
+            let mut lists = std::collections::BTreeSet::new();
+            for x in self.each_exchange() {
+                lists.insert(x?.participants);
+            }
+            *held = Some(lists);
+        }
+        Ok(held.iter().flatten().cloned().collect())
+    }
+
+    fn note_participants(&self, participants: &[StateCode]) {
+        if let Ok(mut held) = self.participants.lock()
+            && let Some(lists) = held.as_mut()
+            && !lists.contains(participants)
+        {
+            lists.insert(participants.to_vec());
+        }
     }
 
     /// A message with its envelope and body, read together (a purge or an

@@ -157,6 +157,10 @@ pub struct Store {
     /// Held shared by every write and alone by [`Store::snapshot`], so that
     /// a snapshot holds all of each change or none of it.
     gate: std::sync::Arc<std::sync::RwLock<()>>,
+    /// The distinct lists of participants of the stored exchanges: read from
+    /// them at the first [`Store::participant_lists`], extended by every
+    /// insert after it.
+    participants: std::sync::Arc<std::sync::Mutex<Option<std::collections::BTreeSet<Vec<veim_protocol::StateCode>>>>>,
 }
 
 const HEAD_KEY: &[u8] = b"directory-head";
@@ -384,6 +388,7 @@ impl Store {
             before_flush: None,
             failure: Default::default(),
             gate: Default::default(),
+            participants: Default::default(),
             group: Default::default(),
             path: path.into(),
             db,
