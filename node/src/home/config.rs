@@ -117,14 +117,16 @@ pub struct Config {
     /// Plaintext bytes per attachment chunk this node sends (1 MiB by default).
     #[serde(default = "default_chunk")]
     pub attachment_chunk_bytes: u32,
-    /// Seconds between reconciliations with each counterpart (and one at start).
+    /// Seconds between reconciliations with each counterpart (and one at
+    /// start), each period drawn between 0.8 and 1.2 times this.
     #[serde(default = "default_reconcile")]
     pub reconcile_secs: u64,
     /// Seconds between audit checkpoints (signed, and sent to the peers).
     #[serde(default = "default_checkpoint")]
     pub audit_checkpoint_secs: u64,
     /// Seconds between looks for exchanges past their date to respond by
-    /// (and one at start); each is recorded once in the audit log.
+    /// (and one at start), each period drawn between 0.8 and 1.2 times
+    /// this; each exchange is recorded once in the audit log.
     #[serde(default = "default_overdue_check")]
     pub overdue_check_secs: u64,
     /// Besides the Secretariat and the States it exchanges with, how many
