@@ -262,12 +262,26 @@ fn routes() -> OpenApiRouter<Shared> {
         .routes(routes!(publications::recommendations))
 }
 
+/// The description as served, encoded at its first request: the same for
+/// every node of a build, so held once a process (one that holds many nodes,
+/// as the benchmarks' networks do, holds one copy, not a document a node).
+static DESCRIPTION: std::sync::OnceLock<Result<axum::body::Bytes, String>> = std::sync::OnceLock::new();
+
+async fn description() -> Response {
+    let encoded = DESCRIPTION.get_or_init(|| serde_json::to_vec(&openapi()).map(Into::into).map_err(|e| e.to_string()));
+    match encoded {
+        Ok(json) => ([(axum::http::header::CONTENT_TYPE, "application/json")], json.clone()).into_response(),
+        Err(e) => {
+            (StatusCode::INTERNAL_SERVER_ERROR, format!("cannot encode the API description: {e}")).into_response()
+        }
+    }
+}
+
 fn router(node: Shared, guard: Arc<Guard>) -> Router {
     let audit_node = node.clone();
-    let (router, description) = routes().split_for_parts();
-    let description = Arc::new(description);
+    let (router, _) = routes().split_for_parts();
     router
-        .route(OPENAPI_PATH, get(move || async move { Json(description.as_ref().clone()) }))
+        .route(OPENAPI_PATH, get(description))
         // A path of no route (the console's aside) is the guard's too: a
         // probe without the token is answered 401 and counted, never 404.
         .fallback(|| async { StatusCode::NOT_FOUND })

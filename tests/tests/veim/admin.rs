@@ -275,3 +275,24 @@ async fn failed_logins_past_the_allowance_survive_a_sigkill_and_cost_a_few_flush
     net.shutdown().await;
     Ok(())
 }
+
+/// The API's description, encoded once for the process, is what the code
+/// describes, and every node of the process serves the same bytes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn every_node_serves_the_api_description_of_its_routes() -> anyhow::Result<()> {
+    let net = TestNet::admitted(&["MEX", "SWE"]).await?;
+    let path = veim_node::api::OPENAPI_PATH;
+    let mex = net.national("MEX").api()?;
+    let swe = net.national("SWE").api()?;
+    let (first, again, other) = tokio::task::spawn_blocking(move || -> anyhow::Result<_> {
+        Ok((mex.get_text(path)?, mex.get_text(path)?, swe.get_text(path)?))
+    })
+    .await??;
+    let served: serde_json::Value = serde_json::from_str(&first)?;
+    assert_eq!(served, serde_json::to_value(veim_node::api::openapi())?, "the description served is the code's");
+    assert!(served["paths"].as_object().is_some_and(|p| p.contains_key("/v1/requests")), "{first:.200}");
+    assert_eq!(first, again, "the same description at each request");
+    assert_eq!(first, other, "the same description at each node");
+    net.shutdown().await;
+    Ok(())
+}
