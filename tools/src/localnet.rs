@@ -234,6 +234,45 @@ impl LocalNet {
     /// on its own. Returns its index in `nationals`.
     pub async fn add_national(&mut self, state: &str, operator: &str) -> anyhow::Result<usize> {
         let code: StateCode = state.parse()?;
+        let (home, config) = self.national_home(code, operator);
+        init_home(&home, &config)?;
+        let (handle, address) = start_and_pin(&home).await?;
+        self.nationals.push(LocalNode {
+            label: code.to_string(),
+            state: Some(code),
+            home,
+            address,
+            handle: Some(handle),
+        });
+        Ok(self.nationals.len() - 1)
+    }
+
+    /// Creates and starts the national nodes of `states` at the same time,
+    /// as the States' own machines start, each on its own; each registers
+    /// with the Secretariat on its own.
+    pub async fn add_nationals(&mut self, states: &[StateCode], operator: &str) -> anyhow::Result<()> {
+        let starts = states.iter().map(|&code| {
+            let (home, config) = self.national_home(code, operator);
+            async move {
+                let folder = home.clone();
+                tokio::task::spawn_blocking(move || init_home(&folder, &config)).await??;
+                let (handle, address) = start_and_pin(&home).await?;
+                anyhow::Ok(LocalNode {
+                    label: code.to_string(),
+                    state: Some(code),
+                    home,
+                    address,
+                    handle: Some(handle),
+                })
+            }
+        });
+        let started = futures::future::try_join_all(starts).await?;
+        self.nationals.extend(started);
+        Ok(())
+    }
+
+    /// A national node's home folder and configuration in this network.
+    fn national_home(&self, code: StateCode, operator: &str) -> (PathBuf, Config) {
         let home = self.root.join(code.as_str().to_ascii_lowercase());
         let mut config = Config {
             role: Role::National,
@@ -246,16 +285,7 @@ impl LocalNet {
             ..local_config(self.poll_secs)
         };
         (self.tune)(&mut config);
-        init_home(&home, &config)?;
-        let (handle, address) = start_and_pin(&home).await?;
-        self.nationals.push(LocalNode {
-            label: code.to_string(),
-            state: Some(code),
-            home,
-            address,
-            handle: Some(handle),
-        });
-        Ok(self.nationals.len() - 1)
+        (home, config)
     }
 
     pub fn national(&self, state: &str) -> &LocalNode {
