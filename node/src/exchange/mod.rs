@@ -510,7 +510,11 @@ impl Exchanges {
     /// that this node lacks (what it sent `from` that `from` lacks is queued
     /// again). At most one per peer in half a period: each may queue again
     /// everything sent to it.
-    pub async fn reconcile(&self, from: StateCode, inventory: &Inventory) -> Result<Vec<MessageId>, ReconcileError> {
+    pub async fn reconcile(
+        &self,
+        from: StateCode,
+        inventory: Box<Inventory>,
+    ) -> Result<Vec<MessageId>, ReconcileError> {
         let view = self.directory.view();
         let Some(me) = self.state else {
             return Err(ReconcileError::NotActive("this node speaks for no State".into()));
@@ -549,8 +553,8 @@ impl Exchanges {
         }
         // A pass over the listed exchanges' records: off the runtime's
         // threads, which carry every other request meanwhile.
-        let (store, listed, max_age) = (self.store.clone(), inventory.clone(), self.retry.max_age_secs);
-        let missing = blocking(move || reconcile::answer(&store, me, from, &listed, now(), max_age)).await?;
+        let (store, max_age) = (self.store.clone(), self.retry.max_age_secs);
+        let missing = blocking(move || reconcile::answer(&store, me, from, &inventory, now(), max_age)).await?;
         self.store.flush().await?;
         self.wake.notify_one();
         Ok(missing)

@@ -206,7 +206,7 @@ impl Peers {
                 NetResponse::TreeWitnessed { held: self.witness.witness_tree(node, &key, *offer).await? }
             }
             NetRequest::Reconcile(inventory) => {
-                NetResponse::Reconciled { missing: self.exchanges.reconcile(active()?.state(), &inventory).await? }
+                NetResponse::Reconciled { missing: self.exchanges.reconcile(active()?.state(), inventory).await? }
             }
             NetRequest::FetchChunk { attachment, index } => {
                 NetResponse::Chunk(self.attachments.serve(active()?.state(), attachment, index).await?)
