@@ -645,11 +645,8 @@ impl SyncClient {
     async fn ask(&self, request: &NetRequest, what: &'static str) -> Result<NetResponse, SyncError> {
         let (peer, addrs) = self.directory.secretariat_dial().ok_or(SyncError::BadPin)?;
         let bytes = codec::encode("request", request).map_err(|e| SyncError::Sign(e.to_string()))?;
-        let mut answer = self.client.request(peer, addrs.clone(), bytes.clone()).await;
-        if let Err(NetworkError::ConnectionClosed { .. }) = &answer {
-            answer = self.client.request(peer, addrs.clone(), bytes.clone()).await;
-        }
-        answer_of(&answer?, what)
+        let answer = self.client.request_idempotent(peer, addrs, bytes).await?;
+        answer_of(&answer, what)
     }
 }
 

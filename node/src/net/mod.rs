@@ -177,6 +177,23 @@ impl Client {
         rx.await.map_err(|_| NetworkError::Stopped)?
     }
 
+    /// Sends a request that may safely be handled twice, and sends it once
+    /// more, on a new connection, if the connection closed before the
+    /// answer came (the peer restarted and this node still held the old
+    /// connection): the operator sees an error only if the peer is really
+    /// gone.
+    pub async fn request_idempotent(
+        &self,
+        peer: PeerId,
+        addrs: Vec<Multiaddr>,
+        bytes: Vec<u8>,
+    ) -> Result<Vec<u8>, NetworkError> {
+        match self.request(peer, addrs.clone(), bytes.clone()).await {
+            Err(NetworkError::ConnectionClosed { .. }) => self.request(peer, addrs, bytes).await,
+            answer => answer,
+        }
+    }
+
     /// Answers an inbound request.
     pub async fn respond(&self, channel: ResponseChannel<Vec<u8>>, bytes: Vec<u8>) -> Result<(), NetworkError> {
         self.tx.send(Command::Respond { channel, bytes }).await.map_err(|_| NetworkError::Stopped)

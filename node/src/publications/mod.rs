@@ -865,15 +865,20 @@ impl Publications {
         Ok(record)
     }
 
-    /// Asks the Secretariat; a refusal is an error that names it.
+    /// Asks the Secretariat; a refusal is an error that names it. Every
+    /// request here may be handled twice (a report or a registration sent
+    /// again replaces itself), so a stale connection is retried once.
     async fn ask(&self, request: &NetRequest) -> Result<NetResponse, PublicationsError> {
         let (peer, addrs) = self
             .directory
             .secretariat_dial()
             .ok_or(PublicationsError::Unreachable("no usable [secretariat] pin in config.toml".into()))?;
         let bytes = codec::encode("request", request).map_err(|e| PublicationsError::Sign(e.to_string()))?;
-        let answer =
-            self.client.request(peer, addrs, bytes).await.map_err(|e| PublicationsError::Unreachable(e.to_string()))?;
+        let answer = self
+            .client
+            .request_idempotent(peer, addrs, bytes)
+            .await
+            .map_err(|e| PublicationsError::Unreachable(e.to_string()))?;
         match codec::decode::<NetResponse, MAX_FRAME>("response", &answer) {
             Ok(NetResponse::Refused(r)) => Err(PublicationsError::Refused(r)),
             Ok(r) => Ok(r),

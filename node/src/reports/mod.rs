@@ -18,7 +18,7 @@ use crate::clock::now;
 use crate::directory::{Directory, dial_info};
 use crate::home::keys::NodeKeys;
 use crate::home::vault::VaultError;
-use crate::net::{Client, NetworkError};
+use crate::net::Client;
 use crate::publications::Publications;
 use crate::storage::{CspComment, CspReportRecord, RegisteredCspReport, Store, StoreError};
 use crate::tracking::{TrackError, Tracking};
@@ -511,10 +511,7 @@ impl Reports {
         who: String,
     ) -> Result<NetResponse, ReportsError> {
         let bytes = codec::encode("request", request).map_err(ReportError::from)?;
-        let mut answer = self.client.request(peer, addrs.clone(), bytes.clone()).await;
-        if let Err(NetworkError::ConnectionClosed { .. }) = &answer {
-            answer = self.client.request(peer, addrs, bytes).await;
-        }
+        let answer = self.client.request_idempotent(peer, addrs, bytes).await;
         let bytes = answer.map_err(|e| ReportsError::Unreachable { who: who.clone(), reason: e.to_string() })?;
         match codec::decode::<NetResponse, MAX_FRAME>("response", &bytes) {
             Ok(NetResponse::Refused(refusal)) => Err(ReportsError::Refused { state: who, refusal }),
