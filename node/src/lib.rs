@@ -64,6 +64,11 @@ pub mod tracking;
 
 pub use app::{Node, NodeHandle, StartError, start};
 pub use home::config::{Config, Role, SecretariatPin};
+/// The allocator every veim binary declares (`#[global_allocator]`),
+/// jemalloc: sled allocates and frees a tree node or an update per write,
+/// on which glibc's malloc spent a tenth of a node's CPU
+/// (docs/BENCHMARKS.md, "exchange").
+pub use tikv_jemallocator::Jemalloc as Allocator;
 
 /// How the node writes its log, always to stderr.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]

@@ -29,6 +29,9 @@ use veim_protocol::{EntryAction, RequestForm, ResponseForm, StateCode};
 use veim_tools::client::{Outcome, resolve_home};
 use veim_tools::{AdminClient, ClientError, render, terminal};
 
+#[global_allocator]
+static ALLOCATOR: veim_node::Allocator = veim_node::Allocator;
+
 /// The exit codes, as `veim --help` lists them ([`Outcome`]; README).
 const EXIT_CODES: &str = "Exit codes (the same for every command):
   0  done
