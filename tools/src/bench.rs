@@ -365,6 +365,9 @@ pub struct Rtt {
     /// Store flushes (fsyncs) per message on the sending and on the
     /// receiving node (veim only): what the group commit saves.
     pub flushes_per_message: Option<(f64, f64)>,
+    /// Message writes per grouped transaction on the sending and on the
+    /// receiving node (veim only): what the grouping saves.
+    pub writes_per_transaction: Option<(f64, f64)>,
     /// CPU time (user and system, both ends: they share this process) per
     /// message, ms.
     pub cpu_ms_per_message: f64,
@@ -498,6 +501,7 @@ pub async fn exchange(quick: bool) -> anyhow::Result<ExchangeBench> {
                 p50_ms: p50,
                 p99_ms: p99,
                 flushes_per_message: None,
+                writes_per_transaction: None,
                 cpu_ms_per_message: (cpu_secs() - cpu) * 1000.0 / n as f64,
             });
         }
@@ -528,6 +532,7 @@ pub async fn exchange(quick: bool) -> anyhow::Result<ExchangeBench> {
                 p50_ms: p50,
                 p99_ms: p99,
                 flushes_per_message: Some((per_message(now.0, fsyncs.0), per_message(now.1, fsyncs.1))),
+                writes_per_transaction: None,
                 cpu_ms_per_message: (cpu_secs() - cpu) * 1000.0 / n as f64,
             });
         }
@@ -550,6 +555,7 @@ pub async fn exchange(quick: bool) -> anyhow::Result<ExchangeBench> {
         let body = request_of(size)?;
         for in_flight in modes {
             let flushes = (mex.store.flush_runs(), swe.store.flush_runs());
+            let grouped = (mex.store.grouping(), swe.store.grouping());
             let cpu = cpu_secs();
             let (rate, p50, p99) = drive(n, in_flight, |_| {
                 let (mex, body) = (mex.clone(), body.clone());
@@ -557,6 +563,9 @@ pub async fn exchange(quick: bool) -> anyhow::Result<ExchangeBench> {
             })
             .await?;
             let per_message = |now: u64, before: u64| (now - before) as f64 / n as f64;
+            let per_group = |now: veim_node::storage::Grouping, before: veim_node::storage::Grouping| {
+                (now.changes - before.changes) as f64 / (now.groups - before.groups).max(1) as f64
+            };
             veim.push(Rtt {
                 what: "veim request".into(),
                 size,
@@ -567,6 +576,10 @@ pub async fn exchange(quick: bool) -> anyhow::Result<ExchangeBench> {
                 flushes_per_message: Some((
                     per_message(mex.store.flush_runs(), flushes.0),
                     per_message(swe.store.flush_runs(), flushes.1),
+                )),
+                writes_per_transaction: Some((
+                    per_group(mex.store.grouping(), grouped.0),
+                    per_group(swe.store.grouping(), grouped.1),
                 )),
                 cpu_ms_per_message: (cpu_secs() - cpu) * 1000.0 / n as f64,
             });
@@ -644,13 +657,21 @@ pub fn render_exchange(b: &ExchangeBench) -> String {
         if b.release_build { "" } else { " — DEBUG BUILD: run with --release" }
     );
     out.push_str(&format!(
-        "{:<14} {:>7} {:>9} {:>12} {:>9} {:>9} {:>11} {:>22}\n",
-        "", "size", "in flight", "per second", "p50 ms", "p99 ms", "CPU ms/msg", "fsyncs/msg (MEX, SWE)"
+        "{:<14} {:>7} {:>9} {:>12} {:>9} {:>9} {:>11} {:>22} {:>22}\n",
+        "",
+        "size",
+        "in flight",
+        "per second",
+        "p50 ms",
+        "p99 ms",
+        "CPU ms/msg",
+        "fsyncs/msg (MEX, SWE)",
+        "writes/tx (MEX, SWE)"
     ));
     for r in b.baseline.iter().chain(&b.floor).chain(&b.veim) {
-        let flushes = r.flushes_per_message.map(|(s, r)| format!("{s:.2}, {r:.2}")).unwrap_or_default();
+        let pair = |p: Option<(f64, f64)>| p.map(|(s, r)| format!("{s:.2}, {r:.2}")).unwrap_or_default();
         out.push_str(&format!(
-            "{:<14} {:>6}K {:>9} {:>12.0} {:>9.2} {:>9.2} {:>11.3} {:>22}\n",
+            "{:<14} {:>6}K {:>9} {:>12.0} {:>9.2} {:>9.2} {:>11.3} {:>22} {:>22}\n",
             r.what,
             r.size / 1024,
             r.in_flight,
@@ -658,7 +679,8 @@ pub fn render_exchange(b: &ExchangeBench) -> String {
             r.p50_ms,
             r.p99_ms,
             r.cpu_ms_per_message,
-            flushes
+            pair(r.flushes_per_message),
+            pair(r.writes_per_transaction)
         ));
     }
     out.push_str("ratios veim / baseline:\n");
@@ -777,7 +799,8 @@ pub struct StorageBench {
 
 /// Durable message stores per second (what a receiver does before its
 /// receipt: seal the body at rest, one transaction with the exchange and the
-/// audit entries, flush), one at a time and 64 at once; next to a raw sled
+/// audit entries, grouped with the stores asked for meanwhile, flush), one
+/// at a time and 64 at once; next to a raw sled
 /// insert+flush loop and a raw write+fsync loop on the same disk.
 pub async fn storage(quick: bool) -> anyhow::Result<StorageBench> {
     use std::io::Write as _;
@@ -854,8 +877,9 @@ pub async fn storage(quick: bool) -> anyhow::Result<StorageBench> {
             let r = record(offset + i as u64);
             async move {
                 let r = r?;
-                let x = exchange_of(&r);
-                store.insert_message(&r, |_| Ok(x.clone()), &[event(&r)])?;
+                let (x, e) = (exchange_of(&r), event(&r));
+                // As a receiver stores it: in the next grouped transaction.
+                store.insert_message_grouped(r, move |_, _| Ok(x.clone()), vec![e]).await?;
                 store.flush().await?;
                 Ok(())
             }

@@ -355,6 +355,12 @@ fn every_benchmark_runs_in_its_quick_form_and_writes_its_json() {
     assert_eq!(exchange["floor"][0]["flushes_per_message"], serde_json::json!([2.0, 1.0]));
     let receiver = exchange["veim"][0]["flushes_per_message"][1].as_f64().expect("receiver");
     assert!(receiver < 1.5, "a receiver flushes once a message, one at a time: {receiver}");
+    // Both ends write their messages through grouped transactions.
+    for row in exchange["veim"].as_array().into_iter().flatten() {
+        let writes = &row["writes_per_transaction"];
+        let at_least_one = |i: usize| writes[i].as_f64().is_some_and(|w| w >= 1.0);
+        assert!(at_least_one(0) && at_least_one(1), "{row}");
+    }
     let network = read("network");
     let (veim_run, raw) = (&network["runs"][0][0], &network["runs"][0][1]);
     assert_eq!((veim_run["kind"].as_str(), veim_run["nodes"].as_u64()), (Some("veim"), Some(20)));

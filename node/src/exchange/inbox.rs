@@ -73,11 +73,12 @@ pub async fn receive(
         codec::encode("envelope", &envelope).map_err(|e| refusal(RefusalCode::Malformed, e.to_string()))?;
     let record = message_record(h, Direction::Received, envelope_bytes, envelope_hash, content, now);
     let from = Actor::Peer(Some(h.sender));
-    let events = [
+    let events = vec![
         audit::message_event(now, from, Action::MessageReceived, &record, Some(h.sender)),
         audit::message_event(now, from, Action::ReceiptSent, &record, Some(h.sender)),
     ];
-    let stored_at = match store.insert_message(&record, |current| next_exchange(current, &record, &body), &events) {
+    let rules = move |current, record: &MessageRecord| next_exchange(current, record, &body);
+    let stored_at = match store.insert_message_grouped(record, rules, events).await {
         Ok(_) => now,
         // The same envelope, delivered twice at once: the other delivery stored it.
         Err(StoreError::Duplicate(id)) => match store.message(id) {

@@ -113,7 +113,8 @@ pub async fn send(
         me.vault.seal_body(message_id, &body).map_err(|e| SendError::Seal(EnvelopeError::Seal(e.to_string())))?;
     let record = message_record(&envelope.header, Direction::Sent, envelope_bytes, envelope_hash, content, now);
     let sent = audit::message_event(now, Actor::Operator, audit::sent_action(&body), &record, None);
-    store.insert_message(&record, |current| next_exchange(current, &record, &body), &[sent]).map_err(|e| match e {
+    let rules = move |current, record: &MessageRecord| next_exchange(current, record, &body);
+    store.insert_message_grouped(record.clone(), rules, vec![sent]).await.map_err(|e| match e {
         StoreError::Refused(RuleRefusal(reason)) => SendError::Refused(reason),
         other => SendError::Store(other),
     })?;
@@ -298,57 +299,60 @@ async fn attempt(
     }
     // Each outcome is merged into the stored record; a copy another attempt
     // finished meanwhile keeps its final state.
-    let updated = store.update_message(record.message_id, |m| {
-        let mut events = Vec::new();
-        for (recipient, outcome) in &outcomes {
-            let Some(d) = m.deliveries.iter_mut().find(|d| d.recipient == *recipient) else { continue };
-            // A final state stays, but a receipt beats a cancellation made
-            // while the copy was on its way: it was delivered.
-            let receipted_after_cancel =
-                matches!(outcome, Outcome::Delivered(_)) && matches!(d.state, DeliveryState::Failed { .. });
-            if d.state.is_final() && !receipted_after_cancel {
-                continue;
-            }
-            let attempts = match &d.state {
-                DeliveryState::Attempting { attempts, .. } => *attempts + 1,
-                _ => 1,
-            };
-            let (state, action, detail) = match outcome {
-                Outcome::Delivered(receipt) => {
-                    if !m.receipts.contains(receipt) {
-                        m.receipts.push(receipt.clone());
-                    }
-                    let stored_at = receipt.receipt.stored_at;
-                    (DeliveryState::Delivered { stored_at }, Action::ReceiptReceived, format!("attempt {attempts}"))
+    let retry = me.retry;
+    let updated = store
+        .update_message_grouped(record.message_id, move |m| {
+            let mut events = Vec::new();
+            for (recipient, outcome) in &outcomes {
+                let Some(d) = m.deliveries.iter_mut().find(|d| d.recipient == *recipient) else { continue };
+                // A final state stays, but a receipt beats a cancellation made
+                // while the copy was on its way: it was delivered.
+                let receipted_after_cancel =
+                    matches!(outcome, Outcome::Delivered(_)) && matches!(d.state, DeliveryState::Failed { .. });
+                if d.state.is_final() && !receipted_after_cancel {
+                    continue;
                 }
-                Outcome::Refused(r) => (
-                    DeliveryState::Refused { code: format!("{:?}", r.code), detail: r.detail.clone() },
-                    Action::DeliveryFailed,
-                    format!("refused: {:?}", r.code),
-                ),
-                Outcome::Transient(reason) => (
-                    DeliveryState::Attempting {
-                        attempts,
-                        next_at: now + me.retry.delay(attempts),
-                        last_error: reason.clone(),
-                    },
-                    Action::DeliveryFailed,
-                    format!("attempt {attempts}, will retry: {reason}"),
-                ),
-                Outcome::GiveUp(reason) => (
-                    DeliveryState::Failed { reason: reason.clone() },
-                    Action::DeliveryFailed,
-                    format!("given up: {reason}"),
-                ),
-            };
-            d.state = state;
-            d.updated_at = now;
-            let mut e = audit::message_event(now, Actor::Peer(Some(*recipient)), action, m, Some(*recipient));
-            e.detail = detail;
-            events.push(e);
-        }
-        events
-    })?;
+                let attempts = match &d.state {
+                    DeliveryState::Attempting { attempts, .. } => *attempts + 1,
+                    _ => 1,
+                };
+                let (state, action, detail) = match outcome {
+                    Outcome::Delivered(receipt) => {
+                        if !m.receipts.contains(receipt) {
+                            m.receipts.push(receipt.clone());
+                        }
+                        let stored_at = receipt.receipt.stored_at;
+                        (DeliveryState::Delivered { stored_at }, Action::ReceiptReceived, format!("attempt {attempts}"))
+                    }
+                    Outcome::Refused(r) => (
+                        DeliveryState::Refused { code: format!("{:?}", r.code), detail: r.detail.clone() },
+                        Action::DeliveryFailed,
+                        format!("refused: {:?}", r.code),
+                    ),
+                    Outcome::Transient(reason) => (
+                        DeliveryState::Attempting {
+                            attempts,
+                            next_at: now + retry.delay(attempts),
+                            last_error: reason.clone(),
+                        },
+                        Action::DeliveryFailed,
+                        format!("attempt {attempts}, will retry: {reason}"),
+                    ),
+                    Outcome::GiveUp(reason) => (
+                        DeliveryState::Failed { reason: reason.clone() },
+                        Action::DeliveryFailed,
+                        format!("given up: {reason}"),
+                    ),
+                };
+                d.state = state;
+                d.updated_at = now;
+                let mut e = audit::message_event(now, Actor::Peer(Some(*recipient)), action, m, Some(*recipient));
+                e.detail = detail;
+                events.push(e);
+            }
+            events
+        })
+        .await?;
     store.flush().await?;
     Ok(updated)
 }

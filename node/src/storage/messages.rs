@@ -55,6 +55,141 @@ fn joined(
     Ok(record)
 }
 
+/// The trees of [`MessageTx`], as sled's transactions take them.
+pub(super) type MessageTrees<'a> = (
+    &'a sled::Tree,
+    &'a sled::Tree,
+    &'a sled::Tree,
+    &'a sled::Tree,
+    &'a sled::Tree,
+    &'a sled::Tree,
+    &'a sled::Tree,
+    &'a sled::Tree,
+);
+
+type TxTree = sled::transaction::TransactionalTree;
+
+/// The trees a message's insert or update writes, inside one transaction.
+pub(super) struct MessageTx<'a> {
+    messages: &'a TxTree,
+    bodies: &'a TxTree,
+    exchanges: &'a TxTree,
+    audit: &'a TxTree,
+    meta: &'a TxTree,
+    outbox: &'a TxTree,
+    downloads: &'a TxTree,
+    notices: &'a TxTree,
+}
+
+impl<'a> MessageTx<'a> {
+    #[allow(clippy::type_complexity)]
+    pub(super) fn of(t: &'a (TxTree, TxTree, TxTree, TxTree, TxTree, TxTree, TxTree, TxTree)) -> MessageTx<'a> {
+        let (messages, bodies, exchanges, audit, meta, outbox, downloads, notices) = t;
+        MessageTx { messages, bodies, exchanges, audit, meta, outbox, downloads, notices }
+    }
+}
+
+type TxResult<T> = Result<T, ConflictableTransactionError<StoreError>>;
+
+/// [`Store::insert_message`]'s change, inside a transaction.
+fn insert_in(
+    tx: &MessageTx<'_>,
+    record: &MessageRecord,
+    update: &dyn Fn(Option<ExchangeRecord>) -> Result<ExchangeRecord, RuleRefusal>,
+    events: &[Event],
+) -> TxResult<ExchangeRecord> {
+    let msg_key = record.message_id.0;
+    let ex_key = record.exchange_id.0;
+    let queued = record.direction == Direction::Sent && record.deliveries.iter().any(|d| !d.state.is_final());
+    let download = record.direction == Direction::Received && record.kind == MessageKind::Attachments;
+    // What an operator may be told of by mail: kept with the message, so
+    // that a crash after the receipt loses no notification.
+    let notice = record.direction == Direction::Received
+        && matches!(record.kind, MessageKind::Request | MessageKind::ConsentRequest);
+    if tx.messages.get(msg_key)?.is_some() {
+        return Err(abort(StoreError::Duplicate(record.message_id)));
+    }
+    // The order of storing, taken in the transaction that stores:
+    // the outbox order is the exchange log's order.
+    let sequence: u64 = match tx.meta.get(MESSAGE_SEQUENCE)? {
+        Some(b) => dec("message sequence", &b).map_err(abort)?,
+        None => 0,
+    } + 1;
+    tx.meta.insert(MESSAGE_SEQUENCE, enc("message sequence", &sequence).map_err(abort)?)?;
+    let mut record = record.clone();
+    record.sequence = sequence;
+    let msg_bytes = record_bytes(&mut record).map_err(abort)?;
+    if queued {
+        tx.outbox.insert(outbox_key(&record).to_vec(), &record.exchange_id.0)?;
+    }
+    if download {
+        tx.downloads.insert(&msg_key, &[])?;
+    }
+    if notice {
+        tx.notices.insert(&msg_key, &[])?;
+    }
+    for event in events {
+        append(tx.audit, tx.meta, event)?;
+    }
+    let current = match tx.exchanges.get(ex_key)? {
+        Some(b) => Some(dec::<ExchangeRecord>("exchange", &b).map_err(abort)?),
+        None => None,
+    };
+    let next = update(current).map_err(|e| abort(StoreError::Refused(e)))?;
+    tx.exchanges.insert(&ex_key, enc("exchange", &next).map_err(abort)?)?;
+    tx.messages.insert(&msg_key, msg_bytes.as_slice())?;
+    if !record.envelope.is_empty() {
+        tx.bodies.insert(&body_key(record.message_id, ENVELOPE), record.envelope.as_slice())?;
+    }
+    if let Some(content) = &record.content {
+        tx.bodies.insert(&body_key(record.message_id, CONTENT), content.as_slice())?;
+    }
+    Ok(next)
+}
+
+/// [`Store::update_message`]'s change, inside a transaction.
+fn update_in(
+    tx: &MessageTx<'_>,
+    id: MessageId,
+    change: &dyn Fn(&mut MessageRecord) -> Vec<Event>,
+) -> TxResult<MessageRecord> {
+    let old = tx.messages.get(id.0)?.ok_or_else(|| abort(StoreError::NotFound(id)))?;
+    let old: MessageRecord = dec("message", &old).map_err(abort)?;
+    // A format-1 record holds its body itself: written out below.
+    let inline = !old.envelope.is_empty() || old.content.is_some();
+    let held = [tx.bodies.get(body_key(id, ENVELOPE))?, tx.bodies.get(body_key(id, CONTENT))?];
+    let mut record = joined(old, |part| Ok(held[usize::from(part)].clone())).map_err(abort)?;
+    for event in change(&mut record) {
+        append(tx.audit, tx.meta, &event)?;
+    }
+    if record.direction == Direction::Sent {
+        if record.deliveries.iter().all(|d| d.state.is_final()) {
+            tx.outbox.remove(outbox_key(&record).to_vec())?;
+        } else {
+            tx.outbox.insert(outbox_key(&record).to_vec(), &record.exchange_id.0)?;
+        }
+    }
+    tx.messages.insert(&id.0, record_bytes(&mut record).map_err(abort)?)?;
+    // The body is written again only when it changed (a purge),
+    // not at each delivery attempt.
+    // A purged record keeps no body (nor one a purge by an older
+    // release left behind).
+    let inline = inline || record.purged_at.is_some();
+    if inline || held[usize::from(ENVELOPE)].as_deref().unwrap_or_default() != record.envelope.as_slice() {
+        match record.envelope.is_empty() {
+            true => tx.bodies.remove(&body_key(id, ENVELOPE))?,
+            false => tx.bodies.insert(&body_key(id, ENVELOPE), record.envelope.as_slice())?,
+        };
+    }
+    if inline || held[usize::from(CONTENT)].as_deref() != record.content.as_deref() {
+        match &record.content {
+            None => tx.bodies.remove(&body_key(id, CONTENT))?,
+            Some(c) => tx.bodies.insert(&body_key(id, CONTENT), c.as_slice())?,
+        };
+    }
+    Ok(record)
+}
+
 impl Store {
     // --- messages and exchanges -----------------------------------------
 
@@ -69,14 +204,30 @@ impl Store {
         events: &[Event],
     ) -> Result<ExchangeRecord, StoreError> {
         let _writing = self.writing()?;
-        let msg_key = record.message_id.0;
-        let ex_key = record.exchange_id.0;
-        let queued = record.direction == Direction::Sent && record.deliveries.iter().any(|d| !d.state.is_final());
-        let download = record.direction == Direction::Received && record.kind == MessageKind::Attachments;
-        // What an operator may be told of by mail: kept with the message, so
-        // that a crash after the receipt loses no notification.
-        let notice = record.direction == Direction::Received
-            && matches!(record.kind, MessageKind::Request | MessageKind::ConsentRequest);
+        self.message_trees()
+            .transaction(|t| insert_in(&MessageTx::of(t), record, &update, events))
+            .map_err(tx_err)
+            .inspect(|x| self.note_participants(&x.participants))
+    }
+
+    /// [`Store::insert_message`] in the next grouped transaction: for the
+    /// paths where many messages arrive or leave at once (receiving,
+    /// sending), which wait for the group instead of each for sled's commit
+    /// (see `grouped`). The same answer, for the same change.
+    /// `update` is given the record being stored.
+    pub async fn insert_message_grouped(
+        &self,
+        record: MessageRecord,
+        update: impl Fn(Option<ExchangeRecord>, &MessageRecord) -> Result<ExchangeRecord, RuleRefusal> + Send + 'static,
+        events: Vec<Event>,
+    ) -> Result<ExchangeRecord, StoreError> {
+        self.grouped(move |tx| insert_in(tx, &record, &|current| update(current, &record), &events))
+            .await
+            .inspect(|x| self.note_participants(&x.participants))
+    }
+
+    /// The trees a message's insert or update writes.
+    pub(super) fn message_trees(&self) -> MessageTrees<'_> {
         (
             &self.messages,
             &self.bodies,
@@ -87,49 +238,6 @@ impl Store {
             &self.downloads,
             &self.mail_notices,
         )
-            .transaction(|(messages, bodies, exchanges, audit, meta, outbox, downloads, notices)| {
-                if messages.get(msg_key)?.is_some() {
-                    return Err(abort(StoreError::Duplicate(record.message_id)));
-                }
-                // The order of storing, taken in the transaction that stores:
-                // the outbox order is the exchange log's order.
-                let sequence: u64 = match meta.get(MESSAGE_SEQUENCE)? {
-                    Some(b) => dec("message sequence", &b).map_err(abort)?,
-                    None => 0,
-                } + 1;
-                meta.insert(MESSAGE_SEQUENCE, enc("message sequence", &sequence).map_err(abort)?)?;
-                let mut record = record.clone();
-                record.sequence = sequence;
-                let msg_bytes = record_bytes(&mut record).map_err(abort)?;
-                if queued {
-                    outbox.insert(outbox_key(&record).to_vec(), &record.exchange_id.0)?;
-                }
-                if download {
-                    downloads.insert(&msg_key, &[])?;
-                }
-                if notice {
-                    notices.insert(&msg_key, &[])?;
-                }
-                for event in events {
-                    append(audit, meta, event)?;
-                }
-                let current = match exchanges.get(ex_key)? {
-                    Some(b) => Some(dec::<ExchangeRecord>("exchange", &b).map_err(abort)?),
-                    None => None,
-                };
-                let next = update(current).map_err(|e| abort(StoreError::Refused(e)))?;
-                exchanges.insert(&ex_key, enc("exchange", &next).map_err(abort)?)?;
-                messages.insert(&msg_key, msg_bytes.as_slice())?;
-                if !record.envelope.is_empty() {
-                    bodies.insert(&body_key(record.message_id, ENVELOPE), record.envelope.as_slice())?;
-                }
-                if let Some(content) = &record.content {
-                    bodies.insert(&body_key(record.message_id, CONTENT), content.as_slice())?;
-                }
-                Ok(next)
-            })
-            .map_err(tx_err)
-            .inspect(|x| self.note_participants(&x.participants))
     }
 
     /// Every distinct list of participants among the stored exchanges (who
@@ -246,45 +354,17 @@ impl Store {
         change: impl Fn(&mut MessageRecord) -> Vec<Event>,
     ) -> Result<MessageRecord, StoreError> {
         let _writing = self.writing()?;
-        (&self.messages, &self.bodies, &self.audit, &self.meta, &self.outbox)
-            .transaction(|(messages, bodies, audit, meta, outbox)| {
-                let old = messages.get(id.0)?.ok_or_else(|| abort(StoreError::NotFound(id)))?;
-                let old: MessageRecord = dec("message", &old).map_err(abort)?;
-                // A format-1 record holds its body itself: written out below.
-                let inline = !old.envelope.is_empty() || old.content.is_some();
-                let held = [bodies.get(body_key(id, ENVELOPE))?, bodies.get(body_key(id, CONTENT))?];
-                let mut record = joined(old, |part| Ok(held[usize::from(part)].clone())).map_err(abort)?;
-                for event in change(&mut record) {
-                    append(audit, meta, &event)?;
-                }
-                if record.direction == Direction::Sent {
-                    if record.deliveries.iter().all(|d| d.state.is_final()) {
-                        outbox.remove(outbox_key(&record).to_vec())?;
-                    } else {
-                        outbox.insert(outbox_key(&record).to_vec(), &record.exchange_id.0)?;
-                    }
-                }
-                messages.insert(&id.0, record_bytes(&mut record).map_err(abort)?)?;
-                // The body is written again only when it changed (a purge),
-                // not at each delivery attempt.
-                // A purged record keeps no body (nor one a purge by an older
-                // release left behind).
-                let inline = inline || record.purged_at.is_some();
-                if inline || held[usize::from(ENVELOPE)].as_deref().unwrap_or_default() != record.envelope.as_slice() {
-                    match record.envelope.is_empty() {
-                        true => bodies.remove(&body_key(id, ENVELOPE))?,
-                        false => bodies.insert(&body_key(id, ENVELOPE), record.envelope.as_slice())?,
-                    };
-                }
-                if inline || held[usize::from(CONTENT)].as_deref() != record.content.as_deref() {
-                    match &record.content {
-                        None => bodies.remove(&body_key(id, CONTENT))?,
-                        Some(c) => bodies.insert(&body_key(id, CONTENT), c.as_slice())?,
-                    };
-                }
-                Ok(record)
-            })
-            .map_err(tx_err)
+        self.message_trees().transaction(|t| update_in(&MessageTx::of(t), id, &change)).map_err(tx_err)
+    }
+
+    /// [`Store::update_message`] in the next grouped transaction (see
+    /// [`Store::insert_message_grouped`]).
+    pub async fn update_message_grouped(
+        &self,
+        id: MessageId,
+        change: impl Fn(&mut MessageRecord) -> Vec<Event> + Send + 'static,
+    ) -> Result<MessageRecord, StoreError> {
+        self.grouped(move |tx| update_in(tx, id, &change)).await
     }
 
     /// Sent messages of exchange `exchange` with a copy still to deliver,
@@ -705,5 +785,110 @@ mod tests {
             .expect("update");
         assert_eq!(tokio::time::timeout(soon, watch.changed()).await, Ok(true));
         assert_eq!(store.message(a.message_id).expect("read").expect("held").stored_at, 9);
+    }
+
+    /// Inserts and updates asked for at once are written in grouped
+    /// transactions, and each caller gets its own change's answer: every
+    /// accepted message stored once, with a sequence number of its own and
+    /// its audit entry, a refused one and a duplicate failing alone, and
+    /// every one of many updates of one message applied; all of it still
+    /// there after a reopen.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn grouped_writes_each_get_their_own_answer_and_lose_nothing() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("store");
+        let store = Store::open(&path).expect("open");
+        let held = record(200, b"held");
+        store.insert_message(&held, |_| Ok(exchange_of(&held)), &[]).expect("insert");
+        let refused = |i: u8| i.is_multiple_of(20);
+        // Held as a snapshot holds it, the gate stops the writer at its
+        // first group while the others queue behind it: they are then
+        // written in groups, which the refused ones abort.
+        let gate = store.gate.clone();
+        let snapshot = gate.write().expect("gate");
+        let mut inserts = Vec::new();
+        for i in 1..=60u8 {
+            let store = store.clone();
+            let event = Event::new(1, Actor::Node, Action::MessageReceived);
+            inserts.push(tokio::spawn(async move {
+                let rule = move |_, r: &MessageRecord| match refused(i) {
+                    true => Err(RuleRefusal(format!("the rule refuses {}", r.message_id))),
+                    false => Ok(exchange_of(r)),
+                };
+                store.insert_message_grouped(record(i, &[i]), rule, vec![event]).await
+            }));
+        }
+        let again = store.clone();
+        let duplicate = tokio::spawn(async move {
+            again.insert_message_grouped(record(200, b"other"), |_, r| Ok(exchange_of(r)), Vec::new()).await
+        });
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        while store.grouped_unanswered() < 61 {
+            assert!(std::time::Instant::now() < deadline, "the changes did not queue");
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
+        drop(snapshot);
+        for (i, insert) in (1..=60u8).zip(inserts) {
+            match insert.await.expect("task") {
+                Err(StoreError::Refused(RuleRefusal(why))) if refused(i) => {
+                    assert!(why.contains(&MessageId([i; 16]).to_string()), "{why}")
+                }
+                Ok(x) if !refused(i) => assert_eq!(x.exchange_id, ExchangeId([i; 16])),
+                other => panic!("message {i}: {other:?}"),
+            }
+        }
+        match duplicate.await.expect("task") {
+            Err(StoreError::Duplicate(id)) => assert_eq!(id, held.message_id),
+            other => panic!("the duplicate: {other:?}"),
+        }
+
+        let mut updates = Vec::new();
+        for _ in 0..40 {
+            let store = store.clone();
+            updates.push(tokio::spawn(async move {
+                store
+                    .update_message_grouped(held.message_id, |m| {
+                        m.stored_at += 1;
+                        vec![Event::new(2, Actor::Node, Action::ReceiptReceived)]
+                    })
+                    .await
+            }));
+        }
+        for update in updates {
+            update.await.expect("task").expect("update");
+        }
+        let grouping = store.grouping();
+        assert_eq!(grouping.changes, 61 + 40, "every grouped change written: {grouping:?}");
+        assert!(grouping.groups < grouping.changes, "some written together: {grouping:?}");
+        assert!(grouping.alone > 0, "an aborted group's changes run again alone: {grouping:?}");
+        store.flush().await.expect("flush");
+        drop(store);
+
+        let store = Store::open(&path).expect("reopen");
+        let records = store.message_records().expect("records");
+        let mut sequences: Vec<u64> = records.iter().map(|r| r.sequence).collect();
+        sequences.sort_unstable();
+        assert_eq!(sequences, (1..=58).collect::<Vec<u64>>(), "one each, none twice");
+        let kept = store.message(held.message_id).expect("read").expect("held");
+        assert_eq!((kept.stored_at, kept.content), (41, Some(b"held".to_vec())), "every update applied");
+        assert_eq!(store.audit_head().expect("head").0, 57 + 40, "one entry per accepted change");
+        assert_eq!(store.audit_entries(0).expect("entries").len(), 97);
+    }
+
+    /// A grouped write is made on the writer's thread, and its audit
+    /// entries still name the official whose call asked for it.
+    #[tokio::test]
+    async fn a_grouped_write_names_the_official_whose_call_asked_for_it() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = Store::open(&dir.path().join("store")).expect("open");
+        let maria = veim_protocol::audit::AccountName::parse("maria").expect("a name");
+        let r = record(1, b"a");
+        let id = r.message_id;
+        let event = |at| vec![Event::new(at, Actor::Operator, Action::MessageReceived)];
+        let insert = store.insert_message_grouped(r, |_, r| Ok(exchange_of(r)), event(1));
+        crate::acting::as_official(maria, insert).await.expect("insert");
+        store.update_message_grouped(id, move |_| event(2)).await.expect("update");
+        let actors: Vec<Actor> = store.audit_entries(0).expect("entries").into_iter().map(|e| e.event.actor).collect();
+        assert_eq!(actors, [Actor::Official(maria), Actor::Operator]);
     }
 }

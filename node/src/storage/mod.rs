@@ -29,6 +29,7 @@ mod accounts;
 mod audit;
 mod directory;
 mod group;
+mod grouped;
 mod mail;
 mod messages;
 mod publications;
@@ -38,6 +39,7 @@ mod snapshot;
 
 pub use accounts::AccountRecord;
 pub use group::GroupCommit;
+pub use grouped::Grouping;
 pub use messages::{LookupError, MessageWatch};
 pub use publications::{ReportRecord, ReportState};
 pub use records::*;
@@ -146,6 +148,9 @@ pub struct Store {
     account_totp: sled::Tree,
     /// The group commit of [`Store::flush`].
     group: std::sync::Arc<GroupCommit>,
+    /// Message writes waiting for the next grouped transaction
+    /// ([`Store::insert_message_grouped`]).
+    grouped: std::sync::Arc<grouped::Grouped>,
     /// Run after every flush ([`Store::with_after_flush`]).
     after_flush: Option<FlushHook>,
     /// Run before every flush, its writes made durable by it
@@ -390,6 +395,7 @@ impl Store {
             gate: Default::default(),
             participants: Default::default(),
             group: Default::default(),
+            grouped: Default::default(),
             path: path.into(),
             db,
         })

@@ -459,7 +459,15 @@ fn copy_audit(home: &Path, dir: &Path) -> std::path::PathBuf {
 async fn audit_files_rotate_into_compressed_segments_that_verify_and_a_damaged_segment_is_named() -> anyhow::Result<()>
 {
     use veim_node::audit::segments::{Segment, segment_name};
-    let mut net = TestNet::admitted_with(&["MEX", "SWE"], |c| c.audit_segment_kib = 64).await?;
+    // Sends one after the other as fast as they are receipted, which may
+    // pass SWE's allowance for a peer (50 a second): raised, as the test is
+    // about the audit files.
+    let mut net = TestNet::admitted_with(&["MEX", "SWE"], |c| {
+        c.audit_segment_kib = 64;
+        c.peer_requests_per_sec = 10_000.0;
+        c.peer_request_burst = 10_000.0;
+    })
+    .await?;
     let home = net.national("MEX").home.clone();
     let mex = net.national("MEX").api()?;
     let send = |mex: &veim_tools::AdminClient| -> anyhow::Result<()> {
