@@ -135,21 +135,48 @@ fn write_segments(dir: &Path, store: &Store, first: u64, last: u64, max_bytes: u
     fs::File::open(dir).and_then(|d| d.sync_all()).map_err(|e| io_err(dir, e))
 }
 
-/// Replaces the file `name` in `dir` with `bytes`: written under a fresh
-/// temporary name (created exclusively: a link planted in the folder is
-/// never followed), synced when `synced`, and renamed into place.
-fn replace(dir: &Path, name: &str, bytes: &[u8], synced: bool) -> Result<(), StoreError> {
+/// Replaces the file `name` in `dir` with `bytes`, unsynced: written under
+/// a fresh temporary name (created exclusively: a link planted in the
+/// folder is never followed) and renamed into place.
+fn replace(dir: &Path, name: &str, bytes: &[u8]) -> Result<(), StoreError> {
+    let path = dir.join(name);
+    let tmp = write_temporary(dir, name, bytes, false)?;
+    tmp.persist(&path).map_err(|e| io_err(&path, e.error))?;
+    Ok(())
+}
+
+/// Replaces each of `files` (name, bytes) in `dir` that does not already
+/// hold its bytes, as [`replace`] does but synced, with one sync of the
+/// folder for all. A file that holds them is left alone: the store is the
+/// truth and these files its copy, so a start or a tick that changed
+/// nothing in them writes nothing.
+fn replace_synced(dir: &Path, files: &[(&str, &[u8])]) -> Result<(), StoreError> {
+    let mut renamed = false;
+    for &(name, bytes) in files {
+        let path = dir.join(name);
+        if fs::read(&path).is_ok_and(|held| held == bytes) {
+            continue;
+        }
+        let tmp = write_temporary(dir, name, bytes, true)?;
+        tmp.persist(&path).map_err(|e| io_err(&path, e.error))?;
+        renamed = true;
+    }
+    if renamed {
+        fs::File::open(dir).and_then(|d| d.sync_all()).map_err(|e| io_err(dir, e))?;
+    }
+    Ok(())
+}
+
+/// `bytes` in a fresh temporary file of `dir` named after `name`, synced
+/// when `synced`.
+fn write_temporary(dir: &Path, name: &str, bytes: &[u8], synced: bool) -> Result<tempfile::NamedTempFile, StoreError> {
     let path = dir.join(name);
     let mut tmp = segments::temporary(dir, name).map_err(|e| io_err(dir, e))?;
     tmp.write_all(bytes).map_err(|e| io_err(&path, e))?;
     if synced {
         tmp.as_file().sync_all().map_err(|e| io_err(&path, e))?;
     }
-    tmp.persist(&path).map_err(|e| io_err(&path, e.error))?;
-    if synced {
-        fs::File::open(dir).and_then(|d| d.sync_all()).map_err(|e| io_err(dir, e))?;
-    }
-    Ok(())
+    Ok(tmp)
 }
 
 /// The entries `first..=last`, for messages.
@@ -460,12 +487,13 @@ impl Mirror {
         self.head_written_at = Some(std::time::Instant::now());
         let count = head.checkpoint.count;
         // Without a sync: the store is the truth.
-        replace(&self.dir, HEAD_FILE, line(&ExportLine::Checkpoint(head))?.as_bytes(), false)?;
+        replace(&self.dir, HEAD_FILE, line(&ExportLine::Checkpoint(head))?.as_bytes())?;
         self.head_written = count;
         Ok(())
     }
 
-    /// Rewrites the files of checkpoints: this node's, and those it holds of peers.
+    /// Rewrites the files of checkpoints that differ from the store: this
+    /// node's, and those it holds of peers.
     pub fn write_checkpoints(&self, store: &Store) -> Result<(), StoreError> {
         let mut own = String::new();
         for c in store.checkpoints()? {
@@ -474,7 +502,6 @@ impl Mirror {
         for t in store.tree_heads()? {
             own.push_str(&line(&ExportLine::TreeHead(t))?);
         }
-        replace(&self.dir, CHECKPOINTS_FILE, own.as_bytes(), true)?;
         let mut held = String::new();
         for c in store.witnesses()? {
             held.push_str(&line(&ExportLine::Witnessed(c))?);
@@ -482,7 +509,7 @@ impl Mirror {
         for t in store.witness_trees()? {
             held.push_str(&line(&ExportLine::WitnessedTreeHead(t))?);
         }
-        replace(&self.dir, WITNESSED_FILE, held.as_bytes(), true)
+        replace_synced(&self.dir, &[(CHECKPOINTS_FILE, own.as_bytes()), (WITNESSED_FILE, held.as_bytes())])
     }
 }
 
@@ -793,6 +820,25 @@ mod tests {
             }
         }
         read_whole(home.path(), 50);
+    }
+
+    #[test]
+    fn the_files_of_checkpoints_are_written_only_when_they_differ_from_the_store() {
+        use std::os::unix::fs::MetadataExt;
+        let home = tempfile::tempdir().expect("dir");
+        let dir = home.path().join(AUDIT_DIR);
+        let store = Store::open(&home.path().join("store")).expect("store");
+        let (store, mirror) = mirrored(store, &dir, by_size(1 << 20)).expect("mirror");
+        let inode = |name: &str| fs::metadata(dir.join(name)).expect("written at open").ino();
+        let (own, held) = (inode(CHECKPOINTS_FILE), inode(WITNESSED_FILE));
+        write_checkpoints(&mirror, &store).expect("write");
+        assert_eq!((inode(CHECKPOINTS_FILE), inode(WITNESSED_FILE)), (own, held), "unchanged files are left alone");
+        // A copy that no longer matches the store is written anew.
+        fs::write(dir.join(WITNESSED_FILE), "not what the store holds\n").expect("spoil");
+        write_checkpoints(&mirror, &store).expect("write");
+        assert_eq!(inode(CHECKPOINTS_FILE), own);
+        assert_ne!(inode(WITNESSED_FILE), held);
+        assert_eq!(fs::read(dir.join(WITNESSED_FILE)).expect("read"), b"");
     }
 
     #[test]
