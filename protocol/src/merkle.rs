@@ -88,16 +88,13 @@ impl Tree {
         }
     }
 
-    /// The hash of leaves `start .. start + n`, where the range lies within
-    /// the tree and `start` is a multiple of the largest power of two not
-    /// above `n` (as every range RFC 9162's algorithms ask for is).
+    /// The hash of leaves `start .. start + n` (see [`range_of`]).
     fn range(&self, start: u64, n: u64) -> Bytes32 {
-        if n.is_power_of_two() {
-            let level = n.trailing_zeros() as usize;
-            return self.levels[level][(start >> level) as usize];
-        }
-        let k = split(n);
-        node(&self.range(start, k), &self.range(start + k, n - k))
+        let held = |start: u64, level: u32| {
+            Ok::<_, std::convert::Infallible>(self.levels[level as usize][(start >> level) as usize])
+        };
+        let Ok(hash) = range_of(start, n, &mut { held });
+        hash
     }
 
     /// The root of the tree of the first `size` entries (at most `len()`).
@@ -116,26 +113,180 @@ impl Tree {
         if old == 0 || old > new || new > self.len() {
             return None;
         }
+        let held = |start: u64, level: u32| {
+            Ok::<_, std::convert::Infallible>(self.levels[level as usize][(start >> level) as usize])
+        };
         let mut proof = Vec::new();
-        self.subproof(old, 0, new, true, &mut proof);
+        let Ok(()) = subproof(old, 0, new, true, &mut proof, &mut { held });
         Some(proof)
     }
+}
 
-    fn subproof(&self, m: u64, start: u64, n: u64, whole: bool, proof: &mut Vec<Bytes32>) {
-        if m == n {
-            if !whole {
-                proof.push(self.range(start, n));
+/// The hash of leaves `start .. start + n`, where the range lies within the
+/// tree and `start` is a multiple of the largest power of two not above `n`
+/// (as every range RFC 9162's algorithms ask for is); `subtree(start, k)`
+/// gives the hash of the complete subtree of `2^k` leaves from `start`.
+fn range_of<E>(start: u64, n: u64, subtree: &mut impl FnMut(u64, u32) -> Result<Bytes32, E>) -> Result<Bytes32, E> {
+    if n.is_power_of_two() {
+        return subtree(start, n.trailing_zeros());
+    }
+    let k = split(n);
+    Ok(node(&range_of(start, k, subtree)?, &range_of(start + k, n - k, subtree)?))
+}
+
+/// RFC 9162's SUBPROOF(m, D[start:start + n], whole), appended to `proof`.
+fn subproof<E>(
+    m: u64,
+    start: u64,
+    n: u64,
+    whole: bool,
+    proof: &mut Vec<Bytes32>,
+    subtree: &mut impl FnMut(u64, u32) -> Result<Bytes32, E>,
+) -> Result<(), E> {
+    if m == n {
+        if !whole {
+            proof.push(range_of(start, n, subtree)?);
+        }
+        return Ok(());
+    }
+    let k = split(n);
+    if m <= k {
+        subproof(m, start, k, whole, proof, subtree)?;
+        proof.push(range_of(start + k, n - k, subtree)?);
+    } else {
+        subproof(m - k, start + k, n - k, false, proof, subtree)?;
+        proof.push(range_of(start, k, subtree)?);
+    }
+    Ok(())
+}
+
+/// An append-only tree that holds only a small part of itself in memory: the
+/// hashes of its complete subtrees of `2^floor` leaves and more (two
+/// hashes per `2^floor` entries), and every hash of the leaves after the
+/// last of those subtrees. A root or a proof that needs a smaller subtree
+/// of the earlier entries reads that subtree's entries again, through the
+/// caller's `entries(start, out)`, which fills `out` with the hashes of the
+/// entries from `start` on: at most `2^floor` entries per subtree, and at
+/// most two such subtrees per level below `floor` for a proof. A root of
+/// the whole tree reads none.
+#[derive(Debug, Clone)]
+pub struct PrunedTree {
+    floor: u32,
+    len: u64,
+    /// The leaves before `base` are covered by the subtrees of level
+    /// `floor` and above; the levels below it hold the rest only.
+    base: u64,
+    /// `levels[k][i]`: the hash of leaves `i·2^k .. (i+1)·2^k`, for `k` at
+    /// least `floor`; below, of leaves `base + i·2^k ..`.
+    levels: Vec<Vec<Bytes32>>,
+}
+
+impl PrunedTree {
+    /// An empty tree that forgets its subtrees below `2^floor` leaves once
+    /// they are complete (`floor` at most 16).
+    pub fn new(floor: u32) -> PrunedTree {
+        PrunedTree { floor: floor.min(16), len: 0, base: 0, levels: Vec::new() }
+    }
+
+    /// Entries in the tree.
+    pub fn len(&self) -> u64 {
+        self.len
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// The hashes held in memory.
+    pub fn held(&self) -> usize {
+        self.levels.iter().map(Vec::len).sum()
+    }
+
+    /// Appends the entry whose hash is `entry`.
+    pub fn push(&mut self, entry: &Bytes32) {
+        let mut hash = leaf(entry);
+        let mut level = 0;
+        // As `Tree::push`: below `floor` a row starts at `base`, a multiple
+        // of `2^floor`, so its parity is the absolute one.
+        loop {
+            if self.levels.len() == level {
+                self.levels.push(Vec::new());
             }
-            return;
+            self.levels[level].push(hash);
+            let row = &self.levels[level];
+            if row.len() % 2 == 1 {
+                break;
+            }
+            hash = node(&row[row.len() - 2], &row[row.len() - 1]);
+            level += 1;
         }
-        let k = split(n);
-        if m <= k {
-            self.subproof(m, start, k, whole, proof);
-            proof.push(self.range(start + k, n - k));
-        } else {
-            self.subproof(m - k, start + k, n - k, false, proof);
-            proof.push(self.range(start, k));
+        self.len += 1;
+        let floor = self.floor as usize;
+        if floor > 0 && level >= floor {
+            // A subtree of `2^floor` leaves is complete: what it covers
+            // below its level is no longer held.
+            for row in &mut self.levels[..floor] {
+                row.clear();
+            }
+            self.base = self.len;
         }
+    }
+
+    /// The hash of the complete subtree of `2^level` leaves from `start`.
+    fn subtree<E>(
+        &self,
+        start: u64,
+        level: u32,
+        entries: &mut impl FnMut(u64, &mut [Bytes32]) -> Result<(), E>,
+    ) -> Result<Bytes32, E> {
+        if level >= self.floor {
+            return Ok(self.levels[level as usize][(start >> level) as usize]);
+        }
+        if start >= self.base {
+            return Ok(self.levels[level as usize][((start - self.base) >> level) as usize]);
+        }
+        let mut row = vec![Bytes32([0; 32]); 1 << level];
+        entries(start, &mut row)?;
+        for hash in &mut row {
+            *hash = leaf(hash);
+        }
+        while row.len() > 1 {
+            row = row.chunks(2).map(|pair| node(&pair[0], &pair[1])).collect();
+        }
+        Ok(row[0])
+    }
+
+    /// The root of the tree of the first `size` entries (at most `len()`);
+    /// `entries` reads the entries of a forgotten subtree.
+    pub fn root<E>(
+        &self,
+        size: u64,
+        mut entries: impl FnMut(u64, &mut [Bytes32]) -> Result<(), E>,
+    ) -> Result<Option<Bytes32>, E> {
+        match size {
+            0 => Ok(Some(Bytes32(Sha256::digest([]).into()))),
+            n if n <= self.len => {
+                Ok(Some(range_of(0, n, &mut |start, level| self.subtree(start, level, &mut entries))?))
+            }
+            _ => Ok(None),
+        }
+    }
+
+    /// The proof that the tree of the first `new` entries extends the tree
+    /// of the first `old` ([`Tree::consistency`]); `entries` reads the
+    /// entries of a forgotten subtree.
+    pub fn consistency<E>(
+        &self,
+        old: u64,
+        new: u64,
+        mut entries: impl FnMut(u64, &mut [Bytes32]) -> Result<(), E>,
+    ) -> Result<Option<Vec<Bytes32>>, E> {
+        if old == 0 || old > new || new > self.len {
+            return Ok(None);
+        }
+        let mut proof = Vec::new();
+        subproof(old, 0, new, true, &mut proof, &mut |start, level| self.subtree(start, level, &mut entries))?;
+        Ok(Some(proof))
     }
 }
 
@@ -304,6 +455,51 @@ mod tests {
             }
             if old < new {
                 assert!(!verify_consistency(old, new, &new_root, &old_root, &published), "{old}->{new} swapped");
+            }
+        }
+    }
+
+    #[test]
+    fn a_pruned_tree_gives_the_whole_trees_roots_and_proofs_holding_a_small_part_of_it() {
+        let all = entries(300);
+        let full = Tree::from_entries(&all);
+        for floor in [0u32, 1, 3, 5] {
+            let block = 1u64 << floor;
+            let mut pruned = PrunedTree::new(floor);
+            for (i, e) in all.iter().enumerate() {
+                pruned.push(e);
+                let n = i as u64 + 1;
+                assert_eq!(pruned.len(), n);
+                let most = 2 * n / block + 2 * block + 2 * 9;
+                assert!(pruned.held() as u64 <= most, "floor {floor}, {n} entries: {} hashes held", pruned.held());
+            }
+            // The reader of the entries of a forgotten subtree: never more
+            // than one subtree below the floor at a time.
+            let read = |start: u64, out: &mut [Bytes32]| -> Result<(), &'static str> {
+                assert!(out.len() as u64 <= block.max(1) / 2 || floor == 0, "{} entries read at once", out.len());
+                let from = start as usize;
+                let Some(those) = all.get(from..from + out.len()) else { return Err("past the log") };
+                out.copy_from_slice(those);
+                Ok(())
+            };
+            for new in (1..=300).step_by(7).chain([255, 256, 257, 300]) {
+                assert_eq!(pruned.root(new, read), Ok(full.root(new)), "floor {floor}, root of {new}");
+                for old in (1..=new).step_by(5).chain([new - 1, new].into_iter().filter(|&o| o > 0)) {
+                    assert_eq!(
+                        pruned.consistency(old, new, read),
+                        Ok(full.consistency(old, new)),
+                        "floor {floor}, {old}->{new}"
+                    );
+                }
+            }
+            assert_eq!(pruned.root(301, read), Ok(None));
+            assert_eq!(pruned.consistency(3, 301, read), Ok(None));
+            // The root of the whole tree, what each checkpoint asks for, reads no entry.
+            let refuse = |_: u64, _: &mut [Bytes32]| -> Result<(), &'static str> { Err("read") };
+            assert_eq!(pruned.root(300, refuse), Ok(full.root(300)), "floor {floor}");
+            // A reader's failure is the caller's.
+            if floor > 1 {
+                assert_eq!(pruned.consistency(3, 300, refuse), Err("read"));
             }
         }
     }

@@ -19,6 +19,7 @@ use veim_protocol::StateCode;
 use veim_protocol::audit::{Action, Actor, Checkpoint, Event, RestoreMark, SignedCheckpoint, SignedTreeHead, TreeHead};
 use veim_protocol::codec::{self, MAX_FRAME};
 use veim_protocol::keys::PublicIdentity;
+use veim_protocol::merkle::PrunedTree;
 use veim_protocol::wire::{ConsistencyProof, NetRequest, NetResponse, TreeWitness};
 
 /// Why a peer's checkpoint or tree head was not kept.
@@ -67,8 +68,9 @@ pub struct Witness {
     admin_failures: Mutex<StrangerTally>,
     admin_limit: u32,
     /// The Merkle tree of this node's audit log, as far as the last tree
-    /// head (built from the store at the first checkpoint after a start).
-    merkle: Arc<Mutex<veim_protocol::merkle::Tree>>,
+    /// head (built from the store at the first checkpoint after a start),
+    /// holding its subtrees below [`TREE_FLOOR`] only for the last entries.
+    merkle: Arc<Mutex<PrunedTree>>,
     /// Per peer, the count of the last tree head of this node it kept: the
     /// next one is offered with a proof from there.
     tree_acked: Mutex<HashMap<PeerId, u64>>,
@@ -114,7 +116,7 @@ impl Witness {
                 "audit_admin_failures_per_minute",
             )),
             admin_limit,
-            merkle: Default::default(),
+            merkle: Arc::new(Mutex::new(PrunedTree::new(TREE_FLOOR))),
             tree_acked: Default::default(),
             tree_conflicts: Default::default(),
             tree_lock: Mutex::new(()),
@@ -346,10 +348,35 @@ impl Witness {
                     tree.push(&entry.hash().map_err(|e| corrupt(e.to_string()))?);
                 }
             }
-            tree.root(count).ok_or_else(|| corrupt(format!("{count} entries announced, {} stored", tree.len())))
+            tree.root(count, |start, out| entry_hashes(&store, start, out))?
+                .ok_or_else(|| corrupt(format!("{count} entries announced, {} stored", tree.len())))
         })
         .await
         .map_err(|e| StoreError::Internal(format!("the audit tree task failed: {e}")))?
+    }
+
+    /// The proof that this node's log at `new` entries extends its log at
+    /// `old`, reading from the store the entries of the subtrees the tree
+    /// no longer holds. `None` (the head is offered without it, and the peer
+    /// answers what it holds) if the store cannot be read.
+    async fn consistency(&self, old: u64, new: u64) -> Option<Vec<veim_protocol::Bytes32>> {
+        let (tree, store) = (self.merkle.clone(), self.store.clone());
+        let proof = tokio::task::spawn_blocking(move || {
+            let tree = tree.lock().map_err(|_| StoreError::Internal("the audit tree lock is poisoned".into()))?;
+            tree.consistency(old, new, |start, out| entry_hashes(&store, start, out))
+        })
+        .await;
+        match proof {
+            Ok(Ok(proof)) => proof,
+            Ok(Err(e)) => {
+                tracing::warn!(%e, old, new, "cannot prove that the audit log extends the tree head a peer holds");
+                None
+            }
+            Err(e) => {
+                tracing::warn!(%e, "the audit tree task failed");
+                None
+            }
+        }
     }
 
     /// Offers this node's latest tree head to `peer`, with the proof that it
@@ -359,10 +386,10 @@ impl Witness {
         let n = head.head.count;
         let mut from = self.tree_acked.lock().ok().and_then(|m| m.get(&peer).copied());
         for _ in 0..2 {
-            let proof = from.filter(|m| *m > 0 && *m < n).and_then(|m| {
-                let tree = self.merkle.lock().ok()?;
-                tree.consistency(m, n).map(|hashes| ConsistencyProof { from: m, hashes })
-            });
+            let proof = match from.filter(|m| *m > 0 && *m < n) {
+                Some(m) => self.consistency(m, n).await.map(|hashes| ConsistencyProof { from: m, hashes }),
+                None => None,
+            };
             let request = NetRequest::WitnessTree(Box::new(TreeWitness { head: head.clone(), proof }));
             let Ok(bytes) = codec::encode("request", &request) else { return };
             let answer = match self.client.request(peer, addrs.to_vec(), bytes).await {
@@ -588,4 +615,26 @@ impl Witness {
             }
         }
     }
+}
+
+/// Subtrees of fewer than `2^TREE_FLOOR` entries of this node's log are
+/// held in memory only for the entries after the last complete one: the
+/// tree holds about 64 / 2^TREE_FLOOR bytes per entry (a quarter of a byte;
+/// 64 MiB per million entries held whole), and a proof reads at most a few
+/// hundred entries again.
+pub const TREE_FLOOR: u32 = 8;
+
+/// The hashes of the entries of this node's log from `start`, one per slot
+/// of `out`.
+fn entry_hashes(store: &Store, start: u64, out: &mut [veim_protocol::Bytes32]) -> Result<(), StoreError> {
+    let corrupt = |reason: String| StoreError::Corrupt { what: "audit log", reason };
+    let mut entries = store.audit_iter(start);
+    for (seq, slot) in (start..).zip(out.iter_mut()) {
+        let entry = entries.next().ok_or_else(|| corrupt(format!("entry {seq} is missing")))??;
+        if entry.seq != seq {
+            return Err(corrupt(format!("entry {} is stored where entry {seq} belongs", entry.seq)));
+        }
+        *slot = entry.hash().map_err(|e| corrupt(e.to_string()))?;
+    }
+    Ok(())
 }

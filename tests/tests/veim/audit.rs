@@ -595,3 +595,43 @@ async fn audit_files_rotate_into_compressed_segments_that_verify_and_a_damaged_s
     net.shutdown().await;
     Ok(())
 }
+
+/// A node's tree holds its subtrees of fewer than 256 entries only for its
+/// last entries: the proof that its log, hundreds of entries on, extends the
+/// tree head a peer holds is made by reading the forgotten subtrees' entries
+/// from its store again. The peer checks it and keeps the new tree head.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_tree_head_hundreds_of_entries_on_is_proven_from_the_store_and_kept() -> anyhow::Result<()> {
+    let net = TestNet::admitted(&["MEX", "SWE"]).await?;
+    let mex = net.national("MEX").api()?;
+    let sent: MessageView =
+        blocking(|| mex.post("/v1/requests", &SendRequest { to: vec!["SWE".into()], request: example_request() }))?;
+    let exchange = sent.exchange_id.clone();
+    let (mex_home, swe_home) = (net.national("MEX").home.clone(), net.national("SWE").home.clone());
+    let held_by_swe = |at_least: u64| {
+        let swe_home = swe_home.clone();
+        wait_for("SWE to hold a tree head of MEX's log", Duration::from_secs(30), move || {
+            let of_mex =
+                veim_tools::audit::witness(&swe_home, Some("SWE".parse().ok()?), Some("MEX".parse().ok()?)).ok()?;
+            of_mex.tree_head.filter(|t| t.head.count >= at_least)
+        })
+    };
+    let first = held_by_swe(1).await?;
+    // Each reading of the exchange is an entry of MEX's log.
+    let reads = 300;
+    for _ in 0..reads {
+        let _: veim_node::api::ExchangeView = blocking(|| mex.get(&format!("/v1/exchanges/{exchange}")))?;
+    }
+    let second = held_by_swe(first.head.count + reads).await?;
+    assert!(first.head.count % 256 != 0, "the proof needs subtrees below 256 entries ({} entries)", first.head.count);
+
+    // The root SWE kept is that of MEX's log, and no conflict was recorded.
+    let log = LogFiles::read_home(&mex_home)?;
+    let hashes: Vec<Bytes32> = log.entries.iter().map(|e| e.hash()).collect::<Result<_, _>>()?;
+    assert_eq!(Tree::from_entries(&hashes).root(second.head.count), Some(second.head.root));
+    let swe_log = LogFiles::read_home(&swe_home)?;
+    let conflicts: Vec<&Entry> = swe_log.entries.iter().filter(|e| e.event.action == Action::WitnessConflict).collect();
+    assert!(conflicts.is_empty(), "{conflicts:?}");
+    net.shutdown().await;
+    Ok(())
+}
