@@ -147,24 +147,37 @@ fn replace(dir: &Path, name: &str, bytes: &[u8]) -> Result<(), StoreError> {
 
 /// Replaces each of `files` (name, bytes) in `dir` that does not already
 /// hold its bytes, as [`replace`] does but synced, with one sync of the
-/// folder for all. A file that holds them is left alone: the store is the
-/// truth and these files its copy, so a start or a tick that changed
-/// nothing in them writes nothing.
-fn replace_synced(dir: &Path, files: &[(&str, &[u8])]) -> Result<(), StoreError> {
+/// folder for all (and always one when `sync_folder`). A file that holds
+/// them is left alone: the store is the truth and these files its copy, so
+/// a start or a tick that changed nothing in them writes nothing.
+fn replace_synced(dir: &Path, files: &[(&str, &[u8])], sync_folder: bool) -> Result<(), StoreError> {
     let mut renamed = false;
+    let mut written = Ok(());
     for &(name, bytes) in files {
         let path = dir.join(name);
-        if fs::read(&path).is_ok_and(|held| held == bytes) {
+        if holds(&path, bytes) {
             continue;
         }
-        let tmp = write_temporary(dir, name, bytes, true)?;
-        tmp.persist(&path).map_err(|e| io_err(&path, e.error))?;
+        written = write_temporary(dir, name, bytes, true)
+            .and_then(|tmp| tmp.persist(&path).map(drop).map_err(|e| io_err(&path, e.error)));
+        if written.is_err() {
+            break;
+        }
         renamed = true;
     }
-    if renamed {
+    // A file renamed before a failure is made durable all the same: the next
+    // call finds it holding its bytes and leaves it.
+    if renamed || sync_folder {
         fs::File::open(dir).and_then(|d| d.sync_all()).map_err(|e| io_err(dir, e))?;
     }
-    Ok(())
+    written
+}
+
+/// Whether `path` is a plain file (not a link, nor a pipe that a read would
+/// wait on) that holds exactly `bytes`.
+fn holds(path: &Path, bytes: &[u8]) -> bool {
+    let plain = fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_file() && m.len() == bytes.len() as u64);
+    plain && fs::read(path).is_ok_and(|held| held == bytes)
 }
 
 /// `bytes` in a fresh temporary file of `dir` named after `name`, synced
@@ -300,7 +313,9 @@ impl Mirror {
             rewritten: gaps,
         };
         mirror.catch_up(store)?;
-        mirror.write_checkpoints(store)?;
+        // The folder synced once at open: a rename the last run made and was
+        // stopped before syncing is found holding its bytes, and left.
+        mirror.write_checkpoint_files(store, true)?;
         Ok(mirror)
     }
 
@@ -495,6 +510,10 @@ impl Mirror {
     /// Rewrites the files of checkpoints that differ from the store: this
     /// node's, and those it holds of peers.
     pub fn write_checkpoints(&self, store: &Store) -> Result<(), StoreError> {
+        self.write_checkpoint_files(store, false)
+    }
+
+    fn write_checkpoint_files(&self, store: &Store, sync_folder: bool) -> Result<(), StoreError> {
         let mut own = String::new();
         for c in store.checkpoints()? {
             own.push_str(&line(&ExportLine::Checkpoint(c))?);
@@ -509,7 +528,7 @@ impl Mirror {
         for t in store.witness_trees()? {
             held.push_str(&line(&ExportLine::WitnessedTreeHead(t))?);
         }
-        replace_synced(&self.dir, &[(CHECKPOINTS_FILE, own.as_bytes()), (WITNESSED_FILE, held.as_bytes())])
+        replace_synced(&self.dir, &[(CHECKPOINTS_FILE, own.as_bytes()), (WITNESSED_FILE, held.as_bytes())], sync_folder)
     }
 }
 
@@ -839,6 +858,14 @@ mod tests {
         assert_eq!(inode(CHECKPOINTS_FILE), own);
         assert_ne!(inode(WITNESSED_FILE), held);
         assert_eq!(fs::read(dir.join(WITNESSED_FILE)).expect("read"), b"");
+        // A link planted in its place is replaced, not followed, even to a
+        // file that holds the same bytes.
+        let elsewhere = home.path().join("elsewhere");
+        fs::write(&elsewhere, "").expect("write");
+        fs::remove_file(dir.join(WITNESSED_FILE)).expect("remove");
+        std::os::unix::fs::symlink(&elsewhere, dir.join(WITNESSED_FILE)).expect("link");
+        write_checkpoints(&mirror, &store).expect("write");
+        assert!(fs::symlink_metadata(dir.join(WITNESSED_FILE)).expect("meta").file_type().is_file());
     }
 
     #[test]
