@@ -462,41 +462,49 @@ mod tests {
     #[test]
     fn a_pruned_tree_gives_the_whole_trees_roots_and_proofs_holding_a_small_part_of_it() {
         let all = entries(300);
-        let full = Tree::from_entries(&all);
         for floor in [0u32, 1, 3, 5] {
             let block = 1u64 << floor;
-            let mut pruned = PrunedTree::new(floor);
-            for (i, e) in all.iter().enumerate() {
-                pruned.push(e);
-                let n = i as u64 + 1;
-                assert_eq!(pruned.len(), n);
-                let most = 2 * n / block + 2 * block + 2 * 9;
-                assert!(pruned.held() as u64 <= most, "floor {floor}, {n} entries: {} hashes held", pruned.held());
-            }
-            // The reader of the entries of a forgotten subtree: never more
-            // than one subtree below the floor at a time.
+            // The reader of the entries of a forgotten subtree: one subtree
+            // below the floor at a time, and never for a tree that forgets none.
             let read = |start: u64, out: &mut [Bytes32]| -> Result<(), &'static str> {
-                assert!(out.len() as u64 <= block.max(1) / 2 || floor == 0, "{} entries read at once", out.len());
+                assert!(floor > 0 && out.len() as u64 <= block / 2, "floor {floor}: {} entries read", out.len());
                 let from = start as usize;
                 let Some(those) = all.get(from..from + out.len()) else { return Err("past the log") };
                 out.copy_from_slice(those);
                 Ok(())
             };
-            for new in (1..=300).step_by(7).chain([255, 256, 257, 300]) {
-                assert_eq!(pruned.root(new, read), Ok(full.root(new)), "floor {floor}, root of {new}");
-                for old in (1..=new).step_by(5).chain([new - 1, new].into_iter().filter(|&o| o > 0)) {
-                    assert_eq!(
-                        pruned.consistency(old, new, read),
-                        Ok(full.consistency(old, new)),
-                        "floor {floor}, {old}->{new}"
-                    );
-                }
-            }
-            assert_eq!(pruned.root(301, read), Ok(None));
-            assert_eq!(pruned.consistency(3, 301, read), Ok(None));
-            // The root of the whole tree, what each checkpoint asks for, reads no entry.
             let refuse = |_: u64, _: &mut [Bytes32]| -> Result<(), &'static str> { Err("read") };
-            assert_eq!(pruned.root(300, refuse), Ok(full.root(300)), "floor {floor}");
+            let mut pruned = PrunedTree::new(floor);
+            for (i, e) in all.iter().enumerate() {
+                pruned.push(e);
+                let len = i as u64 + 1;
+                assert_eq!(pruned.len(), len);
+                let most = 2 * len / block + 2 * block + 2 * 9;
+                assert!(pruned.held() as u64 <= most, "floor {floor}, {len} entries: {} hashes held", pruned.held());
+                // At lengths on, just before and just after a multiple of
+                // the subtrees forgotten, and a few others: every root and
+                // a spread of proofs, as the whole tree gives them.
+                if ![1, 2, 31, 32, 33, 255, 256, 257, 287, 288, 289, 300].contains(&len) && !len.is_multiple_of(37) {
+                    continue;
+                }
+                let full = Tree::from_entries(&all[..i + 1]);
+                // The root of the whole tree, what each checkpoint asks for, reads no entry.
+                assert_eq!(pruned.root(len, refuse), Ok(full.root(len)), "floor {floor}, root of all {len}");
+                for size in 0..=len {
+                    assert_eq!(pruned.root(size, read), Ok(full.root(size)), "floor {floor}, {len}: root of {size}");
+                }
+                for new in (1..=len).rev().step_by(13).chain([len / 2 + 1]) {
+                    for old in (1..=new).step_by(7).chain([new - 1, new].into_iter().filter(|&o| o > 0)) {
+                        assert_eq!(
+                            pruned.consistency(old, new, read),
+                            Ok(full.consistency(old, new)),
+                            "floor {floor}, {len}: {old}->{new}"
+                        );
+                    }
+                }
+                assert_eq!(pruned.root(len + 1, read), Ok(None));
+                assert_eq!(pruned.consistency(1, len + 1, read), Ok(None));
+            }
             // A reader's failure is the caller's.
             if floor > 1 {
                 assert_eq!(pruned.consistency(3, 300, refuse), Err("read"));

@@ -74,6 +74,9 @@ pub struct Witness {
     /// Per peer, the count of the last tree head of this node it kept: the
     /// next one is offered with a proof from there.
     tree_acked: Mutex<HashMap<PeerId, u64>>,
+    /// The last consistency proof made (from, to, hashes), and the lock that
+    /// lets one be made at a time.
+    last_proof: tokio::sync::Mutex<Option<(u64, u64, Vec<veim_protocol::Bytes32>)>>,
     /// Tree head conflicts recorded, per peer and day (one entry each).
     tree_conflicts: Mutex<HashSet<(Option<StateCode>, i64)>>,
     /// One tree head offer handled at a time: the head held is read, the
@@ -118,6 +121,7 @@ impl Witness {
             admin_limit,
             merkle: Arc::new(Mutex::new(PrunedTree::new(TREE_FLOOR))),
             tree_acked: Default::default(),
+            last_proof: Default::default(),
             tree_conflicts: Default::default(),
             tree_lock: Mutex::new(()),
             sent: Mutex::new(0),
@@ -321,7 +325,11 @@ impl Witness {
             self.store.put_tree_head(&tree_head)?;
         }
         self.store.flush().await?;
-        super::write_checkpoints(&self.mirror, &self.store)?;
+        if let Err(e) = super::write_checkpoints(&self.mirror, &self.store) {
+            // Written again at the next tick, whether the log grew or not.
+            self.changed.store(true, Ordering::Relaxed);
+            return Err(e);
+        }
         Ok(Some(latest))
     }
 
@@ -358,8 +366,14 @@ impl Witness {
     /// The proof that this node's log at `new` entries extends its log at
     /// `old`, reading from the store the entries of the subtrees the tree
     /// no longer holds. `None` (the head is offered without it, and the peer
-    /// answers what it holds) if the store cannot be read.
+    /// answers what it holds) if the store cannot be read. The head goes to
+    /// many peers at once, most holding the same older one: the last proof
+    /// is kept, and one is made at a time.
     async fn consistency(&self, old: u64, new: u64) -> Option<Vec<veim_protocol::Bytes32>> {
+        let mut last = self.last_proof.lock().await;
+        if let Some((_, _, proof)) = last.as_ref().filter(|(o, n, _)| (*o, *n) == (old, new)) {
+            return Some(proof.clone());
+        }
         let (tree, store) = (self.merkle.clone(), self.store.clone());
         let proof = tokio::task::spawn_blocking(move || {
             let tree = tree.lock().map_err(|_| StoreError::Internal("the audit tree lock is poisoned".into()))?;
@@ -367,7 +381,12 @@ impl Witness {
         })
         .await;
         match proof {
-            Ok(Ok(proof)) => proof,
+            Ok(Ok(proof)) => {
+                if let Some(p) = &proof {
+                    *last = Some((old, new, p.clone()));
+                }
+                proof
+            }
             Ok(Err(e)) => {
                 tracing::warn!(%e, old, new, "cannot prove that the audit log extends the tree head a peer holds");
                 None

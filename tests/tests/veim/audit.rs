@@ -617,13 +617,13 @@ async fn a_tree_head_hundreds_of_entries_on_is_proven_from_the_store_and_kept() 
         })
     };
     let first = held_by_swe(1).await?;
+    assert!(first.head.count % 256 != 0, "the proof needs subtrees below 256 entries ({} entries)", first.head.count);
     // Each reading of the exchange is an entry of MEX's log.
     let reads = 300;
     for _ in 0..reads {
         let _: veim_node::api::ExchangeView = blocking(|| mex.get(&format!("/v1/exchanges/{exchange}")))?;
     }
     let second = held_by_swe(first.head.count + reads).await?;
-    assert!(first.head.count % 256 != 0, "the proof needs subtrees below 256 entries ({} entries)", first.head.count);
 
     // The root SWE kept is that of MEX's log, and no conflict was recorded.
     let log = LogFiles::read_home(&mex_home)?;
