@@ -89,6 +89,7 @@ impl Drop for Writing {
             && let Ok(mut q) = self.store.grouped.state.lock()
         {
             q.running = false;
+            q.in_hand = 0;
             q.waiting.clear();
         }
     }
