@@ -72,20 +72,8 @@ impl Tree {
 
     /// Appends a leaf whose hash is already made: RFC 9162's leaves may be
     /// of any length, and the published test data are hashed so.
-    fn push_leaf(&mut self, mut hash: Bytes32) {
-        let mut level = 0;
-        loop {
-            if self.levels.len() == level {
-                self.levels.push(Vec::new());
-            }
-            self.levels[level].push(hash);
-            let row = &self.levels[level];
-            if row.len() % 2 == 1 {
-                return;
-            }
-            hash = node(&row[row.len() - 2], &row[row.len() - 1]);
-            level += 1;
-        }
+    fn push_leaf(&mut self, hash: Bytes32) {
+        append(&mut self.levels, hash);
     }
 
     /// The hash of leaves `start .. start + n` (see [`range_of`]).
@@ -119,6 +107,25 @@ impl Tree {
         let mut proof = Vec::new();
         let Ok(()) = subproof(old, 0, new, true, &mut proof, &mut { held });
         Some(proof)
+    }
+}
+
+/// Appends a leaf to `levels` (each row the hashes of its level's subtrees,
+/// the last one still to be paired when the row's length is odd), joining
+/// each pair it completes one level up; returns the highest level it reached.
+fn append(levels: &mut Vec<Vec<Bytes32>>, mut hash: Bytes32) -> usize {
+    let mut level = 0;
+    loop {
+        if levels.len() == level {
+            levels.push(Vec::new());
+        }
+        levels[level].push(hash);
+        let row = &levels[level];
+        if row.len() % 2 == 1 {
+            return level;
+        }
+        hash = node(&row[row.len() - 2], &row[row.len() - 1]);
+        level += 1;
     }
 }
 
@@ -204,22 +211,9 @@ impl PrunedTree {
 
     /// Appends the entry whose hash is `entry`.
     pub fn push(&mut self, entry: &Bytes32) {
-        let mut hash = leaf(entry);
-        let mut level = 0;
         // As `Tree::push`: below `floor` a row starts at `base`, a multiple
         // of `2^floor`, so its parity is the absolute one.
-        loop {
-            if self.levels.len() == level {
-                self.levels.push(Vec::new());
-            }
-            self.levels[level].push(hash);
-            let row = &self.levels[level];
-            if row.len() % 2 == 1 {
-                break;
-            }
-            hash = node(&row[row.len() - 2], &row[row.len() - 1]);
-            level += 1;
-        }
+        let level = append(&mut self.levels, leaf(entry));
         self.len += 1;
         let floor = self.floor as usize;
         if floor > 0 && level >= floor {
