@@ -39,11 +39,20 @@ fn split(n: u64) -> u64 {
 
 /// An append-only tree, held in memory: every complete subtree's hash, level
 /// by level (64 bytes per entry in all), so that any root and any
-/// consistency proof takes a few lookups.
-#[derive(Debug, Clone, Default)]
-pub struct Tree {
-    /// `levels[k][i]`: the hash of leaves `i·2^k .. (i+1)·2^k`.
-    levels: Vec<Vec<Bytes32>>,
+/// consistency proof takes a few lookups. A [`PrunedTree`] that forgets
+/// nothing.
+#[derive(Debug, Clone)]
+pub struct Tree(PrunedTree);
+
+impl Default for Tree {
+    fn default() -> Tree {
+        Tree(PrunedTree::new(0))
+    }
+}
+
+/// The reader of a tree that forgets nothing: never asked.
+fn nothing_forgotten(_: u64, _: &mut [Bytes32]) -> Result<(), std::convert::Infallible> {
+    Ok(())
 }
 
 impl Tree {
@@ -58,74 +67,30 @@ impl Tree {
 
     /// Entries in the tree.
     pub fn len(&self) -> u64 {
-        self.levels.first().map_or(0, |l| l.len() as u64)
+        self.0.len()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.len() == 0
+        self.0.is_empty()
     }
 
     /// Appends the entry whose hash is `entry`.
     pub fn push(&mut self, entry: &Bytes32) {
-        self.push_leaf(leaf(entry));
-    }
-
-    /// Appends a leaf whose hash is already made: RFC 9162's leaves may be
-    /// of any length, and the published test data are hashed so.
-    fn push_leaf(&mut self, hash: Bytes32) {
-        append(&mut self.levels, hash);
-    }
-
-    /// The hash of leaves `start .. start + n` (see [`range_of`]).
-    fn range(&self, start: u64, n: u64) -> Bytes32 {
-        let held = |start: u64, level: u32| {
-            Ok::<_, std::convert::Infallible>(self.levels[level as usize][(start >> level) as usize])
-        };
-        let Ok(hash) = range_of(start, n, &mut { held });
-        hash
+        self.0.push(entry);
     }
 
     /// The root of the tree of the first `size` entries (at most `len()`).
     pub fn root(&self, size: u64) -> Option<Bytes32> {
-        match size {
-            0 => Some(Bytes32(Sha256::digest([]).into())),
-            n if n <= self.len() => Some(self.range(0, n)),
-            _ => None,
-        }
+        let Ok(root) = self.0.root(size, nothing_forgotten);
+        root
     }
 
     /// The proof that the tree of the first `new` entries extends the tree of
     /// the first `old` (RFC 9162 2.1.4.1). `None` unless
     /// `0 < old <= new <= len()`.
     pub fn consistency(&self, old: u64, new: u64) -> Option<Vec<Bytes32>> {
-        if old == 0 || old > new || new > self.len() {
-            return None;
-        }
-        let held = |start: u64, level: u32| {
-            Ok::<_, std::convert::Infallible>(self.levels[level as usize][(start >> level) as usize])
-        };
-        let mut proof = Vec::new();
-        let Ok(()) = subproof(old, 0, new, true, &mut proof, &mut { held });
-        Some(proof)
-    }
-}
-
-/// Appends a leaf to `levels` (each row the hashes of its level's subtrees,
-/// the last one still to be paired when the row's length is odd), joining
-/// each pair it completes one level up; returns the highest level it reached.
-fn append(levels: &mut Vec<Vec<Bytes32>>, mut hash: Bytes32) -> usize {
-    let mut level = 0;
-    loop {
-        if levels.len() == level {
-            levels.push(Vec::new());
-        }
-        levels[level].push(hash);
-        let row = &levels[level];
-        if row.len() % 2 == 1 {
-            return level;
-        }
-        hash = node(&row[row.len() - 2], &row[row.len() - 1]);
-        level += 1;
+        let Ok(proof) = self.0.consistency(old, new, nothing_forgotten);
+        proof
     }
 }
 
@@ -211,9 +176,28 @@ impl PrunedTree {
 
     /// Appends the entry whose hash is `entry`.
     pub fn push(&mut self, entry: &Bytes32) {
-        // As `Tree::push`: below `floor` a row starts at `base`, a multiple
-        // of `2^floor`, so its parity is the absolute one.
-        let level = append(&mut self.levels, leaf(entry));
+        self.push_leaf(leaf(entry));
+    }
+
+    /// Appends a leaf whose hash is already made: RFC 9162's leaves may be
+    /// of any length, and the published test data are hashed so. Each pair
+    /// of subtrees it completes is joined one level up; below `floor` a row
+    /// starts at `base`, a multiple of `2^floor`, so its parity is the
+    /// absolute one.
+    fn push_leaf(&mut self, mut hash: Bytes32) {
+        let mut level = 0;
+        loop {
+            if self.levels.len() == level {
+                self.levels.push(Vec::new());
+            }
+            self.levels[level].push(hash);
+            let row = &self.levels[level];
+            if row.len() % 2 == 1 {
+                break;
+            }
+            hash = node(&row[row.len() - 2], &row[row.len() - 1]);
+            level += 1;
+        }
         self.len += 1;
         let floor = self.floor as usize;
         if floor > 0 && level >= floor {
@@ -431,7 +415,7 @@ mod tests {
         let mut tree = Tree::default();
         assert_eq!(tree.root(0), Some(hash(EMPTY)));
         for (input, root) in INPUTS.iter().zip(ROOTS) {
-            tree.push_leaf(rfc6962_leaf(&hex::decode(input).expect("hex")));
+            tree.0.push_leaf(rfc6962_leaf(&hex::decode(input).expect("hex")));
             assert_eq!(tree.root(tree.len()), Some(hash(root)), "size {}", tree.len());
         }
         for (n, root) in (1..=8).zip(ROOTS) {

@@ -340,23 +340,11 @@ impl Witness {
         let corrupt = |reason: String| StoreError::Corrupt { what: "audit log", reason };
         tokio::task::spawn_blocking(move || {
             let mut tree = tree.lock().map_err(|_| StoreError::Internal("the audit tree lock is poisoned".into()))?;
-            if tree.len() < count {
-                for entry in store.audit_iter(tree.len()) {
-                    let entry = entry?;
-                    if entry.seq >= count {
-                        break;
-                    }
-                    if entry.seq != tree.len() {
-                        return Err(corrupt(format!(
-                            "entry {} is stored where entry {} belongs",
-                            entry.seq,
-                            tree.len()
-                        )));
-                    }
-                    tree.push(&entry.hash().map_err(|e| corrupt(e.to_string()))?);
-                }
+            let len = tree.len();
+            for hash in entry_hashes(&store, len).take(count.saturating_sub(len) as usize) {
+                tree.push(&hash?);
             }
-            tree.root(count, |start, out| entry_hashes(&store, start, out))?
+            tree.root(count, |start, out| read_entry_hashes(&store, start, out))?
                 .ok_or_else(|| corrupt(format!("{count} entries announced, {} stored", tree.len())))
         })
         .await
@@ -377,7 +365,7 @@ impl Witness {
         let (tree, store) = (self.merkle.clone(), self.store.clone());
         let proof = tokio::task::spawn_blocking(move || {
             let tree = tree.lock().map_err(|_| StoreError::Internal("the audit tree lock is poisoned".into()))?;
-            tree.consistency(old, new, |start, out| entry_hashes(&store, start, out))
+            tree.consistency(old, new, |start, out| read_entry_hashes(&store, start, out))
         })
         .await;
         match proof {
@@ -643,17 +631,27 @@ impl Witness {
 /// hundred entries again.
 pub const TREE_FLOOR: u32 = 8;
 
-/// The hashes of the entries of this node's log from `start`, one per slot
-/// of `out`.
-fn entry_hashes(store: &Store, start: u64, out: &mut [veim_protocol::Bytes32]) -> Result<(), StoreError> {
+/// The hashes of the entries of this node's log from `start` on, each
+/// checked to be stored where it belongs.
+fn entry_hashes(store: &Store, start: u64) -> impl Iterator<Item = Result<veim_protocol::Bytes32, StoreError>> {
     let corrupt = |reason: String| StoreError::Corrupt { what: "audit log", reason };
-    let mut entries = store.audit_iter(start);
-    for (seq, slot) in (start..).zip(out.iter_mut()) {
-        let entry = entries.next().ok_or_else(|| corrupt(format!("entry {seq} is missing")))??;
+    store.audit_iter(start).zip(start..).map(move |(entry, seq)| {
+        let entry = entry?;
         if entry.seq != seq {
             return Err(corrupt(format!("entry {} is stored where entry {seq} belongs", entry.seq)));
         }
-        *slot = entry.hash().map_err(|e| corrupt(e.to_string()))?;
+        entry.hash().map_err(|e| corrupt(e.to_string()))
+    })
+}
+
+/// Fills `out` with the hashes of the entries of this node's log from
+/// `start` (a forgotten subtree's, for [`PrunedTree`]).
+fn read_entry_hashes(store: &Store, start: u64, out: &mut [veim_protocol::Bytes32]) -> Result<(), StoreError> {
+    let mut hashes = entry_hashes(store, start);
+    for (seq, slot) in (start..).zip(out.iter_mut()) {
+        *slot = hashes
+            .next()
+            .ok_or_else(|| StoreError::Corrupt { what: "audit log", reason: format!("entry {seq} is missing") })??;
     }
     Ok(())
 }
