@@ -19,7 +19,7 @@ use crate::exchange::{Exchanges, RetryPolicy, Window};
 use crate::home::config::{Config, ConfigError, Role};
 use crate::home::keys::{KeyFileError, NodeKeys};
 use crate::home::vault::{self, Vault, VaultError};
-use crate::home::{CONFIG_FILE, RUNTIME_FILE, Runtime, STORE_DIR, write_file};
+use crate::home::{CONFIG_FILE, RUNTIME_FILE, Runtime, STORE_DIR, replace_file};
 use crate::mail::Mailer;
 use crate::net::{self, Client, Limits, NetworkError};
 use crate::peer::Peers;
@@ -174,14 +174,13 @@ impl NodeHandle {
             tracing::error!(%e, "final flush failed");
         }
         let (mirror, store) = (node.mirror.clone(), node.store.clone());
-        match tokio::task::spawn_blocking(move || audit::write_due_head(&mirror, &store)).await {
+        match tokio::task::spawn_blocking(move || audit::close(&mirror, &store)).await {
             Ok(Ok(())) => {}
-            Ok(Err(e)) => tracing::error!(%e, "cannot write the audit log's last head checkpoint to its file"),
-            Err(e) => tracing::error!(%e, "writing the audit log's last head checkpoint failed"),
-        }
-        let mirror = node.mirror.clone();
-        if tokio::task::spawn_blocking(move || audit::stop_compression(&mirror)).await.is_err() {
-            tracing::error!("stopping the compression of audit segments failed");
+            Ok(Err(e)) => tracing::error!(
+                %e,
+                "cannot write the audit log's last head checkpoint or sync the audit files; the next start writes them anew from the store"
+            ),
+            Err(e) => tracing::error!(%e, "closing the audit files failed"),
         }
         let _ = std::fs::remove_file(node.home.join(RUNTIME_FILE));
         tracing::info!("node stopped");
@@ -485,7 +484,9 @@ pub async fn start(home: &Path) -> Result<NodeHandle, StartError> {
     let path = home.join(RUNTIME_FILE);
     let json = serde_json::to_vec_pretty(&runtime)
         .map_err(|e| StartError::Runtime { path: path.clone(), reason: e.to_string() })?;
-    write_file(&path, &json, false).map_err(|e| StartError::Runtime { path, reason: e.to_string() })?;
+    // Replaced whole, but not synced: it describes this process, and after
+    // a crash it is stale whatever the disk kept.
+    replace_file(&path, &json, false).map_err(|e| StartError::Runtime { path, reason: e.to_string() })?;
     tracing::info!(peer = %node.peer_id, role = %node.config.role, %admin, "node started");
     Ok(NodeHandle { node, admin, work, tasks, network, network_task })
 }

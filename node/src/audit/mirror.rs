@@ -146,31 +146,35 @@ fn replace(dir: &Path, name: &str, bytes: &[u8]) -> Result<(), StoreError> {
 }
 
 /// Replaces each of `files` (name, bytes) in `dir` that does not already
-/// hold its bytes, as [`replace`] does but synced, with one sync of the
-/// folder for all (and always one when `sync_folder`). A file that holds
-/// them is left alone: the store is the truth and these files its copy, so
-/// a start or a tick that changed nothing in them writes nothing.
-fn replace_synced(dir: &Path, files: &[(&str, &[u8])], sync_folder: bool) -> Result<(), StoreError> {
-    let mut renamed = false;
+/// hold its bytes, as [`replace`] does. A file that holds them is left
+/// alone: the store is the truth and these files its copy, so a tick that
+/// changed nothing in them writes nothing. When `durable`, every file is
+/// synced, those left alone too (a crash of the process can leave a file
+/// that holds its bytes in memory only), and the folder once for all, even
+/// after a failure; otherwise nothing is, as for `head.jsonl`.
+fn replace_changed(dir: &Path, files: &[(&str, &[u8])], durable: bool) -> Result<(), StoreError> {
     let mut written = Ok(());
     for &(name, bytes) in files {
         let path = dir.join(name);
-        if holds(&path, bytes) {
-            continue;
-        }
-        written = write_temporary(dir, name, bytes, true)
-            .and_then(|tmp| tmp.persist(&path).map(drop).map_err(|e| io_err(&path, e.error)));
+        written = if holds(&path, bytes) {
+            if durable { sync_file(&path) } else { Ok(()) }
+        } else {
+            write_temporary(dir, name, bytes, durable)
+                .and_then(|tmp| tmp.persist(&path).map(drop).map_err(|e| io_err(&path, e.error)))
+        };
         if written.is_err() {
             break;
         }
-        renamed = true;
     }
-    // A file renamed before a failure is made durable all the same: the next
-    // call finds it holding its bytes and leaves it.
-    if renamed || sync_folder {
-        fs::File::open(dir).and_then(|d| d.sync_all()).map_err(|e| io_err(dir, e))?;
+    if durable {
+        sync_file(dir)?;
     }
     written
+}
+
+/// Syncs what `path` (a file or a folder) holds to disk.
+fn sync_file(path: &Path) -> Result<(), StoreError> {
+    fs::File::open(path).and_then(|f| f.sync_all()).map_err(|e| io_err(path, e))
 }
 
 /// Whether `path` is a plain file (not a link, nor a pipe that a read would
@@ -313,8 +317,8 @@ impl Mirror {
             rewritten: gaps,
         };
         mirror.catch_up(store)?;
-        // The folder synced once at open: a rename the last run made and was
-        // stopped before syncing is found holding its bytes, and left.
+        // Synced at open: what the last run wrote and a crash kept in memory
+        // only is found holding its bytes, and made durable.
         mirror.write_checkpoint_files(store, true)?;
         Ok(mirror)
     }
@@ -334,6 +338,28 @@ impl Mirror {
     /// now are compressed.
     pub fn stop(&mut self) {
         self.compressor.stop();
+    }
+
+    /// Syncs the files to disk as they are (the open file, the head and the
+    /// files of checkpoints, and the folder), at the node's stop: a stopped
+    /// node's folder is what an auditor copies. While the node runs the
+    /// store is the truth, and they are synced as they go only where a
+    /// write is large (the open file, every [`SYNC_EVERY`] bytes, and the
+    /// segments it closes).
+    pub fn sync(&mut self) -> Result<(), StoreError> {
+        if self.unsynced > 0
+            && let Some(file) = &self.file
+        {
+            file.sync_data().map_err(|e| io_err(&self.dir.join(ENTRIES_FILE), e))?;
+            self.unsynced = 0;
+        }
+        for name in [HEAD_FILE, CHECKPOINTS_FILE, WITNESSED_FILE] {
+            let path = self.dir.join(name);
+            if path.exists() {
+                sync_file(&path)?;
+            }
+        }
+        sync_file(&self.dir)
     }
 
     /// Appends the entries the store has and the files do not, closing the
@@ -490,7 +516,8 @@ impl Mirror {
     /// Rewrites `head.jsonl` when the store holds a newer head checkpoint,
     /// at most once every [`HEAD_EVERY`] unless `now` (the rest are written
     /// by [`Mirror::write_due_head`]). Not synced to disk: the store is the
-    /// truth, and the file is written anew from it at every start.
+    /// truth, and the file is written anew from it at every start (synced
+    /// at the stop, [`Mirror::sync`]).
     fn write_head(&mut self, store: &Store, now: bool) -> Result<(), StoreError> {
         if !now && self.head_written_at.is_some_and(|at| at.elapsed() < HEAD_EVERY) {
             return Ok(());
@@ -508,12 +535,15 @@ impl Mirror {
     }
 
     /// Rewrites the files of checkpoints that differ from the store: this
-    /// node's, and those it holds of peers.
+    /// node's, and those it holds of peers. Not synced to disk, as
+    /// `head.jsonl` is not: the store is the truth, and the files are
+    /// written anew from it (and synced) at every start, and synced at the
+    /// stop ([`Mirror::sync`]).
     pub fn write_checkpoints(&self, store: &Store) -> Result<(), StoreError> {
         self.write_checkpoint_files(store, false)
     }
 
-    fn write_checkpoint_files(&self, store: &Store, sync_folder: bool) -> Result<(), StoreError> {
+    fn write_checkpoint_files(&self, store: &Store, durable: bool) -> Result<(), StoreError> {
         let mut own = String::new();
         for c in store.checkpoints()? {
             own.push_str(&line(&ExportLine::Checkpoint(c))?);
@@ -528,7 +558,7 @@ impl Mirror {
         for t in store.witness_trees()? {
             held.push_str(&line(&ExportLine::WitnessedTreeHead(t))?);
         }
-        replace_synced(&self.dir, &[(CHECKPOINTS_FILE, own.as_bytes()), (WITNESSED_FILE, held.as_bytes())], sync_folder)
+        replace_changed(&self.dir, &[(CHECKPOINTS_FILE, own.as_bytes()), (WITNESSED_FILE, held.as_bytes())], durable)
     }
 }
 
@@ -586,19 +616,24 @@ pub fn write_checkpoints(mirror: &SharedMirror, store: &Store) -> Result<(), Sto
         .write_checkpoints(store)
 }
 
-/// Stops the mirror's compression of closed segments, once those closed
-/// until now are compressed (at the node's stop).
 /// Writes `head.jsonl` if a newer head checkpoint waits for it
 /// ([`Mirror::write_due_head`]).
 pub fn write_due_head(mirror: &SharedMirror, store: &Store) -> Result<(), StoreError> {
     mirror.lock().map_err(|_| StoreError::Internal("the audit mirror lock is poisoned".into()))?.write_due_head(store)
 }
 
-pub fn stop_compression(mirror: &SharedMirror) {
-    match mirror.lock() {
-        Ok(mut m) => m.stop(),
-        Err(poisoned) => poisoned.into_inner().stop(),
-    }
+/// At the node's stop, after its last flush: writes `head.jsonl` if a newer
+/// head checkpoint waits for it, syncs the files ([`Mirror::sync`]), and
+/// stops the compression of closed segments once those closed until now
+/// are compressed. The compression is stopped whatever failed before it.
+pub fn close(mirror: &SharedMirror, store: &Store) -> Result<(), StoreError> {
+    let mut m = match mirror.lock() {
+        Ok(m) => m,
+        Err(poisoned) => poisoned.into_inner(),
+    };
+    let written = m.write_due_head(store).and_then(|()| m.sync());
+    m.stop();
+    written
 }
 
 /// What the mirror wrote anew from the store when it opened (see
@@ -821,7 +856,7 @@ mod tests {
             record(&store, 10, 1_700_000_000);
             store.flush_blocking().expect("flush");
         }
-        stop_compression(&mirror);
+        close(&mirror, &store).expect("close");
         let closed = segments::list_all(&dir).expect("list");
         assert!(closed.len() >= 3 && closed.iter().all(|s| s.compressed), "{closed:?}");
         let names: Vec<String> =

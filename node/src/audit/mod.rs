@@ -28,8 +28,7 @@ pub mod witness;
 
 pub use files::{LogFiles, ReadError};
 pub use mirror::{
-    Mirror, SharedMirror, mirrored, rewritten, signed_at_each_flush, stop_compression, write_checkpoints,
-    write_due_head,
+    Mirror, SharedMirror, close, mirrored, rewritten, signed_at_each_flush, write_checkpoints, write_due_head,
 };
 pub use segments::Segmenting;
 pub use verify::{Filter, LogError, Verified, Witnessed};

@@ -36,8 +36,19 @@ pub const STORE_DIR: &str = "store";
 /// The temporary gets a fresh name and is created exclusively, so that a
 /// link planted in the folder (at a name someone could guess) is never
 /// followed: the rename then replaces whatever `path` was, a link included,
-/// without writing through it.
+/// without writing through it. The file and its folder are synced before
+/// it returns.
 pub fn write_file(path: &Path, bytes: &[u8], secret: bool) -> std::io::Result<()> {
+    replace(path, bytes, secret, true)
+}
+
+/// Replaces `path` whole as [`write_file`] does, without waiting for the
+/// disk: for a file that only describes the running process.
+pub fn replace_file(path: &Path, bytes: &[u8], secret: bool) -> std::io::Result<()> {
+    replace(path, bytes, secret, false)
+}
+
+fn replace(path: &Path, bytes: &[u8], secret: bool, sync: bool) -> std::io::Result<()> {
     let dir = match path.parent() {
         Some(d) if !d.as_os_str().is_empty() => d,
         _ => Path::new("."),
@@ -51,9 +62,11 @@ pub fn write_file(path: &Path, bytes: &[u8], secret: bool) -> std::io::Result<()
         fs::set_permissions(tmp.path(), fs::Permissions::from_mode(0o644))?;
     }
     tmp.write_all(bytes)?;
-    tmp.as_file().sync_all()?;
+    if sync {
+        tmp.as_file().sync_all()?;
+    }
     tmp.persist(path).map_err(|e| e.error)?;
-    if let Ok(d) = fs::File::open(dir) {
+    if sync && let Ok(d) = fs::File::open(dir) {
         let _ = d.sync_all();
     }
     Ok(())
