@@ -292,7 +292,7 @@ pub(super) fn publish_error(e: PublishError) -> ApiError {
         | PublishError::Transition { .. }
         | PublishError::KeyChange(_)
         | PublishError::Refused(_) => ApiError::new(StatusCode::CONFLICT, "refused", e.to_string()),
-        PublishError::NotCaughtUp => ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "not-caught-up", e.to_string()),
+        PublishError::NotCaughtUp(_) => ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "not-caught-up", e.to_string()),
         PublishError::NoReason | PublishError::NothingToApprove | PublishError::Twice(_) => {
             ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid", e.to_string())
         }

@@ -83,7 +83,7 @@ async fn catch_up(publisher: Arc<crate::directory::Publisher>, mut shutdown: Shu
     loop {
         match publisher.catch_up().await {
             Ok(true) => break,
-            Ok(false) => tracing::info!("no national node answered yet with its directory versions; asking again"),
+            Ok(false) => tracing::warn!(waiting = %publisher.waiting(), "directory: not caught up yet; asking again"),
             Err(e) => tracing::warn!(%e, "cannot catch up with the national nodes' directory versions; asking again"),
         }
         tokio::select! {

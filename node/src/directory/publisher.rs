@@ -49,6 +49,8 @@ pub struct Publisher {
     restored: bool,
     /// What the catch-up with the national nodes came to, once it has run.
     recovery: std::sync::Mutex<Option<Recovery>>,
+    /// Until it has: what it waits for, in words.
+    waiting: std::sync::Mutex<String>,
     /// The numbers of the versions that carry a handover, among the versions
     /// up to the first number here (read from the store as far as needed,
     /// once: versions never change once published).
@@ -109,6 +111,7 @@ impl Publisher {
         Publisher {
             restored,
             recovery: std::sync::Mutex::new(None),
+            waiting: std::sync::Mutex::new("it has not asked the national nodes yet".into()),
             home,
             store,
             keys,
@@ -272,6 +275,11 @@ impl Publisher {
         self.recovery.lock().ok().and_then(|r| r.clone())
     }
 
+    /// Until the catch-up has run: what it waits for, in words.
+    pub fn waiting(&self) -> String {
+        self.waiting.lock().map(|w| w.clone()).unwrap_or_default()
+    }
+
     /// Asks the listed national nodes for the versions after the head this
     /// node holds, and takes up those that extend its chain (signed with its
     /// own key): a Secretariat restored from an older backup learns what it
@@ -288,27 +296,44 @@ impl Publisher {
         }
         let held = self.store.directory_head()?.map_or(0, |h| h.version);
         let view = self.directory.view();
-        let nodes: Vec<_> =
-            view.entries().iter().filter(|e| e.status != EntryStatus::Withdrawn).filter_map(dial_info).collect();
+        let nodes: Vec<_> = view
+            .entries()
+            .iter()
+            .filter(|e| e.status != EntryStatus::Withdrawn)
+            .filter_map(|e| dial_info(e).map(|d| (e.state(), d)))
+            .collect();
         let anchor = self.keys.identity.public();
         let mut answered = std::collections::HashSet::new();
+        // The newest version this node signed that a national node holds and
+        // this node cannot chain to (a node whose store began after the
+        // versions between, with a snapshot): publishing before learning them
+        // would issue their numbers again.
+        let mut ahead: Option<(StateCode, u64)> = None;
         // Every node at once; again while a round brings newer versions (a
         // node answers a batch at a time).
         loop {
             let after = self.store.directory_head()?.map_or(0, |h| h.version);
             let Ok(bytes) = codec::encode("request", &NetRequest::FetchDirectory { after }) else { break };
-            let asks = nodes.iter().map(|(peer, addrs)| {
+            let asks = nodes.iter().map(|(state, (peer, addrs))| {
                 let bytes = bytes.clone();
-                async move { (*peer, self.client.request(*peer, addrs.clone(), bytes).await) }
+                async move { (*state, self.client.request(*peer, addrs.clone(), bytes).await) }
             });
-            for (peer, answer) in futures::future::join_all(asks).await {
+            for (state, answer) in futures::future::join_all(asks).await {
                 let answer = answer
                     .ok()
                     .and_then(|b| codec::decode::<veim_protocol::wire::NetResponse, MAX_FRAME>("response", &b).ok());
                 let Some(veim_protocol::wire::NetResponse::Directory(versions)) = answer else { continue };
-                answered.insert(peer);
-                if let Err(e) = super::sync::accept_versions(&self.store, &anchor, &versions) {
-                    tracing::warn!(%peer, %e, "a national node's directory versions do not extend this node's chain; ignored");
+                match super::sync::accept_versions(&self.store, &anchor, &versions) {
+                    Ok(_) => {
+                        answered.insert(state);
+                    }
+                    Err(e) => {
+                        tracing::warn!(%state, %e, "a national node's directory versions do not extend this node's chain");
+                        let signed = versions.iter().rev().find(|v| v.verify(&anchor).is_ok());
+                        if let Some(v) = signed.filter(|v| ahead.is_none_or(|(_, n)| v.body.version > n)) {
+                            ahead = Some((state, v.body.version));
+                        }
+                    }
                 }
             }
             if self.store.directory_head()?.map_or(0, |h| h.version) == after {
@@ -321,9 +346,28 @@ impl Publisher {
             self.store.flush().await?;
             self.directory.refresh()?;
         }
-        // After a restore, one answer is needed before publishing; a node
-        // that only restarted goes on without one.
-        let done = answered > 0 || nodes.is_empty() || !self.restored;
+        // After a restore, one answer that extends the chain is needed
+        // before publishing; a node that only restarted goes on without one.
+        // Never while a node holds a newer version than can be chained to.
+        let unchained = ahead.filter(|(_, n)| *n > latest);
+        let done = unchained.is_none() && (answered > 0 || nodes.is_empty() || !self.restored);
+        if let Ok(mut w) = self.waiting.lock() {
+            *w = match unchained {
+                Some((state, n)) => {
+                    let between = if latest + 1 == n - 1 {
+                        format!("version {}", latest + 1)
+                    } else {
+                        format!("versions {} to {}", latest + 1, n - 1)
+                    };
+                    format!(
+                        "{state}'s node holds directory version {n}, signed by this node's key, which cannot be \
+                         chained to version {latest} without {between}: a node that holds them must answer (start \
+                         one that was running when they were published)"
+                    )
+                }
+                None => "no national node has answered yet with the directory versions it holds".into(),
+            };
+        }
         if done {
             let recovery = Recovery { held, latest, answered, asked: nodes.len(), restored: self.restored };
             if latest > held || self.restored {
@@ -344,7 +388,7 @@ impl Publisher {
     ) -> Result<SignedDirectoryVersion, PublishError> {
         let _one_at_a_time = self.publishing.lock().await;
         if !self.catch_up_locked().await? {
-            return Err(PublishError::NotCaughtUp);
+            return Err(PublishError::NotCaughtUp(self.waiting()));
         }
         let version = build(&self.store, &self.keys.identity)?;
         self.store.flush().await?;

@@ -61,13 +61,14 @@ pub enum PublishError {
     Sign(String),
     #[error(transparent)]
     Keys(#[from] crate::home::keys::KeyFileError),
-    /// A Secretariat restored from a backup has not yet heard from any
-    /// national node which versions were published after the backup.
+    /// A Secretariat restored from a backup has not yet learned from the
+    /// national nodes which versions were published after the backup (the
+    /// string says what it waits for).
     #[error(
-        "this node was restored from a backup and no national node has told it yet which directory versions were \
-         published since: nothing is published until one does (it asks every few seconds; `veim status` says what it learned)"
+        "this node was restored from a backup and has not yet learned which directory versions were published \
+         since: {0}. Nothing is published until it has (it asks every few seconds; `veim status` says what it learned)"
     )]
-    NotCaughtUp,
+    NotCaughtUp(String),
 }
 
 /// Builds, signs and stores the next version with `change` applied to the

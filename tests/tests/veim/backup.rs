@@ -295,6 +295,79 @@ async fn a_restored_secretariat_learns_the_latest_version_and_the_national_nodes
     Ok(())
 }
 
+/// A Secretariat restored from a backup, whose only answer comes from a
+/// node that holds a newer version but not those between (its store began
+/// again, with a snapshot, after them), publishes nothing, and says why,
+/// until a node that holds them answers; then it takes them up and goes on
+/// from the newest, and every node follows.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_restored_secretariat_does_not_publish_over_versions_it_cannot_chain_to() -> anyhow::Result<()> {
+    let mut net = TestNet::admitted(&["MEX", "SWE", "FRA"]).await?;
+    let sec = net.secretariat.api()?;
+    let file = net.dir.path().join("secretariat.backup");
+    blocking(|| backup(&sec, &file))?;
+    let held = blocking(|| sec.get::<StatusView>("/v1/status"))?.directory_version;
+    blocking(|| change_status(&sec, "SWE", EntryAction::Suspend))?;
+    blocking(|| change_status(&sec, "SWE", EntryAction::Reinstate))?;
+    let latest = blocking(|| change_status(&sec, "SWE", EntryAction::Suspend))?;
+    net.wait_directory(latest.version).await?;
+
+    // FRA's store is lost and begun again: it takes the latest version as a
+    // snapshot, and holds none of those between the backup and it.
+    net.national_mut("FRA").stop().await;
+    std::fs::remove_dir_all(net.national("FRA").home.join(veim_node::home::STORE_DIR))?;
+    net.national_mut("FRA").start().await?;
+    let fra = net.national("FRA").api()?;
+    wait_for("FRA's snapshot", Duration::from_secs(30), || {
+        let s: StatusView = fra.get("/v1/status").ok()?;
+        (s.directory_version == latest.version).then_some(())
+    })
+    .await?;
+
+    // MEX and SWE, which hold every version, are down; the Secretariat
+    // comes back from the backup and hears from FRA alone.
+    net.national_mut("MEX").stop().await;
+    net.national_mut("SWE").stop().await;
+    net.secretariat.stop().await;
+    let home = net.dir.path().join("secretariat-restored");
+    restore(&file, PASSPHRASE, &home)?;
+    net.secretariat.home = home;
+    net.secretariat.start().await?;
+    let sec = net.secretariat.api()?;
+    // Long enough for several rounds of its catch-up (one every 3 s).
+    tokio::time::sleep(Duration::from_secs(8)).await;
+    // (A change that both the backup's version and the latest allow.)
+    let refused = blocking(|| change_status(&sec, "MEX", EntryAction::Suspend)).expect_err("publishing over FRA's");
+    let said = refused.to_string();
+    assert!(said.contains(&format!("FRA's node holds directory version {}", latest.version)), "{said}");
+    assert!(said.contains(&format!("versions {} to {}", held + 1, latest.version - 1)), "{said}");
+    let status: StatusView = blocking(|| sec.get("/v1/status"))?;
+    assert_eq!(status.directory_version, held, "nothing taken up or published: {status:?}");
+    assert_eq!(status.recovery, None, "not caught up: {status:?}");
+
+    // MEX comes back: the Secretariat learns the versions from it, and its
+    // next version follows the latest; FRA and MEX take it.
+    net.national_mut("MEX").start().await?;
+    let status = wait_for("the Secretariat to catch up", Duration::from_secs(30), || {
+        let s: StatusView = sec.get("/v1/status").ok()?;
+        s.recovery.is_some().then_some(s)
+    })
+    .await?;
+    assert_eq!(status.directory_version, latest.version, "{status:?}");
+    let next = blocking(|| change_status(&sec, "SWE", EntryAction::Reinstate))?;
+    assert_eq!(next.version, latest.version + 1, "no number issued twice");
+    for state in ["MEX", "FRA"] {
+        let api = net.national(state).api()?;
+        wait_for(&format!("{state} to follow"), Duration::from_secs(30), || {
+            let s: StatusView = api.get("/v1/status").ok()?;
+            (s.directory_version == next.version).then_some(())
+        })
+        .await?;
+    }
+    net.shutdown().await;
+    Ok(())
+}
+
 /// A copy of a national node's home folder started elsewhere (here: on
 /// another port) while the node runs finds its own key answering at the
 /// address the directory lists, says so, and never moves the State's
