@@ -83,7 +83,8 @@ async fn catch_up(publisher: Arc<crate::directory::Publisher>, mut shutdown: Shu
     loop {
         match publisher.catch_up().await {
             Ok(true) => break,
-            Ok(false) => tracing::warn!(waiting = %publisher.waiting(), "directory: not caught up yet; asking again"),
+            // Said by the publisher when what it waits for changes.
+            Ok(false) => {}
             Err(e) => tracing::warn!(%e, "cannot catch up with the national nodes' directory versions; asking again"),
         }
         tokio::select! {

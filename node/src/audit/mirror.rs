@@ -340,26 +340,28 @@ impl Mirror {
         self.compressor.stop();
     }
 
-    /// Syncs the files to disk as they are (the open file, the head and the
-    /// files of checkpoints, and the folder), at the node's stop: a stopped
-    /// node's folder is what an auditor copies. While the node runs the
-    /// store is the truth, and they are synced as they go only where a
-    /// write is large (the open file, every [`SYNC_EVERY`] bytes, and the
-    /// segments it closes).
-    pub fn sync(&mut self) -> Result<(), StoreError> {
-        if self.unsynced > 0
-            && let Some(file) = &self.file
-        {
-            file.sync_data().map_err(|e| io_err(&self.dir.join(ENTRIES_FILE), e))?;
-            self.unsynced = 0;
-        }
-        for name in [HEAD_FILE, CHECKPOINTS_FILE, WITNESSED_FILE] {
+    /// At the node's stop, after its last flush: the files of checkpoints
+    /// written anew where they differ from the store (the peers' checkpoints
+    /// of the final offer came after the last write), and every file synced
+    /// to disk with the folder: a stopped node's folder is what an auditor
+    /// copies. While the node runs the store is the truth, and the files are
+    /// synced as they go only where a write is large (the open file, every
+    /// [`SYNC_EVERY`] bytes, and the segments it closes).
+    pub fn sync(&mut self, store: &Store) -> Result<(), StoreError> {
+        let mut synced = Ok(());
+        // Only a plain file is opened: a pipe planted in its place would
+        // hold the stop, a link would be followed.
+        for name in [ENTRIES_FILE, HEAD_FILE] {
             let path = self.dir.join(name);
-            if path.exists() {
-                sync_file(&path)?;
+            if fs::symlink_metadata(&path).is_ok_and(|m| m.file_type().is_file()) {
+                synced = synced.and(sync_file(&path));
             }
         }
-        sync_file(&self.dir)
+        if synced.is_ok() {
+            self.unsynced = 0;
+        }
+        // Syncs the folder too, whatever failed before.
+        synced.and(self.write_checkpoint_files(store, true))
     }
 
     /// Appends the entries the store has and the files do not, closing the
@@ -625,15 +627,17 @@ pub fn write_due_head(mirror: &SharedMirror, store: &Store) -> Result<(), StoreE
 /// At the node's stop, after its last flush: writes `head.jsonl` if a newer
 /// head checkpoint waits for it, syncs the files ([`Mirror::sync`]), and
 /// stops the compression of closed segments once those closed until now
-/// are compressed. The compression is stopped whatever failed before it.
+/// are compressed. Each is done whatever failed before it; the first
+/// failure is returned.
 pub fn close(mirror: &SharedMirror, store: &Store) -> Result<(), StoreError> {
     let mut m = match mirror.lock() {
         Ok(m) => m,
         Err(poisoned) => poisoned.into_inner(),
     };
-    let written = m.write_due_head(store).and_then(|()| m.sync());
+    let head = m.write_due_head(store);
+    let synced = m.sync(store);
     m.stop();
-    written
+    head.and(synced)
 }
 
 /// What the mirror wrote anew from the store when it opened (see
@@ -901,6 +905,15 @@ mod tests {
         std::os::unix::fs::symlink(&elsewhere, dir.join(WITNESSED_FILE)).expect("link");
         write_checkpoints(&mirror, &store).expect("write");
         assert!(fs::symlink_metadata(dir.join(WITNESSED_FILE)).expect("meta").file_type().is_file());
+        // At the stop, what differs from the store is written anew (the
+        // peers' checkpoints of the final offer come after the last tick),
+        // and a pipe planted as the head file is not opened to be synced:
+        // the stop would wait on it.
+        fs::write(dir.join(WITNESSED_FILE), "not what the store holds\n").expect("spoil");
+        let fifo = std::process::Command::new("mkfifo").arg(dir.join(HEAD_FILE)).status().expect("mkfifo");
+        assert!(fifo.success());
+        close(&mirror, &store).expect("close");
+        assert_eq!(fs::read(dir.join(WITNESSED_FILE)).expect("read"), b"");
     }
 
     #[test]

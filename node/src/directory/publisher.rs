@@ -16,7 +16,9 @@ use std::sync::Arc;
 use veim_protocol::codec::{self, MAX_FRAME};
 use veim_protocol::contacts::SignedContactSet;
 use veim_protocol::wire::{ContactsStatus, NetRequest, RegistrationStatus};
-use veim_protocol::{EntryAction, EntryStatus, IdentityKeypair, SignedDirectoryVersion, SignedKeyRotation, StateCode};
+use veim_protocol::{
+    EntryAction, EntryStatus, IdentityKeypair, PublicIdentity, SignedDirectoryVersion, SignedKeyRotation, StateCode,
+};
 
 /// Why a registration sent by a peer was not taken.
 #[derive(Debug, thiserror::Error)]
@@ -304,15 +306,21 @@ impl Publisher {
             .collect();
         let anchor = self.keys.identity.public();
         let mut answered = std::collections::HashSet::new();
-        // The newest version this node signed that a national node holds and
-        // this node cannot chain to (a node whose store began after the
-        // versions between, with a snapshot): publishing before learning them
-        // would issue their numbers again.
-        let mut ahead: Option<(StateCode, u64)> = None;
+        // A gap, in the last round: a national node holds a version this node
+        // signed, numbered past the next one, and none before it (its store
+        // began again, with a snapshot): publishing before learning the
+        // versions between would issue their numbers again. The State, the
+        // first and the last such version it holds.
+        let mut ahead: Option<(StateCode, u64, u64)>;
         // Every node at once; again while a round brings newer versions (a
         // node answers a batch at a time).
         loop {
+            ahead = None;
             let after = self.store.directory_head()?.map_or(0, |h| h.version);
+            // The keys this node's versions are signed with: its own, and the
+            // one the versions it took up hand over to.
+            let signers: Vec<PublicIdentity> =
+                std::iter::once(anchor).chain(self.store.secretariat_key()?.filter(|k| *k != anchor)).collect();
             let Ok(bytes) = codec::encode("request", &NetRequest::FetchDirectory { after }) else { break };
             let asks = nodes.iter().map(|(state, (peer, addrs))| {
                 let bytes = bytes.clone();
@@ -327,11 +335,33 @@ impl Publisher {
                     Ok(_) => {
                         answered.insert(state);
                     }
-                    Err(e) => {
-                        tracing::warn!(%state, %e, "a national node's directory versions do not extend this node's chain");
-                        let signed = versions.iter().rev().find(|v| v.verify(&anchor).is_ok());
-                        if let Some(v) = signed.filter(|v| ahead.is_none_or(|(_, n)| v.body.version > n)) {
-                            ahead = Some((state, v.body.version));
+                    Err(super::sync::AcceptError::Store(e)) => return Err(e.into()),
+                    Err(super::sync::AcceptError::Refused(e)) => {
+                        let head = self.store.directory_head()?.map_or(0, |h| h.version);
+                        let signed: Vec<u64> = versions
+                            .iter()
+                            .filter(|v| v.body.version > head && signers.iter().any(|k| v.verify(k).is_ok()))
+                            .map(|v| v.body.version)
+                            .collect();
+                        match (signed.first(), signed.last()) {
+                            (Some(&first), Some(&last)) if first > head + 1 => {
+                                tracing::warn!(%state, first, head, "a national node holds directory versions this node signed and cannot chain to: it began again from a snapshot");
+                                if ahead.is_none_or(|(_, _, n)| last > n) {
+                                    ahead = Some((state, first, last));
+                                }
+                            }
+                            // The next number, signed by this node, that does
+                            // not follow its head: a branch a restore left
+                            // behind. Waiting would not mend it.
+                            (Some(&first), _) => tracing::error!(
+                                %state,
+                                version = first,
+                                head,
+                                "a national node holds a directory version this node signed that does not follow its head: a fork; that node refuses what this node publishes until its operator restores it from the Secretariat's chain"
+                            ),
+                            _ => {
+                                tracing::warn!(%state, %e, "a national node's directory versions do not extend this node's chain; ignored")
+                            }
                         }
                     }
                 }
@@ -349,24 +379,27 @@ impl Publisher {
         // After a restore, one answer that extends the chain is needed
         // before publishing; a node that only restarted goes on without one.
         // Never while a node holds a newer version than can be chained to.
-        let unchained = ahead.filter(|(_, n)| *n > latest);
-        let done = unchained.is_none() && (answered > 0 || nodes.is_empty() || !self.restored);
-        if let Ok(mut w) = self.waiting.lock() {
-            *w = match unchained {
-                Some((state, n)) => {
-                    let between = if latest + 1 == n - 1 {
-                        format!("version {}", latest + 1)
-                    } else {
-                        format!("versions {} to {}", latest + 1, n - 1)
-                    };
-                    format!(
-                        "{state}'s node holds directory version {n}, signed by this node's key, which cannot be \
-                         chained to version {latest} without {between}: a node that holds them must answer (start \
-                         one that was running when they were published)"
-                    )
-                }
-                None => "no national node has answered yet with the directory versions it holds".into(),
-            };
+        let done = ahead.is_none() && (answered > 0 || nodes.is_empty() || !self.restored);
+        let waiting = match ahead {
+            Some((state, first, last)) => {
+                let between = if latest + 1 == first - 1 {
+                    format!("version {}", latest + 1)
+                } else {
+                    format!("versions {} to {}", latest + 1, first - 1)
+                };
+                format!(
+                    "{state}'s node holds directory version {last}, signed by this node, which cannot be chained to \
+                     version {latest} without {between}: a node that holds them must answer (start one that was \
+                     running when they were published)"
+                )
+            }
+            None => "no national node has answered yet with the directory versions it holds".into(),
+        };
+        if let Ok(mut w) = self.waiting.lock()
+            && (!done && *w != waiting)
+        {
+            tracing::warn!(%waiting, "directory: nothing is published until the catch-up is done; asking again");
+            *w = waiting;
         }
         if done {
             let recovery = Recovery { held, latest, answered, asked: nodes.len(), restored: self.restored };

@@ -61,12 +61,13 @@ pub enum PublishError {
     Sign(String),
     #[error(transparent)]
     Keys(#[from] crate::home::keys::KeyFileError),
-    /// A Secretariat restored from a backup has not yet learned from the
-    /// national nodes which versions were published after the backup (the
-    /// string says what it waits for).
+    /// The Secretariat has not yet learned from the national nodes which
+    /// versions were published after those its store holds (after a
+    /// restore from a backup); the string says what it waits for.
     #[error(
-        "this node was restored from a backup and has not yet learned which directory versions were published \
-         since: {0}. Nothing is published until it has (it asks every few seconds; `veim status` says what it learned)"
+        "this node has not yet learned from the national nodes which directory versions were published after \
+         those it holds: {0}. Nothing is published until it has (it asks every few seconds; `veim status` says \
+         what it learned)"
     )]
     NotCaughtUp(String),
 }
