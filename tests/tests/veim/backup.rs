@@ -247,6 +247,26 @@ fn change_status(api: &AdminClient, state: &str, action: EntryAction) -> anyhow:
     )?)
 }
 
+/// The Secretariat's node stopped (its machine lost) and started again from
+/// the backup in `file`, in a home of its own.
+async fn restore_secretariat(net: &mut TestNet, file: &Path) -> anyhow::Result<AdminClient> {
+    net.secretariat.stop().await;
+    let home = net.dir.path().join("secretariat-restored");
+    restore(file, PASSPHRASE, &home)?;
+    net.secretariat.home = home;
+    net.secretariat.start().await?;
+    Ok(net.secretariat.api()?)
+}
+
+/// The Secretariat's status once its catch-up with the national nodes is done.
+async fn caught_up(sec: &AdminClient) -> anyhow::Result<StatusView> {
+    wait_for("the Secretariat to catch up", Duration::from_secs(30), || {
+        let s: StatusView = sec.get("/v1/status").ok()?;
+        s.recovery.is_some().then_some(s)
+    })
+    .await
+}
+
 /// The Secretariat drill: a Secretariat restored from a backup older than
 /// its latest publications learns them from the national nodes before it
 /// publishes, says so in its status, never issues a number again, and the
@@ -267,17 +287,8 @@ async fn a_restored_secretariat_learns_the_latest_version_and_the_national_nodes
     net.wait_directory(latest.version).await?;
 
     // The Secretariat's machine is lost; it comes back from the backup.
-    net.secretariat.stop().await;
-    let home = net.dir.path().join("secretariat-restored");
-    restore(&file, PASSPHRASE, &home)?;
-    net.secretariat.home = home;
-    net.secretariat.start().await?;
-    let sec = net.secretariat.api()?;
-    let status = wait_for("the Secretariat to catch up", Duration::from_secs(30), || {
-        let s: StatusView = sec.get("/v1/status").ok()?;
-        s.recovery.is_some().then_some(s)
-    })
-    .await?;
+    let sec = restore_secretariat(&mut net, &file).await?;
+    let status = caught_up(&sec).await?;
     assert_eq!(status.directory_version, latest.version, "it holds what it had published: {status:?}");
     let recovery = status.recovery.unwrap_or_default();
     assert!(recovery.contains(&format!("learned versions {} to {}", held + 1, latest.version)), "{recovery}");
@@ -328,12 +339,7 @@ async fn a_restored_secretariat_does_not_publish_over_versions_it_cannot_chain_t
     // comes back from the backup and hears from FRA alone.
     net.national_mut("MEX").stop().await;
     net.national_mut("SWE").stop().await;
-    net.secretariat.stop().await;
-    let home = net.dir.path().join("secretariat-restored");
-    restore(&file, PASSPHRASE, &home)?;
-    net.secretariat.home = home;
-    net.secretariat.start().await?;
-    let sec = net.secretariat.api()?;
+    let sec = restore_secretariat(&mut net, &file).await?;
     // Long enough for several rounds of its catch-up (one every 3 s).
     tokio::time::sleep(Duration::from_secs(8)).await;
     // (A change that both the backup's version and the latest allow.)
@@ -348,11 +354,7 @@ async fn a_restored_secretariat_does_not_publish_over_versions_it_cannot_chain_t
     // MEX comes back: the Secretariat learns the versions from it, and its
     // next version follows the latest; FRA and MEX take it.
     net.national_mut("MEX").start().await?;
-    let status = wait_for("the Secretariat to catch up", Duration::from_secs(30), || {
-        let s: StatusView = sec.get("/v1/status").ok()?;
-        s.recovery.is_some().then_some(s)
-    })
-    .await?;
+    let status = caught_up(&sec).await?;
     assert_eq!(status.directory_version, latest.version, "{status:?}");
     let next = blocking(|| change_status(&sec, "SWE", EntryAction::Reinstate))?;
     assert_eq!(next.version, latest.version + 1, "no number issued twice");
