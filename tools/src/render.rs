@@ -95,6 +95,9 @@ pub fn status(s: &StatusView) -> String {
     if let Some(r) = &s.recovery {
         let _ = writeln!(out, "  at start     {r}");
     }
+    if let Some(w) = &s.catching_up {
+        let _ = writeln!(out, "  NOT CAUGHT UP  {w}; nothing is published until it is");
+    }
     if let Some(e) = &s.store_failure {
         let _ = writeln!(
             out,

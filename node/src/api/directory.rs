@@ -38,6 +38,7 @@ pub(super) async fn status(State(node): State<Shared>) -> ApiResult<StatusView> 
         clock_offset_secs: node.exchanges.tallies().clock_offset(),
         readiness: health::readiness(&node),
         recovery: node.publisher.as_ref().and_then(|p| p.recovery()).map(|r| r.describe()),
+        catching_up: node.publisher.as_ref().filter(|p| p.recovery().is_none()).map(|p| p.waiting()),
     }))
 }
 

@@ -80,6 +80,10 @@ pub struct StatusView {
     /// (after a restore from a backup, the versions published since).
     #[serde(default)]
     pub recovery: Option<String>,
+    /// Secretariat: until that catch-up is done, what it waits for (it
+    /// publishes nothing meanwhile).
+    #[serde(default)]
+    pub catching_up: Option<String>,
 }
 
 /// Whether the node can do its work, as `GET /readyz` answers (200 when

@@ -350,12 +350,15 @@ async fn a_restored_secretariat_does_not_publish_over_versions_it_cannot_chain_t
     let status: StatusView = blocking(|| sec.get("/v1/status"))?;
     assert_eq!(status.directory_version, held, "nothing taken up or published: {status:?}");
     assert_eq!(status.recovery, None, "not caught up: {status:?}");
+    let waiting = status.catching_up.unwrap_or_default();
+    assert!(waiting.contains(&format!("FRA's node holds directory version {}", latest.version)), "{waiting}");
 
     // MEX comes back: the Secretariat learns the versions from it, and its
     // next version follows the latest; FRA and MEX take it.
     net.national_mut("MEX").start().await?;
     let status = caught_up(&sec).await?;
     assert_eq!(status.directory_version, latest.version, "{status:?}");
+    assert_eq!(status.catching_up, None, "{status:?}");
     let next = blocking(|| change_status(&sec, "SWE", EntryAction::Reinstate))?;
     assert_eq!(next.version, latest.version + 1, "no number issued twice");
     for state in ["MEX", "FRA"] {
