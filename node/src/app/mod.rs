@@ -486,7 +486,7 @@ pub async fn start(home: &Path) -> Result<NodeHandle, StartError> {
         .map_err(|e| StartError::Runtime { path: path.clone(), reason: e.to_string() })?;
     // Replaced whole, but not synced: it describes this process, and after
     // a crash it is stale whatever the disk kept.
-    replace_file(&path, &json, false).map_err(|e| StartError::Runtime { path, reason: e.to_string() })?;
+    replace_file(&path, &json).map_err(|e| StartError::Runtime { path, reason: e.to_string() })?;
     tracing::info!(peer = %node.peer_id, role = %node.config.role, %admin, "node started");
     Ok(NodeHandle { node, admin, work, tasks, network, network_task })
 }

@@ -180,8 +180,13 @@ fn sync_file(path: &Path) -> Result<(), StoreError> {
 /// Whether `path` is a plain file (not a link, nor a pipe that a read would
 /// wait on) that holds exactly `bytes`.
 fn holds(path: &Path, bytes: &[u8]) -> bool {
-    let plain = fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_file() && m.len() == bytes.len() as u64);
-    plain && fs::read(path).is_ok_and(|held| held == bytes)
+    plain_file(path).is_some_and(|m| m.len() == bytes.len() as u64) && fs::read(path).is_ok_and(|held| held == bytes)
+}
+
+/// `path`'s metadata if it is a plain file (not a link, nor a pipe that an
+/// open would wait on).
+fn plain_file(path: &Path) -> Option<fs::Metadata> {
+    fs::symlink_metadata(path).ok().filter(|m| m.file_type().is_file())
 }
 
 /// `bytes` in a fresh temporary file of `dir` named after `name`, synced
@@ -353,7 +358,7 @@ impl Mirror {
         // hold the stop, a link would be followed.
         for name in [ENTRIES_FILE, HEAD_FILE] {
             let path = self.dir.join(name);
-            if fs::symlink_metadata(&path).is_ok_and(|m| m.file_type().is_file()) {
+            if plain_file(&path).is_some() {
                 synced = synced.and(sync_file(&path));
             }
         }

@@ -44,8 +44,8 @@ pub fn write_file(path: &Path, bytes: &[u8], secret: bool) -> std::io::Result<()
 
 /// Replaces `path` whole as [`write_file`] does, without waiting for the
 /// disk: for a file that only describes the running process.
-pub fn replace_file(path: &Path, bytes: &[u8], secret: bool) -> std::io::Result<()> {
-    replace(path, bytes, secret, false)
+pub fn replace_file(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    replace(path, bytes, false, false)
 }
 
 fn replace(path: &Path, bytes: &[u8], secret: bool, sync: bool) -> std::io::Result<()> {
