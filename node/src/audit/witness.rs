@@ -79,9 +79,12 @@ pub struct Witness {
     last_proof: tokio::sync::Mutex<Option<(u64, u64, Vec<veim_protocol::Bytes32>)>>,
     /// Tree head conflicts recorded, per peer and day (one entry each).
     tree_conflicts: Mutex<HashSet<(Option<StateCode>, i64)>>,
-    /// One tree head offer handled at a time: the head held is read, the
-    /// proof checked against it and the new head kept as one step.
-    tree_lock: Mutex<()>,
+    /// One peer's checkpoint or tree head handled at a time, whichever path
+    /// it came by (offered to this node, or answering this node's offer):
+    /// what is held is read, the new one checked against it and kept as one
+    /// step, and a declared restore is recorded once, by the first of the
+    /// two to meet it.
+    held_lock: Mutex<()>,
     /// The count of the last checkpoint sent to the peers.
     sent: Mutex<u64>,
 }
@@ -123,7 +126,7 @@ impl Witness {
             tree_acked: Default::default(),
             last_proof: Default::default(),
             tree_conflicts: Default::default(),
-            tree_lock: Mutex::new(()),
+            held_lock: Mutex::new(()),
             sent: Mutex::new(0),
         }
     }
@@ -440,8 +443,7 @@ impl Witness {
         if h.count == 0 {
             return Err(WitnessError::Malformed("a tree head covers at least one entry"));
         }
-        let _one_at_a_time =
-            self.tree_lock.lock().map_err(|_| StoreError::Internal("the tree head lock is poisoned".into()))?;
+        let _one_at_a_time = self.hold()?;
         let held = self.store.witness_tree(node)?;
         let restored = held.as_ref().and_then(|old| declared_restore(old.head.restore, h.restore, h.count));
         let conflict = match &held {
@@ -449,7 +451,7 @@ impl Witness {
             // A declared restore starts the tree anew, without a proof.
             Some(old) if restored.is_some() => {
                 // Recorded once: by the checkpoint path, unless the tree
-                // head came first.
+                // head came first (and the checkpoint path checks likewise).
                 let seen = self.store.witness(node)?.is_some_and(|c| c.checkpoint.restore == h.restore);
                 if let Some(mark) = restored.filter(|_| !seen) {
                     self.record_restore(
@@ -503,6 +505,12 @@ impl Witness {
         Ok(h.count)
     }
 
+    /// The lock held while a peer's checkpoint or tree head is checked
+    /// against the one held and kept.
+    fn hold(&self) -> Result<std::sync::MutexGuard<'_, ()>, StoreError> {
+        self.held_lock.lock().map_err(|_| StoreError::Internal("the lock of peers' logs held is poisoned".into()))
+    }
+
     /// Records a peer's declared restore, accepted: its log went back to a
     /// backup, and a `restored` entry says so.
     fn record_restore(&self, node: Option<StateCode>, mark: RestoreMark, held: String) {
@@ -532,15 +540,20 @@ impl Witness {
                 "the checkpoint is not signed by {name}'s key in the directory"
             )));
         }
+        let _one_at_a_time = self.hold()?;
         let held = self.store.witness(node)?;
         let restored = held.as_ref().and_then(|h| declared_restore(h.checkpoint.restore, c.restore, c.count));
         if let (Some(mark), Some(h)) = (restored, &held) {
-            let h = &h.checkpoint;
-            self.record_restore(
-                node,
-                mark,
-                format!("held a checkpoint of {name} at {} entries (head {})", h.count, hex::encode(h.head.0)),
-            );
+            // Recorded once: here, unless the tree head came first.
+            let seen = self.store.witness_tree(node)?.is_some_and(|t| t.head.restore == c.restore);
+            if !seen {
+                let h = &h.checkpoint;
+                self.record_restore(
+                    node,
+                    mark,
+                    format!("held a checkpoint of {name} at {} entries (head {})", h.count, hex::encode(h.head.0)),
+                );
+            }
         } else if let Some(h) = &held {
             let h = &h.checkpoint;
             let conflict = c.count < h.count || (c.count == h.count && c.head != h.head);

@@ -12,7 +12,7 @@ use veim_node::storage::DeliveryState;
 use veim_protocol::Bytes32;
 use veim_protocol::ResponseForm;
 use veim_protocol::audit::{
-    Action, AuditError, Checkpoint, Entry, ExportLine, SignedCheckpoint, SignedTreeHead, TreeHead,
+    Action, AuditError, Checkpoint, Entry, ExportLine, RestoreMark, SignedCheckpoint, SignedTreeHead, TreeHead,
 };
 use veim_protocol::merkle::Tree;
 use veim_protocol::wire::{ConsistencyProof, NetRequest, NetResponse, TreeWitness};
@@ -632,6 +632,76 @@ async fn a_tree_head_hundreds_of_entries_on_is_proven_from_the_store_and_kept() 
     let swe_log = LogFiles::read_home(&swe_home)?;
     let conflicts: Vec<&Entry> = swe_log.entries.iter().filter(|e| e.event.action == Action::WitnessConflict).collect();
     assert!(conflicts.is_empty(), "{conflicts:?}");
+    net.shutdown().await;
+    Ok(())
+}
+
+/// A declared restore reaches a witness twice, as a checkpoint and as a tree
+/// head, in either order and by either path: it is recorded once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_declared_restore_offered_as_tree_head_and_checkpoint_is_recorded_once() -> anyhow::Result<()> {
+    let mut net = TestNet::admitted(&["MEX", "SWE"]).await?;
+    let mex_home = net.national("MEX").home.clone();
+    let swe_home = net.national("SWE").home.clone();
+    // MEX stops: only the offers below reach SWE.
+    net.national_mut("MEX").stop().await;
+    let identity = keys_of(&mex_home).identity;
+    let mex_state = Some("MEX".parse()?);
+    let checkpoint = |count: u64, restore: Option<RestoreMark>| -> anyhow::Result<NetRequest> {
+        let c = Checkpoint {
+            node: mex_state,
+            identity_key: identity.public(),
+            count,
+            head: Bytes32([count as u8; 32]),
+            at: count as i64,
+            restore,
+        };
+        Ok(NetRequest::Witness(Box::new(SignedCheckpoint::sign(c, &identity)?)))
+    };
+    let tree_head = |count: u64, restore: Option<RestoreMark>| -> anyhow::Result<NetRequest> {
+        let h = TreeHead {
+            node: mex_state,
+            identity_key: identity.public(),
+            count,
+            root: Bytes32([count as u8; 32]),
+            at: count as i64,
+            restore,
+        };
+        Ok(NetRequest::WitnessTree(Box::new(TreeWitness { head: SignedTreeHead::sign(h, &identity)?, proof: None })))
+    };
+    let mut raw = RawPeer::impersonating(&mex_home)?;
+    let (swe_peer, swe_addr) = (peer_of(&swe_home), net.national("SWE").address.clone());
+    // SWE holds a checkpoint and a tree head of MEX's log (these, or the
+    // ones MEX offered while it ran).
+    raw.send(swe_peer, &swe_addr, &checkpoint(1000, None)?).await?;
+    raw.send(swe_peer, &swe_addr, &tree_head(1000, None)?).await?;
+    let restores = || {
+        let log = LogFiles::read_home(&swe_home).unwrap_or_default();
+        log.entries
+            .iter()
+            .filter(|e| e.event.action == Action::RestoreWitnessed)
+            .map(|e| e.event.detail.clone())
+            .collect::<Vec<_>>()
+    };
+    // A restore: the tree head first, then the checkpoint.
+    let first = RestoreMark { entry: 400, hash: Bytes32([4; 32]) };
+    raw.send(swe_peer, &swe_addr, &tree_head(500, Some(first))?).await?;
+    raw.send(swe_peer, &swe_addr, &checkpoint(500, Some(first))?).await?;
+    // Another: the checkpoint first, then the tree head.
+    let second = RestoreMark { entry: 450, hash: Bytes32([5; 32]) };
+    raw.send(swe_peer, &swe_addr, &checkpoint(460, Some(second))?).await?;
+    raw.send(swe_peer, &swe_addr, &tree_head(460, Some(second))?).await?;
+    // And a checkpoint that goes back without a new mark: a conflict,
+    // recorded after all of the above.
+    raw.send(swe_peer, &swe_addr, &checkpoint(100, Some(second))?).await?;
+    wait_for("SWE to record the conflict", Duration::from_secs(20), || {
+        let log = LogFiles::read_home(&swe_home).ok()?;
+        log.entries.iter().any(|e| e.event.action == Action::WitnessConflict).then_some(())
+    })
+    .await?;
+    let recorded = restores();
+    assert_eq!(recorded.len(), 2, "each restore recorded once: {recorded:#?}");
+    assert!(recorded[0].contains("entry 400") && recorded[1].contains("entry 450"), "{recorded:#?}");
     net.shutdown().await;
     Ok(())
 }
