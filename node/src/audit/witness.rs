@@ -450,10 +450,7 @@ impl Witness {
             None => None,
             // A declared restore starts the tree anew, without a proof.
             Some(old) if restored.is_some() => {
-                // Recorded once: by the checkpoint path, unless the tree
-                // head came first (and the checkpoint path checks likewise).
-                let seen = self.store.witness(node)?.is_some_and(|c| c.checkpoint.restore == h.restore);
-                if let Some(mark) = restored.filter(|_| !seen) {
+                if let Some(mark) = restored {
                     self.record_restore(
                         node,
                         mark,
@@ -512,7 +509,9 @@ impl Witness {
     }
 
     /// Records a peer's declared restore, accepted: its log went back to a
-    /// backup, and a `restored` entry says so.
+    /// backup, and a `restored` entry says so. Once per restore (its mark),
+    /// whichever of its checkpoint and tree head comes first, and whenever
+    /// the other comes.
     fn record_restore(&self, node: Option<StateCode>, mark: RestoreMark, held: String) {
         let name = veim_protocol::audit::node_name(node);
         let mut event = Event::new(now(), Actor::Peer(node), Action::RestoreWitnessed);
@@ -523,8 +522,17 @@ impl Witness {
              the entries after the backup that {name} had before are no longer in its log",
             mark.entry
         );
-        self.store.record(&event);
-        tracing::warn!(%name, entry = mark.entry, "a peer's log was restored from a backup: accepted, as its log declares");
+        let once =
+            [b"restore-witnessed/".as_slice(), name.as_bytes(), b"/", &mark.entry.to_be_bytes(), &mark.hash.0].concat();
+        match self.store.record_once(&once, &event) {
+            Ok(true) => tracing::warn!(
+                %name,
+                entry = mark.entry,
+                "a peer's log was restored from a backup: accepted, as its log declares"
+            ),
+            Ok(false) => {}
+            Err(e) => tracing::error!(%e, action = %event.action, "cannot write the audit entry"),
+        }
     }
 
     fn receive(
@@ -544,16 +552,12 @@ impl Witness {
         let held = self.store.witness(node)?;
         let restored = held.as_ref().and_then(|h| declared_restore(h.checkpoint.restore, c.restore, c.count));
         if let (Some(mark), Some(h)) = (restored, &held) {
-            // Recorded once: here, unless the tree head came first.
-            let seen = self.store.witness_tree(node)?.is_some_and(|t| t.head.restore == c.restore);
-            if !seen {
-                let h = &h.checkpoint;
-                self.record_restore(
-                    node,
-                    mark,
-                    format!("held a checkpoint of {name} at {} entries (head {})", h.count, hex::encode(h.head.0)),
-                );
-            }
+            let h = &h.checkpoint;
+            self.record_restore(
+                node,
+                mark,
+                format!("held a checkpoint of {name} at {} entries (head {})", h.count, hex::encode(h.head.0)),
+            );
         } else if let Some(h) = &held {
             let h = &h.checkpoint;
             let conflict = c.count < h.count || (c.count == h.count && c.head != h.head);
