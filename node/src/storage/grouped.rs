@@ -53,7 +53,6 @@ pub(super) struct Grouped {
     transactions: AtomicU64,
     changes: AtomicU64,
     alone: AtomicU64,
-    flushes: AtomicU64,
 }
 
 /// What the grouped writes came to since the store was opened.
@@ -65,8 +64,6 @@ pub struct Grouping {
     pub changes: u64,
     /// Changes run again alone after their group's transaction was aborted.
     pub alone: u64,
-    /// Flushes the writer ran itself, right after a commit.
-    pub flushes: u64,
 }
 
 impl std::fmt::Debug for Grouped {
@@ -118,7 +115,6 @@ impl Store {
             groups: g.transactions.load(Ordering::Relaxed),
             changes: g.changes.load(Ordering::Relaxed),
             alone: g.alone.load(Ordering::Relaxed),
-            flushes: g.flushes.load(Ordering::Relaxed),
         }
     }
 
@@ -238,16 +234,7 @@ impl Store {
         }
         let Some(store) = flushing.first().and_then(|w| w.flush.clone()) else { return };
         let idle = self.grouped.state.lock().is_ok_and(|q| q.waiting.is_empty());
-        // A hook that panics fails this flush, as it fails one run on a
-        // thread of its own, not the writer and the changes behind it.
-        let flush = || {
-            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| store.flush_blocking()))
-                .unwrap_or_else(|_| Err(StoreError::Internal("the flush panicked".into())))
-        };
-        let flushed = if idle { self.group.flush_if_idle(flush) } else { None };
-        if flushed.is_some() {
-            self.grouped.flushes.fetch_add(1, Ordering::Relaxed);
-        }
+        let flushed = if idle { self.group.flush_if_idle(|| store.flush_blocking()) } else { None };
         for w in flushing {
             let _ = w.reply.send(match &flushed {
                 None => Ok(false),
