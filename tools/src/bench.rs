@@ -878,9 +878,9 @@ pub async fn storage(quick: bool) -> anyhow::Result<StorageBench> {
             async move {
                 let r = r?;
                 let (x, e) = (exchange_of(&r), event(&r));
-                // As a receiver stores it: in the next grouped transaction,
-                // then flushed.
-                store.insert_message_durable(r, move |_, _| Ok(x.clone()), vec![e]).await?;
+                // As a receiver stores it: in the next grouped transaction.
+                store.insert_message_grouped(r, move |_, _| Ok(x.clone()), vec![e]).await?;
+                store.flush().await?;
                 Ok(())
             }
         })

@@ -78,16 +78,11 @@ pub async fn receive(
         audit::message_event(now, from, Action::ReceiptSent, &record, Some(h.sender)),
     ];
     let rules = move |current, record: &MessageRecord| next_exchange(current, record, &body);
-    // Stored and on disk before the receipt is signed.
-    let stored_at = match store.insert_message_durable(record, rules, events).await {
+    let stored_at = match store.insert_message_grouped(record, rules, events).await {
         Ok(_) => now,
-        // The same envelope, delivered twice at once: the other delivery
-        // stored it, and may still be flushing it.
+        // The same envelope, delivered twice at once: the other delivery stored it.
         Err(StoreError::Duplicate(id)) => match store.message(id) {
-            Ok(Some(stored)) if stored.envelope_hash == envelope_hash => {
-                store.flush().await.map_err(|e| refusal(RefusalCode::StorageFailure, e.to_string()))?;
-                stored.stored_at
-            }
+            Ok(Some(stored)) if stored.envelope_hash == envelope_hash => stored.stored_at,
             _ => {
                 return Err(refusal(
                     RefusalCode::Replay,
@@ -98,6 +93,7 @@ pub async fn receive(
         Err(StoreError::Refused(RuleRefusal(reason))) => return Err(refusal(RefusalCode::InvalidBody, reason)),
         Err(other) => return Err(refusal(RefusalCode::StorageFailure, other.to_string())),
     };
+    store.flush().await.map_err(|e| refusal(RefusalCode::StorageFailure, e.to_string()))?;
     let receipt = Receipt { message_id, envelope_hash, recipient: me.state, stored_at };
     SignedReceipt::sign(receipt, me.identity).map_err(|e| refusal(RefusalCode::StorageFailure, e.to_string()))
 }

@@ -114,10 +114,11 @@ pub async fn send(
     let record = message_record(&envelope.header, Direction::Sent, envelope_bytes, envelope_hash, content, now);
     let sent = audit::message_event(now, Actor::Operator, audit::sent_action(&body), &record, None);
     let rules = move |current, record: &MessageRecord| next_exchange(current, record, &body);
-    store.insert_message_durable(record.clone(), rules, vec![sent]).await.map_err(|e| match e {
+    store.insert_message_grouped(record.clone(), rules, vec![sent]).await.map_err(|e| match e {
         StoreError::Refused(RuleRefusal(reason)) => SendError::Refused(reason),
         other => SendError::Store(other),
     })?;
+    store.flush().await?;
 
     let blocked = blocked_before(store, &record)?;
     let message_id = record.message_id;
@@ -300,7 +301,7 @@ async fn attempt(
     // finished meanwhile keeps its final state.
     let retry = me.retry;
     let updated = store
-        .update_message_durable(record.message_id, move |m| {
+        .update_message_grouped(record.message_id, move |m| {
             let mut events = Vec::new();
             for (recipient, outcome) in &outcomes {
                 let Some(d) = m.deliveries.iter_mut().find(|d| d.recipient == *recipient) else { continue };
@@ -352,6 +353,7 @@ async fn attempt(
             events
         })
         .await?;
+    store.flush().await?;
     Ok(updated)
 }
 

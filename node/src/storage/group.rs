@@ -97,53 +97,19 @@ impl GroupCommit {
                 .map_err(|e| StoreError::Internal(format!("flush task failed: {e}")))
                 .and_then(|r| r);
             leading.finished = true;
-            self.finish(from, target, &result)?;
-        }
-    }
-
-    /// Runs `flush` on this thread (one that may block) if no flush is under
-    /// way, and returns its result; returns `None`, running nothing, if one
-    /// is. Whatever was written before this call is covered by the run, as
-    /// by one [`GroupCommit::flush`] leads, and so are the callers waiting
-    /// in `flush` when it starts. For a writer that has just committed and
-    /// would otherwise hand its callers to `flush` on another thread: when
-    /// a flush is running, they wait for the next one there, and the writer
-    /// goes on.
-    pub fn flush_if_idle(&self, flush: impl FnOnce() -> Result<(), StoreError>) -> Option<Result<(), StoreError>> {
-        let (from, target) = {
-            let mut s = self.state.lock().ok()?;
-            if s.running {
-                return None;
-            }
-            s.running = true;
-            s.requested += 1;
-            (s.completed + 1, s.requested)
-        };
-        self.runs.fetch_add(1, Ordering::Relaxed);
-        // A flush that panics hands the run back, as a leader that stops
-        // waiting does.
-        let mut leading = Leading { group: self, finished: false };
-        let result = flush();
-        leading.finished = true;
-        Some(self.finish(from, target, &result).and(result))
-    }
-
-    /// Records a run that covered tickets `from..=target` and wakes those
-    /// waiting for it.
-    fn finish(&self, from: u64, target: u64, result: &Result<(), StoreError>) -> Result<(), StoreError> {
-        {
-            let mut s = self.state.lock().map_err(|_| poisoned())?;
-            s.running = false;
-            s.completed = target;
-            if let Err(e) = result {
-                s.failures.push_back((from, target, e.to_string()));
-                if s.failures.len() > 64 {
-                    s.failures.pop_front();
+            {
+                let mut s = self.state.lock().map_err(|_| poisoned())?;
+                s.running = false;
+                s.completed = target;
+                if let Err(e) = &result {
+                    s.failures.push_back((from, target, e.to_string()));
+                    if s.failures.len() > 64 {
+                        s.failures.pop_front();
+                    }
                 }
             }
+            self.done.notify_waiters();
         }
-        self.done.notify_waiters();
-        Ok(())
     }
 
     /// How many flushes have run.

@@ -12,14 +12,6 @@
 //! a rule's refusal, a duplicate, a damaged record — fails alone: when a
 //! group's transaction is aborted, each of its changes is run again in a
 //! transaction of its own, and each caller gets its own answer.
-//!
-//! A caller that will flush once its change is in (receiving a message,
-//! sending one, recording a receipt) can ask the writer to do it
-//! ([`Store::grouped_durable`]): when no flush is under way and no change
-//! waits for the next group, the writer flushes right after the commit, on
-//! its own thread, before answering, instead of the caller handing the
-//! flush to another thread once it has been answered. Otherwise the caller
-//! flushes as before, and the writer goes on with the next group.
 
 use super::messages::MessageTx;
 use super::*;
@@ -35,11 +27,7 @@ type Change = Box<dyn Fn(&MessageTx<'_>) -> ConflictableTransactionResult<(), St
 
 struct Waiting {
     change: Change,
-    /// `Ok(true)` once the change is committed and flushed, `Ok(false)` once
-    /// it is committed (not yet flushed).
-    reply: oneshot::Sender<Result<bool, StoreError>>,
-    /// The caller's store, to flush with, if the caller asked for a flush.
-    flush: Option<Store>,
+    reply: oneshot::Sender<Result<(), StoreError>>,
 }
 
 /// At most this many changes go into one transaction: a group's
@@ -130,29 +118,6 @@ impl Store {
         &self,
         change: impl Fn(&MessageTx<'_>) -> ConflictableTransactionResult<T, StoreError> + Send + 'static,
     ) -> Result<T, StoreError> {
-        self.in_group(change, false).await.map(|(out, _)| out)
-    }
-
-    /// [`Store::grouped`], then durable: returns once the change is
-    /// committed and a flush that started after the commit has finished, as
-    /// [`Store::flush`] after it would, the writer flushing if it can.
-    pub(super) async fn grouped_durable<T: Send + 'static>(
-        &self,
-        change: impl Fn(&MessageTx<'_>) -> ConflictableTransactionResult<T, StoreError> + Send + 'static,
-    ) -> Result<T, StoreError> {
-        let (out, flushed) = self.in_group(change, true).await?;
-        if !flushed {
-            self.flush().await?;
-        }
-        Ok(out)
-    }
-
-    /// The change's output, and whether the writer flushed after it.
-    async fn in_group<T: Send + 'static>(
-        &self,
-        change: impl Fn(&MessageTx<'_>) -> ConflictableTransactionResult<T, StoreError> + Send + 'static,
-        durable: bool,
-    ) -> Result<(T, bool), StoreError> {
         let output: Arc<Mutex<Option<T>>> = Arc::new(Mutex::new(None));
         let kept = output.clone();
         // Written on the writer's thread, its audit entries still name the
@@ -167,7 +132,7 @@ impl Store {
         let (reply, answer) = oneshot::channel();
         let start = {
             let mut q = self.grouped.state.lock().map_err(|_| lost())?;
-            q.waiting.push(Waiting { change, reply, flush: durable.then(|| self.clone()) });
+            q.waiting.push(Waiting { change, reply });
             !std::mem::replace(&mut q.running, true)
         };
         if start {
@@ -180,11 +145,11 @@ impl Store {
                 writing.finish();
             });
         }
-        let flushed = answer
+        answer
             .await
             .map_err(|_| StoreError::Internal("the store's writer stopped (the node is shutting down)".into()))??;
         let out = output.lock().map_err(|_| lost())?.take();
-        Ok((out.ok_or_else(lost)?, flushed))
+        out.ok_or_else(lost)
     }
 
     /// Writes the next group, if one is waiting; returns whether another
@@ -216,60 +181,44 @@ impl Store {
         }
     }
 
-    /// Writes the group (see [`Store::commit_group`]) and answers each
-    /// caller: at once if it did not ask for a flush, or if its change
-    /// failed; the others after the flush that follows the commit, if no
-    /// flush is under way and no change waits for the next group (and if
-    /// one is or does, at once, saying that they were not flushed).
-    fn write_group(&self, group: Vec<Waiting>) {
-        let results = self.commit_group(&group);
-        let mut flushing = Vec::new();
-        for (w, result) in group.into_iter().zip(results) {
-            match (&w.flush, result) {
-                (Some(_), Ok(())) => flushing.push(w),
-                (_, result) => {
-                    let _ = w.reply.send(result.map(|()| false));
-                }
-            }
-        }
-        let Some(store) = flushing.first().and_then(|w| w.flush.clone()) else { return };
-        let idle = self.grouped.state.lock().is_ok_and(|q| q.waiting.is_empty());
-        let flushed = if idle { self.group.flush_if_idle(|| store.flush_blocking()) } else { None };
-        for w in flushing {
-            let _ = w.reply.send(match &flushed {
-                None => Ok(false),
-                Some(Ok(())) => Ok(true),
-                Some(Err(e)) => Err(StoreError::Internal(format!("flush failed: {e}"))),
-            });
-        }
-    }
-
     /// One transaction for the whole group; if it is aborted, one per
-    /// change, so that each caller gets its own change's answer. The
-    /// answers, in the group's order.
-    fn commit_group(&self, group: &[Waiting]) -> Vec<Result<(), StoreError>> {
+    /// change, so that each caller gets its own change's answer.
+    fn write_group(&self, group: Vec<Waiting>) {
         let _writing = match self.writing() {
             Ok(w) => w,
-            Err(e) => return group.iter().map(|_| Err(StoreError::Internal(e.to_string()))).collect(),
+            Err(e) => {
+                for w in group {
+                    let _ = w.reply.send(Err(StoreError::Internal(e.to_string())));
+                }
+                return;
+            }
         };
         self.grouped.transactions.fetch_add(1, Ordering::Relaxed);
         self.grouped.changes.fetch_add(group.len() as u64, Ordering::Relaxed);
         let together = self.message_trees().transaction(|t| {
             let tx = MessageTx::of(t);
-            for w in group {
+            for w in &group {
                 (w.change)(&tx)?;
             }
             Ok(())
         });
         match together {
-            Ok(()) => group.iter().map(|_| Ok(())).collect(),
-            Err(e) if group.len() == 1 => vec![Err(tx_err(e))],
+            Ok(()) => {
+                for w in group {
+                    let _ = w.reply.send(Ok(()));
+                }
+            }
+            Err(e) if group.len() == 1 => {
+                if let Some(w) = group.into_iter().next() {
+                    let _ = w.reply.send(Err(tx_err(e)));
+                }
+            }
             Err(_) => {
                 self.grouped.alone.fetch_add(group.len() as u64, Ordering::Relaxed);
-                group
-                    .iter()
-                    .map(|w| self.message_trees().transaction(|t| (w.change)(&MessageTx::of(t))).map_err(tx_err))
-                    .collect()
+                for w in group {
+                    let alone = self.message_trees().transaction(|t| (w.change)(&MessageTx::of(t)));
+                    let _ = w.reply.send(alone.map_err(tx_err));
+                }
             }
         }
     }

@@ -226,20 +226,6 @@ impl Store {
             .inspect(|x| self.note_participants(&x.participants))
     }
 
-    /// [`Store::insert_message_grouped`], then durable, as
-    /// [`Store::flush`] after it would make it (the writer flushing right
-    /// after the commit when it can, see `grouped_durable`).
-    pub async fn insert_message_durable(
-        &self,
-        record: MessageRecord,
-        update: impl Fn(Option<ExchangeRecord>, &MessageRecord) -> Result<ExchangeRecord, RuleRefusal> + Send + 'static,
-        events: Vec<Event>,
-    ) -> Result<ExchangeRecord, StoreError> {
-        self.grouped_durable(move |tx| insert_in(tx, &record, &|current| update(current, &record), &events))
-            .await
-            .inspect(|x| self.note_participants(&x.participants))
-    }
-
     /// The trees a message's insert or update writes.
     pub(super) fn message_trees(&self) -> MessageTrees<'_> {
         (
@@ -379,16 +365,6 @@ impl Store {
         change: impl Fn(&mut MessageRecord) -> Vec<Event> + Send + 'static,
     ) -> Result<MessageRecord, StoreError> {
         self.grouped(move |tx| update_in(tx, id, &change)).await
-    }
-
-    /// [`Store::update_message_grouped`], then durable (see
-    /// [`Store::insert_message_durable`]).
-    pub async fn update_message_durable(
-        &self,
-        id: MessageId,
-        change: impl Fn(&mut MessageRecord) -> Vec<Event> + Send + 'static,
-    ) -> Result<MessageRecord, StoreError> {
-        self.grouped_durable(move |tx| update_in(tx, id, &change)).await
     }
 
     /// Sent messages of exchange `exchange` with a copy still to deliver,
@@ -897,74 +873,6 @@ mod tests {
         assert_eq!((kept.stored_at, kept.content), (41, Some(b"held".to_vec())), "every update applied");
         assert_eq!(store.audit_head().expect("head").0, 57 + 40, "one entry per accepted change");
         assert_eq!(store.audit_entries(0).expect("entries").len(), 97);
-    }
-
-    /// A durable write asked for while nothing else runs is flushed once,
-    /// by the writer; one asked for while a flush runs is not held up by
-    /// it at the writer: the writer answers the writes behind it, and the
-    /// durable one returns only after a flush that started after it.
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn a_durable_write_is_flushed_after_its_commit_and_a_running_flush_does_not_hold_the_writer() {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let (held_tx, held_rx) = std::sync::mpsc::channel::<()>();
-        let held_rx = std::sync::Mutex::new(held_rx);
-        let holding = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
-        let hold = holding.clone();
-        let store = Store::open(&dir.path().join("store")).expect("open").with_before_flush(move |_| {
-            if hold.swap(false, std::sync::atomic::Ordering::SeqCst) {
-                let _ = held_rx.lock().expect("lock").recv();
-            }
-            Ok(())
-        });
-        let runs = store.flush_runs();
-        let a = record(1, b"a");
-        store.insert_message_durable(a, |_, r| Ok(exchange_of(r)), Vec::new()).await.expect("insert");
-        assert_eq!(store.flush_runs(), runs + 1, "one flush, the writer's");
-
-        // A flush that holds until told.
-        holding.store(true, std::sync::atomic::Ordering::SeqCst);
-        let flushing = tokio::spawn({
-            let store = store.clone();
-            async move { store.flush().await }
-        });
-        while store.flush_runs() < runs + 2 {
-            tokio::time::sleep(std::time::Duration::from_millis(5)).await;
-        }
-        let b = record(2, b"b");
-        let durable = tokio::spawn({
-            let store = store.clone();
-            async move { store.insert_message_durable(b, |_, r| Ok(exchange_of(r)), Vec::new()).await }
-        });
-        // The writer is free: a write behind the durable one commits.
-        let c = record(3, b"c");
-        let soon = std::time::Duration::from_secs(10);
-        tokio::time::timeout(soon, store.insert_message_grouped(c, |_, r| Ok(exchange_of(r)), Vec::new()))
-            .await
-            .expect("the writer answers while a flush runs")
-            .expect("insert");
-        let deadline = std::time::Instant::now() + soon;
-        while store.message(MessageId([2; 16])).expect("read").is_none() {
-            assert!(std::time::Instant::now() < deadline, "the durable write is committed while the flush runs");
-            tokio::time::sleep(std::time::Duration::from_millis(5)).await;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-        assert!(!durable.is_finished(), "not answered before a flush that started after it");
-        held_tx.send(()).expect("release");
-        flushing.await.expect("task").expect("flush");
-        durable.await.expect("task").expect("durable insert");
-        assert_eq!(store.flush_runs(), runs + 3, "the held flush, then one that covers the durable write");
-    }
-
-    /// A durable write whose flush fails says so.
-    #[tokio::test]
-    async fn a_durable_write_whose_flush_fails_says_so() {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let store = Store::open(&dir.path().join("store"))
-            .expect("open")
-            .with_before_flush(|_| Err(StoreError::Internal("the disk is full".into())));
-        let a = record(1, b"a");
-        let e = store.insert_message_durable(a, |_, r| Ok(exchange_of(r)), Vec::new()).await.expect_err("refused");
-        assert!(e.to_string().contains("the disk is full"), "{e}");
     }
 
     /// A grouped write is made on the writer's thread, and its audit
