@@ -291,8 +291,11 @@ fn add_restore_marks(db: &sled::Db) -> Result<(), String> {
 }
 
 /// How long `Store::open` waits for the folder's lock, and how often it
-/// tries again.
-const LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
+/// tries again. A process holding many stores under load (the multi-node
+/// tests, a local network) was seen to take more than ten seconds to let go
+/// of a store it had just filled and dropped (a restore); a second process
+/// holding the folder is still named, after this wait.
+const LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(30);
 const LOCK_STEP: std::time::Duration = std::time::Duration::from_millis(20);
 
 /// MiB of pages a store keeps in memory unless told otherwise; a node's
