@@ -82,8 +82,8 @@ pub struct Witness {
     /// One peer's checkpoint or tree head handled at a time, whichever path
     /// it came by (offered to this node, or answering this node's offer):
     /// what is held is read, the new one checked against it and kept as one
-    /// step, and a declared restore is recorded once, by the first of the
-    /// two to meet it.
+    /// step. (That a declared restore is recorded once comes from
+    /// `record_once`, keyed by its mark.)
     held_lock: Mutex<()>,
     /// The count of the last checkpoint sent to the peers.
     sent: Mutex<u64>,
@@ -446,29 +446,27 @@ impl Witness {
         let _one_at_a_time = self.hold()?;
         let held = self.store.witness_tree(node)?;
         let restored = held.as_ref().and_then(|old| declared_restore(old.head.restore, h.restore, h.count));
-        let conflict = match &held {
-            None => None,
+        let conflict = match (&held, restored) {
+            (None, _) => None,
             // A declared restore starts the tree anew, without a proof.
-            Some(old) if restored.is_some() => {
-                if let Some(mark) = restored {
-                    self.record_restore(
-                        node,
-                        mark,
-                        format!(
-                            "held a tree head of {name} at {} entries (root {})",
-                            old.head.count,
-                            hex::encode(old.head.root.0)
-                        ),
-                    );
-                }
+            (Some(old), Some(mark)) => {
+                self.record_restore(
+                    node,
+                    mark,
+                    format!(
+                        "held a tree head of {name} at {} entries (root {})",
+                        old.head.count,
+                        hex::encode(old.head.root.0)
+                    ),
+                );
                 None
             }
-            Some(old) if old.head.count == h.count && old.head.root == h.root => {
+            (Some(old), None) if old.head.count == h.count && old.head.root == h.root => {
                 return Ok(h.count);
             }
-            Some(old) if old.head.count == h.count => Some("another root for the same entries"),
-            Some(old) if old.head.count > h.count => Some("fewer entries"),
-            Some(old) => match &offer.proof {
+            (Some(old), None) if old.head.count == h.count => Some("another root for the same entries"),
+            (Some(old), None) if old.head.count > h.count => Some("fewer entries"),
+            (Some(old), None) => match &offer.proof {
                 Some(p) if p.from == old.head.count => {
                     let o = &old.head;
                     (!veim_protocol::merkle::verify_consistency(o.count, h.count, &o.root, &h.root, &p.hashes))
