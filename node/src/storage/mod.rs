@@ -290,12 +290,25 @@ fn add_restore_marks(db: &sled::Db) -> Result<(), String> {
     Ok(())
 }
 
+/// Whether sled refused to open a store because its folder's lock is held.
+/// sled 0.34.7 reports the refused `flock` as an error of kind `Other`
+/// whose text begins "could not acquire lock on", not as `WouldBlock`.
+fn locked(e: &sled::Error) -> bool {
+    match e {
+        sled::Error::Io(io) => {
+            io.kind() == std::io::ErrorKind::WouldBlock
+                || (io.kind() == std::io::ErrorKind::Other && io.to_string().starts_with("could not acquire lock on"))
+        }
+        _ => false,
+    }
+}
+
 /// How long `Store::open` waits for the folder's lock, and how often it
-/// tries again. A process holding many stores under load (the multi-node
-/// tests, a local network) was seen to take more than ten seconds to let go
-/// of a store it had just filled and dropped (a restore); a second process
-/// holding the folder is still named, after this wait.
-const LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(30);
+/// tries again: a node restarting in its own process, or opening a store
+/// the process has just filled (a restore), waits for sled's threads to let
+/// go of the previous handle; a second process holding the folder is named
+/// after this wait.
+const LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
 const LOCK_STEP: std::time::Duration = std::time::Duration::from_millis(20);
 
 /// MiB of pages a store keeps in memory unless told otherwise; a node's
@@ -312,6 +325,10 @@ impl Store {
     /// Opens the store at `path`, keeping about `cache_mib` MiB of its pages
     /// in memory.
     pub fn open_with_cache(path: &Path, cache_mib: u64) -> Result<Store, StoreError> {
+        Store::open_waiting(path, cache_mib, LOCK_WAIT)
+    }
+
+    fn open_waiting(path: &Path, cache_mib: u64, lock_wait: std::time::Duration) -> Result<Store, StoreError> {
         let config = sled::Config::new()
             .path(path)
             .cache_capacity(cache_mib.saturating_mul(1024 * 1024))
@@ -326,7 +343,14 @@ impl Store {
         let mut waited = std::time::Duration::ZERO;
         let db = loop {
             match config.open() {
-                Err(sled::Error::Io(e)) if e.kind() == std::io::ErrorKind::WouldBlock && waited < LOCK_WAIT => {
+                Err(e) if locked(&e) && waited < lock_wait => {
+                    if waited.is_zero() {
+                        tracing::info!(
+                            path = %path.display(),
+                            "the store's folder is locked: waiting up to {} s for it to be let go",
+                            lock_wait.as_secs()
+                        );
+                    }
                     std::thread::sleep(LOCK_STEP);
                     waited += LOCK_STEP;
                 }
@@ -494,6 +518,38 @@ impl Store {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_store_let_go_of_a_moment_later_in_this_process_is_opened() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("store");
+        // The previous handle, let go of 300 ms from now (as sled's threads
+        // do after a node stops or a restore drops its store).
+        let held = sled::Config::new().path(&path).open().expect("first handle");
+        let (opened, open) = std::sync::mpsc::channel();
+        let holder = std::thread::spawn(move || {
+            std::thread::sleep(std::time::Duration::from_millis(300));
+            drop(held);
+            opened.send(()).expect("send");
+        });
+        let store = Store::open(&path).expect("opened once let go of");
+        open.recv().expect("the holder let go first");
+        holder.join().expect("holder");
+        store.meta.insert(b"k", b"v").expect("insert");
+    }
+
+    #[test]
+    fn a_store_held_past_the_wait_is_refused_naming_its_folder() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("store");
+        let _held = sled::Config::new().path(&path).open().expect("first handle");
+        let e = Store::open_waiting(&path, DEFAULT_CACHE_MIB, std::time::Duration::from_millis(100))
+            .expect_err("the folder is held");
+        let said = e.to_string();
+        assert!(said.contains(&path.display().to_string()), "{said}");
+        assert!(said.contains("could not acquire lock"), "{said}");
+        assert!(said.contains("If another node process uses this folder, stop it first"), "{said}");
+    }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn concurrent_flushes_share_fsyncs_and_each_covers_its_writes() {
