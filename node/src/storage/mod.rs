@@ -290,14 +290,20 @@ fn add_restore_marks(db: &sled::Db) -> Result<(), String> {
     Ok(())
 }
 
-/// Whether sled refused to open a store because its folder's lock is held.
-/// sled 0.34.7 reports the refused `flock` as an error of kind `Other`
-/// whose text begins "could not acquire lock on", not as `WouldBlock`.
+/// Whether sled refused to open a store because its folder's lock is held
+/// by another handle. sled 0.34.7 reports the refused `flock` as an error of
+/// kind `Other` whose text begins "could not acquire lock on" and ends with
+/// the refusal's own (`WouldBlock`), not as an error of kind `WouldBlock`;
+/// a lock that cannot be taken at all (no locks on the file system) is not
+/// waited for.
 fn locked(e: &sled::Error) -> bool {
     match e {
         sled::Error::Io(io) => {
+            let said = io.to_string();
             io.kind() == std::io::ErrorKind::WouldBlock
-                || (io.kind() == std::io::ErrorKind::Other && io.to_string().starts_with("could not acquire lock on"))
+                || (io.kind() == std::io::ErrorKind::Other
+                    && said.starts_with("could not acquire lock on")
+                    && said.contains("WouldBlock"))
         }
         _ => false,
     }
@@ -347,8 +353,8 @@ impl Store {
                     if waited.is_zero() {
                         tracing::info!(
                             path = %path.display(),
-                            "the store's folder is locked: waiting up to {} s for it to be let go",
-                            lock_wait.as_secs()
+                            "the store's folder is locked: waiting up to {:?} for it to be let go",
+                            lock_wait
                         );
                     }
                     std::thread::sleep(LOCK_STEP);
@@ -543,8 +549,10 @@ mod tests {
         let dir = tempfile::tempdir().expect("tempdir");
         let path = dir.path().join("store");
         let _held = sled::Config::new().path(&path).open().expect("first handle");
-        let e = Store::open_waiting(&path, DEFAULT_CACHE_MIB, std::time::Duration::from_millis(100))
-            .expect_err("the folder is held");
+        let wait = std::time::Duration::from_millis(100);
+        let began = std::time::Instant::now();
+        let e = Store::open_waiting(&path, DEFAULT_CACHE_MIB, wait).expect_err("the folder is held");
+        assert!(began.elapsed() >= wait, "refused only after the wait, not at once");
         let said = e.to_string();
         assert!(said.contains(&path.display().to_string()), "{said}");
         assert!(said.contains("could not acquire lock"), "{said}");
