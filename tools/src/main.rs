@@ -43,8 +43,8 @@ const EXIT_CODES: &str = "Exit codes (the same for every command):
   6  the node runs but is not healthy (veim status)
   7  the command is for the other kind of node (Secretariat or national)
   8  not authorized: wrong or missing personal token, a disabled account, a role the command
-     needs and the account lacks, too many failed logins
-  9  does NOT verify (audit verify, disclosure verify, report verify)";
+     needs and the account lacks, too many failed logins, a request from a web page
+  9  does NOT verify (audit verify, disclosure verify, report verify, report html)";
 
 #[derive(Debug, Parser)]
 #[command(
