@@ -72,7 +72,17 @@ proptest! {
 
     #[test]
     fn length_prefixes_claiming_huge_sizes_are_refused(prefix in any::<u64>(), tail in proptest::collection::vec(any::<u8>(), 0..64)) {
-        // Every variant index and position, with a huge length after it.
+        // A length read first that claims more than the bytes after it is
+        // refused, whatever the sequence holds.
+        let mut claimed = prefix.to_le_bytes().to_vec();
+        claimed.extend_from_slice(&tail);
+        if prefix > tail.len() as u64 {
+            prop_assert!(codec::decode::<Vec<u8>, MAX_FRAME>("bytes", &claimed).is_err());
+            prop_assert!(codec::decode::<String, MAX_FRAME>("text", &claimed).is_err());
+            prop_assert!(codec::decode::<Vec<Entry>, MAX_FRAME>("entries", &claimed).is_err());
+        }
+        // Every variant index and position, with a huge length after it:
+        // no decoder panics or allocates what the length claims.
         for variant in 0u32..8 {
             let mut bytes = variant.to_le_bytes().to_vec();
             bytes.extend_from_slice(&prefix.to_le_bytes());

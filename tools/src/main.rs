@@ -1377,7 +1377,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                     client.get_text(&format!("/v1/directory/public?format=html&language={language}"))?.into_bytes()
                 }
             };
-            std::fs::write(&output, bytes).with_context(|| format!("cannot write {}", output.display()))?;
+            write_out(&output, &bytes, false)?;
             print(json, &public, |p| {
                 format!(
                     "Wrote the public section ({} State(s), directory version {}) to {}\n",
@@ -1945,10 +1945,27 @@ fn end_of_day(date: &str) -> anyhow::Result<i64> {
     Ok(next.midnight().assume_utc().unix_timestamp())
 }
 
-/// Writes a JSON file for the operator (a draft to edit, a report file).
+/// Writes a JSON file for the operator (a draft to edit, a report file),
+/// owner-only: a draft is the State's own until it is registered.
 fn write_json<T: Serialize>(path: &Path, value: &T) -> anyhow::Result<()> {
     let text = serde_json::to_string_pretty(value)?;
-    std::fs::write(path, text + "\n").with_context(|| format!("cannot write {}", path.display()))
+    write_out(path, (text + "\n").as_bytes(), true)
+}
+
+/// Writes a file the operator asked for (`secret`: owner-only). A device or
+/// a pipe (`--out /dev/stdout`, a FIFO) is written to as it is, once opened
+/// and seen to be one; anything else goes through a temporary of fresh name
+/// and a rename (`home::write_file`), so that a link planted at `path` is
+/// replaced, never written through.
+fn write_out(path: &Path, bytes: &[u8], secret: bool) -> anyhow::Result<()> {
+    use std::io::Write as _;
+    let cannot = || format!("cannot write {}", path.display());
+    if let Ok(mut file) = std::fs::OpenOptions::new().write(true).open(path)
+        && file.metadata().is_ok_and(|m| !m.is_file())
+    {
+        return file.write_all(bytes).with_context(cannot);
+    }
+    veim_node::home::write_file(path, bytes, secret).with_context(cannot)
 }
 
 fn report(
@@ -2039,7 +2056,7 @@ fn report(
             let lang: Language = lang.parse().map_err(|e: String| invalid_value(format!("--lang: {e}")))?;
             let verified = r::verify_file(&file, None)?;
             let page = r::html(&r::read_file(&file)?, &verified, lang)?;
-            std::fs::write(&out, page).with_context(|| format!("cannot write {}", out.display()))?;
+            write_out(&out, page.as_bytes(), false)?;
             print(json, &verified, |_| format!("Wrote {} ({lang})\n", out.display()))
         }
     }
@@ -2245,6 +2262,36 @@ fn node_process_alive(home: &Path) -> bool {
 mod tests {
     use super::*;
     use clap::CommandFactory;
+
+    #[test]
+    #[cfg(unix)]
+    fn an_output_replaces_a_planted_link_and_writes_to_a_device_as_it_is() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().expect("tempdir");
+        let victim = dir.path().join("victim");
+        std::fs::write(&victim, b"untouched").expect("victim");
+        let out = dir.path().join("directory.json");
+        std::os::unix::fs::symlink(&victim, &out).expect("link");
+        write_out(&out, b"exported", false).expect("write");
+        assert_eq!(std::fs::read(&victim).expect("read"), b"untouched", "the link is replaced, not followed");
+        assert_eq!(std::fs::read(&out).expect("read"), b"exported");
+        assert_eq!(std::fs::metadata(&out).expect("meta").permissions().mode() & 0o777, 0o644);
+        let draft = dir.path().join("draft.json");
+        write_json(&draft, &serde_json::json!({ "draft": true })).expect("draft");
+        assert_eq!(std::fs::metadata(&draft).expect("meta").permissions().mode() & 0o777, 0o600);
+        // A pipe (as `--out /dev/stdout` into one) is written to, not replaced.
+        use std::os::unix::fs::FileTypeExt;
+        let pipe = dir.path().join("pipe");
+        let made = std::process::Command::new("mkfifo").arg(&pipe).status().expect("mkfifo");
+        assert!(made.success());
+        let reader = {
+            let pipe = pipe.clone();
+            std::thread::spawn(move || std::fs::read(pipe).expect("read the pipe"))
+        };
+        write_out(&pipe, b"piped", false).expect("write to the pipe");
+        assert!(std::fs::symlink_metadata(&pipe).expect("meta").file_type().is_fifo(), "still the pipe");
+        assert_eq!(reader.join().expect("reader"), b"piped");
+    }
 
     /// Every command below `veim`, with its path (`directory approve`).
     fn commands(cmd: &clap::Command, path: &str, out: &mut Vec<(String, clap::Command)>) {

@@ -250,4 +250,23 @@ mod tests {
         NodeKeys::drop_next(home).expect("drop");
         assert!(NodeKeys::load_next(home).expect("read").is_none());
     }
+
+    #[test]
+    #[cfg(unix)]
+    fn a_key_file_others_can_read_is_refused_naming_the_file_and_the_mend() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().expect("tempdir");
+        let home = dir.path();
+        NodeKeys::create(home).expect("keys");
+        for file in [IDENTITY_KEY_FILE, ENCRYPTION_KEY_FILE] {
+            let path = home.join(file);
+            fs::set_permissions(&path, fs::Permissions::from_mode(0o604)).expect("chmod");
+            let refused = NodeKeys::load(home).expect_err("a key others can read");
+            assert!(matches!(refused, KeyFileError::TooOpen { mode: 0o604, .. }), "{refused:?}");
+            let said = refused.to_string();
+            assert!(said.contains(&path.display().to_string()) && said.contains("chmod 600"), "{said}");
+            fs::set_permissions(&path, fs::Permissions::from_mode(0o600)).expect("chmod");
+        }
+        NodeKeys::load(home).expect("owner-only again");
+    }
 }

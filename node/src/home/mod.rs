@@ -102,6 +102,16 @@ pub fn client_token(home: &Path) -> Result<String, String> {
             path.display()
         )
     })?;
+    // A token others can read is as good as theirs: refused, as a key file
+    // is, before it is sent anywhere.
+    if let Err(keys::KeyFileError::TooOpen { mode, .. }) = keys::check_private(&path) {
+        return Err(format!(
+            "{0} is open to other users of this machine (mode {mode:o}): a personal token is its official's \
+             alone. Run `chmod 600 {0}`, and have it replaced (`veim users reset NAME --token`) if others may have \
+             read it",
+            path.display()
+        ));
+    }
     let token = text.trim();
     if token.is_empty() || token.len() > 256 || !token.bytes().all(|b| b.is_ascii_graphic()) {
         return Err(format!("{} does not hold a token", path.display()));
@@ -190,5 +200,22 @@ mod tests {
         // No temporary is left behind.
         let left: Vec<_> = fs::read_dir(dir.path()).expect("dir").flatten().map(|e| e.file_name()).collect();
         assert_eq!(left.len(), 3, "{left:?}");
+    }
+
+    #[test]
+    #[cfg(unix)]
+    fn a_token_others_can_read_is_refused_before_it_is_sent() {
+        use std::os::unix::fs::PermissionsExt;
+        if std::env::var_os("VEIM_TOKEN_FILE").is_some() {
+            return;
+        }
+        let home = tempfile::tempdir().expect("tempdir");
+        let path = home.path().join(FIRST_TOKEN_FILE);
+        write_token(&path, "a-token").expect("token");
+        assert_eq!(client_token(home.path()).as_deref(), Ok("a-token"));
+        fs::set_permissions(&path, fs::Permissions::from_mode(0o640)).expect("chmod");
+        let refused = client_token(home.path()).expect_err("a token the group can read");
+        assert!(refused.contains("mode 640") && refused.contains("chmod 600"), "{refused}");
+        assert!(!refused.contains("a-token"), "the refusal does not show the token: {refused}");
     }
 }
