@@ -2142,10 +2142,9 @@ fn approve_disclosure(
     let package: veim_protocol::disclosure::Package =
         client.post(&format!("/v1/disclosures/requests/{id}/approve"), &())?;
     let bytes = serde_json::to_vec_pretty(&package)?;
-    veim_node::home::write_file(out, &bytes, true).with_context(|| format!("cannot write {}", out.display()))?;
+    write_out(out, &bytes, true)?;
     if let Some(md) = markdown {
-        veim_node::home::write_file(md, render::package_markdown(&package).as_bytes(), true)
-            .with_context(|| format!("cannot write {}", md.display()))?;
+        write_out(md, render::package_markdown(&package).as_bytes(), true)?;
     }
     print(json, &package, |p| {
         format!(
@@ -2210,8 +2209,7 @@ fn audit(home: &Path, json: bool, command: AuditCommand) -> anyhow::Result<()> {
         AuditCommand::Export { out } => {
             let log = a::read(home, None)?;
             let text = log.export(node, time::OffsetDateTime::now_utc().unix_timestamp())?;
-            veim_node::home::write_file(&out, text.as_bytes(), false)
-                .with_context(|| format!("cannot write {}", out.display()))?;
+            write_out(&out, text.as_bytes(), false)?;
             #[derive(Serialize)]
             struct Exported {
                 file: String,
